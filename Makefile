@@ -1,0 +1,43 @@
+# Two commands on a fresh machine: `make generate` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+SPECS  ?= specs
+OUT    ?= .
+
+.PHONY: generate check test venv clean
+
+$(BIN)/promspec: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[cli,exporter]'
+	@touch $@
+
+venv: $(BIN)/promspec
+
+generate: venv
+	$(BIN)/promspec generate $(SPECS) -o $(OUT)
+
+check: venv
+	$(BIN)/promspec generate $(SPECS) -o $(OUT) --check
+	$(BIN)/promspec check $(OUT)
+
+$(VENV)/.test-deps: $(BIN)/promspec
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $@
+
+# Debian's promtool/amtool/prometheus/alertmanager/node_exporter: the suite runs them for real.
+.PHONY: tools
+tools:
+	@if ! command -v promtool >/dev/null || ! command -v amtool >/dev/null || ! command -v prometheus-node-exporter >/dev/null; then \
+	  echo "installing Debian's prometheus, prometheus-alertmanager, prometheus-node-exporter"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
+	    prometheus prometheus-alertmanager prometheus-node-exporter >/dev/null; \
+	fi
+
+test: $(VENV)/.test-deps tools
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests
+
+clean:
+	rm -rf $(VENV) build gen/*.egg-info

@@ -1,0 +1,27 @@
+"""promtool over a rendered output directory: rules, config and unit tests."""
+
+from __future__ import annotations
+
+import glob
+import os
+
+from .tools import ToolResult, find_tool, run_tool
+
+
+def check_rendered(directory: str, progress=lambda message: None) -> list[ToolResult]:
+    """Check every rule file, prometheus.yml and every *.test.yml under directory."""
+    find_tool("promtool")
+    results = []
+    rule_files = sorted(glob.glob(os.path.join(directory, "rules", "*.yml")))
+    if rule_files:
+        progress(f"promtool check rules: {len(rule_files)} files")
+        results.append(run_tool("promtool", "check", "rules", "--lint=duplicate-rules", "--lint-fatal", *rule_files))
+    config = os.path.join(directory, "prometheus", "prometheus.yml")
+    if os.path.exists(config):
+        progress("promtool check config: prometheus/prometheus.yml")
+        results.append(run_tool("promtool", "check", "config", config))
+    tests = sorted(glob.glob(os.path.join(directory, "rules", "**", "*.test.yml"), recursive=True))
+    for test in tests:
+        progress(f"promtool test rules: {os.path.relpath(test, directory)}")
+        results.append(run_tool("promtool", "test", "rules", test))
+    return results

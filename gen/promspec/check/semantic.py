@@ -1,0 +1,254 @@
+"""Semantic checks over the whole model, before anything is written."""
+
+from __future__ import annotations
+
+import difflib
+import re
+
+from ..compile.promql import PromQLError, analyse
+from ..diagnostics import Report
+from ..spec.model import Alert, Project, Ref, parse_duration
+
+# Series every Prometheus server has, whatever it scrapes.
+BUILTIN_SERIES = {
+    "up": ("job", "instance"),
+    "scrape_duration_seconds": ("job", "instance"),
+    "scrape_samples_scraped": ("job", "instance"),
+    "scrape_samples_post_metric_relabeling": ("job", "instance"),
+    "scrape_series_added": ("job", "instance"),
+    "ALERTS": ("alertname", "alertstate", "severity"),
+    "ALERTS_FOR_STATE": ("alertname", "severity"),
+}
+TARGET_LABELS = ("job", "instance")
+HIGH_CARDINALITY = re.compile(
+    r"^(request_?id|req_?id|user_?id|user|trace_?id|span_?id|session_?id|conversation_?id|correlation_?id|"
+    r"prompt|email|client_ip|remote_addr|ip|url|path_raw)$")
+_SUFFIXES = {
+    "counter": ("", "_created"),
+    "histogram": ("", "_bucket", "_sum", "_count", "_created"),
+    "summary": ("", "_sum", "_count", "_created"),
+    "gaugehistogram": ("", "_bucket", "_gsum", "_gcount"),
+}
+
+
+class Universe:
+    """The series the specs know of: sample name -> allowed labels (None: unknown labels)."""
+
+    def __init__(self, project: Project):
+        self.labels: dict[str, set | None] = {n: set(l) for n, l in BUILTIN_SERIES.items()}
+        self.external: list[re.Pattern] = []
+        extra_labels = set(TARGET_LABELS)
+        for job in project.jobs:
+            for _targets, labels in job.target_groups:
+                extra_labels.update(labels)
+            for rule in job.relabel:
+                if rule.get("target_label"):
+                    extra_labels.add(rule["target_label"])
+        self.target_labels = extra_labels
+        for catalog in project.catalogs:
+            for m in catalog.metrics:
+                for suffix in _SUFFIXES.get(m.type, ("",)):
+                    allowed = set(m.labels) | extra_labels
+                    if suffix == "_bucket":
+                        allowed.add("le")
+                    if m.type == "summary" and suffix == "":
+                        allowed.add("quantile")
+                    self.labels[m.name + suffix] = allowed
+                if m.type == "counter" and not m.name.endswith("_total"):
+                    self.labels[m.name + "_total"] = set(m.labels) | extra_labels
+            for pattern in catalog.external:
+                self.external.append(re.compile(pattern if not re.fullmatch(r"[a-zA-Z_:][a-zA-Z0-9_:]*", pattern)
+                                                else re.escape(pattern)))
+
+    def is_external(self, name: str) -> bool:
+        return any(p.fullmatch(name) for p in self.external)
+
+    def known(self, name: str) -> bool:
+        return name in self.labels or self.is_external(name)
+
+
+def _expr_error(report: Report, ref: Ref, field: str, message: str, expected: str, needle: str = "") -> None:
+    report.error(_needle_pos(ref, field, needle), message, _dotted(ref, field), expected)
+
+
+def _needle_pos(ref: Ref, field: str, needle: str):
+    """Position of the first whole-word occurrence of needle inside an expression field."""
+    expr = ref.doc.data
+    for part in ref.path + (field,):
+        expr = expr[part]
+    m = re.search(r"(?<![\w:])" + re.escape(needle) + r"(?![\w:])", expr) if needle else None
+    if not m:
+        return ref.pos(field)
+    before = expr[: m.start()]
+    line = before.count("\n") + 1
+    col = m.start() - (before.rfind("\n") + 1) + 1
+    return ref.doc.pos_in_scalar(ref.path + (field,), line, col)
+
+
+def _dotted(ref: Ref, *sub) -> str:
+    from ..spec.loader import dotted
+
+    return dotted(ref.path + sub)
+
+
+def _record_labels(project: Project, universe: Universe, analyses: dict) -> None:
+    """Give recorded series the union of their inputs' labels (a safe over-approximation)."""
+    rules = [r for g in project.groups if g.kind == "RecordingGroup" for r in g.rules]
+    for rule in rules:
+        universe.labels.setdefault(rule.record, set())
+    for _ in range(8):  # rules may read rules; a few passes reach the fixed point
+        changed = False
+        for rule in rules:
+            current = universe.labels.get(rule.record)
+            if current is None:
+                continue
+            a = analyses.get(id(rule))
+            new = None if a is None or a.name_regexes else set(rule.labels) | a.produced_labels
+            for name in a.metrics if new is not None else ():
+                got = universe.labels.get(name)
+                if got is None:
+                    new = None
+                    break
+                new |= got
+            if new is None or not new <= current:
+                universe.labels[rule.record] = None if new is None else current | new
+                changed = True
+        if not changed:
+            break
+
+
+def check_project(project: Project, report: Report, locate=None) -> None:
+    """Run every semantic check; locate(exprs) may map parse errors to line:col inside expressions."""
+    universe = Universe(project)
+    analyses: dict[int, object] = {}
+    failures = []  # (rule, message)
+    for group in project.groups:
+        for rule in group.rules:
+            try:
+                analyses[id(rule)] = analyse(rule.expr)
+            except PromQLError as exc:
+                failures.append((rule, str(exc)))
+    _report_parse_errors(failures, report, locate)
+    _record_labels(project, universe, analyses)
+    _check_names(project, report)
+    settings = project.settings
+    eval_interval = parse_duration(settings.evaluation_interval)
+    if parse_duration(settings.scrape_timeout) > parse_duration(settings.scrape_interval):
+        where = settings.ref.pos("scrape_timeout") if settings.ref else None
+        if where:
+            report.error(where, f"scrape_timeout {settings.scrape_timeout} is longer than scrape_interval "
+                                f"{settings.scrape_interval}", "spec.scrape_timeout", "a timeout <= the interval")
+    for group in project.groups:
+        interval = parse_duration(group.interval) if group.interval else eval_interval
+        for rule in group.rules:
+            a = analyses.get(id(rule))
+            if a is not None:
+                _check_reads(rule, a, universe, report)
+            if isinstance(rule, Alert) and rule.for_:
+                seconds = parse_duration(rule.for_)
+                if 0 < seconds < interval:
+                    report.error(rule.ref.pos("for"), f"for: {rule.for_} is shorter than the evaluation interval "
+                                 f"{group.interval or settings.evaluation_interval}", _dotted(rule.ref, "for"),
+                                 "0s, or a duration of at least one evaluation interval")
+            for label in rule.labels:
+                _flag_cardinality(label, rule.ref.pos("labels"), _dotted(rule.ref, "labels"), report)
+    for catalog in project.catalogs:
+        for m in catalog.metrics:
+            for i, label in enumerate(m.labels):
+                _flag_cardinality(label, m.ref.pos("labels", i), _dotted(m.ref, "labels", i), report)
+    _check_jobs(project, report)
+
+
+def _flag_cardinality(label: str, pos, path: str, report: Report) -> None:
+    if HIGH_CARDINALITY.match(label):
+        report.warn(pos, f"label {label!r} looks high-cardinality (one series per value)", path,
+                    "labels with a bounded set of values; keep per-request ids in logs or traces")
+
+
+def _check_reads(rule, a, universe: Universe, report: Report) -> None:
+    for name in dict.fromkeys(a.metrics):
+        if not universe.known(name):
+            close = difflib.get_close_matches(name, list(universe.labels), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            _expr_error(report, rule.ref, "expr", f"metric {name!r} is not in any Catalog{hint}",
+                        "a catalogued metric, a recorded series, or a name in a Catalog's external list", name)
+    for grouping in a.groupings:
+        if grouping.clause not in ("by", "on"):
+            continue
+        allowed: set = set(a.produced_labels)
+        unknown = False
+        for name in grouping.metrics:
+            labels = universe.labels.get(name)
+            if labels is None:
+                unknown = True
+                break
+            allowed |= labels
+        if unknown or not grouping.metrics:
+            continue
+        for label in grouping.labels:
+            if label not in allowed:
+                metrics = ", ".join(sorted(grouping.metrics))
+                _expr_error(report, rule.ref, "expr",
+                            f"label {label!r} in {grouping.clause}() is not a label of {metrics}",
+                            "one of: " + ", ".join(sorted(allowed)), label)
+        for label in grouping.labels:
+            _flag_cardinality(label, rule.ref.pos("expr"), _dotted(rule.ref, "expr"), report)
+
+
+def _check_names(project: Project, report: Report) -> None:
+    groups: dict = {}
+    rules: dict = {}
+    for group in project.groups:
+        if group.name in groups:
+            report.error(group.ref.doc.pos(("metadata", "name")), f"duplicate rule group name {group.name!r}",
+                         "metadata.name", f"a unique name (also used at {groups[group.name]})")
+        else:
+            groups[group.name] = group.ref.doc.pos(("metadata", "name"))
+        for rule in group.rules:
+            is_alert = isinstance(rule, Alert)
+            name = rule.name if is_alert else rule.record
+            key = ("alert" if is_alert else "record", name, tuple(sorted(rule.labels.items())))
+            field = "name" if is_alert else "record"
+            if key in rules:
+                what = "alert" if is_alert else "recording rule"
+                report.error(rule.ref.pos(field), f"duplicate {what} {name!r}", _dotted(rule.ref, field),
+                             f"a unique name, or different labels (first defined at {rules[key]})")
+            else:
+                rules[key] = rule.ref.pos(field)
+
+
+def _check_jobs(project: Project, report: Report) -> None:
+    seen: dict = {}
+    settings = project.settings
+    for job in project.jobs:
+        if job.name in seen:
+            report.error(job.ref.pos("name"), f"duplicate scrape job {job.name!r}", _dotted(job.ref, "name"),
+                         f"a unique job name (first defined at {seen[job.name]})")
+        seen.setdefault(job.name, job.ref.pos("name"))
+        if not job.target_groups:
+            report.error(job.ref.pos(), f"scrape job {job.name!r} has no targets", _dotted(job.ref),
+                         "targets: [host:port, ...] or target_groups")
+        interval = parse_duration(job.interval or settings.scrape_interval)
+        timeout = parse_duration(job.timeout or settings.scrape_timeout)
+        if timeout > interval:
+            field = "timeout" if job.timeout else "interval"
+            report.error(job.ref.pos(field), f"scrape timeout {job.timeout or settings.scrape_timeout} is longer "
+                         f"than the interval {job.interval or settings.scrape_interval}", _dotted(job.ref, field),
+                         "timeout <= interval")
+        for label in (l for _t, labels in job.target_groups for l in labels):
+            _flag_cardinality(label, job.ref.pos("labels"), _dotted(job.ref, "labels"), report)
+
+
+def _report_parse_errors(failures, report: Report, locate) -> None:
+    if not failures:
+        return
+    located = locate([rule.expr for rule, _ in failures]) if locate else None
+    for i, (rule, message) in enumerate(failures):
+        where = located[i] if located and located[i] else None
+        if where:
+            line, col, detail = where
+            pos = rule.ref.doc.pos_in_scalar(rule.ref.path + ("expr",), line, col)
+            message = detail
+        else:
+            pos = rule.ref.pos("expr")
+        report.error(pos, f"PromQL parse error: {message}", _dotted(rule.ref, "expr"), "a valid PromQL expression")

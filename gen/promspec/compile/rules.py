@@ -1,0 +1,44 @@
+"""Model -> Prometheus rule files (plain data; rendering happens elsewhere)."""
+
+from __future__ import annotations
+
+from ..spec.model import Alert, Project, RuleGroup
+
+
+def alert_rule(alert: Alert) -> dict:
+    """One Prometheus alerting rule."""
+    out: dict = {"alert": alert.name, "expr": alert.expr}
+    if alert.for_:
+        out["for"] = alert.for_
+    if alert.keep_firing_for:
+        out["keep_firing_for"] = alert.keep_firing_for
+    out["labels"] = {"severity": alert.severity, **{k: v for k, v in alert.labels.items() if k != "severity"}}
+    if alert.annotations:
+        out["annotations"] = dict(alert.annotations)
+    return out
+
+
+def group_dict(group: RuleGroup) -> dict:
+    """One Prometheus rule group."""
+    out: dict = {"name": group.name}
+    if group.interval:
+        out["interval"] = group.interval
+    if group.limit is not None:
+        out["limit"] = group.limit
+    rules = []
+    for rule in group.rules:
+        if isinstance(rule, Alert):
+            rules.append(alert_rule(rule))
+        else:
+            item = {"record": rule.record, "expr": rule.expr}
+            if rule.labels:
+                item["labels"] = dict(rule.labels)
+            rules.append(item)
+    out["rules"] = rules
+    return out
+
+
+def rule_files(project: Project) -> dict[str, tuple[str, dict]]:
+    """rules/<group>.yml -> (source spec, file content), one file per group document."""
+    return {f"rules/{g.name}.yml": (g.ref.doc.source or g.ref.file, {"groups": [group_dict(g)]})
+            for g in sorted(project.groups, key=lambda g: g.name)}

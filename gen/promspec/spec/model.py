@@ -1,0 +1,285 @@
+"""The typed spec model: validated documents turned into plain dataclasses."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from ..diagnostics import Position, Report
+from .loader import Document
+from .schemas import DURATION, HOSTPORT, LABEL_NAME
+
+import re
+
+_DURATION_RE = re.compile(DURATION["pattern"])
+_HOSTPORT_RE = re.compile(HOSTPORT["pattern"])
+_LABEL_RE = re.compile(LABEL_NAME["pattern"])
+_UNITS = (("ms", 0.001), ("y", 365 * 86400), ("w", 7 * 86400), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a Prometheus duration string; ValueError when it is not one."""
+    if not isinstance(text, str) or len(text) < 2 or not _DURATION_RE.match(text):
+        raise ValueError(f"not a duration: {text!r}")
+    total = 0.0
+    for number, unit in re.findall(r"([0-9]+)(ms|y|w|d|h|m|s)", text):
+        total += int(number) * dict(_UNITS)[unit]
+    return total
+
+
+def format_duration(seconds: float) -> str:
+    """The shortest Prometheus duration for a number of seconds (e.g. 5400 -> 1h30m)."""
+    ms = round(seconds * 1000)
+    if ms == 0:
+        return "0s"
+    out = ""
+    for unit, size in (("d", 86400000), ("h", 3600000), ("m", 60000), ("s", 1000), ("ms", 1)):
+        if ms >= size:
+            out += f"{ms // size}{unit}"
+            ms %= size
+    return out
+
+
+@dataclass(frozen=True)
+class Ref:
+    """Where a model object came from: its document and field path."""
+
+    doc: Document
+    path: tuple = ()
+
+    def pos(self, *sub, key: bool = False) -> Position:
+        return self.doc.pos(self.path + sub, key=key)
+
+    def at(self, *sub) -> "Ref":
+        return Ref(self.doc, self.path + sub)
+
+    @property
+    def file(self) -> str:
+        return self.doc.file
+
+
+@dataclass
+class MetricFamily:
+    name: str
+    type: str
+    ref: Ref
+    unit: str = ""
+    help: str = ""
+    labels: tuple = ()
+    buckets: tuple = ()
+
+
+@dataclass
+class Catalog:
+    name: str
+    ref: Ref
+    metrics: list = field(default_factory=list)
+    external: list = field(default_factory=list)
+
+
+@dataclass
+class RecordingRule:
+    record: str
+    expr: str
+    ref: Ref
+    labels: dict = field(default_factory=dict)
+
+
+@dataclass
+class Alert:
+    name: str
+    expr: str
+    ref: Ref
+    for_: str = ""
+    keep_firing_for: str = ""
+    severity: str = "warning"
+    labels: dict = field(default_factory=dict)
+    annotations: dict = field(default_factory=dict)
+
+
+@dataclass
+class RuleGroup:
+    """A RecordingGroup or AlertGroup document: one Prometheus rule group."""
+
+    name: str
+    kind: str
+    ref: Ref
+    interval: str = ""
+    limit: int | None = None
+    rules: list = field(default_factory=list)  # RecordingRule or Alert
+
+
+@dataclass
+class ScrapeJob:
+    name: str
+    ref: Ref
+    target_groups: list = field(default_factory=list)  # [(targets tuple, labels dict)]
+    file_sd: bool = False
+    file_sd_refresh: str = ""
+    interval: str = ""
+    timeout: str = ""
+    metrics_path: str = ""
+    scheme: str = ""
+    params: dict = field(default_factory=dict)
+    honor_labels: bool | None = None
+    strip_port: bool = False
+    relabel: list = field(default_factory=list)
+    metric_relabel: list = field(default_factory=list)
+    sample_limit: int | None = None
+
+
+@dataclass
+class Settings:
+    scrape_interval: str = "15s"
+    scrape_timeout: str = "10s"
+    evaluation_interval: str = "30s"
+    retention: str = "30d"
+    external_labels: dict = field(default_factory=dict)
+    alertmanagers: list = field(default_factory=lambda: ["localhost:9093"])
+    ref: Ref | None = None
+    from_env: dict = field(default_factory=dict)  # setting -> env var that set it
+
+
+@dataclass
+class Project:
+    """Everything the specs declare, ready to compile."""
+
+    documents: list = field(default_factory=list)
+    catalogs: list = field(default_factory=list)
+    groups: list = field(default_factory=list)
+    jobs: list = field(default_factory=list)
+    settings: Settings = field(default_factory=Settings)
+    extra: dict = field(default_factory=dict)  # kind -> [objects], for kinds compiled elsewhere
+
+
+def _catalog(doc: Document) -> Catalog:
+    spec = doc.data["spec"]
+    ref = Ref(doc, ("spec",))
+    metrics = [
+        MetricFamily(m["name"], m["type"], ref.at("metrics", i), m.get("unit", ""), m.get("help", ""),
+                     tuple(m.get("labels", ())), tuple(m.get("buckets", ())))
+        for i, m in enumerate(spec.get("metrics", []))
+    ]
+    return Catalog(doc.name, ref, metrics, list(spec.get("external", [])))
+
+
+def _group(doc: Document) -> RuleGroup:
+    spec = doc.data["spec"]
+    ref = Ref(doc, ("spec",))
+    common = spec.get("labels", {})
+    group = RuleGroup(doc.name, doc.kind, ref, spec.get("interval", ""), spec.get("limit"))
+    if doc.kind == "RecordingGroup":
+        for i, r in enumerate(spec["rules"]):
+            group.rules.append(RecordingRule(r["record"], r["expr"], ref.at("rules", i), {**common, **r.get("labels", {})}))
+        return group
+    for i, a in enumerate(spec["alerts"]):
+        annotations = dict(a.get("annotations", {}))
+        for key in ("summary", "description", "runbook_url"):
+            if key in a:
+                annotations[key] = a[key]
+        group.rules.append(Alert(a["name"], a["expr"], ref.at("alerts", i), a.get("for", ""),
+                                 a.get("keep_firing_for", ""), a.get("severity", "warning"),
+                                 {**common, **a.get("labels", {})}, annotations))
+    return group
+
+
+def _jobs(doc: Document) -> list[ScrapeJob]:
+    jobs = []
+    for i, j in enumerate(doc.data["spec"]["jobs"]):
+        groups = []
+        if j.get("targets"):
+            groups.append((tuple(j["targets"]), dict(j.get("labels", {}))))
+        for g in j.get("target_groups", []):
+            groups.append((tuple(g["targets"]), {**j.get("labels", {}), **g.get("labels", {})}))
+        jobs.append(ScrapeJob(
+            j["name"], Ref(doc, ("spec", "jobs", i)), groups, j.get("file_sd", False), j.get("file_sd_refresh", ""),
+            j.get("interval", ""), j.get("timeout", ""), j.get("metrics_path", ""), j.get("scheme", ""),
+            dict(j.get("params", {})), j.get("honor_labels"), j.get("strip_port", False),
+            list(j.get("relabel", [])), list(j.get("metric_relabel", [])), j.get("sample_limit")))
+    return jobs
+
+
+ENV_PREFIX = "PROMSPEC_"
+_DURATION_SETTINGS = ("scrape_interval", "scrape_timeout", "evaluation_interval", "retention")
+
+
+def _parse_labels(text: str) -> dict:
+    out = {}
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not _LABEL_RE.match(key.strip()):
+            raise ValueError(item)
+        out[key.strip()] = value.strip()
+    return out
+
+
+def apply_env(settings: Settings, env: Mapping[str, str], report: Report) -> None:
+    """Override settings from PROMSPEC_* variables; a bad value is an error naming the variable."""
+    for name in _DURATION_SETTINGS:
+        var = ENV_PREFIX + name.upper()
+        if var in env:
+            value = env[var].strip()
+            try:
+                parse_duration(value)
+            except ValueError:
+                report.error(Position(f"env:{var}"), f"invalid duration {value!r}", name, DURATION["x-expected"])
+                continue
+            setattr(settings, name, value)
+            settings.from_env[name] = var
+    var = ENV_PREFIX + "EXTERNAL_LABELS"
+    if var in env:
+        try:
+            settings.external_labels = _parse_labels(env[var])
+            settings.from_env["external_labels"] = var
+        except ValueError as exc:
+            report.error(Position(f"env:{var}"), f"invalid label {exc.args[0]!r}", "external_labels",
+                         "comma-separated name=value pairs, e.g. cluster=a,env=prod")
+    var = ENV_PREFIX + "ALERTMANAGERS"
+    if var in env:
+        hosts = [h.strip() for h in env[var].split(",") if h.strip()]
+        bad = [h for h in hosts if not _HOSTPORT_RE.match(h)]
+        if bad:
+            report.error(Position(f"env:{var}"), f"invalid address {bad[0]!r}", "alertmanagers",
+                         "comma-separated host:port addresses")
+        else:
+            settings.alertmanagers = hosts
+            settings.from_env["alertmanagers"] = var
+
+
+def _settings(doc: Document) -> Settings:
+    spec = doc.data["spec"]
+    s = Settings(ref=Ref(doc, ("spec",)))
+    for name in _DURATION_SETTINGS:
+        if name in spec:
+            setattr(s, name, spec[name])
+    s.external_labels = dict(spec.get("external_labels", {}))
+    if "alertmanagers" in spec:
+        s.alertmanagers = list(spec["alertmanagers"])
+    return s
+
+
+def build_project(docs: list[Document], report: Report, env: Mapping[str, str] | None = None) -> Project:
+    """Turn schema-valid documents into the model; cross-document problems go to report."""
+    env = os.environ if env is None else env
+    project = Project(documents=docs)
+    settings_docs = []
+    for doc in docs:
+        kind = doc.kind
+        if kind == "Catalog":
+            project.catalogs.append(_catalog(doc))
+        elif kind in ("RecordingGroup", "AlertGroup"):
+            project.groups.append(_group(doc))
+        elif kind == "Targets":
+            project.jobs.extend(_jobs(doc))
+        elif kind == "Settings":
+            settings_docs.append(doc)
+        else:
+            project.extra.setdefault(kind, []).append(doc)
+    for extra in settings_docs[1:]:
+        report.error(extra.pos(("kind",)), "a second Settings document", "kind",
+                     f"one Settings document (the first is at {settings_docs[0].pos(('kind',))})")
+    if settings_docs:
+        project.settings = _settings(settings_docs[0])
+    apply_env(project.settings, env, report)
+    return project

@@ -1,0 +1,190 @@
+"""JSON Schema of every spec kind: the source of truth for editors and for validation."""
+
+from __future__ import annotations
+
+API_VERSION = "promspec/v1"
+SCHEMA_BASE = "https://promspec.dev/schemas/"
+
+DURATION = {
+    "type": "string",
+    "pattern": r"^([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?$",
+    "minLength": 2,
+    "x-expected": "a Prometheus duration such as 30s, 5m, 1h30m or 30d",
+}
+METRIC_NAME = {
+    "type": "string",
+    "pattern": r"^[a-zA-Z_:][a-zA-Z0-9_:]*$",
+    "x-expected": "a metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)",
+}
+LABEL_NAME = {
+    "type": "string",
+    "pattern": r"^[a-zA-Z_][a-zA-Z0-9_]*$",
+    "x-expected": "a label name ([a-zA-Z_][a-zA-Z0-9_]*)",
+}
+LABELS = {
+    "type": "object",
+    "propertyNames": {"pattern": r"^[a-zA-Z_][a-zA-Z0-9_]*$"},
+    "additionalProperties": {"type": "string", "x-expected": "a label value (a string; quote numbers)"},
+    "x-expected": "a map of label names to string values",
+}
+PROMQL = {"type": "string", "minLength": 1, "x-expected": "a PromQL expression"}
+NAME = {
+    "type": "string",
+    "pattern": r"^[a-zA-Z0-9]([a-zA-Z0-9_.-]*[a-zA-Z0-9])?$",
+    "x-expected": "a name of letters, digits, '-', '_' and '.'",
+}
+HOSTPORT = {
+    "type": "string",
+    "pattern": r"^[^\s/]+:[0-9]{1,5}$",
+    "x-expected": "host:port, e.g. localhost:9100",
+}
+
+
+def _object(properties: dict, required: tuple = (), **extra) -> dict:
+    return {"type": "object", "properties": properties, "required": list(required),
+            "additionalProperties": False, **extra}
+
+
+METADATA = _object({
+    "name": NAME,
+    "labels": LABELS,
+    "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
+}, ("name",))
+
+METRIC = _object({
+    "name": METRIC_NAME,
+    "type": {"enum": ["counter", "gauge", "histogram", "summary", "info", "stateset", "gaugehistogram", "unknown"]},
+    "unit": {"type": "string"},
+    "help": {"type": "string"},
+    "labels": {"type": "array", "items": LABEL_NAME, "uniqueItems": True},
+    "buckets": {"type": "array", "items": {"type": "number"}, "minItems": 1,
+                "x-expected": "the histogram's bucket upper bounds, without +Inf"},
+}, ("name", "type"))
+
+CATALOG = _object({
+    "metrics": {"type": "array", "items": METRIC},
+    "external": {
+        "type": "array",
+        "items": {"type": "string", "minLength": 1},
+        "x-expected": "metric names, or anchored regular expressions, read but not catalogued here",
+    },
+})
+
+RECORDING_RULE = _object({
+    "record": METRIC_NAME,
+    "expr": PROMQL,
+    "labels": LABELS,
+}, ("record", "expr"))
+
+RECORDING_GROUP = _object({
+    "interval": DURATION,
+    "limit": {"type": "integer", "minimum": 0},
+    "labels": LABELS,
+    "rules": {"type": "array", "items": RECORDING_RULE, "minItems": 1},
+}, ("rules",))
+
+ALERT = _object({
+    "name": {"type": "string", "pattern": r"^[a-zA-Z_][a-zA-Z0-9_]*$",
+             "x-expected": "an alert name such as HighErrorRate ([a-zA-Z_][a-zA-Z0-9_]*)"},
+    "expr": PROMQL,
+    "for": DURATION,
+    "keep_firing_for": DURATION,
+    "severity": {"type": "string", "pattern": r"^[a-z][a-z0-9_-]*$",
+                 "x-expected": "a severity such as critical, warning, info, page or ticket"},
+    "summary": {"type": "string"},
+    "description": {"type": "string"},
+    "runbook_url": {"type": "string", "pattern": r"^https?://", "x-expected": "an http(s) URL"},
+    "labels": LABELS,
+    "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
+}, ("name", "expr"))
+
+ALERT_GROUP = _object({
+    "interval": DURATION,
+    "limit": {"type": "integer", "minimum": 0},
+    "labels": LABELS,
+    "alerts": {"type": "array", "items": ALERT, "minItems": 1},
+}, ("alerts",))
+
+RELABEL = _object({
+    "source_labels": {"type": "array", "items": {"type": "string"}},
+    "separator": {"type": "string"},
+    "regex": {"type": "string"},
+    "modulus": {"type": "integer", "minimum": 1},
+    "target_label": {"type": "string"},
+    "replacement": {"type": "string"},
+    "action": {"enum": ["replace", "keep", "drop", "keepequal", "dropequal", "hashmod", "labelmap",
+                        "labeldrop", "labelkeep", "lowercase", "uppercase"]},
+})
+
+TARGET_GROUP = _object({
+    "targets": {"type": "array", "items": HOSTPORT, "minItems": 1},
+    "labels": LABELS,
+}, ("targets",))
+
+SCRAPE_JOB = _object({
+    "name": {"type": "string", "pattern": r"^[a-zA-Z0-9_.-]+$", "x-expected": "a job name"},
+    "targets": {"type": "array", "items": HOSTPORT},
+    "target_groups": {"type": "array", "items": TARGET_GROUP},
+    "labels": LABELS,
+    "file_sd": {"type": "boolean",
+                "x-expected": "true to write targets to prometheus/targets/<job>.json (file_sd)"},
+    "file_sd_refresh": DURATION,
+    "interval": DURATION,
+    "timeout": DURATION,
+    "metrics_path": {"type": "string", "pattern": "^/", "x-expected": "a path starting with /"},
+    "scheme": {"enum": ["http", "https"]},
+    "params": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+    "honor_labels": {"type": "boolean"},
+    "strip_port": {"type": "boolean", "x-expected": "true to drop the :port from the instance label"},
+    "relabel": {"type": "array", "items": RELABEL},
+    "metric_relabel": {"type": "array", "items": RELABEL},
+    "sample_limit": {"type": "integer", "minimum": 0},
+}, ("name",))
+
+TARGETS = _object({"jobs": {"type": "array", "items": SCRAPE_JOB, "minItems": 1}}, ("jobs",))
+
+SETTINGS = _object({
+    "scrape_interval": DURATION,
+    "scrape_timeout": DURATION,
+    "evaluation_interval": DURATION,
+    "retention": DURATION,
+    "external_labels": LABELS,
+    "alertmanagers": {"type": "array", "items": HOSTPORT},
+})
+
+SPECS = {
+    "Catalog": CATALOG,
+    "RecordingGroup": RECORDING_GROUP,
+    "AlertGroup": ALERT_GROUP,
+    "Targets": TARGETS,
+    "Settings": SETTINGS,
+}
+
+DESCRIPTIONS = {
+    "Catalog": "Metric families: name, type, unit, help and the labels they may carry.",
+    "RecordingGroup": "A Prometheus recording-rule group.",
+    "AlertGroup": "A Prometheus alerting-rule group.",
+    "Targets": "Scrape jobs: static or file_sd targets, intervals, paths, relabelling.",
+    "Settings": "Global settings; each can be overridden by a PROMSPEC_* environment variable.",
+}
+
+
+def envelope(kind: str) -> dict:
+    """The whole-document schema for one kind."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"{SCHEMA_BASE}{kind}.json",
+        "title": f"promspec {kind}",
+        "description": DESCRIPTIONS.get(kind, ""),
+        **_object({
+            "apiVersion": {"const": API_VERSION, "x-expected": f"apiVersion: {API_VERSION}"},
+            "kind": {"const": kind},
+            "metadata": METADATA,
+            "spec": SPECS[kind],
+        }, ("apiVersion", "kind", "metadata", "spec")),
+    }
+
+
+def all_schemas() -> dict[str, dict]:
+    """Every kind's schema, by kind name, in a stable order."""
+    return {kind: envelope(kind) for kind in sorted(SPECS)}

@@ -1,0 +1,126 @@
+"""Check documents against their kind's JSON Schema, reporting every problem with its position."""
+
+from __future__ import annotations
+
+import difflib
+from functools import lru_cache
+
+from jsonschema import Draft202012Validator
+
+from ..diagnostics import Report
+from .loader import Document, dotted
+from .schemas import API_VERSION, all_schemas
+
+
+@lru_cache(maxsize=None)
+def _validators() -> dict:
+    return {kind: Draft202012Validator(schema) for kind, schema in all_schemas().items()}
+
+
+def known_kinds() -> list[str]:
+    return sorted(_validators())
+
+
+def _describe(value) -> str:
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if value is None:
+        return "empty"
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    if isinstance(value, list):
+        return "a list"
+    return "a mapping"
+
+
+_TYPE_WORDS = {"string": "a string", "number": "a number", "integer": "a whole number",
+               "boolean": "true or false", "array": "a list", "object": "a mapping"}
+
+
+def _expected(error) -> str:
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    if "x-expected" in schema:
+        return schema["x-expected"]
+    if error.validator == "type":
+        types = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+        return " or ".join(_TYPE_WORDS.get(t, t) for t in types)
+    if error.validator == "enum":
+        return "one of " + ", ".join(str(v) for v in error.validator_value)
+    if error.validator == "const":
+        return repr(error.validator_value)
+    if error.validator == "minItems":
+        return f"at least {error.validator_value} item(s)"
+    if error.validator in ("minimum", "exclusiveMinimum"):
+        return f"a value >= {error.validator_value}"
+    return ""
+
+
+def _report_error(doc: Document, error, report: Report) -> None:
+    path = tuple(error.absolute_path)
+    where = dotted(path)
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = [k for k in error.instance if k not in error.schema.get("properties", {})]
+        for key in extra:
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            report.error(doc.pos(path + (key,), key=True), f"unknown field {key!r}{hint}",
+                         dotted(path + (key,)), "one of: " + ", ".join(allowed))
+        return
+    if error.validator == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        report.error(doc.pos(path), f"missing required field {missing!r}", where,
+                     f"{missing}: {_hint_for(error.schema, missing)}")
+        return
+    if error.validator in ("anyOf", "oneOf") and error.context:
+        best = max(error.context, key=lambda e: len(e.absolute_path))
+        _report_error(doc, best, report)
+        return
+    if error.validator == "propertyNames":
+        report.error(doc.pos(path), f"invalid name {error.instance!r}", where, "a label name ([a-zA-Z_][a-zA-Z0-9_]*)")
+        return
+    if error.validator == "uniqueItems":
+        report.error(doc.pos(path), "duplicate items in list", where, "each item once")
+        return
+    report.error(doc.pos(path), f"invalid value: {_describe(error.instance)}", where, _expected(error))
+
+
+def _hint_for(schema: dict, field: str) -> str:
+    sub = schema.get("properties", {}).get(field, {})
+    return sub.get("x-expected") or _TYPE_WORDS.get(sub.get("type", ""), "a value")
+
+
+def validate_documents(docs: list[Document], report: Report, extra_kinds: tuple = ()) -> list[Document]:
+    """Return the documents that pass their schema; report problems with the others."""
+    validators = _validators()
+    good = []
+    for doc in docs:
+        data = doc.data
+        if not isinstance(data, dict):
+            report.error(doc.pos(()), f"a spec document must be a mapping, not {_describe(data)}", "",
+                         "apiVersion, kind, metadata and spec")
+            continue
+        api = data.get("apiVersion")
+        kind = data.get("kind")
+        if api != API_VERSION and (api, kind) not in extra_kinds:
+            found = "missing" if api is None else repr(api)
+            report.error(doc.pos(("apiVersion",)), f"unsupported apiVersion {found}", "apiVersion",
+                         f"apiVersion: {API_VERSION}")
+            continue
+        if (api, kind) in extra_kinds:
+            good.append(doc)
+            continue
+        if kind not in validators:
+            close = difflib.get_close_matches(str(kind), validators, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            report.error(doc.pos(("kind",)), f"unknown kind {kind!r}{hint}", "kind",
+                         "one of " + ", ".join(sorted(validators)))
+            continue
+        errors = sorted(validators[kind].iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+        for error in errors:
+            _report_error(doc, error, report)
+        if not errors:
+            good.append(doc)
+    return good
