@@ -6,8 +6,8 @@ import difflib
 import re
 
 from ..compile.promql import PromQLError, analyse
-from ..diagnostics import Report
-from ..spec.model import Alert, Project, Ref, parse_duration
+from ..diagnostics import Position, Report
+from ..spec.model import Alert, Project, Ref, effective_timeout, parse_duration
 
 # Series every Prometheus server has, whatever it scrapes.
 BUILTIN_SERIES = {
@@ -133,11 +133,10 @@ def check_project(project: Project, report: Report, locate=None) -> None:
     _check_names(project, report)
     settings = project.settings
     eval_interval = parse_duration(settings.evaluation_interval)
-    if parse_duration(settings.scrape_timeout) > parse_duration(settings.scrape_interval):
-        where = settings.ref.pos("scrape_timeout") if settings.ref else None
-        if where:
-            report.error(where, f"scrape_timeout {settings.scrape_timeout} is longer than scrape_interval "
-                                f"{settings.scrape_interval}", "spec.scrape_timeout", "a timeout <= the interval")
+    if effective_timeout(settings.scrape_timeout, settings.scrape_interval) > parse_duration(settings.scrape_interval):
+        report.error(_setting_pos(settings, "scrape_timeout"), f"scrape_timeout {settings.scrape_timeout} is longer "
+                     f"than scrape_interval {settings.scrape_interval}", "spec.scrape_timeout",
+                     "a timeout <= the interval")
     for group in project.groups:
         interval = parse_duration(group.interval) if group.interval else eval_interval
         for rule in group.rules:
@@ -157,6 +156,13 @@ def check_project(project: Project, report: Report, locate=None) -> None:
             for i, label in enumerate(m.labels):
                 _flag_cardinality(label, m.ref.pos("labels", i), _dotted(m.ref, "labels", i), report)
     _check_jobs(project, report)
+
+
+def _setting_pos(settings, name: str):
+    """Where a setting came from: its PROMSPEC_* variable, its spec field, or the defaults."""
+    if name in settings.from_env:
+        return Position(f"env:{settings.from_env[name]}")
+    return settings.ref.pos(name) if settings.ref else Position("settings")
 
 
 def _flag_cardinality(label: str, pos, path: str, report: Report) -> None:
@@ -228,12 +234,12 @@ def _check_jobs(project: Project, report: Report) -> None:
         if not job.target_groups:
             report.error(job.ref.pos(), f"scrape job {job.name!r} has no targets", _dotted(job.ref),
                          "targets: [host:port, ...] or target_groups")
-        interval = parse_duration(job.interval or settings.scrape_interval)
-        timeout = parse_duration(job.timeout or settings.scrape_timeout)
-        if timeout > interval:
+        interval_text = job.interval or settings.scrape_interval
+        timeout = effective_timeout(job.timeout or settings.scrape_timeout, interval_text)
+        if timeout > parse_duration(interval_text):
             field = "timeout" if job.timeout else "interval"
             report.error(job.ref.pos(field), f"scrape timeout {job.timeout or settings.scrape_timeout} is longer "
-                         f"than the interval {job.interval or settings.scrape_interval}", _dotted(job.ref, field),
+                         f"than the interval {interval_text}", _dotted(job.ref, field),
                          "timeout <= interval")
         for label in (l for _t, labels in job.target_groups for l in labels):
             _flag_cardinality(label, job.ref.pos("labels"), _dotted(job.ref, "labels"), report)

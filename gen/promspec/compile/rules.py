@@ -38,7 +38,18 @@ def group_dict(group: RuleGroup) -> dict:
     return out
 
 
+def rule_file_name(source: str) -> str:
+    """rules/<path of the spec below its specs root, '/' as '-'>.yml: one file per spec file."""
+    parts = source.replace("\\", "/").split("/")
+    stem = "-".join(parts[1:] if len(parts) > 1 else parts)
+    return "rules/" + stem.rsplit(".", 1)[0] + ".yml"
+
+
 def rule_files(project: Project) -> dict[str, tuple[str, dict]]:
-    """rules/<group>.yml -> (source spec, file content), one file per group document."""
-    return {f"rules/{g.name}.yml": (g.ref.doc.source or g.ref.file, {"groups": [group_dict(g)]})
-            for g in sorted(project.groups, key=lambda g: g.name)}
+    """rules/<spec>.yml -> (source spec, file content): the groups of each spec file, in spec order."""
+    files: dict[str, tuple[str, dict]] = {}
+    for group in project.groups:
+        source = group.ref.doc.source or group.ref.file
+        name = rule_file_name(source)
+        files.setdefault(name, (source, {"groups": []}))[1]["groups"].append(group_dict(group))
+    return dict(sorted(files.items()))

@@ -49,8 +49,10 @@ def scrape_config(job: ScrapeJob) -> dict:
 def prometheus_config(project: Project, rule_paths: list[str]) -> dict:
     """The whole prometheus.yml; rule_paths are relative to the config file."""
     s = project.settings
-    glob: dict = {"scrape_interval": s.scrape_interval, "scrape_timeout": s.scrape_timeout,
-                  "evaluation_interval": s.evaluation_interval}
+    glob: dict = {"scrape_interval": s.scrape_interval}
+    if s.scrape_timeout:
+        glob["scrape_timeout"] = s.scrape_timeout
+    glob["evaluation_interval"] = s.evaluation_interval
     if s.external_labels:
         glob["external_labels"] = dict(s.external_labels)
     out: dict = {"global": glob}

@@ -8,7 +8,9 @@ import shutil
 import tempfile
 
 STAGING_PREFIX = ".promspec-staging-"
-OLD_PREFIX = ".promspec-old-"
+OLD_PREFIX = ".promspec-old-"  # previous output moved aside; present means a swap did not finish
+TRASH_PREFIX = ".promspec-trash-"  # previous output after a finished swap; safe to delete
+JOURNAL = ".journal"
 
 
 def managed_roots(files: dict[str, bytes]) -> list[str]:
@@ -16,56 +18,77 @@ def managed_roots(files: dict[str, bytes]) -> list[str]:
     return sorted({path.split("/", 1)[0] for path in files})
 
 
-def _recover(out_dir: str) -> None:
-    """Put back directories a killed swap had moved aside, then drop leftovers."""
+def _rollback(out_dir: str, old: str) -> None:
+    """Undo an unfinished swap: every managed root goes back to what it was before."""
+    with open(os.path.join(old, JOURNAL), encoding="utf-8") as fh:
+        plan = [line.split(" ", 1) for line in fh.read().splitlines() if line]
+    for existed, root in plan:
+        current = os.path.join(out_dir, root)
+        saved = os.path.join(old, root)
+        if os.path.exists(saved):
+            if os.path.exists(current):
+                shutil.rmtree(current)
+            os.rename(saved, current)
+        elif existed == "0" and os.path.exists(current):
+            shutil.rmtree(current)  # a root this swap created
+
+
+def recover(out_dir: str) -> None:
+    """Roll back a swap that was killed half-way, and drop leftovers of finished ones."""
+    if not os.path.isdir(out_dir):
+        return
     for entry in sorted(os.listdir(out_dir)):
         full = os.path.join(out_dir, entry)
-        if entry.startswith(OLD_PREFIX) and os.path.isdir(full):
-            for root in os.listdir(full):
-                if not os.path.exists(os.path.join(out_dir, root)):
-                    os.rename(os.path.join(full, root), os.path.join(out_dir, root))
+        if entry.startswith(OLD_PREFIX) and os.path.exists(os.path.join(full, JOURNAL)):
+            _rollback(out_dir, full)
             shutil.rmtree(full, ignore_errors=True)
-        elif entry.startswith(STAGING_PREFIX):
+        elif entry.startswith((STAGING_PREFIX, TRASH_PREFIX, OLD_PREFIX)):
             shutil.rmtree(full, ignore_errors=True)
+
+
+def _stage(staging: str, files: dict[str, bytes], roots: list[str]) -> None:
+    for root in roots:
+        os.makedirs(os.path.join(staging, root), exist_ok=True)
+    for path, data in sorted(files.items()):
+        target = os.path.join(staging, *path.split("/"))
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        # No fsync per file: a killed process loses nothing from the page cache, and thousands of
+        # fsyncs cost seconds. The journal below is synced, which is what recovery relies on.
+        with open(target, "wb") as fh:
+            fh.write(data)
 
 
 def write_tree(out_dir: str, files: dict[str, bytes], roots: list[str] | None = None) -> None:
-    """Replace the managed directories under out_dir with exactly these files."""
+    """Replace the managed directories under out_dir with exactly these files, all or nothing."""
     roots = roots or managed_roots(files)
     os.makedirs(out_dir, exist_ok=True)
-    _recover(out_dir)
+    recover(out_dir)
     staging = tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out_dir)
-    old = os.path.join(out_dir, OLD_PREFIX + os.path.basename(staging)[len(STAGING_PREFIX):])
+    token = os.path.basename(staging)[len(STAGING_PREFIX):]
+    old = os.path.join(out_dir, OLD_PREFIX + token)
     try:
-        for root in roots:
-            os.makedirs(os.path.join(staging, root), exist_ok=True)
-        for path, data in sorted(files.items()):
-            target = os.path.join(staging, *path.split("/"))
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            with open(target, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
+        _stage(staging, files, roots)
         os.makedirs(old)
-        moved = []
+        # The journal is written before anything moves, so a kill at any later point can be undone.
+        journal = "".join(f"{int(os.path.exists(os.path.join(out_dir, r)))} {r}\n" for r in roots)
+        with open(os.path.join(old, JOURNAL), "w", encoding="utf-8") as fh:
+            fh.write(journal)
+            fh.flush()
+            os.fsync(fh.fileno())
         try:
             for root in roots:
                 current = os.path.join(out_dir, root)
                 if os.path.exists(current):
                     os.rename(current, os.path.join(old, root))
-                moved.append(root)
                 os.rename(os.path.join(staging, root), current)
         except OSError:
-            for root in moved:  # roll back what was swapped so far
-                current = os.path.join(out_dir, root)
-                if os.path.exists(os.path.join(old, root)):
-                    if os.path.exists(current):
-                        shutil.rmtree(current)
-                    os.rename(os.path.join(old, root), current)
+            _rollback(out_dir, old)
             raise
+        # Committed: from here on, recovery deletes the old output instead of restoring it.
+        os.rename(old, os.path.join(out_dir, TRASH_PREFIX + token))
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.rmtree(old, ignore_errors=True)
+        for leftover in (staging, old, os.path.join(out_dir, TRASH_PREFIX + token)):
+            shutil.rmtree(leftover, ignore_errors=True)
 
 
 def _existing(out_dir: str, roots: list[str]) -> dict[str, bytes]:

@@ -17,6 +17,7 @@ except AttributeError:  # pragma: no cover - depends on how PyYAML was built
 
 SPEC_SUFFIXES = (".yml", ".yaml", ".json", ".jsonnet")
 _MERGE = "tag:yaml.org,2002:merge"
+_STR = "tag:yaml.org,2002:str"
 _constructor = yaml.constructor.SafeConstructor()
 
 Path = tuple  # a field path such as ("spec", "rules", 0, "expr")
@@ -79,15 +80,12 @@ def _convert(node, path, doc: Document, report: Report):
     doc.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
     if isinstance(node, yaml.MappingNode):
         out: dict = {}
+        merges = []
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE:
-                merged = _convert(value_node, path, doc, report)
-                for item in merged if isinstance(merged, list) else [merged]:
-                    if isinstance(item, dict):
-                        for k, v in item.items():
-                            out.setdefault(k, v)
+                merges.append(value_node)
                 continue
-            key = _constructor.construct_object(key_node)
+            key = key_node.value if key_node.tag == _STR else _constructor.construct_object(key_node)
             if not isinstance(key, str):
                 key = str(key)
             if key in out:
@@ -95,11 +93,19 @@ def _convert(node, path, doc: Document, report: Report):
                              f"duplicate key {key!r}", _dotted(path), "each key once per mapping")
             doc.key_positions[path + (key,)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             out[key] = _convert(value_node, path + (key,), doc, report)
+        for value_node in merges:  # explicit keys win over merged ones
+            merged = _convert(value_node, path, doc, report)
+            for item in merged if isinstance(merged, list) else [merged]:
+                if isinstance(item, dict):
+                    for k, v in item.items():
+                        out.setdefault(k, v)
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_convert(item, path + (i,), doc, report) for i, item in enumerate(node.value)]
     doc.raw[path] = node.value
     doc.styles[path] = node.style or ""
+    if node.tag == _STR:  # the common case, without the constructor's bookkeeping
+        return node.value
     return _constructor.construct_object(node)
 
 

@@ -132,13 +132,21 @@ class ScrapeJob:
 @dataclass
 class Settings:
     scrape_interval: str = "15s"
-    scrape_timeout: str = "10s"
+    scrape_timeout: str = ""  # unset: Prometheus uses min(10s, scrape interval)
     evaluation_interval: str = "30s"
     retention: str = "30d"
     external_labels: dict = field(default_factory=dict)
     alertmanagers: list = field(default_factory=lambda: ["localhost:9093"])
     ref: Ref | None = None
     from_env: dict = field(default_factory=dict)  # setting -> env var that set it
+
+
+DEFAULT_SCRAPE_TIMEOUT = 10.0
+
+
+def effective_timeout(timeout: str, interval: str) -> float:
+    """Seconds a scrape may take: the explicit timeout, else Prometheus' default of min(10s, interval)."""
+    return parse_duration(timeout) if timeout else min(DEFAULT_SCRAPE_TIMEOUT, parse_duration(interval))
 
 
 @dataclass

@@ -78,8 +78,12 @@ def _report_error(doc: Document, error, report: Report) -> None:
         best = max(error.context, key=lambda e: len(e.absolute_path))
         _report_error(doc, best, report)
         return
-    if error.validator == "propertyNames":
-        report.error(doc.pos(path), f"invalid name {error.instance!r}", where, "a label name ([a-zA-Z_][a-zA-Z0-9_]*)")
+    if "propertyNames" in error.schema_path:
+        report.error(doc.pos(path + (error.instance,), key=True), f"invalid name {error.instance!r}",
+                     dotted(path + (error.instance,)), "a label name ([a-zA-Z_][a-zA-Z0-9_]*)")
+        return
+    if error.validator == "minItems" and isinstance(error.instance, list) and not error.instance:
+        report.error(doc.pos(path), "empty list", where, _expected(error))
         return
     if error.validator == "uniqueItems":
         report.error(doc.pos(path), "duplicate items in list", where, "each item once")
