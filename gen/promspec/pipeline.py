@@ -2,27 +2,39 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
+from .check.ops import OPS_CHECKS
 from .check.semantic import check_project
 from .diagnostics import Report
 from .spec.loader import load_paths
 from .spec.model import Project, build_project
 from .spec.validate import validate_documents
 
+# Semantic checks run in order over the built model; features append theirs.
+# Each is check(project, report) and must not touch the filesystem.
+CHECKS: list[Callable[[Project, Report], None]] = [*OPS_CHECKS]
+
 
 def load_project(paths: Iterable[str], env: Mapping[str, str] | None = None,
-                 strict: bool = False) -> tuple[Project, Report]:
+                 strict: bool = False, allow_unknown_buckets: bool = False) -> tuple[Project, Report]:
     """Load and check specs; raises SpecError with every problem found."""
     from .check.tools import locate_parse_errors
+    from .compile.slo import slo_groups
+    from .spec.services import build_services
 
     report = Report()
     docs = load_paths(list(paths), report)
     good = validate_documents(docs, report)
     report.raise_if_errors()
     project = build_project(good, report, env)
+    build_services(project, report, allow_unknown_buckets)
     report.raise_if_errors()
+    # SLO rules join the ordinary rule groups, so every check and renderer sees them.
+    project.groups += [g for service in project.services for slo in service.slos for g in slo_groups(slo)]
     check_project(project, report, locate=locate_parse_errors)
+    for check in CHECKS:
+        check(project, report)
     if strict:
         for w in report.warnings:
             report.error(w.pos, w.message, w.path, w.expected)

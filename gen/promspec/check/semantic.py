@@ -68,21 +68,26 @@ class Universe:
 
 
 def _expr_error(report: Report, ref: Ref, field: str, message: str, expected: str, needle: str = "") -> None:
-    report.error(_needle_pos(ref, field, needle), message, _dotted(ref, field), expected)
+    from ..spec.loader import dotted
+
+    pos, path = _needle_pos(ref, field, needle)
+    report.error(pos, message, dotted(path), expected)
 
 
 def _needle_pos(ref: Ref, field: str, needle: str):
-    """Position of the first whole-word occurrence of needle inside an expression field."""
-    expr = ref.doc.data
-    for part in ref.path + (field,):
-        expr = expr[part]
-    m = re.search(r"(?<![\w:])" + re.escape(needle) + r"(?![\w:])", expr) if needle else None
-    if not m:
-        return ref.pos(field)
-    before = expr[: m.start()]
-    line = before.count("\n") + 1
-    col = m.start() - (before.rfind("\n") + 1) + 1
-    return ref.doc.pos_in_scalar(ref.path + (field,), line, col)
+    """Position and field path of the first whole-word occurrence of needle in the PromQL a rule came from."""
+    from .alert_kinds import expr_sources  # alert kinds build expr from several fields
+
+    sources = expr_sources(ref, field)
+    for path, expr in sources:
+        m = re.search(r"(?<![\w:])" + re.escape(needle) + r"(?![\w:])", expr) if needle else None
+        if m:
+            before = expr[: m.start()]
+            line = before.count("\n") + 1
+            col = m.start() - (before.rfind("\n") + 1) + 1
+            return ref.doc.pos_in_scalar(path, line, col), path
+    path = sources[0][0] if sources else ref.path + (field,)
+    return ref.doc.pos(path), path
 
 
 def _dotted(ref: Ref, *sub) -> str:
@@ -152,6 +157,8 @@ def check_project(project: Project, report: Report, locate=None) -> None:
             for label in rule.labels:
                 _flag_cardinality(label, rule.ref.pos("labels"), _dotted(rule.ref, "labels"), report)
     for catalog in project.catalogs:
+        if catalog.name.startswith("backend:"):
+            continue  # an engine's labels are facts about the engine, not choices made in these specs
         for m in catalog.metrics:
             for i, label in enumerate(m.labels):
                 _flag_cardinality(label, m.ref.pos("labels", i), _dotted(m.ref, "labels", i), report)
@@ -248,13 +255,18 @@ def _check_jobs(project: Project, report: Report) -> None:
 def _report_parse_errors(failures, report: Report, locate) -> None:
     if not failures:
         return
-    located = locate([rule.expr for rule, _ in failures]) if locate else None
+    from ..spec.loader import dotted
+    from .alert_kinds import parse_source  # the field of an alert kind that fails, else expr
+
+    sources = [parse_source(rule) for rule, _ in failures]
+    located = locate([text for _, text in sources]) if locate else None
     for i, (rule, message) in enumerate(failures):
+        path = sources[i][0]
         where = located[i] if located and located[i] else None
         if where:
             line, col, detail = where
-            pos = rule.ref.doc.pos_in_scalar(rule.ref.path + ("expr",), line, col)
+            pos = rule.ref.doc.pos_in_scalar(path, line, col)
             message = detail
         else:
-            pos = rule.ref.pos("expr")
-        report.error(pos, f"PromQL parse error: {message}", _dotted(rule.ref, "expr"), "a valid PromQL expression")
+            pos = rule.ref.doc.pos(path)
+        report.error(pos, f"PromQL parse error: {message}", dotted(path), "a valid PromQL expression")

@@ -2,27 +2,70 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 from ..compile.rules import rule_files
 from ..compile.scrape import file_sd_files, prometheus_config
 from ..spec.model import Project
 from .yamlout import dump_json, dump_yaml, header
 
 # Directories promspec owns under the output directory: replaced whole on every generate.
-ROOTS = ("rules", "prometheus")
+# A feature that writes a new top-level directory adds it here.
+ROOTS = ["rules", "prometheus"]
+
+
+def render_rules(project: Project) -> dict[str, bytes]:
+    """rules/*.yml, one per spec file that declares rule groups."""
+    return {path: dump_yaml(content, header(source)) for path, (source, content) in rule_files(project).items()}
+
+
+def render_prometheus(project: Project) -> dict[str, bytes]:
+    """prometheus/prometheus.yml and the file_sd target files."""
+    rules = rule_files(project)
+    sources = {j.ref.doc.source or j.ref.file for j in project.jobs}
+    if project.settings.ref is not None:
+        sources.add(project.settings.ref.doc.source or project.settings.ref.file)
+    config = prometheus_config(project, [f"../{p}" for p in rules])
+    extra = (f"Start Prometheus with --storage.tsdb.retention.time={project.settings.retention}",)
+    files = {"prometheus/prometheus.yml": dump_yaml(config, header(sorted(sources) or ["defaults"], extra))}
+    for path, groups in file_sd_files(project).items():
+        files[path] = dump_json(groups)
+    return files
+
+
+def render_slo_tests(project: Project) -> dict[str, bytes]:
+    """rules/tests/<spec>-slo-<tier>.test.yml: promtool unit tests for every SLO alert of a spec file."""
+    from ..compile.rules import rule_file_name
+    from ..compile.slo_tests import slo_test_files
+
+    rules = rule_files(project)
+    by_file: dict[str, tuple[str, list]] = {}
+    for service in project.services:
+        for slo in service.slos:
+            source = slo.ref.doc.source or slo.ref.file
+            by_file.setdefault(rule_file_name(source), (source, []))[1].append(slo)
+    files = {}
+    for rule_path, (source, slos) in sorted(by_file.items()):
+        stem = rule_path[len("rules/"):-len(".yml")]
+        order = [g["name"] for g in rules[rule_path][1]["groups"]]
+        for tier, content in slo_test_files(f"../{stem}.yml", slos, order).items():
+            files[f"rules/tests/{stem}-slo-{tier}.test.yml"] = dump_yaml(content, header(source))
+    return files
+
+
+# Every renderer maps the project to {relative path: bytes}; features append theirs.
+RENDERERS: list[Callable[[Project], dict[str, bytes]]] = [render_rules, render_prometheus, render_slo_tests]
+
+# Grafana dashboards (gen/promspec/render/dashboards.py): dashboards/<folder>/<uid>.json and provisioning.yml.
+from .dashboards import render_dashboards  # noqa: E402
+
+ROOTS.append("dashboards")
+RENDERERS.append(render_dashboards)
 
 
 def render_project(project: Project) -> dict[str, bytes]:
     """Every generated file of the project."""
     files: dict[str, bytes] = {}
-    rules = rule_files(project)
-    for path, (source, content) in rules.items():
-        files[path] = dump_yaml(content, header(source))
-    sources = sorted({j.ref.doc.source or j.ref.file for j in project.jobs})
-    if project.settings.ref is not None:
-        sources = sorted(set(sources) | {project.settings.ref.doc.source or project.settings.ref.file})
-    config = prometheus_config(project, [f"../{p}" for p in rules])
-    extra = (f"Start Prometheus with --storage.tsdb.retention.time={project.settings.retention}",)
-    files["prometheus/prometheus.yml"] = dump_yaml(config, header(sources or ["defaults"], extra))
-    for path, groups in file_sd_files(project).items():
-        files[path] = dump_json(groups)
-    return files
+    for render in RENDERERS:
+        files.update(render(project))
+    return dict(sorted(files.items()))

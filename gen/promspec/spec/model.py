@@ -158,7 +158,9 @@ class Project:
     groups: list = field(default_factory=list)
     jobs: list = field(default_factory=list)
     settings: Settings = field(default_factory=Settings)
-    extra: dict = field(default_factory=dict)  # kind -> [objects], for kinds compiled elsewhere
+    extra: dict = field(default_factory=dict)  # kind -> [documents] of kinds modelled elsewhere
+    backends: dict = field(default_factory=dict)  # name -> catalog.backends.Backend
+    services: list = field(default_factory=list)  # spec.services.Service
 
 
 def _catalog(doc: Document) -> Catalog:
@@ -182,6 +184,10 @@ def _group(doc: Document) -> RuleGroup:
             group.rules.append(RecordingRule(r["record"], r["expr"], ref.at("rules", i), {**common, **r.get("labels", {})}))
         return group
     for i, a in enumerate(spec["alerts"]):
+        if "kind" in a:  # threshold, compound, ...: compiled to an expr (and defaults) the spec may override
+            from ..compile.alert_kinds import compile_alert
+
+            a = {**compile_alert(a), **a}
         annotations = dict(a.get("annotations", {}))
         for key in ("summary", "description", "runbook_url"):
             if key in a:

@@ -152,12 +152,107 @@ SETTINGS = _object({
     "alertmanagers": {"type": "array", "items": HOSTPORT},
 })
 
+SIGNALS = ("requests", "errors", "ttft", "inter_token_latency", "e2e_latency", "queue_time", "prompt_tokens",
+           "generation_tokens", "running", "waiting", "kv_cache_usage", "preemptions")
+VERSION = {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)*$", "x-expected": "a dotted version such as 0.10 or 2.4.1"}
+
+SIGNAL_VARIANT = _object({
+    "metric": METRIC_NAME,
+    "type": {"enum": ["counter", "gauge", "histogram", "summary"]},
+    "unit": {"type": "string"},
+    "labels": {"type": "array", "items": LABEL_NAME, "uniqueItems": True},
+    "buckets": {"type": "array", "items": {"type": "number"}, "minItems": 1},
+    "native": {"type": "boolean", "x-expected": "true for a native histogram"},
+    "matchers": {"type": "string", "x-expected": 'extra label matchers, e.g. finished_reason="error"'},
+    "since": VERSION,
+    "until": VERSION,
+    "note": {"type": "string"},
+    "help": {"type": "string"},
+}, ("metric", "type"))
+
+BACKEND = _object({
+    "description": {"type": "string"},
+    "source": {"type": "string"},
+    "model_label": LABEL_NAME,
+    "colon_prefix": {"type": "string", "pattern": "^[a-zA-Z_][a-zA-Z0-9_]*:$", "x-expected": "a prefix such as vllm:"},
+    "default_version": VERSION,
+    "signals": {
+        "type": "object",
+        "propertyNames": {"enum": list(SIGNALS)},
+        "additionalProperties": {"type": "array", "items": SIGNAL_VARIANT, "minItems": 1},
+        "x-expected": "canonical signals: " + ", ".join(SIGNALS),
+    },
+    "other": {"type": "array", "items": SIGNAL_VARIANT},
+}, ("signals",))
+
+OBJECTIVE = {
+    "anyOf": [
+        {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?%$"},
+        {"type": "number", "exclusiveMinimum": 0},
+    ],
+    "x-expected": "an objective such as 99.9% or 0.999",
+}
+THRESHOLD = {
+    "anyOf": [{"type": "number", "exclusiveMinimum": 0}, DURATION],
+    "x-expected": "a latency such as 500ms or 0.5 (seconds)",
+}
+TIER = _object({
+    "enabled": {"type": "boolean"},
+    "severity": ALERT["properties"]["severity"],
+    "for": DURATION,
+    "labels": LABELS,
+})
+TIER_NAMES = ("page-fast", "page-slow", "ticket-fast", "ticket-slow")
+ALERTING = _object({
+    "tiers": _object({name: TIER for name in TIER_NAMES}),
+    "min_traffic": {"type": "number", "minimum": 0,
+                    "x-expected": "events per second below which burn alerts stay quiet"},
+    "budget_exhausted": TIER,
+    "labels": LABELS,
+    "runbook_url": ALERT["properties"]["runbook_url"],
+})
+SLI = _object({
+    "signal": {"enum": list(SIGNALS)},
+    "threshold": THRESHOLD,
+    "ratio": _object({
+        "errors": PROMQL,
+        "good": PROMQL,
+        "total": PROMQL,
+    }, ("total",)),
+    "latency": _object({
+        "metric": METRIC_NAME,
+        "threshold": THRESHOLD,
+        "buckets": {"type": "array", "items": {"type": "number"}, "minItems": 1},
+        "native": {"type": "boolean"},
+        "matchers": {"type": "string"},
+    }, ("metric", "threshold")),
+}, minProperties=1, **{"x-expected": "one of signal, ratio or latency"})
+SLO = _object({
+    "name": NAME,
+    "description": {"type": "string"},
+    "objective": OBJECTIVE,
+    "window": DURATION,
+    "sli": SLI,
+    "alerting": ALERTING,
+}, ("name", "objective", "sli"))
+SERVICE = _object({
+    "backend": NAME,
+    "backend_version": VERSION,
+    "colons_as_underscores": {"type": "boolean",
+                              "x-expected": "true when the scrape path rewrites vllm: to vllm_"},
+    "selector": LABELS,
+    "alerting": ALERTING,
+    "slos": {"type": "array", "items": SLO, "minItems": 1},
+}, ("slos",))
+
 SPECS = {
     "Catalog": CATALOG,
     "RecordingGroup": RECORDING_GROUP,
     "AlertGroup": ALERT_GROUP,
     "Targets": TARGETS,
     "Settings": SETTINGS,
+    "Backend": BACKEND,
+    "Service": SERVICE,
 }
 
 DESCRIPTIONS = {
@@ -166,7 +261,25 @@ DESCRIPTIONS = {
     "AlertGroup": "A Prometheus alerting-rule group.",
     "Targets": "Scrape jobs: static or file_sd targets, intervals, paths, relabelling.",
     "Settings": "Global settings; each can be overridden by a PROMSPEC_* environment variable.",
+    "Backend": "An LLM engine adapter: canonical signals -> the engine's metric names, labels and buckets.",
+    "Service": "A service and its SLOs: SLIs, objectives, windows and burn-rate alerting.",
 }
+
+# The Dashboard schema lives in its own module; it reuses the fragments above, so it is imported last.
+from .dashboard_schema import DASHBOARD  # noqa: E402
+
+SPECS["Dashboard"] = DASHBOARD
+DESCRIPTIONS["Dashboard"] = "A Grafana dashboard: rows of panels whose queries are PromQL or canonical signals."
+
+# Alert kinds, Notifications and the remote_write/Kubernetes/Slurm fields live in their own module,
+# which reuses the fragments above.
+from .ops_schema import ALERT_KINDS, NOTIFICATIONS, SCRAPE_JOB_FIELDS, SETTINGS_FIELDS  # noqa: E402
+
+ALERT_GROUP["properties"]["alerts"]["items"] = ALERT_KINDS
+SETTINGS["properties"].update(SETTINGS_FIELDS)
+SCRAPE_JOB["properties"].update(SCRAPE_JOB_FIELDS)
+SPECS["Notifications"] = NOTIFICATIONS
+DESCRIPTIONS["Notifications"] = "Alertmanager receivers, routes, escalation and inhibition -> alertmanager.yml."
 
 
 def envelope(kind: str) -> dict:

@@ -1,0 +1,231 @@
+"""Benchmark promspec-exporter against Debian's prometheus-node-exporter on this machine.
+
+Usage: .venv/bin/python bench/exporter.py [--scrapes 1000] [--rounds 5]
+
+For each exporter: sequential scrapes over one keep-alive loopback connection, asking for the text
+format with gzip as Prometheus does; per round the p50/p99 latency and the exporter's CPU seconds
+per 1,000 scrapes (utime+stime from /proc), medians over the rounds (rounds interleave the
+exporters so machine noise hits all alike); peak RSS is the process's VmHWM. Then the GPU
+collector alone, in-process, against the fake NVML (tests/exporter/fake_nvml.py): CPU and wall
+time per collection and rendering. Prints a Markdown table for docs/BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "exporter"))
+
+from fake_nvml import FakeGpu, FakeNvml, fleet  # noqa: E402
+
+from promspec.exporter.collectors.gpu import GpuCollector  # noqa: E402
+from promspec.exporter.metrics import render_text  # noqa: E402
+from promspec.exporter.options import Options  # noqa: E402
+
+NODE_EXPORTER = shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")
+# The node_exporter collectors that cover the same metric families as promspec-exporter's host collectors.
+SAME_FAMILIES = ["cpu", "loadavg", "meminfo", "pressure", "filesystem", "diskstats", "netdev"]
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, in seconds."""
+    with open(f"/proc/{pid}/stat") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def peak_rss_mib(pid: int) -> float:
+    """VmHWM (peak resident set) of a process, in MiB."""
+    with open(f"/proc/{pid}/status") as handle:
+        for line in handle:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class Target:
+    """One exporter process listening on loopback."""
+
+    def __init__(self, label: str, command: list, port_pattern: str | None, port: int | None, workdir: Path):
+        self.label, self.command = label, command
+        self.log = workdir / (re.sub(r"\W+", "_", label) + ".log")
+        with open(self.log, "wb") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+        self.port = port or self._port_from_log(port_pattern)
+        self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        self.rounds: list = []
+
+    def _port_from_log(self, pattern: str) -> int:
+        end = time.monotonic() + 30
+        while time.monotonic() < end:
+            match = re.search(pattern, self.log.read_text())
+            if match:
+                return int(match.group(1))
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise SystemExit(f"{self.label} did not start:\n{self.log.read_text()}")
+
+    def scrape(self) -> float:
+        start = time.perf_counter()
+        self.connection.request("GET", "/metrics", headers={"Accept": "text/plain;version=0.0.4",
+                                                            "Accept-Encoding": "gzip"})
+        response = self.connection.getresponse()
+        response.read()
+        elapsed = time.perf_counter() - start
+        if response.status != 200:
+            raise SystemExit(f"{self.label}: HTTP {response.status}")
+        return elapsed
+
+    def round(self, scrapes: int) -> None:
+        cpu_before = cpu_seconds(self.process.pid)
+        latencies = sorted(self.scrape() for _ in range(scrapes))
+        cpu = cpu_seconds(self.process.pid) - cpu_before
+        self.rounds.append((latencies[len(latencies) // 2], latencies[int(len(latencies) * 0.99) - 1],
+                            cpu * 1000 / scrapes))
+
+    def series(self) -> int:
+        self.connection.request("GET", "/metrics", headers={"Accept": "text/plain;version=0.0.4"})
+        lines = self.connection.getresponse().read().decode().splitlines()
+        return sum(1 for line in lines if line and not line.startswith("#"))
+
+    def summary(self) -> dict:
+        p50, p99, cpu = (statistics.median(r[i] for r in self.rounds) for i in range(3))
+        return {"label": self.label, "p50_ms": p50 * 1000, "p99_ms": p99 * 1000, "cpu_s_per_1000": cpu,
+                "peak_rss_mib": peak_rss_mib(self.process.pid), "series": self.series()}
+
+    def stop(self) -> None:
+        self.connection.close()
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def http_targets(workdir: Path) -> list:
+    ours = re.escape("listening on http://127.0.0.1:") + r"(\d+)"
+    host = ["--collectors.disable=gpu", "--web.listen-address=127.0.0.1:0"]
+    targets = [
+        Target("promspec-exporter (host collectors)", [sys.executable, "-m", "promspec.exporter", *host], ours, None,
+               workdir),
+        Target("promspec-exporter (host + 4 fake GPUs)",
+               [sys.executable, str(REPO / "tests" / "exporter" / "fake_exporter.py"),
+                "--web.listen-address=127.0.0.1:0"], ours, None, workdir),
+    ]
+    if NODE_EXPORTER:
+        port = free_port()
+        targets.append(Target("node_exporter 1.5 (defaults)",
+                              [NODE_EXPORTER, f"--web.listen-address=127.0.0.1:{port}"], None, port, workdir))
+        port = free_port()
+        targets.append(Target("node_exporter 1.5 (same families)",
+                              [NODE_EXPORTER, f"--web.listen-address=127.0.0.1:{port}", "--collector.disable-defaults",
+                               *[f"--collector.{name}" for name in SAME_FAMILIES]], None, port, workdir))
+    return targets
+
+
+def wait_ready(target: Target) -> None:
+    end = time.monotonic() + 30
+    while True:
+        try:
+            target.scrape()
+            return
+        except (OSError, http.client.HTTPException, SystemExit):
+            target.connection.close()
+            if time.monotonic() > end:
+                raise
+            time.sleep(0.1)
+
+
+def hgx(gpus: int = 8) -> FakeNvml:
+    """An HGX-like box: eight GPUs with 18 NVLinks each."""
+    return FakeNvml([FakeGpu(f"GPU-{i:08d}-0000-0000-0000-000000000000", pci_bus_id=f"00000000:{i:02X}:00.0",
+                             nvlinks=18) for i in range(gpus)])
+
+
+def gpu_collector_cost(label: str, nvml: FakeNvml, collections: int) -> dict:
+    collector = GpuCollector(Options(gpu_slow_interval=3600.0), nvml=nvml)
+    try:
+        for _ in range(20):
+            render_text(collector.collect())
+        walls = []
+        cpu_before = time.process_time()
+        for _ in range(collections):
+            start = time.perf_counter()
+            body = render_text(collector.collect())
+            walls.append(time.perf_counter() - start)
+        cpu = (time.process_time() - cpu_before) / collections
+    finally:
+        collector.close()
+    walls.sort()
+    return {"label": label, "cpu_ms": cpu * 1000, "p50_ms": walls[len(walls) // 2] * 1000,
+            "p99_ms": walls[int(len(walls) * 0.99) - 1] * 1000, "series": body.count(b"\n") - body.count(b"\n#")}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scrapes", type=int, default=1000, help="scrapes per round (1000)")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds per exporter (5)")
+    args = parser.parse_args(argv)
+    if not NODE_EXPORTER:
+        print("prometheus-node-exporter not found: comparing nothing (make tools installs it)", file=sys.stderr)
+    with tempfile.TemporaryDirectory() as workdir:
+        targets = http_targets(Path(workdir))
+        try:
+            for target in targets:
+                wait_ready(target)
+                for _ in range(50):
+                    target.scrape()
+            for _ in range(args.rounds):
+                for target in targets:
+                    target.round(args.scrapes)
+            results = [t.summary() for t in targets]
+        finally:
+            for target in targets:
+                target.stop()
+    gpu = [gpu_collector_cost("4 fake GPUs (NVLink, MIG, sparse fields)", fleet(), args.scrapes),
+           gpu_collector_cost("8 fake GPUs, 18 NVLinks each (HGX-like)", hgx(), args.scrapes)]
+
+    print(f"Exporter scrapes: {args.rounds} rounds x {args.scrapes} sequential scrapes, keep-alive, gzip; "
+          f"medians of rounds; {os.cpu_count()} CPUs\n")
+    print("| exporter | series | p50 ms | p99 ms | CPU s / 1,000 scrapes | peak RSS MiB |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for r in results:
+        print(f"| {r['label']} | {r['series']} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['cpu_s_per_1000']:.2f} | "
+              f"{r['peak_rss_mib']:.1f} |")
+    by_label = {r["label"]: r for r in results}
+    ours = by_label["promspec-exporter (host collectors)"]
+    for reference in ("node_exporter 1.5 (same families)", "node_exporter 1.5 (defaults)"):
+        if reference in by_label:
+            theirs = by_label[reference]
+            print(f"\nCPU per scrape, promspec-exporter (host) / {reference}: "
+                  f"{ours['cpu_s_per_1000'] / theirs['cpu_s_per_1000']:.2f}x; "
+                  f"p50 ratio {ours['p50_ms'] / theirs['p50_ms']:.2f}x")
+    print("\nGPU collector alone, in-process, fake NVML (collect + render text; the fake's own Python cost "
+          "included):\n")
+    print("| fake fleet | series | CPU ms / scrape | p50 ms | p99 ms |")
+    print("|---|---:|---:|---:|---:|")
+    for r in gpu:
+        print(f"| {r['label']} | {r['series']} | {r['cpu_ms']:.2f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,377 @@
+"""Dashboard model -> Grafana dashboard JSON (a plain dict) through grafana-foundation-sdk's builders."""
+
+from __future__ import annotations
+
+import json
+import zlib
+from dataclasses import dataclass, field
+
+from grafana_foundation_sdk.builders import bargauge, common as cb, dashboard as db, gauge, heatmap, prometheus, \
+    stat, table, text, timeseries
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models import common as cm, dashboard as dm, heatmap as _heat, text as _text
+
+from ...spec.dashboards import Dashboard, Panel, Query, Variable
+from .signals import Scope, SignalError, anchor_metric, service_scope, signal_query
+
+DATASOURCE = cm.DataSourceRef(type_val="prometheus", uid="${datasource}")
+GRID_WIDTH = 24
+# Default sizes by panel type (grid columns x rows): graphs two per line, single values four per line.
+SIZES = {"timeseries": (12, 8), "heatmap": (12, 8), "table": (12, 8), "bargauge": (12, 8),
+         "stat": (6, 4), "gauge": (6, 6), "text": (24, 3)}
+ID_SPACE = 100000  # panel ids are 1..99999: short enough to read in a diff, rarely colliding
+VARIABLE_LABELS = {"datasource": "Data source", "job": "Job", "instance": "Instance", "model": "Model",
+                   "gpu": "GPU"}
+FILTER_VARIABLES = ("job", "instance", "model")  # the variables a signal query filters on
+BUILTIN_ANNOTATION = {
+    "builtIn": 1, "datasource": {"type": "grafana", "uid": "-- Grafana --"}, "enable": True, "hide": True,
+    "iconColor": "rgba(0, 211, 255, 1)", "name": "Annotations & Alerts", "type": "dashboard",
+}
+
+
+@dataclass
+class Target:
+    """A resolved panel query: what Grafana sends to Prometheus."""
+
+    expr: str
+    ref_id: str
+    legend: str = ""
+    format: str = "time_series"
+    instant: bool = False
+    hide: bool = False
+
+
+@dataclass
+class Problem:
+    """A query that could not be resolved, with the spec field it came from."""
+
+    query: Query
+    field: str
+    message: str
+    expected: str
+
+
+@dataclass
+class Context:
+    """What compiling a project's dashboards needs to know besides the dashboards themselves."""
+
+    backends: dict = field(default_factory=dict)  # name -> Backend
+    services: dict = field(default_factory=dict)  # name -> Service
+    uids: dict = field(default_factory=dict)  # dashboard name or uid -> uid, for links
+
+
+def context_for(project, dashboards: list) -> Context:
+    """The compile context of a project and its dashboards."""
+    uids = {}
+    for d in dashboards:
+        uids.setdefault(d.name, d.uid)
+        uids.setdefault(d.uid, d.uid)
+    return Context(dict(getattr(project, "backends", {}) or {}),
+                   {s.name: s for s in getattr(project, "services", []) or []}, uids)
+
+
+def variable_names(dash: Dashboard) -> tuple:
+    return tuple(v.name for v in dash.variables)
+
+
+def scope_of(ctx: Context, dash: Dashboard, service_name: str) -> Scope | str:
+    """The signal scope of a query (its service, else the dashboard's service or backend), or why there is none."""
+    name = service_name or dash.service
+    filters = tuple(v for v in variable_names(dash) if v in FILTER_VARIABLES)
+    if not name:
+        if not dash.backend:
+            return "a signal query needs a service or backend (spec.service, spec.backend, or service: in the query)"
+        backend = ctx.backends.get(dash.backend)
+        known = ", ".join(sorted(ctx.backends)) or "none"
+        return Scope(backend, variables=filters) if backend else f"unknown backend {dash.backend!r} (backends: {known})"
+    service = ctx.services.get(name)
+    if service is None:
+        known = ", ".join(sorted(ctx.services)) or "none"
+        return f"unknown service {name!r} (services: {known})"
+    backend = ctx.backends.get(service.backend)
+    if backend is None:
+        return f"service {name!r} has no backend to resolve signals through"
+    return service_scope(service, backend, filters)
+
+
+def resolve(ctx: Context, dash: Dashboard) -> tuple[dict, list]:
+    """Targets of every panel (by id(panel)) and the queries that could not be resolved."""
+    out: dict = {}
+    problems: list = []
+    for _row, panel in dash.panels():
+        targets = []
+        used = {q.ref_id for q in panel.queries if q.ref_id}
+        letters = (ref_letters(i) for i in range(10000))
+        for q in panel.queries:
+            ref_id = q.ref_id or next(x for x in letters if x not in used)
+            used.add(ref_id)
+            if q.expr:
+                targets.append(Target(q.expr.strip(), ref_id, q.legend, q.format or _default_format(panel),
+                                      q.instant, q.hide))
+                continue
+            scope = scope_of(ctx, dash, q.service)
+            if isinstance(scope, str):
+                problems.append(Problem(q, "signal", scope, "service: <a Service name> on the dashboard or query"))
+                continue
+            try:
+                expr, legend, fmt = signal_query(scope, q.signal, quantile=q.quantile, quantile_written=q.quantile_text,
+                                                 mean=q.mean, ratio=q.ratio, by=q.by,
+                                                 heatmap=panel.type == "heatmap" and q.quantile is None and not q.mean)
+            except SignalError as exc:
+                problems.append(Problem(q, "signal", str(exc), exc.expected))
+                continue
+            targets.append(Target(expr, ref_id, q.legend or legend, q.format or fmt, q.instant, q.hide))
+        out[id(panel)] = targets
+    return out, problems
+
+
+def ref_letters(i: int) -> str:
+    """0 -> A, 25 -> Z, 26 -> AA: Grafana's refId sequence."""
+    out = ""
+    i += 1
+    while i:
+        i, rem = divmod(i - 1, 26)
+        out = chr(65 + rem) + out
+    return out
+
+
+def _default_format(panel: Panel) -> str:
+    return "heatmap" if panel.type == "heatmap" else "table" if panel.type == "table" else "time_series"
+
+
+def panel_ids(dash: Dashboard) -> dict:
+    """A stable id per row and panel: explicit ids kept, others hashed from row and panel titles.
+
+    Hashing the titles (not the position) keeps every other panel's id when one is added, removed
+    or moved; a collision probes upward, deterministically, in layout order.
+    """
+    taken = {p.id for _r, p in dash.panels() if p.id}
+    ids: dict = {}
+    items = []
+    for row in dash.rows:
+        if row.title:
+            items.append((row, f"row/{row.title}"))
+        for panel in row.panels:
+            if panel.id:
+                ids[id(panel)] = panel.id
+            else:
+                items.append((panel, f"{row.title}/{panel.title}"))
+    for obj, key in items:
+        n = zlib.crc32(key.encode()) % (ID_SPACE - 1) + 1
+        while n in taken:
+            n = n % (ID_SPACE - 1) + 1
+        taken.add(n)
+        ids[id(obj)] = n
+    return ids
+
+
+def layout(dash: Dashboard) -> dict:
+    """gridPos per row and panel (by id()), flowing left to right in spec order."""
+    pos: dict = {}
+    y = 0
+    for row in dash.rows:
+        if row.title:
+            pos[id(row)] = (0, y, GRID_WIDTH, 1)
+            y += 1
+        x, line_h = 0, 0
+        for panel in row.panels:
+            w0, h0 = SIZES[panel.type]
+            w, h = panel.width or w0, panel.height or h0
+            if x + w > GRID_WIDTH:
+                x, y, line_h = 0, y + line_h, 0
+            pos[id(panel)] = (x, y, w, h)
+            x += w
+            line_h = max(line_h, h)
+        y += line_h
+    return pos
+
+
+# ---------------------------------------------------------------------------------------------
+# The SDK's defaults that hurt, fixed in one place: it hides legends, emits no panel ids and no
+# refIds, sorts tooltips ascending (the smallest series first), and leaves thresholds and
+# datasources unset. house_style() is applied to every panel builder.
+
+def house_style(builder, panel: Panel, ident: int, grid: tuple) -> None:
+    """Apply promspec's panel defaults to an SDK panel builder."""
+    x, y, w, h = grid
+    builder.id(ident).title(panel.title).grid_pos(dm.GridPos(h=h, w=w, x=x, y=y))
+    if panel.type != "text":
+        builder.datasource(DATASOURCE)
+        steps = [dm.Threshold(value=None, color="green")] + [dm.Threshold(value=v, color=c) for v, c in panel.thresholds]
+        builder.thresholds(db.ThresholdsConfig().mode(dm.ThresholdsMode.ABSOLUTE).steps(steps))
+    if panel.description:
+        builder.description(panel.description)
+    if panel.unit:
+        builder.unit(panel.unit)
+    if panel.decimals is not None:
+        builder.decimals(panel.decimals)
+    if panel.min is not None:
+        builder.min(panel.min)
+    if panel.max is not None:
+        builder.max(panel.max)
+    if panel.type in ("timeseries", "bargauge"):
+        legend = panel.legend
+        builder.legend(cb.VizLegendOptions()
+                       .show_legend(legend.get("show", True))
+                       .display_mode(cm.LegendDisplayMode(legend.get("mode", "list")))
+                       .placement(cm.LegendPlacement(legend.get("placement", "bottom")))
+                       .calcs(list(legend.get("calcs", ()))))
+    if panel.type == "timeseries":
+        builder.tooltip(cb.VizTooltipOptions().mode(cm.TooltipDisplayMode.MULTI).sort(cm.SortOrder.DESCENDING))
+
+
+def _panel_builder(panel: Panel):
+    kind = panel.type
+    if kind == "timeseries":
+        b = timeseries.Panel().line_width(1).fill_opacity(panel.fill if panel.fill is not None else 10) \
+            .show_points(cm.VisibilityMode.NEVER).span_nulls(False)
+        if panel.stack:
+            b.stacking(cb.StackingConfig().mode(cm.StackingMode.NORMAL).group("A"))
+        return b
+    if kind == "stat":
+        return stat.Panel().graph_mode(cm.BigValueGraphMode.AREA).color_mode(cm.BigValueColorMode.VALUE) \
+            .reduce_options(cb.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
+    if kind == "gauge":
+        return gauge.Panel().show_threshold_markers(True) \
+            .reduce_options(cb.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
+    if kind == "bargauge":
+        return bargauge.Panel().display_mode(cm.BarGaugeDisplayMode.GRADIENT).orientation(cm.VizOrientation.HORIZONTAL) \
+            .reduce_options(cb.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
+    if kind == "heatmap":
+        return heatmap.Panel().calculate(False).cell_gap(1) \
+            .color(heatmap.HeatmapColorOptions().mode(_heat.HeatmapColorMode.SCHEME).scheme("Spectral")
+                   .scale(_heat.HeatmapColorScale.EXPONENTIAL).exponent(0.5).steps(64).reverse(False)) \
+            .y_axis(heatmap.YAxisConfig().unit(panel.unit or "short")) \
+            .rows_frame(heatmap.RowsHeatmapOptions().layout(cm.HeatmapCellLayout.AUTO)) \
+            .tooltip(heatmap.HeatmapTooltip().mode(cm.TooltipDisplayMode.SINGLE).y_histogram(True)) \
+            .show_legend()
+    if kind == "table":
+        return table.Panel().show_header(True)
+    return text.Panel().mode(_text.TextMode.MARKDOWN).content(panel.content)
+
+
+def _target(t: Target):
+    q = prometheus.Dataquery().expr(t.expr).ref_id(t.ref_id).datasource(DATASOURCE) \
+        .format(prometheus_format(t.format))
+    if t.legend:
+        q.legend_format(t.legend)
+    if t.instant:
+        q.instant()
+    else:
+        q.range()
+    if t.hide:
+        q.hide(True)
+    return q
+
+
+def prometheus_format(name: str):
+    from grafana_foundation_sdk.models import prometheus as pm
+
+    return pm.PromQueryFormat(name)
+
+
+def _variable(v: Variable, chain: list, scope, default_metric: str):
+    label = v.label or VARIABLE_LABELS.get(v.name, v.name)
+    if v.name == "datasource" and not v.metric and not v.values:
+        return db.DatasourceVariable("datasource").label(label).type("prometheus") \
+            .current(dm.VariableOption(text="default", value="default", selected=True))
+    if v.values:
+        b = db.CustomVariable(v.name).label(label).values(",".join(v.values)) \
+            .current(dm.VariableOption(text=v.values[0], value=v.values[0], selected=True))
+        return b.multi(v.multi).include_all(v.include_all)
+    model_label = scope.backend.model_label if scope else "model"
+    target = model_label if v.name == "model" else v.name
+    metric = v.metric or default_metric
+    # Chained: each variable lists only the values that match the ones chosen before it.
+    parts = [f'{k}="{val}"' for k, val in (scope.selector.items() if scope else ())]
+    parts += [f'{_chain_label(c, model_label)}=~"${c}"' for c in chain]
+    query = f"label_values({metric}{{{', '.join(parts)}}}, {target})" if parts else f"label_values({metric}, {target})"
+    b = db.QueryVariable(v.name).label(label).datasource(DATASOURCE) \
+        .query({"query": query, "refId": "PrometheusVariableQueryEditor-VariableQuery", "qryType": 1}) \
+        .definition(query).refresh(dm.VariableRefresh.ON_TIME_RANGE_CHANGED).sort(dm.VariableSort.ALPHABETICAL_ASC) \
+        .multi(v.multi).include_all(v.include_all)
+    if v.include_all:
+        b.all_value(".*").current(dm.VariableOption(text="All", value="$__all", selected=True))
+    return b
+
+
+def _chain_label(name: str, model_label: str) -> str:
+    return model_label if name == "model" else name
+
+
+def compile_dashboard(ctx: Context, dash: Dashboard) -> dict:
+    """Grafana JSON for one dashboard, keys sorted so that output bytes are stable."""
+    targets, _problems = resolve(ctx, dash)
+    ids = panel_ids(dash)
+    grid = layout(dash)
+    scope = scope_of(ctx, dash, "") if dash.service or dash.backend else None
+    scope = scope if isinstance(scope, Scope) else None
+    builder = db.Dashboard(dash.title).uid(dash.uid).tags(sorted(set(dash.tags) | {"promspec"})) \
+        .time(dash.time_from, dash.time_to).refresh(dash.refresh).timezone("browser") \
+        .tooltip(dm.DashboardCursorSync.CROSSHAIR)
+    if dash.description:
+        builder.description(dash.description)
+    chain: list = []
+    for v in dash.variables:
+        builder.with_variable(_variable(v, list(chain), scope, default_metric(v, scope)))
+        if v.name in ("job", "instance", "model") and not v.values:
+            chain.append(v.name)
+    for link in dash.links:
+        if link.dashboard:
+            uid = ctx.uids.get(link.dashboard, link.dashboard)
+            builder.link(db.DashboardLink(link.title or link.dashboard).type(dm.DashboardLinkType.LINK)
+                         .url(f"/d/{uid}").include_vars(True).keep_time(True).icon("dashboard").tooltip("")
+                         .tags([]).as_dropdown(False).target_blank(False))
+        else:
+            builder.link(db.DashboardLink(link.title or link.url).type(dm.DashboardLinkType.LINK).url(link.url)
+                         .icon("external link").tooltip("").tags([]).as_dropdown(False).target_blank(True)
+                         .include_vars(False).keep_time(False))
+    panels = []
+    for row in dash.rows:
+        built = []
+        for panel in row.panels:
+            b = _panel_builder(panel)
+            house_style(b, panel, ids[id(panel)], grid[id(panel)])
+            for t in targets.get(id(panel), []):
+                b.with_target(_target(t))
+            for ident, options in panel.transformations:
+                b.with_transformation(dm.DataTransformerConfig(id_val=ident, options=options))
+            for link in panel.links:
+                url = f"/d/{ctx.uids.get(link.dashboard, link.dashboard)}" if link.dashboard else link.url
+                b.links([dm.DashboardLink(title=link.title or link.dashboard, type_val=dm.DashboardLinkType.LINK,
+                                          url=url, icon="dashboard", tooltip="", tags=[], as_dropdown=False,
+                                          target_blank=not link.dashboard, include_vars=bool(link.dashboard),
+                                          keep_time=bool(link.dashboard))])
+            built.append(b.build())
+        if row.title:
+            x, y, w, h = grid[id(row)]
+            rp = dm.RowPanel(collapsed=row.collapsed, title=row.title, id_val=ids[id(row)],
+                             grid_pos=dm.GridPos(h=h, w=w, x=x, y=y), panels=built if row.collapsed else [])
+            panels.append(rp)
+            if not row.collapsed:
+                panels.extend(built)
+        else:
+            panels.extend(built)
+    model = builder.build()
+    model.panels = panels
+    data = json.loads(json.dumps(model, cls=JSONEncoder))
+    data["annotations"] = {"list": [dict(BUILTIN_ANNOTATION)]}
+    return canonical(data)
+
+
+def default_metric(v: Variable, scope: Scope | None) -> str:
+    """The series a query variable lists values from when the spec names none."""
+    if v.metric:
+        return v.metric
+    if v.name == "gpu":
+        return "promspec_gpu_up"
+    return anchor_metric(scope) if scope else "up"
+
+
+def canonical(value):
+    """Keys sorted at every level (Grafana's own export order), so equal dashboards are equal bytes."""
+    if isinstance(value, dict):
+        return {k: canonical(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [canonical(v) for v in value]
+    return value

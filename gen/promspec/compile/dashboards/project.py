@@ -1,0 +1,54 @@
+"""A project's dashboards: the ones its specs declare plus the generated presets, compiled together."""
+
+from __future__ import annotations
+
+import re
+
+from ...spec.dashboards import Dashboard, spec_dashboards
+from .compiler import Context, compile_dashboard, context_for
+from .presets import preset_dashboards
+
+# Where Grafana reads the files from: copy or mount the rendered dashboards/ directory here.
+PROVISION_ROOT = "/var/lib/grafana/dashboards/promspec"
+
+
+def project_dashboards(project) -> list[Dashboard]:
+    """Dashboards written in specs, then the generated ones whose uid no spec took (a spec overrides a preset)."""
+    written = spec_dashboards(project.extra.get("Dashboard", []))
+    taken = {d.uid for d in written} | {d.name for d in written}
+    return written + [d for d in preset_dashboards(project) if d.uid not in taken]
+
+
+def dashboard_path(dash: Dashboard) -> str:
+    """dashboards/<folder>/<uid>.json: one directory per folder, so a team's dashboards sit together."""
+    return f"dashboards/{folder_dir(dash.folder)}/{dash.uid}.json"
+
+
+def folder_dir(folder: str) -> str:
+    return re.sub(r"[^a-zA-Z0-9_.-]+", "-", folder.strip()).strip("-").lower() or "general"
+
+
+def compile_project(project) -> tuple[Context, dict]:
+    """{output path: (dashboard model, Grafana JSON dict)} for every dashboard of the project."""
+    dashes = project_dashboards(project)
+    ctx = context_for(project, dashes)
+    return ctx, {dashboard_path(d): (d, compile_dashboard(ctx, d)) for d in dashes}
+
+
+def provisioning(dashes: list[Dashboard]) -> dict:
+    """Grafana's dashboard provisioning config: one file provider per folder."""
+    folders = sorted({folder_dir(d.folder): d.folder for d in dashes}.items())
+    return {
+        "apiVersion": 1,
+        "providers": [{
+            "name": f"promspec-{directory}",
+            "orgId": 1,
+            "folder": title,
+            "folderUid": f"promspec-{directory}"[:40],
+            "type": "file",
+            "disableDeletion": False,
+            "allowUiUpdates": False,
+            "updateIntervalSeconds": 60,
+            "options": {"path": f"{PROVISION_ROOT}/{directory}", "foldersFromFilesStructure": False},
+        } for directory, title in folders],
+    }

@@ -1,0 +1,160 @@
+"""SLO model -> recording rules and multiwindow multi-burn-rate alerts (as RuleGroups)."""
+
+from __future__ import annotations
+
+import re
+
+from ..spec.model import Alert, RecordingRule, RuleGroup, parse_duration
+from ..spec.services import SLO, SHORT_WINDOW, Tier, number_text
+
+SHORT_INTERVAL = "30s"
+LONG_INTERVAL = "1m"
+# Below the 5m lookback: a reader never finds the period series missing between evaluations.
+PERIOD_INTERVAL = "4m"
+# Windows every tier may read, and the group that keeps them: long windows change slowly,
+# so they are evaluated less often.
+SHORT_WINDOWS = ("5m", "30m", "1h")
+LONG_WINDOWS = ("2h", "6h", "1d", "3d")
+
+
+def camel(name: str) -> str:
+    """chat-api -> ChatApi, e2e_latency -> E2eLatency."""
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^a-zA-Z0-9]+", name) if part)
+
+
+def slo_labels(slo: SLO) -> dict:
+    return {"slo_id": slo.id, "slo_service": slo.service, "slo": slo.name}
+
+
+def _sel(slo: SLO) -> str:
+    return f'{{slo_id="{slo.id}"}}'
+
+
+def window_ratio(slo: SLO, window: str) -> str:
+    """Events-weighted error ratio over a window, from the recorded 5m rates."""
+    sel = _sel(slo)
+    if window == SHORT_WINDOW:
+        return f"slo:sli_errors:rate5m{sel}\n/\nslo:sli_total:rate5m{sel}"
+    return (f"sum_over_time(slo:sli_errors:rate5m{sel}[{window}])\n/\n"
+            f"sum_over_time(slo:sli_total:rate5m{sel}[{window}])")
+
+
+def ratio_series(window: str) -> str:
+    return "slo:sli_error:ratio_period" if window == "period" else f"slo:sli_error:ratio_rate{window}"
+
+
+def _windows_needed(slo: SLO) -> list[str]:
+    wanted = {SHORT_WINDOW, "1h"}  # 1h feeds the current burn rate
+    for tier in slo.tiers:
+        if tier.enabled:
+            wanted.update((tier.long, tier.short))
+    order = SHORT_WINDOWS + LONG_WINDOWS
+    extra = sorted((w for w in wanted if w not in order), key=parse_duration)
+    return [w for w in order if w in wanted] + extra
+
+
+def recording_groups(slo: SLO) -> list[RuleGroup]:
+    """The short, long and period recording groups of one SLO."""
+    labels = slo_labels(slo)
+    sel = _sel(slo)
+    ref = slo.ref
+    short = RuleGroup(f"slo-{slo.id}-short", "RecordingGroup", ref, SHORT_INTERVAL)
+    long = RuleGroup(f"slo-{slo.id}-long", "RecordingGroup", ref, LONG_INTERVAL)
+    period = RuleGroup(f"slo-{slo.id}-period", "RecordingGroup", ref, PERIOD_INTERVAL)
+    short.rules += [RecordingRule("slo:sli_errors:rate5m", slo.errors_expr, ref, dict(labels)),
+                    RecordingRule("slo:sli_total:rate5m", slo.total_expr, ref, dict(labels))]
+    for window in _windows_needed(slo):
+        group = short if parse_duration(window) <= 3600 else long
+        group.rules.append(RecordingRule(ratio_series(window), window_ratio(slo, window), ref, dict(labels)))
+    budget = number_text(slo.budget)
+    short.rules.append(RecordingRule("slo:current_burn_rate:ratio", f"slo:sli_error:ratio_rate1h{sel} / {budget}",
+                                     ref, dict(labels)))
+    seconds = int(parse_duration(slo.window))
+    info = {**labels, "objective": slo.objective_text, "window": slo.window, "sli": slo.sli_kind}
+    if slo.backend:
+        info["backend"] = slo.backend
+    if slo.signal:
+        info["signal"] = slo.signal
+    if slo.threshold:
+        info["threshold"] = slo.threshold
+    period.rules += [
+        RecordingRule("slo:sli_error:ratio_period", window_ratio(slo, slo.window), ref, dict(labels)),
+        RecordingRule("slo:objective:ratio", f"vector({number_text(slo.objective)})", ref, dict(labels)),
+        RecordingRule("slo:error_budget:ratio", f"vector({budget})", ref, dict(labels)),
+        RecordingRule("slo:period_burn_rate:ratio", f"slo:sli_error:ratio_period{sel} / {budget}", ref, dict(labels)),
+        RecordingRule("slo:period_error_budget_remaining:ratio", f"1 - slo:period_burn_rate:ratio{sel}", ref,
+                      dict(labels)),
+        RecordingRule("slo:time_to_exhaustion:seconds",
+                      f"clamp_min(slo:period_error_budget_remaining:ratio{sel}, 0) * {seconds}\n/\n"
+                      f"slo:current_burn_rate:ratio{sel}", ref, dict(labels)),
+        RecordingRule("slo:info", "vector(1)", ref, info),
+    ]
+    return [g for g in (short, long, period) if g.rules]
+
+
+def _query(expr: str, fmt: str) -> str:
+    """A template snippet that runs a PromQL query at notification time and formats its value."""
+    return f'{{{{ with printf `{expr}` .Labels.slo_id | query }}}}{{{{ . | first | value | {fmt} }}}}{{{{ end }}}}'
+
+
+def burn_alert(slo: SLO, tier: Tier) -> Alert:
+    """One tier: both windows burn faster than the factor (and enough traffic, when guarded)."""
+    sel = _sel(slo)
+    budget = number_text(slo.budget)
+    factor = number_text(slo.factor(tier))
+    expr = (f"(\n  {ratio_series(tier.long)}{sel} / {budget} > {factor}\nand\n"
+            f"  {ratio_series(tier.short)}{sel} / {budget} > {factor}\n)")
+    if slo.min_traffic:
+        expr += (f"\nand on(slo_id)\n  avg_over_time(slo:sli_total:rate5m{sel}[{tier.short}]) >= {slo.min_traffic}")
+    seconds = int(parse_duration(slo.window))
+    share = number_text(tier.share * 100)
+    what = slo.description or f"{slo.name} of {slo.service}"
+    annotations = {
+        "summary": f"{slo.service} SLO {slo.name}: error budget burning "
+                   f"{{{{ printf \"%.1f\" $value }}}}x over {tier.long} ({tier.name})",
+        "description": (
+            f"{what}: objective {slo.objective_text} over {slo.window}. Over the last {tier.long} and {tier.short} "
+            f"the error budget burns {{{{ printf \"%.1f\" $value }}}}x faster than sustainable "
+            f"(threshold {factor}x, which spends {share}% of the {slo.window} budget in {tier.long}). "
+            f"Budget spent this {slo.window}: "
+            + _query('slo:period_burn_rate:ratio{slo_id="%s"}', "humanizePercentage")
+            + ". At this burn rate the rest of the budget is gone in "
+            + f'{{{{ with printf `clamp_min(slo:period_error_budget_remaining:ratio{{slo_id="%s"}}, 0) * {seconds} '
+              f'/ %f` .Labels.slo_id $value | query }}}}{{{{ . | first | value | humanizeDuration }}}}{{{{ end }}}}.'),
+    }
+    if slo.runbook_url:
+        annotations["runbook_url"] = slo.runbook_url
+    labels = {**slo.labels, **slo_labels(slo), "burn_tier": tier.name, **tier.labels}
+    return Alert(f"{camel(slo.service)}{camel(slo.name)}ErrorBudgetBurn", expr, slo.ref, tier.for_, "",
+                 tier.severity, labels, annotations)
+
+
+def exhausted_alert(slo: SLO) -> Alert:
+    tier = slo.exhausted
+    labels = {**slo.labels, **slo_labels(slo), **tier.labels}
+    annotations = {
+        "summary": f"{slo.service} SLO {slo.name}: the {slo.window} error budget is spent",
+        "description": f"Objective {slo.objective_text} over {slo.window}: "
+                       + _query('slo:period_burn_rate:ratio{slo_id="%s"}', "humanizePercentage")
+                       + " of the error budget is spent.",
+    }
+    if slo.runbook_url:
+        annotations["runbook_url"] = slo.runbook_url
+    return Alert(f"{camel(slo.service)}{camel(slo.name)}ErrorBudgetExhausted",
+                 f"slo:period_error_budget_remaining:ratio{_sel(slo)} <= 0", slo.ref, tier.for_, "", tier.severity,
+                 labels, annotations)
+
+
+def alert_group(slo: SLO) -> RuleGroup | None:
+    group = RuleGroup(f"slo-{slo.id}-alerts", "AlertGroup", slo.ref, SHORT_INTERVAL)
+    group.rules = [burn_alert(slo, t) for t in slo.tiers if t.enabled]
+    if slo.exhausted and slo.exhausted.enabled:
+        group.rules.append(exhausted_alert(slo))
+    return group if group.rules else None
+
+
+def slo_groups(slo: SLO) -> list[RuleGroup]:
+    """Every rule group one SLO compiles to."""
+    groups = recording_groups(slo)
+    alerts = alert_group(slo)
+    return groups + ([alerts] if alerts else [])

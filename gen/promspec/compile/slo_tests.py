@@ -1,0 +1,132 @@
+"""Generated promtool unit tests for SLO alerts: each tier fires above its burn, stays quiet below it,
+recovers when the burn stops, and respects the minimum-traffic guard."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from ..spec.model import format_duration, parse_duration
+from ..spec.services import SLO, Tier, number_text
+from .slo import camel, slo_labels
+
+STEPS_PER_WINDOW = 30  # samples per long window: places the crossing within ~10% of the window
+ABOVE = Decimal("1.25")  # a burn 25% over the threshold crosses it at 80% of the long window
+BELOW = Decimal("0.95")
+
+
+def _series(name: str, slo: SLO) -> str:
+    labels = ",".join(f'{k}="{v}"' for k, v in sorted(slo_labels(slo).items()))
+    return f"{name}{{{labels}}}"
+
+
+def _values(*runs: tuple[Decimal, int]) -> str:
+    """promtool's expanding notation: (value, count) runs -> 'v1xN-1 v2xM-1'."""
+    return " ".join(f"{number_text(v)}x{n - 1}" if n > 1 else number_text(v) for v, n in runs if n > 0)
+
+
+def _alert_selector(slo: SLO, tier: Tier, state: str = "") -> str:
+    name = f"{camel(slo.service)}{camel(slo.name)}ErrorBudget{'Burn' if tier.name != 'budget-exhausted' else 'Exhausted'}"
+    parts = [f'alertname="{name}"']
+    if tier.name != "budget-exhausted":
+        parts.append(f'burn_tier="{tier.name}"')
+    if state:
+        parts.append(f'alertstate="{state}"')
+    return "ALERTS{" + ",".join(parts) + "}"
+
+
+def _alert_sample(slo: SLO, tier: Tier) -> dict:
+    labels = {**slo.labels, **slo_labels(slo), **tier.labels, "severity": tier.severity, "alertstate": "firing"}
+    if tier.name != "budget-exhausted":
+        labels["burn_tier"] = tier.name
+    labels["alertname"] = f"{camel(slo.service)}{camel(slo.name)}ErrorBudget" + (
+        "Burn" if tier.name != "budget-exhausted" else "Exhausted")
+    body = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    return {"labels": f"ALERTS{{{body}}}", "value": 1}
+
+
+def _check(slo: SLO, tier: Tier, at_seconds: float, firing: bool) -> dict:
+    expr = _alert_selector(slo, tier, "firing" if firing else "")
+    return {"expr": expr, "eval_time": format_duration(at_seconds),
+            "exp_samples": [_alert_sample(slo, tier)] if firing else []}
+
+
+def _case(slo: SLO, tier: Tier, name: str, step: float, total: Decimal, errors: list, checks: list) -> dict:
+    n = sum(count for _v, count in errors)
+    return {
+        "name": f"{slo.id} {tier.name}: {name}",
+        "interval": format_duration(step),
+        "input_series": [
+            {"series": _series("slo:sli_total:rate5m", slo), "values": _values((total, n))},
+            {"series": _series("slo:sli_errors:rate5m", slo), "values": _values(*errors)},
+        ],
+        "promql_expr_test": checks,
+    }
+
+
+def tier_cases(slo: SLO, tier: Tier) -> list[dict]:
+    """The scenarios of one burn tier, on a grid of STEPS_PER_WINDOW samples per long window."""
+    long_s = parse_duration(tier.long)
+    step = long_s / STEPS_PER_WINDOW
+    guard = Decimal(slo.min_traffic) if slo.min_traffic else None
+    total = max(Decimal(10), guard * 4) if guard else Decimal(10)
+    threshold = slo.factor(tier) * slo.budget * total  # errors/s at exactly the burn threshold
+    base = STEPS_PER_WINDOW  # a clean long window before the burn starts
+    wait = parse_duration(tier.for_) if tier.for_ else 0
+    start = base * step
+    crossing = Decimal(STEPS_PER_WINDOW) / ABOVE  # steps after the start at which the long window crosses
+    short_steps = int(parse_duration(tier.short) / step)
+    cases = [
+        _case(slo, tier, "fires once the long window burns 1.25x the threshold", step, total,
+              [(Decimal(0), base), (threshold * ABOVE, 2 * STEPS_PER_WINDOW)],
+              [_check(slo, tier, start + (int(crossing) - 3) * step, False),
+               _check(slo, tier, start + (int(crossing) + 3) * step + wait, True)]),
+        _case(slo, tier, "stays quiet at 0.95x the threshold", step, total,
+              [(Decimal(0), base), (threshold * BELOW, 2 * STEPS_PER_WINDOW)],
+              [_check(slo, tier, start + int(STEPS_PER_WINDOW * 1.5) * step, False)]),
+        _case(slo, tier, "resolves once the burn stops", step, total,
+              [(Decimal(0), base), (threshold * ABOVE, STEPS_PER_WINDOW), (Decimal(0), STEPS_PER_WINDOW)],
+              [_check(slo, tier, start + (STEPS_PER_WINDOW - 1) * step + wait, True),
+               _check(slo, tier, start + (STEPS_PER_WINDOW + short_steps + 2) * step, False)]),
+    ]
+    if guard:
+        low = guard / 2
+        cases.append({**_case(slo, tier, f"stays quiet below the minimum traffic of {slo.min_traffic}/s", step, low,
+                              [(Decimal(0), base), (slo.factor(tier) * slo.budget * low * 2, 2 * STEPS_PER_WINDOW)],
+                              [_check(slo, tier, start + int(STEPS_PER_WINDOW * 1.5) * step, False)])})
+    return cases
+
+
+def exhausted_cases(slo: SLO) -> list[dict]:
+    tier = slo.exhausted
+    step = 3600.0
+    total = Decimal(10)
+    wait = parse_duration(tier.for_) if tier.for_ else 0
+    over = slo.budget * total * 2
+    under = slo.budget * total / 2
+    return [
+        _case(slo, tier, "fires once the period has spent its budget", step, total, [(over, 6)],
+              [_check(slo, tier, 2 * step + wait, True)]),
+        _case(slo, tier, "stays quiet at half the budget", step, total, [(under, 6)],
+              [_check(slo, tier, 4 * step, False)]),
+    ]
+
+
+def slo_test_files(rule_file: str, slos: list[SLO], group_order: list[str]) -> dict[str, dict]:
+    """promtool test files for the SLOs compiled into rule_file, one per tier.
+
+    promtool evaluates rules at one interval per file; each tier gets a file at its own step
+    so a 3d window needs ~200 evaluations, not ~13,000. Groups are evaluated in file order
+    (promtool's default order is random) so alerts read this step's ratios, as in production
+    where the ratios are at most one short interval old.
+    """
+    by_tier: dict[str, tuple[float, list]] = {}
+    for slo in slos:
+        for tier in slo.tiers:
+            if tier.enabled:
+                step = parse_duration(tier.long) / STEPS_PER_WINDOW
+                by_tier.setdefault(tier.name, (step, []))[1].extend(tier_cases(slo, tier))
+        if slo.exhausted and slo.exhausted.enabled:
+            by_tier.setdefault("budget-exhausted", (3600.0, []))[1].extend(exhausted_cases(slo))
+    return {name: {"rule_files": [rule_file], "evaluation_interval": format_duration(step),
+                   "group_eval_order": list(group_order), "tests": cases}
+            for name, (step, cases) in by_tier.items()}

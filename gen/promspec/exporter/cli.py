@@ -1,0 +1,189 @@
+"""promspec-exporter command line: flags (or PROMSPEC_EXPORTER_* variables), then serve until stopped."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import signal
+import sys
+import threading
+
+from . import DEFAULT_PORT, __version__
+from .collectors import AVAILABLE, DEFAULT, build
+from .options import (DEFAULT_DISK_DEVICE_EXCLUDE, DEFAULT_FS_TYPES_EXCLUDE, DEFAULT_MOUNT_POINTS_EXCLUDE,
+                      Options)
+from .registry import Registry
+from .server import ExporterServer, ListenAddressError, parse_listen_address
+
+log = logging.getLogger("promspec.exporter")
+
+ENV_PREFIX = "PROMSPEC_EXPORTER_"
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
+
+
+class UsageError(Exception):
+    """A flag or variable has a value we cannot use; the message says which and why."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(message)
+
+
+def duration(value: str) -> float:
+    """Seconds from '2s', '500ms', '1m', '1h' or a plain number of seconds."""
+    match = _DURATION.match(value.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a duration such as 2s, 500ms or 1m")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def regex(value: str) -> str:
+    """A regular expression, checked now rather than at the first scrape."""
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a valid regular expression: {exc}") from None
+    return value
+
+
+def collector_list(value: str) -> list:
+    """A comma-separated list of known collector names."""
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    unknown = [name for name in names if name not in AVAILABLE]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown collector(s) {', '.join(unknown)}; "
+                                         f"known: {', '.join(AVAILABLE)}")
+    return names
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """All flags, with node_exporter's spelling where one exists."""
+    parser = _Parser(prog="promspec-exporter",
+                     description="GPU (NVML) and host metrics for Prometheus. Every flag can also be set "
+                                 f"as an environment variable: {ENV_PREFIX}WEB_LISTEN_ADDRESS and so on.")
+    parser.add_argument("--version", action="version", version=f"promspec-exporter {__version__}")
+    add = parser.add_argument
+    add("--web.listen-address", dest="listen_address", default=f":{DEFAULT_PORT}",
+        help=f"host:port to listen on; ':port' means every interface (default :{DEFAULT_PORT})")
+    add("--web.config.file", dest="web_config_file", default="",
+        help="exporter-toolkit web configuration file: TLS and basic auth with bcrypt hashes")
+    add("--web.telemetry-path", dest="telemetry_path", default="/metrics", help="path of the metrics endpoint")
+    add("--collectors.enable", dest="enable", type=collector_list, default=None,
+        help=f"comma-separated collectors to run instead of the default set ({','.join(DEFAULT)})")
+    add("--collectors.disable", dest="disable", type=collector_list, default=[],
+        help="comma-separated collectors to leave out")
+    add("--collector.gpu.processes", dest="gpu_processes", action=argparse.BooleanOptionalAction, default=False,
+        help="per-process GPU memory (off by default: one series per process; needs the host PID namespace)")
+    add("--collector.gpu.timeout", dest="gpu_timeout", type=duration, default=2.0,
+        help="per-scrape deadline for NVML; GPUs slower than this are served from cache with their age (2s)")
+    add("--collector.gpu.slow-interval", dest="gpu_slow_interval", type=duration, default=10.0,
+        help="how often slow NVML fields (PCIe throughput, processes) are sampled in the background (10s)")
+    add("--collector.gpu.retry-interval", dest="gpu_retry_interval", type=duration, default=30.0,
+        help="wait between NVML initialisation attempts, and before rediscovering lost GPUs (30s)")
+    add("--collector.filesystem.mount-points-exclude", dest="mount_points_exclude", type=regex,
+        default=DEFAULT_MOUNT_POINTS_EXCLUDE, help="regex of mount points to leave out")
+    add("--collector.filesystem.fs-types-exclude", dest="fs_types_exclude", type=regex,
+        default=DEFAULT_FS_TYPES_EXCLUDE, help="regex of filesystem types to leave out")
+    add("--collector.filesystem.mount-timeout", dest="mount_timeout", type=duration, default=5.0,
+        help="how long to wait on a network filesystem before reporting device_error (5s)")
+    add("--collector.diskstats.device-exclude", dest="disk_device_exclude", type=regex,
+        default=DEFAULT_DISK_DEVICE_EXCLUDE, help="regex of block devices to leave out")
+    add("--collector.netdev.device-exclude", dest="netdev_device_exclude", type=regex, default="",
+        help="regex of network interfaces to leave out")
+    add("--path.procfs", dest="procfs", default="/proc", help="procfs mount point (/host/proc in a container)")
+    add("--path.rootfs", dest="rootfs", default="/", help="host root filesystem mount point (/host/root in a container)")
+    add("--log.level", dest="log_level", default="info", choices=["debug", "info", "warn", "error"],
+        help="log level (info)")
+    return parser
+
+
+def env_name(flag: str) -> str:
+    """The environment variable for a flag: --web.listen-address -> PROMSPEC_EXPORTER_WEB_LISTEN_ADDRESS."""
+    return ENV_PREFIX + re.sub(r"[.-]", "_", flag.lstrip("-")).upper()
+
+
+def parse_args(argv, environ) -> argparse.Namespace:
+    """Flags over environment over defaults; raises UsageError for values we cannot use."""
+    parser = build_parser()
+    for action in parser._actions:
+        long_flags = [flag for flag in action.option_strings if flag.startswith("--") and "." in flag]
+        if not long_flags or env_name(long_flags[0]) not in environ:
+            continue
+        name, raw = env_name(long_flags[0]), environ[env_name(long_flags[0])]
+        try:
+            if isinstance(action, argparse.BooleanOptionalAction):
+                if raw.strip().lower() not in _TRUE | _FALSE:
+                    raise argparse.ArgumentTypeError(f"{raw!r} is not a boolean (true/false)")
+                value = raw.strip().lower() in _TRUE
+            else:
+                value = action.type(raw) if action.type else raw
+                if action.choices and value not in action.choices:
+                    raise argparse.ArgumentTypeError(f"{raw!r} is not one of {', '.join(action.choices)}")
+        except argparse.ArgumentTypeError as exc:
+            raise UsageError(f"{name}: {exc}") from None
+        parser.set_defaults(**{action.dest: value})
+    return parser.parse_args(argv)
+
+
+def options_from(args: argparse.Namespace) -> Options:
+    """The collectors' settings from parsed flags."""
+    return Options(procfs=args.procfs, rootfs=args.rootfs, mount_points_exclude=args.mount_points_exclude,
+                   fs_types_exclude=args.fs_types_exclude, mount_timeout=args.mount_timeout,
+                   disk_device_exclude=args.disk_device_exclude, netdev_device_exclude=args.netdev_device_exclude,
+                   gpu_processes=args.gpu_processes, gpu_timeout=args.gpu_timeout,
+                   gpu_slow_interval=args.gpu_slow_interval, gpu_retry_interval=args.gpu_retry_interval)
+
+
+def collector_names(args: argparse.Namespace) -> list:
+    """The collectors to run: --collectors.enable (or the default set) less --collectors.disable."""
+    chosen = args.enable if args.enable is not None else list(DEFAULT)
+    return [name for name in AVAILABLE if name in chosen and name not in args.disable]
+
+
+def main(argv=None, overrides: dict | None = None) -> int:
+    """Run the exporter until SIGTERM or SIGINT; 1 on bad flags or configuration."""
+    try:
+        args = parse_args(argv, os.environ)
+        listen = parse_listen_address(args.listen_address)
+    except (UsageError, ListenAddressError) as exc:
+        print(f"promspec-exporter: {exc}", file=sys.stderr)
+        return 1
+    logging.basicConfig(level={"warn": "WARNING"}.get(args.log_level, args.log_level.upper()), stream=sys.stderr,
+                        format="%(asctime)s level=%(levelname)s %(message)s")
+    web_config = None
+    if args.web_config_file:
+        from .webconfig import WebConfigError, load
+
+        try:
+            web_config = load(args.web_config_file)
+        except WebConfigError as exc:
+            print(f"promspec-exporter: --web.config.file: {exc}", file=sys.stderr)
+            return 1
+    registry = Registry(build(collector_names(args), options_from(args), **(overrides or {})))
+    try:
+        server = ExporterServer(registry, listen, web_config, args.telemetry_path)
+    except OSError as exc:
+        registry.close()
+        print(f"promspec-exporter: cannot listen on {args.listen_address}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+
+    def stop(signum, _frame):
+        log.info("received %s, stopping", signal.Signals(signum).name)
+        # shutdown() waits for serve_forever(), which runs in this very thread: ask from another.
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    scheme = "https" if web_config is not None and web_config.tls is not None else "http"
+    host = listen[0] or "0.0.0.0"
+    log.info("promspec-exporter %s listening on %s://%s:%d%s (collectors: %s)", __version__, scheme,
+             f"[{host}]" if ":" in host else host, server.port, args.telemetry_path,
+             ",".join(c.name for c in registry.collectors))
+    server.serve_forever()
+    registry.close()
+    return 0

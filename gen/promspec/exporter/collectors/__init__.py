@@ -1,0 +1,40 @@
+"""The collectors by name, imported only when enabled (the GPU one loads NVML)."""
+
+from __future__ import annotations
+
+import importlib
+
+from ..options import Options
+
+# name -> (module, class); order is the order of the exposition.
+AVAILABLE = {
+    "cpu": ("cpu", "CpuCollector"),
+    "loadavg": ("loadavg", "LoadavgCollector"),
+    "meminfo": ("meminfo", "MeminfoCollector"),
+    "pressure": ("pressure", "PressureCollector"),
+    "filesystem": ("filesystem", "FilesystemCollector"),
+    "diskstats": ("diskstats", "DiskstatsCollector"),
+    "netdev": ("netdev", "NetdevCollector"),
+    "gpu": ("gpu", "GpuCollector"),
+    "process": ("process", "ProcessCollector"),
+}
+DEFAULT = tuple(AVAILABLE)
+
+
+def build(names, options: Options, **overrides) -> list:
+    """Instantiate the named collectors; overrides pass extra keyword arguments by name (e.g. gpu={'nvml': m})."""
+    collectors = []
+    for name in names:
+        module, cls = AVAILABLE[name]
+        factory = getattr(importlib.import_module(f"{__name__}.{module}"), cls)
+        collectors.append(factory(options, **overrides.get(name, {})))
+    return collectors
+
+
+def specs(names=DEFAULT) -> dict:
+    """Every family the named collectors may expose, name -> Spec."""
+    merged = {}
+    for name in names:
+        module = importlib.import_module(f"{__name__}.{AVAILABLE[name][0]}")
+        merged.update(getattr(module, "SPECS"))
+    return merged

@@ -1,0 +1,55 @@
+"""node_disk_* from /proc/diskstats, as node_exporter names them."""
+
+from __future__ import annotations
+
+import re
+
+from ..metrics import Families, Spec
+from ..options import Options
+from ..procfs import read_lines
+from ..registry import StatelessCollector
+
+_SECTOR = 512.0  # the kernel counts diskstats sectors in 512-byte units whatever the device
+_MS = 0.001
+# (name, column after "major minor name", scale, help)
+_COLUMNS = (
+    ("node_disk_reads_completed_total", 0, 1, "The total number of reads completed successfully."),
+    ("node_disk_reads_merged_total", 1, 1, "The total number of reads merged."),
+    ("node_disk_read_bytes_total", 2, _SECTOR, "The total number of bytes read successfully."),
+    ("node_disk_read_time_seconds_total", 3, _MS, "The total number of seconds spent by all reads."),
+    ("node_disk_writes_completed_total", 4, 1, "The total number of writes completed successfully."),
+    ("node_disk_writes_merged_total", 5, 1, "The number of writes merged."),
+    ("node_disk_written_bytes_total", 6, _SECTOR, "The total number of bytes written successfully."),
+    ("node_disk_write_time_seconds_total", 7, _MS, "The total number of seconds spent by all writes."),
+    ("node_disk_io_now", 8, 1, "The number of I/Os currently in progress."),
+    ("node_disk_io_time_seconds_total", 9, _MS, "Total seconds spent doing I/Os."),
+    ("node_disk_io_time_weighted_seconds_total", 10, _MS, "The weighted # of seconds spent doing I/Os."),
+)
+SPECS = {name: Spec("gauge" if name == "node_disk_io_now" else "counter", help_text, ("device",))
+         for name, _, _, help_text in _COLUMNS}
+
+
+class DiskstatsCollector(StatelessCollector):
+    """I/O counters per block device (partitions and loop devices left out, as node_exporter does)."""
+
+    name = "diskstats"
+
+    def __init__(self, options: Options):
+        self._path = options.proc("diskstats")
+        self._exclude = re.compile(options.disk_device_exclude)
+
+    def collect(self) -> list:
+        """Eleven series per device."""
+        families = Families(SPECS)
+        for line in read_lines(self._path):
+            fields = line.split()
+            if len(fields) < 14:
+                continue
+            device = fields[2].decode()
+            if self._exclude.search(device):
+                continue
+            labels = {"device": device}
+            values = fields[3:]
+            for name, column, scale, _ in _COLUMNS:
+                families.add(name, labels, int(values[column]) * scale)
+        return families.metrics()

@@ -1,0 +1,45 @@
+"""node_network_* from /proc/net/dev, as node_exporter names them."""
+
+from __future__ import annotations
+
+import re
+
+from ..metrics import Families, Spec
+from ..options import Options
+from ..procfs import read_lines
+from ..registry import StatelessCollector
+
+# (name, column after "iface:")
+_COLUMNS = (
+    ("node_network_receive_bytes_total", 0), ("node_network_receive_packets_total", 1),
+    ("node_network_receive_errs_total", 2), ("node_network_receive_drop_total", 3),
+    ("node_network_transmit_bytes_total", 8), ("node_network_transmit_packets_total", 9),
+    ("node_network_transmit_errs_total", 10), ("node_network_transmit_drop_total", 11),
+)
+SPECS = {name: Spec("counter", f"Network device statistic {name[13:-6]}.", ("device",)) for name, _ in _COLUMNS}
+
+
+class NetdevCollector(StatelessCollector):
+    """Bytes, packets, errors and drops per network interface."""
+
+    name = "netdev"
+
+    def __init__(self, options: Options):
+        self._path = options.proc("net", "dev")
+        self._exclude = re.compile(options.netdev_device_exclude) if options.netdev_device_exclude else None
+
+    def collect(self) -> list:
+        """Eight counters per interface."""
+        families = Families(SPECS)
+        for line in read_lines(self._path)[2:]:
+            device, sep, rest = line.partition(b":")
+            if not sep:
+                continue
+            device = device.strip().decode()
+            if self._exclude is not None and self._exclude.search(device):
+                continue
+            labels = {"device": device}
+            values = rest.split()
+            for name, column in _COLUMNS:
+                families.add(name, labels, int(values[column]))
+        return families.metrics()

@@ -1,0 +1,341 @@
+"""Service and SLO documents -> the SLO model, with every SLO-specific check and its position."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from ..catalog.backends import HISTOGRAM_SIGNALS, Backend, build_backend, catalog_families, engines_with, underscored
+from ..diagnostics import Report
+from .loader import Document, dotted
+from .model import Catalog, Project, Ref, format_duration, parse_duration
+
+# After the SRE Workbook: (long window, short window, share of the budget spent at the threshold, severity).
+TIERS = {
+    "page-fast": ("1h", "5m", Decimal("0.02"), "page"),
+    "page-slow": ("6h", "30m", Decimal("0.05"), "page"),
+    "ticket-fast": ("1d", "2h", Decimal("0.10"), "ticket"),
+    "ticket-slow": ("3d", "6h", Decimal("0.10"), "ticket"),
+}
+DEFAULT_WINDOW = "30d"
+SHORT_WINDOW = "5m"
+
+
+@dataclass
+class Tier:
+    name: str
+    long: str
+    short: str
+    share: Decimal
+    severity: str
+    enabled: bool = True
+    for_: str = ""
+    labels: dict = field(default_factory=dict)
+
+
+@dataclass
+class SLO:
+    service: str
+    name: str
+    ref: Ref
+    objective_text: str
+    objective: Decimal
+    window: str
+    sli_kind: str  # "ratio", "latency" or "native"
+    errors_expr: str
+    total_expr: str
+    description: str = ""
+    backend: str = ""
+    signal: str = ""
+    threshold: str = ""
+    tiers: list = field(default_factory=list)
+    exhausted: Tier | None = None
+    min_traffic: str = ""
+    labels: dict = field(default_factory=dict)
+    runbook_url: str = ""
+
+    @property
+    def id(self) -> str:
+        return f"{self.service}-{self.name}"
+
+    @property
+    def budget(self) -> Decimal:
+        return 1 - self.objective
+
+    def factor(self, tier: Tier) -> Decimal:
+        """Burn rate that spends tier.share of the budget in the tier's long window."""
+        return tier.share * Decimal(int(parse_duration(self.window))) / Decimal(int(parse_duration(tier.long)))
+
+
+@dataclass
+class Service:
+    name: str
+    ref: Ref
+    labels: dict = field(default_factory=dict)
+    backend: str = ""
+    slos: list = field(default_factory=list)
+
+
+def number_text(value: Decimal) -> str:
+    """A Decimal printed plainly, without exponent or trailing zeros (0.010 -> 0.01, 14.40 -> 14.4)."""
+    text = format(value.normalize(), "f")
+    return text
+
+
+def le_values(bound: float) -> list[str]:
+    """Spellings of a bucket bound in `le`: Go clients and Prometheus 2 write 1, Python and Prometheus 3 1.0."""
+    python = repr(float(bound))
+    short = python[:-2] if python.endswith(".0") else python
+    return sorted({short, python}, key=len)
+
+
+def le_matcher(bound: float) -> str:
+    values = le_values(bound)
+    return f'le="{values[0]}"' if len(values) == 1 else f'le=~"{"|".join(values)}"'
+
+
+def selector(labels: dict, extra: str = "") -> str:
+    """A label selector body such as {job="vllm",finished_reason="error"}."""
+    parts = [f'{k}="{v}"' for k, v in labels.items()] + ([extra] if extra else [])
+    return "{" + ",".join(parts) + "}" if parts else ""
+
+
+def _objective(doc: Document, path: tuple, raw, report: Report) -> tuple[str, Decimal] | None:
+    text = doc.raw.get(path, str(raw))
+    if isinstance(raw, str):
+        value = Decimal(text[:-1]) / 100
+    else:
+        value = Decimal(text)
+    if value >= 1:
+        hint = f"; write {text}% or 0.{text.replace('.', '')}" if not isinstance(raw, str) and value > 1 else ""
+        report.error(doc.pos(path), f"objective {text} is 100% or more, which leaves no error budget{hint}",
+                     dotted(path), "an objective below 100%, such as 99.9% or 0.999")
+        return None
+    if value <= 0:
+        report.error(doc.pos(path), f"objective {text} is not above 0", dotted(path), "an objective such as 99.9%")
+        return None
+    return text, value
+
+
+def _threshold_seconds(doc: Document, path: tuple, raw) -> tuple[str, float]:
+    if isinstance(raw, str):
+        return raw, parse_duration(raw)
+    return doc.raw.get(path, str(raw)), float(raw)
+
+
+def _merge_alerting(base: dict, override: dict) -> dict:
+    merged = {**base, **{k: v for k, v in override.items() if k != "tiers"}}
+    tiers = {name: {**base.get("tiers", {}).get(name, {}), **override.get("tiers", {}).get(name, {})}
+             for name in TIERS}
+    merged["tiers"] = tiers
+    merged["labels"] = {**base.get("labels", {}), **override.get("labels", {})}
+    return merged
+
+
+class _Builder:
+    """Builds services from documents, reporting problems with positions."""
+
+    def __init__(self, project: Project, report: Report, allow_unknown_buckets: bool):
+        self.project = project
+        self.report = report
+        self.allow_unknown_buckets = allow_unknown_buckets
+        self.backends: dict[str, Backend] = {}
+        self.families = {}
+
+    def backends_from(self, docs: list[Document]) -> None:
+        for doc in docs:
+            backend = build_backend(doc)
+            if backend.name in self.backends:
+                self.report.error(doc.pos(("metadata", "name")), f"duplicate Backend {backend.name!r}",
+                                  "metadata.name", "one Backend document per engine")
+                continue
+            self.backends[backend.name] = backend
+            self.project.catalogs.append(Catalog(f"backend:{backend.name}", Ref(doc, ("spec",)),
+                                                 catalog_families(backend)))
+        for catalog in self.project.catalogs:
+            for m in catalog.metrics:
+                self.families.setdefault(m.name, m)
+
+    def service(self, doc: Document) -> Service:
+        spec = doc.data["spec"]
+        meta = doc.data["metadata"]
+        service = Service(doc.name, Ref(doc, ("spec",)), dict(meta.get("labels", {})), spec.get("backend", ""))
+        backend = None
+        if service.backend:
+            backend = self.backends.get(service.backend)
+            if backend is None:
+                close = difflib.get_close_matches(service.backend, list(self.backends), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                self.report.error(doc.pos(("spec", "backend")), f"unknown backend {service.backend!r}{hint}",
+                                  "spec.backend", "one of " + ", ".join(sorted(self.backends)))
+        for i, raw in enumerate(spec["slos"]):
+            slo = self.slo(doc, ("spec", "slos", i), raw, service, backend)
+            if slo is not None:
+                service.slos.append(slo)
+        return service
+
+    def _selector_labels(self, spec: dict, backend: Backend | None) -> dict:
+        labels = {}
+        for key, value in spec.get("selector", {}).items():
+            # `model` is the canonical name; each engine calls it something else (model_name, ...).
+            labels[backend.model_label if backend and key == "model" else key] = value
+        return labels
+
+    def slo(self, doc: Document, path: tuple, raw: dict, service: Service, backend: Backend | None) -> SLO | None:
+        report = self.report
+        spec = doc.data["spec"]
+        objective = _objective(doc, path + ("objective",), raw["objective"], report)
+        window = raw.get("window", DEFAULT_WINDOW)
+        alerting = _merge_alerting(spec.get("alerting", {}), raw.get("alerting", {}))
+        tiers = []
+        for name, (long, short, share, severity) in TIERS.items():
+            conf = alerting["tiers"][name]
+            tiers.append(Tier(name, long, short, share, conf.get("severity", severity), conf.get("enabled", True),
+                              conf.get("for", ""), dict(conf.get("labels", {}))))
+        enabled = [t for t in tiers if t.enabled]
+        if enabled:
+            longest = max(enabled, key=lambda t: parse_duration(t.long))
+            if parse_duration(window) < parse_duration(longest.long):
+                where = path + ("window",) if "window" in raw else path
+                report.error(doc.pos(where), f"window {window} is shorter than the longest alert window "
+                             f"{longest.long} (tier {longest.name})", dotted(where),
+                             f"a window of at least {longest.long}, or disable tier {longest.name}")
+        sli = self.sli(doc, path + ("sli",), raw["sli"], spec, backend)
+        if objective is None or sli is None:
+            return None
+        kind, errors, total, signal, threshold = sli
+        exhausted_conf = alerting.get("budget_exhausted", {})
+        exhausted = Tier("budget-exhausted", window, window, Decimal(1), exhausted_conf.get("severity", "ticket"),
+                         exhausted_conf.get("enabled", True), exhausted_conf.get("for", "5m"),
+                         dict(exhausted_conf.get("labels", {})))
+        min_traffic = ""
+        if "min_traffic" in alerting:
+            min_traffic = self._raw_number(doc, path, raw, alerting["min_traffic"])
+        return SLO(service.name, raw["name"], Ref(doc, path), objective[0], objective[1], window, kind, errors, total,
+                   raw.get("description", ""), backend.name if backend else "", signal, threshold, tiers, exhausted,
+                   min_traffic, {**service.labels, **alerting["labels"]}, alerting.get("runbook_url", ""))
+
+    def _raw_number(self, doc: Document, path: tuple, raw: dict, value) -> str:
+        for where in (path + ("alerting", "min_traffic"), ("spec", "alerting", "min_traffic")):
+            if where in doc.raw:
+                return doc.raw[where]
+        return repr(value)
+
+    def sli(self, doc: Document, path: tuple, raw: dict, spec: dict, backend: Backend | None):
+        """(kind, errors expr, total expr, signal, threshold text) for the 5m window, or None."""
+        report = self.report
+        chosen = [k for k in ("signal", "ratio", "latency") if k in raw]
+        if len(chosen) != 1:
+            report.error(doc.pos(path), f"an SLI needs exactly one of signal, ratio or latency (found "
+                         f"{', '.join(chosen) or 'none'})", dotted(path), "one of signal, ratio or latency")
+            return None
+        if "ratio" in raw:
+            ratio = raw["ratio"]
+            if ("errors" in ratio) == ("good" in ratio):
+                report.error(doc.pos(path + ("ratio",)), "a ratio SLI needs exactly one of errors or good",
+                             dotted(path + ("ratio",)), "errors: <PromQL> or good: <PromQL>, and total: <PromQL>")
+                return None
+            total = ratio["total"].replace("{{window}}", SHORT_WINDOW).strip()
+            if "errors" in ratio:
+                errors = ratio["errors"].replace("{{window}}", SHORT_WINDOW).strip()
+            else:
+                errors = f"({total}) - ({ratio['good'].replace('{{window}}', SHORT_WINDOW).strip()})"
+            return "ratio", errors, total, "", ""
+        labels = self._selector_labels(spec, backend)
+        if "latency" in raw:
+            lat = raw["latency"]
+            text, seconds = _threshold_seconds(doc, path + ("latency", "threshold"), lat["threshold"])
+            buckets = tuple(lat.get("buckets", ())) or self.families.get(lat["metric"], None) and \
+                self.families[lat["metric"]].buckets or ()
+            return self._latency(doc, path + ("latency",), lat["metric"], lat.get("native", False), buckets,
+                                 labels, lat.get("matchers", ""), text, seconds, "")
+        signal = raw["signal"]
+        where = path + ("signal",)
+        if backend is None:
+            if not spec.get("backend"):
+                report.error(doc.pos(where), f"signal {signal!r} needs the service's backend",
+                             dotted(where), "spec.backend: the engine that serves this service (e.g. vllm)")
+            return None
+        version = spec.get("backend_version", "")
+        variant = backend.variant(signal, version)
+        if variant is None:
+            have = engines_with(signal, self.backends)
+            which = f" in version {version or backend.default_version}" if backend.signals.get(signal) else ""
+            report.error(doc.pos(where), f"backend {backend.name!r} has no signal {signal!r}{which}", dotted(where),
+                         "a signal it exposes; engines with it: " + (", ".join(have) or "none"))
+            return None
+        rename = spec.get("colons_as_underscores", False)
+        metric = underscored(variant.metric, backend) if rename else variant.metric
+        if signal in HISTOGRAM_SIGNALS:
+            if "threshold" not in raw:
+                report.error(doc.pos(path), f"latency signal {signal!r} needs a threshold", dotted(path),
+                             "threshold: a latency such as 500ms")
+                return None
+            text, seconds = _threshold_seconds(doc, path + ("threshold",), raw["threshold"])
+            # Some engines (Triton) count milliseconds: compare and match bounds in the metric's unit.
+            scale = 1000.0 if variant.unit == "milliseconds" else 1.0
+            return self._latency(doc, path, metric, variant.native, variant.buckets, labels, variant.matchers, text,
+                                 seconds * scale, signal, ("threshold",))
+        if signal == "errors":
+            requests = backend.variant("requests", version)
+            if requests is None:
+                report.error(doc.pos(where), f"backend {backend.name!r} has errors but no requests signal",
+                             dotted(where), "a Backend with both errors and requests")
+                return None
+            total_metric = underscored(requests.metric, backend) if rename else requests.metric
+            errors = f"sum(rate({metric}{selector(labels, variant.matchers)}[{SHORT_WINDOW}]))"
+            total = f"sum(rate({total_metric}{selector(labels, requests.matchers)}[{SHORT_WINDOW}]))"
+            return "ratio", errors, total, signal, ""
+        report.error(doc.pos(where), f"signal {signal!r} ({variant.type}) cannot be an SLI", dotted(where),
+                     "errors, or a latency signal with a threshold: " + ", ".join(HISTOGRAM_SIGNALS))
+        return None
+
+    def _latency(self, doc, path, metric, native, buckets, labels, matchers, text, seconds, signal,
+                 threshold_at=("threshold",)):
+        where = path + threshold_at
+        sel = selector(labels, matchers)
+        if native:
+            hist = f"sum(rate({metric}{sel}[{SHORT_WINDOW}]))"
+            total = f"histogram_count({hist})"
+            errors = f"{total} * (1 - histogram_fraction(0, {seconds!r}, {hist}))"
+            return "native", errors, total, signal, text
+        if not buckets and not self.allow_unknown_buckets:
+            self.report.error(doc.pos(where), f"the bucket bounds of {metric!r} are unknown", dotted(where),
+                              "buckets: [...] in the SLI or the metric's Catalog entry, or --allow-unknown-buckets")
+            return None
+        if buckets and not any(abs(b - seconds) < 1e-9 for b in buckets):
+            near = sorted(buckets, key=lambda b: abs(b - seconds))[:2]
+            self.report.error(doc.pos(where), f"threshold {text} is not a bucket bound of {metric}", dotted(where),
+                              "one of its bounds, nearest: " + ", ".join(number_text(Decimal(repr(b))) for b in sorted(near)))
+            return None
+        good_sel = selector(labels, ",".join(p for p in (matchers, le_matcher(seconds)) if p))
+        total = f"sum(rate({metric}_count{sel}[{SHORT_WINDOW}]))"
+        errors = f"{total} - sum(rate({metric}_bucket{good_sel}[{SHORT_WINDOW}]))"
+        return "latency", errors, total, signal, text
+
+
+def build_services(project: Project, report: Report, allow_unknown_buckets: bool = False) -> None:
+    """Model the Backend and Service documents of a project (in project.backends / project.services)."""
+    builder = _Builder(project, report, allow_unknown_buckets)
+    builder.backends_from(project.extra.get("Backend", []))
+    project.backends = builder.backends
+    project.services = []
+    names: dict = {}
+    for doc in project.extra.get("Service", []):
+        service = builder.service(doc)
+        if service.name in names:
+            report.error(doc.pos(("metadata", "name")), f"duplicate Service {service.name!r}", "metadata.name",
+                         f"a unique name (first at {names[service.name]})")
+            continue
+        names[service.name] = doc.pos(("metadata", "name"))
+        seen = set()
+        for slo in service.slos:
+            if slo.name in seen:
+                report.error(slo.ref.pos("name"), f"duplicate SLO {slo.name!r} in service {service.name!r}",
+                             dotted(slo.ref.path + ("name",)), "a unique SLO name per service")
+            seen.add(slo.name)
+        project.services.append(service)
+
+
+__all__ = ["SLO", "Service", "Tier", "TIERS", "build_services", "format_duration", "le_matcher", "number_text"]

@@ -1,0 +1,54 @@
+"""Fixtures for the exporter tests: a procfs tree with known content and the exporter on loopback."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from exporter_harness import PROC_FILES, Exporter  # noqa: E402
+
+from promspec.exporter import collectors  # noqa: E402
+from promspec.exporter.options import Options  # noqa: E402
+from promspec.exporter.registry import Registry  # noqa: E402
+from promspec.exporter.server import ExporterServer  # noqa: E402
+
+
+@pytest.fixture
+def procfs(tmp_path) -> Path:
+    """A /proc tree with known content (and PID 4242 in a container, for per-process GPU memory)."""
+    root = tmp_path / "proc"
+    for name, content in PROC_FILES.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content)
+    return root
+
+
+@pytest.fixture
+def rootfs(tmp_path) -> Path:
+    """A root filesystem with / and /data present and /mnt/gone away missing (statfs fails there)."""
+    root = tmp_path / "root"
+    (root / "data").mkdir(parents=True)
+    return root
+
+
+@pytest.fixture
+def start_exporter():
+    """Start the exporter in-process: start_exporter(names, options, nvml=..., web_config=...)."""
+    started = []
+
+    def start(names, options: Options | None = None, nvml=None, web_config=None) -> Exporter:
+        overrides = {"gpu": {"nvml": nvml}} if "gpu" in names else {}
+        registry = Registry(collectors.build(names, options or Options(), **overrides))
+        server = ExporterServer(registry, ("127.0.0.1", 0), web_config).start()
+        started.append((server, registry))
+        return Exporter(server, registry)
+
+    yield start
+    for server, registry in started:
+        server.shutdown()
+        registry.close()
