@@ -35,6 +35,13 @@ tools:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
 	    prometheus prometheus-alertmanager prometheus-node-exporter >/dev/null; \
 	fi
+	@# Headless Chromium renders `promspec preview` PNGs; the suite takes a screenshot with it.
+	@if ! command -v chromium >/dev/null; then \
+	  echo "installing Debian's chromium"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
+	    chromium fonts-dejavu-core >/dev/null; \
+	fi
 
 test: $(VENV)/.test-deps tools
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests

@@ -81,13 +81,22 @@ def validate(specs, strict) -> None:
 
 @cli.command()
 @click.argument("directory", default=".", type=click.Path(exists=True, file_okay=False))
-def check(directory) -> None:
-    """Run promtool over the rendered output in DIRECTORY."""
+@click.option("--dashboard", "dashboards", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="Check only these Grafana dashboard JSON files (schema and lint rules), not DIRECTORY.")
+@click.option("--lenient", is_flag=True,
+              help="For dashboards exported from the Grafana UI: export-only keys ignored, lint findings are warnings.")
+def check(directory, dashboards, lenient) -> None:
+    """Run promtool over the rendered output in DIRECTORY and validate its dashboards offline."""
     from .check.rendered import check_rendered
     from .check.tools import ToolMissing
 
     try:
-        results = check_rendered(directory, progress=lambda m: click.echo(m, err=True))
+        if dashboards:
+            from .check.dashboards import check_files
+
+            results = check_files(dashboards, lenient, progress=lambda m: click.echo(m, err=True))
+        else:
+            results = check_rendered(directory, progress=lambda m: click.echo(m, err=True), lenient=lenient)
     except ToolMissing as exc:
         _fail(str(exc))
     failed = [r for r in results if not r.ok]
@@ -119,6 +128,96 @@ def schema(output, check) -> None:
         return
     write_tree(parent, files, [root])
     click.echo(f"wrote {len(files)} schemas to {output}", err=True)
+
+
+@cli.command("import")
+@click.argument("fmt", metavar="FORMAT", type=click.Choice(["sloth", "openslo"]))
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the promspec specs here (default stdout).")
+def import_(fmt, files, output) -> None:
+    """Convert Sloth or OpenSLO FILES to promspec Service specs; say what could not be converted."""
+    from .diagnostics import Report, SpecError
+    from .importers import import_documents
+    from .render.yamlout import dump_yaml
+    from .spec.loader import load_paths
+    from .spec.validate import validate_documents
+
+    report = Report()
+    try:
+        docs = load_paths(files, report)
+        report.raise_if_errors()
+        converted = import_documents(docs, fmt, report)
+        validate_documents(converted, report)
+        report.raise_if_errors()
+    except SpecError as exc:
+        for d in exc.diagnostics:
+            click.echo(d.format(), err=True)
+        _fail(f"cannot import {', '.join(files)}")
+    for w in report.warnings:
+        click.echo(w.format(), err=True)
+    text = "".join(
+        ("---\n" if i else "") + dump_yaml(d.data, "# yaml-language-server: $schema=schemas/Service.json\n"
+                                         f"# Imported from {d.file} ({fmt}) by `promspec import`.\n").decode()
+        for i, d in enumerate(converted))
+    if output:
+        from .render.tree import write_file
+
+        write_file(output, text.encode())
+        click.echo(f"wrote {len(converted)} Service document(s) to {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+@cli.command()
+@click.argument("base", required=False)
+@click.argument("head", required=False)
+@click.option("--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown", show_default=True)
+@click.option("--render", "render_specs", metavar="SPECS", default=None, is_flag=False, flag_value="specs",
+              help="Render both sides from their SPECS directory (default specs) instead of reading rendered files.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report to a file.")
+def diff(base, head, fmt, render_specs, output) -> None:
+    """Explain what changed in rules, alerts, SLOs and dashboards from BASE to HEAD.
+
+    BASE and HEAD are git revisions or directories of rendered output; BASE defaults to the merge
+    base with main, HEAD to the work tree (the current directory).
+    """
+    from .diff.compare import compare
+    from .diff.report import as_json, markdown
+    from .diff.sources import SourceError, default_base, read_side
+
+    try:
+        base = base or default_base()
+        head = head or "."
+        changes = compare(read_side(base, render_specs or ""), read_side(head, render_specs or ""))
+    except SourceError as exc:
+        _fail(str(exc))
+    label_head = "work tree" if head == "." else head
+    text = (as_json if fmt == "json" else markdown)(changes, base, label_head)
+    if output:
+        with open(output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    else:
+        click.echo(text, nl=False)
+
+
+@cli.command()
+@click.argument("dashboard")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="FILE.html, or FILE.png (rendered with headless Chromium).")
+@click.option("--prometheus", "prometheus_url", metavar="URL", help="Draw the panels' data from this Prometheus.")
+@click.option("--specs", "specs", multiple=True, type=click.Path(), help="Specs to render DASHBOARD from (default ./specs).")
+@click.option("--range", "time_range", default="1h", show_default=True, help="Time range of the charts (with --prometheus).")
+@click.option("--width", default=1600, show_default=True, help="Page width in pixels (PNG).")
+def preview(dashboard, output, prometheus_url, specs, time_range, width) -> None:
+    """A static picture of DASHBOARD (a dashboard JSON file, or a dashboard uid or name in the specs)."""
+    from .preview.render import PreviewError, preview_dashboard
+
+    try:
+        preview_dashboard(dashboard, output, specs=specs, prometheus=prometheus_url, time_range=time_range,
+                          width=width, load=_load)
+    except PreviewError as exc:
+        _fail(str(exc))
+    click.echo(f"wrote {output}", err=True)
 
 
 def main() -> None:

@@ -15,16 +15,22 @@ from .spec.validate import validate_documents
 # Each is check(project, report) and must not touch the filesystem.
 CHECKS: list[Callable[[Project, Report], None]] = [*OPS_CHECKS]
 
+# Dashboards: signals resolve, panel queries parse and read only catalogued or recorded series.
+from .check.dashboards import check_dashboards  # noqa: E402
+
+CHECKS.append(check_dashboards)
+
 
 def load_project(paths: Iterable[str], env: Mapping[str, str] | None = None,
                  strict: bool = False, allow_unknown_buckets: bool = False) -> tuple[Project, Report]:
     """Load and check specs; raises SpecError with every problem found."""
     from .check.tools import locate_parse_errors
     from .compile.slo import slo_groups
+    from .importers import convert_foreign
     from .spec.services import build_services
 
     report = Report()
-    docs = load_paths(list(paths), report)
+    docs = convert_foreign(load_paths(list(paths), report), report)
     good = validate_documents(docs, report)
     report.raise_if_errors()
     project = build_project(good, report, env)

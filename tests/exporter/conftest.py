@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from promspec.exporter import collectors
+from promspec.exporter.options import Options
+from promspec.exporter.registry import Registry
+from promspec.exporter.server import ExporterServer
 
-from exporter_harness import PROC_FILES, Exporter  # noqa: E402
-
-from promspec.exporter import collectors  # noqa: E402
-from promspec.exporter.options import Options  # noqa: E402
-from promspec.exporter.registry import Registry  # noqa: E402
-from promspec.exporter.server import ExporterServer  # noqa: E402
+from .exporter_harness import PROC_FILES, Exporter
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
 """The bundled catalog (specs/catalog/exporter.yml) and the exposition agree, both ways."""
 
 import yaml
-from exporter_harness import HOST_COLLECTORS, REPO, families, samples, scrape_until
-from fake_nvml import fleet
+from .exporter_harness import HOST_COLLECTORS, REPO, families, samples, scrape_until
+from .fake_nvml import fleet
 
 from promspec.exporter.options import Options
 
@@ -49,3 +49,15 @@ def test_catalog_entries_are_well_formed():
         assert entry["help"] and isinstance(entry["labels"], list), name
         assert entry["type"] != "counter" or name.endswith("_total"), name
         assert name.startswith(("promspec_", "node_", "process_")), name
+
+
+def test_code_spec_tables_match_the_catalog():
+    from promspec.exporter import collectors
+    from promspec.exporter.registry import SELF_SPECS
+
+    specs = {**collectors.specs(), **SELF_SPECS}
+    listed = catalog()
+    assert set(specs) == set(listed)
+    for name, spec in specs.items():
+        entry = listed[name]
+        assert (entry["type"], entry["help"], entry["labels"]) == (spec.type, spec.help, list(spec.labels)), name

@@ -7,7 +7,7 @@ import sys
 
 import bcrypt
 import pytest
-from exporter_harness import assert_promtool_clean, exporter_process, http_get, needs, value
+from .exporter_harness import assert_promtool_clean, exporter_process, http_get, needs, value
 
 from promspec.exporter import DEFAULT_PORT
 from promspec.exporter.cli import parse_args
@@ -137,3 +137,20 @@ def test_web_config_from_flag_serves_basic_auth(tmp_path):
     with exporter_process(args, log_path=tmp_path / "log") as (_, port, _):
         assert http_get(port)[0] == 401
         assert http_get(port, headers={"Authorization": "Basic c2NyYXBlcjpwdw=="})[0] == 200
+
+
+def test_exporter_imports_nothing_from_the_generator():
+    code = ("import sys\n"
+            "from promspec.exporter import collectors\n"
+            "from promspec.exporter.cli import options_from, parse_args\n"
+            "from promspec.exporter.registry import Registry\n"
+            "args = parse_args([], {})\n"
+            "registry = Registry(collectors.build(collectors.DEFAULT, options_from(args)))\n"
+            "registry.gather().body('text', True)\n"
+            "registry.close()\n"
+            "print(' '.join(sorted(sys.modules)))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    modules = result.stdout.split()
+    generator = [m for m in modules if m.startswith("promspec.") and not m.startswith("promspec.exporter")]
+    assert generator == [] and not {"click", "jinja2", "yaml", "jsonschema"} & set(modules)

@@ -3,8 +3,8 @@
 import threading
 
 import pytest
-from exporter_harness import assert_promtool_clean, needs, promtool_check, samples, scrape_until, value
-from fake_nvml import GIB, fleet
+from .exporter_harness import assert_promtool_clean, needs, promtool_check, samples, scrape_until, value
+from .fake_nvml import GIB, fleet
 
 from promspec.exporter.options import Options
 
@@ -136,7 +136,8 @@ def test_hung_gpu_is_served_from_cache_within_the_deadline(start_exporter):
             assert value(body, "promspec_gpu_memory_used_bytes", gpu="3") == 20 * GIB  # from cache
             assert value(body, "promspec_gpu_sample_age_seconds", gpu="3", field="device") > age_before
         # The hung call is waited on, not repeated: one probe call stuck, none piled up behind it.
-        assert nvml.device_calls[("nvmlDeviceGetMemoryInfo", 3)] == nvml.device_calls[("nvmlDeviceGetMemoryInfo", 0)] - 2
+        probes = {gpu: nvml.device_calls[("nvmlDeviceGetMemoryInfo", gpu)] for gpu in (0, 3)}
+        assert probes[3] == probes[0] - 2
     finally:
         release.set()
     nvml.gpus[3].hang = None

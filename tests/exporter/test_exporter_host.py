@@ -2,7 +2,7 @@
 
 import os
 
-from exporter_harness import HOST_COLLECTORS, assert_promtool_clean, needs, samples, value
+from .exporter_harness import HOST_COLLECTORS, assert_promtool_clean, needs, samples, value
 
 from promspec.exporter.options import Options
 

@@ -4,7 +4,7 @@ import http.client
 import threading
 import time
 
-from exporter_harness import HERE, exporter_process, value
+from .exporter_harness import HERE, exporter_process, value
 
 SCRAPERS = 50
 DURATION_S = 30.0

@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from .alert_kinds import check_alert_kinds
+from .notifications import check_notifications
 
-OPS_CHECKS = [check_alert_kinds]
+OPS_CHECKS = [check_alert_kinds, check_notifications]

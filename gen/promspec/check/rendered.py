@@ -8,7 +8,7 @@ import os
 from .tools import ToolResult, find_tool, run_tool
 
 
-def check_rendered(directory: str, progress=lambda message: None) -> list[ToolResult]:
+def check_rendered(directory: str, progress=lambda message: None, lenient: bool = False) -> list[ToolResult]:
     """Check every rule file, prometheus.yml and every *.test.yml under directory."""
     find_tool("promtool")
     results = []
@@ -21,7 +21,15 @@ def check_rendered(directory: str, progress=lambda message: None) -> list[ToolRe
         progress("promtool check config: prometheus/prometheus.yml")
         results.append(run_tool("promtool", "check", "config", config))
     tests = sorted(glob.glob(os.path.join(directory, "rules", "**", "*.test.yml"), recursive=True))
-    for test in tests:
-        progress(f"promtool test rules: {os.path.relpath(test, directory)}")
-        results.append(run_tool("promtool", "test", "rules", test))
+    if tests:
+        # Unit-test files are independent and each is CPU-bound in promtool: run one per core.
+        from concurrent.futures import ThreadPoolExecutor
+
+        progress(f"promtool test rules: {len(tests)} files")
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+            results.extend(pool.map(lambda test: run_tool("promtool", "test", "rules", test), tests))
+    # Grafana dashboards under dashboards/: vendored Foundation SDK schemas and lint rules, offline.
+    from .dashboards import check_dashboard_dir
+
+    results.extend(check_dashboard_dir(directory, progress, lenient))
     return results

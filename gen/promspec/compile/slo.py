@@ -22,6 +22,11 @@ def camel(name: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^a-zA-Z0-9]+", name) if part)
 
 
+def alert_name(slo: SLO, suffix: str) -> str:
+    """<Service><Slo>ErrorBudgetBurn, or the SLO's own alert_name prefix + suffix."""
+    return (slo.alert_name or f"{camel(slo.service)}{camel(slo.name)}") + suffix
+
+
 def slo_labels(slo: SLO) -> dict:
     return {"slo_id": slo.id, "slo_service": slo.service, "slo": slo.name}
 
@@ -57,7 +62,7 @@ def recording_groups(slo: SLO) -> list[RuleGroup]:
     """The short, long and period recording groups of one SLO."""
     labels = slo_labels(slo)
     sel = _sel(slo)
-    ref = slo.ref
+    ref = slo.ref.at("sli")  # problems in these expressions are problems of the SLI
     short = RuleGroup(f"slo-{slo.id}-short", "RecordingGroup", ref, SHORT_INTERVAL)
     long = RuleGroup(f"slo-{slo.id}-long", "RecordingGroup", ref, LONG_INTERVAL)
     period = RuleGroup(f"slo-{slo.id}-period", "RecordingGroup", ref, PERIOD_INTERVAL)
@@ -122,11 +127,11 @@ def burn_alert(slo: SLO, tier: Tier) -> Alert:
             + f'{{{{ with printf `clamp_min(slo:period_error_budget_remaining:ratio{{slo_id="%s"}}, 0) * {seconds} '
               f'/ %f` .Labels.slo_id $value | query }}}}{{{{ . | first | value | humanizeDuration }}}}{{{{ end }}}}.'),
     }
+    annotations.update(slo.annotations)
     if slo.runbook_url:
         annotations["runbook_url"] = slo.runbook_url
     labels = {**slo.labels, **slo_labels(slo), "burn_tier": tier.name, **tier.labels}
-    return Alert(f"{camel(slo.service)}{camel(slo.name)}ErrorBudgetBurn", expr, slo.ref, tier.for_, "",
-                 tier.severity, labels, annotations)
+    return Alert(alert_name(slo, "ErrorBudgetBurn"), expr, slo.ref, tier.for_, "", tier.severity, labels, annotations)
 
 
 def exhausted_alert(slo: SLO) -> Alert:
@@ -138,9 +143,10 @@ def exhausted_alert(slo: SLO) -> Alert:
                        + _query('slo:period_burn_rate:ratio{slo_id="%s"}', "humanizePercentage")
                        + " of the error budget is spent.",
     }
+    annotations.update(slo.annotations)
     if slo.runbook_url:
         annotations["runbook_url"] = slo.runbook_url
-    return Alert(f"{camel(slo.service)}{camel(slo.name)}ErrorBudgetExhausted",
+    return Alert(alert_name(slo, "ErrorBudgetExhausted"),
                  f"slo:period_error_budget_remaining:ratio{_sel(slo)} <= 0", slo.ref, tier.for_, "", tier.severity,
                  labels, annotations)
 

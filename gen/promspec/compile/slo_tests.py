@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from ..spec.model import format_duration, parse_duration
 from ..spec.services import SLO, Tier, number_text
-from .slo import camel, slo_labels
+from .slo import alert_name, slo_labels
 
 STEPS_PER_WINDOW = 30  # samples per long window: places the crossing within ~10% of the window
 ABOVE = Decimal("1.25")  # a burn 25% over the threshold crosses it at 80% of the long window
@@ -24,9 +24,12 @@ def _values(*runs: tuple[Decimal, int]) -> str:
     return " ".join(f"{number_text(v)}x{n - 1}" if n > 1 else number_text(v) for v, n in runs if n > 0)
 
 
+def _alert_name(slo: SLO, tier: Tier) -> str:
+    return alert_name(slo, "ErrorBudgetExhausted" if tier.name == "budget-exhausted" else "ErrorBudgetBurn")
+
+
 def _alert_selector(slo: SLO, tier: Tier, state: str = "") -> str:
-    name = f"{camel(slo.service)}{camel(slo.name)}ErrorBudget{'Burn' if tier.name != 'budget-exhausted' else 'Exhausted'}"
-    parts = [f'alertname="{name}"']
+    parts = [f'alertname="{_alert_name(slo, tier)}"']
     if tier.name != "budget-exhausted":
         parts.append(f'burn_tier="{tier.name}"')
     if state:
@@ -38,8 +41,7 @@ def _alert_sample(slo: SLO, tier: Tier) -> dict:
     labels = {**slo.labels, **slo_labels(slo), **tier.labels, "severity": tier.severity, "alertstate": "firing"}
     if tier.name != "budget-exhausted":
         labels["burn_tier"] = tier.name
-    labels["alertname"] = f"{camel(slo.service)}{camel(slo.name)}ErrorBudget" + (
-        "Burn" if tier.name != "budget-exhausted" else "Exhausted")
+    labels["alertname"] = _alert_name(slo, tier)
     body = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
     return {"labels": f"ALERTS{{{body}}}", "value": 1}
 

@@ -96,7 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--collector.netdev.device-exclude", dest="netdev_device_exclude", type=regex, default="",
         help="regex of network interfaces to leave out")
     add("--path.procfs", dest="procfs", default="/proc", help="procfs mount point (/host/proc in a container)")
-    add("--path.rootfs", dest="rootfs", default="/", help="host root filesystem mount point (/host/root in a container)")
+    add("--path.rootfs", dest="rootfs", default="/",
+        help="host root filesystem mount point (/host/root in a container)")
     add("--log.level", dest="log_level", default="info", choices=["debug", "info", "warn", "error"],
         help="log level (info)")
     return parser

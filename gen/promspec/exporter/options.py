@@ -6,7 +6,8 @@ import os
 from dataclasses import dataclass
 
 # node_exporter 1.5's defaults, so both exporters see the same filesystems, disks and links.
-DEFAULT_MOUNT_POINTS_EXCLUDE = r"^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)"
+DEFAULT_MOUNT_POINTS_EXCLUDE = (r"^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|"
+                                r"var/lib/containers/storage/.+)($|/)")
 DEFAULT_FS_TYPES_EXCLUDE = (r"^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|"
                             r"iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|"
                             r"squashfs|sysfs|tracefs)$")

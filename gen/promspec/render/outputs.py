@@ -62,6 +62,12 @@ from .dashboards import render_dashboards  # noqa: E402
 ROOTS.append("dashboards")
 RENDERERS.append(render_dashboards)
 
+# Alert-kind unit tests, alertmanager/alertmanager.yml and kubernetes/ (gen/promspec/render/ops_outputs.py).
+from .ops_outputs import OPS_RENDERERS, OPS_ROOTS  # noqa: E402
+
+ROOTS.extend(OPS_ROOTS)
+RENDERERS.extend(OPS_RENDERERS)
+
 
 def render_project(project: Project) -> dict[str, bytes]:
     """Every generated file of the project."""

@@ -91,6 +91,21 @@ def write_tree(out_dir: str, files: dict[str, bytes], roots: list[str] | None = 
             shutil.rmtree(leftover, ignore_errors=True)
 
 
+def write_file(path: str, data: bytes) -> None:
+    """Write one file atomically: a temporary file in the same directory, then rename."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".promspec-", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
 def _existing(out_dir: str, roots: list[str]) -> dict[str, bytes]:
     found = {}
     for root in roots:

@@ -201,6 +201,8 @@ TIER = _object({
     "severity": ALERT["properties"]["severity"],
     "for": DURATION,
     "labels": LABELS,
+    "burn_rate": {"type": "number", "exclusiveMinimum": 0,
+                  "x-expected": "a burn-rate threshold overriding the SRE Workbook factor"},
 })
 TIER_NAMES = ("page-fast", "page-slow", "ticket-fast", "ticket-slow")
 ALERTING = _object({
@@ -209,6 +211,8 @@ ALERTING = _object({
                     "x-expected": "events per second below which burn alerts stay quiet"},
     "budget_exhausted": TIER,
     "labels": LABELS,
+    "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
+    "alert_name": ALERT["properties"]["name"],
     "runbook_url": ALERT["properties"]["runbook_url"],
 })
 SLI = _object({

@@ -32,6 +32,7 @@ class Tier:
     enabled: bool = True
     for_: str = ""
     labels: dict = field(default_factory=dict)
+    burn_rate: str = ""  # overrides the factor derived from share and window
 
 
 @dataclass
@@ -54,6 +55,8 @@ class SLO:
     min_traffic: str = ""
     labels: dict = field(default_factory=dict)
     runbook_url: str = ""
+    alert_name: str = ""  # prefix of the alert names; CamelCase service + SLO when empty
+    annotations: dict = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -65,6 +68,8 @@ class SLO:
 
     def factor(self, tier: Tier) -> Decimal:
         """Burn rate that spends tier.share of the budget in the tier's long window."""
+        if tier.burn_rate:
+            return Decimal(tier.burn_rate)
         return tier.share * Decimal(int(parse_duration(self.window))) / Decimal(int(parse_duration(tier.long)))
 
 
@@ -109,7 +114,7 @@ def _objective(doc: Document, path: tuple, raw, report: Report) -> tuple[str, De
         value = Decimal(text)
     if value >= 1:
         hint = f"; write {text}% or 0.{text.replace('.', '')}" if not isinstance(raw, str) and value > 1 else ""
-        report.error(doc.pos(path), f"objective {text} is 100% or more, which leaves no error budget{hint}",
+        report.error(doc.pos(path), f"objective {text} leaves no error budget (100% or more){hint}",
                      dotted(path), "an objective below 100%, such as 99.9% or 0.999")
         return None
     if value <= 0:
@@ -130,6 +135,7 @@ def _merge_alerting(base: dict, override: dict) -> dict:
              for name in TIERS}
     merged["tiers"] = tiers
     merged["labels"] = {**base.get("labels", {}), **override.get("labels", {})}
+    merged["annotations"] = {**base.get("annotations", {}), **override.get("annotations", {})}
     return merged
 
 
@@ -191,8 +197,13 @@ class _Builder:
         tiers = []
         for name, (long, short, share, severity) in TIERS.items():
             conf = alerting["tiers"][name]
+            burn = ""
+            if "burn_rate" in conf:
+                at = path + ("alerting", "tiers", name, "burn_rate")
+                burn = doc.raw.get(at) or doc.raw.get(("spec", "alerting", "tiers", name, "burn_rate")) or \
+                    repr(conf["burn_rate"])
             tiers.append(Tier(name, long, short, share, conf.get("severity", severity), conf.get("enabled", True),
-                              conf.get("for", ""), dict(conf.get("labels", {}))))
+                              conf.get("for", ""), dict(conf.get("labels", {})), burn))
         enabled = [t for t in tiers if t.enabled]
         if enabled:
             longest = max(enabled, key=lambda t: parse_duration(t.long))
@@ -214,7 +225,8 @@ class _Builder:
             min_traffic = self._raw_number(doc, path, raw, alerting["min_traffic"])
         return SLO(service.name, raw["name"], Ref(doc, path), objective[0], objective[1], window, kind, errors, total,
                    raw.get("description", ""), backend.name if backend else "", signal, threshold, tiers, exhausted,
-                   min_traffic, {**service.labels, **alerting["labels"]}, alerting.get("runbook_url", ""))
+                   min_traffic, {**service.labels, **alerting["labels"]}, alerting.get("runbook_url", ""),
+                   alerting.get("alert_name", ""), dict(alerting.get("annotations", {})))
 
     def _raw_number(self, doc: Document, path: tuple, raw: dict, value) -> str:
         for where in (path + ("alerting", "min_traffic"), ("spec", "alerting", "min_traffic")):

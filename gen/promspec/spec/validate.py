@@ -74,6 +74,9 @@ def _report_error(doc: Document, error, report: Report) -> None:
         report.error(doc.pos(path), f"missing required field {missing!r}", where,
                      f"{missing}: {_hint_for(error.schema, missing)}")
         return
+    if error.validator in ("anyOf", "oneOf") and "x-expected" in error.schema:
+        report.error(doc.pos(path), f"invalid value: {_describe(error.instance)}", where, error.schema["x-expected"])
+        return
     if error.validator in ("anyOf", "oneOf") and error.context:
         best = max(error.context, key=lambda e: len(e.absolute_path))
         _report_error(doc, best, report)

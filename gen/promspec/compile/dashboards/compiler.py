@@ -18,7 +18,7 @@ DATASOURCE = cm.DataSourceRef(type_val="prometheus", uid="${datasource}")
 GRID_WIDTH = 24
 # Default sizes by panel type (grid columns x rows): graphs two per line, single values four per line.
 SIZES = {"timeseries": (12, 8), "heatmap": (12, 8), "table": (12, 8), "bargauge": (12, 8),
-         "stat": (6, 4), "gauge": (6, 6), "text": (24, 3)}
+         "stat": (6, 5), "gauge": (6, 5), "text": (24, 3)}
 ID_SPACE = 100000  # panel ids are 1..99999: short enough to read in a diff, rarely colliding
 VARIABLE_LABELS = {"datasource": "Data source", "job": "Job", "instance": "Instance", "model": "Model",
                    "gpu": "GPU"}
@@ -284,10 +284,11 @@ def _variable(v: Variable, chain: list, scope, default_metric: str):
     metric = v.metric or default_metric
     # Chained: each variable lists only the values that match the ones chosen before it.
     parts = [f'{k}="{val}"' for k, val in (scope.selector.items() if scope else ())]
-    parts += [f'{_chain_label(c, model_label)}=~"${c}"' for c in chain]
+    pinned = scope.selector if scope else {}
+    parts += [f'{_chain_label(c, model_label)}=~"${c}"' for c in chain if _chain_label(c, model_label) not in pinned]
     query = f"label_values({metric}{{{', '.join(parts)}}}, {target})" if parts else f"label_values({metric}, {target})"
     b = db.QueryVariable(v.name).label(label).datasource(DATASOURCE) \
-        .query({"query": query, "refId": "PrometheusVariableQueryEditor-VariableQuery", "qryType": 1}) \
+        .query(query) \
         .definition(query).refresh(dm.VariableRefresh.ON_TIME_RANGE_CHANGED).sort(dm.VariableSort.ALPHABETICAL_ASC) \
         .multi(v.multi).include_all(v.include_all)
     if v.include_all:

@@ -153,8 +153,7 @@ def llm_serving(m: _Make, scope: Scope, name: str, title: str, folder: str, desc
         if _has(scope, "requests") else None,
         m.panel("Error ratio by model", [m.s("errors", ratio=True, by=("model",))], unit="percentunit",
                 thresholds=[(0.01, "orange"), (0.05, "red")]) if _has(scope, "errors", "requests") else None,
-        m.panel("Errors by type", [m.s("errors", by=tuple(l for l in ("type", "error_type") if l in v("errors").labels)
-                                               or ("model",))], unit="cps") if _has(scope, "errors") else None,
+        _errors_by(m, scope) if _has(scope, "errors") else None,
         m.panel("Finish reason", [m.s("requests", by=(outcome,))], unit="reqps", stack=True) if outcome else None,
     ])
     latency = m.row("Latency", [
@@ -183,6 +182,12 @@ def llm_serving(m: _Make, scope: Scope, name: str, title: str, folder: str, desc
     return m.dashboard(name, title, folder, [overview, traffic, latency, tokens, scheduler, shape], variables,
                        description=description, service=service, backend=backend, tags=("llm", scope.backend.name),
                        links=[Link(dashboard=uid) for uid in links])
+
+
+def _errors_by(m: _Make, scope: Scope) -> Panel:
+    kinds = tuple(label for label in ("type", "error_type") if label in scope.variant("errors").labels)
+    title = "Errors by type" if kinds else "Errors by model"
+    return m.panel(title, [m.s("errors", by=kinds or ("model",))], unit="cps")
 
 
 def _engine_title(backend: Backend) -> str:

@@ -36,5 +36,5 @@ def specs(names=DEFAULT) -> dict:
     merged = {}
     for name in names:
         module = importlib.import_module(f"{__name__}.{AVAILABLE[name][0]}")
-        merged.update(getattr(module, "SPECS"))
+        merged.update(module.SPECS)
     return merged

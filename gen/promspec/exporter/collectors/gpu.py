@@ -40,7 +40,8 @@ class GpuCollector:
         self._retry_interval = options.gpu_retry_interval
         # One task per GPU at most, so a hung GPU holds one thread and the others still get theirs.
         self._pool = ThreadPoolExecutor(max_workers=64, thread_name_prefix="nvml")
-        self._lock = threading.Lock()
+        # Reentrant: a finished opening runs its callback in the thread that attaches it.
+        self._lock = threading.RLock()
         self._session: NvmlSession | None = None
         self._opening: Future | None = None
         self._last_attempt = float("-inf")
@@ -73,7 +74,11 @@ class GpuCollector:
                 self._drop_session()
                 self._last_attempt = float("-inf")
                 session = self._ready_session(deadline)
-                outcomes = self._sample_all(session, deadline)
+                try:
+                    outcomes = self._sample_all(session, deadline)
+                except SessionLost as again:
+                    self._drop_session()
+                    raise CollectorFailed(f"NVML session lost again after re-initialising: {again}") from None
             if any(not o.up for o in outcomes.values()) and \
                     time.monotonic() - session.opened >= self._retry_interval:
                 # A lost GPU may come back after a reset, with new handles: rediscover in the background.
@@ -105,23 +110,26 @@ class GpuCollector:
                 pass
 
     def _ready_session(self, deadline: float) -> NvmlSession:
-        if self._session is not None:
-            return self._session
-        if self._opening is None:
+        if self._session is None and self._opening is None:
             if time.monotonic() - self._last_attempt < self._retry_interval:
                 raise CollectorFailed(self._last_error)
             self._start_open()
+        if self._session is not None:
+            return self._session
+        opening = self._opening
         try:
-            session = self._opening.result(timeout=max(0.0, deadline - time.monotonic()))
+            session = opening.result(timeout=max(0.0, deadline - time.monotonic()))
         except FutureTimeout:
             raise CollectorFailed("NVML initialisation is still running") from None
-        except (self._nvml.NVMLError, SessionLost) as exc:
+        except Exception as exc:  # NVMLError mostly; whatever it is, retry after the interval
             self._opening = None
             self._last_error = f"NVML initialisation failed: {exc}"
             raise CollectorFailed(self._last_error) from None
-        self._opening = None
-        self._install(session)
-        return session
+        if self._opening is opening:
+            self._opening = None
+        if self._session is None:
+            self._install(session)
+        return self._session
 
     def _install(self, session: NvmlSession) -> None:
         if self._closed:

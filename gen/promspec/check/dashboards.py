@@ -1,0 +1,477 @@
+"""Dashboards, offline: Grafana JSON against the Foundation SDK's JSON schemas, lint rules, spec checks.
+
+Two entry points: check_dashboards(project, report) runs with the other semantic checks on specs;
+validate_dashboard(data) checks rendered (or UI-exported) Grafana JSON, with lenient=True for
+dashboards exported from the Grafana UI.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import difflib
+import glob
+import json
+import os
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import jsonschema
+
+from ..compile.promql import PromQLError, analyse, parse
+
+SCHEMA_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "grafana-schemas")
+PANEL_SCHEMAS = ("timeseries", "stat", "gauge", "bargauge", "heatmap", "table", "text")
+# Exports from the Grafana UI carry these; they say where the file came from, not what it shows.
+EXPORT_ONLY = ("__inputs", "__requires", "__elements", "iteration")
+RATE_FUNCS = ("rate", "irate", "increase")
+GRAFANA_BUILTINS = ("__rate_interval", "__interval", "__interval_ms", "__range", "__range_s", "__range_ms",
+                    "__dashboard", "__org", "__user", "__from", "__to", "__timeFilter", "__all", "__auto",
+                    "__name", "__field", "__series", "__value", "__data", "__cell", "__url", "__url_time_range")
+_VAR = re.compile(r"\$\{([a-zA-Z_][a-zA-Z0-9_]*)(?::[^}]*)?\}|\$([a-zA-Z_][a-zA-Z0-9_]*)|\[\[([a-zA-Z_][a-zA-Z0-9_]*)\]\]")
+_RANGE_VAR = re.compile(r"\[\s*(\$\{?__(rate_interval|interval|range)\}?|\$\{?[a-zA-Z_][a-zA-Z0-9_]*\}?)\s*(:[^\]]*)?\]")
+_MARKER = {"__rate_interval": "7777s", "__range": "7778s", "__interval": "7779s"}
+# Recording rules are named level:metric:operations; series named so are recorded, not scraped,
+# and carry no job/instance of their own (the job/instance variable rules skip them).
+RECORDED = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*:[a-zA-Z0-9_]+:[a-zA-Z0-9_:]+$")
+
+# Fields the SDK's schemas type as objects where real dashboards (older ones, and UI exports)
+# carry strings. `datasource` of panels, variables and annotations (and of Prometheus queries) is a
+# DataSourceRef object in the schema, but "$datasource", "-- Grafana --", a datasource name or null
+# in the wild; a query variable's `query` object must hold only objects in the schema, but Grafana
+# writes {"query": "label_values(...)", "refId": "...", "qryType": 1}. Patched at load time, so the
+# vendored files stay byte-identical to upstream (docs/dashboards.md lists the patches).
+DATASOURCE_PATCHES = (
+    ("dashboard", ("definitions", "Panel", "properties", "datasource")),
+    ("dashboard", ("definitions", "VariableModel", "properties", "datasource")),
+    ("dashboard", ("definitions", "AnnotationQuery", "properties", "datasource")),
+    ("prometheus", ("definitions", "Dataquery", "properties", "datasource")),
+)
+QUERY_PATCH = ("dashboard", ("definitions", "VariableModel", "properties", "query", "oneOf", 1, "additionalProperties"))
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    """One problem in a dashboard file: where (JSON path and line:col), which rule, what."""
+
+    file: str
+    line: int
+    col: int
+    path: str
+    rule: str
+    message: str
+    severity: str = "error"
+
+    def format(self) -> str:
+        label = "" if self.severity == "error" else f"{self.severity}: "
+        where = f" at {self.path}" if self.path else ""
+        return f"{self.file}:{self.line or 1}:{self.col or 1}: {label}{self.message}{where} [{self.rule}]"
+
+
+# ------------------------------------------------------------------------------ schemas
+
+def _load(name: str) -> dict:
+    with open(os.path.join(SCHEMA_DIR, f"{name}.jsonschema.json"), encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+@lru_cache(maxsize=None)
+def schema(name: str) -> dict:
+    """A vendored schema with promspec's documented patches applied."""
+    data = _load(name)
+    for file, path in DATASOURCE_PATCHES:
+        if file != name:
+            continue
+        node = data
+        for part in path[:-1]:
+            node = node[part]
+        original = node[path[-1]]
+        described = {k: v for k, v in original.items() if k == "description"}
+        ref = {k: v for k, v in original.items() if k != "description"}
+        node[path[-1]] = {"anyOf": [ref, {"type": "string"}, {"type": "null"}], **described}
+    if name == QUERY_PATCH[0]:
+        node = data
+        for part in QUERY_PATCH[1][:-1]:
+            node = node[part]
+        node[QUERY_PATCH[1][-1]] = {}
+    return data
+
+
+@lru_cache(maxsize=None)
+def _validator(name: str, definition: str = ""):
+    data = copy.deepcopy(schema(name))
+    if definition:
+        data["$ref"] = f"#/definitions/{definition}"
+    return jsonschema.Draft7Validator(data)
+
+
+def _has_definition(name: str, definition: str) -> bool:
+    return definition in schema(name).get("definitions", {})
+
+
+def _path_text(parts) -> str:
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
+# ------------------------------------------------------------------------------ PromQL in panels
+
+def substitute(expr: str) -> str:
+    """An expression with Grafana variables replaced so that a PromQL parser accepts it."""
+    def range_sub(m):
+        name = (m.group(2) and "__" + m.group(2)) or ""
+        return f"[{_MARKER.get(name, '5m')}{m.group(3) or ''}]"
+
+    text = _RANGE_VAR.sub(range_sub, expr)
+    return _VAR.sub("1", text)
+
+
+def variables_used(expr: str) -> list[str]:
+    """Names of the Grafana variables an expression refers to, builtins excluded."""
+    names = [a or b or c for a, b, c in _VAR.findall(expr)]
+    return [n for n in dict.fromkeys(names) if n not in GRAFANA_BUILTINS and not n.startswith("__")]
+
+
+def rate_ranges(expr: str) -> list[tuple[str, str]]:
+    """(function, range) of every rate/irate/increase whose range is not $__rate_interval ($__range for increase)."""
+    tree = parse(substitute(expr))
+    bad = []
+    markers = {int(v[:-1]): k for k, v in _MARKER.items()}
+
+    import promql_parser as pp
+
+    def visit(node):
+        if isinstance(node, pp.Call) and node.func.name in RATE_FUNCS and node.args:
+            arg = node.args[0]
+            seconds = int(arg.range.total_seconds()) if isinstance(arg, pp.MatrixSelector) else None
+            which = markers.get(seconds)
+            if which == "__rate_interval" or (which == "__range" and node.func.name == "increase"):
+                return
+            bad.append((node.func.name, f"${which}" if which else _duration(arg)))
+
+    pp.walk(tree, visit, None)
+    return bad
+
+
+def _duration(arg) -> str:
+    r = getattr(arg, "range", None)
+    if isinstance(r, datetime.timedelta):
+        return f"{int(r.total_seconds())}s"
+    return "a subquery"
+
+
+# ------------------------------------------------------------------------------ rendered JSON
+
+def _panels(data: dict):
+    """(json path, panel, row title) of every panel, collapsed rows' panels included."""
+    row_title = ""
+    for i, p in enumerate(data.get("panels") or []):
+        if not isinstance(p, dict):
+            continue
+        if p.get("type") == "row":
+            row_title = p.get("title", "")
+            yield ("panels", i), p, row_title
+            for j, q in enumerate(p.get("panels") or []):
+                if isinstance(q, dict):
+                    yield ("panels", i, "panels", j), q, row_title
+            continue
+        yield ("panels", i), p, row_title
+
+
+def _is_var_ref(ds) -> bool:
+    if isinstance(ds, str):
+        return ds.startswith("$")
+    if isinstance(ds, dict):
+        return str(ds.get("uid", "")).startswith("$")
+    return False
+
+
+def _ds_type(ds) -> str:
+    return ds.get("type", "") if isinstance(ds, dict) else ""
+
+
+def validate_dashboard(data, lenient: bool = False) -> list[tuple[tuple, str, str, str]]:
+    """(json path, rule, message, severity) for every schema error and lint finding of a dashboard."""
+    out: list = []
+    lint = "warning" if lenient else "error"
+    if not isinstance(data, dict):
+        return [((), "schema", "a dashboard is a JSON object", "error")]
+    if lenient:
+        data = {k: v for k, v in data.items() if k not in EXPORT_ONLY}
+    for err in _validator("dashboard").iter_errors(data):
+        out.append((tuple(err.absolute_path), "schema", _schema_message(err), "error"))
+    variables = {v.get("name"): v for v in (data.get("templating") or {}).get("list") or [] if isinstance(v, dict)}
+    ds_vars = [v for v in variables.values() if v.get("type") == "datasource"]
+    if not any(v.get("query") == "prometheus" for v in ds_vars):
+        out.append((("templating",), "template-datasource",
+                    "no Prometheus datasource variable: add one (type datasource, query prometheus) and point "
+                    "every panel at it", lint))
+    titles: dict = {}
+    ids: dict = {}
+    reads_scraped = False
+    for path, panel, row in _panels(data):
+        ptype = panel.get("type", "")
+        pid = panel.get("id")
+        if pid is None and not lenient:
+            out.append((path, "panel-id", f"panel {panel.get('title', '')!r} has no id: ids keep links and "
+                                          "diffs stable", "error"))
+        elif pid is not None and pid in ids:
+            out.append((path + ("id",), "panel-id", f"panel id {pid} is used twice (also at {_path_text(ids[pid])})",
+                        lint))
+        else:
+            ids[pid] = path
+        if ptype == "row":
+            continue
+        title = panel.get("title", "")
+        if title and (row, title) in titles:
+            out.append((path + ("title",), "panel-title-unique",
+                        f"two panels titled {title!r} in row {row or '(top)'!r}", lint))
+        titles.setdefault((row, title), path)
+        if ptype in PANEL_SCHEMAS:
+            out.extend(_panel_schema(path, panel, ptype))
+        elif not lenient:
+            out.append((path + ("type",), "schema", f"panel type {ptype!r} has no vendored schema", "error"))
+        if ptype in ("timeseries", "stat", "gauge", "bargauge") and \
+                not ((panel.get("fieldConfig") or {}).get("defaults") or {}).get("unit"):
+            out.append((path + ("fieldConfig",), "panel-units", f"panel {title!r} sets no unit", lint))
+        if ptype != "text" and panel.get("targets") and not _is_var_ref(panel.get("datasource")):
+            out.append((path + ("datasource",), "panel-datasource",
+                        f"panel {title!r} does not read its datasource through a variable", lint))
+        for k, target in enumerate(panel.get("targets") or []):
+            if not isinstance(target, dict):
+                continue
+            tpath = path + ("targets", k)
+            ds = target.get("datasource", panel.get("datasource"))
+            if "datasource" in target and not _is_var_ref(target["datasource"]):
+                out.append((tpath + ("datasource",), "panel-datasource",
+                            f"a query of panel {title!r} does not read its datasource through a variable", lint))
+            if "expr" not in target or (_ds_type(ds) not in ("", "prometheus") and lenient):
+                continue
+            out.extend(_target_findings(tpath, target, title, variables, lint, not lenient))
+            try:
+                names = analyse(substitute(target["expr"])).metrics
+            except PromQLError:
+                names = []
+            reads_scraped |= any(not RECORDED.match(n) and n != "ALERTS" for n in names)
+    for name in ("job", "instance"):
+        if reads_scraped and name not in variables:
+            out.append((("templating",), f"template-{name}",
+                        f"no {name!r} variable: dashboards of scraped series let readers pick the {name}", lint))
+    return out
+
+
+def _panel_schema(path: tuple, panel: dict, ptype: str) -> list:
+    out = []
+    if "options" in panel and _has_definition(ptype, "Options"):
+        for err in _validator(ptype, "Options").iter_errors(panel["options"]):
+            out.append((path + ("options",) + tuple(err.absolute_path), "schema", _schema_message(err), "error"))
+    custom = ((panel.get("fieldConfig") or {}).get("defaults") or {}).get("custom")
+    if custom is not None and _has_definition(ptype, "FieldConfig"):
+        for err in _validator(ptype, "FieldConfig").iter_errors(custom):
+            out.append((path + ("fieldConfig", "defaults", "custom") + tuple(err.absolute_path), "schema",
+                        _schema_message(err), "error"))
+    return out
+
+
+def _target_findings(tpath: tuple, target: dict, title: str, variables: dict, lint: str, prometheus: bool) -> list:
+    out = []
+    if prometheus:
+        for err in _validator("prometheus", "Dataquery").iter_errors(target):
+            out.append((tpath + tuple(err.absolute_path), "schema", _schema_message(err), "error"))
+    expr = target.get("expr", "")
+    if not isinstance(expr, str) or not expr.strip():
+        return out + [(tpath + ("expr",), "target-promql", f"a query of panel {title!r} is empty", lint)]
+    try:
+        parse(substitute(expr))
+    except PromQLError as exc:
+        return out + [(tpath + ("expr",), "target-promql", f"PromQL parse error: {exc}", "error")]
+    for name in variables_used(expr):
+        if name not in variables:
+            out.append((tpath + ("expr",), "template-undefined", f"${name} is not a variable of this dashboard", lint))
+    for func, got in rate_ranges(expr):
+        out.append((tpath + ("expr",), "target-rate-interval",
+                    f"{func}() over {got}: use [$__rate_interval] so the window follows the scrape interval", lint))
+    return out
+
+
+def _schema_message(err) -> str:
+    message = err.message
+    if len(message) > 300:
+        message = message[:297] + "..."
+    return message
+
+
+def _positions(text: str, file: str) -> dict:
+    """JSON path -> (line, col), read with the spec loader (JSON is YAML)."""
+    from ..diagnostics import Report
+    from ..spec.loader import parse_text
+
+    try:
+        docs = parse_text(text, file, Report())
+    except Exception:  # noqa: BLE001 - positions are a nicety; the JSON itself was already parsed
+        return {}
+    return docs[0].positions if docs else {}
+
+
+def check_file(path: str, lenient: bool = False, display: str | None = None) -> list[Finding]:
+    """Findings for one dashboard JSON file, with line:col; a file that is not JSON is one finding."""
+    display = display or path
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+        data = json.loads(text)
+    except (OSError, UnicodeDecodeError) as exc:
+        return [Finding(display, 1, 1, "", "read", f"cannot read: {exc}")]
+    except json.JSONDecodeError as exc:
+        return [Finding(display, exc.lineno, exc.colno, "", "json", f"not JSON: {exc.msg}")]
+    found = validate_dashboard(data, lenient)
+    positions = _positions(text, display) if found else {}
+    out = []
+    for jpath, rule, message, severity in found:
+        p = tuple(jpath)
+        while p not in positions and p:
+            p = p[:-1]
+        line, col = positions.get(p, (1, 1))
+        out.append(Finding(display, line, col, _path_text(jpath), rule, message, severity))
+    return sorted(set(out))
+
+
+def dashboard_files(directory: str) -> list[str]:
+    """Every dashboard JSON file under directory/dashboards (or directory itself when it holds JSON)."""
+    base = os.path.join(directory, "dashboards")
+    root = base if os.path.isdir(base) else directory
+    return sorted(glob.glob(os.path.join(root, "**", "*.json"), recursive=True))
+
+
+def check_files(paths, lenient: bool = False, progress=lambda message: None) -> list:
+    """ToolResult-like results, one per file; warnings go to progress."""
+    from .tools import ToolResult
+
+    results = []
+    for path in paths:
+        findings = check_file(path, lenient)
+        errors = [f for f in findings if f.severity == "error"]
+        for f in findings:
+            if f.severity != "error":
+                progress(f.format())
+        results.append(ToolResult(["promspec", "dashboard", path], 1 if errors else 0,
+                                  "\n".join(f.format() for f in errors)))
+    return results
+
+
+def check_dashboard_dir(directory: str, progress=lambda message: None, lenient: bool = False) -> list:
+    """Check every rendered dashboard of an output directory (strict unless lenient)."""
+    files = dashboard_files(directory) if os.path.isdir(os.path.join(directory, "dashboards")) else []
+    if files:
+        progress(f"dashboards: {len(files)} files against the Grafana Foundation SDK schemas and lint rules")
+    return check_files(files, lenient, progress)
+
+
+# ------------------------------------------------------------------------------ specs
+
+def check_dashboards(project, report) -> None:
+    """Spec-level checks of every dashboard (written and generated): signals, series, titles, links, ids."""
+    from ..compile.dashboards.compiler import resolve
+    from ..compile.dashboards.project import compile_project, project_dashboards
+    from ..spec.dashboards import spec_dashboards
+    from .semantic import Universe, _needle_pos
+
+    written = spec_dashboards(project.extra.get("Dashboard", []))
+    _check_names(written, report)
+    dashes = project_dashboards(project)
+    from ..compile.dashboards.compiler import context_for
+
+    ctx = context_for(project, dashes)
+    universe = Universe(project)
+    recorded = {r.record for g in project.groups for r in g.rules if getattr(r, "record", "")}
+    for dash in dashes:
+        targets, problems = resolve(ctx, dash)
+        for p in problems:
+            report.error(p.query.ref.pos(p.field if p.query.signal else "expr"), p.message,
+                         _dotted(p.query.ref, p.field), p.expected)
+        defined = {v.name for v in dash.variables}
+        _check_variables(dash, ctx, report)
+        titles: dict = {}
+        ids: dict = {}
+        for row, panel in dash.panels():
+            key = (row.title, panel.title)
+            if key in titles:
+                report.error(panel.ref.pos("title"), f"two panels titled {panel.title!r} in row "
+                             f"{row.title or '(top)'!r}", _dotted(panel.ref, "title"),
+                             f"a unique title in the row (first at {titles[key]})")
+            titles.setdefault(key, panel.ref.pos("title"))
+            if panel.id:
+                if panel.id in ids:
+                    report.error(panel.ref.pos("id"), f"panel id {panel.id} is used twice", _dotted(panel.ref, "id"),
+                                 f"a unique id (first at {ids[panel.id]})")
+                ids.setdefault(panel.id, panel.ref.pos("id"))
+            if panel.type != "text" and not panel.unit:
+                report.error(panel.ref.pos("title"), f"panel {panel.title!r} sets no unit", _dotted(panel.ref),
+                             "unit: a Grafana unit such as s, reqps, percentunit, bytes or short")
+            for query, target in zip([q for q in panel.queries if not _failed(q, problems)], targets[id(panel)]):
+                _check_expr(query, target.expr, defined, universe, recorded, report, _needle_pos)
+        for link in dash.links + [l for _r, p in dash.panels() for l in p.links]:
+            if link.dashboard and link.dashboard not in ctx.uids:
+                close = difflib.get_close_matches(link.dashboard, list(ctx.uids), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                report.error(dash.ref.pos("links"), f"link to unknown dashboard {link.dashboard!r}{hint}",
+                             _dotted(dash.ref, "links"), "the name or uid of a dashboard of this project")
+    if not report.errors:
+        compile_project(project)  # compiling must not fail on anything the checks above accept
+
+
+def _failed(query, problems) -> bool:
+    return any(p.query is query for p in problems)
+
+
+def _dotted(ref, *sub) -> str:
+    from ..spec.loader import dotted
+
+    return dotted(ref.path + sub)
+
+
+def _check_names(written, report) -> None:
+    seen: dict = {}
+    for dash in written:
+        for key, field in ((dash.name, ("metadata", "name")), (dash.uid, ("spec", "uid"))):
+            where = dash.ref.doc.pos(field)
+            if key in seen and seen[key][0] is not dash:
+                report.error(where, f"dashboard {key!r} is declared twice", ".".join(field),
+                             f"a unique name and uid (first at {seen[key][1]})")
+            seen.setdefault(key, (dash, where))
+
+
+def _check_variables(dash, ctx, report) -> None:
+    from ..compile.dashboards.compiler import scope_of
+
+    has_scope = bool(dash.service or dash.backend) and not isinstance(scope_of(ctx, dash, ""), str)
+    for v in dash.variables:
+        if v.name == "model" and not v.metric and not has_scope:
+            report.error(v.ref.pos(), "variable 'model' needs a metric to list models from", _dotted(v.ref),
+                         "{name: model, metric: <a metric with the model label>}, or spec.service / spec.backend")
+
+
+def _check_expr(query, expr: str, defined: set, universe, recorded: set, report, needle_pos) -> None:
+    field = "expr" if query.expr else "signal"
+    try:
+        a = analyse(substitute(expr))
+    except PromQLError as exc:
+        report.error(query.ref.pos(field), f"PromQL parse error: {exc}", _dotted(query.ref, field),
+                     "a valid PromQL expression (Grafana variables such as $job and $__rate_interval allowed)")
+        return
+    for name in variables_used(expr):
+        if name not in defined:
+            report.error(needle_pos(query.ref, field, "$" + name) if query.expr else query.ref.pos(field),
+                         f"${name} is not a variable of this dashboard", _dotted(query.ref, field),
+                         "one of: " + ", ".join(sorted(defined)) if defined else "variables: [...] in the dashboard")
+    for name in dict.fromkeys(a.metrics):
+        if name in recorded or universe.known(name):
+            continue
+        close = difflib.get_close_matches(name, list(universe.labels) + sorted(recorded), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        report.error(needle_pos(query.ref, field, name) if query.expr else query.ref.pos(field),
+                     f"metric {name!r} is neither catalogued nor recorded{hint}", _dotted(query.ref, field),
+                     "a catalogued metric, a recorded series, or a name in a Catalog's external list")

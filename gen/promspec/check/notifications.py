@@ -1,0 +1,213 @@
+"""Checks of Notifications documents and of credentials anywhere in specs: inline secrets, receivers, templates."""
+
+from __future__ import annotations
+
+import difflib
+import re
+
+from ..compile.alertmanager import DEFAULT_VERSION, as_list, notifications_docs
+from ..diagnostics import Report
+from ..spec.loader import Document, dotted
+from ..spec.model import Project
+from .gotemplate import TemplateError, check_template, line_col
+
+PLACEHOLDER = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$")
+# (inline field, its *_file alternative) per integration; the inline form may only be a placeholder.
+SECRETS = {
+    "email": (("auth_password", "auth_password_file"), ("auth_secret", None)),
+    "slack": (("api_url", "api_url_file"),),
+    "pagerduty": (("routing_key", "routing_key_file"), ("service_key", "service_key_file")),
+    "teams": (("webhook_url", "webhook_url_file"),),
+    "webhook": (("bearer_token", "bearer_token_file"),),
+    "basic_auth": (("password", "password_file"),),
+    "smtp": (("auth_password", "auth_password_file"),),
+    "remote_write": (("bearer_token", "bearer_token_file"),),
+}
+TEMPLATE_FIELDS = {
+    "email": ("html", "text", "headers"),
+    "slack": ("username", "color", "title", "title_link", "text"),
+    "pagerduty": ("client", "client_url", "description", "severity", "class", "component", "group", "details"),
+    "teams": ("title", "text"),
+}
+# Secrets that turn up pasted into ordinary fields (URLs above all).
+SECRET_SHAPES = (
+    (re.compile(r"hooks\.slack\.com/(services|workflows)/"), "a Slack webhook URL"),
+    (re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{8,}"), "a Slack token"),
+    (re.compile(r"(webhook\.office\.com|outlook\.office(365)?\.com/webhook)/"), "a Microsoft Teams webhook URL"),
+    (re.compile(r"discord(app)?\.com/api/webhooks/"), "a Discord webhook URL"),
+    (re.compile(r"://[^/\s:@]+:[^/\s@]+@"), "a password in a URL"),
+    (re.compile(r"[?&](token|access_token|api_key|apikey|key|secret|password|sig|signature)=[^&\s]{6,}", re.I),
+     "a credential in a URL's query string"),
+)
+
+
+def _placeholder_hint(field: str) -> str:
+    return "${" + field.upper() + "}"
+
+
+def check_secret_fields(doc: Document, path: tuple, item: dict, kind: str, report: Report) -> None:
+    """Inline credentials (anything but an env placeholder) and a credential given twice are errors."""
+    for inline, file_field in SECRETS.get(kind, ()):
+        if inline in item:
+            value = item[inline]
+            if not (isinstance(value, str) and PLACEHOLDER.match(value)):
+                # Never echo the value: it is a credential.
+                alternative = f"{file_field}: /path/to/file, or " if file_field else ""
+                report.error(doc.pos(path + (inline,)), f"inline secret in {inline}: credentials must not be "
+                             "written into specs (they would end up in the generated files)",
+                             dotted(path + (inline,)),
+                             f"{alternative}an environment placeholder such as {_placeholder_hint(inline)}")
+            if file_field and file_field in item:
+                report.error(doc.pos(path + (file_field,)), f"{inline} and {file_field} are both set",
+                             dotted(path + (file_field,)), f"one of {inline} or {file_field}")
+    if isinstance(item.get("basic_auth"), dict):
+        check_secret_fields(doc, path + ("basic_auth",), item["basic_auth"], "basic_auth", report)
+
+
+def scan_secret_shapes(doc: Document, path: tuple, node, report: Report) -> None:
+    """Strings that look like credentials (webhook URLs with tokens, passwords in URLs) anywhere below node."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            scan_secret_shapes(doc, path + (key,), value, report)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            scan_secret_shapes(doc, path + (i,), value, report)
+    elif isinstance(node, str) and not PLACEHOLDER.match(node):
+        for pattern, what in SECRET_SHAPES:
+            if pattern.search(node):
+                report.error(doc.pos(path), f"this looks like an inline secret ({what})", dotted(path),
+                             "a *_file field or an environment placeholder such as ${WEBHOOK_URL}; "
+                             "keep credentials out of specs")
+                return
+
+
+def check_template_field(doc: Document, path: tuple, value, report: Report) -> None:
+    """A Go template that Alertmanager would fail to parse, located inside the field."""
+    values = value.items() if isinstance(value, dict) else [(None, value)]
+    for key, text in values:
+        if not isinstance(text, str):
+            continue
+        where = path + ((key,) if key is not None else ())
+        try:
+            check_template(text)
+        except TemplateError as exc:
+            line, col = line_col(text, exc.offset)
+            report.error(doc.pos_in_scalar(where, line, col), f"template error: {exc}", dotted(where),
+                         "a Go template Alertmanager can parse ({{ .CommonLabels.alertname }}, {{ range .Alerts }}...)")
+
+
+def _version(spec: dict) -> tuple:
+    return tuple(int(p) for p in spec.get("alertmanager_version", DEFAULT_VERSION).split("."))
+
+
+def _check_teams(doc: Document, path: tuple, item: dict, spec: dict, report: Report) -> None:
+    native = [k for k in ("webhook_url_file", "webhook_url") if k in item]
+    if "proxy_url" in item and native:
+        report.error(doc.pos(path + (native[0],)), f"teams takes proxy_url or {native[0]}, not both",
+                     dotted(path + (native[0],)), "proxy_url (prometheus-msteams) or the native webhook_url_file")
+    elif not native and "proxy_url" not in item:
+        report.error(doc.pos(path), "teams needs where to send", dotted(path),
+                     "proxy_url: (a prometheus-msteams proxy) or webhook_url_file: (Alertmanager >= 0.27)")
+    needs = {"webhook_url_file": (0, 27), "webhook_url": (0, 26)}
+    for key in native:
+        if _version(spec) < needs[key]:
+            have = spec.get("alertmanager_version", DEFAULT_VERSION)
+            need = ".".join(map(str, needs[key]))
+            report.error(doc.pos(path + (key,)), f"teams.{key} needs Alertmanager {need} or later; "
+                         f"this spec targets {have}", dotted(path + (key,)),
+                         f"alertmanager_version: '{need}' (if that is what runs), or proxy_url: to a "
+                         "prometheus-msteams proxy, which works with any Alertmanager")
+
+
+_NEEDS = {
+    "slack": (("api_url", "api_url_file"), "api_url_file: /path (or api_url: ${SLACK_API_URL})"),
+    "pagerduty": (("routing_key", "routing_key_file", "service_key", "service_key_file"),
+                  "routing_key_file: /path (Events API v2) or service_key_file: /path"),
+}
+
+
+def _check_integration(doc: Document, path: tuple, kind: str, item: dict, spec: dict, report: Report) -> None:
+    check_secret_fields(doc, path, item, kind, report)
+    for field in TEMPLATE_FIELDS.get(kind, ()):
+        if field in item:
+            check_template_field(doc, path + (field,), item[field], report)
+    if kind in _NEEDS and not any(k in item for k in _NEEDS[kind][0]):
+        report.error(doc.pos(path), f"{kind} has no credentials to send with", dotted(path), _NEEDS[kind][1])
+    if kind == "teams":
+        _check_teams(doc, path, item, spec, report)
+    if kind == "email":
+        smtp = spec.get("smtp", {})
+        for field in ("smarthost", "from"):
+            if field not in item and field not in smtp:
+                report.error(doc.pos(path), f"email needs {field}", dotted(path),
+                             f"{field}: here, or smtp.{field} for every email receiver")
+
+
+def _route_receivers(route: dict, path: tuple):
+    yield path + ("receiver",), route["receiver"]
+    for i, step in enumerate(route.get("escalate", [])):
+        yield path + ("escalate", i, "receiver"), step["receiver"]
+    for i, child in enumerate(route.get("routes", [])):
+        yield from _route_receivers(child, path + ("routes", i))
+
+
+def _regexes(route: dict, path: tuple):
+    for key in ("match_re",):
+        for label, value in route.get(key, {}).items():
+            yield path + (key, label), value
+    for i, child in enumerate(route.get("routes", [])):
+        yield from _regexes(child, path + ("routes", i))
+
+
+def _check_doc(doc: Document, report: Report) -> None:
+    spec = doc.data["spec"]
+    base = ("spec",)
+    names: dict[str, tuple] = {}
+    for i, r in enumerate(spec["receivers"]):
+        path = base + ("receivers", i)
+        if r["name"] in names:
+            report.error(doc.pos(path + ("name",)), f"duplicate receiver {r['name']!r}", dotted(path + ("name",)),
+                         f"a unique name (first defined at {doc.pos(names[r['name']] + ('name',))})")
+        names.setdefault(r["name"], path)
+        for kind in ("email", "slack", "pagerduty", "teams", "webhook"):
+            if kind not in r:
+                continue
+            many = isinstance(r[kind], list)
+            for j, item in enumerate(as_list(r[kind])):
+                _check_integration(doc, path + (kind,) + ((j,) if many else ()), kind, item, spec, report)
+    used = set()
+    for path, name in _route_receivers(spec["route"], base + ("route",)):
+        used.add(name)
+        if name not in names:
+            close = difflib.get_close_matches(name, list(names), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            report.error(doc.pos(path), f"unknown receiver {name!r}{hint}", dotted(path),
+                         "one of the receivers: " + ", ".join(names))
+    for name, path in names.items():
+        if name not in used:
+            report.warn(doc.pos(path + ("name",)), f"receiver {name!r} is not used by any route",
+                        dotted(path + ("name",)), "a route (or escalation step) that sends to it, or no receiver")
+    for path, value in _regexes(spec["route"], base + ("route",)):
+        try:
+            re.compile(value)
+        except re.error as exc:
+            report.error(doc.pos(path), f"invalid regular expression: {exc}", dotted(path), "an RE2 regular expression")
+    for i, rule in enumerate(spec.get("inhibit", {}).get("rules", [])):
+        path = base + ("inhibit", "rules", i)
+        for side in ("source", "target"):
+            if side not in rule and f"{side}_re" not in rule:
+                report.error(doc.pos(path), f"an inhibition rule needs {side}: matchers", dotted(path),
+                             f"{side}: {{label: value}} or {side}_re: {{label: regex}}")
+    if "smtp" in spec:
+        check_secret_fields(doc, base + ("smtp",), spec["smtp"], "smtp", report)
+    scan_secret_shapes(doc, base, spec, report)
+
+
+def check_notifications(project: Project, report: Report) -> None:
+    """One Notifications document at most; receivers, routes, credentials and templates of it."""
+    docs = notifications_docs(project)
+    for extra in docs[1:]:
+        report.error(extra.pos(("kind",)), "a second Notifications document", "kind",
+                     f"one Notifications document (the first is at {docs[0].pos(('kind',))})")
+    for doc in docs[:1]:
+        _check_doc(doc, report)

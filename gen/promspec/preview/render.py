@@ -1,0 +1,184 @@
+"""`promspec preview`: find a dashboard, optionally query Prometheus for its panels, write HTML or PNG."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from .html import page
+
+POINTS = 120  # samples per series: enough for a readable line, few enough for a quick page
+CHROMIUM = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+# Without the background-networking flags Chromium tries to reach the network at start.
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--hide-scrollbars", "--force-device-scale-factor=1")
+
+
+class PreviewError(Exception):
+    """Why no preview was written."""
+
+
+def find_dashboard(name: str, specs: tuple, load) -> dict:
+    """A dashboard JSON file, or the dashboard whose uid, name or title is name in the specs."""
+    if os.path.isfile(name):
+        try:
+            with open(name, encoding="utf-8") as fh:
+                data = json.load(fh)
+        except (OSError, json.JSONDecodeError) as exc:
+            raise PreviewError(f"{name}: not a dashboard JSON file: {exc}") from None
+        if not isinstance(data, dict):
+            raise PreviewError(f"{name}: not a dashboard (a JSON object is expected)")
+        return data
+    from ..compile.dashboards.project import compile_project
+
+    _ctx, compiled = compile_project(load(specs))
+    names = {}
+    for dash, data in compiled.values():
+        for key in (dash.uid, dash.name, dash.title):
+            names.setdefault(key, data)
+    if name in names:
+        return names[name]
+    close = difflib.get_close_matches(name, list(names), n=3)
+    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    raise PreviewError(f"no dashboard {name!r} in the specs and no such file{hint}")
+
+
+def _seconds(text: str) -> int:
+    m = re.fullmatch(r"(\d+)([smhd])", text)
+    if not m:
+        raise PreviewError(f"--range {text!r}: expected a duration such as 30m, 1h or 2d")
+    return int(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+
+
+def grafana_to_promql(expr: str, step: int, range_s: int) -> str:
+    """Replace Grafana's variables the way a dashboard with every variable at All would."""
+    rate = max(4 * 15, step * 2) if step >= 15 else max(4 * step, 4)
+    text = re.sub(r"\$\{?__rate_interval\}?", f"{rate}s", expr)
+    text = re.sub(r"\$\{?__interval\}?", f"{step}s", text)
+    text = re.sub(r"\$\{?__range\}?", f"{range_s}s", text)
+    return re.sub(r"\$\{([a-zA-Z_][a-zA-Z0-9_]*)(:[^}]*)?\}|\$([a-zA-Z_][a-zA-Z0-9_]*)|\[\[[a-zA-Z0-9_]+\]\]", ".*", text)
+
+
+def _get(url: str) -> dict:
+    try:
+        with urllib.request.urlopen(url, timeout=15) as resp:
+            return json.load(resp)
+    except urllib.error.HTTPError as exc:
+        try:
+            return json.load(exc)
+        except json.JSONDecodeError:
+            return {"status": "error", "error": f"HTTP {exc.code}"}
+    except (urllib.error.URLError, OSError) as exc:
+        raise PreviewError(f"cannot reach Prometheus at {url.split('/api/')[0]}: {exc}") from None
+
+
+def fetch_data(dash: dict, prometheus: str, time_range: str, now: float | None = None) -> dict:
+    """panel id -> refId -> [{"metric", "values": [(t, v)]}] or an error message, from Prometheus."""
+    range_s = _seconds(time_range)
+    end = int(now if now is not None else time.time())
+    step = max(1, range_s // POINTS)
+    out: dict = {}
+    base = prometheus.rstrip("/")
+    panels = [p for p in dash.get("panels") or [] if isinstance(p, dict)]
+    panels += [q for p in panels if p.get("type") == "row" for q in p.get("panels") or [] if isinstance(q, dict)]
+    for p in panels:
+        for t in p.get("targets") or []:
+            if not isinstance(t, dict) or not t.get("expr"):
+                continue
+            expr = grafana_to_promql(t["expr"], step, range_s)
+            if t.get("instant"):
+                url = f"{base}/api/v1/query?" + urllib.parse.urlencode({"query": expr, "time": end})
+            else:
+                url = f"{base}/api/v1/query_range?" + urllib.parse.urlencode(
+                    {"query": expr, "start": end - range_s, "end": end, "step": step})
+            body = _get(url)
+            ref = str(t.get("refId", ""))
+            if body.get("status") != "success":
+                out.setdefault(p.get("id"), {})[ref] = str(body.get("error", "query failed"))
+                continue
+            series = []
+            for r in body["data"]["result"]:
+                values = r.get("values") or ([r["value"]] if "value" in r else [])
+                series.append({"metric": r.get("metric", {}), "values": [(float(ts), _float(v)) for ts, v in values]})
+            out.setdefault(p.get("id"), {})[ref] = series
+    return out
+
+
+def _float(v: str) -> float | None:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def find_chromium() -> str:
+    """Path of a headless-capable Chromium, or PreviewError with how to install one."""
+    env = os.environ.get("PROMSPEC_CHROMIUM")
+    for name in ((env,) if env else ()) + CHROMIUM:
+        path = shutil.which(name)
+        if path:
+            return path
+    raise PreviewError("PNG output needs Chromium: install Debian's 'chromium' package (apt-get install chromium, "
+                       "or `make tools`), set PROMSPEC_CHROMIUM, or write .html instead")
+
+
+def screenshot(html_text: str, output: str, width: int, height: int) -> None:
+    """Render HTML to a PNG with headless Chromium; the PNG is written whole or not at all."""
+    chromium = find_chromium()
+    with tempfile.TemporaryDirectory(prefix="promspec-preview-") as tmp:
+        page_path = os.path.join(tmp, "page.html")
+        with open(page_path, "w", encoding="utf-8") as fh:
+            fh.write(html_text)
+        shot = os.path.join(tmp, "shot.png")
+        cmd = [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={os.path.join(tmp, 'profile')}",
+               f"--window-size={width},{height}", f"--screenshot={shot}", "file://" + page_path]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        except subprocess.TimeoutExpired:
+            raise PreviewError("Chromium did not finish the screenshot within 120 s") from None
+        if proc.returncode != 0 or not os.path.exists(shot):
+            raise PreviewError(f"Chromium failed (exit {proc.returncode}): {proc.stderr.strip()[-500:]}")
+        _atomic_copy(shot, output)
+
+
+def _atomic_copy(src: str, dst: str) -> None:
+    directory = os.path.dirname(os.path.abspath(dst))
+    fd, tmp = tempfile.mkstemp(prefix=".promspec-", dir=directory)
+    os.close(fd)
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def preview_dashboard(name: str, output: str, specs: tuple = (), prometheus: str | None = None,
+                      time_range: str = "1h", width: int = 1600, load=None) -> None:
+    """Write a static preview of a dashboard to output (.html or .png)."""
+    if not output.endswith((".html", ".png")):
+        raise PreviewError(f"{output}: the output must end in .html or .png")
+    if not os.path.isdir(os.path.dirname(os.path.abspath(output))):
+        raise PreviewError(f"{output}: its directory does not exist")
+    dash = find_dashboard(name, specs, load)
+    data = fetch_data(dash, prometheus, time_range) if prometheus else None
+    note = f"data: {prometheus}, last {time_range}" if prometheus else "layout only (no --prometheus)"
+    text, height = page(dash, data, width, note)
+    if output.endswith(".png"):
+        screenshot(text, output, width, height)
+        return
+    directory = os.path.dirname(os.path.abspath(output))
+    fd, tmp = tempfile.mkstemp(prefix=".promspec-", dir=directory)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, output)

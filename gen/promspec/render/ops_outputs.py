@@ -1,0 +1,34 @@
+"""Renderers of the operations features: alert-kind unit tests, alertmanager.yml, Kubernetes resources."""
+
+from __future__ import annotations
+
+from ..spec.model import Project
+from .yamlout import dump_yaml, header
+
+
+def render_alert_tests(project: Project) -> dict[str, bytes]:
+    """rules/tests/<spec>.test.yml: promtool unit tests for the alerts of a kind in each spec file."""
+    from ..compile.alert_tests import alert_test_files
+
+    files = {}
+    for path, (source, content, untested) in alert_test_files(project).items():
+        extra = tuple(f"Not unit-tested: {line}" for line in untested)
+        files[path] = dump_yaml(content, header(source, extra))
+    return files
+
+
+def render_alertmanager(project: Project) -> dict[str, bytes]:
+    """alertmanager/alertmanager.yml from the Notifications document, if there is one."""
+    from ..compile.alertmanager import alertmanager_config, notifications_docs
+
+    docs = notifications_docs(project)
+    if not docs:
+        return {}
+    doc = docs[0]
+    extra = ("Start Alertmanager with --cluster.listen-address= (empty) unless it runs in a cluster.",)
+    config = alertmanager_config(doc.data["spec"])
+    return {"alertmanager/alertmanager.yml": dump_yaml(config, header(doc.source or doc.file, extra))}
+
+
+OPS_RENDERERS = [render_alert_tests, render_alertmanager]
+OPS_ROOTS = ["alertmanager", "kubernetes"]

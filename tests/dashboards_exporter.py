@@ -1,0 +1,15 @@
+"""promspec-exporter over the fake NVML fleet with one XID event delivered, for the dashboard tests."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "exporter"))
+
+from fake_nvml import fleet  # noqa: E402
+
+from promspec.exporter.cli import main  # noqa: E402
+
+if __name__ == "__main__":
+    nvml = fleet()
+    nvml.inject_xid(0, 79)  # so the XID panels chart a real event, not an absent series
+    sys.exit(main(sys.argv[1:], overrides={"gpu": {"nvml": nvml}}))
