@@ -17,9 +17,11 @@ venv: $(BIN)/promspec
 
 generate: venv
 	$(BIN)/promspec generate $(SPECS) -o $(OUT)
+	$(BIN)/promspec schema -o schemas
 
 check: venv
 	$(BIN)/promspec generate $(SPECS) -o $(OUT) --check
+	$(BIN)/promspec schema -o schemas --check
 	$(BIN)/promspec check $(OUT)
 
 $(VENV)/.test-deps: $(BIN)/promspec

@@ -87,6 +87,13 @@ class PrometheusServer:
         assert body["status"] == "success", body
         return body["data"]["result"]
 
+    def query_at(self, expr: str, ts: float) -> list:
+        from urllib.parse import quote
+
+        body = http_json(f"{self.url}/api/v1/query?query={quote(expr)}&time={ts}")
+        assert body["status"] == "success", body
+        return body["data"]["result"]
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.terminate()

@@ -40,7 +40,7 @@ def test_recording_rules_and_high_error_rate_alert(tmp_path, prometheus_factory)
         targets = specs / "targets.yml"
         targets.write_text(targets.read_text().replace("localhost:2112", f"127.0.0.1:{fake.port}")
                            .replace("interval: 15s", "interval: 1s"))
-        rules = specs / "rules" / "llm.yml"
+        rules = specs / "llm.yml"
         text = rules.read_text()
         assert text.count("for: 5m") == 2
         rules.write_text(text.replace("for: 5m", "for: 10s", 1))
@@ -49,14 +49,30 @@ def test_recording_rules_and_high_error_rate_alert(tmp_path, prometheus_factory)
                      env={"PROMSPEC_SCRAPE_INTERVAL": "1s", "PROMSPEC_EVALUATION_INTERVAL": "1s"})
         prom = prometheus_factory(str(out / "prometheus" / "prometheus.yml"))
 
-        rate = _wait(lambda: _value(prom.query("llm:request_rate_5m"), model="m1", operation="chat"),
-                     30, "llm:request_rate_5m")
-        assert rate == pytest.approx(10, rel=0.15)
+        # A 5m rate over the few seconds Prometheus has scraped is extrapolated, so compare what
+        # must hold exactly: ratios between series, and each recorded sample against its own
+        # expression evaluated by Prometheus at the sample's timestamp.
+        def recorded(name, **labels):
+            for r in prom.query(f"{name}[1m]"):  # a range selector returns samples with their own timestamps
+                if all(r["metric"].get(k) == v for k, v in labels.items()) and len(r["values"]) >= 2:
+                    ts, value = r["values"][-1]
+                    return float(ts), float(value)
+            return None
+
+        ts, rate = _wait(lambda: recorded("llm:request_rate_5m", model="m1", operation="chat"), 30,
+                         "llm:request_rate_5m")
+        direct = _value(prom.query_at('sum by (model, operation) (rate(llm_request_total[5m]))', ts),
+                        model="m1", operation="chat")
+        assert rate > 0 and rate == pytest.approx(direct, rel=1e-9)
         ratio = _wait(lambda: _value(prom.query("llm:error_ratio_5m"), model="m1"), 30, "llm:error_ratio_5m")
-        assert ratio == pytest.approx(0.2, rel=0.05)
+        assert ratio == pytest.approx(0.2, rel=0.02)
         assert _value(prom.query("llm:error_ratio_5m"), model="m2") == 0
-        tokens = _wait(lambda: _value(prom.query("llm:token_rate_5m"), model="m1"), 30, "llm:token_rate_5m")
-        assert tokens == pytest.approx(100, rel=0.15)
+        per_request = _wait(lambda: _value(prom.query(
+            "llm:token_rate_5m / on(model) sum by (model) (llm:request_rate_5m)"), model="m1"), 30, "token rate")
+        assert per_request == pytest.approx(10, rel=0.02)
+        errors = _value(prom.query("llm:error_rate_5m"), model="m1", type="timeout")
+        assert errors == pytest.approx(_value(prom.query("sum by (model) (llm:request_rate_5m)"), model="m1") * 0.2,
+                                       rel=0.05)
 
         def state():
             alerts = prom.query('ALERTS{alertname="HighErrorRate"}')

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from promspec.exporter import collectors
 from promspec.exporter.options import Options
 from promspec.exporter.registry import Registry

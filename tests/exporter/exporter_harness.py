@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-
 from promspec.exporter.registry import Registry
 from promspec.exporter.server import ExporterServer
 

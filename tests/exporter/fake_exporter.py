@@ -6,7 +6,6 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from fake_nvml import fleet  # noqa: E402
-
 from promspec.exporter.cli import main  # noqa: E402
 
 if __name__ == "__main__":

@@ -1,10 +1,10 @@
 """The bundled catalog (specs/catalog/exporter.yml) and the exposition agree, both ways."""
 
 import yaml
+from promspec.exporter.options import Options
+
 from .exporter_harness import HOST_COLLECTORS, REPO, families, samples, scrape_until
 from .fake_nvml import fleet
-
-from promspec.exporter.options import Options
 
 CATALOG = REPO / "specs" / "catalog" / "exporter.yml"
 

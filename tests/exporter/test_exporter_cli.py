@@ -7,12 +7,12 @@ import sys
 
 import bcrypt
 import pytest
-from .exporter_harness import assert_promtool_clean, exporter_process, http_get, needs, value
-
 from promspec.exporter import DEFAULT_PORT
 from promspec.exporter.cli import parse_args
 from promspec.exporter.nvml_source import load_binding
 from promspec.exporter.options import Options
+
+from .exporter_harness import assert_promtool_clean, exporter_process, http_get, needs, value
 
 
 def run(*args, env=None):

@@ -5,10 +5,10 @@ import subprocess
 
 import pytest
 import yaml
-from .exporter_harness import REPO
-
 from promspec.exporter import DEFAULT_PORT
 from promspec.exporter.cli import parse_args
+
+from .exporter_harness import REPO
 
 UNIT = REPO / "deploy" / "systemd" / "promspec-exporter.service"
 KUBE = REPO / "deploy" / "kubernetes"

@@ -2,9 +2,9 @@
 
 import os
 
-from .exporter_harness import HOST_COLLECTORS, assert_promtool_clean, needs, samples, value
-
 from promspec.exporter.options import Options
+
+from .exporter_harness import HOST_COLLECTORS, assert_promtool_clean, needs, samples, value
 
 HZ = os.sysconf("SC_CLK_TCK")
 

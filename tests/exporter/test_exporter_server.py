@@ -12,10 +12,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from .exporter_harness import gunzip, http_get
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
-
 from promspec.exporter import webconfig
+
+from .exporter_harness import gunzip, http_get
 
 
 def test_endpoints(start_exporter):

@@ -32,4 +32,8 @@ def check_rendered(directory: str, progress=lambda message: None, lenient: bool 
     from .dashboards import check_dashboard_dir
 
     results.extend(check_dashboard_dir(directory, progress, lenient))
+    # alertmanager/ (amtool check-config and what amtool misses) and kubernetes/ (CRD schemas).
+    from .ops_rendered import check_ops_dirs
+
+    results.extend(check_ops_dirs(directory, progress))
     return results

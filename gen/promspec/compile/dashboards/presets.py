@@ -507,8 +507,10 @@ def slo_detail(m: _Make, slo, records: list, folder: str, serving: str) -> Dashb
             m.panel("Error ratio (5m) vs budget", [m.q(f"slo:sli_error:ratio_rate5m{sel}", "error ratio"),
                                                    m.q(f"slo:error_budget:ratio{sel}", "error budget")],
                     unit="percentunit"),
-            m.panel("Alerts", [m.q(f'count by (alertname, burn_tier, alertstate) (ALERTS{{slo_id="{slo.id}"}})',
-                                   "{{burn_tier}} {{alertstate}}")], unit="none"),
+            m.panel("Firing alert tiers", [
+                m.q(f'max(ALERTS{{slo_id="{slo.id}", burn_tier="{t.name}", alertstate="firing"}}) or on() vector(0)',
+                    t.name) for t in tiers], unit="none", min=0, max=1, stack=False,
+                description="1 while the tier's burn-rate alert fires, 0 otherwise."),
         ]),
     ]
     links = [Link(dashboard=SLO_UID)] + ([Link(dashboard=serving)] if serving else [])

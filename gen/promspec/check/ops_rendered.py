@@ -1,0 +1,11 @@
+"""`promspec check` over the output directories of the operations features."""
+
+from __future__ import annotations
+
+from .alertmanager_files import check_alertmanager_dir
+from .tools import ToolResult
+
+
+def check_ops_dirs(directory: str, progress=lambda message: None) -> list[ToolResult]:
+    """alertmanager/ and kubernetes/ checks; each returns nothing when its directory is absent."""
+    return check_alertmanager_dir(directory, progress)

@@ -1,0 +1,112 @@
+"""Real Alertmanager and a loopback webhook receiver for the notification, silence and stack tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+import time
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from conftest import free_port, require_tool
+
+
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.1):
+    """Poll predicate until it returns something truthy; fail the test with what after timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout}s waiting for {what}")
+
+
+class AlertmanagerServer:
+    """The Debian prometheus-alertmanager on 127.0.0.1 with a free port, without clustering; stopped by PID."""
+
+    def __init__(self, config: str, data_dir: str):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        os.makedirs(data_dir, exist_ok=True)
+        self.log = open(os.path.join(data_dir, "alertmanager.log"), "wb")
+        self.proc = subprocess.Popen(
+            [require_tool("prometheus-alertmanager"), f"--config.file={config}", f"--storage.path={data_dir}",
+             f"--web.listen-address=127.0.0.1:{self.port}", "--cluster.listen-address="],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        try:
+            wait_for(self._ready, 30, "Alertmanager /-/ready")
+        except BaseException:
+            self.stop()
+            raise
+
+    def _ready(self) -> bool:
+        if self.proc.poll() is not None:
+            pytest.fail("Alertmanager exited: " + open(self.log.name).read()[-2000:])
+        try:
+            with urllib.request.urlopen(self.url + "/-/ready", timeout=1):
+                return True
+        except OSError:
+            return False
+
+    def api(self, method: str, path: str, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.url + "/api/v2" + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            raw = resp.read()
+        return json.loads(raw) if raw else None
+
+    def post_alerts(self, *alerts: dict) -> None:
+        self.api("POST", "/alerts", list(alerts))
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.log.close()
+
+
+class WebhookReceiver:
+    """Collects Alertmanager webhook payloads, by URL path, on a loopback port."""
+
+    def __init__(self):
+        self.received: list[tuple[str, dict]] = []
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with receiver.lock:
+                    receiver.received.append((self.path, json.loads(body)))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def payloads(self, path: str) -> list[dict]:
+        with self.lock:
+            return [body for p, body in self.received if p == path]
+
+    def alerts(self, path: str, **labels) -> list[dict]:
+        """Every alert (status and labels) posted to path whose labels include these."""
+        return [a for body in self.payloads(path) for a in body["alerts"]
+                if all(a["labels"].get(k) == v for k, v in labels.items())]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
