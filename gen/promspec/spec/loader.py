@@ -23,18 +23,79 @@ _constructor = yaml.constructor.SafeConstructor()
 Path = tuple  # a field path such as ("spec", "rules", 0, "expr")
 
 
+class _NodeIndex:
+    """path -> a fact about the YAML node there, read lazily from the composed node tree.
+
+    Building a dict of every position up front costs more than the whole rest of loading;
+    positions are only needed when something is reported, so they are looked up on demand.
+    """
+
+    def __init__(self, fact, root=None):
+        self._fact = fact  # (node, key_node) -> value, or None when there is no such fact
+        self._root = root
+        self._set: dict = {}
+
+    def _lookup(self, path: tuple):
+        if path in self._set:
+            return self._set[path]
+        node, key = self._root, None
+        for part in path:
+            if isinstance(node, yaml.MappingNode):
+                for key_node, value_node in node.value:
+                    if key_node.value == part and key_node.tag != _MERGE:
+                        node, key = value_node, key_node
+                        break
+                else:
+                    return None
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+                node, key = node.value[part], None
+            else:
+                return None
+        return self._fact(node, key) if node is not None else None
+
+    def get(self, path, default=None):
+        found = self._lookup(tuple(path))
+        return default if found is None else found
+
+    def __contains__(self, path) -> bool:
+        return self._lookup(tuple(path)) is not None
+
+    def __getitem__(self, path):
+        found = self._lookup(tuple(path))
+        if found is None:
+            raise KeyError(path)
+        return found
+
+    def __setitem__(self, path, value) -> None:
+        self._set[tuple(path)] = value
+
+
+def _mark(node) -> tuple:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _indexes(root) -> dict:
+    scalar = lambda node: isinstance(node, yaml.ScalarNode)  # noqa: E731
+    return {
+        "positions": _NodeIndex(lambda node, key: _mark(node), root),
+        "key_positions": _NodeIndex(lambda node, key: _mark(key) if key is not None else None, root),
+        "raw": _NodeIndex(lambda node, key: node.value if scalar(node) else None, root),
+        "styles": _NodeIndex(lambda node, key: (node.style or "") if scalar(node) else None, root),
+    }
+
+
 @dataclass
 class Document:
-    """One spec document: plain data plus the source position of every node."""
+    """One spec document: plain data plus where each value came from (file, line, column)."""
 
     file: str
     index: int
     data: Any
     source: str = ""  # stable path for generated headers: relative to the specs root's parent
-    positions: dict = field(default_factory=dict)  # path -> (line, col) of the value
-    key_positions: dict = field(default_factory=dict)  # path -> (line, col) of its key
-    raw: dict = field(default_factory=dict)  # path -> scalar text as written
-    styles: dict = field(default_factory=dict)  # path -> scalar style ('', '|', '>', '"', "'")
+    positions: Any = field(default_factory=lambda: _NodeIndex(lambda n, k: None))  # path -> (line, col)
+    key_positions: Any = field(default_factory=lambda: _NodeIndex(lambda n, k: None))  # path -> its key's
+    raw: Any = field(default_factory=lambda: _NodeIndex(lambda n, k: None))  # path -> scalar text as written
+    styles: Any = field(default_factory=lambda: _NodeIndex(lambda n, k: None))  # path -> '', '|', '>', '"', "'"
     lines: list = field(default_factory=list)  # source lines, to map offsets inside scalars
 
     @property
@@ -77,7 +138,6 @@ class Document:
 
 
 def _convert(node, path, doc: Document, report: Report):
-    doc.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
     if isinstance(node, yaml.MappingNode):
         out: dict = {}
         merges = []
@@ -89,9 +149,8 @@ def _convert(node, path, doc: Document, report: Report):
             if not isinstance(key, str):
                 key = str(key)
             if key in out:
-                report.error(Position(doc.file, key_node.start_mark.line + 1, key_node.start_mark.column + 1),
-                             f"duplicate key {key!r}", _dotted(path), "each key once per mapping")
-            doc.key_positions[path + (key,)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+                report.error(Position(doc.file, *_mark(key_node)), f"duplicate key {key!r}", _dotted(path),
+                             "each key once per mapping")
             out[key] = _convert(value_node, path + (key,), doc, report)
         for value_node in merges:  # explicit keys win over merged ones
             merged = _convert(value_node, path, doc, report)
@@ -102,8 +161,6 @@ def _convert(node, path, doc: Document, report: Report):
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_convert(item, path + (i,), doc, report) for i, item in enumerate(node.value)]
-    doc.raw[path] = node.value
-    doc.styles[path] = node.style or ""
     if node.tag == _STR:  # the common case, without the constructor's bookkeeping
         return node.value
     return _constructor.construct_object(node)
@@ -128,7 +185,7 @@ def parse_text(text: str, file: str, report: Report) -> list[Document]:
         for index, node in enumerate(yaml.compose_all(text, Loader=_Loader)):
             if node is None:
                 continue
-            doc = Document(file, index, None, lines=lines)
+            doc = Document(file, index, None, lines=lines, **_indexes(node))
             doc.data = _convert(node, (), doc, report)
             docs.append(doc)
     except yaml.MarkedYAMLError as exc:
@@ -210,6 +267,19 @@ def load_file(path: str, report: Report, display: str | None = None) -> list[Doc
 
 def load_paths(paths: Iterable[str], report: Report) -> list[Document]:
     """Load every spec file under the given files or directories."""
+    import gc
+
+    # The node trees stay alive for positions; letting the cyclic GC scan them again and again
+    # while thousands of files load costs more than the parse. They hold no cycles worth collecting.
+    gc.disable()
+    try:
+        return _load_paths(paths, report)
+    finally:
+        gc.freeze()
+        gc.enable()
+
+
+def _load_paths(paths: Iterable[str], report: Report) -> list[Document]:
     docs: list[Document] = []
     for root in paths:
         if not os.path.exists(root):
