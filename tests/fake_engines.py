@@ -2,16 +2,18 @@
 
 The exposition is derived from the Backend documents themselves: every signal variant and every
 `other` metric, with the labels they declare; label values pinned by a variant's matchers (such as
-finished_reason="error") get a series of their own. Counters grow linearly with time, histograms
-observe one value per engine so that quantiles and SLIs are predictable.
+finished_reason="error") get a series of their own. Counters grow with time at a waving rate,
+histograms observe two values (a low and a high bucket bound), gauges wave between 0.25 and 0.75.
 """
 
 from __future__ import annotations
 
+import math
 import re
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import zlib
+
+from fake_llm import FakeLLM
 
 DEFAULT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
 _MATCHER = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!=|=)\s*"([^"]*)"')
@@ -36,11 +38,10 @@ class Family:
         return out
 
 
-class FakeEngines:
+class FakeEngines(FakeLLM):
     """One HTTP endpoint serving every engine's metrics at once (their names do not collide)."""
 
     def __init__(self, backend_docs: list[dict]):
-        self.start = time.time() - 60  # a minute of history, so rates exist from the first scrape
         self.families: dict = {}
         self.model_labels: dict = {}
         for doc in backend_docs:
@@ -72,9 +73,8 @@ class FakeEngines:
                 into.labels += [label for label in fam.labels if label not in into.labels]
                 for label, values in fam.pins.items():
                     into.pins.setdefault(label, []).extend(v for v in values if v not in into.pins.get(label, []))
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        super().__init__({})  # FakeLLM's loopback server, serving this class's exposition()
+        self.start = time.time() - 60  # a minute of history, so rates exist from the first scrape
 
     def exposition(self) -> str:
         t = time.time() - self.start
@@ -88,45 +88,33 @@ class FakeEngines:
                 lines += _samples(name, kind, labels, rate, t, fam.buckets or DEFAULT_BUCKETS)
         return "\n".join(lines) + "\n"
 
-    def _handler(self):
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                body = fake.exposition().encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        return Handler
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
 
 def _fmt(labels: dict) -> str:
     return "{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}" if labels else ""
 
 
 def _samples(name: str, kind: str, labels: dict, rate: float, t: float, buckets: tuple) -> list[str]:
+    # Values wave gently (phase by metric name) so charts show shapes; counters stay monotonic.
+    phase = zlib.crc32(name.encode()) % 100
+    wave = math.sin((t + phase) / 15)
     if kind == "counter":
-        return [f"{name}{_fmt(labels)} {rate * t:.3f}"]
+        return [f"{name}{_fmt(labels)} {rate * (t + 3 * math.sin((t + phase) / 10)):.3f}"]
     if kind == "gauge":
-        return [f"{name}{_fmt(labels)} 0.5"]
-    count = rate * t
-    value = sorted(buckets)[len(buckets) // 2]  # every observation on one bound: predictable quantiles
+        return [f"{name}{_fmt(labels)} {0.5 + 0.25 * wave:.4f}"]
+    # Two observed values: most requests on a low bucket bound, a waving share (10-30%) on a higher one.
+    bounds = sorted(buckets)
+    low, high = bounds[max(0, len(bounds) // 2 - 2)], bounds[min(len(bounds) - 1, len(bounds) // 2 + 1)]
+    n_high = rate * (0.2 * t - 1.2 * math.cos((t + phase) / 12) + 1.2)
+    n_low = rate * t - n_high
+    count = n_low + n_high
+    total = n_low * low + n_high * high
     if kind == "summary":
-        return [f'{name}{_fmt({**labels, "quantile": q})} {value}' for q in ("0.5", "0.9", "0.99")] + \
-            [f"{name}_sum{_fmt(labels)} {count * value:.3f}", f"{name}_count{_fmt(labels)} {count:.3f}"]
+        return [f'{name}{_fmt({**labels, "quantile": q})} {v}' for q, v in (("0.5", low), ("0.9", high), ("0.99", high))] \
+            + [f"{name}_sum{_fmt(labels)} {total:.3f}", f"{name}_count{_fmt(labels)} {count:.3f}"]
     out = []
-    for bound in sorted(buckets):
-        out.append(f'{name}_bucket{_fmt({**labels, "le": repr(float(bound))})} {count if value <= bound else 0:.3f}')
+    for bound in bounds:
+        inside = (n_low if low <= bound else 0) + (n_high if high <= bound else 0)
+        out.append(f'{name}_bucket{_fmt({**labels, "le": repr(float(bound))})} {inside:.3f}')
     out.append(f'{name}_bucket{_fmt({**labels, "le": "+Inf"})} {count:.3f}')
-    out += [f"{name}_sum{_fmt(labels)} {count * value:.3f}", f"{name}_count{_fmt(labels)} {count:.3f}"]
+    out += [f"{name}_sum{_fmt(labels)} {total:.3f}", f"{name}_count{_fmt(labels)} {count:.3f}"]
     return out

@@ -7,6 +7,7 @@ import os
 import subprocess
 import threading
 import time
+import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -29,8 +30,8 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 0.1):
 class AlertmanagerServer:
     """The Debian prometheus-alertmanager on 127.0.0.1 with a free port, without clustering; stopped by PID."""
 
-    def __init__(self, config: str, data_dir: str):
-        self.port = free_port()
+    def __init__(self, config: str, data_dir: str, port: int | None = None):
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         os.makedirs(data_dir, exist_ok=True)
         self.log = open(os.path.join(data_dir, "alertmanager.log"), "wb")
@@ -106,6 +107,57 @@ class WebhookReceiver:
         """Every alert (status and labels) posted to path whose labels include these."""
         return [a for body in self.payloads(path) for a in body["alerts"]
                 if all(a["labels"].get(k) == v for k, v in labels.items())]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class FlakyProxy:
+    """A loopback HTTP proxy to a real server that can fail (with a status) or slow down requests on demand."""
+
+    def __init__(self, upstream: str):
+        self.upstream = upstream.rstrip("/")
+        self.fail_next = 0  # requests still to fail
+        self.fail_status = 503
+        self.delay = 0.0
+        self.requests = 0
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _forward(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0)) or None
+                proxy.requests += 1
+                if proxy.delay:
+                    time.sleep(proxy.delay)
+                if proxy.fail_next:
+                    proxy.fail_next -= 1
+                    self._reply(proxy.fail_status, b'{"status":"error","error":"injected by the test proxy"}')
+                    return
+                req = urllib.request.Request(proxy.upstream + self.path, data=body, method=self.command,
+                                             headers={k: v for k, v in self.headers.items()
+                                                      if k.lower() in ("content-type", "accept")})
+                try:
+                    with urllib.request.urlopen(req, timeout=60) as resp:
+                        self._reply(resp.status, resp.read())
+                except urllib.error.HTTPError as exc:
+                    self._reply(exc.code, exc.read())
+
+            def _reply(self, status: int, data: bytes):
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = _forward
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self) -> None:
         self.server.shutdown()

@@ -130,13 +130,17 @@ def test_every_panel_has_data_and_preview(tmp_path, prometheus_factory):
             missing = empty()
         assert not missing, "panels without data:\n" + "\n".join(missing)
 
+        # docs/images/llm-serving-preview.png is this picture after a longer run: PROMSPEC_PREVIEW_OUT=<file>
+        # PROMSPEC_PREVIEW_SECONDS=300 pytest tests/test_dashboards_e2e.py
+        time.sleep(int(os.environ.get("PROMSPEC_PREVIEW_SECONDS", "0")))
         png = tmp_path / "llm-serving.png"
         run_promspec("preview", "llm-service-chat-vllm", "--specs", str(specs), "--prometheus", prom.url,
-                     "--range", "2m", "-o", str(png), check=0, timeout=180)
+                     "--range", "5m" if os.environ.get("PROMSPEC_PREVIEW_SECONDS") else "2m", "-o", str(png),
+                     check=0, timeout=180)
         width, height, raw = _png_pixels(png.read_bytes())
         assert width == 1600 and height > 1500
         assert len(set(raw)) > 100  # charts, text and boxes, not a blank page
-        if os.environ.get("PROMSPEC_PREVIEW_OUT"):  # how docs/images/llm-serving-preview.png is refreshed
+        if os.environ.get("PROMSPEC_PREVIEW_OUT"):
             shutil.copyfile(png, os.environ["PROMSPEC_PREVIEW_OUT"])
     finally:
         engines.close()

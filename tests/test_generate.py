@@ -11,7 +11,8 @@ import yaml
 
 from conftest import REPO, run_promspec, snapshot
 
-ROOTS = ("rules", "prometheus")
+# Every directory promspec owns, whichever features add them (dashboards/, ...).
+from promspec.render.outputs import ROOTS  # noqa: E402
 
 
 def _committed() -> dict:

@@ -45,13 +45,19 @@ def cli() -> None:
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 with a diff when the output is stale.")
 @click.option("--strict", is_flag=True, help="Treat warnings (e.g. high-cardinality labels) as errors.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing on success.")
-def generate(specs, output, check, strict, quiet) -> None:
+@click.option("--format", "formats", multiple=True, type=click.Choice(["files", "kubernetes"]),
+              help="Output format, repeatable (default: Settings outputs, else files); kubernetes writes "
+                   "PrometheusRule/ServiceMonitor/ConfigMap resources to kubernetes/.")
+def generate(specs, output, check, strict, quiet, formats) -> None:
     """Render SPECS (files or directories; default ./specs) into OUTPUT."""
+    from .render.formats import select_outputs
     from .render.outputs import ROOTS, render_project
     from .render.tree import diff_tree, write_tree
 
     project = _load(specs, strict)
-    files = render_project(project)
+    if formats:
+        project.settings.outputs = list(formats)
+    files, ROOTS = select_outputs(render_project(project), list(ROOTS), project.settings.outputs)
     if check:
         diff = diff_tree(output, files, list(ROOTS))
         if diff:
@@ -172,10 +178,10 @@ def import_(fmt, files, output) -> None:
 @click.argument("base", required=False)
 @click.argument("head", required=False)
 @click.option("--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown", show_default=True)
-@click.option("--render", "render_specs", metavar="SPECS", default=None, is_flag=False, flag_value="specs",
-              help="Render both sides from their SPECS directory (default specs) instead of reading rendered files.")
+@click.option("--render", is_flag=True, help="Render both sides from their specs instead of reading rendered files.")
+@click.option("--specs", "specs_dir", default="specs", show_default=True, help="The specs directory --render reads.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report to a file.")
-def diff(base, head, fmt, render_specs, output) -> None:
+def diff(base, head, fmt, render, specs_dir, output) -> None:
     """Explain what changed in rules, alerts, SLOs and dashboards from BASE to HEAD.
 
     BASE and HEAD are git revisions or directories of rendered output; BASE defaults to the merge
@@ -188,7 +194,8 @@ def diff(base, head, fmt, render_specs, output) -> None:
     try:
         base = base or default_base()
         head = head or "."
-        changes = compare(read_side(base, render_specs or ""), read_side(head, render_specs or ""))
+        render_specs = specs_dir if render else ""
+        changes = compare(read_side(base, render_specs), read_side(head, render_specs))
     except SourceError as exc:
         _fail(str(exc))
     label_head = "work tree" if head == "." else head
@@ -218,6 +225,12 @@ def preview(dashboard, output, prometheus_url, specs, time_range, width) -> None
     except PreviewError as exc:
         _fail(str(exc))
     click.echo(f"wrote {output}", err=True)
+
+
+# Operations commands (silence, stack, status, collect, render slurm) live in ops_cli.py.
+from .ops_cli import register_ops  # noqa: E402
+
+register_ops(cli, _fail, _load)
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ from functools import lru_cache
 
 import jsonschema
 
+from ..compile.dashboards.grafana_vars import MARKERS, substitute, variables_used
 from ..compile.promql import PromQLError, analyse, parse
 
 SCHEMA_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "grafana-schemas")
@@ -26,12 +27,6 @@ PANEL_SCHEMAS = ("timeseries", "stat", "gauge", "bargauge", "heatmap", "table", 
 # Exports from the Grafana UI carry these; they say where the file came from, not what it shows.
 EXPORT_ONLY = ("__inputs", "__requires", "__elements", "iteration")
 RATE_FUNCS = ("rate", "irate", "increase")
-GRAFANA_BUILTINS = ("__rate_interval", "__interval", "__interval_ms", "__range", "__range_s", "__range_ms",
-                    "__dashboard", "__org", "__user", "__from", "__to", "__timeFilter", "__all", "__auto",
-                    "__name", "__field", "__series", "__value", "__data", "__cell", "__url", "__url_time_range")
-_VAR = re.compile(r"\$\{([a-zA-Z_][a-zA-Z0-9_]*)(?::[^}]*)?\}|\$([a-zA-Z_][a-zA-Z0-9_]*)|\[\[([a-zA-Z_][a-zA-Z0-9_]*)\]\]")
-_RANGE_VAR = re.compile(r"\[\s*(\$\{?__(rate_interval|interval|range)\}?|\$\{?[a-zA-Z_][a-zA-Z0-9_]*\}?)\s*(:[^\]]*)?\]")
-_MARKER = {"__rate_interval": "7777s", "__range": "7778s", "__interval": "7779s"}
 # Recording rules are named level:metric:operations; series named so are recorded, not scraped,
 # and carry no job/instance of their own (the job/instance variable rules skip them).
 RECORDED = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*:[a-zA-Z0-9_]+:[a-zA-Z0-9_:]+$")
@@ -119,27 +114,11 @@ def _path_text(parts) -> str:
 
 # ------------------------------------------------------------------------------ PromQL in panels
 
-def substitute(expr: str) -> str:
-    """An expression with Grafana variables replaced so that a PromQL parser accepts it."""
-    def range_sub(m):
-        name = (m.group(2) and "__" + m.group(2)) or ""
-        return f"[{_MARKER.get(name, '5m')}{m.group(3) or ''}]"
-
-    text = _RANGE_VAR.sub(range_sub, expr)
-    return _VAR.sub("1", text)
-
-
-def variables_used(expr: str) -> list[str]:
-    """Names of the Grafana variables an expression refers to, builtins excluded."""
-    names = [a or b or c for a, b, c in _VAR.findall(expr)]
-    return [n for n in dict.fromkeys(names) if n not in GRAFANA_BUILTINS and not n.startswith("__")]
-
-
 def rate_ranges(expr: str) -> list[tuple[str, str]]:
     """(function, range) of every rate/irate/increase whose range is not $__rate_interval ($__range for increase)."""
     tree = parse(substitute(expr))
     bad = []
-    markers = {int(v[:-1]): k for k, v in _MARKER.items()}
+    markers = {int(v[:-1]): k for k, v in MARKERS.items()}
 
     import promql_parser as pp
 
@@ -159,7 +138,9 @@ def rate_ranges(expr: str) -> list[tuple[str, str]]:
 def _duration(arg) -> str:
     r = getattr(arg, "range", None)
     if isinstance(r, datetime.timedelta):
-        return f"{int(r.total_seconds())}s"
+        from ..spec.model import format_duration
+
+        return format_duration(r.total_seconds())
     return "a subquery"
 
 
@@ -375,20 +356,23 @@ def check_dashboard_dir(directory: str, progress=lambda message: None, lenient: 
 def check_dashboards(project, report) -> None:
     """Spec-level checks of every dashboard (written and generated): signals, series, titles, links, ids."""
     from ..compile.dashboards.compiler import resolve
-    from ..compile.dashboards.project import compile_project, project_dashboards
+    from ..compile.dashboards.project import project_dashboards
     from ..spec.dashboards import spec_dashboards
-    from .semantic import Universe, _needle_pos
+    from .semantic import Universe
 
     written = spec_dashboards(project.extra.get("Dashboard", []))
     _check_names(written, report)
-    dashes = project_dashboards(project)
+    dashes = project_dashboards(project, written)
     from ..compile.dashboards.compiler import context_for
 
     ctx = context_for(project, dashes)
     universe = Universe(project)
     recorded = {r.record for g in project.groups for r in g.rules if getattr(r, "record", "")}
     for dash in dashes:
+        before = len(report.errors)
         targets, problems = resolve(ctx, dash)
+        if not _check_scope(dash, ctx, report):
+            problems = [p for p in problems if p.query.service]  # the dashboard's own scope was reported once
         for p in problems:
             report.error(p.query.ref.pos(p.field if p.query.signal else "expr"), p.message,
                          _dotted(p.query.ref, p.field), p.expected)
@@ -412,15 +396,52 @@ def check_dashboards(project, report) -> None:
                 report.error(panel.ref.pos("title"), f"panel {panel.title!r} sets no unit", _dotted(panel.ref),
                              "unit: a Grafana unit such as s, reqps, percentunit, bytes or short")
             for query, target in zip([q for q in panel.queries if not _failed(q, problems)], targets[id(panel)]):
-                _check_expr(query, target.expr, defined, universe, recorded, report, _needle_pos)
+                _check_expr(query, target.expr, defined, universe, recorded, report)
         for link in dash.links + [l for _r, p in dash.panels() for l in p.links]:
             if link.dashboard and link.dashboard not in ctx.uids:
                 close = difflib.get_close_matches(link.dashboard, list(ctx.uids), n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 report.error(dash.ref.pos("links"), f"link to unknown dashboard {link.dashboard!r}{hint}",
                              _dotted(dash.ref, "links"), "the name or uid of a dashboard of this project")
-    if not report.errors:
-        compile_project(project)  # compiling must not fail on anything the checks above accept
+        if len(report.errors) == before:
+            _lint_compiled(ctx, dash, report)
+
+
+# Rules the spec checks above already report, with better positions and messages.
+_SPEC_CHECKED = ("panel-units", "panel-title-unique", "panel-id", "target-promql", "template-undefined")
+_EXPECTED = {
+    "template-job": "variables: [datasource, job, instance, ...] (or read only recorded series)",
+    "template-instance": "variables: [datasource, job, instance, ...] (or read only recorded series)",
+    "template-datasource": "datasource among the variables: panels read their datasource through it",
+    "target-rate-interval": "[$__rate_interval] as the range of rate(), irate() and increase()",
+}
+
+
+def _lint_compiled(ctx, dash, report) -> None:
+    """The rules `promspec check` applies to rendered JSON, applied before anything is written."""
+    from ..compile.dashboards.compiler import build_dashboard, plan_dashboard
+
+    plan = plan_dashboard(ctx, dash)
+    data = build_dashboard(plan)
+    by_id = {plan.ids[id(p)]: p for _r, p in dash.panels()}
+    for jpath, rule, message, _severity in validate_dashboard(data):
+        if rule in _SPEC_CHECKED:
+            continue
+        ref, field = dash.ref, "variables" if jpath[:1] == ("templating",) else ""
+        if jpath[:1] == ("panels",) and len(jpath) > 1:
+            node = data["panels"][jpath[1]]
+            if len(jpath) > 3 and jpath[2] == "panels":
+                node = node["panels"][jpath[3]]
+            panel = by_id.get(node.get("id"))
+            if panel is not None:
+                ref, field = panel.ref, "title"
+                if "targets" in jpath:
+                    k = jpath[jpath.index("targets") + 1]
+                    if isinstance(k, int) and k < len(panel.queries):
+                        ref, field = panel.queries[k].ref, "expr" if panel.queries[k].expr else "signal"
+        where = (field,) if field else ()
+        report.error(ref.pos(*where), f"{message} [{rule}]", _dotted(ref, *where),
+                     _EXPECTED.get(rule, "a dashboard Grafana's schema accepts"))
 
 
 def _failed(query, problems) -> bool:
@@ -444,17 +465,47 @@ def _check_names(written, report) -> None:
             seen.setdefault(key, (dash, where))
 
 
-def _check_variables(dash, ctx, report) -> None:
-    from ..compile.dashboards.compiler import scope_of
+def _check_scope(dash, ctx, report) -> bool:
+    """False (and one error at spec.service or spec.backend) when the dashboard names an unknown one."""
+    if dash.service and dash.service not in ctx.services:
+        _unknown(report, dash.ref, "service", dash.service, ctx.services)
+        return False
+    if not dash.service and dash.backend and dash.backend not in ctx.backends:
+        _unknown(report, dash.ref, "backend", dash.backend, ctx.backends)
+        return False
+    return True
 
-    has_scope = bool(dash.service or dash.backend) and not isinstance(scope_of(ctx, dash, ""), str)
+
+def _unknown(report, ref, field: str, name: str, known) -> None:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    report.error(ref.pos(field), f"unknown {field} {name!r}{hint}", _dotted(ref, field),
+                 f"one of: {', '.join(sorted(known)) or 'none declared'}")
+
+
+def _check_variables(dash, ctx, report) -> None:
     for v in dash.variables:
-        if v.name == "model" and not v.metric and not has_scope:
+        if v.name == "model" and not v.metric and not (dash.service or dash.backend):
             report.error(v.ref.pos(), "variable 'model' needs a metric to list models from", _dotted(v.ref),
                          "{name: model, metric: <a metric with the model label>}, or spec.service / spec.backend")
 
 
-def _check_expr(query, expr: str, defined: set, universe, recorded: set, report, needle_pos) -> None:
+def _needle_pos(ref, field: str, needle: str):
+    """Where needle first occurs inside the expression field, else the field itself."""
+    expr = ref.doc.data
+    try:
+        for part in ref.path + (field,):
+            expr = expr[part]
+    except (KeyError, IndexError, TypeError):  # a generated query: no expression of its own in the spec
+        return ref.pos()
+    m = re.search(r"(?<![\w:$])" + re.escape(needle) + r"(?![\w:])", expr)
+    if not m:
+        return ref.pos(field)
+    before = expr[:m.start()]
+    return ref.doc.pos_in_scalar(ref.path + (field,), before.count("\n") + 1, m.start() - (before.rfind("\n") + 1) + 1)
+
+
+def _check_expr(query, expr: str, defined: set, universe, recorded: set, report) -> None:
     field = "expr" if query.expr else "signal"
     try:
         a = analyse(substitute(expr))
@@ -464,7 +515,7 @@ def _check_expr(query, expr: str, defined: set, universe, recorded: set, report,
         return
     for name in variables_used(expr):
         if name not in defined:
-            report.error(needle_pos(query.ref, field, "$" + name) if query.expr else query.ref.pos(field),
+            report.error(_needle_pos(query.ref, field, "$" + name) if query.expr else query.ref.pos(field),
                          f"${name} is not a variable of this dashboard", _dotted(query.ref, field),
                          "one of: " + ", ".join(sorted(defined)) if defined else "variables: [...] in the dashboard")
     for name in dict.fromkeys(a.metrics):
@@ -472,6 +523,6 @@ def _check_expr(query, expr: str, defined: set, universe, recorded: set, report,
             continue
         close = difflib.get_close_matches(name, list(universe.labels) + sorted(recorded), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        report.error(needle_pos(query.ref, field, name) if query.expr else query.ref.pos(field),
+        report.error(_needle_pos(query.ref, field, name) if query.expr else query.ref.pos(field),
                      f"metric {name!r} is neither catalogued nor recorded{hint}", _dotted(query.ref, field),
                      "a catalogued metric, a recorded series, or a name in a Catalog's external list")

@@ -41,8 +41,8 @@ SECRET_SHAPES = (
 )
 
 
-def _placeholder_hint(field: str) -> str:
-    return "${" + field.upper() + "}"
+def _placeholder_hint(kind: str, field: str) -> str:
+    return "${" + f"{kind}_{field}".upper() + "}"
 
 
 def check_secret_fields(doc: Document, path: tuple, item: dict, kind: str, report: Report) -> None:
@@ -56,7 +56,7 @@ def check_secret_fields(doc: Document, path: tuple, item: dict, kind: str, repor
                 report.error(doc.pos(path + (inline,)), f"inline secret in {inline}: credentials must not be "
                              "written into specs (they would end up in the generated files)",
                              dotted(path + (inline,)),
-                             f"{alternative}an environment placeholder such as {_placeholder_hint(inline)}")
+                             f"{alternative}an environment placeholder such as {_placeholder_hint(kind, inline)}")
             if file_field and file_field in item:
                 report.error(doc.pos(path + (file_field,)), f"{inline} and {file_field} are both set",
                              dotted(path + (file_field,)), f"one of {inline} or {file_field}")
@@ -211,3 +211,14 @@ def check_notifications(project: Project, report: Report) -> None:
                      f"one Notifications document (the first is at {docs[0].pos(('kind',))})")
     for doc in docs[:1]:
         _check_doc(doc, report)
+
+
+def check_settings_credentials(project: Project, report: Report) -> None:
+    """remote_write in Settings: the same rules for credentials as receivers."""
+    ref = project.settings.ref
+    if ref is None:
+        return
+    for i, item in enumerate(ref.doc.data["spec"].get("remote_write", [])):
+        path = ("spec", "remote_write", i)
+        check_secret_fields(ref.doc, path, item, "remote_write", report)
+        scan_secret_shapes(ref.doc, path, item, report)

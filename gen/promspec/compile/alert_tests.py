@@ -199,13 +199,18 @@ def _guarded_labels(t: _Tester) -> tuple[dict, float | None, dict | None]:
     return labels, float(guard["value"]), traffic
 
 
-def _zscores(samples: list[float], start: int, end: int) -> list[float]:
-    """z of the last sample against all samples so far, for each length in [start, end]."""
+def _zscores(samples: list[float], first: int) -> list[float]:
+    """z of the newest sample against all samples so far (population stddev, as Prometheus), from index first on."""
+    total = sum(samples[:first])
+    squares = sum(v * v for v in samples[:first])
     out = []
-    for i in range(start, end + 1):
-        window = samples[:i]
-        sd = statistics.pstdev(window)
-        out.append((window[-1] - statistics.fmean(window)) / sd if sd else math.nan)
+    for i in range(first, len(samples)):
+        total += samples[i]
+        squares += samples[i] * samples[i]
+        n = i + 1
+        mean = total / n
+        sd = math.sqrt(max(squares / n - mean * mean, 0.0))
+        out.append((samples[i] - mean) / sd if sd else math.nan)
     return out
 
 
@@ -234,22 +239,33 @@ def _zscore(t: _Tester) -> list[_Case]:
     if threshold <= 1.5:
         raise Untestable("a z-score threshold of 1.5 or less leaves no quiet baseline to test against")
     sign = -1 if t.spec.get("direction") == "down" else 1
-    steps = int(t.fire_at // t.interval)
+    # The baseline must outweigh the samples taken while pending enough for z to stay past the
+    # threshold (with a fraction f of new samples, z cannot exceed sqrt((1 - f) / f)).
+    pending = int(t.fire_at // t.step) + 1
+    points = max(2 * BASELINE_POINTS, math.ceil(1.5 * pending * (threshold + 1) ** 2))
+    points = math.ceil(points * t.step / t.interval) * int(t.interval // t.step)  # start on an evaluation
+    if 3 * (points + pending) > 9000:  # avg, stddev and the guard each read the window in one query
+        raise Untestable("its threshold and for need more baseline samples than promtool allows in one query")
 
     def build(level: float, deviates: bool):
         spread = level / 10
         baseline = [level - spread if i % 2 == 0 else level + spread for i in range(BASELINE_POINTS)]
+        baseline += [level] * (points - BASELINE_POINTS)
+        sd = math.sqrt(sum((v - level) ** 2 for v in baseline) / points)  # the baseline's mean is level
         k = threshold + 1 if deviates else threshold * 0.9
-        for _ in range(200):  # move k until every evaluation while pending is clearly past (or short of) it
-            current = level + sign * k * spread
-            z = _zscores(baseline + [current] * (steps + 1), BASELINE_POINTS + 1, BASELINE_POINTS + steps + 1)
-            if deviates and min(abs(v) for v in z) >= threshold + 0.5:
+        for _ in range(100):  # move k until every evaluation while pending is clearly past (or short of) it
+            current = level + sign * k * sd
+            z = [abs(v) for v in _zscores(baseline + [current] * pending, points)]
+            if deviates and min(z) >= threshold + 0.5:
                 break
-            if not deviates and max(abs(v) for v in z) <= threshold * 0.95:
+            if not deviates and max(z) <= threshold * 0.95:
                 break
-            k = k + 0.5 if deviates else k * 0.9
-        values = " ".join(number(v) for v in baseline) + f" {number(current)}x{steps + 1}"
-        start = BASELINE_POINTS * t.interval
+            k = k * 1.25 if deviates else k * 0.9
+        else:
+            raise Untestable("no deviation of its metric crosses the threshold for all of its for")
+        values = (" ".join(number(v) for v in baseline[:BASELINE_POINTS])
+                  + f" {_const(level, points - BASELINE_POINTS)} {_const(current, pending + 1)}")
+        start = points * t.step
         return values, start, start + t.fire_at
 
     return _anomaly_cases(t, build)
@@ -306,12 +322,11 @@ def _absent(t: _Tester) -> list[_Case]:
 
 def _capacity(t: _Tester) -> list[_Case]:
     within = parse_duration(t.spec["within"])
-    lookback = parse_duration(t.spec.get("lookback", "1h"))
     if t.for_s >= within:
         raise Untestable("its for is not shorter than within")
     # At the first evaluation after `for`, the fitted time until full is half the time left.
-    # Two samples before the pending period starts, and a full lookback window by the end.
-    end = math.ceil(max(t.fire_at + t.interval, lookback) / t.interval) * t.interval
+    # Two samples before the pending period starts; the linear fit of exact linear data needs no more.
+    end = t.fire_at + t.interval
     fire_ttf = (within - t.for_s) / 2
     free = "free" in t.spec
     labels = series_labels(t.spec["free" if free else "used"])
@@ -348,17 +363,19 @@ def _capacity(t: _Tester) -> list[_Case]:
 _BUILDERS = {"threshold": _threshold, "compound": _compound, "absent": _absent, "capacity": _capacity}
 
 
-WEEK_EVAL, WEEK_STEP = 1800.0, 600.0  # week-long tests: coarse steps keep promtool fast and under its 10,000-sample limit
+# Tests spanning hours or a week (anomaly baselines): coarse evaluation keeps promtool fast, and
+# 5m samples keep a week under promtool's 10,000-sample query limit and within the 5m staleness window.
+LONG_EVAL, LONG_STEP = 1800.0, 300.0
 
 
 def alert_cases(alert: Alert, spec: dict, interval: float) -> tuple[list[dict], bool]:
-    """(promtool test groups for one alert of a kind, whether they span a week); Untestable when series cannot be made."""
+    """(promtool test groups for one alert of a kind, whether they span hours); Untestable when series cannot be made."""
     kind = spec["kind"]
-    if kind == "anomaly" and spec["method"] == "week_over_week":
-        return [c.as_dict() for c in _week_over_week(_Tester(alert, spec, WEEK_EVAL, WEEK_STEP))], True
-    tester = _Tester(alert, spec, interval)
-    cases = _zscore(tester) if kind == "anomaly" else _BUILDERS[kind](tester)
-    return [c.as_dict() for c in cases], False
+    if kind == "anomaly":
+        tester = _Tester(alert, spec, LONG_EVAL, LONG_STEP)
+        cases = _zscore(tester) if spec["method"] == "zscore" else _week_over_week(tester)
+        return [c.as_dict() for c in cases], True
+    return [c.as_dict() for c in _BUILDERS[kind](_Tester(alert, spec, interval))], False
 
 
 def _spec_of(ref: Ref):
@@ -369,7 +386,7 @@ def _spec_of(ref: Ref):
 
 
 def alert_test_files(project: Project) -> dict[str, tuple[str, dict, list[str]]]:
-    """rules/tests/<spec>.test.yml (and <spec>.week.test.yml) -> (source spec, test file, alerts left untested)."""
+    """rules/tests/<spec>.test.yml (and <spec>.long.test.yml) -> (source spec, test file, alerts left untested)."""
     by_file: dict[str, tuple[str, list, list]] = {}
     default = parse_duration(project.settings.evaluation_interval)
     for group in project.groups:
@@ -389,15 +406,16 @@ def alert_test_files(project: Project) -> dict[str, tuple[str, dict, list[str]]]
         untested = []
         for alert, spec in alerts:
             try:
-                cases, week = alert_cases(alert, spec, interval)
+                cases, long = alert_cases(alert, spec, interval)
             except Untestable as why:
                 untested.append(f"{alert.name}: {why}")
                 continue
-            tests[week].extend(cases)
+            tests[long].extend(cases)
         stem = rule_path[len("rules/"):-len(".yml")]
-        for week, suffix, evaluation in ((False, "", interval), (True, ".week", WEEK_EVAL)):
-            if tests[week]:
+        for long, suffix, evaluation in ((False, "", interval), (True, ".long", LONG_EVAL)):
+            if tests[long]:
                 content = {"rule_files": [f"../{stem}.yml"], "evaluation_interval": format_duration(evaluation),
-                           "tests": tests[week]}
-                files[f"rules/tests/{stem}{suffix}.test.yml"] = (source, content, untested if not week else [])
+                           "tests": tests[long]}
+                files[f"rules/tests/{stem}{suffix}.test.yml"] = (source, content, untested)
+                untested = []  # listed once, in the first file
     return files

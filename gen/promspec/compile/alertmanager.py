@@ -53,7 +53,8 @@ def matchers(spec: dict, prefix: str = "") -> list[str]:
     return out
 
 
-def _http_auth(spec: dict) -> dict:
+def http_auth(spec: dict) -> dict:
+    """authorization and basic_auth of an HTTP client config, from *_file fields or placeholders."""
     http: dict = {}
     if "bearer_token_file" in spec:
         http["authorization"] = {"credentials_file": spec["bearer_token_file"]}
@@ -70,7 +71,7 @@ def _webhook(spec: dict) -> dict:
     for key in ("send_resolved", "max_alerts"):
         if key in spec:
             out[key] = spec[key]
-    http = _http_auth(spec)
+    http = http_auth(spec)
     if http:
         out["http_config"] = http
     return out

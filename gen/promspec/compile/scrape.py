@@ -58,6 +58,10 @@ def prometheus_config(project: Project, rule_paths: list[str]) -> dict:
     out: dict = {"global": glob}
     if s.alertmanagers:
         out["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": list(s.alertmanagers)}]}]}
+    if s.remote_write:  # a Prometheus per cluster feeding a central store (compile/remote_write.py)
+        from .remote_write import remote_write_configs
+
+        out["remote_write"] = remote_write_configs(s.remote_write)
     out["rule_files"] = list(rule_paths)
     out["scrape_configs"] = [scrape_config(j) for j in project.jobs]
     return out

@@ -49,7 +49,10 @@ def _rules(files: dict) -> dict:
                 kind = "alert" if "alert" in rule else "record"
                 labels = rule.get("labels") or {}
                 ident = tuple(sorted((k, str(v)) for k, v in labels.items() if k in SLO_SERIES_LABELS + ("burn_tier",)))
-                out[(kind, rule.get(kind, ""), ident)] = (group.get("name", ""), group.get("interval", ""), rule)
+                key = (kind, rule.get(kind, ""), ident)
+                while key in out:  # the same name twice (e.g. per severity): keep both, in file order
+                    key = key[:2] + (key[2] + (("#", ""),),)
+                out[key] = (group.get("name", ""), group.get("interval", ""), rule)
     return out
 
 

@@ -87,7 +87,7 @@ def is_revision(name: str, repo: str | None) -> bool:
         return False
 
 
-def _render(specs_dir: str) -> dict[str, bytes]:
+def _render(specs_dir: str, label: str = "") -> dict[str, bytes]:
     from ..diagnostics import SpecError
     from ..pipeline import load_project
     from ..render.outputs import render_project
@@ -95,7 +95,9 @@ def _render(specs_dir: str) -> dict[str, bytes]:
     try:
         project, _report = load_project([specs_dir])
     except SpecError as exc:
-        raise SourceError(f"specs in {specs_dir} do not load:\n{exc}") from None
+        text = str(exc).replace(os.path.dirname(specs_dir) + os.sep, label) if label else str(exc)
+        where = f"{label}{os.path.basename(specs_dir)}" if label else specs_dir
+        raise SourceError(f"specs in {where} do not load:\n{text}") from None
     return {p: b for p, b in render_project(project).items() if p.split("/", 1)[0] in ROOTS}
 
 
@@ -121,4 +123,4 @@ def read_side(name: str, render_specs: str = "", cwd: str = ".") -> dict[str, by
             os.makedirs(os.path.dirname(target), exist_ok=True)
             with open(target, "wb") as fh:
                 fh.write(data)
-        return _render(os.path.join(tmp, render_specs))
+        return _render(os.path.join(tmp, render_specs), f"{name}:")

@@ -52,6 +52,8 @@ def format_value(value: float | None, unit: str = "", decimals=None) -> str:
         return f"{value:.{1 if d is None else d}f}%"
     if unit in ("s", "ms"):
         seconds = value / 1000 if unit == "ms" else value
+        if seconds == 0:
+            return "0 s"
         for size, suffix in ((86400, "d"), (3600, "h"), (60, "min"), (1, "s"), (1e-3, "ms"), (1e-6, "µs")):
             if abs(seconds) >= size or size == 1e-6:
                 return f"{_num(seconds / size, d)} {suffix}"
@@ -145,6 +147,18 @@ def _heatmap_svg(series: list, w: int, h: int) -> str:
     times = sorted({t for s in rows for t, _v in s["values"]})
     if not rows or not times:
         return ""
+    # Prometheus buckets are cumulative; a heatmap cell is the count inside one bucket.
+    previous: dict = {}
+    cells = []
+    for s in rows:
+        values = []
+        for t, v in s["values"]:
+            below = previous.get(t, 0.0)
+            values.append((t, None if v is None else max(0.0, v - below)))
+            if v is not None:
+                previous[t] = v
+        cells.append({"values": values})
+    rows = cells
     vmax = max((v for s in rows for _t, v in s["values"] if v is not None and math.isfinite(v)), default=0) or 1
     cw, ch = (w - 6) / len(times), (h - 6) / len(rows)
     index = {t: i for i, t in enumerate(times)}

@@ -14,6 +14,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from ..compile.dashboards.grafana_vars import substitute
 from .html import page
 
 POINTS = 120  # samples per series: enough for a readable line, few enough for a quick page
@@ -63,10 +64,8 @@ def _seconds(text: str) -> int:
 def grafana_to_promql(expr: str, step: int, range_s: int) -> str:
     """Replace Grafana's variables the way a dashboard with every variable at All would."""
     rate = max(4 * 15, step * 2) if step >= 15 else max(4 * step, 4)
-    text = re.sub(r"\$\{?__rate_interval\}?", f"{rate}s", expr)
-    text = re.sub(r"\$\{?__interval\}?", f"{step}s", text)
-    text = re.sub(r"\$\{?__range\}?", f"{range_s}s", text)
-    return re.sub(r"\$\{([a-zA-Z_][a-zA-Z0-9_]*)(:[^}]*)?\}|\$([a-zA-Z_][a-zA-Z0-9_]*)|\[\[[a-zA-Z0-9_]+\]\]", ".*", text)
+    ranges = {"__rate_interval": f"{rate}s", "__interval": f"{step}s", "__range": f"{range_s}s", "": f"{rate}s"}
+    return substitute(expr, ranges, ".*")
 
 
 def _get(url: str) -> dict:
@@ -148,15 +147,20 @@ def screenshot(html_text: str, output: str, width: int, height: int) -> None:
             raise PreviewError("Chromium did not finish the screenshot within 120 s") from None
         if proc.returncode != 0 or not os.path.exists(shot):
             raise PreviewError(f"Chromium failed (exit {proc.returncode}): {proc.stderr.strip()[-500:]}")
-        _atomic_copy(shot, output)
+        with open(shot, "rb") as fh:
+            _atomic_write(output, fh.read())
 
 
-def _atomic_copy(src: str, dst: str) -> None:
+def _atomic_write(dst: str, data: bytes) -> None:
+    """Write dst whole or not at all, with the permissions a plain open() would give."""
     directory = os.path.dirname(os.path.abspath(dst))
     fd, tmp = tempfile.mkstemp(prefix=".promspec-", dir=directory)
-    os.close(fd)
     try:
-        shutil.copyfile(src, tmp)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, dst)
     finally:
         if os.path.exists(tmp):
@@ -176,9 +180,5 @@ def preview_dashboard(name: str, output: str, specs: tuple = (), prometheus: str
     text, height = page(dash, data, width, note)
     if output.endswith(".png"):
         screenshot(text, output, width, height)
-        return
-    directory = os.path.dirname(os.path.abspath(output))
-    fd, tmp = tempfile.mkstemp(prefix=".promspec-", dir=directory)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, output)
+    else:
+        _atomic_write(output, text.encode("utf-8"))

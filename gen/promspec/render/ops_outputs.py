@@ -30,5 +30,20 @@ def render_alertmanager(project: Project) -> dict[str, bytes]:
     return {"alertmanager/alertmanager.yml": dump_yaml(config, header(doc.source or doc.file, extra))}
 
 
-OPS_RENDERERS = [render_alert_tests, render_alertmanager]
+def render_kubernetes(project: Project) -> dict[str, bytes]:
+    """kubernetes/: prometheus-operator resources and dashboard ConfigMaps, when Settings (or --format) asks."""
+    if "kubernetes" not in project.settings.outputs:
+        return {}
+    from ..compile.kubernetes import kubernetes_resources
+    from ..compile.rules import rule_files
+    from .dashboards import render_dashboards
+
+    groups = {path[len("rules/"):-len(".yml")]: (source, content["groups"])
+              for path, (source, content) in rule_files(project).items()}
+    dashboards = {p: data.decode("utf-8") for p, data in render_dashboards(project).items() if p.endswith(".json")}
+    return {path: dump_yaml(resource, header(source))
+            for path, (resource, source) in kubernetes_resources(project, groups, dashboards).items()}
+
+
+OPS_RENDERERS = [render_alert_tests, render_alertmanager, render_kubernetes]
 OPS_ROOTS = ["alertmanager", "kubernetes"]

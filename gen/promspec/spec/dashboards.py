@@ -9,6 +9,7 @@ from .loader import Document
 from .model import Ref
 
 DEFAULT_FOLDER = "general"
+DEFAULT_VARIABLES = ("datasource", "job", "instance")  # what the lint rules ask of a dashboard of scraped series
 # Grafana's uid limit is 40 characters; longer names keep a readable head and a hash of the whole.
 UID_MAX = 40
 
@@ -158,10 +159,12 @@ def build_dashboard(doc: Document) -> Dashboard:
     ref = Ref(doc, ("spec",))
     time = spec.get("time", {})
     dash = Dashboard(
-        doc.name, ref, spec.get("title", doc.name), spec.get("description", ""), spec.get("uid") or derive_uid(doc.name),
+        doc.name, ref, spec.get("title", doc.name), spec.get("description", ""),
+        spec.get("uid") or derive_uid(doc.name),
         spec.get("folder") or meta.get("labels", {}).get("team", DEFAULT_FOLDER), tuple(spec.get("tags", ())),
-        spec.get("service", ""), spec.get("backend", ""), time.get("from", "now-6h"), time.get("to", "now"), spec.get("refresh", "1m"),
-        [_variable(v, ref.at("variables", i)) for i, v in enumerate(spec.get("variables", ["datasource"]))],
+        spec.get("service", ""), spec.get("backend", ""), time.get("from", "now-6h"), time.get("to", "now"),
+        spec.get("refresh", "1m"),
+        [_variable(v, ref.at("variables", i)) for i, v in enumerate(spec.get("variables", DEFAULT_VARIABLES))],
         _links(spec.get("links", [])), source=doc.source or doc.file)
     if spec.get("panels"):
         top = Row("", ref)

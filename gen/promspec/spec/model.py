@@ -137,6 +137,9 @@ class Settings:
     retention: str = "30d"
     external_labels: dict = field(default_factory=dict)
     alertmanagers: list = field(default_factory=lambda: ["localhost:9093"])
+    outputs: list = field(default_factory=lambda: ["files"])  # output formats: files, kubernetes
+    remote_write: list = field(default_factory=list)  # spec dicts, compiled by compile/remote_write.py
+    kubernetes: dict = field(default_factory=dict)  # namespace, labels, dashboard_label
     ref: Ref | None = None
     from_env: dict = field(default_factory=dict)  # setting -> env var that set it
 
@@ -206,6 +209,15 @@ def _jobs(doc: Document) -> list[ScrapeJob]:
             groups.append((tuple(j["targets"]), dict(j.get("labels", {}))))
         for g in j.get("target_groups", []):
             groups.append((tuple(g["targets"]), {**j.get("labels", {}), **g.get("labels", {})}))
+        if "slurm" in j:  # a Slurm nodelist; a bad one leaves an empty group, reported by check/slurm.py
+            from ..compile.slurm import NodelistError, expand_nodelist
+
+            try:
+                hosts = expand_nodelist(j["slurm"]["nodelist"])
+            except NodelistError:
+                hosts = []
+            groups.append((tuple(f"{h}:{j['slurm']['port']}" for h in hosts),
+                           {**j.get("labels", {}), **j["slurm"].get("labels", {})}))
         jobs.append(ScrapeJob(
             j["name"], Ref(doc, ("spec", "jobs", i)), groups, j.get("file_sd", False), j.get("file_sd_refresh", ""),
             j.get("interval", ""), j.get("timeout", ""), j.get("metrics_path", ""), j.get("scheme", ""),
@@ -270,6 +282,9 @@ def _settings(doc: Document) -> Settings:
     s.external_labels = dict(spec.get("external_labels", {}))
     if "alertmanagers" in spec:
         s.alertmanagers = list(spec["alertmanagers"])
+    s.outputs = list(spec.get("outputs", s.outputs))
+    s.remote_write = [dict(r) for r in spec.get("remote_write", [])]
+    s.kubernetes = dict(spec.get("kubernetes", {}))
     return s
 
 

@@ -58,11 +58,10 @@ class _Make:
         return row if row.panels else None
 
     def dashboard(self, name: str, title: str, folder: str, rows, variables, **kw) -> Dashboard:
-        d = Dashboard(name, self.ref, title, uid=name, folder=folder, tags=tuple(kw.pop("tags", ())),
-                      variables=[Variable(v, self.ref) if isinstance(v, str) else v for v in variables],
-                      rows=[r for r in rows if r is not None], source=self.ref.doc.source or self.ref.doc.file,
-                      generated=True, **kw)
-        return d
+        return Dashboard(name, self.ref, title, uid=name, folder=folder, tags=tuple(kw.pop("tags", ())),
+                         variables=[Variable(v, self.ref) if isinstance(v, str) else v for v in variables],
+                         rows=[r for r in rows if r is not None], source=self.ref.doc.source or self.ref.doc.file,
+                         generated=True, **kw)
 
 
 def _catalogued(project, name: str) -> bool:
@@ -199,9 +198,7 @@ def _engine_title(backend: Backend) -> str:
 def llm_guide(m: _Make, links: tuple) -> list[Dashboard]:
     """The LLM monitoring guide's "LLM Performance" and "LLM Errors" dashboards, on the generic llm_* metrics."""
     sel = '{job=~"$job", instance=~"$instance", model=~"$model"}'
-    variables = ["datasource", "job", "instance", Variable("model", m.ref, metric="llm_request_total")]
-    anchor = [Variable("job", m.ref, metric="llm_request_total"), Variable("instance", m.ref, metric="llm_request_total")]
-    variables = ["datasource", *anchor, variables[3]]
+    variables = ["datasource"] + [Variable(v, m.ref, metric="llm_request_total") for v in ("job", "instance", "model")]
     perf = m.dashboard("llm-performance", "LLM Performance", LLM_FOLDER, [
         m.row("Requests", [
             m.panel("Request rate", [m.q(f"sum by (model) (rate(llm_request_total{sel}[{RATE}]))", "{{model}}")],
@@ -533,6 +530,36 @@ def _window_seconds(window: str) -> float:
 
 # ------------------------------------------------------------------------------------ all
 
+def _prune(dashes: list, project) -> list:
+    """Drop PromQL queries that read series the project neither catalogues nor records, then empty panels
+    and rows: a project with part of a catalog (or none of the exporter's optional metrics) gets the rest."""
+    from ...check.semantic import Universe
+    from ..promql import analyse
+    from .grafana_vars import substitute
+
+    universe = Universe(project)
+    recorded = {r.record for g in project.groups for r in g.rules if getattr(r, "record", "")}
+
+    def known(query: Query) -> bool:
+        if not query.expr:
+            return True  # signals resolve to their backend's metrics, which the backend catalogues
+        return all(n in recorded or universe.known(n) for n in analyse(substitute(query.expr)).metrics)
+
+    out = []
+    for dash in dashes:
+        for row in dash.rows:
+            for panel in row.panels:
+                panel.queries = [q for q in panel.queries if known(q)]
+            row.panels = [p for p in row.panels if p.queries or p.type == "text"]
+        dash.rows = [r for r in dash.rows if r.panels]
+        if any(p.queries for _r, p in dash.panels()):
+            out.append(dash)
+    kept = {d.uid for d in out}
+    for dash in out:
+        dash.links = [link for link in dash.links if not link.dashboard or link.dashboard in kept]
+    return out
+
+
 def preset_dashboards(project) -> list[Dashboard]:
     """Every generated dashboard for a project, in a stable order."""
     out: list[Dashboard] = []
@@ -576,4 +603,4 @@ def preset_dashboards(project) -> list[Dashboard]:
             for slo in service.slos:
                 out.append(slo_detail(_Make(slo.ref), slo, records.get(slo.id, []),
                                       service.labels.get("team", SLO_FOLDER), serving_uid.get(service.name, "")))
-    return out
+    return _prune(out, project)

@@ -12,9 +12,10 @@ from .presets import preset_dashboards
 PROVISION_ROOT = "/var/lib/grafana/dashboards/promspec"
 
 
-def project_dashboards(project) -> list[Dashboard]:
+def project_dashboards(project, written: list | None = None) -> list[Dashboard]:
     """Dashboards written in specs, then the generated ones whose uid no spec took (a spec overrides a preset)."""
-    written = spec_dashboards(project.extra.get("Dashboard", []))
+    if written is None:
+        written = spec_dashboards(project.extra.get("Dashboard", []))
     taken = {d.uid for d in written} | {d.name for d in written}
     return written + [d for d in preset_dashboards(project) if d.uid not in taken]
 

@@ -1,0 +1,115 @@
+"""Kubernetes output (prometheus-operator): PrometheusRule, ServiceMonitor/PodMonitor, dashboard ConfigMaps."""
+
+from __future__ import annotations
+
+import re
+
+from ..spec.model import Project, ScrapeJob
+from .scrape import PORT_STRIP
+
+API = "monitoring.coreos.com/v1"
+MANAGED = {"app.kubernetes.io/managed-by": "promspec"}
+DEFAULT_DASHBOARD_LABEL = "grafana_dashboard"
+FOLDER_ANNOTATION = "k8s-sidecar-target-directory"  # kiwigrid k8s-sidecar: the sub-directory (Grafana folder)
+_RELABEL_KEYS = {"source_labels": "sourceLabels", "separator": "separator", "regex": "regex", "modulus": "modulus",
+                 "target_label": "targetLabel", "replacement": "replacement", "action": "action"}
+
+
+def dns_name(*parts: str) -> str:
+    """A DNS-1123 name (lowercase letters, digits, '-' and '.') from parts, at most 253 characters."""
+    text = "-".join(parts).lower()
+    text = re.sub(r"[^a-z0-9.-]+", "-", text)
+    text = re.sub(r"-{2,}", "-", text).strip("-.")
+    return text[:253].rstrip("-.") or "promspec"
+
+
+def _metadata(project: Project, name: str, labels: dict | None = None, annotations: dict | None = None) -> dict:
+    k8s = project.settings.kubernetes
+    meta: dict = {"name": name}
+    if k8s.get("namespace"):
+        meta["namespace"] = k8s["namespace"]
+    meta["labels"] = {**MANAGED, **k8s.get("labels", {}), **(labels or {})}
+    if annotations:
+        meta["annotations"] = annotations
+    return meta
+
+
+def prometheus_rule(project: Project, stem: str, groups: list[dict]) -> dict:
+    """One PrometheusRule holding the groups of one rendered rule file."""
+    return {"apiVersion": API, "kind": "PrometheusRule", "metadata": _metadata(project, dns_name("promspec", stem)),
+            "spec": {"groups": groups}}
+
+
+def relabelings(rules: list[dict]) -> list[dict]:
+    """Prometheus relabel_configs in the operator's camelCase form."""
+    return [{_RELABEL_KEYS[k]: v for k, v in rule.items() if k in _RELABEL_KEYS} for rule in rules]
+
+
+def monitor(project: Project, job: ScrapeJob) -> dict:
+    """A ServiceMonitor (or PodMonitor) for a scrape job, keeping the spec's job name as the job label."""
+    spec_k8s = _job_kubernetes(job)
+    kind = spec_k8s.get("monitor", "ServiceMonitor")
+    endpoint: dict = {"port": spec_k8s.get("port", "metrics")}
+    for key, value in (("path", job.metrics_path), ("interval", job.interval), ("scrapeTimeout", job.timeout),
+                       ("scheme", job.scheme)):
+        if value:
+            endpoint[key] = value
+    if job.params:
+        endpoint["params"] = {k: list(v) for k, v in job.params.items()}
+    if job.honor_labels is not None:
+        endpoint["honorLabels"] = job.honor_labels
+    # The operator names the job after the Service; the spec's alerts and dashboards use the job name.
+    rules = [{"target_label": "job", "replacement": job.name}]
+    common = job.target_groups[0][1] if len(job.target_groups) == 1 else {}
+    rules += [{"target_label": k, "replacement": v} for k, v in sorted(common.items())]
+    rules += ([PORT_STRIP] if job.strip_port else []) + [dict(r) for r in job.relabel]
+    endpoint["relabelings"] = relabelings(rules)
+    if job.metric_relabel:
+        endpoint["metricRelabelings"] = relabelings(job.metric_relabel)
+    spec: dict = {"selector": {"matchLabels": dict(spec_k8s.get("selector") or {"app.kubernetes.io/name": job.name})}}
+    if spec_k8s.get("namespaces"):
+        spec["namespaceSelector"] = {"matchNames": list(spec_k8s["namespaces"])}
+    spec["podMetricsEndpoints" if kind == "PodMonitor" else "endpoints"] = [endpoint]
+    if job.sample_limit is not None:
+        spec["sampleLimit"] = job.sample_limit
+    return {"apiVersion": API, "kind": kind, "metadata": _metadata(project, dns_name("promspec", job.name)),
+            "spec": spec}
+
+
+def _job_kubernetes(job: ScrapeJob) -> dict:
+    node = job.ref.doc.data
+    for part in job.ref.path:
+        node = node[part]
+    return node.get("kubernetes", {}) if isinstance(node, dict) else {}
+
+
+def dashboard_configmap(project: Project, path: str, text: str) -> dict:
+    """A ConfigMap the Grafana sidecar picks up: dashboards/<folder>/<uid>.json -> folder <folder>."""
+    parts = path.split("/")[1:]
+    folder = "/".join(parts[:-1])
+    label = project.settings.kubernetes.get("dashboard_label", DEFAULT_DASHBOARD_LABEL)
+    name = dns_name("promspec-dashboard", *[p.rsplit(".", 1)[0] for p in parts])
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": _metadata(project, name, {label: "1"}, {FOLDER_ANNOTATION: folder} if folder else None),
+            "data": {parts[-1]: text}}
+
+
+def kubernetes_resources(project: Project, rule_groups: dict[str, tuple[str, list]],
+                         dashboards: dict[str, str]) -> dict[str, tuple[dict, str]]:
+    """kubernetes/<kind>/<name>.yaml -> (resource, what it comes from), for rule files (stem -> (source, groups))
+    and rendered dashboard JSON files (path -> text), plus a kustomization.yaml listing them."""
+    out: dict[str, tuple[dict, str]] = {}
+    for stem, (source, groups) in sorted(rule_groups.items()):
+        out[f"kubernetes/prometheusrules/{dns_name(stem)}.yaml"] = (prometheus_rule(project, stem, groups), source)
+    for job in project.jobs:
+        resource = monitor(project, job)
+        folder = "podmonitors" if resource["kind"] == "PodMonitor" else "servicemonitors"
+        out[f"kubernetes/{folder}/{dns_name(job.name)}.yaml"] = (resource, job.ref.doc.source or job.ref.file)
+    for path, text in sorted(dashboards.items()):
+        resource = dashboard_configmap(project, path, text)
+        out[f"kubernetes/dashboards/{resource['metadata']['name']}.yaml"] = (resource, path)
+    if out:
+        kustomization = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+                         "resources": sorted(p[len("kubernetes/"):] for p in out)}
+        out["kubernetes/kustomization.yaml"] = (kustomization, "the resources listed in it")
+    return out

@@ -1,0 +1,1 @@
+"""Live operations: Alertmanager silences, a local stack, SLO status and data export."""

@@ -1,0 +1,86 @@
+"""Alertmanager silences through its v2 API: create, list and expire (acknowledging an alert is a silence)."""
+
+from __future__ import annotations
+
+import datetime
+import re
+import urllib.parse
+
+from .http import APIError, base_url, request
+
+_MATCHER = re.compile(r"^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*(.*?)\s*$")
+_STATES = {"active": 0, "pending": 1, "expired": 2}
+
+
+def parse_matcher(text: str) -> dict:
+    """name=value, name!=value, name=~regex or name!~regex (value optionally quoted); a bare name is alertname."""
+    m = _MATCHER.match(text)
+    if not m:
+        if re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", text.strip()):
+            return {"name": "alertname", "value": text.strip(), "isRegex": False, "isEqual": True}
+        raise ValueError(f"{text!r} is not a matcher: expected name=value, name!=value, name=~regex or name!~regex")
+    name, op, value = m.groups()
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        value = value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+    if "~" in op:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"{text!r}: invalid regular expression: {exc}") from None
+    return {"name": name, "value": value, "isRegex": "~" in op, "isEqual": not op.startswith("!")}
+
+
+def matcher_text(m: dict) -> str:
+    """A matcher as Alertmanager writes it: name="value", name=~"regex"."""
+    op = ("=" if m.get("isEqual", True) else "!") + ("~" if m["isRegex"] else "")
+    op = {"!": "!="}.get(op, op)
+    value = m["value"].replace("\\", "\\\\").replace('"', '\\"')
+    return f'{m["name"]}{op}"{value}"'
+
+
+def _iso(t: datetime.datetime) -> str:
+    return t.astimezone(datetime.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def add_silence(url: str, matchers: list[dict], ends: datetime.datetime, author: str, comment: str,
+                starts: datetime.datetime | None = None) -> str:
+    """Create a silence; returns its id."""
+    starts = starts or datetime.datetime.now(datetime.timezone.utc)
+    if ends <= starts:
+        raise APIError("the silence would end before it starts: give a positive --duration or a later --until")
+    body = {"matchers": matchers, "startsAt": _iso(starts), "endsAt": _iso(ends), "createdBy": author,
+            "comment": comment}
+    answer = request("POST", f"{base_url(url)}/api/v2/silences", body)
+    return answer["silenceID"]
+
+
+def list_silences(url: str, matchers: list[dict] = (), include_expired: bool = False) -> list[dict]:
+    """Silences, active first, then pending, then expired (when asked for), each by end time."""
+    query = urllib.parse.urlencode([("filter", matcher_text(m)) for m in matchers])
+    found = request("GET", f"{base_url(url)}/api/v2/silences" + (f"?{query}" if query else "")) or []
+    if not include_expired:
+        found = [s for s in found if s["status"]["state"] != "expired"]
+    return sorted(found, key=lambda s: (_STATES.get(s["status"]["state"], 3), s["endsAt"], s["id"]))
+
+
+def expire_silence(url: str, silence_id: str) -> None:
+    """Expire one silence now."""
+    if not re.fullmatch(r"[0-9a-fA-F-]{8,64}", silence_id):
+        raise APIError(f"{silence_id!r} is not a silence id (see `promspec silence list`)")
+    try:
+        request("DELETE", f"{base_url(url)}/api/v2/silence/{silence_id}")
+    except APIError as exc:
+        if exc.status == 404 or (exc.status == 500 and "not found" in str(exc)):
+            raise APIError(f"no silence with id {silence_id}") from None
+        raise
+
+
+def table(silences: list[dict]) -> str:
+    """A plain-text table of silences."""
+    rows = [("ID", "STATE", "ENDS", "CREATED BY", "MATCHERS", "COMMENT")]
+    for s in silences:
+        ends = s["endsAt"][:16].replace("T", " ") + "Z" if s.get("endsAt") else ""
+        rows.append((s["id"], s["status"]["state"], ends, s.get("createdBy", ""),
+                     ", ".join(matcher_text(m) for m in s["matchers"]), s.get("comment", "")))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1] for r in rows) + "\n"

@@ -1,0 +1,46 @@
+"""`promspec render slurm`: the sbatch script, from the rendered output, written atomically."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+from ..compile.slurm import sbatch_script, slurm_config, slurm_jobs
+
+
+def write_sbatch(project, output: str, options: dict) -> str:
+    """Write the script (mode 755); returns a note for the user, or ''."""
+    import yaml
+
+    from ..render.outputs import render_project
+    from ..render.yamlout import dump_json, dump_yaml, header
+
+    rendered = render_project(project)
+    slurm = slurm_jobs(project)
+    names = {name for name, _port, _labels in slurm}
+    config = slurm_config(yaml.safe_load(rendered["prometheus/prometheus.yml"]), names)
+    files = {"prometheus/prometheus.yml": dump_yaml(config).decode("utf-8")}
+    files.update({p: b.decode("utf-8") for p, b in rendered.items() if p.startswith("rules/") and p.count("/") == 1})
+    for job in project.jobs:
+        if job.name in names:
+            groups = [{"targets": list(t), **({"labels": dict(l)} if l else {})} for t, l in job.target_groups]
+            files[f"prometheus/targets/{job.name}.json"] = dump_json(groups).decode("utf-8")
+    sources = sorted({d.source or d.file for d in project.documents})
+    extra = ("Runs Prometheus for the lifetime of a Slurm job, scraping the job's own nodes; the TSDB stays",
+             "in $PROMSPEC_OUT (default $SLURM_SUBMIT_DIR/promspec-$SLURM_JOB_ID) for `promspec collect`.",
+             "Usage: sbatch THIS_SCRIPT [COMMAND ARGS...]; with a command, Prometheus stops when it ends.")
+    text = sbatch_script(files, slurm, header(sources, extra), options)
+    directory = os.path.dirname(os.path.abspath(output))
+    fd, tmp = tempfile.mkstemp(prefix=".promspec-", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o755)
+        os.replace(tmp, output)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    if not slurm:
+        return "no Targets job takes its targets from a slurm: nodelist; the job scrapes the rendered targets only"
+    return ""

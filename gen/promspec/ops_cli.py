@@ -1,0 +1,234 @@
+"""Operations commands: silence, stack, status, collect, render slurm. Imports stay lazy for a fast --help."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import click
+
+ALERTMANAGER_URL = os.environ.get("PROMSPEC_ALERTMANAGER_URL", "http://127.0.0.1:9093")
+_alertmanager = click.option("--alertmanager", "url", default=ALERTMANAGER_URL, show_default=True, metavar="URL",
+                             help="Alertmanager to talk to (env PROMSPEC_ALERTMANAGER_URL).")
+
+
+def register_ops(cli: click.Group, fail, load) -> None:
+    """Add the operations commands to the promspec command group."""
+
+    @cli.group()
+    def silence() -> None:
+        """Create, list and expire Alertmanager silences (an acknowledgement is a silence with a comment)."""
+
+    @silence.command("add")
+    @_alertmanager
+    @click.argument("matchers", nargs=-1, required=True)
+    @click.option("-d", "--duration", default="2h", show_default=True, help="How long the silence lasts.")
+    @click.option("--until", "until", metavar="TIME", help="End time instead of --duration (RFC 3339 or now+4h).")
+    @click.option("-c", "--comment", required=True, help="Why (e.g. 'ack: investigating, see INC-123').")
+    @click.option("-a", "--author", default=lambda: os.environ.get("USER") or "promspec", help="Who silences.")
+    def silence_add(url, matchers, duration, until, comment, author) -> None:
+        """Silence alerts matching MATCHERS (name=value, name=~regex, name!=value; a bare word is an alertname)."""
+        import datetime
+        import time
+
+        from .ops.http import APIError
+        from .ops.silences import add_silence, parse_matcher
+        from .ops.times import parse_time
+        from .spec.model import parse_duration
+
+        try:
+            parsed = [parse_matcher(m) for m in matchers]
+            now = time.time()
+            end = parse_time(until, now) if until else now + parse_duration(duration)
+            ends = datetime.datetime.fromtimestamp(end, datetime.timezone.utc)
+            silence_id = add_silence(url, parsed, ends, author, comment)
+        except ValueError as exc:
+            fail(str(exc))
+        except APIError as exc:
+            fail(str(exc))
+        click.echo(silence_id)
+
+    @silence.command("list")
+    @_alertmanager
+    @click.argument("matchers", nargs=-1)
+    @click.option("--expired", is_flag=True, help="Include expired silences.")
+    @click.option("--output", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+    def silence_list(url, matchers, expired, fmt) -> None:
+        """List silences (optionally those with MATCHERS among their matchers)."""
+        import json
+
+        from .ops.http import APIError
+        from .ops.silences import list_silences, parse_matcher, table
+
+        try:
+            found = list_silences(url, [parse_matcher(m) for m in matchers], expired)
+        except (ValueError, APIError) as exc:
+            fail(str(exc))
+        click.echo(json.dumps(found, indent=2, sort_keys=True) if fmt == "json" else table(found), nl=fmt == "json")
+
+    @silence.command("expire")
+    @_alertmanager
+    @click.argument("ids", nargs=-1, required=True)
+    def silence_expire(url, ids) -> None:
+        """Expire the silences with these IDS."""
+        from .ops.http import APIError
+        from .ops.silences import expire_silence
+
+        for silence_id in ids:
+            try:
+                expire_silence(url, silence_id)
+            except APIError as exc:
+                fail(str(exc))
+            click.echo(f"expired {silence_id}", err=True)
+
+    @cli.group()
+    def stack() -> None:
+        """Run the rendered output locally: Prometheus, Alertmanager and promspec-exporter on 127.0.0.1."""
+
+    @stack.command("up")
+    @click.option("--dir", "directory", default=".", show_default=True, type=click.Path(file_okay=False),
+                  help="Rendered output (from `promspec generate -o DIR`); the stack's state goes in DIR/.promspec-stack.")
+    @click.option("--no-exporter", is_flag=True, help="Do not start promspec-exporter.")
+    def stack_up(directory, no_exporter) -> None:
+        """Start the stack on free loopback ports and print where each part listens."""
+        from .ops.stack import StackError, up
+
+        try:
+            state = up(directory, exporter=not no_exporter, progress=lambda m: click.echo(m, err=True))
+        except (StackError, OSError) as exc:
+            fail(str(exc))
+        for proc in state["processes"]:
+            path = "/metrics" if proc["name"] == "exporter" else ""
+            click.echo(f"{proc['name']:<13} {proc['url']}{path}  (pid {proc['pid']})")
+        click.echo(f"stop it with: promspec stack down --dir {directory}", err=True)
+
+    @stack.command("down")
+    @click.option("--dir", "directory", default=".", show_default=True, type=click.Path(file_okay=False),
+                  help="The directory `promspec stack up --dir` was given.")
+    def stack_down(directory) -> None:
+        """Stop exactly the processes `promspec stack up` started from DIR."""
+        from .ops.stack import StackError, down
+
+        try:
+            lines = down(directory)
+        except (StackError, OSError) as exc:
+            fail(str(exc))
+        for line in lines:
+            click.echo(line, err=True)
+
+    @cli.group()
+    def render() -> None:
+        """Render the specs into other forms than the output tree (see also `generate`)."""
+
+    @render.command("slurm")
+    @click.argument("specs", nargs=-1, type=click.Path())
+    @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The sbatch script to write.")
+    @click.option("--job-name", default="promspec-monitor", show_default=True)
+    @click.option("--time", "time_limit", metavar="D-HH:MM:SS", help="#SBATCH --time of the job.")
+    @click.option("--partition", help="#SBATCH --partition of the job.")
+    @click.option("--nodes", help="#SBATCH --nodes of the job.")
+    @click.option("--port", default=9090, show_default=True, help="Prometheus port (env PROMSPEC_PROMETHEUS_PORT).")
+    @click.option("--retention", default="30d", show_default=True, help="TSDB retention of the job's Prometheus.")
+    @click.option("--start-exporters", is_flag=True, help="Also run promspec-exporter on every node with srun.")
+    @click.option("--exporter-port", default=19400, show_default=True, help="Port of those exporters.")
+    def render_slurm(specs, output, job_name, time_limit, partition, nodes, port, retention, start_exporters,
+                     exporter_port) -> None:
+        """An sbatch script that runs Prometheus with the rendered config for the lifetime of a Slurm job."""
+        from .ops.slurm_script import write_sbatch
+
+        project = load(specs)
+        options = {"job_name": job_name, "time": time_limit, "partition": partition, "nodes": nodes, "port": port,
+                   "retention": retention, "start_exporters": start_exporters, "exporter_port": exporter_port}
+        try:
+            note = write_sbatch(project, output, options)
+        except OSError as exc:
+            fail(f"cannot write {output}: {exc.strerror or exc}; nothing written")
+        if note:
+            click.echo(f"promspec: {note}", err=True)
+        click.echo(f"wrote {output}: submit it with `sbatch {output} [COMMAND...]`", err=True)
+
+    @cli.command()
+    @click.argument("specs", nargs=-1, type=click.Path())
+    @click.option("--prometheus", "url", required=True, metavar="URL", help="Prometheus to read from.")
+    @click.option("--from", "start", required=True, metavar="TIME", help="Window start: RFC 3339, Unix seconds or now-7d.")
+    @click.option("--to", "end", default="now", show_default=True, metavar="TIME", help="Window end.")
+    @click.option("--step", default="15s", show_default=True, help="Resolution of the exported series.")
+    @click.option("--run-id", default="", help="A name for this window (a benchmark run); recorded in every file.")
+    @click.option("-o", "--output", required=True, type=click.Path(file_okay=False),
+                  help="Directory for manifest.json and series/*.csv|json.")
+    @click.option("--max-points", default=11000, show_default=True,
+                  help="Points per series per request; Prometheus refuses more than 11,000.")
+    @click.option("--retries", default=3, show_default=True, help="Retries of a request that failed transiently.")
+    def collect(specs, url, start, end, step, run_id, output, max_points, retries) -> None:
+        """Export every series the specs record, alert on and chart, for a time window, to CSV and JSON."""
+        import time
+
+        from .ops.collect import CollectError, collect as run, collect_queries
+        from .ops.http import APIError
+        from .ops.times import parse_time
+        from .render.outputs import render_project
+        from .spec.model import parse_duration
+
+        try:
+            now = time.time()
+            t0, t1 = parse_time(start, now), parse_time(end, now)
+            seconds = float(step) if re.fullmatch(r"[0-9]+(\.[0-9]+)?", step) else parse_duration(step)
+        except ValueError as exc:
+            fail(str(exc))
+        project = load(specs)
+        queries, skipped = collect_queries(render_project(project), seconds, t1 - t0)
+        try:
+            manifest = run(url, queries, skipped, t0, t1, seconds, output, run_id, max_points, retries,
+                           progress=lambda m: click.echo(m, err=True))
+        except (CollectError, APIError) as exc:
+            fail(str(exc))
+        except OSError as exc:
+            fail(f"cannot write to {output}: {exc.strerror or exc}; the previous export there is unchanged "
+                 "(fetched chunks are kept: run the same command again to resume)")
+        except KeyboardInterrupt:
+            fail("interrupted; run the same command again to resume", 130)
+        rows = sum(q["rows"] for q in manifest["queries"])
+        click.echo(f"wrote {len(manifest['queries'])} queries ({rows} rows) to {output}; see {output}/manifest.json",
+                   err=True)
+
+    @cli.command()
+    @click.argument("specs", nargs=-1, type=click.Path())
+    @click.option("--prometheus", "url", required=True, metavar="URL", help="Prometheus that evaluates the SLO rules.")
+    @click.option("--service", "services", multiple=True, help="Only this service's SLOs (repeatable).")
+    @click.option("--time", "at", metavar="TIME", help="Evaluate at this time instead of now (RFC 3339, now-1h).")
+    @click.option("--output", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+    @click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True)
+    def status(specs, url, services, at, fmt, color) -> None:
+        """Every SLO of SPECS with its SLI, error budget left, burn rate per alert window and firing tiers."""
+        import json
+        import sys
+        import time
+
+        from .compile.rules import rule_files
+        from .ops.http import APIError
+        from .ops.status import slos_from_rules, status as live, table
+        from .ops.times import parse_time
+
+        try:
+            when = parse_time(at, time.time()) if at else None
+        except ValueError as exc:
+            fail(str(exc))
+        project = load(specs)
+        slos, windows = slos_from_rules(rule_files(project))
+        if not slos:
+            fail("the specs declare no SLOs (Service documents, or Sloth/OpenSLO files)")
+        if services:
+            known = sorted({s.service for s in slos})
+            missing = [s for s in services if s not in known]
+            if missing:
+                fail(f"no SLOs of service {', '.join(missing)} in the specs (services: {', '.join(known)})")
+            slos = [s for s in slos if s.service in services]
+        try:
+            report = live(url, slos, windows, when)
+        except APIError as exc:
+            fail(str(exc))
+        if fmt == "json":
+            click.echo(json.dumps(report, indent=2))
+            return
+        colour = color == "always" or (color == "auto" and sys.stdout.isatty())
+        click.echo(table(report, windows, click.style if colour else (lambda text, **kw: text)), nl=False, color=colour)

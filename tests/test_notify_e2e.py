@@ -1,0 +1,130 @@
+"""End to end: the rendered bundled output on a real Prometheus and Alertmanager, a fake vLLM that starts
+failing requests, and a loopback webhook. The SLO page alert reaches the webhook with its labels and
+annotations; the ticket alert of the same SLO is inhibited; `promspec status` sees the page firing."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from conftest import REPO, PrometheusServer, free_port, run_promspec
+from ops_servers import AlertmanagerServer, WebhookReceiver, wait_for
+
+SLO_ID = "chat-vllm-errors"  # specs/services/vllm.yml: service chat-vllm, SLO errors, 99% over 30d
+
+
+class FakeVLLM:
+    """vLLM's request counter on loopback: finished requests at a steady rate, errors once fail() is called."""
+
+    RATE = 20.0  # requests per second, finished normally, all along
+
+    def __init__(self):
+        self.start = time.time() - 60  # a minute of history, so rates exist from the first scrape
+        self.failing_since = None
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = fake.exposition().encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def fail(self) -> None:
+        """From now on as many requests fail as succeed: a 50% error ratio, 50x the 1% budget."""
+        self.failing_since = time.time()
+
+    def exposition(self) -> str:
+        now = time.time()
+        ok = self.RATE * (now - self.start)
+        errors = self.RATE * (now - self.failing_since) if self.failing_since else 0.0
+        labels = 'model_name="llama-3-8b",engine="0"'
+        return ("# TYPE vllm:request_success_total counter\n"
+                f'vllm:request_success_total{{{labels},finished_reason="stop"}} {ok}\n'
+                f'vllm:request_success_total{{{labels},finished_reason="error"}} {errors}\n')
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_slo_page_reaches_the_webhook_and_inhibits_the_ticket(tmp_path):
+    fake, receiver = FakeVLLM(), WebhookReceiver()
+    am_port = free_port()
+    servers = []
+    try:
+        # The bundled specs, pointed at the fake and the receiver, and scraping vLLM every second.
+        specs = tmp_path / "specs"
+        shutil.copytree(os.path.join(REPO, "specs"), specs)
+        targets = specs / "targets.yml"
+        text = targets.read_text()
+        assert "targets: [localhost:8000]" in text
+        targets.write_text(text.replace("targets: [localhost:8000]", f"targets: [127.0.0.1:{fake.port}]\n"
+                                                                      "      interval: 1s"))
+        notifications = specs / "notifications.yml"
+        text = notifications.read_text()
+        assert "url: http://127.0.0.1:9099/alerts" in text
+        notifications.write_text(text.replace("http://127.0.0.1:9099/alerts", f"{receiver.url}/alerts"))
+        out = tmp_path / "out"
+        run_promspec("generate", str(specs), "-o", str(out), check=0,
+                     env={"PROMSPEC_ALERTMANAGERS": f"127.0.0.1:{am_port}"})
+        am = AlertmanagerServer(str(out / "alertmanager" / "alertmanager.yml"), str(tmp_path / "am"), port=am_port)
+        servers.append(am)
+        (tmp_path / "tsdb").mkdir()
+        prom = PrometheusServer(str(out / "prometheus" / "prometheus.yml"), str(tmp_path / "tsdb"),
+                                ["--rules.alert.resend-delay=2s"])
+        servers.append(prom)
+        fake.fail()
+
+        # SLO rule groups evaluate every 30s (long windows every 1m): allow two rounds of each.
+        def page():
+            return [a for a in receiver.alerts("/alerts", slo_id=SLO_ID, burn_tier="page-fast")
+                    if a["status"] == "firing"]
+
+        alert = wait_for(page, 110, "the page-fast alert at the webhook", interval=0.5)[0]
+        assert alert["labels"] == {
+            "alertname": "ChatVllmErrorsErrorBudgetBurn", "severity": "page", "burn_tier": "page-fast",
+            "slo_id": SLO_ID, "slo_service": "chat-vllm", "slo": "errors", "team": "inference"}
+        summary = alert["annotations"]["summary"]
+        assert summary.startswith("chat-vllm SLO errors: error budget burning ") and summary.endswith(
+            "x over 1h (page-fast)")
+        burn = float(summary.split("burning ")[1].split("x")[0])
+        assert 14.4 < burn <= 100  # ~50% errors against a 1% budget
+        assert "objective 99% over 30d" in alert["annotations"]["description"]
+
+        # The ticket tiers of the same SLO fire too, and Alertmanager holds them back.
+        def ticket():
+            found = [a for a in am.api("GET", "/alerts")
+                     if a["labels"].get("slo_id") == SLO_ID and a["labels"]["severity"] == "ticket"
+                     and a["labels"].get("burn_tier")]
+            return found if found and all(a["status"]["state"] == "suppressed" for a in found) else None
+
+        tickets = wait_for(ticket, 110, "the inhibited ticket alert in Alertmanager", interval=0.5)
+        pages = {a["fingerprint"] for a in am.api("GET", "/alerts") if a["labels"].get("slo_id") == SLO_ID
+                 and a["labels"]["severity"] == "page"}
+        for t in tickets:
+            assert set(t["status"]["inhibitedBy"]) & pages
+        assert not [a for a in receiver.alerts("/alerts", slo_id=SLO_ID) if a["labels"]["severity"] == "ticket"]
+
+        status = json.loads(run_promspec("status", str(specs), "--prometheus", prom.url, "--service", "chat-vllm",
+                                         "--output", "json", check=0).stdout)
+        row = next(r for r in status["slos"] if r["slo_id"] == SLO_ID)
+        assert "page-fast" in row["firing"] and row["burn_rates"]["1h"] > 14.4
+    finally:
+        for server in reversed(servers):
+            server.stop()
+        fake.close()
+        receiver.close()
