@@ -57,8 +57,8 @@ def test_check_fails_with_a_diff_after_a_spec_edit(tmp_path):
     proc = run_promspec("generate", str(specs), "-o", str(out), "--check")
     assert proc.returncode == 1
     assert "--- a/rules/llm.yml" in proc.stdout
-    assert "-      expr: sum by (model) (llm:error_rate_5m) > 0.1" in proc.stdout
-    assert "+      expr: sum by (model) (llm:error_rate_5m) > 0.05" in proc.stdout
+    assert "-    expr: sum by (model) (llm:error_rate_5m) > 0.1" in proc.stdout
+    assert "+    expr: sum by (model) (llm:error_rate_5m) > 0.05" in proc.stdout
     assert "stale" in proc.stderr
     assert snapshot(str(out)) == before
 

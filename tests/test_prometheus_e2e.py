@@ -39,7 +39,7 @@ def test_recording_rules_and_high_error_rate_alert(tmp_path, prometheus_factory)
         shutil.copytree(os.path.join(REPO, "specs"), specs)
         targets = specs / "targets.yml"
         targets.write_text(targets.read_text().replace("localhost:2112", f"127.0.0.1:{fake.port}")
-                           .replace("interval: 15s", "interval: 1s"))
+                           .replace("interval: 15s", "interval: 1s").replace("timeout: 5s", "timeout: 1s"))
         rules = specs / "llm.yml"
         text = rules.read_text()
         assert text.count("for: 5m") == 2
