@@ -87,7 +87,8 @@ def sloth_groups(service: str, slo: str, objective_percent: float, error_query: 
                 f"    max(slo:sli_error:ratio_rate{long}{flt} > ({f} * {_num(budget)})) without (sloth_window)\n)")
         return parts[0] + "\nor\n" + parts[1] + "\n"
 
-    name = alert_name or "Sloth" + "".join(w.capitalize() for w in f"{service}-{slo}".replace("_", "-").split("-")) + "BurnRate"
+    words = f"{service}-{slo}".replace("_", "-").split("-")
+    name = alert_name or "Sloth" + "".join(w.capitalize() for w in words) + "BurnRate"
     alerts = []
     for severity, quick, slow in (("page", PAGE_QUICK, PAGE_SLOW), ("ticket", TICKET_QUICK, TICKET_SLOW)):
         alerts.append({

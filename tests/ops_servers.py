@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conftest import free_port, require_tool
+from conftest import PrometheusServer, free_port, require_tool
 
 
 def wait_for(predicate, timeout: float, what: str, interval: float = 0.1):
@@ -65,14 +65,7 @@ class AlertmanagerServer:
     def post_alerts(self, *alerts: dict) -> None:
         self.api("POST", "/alerts", list(alerts))
 
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        self.log.close()
+    stop = PrometheusServer.stop  # the same: terminate by PID, then kill after 10s
 
 
 class WebhookReceiver:

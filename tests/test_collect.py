@@ -218,3 +218,21 @@ def test_disk_full_leaves_the_previous_export(world, tmp_path):
     after = {k: v for k, v in snapshot(str(out)).items() if not k.startswith(".promspec-collect")}
     assert after == before
     assert not [f for f in os.listdir(out) if ".tmp" in f or f.startswith(".promspec-staging")]
+
+
+def test_bundled_specs_export_records_alerts_and_dashboard_queries():
+    from promspec.ops.collect import collect_queries
+    from promspec.pipeline import load_project
+    from promspec.render.outputs import render_project
+
+    project, _ = load_project([os.path.join(os.path.dirname(os.path.dirname(__file__)), "specs")], env={})
+    queries, skipped = collect_queries(render_project(project), 15, WEEK)
+    kinds = {q.kind for q in queries}
+    assert kinds == {"record", "alert", "dashboard"}
+    names = {q.name for q in queries}
+    assert {"slo:sli_errors:rate5m", "slo:sli_error:ratio_period", "llm:request_rate_5m"} <= names
+    charts = [q for q in queries if q.kind == "dashboard"]
+    assert charts and all("$" not in q.expr for q in charts)  # Grafana variables replaced
+    assert len({q.slug.lower() for q in queries}) == len(queries)
+    assert len({q.expr for q in charts}) == len(charts)
+    assert all(s["reason"] for s in skipped)

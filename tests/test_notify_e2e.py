@@ -7,41 +7,24 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from conftest import REPO, PrometheusServer, free_port, run_promspec
+from fake_llm import FakeLLM
 from ops_servers import AlertmanagerServer, WebhookReceiver, wait_for
 
 SLO_ID = "chat-vllm-errors"  # specs/services/vllm.yml: service chat-vllm, SLO errors, 99% over 30d
 
 
-class FakeVLLM:
+class FakeVLLM(FakeLLM):
     """vLLM's request counter on loopback: finished requests at a steady rate, errors once fail() is called."""
 
     RATE = 20.0  # requests per second, finished normally, all along
 
     def __init__(self):
+        super().__init__({})  # FakeLLM's loopback server, serving this class's exposition()
         self.start = time.time() - 60  # a minute of history, so rates exist from the first scrape
         self.failing_since = None
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                body = fake.exposition().encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def fail(self) -> None:
         """From now on as many requests fail as succeed: a 50% error ratio, 50x the 1% budget."""
@@ -55,10 +38,6 @@ class FakeVLLM:
         return ("# TYPE vllm:request_success_total counter\n"
                 f'vllm:request_success_total{{{labels},finished_reason="stop"}} {ok}\n'
                 f'vllm:request_success_total{{{labels},finished_reason="error"}} {errors}\n')
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def test_slo_page_reaches_the_webhook_and_inhibits_the_ticket(tmp_path):
@@ -89,10 +68,14 @@ def test_slo_page_reaches_the_webhook_and_inhibits_the_ticket(tmp_path):
         servers.append(prom)
         fake.fail()
 
+        # Only alerts of this test's Prometheus count (another Prometheus on the machine could reach
+        # this Alertmanager's port): their generatorURL names its port.
+        mine = f":{prom.port}/graph"
+
         # SLO rule groups evaluate every 30s (long windows every 1m): allow two rounds of each.
         def page():
             return [a for a in receiver.alerts("/alerts", slo_id=SLO_ID, burn_tier="page-fast")
-                    if a["status"] == "firing"]
+                    if a["status"] == "firing" and mine in a["generatorURL"]]
 
         alert = wait_for(page, 110, "the page-fast alert at the webhook", interval=0.5)[0]
         assert alert["labels"] == {
@@ -109,15 +92,16 @@ def test_slo_page_reaches_the_webhook_and_inhibits_the_ticket(tmp_path):
         def ticket():
             found = [a for a in am.api("GET", "/alerts")
                      if a["labels"].get("slo_id") == SLO_ID and a["labels"]["severity"] == "ticket"
-                     and a["labels"].get("burn_tier")]
+                     and a["labels"].get("burn_tier") and mine in a["generatorURL"]]
             return found if found and all(a["status"]["state"] == "suppressed" for a in found) else None
 
         tickets = wait_for(ticket, 110, "the inhibited ticket alert in Alertmanager", interval=0.5)
         pages = {a["fingerprint"] for a in am.api("GET", "/alerts") if a["labels"].get("slo_id") == SLO_ID
-                 and a["labels"]["severity"] == "page"}
+                 and a["labels"]["severity"] == "page" and mine in a["generatorURL"]}
         for t in tickets:
             assert set(t["status"]["inhibitedBy"]) & pages
-        assert not [a for a in receiver.alerts("/alerts", slo_id=SLO_ID) if a["labels"]["severity"] == "ticket"]
+        assert not [a for a in receiver.alerts("/alerts", slo_id=SLO_ID)
+                    if a["labels"]["severity"] == "ticket" and mine in a["generatorURL"]]
 
         status = json.loads(run_promspec("status", str(specs), "--prometheus", prom.url, "--service", "chat-vllm",
                                          "--output", "json", check=0).stdout)

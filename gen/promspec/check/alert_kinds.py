@@ -9,19 +9,9 @@ from ..spec.loader import dotted
 from ..spec.model import Alert, Project, Ref, parse_duration
 
 
-def _node(ref: Ref):
-    node = ref.doc.data
-    try:
-        for part in ref.path:
-            node = node[part]
-    except (KeyError, IndexError, TypeError):
-        return None
-    return node
-
-
 def expr_sources(ref: Ref, field: str = "expr") -> list[tuple[tuple, str]]:
     """(path, text) of the PromQL a rule was built from: its expr field, or the fields of an alert kind."""
-    node = _node(ref)
+    node = ref.node()
     if not isinstance(node, dict):
         return []
     if isinstance(node.get(field), str):
@@ -88,6 +78,6 @@ def check_alert_kinds(project: Project, report: Report) -> None:
         for rule in group.rules:
             if not isinstance(rule, Alert):
                 continue
-            spec = _node(rule.ref)
+            spec = rule.ref.node()
             if isinstance(spec, dict) and "kind" in spec and "expr" not in spec:
                 _check_alert(rule, spec, report)

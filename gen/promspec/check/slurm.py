@@ -11,9 +11,7 @@ from ..spec.model import Project
 def check_nodelists(project: Project, report: Report) -> None:
     """Every slurm.nodelist expands to host names."""
     for job in project.jobs:
-        node = job.ref.doc.data
-        for part in job.ref.path:
-            node = node[part]
+        node = job.ref.node()
         if not isinstance(node, dict) or "slurm" not in node:
             continue
         path = job.ref.path + ("slurm", "nodelist")

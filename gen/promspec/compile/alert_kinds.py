@@ -114,6 +114,7 @@ def _anomaly(spec: dict) -> dict:
 
 
 def absent_job_selector(job: str) -> str:
+    """The up series of a scrape job."""
     return f'up{{job="{job}"}}'
 
 
@@ -179,5 +180,6 @@ def fragments(spec: dict) -> list[tuple[tuple, str]]:
 
 
 def for_seconds(text: str) -> float:
+    """Seconds of an alert's `for` (0 when unset)."""
     return parse_duration(text) if text else 0.0
 

@@ -10,8 +10,9 @@ import math
 import re
 import statistics
 
-from ..spec.model import Alert, Project, Ref, format_duration, parse_duration
+from ..spec.model import Alert, Project, format_duration, parse_duration
 from .alert_kinds import WOW_OFFSET, for_seconds, number, selector
+from .alertmanager import quote
 from .rules import rule_file_name
 
 BASELINE_POINTS = 60  # z-score baseline: alternating low/high samples, mean B and standard deviation s
@@ -50,13 +51,9 @@ def series_labels(expr: str) -> dict:
     return labels
 
 
-def _quote(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-
-
 def series_text(labels: dict) -> str:
     """promtool's series notation: name{a="b",...}."""
-    inner = ",".join(f"{k}={_quote(v)}" for k, v in sorted(labels.items()) if k != "__name__")
+    inner = ",".join(f"{k}={quote(v)}" for k, v in sorted(labels.items()) if k != "__name__")
     return f"{labels.get('__name__', '')}{{{inner}}}"
 
 
@@ -77,12 +74,14 @@ class _Case:
         self.checks: list = []
 
     def add(self, labels: dict, values: str) -> None:
+        """One input series; a second series with the same labels cannot be told apart."""
         key = series_text(labels)
         if key in self.series:
             raise Untestable("two of its conditions read the same series")
         self.series[key] = values
 
     def as_dict(self) -> dict:
+        """The test group as promtool reads it."""
         return {"name": self.name, "interval": format_duration(self.interval),
                 "input_series": [{"series": k, "values": v} for k, v in self.series.items()],
                 "promql_expr_test": self.checks}
@@ -102,13 +101,16 @@ class _Tester:
             raise Untestable("its labels are templates")
 
     def case(self, name: str) -> _Case:
+        """A new test group named after the alert."""
         return _Case(f"{self.alert.name} {name}", self.step)
 
     def points(self, until: float) -> int:
+        """Input samples from 0 to until, and one more."""
         return int(until // self.step) + 2
 
     def expect(self, case: _Case, t: float, labels: dict | None) -> None:
-        query = f'ALERTS{{alertname={_quote(self.alert.name)},alertstate="firing"}}'
+        """At t the alert fires with these series labels, or (None) does not fire."""
+        query = f'ALERTS{{alertname={quote(self.alert.name)},alertstate="firing"}}'
         samples = []
         if labels is not None:
             full = {k: v for k, v in labels.items() if k != "__name__"}
@@ -378,13 +380,6 @@ def alert_cases(alert: Alert, spec: dict, interval: float) -> tuple[list[dict], 
     return [c.as_dict() for c in _BUILDERS[kind](_Tester(alert, spec, interval))], False
 
 
-def _spec_of(ref: Ref):
-    node = ref.doc.data
-    for part in ref.path:
-        node = node[part]
-    return node
-
-
 def alert_test_files(project: Project) -> dict[str, tuple[str, dict, list[str]]]:
     """rules/tests/<spec>.test.yml (and <spec>.long.test.yml) -> (source spec, test file, alerts left untested)."""
     by_file: dict[str, tuple[str, list, list]] = {}
@@ -392,7 +387,7 @@ def alert_test_files(project: Project) -> dict[str, tuple[str, dict, list[str]]]
     for group in project.groups:
         interval = parse_duration(group.interval) if group.interval else default
         for rule in group.rules:
-            spec = _spec_of(rule.ref) if isinstance(rule, Alert) else None
+            spec = rule.ref.node() if isinstance(rule, Alert) else None
             if not isinstance(spec, dict) or "kind" not in spec or "expr" in spec:
                 continue
             source = rule.ref.doc.source or rule.ref.file

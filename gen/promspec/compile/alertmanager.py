@@ -40,15 +40,16 @@ def as_list(value) -> list:
     return value if isinstance(value, list) else [value]
 
 
-def _quote(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def quote(value: str) -> str:
+    """A label value as a double-quoted string, escaped the way Prometheus and Alertmanager read it."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
 def matchers(spec: dict, prefix: str = "") -> list[str]:
     """Alertmanager matcher strings from match / match_re / matchers (or source / source_re ...)."""
     eq, re_ = ("match", "match_re") if not prefix else (prefix, f"{prefix}_re")
-    out = [f"{k}={_quote(v)}" for k, v in spec.get(eq, {}).items()]
-    out += [f"{k}=~{_quote(v)}" for k, v in spec.get(re_, {}).items()]
+    out = [f"{k}={quote(v)}" for k, v in spec.get(eq, {}).items()]
+    out += [f"{k}=~{quote(v)}" for k, v in spec.get(re_, {}).items()]
     out += [m.strip() for m in spec.get("matchers", [])] if not prefix else []
     return out
 
@@ -110,13 +111,11 @@ _TIMING = ("group_by", "group_wait", "group_interval", "repeat_interval")
 
 
 def routes(spec: dict) -> list[dict]:
-    """Alertmanager routes for one spec route: the route itself, then one per escalation step.
-
-    Escalation uses real routing: sibling routes with the same matchers, `continue: true`, and a
-    group_wait of the step's delay. Alertmanager sends a group's first notification only after
-    group_wait and skips it when every alert has resolved by then, so receiver B hears of the alert
-    only if it is still firing N minutes after Alertmanager first received it.
-    """
+    """Alertmanager routes for one spec route: the route itself, then one per escalation step."""
+    # Escalation is real routing: sibling routes with the same matchers, `continue: true`, and a
+    # group_wait of the step's delay. Alertmanager sends a group's first notification only after
+    # group_wait and skips it when every alert has resolved by then, so receiver B hears of the
+    # alert only if it is still firing N minutes after Alertmanager first received it.
     match = matchers(spec)
     first: dict = {"receiver": spec["receiver"]}
     if match:

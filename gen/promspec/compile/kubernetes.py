@@ -77,9 +77,7 @@ def monitor(project: Project, job: ScrapeJob) -> dict:
 
 
 def _job_kubernetes(job: ScrapeJob) -> dict:
-    node = job.ref.doc.data
-    for part in job.ref.path:
-        node = node[part]
+    node = job.ref.node()
     return node.get("kubernetes", {}) if isinstance(node, dict) else {}
 
 
@@ -96,8 +94,8 @@ def dashboard_configmap(project: Project, path: str, text: str) -> dict:
 
 def kubernetes_resources(project: Project, rule_groups: dict[str, tuple[str, list]],
                          dashboards: dict[str, str]) -> dict[str, tuple[dict, str]]:
-    """kubernetes/<kind>/<name>.yaml -> (resource, what it comes from), for rule files (stem -> (source, groups))
-    and rendered dashboard JSON files (path -> text), plus a kustomization.yaml listing them."""
+    """kubernetes/<kind>/<name>.yaml -> (resource, its source) for rule files, scrape jobs and dashboards."""
+    # rule_groups: rule file stem -> (source spec, groups); dashboards: rendered path -> JSON text.
     out: dict[str, tuple[dict, str]] = {}
     for stem, (source, groups) in sorted(rule_groups.items()):
         out[f"kubernetes/prometheusrules/{dns_name(stem)}.yaml"] = (prometheus_rule(project, stem, groups), source)

@@ -82,9 +82,7 @@ def slurm_jobs(project) -> list[tuple[str, int, dict]]:
     """(job name, port, target labels) of the scrape jobs whose targets come from a nodelist."""
     out = []
     for job in project.jobs:
-        node = job.ref.doc.data
-        for part in job.ref.path:
-            node = node[part]
+        node = job.ref.node()
         if isinstance(node, dict) and "slurm" in node:
             # The model appends the nodelist's target group last, with the job's and the nodelist's labels.
             out.append((job.name, node["slurm"]["port"], dict(job.target_groups[-1][1])))
@@ -99,11 +97,9 @@ def _heredoc(path: str, body: str) -> str:
 
 
 def sbatch_script(files: dict[str, str], slurm: list[tuple[str, int, dict]], header: str, options: dict) -> str:
-    """The sbatch script: the rendered config embedded, the job's nodes as targets, Prometheus for its lifetime.
-
-    files: prometheus/prometheus.yml, rules/*.yml and prometheus/targets/*.json as text (paths as rendered).
-    options: job_name, time, partition, nodes, port, exporter_port, retention, start_exporters.
-    """
+    """The sbatch script: the rendered config embedded, the job's nodes as targets, Prometheus for its lifetime."""
+    # files: prometheus/prometheus.yml, rules/*.yml and prometheus/targets/*.json as text (rendered paths).
+    # options: job_name, time, partition, nodes, port, exporter_port, retention, start_exporters.
     lines = ["#!/bin/bash", header.rstrip("\n")]
     lines += [f"#SBATCH --job-name={options['job_name']}"]
     for key in ("time", "partition", "nodes"):
@@ -150,6 +146,8 @@ def sbatch_script(files: dict[str, str], slurm: list[tuple[str, int, dict]], hea
         'echo "$PROM_PID" > "$OUT/prometheus.pid"\n'
         '# Stop Prometheus (cleanly, so the head block is written) when the job ends, however it ends.\n'
         'trap \'kill -TERM "$PROM_PID" 2>/dev/null || true; wait "$PROM_PID" 2>/dev/null || true\' EXIT\n'
+        "trap 'exit 143' TERM  # Slurm's end of job: exit through the EXIT trap above\n"
+        "trap 'exit 130' INT\n"
         'PROBE="$LISTEN"; [ "$LISTEN" = 0.0.0.0 ] && PROBE=127.0.0.1\n'
         'for _ in $(seq 300); do\n'
         '  if (exec 3<>"/dev/tcp/$PROBE/$PORT") 2>/dev/null; then break; fi\n'

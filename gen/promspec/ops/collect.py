@@ -17,6 +17,7 @@ import re
 import shutil
 from dataclasses import dataclass
 
+from ..render.tree import write_file, write_tree
 from .http import APIError, base_url, request_with_retries
 from .times import rfc3339
 
@@ -31,6 +32,8 @@ class CollectError(Exception):
 
 @dataclass
 class Query:
+    """One series to export: a recorded series, an alert expression or a dashboard query."""
+
     name: str
     expr: str
     kind: str  # record, alert or dashboard
@@ -122,18 +125,6 @@ def chunks(start: float, end: float, step: float, max_points: int) -> list[tuple
     return out
 
 
-def _atomic_write(path: str, data: bytes) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _number(ts: float) -> str:
     return repr(int(ts)) if float(ts).is_integer() else repr(float(ts))
 
@@ -193,7 +184,7 @@ def collect(url: str, queries: list[Query], skipped: list[dict], start: float, e
         if not same:
             shutil.rmtree(cache)  # a different export was interrupted here: its chunks do not apply
     os.makedirs(os.path.join(cache, "chunks"), exist_ok=True)
-    _atomic_write(marker, digest.encode())
+    write_file(marker, digest.encode())
 
     total = len(queries) * len(windows)
     cached = sum(1 for i in range(len(queries)) for j in range(len(windows))
@@ -220,7 +211,7 @@ def collect(url: str, queries: list[Query], skipped: list[dict], start: float, e
                 raise CollectError(f"{exc} (query {query.name}: {query.expr}); the export is incomplete: "
                                    "fetched chunks are kept, run the same command again to resume") from None
             result = (answer or {}).get("data", {}).get("result", [])
-            _atomic_write(path, json.dumps(result).encode())
+            write_file(path, json.dumps(result).encode())
             parts.append(result)
         series = _merge(parts)
         csv_bytes, json_bytes, rows = _artifacts(query, series, run_id)
@@ -241,8 +232,6 @@ def collect(url: str, queries: list[Query], skipped: list[dict], start: float, e
 
 def _publish(out_dir: str, cache: str, files: dict[str, bytes], manifest: dict) -> None:
     """Swap series/ in whole, then write manifest.json; a failure leaves the previous export as it was."""
-    from ..render.tree import write_tree
-
     target = os.path.join(out_dir, "manifest.json")
     aside = os.path.join(cache, "manifest.previous")
     if os.path.exists(target):
@@ -253,4 +242,5 @@ def _publish(out_dir: str, cache: str, files: dict[str, bytes], manifest: dict) 
         if os.path.exists(aside):
             os.replace(aside, target)
         raise
-    _atomic_write(target, (json.dumps(manifest, indent=2) + "\n").encode())
+    write_file(target, (json.dumps(manifest, indent=2) + "\n").encode())
+    os.chmod(target, 0o644)  # the temporary file it was renamed from was private

@@ -6,6 +6,7 @@ import datetime
 import re
 import urllib.parse
 
+from ..compile.alertmanager import quote
 from .http import APIError, base_url, request
 
 _MATCHER = re.compile(r"^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*(.*?)\s*$")
@@ -34,8 +35,7 @@ def matcher_text(m: dict) -> str:
     """A matcher as Alertmanager writes it: name="value", name=~"regex"."""
     op = ("=" if m.get("isEqual", True) else "!") + ("~" if m["isRegex"] else "")
     op = {"!": "!="}.get(op, op)
-    value = m["value"].replace("\\", "\\\\").replace('"', '\\"')
-    return f'{m["name"]}{op}"{value}"'
+    return f'{m["name"]}{op}{quote(m["value"])}'
 
 
 def _iso(t: datetime.datetime) -> str:

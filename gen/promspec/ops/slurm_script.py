@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-import tempfile
 
 from ..compile.slurm import sbatch_script, slurm_config, slurm_jobs
+from ..render.tree import write_file
 
 
 def write_sbatch(project, output: str, options: dict) -> str:
@@ -30,17 +30,8 @@ def write_sbatch(project, output: str, options: dict) -> str:
              "in $PROMSPEC_OUT (default $SLURM_SUBMIT_DIR/promspec-$SLURM_JOB_ID) for `promspec collect`.",
              "Usage: sbatch THIS_SCRIPT [COMMAND ARGS...]; with a command, Prometheus stops when it ends.")
     text = sbatch_script(files, slurm, header(sources, extra), options)
-    directory = os.path.dirname(os.path.abspath(output))
-    fd, tmp = tempfile.mkstemp(prefix=".promspec-", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o755)
-        os.replace(tmp, output)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_file(output, text.encode("utf-8"))
+    os.chmod(output, 0o755)
     if not slurm:
         return "no Targets job takes its targets from a slurm: nodelist; the job scrapes the rendered targets only"
     return ""

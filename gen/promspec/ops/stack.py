@@ -46,6 +46,7 @@ def binary(kind: str) -> str:
 
 
 def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -74,14 +75,13 @@ def is_running(proc: dict) -> bool:
 
 
 def _write_json(path: str, data) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2)
-        fh.write("\n")
-    os.replace(tmp, path)
+    from ..render.tree import write_file
+
+    write_file(path, (json.dumps(data, indent=2) + "\n").encode())
 
 
 def read_state(directory: str) -> dict | None:
+    """The state `up` wrote in directory, or None."""
     path = os.path.join(directory, STATE_DIR, "state.json")
     try:
         with open(path, encoding="utf-8") as fh:

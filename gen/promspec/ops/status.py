@@ -20,6 +20,8 @@ _RATIO_RATE = re.compile(r"^slo:sli_error:ratio_rate(\w+)$")
 
 @dataclass
 class Tier:
+    """A burn-rate alert tier of an SLO, as its rule says."""
+
     name: str
     severity: str
     long: str = ""
@@ -29,6 +31,8 @@ class Tier:
 
 @dataclass
 class SLO:
+    """An SLO as the rendered rules declare it (slo:info and the burn alerts)."""
+
     slo_id: str
     service: str
     slo: str

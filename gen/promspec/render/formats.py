@@ -7,10 +7,8 @@ KUBERNETES_ROOTS = ("kubernetes",)
 
 
 def select_outputs(files: dict[str, bytes], roots: list[str], outputs: list[str]) -> tuple[dict[str, bytes], list[str]]:
-    """The files and owned directories to write for the chosen formats.
-
-    Without "files", only kubernetes/ is written and the other directories are left as they are.
-    """
+    """The files and owned directories to write for the chosen formats."""
+    # Without "files", only kubernetes/ is written and the other directories are left as they are.
     if "files" in outputs:
         return files, roots
     kept = [r for r in roots if r in KUBERNETES_ROOTS]

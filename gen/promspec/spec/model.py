@@ -54,6 +54,16 @@ class Ref:
     def at(self, *sub) -> "Ref":
         return Ref(self.doc, self.path + sub)
 
+    def node(self):
+        """The spec value this ref points at, as written (None when the path does not exist)."""
+        node = self.doc.data
+        for part in self.path:
+            try:
+                node = node[part]
+            except (KeyError, IndexError, TypeError):
+                return None
+        return node
+
     @property
     def file(self) -> str:
         return self.doc.file

@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-from .schemas import DURATION, HOSTPORT, LABEL_NAME, LABELS, NAME, PROMQL, _object
+from .schemas import ALERT, DURATION, HOSTPORT, LABEL_NAME, LABELS, NAME, PROMQL, _object
 
-ALERT_NAME = {"type": "string", "pattern": r"^[a-zA-Z_][a-zA-Z0-9_]*$",
-              "x-expected": "an alert name such as HighErrorRate ([a-zA-Z_][a-zA-Z0-9_]*)"}
 ALERT_KIND_NAMES = ("threshold", "compound", "anomaly", "absent", "capacity")
 OPERATOR = {"enum": [">", ">=", "<", "<=", "==", "!="], "x-expected": "one of >, >=, <, <=, ==, !="}
 NUMBER = {"type": "number", "x-expected": "a number"}
 LABEL_LIST = {"type": "array", "items": LABEL_NAME, "minItems": 1, "uniqueItems": True,
               "x-expected": "a list of label names"}
 
-# Fields every alert has, whatever its kind. name and kind are validated once, on the outer object;
-# the per-kind branches list them only so that "unknown field" knows they are allowed.
-_COMMON = {
-    "name": {},
-    "kind": {},
-    "for": DURATION,
-    "keep_firing_for": DURATION,
-    "severity": {"type": "string", "pattern": r"^[a-z][a-z0-9_-]*$",
-                 "x-expected": "a severity such as critical, warning, info, page or ticket"},
-    "summary": {"type": "string"},
-    "description": {"type": "string"},
-    "runbook_url": {"type": "string", "pattern": r"^https?://", "x-expected": "an http(s) URL"},
-    "labels": LABELS,
-    "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
-}
+# Fields every alert has, whatever its kind (those of a raw alert but expr). name and kind are validated
+# once, on the outer object; the per-kind branches list them only so that "unknown field" knows them.
+_COMMON = {"name": {}, "kind": {}, **{k: v for k, v in ALERT["properties"].items() if k not in ("name", "expr")}}
 
 CONDITION = _object({
     "metric": {**PROMQL, "x-expected": "a PromQL expression (a recorded series is best)"},
@@ -94,7 +80,7 @@ def _kind_branch(kind, fields: dict, required: tuple) -> dict:
 ALERT_KINDS = {
     "type": "object",
     "properties": {
-        "name": ALERT_NAME,
+        "name": ALERT["properties"]["name"],
         "kind": {"enum": list(ALERT_KIND_NAMES),
                  "x-expected": "one of " + ", ".join(ALERT_KIND_NAMES) + " (or no kind and an expr)"},
     },
