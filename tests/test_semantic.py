@@ -148,3 +148,15 @@ def test_env_overrides_win_over_settings(tmp_path):
     assert project.settings.alertmanagers == ["a:1", "b:2"]
     assert project.settings.from_env == {"scrape_interval": "PROMSPEC_SCRAPE_INTERVAL",
                                          "alertmanagers": "PROMSPEC_ALERTMANAGERS"}
+
+
+def test_many_documents_take_the_fast_schema_check_and_keep_the_same_errors(tmp_path):
+    from promspec.spec.validate import FAST_CHECK_FROM
+
+    docs = [f"apiVersion: promspec/v1\nkind: AlertGroup\nmetadata: {{name: g{i}}}\n"
+            f"spec:\n  alerts:\n    - {{name: A{i}, expr: up == 0, for: 5m}}\n" for i in range(FAST_CHECK_FROM + 5)]
+    docs[7] = docs[7].replace("for: 5m", "for: 5 minutes")
+    path = _write(tmp_path, "---\n".join(docs))
+    errors = _errors(path)
+    assert len(errors) == 1
+    assert "s.yml:55:38: invalid value: the string '5 minutes' at spec.alerts[0].for" in errors[0]
