@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import re
-import statistics
 
 from ..spec.model import Alert, Project, format_duration, parse_duration
 from .alert_kinds import WOW_OFFSET, for_seconds, number, selector
