@@ -375,7 +375,7 @@ def check_dashboards(project, report) -> None:
             problems = [p for p in problems if p.query.service]  # the dashboard's own scope was reported once
         for p in problems:
             report.error(p.query.ref.pos(p.field if p.query.signal else "expr"), p.message,
-                         _dotted(p.query.ref, p.field), p.expected)
+                         p.query.ref.dotted(p.field), p.expected)
         defined = {v.name for v in dash.variables}
         _check_variables(dash, ctx, report)
         titles: dict = {}
@@ -384,16 +384,16 @@ def check_dashboards(project, report) -> None:
             key = (row.title, panel.title)
             if key in titles:
                 report.error(panel.ref.pos("title"), f"two panels titled {panel.title!r} in row "
-                             f"{row.title or '(top)'!r}", _dotted(panel.ref, "title"),
+                             f"{row.title or '(top)'!r}", panel.ref.dotted("title"),
                              f"a unique title in the row (first at {titles[key]})")
             titles.setdefault(key, panel.ref.pos("title"))
             if panel.id:
                 if panel.id in ids:
-                    report.error(panel.ref.pos("id"), f"panel id {panel.id} is used twice", _dotted(panel.ref, "id"),
+                    report.error(panel.ref.pos("id"), f"panel id {panel.id} is used twice", panel.ref.dotted("id"),
                                  f"a unique id (first at {ids[panel.id]})")
                 ids.setdefault(panel.id, panel.ref.pos("id"))
             if panel.type != "text" and not panel.unit:
-                report.error(panel.ref.pos("title"), f"panel {panel.title!r} sets no unit", _dotted(panel.ref),
+                report.error(panel.ref.pos("title"), f"panel {panel.title!r} sets no unit", panel.ref.dotted(),
                              "unit: a Grafana unit such as s, reqps, percentunit, bytes or short")
             for query, target in zip([q for q in panel.queries if not _failed(q, problems)], targets[id(panel)]):
                 _check_expr(query, target.expr, defined, universe, recorded, report)
@@ -402,7 +402,7 @@ def check_dashboards(project, report) -> None:
                 close = difflib.get_close_matches(link.dashboard, list(ctx.uids), n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 report.error(dash.ref.pos("links"), f"link to unknown dashboard {link.dashboard!r}{hint}",
-                             _dotted(dash.ref, "links"), "the name or uid of a dashboard of this project")
+                             dash.ref.dotted("links"), "the name or uid of a dashboard of this project")
         if len(report.errors) == before:
             _lint_compiled(ctx, dash, report)
 
@@ -440,18 +440,12 @@ def _lint_compiled(ctx, dash, report) -> None:
                     if isinstance(k, int) and k < len(panel.queries):
                         ref, field = panel.queries[k].ref, "expr" if panel.queries[k].expr else "signal"
         where = (field,) if field else ()
-        report.error(ref.pos(*where), f"{message} [{rule}]", _dotted(ref, *where),
+        report.error(ref.pos(*where), f"{message} [{rule}]", ref.dotted(*where),
                      _EXPECTED.get(rule, "a dashboard Grafana's schema accepts"))
 
 
 def _failed(query, problems) -> bool:
     return any(p.query is query for p in problems)
-
-
-def _dotted(ref, *sub) -> str:
-    from ..spec.loader import dotted
-
-    return dotted(ref.path + sub)
 
 
 def _check_names(written, report) -> None:
@@ -479,14 +473,14 @@ def _check_scope(dash, ctx, report) -> bool:
 def _unknown(report, ref, field: str, name: str, known) -> None:
     close = difflib.get_close_matches(name, list(known), n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
-    report.error(ref.pos(field), f"unknown {field} {name!r}{hint}", _dotted(ref, field),
+    report.error(ref.pos(field), f"unknown {field} {name!r}{hint}", ref.dotted(field),
                  f"one of: {', '.join(sorted(known)) or 'none declared'}")
 
 
 def _check_variables(dash, ctx, report) -> None:
     for v in dash.variables:
         if v.name == "model" and not v.metric and not (dash.service or dash.backend):
-            report.error(v.ref.pos(), "variable 'model' needs a metric to list models from", _dotted(v.ref),
+            report.error(v.ref.pos(), "variable 'model' needs a metric to list models from", v.ref.dotted(),
                          "{name: model, metric: <a metric with the model label>}, or spec.service / spec.backend")
 
 
@@ -498,11 +492,7 @@ def _needle_pos(ref, field: str, needle: str):
             expr = expr[part]
     except (KeyError, IndexError, TypeError):  # a generated query: no expression of its own in the spec
         return ref.pos()
-    m = re.search(r"(?<![\w:$])" + re.escape(needle) + r"(?![\w:])", expr)
-    if not m:
-        return ref.pos(field)
-    before = expr[:m.start()]
-    return ref.doc.pos_in_scalar(ref.path + (field,), before.count("\n") + 1, m.start() - (before.rfind("\n") + 1) + 1)
+    return ref.doc.pos_of_word(ref.path + (field,), expr, needle, also_before="$") or ref.pos(field)
 
 
 def _check_expr(query, expr: str, defined: set, universe, recorded: set, report) -> None:
@@ -510,13 +500,13 @@ def _check_expr(query, expr: str, defined: set, universe, recorded: set, report)
     try:
         a = analyse(substitute(expr))
     except PromQLError as exc:
-        report.error(query.ref.pos(field), f"PromQL parse error: {exc}", _dotted(query.ref, field),
+        report.error(query.ref.pos(field), f"PromQL parse error: {exc}", query.ref.dotted(field),
                      "a valid PromQL expression (Grafana variables such as $job and $__rate_interval allowed)")
         return
     for name in variables_used(expr):
         if name not in defined:
             report.error(_needle_pos(query.ref, field, "$" + name) if query.expr else query.ref.pos(field),
-                         f"${name} is not a variable of this dashboard", _dotted(query.ref, field),
+                         f"${name} is not a variable of this dashboard", query.ref.dotted(field),
                          "one of: " + ", ".join(sorted(defined)) if defined else "variables: [...] in the dashboard")
     for name in dict.fromkeys(a.metrics):
         if name in recorded or universe.known(name):
@@ -524,5 +514,5 @@ def _check_expr(query, expr: str, defined: set, universe, recorded: set, report)
         close = difflib.get_close_matches(name, list(universe.labels) + sorted(recorded), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         report.error(_needle_pos(query.ref, field, name) if query.expr else query.ref.pos(field),
-                     f"metric {name!r} is neither catalogued nor recorded{hint}", _dotted(query.ref, field),
+                     f"metric {name!r} is neither catalogued nor recorded{hint}", query.ref.dotted(field),
                      "a catalogued metric, a recorded series, or a name in a Catalog's external list")

@@ -80,20 +80,11 @@ def _needle_pos(ref: Ref, field: str, needle: str):
 
     sources = expr_sources(ref, field)
     for path, expr in sources:
-        m = re.search(r"(?<![\w:])" + re.escape(needle) + r"(?![\w:])", expr) if needle else None
-        if m:
-            before = expr[: m.start()]
-            line = before.count("\n") + 1
-            col = m.start() - (before.rfind("\n") + 1) + 1
-            return ref.doc.pos_in_scalar(path, line, col), path
+        found = ref.doc.pos_of_word(path, expr, needle)
+        if found:
+            return found, path
     path = sources[0][0] if sources else ref.path + (field,)
     return ref.doc.pos(path), path
-
-
-def _dotted(ref: Ref, *sub) -> str:
-    from ..spec.loader import dotted
-
-    return dotted(ref.path + sub)
 
 
 def _record_labels(project: Project, universe: Universe, analyses: dict) -> None:
@@ -152,16 +143,16 @@ def check_project(project: Project, report: Report, locate=None) -> None:
                 seconds = parse_duration(rule.for_)
                 if 0 < seconds < interval:
                     report.error(rule.ref.pos("for"), f"for: {rule.for_} is shorter than the evaluation interval "
-                                 f"{group.interval or settings.evaluation_interval}", _dotted(rule.ref, "for"),
+                                 f"{group.interval or settings.evaluation_interval}", rule.ref.dotted("for"),
                                  "0s, or a duration of at least one evaluation interval")
             for label in rule.labels:
-                _flag_cardinality(label, rule.ref.pos("labels"), _dotted(rule.ref, "labels"), report)
+                _flag_cardinality(label, rule.ref.pos("labels"), rule.ref.dotted("labels"), report)
     for catalog in project.catalogs:
         if catalog.name.startswith("backend:"):
             continue  # an engine's labels are facts about the engine, not choices made in these specs
         for m in catalog.metrics:
             for i, label in enumerate(m.labels):
-                _flag_cardinality(label, m.ref.pos("labels", i), _dotted(m.ref, "labels", i), report)
+                _flag_cardinality(label, m.ref.pos("labels", i), m.ref.dotted("labels", i), report)
     _check_jobs(project, report)
 
 
@@ -205,7 +196,7 @@ def _check_reads(rule, a, universe: Universe, report: Report) -> None:
                             f"label {label!r} in {grouping.clause}() is not a label of {metrics}",
                             "one of: " + ", ".join(sorted(allowed)), label)
         for label in grouping.labels:
-            _flag_cardinality(label, rule.ref.pos("expr"), _dotted(rule.ref, "expr"), report)
+            _flag_cardinality(label, rule.ref.pos("expr"), rule.ref.dotted("expr"), report)
 
 
 def _check_names(project: Project, report: Report) -> None:
@@ -224,7 +215,7 @@ def _check_names(project: Project, report: Report) -> None:
             field = "name" if is_alert else "record"
             if key in rules:
                 what = "alert" if is_alert else "recording rule"
-                report.error(rule.ref.pos(field), f"duplicate {what} {name!r}", _dotted(rule.ref, field),
+                report.error(rule.ref.pos(field), f"duplicate {what} {name!r}", rule.ref.dotted(field),
                              f"a unique name, or different labels (first defined at {rules[key]})")
             else:
                 rules[key] = rule.ref.pos(field)
@@ -235,21 +226,21 @@ def _check_jobs(project: Project, report: Report) -> None:
     settings = project.settings
     for job in project.jobs:
         if job.name in seen:
-            report.error(job.ref.pos("name"), f"duplicate scrape job {job.name!r}", _dotted(job.ref, "name"),
+            report.error(job.ref.pos("name"), f"duplicate scrape job {job.name!r}", job.ref.dotted("name"),
                          f"a unique job name (first defined at {seen[job.name]})")
         seen.setdefault(job.name, job.ref.pos("name"))
         if not job.target_groups:
-            report.error(job.ref.pos(), f"scrape job {job.name!r} has no targets", _dotted(job.ref),
+            report.error(job.ref.pos(), f"scrape job {job.name!r} has no targets", job.ref.dotted(),
                          "targets: [host:port, ...] or target_groups")
         interval_text = job.interval or settings.scrape_interval
         timeout = effective_timeout(job.timeout or settings.scrape_timeout, interval_text)
         if timeout > parse_duration(interval_text):
             field = "timeout" if job.timeout else "interval"
             report.error(job.ref.pos(field), f"scrape timeout {job.timeout or settings.scrape_timeout} is longer "
-                         f"than the interval {interval_text}", _dotted(job.ref, field),
+                         f"than the interval {interval_text}", job.ref.dotted(field),
                          "timeout <= interval")
         for label in (l for _t, labels in job.target_groups for l in labels):
-            _flag_cardinality(label, job.ref.pos("labels"), _dotted(job.ref, "labels"), report)
+            _flag_cardinality(label, job.ref.pos("labels"), job.ref.dotted("labels"), report)
 
 
 def _report_parse_errors(failures, report: Report, locate) -> None:

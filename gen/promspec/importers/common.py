@@ -73,12 +73,6 @@ def percent(doc: Document, path: tuple, value, scale: int) -> str:
     """An objective as written, as promspec's percent string: 99.9 (Sloth) or 0.999 (OpenSLO) -> 99.9%."""
     from decimal import Decimal
 
-    text = doc.raw.get(path, repr(value))
-    number = Decimal(text) * scale
-    out = format(number.normalize(), "f")
-    return out + "%"
+    from ..spec.services import number_text
 
-
-def window_placeholder(query: str, sloth_style: str) -> str:
-    """Rewrite another tool's window placeholder to promspec's {{window}}."""
-    return query.replace(sloth_style, "{{window}}")
+    return number_text(Decimal(doc.raw.get(path, repr(value))) * scale) + "%"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -116,6 +117,19 @@ class Document:
             path = path[:-1]
         line, col = self.positions.get(path, (0, 0))
         return Position(self.file, line, col)
+
+    def pos_of_word(self, path: Path, text: str, word: str, also_before: str = "") -> Position | None:
+        """Where the first whole-word occurrence of word inside text (the string at path) is, if any.
+
+        A metric or label name is whole when no name character (or also_before, e.g. "$")
+        touches it, so `up` is not found inside `group_up` or `$up`.
+        """
+        guard = re.escape(also_before)
+        m = re.search(rf"(?<![\w:{guard}])" + re.escape(word) + r"(?![\w:])", text) if word else None
+        if not m:
+            return None
+        before = text[: m.start()]
+        return self.pos_in_scalar(path, before.count("\n") + 1, m.start() - (before.rfind("\n") + 1) + 1)
 
     def pos_in_scalar(self, path: Path, line: int, col: int) -> Position:
         """Map a 1-based line:col inside a string value back to the spec file."""

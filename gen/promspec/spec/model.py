@@ -51,6 +51,12 @@ class Ref:
     def pos(self, *sub, key: bool = False) -> Position:
         return self.doc.pos(self.path + sub, key=key)
 
+    def dotted(self, *sub) -> str:
+        """The field path below this object as a person reads it: spec.alerts[0].expr."""
+        from .loader import dotted
+
+        return dotted(self.path + sub)
+
     def at(self, *sub) -> "Ref":
         return Ref(self.doc, self.path + sub)
 

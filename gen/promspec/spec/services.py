@@ -9,7 +9,7 @@ from decimal import Decimal
 from ..catalog.backends import HISTOGRAM_SIGNALS, Backend, build_backend, catalog_families, engines_with, underscored
 from ..diagnostics import Report
 from .loader import Document, dotted
-from .model import Catalog, Project, Ref, format_duration, parse_duration
+from .model import Catalog, Project, Ref, parse_duration
 
 # After the SRE Workbook: (long window, short window, share of the budget spent at the threshold, severity).
 TIERS = {
@@ -84,8 +84,7 @@ class Service:
 
 def number_text(value: Decimal) -> str:
     """A Decimal printed plainly, without exponent or trailing zeros (0.010 -> 0.01, 14.40 -> 14.4)."""
-    text = format(value.normalize(), "f")
-    return text
+    return format(value.normalize(), "f")
 
 
 def le_values(bound: float) -> list[str]:
@@ -258,8 +257,8 @@ class _Builder:
         if "latency" in raw:
             lat = raw["latency"]
             text, seconds = _threshold_seconds(doc, path + ("latency", "threshold"), lat["threshold"])
-            buckets = tuple(lat.get("buckets", ())) or self.families.get(lat["metric"], None) and \
-                self.families[lat["metric"]].buckets or ()
+            family = self.families.get(lat["metric"])
+            buckets = tuple(lat.get("buckets", ())) or (family.buckets if family else ())
             return self._latency(doc, path + ("latency",), lat["metric"], lat.get("native", False), buckets,
                                  labels, lat.get("matchers", ""), text, seconds, "")
         signal = raw["signal"]
@@ -349,5 +348,3 @@ def build_services(project: Project, report: Report, allow_unknown_buckets: bool
             seen.add(slo.name)
         project.services.append(service)
 
-
-__all__ = ["SLO", "Service", "Tier", "TIERS", "build_services", "format_duration", "le_matcher", "number_text"]
