@@ -206,7 +206,9 @@ def _serve_and_stop(command, log_path, hung_mount: str):
             assert errors[hung_mount] == 1, errors
             assert value(body, "promspec_exporter_collector_success", collector="filesystem") == 1
             threads.append(_threads(process.pid))
-        assert threads[-1] <= threads[1], threads  # a hung mount holds one thread, not one more per scrape
+        # A hung mount holds one thread, not one more per scrape; connection threads may take a moment to end.
+        wait_for(lambda: _threads(process.pid) <= threads[1], f"the thread count to settle (per scrape: {threads})",
+                 timeout=5)
         process.send_signal(signal.SIGTERM)
         return process.wait(timeout=10)
     finally:

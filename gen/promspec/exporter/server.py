@@ -32,7 +32,7 @@ class ServerLimits:
     """What one client may hold: connections, requests in flight, and how long it may dawdle."""
 
     max_connections: int = 128
-    max_requests: int = 40  # exporter-toolkit's --web.max-requests default; 0 means no limit
+    max_requests: int = 64  # above 50 concurrent scrapers (exporter-toolkit defaults to 40); 0: no limit
     read_header_timeout: float = 10.0  # from a request's first byte (or the connect) to its last header
     idle_timeout: float = 30.0  # a kept-alive connection waiting for its next request
     write_timeout: float = 30.0  # for a whole response to leave
