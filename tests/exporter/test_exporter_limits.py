@@ -98,23 +98,47 @@ def test_max_requests_answers_503_beyond_the_limit(serve):
         release.set()
 
 
-def test_max_connections_caps_threads(serve):
-    server = serve([], max_connections=3, read_header_timeout=30)
-    threads_before = threading.active_count()
-    idle = [_connect(server.port) for _ in range(3)]
+def test_max_connections_refuses_when_every_connection_is_busy(serve):
+    release = threading.Event()
     try:
-        wait_for(lambda: threading.active_count() >= threads_before + 3, "the three connections to be served")
-        refused = []
+        server = serve([Blocking(release)], max_connections=3)
+        threads_before = threading.active_count()
+        busy = [threading.Thread(target=http_get, args=(server.port,)) for _ in range(3)]
+        for thread in busy:
+            thread.start()
+        wait_for(lambda: threading.active_count() >= threads_before + 6, "three scrapes in flight")
         for _ in range(4):
             extra = _connect(server.port)
-            refused.append(_closed_within(extra, 10))
+            assert _closed_within(extra, 10).startswith(b"HTTP/1.1 503")
             extra.close()
-        assert all(r.startswith(b"HTTP/1.1 503") for r in refused), refused[:3]
-        assert threading.active_count() <= threads_before + 3
+        # Three connection threads and the one collector worker: no thread for the refused ones.
+        assert threading.active_count() <= threads_before + 3 + 3 + 1
+        release.set()
+        for thread in busy:
+            thread.join(10)
+        assert http_get(server.port, "/healthz")[0] == 200
+    finally:
+        release.set()
+
+
+def test_a_full_server_closes_the_longest_idle_connection_for_a_new_one(serve):
+    server = serve([], max_connections=3, read_header_timeout=30)
+    idle = [_connect(server.port) for _ in range(3)]
+    try:
+        time.sleep(1.5)  # longer than the grace a connection gets to send its request
+        for _ in range(3):
+            assert http_get(server.port, "/healthz")[0] == 200
+        evicted = 0
+        for sock in idle:
+            sock.settimeout(0.5)
+            try:
+                evicted += sock.recv(1) == b""
+            except TimeoutError:
+                pass
+        assert evicted >= 1
     finally:
         for sock in idle:
             sock.close()
-    wait_for(lambda: http_get(server.port, "/healthz")[0] == 200, "a free slot after the idle clients left")
 
 
 def test_a_client_dripping_headers_is_cut_off(serve):

@@ -20,9 +20,10 @@ log = logging.getLogger("promspec.exporter")
 _CONTENT_TYPES = {TEXT: "text/plain; version=0.0.4; charset=utf-8",
                   OPENMETRICS: "application/openmetrics-text; version=1.0.0; charset=utf-8"}
 _HANDSHAKE_TIMEOUT_S = 10.0
-# Over the connection cap, a new connection waits this long for a free slot before it is refused:
-# a burst of scrapers queues briefly, a flood of idle sockets is turned away.
-_CONNECTION_WAIT_S = 0.5
+# At the connection cap, a connection that has waited this long for a request (a slow or idle client;
+# Prometheus sends its headers at once) is closed to make room for the new one.
+_EVICT_AFTER_S = 1.0
+_EVICT_WAIT_S = 0.2  # for the evicted connection's thread to give its slot back
 _REFUSED = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
             b"Content-Length: 24\r\nConnection: close\r\n\r\ntoo many connections now\n")
 
@@ -104,11 +105,25 @@ class _Server(ThreadingHTTPServer):
         self.request_queue_size = limits.backlog
         self.connections = threading.BoundedSemaphore(limits.max_connections) if limits.max_connections else None
         self.requests = threading.BoundedSemaphore(limits.max_requests) if limits.max_requests else None
+        self.readers: set = set()
+        self.readers_lock = threading.Lock()
         super().__init__(address, handler)
 
+    def _make_room(self) -> bool:
+        """At the cap: close the connection waiting longest for a request, if it has waited long enough."""
+        now = time.monotonic()
+        with self.readers_lock:
+            waiting = [r for r in self.readers if r.waiting_since is not None and now - r.waiting_since > _EVICT_AFTER_S]
+        if not waiting:
+            return False
+        oldest = min(waiting, key=lambda r: r.waiting_since)
+        oldest.evict()
+        return self.connections.acquire(timeout=_EVICT_WAIT_S)
+
     def process_request(self, request, client_address):
-        # One thread per connection, so the connection cap is also the thread cap.
-        if self.connections is not None and not self.connections.acquire(timeout=_CONNECTION_WAIT_S):
+        # One thread per connection, so the connection cap is also the thread cap. The accept loop never
+        # waits long: a full server makes room by closing a dawdling client, or refuses at once.
+        if self.connections is not None and not self.connections.acquire(blocking=False) and not self._make_room():
             log.debug("refusing %s: %d connections open", client_address, self.exporter.limits.max_connections)
             try:
                 request.setblocking(False)
@@ -164,12 +179,24 @@ class _DeadlineReader:
     def __init__(self, buffered, connection: socket.socket, limits: ServerLimits):
         self._buffered, self._connection, self._limits = buffered, connection, limits
         self._deadline: float | None = time.monotonic() + limits.read_header_timeout  # a fresh connection
-        self.requests = 0
+        # Since when this connection has been waiting for (the rest of) a request; None while one is served.
+        self.waiting_since: float | None = time.monotonic()
+
+    def request_read(self) -> None:
+        """The request's headers are in: the connection is busy, not waiting."""
+        self.waiting_since = None
 
     def next_request(self) -> None:
         """The previous request is answered: wait up to the idle timeout for the next one to start."""
-        self.requests += 1
         self._deadline = None
+        self.waiting_since = time.monotonic()
+
+    def evict(self) -> None:
+        """Close the connection under its thread, which then ends and frees its slot."""
+        try:
+            self._connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
     def readline(self, limit: int = -1) -> bytes:
         """One line of at most limit bytes, raising TimeoutError when the deadline passes first."""
@@ -209,6 +236,18 @@ class _Handler(BaseHTTPRequestHandler):
     def setup(self):
         super().setup()
         self.rfile = _DeadlineReader(self.rfile, self.connection, self.server.exporter.limits)
+        with self.server.readers_lock:
+            self.server.readers.add(self.rfile)
+
+    def finish(self):
+        with self.server.readers_lock:
+            self.server.readers.discard(self.rfile)
+        super().finish()
+
+    def parse_request(self) -> bool:
+        parsed = super().parse_request()
+        self.rfile.request_read()
+        return parsed
 
     def handle_one_request(self):
         super().handle_one_request()
