@@ -80,7 +80,9 @@ class Call:
         self.key, self._fn, self.fresh = key, fn, fresh
         self.started = time.monotonic()
         self.finished: float | None = None
-        self._done = threading.Event()
+        # Held until the call ends: a bare lock is the cheapest thing to wait on with a timeout.
+        self._running = threading.Lock()
+        self._running.acquire()
         self._value: Any = None
         self._error: BaseException | None = None
 
@@ -92,15 +94,20 @@ class Call:
             self._error = exc
         finally:
             self.finished = time.monotonic()
-            self._done.set()
+            self._running.release()
 
     def done(self) -> bool:
         """Whether the call has returned or raised."""
-        return self._done.is_set()
+        return self.finished is not None
 
     def wait(self, timeout: float) -> bool:
         """Wait up to timeout seconds; True when the call is done."""
-        return self._done.wait(max(timeout, 0.0))
+        if self.finished is not None:
+            return True
+        if not self._running.acquire(timeout=max(timeout, 0.0)):
+            return False
+        self._running.release()  # for whoever waits next
+        return True
 
     def result(self) -> Any:
         """The call's return value; re-raises what it raised."""
