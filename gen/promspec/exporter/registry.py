@@ -149,7 +149,7 @@ class Workers:
                 self._count += 1
                 number = self._count
         if inbox is None:
-            inbox = queue.SimpleQueue()
+            inbox = queue.SimpleQueue[Call]()
             threading.Thread(target=self._loop, args=(inbox,), name=f"{self._name}-{number}", daemon=True).start()
         inbox.put(call)
         return call
@@ -164,9 +164,9 @@ class Workers:
         with self._lock:
             return self._count
 
-    def _loop(self, inbox: "queue.SimpleQueue") -> None:
+    def _loop(self, inbox: queue.SimpleQueue[Call]) -> None:
         while True:
-            call = inbox.get()
+            call: Call = inbox.get()
             call.run()
             with self._lock:
                 if self._running.get(call.key) is call:
@@ -279,7 +279,11 @@ class Registry:
         for collector, call in calls:
             finished = call.fresh and call.wait(deadline - time.monotonic())
             health = self.health[collector.name]
-            produced = self._outcome(collector.name, call) if finished else self._overran(collector.name, call)
+            produced = None
+            if finished:
+                produced = self._outcome(collector.name, call)
+            else:
+                self._overran(collector.name, call)
             health.duration = call.running_for()
             if produced is not None:
                 metrics.extend(produced)

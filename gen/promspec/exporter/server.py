@@ -114,7 +114,7 @@ class _Server(ThreadingHTTPServer):
         now = time.monotonic()
         with self.readers_lock:
             waiting = [r for r in self.readers if r.waiting_since is not None and now - r.waiting_since > _EVICT_AFTER_S]
-        if not waiting:
+        if not waiting or self.connections is None:
             return False
         oldest = min(waiting, key=lambda r: r.waiting_since)
         oldest.evict()
@@ -293,9 +293,9 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == "/healthz":
             stuck = exporter.registry.stuck()
             if stuck:
-                body = "".join(f"collector {name} stuck for {seconds:.0f}s (deadline {exporter.registry.timeout:g}s)\n"
-                               for name, seconds in sorted(stuck.items()))
-                self._send(503, body.encode(), "text/plain; charset=utf-8", send_body)
+                lines = "".join(f"collector {name} stuck for {seconds:.0f}s (deadline {exporter.registry.timeout:g}s)\n"
+                                for name, seconds in sorted(stuck.items()))
+                self._send(503, lines.encode(), "text/plain; charset=utf-8", send_body)
             else:
                 self._send(200, b"ok\n", "text/plain; charset=utf-8", send_body)
         elif path == "/health":
