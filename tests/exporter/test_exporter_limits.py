@@ -6,6 +6,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -16,6 +17,7 @@ from promspec.exporter.registry import Registry, StatelessCollector
 from promspec.exporter.server import ExporterServer, ServerLimits
 
 from .exporter_harness import HERE, REPO, http_get, samples, value, wait_for
+from .test_exporter_server import pki  # noqa: F401 - the certificates fixture
 
 pytestmark = pytest.mark.slow
 
@@ -274,3 +276,24 @@ def test_real_hung_fuse_mount_in_a_private_namespace(tmp_path):
               f'--collector.filesystem.mount-timeout=0.3s')
     command = ["unshare", "-m", "--propagation", "private", "sh", "-c", script, sys.executable]
     assert _serve_and_stop(command, tmp_path / "log", str(mountpoint)) == 0
+
+
+def test_a_stalled_tls_handshake_is_evicted_for_a_real_client(tmp_path, pki):
+    from promspec.exporter import webconfig
+
+    directory, _ = pki
+    path = directory / "web.yml"
+    path.write_text("tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n")
+    registry = Registry([])
+    server = ExporterServer(registry, ("127.0.0.1", 0), webconfig.load(str(path)),
+                            limits=ServerLimits(max_connections=1)).start()
+    stalled = _connect(server.port)  # TCP only: the handshake never starts
+    try:
+        time.sleep(1.5)
+        client = ssl.create_default_context(cafile=str(directory / "ca.crt"))
+        assert http_get(server.port, "/healthz", tls=client)[0] == 200
+        assert _closed_within(stalled, 5) == b""
+    finally:
+        stalled.close()
+        server.shutdown()
+        registry.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 import ssl
 import threading
@@ -117,7 +118,9 @@ class _Server(ThreadingHTTPServer):
         if not waiting or self.connections is None:
             return False
         oldest = min(waiting, key=lambda r: r.waiting_since)
-        oldest.evict()
+        with self.readers_lock:
+            if oldest in self.readers:  # not finished meanwhile
+                oldest.evict()
         return self.connections.acquire(timeout=_EVICT_WAIT_S)
 
     def process_request(self, request, client_address):
@@ -156,16 +159,44 @@ class _Server(ThreadingHTTPServer):
         tls = self.exporter.web_config.tls
         if tls is not None:
             # The handshake runs here, in the connection's own thread, so a slow client blocks nobody.
+            # A handshake that dawdles holds a slot like a slow request does: it can be evicted as well.
+            handshake = _Handshake(request)
+            with self.readers_lock:
+                self.readers.add(handshake)
             try:
                 request.settimeout(_HANDSHAKE_TIMEOUT_S)
                 request = tls.wrap_socket(request, server_side=True)
             except (OSError, ssl.SSLError) as exc:
                 log.debug("TLS handshake with %s failed: %s", client_address, exc)
                 return
+            finally:
+                with self.readers_lock:
+                    self.readers.discard(handshake)
         super().finish_request(request, client_address)
 
     def handle_error(self, request, client_address):
         log.debug("connection from %s ended with an error", client_address, exc_info=True)
+
+
+class _Handshake:
+    """A connection still in its TLS handshake, for eviction when the server is full."""
+
+    def __init__(self, connection: socket.socket):
+        # wrap_socket() detaches the socket object from its descriptor: keep the descriptor itself.
+        self._fd = connection.fileno()
+        self.waiting_since: float | None = time.monotonic()
+
+    def evict(self) -> None:
+        """Shut the connection down under the handshake, which then fails and frees the slot.
+
+        Called under the server's readers lock while this handshake is registered, so the
+        descriptor is still this connection's (it is closed only after unregistering).
+        """
+        try:
+            with socket.socket(fileno=os.dup(self._fd)) as duplicate:
+                duplicate.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
 
 class _DeadlineReader:
