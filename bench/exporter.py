@@ -10,10 +10,11 @@ exporters so machine noise hits all alike); peak RSS is the process's VmHWM. The
 collector alone, in-process, against the fake NVML (tests/exporter/fake_nvml.py): CPU and wall
 time per collection and rendering. Prints a Markdown table for docs/BENCHMARKS.md.
 
---load instead runs the exporter (with the fake GPUs) under concurrent loopback clients, each phase
-bounded in time: 50 and 200 scrapers that open a fresh connection per scrape, then (for at least 15 s, past the
-read-header timeout) 50 such scrapers alongside 300 slow clients that drip a request's headers one byte a second. Per phase: answers by
-status, latency p50/p99, the share of connects slower than 0.9 s, and the exporter's peak threads
+--load instead runs the exporter (with the fake GPUs) under concurrent loopback clients, each
+phase bounded in time: 50 and 200 scrapers that open a fresh connection per scrape, then (for at
+least 15 s, past the read-header timeout) 50 such scrapers alongside 300 slow clients that drip a
+request's headers one byte a second. Per phase: answers by status, latency p50/p99, the share of
+connects slower than 0.9 s, and the exporter's peak threads
 and RSS (sampled from /proc every 50 ms).
 """
 

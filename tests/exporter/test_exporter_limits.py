@@ -278,7 +278,7 @@ def test_real_hung_fuse_mount_in_a_private_namespace(tmp_path):
     assert _serve_and_stop(command, tmp_path / "log", str(mountpoint)) == 0
 
 
-def test_a_stalled_tls_handshake_is_evicted_for_a_real_client(tmp_path, pki):
+def test_a_stalled_tls_handshake_is_evicted_for_a_real_client(tmp_path, pki):  # noqa: F811 - the fixture
     from promspec.exporter import webconfig
 
     directory, _ = pki

@@ -114,7 +114,8 @@ class _Server(ThreadingHTTPServer):
         """At the cap: close the connection waiting longest for a request, if it has waited long enough."""
         now = time.monotonic()
         with self.readers_lock:
-            waiting = [r for r in self.readers if r.waiting_since is not None and now - r.waiting_since > _EVICT_AFTER_S]
+            waiting = [r for r in self.readers
+                       if r.waiting_since is not None and now - r.waiting_since > _EVICT_AFTER_S]
         if not waiting or self.connections is None:
             return False
         oldest = min(waiting, key=lambda r: r.waiting_since)

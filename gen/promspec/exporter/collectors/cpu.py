@@ -28,6 +28,6 @@ class CpuCollector(StatelessCollector):
         families = Families(SPECS)
         hz = self._hz
         for cpu in read_parsed(self._path, parse_stat):
-            for mode, ticks in zip(CPU_MODES, cpu.ticks):
+            for mode, ticks in zip(CPU_MODES, cpu.ticks, strict=True):
                 families.add("node_cpu_seconds_total", {"cpu": cpu.cpu, "mode": mode}, ticks / hz)
         return families.metrics()
