@@ -100,21 +100,25 @@ def test_max_requests_answers_503_beyond_the_limit(serve):
         release.set()
 
 
+def _connection_threads() -> int:
+    return sum(1 for t in threading.enumerate() if "process_request_thread" in t.name)
+
+
 def test_max_connections_refuses_when_every_connection_is_busy(serve):
     release = threading.Event()
     try:
         server = serve([Blocking(release)], max_connections=3)
-        threads_before = threading.active_count()
         busy = [threading.Thread(target=http_get, args=(server.port,)) for _ in range(3)]
         for thread in busy:
             thread.start()
-        wait_for(lambda: threading.active_count() >= threads_before + 6, "three scrapes in flight")
+        wait_for(lambda: server.registry._workers.running() and _connection_threads() >= 3,
+                 "three scrapes in flight")
+        before = _connection_threads()
         for _ in range(4):
             extra = _connect(server.port)
             assert _closed_within(extra, 10).startswith(b"HTTP/1.1 503")
             extra.close()
-        # Three connection threads and the one collector worker: no thread for the refused ones.
-        assert threading.active_count() <= threads_before + 3 + 3 + 1
+        assert _connection_threads() <= before  # no thread for the refused ones
         release.set()
         for thread in busy:
             thread.join(10)

@@ -5,14 +5,17 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
 import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
-from typing import Callable
 
 from ..metrics import Families, Spec
 from ..options import Options
 from ..procfs import Mount, parse_mounts, read_parsed
-from ..registry import Call, CollectorFailed, Workers
+from ..registry import CollectorFailed, Workers
 
 log = logging.getLogger("promspec.exporter")
 
@@ -29,13 +32,27 @@ SPECS = {
 }
 
 
+PROBERS = 4  # threads that statfs the mounts of one scrape between them
+
+
+@dataclass(kw_only=True)
+class _Prober:
+    """One thread's progress through a scrape's mounts: the mount it is on, since when."""
+
+    mount: Mount | None = None
+    started: float = 0.0
+    abandoned: bool = False  # its call overran: the mount is stuck and this thread stays with it
+
+
 class FilesystemCollector:
     """Size, free and available bytes and inodes per mount point.
 
-    statfs() runs on worker threads under --collector.filesystem.mount-timeout for every mount,
-    whatever its type: a FUSE or local mount can hang as well as NFS. A mount whose call overran
-    is skipped (device_error 1) until that call returns, so a hung mount holds one thread in all,
-    not one per scrape (node_exporter's stuck-mount handling).
+    statfs() runs under --collector.filesystem.mount-timeout for every mount, whatever its type: a
+    FUSE or local mount can hang as well as NFS. A few prober threads take the mounts in turn (a
+    thread handoff per mount would cost more than the statfs calls); one whose call overruns is
+    left with its mount, which is then skipped (device_error 1) until that call returns, and a new
+    prober takes over the rest. So a hung mount holds one thread in all, never one per scrape
+    (node_exporter's stuck-mount handling), and each mount gets the whole timeout from its own start.
     """
 
     name = "filesystem"
@@ -47,19 +64,20 @@ class FilesystemCollector:
         self._timeout = options.mount_timeout
         self._root = options.root
         self._statfs = statfs
-        self._workers = Workers("statfs")
+        self._workers = Workers("statfs", idle_max=PROBERS)
+        self._probers_started = 0
+        # Guards _stuck (shared with abandoned probers that return late) and each scrape's progress.
+        self._changed = threading.Condition()
         self._stuck: set = set()
 
     def collect(self) -> list:
         """Seven gauges per mount; a mount whose statfs fails or hangs gets device_error 1."""
         families = Families(SPECS)
         mounts = self._mounts()
-        calls = [(mount, self._workers.start(mount.mountpoint, partial(self._statfs, self._root(mount.mountpoint))))
-                 for mount in mounts]
-        deadline = time.monotonic() + self._timeout
-        for mount, call in calls:
+        stats = self._probe(mounts)
+        for mount in mounts:
             labels = {"device": mount.device, "fstype": mount.fstype, "mountpoint": mount.mountpoint}
-            stat = self._answer(mount, call, deadline)
+            stat = stats.get(mount.mountpoint)
             if stat is None:
                 families.add("node_filesystem_device_error", labels, 1)
                 continue
@@ -73,26 +91,69 @@ class FilesystemCollector:
         return families.metrics()
 
     def close(self) -> None:
-        """Nothing to wait for: the worker threads are daemons, and a hung statfs never holds up exit."""
+        """Nothing to wait for: the probers are daemon threads, and a hung statfs never holds up exit."""
 
     def threads(self) -> int:
-        """Worker threads alive, for tests of the no-pile-up promise."""
+        """Prober threads alive (idle, probing, or stuck with a mount), for tests of the no-pile-up promise."""
         return self._workers.threads()
 
-    def _answer(self, mount: Mount, call: Call, deadline: float):
-        if call.fresh and call.wait(deadline - time.monotonic()):
-            if mount.mountpoint in self._stuck:
-                self._stuck.discard(mount.mountpoint)
-                log.info("filesystem %s answers statfs again", mount.mountpoint)
+    def _probe(self, mounts: list) -> dict:
+        """mountpoint -> statvfs result, or None for a mount that failed, overran or is still stuck."""
+        results: dict = {}
+        with self._changed:
+            todo = deque(m for m in mounts if m.mountpoint not in self._stuck)
+            probers = [self._start_prober(todo, results) for _ in range(min(PROBERS, len(todo)))]
+            while True:
+                busy = [p for p in probers if p.mount is not None and not p.abandoned]
+                if not todo and not busy:
+                    break
+                now = time.monotonic()
+                for prober in busy:
+                    if now - prober.started >= self._timeout:
+                        self._abandon(prober)
+                        if todo:
+                            probers.append(self._start_prober(todo, results))
+                waits = [p.started + self._timeout - now for p in probers if p.mount is not None and not p.abandoned]
+                self._changed.wait(max(min(waits, default=0.05), 0.001))
+        return results
+
+    def _abandon(self, prober: _Prober) -> None:
+        mount = prober.mount
+        assert mount is not None
+        prober.abandoned = True
+        self._stuck.add(mount.mountpoint)
+        log.warning("filesystem %s (%s): statfs did not return within %gs; skipped until it does",
+                    mount.mountpoint, mount.fstype, self._timeout)
+
+    def _start_prober(self, todo: deque, results: dict) -> _Prober:
+        prober = _Prober()
+        self._probers_started += 1
+        self._workers.start(f"prober-{self._probers_started}", partial(self._run_prober, prober, todo, results))
+        return prober
+
+    def _run_prober(self, prober: _Prober, todo: deque, results: dict) -> None:
+        while True:
+            with self._changed:
+                if not todo:
+                    prober.mount = None
+                    self._changed.notify_all()
+                    return
+                mount = prober.mount = todo.popleft()
+                prober.started = time.monotonic()
             try:
-                return call.result()
-            except OSError:
-                return None
-        if mount.mountpoint not in self._stuck:
-            self._stuck.add(mount.mountpoint)
-            log.warning("filesystem %s (%s): statfs did not return within %gs; skipped until it does",
-                        mount.mountpoint, mount.fstype, self._timeout)
-        return None
+                stat = self._statfs(self._root(mount.mountpoint))
+            except Exception as exc:  # OSError mostly; whatever it is, this mount alone reports the error
+                log.debug("statfs %s: %s", mount.mountpoint, exc)
+                stat = None
+            with self._changed:
+                if prober.abandoned:
+                    # Answered after all: probe it again from the next scrape on.
+                    self._stuck.discard(mount.mountpoint)
+                    log.info("filesystem %s answers statfs again", mount.mountpoint)
+                    return
+                results[mount.mountpoint] = stat
+                prober.mount = None
+                self._changed.notify_all()
 
     def _mounts(self) -> list:
         for path in self._mount_files:
