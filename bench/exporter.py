@@ -1,6 +1,7 @@
 """Benchmark promspec-exporter against Debian's prometheus-node-exporter on this machine.
 
 Usage: .venv/bin/python bench/exporter.py [--scrapes 1000] [--rounds 5]
+       .venv/bin/python bench/exporter.py --load [--load-seconds 10]
 
 For each exporter: sequential scrapes over one keep-alive loopback connection, asking for the text
 format with gzip as Prometheus does; per round the p50/p99 latency and the exporter's CPU seconds
@@ -8,6 +9,13 @@ per 1,000 scrapes (utime+stime from /proc), medians over the rounds (rounds inte
 exporters so machine noise hits all alike); peak RSS is the process's VmHWM. Then the GPU
 collector alone, in-process, against the fake NVML (tests/exporter/fake_nvml.py): CPU and wall
 time per collection and rendering. Prints a Markdown table for docs/BENCHMARKS.md.
+
+--load instead runs the exporter (with the fake GPUs) under concurrent loopback clients, each
+phase bounded in time: 50 and 200 scrapers that open a fresh connection per scrape, then (for at
+least 15 s, past the read-header timeout) 50 such scrapers alongside 300 slow clients that drip a
+request's headers one byte a second. Per phase: answers by status, latency p50/p99, the share of
+connects slower than 0.9 s, and the exporter's peak threads
+and RSS (sampled from /proc every 50 ms).
 """
 
 from __future__ import annotations
@@ -17,10 +25,12 @@ import http.client
 import os
 import re
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -179,11 +189,134 @@ def gpu_collector_cost(label: str, nvml: FakeNvml, collections: int) -> dict:
             "p99_ms": walls[int(len(walls) * 0.99) - 1] * 1000, "series": body.count(b"\n") - body.count(b"\n#")}
 
 
+def _proc_status(pid: int, field: str) -> int:
+    with open(f"/proc/{pid}/status") as handle:
+        for line in handle:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+class _Peak:
+    """The exporter's peak thread count and RSS while a phase runs."""
+
+    def __init__(self, pid: int):
+        self.pid, self.threads, self.rss_kib = pid, 0, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.05):
+            self.threads = max(self.threads, _proc_status(self.pid, "Threads"))
+            self.rss_kib = max(self.rss_kib, _proc_status(self.pid, "VmRSS"))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _scraper(port: int, stop: threading.Event, results: list, lock: threading.Lock) -> None:
+    """Fresh connection per scrape, as many short-lived scrapers (or a reconnecting Prometheus) do."""
+    while not stop.is_set():
+        start = time.perf_counter()
+        try:
+            sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+            connected = time.perf_counter() - start
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            connection.sock = sock
+            connection.request("GET", "/metrics", headers={"Accept-Encoding": "gzip"})
+            response = connection.getresponse()
+            response.read()
+            status: object = response.status
+            connection.close()
+        except (OSError, http.client.HTTPException) as exc:
+            status, connected = type(exc).__name__, time.perf_counter() - start
+        with lock:
+            results.append((status, time.perf_counter() - start, connected))
+
+
+def _slow_client(port: int, stop: threading.Event, cut: list, lock: threading.Lock) -> None:
+    """Send a request line, then headers one byte a second, until the exporter hangs up or the phase ends."""
+    start = time.perf_counter()
+    try:
+        sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        sock.sendall(b"GET /metrics HTTP/1.1\r\n")
+        while not stop.wait(1.0):
+            sock.sendall(b"X")
+        sock.close()
+    except OSError:
+        with lock:
+            cut.append(time.perf_counter() - start)
+
+
+def load_phase(port: int, pid: int, scrapers: int, slow: int, seconds: float) -> dict:
+    """Run scrapers (and slow clients) for `seconds`; their outcomes and the exporter's peaks."""
+    stop, lock = threading.Event(), threading.Lock()
+    results: list = []
+    cut: list = []
+    peak = _Peak(pid)
+    threads = [threading.Thread(target=_slow_client, args=(port, stop, cut, lock), daemon=True) for _ in range(slow)]
+    threads += [threading.Thread(target=_scraper, args=(port, stop, results, lock), daemon=True)
+                for _ in range(scrapers)]
+    for thread in threads:
+        thread.start()
+    time.sleep(seconds)
+    stop.set()
+    for thread in threads:
+        thread.join(60)
+    peak.stop()
+    statuses: dict = {}
+    for status, _, _ in results:
+        statuses[status] = statuses.get(status, 0) + 1
+    latencies = sorted(r[1] for r in results if r[0] == 200) or [float("nan")]
+    slow_connects = sum(1 for r in results if r[2] > 0.9)
+    return {"scrapers": scrapers, "slow": slow, "seconds": seconds, "statuses": statuses,
+            "p50_ms": latencies[len(latencies) // 2] * 1000,
+            "p99_ms": latencies[max(int(len(latencies) * 0.99) - 1, 0)] * 1000,
+            "slow_connect_pct": 100 * slow_connects / max(len(results), 1),
+            "threads": peak.threads, "rss_mib": peak.rss_kib / 1024,
+            "slow_cut": len(cut), "slow_cut_max_s": max(cut, default=float("nan"))}
+
+
+def run_load(seconds: float) -> int:
+    with tempfile.TemporaryDirectory() as workdir:
+        target = Target("promspec-exporter (host + 4 fake GPUs)",
+                        [sys.executable, str(REPO / "tests" / "exporter" / "fake_exporter.py"),
+                         "--web.listen-address=127.0.0.1:0"],
+                        re.escape("listening on http://127.0.0.1:") + r"(\d+)", None, Path(workdir))
+        try:
+            wait_ready(target)
+            target.connection.close()
+            phases = [load_phase(target.port, target.process.pid, 50, 0, seconds),
+                      load_phase(target.port, target.process.pid, 200, 0, seconds),
+                      load_phase(target.port, target.process.pid, 50, 300, max(seconds, 15.0))]
+        finally:
+            target.stop()
+    print(f"Load: fresh connection per scrape, gzip, loopback, {seconds:g} s per phase; {os.cpu_count()} CPUs; "
+          f"exporter defaults (--web.max-connections 128, --web.max-requests 64, read-header timeout 10s)\n")
+    print("| scrapers | slow clients | answers (status: count) | p50 ms | p99 ms | connects > 0.9 s | "
+          "peak threads | peak RSS MiB | slow clients cut off (latest, s) |")
+    print("|---:|---:|---|---:|---:|---:|---:|---:|---|")
+    for p in phases:
+        answers = ", ".join(f"{k}: {v}" for k, v in sorted(p["statuses"].items(), key=lambda kv: str(kv[0])))
+        cut = f"{p['slow_cut']} ({p['slow_cut_max_s']:.1f})" if p["slow"] else "-"
+        print(f"| {p['scrapers']} | {p['slow']} | {answers} | {p['p50_ms']:.1f} | {p['p99_ms']:.1f} | "
+              f"{p['slow_connect_pct']:.1f}% | {p['threads']} | {p['rss_mib']:.1f} | {cut} |")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scrapes", type=int, default=1000, help="scrapes per round (1000)")
     parser.add_argument("--rounds", type=int, default=5, help="rounds per exporter (5)")
+    parser.add_argument("--load", action="store_true", help="concurrent-client load phases instead (loopback)")
+    parser.add_argument("--load-seconds", type=float, default=10.0, help="length of each load phase (10)")
     args = parser.parse_args(argv)
+    if args.load:
+        if not 1 <= args.load_seconds <= 60:
+            parser.error("--load-seconds must be between 1 and 60")
+        return run_load(args.load_seconds)
     if not NODE_EXPORTER:
         print("prometheus-node-exporter not found: comparing nothing (make tools installs it)", file=sys.stderr)
     with tempfile.TemporaryDirectory() as workdir:

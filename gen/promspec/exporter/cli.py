@@ -14,8 +14,8 @@ from . import DEFAULT_PORT, __version__
 from .collectors import AVAILABLE, DEFAULT, build
 from .options import (DEFAULT_DISK_DEVICE_EXCLUDE, DEFAULT_FS_TYPES_EXCLUDE, DEFAULT_MOUNT_POINTS_EXCLUDE,
                       Options)
-from .registry import Registry
-from .server import ExporterServer, ListenAddressError, parse_listen_address
+from .registry import DEFAULT_TIMEOUT_S, Registry
+from .server import ExporterServer, ListenAddressError, ServerLimits, parse_listen_address
 
 log = logging.getLogger("promspec.exporter")
 
@@ -51,6 +51,21 @@ def regex(value: str) -> str:
     return value
 
 
+def count(value: str) -> int:
+    """A whole number, 0 or more (0 turns a limit off)."""
+    if not value.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number (0 or more)")
+    return int(value)
+
+
+def positive_duration(value: str) -> float:
+    """A duration above zero."""
+    seconds = duration(value)
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"{value!r} must be longer than 0s")
+    return seconds
+
+
 def collector_list(value: str) -> list:
     """A comma-separated list of known collector names."""
     names = [name.strip() for name in value.split(",") if name.strip()]
@@ -73,6 +88,22 @@ def build_parser() -> argparse.ArgumentParser:
     add("--web.config.file", dest="web_config_file", default="",
         help="exporter-toolkit web configuration file: TLS and basic auth with bcrypt hashes")
     add("--web.telemetry-path", dest="telemetry_path", default="/metrics", help="path of the metrics endpoint")
+    limits = ServerLimits()
+    add("--web.max-connections", dest="max_connections", type=count, default=limits.max_connections,
+        help=f"open connections at most (one thread each); more are refused with 503; 0: no limit "
+             f"({limits.max_connections})")
+    add("--web.max-requests", dest="max_requests", type=count, default=limits.max_requests,
+        help=f"requests served at once; more get 503; 0: no limit ({limits.max_requests})")
+    add("--web.read-header-timeout", dest="read_header_timeout", type=positive_duration,
+        default=limits.read_header_timeout,
+        help=f"time a client has to send a request's line and headers ({limits.read_header_timeout:g}s)")
+    add("--web.idle-timeout", dest="idle_timeout", type=positive_duration, default=limits.idle_timeout,
+        help=f"a kept-alive connection with no request for this long is closed ({limits.idle_timeout:g}s)")
+    add("--web.write-timeout", dest="write_timeout", type=positive_duration, default=limits.write_timeout,
+        help=f"time a client has to take a whole response ({limits.write_timeout:g}s)")
+    add("--collector.timeout", dest="collector_timeout", type=positive_duration, default=DEFAULT_TIMEOUT_S,
+        help=f"deadline of each scrape's collectors; one still running is reported failed "
+             f"(collector_success 0) and not started again until it returns ({DEFAULT_TIMEOUT_S:g}s)")
     add("--collectors.enable", dest="enable", type=collector_list, default=None,
         help=f"comma-separated collectors to run instead of the default set ({','.join(DEFAULT)})")
     add("--collectors.disable", dest="disable", type=collector_list, default=[],
@@ -90,7 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--collector.filesystem.fs-types-exclude", dest="fs_types_exclude", type=regex,
         default=DEFAULT_FS_TYPES_EXCLUDE, help="regex of filesystem types to leave out")
     add("--collector.filesystem.mount-timeout", dest="mount_timeout", type=duration, default=5.0,
-        help="how long to wait on a network filesystem before reporting device_error (5s)")
+        help="how long statfs may take on any mount before it reports device_error 1 and is skipped "
+             "until it answers (5s)")
     add("--collector.diskstats.device-exclude", dest="disk_device_exclude", type=regex,
         default=DEFAULT_DISK_DEVICE_EXCLUDE, help="regex of block devices to leave out")
     add("--collector.netdev.device-exclude", dest="netdev_device_exclude", type=regex, default="",
@@ -140,6 +172,13 @@ def options_from(args: argparse.Namespace) -> Options:
                    gpu_slow_interval=args.gpu_slow_interval, gpu_retry_interval=args.gpu_retry_interval)
 
 
+def limits_from(args: argparse.Namespace) -> ServerLimits:
+    """The HTTP server's limits from parsed flags."""
+    return ServerLimits(max_connections=args.max_connections, max_requests=args.max_requests,
+                        read_header_timeout=args.read_header_timeout, idle_timeout=args.idle_timeout,
+                        write_timeout=args.write_timeout)
+
+
 def collector_names(args: argparse.Namespace) -> list:
     """The collectors to run: --collectors.enable (or the default set) less --collectors.disable."""
     chosen = args.enable if args.enable is not None else list(DEFAULT)
@@ -165,9 +204,14 @@ def main(argv=None, overrides: dict | None = None) -> int:
         except WebConfigError as exc:
             print(f"promspec-exporter: --web.config.file: {exc}", file=sys.stderr)
             return 1
-    registry = Registry(build(collector_names(args), options_from(args), **(overrides or {})))
+    slowest = max(args.mount_timeout, args.gpu_timeout)
+    if args.collector_timeout <= slowest:
+        log.warning("--collector.timeout %gs is not above the mount and GPU timeouts (%gs): a hung mount or GPU "
+                    "fails its whole collector instead of one series", args.collector_timeout, slowest)
+    registry = Registry(build(collector_names(args), options_from(args), **(overrides or {})),
+                        timeout=args.collector_timeout)
     try:
-        server = ExporterServer(registry, listen, web_config, args.telemetry_path)
+        server = ExporterServer(registry, listen, web_config, args.telemetry_path, limits_from(args))
     except OSError as exc:
         registry.close()
         print(f"promspec-exporter: cannot listen on {args.listen_address}: {exc.strerror or exc}", file=sys.stderr)

@@ -1,18 +1,222 @@
-"""Small readers of /proc files shared by collectors."""
+"""/proc files: pure parsers (bytes -> records) apart from the reading, shared by collectors.
+
+Every parser refuses content the kernel does not write (NUL bytes, a missing final newline, a
+short or non-numeric line, a file without the lines it always has): a truncated or binary file is a
+collector failure, never a successful scrape with no series.
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from typing import Callable, TypeVar
+
+from .registry import CollectorFailed
+
+T = TypeVar("T")
 
 # The 64-hex container id in a cgroup path: docker-<id>.scope, cri-containerd-<id>.scope,
 # crio-<id>.scope, /docker/<id>, /kubepods/.../<id>, libpod-<id>.scope.
 _CONTAINER_ID = re.compile(r"([0-9a-f]{64})(?:\.scope)?$")
+_OCTAL_ESCAPE = re.compile(r"\\([0-7]{3})")
+CPU_MODES = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+DISKSTATS_COLUMNS = 11  # reads completed .. weighted I/O time: what every kernel since 2.6 writes
+NETDEV_COLUMNS = 16
+
+
+class ProcFormatError(CollectorFailed):
+    """A /proc file whose content is not what the kernel writes: binary, truncated or garbled."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CpuTimes:
+    """Ticks per mode (CPU_MODES order) of one CPU, from a cpuN line of /proc/stat."""
+
+    cpu: str
+    ticks: tuple
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoadAverage:
+    """The three load averages of /proc/loadavg."""
+
+    load1: float
+    load5: float
+    load15: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeviceCounters:
+    """The counters of one block device (/proc/diskstats) or network interface (/proc/net/dev)."""
+
+    device: str
+    values: tuple
+
+
+@dataclass(frozen=True, kw_only=True)
+class Pressure:
+    """Total stall microseconds of one PSI file: 'some' always, 'full' where the kernel writes it."""
+
+    some_us: int
+    full_us: int | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Mount:
+    """One line of /proc/mounts."""
+
+    device: str
+    mountpoint: str
+    fstype: str
+    readonly: bool
 
 
 def read_lines(path: str) -> list:
     """The lines of a (small) file as bytes."""
     with open(path, "rb") as handle:
         return handle.read().split(b"\n")
+
+
+def read_parsed(path: str, parse: Callable[[bytes], T]) -> T:
+    """Read a /proc file and parse it; a parse error names the file."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+    try:
+        return parse(data)
+    except ProcFormatError as exc:
+        raise ProcFormatError(f"{path}: {exc}") from None
+
+
+def text_lines(data: bytes) -> list:
+    """The lines of a text /proc file, the final newline checked; ProcFormatError when binary or cut."""
+    if not data:
+        raise ProcFormatError("empty file")
+    if b"\0" in data:
+        raise ProcFormatError("binary content (NUL bytes), not the kernel's text")
+    if not data.endswith(b"\n"):
+        raise ProcFormatError("truncated: the last line has no newline")
+    return data[:-1].split(b"\n")
+
+
+def _integers(fields: list, what: str) -> tuple:
+    try:
+        return tuple(int(field) for field in fields)
+    except ValueError:
+        raise ProcFormatError(f"{what}: expected integers, got {b' '.join(fields)[:80]!r}") from None
+
+
+def parse_stat(data: bytes) -> list:
+    """The per-CPU lines of /proc/stat (the aggregate 'cpu' line left out)."""
+    cpus = []
+    for line in text_lines(data):
+        if not line.startswith(b"cpu") or line[3:4] == b" ":
+            continue
+        fields = line.split()
+        if len(fields) < 1 + len(CPU_MODES):
+            raise ProcFormatError(f"line {line[:80]!r}: expected {len(CPU_MODES)} tick counts")
+        cpus.append(CpuTimes(cpu=fields[0][3:].decode(errors="replace"),
+                             ticks=_integers(fields[1:1 + len(CPU_MODES)], fields[0].decode(errors="replace"))))
+    if not cpus:
+        raise ProcFormatError("no cpuN lines")
+    return cpus
+
+
+def parse_loadavg(data: bytes) -> LoadAverage:
+    """/proc/loadavg: '1.50 0.75 0.25 2/300 4321'."""
+    lines = text_lines(data)
+    fields = lines[0].split()
+    if len(lines) != 1 or len(fields) != 5:
+        raise ProcFormatError(f"expected one line of five fields, got {data[:80]!r}")
+    try:
+        return LoadAverage(load1=float(fields[0]), load5=float(fields[1]), load15=float(fields[2]))
+    except ValueError:
+        raise ProcFormatError(f"expected three load averages, got {data[:80]!r}") from None
+
+
+def parse_meminfo(data: bytes) -> dict:
+    """/proc/meminfo as field -> bytes ('kB' values scaled; HugePages_* counts as they are)."""
+    fields: dict = {}
+    for line in text_lines(data):
+        key, sep, rest = line.partition(b":")
+        parts = rest.split()
+        if not sep or not parts or len(parts) > 2 or (len(parts) == 2 and parts[1] != b"kB"):
+            raise ProcFormatError(f"line {line[:80]!r}: expected 'Field: value [kB]'")
+        (value,) = _integers(parts[:1], key.decode(errors="replace"))
+        fields[key.decode(errors="replace")] = value * (1024 if len(parts) == 2 else 1)
+    if "MemTotal" not in fields:
+        raise ProcFormatError("no MemTotal line")
+    return fields
+
+
+def parse_diskstats(data: bytes) -> list:
+    """/proc/diskstats: the first DISKSTATS_COLUMNS counters per device."""
+    disks = []
+    for line in text_lines(data):
+        fields = line.split()
+        if len(fields) < 3 + DISKSTATS_COLUMNS:
+            raise ProcFormatError(f"line {line[:80]!r}: expected major, minor, name and "
+                                  f"{DISKSTATS_COLUMNS} counters")
+        device = fields[2].decode(errors="replace")
+        disks.append(DeviceCounters(device=device, values=_integers(fields[3:3 + DISKSTATS_COLUMNS], device)))
+    return disks
+
+
+def parse_netdev(data: bytes) -> list:
+    """/proc/net/dev: the NETDEV_COLUMNS counters per interface, after the two header lines."""
+    lines = text_lines(data)
+    if len(lines) < 2 or b"|" not in lines[0] or b"|" not in lines[1]:
+        raise ProcFormatError("expected the two header lines of /proc/net/dev")
+    interfaces = []
+    for line in lines[2:]:
+        device, sep, rest = line.partition(b":")
+        values = rest.split()
+        if not sep or len(values) != NETDEV_COLUMNS:
+            raise ProcFormatError(f"line {line[:80]!r}: expected 'interface:' and {NETDEV_COLUMNS} counters")
+        name = device.strip().decode(errors="replace")
+        interfaces.append(DeviceCounters(device=name, values=_integers(values, name)))
+    return interfaces
+
+
+def parse_pressure(data: bytes) -> Pressure:
+    """A /proc/pressure/* file: the total= of its 'some' and 'full' lines, in microseconds."""
+    totals: dict = {}
+    for line in text_lines(data):
+        kind, _, rest = line.partition(b" ")
+        total = rest.rpartition(b"total=")
+        if kind not in (b"some", b"full") or not total[1]:
+            raise ProcFormatError(f"line {line[:80]!r}: expected 'some|full avg10=... total=N'")
+        (totals[kind],) = _integers([total[2]], kind.decode())
+    if b"some" not in totals:
+        raise ProcFormatError("no 'some' line")
+    return Pressure(some_us=totals[b"some"], full_us=totals.get(b"full"))
+
+
+def unescape_mount_field(field: bytes) -> str:
+    """A /proc/mounts field with the kernel's octal escapes (\\040 for a space) decoded."""
+    return _OCTAL_ESCAPE.sub(lambda m: chr(int(m.group(1), 8)), field.decode(errors="replace"))
+
+
+def parse_mounts(data: bytes) -> list:
+    """/proc/mounts, in order."""
+    mounts = []
+    for line in text_lines(data):
+        fields = line.split()
+        if len(fields) != 6:
+            raise ProcFormatError(f"line {line[:80]!r}: expected six fields")
+        mounts.append(Mount(device=unescape_mount_field(fields[0]), mountpoint=unescape_mount_field(fields[1]),
+                            fstype=fields[2].decode(errors="replace"), readonly=b"ro" in fields[3].split(b",")))
+    return mounts
+
+
+def parse_container_id(data: bytes) -> str:
+    """The container id in a /proc/<pid>/cgroup file, or '' for a process outside containers."""
+    for line in data.split(b"\n"):
+        path = line.decode(errors="replace").rpartition(":")[2]
+        for part in reversed(path.split("/")):
+            match = _CONTAINER_ID.search(part)
+            if match:
+                return match.group(1)
+    return ""
 
 
 def process_name(procfs: str, pid: int) -> str:
@@ -27,13 +231,7 @@ def process_name(procfs: str, pid: int) -> str:
 def container_id(procfs: str, pid: int) -> str:
     """The container id of a process from its cgroup path, or '' when it runs outside containers."""
     try:
-        lines = read_lines(f"{procfs}/{pid}/cgroup")
+        with open(f"{procfs}/{pid}/cgroup", "rb") as handle:
+            return parse_container_id(handle.read())
     except OSError:
         return ""
-    for line in lines:
-        path = line.decode(errors="replace").rpartition(":")[2]
-        for part in reversed(path.split("/")):
-            match = _CONTAINER_ID.search(part)
-            if match:
-                return match.group(1)
-    return ""

@@ -5,10 +5,11 @@ from __future__ import annotations
 import gzip
 import logging
 import platform
+import queue
 import threading
 import time
 from dataclasses import dataclass
-from typing import Iterable, Protocol
+from typing import Any, Callable, Iterable, Protocol
 
 from prometheus_client.openmetrics.exposition import generate_latest as render_openmetrics
 
@@ -17,6 +18,7 @@ from .metrics import Families, Spec, render_text
 
 log = logging.getLogger("promspec.exporter")
 
+DEFAULT_TIMEOUT_S = 8.0  # under Prometheus's default 10s scrape timeout
 TEXT = "text"
 OPENMETRICS = "openmetrics"
 
@@ -71,6 +73,110 @@ class CollectorHealth:
                 "last_error_time": self.last_error_time}
 
 
+class Call:
+    """One blocking call on a worker thread; wait() bounds how long a caller waits for it."""
+
+    def __init__(self, key: str, fn: Callable[[], Any], fresh: bool = True):
+        self.key, self._fn, self.fresh = key, fn, fresh
+        self.started = time.monotonic()
+        self.finished: float | None = None
+        # Held until the call ends: a bare lock is the cheapest thing to wait on with a timeout.
+        self._running = threading.Lock()
+        self._running.acquire()
+        self._value: Any = None
+        self._error: BaseException | None = None
+
+    def run(self) -> None:
+        """Run the call on the current thread and record its outcome."""
+        try:
+            self._value = self._fn()
+        except BaseException as exc:  # handed to whoever asks for the result
+            self._error = exc
+        finally:
+            self.finished = time.monotonic()
+            self._running.release()
+
+    def done(self) -> bool:
+        """Whether the call has returned or raised."""
+        return self.finished is not None
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to timeout seconds; True when the call is done."""
+        if self.finished is not None:
+            return True
+        if not self._running.acquire(timeout=max(timeout, 0.0)):
+            return False
+        self._running.release()  # for whoever waits next
+        return True
+
+    def result(self) -> Any:
+        """The call's return value; re-raises what it raised."""
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+    def running_for(self) -> float:
+        """Seconds since the call started (to its end when it is done)."""
+        return (self.finished if self.finished is not None else time.monotonic()) - self.started
+
+
+class Workers:
+    """Daemon threads for calls that may block (a hung filesystem, a stuck driver).
+
+    At most one call per key runs at a time: a call that overruns its caller's deadline keeps its
+    thread until it returns, and start() hands that same call back (fresh=False) instead of starting
+    another. So a stuck mount or collector holds one thread, not one more per scrape; idle threads
+    are reused. The threads are daemons, so a call stuck in the kernel never holds up exit.
+    """
+
+    def __init__(self, name: str, idle_max: int = 64):
+        self._name, self._idle_max = name, idle_max
+        self._lock = threading.Lock()
+        self._idle: list = []
+        self._running: dict = {}
+        self._count = 0
+
+    def start(self, key: str, fn: Callable[[], Any]) -> Call:
+        """Start fn for key, or return key's call still running from before (fresh=False)."""
+        with self._lock:
+            running = self._running.get(key)
+            if running is not None and not running.done():
+                running.fresh = False
+                return running
+            call = self._running[key] = Call(key, fn)
+            inbox = self._idle.pop() if self._idle else None
+            if inbox is None:
+                self._count += 1
+                number = self._count
+        if inbox is None:
+            inbox = queue.SimpleQueue[Call]()
+            threading.Thread(target=self._loop, args=(inbox,), name=f"{self._name}-{number}", daemon=True).start()
+        inbox.put(call)
+        return call
+
+    def running(self) -> dict:
+        """key -> Call for the calls not yet returned."""
+        with self._lock:
+            return dict(self._running)
+
+    def threads(self) -> int:
+        """Worker threads alive (running a call or idle)."""
+        with self._lock:
+            return self._count
+
+    def _loop(self, inbox: queue.SimpleQueue[Call]) -> None:
+        while True:
+            call: Call = inbox.get()
+            call.run()
+            with self._lock:
+                if self._running.get(call.key) is call:
+                    del self._running[call.key]
+                if len(self._idle) >= self._idle_max:
+                    self._count -= 1
+                    return
+                self._idle.append(inbox)
+
+
 class Snapshot:
     """The families of one collection run, rendered at most once per format and encoding."""
 
@@ -105,6 +211,10 @@ class Snapshot:
         return body
 
 
+def _collector_call(collector: Collector) -> Callable[[], list]:
+    return lambda: list(collector.collect())
+
+
 class _Flight:
     __slots__ = ("done", "snapshot")
 
@@ -116,8 +226,11 @@ class _Flight:
 class Registry:
     """The enabled collectors, run together on each scrape."""
 
-    def __init__(self, collectors: Iterable[Collector]):
+    def __init__(self, collectors: Iterable[Collector], timeout: float = DEFAULT_TIMEOUT_S):
         self.collectors = list(collectors)
+        self.timeout = timeout
+        # One thread per collector at most; a collector that hangs keeps its own, never the scrape.
+        self._workers = Workers("collector", idle_max=len(self.collectors))
         self.health = {c.name: CollectorHealth() for c in self.collectors}
         self._lock = threading.Lock()
         self._flight: _Flight | None = None
@@ -151,37 +264,55 @@ class Registry:
             except Exception as exc:  # closing must not stop the others from closing
                 log.warning("closing collector %s: %s", collector.name, exc)
 
+    def stuck(self) -> dict:
+        """collector name -> seconds its call has run, for calls past the deadline (for /healthz)."""
+        return {key: call.running_for() for key, call in self._workers.running().items()
+                if call.running_for() > self.timeout}
+
     def _collect_all(self) -> list:
         metrics: list = []
         own = Families(SELF_SPECS)
-        for collector in self.collectors:
-            start = time.perf_counter()
-            produced = self._run(collector)
-            duration = time.perf_counter() - start
+        # Every collector runs on its own worker, all at once, under one deadline for the scrape.
+        calls = [(collector, self._workers.start(collector.name, _collector_call(collector)))
+                 for collector in self.collectors]
+        deadline = time.monotonic() + self.timeout
+        for collector, call in calls:
+            finished = call.fresh and call.wait(deadline - time.monotonic())
             health = self.health[collector.name]
-            health.duration = duration
+            produced = None
+            if finished:
+                produced = self._outcome(collector.name, call)
+            else:
+                self._overran(collector.name, call)
+            health.duration = call.running_for()
             if produced is not None:
                 metrics.extend(produced)
             label = {"collector": collector.name}
             own.add("promspec_exporter_collector_success", label, 1.0 if health.success else 0.0)
-            own.add("promspec_exporter_collector_duration_seconds", label, duration)
+            own.add("promspec_exporter_collector_duration_seconds", label, health.duration)
         own.add("promspec_exporter_build_info", self._build_labels, 1.0)
         metrics.extend(own.metrics())
         return metrics
 
-    def _run(self, collector: Collector) -> list | None:
-        health = self.health[collector.name]
+    def _overran(self, name: str, call: Call) -> None:
+        # The same words on every scrape while it hangs (logged once); its duration tells how long.
+        self._failed(name, self.health[name],
+                     f"timed out: still running after the {self.timeout:g}s deadline; "
+                     "not started again until it returns")
+
+    def _outcome(self, name: str, call: Call) -> list | None:
+        health = self.health[name]
         try:
-            produced = list(collector.collect())
+            produced = call.result()
         except CollectorFailed as exc:
-            self._failed(collector.name, health, str(exc))
+            self._failed(name, health, str(exc))
             return None
         except Exception as exc:  # a bug or surprise in one collector must not cost the scrape
-            self._failed(collector.name, health, f"{type(exc).__name__}: {exc}")
-            log.debug("collector %s raised", collector.name, exc_info=True)
+            self._failed(name, health, f"{type(exc).__name__}: {exc}")
+            log.debug("collector %s raised", name, exc_info=(type(exc), exc, exc.__traceback__))
             return None
         if not health.success and health.last_error is not None:
-            log.info("collector %s recovered", collector.name)
+            log.info("collector %s recovered", name)
         health.success = True
         health.last_success = time.time()
         return produced

@@ -6,12 +6,15 @@ import base64
 import binascii
 import hashlib
 import hmac
+import logging
 import os
 import ssl
 import threading
 from dataclasses import dataclass, field
 
 import bcrypt
+
+log = logging.getLogger("promspec.exporter")
 
 
 class WebConfigError(Exception):
@@ -28,6 +31,7 @@ _TLS_KEYS = {"cert_file", "key_file", "client_auth_type", "client_ca_file", "min
              "max_version", "prefer_server_cipher_suites"}
 _TLS_KEYS_UNSUPPORTED = {"cert", "key", "client_ca", "cipher_suites", "curve_preferences",
                          "client_allowed_sans"}
+_VERIFIED_CACHE_SIZE = 64
 _ALLOWED_HEADERS = {"Strict-Transport-Security", "X-Content-Type-Options", "X-Frame-Options",
                     "X-XSS-Protection", "Content-Security-Policy"}
 
@@ -39,6 +43,7 @@ class WebConfig:
     tls: ssl.SSLContext | None = None
     users: dict = field(default_factory=dict)
     headers: dict = field(default_factory=dict)
+    dummy_hash: bytes = b""
     _verified: dict = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -46,27 +51,53 @@ class WebConfig:
         """True when no users are configured or the Authorization header names one with its password."""
         if not self.users:
             return True
-        if not header or not header.startswith("Basic "):
+        credentials = parse_basic(header)
+        if credentials is None:
             return False
-        try:
-            user, _, password = base64.b64decode(header[6:].strip(), validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            return False
+        user, password = credentials
         # bcrypt costs tens of milliseconds by design; remember credentials already verified.
         key = hashlib.sha256(f"{user}\0{password}".encode()).digest()
         with self._lock:
             if key in self._verified:
                 return hmac.compare_digest(self._verified[key], self.users.get(user, b""))
         hashed = self.users.get(user)
-        # An unknown name is checked against a real hash so it costs as much time as a wrong password.
-        reference = hashed if hashed is not None else next(iter(self.users.values()))
-        ok = bcrypt.checkpw(password.encode(), reference) and hashed is not None
+        # An unknown name costs as much as a known one: it is checked against a dummy hash of the
+        # highest configured cost, so response times do not tell which names exist.
+        reference = hashed if hashed is not None else self.dummy_hash
+        try:
+            ok = bcrypt.checkpw(password.encode(), reference) and hashed is not None
+        except ValueError:  # bcrypt refuses passwords over 72 bytes: a wrong password, not a crash
+            return False
         if ok:
             with self._lock:
-                if len(self._verified) > 64:
+                if len(self._verified) >= _VERIFIED_CACHE_SIZE:
                     self._verified.clear()
                 self._verified[key] = hashed
         return ok
+
+
+def parse_basic(header: str | None) -> tuple[str, str] | None:
+    """(user, password) from an Authorization header of the Basic scheme (any case), else None."""
+    if not header:
+        return None
+    scheme, _, encoded = header.strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        user, sep, password = base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return (user, password) if sep else None
+
+
+def bcrypt_cost(hashed: bytes) -> int:
+    """The cost factor of a bcrypt hash ($2y$10$... -> 10)."""
+    return int(hashed.split(b"$")[2])
+
+
+def dummy_hash(cost: int) -> bytes:
+    """A bcrypt hash of a random password at `cost`, for checking unknown user names."""
+    return bcrypt.hashpw(os.urandom(16).hex().encode(), bcrypt.gensalt(cost))
 
 
 def load(path: str) -> WebConfig:
@@ -82,30 +113,53 @@ def load(path: str) -> WebConfig:
         raise WebConfigError(f"{path}: cannot read: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
         raise WebConfigError(f"{path}: not valid YAML: {exc}") from exc
-    data = {} if data is None else data
+    if data is None:
+        raise WebConfigError(f"{path}: the file is empty; it configures neither TLS nor basic auth "
+                             "(leave out --web.config.file to serve plain HTTP without auth)")
     _expect_mapping(path, "the document", data)
     _reject_unknown(path, "", data, {"tls_server_config", "http_server_config", "basic_auth_users"}, set())
     base = os.path.dirname(os.path.abspath(path))
     config = WebConfig()
-    tls = data.get("tls_server_config") or {}
-    _expect_mapping(path, "tls_server_config", tls)
-    if tls:
+    # A key that is present but empty ('', [], false, null, {}) would silently serve without TLS or
+    # auth: the opposite of what writing the key suggests, so it is an error, not a default.
+    if "tls_server_config" in data:
+        tls = _configured(path, "tls_server_config", data["tls_server_config"], "cert_file and key_file")
         config.tls = _tls_context(path, base, tls)
-    http = data.get("http_server_config") or {}
+    http = data.get("http_server_config")
+    http = {} if http is None else http
     _expect_mapping(path, "http_server_config", http)
     _reject_unknown(path, "http_server_config.", http, {"http2", "headers"}, set())
-    headers = http.get("headers") or {}
+    headers = http.get("headers")
+    headers = {} if headers is None else headers
     _expect_mapping(path, "http_server_config.headers", headers)
     for name, value in headers.items():
         if name not in _ALLOWED_HEADERS:
             raise WebConfigError(f"{path}: http_server_config.headers: {name!r} cannot be set; "
                                  f"allowed: {', '.join(sorted(_ALLOWED_HEADERS))}")
         config.headers[name] = str(value)
-    users = data.get("basic_auth_users") or {}
-    _expect_mapping(path, "basic_auth_users", users)
-    for user, hashed in users.items():
-        config.users[str(user)] = _bcrypt_hash(path, str(user), hashed)
+    if "basic_auth_users" in data:
+        users = _configured(path, "basic_auth_users", data["basic_auth_users"], "user: bcrypt-hash entries")
+        for user, hashed in users.items():
+            if not isinstance(user, str) or not user:
+                raise WebConfigError(f"{path}: basic_auth_users: user name {user!r} must be a non-empty string")
+            if ":" in user:
+                raise WebConfigError(f"{path}: basic_auth_users: user name {user!r} cannot contain ':'")
+            config.users[user] = _bcrypt_hash(path, user, hashed)
+        costs = sorted({bcrypt_cost(h) for h in config.users.values()})
+        if len(costs) > 1:
+            log.warning("%s: basic_auth_users have different bcrypt costs (%s): response times tell which "
+                        "cost a user name has; use one cost for every user", path, ", ".join(map(str, costs)))
+        config.dummy_hash = dummy_hash(costs[-1])
     return config
+
+
+def _configured(path: str, key: str, value, expected: str) -> dict:
+    """A section that must configure something: a non-empty mapping."""
+    if not isinstance(value, dict) or not value:
+        shown = "empty" if value in (None, "", [], {}) else f"{value!r}"
+        raise WebConfigError(f"{path}: {key} is {shown}; expected a mapping of {expected} "
+                             f"(remove the key to serve without it)")
+    return value
 
 
 def _tls_context(path: str, base: str, tls: dict) -> ssl.SSLContext:

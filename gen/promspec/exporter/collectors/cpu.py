@@ -6,13 +6,12 @@ import os
 
 from ..metrics import Families, Spec
 from ..options import Options
-from ..procfs import read_lines
+from ..procfs import CPU_MODES, parse_stat, read_parsed
 from ..registry import StatelessCollector
 
 SPECS = {
     "node_cpu_seconds_total": Spec("counter", "Seconds the CPUs spent in each mode.", ("cpu", "mode")),
 }
-_MODES = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
 
 
 class CpuCollector(StatelessCollector):
@@ -28,12 +27,7 @@ class CpuCollector(StatelessCollector):
         """One counter per CPU and mode."""
         families = Families(SPECS)
         hz = self._hz
-        lines = read_lines(self._path)
-        for line in lines:
-            if not line.startswith(b"cpu") or line[3:4] == b" ":
-                continue
-            fields = line.split()
-            cpu = fields[0][3:].decode()
-            for mode, ticks in zip(_MODES, fields[1:9]):
-                families.add("node_cpu_seconds_total", {"cpu": cpu, "mode": mode}, int(ticks) / hz)
+        for cpu in read_parsed(self._path, parse_stat):
+            for mode, ticks in zip(CPU_MODES, cpu.ticks, strict=True):
+                families.add("node_cpu_seconds_total", {"cpu": cpu.cpu, "mode": mode}, ticks / hz)
         return families.metrics()

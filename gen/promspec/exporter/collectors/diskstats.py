@@ -6,7 +6,7 @@ import re
 
 from ..metrics import Families, Spec
 from ..options import Options
-from ..procfs import read_lines
+from ..procfs import parse_diskstats, read_parsed
 from ..registry import StatelessCollector
 
 _SECTOR = 512.0  # the kernel counts diskstats sectors in 512-byte units whatever the device
@@ -41,15 +41,10 @@ class DiskstatsCollector(StatelessCollector):
     def collect(self) -> list:
         """Eleven series per device."""
         families = Families(SPECS)
-        for line in read_lines(self._path):
-            fields = line.split()
-            if len(fields) < 14:
+        for disk in read_parsed(self._path, parse_diskstats):
+            if self._exclude.search(disk.device):
                 continue
-            device = fields[2].decode()
-            if self._exclude.search(device):
-                continue
-            labels = {"device": device}
-            values = fields[3:]
+            labels = {"device": disk.device}
             for name, column, scale, _ in _COLUMNS:
-                families.add(name, labels, int(values[column]) * scale)
+                families.add(name, labels, disk.values[column] * scale)
         return families.metrics()

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
-from concurrent.futures import Future, ThreadPoolExecutor, TimeoutError as FutureTimeout
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 
 from ..metrics import Families, Spec
 from ..options import Options
-from ..procfs import read_lines
-from ..registry import CollectorFailed
+from ..procfs import Mount, parse_mounts, read_parsed
+from ..registry import CollectorFailed, Workers
+
+log = logging.getLogger("promspec.exporter")
 
 _LABELS = ("device", "fstype", "mountpoint")
 SPECS = {
@@ -22,38 +30,55 @@ SPECS = {
     "node_filesystem_device_error": Spec(
         "gauge", "Whether an error occurred while getting statistics for the given device.", _LABELS),
 }
-# statfs() on these can block for minutes when the server is gone; they get a timeout.
-_NETWORK_FS = {"nfs", "nfs4", "cifs", "smb3", "smbfs", "ceph", "glusterfs", "fuse.glusterfs", "9p", "afs",
-               "lustre", "gpfs", "fuse.sshfs", "fuse.s3fs", "beegfs"}
-_OCTAL_ESCAPE = re.compile(r"\\([0-7]{3})")
 
 
-def _unescape(field: bytes) -> str:
-    return _OCTAL_ESCAPE.sub(lambda m: chr(int(m.group(1), 8)), field.decode(errors="replace"))
+PROBERS = 4  # threads that statfs the mounts of one scrape between them
+
+
+@dataclass(kw_only=True)
+class _Prober:
+    """One thread's progress through a scrape's mounts: the mount it is on, since when."""
+
+    mount: Mount | None = None
+    started: float = 0.0
+    abandoned: bool = False  # its call overran: the mount is stuck and this thread stays with it
 
 
 class FilesystemCollector:
-    """Size, free and available bytes and inodes per mount point."""
+    """Size, free and available bytes and inodes per mount point.
+
+    statfs() runs under --collector.filesystem.mount-timeout for every mount, whatever its type: a
+    FUSE or local mount can hang as well as NFS. A few prober threads take the mounts in turn (a
+    thread handoff per mount would cost more than the statfs calls); one whose call overruns is
+    left with its mount, which is then skipped (device_error 1) until that call returns, and a new
+    prober takes over the rest. So a hung mount holds one thread in all, never one per scrape
+    (node_exporter's stuck-mount handling), and each mount gets the whole timeout from its own start.
+    """
 
     name = "filesystem"
 
-    def __init__(self, options: Options):
+    def __init__(self, options: Options, statfs: Callable[[str], os.statvfs_result] = os.statvfs):
         self._mount_files = (options.proc("1", "mounts"), options.proc("mounts"))
         self._mount_points_exclude = re.compile(options.mount_points_exclude)
         self._fs_types_exclude = re.compile(options.fs_types_exclude)
         self._timeout = options.mount_timeout
         self._root = options.root
-        self._pool: ThreadPoolExecutor | None = None
-        self._pending: dict = {}
+        self._statfs = statfs
+        self._workers = Workers("statfs", idle_max=PROBERS)
+        self._probers_started = 0
+        # Guards _stuck (shared with abandoned probers that return late) and each scrape's progress.
+        self._changed = threading.Condition()
+        self._stuck: set = set()
 
     def collect(self) -> list:
         """Seven gauges per mount; a mount whose statfs fails or hangs gets device_error 1."""
         families = Families(SPECS)
-        for device, mountpoint, fstype, readonly in self._mounts():
-            labels = {"device": device, "fstype": fstype, "mountpoint": mountpoint}
-            try:
-                stat = self._statvfs(mountpoint, fstype)
-            except (OSError, FutureTimeout):
+        mounts = self._mounts()
+        stats = self._probe(mounts)
+        for mount in mounts:
+            labels = {"device": mount.device, "fstype": mount.fstype, "mountpoint": mount.mountpoint}
+            stat = stats.get(mount.mountpoint)
+            if stat is None:
                 families.add("node_filesystem_device_error", labels, 1)
                 continue
             families.add("node_filesystem_size_bytes", labels, stat.f_blocks * stat.f_frsize)
@@ -61,47 +86,89 @@ class FilesystemCollector:
             families.add("node_filesystem_avail_bytes", labels, stat.f_bavail * stat.f_frsize)
             families.add("node_filesystem_files", labels, stat.f_files)
             families.add("node_filesystem_files_free", labels, stat.f_ffree)
-            families.add("node_filesystem_readonly", labels, readonly)
+            families.add("node_filesystem_readonly", labels, 1 if mount.readonly else 0)
             families.add("node_filesystem_device_error", labels, 0)
         return families.metrics()
 
     def close(self) -> None:
-        """Let go of the threads that wait on network mounts."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=False)
+        """Nothing to wait for: the probers are daemon threads, and a hung statfs never holds up exit."""
+
+    def threads(self) -> int:
+        """Prober threads alive (idle, probing, or stuck with a mount), for tests of the no-pile-up promise."""
+        return self._workers.threads()
+
+    def _probe(self, mounts: list) -> dict:
+        """mountpoint -> statvfs result, or None for a mount that failed, overran or is still stuck."""
+        results: dict = {}
+        with self._changed:
+            todo = deque(m for m in mounts if m.mountpoint not in self._stuck)
+            probers = [self._start_prober(todo, results) for _ in range(min(PROBERS, len(todo)))]
+            while True:
+                busy = [p for p in probers if p.mount is not None and not p.abandoned]
+                if not todo and not busy:
+                    break
+                now = time.monotonic()
+                for prober in busy:
+                    if now - prober.started >= self._timeout:
+                        self._abandon(prober)
+                        if todo:
+                            probers.append(self._start_prober(todo, results))
+                waits = [p.started + self._timeout - now for p in probers if p.mount is not None and not p.abandoned]
+                self._changed.wait(max(min(waits, default=0.05), 0.001))
+        return results
+
+    def _abandon(self, prober: _Prober) -> None:
+        mount = prober.mount
+        assert mount is not None
+        prober.abandoned = True
+        self._stuck.add(mount.mountpoint)
+        log.warning("filesystem %s (%s): statfs did not return within %gs; skipped until it does",
+                    mount.mountpoint, mount.fstype, self._timeout)
+
+    def _start_prober(self, todo: deque, results: dict) -> _Prober:
+        prober = _Prober()
+        self._probers_started += 1
+        self._workers.start(f"prober-{self._probers_started}", partial(self._run_prober, prober, todo, results))
+        return prober
+
+    def _run_prober(self, prober: _Prober, todo: deque, results: dict) -> None:
+        while True:
+            with self._changed:
+                if not todo:
+                    prober.mount = None
+                    self._changed.notify_all()
+                    return
+                mount = prober.mount = todo.popleft()
+                prober.started = time.monotonic()
+            try:
+                stat = self._statfs(self._root(mount.mountpoint))
+            except Exception as exc:  # OSError mostly; whatever it is, this mount alone reports the error
+                log.debug("statfs %s: %s", mount.mountpoint, exc)
+                stat = None
+            with self._changed:
+                if prober.abandoned:
+                    # Answered after all: probe it again from the next scrape on.
+                    self._stuck.discard(mount.mountpoint)
+                    log.info("filesystem %s answers statfs again", mount.mountpoint)
+                    return
+                results[mount.mountpoint] = stat
+                prober.mount = None
+                self._changed.notify_all()
 
     def _mounts(self) -> list:
-        lines = None
         for path in self._mount_files:
             try:
-                lines = read_lines(path)
+                mounts = read_parsed(path, parse_mounts)
                 break
             except OSError:
                 continue
-        if lines is None:
+        else:
             raise CollectorFailed(f"cannot read the mount table ({' or '.join(self._mount_files)})")
         # A later mount on the same point hides the earlier one: keep the last, as the kernel does.
-        mounts: dict = {}
-        for line in lines:
-            fields = line.split()
-            if len(fields) < 4:
+        kept: dict = {}
+        for mount in mounts:
+            if self._mount_points_exclude.search(mount.mountpoint) or self._fs_types_exclude.search(mount.fstype):
                 continue
-            mountpoint, fstype = _unescape(fields[1]), fields[2].decode()
-            if self._mount_points_exclude.search(mountpoint) or self._fs_types_exclude.search(fstype):
-                continue
-            readonly = 1 if b"ro" in fields[3].split(b",") else 0
-            mounts.pop(mountpoint, None)
-            mounts[mountpoint] = (_unescape(fields[0]), mountpoint, fstype, readonly)
-        return list(mounts.values())
-
-    def _statvfs(self, mountpoint: str, fstype: str):
-        path = self._root(mountpoint)
-        if fstype not in _NETWORK_FS:
-            return os.statvfs(path)
-        pending: Future | None = self._pending.get(mountpoint)
-        if pending is None or pending.done():
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="statfs")
-            pending = self._pending[mountpoint] = self._pool.submit(os.statvfs, path)
-        # A call still stuck from an earlier scrape is not repeated; it is waited on again.
-        return pending.result(timeout=self._timeout)
+            kept.pop(mount.mountpoint, None)
+            kept[mount.mountpoint] = mount
+        return list(kept.values())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..metrics import Families, Spec
 from ..options import Options
+from ..procfs import parse_loadavg, read_parsed
 from ..registry import StatelessCollector
 
 SPECS = {
@@ -24,8 +25,8 @@ class LoadavgCollector(StatelessCollector):
     def collect(self) -> list:
         """Three gauges."""
         families = Families(SPECS)
-        with open(self._path, "rb") as handle:
-            fields = handle.read().split()
-        for name, value in zip(SPECS, fields):
-            families.add(name, {}, float(value))
+        load = read_parsed(self._path, parse_loadavg)
+        families.add("node_load1", {}, load.load1)
+        families.add("node_load5", {}, load.load5)
+        families.add("node_load15", {}, load.load15)
         return families.metrics()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..metrics import Families, Spec
 from ..options import Options
-from ..procfs import read_lines
+from ..procfs import parse_meminfo, read_parsed
 from ..registry import StatelessCollector
 
 # A fixed set rather than every line: the catalog stays the same on every kernel since 3.14.
@@ -13,7 +13,6 @@ _FIELDS = ("MemTotal", "MemFree", "MemAvailable", "Buffers", "Cached", "SwapCach
            "Slab", "SReclaimable", "SUnreclaim", "PageTables", "CommitLimit", "Committed_AS")
 SPECS = {f"node_memory_{field}_bytes": Spec("gauge", f"Memory information field {field}_bytes.")
          for field in _FIELDS}
-_NAMES = {field.encode(): f"node_memory_{field}_bytes" for field in _FIELDS}
 
 
 class MeminfoCollector(StatelessCollector):
@@ -27,11 +26,8 @@ class MeminfoCollector(StatelessCollector):
     def collect(self) -> list:
         """One gauge per field present on this kernel."""
         families = Families(SPECS)
-        lines = read_lines(self._path)
-        for line in lines:
-            key, _, rest = line.partition(b":")
-            name = _NAMES.get(key)
-            if name is not None:
-                value, _, unit = rest.strip().partition(b" ")
-                families.add(name, {}, int(value) * (1024 if unit == b"kB" else 1))
+        fields = read_parsed(self._path, parse_meminfo)
+        for field in _FIELDS:
+            if field in fields:
+                families.add(f"node_memory_{field}_bytes", {}, fields[field])
         return families.metrics()

@@ -6,7 +6,7 @@ import re
 
 from ..metrics import Families, Spec
 from ..options import Options
-from ..procfs import read_lines
+from ..procfs import parse_netdev, read_parsed
 from ..registry import StatelessCollector
 
 # (name, column after "iface:")
@@ -31,15 +31,10 @@ class NetdevCollector(StatelessCollector):
     def collect(self) -> list:
         """Eight counters per interface."""
         families = Families(SPECS)
-        for line in read_lines(self._path)[2:]:
-            device, sep, rest = line.partition(b":")
-            if not sep:
+        for interface in read_parsed(self._path, parse_netdev):
+            if self._exclude is not None and self._exclude.search(interface.device):
                 continue
-            device = device.strip().decode()
-            if self._exclude is not None and self._exclude.search(device):
-                continue
-            labels = {"device": device}
-            values = rest.split()
+            labels = {"device": interface.device}
             for name, column in _COLUMNS:
-                families.add(name, labels, int(values[column]))
+                families.add(name, labels, interface.values[column])
         return families.metrics()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..metrics import Families, Spec
 from ..options import Options
-from ..procfs import read_lines
+from ..procfs import parse_pressure, read_parsed
 from ..registry import CollectorFailed, StatelessCollector
 
 SPECS = {
@@ -19,7 +19,6 @@ SPECS = {
     "node_pressure_io_stalled_seconds_total": Spec(
         "counter", "Total time in seconds no process could make progress due to IO congestion."),
 }
-_KINDS = {b"some": "waiting", b"full": "stalled"}
 
 
 class PressureCollector(StatelessCollector):
@@ -35,13 +34,12 @@ class PressureCollector(StatelessCollector):
         families = Families(SPECS)
         for resource, path in self._paths.items():
             try:
-                lines = read_lines(path)
+                pressure = read_parsed(path, parse_pressure)
             except FileNotFoundError as exc:
                 raise CollectorFailed(f"pressure information is unavailable ({path}): kernel without PSI") from exc
-            for line in lines:
-                kind, _, rest = line.partition(b" ")
-                name = f"node_pressure_{resource}_{_KINDS.get(kind, '')}_seconds_total"
-                if name in SPECS:
-                    total = rest.rpartition(b"total=")[2]
-                    families.add(name, {}, int(total) / 1e6)
+            families.add(f"node_pressure_{resource}_waiting_seconds_total", {}, pressure.some_us / 1e6)
+            stalled = f"node_pressure_{resource}_stalled_seconds_total"
+            # node_exporter 1.5 has no CPU 'full' family, though newer kernels write the line.
+            if pressure.full_us is not None and stalled in SPECS:
+                families.add(stalled, {}, pressure.full_us / 1e6)
         return families.metrics()
