@@ -6,10 +6,10 @@ import ctypes
 import logging
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
-from .gpu_sample import sample_pcie, sample_processes
 from .nvml_source import DeviceLost, NvmlSession, SessionLost, error_code, text
+from .sample import sample_pcie, sample_processes
 
 log = logging.getLogger("promspec.exporter")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .metrics import Spec
+from ..metrics import Spec
 
 GPU = ("gpu", "uuid", "name", "pci_bus_id")
 MIG = GPU + ("gpu_instance", "compute_instance")

@@ -87,7 +87,7 @@ class NvmlSession:
         self.opened = time.monotonic()
 
     @classmethod
-    def open(cls, nvml) -> "NvmlSession":
+    def open(cls, nvml) -> NvmlSession:
         """Initialise NVML and discover the GPUs; raises the binding's NVMLError when NVML is unusable."""
         session = cls(nvml)
         nvml.nvmlInit()

@@ -6,8 +6,8 @@ import logging
 import time
 from dataclasses import dataclass
 
+from ..procfs import container_id, process_name
 from .nvml_source import DeviceLost, Gpu, SessionLost, error_code, mig_ids, text
-from .procfs import container_id, process_name
 
 log = logging.getLogger("promspec.exporter")
 
