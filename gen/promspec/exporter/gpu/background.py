@@ -17,57 +17,79 @@ _EVENT_WAIT_MS = 500
 
 
 class SlowSampler:
-    """Samples slow NVML fields of every GPU at their own interval; scrapes serve the latest with its age."""
+    """Samples the slow NVML fields with one thread per GPU, so a hung GPU freezes only its own values.
 
-    def __init__(self, current_session: Callable, interval: float, processes: bool, procfs: str):
-        self._current_session = current_session
+    `lookup(key)` gives the current (session, gpu) for a GPU, or None while it has no handle;
+    scrapes read the latest rows with their age, and rows older than `max_age` are not served.
+    """
+
+    def __init__(self, lookup: Callable, interval: float, max_age: float, processes: bool, procfs: str):
+        self._lookup = lookup
         self._interval = interval
-        self._fields = [("pcie_throughput", sample_pcie)]
+        self._max_age = max_age
+        self._fields = [("pcie_throughput", lambda session, gpu: sample_pcie(session.nvml, session.kinds, gpu))]
         if processes:
-            self._fields.append(("processes", lambda nvml, kinds, gpu: sample_processes(nvml, kinds, gpu, procfs)))
+            self._fields.append(("processes", lambda session, gpu: sample_processes(
+                session.nvml, session.kinds, gpu, procfs, session.features)))
         self._results: dict = {}
+        self._threads: dict = {}
         self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stopped = False
-        self._thread = threading.Thread(target=self._run, name="nvml-slow", daemon=True)
+        self._stop = threading.Event()
 
-    def start(self) -> None:
-        """Start the background loop."""
-        self._thread.start()
-
-    def notify(self) -> None:
-        """Sample now (a new NVML session is ready)."""
-        self._wake.set()
-
-    def stop(self) -> None:
-        """End the loop after the pass in progress."""
-        self._stopped = True
-        self._wake.set()
-
-    def results(self, key: str) -> list:
-        """(field, taken, rows) for one GPU, for each field sampled so far."""
+    def track(self, key: str) -> None:
+        """Make sure the GPU with this key has its sampling thread."""
         with self._lock:
-            return [(field, *self._results[(key, field)]) for field, _ in self._fields
-                    if (key, field) in self._results]
+            thread = self._threads.get(key)
+            if self._stop.is_set() or (thread is not None and thread.is_alive()):
+                return
+            thread = threading.Thread(target=self._run, args=(key,), name=f"nvml-slow-{key}", daemon=True)
+            self._threads[key] = thread
+        thread.start()
 
-    def _run(self) -> None:
-        while not self._stopped:
-            session: NvmlSession | None = self._current_session()
-            if session is not None:
-                for gpu in session.gpus:
-                    if gpu.handle is not None:
-                        for field, function in self._fields:
-                            self._sample(session, gpu, field, function)
-            self._wake.wait(self._interval)
-            self._wake.clear()
+    def stop(self, timeout: float) -> bool:
+        """Stop every thread; True when all ended within the timeout (none is inside NVML any more)."""
+        self._stop.set()
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            threads = list(self._threads.values())
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        with self._lock:
+            stuck = [key for key, thread in self._threads.items() if thread.is_alive()]
+            self._threads = {key: self._threads[key] for key in stuck}
+        if stuck:
+            log.warning("GPU sampling threads still inside NVML: %s", ", ".join(stuck))
+        return not stuck
+
+    def restart(self) -> None:
+        """Allow track() again after stop() (a new NVML session)."""
+        self._stop.clear()
+
+    def results(self, key: str, now: float) -> list:
+        """(field, taken, rows) for one GPU, for each field sampled within the maximum age."""
+        with self._lock:
+            found = [(field, *self._results[(key, field)]) for field, _ in self._fields
+                     if (key, field) in self._results]
+        return [(field, taken, rows) for field, taken, rows in found if now - taken <= self._max_age]
+
+    def _run(self, key: str) -> None:
+        while not self._stop.is_set():
+            found = self._lookup(key)
+            if found is not None:
+                session, gpu = found
+                for field, function in self._fields:
+                    if self._stop.is_set():
+                        return
+                    self._sample(session, gpu, field, function)
+            self._stop.wait(self._interval)
 
     def _sample(self, session: NvmlSession, gpu, field: str, function) -> None:
         try:
-            rows = function(session.nvml, session.kinds, gpu)
+            rows = function(session, gpu)
         except (DeviceLost, SessionLost) as exc:
             log.debug("GPU %s: %s sampling stopped: %s", gpu.key, field, exc)
             rows = None
-        except Exception:  # keep sampling the other GPUs and fields
+        except Exception:  # keep sampling the other fields
             log.exception("GPU %s: sampling %s failed", gpu.key, field)
             rows = None
         with self._lock:
@@ -96,55 +118,66 @@ class XidCounts:
 
 
 class XidListener:
-    """Waits on NVML's event API for the XID errors of one session's GPUs."""
+    """Waits on NVML's event API for XID errors; one event set for the whole NVML session.
+
+    GPUs are registered as they are found, and the set is kept while GPUs come and go: NVML
+    records no events from before registration, so a rebuilt set would lose the XIDs of the gap.
+    """
 
     def __init__(self, session: NvmlSession, counts: XidCounts):
         self._session = session
         self._counts = counts
+        self._keys: dict = {}
+        self._lock = threading.Lock()
+        self._events = None
+        self._ready = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="nvml-xid", daemon=True)
 
     def start(self) -> None:
-        """Register for events and start waiting on them."""
+        """Create the event set and start waiting on it."""
         self._thread.start()
 
-    def stop(self) -> None:
-        """Stop waiting; the thread ends after the wait in progress (at most half a second)."""
+    def stop(self, timeout: float) -> bool:
+        """Stop waiting and wait for the thread; True when it has left NVML."""
         self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def register(self, gpu) -> None:
+        """Watch one GPU's XIDs (called when it is found, again when it comes back with a new handle)."""
+        nvml = self._session.nvml
+        if not self._ready.wait(2.0) or self._events is None or self._stop.is_set():
+            return
+        try:
+            nvml.nvmlDeviceRegisterEvents(gpu.handle, nvml.nvmlEventTypeXidCriticalError, self._events)
+        except nvml.NVMLError as exc:
+            log.info("GPU %s: XID events unavailable: %s", gpu.key, exc)
+            return
+        with self._lock:
+            self._keys[_handle_id(gpu.handle)] = gpu.key
+            self._keys[gpu.labels["uuid"]] = gpu.key
 
     def _run(self) -> None:
         nvml = self._session.nvml
         try:
-            events = nvml.nvmlEventSetCreate()
+            self._events = nvml.nvmlEventSetCreate()
         except nvml.NVMLError as exc:
             log.warning("XID events unavailable: %s", exc)
             return
+        finally:
+            self._ready.set()
         try:
-            keys = self._register(events)
-            while keys and not self._stop.is_set():
-                self._wait_once(events, keys)
+            while not self._stop.is_set():
+                self._wait_once(self._events)
         finally:
             try:
-                nvml.nvmlEventSetFree(events)
+                nvml.nvmlEventSetFree(self._events)
             except nvml.NVMLError as exc:
                 log.debug("nvmlEventSetFree: %s", exc)
 
-    def _register(self, events) -> dict:
-        nvml = self._session.nvml
-        keys = {}
-        for gpu in self._session.gpus:
-            if gpu.handle is None:
-                continue
-            try:
-                nvml.nvmlDeviceRegisterEvents(gpu.handle, nvml.nvmlEventTypeXidCriticalError, events)
-            except nvml.NVMLError as exc:
-                log.info("GPU %s: XID events unavailable: %s", gpu.key, exc)
-                continue
-            keys[_handle_id(gpu.handle)] = gpu.key
-            keys[gpu.labels["uuid"]] = gpu.key
-        return keys
-
-    def _wait_once(self, events, keys: dict) -> None:
+    def _wait_once(self, events) -> None:
         nvml = self._session.nvml
         try:
             data = nvml.nvmlEventSetWait(events, _EVENT_WAIT_MS)
@@ -156,13 +189,16 @@ class XidListener:
             return
         if not data.eventType & nvml.nvmlEventTypeXidCriticalError:
             return
-        key = keys.get(_handle_id(data.device))
+        with self._lock:
+            key = self._keys.get(_handle_id(data.device))
         if key is None:
             try:
-                key = keys.get(text(nvml.nvmlDeviceGetUUID(data.device)))
+                uuid = text(nvml.nvmlDeviceGetUUID(data.device))
             except nvml.NVMLError as exc:
                 log.warning("XID %s on a GPU NVML cannot name: %s", data.eventData, exc)
                 return
+            with self._lock:
+                key = self._keys.get(uuid)
         if key is not None:
             log.warning("GPU %s: XID %s", key, data.eventData)
             self._counts.add(key, int(data.eventData))
