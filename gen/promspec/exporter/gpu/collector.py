@@ -143,11 +143,11 @@ class GpuCollector:
                 return
             self._opening = None
             try:
-                self._install(future.result())
+                session = self._install(future.result())
             except CollectorFailed:
                 return
-            for gpu in self._session.gpus:
-                self._inflight[gpu.index] = self._pool.submit(self._gpu_pass, self._session, self._events, gpu)
+            for gpu in session.gpus:
+                self._inflight[gpu.index] = self._pool.submit(self._gpu_pass, session, self._events, gpu)
 
     def _fatal(self, message: str) -> None:
         if self.restart_requested:
@@ -164,6 +164,7 @@ class GpuCollector:
         if self._session is not None:
             return self._session
         opening = self._opening
+        assert opening is not None  # started just above when there was neither
         try:
             session = opening.result(timeout=max(0.0, deadline - time.monotonic()))
         except FutureTimeout:
@@ -177,11 +178,9 @@ class GpuCollector:
             raise CollectorFailed(self._last_error) from None
         if self._opening is opening:
             self._opening = None
-        if self._session is None:
-            self._install(session)
-        return self._session
+        return self._session if self._session is not None else self._install(session)
 
-    def _install(self, session: NvmlSession) -> None:
+    def _install(self, session: NvmlSession) -> NvmlSession:
         if self._closed:
             session.close()
             raise CollectorFailed("the collector is closed")
@@ -195,6 +194,7 @@ class GpuCollector:
         self._events = XidListener(session, self._xids)
         self._events.start()
         log.info("NVML ready: %d GPU(s)", len(session.gpus))
+        return session
 
     def _drop_session(self) -> None:
         session, self._session = self._session, None

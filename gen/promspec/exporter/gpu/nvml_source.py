@@ -194,7 +194,7 @@ class NvmlSession:
 
     def _nvlinks(self, handle) -> tuple:
         # Links need not be numbered densely (a board may wire 0, 1 and 3): try every link number.
-        present = []
+        present: list[int] = []
         for link in range(getattr(self.nvml, "NVML_NVLINK_MAX_LINKS", 18)):
             try:
                 self.nvml.nvmlDeviceGetNvLinkState(handle, link)

@@ -360,7 +360,7 @@ def _handle(gpu: Gpu):
 
 def _process_records(nvml, reader: _Reader, handle):
     """Compute and graphics processes on a device handle; None when NVML refuses the list."""
-    records = []
+    records: list = []
     for function in (nvml.nvmlDeviceGetComputeRunningProcesses, nvml.nvmlDeviceGetGraphicsRunningProcesses):
         denied = reader.denied
         found = reader.get(function, handle)
