@@ -294,6 +294,20 @@ class FakeNvml:
                 event_set["queue"].append((handle, xid, gpu_instance))
             self._event_ready.notify_all()
 
+    def inject_xid_once_registered(self, index: int, xid: int, timeout: float = 30.0) -> None:
+        """inject_xid() as soon as some event set watches GPU `index` (in the background)."""
+        def deliver():
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                with self._lock:
+                    watched = any(h.index == index for s in self._event_sets.values() for h in s["handles"])
+                if watched:
+                    self.inject_xid(index, xid)
+                    return
+                time.sleep(0.05)
+
+        threading.Thread(target=deliver, name="fake-xid", daemon=True).start()
+
     def reload_driver(self) -> None:
         """Simulate a driver reload: handles from before answer Uninitialized until nvmlInit runs again."""
         with self._lock:
