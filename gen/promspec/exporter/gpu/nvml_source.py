@@ -93,7 +93,7 @@ class BindingFeatures:
         return cls(process_records_ok=size == _PROCESS_RECORD_BYTES, memory_v2=getattr(nvml, "nvmlMemory_v2", None))
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Gpu:
     """One GPU of a session: its handle (None until found), identity labels and what never changes."""
 
@@ -147,7 +147,8 @@ class NvmlSession:
             session.driver = {
                 "driver_version": text(session._optional(nvml.nvmlSystemGetDriverVersion) or ""),
                 "cuda_version": _cuda_version(session._optional(nvml.nvmlSystemGetCudaDriverVersion))}
-            session.gpus = [Gpu(index, None, {"gpu": str(index), "uuid": "", "name": "", "pci_bus_id": ""})
+            session.gpus = [Gpu(index=index, handle=None,
+                                labels={"gpu": str(index), "uuid": "", "name": "", "pci_bus_id": ""})
                             for index in range(nvml.nvmlDeviceGetCount())]
         except Exception:
             session.close()
