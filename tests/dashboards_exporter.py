@@ -11,5 +11,6 @@ from promspec.exporter.cli import main  # noqa: E402
 
 if __name__ == "__main__":
     nvml = fleet()
-    nvml.inject_xid(0, 79)  # so the XID panels chart a real event, not an absent series
+    # So the XID panels chart a real event, not an absent series; NVML records none before registration.
+    nvml.inject_xid_once_registered(0, 79)
     sys.exit(main(sys.argv[1:], overrides={"gpu": {"nvml": nvml}}))

@@ -9,4 +9,7 @@ from fake_nvml import fleet  # noqa: E402
 from promspec.exporter.cli import main  # noqa: E402
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:], overrides={"gpu": {"nvml": fleet(processes_pid=os.getpid())}}))
+    nvml = fleet(processes_pid=os.getpid())
+    # An in-place driver upgrade: the library no longer matches the loaded kernel module.
+    nvml.version_mismatch = os.environ.get("FAKE_NVML_VERSION_MISMATCH") == "1"
+    sys.exit(main(sys.argv[1:], overrides={"gpu": {"nvml": nvml}}))

@@ -9,7 +9,7 @@ import bcrypt
 import pytest
 from promspec.exporter import DEFAULT_PORT
 from promspec.exporter.cli import parse_args
-from promspec.exporter.nvml_source import load_binding
+from promspec.exporter.gpu.nvml_source import load_binding
 from promspec.exporter.options import Options
 
 from .exporter_harness import assert_promtool_clean, exporter_process, http_get, needs, value

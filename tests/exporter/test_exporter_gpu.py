@@ -39,6 +39,8 @@ def test_fleet_values_and_strict_promtool(start_exporter):
     assert value(body, "promspec_gpu_energy_joules_total", gpu="0") == pytest.approx(123456.789)
     assert value(body, "promspec_gpu_clock_hertz", gpu="0", clock="sm") == 1980e6
     assert value(body, "promspec_gpu_temperature_threshold_celsius", gpu="0", threshold="slowdown") == 90
+    assert value(body, "promspec_gpu_temperature_threshold_celsius", gpu="0", threshold="gpu_max") == 87
+    assert value(body, "promspec_gpu_temperature_threshold_celsius", gpu="0", threshold="memory_max") == 95
     assert value(body, "promspec_gpu_clock_event_active", gpu="0", reason="sw_power_cap") == 1
     assert value(body, "promspec_gpu_clock_event_active", gpu="0", reason="hw_thermal_slowdown") == 0
     assert value(body, "promspec_gpu_ecc_errors_total", gpu="0", type="corrected") == 3
@@ -115,9 +117,13 @@ def test_lost_gpu_keeps_its_identity_across_rediscovery_and_comes_back(start_exp
     exporter = start_exporter(["gpu"], gpu_options(gpu_retry_interval=0.0), nvml=nvml)
     exporter.metrics()
     nvml.gpus[2].lost = True
-    body = scrape_until(exporter, lambda b: nvml.init_count >= 3, "rediscovery while a GPU is lost")
+    lookups = ("nvmlDeviceGetHandleByIndex", 2)
+    before = nvml.device_calls[lookups]
+    body = scrape_until(exporter, lambda b: nvml.device_calls[lookups] >= before + 2, "the lost GPU looked up again")
     lost = [lbl for lbl, v in samples(body, "promspec_gpu_up") if v == 0]
     assert [lbl["uuid"] for lbl in lost] == [UUID[2]]  # one series, same identity, though NVML lost its UUID
+    # Only the missing GPU is looked up again: NVML is not re-initialised, the others never looked up twice.
+    assert nvml.init_count == 1 and nvml.device_calls[("nvmlDeviceGetHandleByIndex", 0)] == 1
     nvml.gpus[2].lost = False  # reset by the operator
     scrape_until(exporter, lambda b: up(b) == {"0": 1, "1": 1, "2": 1, "3": 1}, "the GPU to come back")
 
@@ -136,7 +142,7 @@ def test_hung_gpu_is_served_from_cache_within_the_deadline(start_exporter):
             assert value(body, "promspec_gpu_memory_used_bytes", gpu="3") == 20 * GIB  # from cache
             assert value(body, "promspec_gpu_sample_age_seconds", gpu="3", field="device") > age_before
         # The hung call is waited on, not repeated: one probe call stuck, none piled up behind it.
-        probes = {gpu: nvml.device_calls[("nvmlDeviceGetMemoryInfo", gpu)] for gpu in (0, 3)}
+        probes = {gpu: nvml.device_calls[("nvmlDeviceGetMigMode", gpu)] for gpu in (0, 3)}
         assert probes[3] == probes[0] - 2
     finally:
         release.set()

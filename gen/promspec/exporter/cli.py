@@ -115,7 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("--collector.gpu.slow-interval", dest="gpu_slow_interval", type=duration, default=10.0,
         help="how often slow NVML fields (PCIe throughput, processes) are sampled in the background (10s)")
     add("--collector.gpu.retry-interval", dest="gpu_retry_interval", type=duration, default=30.0,
-        help="wait between NVML initialisation attempts, and before rediscovering lost GPUs (30s)")
+        help="wait between NVML initialisation attempts, and before looking a lost GPU up again (30s)")
+    add("--collector.gpu.max-age", dest="gpu_max_age", type=duration, default=60.0,
+        help="stop serving a GPU's cached values once they are older than this (60s)")
     add("--collector.filesystem.mount-points-exclude", dest="mount_points_exclude", type=regex,
         default=DEFAULT_MOUNT_POINTS_EXCLUDE, help="regex of mount points to leave out")
     add("--collector.filesystem.fs-types-exclude", dest="fs_types_exclude", type=regex,
@@ -169,7 +171,8 @@ def options_from(args: argparse.Namespace) -> Options:
                    fs_types_exclude=args.fs_types_exclude, mount_timeout=args.mount_timeout,
                    disk_device_exclude=args.disk_device_exclude, netdev_device_exclude=args.netdev_device_exclude,
                    gpu_processes=args.gpu_processes, gpu_timeout=args.gpu_timeout,
-                   gpu_slow_interval=args.gpu_slow_interval, gpu_retry_interval=args.gpu_retry_interval)
+                   gpu_slow_interval=args.gpu_slow_interval, gpu_retry_interval=args.gpu_retry_interval,
+                   gpu_max_age=args.gpu_max_age)
 
 
 def limits_from(args: argparse.Namespace) -> ServerLimits:
@@ -231,4 +234,8 @@ def main(argv=None, overrides: dict | None = None) -> int:
              ",".join(c.name for c in registry.collectors))
     server.serve_forever()
     registry.close()
+    # A collector that cannot recover in this process (NVML after a driver upgrade) asks for a
+    # restart: a non-zero exit makes systemd (Restart=on-failure) or the kubelet start a new one.
+    if any(getattr(c, "restart_requested", "") for c in registry.collectors):
+        return 3
     return 0

@@ -29,6 +29,7 @@ class Options:
     gpu_timeout: float = 2.0
     gpu_slow_interval: float = 10.0
     gpu_retry_interval: float = 30.0
+    gpu_max_age: float = 60.0
 
     def proc(self, *parts: str) -> str:
         """A path under the procfs mount."""

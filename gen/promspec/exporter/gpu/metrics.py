@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .metrics import Spec
+from ..metrics import Spec
 
 GPU = ("gpu", "uuid", "name", "pci_bus_id")
 MIG = GPU + ("gpu_instance", "compute_instance")
@@ -17,13 +17,15 @@ SPECS = {
         "gauge", "Fraction of the last sample period in which a kernel ran on the GPU.", MIG),
     "promspec_gpu_memory_utilization_ratio": Spec(
         "gauge", "Fraction of the last sample period in which device memory was read or written.", MIG),
-    "promspec_gpu_memory_used_bytes": Spec("gauge", "Device memory in use.", MIG),
+    "promspec_gpu_memory_used_bytes": Spec("gauge", "Device memory in use, driver-reserved memory excluded.", MIG),
+    "promspec_gpu_memory_reserved_bytes": Spec("gauge", "Device memory reserved by the driver.", MIG),
     "promspec_gpu_memory_free_bytes": Spec("gauge", "Device memory free.", MIG),
     "promspec_gpu_memory_total_bytes": Spec("gauge", "Device memory size.", MIG),
     "promspec_gpu_temperature_celsius": Spec("gauge", "GPU die temperature.", GPU),
     "promspec_gpu_memory_temperature_celsius": Spec("gauge", "GPU memory (HBM) temperature.", GPU),
     "promspec_gpu_temperature_threshold_celsius": Spec(
-        "gauge", "Temperature at which the GPU slows down or shuts down.", GPU + ("threshold",)),
+        "gauge", "Temperature limits: slowdown, shutdown, and the GPU's and memory's maximum operating temperature.",
+        GPU + ("threshold",)),
     "promspec_gpu_power_watts": Spec("gauge", "Power draw of the GPU board.", GPU),
     "promspec_gpu_power_limit_watts": Spec("gauge", "Power limit the driver enforces.", GPU),
     "promspec_gpu_energy_joules_total": Spec("counter", "Energy used since the driver was loaded.", GPU),
@@ -52,6 +54,9 @@ SPECS = {
     "promspec_gpu_process_memory_bytes": Spec(
         "gauge", "Device memory used by a process (with --collector.gpu.processes).",
         MIG + ("pid", "process", "container_id")),
+    "promspec_gpu_data_unavailable": Spec(
+        "gauge", "1 when NVML refuses a kind of data to this exporter (reason: no_permission, binding).",
+        GPU + ("data", "reason")),
     "promspec_gpu_sample_age_seconds": Spec(
         "gauge", "Age of the values served for a group of fields (device: per-scrape reads; others: "
                  "background sampling).", GPU + ("field",)),
