@@ -176,6 +176,10 @@ def alert_group(slo: SLO) -> RuleGroup | None:
 
 def slo_groups(slo: SLO) -> list[RuleGroup]:
     """Every rule group one SLO compiles to."""
+    if slo.conventions == "sloth":
+        from .slo_sloth import sloth_groups
+
+        return sloth_groups(slo)
     groups = recording_groups(slo)
     alerts = alert_group(slo)
     return groups + ([alerts] if alerts else [])

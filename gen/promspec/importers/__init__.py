@@ -2,13 +2,47 @@
 
 from __future__ import annotations
 
+import re
+
 from ..diagnostics import Report
 from ..spec.loader import Document, dotted
 from . import openslo, sloth
+from .common import API, Note, query_metrics
+
+FORMATS = {"sloth": "Sloth", "openslo": "OpenSLO"}
 
 
-def convert_foreign(docs: list[Document], report: Report) -> list[Document]:
-    """Replace Sloth and OpenSLO documents by promspec ones; what cannot be converted is a warning."""
+def _report(notes: list[Note], report: Report) -> None:
+    for note in notes:
+        if note.error:
+            report.error(note.doc.pos(note.path), note.message, dotted(note.path), note.expected)
+        else:
+            report.warn(note.doc.pos(note.path, key=True), f"not converted: {note.message}", dotted(note.path),
+                        note.expected or "a construct promspec can express (see docs/migrating.md)")
+
+
+def external_catalog(service: Document) -> Document | None:
+    """A Catalog naming the metrics a converted Service reads as external: foreign input brings no Catalog."""
+    names: dict[str, None] = {}
+    for slo in service.data["spec"]["slos"]:
+        for query in (slo["sli"].get("ratio") or {}).values():
+            if isinstance(query, str):
+                names.update(dict.fromkeys(query_metrics(query)))
+    if not names:
+        return None
+    stem = re.sub(r"[^a-zA-Z0-9_.-]+", "-", f"{service.name}-{service.file.rsplit('/', 1)[-1]}-{service.index}")
+    data = {"apiVersion": API, "kind": "Catalog", "metadata": {"name": f"external-{stem.strip('-.')}"},
+            "spec": {"external": sorted(names)}}
+    doc = Document(service.file, service.index, data, source=service.source, lines=service.lines)
+    doc.positions[()] = service.positions.get((), (0, 0))
+    return doc
+
+
+def convert_foreign(docs: list[Document], report: Report, catalogs: bool = True) -> list[Document]:
+    """Replace Sloth and OpenSLO documents by promspec ones; what cannot be converted is a warning or an error.
+
+    With catalogs, each converted file also gets a Catalog of its metrics as external, and one warning
+    that says so: `promspec generate` on a Sloth file works without a Catalog, as `sloth generate` does."""
     native, sloth_docs, openslo_docs = [], [], []
     for doc in docs:
         if sloth.is_sloth(doc.data):
@@ -20,16 +54,31 @@ def convert_foreign(docs: list[Document], report: Report) -> list[Document]:
     converted, notes = [], []
     for doc in sloth_docs:
         out, found = sloth.convert(doc)
-        converted += out
+        converted += [out] if out is not None else []
         notes += found
     if openslo_docs:
-        out, found = openslo.convert_all(openslo_docs)
-        converted += out
+        out_docs, found = openslo.convert_all(openslo_docs)
+        converted += out_docs
         notes += found
-    for note in notes:
-        report.warn(note.doc.pos(note.path, key=True), f"not converted: {note.message}", dotted(note.path),
-                    "a construct promspec can express (see docs/SLO.md)")
-    return native + converted
+        if not out_docs and not any(n.error for n in found):
+            first = openslo_docs[0]
+            notes.append(Note(first, (), "no OpenSLO SLO could be converted: nothing would be generated", True,
+                              "an SLO with a ratioMetric indicator"))
+    _report(notes, report)
+    extra = []
+    if catalogs:
+        warned: set[str] = set()
+        for doc in converted:
+            catalog = external_catalog(doc)
+            if catalog is None:
+                continue
+            extra.append(catalog)
+            if doc.file not in warned:
+                warned.add(doc.file)
+                report.warn(doc.pos(()), "foreign input: the metrics its queries read are treated as external "
+                            f"(not checked against a Catalog): {', '.join(catalog.data['spec']['external'])}",
+                            "", "a Catalog listing them, to have their names and labels checked")
+    return native + converted + extra
 
 
 def import_documents(docs: list[Document], fmt: str, report: Report) -> list[Document]:
@@ -39,6 +88,7 @@ def import_documents(docs: list[Document], fmt: str, report: Report) -> list[Doc
         if not check(doc.data):
             report.error(doc.pos(()), f"not {'an' if fmt == 'openslo' else 'a'} {fmt} document", "",
                          "Sloth `version: prometheus/v1` or `sloth.slok.dev/v1` PrometheusServiceLevel"
-                         if fmt == "sloth" else "an `apiVersion: openslo/v1` SLO, SLI or AlertPolicy")
+                         if fmt == "sloth" else "an `apiVersion: openslo/v1` or `openslo/v1alpha` SLO, SLI or "
+                         "AlertPolicy")
     report.raise_if_errors()
-    return convert_foreign(docs, report)
+    return convert_foreign(docs, report, catalogs=False)
