@@ -140,10 +140,14 @@ def schema(output, check) -> None:
 @click.argument("fmt", metavar="FORMAT", type=click.Choice(["sloth", "openslo"]))
 @click.argument("files", nargs=-1, required=True, type=click.Path())
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the promspec specs here (default stdout).")
-def import_(fmt, files, output) -> None:
+@click.option("--conventions", type=click.Choice(["keep", "promspec"]), default="keep", show_default=True,
+              help="keep: the source's alert names, labels and series (Sloth's); promspec: adopt promspec's "
+                   "(4 tiers, budget-exhausted alert, slo_id/burn_tier labels), written out as explicit fields.")
+@click.option("--strict", is_flag=True, help="Anything that cannot be converted is an error, not a warning.")
+def import_(fmt, files, output, conventions, strict) -> None:
     """Convert Sloth or OpenSLO FILES to promspec Service specs; say what could not be converted."""
     from .diagnostics import Report, SpecError
-    from .importers import import_documents
+    from .importers import external_catalog, import_documents, adopt_promspec
     from .render.yamlout import dump_yaml
     from .spec.loader import load_paths
     from .spec.validate import validate_documents
@@ -153,7 +157,12 @@ def import_(fmt, files, output) -> None:
         docs = load_paths(files, report)
         report.raise_if_errors()
         converted = import_documents(docs, fmt, report)
+        if conventions == "promspec":
+            converted = [adopt_promspec(d) for d in converted]
         validate_documents(converted, report)
+        if strict:
+            for w in report.warnings:
+                report.error(w.pos, w.message, w.path, w.expected)
         report.raise_if_errors()
     except SpecError as exc:
         for d in exc.diagnostics:
@@ -161,10 +170,17 @@ def import_(fmt, files, output) -> None:
         _fail(f"cannot import {', '.join(files)}")
     for w in report.warnings:
         click.echo(w.format(), err=True)
+    # The metrics foreign queries read come without a Catalog: name them external so the output works alone.
+    catalogs = [c for c in (external_catalog(d) for d in converted) if c is not None]
+    adopt = ("# Keeps Sloth's alert names, labels and series (spec.conventions: sloth). To adopt promspec's\n"
+             "# conventions (4 tiers, budget-exhausted alert, slo_id/burn_tier labels), re-run with\n"
+             "# `--conventions promspec` and review the diff.\n"
+             if fmt == "sloth" and conventions == "keep" else "")
     text = "".join(
-        ("---\n" if i else "") + dump_yaml(d.data, "# yaml-language-server: $schema=schemas/Service.json\n"
-                                         f"# Imported from {d.file} ({fmt}) by `promspec import`.\n").decode()
-        for i, d in enumerate(converted))
+        ("---\n" if i else "") + dump_yaml(d.data, f"# yaml-language-server: $schema=schemas/{d.kind}.json\n"
+                                         f"# Imported from {d.file} ({fmt}) by `promspec import`.\n"
+                                         + (adopt if d.kind == "Service" else "")).decode()
+        for i, d in enumerate(converted + catalogs))
     if output:
         from .render.tree import write_file
 

@@ -143,6 +143,7 @@ def burn_alert(slo: SLO, tier: Tier) -> Alert:
               f'/ %f` .Labels.slo_id $value | query }}}}{{{{ . | first | value | humanizeDuration }}}}{{{{ end }}}}.'),
     }
     annotations.update(slo.annotations)
+    annotations.update(tier.annotations)
     if slo.runbook_url:
         annotations["runbook_url"] = slo.runbook_url
     labels = {**slo.labels, **slo_labels(slo), "burn_tier": tier.name, **tier.labels}

@@ -7,6 +7,7 @@ import re
 from ..diagnostics import Report
 from ..spec.loader import Document, dotted
 from . import openslo, sloth
+from ..spec.services import SLOTH_SPEC_ANNOTATION
 from .common import API, Note, query_metrics
 
 FORMATS = {"sloth": "Sloth", "openslo": "OpenSLO"}
@@ -21,13 +22,28 @@ def _report(notes: list[Note], report: Report) -> None:
                         note.expected or "a construct promspec can express (see docs/migrating.md)")
 
 
-def external_catalog(service: Document) -> Document | None:
+def catalogued(docs: list[Document]) -> set[str]:
+    """Sample names the Catalog documents among docs already declare (with their type's suffixes)."""
+    suffixes = {"counter": ("", "_total"), "histogram": ("", "_bucket", "_count", "_sum"),
+                "summary": ("", "_count", "_sum")}
+    names: set[str] = set()
+    for doc in docs:
+        if doc.kind != "Catalog" or not isinstance(doc.data.get("spec"), dict):
+            continue
+        for metric in doc.data["spec"].get("metrics") or []:
+            if isinstance(metric, dict) and isinstance(metric.get("name"), str):
+                names.update(metric["name"] + s for s in suffixes.get(str(metric.get("type")), ("",)))
+        names.update(str(n) for n in doc.data["spec"].get("external") or [])
+    return names
+
+
+def external_catalog(service: Document, known: frozenset | set = frozenset()) -> Document | None:
     """A Catalog naming the metrics a converted Service reads as external: foreign input brings no Catalog."""
     names: dict[str, None] = {}
     for slo in service.data["spec"]["slos"]:
         for query in (slo["sli"].get("ratio") or {}).values():
             if isinstance(query, str):
-                names.update(dict.fromkeys(query_metrics(query)))
+                names.update(dict.fromkeys(n for n in query_metrics(query) if n not in known))
     if not names:
         return None
     stem = re.sub(r"[^a-zA-Z0-9_.-]+", "-", f"{service.name}-{service.file.rsplit('/', 1)[-1]}-{service.index}")
@@ -68,8 +84,9 @@ def convert_foreign(docs: list[Document], report: Report, catalogs: bool = True)
     extra = []
     if catalogs:
         warned: set[str] = set()
+        known = catalogued(native)
         for doc in converted:
-            catalog = external_catalog(doc)
+            catalog = external_catalog(doc, known)
             if catalog is None:
                 continue
             extra.append(catalog)
@@ -92,3 +109,23 @@ def import_documents(docs: list[Document], fmt: str, report: Report) -> list[Doc
                          "AlertPolicy")
     report.raise_if_errors()
     return convert_foreign(docs, report, catalogs=False)
+
+
+def adopt_promspec(doc: Document) -> Document:
+    """A converted Service switched to promspec's conventions, with the extras written out as fields.
+
+    Every extra is explicit so that adopting them is a visible diff against the `keep` import."""
+    data = doc.data
+    if not isinstance(data.get("spec"), dict) or data["spec"].get("conventions") != "sloth":
+        return doc
+    data["spec"].pop("conventions")
+    (data["metadata"].get("annotations") or {}).pop(SLOTH_SPEC_ANNOTATION, None)
+    if not data["metadata"].get("annotations"):
+        data["metadata"].pop("annotations", None)
+    for slo in data["spec"]["slos"]:
+        alerting = slo.setdefault("alerting", {})
+        tiers = alerting.setdefault("tiers", {})
+        for name in ("page-fast", "page-slow", "ticket-fast", "ticket-slow"):
+            tiers.setdefault(name, {}).setdefault("enabled", True)
+        alerting["budget_exhausted"] = {"enabled": True, "severity": "ticket", "for": "5m"}
+    return doc

@@ -159,7 +159,8 @@ def convert(doc: Document) -> tuple[Document | None, list[Note]]:
                 corrected_everywhere):
             count += 1
     if count == 0:
-        s.note(s.root + ("slos",), "no SLO could be converted: nothing would be generated from this file", True,
-               "at least one SLO with sli.events (error_query and total_query)")
+        if not any(n.error for n in s.notes):
+            s.note(s.root + ("slos",), "no SLO could be converted: nothing would be generated from this file", True,
+                   "at least one SLO with sli.events (error_query and total_query)")
         return None, s.notes
     return draft.document(), s.notes

@@ -238,6 +238,11 @@ class _Builder:
         conventions = spec.get("conventions", "promspec")
         if conventions == "sloth":
             return self._sloth_slo(doc, path, raw, service, objective, window, errors, total, tiers, alerting)
+        if (raw["sli"].get("ratio") or {}).get("denominator_corrected"):
+            where = path + ("sli", "ratio", "denominator_corrected")
+            report.error(doc.pos(where), "denominator_corrected is rendered only with conventions: sloth",
+                         dotted(where), "spec.conventions: sloth, or remove denominator_corrected")
+            return None
         return SLO(service.name, raw["name"], Ref(doc, path), objective[0], objective[1], window, kind, errors, total,
                    raw.get("description", ""), backend.name if backend else "", signal, threshold, tiers, exhausted,
                    min_traffic, {**service.labels, **raw.get("labels", {}), **alerting["labels"]},
