@@ -147,7 +147,7 @@ def schema(output, check) -> None:
 def import_(fmt, files, output, conventions, strict) -> None:
     """Convert Sloth or OpenSLO FILES to promspec Service specs; say what could not be converted."""
     from .diagnostics import Report, SpecError
-    from .importers import external_catalog, import_documents, adopt_promspec
+    from .importers import adopt_promspec, external_catalog, import_documents
     from .render.yamlout import dump_yaml
     from .spec.loader import load_paths
     from .spec.validate import validate_documents
@@ -244,7 +244,7 @@ def preview(dashboard, output, prometheus_url, specs, time_range, width) -> None
 
 
 # Operations commands (silence, stack, status, collect, render slurm) live in ops_cli.py.
-from .ops_cli import register_ops  # noqa: E402
+from .ops_cli import register_ops
 
 register_ops(cli, _fail, _load)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from ..spec.model import Alert, RecordingRule, RuleGroup, parse_duration
-from ..spec.services import SLO, SHORT_WINDOW, Tier, number_text
+from ..spec.services import SHORT_WINDOW, SLO, Tier, number_text
 
 SHORT_INTERVAL = "30s"
 LONG_INTERVAL = "1m"

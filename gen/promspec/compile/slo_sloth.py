@@ -22,7 +22,7 @@ SLOTH_VERSION = "promspec"
 def go_float(value: float) -> str:
     """A float as Go prints it (shortest round trip, no trailing .0): 6, 14.4, 0.0009999999999999432."""
     text = repr(value)
-    return text[:-2] if text.endswith(".0") else text
+    return text.removesuffix(".0")
 
 
 def quote(value: str) -> str:
@@ -131,7 +131,7 @@ def alert(slo: SLO, kind: str) -> Alert | None:
         return None
     expr = f"{_condition(slo, fast)}\nor\n{_condition(slo, slow)}\n"
     annotations = {
-        "summary": f"{{{{$labels.sloth_service}}}} {{{{$labels.sloth_slo}}}}: the SLO error budget burns faster "
+        "summary": "{{$labels.sloth_service}} {{$labels.sloth_slo}}: the SLO error budget burns faster "
                    "than allowed.",
         "title": f"({kind}) {{{{$labels.sloth_service}}}} {{{{$labels.sloth_slo}}}}: SLO error budget burn rate "
                  "too high.",

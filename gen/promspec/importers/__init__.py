@@ -6,8 +6,8 @@ import re
 
 from ..diagnostics import Report
 from ..spec.loader import Document, dotted
-from . import openslo, sloth
 from ..spec.services import SLOTH_SPEC_ANNOTATION
+from . import openslo, sloth
 from .common import API, Note, query_metrics
 
 FORMATS = {"sloth": "Sloth", "openslo": "OpenSLO"}

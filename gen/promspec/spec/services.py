@@ -6,7 +6,14 @@ import difflib
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from ..catalog.backends import HISTOGRAM_SIGNALS, Backend, build_backend, catalog_families, engines_with, underscored
+from ..catalog.backends import (
+    HISTOGRAM_SIGNALS,
+    Backend,
+    build_backend,
+    catalog_families,
+    engines_with,
+    underscored,
+)
 from ..diagnostics import Report
 from .loader import Document, dotted
 from .model import Catalog, Project, Ref, parse_duration
@@ -102,7 +109,7 @@ def number_text(value: Decimal) -> str:
 def le_values(bound: float) -> list[str]:
     """Spellings of a bucket bound in `le`: Go clients and Prometheus 2 write 1, Python and Prometheus 3 1.0."""
     python = repr(float(bound))
-    short = python[:-2] if python.endswith(".0") else python
+    short = python.removesuffix(".0")
     return sorted({short, python}, key=len)
 
 
