@@ -76,10 +76,14 @@ def convert_foreign(docs: list[Document], report: Report, catalogs: bool = True)
         out_docs, found = openslo.convert_all(openslo_docs)
         converted += out_docs
         notes += found
-        if not out_docs and not any(n.error for n in found):
-            first = openslo_docs[0]
-            notes.append(Note(first, (), "no OpenSLO SLO could be converted: nothing would be generated", True,
-                              "an SLO with a ratioMetric indicator"))
+        wrong_input = any(n.error for n in found)
+        if not out_docs:
+            # Nothing converts: each reason is an error, not a warning beside an empty output.
+            for note in found:
+                note.error = True
+        if not out_docs and not wrong_input:
+            notes.append(Note(openslo_docs[0], (), "no OpenSLO SLO could be converted: nothing would be generated",
+                              True, "an SLO with a ratioMetric indicator"))
     _report(notes, report)
     extra = []
     if catalogs:

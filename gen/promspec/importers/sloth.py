@@ -159,7 +159,10 @@ def convert(doc: Document) -> tuple[Document | None, list[Note]]:
                 corrected_everywhere):
             count += 1
     if count == 0:
-        if not any(n.error for n in s.notes):
+        wrong_input = any(n.error for n in s.notes)
+        for note in s.notes:  # nothing converts: each reason is an error
+            note.error = True
+        if not wrong_input:
             s.note(s.root + ("slos",), "no SLO could be converted: nothing would be generated from this file", True,
                    "at least one SLO with sli.events (error_query and total_query)")
         return None, s.notes
