@@ -117,7 +117,10 @@ def _alerting(draft: Draft, base: tuple, slo_doc: Document, index: _Index, notes
         assert policy_doc is not None
         policy: Any = policy_doc.data
         for key in path:
-            policy = policy.get(key) if isinstance(policy, dict) else policy[key] if isinstance(policy, list) else {}
+            if isinstance(policy, list) and isinstance(key, int) and key < len(policy):
+                policy = policy[key]
+            else:
+                policy = policy.get(key) if isinstance(policy, dict) else {}
         for j, cond in enumerate((policy or {}).get("conditions") or []):
             cpath: tuple = path + ("conditions", j)
             cond_doc: Document | None = policy_doc
