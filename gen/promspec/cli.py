@@ -137,7 +137,7 @@ def schema(output, check) -> None:
 
 
 @cli.command("import")
-@click.argument("fmt", metavar="FORMAT", type=click.Choice(["sloth", "openslo"]))
+@click.argument("fmt", metavar="FORMAT", type=click.Choice(["sloth", "openslo", "pyrra"]))
 @click.argument("files", nargs=-1, required=True, type=click.Path())
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the promspec specs here (default stdout).")
 @click.option("--conventions", type=click.Choice(["keep", "promspec"]), default="keep", show_default=True,
@@ -145,13 +145,20 @@ def schema(output, check) -> None:
                    "(4 tiers, budget-exhausted alert, slo_id/burn_tier labels), written out as explicit fields.")
 @click.option("--strict", is_flag=True, help="Anything that cannot be converted is an error, not a warning.")
 def import_(fmt, files, output, conventions, strict) -> None:
-    """Convert Sloth or OpenSLO FILES to promspec Service specs; say what could not be converted."""
+    """Convert Sloth, OpenSLO or Pyrra FILES to promspec specs; say what could not be converted."""
     from .diagnostics import Report, SpecError
-    from .importers import adopt_promspec, external_catalog, import_documents
+    from .importers import (
+        adopt_promspec,
+        external_catalog,
+        import_documents,
+        recorded_series,
+    )
     from .render.yamlout import dump_yaml
     from .spec.loader import load_paths
     from .spec.validate import validate_documents
 
+    if conventions == "promspec" and fmt != "sloth":
+        _fail(f"--conventions promspec applies to Sloth input; {fmt} input is imported as it renders today")
     report = Report()
     try:
         docs = load_paths(files, report)
@@ -171,7 +178,8 @@ def import_(fmt, files, output, conventions, strict) -> None:
     for w in report.warnings:
         click.echo(w.format(), err=True)
     # The metrics foreign queries read come without a Catalog: name them external so the output works alone.
-    catalogs = [c for c in (external_catalog(d) for d in converted) if c is not None]
+    recorded = recorded_series(converted)
+    catalogs = [c for c in (external_catalog(d, recorded=recorded) for d in converted) if c is not None]
     adopt = ("# Keeps Sloth's alert names, labels and series (spec.conventions: sloth). To adopt promspec's\n"
              "# conventions (4 tiers, budget-exhausted alert, slo_id/burn_tier labels), re-run with\n"
              "# `--conventions promspec` and review the diff.\n"
@@ -185,7 +193,7 @@ def import_(fmt, files, output, conventions, strict) -> None:
         from .render.tree import write_file
 
         write_file(output, text.encode())
-        click.echo(f"wrote {len(converted)} Service document(s) to {output}", err=True)
+        click.echo(f"wrote {len(converted) + len(catalogs)} document(s) to {output}", err=True)
     else:
         click.echo(text, nl=False)
 
