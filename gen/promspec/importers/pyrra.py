@@ -160,9 +160,26 @@ def _target(s: _Slo) -> str | None:
     return repr(value / 100)  # Pyrra prints the ratio as Go's shortest float
 
 
+# Fields promspec reads; any other is a warning at its position.
+KNOWN = {("spec",): {"target", "window", "description", "indicator", "alerting"},
+         ("spec", "alerting"): {"name", "disabled", "burnrates", "absent", "absentName"}}
+
+
+def _unknown_fields(s: _Slo) -> None:
+    for path, known in KNOWN.items():
+        node = s.doc.data
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        for key in node if isinstance(node, dict) else ():
+            if key not in known:
+                s.notes.append(Note(s.doc, path + (key,), f"Pyrra field {key!r} is not implemented by promspec: "
+                                    "what it changes is not generated"))
+
+
 def convert(doc: Document) -> tuple[list[Document], list[Note]]:
     """One Pyrra objective -> RecordingGroup and AlertGroup documents, and notes."""
     s = _Slo(doc)
+    _unknown_fields(s)
     target = _target(s)
     try:
         window_ns = int(parse_duration(str(s.spec.get("window", "")))) * NS_PER_S
@@ -174,7 +191,7 @@ def convert(doc: Document) -> tuple[list[Document], list[Note]]:
     if len(kinds) != 1:
         s.error(("spec", "indicator"), f"an indicator needs exactly one of {', '.join(INDICATORS)} (found "
                 f"{', '.join(kinds) or 'none'})", "ratio, latency, latencyNative or boolGauge")
-    if s.notes or not s.name:
+    if any(n.error for n in s.notes) or not s.name:
         if not s.name:
             s.error(("metadata",), "the objective has no metadata.name", "metadata.name: the SLO's name")
         return [], s.notes
@@ -197,7 +214,7 @@ class _Built:
 
 
 def _side(s: _Slo, body: dict, key: str, at: tuple) -> Selector | None:
-    side = body.get(key) if isinstance(body.get(key), dict) else {}
+    side: dict = body[key] if isinstance(body.get(key), dict) else {}
     found = selector(side.get("metric"))
     if found is None:
         s.error(at + (key, "metric"), f"{key}.metric {side.get('metric')!r} is not a series selector",
