@@ -181,7 +181,8 @@ def _expected_firing(short: int, long: int, factor: int, wait: int) -> int:
 
 
 def test_fields_promspec_does_not_implement_are_warnings(tmp_path):
-    body = (PYRRA / "api-errors.yml").read_text().replace("  window: 4w\n", "  window: 4w\n  performanceOverAccuracy: true\n")
-    project, report = load_project([_write(tmp_path, body)], env={})
+    body = (PYRRA / "api-errors.yml").read_text().replace("  window: 4w\n",
+                                                          "  window: 4w\n  performanceOverAccuracy: true\n")
+    _project, report = load_project([_write(tmp_path, body)], env={})
     (warning,) = [w for w in report.warnings if "performanceOverAccuracy" in w.message]
     assert str(warning.pos).endswith("pyrra.yml:15:3") and "not implemented" in warning.message
