@@ -301,3 +301,37 @@ def test_sloth_alerts_fire_in_the_minute_sloths_rules_would(tmp_path, promtool):
     proc = subprocess.run([promtool, "test", "rules", str(test_file)], capture_output=True, text=True, timeout=300,
                           check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_no_budget_exhausted_alert_when_every_alert_is_disabled(tmp_path):
+    """Adopting promspec's conventions for an SLO whose Sloth alerts are all disabled keeps it silent."""
+    out = tmp_path / "adopted.yml"
+    run_promspec("import", "sloth", "--conventions", "promspec", str(SLOTH / "checkout.yml"), "-o", str(out),
+                 check=0)
+    doc = next(yaml.safe_load_all(out.read_text()))
+    latency = doc["spec"]["slos"][1]["alerting"]
+    assert latency["budget_exhausted"]["enabled"] is False
+    assert not any(t["enabled"] for t in latency["tiers"].values())
+    project, _ = _project(out)
+    assert not [g for g in project.groups if g.name == "slo-checkout-payment-latency-alerts"]
+    # The same for a native Service: every tier disabled and budget_exhausted unset.
+    native = _write(tmp_path, """\
+        apiVersion: promspec/v1
+        kind: Service
+        metadata: {name: quiet}
+        spec:
+          alerting:
+            tiers: {page-fast: {enabled: false}, page-slow: {enabled: false}, ticket-fast: {enabled: false},
+                    ticket-slow: {enabled: false}}
+          slos:
+            - name: a
+              objective: 99%
+              sli: {ratio: {errors: 'sum(rate(e[{{window}}]))', total: 'sum(rate(t[{{window}}]))'}}
+        ---
+        apiVersion: promspec/v1
+        kind: Catalog
+        metadata: {name: c}
+        spec: {external: [e, t]}
+        """, "quiet.yml")
+    project, _ = _project(native)
+    assert not [r for g in project.groups for r in g.rules if getattr(r, "name", "").endswith("Exhausted")]

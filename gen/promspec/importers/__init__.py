@@ -153,5 +153,7 @@ def adopt_promspec(doc: Document) -> Document:
         tiers = alerting.setdefault("tiers", {})
         for name in ("page-fast", "page-slow", "ticket-fast", "ticket-slow"):
             tiers.setdefault(name, {}).setdefault("enabled", True)
-        alerting["budget_exhausted"] = {"enabled": True, "severity": "ticket", "for": "5m"}
+        # A Sloth SLO whose alerts are all disabled stays silent: no budget-exhausted alert either.
+        paging = any(tier.get("enabled", True) for tier in tiers.values())
+        alerting["budget_exhausted"] = {"enabled": paging, "severity": "ticket", "for": "5m"}
     return doc

@@ -236,8 +236,9 @@ class _Builder:
             return None
         kind, errors, total, signal, threshold = sli
         exhausted_conf = alerting.get("budget_exhausted", {})
+        # With every burn alert disabled, the SLO alerts on nothing unless budget_exhausted says so.
         exhausted = Tier("budget-exhausted", window, window, Decimal(1), exhausted_conf.get("severity", "ticket"),
-                         exhausted_conf.get("enabled", True), exhausted_conf.get("for", "5m"),
+                         exhausted_conf.get("enabled", bool(enabled)), exhausted_conf.get("for", "5m"),
                          dict(exhausted_conf.get("labels", {})))
         min_traffic = ""
         if "min_traffic" in alerting:
