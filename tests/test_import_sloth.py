@@ -335,3 +335,22 @@ def test_no_budget_exhausted_alert_when_every_alert_is_disabled(tmp_path):
         """, "quiet.yml")
     project, _ = _project(native)
     assert not [r for g in project.groups for r in g.rules if getattr(r, "name", "").endswith("Exhausted")]
+
+
+def test_fields_promspec_does_not_read_are_warnings_at_their_position(tmp_path):
+    path = _write(tmp_path, """\
+        version: prometheus/v1
+        service: s
+        slo_period: 28d
+        slos:
+          - name: a
+            objective: 99
+            sli:
+              events: {error_query: 'sum(rate(e[{{.window}}]))', total_query: 'sum(rate(t[{{.window}}]))'}
+            alerting:
+              name: A
+              page_alert: {for: 5m}
+        """)
+    _loaded, report = _project(path)
+    warned = sorted((str(w.pos).rsplit("/", 1)[-1], w.path) for w in report.warnings if "Sloth field" in w.message)
+    assert warned == [("sloth.yml:11:20", "slos[0].alerting.page_alert.for"), ("sloth.yml:3:1", "slo_period")]

@@ -21,6 +21,24 @@ BUILTIN_PLUGINS = ("sloth.dev/core/sli_rules/v1", "sloth.dev/core/metadata_rules
 TIERS = {"page": ("page-fast", "page-slow"), "ticket": ("ticket-fast", "ticket-slow")}
 
 
+# The fields promspec reads, per spelling; any other is a warning at its position, never dropped silently.
+_SLO_FIELDS = {"name", "objective", "description", "labels", "sli", "alerting", "plugins"}
+
+
+def _known(k8s: bool) -> dict[str, set[str]]:
+    def pick(snake: str, camel: str) -> str:
+        return camel if k8s else snake
+
+    alert = {"disable", "labels", "annotations"}
+    return {"root": {"service", "labels", "slos", pick("slo_plugins", "sloPlugins")} | (set() if k8s else {"version"}),
+            "slo": _SLO_FIELDS, "sli": {"events", "raw", "plugin", "denominator_corrected"},
+            "events": {pick("error_query", "errorQuery"), pick("total_query", "totalQuery"),
+                       pick("success_query", "successQuery")},
+            "alerting": {"name", "labels", "annotations", pick("page_alert", "pageAlert"),
+                         pick("ticket_alert", "ticketAlert")},
+            "alert": alert}
+
+
 def is_sloth(data) -> bool:
     return isinstance(data, dict) and (data.get("version") == "prometheus/v1" or (
         data.get("apiVersion") == K8S and data.get("kind") == "PrometheusServiceLevel"))
@@ -51,6 +69,14 @@ class _Sloth:
     def note(self, path: tuple, message: str, error: bool = False, expected: str = "") -> None:
         self.notes.append(Note(self.doc, path, message, error, expected))
 
+    def unknown(self, node, path: tuple, part: str) -> None:
+        """A warning for each field of node that promspec does not read."""
+        known = _known(self.k8s)[part]
+        for key in node if isinstance(node, dict) else ():
+            if key not in known:
+                self.note(path + (key,), f"Sloth field {key!r} is not implemented by promspec: what it changes "
+                          "is not generated")
+
     def plugins(self, node, at: tuple, key: tuple[str, str]) -> bool:
         """True when the chain holds the denominator-corrected plugin; others are warnings at their position."""
         name, chain_holder = self.field(node, *key)
@@ -75,6 +101,8 @@ def _slo(s: _Sloth, draft: Draft, base: tuple, slo: dict, src: tuple, corrected_
     events_key, events = s.field(sli, "events", "events")
     corrected_key, corrected_sli = s.field(sli, "denominator_corrected", "denominator_corrected")
     corrected = s.plugins(slo, src, ("plugins", "plugins")) or corrected_everywhere
+    s.unknown(slo, src, "slo")
+    s.unknown(sli, src + ("sli",), "sli")
     if events is None and isinstance(corrected_sli, dict):
         events_key, events, corrected = corrected_key, corrected_sli, True
     if not isinstance(events, dict):
@@ -89,6 +117,7 @@ def _slo(s: _Sloth, draft: Draft, base: tuple, slo: dict, src: tuple, corrected_
                "a percentage as a number, such as 99.9 (no % sign, no quotes)")
         return False
     ev = src + ("sli", events_key)
+    s.unknown(events, ev, "events")
     error_key, error_query = s.field(events, "error_query", "errorQuery")
     total_key, total_query = s.field(events, "total_query", "totalQuery")
     success_key, success_query = s.field(events, "success_query", "successQuery")
@@ -115,6 +144,7 @@ def _slo(s: _Sloth, draft: Draft, base: tuple, slo: dict, src: tuple, corrected_
         draft.put(base + ("sli", "ratio", "denominator_corrected"), True)
     alerting = slo.get("alerting") or {}
     at = src + ("alerting",)
+    s.unknown(alerting, at, "alerting")
     if alerting.get("name"):
         draft.put(base + ("alerting", "alert_name"), str(alerting["name"]), at + ("name",))
     if alerting.get("labels"):
@@ -127,6 +157,7 @@ def _slo(s: _Sloth, draft: Draft, base: tuple, slo: dict, src: tuple, corrected_
         key, alert = s.field(alerting, f"{kind}_alert", f"{kind}Alert")
         alert = alert if isinstance(alert, dict) else {}
         where = at + (key,)
+        s.unknown(alert, where, "alert")
         for tier in tiers:
             t = base + ("alerting", "tiers", tier)
             if alert.get("disable"):
@@ -153,6 +184,7 @@ def convert(doc: Document) -> tuple[Document | None, list[Note]]:
         draft.put(("metadata", "labels"), labels_text(doc, s.root + ("labels",), data["labels"]), s.root + ("labels",))
     draft.put(("spec", "conventions"), "sloth")
     corrected_everywhere = s.plugins(data, s.root, ("slo_plugins", "sloPlugins"))
+    s.unknown(data, s.root, "root")
     count = 0
     for i, slo in enumerate(data.get("slos") or []):
         if _slo(s, draft, ("spec", "slos", count), slo if isinstance(slo, dict) else {}, s.root + ("slos", i),
