@@ -202,17 +202,18 @@ def test_sloth_documents_are_read_directly(tmp_path):
     project, report = load_project([BUNDLED, path], env={})
     (service,) = [s for s in project.services if s.name == "myservice"]
     (slo,) = service.slos
-    assert slo.objective_text == "99.9%"
+    assert slo.objective_text == "99.9%" and slo.conventions == "sloth"
     assert slo.errors_expr.endswith('code=~"5.."}[5m]))')
     tiers = {t.name: t for t in slo.tiers}
-    assert tiers["page-fast"].severity == "pageteam" and tiers["page-fast"].labels == {"routing_key": "myteam"}
+    # Sloth's page labels stay labels: severity: pageteam is the user's label, sloth_severity says page.
+    assert tiers["page-fast"].labels == {"severity": "pageteam", "routing_key": "myteam"}
     assert not tiers["ticket-fast"].enabled and not tiers["ticket-slow"].enabled
     notes = [w for w in report.warnings if "not converted" in w.message]
     assert len(notes) == 1 and "a raw SLI is not converted" in notes[0].message
     assert str(notes[0].pos).endswith("svc.yml:20:7")
-    alerts = {r.name for g in project.groups if g.name.startswith("slo-myservice") for r in g.rules
-              if hasattr(r, "name")}
-    assert alerts == {"MyServiceHighErrorRateErrorBudgetBurn", "MyServiceHighErrorRateErrorBudgetExhausted"}
+    alerts = [r for g in project.groups if g.name.startswith("sloth-slo-alerts-myservice") for r in g.rules]
+    assert [(a.name, a.labels["sloth_severity"], a.labels["severity"]) for a in alerts] == [
+        ("MyServiceHighErrorRate", "page", "pageteam")]
 
 
 def test_sloth_import_command(tmp_path):

@@ -137,23 +137,39 @@ def schema(output, check) -> None:
 
 
 @cli.command("import")
-@click.argument("fmt", metavar="FORMAT", type=click.Choice(["sloth", "openslo"]))
+@click.argument("fmt", metavar="FORMAT", type=click.Choice(["sloth", "openslo", "pyrra"]))
 @click.argument("files", nargs=-1, required=True, type=click.Path())
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the promspec specs here (default stdout).")
-def import_(fmt, files, output) -> None:
-    """Convert Sloth or OpenSLO FILES to promspec Service specs; say what could not be converted."""
+@click.option("--conventions", type=click.Choice(["keep", "promspec"]), default="keep", show_default=True,
+              help="keep: the source's alert names, labels and series (Sloth's); promspec: adopt promspec's "
+                   "(4 tiers, budget-exhausted alert, slo_id/burn_tier labels), written out as explicit fields.")
+@click.option("--strict", is_flag=True, help="Anything that cannot be converted is an error, not a warning.")
+def import_(fmt, files, output, conventions, strict) -> None:
+    """Convert Sloth, OpenSLO or Pyrra FILES to promspec specs; say what could not be converted."""
     from .diagnostics import Report, SpecError
-    from .importers import import_documents
+    from .importers import (
+        adopt_promspec,
+        external_catalog,
+        import_documents,
+        recorded_series,
+    )
     from .render.yamlout import dump_yaml
     from .spec.loader import load_paths
     from .spec.validate import validate_documents
 
+    if conventions == "promspec" and fmt != "sloth":
+        _fail(f"--conventions promspec applies to Sloth input; {fmt} input is imported as it renders today")
     report = Report()
     try:
         docs = load_paths(files, report)
         report.raise_if_errors()
         converted = import_documents(docs, fmt, report)
+        if conventions == "promspec":
+            converted = [adopt_promspec(d) for d in converted]
         validate_documents(converted, report)
+        if strict:
+            for w in report.warnings:
+                report.error(w.pos, w.message, w.path, w.expected)
         report.raise_if_errors()
     except SpecError as exc:
         for d in exc.diagnostics:
@@ -161,15 +177,23 @@ def import_(fmt, files, output) -> None:
         _fail(f"cannot import {', '.join(files)}")
     for w in report.warnings:
         click.echo(w.format(), err=True)
+    # The metrics foreign queries read come without a Catalog: name them external so the output works alone.
+    recorded = recorded_series(converted)
+    catalogs = [c for c in (external_catalog(d, recorded=recorded) for d in converted) if c is not None]
+    adopt = ("# Keeps Sloth's alert names, labels and series (spec.conventions: sloth). To adopt promspec's\n"
+             "# conventions (4 tiers, budget-exhausted alert, slo_id/burn_tier labels), re-run with\n"
+             "# `--conventions promspec` and review the diff.\n"
+             if fmt == "sloth" and conventions == "keep" else "")
     text = "".join(
-        ("---\n" if i else "") + dump_yaml(d.data, "# yaml-language-server: $schema=schemas/Service.json\n"
-                                         f"# Imported from {d.file} ({fmt}) by `promspec import`.\n").decode()
-        for i, d in enumerate(converted))
+        ("---\n" if i else "") + dump_yaml(d.data, f"# yaml-language-server: $schema=schemas/{d.kind}.json\n"
+                                         f"# Imported from {d.file} ({fmt}) by `promspec import`.\n"
+                                         + (adopt if d.kind == "Service" else "")).decode()
+        for i, d in enumerate(converted + catalogs))
     if output:
         from .render.tree import write_file
 
         write_file(output, text.encode())
-        click.echo(f"wrote {len(converted)} Service document(s) to {output}", err=True)
+        click.echo(f"wrote {len(converted) + len(catalogs)} document(s) to {output}", err=True)
     else:
         click.echo(text, nl=False)
 
@@ -228,7 +252,7 @@ def preview(dashboard, output, prometheus_url, specs, time_range, width) -> None
 
 
 # Operations commands (silence, stack, status, collect, render slurm) live in ops_cli.py.
-from .ops_cli import register_ops  # noqa: E402
+from .ops_cli import register_ops
 
 register_ops(cli, _fail, _load)
 

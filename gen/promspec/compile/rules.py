@@ -12,7 +12,10 @@ def alert_rule(alert: Alert) -> dict:
         out["for"] = alert.for_
     if alert.keep_firing_for:
         out["keep_firing_for"] = alert.keep_firing_for
-    out["labels"] = {"severity": alert.severity, **{k: v for k, v in alert.labels.items() if k != "severity"}}
+    if alert.severity:
+        out["labels"] = {"severity": alert.severity, **{k: v for k, v in alert.labels.items() if k != "severity"}}
+    elif alert.labels:  # foreign alerts (Sloth's) carry only the labels they were written with
+        out["labels"] = dict(alert.labels)
     if alert.annotations:
         out["annotations"] = dict(alert.annotations)
     return out

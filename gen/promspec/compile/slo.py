@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from ..spec.model import Alert, RecordingRule, RuleGroup, parse_duration
-from ..spec.services import SLO, SHORT_WINDOW, Tier, number_text
+from ..spec.services import SHORT_WINDOW, SLO, Tier, number_text
 
 SHORT_INTERVAL = "30s"
 LONG_INTERVAL = "1m"
@@ -143,6 +143,7 @@ def burn_alert(slo: SLO, tier: Tier) -> Alert:
               f'/ %f` .Labels.slo_id $value | query }}}}{{{{ . | first | value | humanizeDuration }}}}{{{{ end }}}}.'),
     }
     annotations.update(slo.annotations)
+    annotations.update(tier.annotations)
     if slo.runbook_url:
         annotations["runbook_url"] = slo.runbook_url
     labels = {**slo.labels, **slo_labels(slo), "burn_tier": tier.name, **tier.labels}
@@ -176,6 +177,10 @@ def alert_group(slo: SLO) -> RuleGroup | None:
 
 def slo_groups(slo: SLO) -> list[RuleGroup]:
     """Every rule group one SLO compiles to."""
+    if slo.conventions == "sloth":
+        from .slo_sloth import sloth_groups
+
+        return sloth_groups(slo)
     groups = recording_groups(slo)
     alerts = alert_group(slo)
     return groups + ([alerts] if alerts else [])

@@ -11,11 +11,13 @@ API = "promspec/v1"
 
 @dataclass
 class Note:
-    """Something in the source that promspec could not carry over."""
+    """Something in the source that promspec could not carry over (error: the input is wrong)."""
 
     doc: Document
     path: tuple
     message: str
+    error: bool = False
+    expected: str = ""
 
 
 @dataclass
@@ -69,10 +71,43 @@ class Draft:
         return doc
 
 
-def percent(doc: Document, path: tuple, value, scale: int) -> str:
-    """An objective as written, as promspec's percent string: 99.9 (Sloth) or 0.999 (OpenSLO) -> 99.9%."""
-    from decimal import Decimal
+def percent(doc: Document, path: tuple, value, scale: int) -> str | None:
+    """An objective as written, as promspec's percent string: 99.9 (Sloth) or 0.999 (OpenSLO) -> 99.9%.
+
+    None when the value is not a finite number (a string such as "99.9%", a list, a bool)."""
+    from decimal import Decimal, InvalidOperation
 
     from ..spec.services import number_text
 
-    return number_text(Decimal(doc.raw.get(path, repr(value))) * scale) + "%"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = Decimal(doc.raw.get(path) or repr(value))
+    except InvalidOperation:
+        return None
+    if not number.is_finite():
+        return None
+    return number_text(number * scale) + "%"
+
+
+def label_text(doc: Document, path: tuple, value) -> str:
+    """A label value as Go's YAML reads it into a string: true stays `true`, 1.50 stays `1.50`."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)) and path in doc.raw:
+        return str(doc.raw[path])
+    return "" if value is None else str(value)
+
+
+def labels_text(doc: Document, path: tuple, labels) -> dict:
+    return {str(k): label_text(doc, path + (k,), v) for k, v in (labels or {}).items()}
+
+
+def query_metrics(query: str) -> list[str]:
+    """Metric names a query reads ({{window}} placeholders as 5m); [] when it does not parse."""
+    from ..compile.promql import PromQLError, analyse
+
+    try:
+        return list(analyse(query.replace("{{window}}", "5m")).metrics)
+    except PromQLError:
+        return []

@@ -203,6 +203,7 @@ TIER = _object({
     "labels": LABELS,
     "burn_rate": {"type": "number", "exclusiveMinimum": 0,
                   "x-expected": "a burn-rate threshold overriding the SRE Workbook factor"},
+    "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
 })
 TIER_NAMES = ("page-fast", "page-slow", "ticket-fast", "ticket-slow")
 ALERTING = _object({
@@ -212,7 +213,9 @@ ALERTING = _object({
     "budget_exhausted": TIER,
     "labels": LABELS,
     "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
-    "alert_name": ALERT["properties"]["name"],
+    # Prometheus accepts '-' in alert names, and Sloth specs use it.
+    "alert_name": {"type": "string", "pattern": r"^[a-zA-Z_][a-zA-Z0-9_-]*$",
+                   "x-expected": "an alert name such as HighErrorRate ([a-zA-Z_][a-zA-Z0-9_-]*)"},
     "runbook_url": ALERT["properties"]["runbook_url"],
 })
 SLI = _object({
@@ -222,6 +225,9 @@ SLI = _object({
         "errors": PROMQL,
         "good": PROMQL,
         "total": PROMQL,
+        "denominator_corrected": {"type": "boolean",
+                                  "x-expected": "true to weigh each window's errors by its share of the "
+                                                "period's traffic (Sloth's denominator_corrected_rules)"},
     }, ("total",)),
     "latency": _object({
         "metric": METRIC_NAME,
@@ -236,10 +242,14 @@ SLO = _object({
     "description": {"type": "string"},
     "objective": OBJECTIVE,
     "window": DURATION,
+    "labels": LABELS,
     "sli": SLI,
     "alerting": ALERTING,
 }, ("name", "objective", "sli"))
+CONVENTIONS = ("promspec", "sloth")
 SERVICE = _object({
+    "conventions": {"enum": list(CONVENTIONS),
+                    "x-expected": "promspec (the default), or sloth: Sloth's alert names, labels and series"},
     "backend": NAME,
     "backend_version": VERSION,
     "colons_as_underscores": {"type": "boolean",

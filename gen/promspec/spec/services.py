@@ -6,7 +6,14 @@ import difflib
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from ..catalog.backends import HISTOGRAM_SIGNALS, Backend, build_backend, catalog_families, engines_with, underscored
+from ..catalog.backends import (
+    HISTOGRAM_SIGNALS,
+    Backend,
+    build_backend,
+    catalog_families,
+    engines_with,
+    underscored,
+)
 from ..diagnostics import Report
 from .loader import Document, dotted
 from .model import Catalog, Project, Ref, parse_duration
@@ -19,6 +26,10 @@ TIERS = {
     "ticket-slow": ("3d", "6h", Decimal("0.10"), "ticket"),
 }
 DEFAULT_WINDOW = "30d"
+# The SLO periods whose alert windows Sloth defines by default.
+SLOTH_PERIODS = ("30d", "28d")
+# Set by the Sloth importer: the Sloth spec version a Service came from.
+SLOTH_SPEC_ANNOTATION = "promspec.dev/sloth-spec"
 SHORT_WINDOW = "5m"
 
 
@@ -33,6 +44,7 @@ class Tier:
     for_: str = ""
     labels: dict = field(default_factory=dict)
     burn_rate: str = ""  # overrides the factor derived from share and window
+    annotations: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -57,6 +69,13 @@ class SLO:
     runbook_url: str = ""
     alert_name: str = ""  # prefix of the alert names; CamelCase service + SLO when empty
     annotations: dict = field(default_factory=dict)
+    # "sloth": Sloth's alert names, labels and series (foreign input keeps its identity).
+    conventions: str = "promspec"
+    series_labels: dict = field(default_factory=dict)  # on every series and alert (Sloth's SLO labels)
+    denominator_corrected: bool = False
+    errors_template: str = ""  # the SLI queries with {{window}} kept: Sloth records each window from them
+    total_template: str = ""
+    sloth_spec: str = ""  # the Sloth spec version it came from (sloth_slo_info's sloth_spec)
 
     @property
     def id(self) -> str:
@@ -90,7 +109,7 @@ def number_text(value: Decimal) -> str:
 def le_values(bound: float) -> list[str]:
     """Spellings of a bucket bound in `le`: Go clients and Prometheus 2 write 1, Python and Prometheus 3 1.0."""
     python = repr(float(bound))
-    short = python[:-2] if python.endswith(".0") else python
+    short = python.removesuffix(".0")
     return sorted({short, python}, key=len)
 
 
@@ -202,7 +221,8 @@ class _Builder:
                 burn = doc.raw.get(at) or doc.raw.get(("spec", "alerting", "tiers", name, "burn_rate")) or \
                     repr(conf["burn_rate"])
             tiers.append(Tier(name, long, short, share, conf.get("severity", severity), conf.get("enabled", True),
-                              conf.get("for", ""), dict(conf.get("labels", {})), burn))
+                              conf.get("for", ""), dict(conf.get("labels", {})), burn,
+                              dict(conf.get("annotations", {}))))
         enabled = [t for t in tiers if t.enabled]
         if enabled:
             longest = max(enabled, key=lambda t: parse_duration(t.long))
@@ -216,16 +236,73 @@ class _Builder:
             return None
         kind, errors, total, signal, threshold = sli
         exhausted_conf = alerting.get("budget_exhausted", {})
+        # With every burn alert disabled, the SLO alerts on nothing unless budget_exhausted says so.
         exhausted = Tier("budget-exhausted", window, window, Decimal(1), exhausted_conf.get("severity", "ticket"),
-                         exhausted_conf.get("enabled", True), exhausted_conf.get("for", "5m"),
+                         exhausted_conf.get("enabled", bool(enabled)), exhausted_conf.get("for", "5m"),
                          dict(exhausted_conf.get("labels", {})))
         min_traffic = ""
         if "min_traffic" in alerting:
             min_traffic = self._raw_number(doc, path, raw, alerting["min_traffic"])
+        conventions = spec.get("conventions", "promspec")
+        if conventions == "sloth":
+            return self._sloth_slo(doc, path, raw, service, objective, window, errors, total, tiers, alerting)
+        if (raw["sli"].get("ratio") or {}).get("denominator_corrected"):
+            where = path + ("sli", "ratio", "denominator_corrected")
+            report.error(doc.pos(where), "denominator_corrected is rendered only with conventions: sloth",
+                         dotted(where), "spec.conventions: sloth, or remove denominator_corrected")
+            return None
         return SLO(service.name, raw["name"], Ref(doc, path), objective[0], objective[1], window, kind, errors, total,
                    raw.get("description", ""), backend.name if backend else "", signal, threshold, tiers, exhausted,
-                   min_traffic, {**service.labels, **alerting["labels"]}, alerting.get("runbook_url", ""),
-                   alerting.get("alert_name", ""), dict(alerting.get("annotations", {})))
+                   min_traffic, {**service.labels, **raw.get("labels", {}), **alerting["labels"]},
+                   alerting.get("runbook_url", ""), alerting.get("alert_name", ""),
+                   dict(alerting.get("annotations", {})))
+
+    def _sloth_slo(self, doc: Document, path: tuple, raw: dict, service: Service, objective: tuple,
+                   window: str, errors: str, total: str, tiers: list, alerting: dict) -> SLO | None:
+        """An SLO rendered as Sloth renders it: one alert per page/ticket pair of tiers, sloth_* labels."""
+        ratio = raw["sli"].get("ratio")
+        if ratio is None or "errors" not in ratio:
+            self.report.error(doc.pos(path + ("sli",)), "conventions: sloth needs a ratio SLI with errors and total",
+                              dotted(path + ("sli",)), "sli.ratio.errors and sli.ratio.total (Sloth's events SLI)")
+            return None
+        if window not in SLOTH_PERIODS:
+            where = path + ("window",) if "window" in raw else path
+            self.report.error(doc.pos(where), f"conventions: sloth supports a 30d or 28d window, not {window}",
+                              dotted(where), "window: 30d or 28d (Sloth's default windows)")
+            return None
+        for extra in ("min_traffic", "budget_exhausted", "runbook_url"):
+            for where in (path + ("alerting", extra), ("spec", "alerting", extra)):
+                if where in doc.positions:
+                    self.report.error(doc.pos(where), f"{extra} is a promspec convention, not rendered with "
+                                      "conventions: sloth", dotted(where),
+                                      "spec.conventions: promspec to adopt it, or remove it")
+                    return None
+        for name in TIERS:
+            for where in (path + ("alerting", "tiers", name, "severity"),
+                          ("spec", "alerting", "tiers", name, "severity")):
+                if where in doc.positions:
+                    self.report.error(doc.pos(where), "with conventions: sloth the severity is the label "
+                                      "sloth_severity (page or ticket)", dotted(where),
+                                      "a label under alerting.labels or the tier's labels")
+                    return None
+        for kind in ("page", "ticket"):
+            fast, slow = (t for t in tiers if t.name in (f"{kind}-fast", f"{kind}-slow"))
+            if (fast.enabled, fast.labels, fast.annotations, fast.for_) != \
+                    (slow.enabled, slow.labels, slow.annotations, slow.for_):
+                where = path + ("alerting", "tiers", slow.name)
+                self.report.error(doc.pos(where) if where in doc.positions else doc.pos(path),
+                                  f"conventions: sloth renders {kind}-fast and {kind}-slow as one alert: their "
+                                  "enabled, for, labels and annotations must agree", dotted(where),
+                                  f"the same settings on {kind}-fast and {kind}-slow")
+                return None
+        return SLO(service.name, raw["name"], Ref(doc, path), objective[0], objective[1], window, "ratio", errors,
+                   total, raw.get("description", ""), tiers=tiers, exhausted=None,
+                   labels=dict(alerting["labels"]), alert_name=alerting.get("alert_name", ""),
+                   annotations=dict(alerting.get("annotations", {})), conventions="sloth",
+                   series_labels={**service.labels, **raw.get("labels", {})},
+                   denominator_corrected=bool(raw["sli"]["ratio"].get("denominator_corrected", False)),
+                   errors_template=ratio["errors"].strip(), total_template=ratio["total"].strip(),
+                   sloth_spec=str((doc.data["metadata"].get("annotations") or {}).get(SLOTH_SPEC_ANNOTATION, "")))
 
     def _raw_number(self, doc: Document, path: tuple, raw: dict, value) -> str:
         for where in (path + ("alerting", "min_traffic"), ("spec", "alerting", "min_traffic")):
@@ -333,18 +410,35 @@ def build_services(project: Project, report: Report, allow_unknown_buckets: bool
     project.backends = builder.backends
     project.services = []
     names: dict = {}
+    by_name: dict[str, tuple[Service, str]] = {}
     for doc in project.extra.get("Service", []):
         service = builder.service(doc)
+        conventions = doc.data["spec"].get("conventions", "promspec")
         if service.name in names:
+            first, first_conventions = by_name[service.name]
+            if conventions == first_conventions == "sloth":
+                # Sloth lets one service's SLOs live in several files: they are one service.
+                _add_slos(first, service.slos, report)
+                continue
             report.error(doc.pos(("metadata", "name")), f"duplicate Service {service.name!r}", "metadata.name",
                          f"a unique name (first at {names[service.name]})")
             continue
         names[service.name] = doc.pos(("metadata", "name"))
-        seen = set()
-        for slo in service.slos:
-            if slo.name in seen:
-                report.error(slo.ref.pos("name"), f"duplicate SLO {slo.name!r} in service {service.name!r}",
-                             dotted(slo.ref.path + ("name",)), "a unique SLO name per service")
-            seen.add(slo.name)
+        slos, service.slos = service.slos, []
+        _add_slos(service, slos, report)
+        by_name[service.name] = (service, conventions)
         project.services.append(service)
+
+
+def _add_slos(service: Service, slos: list, report: Report) -> None:
+    """Append SLOs to a service; a name it already has is an error naming both places."""
+    seen = {slo.name: slo for slo in service.slos}
+    for slo in slos:
+        if slo.name in seen:
+            report.error(slo.ref.pos("name"), f"duplicate SLO {slo.name!r} in service {service.name!r} (first at "
+                         f"{seen[slo.name].ref.pos('name')})", dotted(slo.ref.path + ("name",)),
+                         "a unique SLO name per service")
+            continue
+        seen[slo.name] = slo
+        service.slos.append(slo)
 

@@ -565,7 +565,8 @@ def preset_dashboards(project) -> list[Dashboard]:
     out: list[Dashboard] = []
     services = list(getattr(project, "services", []) or [])
     backends = dict(getattr(project, "backends", {}) or {})
-    slos = [slo for s in services for slo in s.slos]
+    # SLOs kept in a foreign tool's conventions (Sloth) record that tool's series; its own dashboard reads them.
+    slos = [slo for s in services for slo in s.slos if slo.conventions == "promspec"]
     gpu_ref = _catalog_ref(project, "promspec_gpu_up")
     host_ref = _catalog_ref(project, "node_cpu_seconds_total")
     infra = tuple(u for u, ref in ((GPU_UID, gpu_ref), (HOST_UID, host_ref)) if ref is not None)
@@ -600,7 +601,7 @@ def preset_dashboards(project) -> list[Dashboard]:
         records = _slo_records(project)
         out.append(slo_overview(_Make(slos[0].ref), slos, tuple(serving_uid.values())[:5]))
         for service in sorted(services, key=lambda s: s.name):
-            for slo in service.slos:
+            for slo in (s for s in service.slos if s.conventions == "promspec"):
                 out.append(slo_detail(_Make(slo.ref), slo, records.get(slo.id, []),
                                       service.labels.get("team", SLO_FOLDER), serving_uid.get(service.name, "")))
     return _prune(out, project)
