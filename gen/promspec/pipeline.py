@@ -24,6 +24,7 @@ CHECKS.append(check_dashboards)
 def load_project(paths: Iterable[str], env: Mapping[str, str] | None = None,
                  strict: bool = False, allow_unknown_buckets: bool = False) -> tuple[Project, Report]:
     """Load and check specs; raises SpecError with every problem found."""
+    from .catalog.bundled import with_bundled_backends
     from .check.tools import locate_parse_errors
     from .compile.slo import slo_groups
     from .importers import convert_foreign
@@ -31,6 +32,8 @@ def load_project(paths: Iterable[str], env: Mapping[str, str] | None = None,
 
     report = Report()
     docs = convert_foreign(load_paths(list(paths), report), report)
+    # `backend: vllm` with no Backend document of that name: the package's own adapter.
+    docs = with_bundled_backends(docs, report)
     good = validate_documents(docs, report)
     report.raise_if_errors()
     project = build_project(good, report, env)
