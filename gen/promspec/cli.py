@@ -227,6 +227,39 @@ def preview(dashboard, output, prometheus_url, specs, time_range, width) -> None
     click.echo(f"wrote {output}", err=True)
 
 
+@cli.command()
+@click.argument("directory", default=".", type=click.Path(file_okay=False))
+@click.option("--engine", "engines", multiple=True, metavar="NAME",
+              help="A bundled engine adapter to monitor (repeatable; default vllm): vllm, sglang, tgi, ...")
+def init(directory, engines) -> None:
+    """Scaffold a monitoring repository in DIRECTORY: specs, Makefile, CI and pre-commit config."""
+    from .catalog.bundled import bundled_backends
+    from .render.tree import write_file
+    from .scaffold import has_slos, plan_engines, scaffold
+
+    known = bundled_backends()
+    unknown = [e for e in engines if e not in known]
+    if unknown:
+        import difflib
+
+        close = difflib.get_close_matches(unknown[0], list(known), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        _fail(f"unknown engine {unknown[0]!r}{hint}; expected one of: {', '.join(known)}")
+    plans = plan_engines(list(engines) or ["vllm"])
+    files = scaffold(plans)
+    # Never touch a file promspec did not write: any existing one stops init before it writes anything.
+    present = [p for p in files if os.path.lexists(os.path.join(directory, p))]
+    if present:
+        _fail(f"{directory} already has {', '.join(present)}; nothing written (init only creates new files)")
+    for path, text in files.items():
+        write_file(os.path.join(directory, path), text.encode())
+    for plan in plans:
+        if not has_slos(plan):
+            click.echo(f"note: {plan.name} exposes no error or TTFT signal: scrape job only, no SLO", err=True)
+    click.echo(f"wrote {len(files)} files to {directory}; next: cd {directory} && promspec generate specs -o . "
+               "&& promspec check .", err=True)
+
+
 # Operations commands (silence, stack, status, collect, render slurm) live in ops_cli.py.
 from .ops_cli import register_ops  # noqa: E402
 
