@@ -260,6 +260,84 @@ def init(directory, engines) -> None:
                "&& promspec check .", err=True)
 
 
+@cli.group()
+def catalog() -> None:
+    """Metric catalogs: discover them from what is really exposed."""
+
+
+DISCOVERED_BY = "by `promspec catalog discover`"
+
+
+@catalog.command("discover")
+@click.argument("source")
+@click.option("--prometheus", "is_prometheus", is_flag=True,
+              help="SOURCE is a Prometheus server: read /api/v1/metadata and the series --match selects.")
+@click.option("--match", default='{__name__=~".+"}', show_default=True,
+              help="With --prometheus: the series to catalogue, e.g. '{job=\"vllm\"}'.")
+@click.option("--name", default="discovered", show_default=True, help="metadata.name of the Catalog.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Write the Catalog here (default stdout); an existing file is replaced only if discover wrote it.")
+@click.option("--against", type=click.Path(exists=True, dir_okay=False),
+              help="A Catalog file to compare with: print what changed, write nothing, exit 1 when anything did.")
+def catalog_discover(source, is_prometheus, match, name, output, against) -> None:
+    """Build a Catalog spec from SOURCE: a /metrics URL (text or OpenMetrics), or a Prometheus with --prometheus."""
+    from .catalog.discover import (
+        DiscoverError,
+        catalog_document,
+        changes,
+        fetch_exposition,
+        fetch_prometheus,
+        from_prometheus,
+        parse_exposition,
+    )
+    from .render.yamlout import dump_yaml
+
+    try:
+        if is_prometheus:
+            metrics = from_prometheus(*fetch_prometheus(source, match))
+        else:
+            metrics = parse_exposition(fetch_exposition(source))
+    except DiscoverError as exc:
+        _fail(str(exc))
+    if not metrics:
+        _fail(f"{source} exposes no metric families" + (f" matching {match}" if is_prometheus else ""))
+    if against or (output and os.path.exists(output)):
+        old = _catalog_file(against or output, replacing=not against)
+        found = changes(old, metrics)
+        click.echo("\n".join(found) if found else f"no changes against {against or output}",
+                   err=not against)
+        if against:
+            sys.exit(1 if found else 0)
+    text = dump_yaml(catalog_document(name, metrics),
+                     f"# Discovered from {source} {DISCOVERED_BY}; re-run it with --against this file to see\n"
+                     "# what changed. Labels are those seen at discovery; add any that appear only sometimes.\n")
+    if not output:
+        click.echo(text.decode(), nl=False)
+        return
+    from .render.tree import write_file
+
+    write_file(output, text)
+    click.echo(f"wrote {len(metrics)} metrics to {output}", err=True)
+
+
+def _catalog_file(path: str, replacing: bool) -> list:
+    """The metrics of the Catalog documents in a file; exits 1 when it holds none, or when replacing
+    a file that discover did not write (that would lose a hand-written catalog's comments and choices)."""
+    from .catalog.discover import catalog_metrics
+    from .diagnostics import Report
+    from .spec.loader import load_file
+
+    report = Report()
+    docs = [d for d in load_file(path, report) if d.kind == "Catalog"]
+    if report.errors or not docs:
+        _fail(f"{path} holds no Catalog document; nothing written")
+    with open(path, encoding="utf-8") as fh:
+        if replacing and DISCOVERED_BY not in fh.readline():
+            _fail(f"{path} was not written by `promspec catalog discover`; compare with --against {path}, "
+                  "or write elsewhere; nothing written")
+    return [m for d in docs for m in catalog_metrics(d.data)]
+
+
 # Operations commands (silence, stack, status, collect, render slurm) live in ops_cli.py.
 from .ops_cli import register_ops  # noqa: E402
 
