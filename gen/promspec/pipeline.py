@@ -27,6 +27,7 @@ def load_project(paths: Iterable[str], env: Mapping[str, str] | None = None,
     from .catalog.bundled import with_bundled_backends
     from .check.tools import locate_parse_errors
     from .compile.slo import slo_groups
+    from .spec.dashboard_files import attach_exports, without_exports
     from .importers import convert_foreign
     from .spec.services import build_services
 
@@ -34,7 +35,9 @@ def load_project(paths: Iterable[str], env: Mapping[str, str] | None = None,
     docs = convert_foreign(load_paths(list(paths), report), report)
     # `backend: vllm` with no Backend document of that name: the package's own adapter.
     docs = with_bundled_backends(docs, report)
-    good = validate_documents(docs, report)
+    good = validate_documents(without_exports(docs, report), report)
+    report.raise_if_errors()
+    attach_exports(good, report)
     report.raise_if_errors()
     project = build_project(good, report, env)
     build_services(project, report, allow_unknown_buckets)

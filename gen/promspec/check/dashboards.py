@@ -408,12 +408,26 @@ def check_files(paths, lenient: bool = False, progress=lambda message: None) -> 
     return results
 
 
+def exported_files(directory: str) -> set[str]:
+    """Rendered dashboards that are Grafana exports (marked so in dashboards/provisioning.yml's header)."""
+    from ..render.dashboards import EXPORTED_MARK
+
+    try:
+        with open(os.path.join(directory, "dashboards", "provisioning.yml"), encoding="utf-8") as fh:
+            lines = [line for line in fh if line.startswith("#   ")]
+    except OSError:
+        return set()
+    return {os.path.join(directory, "dashboards", line[4:].split(": ", 1)[0])
+            for line in lines if line.rstrip().endswith(EXPORTED_MARK)}
+
+
 def check_dashboard_dir(directory: str, progress=lambda message: None, lenient: bool = False) -> list:
-    """Check every rendered dashboard of an output directory (strict unless lenient)."""
+    """Check every rendered dashboard of an output directory (strict unless lenient; exports leniently)."""
     files = dashboard_files(directory) if os.path.isdir(os.path.join(directory, "dashboards")) else []
     if files:
         progress(f"dashboards: {len(files)} files against the Grafana Foundation SDK schemas and lint rules")
-    return check_files(files, lenient, progress)
+    exported = exported_files(directory)
+    return [r for path in files for r in check_files([path], lenient or path in exported, progress)]
 
 
 # ------------------------------------------------------------------------------ specs
@@ -434,6 +448,8 @@ def check_dashboards(project, report) -> None:
     universe = Universe(project)
     recorded = {r.record for g in project.groups for r in g.rules if getattr(r, "record", "")}
     for dash in dashes:
+        if dash.imported is not None or "file" in dash.ref.doc.data.get("spec", {}):
+            continue  # a Grafana export: checked (leniently, at its own line:col) when it was read
         before = len(report.errors)
         targets, problems = resolve(ctx, dash)
         if not _check_scope(dash, ctx, report):
