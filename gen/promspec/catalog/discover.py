@@ -255,13 +255,14 @@ def changes(old: list[Metric], new: list[Metric]) -> list[str]:
     after = {m.name: m for m in new}
     out = []
     for name in sorted(set(before) | set(after)):
-        a, b = before.get(name), after.get(name)
-        if a is None:
+        if name not in before:
+            b = after[name]
             out.append(f"+ {name} ({b.type}{', labels ' + _list(b.labels) if b.labels else ''})")
             continue
-        if b is None:
-            out.append(f"- {name} ({a.type}): no longer exposed")
+        if name not in after:
+            out.append(f"- {name} ({before[name].type}): no longer exposed")
             continue
+        a, b = before[name], after[name]
         if a.type != b.type:
             out.append(f"~ {name}: type {a.type} -> {b.type}")
         if a.unit != b.unit:

@@ -91,7 +91,7 @@ def attach_exports(docs: list[Document], report: Report) -> None:
 
 def _warn_unsubstituted_inputs(doc: Document, file: str, data: dict, report: Report) -> None:
     """Provisioning does not fill in `__inputs`: a ${NAME} that is no variable stays literal in Grafana."""
-    inputs = [i.get("name") for i in data.get("__inputs") or [] if isinstance(i, dict)]
+    inputs = [str(i["name"]) for i in data.get("__inputs") or [] if isinstance(i, dict) and i.get("name")]
     variables = {v.get("name") for v in (data.get("templating") or {}).get("list") or [] if isinstance(v, dict)}
     text = json.dumps(data.get("panels", [])) + json.dumps(data.get("templating", {}))
     used = set(_INPUT_REF.findall(text))
