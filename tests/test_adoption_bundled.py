@@ -6,7 +6,6 @@ import filecmp
 import os
 
 import pytest
-
 from conftest import REPO
 from promspec.catalog.bundled import BUNDLED_DIR, bundled_backends
 from promspec.diagnostics import SpecError
@@ -30,7 +29,7 @@ def test_bundled_copies_equal_the_project_specs():
     # The oracle is the project's own specs/backends: the package must ship exactly those files.
     shipped = sorted(os.listdir(BUNDLED_DIR))
     assert shipped == sorted(os.listdir(os.path.join(REPO, "specs", "backends")))
-    match, mismatch, errors = filecmp.cmpfiles(BUNDLED_DIR, os.path.join(REPO, "specs", "backends"), shipped,
+    _match, mismatch, errors = filecmp.cmpfiles(BUNDLED_DIR, os.path.join(REPO, "specs", "backends"), shipped,
                                                shallow=False)
     assert not mismatch and not errors, "run `make bundle` to refresh gen/promspec/data/backends"
     assert {"vllm", "sglang", "tgi", "llamacpp", "triton", "generic"} <= set(bundled_backends())
@@ -41,7 +40,7 @@ def test_backend_vllm_works_in_an_empty_specs_directory(tmp_path):
     project, report = load_project([str(tmp_path)], env={})
     assert set(project.backends) == {"vllm"}
     assert project.backends["vllm"].ref.doc.file == "<bundled>/backends/vllm.yml"
-    (slo,) = project.services[0].slos
+    assert [slo.name for slo in project.services[0].slos] == ["ttft"]
     # vLLM's own metric and its model label, read from the bundled adapter.
     rules = "\n".join(r.expr for g in project.groups for r in g.rules)
     assert "vllm:time_to_first_token_seconds_bucket" in rules
@@ -55,7 +54,8 @@ def test_only_named_backends_are_loaded(tmp_path):
 
 
 def test_a_local_backend_of_the_same_name_overrides_the_bundled_one(tmp_path):
-    text = open(os.path.join(REPO, "specs", "backends", "vllm.yml"), encoding="utf-8").read()
+    with open(os.path.join(REPO, "specs", "backends", "vllm.yml"), encoding="utf-8") as fh:
+        text = fh.read()
     (tmp_path / "vllm.yml").write_text(text.replace("model_label: model_name", "model_label: served_model"))
     (tmp_path / "chat.yml").write_text(SERVICE.format(backend="vllm").replace("{job: vllm}",
                                                                                "{job: vllm, model: m}"))

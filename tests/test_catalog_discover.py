@@ -12,7 +12,6 @@ import urllib.request
 import pytest
 import yaml
 from click.testing import CliRunner
-
 from conftest import REPO, free_port, http_json
 from promspec.catalog.discover import Metric, changes, parse_exposition
 from promspec.cli import cli

@@ -7,7 +7,6 @@ import os
 import pytest
 import yaml
 from click.testing import CliRunner
-
 from conftest import REPO, run_promspec, snapshot
 from promspec.cli import cli
 from promspec.pipeline import load_project
