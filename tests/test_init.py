@@ -76,3 +76,16 @@ def test_init_then_generate_then_check_passes(tmp_path):
     proc = run_promspec("check", ".", cwd=root, check=0)
     assert "ok:" in proc.stderr
     assert (root / "rules").is_dir() and (root / "prometheus" / "prometheus.yml").exists()
+
+
+def test_every_bundled_engine_scaffolds_valid_specs(tmp_path):
+    from promspec.catalog.bundled import bundled_backends
+
+    engines = list(bundled_backends())
+    result = _init(str(tmp_path), *[a for e in engines for a in ("--engine", e)])
+    assert result.exit_code == 0, result.output
+    project, report = load_project([str(tmp_path / "specs")], env={})
+    assert sorted(j.name for j in project.jobs) == sorted(engines)
+    assert not report.errors
+    # An engine without an error or TTFT signal gets a scrape job and says so.
+    assert "note: llamacpp exposes no error or TTFT signal" in result.output
