@@ -28,8 +28,9 @@ def _check(*args):
     return CliRunner().invoke(cli, ["check", *args], catch_exceptions=False)
 
 
-def test_lenient_passes_several_real_shaped_exports_in_one_run():
-    args = [a for f in FILES for a in ("--dashboard", f)]
+@pytest.mark.parametrize("form", ["--dashboard A B C", "--dashboard A --dashboard B --dashboard C"])
+def test_lenient_passes_several_real_shaped_exports_in_one_run(form):
+    args = ["--dashboard", *FILES] if form == "--dashboard A B C" else [a for f in FILES for a in ("--dashboard", f)]
     result = _check("--lenient", *args)
     assert result.exit_code == 0, result.output
     assert "ok: 3 checks passed" in result.output
@@ -41,6 +42,11 @@ def test_lenient_passes_several_real_shaped_exports_in_one_run():
 @pytest.mark.parametrize("path", FILES)
 def test_strict_mode_still_rejects_exports(path):
     assert any(f.severity == "error" for f in check_file(path, lenient=False))
+
+
+def test_dashboard_files_and_a_directory_do_not_mix(tmp_path):
+    result = _check("--dashboard", FILES[0], str(tmp_path))
+    assert result.exit_code == 2 and "is a directory: --dashboard takes JSON files" in result.output
 
 
 def _edited(tmp_path, name, edit):

@@ -86,15 +86,26 @@ def validate(specs, strict) -> None:
 
 
 @cli.command()
-@click.argument("directory", default=".", type=click.Path(exists=True, file_okay=False))
+@click.argument("paths", nargs=-1, metavar="[DIRECTORY | FILE...]", type=click.Path(exists=True))
 @click.option("--dashboard", "dashboards", multiple=True, type=click.Path(exists=True, dir_okay=False),
-              help="Check only these Grafana dashboard JSON files (schema and lint rules), not DIRECTORY.")
+              help="Check only Grafana dashboard JSON files (schema and lint rules): this one and any FILE "
+                   "after it (`--dashboard a.json b.json`), not a DIRECTORY.")
 @click.option("--lenient", is_flag=True,
               help="For dashboards exported from the Grafana UI: export-only keys ignored, lint findings are warnings.")
-def check(directory, dashboards, lenient) -> None:
-    """Run promtool over the rendered output in DIRECTORY and validate its dashboards offline."""
+def check(paths, dashboards, lenient) -> None:
+    """Run promtool over the rendered output in DIRECTORY (default .) and validate its dashboards offline."""
     from .check.rendered import check_rendered
     from .check.tools import ToolMissing
+
+    if dashboards:
+        # `--dashboard A B C`: the files after the first are dashboards too, never an output directory.
+        folders = [p for p in paths if os.path.isdir(p)]
+        if folders:
+            raise click.UsageError(f"{folders[0]} is a directory: --dashboard takes JSON files")
+        dashboards = tuple(dict.fromkeys(dashboards + paths))
+    elif len(paths) > 1 or (paths and not os.path.isdir(paths[0])):
+        raise click.UsageError("check takes one output DIRECTORY (or --dashboard FILE...)")
+    directory = paths[0] if paths else "."
 
     try:
         if dashboards:
