@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 SPECS  ?= specs
 OUT    ?= .
 
-.PHONY: generate check test venv clean
+.PHONY: generate check test venv clean bundle
 
 $(BIN)/promspec: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,14 @@ generate: venv
 
 check: venv
 	$(BIN)/promspec generate $(SPECS) -o $(OUT) --check
+	diff -r specs/backends gen/promspec/data/backends
 	$(BIN)/promspec schema -o schemas --check
 	$(BIN)/promspec check $(OUT)
+
+# The package ships copies of the project's engine adapters (`backend: vllm` with no Backend spec).
+bundle:
+	rm -f gen/promspec/data/backends/*.yml
+	cp specs/backends/*.yml gen/promspec/data/backends/
 
 $(VENV)/.test-deps: $(BIN)/promspec
 	$(BIN)/pip install -q -e '.[test]'

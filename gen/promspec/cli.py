@@ -86,15 +86,26 @@ def validate(specs, strict) -> None:
 
 
 @cli.command()
-@click.argument("directory", default=".", type=click.Path(exists=True, file_okay=False))
+@click.argument("paths", nargs=-1, metavar="[DIRECTORY | FILE...]", type=click.Path(exists=True))
 @click.option("--dashboard", "dashboards", multiple=True, type=click.Path(exists=True, dir_okay=False),
-              help="Check only these Grafana dashboard JSON files (schema and lint rules), not DIRECTORY.")
+              help="Check only Grafana dashboard JSON files (schema and lint rules): this one and any FILE "
+                   "after it (`--dashboard a.json b.json`), not a DIRECTORY.")
 @click.option("--lenient", is_flag=True,
               help="For dashboards exported from the Grafana UI: export-only keys ignored, lint findings are warnings.")
-def check(directory, dashboards, lenient) -> None:
-    """Run promtool over the rendered output in DIRECTORY and validate its dashboards offline."""
+def check(paths, dashboards, lenient) -> None:
+    """Run promtool over the rendered output in DIRECTORY (default .) and validate its dashboards offline."""
     from .check.rendered import check_rendered
     from .check.tools import ToolMissing
+
+    if dashboards:
+        # `--dashboard A B C`: the files after the first are dashboards too, never an output directory.
+        folders = [p for p in paths if os.path.isdir(p)]
+        if folders:
+            raise click.UsageError(f"{folders[0]} is a directory: --dashboard takes JSON files")
+        dashboards = tuple(dict.fromkeys(dashboards + paths))
+    elif len(paths) > 1 or (paths and not os.path.isdir(paths[0])):
+        raise click.UsageError("check takes one output DIRECTORY (or --dashboard FILE...)")
+    directory = paths[0] if paths else "."
 
     try:
         if dashboards:
@@ -249,6 +260,117 @@ def preview(dashboard, output, prometheus_url, specs, time_range, width) -> None
     except PreviewError as exc:
         _fail(str(exc))
     click.echo(f"wrote {output}", err=True)
+
+
+@cli.command()
+@click.argument("directory", default=".", type=click.Path(file_okay=False))
+@click.option("--engine", "engines", multiple=True, metavar="NAME",
+              help="A bundled engine adapter to monitor (repeatable; default vllm): vllm, sglang, tgi, ...")
+def init(directory, engines) -> None:
+    """Scaffold a monitoring repository in DIRECTORY: specs, Makefile, CI and pre-commit config."""
+    from .catalog.bundled import bundled_backends
+    from .render.tree import write_file
+    from .scaffold import has_slos, plan_engines, scaffold
+
+    known = bundled_backends()
+    unknown = [e for e in engines if e not in known]
+    if unknown:
+        import difflib
+
+        close = difflib.get_close_matches(unknown[0], list(known), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        _fail(f"unknown engine {unknown[0]!r}{hint}; expected one of: {', '.join(known)}")
+    plans = plan_engines(list(engines) or ["vllm"])
+    files = scaffold(plans)
+    # Never touch a file promspec did not write: any existing one stops init before it writes anything.
+    present = [p for p in files if os.path.lexists(os.path.join(directory, p))]
+    if present:
+        _fail(f"{directory} already has {', '.join(present)}; nothing written (init only creates new files)")
+    for path, text in files.items():
+        write_file(os.path.join(directory, path), text.encode())
+    for plan in plans:
+        if not has_slos(plan):
+            click.echo(f"note: {plan.name} exposes no error or TTFT signal: scrape job only, no SLO", err=True)
+    click.echo(f"wrote {len(files)} files to {directory}; next: cd {directory} && promspec generate specs -o . "
+               "&& promspec check .", err=True)
+
+
+@cli.group()
+def catalog() -> None:
+    """Metric catalogs: discover them from what is really exposed."""
+
+
+DISCOVERED_BY = "by `promspec catalog discover`"
+
+
+@catalog.command("discover")
+@click.argument("source")
+@click.option("--prometheus", "is_prometheus", is_flag=True,
+              help="SOURCE is a Prometheus server: read /api/v1/metadata and the series --match selects.")
+@click.option("--match", default='{__name__=~".+"}', show_default=True,
+              help="With --prometheus: the series to catalogue, e.g. '{job=\"vllm\"}'.")
+@click.option("--name", default="discovered", show_default=True, help="metadata.name of the Catalog.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Write the Catalog here (default stdout); an existing file is replaced only if discover wrote it.")
+@click.option("--against", type=click.Path(exists=True, dir_okay=False),
+              help="A Catalog file to compare with: print what changed, write nothing, exit 1 when anything did.")
+def catalog_discover(source, is_prometheus, match, name, output, against) -> None:
+    """Build a Catalog spec from SOURCE: a /metrics URL (text or OpenMetrics), or a Prometheus with --prometheus."""
+    from .catalog.discover import (
+        DiscoverError,
+        catalog_document,
+        changes,
+        fetch_exposition,
+        fetch_prometheus,
+        from_prometheus,
+        parse_exposition,
+    )
+    from .render.yamlout import dump_yaml
+
+    try:
+        if is_prometheus:
+            metrics = from_prometheus(*fetch_prometheus(source, match))
+        else:
+            metrics = parse_exposition(fetch_exposition(source))
+    except DiscoverError as exc:
+        _fail(str(exc))
+    if not metrics:
+        _fail(f"{source} exposes no metric families" + (f" matching {match}" if is_prometheus else ""))
+    if against or (output and os.path.exists(output)):
+        old = _catalog_file(against or output, replacing=not against)
+        found = changes(old, metrics)
+        click.echo("\n".join(found) if found else f"no changes against {against or output}",
+                   err=not against)
+        if against:
+            sys.exit(1 if found else 0)
+    text = dump_yaml(catalog_document(name, metrics),
+                     f"# Discovered from {source} {DISCOVERED_BY}; re-run it with --against this file to see\n"
+                     "# what changed. Labels are those seen at discovery; add any that appear only sometimes.\n")
+    if not output:
+        click.echo(text.decode(), nl=False)
+        return
+    from .render.tree import write_file
+
+    write_file(output, text)
+    click.echo(f"wrote {len(metrics)} metrics to {output}", err=True)
+
+
+def _catalog_file(path: str, replacing: bool) -> list:
+    """The metrics of the Catalog documents in a file; exits 1 when it holds none, or when replacing
+    a file that discover did not write (that would lose a hand-written catalog's comments and choices)."""
+    from .catalog.discover import catalog_metrics
+    from .diagnostics import Report
+    from .spec.loader import load_file
+
+    report = Report()
+    docs = [d for d in load_file(path, report) if d.kind == "Catalog"]
+    if report.errors or not docs:
+        _fail(f"{path} holds no Catalog document; nothing written")
+    with open(path, encoding="utf-8") as fh:
+        if replacing and DISCOVERED_BY not in fh.readline():
+            _fail(f"{path} was not written by `promspec catalog discover`; compare with --against {path}, "
+                  "or write elsewhere; nothing written")
+    return [m for d in docs for m in catalog_metrics(d.data)]
 
 
 # Operations commands (silence, stack, status, collect, render slurm) live in ops_cli.py.

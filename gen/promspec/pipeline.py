@@ -24,21 +24,40 @@ CHECKS.append(check_dashboards)
 def load_project(paths: Iterable[str], env: Mapping[str, str] | None = None,
                  strict: bool = False, allow_unknown_buckets: bool = False) -> tuple[Project, Report]:
     """Load and check specs; raises SpecError with every problem found."""
+    from .catalog.bundled import with_bundled_backends
     from .check.tools import locate_parse_errors
     from .compile.slo import slo_groups
     from .importers import convert_foreign
+    from .spec.dashboard_files import attach_exports, without_exports
+    from .spec.rule_files import (
+        check_rule_document,
+        demote_uncatalogued,
+        passthrough_groups,
+        split_rule_documents,
+    )
     from .spec.services import build_services
 
     report = Report()
     docs = convert_foreign(load_paths(list(paths), report), report)
-    good = validate_documents(docs, report)
+    # `backend: vllm` with no Backend document of that name: the package's own adapter.
+    docs = with_bundled_backends(docs, report)
+    # Plain rule files and PrometheusRule manifests: checked for the shape Prometheus loads, then passed through.
+    docs, rule_docs = split_rule_documents(docs)
+    rule_docs = [d for d in rule_docs if check_rule_document(d, report)]
+    good = validate_documents(without_exports(docs, report), report)
+    report.raise_if_errors()
+    attach_exports(good, report)
     report.raise_if_errors()
     project = build_project(good, report, env)
+    adopted = [g for d in rule_docs for g in passthrough_groups(d)]
+    project.groups += adopted
+    project.documents += rule_docs
     build_services(project, report, allow_unknown_buckets)
     report.raise_if_errors()
     # SLO rules join the ordinary rule groups, so every check and renderer sees them.
     project.groups += [g for service in project.services for slo in service.slos for g in slo_groups(slo)]
     check_project(project, report, locate=locate_parse_errors)
+    demote_uncatalogued(report, adopted)
     for check in CHECKS:
         check(project, report)
     if strict:

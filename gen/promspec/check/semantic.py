@@ -7,7 +7,7 @@ import re
 
 from ..compile.promql import PromQLError, analyse
 from ..diagnostics import Position, Report
-from ..spec.model import Alert, Project, Ref, effective_timeout, parse_duration
+from ..spec.model import Alert, Project, RecordingRule, Ref, effective_timeout, parse_duration
 
 # Series every Prometheus server has, whatever it scrapes.
 BUILTIN_SERIES = {
@@ -89,7 +89,8 @@ def _needle_pos(ref: Ref, field: str, needle: str):
 
 def _record_labels(project: Project, universe: Universe, analyses: dict) -> None:
     """Give recorded series the union of their inputs' labels (a safe over-approximation)."""
-    rules = [r for g in project.groups if g.kind == "RecordingGroup" for r in g.rules]
+    # By rule, not by group kind: an adopted rule file's group mixes recording and alerting rules.
+    rules = [r for g in project.groups for r in g.rules if isinstance(r, RecordingRule)]
     for rule in rules:
         universe.labels.setdefault(rule.record, set())
     for _ in range(8):  # rules may read rules; a few passes reach the fixed point

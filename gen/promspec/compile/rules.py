@@ -23,6 +23,10 @@ def alert_rule(alert: Alert) -> dict:
 
 def group_dict(group: RuleGroup) -> dict:
     """One Prometheus rule group."""
+    from ..spec.rule_files import PassthroughGroup
+
+    if isinstance(group, PassthroughGroup):  # an adopted rule file's group renders as it was written
+        return group.original
     out: dict = {"name": group.name}
     if group.interval:
         out["interval"] = group.interval

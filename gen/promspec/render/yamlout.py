@@ -25,6 +25,20 @@ def _str(dumper, value: str):
 _Dumper.add_representer(str, _str)
 
 
+class Verbatim(str):
+    """A string of adopted input (a plain rule file's annotation or expr) rendered exactly as it is:
+    final newlines and trailing spaces kept, which the tidying of generated strings above drops."""
+
+
+def _verbatim(dumper, value: Verbatim):
+    # PyYAML picks the chomping indicator (|-, |, |+) from the final newlines, and falls back to a
+    # quoted scalar when a literal block cannot hold the text (trailing spaces).
+    return dumper.represent_scalar("tag:yaml.org,2002:str", str(value), style="|" if "\n" in value else None)
+
+
+_Dumper.add_representer(Verbatim, _verbatim)
+
+
 def header(source: str | list[str], extra: tuple = ()) -> str:
     """The comment that opens every generated file."""
     sources = [source] if isinstance(source, str) else list(source)

@@ -94,6 +94,9 @@ VARIABLE = {
 }
 
 DASHBOARD = _object({
+    "file": {"type": "string", "pattern": r"\.json$",
+             "x-expected": "a dashboard JSON file exported from Grafana, relative to this spec file "
+                           "(rendered as it is, uid kept; only folder may be set beside it)"},
     "title": {"type": "string", "minLength": 1},
     "description": {"type": "string"},
     "uid": {"type": "string", "pattern": r"^[a-zA-Z0-9_-]{1,40}$",

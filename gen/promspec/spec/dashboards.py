@@ -104,6 +104,7 @@ class Dashboard:
     rows: list = field(default_factory=list)
     source: str = ""  # the spec file(s) named in the generated header
     generated: bool = False  # made by a preset, not written in a Dashboard document
+    imported: dict | None = None  # a Grafana JSON export (spec.file), rendered as it is
 
     def panels(self):
         """Every panel with its row, in layout order."""
@@ -157,6 +158,8 @@ def build_dashboard(doc: Document) -> Dashboard:
     spec = doc.data["spec"]
     meta = doc.data["metadata"]
     ref = Ref(doc, ("spec",))
+    if "file" in spec:
+        return _exported(doc, spec, meta, ref)
     time = spec.get("time", {})
     dash = Dashboard(
         doc.name, ref, spec.get("title", doc.name), spec.get("description", ""),
@@ -176,6 +179,18 @@ def build_dashboard(doc: Document) -> Dashboard:
         row.panels = [_panel(p, row_ref.at("panels", j)) for j, p in enumerate(raw.get("panels", []))]
         dash.rows.append(row)
     return dash
+
+
+def _exported(doc: Document, spec: dict, meta: dict, ref: Ref) -> Dashboard:
+    """A Dashboard that references an export: its uid and title are the export's own."""
+    from .dashboard_files import EXPORT_KEY
+
+    data = spec.get(EXPORT_KEY)  # absent only when reading the file failed, which is an error already
+    uid = data["uid"] if data else derive_uid(doc.name)
+    title = str(data.get("title", doc.name)) if data else doc.name
+    return Dashboard(doc.name, ref, title, uid=uid,
+                     folder=spec.get("folder") or meta.get("labels", {}).get("team", DEFAULT_FOLDER),
+                     variables=[], source=doc.source or doc.file, imported=data)
 
 
 def spec_dashboards(docs: list[Document]) -> list[Dashboard]:

@@ -189,10 +189,13 @@ class _Builder:
         if service.backend:
             backend = self.backends.get(service.backend)
             if backend is None:
-                close = difflib.get_close_matches(service.backend, list(self.backends), n=1)
+                from ..catalog.bundled import bundled_backends
+
+                known = sorted(set(self.backends) | set(bundled_backends()))
+                close = difflib.get_close_matches(service.backend, known, n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 self.report.error(doc.pos(("spec", "backend")), f"unknown backend {service.backend!r}{hint}",
-                                  "spec.backend", "one of " + ", ".join(sorted(self.backends)))
+                                  "spec.backend", "one of " + (", ".join(known) or "(no Backend declared)"))
         for i, raw in enumerate(spec["slos"]):
             slo = self.slo(doc, ("spec", "slos", i), raw, service, backend)
             if slo is not None:

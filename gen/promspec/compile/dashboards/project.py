@@ -33,7 +33,9 @@ def compile_project(project) -> tuple[Context, dict]:
     """{output path: (dashboard model, Grafana JSON dict)} for every dashboard of the project."""
     dashes = project_dashboards(project)
     ctx = context_for(project, dashes)
-    return ctx, {dashboard_path(d): (d, compile_dashboard(ctx, d)) for d in dashes}
+    # A referenced Grafana export (spec.file) is rendered as it is: its identity is the user's.
+    return ctx, {dashboard_path(d): (d, d.imported if d.imported is not None else compile_dashboard(ctx, d))
+                 for d in dashes}
 
 
 def provisioning(dashes: list[Dashboard]) -> dict:
