@@ -2,7 +2,38 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
+from typing import Iterable
+
+# Below this similarity a suggestion misleads more than it helps ('scrape_duration_seconds' for
+# 'http_request_duration_seconds_count' scores 0.66); real typos ('severty', 'llm_requests_total',
+# 'modle') score 0.8 or more.
+SIMILARITY_FLOOR = 0.75
+
+
+def suggestions(word: str, choices: Iterable[str], n: int = 1) -> list[str]:
+    """The choices close enough to word to be what was meant, best first (at most n).
+
+    Close means a similarity of at least SIMILARITY_FLOOR, or one being a prefix of the other
+    (a shortened name such as 'chat' for 'chat-vllm').
+    """
+    word = str(word)
+    scored = []
+    for choice in dict.fromkeys(str(c) for c in choices):
+        if choice == word:
+            continue
+        ratio = difflib.SequenceMatcher(None, word, choice).ratio()
+        shorter = min(len(word), len(choice))
+        if ratio >= SIMILARITY_FLOOR or (shorter >= 3 and (choice.startswith(word) or word.startswith(choice))):
+            scored.append((-ratio, choice))
+    return [choice for _, choice in sorted(scored)[:n]]
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """" (did you mean 'x'?)" for the closest choice, or "" when none is close enough."""
+    close = suggestions(word, choices)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 @dataclass(frozen=True, order=True)

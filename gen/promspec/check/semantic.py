@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 
 from ..compile.promql import PromQLError, analyse
-from ..diagnostics import Position, Report
+from ..diagnostics import Position, Report, did_you_mean
 from ..spec.model import Alert, Project, Ref, effective_timeout, parse_duration
 
 # Series every Prometheus server has, whatever it scrapes.
@@ -172,8 +171,7 @@ def _flag_cardinality(label: str, pos, path: str, report: Report) -> None:
 def _check_reads(rule, a, universe: Universe, report: Report) -> None:
     for name in dict.fromkeys(a.metrics):
         if not universe.known(name):
-            close = difflib.get_close_matches(name, list(universe.labels), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = did_you_mean(name, universe.labels)
             _expr_error(report, rule.ref, "expr", f"metric {name!r} is not in any Catalog{hint}",
                         "a catalogued metric, a recorded series, or a name in a Catalog's external list", name)
     for grouping in a.groupings:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
 from functools import lru_cache
 
 from jsonschema import Draft202012Validator
 
-from ..diagnostics import Report
+from ..diagnostics import Report, did_you_mean
 from .loader import Document, dotted
 from .schemas import API_VERSION, all_schemas
 
@@ -64,8 +63,7 @@ def _report_error(doc: Document, error, report: Report) -> None:
         allowed = sorted(error.schema.get("properties", {}))
         extra = [k for k in error.instance if k not in error.schema.get("properties", {})]
         for key in extra:
-            close = difflib.get_close_matches(key, allowed, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = did_you_mean(key, allowed)
             report.error(doc.pos(path + (key,), key=True), f"unknown field {key!r}{hint}",
                          dotted(path + (key,)), "one of: " + ", ".join(allowed))
         return
@@ -147,8 +145,7 @@ def validate_documents(docs: list[Document], report: Report, extra_kinds: tuple 
             good.append(doc)
             continue
         if kind not in validators:
-            close = difflib.get_close_matches(str(kind), validators, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = did_you_mean(str(kind), validators)
             report.error(doc.pos(("kind",)), f"unknown kind {kind!r}{hint}", "kind",
                          "one of " + ", ".join(sorted(validators)))
             continue
