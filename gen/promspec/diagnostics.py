@@ -78,12 +78,20 @@ class Report:
     """Collects diagnostics across phases so several errors are reported at once."""
 
     items: list[Diagnostic] = field(default_factory=list)
+    _seen: set = field(default_factory=set, repr=False, compare=False)
+
+    def _add(self, diagnostic: Diagnostic) -> None:
+        # Several generated rules can share one source (an SLI's errors and total queries read the
+        # same metric): the same problem at the same place is reported, and counted, once.
+        if diagnostic not in self._seen:
+            self._seen.add(diagnostic)
+            self.items.append(diagnostic)
 
     def error(self, pos: Position, message: str, path: str = "", expected: str = "") -> None:
-        self.items.append(Diagnostic(pos, message, path, expected))
+        self._add(Diagnostic(pos, message, path, expected))
 
     def warn(self, pos: Position, message: str, path: str = "", expected: str = "") -> None:
-        self.items.append(Diagnostic(pos, message, path, expected, "warning"))
+        self._add(Diagnostic(pos, message, path, expected, "warning"))
 
     @property
     def errors(self) -> list[Diagnostic]:

@@ -77,13 +77,26 @@ def _needle_pos(ref: Ref, field: str, needle: str):
     """Position and field path of the first whole-word occurrence of needle in the PromQL a rule came from."""
     from .alert_kinds import expr_sources  # alert kinds build expr from several fields
 
-    sources = expr_sources(ref, field)
-    for path, expr in sources:
+    direct = expr_sources(ref, field)
+    # A rule generated from an SLI has no expr field of its own: search the queries it was built
+    # from, and failing that blame the SLI itself (never a path that exists in no file).
+    for path, expr in direct or _strings_under(ref.node(), ref.path):
         found = ref.doc.pos_of_word(path, expr, needle)
         if found:
             return found, path
-    path = sources[0][0] if sources else ref.path + (field,)
+    path = direct[0][0] if direct else ref.path
     return ref.doc.pos(path), path
+
+
+def _strings_under(node, path: tuple) -> list[tuple[tuple, str]]:
+    """(path, text) of every string below node, in document order: the queries an SLI was built from."""
+    if isinstance(node, str):
+        return [(path, node)]
+    if isinstance(node, dict):
+        return [item for key, value in node.items() for item in _strings_under(value, path + (key,))]
+    if isinstance(node, list):
+        return [item for i, value in enumerate(node) for item in _strings_under(value, path + (i,))]
+    return []
 
 
 def _record_labels(project: Project, universe: Universe, analyses: dict) -> None:
@@ -128,12 +141,20 @@ def check_project(project: Project, report: Report, locate=None) -> None:
     _check_names(project, report)
     settings = project.settings
     eval_interval = parse_duration(settings.evaluation_interval)
+    for name in ("evaluation_interval", "scrape_interval"):
+        # Zero would divide every generated test's timing by zero; Prometheus refuses it too.
+        if parse_duration(getattr(settings, name)) <= 0:
+            report.error(_setting_pos(settings, name), f"{name} {getattr(settings, name)} is not longer than 0s",
+                         f"spec.{name}", "a duration longer than 0s, such as 30s")
     if effective_timeout(settings.scrape_timeout, settings.scrape_interval) > parse_duration(settings.scrape_interval):
         report.error(_setting_pos(settings, "scrape_timeout"), f"scrape_timeout {settings.scrape_timeout} is longer "
                      f"than scrape_interval {settings.scrape_interval}", "spec.scrape_timeout",
                      "a timeout <= the interval")
     for group in project.groups:
         interval = parse_duration(group.interval) if group.interval else eval_interval
+        if group.interval and interval <= 0:
+            report.error(group.ref.pos("interval"), f"interval {group.interval} is not longer than 0s",
+                         group.ref.dotted("interval"), "a duration longer than 0s, such as 1m")
         for rule in group.rules:
             a = analyses.get(id(rule))
             if a is not None:

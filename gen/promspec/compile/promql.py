@@ -25,7 +25,7 @@ _UNIT_SECONDS = {"ms": 0.001, "y": 365 * 86400, "w": 7 * 86400, "d": 86400, "h":
 
 def parse_duration(text: str) -> float:
     """Seconds in a Prometheus duration string; ValueError when it is not one."""
-    if not isinstance(text, str) or len(text) < 2 or not _DURATION_RE.match(text):
+    if not isinstance(text, str) or len(text) < 2 or not _DURATION_RE.fullmatch(text):
         raise ValueError(f"not a duration: {text!r}")
     total = 0.0
     for number, unit in re.findall(r"([0-9]+)(ms|y|w|d|h|m|s)", text):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -22,6 +23,12 @@ _STR = "tag:yaml.org,2002:str"
 _constructor = yaml.constructor.SafeConstructor()
 
 Path = tuple  # a field path such as ("spec", "rules", 0, "expr")
+
+# Bounds on what one document may expand to. A spec nests a dozen levels; Python's recursion
+# (and jsonschema's) gives out near 1,000. Aliases are legitimate for sharing a few blocks, but
+# a "billion laughs" document of a few hundred bytes expands to billions of nodes.
+MAX_DEPTH = 100
+MAX_ALIAS_EXPANSION = 100_000  # nodes that aliases may add to a document beyond those written
 
 
 class _NodeIndex:
@@ -151,6 +158,62 @@ class Document:
         return base
 
 
+class _ShapeError(Exception):
+    def __init__(self, node, message: str):
+        super().__init__(message)
+        self.node = node
+        self.message = message
+
+
+def _check_shape(root) -> None:
+    """Refuse a node graph that nests too deeply, refers to itself, or expands too far through aliases.
+
+    One pass over the distinct nodes (aliases share them), without recursion, so the check
+    itself is cheap whatever the document expands to.
+    """
+    sizes: dict = {}  # id(node) -> expanded node count
+    depths: dict = {}  # id(node) -> expanded depth
+    distinct = 0
+    stack = [(root, False)]
+    active: set = set()
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        children = _children(node)
+        if done:
+            active.discard(key)
+            sizes[key] = 1 + sum(sizes[id(c)] for c in children)
+            depths[key] = 1 + max((depths[id(c)] for c in children), default=0)
+            if depths[key] > MAX_DEPTH:
+                raise _ShapeError(node, f"YAML document nested more than {MAX_DEPTH} levels deep")
+            if sizes[key] - distinct > MAX_ALIAS_EXPANSION:  # blame the first value that grows too large
+                raise _ShapeError(node, f"YAML aliases expand this value to {sizes[key]:,} values "
+                                        f"(more than {MAX_ALIAS_EXPANSION:,} beyond the {distinct:,} written)")
+            continue
+        if key in sizes:
+            continue
+        if key in active:
+            raise _ShapeError(node, "YAML alias refers to the node that contains it")
+        active.add(key)
+        distinct += 1
+        if len(active) > MAX_DEPTH:
+            raise _ShapeError(node, f"YAML document nested more than {MAX_DEPTH} levels deep")
+        stack.append((node, True))
+        for child in children:
+            if id(child) in active:
+                raise _ShapeError(child, "YAML alias refers to the node that contains it")
+            if id(child) not in sizes:
+                stack.append((child, False))
+
+
+def _children(node) -> list:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
 def _convert(node, path, doc: Document, report: Report):
     if isinstance(node, yaml.MappingNode):
         out: dict = {}
@@ -161,7 +224,8 @@ def _convert(node, path, doc: Document, report: Report):
                 continue
             key = key_node.value if key_node.tag == _STR else _constructor.construct_object(key_node)
             if not isinstance(key, str):
-                key = str(key)
+                # As written: `on:` is the key "on", not YAML 1.1's boolean True.
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key)
             if key in out:
                 report.error(Position(doc.file, *_mark(key_node)), f"duplicate key {key!r}", _dotted(path),
                              "each key once per mapping")
@@ -198,6 +262,12 @@ def parse_text(text: str, file: str, report: Report) -> list[Document]:
     try:
         for index, node in enumerate(yaml.compose_all(text, Loader=_Loader)):
             if node is None:
+                continue
+            try:
+                _check_shape(node)
+            except _ShapeError as exc:
+                report.error(Position(file, *_mark(exc.node)), exc.message, "",
+                             f"a spec nested at most {MAX_DEPTH} levels, with aliases that do not multiply it")
                 continue
             doc = Document(file, index, None, lines=lines, **_indexes(node))
             doc.data = _convert(node, (), doc, report)
@@ -271,6 +341,11 @@ def load_file(path: str, report: Report, display: str | None = None) -> list[Doc
         items = payload if isinstance(payload, list) else [payload] if payload is not None else []
         return [Document(display, i, item) for i, item in enumerate(items)]
     try:
+        # A FIFO or device would block or never end: only regular files are specs.
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            report.error(Position(display), "not a regular file (a FIFO, device or socket)", "",
+                         "a spec file or a directory of specs")
+            return []
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
     except (OSError, UnicodeDecodeError) as exc:
@@ -298,6 +373,10 @@ def _load_paths(paths: Iterable[str], report: Report) -> list[Document]:
     for root in paths:
         if not os.path.exists(root):
             report.error(Position(root), "no such file or directory", "", "a spec file or a directory of specs")
+            continue
+        if not os.path.isdir(root) and not os.path.isfile(root):
+            report.error(Position(root), "not a regular file (a FIFO, device or socket)", "",
+                         "a spec file or a directory of specs")
             continue
         base = os.path.dirname(os.path.abspath(root.rstrip("/\\") or root))
         for path in spec_files(root):

@@ -11,9 +11,27 @@ from .loader import Document, dotted
 from .schemas import API_VERSION, all_schemas
 
 
+def _strict_patterns(schema):
+    """The schema with each pattern's final `$` made `\\Z`.
+
+    Python's `$` also matches before a final newline, so "chat\\n" would pass `^[a-z-]+$` and an
+    SLO name ending in a newline would reach the output. The published schemas keep `$` (other
+    validators, like Go's and JavaScript's, read it as the end of the text).
+    """
+    if isinstance(schema, dict):
+        out = {k: _strict_patterns(v) for k, v in schema.items()}
+        pattern = schema.get("pattern")
+        if isinstance(pattern, str) and pattern.endswith("$") and not pattern.endswith("\\$"):
+            out["pattern"] = pattern[:-1] + "\\Z"
+        return out
+    if isinstance(schema, list):
+        return [_strict_patterns(v) for v in schema]
+    return schema
+
+
 @lru_cache(maxsize=None)
 def _validators() -> dict:
-    return {kind: Draft202012Validator(schema) for kind, schema in all_schemas().items()}
+    return {kind: Draft202012Validator(_strict_patterns(schema)) for kind, schema in all_schemas().items()}
 
 
 def known_kinds() -> list[str]:
@@ -46,7 +64,8 @@ def _expected(error) -> str:
         types = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
         return " or ".join(_TYPE_WORDS.get(t, t) for t in types)
     if error.validator == "enum":
-        return "one of " + ", ".join(str(v) for v in error.validator_value)
+        return "one of " + ", ".join(str(v) for v in error.validator_value) if error.validator_value else \
+            "no value here (nothing is allowed)"
     if error.validator == "const":
         return repr(error.validator_value)
     if error.validator == "minItems":
@@ -65,7 +84,7 @@ def _report_error(doc: Document, error, report: Report) -> None:
         for key in extra:
             hint = did_you_mean(key, allowed)
             report.error(doc.pos(path + (key,), key=True), f"unknown field {key!r}{hint}",
-                         dotted(path + (key,)), "one of: " + ", ".join(allowed))
+                         dotted(path + (key,)), "one of: " + ", ".join(allowed) if allowed else "no fields here")
         return
     if error.validator == "required":
         missing = error.message.split("'")[1] if "'" in error.message else error.message
@@ -110,12 +129,12 @@ def _fast_checks(docs: list[Document]) -> dict:
         import fastjsonschema
     except ImportError:  # optional speed-up
         return {}
-    counts = Counter(d.data.get("kind") for d in docs if isinstance(d.data, dict))
+    counts = Counter(d.data.get("kind") for d in docs if isinstance(d.data, dict) and isinstance(d.data.get("kind"), str))
     schemas = all_schemas()
     checks = {}
     for kind, count in counts.items():
         if count >= FAST_CHECK_FROM and kind in schemas:
-            schema = {k: v for k, v in schemas[kind].items() if k not in ("$schema", "$id")}
+            schema = _strict_patterns({k: v for k, v in schemas[kind].items() if k not in ("$schema", "$id")})
             try:
                 checks[kind] = (fastjsonschema.compile(schema), fastjsonschema.JsonSchemaException)
             except Exception:  # noqa: BLE001 - a schema it cannot compile is checked by jsonschema alone
@@ -136,10 +155,20 @@ def validate_documents(docs: list[Document], report: Report, extra_kinds: tuple 
             continue
         api = data.get("apiVersion")
         kind = data.get("kind")
+        if not isinstance(kind, (str, type(None))) or not isinstance(api, (str, type(None))):
+            # A mapping or list here is unhashable: say what it is instead of looking it up.
+            which = "kind" if not isinstance(kind, (str, type(None))) else "apiVersion"
+            value = data[which]
+            report.error(doc.pos((which,)), f"invalid {which}: {_describe(value)}", which,
+                         "one of " + ", ".join(sorted(validators)) if which == "kind" else f"apiVersion: {API_VERSION}")
+            continue
         if api != API_VERSION and (api, kind) not in extra_kinds:
-            found = "missing" if api is None else repr(api)
-            report.error(doc.pos(("apiVersion",)), f"unsupported apiVersion {found}", "apiVersion",
-                         f"apiVersion: {API_VERSION}")
+            if "apiVersion" not in data:
+                report.error(doc.pos(()), "missing required field 'apiVersion'", "apiVersion",
+                             f"apiVersion: {API_VERSION}")
+            else:
+                report.error(doc.pos(("apiVersion",)), f"unsupported apiVersion {api!r}", "apiVersion",
+                             f"apiVersion: {API_VERSION}")
             continue
         if (api, kind) in extra_kinds:
             good.append(doc)
