@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from typing import Iterable
+from collections.abc import Iterable
 
 # Below this similarity a suggestion misleads more than it helps ('scrape_duration_seconds' for
 # 'http_request_duration_seconds_count' scores 0.66); real typos ('severty', 'llm_requests_total',

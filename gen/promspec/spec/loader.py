@@ -283,24 +283,16 @@ def parse_text(text: str, file: str, report: Report) -> list[Document]:
     return docs
 
 
-def _evaluate_jsonnet(path: str, display: str, report: Report) -> str | None:
-    import _jsonnet  # imported lazily: only Jsonnet specs need it
+def _evaluate_jsonnet(path: str, display: str, report: Report, roots: list[str]) -> str | None:
+    from .jsonnet_eval import evaluate, library_paths
 
-    try:
-        return _jsonnet.evaluate_file(path)
-    except RuntimeError as exc:
-        # Jsonnet reports "file:line:col-col message" on its first line.
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "evaluation failed"
-        line = col = 0
-        rest = first
-        if first.startswith("RUNTIME ERROR: ") or first.startswith("STATIC ERROR: "):
-            rest = first.split(": ", 1)[1]
-        parts = rest.split(":")
-        if len(parts) >= 3 and parts[1].isdigit():
-            line = int(parts[1])
-            col = int(parts[2].split("-")[0].split(")")[0]) if parts[2].split("-")[0].isdigit() else 0
-        report.error(Position(display, line, col), f"Jsonnet error: {first}", "", "a Jsonnet program that evaluates")
-        return None
+    result = evaluate(path, [*roots, *library_paths()])
+    if result.text is not None:
+        return result.text
+    # Point at the file the evaluator names (an imported library, perhaps), not at the spec's 1:1.
+    where = Position(display_path(result.file) if result.file else display, result.line, result.col)
+    report.error(where, f"Jsonnet error: {result.message}", "", "a Jsonnet program that evaluates")
+    return None
 
 
 def spec_files(root: str) -> list[str]:
@@ -328,11 +320,14 @@ def display_path(path: str, base: str | None = None) -> str:
     return rel.replace(os.sep, "/")
 
 
-def load_file(path: str, report: Report, display: str | None = None) -> list[Document]:
-    """Load one spec file into documents; problems go to report."""
+def load_file(path: str, report: Report, display: str | None = None, roots: list[str] | None = None) -> list[Document]:
+    """Load one spec file into documents; problems go to report.
+
+    roots: the directories a Jsonnet file may import from (default: its own directory).
+    """
     display = display or display_path(path)
     if path.endswith(".jsonnet"):
-        text = _evaluate_jsonnet(path, display, report)
+        text = _evaluate_jsonnet(path, display, report, roots or [os.path.dirname(os.path.abspath(path))])
         if text is None:
             return []
         # Positions inside the evaluated JSON mean nothing to the author; keep only the path.
@@ -379,9 +374,10 @@ def _load_paths(paths: Iterable[str], report: Report) -> list[Document]:
                          "a spec file or a directory of specs")
             continue
         base = os.path.dirname(os.path.abspath(root.rstrip("/\\") or root))
+        tree = root if os.path.isdir(root) else os.path.dirname(os.path.abspath(root))
         for path in spec_files(root):
             source = display_path(os.path.abspath(path), base)
-            for doc in load_file(path, report):
+            for doc in load_file(path, report, roots=[tree]):
                 doc.source = source
                 docs.append(doc)
     return docs

@@ -38,6 +38,9 @@ def known_kinds() -> list[str]:
     return sorted(_validators())
 
 
+_SHOWN = 80  # characters of a rejected string that a message quotes
+
+
 def _describe(value) -> str:
     if isinstance(value, bool):
         return f"the boolean {str(value).lower()}"
@@ -46,6 +49,8 @@ def _describe(value) -> str:
     if value is None:
         return "empty"
     if isinstance(value, str):
+        if len(value) > _SHOWN:  # a whole evaluated program in one line helps nobody
+            return f"the string {value[:_SHOWN]!r}... ({len(value):,} characters)"
         return f"the string {value!r}"
     if isinstance(value, list):
         return "a list"
