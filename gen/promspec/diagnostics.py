@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 # Below this similarity a suggestion misleads more than it helps ('scrape_duration_seconds' for
 # 'http_request_duration_seconds_count' scores 0.66); real typos ('severty', 'llm_requests_total',

@@ -174,6 +174,7 @@ def check_project(project: Project, report: Report, locate=None) -> None:
             for i, label in enumerate(m.labels):
                 _flag_cardinality(label, m.ref.pos("labels", i), m.ref.dotted("labels", i), report)
     _check_jobs(project, report)
+    _check_templates(project, report)
 
 
 def _setting_pos(settings, name: str):
@@ -280,3 +281,38 @@ def _report_parse_errors(failures, report: Report, locate) -> None:
         else:
             pos = rule.ref.doc.pos(path)
         report.error(pos, f"PromQL parse error: {message}", dotted(path), "a valid PromQL expression")
+
+
+def _template_source(ref: Ref, kind: str, key: str) -> tuple:
+    """The spec path an alert's label or annotation was written at (its own field, else the group's)."""
+    node = ref.node()
+    node = node if isinstance(node, dict) else {}
+    if kind == "annotations" and key in ("summary", "description", "runbook_url") and key in node:
+        return ref.path + (key,)
+    if key in (node.get(kind) or {}):
+        return ref.path + (kind, key)
+    return ("spec", kind, key) if kind == "labels" else ref.path
+
+
+def _check_templates(project: Project, report: Report) -> None:
+    """Alert labels and annotations are Go templates: Prometheus refuses the whole rule file over one
+    that does not parse (promtool too), so a stray {{ is an error here, at its place in the spec."""
+    from ..spec.loader import dotted
+    from .gotemplate import PROMETHEUS_FUNCTIONS, PROMETHEUS_VARIABLES, TemplateError, check_template, line_col
+
+    for group in project.groups:
+        for rule in group.rules:
+            if not isinstance(rule, Alert):
+                continue
+            for kind, values in (("labels", rule.labels), ("annotations", rule.annotations)):
+                for key, text in values.items():
+                    if not isinstance(text, str) or "{{" not in text:
+                        continue
+                    try:
+                        check_template(text, PROMETHEUS_FUNCTIONS, PROMETHEUS_VARIABLES)
+                    except TemplateError as exc:
+                        path = _template_source(rule.ref, kind, key)
+                        pos = rule.ref.doc.pos_in_scalar(path, *line_col(text, exc.offset))
+                        report.error(pos, f"template error in {kind[:-1]} {key!r} of alert {rule.name!r}: {exc}",
+                                     dotted(path), "a Go template Prometheus can parse ({{ $labels.instance }}, "
+                                     "{{ $value | humanize }}), or {{ `{{` }} for literal braces")

@@ -8,10 +8,10 @@ is read by `parse_duration` and printed by `format_duration`, and every spec num
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
-from collections.abc import Iterable, Mapping
 
 import promql_parser as pp
 
