@@ -267,7 +267,9 @@ def _report_parse_errors(failures, report: Report, locate) -> None:
     if not failures:
         return
     from ..spec.loader import dotted
-    from .alert_kinds import parse_source  # the field of an alert kind that fails, else expr
+    from .alert_kinds import (
+        parse_source,  # the field of an alert kind that fails, else expr
+    )
 
     sources = [parse_source(rule) for rule, _ in failures]
     located = locate([text for _, text in sources]) if locate else None
@@ -298,12 +300,26 @@ def _check_templates(project: Project, report: Report) -> None:
     """Alert labels and annotations are Go templates: Prometheus refuses the whole rule file over one
     that does not parse (promtool too), so a stray {{ is an error here, at its place in the spec."""
     from ..spec.loader import dotted
-    from .gotemplate import PROMETHEUS_FUNCTIONS, PROMETHEUS_VARIABLES, TemplateError, check_template, line_col
+    from .gotemplate import (
+        PROMETHEUS_FUNCTIONS,
+        PROMETHEUS_VARIABLES,
+        TemplateError,
+        check_template,
+        line_col,
+    )
 
     for group in project.groups:
         for rule in group.rules:
             if not isinstance(rule, Alert):
+                if "__name__" in rule.labels:
+                    path = _template_source(rule.ref, "labels", "__name__")
+                    report.error(rule.ref.doc.pos(path, key=True), "label '__name__' cannot be set by a recording rule",
+                                 dotted(path), "a label name other than __name__ (record: names the series)")
                 continue
+            if "__name__" in rule.labels:  # a valid name, but Prometheus refuses the rule file over it
+                path = _template_source(rule.ref, "labels", "__name__")
+                report.error(rule.ref.doc.pos(path, key=True), "label '__name__' cannot be set by an alert",
+                             dotted(path), "a label name other than __name__ (the series name is the alert's)")
             for kind, values in (("labels", rule.labels), ("annotations", rule.annotations)):
                 for key, text in values.items():
                     if not isinstance(text, str) or "{{" not in text:

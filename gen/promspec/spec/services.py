@@ -161,7 +161,8 @@ class _Builder:
             if backend is None:
                 hint = did_you_mean(service.backend, self.backends)
                 self.report.error(doc.pos(("spec", "backend")), f"unknown backend {service.backend!r}{hint}",
-                                  "spec.backend", "one of " + ", ".join(sorted(self.backends)))
+                                  "spec.backend", "one of " + ", ".join(sorted(self.backends)) if self.backends
+                                  else "the name of a Backend document (none is declared)")
         for i, raw in enumerate(spec["slos"]):
             slo = self.slo(doc, ("spec", "slos", i), raw, service, backend)
             if slo is not None:
