@@ -11,6 +11,7 @@ records a longer run and how to repeat it (PROMSPEC_FUZZ_EXAMPLES).
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import subprocess
@@ -70,9 +71,11 @@ def _specs(label_name: str, value: str, selector_value: str) -> list[dict]:
 
 def _generate(tmp: str, docs: list[dict]) -> dict[str, bytes] | None:
     """Validate and render in-process: the files, or None when promspec refused the spec (exit 1)."""
+    # JSON with \\u escapes says exactly these strings to any YAML reader; PyYAML's own dump of a raw
+    # U+0085 would be read back as a line break (YAML 1.1), which is the spec saying something else.
     path = os.path.join(tmp, "fuzz.yml")
     with open(path, "w", encoding="utf-8") as fh:
-        yaml.safe_dump_all(docs, fh, allow_unicode=True, sort_keys=False)
+        fh.write("\n---\n".join(json.dumps(doc) for doc in docs) + "\n")
     try:
         project, _report = load_project([BASE, path], env={})
     except SpecError as exc:
