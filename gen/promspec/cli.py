@@ -34,8 +34,14 @@ def _load(specs: tuple, strict: bool = False):
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="promspec")
-def cli() -> None:
+@click.option("-J", "--jpath", multiple=True, type=click.Path(file_okay=False),
+              help="A Jsonnet library directory that specs may import from (repeatable); "
+                   "otherwise imports stay inside the specs tree.")
+def cli(jpath) -> None:
     """Compile monitoring specs into Prometheus rules, scrape configs and more."""
+    if jpath:  # read by spec/jsonnet_eval.py, which evaluates each Jsonnet spec in a child process
+        previous = os.environ.get("PROMSPEC_JSONNET_PATH", "")
+        os.environ["PROMSPEC_JSONNET_PATH"] = os.pathsep.join([*map(os.path.abspath, jpath), previous]).strip(os.pathsep)
 
 
 @cli.command()

@@ -2,7 +2,38 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+# Below this similarity a suggestion misleads more than it helps ('scrape_duration_seconds' for
+# 'http_request_duration_seconds_count' scores 0.66); real typos ('severty', 'llm_requests_total',
+# 'modle') score 0.8 or more.
+SIMILARITY_FLOOR = 0.75
+
+
+def suggestions(word: str, choices: Iterable[str], n: int = 1) -> list[str]:
+    """The choices close enough to word to be what was meant, best first (at most n).
+
+    Close means a similarity of at least SIMILARITY_FLOOR, or one being a prefix of the other
+    (a shortened name such as 'chat' for 'chat-vllm').
+    """
+    word = str(word)
+    scored = []
+    for choice in dict.fromkeys(str(c) for c in choices):
+        if choice == word:
+            continue
+        ratio = difflib.SequenceMatcher(None, word, choice).ratio()
+        shorter = min(len(word), len(choice))
+        if ratio >= SIMILARITY_FLOOR or (shorter >= 3 and (choice.startswith(word) or word.startswith(choice))):
+            scored.append((-ratio, choice))
+    return [choice for _, choice in sorted(scored)[:n]]
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """" (did you mean 'x'?)" for the closest choice, or "" when none is close enough."""
+    close = suggestions(word, choices)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 @dataclass(frozen=True, order=True)
@@ -47,12 +78,20 @@ class Report:
     """Collects diagnostics across phases so several errors are reported at once."""
 
     items: list[Diagnostic] = field(default_factory=list)
+    _seen: set = field(default_factory=set, repr=False, compare=False)
+
+    def _add(self, diagnostic: Diagnostic) -> None:
+        # Several generated rules can share one source (an SLI's errors and total queries read the
+        # same metric): the same problem at the same place is reported, and counted, once.
+        if diagnostic not in self._seen:
+            self._seen.add(diagnostic)
+            self.items.append(diagnostic)
 
     def error(self, pos: Position, message: str, path: str = "", expected: str = "") -> None:
-        self.items.append(Diagnostic(pos, message, path, expected))
+        self._add(Diagnostic(pos, message, path, expected))
 
     def warn(self, pos: Position, message: str, path: str = "", expected: str = "") -> None:
-        self.items.append(Diagnostic(pos, message, path, expected, "warning"))
+        self._add(Diagnostic(pos, message, path, expected, "warning"))
 
     @property
     def errors(self) -> list[Diagnostic]:

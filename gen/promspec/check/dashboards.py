@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import datetime
-import difflib
 import glob
 import json
 import os
@@ -19,6 +18,7 @@ from functools import lru_cache
 
 import jsonschema
 
+from ..diagnostics import did_you_mean
 from ..compile.dashboards.grafana_vars import MARKERS, substitute, variables_used
 from ..compile.promql import PromQLError, analyse, parse
 
@@ -202,7 +202,7 @@ def rate_ranges(expr: str) -> list[tuple[str, str]]:
 def _duration(arg) -> str:
     r = getattr(arg, "range", None)
     if isinstance(r, datetime.timedelta):
-        from ..spec.model import format_duration
+        from ..compile.promql import format_duration
 
         return format_duration(r.total_seconds())
     return "a subquery"
@@ -480,8 +480,7 @@ def check_dashboards(project, report) -> None:
                 _check_expr(query, target.expr, defined, universe, recorded, report)
         for link in dash.links + [l for _r, p in dash.panels() for l in p.links]:
             if link.dashboard and link.dashboard not in ctx.uids:
-                close = difflib.get_close_matches(link.dashboard, list(ctx.uids), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                hint = did_you_mean(link.dashboard, ctx.uids)
                 report.error(dash.ref.pos("links"), f"link to unknown dashboard {link.dashboard!r}{hint}",
                              dash.ref.dotted("links"), "the name or uid of a dashboard of this project")
         if len(report.errors) == before:
@@ -552,8 +551,7 @@ def _check_scope(dash, ctx, report) -> bool:
 
 
 def _unknown(report, ref, field: str, name: str, known) -> None:
-    close = difflib.get_close_matches(name, list(known), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    hint = did_you_mean(name, known)
     report.error(ref.pos(field), f"unknown {field} {name!r}{hint}", ref.dotted(field),
                  f"one of: {', '.join(sorted(known)) or 'none declared'}")
 
@@ -592,8 +590,7 @@ def _check_expr(query, expr: str, defined: set, universe, recorded: set, report)
     for name in dict.fromkeys(a.metrics):
         if name in recorded or universe.known(name):
             continue
-        close = difflib.get_close_matches(name, list(universe.labels) + sorted(recorded), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        hint = did_you_mean(name, list(universe.labels) + sorted(recorded))
         report.error(_needle_pos(query.ref, field, name) if query.expr else query.ref.pos(field),
                      f"metric {name!r} is neither catalogued nor recorded{hint}", query.ref.dotted(field),
                      "a catalogued metric, a recorded series, or a name in a Catalog's external list")

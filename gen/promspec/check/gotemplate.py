@@ -15,6 +15,17 @@ FUNCTIONS = frozenset({
     "eq", "ne", "lt", "le", "gt", "ge", "call",
     "toUpper", "toLower", "title", "join", "match", "safeHtml", "reReplaceAll", "stringSlice",
 })
+# Prometheus 2.42's alert templates (labels and annotations): Go's builtins plus these, and the
+# variables it declares before expanding. Measured with promtool check rules.
+PROMETHEUS_FUNCTIONS = frozenset({
+    "and", "or", "not", "len", "index", "slice", "print", "printf", "println", "html", "js", "urlquery",
+    "eq", "ne", "lt", "le", "gt", "ge", "call",
+    "query", "first", "label", "value", "strvalue", "args", "reReplaceAll", "safeHtml", "match", "title",
+    "toUpper", "toLower", "graphLink", "tableLink", "sortByLabel", "humanize", "humanize1024",
+    "humanizeDuration", "humanizePercentage", "humanizeTimestamp", "toTime", "pathPrefix", "externalURL",
+    "parseDuration", "stripPort", "stripDomain",
+})
+PROMETHEUS_VARIABLES = frozenset({"$", "$labels", "$externalLabels", "$externalURL", "$value"})
 _OPENERS = {"if", "range", "with", "define", "block"}
 _WORDS = {"if", "else", "end", "range", "with", "define", "template", "block", "break", "continue",
           "nil", "true", "false"}
@@ -63,8 +74,28 @@ def _commands(action: str, base: int) -> list[tuple[int, str]]:
     return firsts
 
 
-def check_template(text: str) -> None:
-    """Raise TemplateError when Go's text/template would fail to parse text."""
+_QUOTED = re.compile(r'"(?:[^"\\\n]|\\.)*"|`[^`]*`|\'(?:[^\'\\\n]|\\.)*\'')
+_VARIABLE = re.compile(r"\$[A-Za-z0-9_]*")
+
+
+def _check_variables(action: str, base: int, declared: set) -> None:
+    """Go refuses a template that uses a variable nobody declared ({{ $foo }})."""
+    bare = _QUOTED.sub(lambda m: " " * len(m.group(0)), action)
+    head, assign, _rest = bare.partition(":=") if ":=" in bare else ("", "", bare)
+    if assign:  # {{ $x := ... }} or {{ range $i, $e := ... }}: the names before := are declared
+        declared.update(_VARIABLE.findall(head))
+    for m in _VARIABLE.finditer(bare, len(head) + len(assign) if assign else 0):
+        if m.group(0) not in declared:
+            raise TemplateError(base + m.start(), f'undefined variable "{m.group(0)}"')
+
+
+def check_template(text: str, functions: frozenset = FUNCTIONS, variables: frozenset | None = None) -> None:
+    """Raise TemplateError when Go's text/template would fail to parse text.
+
+    functions: those the reader defines (Alertmanager's by default, or PROMETHEUS_FUNCTIONS);
+    variables: those it declares, when undeclared ones should be errors (None: not checked).
+    """
+    declared = set(variables) if variables is not None else None
     stack: list[tuple[int, str]] = []
     pos = 0
     while True:
@@ -89,6 +120,8 @@ def check_template(text: str) -> None:
         if not action.strip():
             raise TemplateError(start, "missing value for command")
         firsts = _commands(action, inner_start)
+        if declared is not None:
+            _check_variables(action, inner_start, declared)
         keyword = firsts[0][1] if firsts else ""
         if keyword in _OPENERS:
             stack.append((start, keyword))
@@ -101,7 +134,7 @@ def check_template(text: str) -> None:
         for offset, word in firsts:
             if word in _WORDS or not _IDENT.match(word):
                 continue
-            if word not in FUNCTIONS:
+            if word not in functions:
                 raise TemplateError(offset, f'function "{word}" not defined')
         pos = end + 2
     if stack:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 
 from ..compile.alertmanager import DEFAULT_VERSION, as_list, notifications_docs
-from ..diagnostics import Report
+from ..diagnostics import Report, did_you_mean
 from ..spec.loader import Document, dotted
 from ..spec.model import Project
 from .gotemplate import TemplateError, check_template, line_col
@@ -179,8 +178,7 @@ def _check_doc(doc: Document, report: Report) -> None:
     for path, name in _route_receivers(spec["route"], base + ("route",)):
         used.add(name)
         if name not in names:
-            close = difflib.get_close_matches(name, list(names), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = did_you_mean(name, names)
             report.error(doc.pos(path), f"unknown receiver {name!r}{hint}", dotted(path),
                          "one of the receivers: " + ", ".join(names))
     for name, path in names.items():

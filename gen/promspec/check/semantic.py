@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 
 from ..compile.promql import PromQLError, analyse
-from ..diagnostics import Position, Report
+from ..diagnostics import Position, Report, did_you_mean
 from ..spec.model import Alert, Project, RecordingRule, Ref, effective_timeout, parse_duration
 
 # Series every Prometheus server has, whatever it scrapes.
@@ -78,13 +77,26 @@ def _needle_pos(ref: Ref, field: str, needle: str):
     """Position and field path of the first whole-word occurrence of needle in the PromQL a rule came from."""
     from .alert_kinds import expr_sources  # alert kinds build expr from several fields
 
-    sources = expr_sources(ref, field)
-    for path, expr in sources:
+    direct = expr_sources(ref, field)
+    # A rule generated from an SLI has no expr field of its own: search the queries it was built
+    # from, and failing that blame the SLI itself (never a path that exists in no file).
+    for path, expr in direct or _strings_under(ref.node(), ref.path):
         found = ref.doc.pos_of_word(path, expr, needle)
         if found:
             return found, path
-    path = sources[0][0] if sources else ref.path + (field,)
+    path = direct[0][0] if direct else ref.path
     return ref.doc.pos(path), path
+
+
+def _strings_under(node, path: tuple) -> list[tuple[tuple, str]]:
+    """(path, text) of every string below node, in document order: the queries an SLI was built from."""
+    if isinstance(node, str):
+        return [(path, node)]
+    if isinstance(node, dict):
+        return [item for key, value in node.items() for item in _strings_under(value, path + (key,))]
+    if isinstance(node, list):
+        return [item for i, value in enumerate(node) for item in _strings_under(value, path + (i,))]
+    return []
 
 
 def _record_labels(project: Project, universe: Universe, analyses: dict) -> None:
@@ -130,12 +142,20 @@ def check_project(project: Project, report: Report, locate=None) -> None:
     _check_names(project, report)
     settings = project.settings
     eval_interval = parse_duration(settings.evaluation_interval)
+    for name in ("evaluation_interval", "scrape_interval"):
+        # Zero would divide every generated test's timing by zero; Prometheus refuses it too.
+        if parse_duration(getattr(settings, name)) <= 0:
+            report.error(_setting_pos(settings, name), f"{name} {getattr(settings, name)} is not longer than 0s",
+                         f"spec.{name}", "a duration longer than 0s, such as 30s")
     if effective_timeout(settings.scrape_timeout, settings.scrape_interval) > parse_duration(settings.scrape_interval):
         report.error(_setting_pos(settings, "scrape_timeout"), f"scrape_timeout {settings.scrape_timeout} is longer "
                      f"than scrape_interval {settings.scrape_interval}", "spec.scrape_timeout",
                      "a timeout <= the interval")
     for group in project.groups:
         interval = parse_duration(group.interval) if group.interval else eval_interval
+        if group.interval and interval <= 0:
+            report.error(group.ref.pos("interval"), f"interval {group.interval} is not longer than 0s",
+                         group.ref.dotted("interval"), "a duration longer than 0s, such as 1m")
         for rule in group.rules:
             a = analyses.get(id(rule))
             if a is not None:
@@ -155,6 +175,7 @@ def check_project(project: Project, report: Report, locate=None) -> None:
             for i, label in enumerate(m.labels):
                 _flag_cardinality(label, m.ref.pos("labels", i), m.ref.dotted("labels", i), report)
     _check_jobs(project, report)
+    _check_templates(project, report)
 
 
 def _setting_pos(settings, name: str):
@@ -173,8 +194,7 @@ def _flag_cardinality(label: str, pos, path: str, report: Report) -> None:
 def _check_reads(rule, a, universe: Universe, report: Report) -> None:
     for name in dict.fromkeys(a.metrics):
         if not universe.known(name):
-            close = difflib.get_close_matches(name, list(universe.labels), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = did_you_mean(name, universe.labels)
             _expr_error(report, rule.ref, "expr", f"metric {name!r} is not in any Catalog{hint}",
                         "a catalogued metric, a recorded series, or a name in a Catalog's external list", name)
     for grouping in a.groupings:
@@ -248,7 +268,9 @@ def _report_parse_errors(failures, report: Report, locate) -> None:
     if not failures:
         return
     from ..spec.loader import dotted
-    from .alert_kinds import parse_source  # the field of an alert kind that fails, else expr
+    from .alert_kinds import (
+        parse_source,  # the field of an alert kind that fails, else expr
+    )
 
     sources = [parse_source(rule) for rule, _ in failures]
     located = locate([text for _, text in sources]) if locate else None
@@ -262,3 +284,52 @@ def _report_parse_errors(failures, report: Report, locate) -> None:
         else:
             pos = rule.ref.doc.pos(path)
         report.error(pos, f"PromQL parse error: {message}", dotted(path), "a valid PromQL expression")
+
+
+def _template_source(ref: Ref, kind: str, key: str) -> tuple:
+    """The spec path an alert's label or annotation was written at (its own field, else the group's)."""
+    node = ref.node()
+    node = node if isinstance(node, dict) else {}
+    if kind == "annotations" and key in ("summary", "description", "runbook_url") and key in node:
+        return ref.path + (key,)
+    if key in (node.get(kind) or {}):
+        return ref.path + (kind, key)
+    return ("spec", kind, key) if kind == "labels" else ref.path
+
+
+def _check_templates(project: Project, report: Report) -> None:
+    """Alert labels and annotations are Go templates: Prometheus refuses the whole rule file over one
+    that does not parse (promtool too), so a stray {{ is an error here, at its place in the spec."""
+    from ..spec.loader import dotted
+    from .gotemplate import (
+        PROMETHEUS_FUNCTIONS,
+        PROMETHEUS_VARIABLES,
+        TemplateError,
+        check_template,
+        line_col,
+    )
+
+    for group in project.groups:
+        for rule in group.rules:
+            if not isinstance(rule, Alert):
+                if "__name__" in rule.labels:
+                    path = _template_source(rule.ref, "labels", "__name__")
+                    report.error(rule.ref.doc.pos(path, key=True), "label '__name__' cannot be set by a recording rule",
+                                 dotted(path), "a label name other than __name__ (record: names the series)")
+                continue
+            if "__name__" in rule.labels:  # a valid name, but Prometheus refuses the rule file over it
+                path = _template_source(rule.ref, "labels", "__name__")
+                report.error(rule.ref.doc.pos(path, key=True), "label '__name__' cannot be set by an alert",
+                             dotted(path), "a label name other than __name__ (the series name is the alert's)")
+            for kind, values in (("labels", rule.labels), ("annotations", rule.annotations)):
+                for key, text in values.items():
+                    if not isinstance(text, str) or "{{" not in text:
+                        continue
+                    try:
+                        check_template(text, PROMETHEUS_FUNCTIONS, PROMETHEUS_VARIABLES)
+                    except TemplateError as exc:
+                        path = _template_source(rule.ref, kind, key)
+                        pos = rule.ref.doc.pos_in_scalar(path, *line_col(text, exc.offset))
+                        report.error(pos, f"template error in {kind[:-1]} {key!r} of alert {rule.name!r}: {exc}",
+                                     dotted(path), "a Go template Prometheus can parse ({{ $labels.instance }}, "
+                                     "{{ $value | humanize }}), or {{ `{{` }} for literal braces")

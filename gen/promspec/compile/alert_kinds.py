@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..spec.model import parse_duration
-from .promql import PromQLError, parse
+from .promql import PromQLError, parse, selector as label_selector
 
 WEEK = "1w"
 # "The same hour last week": a 1h window centred on this moment one week ago.
@@ -115,7 +115,7 @@ def _anomaly(spec: dict) -> dict:
 
 def absent_job_selector(job: str) -> str:
     """The up series of a scrape job."""
-    return f'up{{job="{job}"}}'
+    return "up" + label_selector({"job": job})
 
 
 def _absent(spec: dict) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..spec.model import Project
+from .promql import quote
 
 DEFAULT_VERSION = "0.25"  # Debian 12's prometheus-alertmanager: the oldest we render for
 DEFAULT_GROUP_BY = ["alertname", "slo_id"]
@@ -38,11 +39,6 @@ def notifications_docs(project: Project) -> list:
 def as_list(value) -> list:
     """An integration written as one mapping or as a list of them, as a list."""
     return value if isinstance(value, list) else [value]
-
-
-def quote(value: str) -> str:
-    """A label value as a double-quoted string, escaped the way Prometheus and Alertmanager read it."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
 def matchers(spec: dict, prefix: str = "") -> list[str]:

@@ -1,11 +1,84 @@
-"""PromQL analysis: which series an expression reads and which labels it groups by."""
+"""The one PromQL module: parsing and analysis, label selectors with escaping, durations and number text.
+
+Every label value that enters PromQL goes through `quote` (via `matcher`/`selector`), every duration
+is read by `parse_duration` and printed by `format_duration`, and every spec number is printed by
+`number_text`, so one spelling rule holds everywhere the output is generated.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import lru_cache
 
 import promql_parser as pp
+
+# ------------------------------------------------------------------------------ text
+
+# A Prometheus duration: units in decreasing order, each at most once (the schema's pattern).
+DURATION_PATTERN = r"^([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?$"
+_DURATION_RE = re.compile(DURATION_PATTERN)
+_UNIT_SECONDS = {"ms": 0.001, "y": 365 * 86400, "w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a Prometheus duration string; ValueError when it is not one."""
+    if not isinstance(text, str) or len(text) < 2 or not _DURATION_RE.fullmatch(text):
+        raise ValueError(f"not a duration: {text!r}")
+    total = 0.0
+    for number, unit in re.findall(r"([0-9]+)(ms|y|w|d|h|m|s)", text):
+        total += int(number) * _UNIT_SECONDS[unit]
+    return total
+
+
+def format_duration(seconds: float) -> str:
+    """The shortest Prometheus duration for a number of seconds (e.g. 5400 -> 1h30m)."""
+    ms = round(seconds * 1000)
+    if ms == 0:
+        return "0s"
+    out = ""
+    for unit, size in (("d", 86400000), ("h", 3600000), ("m", 60000), ("s", 1000), ("ms", 1)):
+        if ms >= size:
+            out += f"{ms // size}{unit}"
+            ms %= size
+    return out
+
+
+def number_text(value: Decimal) -> str:
+    """A Decimal printed plainly, without exponent or trailing zeros (0.010 -> 0.01, 14.40 -> 14.4)."""
+    return format(value.normalize(), "f")
+
+
+def quote(value: str) -> str:
+    """A PromQL (and Alertmanager matcher) double-quoted string: backslash, quote and newline escaped.
+
+    PromQL reads string literals with Go's unquoting, so any other character, unicode included,
+    stands for itself between the quotes.
+    """
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def matcher(name: str, value: str, op: str = "=") -> str:
+    """One label matcher such as job="vllm" (op: =, !=, =~, !~), with the value escaped."""
+    return f"{name}{op}{quote(value)}"
+
+
+def selector(labels: Mapping[str, str] | Iterable[tuple[str, str]], extra: str | Iterable[str] = "", *,
+             sep: str = ",") -> str:
+    """A label selector body such as {job="vllm",finished_reason="error"}; "" when there is nothing to match.
+
+    extra holds matchers already written as PromQL text (from a spec's `matchers:` field or from
+    `matcher`), appended after the equality matchers built from labels.
+    """
+    items = labels.items() if isinstance(labels, Mapping) else labels
+    parts = [matcher(k, v) for k, v in items]
+    parts += [e for e in ([extra] if isinstance(extra, str) else extra) if e]
+    return "{" + sep.join(parts) + "}" if parts else ""
+
+
+# ------------------------------------------------------------------------------ analysis
 
 
 @dataclass

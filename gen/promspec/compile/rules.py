@@ -7,7 +7,8 @@ from ..spec.model import Alert, Project, RuleGroup
 
 def alert_rule(alert: Alert) -> dict:
     """One Prometheus alerting rule."""
-    out: dict = {"alert": alert.name, "expr": alert.expr}
+    # PromQL ignores surrounding whitespace: a block scalar's final newline is no part of the query.
+    out: dict = {"alert": alert.name, "expr": alert.expr.rstrip()}
     if alert.for_:
         out["for"] = alert.for_
     if alert.keep_firing_for:
@@ -37,7 +38,7 @@ def group_dict(group: RuleGroup) -> dict:
         if isinstance(rule, Alert):
             rules.append(alert_rule(rule))
         else:
-            item = {"record": rule.record, "expr": rule.expr}
+            item = {"record": rule.record, "expr": rule.expr.rstrip()}
             if rule.labels:
                 item["labels"] = dict(rule.labels)
             rules.append(item)

@@ -6,6 +6,7 @@ import re
 
 from ..spec.model import Alert, RecordingRule, RuleGroup, parse_duration
 from ..spec.services import SHORT_WINDOW, SLO, Tier, number_text
+from .promql import selector
 
 SHORT_INTERVAL = "30s"
 LONG_INTERVAL = "1m"
@@ -35,7 +36,7 @@ def slo_labels(slo: SLO) -> dict:
 
 
 def _sel(slo: SLO) -> str:
-    return f'{{slo_id="{slo.id}"}}'
+    return selector({"slo_id": slo.id})
 
 
 def window_ratio(slo: SLO, window: str) -> str:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from ..spec.model import format_duration, parse_duration
-from ..spec.services import SLO, Tier, number_text
+from ..spec.services import SLO, Tier
+from .promql import matcher, number_text, selector
 from .slo import alert_name, slo_labels
 
 STEPS_PER_WINDOW = 30  # samples per long window: places the crossing within ~10% of the window
@@ -15,8 +16,7 @@ BELOW = Decimal("0.95")
 
 
 def _series(name: str, slo: SLO) -> str:
-    labels = ",".join(f'{k}="{v}"' for k, v in sorted(slo_labels(slo).items()))
-    return f"{name}{{{labels}}}"
+    return name + selector(sorted(slo_labels(slo).items()))
 
 
 def _values(*runs: tuple[Decimal, int]) -> str:
@@ -29,12 +29,12 @@ def _alert_name(slo: SLO, tier: Tier) -> str:
 
 
 def _alert_selector(slo: SLO, tier: Tier, state: str = "") -> str:
-    parts = [f'alertname="{_alert_name(slo, tier)}"']
+    parts = [matcher("alertname", _alert_name(slo, tier))]
     if tier.name != "budget-exhausted":
-        parts.append(f'burn_tier="{tier.name}"')
+        parts.append(matcher("burn_tier", tier.name))
     if state:
-        parts.append(f'alertstate="{state}"')
-    return "ALERTS{" + ",".join(parts) + "}"
+        parts.append(matcher("alertstate", state))
+    return "ALERTS" + selector({}, parts)
 
 
 def _alert_sample(slo: SLO, tier: Tier) -> dict:
@@ -42,8 +42,7 @@ def _alert_sample(slo: SLO, tier: Tier) -> dict:
     if tier.name != "budget-exhausted":
         labels["burn_tier"] = tier.name
     labels["alertname"] = _alert_name(slo, tier)
-    body = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-    return {"labels": f"ALERTS{{{body}}}", "value": 1}
+    return {"labels": "ALERTS" + selector(sorted(labels.items())), "value": 1}
 
 
 def _check(slo: SLO, tier: Tier, at_seconds: float, firing: bool) -> dict:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -14,6 +12,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from ..diagnostics import suggestions
 from ..compile.dashboards.grafana_vars import substitute
 from .html import page
 
@@ -49,16 +48,21 @@ def find_dashboard(name: str, specs: tuple, load) -> dict:
             names.setdefault(key, data)
     if name in names:
         return names[name]
-    close = difflib.get_close_matches(name, list(names), n=3)
+    close = suggestions(name, names, n=3)
     hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     raise PreviewError(f"no dashboard {name!r} in the specs and no such file{hint}")
 
 
 def _seconds(text: str) -> int:
-    m = re.fullmatch(r"(\d+)([smhd])", text)
-    if not m:
+    from ..compile.promql import parse_duration
+
+    try:
+        seconds = int(parse_duration(text))
+    except ValueError:
+        seconds = 0
+    if seconds <= 0:
         raise PreviewError(f"--range {text!r}: expected a duration such as 30m, 1h or 2d")
-    return int(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+    return seconds
 
 
 def grafana_to_promql(expr: str, step: int, range_s: int) -> str:

@@ -15,10 +15,18 @@ class _Dumper(_Base):
     pass
 
 
+# YAML 1.1 readers (Go's yaml.v2 among them) take these for line breaks, and folding in plain,
+# single-quoted or block text would change them: only double-quoted escapes keep them exactly.
+_OTHER_BREAKS = ("\r", "\x85", "\u2028", "\u2029")
+
+
 def _str(dumper, value: str):
+    """Strings exactly as given: multi-line text as a literal block where the emitter can keep it byte
+    for byte (it falls back to quotes on its own, e.g. for trailing spaces), other breaks escaped."""
+    if any(ch in value for ch in _OTHER_BREAKS):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"')
     if "\n" in value:
-        text = "\n".join(line.rstrip() for line in value.splitlines())
-        return dumper.represent_scalar("tag:yaml.org,2002:str", text, style="|")
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
     return dumper.represent_scalar("tag:yaml.org,2002:str", value)
 
 

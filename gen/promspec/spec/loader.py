@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -22,6 +23,12 @@ _STR = "tag:yaml.org,2002:str"
 _constructor = yaml.constructor.SafeConstructor()
 
 Path = tuple  # a field path such as ("spec", "rules", 0, "expr")
+
+# Bounds on what one document may expand to. A spec nests a dozen levels; Python's recursion
+# (and jsonschema's) gives out near 1,000. Aliases are legitimate for sharing a few blocks, but
+# a "billion laughs" document of a few hundred bytes expands to billions of nodes.
+MAX_DEPTH = 100
+MAX_ALIAS_EXPANSION = 100_000  # nodes that aliases may add to a document beyond those written
 
 
 class _NodeIndex:
@@ -151,6 +158,62 @@ class Document:
         return base
 
 
+class _ShapeError(Exception):
+    def __init__(self, node, message: str):
+        super().__init__(message)
+        self.node = node
+        self.message = message
+
+
+def _check_shape(root) -> None:
+    """Refuse a node graph that nests too deeply, refers to itself, or expands too far through aliases.
+
+    One pass over the distinct nodes (aliases share them), without recursion, so the check
+    itself is cheap whatever the document expands to.
+    """
+    sizes: dict = {}  # id(node) -> expanded node count
+    depths: dict = {}  # id(node) -> expanded depth
+    distinct = 0
+    stack = [(root, False)]
+    active: set = set()
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        children = _children(node)
+        if done:
+            active.discard(key)
+            sizes[key] = 1 + sum(sizes[id(c)] for c in children)
+            depths[key] = 1 + max((depths[id(c)] for c in children), default=0)
+            if depths[key] > MAX_DEPTH:
+                raise _ShapeError(node, f"YAML document nested more than {MAX_DEPTH} levels deep")
+            if sizes[key] - distinct > MAX_ALIAS_EXPANSION:  # blame the first value that grows too large
+                raise _ShapeError(node, f"YAML aliases expand this value to {sizes[key]:,} values "
+                                        f"(more than {MAX_ALIAS_EXPANSION:,} beyond the {distinct:,} written)")
+            continue
+        if key in sizes:
+            continue
+        if key in active:
+            raise _ShapeError(node, "YAML alias refers to the node that contains it")
+        active.add(key)
+        distinct += 1
+        if len(active) > MAX_DEPTH:
+            raise _ShapeError(node, f"YAML document nested more than {MAX_DEPTH} levels deep")
+        stack.append((node, True))
+        for child in children:
+            if id(child) in active:
+                raise _ShapeError(child, "YAML alias refers to the node that contains it")
+            if id(child) not in sizes:
+                stack.append((child, False))
+
+
+def _children(node) -> list:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
 def _convert(node, path, doc: Document, report: Report):
     if isinstance(node, yaml.MappingNode):
         out: dict = {}
@@ -161,7 +224,8 @@ def _convert(node, path, doc: Document, report: Report):
                 continue
             key = key_node.value if key_node.tag == _STR else _constructor.construct_object(key_node)
             if not isinstance(key, str):
-                key = str(key)
+                # As written: `on:` is the key "on", not YAML 1.1's boolean True.
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key)
             if key in out:
                 report.error(Position(doc.file, *_mark(key_node)), f"duplicate key {key!r}", _dotted(path),
                              "each key once per mapping")
@@ -199,6 +263,12 @@ def parse_text(text: str, file: str, report: Report) -> list[Document]:
         for index, node in enumerate(yaml.compose_all(text, Loader=_Loader)):
             if node is None:
                 continue
+            try:
+                _check_shape(node)
+            except _ShapeError as exc:
+                report.error(Position(file, *_mark(exc.node)), exc.message, "",
+                             f"a spec nested at most {MAX_DEPTH} levels, with aliases that do not multiply it")
+                continue
             doc = Document(file, index, None, lines=lines, **_indexes(node))
             doc.data = _convert(node, (), doc, report)
             docs.append(doc)
@@ -213,24 +283,16 @@ def parse_text(text: str, file: str, report: Report) -> list[Document]:
     return docs
 
 
-def _evaluate_jsonnet(path: str, display: str, report: Report) -> str | None:
-    import _jsonnet  # imported lazily: only Jsonnet specs need it
+def _evaluate_jsonnet(path: str, display: str, report: Report, roots: list[str]) -> str | None:
+    from .jsonnet_eval import evaluate, library_paths
 
-    try:
-        return _jsonnet.evaluate_file(path)
-    except RuntimeError as exc:
-        # Jsonnet reports "file:line:col-col message" on its first line.
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "evaluation failed"
-        line = col = 0
-        rest = first
-        if first.startswith("RUNTIME ERROR: ") or first.startswith("STATIC ERROR: "):
-            rest = first.split(": ", 1)[1]
-        parts = rest.split(":")
-        if len(parts) >= 3 and parts[1].isdigit():
-            line = int(parts[1])
-            col = int(parts[2].split("-")[0].split(")")[0]) if parts[2].split("-")[0].isdigit() else 0
-        report.error(Position(display, line, col), f"Jsonnet error: {first}", "", "a Jsonnet program that evaluates")
-        return None
+    result = evaluate(path, [*roots, *library_paths()])
+    if result.text is not None:
+        return result.text
+    # Point at the file the evaluator names (an imported library, perhaps), not at the spec's 1:1.
+    where = Position(display_path(result.file) if result.file else display, result.line, result.col)
+    report.error(where, f"Jsonnet error: {result.message}", "", "a Jsonnet program that evaluates")
+    return None
 
 
 def spec_files(root: str) -> list[str]:
@@ -258,11 +320,14 @@ def display_path(path: str, base: str | None = None) -> str:
     return rel.replace(os.sep, "/")
 
 
-def load_file(path: str, report: Report, display: str | None = None) -> list[Document]:
-    """Load one spec file into documents; problems go to report."""
+def load_file(path: str, report: Report, display: str | None = None, roots: list[str] | None = None) -> list[Document]:
+    """Load one spec file into documents; problems go to report.
+
+    roots: the directories a Jsonnet file may import from (default: its own directory).
+    """
     display = display or display_path(path)
     if path.endswith(".jsonnet"):
-        text = _evaluate_jsonnet(path, display, report)
+        text = _evaluate_jsonnet(path, display, report, roots or [os.path.dirname(os.path.abspath(path))])
         if text is None:
             return []
         # Positions inside the evaluated JSON mean nothing to the author; keep only the path.
@@ -271,6 +336,11 @@ def load_file(path: str, report: Report, display: str | None = None) -> list[Doc
         items = payload if isinstance(payload, list) else [payload] if payload is not None else []
         return [Document(display, i, item) for i, item in enumerate(items)]
     try:
+        # A FIFO or device would block or never end: only regular files are specs.
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            report.error(Position(display), "not a regular file (a FIFO, device or socket)", "",
+                         "a spec file or a directory of specs")
+            return []
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
     except (OSError, UnicodeDecodeError) as exc:
@@ -299,10 +369,15 @@ def _load_paths(paths: Iterable[str], report: Report) -> list[Document]:
         if not os.path.exists(root):
             report.error(Position(root), "no such file or directory", "", "a spec file or a directory of specs")
             continue
+        if not os.path.isdir(root) and not os.path.isfile(root):
+            report.error(Position(root), "not a regular file (a FIFO, device or socket)", "",
+                         "a spec file or a directory of specs")
+            continue
         base = os.path.dirname(os.path.abspath(root.rstrip("/\\") or root))
+        tree = root if os.path.isdir(root) else os.path.dirname(os.path.abspath(root))
         for path in spec_files(root):
             source = display_path(os.path.abspath(path), base)
-            for doc in load_file(path, report):
+            for doc in load_file(path, report, roots=[tree]):
                 doc.source = source
                 docs.append(doc)
     return docs

@@ -8,37 +8,13 @@ from typing import Mapping
 
 from ..diagnostics import Position, Report
 from .loader import Document
+from ..compile.promql import format_duration, parse_duration  # noqa: F401 - re-exported for callers
 from .schemas import DURATION, HOSTPORT, LABEL_NAME
 
 import re
 
-_DURATION_RE = re.compile(DURATION["pattern"])
 _HOSTPORT_RE = re.compile(HOSTPORT["pattern"])
 _LABEL_RE = re.compile(LABEL_NAME["pattern"])
-_UNITS = (("ms", 0.001), ("y", 365 * 86400), ("w", 7 * 86400), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in a Prometheus duration string; ValueError when it is not one."""
-    if not isinstance(text, str) or len(text) < 2 or not _DURATION_RE.match(text):
-        raise ValueError(f"not a duration: {text!r}")
-    total = 0.0
-    for number, unit in re.findall(r"([0-9]+)(ms|y|w|d|h|m|s)", text):
-        total += int(number) * dict(_UNITS)[unit]
-    return total
-
-
-def format_duration(seconds: float) -> str:
-    """The shortest Prometheus duration for a number of seconds (e.g. 5400 -> 1h30m)."""
-    ms = round(seconds * 1000)
-    if ms == 0:
-        return "0s"
-    out = ""
-    for unit, size in (("d", 86400000), ("h", 3600000), ("m", 60000), ("s", 1000), ("ms", 1)):
-        if ms >= size:
-            out += f"{ms // size}{unit}"
-            ms %= size
-    return out
 
 
 @dataclass(frozen=True)

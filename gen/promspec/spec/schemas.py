@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from ..compile.promql import DURATION_PATTERN
+
 API_VERSION = "promspec/v1"
 SCHEMA_BASE = "https://promspec.dev/schemas/"
 
 DURATION = {
     "type": "string",
-    "pattern": r"^([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?$",
+    "pattern": DURATION_PATTERN,
     "minLength": 2,
     "x-expected": "a Prometheus duration such as 30s, 5m, 1h30m or 30d",
 }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -14,7 +13,8 @@ from ..catalog.backends import (
     engines_with,
     underscored,
 )
-from ..diagnostics import Report
+from ..compile.promql import matcher, number_text, selector  # noqa: F401 - re-exported for callers
+from ..diagnostics import Report, did_you_mean
 from .loader import Document, dotted
 from .model import Catalog, Project, Ref, parse_duration
 
@@ -101,11 +101,6 @@ class Service:
     slos: list = field(default_factory=list)
 
 
-def number_text(value: Decimal) -> str:
-    """A Decimal printed plainly, without exponent or trailing zeros (0.010 -> 0.01, 14.40 -> 14.4)."""
-    return format(value.normalize(), "f")
-
-
 def le_values(bound: float) -> list[str]:
     """Spellings of a bucket bound in `le`: Go clients and Prometheus 2 write 1, Python and Prometheus 3 1.0."""
     python = repr(float(bound))
@@ -115,13 +110,7 @@ def le_values(bound: float) -> list[str]:
 
 def le_matcher(bound: float) -> str:
     values = le_values(bound)
-    return f'le="{values[0]}"' if len(values) == 1 else f'le=~"{"|".join(values)}"'
-
-
-def selector(labels: dict, extra: str = "") -> str:
-    """A label selector body such as {job="vllm",finished_reason="error"}."""
-    parts = [f'{k}="{v}"' for k, v in labels.items()] + ([extra] if extra else [])
-    return "{" + ",".join(parts) + "}" if parts else ""
+    return matcher("le", values[0]) if len(values) == 1 else matcher("le", "|".join(values), "=~")
 
 
 def _objective(doc: Document, path: tuple, raw, report: Report) -> tuple[str, Decimal] | None:
@@ -192,8 +181,7 @@ class _Builder:
                 from ..catalog.bundled import bundled_backends
 
                 known = sorted(set(self.backends) | set(bundled_backends()))
-                close = difflib.get_close_matches(service.backend, known, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                hint = did_you_mean(service.backend, known)
                 self.report.error(doc.pos(("spec", "backend")), f"unknown backend {service.backend!r}{hint}",
                                   "spec.backend", "one of " + (", ".join(known) or "(no Backend declared)"))
         for i, raw in enumerate(spec["slos"]):
@@ -393,10 +381,12 @@ class _Builder:
             return "native", errors, total, signal, text
         if not buckets and not self.allow_unknown_buckets:
             self.report.error(doc.pos(where), f"the bucket bounds of {metric!r} are unknown", dotted(where),
-                              "buckets: [...] in the SLI or the metric's Catalog entry, or --allow-unknown-buckets")
+                              "buckets: [...] in the SLI or the metric's Catalog entry")
             return None
         if buckets and not any(abs(b - seconds) < 1e-9 for b in buckets):
-            near = sorted(buckets, key=lambda b: abs(b - seconds))[:2]
+            # The bounds either side of the threshold: the two a user chooses between.
+            near = [b for b in (max((b for b in buckets if b < seconds), default=None),
+                                min((b for b in buckets if b > seconds), default=None)) if b is not None]
             self.report.error(doc.pos(where), f"threshold {text} is not a bucket bound of {metric}", dotted(where),
                               "one of its bounds, nearest: " + ", ".join(number_text(Decimal(repr(b))) for b in sorted(near)))
             return None

@@ -2,23 +2,43 @@
 
 from __future__ import annotations
 
-import difflib
 from functools import lru_cache
 
 from jsonschema import Draft202012Validator
 
-from ..diagnostics import Report
+from ..diagnostics import Report, did_you_mean
 from .loader import Document, dotted
 from .schemas import API_VERSION, all_schemas
 
 
+def _strict_patterns(schema):
+    """The schema with each pattern's final `$` made `\\Z`.
+
+    Python's `$` also matches before a final newline, so "chat\\n" would pass `^[a-z-]+$` and an
+    SLO name ending in a newline would reach the output. The published schemas keep `$` (other
+    validators, like Go's and JavaScript's, read it as the end of the text).
+    """
+    if isinstance(schema, dict):
+        out = {k: _strict_patterns(v) for k, v in schema.items()}
+        pattern = schema.get("pattern")
+        if isinstance(pattern, str) and pattern.endswith("$") and not pattern.endswith("\\$"):
+            out["pattern"] = pattern[:-1] + "\\Z"
+        return out
+    if isinstance(schema, list):
+        return [_strict_patterns(v) for v in schema]
+    return schema
+
+
 @lru_cache(maxsize=None)
 def _validators() -> dict:
-    return {kind: Draft202012Validator(schema) for kind, schema in all_schemas().items()}
+    return {kind: Draft202012Validator(_strict_patterns(schema)) for kind, schema in all_schemas().items()}
 
 
 def known_kinds() -> list[str]:
     return sorted(_validators())
+
+
+_SHOWN = 80  # characters of a rejected string that a message quotes
 
 
 def _describe(value) -> str:
@@ -29,6 +49,8 @@ def _describe(value) -> str:
     if value is None:
         return "empty"
     if isinstance(value, str):
+        if len(value) > _SHOWN:  # a whole evaluated program in one line helps nobody
+            return f"the string {value[:_SHOWN]!r}... ({len(value):,} characters)"
         return f"the string {value!r}"
     if isinstance(value, list):
         return "a list"
@@ -47,7 +69,8 @@ def _expected(error) -> str:
         types = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
         return " or ".join(_TYPE_WORDS.get(t, t) for t in types)
     if error.validator == "enum":
-        return "one of " + ", ".join(str(v) for v in error.validator_value)
+        return "one of " + ", ".join(str(v) for v in error.validator_value) if error.validator_value else \
+            "no value here (nothing is allowed)"
     if error.validator == "const":
         return repr(error.validator_value)
     if error.validator == "minItems":
@@ -64,10 +87,9 @@ def _report_error(doc: Document, error, report: Report) -> None:
         allowed = sorted(error.schema.get("properties", {}))
         extra = [k for k in error.instance if k not in error.schema.get("properties", {})]
         for key in extra:
-            close = difflib.get_close_matches(key, allowed, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = did_you_mean(key, allowed)
             report.error(doc.pos(path + (key,), key=True), f"unknown field {key!r}{hint}",
-                         dotted(path + (key,)), "one of: " + ", ".join(allowed))
+                         dotted(path + (key,)), "one of: " + ", ".join(allowed) if allowed else "no fields here")
         return
     if error.validator == "required":
         missing = error.message.split("'")[1] if "'" in error.message else error.message
@@ -112,12 +134,12 @@ def _fast_checks(docs: list[Document]) -> dict:
         import fastjsonschema
     except ImportError:  # optional speed-up
         return {}
-    counts = Counter(d.data.get("kind") for d in docs if isinstance(d.data, dict))
+    counts = Counter(d.data.get("kind") for d in docs if isinstance(d.data, dict) and isinstance(d.data.get("kind"), str))
     schemas = all_schemas()
     checks = {}
     for kind, count in counts.items():
         if count >= FAST_CHECK_FROM and kind in schemas:
-            schema = {k: v for k, v in schemas[kind].items() if k not in ("$schema", "$id")}
+            schema = _strict_patterns({k: v for k, v in schemas[kind].items() if k not in ("$schema", "$id")})
             try:
                 checks[kind] = (fastjsonschema.compile(schema), fastjsonschema.JsonSchemaException)
             except Exception:  # noqa: BLE001 - a schema it cannot compile is checked by jsonschema alone
@@ -138,17 +160,26 @@ def validate_documents(docs: list[Document], report: Report, extra_kinds: tuple 
             continue
         api = data.get("apiVersion")
         kind = data.get("kind")
+        if not isinstance(kind, (str, type(None))) or not isinstance(api, (str, type(None))):
+            # A mapping or list here is unhashable: say what it is instead of looking it up.
+            which = "kind" if not isinstance(kind, (str, type(None))) else "apiVersion"
+            value = data[which]
+            report.error(doc.pos((which,)), f"invalid {which}: {_describe(value)}", which,
+                         "one of " + ", ".join(sorted(validators)) if which == "kind" else f"apiVersion: {API_VERSION}")
+            continue
         if api != API_VERSION and (api, kind) not in extra_kinds:
-            found = "missing" if api is None else repr(api)
-            report.error(doc.pos(("apiVersion",)), f"unsupported apiVersion {found}", "apiVersion",
-                         f"apiVersion: {API_VERSION}")
+            if "apiVersion" not in data:
+                report.error(doc.pos(()), "missing required field 'apiVersion'", "apiVersion",
+                             f"apiVersion: {API_VERSION}")
+            else:
+                report.error(doc.pos(("apiVersion",)), f"unsupported apiVersion {api!r}", "apiVersion",
+                             f"apiVersion: {API_VERSION}")
             continue
         if (api, kind) in extra_kinds:
             good.append(doc)
             continue
         if kind not in validators:
-            close = difflib.get_close_matches(str(kind), validators, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = did_you_mean(str(kind), validators)
             report.error(doc.pos(("kind",)), f"unknown kind {kind!r}{hint}", "kind",
                          "one of " + ", ".join(sorted(validators)))
             continue

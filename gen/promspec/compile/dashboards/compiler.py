@@ -11,6 +11,7 @@ from grafana_foundation_sdk.builders import bargauge, common as cb, dashboard as
 from grafana_foundation_sdk.models import common as cm, dashboard as dm, heatmap as _heat, text as _text
 
 from ...spec.dashboards import Dashboard, Panel, Query, Variable
+from ..promql import matcher
 from .signals import Scope, SignalError, anchor_metric, service_scope, signal_query
 
 DATASOURCE = cm.DataSourceRef(type_val="prometheus", uid="${datasource}")
@@ -282,7 +283,7 @@ def _variable(v: Variable, chain: list, scope, default_metric: str):
     target = model_label if v.name == "model" else v.name
     metric = v.metric or default_metric
     # Chained: each variable lists only the values that match the ones chosen before it.
-    parts = [f'{k}="{val}"' for k, val in (scope.selector.items() if scope else ())]
+    parts = [matcher(k, val) for k, val in (scope.selector.items() if scope else ())]
     pinned = scope.selector if scope else {}
     parts += [f'{_chain_label(c, model_label)}=~"${c}"' for c in chain if _chain_label(c, model_label) not in pinned]
     query = f"label_values({metric}{{{', '.join(parts)}}}, {target})" if parts else f"label_values({metric}, {target})"

@@ -12,6 +12,7 @@ import re
 from ...catalog.backends import Backend
 from ...spec.dashboards import Dashboard, Link, Panel, Query, Row, Variable
 from ...spec.model import Ref
+from ..promql import selector
 from .signals import Scope, service_scope
 
 QUANTILES = ("0.5", "0.9", "0.95", "0.99")  # vLLM's example dashboard charts P50, P90, P95, P99 and the mean
@@ -468,7 +469,7 @@ def _slo_uid(slo) -> str:
 
 def slo_detail(m: _Make, slo, records: list, folder: str, serving: str) -> Dashboard:
     """One SLO: SLI, budget, burn rate per alert window against its tier threshold, events and alerts."""
-    sel = f'{{slo_id="{slo.id}"}}'
+    sel = selector({"slo_id": slo.id})
     windows = sorted({r.rsplit("ratio_rate", 1)[1] for r in records if r.startswith("slo:sli_error:ratio_rate")},
                      key=_window_seconds)
     tiers = [t for t in slo.tiers if t.enabled]
@@ -486,7 +487,7 @@ def slo_detail(m: _Make, slo, records: list, folder: str, serving: str) -> Dashb
                     decimals=2, width=4, thresholds=[(1, "orange"), (14.4, "red")]),
             m.panel("Time to exhaustion", [m.q(f"slo:time_to_exhaustion:seconds{sel}", "time left")], "stat", unit="s",
                     width=4),
-            m.panel("Firing tiers", [m.q(f'count(ALERTS{{alertstate="firing", slo_id="{slo.id}"}}) or vector(0)',
+            m.panel("Firing tiers", [m.q(f'count(ALERTS{selector({"alertstate": "firing", "slo_id": slo.id}, sep=", ")}) or vector(0)',
                                          "firing")], "stat", unit="none", width=4, thresholds=[(1, "red")]),
         ]),
         m.row("Burn rates", [
@@ -505,7 +506,8 @@ def slo_detail(m: _Make, slo, records: list, folder: str, serving: str) -> Dashb
                                                    m.q(f"slo:error_budget:ratio{sel}", "error budget")],
                     unit="percentunit"),
             m.panel("Firing alert tiers", [
-                m.q(f'max(ALERTS{{slo_id="{slo.id}", burn_tier="{t.name}", alertstate="firing"}}) or on() vector(0)',
+                m.q(f'max(ALERTS{selector({"slo_id": slo.id, "burn_tier": t.name, "alertstate": "firing"}, sep=", ")})'
+                    ' or on() vector(0)',
                     t.name) for t in tiers], unit="none", min=0, max=1, stack=False,
                 description="1 while the tier's burn-rate alert fires, 0 otherwise."),
         ]),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ...catalog.backends import Backend, Variant, underscored
+from ..promql import matcher
 
 RATE = "$__rate_interval"
 # Counters a dashboard shows as a per-second rate; engines that expose token counts only as
@@ -44,7 +45,7 @@ class Scope:
         return self.backend.model_label if name == "model" else name
 
     def selector_text(self, extra: str = "") -> str:
-        parts = [f'{k}="{v}"' for k, v in self.selector.items()]
+        parts = [matcher(k, v) for k, v in self.selector.items()]
         for var in self.variables:
             label = self.label(var)
             if label not in self.selector:
