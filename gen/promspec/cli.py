@@ -281,10 +281,9 @@ def init(directory, engines) -> None:
     known = bundled_backends()
     unknown = [e for e in engines if e not in known]
     if unknown:
-        import difflib
+        from .diagnostics import did_you_mean
 
-        close = difflib.get_close_matches(unknown[0], list(known), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        hint = did_you_mean(unknown[0], known)
         _fail(f"unknown engine {unknown[0]!r}{hint}; expected one of: {', '.join(known)}")
     plans = plan_engines(list(engines) or ["vllm"])
     files = scaffold(plans)

@@ -12,11 +12,10 @@ file and metric: an adopted file reads what it read before.
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, field, replace
 
-from ..diagnostics import Report
+from ..diagnostics import Report, did_you_mean
 from .loader import Document, dotted
 from .model import Alert, RecordingRule, Ref, RuleGroup, parse_duration
 
@@ -79,8 +78,7 @@ class _Checker:
     def unknown(self, node: dict, path: tuple, allowed: tuple, what: str) -> None:
         for key in node:
             if key not in allowed:
-                close = difflib.get_close_matches(str(key), list(allowed), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                hint = did_you_mean(str(key), allowed)
                 self.error(path + (key,), f"field {key!r} is not a field of a {what}{hint}",
                            "one of: " + ", ".join(allowed), key=True)
 
