@@ -6,7 +6,6 @@ import textwrap
 
 import pytest
 import yaml
-
 from promspec.diagnostics import SpecError
 from promspec.pipeline import load_project
 from promspec.render.outputs import render_project

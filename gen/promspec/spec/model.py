@@ -229,11 +229,11 @@ def alert_severity(alert: dict, common: dict, ref: Ref, report: Report | None) -
     """
     field_value = alert.get("severity")
     label_value = alert.get("labels", {}).get("severity")
-    if field_value is not None and label_value is not None and str(field_value) != str(label_value):
-        if report is not None:
-            report.error(ref.pos("labels", "severity"), f"labels.severity {label_value!r} contradicts "
-                         f"severity {field_value!r}", ref.dotted("labels", "severity"),
-                         "one severity: the severity field or labels.severity, not both with different values")
+    conflict = field_value is not None and label_value is not None and str(field_value) != str(label_value)
+    if conflict and report is not None:
+        report.error(ref.pos("labels", "severity"), f"labels.severity {label_value!r} contradicts "
+                     f"severity {field_value!r}", ref.dotted("labels", "severity"),
+                     "one severity: the severity field or labels.severity, not both with different values")
     for value in (field_value, label_value, common.get("severity")):
         if value is not None:
             return str(value)
