@@ -75,3 +75,18 @@ def render_project(project: Project) -> dict[str, bytes]:
     for render in RENDERERS:
         files.update(render(project))
     return dict(sorted(files.items()))
+
+
+def nothing_useful(project: Project, files: dict[str, bytes]) -> str:
+    """Why this output would monitor nothing ('' when it does something): no rule, SLO, dashboard, scrape job
+    or Alertmanager config. A `generate` that exits 0 with that output would look like success.
+    """
+    if any(group.rules for group in project.groups) or project.jobs:
+        return ""
+    if any(p.startswith("dashboards/") and p.endswith(".json") for p in files):
+        return ""
+    if any(p.startswith(("alertmanager/", "kubernetes/")) for p in files):
+        return ""
+    n = len(project.documents)
+    return (f"the specs ({n} document{'s' if n != 1 else ''}) define no rule, SLO, dashboard, scrape job or "
+            "notification: the output would monitor nothing")
