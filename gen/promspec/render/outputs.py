@@ -36,7 +36,7 @@ def render_prometheus(project: Project) -> dict[str, bytes]:
 def render_slo_tests(project: Project) -> dict[str, bytes]:
     """rules/tests/<spec>-slo-<tier>.test.yml: promtool unit tests for every SLO alert of a spec file."""
     from ..compile.rules import rule_file_name
-    from ..compile.slo_tests import slo_test_files
+    from ..compile.slo_tests import INJECTED, rules_under_test, slo_test_files
 
     rules = rule_files(project)
     by_file: dict[str, tuple[str, list]] = {}
@@ -48,7 +48,11 @@ def render_slo_tests(project: Project) -> dict[str, bytes]:
     for rule_path, (source, slos) in sorted(by_file.items()):
         stem = rule_path[len("rules/"):-len(".yml")]
         order = [g["name"] for g in rules[rule_path][1]["groups"]]
-        for tier, content in slo_test_files(f"../{stem}.yml", slos, order).items():
+        under_test = f"{stem}.slo.rules.yml"
+        extra = (f"The rules of {rule_path} without {' and '.join(INJECTED)}: the SLO tests inject those.",)
+        files[f"rules/tests/{under_test}"] = dump_yaml(rules_under_test(rules[rule_path][1], slos),
+                                                      header(source, extra))
+        for tier, content in slo_test_files(under_test, slos, order).items():
             files[f"rules/tests/{stem}-slo-{tier}.test.yml"] = dump_yaml(content, header(source))
     return files
 
