@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import run_promspec, snapshot
+from conftest import REPO, run_promspec, snapshot
 from promspec.render.tree import (
     MANIFEST,
     ForeignFileError,
@@ -210,3 +210,33 @@ def test_check_after_a_killed_generate_reads_the_previous_output(tmp_path):
     assert snapshot(str(out)) != before
     run_promspec("check", str(out), check=0)
     assert snapshot(str(out)) == before
+
+
+SLOTH = """\
+version: "prometheus/v1"
+service: "myservice"
+slos:
+  - name: "requests-availability"
+    objective: 99.9
+    sli:
+      events:
+        error_query: sum(rate(http_requests_total{code=~"5.."}[{{.window}}]))
+        total_query: sum(rate(http_requests_total[{{.window}}]))
+"""
+
+
+@pytest.mark.slow
+def test_files_written_by_commands_get_the_umask_mode(tmp_path):
+    # Issue 9.8: `import -o` once wrote 0600 (its temporary file's mode) under umask 022.
+    (tmp_path / "sloth.yml").write_text(SLOTH)
+    promspec = os.path.join(os.path.dirname(sys.executable), "promspec")
+    script = (f"umask 022 && {promspec} import sloth sloth.yml -o imported.yml && "
+              f"{promspec} schema -o schemas && {promspec} generate {os.path.join(REPO, BASE)} -o out -q")
+    proc = subprocess.run(["sh", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr
+    written = [tmp_path / "imported.yml", tmp_path / "schemas" / "Service.json",
+               tmp_path / "out" / "prometheus" / "prometheus.yml", tmp_path / "out" / "prometheus"]
+    modes = {p.name: oct(stat.S_IMODE(os.stat(p).st_mode)) for p in written}
+    assert modes == {"imported.yml": "0o644", "Service.json": "0o644", "prometheus.yml": "0o644",
+                     "prometheus": "0o755"}
