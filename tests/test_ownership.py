@@ -240,3 +240,15 @@ def test_files_written_by_commands_get_the_umask_mode(tmp_path):
     modes = {p.name: oct(stat.S_IMODE(os.stat(p).st_mode)) for p in written}
     assert modes == {"imported.yml": "0o644", "Service.json": "0o644", "prometheus.yml": "0o644",
                      "prometheus": "0o755"}
+
+
+def test_a_reader_leaves_a_write_in_progress_alone(tmp_path):
+    from promspec.render import tree
+
+    write_tree(str(tmp_path), {"rules/a.yml": b"a\n"}, ["rules"], owned=True)
+    (tmp_path / (tree.STAGING_PREFIX + "live")).mkdir()  # what a running generate has on disk
+    with tree._locked(str(tmp_path)), pytest.raises(HalfWrittenOutput, match="is writing .* right now"):
+        recover_for_read(str(tmp_path))  # the lock is held by that generate
+    assert (tmp_path / (tree.STAGING_PREFIX + "live")).is_dir()
+    recover_for_read(str(tmp_path))  # once it is gone, the leftover is cleaned up
+    assert sorted(os.listdir(tmp_path)) == ["rules"]

@@ -12,7 +12,6 @@ import os
 import subprocess
 
 import pytest
-
 from conftest import REPO, require_tool, run_promspec
 
 IDIOMS = sorted(glob.glob(os.path.join(REPO, "tests", "fixtures", "sli_idioms", "*.yml")))

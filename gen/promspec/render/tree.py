@@ -7,10 +7,13 @@ carried over untouched (and reported), and a foreign file where promspec wants t
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import fcntl
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 STAGING_PREFIX = ".promspec-staging-"
@@ -100,7 +103,11 @@ def recover_for_read(out_dir: str) -> None:
     if not leftovers:
         return
     try:
-        recover(out_dir)
+        with _locked(out_dir, wait=False):
+            recover(out_dir)
+    except BlockingIOError:
+        raise HalfWrittenOutput(f"a `promspec generate` is writing {out_dir} right now: run this again when it "
+                                "has finished") from None
     except OSError as exc:
         raise HalfWrittenOutput(
             f"the output in {out_dir} was left half-written by an interrupted `promspec generate` and cannot be "
@@ -109,6 +116,22 @@ def recover_for_read(out_dir: str) -> None:
     if unfinished:
         raise HalfWrittenOutput(f"the output in {out_dir} was left half-written by an interrupted "
                                 f"`promspec generate` ({unfinished[0]}); run `promspec generate` again")
+
+
+@contextlib.contextmanager
+def _locked(out_dir: str, wait: bool = True) -> Iterator[None]:
+    """An exclusive lock on out_dir while a write (or a reader's rollback) runs.
+
+    Without it a reader that finds a staging directory cannot tell a killed write from one in progress,
+    and would roll back a live swap under the writer's feet. The lock dies with its process, so a kill
+    never leaves it held.
+    """
+    fd = os.open(out_dir, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        yield
+    finally:
+        os.close(fd)
 
 
 def _files_under(out_dir: str, root: str) -> list[str]:
@@ -235,6 +258,11 @@ def write_tree(out_dir: str, files: dict[str, bytes], roots: list[str] | None = 
     """
     roots = roots or managed_roots(files)
     os.makedirs(out_dir, exist_ok=True)
+    with _locked(out_dir):
+        return _write_locked(out_dir, files, roots, owned)
+
+
+def _write_locked(out_dir: str, files: dict[str, bytes], roots: list[str], owned: bool) -> TreePlan:
     recover(out_dir)
     if owned:
         plan = plan_tree(out_dir, files, roots)
@@ -339,7 +367,7 @@ def diff_tree(out_dir: str, files: dict[str, bytes], roots: list[str] | None = N
         ignored = set(plan.foreign) | set(plan.collisions)
         current = {p: b for p, b in current.items() if p not in ignored}
         files = plan.files
-    chunks = []
+    chunks: list[str] = []
     for path in sorted(set(current) | set(files)):
         old, new = current.get(path), files.get(path)
         if old == new:
