@@ -63,19 +63,29 @@ def test_check_fails_with_a_diff_after_a_spec_edit(tmp_path):
     assert snapshot(str(out)) == before
 
 
+def _claim(out, rel: str) -> None:
+    """Make rel a file promspec wrote earlier: listed in its directory's manifest."""
+    root, name = rel.split("/", 1)
+    (out / rel).write_text("groups: []\n")
+    with open(out / root / ".promspec-manifest", "a", encoding="utf-8") as fh:
+        fh.write(name + "\n")
+
+
 def test_check_notices_extra_and_missing_files(tmp_path):
     run_promspec("generate", "specs", "-o", str(tmp_path), check=0)
-    (tmp_path / "rules" / "stray.yml").write_text("groups: []\n")
+    _claim(tmp_path, "rules/stray.yml")
+    (tmp_path / "rules" / "handwritten.yml").write_text("groups: []\n")  # foreign: not stale output
     os.remove(tmp_path / "prometheus" / "prometheus.yml")
     proc = run_promspec("generate", "specs", "-o", str(tmp_path), "--check")
     assert proc.returncode == 1
     assert "--- a/rules/stray.yml" in proc.stdout and "+++ /dev/null" in proc.stdout
     assert "--- /dev/null" in proc.stdout and "+++ b/prometheus/prometheus.yml" in proc.stdout
+    assert "handwritten.yml" not in proc.stdout and "rules/handwritten.yml: warning" in proc.stderr
 
 
 def test_generate_replaces_stale_files(tmp_path):
     run_promspec("generate", "specs", "-o", str(tmp_path), check=0)
-    (tmp_path / "rules" / "stray.yml").write_text("groups: []\n")
+    _claim(tmp_path, "rules/stray.yml")
     run_promspec("generate", "specs", "-o", str(tmp_path), check=0)
     assert not (tmp_path / "rules" / "stray.yml").exists()
     assert not [p for p in os.listdir(tmp_path) if p.startswith(".promspec")]

@@ -149,9 +149,10 @@ def test_format_kubernetes_alone_leaves_the_other_directories(rendered, tmp_path
     assert sorted(os.listdir(out)) == ["kubernetes", "rules"]
     assert snapshot(str(out / "kubernetes")) == snapshot(str(rendered / "kubernetes"))
     run_promspec("generate", str(specs), "-o", str(out), "--format", "kubernetes", "--check", check=0)
-    # Files only: kubernetes/ is owned by promspec, so it goes.
+    # Files only: kubernetes/ holds only what promspec wrote, so it goes; the hand-written rule file stays.
     run_promspec("generate", str(specs), "-o", str(out), "--format", "files", check=0)
-    assert not os.listdir(out / "kubernetes")
+    assert not (out / "kubernetes").exists()
+    assert (out / "rules" / "hand.yml").read_text() == "kept"
 
 
 def test_bundled_dashboards_become_sidecar_configmaps(tmp_path):

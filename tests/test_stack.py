@@ -127,3 +127,23 @@ def test_placeholders_need_their_environment_variables(tmp_path):
                           env=env, capture_output=True, text=True)
     assert proc.returncode == 1
     assert "set PD_KEY before `promspec stack up`" in proc.stderr
+
+
+@pytest.mark.slow
+def test_up_with_a_relative_dir_as_the_readme_says(rendered):
+    # Issue 9.7: the servers run in the state directory, so a relative --dir once reached them as a wrong path.
+    require_tool("prometheus")
+    require_tool("prometheus-alertmanager")
+    cwd = str(rendered.parent)
+    try:
+        proc = run_promspec("stack", "up", "--dir", "out", "--no-exporter", cwd=cwd, check=0)
+        state = json.loads((rendered / ".promspec-stack" / "state.json").read_text())
+        assert state["dir"] == str(rendered)
+        for p in state["processes"]:
+            http_json_or_text(p["url"] + "/-/ready")
+            assert p["log"].startswith(str(rendered) + "/")
+        assert (rendered / ".promspec-stack" / "data" / "prometheus").is_dir()
+        assert "stop it with: promspec stack down --dir out" in proc.stderr
+    finally:
+        run_promspec("stack", "down", "--dir", "out", cwd=cwd)
+    assert not (rendered / ".promspec-stack" / "state.json").exists()

@@ -32,6 +32,16 @@ def _load(specs: tuple, strict: bool = False):
     return project
 
 
+def _recover_output(directory: str) -> None:
+    """Before reading rendered output: roll back a `generate` killed half-way, or exit 1 saying why not."""
+    from .render.tree import HalfWrittenOutput, recover_for_read
+
+    try:
+        recover_for_read(directory)
+    except HalfWrittenOutput as exc:
+        _fail(str(exc))
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="promspec")
 @click.option("-J", "--jpath", multiple=True, type=click.Path(file_okay=False),
@@ -55,17 +65,35 @@ def cli(jpath) -> None:
               help="Output format, repeatable (default: Settings outputs, else files); kubernetes writes "
                    "PrometheusRule/ServiceMonitor/ConfigMap resources to kubernetes/.")
 def generate(specs, output, check, strict, quiet, formats) -> None:
-    """Render SPECS (files or directories; default ./specs) into OUTPUT."""
+    """Render SPECS (files or directories; default ./specs) into OUTPUT.
+
+    Only files promspec wrote (listed in each directory's .promspec-manifest) are replaced or removed;
+    any other file in rules/, dashboards/, ... is left alone with a warning.
+    """
     from .render.formats import select_outputs
-    from .render.outputs import ROOTS, render_project
-    from .render.tree import diff_tree, write_tree
+    from .render.outputs import ROOTS, nothing_useful, render_project
+    from .render.tree import ForeignFileError, diff_tree, plan_tree, write_tree
 
     project = _load(specs, strict)
     if formats:
         project.settings.outputs = list(formats)
-    files, ROOTS = select_outputs(render_project(project), list(ROOTS), project.settings.outputs)
+    rendered = render_project(project)
+    empty = nothing_useful(project, rendered)
+    if empty:
+        _fail(f"{empty}; nothing written")
+    files, roots = select_outputs(rendered, list(ROOTS), project.settings.outputs)
+    plan = plan_tree(output, files, roots)
+    for path in plan.foreign:
+        click.echo(f"{os.path.join(output, path)}: warning: not written by promspec (not in its directory's "
+                   ".promspec-manifest): left as it is", err=True)
+    if plan.collisions:
+        for path in plan.collisions:
+            click.echo(f"promspec: {os.path.join(output, path)}: not written by promspec (not in its directory's "
+                       ".promspec-manifest), and a spec renders this path", err=True)
+        _fail(f"refusing to replace {len(plan.collisions)} file(s) promspec did not write: move them away, "
+              "or rename what renders there; nothing written")
     if check:
-        diff = diff_tree(output, files, list(ROOTS))
+        diff = diff_tree(output, files, roots, owned=True)
         if diff:
             click.echo(diff, nl=False)
             _fail(f"output in {output} is stale: run `promspec generate -o {output}`")
@@ -73,11 +101,13 @@ def generate(specs, output, check, strict, quiet, formats) -> None:
             click.echo(f"{len(files)} files in {output} are up to date", err=True)
         return
     try:
-        write_tree(output, files, list(ROOTS))
+        written = write_tree(output, files, roots, owned=True)
+    except ForeignFileError as exc:  # a file appeared between the plan and the write
+        _fail(f"refusing to replace files promspec did not write: {exc}; nothing written")
     except OSError as exc:
         _fail(f"cannot write output to {output}: {exc.strerror or exc}; previous output left as it was")
     if not quiet:
-        click.echo(f"wrote {len(files)} files to {output} ({', '.join(r + '/' for r in ROOTS)})", err=True)
+        click.echo(f"wrote {len(files)} files to {output} ({', '.join(r + '/' for r in written.roots)})", err=True)
 
 
 @cli.command()
@@ -113,6 +143,8 @@ def check(paths, dashboards, lenient) -> None:
         raise click.UsageError("check takes one output DIRECTORY (or --dashboard FILE...)")
     directory = paths[0] if paths else "."
 
+    if not dashboards:
+        _recover_output(directory)
     try:
         if dashboards:
             from .check.dashboards import check_files
@@ -136,7 +168,7 @@ def check(paths, dashboards, lenient) -> None:
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 when the files differ.")
 def schema(output, check) -> None:
     """Write the JSON Schema of every spec kind (for editor autocompletion)."""
-    from .render.tree import diff_tree, write_tree
+    from .render.tree import ForeignFileError, diff_tree, write_tree
     from .render.yamlout import dump_json
     from .spec.schemas import all_schemas
 
@@ -144,12 +176,19 @@ def schema(output, check) -> None:
     parent = os.path.dirname(os.path.normpath(output)) or "."
     files = {f"{root}/{kind}.json": dump_json(s) for kind, s in all_schemas().items()}
     if check:
-        diff = diff_tree(parent, files, [root])
+        diff = diff_tree(parent, files, [root], owned=True)
         if diff:
             click.echo(diff, nl=False)
             _fail(f"schemas in {output} are stale: run `promspec schema -o {output}`")
         return
-    write_tree(parent, files, [root])
+    try:
+        plan = write_tree(parent, files, [root], owned=True)
+    except ForeignFileError as exc:
+        _fail(f"refusing to replace files promspec did not write: {exc}; nothing written")
+    except OSError as exc:
+        _fail(f"cannot write schemas to {output}: {exc.strerror or exc}; previous files left as they were")
+    for path in plan.foreign:
+        click.echo(f"{os.path.join(parent, path)}: warning: not written by promspec: left as it is", err=True)
     click.echo(f"wrote {len(files)} schemas to {output}", err=True)
 
 
@@ -235,6 +274,9 @@ def diff(base, head, fmt, render, specs_dir, output) -> None:
     try:
         base = base or default_base()
         head = head or "."
+        for side in (base, head):
+            if os.path.isdir(side):
+                _recover_output(side)
         render_specs = specs_dir if render else ""
         changes = compare(read_side(base, render_specs), read_side(head, render_specs))
     except SourceError as exc:
@@ -242,8 +284,9 @@ def diff(base, head, fmt, render, specs_dir, output) -> None:
     label_head = "work tree" if head == "." else head
     text = (as_json if fmt == "json" else markdown)(changes, base, label_head)
     if output:
-        with open(output, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        from .render.tree import write_file
+
+        write_file(output, text.encode("utf-8"))
     else:
         click.echo(text, nl=False)
 

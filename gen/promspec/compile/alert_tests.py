@@ -12,7 +12,7 @@ import re
 from ..spec.model import Alert, Project, format_duration, parse_duration
 from .alert_kinds import WOW_OFFSET, for_seconds, number, selector
 from .alertmanager import quote
-from .rules import rule_file_name
+from .rules import rule_file_name, rule_files
 
 BASELINE_POINTS = 60  # z-score baseline: alternating low/high samples, mean B and standard deviation s
 WEEK_S = 7 * 86400
@@ -394,6 +394,7 @@ def alert_test_files(project: Project) -> dict[str, tuple[str, dict, list[str]]]
             entry[1].append((rule, spec))
             entry[2].append(interval)
     files = {}
+    rendered = rule_files(project)
     for rule_path, (source, alerts, intervals) in sorted(by_file.items()):
         interval = min(intervals)
         tests: dict[bool, list] = {False: [], True: []}
@@ -406,10 +407,39 @@ def alert_test_files(project: Project) -> dict[str, tuple[str, dict, list[str]]]
                 continue
             tests[long].extend(cases)
         stem = rule_path[len("rules/"):-len(".yml")]
+        rule_file = f"../{stem}.yml"
+        injected = _injected_names(tests[False] + tests[True])
+        rules = rendered[rule_path][1]
+        if injected & _recorded_names(rules):
+            rule_file = f"{stem}.rules.yml"
+            files[f"rules/tests/{rule_file}"] = (source, rules_without(rules, injected), [])
         for long, suffix, evaluation in ((False, "", interval), (True, ".long", LONG_EVAL)):
             if tests[long]:
-                content = {"rule_files": [f"../{stem}.yml"], "evaluation_interval": format_duration(evaluation),
+                content = {"rule_files": [rule_file], "evaluation_interval": format_duration(evaluation),
                            "tests": tests[long]}
                 files[f"rules/tests/{stem}{suffix}.test.yml"] = (source, content, untested)
                 untested = []  # listed once, in the first file
     return files
+
+
+def _injected_names(cases: list[dict]) -> set[str]:
+    return {item["series"].split("{", 1)[0] for case in cases for item in case["input_series"]}
+
+
+def _recorded_names(content: dict) -> set[str]:
+    return {rule["record"] for group in content["groups"] for rule in group["rules"] if "record" in rule}
+
+
+def rules_without(content: dict, injected: set[str]) -> dict:
+    """A rule file's content without the recording rules of series the tests inject.
+
+    A test that injects a series the file also records would get two samples per timestamp ("duplicate
+    sample for timestamp") whenever the recording yields a value without input (`or on() vector(0)`);
+    without the rule, the injected series stands in for it, as the real rule does when its input is missing.
+    """
+    groups = []
+    for group in content["groups"]:
+        rules = [r for r in group["rules"] if r.get("record") not in injected]
+        if rules:
+            groups.append({**group, "rules": rules})
+    return {**content, "groups": groups}

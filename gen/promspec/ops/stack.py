@@ -212,7 +212,15 @@ def _terminate(proc: dict, timeout: float = 10.0) -> bool:
 
 def up(directory: str, exporter: bool = True, env=None, progress=lambda message: None) -> dict:
     """Start the stack; returns the state written to DIR/.promspec-stack/state.json."""
+    from ..render.tree import HalfWrittenOutput, recover_for_read
+
     env = os.environ if env is None else env
+    # The servers run in the state directory: every path handed to them must not depend on our cwd.
+    directory = os.path.abspath(directory)
+    try:
+        recover_for_read(directory)
+    except HalfWrittenOutput as exc:
+        raise StackError(str(exc)) from None
     if not os.path.exists(os.path.join(directory, "prometheus", "prometheus.yml")):
         raise StackError(f"no rendered output in {directory} (prometheus/prometheus.yml is missing): "
                          f"run `promspec generate -o {directory}` first")

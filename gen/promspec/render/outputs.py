@@ -36,7 +36,7 @@ def render_prometheus(project: Project) -> dict[str, bytes]:
 def render_slo_tests(project: Project) -> dict[str, bytes]:
     """rules/tests/<spec>-slo-<tier>.test.yml: promtool unit tests for every SLO alert of a spec file."""
     from ..compile.rules import rule_file_name
-    from ..compile.slo_tests import slo_test_files
+    from ..compile.slo_tests import INJECTED, rules_under_test, slo_test_files
 
     rules = rule_files(project)
     by_file: dict[str, tuple[str, list]] = {}
@@ -48,7 +48,11 @@ def render_slo_tests(project: Project) -> dict[str, bytes]:
     for rule_path, (source, slos) in sorted(by_file.items()):
         stem = rule_path[len("rules/"):-len(".yml")]
         order = [g["name"] for g in rules[rule_path][1]["groups"]]
-        for tier, content in slo_test_files(f"../{stem}.yml", slos, order).items():
+        under_test = f"{stem}.slo.rules.yml"
+        extra = (f"The rules of {rule_path} without {' and '.join(INJECTED)}: the SLO tests inject those.",)
+        files[f"rules/tests/{under_test}"] = dump_yaml(rules_under_test(rules[rule_path][1], slos),
+                                                      header(source, extra))
+        for tier, content in slo_test_files(under_test, slos, order).items():
             files[f"rules/tests/{stem}-slo-{tier}.test.yml"] = dump_yaml(content, header(source))
     return files
 
@@ -75,3 +79,18 @@ def render_project(project: Project) -> dict[str, bytes]:
     for render in RENDERERS:
         files.update(render(project))
     return dict(sorted(files.items()))
+
+
+def nothing_useful(project: Project, files: dict[str, bytes]) -> str:
+    """Why this output would monitor nothing ('' when it does something): no rule, SLO, dashboard, scrape job
+    or Alertmanager config. A `generate` that exits 0 with that output would look like success.
+    """
+    if any(group.rules for group in project.groups) or project.jobs:
+        return ""
+    if any(p.startswith("dashboards/") and p.endswith(".json") for p in files):
+        return ""
+    if any(p.startswith(("alertmanager/", "kubernetes/")) for p in files):
+        return ""
+    n = len(project.documents)
+    return (f"the specs ({n} document{'s' if n != 1 else ''}) define no rule, SLO, dashboard, scrape job or "
+            "notification: the output would monitor nothing")

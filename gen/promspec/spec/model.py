@@ -169,7 +169,7 @@ def _catalog(doc: Document) -> Catalog:
     return Catalog(doc.name, ref, metrics, list(spec.get("external", [])))
 
 
-def _group(doc: Document) -> RuleGroup:
+def _group(doc: Document, report: Report | None = None) -> RuleGroup:
     spec = doc.data["spec"]
     ref = Ref(doc, ("spec",))
     common = spec.get("labels", {})
@@ -187,10 +187,33 @@ def _group(doc: Document) -> RuleGroup:
         for key in ("summary", "description", "runbook_url"):
             if key in a:
                 annotations[key] = a[key]
+        labels = {**common, **a.get("labels", {})}
+        severity = alert_severity(a, common, ref.at("alerts", i), report)
+        labels["severity"] = severity  # in labels too, so warning and critical twins of one name are distinct
         group.rules.append(Alert(a["name"], a["expr"], ref.at("alerts", i), a.get("for", ""),
-                                 a.get("keep_firing_for", ""), a.get("severity", "warning"),
-                                 {**common, **a.get("labels", {})}, annotations))
+                                 a.get("keep_firing_for", ""), severity, labels, annotations))
     return group
+
+
+DEFAULT_SEVERITY = "warning"
+
+
+def alert_severity(alert: dict, common: dict, ref: Ref, report: Report | None) -> str:
+    """The alert's severity: its `severity` field, else its labels.severity, else the group's, else warning.
+
+    Both the field and labels.severity with different values is an error: which one pages is not ours to guess.
+    """
+    field_value = alert.get("severity")
+    label_value = alert.get("labels", {}).get("severity")
+    conflict = field_value is not None and label_value is not None and str(field_value) != str(label_value)
+    if conflict and report is not None:
+        report.error(ref.pos("labels", "severity"), f"labels.severity {label_value!r} contradicts "
+                     f"severity {field_value!r}", ref.dotted("labels", "severity"),
+                     "one severity: the severity field or labels.severity, not both with different values")
+    for value in (field_value, label_value, common.get("severity")):
+        if value is not None:
+            return str(value)
+    return DEFAULT_SEVERITY
 
 
 def _jobs(doc: Document) -> list[ScrapeJob]:
@@ -290,7 +313,7 @@ def build_project(docs: list[Document], report: Report, env: Mapping[str, str] |
         if kind == "Catalog":
             project.catalogs.append(_catalog(doc))
         elif kind in ("RecordingGroup", "AlertGroup"):
-            project.groups.append(_group(doc))
+            project.groups.append(_group(doc, report))
         elif kind == "Targets":
             project.jobs.extend(_jobs(doc))
         elif kind == "Settings":
