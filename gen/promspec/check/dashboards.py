@@ -468,13 +468,13 @@ def check_dashboards(project, report) -> None:
             if key in titles:
                 report.error(panel.ref.pos("title"), f"two panels titled {panel.title!r} in row "
                              f"{row.title or '(top)'!r}", panel.ref.dotted("title"),
-                             f"a unique title in the row (first at {titles[key]})")
-            titles.setdefault(key, panel.ref.pos("title"))
+                             f"a unique title in the row (first at {titles[key].pos('title')})")
+            titles.setdefault(key, panel.ref)  # where, looked up only for a duplicate: positions cost
             if panel.id:
                 if panel.id in ids:
                     report.error(panel.ref.pos("id"), f"panel id {panel.id} is used twice", panel.ref.dotted("id"),
-                                 f"a unique id (first at {ids[panel.id]})")
-                ids.setdefault(panel.id, panel.ref.pos("id"))
+                                 f"a unique id (first at {ids[panel.id].pos('id')})")
+                ids.setdefault(panel.id, panel.ref)
             if panel.type != "text" and not panel.unit:
                 report.error(panel.ref.pos("title"), f"panel {panel.title!r} sets no unit", panel.ref.dotted(),
                              "unit: a Grafana unit such as s, reqps, percentunit, bytes or short")
