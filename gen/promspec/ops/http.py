@@ -85,7 +85,7 @@ def _fetch(req, timeout: float, stop: threading.Event, box: dict) -> None:
             parts: list[bytes] = []
             size = 0
             while not stop.is_set():
-                chunk = resp.read1(_CHUNK)
+                chunk: bytes = resp.read1(_CHUNK)
                 if not chunk:
                     box["raw"] = b"".join(parts)
                     return
@@ -104,6 +104,7 @@ def request(method: str, url: str, body=None, timeout: float = 30.0, form: dict 
     timeout bounds each network wait; an overall_deadline() around the caller bounds the whole
     exchange, headers and body included.
     """
+    data: bytes | None
     if form is not None:  # Prometheus takes long queries as a form, without URL length limits
         data = urllib.parse.urlencode(form).encode()
         kind = "application/x-www-form-urlencoded"
@@ -163,23 +164,25 @@ def query_result(answer, server: str, result_type: str) -> list[dict]:
                 f'{{"status": "success", "data": {{"resultType": "{result_type}", "result": [...]}}}}')
     data = answer.get("data") if isinstance(answer, dict) else None
     result = data.get("result") if isinstance(data, dict) else None
-    if not isinstance(result, list) or data.get("resultType", result_type) != result_type:
+    if not isinstance(data, dict) or not isinstance(result, list) or data.get("resultType", result_type) != result_type:
         raise APIError(f"{server} answered JSON that is not {expected}")
     key = "value" if result_type == "vector" else "values"
 
     def pair(p) -> bool:
-        return isinstance(p, list) and len(p) == 2 and isinstance(p[0], (int, float)) and isinstance(p[1], str)
+        """[unix time, "sample value"], the value a number as Prometheus writes it (NaN, +Inf included)."""
+        if not (isinstance(p, list) and len(p) == 2 and isinstance(p[0], (int, float)) and isinstance(p[1], str)):
+            return False
+        try:
+            float(p[1])
+        except ValueError:
+            return False
+        return True
 
     for item in result:
         ok = isinstance(item, dict) and isinstance(item.get("metric"), dict) and \
             all(isinstance(v, str) for v in item["metric"].values())
         points = item.get(key) if ok else None
         ok = ok and (pair(points) if key == "value" else isinstance(points, list) and all(map(pair, points)))
-        if ok:
-            try:
-                [float(p[1]) for p in ([points] if key == "value" else points)]
-            except ValueError:
-                ok = False
         if not ok:
             raise APIError(f"{server} answered JSON that is not {expected}: a result is {json.dumps(item)[:120]}")
     return result
