@@ -6,6 +6,7 @@ import copy
 import json
 import textwrap
 
+import pytest
 import yaml
 
 from promspec.check import dashboards as checks
@@ -125,3 +126,29 @@ def test_generate_builds_each_dashboard_once(tmp_path, monkeypatch):
     files = render_project(project)
     built = [p for p in files if p.startswith("dashboards/") and p.endswith(".json")]
     assert sorted(calls) == sorted(set(calls)) and len(calls) == len(built)
+
+
+@pytest.mark.parametrize("data", [
+    {"a": [], "b": {}, "c": [1, -2.5, 1e-7, 1e300, None, True, False, "é\n\"x\\\u2028\x00"], "d": {"e": float("nan")}},
+    [], {}, "x", 1, [[], [{}]], {"inf": float("inf"), "ninf": float("-inf")},
+    {1: "not a string key"},  # the stdlib path
+])
+def test_dashboard_json_writes_the_bytes_json_dumps_writes(data):
+    from promspec.render.dashboards import dashboard_json
+    from promspec.render.yamlout import dump_json
+
+    assert dashboard_json(data) == dump_json(data)
+
+
+def test_dashboard_json_on_every_bundled_dashboard():
+    import glob
+
+    from promspec.render.dashboards import dashboard_json
+    from promspec.render.yamlout import dump_json
+
+    paths = glob.glob("dashboards/**/*.json", recursive=True)
+    assert paths
+    for path in paths:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+        assert dashboard_json(data) == dump_json(data), path
