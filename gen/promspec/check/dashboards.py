@@ -20,7 +20,7 @@ from functools import lru_cache
 
 import jsonschema
 
-from ..compile.dashboards.grafana_vars import MARKERS, analyse_panel, substitute, variables_used
+from ..compile.dashboards.grafana_vars import MARKERS, substitute, variables_used
 from ..compile.promql import PromQLError, parse
 
 SCHEMA_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "grafana-schemas")
@@ -187,16 +187,36 @@ def _path_text(parts) -> str:
 
 # ------------------------------------------------------------------------------ PromQL in panels
 
-def rate_ranges(expr: str) -> list[tuple[str, str]]:
-    """(function, range) of every rate/irate/increase whose range is not $__rate_interval ($__range for increase)."""
-    tree = parse(substitute(expr))
-    bad = []
-    markers = {int(v[:-1]): k for k, v in MARKERS.items()}
+@dataclass(frozen=True, kw_only=True)
+class PanelQuery:
+    """What the dashboard checks read from one panel query, in one walk of its syntax tree."""
 
+    metrics: tuple[str, ...]  # metric names read, in order of appearance
+    bad_rates: tuple[tuple[str, str], ...]  # (function, range) of rate/irate/increase off $__rate_interval
+
+
+@lru_cache(maxsize=65536)
+def panel_query(expr: str) -> PanelQuery:
+    """Metric names and off-interval rate ranges of a panel query (Grafana variables substituted).
+
+    Cached, and one walk for both: the spec checks, the rendered-JSON lint and the preset pruning
+    read every query of every dashboard, and walking a tree costs more than parsing it.
+    PromQLError when the query does not parse."""
     import promql_parser as pp
 
+    from ..compile.promql import _selector_name
+
+    tree = parse(substitute(expr))
+    markers = {int(v[:-1]): k for k, v in MARKERS.items()}
+    metrics: list[str] = []
+    bad: list[tuple[str, str]] = []
+
     def visit(node):
-        if isinstance(node, pp.Call) and node.func.name in RATE_FUNCS and node.args:
+        if isinstance(node, pp.VectorSelector):
+            name, _regex = _selector_name(node)
+            if name:
+                metrics.append(name)
+        elif isinstance(node, pp.Call) and node.func.name in RATE_FUNCS and node.args:
             arg = node.args[0]
             seconds = int(arg.range.total_seconds()) if isinstance(arg, pp.MatrixSelector) else None
             which = markers.get(seconds)
@@ -205,7 +225,12 @@ def rate_ranges(expr: str) -> list[tuple[str, str]]:
             bad.append((node.func.name, f"${which}" if which else _duration(arg)))
 
     pp.walk(tree, visit, None)
-    return bad
+    return PanelQuery(metrics=tuple(metrics), bad_rates=tuple(bad))
+
+
+def rate_ranges(expr: str) -> list[tuple[str, str]]:
+    """(function, range) of every rate/irate/increase whose range is not $__rate_interval ($__range for increase)."""
+    return list(panel_query(expr).bad_rates)
 
 
 def _duration(arg) -> str:
@@ -313,7 +338,7 @@ def validate_dashboard(data, lenient: bool = False, by_shape: bool = False) -> l
                 continue
             out.extend(_target_findings(tpath, target, title, variables, lint, not lenient and schema_checks))
             try:
-                names = analyse_panel(target["expr"]).metrics
+                names = panel_query(target["expr"]).metrics
             except PromQLError:
                 names = []
             reads_scraped |= any(not RECORDED.match(n) and n != "ALERTS" for n in names)
@@ -588,7 +613,7 @@ def _needle_pos(ref, field: str, needle: str):
 def _check_expr(query, expr: str, defined: set, universe, recorded: set, report) -> None:
     field = "expr" if query.expr else "signal"
     try:
-        a = analyse_panel(expr)
+        a = panel_query(expr)
     except PromQLError as exc:
         report.error(query.ref.pos(field), f"PromQL parse error: {exc}", query.ref.dotted(field),
                      "a valid PromQL expression (Grafana variables such as $job and $__rate_interval allowed)")

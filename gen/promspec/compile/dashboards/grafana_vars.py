@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 GRAFANA_BUILTINS = ("__rate_interval", "__interval", "__interval_ms", "__range", "__range_s", "__range_ms",
                     "__dashboard", "__org", "__user", "__from", "__to", "__timeFilter", "__all", "__auto",
@@ -31,12 +30,3 @@ def variables_used(expr: str) -> list[str]:
     """Names of the Grafana variables an expression refers to, builtins excluded."""
     names = [a or b or c for a, b, c in VARIABLE.findall(expr)]
     return [n for n in dict.fromkeys(names) if n not in GRAFANA_BUILTINS and not n.startswith("__")]
-
-
-@lru_cache(maxsize=65536)
-def analyse_panel(expr: str):
-    """analyse() of a panel query with its variables substituted. Cached: the spec checks and the
-    rendered-JSON lint read every query of every dashboard, and the result is only read."""
-    from ..promql import analyse
-
-    return analyse(substitute(expr))
