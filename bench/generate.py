@@ -1,13 +1,21 @@
-"""Benchmark `promspec generate` on 1, 100 and 1,000 synthetic services, and `promspec --help` cold start.
+"""Benchmark `promspec generate` on realistic services (each a `kind: Service` with 3 SLOs and its dashboards).
 
-Run: .venv/bin/python bench/generate.py [--runs 5] [--sizes 1,100,1000]
+Run: .venv/bin/python bench/generate.py [--runs 3] [--sizes 1,100,1000]
+
+Every run generates from a tree holding the bundled backends, catalogs and settings (copied from
+specs/) plus N services. Each service names a bundled backend (cycling through those with the three
+signals used), a selector, and three SLOs (TTFT under a threshold, errors, end-to-end latency); the
+generator writes their burn-rate rules, promtool tests, one service dashboard and three SLO
+dashboards per service. The script prints the machine's state first (cores, load average, Python,
+whether .pyc files are written), then per size the median and min-max of wall time and the peak RSS
+of the generate process.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import resource
+import platform
 import shutil
 import statistics
 import subprocess
@@ -16,99 +24,111 @@ import tempfile
 import time
 
 BIN = os.path.join(os.path.dirname(sys.executable), "promspec")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUNDLED = ("backends", "catalog", "settings.yml")
+# Bundled backends that expose ttft, errors and an end-to-end latency histogram, with a TTFT and an
+# end-to-end threshold that are bucket bounds of theirs.
+BACKENDS = (("vllm", "500ms", "10s"), ("sglang", "400ms", "10s"), ("generic", "500ms", "10s"),
+            ("litellm", "500ms", "10s"), ("otel_genai", "500ms", "10240ms"))
 
 SERVICE = """\
 apiVersion: promspec/v1
-kind: Catalog
-metadata: {{name: svc{i}}}
+kind: Service
+metadata:
+  name: svc{i:05d}
+  labels: {{team: team{team}}}
 spec:
-  metrics:
-    - {{name: svc{i}_requests_total, type: counter, labels: [model, code]}}
-    - {{name: svc{i}_errors_total, type: counter, labels: [model, type]}}
-    - name: svc{i}_latency_seconds
-      type: histogram
-      labels: [model]
-      buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10]
----
-apiVersion: promspec/v1
-kind: RecordingGroup
-metadata: {{name: svc{i}-recording}}
-spec:
-  rules:
-    - record: svc{i}:request_rate_5m
-      expr: sum by (model) (rate(svc{i}_requests_total[5m]))
-    - record: svc{i}:error_rate_5m
-      expr: sum by (model, type) (rate(svc{i}_errors_total[5m]))
-    - record: svc{i}:error_ratio_5m
-      expr: sum by (model) (rate(svc{i}_errors_total[5m])) / sum by (model) (rate(svc{i}_requests_total[5m]))
-    - record: svc{i}:latency_p95_5m
-      expr: histogram_quantile(0.95, sum by (model, le) (rate(svc{i}_latency_seconds_bucket[5m])))
----
-apiVersion: promspec/v1
-kind: AlertGroup
-metadata: {{name: svc{i}-alerts}}
-spec:
-  labels: {{service: svc{i}}}
-  alerts:
-    - name: Svc{i}HighErrorRatio
-      expr: svc{i}:error_ratio_5m > 0.05
-      for: 5m
-      severity: page
-      summary: "svc{i} error ratio {{{{ $value | humanizePercentage }}}}"
-    - name: Svc{i}HighLatency
-      expr: svc{i}:latency_p95_5m > 2
-      for: 10m
-      severity: ticket
-    - name: Svc{i}Down
-      expr: up{{job="svc{i}"}} == 0
-      for: 2m
-      severity: page
----
-apiVersion: promspec/v1
-kind: Targets
-metadata: {{name: svc{i}-targets}}
-spec:
-  jobs:
-    - name: svc{i}
-      targets: [localhost:{port}]
-      file_sd: {file_sd}
+  backend: {backend}
+  selector: {{job: svc{i:05d}}}
+  alerting: {{min_traffic: 0.05}}
+  slos:
+    - name: ttft
+      description: Time to first token under {ttft}
+      objective: 99%
+      window: 30d
+      sli: {{signal: ttft, threshold: {ttft}}}
+    - name: errors
+      description: Requests without an engine error
+      objective: 99.5%
+      sli: {{signal: errors}}
+    - name: e2e
+      description: End-to-end latency under {e2e}
+      objective: 99%
+      sli: {{signal: e2e_latency, threshold: {e2e}}}
 """
 
 
 def write_specs(root: str, n: int) -> None:
-    os.makedirs(root, exist_ok=True)
+    os.makedirs(os.path.join(root, "services"), exist_ok=True)
+    for name in BUNDLED:
+        src = os.path.join(ROOT, "specs", name)
+        dst = os.path.join(root, name)
+        if os.path.isdir(src):
+            shutil.copytree(src, dst)
+        else:
+            shutil.copyfile(src, dst)
     for i in range(n):
-        with open(os.path.join(root, f"svc{i:04d}.yml"), "w", encoding="utf-8") as fh:
-            fh.write(SERVICE.format(i=i, port=20000 + i, file_sd="true" if i % 2 else "false"))
+        backend, ttft, e2e = BACKENDS[i % len(BACKENDS)]
+        text = SERVICE.format(i=i, team=i % 20, backend=backend, ttft=ttft, e2e=e2e)
+        with open(os.path.join(root, "services", f"svc{i:05d}.yml"), "w", encoding="utf-8") as fh:
+            fh.write(text)
 
 
-def timed(cmd: list[str]) -> float:
+def run_once(cmd: list[str]) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds, peak RSS MiB) of one command, measured from a fresh child (wait4's rusage).
+
+    CPU time (user + system) is reported beside wall time: on a shared machine wall time measures the
+    neighbours too."""
     start = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if status != 0:
+        sys.exit(f"{' '.join(cmd)} failed:\n{proc.stderr.read().decode() if proc.stderr else ''}")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def machine() -> str:
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    pyc = "no .pyc (PYTHONDONTWRITEBYTECODE set)" if os.environ.get("PYTHONDONTWRITEBYTECODE") else ".pyc written"
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return (f"{platform.platform()}, {cores} cores usable, load average {load}, "
+            f"Python {sys.version.split()[0]}, {pyc}")
+
+
+def spread(values: list[float], fmt: str) -> str:
+    return f"{format(statistics.median(values), fmt)} ({format(min(values), fmt)}-{format(max(values), fmt)})"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--sizes", default="1,100,1000")
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix="promspec-bench-")
     try:
-        print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, median of {args.runs} runs")
-        print("| services | spec documents | rules | generate (median s) | min s |")
-        print("|---:|---:|---:|---:|---:|")
+        print(machine(), flush=True)
+        print(f"median (min-max) of {args.runs} runs; `promspec generate SPECS -o OUT -q`, cold process")
+        print("| services | SLOs | files written | wall s | CPU s | peak RSS MiB |")
+        print("|---:|---:|---:|---:|---:|---:|")
         for n in (int(s) for s in args.sizes.split(",")):
             specs = os.path.join(work, f"specs{n}")
             write_specs(specs, n)
             out = os.path.join(work, f"out{n}")
-            times = [timed([BIN, "generate", specs, "-o", out, "-q"]) for _ in range(args.runs)]
-            print(f"| {n} | {4 * n} | {7 * n} | {statistics.median(times):.3f} | {min(times):.3f} |")
-        help_times = [timed([BIN, "--help"]) for _ in range(max(args.runs, 20))]
-        print(f"\n`promspec --help` cold start: median {statistics.median(help_times) * 1000:.0f} ms, "
-              f"min {min(help_times) * 1000:.0f} ms over {len(help_times)} runs")
-        rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        print(f"peak RSS of the largest child: {rss:.0f} MiB")
+            times, cpu, rss = [], [], []
+            for _ in range(args.runs):
+                wall, used, peak = run_once([BIN, "generate", specs, "-o", out, "-q"])
+                times.append(wall)
+                cpu.append(used)
+                rss.append(peak)
+            files = sum(len(f) for _d, _s, f in os.walk(out))
+            shutil.rmtree(out, ignore_errors=True)
+            print(f"| {n} | {3 * n} | {files} | {spread(times, '.2f')} | {spread(cpu, '.2f')} | {spread(rss, '.0f')} |",
+                  flush=True)
+        print(f"after: load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        help_times = [run_once([BIN, "--help"])[0] for _ in range(max(args.runs, 10))]
+        print(f"\n`promspec --help` cold start: {spread([t * 1000 for t in help_times], '.0f')} ms "
+              f"over {len(help_times)} runs")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

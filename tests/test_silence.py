@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 
 import pytest
 
 from conftest import free_port, run_promspec
 from ops_servers import AlertmanagerServer, wait_for
+from promspec.ops.silences import check_silence_matchers, parse_matcher
 
 
 @pytest.fixture(scope="module")
@@ -84,3 +86,58 @@ def test_unreachable_alertmanager():
     assert proc.stderr.startswith(f"promspec: cannot reach {url}: ") and "Connection refused" in proc.stderr
     proc = run_promspec("silence", "list", "--alertmanager", "127.0.0.1:9093", check=1)
     assert "is not an http(s) URL" in proc.stderr
+
+
+# Matchers read as amtool reads them (Alertmanager 0.25, pkg/labels/parse.go), stricter where it guesses.
+@pytest.mark.parametrize("text, expected", [
+    ('model=~"llama.*"', ("model", "llama.*", True, True)),
+    ("model=~llama.*", ("model", "llama.*", True, True)),
+    ('a="x,y"', ("a", "x,y", False, True)),
+    (r'a="say \"hi\""', ("a", 'say "hi"', False, True)),
+    (r'a="back\\slash"', ("a", "back\\slash", False, True)),
+    (r'a="line\nbreak"', ("a", "line\nbreak", False, True)),
+    (r'a="spurious\d"', ("a", "spurious\\d", False, True)),
+    ('a!=""', ("a", "", False, False)),
+    ("a=", ("a", "", False, True)),
+    (" severity = page ", ("severity", "page", False, True)),
+    ('a="=b"', ("a", "=b", False, True)),
+    ("HighLatency", ("alertname", "HighLatency", False, True)),
+])
+def test_matchers_parse_like_amtool(text, expected):
+    m = parse_matcher(text)
+    assert (m["name"], m["value"], m["isRegex"], m["isEqual"]) == expected
+
+
+@pytest.mark.parametrize("text, says", [
+    ("'model=~\"llama.*'", "is not a matcher"),
+    ('model=~"llama.*', "no closing double quote"),
+    ('a="x"y"', "unescaped double quote"),
+    ('a=x"y', "unescaped double quote"),
+    ("a==b", "== is no operator"),
+    ("a!==b", "!== is no operator"),
+    ("a=~~b", "=~~ is no operator"),
+    ("a=~(", "invalid regular expression"),
+    ("=b", "is not a matcher"),
+])
+def test_malformed_matchers_are_refused(text, says):
+    with pytest.raises(ValueError, match=re.escape(says)):
+        parse_matcher(text)
+
+
+@pytest.mark.parametrize("matchers, refused", [
+    (["a!=b"], True),
+    (["a!=b", "c!~d.*"], True),
+    (['a=""'], True),
+    (["a=~.*"], True),
+    (["a!~.+"], True),
+    (["a!=b", "alertname=X"], False),
+    (["a=~.+"], False),
+    (["a!~.*"], False),
+])
+def test_a_silence_of_matchers_that_all_match_an_absent_label_is_refused(matchers, refused):
+    parsed = [parse_matcher(m) for m in matchers]
+    if refused:
+        with pytest.raises(ValueError, match="Alertmanager rejects it"):
+            check_silence_matchers(parsed)
+    else:
+        check_silence_matchers(parsed)

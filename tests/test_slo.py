@@ -157,9 +157,10 @@ def test_generated_unit_tests_pass_under_promtool(tmp_path, promtool):
                                           extra="alerting: {min_traffic: 1}"))
     run_promspec("generate", BUNDLED, spec, "-o", str(out), check=0)
     tests = sorted(p.name for p in (out / "rules" / "tests").iterdir() if p.name.startswith("svc-slo-"))
-    assert tests == [f"svc-slo-{t}.test.yml" for t in
-                     ("budget-exhausted", "page-fast", "page-slow", "ticket-fast", "ticket-slow")]
-    text = (out / "rules" / "tests" / "svc-slo-page-fast.test.yml").read_text()
+    assert tests == [f"svc-slo-svc-s-{t}.test.yml" for t in
+                     ("budget-exhausted", "page-fast", "page-slow", "ticket-fast", "ticket-slow")] + \
+        ["svc-slo-svc-s.rules.yml"]
+    text = (out / "rules" / "tests" / "svc-slo-svc-s-page-fast.test.yml").read_text()
     assert "stays quiet below the minimum traffic of 1/s" in text
     proc = run_promspec("check", str(out))
     assert proc.returncode == 0, proc.stderr

@@ -159,12 +159,14 @@ def register_ops(cli: click.Group, fail, load) -> None:
     @click.option("--max-points", default=11000, show_default=True,
                   help="Points per series per request; Prometheus refuses more than 11,000.")
     @click.option("--retries", default=3, show_default=True, help="Retries of a request that failed transiently.")
-    def collect(specs, url, start, end, step, run_id, output, max_points, retries) -> None:
+    @click.option("--timeout", default=600.0, show_default=True, metavar="SECONDS",
+                  help="Overall deadline of the export (chunks fetched so far are kept to resume).")
+    def collect(specs, url, start, end, step, run_id, output, max_points, retries, timeout) -> None:
         """Export every series the specs record, alert on and chart, for a time window, to CSV and JSON."""
         import time
 
         from .ops.collect import CollectError, collect as run, collect_queries
-        from .ops.http import APIError
+        from .ops.http import APIError, overall_deadline
         from .ops.times import parse_time
         from .render.outputs import render_project
         from .spec.model import parse_duration
@@ -178,8 +180,9 @@ def register_ops(cli: click.Group, fail, load) -> None:
         project = load(specs)
         queries, skipped = collect_queries(render_project(project), seconds, t1 - t0)
         try:
-            manifest = run(url, queries, skipped, t0, t1, seconds, output, run_id, max_points, retries,
-                           progress=lambda m: click.echo(m, err=True))
+            with overall_deadline(timeout):
+                manifest = run(url, queries, skipped, t0, t1, seconds, output, run_id, max_points, retries,
+                               progress=lambda m: click.echo(m, err=True))
         except (CollectError, APIError) as exc:
             fail(str(exc))
         except OSError as exc:
@@ -198,14 +201,16 @@ def register_ops(cli: click.Group, fail, load) -> None:
     @click.option("--time", "at", metavar="TIME", help="Evaluate at this time instead of now (RFC 3339, now-1h).")
     @click.option("--output", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
     @click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True)
-    def status(specs, url, services, at, fmt, color) -> None:
+    @click.option("--timeout", default=60.0, show_default=True, metavar="SECONDS",
+                  help="Overall deadline for Prometheus's answers.")
+    def status(specs, url, services, at, fmt, color, timeout) -> None:
         """Every SLO of SPECS with its SLI, error budget left, burn rate per alert window and firing tiers."""
         import json
         import sys
         import time
 
         from .compile.rules import rule_files
-        from .ops.http import APIError
+        from .ops.http import APIError, overall_deadline
         from .ops.status import slos_from_rules, status as live, table
         from .ops.times import parse_time
 
@@ -224,7 +229,8 @@ def register_ops(cli: click.Group, fail, load) -> None:
                 fail(f"no SLOs of service {', '.join(missing)} in the specs (services: {', '.join(known)})")
             slos = [s for s in slos if s.service in services]
         try:
-            report = live(url, slos, windows, when)
+            with overall_deadline(timeout):
+                report = live(url, slos, windows, when)
         except APIError as exc:
             fail(str(exc))
         if fmt == "json":

@@ -7,6 +7,7 @@ dashboards exported from the Grafana UI.
 
 from __future__ import annotations
 
+import bisect
 import copy
 import datetime
 import glob
@@ -20,7 +21,7 @@ import jsonschema
 
 from ..diagnostics import did_you_mean
 from ..compile.dashboards.grafana_vars import MARKERS, substitute, variables_used
-from ..compile.promql import PromQLError, analyse, parse
+from ..compile.promql import PromQLError, parse
 
 SCHEMA_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "grafana-schemas")
 PANEL_SCHEMAS = ("timeseries", "stat", "gauge", "bargauge", "heatmap", "table", "text")
@@ -165,6 +166,78 @@ def lenient_view(data: dict) -> tuple[dict, list]:
     return out, notes
 
 
+def _schema_values(node, keys: tuple[str, ...]) -> list:
+    """Every value under any of keys (enum lists flattened) anywhere in a schema."""
+    found: list = []
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k in keys and not isinstance(v, (dict, list)) or k == "enum" and isinstance(v, list):
+                found.extend(v if isinstance(v, list) else [v])
+            else:
+                found.extend(_schema_values(v, keys))
+    elif isinstance(node, list):
+        for v in node:
+            found.extend(_schema_values(v, keys))
+    return found
+
+
+@dataclass(frozen=True, kw_only=True)
+class _ShapeKeys:
+    """What the vendored schemas can tell apart in a value: enum/const strings and numeric bounds."""
+
+    strings: frozenset
+    bounds: tuple
+
+
+@lru_cache(maxsize=None)
+def _shape_keys() -> _ShapeKeys:
+    values: list = []
+    for name in ("dashboard", "prometheus", *PANEL_SCHEMAS):
+        values += _schema_values(schema(name), ("enum", "const", "minimum", "maximum", "exclusiveMinimum",
+                                                "exclusiveMaximum"))
+    numbers = {v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    return _ShapeKeys(strings=frozenset(v for v in values if isinstance(v, str)), bounds=tuple(sorted(numbers)))
+
+
+_FREE_TEXT = object()  # a non-empty string outside every enum
+
+
+def shape(value, keys: _ShapeKeys | None = None):
+    """A fingerprint of value that the vendored schemas validate exactly as they validate value.
+
+    The schemas constrain strings only by type, enum/const and minLength 1 (no pattern; formats are
+    not checked), and numbers by type, enum/const and bounds: a string outside every enum becomes
+    its emptiness, a number its integrality and its place among the bounds. Keys, list lengths,
+    booleans and nulls stay as they are. Two dashboards the generator built from one preset differ
+    in titles, queries and thresholds but share a shape, so the schema runs once per shape.
+    """
+    keys = keys or _shape_keys()
+    strings, bounds = keys.strings, keys.bounds
+
+    def walk(v):
+        t = type(v)
+        if t is str:
+            return v if v in strings else (_FREE_TEXT if v else "")
+        if t is dict:
+            return ("{", tuple(v), tuple(map(walk, v.values())))
+        if t is list:
+            return ("[", tuple(map(walk, v)))
+        if t is bool or v is None:
+            return v
+        if t is int or t is float:
+            i = bisect.bisect_left(bounds, v)
+            return ("n", t is int or v.is_integer(), i, i < len(bounds) and bounds[i] == v)
+        return ("?", repr(v))
+
+    return walk(value)
+
+
+# Shapes of dashboards whose every schema check came back clean: the generator's own dashboards
+# repeat a handful of shapes thousands of times. Only clean results are kept, so a rejection always
+# comes from jsonschema itself, with its own message.
+_CLEAN_SHAPES: set = set()
+
+
 def _has_definition(name: str, definition: str) -> bool:
     return definition in schema(name).get("definitions", {})
 
@@ -178,16 +251,36 @@ def _path_text(parts) -> str:
 
 # ------------------------------------------------------------------------------ PromQL in panels
 
-def rate_ranges(expr: str) -> list[tuple[str, str]]:
-    """(function, range) of every rate/irate/increase whose range is not $__rate_interval ($__range for increase)."""
-    tree = parse(substitute(expr))
-    bad = []
-    markers = {int(v[:-1]): k for k, v in MARKERS.items()}
+@dataclass(frozen=True, kw_only=True)
+class PanelQuery:
+    """What the dashboard checks read from one panel query, in one walk of its syntax tree."""
 
+    metrics: tuple[str, ...]  # metric names read, in order of appearance
+    bad_rates: tuple[tuple[str, str], ...]  # (function, range) of rate/irate/increase off $__rate_interval
+
+
+@lru_cache(maxsize=65536)
+def panel_query(expr: str) -> PanelQuery:
+    """Metric names and off-interval rate ranges of a panel query (Grafana variables substituted).
+
+    Cached, and one walk for both: the spec checks, the rendered-JSON lint and the preset pruning
+    read every query of every dashboard, and walking a tree costs more than parsing it.
+    PromQLError when the query does not parse."""
     import promql_parser as pp
 
+    from ..compile.promql import _selector_name
+
+    tree = parse(substitute(expr))
+    markers = {int(v[:-1]): k for k, v in MARKERS.items()}
+    metrics: list[str] = []
+    bad: list[tuple[str, str]] = []
+
     def visit(node):
-        if isinstance(node, pp.Call) and node.func.name in RATE_FUNCS and node.args:
+        if isinstance(node, pp.VectorSelector):
+            name, _regex = _selector_name(node)
+            if name:
+                metrics.append(name)
+        elif isinstance(node, pp.Call) and node.func.name in RATE_FUNCS and node.args:
             arg = node.args[0]
             seconds = int(arg.range.total_seconds()) if isinstance(arg, pp.MatrixSelector) else None
             which = markers.get(seconds)
@@ -196,7 +289,12 @@ def rate_ranges(expr: str) -> list[tuple[str, str]]:
             bad.append((node.func.name, f"${which}" if which else _duration(arg)))
 
     pp.walk(tree, visit, None)
-    return bad
+    return PanelQuery(metrics=tuple(metrics), bad_rates=tuple(bad))
+
+
+def rate_ranges(expr: str) -> list[tuple[str, str]]:
+    """(function, range) of every rate/irate/increase whose range is not $__rate_interval ($__range for increase)."""
+    return list(panel_query(expr).bad_rates)
 
 
 def _duration(arg) -> str:
@@ -238,8 +336,12 @@ def _ds_type(ds) -> str:
     return ds.get("type", "") if isinstance(ds, dict) else ""
 
 
-def validate_dashboard(data, lenient: bool = False) -> list[tuple[tuple, str, str, str]]:
-    """(json path, rule, message, severity) for every schema error and lint finding of a dashboard."""
+def validate_dashboard(data, lenient: bool = False, by_shape: bool = False) -> list[tuple[tuple, str, str, str]]:
+    """(json path, rule, message, severity) for every schema error and lint finding of a dashboard.
+
+    by_shape=True (for dashboards promspec built itself) skips the schema for a shape that already
+    validated clean (see shape()); the lint rules run on every dashboard either way.
+    """
     out: list = []
     lint = "warning" if lenient else "error"
     if not isinstance(data, dict):
@@ -247,7 +349,10 @@ def validate_dashboard(data, lenient: bool = False) -> list[tuple[tuple, str, st
     if lenient:
         data, notes = lenient_view(data)
         out.extend(notes)
-    for err in _validator("dashboard", "", lenient).iter_errors(data):
+    # The panel and query schemas below check parts of the dashboard, so its shape covers them too.
+    key = shape(data) if by_shape else None
+    schema_checks = key not in _CLEAN_SHAPES
+    for err in _validator("dashboard", "", lenient).iter_errors(data) if schema_checks else ():
         out.append((tuple(err.absolute_path), "schema", _schema_message(err), "error"))
     variables = {v.get("name"): v for v in (data.get("templating") or {}).get("list") or [] if isinstance(v, dict)}
     ds_vars = [v for v in variables.values() if v.get("type") == "datasource"]
@@ -277,7 +382,7 @@ def validate_dashboard(data, lenient: bool = False) -> list[tuple[tuple, str, st
                         f"two panels titled {title!r} in row {row or '(top)'!r}", lint))
         titles.setdefault((row, title), path)
         if ptype in PANEL_SCHEMAS:
-            out.extend(_panel_schema(path, panel, ptype, lenient))
+            out.extend(_panel_schema(path, panel, ptype, lenient) if schema_checks else [])
         elif not lenient:
             out.append((path + ("type",), "schema", f"panel type {ptype!r} has no vendored schema", "error"))
         if ptype in ("timeseries", "stat", "gauge", "bargauge") and \
@@ -296,9 +401,9 @@ def validate_dashboard(data, lenient: bool = False) -> list[tuple[tuple, str, st
                             f"a query of panel {title!r} does not read its datasource through a variable", lint))
             if "expr" not in target or (_ds_type(ds) not in ("", "prometheus") and lenient):
                 continue
-            out.extend(_target_findings(tpath, target, title, variables, lint, not lenient))
+            out.extend(_target_findings(tpath, target, title, variables, lint, not lenient and schema_checks))
             try:
-                names = analyse(substitute(target["expr"])).metrics
+                names = panel_query(target["expr"]).metrics
             except PromQLError:
                 names = []
             reads_scraped |= any(not RECORDED.match(n) and n != "ALERTS" for n in names)
@@ -306,6 +411,8 @@ def validate_dashboard(data, lenient: bool = False) -> list[tuple[tuple, str, st
         if reads_scraped and name not in variables:
             out.append((("templating",), f"template-{name}",
                         f"no {name!r} variable: dashboards of scraped series let readers pick the {name}", lint))
+    if key is not None and schema_checks and not any(rule == "schema" for _p, rule, _m, _s in out):
+        _CLEAN_SHAPES.add(key)
     return out
 
 
@@ -435,7 +542,7 @@ def check_dashboard_dir(directory: str, progress=lambda message: None, lenient: 
 def check_dashboards(project, report) -> None:
     """Spec-level checks of every dashboard (written and generated): signals, series, titles, links, ids."""
     from ..compile.dashboards.compiler import resolve
-    from ..compile.dashboards.project import project_dashboards
+    from ..compile.dashboards.project import dashboard_path, project_dashboards, remember_compiled
     from ..spec.dashboards import spec_dashboards
     from .semantic import Universe
 
@@ -447,6 +554,7 @@ def check_dashboards(project, report) -> None:
     ctx = context_for(project, dashes)
     universe = Universe(project)
     recorded = {r.record for g in project.groups for r in g.rules if getattr(r, "record", "")}
+    compiled: dict = {}
     for dash in dashes:
         if dash.imported is not None or "file" in dash.ref.doc.data.get("spec", {}):
             continue  # a Grafana export: checked (leniently, at its own line:col) when it was read
@@ -466,13 +574,13 @@ def check_dashboards(project, report) -> None:
             if key in titles:
                 report.error(panel.ref.pos("title"), f"two panels titled {panel.title!r} in row "
                              f"{row.title or '(top)'!r}", panel.ref.dotted("title"),
-                             f"a unique title in the row (first at {titles[key]})")
-            titles.setdefault(key, panel.ref.pos("title"))
+                             f"a unique title in the row (first at {titles[key].pos('title')})")
+            titles.setdefault(key, panel.ref)  # where, looked up only for a duplicate: positions cost
             if panel.id:
                 if panel.id in ids:
                     report.error(panel.ref.pos("id"), f"panel id {panel.id} is used twice", panel.ref.dotted("id"),
-                                 f"a unique id (first at {ids[panel.id]})")
-                ids.setdefault(panel.id, panel.ref.pos("id"))
+                                 f"a unique id (first at {ids[panel.id].pos('id')})")
+                ids.setdefault(panel.id, panel.ref)
             if panel.type != "text" and not panel.unit:
                 report.error(panel.ref.pos("title"), f"panel {panel.title!r} sets no unit", panel.ref.dotted(),
                              "unit: a Grafana unit such as s, reqps, percentunit, bytes or short")
@@ -484,7 +592,9 @@ def check_dashboards(project, report) -> None:
                 report.error(dash.ref.pos("links"), f"link to unknown dashboard {link.dashboard!r}{hint}",
                              dash.ref.dotted("links"), "the name or uid of a dashboard of this project")
         if len(report.errors) == before:
-            _lint_compiled(ctx, dash, report)
+            compiled[dashboard_path(dash)] = (dash, _lint_compiled(ctx, dash, report))
+    if len(compiled) == len(dashes):
+        remember_compiled(project, ctx, compiled)
 
 
 # Rules the spec checks above already report, with better positions and messages.
@@ -497,14 +607,18 @@ _EXPECTED = {
 }
 
 
-def _lint_compiled(ctx, dash, report) -> None:
-    """The rules `promspec check` applies to rendered JSON, applied before anything is written."""
+def _lint_compiled(ctx, dash, report) -> dict:
+    """The rules `promspec check` applies to rendered JSON, applied before anything is written.
+
+    Returns the Grafana JSON, which the renderer reuses. A preset's dashboards are checked against
+    the schema once per shape (promspec built them); a written one is checked in full.
+    """
     from ..compile.dashboards.compiler import build_dashboard, plan_dashboard
 
     plan = plan_dashboard(ctx, dash)
     data = build_dashboard(plan)
     by_id = {plan.ids[id(p)]: p for _r, p in dash.panels()}
-    for jpath, rule, message, _severity in validate_dashboard(data):
+    for jpath, rule, message, _severity in validate_dashboard(data, by_shape=dash.generated):
         if rule in _SPEC_CHECKED:
             continue
         ref, field = dash.ref, "variables" if jpath[:1] == ("templating",) else ""
@@ -522,6 +636,7 @@ def _lint_compiled(ctx, dash, report) -> None:
         where = (field,) if field else ()
         report.error(ref.pos(*where), f"{message} [{rule}]", ref.dotted(*where),
                      _EXPECTED.get(rule, "a dashboard Grafana's schema accepts"))
+    return data
 
 
 def _failed(query, problems) -> bool:
@@ -577,7 +692,7 @@ def _needle_pos(ref, field: str, needle: str):
 def _check_expr(query, expr: str, defined: set, universe, recorded: set, report) -> None:
     field = "expr" if query.expr else "signal"
     try:
-        a = analyse(substitute(expr))
+        a = panel_query(expr)
     except PromQLError as exc:
         report.error(query.ref.pos(field), f"PromQL parse error: {exc}", query.ref.dotted(field),
                      "a valid PromQL expression (Grafana variables such as $job and $__rate_interval allowed)")

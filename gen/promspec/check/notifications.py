@@ -28,16 +28,38 @@ TEMPLATE_FIELDS = {
     "pagerduty": ("client", "client_url", "description", "severity", "class", "component", "group", "details"),
     "teams": ("title", "text"),
 }
-# Secrets that turn up pasted into ordinary fields (URLs above all).
+# Secrets that turn up pasted into ordinary fields (URLs above all), matched in any case: hosts and
+# schemes are case-insensitive, and a URL with its token is a credential however it is spelled.
+_URL_TOKEN_KEYS = ("token", "access_token", "auth_token", "private_token", "api_key", "apikey", "api-key",
+                   "x-api-key", "dd-api-key", "key", "secret", "client_secret", "password", "passwd", "pwd",
+                   "sig", "signature", "routing_key", "integration_key", "service_key", "code")
 SECRET_SHAPES = (
-    (re.compile(r"hooks\.slack\.com/(services|workflows)/"), "a Slack webhook URL"),
-    (re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{8,}"), "a Slack token"),
-    (re.compile(r"(webhook\.office\.com|outlook\.office(365)?\.com/webhook)/"), "a Microsoft Teams webhook URL"),
-    (re.compile(r"discord(app)?\.com/api/webhooks/"), "a Discord webhook URL"),
-    (re.compile(r"://[^/\s:@]+:[^/\s@]+@"), "a password in a URL"),
-    (re.compile(r"[?&](token|access_token|api_key|apikey|key|secret|password|sig|signature)=[^&\s]{6,}", re.I),
+    (re.compile(r"hooks\.slack\.com/(services|workflows|triggers)/", re.I), "a Slack webhook URL"),
+    (re.compile(r"\bxox[abposre]-[A-Za-z0-9-]{8,}|\bxapp-[A-Za-z0-9-]{8,}", re.I), "a Slack token"),
+    (re.compile(r"(webhook\.office\.com|outlook\.office(365)?\.com/webhook)/", re.I), "a Microsoft Teams webhook URL"),
+    (re.compile(r"discord(app)?\.com/api/webhooks/", re.I), "a Discord webhook URL"),
+    (re.compile(r"api\.telegram\.org/bot[0-9]+:", re.I), "a Telegram bot token"),
+    (re.compile(r"hooks\.zapier\.com/hooks/", re.I), "a Zapier webhook URL"),
+    (re.compile(r"events\.pagerduty\.com/integration/[0-9a-z]{20,}", re.I), "a PagerDuty integration key"),
+    (re.compile(r"victorops\.com/integrations/.*/alert/[0-9a-z-]{20,}", re.I), "a VictorOps routing key"),
+    (re.compile(r"://[^/\s@]*:[^/\s@]+@"), "a password in a URL"),
+    (re.compile(r"^[A-Za-z0-9._%+-]+:[^\s/@]+@[A-Za-z0-9.-]+(:[0-9]+)?(/|$)"), "a password in a URL"),
+    (re.compile(r"[?&;](" + "|".join(re.escape(k) for k in _URL_TOKEN_KEYS) + r")=(?!\$\{)[^&;#\s]{4,}", re.I),
      "a credential in a URL's query string"),
+    # A long letters-and-digits path segment is a token (Mattermost, Rocket.Chat, Opsgenie); slugs have hyphens.
+    (re.compile(r"://[^\s?#]*/(?=[A-Za-z0-9]*[0-9])(?=[A-Za-z0-9]*[A-Za-z])[A-Za-z0-9]{24,}(/|\?|#|$)"),
+     "a token in a URL's path"),
+    (re.compile(r"^\s*(bearer|basic|token|geniekey|splunk|apikey)\s+(?!\$\{)[A-Za-z0-9._~+/=:-]{8,}\s*$", re.I),
+     "an Authorization header value"),
+    (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}|\bAKIA[0-9A-Z]{16}\b"), "an access token"),
 )
+# Keys whose value is a credential whatever it looks like (HTTP headers above all), compared lowercased.
+SECRET_KEYS = ("authorization", "proxy-authorization", "x-api-key", "api-key", "x-auth-token", "x-api-token",
+               "private-token", "cookie")
+# The *_file field Alertmanager reads instead of an inline value, by the inline field's name.
+FILE_FIELDS = {"api_url": "api_url_file", "webhook_url": "webhook_url_file", "url": "url_file",
+               "routing_key": "routing_key_file", "service_key": "service_key_file", "password": "password_file",
+               "auth_password": "auth_password_file", "bearer_token": "bearer_token_file"}
 
 
 def _placeholder_hint(kind: str, field: str) -> str:
@@ -63,21 +85,44 @@ def check_secret_fields(doc: Document, path: tuple, item: dict, kind: str, repor
         check_secret_fields(doc, path + ("basic_auth",), item["basic_auth"], "basic_auth", report)
 
 
+def _shape_alternative(path: tuple) -> str:
+    field = next((p for p in reversed(path) if isinstance(p, str)), "")
+    file_field = FILE_FIELDS.get(field)
+    first = f"{file_field}: /path/to/file (Alertmanager reads the secret from it)" if file_field else \
+        "the integration's *_file field (api_url_file, routing_key_file, password_file, ...)"
+    return f"{first}, or an environment placeholder such as ${{WEBHOOK_URL}}; keep credentials out of specs"
+
+
+def secret_shape(text: str) -> str:
+    """What credential text looks like ('' when it looks like none); a lone placeholder is none."""
+    if PLACEHOLDER.match(text):
+        return ""
+    for pattern, what in SECRET_SHAPES:
+        if pattern.search(text):
+            return what
+    return ""
+
+
 def scan_secret_shapes(doc: Document, path: tuple, node, report: Report) -> None:
-    """Strings that look like credentials (webhook URLs with tokens, passwords in URLs) anywhere below node."""
+    """Strings that look like credentials (webhook URLs with tokens, passwords in URLs, Authorization
+    headers) anywhere below node, by shape and not only by field name: whatever the spec field, it is
+    copied into alertmanager.yml. The message never repeats the value."""
     if isinstance(node, dict):
         for key, value in node.items():
+            if isinstance(key, str) and key.lower() in SECRET_KEYS and isinstance(value, str) \
+                    and not PLACEHOLDER.match(value):
+                report.error(doc.pos(path + (key,)), f"this looks like an inline secret (a {key} header)",
+                             dotted(path + (key,)), _shape_alternative(path + (key,)))
+                continue
             scan_secret_shapes(doc, path + (key,), value, report)
     elif isinstance(node, list):
         for i, value in enumerate(node):
             scan_secret_shapes(doc, path + (i,), value, report)
-    elif isinstance(node, str) and not PLACEHOLDER.match(node):
-        for pattern, what in SECRET_SHAPES:
-            if pattern.search(node):
-                report.error(doc.pos(path), f"this looks like an inline secret ({what})", dotted(path),
-                             "a *_file field or an environment placeholder such as ${WEBHOOK_URL}; "
-                             "keep credentials out of specs")
-                return
+    elif isinstance(node, str):
+        what = secret_shape(node)
+        if what:
+            report.error(doc.pos(path), f"this looks like an inline secret ({what})", dotted(path),
+                         _shape_alternative(path))
 
 
 def check_template_field(doc: Document, path: tuple, value, report: Report) -> None:

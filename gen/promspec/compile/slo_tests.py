@@ -118,24 +118,24 @@ def exhausted_cases(slo: SLO) -> list[dict]:
     ]
 
 
-def slo_test_files(rule_file: str, slos: list[SLO], group_order: list[str]) -> dict[str, dict]:
-    """promtool test files for the SLOs compiled into rule_file, one per tier.
+def slo_test_files(rule_file: str, slo: SLO, group_order: list[str]) -> dict[str, dict]:
+    """promtool test files for one SLO, one per tier, loading rule_file (the SLO's groups alone).
 
+    promtool evaluates every group of every rule file a test loads at every step of every test
+    case, so tests that load a service's whole rule file cost (cases x SLOs), quadratic in the
+    SLOs of a service; an SLO's own groups keep the cost linear, and the files run in parallel.
     promtool evaluates rules at one interval per file; each tier gets a file at its own step
     so a 3d window needs ~200 evaluations, not ~13,000. Groups are evaluated in file order
     (promtool's default order is random) so alerts read this step's ratios, as in production
     where the ratios are at most one short interval old.
     """
     by_tier: dict[str, tuple[float, list]] = {}
-    for slo in slos:
-        if slo.conventions != "promspec":
-            continue  # foreign conventions read the raw SLI queries; tests/test_import_sloth.py covers them
-        for tier in slo.tiers:
-            if tier.enabled:
-                step = parse_duration(tier.long) / STEPS_PER_WINDOW
-                by_tier.setdefault(tier.name, (step, []))[1].extend(tier_cases(slo, tier))
-        if slo.exhausted and slo.exhausted.enabled:
-            by_tier.setdefault("budget-exhausted", (3600.0, []))[1].extend(exhausted_cases(slo))
+    for tier in slo.tiers:
+        if tier.enabled:
+            step = parse_duration(tier.long) / STEPS_PER_WINDOW
+            by_tier.setdefault(tier.name, (step, []))[1].extend(tier_cases(slo, tier))
+    if slo.exhausted and slo.exhausted.enabled:
+        by_tier.setdefault("budget-exhausted", (3600.0, []))[1].extend(exhausted_cases(slo))
     return {name: {"rule_files": [rule_file], "evaluation_interval": format_duration(step),
                    "group_eval_order": list(group_order), "tests": cases}
             for name, (step, cases) in by_tier.items()}

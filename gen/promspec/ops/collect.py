@@ -18,7 +18,7 @@ import shutil
 from dataclasses import dataclass
 
 from ..render.tree import write_file, write_tree
-from .http import APIError, base_url, request_with_retries
+from .http import APIError, base_url, query_result, request_with_retries
 from .times import rfc3339
 
 MAX_POINTS = 11_000  # Prometheus refuses range queries with more points per series
@@ -210,7 +210,12 @@ def collect(url: str, queries: list[Query], skipped: list[dict], start: float, e
             except APIError as exc:
                 raise CollectError(f"{exc} (query {query.name}: {query.expr}); the export is incomplete: "
                                    "fetched chunks are kept, run the same command again to resume") from None
-            result = (answer or {}).get("data", {}).get("result", [])
+            try:
+                result = query_result(answer, server, "matrix")
+            except APIError as exc:
+                raise CollectError(f"{exc} (query {query.name}); the export is incomplete: "
+                                   "fetched chunks are kept") from None
+
             write_file(path, json.dumps(result).encode())
             parts.append(result)
         series = _merge(parts)

@@ -9,26 +9,79 @@ import urllib.parse
 from ..compile.alertmanager import quote
 from .http import APIError, base_url, request
 
-_MATCHER = re.compile(r"^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*(.*?)\s*$")
+_MATCHER = re.compile(r"^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*(.*?)\s*$", re.DOTALL)
 _STATES = {"active": 0, "pending": 1, "expired": 2}
+_ESCAPES = {"n": "\n", '"': '"', "\\": "\\"}
+_OPERATORS = "name=value, name!=value, name=~regex or name!~regex"
+
+
+def _unquote(text: str, raw: str) -> str:
+    """A matcher value as amtool reads it: optionally in double quotes, with \\n, \\" and \\\\ escapes."""
+    quoted = raw.startswith('"')
+    body = raw[1:] if quoted else raw
+    out: list[str] = []
+    i = 0
+    while i < len(body):
+        c = body[i]
+        if c == "\\" and i + 1 < len(body):
+            nxt = body[i + 1]
+            out.append(_ESCAPES.get(nxt, "\\" + nxt))  # a spurious escape stays literal, as in amtool
+            i += 2
+            continue
+        if c == '"':
+            if quoted and i == len(body) - 1:
+                return "".join(out)
+            raise ValueError(f"{text!r}: unescaped double quote in the value: quote the whole value and write \\\" "
+                             "inside it")
+        out.append(c)
+        i += 1
+    if quoted:
+        raise ValueError(f"{text!r}: the quoted value has no closing double quote")
+    return "".join(out)
 
 
 def parse_matcher(text: str) -> dict:
-    """name=value, name!=value, name=~regex or name!~regex (value optionally quoted); a bare name is alertname."""
+    """name=value, name!=value, name=~regex or name!~regex (value optionally quoted); a bare name is alertname.
+
+    Read as amtool reads matchers, but stricter where amtool guesses: an unquoted value that starts
+    with = or ~ (`a==b`, `a=~~x`) is a typo for another operator, not a value starting with one.
+    """
     m = _MATCHER.match(text)
     if not m:
         if re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", text.strip()):
             return {"name": "alertname", "value": text.strip(), "isRegex": False, "isEqual": True}
-        raise ValueError(f"{text!r} is not a matcher: expected name=value, name!=value, name=~regex or name!~regex")
-    name, op, value = m.groups()
-    if len(value) >= 2 and value[0] == value[-1] == '"':
-        value = value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+        raise ValueError(f"{text!r} is not a matcher: expected {_OPERATORS}")
+    name, op, raw = m.groups()
+    if raw[:1] in ("=", "~"):
+        raise ValueError(f"{text!r} is not a matcher: {op}{raw[0]} is no operator; expected {_OPERATORS} "
+                         f"(quote the value to match a literal {raw[0]!r}: {name}{op}\"{raw}\")")
+    value = _unquote(text, raw)
     if "~" in op:
         try:
             re.compile(value)
         except re.error as exc:
             raise ValueError(f"{text!r}: invalid regular expression: {exc}") from None
     return {"name": name, "value": value, "isRegex": "~" in op, "isEqual": not op.startswith("!")}
+
+
+def matches_empty(m: dict) -> bool:
+    """Whether a matcher selects alerts that lack its label (an empty value)."""
+    if m["isRegex"]:
+        hit = re.fullmatch(m["value"], "") is not None
+    else:
+        hit = m["value"] == ""
+    return hit == m.get("isEqual", True)
+
+
+def check_silence_matchers(matchers: list[dict]) -> None:
+    """Alertmanager refuses a silence whose every matcher also matches an absent label (it would silence
+    everything else too): say so before asking it."""
+    if not matchers:
+        raise ValueError("a silence needs at least one matcher")
+    if all(matches_empty(m) for m in matchers):
+        shown = ", ".join(matcher_text(m) for m in matchers)
+        raise ValueError(f"every matcher of this silence also matches alerts without the label ({shown}): "
+                         "Alertmanager rejects it; add a positive matcher such as alertname=\"...\"")
 
 
 def matcher_text(m: dict) -> str:
@@ -45,6 +98,7 @@ def _iso(t: datetime.datetime) -> str:
 def add_silence(url: str, matchers: list[dict], ends: datetime.datetime, author: str, comment: str,
                 starts: datetime.datetime | None = None) -> str:
     """Create a silence; returns its id."""
+    check_silence_matchers(matchers)
     starts = starts or datetime.datetime.now(datetime.timezone.utc)
     if ends <= starts:
         raise APIError("the silence would end before it starts: give a positive --duration or a later --until")

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..spec.model import format_duration, parse_duration
-from .http import base_url, request
+from .http import base_url, query_result, request
 
 _TIER_WINDOW = re.compile(r"slo:sli_error:ratio_rate(\w+)\{[^}]*\}\s*/\s*([0-9.e+-]+)\s*>\s*([0-9.e+-]+)")
 _RATIO_RATE = re.compile(r"^slo:sli_error:ratio_rate(\w+)$")
@@ -79,7 +79,7 @@ def _instant(server: str, expr: str, at: float | None) -> list[dict]:
     if at is not None:
         form["time"] = repr(at)
     answer = request("POST", f"{server}/api/v1/query", form=form)
-    return answer["data"]["result"]
+    return query_result(answer, server, "vector")
 
 
 def _by_slo(results: list[dict]) -> dict[str, float]:
@@ -118,9 +118,9 @@ def status(url: str, slos: list[SLO], windows: list[str], at: float | None = Non
     firing: dict[str, list] = {}
     for r in _instant(server, 'ALERTS{alertstate="firing",slo_id!=""}', at):
         labels = r["metric"]
-        name = labels.get("burn_tier") or ("exhausted" if labels["alertname"].endswith("ErrorBudgetExhausted")
-                                           else labels["alertname"])
-        firing.setdefault(labels["slo_id"], set()).add(name)
+        alertname = labels.get("alertname", "")
+        name = labels.get("burn_tier") or ("exhausted" if alertname.endswith("ErrorBudgetExhausted") else alertname)
+        firing.setdefault(labels.get("slo_id", ""), set()).add(name)
     rows = []
     for s in slos:
         error_ratio = values["error_ratio"].get(s.slo_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from json.encoder import encode_basestring as _string  # C-accelerated; escapes as ensure_ascii=False does
+
 from ..compile.dashboards.project import PROVISION_ROOT, compile_project, provisioning
 from .yamlout import dump_json, dump_yaml, header
 
@@ -10,10 +12,81 @@ from .yamlout import dump_json, dump_yaml, header
 EXPORTED_MARK = "(Grafana export, as it is)"
 
 
+class _NotPlain(Exception):
+    """A value outside plain JSON data (a key that is not a string, a subclass): the stdlib encoder takes it."""
+
+
+def _float(v: float) -> str:
+    if v != v:
+        return "NaN"
+    if v in (float("inf"), float("-inf")):
+        return "Infinity" if v > 0 else "-Infinity"
+    return float.__repr__(v)
+
+
+def dashboard_json(data) -> bytes:
+    """The bytes dump_json writes (json.dumps, indent 2, ensure_ascii off, trailing newline), built ~2x faster.
+
+    json.dumps with an indent runs the pure-Python encoder; dashboards are most of generate's output
+    (4 per service at scale), so this walks plain data directly and falls back to dump_json otherwise.
+    """
+    out: list[str] = []
+    append = out.append
+
+    def walk(v, indent: str) -> None:
+        t = type(v)
+        if t is str:
+            append(_string(v))
+        elif t is dict:
+            if not v:
+                append("{}")
+                return
+            inner = indent + "  "
+            sep = "{" + inner
+            for k, x in v.items():
+                if type(k) is not str:
+                    raise _NotPlain
+                append(sep)
+                append(_string(k))
+                append(": ")
+                walk(x, inner)
+                sep = "," + inner
+            append(indent + "}")
+        elif t is list:
+            if not v:
+                append("[]")
+                return
+            inner = indent + "  "
+            sep = "[" + inner
+            for x in v:
+                append(sep)
+                walk(x, inner)
+                sep = "," + inner
+            append(indent + "]")
+        elif v is None:
+            append("null")
+        elif v is True:
+            append("true")
+        elif v is False:
+            append("false")
+        elif t is int:
+            append(int.__repr__(v))
+        elif t is float:
+            append(_float(v))
+        else:
+            raise _NotPlain
+
+    try:
+        walk(data, "\n")
+    except _NotPlain:
+        return dump_json(data)
+    return ("".join(out) + "\n").encode("utf-8")
+
+
 def render_dashboards(project) -> dict[str, bytes]:
     """dashboards/<folder>/<uid>.json for every dashboard, and dashboards/provisioning.yml."""
     _ctx, compiled = compile_project(project)
-    files = {path: dump_json(data) for path, (_dash, data) in compiled.items()}
+    files = {path: dashboard_json(data) for path, (_dash, data) in compiled.items()}
     if not compiled:
         return files
     sources = [f"{path[len('dashboards/'):]}: {dash.source}" + (" (generated)" if dash.generated else "")

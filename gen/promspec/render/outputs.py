@@ -34,8 +34,10 @@ def render_prometheus(project: Project) -> dict[str, bytes]:
 
 
 def render_slo_tests(project: Project) -> dict[str, bytes]:
-    """rules/tests/<spec>-slo-<tier>.test.yml: promtool unit tests for every SLO alert of a spec file."""
+    """rules/tests/<spec>-slo-<slo id>-<tier>.test.yml: promtool unit tests for every SLO alert of a spec
+    file, each loading rules/tests/<spec>-slo-<slo id>.rules.yml, a copy of that SLO's groups alone."""
     from ..compile.rules import rule_file_name
+    from ..compile.slo import slo_groups
     from ..compile.slo_tests import INJECTED, rules_under_test, slo_test_files
 
     rules = rule_files(project)
@@ -47,13 +49,20 @@ def render_slo_tests(project: Project) -> dict[str, bytes]:
     files = {}
     for rule_path, (source, slos) in sorted(by_file.items()):
         stem = rule_path[len("rules/"):-len(".yml")]
-        order = [g["name"] for g in rules[rule_path][1]["groups"]]
-        under_test = f"{stem}.slo.rules.yml"
-        extra = (f"The rules of {rule_path} without {' and '.join(INJECTED)}: the SLO tests inject those.",)
-        files[f"rules/tests/{under_test}"] = dump_yaml(rules_under_test(rules[rule_path][1], slos),
-                                                      header(source, extra))
-        for tier, content in slo_test_files(under_test, slos, order).items():
-            files[f"rules/tests/{stem}-slo-{tier}.test.yml"] = dump_yaml(content, header(source))
+        rendered = rules[rule_path][1]["groups"]
+        for slo in slos:
+            if slo.conventions != "promspec":
+                continue  # foreign conventions read the raw SLI queries; tests/test_import_sloth.py covers them
+            own = {g.name for g in slo_groups(slo)}
+            groups = [g for g in rendered if g["name"] in own]
+            name = f"{stem}-slo-{slo.id}"
+            files[f"rules/tests/{name}.rules.yml"] = dump_yaml(
+                rules_under_test({"groups": groups}, [slo]),
+                header(source, (f"The rule groups of SLO {slo.id}, as in rules/{stem}.yml, for its unit tests "
+                                f"alone, without {' and '.join(INJECTED)}: the tests inject those. "
+                                "Prometheus does not load this file.",)))
+            for tier, content in slo_test_files(f"{name}.rules.yml", slo, [g["name"] for g in groups]).items():
+                files[f"rules/tests/{name}-{tier}.test.yml"] = dump_yaml(content, header(source))
     return files
 
 

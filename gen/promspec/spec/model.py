@@ -245,13 +245,28 @@ ENV_PREFIX = "PROMSPEC_"
 _DURATION_SETTINGS = ("scrape_interval", "scrape_timeout", "evaluation_interval", "retention")
 
 
+_LABEL_ITEM_RE = re.compile(r'\s*([^=,]*?)\s*=\s*("(?:[^"\\]|\\.)*"|[^,"]*?)\s*(?:,|$)')
+
+
 def _parse_labels(text: str) -> dict:
-    out = {}
-    for item in filter(None, (p.strip() for p in text.split(","))):
-        key, sep, value = item.partition("=")
-        if not sep or not _LABEL_RE.match(key.strip()):
-            raise ValueError(item)
-        out[key.strip()] = value.strip()
+    """name=value pairs, comma-separated; a value in double quotes may hold commas (a="x,y",b=z), with
+    \\" and \\\\ escaped. ValueError(the offending text) on anything else, a name given twice included."""
+    out: dict = {}
+    pos = 0
+    while pos < len(text):
+        if not text[pos:].strip(" ,"):
+            break
+        if text[pos] in " ,":
+            pos += 1
+            continue
+        m = _LABEL_ITEM_RE.match(text, pos)
+        if not m or not m.group(0).strip() or not _LABEL_RE.match(m.group(1)) or m.group(1) in out:
+            raise ValueError(text[pos:].split(",", 1)[0].strip() if not m else m.group(0).strip(" ,"))
+        value = m.group(2)
+        if value.startswith('"'):
+            value = re.sub(r'\\(.)', r"\1", value[1:-1])
+        out[m.group(1)] = value
+        pos = m.end()
     return out
 
 
@@ -275,7 +290,8 @@ def apply_env(settings: Settings, env: Mapping[str, str], report: Report) -> Non
             settings.from_env["external_labels"] = var
         except ValueError as exc:
             report.error(Position(f"env:{var}"), f"invalid label {exc.args[0]!r}", "external_labels",
-                         "comma-separated name=value pairs, e.g. cluster=a,env=prod")
+                         "comma-separated name=value pairs, e.g. cluster=a,env=prod; a value holding commas in "
+                         "double quotes, e.g. teams=\"ml,infra\"")
     var = ENV_PREFIX + "ALERTMANAGERS"
     if var in env:
         hosts = [h.strip() for h in env[var].split(",") if h.strip()]

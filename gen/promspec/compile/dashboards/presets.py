@@ -536,8 +536,7 @@ def _prune(dashes: list, project) -> list:
     """Drop PromQL queries that read series the project neither catalogues nor records, then empty panels
     and rows: a project with part of a catalog (or none of the exporter's optional metrics) gets the rest."""
     from ...check.semantic import Universe
-    from ..promql import analyse
-    from .grafana_vars import substitute
+    from ...check.dashboards import panel_query
 
     universe = Universe(project)
     recorded = {r.record for g in project.groups for r in g.rules if getattr(r, "record", "")}
@@ -545,7 +544,7 @@ def _prune(dashes: list, project) -> list:
     def known(query: Query) -> bool:
         if not query.expr:
             return True  # signals resolve to their backend's metrics, which the backend catalogues
-        return all(n in recorded or universe.known(n) for n in analyse(substitute(query.expr)).metrics)
+        return all(n in recorded or universe.known(n) for n in panel_query(query.expr).metrics)
 
     out = []
     for dash in dashes:
