@@ -12,6 +12,10 @@ import time
 from conftest import REPO, PrometheusServer, free_port, run_promspec
 from fake_llm import FakeLLM
 from ops_servers import AlertmanagerServer, WebhookReceiver, wait_for
+import pytest
+
+# Every test here starts a subprocess or a server (see the `slow` marker in pyproject.toml).
+pytestmark = pytest.mark.slow
 
 SLO_ID = "chat-vllm-errors"  # specs/services/vllm.yml: service chat-vllm, SLO errors, 99% over 30d
 

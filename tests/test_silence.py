@@ -10,6 +10,9 @@ import pytest
 from conftest import free_port, run_promspec
 from ops_servers import AlertmanagerServer, wait_for
 
+# Every test here starts a subprocess or a server (see the `slow` marker in pyproject.toml).
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def am(tmp_path_factory):

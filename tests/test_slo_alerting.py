@@ -15,6 +15,10 @@ import textwrap
 import yaml
 
 from conftest import REPO, require_tool, run_promspec
+import pytest
+
+# Every test here starts a subprocess or a server (see the `slow` marker in pyproject.toml).
+pytestmark = pytest.mark.slow
 
 STEP_MIN = 1
 BASELINE_MIN = 180

@@ -5,6 +5,10 @@ import os
 from promspec.exporter.options import Options
 
 from .exporter_harness import HOST_COLLECTORS, assert_promtool_clean, needs, samples, value
+import pytest
+
+# Every test here starts a subprocess or a server (see the `slow` marker in pyproject.toml).
+pytestmark = pytest.mark.slow
 
 HZ = os.sysconf("SC_CLK_TCK")
 

@@ -5,6 +5,10 @@ import threading
 import time
 
 from .exporter_harness import HERE, exporter_process, value
+import pytest
+
+# Every test here starts a subprocess or a server (see the `slow` marker in pyproject.toml).
+pytestmark = pytest.mark.slow
 
 SCRAPERS = 50
 DURATION_S = 30.0
