@@ -124,7 +124,7 @@ def diff_tree(out_dir: str, files: dict[str, bytes], roots: list[str] | None = N
     """A unified diff from what is on disk to what would be written; empty when up to date."""
     roots = roots or managed_roots(files)
     current = _existing(out_dir, roots)
-    chunks = []
+    chunks: list[str] = []
     for path in sorted(set(current) | set(files)):
         old, new = current.get(path), files.get(path)
         if old == new:

@@ -9,7 +9,7 @@ from decimal import Decimal
 from ..catalog.backends import HISTOGRAM_SIGNALS, Backend, build_backend, catalog_families, engines_with, underscored
 from ..diagnostics import Report
 from .loader import Document, dotted
-from .model import Catalog, Project, Ref, parse_duration
+from .model import Catalog, MetricFamily, Project, Ref, parse_duration
 
 # After the SRE Workbook: (long window, short window, share of the budget spent at the threshold, severity).
 TIERS = {
@@ -146,7 +146,7 @@ class _Builder:
         self.report = report
         self.allow_unknown_buckets = allow_unknown_buckets
         self.backends: dict[str, Backend] = {}
-        self.families = {}
+        self.families: dict[str, MetricFamily] = {}
 
     def backends_from(self, docs: list[Document]) -> None:
         for doc in docs:
