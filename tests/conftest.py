@@ -36,8 +36,9 @@ def run_promspec(*args, cwd=REPO, env=None, check=None, timeout=120) -> subproce
     return proc
 
 
-def promspec_in_process(*args: str, cwd: str = REPO, env: dict[str, str] | None = None,
-                        check: int | None = None) -> subprocess.CompletedProcess:
+def promspec_in_process(
+    *args: str, cwd: str = REPO, env: dict[str, str] | None = None, check: int | None = None
+) -> subprocess.CompletedProcess:
     """Run the promspec CLI in this process through click's CliRunner: what run_promspec does, minus the
     interpreter start, so pure logic behind the CLI (exit codes, messages, files written) stays in the fast tier.
 
@@ -136,7 +137,7 @@ class PrometheusServer:
 
 @pytest.fixture
 def prometheus_factory(tmp_path):
-    servers = []
+    servers: list[PrometheusServer] = []
 
     def start(config: str, extra_args=()) -> PrometheusServer:
         data = tmp_path / f"tsdb{len(servers)}"
@@ -178,7 +179,10 @@ def _fast_tier(config: pytest.Config) -> bool:
     try:
         from _pytest.mark.expression import Expression
 
-        return not Expression.compile(markexpr).evaluate(lambda name, **_kw: name == "slow")
+        def only_slow(name: str, /, **_kwargs: object) -> bool:
+            return name == "slow"
+
+        return not Expression.compile(markexpr).evaluate(only_slow)
     except Exception:  # pytest moved its private expression module: fall back to reading the text
         return "not slow" in markexpr
 
@@ -187,8 +191,10 @@ def _tripwire(what: str) -> Callable[..., object]:
     def trip(*args: object, **_kwargs: object) -> object:
         detail = f"{what}({', '.join(repr(a)[:120] for a in args[1:2] or args[:1])})"
         _violations.append(detail)
-        raise SlowCallInFastTier(f"{detail} in a test that is not marked slow: add @pytest.mark.slow "
-                                 "(or pytestmark = pytest.mark.slow for the module), or keep the test in-process")
+        raise SlowCallInFastTier(
+            f"{detail} in a test that is not marked slow: add @pytest.mark.slow "
+            "(or pytestmark = pytest.mark.slow for the module), or keep the test in-process"
+        )
 
     return trip
 
@@ -231,7 +237,7 @@ def _guarded(item: pytest.Item) -> Iterator[None]:
     failure: BaseException | None = None
     try:
         result = yield
-    except BaseException as exc:  # noqa: BLE001 - re-raised below, chained to the violation when there is one
+    except BaseException as exc:  # re-raised below, chained to the violation when there is one
         failure = exc
     finally:
         mp.undo()
