@@ -49,10 +49,13 @@ PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider
 # Workers for the full suite (pytest-xdist); XDIST=0 runs it in one process.
 XDIST  ?= auto
 
-# The full suite, what CI runs: real promtool, Prometheus, Alertmanager, Chromium; in parallel.
-# Tests marked xdist_group(...) share one worker (--dist loadgroup): see docs/DEVELOPING.md.
+# The full suite, what CI runs: real promtool, Prometheus, Alertmanager, Chromium. In parallel, then the
+# tests marked serial (they measure time or load) alone; both parts always run, and either failing fails.
 test: $(VENV)/.test-deps tools
-	$(PYTEST) -n $(XDIST) --dist loadgroup tests
+	@status=0; \
+	$(PYTEST) -n $(XDIST) -m "not serial" tests || status=$$?; \
+	$(PYTEST) -m serial tests || status=$$?; \
+	exit $$status
 
 # The fast tier: no subprocess, no server, no tools to install (tests/conftest.py fails a test that tries).
 .PHONY: test-fast

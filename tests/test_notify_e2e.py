@@ -9,10 +9,11 @@ import os
 import shutil
 import time
 
+import pytest
+
 from conftest import REPO, PrometheusServer, free_port, run_promspec
 from fake_llm import FakeLLM
 from ops_servers import AlertmanagerServer, WebhookReceiver, wait_for
-import pytest
 
 # Every test here starts a subprocess or a server (see the `slow` marker in pyproject.toml).
 pytestmark = pytest.mark.slow

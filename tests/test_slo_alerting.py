@@ -12,10 +12,10 @@ import os
 import subprocess
 import textwrap
 
+import pytest
 import yaml
 
 from conftest import REPO, require_tool, run_promspec
-import pytest
 
 # Every test here starts a subprocess or a server (see the `slow` marker in pyproject.toml).
 pytestmark = pytest.mark.slow
