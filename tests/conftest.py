@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -9,7 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-import json
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -30,6 +31,36 @@ def run_promspec(*args, cwd=REPO, env=None, check=None, timeout=120) -> subproce
     full_env = {**os.environ, **(env or {})}
     proc = subprocess.run([os.path.join(BIN, "promspec"), *args], cwd=cwd, env=full_env, capture_output=True,
                           text=True, timeout=timeout)
+    if check is not None:
+        assert proc.returncode == check, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    return proc
+
+
+def promspec_in_process(
+    *args: str, cwd: str = REPO, env: dict[str, str] | None = None, check: int | None = None
+) -> subprocess.CompletedProcess:
+    """Run the promspec CLI in this process through click's CliRunner: what run_promspec does, minus the
+    interpreter start, so pure logic behind the CLI (exit codes, messages, files written) stays in the fast tier.
+
+    Returns a CompletedProcess like run_promspec. An exception that escapes the command is what a user would see
+    as a traceback, so it is written to stderr with the word "Traceback" for the tests that assert there is none.
+    """
+    import traceback
+
+    from click.testing import CliRunner
+
+    from promspec.cli import cli
+
+    previous = os.getcwd()
+    os.chdir(cwd)
+    try:
+        result = CliRunner().invoke(cli, list(args), env=env, prog_name="promspec", catch_exceptions=True)
+    finally:
+        os.chdir(previous)
+    stderr = result.stderr
+    if result.exc_info is not None and not isinstance(result.exception, SystemExit):
+        stderr += "".join(traceback.format_exception(*result.exc_info))
+    proc = subprocess.CompletedProcess(["promspec", *args], result.exit_code, result.stdout, stderr)
     if check is not None:
         assert proc.returncode == check, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     return proc
@@ -106,7 +137,7 @@ class PrometheusServer:
 
 @pytest.fixture
 def prometheus_factory(tmp_path):
-    servers = []
+    servers: list[PrometheusServer] = []
 
     def start(config: str, extra_args=()) -> PrometheusServer:
         data = tmp_path / f"tsdb{len(servers)}"
@@ -123,3 +154,97 @@ def prometheus_factory(tmp_path):
 @pytest.fixture(scope="session")
 def promtool() -> str:
     return require_tool("promtool")
+
+
+# --- The fast tier's guard -------------------------------------------------------------------------------------
+# `make test-fast` runs `-m "not slow"`. A test that starts a process or opens a socket but is not marked slow would
+# quietly make that tier slow (or need tools it does not install), so while an unmarked test runs in that tier,
+# process creation and socket connect/bind are replaced by a tripwire. The tripwire raises, and also records the
+# violation: code under test often turns OSError (or any Exception) into a friendly message, and a swallowed
+# exception must still fail the test.
+
+
+class SlowCallInFastTier(RuntimeError):
+    """An unmarked test started a subprocess or used a socket while the fast tier was running."""
+
+
+_violations: list[str] = []
+
+
+def _fast_tier(config: pytest.Config) -> bool:
+    """True when the -m expression deselects tests marked slow (e.g. `-m "not slow"`)."""
+    markexpr = config.getoption("markexpr", default="") or ""
+    if not markexpr.strip():
+        return False
+    try:
+        from _pytest.mark.expression import Expression
+
+        def only_slow(name: str, /, **_kwargs: object) -> bool:
+            return name == "slow"
+
+        return not Expression.compile(markexpr).evaluate(only_slow)
+    except Exception:  # pytest moved its private expression module: fall back to reading the text
+        return "not slow" in markexpr
+
+
+def _tripwire(what: str) -> Callable[..., object]:
+    def trip(*args: object, **_kwargs: object) -> object:
+        detail = f"{what}({', '.join(repr(a)[:120] for a in args[1:2] or args[:1])})"
+        _violations.append(detail)
+        raise SlowCallInFastTier(
+            f"{detail} in a test that is not marked slow: add @pytest.mark.slow "
+            "(or pytestmark = pytest.mark.slow for the module), or keep the test in-process"
+        )
+
+    return trip
+
+
+def _install_guard(mp: pytest.MonkeyPatch) -> None:
+    import _posixsubprocess
+
+    mp.setattr(subprocess.Popen, "__init__", _tripwire("subprocess.Popen"))
+    mp.setattr(subprocess, "_fork_exec", _tripwire("fork_exec"))
+    mp.setattr(_posixsubprocess, "fork_exec", _tripwire("fork_exec"))
+    for name in ("system", "fork", "forkpty", "posix_spawn", "posix_spawnp", "spawnv", "spawnve", "execv", "execve"):
+        if hasattr(os, name):
+            mp.setattr(os, name, _tripwire(f"os.{name}"))
+    for name in ("connect", "connect_ex", "bind"):
+        mp.setattr(socket.socket, name, _tripwire(f"socket.{name}"))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    return (yield from _guarded(item))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    return (yield from _guarded(item))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
+    return (yield from _guarded(item))
+
+
+def _guarded(item: pytest.Item) -> Iterator[None]:
+    """Run one phase (setup, call, teardown: module fixtures start in setup) under the tripwire when it applies."""
+    if item.get_closest_marker("slow") is not None or not _fast_tier(item.config):
+        return (yield)
+    _violations.clear()
+    mp = pytest.MonkeyPatch()
+    _install_guard(mp)
+    failure: BaseException | None = None
+    try:
+        result = yield
+    except BaseException as exc:  # re-raised below, chained to the violation when there is one
+        failure = exc
+    finally:
+        mp.undo()
+    if _violations:
+        found = "; ".join(dict.fromkeys(_violations))
+        _violations.clear()
+        raise SlowCallInFastTier(f"{item.nodeid} is not marked slow but did: {found}") from failure
+    if failure is not None:
+        raise failure
+    return result

@@ -11,6 +11,9 @@ import yaml
 
 from conftest import run_promspec
 
+# Every test here starts a subprocess or a server (see the `slow` marker in pyproject.toml).
+pytestmark = pytest.mark.slow
+
 CATALOG = """\
 apiVersion: promspec/v1
 kind: Catalog

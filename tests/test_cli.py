@@ -13,6 +13,7 @@ from conftest import BIN, REPO, run_promspec
 COMMANDS = ["generate", "validate", "check", "schema"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", [None, *COMMANDS])
 def test_help(command):
     args = ["--help"] if command is None else [command, "--help"]
@@ -23,6 +24,7 @@ def test_help(command):
             assert c in proc.stdout
 
 
+@pytest.mark.slow
 def test_help_does_not_import_the_heavy_modules():
     # --help must stay fast: the compiler, jsonschema and the PromQL parser load only when needed.
     import subprocess
@@ -36,22 +38,26 @@ def test_help_does_not_import_the_heavy_modules():
     assert out.splitlines()[-1] == "LOADED:"
 
 
+@pytest.mark.slow
 def test_unknown_command_exits_2():
     proc = run_promspec("frobnicate")
     assert proc.returncode == 2 and "No such command" in proc.stderr
 
 
+@pytest.mark.slow
 def test_validate_bundled_specs():
     proc = run_promspec("validate", "specs", check=0)
     assert proc.stderr.startswith("ok: ")
 
 
+@pytest.mark.slow
 def test_missing_specs_directory():
     proc = run_promspec("validate", "no-such-dir")
     assert proc.returncode == 1
     assert "no-such-dir:1:1: no such file or directory" in proc.stderr
 
 
+@pytest.mark.slow
 def test_schema_files_are_committed_and_current(tmp_path):
     run_promspec("schema", "-o", "schemas", "--check", check=0)
     run_promspec("schema", "-o", str(tmp_path / "schemas"), check=0)
@@ -69,11 +75,13 @@ def test_bundled_specs_carry_the_schema_modeline():
                     assert fh.readline().startswith("# yaml-language-server: $schema="), name
 
 
+@pytest.mark.slow
 def test_check_runs_promtool_on_rendered_output(promtool):
     proc = run_promspec("check", ".", check=0)
     assert "promtool check rules" in proc.stderr and "promtool check config" in proc.stderr
 
 
+@pytest.mark.slow
 def test_check_reports_broken_rules(tmp_path, promtool):
     run_promspec("generate", "specs", "-o", str(tmp_path), check=0)
     bad = tmp_path / "rules" / "llm.yml"
@@ -83,6 +91,7 @@ def test_check_reports_broken_rules(tmp_path, promtool):
     assert "FAILED" in proc.stderr and "llm.yml" in proc.stderr
 
 
+@pytest.mark.slow
 def test_check_names_a_missing_promtool(tmp_path):
     run_promspec("generate", "specs", "-o", str(tmp_path), check=0)
     empty = tmp_path / "bin"

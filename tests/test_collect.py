@@ -90,6 +90,7 @@ def clean(world):
     return out, proc
 
 
+@pytest.mark.slow
 def test_week_at_15s_row_counts_and_chunks(world, clean):
     out, proc = clean
     manifest = json.loads((out / "manifest.json").read_text())
@@ -110,6 +111,7 @@ def test_week_at_15s_row_counts_and_chunks(world, clean):
     assert "4 chunk(s) per query" in proc.stderr
 
 
+@pytest.mark.slow
 def test_values_equal_the_http_api(world, clean):
     out, _ = clean
     manifest = json.loads((out / "manifest.json").read_text())
@@ -131,6 +133,7 @@ def test_values_equal_the_http_api(world, clean):
     assert data["query"] == manifest["queries"][0]["query"] and data["run_id"] == "bench-1"
 
 
+@pytest.mark.slow
 def test_resume_after_a_killed_run(world, clean, tmp_path):
     proxy = FlakyProxy(world["prom"].url)
     proxy.delay = 0.05  # slow enough to be killed part-way
@@ -160,6 +163,7 @@ def test_resume_after_a_killed_run(world, clean, tmp_path):
     assert not (out / ".promspec-collect").exists()
 
 
+@pytest.mark.slow
 def test_transient_errors_are_retried(world, tmp_path):
     proxy = FlakyProxy(world["prom"].url)
     proxy.fail_next = 2
@@ -171,6 +175,7 @@ def test_transient_errors_are_retried(world, tmp_path):
     assert (tmp_path / "out" / "manifest.json").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["from_after_to", "unreachable", "http_400", "http_503", "bad_time"])
 def test_bad_input_is_clear_and_writes_nothing(world, tmp_path, case):
     out = tmp_path / "out"
@@ -201,6 +206,7 @@ def test_bad_input_is_clear_and_writes_nothing(world, tmp_path, case):
     assert not (out / "manifest.json").exists() and not (out / "series").exists()
 
 
+@pytest.mark.slow
 def test_disk_full_leaves_the_previous_export(world, tmp_path):
     out = tmp_path / "out"
     _collect(world, out, "--to", str(world["start"] + 3600), "--run-id", "first")

@@ -142,6 +142,7 @@ def test_variables_chain_and_provisioning_has_a_folder_per_team(bundled):
 
 # ------------------------------------------------------------------------------ the Dashboard kind
 
+@pytest.mark.slow
 def test_spec_dashboard_resolves_signals_through_the_service_backend(tmp_path):
     specs = _specs_with(tmp_path, VLLM_DASHBOARD)
     out = tmp_path / "out"
@@ -164,6 +165,7 @@ def test_spec_dashboard_resolves_signals_through_the_service_backend(tmp_path):
     assert check_file(str(out / "dashboards" / "inference" / "chat-latency.json")) == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("edit, where, message", [
     (("{signal: ttft, quantile: 0.95, by: [model]}", "{signal: ttft, by: [model]}"), "17:24",
      "latency signal 'ttft' needs one of quantile, mean or a heatmap panel"),
@@ -196,6 +198,7 @@ def test_bad_dashboard_specs_fail_with_a_position_and_write_nothing(tmp_path, ed
     assert snapshot(str(out)) == {"keep.txt": b"previous output"}
 
 
+@pytest.mark.slow
 def test_generate_applies_the_lint_rules_that_check_applies(tmp_path):
     specs = _specs_with(tmp_path, """\
 apiVersion: promspec/v1
@@ -227,6 +230,7 @@ def test_a_spec_dashboard_overrides_the_preset_with_its_uid(tmp_path):
 
 # ------------------------------------------------------------------------------ stable identity and diff
 
+@pytest.mark.slow
 def test_one_panel_change_changes_only_that_panels_lines_and_diff_says_so(tmp_path):
     specs = _specs_with(tmp_path, VLLM_DASHBOARD)
     before, after = tmp_path / "before", tmp_path / "after"
@@ -264,6 +268,7 @@ def test_one_panel_change_changes_only_that_panels_lines_and_diff_says_so(tmp_pa
            'instance=~"$instance"}' in md
 
 
+@pytest.mark.slow
 def test_panel_ids_survive_unrelated_edits_and_moves_are_reported(tmp_path):
     specs = _specs_with(tmp_path, VLLM_DASHBOARD)
     project, _ = load_project([str(specs)])
@@ -288,6 +293,7 @@ def test_panel_ids_survive_unrelated_edits_and_moves_are_reported(tmp_path):
     assert "panel 'Running': moved" not in md  # shifted down by the new panel, not moved
 
 
+@pytest.mark.slow
 def test_diff_reads_git_revisions_and_explains_rule_and_slo_changes(tmp_path):
     repo = tmp_path / "repo"
     shutil.copytree(os.path.join(REPO, "specs"), repo / "specs")
@@ -375,6 +381,7 @@ UI_EXPORT = {
 }
 
 
+@pytest.mark.slow
 def test_lenient_mode_accepts_a_grafana_ui_export_with_warnings(tmp_path):
     path = tmp_path / "exported.json"
     path.write_text(json.dumps(UI_EXPORT, indent=2))
@@ -390,6 +397,7 @@ def test_lenient_mode_accepts_a_grafana_ui_export_with_warnings(tmp_path):
     assert any(f"{path}:{n}:" in strict.stderr for n in range(line - 12, line + 12))
 
 
+@pytest.mark.slow
 def test_check_validates_rendered_dashboards_and_points_at_the_line(tmp_path, bundled):
     # Only dashboards/ is written: promtool's rule tests (slow) are other tests' business.
     out = tmp_path / "out"
@@ -415,6 +423,7 @@ def test_check_validates_rendered_dashboards_and_points_at_the_line(tmp_path, bu
 
 # ------------------------------------------------------------------------------ preview
 
+@pytest.mark.slow
 def test_preview_html_shows_rows_panels_and_queries(tmp_path):
     out = tmp_path / "p.html"
     run_promspec("preview", "llm-engine-vllm", "-o", str(out), "--specs", os.path.join(REPO, "specs"), check=0)

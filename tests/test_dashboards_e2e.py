@@ -23,6 +23,10 @@ from fake_engines import FakeEngines
 
 from promspec.preview.render import grafana_to_promql
 
+# Every test here starts a subprocess or a server (see the `slow` marker in pyproject.toml).
+# Prometheus, a fleet of fake engines and Chromium with 90 s deadlines: run alone (serial), after the parallel part.
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 STEP = 5  # seconds: the preview step these queries are evaluated with ($__rate_interval -> 20s)
 

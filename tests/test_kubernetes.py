@@ -11,6 +11,9 @@ import yaml
 
 from conftest import REPO, run_promspec, snapshot
 
+# Every test here starts a subprocess or a server (see the `slow` marker in pyproject.toml).
+pytestmark = pytest.mark.slow
+
 SPECS = """\
 apiVersion: promspec/v1
 kind: Catalog

@@ -14,6 +14,9 @@ import yaml
 from conftest import REPO, require_tool, run_promspec, snapshot
 from ops_servers import AlertmanagerServer, WebhookReceiver, wait_for
 
+# Every test here starts a subprocess or a server (see the `slow` marker in pyproject.toml).
+pytestmark = pytest.mark.slow
+
 BUNDLED = os.path.join(REPO, "specs", "notifications.yml")
 
 

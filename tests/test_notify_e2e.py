@@ -9,9 +9,14 @@ import os
 import shutil
 import time
 
+import pytest
+
 from conftest import REPO, PrometheusServer, free_port, run_promspec
 from fake_llm import FakeLLM
 from ops_servers import AlertmanagerServer, WebhookReceiver, wait_for
+
+# Every test here starts a subprocess or a server (see the `slow` marker in pyproject.toml).
+pytestmark = pytest.mark.slow
 
 SLO_ID = "chat-vllm-errors"  # specs/services/vllm.yml: service chat-vllm, SLO errors, 99% over 30d
 

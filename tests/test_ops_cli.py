@@ -6,6 +6,9 @@ import pytest
 
 from conftest import run_promspec
 
+# Every test here starts a subprocess or a server (see the `slow` marker in pyproject.toml).
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.parametrize("command", ["silence add", "silence list", "silence expire", "stack up", "stack down",
                                      "status", "collect", "render slurm"])

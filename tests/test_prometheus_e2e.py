@@ -11,6 +11,9 @@ import pytest
 from conftest import REPO, run_promspec
 from fake_llm import FakeLLM
 
+# Every test here starts a subprocess or a server (see the `slow` marker in pyproject.toml).
+pytestmark = pytest.mark.slow
+
 
 def _wait(predicate, timeout: float, what: str):
     deadline = time.monotonic() + timeout

@@ -12,6 +12,9 @@ from conftest import free_port, run_promspec
 from ops_servers import AlertmanagerServer, wait_for
 from promspec.ops.silences import check_silence_matchers, parse_matcher
 
+# Every test here starts a subprocess or a server (see the `slow` marker in pyproject.toml).
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def am(tmp_path_factory):

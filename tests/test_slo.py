@@ -151,6 +151,7 @@ def test_tiers_are_switchable_and_guarded(tmp_path):
     assert "avg_over_time(slo:sli_total:rate5m{slo_id=\"svc-s\"}[5m]) >= 0.5" in fast.expr
 
 
+@pytest.mark.slow
 def test_generated_unit_tests_pass_under_promtool(tmp_path, promtool):
     out = tmp_path / "out"
     spec = _service(tmp_path, VLLM.format(sli="{signal: ttft, threshold: 250ms}", objective="99.5%", window="7d",
@@ -217,6 +218,7 @@ def test_sloth_documents_are_read_directly(tmp_path):
         ("MyServiceHighErrorRate", "page", "pageteam")]
 
 
+@pytest.mark.slow
 def test_sloth_import_command(tmp_path):
     sloth, catalog = SLOTH.split("    ---\n")
     path = _service(tmp_path, sloth)
@@ -229,6 +231,7 @@ def test_sloth_import_command(tmp_path):
     run_promspec("validate", BUNDLED, str(out), cat, check=0)
 
 
+@pytest.mark.slow
 def test_import_rejects_another_format(tmp_path):
     path = _service(tmp_path, SLOTH)
     proc = run_promspec("import", "openslo", path)
@@ -304,6 +307,7 @@ def test_openslo_documents_convert(tmp_path):
     assert any("WebAvailabilityErrorBudgetBurn" in v.decode() for k, v in files.items() if k.startswith("rules/"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["sloth", "openslo"])
 def test_import_of_a_missing_file_is_a_clear_error(fmt, tmp_path):
     proc = run_promspec("import", fmt, str(tmp_path / "missing.yml"))

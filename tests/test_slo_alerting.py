@@ -12,9 +12,13 @@ import os
 import subprocess
 import textwrap
 
+import pytest
 import yaml
 
 from conftest import REPO, require_tool, run_promspec
+
+# Every test here starts a subprocess or a server (see the `slow` marker in pyproject.toml).
+pytestmark = pytest.mark.slow
 
 STEP_MIN = 1
 BASELINE_MIN = 180

@@ -12,6 +12,9 @@ import yaml
 
 from conftest import free_port, require_tool, run_promspec
 
+# Every test here starts a subprocess or a server (see the `slow` marker in pyproject.toml).
+pytestmark = pytest.mark.slow
+
 TARGETS = """\
 apiVersion: promspec/v1
 kind: Targets

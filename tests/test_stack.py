@@ -12,6 +12,9 @@ import pytest
 from conftest import BIN, REPO, http_json, require_tool, run_promspec
 from ops_servers import wait_for
 
+# Every test here starts a subprocess or a server (see the `slow` marker in pyproject.toml).
+pytestmark = pytest.mark.slow
+
 
 def _running(pid: int) -> bool:
     try:

@@ -15,6 +15,9 @@ from conftest import REPO, PrometheusServer, free_port, http_json, run_promspec
 from ops_backfill import backfill
 from ops_servers import FlakyProxy
 
+# Every test here starts a subprocess or a server (see the `slow` marker in pyproject.toml).
+pytestmark = pytest.mark.slow
+
 SERVICES = """\
 apiVersion: promspec/v1
 kind: Service

@@ -1,5 +1,6 @@
 """The bundled catalog (specs/catalog/exporter.yml) and the exposition agree, both ways."""
 
+import pytest
 import yaml
 from promspec.exporter.options import Options
 
@@ -26,6 +27,7 @@ def full_featured_body(start_exporter, procfs, rootfs) -> str:
                         len(samples(b, "promspec_gpu_process_memory_bytes")) == 2, "every GPU family")
 
 
+@pytest.mark.slow
 def test_every_exposed_family_is_in_the_catalog(start_exporter, procfs, rootfs):
     listed = catalog()
     for name, family in families(full_featured_body(start_exporter, procfs, rootfs)).items():
@@ -37,6 +39,7 @@ def test_every_exposed_family_is_in_the_catalog(start_exporter, procfs, rootfs):
         assert labels <= set(entry["labels"]), (name, labels - set(entry["labels"]))
 
 
+@pytest.mark.slow
 def test_every_catalog_metric_is_exposed(start_exporter, procfs, rootfs):
     exposed = families(full_featured_body(start_exporter, procfs, rootfs))
     missing = sorted(set(catalog()) - set(exposed))

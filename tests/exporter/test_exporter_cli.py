@@ -20,6 +20,7 @@ def run(*args, env=None):
                           timeout=60, env=env)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, mentions", [
     (["--collectors.enable=cpu,bogus"], "bogus"),
     (["--collector.gpu.timeout=soon"], "soon"),
@@ -34,6 +35,7 @@ def test_bad_flags_exit_1_without_traceback(args, mentions):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("content, mentions", [
     ("basic_auth_users:\n  admin: plaintext\n", "bcrypt"),
     ("basic_auth_users:\n  admin: $2y$10$notavalidhash\n", "malformed"),
@@ -53,11 +55,13 @@ def test_bad_web_config_exits_1_without_traceback(tmp_path, content, mentions):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_missing_web_config_file(tmp_path):
     result = run(f"--web.config.file={tmp_path / 'absent.yml'}")
     assert result.returncode == 1 and "cannot read" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_port_in_use_exits_1():
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -77,12 +81,14 @@ def test_defaults_flags_and_environment():
     assert (args.listen_address, args.gpu_processes) == ("127.0.0.1:1", False)  # flags win
 
 
+@pytest.mark.slow
 def test_bad_environment_value_exits_1():
     result = run(env={"PROMSPEC_EXPORTER_COLLECTOR_GPU_PROCESSES": "maybe", "PATH": "/usr/bin:/bin"})
     assert result.returncode == 1 and "PROMSPEC_EXPORTER_COLLECTOR_GPU_PROCESSES" in result.stderr
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_collectors_from_environment_and_clean_stop(tmp_path):
     env = {"PROMSPEC_EXPORTER_COLLECTORS_ENABLE": "loadavg,meminfo,cpu",
            "PROMSPEC_EXPORTER_COLLECTORS_DISABLE": "cpu"}
@@ -93,6 +99,7 @@ def test_collectors_from_environment_and_clean_stop(tmp_path):
     assert process.returncode == 0
 
 
+@pytest.mark.slow
 @needs("promtool")
 def test_no_driver_real_binding_serves_host_metrics(tmp_path):
     """On this machine the real nvidia-ml-py finds no libnvidia-ml: the GPU collector fails, nothing else."""
@@ -109,6 +116,7 @@ def test_no_driver_real_binding_serves_host_metrics(tmp_path):
     assert log.count("collector gpu failed") == 1 and "NVML" in log and "Traceback" not in log
 
 
+@pytest.mark.slow
 def test_no_driver_logged_once_across_retries(start_exporter, caplog):
     nvml = load_binding()
     assert nvml is not None
@@ -124,12 +132,14 @@ def test_no_driver_logged_once_across_retries(start_exporter, caplog):
     assert len(failures) == 1 and "Library Not Found" in failures[0].getMessage()
 
 
+@pytest.mark.slow
 def test_binding_not_installed(start_exporter):
     body = start_exporter(["gpu", "loadavg"], nvml=None).metrics()
     assert value(body, "promspec_exporter_collector_success", collector="gpu") == 0
     assert value(body, "promspec_exporter_collector_success", collector="loadavg") == 1
 
 
+@pytest.mark.slow
 def test_web_config_from_flag_serves_basic_auth(tmp_path):
     hashed = bcrypt.hashpw(b"pw", bcrypt.gensalt(4)).decode()
     (tmp_path / "web.yml").write_text(f"basic_auth_users:\n  scraper: '{hashed}'\n")
@@ -139,6 +149,7 @@ def test_web_config_from_flag_serves_basic_auth(tmp_path):
         assert http_get(port, headers={"Authorization": "Basic c2NyYXBlcjpwdw=="})[0] == 200
 
 
+@pytest.mark.slow
 def test_exporter_imports_nothing_from_the_generator():
     code = ("import sys\n"
             "from promspec.exporter import collectors\n"

@@ -30,6 +30,7 @@ def test_unit_is_hardened():
         assert settings.get(key) == [expected], key
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
 def test_unit_passes_systemd_analyze(tmp_path):
     unit = tmp_path / "promspec-exporter.service"

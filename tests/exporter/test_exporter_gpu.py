@@ -8,6 +8,9 @@ from promspec.exporter.options import Options
 from .exporter_harness import assert_promtool_clean, needs, promtool_check, samples, scrape_until, value
 from .fake_nvml import GIB, fleet
 
+# Every test here starts a subprocess or a server (see the `slow` marker in pyproject.toml).
+pytestmark = pytest.mark.slow
+
 UUID = ["GPU-00000000-0000-0000-0000-000000000000", "GPU-11111111-1111-1111-1111-111111111111",
         "GPU-22222222-2222-2222-2222-222222222222", "GPU-33333333-3333-3333-3333-333333333333"]
 

@@ -2,9 +2,14 @@
 
 import os
 
+import pytest
+
 from promspec.exporter.options import Options
 
 from .exporter_harness import HOST_COLLECTORS, assert_promtool_clean, needs, samples, value
+
+# Every test here starts a subprocess or a server (see the `slow` marker in pyproject.toml).
+pytestmark = pytest.mark.slow
 
 HZ = os.sysconf("SC_CLK_TCK")
 

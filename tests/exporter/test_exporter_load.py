@@ -4,7 +4,13 @@ import http.client
 import threading
 import time
 
+import pytest
+
 from .exporter_harness import HERE, exporter_process, value
+
+# Every test here starts a subprocess or a server (see the `slow` marker in pyproject.toml).
+# 50 scrapers for 30 s measure throughput and memory: run alone (serial), after the parallel part of `make test`.
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
 SCRAPERS = 50
 DURATION_S = 30.0

@@ -17,6 +17,9 @@ from promspec.exporter import webconfig
 
 from .exporter_harness import gunzip, http_get
 
+# Every test here starts a subprocess or a server (see the `slow` marker in pyproject.toml).
+pytestmark = pytest.mark.slow
+
 
 def test_endpoints(start_exporter):
     exporter = start_exporter(["loadavg"])

@@ -205,7 +205,7 @@ def _regexes(route: dict, path: tuple):
 
 def _check_doc(doc: Document, report: Report) -> None:
     spec = doc.data["spec"]
-    base = ("spec",)
+    base: tuple = ("spec",)
     names: dict[str, tuple] = {}
     for i, r in enumerate(spec["receivers"]):
         path = base + ("receivers", i)

@@ -165,7 +165,7 @@ def compile_alert(spec: dict) -> dict:
 
 def fragments(spec: dict) -> list[tuple[tuple, str]]:
     """The PromQL-bearing fields of an alert of a kind: (path below the alert, text)."""
-    out = []
+    out: list[tuple[tuple, str]] = []
     for key in ("metric", "used", "free"):
         if isinstance(spec.get(key), str):
             out.append(((key,), spec[key]))

@@ -59,7 +59,7 @@ def monitor(project: Project, job: ScrapeJob) -> dict:
     if job.honor_labels is not None:
         endpoint["honorLabels"] = job.honor_labels
     # The operator names the job after the Service; the spec's alerts and dashboards use the job name.
-    rules = [{"target_label": "job", "replacement": job.name}]
+    rules: list[dict] = [{"target_label": "job", "replacement": job.name}]
     common = job.target_groups[0][1] if len(job.target_groups) == 1 else {}
     rules += [{"target_label": k, "replacement": v} for k, v in sorted(common.items())]
     rules += ([PORT_STRIP] if job.strip_port else []) + [dict(r) for r in job.relabel]

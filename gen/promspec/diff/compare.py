@@ -178,7 +178,7 @@ def normalise(dash: dict) -> dict:
 
 def panels(dash: dict) -> list[tuple]:
     """(key, row title, panel) in layout order; key is the panel id, or its title when it has none."""
-    out = []
+    out: list[tuple] = []
     row = ""
     for p in dash.get("panels") or []:
         if not isinstance(p, dict):

@@ -74,7 +74,7 @@ _TEXT_TYPES = {"counter": "counter", "gauge": "gauge", "histogram": "histogram",
 def render_text(metrics: Iterable[Metric]) -> bytes:
     """Render families in the Prometheus text format 0.0.4."""
     # prometheus_client's generic encoder costs about 3x this per sample; scrapes are hot.
-    out = []
+    out: list[str] = []
     append = out.append
     for metric in metrics:
         name = metric.name

@@ -75,7 +75,10 @@ def collect_queries(rendered: dict[str, bytes], step: float, window: float) -> t
 
     from ..compile.promql import PromQLError, parse
 
-    records, alerts, charts, skipped = {}, {}, {}, []
+    records: dict[str, Query] = {}
+    alerts: dict[str, Query] = {}
+    charts: dict[str, Query] = {}
+    skipped: list[dict] = []
     for path in sorted(rendered):
         if path.startswith("rules/") and path.count("/") == 1:
             for group in (yaml.safe_load(rendered[path]) or {}).get("groups", []):

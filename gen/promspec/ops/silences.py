@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import re
 import urllib.parse
+from collections.abc import Sequence
 
 from ..compile.alertmanager import quote
 from .http import APIError, base_url, request
@@ -108,7 +109,7 @@ def add_silence(url: str, matchers: list[dict], ends: datetime.datetime, author:
     return answer["silenceID"]
 
 
-def list_silences(url: str, matchers: list[dict] = (), include_expired: bool = False) -> list[dict]:
+def list_silences(url: str, matchers: Sequence[dict] = (), include_expired: bool = False) -> list[dict]:
     """Silences, active first, then pending, then expired (when asked for), each by end time."""
     query = urllib.parse.urlencode([("filter", matcher_text(m)) for m in matchers])
     found = request("GET", f"{base_url(url)}/api/v2/silences" + (f"?{query}" if query else "")) or []

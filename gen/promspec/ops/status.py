@@ -115,7 +115,7 @@ def status(url: str, slos: list[SLO], windows: list[str], at: float | None = Non
     """Live values of every SLO: {prometheus, time, slos: [...]}; a missing series is None."""
     server = base_url(url)
     values = {name: _by_slo(_instant(server, expr, at)) for name, expr in queries(windows).items()}
-    firing: dict[str, list] = {}
+    firing: dict[str, set[str]] = {}
     for r in _instant(server, 'ALERTS{alertstate="firing",slo_id!=""}', at):
         labels = r["metric"]
         alertname = labels.get("alertname", "")

@@ -42,7 +42,7 @@ def find_dashboard(name: str, specs: tuple, load) -> dict:
     from ..compile.dashboards.project import compile_project
 
     _ctx, compiled = compile_project(load(specs))
-    names = {}
+    names: dict[str, dict] = {}
     for dash, data in compiled.values():
         for key in (dash.uid, dash.name, dash.title):
             names.setdefault(key, data)

@@ -16,7 +16,7 @@ from ..catalog.backends import (
 from ..compile.promql import matcher, number_text, selector  # noqa: F401 - re-exported for callers
 from ..diagnostics import Report, did_you_mean
 from .loader import Document, dotted
-from .model import Catalog, Project, Ref, parse_duration
+from .model import Catalog, MetricFamily, Project, Ref, parse_duration
 
 # After the SRE Workbook: (long window, short window, share of the budget spent at the threshold, severity).
 TIERS = {
@@ -154,7 +154,7 @@ class _Builder:
         self.report = report
         self.allow_unknown_buckets = allow_unknown_buckets
         self.backends: dict[str, Backend] = {}
-        self.families = {}
+        self.families: dict[str, MetricFamily] = {}
 
     def backends_from(self, docs: list[Document]) -> None:
         for doc in docs:

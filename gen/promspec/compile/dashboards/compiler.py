@@ -62,7 +62,7 @@ class Context:
 
 def context_for(project, dashboards: list) -> Context:
     """The compile context of a project and its dashboards."""
-    uids = {}
+    uids: dict[str, str] = {}
     for d in dashboards:
         uids.setdefault(d.name, d.uid)
         uids.setdefault(d.uid, d.uid)
