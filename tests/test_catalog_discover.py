@@ -193,6 +193,7 @@ def test_output_over_a_hand_written_catalog_is_refused(tmp_path):
     assert target.read_bytes() == before
 
 
+@pytest.mark.slow
 def test_unreachable_source_is_a_clear_error():
     code, output, _ = _discover(f"http://127.0.0.1:{free_port()}/metrics")
     assert code == 1 and "cannot reach http://127.0.0.1:" in output and "Traceback" not in output

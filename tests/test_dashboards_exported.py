@@ -128,6 +128,7 @@ def test_a_dashboard_spec_renders_a_referenced_export_as_it_is(tmp_path):
     assert all(r.ok for r in check_dashboard_dir(str(tmp_path / "out")))
 
 
+@pytest.mark.slow
 def test_an_export_change_shows_in_promspec_diff(tmp_path):
     from promspec.diff.compare import compare
     from promspec.diff.report import markdown

@@ -61,6 +61,7 @@ def test_a_query_that_does_not_parse_is_an_error_at_the_query(tmp_path):
     assert error.path == "spec.indicator.spec.ratioMetric.total.metricSource.spec.query"
 
 
+@pytest.mark.slow
 def test_an_openslo_file_with_nothing_convertible_is_an_error(tmp_path):
     path = _write(tmp_path, """\
         apiVersion: openslo/v1

@@ -76,6 +76,7 @@ def test_latency_native_bool_gauge_and_disabled_alerting():
     assert groups["probes"]["rules"][0]["record"] == "probe_success:burnrate5m"
 
 
+@pytest.mark.slow
 def test_import_pyrra_renders_the_same_groups(tmp_path):
     out = tmp_path / "imported.yml"
     proc = run_promspec("import", "pyrra", str(PYRRA / "api-errors.yml"), "-o", str(out))
@@ -90,6 +91,7 @@ def test_import_pyrra_renders_the_same_groups(tmp_path):
     ("target", '"abc"', "target 'abc' is not a percentage below 100", "pyrra.yml:5:11"),
     ("metric", "sum(rate(x[5m]))", "is not a series selector", "pyrra.yml:10:17"),
 ])
+@pytest.mark.slow
 def test_bad_input_is_an_error_at_its_position(tmp_path, field, value, message, where):
     target = value if field == "target" else '"99"'
     metric = value if field == "metric" else "x_total"

@@ -150,6 +150,7 @@ RAW_ONLY = """\
     """
 
 
+@pytest.mark.slow
 def test_a_file_with_nothing_convertible_fails_generate_and_import_writes_nothing(tmp_path):
     path = _write(tmp_path, RAW_ONLY)
     out = tmp_path / "x.yml"
@@ -169,6 +170,7 @@ EVENTS_SLO = """\
     """
 
 
+@pytest.mark.slow
 def test_partial_conversion_warns_and_strict_makes_it_an_error(tmp_path):
     both = RAW_ONLY.rstrip(" ") + EVENTS_SLO
     path = _write(tmp_path, both)
@@ -178,6 +180,7 @@ def test_partial_conversion_warns_and_strict_makes_it_an_error(tmp_path):
     assert proc.returncode == 1 and not (tmp_path / "strict.yml").exists()
 
 
+@pytest.mark.slow
 def test_import_output_renders_the_same_rules_as_the_sloth_file(tmp_path):
     out = tmp_path / "imported.yml"
     run_promspec("import", "sloth", str(SLOTH / "checkout.yml"), "-o", str(out), check=0)
@@ -189,6 +192,7 @@ def test_import_output_renders_the_same_rules_as_the_sloth_file(tmp_path):
     assert list(_rules(direct).values()) == list(_rules(imported).values())
 
 
+@pytest.mark.slow
 def test_adopting_promspec_conventions_is_explicit(tmp_path):
     out = tmp_path / "adopted.yml"
     run_promspec("import", "sloth", "--conventions", "promspec", str(SLOTH / "checkout.yml"), "-o", str(out),
@@ -303,6 +307,7 @@ def test_sloth_alerts_fire_in_the_minute_sloths_rules_would(tmp_path, promtool):
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+@pytest.mark.slow
 def test_no_budget_exhausted_alert_when_every_alert_is_disabled(tmp_path):
     """Adopting promspec's conventions for an SLO whose Sloth alerts are all disabled keeps it silent."""
     out = tmp_path / "adopted.yml"

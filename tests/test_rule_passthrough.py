@@ -108,6 +108,7 @@ def test_catalogued_metrics_get_label_checks(tmp_path):
     ("      - record: a\n        expr: up\n        for: 5m\n",
      "field 'for' is not a field of a recording rule", "6:9"),
 ])
+@pytest.mark.slow
 def test_shape_errors_have_positions(tmp_path, rule, message, where):
     text = "groups:\n  - name: g\n    rules:\n" + rule
     errors = _errors(_specs(tmp_path, extra={"r.yml": text}))

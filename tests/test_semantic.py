@@ -124,6 +124,7 @@ def test_yaml_anchors_and_merge_keys(tmp_path):
     assert [(a.name, a.severity) for a in alerts] == [("A", "page"), ("B", "page")]
 
 
+@pytest.mark.slow
 def test_jsonnet_specs(tmp_path):
     path = _write(tmp_path, """\
         local alert(name, expr) = { name: name, expr: expr, severity: 'page' };
@@ -136,6 +137,7 @@ def test_jsonnet_specs(tmp_path):
     assert [r.name for g in project.groups for r in g.rules] == ["Down1", "Down2"]
 
 
+@pytest.mark.slow
 def test_jsonnet_errors_have_positions(tmp_path):
     path = _write(tmp_path, "{\n  a: 1 +,\n}\n", "bad.jsonnet")
     errors = _errors(path)

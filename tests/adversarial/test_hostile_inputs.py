@@ -230,12 +230,13 @@ def test_no_empty_lists_and_no_flags_that_do_not_exist(tmp_path):
         """)
     (message,) = _errors(path)
     assert "--allow-unknown-buckets" not in message
+    # With no Backend declared, an unknown engine lists the bundled ones (a real list, never an empty "one of").
     lone = _write(tmp_path, "apiVersion: promspec/v1\nkind: Service\nmetadata: {name: s}\n"
-                            "spec: {backend: vllm, slos: [{name: e, objective: 99%, sli: {signal: errors}}]}\n", "s.yml")
+                            "spec: {backend: vlm, slos: [{name: e, objective: 99%, sli: {signal: errors}}]}\n", "s.yml")
     with pytest.raises(SpecError) as info:
         load_project([lone], env={})
     text = "\n".join(d.format() for d in info.value.diagnostics)
-    assert "unknown backend 'vllm'" in text
+    assert "unknown backend 'vlm' (did you mean 'vllm'?)" in text and "one of" in text and "sglang" in text
     assert not any(line.rstrip().endswith(("one of", "one of:")) for line in text.splitlines()), text
 
 
