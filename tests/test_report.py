@@ -11,7 +11,6 @@ import subprocess
 import time
 
 import pytest
-
 from conftest import REPO, PrometheusServer, free_port, run_promspec
 from ops_backfill import backfill
 
@@ -77,9 +76,9 @@ def world(tmp_path_factory):
         shift = WEEK if before else 0
         a, b = t0 - shift, t1 - shift
 
-        def add(name, labels, slope):
+        def add(name, labels, slope, a=a, b=b, before=before):
             key = (name, tuple(sorted({**SEL, **labels}.items())))
-            merged.setdefault(key, []).extend(counter(a, b, lambda k, s=slope: s(k, before)))
+            merged.setdefault(key, []).extend(counter(a, b, lambda k: slope(k, before)))
 
         add("vllm:request_success_total", {"finished_reason": "stop"}, stop_slope)
         add("vllm:request_success_total", {"finished_reason": "error"}, err_slope)

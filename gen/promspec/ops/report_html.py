@@ -18,7 +18,7 @@ h3 { font-size: 12pt; margin: 14px 0 4px; }
 table { border-collapse: collapse; margin: 6px 0 10px; } th, td { padding: 3px 8px; border-bottom: 1px solid #e4e4e4;
 text-align: right; } th:first-child, td:first-child { text-align: left; } th { background: #f3f3f3; }
 .met { color: #1a7f37; font-weight: bold; } .missed { color: #cf222e; font-weight: bold; }
-.meta { color: #666; } img { max-width: 100%; } .slo { page-break-inside: avoid; }
+table.text td, table.text th { text-align: left; } .meta { color: #666; } img { max-width: 100%; } .slo { page-break-inside: avoid; }
 """
 
 
@@ -109,11 +109,18 @@ def _service(s: dict) -> str:
         e = s["error_ratio"]
         parts.append(f"<tr><td>error ratio</td><td>{_pct(e['value'])}</td><td>{_pct(e['week_before'])}</td>"
                      f"<td>{_change(e['change'])}</td></tr>")
+    silent = [signal for signal, qs in s["latency_seconds"].items()
+              if all(v[k] is None for v in qs.values() for k in ("value", "week_before"))]
     for signal, qs in s["latency_seconds"].items():
+        if signal in silent:
+            continue
         for q, v in qs.items():
             parts.append(f"<tr><td>{_e(_SIGNAL_TITLES.get(signal, signal))} {q}</td><td>{_ms(v['value'])}</td>"
                          f"<td>{_ms(v['week_before'])}</td><td>{_change(v['change'])}</td></tr>")
     parts.append("</table>")
+    if silent:
+        names = ", ".join(_SIGNAL_TITLES.get(signal, signal).lower() for signal in silent)
+        parts.append(f"<p class='meta'>No data in either week for {_e(names)}.</p>")
     if s.get("traffic") and any(v for _t, v in s["traffic"]):
         parts.append(f'<img alt="traffic" src="{_chart([("requests/s", s["traffic"])], "Traffic", "requests/s")}">')
     return "".join(parts)
@@ -122,7 +129,7 @@ def _service(s: dict) -> str:
 def _alerts(alerts: list[dict]) -> str:
     if not alerts:
         return "<p>No alert fired in the period.</p>"
-    rows = [("<table><tr><th>alert</th><th>severity</th><th>labels</th><th>times fired</th><th>firing for</th>"
+    rows = [("<table class='text'><tr><th>alert</th><th>severity</th><th>labels</th><th>times fired</th><th>firing for</th>"
             "<th>first</th><th>last</th></tr>")]
     for a in alerts:
         labels = ", ".join(f"{k}={v}" for k, v in a["labels"].items() if k not in ("alertname", "severity"))

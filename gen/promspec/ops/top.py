@@ -40,13 +40,19 @@ def _fill(table: DataTable, columns, rows: list[dict], style=lambda row, key: No
 class _Base(Screen):
     """Common to the screens: a status line, a filter box, redraw on a new snapshot."""
 
-    BINDINGS: ClassVar[list] = [Binding("slash", "filter", "Filter"), Binding("o", "sort", "Sort"), Binding("O", "reverse", "Reverse")]
+    BINDINGS: ClassVar[list] = [Binding("slash", "filter", "Filter"), Binding("o", "sort", "Sort"),
+                                Binding("O", "reverse", "Reverse")]
+    ready = False  # set once on_mount has made the tables' columns: a snapshot may arrive before
+
+    def redraw_if_ready(self) -> None:
+        if self.ready:
+            self.redraw()
 
     def status_widget(self) -> Static:
         return self.query_one("#status", Static)
 
     def on_screen_resume(self) -> None:
-        self.redraw()
+        self.redraw_if_ready()
 
     def redraw(self) -> None:  # pragma: no cover - every screen overrides it
         raise NotImplementedError
@@ -64,9 +70,10 @@ class _Base(Screen):
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self.app.filter_text = event.value  # type: ignore[attr-defined]
-        self.redraw()
+        self.redraw_if_ready()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.input.display = bool(event.value)  # an empty filter box goes away
         self.query_one(DataTable).focus()
 
 
@@ -92,6 +99,7 @@ class ServicesScreen(_Base):
         for c in view.SLO_COLUMNS:
             slos.add_column(c.title, key=c.key)
         services.focus()
+        self.ready = True
         self.redraw()
 
     def redraw(self) -> None:
@@ -148,6 +156,7 @@ class ServiceScreen(_Base):
         table = self.query_one("#alerts", DataTable)
         for title in ("ALERT", "SEVERITY", "LABELS"):
             table.add_column(title, key=title.lower())
+        self.ready = True
         self.redraw()
         self.app.load_sparklines(self)  # type: ignore[attr-defined]
 
@@ -182,7 +191,7 @@ class ServiceScreen(_Base):
 
     def show_series(self, series: dict) -> None:
         self.series = series
-        self.redraw()
+        self.redraw_if_ready()
 
 
 def _job(plan: ServicePlan | None) -> str:
@@ -211,6 +220,7 @@ class GpuScreen(_Base):
         for c in view.GPU_COLUMNS:
             table.add_column(c.title, key=c.key)
         table.focus()
+        self.ready = True
         self.redraw()
 
     def redraw(self) -> None:
@@ -290,7 +300,7 @@ class TopApp(App):
         self.updated = time.strftime("%H:%M:%S", time.localtime(self.at if self.at is not None else time.time()))
         self.fetches += 1
         if isinstance(self.screen, _Base):
-            self.screen.redraw()
+            self.screen.redraw_if_ready()
 
     def load_sparklines(self, screen: ServiceScreen) -> None:
         plan = self.plan(screen.service)
