@@ -12,7 +12,7 @@ from typing import ClassVar
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Sparkline, Static
 
@@ -37,11 +37,12 @@ def _fill(table: DataTable, columns, rows: list[dict], style=lambda row, key: No
         table.move_cursor(row=min(cursor, len(rows) - 1))
 
 
+TABLE_KEYS = [Binding("slash", "filter", "Filter"), Binding("o", "sort", "Sort"), Binding("O", "reverse", "Reverse")]
+
+
 class _Base(Screen):
     """Common to the screens: a status line, a filter box, redraw on a new snapshot."""
 
-    BINDINGS: ClassVar[list] = [Binding("slash", "filter", "Filter"), Binding("o", "sort", "Sort"),
-                                Binding("O", "reverse", "Reverse")]
     ready = False  # set once on_mount has made the tables' columns: a snapshot may arrive before
 
     def redraw_if_ready(self) -> None:
@@ -60,8 +61,9 @@ class _Base(Screen):
     def draw_status(self) -> None:
         app: TopApp = self.app  # type: ignore[assignment]
         line = view.status_line(app.snapshot, app.updated)
-        bad = app.snapshot is not None and (not app.snapshot.reachable or app.snapshot.problems)
-        self.status_widget().update(Text(line, style="bold red" if bad else "dim"))
+        snap = app.snapshot
+        style = "dim" if snap is None or not snap.problems else "bold red" if not snap.reachable else "yellow"
+        self.status_widget().update(Text(line, style=style))
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
@@ -78,7 +80,7 @@ class _Base(Screen):
 
 
 class ServicesScreen(_Base):
-    BINDINGS: ClassVar[list] = _Base.BINDINGS + [Binding("enter", "open", "Details", show=False)]
+    BINDINGS: ClassVar[list] = [*TABLE_KEYS, Binding("enter", "open", "Details", show=False)]
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -86,7 +88,7 @@ class ServicesScreen(_Base):
         yield Static("Services", classes="title")
         yield DataTable(id="services", cursor_type="row", zebra_stripes=True)
         yield Static("SLOs", classes="title")
-        yield DataTable(id="slos", cursor_type="row")
+        yield DataTable(id="slos", cursor_type="none")  # no cursor bar hiding the state colours
         yield Static("", id="status")
         yield Footer()
 
@@ -109,7 +111,7 @@ class ServicesScreen(_Base):
         _fill(self.query_one("#services", DataTable), view.SERVICE_COLUMNS,
               view.service_table(snap, app.filter_text, key, reverse))
         _fill(self.query_one("#slos", DataTable), view.SLO_COLUMNS, view.slo_table(snap, app.filter_text),
-              lambda row, k: STATE_STYLE[row["state"]] if k in ("firing", "error_budget_remaining") else None)
+              _slo_style)
         self.draw_status()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
@@ -131,6 +133,14 @@ class ServicesScreen(_Base):
         self.redraw()
 
 
+def _slo_style(row: dict, key: str) -> str | None:
+    if key == "firing":
+        return STATE_STYLE[row["state"]]
+    if key == "error_budget_remaining" and row["budget"] is not None:
+        return "bold red" if row["budget"] <= 0 else "yellow" if row["budget"] < 0.25 else "green"
+    return None
+
+
 class ServiceScreen(_Base):
     BINDINGS: ClassVar[list] = [Binding("escape", "app.pop_screen", "Back")]
 
@@ -144,8 +154,8 @@ class ServiceScreen(_Base):
         yield Static("", id="summary", classes="title")
         with VerticalScroll(id="sparks"):
             for name in SPARK_SIGNALS:
-                with Vertical(classes="spark"):
-                    yield Static("", id=f"label-{name}")
+                with Horizontal(classes="spark"):
+                    yield Static("", id=f"label-{name}", classes="spark-label")
                     yield Sparkline([], id=f"spark-{name}")
         yield Static("Alerts firing now", classes="title")
         yield DataTable(id="alerts", cursor_type="row")
@@ -173,8 +183,10 @@ class ServiceScreen(_Base):
             now = row.values.get(name) if row else None
             points = self.series.get(name)
             note = "" if points is None else "" if points else "  (no data in the last 30 min)"
-            self.query_one(f"#label-{name}", Static).update(f"{title:<12} {fmt(now)}{note}")
-            self.query_one(f"#spark-{name}", Sparkline).data = [p if p is not None else 0.0 for p in points or []]
+            seen = [p for p in points or [] if p is not None]  # a gap is left out, not drawn as a zero
+            spread = f"  (30 min: {fmt(min(seen))} – {fmt(max(seen))})" if seen else ""
+            self.query_one(f"#label-{name}", Static).update(f"{title:<12} {fmt(now)}{spread}{note}")
+            self.query_one(f"#spark-{name}", Sparkline).data = seen
         plan = app.plan(self.service)
         job = _job(plan)
         alerts = view.service_alerts(snap, self.service, job)
@@ -204,7 +216,7 @@ def _job(plan: ServicePlan | None) -> str:
 
 
 class GpuScreen(_Base):
-    BINDINGS: ClassVar[list] = _Base.BINDINGS + [Binding("escape", "app.pop_screen", "Back")]
+    BINDINGS: ClassVar[list] = [*TABLE_KEYS, Binding("escape", "app.pop_screen", "Back")]
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -251,8 +263,9 @@ class TopApp(App):
     #status { height: auto; padding: 0 1; }
     #services { height: auto; max-height: 50%; }
     #slos, #gpus, #alerts { height: auto; }
-    .spark { height: 3; }
-    Sparkline { height: 2; }
+    .spark { height: 2; margin-bottom: 1; }
+    .spark-label { width: 56; }
+    Sparkline { height: 2; width: 1fr; max-width: 90; }
     """
     BINDINGS: ClassVar[list] = [Binding("q", "quit", "Quit"), Binding("g", "gpus", "GPUs"), Binding("s", "services", "Services"),
                 Binding("r", "refresh", "Refresh")]
@@ -268,8 +281,10 @@ class TopApp(App):
         self.sorts: dict = {"services": ("name", False), "gpus": ("host", False)}
         self.fetches = 0
 
+    def get_default_screen(self) -> Screen:
+        return ServicesScreen()
+
     def on_mount(self) -> None:
-        self.push_screen(ServicesScreen())
         self.action_refresh()
         self.set_interval(self.interval, self.action_refresh)
 

@@ -16,6 +16,8 @@ from .status import SLO as StatusSLO
 from .status import status
 
 SPARK_SIGNALS = ("request_rate", "error_ratio", "ttft_p95", "inter_token_latency_p95", "queue", "kv_cache")
+# The fields the services list shows: only their absence is worth a word on the status line.
+SHOWN = ("replicas_up", "request_rate", "ttft_p95", "inter_token_latency_p95", "queue", "kv_cache")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -93,8 +95,10 @@ def fetch(url: str, plans: list[ServicePlan], slos: list[StatusSLO], windows: li
                 models = tuple(sorted(r["metric"].get(plan.model_label, "") for r in result))
                 continue
             values[name] = _first(result)
-            if values[name] is None and not asker.unreachable and name not in ("error_ratio",):
-                missing.append(f"{plan.name}.{name}")
+        absent = [name for name in SHOWN if name in plan.queries and values.get(name) is None]
+        if absent and not asker.unreachable:
+            missing.append(f"{plan.name} (no series at all)" if len(absent) == len([n for n in SHOWN if n in plan.queries])
+                           else f"{plan.name} ({', '.join(absent)})")
         hosts = tuple(sorted({host_of(r["metric"].get("instance", "")) for r in asker.ask(f"up{plan.up_selector}")}))
         mine = [g for g in gpus if g.host in hosts]
         util = [g.values["util"] for g in mine if g.values.get("util") is not None]
@@ -113,8 +117,7 @@ def fetch(url: str, plans: list[ServicePlan], slos: list[StatusSLO], windows: li
                           key=lambda m: (m.get("alertname", ""), sorted(m.items()))))
     problems = list(dict.fromkeys(asker.problems))
     if missing and not asker.unreachable:
-        problems.append(f"no data for {len(missing)} series: {', '.join(missing[:6])}"
-                        + (" ..." if len(missing) > 6 else ""))
+        problems.append("no data for " + "; ".join(missing))
     return Snapshot(prometheus=server, services=tuple(rows), slos=tuple(slo_rows), gpus=tuple(gpus),
                     alerts=alerts, problems=tuple(problems), reachable=not asker.unreachable)
 

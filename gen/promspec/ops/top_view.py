@@ -93,6 +93,7 @@ def slo_cells(row: dict) -> dict:
         "service": row["service"], "slo": row["slo"], "objective": row["objective"], "window": row["window"],
         "sli": pct(row["sli"], 3), "error_budget_remaining": pct(row["error_budget_remaining"]),
         "firing": ", ".join(row["firing"]) or "ok", "state": _tier_state(row),
+        "budget": row["error_budget_remaining"],
     }
 
 
