@@ -74,6 +74,18 @@ def _series(now: int) -> list:
                  gauge(1.0 if (inst, gpu) == ("node-a:9400", "1") else 0.0)),
                 ("promspec_gpu_xid_errors_total", {**lab, "xid": "79"},
                  [(t, 0.0 if t < now - 600 or gpu == "0" else 2.0) for t in times])]
+    # node-a's GPU 2 runs MIG: the GPU itself has no utilisation series (NVML has none), its instance has one
+    # (as DCGM-style exporters give). The instance's value must not pass for the GPU's.
+    whole = {"job": "gpu", "instance": "node-a:9400", "gpu": "2", "name": "Fake H100", "uuid": "GPU-node-a-2"}
+    mig = {**whole, "name": "Fake H100 MIG 3g.40gb", "uuid": "MIG-node-a-2-1", "gpu_instance": "1",
+           "compute_instance": "0"}
+    out += [("promspec_gpu_memory_used_bytes", whole, gauge(20.0 * GIB)),
+            ("promspec_gpu_memory_total_bytes", whole, gauge(80.0 * GIB)),
+            ("promspec_gpu_temperature_celsius", whole, gauge(50.0)),
+            ("promspec_gpu_power_watts", whole, gauge(120.0)),
+            ("promspec_gpu_utilization_ratio", mig, gauge(0.99)),
+            ("promspec_gpu_memory_used_bytes", mig, gauge(5.0 * GIB)),
+            ("promspec_gpu_memory_total_bytes", mig, gauge(40.0 * GIB))]
     slo = {"slo_id": "chat-errors", "slo_service": "chat", "slo": "errors"}
     out += [("slo:sli_error:ratio_period", slo, gauge(0.004)),
             ("slo:period_error_budget_remaining:ratio", slo, gauge(0.6)),
@@ -119,12 +131,24 @@ def _q(world, expr: str) -> float:
     return float(result[0]["value"][1])
 
 
+def _maybe(world, expr: str) -> float | None:
+    query = urllib.parse.urlencode({"query": expr, "time": world["time"]})
+    result = http_json(f"{world['prom'].url}/api/v1/query?{query}")["data"]["result"]
+    assert len(result) <= 1, (expr, result)
+    return float(result[0]["value"][1]) if result else None
+
+
 async def _until(pilot, condition, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError("the screen did not update in time")
         await pilot.pause(0.05)
+
+
+def _latency(seconds: float) -> str:
+    """How the screen writes a latency: milliseconds below a second, seconds to 2 places above."""
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
 
 def _rows(table) -> list[list[str]]:
@@ -147,7 +171,7 @@ def test_screens_show_the_promql_results(world, tmp_path):
     sel = '{job="vllm"}'
     req = f"sum(rate(vllm:request_success_total{sel}[5m]))"
     err = 'sum(rate(vllm:request_success_total{job="vllm",finished_reason="error"}[5m]))'
-    hosts = '{instance=~"node-[ab]:.*"}'  # the hosts of chat's targets (up{job="vllm"})
+    hosts = '{instance=~"node-[ab]:.*",gpu_instance=""}'  # the GPUs on chat's targets' hosts (up{job="vllm"})
     ttft = f"histogram_quantile(0.95, sum by (le) (rate(vllm:time_to_first_token_seconds_bucket{sel}[5m])))"
     itl = f"histogram_quantile(0.95, sum by (le) (rate(vllm:inter_token_latency_seconds_bucket{sel}[5m])))"
     mem = f"sum(promspec_gpu_memory_used_bytes{hosts}) / sum(promspec_gpu_memory_total_bytes{hosts})"
@@ -227,17 +251,20 @@ def test_screens_show_the_promql_results(world, tmp_path):
             titles = [str(c.label) for c in gpus.columns.values()]
             rows = [dict(zip(titles, r)) for r in _rows(gpus)]
             assert [(r["INSTANCE"], r["GPU"]) for r in rows] == [("node-a:9400", "0"), ("node-a:9400", "1"),
-                                                                   ("node-c:9400", "0")]
+                                                                   ("node-a:9400", "2"), ("node-c:9400", "0")]
             for r in rows:
-                lab = f'{{instance="{r["INSTANCE"]}",gpu="{r["GPU"]}"}}'
-                assert r["UTIL"] == f"{100 * _q(world, f'promspec_gpu_utilization_ratio{lab}'):.1f}%"
+                lab = f'{{instance="{r["INSTANCE"]}",gpu="{r["GPU"]}",gpu_instance=""}}'
+                assert r["NAME"] == "Fake H100"
+                util = _maybe(world, f"promspec_gpu_utilization_ratio{lab}")
+                assert r["UTIL"] == ("—" if util is None else f"{100 * util:.1f}%")
                 assert r["TEMP"] == f"{_q(world, f'promspec_gpu_temperature_celsius{lab}'):.0f}°C"
+                assert r["POWER"] == f"{_q(world, f'promspec_gpu_power_watts{lab}'):.0f} W"
                 used = _q(world, f"promspec_gpu_memory_used_bytes{lab}") / GIB
                 assert r["MEMORY"] == f"{used:.1f}/80.0 GiB"
-                xid = _q(world, f"sum(increase(promspec_gpu_xid_errors_total{lab}[1h]))")
-                assert r["XID 1h"] == f"{xid:.0f}"
-            assert [r["THROTTLED"] for r in rows] == ["no", "yes", "no"]  # gpu_idle is not throttling
-            assert rows[1]["XID 1h"] == "2"
+                xid = _maybe(world, f"sum(increase(promspec_gpu_xid_errors_total{lab}[1h]))")
+                assert r["XID 1h"] == ("—" if xid is None else f"{xid:.0f}")
+            assert [r["THROTTLED"] for r in rows] == ["no", "yes", "—", "no"]  # gpu_idle is not throttling
+            assert rows[1]["XID 1h"] == "2" and rows[2]["UTIL"] == "—"  # the MIG GPU: no value of its own
             await pilot.pause(0.3)  # let the compositor draw the last update
             app.save_screenshot("top-gpus.svg", path=shots)
             await pilot.press("o")  # sort by the next column (instance)
@@ -285,3 +312,105 @@ def test_cli_errors(world):
     assert "is not an http(s) URL" in proc.stderr
     proc = run_promspec("top", world["specs"], "--prometheus", world["prom"].url, "--service", "nosuch", check=1)
     assert "no service nosuch in the specs (services: chat, embed)" in proc.stderr
+
+
+@pytest.mark.slow
+def test_live_fake_engines_and_fake_gpus(tmp_path, prometheus_factory):
+    """The real path: Prometheus scraping the fake engines (every Backend's metrics) and promspec-exporter
+    over the fake NVML fleet (MIG, a GPU without most fields), rules evaluating; the screen at a fixed
+    instant equals hand-written PromQL at that instant."""
+    import glob
+
+    import yaml
+    from fake_engines import FakeEngines
+    from test_dashboards_e2e import _speed_up_rules, _start_exporter
+    from textual.widgets import DataTable
+
+    specs = tmp_path / "specs"
+    shutil.copytree(os.path.join(REPO, "specs"), specs)
+    docs = [d for f in sorted(glob.glob(str(specs / "backends" / "*.yml")))
+            for d in yaml.safe_load_all((specs / "backends" / f).read_text()) if d and d.get("kind") == "Backend"]
+    engines = FakeEngines(docs)
+    port = free_port()
+    exporter = _start_exporter(port)
+    try:
+        (specs / "targets.yml").write_text(f"""apiVersion: promspec/v1
+kind: Targets
+metadata: {{name: top-e2e}}
+spec:
+  jobs:
+    - {{name: vllm, targets: ["127.0.0.1:{engines.port}"]}}
+    - {{name: promspec-exporter, targets: ["127.0.0.1:{port}"]}}
+""")
+        out = tmp_path / "out"
+        run_promspec("generate", str(specs), "-o", str(out), check=0,
+                     env={"PROMSPEC_SCRAPE_INTERVAL": "1s", "PROMSPEC_EVALUATION_INTERVAL": "1s"})
+        _speed_up_rules(str(out))
+        prom = prometheus_factory(str(out / "prometheus" / "prometheus.yml"))
+        ready = ['sum(rate(vllm:request_success_total{job="vllm"}[5m]))', "promspec_gpu_temperature_celsius",
+                 'slo:sli_error:ratio_period{slo_id="chat-vllm-errors"}']
+        deadline = time.monotonic() + 90
+        while not all(prom.query(q) for q in ready):
+            assert time.monotonic() < deadline, "no data from the fake engines or fake GPUs"
+            time.sleep(1)
+        time.sleep(3)
+        world = {"prom": prom, "time": round(time.time() - 3, 3)}  # every sample before it is in
+
+        from promspec.ops.live import plans, status_slos
+        from promspec.ops.top import TopApp
+        from promspec.pipeline import load_project
+
+        project, _ = load_project((str(specs),))
+        slos, windows = status_slos(project, ("chat-vllm",))
+        app = TopApp(url=prom.url, plans=plans(project, ("chat-vllm",)), slos=slos, windows=windows, interval=60,
+                     at=world["time"])
+        sel = '{job="vllm"}'
+        req = f"sum(rate(vllm:request_success_total{sel}[5m]))"
+        err = 'sum(rate(vllm:request_success_total{job="vllm",finished_reason="error"}[5m]))'
+        whole = '{job="promspec-exporter",gpu_instance=""}'
+        expected = {
+            "REQ/S": f"{_q(world, req):.2f}/s",
+            "ERRORS": f"{100 * _q(world, f'{err} / {req}'):.2f}%",
+            "TTFT p95": _latency(_q(world, f"histogram_quantile(0.95, sum by (le) "
+                                            f"(rate(vllm:time_to_first_token_seconds_bucket{sel}[5m])))")),
+            "QUEUE": f"{_q(world, f'sum(vllm:num_requests_waiting{sel})'):.0f}",
+            "KV CACHE": f"{100 * _q(world, f'avg(vllm:kv_cache_usage_perc{sel})'):.1f}%",
+            "UP": "1/1",
+            "GPU UTIL": f"{100 * _q(world, f'avg(promspec_gpu_utilization_ratio{whole})'):.1f}%",
+            "GPU MEM": f"{100 * _q(world, f'sum(promspec_gpu_memory_used_bytes{whole}) / sum(promspec_gpu_memory_total_bytes{whole})'):.1f}%",
+        }
+        gpu_count = len(prom.query_at("promspec_gpu_temperature_celsius", world["time"]))
+
+        async def drive() -> None:
+            async with app.run_test(size=(190, 40)) as pilot:
+                await _until(pilot, lambda: app.fetches >= 1)
+                table = app.screen.query_one("#services", DataTable)
+                titles = [str(c.label) for c in table.columns.values()]
+                row = dict(zip(titles, _rows(table)[0]))
+                for title, value in expected.items():
+                    assert row[title] == value, title
+                slo_rows = {r[1]: r for r in _rows(app.screen.query_one("#slos", DataTable))}
+                period = _q(world, 'slo:sli_error:ratio_period{slo_id="chat-vllm-errors"}')
+                assert slo_rows["errors"][4] == f"{100 * (1 - period):.3f}%"
+                await pilot.press("g")
+                await _until(pilot, lambda: type(app.screen).__name__ == "GpuScreen")
+                gpus = app.screen.query_one("#gpus", DataTable)
+                titles = [str(c.label) for c in gpus.columns.values()]
+                rows = [dict(zip(titles, r)) for r in _rows(gpus)]
+                assert len(rows) == gpu_count == 4
+                for r in rows:
+                    lab = f'{{gpu="{r["GPU"]}",gpu_instance=""}}'
+                    util = prom.query_at(f"promspec_gpu_utilization_ratio{lab}", world["time"])
+                    # NVML has no utilisation for a MIG-enabled GPU: a dash, not its instances' values
+                    assert r["UTIL"] == (f"{100 * float(util[0]['value'][1]):.1f}%" if util else "—")
+                    used = _q(world, f"promspec_gpu_memory_used_bytes{lab}") / GIB
+                    total = _q(world, f"promspec_gpu_memory_total_bytes{lab}") / GIB
+                    assert r["MEMORY"] == f"{used:.1f}/{total:.1f} GiB"
+                assert "—" in [r["UTIL"] for r in rows]  # the MIG GPU
+                await pilot.press("q")
+
+        asyncio.run(drive())
+    finally:
+        exporter.kill()
+        exporter.wait()
+        engines.close()

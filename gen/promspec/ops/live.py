@@ -156,18 +156,24 @@ def status_slos(project, services: tuple = ()) -> tuple[list[StatusSLO], list[st
     return sorted(out, key=lambda s: (s.service, s.slo, s.slo_id)), sorted(windows, key=parse_duration)
 
 
+# MIG instances repeat these series with gpu_instance/compute_instance labels: the GPU's own series has none.
+WHOLE_GPU = '{gpu_instance=""}'
+
+
 def gpu_queries() -> dict:
-    """Per GPU (instance, gpu): the GPU screen's fields."""
+    """Per GPU (instance, gpu): the GPU screen's fields. One row per GPU even when two jobs scrape the
+    same exporter (their series differ only by job): max by (instance, gpu, name)."""
     m = GPU_METRICS
     not_throttling = "|".join(_NOT_THROTTLING)
+    per_gpu = "max by (instance, gpu, name) "
     return {
-        "util": m["util"],
-        "mem_used": m["mem_used"],
-        "mem_total": m["mem_total"],
-        "temp": m["temp"],
-        "power": m["power"],
-        "throttle": f'sum without (reason) ({m["throttle"]}{{reason!~"{not_throttling}"}})',
-        "xid": f'sum without (xid) (increase({m["xid"]}[1h]))',
+        "util": f"{per_gpu}({m['util']}{WHOLE_GPU})",
+        "mem_used": f"{per_gpu}({m['mem_used']}{WHOLE_GPU})",
+        "mem_total": f"{per_gpu}({m['mem_total']}{WHOLE_GPU})",
+        "temp": f"{per_gpu}({m['temp']})",
+        "power": f"{per_gpu}({m['power']})",
+        "throttle": f'{per_gpu}(sum without (reason) ({m["throttle"]}{{reason!~"{not_throttling}"}}))',
+        "xid": f'{per_gpu}(sum without (xid) (increase({m["xid"]}[1h])))',
     }
 
 

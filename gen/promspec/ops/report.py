@@ -24,6 +24,7 @@ from .http import base_url, request
 from .live import (
     GPU_METRICS,
     LATENCY_SIGNALS,
+    WHOLE_GPU,
     ServicePlan,
     _float,
     host_of,
@@ -167,7 +168,7 @@ def alerts_section(server: str, t0: float, t1: float, keep) -> list[dict]:
 
 def gpu_section(server: str, t0: float, t1: float, hosts: set | None) -> dict:
     span = f"{int(t1 - t0)}s"
-    util = _instant(server, f"avg_over_time({GPU_METRICS['util']}[{span}])", t1)
+    util = _instant(server, f"avg_over_time({GPU_METRICS['util']}{WHOLE_GPU}[{span}])", t1)
     energy = _instant(server, f"increase({GPU_METRICS['energy']}[{span}])", t1)
     gpus: dict = {}
     for field_name, result in (("utilisation", util), ("energy_joules", energy)):
