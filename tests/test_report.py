@@ -14,8 +14,6 @@ import pytest
 from conftest import REPO, PrometheusServer, free_port, run_promspec
 from ops_backfill import backfill
 
-pytestmark = pytest.mark.slow
-
 SERVICES = """\
 apiVersion: promspec/v1
 kind: Service
@@ -127,6 +125,7 @@ def _report(world, out, *extra, check=0):
                         "--to", str(world["t1"]), "-o", str(out), *extra, check=check)
 
 
+@pytest.mark.slow
 def test_numbers_equal_the_raw_series(world, tmp_path):
     _report(world, tmp_path / "r.json")
     data = json.loads((tmp_path / "r.json").read_text())
@@ -180,6 +179,7 @@ def test_numbers_equal_the_raw_series(world, tmp_path):
     assert gpu["energy_kwh"] == pytest.approx(500.0 * span / 3.6e6, rel=1e-9)
 
 
+@pytest.mark.slow
 def test_service_filter_keeps_its_alerts_and_hosts(world, tmp_path):
     _report(world, tmp_path / "r.json", "--service", "chat")
     data = json.loads((tmp_path / "r.json").read_text())
@@ -192,6 +192,7 @@ def test_service_filter_keeps_its_alerts_and_hosts(world, tmp_path):
     assert not (tmp_path / "x.json").exists()
 
 
+@pytest.mark.slow
 def test_deterministic_html_and_json(world, tmp_path):
     for name in ("a", "b"):
         _report(world, tmp_path / f"{name}.html")
@@ -203,6 +204,7 @@ def test_deterministic_html_and_json(world, tmp_path):
     assert "0 of 2 SLOs met" in page and "ChatErrorsErrorBudgetBurn" in page
 
 
+@pytest.mark.slow
 def test_pdf_prints_and_renders(world, tmp_path):
     _report(world, tmp_path / "r.pdf")
     pdf = (tmp_path / "r.pdf").read_bytes()
@@ -216,6 +218,7 @@ def test_pdf_prints_and_renders(world, tmp_path):
     assert page.stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_bad_input_is_a_clear_error(world, tmp_path):
     proc = _report(world, tmp_path / "r.txt", check=1)
     assert "cannot tell the format of" in proc.stderr and "Traceback" not in proc.stderr
@@ -227,3 +230,13 @@ def test_bad_input_is_a_clear_error(world, tmp_path):
                         str(tmp_path / "r.json"), check=1)
     assert proc.stderr.startswith(f"promspec: cannot reach {url}") and "Traceback" not in proc.stderr
     assert not (tmp_path / "r.json").exists()
+
+
+def test_alert_episodes_from_sample_times():
+    from promspec.ops.report import episodes
+
+    runs, seconds = episodes([100.0, 130.0, 160.0, 1000.0, 1030.0])
+    assert runs == [(100.0, 160.0), (1000.0, 1030.0)] and seconds == 90 + 60
+    assert episodes([5.0]) == ([(5.0, 5.0)], 60.0)
+    # A missed evaluation (one gap of two intervals) does not split an episode.
+    assert episodes([0.0, 30.0, 90.0, 120.0])[0] == [(0.0, 120.0)]

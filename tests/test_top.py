@@ -414,3 +414,50 @@ spec:
         exporter.kill()
         exporter.wait()
         engines.close()
+
+
+def test_queries_come_from_the_backend_adapter(tmp_path):
+    """The engine version picks the metric names (vLLM 0.10: time_per_output_token, gpu_cache_usage), the
+    selector's `model` becomes the engine's model label, and colons_as_underscores renames."""
+    from promspec.ops.live import plans
+
+    shutil.copy(os.path.join(REPO, "specs", "backends", "vllm.yml"), tmp_path)
+    (tmp_path / "s.yml").write_text("""\
+apiVersion: promspec/v1
+kind: Service
+metadata: {name: old}
+spec:
+  backend: vllm
+  backend_version: "0.10"
+  colons_as_underscores: true
+  selector: {job: vllm, model: llama}
+  slos: [{name: errors, objective: 99%, sli: {signal: errors}}]
+""")
+    from promspec.pipeline import load_project
+
+    project, _ = load_project((str(tmp_path),))
+    plan = plans(project)[0]
+    sel = '{job="vllm",model_name="llama"}'
+    assert plan.queries["inter_token_latency_p95"] == (
+        f"histogram_quantile(0.95, sum by (le) (rate(vllm_time_per_output_token_seconds_bucket{sel}[5m])))")
+    assert plan.queries["kv_cache"] == f"avg(vllm_kv_cache_usage_perc{sel})"
+    assert plan.queries["error_ratio"] == (
+        'sum(rate(vllm_request_success_total{job="vllm",model_name="llama",finished_reason="abort"}[5m])) / '
+        f"sum(rate(vllm_request_success_total{sel}[5m]))")
+    assert plan.queries["replicas_up"] == 'sum(up{job="vllm"})'  # `up` has no model label
+
+
+def test_sort_and_filter_keep_missing_values_last():
+    from promspec.ops import top_view as view
+    from promspec.ops.top_data import ServiceRow, Snapshot
+
+    snap = Snapshot(prometheus="http://127.0.0.1:1", services=(
+        ServiceRow(name="a", engine="vllm", values={"request_rate": 2.0}),
+        ServiceRow(name="b", engine="tgi", values={"request_rate": None}),
+        ServiceRow(name="c", engine="vllm", values={"request_rate": 5.0}),
+    ))
+    assert [r["name"] for r in view.service_table(snap, sort_key="request_rate")] == ["a", "c", "b"]
+    assert [r["name"] for r in view.service_table(snap, sort_key="request_rate", reverse=True)] == ["c", "a", "b"]
+    assert [r["name"] for r in view.service_table(snap, "TGI")] == ["b"]
+    assert view.service_table(snap)[1]["request_rate"] == "—"
+    assert view.seconds(0.2345) == "234 ms" and view.seconds(2.5) == "2.50 s" and view.seconds(float("inf")) == "> top bucket"

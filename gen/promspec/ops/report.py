@@ -139,6 +139,24 @@ def service_section(server: str, plan: ServicePlan, t0: float, t1: float, points
     return out
 
 
+def episodes(times: list[float]) -> tuple[list[tuple[float, float]], float]:
+    """(runs as (first, last sample), seconds firing) of an alert's ALERTS sample times.
+
+    Samples come every evaluation interval (their median gap) while it fires; a gap over twice that
+    ends a run, and each run lasts from its first sample to one interval past its last.
+    """
+    times = sorted(times)
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    interval = statistics.median(gaps) if gaps else 60.0  # one sample: assume Prometheus' default 1m
+    runs, start = [], times[0]
+    for a, b in itertools.pairwise(times):
+        if b - a > 2 * interval:
+            runs.append((start, a))
+            start = b
+    runs.append((start, times[-1]))
+    return runs, sum(b - a + interval for a, b in runs)
+
+
 def alerts_section(server: str, t0: float, t1: float, keep) -> list[dict]:
     """Each firing alert (its labels) with how often and how long it fired in [t0, t1]."""
     span = f"{int(t1 - t0)}s"
@@ -148,16 +166,7 @@ def alerts_section(server: str, t0: float, t1: float, keep) -> list[dict]:
         labels = {k: v for k, v in s["metric"].items() if k not in ("__name__", "alertstate")}
         if not keep(labels):
             continue
-        times = sorted(float(ts) for ts, _v in s["values"])
-        gaps = [b - a for a, b in itertools.pairwise(times)]
-        interval = statistics.median(gaps) if gaps else 60.0  # the rule group's evaluation interval
-        runs, start = [], times[0]
-        for a, b in itertools.pairwise(times):
-            if b - a > 2 * interval:
-                runs.append((start, a))
-                start = b
-        runs.append((start, times[-1]))
-        seconds = sum(b - a + interval for a, b in runs)
+        runs, seconds = episodes([float(ts) for ts, _v in s["values"]])
         out.append({"alertname": labels.get("alertname", ""), "severity": labels.get("severity", ""),
                     "labels": dict(sorted(labels.items())), "episodes": len(runs), "firing_seconds": seconds,
                     "firing": format_duration(round(seconds)) if seconds >= 1 else "0s",
