@@ -82,7 +82,7 @@ def slo_section(server: str, slo, points: list[float]) -> dict:
         spent += b
         burn_down.append([ts, 1 - spent / (budget * n_all) if n_all else None])
     per_hour = 3600 // STEP
-    windows = []
+    windows: list[dict] = []
     for i in range(0, len(points), per_hour):
         b, n = sum(bad[i:i + per_hour]), sum(events[i:i + per_hour])
         if n and b:
@@ -125,7 +125,7 @@ def service_section(server: str, plan: ServicePlan, t0: float, t1: float, points
     if plan.requests and plan.errors:
         out["error_ratio"] = _both(server, f"sum(increase({plan.errors}[{span}])) / "
                                            f"sum(increase({plan.requests}[{span}]))", t1)
-    latency = {}
+    latency: dict[str, dict] = {}
     for signal in LATENCY_SIGNALS:
         if signal not in plan.histograms:
             continue

@@ -57,7 +57,7 @@ def _chart(series: list[tuple[str, list]], title: str, ylabel: str, percent: boo
         for label, points in series:
             xs = [datetime.datetime.fromtimestamp(t, datetime.timezone.utc) for t, v in points if v is not None]
             ys = [v * 100 if percent else v for _t, v in points if v is not None]
-            ax.plot(xs, ys, linewidth=1.4, label=label)
+            ax.plot(xs, ys, linewidth=1.4, label=label)  # type: ignore[arg-type]  # matplotlib plots datetimes
         if line is not None:
             ax.axhline(line * 100 if percent else line, color="#cf222e", linewidth=0.8, linestyle="--")
         ax.set_title(title, loc="left", fontsize=10)

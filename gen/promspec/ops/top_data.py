@@ -155,7 +155,7 @@ def sparklines(url: str, plan: ServicePlan, end: float, minutes: int = 30, step:
     server = base_url(url)
     start = end - minutes * 60
     n = int(minutes * 60 // step) + 1
-    out = {}
+    out: dict[str, list] = {}
     for name, expr in spark_queries(plan).items():
         try:
             series = range_query(server, expr, start, start + (n - 1) * step, step)

@@ -42,16 +42,16 @@ def _bad(value) -> bool:
 
 
 def pct(value: float | None, digits: int = 1) -> str:
-    return MISSING if _bad(value) else f"{value * 100:.{digits}f}%"
+    return MISSING if value is None or math.isnan(value) else f"{value * 100:.{digits}f}%"
 
 
 def rate(value: float | None) -> str:
-    return MISSING if _bad(value) else f"{value:.2f}/s"
+    return MISSING if value is None or math.isnan(value) else f"{value:.2f}/s"
 
 
 def seconds(value: float | None) -> str:
     """Latencies: milliseconds below 1 s, seconds above (a +Inf quantile means the top bucket)."""
-    if _bad(value):
+    if value is None or math.isnan(value):
         return MISSING
     if math.isinf(value):
         return "> top bucket"
@@ -59,11 +59,11 @@ def seconds(value: float | None) -> str:
 
 
 def number(value: float | None, digits: int = 0) -> str:
-    return MISSING if _bad(value) else f"{value:.{digits}f}"
+    return MISSING if value is None or math.isnan(value) else f"{value:.{digits}f}"
 
 
 def gib(value: float | None) -> str:
-    return MISSING if _bad(value) else f"{value / 2**30:.1f}"
+    return MISSING if value is None or math.isnan(value) else f"{value / 2**30:.1f}"
 
 
 def service_cells(row: ServiceRow) -> dict:
@@ -106,7 +106,7 @@ def gpu_cells(row: GpuRow) -> dict:
         "host": row.host, "instance": row.instance, "gpu": row.gpu, "name": row.name or MISSING,
         "util": pct(v.get("util")), "mem": mem, "temp": MISSING if _bad(v.get("temp")) else f"{v['temp']:.0f}°C",
         "power": MISSING if _bad(v.get("power")) else f"{v['power']:.0f} W",
-        "throttle": MISSING if _bad(throttle) else "yes" if throttle > 0 else "no",
+        "throttle": MISSING if throttle is None or math.isnan(throttle) else "yes" if throttle > 0 else "no",
         "xid": number(v.get("xid")),
     }
 
