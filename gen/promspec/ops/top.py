@@ -316,6 +316,8 @@ class TopApp(App):
         self.fetches += 1
         if isinstance(self.screen, _Base):
             self.screen.redraw_if_ready()
+        if isinstance(self.screen, ServiceScreen) and self.at is None:
+            self.load_sparklines(self.screen)  # the window moves with the clock
 
     def load_sparklines(self, screen: ServiceScreen) -> None:
         plan = self.plan(screen.service)
