@@ -94,6 +94,11 @@ def world(tmp_path_factory):
             "slo_id": "chat-errors", "slo_service": "chat", "slo": "errors", "burn_tier": "page-fast"}
     episodes = [(t0 + 2 * 3600, 1800), (t0 + 4 * 3600, 600)]
     series.append(("ALERTS", burn, [(s + i, 1.0) for s, d in episodes for i in range(0, d, 30)]))
+    # The first episode was already active (pending, `for: 1m`) a minute before it fired; a second
+    # ALERTS_FOR_STATE value for the second episode.
+    for_state = {k: v for k, v in burn.items() if k != "alertstate"}
+    series.append(("ALERTS_FOR_STATE", for_state,
+                   [(s - 60 + i, float(s - 60)) for s, d in episodes for i in range(0, d + 60, 30)]))
     node = {"alertname": "HostDown", "alertstate": "firing", "severity": "ticket", "job": "node"}
     series.append(("ALERTS", node, [(t0 + 3600 + i, 1.0) for i in range(0, 300, 30)]))
     backfill(root / "data.om", root / "tsdb", series)
@@ -170,6 +175,9 @@ def test_numbers_equal_the_raw_series(world, tmp_path):
     assert alerts["ChatErrorsErrorBudgetBurn"]["episodes"] == 2
     assert alerts["ChatErrorsErrorBudgetBurn"]["firing_seconds"] == 2400
     assert alerts["HostDown"]["episodes"] == 1 and alerts["HostDown"]["firing_seconds"] == 300
+    first_active = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(world["t0"] + 2 * 3600 - 60))
+    assert alerts["ChatErrorsErrorBudgetBurn"]["active_since"] == first_active
+    assert alerts["HostDown"]["active_since"] is None  # no ALERTS_FOR_STATE: an alert without `for`
     assert [a["alertname"] for a in data["alerts"]] == ["ChatErrorsErrorBudgetBurn", "HostDown"]
 
     gpu = data["gpu"]

@@ -158,19 +158,29 @@ def episodes(times: list[float]) -> tuple[list[tuple[float, float]], float]:
 
 
 def alerts_section(server: str, t0: float, t1: float, keep) -> list[dict]:
-    """Each firing alert (its labels) with how often and how long it fired in [t0, t1]."""
+    """Each firing alert (its labels) with how often and how long it fired in [t0, t1].
+
+    ALERTS_FOR_STATE (alerts with a `for`) holds when each episode became active: the earliest in the
+    period says since when an alert already firing at the start had been active ("active_since").
+    """
     span = f"{int(t1 - t0)}s"
     result = _instant(server, f'ALERTS{{alertstate="firing"}}[{span}]', t1)
+    since: dict = {}
+    for s in _instant(server, f"ALERTS_FOR_STATE[{span}]", t1):
+        key = tuple(sorted((k, v) for k, v in s["metric"].items() if k != "__name__"))
+        since[key] = min(float(v) for _ts, v in s["values"])
     out = []
     for s in result:
         labels = {k: v for k, v in s["metric"].items() if k not in ("__name__", "alertstate")}
         if not keep(labels):
             continue
         runs, seconds = episodes([float(ts) for ts, _v in s["values"]])
+        active = since.get(tuple(sorted(labels.items())))
         out.append({"alertname": labels.get("alertname", ""), "severity": labels.get("severity", ""),
                     "labels": dict(sorted(labels.items())), "episodes": len(runs), "firing_seconds": seconds,
                     "firing": format_duration(round(seconds)) if seconds >= 1 else "0s",
-                    "first": rfc3339(runs[0][0]), "last": rfc3339(runs[-1][1])})
+                    "first": rfc3339(runs[0][0]), "last": rfc3339(runs[-1][1]),
+                    "active_since": None if active is None else rfc3339(active)})
     out.sort(key=lambda a: (-a["firing_seconds"], a["alertname"], sorted(a["labels"].items())))
     return out
 

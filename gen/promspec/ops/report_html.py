@@ -130,12 +130,12 @@ def _alerts(alerts: list[dict]) -> str:
     if not alerts:
         return "<p>No alert fired in the period.</p>"
     rows = [("<table class='text'><tr><th>alert</th><th>severity</th><th>labels</th><th>times fired</th><th>firing for</th>"
-            "<th>first</th><th>last</th></tr>")]
+            "<th>first</th><th>last</th><th>active since</th></tr>")]
     for a in alerts:
         labels = ", ".join(f"{k}={v}" for k, v in a["labels"].items() if k not in ("alertname", "severity"))
         rows.append(f"<tr><td>{_e(a['alertname'])}</td><td>{_e(a['severity'])}</td><td>{_e(labels)}</td>"
                     f"<td>{a['episodes']}</td><td>{_e(a['firing'])}</td><td>{_e(a['first'])}</td>"
-                    f"<td>{_e(a['last'])}</td></tr>")
+                    f"<td>{_e(a['last'])}</td><td>{_e(a['active_since'] or MISSING)}</td></tr>")
     rows.append("</table>")
     return "".join(rows)
 
