@@ -50,6 +50,13 @@ tools:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
 	    chromium fonts-dejavu-core >/dev/null; \
 	fi
+	@# pdftoppm (poppler-utils) renders `promspec report` PDF pages to images in the suite.
+	@if ! command -v pdftoppm >/dev/null; then \
+	  echo "installing Debian's poppler-utils"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
+	    poppler-utils >/dev/null; \
+	fi
 
 PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider
 # Workers for the full suite (pytest-xdist); XDIST=0 runs it in one process.

@@ -421,6 +421,88 @@ def _catalog_file(path: str, replacing: bool) -> list:
     return [m for d in docs for m in catalog_metrics(d.data)]
 
 
+def _live_model(specs: tuple, services: tuple):
+    """(project, plans, SLOs, windows) of the specs for top/report; exit 1 when a named service is unknown."""
+    from .ops.live import plans, status_slos
+
+    project = _load(specs)
+    known = sorted(s.name for s in project.services)
+    missing = [s for s in services if s not in known]
+    if missing:
+        _fail(f"no service {', '.join(missing)} in the specs (services: {', '.join(known) or 'none'})")
+    found = plans(project, services)
+    slos, windows = status_slos(project, services)
+    if not found and not slos:
+        _fail("the specs declare no Service with a backend or SLOs: nothing to show")
+    return project, found, slos, windows
+
+
+@cli.command()
+@click.argument("specs", nargs=-1, type=click.Path())
+@click.option("--prometheus", "url", default=lambda: os.environ.get("PROMSPEC_PROMETHEUS_URL", "http://127.0.0.1:9090"),
+              show_default="env PROMSPEC_PROMETHEUS_URL or http://127.0.0.1:9090", metavar="URL",
+              help="Prometheus to read.")
+@click.option("--service", "services", multiple=True, help="Only this service (repeatable).")
+@click.option("--interval", default=5.0, show_default=True, type=click.FloatRange(min=0.5), help="Seconds between refreshes.")
+def top(specs, url, services, interval) -> None:
+    """A live terminal dashboard: services, SLOs, alerts and GPUs (keys: / filter, o sort, g GPUs, q quit)."""
+    from .ops.http import APIError, base_url
+
+    try:
+        base_url(url)
+    except APIError as exc:
+        _fail(str(exc))
+    _project, found, slos, windows = _live_model(specs, services)
+    from .ops.top import (
+        TopApp,  # Textual loads here only, so `promspec --help` stays fast
+    )
+
+    TopApp(url=url, plans=found, slos=slos, windows=windows, interval=interval).run()
+
+
+@cli.command()
+@click.argument("specs", nargs=-1, type=click.Path())
+@click.option("--prometheus", "url", required=True, metavar="URL", help="Prometheus holding the period's data.")
+@click.option("--from", "start", required=True, metavar="TIME", help="Start (RFC 3339, Unix seconds or now-7d).")
+@click.option("--to", "end", default="now", show_default=True, metavar="TIME", help="End of the period.")
+@click.option("--service", "services", multiple=True, help="Only this service (repeatable).")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="report.html, report.pdf (headless Chromium) or report.json.")
+@click.option("--format", "fmt", type=click.Choice(["html", "pdf", "json"]),
+              help="Output format (default: from the -o suffix).")
+def report(specs, url, start, end, services, output, fmt) -> None:
+    """An SLO report over a period: attainment, budget, burn-down, worst windows, traffic, alerts, GPUs."""
+    import time
+
+    from .ops.http import APIError, base_url
+    from .ops.times import parse_time
+
+    fmt = fmt or {".html": "html", ".htm": "html", ".pdf": "pdf", ".json": "json"}.get(
+        os.path.splitext(output)[1].lower(), "")
+    if not fmt:
+        _fail(f"cannot tell the format of {output}: name it .html, .pdf or .json, or pass --format")
+    now = time.time()
+    try:
+        base_url(url)
+        t0, t1 = parse_time(start, now), parse_time(end, now)
+    except (APIError, ValueError) as exc:
+        _fail(str(exc))
+    if t1 <= t0:
+        _fail(f"--to ({end}) must be after --from ({start})")
+    project, found, _slos, _windows = _live_model(specs, services)
+    from .ops.report import ReportError, build_report, write_report
+
+    model_slos = [slo for s in project.services if not services or s.name in services for slo in s.slos]
+    try:
+        data = build_report(url, found, model_slos, t0, t1, services)
+        write_report(data, output, fmt)
+    except (APIError, ReportError) as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"cannot write {output}: {exc.strerror or exc}")
+    click.echo(f"wrote {output} ({len(data['slos'])} SLOs, {len(data['services'])} services)", err=True)
+
+
 # Operations commands (silence, stack, status, collect, render slurm) live in ops_cli.py.
 from .ops_cli import register_ops
 

@@ -1,0 +1,30 @@
+"""The report's PDF: headless Chromium prints the HTML page (the same Chromium `promspec preview` drives)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+
+from ..preview.render import CHROMIUM_FLAGS, PreviewError, find_chromium
+
+
+def print_pdf(page: str, timeout: float = 120.0) -> bytes:
+    """PDF bytes of an HTML page; PreviewError when Chromium is missing or fails."""
+    chromium = find_chromium()
+    with tempfile.TemporaryDirectory(prefix="promspec-report-") as tmp:
+        page_path = os.path.join(tmp, "report.html")
+        with open(page_path, "w", encoding="utf-8") as fh:
+            fh.write(page)
+        pdf = os.path.join(tmp, "report.pdf")
+        cmd = [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={os.path.join(tmp, 'profile')}",
+               "--no-pdf-header-footer", f"--print-to-pdf={pdf}", "file://" + page_path]
+        try:
+            proc = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise PreviewError(f"Chromium did not print the PDF within {timeout:g} s") from None
+        if proc.returncode != 0 or not os.path.exists(pdf) or not os.path.getsize(pdf):
+            raise PreviewError(f"Chromium failed to print the PDF (exit {proc.returncode}): "
+                               f"{proc.stderr.strip()[-500:]}")
+        with open(pdf, "rb") as fh:
+            return fh.read()
