@@ -78,3 +78,17 @@ def test_an_openslo_file_with_nothing_convertible_is_an_error(tmp_path):
     assert proc.returncode == 1 and not out.exists() and "Traceback" not in proc.stderr
     assert "budgetingMethod Timeslices is not converted" in proc.stderr
     assert "no OpenSLO SLO could be converted" in proc.stderr
+
+
+@pytest.mark.parametrize("reference, expected", [
+    ("", "neither an inline `indicator` nor an `indicatorRef`"),
+    ("  indicatorRef: latency\n", "SLI 'latency' not found among the input documents; the input has no SLI document"),
+])
+def test_a_missing_sli_is_named_not_none(tmp_path, reference, expected):
+    """Issue 9: 'SLI None not found' told the user nothing; the message says what is missing."""
+    path = _write(tmp_path, "apiVersion: openslo/v1\nkind: SLO\nmetadata: {name: cal}\nspec:\n  service: web\n"
+                            + reference + "  objectives: [{target: 0.99}]\n")
+    with pytest.raises(SpecError) as exc:
+        load_project([path], env={})
+    text = "\n".join(d.format() for d in exc.value.diagnostics)
+    assert expected in text and "None" not in text, text

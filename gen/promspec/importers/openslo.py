@@ -89,9 +89,15 @@ def _indicator(slo_doc: Document, index: _Index, notes: list) -> tuple[Document,
     if "indicator" in spec:
         return slo_doc, ("spec", "indicator", "spec")
     ref = spec.get("indicatorRef")
-    sli = index.get("SLI", ref) if ref else None
+    if not ref:
+        notes.append(Note(slo_doc, ("spec",), "the SLO has neither an inline `indicator` nor an `indicatorRef` "
+                                              "naming an SLI document"))
+        return None
+    sli = index.get("SLI", ref)
     if sli is None:
-        notes.append(Note(slo_doc, ("spec", "indicatorRef"), f"SLI {ref!r} not found among the input documents"))
+        known = sorted(index.by_kind.get("SLI", {}))
+        listed = f"; the input has SLI {', '.join(map(repr, known))}" if known else "; the input has no SLI document"
+        notes.append(Note(slo_doc, ("spec", "indicatorRef"), f"SLI {ref!r} not found among the input documents{listed}"))
         return None
     return sli, ("spec",)
 
