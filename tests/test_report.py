@@ -4,6 +4,7 @@ SLO attainment: every number in the JSON equals the value computed here from the
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import shutil
@@ -11,6 +12,8 @@ import subprocess
 import time
 
 import pytest
+
+from promspec.ops.report_pdf import pin_dates
 from conftest import REPO, PrometheusServer, free_port, run_promspec
 from ops_backfill import backfill
 
@@ -215,8 +218,11 @@ def test_deterministic_html_and_json(world, tmp_path):
 @pytest.mark.slow
 def test_pdf_prints_and_renders(world, tmp_path):
     _report(world, tmp_path / "r.pdf")
+    time.sleep(1.1)  # Chromium dates a PDF to the second: a second print would differ if the date were not pinned
+    _report(world, tmp_path / "again.pdf")
     pdf = (tmp_path / "r.pdf").read_bytes()
     assert pdf.startswith(b"%PDF")
+    assert pdf == (tmp_path / "again.pdf").read_bytes()
     pdftoppm = shutil.which("pdftoppm")
     if pdftoppm is None:
         pytest.fail("pdftoppm is not installed: run `make tools` (poppler-utils)")
@@ -248,3 +254,12 @@ def test_alert_episodes_from_sample_times():
     assert episodes([5.0]) == ([(5.0, 5.0)], 60.0)
     # A missed evaluation (one gap of two intervals) does not split an episode.
     assert episodes([0.0, 30.0, 90.0, 120.0])[0] == [(0.0, 120.0)]
+
+
+def test_pdf_dates_are_pinned_without_moving_a_byte():
+    """Chromium's print date becomes the report's end; the length (and so the xref offsets) is unchanged."""
+    pdf = b"%PDF-1.4\n1 0 obj <</CreationDate (D:20261201223253+00'00')\n/ModDate (D:20261201223253+00'00')>>"
+    when = datetime.datetime(2026, 11, 30, 0, 0, 5, tzinfo=datetime.timezone.utc)
+    pinned = pin_dates(pdf, when)
+    assert len(pinned) == len(pdf)
+    assert pinned.count(b"(D:20261130000005+00'00')") == 2

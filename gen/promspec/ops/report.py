@@ -256,9 +256,12 @@ def write_report(data: dict, output: str, fmt: str) -> None:
     if fmt == "html":
         _atomic_write(output, page.encode())
         return
+    import datetime
+
     from .report_pdf import print_pdf
 
+    end = datetime.datetime.fromisoformat(data["to"].replace("Z", "+00:00"))
     try:
-        _atomic_write(output, print_pdf(page))
+        _atomic_write(output, print_pdf(page, when=end))
     except PreviewError as exc:
         raise ReportError(str(exc)) from None

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import datetime
 import os
+import re
 import subprocess
 import tempfile
 
 from ..preview.render import CHROMIUM_FLAGS, PreviewError, find_chromium
 
 
-def print_pdf(page: str, timeout: float = 120.0) -> bytes:
-    """PDF bytes of an HTML page; PreviewError when Chromium is missing or fails."""
+# Chromium stamps the print time as /CreationDate and /ModDate (D:YYYYMMDDHHmmSS and a zone); nothing else
+# in its PDF varies between runs of the same page.
+_PDF_DATE = re.compile(rb"/(CreationDate|ModDate) \(D:(\d{14})")
+
+
+def pin_dates(pdf: bytes, when: datetime.datetime) -> bytes:
+    """The PDF with its creation and modification dates set to `when` (the report's end), so the same data
+    and range give the same bytes. The replacement keeps every byte offset, so the xref table stays valid."""
+    stamp = when.astimezone(datetime.timezone.utc).strftime("%Y%m%d%H%M%S").encode()
+    return _PDF_DATE.sub(lambda m: b"/" + m.group(1) + b" (D:" + stamp, pdf)
+
+
+def print_pdf(page: str, timeout: float = 120.0, when: datetime.datetime | None = None) -> bytes:
+    """PDF bytes of an HTML page, dated `when` when given; PreviewError when Chromium is missing or fails."""
     chromium = find_chromium()
     with tempfile.TemporaryDirectory(prefix="promspec-report-") as tmp:
         page_path = os.path.join(tmp, "report.html")
@@ -27,4 +41,5 @@ def print_pdf(page: str, timeout: float = 120.0) -> bytes:
             raise PreviewError(f"Chromium failed to print the PDF (exit {proc.returncode}): "
                                f"{proc.stderr.strip()[-500:]}")
         with open(pdf, "rb") as fh:
-            return fh.read()
+            data = fh.read()
+    return pin_dates(data, when) if when is not None else data
