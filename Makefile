@@ -44,6 +44,13 @@ tools:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
 	    chromium fonts-dejavu-core >/dev/null; \
 	fi
+	@# The Probe end-to-end test runs Debian's blackbox_exporter against local HTTP servers.
+	@if ! command -v prometheus-blackbox-exporter >/dev/null; then \
+	  echo "installing Debian's prometheus-blackbox-exporter"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
+	    prometheus-blackbox-exporter >/dev/null; \
+	fi
 
 test: $(VENV)/.test-deps tools
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests

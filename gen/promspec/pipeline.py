@@ -25,6 +25,7 @@ def load_project(paths: Iterable[str], env: Mapping[str, str] | None = None,
                  strict: bool = False, allow_unknown_buckets: bool = False) -> tuple[Project, Report]:
     """Load and check specs; raises SpecError with every problem found."""
     from .check.tools import locate_parse_errors
+    from .compile.probes_project import attach_probe_rules, attach_probes
     from .compile.slo import slo_groups
     from .importers import convert_foreign
     from .spec.services import build_services
@@ -34,10 +35,12 @@ def load_project(paths: Iterable[str], env: Mapping[str, str] | None = None,
     good = validate_documents(docs, report)
     report.raise_if_errors()
     project = build_project(good, report, env)
+    attach_probes(project, report)  # before services: probe SLIs become ratio/latency SLIs
     build_services(project, report, allow_unknown_buckets)
     report.raise_if_errors()
     # SLO rules join the ordinary rule groups, so every check and renderer sees them.
     project.groups += [g for service in project.services for slo in service.slos for g in slo_groups(slo)]
+    attach_probe_rules(project)
     check_project(project, report, locate=locate_parse_errors)
     for check in CHECKS:
         check(project, report)

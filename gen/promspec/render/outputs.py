@@ -75,3 +75,9 @@ def render_project(project: Project) -> dict[str, bytes]:
     for render in RENDERERS:
         files.update(render(project))
     return dict(sorted(files.items()))
+
+# Synthetic probes (gen/promspec/render/probes.py): blackbox/blackbox.yml and the probe alerts' tests.
+from .probes import render_probes  # noqa: E402
+
+ROOTS.append("blackbox")
+RENDERERS.append(render_probes)

@@ -180,6 +180,7 @@ class Project:
     extra: dict = field(default_factory=dict)  # kind -> [documents] of kinds modelled elsewhere
     backends: dict = field(default_factory=dict)  # name -> catalog.backends.Backend
     services: list = field(default_factory=list)  # spec.services.Service
+    probes: list = field(default_factory=list)  # spec.probes.Probe
 
 
 def _catalog(doc: Document) -> Catalog:

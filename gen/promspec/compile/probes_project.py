@@ -1,0 +1,105 @@
+"""Probes join the project: scrape jobs, a catalog of their series, alert groups, and probe SLIs."""
+
+from __future__ import annotations
+
+import difflib
+
+from ..diagnostics import Report
+from ..spec.loader import dotted
+from ..spec.model import Catalog, MetricFamily, Project, Ref
+from ..spec.probes import build_probes
+from .probes import catalog, rule_group, scrape_jobs
+
+# What promspec-exporter --probe.config exports (gen/promspec/exporter/probe/llm.py); kept here as
+# plain data because the exporter stays importable without the generator and vice versa.
+LLM_PREFIX = "promspec_probe_llm_"
+LLM_LABELS = ("target", "model", "location")
+LLM_HISTOGRAMS = {
+    "ttft": ("ttft_seconds", (0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 20, 30, 60)),
+    "inter_token_latency": ("inter_token_latency_seconds",
+                            (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2.5)),
+    "e2e_latency": ("e2e_seconds", (0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120)),
+}
+
+
+def llm_catalog(ref: Ref) -> Catalog:
+    """The LLM probe's series, for the semantic checks of probe SLIs and dashboards."""
+    metrics = [MetricFamily(name=LLM_PREFIX + name, type="histogram", ref=ref, labels=LLM_LABELS, buckets=buckets)
+               for name, buckets in LLM_HISTOGRAMS.values()]
+    metrics += [
+        MetricFamily(name=LLM_PREFIX + "probes_total", type="counter", ref=ref, labels=(*LLM_LABELS, "outcome")),
+        MetricFamily(name=LLM_PREFIX + "tokens_total", type="counter", ref=ref, labels=LLM_LABELS),
+        MetricFamily(name=LLM_PREFIX + "last_probe_timestamp_seconds", type="gauge", ref=ref, labels=LLM_LABELS),
+    ]
+    return Catalog(name="probe:llm", ref=ref, metrics=metrics)
+
+
+def _rewrite_sli(raw: dict, probe_names: list[str], doc, path: tuple, report: Report) -> bool:
+    """Turn a probe SLI into the ratio or latency SLI it means; True when it reads the LLM probe."""
+    name = raw.pop("probe")
+    signal = raw.get("signal")
+    if signal is None:
+        if name not in probe_names:
+            close = difflib.get_close_matches(name, probe_names, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            report.error(doc.pos(path + ("probe",)), f"no Probe named {name!r}{hint}", dotted(path),
+                         "the metadata.name of a Probe document, or signal: ttft|errors|... for an LLM probe target")
+            raw["ratio"] = {"good": "vector(1)", "total": "vector(1)"}  # keeps later checks quiet; errors stop us
+            return False
+        sel = f'probe_success{{probe="{name}"}}'
+        raw["ratio"] = {"good": f"sum(sum_over_time({sel}[{{{{window}}}}]))",
+                        "total": f"sum(count_over_time({sel}[{{{{window}}}}]))"}
+        return False
+    target = f'target="{name}"'
+    if signal == "errors":
+        del raw["signal"]
+        probes = LLM_PREFIX + "probes_total"
+        raw["ratio"] = {"errors": f'sum(rate({probes}{{{target},outcome!="ok"}}[{{{{window}}}}]))',
+                        "total": f"sum(rate({probes}{{{target}}}[{{{{window}}}}]))"}
+        return True
+    if signal in LLM_HISTOGRAMS:
+        if "threshold" not in raw:
+            report.error(doc.pos(path), f"probe latency signal {signal!r} needs a threshold", dotted(path),
+                         "threshold: a latency such as 1s")
+            del raw["signal"]
+            raw["ratio"] = {"good": "vector(1)", "total": "vector(1)"}
+            return True
+        metric, buckets = LLM_HISTOGRAMS[signal]
+        del raw["signal"]
+        raw["latency"] = {"metric": LLM_PREFIX + metric, "threshold": raw.pop("threshold"),
+                          "buckets": list(buckets), "matchers": target}
+        return True
+    report.error(doc.pos(path + ("signal",)), f"the LLM probe has no signal {signal!r}", dotted(path),
+                 "one of errors, " + ", ".join(LLM_HISTOGRAMS))
+    del raw["signal"]
+    raw["ratio"] = {"good": "vector(1)", "total": "vector(1)"}
+    return True
+
+
+def attach_probes(project: Project, report: Report) -> None:
+    """Model the Probe documents, add their scrape jobs, and rewrite probe SLIs of Service documents."""
+    docs = project.extra.get("Probe", [])
+    project.probes = build_probes(docs, project.settings.scrape_interval, report)
+    for probe in project.probes:
+        project.jobs.extend(scrape_jobs(probe))
+    if project.probes:
+        project.catalogs.append(catalog(project.probes[0].ref))
+    names = [p.name for p in project.probes]
+    llm_ref = None
+    for doc in project.extra.get("Service", []):
+        for i, slo in enumerate(doc.data.get("spec", {}).get("slos", [])):
+            sli = slo.get("sli") if isinstance(slo, dict) else None
+            if isinstance(sli, dict) and "probe" in sli:
+                path = ("spec", "slos", i, "sli")
+                if _rewrite_sli(sli, names, doc, path, report) and llm_ref is None:
+                    llm_ref = Ref(doc, path)
+    if llm_ref is not None:
+        project.catalogs.append(llm_catalog(llm_ref))
+
+
+def attach_probe_rules(project: Project) -> None:
+    """The probes' alert groups join the ordinary rule groups (rules/<spec>.yml of the Probe's file)."""
+    for probe in project.probes:
+        group = rule_group(probe)
+        if group is not None:
+            project.groups.append(group)
