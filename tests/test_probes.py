@@ -263,3 +263,43 @@ def test_blackbox_exporter_and_prometheus_fire_and_resolve(tmp_path, prometheus_
             bbe.wait(10)
         for site in (healthy, failing, slow, secure):
             site.close()
+
+
+CLIENT_SLO_SERVICE = """\
+apiVersion: promspec/v1
+kind: Service
+metadata: {name: chat-lb}
+spec:
+  backend: vllm
+  selector: {job: vllm}
+  slos:
+    - {name: client-ttft, objective: 99%, sli: {probe: chat-lb, signal: ttft, threshold: 1s}}
+    - {name: server-ttft, objective: 99%, sli: {signal: ttft, threshold: 1s}}
+"""
+
+
+def test_llm_serving_dashboard_shows_client_beside_server_ttft_only_with_a_probe_sli(tmp_path):
+    (tmp_path / "svc.yml").write_text(CLIENT_SLO_SERVICE)
+    project, _ = load_project([os.path.join(REPO, "specs", "backends"), str(tmp_path / "svc.yml")], env={})
+    files = render_project(project)
+    board = yaml.safe_load(files["dashboards/llm/llm-service-chat-lb.json"])
+    panel = next(p for p in board["panels"] if p["title"].startswith("TTFT p95: client-observed"))
+    exprs = [t["expr"] for t in panel["targets"]]
+    assert any("vllm:time_to_first_token_seconds_bucket" in e for e in exprs)
+    assert any('promspec_probe_llm_ttft_seconds_bucket{target=~"chat-lb"}' in e for e in exprs)
+    rules = files["rules/svc.yml"].decode()
+    # The client SLI reads the probe's series only: the engine's selector (job="vllm") is not applied to them.
+    assert 'promspec_probe_llm_ttft_seconds_bucket{target="chat-lb",le=~"1|1.0"}' in rules
+    (tmp_path / "svc.yml").write_text(CLIENT_SLO_SERVICE.replace(
+        "    - {name: client-ttft, objective: 99%, sli: {probe: chat-lb, signal: ttft, threshold: 1s}}\n", ""))
+    plain = render_project(load_project([os.path.join(REPO, "specs", "backends"), str(tmp_path / "svc.yml")],
+                                        env={})[0])
+    assert b"client-observed" not in plain["dashboards/llm/llm-service-chat-lb.json"]
+
+
+def test_probe_ttft_threshold_must_be_a_bucket_bound(tmp_path):
+    text = CLIENT_SLO_SERVICE.replace("signal: ttft, threshold: 1s}}", "signal: ttft, threshold: 800ms}}", 1)
+    (tmp_path / "svc.yml").write_text(text)
+    with pytest.raises(SpecError) as exc:
+        load_project([os.path.join(REPO, "specs", "backends"), str(tmp_path / "svc.yml")], env={})
+    assert "threshold 800ms is not a bucket bound" in str(exc.value) and "0.75s, 1s" in str(exc.value)

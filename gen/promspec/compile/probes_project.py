@@ -8,6 +8,7 @@ from ..diagnostics import Report
 from ..spec.loader import dotted
 from ..spec.model import Catalog, MetricFamily, Project, Ref
 from ..spec.probes import build_probes
+from ..spec.services import _threshold_seconds, le_matcher
 from .probes import catalog, rule_group, scrape_jobs
 
 # What promspec-exporter --probe.config exports (gen/promspec/exporter/probe/llm.py); kept here as
@@ -58,16 +59,26 @@ def _rewrite_sli(raw: dict, probe_names: list[str], doc, path: tuple, report: Re
                         "total": f"sum(rate({probes}{{{target}}}[{{{{window}}}}]))"}
         return True
     if signal in LLM_HISTOGRAMS:
+        del raw["signal"]
+        raw["ratio"] = {"good": "vector(1)", "total": "vector(1)"}  # replaced below when the threshold is good
         if "threshold" not in raw:
             report.error(doc.pos(path), f"probe latency signal {signal!r} needs a threshold", dotted(path),
                          "threshold: a latency such as 1s")
-            del raw["signal"]
-            raw["ratio"] = {"good": "vector(1)", "total": "vector(1)"}
             return True
         metric, buckets = LLM_HISTOGRAMS[signal]
-        del raw["signal"]
-        raw["latency"] = {"metric": LLM_PREFIX + metric, "threshold": raw.pop("threshold"),
-                          "buckets": list(buckets), "matchers": target}
+        text, seconds = _threshold_seconds(doc, path + ("threshold",), raw.pop("threshold"))
+        if not any(abs(b - seconds) < 1e-9 for b in buckets):
+            near = sorted(buckets, key=lambda b: abs(b - seconds))[:2]
+            report.error(doc.pos(path + ("threshold",)), f"threshold {text} is not a bucket bound of the LLM "
+                         f"probe's {signal} histogram", dotted(path + ("threshold",)),
+                         "one of its bounds, nearest: " + ", ".join(f"{b:g}s" for b in sorted(near)))
+            return True
+        # A ratio, not a latency SLI: the service's selector labels (job, model_name) are the engine's,
+        # and the probe's series carry target/model/location instead.
+        m = LLM_PREFIX + metric
+        total = f"sum(rate({m}_count{{{target}}}[{{{{window}}}}]))"
+        raw["ratio"] = {"errors": f"{total} - sum(rate({m}_bucket{{{target},{le_matcher(seconds)}}}[{{{{window}}}}]))",
+                        "total": total}
         return True
     report.error(doc.pos(path + ("signal",)), f"the LLM probe has no signal {signal!r}", dotted(path),
                  "one of errors, " + ", ".join(LLM_HISTOGRAMS))
@@ -91,8 +102,13 @@ def attach_probes(project: Project, report: Report) -> None:
             sli = slo.get("sli") if isinstance(slo, dict) else None
             if isinstance(sli, dict) and "probe" in sli:
                 path = ("spec", "slos", i, "sli")
-                if _rewrite_sli(sli, names, doc, path, report) and llm_ref is None:
-                    llm_ref = Ref(doc, path)
+                target = sli["probe"]
+                if _rewrite_sli(sli, names, doc, path, report):
+                    llm_ref = llm_ref or Ref(doc, path)
+                    service = doc.data["metadata"]["name"]
+                    known = project.llm_probe_targets.setdefault(service, [])
+                    if target not in known:
+                        known.append(target)
     if llm_ref is not None:
         project.catalogs.append(llm_catalog(llm_ref))
 
