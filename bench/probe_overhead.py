@@ -17,7 +17,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
-from fake_llm import FakeLLM  # noqa: E402
+from fake_llm import FakeLLM
 
 TICK = os.sysconf("SC_CLK_TCK")
 

@@ -7,14 +7,13 @@ import sys
 import time
 
 import pytest
+from fake_llm import FakeLLM
 from prometheus_client.parser import text_string_to_metric_families
 from promspec.exporter.collectors.llm_probe import LlmProbeCollector
 from promspec.exporter.metrics import render_text
 from promspec.exporter.probe import config
 from promspec.exporter.probe.llm import Result, run
 from promspec.exporter.probe.state import Budget, ProbeSet
-
-from fake_llm import FakeLLM
 
 # Client-observed times may exceed the injected delay by scheduling and loopback overhead on a shared
 # 2-core machine, never undercut it. Stated tolerance: -5 ms .. +150 ms per measurement.
@@ -171,6 +170,6 @@ def test_cli_refuses_a_bad_probe_config(tmp_path):
     bad = tmp_path / "probes.yml"
     bad.write_text("targets:\n  - {name: x, url: http://127.0.0.1:1/v1/chat/completions, model: m, token: sk-1}\n")
     proc = subprocess.run([sys.executable, "-m", "promspec.exporter", "--probe.config", str(bad),
-                           "--web.listen-address", "127.0.0.1:0"], capture_output=True, text=True, timeout=30)
+                           "--web.listen-address", "127.0.0.1:0"], check=False, capture_output=True, text=True, timeout=30)
     assert proc.returncode == 1
     assert "inline tokens are not accepted" in proc.stderr and "Traceback" not in proc.stderr

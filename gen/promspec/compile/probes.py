@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from ..spec.model import Alert, Catalog, MetricFamily, Ref, RuleGroup, ScrapeJob, format_duration, parse_duration
+from ..spec.model import (
+    Alert,
+    Catalog,
+    MetricFamily,
+    Ref,
+    RuleGroup,
+    ScrapeJob,
+    format_duration,
+    parse_duration,
+)
 from ..spec.probes import Probe
 
 # The blackbox_exporter series the probe alerts and dashboard read (labels besides the target labels).

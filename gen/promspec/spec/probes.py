@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass, field
 
 from ..diagnostics import Report
-from .model import Ref, effective_timeout, parse_duration
 from .loader import Document
+from .model import Ref, effective_timeout, parse_duration
 
 # Header names whose inline values are credentials: they may only come from ${ENV} or a file.
 SECRET_HEADER = re.compile(r"(?i)(authori[sz]ation|token|secret|password|passwd|api[-_]?key|cookie|credential|"

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 from urllib.parse import urlsplit
 
 from .config import Target
@@ -70,9 +69,12 @@ def run(target: Target, clock: Callable[[], float] = time.monotonic) -> Result:
     parts = urlsplit(target.url)
     start = clock()
     deadline = start + target.timeout
-    conn_cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    kwargs = {"context": ssl.create_default_context()} if parts.scheme == "https" else {}
-    conn = conn_cls(parts.hostname or "", parts.port, timeout=target.timeout, **kwargs)
+    conn: http.client.HTTPConnection
+    if parts.scheme == "https":
+        conn = http.client.HTTPSConnection(parts.hostname or "", parts.port, timeout=target.timeout,
+                                           context=ssl.create_default_context())
+    else:
+        conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=target.timeout)
     headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
     try:
         token = target.token()
@@ -93,7 +95,7 @@ def run(target: Target, clock: Callable[[], float] = time.monotonic) -> Result:
         while not done:
             remaining = deadline - clock()
             if remaining <= 0:
-                raise socket.timeout("probe deadline")
+                raise TimeoutError("probe deadline")
             if conn.sock is not None:
                 conn.sock.settimeout(remaining)
             line = resp.readline(MAX_LINE + 1)
@@ -135,7 +137,7 @@ def run(target: Target, clock: Callable[[], float] = time.monotonic) -> Result:
         if last is None:
             result.outcome, result.detail = EMPTY, "no content in the stream"
         return result
-    except (socket.timeout, TimeoutError):
+    except TimeoutError:
         result.outcome, result.detail = TIMEOUT, f"no answer within {target.timeout:g}s"
         return result
     except _Malformed as exc:
