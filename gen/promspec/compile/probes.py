@@ -108,10 +108,6 @@ def scrape_jobs(probe: Probe) -> list[ScrapeJob]:
     return jobs
 
 
-def _labels(probe: Probe, severity: str) -> tuple[str, dict]:
-    return severity, dict(probe.alerts.labels)
-
-
 def alerts(probe: Probe) -> list[Alert]:
     """The probe's alerts: failing from M of K locations, slow, certificate expiring."""
     a = probe.alerts
@@ -190,7 +186,9 @@ def alert_tests(probe: Probe, step: float) -> list[dict]:
     instance = probe.targets[0]
     base = {"probe": probe.name, "instance": instance, "job": "probe"}
     a = probe.alerts
-    span = 40
+    # Samples until well after the latest evaluation, so no series goes stale before its alert is checked.
+    longest = max(parse_duration(a.failing_for or "0s"), parse_duration(a.slow_for or "0s"))
+    span = int(longest // step) + 10
     tests = []
     for alert in alerts(probe):
         if alert.name == "ProbeFailing":

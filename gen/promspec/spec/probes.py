@@ -130,10 +130,11 @@ def probe_from(doc: Document, default_interval: str, report: Report) -> Probe:
     http = dict(spec.get("http", {}))
     _check_headers(doc, http.get("headers", {}), report)
     tls = spec.get("tls", {})
-    if tls and module != "http":
+    has_tls = "tls" in spec  # `tls: {}` asks for the default expiry check
+    if has_tls and module != "http":
         report.error(doc.pos(("spec", "tls"), key=True), f"tls expectations on a {module} probe", "spec.tls",
                      "tls on http probes only (blackbox_exporter reports certificates there)")
-    if tls and module == "http":
+    if has_tls and module == "http":
         plain = [t for t in spec["targets"] if not t.startswith("https://")]
         if plain:
             report.warn(doc.pos(("spec", "tls"), key=True), f"tls expectations, but {plain[0]!r} is plain http: its "
@@ -151,10 +152,10 @@ def probe_from(doc: Document, default_interval: str, report: Report) -> Probe:
             report.error(doc.pos(("spec", "locations", i, "name")), f"location {loc.name!r} declared twice",
                          f"spec.locations[{i}].name", "distinct location names")
         seen.add(loc.name)
-    alerts = _alerts(doc, spec.get("alerts", {}), len(locations), bool(tls) and module == "http", report)
+    alerts = _alerts(doc, spec.get("alerts", {}), len(locations), has_tls and module == "http", report)
     return Probe(name=name, ref=Ref(doc, ("spec",)), module=module, targets=tuple(spec["targets"]),
                  interval=interval, timeout=timeout, labels=dict(spec.get("labels", {})), locations=locations,
-                 http=http, min_cert_days=tls.get("min_cert_days", DEFAULT_CERT_DAYS) if tls else 0,
+                 http=http, min_cert_days=tls.get("min_cert_days", DEFAULT_CERT_DAYS) if has_tls else 0,
                  dns=dict(spec.get("dns", {})), grpc=dict(spec.get("grpc", {})), alerts=alerts)
 
 
