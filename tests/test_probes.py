@@ -345,3 +345,15 @@ def test_generated_tests_cover_long_for_durations(tmp_path):
     proc = subprocess.run(["promtool", "test", "rules", "probe-probes.test.yml"], cwd=out / "rules" / "tests",
                           capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_promspec_check_runs_blackbox_config_check(tmp_path):
+    require_tool("promtool")
+    require_tool("prometheus-blackbox-exporter")
+    out = tmp_path / "out"
+    run_promspec("generate", FIXTURE, "-o", str(out), check=0)
+    assert "blackbox_exporter --config.check" in run_promspec("check", str(out), check=0).stderr
+    (out / "blackbox" / "blackbox.yml").write_text("modules:\n  x: {prober: http, bogus: 1}\n")
+    proc = run_promspec("check", str(out), check=1)
+    assert "field bogus not found" in proc.stdout + proc.stderr
