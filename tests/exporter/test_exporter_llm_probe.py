@@ -173,3 +173,46 @@ def test_cli_refuses_a_bad_probe_config(tmp_path):
                            "--web.listen-address", "127.0.0.1:0"], check=False, capture_output=True, text=True, timeout=30)
     assert proc.returncode == 1
     assert "inline tokens are not accepted" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_cli_refuses_the_probe_collector_without_targets():
+    proc = subprocess.run([sys.executable, "-m", "promspec.exporter", "--collectors.enable", "llm_probe",
+                           "--web.listen-address", "127.0.0.1:0"], capture_output=True, text=True, timeout=30,
+                          check=False)
+    assert proc.returncode == 1
+    assert "needs --probe.config" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_exporter_process_serves_probe_results(fake, tmp_path):
+    import socket
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    fake.stream.update(ttft=0.05, gap=0.01, tokens=3)
+    cfg = tmp_path / "probes.yml"
+    cfg.write_text(f"location: lab\ntargets:\n  - {{name: lb, url: '{url(fake, 'healthy')}', model: m1, "
+                   f"interval: 1s, timeout: 1s, max_tokens: 3}}\n")
+    proc = subprocess.Popen([sys.executable, "-m", "promspec.exporter", "--probe.config", str(cfg),
+                             "--collectors.enable", "loadavg", "--web.listen-address", f"127.0.0.1:{port}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        want = 'promspec_probe_llm_probes_total{target="lb",model="m1",location="lab",outcome="ok"}'
+        deadline, text = time.monotonic() + 30, ""
+        while time.monotonic() < deadline:
+            try:
+                text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+            except OSError:
+                text = ""
+            if any(line.startswith(want) and not line.endswith(" 0") for line in text.splitlines()):
+                break
+            time.sleep(0.3)
+        assert any(line.startswith(want) and not line.endswith(" 0") for line in text.splitlines()), text[-2000:]
+        assert 'promspec_exporter_collector_success{collector="llm_probe"} 1' in text
+        assert "node_load1" in text
+    finally:
+        proc.terminate()
+        proc.wait(10)

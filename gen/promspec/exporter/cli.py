@@ -216,6 +216,9 @@ def main(argv=None, overrides: dict | None = None) -> int:
     if args.collector_timeout <= slowest:
         log.warning("--collector.timeout %gs is not above the mount and GPU timeouts (%gs): a hung mount or GPU "
                     "fails its whole collector instead of one series", args.collector_timeout, slowest)
+    if "llm_probe" in collector_names(args) and not args.probe_config:
+        print("promspec-exporter: the llm_probe collector needs --probe.config FILE (its targets)", file=sys.stderr)
+        return 1
     if args.probe_config:
         from .probe.config import ProbeConfigError, load as load_probes
 
