@@ -220,7 +220,8 @@ def main(argv=None, overrides: dict | None = None) -> int:
         print("promspec-exporter: the llm_probe collector needs --probe.config FILE (its targets)", file=sys.stderr)
         return 1
     if args.probe_config:
-        from .probe.config import ProbeConfigError, load as load_probes
+        from .probe.config import ProbeConfigError
+        from .probe.config import load as load_probes
 
         try:
             load_probes(args.probe_config)  # checked before anything starts: a bad file is exit 1, not a log line
