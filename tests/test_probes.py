@@ -357,3 +357,47 @@ def test_promspec_check_runs_blackbox_config_check(tmp_path):
     (out / "blackbox" / "blackbox.yml").write_text("modules:\n  x: {prober: http, bogus: 1}\n")
     proc = run_promspec("check", str(out), check=1)
     assert "field bogus not found" in proc.stdout + proc.stderr
+
+
+PROBE_BACKEND_SERVICE = """\
+apiVersion: promspec/v1
+kind: Service
+metadata: {name: chat-client}
+spec:
+  backend: probe
+  selector: {target: chat-lb}
+  slos:
+    - {name: ttft, objective: 99%, sli: {signal: ttft, threshold: 1s}}
+    - {name: errors, objective: 99.5%, sli: {signal: errors}}
+"""
+
+
+def test_backend_probe_gives_client_side_slos_and_a_serving_dashboard(tmp_path):
+    (tmp_path / "svc.yml").write_text(PROBE_BACKEND_SERVICE)
+    files = render_project(load_project([str(tmp_path / "svc.yml")], env={})[0])
+    rules = files["rules/svc.yml"].decode()
+    assert 'promspec_probe_llm_ttft_seconds_bucket{target="chat-lb",le=~"1|1.0"}' in rules
+    assert 'sum(rate(promspec_probe_llm_probes_total{target="chat-lb",outcome!="ok"}[5m]))' in rules
+    board = files["dashboards/llm/llm-service-chat-client.json"].decode()
+    assert "promspec_probe_llm_ttft_seconds_bucket" in board and "client-observed vs" not in board
+
+
+def test_backend_probe_threshold_off_the_buckets_is_an_error(tmp_path):
+    (tmp_path / "svc.yml").write_text(PROBE_BACKEND_SERVICE.replace("threshold: 1s", "threshold: 900ms"))
+    with pytest.raises(SpecError) as exc:
+        load_project([str(tmp_path / "svc.yml")], env={})
+    assert "threshold 900ms is not a bucket bound" in str(exc.value)
+
+
+@pytest.mark.slow
+def test_backend_probe_slo_tests_pass_promtool(tmp_path):
+    require_tool("promtool")
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    (specs / "svc.yml").write_text(PROBE_BACKEND_SERVICE)
+    out = tmp_path / "out"
+    run_promspec("generate", str(specs), "-o", str(out), check=0)
+    for test in sorted((out / "rules" / "tests").glob("*.test.yml")):
+        proc = subprocess.run(["promtool", "test", "rules", test.name], cwd=test.parent, capture_output=True,
+                              text=True, timeout=120, check=False)
+        assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -87,6 +87,30 @@ def _rewrite_sli(raw: dict, probe_names: list[str], doc, path: tuple, report: Re
     return True
 
 
+PROBE_BACKEND = "probe"
+
+
+def probe_backend_doc(service_doc):
+    """A Backend document for `backend: probe`: the LLM probe's series as canonical signals, so a Service
+    (selector: {target: NAME}) gets the usual SLIs and serving dashboard from the client's side."""
+    from ..spec.loader import Document
+
+    labels = list(LLM_LABELS)
+    signals: dict = {
+        "requests": [{"metric": LLM_PREFIX + "probes_total", "type": "counter", "unit": "requests",
+                      "labels": [*labels, "outcome"]}],
+        "errors": [{"metric": LLM_PREFIX + "probes_total", "type": "counter", "unit": "requests",
+                    "labels": [*labels, "outcome"], "matchers": 'outcome!="ok"'}],
+    }
+    for signal, (metric, buckets) in LLM_HISTOGRAMS.items():
+        signals[signal] = [{"metric": LLM_PREFIX + metric, "type": "histogram", "unit": "seconds",
+                            "labels": labels, "buckets": list(buckets)}]
+    data = {"apiVersion": "promspec/v1", "kind": "Backend", "metadata": {"name": PROBE_BACKEND},
+            "spec": {"description": "promspec-exporter LLM probe (client-observed)", "model_label": "model",
+                     "default_version": "1", "signals": signals}}
+    return Document(file=service_doc.file, index=-1, data=data, source=service_doc.source)
+
+
 def attach_probes(project: Project, report: Report) -> None:
     """Model the Probe documents, add their scrape jobs, and rewrite probe SLIs of Service documents."""
     docs = project.extra.get("Probe", [])
@@ -109,7 +133,12 @@ def attach_probes(project: Project, report: Report) -> None:
                     known = project.llm_probe_targets.setdefault(service, [])
                     if target not in known:
                         known.append(target)
-    if llm_ref is not None:
+    backends = project.extra.get("Backend", [])
+    users = [d for d in project.extra.get("Service", []) if d.data.get("spec", {}).get("backend") == PROBE_BACKEND]
+    if users and not any(d.name == PROBE_BACKEND for d in backends):
+        # Synthesised for the first Service that asks; a Backend document named probe overrides it.
+        project.extra.setdefault("Backend", []).append(probe_backend_doc(users[0]))
+    if llm_ref is not None and not users:
         project.catalogs.append(llm_catalog(llm_ref))
 
 
