@@ -57,6 +57,13 @@ tools:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
 	    poppler-utils >/dev/null; \
 	fi
+	@# The Probe end-to-end test runs Debian's blackbox_exporter against local HTTP servers.
+	@if ! command -v prometheus-blackbox-exporter >/dev/null; then \
+	  echo "installing Debian's prometheus-blackbox-exporter"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
+	    prometheus-blackbox-exporter >/dev/null; \
+	fi
 
 PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider
 # Workers for the full suite (pytest-xdist); XDIST=0 runs it in one process.

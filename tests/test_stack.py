@@ -150,3 +150,30 @@ def test_up_with_a_relative_dir_as_the_readme_says(rendered):
     finally:
         run_promspec("stack", "down", "--dir", "out", cwd=cwd)
     assert not (rendered / ".promspec-stack" / "state.json").exists()
+
+
+def test_up_starts_blackbox_exporter_when_the_output_has_probes(tmp_path):
+    require_tool("prometheus-blackbox-exporter")
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    shutil.copy(os.path.join(REPO, "specs", "notifications.yml"), specs)
+    shutil.copy(os.path.join(REPO, "tests", "fixtures", "probes", "probes.yml"), specs)
+    out = tmp_path / "out"
+    run_promspec("generate", str(specs), "-o", str(out), check=0)
+    try:
+        run_promspec("stack", "up", "--dir", str(out), "--no-exporter", check=0)
+        state = json.loads((out / ".promspec-stack" / "state.json").read_text())
+        procs = {p["name"]: p for p in state["processes"]}
+        assert set(procs) == {"alertmanager", "blackbox", "prometheus"}
+        blackbox = f"127.0.0.1:{procs['blackbox']['port']}"
+
+        def probe_targets():
+            targets = http_json(procs["prometheus"]["url"] + "/api/v1/targets")["data"]["activeTargets"]
+            return [t for t in targets if t["labels"]["job"].startswith("probe-")]
+
+        found = wait_for(probe_targets, 30, "the probe jobs")
+        # Every location's job goes to this stack's blackbox_exporter, with the standard ?target= relabelling.
+        assert {t["discoveredLabels"]["__address__"] for t in found} >= {"db.example.com:5432"}
+        assert all(t["scrapeUrl"].startswith(f"http://{blackbox}/probe?") for t in found)
+    finally:
+        run_promspec("stack", "down", "--dir", str(out))

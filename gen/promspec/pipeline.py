@@ -26,6 +26,7 @@ def load_project(paths: Iterable[str], env: Mapping[str, str] | None = None,
     """Load and check specs; raises SpecError with every problem found."""
     from .catalog.bundled import with_bundled_backends
     from .check.tools import locate_parse_errors
+    from .compile.probes_project import attach_probe_rules, attach_probes
     from .compile.slo import slo_groups
     from .importers import convert_foreign
     from .spec.dashboard_files import attach_exports, without_exports
@@ -52,10 +53,12 @@ def load_project(paths: Iterable[str], env: Mapping[str, str] | None = None,
     adopted = [g for d in rule_docs for g in passthrough_groups(d)]
     project.groups += adopted
     project.documents += rule_docs
+    attach_probes(project, report)  # before services: probe SLIs become ratio/latency SLIs
     build_services(project, report, allow_unknown_buckets)
     report.raise_if_errors()
     # SLO rules join the ordinary rule groups, so every check and renderer sees them.
     project.groups += [g for service in project.services for slo in service.slos for g in slo_groups(slo)]
+    attach_probe_rules(project)
     check_project(project, report, locate=locate_parse_errors)
     demote_uncatalogued(report, adopted)
     for check in CHECKS:

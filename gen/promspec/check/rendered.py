@@ -36,4 +36,8 @@ def check_rendered(directory: str, progress=lambda message: None, lenient: bool 
     from .ops_rendered import check_ops_dirs
 
     results.extend(check_ops_dirs(directory, progress))
+    # blackbox/ (Probe specs): the exporter's own config check.
+    from .probes import check_blackbox
+
+    results.extend(check_blackbox(directory, progress))
     return results

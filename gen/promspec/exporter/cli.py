@@ -118,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="wait between NVML initialisation attempts, and before looking a lost GPU up again (30s)")
     add("--collector.gpu.max-age", dest="gpu_max_age", type=duration, default=60.0,
         help="stop serving a GPU's cached values once they are older than this (60s)")
+    add("--probe.config", dest="probe_config", default="",
+        help="YAML file of OpenAI-compatible endpoints to probe with small streaming completions "
+             "(enables the llm_probe collector; off by default)")
     add("--collector.filesystem.mount-points-exclude", dest="mount_points_exclude", type=regex,
         default=DEFAULT_MOUNT_POINTS_EXCLUDE, help="regex of mount points to leave out")
     add("--collector.filesystem.fs-types-exclude", dest="fs_types_exclude", type=regex,
@@ -172,7 +175,7 @@ def options_from(args: argparse.Namespace) -> Options:
                    disk_device_exclude=args.disk_device_exclude, netdev_device_exclude=args.netdev_device_exclude,
                    gpu_processes=args.gpu_processes, gpu_timeout=args.gpu_timeout,
                    gpu_slow_interval=args.gpu_slow_interval, gpu_retry_interval=args.gpu_retry_interval,
-                   gpu_max_age=args.gpu_max_age)
+                   gpu_max_age=args.gpu_max_age, probe_config=args.probe_config)
 
 
 def limits_from(args: argparse.Namespace) -> ServerLimits:
@@ -185,6 +188,8 @@ def limits_from(args: argparse.Namespace) -> ServerLimits:
 def collector_names(args: argparse.Namespace) -> list:
     """The collectors to run: --collectors.enable (or the default set) less --collectors.disable."""
     chosen = args.enable if args.enable is not None else list(DEFAULT)
+    if getattr(args, "probe_config", ""):
+        chosen = [*chosen, "llm_probe"]
     return [name for name in AVAILABLE if name in chosen and name not in args.disable]
 
 
@@ -211,6 +216,18 @@ def main(argv=None, overrides: dict | None = None) -> int:
     if args.collector_timeout <= slowest:
         log.warning("--collector.timeout %gs is not above the mount and GPU timeouts (%gs): a hung mount or GPU "
                     "fails its whole collector instead of one series", args.collector_timeout, slowest)
+    if "llm_probe" in collector_names(args) and not args.probe_config:
+        print("promspec-exporter: the llm_probe collector needs --probe.config FILE (its targets)", file=sys.stderr)
+        return 1
+    if args.probe_config:
+        from .probe.config import ProbeConfigError
+        from .probe.config import load as load_probes
+
+        try:
+            load_probes(args.probe_config)  # checked before anything starts: a bad file is exit 1, not a log line
+        except ProbeConfigError as exc:
+            print(f"promspec-exporter: --probe.config: {exc}", file=sys.stderr)
+            return 1
     registry = Registry(build(collector_names(args), options_from(args), **(overrides or {})),
                         timeout=args.collector_timeout)
     try:

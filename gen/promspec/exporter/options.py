@@ -30,6 +30,7 @@ class Options:
     gpu_slow_interval: float = 10.0
     gpu_retry_interval: float = 30.0
     gpu_max_age: float = 60.0
+    probe_config: str = ""  # --probe.config: LLM probe targets (the llm_probe collector runs only with one)
 
     def proc(self, *parts: str) -> str:
         """A path under the procfs mount."""

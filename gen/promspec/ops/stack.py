@@ -25,7 +25,10 @@ INSTALL = {
                   "release's `prometheus` on PATH, or set PROMSPEC_PROMETHEUS_BIN",
     "alertmanager": "install Debian's 'prometheus-alertmanager' package (apt-get install prometheus-alertmanager), "
                     "put an Alertmanager release's `alertmanager` on PATH, or set PROMSPEC_ALERTMANAGER_BIN",
+    "blackbox": "install Debian's 'prometheus-blackbox-exporter' package (the output has Probe specs), put a "
+                "`blackbox_exporter` on PATH, or set PROMSPEC_BLACKBOX_BIN",
 }
+BLACKBOX_NAMES = ("prometheus-blackbox-exporter", "blackbox_exporter")
 
 
 class StackError(Exception):
@@ -37,7 +40,8 @@ def binary(kind: str) -> str:
     env = os.environ.get(f"PROMSPEC_{kind.upper()}_BIN")
     if env:
         return env
-    names = ("prometheus",) if kind == "prometheus" else ("prometheus-alertmanager", "alertmanager")
+    names = {"prometheus": ("prometheus",), "blackbox": BLACKBOX_NAMES}.get(kind, ("prometheus-alertmanager",
+                                                                                   "alertmanager"))
     for name in names:
         found = shutil.which(name)
         if found:
@@ -92,7 +96,8 @@ def read_state(directory: str) -> dict | None:
         raise StackError(f"cannot read {path}: {exc}") from None
 
 
-def _prometheus_config(directory: str, state: str, am_port: int, exporter_port: int | None) -> str:
+def _prometheus_config(directory: str, state: str, am_port: int, exporter_port: int | None,
+                       blackbox_port: int | None = None) -> str:
     """A runtime copy of prometheus.yml: absolute paths, this stack's Alertmanager and exporter."""
     import yaml
 
@@ -104,6 +109,12 @@ def _prometheus_config(directory: str, state: str, am_port: int, exporter_port: 
     config["rule_files"] = [os.path.normpath(os.path.join(base, p)) for p in config.get("rule_files", [])]
     exporter_jobs = 0
     for job in config.get("scrape_configs", []):
+        if blackbox_port and job.get("metrics_path") == "/probe":
+            # Probe jobs (compile/probes.py) end with the rule that sends the scrape to their location's
+            # blackbox_exporter: every location is this stack's one exporter here.
+            for rule in job.get("relabel_configs", []):
+                if rule.get("target_label") == "__address__" and "source_labels" not in rule:
+                    rule["replacement"] = f"127.0.0.1:{blackbox_port}"
         for sd in job.get("file_sd_configs", []):
             sd["files"] = [os.path.normpath(os.path.join(base, f)) for f in sd["files"]]
             targets = _file_sd_targets(sd["files"])
@@ -233,7 +244,12 @@ def up(directory: str, exporter: bool = True, env=None, progress=lambda message:
     os.makedirs(state_dir, exist_ok=True)
     ports = {"prometheus": free_port(), "alertmanager": free_port(), "exporter": free_port() if exporter else None}
     am_config = _alertmanager_config(directory, state_dir, env)
-    prom_config = _prometheus_config(directory, state_dir, ports["alertmanager"], ports["exporter"])
+    blackbox_file = os.path.join(directory, "blackbox", "blackbox.yml")
+    if os.path.exists(blackbox_file):  # the specs declare probes: run their exporter too
+        binaries["blackbox"] = binary("blackbox")
+        ports["blackbox"] = free_port()
+    prom_config = _prometheus_config(directory, state_dir, ports["alertmanager"], ports["exporter"],
+                                     ports.get("blackbox"))
     data = os.path.join(state_dir, "data")
     plan = [
         ("alertmanager", [binaries["alertmanager"], f"--config.file={am_config}",
@@ -244,6 +260,9 @@ def up(directory: str, exporter: bool = True, env=None, progress=lambda message:
                         # An alert that fires before Alertmanager is discovered is resent after this delay.
                         "--rules.alert.resend-delay=5s"], "/-/ready"),
     ]
+    if "blackbox" in binaries:
+        plan.insert(1, ("blackbox", [binaries["blackbox"], f"--config.file={os.path.abspath(blackbox_file)}",
+                                     f"--web.listen-address=127.0.0.1:{ports['blackbox']}"], "/-/healthy"))
     if exporter:
         plan.append(("exporter", [sys.executable, "-m", "promspec.exporter",
                                   f"--web.listen-address=127.0.0.1:{ports['exporter']}"], "/healthz"))

@@ -89,6 +89,11 @@ def render_project(project: Project) -> dict[str, bytes]:
         files.update(render(project))
     return dict(sorted(files.items()))
 
+# Synthetic probes (gen/promspec/render/probes.py): blackbox/blackbox.yml and the probe alerts' tests.
+from .probes import render_probes  # noqa: E402
+
+ROOTS.append("blackbox")
+RENDERERS.append(render_probes)
 
 def nothing_useful(project: Project, files: dict[str, bytes]) -> str:
     """Why this output would monitor nothing ('' when it does something): no rule, SLO, dashboard, scrape job
@@ -98,7 +103,7 @@ def nothing_useful(project: Project, files: dict[str, bytes]) -> str:
         return ""
     if any(p.startswith("dashboards/") and p.endswith(".json") for p in files):
         return ""
-    if any(p.startswith(("alertmanager/", "kubernetes/")) for p in files):
+    if any(p.startswith(("alertmanager/", "kubernetes/", "blackbox/")) for p in files):
         return ""
     n = len(project.documents)
     return (f"the specs ({n} document{'s' if n != 1 else ''}) define no rule, SLO, dashboard, scrape job or "

@@ -156,6 +156,8 @@ class Project:
     extra: dict = field(default_factory=dict)  # kind -> [documents] of kinds modelled elsewhere
     backends: dict = field(default_factory=dict)  # name -> catalog.backends.Backend
     services: list = field(default_factory=list)  # spec.services.Service
+    probes: list = field(default_factory=list)  # spec.probes.Probe
+    llm_probe_targets: dict = field(default_factory=dict)  # service name -> LLM probe targets its SLIs read
 
 
 def _catalog(doc: Document) -> Catalog:

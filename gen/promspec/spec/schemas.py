@@ -221,6 +221,7 @@ ALERTING = _object({
     "runbook_url": ALERT["properties"]["runbook_url"],
 })
 SLI = _object({
+    "probe": {**NAME, "x-expected": "a Probe's name (availability), or an LLM probe target with signal"},
     "signal": {"enum": list(SIGNALS)},
     "threshold": THRESHOLD,
     "ratio": _object({
@@ -296,6 +297,13 @@ SETTINGS["properties"].update(SETTINGS_FIELDS)
 SCRAPE_JOB["properties"].update(SCRAPE_JOB_FIELDS)
 SPECS["Notifications"] = NOTIFICATIONS
 DESCRIPTIONS["Notifications"] = "Alertmanager receivers, routes, escalation and inhibition -> alertmanager.yml."
+
+
+# Synthetic probes (spec/probe_schema.py) reuse the fragments above.
+from .probe_schema import PROBE  # noqa: E402
+
+SPECS["Probe"] = PROBE
+DESCRIPTIONS["Probe"] = "Synthetic checks run by blackbox_exporter (http, tcp, icmp, dns, grpc) from one or more locations."
 
 
 def envelope(kind: str) -> dict:

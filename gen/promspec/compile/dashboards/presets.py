@@ -605,4 +605,8 @@ def preset_dashboards(project) -> list[Dashboard]:
             for slo in (s for s in service.slos if s.conventions == "promspec"):
                 out.append(slo_detail(_Make(slo.ref), slo, records.get(slo.id, []),
                                       service.labels.get("team", SLO_FOLDER), serving_uid.get(service.name, "")))
+    if getattr(project, "probes", None) or getattr(project, "llm_probe_targets", None):
+        from .probes import probe_dashboards  # synthetic probes: only when the specs declare them
+
+        out.extend(probe_dashboards(project, out))
     return _prune(out, project)

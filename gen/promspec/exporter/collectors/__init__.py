@@ -17,8 +17,11 @@ AVAILABLE = {
     "netdev": ("netdev", "NetdevCollector"),
     "gpu": ("gpu", "GpuCollector"),
     "process": ("process", "ProcessCollector"),
+    "llm_probe": ("llm_probe", "LlmProbeCollector"),
 }
-DEFAULT = tuple(AVAILABLE)
+# The LLM probe sends requests to servers: it runs only when --probe.config names its targets.
+OPT_IN = ("llm_probe",)
+DEFAULT = tuple(name for name in AVAILABLE if name not in OPT_IN)
 
 
 def build(names, options: Options, **overrides) -> list:

@@ -1,0 +1,1 @@
+"""Synthetic probes run by the exporter in the background (the LLM streaming probe)."""
