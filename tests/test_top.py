@@ -403,9 +403,12 @@ spec:
                     util = prom.query_at(f"promspec_gpu_utilization_ratio{lab}", world["time"])
                     # NVML has no utilisation for a MIG-enabled GPU: a dash, not its instances' values
                     assert r["UTIL"] == (f"{100 * float(util[0]['value'][1]):.1f}%" if util else "—")
-                    used = _q(world, f"promspec_gpu_memory_used_bytes{lab}") / GIB
-                    total = _q(world, f"promspec_gpu_memory_total_bytes{lab}") / GIB
-                    assert r["MEMORY"] == f"{used:.1f}/{total:.1f} GiB"
+                    used = _maybe(world, f"promspec_gpu_memory_used_bytes{lab}")
+                    total = _maybe(world, f"promspec_gpu_memory_total_bytes{lab}")
+                    # An unprivileged exporter gets no memory figures for a MIG GPU from NVML (it serves
+                    # promspec_gpu_data_unavailable instead): a dash, never a made-up value.
+                    assert r["MEMORY"] == ("—" if used is None else f"{used / GIB:.1f}/{total / GIB:.1f} GiB"
+                                           if total is not None else f"{used / GIB:.1f} GiB")
                 assert "—" in [r["UTIL"] for r in rows]  # the MIG GPU
                 await pilot.press("q")
 
