@@ -49,7 +49,7 @@ spec:
         - {title: Running, type: stat, unit: short, queries: [{signal: running}]}
         - {title: KV cache, type: gauge, unit: percentunit, min: 0, max: 1, queries: [{signal: kv_cache_usage}]}
         - {title: Notes, type: text, content: "Owned by **inference**."}
-"""
+"""  # noqa: E501 - the edits below give positions (line:col) in this layout
 
 
 @pytest.fixture(scope="module")
@@ -250,7 +250,7 @@ def test_one_panel_change_changes_only_that_panels_lines_and_diff_says_so(tmp_pa
     assert json.dumps(old, indent=2) == json.dumps(new, indent=2)
     lines_a, lines_b = a[changed[0]].decode().splitlines(), b[changed[0]].decode().splitlines()
     assert len(lines_a) == len(lines_b)
-    assert [i for i, (x, y) in enumerate(zip(lines_a, lines_b)) if x != y] == \
+    assert [i for i, (x, y) in enumerate(zip(lines_a, lines_b, strict=True)) if x != y] == \
         [next(i for i, line in enumerate(lines_b) if "request_queue_time_seconds_bucket" in line)]
 
     proc = run_promspec("diff", str(before), str(after), "--format", "json", check=0)
@@ -393,7 +393,7 @@ def test_lenient_mode_accepts_a_grafana_ui_export_with_warnings(tmp_path):
     assert strict.returncode == 1
     assert "panel type 'graph' has no vendored schema" in strict.stderr
     assert "('__inputs', '__requires', 'iteration' were unexpected)" in strict.stderr  # an export's bookkeeping
-    line = next(i for i, l in enumerate(path.read_text().splitlines(), 1) if '"title": "Requests"' in l)
+    line = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if '"title": "Requests"' in text)
     assert any(f"{path}:{n}:" in strict.stderr for n in range(line - 12, line + 12))
 
 
