@@ -14,6 +14,7 @@ from conftest import REPO, run_promspec, snapshot
 
 from promspec.check.dashboards import check_file, substitute, validate_dashboard
 from promspec.compile.promql import parse
+from promspec.diagnostics import SpecError
 from promspec.pipeline import load_project
 from promspec.render.outputs import render_project
 
@@ -438,3 +439,19 @@ def test_preview_html_shows_rows_panels_and_queries(tmp_path):
                            "--specs", os.path.join(REPO, "specs"))
     assert missing.returncode == 1 and "did you mean 'llm-engine-vllm'" in missing.stderr
     assert not (tmp_path / "x.html").exists()
+
+
+def test_an_unknown_dashboard_service_leaves_each_promql_query_checked_at_its_own_line(tmp_path):
+    # With the dashboard's service unknown, its signal queries resolve to nothing; the PromQL query after one
+    # must still be checked as itself, not paired with the signal query before it.
+    text = (VLLM_DASHBOARD.replace("service: chat-vllm", "service: chat", 1)
+            .replace("          queries:\n            - expr: histogram_quantile(0.9",
+                     "          queries:\n            - {signal: ttft, quantile: 0.9}\n"
+                     "            - expr: histogram_quantile(0.9", 1)
+            .replace('{job=~"$job"}', '{job=~"$team"}', 1))
+    specs = _specs_with(tmp_path, text)
+    with pytest.raises(SpecError) as caught:
+        load_project([str(specs)], env={})
+    found = [d.format() for d in caught.value.diagnostics]
+    team = [line for line in found if "$team" in line]
+    assert len(team) == 1 and "dash.yml:22:108:" in team[0], found

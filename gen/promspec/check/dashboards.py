@@ -560,9 +560,10 @@ def check_dashboards(project, report) -> None:
             continue  # a Grafana export: checked (leniently, at its own line:col) when it was read
         before = len(report.errors)
         targets, problems = resolve(ctx, dash)
+        reported = problems
         if not _check_scope(dash, ctx, report):
-            problems = [p for p in problems if p.query.service]  # the dashboard's own scope was reported once
-        for p in problems:
+            reported = [p for p in problems if p.query.service]  # the dashboard's own scope was reported once
+        for p in reported:
             report.error(p.query.ref.pos(p.field if p.query.signal else "expr"), p.message,
                          p.query.ref.dotted(p.field), p.expected)
         defined = {v.name for v in dash.variables}
@@ -585,7 +586,7 @@ def check_dashboards(project, report) -> None:
                 report.error(panel.ref.pos("title"), f"panel {panel.title!r} sets no unit", panel.ref.dotted(),
                              "unit: a Grafana unit such as s, reqps, percentunit, bytes or short")
             for query, target in zip([q for q in panel.queries if not _failed(q, problems)], targets[id(panel)],
-                                     strict=True):  # one target per query that resolved
+                                     strict=True):  # one target per query that resolved (problems: all others)
                 _check_expr(query, target.expr, defined, universe, recorded, report)
         for link in dash.links + [link for _r, p in dash.panels() for link in p.links]:
             if link.dashboard and link.dashboard not in ctx.uids:
