@@ -28,10 +28,20 @@ warnings.simplefilter("ignore", DeprecationWarning)  # the SDK flags its v1 dash
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "gen"))
 
-from grafana_foundation_sdk.builders import bargauge, dashboard as db, gauge, heatmap, prometheus, stat, table, \
-    timeseries  # noqa: E402
+# After the sys.path set-up above, hence E402; one import per alias, the form the import sorter keeps.
+from grafana_foundation_sdk.builders import (  # noqa: E402
+    bargauge,
+    gauge,
+    heatmap,
+    prometheus,
+    stat,
+    table,
+    timeseries,
+)
+from grafana_foundation_sdk.builders import dashboard as db  # noqa: E402
 from grafana_foundation_sdk.cog.encoder import JSONEncoder  # noqa: E402
-from grafana_foundation_sdk.models import common as cm, dashboard as dm  # noqa: E402
+from grafana_foundation_sdk.models import common as cm  # noqa: E402
+from grafana_foundation_sdk.models import dashboard as dm  # noqa: E402
 
 from promspec.compile.dashboards.compiler import build_dashboard, context_for, plan_dashboard  # noqa: E402
 from promspec.compile.dashboards.project import project_dashboards  # noqa: E402
@@ -40,7 +50,8 @@ from promspec.render.dashboards import render_dashboards  # noqa: E402
 from promspec.render.yamlout import dump_json  # noqa: E402
 
 TYPES = ("timeseries", "stat", "heatmap", "gauge", "bargauge", "table")
-UNITS = {"timeseries": "reqps", "stat": "s", "heatmap": "s", "gauge": "percentunit", "bargauge": "bytes", "table": "short"}
+UNITS = {"timeseries": "reqps", "stat": "s", "heatmap": "s", "gauge": "percentunit", "bargauge": "bytes",
+         "table": "short"}
 
 
 def _median(f, runs: int) -> float:

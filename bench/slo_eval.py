@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import calendar
 import http.server
+import itertools
 import json
 import math
 import os
@@ -151,13 +152,13 @@ class Traffic:
             w = self.weights[p]
             for k in range(minutes):
                 lam = load[k] * w
-                n = max(0, int(round(rnd.gauss(lam, math.sqrt(lam)))))
+                n = max(0, round(rnd.gauss(lam, math.sqrt(lam))))
                 e = share[k]
                 t = t0 + k * STEP
                 if p in bad_pods and inc2 <= t < inc2 + 3 * 3600:
                     e = 0.40
                 mu = n * e
-                b = min(n, max(0, int(round(rnd.gauss(mu, math.sqrt(mu * (1 - e))))))) if mu > 0 else 0
+                b = min(n, max(0, round(rnd.gauss(mu, math.sqrt(mu * (1 - e)))))) if mu > 0 else 0
                 g_cum += n - b
                 b_cum += b
                 good[k] = g_cum
@@ -180,7 +181,7 @@ class Traffic:
         """(name suffix, le or None, value function of minute k) for one pod's bucket, count and sum series."""
         out = []
         good, bad = self.good[p], self.bad[p]
-        for b, fg, fb in zip(self.bounds, self.good_frac, self.bad_frac):
+        for b, fg, fb in zip(self.bounds, self.good_frac, self.bad_frac, strict=True):
             le = repr(float(b))
             if b <= THRESHOLD:
                 out.append(("_bucket", le, lambda k, fg=fg: int(good[k] * fg)))
@@ -202,19 +203,20 @@ class Traffic:
         with open(path, "w", buffering=1 << 22) as f:
             for p in range(self.pods):
                 good, bad = self.good[p], self.bad[p]
-                for suffix, le, value in self.series(p):
+                for suffix, le, _value in self.series(p):
                     prefix = f"{METRIC}{suffix}{self.labels(p, le)} "
                     # Inline the common cases: a list comprehension per series is the fast path.
+                    # good and bad cover every minute; stamps stop at minute last, hence strict=False.
                     if suffix == "_bucket" and le != "+Inf" and float(le) <= THRESHOLD:
                         fg = self.good_frac[self.bounds.index(float(le))]
-                        lines = [f"{prefix}{int(g * fg)} {s}\n" for g, s in zip(good, stamps)]
+                        lines = [f"{prefix}{int(g * fg)} {s}\n" for g, s in zip(good, stamps, strict=False)]
                     elif suffix == "_bucket" and le != "+Inf":
                         fb = self.bad_frac[self.bounds.index(float(le))]
-                        lines = [f"{prefix}{g + int(b * fb)} {s}\n" for g, b, s in zip(good, bad, stamps)]
+                        lines = [f"{prefix}{g + int(b * fb)} {s}\n" for g, b, s in zip(good, bad, stamps, strict=False)]
                     elif suffix == "_sum":
-                        lines = [f"{prefix}{g * 0.141 + b * 2.27:.3f} {s}\n" for g, b, s in zip(good, bad, stamps)]
+                        lines = [f"{prefix}{g * 0.141 + b * 2.27:.3f} {s}\n" for g, b, s in zip(good, bad, stamps, strict=False)]
                     else:
-                        lines = [f"{prefix}{g + b} {s}\n" for g, b, s in zip(good, bad, stamps)]
+                        lines = [f"{prefix}{g + b} {s}\n" for g, b, s in zip(good, bad, stamps, strict=False)]
                     f.write("".join(lines))
                     n += len(lines)
             f.write("# EOF\n")
@@ -279,18 +281,19 @@ class Prometheus:
             yaml.safe_dump(config, f, sort_keys=False)
 
     def start(self) -> "Prometheus":
-        logf = open(self.log_path, "w")
-        self.proc = subprocess.Popen(
-            [PROMETHEUS, f"--config.file={self.config_path}", f"--storage.tsdb.path={self.data}",
-             f"--web.listen-address=127.0.0.1:{self.port}", "--storage.tsdb.retention.time=3650d",
-             "--web.enable-lifecycle", "--log.level=info"],
-            stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
+        with open(self.log_path, "w") as logf:  # the child keeps its own descriptor
+            self.proc = subprocess.Popen(
+                [PROMETHEUS, f"--config.file={self.config_path}", f"--storage.tsdb.path={self.data}",
+                 f"--web.listen-address=127.0.0.1:{self.port}", "--storage.tsdb.retention.time=3650d",
+                 "--web.enable-lifecycle", "--log.level=info"],
+                stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
         CLEANUP.append(self.stop)
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited {self.proc.returncode}; see {self.log_path}:\n"
-                                   + open(self.log_path).read()[-2000:])
+                with open(self.log_path) as fh:
+                    tail = fh.read()[-2000:]
+                raise RuntimeError(f"{self.name} exited {self.proc.returncode}; see {self.log_path}:\n{tail}")
             try:
                 if get_text(self.url + "/-/ready", timeout=2).strip():
                     return self
@@ -392,7 +395,7 @@ def block_metas(data: str) -> list[dict]:
 
 def overlapping(metas: list[dict]) -> int:
     spans = sorted((m["minTime"], m["maxTime"]) for m in metas)
-    return sum(1 for a, b in zip(spans, spans[1:]) if b[0] < a[1])
+    return sum(1 for a, b in itertools.pairwise(spans) if b[0] < a[1])
 
 
 def wait_compacted(data: str, timeout: float) -> list[dict]:
@@ -791,7 +794,7 @@ def recorded_history(live: "Prometheus", t_q: float, end: int, ps_groups: list[d
                       ("slo:sli_total:rate5m", ours), ("slo:sli_error:ratio_rate5m", peer)):
         res = live.query(f"{name}{{{sel}}}[{int(window)}s]", t=t_q)["result"]
         ts = [float(t) for t, _ in res[0]["values"]] if res else []
-        gaps = sorted(b - a for a, b in zip(ts, ts[1:]))
+        gaps = sorted(b - a for a, b in itertools.pairwise(ts))
         out[name] = {
             "samples": len(ts), "backfilled": sum(1 for t in ts if t <= end), "live": sum(1 for t in ts if t > end),
             "first_s_after_window_start": ts[0] - (t_q - window) if ts else None,
@@ -823,7 +826,7 @@ def report(summary, gauge_by, isolated, accuracy, ps_groups, peer_groups, interv
     print(f"Data: {info['days']:g} days x {info['pods']} pods; TTFT histogram with {len(info['bounds'])} bounds "
           f"(+Inf), {info['samples'] / 1e6:.1f} M raw samples; day/night traffic {accuracy['day_night_ratio']:.1f}x")
     print(f"Pipeline: {', '.join(f'{k} {v:.0f}s' for k, v in info['timings'].items())}")
-    spans = ", ".join("%.0fh" % b["hours"] for b in info["blocks"])
+    spans = ", ".join(f"{b['hours']:.0f}h" for b in info["blocks"])
     print(f"Blocks: {len(info['blocks'])} ({spans})")
     print("Health: " + ", ".join(f"{k.replace('prometheus_', '')} {v:g}" for k, v in info["health"].items()))
     hist = info["history"]

@@ -40,7 +40,8 @@ def pyproject_text(facts: dict) -> str:
     return (
         '[build-system]\nrequires = ["setuptools>=68"]\nbuild-backend = "setuptools.build_meta"\n\n'
         f'[project]\nname = "{NAME}"\nversion = "{facts["version"]}"\n'
-        'description = "promspec-exporter: GPU (NVML) and host metrics for Prometheus, without the promspec generator"\n'
+        'description = "promspec-exporter: GPU (NVML) and host metrics for Prometheus, '
+        'without the promspec generator"\n'
         f'requires-python = "{facts["requires_python"]}"\nlicense = {{text = "Apache-2.0"}}\n'
         f"dependencies = [\n{deps}]\n\n"
         '[project.scripts]\npromspec-exporter = "promspec.exporter.cli:main"\n\n'

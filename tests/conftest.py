@@ -88,17 +88,24 @@ def http_json(url: str, timeout: float = 5.0):
         return json.load(resp)
 
 
+def log_tail(path: str, chars: int = 2000) -> str:
+    """The end of a server's log, for a failure message."""
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        return fh.read()[-chars:]
+
+
 class PrometheusServer:
     """A real Prometheus on 127.0.0.1 with a free port; stopped by its PID."""
 
     def __init__(self, config: str, data_dir: str, extra_args=()):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = open(os.path.join(data_dir, "prometheus.log"), "wb")
-        self.proc = subprocess.Popen(
-            [require_tool("prometheus"), f"--config.file={config}", f"--storage.tsdb.path={data_dir}",
-             f"--web.listen-address=127.0.0.1:{self.port}", "--storage.tsdb.retention.time=3650d", *extra_args],
-            stdout=self.log, stderr=subprocess.STDOUT)
+        self.log_path = os.path.join(data_dir, "prometheus.log")
+        with open(self.log_path, "wb") as log:  # the child keeps its own descriptor
+            self.proc = subprocess.Popen(
+                [require_tool("prometheus"), f"--config.file={config}", f"--storage.tsdb.path={data_dir}",
+                 f"--web.listen-address=127.0.0.1:{self.port}", "--storage.tsdb.retention.time=3650d", *extra_args],
+                stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -109,7 +116,7 @@ class PrometheusServer:
                     break
                 time.sleep(0.1)
         self.stop()
-        raise RuntimeError("Prometheus did not become ready: " + open(self.log.name).read()[-2000:])
+        raise RuntimeError("Prometheus did not become ready: " + log_tail(self.log_path))
 
     def query(self, expr: str) -> list:
         from urllib.parse import quote
@@ -132,7 +139,6 @@ class PrometheusServer:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-        self.log.close()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conftest import PrometheusServer, free_port, require_tool
+from conftest import PrometheusServer, free_port, log_tail, require_tool
 
 
 def wait_for(predicate, timeout: float, what: str, interval: float = 0.1):
@@ -34,11 +34,12 @@ class AlertmanagerServer:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         os.makedirs(data_dir, exist_ok=True)
-        self.log = open(os.path.join(data_dir, "alertmanager.log"), "wb")
-        self.proc = subprocess.Popen(
-            [require_tool("prometheus-alertmanager"), f"--config.file={config}", f"--storage.path={data_dir}",
-             f"--web.listen-address=127.0.0.1:{self.port}", "--cluster.listen-address="],
-            stdout=self.log, stderr=subprocess.STDOUT)
+        self.log_path = os.path.join(data_dir, "alertmanager.log")
+        with open(self.log_path, "wb") as log:  # the child keeps its own descriptor
+            self.proc = subprocess.Popen(
+                [require_tool("prometheus-alertmanager"), f"--config.file={config}", f"--storage.path={data_dir}",
+                 f"--web.listen-address=127.0.0.1:{self.port}", "--cluster.listen-address="],
+                stdout=log, stderr=subprocess.STDOUT)
         try:
             wait_for(self._ready, 30, "Alertmanager /-/ready")
         except BaseException:
@@ -47,7 +48,7 @@ class AlertmanagerServer:
 
     def _ready(self) -> bool:
         if self.proc.poll() is not None:
-            pytest.fail("Alertmanager exited: " + open(self.log.name).read()[-2000:])
+            pytest.fail("Alertmanager exited: " + log_tail(self.log_path))
         try:
             with urllib.request.urlopen(self.url + "/-/ready", timeout=1):
                 return True

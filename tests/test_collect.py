@@ -43,7 +43,7 @@ metadata: {name: app-alerts}
 spec:
   alerts:
     - {name: AppErrorRatioHigh, expr: "app:error_ratio_5m > 0.1", for: 5m}
-"""
+"""  # noqa: E501 - a spec as users write it, one rule a line
 
 
 @pytest.fixture(scope="module")

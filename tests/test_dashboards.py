@@ -14,6 +14,7 @@ from conftest import REPO, run_promspec, snapshot
 
 from promspec.check.dashboards import check_file, substitute, validate_dashboard
 from promspec.compile.promql import parse
+from promspec.diagnostics import SpecError
 from promspec.pipeline import load_project
 from promspec.render.outputs import render_project
 
@@ -49,7 +50,7 @@ spec:
         - {title: Running, type: stat, unit: short, queries: [{signal: running}]}
         - {title: KV cache, type: gauge, unit: percentunit, min: 0, max: 1, queries: [{signal: kv_cache_usage}]}
         - {title: Notes, type: text, content: "Owned by **inference**."}
-"""
+"""  # noqa: E501 - the edits below give positions (line:col) in this layout
 
 
 @pytest.fixture(scope="module")
@@ -250,7 +251,7 @@ def test_one_panel_change_changes_only_that_panels_lines_and_diff_says_so(tmp_pa
     assert json.dumps(old, indent=2) == json.dumps(new, indent=2)
     lines_a, lines_b = a[changed[0]].decode().splitlines(), b[changed[0]].decode().splitlines()
     assert len(lines_a) == len(lines_b)
-    assert [i for i, (x, y) in enumerate(zip(lines_a, lines_b)) if x != y] == \
+    assert [i for i, (x, y) in enumerate(zip(lines_a, lines_b, strict=True)) if x != y] == \
         [next(i for i, line in enumerate(lines_b) if "request_queue_time_seconds_bucket" in line)]
 
     proc = run_promspec("diff", str(before), str(after), "--format", "json", check=0)
@@ -393,7 +394,7 @@ def test_lenient_mode_accepts_a_grafana_ui_export_with_warnings(tmp_path):
     assert strict.returncode == 1
     assert "panel type 'graph' has no vendored schema" in strict.stderr
     assert "('__inputs', '__requires', 'iteration' were unexpected)" in strict.stderr  # an export's bookkeeping
-    line = next(i for i, l in enumerate(path.read_text().splitlines(), 1) if '"title": "Requests"' in l)
+    line = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if '"title": "Requests"' in text)
     assert any(f"{path}:{n}:" in strict.stderr for n in range(line - 12, line + 12))
 
 
@@ -438,3 +439,19 @@ def test_preview_html_shows_rows_panels_and_queries(tmp_path):
                            "--specs", os.path.join(REPO, "specs"))
     assert missing.returncode == 1 and "did you mean 'llm-engine-vllm'" in missing.stderr
     assert not (tmp_path / "x.html").exists()
+
+
+def test_an_unknown_dashboard_service_leaves_each_promql_query_checked_at_its_own_line(tmp_path):
+    # With the dashboard's service unknown, its signal queries resolve to nothing; the PromQL query after one
+    # must still be checked as itself, not paired with the signal query before it.
+    text = (VLLM_DASHBOARD.replace("service: chat-vllm", "service: chat", 1)
+            .replace("          queries:\n            - expr: histogram_quantile(0.9",
+                     "          queries:\n            - {signal: ttft, quantile: 0.9}\n"
+                     "            - expr: histogram_quantile(0.9", 1)
+            .replace('{job=~"$job"}', '{job=~"$team"}', 1))
+    specs = _specs_with(tmp_path, text)
+    with pytest.raises(SpecError) as caught:
+        load_project([str(specs)], env={})
+    found = [d.format() for d in caught.value.diagnostics]
+    team = [line for line in found if "$team" in line]
+    assert len(team) == 1 and "dash.yml:22:108:" in team[0], found

@@ -104,8 +104,8 @@ def _png_pixels(data: bytes) -> tuple[int, int, bytes]:
 def test_every_panel_has_data_and_preview(tmp_path, prometheus_factory):
     specs = tmp_path / "specs"
     shutil.copytree(os.path.join(REPO, "specs"), specs)
-    backend_docs = [d for f in sorted(glob.glob(str(specs / "backends" / "*.yml")))
-                    for d in yaml.safe_load_all(open(f)) if d and d.get("kind") == "Backend"]
+    backend_docs = [d for f in sorted((specs / "backends").glob("*.yml"))
+                    for d in yaml.safe_load_all(f.read_text()) if d and d.get("kind") == "Backend"]
     engines = FakeEngines(backend_docs)
     exporter_port = free_port()
     exporter = _start_exporter(exporter_port)

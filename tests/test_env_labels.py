@@ -37,6 +37,6 @@ def test_quoted_values_keep_their_commas(text, expected):
     ("novalue", "novalue"),
 ])
 def test_malformed_labels_are_an_error_naming_the_variable(text, culprit):
-    _labels_, errors = _labels(text)
+    _, errors = _labels(text)
     assert len(errors) == 1
     assert errors[0].startswith("env:PROMSPEC_EXTERNAL_LABELS") and repr(culprit) in errors[0], errors[0]

@@ -130,9 +130,9 @@ def test_pyrra_alerts_fire_in_the_minute_pyrras_rules_would(tmp_path, promtool):
     Pyrra's documented windows, factors and `for`), and promtool runs promspec's rules on the same counters."""
     out = tmp_path / "out"
     run_promspec("generate", str(PYRRA / "api-errors.yml"), "-o", str(out), check=0)
+    errors = f"{E0}x{START - 1} {E0}+{ERRORS_PER_MIN}x{MINUTES - START}"
     series = {'shop_api_requests_total{job="api",route="/cart",code="200"}': f"{T0}+{TOTAL_PER_MIN}x{MINUTES}",
-              'shop_api_requests_total{job="api",route="/cart",code="500"}':
-                  f"{E0}x{START - 1} {E0}+{ERRORS_PER_MIN}x{MINUTES - START}"}
+              'shop_api_requests_total{job="api",route="/cart",code="500"}': errors}
     # total = the 200s + the 500s: the selector job="api" reads both.
     firing = {(short, long): _expected_firing(short, long, factor, wait) for short, long, factor, wait in PYRRA_4W}
     labels = {"slo": "api-errors", "team": "storefront", "job": "api", "route": "/cart"}

@@ -106,7 +106,7 @@ def test_the_deadline_is_shared_by_every_request_of_a_command(hostile):
     with overall_deadline(0.5):
         request("GET", server.url)
         time.sleep(0.6)
-        with pytest.raises(APIError, match="--timeout of 0.5s"):
+        with pytest.raises(APIError, match=r"--timeout of 0\.5s"):
             request("GET", server.url)
 
 

@@ -247,7 +247,7 @@ def test_a_reader_leaves_a_write_in_progress_alone(tmp_path):
 
     write_tree(str(tmp_path), {"rules/a.yml": b"a\n"}, ["rules"], owned=True)
     (tmp_path / (tree.STAGING_PREFIX + "live")).mkdir()  # what a running generate has on disk
-    with tree._locked(str(tmp_path)), pytest.raises(HalfWrittenOutput, match="is writing .* right now"):
+    with tree._locked(str(tmp_path)), pytest.raises(HalfWrittenOutput, match=r"is writing .* right now"):
         recover_for_read(str(tmp_path))  # the lock is held by that generate
     assert (tmp_path / (tree.STAGING_PREFIX + "live")).is_dir()
     recover_for_read(str(tmp_path))  # once it is gone, the leftover is cleaned up

@@ -53,7 +53,7 @@ def test_high_cardinality_label_is_a_warning_and_strict_makes_it_an_error(tmp_pa
           metrics:
             - {name: chat_requests_total, type: counter, labels: [model, user_id]}
         """)
-    project, report = load_project([BASE, path], env={})
+    _project, report = load_project([BASE, path], env={})
     assert [w.message for w in report.warnings] == ["label 'user_id' looks high-cardinality (one series per value)"]
     assert str(report.warnings[0].pos).endswith("s.yml:6:66")
     errors = _errors(path, strict=True)
@@ -88,7 +88,7 @@ def test_external_metrics_and_regexes_are_accepted(tmp_path):
             - name: A
               expr: node_load1 > 4 and on(instance) up == 1
         """)
-    project, report = load_project([BASE, path], env={})
+    _project, report = load_project([BASE, path], env={})
     assert not report.errors
 
 

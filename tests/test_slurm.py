@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -104,7 +105,7 @@ def test_script_runs_prometheus_for_the_jobs_lifetime(tmp_path):
     assert json.loads(seen.read_text()) == [["gpu-nodes", "node-a:19400", "hpc", "gpu"],
                                             ["gpu-nodes", "node-b:19400", "hpc", "gpu"]]
     pid = int((tmp_path / "run" / "prometheus.pid").read_text())
-    assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+    assert not os.path.exists(f"/proc/{pid}") or Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
     assert "See you next time!" in (tmp_path / "run" / "prometheus.log").read_text()
     assert (tmp_path / "run" / "tsdb").is_dir()
 

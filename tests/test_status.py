@@ -59,7 +59,7 @@ def world(tmp_path_factory):
     for slo_id, d in DATA.items():
         service, slo = slo_id.split("-")
         labels = {"slo_id": slo_id, "slo_service": service, "slo": slo}
-        for w, ratio in zip(WINDOWS, d["windows"]):
+        for w, ratio in zip(WINDOWS, d["windows"], strict=True):
             series.append((f"slo:sli_error:ratio_rate{w}", labels, [(t, ratio) for t in times]))
         remaining = 1 - d["period"] / d["budget"]
         series += [("slo:sli_error:ratio_period", labels, [(t, d["period"]) for t in times]),

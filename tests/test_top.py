@@ -196,11 +196,11 @@ def test_screens_show_the_promql_results(world, tmp_path):
             titles = [str(c.label) for c in services.columns.values()]
             rows = _rows(services)
             assert [r[0] for r in rows] == ["chat", "embed"]
-            chat = dict(zip(titles, rows[0]))
+            chat = dict(zip(titles, rows[0], strict=True))
             for title, value in expected.items():
                 assert chat[title] == value, title
             assert chat["MODEL"] == "llama-3-8b" and chat["ENGINE"] == "vllm"
-            embed = dict(zip(titles, rows[1]))  # no series at all: dashes, never a crash
+            embed = dict(zip(titles, rows[1], strict=True))  # no series at all: dashes, never a crash
             assert embed["REQ/S"] == "—" and embed["TTFT p95"] == "—" and embed["UP"] == "—"
             slos = app.screen.query_one("#slos", DataTable)
             slo_rows = {(r[0], r[1]): r for r in _rows(slos)}
@@ -249,7 +249,7 @@ def test_screens_show_the_promql_results(world, tmp_path):
             await _until(pilot, lambda: type(app.screen).__name__ == "GpuScreen")
             gpus = app.screen.query_one("#gpus", DataTable)
             titles = [str(c.label) for c in gpus.columns.values()]
-            rows = [dict(zip(titles, r)) for r in _rows(gpus)]
+            rows = [dict(zip(titles, r, strict=True)) for r in _rows(gpus)]
             assert [(r["INSTANCE"], r["GPU"]) for r in rows] == [("node-a:9400", "0"), ("node-a:9400", "1"),
                                                                    ("node-a:9400", "2"), ("node-c:9400", "0")]
             for r in rows:
@@ -368,6 +368,7 @@ spec:
         req = f"sum(rate(vllm:request_success_total{sel}[5m]))"
         err = 'sum(rate(vllm:request_success_total{job="vllm",finished_reason="error"}[5m]))'
         whole = '{job="promspec-exporter",gpu_instance=""}'
+        mem = f"sum(promspec_gpu_memory_used_bytes{whole}) / sum(promspec_gpu_memory_total_bytes{whole})"
         expected = {
             "REQ/S": f"{_q(world, req):.2f}/s",
             "ERRORS": f"{100 * _q(world, f'{err} / {req}'):.2f}%",
@@ -377,7 +378,7 @@ spec:
             "KV CACHE": f"{100 * _q(world, f'avg(vllm:kv_cache_usage_perc{sel})'):.1f}%",
             "UP": "1/1",
             "GPU UTIL": f"{100 * _q(world, f'avg(promspec_gpu_utilization_ratio{whole})'):.1f}%",
-            "GPU MEM": f"{100 * _q(world, f'sum(promspec_gpu_memory_used_bytes{whole}) / sum(promspec_gpu_memory_total_bytes{whole})'):.1f}%",
+            "GPU MEM": f"{100 * _q(world, mem):.1f}%",
         }
         gpu_count = len(prom.query_at("promspec_gpu_temperature_celsius", world["time"]))
 
@@ -386,7 +387,7 @@ spec:
                 await _until(pilot, lambda: app.fetches >= 1)
                 table = app.screen.query_one("#services", DataTable)
                 titles = [str(c.label) for c in table.columns.values()]
-                row = dict(zip(titles, _rows(table)[0]))
+                row = dict(zip(titles, _rows(table)[0], strict=True))
                 for title, value in expected.items():
                     assert row[title] == value, title
                 slo_rows = {r[1]: r for r in _rows(app.screen.query_one("#slos", DataTable))}
@@ -396,7 +397,7 @@ spec:
                 await _until(pilot, lambda: type(app.screen).__name__ == "GpuScreen")
                 gpus = app.screen.query_one("#gpus", DataTable)
                 titles = [str(c.label) for c in gpus.columns.values()]
-                rows = [dict(zip(titles, r)) for r in _rows(gpus)]
+                rows = [dict(zip(titles, r, strict=True)) for r in _rows(gpus)]
                 assert len(rows) == gpu_count == 4
                 for r in rows:
                     lab = f'{{gpu="{r["GPU"]}",gpu_instance=""}}'

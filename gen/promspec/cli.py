@@ -7,6 +7,8 @@ import sys
 
 import click
 
+from .ops_cli import register_ops  # light: os, re and click only, like this module
+
 DEFAULT_SPECS = "specs"
 
 
@@ -504,8 +506,6 @@ def report(specs, url, start, end, services, output, fmt) -> None:
 
 
 # Operations commands (silence, stack, status, collect, render slurm) live in ops_cli.py.
-from .ops_cli import register_ops
-
 register_ops(cli, _fail, _load)
 
 

@@ -501,7 +501,7 @@ class FakeNvml:
     def nvmlDeviceGetFieldValues(self, handle, field_ids):
         def read(gpu):
             values = (self.binding.c_nvmlFieldValue_t * len(field_ids))()
-            for slot, requested in zip(values, field_ids):
+            for slot, requested in zip(values, field_ids, strict=True):
                 field_id, scope = requested if isinstance(requested, tuple) else (requested, 0)
                 slot.fieldId, slot.scopeId = field_id, scope
                 self._write_field(gpu, slot, field_id, scope)
@@ -613,7 +613,7 @@ class FakeNvml:
     def _process_records(self, processes: list) -> list:
         """The driver writes 24-byte nvmlProcessInfo_v2_t records; the binding reads with its own struct."""
         driver = (_ProcessInfoV2 * len(processes))()
-        for record, (pid, used, gi, ci) in zip(driver, processes):
+        for record, (pid, used, gi, ci) in zip(driver, processes, strict=True):
             record.pid, record.usedGpuMemory = pid, used
             record.gpuInstanceId = NOT_AVAILABLE_U32 if gi is None else gi
             record.computeInstanceId = NOT_AVAILABLE_U32 if ci is None else ci

@@ -103,7 +103,7 @@ def test_collectors_from_environment_and_clean_stop(tmp_path):
 @needs("promtool")
 def test_no_driver_real_binding_serves_host_metrics(tmp_path):
     """On this machine the real nvidia-ml-py finds no libnvidia-ml: the GPU collector fails, nothing else."""
-    with exporter_process([], log_path=tmp_path / "log") as (process, port, log_path):
+    with exporter_process([], log_path=tmp_path / "log") as (_process, port, log_path):
         for _ in range(3):
             status, _, body = http_get(port)
             assert status == 200

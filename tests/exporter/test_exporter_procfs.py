@@ -86,7 +86,7 @@ def test_binary_or_truncated_file_fails_the_collector(tmp_path, procfs_tree, col
         registry.gather()
         assert registry.health[collector].success is False
         assert name.split("/")[0] in registry.health[collector].last_error
-        other = [c.name for c in registry.collectors if c.name != collector][0]
+        other = next(c.name for c in registry.collectors if c.name != collector)
         assert registry.health[other].success is True
     finally:
         registry.close()

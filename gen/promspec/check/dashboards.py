@@ -92,8 +92,8 @@ def schema(name: str) -> dict:
         node[path[-1]] = {"anyOf": [ref, {"type": "string"}, {"type": "null"}], **described}
     if name == QUERY_PATCH[0]:
         node = data
-        for part in QUERY_PATCH[1][:-1]:
-            node = node[part]
+        for key in QUERY_PATCH[1][:-1]:  # str keys and a list index
+            node = node[key]
         node[QUERY_PATCH[1][-1]] = {}
     return data
 
@@ -283,7 +283,7 @@ def panel_query(expr: str) -> PanelQuery:
         elif isinstance(node, pp.Call) and node.func.name in RATE_FUNCS and node.args:
             arg = node.args[0]
             seconds = int(arg.range.total_seconds()) if isinstance(arg, pp.MatrixSelector) else None
-            which = markers.get(seconds)
+            which = markers.get(seconds) if seconds is not None else None
             if which == "__rate_interval" or (which == "__range" and node.func.name == "increase"):
                 return
             bad.append((node.func.name, f"${which}" if which else _duration(arg)))
@@ -405,7 +405,7 @@ def validate_dashboard(data, lenient: bool = False, by_shape: bool = False) -> l
             try:
                 names = panel_query(target["expr"]).metrics
             except PromQLError:
-                names = []
+                names = ()
             reads_scraped |= any(not RECORDED.match(n) and n != "ALERTS" for n in names)
     for name in ("job", "instance"):
         if reads_scraped and name not in variables:
@@ -560,9 +560,10 @@ def check_dashboards(project, report) -> None:
             continue  # a Grafana export: checked (leniently, at its own line:col) when it was read
         before = len(report.errors)
         targets, problems = resolve(ctx, dash)
+        reported = problems
         if not _check_scope(dash, ctx, report):
-            problems = [p for p in problems if p.query.service]  # the dashboard's own scope was reported once
-        for p in problems:
+            reported = [p for p in problems if p.query.service]  # the dashboard's own scope was reported once
+        for p in reported:
             report.error(p.query.ref.pos(p.field if p.query.signal else "expr"), p.message,
                          p.query.ref.dotted(p.field), p.expected)
         defined = {v.name for v in dash.variables}
@@ -584,9 +585,10 @@ def check_dashboards(project, report) -> None:
             if panel.type != "text" and not panel.unit:
                 report.error(panel.ref.pos("title"), f"panel {panel.title!r} sets no unit", panel.ref.dotted(),
                              "unit: a Grafana unit such as s, reqps, percentunit, bytes or short")
-            for query, target in zip([q for q in panel.queries if not _failed(q, problems)], targets[id(panel)]):
+            for query, target in zip([q for q in panel.queries if not _failed(q, problems)], targets[id(panel)],
+                                     strict=True):  # one target per query that resolved (problems: all others)
                 _check_expr(query, target.expr, defined, universe, recorded, report)
-        for link in dash.links + [l for _r, p in dash.panels() for l in p.links]:
+        for link in dash.links + [link for _r, p in dash.panels() for link in p.links]:
             if link.dashboard and link.dashboard not in ctx.uids:
                 hint = did_you_mean(link.dashboard, ctx.uids)
                 report.error(dash.ref.pos("links"), f"link to unknown dashboard {link.dashboard!r}{hint}",

@@ -52,7 +52,7 @@ def _commands(action: str, base: int) -> list[tuple[int, str]]:
             pos += 1
             continue
         m = _TOKEN.match(action, pos)
-        token = m.group(0)
+        token = m.group(0) if m else action[pos]  # an opening quote without its closing one matches no token
         if token[0] in "\"`'" and (len(token) < 2 or token[-1] != token[0]):
             raise TemplateError(base + pos, "unterminated quoted string")
         if token in ("(", "|"):
@@ -68,7 +68,7 @@ def _commands(action: str, base: int) -> list[tuple[int, str]]:
             if expect_command:
                 firsts.append((base + pos, token))
             expect_command = False
-        pos = m.end()
+        pos += len(token)
     if depth > 0:
         raise TemplateError(base + len(action), "unclosed left parenthesis")
     return firsts

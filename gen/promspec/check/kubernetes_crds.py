@@ -56,7 +56,9 @@ def _list_map_keys(schema: dict, node, path: tuple, problems: list[str]) -> None
         keys = schema.get("x-kubernetes-list-map-keys", [])
         seen = set()
         for i, item in enumerate(node):
-            key = tuple(item.get(k) for k in keys) if isinstance(item, dict) else None
+            if not isinstance(item, dict):  # not an object: the type check reports it
+                continue
+            key = tuple(item.get(k) for k in keys)
             if key in seen:
                 problems.append(f"{_where(path + (i,))}: duplicate {', '.join(keys)} {key[0] if len(key) == 1 else key}")
             seen.add(key)

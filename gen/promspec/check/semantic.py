@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ..compile.promql import PromQLError, analyse
+from ..compile.promql import Analysis, PromQLError, analyse
 from ..diagnostics import Position, Report, did_you_mean
 from ..spec.model import Alert, Project, RecordingRule, Ref, effective_timeout, parse_duration
 
@@ -34,7 +34,7 @@ class Universe:
     """The series the specs know of: sample name -> allowed labels (None: unknown labels)."""
 
     def __init__(self, project: Project):
-        self.labels: dict[str, set | None] = {n: set(l) for n, l in BUILTIN_SERIES.items()}
+        self.labels: dict[str, set | None] = {n: set(names) for n, names in BUILTIN_SERIES.items()}
         self.external: list[re.Pattern] = []
         extra_labels = set(TARGET_LABELS)
         for job in project.jobs:
@@ -99,7 +99,7 @@ def _strings_under(node, path: tuple) -> list[tuple[tuple, str]]:
     return []
 
 
-def _record_labels(project: Project, universe: Universe, analyses: dict) -> None:
+def _record_labels(project: Project, universe: Universe, analyses: dict[int, Analysis]) -> None:
     """Give recorded series the union of their inputs' labels (a safe over-approximation)."""
     # By rule, not by group kind: an adopted rule file's group mixes recording and alerting rules.
     rules = [r for g in project.groups for r in g.rules if isinstance(r, RecordingRule)]
@@ -112,13 +112,16 @@ def _record_labels(project: Project, universe: Universe, analyses: dict) -> None
             if current is None:
                 continue
             a = analyses.get(id(rule))
-            new = None if a is None or a.name_regexes else set(rule.labels) | a.produced_labels
-            for name in a.metrics if new is not None else ():
-                got = universe.labels.get(name)
-                if got is None:
-                    new = None
-                    break
-                new |= got
+            new: set[str] | None = None  # None: the labels cannot be known
+            if a is not None and not a.name_regexes:
+                known = set(rule.labels) | a.produced_labels
+                for name in a.metrics:
+                    got = universe.labels.get(name)
+                    if got is None:
+                        break
+                    known |= got
+                else:
+                    new = known
             if new is None or not new <= current:
                 universe.labels[rule.record] = None if new is None else current | new
                 changed = True
@@ -129,7 +132,7 @@ def _record_labels(project: Project, universe: Universe, analyses: dict) -> None
 def check_project(project: Project, report: Report, locate=None) -> None:
     """Run every semantic check; locate(exprs) may map parse errors to line:col inside expressions."""
     universe = Universe(project)
-    analyses: dict[int, object] = {}
+    analyses: dict[int, Analysis] = {}
     failures = []  # (rule, message)
     for group in project.groups:
         for rule in group.rules:
@@ -260,7 +263,7 @@ def _check_jobs(project: Project, report: Report) -> None:
             report.error(job.ref.pos(field), f"scrape timeout {job.timeout or settings.scrape_timeout} is longer "
                          f"than the interval {interval_text}", job.ref.dotted(field),
                          "timeout <= interval")
-        for label in (l for _t, labels in job.target_groups for l in labels):
+        for label in (name for _t, labels in job.target_groups for name in labels):
             _flag_cardinality(label, job.ref.pos("labels"), job.ref.dotted("labels"), report)
 
 

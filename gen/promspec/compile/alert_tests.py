@@ -177,7 +177,7 @@ def _compound(t: _Tester) -> list[_Case]:
     out = []
     for name, chosen, fires in plans:
         case = t.case(name)
-        for lab, value in zip(labels, chosen):
+        for lab, value in zip(labels, chosen, strict=True):
             case.add(lab, _const(value, n))
         t.expect_after_for(case, labels[0] if fires else None)
         out.append(case)
@@ -227,7 +227,7 @@ def _anomaly_cases(t: _Tester, builders) -> list[_Case]:
         case = t.case(name)
         values, start, end = builders(level, deviates)
         case.add(labels, values)
-        if traffic_labels is not None:
+        if traffic_labels is not None and min_traffic is not None:  # a traffic series implies a min_traffic
             case.add(traffic_labels, _const(2 * min_traffic + 1 if enough else min_traffic / 2,
                                             t.points(end)))
         t.expect_after_for(case, labels if deviates and enough else None, start)
@@ -370,7 +370,10 @@ LONG_EVAL, LONG_STEP = 1800.0, 300.0
 
 
 def alert_cases(alert: Alert, spec: dict, interval: float) -> tuple[list[dict], bool]:
-    """(promtool test groups for one alert of a kind, whether they span hours); Untestable when series cannot be made."""
+    """(promtool test groups for one alert of a kind, whether they span hours).
+
+    Raises Untestable when no series can be made to fire or spare the alert.
+    """
     kind = spec["kind"]
     if kind == "anomaly":
         tester = _Tester(alert, spec, LONG_EVAL, LONG_STEP)
@@ -393,7 +396,7 @@ def alert_test_files(project: Project) -> dict[str, tuple[str, dict, list[str]]]
             entry = by_file.setdefault(rule_file_name(source), (source, [], []))
             entry[1].append((rule, spec))
             entry[2].append(interval)
-    files = {}
+    files: dict[str, tuple[str, dict, list[str]]] = {}
     rendered = rule_files(project)
     for rule_path, (source, alerts, intervals) in sorted(by_file.items()):
         interval = min(intervals)

@@ -151,8 +151,8 @@ def burn_alert(slo: SLO, tier: Tier) -> Alert:
     return Alert(alert_name(slo, "ErrorBudgetBurn"), expr, slo.ref, tier.for_, "", tier.severity, labels, annotations)
 
 
-def exhausted_alert(slo: SLO) -> Alert:
-    tier = slo.exhausted
+def exhausted_alert(slo: SLO, tier: Tier) -> Alert:
+    """The budget-exhausted alert of slo, whose exhausted tier is tier."""
     labels = {**slo.labels, **slo_labels(slo), **tier.labels}
     annotations = {
         "summary": f"{slo.service} SLO {slo.name}: the {slo.window} error budget is spent",
@@ -172,7 +172,7 @@ def alert_group(slo: SLO) -> RuleGroup | None:
     group = RuleGroup(f"slo-{slo.id}-alerts", "AlertGroup", slo.ref, SHORT_INTERVAL)
     group.rules = [burn_alert(slo, t) for t in slo.tiers if t.enabled]
     if slo.exhausted and slo.exhausted.enabled:
-        group.rules.append(exhausted_alert(slo))
+        group.rules.append(exhausted_alert(slo, slo.exhausted))
     return group if group.rules else None
 
 

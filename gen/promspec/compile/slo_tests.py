@@ -103,8 +103,8 @@ def tier_cases(slo: SLO, tier: Tier) -> list[dict]:
     return cases
 
 
-def exhausted_cases(slo: SLO) -> list[dict]:
-    tier = slo.exhausted
+def exhausted_cases(slo: SLO, tier: Tier) -> list[dict]:
+    """Tests of the budget-exhausted alert of slo, whose exhausted tier is tier."""
     step = 3600.0
     total = Decimal(10)
     wait = parse_duration(tier.for_) if tier.for_ else 0
@@ -135,7 +135,7 @@ def slo_test_files(rule_file: str, slo: SLO, group_order: list[str]) -> dict[str
             step = parse_duration(tier.long) / STEPS_PER_WINDOW
             by_tier.setdefault(tier.name, (step, []))[1].extend(tier_cases(slo, tier))
     if slo.exhausted and slo.exhausted.enabled:
-        by_tier.setdefault("budget-exhausted", (3600.0, []))[1].extend(exhausted_cases(slo))
+        by_tier.setdefault("budget-exhausted", (3600.0, []))[1].extend(exhausted_cases(slo, slo.exhausted))
     return {name: {"rule_files": [rule_file], "evaluation_interval": format_duration(step),
                    "group_eval_order": list(group_order), "tests": cases}
             for name, (step, cases) in by_tier.items()}

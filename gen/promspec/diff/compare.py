@@ -153,12 +153,17 @@ def _slo_changes(a: dict, b: dict) -> list[Change]:
         recorded_b = {key: r for key, r in b.items() if dict(key[2]).get("slo_id") == slo and key[0] == "record"}
         if not any(c.subject == subject for c in out):
             changed = sorted(k[1] for k in set(recorded_a) | set(recorded_b)
-                             if _flat((recorded_a.get(k) or (0, 0, {}))[2].get("expr"))
-                             != _flat((recorded_b.get(k) or (0, 0, {}))[2].get("expr")))
+                             if _flat(_rule_of(recorded_a, k).get("expr")) != _flat(_rule_of(recorded_b, k).get("expr")))
             if changed:
                 out.append(Change("SLOs", subject, "SLI query changed" if any("sli_" in n for n in changed)
                                   else "recording rules changed: " + ", ".join(changed)))
     return out
+
+
+def _rule_of(rules: dict, key: tuple) -> dict:
+    """The rule document at key (rules map key -> (group, index, rule)), or {} when that side lacks it."""
+    found = rules.get(key)
+    return found[2] if found else {}
 
 
 def _slo_text(labels: dict) -> str:
@@ -275,7 +280,7 @@ def _dashboard_changes(uid: str, old: tuple, new: tuple) -> list[Change]:
         if key not in ma:
             out.append(Change("Dashboards", f"{name}, panel '{p.get('title', '')}'",
                               f"added to row '{row}'" if row else "added", "", _queries_text(p)))
-    for key, row, p in pa:
+    for key, _row, p in pa:
         if key not in mb:
             out.append(Change("Dashboards", f"{name}, panel '{p.get('title', '')}'", "removed", _queries_text(p), ""))
     for key, row, p in pb:

@@ -108,7 +108,7 @@ def read_side(name: str, render_specs: str = "", cwd: str = ".") -> dict[str, by
         if render_specs:
             return _render(os.path.join(name, render_specs))
         return _read_dir(name, ROOTS)
-    if not is_revision(name, repo):
+    if repo is None or not is_revision(name, repo):
         raise SourceError(f"{name!r} is neither a directory nor a git revision")
     prefix = os.path.relpath(os.path.abspath(cwd), repo).replace(os.sep, "/")
     prefix = "" if prefix == "." else prefix + "/"

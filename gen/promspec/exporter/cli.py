@@ -153,13 +153,14 @@ def parse_args(argv, environ) -> argparse.Namespace:
         if not long_flags or env_name(long_flags[0]) not in environ:
             continue
         name, raw = env_name(long_flags[0]), environ[env_name(long_flags[0])]
+        value: object
         try:
             if isinstance(action, argparse.BooleanOptionalAction):
                 if raw.strip().lower() not in _TRUE | _FALSE:
                     raise argparse.ArgumentTypeError(f"{raw!r} is not a boolean (true/false)")
                 value = raw.strip().lower() in _TRUE
             else:
-                value = action.type(raw) if action.type else raw
+                value = action.type(raw) if callable(action.type) else raw
                 if action.choices and value not in action.choices:
                     raise argparse.ArgumentTypeError(f"{raw!r} is not one of {', '.join(action.choices)}")
         except argparse.ArgumentTypeError as exc:

@@ -241,7 +241,7 @@ class Registry:
         with self._lock:
             flight = self._flight
             leader = flight is None
-            if leader:
+            if flight is None:
                 flight = self._flight = _Flight()
         if not leader:
             flight.done.wait()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -11,6 +12,8 @@ import threading
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from io import BufferedIOBase
+from typing import cast
 
 from . import __version__
 from .registry import OPENMETRICS, TEXT, Registry
@@ -225,10 +228,8 @@ class _DeadlineReader:
 
     def evict(self) -> None:
         """Close the connection under its thread, which then ends and frees its slot."""
-        try:
+        with contextlib.suppress(OSError):  # already closed by its peer or its thread
             self._connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
     def readline(self, limit: int = -1) -> bytes:
         """One line of at most limit bytes, raising TimeoutError when the deadline passes first."""
@@ -264,26 +265,30 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = f"promspec-exporter/{__version__}"
     # Headers and body leave in two writes; without this, delayed ACKs add 40 ms to every scrape.
     disable_nagle_algorithm = True
+    server: _Server  # always: ExporterServer creates the only _Server, with this handler
+    _reader: _DeadlineReader
 
     def setup(self):
         super().setup()
-        self.rfile = _DeadlineReader(self.rfile, self.connection, self.server.exporter.limits)
+        self._reader = _DeadlineReader(self.rfile, self.connection, self.server.exporter.limits)
+        # The base class reads requests from rfile; the wrapper delegates the buffered reader's API to it.
+        self.rfile = cast(BufferedIOBase, self._reader)
         with self.server.readers_lock:
-            self.server.readers.add(self.rfile)
+            self.server.readers.add(self._reader)
 
     def finish(self):
         with self.server.readers_lock:
-            self.server.readers.discard(self.rfile)
+            self.server.readers.discard(self._reader)
         super().finish()
 
     def parse_request(self) -> bool:
         parsed = super().parse_request()
-        self.rfile.request_read()
+        self._reader.request_read()
         return parsed
 
     def handle_one_request(self):
         super().handle_one_request()
-        self.rfile.next_request()
+        self._reader.next_request()
 
     def do_GET(self):
         self._respond(send_body=True)

@@ -120,7 +120,7 @@ def collect_queries(rendered: dict[str, bytes], step: float, window: float) -> t
 
 def chunks(start: float, end: float, step: float, max_points: int) -> list[tuple[float, float]]:
     """[start, end] as consecutive ranges of at most max_points evaluation points, sharing no point."""
-    total = int(math.floor((end - start) / step + 1e-9)) + 1
+    total = math.floor((end - start) / step + 1e-9) + 1
     out = []
     for first in range(0, total, max_points):
         last = min(first + max_points, total) - 1
@@ -183,7 +183,10 @@ def collect(url: str, queries: list[Query], skipped: list[dict], start: float, e
     os.makedirs(out_dir, exist_ok=True)
     marker = os.path.join(cache, "params.sha256")
     if os.path.exists(cache):
-        same = os.path.exists(marker) and open(marker, encoding="utf-8").read().strip() == digest
+        same = False
+        if os.path.exists(marker):
+            with open(marker, encoding="utf-8") as fh:
+                same = fh.read().strip() == digest
         if not same:
             shutil.rmtree(cache)  # a different export was interrupted here: its chunks do not apply
     os.makedirs(os.path.join(cache, "chunks"), exist_ok=True)
@@ -192,7 +195,7 @@ def collect(url: str, queries: list[Query], skipped: list[dict], start: float, e
     total = len(queries) * len(windows)
     cached = sum(1 for i in range(len(queries)) for j in range(len(windows))
                  if os.path.exists(os.path.join(cache, "chunks", f"{i}-{j}.json")))
-    points = int(round((end - start) / step)) + 1
+    points = round((end - start) / step) + 1
     progress(f"collect: {len(queries)} queries over {rfc3339(start)} .. {rfc3339(end)} at {_number(step)}s "
              f"({points} points each), {len(windows)} chunk(s) per query"
              + (f"; resuming, {cached} of {total} chunks already fetched" if cached else ""))

@@ -78,7 +78,7 @@ def slo_section(server: str, slo, points: list[float]) -> dict:
     ratio = n_bad / n_all if n_all else None
     burn_down = []
     spent = 0.0
-    for ts, b in zip(points, bad):
+    for ts, b in zip(points, bad, strict=True):
         spent += b
         burn_down.append([ts, 1 - spent / (budget * n_all) if n_all else None])
     per_hour = 3600 // STEP
@@ -121,7 +121,7 @@ def service_section(server: str, plan: ServicePlan, t0: float, t1: float, points
         out["request_rate"] = {k: (None if v is None or k == "change" else v / (t1 - t0)) for k, v in req.items()}
         out["request_rate"]["change"] = req["change"]
         rate = range_query(server, f"sum(rate({plan.requests}[5m]))", points[0], points[-1], STEP)
-        out["traffic"] = [[p, v] for p, v in zip(points, _per_step(rate, points))]
+        out["traffic"] = [[p, v] for p, v in zip(points, _per_step(rate, points), strict=True)]
     if plan.requests and plan.errors:
         out["error_ratio"] = _both(server, f"sum(increase({plan.errors}[{span}])) / "
                                            f"sum(increase({plan.requests}[{span}]))", t1)

@@ -18,7 +18,8 @@ h3 { font-size: 12pt; margin: 14px 0 4px; }
 table { border-collapse: collapse; margin: 6px 0 10px; } th, td { padding: 3px 8px; border-bottom: 1px solid #e4e4e4;
 text-align: right; } th:first-child, td:first-child { text-align: left; } th { background: #f3f3f3; }
 .met { color: #1a7f37; font-weight: bold; } .missed { color: #cf222e; font-weight: bold; }
-table.text td, table.text th { text-align: left; } .meta { color: #666; } img { max-width: 100%; } .slo { page-break-inside: avoid; }
+table.text td, table.text th { text-align: left; } .meta { color: #666; } img { max-width: 100%; }
+.slo { page-break-inside: avoid; }
 """
 
 
@@ -85,11 +86,12 @@ def _slo(s: dict) -> str:
              f"<td>{_pct(s['budget_consumed'], 1)}</td><td>{_num(s['events'])}</td><td>{_num(s['bad_events'])}</td>"
              "</tr></table>")]
     if s["events"]:
-        parts.append(f'<img alt="burn-down" src="{_chart([("budget left", s["burn_down"])], "Error budget left", "%", True, 0.0)}">')
+        chart = _chart([("budget left", s["burn_down"])], "Error budget left", "%", True, 0.0)
+        parts.append(f'<img alt="burn-down" src="{chart}">')
     if s["worst_windows"]:
         parts.append("<table><tr><th>worst hours</th><th>error ratio</th><th>bad events</th><th>budget spent</th></tr>")
         for w in s["worst_windows"]:
-            parts.append(f"<tr><td>{_e(w['start'])} – {_e(w['end'][11:])}</td><td>{_pct(w['error_ratio'])}</td>"
+            parts.append(f"<tr><td>{_e(w['start'])} \N{EN DASH} {_e(w['end'][11:])}</td><td>{_pct(w['error_ratio'])}</td>"
                          f"<td>{_num(w['bad_events'])}</td><td>{_pct(w['budget_consumed'], 1)}</td></tr>")
         parts.append("</table>")
     parts.append("</div>")
@@ -129,8 +131,8 @@ def _service(s: dict) -> str:
 def _alerts(alerts: list[dict]) -> str:
     if not alerts:
         return "<p>No alert fired in the period.</p>"
-    rows = [("<table class='text'><tr><th>alert</th><th>severity</th><th>labels</th><th>times fired</th><th>firing for</th>"
-            "<th>first</th><th>last</th><th>active since</th></tr>")]
+    rows = [("<table class='text'><tr><th>alert</th><th>severity</th><th>labels</th><th>times fired</th>"
+             "<th>firing for</th><th>first</th><th>last</th><th>active since</th></tr>")]
     for a in alerts:
         labels = ", ".join(f"{k}={v}" for k, v in a["labels"].items() if k not in ("alertname", "severity"))
         rows.append(f"<tr><td>{_e(a['alertname'])}</td><td>{_e(a['severity'])}</td><td>{_e(labels)}</td>"

@@ -67,10 +67,7 @@ def parse_matcher(text: str) -> dict:
 
 def matches_empty(m: dict) -> bool:
     """Whether a matcher selects alerts that lack its label (an empty value)."""
-    if m["isRegex"]:
-        hit = re.fullmatch(m["value"], "") is not None
-    else:
-        hit = m["value"] == ""
+    hit = re.fullmatch(m["value"], "") is not None if m["isRegex"] else m["value"] == ""
     return hit == m.get("isEqual", True)
 
 
@@ -138,4 +135,5 @@ def table(silences: list[dict]) -> str:
         rows.append((s["id"], s["status"]["state"], ends, s.get("createdBy", ""),
                      ", ".join(matcher_text(m) for m in s["matchers"]), s.get("comment", "")))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1] for r in rows) + "\n"
+    # widths has no entry for the last column: it is not padded.
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1] for r in rows) + "\n"

@@ -242,13 +242,15 @@ def up(directory: str, exporter: bool = True, env=None, progress=lambda message:
                          f"run `promspec stack down --dir {directory}` first")
     binaries = {"prometheus": binary("prometheus"), "alertmanager": binary("alertmanager")}
     os.makedirs(state_dir, exist_ok=True)
-    ports = {"prometheus": free_port(), "alertmanager": free_port(), "exporter": free_port() if exporter else None}
+    am_port = free_port()
+    exporter_port = free_port() if exporter else None
+    ports = {"prometheus": free_port(), "alertmanager": am_port, "exporter": exporter_port}
     am_config = _alertmanager_config(directory, state_dir, env)
     blackbox_file = os.path.join(directory, "blackbox", "blackbox.yml")
     if os.path.exists(blackbox_file):  # the specs declare probes: run their exporter too
         binaries["blackbox"] = binary("blackbox")
         ports["blackbox"] = free_port()
-    prom_config = _prometheus_config(directory, state_dir, ports["alertmanager"], ports["exporter"],
+    prom_config = _prometheus_config(directory, state_dir, am_port, exporter_port,
                                      ports.get("blackbox"))
     data = os.path.join(state_dir, "data")
     plan = [
@@ -266,8 +268,9 @@ def up(directory: str, exporter: bool = True, env=None, progress=lambda message:
     if exporter:
         plan.append(("exporter", [sys.executable, "-m", "promspec.exporter",
                                   f"--web.listen-address=127.0.0.1:{ports['exporter']}"], "/healthz"))
+    processes: list[dict[str, object]] = []
     state = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "dir": os.path.abspath(directory),
-             "processes": []}
+             "processes": processes}
     state_file = os.path.join(state_dir, "state.json")
     try:
         for name, argv, ready in plan:
@@ -279,14 +282,14 @@ def up(directory: str, exporter: bool = True, env=None, progress=lambda message:
             url = f"http://127.0.0.1:{ports[name]}"
             entry = {"name": name, "pid": proc.pid, "start_ticks": _start_ticks(proc.pid), "port": ports[name],
                      "url": url, "log": log}
-            state["processes"].append(entry)
+            processes.append(entry)
             _write_json(state_file, state)  # recorded before waiting, so `down` can stop it whatever happens
             progress(f"started {name} (pid {proc.pid}), waiting for {url}{ready}")
             if not _wait_ready(url + ready, proc, 30):
                 raise StackError(f"{name} did not become ready at {url}{ready}; the end of {log}:\n{_tail(log)}")
     except BaseException:
-        for entry in reversed(state["processes"]):
-            _terminate(entry)
+        for started in reversed(processes):
+            _terminate(started)
         if os.path.exists(state_file):
             os.unlink(state_file)
         raise

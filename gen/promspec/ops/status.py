@@ -173,7 +173,7 @@ def table(report: dict, windows: list[str], style=lambda text, **kw: text) -> st
         cells = [r["service"], r["slo"], r["objective"], r["window"], _pct(r["sli"]),
                  _pct(r["error_budget_remaining"], 1)] + [_burn(r["burn_rates"][w]) for w in windows]
         cells += [_tte(r["time_to_exhaustion_seconds"]), firing]
-        colours = [None] * len(cells)
+        colours: list[str | None] = [None] * len(cells)
         budget = r["error_budget_remaining"]
         if budget is not None:
             colours[5] = "red" if budget <= 0 else "yellow" if budget < 0.25 else "green"
@@ -187,10 +187,10 @@ def table(report: dict, windows: list[str], style=lambda text, **kw: text) -> st
             colours[-1] = "red" if pages else "yellow"
         rows.append((cells, colours))
     widths = [max([len(h)] + [len(c[i]) for c, _ in rows]) for i, h in enumerate(head)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths)).rstrip()]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)).rstrip()]
     for cells, colours in rows:
         parts = [style(c.ljust(w), fg=col, bold=col == "red") if col else c.ljust(w)
-                 for c, w, col in zip(cells, widths, colours)]
+                 for c, w, col in zip(cells, widths, colours, strict=True)]
         lines.append("  ".join(parts).rstrip())
     return "\n".join(lines) + "\n"
 

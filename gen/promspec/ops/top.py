@@ -184,7 +184,7 @@ class ServiceScreen(_Base):
             points = self.series.get(name)
             note = "" if points is None else "" if points else "  (no data in the last 30 min)"
             seen = [p for p in points or [] if p is not None]  # a gap is left out, not drawn as a zero
-            spread = f"  (30 min: {fmt(min(seen))} – {fmt(max(seen))})" if seen else ""
+            spread = f"  (30 min: {fmt(min(seen))} \N{EN DASH} {fmt(max(seen))})" if seen else ""
             self.query_one(f"#label-{name}", Static).update(f"{title:<12} {fmt(now)}{spread}{note}")
             self.query_one(f"#spark-{name}", Sparkline).data = seen
         plan = app.plan(self.service)

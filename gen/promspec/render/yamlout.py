@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import yaml
 
-
 # libyaml's emitter is ~10x faster than the pure-Python one and emits the same bytes for our data.
-_Base = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+# mypy sees one static base (a class chosen at run time is not a valid base for it); both share the API.
+if TYPE_CHECKING:
+    _Base = yaml.SafeDumper
+else:
+    _Base = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 class _Dumper(_Base):

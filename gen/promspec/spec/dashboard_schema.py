@@ -93,7 +93,7 @@ VARIABLE = {
     "x-expected": "one of " + ", ".join(VARIABLES) + ", or {name, metric} / {name, values}",
 }
 
-DASHBOARD = _object({
+DASHBOARD: dict = _object({
     "file": {"type": "string", "pattern": r"\.json$",
              "x-expected": "a dashboard JSON file exported from Grafana, relative to this spec file "
                            "(rendered as it is, uid kept; only folder may be set beside it)"},

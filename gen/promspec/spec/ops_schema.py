@@ -77,7 +77,7 @@ def _kind_branch(kind, fields: dict, required: tuple) -> dict:
 
 # An alert is raw PromQL (expr) or one of the kinds compiled by compile/alert_kinds.py; `kind`
 # selects the branch, so a field of another kind is "unknown" with the right list of fields.
-ALERT_KINDS = {
+ALERT_KINDS: dict = {
     "type": "object",
     "properties": {
         "name": ALERT["properties"]["name"],
@@ -180,7 +180,7 @@ INHIBIT_RULE = _object({
     "equal": {"type": "array", "items": LABEL_NAME, "uniqueItems": True},
 })
 
-NOTIFICATIONS = _object({
+NOTIFICATIONS: dict = _object({
     "alertmanager_version": {"type": "string", "pattern": r"^0\.[0-9]+$",
                              "x-expected": "the Alertmanager minor version the config targets, e.g. '0.25'"},
     "resolve_timeout": DURATION,
@@ -215,7 +215,7 @@ REMOTE_WRITE = _object({
                       "x-expected": "relabel rules (the Targets relabel format)"},
     "send_exemplars": {"type": "boolean"},
 }, ("url",))
-SETTINGS_FIELDS = {
+SETTINGS_FIELDS: dict = {
     "outputs": {"type": "array", "items": {"enum": list(OUTPUT_FORMATS)}, "minItems": 1, "uniqueItems": True,
                 "x-expected": "output formats: " + ", ".join(OUTPUT_FORMATS)},
     "remote_write": {"type": "array", "items": REMOTE_WRITE},
@@ -229,7 +229,7 @@ SETTINGS_FIELDS = {
 
 # --- Targets: Slurm nodelists and Kubernetes monitors --------------------------------------------
 
-SCRAPE_JOB_FIELDS = {
+SCRAPE_JOB_FIELDS: dict = {
     "slurm": _object({
         "nodelist": {"type": "string", "pattern": r"^[A-Za-z0-9_.\-\[\],]+$",
                      "x-expected": "a Slurm nodelist such as gpu[001-064] or gpu[01-04,07],cpu01"},

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..compile.promql import DURATION_PATTERN
 
 API_VERSION = "promspec/v1"
 SCHEMA_BASE = "https://promspec.dev/schemas/"
 
-DURATION = {
+DURATION: dict[str, Any] = {
     "type": "string",
     "pattern": DURATION_PATTERN,
     "minLength": 2,
@@ -42,7 +44,8 @@ HOSTPORT = {
 }
 
 
-def _object(properties: dict, required: tuple = (), **extra) -> dict:
+# Positional-only, so that keywords such as **{"x-expected": ...} can never land in `required`.
+def _object(properties: dict, required: tuple = (), /, **extra: object) -> dict:
     return {"type": "object", "properties": properties, "required": list(required),
             "additionalProperties": False, **extra}
 

@@ -115,10 +115,7 @@ def le_matcher(bound: float) -> str:
 
 def _objective(doc: Document, path: tuple, raw, report: Report) -> tuple[str, Decimal] | None:
     text = doc.raw.get(path, str(raw))
-    if isinstance(raw, str):
-        value = Decimal(text[:-1]) / 100
-    else:
-        value = Decimal(text)
+    value = Decimal(text[:-1]) / 100 if isinstance(raw, str) else Decimal(text)  # "99.9%" or 0.999
     if value >= 1:
         hint = f"; write {text}% or 0.{text.replace('.', '')}" if not isinstance(raw, str) and value > 1 else ""
         report.error(doc.pos(path), f"objective {text} leaves no error budget (100% or more){hint}",

@@ -67,7 +67,7 @@ def _expected(error) -> str:
         return schema["x-expected"]
     if error.validator == "type":
         types = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
-        return " or ".join(_TYPE_WORDS.get(t, t) for t in types)
+        return " or ".join(_TYPE_WORDS.get(t, str(t)) for t in types)
     if error.validator == "enum":
         return "one of " + ", ".join(str(v) for v in error.validator_value) if error.validator_value else \
             "no value here (nothing is allowed)"

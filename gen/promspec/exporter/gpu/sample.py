@@ -97,7 +97,7 @@ class FieldRule:
 
 _INT_TYPES = ("NVML_VALUE_TYPE_UNSIGNED_INT", "NVML_VALUE_TYPE_UNSIGNED_LONG", "NVML_VALUE_TYPE_UNSIGNED_LONG_LONG",
               "NVML_VALUE_TYPE_SIGNED_LONG_LONG", "NVML_VALUE_TYPE_SIGNED_INT", "NVML_VALUE_TYPE_UNSIGNED_SHORT")
-_MEMBERS = dict(zip(_INT_TYPES, ("uiVal", "ulVal", "ullVal", "sllVal", "siVal", "usVal")))
+_MEMBERS = dict(zip(_INT_TYPES, ("uiVal", "ulVal", "ullVal", "sllVal", "siVal", "usVal"), strict=True))
 
 _FIELDS = (
     FieldRule(constant="NVML_FI_DEV_MEMORY_TEMP", family="promspec_gpu_memory_temperature_celsius", labels={},
@@ -267,7 +267,7 @@ def _field_rows(nvml, reader: _Reader, gpu: Gpu, add) -> None:
     values = reader.get(nvml.nvmlDeviceGetFieldValues, gpu.handle, [entry[0] for entry in table])
     if values is None:
         return
-    for (_, rule), value in zip(table, values):
+    for (_, rule), value in zip(table, values, strict=True):  # NVML answers each field asked
         if value.nvmlReturn != nvml.NVML_SUCCESS:
             reader.check(value.nvmlReturn, f"field {value.fieldId}: NVML error {value.nvmlReturn}")
             continue
