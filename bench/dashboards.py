@@ -50,8 +50,14 @@ from promspec.render.dashboards import render_dashboards  # noqa: E402
 from promspec.render.yamlout import dump_json  # noqa: E402
 
 TYPES = ("timeseries", "stat", "heatmap", "gauge", "bargauge", "table")
-UNITS = {"timeseries": "reqps", "stat": "s", "heatmap": "s", "gauge": "percentunit", "bargauge": "bytes",
-         "table": "short"}
+UNITS = {
+    "timeseries": "reqps",
+    "stat": "s",
+    "heatmap": "s",
+    "gauge": "percentunit",
+    "bargauge": "bytes",
+    "table": "short",
+}
 
 
 def _median(f, runs: int) -> float:
@@ -65,6 +71,7 @@ def _median(f, runs: int) -> float:
 
 # ------------------------------------------------------------------------------ bundled
 
+
 def bench_bundled(runs: int) -> dict:
     specs = os.path.join(REPO, "specs")
     project, _ = load_project([specs])
@@ -74,7 +81,8 @@ def bench_bundled(runs: int) -> dict:
     built = [build_dashboard(p) for p in plans]
     panels = sum(len([p for p in b["panels"] if p["type"] != "row"]) for b in built)
     return {
-        "dashboards": len(dashes), "panels": panels,
+        "dashboards": len(dashes),
+        "panels": panels,
         "load": _median(lambda: load_project([specs]), runs),
         "model": _median(lambda: project_dashboards(project), runs),
         "plan": _median(lambda: [plan_dashboard(ctx, d) for d in dashes], runs),
@@ -85,6 +93,7 @@ def bench_bundled(runs: int) -> dict:
 
 
 # ------------------------------------------------------------------------------ synthetic
+
 
 def _expr(d: int, r: int, p: int, q: int, kind: str) -> str:
     metric = f"app{d}_requests_total" if kind != "heatmap" else f"app{d}_latency_seconds_bucket"
@@ -109,21 +118,26 @@ spec:
         for r in range(4):
             panels = []
             for p, kind in enumerate(TYPES):
-                queries = "".join(f"\n            - expr: '{_expr(d, r, p, q, kind)}'\n              legend: q{q}"
-                                  for q in range(2))
+                queries = "".join(
+                    f"\n            - expr: '{_expr(d, r, p, q, kind)}'\n              legend: q{q}" for q in range(2)
+                )
                 panels.append(f"""        - title: Panel {r}.{p}
           type: {kind}
           unit: {UNITS[kind]}
           queries:{queries}""")
             rows.append(f"    - title: Row {r}\n      panels:\n" + "\n".join(panels))
-        docs.append(f"""apiVersion: promspec/v1
+        docs.append(
+            f"""apiVersion: promspec/v1
 kind: Dashboard
 metadata: {{name: synthetic-{d}}}
 spec:
   title: Synthetic {d}
   variables: [datasource, job, instance]
   rows:
-""" + "\n".join(rows) + "\n")
+"""
+            + "\n".join(rows)
+            + "\n"
+        )
     return "---\n".join(docs)
 
 
@@ -132,26 +146,49 @@ def direct(n: int) -> list[str]:
     ds = cm.DataSourceRef(type_val="prometheus", uid="${datasource}")
     out = []
     for d in range(n):
-        b = db.Dashboard(f"Synthetic {d}").uid(f"synthetic-{d}").tags(["promspec"]).time("now-6h", "now") \
-            .refresh("1m").with_variable(db.DatasourceVariable("datasource").type("prometheus")) \
-            .with_variable(db.QueryVariable("job").datasource(ds).query("label_values(up, job)").multi(True)
-                           .include_all(True)) \
-            .with_variable(db.QueryVariable("instance").datasource(ds).query('label_values(up{job=~"$job"}, instance)')
-                           .multi(True).include_all(True))
+        b = (
+            db.Dashboard(f"Synthetic {d}")
+            .uid(f"synthetic-{d}")
+            .tags(["promspec"])
+            .time("now-6h", "now")
+            .refresh("1m")
+            .with_variable(db.DatasourceVariable("datasource").type("prometheus"))
+            .with_variable(
+                db.QueryVariable("job").datasource(ds).query("label_values(up, job)").multi(True).include_all(True)
+            )
+            .with_variable(
+                db.QueryVariable("instance")
+                .datasource(ds)
+                .query('label_values(up{job=~"$job"}, instance)')
+                .multi(True)
+                .include_all(True)
+            )
+        )
         ident = 0
         for r in range(4):
             ident += 1
             b.with_row(db.Row(f"Row {r}").id(ident))
             for p, kind in enumerate(TYPES):
                 ident += 1
-                panel = {"timeseries": timeseries.Panel, "stat": stat.Panel, "heatmap": heatmap.Panel,
-                         "gauge": gauge.Panel, "bargauge": bargauge.Panel, "table": table.Panel}[kind]()
-                panel.id(ident).title(f"Panel {r}.{p}").unit(UNITS[kind]).datasource(ds) \
-                    .grid_pos(dm.GridPos(h=8, w=12 if kind in ("timeseries", "heatmap", "table", "bargauge") else 6,
-                                         x=0, y=0))
+                panel = {
+                    "timeseries": timeseries.Panel,
+                    "stat": stat.Panel,
+                    "heatmap": heatmap.Panel,
+                    "gauge": gauge.Panel,
+                    "bargauge": bargauge.Panel,
+                    "table": table.Panel,
+                }[kind]()
+                panel.id(ident).title(f"Panel {r}.{p}").unit(UNITS[kind]).datasource(ds).grid_pos(
+                    dm.GridPos(h=8, w=12 if kind in ("timeseries", "heatmap", "table", "bargauge") else 6, x=0, y=0)
+                )
                 for q in range(2):
-                    panel.with_target(prometheus.Dataquery().expr(_expr(d, r, p, q, kind)).legend_format(f"q{q}")
-                                      .ref_id("AB"[q]).datasource(ds))
+                    panel.with_target(
+                        prometheus.Dataquery()
+                        .expr(_expr(d, r, p, q, kind))
+                        .legend_format(f"q{q}")
+                        .ref_id("AB"[q])
+                        .datasource(ds)
+                    )
                 b.with_panel(panel)
         out.append(json.dumps(b.build(), cls=JSONEncoder, indent=2))
     return out
@@ -168,8 +205,14 @@ def bench_synthetic(n: int, runs: int) -> dict:
         assert sum(1 for f in files if f.endswith(".json")) == n
         load = _median(lambda: load_project([path]), runs)
         render = _median(lambda: render_dashboards(project), runs)
-        return {"dashboards": n, "panels": n * 4 * len(TYPES), "load": load, "render": render,
-                "promspec": load + render, "direct": _median(lambda: direct(n), runs)}
+        return {
+            "dashboards": n,
+            "panels": n * 4 * len(TYPES),
+            "load": load,
+            "render": render,
+            "promspec": load + render,
+            "direct": _median(lambda: direct(n), runs),
+        }
 
 
 def main() -> None:
@@ -182,16 +225,20 @@ def main() -> None:
     for key in ("load", "model", "plan", "sdk", "bytes", "render"):
         print(f"  {key:7s} {b[key] * 1000:8.1f}")
     own = b["model"] + b["plan"]
-    print(f"  spec layer's own work (model + plan): {own * 1000:.1f} ms = {own / b['sdk']:.2f}x the SDK build; "
-          f"loading and checking the specs: {b['load'] * 1000:.1f} ms")
+    print(
+        f"  spec layer's own work (model + plan): {own * 1000:.1f} ms = {own / b['sdk']:.2f}x the SDK build; "
+        f"loading and checking the specs: {b['load'] * 1000:.1f} ms"
+    )
     s = bench_synthetic(args.synthetic, args.runs)
     print(f"synthetic: {s['dashboards']} dashboards, {s['panels']} panels (median of {args.runs} runs, ms)")
     print(f"  promspec: load specs           {s['load'] * 1000:8.1f}")
     print(f"  promspec: render to bytes      {s['render'] * 1000:8.1f}")
     print(f"  promspec (load specs + render) {s['promspec'] * 1000:8.1f}")
     print(f"  SDK directly (build + dumps)   {s['direct'] * 1000:8.1f}")
-    print(f"  ratio {s['promspec'] / s['direct']:.2f}x, per dashboard {s['promspec'] / s['dashboards'] * 1000:.2f} ms "
-          f"vs {s['direct'] / s['dashboards'] * 1000:.2f} ms")
+    print(
+        f"  ratio {s['promspec'] / s['direct']:.2f}x, per dashboard {s['promspec'] / s['dashboards'] * 1000:.2f} ms "
+        f"vs {s['direct'] / s['dashboards'] * 1000:.2f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -90,8 +90,9 @@ class Target:
 
     def scrape(self) -> float:
         start = time.perf_counter()
-        self.connection.request("GET", "/metrics", headers={"Accept": "text/plain;version=0.0.4",
-                                                            "Accept-Encoding": "gzip"})
+        self.connection.request(
+            "GET", "/metrics", headers={"Accept": "text/plain;version=0.0.4", "Accept-Encoding": "gzip"}
+        )
         response = self.connection.getresponse()
         response.read()
         elapsed = time.perf_counter() - start
@@ -103,8 +104,9 @@ class Target:
         cpu_before = cpu_seconds(self.process.pid)
         latencies = sorted(self.scrape() for _ in range(scrapes))
         cpu = cpu_seconds(self.process.pid) - cpu_before
-        self.rounds.append((latencies[len(latencies) // 2], latencies[int(len(latencies) * 0.99) - 1],
-                            cpu * 1000 / scrapes))
+        self.rounds.append(
+            (latencies[len(latencies) // 2], latencies[int(len(latencies) * 0.99) - 1], cpu * 1000 / scrapes)
+        )
 
     def series(self) -> int:
         self.connection.request("GET", "/metrics", headers={"Accept": "text/plain;version=0.0.4"})
@@ -113,8 +115,14 @@ class Target:
 
     def summary(self) -> dict:
         p50, p99, cpu = (statistics.median(r[i] for r in self.rounds) for i in range(3))
-        return {"label": self.label, "p50_ms": p50 * 1000, "p99_ms": p99 * 1000, "cpu_s_per_1000": cpu,
-                "peak_rss_mib": peak_rss_mib(self.process.pid), "series": self.series()}
+        return {
+            "label": self.label,
+            "p50_ms": p50 * 1000,
+            "p99_ms": p99 * 1000,
+            "cpu_s_per_1000": cpu,
+            "peak_rss_mib": peak_rss_mib(self.process.pid),
+            "series": self.series(),
+        }
 
     def stop(self) -> None:
         self.connection.close()
@@ -134,20 +142,47 @@ def http_targets(workdir: Path) -> list:
     ours = re.escape("listening on http://127.0.0.1:") + r"(\d+)"
     host = ["--collectors.disable=gpu", "--web.listen-address=127.0.0.1:0"]
     targets = [
-        Target("promspec-exporter (host collectors)", [sys.executable, "-m", "promspec.exporter", *host], ours, None,
-               workdir),
-        Target("promspec-exporter (host + 4 fake GPUs)",
-               [sys.executable, str(REPO / "tests" / "exporter" / "fake_exporter.py"),
-                "--web.listen-address=127.0.0.1:0"], ours, None, workdir),
+        Target(
+            "promspec-exporter (host collectors)",
+            [sys.executable, "-m", "promspec.exporter", *host],
+            ours,
+            None,
+            workdir,
+        ),
+        Target(
+            "promspec-exporter (host + 4 fake GPUs)",
+            [sys.executable, str(REPO / "tests" / "exporter" / "fake_exporter.py"), "--web.listen-address=127.0.0.1:0"],
+            ours,
+            None,
+            workdir,
+        ),
     ]
     if NODE_EXPORTER:
         port = free_port()
-        targets.append(Target("node_exporter 1.5 (defaults)",
-                              [NODE_EXPORTER, f"--web.listen-address=127.0.0.1:{port}"], None, port, workdir))
+        targets.append(
+            Target(
+                "node_exporter 1.5 (defaults)",
+                [NODE_EXPORTER, f"--web.listen-address=127.0.0.1:{port}"],
+                None,
+                port,
+                workdir,
+            )
+        )
         port = free_port()
-        targets.append(Target("node_exporter 1.5 (same families)",
-                              [NODE_EXPORTER, f"--web.listen-address=127.0.0.1:{port}", "--collector.disable-defaults",
-                               *[f"--collector.{name}" for name in SAME_FAMILIES]], None, port, workdir))
+        targets.append(
+            Target(
+                "node_exporter 1.5 (same families)",
+                [
+                    NODE_EXPORTER,
+                    f"--web.listen-address=127.0.0.1:{port}",
+                    "--collector.disable-defaults",
+                    *[f"--collector.{name}" for name in SAME_FAMILIES],
+                ],
+                None,
+                port,
+                workdir,
+            )
+        )
     return targets
 
 
@@ -166,8 +201,12 @@ def wait_ready(target: Target) -> None:
 
 def hgx(gpus: int = 8) -> FakeNvml:
     """An HGX-like box: eight GPUs with 18 NVLinks each."""
-    return FakeNvml([FakeGpu(f"GPU-{i:08d}-0000-0000-0000-000000000000", pci_bus_id=f"00000000:{i:02X}:00.0",
-                             nvlinks=18) for i in range(gpus)])
+    return FakeNvml(
+        [
+            FakeGpu(f"GPU-{i:08d}-0000-0000-0000-000000000000", pci_bus_id=f"00000000:{i:02X}:00.0", nvlinks=18)
+            for i in range(gpus)
+        ]
+    )
 
 
 def gpu_collector_cost(label: str, nvml: FakeNvml, collections: int) -> dict:
@@ -185,8 +224,13 @@ def gpu_collector_cost(label: str, nvml: FakeNvml, collections: int) -> dict:
     finally:
         collector.close()
     walls.sort()
-    return {"label": label, "cpu_ms": cpu * 1000, "p50_ms": walls[len(walls) // 2] * 1000,
-            "p99_ms": walls[int(len(walls) * 0.99) - 1] * 1000, "series": body.count(b"\n") - body.count(b"\n#")}
+    return {
+        "label": label,
+        "cpu_ms": cpu * 1000,
+        "p50_ms": walls[len(walls) // 2] * 1000,
+        "p99_ms": walls[int(len(walls) * 0.99) - 1] * 1000,
+        "series": body.count(b"\n") - body.count(b"\n#"),
+    }
 
 
 def _proc_status(pid: int, field: str) -> int:
@@ -257,8 +301,9 @@ def load_phase(port: int, pid: int, scrapers: int, slow: int, seconds: float) ->
     cut: list = []
     peak = _Peak(pid)
     threads = [threading.Thread(target=_slow_client, args=(port, stop, cut, lock), daemon=True) for _ in range(slow)]
-    threads += [threading.Thread(target=_scraper, args=(port, stop, results, lock), daemon=True)
-                for _ in range(scrapers)]
+    threads += [
+        threading.Thread(target=_scraper, args=(port, stop, results, lock), daemon=True) for _ in range(scrapers)
+    ]
     for thread in threads:
         thread.start()
     time.sleep(seconds)
@@ -271,38 +316,56 @@ def load_phase(port: int, pid: int, scrapers: int, slow: int, seconds: float) ->
         statuses[status] = statuses.get(status, 0) + 1
     latencies = sorted(r[1] for r in results if r[0] == 200) or [float("nan")]
     slow_connects = sum(1 for r in results if r[2] > 0.9)
-    return {"scrapers": scrapers, "slow": slow, "seconds": seconds, "statuses": statuses,
-            "p50_ms": latencies[len(latencies) // 2] * 1000,
-            "p99_ms": latencies[max(int(len(latencies) * 0.99) - 1, 0)] * 1000,
-            "slow_connect_pct": 100 * slow_connects / max(len(results), 1),
-            "threads": peak.threads, "rss_mib": peak.rss_kib / 1024,
-            "slow_cut": len(cut), "slow_cut_max_s": max(cut, default=float("nan"))}
+    return {
+        "scrapers": scrapers,
+        "slow": slow,
+        "seconds": seconds,
+        "statuses": statuses,
+        "p50_ms": latencies[len(latencies) // 2] * 1000,
+        "p99_ms": latencies[max(int(len(latencies) * 0.99) - 1, 0)] * 1000,
+        "slow_connect_pct": 100 * slow_connects / max(len(results), 1),
+        "threads": peak.threads,
+        "rss_mib": peak.rss_kib / 1024,
+        "slow_cut": len(cut),
+        "slow_cut_max_s": max(cut, default=float("nan")),
+    }
 
 
 def run_load(seconds: float) -> int:
     with tempfile.TemporaryDirectory() as workdir:
-        target = Target("promspec-exporter (host + 4 fake GPUs)",
-                        [sys.executable, str(REPO / "tests" / "exporter" / "fake_exporter.py"),
-                         "--web.listen-address=127.0.0.1:0"],
-                        re.escape("listening on http://127.0.0.1:") + r"(\d+)", None, Path(workdir))
+        target = Target(
+            "promspec-exporter (host + 4 fake GPUs)",
+            [sys.executable, str(REPO / "tests" / "exporter" / "fake_exporter.py"), "--web.listen-address=127.0.0.1:0"],
+            re.escape("listening on http://127.0.0.1:") + r"(\d+)",
+            None,
+            Path(workdir),
+        )
         try:
             wait_ready(target)
             target.connection.close()
-            phases = [load_phase(target.port, target.process.pid, 50, 0, seconds),
-                      load_phase(target.port, target.process.pid, 200, 0, seconds),
-                      load_phase(target.port, target.process.pid, 50, 300, max(seconds, 15.0))]
+            phases = [
+                load_phase(target.port, target.process.pid, 50, 0, seconds),
+                load_phase(target.port, target.process.pid, 200, 0, seconds),
+                load_phase(target.port, target.process.pid, 50, 300, max(seconds, 15.0)),
+            ]
         finally:
             target.stop()
-    print(f"Load: fresh connection per scrape, gzip, loopback, {seconds:g} s per phase; {os.cpu_count()} CPUs; "
-          f"exporter defaults (--web.max-connections 128, --web.max-requests 64, read-header timeout 10s)\n")
-    print("| scrapers | slow clients | answers (status: count) | p50 ms | p99 ms | connects > 0.9 s | "
-          "peak threads | peak RSS MiB | slow clients cut off (latest, s) |")
+    print(
+        f"Load: fresh connection per scrape, gzip, loopback, {seconds:g} s per phase; {os.cpu_count()} CPUs; "
+        f"exporter defaults (--web.max-connections 128, --web.max-requests 64, read-header timeout 10s)\n"
+    )
+    print(
+        "| scrapers | slow clients | answers (status: count) | p50 ms | p99 ms | connects > 0.9 s | "
+        "peak threads | peak RSS MiB | slow clients cut off (latest, s) |"
+    )
     print("|---:|---:|---|---:|---:|---:|---:|---:|---|")
     for p in phases:
         answers = ", ".join(f"{k}: {v}" for k, v in sorted(p["statuses"].items(), key=lambda kv: str(kv[0])))
         cut = f"{p['slow_cut']} ({p['slow_cut_max_s']:.1f})" if p["slow"] else "-"
-        print(f"| {p['scrapers']} | {p['slow']} | {answers} | {p['p50_ms']:.1f} | {p['p99_ms']:.1f} | "
-              f"{p['slow_connect_pct']:.1f}% | {p['threads']} | {p['rss_mib']:.1f} | {cut} |")
+        print(
+            f"| {p['scrapers']} | {p['slow']} | {answers} | {p['p50_ms']:.1f} | {p['p99_ms']:.1f} | "
+            f"{p['slow_connect_pct']:.1f}% | {p['threads']} | {p['rss_mib']:.1f} | {cut} |"
+        )
     return 0
 
 
@@ -333,26 +396,35 @@ def main(argv=None) -> int:
         finally:
             for target in targets:
                 target.stop()
-    gpu = [gpu_collector_cost("4 fake GPUs (NVLink, MIG, sparse fields)", fleet(), args.scrapes),
-           gpu_collector_cost("8 fake GPUs, 18 NVLinks each (HGX-like)", hgx(), args.scrapes)]
+    gpu = [
+        gpu_collector_cost("4 fake GPUs (NVLink, MIG, sparse fields)", fleet(), args.scrapes),
+        gpu_collector_cost("8 fake GPUs, 18 NVLinks each (HGX-like)", hgx(), args.scrapes),
+    ]
 
-    print(f"Exporter scrapes: {args.rounds} rounds x {args.scrapes} sequential scrapes, keep-alive, gzip; "
-          f"medians of rounds; {os.cpu_count()} CPUs\n")
+    print(
+        f"Exporter scrapes: {args.rounds} rounds x {args.scrapes} sequential scrapes, keep-alive, gzip; "
+        f"medians of rounds; {os.cpu_count()} CPUs\n"
+    )
     print("| exporter | series | p50 ms | p99 ms | CPU s / 1,000 scrapes | peak RSS MiB |")
     print("|---|---:|---:|---:|---:|---:|")
     for r in results:
-        print(f"| {r['label']} | {r['series']} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['cpu_s_per_1000']:.2f} | "
-              f"{r['peak_rss_mib']:.1f} |")
+        print(
+            f"| {r['label']} | {r['series']} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['cpu_s_per_1000']:.2f} | "
+            f"{r['peak_rss_mib']:.1f} |"
+        )
     by_label = {r["label"]: r for r in results}
     ours = by_label["promspec-exporter (host collectors)"]
     for reference in ("node_exporter 1.5 (same families)", "node_exporter 1.5 (defaults)"):
         if reference in by_label:
             theirs = by_label[reference]
-            print(f"\nCPU per scrape, promspec-exporter (host) / {reference}: "
-                  f"{ours['cpu_s_per_1000'] / theirs['cpu_s_per_1000']:.2f}x; "
-                  f"p50 ratio {ours['p50_ms'] / theirs['p50_ms']:.2f}x")
-    print("\nGPU collector alone, in-process, fake NVML (collect + render text; the fake's own Python cost "
-          "included):\n")
+            print(
+                f"\nCPU per scrape, promspec-exporter (host) / {reference}: "
+                f"{ours['cpu_s_per_1000'] / theirs['cpu_s_per_1000']:.2f}x; "
+                f"p50 ratio {ours['p50_ms'] / theirs['p50_ms']:.2f}x"
+            )
+    print(
+        "\nGPU collector alone, in-process, fake NVML (collect + render text; the fake's own Python cost included):\n"
+    )
     print("| fake fleet | series | CPU ms / scrape | p50 ms | p99 ms |")
     print("|---|---:|---:|---:|---:|")
     for r in gpu:

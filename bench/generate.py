@@ -28,8 +28,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUNDLED = ("backends", "catalog", "settings.yml")
 # Bundled backends that expose ttft, errors and an end-to-end latency histogram, with a TTFT and an
 # end-to-end threshold that are bucket bounds of theirs.
-BACKENDS = (("vllm", "500ms", "10s"), ("sglang", "400ms", "10s"), ("generic", "500ms", "10s"),
-            ("litellm", "500ms", "10s"), ("otel_genai", "500ms", "10240ms"))
+BACKENDS = (
+    ("vllm", "500ms", "10s"),
+    ("sglang", "400ms", "10s"),
+    ("generic", "500ms", "10s"),
+    ("litellm", "500ms", "10s"),
+    ("otel_genai", "500ms", "10240ms"),
+)
 
 SERVICE = """\
 apiVersion: promspec/v1
@@ -92,8 +97,7 @@ def machine() -> str:
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     pyc = "no .pyc (PYTHONDONTWRITEBYTECODE set)" if os.environ.get("PYTHONDONTWRITEBYTECODE") else ".pyc written"
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return (f"{platform.platform()}, {cores} cores usable, load average {load}, "
-            f"Python {sys.version.split()[0]}, {pyc}")
+    return f"{platform.platform()}, {cores} cores usable, load average {load}, Python {sys.version.split()[0]}, {pyc}"
 
 
 def spread(values: list[float], fmt: str) -> str:
@@ -123,12 +127,16 @@ def main() -> None:
                 rss.append(peak)
             files = sum(len(f) for _d, _s, f in os.walk(out))
             shutil.rmtree(out, ignore_errors=True)
-            print(f"| {n} | {3 * n} | {files} | {spread(times, '.2f')} | {spread(cpu, '.2f')} | {spread(rss, '.0f')} |",
-                  flush=True)
+            print(
+                f"| {n} | {3 * n} | {files} | {spread(times, '.2f')} | {spread(cpu, '.2f')} | {spread(rss, '.0f')} |",
+                flush=True,
+            )
         print(f"after: load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         help_times = [run_once([BIN, "--help"])[0] for _ in range(max(args.runs, 10))]
-        print(f"\n`promspec --help` cold start: {spread([t * 1000 for t in help_times], '.0f')} ms "
-              f"over {len(help_times)} runs")
+        print(
+            f"\n`promspec --help` cold start: {spread([t * 1000 for t in help_times], '.0f')} ms "
+            f"over {len(help_times)} runs"
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

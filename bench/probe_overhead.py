@@ -44,8 +44,13 @@ def rss_mib(pid: int) -> float:
 
 def run(seconds: float, probe_config: str | None) -> tuple[float, float, str]:
     port = free_port()
-    argv = [sys.executable, "-m", "promspec.exporter", f"--web.listen-address=127.0.0.1:{port}",
-            "--collectors.disable=gpu"]
+    argv = [
+        sys.executable,
+        "-m",
+        "promspec.exporter",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--collectors.disable=gpu",
+    ]
     if probe_config:
         argv.append(f"--probe.config={probe_config}")
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -79,8 +84,10 @@ def main() -> None:
     with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as fh:
         fh.write("location: bench\ntargets:\n")
         for i in range(args.targets):
-            fh.write(f"  - {{name: t{i}, url: 'http://127.0.0.1:{fake.port}/healthy/v1/chat/completions', "
-                     f"model: m, interval: 15s, timeout: 10s, max_tokens: 16}}\n")
+            fh.write(
+                f"  - {{name: t{i}, url: 'http://127.0.0.1:{fake.port}/healthy/v1/chat/completions', "
+                f"model: m, interval: 15s, timeout: 10s, max_tokens: 16}}\n"
+            )
     try:
         base_cpu, base_rss, _ = run(args.seconds, None)
         cpu, rss, body = run(args.seconds, fh.name)
@@ -95,8 +102,10 @@ def main() -> None:
     mean = sums["ttft_seconds_sum"] / sums["ttft_seconds_count"] if sums.get("ttft_seconds_count") else float("nan")
     print(f"without probes: CPU {base_cpu:.2f}% of a core, RSS {base_rss:.1f} MiB")
     print(f"with {args.targets} targets at 15s: CPU {cpu:.2f}% of a core, RSS {rss:.1f} MiB")
-    print(f"probes: {int(sums.get('ttft_seconds_count', 0))}, mean TTFT {mean * 1000:.1f} ms "
-          f"(injected 250 ms, error {(mean - 0.25) * 1000:+.1f} ms)")
+    print(
+        f"probes: {int(sums.get('ttft_seconds_count', 0))}, mean TTFT {mean * 1000:.1f} ms "
+        f"(injected 250 ms, error {(mean - 0.25) * 1000:+.1f} ms)"
+    )
 
 
 if __name__ == "__main__":

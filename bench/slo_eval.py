@@ -50,15 +50,15 @@ import urllib.request
 import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sloth_peer import sloth_groups  # noqa: E402
+from sloth_peer import sloth_groups
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(os.path.dirname(sys.executable), "promspec")
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 
-STEP = 60                      # seconds between raw samples
-PERIOD_MIN = 30 * 24 * 60      # SLO window in minutes
+STEP = 60  # seconds between raw samples
+PERIOD_MIN = 30 * 24 * 60  # SLO window in minutes
 METRIC = "vllm:time_to_first_token_seconds"
 MODEL = "llama-3.1-8b"
 THRESHOLD = 0.5
@@ -94,6 +94,7 @@ def log(msg: str) -> None:
 
 # ----------------------------------------------------------------------------- synthetic traffic
 
+
 def pick_bounds(all_bounds: list[float], n: int = 20) -> list[float]:
     """n of vLLM's bounds, always keeping the threshold: drop from both ends, smallest first."""
     bounds = sorted(all_bounds)
@@ -127,18 +128,18 @@ class Traffic:
         mean_w = sum(weights) / pods
         self.weights = [w / mean_w for w in weights]
         days = minutes / 1440
-        inc1 = t0 + int(days * 0.37) * 86400 + 14 * 3600          # 14:00-14:30 UTC, all pods
-        inc2 = t0 + int(days * 0.77) * 86400 + 2 * 3600           # 02:00-05:00 UTC, 8 pods
+        inc1 = t0 + int(days * 0.37) * 86400 + 14 * 3600  # 14:00-14:30 UTC, all pods
+        inc2 = t0 + int(days * 0.77) * 86400 + 2 * 3600  # 02:00-05:00 UTC, 8 pods
         bad_pods = set(rnd.sample(range(pods), max(1, pods * 8 // 50)))
-        base = 0.4 * STEP                                         # requests per minute at night per pod
-        self.good: list = []                                      # per pod: cumulative good counts per minute
+        base = 0.4 * STEP  # requests per minute at night per pod
+        self.good: list = []  # per pod: cumulative good counts per minute
         self.bad: list = []
         load = []
         share = []
         for k in range(minutes):
             t = t0 + k * STEP
             hour = (t % 86400) / 3600
-            u = 0.5 - 0.5 * math.cos(2 * math.pi * (hour - 3) / 24)   # 0 at 03:00, 1 at 15:00
+            u = 0.5 - 0.5 * math.cos(2 * math.pi * (hour - 3) / 24)  # 0 at 03:00, 1 at 15:00
             weekend = 0.8 if ((t // 86400) + 4) % 7 in (5, 6) else 1.0  # 1970-01-01 was a Thursday
             load.append(base * (1 + 9 * u) * weekend)
             e = 0.0005 + 0.013 * u * u
@@ -214,7 +215,10 @@ class Traffic:
                         fb = self.bad_frac[self.bounds.index(float(le))]
                         lines = [f"{prefix}{g + int(b * fb)} {s}\n" for g, b, s in zip(good, bad, stamps, strict=False)]
                     elif suffix == "_sum":
-                        lines = [f"{prefix}{g * 0.141 + b * 2.27:.3f} {s}\n" for g, b, s in zip(good, bad, stamps, strict=False)]
+                        lines = [
+                            f"{prefix}{g * 0.141 + b * 2.27:.3f} {s}\n"
+                            for g, b, s in zip(good, bad, stamps, strict=False)
+                        ]
                     else:
                         lines = [f"{prefix}{g + b} {s}\n" for g, b, s in zip(good, bad, stamps, strict=False)]
                     f.write("".join(lines))
@@ -250,6 +254,7 @@ class Traffic:
 
 # ----------------------------------------------------------------------------- processes, HTTP
 
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -280,13 +285,22 @@ class Prometheus:
         with open(self.config_path, "w") as f:
             yaml.safe_dump(config, f, sort_keys=False)
 
-    def start(self) -> "Prometheus":
+    def start(self) -> Prometheus:
         with open(self.log_path, "w") as logf:  # the child keeps its own descriptor
             self.proc = subprocess.Popen(
-                [PROMETHEUS, f"--config.file={self.config_path}", f"--storage.tsdb.path={self.data}",
-                 f"--web.listen-address=127.0.0.1:{self.port}", "--storage.tsdb.retention.time=3650d",
-                 "--web.enable-lifecycle", "--log.level=info"],
-                stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
+                [
+                    PROMETHEUS,
+                    f"--config.file={self.config_path}",
+                    f"--storage.tsdb.path={self.data}",
+                    f"--web.listen-address=127.0.0.1:{self.port}",
+                    "--storage.tsdb.retention.time=3650d",
+                    "--web.enable-lifecycle",
+                    "--log.level=info",
+                ],
+                stdout=logf,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         CLEANUP.append(self.stop)
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
@@ -338,7 +352,7 @@ class Exporter:
         exporter = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
+            def do_GET(self):
                 k = exporter.traffic.minute(time.time())
                 if k >= exporter.traffic.minutes:
                     exporter.late = True
@@ -356,7 +370,7 @@ class Exporter:
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def start(self) -> "Exporter":
+    def start(self) -> Exporter:
         self.thread.start()
         CLEANUP.append(self.stop)
         return self
@@ -366,7 +380,7 @@ class Exporter:
         self.server.server_close()
 
 
-def self_metrics(prom: "Prometheus", names: tuple) -> dict:
+def self_metrics(prom: Prometheus, names: tuple) -> dict:
     """Sums of some of Prometheus' own counters, from /metrics."""
     out = {n: 0.0 for n in names}
     for line in get_text(prom.url + "/metrics").splitlines():
@@ -417,6 +431,7 @@ def wait_compacted(data: str, timeout: float) -> list[dict]:
 
 # ----------------------------------------------------------------------------- rules
 
+
 def render_promspec(workdir: str) -> tuple[str, dict]:
     specs = os.path.join(workdir, "specs")
     os.makedirs(os.path.join(specs, "backends"))
@@ -438,7 +453,8 @@ class _BlockDumper(yaml.SafeDumper):
 
 
 _BlockDumper.add_representer(
-    str, lambda d, s: d.represent_scalar("tag:yaml.org,2002:str", s, style="|" if "\n" in s else None))
+    str, lambda d, s: d.represent_scalar("tag:yaml.org,2002:str", s, style="|" if "\n" in s else None)
+)
 
 
 def group_of(groups: list[dict], suffix: str) -> dict:
@@ -446,6 +462,7 @@ def group_of(groups: list[dict], suffix: str) -> dict:
 
 
 # ----------------------------------------------------------------------------- measurement
+
 
 def poll_rules(prom: Prometheus, seconds: float, names: set[str]) -> tuple[dict, list]:
     """Every evaluation of every group in `seconds`: {group: [(lastEvaluation, evaluationTime)]},
@@ -477,13 +494,24 @@ def summarise(evals: dict, intervals: dict, started: float, warmup: float) -> di
     for name, runs in evals.items():
         durations = [d for ts, d in runs if iso_time(ts) >= started + warmup] or [d for _, d in runs]
         if not durations:
-            out[name] = {"n": 0, "median_s": float("nan"), "p90_s": float("nan"),
-                         "interval_s": intervals[name], "per_hour_s": float("nan")}
+            out[name] = {
+                "n": 0,
+                "median_s": float("nan"),
+                "p90_s": float("nan"),
+                "interval_s": intervals[name],
+                "per_hour_s": float("nan"),
+            }
             continue
         med = statistics.median(durations)
         p90 = sorted(durations)[min(len(durations) - 1, int(0.9 * len(durations)))]
-        out[name] = {"n": len(durations), "median_s": med, "p90_s": p90, "interval_s": intervals[name],
-                     "per_hour_s": med * 3600 / intervals[name], "runs": runs}
+        out[name] = {
+            "n": len(durations),
+            "median_s": med,
+            "p90_s": p90,
+            "interval_s": intervals[name],
+            "per_hour_s": med * 3600 / intervals[name],
+            "runs": runs,
+        }
     return out
 
 
@@ -506,8 +534,12 @@ def main() -> int:
     ap.add_argument("--pods", type=int, default=None)
     ap.add_argument("--measure", type=float, default=None, help="seconds of rule evaluation to sample")
     ap.add_argument("--repeats", type=int, default=None, help="runs of each expression in the isolated timing")
-    ap.add_argument("--lead", type=float, default=None,
-                    help="seconds between the start and the end of the backfilled data (the pipeline's time)")
+    ap.add_argument(
+        "--lead",
+        type=float,
+        default=None,
+        help="seconds between the start and the end of the backfilled data (the pipeline's time)",
+    )
     ap.add_argument("--json", help="write the results here")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = ap.parse_args()
@@ -528,7 +560,7 @@ def main() -> int:
         for fn in reversed(CLEANUP):
             try:
                 fn()
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 print(f"cleanup: {exc}", file=sys.stderr)
         if args.keep:
             log(f"kept {workdir}")
@@ -545,15 +577,18 @@ def bench(args, workdir: str, days: float, pods: int, measure: float, repeats: i
     short = group_of(ps_groups, "-short")
     errors_expr = next(r["expr"] for r in short["rules"] if r["record"] == "slo:sli_errors:rate5m")
     total_expr = next(r["expr"] for r in short["rules"] if r["record"] == "slo:sli_total:rate5m")
-    peer_groups = sloth_groups(SERVICE, SLO_NAME, 99, errors_expr.replace("[5m]", "[{{.window}}]"),
-                               total_expr.replace("[5m]", "[{{.window}}]"))
+    peer_groups = sloth_groups(
+        SERVICE, SLO_NAME, 99, errors_expr.replace("[5m]", "[{{.window}}]"), total_expr.replace("[5m]", "[{{.window}}]")
+    )
     peer_file = os.path.join(workdir, "sloth-peer.yml")
     with open(peer_file, "w") as f:
         yaml.dump({"groups": peer_groups}, f, Dumper=_BlockDumper, sort_keys=False, width=200)
     run([PROMTOOL, "check", "rules", promspec_file, peer_file])
     eval_interval = generated_prom.get("global", {}).get("evaluation_interval", "1m")
-    log(f"rules: promspec {promspec_file} ({sum(len(g['rules']) for g in ps_groups)} rules), "
-        f"peer {peer_file} ({sum(len(g['rules']) for g in peer_groups)} rules); evaluation_interval {eval_interval}")
+    log(
+        f"rules: promspec {promspec_file} ({sum(len(g['rules']) for g in ps_groups)} rules), "
+        f"peer {peer_file} ({sum(len(g['rules']) for g in peer_groups)} rules); evaluation_interval {eval_interval}"
+    )
 
     # 2. Traffic.
     with open(os.path.join(ROOT, "specs", "backends", "vllm.yml")) as f:
@@ -563,15 +598,17 @@ def bench(args, workdir: str, days: float, pods: int, measure: float, repeats: i
     dropped = [b for b in all_bounds if b not in bounds]
     log(f"TTFT bounds: {len(bounds)} of vLLM's {len(all_bounds)} (dropped {dropped}) + +Inf")
     t_gen = time.time()
-    end = int((t_gen + lead) // STEP * STEP)                   # last backfilled sample
-    hist_minutes = int(days * 1440) + 30                       # a full window plus the first 5m rates
+    end = int((t_gen + lead) // STEP * STEP)  # last backfilled sample
+    hist_minutes = int(days * 1440) + 30  # a full window plus the first 5m rates
     t0 = end - (hist_minutes - 1) * STEP
     live_minutes = int((measure + 900) // STEP) + 10
     t1 = time.monotonic()
     traffic = Traffic(pods, t0, hist_minutes + live_minutes, bounds)
     k_end = hist_minutes - 1
-    log(f"traffic model: {time.monotonic() - t1:.1f}s; data {time.strftime('%Y-%m-%d %H:%M', time.gmtime(t0))} .. "
-        f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(end))} UTC (ends {end - t_gen:.0f}s after the start)")
+    log(
+        f"traffic model: {time.monotonic() - t1:.1f}s; data {time.strftime('%Y-%m-%d %H:%M', time.gmtime(t0))} .. "
+        f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(end))} UTC (ends {end - t_gen:.0f}s after the start)"
+    )
     om = os.path.join(workdir, "raw.om")
     t1 = time.monotonic()
     n = traffic.write_openmetrics(om, k_end)
@@ -607,11 +644,19 @@ def bench(args, workdir: str, days: float, pods: int, measure: float, repeats: i
     assert {r["record"] for r in cascade["rules"]} == {"slo:sli_errors:avg_rate10m", "slo:sli_total:avg_rate10m"}
     cascade_s = parse_seconds(cascade["interval"])
     passes = [
-        ("pass 1 (5m rates)", t0 + 300, {
-            promspec_file: [{"name": short["name"], "interval": short["interval"], "rules": base_rules}],
-            peer_file: [{"name": peer_groups[0]["name"], "rules": [sloth_5m]}]}),
-        (f"pass 2 ({cascade['interval']} averages)", t0 + 300 + int(cascade_s), {
-            promspec_file: [{"name": cascade["name"], "interval": cascade["interval"], "rules": cascade["rules"]}]}),
+        (
+            "pass 1 (5m rates)",
+            t0 + 300,
+            {
+                promspec_file: [{"name": short["name"], "interval": short["interval"], "rules": base_rules}],
+                peer_file: [{"name": peer_groups[0]["name"], "rules": [sloth_5m]}],
+            },
+        ),
+        (
+            f"pass 2 ({cascade['interval']} averages)",
+            t0 + 300 + int(cascade_s),
+            {promspec_file: [{"name": cascade["name"], "interval": cascade["interval"], "rules": cascade["rules"]}]},
+        ),
     ]
     originals = {}
     for path in (promspec_file, peer_file):
@@ -625,9 +670,19 @@ def bench(args, workdir: str, days: float, pods: int, measure: float, repeats: i
                     yaml.safe_dump({"groups": groups}, f, sort_keys=False, width=200)
             src = Prometheus(workdir, f"source{i}", data, {"global": {"evaluation_interval": eval_interval}}).start()
             rule_blocks = os.path.join(workdir, f"rule-blocks{i}")
-            cmd = [PROMTOOL, "tsdb", "create-blocks-from", "rules", f"--url={src.url}", f"--start={start}",
-                   f"--end={end}", f"--eval-interval={eval_interval}", "--max-block-duration=72h",
-                   f"--output-dir={rule_blocks}", *files]
+            cmd = [
+                PROMTOOL,
+                "tsdb",
+                "create-blocks-from",
+                "rules",
+                f"--url={src.url}",
+                f"--start={start}",
+                f"--end={end}",
+                f"--eval-interval={eval_interval}",
+                "--max-block-duration=72h",
+                f"--output-dir={rule_blocks}",
+                *files,
+            ]
             log("$ " + " ".join(cmd))
             t1 = time.monotonic()
             run(cmd)
@@ -638,8 +693,10 @@ def bench(args, workdir: str, days: float, pods: int, measure: float, repeats: i
             made = os.listdir(rule_blocks)
             for name in made:
                 shutil.move(os.path.join(rule_blocks, name), os.path.join(data, name))
-            log(f"rules backfill {what} {took:.0f}s: {len(made)} blocks -> {len(block_metas(data))} "
-                f"blocks in all, {overlapping(block_metas(data))} overlapping")
+            log(
+                f"rules backfill {what} {took:.0f}s: {len(made)} blocks -> {len(block_metas(data))} "
+                f"blocks in all, {overlapping(block_metas(data))} overlapping"
+            )
     finally:
         for path, content in originals.items():
             with open(path, "wb") as f:
@@ -657,8 +714,14 @@ def bench(args, workdir: str, days: float, pods: int, measure: float, repeats: i
     else:
         log("quick: blocks left uncompacted (compaction may run during the measurement)")
     metas = block_metas(data)
-    blocks = [{"hours": (m["maxTime"] - m["minTime"]) / 3.6e6, "series": m["stats"]["numSeries"],
-               "samples": m["stats"]["numSamples"]} for m in sorted(metas, key=lambda m: m["minTime"])]
+    blocks = [
+        {
+            "hours": (m["maxTime"] - m["minTime"]) / 3.6e6,
+            "series": m["stats"]["numSeries"],
+            "samples": m["stats"]["numSamples"],
+        }
+        for m in sorted(metas, key=lambda m: m["minTime"])
+    ]
 
     # 6. Live: wait for the data's end, start the exporter and the server with both rule sets.
     wait = end + 1 - time.time()
@@ -669,16 +732,23 @@ def bench(args, workdir: str, days: float, pods: int, measure: float, repeats: i
     elif -wait < STEP:
         log(f"pipeline took {timings['pipeline_s']:.0f}s: starting {-wait:.0f}s after the backfilled data's end")
     else:
-        log(f"pipeline took {timings['pipeline_s']:.0f}s: {-wait / STEP:.0f} minutes missing after the backfilled "
-            "data (raise --lead)")
+        log(
+            f"pipeline took {timings['pipeline_s']:.0f}s: {-wait / STEP:.0f} minutes missing after the backfilled "
+            "data (raise --lead)"
+        )
     exporter = Exporter(traffic, k_end + 1).start()
     config = {
         "global": {"scrape_interval": "15s", "evaluation_interval": eval_interval},
         "rule_files": [promspec_file, peer_file],
-        "scrape_configs": [{
-            "job_name": "vllm", "honor_labels": True, "honor_timestamps": True,
-            "static_configs": [{"targets": [f"127.0.0.1:{exporter.port}"]}],
-            "metric_relabel_configs": [{"action": "labeldrop", "regex": "instance"}]}],
+        "scrape_configs": [
+            {
+                "job_name": "vllm",
+                "honor_labels": True,
+                "honor_timestamps": True,
+                "static_configs": [{"targets": [f"127.0.0.1:{exporter.port}"]}],
+                "metric_relabel_configs": [{"action": "labeldrop", "regex": "instance"}],
+            }
+        ],
     }
     live = Prometheus(workdir, "live", data, config).start()
     started = time.time()
@@ -689,11 +759,16 @@ def bench(args, workdir: str, days: float, pods: int, measure: float, repeats: i
     for g in peer_groups:
         intervals[g["name"]] = parse_seconds(g.get("interval", eval_interval))
     evals, gauge = poll_rules(live, measure, set(intervals))
-    health = self_metrics(live, ("prometheus_rule_evaluation_failures_total",
-                                 "prometheus_rule_group_iterations_missed_total",
-                                 "prometheus_target_scrapes_sample_out_of_bounds_total",
-                                 "prometheus_tsdb_out_of_bound_samples_total",
-                                 "prometheus_tsdb_compactions_total"))
+    health = self_metrics(
+        live,
+        (
+            "prometheus_rule_evaluation_failures_total",
+            "prometheus_rule_group_iterations_missed_total",
+            "prometheus_target_scrapes_sample_out_of_bounds_total",
+            "prometheus_tsdb_out_of_bound_samples_total",
+            "prometheus_tsdb_compactions_total",
+        ),
+    )
     up = live.query('up{job="vllm"}')["result"]
     health["up"] = float(up[0]["value"][1]) if up else 0.0
     log(f"health: {health}")
@@ -705,8 +780,9 @@ def bench(args, workdir: str, days: float, pods: int, measure: float, repeats: i
     accuracy = {}
     t_q = time.time()
     for who, sel, expr in (
-            ("promspec", ps_sel, group_of(ps_groups, "-period")["rules"][0]["expr"]),
-            ("peer", peer_sel, peer_groups[0]["rules"][-1]["expr"])):
+        ("promspec", ps_sel, group_of(ps_groups, "-period")["rules"][0]["expr"]),
+        ("peer", peer_sel, peer_groups[0]["rules"][-1]["expr"]),
+    ):
         res = live.query(f"{sel}[{span}s]", t=t_q)["result"]
         written = [(float(ts), float(v)) for ts, v in res[0]["values"]] if res else []
         errs = [abs(v - traffic.exact_ratio(traffic.minute(ts))) for ts, v in written]
@@ -719,7 +795,9 @@ def bench(args, workdir: str, days: float, pods: int, measure: float, repeats: i
             "last_exact": traffic.exact_ratio(traffic.minute(written[-1][0])) if written else None,
             "last_abs_error": errs[-1] if errs else None,
             "max_abs_error": max(errs) if errs else None,
-            "expr_value_at_end": now_val, "exact_at_end": exact_now, "expr_abs_error_at_end": abs(now_val - exact_now),
+            "expr_value_at_end": now_val,
+            "exact_at_end": exact_now,
+            "expr_abs_error_at_end": abs(now_val - exact_now),
         }
     k_q = traffic.minute(t_q)
     accuracy["exact_at_end"] = traffic.exact_ratio(k_q)
@@ -744,8 +822,15 @@ def bench(args, workdir: str, days: float, pods: int, measure: float, repeats: i
                 for _ in range(repeats):
                     st = live.query(r["expr"], t=t_iso, stats=True)["stats"]["timings"]
                     times.append(st["evalTotalTime"])
-                isolated.append({"who": who, "group": g["name"], "rule": r.get("record") or r.get("alert"),
-                                 "expr": r["expr"], "median_s": statistics.median(times)})
+                isolated.append(
+                    {
+                        "who": who,
+                        "group": g["name"],
+                        "rule": r.get("record") or r.get("alert"),
+                        "expr": r["expr"],
+                        "median_s": statistics.median(times),
+                    }
+                )
     log(f"isolated timings: {len(isolated)} expressions x {repeats}")
     # Reference, not in any total: the period ratio summed directly from the 30s 5m rates (the rule
     # before the 10m cascade), timed and valued at the same instant as the cascade's.
@@ -759,8 +844,12 @@ def bench(args, workdir: str, days: float, pods: int, measure: float, repeats: i
             res = live.query(expr, t=t_iso, stats=True)
             times.append(res["stats"]["timings"]["evalTotalTime"])
         value = float(res["result"][0]["value"][1]) if res["result"] else float("nan")
-        reference[label] = {"expr": expr, "median_s": statistics.median(times), "value": value,
-                            "abs_error": abs(value - exact_iso)}
+        reference[label] = {
+            "expr": expr,
+            "median_s": statistics.median(times),
+            "value": value,
+            "abs_error": abs(value - exact_iso),
+        }
     accuracy["reference"] = reference
     live.stop()
     exporter.stop()
@@ -770,11 +859,31 @@ def bench(args, workdir: str, days: float, pods: int, measure: float, repeats: i
     gauge_by = {}
     for name, v in gauge:
         gauge_by.setdefault(name, []).append(v)
-    result = report(summary, gauge_by, isolated, accuracy, ps_groups, peer_groups, intervals, dict(
-        days=days, pods=pods, series=pods * 23 + 3, samples=traffic_samples(days, pods), bounds=bounds,
-        dropped=dropped, measure_s=measure, repeats=repeats, health=health,
-        exporter_late=exporter.late, blocks=blocks, timings=timings, eval_interval=eval_interval,
-        history=history))
+    result = report(
+        summary,
+        gauge_by,
+        isolated,
+        accuracy,
+        ps_groups,
+        peer_groups,
+        intervals,
+        dict(
+            days=days,
+            pods=pods,
+            series=pods * 23 + 3,
+            samples=traffic_samples(days, pods),
+            bounds=bounds,
+            dropped=dropped,
+            measure_s=measure,
+            repeats=repeats,
+            health=health,
+            exporter_late=exporter.late,
+            blocks=blocks,
+            timings=timings,
+            eval_interval=eval_interval,
+            history=history,
+        ),
+    )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=1, default=str)
@@ -782,24 +891,32 @@ def bench(args, workdir: str, days: float, pods: int, measure: float, repeats: i
     return 0
 
 
-def recorded_history(live: "Prometheus", t_q: float, end: int, ps_groups: list[dict]) -> dict:
+def recorded_history(live: Prometheus, t_q: float, end: int, ps_groups: list[dict]) -> dict:
     """Samples of the recorded series the period SLIs read, over the SLO window ending at t_q: count,
     spacing, coverage, and how many were backfilled (<= end) and how many written live."""
-    period_expr = next(r["expr"] for r in group_of(ps_groups, "-period")["rules"]
-                       if r["record"] == "slo:sli_error:ratio_period")
+    period_expr = next(
+        r["expr"] for r in group_of(ps_groups, "-period")["rules"] if r["record"] == "slo:sli_error:ratio_period"
+    )
     window = parse_seconds(period_expr.split("[", 1)[1].split("]", 1)[0])
     out = {"window_s": window}
     ours, peer = f'slo_id="{SLO_ID}"', f'sloth_id="{SLO_ID}"'
-    for name, sel in (("slo:sli_errors:avg_rate10m", ours), ("slo:sli_total:avg_rate10m", ours),
-                      ("slo:sli_total:rate5m", ours), ("slo:sli_error:ratio_rate5m", peer)):
+    for name, sel in (
+        ("slo:sli_errors:avg_rate10m", ours),
+        ("slo:sli_total:avg_rate10m", ours),
+        ("slo:sli_total:rate5m", ours),
+        ("slo:sli_error:ratio_rate5m", peer),
+    ):
         res = live.query(f"{name}{{{sel}}}[{int(window)}s]", t=t_q)["result"]
         ts = [float(t) for t, _ in res[0]["values"]] if res else []
         gaps = sorted(b - a for a, b in itertools.pairwise(ts))
         out[name] = {
-            "samples": len(ts), "backfilled": sum(1 for t in ts if t <= end), "live": sum(1 for t in ts if t > end),
+            "samples": len(ts),
+            "backfilled": sum(1 for t in ts if t <= end),
+            "live": sum(1 for t in ts if t > end),
             "first_s_after_window_start": ts[0] - (t_q - window) if ts else None,
             "last_s_before_query": t_q - ts[-1] if ts else None,
-            "gap_min_s": gaps[0] if gaps else None, "gap_median_s": statistics.median(gaps) if gaps else None,
+            "gap_min_s": gaps[0] if gaps else None,
+            "gap_median_s": statistics.median(gaps) if gaps else None,
             "gap_max_s": gaps[-1] if gaps else None,
         }
     return out
@@ -823,38 +940,50 @@ def report(summary, gauge_by, isolated, accuracy, ps_groups, peer_groups, interv
     ps_names, ps_cycle, ps_hour = side(ps_groups)
     pe_names, pe_cycle, pe_hour = side(peer_groups)
     print()
-    print(f"Data: {info['days']:g} days x {info['pods']} pods; TTFT histogram with {len(info['bounds'])} bounds "
-          f"(+Inf), {info['samples'] / 1e6:.1f} M raw samples; day/night traffic {accuracy['day_night_ratio']:.1f}x")
+    print(
+        f"Data: {info['days']:g} days x {info['pods']} pods; TTFT histogram with {len(info['bounds'])} bounds "
+        f"(+Inf), {info['samples'] / 1e6:.1f} M raw samples; day/night traffic {accuracy['day_night_ratio']:.1f}x"
+    )
     print(f"Pipeline: {', '.join(f'{k} {v:.0f}s' for k, v in info['timings'].items())}")
     spans = ", ".join(f"{b['hours']:.0f}h" for b in info["blocks"])
     print(f"Blocks: {len(info['blocks'])} ({spans})")
     print("Health: " + ", ".join(f"{k.replace('prometheus_', '')} {v:g}" for k, v in info["health"].items()))
     hist = info["history"]
-    print(f"Recorded history in the {hist['window_s'] / 86400:g}d window at the end (samples, backfilled + live, "
-          "gaps min/median/max, window start to first sample):")
+    print(
+        f"Recorded history in the {hist['window_s'] / 86400:g}d window at the end (samples, backfilled + live, "
+        "gaps min/median/max, window start to first sample):"
+    )
     for name, h in hist.items():
         if name == "window_s":
             continue
         if not h["samples"]:
             print(f"  {name:30} none")
             continue
-        print(f"  {name:30} {h['samples']:6d} ({h['backfilled']} + {h['live']}), gaps {h['gap_min_s']:.0f}/"
-              f"{h['gap_median_s']:.0f}/{h['gap_max_s']:.0f} s, first {h['first_s_after_window_start']:.0f} s in")
+        print(
+            f"  {name:30} {h['samples']:6d} ({h['backfilled']} + {h['live']}), gaps {h['gap_min_s']:.0f}/"
+            f"{h['gap_median_s']:.0f}/{h['gap_max_s']:.0f} s, first {h['first_s_after_window_start']:.0f} s in"
+        )
     print()
     print(f"{'group':42} {'every':>6} {'n':>4} {'median ms':>10} {'p90 ms':>8} {'gauge med':>10} {'s/hour':>8}")
     for names in (ps_names, pe_names):
         for n in names:
             s = summary[n]
             g = statistics.median(gauge_by[n]) * 1000 if gauge_by.get(n) else float("nan")
-            print(f"{n:42} {s['interval_s']:5.0f}s {s['n']:4d} {s['median_s'] * 1000:10.2f} {s['p90_s'] * 1000:8.2f} "
-                  f"{g:10.2f} {s['per_hour_s']:8.3f}")
+            print(
+                f"{n:42} {s['interval_s']:5.0f}s {s['n']:4d} {s['median_s'] * 1000:10.2f} {s['p90_s'] * 1000:8.2f} "
+                f"{g:10.2f} {s['per_hour_s']:8.3f}"
+            )
     print()
     if math.isnan(ps_cycle) or math.isnan(pe_cycle):
         print("(a group was not evaluated after the warm-up: measure longer for its figures)")
-    print(f"total per evaluation cycle (sum of group medians): promspec {ps_cycle * 1000:.2f} ms, "
-          f"peer {pe_cycle * 1000:.2f} ms, ratio {ps_cycle / pe_cycle:.3f} (1/{pe_cycle / ps_cycle:.1f})")
-    print(f"evaluation seconds per hour:                       promspec {ps_hour:.3f} s, "
-          f"peer {pe_hour:.3f} s, ratio {ps_hour / pe_hour:.3f} (1/{pe_hour / ps_hour:.1f})")
+    print(
+        f"total per evaluation cycle (sum of group medians): promspec {ps_cycle * 1000:.2f} ms, "
+        f"peer {pe_cycle * 1000:.2f} ms, ratio {ps_cycle / pe_cycle:.3f} (1/{pe_cycle / ps_cycle:.1f})"
+    )
+    print(
+        f"evaluation seconds per hour:                       promspec {ps_hour:.3f} s, "
+        f"peer {pe_hour:.3f} s, ratio {ps_hour / pe_hour:.3f} (1/{pe_hour / ps_hour:.1f})"
+    )
     print()
     print("Isolated query time per rule (median of repeats, /api/v1/query stats evalTotalTime):")
     for row in isolated:
@@ -867,48 +996,79 @@ def report(summary, gauge_by, isolated, accuracy, ps_groups, peer_groups, interv
     iso_pe_cycle = sum(iso[n] for n in pe_names)
     iso_ps_hour = sum(iso[n] * 3600 / intervals[n] for n in ps_names)
     iso_pe_hour = sum(iso[n] * 3600 / intervals[n] for n in pe_names)
-    print(f"  isolated, per cycle: promspec {iso_ps_cycle * 1000:.2f} ms, peer {iso_pe_cycle * 1000:.2f} ms "
-          f"(ratio {iso_ps_cycle / iso_pe_cycle:.3f}); per hour: promspec {iso_ps_hour:.3f} s, "
-          f"peer {iso_pe_hour:.3f} s (ratio {iso_ps_hour / iso_pe_hour:.3f})")
+    print(
+        f"  isolated, per cycle: promspec {iso_ps_cycle * 1000:.2f} ms, peer {iso_pe_cycle * 1000:.2f} ms "
+        f"(ratio {iso_ps_cycle / iso_pe_cycle:.3f}); per hour: promspec {iso_ps_hour:.3f} s, "
+        f"peer {iso_pe_hour:.3f} s (ratio {iso_ps_hour / iso_pe_hour:.3f})"
+    )
     print()
     ex = accuracy["exact_at_end"]
-    print(f"Period SLI (error ratio over 30d): exact events ratio {ex:.6f}; "
-          f"mean of 5m ratios from the same counts (Python) {accuracy['python_mean_of_5m_ratios_at_end']:.6f}")
+    print(
+        f"Period SLI (error ratio over 30d): exact events ratio {ex:.6f}; "
+        f"mean of 5m ratios from the same counts (Python) {accuracy['python_mean_of_5m_ratios_at_end']:.6f}"
+    )
     for who in ("promspec", "peer"):
         a = accuracy[who]
-        last = (f"last written {a['last_value']:.6f} vs exact {a['last_exact']:.6f}: abs error "
+        last = (
+            (
+                f"last written {a['last_value']:.6f} vs exact {a['last_exact']:.6f}: abs error "
                 f"{a['last_abs_error']:.2e} ({a['last_abs_error'] * 100:.4f} points); max over "
-                f"{a['written']} written {a['max_abs_error']:.2e}") if a["written"] else "no value written"
-        print(f"  {who:8} {last}; expression at end {a['expr_value_at_end']:.6f}, abs error "
-              f"{a['expr_abs_error_at_end']:.2e}; budget spent {a['expr_value_at_end'] / 0.01:.1%} "
-              f"(exact {ex / 0.01:.1%})")
+                f"{a['written']} written {a['max_abs_error']:.2e}"
+            )
+            if a["written"]
+            else "no value written"
+        )
+        print(
+            f"  {who:8} {last}; expression at end {a['expr_value_at_end']:.6f}, abs error "
+            f"{a['expr_abs_error_at_end']:.2e}; budget spent {a['expr_value_at_end'] / 0.01:.1%} "
+            f"(exact {ex / 0.01:.1%})"
+        )
     ref = accuracy["reference"]
-    print(f"  period ratio alone, at the isolated timings' instant (exact {ref['exact']:.7f}): "
-          f"from the 10m averages {ref['cascade']['median_s'] * 1000:.3f} ms, {ref['cascade']['value']:.7f} "
-          f"(abs error {ref['cascade']['abs_error']:.2e}); summed directly from the 30s 5m rates (reference, "
-          f"not in the totals) {ref['direct_5m']['median_s'] * 1000:.3f} ms, {ref['direct_5m']['value']:.7f} "
-          f"(abs error {ref['direct_5m']['abs_error']:.2e})")
+    print(
+        f"  period ratio alone, at the isolated timings' instant (exact {ref['exact']:.7f}): "
+        f"from the 10m averages {ref['cascade']['median_s'] * 1000:.3f} ms, {ref['cascade']['value']:.7f} "
+        f"(abs error {ref['cascade']['abs_error']:.2e}); summed directly from the 30s 5m rates (reference, "
+        f"not in the totals) {ref['direct_5m']['median_s'] * 1000:.3f} ms, {ref['direct_5m']['value']:.7f} "
+        f"(abs error {ref['direct_5m']['abs_error']:.2e})"
+    )
 
     def verdict(ours, theirs):
         if math.isnan(ours) or math.isnan(theirs):
             return "NOT MEASURED"
         return "MET" if ours <= theirs / 5 else "NOT MET"
+
     acc = accuracy["promspec"]["last_abs_error"]
     acc = accuracy["promspec"]["expr_abs_error_at_end"] if acc is None else acc
     print()
-    print(f"target cost <= 1/5 of the peer: per hour {verdict(ps_hour, pe_hour)}, "
-          f"per cycle {verdict(ps_cycle, pe_cycle)} (isolated: per hour {verdict(iso_ps_hour, iso_pe_hour)}, "
-          f"per cycle {verdict(iso_ps_cycle, iso_pe_cycle)}); "
-          f"target period SLI within 0.001 of exact: {'MET' if acc <= 0.001 else 'NOT MET'} ({acc:.2e}; "
-          f"peer {accuracy['peer']['last_abs_error'] or accuracy['peer']['expr_abs_error_at_end']:.2e})")
-    return {"info": info, "groups": summary, "isolated": isolated, "accuracy": accuracy,
-            "totals": {"promspec_cycle_s": ps_cycle, "peer_cycle_s": pe_cycle, "promspec_hour_s": ps_hour,
-                       "peer_hour_s": pe_hour, "iso_promspec_cycle_s": iso_ps_cycle, "iso_peer_cycle_s": iso_pe_cycle,
-                       "iso_promspec_hour_s": iso_ps_hour, "iso_peer_hour_s": iso_pe_hour}}
+    print(
+        f"target cost <= 1/5 of the peer: per hour {verdict(ps_hour, pe_hour)}, "
+        f"per cycle {verdict(ps_cycle, pe_cycle)} (isolated: per hour {verdict(iso_ps_hour, iso_pe_hour)}, "
+        f"per cycle {verdict(iso_ps_cycle, iso_pe_cycle)}); "
+        f"target period SLI within 0.001 of exact: {'MET' if acc <= 0.001 else 'NOT MET'} ({acc:.2e}; "
+        f"peer {accuracy['peer']['last_abs_error'] or accuracy['peer']['expr_abs_error_at_end']:.2e})"
+    )
+    return {
+        "info": info,
+        "groups": summary,
+        "isolated": isolated,
+        "accuracy": accuracy,
+        "totals": {
+            "promspec_cycle_s": ps_cycle,
+            "peer_cycle_s": pe_cycle,
+            "promspec_hour_s": ps_hour,
+            "peer_hour_s": pe_hour,
+            "iso_promspec_cycle_s": iso_ps_cycle,
+            "iso_peer_cycle_s": iso_pe_cycle,
+            "iso_promspec_hour_s": iso_ps_hour,
+            "iso_peer_hour_s": iso_pe_hour,
+        },
+    }
 
 
 if __name__ == "__main__":
+
     def _term(signum, frame):
         raise SystemExit(128 + signum)
+
     signal.signal(signal.SIGTERM, _term)
     sys.exit(main())

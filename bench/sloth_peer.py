@@ -37,8 +37,15 @@ def _filter(ids: dict) -> str:
     return "{" + ", ".join(f'{k}="{v}"' for k, v in sorted(ids.items())) + "}"
 
 
-def sloth_groups(service: str, slo: str, objective_percent: float, error_query: str, total_query: str,
-                 period: str = "30d", alert_name: str | None = None) -> list[dict]:
+def sloth_groups(
+    service: str,
+    slo: str,
+    objective_percent: float,
+    error_query: str,
+    total_query: str,
+    period: str = "30d",
+    alert_name: str | None = None,
+) -> list[dict]:
     """Rule groups (as YAML-ready dicts) for one SLO; the queries contain `{{.window}}`."""
     slo_id = f"{service}-{slo}"
     ids = {"sloth_id": slo_id, "sloth_service": service, "sloth_slo": slo}
@@ -49,17 +56,25 @@ def sloth_groups(service: str, slo: str, objective_percent: float, error_query: 
     sli_rules = []
     for window in WINDOWS:
         expr = f"({error_query})\n/\n({total_query})\n".replace("{{.window}}", window)
-        sli_rules.append({"record": f"slo:sli_error:ratio_rate{window}", "expr": expr,
-                          "labels": {**ids, "sloth_window": window}})
-    sli_rules.append({
-        "record": f"slo:sli_error:ratio_rate{period}",
-        "expr": (f"sum_over_time(slo:sli_error:ratio_rate5m{flt}[{period}])\n/ ignoring (sloth_window)\n"
-                 f"count_over_time(slo:sli_error:ratio_rate5m{flt}[{period}])\n"),
-        "labels": {**ids, "sloth_window": period}})
+        sli_rules.append(
+            {"record": f"slo:sli_error:ratio_rate{window}", "expr": expr, "labels": {**ids, "sloth_window": window}}
+        )
+    sli_rules.append(
+        {
+            "record": f"slo:sli_error:ratio_rate{period}",
+            "expr": (
+                f"sum_over_time(slo:sli_error:ratio_rate5m{flt}[{period}])\n/ ignoring (sloth_window)\n"
+                f"count_over_time(slo:sli_error:ratio_rate5m{flt}[{period}])\n"
+            ),
+            "labels": {**ids, "sloth_window": period},
+        }
+    )
 
     def burn(window: str) -> str:
-        return (f"slo:sli_error:ratio_rate{window}{flt}\n/ on(sloth_id, sloth_slo, sloth_service) group_left\n"
-                f"slo:error_budget:ratio{flt}\n")
+        return (
+            f"slo:sli_error:ratio_rate{window}{flt}\n/ on(sloth_id, sloth_slo, sloth_service) group_left\n"
+            f"slo:error_budget:ratio{flt}\n"
+        )
 
     meta_rules = [
         {"record": "slo:objective:ratio", "expr": f"vector({_num(objective)})", "labels": dict(ids)},
@@ -67,11 +82,22 @@ def sloth_groups(service: str, slo: str, objective_percent: float, error_query: 
         {"record": "slo:time_period:days", "expr": f"vector({_num(HOURS[period] / 24)})", "labels": dict(ids)},
         {"record": "slo:current_burn_rate:ratio", "expr": burn(PAGE_QUICK[0]), "labels": dict(ids)},
         {"record": "slo:period_burn_rate:ratio", "expr": burn(period), "labels": dict(ids)},
-        {"record": "slo:period_error_budget_remaining:ratio", "expr": f"1 - slo:period_burn_rate:ratio{flt}",
-         "labels": dict(ids)},
-        {"record": "sloth_slo_info", "expr": "vector(1)",
-         "labels": {**ids, "sloth_version": VERSION, "sloth_mode": "cli-gen-prom", "sloth_spec": "prometheus/v1",
-                    "sloth_objective": _num(objective_percent)}},
+        {
+            "record": "slo:period_error_budget_remaining:ratio",
+            "expr": f"1 - slo:period_burn_rate:ratio{flt}",
+            "labels": dict(ids),
+        },
+        {
+            "record": "sloth_slo_info",
+            "expr": "vector(1)",
+            "labels": {
+                **ids,
+                "sloth_version": VERSION,
+                "sloth_mode": "cli-gen-prom",
+                "sloth_spec": "prometheus/v1",
+                "sloth_objective": _num(objective_percent),
+            },
+        },
     ]
 
     def factor(share_percent: float, long: str) -> float:
@@ -84,21 +110,30 @@ def sloth_groups(service: str, slo: str, objective_percent: float, error_query: 
             parts.append(
                 f"(\n    max(slo:sli_error:ratio_rate{short}{flt} > ({f} * {_num(budget)})) without (sloth_window)\n"
                 f"    and\n"
-                f"    max(slo:sli_error:ratio_rate{long}{flt} > ({f} * {_num(budget)})) without (sloth_window)\n)")
+                f"    max(slo:sli_error:ratio_rate{long}{flt} > ({f} * {_num(budget)})) without (sloth_window)\n)"
+            )
         return parts[0] + "\nor\n" + parts[1] + "\n"
 
     words = f"{service}-{slo}".replace("_", "-").split("-")
     name = alert_name or "Sloth" + "".join(w.capitalize() for w in words) + "BurnRate"
     alerts = []
     for severity, quick, slow in (("page", PAGE_QUICK, PAGE_SLOW), ("ticket", TICKET_QUICK, TICKET_SLOW)):
-        alerts.append({
-            "alert": name, "expr": mwmb(quick, slow), "labels": {"sloth_severity": severity},
-            "annotations": {
-                "title": f"({severity}) {{{{$labels.sloth_service}}}} {{{{$labels.sloth_slo}}}} SLO error budget "
-                         "burn rate is too fast.",
-                "summary": "{{$labels.sloth_service}} {{$labels.sloth_slo}} SLO error budget burn rate is over "
-                           "expected."}})
+        alerts.append(
+            {
+                "alert": name,
+                "expr": mwmb(quick, slow),
+                "labels": {"sloth_severity": severity},
+                "annotations": {
+                    "title": f"({severity}) {{{{$labels.sloth_service}}}} {{{{$labels.sloth_slo}}}} SLO error budget "
+                    "burn rate is too fast.",
+                    "summary": "{{$labels.sloth_service}} {{$labels.sloth_slo}} SLO error budget burn rate is over "
+                    "expected.",
+                },
+            }
+        )
 
-    return [{"name": f"sloth-slo-sli-recordings-{slo_id}", "rules": sli_rules},
-            {"name": f"sloth-slo-meta-recordings-{slo_id}", "rules": meta_rules},
-            {"name": f"sloth-slo-alerts-{slo_id}", "rules": alerts}]
+    return [
+        {"name": f"sloth-slo-sli-recordings-{slo_id}", "rules": sli_rules},
+        {"name": f"sloth-slo-meta-recordings-{slo_id}", "rules": meta_rules},
+        {"name": f"sloth-slo-alerts-{slo_id}", "rules": alerts},
+    ]

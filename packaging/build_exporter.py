@@ -31,8 +31,11 @@ def project_facts(pyproject: str) -> dict:
     """Version, Python requirement and exporter dependencies, read from the main pyproject.toml."""
     with open(pyproject, "rb") as fh:
         project = tomllib.load(fh)["project"]
-    return {"version": project["version"], "requires_python": project["requires-python"],
-            "dependencies": list(project["optional-dependencies"]["exporter"])}
+    return {
+        "version": project["version"],
+        "requires_python": project["requires-python"],
+        "dependencies": list(project["optional-dependencies"]["exporter"]),
+    }
 
 
 def pyproject_text(facts: dict) -> str:
@@ -51,9 +54,11 @@ def pyproject_text(facts: dict) -> str:
 
 def stage(directory: str) -> None:
     """A buildable project tree for the exporter distribution under directory."""
-    shutil.copytree(os.path.join(REPO, "gen", "promspec", "exporter"),
-                    os.path.join(directory, "src", "promspec", "exporter"),
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copytree(
+        os.path.join(REPO, "gen", "promspec", "exporter"),
+        os.path.join(directory, "src", "promspec", "exporter"),
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+    )
     with open(os.path.join(directory, "pyproject.toml"), "w", encoding="utf-8") as fh:
         fh.write(pyproject_text(project_facts(os.path.join(REPO, "pyproject.toml"))))
 
@@ -61,8 +66,11 @@ def stage(directory: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dist", help="directory to write the wheel into")
-    parser.add_argument("--no-build-isolation", action="store_true",
-                        help="build with this Python's setuptools (>=68 and wheel) instead of an isolated build env")
+    parser.add_argument(
+        "--no-build-isolation",
+        action="store_true",
+        help="build with this Python's setuptools (>=68 and wheel) instead of an isolated build env",
+    )
     args = parser.parse_args(argv)
     os.makedirs(args.dist, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="promspec-exporter-") as tmp:

@@ -29,8 +29,9 @@ def require_tool(name: str) -> str:
 def run_promspec(*args, cwd=REPO, env=None, check=None, timeout=120) -> subprocess.CompletedProcess:
     """Run the installed `promspec` console script as a user would."""
     full_env = {**os.environ, **(env or {})}
-    proc = subprocess.run([os.path.join(BIN, "promspec"), *args], cwd=cwd, env=full_env, capture_output=True,
-                          text=True, timeout=timeout)
+    proc = subprocess.run(
+        [os.path.join(BIN, "promspec"), *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
+    )
     if check is not None:
         assert proc.returncode == check, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     return proc
@@ -103,9 +104,17 @@ class PrometheusServer:
         self.log_path = os.path.join(data_dir, "prometheus.log")
         with open(self.log_path, "wb") as log:  # the child keeps its own descriptor
             self.proc = subprocess.Popen(
-                [require_tool("prometheus"), f"--config.file={config}", f"--storage.tsdb.path={data_dir}",
-                 f"--web.listen-address=127.0.0.1:{self.port}", "--storage.tsdb.retention.time=3650d", *extra_args],
-                stdout=log, stderr=subprocess.STDOUT)
+                [
+                    require_tool("prometheus"),
+                    f"--config.file={config}",
+                    f"--storage.tsdb.path={data_dir}",
+                    f"--web.listen-address=127.0.0.1:{self.port}",
+                    "--storage.tsdb.retention.time=3650d",
+                    *extra_args,
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:

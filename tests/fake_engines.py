@@ -109,12 +109,13 @@ def _samples(name: str, kind: str, labels: dict, rate: float, t: float, buckets:
     count = n_low + n_high
     total = n_low * low + n_high * high
     if kind == "summary":
-        return [f'{name}{_fmt({**labels, "quantile": q})} {v}' for q, v in (("0.5", low), ("0.9", high), ("0.99", high))] \
-            + [f"{name}_sum{_fmt(labels)} {total:.3f}", f"{name}_count{_fmt(labels)} {count:.3f}"]
+        return [
+            f"{name}{_fmt({**labels, 'quantile': q})} {v}" for q, v in (("0.5", low), ("0.9", high), ("0.99", high))
+        ] + [f"{name}_sum{_fmt(labels)} {total:.3f}", f"{name}_count{_fmt(labels)} {count:.3f}"]
     out = []
     for bound in bounds:
         inside = (n_low if low <= bound else 0) + (n_high if high <= bound else 0)
-        out.append(f'{name}_bucket{_fmt({**labels, "le": repr(float(bound))})} {inside:.3f}')
-    out.append(f'{name}_bucket{_fmt({**labels, "le": "+Inf"})} {count:.3f}')
+        out.append(f"{name}_bucket{_fmt({**labels, 'le': repr(float(bound))})} {inside:.3f}")
+    out.append(f"{name}_bucket{_fmt({**labels, 'le': '+Inf'})} {count:.3f}")
     out += [f"{name}_sum{_fmt(labels)} {total:.3f}", f"{name}_count{_fmt(labels)} {count:.3f}"]
     return out

@@ -28,8 +28,12 @@ class FakeLLM:
 
     def exposition(self) -> str:
         t = time.time() - self.start
-        lines = ["# TYPE llm_request_total counter", "# TYPE llm_error_total counter",
-                 "# TYPE llm_tokens_total counter", "# TYPE llm_request_duration_seconds histogram"]
+        lines = [
+            "# TYPE llm_request_total counter",
+            "# TYPE llm_error_total counter",
+            "# TYPE llm_tokens_total counter",
+            "# TYPE llm_request_duration_seconds histogram",
+        ]
         for model, m in sorted(self.models.items()):
             requests = m["requests"] * t
             lines.append(f'llm_request_total{{model="{model}",operation="chat"}} {requests}')
@@ -37,9 +41,15 @@ class FakeLLM:
             lines.append(f'llm_tokens_total{{model="{model}"}} {m["tokens"] * t}')
             for le in BUCKETS:
                 count = requests if m["latency"] <= le else 0
-                lines.append(f'llm_request_duration_seconds_bucket{{model="{model}",operation="chat",le="{le}"}} {count}')
-            lines.append(f'llm_request_duration_seconds_bucket{{model="{model}",operation="chat",le="+Inf"}} {requests}')
-            lines.append(f'llm_request_duration_seconds_sum{{model="{model}",operation="chat"}} {requests * m["latency"]}')
+                lines.append(
+                    f'llm_request_duration_seconds_bucket{{model="{model}",operation="chat",le="{le}"}} {count}'
+                )
+            lines.append(
+                f'llm_request_duration_seconds_bucket{{model="{model}",operation="chat",le="+Inf"}} {requests}'
+            )
+            lines.append(
+                f'llm_request_duration_seconds_sum{{model="{model}",operation="chat"}} {requests * m["latency"]}'
+            )
             lines.append(f'llm_request_duration_seconds_count{{model="{model}",operation="chat"}} {requests}')
         return "\n".join(lines) + "\n"
 

@@ -21,10 +21,23 @@ def backfill(path, data_dir, series: list[tuple[str, dict, list[tuple[float, flo
     with open(path, "w", encoding="utf-8") as fh:
         for name in sorted({s[0] for s in series}):
             fh.write(f"# TYPE {name} gauge\n")
-            for _name, labels, samples in sorted((s for s in series if s[0] == name), key=lambda s: sorted(s[1].items())):
+            for _name, labels, samples in sorted(
+                (s for s in series if s[0] == name), key=lambda s: sorted(s[1].items())
+            ):
                 text = name + labels_text(labels)
                 for ts, value in sorted(samples):
                     fh.write(f"{text} {value!r} {ts:.3f}\n")
         fh.write("# EOF\n")
-    subprocess.run([require_tool("promtool"), "tsdb", "create-blocks-from", "openmetrics", "--max-block-duration=720h",
-                    str(path), str(data_dir)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            require_tool("promtool"),
+            "tsdb",
+            "create-blocks-from",
+            "openmetrics",
+            "--max-block-duration=720h",
+            str(path),
+            str(data_dir),
+        ],
+        check=True,
+        capture_output=True,
+    )

@@ -37,9 +37,16 @@ class AlertmanagerServer:
         self.log_path = os.path.join(data_dir, "alertmanager.log")
         with open(self.log_path, "wb") as log:  # the child keeps its own descriptor
             self.proc = subprocess.Popen(
-                [require_tool("prometheus-alertmanager"), f"--config.file={config}", f"--storage.path={data_dir}",
-                 f"--web.listen-address=127.0.0.1:{self.port}", "--cluster.listen-address="],
-                stdout=log, stderr=subprocess.STDOUT)
+                [
+                    require_tool("prometheus-alertmanager"),
+                    f"--config.file={config}",
+                    f"--storage.path={data_dir}",
+                    f"--web.listen-address=127.0.0.1:{self.port}",
+                    "--cluster.listen-address=",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         try:
             wait_for(self._ready, 30, "Alertmanager /-/ready")
         except BaseException:
@@ -57,8 +64,9 @@ class AlertmanagerServer:
 
     def api(self, method: str, path: str, body=None):
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.url + "/api/v2" + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            self.url + "/api/v2" + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
         with urllib.request.urlopen(req, timeout=5) as resp:
             raw = resp.read()
         return json.loads(raw) if raw else None
@@ -99,8 +107,12 @@ class WebhookReceiver:
 
     def alerts(self, path: str, **labels) -> list[dict]:
         """Every alert (status and labels) posted to path whose labels include these."""
-        return [a for body in self.payloads(path) for a in body["alerts"]
-                if all(a["labels"].get(k) == v for k, v in labels.items())]
+        return [
+            a
+            for body in self.payloads(path)
+            for a in body["alerts"]
+            if all(a["labels"].get(k) == v for k, v in labels.items())
+        ]
 
     def close(self) -> None:
         self.server.shutdown()
@@ -128,9 +140,12 @@ class FlakyProxy:
                     proxy.fail_next -= 1
                     self._reply(proxy.fail_status, b'{"status":"error","error":"injected by the test proxy"}')
                     return
-                req = urllib.request.Request(proxy.upstream + self.path, data=body, method=self.command,
-                                             headers={k: v for k, v in self.headers.items()
-                                                      if k.lower() in ("content-type", "accept")})
+                req = urllib.request.Request(
+                    proxy.upstream + self.path,
+                    data=body,
+                    method=self.command,
+                    headers={k: v for k, v in self.headers.items() if k.lower() in ("content-type", "accept")},
+                )
                 try:
                     with urllib.request.urlopen(req, timeout=60) as resp:
                         self._reply(resp.status, resp.read())

@@ -6,10 +6,12 @@ import filecmp
 import os
 
 import pytest
-from conftest import REPO
+
 from promspec.catalog.bundled import BUNDLED_DIR, bundled_backends
 from promspec.diagnostics import SpecError
 from promspec.pipeline import load_project
+
+from conftest import REPO
 
 SERVICE = """\
 apiVersion: promspec/v1
@@ -29,8 +31,9 @@ def test_bundled_copies_equal_the_project_specs():
     # The oracle is the project's own specs/backends: the package must ship exactly those files.
     shipped = sorted(os.listdir(BUNDLED_DIR))
     assert shipped == sorted(os.listdir(os.path.join(REPO, "specs", "backends")))
-    _match, mismatch, errors = filecmp.cmpfiles(BUNDLED_DIR, os.path.join(REPO, "specs", "backends"), shipped,
-                                               shallow=False)
+    _match, mismatch, errors = filecmp.cmpfiles(
+        BUNDLED_DIR, os.path.join(REPO, "specs", "backends"), shipped, shallow=False
+    )
     assert not mismatch and not errors, "run `make bundle` to refresh gen/promspec/data/backends"
     assert {"vllm", "sglang", "tgi", "llamacpp", "triton", "generic"} <= set(bundled_backends())
 
@@ -57,8 +60,7 @@ def test_a_local_backend_of_the_same_name_overrides_the_bundled_one(tmp_path):
     with open(os.path.join(REPO, "specs", "backends", "vllm.yml"), encoding="utf-8") as fh:
         text = fh.read()
     (tmp_path / "vllm.yml").write_text(text.replace("model_label: model_name", "model_label: served_model"))
-    (tmp_path / "chat.yml").write_text(SERVICE.format(backend="vllm").replace("{job: vllm}",
-                                                                               "{job: vllm, model: m}"))
+    (tmp_path / "chat.yml").write_text(SERVICE.format(backend="vllm").replace("{job: vllm}", "{job: vllm, model: m}"))
     project, _ = load_project([str(tmp_path)], env={})
     assert project.backends["vllm"].model_label == "served_model"
     assert project.backends["vllm"].ref.doc.file.endswith("vllm.yml")

@@ -115,12 +115,14 @@ def test_kinds_compile_to_plain_promql(rendered):
     assert rules["TrafficAnomaly"]["expr"] == (
         "(abs((llm_requests_per_second - avg_over_time(llm_requests_per_second[1w])) / "
         "stddev_over_time(llm_requests_per_second[1w])) > 3) and "
-        "(avg_over_time(llm_requests_per_second[1w]) >= 1)")
+        "(avg_over_time(llm_requests_per_second[1w]) >= 1)"
+    )
     assert "offset 6d23h30m" in rules["TrafficDropWeekOverWeek"]["expr"]
     assert rules["VLLMGone"]["expr"] == 'up{job="vllm"} == 0 or absent(up{job="vllm"})'
     assert rules["GPUMemoryFullSoon"]["expr"] == (
         "(gpu_memory_total_bytes - predict_linear(gpu_memory_used_bytes[30m], 0)) / "
-        "deriv(gpu_memory_used_bytes[30m]) >= 0 < 7200")
+        "deriv(gpu_memory_used_bytes[30m]) >= 0 < 7200"
+    )
     # An expression (not a series) is read through a subquery; absent gets a grace period by default.
     assert "(sum by (model) (kv_cache_usage_ratio))[1h:5m]" in rules["KVCacheFullSoon"]["expr"]
     assert rules["VLLMGone"]["for"] == "2m" and "summary" in rules["VLLMGone"]["annotations"]
@@ -132,9 +134,18 @@ def test_generated_unit_tests_pass_under_promspec_check(rendered):
     head = (rendered / "rules" / "tests" / "kinds.test.yml").read_text()
     # The alert over an expression gets no synthesised series, and the header says so.
     assert "# Not unit-tested: KVCacheFullSoon: its metric is an expression, not a series selector" in head
-    names = [t["name"] for name in tests for t in yaml.safe_load((rendered / "rules" / "tests" / name).read_text())["tests"]]
-    for alert in ("ErrorRatioHigh", "QueueStuck", "TrafficAnomaly", "TrafficDropWeekOverWeek", "VLLMGone",
-                  "GPUMemoryFullSoon", "DiskFullSoon"):
+    names = [
+        t["name"] for name in tests for t in yaml.safe_load((rendered / "rules" / "tests" / name).read_text())["tests"]
+    ]
+    for alert in (
+        "ErrorRatioHigh",
+        "QueueStuck",
+        "TrafficAnomaly",
+        "TrafficDropWeekOverWeek",
+        "VLLMGone",
+        "GPUMemoryFullSoon",
+        "DiskFullSoon",
+    ):
         assert any(n.startswith(alert + " fires") for n in names), alert
         assert any(n.startswith(alert + " stays quiet") for n in names), alert
     assert "TrafficAnomaly stays quiet under min_traffic" in names
@@ -142,15 +153,18 @@ def test_generated_unit_tests_pass_under_promspec_check(rendered):
     assert "promtool test rules: 2 files" in proc.stderr
 
 
-@pytest.mark.parametrize("alert,old,new", [
-    ("ErrorRatioHigh", "> 0.05", "> 0.1"),      # a looser threshold no longer fires at the tested value
-    ("ErrorRatioHigh", "> 0.05", ">= 0.05"),    # the boundary value must stay quiet
-    ("QueueStuck", " and on(model) ", " or on(model) "),
-    ("TrafficAnomaly", ">= 1)", ">= 0)"),      # without the traffic guard the low-traffic case fires
-    ("TrafficDropWeekOverWeek", "< -0.5", "< -0.9"),
-    ("GPUMemoryFullSoon", "< 7200", "< 600"),
-    ("VLLMGone", ' or absent(up{job="vllm"})', ""),
-])
+@pytest.mark.parametrize(
+    "alert,old,new",
+    [
+        ("ErrorRatioHigh", "> 0.05", "> 0.1"),  # a looser threshold no longer fires at the tested value
+        ("ErrorRatioHigh", "> 0.05", ">= 0.05"),  # the boundary value must stay quiet
+        ("QueueStuck", " and on(model) ", " or on(model) "),
+        ("TrafficAnomaly", ">= 1)", ">= 0)"),  # without the traffic guard the low-traffic case fires
+        ("TrafficDropWeekOverWeek", "< -0.5", "< -0.9"),
+        ("GPUMemoryFullSoon", "< 7200", "< 600"),
+        ("VLLMGone", ' or absent(up{job="vllm"})', ""),
+    ],
+)
 def test_generated_tests_fail_when_the_rule_changes(rendered, tmp_path, promtool, alert, old, new):
     out = tmp_path / "out"
     shutil.copytree(rendered / "rules", out / "rules")
@@ -161,35 +175,44 @@ def test_generated_tests_fail_when_the_rule_changes(rendered, tmp_path, promtool
             rule["expr"] = rule["expr"].replace(old, new)
     (out / "rules" / "kinds.yml").write_text(yaml.safe_dump(data))
     test = "kinds.long.test.yml" if alert.startswith("Traffic") else "kinds.test.yml"  # anomalies: long file
-    proc = subprocess.run([promtool, "test", "rules", str(out / "rules" / "tests" / test)], capture_output=True, text=True)
+    proc = subprocess.run(
+        [promtool, "test", "rules", str(out / "rules" / "tests" / test)], capture_output=True, text=True
+    )
     assert proc.returncode == 1
     assert alert in proc.stdout + proc.stderr
 
 
-@pytest.mark.parametrize("alert,fragment", [
-    ("- {name: A, kind: threshold, metric: llm_queue, operator: '>'}",
-     "missing required field 'value'"),
-    ("- {name: A, kind: threshold, metric: llm_queue, operator: '>', value: 1, all: []}",
-     "unknown field 'all'"),
-    ("- {name: A, kind: treshold, metric: llm_queue}",
-     "invalid value: the string 'treshold'"),
-    ("- {name: A, kind: compound, any: [{metric: llm_queue, operator: '>', value: 1}, "
-     "{metric: llm_queue, operator: '<', value: 0}], all: [{metric: llm_queue, operator: '>', value: 1}, "
-     "{metric: llm_queue, operator: '<', value: 0}]}", "a compound alert takes all or any, not both"),
-    ("- {name: A, kind: capacity, used: gpu_memory_used_bytes, limit: 1, within: 10m, for: 10m}",
-     "for: 10m is not shorter than within: 10m, so the alert could never fire"),
-    ("- {name: A, kind: capacity, used: gpu_memory_used_bytes, within: 10m}", "needs limit:"),
-    ("- {name: A, kind: threshold, metric: llm_queu, operator: '>', value: 1}",
-     "metric 'llm_queu' is not in any Catalog (did you mean 'llm_queue'?) at spec.alerts[0].metric"),
-    ("- {name: A, kind: anomaly, metric: 'llm_queue[5m]', method: zscore, threshold: 3}",
-     "PromQL parse error"),
-])
+@pytest.mark.parametrize(
+    "alert,fragment",
+    [
+        ("- {name: A, kind: threshold, metric: llm_queue, operator: '>'}", "missing required field 'value'"),
+        ("- {name: A, kind: threshold, metric: llm_queue, operator: '>', value: 1, all: []}", "unknown field 'all'"),
+        ("- {name: A, kind: treshold, metric: llm_queue}", "invalid value: the string 'treshold'"),
+        (
+            "- {name: A, kind: compound, any: [{metric: llm_queue, operator: '>', value: 1}, "
+            "{metric: llm_queue, operator: '<', value: 0}], all: [{metric: llm_queue, operator: '>', value: 1}, "
+            "{metric: llm_queue, operator: '<', value: 0}]}",
+            "a compound alert takes all or any, not both",
+        ),
+        (
+            "- {name: A, kind: capacity, used: gpu_memory_used_bytes, limit: 1, within: 10m, for: 10m}",
+            "for: 10m is not shorter than within: 10m, so the alert could never fire",
+        ),
+        ("- {name: A, kind: capacity, used: gpu_memory_used_bytes, within: 10m}", "needs limit:"),
+        (
+            "- {name: A, kind: threshold, metric: llm_queu, operator: '>', value: 1}",
+            "metric 'llm_queu' is not in any Catalog (did you mean 'llm_queue'?) at spec.alerts[0].metric",
+        ),
+        ("- {name: A, kind: anomaly, metric: 'llm_queue[5m]', method: zscore, threshold: 3}", "PromQL parse error"),
+    ],
+)
 def test_bad_alert_kinds_are_clear_errors(tmp_path, alert, fragment):
     specs = tmp_path / "specs"
     specs.mkdir()
     (specs / "catalog.yml").write_text(CATALOG)
-    (specs / "bad.yml").write_text("apiVersion: promspec/v1\nkind: AlertGroup\nmetadata: {name: bad}\n"
-                                   "spec:\n  alerts:\n    " + alert + "\n")
+    (specs / "bad.yml").write_text(
+        "apiVersion: promspec/v1\nkind: AlertGroup\nmetadata: {name: bad}\nspec:\n  alerts:\n    " + alert + "\n"
+    )
     proc = run_promspec("generate", str(specs), "-o", str(tmp_path / "out"))
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     first = proc.stderr.splitlines()[0]

@@ -27,8 +27,12 @@ def _cases():
 
 
 # PromQL that does not parse: the pipeline asks promtool where (check.tools.locate_parse_errors), a subprocess.
-_ASKS_PROMTOOL = {"promql_bad_matcher.yml", "promql_bad_range.yml", "promql_block_scalar.yml",
-                  "promql_unclosed_paren.yml"}
+_ASKS_PROMTOOL = {
+    "promql_bad_matcher.yml",
+    "promql_bad_range.yml",
+    "promql_block_scalar.yml",
+    "promql_unclosed_paren.yml",
+}
 
 
 def test_corpus_is_large_and_complete():

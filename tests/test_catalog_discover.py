@@ -12,11 +12,13 @@ import urllib.request
 import pytest
 import yaml
 from click.testing import CliRunner
-from conftest import REPO, free_port, http_json
+
 from promspec.catalog.discover import Metric, changes, parse_exposition
 from promspec.cli import cli
 
-OPENMETRICS = '''\
+from conftest import REPO, free_port, http_json
+
+OPENMETRICS = """\
 # TYPE req counter
 # HELP req Requests served.
 req_total{model="a",code="200"} 3 # {trace_id="x"} 1
@@ -32,9 +34,9 @@ lat_seconds_count{model="a"} 2
 # TYPE build info
 build_info{version="1.2"} 1
 # EOF
-'''
+"""
 
-TEXT = '''\
+TEXT = """\
 # HELP req_total Requests served.
 # TYPE req_total counter
 req_total{code="200",model="a"} 3
@@ -48,22 +50,29 @@ lat_seconds_count{model="a"} 2
 # TYPE queue gauge
 queue{path="a\\\\b\\"c,}"} 4
 legacy_untyped 1
-'''
+"""
 
 
 def test_openmetrics_families_are_named_as_promql_reads_them():
     assert parse_exposition(OPENMETRICS) == [
         Metric(name="build_info", type="info", labels=("version",)),
-        Metric(name="lat_seconds", type="histogram", help='Latency "of" a request.', unit="seconds",
-               labels=("model",), buckets=(0.5, 1.0)),
+        Metric(
+            name="lat_seconds",
+            type="histogram",
+            help='Latency "of" a request.',
+            unit="seconds",
+            labels=("model",),
+            buckets=(0.5, 1.0),
+        ),
         Metric(name="req_total", type="counter", help="Requests served.", labels=("code", "model")),
     ]
 
 
 def test_text_format_families():
     assert parse_exposition(TEXT) == [
-        Metric(name="lat_seconds", type="histogram", help='Latency "of" a request.', labels=("model",),
-               buckets=(0.5, 1.0)),
+        Metric(
+            name="lat_seconds", type="histogram", help='Latency "of" a request.', labels=("model",), buckets=(0.5, 1.0)
+        ),
         Metric(name="legacy_untyped", type="unknown"),
         Metric(name="queue", type="gauge", labels=("path",)),
         Metric(name="req_total", type="counter", help="Requests served.", labels=("code", "model")),
@@ -74,16 +83,20 @@ def test_a_malformed_line_is_an_error_with_its_line_number():
     from promspec.catalog.discover import DiscoverError
 
     with pytest.raises(DiscoverError, match=r"line 2: cannot parse the labels"):
-        parse_exposition('# TYPE a gauge\na{b=1} 2\n')
+        parse_exposition("# TYPE a gauge\na{b=1} 2\n")
 
 
 def test_changes_are_said_per_metric():
-    old = [Metric(name="a_total", type="counter", labels=("x", "y")),
-           Metric(name="gone", type="gauge"),
-           Metric(name="h", type="histogram", buckets=(0.1, 1.0))]
-    new = [Metric(name="a_total", type="counter", labels=("x", "z")),
-           Metric(name="h", type="histogram", buckets=(0.1, 0.5, 1.0)),
-           Metric(name="new", type="gauge", labels=("q",))]
+    old = [
+        Metric(name="a_total", type="counter", labels=("x", "y")),
+        Metric(name="gone", type="gauge"),
+        Metric(name="h", type="histogram", buckets=(0.1, 1.0)),
+    ]
+    new = [
+        Metric(name="a_total", type="counter", labels=("x", "z")),
+        Metric(name="h", type="histogram", buckets=(0.1, 0.5, 1.0)),
+        Metric(name="new", type="gauge", labels=("q",)),
+    ]
     assert changes(old, new) == [
         "~ a_total: labels +z -y",
         "- gone (gauge): no longer exposed",
@@ -94,9 +107,14 @@ def test_changes_are_said_per_metric():
 
 # ------------------------------------------------------------------------------ live sources
 
+
 def _backend_docs() -> list[dict]:
-    return [d for f in sorted(glob.glob(os.path.join(REPO, "specs", "backends", "*.yml")))
-            for d in yaml.safe_load_all(open(f, encoding="utf-8")) if d and d.get("kind") == "Backend"]
+    return [
+        d
+        for f in sorted(glob.glob(os.path.join(REPO, "specs", "backends", "*.yml")))
+        for d in yaml.safe_load_all(open(f, encoding="utf-8"))
+        if d and d.get("kind") == "Backend"
+    ]
 
 
 def _discover(*args) -> tuple[int, str, dict]:
@@ -131,7 +149,7 @@ def test_discover_from_the_fake_engines_endpoint(tmp_path):
         assert code == 0, output
         found = _by_name(data)
         for metric, (mtype, labels, buckets) in _expected_from_backends().items():
-            base = metric[:-len("_count")] if metric.endswith("_count") and metric[:-6] in found else metric
+            base = metric[: -len("_count")] if metric.endswith("_count") and metric[:-6] in found else metric
             assert base in found, metric
             if base != metric:
                 continue  # a histogram's _count the fake folds into the histogram
@@ -200,9 +218,17 @@ def test_unreachable_source_is_a_clear_error():
 
 
 def _start_exporter(port: int) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, os.path.join(REPO, "tests", "dashboards_exporter.py"),
-                             "--web.listen-address", f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": os.path.join(REPO, "gen")})
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            os.path.join(REPO, "tests", "dashboards_exporter.py"),
+            "--web.listen-address",
+            f"127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": os.path.join(REPO, "gen")},
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -243,8 +269,10 @@ def test_discover_from_a_real_prometheus(tmp_path, prometheus_factory):
     engines = FakeEngines([d for d in _backend_docs() if d["metadata"]["name"] in ("vllm", "sglang")])
     try:
         config = tmp_path / "prometheus.yml"
-        config.write_text("global: {scrape_interval: 1s}\nscrape_configs:\n  - job_name: engines\n"
-                          f"    static_configs: [{{targets: ['127.0.0.1:{engines.port}']}}]\n")
+        config.write_text(
+            "global: {scrape_interval: 1s}\nscrape_configs:\n  - job_name: engines\n"
+            f"    static_configs: [{{targets: ['127.0.0.1:{engines.port}']}}]\n"
+        )
         prom = prometheus_factory(str(config))
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -260,5 +288,6 @@ def test_discover_from_a_real_prometheus(tmp_path, prometheus_factory):
         engines.close()
     # The oracle is the endpoint itself: Prometheus' view (target labels job/instance left out) is the same.
     strip = {"help"}  # the fake writes no HELP for every family; both sides then carry none
-    assert {n: {k: v for k, v in m.items() if k not in strip} for n, m in _by_name(via).items()} == \
-        {n: {k: v for k, v in m.items() if k not in strip} for n, m in _by_name(direct).items()}
+    assert {n: {k: v for k, v in m.items() if k not in strip} for n, m in _by_name(via).items()} == {
+        n: {k: v for k, v in m.items() if k not in strip} for n, m in _by_name(direct).items()
+    }

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 
 import pytest
 
-from conftest import BIN, REPO, run_promspec
+from conftest import REPO, run_promspec
 
 COMMANDS = ["generate", "validate", "check", "schema"]
 
@@ -30,10 +29,12 @@ def test_help_does_not_import_the_heavy_modules():
     import subprocess
     import sys
 
-    code = ("import sys; from promspec.cli import cli\n"
-            "try:\n    cli(['--help'])\nexcept SystemExit:\n    pass\n"
-            "print('LOADED:' + ','.join(m for m in ('jsonschema', 'promql_parser', 'yaml', 'promspec.pipeline',\n"
-            "      'grafana_foundation_sdk', 'jinja2') if m in sys.modules))")
+    code = (
+        "import sys; from promspec.cli import cli\n"
+        "try:\n    cli(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print('LOADED:' + ','.join(m for m in ('jsonschema', 'promql_parser', 'yaml', 'promspec.pipeline',\n"
+        "      'grafana_foundation_sdk', 'jinja2') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.splitlines()[-1] == "LOADED:"
 

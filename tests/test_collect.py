@@ -67,9 +67,23 @@ def world(tmp_path_factory):
 
 
 def _collect(world, out, *extra, url=None, check=0, **kw):
-    return run_promspec("collect", world["specs"], "--prometheus", url or world["prom"].url, "--from",
-                        str(world["start"]), "--to", str(world["end"]), "--step", "15s", "-o", str(out), *extra,
-                        check=check, **kw)
+    return run_promspec(
+        "collect",
+        world["specs"],
+        "--prometheus",
+        url or world["prom"].url,
+        "--from",
+        str(world["start"]),
+        "--to",
+        str(world["end"]),
+        "--step",
+        "15s",
+        "-o",
+        str(out),
+        *extra,
+        check=check,
+        **kw,
+    )
 
 
 def _rows(path):
@@ -119,8 +133,11 @@ def test_values_equal_the_http_api(world, clean):
     a = world["start"] + 11000 * STEP
     b = a + 10999 * STEP
     for q in manifest["queries"]:
-        expected = {(json.dumps(s["metric"], sort_keys=True), float(ts)): v
-                    for s in _api(world, q["query"], a, b) for ts, v in s["values"]}
+        expected = {
+            (json.dumps(s["metric"], sort_keys=True), float(ts)): v
+            for s in _api(world, q["query"], a, b)
+            for ts, v in s["values"]
+        }
         got = {}
         for row in _rows(out / q["csv"]):
             ts = float(row["timestamp"])
@@ -138,9 +155,25 @@ def test_resume_after_a_killed_run(world, clean, tmp_path):
     proxy = FlakyProxy(world["prom"].url)
     proxy.delay = 0.05  # slow enough to be killed part-way
     out = tmp_path / "out"
-    args = [os.path.join(BIN, "promspec"), "collect", world["specs"], "--prometheus", proxy.url, "--from",
-            str(world["start"]), "--to", str(world["end"]), "--step", "15s", "-o", str(out), "--run-id", "bench-1",
-            "--max-points", "2000"]
+    args = [
+        os.path.join(BIN, "promspec"),
+        "collect",
+        world["specs"],
+        "--prometheus",
+        proxy.url,
+        "--from",
+        str(world["start"]),
+        "--to",
+        str(world["end"]),
+        "--step",
+        "15s",
+        "-o",
+        str(out),
+        "--run-id",
+        "bench-1",
+        "--max-points",
+        "2000",
+    ]
     try:
         proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         chunk_dir = out / ".promspec-collect" / "chunks"
@@ -181,12 +214,32 @@ def test_bad_input_is_clear_and_writes_nothing(world, tmp_path, case):
     out = tmp_path / "out"
     proxy = None
     if case == "from_after_to":
-        proc = run_promspec("collect", world["specs"], "--prometheus", world["prom"].url, "--from", "now",
-                            "--to", "now-1h", "-o", str(out), check=1)
+        proc = run_promspec(
+            "collect",
+            world["specs"],
+            "--prometheus",
+            world["prom"].url,
+            "--from",
+            "now",
+            "--to",
+            "now-1h",
+            "-o",
+            str(out),
+            check=1,
+        )
         assert "--from (" in proc.stderr and ") is not before --to (" in proc.stderr
     elif case == "bad_time":
-        proc = run_promspec("collect", world["specs"], "--prometheus", world["prom"].url, "--from", "last tuesday",
-                            "-o", str(out), check=1)
+        proc = run_promspec(
+            "collect",
+            world["specs"],
+            "--prometheus",
+            world["prom"].url,
+            "--from",
+            "last tuesday",
+            "-o",
+            str(out),
+            check=1,
+        )
         assert "'last tuesday' is not a time" in proc.stderr
     elif case == "unreachable":
         url = f"http://127.0.0.1:{free_port()}"
@@ -215,8 +268,23 @@ def test_disk_full_leaves_the_previous_export(world, tmp_path):
     def small_files():  # writes past 256 KiB fail with EFBIG, as a full disk fails with ENOSPC
         resource.setrlimit(resource.RLIMIT_FSIZE, (256 * 1024, 256 * 1024))
 
-    args = [os.path.join(BIN, "promspec"), "collect", world["specs"], "--prometheus", world["prom"].url, "--from",
-            str(world["start"]), "--to", str(world["end"]), "--step", "15s", "-o", str(out), "--run-id", "second"]
+    args = [
+        os.path.join(BIN, "promspec"),
+        "collect",
+        world["specs"],
+        "--prometheus",
+        world["prom"].url,
+        "--from",
+        str(world["start"]),
+        "--to",
+        str(world["end"]),
+        "--step",
+        "15s",
+        "-o",
+        str(out),
+        "--run-id",
+        "second",
+    ]
     proc = subprocess.run(args, capture_output=True, text=True, preexec_fn=small_files)
     assert proc.returncode == 1, proc.stderr
     assert f"cannot write to {out}: File too large; the previous export there is unchanged" in proc.stderr

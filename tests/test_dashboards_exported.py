@@ -14,11 +14,13 @@ import shutil
 
 import pytest
 from click.testing import CliRunner
-from conftest import REPO
+
 from promspec.check.dashboards import check_dashboard_dir, check_file
 from promspec.cli import cli
 from promspec.diagnostics import SpecError
 from promspec.pipeline import load_project
+
+from conftest import REPO
 
 EXPORTED = os.path.join(REPO, "tests", "fixtures", "exported")
 FILES = [os.path.join(EXPORTED, f) for f in ("node.json", "vllm.json", "dcgm.json")]
@@ -118,8 +120,10 @@ def _generate(specs, out):
 def test_a_dashboard_spec_renders_a_referenced_export_as_it_is(tmp_path):
     _generate(_specs(tmp_path), tmp_path / "out")
     dashboards = tmp_path / "out" / "dashboards"
-    for rendered, name in ((dashboards / "general" / "node-exported.json", "node.json"),
-                           (dashboards / "llm" / "b281712d-8bff-41ef-9f3f-71ad43c05e9b.json", "vllm.json")):
+    for rendered, name in (
+        (dashboards / "general" / "node-exported.json", "node.json"),
+        (dashboards / "llm" / "b281712d-8bff-41ef-9f3f-71ad43c05e9b.json", "vllm.json"),
+    ):
         with open(os.path.join(EXPORTED, name), encoding="utf-8") as fh:
             assert json.loads(rendered.read_text()) == json.load(fh)  # every key, uid included
     provisioning = (dashboards / "provisioning.yml").read_text()
@@ -141,14 +145,16 @@ def test_an_export_change_shows_in_promspec_diff(tmp_path):
     data["panels"][1]["targets"][0]["expr"] = data["panels"][1]["targets"][0]["expr"].replace("idle", "iowait")
     path.write_text(json.dumps(data, indent=2))
     _generate(specs, tmp_path / "after")
-    text = markdown(compare(read_side(str(tmp_path / "before"), ""), read_side(str(tmp_path / "after"), "")),
-                    "before", "after")
+    text = markdown(
+        compare(read_side(str(tmp_path / "before"), ""), read_side(str(tmp_path / "after"), "")), "before", "after"
+    )
     assert "CPU Busy" in text and "iowait" in text
 
 
 def test_fields_beside_file_are_errors(tmp_path):
-    specs = _specs(tmp_path, REFERENCES.replace("  file: exported/vllm.json\n",
-                                                "  file: exported/vllm.json\n  title: Mine\n"))
+    specs = _specs(
+        tmp_path, REFERENCES.replace("  file: exported/vllm.json\n", "  file: exported/vllm.json\n  title: Mine\n")
+    )
     with pytest.raises(SpecError) as exc:
         load_project([str(specs)], env={})
     (d,) = exc.value.diagnostics

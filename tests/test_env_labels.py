@@ -14,28 +14,34 @@ def _labels(text: str) -> tuple[dict, list[str]]:
     return settings.external_labels, [e.format() for e in report.errors]
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("cluster=a,env=prod", {"cluster": "a", "env": "prod"}),
-    ('a="x,y",b=z', {"a": "x,y", "b": "z"}),
-    (' a = 1 , b = "two words" ', {"a": "1", "b": "two words"}),
-    (r'a="say \"hi\", then go",b=1', {"a": 'say "hi", then go', "b": "1"}),
-    (r'a="back\\"', {"a": "back\\"}),
-    ("a=,b=2", {"a": "", "b": "2"}),
-    ("cluster=a,", {"cluster": "a"}),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("cluster=a,env=prod", {"cluster": "a", "env": "prod"}),
+        ('a="x,y",b=z', {"a": "x,y", "b": "z"}),
+        (' a = 1 , b = "two words" ', {"a": "1", "b": "two words"}),
+        (r'a="say \"hi\", then go",b=1', {"a": 'say "hi", then go', "b": "1"}),
+        (r'a="back\\"', {"a": "back\\"}),
+        ("a=,b=2", {"a": "", "b": "2"}),
+        ("cluster=a,", {"cluster": "a"}),
+    ],
+)
 def test_quoted_values_keep_their_commas(text, expected):
     labels, errors = _labels(text)
     assert errors == [] and labels == expected
 
 
-@pytest.mark.parametrize("text, culprit", [
-    ('a="x,y', 'a="x'),
-    ('a="x"junk,b=1', 'a="x"junk'),
-    ('a=x"y', 'a=x"y'),
-    ("a=1,a=2", "a=2"),
-    ("bad-name=1", "bad-name=1"),
-    ("novalue", "novalue"),
-])
+@pytest.mark.parametrize(
+    "text, culprit",
+    [
+        ('a="x,y', 'a="x'),
+        ('a="x"junk,b=1', 'a="x"junk'),
+        ('a=x"y', 'a=x"y'),
+        ("a=1,a=2", "a=2"),
+        ("bad-name=1", "bad-name=1"),
+        ("novalue", "novalue"),
+    ],
+)
 def test_malformed_labels_are_an_error_naming_the_variable(text, culprit):
     _, errors = _labels(text)
     assert len(errors) == 1

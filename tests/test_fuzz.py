@@ -19,22 +19,79 @@ import subprocess
 import promql_parser as pp
 import pytest
 import yaml
-from conftest import REPO, require_tool
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from promspec.diagnostics import SpecError
 from promspec.pipeline import load_project
 from promspec.render.outputs import render_project
 
+from conftest import REPO, require_tool
+
 BASE = os.path.join(REPO, "tests", "fixtures", "base")
 EXAMPLES = int(os.environ.get("PROMSPEC_FUZZ_EXAMPLES", "40"))
-FUZZ = settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
-YAML11_WORDS = ["yes", "no", "on", "off", "y", "n", "true", "False", "null", "~", "1e3", "0x1F", "012", ".inf",
-                "1_000", "2001-12-14", "<<", "="]
-NASTY = ['"', "\\", "\n", "}", "{", "{{ ", " }}", "{{ $value }}", "'", "`", "\t", "\r", " ", "#", ": ", "- ", "&a",
-         "*a", "!!str", "%", "@", "$", "\u2028", "\u2029", "\x85", "\ufeff", "é", "日本", "😀", "\u200b", ",", "=~"]
+YAML11_WORDS = [
+    "yes",
+    "no",
+    "on",
+    "off",
+    "y",
+    "n",
+    "true",
+    "False",
+    "null",
+    "~",
+    "1e3",
+    "0x1F",
+    "012",
+    ".inf",
+    "1_000",
+    "2001-12-14",
+    "<<",
+    "=",
+]
+NASTY = [
+    '"',
+    "\\",
+    "\n",
+    "}",
+    "{",
+    "{{ ",
+    " }}",
+    "{{ $value }}",
+    "'",
+    "`",
+    "\t",
+    "\r",
+    " ",
+    "#",
+    ": ",
+    "- ",
+    "&a",
+    "*a",
+    "!!str",
+    "%",
+    "@",
+    "$",
+    "\u2028",
+    "\u2029",
+    "\x85",
+    "\ufeff",
+    "é",
+    "日本",
+    "😀",
+    "\u200b",
+    ",",
+    "=~",
+]
 
 
 def _value() -> st.SearchStrategy[str]:
@@ -43,8 +100,9 @@ def _value() -> st.SearchStrategy[str]:
 
 
 def _label_name() -> st.SearchStrategy[str]:
-    return st.sampled_from(["team", "on", "yes", "null", "a-b", "9x", "__name__", "le", "x\ny", "ü", "severity_",
-                            "_", "job"])
+    return st.sampled_from(
+        ["team", "on", "yes", "null", "a-b", "9x", "__name__", "le", "x\ny", "ü", "severity_", "_", "job"]
+    )
 
 
 @pytest.fixture
@@ -58,14 +116,25 @@ def no_promtool_lookup(monkeypatch):
 
 
 def _specs(label_name: str, value: str, selector_value: str) -> list[dict]:
-    alert = {"name": "Fuzzed", "expr": "llm_request_total == 0", "labels": {label_name: value},
-             "summary": value, "annotations": {"note": value}}
+    alert = {
+        "name": "Fuzzed",
+        "expr": "llm_request_total == 0",
+        "labels": {label_name: value},
+        "summary": value,
+        "annotations": {"note": value},
+    }
     return [
-        {"apiVersion": "promspec/v1", "kind": "AlertGroup", "metadata": {"name": "fuzz"},
-         "spec": {"alerts": [alert]}},
-        {"apiVersion": "promspec/v1", "kind": "Service", "metadata": {"name": "svc", "labels": {"tier": value}},
-         "spec": {"backend": "engine", "selector": {"job": selector_value},
-                  "slos": [{"name": "errors", "objective": "99%", "sli": {"signal": "errors"}}]}},
+        {"apiVersion": "promspec/v1", "kind": "AlertGroup", "metadata": {"name": "fuzz"}, "spec": {"alerts": [alert]}},
+        {
+            "apiVersion": "promspec/v1",
+            "kind": "Service",
+            "metadata": {"name": "svc", "labels": {"tier": value}},
+            "spec": {
+                "backend": "engine",
+                "selector": {"job": selector_value},
+                "slos": [{"name": "errors", "objective": "99%", "sli": {"signal": "errors"}}],
+            },
+        },
     ]
 
 
@@ -128,8 +197,13 @@ def test_hostile_values_render_exactly_and_pass_promtool(tmp_path, no_promtool_l
     batch.mkdir()
     for i, data in enumerate(rendered):
         (batch / f"r{i}.yml").write_bytes(data)
-    proc = subprocess.run([require_tool("promtool"), "check", "rules", *sorted(str(p) for p in batch.iterdir())],
-                          capture_output=True, text=True, timeout=300, check=False)
+    proc = subprocess.run(
+        [require_tool("promtool"), "check", "rules", *sorted(str(p) for p in batch.iterdir())],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
 

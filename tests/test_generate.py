@@ -10,10 +10,10 @@ import sys
 import pytest
 import yaml
 
-from conftest import REPO, run_promspec, snapshot
-
 # Every directory promspec owns, whichever features add them (dashboards/, ...).
-from promspec.render.outputs import ROOTS  # noqa: E402
+from promspec.render.outputs import ROOTS
+
+from conftest import REPO, run_promspec, snapshot
 
 
 def _committed() -> dict:
@@ -106,9 +106,18 @@ def test_headers_name_the_source_spec():
 
 @pytest.mark.slow
 def test_env_overrides_settings(tmp_path):
-    run_promspec("generate", "specs", "-o", str(tmp_path), check=0,
-                 env={"PROMSPEC_SCRAPE_INTERVAL": "5s", "PROMSPEC_EXTERNAL_LABELS": "cluster=a,env=prod",
-                      "PROMSPEC_EVALUATION_INTERVAL": "5s"})
+    run_promspec(
+        "generate",
+        "specs",
+        "-o",
+        str(tmp_path),
+        check=0,
+        env={
+            "PROMSPEC_SCRAPE_INTERVAL": "5s",
+            "PROMSPEC_EXTERNAL_LABELS": "cluster=a,env=prod",
+            "PROMSPEC_EVALUATION_INTERVAL": "5s",
+        },
+    )
     config = yaml.safe_load((tmp_path / "prometheus" / "prometheus.yml").read_text())
     assert config["global"]["scrape_interval"] == "5s"
     assert config["global"]["evaluation_interval"] == "5s"
@@ -173,6 +182,10 @@ def test_a_kill_at_any_point_of_the_swap_is_rolled_back(tmp_path):
         if proc.returncode == 9:
             assert after == before, f"kill before rename {step} left {sorted(after)}"
         else:  # the swap finished before the step was reached
-            assert after == {"rules/new.yml": b"new\n", "prometheus/prometheus.yml": b"new\n",
-                             "alertmanager/am.yml": b"new\n", "unrelated.txt": b"keep\n"}
+            assert after == {
+                "rules/new.yml": b"new\n",
+                "prometheus/prometheus.yml": b"new\n",
+                "alertmanager/am.yml": b"new\n",
+                "unrelated.txt": b"keep\n",
+            }
         assert not [p for p in os.listdir(out) if p.startswith(".promspec")]

@@ -6,9 +6,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import run_promspec
+
 from promspec.diagnostics import SpecError
 from promspec.pipeline import load_project
+
+from conftest import run_promspec
 
 OPENSLO = Path(__file__).parent / "fixtures" / "foreign" / "openslo"
 
@@ -31,8 +33,9 @@ def test_v1alpha_objectives_with_ratio_metrics_and_window_counts():
     assert (slo.service, slo.name, slo.objective_text, slo.window) == ("media", "upload-success", "99%", "28d")
     # Queries holding {{.window}} (with or without spaces) are windowed by their author: only translated.
     assert slo.total_expr == "sum(increase(media_uploads_total[5m]))"
-    assert slo.errors_expr == ("(sum(increase(media_uploads_total[5m]))) - "
-                               '(sum(increase(media_uploads_total{result="ok"}[5m])))')
+    assert slo.errors_expr == (
+        '(sum(increase(media_uploads_total[5m]))) - (sum(increase(media_uploads_total{result="ok"}[5m])))'
+    )
     assert [w for w in report.warnings if "external" in w.message]
 
 
@@ -52,8 +55,11 @@ def test_a_target_that_is_not_a_number_is_an_error_at_its_position(tmp_path):
 
 
 def test_a_query_that_does_not_parse_is_an_error_at_the_query(tmp_path):
-    body = (OPENSLO / "v1.yml").read_text().replace("[{{.window}}]))\n  objectives", "[{{.window}}]) by (code)\n"
-                                                     "  objectives")
+    body = (
+        (OPENSLO / "v1.yml")
+        .read_text()
+        .replace("[{{.window}}]))\n  objectives", "[{{.window}}]) by (code)\n  objectives")
+    )
     with pytest.raises(SpecError) as exc:
         load_project([_write(tmp_path, body)], env={})
     (error,) = exc.value.diagnostics
@@ -63,7 +69,9 @@ def test_a_query_that_does_not_parse_is_an_error_at_the_query(tmp_path):
 
 @pytest.mark.slow
 def test_an_openslo_file_with_nothing_convertible_is_an_error(tmp_path):
-    path = _write(tmp_path, """\
+    path = _write(
+        tmp_path,
+        """\
         apiVersion: openslo/v1
         kind: SLO
         metadata: {name: cal}
@@ -72,7 +80,8 @@ def test_an_openslo_file_with_nothing_convertible_is_an_error(tmp_path):
           budgetingMethod: Timeslices
           indicatorRef: missing
           objectives: [{target: 0.99}]
-        """)
+        """,
+    )
     out = tmp_path / "out.yml"
     proc = run_promspec("import", "openslo", path, "-o", str(out))
     assert proc.returncode == 1 and not out.exists() and "Traceback" not in proc.stderr
@@ -80,14 +89,24 @@ def test_an_openslo_file_with_nothing_convertible_is_an_error(tmp_path):
     assert "no OpenSLO SLO could be converted" in proc.stderr
 
 
-@pytest.mark.parametrize("reference, expected", [
-    ("", "neither an inline `indicator` nor an `indicatorRef`"),
-    ("  indicatorRef: latency\n", "SLI 'latency' not found among the input documents; the input has no SLI document"),
-])
+@pytest.mark.parametrize(
+    "reference, expected",
+    [
+        ("", "neither an inline `indicator` nor an `indicatorRef`"),
+        (
+            "  indicatorRef: latency\n",
+            "SLI 'latency' not found among the input documents; the input has no SLI document",
+        ),
+    ],
+)
 def test_a_missing_sli_is_named_not_none(tmp_path, reference, expected):
     """Issue 9: 'SLI None not found' told the user nothing; the message says what is missing."""
-    path = _write(tmp_path, "apiVersion: openslo/v1\nkind: SLO\nmetadata: {name: cal}\nspec:\n  service: web\n"
-                            + reference + "  objectives: [{target: 0.99}]\n")
+    path = _write(
+        tmp_path,
+        "apiVersion: openslo/v1\nkind: SLO\nmetadata: {name: cal}\nspec:\n  service: web\n"
+        + reference
+        + "  objectives: [{target: 0.99}]\n",
+    )
     with pytest.raises(SpecError) as exc:
         load_project([path], env={})
     text = "\n".join(d.format() for d in exc.value.diagnostics)

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import run_promspec
+
 from promspec.diagnostics import SpecError
 from promspec.pipeline import load_project
 from promspec.render.outputs import render_project
+
+from conftest import run_promspec
 
 FOREIGN = Path(__file__).parent / "fixtures" / "foreign"
 SLOTH = FOREIGN / "sloth"
@@ -41,35 +43,67 @@ def test_a_sloth_file_alone_renders_sloths_alerts_labels_and_series():
     project, report = _project(SLOTH / "checkout.yml")
     rules = _rules(project)["rules/checkout.yml"]
     groups = [g["name"] for g in rules["groups"]]
-    assert groups == [f"sloth-slo-{kind}-checkout-{slo}" for slo in ("http-availability", "payment-latency")
-                      for kind in ("sli-recordings", "meta-recordings", "alerts")][:5]
+    assert (
+        groups
+        == [
+            f"sloth-slo-{kind}-checkout-{slo}"
+            for slo in ("http-availability", "payment-latency")
+            for kind in ("sli-recordings", "meta-recordings", "alerts")
+        ][:5]
+    )
     alerts = _alerts({"x": rules})
     # One name for page and ticket, 2 alerts (not 5), no promspec severity, no budget-exhausted alert.
     assert [(a["alert"], a["labels"]) for a in alerts] == [
         ("Checkout-HighErrorRate", {"team": "payments", "paging": "true", "route": "pager", "sloth_severity": "page"}),
-        ("Checkout-HighErrorRate", {"team": "payments", "paging": "true", "route": "tickets",
-                                    "sloth_severity": "ticket"}),
+        (
+            "Checkout-HighErrorRate",
+            {"team": "payments", "paging": "true", "route": "tickets", "sloth_severity": "ticket"},
+        ),
     ]
     assert alerts[0]["annotations"]["runbook"] == "https://runbooks.example.test/checkout"
     assert alerts[0]["annotations"]["channel"] == "#checkout-oncall" and "channel" not in alerts[1]["annotations"]
     assert "for" not in alerts[0]
-    records = {(r["record"], r["labels"].get("sloth_window")): r for g in rules["groups"] for r in g["rules"]
-               if "record" in r and r["labels"]["sloth_slo"] == "http-availability"}
+    records = {
+        (r["record"], r["labels"].get("sloth_window")): r
+        for g in rules["groups"]
+        for r in g["rules"]
+        if "record" in r and r["labels"]["sloth_slo"] == "http-availability"
+    }
     assert sorted(records) == sorted(
         [("slo:sli_error:ratio_rate" + w, w) for w in ("5m", "30m", "1h", "2h", "6h", "1d", "3d", "30d")]
-        + [(n, None) for n in ("slo:objective:ratio", "slo:error_budget:ratio", "slo:time_period:days",
-                               "slo:current_burn_rate:ratio", "slo:period_burn_rate:ratio",
-                               "slo:period_error_budget_remaining:ratio", "sloth_slo_info")])
+        + [
+            (n, None)
+            for n in (
+                "slo:objective:ratio",
+                "slo:error_budget:ratio",
+                "slo:time_period:days",
+                "slo:current_burn_rate:ratio",
+                "slo:period_burn_rate:ratio",
+                "slo:period_error_budget_remaining:ratio",
+                "sloth_slo_info",
+            )
+        ]
+    )
     five = records[("slo:sli_error:ratio_rate5m", "5m")]
     # Service labels (a YAML true and 2 as Sloth renders them) and SLO labels are on every series.
-    assert five["labels"] == {"owner": "payments", "on_call": "true", "tier": "2", "category": "availability",
-                              "sloth_id": "checkout-http-availability", "sloth_service": "checkout",
-                              "sloth_slo": "http-availability", "sloth_window": "5m"}
+    assert five["labels"] == {
+        "owner": "payments",
+        "on_call": "true",
+        "tier": "2",
+        "category": "availability",
+        "sloth_id": "checkout-http-availability",
+        "sloth_service": "checkout",
+        "sloth_slo": "http-availability",
+        "sloth_window": "5m",
+    }
     assert "[5m]" in five["expr"] and "{{" not in five["expr"]
     assert records[("slo:objective:ratio", None)]["expr"] == "vector(0.9990000000000001)"
     info = records[("sloth_slo_info", None)]["labels"]
-    assert (info["sloth_objective"], info["sloth_spec"], info["sloth_mode"]) == ("99.9", "prometheus/v1",
-                                                                                   "cli-gen-prom")
+    assert (info["sloth_objective"], info["sloth_spec"], info["sloth_mode"]) == (
+        "99.9",
+        "prometheus/v1",
+        "cli-gen-prom",
+    )
     # The payment SLO has both alerts disabled: no alert group at all.
     assert not any(g["name"] == "sloth-slo-alerts-checkout-payment-latency" for g in rules["groups"])
     external = [w for w in report.warnings if "treated as external" in w.message]
@@ -82,7 +116,9 @@ def test_the_kubernetes_form_reads_camel_case_fields_and_plugins():
     rules = _rules(project)["rules/cart-k8s.yml"]
     alerts = _alerts({"x": rules})
     assert [(a["alert"], a["labels"]["route"], a["labels"]["sloth_severity"]) for a in alerts] == [
-        ("CartAddItemErrors", "pager", "page"), ("CartAddItemErrors", "tickets", "ticket")]
+        ("CartAddItemErrors", "pager", "page"),
+        ("CartAddItemErrors", "tickets", "ticket"),
+    ]
     assert alerts[1]["annotations"]["board"] == "cart"
     records = [r for g in rules["groups"] for r in g["rules"] if "record" in r]
     corrections = [r for r in records if r["record"].startswith("slo:numerator_correction:ratio")]
@@ -95,7 +131,8 @@ def test_the_kubernetes_form_reads_camel_case_fields_and_plugins():
     warned = sorted((str(w.pos).rsplit("/", 1)[-1], w.message) for w in report.warnings if "plugin" in w.message)
     assert [(pos, m.split("'")[1]) for pos, m in warned] == [
         ("cart-k8s.yml:13:9", "sloth.dev/contrib/info_labels/v1"),
-        ("cart-k8s.yml:26:13", "sloth.dev/contrib/rule_intervals/v1")]
+        ("cart-k8s.yml:26:13", "sloth.dev/contrib/rule_intervals/v1"),
+    ]
     assert all("is not implemented by promspec" in m for _pos, m in warned)
 
 
@@ -122,7 +159,9 @@ def test_the_same_slo_in_two_files_is_an_error_naming_both(tmp_path):
 
 @pytest.mark.parametrize("objective", ['"99.9%"', "abc", "[99]", "true"])
 def test_an_objective_that_is_not_a_number_is_an_error_at_its_position(tmp_path, objective):
-    path = _write(tmp_path, f"""\
+    path = _write(
+        tmp_path,
+        f"""\
         version: prometheus/v1
         service: s
         slos:
@@ -130,7 +169,8 @@ def test_an_objective_that_is_not_a_number_is_an_error_at_its_position(tmp_path,
             objective: {objective}
             sli:
               events: {{error_query: 'sum(rate(e[{{{{.window}}}}]))', total_query: 'sum(rate(t[{{{{.window}}}}]))'}}
-        """)
+        """,
+    )
     with pytest.raises(SpecError) as exc:
         _project(path)
     (error,) = exc.value.diagnostics
@@ -195,8 +235,7 @@ def test_import_output_renders_the_same_rules_as_the_sloth_file(tmp_path):
 @pytest.mark.slow
 def test_adopting_promspec_conventions_is_explicit(tmp_path):
     out = tmp_path / "adopted.yml"
-    run_promspec("import", "sloth", "--conventions", "promspec", str(SLOTH / "checkout.yml"), "-o", str(out),
-                 check=0)
+    run_promspec("import", "sloth", "--conventions", "promspec", str(SLOTH / "checkout.yml"), "-o", str(out), check=0)
     doc = next(yaml.safe_load_all(out.read_text()))
     assert "conventions" not in doc["spec"]
     alerting = doc["spec"]["slos"][0]["alerting"]
@@ -208,7 +247,9 @@ def test_adopting_promspec_conventions_is_explicit(tmp_path):
 
 
 def test_promspec_extras_are_refused_under_sloth_conventions(tmp_path):
-    path = _write(tmp_path, """\
+    path = _write(
+        tmp_path,
+        """\
         apiVersion: promspec/v1
         kind: Service
         metadata: {name: s}
@@ -224,7 +265,8 @@ def test_promspec_extras_are_refused_under_sloth_conventions(tmp_path):
         kind: Catalog
         metadata: {name: c}
         spec: {external: [e, t]}
-        """)
+        """,
+    )
     with pytest.raises(SpecError) as exc:
         _project(path)
     (error,) = exc.value.diagnostics
@@ -236,14 +278,18 @@ def test_sloth_rules_pass_promtool_check_with_a_dash_in_the_alert_name(tmp_path,
     out = tmp_path / "out"
     run_promspec("generate", str(SLOTH), "-o", str(out), check=0)
     for name in ("checkout.yml", "cart-k8s.yml", "firing.yml"):
-        proc = subprocess.run([promtool, "check", "rules", str(out / "rules" / name)], capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            [promtool, "check", "rules", str(out / "rules" / name)], capture_output=True, text=True, check=False
+        )
         assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 # Sloth's alert windows, from its documentation (after the SRE Workbook): per alert, two conditions of
 # (short window, long window, burn factor), in minutes.
-SLOTH_WINDOWS = {"page": ((5, 60, Fraction("14.4")), (30, 360, Fraction(6))),
-                 "ticket": ((120, 1440, Fraction(3)), (360, 4320, Fraction(1)))}
+SLOTH_WINDOWS = {
+    "page": ((5, 60, Fraction("14.4")), (30, 360, Fraction(6))),
+    "ticket": ((120, 1440, Fraction(3)), (360, 4320, Fraction(1))),
+}
 START, MINUTES, TOTAL_PER_MIN, ERRORS_PER_MIN = 120, 300, 1000, 50
 E0, T0 = 10**6, 10**9  # large counter offsets: Prometheus never clamps rate()'s extrapolation at zero
 
@@ -256,6 +302,7 @@ def _expected_first_firing(kind: str) -> int:
     samples it holds: (E(t) - E(t - w + 1)) / (T(t) - T(t - w + 1)), the start clipped at the first sample.
     An alert fires at the first evaluation where both windows of one of its conditions exceed
     factor x budget (budget 0.1% for objective 99.9)."""
+
     def errors(t):
         return ERRORS_PER_MIN * max(0, t - START)
 
@@ -265,8 +312,10 @@ def _expected_first_firing(kind: str) -> int:
 
     budget = Fraction(1, 1000)
     for t in range(1, MINUTES):
-        if any(ratio(t, short) > factor * budget and ratio(t, long) > factor * budget
-               for short, long, factor in SLOTH_WINDOWS[kind]):
+        if any(
+            ratio(t, short) > factor * budget and ratio(t, long) > factor * budget
+            for short, long, factor in SLOTH_WINDOWS[kind]
+        ):
             return t
     raise AssertionError(f"{kind} never fires")
 
@@ -278,32 +327,56 @@ def test_sloth_alerts_fire_in_the_minute_sloths_rules_would(tmp_path, promtool):
     the rules promspec wrote on the same counters, one evaluation a minute."""
     out = tmp_path / "out"
     run_promspec("generate", str(SLOTH / "firing.yml"), "-o", str(out), check=0)
-    series = {"search_queries_total": f"{T0}+{TOTAL_PER_MIN}x{MINUTES}",
-              'search_queries_total{outcome="error"}': f"{E0}x{START - 1} {E0}+{ERRORS_PER_MIN}x{MINUTES - START}"}
-    labels = {"owner": "discovery", "category": "availability", "team": "discovery", "sloth_id": "search-query-errors",
-              "sloth_service": "search", "sloth_slo": "query-errors"}
+    series = {
+        "search_queries_total": f"{T0}+{TOTAL_PER_MIN}x{MINUTES}",
+        'search_queries_total{outcome="error"}': f"{E0}x{START - 1} {E0}+{ERRORS_PER_MIN}x{MINUTES - START}",
+    }
+    labels = {
+        "owner": "discovery",
+        "category": "availability",
+        "team": "discovery",
+        "sloth_id": "search-query-errors",
+        "sloth_service": "search",
+        "sloth_slo": "query-errors",
+    }
+
     def alert(kind: str) -> dict:
-        return {"exp_labels": {**labels, "route": {"page": "pager", "ticket": "tickets"}[kind],
-                               "sloth_severity": kind},
-                "exp_annotations": {
-                    "summary": "search query-errors: the SLO error budget burns faster than allowed.",
-                    "title": f"({kind}) search query-errors: SLO error budget burn rate too high."}}
+        return {
+            "exp_labels": {**labels, "route": {"page": "pager", "ticket": "tickets"}[kind], "sloth_severity": kind},
+            "exp_annotations": {
+                "summary": "search query-errors: the SLO error budget burns faster than allowed.",
+                "title": f"({kind}) search query-errors: SLO error budget burn rate too high.",
+            },
+        }
 
     first = {kind: _expected_first_firing(kind) for kind in ("page", "ticket")}
     assert all(t > START + 2 for t in first.values())  # each alert waits for its windows to fill with errors
     # Around each first-firing minute: which alerts fire (an alert that fired keeps firing: the burn goes on).
-    checks = [(t, [alert(k) for k in ("page", "ticket") if first[k] <= t])
-              for t in sorted({m + d for m in first.values() for d in (-1, 0)})]
-    tests = [{"interval": "1m", "input_series": [{"series": s, "values": v} for s, v in series.items()],
-              "alert_rule_test": [{"eval_time": f"{t}m", "alertname": "SearchQueryErrors", "exp_alerts": exp}
-                                  for t, exp in checks]}]
+    checks = [
+        (t, [alert(k) for k in ("page", "ticket") if first[k] <= t])
+        for t in sorted({m + d for m in first.values() for d in (-1, 0)})
+    ]
+    tests = [
+        {
+            "interval": "1m",
+            "input_series": [{"series": s, "values": v} for s, v in series.items()],
+            "alert_rule_test": [
+                {"eval_time": f"{t}m", "alertname": "SearchQueryErrors", "exp_alerts": exp} for t, exp in checks
+            ],
+        }
+    ]
     order = [f"sloth-slo-{k}-search-query-errors" for k in ("sli-recordings", "meta-recordings", "alerts")]
-    spec = {"rule_files": [str(out / "rules" / "firing.yml")], "evaluation_interval": "1m",
-            "group_eval_order": order, "tests": tests}
+    spec = {
+        "rule_files": [str(out / "rules" / "firing.yml")],
+        "evaluation_interval": "1m",
+        "group_eval_order": order,
+        "tests": tests,
+    }
     test_file = tmp_path / "firing.test.yml"
     test_file.write_text(yaml.safe_dump(spec, sort_keys=False))
-    proc = subprocess.run([promtool, "test", "rules", str(test_file)], capture_output=True, text=True, timeout=300,
-                          check=False)
+    proc = subprocess.run(
+        [promtool, "test", "rules", str(test_file)], capture_output=True, text=True, timeout=300, check=False
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -311,8 +384,7 @@ def test_sloth_alerts_fire_in_the_minute_sloths_rules_would(tmp_path, promtool):
 def test_no_budget_exhausted_alert_when_every_alert_is_disabled(tmp_path):
     """Adopting promspec's conventions for an SLO whose Sloth alerts are all disabled keeps it silent."""
     out = tmp_path / "adopted.yml"
-    run_promspec("import", "sloth", "--conventions", "promspec", str(SLOTH / "checkout.yml"), "-o", str(out),
-                 check=0)
+    run_promspec("import", "sloth", "--conventions", "promspec", str(SLOTH / "checkout.yml"), "-o", str(out), check=0)
     doc = next(yaml.safe_load_all(out.read_text()))
     latency = doc["spec"]["slos"][1]["alerting"]
     assert latency["budget_exhausted"]["enabled"] is False
@@ -320,7 +392,9 @@ def test_no_budget_exhausted_alert_when_every_alert_is_disabled(tmp_path):
     project, _ = _project(out)
     assert not [g for g in project.groups if g.name == "slo-checkout-payment-latency-alerts"]
     # The same for a native Service: every tier disabled and budget_exhausted unset.
-    native = _write(tmp_path, """\
+    native = _write(
+        tmp_path,
+        """\
         apiVersion: promspec/v1
         kind: Service
         metadata: {name: quiet}
@@ -337,13 +411,17 @@ def test_no_budget_exhausted_alert_when_every_alert_is_disabled(tmp_path):
         kind: Catalog
         metadata: {name: c}
         spec: {external: [e, t]}
-        """, "quiet.yml")
+        """,
+        "quiet.yml",
+    )
     project, _ = _project(native)
     assert not [r for g in project.groups for r in g.rules if getattr(r, "name", "").endswith("Exhausted")]
 
 
 def test_fields_promspec_does_not_read_are_warnings_at_their_position(tmp_path):
-    path = _write(tmp_path, """\
+    path = _write(
+        tmp_path,
+        """\
         version: prometheus/v1
         service: s
         slo_period: 28d
@@ -355,7 +433,8 @@ def test_fields_promspec_does_not_read_are_warnings_at_their_position(tmp_path):
             alerting:
               name: A
               page_alert: {for: 5m}
-        """)
+        """,
+    )
     _loaded, report = _project(path)
     warned = sorted((str(w.pos).rsplit("/", 1)[-1], w.path) for w in report.warnings if "Sloth field" in w.message)
     assert warned == [("sloth.yml:11:20", "slos[0].alerting.page_alert.for"), ("sloth.yml:3:1", "slo_period")]

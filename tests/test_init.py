@@ -7,10 +7,12 @@ import os
 import pytest
 import yaml
 from click.testing import CliRunner
-from conftest import REPO, run_promspec, snapshot
+
 from promspec.cli import cli
 from promspec.pipeline import load_project
 from promspec.scaffold import load_bundled, plan_engine
+
+from conftest import REPO, run_promspec, snapshot
 
 
 def _init(*args):
@@ -22,14 +24,22 @@ def test_init_writes_specs_for_the_named_engines(tmp_path):
     assert result.exit_code == 0, result.output
     root = tmp_path / "mon"
     names = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
-    assert names == [".github/workflows/promspec.yml", ".pre-commit-config.yaml", "Makefile",
-                     "specs/services/sglang.yml", "specs/services/vllm.yml", "specs/settings.yml",
-                     "specs/targets.yml"]
+    assert names == [
+        ".github/workflows/promspec.yml",
+        ".pre-commit-config.yaml",
+        "Makefile",
+        "specs/services/sglang.yml",
+        "specs/services/vllm.yml",
+        "specs/settings.yml",
+        "specs/targets.yml",
+    ]
     project, report = load_project([str(root / "specs")], env={})
     assert sorted(project.backends) == ["sglang", "vllm"]
     assert sorted(j.name for j in project.jobs) == ["sglang", "vllm"]
-    assert {s.name: [slo.name for slo in s.slos] for s in project.services} == \
-        {"vllm": ["errors", "ttft"], "sglang": ["errors", "ttft"]}
+    assert {s.name: [slo.name for slo in s.slos] for s in project.services} == {
+        "vllm": ["errors", "ttft"],
+        "sglang": ["errors", "ttft"],
+    }
     assert not report.errors
     hooks = yaml.safe_load((root / ".pre-commit-config.yaml").read_text())
     assert [h["id"] for h in hooks["repos"][0]["hooks"]] == ["promspec-validate", "promspec-generate-check"]

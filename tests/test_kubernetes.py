@@ -84,34 +84,57 @@ def _load(path):
 def test_resources_mirror_the_rendered_files(rendered):
     rule = _load(rendered / "kubernetes" / "prometheusrules" / "all.yaml")
     assert rule["apiVersion"] == "monitoring.coreos.com/v1" and rule["kind"] == "PrometheusRule"
-    assert rule["metadata"] == {"name": "promspec-all", "namespace": "monitoring", "labels": {
-        "app.kubernetes.io/managed-by": "promspec", "release": "kube-prometheus-stack"}}
+    assert rule["metadata"] == {
+        "name": "promspec-all",
+        "namespace": "monitoring",
+        "labels": {"app.kubernetes.io/managed-by": "promspec", "release": "kube-prometheus-stack"},
+    }
     assert rule["spec"]["groups"] == _load(rendered / "rules" / "all.yml")["groups"]
 
     sm = _load(rendered / "kubernetes" / "servicemonitors" / "vllm.yaml")
     assert sm["kind"] == "ServiceMonitor"
     assert sm["spec"]["selector"] == {"matchLabels": {"app": "vllm"}}
     assert sm["spec"]["namespaceSelector"] == {"matchNames": ["inference"]}
-    assert sm["spec"]["endpoints"] == [{"port": "http", "interval": "30s", "relabelings": [
-        {"targetLabel": "job", "replacement": "vllm"}, {"targetLabel": "cluster_role", "replacement": "serving"}]}]
+    assert sm["spec"]["endpoints"] == [
+        {
+            "port": "http",
+            "interval": "30s",
+            "relabelings": [
+                {"targetLabel": "job", "replacement": "vllm"},
+                {"targetLabel": "cluster_role", "replacement": "serving"},
+            ],
+        }
+    ]
 
     pm = _load(rendered / "kubernetes" / "podmonitors" / "gpu-exporter.yaml")
     assert pm["kind"] == "PodMonitor" and pm["metadata"]["name"] == "promspec-gpu-exporter"
     endpoint = pm["spec"]["podMetricsEndpoints"][0]
     assert endpoint["port"] == "metrics"
-    assert endpoint["relabelings"][1] == {"sourceLabels": ["__address__"], "regex": r"(.+?)(?::\d+)?",
-                                          "targetLabel": "instance", "replacement": "$1"}
+    assert endpoint["relabelings"][1] == {
+        "sourceLabels": ["__address__"],
+        "regex": r"(.+?)(?::\d+)?",
+        "targetLabel": "instance",
+        "replacement": "$1",
+    }
     kustomization = _load(rendered / "kubernetes" / "kustomization.yaml")
-    assert kustomization["resources"] == ["podmonitors/gpu-exporter.yaml", "prometheusrules/all.yaml",
-                                          "servicemonitors/vllm.yaml"]
+    assert kustomization["resources"] == [
+        "podmonitors/gpu-exporter.yaml",
+        "prometheusrules/all.yaml",
+        "servicemonitors/vllm.yaml",
+    ]
 
 
 def test_remote_write_and_external_labels(rendered):
     config = _load(rendered / "prometheus" / "prometheus.yml")
     assert config["global"]["external_labels"] == {"cluster": "gpu-east"}
-    assert config["remote_write"] == [{"url": "https://mimir.example.com/api/v1/push", "name": "central",
-                                       "headers": {"X-Scope-OrgID": "gpu-east"},
-                                       "authorization": {"credentials_file": "/etc/prometheus/secrets/mimir-token"}}]
+    assert config["remote_write"] == [
+        {
+            "url": "https://mimir.example.com/api/v1/push",
+            "name": "central",
+            "headers": {"X-Scope-OrgID": "gpu-east"},
+            "authorization": {"credentials_file": "/etc/prometheus/secrets/mimir-token"},
+        }
+    ]
 
 
 def test_check_validates_against_the_crd_schemas(rendered, tmp_path, promtool):
@@ -134,10 +157,14 @@ def test_check_validates_against_the_crd_schemas(rendered, tmp_path, promtool):
     rule_path.write_text(yaml.safe_dump(rule))
     proc = run_promspec("check", str(out))
     assert proc.returncode == 1
-    assert "kubernetes/servicemonitors/vllm.yaml: spec.endpoints[0]: Additional properties are not allowed " \
-           "('intervall' was unexpected)" in proc.stderr
-    assert "kubernetes/servicemonitors/vllm.yaml: spec.endpoints[0].scrapeTimeout: '5 seconds' does not match" \
-           in proc.stderr
+    assert (
+        "kubernetes/servicemonitors/vllm.yaml: spec.endpoints[0]: Additional properties are not allowed "
+        "('intervall' was unexpected)" in proc.stderr
+    )
+    assert (
+        "kubernetes/servicemonitors/vllm.yaml: spec.endpoints[0].scrapeTimeout: '5 seconds' does not match"
+        in proc.stderr
+    )
     assert "kubernetes/prometheusrules/all.yaml: spec.groups[2]: duplicate name rec" in proc.stderr
     assert "metadata.name 'Promspec_All' is not a DNS-1123 name" in proc.stderr
 
@@ -161,15 +188,24 @@ def test_format_kubernetes_alone_leaves_the_other_directories(rendered, tmp_path
 def test_bundled_dashboards_become_sidecar_configmaps(tmp_path):
     from promspec.check.kubernetes_crds import validate_resource
 
-    run_promspec("generate", os.path.join(REPO, "specs"), "-o", str(tmp_path), "--format", "files",
-                 "--format", "kubernetes", check=0)
+    run_promspec(
+        "generate",
+        os.path.join(REPO, "specs"),
+        "-o",
+        str(tmp_path),
+        "--format",
+        "files",
+        "--format",
+        "kubernetes",
+        check=0,
+    )
     dashboards = sorted((tmp_path / "dashboards").rglob("*.json"))
     maps = sorted((tmp_path / "kubernetes" / "dashboards").glob("*.yaml"))
     assert dashboards and len(maps) == len(dashboards)
     for path in maps:
         cm = _load(path)
         assert cm["kind"] == "ConfigMap" and cm["metadata"]["labels"]["grafana_dashboard"] == "1"
-        (key, text), = cm["data"].items()
+        ((key, text),) = cm["data"].items()
         folder = cm["metadata"].get("annotations", {}).get("k8s-sidecar-target-directory", "")
         source = tmp_path / "dashboards" / folder / key
         assert json.loads(source.read_text()) == json.loads(text)
@@ -183,7 +219,8 @@ def test_inline_remote_write_credentials_are_errors(tmp_path):
     (tmp_path / "specs" / "s.yml").write_text(
         "apiVersion: promspec/v1\nkind: Settings\nmetadata: {name: s}\nspec:\n  remote_write:\n"
         "    - url: https://user:s3cretpass@mimir.example.com/api/v1/push\n"
-        "    - {url: https://mimir.example.com/push, bearer_token: abcdef123456}\n")
+        "    - {url: https://mimir.example.com/push, bearer_token: abcdef123456}\n"
+    )
     proc = run_promspec("generate", str(tmp_path / "specs"), "-o", str(tmp_path / "out"), check=1)
     lines = proc.stderr.splitlines()
     assert lines[0].startswith(f"{tmp_path}/specs/s.yml:6:12: this looks like an inline secret (a password in a URL)")

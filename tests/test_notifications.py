@@ -29,8 +29,11 @@ def _spec(tmp_path, body: str, name: str = "notifications.yml"):
 
 def _routes(config: str, *labels: str, expect: str) -> int:
     amtool = require_tool("amtool")
-    return subprocess.run([amtool, "config", "routes", "test", f"--config.file={config}",
-                           f"--verify.receivers={expect}", *labels], capture_output=True, text=True).returncode
+    return subprocess.run(
+        [amtool, "config", "routes", "test", f"--config.file={config}", f"--verify.receivers={expect}", *labels],
+        capture_output=True,
+        text=True,
+    ).returncode
 
 
 @pytest.fixture(scope="module")
@@ -58,13 +61,16 @@ def test_bundled_config_passes_amtool_and_promspec_check(bundled):
     assert "_file: /etc/promspec/secrets/" in text
 
 
-@pytest.mark.parametrize("labels,receivers", [
-    (["severity=page", "slo_id=chat-api-availability"], "local-webhook,oncall-primary,oncall-secondary"),
-    (["severity=critical", "alertname=GPULost"], "local-webhook,oncall-primary"),
-    (["severity=ticket", "team=inference"], "local-webhook,inference-slack"),
-    (["severity=warning", "team=platform"], "local-webhook,inference-slack"),
-    (["severity=info"], "local-webhook"),
-])
+@pytest.mark.parametrize(
+    "labels,receivers",
+    [
+        (["severity=page", "slo_id=chat-api-availability"], "local-webhook,oncall-primary,oncall-secondary"),
+        (["severity=critical", "alertname=GPULost"], "local-webhook,oncall-primary"),
+        (["severity=ticket", "team=inference"], "local-webhook,inference-slack"),
+        (["severity=warning", "team=platform"], "local-webhook,inference-slack"),
+        (["severity=info"], "local-webhook"),
+    ],
+)
 def test_bundled_routes(bundled, labels, receivers):
     config = str(bundled / "alertmanager" / "alertmanager.yml")
     assert _routes(config, *labels, expect=receivers) == 0
@@ -75,29 +81,56 @@ def test_bundled_routes(bundled, labels, receivers):
 def test_bundled_inhibition_rules_follow_the_slo_labels(bundled):
     config = yaml.safe_load((bundled / "alertmanager" / "alertmanager.yml").read_text())
     rules = config["inhibit_rules"]
-    assert {"source_matchers": ['severity="page"', 'slo_id=~".+"'], "target_matchers": ['severity="ticket"'],
-            "equal": ["slo_id"]} in rules
-    assert {"source_matchers": ['alertname="HostDown"', 'instance=~".+"'],
-            "target_matchers": ['alertname!="HostDown"'], "equal": ["instance"]} in rules
+    assert {
+        "source_matchers": ['severity="page"', 'slo_id=~".+"'],
+        "target_matchers": ['severity="ticket"'],
+        "equal": ["slo_id"],
+    } in rules
+    assert {
+        "source_matchers": ['alertname="HostDown"', 'instance=~".+"'],
+        "target_matchers": ['alertname!="HostDown"'],
+        "equal": ["instance"],
+    } in rules
 
 
 SLACK_URL = "https://hooks.slack.com/services/T0000/B0000/abcdefghijklmnop"
 
 
-@pytest.mark.parametrize("body,where,fragment", [
-    ("  receivers:\n    - name: s\n      slack: {api_url: '" + SLACK_URL + "', channel: '#a'}\n"
-     "  route: {receiver: s}\n", "7:24", "inline secret in api_url"),
-    ("  receivers:\n    - name: p\n      pagerduty:\n        routing_key: 0123456789abcdef0123456789abcdef\n"
-     "  route: {receiver: p}\n", "8:22", "inline secret in routing_key"),
-    ("  receivers:\n    - name: w\n      webhook:\n        url: https://alerts:hunter22@example.com/hook\n"
-     "  route: {receiver: w}\n", "8:14", "looks like an inline secret (a password in a URL)"),
-    ("  receivers:\n    - name: w\n      webhook:\n        url: http://example.com/hook\n"
-     "        basic_auth: {username: am, password: hunter22}\n  route: {receiver: w}\n", "9:46",
-     "inline secret in password"),
-    ("  smtp: {smarthost: 'mail:25', from: a@example.com, auth_password: hunter22}\n"
-     "  receivers:\n    - name: e\n      email: {to: b@example.com}\n  route: {receiver: e}\n", "5:68",
-     "inline secret in auth_password"),
-])
+@pytest.mark.parametrize(
+    "body,where,fragment",
+    [
+        (
+            "  receivers:\n    - name: s\n      slack: {api_url: '" + SLACK_URL + "', channel: '#a'}\n"
+            "  route: {receiver: s}\n",
+            "7:24",
+            "inline secret in api_url",
+        ),
+        (
+            "  receivers:\n    - name: p\n      pagerduty:\n        routing_key: 0123456789abcdef0123456789abcdef\n"
+            "  route: {receiver: p}\n",
+            "8:22",
+            "inline secret in routing_key",
+        ),
+        (
+            "  receivers:\n    - name: w\n      webhook:\n        url: https://alerts:hunter22@example.com/hook\n"
+            "  route: {receiver: w}\n",
+            "8:14",
+            "looks like an inline secret (a password in a URL)",
+        ),
+        (
+            "  receivers:\n    - name: w\n      webhook:\n        url: http://example.com/hook\n"
+            "        basic_auth: {username: am, password: hunter22}\n  route: {receiver: w}\n",
+            "9:46",
+            "inline secret in password",
+        ),
+        (
+            "  smtp: {smarthost: 'mail:25', from: a@example.com, auth_password: hunter22}\n"
+            "  receivers:\n    - name: e\n      email: {to: b@example.com}\n  route: {receiver: e}\n",
+            "5:68",
+            "inline secret in auth_password",
+        ),
+    ],
+)
 def test_inline_secret_is_an_error_and_writes_nothing(tmp_path, body, where, fragment):
     specs = _spec(tmp_path, body)
     out = tmp_path / "out"
@@ -118,34 +151,49 @@ def test_inline_secret_is_an_error_and_writes_nothing(tmp_path, body, where, fra
 
 
 def test_env_placeholders_render_as_written_and_pass_check(tmp_path):
-    specs = _spec(tmp_path, "  receivers:\n    - name: s\n      slack: {api_url: '${SLACK_API_URL}', channel: '#a'}\n"
-                            "    - name: p\n      pagerduty: {routing_key: '${PD_KEY}'}\n"
-                            "  route:\n    receiver: s\n    routes:\n      - {match: {severity: page}, receiver: p}\n")
+    specs = _spec(
+        tmp_path,
+        "  receivers:\n    - name: s\n      slack: {api_url: '${SLACK_API_URL}', channel: '#a'}\n"
+        "    - name: p\n      pagerduty: {routing_key: '${PD_KEY}'}\n"
+        "  route:\n    receiver: s\n    routes:\n      - {match: {severity: page}, receiver: p}\n",
+    )
     out = tmp_path / "out"
     run_promspec("generate", str(specs), "-o", str(out), check=0)
     text = (out / "alertmanager" / "alertmanager.yml").read_text()
     assert "api_url: ${SLACK_API_URL}" in text and "routing_key: ${PD_KEY}" in text
     # amtool alone rejects the placeholder URL; promspec check substitutes a value of the right shape first.
-    amtool = subprocess.run([require_tool("amtool"), "check-config", str(out / "alertmanager" / "alertmanager.yml")],
-                            capture_output=True, text=True)
+    amtool = subprocess.run(
+        [require_tool("amtool"), "check-config", str(out / "alertmanager" / "alertmanager.yml")],
+        capture_output=True,
+        text=True,
+    )
     assert amtool.returncode == 1
     run_promspec("check", str(out), check=0)
 
 
 def test_unknown_receiver_and_template_errors_point_into_the_spec(tmp_path):
-    specs = _spec(tmp_path, "  receivers:\n    - name: oncall\n      slack:\n        api_url_file: /run/slack\n"
-                            "        title: '{{ .CommonLabels.alertname | upper }}'\n"
-                            "        text: |\n          {{ range .Alerts }}\n          {{ .Annotations.summary }}\n"
-                            "  route:\n    receiver: on-call\n")
+    specs = _spec(
+        tmp_path,
+        "  receivers:\n    - name: oncall\n      slack:\n        api_url_file: /run/slack\n"
+        "        title: '{{ .CommonLabels.alertname | upper }}'\n"
+        "        text: |\n          {{ range .Alerts }}\n          {{ .Annotations.summary }}\n"
+        "  route:\n    receiver: on-call\n",
+    )
     proc = run_promspec("generate", str(specs), "-o", str(tmp_path / "out"))
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     lines = proc.stderr.splitlines()
-    assert any(line.startswith(f"{specs}/notifications.yml:9:46: template error: function \"upper\" not defined")
-               for line in lines), lines
-    assert any(line.startswith(f"{specs}/notifications.yml:11:11: template error: {{{{range}}}} has no matching")
-               for line in lines), lines
-    assert any(line.startswith(f"{specs}/notifications.yml:14:15: unknown receiver 'on-call' (did you mean 'oncall'?)")
-               for line in lines), lines
+    assert any(
+        line.startswith(f'{specs}/notifications.yml:9:46: template error: function "upper" not defined')
+        for line in lines
+    ), lines
+    assert any(
+        line.startswith(f"{specs}/notifications.yml:11:11: template error: {{{{range}}}} has no matching")
+        for line in lines
+    ), lines
+    assert any(
+        line.startswith(f"{specs}/notifications.yml:14:15: unknown receiver 'on-call' (did you mean 'oncall'?)")
+        for line in lines
+    ), lines
     assert not (tmp_path / "out").exists()
 
 
@@ -158,8 +206,11 @@ def test_teams_native_needs_a_newer_alertmanager_and_proxy_works_everywhere(tmp_
     run_promspec("generate", str(newer), "-o", str(tmp_path / "b" / "out"), check=0)
     config = yaml.safe_load((tmp_path / "b" / "out" / "alertmanager" / "alertmanager.yml").read_text())
     assert config["receivers"][0]["msteams_configs"] == [{"webhook_url_file": "/run/teams-url"}]
-    proxy = _spec(tmp_path / "c", "  receivers:\n    - name: t\n      teams: {proxy_url: 'http://127.0.0.1:2000/alertmanager'}\n"
-                                  "  route: {receiver: t}\n")
+    proxy = _spec(
+        tmp_path / "c",
+        "  receivers:\n    - name: t\n      teams: {proxy_url: 'http://127.0.0.1:2000/alertmanager'}\n"
+        "  route: {receiver: t}\n",
+    )
     run_promspec("generate", str(proxy), "-o", str(tmp_path / "c" / "out"), check=0)
     run_promspec("check", str(tmp_path / "c" / "out"), check=0)
 
@@ -192,7 +243,9 @@ def _alert(name: str, ends: bool = False, **labels) -> dict:
 def live(tmp_path):
     """A real Alertmanager running a config rendered from a spec with escalation, and a webhook receiver."""
     receiver = WebhookReceiver()
-    specs = _spec(tmp_path, f"""\
+    specs = _spec(
+        tmp_path,
+        f"""\
   receivers:
     - {{name: tickets, webhook: {{url: '{receiver.url}/tickets'}}}}
     - {{name: primary, webhook: {{url: '{receiver.url}/primary'}}}}
@@ -208,7 +261,8 @@ def live(tmp_path):
         group_wait: 0s
         escalate:
           - {{after: 3s, receiver: secondary}}
-""")
+""",
+    )
     out = tmp_path / "out"
     run_promspec("generate", str(specs), "-o", str(out), check=0)
     server = AlertmanagerServer(str(out / "alertmanager" / "alertmanager.yml"), str(tmp_path / "am"))
@@ -245,12 +299,21 @@ def test_page_inhibits_the_ticket_of_the_same_slo_and_host_down_its_host(live):
     )
 
     def states():  # only the alerts posted here: another Prometheus on the machine could reach this port
-        alerts = [a for a in server.api("GET", "/alerts")
-                  if a["labels"]["alertname"] in ("ChatBurn", "HostDown", "GPUTemperatureHigh")]
+        alerts = [
+            a
+            for a in server.api("GET", "/alerts")
+            if a["labels"]["alertname"] in ("ChatBurn", "HostDown", "GPUTemperatureHigh")
+        ]
         if len(alerts) < 6:
             return None
-        return {(a["labels"]["alertname"], a["labels"].get("slo_id") or a["labels"].get("instance"),
-                 a["labels"]["severity"]): a["status"]["state"] for a in alerts}
+        return {
+            (
+                a["labels"]["alertname"],
+                a["labels"].get("slo_id") or a["labels"].get("instance"),
+                a["labels"]["severity"],
+            ): a["status"]["state"]
+            for a in alerts
+        }
 
     found = wait_for(states, 10, "six alerts in Alertmanager")
     assert found[("ChatBurn", "chat-avail", "ticket")] == "suppressed"

@@ -40,9 +40,11 @@ class FakeVLLM(FakeLLM):
         ok = self.RATE * (now - self.start)
         errors = self.RATE * (now - self.failing_since) if self.failing_since else 0.0
         labels = 'model_name="llama-3-8b",engine="0"'
-        return ("# TYPE vllm:request_success_total counter\n"
-                f'vllm:request_success_total{{{labels},finished_reason="stop"}} {ok}\n'
-                f'vllm:request_success_total{{{labels},finished_reason="error"}} {errors}\n')
+        return (
+            "# TYPE vllm:request_success_total counter\n"
+            f'vllm:request_success_total{{{labels},finished_reason="stop"}} {ok}\n'
+            f'vllm:request_success_total{{{labels},finished_reason="error"}} {errors}\n'
+        )
 
 
 def test_slo_page_reaches_the_webhook_and_inhibits_the_ticket(tmp_path):
@@ -56,20 +58,23 @@ def test_slo_page_reaches_the_webhook_and_inhibits_the_ticket(tmp_path):
         targets = specs / "targets.yml"
         text = targets.read_text()
         assert "targets: [localhost:8000]" in text
-        targets.write_text(text.replace("targets: [localhost:8000]", f"targets: [127.0.0.1:{fake.port}]\n"
-                                                                      "      interval: 1s"))
+        targets.write_text(
+            text.replace("targets: [localhost:8000]", f"targets: [127.0.0.1:{fake.port}]\n      interval: 1s")
+        )
         notifications = specs / "notifications.yml"
         text = notifications.read_text()
         assert "url: http://127.0.0.1:9099/alerts" in text
         notifications.write_text(text.replace("http://127.0.0.1:9099/alerts", f"{receiver.url}/alerts"))
         out = tmp_path / "out"
-        run_promspec("generate", str(specs), "-o", str(out), check=0,
-                     env={"PROMSPEC_ALERTMANAGERS": f"127.0.0.1:{am_port}"})
+        run_promspec(
+            "generate", str(specs), "-o", str(out), check=0, env={"PROMSPEC_ALERTMANAGERS": f"127.0.0.1:{am_port}"}
+        )
         am = AlertmanagerServer(str(out / "alertmanager" / "alertmanager.yml"), str(tmp_path / "am"), port=am_port)
         servers.append(am)
         (tmp_path / "tsdb").mkdir()
-        prom = PrometheusServer(str(out / "prometheus" / "prometheus.yml"), str(tmp_path / "tsdb"),
-                                ["--rules.alert.resend-delay=2s"])
+        prom = PrometheusServer(
+            str(out / "prometheus" / "prometheus.yml"), str(tmp_path / "tsdb"), ["--rules.alert.resend-delay=2s"]
+        )
         servers.append(prom)
         fake.fail()
 
@@ -79,38 +84,70 @@ def test_slo_page_reaches_the_webhook_and_inhibits_the_ticket(tmp_path):
 
         # SLO rule groups evaluate every 30s (long windows every 1m): allow two rounds of each.
         def page():
-            return [a for a in receiver.alerts("/alerts", slo_id=SLO_ID, burn_tier="page-fast")
-                    if a["status"] == "firing" and mine in a["generatorURL"]]
+            return [
+                a
+                for a in receiver.alerts("/alerts", slo_id=SLO_ID, burn_tier="page-fast")
+                if a["status"] == "firing" and mine in a["generatorURL"]
+            ]
 
         alert = wait_for(page, 110, "the page-fast alert at the webhook", interval=0.5)[0]
         assert alert["labels"] == {
-            "alertname": "ChatVllmErrorsErrorBudgetBurn", "severity": "page", "burn_tier": "page-fast",
-            "slo_id": SLO_ID, "slo_service": "chat-vllm", "slo": "errors", "team": "inference"}
+            "alertname": "ChatVllmErrorsErrorBudgetBurn",
+            "severity": "page",
+            "burn_tier": "page-fast",
+            "slo_id": SLO_ID,
+            "slo_service": "chat-vllm",
+            "slo": "errors",
+            "team": "inference",
+        }
         summary = alert["annotations"]["summary"]
         assert summary.startswith("chat-vllm SLO errors: error budget burning ") and summary.endswith(
-            "x over 1h (page-fast)")
+            "x over 1h (page-fast)"
+        )
         burn = float(summary.split("burning ")[1].split("x")[0])
         assert 14.4 < burn <= 100  # ~50% errors against a 1% budget
         assert "objective 99% over 30d" in alert["annotations"]["description"]
 
         # The ticket tiers of the same SLO fire too, and Alertmanager holds them back.
         def ticket():
-            found = [a for a in am.api("GET", "/alerts")
-                     if a["labels"].get("slo_id") == SLO_ID and a["labels"]["severity"] == "ticket"
-                     and a["labels"].get("burn_tier") and mine in a["generatorURL"]]
+            found = [
+                a
+                for a in am.api("GET", "/alerts")
+                if a["labels"].get("slo_id") == SLO_ID
+                and a["labels"]["severity"] == "ticket"
+                and a["labels"].get("burn_tier")
+                and mine in a["generatorURL"]
+            ]
             return found if found and all(a["status"]["state"] == "suppressed" for a in found) else None
 
         tickets = wait_for(ticket, 110, "the inhibited ticket alert in Alertmanager", interval=0.5)
-        pages = {a["fingerprint"] for a in am.api("GET", "/alerts") if a["labels"].get("slo_id") == SLO_ID
-                 and a["labels"]["severity"] == "page" and mine in a["generatorURL"]}
+        pages = {
+            a["fingerprint"]
+            for a in am.api("GET", "/alerts")
+            if a["labels"].get("slo_id") == SLO_ID and a["labels"]["severity"] == "page" and mine in a["generatorURL"]
+        }
         for t in tickets:
             assert set(t["status"]["inhibitedBy"]) & pages
-        assert not [a for a in receiver.alerts("/alerts", slo_id=SLO_ID)
-                    if a["labels"]["severity"] == "ticket" and mine in a["generatorURL"]]
+        assert not [
+            a
+            for a in receiver.alerts("/alerts", slo_id=SLO_ID)
+            if a["labels"]["severity"] == "ticket" and mine in a["generatorURL"]
+        ]
 
         def status():  # ALERTS is written at the next evaluation that sees the alert: wait for one
-            report = json.loads(run_promspec("status", str(specs), "--prometheus", prom.url, "--service",
-                                             "chat-vllm", "--output", "json", check=0).stdout)
+            report = json.loads(
+                run_promspec(
+                    "status",
+                    str(specs),
+                    "--prometheus",
+                    prom.url,
+                    "--service",
+                    "chat-vllm",
+                    "--output",
+                    "json",
+                    check=0,
+                ).stdout
+            )
             row = next(r for r in report["slos"] if r["slo_id"] == SLO_ID)
             return row if "page-fast" in row["firing"] else None
 

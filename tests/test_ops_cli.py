@@ -10,8 +10,10 @@ from conftest import run_promspec
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize("command", ["silence add", "silence list", "silence expire", "stack up", "stack down",
-                                     "status", "collect", "render slurm"])
+@pytest.mark.parametrize(
+    "command",
+    ["silence add", "silence list", "silence expire", "stack up", "stack down", "status", "collect", "render slurm"],
+)
 def test_help(command):
     proc = run_promspec(*command.split(), "--help", check=0)
     assert proc.stdout.startswith(f"Usage: promspec {command} ")

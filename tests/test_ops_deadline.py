@@ -11,9 +11,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conftest import run_promspec
 from promspec.ops import http
 from promspec.ops.http import APIError, overall_deadline, query_result, request
+
+from conftest import run_promspec
 
 
 class Hostile:
@@ -85,9 +86,8 @@ def hostile(request):
 def test_a_dripping_server_cannot_outlast_the_deadline(hostile):
     server = hostile("drip")
     started = time.monotonic()
-    with pytest.raises(APIError, match=r"no complete answer within the --timeout of 1\.5s"):
-        with overall_deadline(1.5):
-            request("POST", f"{server.url}/api/v1/query", form={"query": "up"}, timeout=30)
+    with pytest.raises(APIError, match=r"no complete answer within the --timeout of 1\.5s"), overall_deadline(1.5):
+        request("POST", f"{server.url}/api/v1/query", form={"query": "up"}, timeout=30)
     assert time.monotonic() - started < 10  # bounded by the deadline, not by the per-read timeout
 
 
@@ -95,9 +95,8 @@ def test_a_dripping_server_cannot_outlast_the_deadline(hostile):
 def test_an_endless_body_is_refused_past_the_size_limit(hostile, monkeypatch):
     monkeypatch.setattr(http, "MAX_BODY", 1 << 20)
     server = hostile("endless")
-    with pytest.raises(APIError, match="over 1 MiB"):
-        with overall_deadline(30):
-            request("POST", f"{server.url}/api/v1/query", form={"query": "up"})
+    with pytest.raises(APIError, match="over 1 MiB"), overall_deadline(30):
+        request("POST", f"{server.url}/api/v1/query", form={"query": "up"})
 
 
 @pytest.mark.slow
@@ -111,9 +110,8 @@ def test_the_deadline_is_shared_by_every_request_of_a_command(hostile):
 
 
 def test_a_timeout_must_be_positive():
-    with pytest.raises(APIError, match="more than 0 seconds"):
-        with overall_deadline(0):
-            pass
+    with pytest.raises(APIError, match="more than 0 seconds"), overall_deadline(0):
+        pass
 
 
 WRONG_SHAPES = [
@@ -139,10 +137,14 @@ def test_json_of_the_wrong_shape_is_a_clear_error(answer):
 
 
 def test_right_shapes_pass():
-    vector = {"status": "success", "data": {"resultType": "vector",
-                                            "result": [{"metric": {"slo_id": "a"}, "value": [1.5, "0.25"]}]}}
-    matrix = {"status": "success", "data": {"resultType": "matrix",
-                                            "result": [{"metric": {}, "values": [[1, "1"], [2, "NaN"]]}]}}
+    vector = {
+        "status": "success",
+        "data": {"resultType": "vector", "result": [{"metric": {"slo_id": "a"}, "value": [1.5, "0.25"]}]},
+    }
+    matrix = {
+        "status": "success",
+        "data": {"resultType": "matrix", "result": [{"metric": {}, "values": [[1, "1"], [2, "NaN"]]}]},
+    }
     assert query_result(vector, "s", "vector")[0]["value"] == [1.5, "0.25"]
     assert query_result(matrix, "s", "matrix")[0]["values"][1] == [2, "NaN"]
 

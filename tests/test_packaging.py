@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 import pytest
+
 from conftest import REPO
 
 pytestmark = pytest.mark.slow
@@ -52,7 +53,8 @@ def test_pip_install_promspec_gives_a_working_command(wheels, tmp_path):
     specs.mkdir()
     (specs / "chat.yml").write_text(
         "apiVersion: promspec/v1\nkind: Service\nmetadata: {name: chat}\nspec:\n  backend: vllm\n"
-        "  selector: {job: vllm}\n  slos:\n    - {name: errors, objective: 99%, sli: {signal: errors}}\n")
+        "  selector: {job: vllm}\n  slos:\n    - {name: errors, objective: 99%, sli: {signal: errors}}\n"
+    )
     _run(os.path.join(bin_, "promspec"), "generate", "-q", "specs", "-o", "out", cwd=tmp_path)
     assert (tmp_path / "out" / "rules" / "chat.yml").exists()
     # The generator install has no exporter dependencies: its promspec-exporter says how to get them.

@@ -14,10 +14,12 @@ import time
 
 import pytest
 import yaml
-from conftest import REPO, free_port, require_tool, run_promspec
+
 from promspec.diagnostics import SpecError
 from promspec.pipeline import load_project
 from promspec.render.outputs import render_project
+
+from conftest import REPO, free_port, require_tool, run_promspec
 
 FIXTURE = os.path.join(REPO, "tests", "fixtures", "probes")
 
@@ -60,8 +62,12 @@ def test_fixture_renders_modules_jobs_and_alerts():
     assert eu["relabel_configs"][-1] == {"target_label": "__address__", "replacement": "bb-eu.example.com:9115"}
     assert eu["static_configs"][0]["labels"] == {"team": "inference", "probe": "api-health", "location": "eu-west"}
     rules = yaml.safe_load(files["rules/probes.yml"])
-    alerts = {(r["alert"], r["labels"]["probe"]): r for g in rules["groups"] for r in g["rules"]
-              if "alert" in r and "probe" in r["labels"]}
+    alerts = {
+        (r["alert"], r["labels"]["probe"]): r
+        for g in rules["groups"]
+        for r in g["rules"]
+        if "alert" in r and "probe" in r["labels"]
+    }
     assert alerts[("ProbeFailing", "api-health")]["expr"].endswith(">= 2")
     assert alerts[("ProbeSlow", "api-health")]["for"] == "10m"
     assert ("ProbeCertificateExpiring", "db-port") not in alerts
@@ -73,22 +79,29 @@ def test_rendering_is_deterministic():
     assert first == render_project(load_project([FIXTURE], env={})[0])
 
 
-@pytest.mark.parametrize("extra, message", [
-    ("  http: {headers: {X-Api-Key: abc123}}", "carries an inline secret"),
-    ("  http: {headers: {X-Trace: {file: /x}}}", "reads only the Authorization credentials from a file"),
-    ("  alerts: {failing: {min_locations: 3}}", "min_locations 3 is more than the 2 location(s)"),
-    ("  tls: {min_cert_days: 10}\n  module: tcp", ""),  # duplicate key: the loader's error
-    ("  interval: 10s\n  timeout: 20s", "timeout 20s is longer than interval 10s"),
-    ("  dns: {query_name: example.com}", "dns settings on a http probe"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ("  http: {headers: {X-Api-Key: abc123}}", "carries an inline secret"),
+        ("  http: {headers: {X-Trace: {file: /x}}}", "reads only the Authorization credentials from a file"),
+        ("  alerts: {failing: {min_locations: 3}}", "min_locations 3 is more than the 2 location(s)"),
+        ("  tls: {min_cert_days: 10}\n  module: tcp", ""),  # duplicate key: the loader's error
+        ("  interval: 10s\n  timeout: 20s", "timeout 20s is longer than interval 10s"),
+        ("  dns: {query_name: example.com}", "dns settings on a http probe"),
+    ],
+)
 def test_bad_probe_is_an_error_at_its_position(tmp_path, extra, message):
     text = errors_of(tmp_path, HTTP_PROBE.format(targets="https://127.0.0.1:8443/", extra=extra))
     assert "probe.yml:" in text and message in text
 
 
 def test_env_header_warns_that_old_blackbox_sends_it_verbatim(tmp_path):
-    _, report = load_text(tmp_path, HTTP_PROBE.format(targets="https://127.0.0.1:8443/",
-                                                      extra="  http: {headers: {Authorization: '${API_TOKEN}'}}"))
+    _, report = load_text(
+        tmp_path,
+        HTTP_PROBE.format(
+            targets="https://127.0.0.1:8443/", extra="  http: {headers: {Authorization: '${API_TOKEN}'}}"
+        ),
+    )
     assert any("expands it only" in w.message for w in report.warnings)
 
 
@@ -98,13 +111,16 @@ def test_tcp_target_must_be_host_port(tmp_path):
 
 
 def test_unknown_probe_in_sli_suggests_a_name(tmp_path):
-    text = HTTP_PROBE.format(targets="https://127.0.0.1:8443/", extra="") + """---
+    text = (
+        HTTP_PROBE.format(targets="https://127.0.0.1:8443/", extra="")
+        + """---
 apiVersion: promspec/v1
 kind: Service
 metadata: {name: s}
 spec:
   slos: [{name: up, objective: 99%, sli: {probe: wab}}]
 """
+    )
     assert "no Probe named 'wab' (did you mean 'web'?)" in errors_of(tmp_path, text)
 
 
@@ -120,11 +136,22 @@ def test_generated_tests_pass_promtool_and_blackbox_accepts_the_modules(tmp_path
     out = tmp_path / "out"
     run_promspec("generate", FIXTURE, "-o", str(out), check=0)
     for test in sorted((out / "rules" / "tests").glob("*.test.yml")):
-        proc = subprocess.run(["promtool", "test", "rules", test.name], cwd=test.parent, capture_output=True,
-                              text=True, timeout=120, check=False)
+        proc = subprocess.run(
+            ["promtool", "test", "rules", test.name],
+            cwd=test.parent,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         assert proc.returncode == 0, proc.stdout + proc.stderr
-    proc = subprocess.run([bbe, "--config.check", f"--config.file={out / 'blackbox' / 'blackbox.yml'}"],
-                          check=False, capture_output=True, text=True, timeout=30)
+    proc = subprocess.run(
+        [bbe, "--config.check", f"--config.file={out / 'blackbox' / 'blackbox.yml'}"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert proc.returncode == 0, proc.stderr
 
 
@@ -169,13 +196,20 @@ def short_lived_cert(tmp_path, days: int) -> ssl.SSLContext:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(hours=1))
-            .not_valid_after(now + datetime.timedelta(days=days)).sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=days))
+        .sign(key, hashes.SHA256())
+    )
     (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (tmp_path / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                                         serialization.PrivateFormat.PKCS8,
-                                                         serialization.NoEncryption()))
+    (tmp_path / "key.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
     return ctx
@@ -226,22 +260,32 @@ def test_blackbox_exporter_and_prometheus_fire_and_resolve(tmp_path, prometheus_
         bbe_port = free_port()
         specs = tmp_path / "specs"
         specs.mkdir()
-        (specs / "probes.yml").write_text(E2E_SPEC.format(healthy=healthy.port, failing=failing.port,
-                                                          slow=slow.port, tls=secure.port, bbe=bbe_port))
+        (specs / "probes.yml").write_text(
+            E2E_SPEC.format(healthy=healthy.port, failing=failing.port, slow=slow.port, tls=secure.port, bbe=bbe_port)
+        )
         out = tmp_path / "out"
         run_promspec("generate", str(specs), "-o", str(out), check=0)
-        bbe = subprocess.Popen([bbe_bin, f"--config.file={out / 'blackbox' / 'blackbox.yml'}",
-                                f"--web.listen-address=127.0.0.1:{bbe_port}"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        bbe = subprocess.Popen(
+            [
+                bbe_bin,
+                f"--config.file={out / 'blackbox' / 'blackbox.yml'}",
+                f"--web.listen-address=127.0.0.1:{bbe_port}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         prom = prometheus_factory(str(out / "prometheus" / "prometheus.yml"))
 
         def firing() -> set:
-            return {(a["metric"]["alertname"], a["metric"]["instance"])
-                    for a in prom.query('ALERTS{alertstate="firing"}')}
+            return {
+                (a["metric"]["alertname"], a["metric"]["instance"]) for a in prom.query('ALERTS{alertstate="firing"}')
+            }
 
-        want = {("ProbeFailing", f"http://127.0.0.1:{failing.port}/"),
-                ("ProbeSlow", f"http://127.0.0.1:{slow.port}/"),
-                ("ProbeCertificateExpiring", f"https://127.0.0.1:{secure.port}/")}
+        want = {
+            ("ProbeFailing", f"http://127.0.0.1:{failing.port}/"),
+            ("ProbeSlow", f"http://127.0.0.1:{slow.port}/"),
+            ("ProbeCertificateExpiring", f"https://127.0.0.1:{secure.port}/"),
+        }
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not want <= firing():
             time.sleep(0.5)
@@ -291,10 +335,14 @@ def test_llm_serving_dashboard_shows_client_beside_server_ttft_only_with_a_probe
     rules = files["rules/svc.yml"].decode()
     # The client SLI reads the probe's series only: the engine's selector (job="vllm") is not applied to them.
     assert 'promspec_probe_llm_ttft_seconds_bucket{target="chat-lb",le=~"1|1.0"}' in rules
-    (tmp_path / "svc.yml").write_text(CLIENT_SLO_SERVICE.replace(
-        "    - {name: client-ttft, objective: 99%, sli: {probe: chat-lb, signal: ttft, threshold: 1s}}\n", ""))
-    plain = render_project(load_project([os.path.join(REPO, "specs", "backends"), str(tmp_path / "svc.yml")],
-                                        env={})[0])
+    (tmp_path / "svc.yml").write_text(
+        CLIENT_SLO_SERVICE.replace(
+            "    - {name: client-ttft, objective: 99%, sli: {probe: chat-lb, signal: ttft, threshold: 1s}}\n", ""
+        )
+    )
+    plain = render_project(
+        load_project([os.path.join(REPO, "specs", "backends"), str(tmp_path / "svc.yml")], env={})[0]
+    )
     assert b"client-observed" not in plain["dashboards/llm/llm-service-chat-lb.json"]
 
 
@@ -306,6 +354,7 @@ def test_probe_ttft_threshold_must_be_a_bucket_bound(tmp_path):
     assert "threshold 800ms is not a bucket bound" in str(exc.value) and "0.75s, 1s" in str(exc.value)
 
 
+@pytest.mark.slow
 def test_generate_leaves_a_hand_written_blackbox_dir_alone_and_cleans_its_own(tmp_path):
     out = tmp_path / "out"
     (out / "blackbox").mkdir(parents=True)
@@ -326,8 +375,10 @@ def test_generate_leaves_a_hand_written_blackbox_dir_alone_and_cleans_its_own(tm
     assert not (out / "blackbox" / "blackbox.yml").exists()
 
 
-LONG_FOR = HTTP_PROBE.format(targets="https://127.0.0.1:8443/",
-                             extra="  tls: {}\n  alerts: {failing: {for: 2h}, slow: {threshold: 1s, for: 45m}}")
+LONG_FOR = HTTP_PROBE.format(
+    targets="https://127.0.0.1:8443/",
+    extra="  tls: {}\n  alerts: {failing: {for: 2h}, slow: {threshold: 1s, for: 45m}}",
+)
 
 
 def test_empty_tls_asks_for_the_default_expiry_check(tmp_path):
@@ -344,8 +395,14 @@ def test_generated_tests_cover_long_for_durations(tmp_path):
     (specs / "probe.yml").write_text(LONG_FOR)
     out = tmp_path / "out"
     run_promspec("generate", str(specs), "-o", str(out), check=0)
-    proc = subprocess.run(["promtool", "test", "rules", "probe-probes.test.yml"], cwd=out / "rules" / "tests",
-                          capture_output=True, text=True, timeout=120, check=False)
+    proc = subprocess.run(
+        ["promtool", "test", "rules", "probe-probes.test.yml"],
+        cwd=out / "rules" / "tests",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -400,6 +457,12 @@ def test_backend_probe_slo_tests_pass_promtool(tmp_path):
     out = tmp_path / "out"
     run_promspec("generate", str(specs), "-o", str(out), check=0)
     for test in sorted((out / "rules" / "tests").glob("*.test.yml")):
-        proc = subprocess.run(["promtool", "test", "rules", test.name], cwd=test.parent, capture_output=True,
-                              text=True, timeout=120, check=False)
+        proc = subprocess.run(
+            ["promtool", "test", "rules", test.name],
+            cwd=test.parent,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -14,6 +14,7 @@ import time
 import pytest
 
 from promspec.ops.report_pdf import pin_dates
+
 from conftest import REPO, PrometheusServer, free_port, run_promspec
 from ops_backfill import backfill
 
@@ -91,17 +92,28 @@ def world(tmp_path_factory):
     for host, idx, util, watts in (("node-a", "0", 0.5, 300.0), ("node-b", "1", 0.8, 200.0)):
         gpu = {"instance": f"{host}:9400", "job": "gpu", "name": "Fake H100", "gpu": idx}
         series.append(("promspec_gpu_utilization_ratio", gpu, [(t, util) for t in range(t0, t1 + 1, 60)]))
-        series.append(("promspec_gpu_energy_joules_total", gpu,
-                       counter(t0, t1, lambda _k, w=watts: w, base=5e6)))
-    burn = {"alertname": "ChatErrorsErrorBudgetBurn", "alertstate": "firing", "severity": "page",
-            "slo_id": "chat-errors", "slo_service": "chat", "slo": "errors", "burn_tier": "page-fast"}
+        series.append(("promspec_gpu_energy_joules_total", gpu, counter(t0, t1, lambda _k, w=watts: w, base=5e6)))
+    burn = {
+        "alertname": "ChatErrorsErrorBudgetBurn",
+        "alertstate": "firing",
+        "severity": "page",
+        "slo_id": "chat-errors",
+        "slo_service": "chat",
+        "slo": "errors",
+        "burn_tier": "page-fast",
+    }
     episodes = [(t0 + 2 * 3600, 1800), (t0 + 4 * 3600, 600)]
     series.append(("ALERTS", burn, [(s + i, 1.0) for s, d in episodes for i in range(0, d, 30)]))
     # The first episode was already active (pending, `for: 1m`) a minute before it fired; a second
     # ALERTS_FOR_STATE value for the second episode.
     for_state = {k: v for k, v in burn.items() if k != "alertstate"}
-    series.append(("ALERTS_FOR_STATE", for_state,
-                   [(s - 60 + i, float(s - 60)) for s, d in episodes for i in range(0, d + 60, 30)]))
+    series.append(
+        (
+            "ALERTS_FOR_STATE",
+            for_state,
+            [(s - 60 + i, float(s - 60)) for s, d in episodes for i in range(0, d + 60, 30)],
+        )
+    )
     node = {"alertname": "HostDown", "alertstate": "firing", "severity": "ticket", "job": "node"}
     series.append(("ALERTS", node, [(t0 + 3600 + i, 1.0) for i in range(0, 300, 30)]))
     backfill(root / "data.om", root / "tsdb", series)
@@ -129,8 +141,20 @@ def _quantile(q: float, buckets: dict) -> float:
 
 
 def _report(world, out, *extra, check=0):
-    return run_promspec("report", world["specs"], "--prometheus", world["prom"].url, "--from", str(world["t0"]),
-                        "--to", str(world["t1"]), "-o", str(out), *extra, check=check)
+    return run_promspec(
+        "report",
+        world["specs"],
+        "--prometheus",
+        world["prom"].url,
+        "--from",
+        str(world["t0"]),
+        "--to",
+        str(world["t1"]),
+        "-o",
+        str(out),
+        *extra,
+        check=check,
+    )
 
 
 @pytest.mark.slow
@@ -171,8 +195,9 @@ def test_numbers_equal_the_raw_series(world, tmp_path):
         finite = {le: c for le, c in now_buckets.items() if le != "+Inf"}
         got = service["latency_seconds"]["ttft"][f"p{q * 100:g}"]
         assert got["value"] == pytest.approx(_quantile(q, finite), rel=1e-9), q
-        assert got["week_before"] == pytest.approx(_quantile(q, {k: v for k, v in then_buckets.items()
-                                                                 if k != "+Inf"}), rel=1e-9), q
+        assert got["week_before"] == pytest.approx(
+            _quantile(q, {k: v for k, v in then_buckets.items() if k != "+Inf"}), rel=1e-9
+        ), q
 
     alerts = {a["alertname"]: a for a in data["alerts"]}
     assert alerts["ChatErrorsErrorBudgetBurn"]["episodes"] == 2
@@ -226,8 +251,10 @@ def test_pdf_prints_and_renders(world, tmp_path):
     pdftoppm = shutil.which("pdftoppm")
     if pdftoppm is None:
         pytest.fail("pdftoppm is not installed: run `make tools` (poppler-utils)")
-    subprocess.run([pdftoppm, "-png", "-r", "60", "-f", "1", "-l", "1", str(tmp_path / "r.pdf"), str(tmp_path / "page")],
-                   check=True)
+    subprocess.run(
+        [pdftoppm, "-png", "-r", "60", "-f", "1", "-l", "1", str(tmp_path / "r.pdf"), str(tmp_path / "page")],
+        check=True,
+    )
     page = next(tmp_path.glob("page*.png"))
     assert page.stat().st_size > 10_000
 
@@ -236,12 +263,24 @@ def test_pdf_prints_and_renders(world, tmp_path):
 def test_bad_input_is_a_clear_error(world, tmp_path):
     proc = _report(world, tmp_path / "r.txt", check=1)
     assert "cannot tell the format of" in proc.stderr and "Traceback" not in proc.stderr
-    proc = run_promspec("report", world["specs"], "--prometheus", world["prom"].url, "--from", "now",
-                        "--to", "now-1h", "-o", str(tmp_path / "r.json"), check=1)
+    proc = run_promspec(
+        "report",
+        world["specs"],
+        "--prometheus",
+        world["prom"].url,
+        "--from",
+        "now",
+        "--to",
+        "now-1h",
+        "-o",
+        str(tmp_path / "r.json"),
+        check=1,
+    )
     assert "must be after --from" in proc.stderr
     url = f"http://127.0.0.1:{free_port()}"
-    proc = run_promspec("report", world["specs"], "--prometheus", url, "--from", "now-1h", "-o",
-                        str(tmp_path / "r.json"), check=1)
+    proc = run_promspec(
+        "report", world["specs"], "--prometheus", url, "--from", "now-1h", "-o", str(tmp_path / "r.json"), check=1
+    )
     assert proc.stderr.startswith(f"promspec: cannot reach {url}") and "Traceback" not in proc.stderr
     assert not (tmp_path / "r.json").exists()
 

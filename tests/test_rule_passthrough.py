@@ -12,10 +12,12 @@ import shutil
 import pytest
 import yaml
 from click.testing import CliRunner
-from conftest import REPO, run_promspec
+
 from promspec.cli import cli
 from promspec.diagnostics import SpecError
 from promspec.pipeline import load_project
+
+from conftest import REPO, run_promspec
 
 ADOPTED = os.path.join(REPO, "tests", "fixtures", "adopted")
 
@@ -56,8 +58,9 @@ def _yaml(path) -> list:
 
 def test_groups_render_exactly_as_written(tmp_path):
     specs = _specs(tmp_path, "node.rules.yml", "operator.yaml")
-    result = CliRunner().invoke(cli, ["generate", "-q", str(specs), "-o", str(tmp_path / "out")],
-                                catch_exceptions=False)
+    result = CliRunner().invoke(
+        cli, ["generate", "-q", str(specs), "-o", str(tmp_path / "out")], catch_exceptions=False
+    )
     assert result.exit_code == 0, result.output
     rules = tmp_path / "out" / "rules"
     (node,) = _yaml(os.path.join(ADOPTED, "node.rules.yml"))
@@ -69,45 +72,71 @@ def test_groups_render_exactly_as_written(tmp_path):
 def test_uncatalogued_metrics_are_warnings_once_per_file_and_metric(tmp_path):
     specs = _specs(tmp_path, "node.rules.yml", "operator.yaml")
     project, report = _load(specs)
-    warned = sorted((w.pos.file.rsplit("/", 1)[-1], w.message.split("'")[1]) for w in report.warnings
-                    if "is not in any Catalog" in w.message)
+    warned = sorted(
+        (w.pos.file.rsplit("/", 1)[-1], w.message.split("'")[1])
+        for w in report.warnings
+        if "is not in any Catalog" in w.message
+    )
     # app_errors_total is read twice in operator.yaml, node_filesystem_avail_bytes twice in node.rules.yml:
     # one warning each. instance:node_cpu_busy:rate5m is recorded in the same file: no warning.
-    assert warned == [("node.rules.yml", "node_cpu_seconds_total"),
-                      ("node.rules.yml", "node_filesystem_avail_bytes"),
-                      ("node.rules.yml", "node_filesystem_size_bytes"),
-                      ("operator.yaml", "app_errors_total"),
-                      ("operator.yaml", "app_requests_total")]
+    assert warned == [
+        ("node.rules.yml", "node_cpu_seconds_total"),
+        ("node.rules.yml", "node_filesystem_avail_bytes"),
+        ("node.rules.yml", "node_filesystem_size_bytes"),
+        ("operator.yaml", "app_errors_total"),
+        ("operator.yaml", "app_requests_total"),
+    ]
     assert not report.errors
     assert sum(len(g.rules) for g in project.groups) == 6
 
 
 def test_a_native_rule_reading_the_same_metric_still_errors(tmp_path):
-    native = ("apiVersion: promspec/v1\nkind: AlertGroup\nmetadata: {name: mine}\nspec:\n  alerts:\n"
-              "    - {name: Mine, expr: 'app_errors_total > 1', severity: warning}\n")
+    native = (
+        "apiVersion: promspec/v1\nkind: AlertGroup\nmetadata: {name: mine}\nspec:\n  alerts:\n"
+        "    - {name: Mine, expr: 'app_errors_total > 1', severity: warning}\n"
+    )
     errors = _errors(_specs(tmp_path, "operator.yaml", extra={"mine.yml": native}))
     assert len(errors) == 1 and "mine.yml:6:" in errors[0] and "'app_errors_total' is not in any Catalog" in errors[0]
 
 
 def test_catalogued_metrics_get_label_checks(tmp_path):
-    text = ("groups:\n  - name: g\n    rules:\n"
-            "      - alert: A\n        expr: sum by (rout) (rate(app_requests_total[5m])) > 1\n")
+    text = (
+        "groups:\n  - name: g\n    rules:\n"
+        "      - alert: A\n        expr: sum by (rout) (rate(app_requests_total[5m])) > 1\n"
+    )
     errors = _errors(_specs(tmp_path, extra={"app.yml": CATALOG, "r.yml": text}))
     assert len(errors) == 1
     assert "r.yml:5:23: label 'rout' in by() is not a label of app_requests_total" in errors[0]
 
 
-@pytest.mark.parametrize("rule, message, where", [
-    ("      - alert: A\n        expr: up == 0\n        fore: 5m\n",
-     "field 'fore' is not a field of a alerting rule (did you mean 'for'?)", "6:9"),
-    ("      - alert: A\n        expr: up == 0\n        for: five\n", "for: 'five' is not a duration", "6:14"),
-    ("      - record: 'a-b'\n        expr: up\n", "invalid recording rule name 'a-b'", "4:17"),
-    ("      - record: a\n        alert: A\n        expr: up\n", "a rule has exactly one of record and alert", "4:9"),
-    ("      - alert: A\n        expr: up == 0\n        labels: {page: true}\n", "labels.page must be a string", "6:24"),
-    ("      - alert: A\n        expr: sum(rate(up[5m])\n", "PromQL parse error", "5:"),
-    ("      - record: a\n        expr: up\n        for: 5m\n",
-     "field 'for' is not a field of a recording rule", "6:9"),
-])
+@pytest.mark.parametrize(
+    "rule, message, where",
+    [
+        (
+            "      - alert: A\n        expr: up == 0\n        fore: 5m\n",
+            "field 'fore' is not a field of a alerting rule (did you mean 'for'?)",
+            "6:9",
+        ),
+        ("      - alert: A\n        expr: up == 0\n        for: five\n", "for: 'five' is not a duration", "6:14"),
+        ("      - record: 'a-b'\n        expr: up\n", "invalid recording rule name 'a-b'", "4:17"),
+        (
+            "      - record: a\n        alert: A\n        expr: up\n",
+            "a rule has exactly one of record and alert",
+            "4:9",
+        ),
+        (
+            "      - alert: A\n        expr: up == 0\n        labels: {page: true}\n",
+            "labels.page must be a string",
+            "6:24",
+        ),
+        ("      - alert: A\n        expr: sum(rate(up[5m])\n", "PromQL parse error", "5:"),
+        (
+            "      - record: a\n        expr: up\n        for: 5m\n",
+            "field 'for' is not a field of a recording rule",
+            "6:9",
+        ),
+    ],
+)
 @pytest.mark.slow
 def test_shape_errors_have_positions(tmp_path, rule, message, where):
     text = "groups:\n  - name: g\n    rules:\n" + rule
@@ -116,8 +145,10 @@ def test_shape_errors_have_positions(tmp_path, rule, message, where):
 
 
 def test_duplicate_group_names_in_a_file_are_errors(tmp_path):
-    text = ("groups:\n  - name: g\n    rules:\n      - {alert: A, expr: up == 0}\n"
-            "  - name: g\n    rules:\n      - {record: r, expr: up}\n")
+    text = (
+        "groups:\n  - name: g\n    rules:\n      - {alert: A, expr: up == 0}\n"
+        "  - name: g\n    rules:\n      - {record: r, expr: up}\n"
+    )
     errors = _errors(_specs(tmp_path, extra={"r.yml": text}))
     assert len(errors) == 1 and "r.yml:5:11: duplicate rule group name 'g' in this file" in errors[0]
 

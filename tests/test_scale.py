@@ -134,11 +134,24 @@ def test_generate_builds_each_dashboard_once(tmp_path, monkeypatch):
     assert sorted(calls) == sorted(set(calls)) and len(calls) == len(built)
 
 
-@pytest.mark.parametrize("data", [
-    {"a": [], "b": {}, "c": [1, -2.5, 1e-7, 1e300, None, True, False, "é\n\"x\\\u2028\x00"], "d": {"e": float("nan")}},
-    [], {}, "x", 1, [[], [{}]], {"inf": float("inf"), "ninf": float("-inf")},
-    {1: "not a string key"},  # the stdlib path
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        {
+            "a": [],
+            "b": {},
+            "c": [1, -2.5, 1e-7, 1e300, None, True, False, 'é\n"x\\\u2028\x00'],
+            "d": {"e": float("nan")},
+        },
+        [],
+        {},
+        "x",
+        1,
+        [[], [{}]],
+        {"inf": float("inf"), "ninf": float("-inf")},
+        {1: "not a string key"},  # the stdlib path
+    ],
+)
 def test_dashboard_json_writes_the_bytes_json_dumps_writes(data):
     from promspec.render.dashboards import dashboard_json
     from promspec.render.yamlout import dump_json

@@ -65,8 +65,12 @@ ORDINARY = [
     ("email", ("headers", "Subject"), "[{{ .Status }}] {{ .CommonLabels.alertname }}"),
 ]
 
-BASE = {"email": {"to": "ops@example.com", "from": "am@example.com", "smarthost": "smtp.example.com:587"}, "slack": {"api_url_file": "/etc/am/slack"},
-        "pagerduty": {"routing_key_file": "/etc/am/pd"}, "webhook": {"url": "http://127.0.0.1:5001/hook"}}
+BASE = {
+    "email": {"to": "ops@example.com", "from": "am@example.com", "smarthost": "smtp.example.com:587"},
+    "slack": {"api_url_file": "/etc/am/slack"},
+    "pagerduty": {"routing_key_file": "/etc/am/pd"},
+    "webhook": {"url": "http://127.0.0.1:5001/hook"},
+}
 
 
 def _yaml_scalar(value: str) -> str:
@@ -76,8 +80,16 @@ def _yaml_scalar(value: str) -> str:
 def _spec(tmp_path, kind: str, path: tuple, value: str) -> tuple[str, int, int]:
     """A Notifications spec with value at receivers[0].<kind>.<path>; returns (file, line, col) of the value."""
     fields = dict(BASE[kind])
-    lines = ["apiVersion: promspec/v1", "kind: Notifications", "metadata: {name: n}", "spec:",
-             "  route: {receiver: r}", "  receivers:", "    - name: r", f"      {kind}:"]
+    lines = [
+        "apiVersion: promspec/v1",
+        "kind: Notifications",
+        "metadata: {name: n}",
+        "spec:",
+        "  route: {receiver: r}",
+        "  receivers:",
+        "    - name: r",
+        f"      {kind}:",
+    ]
     fields.pop(path[0], None)
     for key, v in fields.items():
         lines.append(f"        {key}: {_yaml_scalar(v)}")

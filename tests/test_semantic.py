@@ -25,7 +25,9 @@ def _errors(*paths, **kw):
 
 
 def test_several_errors_are_reported_at_once(tmp_path):
-    path = _write(tmp_path, """\
+    path = _write(
+        tmp_path,
+        """\
         apiVersion: promspec/v1
         kind: AlertGroup
         metadata: {name: x}
@@ -36,7 +38,8 @@ def test_several_errors_are_reported_at_once(tmp_path):
             - name: B
               expr: sum by (zone) (rate(llm_request_total[5m])) > 1
               for: 5s
-        """)
+        """,
+    )
     errors = _errors(path)
     assert len(errors) == 3
     assert any("metric 'nope_total'" in e for e in errors)
@@ -45,14 +48,17 @@ def test_several_errors_are_reported_at_once(tmp_path):
 
 
 def test_high_cardinality_label_is_a_warning_and_strict_makes_it_an_error(tmp_path):
-    path = _write(tmp_path, """\
+    path = _write(
+        tmp_path,
+        """\
         apiVersion: promspec/v1
         kind: Catalog
         metadata: {name: c}
         spec:
           metrics:
             - {name: chat_requests_total, type: counter, labels: [model, user_id]}
-        """)
+        """,
+    )
     _project, report = load_project([BASE, path], env={})
     assert [w.message for w in report.warnings] == ["label 'user_id' looks high-cardinality (one series per value)"]
     assert str(report.warnings[0].pos).endswith("s.yml:6:66")
@@ -61,7 +67,9 @@ def test_high_cardinality_label_is_a_warning_and_strict_makes_it_an_error(tmp_pa
 
 
 def test_recorded_series_carry_their_inputs_labels(tmp_path):
-    path = _write(tmp_path, """\
+    path = _write(
+        tmp_path,
+        """\
         apiVersion: promspec/v1
         kind: RecordingGroup
         metadata: {name: r}
@@ -73,13 +81,16 @@ def test_recorded_series_carry_their_inputs_labels(tmp_path):
               expr: sum by (model) (job:llm_requests:rate5m)
             - record: bad
               expr: sum by (type) (job:llm_requests:rate5m)
-        """)
+        """,
+    )
     errors = _errors(path)
     assert len(errors) == 1 and "label 'type' in by() is not a label of job:llm_requests:rate5m" in errors[0]
 
 
 def test_external_metrics_and_regexes_are_accepted(tmp_path):
-    path = _write(tmp_path, """\
+    path = _write(
+        tmp_path,
+        """\
         apiVersion: promspec/v1
         kind: AlertGroup
         metadata: {name: x}
@@ -87,13 +98,16 @@ def test_external_metrics_and_regexes_are_accepted(tmp_path):
           alerts:
             - name: A
               expr: node_load1 > 4 and on(instance) up == 1
-        """)
+        """,
+    )
     _project, report = load_project([BASE, path], env={})
     assert not report.errors
 
 
 def test_histogram_series_get_le(tmp_path):
-    path = _write(tmp_path, """\
+    path = _write(
+        tmp_path,
+        """\
         apiVersion: promspec/v1
         kind: RecordingGroup
         metadata: {name: r}
@@ -101,12 +115,15 @@ def test_histogram_series_get_le(tmp_path):
           rules:
             - record: x:p95
               expr: histogram_quantile(0.95, sum by (le, model) (rate(llm_request_duration_seconds_bucket[5m])))
-        """)
+        """,
+    )
     load_project([BASE, path], env={})
 
 
 def test_yaml_anchors_and_merge_keys(tmp_path):
-    path = _write(tmp_path, """\
+    path = _write(
+        tmp_path,
+        """\
         apiVersion: promspec/v1
         kind: AlertGroup
         metadata: {name: x}
@@ -118,7 +135,8 @@ def test_yaml_anchors_and_merge_keys(tmp_path):
               severity: page
             - <<: *base
               name: B
-        """)
+        """,
+    )
     project, _ = load_project([BASE, path], env={})
     alerts = [r for g in project.groups for r in g.rules]
     assert [(a.name, a.severity) for a in alerts] == [("A", "page"), ("B", "page")]
@@ -126,13 +144,17 @@ def test_yaml_anchors_and_merge_keys(tmp_path):
 
 @pytest.mark.slow
 def test_jsonnet_specs(tmp_path):
-    path = _write(tmp_path, """\
+    path = _write(
+        tmp_path,
+        """\
         local alert(name, expr) = { name: name, expr: expr, severity: 'page' };
         {
           apiVersion: 'promspec/v1', kind: 'AlertGroup', metadata: { name: 'from-jsonnet' },
           spec: { alerts: [alert('Down%d' % i, 'up{job="j%d"} == 0' % i) for i in [1, 2]] },
         }
-        """, "a.jsonnet")
+        """,
+        "a.jsonnet",
+    )
     project, _ = load_project([BASE, path], env={})
     assert [r.name for g in project.groups for r in g.rules] == ["Down1", "Down2"]
 
@@ -148,15 +170,20 @@ def test_env_overrides_win_over_settings(tmp_path):
     project, _ = load_project([BASE], env={"PROMSPEC_SCRAPE_INTERVAL": "7s", "PROMSPEC_ALERTMANAGERS": "a:1,b:2"})
     assert project.settings.scrape_interval == "7s"
     assert project.settings.alertmanagers == ["a:1", "b:2"]
-    assert project.settings.from_env == {"scrape_interval": "PROMSPEC_SCRAPE_INTERVAL",
-                                         "alertmanagers": "PROMSPEC_ALERTMANAGERS"}
+    assert project.settings.from_env == {
+        "scrape_interval": "PROMSPEC_SCRAPE_INTERVAL",
+        "alertmanagers": "PROMSPEC_ALERTMANAGERS",
+    }
 
 
 def test_many_documents_take_the_fast_schema_check_and_keep_the_same_errors(tmp_path):
     from promspec.spec.validate import FAST_CHECK_FROM
 
-    docs = [f"apiVersion: promspec/v1\nkind: AlertGroup\nmetadata: {{name: g{i}}}\n"
-            f"spec:\n  alerts:\n    - {{name: A{i}, expr: up == 0, for: 5m}}\n" for i in range(FAST_CHECK_FROM + 5)]
+    docs = [
+        f"apiVersion: promspec/v1\nkind: AlertGroup\nmetadata: {{name: g{i}}}\n"
+        f"spec:\n  alerts:\n    - {{name: A{i}, expr: up == 0, for: 5m}}\n"
+        for i in range(FAST_CHECK_FROM + 5)
+    ]
     docs[7] = docs[7].replace("for: 5m", "for: 5 minutes")
     path = _write(tmp_path, "---\n".join(docs))
     errors = _errors(path)

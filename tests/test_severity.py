@@ -6,6 +6,7 @@ import textwrap
 
 import pytest
 import yaml
+
 from promspec.diagnostics import SpecError
 from promspec.pipeline import load_project
 from promspec.render.outputs import render_project
@@ -24,18 +25,23 @@ def _rendered_alerts(tmp_path, text: str) -> list[tuple[str, str]]:
 
 
 def test_explicit_label_severity_is_kept(tmp_path):
-    assert _rendered_alerts(tmp_path, """\
+    assert _rendered_alerts(
+        tmp_path,
+        """\
         apiVersion: promspec/v1
         kind: AlertGroup
         metadata: {name: node}
         spec:
           alerts:
             - {name: DiskFull, expr: up == 0, labels: {severity: critical}}
-        """) == [("DiskFull", "critical")]
+        """,
+    ) == [("DiskFull", "critical")]
 
 
 def test_group_label_severity_is_the_default_of_its_alerts(tmp_path):
-    assert _rendered_alerts(tmp_path, """\
+    assert _rendered_alerts(
+        tmp_path,
+        """\
         apiVersion: promspec/v1
         kind: AlertGroup
         metadata: {name: node}
@@ -45,23 +51,29 @@ def test_group_label_severity_is_the_default_of_its_alerts(tmp_path):
             - {name: FromGroup, expr: up == 0}
             - {name: OwnField, expr: up == 0, severity: info}
             - {name: OwnLabel, expr: up == 0, labels: {severity: page}}
-        """) == [("FromGroup", "critical"), ("OwnField", "info"), ("OwnLabel", "page")]
+        """,
+    ) == [("FromGroup", "critical"), ("OwnField", "info"), ("OwnLabel", "page")]
 
 
 def test_alert_kind_keeps_its_label_severity(tmp_path):
-    assert _rendered_alerts(tmp_path, """\
+    assert _rendered_alerts(
+        tmp_path,
+        """\
         apiVersion: promspec/v1
         kind: AlertGroup
         metadata: {name: node}
         spec:
           alerts:
             - {name: NoTargets, kind: absent, job: node, labels: {severity: critical}}
-        """) == [("NoTargets", "critical")]
+        """,
+    ) == [("NoTargets", "critical")]
 
 
 def test_same_name_at_two_severities_is_not_a_duplicate(tmp_path):
     # The mixin pattern: one alert name at warning and at critical, with different thresholds.
-    assert _rendered_alerts(tmp_path, """\
+    assert _rendered_alerts(
+        tmp_path,
+        """\
         apiVersion: promspec/v1
         kind: AlertGroup
         metadata: {name: node}
@@ -71,8 +83,13 @@ def test_same_name_at_two_severities_is_not_a_duplicate(tmp_path):
             - {name: NodeFilesystemSpaceFillingUp, expr: up == 1, severity: critical}
             - {name: NodeFilesystemAlmostOutOfSpace, expr: up == 0, labels: {severity: warning}}
             - {name: NodeFilesystemAlmostOutOfSpace, expr: up == 1, labels: {severity: critical}}
-        """) == [("NodeFilesystemSpaceFillingUp", "warning"), ("NodeFilesystemSpaceFillingUp", "critical"),
-                 ("NodeFilesystemAlmostOutOfSpace", "warning"), ("NodeFilesystemAlmostOutOfSpace", "critical")]
+        """,
+    ) == [
+        ("NodeFilesystemSpaceFillingUp", "warning"),
+        ("NodeFilesystemSpaceFillingUp", "critical"),
+        ("NodeFilesystemAlmostOutOfSpace", "warning"),
+        ("NodeFilesystemAlmostOutOfSpace", "critical"),
+    ]
 
 
 def _errors(tmp_path, text: str) -> list[str]:
@@ -83,7 +100,9 @@ def _errors(tmp_path, text: str) -> list[str]:
 
 
 def test_same_name_and_severity_is_still_a_duplicate(tmp_path):
-    errors = _errors(tmp_path, """\
+    errors = _errors(
+        tmp_path,
+        """\
         apiVersion: promspec/v1
         kind: AlertGroup
         metadata: {name: node}
@@ -91,12 +110,15 @@ def test_same_name_and_severity_is_still_a_duplicate(tmp_path):
           alerts:
             - {name: Twin, expr: up == 0, severity: critical}
             - {name: Twin, expr: up == 1, labels: {severity: critical}}
-        """)
+        """,
+    )
     assert len(errors) == 1 and ":7:14: duplicate alert 'Twin'" in errors[0]
 
 
 def test_field_and_label_that_disagree_is_an_error_at_the_label(tmp_path):
-    errors = _errors(tmp_path, """\
+    errors = _errors(
+        tmp_path,
+        """\
         apiVersion: promspec/v1
         kind: AlertGroup
         metadata: {name: node}
@@ -106,6 +128,7 @@ def test_field_and_label_that_disagree_is_an_error_at_the_label(tmp_path):
               expr: up == 0
               severity: warning
               labels: {severity: critical}
-        """)
+        """,
+    )
     assert len(errors) == 1
     assert "a.yml:9:26: labels.severity 'critical' contradicts severity 'warning'" in errors[0]

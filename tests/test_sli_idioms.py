@@ -12,6 +12,7 @@ import os
 import subprocess
 
 import pytest
+
 from conftest import REPO, require_tool, run_promspec
 
 IDIOMS = sorted(glob.glob(os.path.join(REPO, "tests", "fixtures", "sli_idioms", "*.yml")))
@@ -31,8 +32,9 @@ def test_generated_slo_tests_pass(spec, tmp_path):
     tests_dir = tmp_path / "rules" / "tests"
     tests = sorted(p.name for p in tests_dir.glob("*.test.yml"))
     assert len([t for t in tests if "-slo-" in t]) == 5, tests  # four burn tiers and budget-exhausted
-    proc = subprocess.run([promtool, "test", "rules", *tests], cwd=tests_dir, capture_output=True, text=True,
-                          timeout=300, check=False)
+    proc = subprocess.run(
+        [promtool, "test", "rules", *tests], cwd=tests_dir, capture_output=True, text=True, timeout=300, check=False
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -47,6 +49,7 @@ def test_generated_alert_kind_tests_pass(spec, tmp_path):
     tests_dir = tmp_path / "rules" / "tests"
     tests = sorted(p.name for p in tests_dir.glob("*.test.yml"))
     assert tests
-    proc = subprocess.run([promtool, "test", "rules", *tests], cwd=tests_dir, capture_output=True, text=True,
-                          timeout=300, check=False)
+    proc = subprocess.run(
+        [promtool, "test", "rules", *tests], cwd=tests_dir, capture_output=True, text=True, timeout=300, check=False
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -6,9 +6,10 @@ import textwrap
 
 import pytest
 
-from conftest import run_promspec
 from promspec.pipeline import load_project
 from promspec.render.outputs import render_project
+
+from conftest import run_promspec
 
 BUNDLED = "specs"
 
@@ -22,8 +23,12 @@ def _service(tmp_path, body: str, name: str = "svc.yml") -> str:
 def _rules(tmp_path, body: str) -> dict:
     extra = [str(tmp_path / "cat.yml")] if (tmp_path / "cat.yml").exists() else []
     project, _ = load_project([BUNDLED, _service(tmp_path, body), *extra], env={})
-    return {r.record if hasattr(r, "record") else (r.name, r.labels.get("burn_tier")): r
-            for g in project.groups if g.name.startswith("slo-svc-") for r in g.rules}
+    return {
+        r.record if hasattr(r, "record") else (r.name, r.labels.get("burn_tier")): r
+        for g in project.groups
+        if g.name.startswith("slo-svc-")
+        for r in g.rules
+    }
 
 
 VLLM = """\
@@ -58,8 +63,9 @@ def test_objective_is_printed_as_written(tmp_path):
 
 def test_errors_signal_uses_the_model_label_and_the_version(tmp_path):
     errors = _vllm(tmp_path)["slo:sli_errors:rate5m"].expr
-    assert errors == ('sum(rate(vllm:request_success_total{job="vllm",model_name="llama",'
-                      'finished_reason="error"}[5m]))')
+    assert errors == (
+        'sum(rate(vllm:request_success_total{job="vllm",model_name="llama",finished_reason="error"}[5m]))'
+    )
     old = _vllm(tmp_path, extra='backend_version: "0.12"')["slo:sli_errors:rate5m"].expr
     assert 'finished_reason="abort"' in old
 
@@ -73,7 +79,8 @@ def test_vllm_inter_token_latency_rename_follows_the_version(tmp_path):
 
 def test_colons_as_underscores(tmp_path):
     expr = _vllm(tmp_path, "{signal: ttft, threshold: 500ms}", extra="colons_as_underscores: true")[
-        "slo:sli_errors:rate5m"].expr
+        "slo:sli_errors:rate5m"
+    ].expr
     assert "vllm_time_to_first_token_seconds_bucket{" in expr and "vllm:" not in expr
 
 
@@ -85,7 +92,9 @@ def test_le_matches_prometheus_2_and_3_spellings(tmp_path):
 
 
 def test_triton_counts_milliseconds(tmp_path):
-    rules = _rules(tmp_path, """\
+    rules = _rules(
+        tmp_path,
+        """\
         apiVersion: promspec/v1
         kind: Service
         metadata: {name: svc}
@@ -93,14 +102,16 @@ def test_triton_counts_milliseconds(tmp_path):
           backend: triton
           slos:
             - {name: s, objective: 99%, sli: {signal: ttft, threshold: 500ms}}
-        """)
+        """,
+    )
     assert 'nv_inference_first_response_histogram_ms_bucket{le=~"500|500.0"}' in rules["slo:sli_errors:rate5m"].expr
 
 
 def test_native_histogram_latency(tmp_path):
     (tmp_path / "cat.yml").write_text(
         "apiVersion: promspec/v1\nkind: Catalog\nmetadata: {name: app}\n"
-        "spec: {metrics: [{name: app_latency_seconds, type: histogram}]}\n")
+        "spec: {metrics: [{name: app_latency_seconds, type: histogram}]}\n"
+    )
     rules = _vllm(tmp_path, "{latency: {metric: 'app_latency_seconds', threshold: 0.25, native: true}}")
     assert rules["slo:sli_total:rate5m"].expr.startswith("histogram_count(sum(rate(app_latency_seconds{")
     assert "histogram_fraction(0, 0.25, " in rules["slo:sli_errors:rate5m"].expr
@@ -110,7 +121,8 @@ def test_windows_are_events_weighted_from_the_recorded_rates(tmp_path):
     rules = _vllm(tmp_path)
     assert rules["slo:sli_error:ratio_rate6h"].expr == (
         'sum_over_time(slo:sli_errors:rate5m{slo_id="svc-s"}[6h])\n/\n'
-        'sum_over_time(slo:sli_total:rate5m{slo_id="svc-s"}[6h])')
+        'sum_over_time(slo:sli_total:rate5m{slo_id="svc-s"}[6h])'
+    )
     raw_readers = [r for r, rule in rules.items() if isinstance(r, str) and "vllm:" in rule.expr]
     assert sorted(raw_readers) == ["slo:sli_errors:rate5m", "slo:sli_total:rate5m"]
 
@@ -124,7 +136,9 @@ def test_factors_scale_with_the_window(tmp_path):
 
 
 def test_tiers_are_switchable_and_guarded(tmp_path):
-    rules = _rules(tmp_path, """\
+    rules = _rules(
+        tmp_path,
+        """\
         apiVersion: promspec/v1
         kind: Service
         metadata: {name: svc}
@@ -142,25 +156,31 @@ def test_tiers_are_switchable_and_guarded(tmp_path):
               alerting:
                 tiers:
                   page-fast: {severity: critical, for: 2m, labels: {route: pager}, burn_rate: 20}
-        """)
+        """,
+    )
     tiers = {k[1]: v for k, v in rules.items() if isinstance(k, tuple) and k[1]}
     assert sorted(tiers) == ["page-fast", "page-slow", "ticket-fast"]
     fast = tiers["page-fast"]
     assert (fast.severity, fast.for_, fast.labels["route"]) == ("critical", "2m", "pager")
     assert "> 20\n" in fast.expr
-    assert "avg_over_time(slo:sli_total:rate5m{slo_id=\"svc-s\"}[5m]) >= 0.5" in fast.expr
+    assert 'avg_over_time(slo:sli_total:rate5m{slo_id="svc-s"}[5m]) >= 0.5' in fast.expr
 
 
 @pytest.mark.slow
 def test_generated_unit_tests_pass_under_promtool(tmp_path, promtool):
     out = tmp_path / "out"
-    spec = _service(tmp_path, VLLM.format(sli="{signal: ttft, threshold: 250ms}", objective="99.5%", window="7d",
-                                          extra="alerting: {min_traffic: 1}"))
+    spec = _service(
+        tmp_path,
+        VLLM.format(
+            sli="{signal: ttft, threshold: 250ms}", objective="99.5%", window="7d", extra="alerting: {min_traffic: 1}"
+        ),
+    )
     run_promspec("generate", BUNDLED, spec, "-o", str(out), check=0)
     tests = sorted(p.name for p in (out / "rules" / "tests").iterdir() if p.name.startswith("svc-slo-"))
-    assert tests == [f"svc-slo-svc-s-{t}.test.yml" for t in
-                     ("budget-exhausted", "page-fast", "page-slow", "ticket-fast", "ticket-slow")] + \
-        ["svc-slo-svc-s.rules.yml"]
+    assert tests == [
+        f"svc-slo-svc-s-{t}.test.yml"
+        for t in ("budget-exhausted", "page-fast", "page-slow", "ticket-fast", "ticket-slow")
+    ] + ["svc-slo-svc-s.rules.yml"]
     text = (out / "rules" / "tests" / "svc-slo-svc-s-page-fast.test.yml").read_text()
     assert "stays quiet below the minimum traffic of 1/s" in text
     proc = run_promspec("check", str(out))
@@ -215,7 +235,8 @@ def test_sloth_documents_are_read_directly(tmp_path):
     assert str(notes[0].pos).endswith("svc.yml:20:7")
     alerts = [r for g in project.groups if g.name.startswith("sloth-slo-alerts-myservice") for r in g.rules]
     assert [(a.name, a.labels["sloth_severity"], a.labels["severity"]) for a in alerts] == [
-        ("MyServiceHighErrorRate", "page", "pageteam")]
+        ("MyServiceHighErrorRate", "page", "pageteam")
+    ]
 
 
 @pytest.mark.slow

@@ -26,7 +26,9 @@ BURN_MIN = 420
 RATE = 10.0  # requests per second
 ERROR_SHARE = 0.288  # 2x the page-fast threshold of a 99% SLO (14.4 x 1%)
 TIERS = {  # name: (long window, short window, burn factor), for a 30d window
-    "page-fast": (60, 5, 14.4), "page-slow": (360, 30, 6.0), "ticket-fast": (1440, 120, 3.0),
+    "page-fast": (60, 5, 14.4),
+    "page-slow": (360, 30, 6.0),
+    "ticket-fast": (1440, 120, 3.0),
     "ticket-slow": (4320, 360, 1.0),
 }
 TOLERANCE_MIN = 6  # one 5m rate window and one evaluation step
@@ -65,7 +67,8 @@ def _values(xs) -> str:
 def test_generated_alerts_fire_when_the_workbook_says(tmp_path):
     specs = tmp_path / "specs"
     specs.mkdir()
-    (specs / "svc.yml").write_text(textwrap.dedent("""\
+    (specs / "svc.yml").write_text(
+        textwrap.dedent("""\
         apiVersion: promspec/v1
         kind: Service
         metadata: {name: svc, labels: {team: t}}
@@ -77,7 +80,8 @@ def test_generated_alerts_fire_when_the_workbook_says(tmp_path):
               objective: 99%
               window: 30d
               sli: {signal: errors}
-        """))
+        """)
+    )
     out = tmp_path / "out"
     run_promspec("generate", os.path.join(REPO, "tests", "fixtures", "base"), str(specs), "-o", str(out), check=0)
     series = counters()
@@ -87,28 +91,37 @@ def test_generated_alerts_fire_when_the_workbook_says(tmp_path):
     checks = []
     for tier, minute in predicted.items():
         alert = f'ALERTS{{alertname="SvcAvailErrorBudgetBurn",burn_tier="{tier}",alertstate="firing"}}'
-        labels = (f'ALERTS{{alertname="SvcAvailErrorBudgetBurn",alertstate="firing",burn_tier="{tier}",'
-                  f'severity="{"page" if tier.startswith("page") else "ticket"}",slo="avail",slo_id="svc-avail",'
-                  f'slo_service="svc",team="t"}}')
+        labels = (
+            f'ALERTS{{alertname="SvcAvailErrorBudgetBurn",alertstate="firing",burn_tier="{tier}",'
+            f'severity="{"page" if tier.startswith("page") else "ticket"}",slo="avail",slo_id="svc-avail",'
+            f'slo_service="svc",team="t"}}'
+        )
         checks.append({"expr": alert, "eval_time": f"{minute - TOLERANCE_MIN}m", "exp_samples": []})
-        checks.append({"expr": alert, "eval_time": f"{minute + TOLERANCE_MIN}m",
-                       "exp_samples": [{"labels": labels, "value": 1}]})
+        checks.append(
+            {"expr": alert, "eval_time": f"{minute + TOLERANCE_MIN}m", "exp_samples": [{"labels": labels, "value": 1}]}
+        )
     rule_file = next(p for p in os.listdir(out / "rules") if p.endswith("svc.yml"))
     groups = [g["name"] for g in yaml.safe_load((out / "rules" / rule_file).read_text())["groups"]]
     test = {
         "rule_files": [f"../{rule_file}"],
         "evaluation_interval": "1m",
         "group_eval_order": groups,
-        "tests": [{
-            "interval": "1m",
-            "input_series": [
-                {"series": 'engine:requests_total{job="svc",finished_reason="stop"}',
-                 "values": _values(g for g, _b in series)},
-                {"series": 'engine:requests_total{job="svc",finished_reason="error"}',
-                 "values": _values(b for _g, b in series)},
-            ],
-            "promql_expr_test": checks,
-        }],
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [
+                    {
+                        "series": 'engine:requests_total{job="svc",finished_reason="stop"}',
+                        "values": _values(g for g, _b in series),
+                    },
+                    {
+                        "series": 'engine:requests_total{job="svc",finished_reason="error"}',
+                        "values": _values(b for _g, b in series),
+                    },
+                ],
+                "promql_expr_test": checks,
+            }
+        ],
     }
     path = out / "rules" / "tests" / "workbook.test.yml"
     path.write_text(yaml.safe_dump(test, sort_keys=False))

@@ -96,8 +96,24 @@ def test_down_leaves_a_reused_pid_alone(rendered):
     try:
         state_dir = rendered / ".promspec-stack"
         state_dir.mkdir()
-        (state_dir / "state.json").write_text(json.dumps({"started": "then", "dir": str(rendered), "processes": [
-            {"name": "prometheus", "pid": bystander.pid, "start_ticks": "1", "port": 1, "url": "", "log": ""}]}))
+        (state_dir / "state.json").write_text(
+            json.dumps(
+                {
+                    "started": "then",
+                    "dir": str(rendered),
+                    "processes": [
+                        {
+                            "name": "prometheus",
+                            "pid": bystander.pid,
+                            "start_ticks": "1",
+                            "port": 1,
+                            "url": "",
+                            "log": "",
+                        }
+                    ],
+                }
+            )
+        )
         proc = run_promspec("stack", "down", "--dir", str(rendered), check=0)
         assert f"prometheus (pid {bystander.pid}) was no longer running" in proc.stderr
         assert bystander.poll() is None
@@ -121,13 +137,19 @@ def test_missing_binary_and_missing_output_are_clear_errors(rendered, tmp_path):
 def test_placeholders_need_their_environment_variables(tmp_path):
     specs = tmp_path / "specs"
     specs.mkdir()
-    (specs / "n.yml").write_text("apiVersion: promspec/v1\nkind: Notifications\nmetadata: {name: n}\nspec:\n"
-                                 "  receivers:\n    - {name: p, pagerduty: {routing_key: '${PD_KEY}'}}\n"
-                                 "  route: {receiver: p}\n")
+    (specs / "n.yml").write_text(
+        "apiVersion: promspec/v1\nkind: Notifications\nmetadata: {name: n}\nspec:\n"
+        "  receivers:\n    - {name: p, pagerduty: {routing_key: '${PD_KEY}'}}\n"
+        "  route: {receiver: p}\n"
+    )
     run_promspec("generate", str(specs), "-o", str(tmp_path / "out"), check=0)
     env = {k: v for k, v in os.environ.items() if k != "PD_KEY"}
-    proc = subprocess.run([os.path.join(BIN, "promspec"), "stack", "up", "--dir", str(tmp_path / "out")],
-                          env=env, capture_output=True, text=True)
+    proc = subprocess.run(
+        [os.path.join(BIN, "promspec"), "stack", "up", "--dir", str(tmp_path / "out")],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 1
     assert "set PD_KEY before `promspec stack up`" in proc.stderr
 

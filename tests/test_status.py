@@ -62,19 +62,50 @@ def world(tmp_path_factory):
         for w, ratio in zip(WINDOWS, d["windows"], strict=True):
             series.append((f"slo:sli_error:ratio_rate{w}", labels, [(t, ratio) for t in times]))
         remaining = 1 - d["period"] / d["budget"]
-        series += [("slo:sli_error:ratio_period", labels, [(t, d["period"]) for t in times]),
-                   ("slo:error_budget:ratio", labels, [(t, d["budget"]) for t in times]),
-                   ("slo:objective:ratio", labels, [(t, 1 - d["budget"]) for t in times]),
-                   ("slo:period_error_budget_remaining:ratio", labels, [(t, remaining) for t in times]),
-                   ("slo:time_to_exhaustion:seconds", labels, [(t, 86400.0 * 3) for t in times])]
+        series += [
+            ("slo:sli_error:ratio_period", labels, [(t, d["period"]) for t in times]),
+            ("slo:error_budget:ratio", labels, [(t, d["budget"]) for t in times]),
+            ("slo:objective:ratio", labels, [(t, 1 - d["budget"]) for t in times]),
+            ("slo:period_error_budget_remaining:ratio", labels, [(t, remaining) for t in times]),
+            ("slo:time_to_exhaustion:seconds", labels, [(t, 86400.0 * 3) for t in times]),
+        ]
     alert = {"alertstate": "firing", "slo_service": "chat", "team": "inference"}
     series += [
-        ("ALERTS", {**alert, "alertname": "ChatErrorsErrorBudgetBurn", "slo_id": "chat-errors", "slo": "errors",
-                    "severity": "page", "burn_tier": "page-fast"}, [(t, 1.0) for t in times]),
-        ("ALERTS", {**alert, "alertname": "ChatTtftErrorBudgetExhausted", "slo_id": "chat-ttft", "slo": "ttft",
-                    "severity": "ticket"}, [(t, 1.0) for t in times]),
-        ("ALERTS", {**alert, "alertstate": "pending", "alertname": "EmbedErrorsErrorBudgetBurn",
-                    "slo_id": "embed-errors", "severity": "page", "burn_tier": "page-slow"}, [(t, 1.0) for t in times]),
+        (
+            "ALERTS",
+            {
+                **alert,
+                "alertname": "ChatErrorsErrorBudgetBurn",
+                "slo_id": "chat-errors",
+                "slo": "errors",
+                "severity": "page",
+                "burn_tier": "page-fast",
+            },
+            [(t, 1.0) for t in times],
+        ),
+        (
+            "ALERTS",
+            {
+                **alert,
+                "alertname": "ChatTtftErrorBudgetExhausted",
+                "slo_id": "chat-ttft",
+                "slo": "ttft",
+                "severity": "ticket",
+            },
+            [(t, 1.0) for t in times],
+        ),
+        (
+            "ALERTS",
+            {
+                **alert,
+                "alertstate": "pending",
+                "alertname": "EmbedErrorsErrorBudgetBurn",
+                "slo_id": "embed-errors",
+                "severity": "page",
+                "burn_tier": "page-slow",
+            },
+            [(t, 1.0) for t in times],
+        ),
     ]
     backfill(root / "data.om", root / "tsdb", series)
     (root / "prometheus.yml").write_text("global: {scrape_interval: 1m}\n")
@@ -84,14 +115,17 @@ def world(tmp_path_factory):
 
 
 def _status(world, *args, check=0):
-    return run_promspec("status", world["specs"], "--prometheus", world["prom"].url, "--time", str(world["time"]),
-                        *args, check=check)
+    return run_promspec(
+        "status", world["specs"], "--prometheus", world["prom"].url, "--time", str(world["time"]), *args, check=check
+    )
 
 
 def _api(world, expr):
     query = urllib.parse.urlencode({"query": expr, "time": world["time"]})
-    return {r["metric"]["slo_id"]: float(r["value"][1])
-            for r in http_json(f"{world['prom'].url}/api/v1/query?{query}")["data"]["result"]}
+    return {
+        r["metric"]["slo_id"]: float(r["value"][1])
+        for r in http_json(f"{world['prom'].url}/api/v1/query?{query}")["data"]["result"]
+    }
 
 
 def test_json_equals_the_http_api(world):
@@ -112,8 +146,14 @@ def test_json_equals_the_http_api(world):
     assert chat["objective"] == "99%" and chat["window"] == "30d" and chat["service"] == "chat"
     assert chat["burn_rates"]["5m"] == pytest.approx(20) and chat["firing"] == ["page-fast"]
     tiers = {t["name"]: t for t in chat["tiers"]}
-    assert tiers["page-fast"] == {"name": "page-fast", "severity": "page", "long_window": "1h", "short_window": "5m",
-                                  "factor": 14.4, "firing": True}
+    assert tiers["page-fast"] == {
+        "name": "page-fast",
+        "severity": "page",
+        "long_window": "1h",
+        "short_window": "5m",
+        "factor": 14.4,
+        "firing": True,
+    }
     assert tiers["ticket-slow"]["firing"] is False and tiers["ticket-slow"]["long_window"] == "3d"
     assert rows["chat-ttft"]["firing"] == ["exhausted"] and rows["chat-ttft"]["error_budget_remaining"] < 0
     # No data for embed-errors: every live value is missing, and a pending alert is not firing.

@@ -10,6 +10,7 @@ import time
 import urllib.parse
 
 import pytest
+
 from conftest import REPO, PrometheusServer, free_port, http_json, run_promspec
 from ops_backfill import backfill
 
@@ -48,55 +49,96 @@ def _series(now: int) -> list:
 
     out = []
     for engine, waiting, kv in (("0", 3.0, 0.4), ("1", 4.0, 0.6)):
-        lab = {"job": "vllm", "instance": f"node-{'ab'[int(engine)]}:8000", "model_name": "llama-3-8b",
-               "engine": engine}
-        out += [("vllm:request_success_total", {**lab, "finished_reason": "stop"}, counter(10.0)),
-                ("vllm:request_success_total", {**lab, "finished_reason": "error"}, counter(0.1)),
-                ("vllm:num_requests_waiting", lab, gauge(waiting)),
-                ("vllm:kv_cache_usage_perc", lab, gauge(kv))]
+        lab = {
+            "job": "vllm",
+            "instance": f"node-{'ab'[int(engine)]}:8000",
+            "model_name": "llama-3-8b",
+            "engine": engine,
+        }
+        out += [
+            ("vllm:request_success_total", {**lab, "finished_reason": "stop"}, counter(10.0)),
+            ("vllm:request_success_total", {**lab, "finished_reason": "error"}, counter(0.1)),
+            ("vllm:num_requests_waiting", lab, gauge(waiting)),
+            ("vllm:kv_cache_usage_perc", lab, gauge(kv)),
+        ]
         for le, slope in (("0.1", 6.0), ("0.5", 9.5), ("1.0", 10.0), ("+Inf", 10.0)):
             out.append(("vllm:time_to_first_token_seconds_bucket", {**lab, "le": le}, counter(slope)))
         for le, slope in (("0.05", 50.0), ("0.1", 90.0), ("0.2", 100.0), ("+Inf", 100.0)):
             out.append(("vllm:inter_token_latency_seconds_bucket", {**lab, "le": le}, counter(slope)))
-    out += [("up", {"job": "vllm", "instance": "node-a:8000"}, gauge(1.0)),
-            ("up", {"job": "vllm", "instance": "node-b:8000"}, gauge(0.0))]
-    for inst, gpu, util, used, temp, watts in (("node-a:9400", "0", 0.6, 40, 65.0, 300.0),
-                                               ("node-a:9400", "1", 0.8, 60, 71.0, 350.0),
-                                               ("node-c:9400", "0", 0.1, 10, 40.0, 90.0)):
+    out += [
+        ("up", {"job": "vllm", "instance": "node-a:8000"}, gauge(1.0)),
+        ("up", {"job": "vllm", "instance": "node-b:8000"}, gauge(0.0)),
+    ]
+    for inst, gpu, util, used, temp, watts in (
+        ("node-a:9400", "0", 0.6, 40, 65.0, 300.0),
+        ("node-a:9400", "1", 0.8, 60, 71.0, 350.0),
+        ("node-c:9400", "0", 0.1, 10, 40.0, 90.0),
+    ):
         lab = {"job": "gpu", "instance": inst, "gpu": gpu, "name": "Fake H100", "uuid": f"GPU-{inst}-{gpu}"}
-        out += [("promspec_gpu_utilization_ratio", lab, gauge(util)),
-                ("promspec_gpu_memory_used_bytes", lab, gauge(used * GIB)),
-                ("promspec_gpu_memory_total_bytes", lab, gauge(80.0 * GIB)),
-                ("promspec_gpu_temperature_celsius", lab, gauge(temp)),
-                ("promspec_gpu_power_watts", lab, gauge(watts)),
-                ("promspec_gpu_clock_event_active", {**lab, "reason": "gpu_idle"}, gauge(1.0 if gpu == "0" else 0.0)),
-                ("promspec_gpu_clock_event_active", {**lab, "reason": "sw_thermal_slowdown"},
-                 gauge(1.0 if (inst, gpu) == ("node-a:9400", "1") else 0.0)),
-                ("promspec_gpu_xid_errors_total", {**lab, "xid": "79"},
-                 [(t, 0.0 if t < now - 600 or gpu == "0" else 2.0) for t in times])]
+        out += [
+            ("promspec_gpu_utilization_ratio", lab, gauge(util)),
+            ("promspec_gpu_memory_used_bytes", lab, gauge(used * GIB)),
+            ("promspec_gpu_memory_total_bytes", lab, gauge(80.0 * GIB)),
+            ("promspec_gpu_temperature_celsius", lab, gauge(temp)),
+            ("promspec_gpu_power_watts", lab, gauge(watts)),
+            ("promspec_gpu_clock_event_active", {**lab, "reason": "gpu_idle"}, gauge(1.0 if gpu == "0" else 0.0)),
+            (
+                "promspec_gpu_clock_event_active",
+                {**lab, "reason": "sw_thermal_slowdown"},
+                gauge(1.0 if (inst, gpu) == ("node-a:9400", "1") else 0.0),
+            ),
+            (
+                "promspec_gpu_xid_errors_total",
+                {**lab, "xid": "79"},
+                [(t, 0.0 if t < now - 600 or gpu == "0" else 2.0) for t in times],
+            ),
+        ]
     # node-a's GPU 2 runs MIG: the GPU itself has no utilisation series (NVML has none), its instance has one
     # (as DCGM-style exporters give). The instance's value must not pass for the GPU's.
     whole = {"job": "gpu", "instance": "node-a:9400", "gpu": "2", "name": "Fake H100", "uuid": "GPU-node-a-2"}
-    mig = {**whole, "name": "Fake H100 MIG 3g.40gb", "uuid": "MIG-node-a-2-1", "gpu_instance": "1",
-           "compute_instance": "0"}
-    out += [("promspec_gpu_memory_used_bytes", whole, gauge(20.0 * GIB)),
-            ("promspec_gpu_memory_total_bytes", whole, gauge(80.0 * GIB)),
-            ("promspec_gpu_temperature_celsius", whole, gauge(50.0)),
-            ("promspec_gpu_power_watts", whole, gauge(120.0)),
-            ("promspec_gpu_utilization_ratio", mig, gauge(0.99)),
-            ("promspec_gpu_memory_used_bytes", mig, gauge(5.0 * GIB)),
-            ("promspec_gpu_memory_total_bytes", mig, gauge(40.0 * GIB))]
+    mig = {
+        **whole,
+        "name": "Fake H100 MIG 3g.40gb",
+        "uuid": "MIG-node-a-2-1",
+        "gpu_instance": "1",
+        "compute_instance": "0",
+    }
+    out += [
+        ("promspec_gpu_memory_used_bytes", whole, gauge(20.0 * GIB)),
+        ("promspec_gpu_memory_total_bytes", whole, gauge(80.0 * GIB)),
+        ("promspec_gpu_temperature_celsius", whole, gauge(50.0)),
+        ("promspec_gpu_power_watts", whole, gauge(120.0)),
+        ("promspec_gpu_utilization_ratio", mig, gauge(0.99)),
+        ("promspec_gpu_memory_used_bytes", mig, gauge(5.0 * GIB)),
+        ("promspec_gpu_memory_total_bytes", mig, gauge(40.0 * GIB)),
+    ]
     slo = {"slo_id": "chat-errors", "slo_service": "chat", "slo": "errors"}
-    out += [("slo:sli_error:ratio_period", slo, gauge(0.004)),
-            ("slo:period_error_budget_remaining:ratio", slo, gauge(0.6)),
-            ("slo:objective:ratio", slo, gauge(0.99)),
-            ("slo:error_budget:ratio", slo, gauge(0.01))]
+    out += [
+        ("slo:sli_error:ratio_period", slo, gauge(0.004)),
+        ("slo:period_error_budget_remaining:ratio", slo, gauge(0.6)),
+        ("slo:objective:ratio", slo, gauge(0.99)),
+        ("slo:error_budget:ratio", slo, gauge(0.01)),
+    ]
     slo_t = {"slo_id": "chat-ttft", "slo_service": "chat", "slo": "ttft"}
-    out += [("slo:sli_error:ratio_period", slo_t, gauge(0.002)),
-            ("slo:period_error_budget_remaining:ratio", slo_t, gauge(0.8))]
-    out.append(("ALERTS", {"alertname": "ChatErrorsErrorBudgetBurn", "alertstate": "firing", "severity": "page",
-                           "slo_id": "chat-errors", "slo_service": "chat", "slo": "errors", "burn_tier": "page-fast"},
-                gauge(1.0)))
+    out += [
+        ("slo:sli_error:ratio_period", slo_t, gauge(0.002)),
+        ("slo:period_error_budget_remaining:ratio", slo_t, gauge(0.8)),
+    ]
+    out.append(
+        (
+            "ALERTS",
+            {
+                "alertname": "ChatErrorsErrorBudgetBurn",
+                "alertstate": "firing",
+                "severity": "page",
+                "slo_id": "chat-errors",
+                "slo_service": "chat",
+                "slo": "errors",
+                "burn_tier": "page-fast",
+            },
+            gauge(1.0),
+        )
+    )
     return out
 
 
@@ -159,8 +201,7 @@ def _app(world, url=None):
     from promspec.ops.top import TopApp
 
     plans, slos, windows = _model(world["specs"])
-    return TopApp(url=url or world["prom"].url, plans=plans, slos=slos, windows=windows, interval=60,
-                  at=world["time"])
+    return TopApp(url=url or world["prom"].url, plans=plans, slos=slos, windows=windows, interval=60, at=world["time"])
 
 
 @pytest.mark.slow
@@ -250,8 +291,12 @@ def test_screens_show_the_promql_results(world, tmp_path):
             gpus = app.screen.query_one("#gpus", DataTable)
             titles = [str(c.label) for c in gpus.columns.values()]
             rows = [dict(zip(titles, r, strict=True)) for r in _rows(gpus)]
-            assert [(r["INSTANCE"], r["GPU"]) for r in rows] == [("node-a:9400", "0"), ("node-a:9400", "1"),
-                                                                   ("node-a:9400", "2"), ("node-c:9400", "0")]
+            assert [(r["INSTANCE"], r["GPU"]) for r in rows] == [
+                ("node-a:9400", "0"),
+                ("node-a:9400", "1"),
+                ("node-a:9400", "2"),
+                ("node-c:9400", "0"),
+            ]
             for r in rows:
                 lab = f'{{instance="{r["INSTANCE"]}",gpu="{r["GPU"]}",gpu_instance=""}}'
                 assert r["NAME"] == "Fake H100"
@@ -322,14 +367,20 @@ def test_live_fake_engines_and_fake_gpus(tmp_path, prometheus_factory):
     import glob
 
     import yaml
-    from fake_engines import FakeEngines
-    from test_dashboards_e2e import _speed_up_rules, _start_exporter
     from textual.widgets import DataTable
+
+    from test_dashboards_e2e import _speed_up_rules, _start_exporter
+
+    from fake_engines import FakeEngines
 
     specs = tmp_path / "specs"
     shutil.copytree(os.path.join(REPO, "specs"), specs)
-    docs = [d for f in sorted(glob.glob(str(specs / "backends" / "*.yml")))
-            for d in yaml.safe_load_all((specs / "backends" / f).read_text()) if d and d.get("kind") == "Backend"]
+    docs = [
+        d
+        for f in sorted(glob.glob(str(specs / "backends" / "*.yml")))
+        for d in yaml.safe_load_all((specs / "backends" / f).read_text())
+        if d and d.get("kind") == "Backend"
+    ]
     engines = FakeEngines(docs)
     port = free_port()
     exporter = _start_exporter(port)
@@ -343,12 +394,21 @@ spec:
     - {{name: promspec-exporter, targets: ["127.0.0.1:{port}"]}}
 """)
         out = tmp_path / "out"
-        run_promspec("generate", str(specs), "-o", str(out), check=0,
-                     env={"PROMSPEC_SCRAPE_INTERVAL": "1s", "PROMSPEC_EVALUATION_INTERVAL": "1s"})
+        run_promspec(
+            "generate",
+            str(specs),
+            "-o",
+            str(out),
+            check=0,
+            env={"PROMSPEC_SCRAPE_INTERVAL": "1s", "PROMSPEC_EVALUATION_INTERVAL": "1s"},
+        )
         _speed_up_rules(str(out))
         prom = prometheus_factory(str(out / "prometheus" / "prometheus.yml"))
-        ready = ['sum(rate(vllm:request_success_total{job="vllm"}[5m]))', "promspec_gpu_temperature_celsius",
-                 'slo:sli_error:ratio_period{slo_id="chat-vllm-errors"}']
+        ready = [
+            'sum(rate(vllm:request_success_total{job="vllm"}[5m]))',
+            "promspec_gpu_temperature_celsius",
+            'slo:sli_error:ratio_period{slo_id="chat-vllm-errors"}',
+        ]
         deadline = time.monotonic() + 90
         while not all(prom.query(q) for q in ready):
             assert time.monotonic() < deadline, "no data from the fake engines or fake GPUs"
@@ -362,8 +422,14 @@ spec:
 
         project, _ = load_project((str(specs),))
         slos, windows = status_slos(project, ("chat-vllm",))
-        app = TopApp(url=prom.url, plans=plans(project, ("chat-vllm",)), slos=slos, windows=windows, interval=60,
-                     at=world["time"])
+        app = TopApp(
+            url=prom.url,
+            plans=plans(project, ("chat-vllm",)),
+            slos=slos,
+            windows=windows,
+            interval=60,
+            at=world["time"],
+        )
         sel = '{job="vllm"}'
         req = f"sum(rate(vllm:request_success_total{sel}[5m]))"
         err = 'sum(rate(vllm:request_success_total{job="vllm",finished_reason="error"}[5m]))'
@@ -372,8 +438,12 @@ spec:
         expected = {
             "REQ/S": f"{_q(world, req):.2f}/s",
             "ERRORS": f"{100 * _q(world, f'{err} / {req}'):.2f}%",
-            "TTFT p95": _latency(_q(world, f"histogram_quantile(0.95, sum by (le) "
-                                            f"(rate(vllm:time_to_first_token_seconds_bucket{sel}[5m])))")),
+            "TTFT p95": _latency(
+                _q(
+                    world,
+                    f"histogram_quantile(0.95, sum by (le) (rate(vllm:time_to_first_token_seconds_bucket{sel}[5m])))",
+                )
+            ),
             "QUEUE": f"{_q(world, f'sum(vllm:num_requests_waiting{sel})'):.0f}",
             "KV CACHE": f"{100 * _q(world, f'avg(vllm:kv_cache_usage_perc{sel})'):.1f}%",
             "UP": "1/1",
@@ -408,8 +478,13 @@ spec:
                     total = _maybe(world, f"promspec_gpu_memory_total_bytes{lab}")
                     # An unprivileged exporter gets no memory figures for a MIG GPU from NVML (it serves
                     # promspec_gpu_data_unavailable instead): a dash, never a made-up value.
-                    assert r["MEMORY"] == ("—" if used is None else f"{used / GIB:.1f}/{total / GIB:.1f} GiB"
-                                           if total is not None else f"{used / GIB:.1f} GiB")
+                    assert r["MEMORY"] == (
+                        "—"
+                        if used is None
+                        else f"{used / GIB:.1f}/{total / GIB:.1f} GiB"
+                        if total is not None
+                        else f"{used / GIB:.1f} GiB"
+                    )
                 assert "—" in [r["UTIL"] for r in rows]  # the MIG GPU
                 await pilot.press("q")
 
@@ -443,11 +518,13 @@ spec:
     plan = plans(project)[0]
     sel = '{job="vllm",model_name="llama"}'
     assert plan.queries["inter_token_latency_p95"] == (
-        f"histogram_quantile(0.95, sum by (le) (rate(vllm_time_per_output_token_seconds_bucket{sel}[5m])))")
+        f"histogram_quantile(0.95, sum by (le) (rate(vllm_time_per_output_token_seconds_bucket{sel}[5m])))"
+    )
     assert plan.queries["kv_cache"] == f"avg(vllm_kv_cache_usage_perc{sel})"
     assert plan.queries["error_ratio"] == (
         'sum(rate(vllm_request_success_total{job="vllm",model_name="llama",finished_reason="abort"}[5m])) / '
-        f"sum(rate(vllm_request_success_total{sel}[5m]))")
+        f"sum(rate(vllm_request_success_total{sel}[5m]))"
+    )
     assert plan.queries["replicas_up"] == 'sum(up{job="vllm"})'  # `up` has no model label
 
 
@@ -455,13 +532,20 @@ def test_sort_and_filter_keep_missing_values_last():
     from promspec.ops import top_view as view
     from promspec.ops.top_data import ServiceRow, Snapshot
 
-    snap = Snapshot(prometheus="http://127.0.0.1:1", services=(
-        ServiceRow(name="a", engine="vllm", values={"request_rate": 2.0}),
-        ServiceRow(name="b", engine="tgi", values={"request_rate": None}),
-        ServiceRow(name="c", engine="vllm", values={"request_rate": 5.0}),
-    ))
+    snap = Snapshot(
+        prometheus="http://127.0.0.1:1",
+        services=(
+            ServiceRow(name="a", engine="vllm", values={"request_rate": 2.0}),
+            ServiceRow(name="b", engine="tgi", values={"request_rate": None}),
+            ServiceRow(name="c", engine="vllm", values={"request_rate": 5.0}),
+        ),
+    )
     assert [r["name"] for r in view.service_table(snap, sort_key="request_rate")] == ["a", "c", "b"]
     assert [r["name"] for r in view.service_table(snap, sort_key="request_rate", reverse=True)] == ["c", "a", "b"]
     assert [r["name"] for r in view.service_table(snap, "TGI")] == ["b"]
     assert view.service_table(snap)[1]["request_rate"] == "—"
-    assert view.seconds(0.2345) == "234 ms" and view.seconds(2.5) == "2.50 s" and view.seconds(float("inf")) == "> top bucket"
+    assert (
+        view.seconds(0.2345) == "234 ms"
+        and view.seconds(2.5) == "2.50 s"
+        and view.seconds(float("inf")) == "> top bucket"
+    )

@@ -46,26 +46,45 @@ def _recover_output(directory: str) -> None:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="promspec")
-@click.option("-J", "--jpath", multiple=True, type=click.Path(file_okay=False),
-              help="A Jsonnet library directory that specs may import from (repeatable); "
-                   "otherwise imports stay inside the specs tree.")
+@click.option(
+    "-J",
+    "--jpath",
+    multiple=True,
+    type=click.Path(file_okay=False),
+    help="A Jsonnet library directory that specs may import from (repeatable); "
+    "otherwise imports stay inside the specs tree.",
+)
 def cli(jpath) -> None:
     """Compile monitoring specs into Prometheus rules, scrape configs and more."""
     if jpath:  # read by spec/jsonnet_eval.py, which evaluates each Jsonnet spec in a child process
         previous = os.environ.get("PROMSPEC_JSONNET_PATH", "")
-        os.environ["PROMSPEC_JSONNET_PATH"] = os.pathsep.join([*map(os.path.abspath, jpath), previous]).strip(os.pathsep)
+        os.environ["PROMSPEC_JSONNET_PATH"] = os.pathsep.join([*map(os.path.abspath, jpath), previous]).strip(
+            os.pathsep
+        )
 
 
 @cli.command()
 @click.argument("specs", nargs=-1, type=click.Path())
-@click.option("-o", "--output", "output", default=".", show_default=True, type=click.Path(file_okay=False),
-              help="Directory to write rules/ and prometheus/ into.")
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    default=".",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Directory to write rules/ and prometheus/ into.",
+)
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 with a diff when the output is stale.")
 @click.option("--strict", is_flag=True, help="Treat warnings (e.g. high-cardinality labels) as errors.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing on success.")
-@click.option("--format", "formats", multiple=True, type=click.Choice(["files", "kubernetes"]),
-              help="Output format, repeatable (default: Settings outputs, else files); kubernetes writes "
-                   "PrometheusRule/ServiceMonitor/ConfigMap resources to kubernetes/.")
+@click.option(
+    "--format",
+    "formats",
+    multiple=True,
+    type=click.Choice(["files", "kubernetes"]),
+    help="Output format, repeatable (default: Settings outputs, else files); kubernetes writes "
+    "PrometheusRule/ServiceMonitor/ConfigMap resources to kubernetes/.",
+)
 def generate(specs, output, check, strict, quiet, formats) -> None:
     """Render SPECS (files or directories; default ./specs) into OUTPUT.
 
@@ -86,14 +105,22 @@ def generate(specs, output, check, strict, quiet, formats) -> None:
     files, roots = select_outputs(rendered, list(ROOTS), project.settings.outputs)
     plan = plan_tree(output, files, roots)
     for path in plan.foreign:
-        click.echo(f"{os.path.join(output, path)}: warning: not written by promspec (not in its directory's "
-                   ".promspec-manifest): left as it is", err=True)
+        click.echo(
+            f"{os.path.join(output, path)}: warning: not written by promspec (not in its directory's "
+            ".promspec-manifest): left as it is",
+            err=True,
+        )
     if plan.collisions:
         for path in plan.collisions:
-            click.echo(f"promspec: {os.path.join(output, path)}: not written by promspec (not in its directory's "
-                       ".promspec-manifest), and a spec renders this path", err=True)
-        _fail(f"refusing to replace {len(plan.collisions)} file(s) promspec did not write: move them away, "
-              "or rename what renders there; nothing written")
+            click.echo(
+                f"promspec: {os.path.join(output, path)}: not written by promspec (not in its directory's "
+                ".promspec-manifest), and a spec renders this path",
+                err=True,
+            )
+        _fail(
+            f"refusing to replace {len(plan.collisions)} file(s) promspec did not write: move them away, "
+            "or rename what renders there; nothing written"
+        )
     if check:
         diff = diff_tree(output, files, roots, owned=True)
         if diff:
@@ -119,17 +146,28 @@ def validate(specs, strict) -> None:
     """Load and check SPECS (schema and semantics) without writing anything."""
     project = _load(specs, strict)
     n_rules = sum(len(g.rules) for g in project.groups)
-    click.echo(f"ok: {len(project.documents)} documents, {len(project.groups)} rule groups, {n_rules} rules, "
-               f"{len(project.jobs)} scrape jobs", err=True)
+    click.echo(
+        f"ok: {len(project.documents)} documents, {len(project.groups)} rule groups, {n_rules} rules, "
+        f"{len(project.jobs)} scrape jobs",
+        err=True,
+    )
 
 
 @cli.command()
 @click.argument("paths", nargs=-1, metavar="[DIRECTORY | FILE...]", type=click.Path(exists=True))
-@click.option("--dashboard", "dashboards", multiple=True, type=click.Path(exists=True, dir_okay=False),
-              help="Check only Grafana dashboard JSON files (schema and lint rules): this one and any FILE "
-                   "after it (`--dashboard a.json b.json`), not a DIRECTORY.")
-@click.option("--lenient", is_flag=True,
-              help="For dashboards exported from the Grafana UI: export-only keys ignored, lint findings are warnings.")
+@click.option(
+    "--dashboard",
+    "dashboards",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Check only Grafana dashboard JSON files (schema and lint rules): this one and any FILE "
+    "after it (`--dashboard a.json b.json`), not a DIRECTORY.",
+)
+@click.option(
+    "--lenient",
+    is_flag=True,
+    help="For dashboards exported from the Grafana UI: export-only keys ignored, lint findings are warnings.",
+)
 def check(paths, dashboards, lenient) -> None:
     """Run promtool over the rendered output in DIRECTORY (default .) and validate its dashboards offline."""
     from .check.rendered import check_rendered
@@ -165,8 +203,14 @@ def check(paths, dashboards, lenient) -> None:
 
 
 @cli.command()
-@click.option("-o", "--output", default="schemas", show_default=True, type=click.Path(file_okay=False),
-              help="Directory to write <Kind>.json into.")
+@click.option(
+    "-o",
+    "--output",
+    default="schemas",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Directory to write <Kind>.json into.",
+)
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 when the files differ.")
 def schema(output, check) -> None:
     """Write the JSON Schema of every spec kind (for editor autocompletion)."""
@@ -198,9 +242,14 @@ def schema(output, check) -> None:
 @click.argument("fmt", metavar="FORMAT", type=click.Choice(["sloth", "openslo", "pyrra"]))
 @click.argument("files", nargs=-1, required=True, type=click.Path())
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the promspec specs here (default stdout).")
-@click.option("--conventions", type=click.Choice(["keep", "promspec"]), default="keep", show_default=True,
-              help="keep: the source's alert names, labels and series (Sloth's); promspec: adopt promspec's "
-                   "(4 tiers, budget-exhausted alert, slo_id/burn_tier labels), written out as explicit fields.")
+@click.option(
+    "--conventions",
+    type=click.Choice(["keep", "promspec"]),
+    default="keep",
+    show_default=True,
+    help="keep: the source's alert names, labels and series (Sloth's); promspec: adopt promspec's "
+    "(4 tiers, budget-exhausted alert, slo_id/burn_tier labels), written out as explicit fields.",
+)
 @click.option("--strict", is_flag=True, help="Anything that cannot be converted is an error, not a warning.")
 def import_(fmt, files, output, conventions, strict) -> None:
     """Convert Sloth, OpenSLO or Pyrra FILES to promspec specs; say what could not be converted."""
@@ -238,15 +287,22 @@ def import_(fmt, files, output, conventions, strict) -> None:
     # The metrics foreign queries read come without a Catalog: name them external so the output works alone.
     recorded = recorded_series(converted)
     catalogs = [c for c in (external_catalog(d, recorded=recorded) for d in converted) if c is not None]
-    adopt = ("# Keeps Sloth's alert names, labels and series (spec.conventions: sloth). To adopt promspec's\n"
-             "# conventions (4 tiers, budget-exhausted alert, slo_id/burn_tier labels), re-run with\n"
-             "# `--conventions promspec` and review the diff.\n"
-             if fmt == "sloth" and conventions == "keep" else "")
+    adopt = (
+        "# Keeps Sloth's alert names, labels and series (spec.conventions: sloth). To adopt promspec's\n"
+        "# conventions (4 tiers, budget-exhausted alert, slo_id/burn_tier labels), re-run with\n"
+        "# `--conventions promspec` and review the diff.\n"
+        if fmt == "sloth" and conventions == "keep"
+        else ""
+    )
     text = "".join(
-        ("---\n" if i else "") + dump_yaml(d.data, f"# yaml-language-server: $schema=schemas/{d.kind}.json\n"
-                                         f"# Imported from {d.file} ({fmt}) by `promspec import`.\n"
-                                         + (adopt if d.kind == "Service" else "")).decode()
-        for i, d in enumerate(converted + catalogs))
+        ("---\n" if i else "")
+        + dump_yaml(
+            d.data,
+            f"# yaml-language-server: $schema=schemas/{d.kind}.json\n"
+            f"# Imported from {d.file} ({fmt}) by `promspec import`.\n" + (adopt if d.kind == "Service" else ""),
+        ).decode()
+        for i, d in enumerate(converted + catalogs)
+    )
     if output:
         from .render.tree import write_file
 
@@ -295,19 +351,29 @@ def diff(base, head, fmt, render, specs_dir, output) -> None:
 
 @cli.command()
 @click.argument("dashboard")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
-              help="FILE.html, or FILE.png (rendered with headless Chromium).")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="FILE.html, or FILE.png (rendered with headless Chromium).",
+)
 @click.option("--prometheus", "prometheus_url", metavar="URL", help="Draw the panels' data from this Prometheus.")
-@click.option("--specs", "specs", multiple=True, type=click.Path(), help="Specs to render DASHBOARD from (default ./specs).")
-@click.option("--range", "time_range", default="1h", show_default=True, help="Time range of the charts (with --prometheus).")
+@click.option(
+    "--specs", "specs", multiple=True, type=click.Path(), help="Specs to render DASHBOARD from (default ./specs)."
+)
+@click.option(
+    "--range", "time_range", default="1h", show_default=True, help="Time range of the charts (with --prometheus)."
+)
 @click.option("--width", default=1600, show_default=True, help="Page width in pixels (PNG).")
 def preview(dashboard, output, prometheus_url, specs, time_range, width) -> None:
     """A static picture of DASHBOARD (a dashboard JSON file, or a dashboard uid or name in the specs)."""
     from .preview.render import PreviewError, preview_dashboard
 
     try:
-        preview_dashboard(dashboard, output, specs=specs, prometheus=prometheus_url, time_range=time_range,
-                          width=width, load=_load)
+        preview_dashboard(
+            dashboard, output, specs=specs, prometheus=prometheus_url, time_range=time_range, width=width, load=_load
+        )
     except PreviewError as exc:
         _fail(str(exc))
     click.echo(f"wrote {output}", err=True)
@@ -315,8 +381,13 @@ def preview(dashboard, output, prometheus_url, specs, time_range, width) -> None
 
 @cli.command()
 @click.argument("directory", default=".", type=click.Path(file_okay=False))
-@click.option("--engine", "engines", multiple=True, metavar="NAME",
-              help="A bundled engine adapter to monitor (repeatable; default vllm): vllm, sglang, tgi, ...")
+@click.option(
+    "--engine",
+    "engines",
+    multiple=True,
+    metavar="NAME",
+    help="A bundled engine adapter to monitor (repeatable; default vllm): vllm, sglang, tgi, ...",
+)
 def init(directory, engines) -> None:
     """Scaffold a monitoring repository in DIRECTORY: specs, Makefile, CI and pre-commit config."""
     from .catalog.bundled import bundled_backends
@@ -341,8 +412,11 @@ def init(directory, engines) -> None:
     for plan in plans:
         if not has_slos(plan):
             click.echo(f"note: {plan.name} exposes no error or TTFT signal: scrape job only, no SLO", err=True)
-    click.echo(f"wrote {len(files)} files to {directory}; next: cd {directory} && promspec generate specs -o . "
-               "&& promspec check .", err=True)
+    click.echo(
+        f"wrote {len(files)} files to {directory}; next: cd {directory} && promspec generate specs -o . "
+        "&& promspec check .",
+        err=True,
+    )
 
 
 @cli.group()
@@ -355,15 +429,30 @@ DISCOVERED_BY = "by `promspec catalog discover`"
 
 @catalog.command("discover")
 @click.argument("source")
-@click.option("--prometheus", "is_prometheus", is_flag=True,
-              help="SOURCE is a Prometheus server: read /api/v1/metadata and the series --match selects.")
-@click.option("--match", default='{__name__=~".+"}', show_default=True,
-              help="With --prometheus: the series to catalogue, e.g. '{job=\"vllm\"}'.")
+@click.option(
+    "--prometheus",
+    "is_prometheus",
+    is_flag=True,
+    help="SOURCE is a Prometheus server: read /api/v1/metadata and the series --match selects.",
+)
+@click.option(
+    "--match",
+    default='{__name__=~".+"}',
+    show_default=True,
+    help="With --prometheus: the series to catalogue, e.g. '{job=\"vllm\"}'.",
+)
 @click.option("--name", default="discovered", show_default=True, help="metadata.name of the Catalog.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False),
-              help="Write the Catalog here (default stdout); an existing file is replaced only if discover wrote it.")
-@click.option("--against", type=click.Path(exists=True, dir_okay=False),
-              help="A Catalog file to compare with: print what changed, write nothing, exit 1 when anything did.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="Write the Catalog here (default stdout); an existing file is replaced only if discover wrote it.",
+)
+@click.option(
+    "--against",
+    type=click.Path(exists=True, dir_okay=False),
+    help="A Catalog file to compare with: print what changed, write nothing, exit 1 when anything did.",
+)
 def catalog_discover(source, is_prometheus, match, name, output, against) -> None:
     """Build a Catalog spec from SOURCE: a /metrics URL (text or OpenMetrics), or a Prometheus with --prometheus."""
     from .catalog.discover import (
@@ -389,13 +478,14 @@ def catalog_discover(source, is_prometheus, match, name, output, against) -> Non
     if against or (output and os.path.exists(output)):
         old = _catalog_file(against or output, replacing=not against)
         found = changes(old, metrics)
-        click.echo("\n".join(found) if found else f"no changes against {against or output}",
-                   err=not against)
+        click.echo("\n".join(found) if found else f"no changes against {against or output}", err=not against)
         if against:
             sys.exit(1 if found else 0)
-    text = dump_yaml(catalog_document(name, metrics),
-                     f"# Discovered from {source} {DISCOVERED_BY}; re-run it with --against this file to see\n"
-                     "# what changed. Labels are those seen at discovery; add any that appear only sometimes.\n")
+    text = dump_yaml(
+        catalog_document(name, metrics),
+        f"# Discovered from {source} {DISCOVERED_BY}; re-run it with --against this file to see\n"
+        "# what changed. Labels are those seen at discovery; add any that appear only sometimes.\n",
+    )
     if not output:
         click.echo(text.decode(), nl=False)
         return
@@ -418,8 +508,10 @@ def _catalog_file(path: str, replacing: bool) -> list:
         _fail(f"{path} holds no Catalog document; nothing written")
     with open(path, encoding="utf-8") as fh:
         if replacing and DISCOVERED_BY not in fh.readline():
-            _fail(f"{path} was not written by `promspec catalog discover`; compare with --against {path}, "
-                  "or write elsewhere; nothing written")
+            _fail(
+                f"{path} was not written by `promspec catalog discover`; compare with --against {path}, "
+                "or write elsewhere; nothing written"
+            )
     return [m for d in docs for m in catalog_metrics(d.data)]
 
 
@@ -441,11 +533,18 @@ def _live_model(specs: tuple, services: tuple):
 
 @cli.command()
 @click.argument("specs", nargs=-1, type=click.Path())
-@click.option("--prometheus", "url", default=lambda: os.environ.get("PROMSPEC_PROMETHEUS_URL", "http://127.0.0.1:9090"),
-              show_default="env PROMSPEC_PROMETHEUS_URL or http://127.0.0.1:9090", metavar="URL",
-              help="Prometheus to read.")
+@click.option(
+    "--prometheus",
+    "url",
+    default=lambda: os.environ.get("PROMSPEC_PROMETHEUS_URL", "http://127.0.0.1:9090"),
+    show_default="env PROMSPEC_PROMETHEUS_URL or http://127.0.0.1:9090",
+    metavar="URL",
+    help="Prometheus to read.",
+)
 @click.option("--service", "services", multiple=True, help="Only this service (repeatable).")
-@click.option("--interval", default=5.0, show_default=True, type=click.FloatRange(min=0.5), help="Seconds between refreshes.")
+@click.option(
+    "--interval", default=5.0, show_default=True, type=click.FloatRange(min=0.5), help="Seconds between refreshes."
+)
 def top(specs, url, services, interval) -> None:
     """A live terminal dashboard: services, SLOs, alerts and GPUs (keys: / filter, o sort, g GPUs, q quit)."""
     from .ops.http import APIError, base_url
@@ -468,10 +567,16 @@ def top(specs, url, services, interval) -> None:
 @click.option("--from", "start", required=True, metavar="TIME", help="Start (RFC 3339, Unix seconds or now-7d).")
 @click.option("--to", "end", default="now", show_default=True, metavar="TIME", help="End of the period.")
 @click.option("--service", "services", multiple=True, help="Only this service (repeatable).")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
-              help="report.html, report.pdf (headless Chromium) or report.json.")
-@click.option("--format", "fmt", type=click.Choice(["html", "pdf", "json"]),
-              help="Output format (default: from the -o suffix).")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="report.html, report.pdf (headless Chromium) or report.json.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["html", "pdf", "json"]), help="Output format (default: from the -o suffix)."
+)
 def report(specs, url, start, end, services, output, fmt) -> None:
     """An SLO report over a period: attainment, budget, burn-down, worst windows, traffic, alerts, GPUs."""
     import time
@@ -480,7 +585,8 @@ def report(specs, url, start, end, services, output, fmt) -> None:
     from .ops.times import parse_time
 
     fmt = fmt or {".html": "html", ".htm": "html", ".pdf": "pdf", ".json": "json"}.get(
-        os.path.splitext(output)[1].lower(), "")
+        os.path.splitext(output)[1].lower(), ""
+    )
     if not fmt:
         _fail(f"cannot tell the format of {output}: name it .html, .pdf or .json, or pass --format")
     now = time.time()

@@ -31,7 +31,7 @@ def suggestions(word: str, choices: Iterable[str], n: int = 1) -> list[str]:
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """" (did you mean 'x'?)" for the closest choice, or "" when none is close enough."""
+    """ " (did you mean 'x'?)" for the closest choice, or "" when none is close enough."""
     close = suggestions(word, choices)
     return f" (did you mean {close[0]!r}?)" if close else ""
 

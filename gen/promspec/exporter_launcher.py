@@ -16,9 +16,11 @@ EXPORTER_MODULES = ("prometheus_client",)
 def main() -> None:
     missing = [m for m in EXPORTER_MODULES if importlib.util.find_spec(m) is None]
     if missing:
-        sys.stderr.write(f"promspec-exporter: {', '.join(missing)} is not installed: run "
-                         "`pip install 'promspec[exporter]'`, or on a GPU host `pip install promspec-exporter` "
-                         "(the exporter without the generator's dependencies)\n")
+        sys.stderr.write(
+            f"promspec-exporter: {', '.join(missing)} is not installed: run "
+            "`pip install 'promspec[exporter]'`, or on a GPU host `pip install promspec-exporter` "
+            "(the exporter without the generator's dependencies)\n"
+        )
         sys.exit(1)
     from .exporter.cli import main as exporter_main
 

@@ -8,8 +8,14 @@ import re
 import click
 
 ALERTMANAGER_URL = os.environ.get("PROMSPEC_ALERTMANAGER_URL", "http://127.0.0.1:9093")
-_alertmanager = click.option("--alertmanager", "url", default=ALERTMANAGER_URL, show_default=True, metavar="URL",
-                             help="Alertmanager to talk to (env PROMSPEC_ALERTMANAGER_URL).")
+_alertmanager = click.option(
+    "--alertmanager",
+    "url",
+    default=ALERTMANAGER_URL,
+    show_default=True,
+    metavar="URL",
+    help="Alertmanager to talk to (env PROMSPEC_ALERTMANAGER_URL).",
+)
 
 
 def register_ops(cli: click.Group, fail, load) -> None:
@@ -86,8 +92,14 @@ def register_ops(cli: click.Group, fail, load) -> None:
         """Run the rendered output locally: Prometheus, Alertmanager and promspec-exporter on 127.0.0.1."""
 
     @stack.command("up")
-    @click.option("--dir", "directory", default=".", show_default=True, type=click.Path(file_okay=False),
-                  help="Rendered output (from `promspec generate -o DIR`); the stack's state goes in DIR/.promspec-stack.")
+    @click.option(
+        "--dir",
+        "directory",
+        default=".",
+        show_default=True,
+        type=click.Path(file_okay=False),
+        help="Rendered output (from `promspec generate -o DIR`); the stack's state goes in DIR/.promspec-stack.",
+    )
     @click.option("--no-exporter", is_flag=True, help="Do not start promspec-exporter.")
     def stack_up(directory, no_exporter) -> None:
         """Start the stack on free loopback ports and print where each part listens."""
@@ -103,8 +115,14 @@ def register_ops(cli: click.Group, fail, load) -> None:
         click.echo(f"stop it with: promspec stack down --dir {directory}", err=True)
 
     @stack.command("down")
-    @click.option("--dir", "directory", default=".", show_default=True, type=click.Path(file_okay=False),
-                  help="The directory `promspec stack up --dir` was given.")
+    @click.option(
+        "--dir",
+        "directory",
+        default=".",
+        show_default=True,
+        type=click.Path(file_okay=False),
+        help="The directory `promspec stack up --dir` was given.",
+    )
     def stack_down(directory) -> None:
         """Stop exactly the processes `promspec stack up` started from DIR."""
         from .ops.stack import StackError, down
@@ -131,14 +149,23 @@ def register_ops(cli: click.Group, fail, load) -> None:
     @click.option("--retention", default="30d", show_default=True, help="TSDB retention of the job's Prometheus.")
     @click.option("--start-exporters", is_flag=True, help="Also run promspec-exporter on every node with srun.")
     @click.option("--exporter-port", default=19400, show_default=True, help="Port of those exporters.")
-    def render_slurm(specs, output, job_name, time_limit, partition, nodes, port, retention, start_exporters,
-                     exporter_port) -> None:
+    def render_slurm(
+        specs, output, job_name, time_limit, partition, nodes, port, retention, start_exporters, exporter_port
+    ) -> None:
         """An sbatch script that runs Prometheus with the rendered config for the lifetime of a Slurm job."""
         from .ops.slurm_script import write_sbatch
 
         project = load(specs)
-        options = {"job_name": job_name, "time": time_limit, "partition": partition, "nodes": nodes, "port": port,
-                   "retention": retention, "start_exporters": start_exporters, "exporter_port": exporter_port}
+        options = {
+            "job_name": job_name,
+            "time": time_limit,
+            "partition": partition,
+            "nodes": nodes,
+            "port": port,
+            "retention": retention,
+            "start_exporters": start_exporters,
+            "exporter_port": exporter_port,
+        }
         try:
             note = write_sbatch(project, output, options)
         except OSError as exc:
@@ -150,22 +177,39 @@ def register_ops(cli: click.Group, fail, load) -> None:
     @cli.command()
     @click.argument("specs", nargs=-1, type=click.Path())
     @click.option("--prometheus", "url", required=True, metavar="URL", help="Prometheus to read from.")
-    @click.option("--from", "start", required=True, metavar="TIME", help="Window start: RFC 3339, Unix seconds or now-7d.")
+    @click.option(
+        "--from", "start", required=True, metavar="TIME", help="Window start: RFC 3339, Unix seconds or now-7d."
+    )
     @click.option("--to", "end", default="now", show_default=True, metavar="TIME", help="Window end.")
     @click.option("--step", default="15s", show_default=True, help="Resolution of the exported series.")
     @click.option("--run-id", default="", help="A name for this window (a benchmark run); recorded in every file.")
-    @click.option("-o", "--output", required=True, type=click.Path(file_okay=False),
-                  help="Directory for manifest.json and series/*.csv|json.")
-    @click.option("--max-points", default=11000, show_default=True,
-                  help="Points per series per request; Prometheus refuses more than 11,000.")
+    @click.option(
+        "-o",
+        "--output",
+        required=True,
+        type=click.Path(file_okay=False),
+        help="Directory for manifest.json and series/*.csv|json.",
+    )
+    @click.option(
+        "--max-points",
+        default=11000,
+        show_default=True,
+        help="Points per series per request; Prometheus refuses more than 11,000.",
+    )
     @click.option("--retries", default=3, show_default=True, help="Retries of a request that failed transiently.")
-    @click.option("--timeout", default=600.0, show_default=True, metavar="SECONDS",
-                  help="Overall deadline of the export (chunks fetched so far are kept to resume).")
+    @click.option(
+        "--timeout",
+        default=600.0,
+        show_default=True,
+        metavar="SECONDS",
+        help="Overall deadline of the export (chunks fetched so far are kept to resume).",
+    )
     def collect(specs, url, start, end, step, run_id, output, max_points, retries, timeout) -> None:
         """Export every series the specs record, alert on and chart, for a time window, to CSV and JSON."""
         import time
 
-        from .ops.collect import CollectError, collect as run, collect_queries
+        from .ops.collect import CollectError, collect_queries
+        from .ops.collect import collect as run
         from .ops.http import APIError, overall_deadline
         from .ops.times import parse_time
         from .render.outputs import render_project
@@ -181,18 +225,32 @@ def register_ops(cli: click.Group, fail, load) -> None:
         queries, skipped = collect_queries(render_project(project), seconds, t1 - t0)
         try:
             with overall_deadline(timeout):
-                manifest = run(url, queries, skipped, t0, t1, seconds, output, run_id, max_points, retries,
-                               progress=lambda m: click.echo(m, err=True))
+                manifest = run(
+                    url,
+                    queries,
+                    skipped,
+                    t0,
+                    t1,
+                    seconds,
+                    output,
+                    run_id,
+                    max_points,
+                    retries,
+                    progress=lambda m: click.echo(m, err=True),
+                )
         except (CollectError, APIError) as exc:
             fail(str(exc))
         except OSError as exc:
-            fail(f"cannot write to {output}: {exc.strerror or exc}; the previous export there is unchanged "
-                 "(fetched chunks are kept: run the same command again to resume)")
+            fail(
+                f"cannot write to {output}: {exc.strerror or exc}; the previous export there is unchanged "
+                "(fetched chunks are kept: run the same command again to resume)"
+            )
         except KeyboardInterrupt:
             fail("interrupted; run the same command again to resume", 130)
         rows = sum(q["rows"] for q in manifest["queries"])
-        click.echo(f"wrote {len(manifest['queries'])} queries ({rows} rows) to {output}; see {output}/manifest.json",
-                   err=True)
+        click.echo(
+            f"wrote {len(manifest['queries'])} queries ({rows} rows) to {output}; see {output}/manifest.json", err=True
+        )
 
     @cli.command()
     @click.argument("specs", nargs=-1, type=click.Path())
@@ -201,8 +259,13 @@ def register_ops(cli: click.Group, fail, load) -> None:
     @click.option("--time", "at", metavar="TIME", help="Evaluate at this time instead of now (RFC 3339, now-1h).")
     @click.option("--output", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
     @click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True)
-    @click.option("--timeout", default=60.0, show_default=True, metavar="SECONDS",
-                  help="Overall deadline for Prometheus's answers.")
+    @click.option(
+        "--timeout",
+        default=60.0,
+        show_default=True,
+        metavar="SECONDS",
+        help="Overall deadline for Prometheus's answers.",
+    )
     def status(specs, url, services, at, fmt, color, timeout) -> None:
         """Every SLO of SPECS with its SLI, error budget left, burn rate per alert window and firing tiers."""
         import json
@@ -211,7 +274,8 @@ def register_ops(cli: click.Group, fail, load) -> None:
 
         from .compile.rules import rule_files
         from .ops.http import APIError, overall_deadline
-        from .ops.status import slos_from_rules, status as live, table
+        from .ops.status import slos_from_rules, table
+        from .ops.status import status as live
         from .ops.times import parse_time
 
         try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from .check.ops import OPS_CHECKS
 from .check.semantic import check_project
@@ -21,8 +21,12 @@ from .check.dashboards import check_dashboards  # noqa: E402
 CHECKS.append(check_dashboards)
 
 
-def load_project(paths: Iterable[str], env: Mapping[str, str] | None = None,
-                 strict: bool = False, allow_unknown_buckets: bool = False) -> tuple[Project, Report]:
+def load_project(
+    paths: Iterable[str],
+    env: Mapping[str, str] | None = None,
+    strict: bool = False,
+    allow_unknown_buckets: bool = False,
+) -> tuple[Project, Report]:
     """Load and check specs; raises SpecError with every problem found."""
     from .catalog.bundled import with_bundled_backends
     from .check.tools import locate_parse_errors

@@ -19,8 +19,7 @@ from .spec.model import format_duration
 TTFT_TARGET_S = 0.5
 SECONDS_UNITS = ("", "s", "seconds")
 # Ports the engines listen on by default (their own docs); the user edits targets.yml anyway.
-DEFAULT_PORTS = {"vllm": 8000, "sglang": 30000, "tgi": 3000, "llamacpp": 8080, "triton": 8002,
-                 "litellm": 4000}
+DEFAULT_PORTS = {"vllm": 8000, "sglang": 30000, "tgi": 3000, "llamacpp": 8080, "triton": 8002, "litellm": 4000}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,31 +44,43 @@ def plan_engine(backend: Backend) -> EnginePlan:
     if variant is not None and variant.buckets and not variant.native and variant.unit in SECONDS_UNITS:
         nearest = min(variant.buckets, key=lambda b: (abs(float(b) - TTFT_TARGET_S), float(b)))
         threshold = format_duration(float(nearest))
-    return EnginePlan(name=backend.name, port=DEFAULT_PORTS.get(backend.name, 8000),
-                      errors=bool(backend.signals.get("errors")) and bool(backend.signals.get("requests")),
-                      ttft_threshold=threshold)
+    return EnginePlan(
+        name=backend.name,
+        port=DEFAULT_PORTS.get(backend.name, 8000),
+        errors=bool(backend.signals.get("errors")) and bool(backend.signals.get("requests")),
+        ttft_threshold=threshold,
+    )
 
 
 def _service(plan: EnginePlan) -> str:
     slos = ""
     if plan.errors:
-        slos += ("    - name: errors\n      description: Requests that finish without an engine error\n"
-                 "      objective: 99%\n      window: 30d\n      sli: {signal: errors}\n")
+        slos += (
+            "    - name: errors\n      description: Requests that finish without an engine error\n"
+            "      objective: 99%\n      window: 30d\n      sli: {signal: errors}\n"
+        )
     if plan.ttft_threshold:
-        slos += (f"    - name: ttft\n      description: Time to first token under {plan.ttft_threshold}\n"
-                 f"      objective: 99%\n      window: 30d\n"
-                 f"      sli: {{signal: ttft, threshold: {plan.ttft_threshold}}}  # a bucket bound of {plan.name}\n")
-    return (f"# SLOs of the {plan.name} servers scraped by job {plan.name!r} (targets.yml); the adapter is promspec's\n"
-            f"# bundled `{plan.name}` Backend. Add a Backend document named {plan.name} to override it.\n"
-            f"apiVersion: promspec/v1\nkind: Service\nmetadata:\n  name: {plan.name}\nspec:\n"
-            f"  backend: {plan.name}\n  selector:\n    job: {plan.name}\n  slos:\n{slos}")
+        slos += (
+            f"    - name: ttft\n      description: Time to first token under {plan.ttft_threshold}\n"
+            f"      objective: 99%\n      window: 30d\n"
+            f"      sli: {{signal: ttft, threshold: {plan.ttft_threshold}}}  # a bucket bound of {plan.name}\n"
+        )
+    return (
+        f"# SLOs of the {plan.name} servers scraped by job {plan.name!r} (targets.yml); the adapter is promspec's\n"
+        f"# bundled `{plan.name}` Backend. Add a Backend document named {plan.name} to override it.\n"
+        f"apiVersion: promspec/v1\nkind: Service\nmetadata:\n  name: {plan.name}\nspec:\n"
+        f"  backend: {plan.name}\n  selector:\n    job: {plan.name}\n  slos:\n{slos}"
+    )
 
 
 def _targets(plans: list[EnginePlan]) -> str:
-    jobs = "".join(f"    - name: {p.name}\n      targets: [localhost:{p.port}]   # your {p.name} servers\n"
-                   for p in plans)
-    return ("# Scrape jobs: one per engine. Replace the targets with your servers' host:port.\n"
-            "apiVersion: promspec/v1\nkind: Targets\nmetadata:\n  name: targets\nspec:\n  jobs:\n" + jobs)
+    jobs = "".join(
+        f"    - name: {p.name}\n      targets: [localhost:{p.port}]   # your {p.name} servers\n" for p in plans
+    )
+    return (
+        "# Scrape jobs: one per engine. Replace the targets with your servers' host:port.\n"
+        "apiVersion: promspec/v1\nkind: Targets\nmetadata:\n  name: targets\nspec:\n  jobs:\n" + jobs
+    )
 
 
 SETTINGS = """\
@@ -146,6 +157,5 @@ def scaffold(plans: list[EnginePlan]) -> dict[str, str]:
     for plan in plans:
         if has_slos(plan):
             files[f"specs/services/{plan.name}.yml"] = _service(plan)
-    files.update({"Makefile": MAKEFILE, ".pre-commit-config.yaml": PRE_COMMIT,
-                  ".github/workflows/promspec.yml": CI})
+    files.update({"Makefile": MAKEFILE, ".pre-commit-config.yaml": PRE_COMMIT, ".github/workflows/promspec.yml": CI})
     return dict(sorted(files.items()))

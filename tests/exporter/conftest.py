@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from promspec.exporter import collectors
 from promspec.exporter.options import Options
 from promspec.exporter.registry import Registry

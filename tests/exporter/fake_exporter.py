@@ -5,8 +5,9 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from fake_nvml import fleet  # noqa: E402
-from promspec.exporter.cli import main  # noqa: E402
+from fake_nvml import fleet
+
+from promspec.exporter.cli import main
 
 if __name__ == "__main__":
     nvml = fleet(processes_pid=os.getpid())

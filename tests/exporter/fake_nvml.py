@@ -38,31 +38,65 @@ import time
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
-GIB = 1024 ** 3
-MIB = 1024 ** 2
+GIB = 1024**3
+MIB = 1024**2
 
 # nvml.h facts (enum and #define values); the driver side of the fake speaks only these.
 H = SimpleNamespace(
-    NVML_SUCCESS=0, NVML_ERROR_UNINITIALIZED=1, NVML_ERROR_INVALID_ARGUMENT=2, NVML_ERROR_NOT_SUPPORTED=3,
-    NVML_ERROR_NO_PERMISSION=4, NVML_ERROR_NOT_FOUND=6, NVML_ERROR_DRIVER_NOT_LOADED=9, NVML_ERROR_TIMEOUT=10,
-    NVML_ERROR_LIBRARY_NOT_FOUND=12, NVML_ERROR_FUNCTION_NOT_FOUND=13, NVML_ERROR_GPU_IS_LOST=15,
-    NVML_ERROR_RESET_REQUIRED=16, NVML_ERROR_LIB_RM_VERSION_MISMATCH=18, NVML_ERROR_NO_DATA=21,
-    NVML_ERROR_GPU_NOT_FOUND=28, NVML_ERROR_UNKNOWN=999,
-    NVML_VALUE_TYPE_DOUBLE=0, NVML_VALUE_TYPE_UNSIGNED_INT=1, NVML_VALUE_TYPE_UNSIGNED_LONG=2,
-    NVML_VALUE_TYPE_UNSIGNED_LONG_LONG=3, NVML_VALUE_TYPE_SIGNED_LONG_LONG=4, NVML_VALUE_TYPE_SIGNED_INT=5,
+    NVML_SUCCESS=0,
+    NVML_ERROR_UNINITIALIZED=1,
+    NVML_ERROR_INVALID_ARGUMENT=2,
+    NVML_ERROR_NOT_SUPPORTED=3,
+    NVML_ERROR_NO_PERMISSION=4,
+    NVML_ERROR_NOT_FOUND=6,
+    NVML_ERROR_DRIVER_NOT_LOADED=9,
+    NVML_ERROR_TIMEOUT=10,
+    NVML_ERROR_LIBRARY_NOT_FOUND=12,
+    NVML_ERROR_FUNCTION_NOT_FOUND=13,
+    NVML_ERROR_GPU_IS_LOST=15,
+    NVML_ERROR_RESET_REQUIRED=16,
+    NVML_ERROR_LIB_RM_VERSION_MISMATCH=18,
+    NVML_ERROR_NO_DATA=21,
+    NVML_ERROR_GPU_NOT_FOUND=28,
+    NVML_ERROR_UNKNOWN=999,
+    NVML_VALUE_TYPE_DOUBLE=0,
+    NVML_VALUE_TYPE_UNSIGNED_INT=1,
+    NVML_VALUE_TYPE_UNSIGNED_LONG=2,
+    NVML_VALUE_TYPE_UNSIGNED_LONG_LONG=3,
+    NVML_VALUE_TYPE_SIGNED_LONG_LONG=4,
+    NVML_VALUE_TYPE_SIGNED_INT=5,
     NVML_VALUE_TYPE_UNSIGNED_SHORT=6,
-    NVML_FI_DEV_ECC_SBE_VOL_TOTAL=3, NVML_FI_DEV_ECC_DBE_VOL_TOTAL=4, NVML_FI_DEV_RETIRED_SBE=29,
-    NVML_FI_DEV_RETIRED_DBE=30, NVML_FI_DEV_RETIRED_PENDING=31, NVML_FI_DEV_NVLINK_CRC_FLIT_ERROR_COUNT_TOTAL=38,
-    NVML_FI_DEV_NVLINK_CRC_DATA_ERROR_COUNT_TOTAL=45, NVML_FI_DEV_NVLINK_REPLAY_ERROR_COUNT_TOTAL=52,
-    NVML_FI_DEV_NVLINK_RECOVERY_ERROR_COUNT_TOTAL=59, NVML_FI_DEV_MEMORY_TEMP=82,
-    NVML_FI_DEV_TOTAL_ENERGY_CONSUMPTION=83, NVML_FI_DEV_PCIE_REPLAY_COUNTER=94,
-    NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX=138, NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_RX=139,
-    NVML_FI_DEV_REMAPPED_COR=142, NVML_FI_DEV_REMAPPED_UNC=143, NVML_FI_DEV_REMAPPED_PENDING=144,
+    NVML_FI_DEV_ECC_SBE_VOL_TOTAL=3,
+    NVML_FI_DEV_ECC_DBE_VOL_TOTAL=4,
+    NVML_FI_DEV_RETIRED_SBE=29,
+    NVML_FI_DEV_RETIRED_DBE=30,
+    NVML_FI_DEV_RETIRED_PENDING=31,
+    NVML_FI_DEV_NVLINK_CRC_FLIT_ERROR_COUNT_TOTAL=38,
+    NVML_FI_DEV_NVLINK_CRC_DATA_ERROR_COUNT_TOTAL=45,
+    NVML_FI_DEV_NVLINK_REPLAY_ERROR_COUNT_TOTAL=52,
+    NVML_FI_DEV_NVLINK_RECOVERY_ERROR_COUNT_TOTAL=59,
+    NVML_FI_DEV_MEMORY_TEMP=82,
+    NVML_FI_DEV_TOTAL_ENERGY_CONSUMPTION=83,
+    NVML_FI_DEV_PCIE_REPLAY_COUNTER=94,
+    NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX=138,
+    NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_RX=139,
+    NVML_FI_DEV_REMAPPED_COR=142,
+    NVML_FI_DEV_REMAPPED_UNC=143,
+    NVML_FI_DEV_REMAPPED_PENDING=144,
     NVML_FI_DEV_REMAPPED_FAILURE=145,
-    NVML_TEMPERATURE_GPU=0, NVML_TEMPERATURE_THRESHOLD_SHUTDOWN=0, NVML_TEMPERATURE_THRESHOLD_SLOWDOWN=1,
-    NVML_TEMPERATURE_THRESHOLD_MEM_MAX=2, NVML_TEMPERATURE_THRESHOLD_GPU_MAX=3,
-    NVML_CLOCK_SM=1, NVML_CLOCK_MEM=2, NVML_PCIE_UTIL_TX_BYTES=0, NVML_PCIE_UTIL_RX_BYTES=1,
-    NVML_FEATURE_DISABLED=0, NVML_FEATURE_ENABLED=1, NVML_DEVICE_MIG_DISABLE=0, NVML_DEVICE_MIG_ENABLE=1,
+    NVML_TEMPERATURE_GPU=0,
+    NVML_TEMPERATURE_THRESHOLD_SHUTDOWN=0,
+    NVML_TEMPERATURE_THRESHOLD_SLOWDOWN=1,
+    NVML_TEMPERATURE_THRESHOLD_MEM_MAX=2,
+    NVML_TEMPERATURE_THRESHOLD_GPU_MAX=3,
+    NVML_CLOCK_SM=1,
+    NVML_CLOCK_MEM=2,
+    NVML_PCIE_UTIL_TX_BYTES=0,
+    NVML_PCIE_UTIL_RX_BYTES=1,
+    NVML_FEATURE_DISABLED=0,
+    NVML_FEATURE_ENABLED=1,
+    NVML_DEVICE_MIG_DISABLE=0,
+    NVML_DEVICE_MIG_ENABLE=1,
     nvmlEventTypeXidCriticalError=0x8,
     # NVML_STRUCT_VERSION(Memory, 2): sizeof(nvmlMemory_v2_t) = 40 | 2 << 24.
     nvmlMemory_v2=40 | 2 << 24,
@@ -71,32 +105,58 @@ NOT_AVAILABLE_U32 = 0xFFFFFFFF
 NOT_AVAILABLE_U64 = 0xFFFFFFFFFFFFFFFF
 
 # Functions the per-scrape path calls; parallel calls to one GPU among these are measured.
-SCRAPE_FUNCTIONS = frozenset({
-    "nvmlDeviceGetMemoryInfo", "nvmlDeviceGetUtilizationRates", "nvmlDeviceGetTemperature",
-    "nvmlDeviceGetPowerUsage", "nvmlDeviceGetEnforcedPowerLimit", "nvmlDeviceGetClockInfo",
-    "nvmlDeviceGetCurrentClocksEventReasons", "nvmlDeviceGetFieldValues", "nvmlDeviceGetNvLinkState",
-    "nvmlDeviceGetMigMode", "nvmlDeviceGetMaxMigDeviceCount", "nvmlDeviceGetMigDeviceHandleByIndex",
-})
+SCRAPE_FUNCTIONS = frozenset(
+    {
+        "nvmlDeviceGetMemoryInfo",
+        "nvmlDeviceGetUtilizationRates",
+        "nvmlDeviceGetTemperature",
+        "nvmlDeviceGetPowerUsage",
+        "nvmlDeviceGetEnforcedPowerLimit",
+        "nvmlDeviceGetClockInfo",
+        "nvmlDeviceGetCurrentClocksEventReasons",
+        "nvmlDeviceGetFieldValues",
+        "nvmlDeviceGetNvLinkState",
+        "nvmlDeviceGetMigMode",
+        "nvmlDeviceGetMaxMigDeviceCount",
+        "nvmlDeviceGetMigDeviceHandleByIndex",
+    }
+)
 
 
 # --- binding stand-ins: nvml.h record layouts (facts), one class per layout ----------------------
 class _Value(ctypes.Union):
-    _fields_ = [("dVal", ctypes.c_double), ("uiVal", ctypes.c_uint), ("ulVal", ctypes.c_ulong),
-                ("ullVal", ctypes.c_ulonglong), ("sllVal", ctypes.c_longlong), ("siVal", ctypes.c_int),
-                ("usVal", ctypes.c_ushort)]
+    _fields_ = [
+        ("dVal", ctypes.c_double),
+        ("uiVal", ctypes.c_uint),
+        ("ulVal", ctypes.c_ulong),
+        ("ullVal", ctypes.c_ulonglong),
+        ("sllVal", ctypes.c_longlong),
+        ("siVal", ctypes.c_int),
+        ("usVal", ctypes.c_ushort),
+    ]
 
 
 class _FieldValue(ctypes.Structure):
-    _fields_ = [("fieldId", ctypes.c_uint), ("scopeId", ctypes.c_uint), ("timestamp", ctypes.c_longlong),
-                ("latencyUsec", ctypes.c_longlong), ("valueType", ctypes.c_uint), ("nvmlReturn", ctypes.c_uint),
-                ("value", _Value)]
+    _fields_ = [
+        ("fieldId", ctypes.c_uint),
+        ("scopeId", ctypes.c_uint),
+        ("timestamp", ctypes.c_longlong),
+        ("latencyUsec", ctypes.c_longlong),
+        ("valueType", ctypes.c_uint),
+        ("nvmlReturn", ctypes.c_uint),
+        ("value", _Value),
+    ]
 
 
 class _ProcessInfoV2(ctypes.Structure):
     """nvmlProcessInfo_v2_t: what the driver writes (24 bytes)."""
 
-    _fields_ = [("pid", ctypes.c_uint), ("usedGpuMemory", ctypes.c_ulonglong), ("gpuInstanceId", ctypes.c_uint),
-                ("computeInstanceId", ctypes.c_uint)]
+    _fields_ = [
+        ("pid", ctypes.c_uint),
+        ("usedGpuMemory", ctypes.c_ulonglong),
+        ("gpuInstanceId", ctypes.c_uint),
+        ("computeInstanceId", ctypes.c_uint),
+    ]
 
 
 class _ProcessInfo32(ctypes.Structure):
@@ -127,16 +187,13 @@ class Release:
 
 
 RELEASES = {
-    "12.535.77": Release(version="12.535.77", unsigned_short=False, process_record=_ProcessInfo32,
-                         nvlink_max_links=18),
-    "12.555.43": Release(version="12.555.43", unsigned_short=False, process_record=_ProcessInfoV2,
-                         nvlink_max_links=18),
-    "12.560.30": Release(version="12.560.30", unsigned_short=True, process_record=_ProcessInfoV2,
-                         nvlink_max_links=18),
-    "12.570.172": Release(version="12.570.172", unsigned_short=True, process_record=_ProcessInfoV2,
-                          nvlink_max_links=18),
-    "13.615.71": Release(version="13.615.71", unsigned_short=True, process_record=_ProcessInfoV2,
-                         nvlink_max_links=36),
+    "12.535.77": Release(version="12.535.77", unsigned_short=False, process_record=_ProcessInfo32, nvlink_max_links=18),
+    "12.555.43": Release(version="12.555.43", unsigned_short=False, process_record=_ProcessInfoV2, nvlink_max_links=18),
+    "12.560.30": Release(version="12.560.30", unsigned_short=True, process_record=_ProcessInfoV2, nvlink_max_links=18),
+    "12.570.172": Release(
+        version="12.570.172", unsigned_short=True, process_record=_ProcessInfoV2, nvlink_max_links=18
+    ),
+    "13.615.71": Release(version="13.615.71", unsigned_short=True, process_record=_ProcessInfoV2, nvlink_max_links=36),
 }
 LATEST = "13.615.71"
 
@@ -144,11 +201,18 @@ LATEST = "13.615.71"
 def header_binding(version: str = LATEST) -> SimpleNamespace:
     """A binding with the names and record layouts of one nvidia-ml-py release, and nothing else."""
     release = RELEASES[version]
-    names = {name: value for name, value in vars(H).items()
-             if release.unsigned_short or name != "NVML_VALUE_TYPE_UNSIGNED_SHORT"}
-    names.update(NVMLError=HeaderNVMLError, NVML_NVLINK_MAX_LINKS=release.nvlink_max_links,
-                 c_nvmlFieldValue_t=_FieldValue, c_nvmlProcessInfo_t=release.process_record,
-                 release=release)
+    names = {
+        name: value
+        for name, value in vars(H).items()
+        if release.unsigned_short or name != "NVML_VALUE_TYPE_UNSIGNED_SHORT"
+    }
+    names.update(
+        NVMLError=HeaderNVMLError,
+        NVML_NVLINK_MAX_LINKS=release.nvlink_max_links,
+        c_nvmlFieldValue_t=_FieldValue,
+        c_nvmlProcessInfo_t=release.process_record,
+        release=release,
+    )
     if release.process_record is _ProcessInfoV2:
         names["c_nvmlProcessInfo_v2_t"] = _ProcessInfoV2
     return SimpleNamespace(**names)
@@ -251,8 +315,9 @@ class FakeHandle:
 class FakeNvml:
     """Stands in for the `pynvml` module: a binding release over a simulated driver."""
 
-    def __init__(self, gpus, driver_version: str = "550.54.15", cuda_version: int = 12040, binding=None,
-                 privileged: bool = False):
+    def __init__(
+        self, gpus, driver_version: str = "550.54.15", cuda_version: int = 12040, binding=None, privileged: bool = False
+    ):
         self.binding = binding if binding is not None else header_binding()
         self.NVMLError = self.binding.NVMLError
         self.gpus = list(gpus)
@@ -296,6 +361,7 @@ class FakeNvml:
 
     def inject_xid_once_registered(self, index: int, xid: int, timeout: float = 30.0) -> None:
         """inject_xid() as soon as some event set watches GPU `index` (in the background)."""
+
         def deliver():
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
@@ -419,11 +485,13 @@ class FakeNvml:
     def nvmlDeviceGetUUID(self, handle):
         def read(gpu):
             return gpu.uuid if handle.mig is None else f"MIG-{gpu.uuid[4:]}-{handle.mig}"
+
         return self._device(handle, "nvmlDeviceGetUUID", read)
 
     def nvmlDeviceGetName(self, handle):
         def read(gpu):
             return gpu.name if handle.mig is None else f"{gpu.name} MIG {gpu.migs[handle.mig].profile}"
+
         return self._device(handle, "nvmlDeviceGetName", read)
 
     def nvmlDeviceGetPciInfo(self, handle):
@@ -436,6 +504,7 @@ class FakeNvml:
         def read(gpu):
             mode = H.NVML_FEATURE_ENABLED if gpu.ecc_enabled else H.NVML_FEATURE_DISABLED
             return [mode, mode]
+
         return self._device(handle, "nvmlDeviceGetEccMode", read)
 
     # --- per-scrape values -----------------------------------------------------------------
@@ -452,6 +521,7 @@ class FakeNvml:
             if version == H.nvmlMemory_v2:
                 return SimpleNamespace(version=version, total=total, reserved=reserved, free=free, used=used)
             return SimpleNamespace(total=total, free=free, used=used + reserved)
+
         return self._device(handle, "nvmlDeviceGetMemoryInfo", read)
 
     def nvmlDeviceGetUtilizationRates(self, handle):
@@ -459,6 +529,7 @@ class FakeNvml:
             if handle.mig is not None or gpu.migs:
                 self._fail(H.NVML_ERROR_NOT_SUPPORTED)  # as real NVML: no utilisation under MIG
             return SimpleNamespace(gpu=gpu.util_gpu, memory=gpu.util_memory)
+
         return self._device(handle, "nvmlDeviceGetUtilizationRates", read)
 
     def nvmlDeviceGetTemperature(self, handle, sensor):
@@ -466,13 +537,16 @@ class FakeNvml:
 
     def nvmlDeviceGetTemperatureThreshold(self, handle, threshold):
         def read(gpu):
-            values = {H.NVML_TEMPERATURE_THRESHOLD_SLOWDOWN: gpu.slowdown,
-                      H.NVML_TEMPERATURE_THRESHOLD_SHUTDOWN: gpu.shutdown,
-                      H.NVML_TEMPERATURE_THRESHOLD_GPU_MAX: gpu.gpu_max,
-                      H.NVML_TEMPERATURE_THRESHOLD_MEM_MAX: gpu.memory_max}
+            values = {
+                H.NVML_TEMPERATURE_THRESHOLD_SLOWDOWN: gpu.slowdown,
+                H.NVML_TEMPERATURE_THRESHOLD_SHUTDOWN: gpu.shutdown,
+                H.NVML_TEMPERATURE_THRESHOLD_GPU_MAX: gpu.gpu_max,
+                H.NVML_TEMPERATURE_THRESHOLD_MEM_MAX: gpu.memory_max,
+            }
             if threshold not in values:
                 self._fail(H.NVML_ERROR_NOT_SUPPORTED)
             return values[threshold]
+
         return self._device(handle, "nvmlDeviceGetTemperatureThreshold", read)
 
     def nvmlDeviceGetPowerUsage(self, handle):
@@ -482,8 +556,9 @@ class FakeNvml:
         return self._device(handle, "nvmlDeviceGetEnforcedPowerLimit", lambda gpu: gpu.power_limit_mw)
 
     def nvmlDeviceGetClockInfo(self, handle, clock):
-        return self._device(handle, "nvmlDeviceGetClockInfo",
-                            lambda gpu: gpu.sm_mhz if clock == H.NVML_CLOCK_SM else gpu.memory_mhz)
+        return self._device(
+            handle, "nvmlDeviceGetClockInfo", lambda gpu: gpu.sm_mhz if clock == H.NVML_CLOCK_SM else gpu.memory_mhz
+        )
 
     def nvmlDeviceGetCurrentClocksEventReasons(self, handle):
         return self._device(handle, "nvmlDeviceGetCurrentClocksEventReasons", lambda gpu: gpu.clock_reasons)
@@ -496,6 +571,7 @@ class FakeNvml:
                 self._fail(H.NVML_ERROR_INVALID_ARGUMENT)
             # NVLink is not used in MIG mode: every link reads as disabled (NVIDIA MIG user guide).
             return H.NVML_FEATURE_DISABLED if gpu.migs else H.NVML_FEATURE_ENABLED
+
         return self._device(handle, "nvmlDeviceGetNvLinkState", read)
 
     def nvmlDeviceGetFieldValues(self, handle, field_ids):
@@ -506,6 +582,7 @@ class FakeNvml:
                 slot.fieldId, slot.scopeId = field_id, scope
                 self._write_field(gpu, slot, field_id, scope)
             return values
+
         return self._device(handle, "nvmlDeviceGetFieldValues", read)
 
     def _write_field(self, gpu: FakeGpu, slot, field_id: int, scope: int) -> None:
@@ -535,8 +612,10 @@ class FakeNvml:
         uint, ull = H.NVML_VALUE_TYPE_UNSIGNED_INT, H.NVML_VALUE_TYPE_UNSIGNED_LONG_LONG
         ecc = ull if gpu.ecc_enabled else "untouched"
         table = {
-            H.NVML_FI_DEV_MEMORY_TEMP: ("double-typed-uint" if gpu.memory_temperature_as_double else uint,
-                                        gpu.memory_temperature),
+            H.NVML_FI_DEV_MEMORY_TEMP: (
+                "double-typed-uint" if gpu.memory_temperature_as_double else uint,
+                gpu.memory_temperature,
+            ),
             H.NVML_FI_DEV_TOTAL_ENERGY_CONSUMPTION: (ull, gpu.energy_mj),
             H.NVML_FI_DEV_ECC_SBE_VOL_TOTAL: (ecc, gpu.ecc_corrected),
             H.NVML_FI_DEV_ECC_DBE_VOL_TOTAL: (ecc, gpu.ecc_uncorrected),
@@ -553,8 +632,12 @@ class FakeNvml:
             return table[field_id]
         if not gpu.links:
             return None
-        if field_id in (H.NVML_FI_DEV_NVLINK_CRC_FLIT_ERROR_COUNT_TOTAL, H.NVML_FI_DEV_NVLINK_CRC_DATA_ERROR_COUNT_TOTAL,
-                        H.NVML_FI_DEV_NVLINK_REPLAY_ERROR_COUNT_TOTAL, H.NVML_FI_DEV_NVLINK_RECOVERY_ERROR_COUNT_TOTAL):
+        if field_id in (
+            H.NVML_FI_DEV_NVLINK_CRC_FLIT_ERROR_COUNT_TOTAL,
+            H.NVML_FI_DEV_NVLINK_CRC_DATA_ERROR_COUNT_TOTAL,
+            H.NVML_FI_DEV_NVLINK_REPLAY_ERROR_COUNT_TOTAL,
+            H.NVML_FI_DEV_NVLINK_RECOVERY_ERROR_COUNT_TOTAL,
+        ):
             return ull, gpu.nvlink_errors
         if scope in gpu.links and field_id == H.NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX:
             return ull, gpu.nvlink_tx_kib * (scope + 1)
@@ -567,6 +650,7 @@ class FakeNvml:
         def read(gpu):
             mode = H.NVML_DEVICE_MIG_ENABLE if gpu.migs else H.NVML_DEVICE_MIG_DISABLE
             return [mode, mode]
+
         return self._device(handle, "nvmlDeviceGetMigMode", read)
 
     def nvmlDeviceGetMaxMigDeviceCount(self, handle):
@@ -577,30 +661,35 @@ class FakeNvml:
             if index >= len(gpu.migs):
                 self._fail(H.NVML_ERROR_NOT_FOUND)
             return FakeHandle(handle.index, handle.generation, index)
+
         return self._device(handle, "nvmlDeviceGetMigDeviceHandleByIndex", read)
 
     def nvmlDeviceGetGpuInstanceId(self, handle):
         return self._device(handle, "nvmlDeviceGetGpuInstanceId", lambda gpu: gpu.migs[handle.mig].gpu_instance)
 
     def nvmlDeviceGetComputeInstanceId(self, handle):
-        return self._device(handle, "nvmlDeviceGetComputeInstanceId",
-                            lambda gpu: gpu.migs[handle.mig].compute_instance)
+        return self._device(handle, "nvmlDeviceGetComputeInstanceId", lambda gpu: gpu.migs[handle.mig].compute_instance)
 
     # --- slow values -----------------------------------------------------------------------------
     def nvmlDeviceGetPcieThroughput(self, handle, counter):
         def read(gpu):
             time.sleep(gpu.pcie_delay)
             return gpu.pcie_tx_kbs if counter == H.NVML_PCIE_UTIL_TX_BYTES else gpu.pcie_rx_kbs
+
         return self._device(handle, "nvmlDeviceGetPcieThroughput", read)
 
     def nvmlDeviceGetComputeRunningProcesses(self, handle):
         def read(gpu):
             if handle.mig is None and gpu.migs and not self.privileged:
                 self._fail(H.NVML_ERROR_NO_PERMISSION)  # nvml.h: aggregate MIG data needs privileges
-            mine = [p for p in gpu.processes
-                    if handle.mig is None or (p[2], p[3]) == (gpu.migs[handle.mig].gpu_instance,
-                                                           gpu.migs[handle.mig].compute_instance)]
+            mine = [
+                p
+                for p in gpu.processes
+                if handle.mig is None
+                or (p[2], p[3]) == (gpu.migs[handle.mig].gpu_instance, gpu.migs[handle.mig].compute_instance)
+            ]
             return self._process_records(mine)
+
         return self._device(handle, "nvmlDeviceGetComputeRunningProcesses", read)
 
     def nvmlDeviceGetGraphicsRunningProcesses(self, handle):
@@ -608,6 +697,7 @@ class FakeNvml:
             if handle.mig is None and gpu.migs and not self.privileged:
                 self._fail(H.NVML_ERROR_NO_PERMISSION)
             return []
+
         return self._device(handle, "nvmlDeviceGetGraphicsRunningProcesses", read)
 
     def _process_records(self, processes: list) -> list:
@@ -623,8 +713,14 @@ class FakeNvml:
         for position in range(len(processes)):
             record = struct.from_buffer_copy(raw, position * ctypes.sizeof(struct))
             used = None if record.usedGpuMemory == NOT_AVAILABLE_U64 else record.usedGpuMemory
-            records.append(SimpleNamespace(pid=record.pid, usedGpuMemory=used, gpuInstanceId=record.gpuInstanceId,
-                                           computeInstanceId=record.computeInstanceId))
+            records.append(
+                SimpleNamespace(
+                    pid=record.pid,
+                    usedGpuMemory=used,
+                    gpuInstanceId=record.gpuInstanceId,
+                    computeInstanceId=record.computeInstanceId,
+                )
+            )
         return records
 
     # --- events ----------------------------------------------------------------------------------
@@ -645,6 +741,7 @@ class FakeNvml:
                 if registered is None:
                     self._fail(H.NVML_ERROR_UNINITIALIZED)
                 registered["handles"].add(handle)
+
         self._device(handle, "nvmlDeviceRegisterEvents", read)
 
     def nvmlEventSetWait(self, event_set, timeout_ms):
@@ -659,9 +756,12 @@ class FakeNvml:
                     if registered["queue"]:
                         handle, xid, gpu_instance = registered["queue"].pop(0)
                         return SimpleNamespace(
-                            device=handle, eventType=H.nvmlEventTypeXidCriticalError, eventData=xid,
+                            device=handle,
+                            eventType=H.nvmlEventTypeXidCriticalError,
+                            eventData=xid,
                             gpuInstanceId=NOT_AVAILABLE_U32 if gpu_instance is None else gpu_instance,
-                            computeInstanceId=NOT_AVAILABLE_U32)
+                            computeInstanceId=NOT_AVAILABLE_U32,
+                        )
                     left = deadline - time.monotonic()
                     if left <= 0:
                         self._fail(H.NVML_ERROR_TIMEOUT)
@@ -678,19 +778,41 @@ class FakeNvml:
 def fleet(processes_pid: int | None = None, binding=None, privileged: bool = False) -> FakeNvml:
     """Four GPUs that between them show every feature: NVLink, MIG, a GPU lacking most fields, processes."""
     pid = processes_pid
-    nvlinked = FakeGpu("GPU-00000000-0000-0000-0000-000000000000", pci_bus_id="00000000:18:00.0", nvlinks=4,
-                       processes=[(pid, 30 * GIB, None, None)] if pid else [])
-    mig = FakeGpu("GPU-11111111-1111-1111-1111-111111111111", name="NVIDIA A100-SXM4-40GB",
-                  pci_bus_id="00000000:2A:00.0", memory_total=40 * GIB, nvlinks=12,
-                  migs=[FakeMig(1, 0, "3g.20gb", 20 * GIB, 5 * GIB), FakeMig(2, 0, "3g.20gb", 20 * GIB, 1 * GIB)],
-                  processes=[(pid, 4 * GIB, 1, 0)] if pid else [])
-    consumer = FakeGpu("GPU-22222222-2222-2222-2222-222222222222", name="NVIDIA GeForce RTX 4090",
-                       pci_bus_id="00000000:3B:00.0", memory_total=24 * GIB, ecc_enabled=False,
-                       unsupported={"nvmlDeviceGetEnforcedPowerLimit", "events"} | {
-                           f"field:{fid}" for fid in (
-                               H.NVML_FI_DEV_MEMORY_TEMP, H.NVML_FI_DEV_RETIRED_SBE,
-                               H.NVML_FI_DEV_RETIRED_DBE, H.NVML_FI_DEV_RETIRED_PENDING,
-                               H.NVML_FI_DEV_REMAPPED_COR, H.NVML_FI_DEV_REMAPPED_UNC,
-                               H.NVML_FI_DEV_REMAPPED_PENDING, H.NVML_FI_DEV_REMAPPED_FAILURE)})
+    nvlinked = FakeGpu(
+        "GPU-00000000-0000-0000-0000-000000000000",
+        pci_bus_id="00000000:18:00.0",
+        nvlinks=4,
+        processes=[(pid, 30 * GIB, None, None)] if pid else [],
+    )
+    mig = FakeGpu(
+        "GPU-11111111-1111-1111-1111-111111111111",
+        name="NVIDIA A100-SXM4-40GB",
+        pci_bus_id="00000000:2A:00.0",
+        memory_total=40 * GIB,
+        nvlinks=12,
+        migs=[FakeMig(1, 0, "3g.20gb", 20 * GIB, 5 * GIB), FakeMig(2, 0, "3g.20gb", 20 * GIB, 1 * GIB)],
+        processes=[(pid, 4 * GIB, 1, 0)] if pid else [],
+    )
+    consumer = FakeGpu(
+        "GPU-22222222-2222-2222-2222-222222222222",
+        name="NVIDIA GeForce RTX 4090",
+        pci_bus_id="00000000:3B:00.0",
+        memory_total=24 * GIB,
+        ecc_enabled=False,
+        unsupported={"nvmlDeviceGetEnforcedPowerLimit", "events"}
+        | {
+            f"field:{fid}"
+            for fid in (
+                H.NVML_FI_DEV_MEMORY_TEMP,
+                H.NVML_FI_DEV_RETIRED_SBE,
+                H.NVML_FI_DEV_RETIRED_DBE,
+                H.NVML_FI_DEV_RETIRED_PENDING,
+                H.NVML_FI_DEV_REMAPPED_COR,
+                H.NVML_FI_DEV_REMAPPED_UNC,
+                H.NVML_FI_DEV_REMAPPED_PENDING,
+                H.NVML_FI_DEV_REMAPPED_FAILURE,
+            )
+        },
+    )
     plain = FakeGpu("GPU-33333333-3333-3333-3333-333333333333", pci_bus_id="00000000:5D:00.0")
     return FakeNvml([nvlinked, mig, consumer, plain], binding=binding, privileged=privileged)

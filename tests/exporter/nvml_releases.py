@@ -23,12 +23,28 @@ def install(version: str, cache: Path):
     target = cache / version
     if not (target / "pynvml.py").is_file():
         result = subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--disable-pip-version-check",
-             "--target", str(target), f"nvidia-ml-py=={version}"],
-            capture_output=True, text=True, timeout=300, check=False)
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--no-deps",
+                "--disable-pip-version-check",
+                "--target",
+                str(target),
+                f"nvidia-ml-py=={version}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
         if result.returncode != 0 or not (target / "pynvml.py").is_file():
-            pytest.skip(f"pip could not install nvidia-ml-py=={version} (no network?): "
-                        f"{result.stderr.strip().splitlines()[-1:] or result.returncode}")
+            pytest.skip(
+                f"pip could not install nvidia-ml-py=={version} (no network?): "
+                f"{result.stderr.strip().splitlines()[-1:] or result.returncode}"
+            )
     name = "pynvml_" + version.replace(".", "_")
     if name in sys.modules:
         return sys.modules[name]

@@ -2,6 +2,7 @@
 
 import pytest
 import yaml
+
 from promspec.exporter.options import Options
 
 from .exporter_harness import HOST_COLLECTORS, REPO, families, samples, scrape_until
@@ -23,8 +24,11 @@ def full_featured_body(start_exporter, procfs, rootfs) -> str:
     exporter = start_exporter(HOST_COLLECTORS + ["gpu"], options, nvml=nvml)
     exporter.metrics()
     nvml.inject_xid(0, 79)
-    return scrape_until(exporter, lambda b: "promspec_gpu_xid_errors_total" in b and
-                        len(samples(b, "promspec_gpu_process_memory_bytes")) == 2, "every GPU family")
+    return scrape_until(
+        exporter,
+        lambda b: "promspec_gpu_xid_errors_total" in b and len(samples(b, "promspec_gpu_process_memory_bytes")) == 2,
+        "every GPU family",
+    )
 
 
 @pytest.mark.slow

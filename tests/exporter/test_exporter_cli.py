@@ -7,6 +7,7 @@ import sys
 
 import bcrypt
 import pytest
+
 from promspec.exporter import DEFAULT_PORT
 from promspec.exporter.cli import parse_args
 from promspec.exporter.gpu.nvml_source import load_binding
@@ -16,19 +17,23 @@ from .exporter_harness import assert_promtool_clean, exporter_process, http_get,
 
 
 def run(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "promspec.exporter", *args], capture_output=True, text=True,
-                          timeout=60, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "promspec.exporter", *args], capture_output=True, text=True, timeout=60, env=env
+    )
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("args, mentions", [
-    (["--collectors.enable=cpu,bogus"], "bogus"),
-    (["--collector.gpu.timeout=soon"], "soon"),
-    (["--web.listen-address=localhost"], "--web.listen-address"),
-    (["--collector.filesystem.fs-types-exclude=(unclosed"], "regular expression"),
-    (["--no-such-flag"], "--no-such-flag"),
-    (["--log.level=loud"], "loud"),
-])
+@pytest.mark.parametrize(
+    "args, mentions",
+    [
+        (["--collectors.enable=cpu,bogus"], "bogus"),
+        (["--collector.gpu.timeout=soon"], "soon"),
+        (["--web.listen-address=localhost"], "--web.listen-address"),
+        (["--collector.filesystem.fs-types-exclude=(unclosed"], "regular expression"),
+        (["--no-such-flag"], "--no-such-flag"),
+        (["--log.level=loud"], "loud"),
+    ],
+)
 def test_bad_flags_exit_1_without_traceback(args, mentions):
     result = run(*args)
     assert result.returncode == 1 and mentions in result.stderr
@@ -36,17 +41,20 @@ def test_bad_flags_exit_1_without_traceback(args, mentions):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("content, mentions", [
-    ("basic_auth_users:\n  admin: plaintext\n", "bcrypt"),
-    ("basic_auth_users:\n  admin: $2y$10$notavalidhash\n", "malformed"),
-    ("tls_server_config:\n  cert_file: missing.crt\n  key_file: missing.key\n", "cert_file"),
-    ("tls_server_config:\n  cert_file: a.crt\n", "key_file"),
-    ("tls_server_config:\n  cert_file: a\n  key_file: b\n  cipher_suites: [x]\n", "cipher_suites"),
-    ("unknown_section: {}\n", "unknown key"),
-    ("basic_auth_users: [a, b]\n", "mapping"),
-    ("http_server_config:\n  headers:\n    Content-Type: x\n", "Content-Type"),
-    ("basic_auth_users: {\n", "YAML"),
-])
+@pytest.mark.parametrize(
+    "content, mentions",
+    [
+        ("basic_auth_users:\n  admin: plaintext\n", "bcrypt"),
+        ("basic_auth_users:\n  admin: $2y$10$notavalidhash\n", "malformed"),
+        ("tls_server_config:\n  cert_file: missing.crt\n  key_file: missing.key\n", "cert_file"),
+        ("tls_server_config:\n  cert_file: a.crt\n", "key_file"),
+        ("tls_server_config:\n  cert_file: a\n  key_file: b\n  cipher_suites: [x]\n", "cipher_suites"),
+        ("unknown_section: {}\n", "unknown key"),
+        ("basic_auth_users: [a, b]\n", "mapping"),
+        ("http_server_config:\n  headers:\n    Content-Type: x\n", "Content-Type"),
+        ("basic_auth_users: {\n", "YAML"),
+    ],
+)
 def test_bad_web_config_exits_1_without_traceback(tmp_path, content, mentions):
     path = tmp_path / "web.yml"
     path.write_text(content)
@@ -72,9 +80,11 @@ def test_port_in_use_exits_1():
 
 def test_defaults_flags_and_environment():
     assert parse_args([], {}).listen_address == f":{DEFAULT_PORT}"
-    env = {"PROMSPEC_EXPORTER_WEB_LISTEN_ADDRESS": "127.0.0.1:9999",
-           "PROMSPEC_EXPORTER_COLLECTOR_GPU_PROCESSES": "true",
-           "PROMSPEC_EXPORTER_COLLECTOR_GPU_TIMEOUT": "500ms"}
+    env = {
+        "PROMSPEC_EXPORTER_WEB_LISTEN_ADDRESS": "127.0.0.1:9999",
+        "PROMSPEC_EXPORTER_COLLECTOR_GPU_PROCESSES": "true",
+        "PROMSPEC_EXPORTER_COLLECTOR_GPU_TIMEOUT": "500ms",
+    }
     args = parse_args([], env)
     assert (args.listen_address, args.gpu_processes, args.gpu_timeout) == ("127.0.0.1:9999", True, 0.5)
     args = parse_args(["--web.listen-address=127.0.0.1:1", "--no-collector.gpu.processes"], env)
@@ -90,8 +100,7 @@ def test_bad_environment_value_exits_1():
 
 @pytest.mark.slow
 def test_collectors_from_environment_and_clean_stop(tmp_path):
-    env = {"PROMSPEC_EXPORTER_COLLECTORS_ENABLE": "loadavg,meminfo,cpu",
-           "PROMSPEC_EXPORTER_COLLECTORS_DISABLE": "cpu"}
+    env = {"PROMSPEC_EXPORTER_COLLECTORS_ENABLE": "loadavg,meminfo,cpu", "PROMSPEC_EXPORTER_COLLECTORS_DISABLE": "cpu"}
     with exporter_process([], env=env, log_path=tmp_path / "log") as (process, port, _):
         status, _, body = http_get(port)
         assert status == 200 and b"node_load1" in body and b"node_memory_MemTotal_bytes" in body
@@ -151,15 +160,17 @@ def test_web_config_from_flag_serves_basic_auth(tmp_path):
 
 @pytest.mark.slow
 def test_exporter_imports_nothing_from_the_generator():
-    code = ("import sys\n"
-            "from promspec.exporter import collectors\n"
-            "from promspec.exporter.cli import options_from, parse_args\n"
-            "from promspec.exporter.registry import Registry\n"
-            "args = parse_args([], {})\n"
-            "registry = Registry(collectors.build(collectors.DEFAULT, options_from(args)))\n"
-            "registry.gather().body('text', True)\n"
-            "registry.close()\n"
-            "print(' '.join(sorted(sys.modules)))\n")
+    code = (
+        "import sys\n"
+        "from promspec.exporter import collectors\n"
+        "from promspec.exporter.cli import options_from, parse_args\n"
+        "from promspec.exporter.registry import Registry\n"
+        "args = parse_args([], {})\n"
+        "registry = Registry(collectors.build(collectors.DEFAULT, options_from(args)))\n"
+        "registry.gather().body('text', True)\n"
+        "registry.close()\n"
+        "print(' '.join(sorted(sys.modules)))\n"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     modules = result.stdout.split()

@@ -5,6 +5,7 @@ import threading
 import time
 
 import pytest
+
 from promspec.exporter.collectors.filesystem import PROBERS, FilesystemCollector
 from promspec.exporter.options import Options
 from promspec.exporter.registry import Registry, StatelessCollector, Workers

@@ -5,6 +5,7 @@ import subprocess
 
 import pytest
 import yaml
+
 from promspec.exporter import DEFAULT_PORT
 from promspec.exporter.cli import parse_args
 
@@ -25,8 +26,13 @@ def unit_settings() -> dict:
 
 def test_unit_is_hardened():
     settings = unit_settings()
-    for key, expected in {"DynamicUser": "yes", "ProtectSystem": "strict", "NoNewPrivileges": "yes",
-                          "CapabilityBoundingSet": "", "DevicePolicy": "closed"}.items():
+    for key, expected in {
+        "DynamicUser": "yes",
+        "ProtectSystem": "strict",
+        "NoNewPrivileges": "yes",
+        "CapabilityBoundingSet": "",
+        "DevicePolicy": "closed",
+    }.items():
         assert settings.get(key) == [expected], key
 
 

@@ -3,6 +3,7 @@
 import threading
 
 import pytest
+
 from promspec.exporter.options import Options
 
 from .exporter_harness import assert_promtool_clean, needs, promtool_check, samples, scrape_until, value
@@ -11,8 +12,12 @@ from .fake_nvml import GIB, fleet
 # Every test here starts a subprocess or a server (see the `slow` marker in pyproject.toml).
 pytestmark = pytest.mark.slow
 
-UUID = ["GPU-00000000-0000-0000-0000-000000000000", "GPU-11111111-1111-1111-1111-111111111111",
-        "GPU-22222222-2222-2222-2222-222222222222", "GPU-33333333-3333-3333-3333-333333333333"]
+UUID = [
+    "GPU-00000000-0000-0000-0000-000000000000",
+    "GPU-11111111-1111-1111-1111-111111111111",
+    "GPU-22222222-2222-2222-2222-222222222222",
+    "GPU-33333333-3333-3333-3333-333333333333",
+]
 
 
 def gpu_options(**overrides) -> Options:
@@ -59,7 +64,9 @@ def test_mig_instances_are_their_own_series(start_exporter):
     body = start_exporter(["gpu"], gpu_options(), nvml=fleet()).metrics()
     mig = [(lbl, v) for lbl, v in samples(body, "promspec_gpu_memory_used_bytes") if "gpu_instance" in lbl]
     assert sorted((lbl["gpu"], lbl["gpu_instance"], lbl["compute_instance"], v) for lbl, v in mig) == [
-        ("1", "1", "0", 5 * GIB), ("1", "2", "0", 1 * GIB)]
+        ("1", "1", "0", 5 * GIB),
+        ("1", "2", "0", 1 * GIB),
+    ]
     assert all(lbl["name"].endswith("MIG 3g.20gb") and lbl["uuid"] == UUID[1] for lbl, _ in mig)
     # NVML has no utilisation under MIG: none is made up.
     assert not [lbl for lbl, _ in samples(body, "promspec_gpu_utilization_ratio") if lbl["gpu"] == "1"]
@@ -68,8 +75,12 @@ def test_mig_instances_are_their_own_series(start_exporter):
 def test_unsupported_fields_are_skipped_not_failed(start_exporter):
     body = start_exporter(["gpu"], gpu_options(), nvml=fleet()).metrics()
     assert up(body)["2"] == 1 and success(body) == 1
-    for name in ("promspec_gpu_memory_temperature_celsius", "promspec_gpu_ecc_errors_total",
-                 "promspec_gpu_power_limit_watts", "promspec_gpu_remapped_rows"):
+    for name in (
+        "promspec_gpu_memory_temperature_celsius",
+        "promspec_gpu_ecc_errors_total",
+        "promspec_gpu_power_limit_watts",
+        "promspec_gpu_remapped_rows",
+    ):
         present = {lbl["gpu"] for lbl, _ in samples(body, name)}
         assert "2" not in present and "0" in present, name
     assert value(body, "promspec_gpu_power_watts", gpu="2") == 350.0
@@ -78,8 +89,11 @@ def test_unsupported_fields_are_skipped_not_failed(start_exporter):
 def test_slow_fields_come_from_the_background_with_their_age(start_exporter, procfs):
     nvml = fleet(processes_pid=4242)
     exporter = start_exporter(["gpu"], gpu_options(gpu_processes=True, procfs=str(procfs)), nvml=nvml)
-    body = scrape_until(exporter, lambda b: len(samples(b, "promspec_gpu_process_memory_bytes")) == 2,
-                        "background samples of both GPUs with processes")
+    body = scrape_until(
+        exporter,
+        lambda b: len(samples(b, "promspec_gpu_process_memory_bytes")) == 2,
+        "background samples of both GPUs with processes",
+    )
     assert value(body, "promspec_gpu_pcie_throughput_bytes_per_second", gpu="0", direction="rx") == 2000 * 1024
     ages = {(lbl["gpu"], lbl["field"]) for lbl, _ in samples(body, "promspec_gpu_sample_age_seconds")}
     assert {("0", "device"), ("0", "pcie_throughput"), ("0", "processes")} <= ages

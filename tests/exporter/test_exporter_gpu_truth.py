@@ -13,6 +13,7 @@ import threading
 import time
 
 import pytest
+
 from promspec.exporter.gpu.collector import GpuCollector
 from promspec.exporter.metrics import render_text
 from promspec.exporter.options import Options
@@ -22,8 +23,12 @@ from . import fake_nvml, nvml_releases
 from .exporter_harness import HERE, samples, value, wait_for
 from .fake_nvml import GIB, MIB, FakeGpu, FakeNvml, fleet, header_binding
 
-UUID = ["GPU-00000000-0000-0000-0000-000000000000", "GPU-11111111-1111-1111-1111-111111111111",
-        "GPU-22222222-2222-2222-2222-222222222222", "GPU-33333333-3333-3333-3333-333333333333"]
+UUID = [
+    "GPU-00000000-0000-0000-0000-000000000000",
+    "GPU-11111111-1111-1111-1111-111111111111",
+    "GPU-22222222-2222-2222-2222-222222222222",
+    "GPU-33333333-3333-3333-3333-333333333333",
+]
 
 
 @pytest.fixture
@@ -81,8 +86,10 @@ def test_the_fake_misreads_process_records_as_12_535_77_does():
     bad = FakeNvml([gpu], binding=header_binding("12.535.77"))
     for nvml in (good, bad):
         nvml.nvmlInit()
-    read = {name: [p.pid for p in nvml.nvmlDeviceGetComputeRunningProcesses(nvml.nvmlDeviceGetHandleByIndex(0))]
-            for name, nvml in (("good", good), ("bad", bad))}
+    read = {
+        name: [p.pid for p in nvml.nvmlDeviceGetComputeRunningProcesses(nvml.nvmlDeviceGetHandleByIndex(0))]
+        for name, nvml in (("good", good), ("bad", bad))
+    }
     assert read["good"] == [100, 200, 300]
     assert read["bad"][0] == 100 and read["bad"][1:] != [200, 300]
 
@@ -143,13 +150,19 @@ def test_implausible_field_values_are_dropped(collector):
 def test_misread_process_records_are_refused_not_served(collector, procfs):
     truth = [(100, 1 * GIB, None, None), (200, 2 * GIB, None, None), (300, 3 * GIB, None, None)]
     bad = FakeNvml([FakeGpu(UUID[0], processes=truth)], binding=header_binding("12.535.77"))
-    body = scrape_until(collector(bad, gpu_processes=True, procfs=str(procfs)),
-                        lambda b: "promspec_gpu_data_unavailable" in b, "the refusal")
+    body = scrape_until(
+        collector(bad, gpu_processes=True, procfs=str(procfs)),
+        lambda b: "promspec_gpu_data_unavailable" in b,
+        "the refusal",
+    )
     assert value(body, "promspec_gpu_data_unavailable", gpu="0", data="processes", reason="binding") == 1
     assert not samples(body, "promspec_gpu_process_memory_bytes")
     good = FakeNvml([FakeGpu(UUID[0], processes=truth)], binding=header_binding("12.560.30"))
-    body = scrape_until(collector(good, gpu_processes=True, procfs=str(procfs)),
-                        lambda b: len(samples(b, "promspec_gpu_process_memory_bytes")) == 3, "three processes")
+    body = scrape_until(
+        collector(good, gpu_processes=True, procfs=str(procfs)),
+        lambda b: len(samples(b, "promspec_gpu_process_memory_bytes")) == 3,
+        "three processes",
+    )
     served = {lbl["pid"]: v for lbl, v in samples(body, "promspec_gpu_process_memory_bytes")}
     assert served == {"100": 1 * GIB, "200": 2 * GIB, "300": 3 * GIB}
 
@@ -158,8 +171,11 @@ def test_misread_process_records_are_refused_not_served(collector, procfs):
 def test_one_hung_gpu_freezes_only_its_own_background_values(collector):
     nvml = fleet()
     gpu_collector = collector(nvml, gpu_timeout=0.2, gpu_max_age=1.0)
-    scrape_until(gpu_collector, lambda b: len(samples(b, "promspec_gpu_pcie_throughput_bytes_per_second")) == 8,
-                 "PCIe throughput of every GPU")
+    scrape_until(
+        gpu_collector,
+        lambda b: len(samples(b, "promspec_gpu_pcie_throughput_bytes_per_second")) == 8,
+        "PCIe throughput of every GPU",
+    )
     release = threading.Event()
     nvml.gpus[3].hang = release
     try:
@@ -177,8 +193,11 @@ def test_one_hung_gpu_freezes_only_its_own_background_values(collector):
 # --- defect 6: MIG data refused to unprivileged callers is said to be missing --------------------
 def test_mig_without_privileges_says_what_is_missing(collector, procfs):
     options = {"gpu_processes": True, "procfs": str(procfs)}
-    body = scrape_until(collector(fleet(processes_pid=4242), **options),
-                        lambda b: len(samples(b, "promspec_gpu_process_memory_bytes")) == 2, "processes")
+    body = scrape_until(
+        collector(fleet(processes_pid=4242), **options),
+        lambda b: len(samples(b, "promspec_gpu_process_memory_bytes")) == 2,
+        "processes",
+    )
     missing = {(lbl["gpu"], lbl["data"], lbl["reason"]) for lbl, _ in samples(body, "promspec_gpu_data_unavailable")}
     assert missing == {("1", "memory", "no_permission"), ("1", "instance_xid_events", "no_permission")}
     # Per-instance handles need no privilege: the instance's process is still found.
@@ -186,8 +205,11 @@ def test_mig_without_privileges_says_what_is_missing(collector, procfs):
     assert (labels["pid"], labels["gpu_instance"]) == ("4242", "1")
     privileged = scrape(collector(fleet(processes_pid=4242, privileged=True), **options))
     assert "promspec_gpu_data_unavailable" not in privileged
-    parent = [v for lbl, v in samples(privileged, "promspec_gpu_memory_total_bytes")
-              if lbl["gpu"] == "1" and "gpu_instance" not in lbl]
+    parent = [
+        v
+        for lbl, v in samples(privileged, "promspec_gpu_memory_total_bytes")
+        if lbl["gpu"] == "1" and "gpu_instance" not in lbl
+    ]
     assert parent == [40 * GIB]
 
 
@@ -246,8 +268,11 @@ def test_nvlinks_sparse_numbering_and_mig(collector):
 
 def test_gpu_and_memory_max_thresholds(collector):
     body = scrape(collector(fleet()))
-    thresholds = {lbl["threshold"]: v for lbl, v in samples(body, "promspec_gpu_temperature_threshold_celsius")
-                  if lbl["gpu"] == "0"}
+    thresholds = {
+        lbl["threshold"]: v
+        for lbl, v in samples(body, "promspec_gpu_temperature_threshold_celsius")
+        if lbl["gpu"] == "0"
+    }
     assert thresholds == {"slowdown": 90, "shutdown": 95, "gpu_max": 87, "memory_max": 95}
 
 
@@ -270,9 +295,16 @@ def test_version_mismatch_exits_non_zero_for_the_supervisor(tmp_path):
     log_path = tmp_path / "log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, str(HERE / "fake_exporter.py"), "--web.listen-address=127.0.0.1:0",
-             "--collectors.enable=gpu,loadavg"],
-            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "FAKE_NVML_VERSION_MISMATCH": "1"})
+            [
+                sys.executable,
+                str(HERE / "fake_exporter.py"),
+                "--web.listen-address=127.0.0.1:0",
+                "--collectors.enable=gpu,loadavg",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "FAKE_NVML_VERSION_MISMATCH": "1"},
+        )
     try:
         code = process.wait(timeout=30)
     finally:

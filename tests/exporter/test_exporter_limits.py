@@ -14,6 +14,7 @@ import threading
 import time
 
 import pytest
+
 from promspec.exporter.registry import Registry, StatelessCollector
 from promspec.exporter.server import ExporterServer, ServerLimits
 
@@ -90,8 +91,10 @@ def test_max_requests_answers_503_beyond_the_limit(serve):
         server = serve([Blocking(release)], max_requests=1)
         first = threading.Thread(target=http_get, args=(server.port,))
         first.start()
-        wait_for(lambda: server.registry.health["blocking"] is not None and server.registry._workers.running(),
-                 "the first scrape to start")
+        wait_for(
+            lambda: server.registry.health["blocking"] is not None and server.registry._workers.running(),
+            "the first scrape to start",
+        )
         status, _, body = http_get(server.port, "/healthz")
         assert status == 503 and b"limit of concurrent requests reached (1)" in body
         release.set()
@@ -112,8 +115,7 @@ def test_max_connections_refuses_when_every_connection_is_busy(serve):
         busy = [threading.Thread(target=http_get, args=(server.port,)) for _ in range(3)]
         for thread in busy:
             thread.start()
-        wait_for(lambda: server.registry._workers.running() and _connection_threads() >= 3,
-                 "three scrapes in flight")
+        wait_for(lambda: server.registry._workers.running() and _connection_threads() >= 3, "three scrapes in flight")
         before = _connection_threads()
         for _ in range(4):
             extra = _connect(server.port)
@@ -180,8 +182,9 @@ def test_a_get_body_is_refused_not_parsed_as_a_second_request(serve):
     server = serve([])
     sock = _connect(server.port)
     smuggled = b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n"
-    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: " + str(len(smuggled)).encode() +
-                 b"\r\n\r\n" + smuggled)
+    sock.sendall(
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: " + str(len(smuggled)).encode() + b"\r\n\r\n" + smuggled
+    )
     reply = _closed_within(sock, 10)
     sock.close()
     assert reply.startswith(b"HTTP/1.1 400") and reply.count(b"HTTP/1.1 ") == 1, reply
@@ -194,8 +197,9 @@ def test_a_get_body_is_refused_not_parsed_as_a_second_request(serve):
 @pytest.mark.skipif(shutil.which("ss") is None, reason="ss (iproute2) is not installed")
 def test_listen_backlog_is_raised(serve):
     server = serve([])
-    out = subprocess.run(["ss", "-Hltn", f"sport = :{server.port}"], capture_output=True, text=True,
-                         check=True).stdout.split()
+    out = subprocess.run(
+        ["ss", "-Hltn", f"sport = :{server.port}"], capture_output=True, text=True, check=True
+    ).stdout.split()
     # For a listening socket ss prints the backlog as Send-Q (the kernel caps it at somaxconn).
     with open("/proc/sys/net/core/somaxconn") as handle:
         somaxconn = int(handle.read())
@@ -219,8 +223,12 @@ def _serve_and_stop(command, log_path, hung_mount: str):
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
     try:
-        match = wait_for(lambda: re.search(r"listening on http://127\.0\.0\.1:(\d+)", log_path.read_text())
-                         or process.poll() is not None, "the exporter to listen")
+        match = wait_for(
+            lambda: (
+                re.search(r"listening on http://127\.0\.0\.1:(\d+)", log_path.read_text()) or process.poll() is not None
+            ),
+            "the exporter to listen",
+        )
         assert process.poll() is None, log_path.read_text()
         port = int(match.group(1))
         threads = []
@@ -236,8 +244,11 @@ def _serve_and_stop(command, log_path, hung_mount: str):
             assert value(body, "promspec_exporter_collector_success", collector="filesystem") == 1
             threads.append(_threads(process.pid))
         # A hung mount holds one thread, not one more per scrape; connection threads may take a moment to end.
-        wait_for(lambda: _threads(process.pid) <= threads[1], f"the thread count to settle (per scrape: {threads})",
-                 timeout=5)
+        wait_for(
+            lambda: _threads(process.pid) <= threads[1],
+            f"the thread count to settle (per scrape: {threads})",
+            timeout=5,
+        )
         process.send_signal(signal.SIGTERM)
         return process.wait(timeout=10)
     finally:
@@ -249,9 +260,14 @@ def _serve_and_stop(command, log_path, hung_mount: str):
 def test_injected_hung_statfs_no_thread_growth_and_sigterm_stops(tmp_path):
     hung = str(tmp_path / "hung")
     proc = _proc_with_mounts(tmp_path, f"/dev/vda1 {tmp_path} ext4 rw 0 0\nremote:/x {hung} nfs4 rw 0 0\n")
-    command = [sys.executable, str(HERE / "hung_exporter.py"), "--web.listen-address=127.0.0.1:0",
-               "--collectors.enable=filesystem,process", f"--path.procfs={proc}",
-               "--collector.filesystem.mount-timeout=0.3s"]
+    command = [
+        sys.executable,
+        str(HERE / "hung_exporter.py"),
+        "--web.listen-address=127.0.0.1:0",
+        "--collectors.enable=filesystem,process",
+        f"--path.procfs={proc}",
+        "--collector.filesystem.mount-timeout=0.3s",
+    ]
     assert _serve_and_stop(command, tmp_path / "log", hung) == 0
 
 
@@ -273,10 +289,12 @@ def test_real_hung_fuse_mount_in_a_private_namespace(tmp_path):
     mountpoint = tmp_path / "hung-fuse"
     mountpoint.mkdir()
     proc = _proc_with_mounts(tmp_path, f"/dev/vda1 {tmp_path} ext4 rw 0 0\npromspec-hung {mountpoint} fuse rw 0 0\n")
-    script = (f'exec 3<>/dev/fuse && mount -t fuse -o fd=3,rootmode=40000,user_id=0,group_id=0 promspec-hung '
-              f'"{mountpoint}" && exec "$0" -m promspec.exporter --web.listen-address=127.0.0.1:0 '
-              f'--collectors.enable=filesystem,process --path.procfs="{proc}" '
-              f'--collector.filesystem.mount-timeout=0.3s')
+    script = (
+        f"exec 3<>/dev/fuse && mount -t fuse -o fd=3,rootmode=40000,user_id=0,group_id=0 promspec-hung "
+        f'"{mountpoint}" && exec "$0" -m promspec.exporter --web.listen-address=127.0.0.1:0 '
+        f'--collectors.enable=filesystem,process --path.procfs="{proc}" '
+        f"--collector.filesystem.mount-timeout=0.3s"
+    )
     command = ["unshare", "-m", "--propagation", "private", "sh", "-c", script, sys.executable]
     assert _serve_and_stop(command, tmp_path / "log", str(mountpoint)) == 0
 
@@ -288,8 +306,9 @@ def test_a_stalled_tls_handshake_is_evicted_for_a_real_client(tmp_path, pki):  #
     path = directory / "web.yml"
     path.write_text("tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n")
     registry = Registry([])
-    server = ExporterServer(registry, ("127.0.0.1", 0), webconfig.load(str(path)),
-                            limits=ServerLimits(max_connections=1)).start()
+    server = ExporterServer(
+        registry, ("127.0.0.1", 0), webconfig.load(str(path)), limits=ServerLimits(max_connections=1)
+    ).start()
     stalled = _connect(server.port)  # TCP only: the handshake never starts
     try:
         time.sleep(1.5)

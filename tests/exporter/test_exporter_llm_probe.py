@@ -7,13 +7,15 @@ import sys
 import time
 
 import pytest
-from fake_llm import FakeLLM
 from prometheus_client.parser import text_string_to_metric_families
+
 from promspec.exporter.collectors.llm_probe import LlmProbeCollector
 from promspec.exporter.metrics import render_text
 from promspec.exporter.probe import config
 from promspec.exporter.probe.llm import Result, run
 from promspec.exporter.probe.state import Budget, ProbeSet
+
+from fake_llm import FakeLLM
 
 # Client-observed times may exceed the injected delay by scheduling and loopback overhead on a shared
 # 2-core machine, never undercut it. Stated tolerance: -5 ms .. +150 ms per measurement.
@@ -28,15 +30,18 @@ def target(url: str, **over) -> config.Target:
 # --- configuration -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("raw, message", [
-    ({"token": "sk-123"}, "inline tokens are not accepted"),
-    ({"timeout": "20s"}, "longer than the interval"),
-    ({"max_tokens": 4096}, "max_tokens"),
-    ({"colour": "red"}, "unknown key(s) colour"),
-    ({"url": "ftp://x"}, "is not an http(s) URL"),
-    ({"interval": "soon"}, "is not a duration"),
-    ({"token_file": "/a", "token_env": "B"}, "both token_file and token_env"),
-])
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ({"token": "sk-123"}, "inline tokens are not accepted"),
+        ({"timeout": "20s"}, "longer than the interval"),
+        ({"max_tokens": 4096}, "max_tokens"),
+        ({"colour": "red"}, "unknown key(s) colour"),
+        ({"url": "ftp://x"}, "is not an http(s) URL"),
+        ({"interval": "soon"}, "is not a duration"),
+        ({"token_file": "/a", "token_env": "B"}, "both token_file and token_env"),
+    ],
+)
 def test_bad_target_is_refused_with_where_and_what(raw, message):
     base = {"name": "t1", "url": "http://127.0.0.1:1/v1/chat/completions", "model": "m"}
     with pytest.raises(config.ProbeConfigError, match="targets\\[0\\]") as exc:
@@ -61,8 +66,9 @@ def test_budget_skips_a_probe_that_would_overspend():
 
 
 def test_token_budget_charges_at_least_max_tokens():
-    t = target("http://127.0.0.1:1/v1/chat/completions", budget={"requests_per_hour": 100, "tokens_per_hour": 10},
-               max_tokens=4)
+    t = target(
+        "http://127.0.0.1:1/v1/chat/completions", budget={"requests_per_hour": 100, "tokens_per_hour": 10}, max_tokens=4
+    )
     budget = Budget(t)
     budget.spend(0.0, 0)  # an empty answer still cost what it could have
     budget.spend(1.0, 1)
@@ -72,12 +78,13 @@ def test_token_budget_charges_at_least_max_tokens():
 def test_probe_set_counts_skips_and_outcomes_without_network():
     t = target("http://127.0.0.1:1/v1/chat/completions", budget={"requests_per_hour": 1})
     calls = []
-    probes = ProbeSet([t], runner=lambda tgt: calls.append(tgt) or Result(outcome="ok", ttft=0.3, gaps=[0.01],
-                                                                            e2e=0.5, tokens=2))
+    probes = ProbeSet(
+        [t], runner=lambda tgt: calls.append(tgt) or Result(outcome="ok", ttft=0.3, gaps=[0.01], e2e=0.5, tokens=2)
+    )
     budget = Budget(t)
     probes.probe_once(t, budget)
     probes.probe_once(t, budget)
-    (_, stats), = probes.snapshot()
+    ((_, stats),) = probes.snapshot()
     assert len(calls) == 1 and stats.skipped == 1 and stats.outcomes["ok"] == 1 and stats.tokens == 2
     assert stats.ttft.count == 1 and stats.ttft.cumulative()[3] == 1  # 0.3 falls in le=0.5 (bounds[3])
 
@@ -112,10 +119,17 @@ def test_healthy_stream_times_match_injected_delays(fake, monkeypatch):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mode, outcome", [
-    ("slow_first", "ok"), ("stall", "timeout"), ("error500", "http_error"), ("close", "malformed_stream"),
-    ("malformed", "malformed_stream"), ("empty", "empty_completion"),
-])
+@pytest.mark.parametrize(
+    "mode, outcome",
+    [
+        ("slow_first", "ok"),
+        ("stall", "timeout"),
+        ("error500", "http_error"),
+        ("close", "malformed_stream"),
+        ("malformed", "malformed_stream"),
+        ("empty", "empty_completion"),
+    ],
+)
 def test_each_failure_mode_has_its_outcome(fake, mode, outcome):
     fake.stream.update(ttft=0.05, gap=0.01, slow_ttft=0.8, stall=3.0)
     r = run(target(url(fake, mode), timeout="1.5s", interval="5s"))
@@ -135,10 +149,22 @@ def test_connection_refused_is_a_connection_error():
 @pytest.mark.slow
 def test_collector_exports_histograms_that_match_the_injected_ttft(fake):
     fake.stream.update(ttft=0.3, gap=0.02, tokens=4)
-    targets = config.parse({"location": "lab", "targets": [
-        {"name": "good", "url": url(fake, "healthy"), "model": "m1", "interval": "0.5s", "timeout": "0.5s",
-         "max_tokens": 4},
-        {"name": "bad", "url": url(fake, "error500"), "model": "m1", "interval": "0.5s", "timeout": "0.5s"}]})
+    targets = config.parse(
+        {
+            "location": "lab",
+            "targets": [
+                {
+                    "name": "good",
+                    "url": url(fake, "healthy"),
+                    "model": "m1",
+                    "interval": "0.5s",
+                    "timeout": "0.5s",
+                    "max_tokens": 4,
+                },
+                {"name": "bad", "url": url(fake, "error500"), "model": "m1", "interval": "0.5s", "timeout": "0.5s"},
+            ],
+        }
+    )
     collector = LlmProbeCollector(None, probes=ProbeSet(targets))  # type: ignore[arg-type]
     try:
         deadline = time.monotonic() + 10
@@ -152,8 +178,11 @@ def test_collector_exports_histograms_that_match_the_injected_ttft(fake):
         assert time.monotonic() - started < 0.1  # a scrape never waits on a probe
     finally:
         collector.close()
-    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
-               for f in text_string_to_metric_families(text) for s in f.samples}
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for f in text_string_to_metric_families(text)
+        for s in f.samples
+    }
     good = (("location", "lab"), ("model", "m1"), ("target", "good"))
     count = samples[("promspec_probe_llm_ttft_seconds_count", good)]
     mean = samples[("promspec_probe_llm_ttft_seconds_sum", good)] / count
@@ -169,17 +198,34 @@ def test_collector_exports_histograms_that_match_the_injected_ttft(fake):
 def test_cli_refuses_a_bad_probe_config(tmp_path):
     bad = tmp_path / "probes.yml"
     bad.write_text("targets:\n  - {name: x, url: http://127.0.0.1:1/v1/chat/completions, model: m, token: sk-1}\n")
-    proc = subprocess.run([sys.executable, "-m", "promspec.exporter", "--probe.config", str(bad),
-                           "--web.listen-address", "127.0.0.1:0"], check=False, capture_output=True, text=True, timeout=30)
+    proc = subprocess.run(
+        [sys.executable, "-m", "promspec.exporter", "--probe.config", str(bad), "--web.listen-address", "127.0.0.1:0"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert proc.returncode == 1
     assert "inline tokens are not accepted" in proc.stderr and "Traceback" not in proc.stderr
 
 
 @pytest.mark.slow
 def test_cli_refuses_the_probe_collector_without_targets():
-    proc = subprocess.run([sys.executable, "-m", "promspec.exporter", "--collectors.enable", "llm_probe",
-                           "--web.listen-address", "127.0.0.1:0"], capture_output=True, text=True, timeout=30,
-                          check=False)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "promspec.exporter",
+            "--collectors.enable",
+            "llm_probe",
+            "--web.listen-address",
+            "127.0.0.1:0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     assert proc.returncode == 1
     assert "needs --probe.config" in proc.stderr and "Traceback" not in proc.stderr
 
@@ -194,11 +240,26 @@ def test_exporter_process_serves_probe_results(fake, tmp_path):
         port = s.getsockname()[1]
     fake.stream.update(ttft=0.05, gap=0.01, tokens=3)
     cfg = tmp_path / "probes.yml"
-    cfg.write_text(f"location: lab\ntargets:\n  - {{name: lb, url: '{url(fake, 'healthy')}', model: m1, "
-                   f"interval: 1s, timeout: 1s, max_tokens: 3}}\n")
-    proc = subprocess.Popen([sys.executable, "-m", "promspec.exporter", "--probe.config", str(cfg),
-                             "--collectors.enable", "loadavg", "--web.listen-address", f"127.0.0.1:{port}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    cfg.write_text(
+        f"location: lab\ntargets:\n  - {{name: lb, url: '{url(fake, 'healthy')}', model: m1, "
+        f"interval: 1s, timeout: 1s, max_tokens: 3}}\n"
+    )
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "promspec.exporter",
+            "--probe.config",
+            str(cfg),
+            "--collectors.enable",
+            "loadavg",
+            "--web.listen-address",
+            f"127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         want = 'promspec_probe_llm_probes_total{target="lb",model="m1",location="lab",outcome="ok"}'
         deadline, text = time.monotonic() + 30, ""

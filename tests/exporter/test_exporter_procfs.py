@@ -1,6 +1,7 @@
 """The /proc parsers on fixture text (no /proc read), and binary or truncated files failing their collector."""
 
 import pytest
+
 from promspec.exporter import collectors, procfs
 from promspec.exporter.options import Options
 from promspec.exporter.procfs import ProcFormatError
@@ -31,8 +32,10 @@ def test_diskstats_netdev_mounts():
     assert [d.device for d in disks] == ["loop0", "vda", "vda1", "nvme0n1"]
     assert disks[1].values[:3] == (1000, 10, 2000) and len(disks[1].values) == 11
     interfaces = procfs.parse_netdev(PROC_FILES["net/dev"].encode())
-    assert [(i.device, i.values[0], i.values[8]) for i in interfaces] == [("lo", 1000, 1000),
-                                                                          ("eth0", 5000000, 3000000)]
+    assert [(i.device, i.values[0], i.values[8]) for i in interfaces] == [
+        ("lo", 1000, 1000),
+        ("eth0", 5000000, 3000000),
+    ]
     mounts = procfs.parse_mounts(PROC_FILES["mounts"].encode())
     assert mounts[-1].mountpoint == "/mnt/gone away" and mounts[-1].fstype == "xfs"
     assert [m.readonly for m in mounts if m.mountpoint == "/data"] == [True, False]
@@ -68,20 +71,27 @@ def test_broken_content_is_an_error(case):
         parse(data)
 
 
-@pytest.mark.parametrize(("collector", "name", "content"), [
-    ("meminfo", "meminfo", b"\x00\x01\x02binary\x00"),
-    ("meminfo", "meminfo", PROC_FILES["meminfo"].encode()[:9]),
-    ("cpu", "stat", b"\x00" * 100),
-    ("loadavg", "loadavg", b""),
-    ("diskstats", "diskstats", b"\x89PNG\r\n\x1a\n\x00"),
-    ("netdev", "net/dev", PROC_FILES["net/dev"].encode()[:30]),
-    ("pressure", "pressure/io", b"some avg10=0.00 avg60=0.00 avg300=0.00 tot"),
-    ("filesystem", "mounts", b"\x00garbage"),
-])
+@pytest.mark.parametrize(
+    ("collector", "name", "content"),
+    [
+        ("meminfo", "meminfo", b"\x00\x01\x02binary\x00"),
+        ("meminfo", "meminfo", PROC_FILES["meminfo"].encode()[:9]),
+        ("cpu", "stat", b"\x00" * 100),
+        ("loadavg", "loadavg", b""),
+        ("diskstats", "diskstats", b"\x89PNG\r\n\x1a\n\x00"),
+        ("netdev", "net/dev", PROC_FILES["net/dev"].encode()[:30]),
+        ("pressure", "pressure/io", b"some avg10=0.00 avg60=0.00 avg300=0.00 tot"),
+        ("filesystem", "mounts", b"\x00garbage"),
+    ],
+)
 def test_binary_or_truncated_file_fails_the_collector(tmp_path, procfs_tree, collector, name, content):
     (procfs_tree / name).write_bytes(content)
-    registry = Registry(collectors.build([collector, "loadavg" if collector != "loadavg" else "cpu"],
-                                         Options(procfs=str(procfs_tree), rootfs=str(tmp_path))))
+    registry = Registry(
+        collectors.build(
+            [collector, "loadavg" if collector != "loadavg" else "cpu"],
+            Options(procfs=str(procfs_tree), rootfs=str(tmp_path)),
+        )
+    )
     try:
         registry.gather()
         assert registry.health[collector].success is False

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
+
 from promspec.exporter import webconfig
 
 from .exporter_harness import gunzip, http_get
@@ -47,8 +48,10 @@ def test_text_openmetrics_and_gzip(start_exporter):
     exporter = start_exporter(["loadavg"])
     status, headers, body = exporter.get()
     assert status == 200 and headers["Content-Type"].startswith("text/plain; version=0.0.4")
-    prometheus_accept = ("application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;"
-                         "q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1")
+    prometheus_accept = (
+        "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;"
+        "q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+    )
     status, headers, body = exporter.get(headers={"Accept": prometheus_accept, "Accept-Encoding": "gzip"})
     assert status == 200 and headers["Content-Type"].startswith("application/openmetrics-text; version=1.0.0")
     assert headers["Content-Encoding"] == "gzip"
@@ -65,8 +68,9 @@ def _basic(user: str, password: str) -> dict:
 def test_basic_auth_with_bcrypt(start_exporter, tmp_path):
     hashed = bcrypt.hashpw(b"s3cret", bcrypt.gensalt(4)).decode()
     path = tmp_path / "web.yml"
-    path.write_text(f"basic_auth_users:\n  prometheus: {hashed}\n"
-                    "http_server_config:\n  headers:\n    X-Frame-Options: deny\n")
+    path.write_text(
+        f"basic_auth_users:\n  prometheus: {hashed}\nhttp_server_config:\n  headers:\n    X-Frame-Options: deny\n"
+    )
     exporter = start_exporter(["loadavg"], web_config=webconfig.load(str(path)))
     status, headers, _ = exporter.get()
     assert status == 401 and headers["WWW-Authenticate"].startswith("Basic")
@@ -82,20 +86,28 @@ def _certificate(subject: str, issuer_key=None, issuer_name=None, ca=False):
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
     now = datetime.datetime.now(datetime.timezone.utc)
-    builder = (x509.CertificateBuilder().subject_name(name).issuer_name(issuer_name or name)
-               .public_key(key.public_key()).serial_number(x509.random_serial_number())
-               .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=1))
-               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(issuer_name or name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
     if not ca:
-        builder = builder.add_extension(x509.SubjectAlternativeName(
-            [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False
+        )
     return key, builder.sign(issuer_key or key, hashes.SHA256())
 
 
 def _write(tmp_path, stem: str, key, cert):
     key_path, cert_path = tmp_path / f"{stem}.key", tmp_path / f"{stem}.crt"
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return key_path, cert_path
 
@@ -126,9 +138,11 @@ def test_tls(start_exporter, pki):
 def test_client_certificates_required(start_exporter, pki):
     directory, (client_key, client_cert) = pki
     path = directory / "web.yml"
-    path.write_text("tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n"
-                    "  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca.crt\n"
-                    "  min_version: TLS12\n")
+    path.write_text(
+        "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n"
+        "  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca.crt\n"
+        "  min_version: TLS12\n"
+    )
     exporter = start_exporter(["loadavg"], web_config=webconfig.load(str(path)))
     anonymous = ssl.create_default_context(cafile=str(directory / "ca.crt"))
     with pytest.raises((ssl.SSLError, ConnectionError, OSError)):

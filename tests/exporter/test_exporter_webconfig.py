@@ -4,6 +4,7 @@ import base64
 
 import bcrypt
 import pytest
+
 from promspec.exporter import webconfig
 from promspec.exporter.registry import OPENMETRICS, TEXT
 from promspec.exporter.server import accepts_gzip, choose_format
@@ -20,11 +21,23 @@ def _load(tmp_path, text: str):
     return webconfig.load(str(path))
 
 
-@pytest.mark.parametrize("text", [
-    "basic_auth_users: []\n", "basic_auth_users: ''\n", "basic_auth_users: false\n", "basic_auth_users:\n",
-    "basic_auth_users: {}\n", "tls_server_config: ''\n", "tls_server_config: false\n", "tls_server_config:\n",
-    "tls_server_config: {}\n", "tls_server_config: []\n", "", "# only a comment\n",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "basic_auth_users: []\n",
+        "basic_auth_users: ''\n",
+        "basic_auth_users: false\n",
+        "basic_auth_users:\n",
+        "basic_auth_users: {}\n",
+        "tls_server_config: ''\n",
+        "tls_server_config: false\n",
+        "tls_server_config:\n",
+        "tls_server_config: {}\n",
+        "tls_server_config: []\n",
+        "",
+        "# only a comment\n",
+    ],
+)
 def test_empty_auth_or_tls_is_a_start_up_error(tmp_path, text):
     with pytest.raises(WebConfigError) as error:
         _load(tmp_path, text)
@@ -82,23 +95,40 @@ def test_successful_checks_are_cached_and_failures_are_not(tmp_path, monkeypatch
     assert len(checked) == 4
 
 
-@pytest.mark.parametrize(("accept", "expected"), [
-    (None, TEXT),
-    ("application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"
-     "text/plain;version=0.0.4;q=0.5,*/*;q=0.1", OPENMETRICS),  # Prometheus's own header
-    ("application/openmetrics-text;q=0", TEXT),
-    ("application/openmetrics-text; q=0.0, text/plain", TEXT),
-    ("application/openmetrics-text;q=0.3,text/plain;q=0.8", TEXT),
-    ("text/plain;q=0.5,application/openmetrics-text", OPENMETRICS),
-    ("application/openmetrics-text;q=bogus", TEXT),
-])
+@pytest.mark.parametrize(
+    ("accept", "expected"),
+    [
+        (None, TEXT),
+        (
+            "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"
+            "text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+            OPENMETRICS,
+        ),  # Prometheus's own header
+        ("application/openmetrics-text;q=0", TEXT),
+        ("application/openmetrics-text; q=0.0, text/plain", TEXT),
+        ("application/openmetrics-text;q=0.3,text/plain;q=0.8", TEXT),
+        ("text/plain;q=0.5,application/openmetrics-text", OPENMETRICS),
+        ("application/openmetrics-text;q=bogus", TEXT),
+    ],
+)
 def test_format_negotiation(accept, expected):
     assert choose_format(accept) == expected
 
 
-@pytest.mark.parametrize(("header", "expected"), [
-    (None, False), ("gzip", True), ("gzip;q=0", False), ("GZIP; q=0.000", False), ("br, gzip;q=0.5", True),
-    ("identity", False), ("*", True), ("*;q=0", False), ("gzip;q=0, *", False), ("deflate, gzip; q=1.0", True),
-])
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (None, False),
+        ("gzip", True),
+        ("gzip;q=0", False),
+        ("GZIP; q=0.000", False),
+        ("br, gzip;q=0.5", True),
+        ("identity", False),
+        ("*", True),
+        ("*;q=0", False),
+        ("gzip;q=0, *", False),
+        ("deflate, gzip; q=1.0", True),
+    ],
+)
 def test_gzip_negotiation(header, expected):
     assert accepts_gzip(header) is expected

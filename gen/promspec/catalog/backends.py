@@ -59,13 +59,28 @@ def build_backend(doc: Document) -> Backend:
     """A Backend document as a model object."""
     spec = doc.data["spec"]
     ref = Ref(doc, ("spec",))
-    backend = Backend(doc.name, ref, spec.get("model_label", "model"), spec.get("colon_prefix", ""),
-                      str(spec.get("default_version", "")))
+    backend = Backend(
+        doc.name,
+        ref,
+        spec.get("model_label", "model"),
+        spec.get("colon_prefix", ""),
+        str(spec.get("default_version", "")),
+    )
 
     def variant(signal, raw, at) -> Variant:
-        return Variant(signal, raw["metric"], raw["type"], at, raw.get("unit", ""), tuple(raw.get("labels", ())),
-                       tuple(raw.get("buckets", ())), raw.get("native", False), raw.get("matchers", ""),
-                       str(raw.get("since", "")), str(raw.get("until", "")))
+        return Variant(
+            signal,
+            raw["metric"],
+            raw["type"],
+            at,
+            raw.get("unit", ""),
+            tuple(raw.get("labels", ())),
+            tuple(raw.get("buckets", ())),
+            raw.get("native", False),
+            raw.get("matchers", ""),
+            str(raw.get("since", "")),
+            str(raw.get("until", "")),
+        )
 
     for signal, variants in spec.get("signals", {}).items():
         backend.signals[signal] = [variant(signal, v, ref.at("signals", signal, i)) for i, v in enumerate(variants)]
@@ -76,7 +91,7 @@ def build_backend(doc: Document) -> Backend:
 def underscored(metric: str, backend: Backend) -> str:
     """The name after a scrape path that rewrites the engine's colon prefix to an underscore."""
     prefix = backend.colon_prefix
-    return prefix[:-1] + "_" + metric[len(prefix):] if prefix and metric.startswith(prefix) else metric
+    return prefix[:-1] + "_" + metric[len(prefix) :] if prefix and metric.startswith(prefix) else metric
 
 
 def catalog_families(backend: Backend) -> list[MetricFamily]:

@@ -22,8 +22,9 @@ def bundled_backends() -> dict[str, str]:
     """Bundled backend name -> its file (the file stem is the Backend's metadata.name)."""
     if not os.path.isdir(BUNDLED_DIR):
         return {}
-    return {name[:-4]: os.path.join(BUNDLED_DIR, name)
-            for name in sorted(os.listdir(BUNDLED_DIR)) if name.endswith(".yml")}
+    return {
+        name[:-4]: os.path.join(BUNDLED_DIR, name) for name in sorted(os.listdir(BUNDLED_DIR)) if name.endswith(".yml")
+    }
 
 
 def referenced_backends(docs: list[Document]) -> list[str]:

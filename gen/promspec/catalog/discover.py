@@ -64,6 +64,7 @@ class _Family:
 
 # ------------------------------------------------------------------------------ exposition text
 
+
 def _unescape(text: str) -> str:
     return re.sub(r"\\(.)", lambda m: {"n": "\n"}.get(m.group(1), m.group(1)), text)
 
@@ -128,7 +129,7 @@ def parse_exposition(text: str) -> list[Metric]:
         m = _NAME.match(line)
         if not m:
             raise DiscoverError(f"line {line_no}: not a sample, comment or blank line: {line[:120]}")
-        labels, _end = _labels(line, m.end(), line_no) if line[m.end():m.end() + 1] == "{" else ({}, m.end())
+        labels, _end = _labels(line, m.end(), line_no) if line[m.end() : m.end() + 1] == "{" else ({}, m.end())
         fam = _family_of(m.group(0), families)
         fam.samples.add(m.group(0))
         for name in labels:
@@ -158,24 +159,38 @@ def _metrics(families) -> list[Metric]:
             if name + suffix in fam.samples:
                 name += suffix
         bounds = sorted({b for b in (_bound(t) for t in fam.bounds) if b is not None})
-        out.append(Metric(name=name, type=fam.type, help=fam.help, unit=fam.unit, labels=tuple(sorted(fam.labels)),
-                          buckets=tuple(bounds)))
+        out.append(
+            Metric(
+                name=name,
+                type=fam.type,
+                help=fam.help,
+                unit=fam.unit,
+                labels=tuple(sorted(fam.labels)),
+                buckets=tuple(bounds),
+            )
+        )
     return sorted(out, key=lambda m: m.name)
 
 
 # ------------------------------------------------------------------------------ Prometheus API
+
 
 def from_prometheus(metadata: dict, series: list[dict]) -> list[Metric]:
     """Metric families from /api/v1/metadata and /api/v1/series answers; series with no metadata are left out."""
     families: dict[str, _Family] = {}
     for name, entries in sorted(metadata.items()):
         first = entries[0] if entries else {}
-        families[name] = _Family(name=name, type=first.get("type", "unknown") or "unknown",
-                                 help=first.get("help", ""), unit=first.get("unit", ""))
+        families[name] = _Family(
+            name=name,
+            type=first.get("type", "unknown") or "unknown",
+            help=first.get("help", ""),
+            unit=first.get("unit", ""),
+        )
     for labels in series:
         sample = labels.get("__name__", "")
         fam = families.get(sample) or next(
-            (f for f in families.values() for s in SUFFIXES.get(f.type, ()) if sample == f.name + s), None)
+            (f for f in families.values() for s in SUFFIXES.get(f.type, ()) if sample == f.name + s), None
+        )
         if fam is None:
             continue  # recorded series and metrics of targets the selector did not pick carry no metadata
         fam.samples.add(sample)
@@ -221,6 +236,7 @@ def fetch_prometheus(url: str, match: str, lookback_s: int = 3600) -> tuple[dict
 
 # ------------------------------------------------------------------------------ Catalog spec and changes
 
+
 def catalog_document(name: str, metrics: list[Metric]) -> dict:
     """A Catalog spec document (plain data, key order fixed)."""
     entries = []
@@ -234,15 +250,22 @@ def catalog_document(name: str, metrics: list[Metric]) -> dict:
         if m.buckets:
             entry["buckets"] = [int(b) if b == int(b) and abs(b) < 1e15 else b for b in m.buckets]
         entries.append(entry)
-    return {"apiVersion": "promspec/v1", "kind": "Catalog", "metadata": {"name": name},
-            "spec": {"metrics": entries}}
+    return {"apiVersion": "promspec/v1", "kind": "Catalog", "metadata": {"name": name}, "spec": {"metrics": entries}}
 
 
 def catalog_metrics(data: dict) -> list[Metric]:
     """The metrics of a Catalog document's data."""
-    return [Metric(name=m["name"], type=m.get("type", "unknown"), help=m.get("help", ""), unit=m.get("unit", ""),
-                   labels=tuple(m.get("labels", ())), buckets=tuple(float(b) for b in m.get("buckets", ())))
-            for m in (data.get("spec") or {}).get("metrics", [])]
+    return [
+        Metric(
+            name=m["name"],
+            type=m.get("type", "unknown"),
+            help=m.get("help", ""),
+            unit=m.get("unit", ""),
+            labels=tuple(m.get("labels", ())),
+            buckets=tuple(float(b) for b in m.get("buckets", ())),
+        )
+        for m in (data.get("spec") or {}).get("metrics", [])
+    ]
 
 
 def _list(values) -> str:
@@ -272,8 +295,11 @@ def changes(old: list[Metric], new: list[Metric]) -> list[str]:
         added = [label for label in b.labels if label not in a.labels]
         removed = [label for label in a.labels if label not in b.labels]
         if added or removed:
-            out.append(f"~ {name}: labels" + (f" +{_list(added)}" if added else "") +
-                       (f" -{_list(removed)}" if removed else ""))
+            out.append(
+                f"~ {name}: labels"
+                + (f" +{_list(added)}" if added else "")
+                + (f" -{_list(removed)}" if removed else "")
+            )
         if a.buckets != b.buckets and (a.buckets or b.buckets):
             out.append(f"~ {name}: buckets [{_list(a.buckets)}] -> [{_list(b.buckets)}]")
     return out

@@ -52,24 +52,46 @@ def _check_alert(alert: Alert, spec: dict, report: Report) -> None:
     ref = alert.ref
     pair = _EXCLUSIVE.get(kind)
     if pair and all(name in spec for name in pair):
-        _error(report, ref, (pair[1],), f"a {kind} alert takes {pair[0]} or {pair[1]}, not both",
-               f"either {pair[0]}: or {pair[1]}:")
+        _error(
+            report,
+            ref,
+            (pair[1],),
+            f"a {kind} alert takes {pair[0]} or {pair[1]}, not both",
+            f"either {pair[0]}: or {pair[1]}:",
+        )
     if kind == "capacity":
         if "used" in spec and "limit" not in spec:
-            _error(report, ref, ("used",), "a capacity alert on used: needs limit:", "limit: the usage at which it is full")
+            _error(
+                report, ref, ("used",), "a capacity alert on used: needs limit:", "limit: the usage at which it is full"
+            )
         if "free" in spec and "limit" in spec:
-            _error(report, ref, ("limit",), "limit: has no meaning with free: (free space runs out at 0)",
-                   "no limit, or used: instead of free:")
+            _error(
+                report,
+                ref,
+                ("limit",),
+                "limit: has no meaning with free: (free space runs out at 0)",
+                "no limit, or used: instead of free:",
+            )
         within = parse_duration(spec["within"])
         if within <= 0:
             _error(report, ref, ("within",), "within: must be longer than 0s", "a duration such as 4h")
         elif for_seconds(alert.for_) >= within:
             # Usage growing linearly reaches the limit before `for` has elapsed: the alert could never fire.
-            _error(report, ref, ("for",), f"for: {alert.for_} is not shorter than within: {spec['within']}, "
-                   "so the alert could never fire", "a for shorter than within")
+            _error(
+                report,
+                ref,
+                ("for",),
+                f"for: {alert.for_} is not shorter than within: {spec['within']}, so the alert could never fire",
+                "a for shorter than within",
+            )
     if kind == "anomaly" and "on_labels" in spec and "metric" not in spec.get("min_traffic", {}):
-        _error(report, ref, ("on_labels",), "on_labels: joins the alert's metric with min_traffic.metric, "
-               "which is not set", "min_traffic: {metric: ..., value: ...}, or no on_labels")
+        _error(
+            report,
+            ref,
+            ("on_labels",),
+            "on_labels: joins the alert's metric with min_traffic.metric, which is not set",
+            "min_traffic: {metric: ..., value: ...}, or no on_labels",
+        )
 
 
 def check_alert_kinds(project: Project, report: Report) -> None:

@@ -14,8 +14,25 @@ CONFIG = os.path.join("alertmanager", "alertmanager.yml")
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _URL_KEYS = ("url", "api_url", "webhook_url")
 # Receiver fields Alertmanager renders as templates (amtool check-config does not parse them).
-_TEMPLATE_KEYS = {"html", "text", "headers", "username", "color", "title", "title_link", "client", "client_url",
-                  "description", "severity", "class", "component", "group", "details", "message", "subject"}
+_TEMPLATE_KEYS = {
+    "html",
+    "text",
+    "headers",
+    "username",
+    "color",
+    "title",
+    "title_link",
+    "client",
+    "client_url",
+    "description",
+    "severity",
+    "class",
+    "component",
+    "group",
+    "details",
+    "message",
+    "subject",
+}
 
 
 def _substitute(node, key: str = ""):
@@ -100,11 +117,12 @@ def check_alertmanager_dir(directory: str, progress=lambda message: None) -> lis
         if not glob.glob(full):
             problems.append(f"templates: {pattern!r} matches no file (relative paths are relative to {base})")
     progress(f"alertmanager templates and files: {CONFIG}")
-    results.append(ToolResult(["promspec", "alertmanager-templates", path], 1 if problems else 0,
-                              "\n".join(problems)))
+    results.append(ToolResult(["promspec", "alertmanager-templates", path], 1 if problems else 0, "\n".join(problems)))
     for key_path, value in _walk({k: v for k, v in config.items() if k != "templates"}):
         key = key_path[-1] if key_path else ""
         if isinstance(key, str) and key.endswith("_file") and isinstance(value, str) and not os.path.exists(value):
-            progress(f"warning: {CONFIG}: {key} {value} does not exist on this machine "
-                     "(Alertmanager reads it when it notifies; create it on the Alertmanager host)")
+            progress(
+                f"warning: {CONFIG}: {key} {value} does not exist on this machine "
+                "(Alertmanager reads it when it notifies; create it on the Alertmanager host)"
+            )
     return results

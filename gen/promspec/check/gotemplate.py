@@ -10,25 +10,105 @@ from __future__ import annotations
 import re
 
 # Go's builtins plus Alertmanager 0.25's template functions.
-FUNCTIONS = frozenset({
-    "and", "or", "not", "len", "index", "slice", "print", "printf", "println", "html", "js", "urlquery",
-    "eq", "ne", "lt", "le", "gt", "ge", "call",
-    "toUpper", "toLower", "title", "join", "match", "safeHtml", "reReplaceAll", "stringSlice",
-})
+FUNCTIONS = frozenset(
+    {
+        "and",
+        "or",
+        "not",
+        "len",
+        "index",
+        "slice",
+        "print",
+        "printf",
+        "println",
+        "html",
+        "js",
+        "urlquery",
+        "eq",
+        "ne",
+        "lt",
+        "le",
+        "gt",
+        "ge",
+        "call",
+        "toUpper",
+        "toLower",
+        "title",
+        "join",
+        "match",
+        "safeHtml",
+        "reReplaceAll",
+        "stringSlice",
+    }
+)
 # Prometheus 2.42's alert templates (labels and annotations): Go's builtins plus these, and the
 # variables it declares before expanding. Measured with promtool check rules.
-PROMETHEUS_FUNCTIONS = frozenset({
-    "and", "or", "not", "len", "index", "slice", "print", "printf", "println", "html", "js", "urlquery",
-    "eq", "ne", "lt", "le", "gt", "ge", "call",
-    "query", "first", "label", "value", "strvalue", "args", "reReplaceAll", "safeHtml", "match", "title",
-    "toUpper", "toLower", "graphLink", "tableLink", "sortByLabel", "humanize", "humanize1024",
-    "humanizeDuration", "humanizePercentage", "humanizeTimestamp", "toTime", "pathPrefix", "externalURL",
-    "parseDuration", "stripPort", "stripDomain",
-})
+PROMETHEUS_FUNCTIONS = frozenset(
+    {
+        "and",
+        "or",
+        "not",
+        "len",
+        "index",
+        "slice",
+        "print",
+        "printf",
+        "println",
+        "html",
+        "js",
+        "urlquery",
+        "eq",
+        "ne",
+        "lt",
+        "le",
+        "gt",
+        "ge",
+        "call",
+        "query",
+        "first",
+        "label",
+        "value",
+        "strvalue",
+        "args",
+        "reReplaceAll",
+        "safeHtml",
+        "match",
+        "title",
+        "toUpper",
+        "toLower",
+        "graphLink",
+        "tableLink",
+        "sortByLabel",
+        "humanize",
+        "humanize1024",
+        "humanizeDuration",
+        "humanizePercentage",
+        "humanizeTimestamp",
+        "toTime",
+        "pathPrefix",
+        "externalURL",
+        "parseDuration",
+        "stripPort",
+        "stripDomain",
+    }
+)
 PROMETHEUS_VARIABLES = frozenset({"$", "$labels", "$externalLabels", "$externalURL", "$value"})
 _OPENERS = {"if", "range", "with", "define", "block"}
-_WORDS = {"if", "else", "end", "range", "with", "define", "template", "block", "break", "continue",
-          "nil", "true", "false"}
+_WORDS = {
+    "if",
+    "else",
+    "end",
+    "range",
+    "with",
+    "define",
+    "template",
+    "block",
+    "break",
+    "continue",
+    "nil",
+    "true",
+    "false",
+}
 _TOKEN = re.compile(r'"(?:[^"\\\n]|\\.)*"|`[^`]*`|\'(?:[^\'\\\n]|\\.)*\'|[()|]|[^\s()|"`\']+')
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -103,7 +183,7 @@ def check_template(text: str, functions: frozenset = FUNCTIONS, variables: froze
         if start < 0:
             break
         inner_start = start + 2
-        if text.startswith("-", inner_start) and text[inner_start + 1:inner_start + 2].isspace():
+        if text.startswith("-", inner_start) and text[inner_start + 1 : inner_start + 2].isspace():
             inner_start += 1
         if text.startswith("/*", inner_start):
             close = text.find("*/", inner_start)
@@ -115,7 +195,7 @@ def check_template(text: str, functions: frozenset = FUNCTIONS, variables: froze
         end = _action_end(text, inner_start)
         if end < 0:
             raise TemplateError(start, "unclosed action: '{{' without '}}'")
-        inner_end = end - 1 if text[end - 1:end] == "-" and text[end - 2:end - 1].isspace() else end
+        inner_end = end - 1 if text[end - 1 : end] == "-" and text[end - 2 : end - 1].isspace() else end
         action = text[inner_start:inner_end]
         if not action.strip():
             raise TemplateError(start, "missing value for command")

@@ -10,7 +10,7 @@ import glob
 import json
 import os
 import re
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 from .tools import ToolResult
@@ -27,14 +27,18 @@ def _strict(node):
     if not isinstance(node, dict):
         return node
     out = {k: _strict(v) for k, v in node.items()}
-    if "properties" in out and "additionalProperties" not in out and not out.get("x-kubernetes-preserve-unknown-fields"):
+    if (
+        "properties" in out
+        and "additionalProperties" not in out
+        and not out.get("x-kubernetes-preserve-unknown-fields")
+    ):
         out["additionalProperties"] = False
     if isinstance(out.get("pattern"), str) and out["pattern"].startswith("^(?i)"):
-        out["pattern"] = "(?i)^" + out["pattern"][len("^(?i)"):]
+        out["pattern"] = "(?i)^" + out["pattern"][len("^(?i)") :]
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def validator(kind: str):
     """A JSON Schema validator for one custom resource kind."""
     from jsonschema import Draft4Validator
@@ -60,7 +64,9 @@ def _list_map_keys(schema: dict, node, path: tuple, problems: list[str]) -> None
                 continue
             key = tuple(item.get(k) for k in keys)
             if key in seen:
-                problems.append(f"{_where(path + (i,))}: duplicate {', '.join(keys)} {key[0] if len(key) == 1 else key}")
+                problems.append(
+                    f"{_where(path + (i,))}: duplicate {', '.join(keys)} {key[0] if len(key) == 1 else key}"
+                )
             seen.add(key)
     if isinstance(node, list):
         for i, item in enumerate(node):
@@ -115,5 +121,10 @@ def check_kubernetes_dir(directory: str, progress=lambda message: None) -> list[
             continue
         for doc in docs:
             problems += [f"{rel}: {p}" for p in validate_resource(doc)]
-    return [ToolResult(["promspec", "kubernetes-crds", os.path.join(directory, "kubernetes")],
-                       1 if problems else 0, "\n".join(problems))]
+    return [
+        ToolResult(
+            ["promspec", "kubernetes-crds", os.path.join(directory, "kubernetes")],
+            1 if problems else 0,
+            "\n".join(problems),
+        )
+    ]

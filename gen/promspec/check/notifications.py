@@ -30,9 +30,29 @@ TEMPLATE_FIELDS = {
 }
 # Secrets that turn up pasted into ordinary fields (URLs above all), matched in any case: hosts and
 # schemes are case-insensitive, and a URL with its token is a credential however it is spelled.
-_URL_TOKEN_KEYS = ("token", "access_token", "auth_token", "private_token", "api_key", "apikey", "api-key",
-                   "x-api-key", "dd-api-key", "key", "secret", "client_secret", "password", "passwd", "pwd",
-                   "sig", "signature", "routing_key", "integration_key", "service_key", "code")
+_URL_TOKEN_KEYS = (
+    "token",
+    "access_token",
+    "auth_token",
+    "private_token",
+    "api_key",
+    "apikey",
+    "api-key",
+    "x-api-key",
+    "dd-api-key",
+    "key",
+    "secret",
+    "client_secret",
+    "password",
+    "passwd",
+    "pwd",
+    "sig",
+    "signature",
+    "routing_key",
+    "integration_key",
+    "service_key",
+    "code",
+)
 SECRET_SHAPES = (
     (re.compile(r"hooks\.slack\.com/(services|workflows|triggers)/", re.I), "a Slack webhook URL"),
     (re.compile(r"\bxox[abposre]-[A-Za-z0-9-]{8,}|\bxapp-[A-Za-z0-9-]{8,}", re.I), "a Slack token"),
@@ -44,22 +64,43 @@ SECRET_SHAPES = (
     (re.compile(r"victorops\.com/integrations/.*/alert/[0-9a-z-]{20,}", re.I), "a VictorOps routing key"),
     (re.compile(r"://[^/\s@]*:[^/\s@]+@"), "a password in a URL"),
     (re.compile(r"^[A-Za-z0-9._%+-]+:[^\s/@]+@[A-Za-z0-9.-]+(:[0-9]+)?(/|$)"), "a password in a URL"),
-    (re.compile(r"[?&;](" + "|".join(re.escape(k) for k in _URL_TOKEN_KEYS) + r")=(?!\$\{)[^&;#\s]{4,}", re.I),
-     "a credential in a URL's query string"),
+    (
+        re.compile(r"[?&;](" + "|".join(re.escape(k) for k in _URL_TOKEN_KEYS) + r")=(?!\$\{)[^&;#\s]{4,}", re.I),
+        "a credential in a URL's query string",
+    ),
     # A long letters-and-digits path segment is a token (Mattermost, Rocket.Chat, Opsgenie); slugs have hyphens.
-    (re.compile(r"://[^\s?#]*/(?=[A-Za-z0-9]*[0-9])(?=[A-Za-z0-9]*[A-Za-z])[A-Za-z0-9]{24,}(/|\?|#|$)"),
-     "a token in a URL's path"),
-    (re.compile(r"^\s*(bearer|basic|token|geniekey|splunk|apikey)\s+(?!\$\{)[A-Za-z0-9._~+/=:-]{8,}\s*$", re.I),
-     "an Authorization header value"),
+    (
+        re.compile(r"://[^\s?#]*/(?=[A-Za-z0-9]*[0-9])(?=[A-Za-z0-9]*[A-Za-z])[A-Za-z0-9]{24,}(/|\?|#|$)"),
+        "a token in a URL's path",
+    ),
+    (
+        re.compile(r"^\s*(bearer|basic|token|geniekey|splunk|apikey)\s+(?!\$\{)[A-Za-z0-9._~+/=:-]{8,}\s*$", re.I),
+        "an Authorization header value",
+    ),
     (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}|\bAKIA[0-9A-Z]{16}\b"), "an access token"),
 )
 # Keys whose value is a credential whatever it looks like (HTTP headers above all), compared lowercased.
-SECRET_KEYS = ("authorization", "proxy-authorization", "x-api-key", "api-key", "x-auth-token", "x-api-token",
-               "private-token", "cookie")
+SECRET_KEYS = (
+    "authorization",
+    "proxy-authorization",
+    "x-api-key",
+    "api-key",
+    "x-auth-token",
+    "x-api-token",
+    "private-token",
+    "cookie",
+)
 # The *_file field Alertmanager reads instead of an inline value, by the inline field's name.
-FILE_FIELDS = {"api_url": "api_url_file", "webhook_url": "webhook_url_file", "url": "url_file",
-               "routing_key": "routing_key_file", "service_key": "service_key_file", "password": "password_file",
-               "auth_password": "auth_password_file", "bearer_token": "bearer_token_file"}
+FILE_FIELDS = {
+    "api_url": "api_url_file",
+    "webhook_url": "webhook_url_file",
+    "url": "url_file",
+    "routing_key": "routing_key_file",
+    "service_key": "service_key_file",
+    "password": "password_file",
+    "auth_password": "auth_password_file",
+    "bearer_token": "bearer_token_file",
+}
 
 
 def _placeholder_hint(kind: str, field: str) -> str:
@@ -74,13 +115,20 @@ def check_secret_fields(doc: Document, path: tuple, item: dict, kind: str, repor
             if not (isinstance(value, str) and PLACEHOLDER.match(value)):
                 # Never echo the value: it is a credential.
                 alternative = f"{file_field}: /path/to/file, or " if file_field else ""
-                report.error(doc.pos(path + (inline,)), f"inline secret in {inline}: credentials must not be "
-                             "written into specs (they would end up in the generated files)",
-                             dotted(path + (inline,)),
-                             f"{alternative}an environment placeholder such as {_placeholder_hint(kind, inline)}")
+                report.error(
+                    doc.pos(path + (inline,)),
+                    f"inline secret in {inline}: credentials must not be "
+                    "written into specs (they would end up in the generated files)",
+                    dotted(path + (inline,)),
+                    f"{alternative}an environment placeholder such as {_placeholder_hint(kind, inline)}",
+                )
             if file_field and file_field in item:
-                report.error(doc.pos(path + (file_field,)), f"{inline} and {file_field} are both set",
-                             dotted(path + (file_field,)), f"one of {inline} or {file_field}")
+                report.error(
+                    doc.pos(path + (file_field,)),
+                    f"{inline} and {file_field} are both set",
+                    dotted(path + (file_field,)),
+                    f"one of {inline} or {file_field}",
+                )
     if isinstance(item.get("basic_auth"), dict):
         check_secret_fields(doc, path + ("basic_auth",), item["basic_auth"], "basic_auth", report)
 
@@ -88,8 +136,11 @@ def check_secret_fields(doc: Document, path: tuple, item: dict, kind: str, repor
 def _shape_alternative(path: tuple) -> str:
     field = next((p for p in reversed(path) if isinstance(p, str)), "")
     file_field = FILE_FIELDS.get(field)
-    first = f"{file_field}: /path/to/file (Alertmanager reads the secret from it)" if file_field else \
-        "the integration's *_file field (api_url_file, routing_key_file, password_file, ...)"
+    first = (
+        f"{file_field}: /path/to/file (Alertmanager reads the secret from it)"
+        if file_field
+        else "the integration's *_file field (api_url_file, routing_key_file, password_file, ...)"
+    )
     return f"{first}, or an environment placeholder such as ${{WEBHOOK_URL}}; keep credentials out of specs"
 
 
@@ -109,10 +160,18 @@ def scan_secret_shapes(doc: Document, path: tuple, node, report: Report) -> None
     copied into alertmanager.yml. The message never repeats the value."""
     if isinstance(node, dict):
         for key, value in node.items():
-            if isinstance(key, str) and key.lower() in SECRET_KEYS and isinstance(value, str) \
-                    and not PLACEHOLDER.match(value):
-                report.error(doc.pos(path + (key,)), f"this looks like an inline secret (a {key} header)",
-                             dotted(path + (key,)), _shape_alternative(path + (key,)))
+            if (
+                isinstance(key, str)
+                and key.lower() in SECRET_KEYS
+                and isinstance(value, str)
+                and not PLACEHOLDER.match(value)
+            ):
+                report.error(
+                    doc.pos(path + (key,)),
+                    f"this looks like an inline secret (a {key} header)",
+                    dotted(path + (key,)),
+                    _shape_alternative(path + (key,)),
+                )
                 continue
             scan_secret_shapes(doc, path + (key,), value, report)
     elif isinstance(node, list):
@@ -121,8 +180,9 @@ def scan_secret_shapes(doc: Document, path: tuple, node, report: Report) -> None
     elif isinstance(node, str):
         what = secret_shape(node)
         if what:
-            report.error(doc.pos(path), f"this looks like an inline secret ({what})", dotted(path),
-                         _shape_alternative(path))
+            report.error(
+                doc.pos(path), f"this looks like an inline secret ({what})", dotted(path), _shape_alternative(path)
+            )
 
 
 def check_template_field(doc: Document, path: tuple, value, report: Report) -> None:
@@ -136,8 +196,12 @@ def check_template_field(doc: Document, path: tuple, value, report: Report) -> N
             check_template(text)
         except TemplateError as exc:
             line, col = line_col(text, exc.offset)
-            report.error(doc.pos_in_scalar(where, line, col), f"template error: {exc}", dotted(where),
-                         "a Go template Alertmanager can parse ({{ .CommonLabels.alertname }}, {{ range .Alerts }}...)")
+            report.error(
+                doc.pos_in_scalar(where, line, col),
+                f"template error: {exc}",
+                dotted(where),
+                "a Go template Alertmanager can parse ({{ .CommonLabels.alertname }}, {{ range .Alerts }}...)",
+            )
 
 
 def _version(spec: dict) -> tuple:
@@ -147,26 +211,39 @@ def _version(spec: dict) -> tuple:
 def _check_teams(doc: Document, path: tuple, item: dict, spec: dict, report: Report) -> None:
     native = [k for k in ("webhook_url_file", "webhook_url") if k in item]
     if "proxy_url" in item and native:
-        report.error(doc.pos(path + (native[0],)), f"teams takes proxy_url or {native[0]}, not both",
-                     dotted(path + (native[0],)), "proxy_url (prometheus-msteams) or the native webhook_url_file")
+        report.error(
+            doc.pos(path + (native[0],)),
+            f"teams takes proxy_url or {native[0]}, not both",
+            dotted(path + (native[0],)),
+            "proxy_url (prometheus-msteams) or the native webhook_url_file",
+        )
     elif not native and "proxy_url" not in item:
-        report.error(doc.pos(path), "teams needs where to send", dotted(path),
-                     "proxy_url: (a prometheus-msteams proxy) or webhook_url_file: (Alertmanager >= 0.27)")
+        report.error(
+            doc.pos(path),
+            "teams needs where to send",
+            dotted(path),
+            "proxy_url: (a prometheus-msteams proxy) or webhook_url_file: (Alertmanager >= 0.27)",
+        )
     needs = {"webhook_url_file": (0, 27), "webhook_url": (0, 26)}
     for key in native:
         if _version(spec) < needs[key]:
             have = spec.get("alertmanager_version", DEFAULT_VERSION)
             need = ".".join(map(str, needs[key]))
-            report.error(doc.pos(path + (key,)), f"teams.{key} needs Alertmanager {need} or later; "
-                         f"this spec targets {have}", dotted(path + (key,)),
-                         f"alertmanager_version: '{need}' (if that is what runs), or proxy_url: to a "
-                         "prometheus-msteams proxy, which works with any Alertmanager")
+            report.error(
+                doc.pos(path + (key,)),
+                f"teams.{key} needs Alertmanager {need} or later; this spec targets {have}",
+                dotted(path + (key,)),
+                f"alertmanager_version: '{need}' (if that is what runs), or proxy_url: to a "
+                "prometheus-msteams proxy, which works with any Alertmanager",
+            )
 
 
 _NEEDS = {
     "slack": (("api_url", "api_url_file"), "api_url_file: /path (or api_url: ${SLACK_API_URL})"),
-    "pagerduty": (("routing_key", "routing_key_file", "service_key", "service_key_file"),
-                  "routing_key_file: /path (Events API v2) or service_key_file: /path"),
+    "pagerduty": (
+        ("routing_key", "routing_key_file", "service_key", "service_key_file"),
+        "routing_key_file: /path (Events API v2) or service_key_file: /path",
+    ),
 }
 
 
@@ -183,8 +260,12 @@ def _check_integration(doc: Document, path: tuple, kind: str, item: dict, spec: 
         smtp = spec.get("smtp", {})
         for field in ("smarthost", "from"):
             if field not in item and field not in smtp:
-                report.error(doc.pos(path), f"email needs {field}", dotted(path),
-                             f"{field}: here, or smtp.{field} for every email receiver")
+                report.error(
+                    doc.pos(path),
+                    f"email needs {field}",
+                    dotted(path),
+                    f"{field}: here, or smtp.{field} for every email receiver",
+                )
 
 
 def _route_receivers(route: dict, path: tuple):
@@ -210,8 +291,12 @@ def _check_doc(doc: Document, report: Report) -> None:
     for i, r in enumerate(spec["receivers"]):
         path = base + ("receivers", i)
         if r["name"] in names:
-            report.error(doc.pos(path + ("name",)), f"duplicate receiver {r['name']!r}", dotted(path + ("name",)),
-                         f"a unique name (first defined at {doc.pos(names[r['name']] + ('name',))})")
+            report.error(
+                doc.pos(path + ("name",)),
+                f"duplicate receiver {r['name']!r}",
+                dotted(path + ("name",)),
+                f"a unique name (first defined at {doc.pos(names[r['name']] + ('name',))})",
+            )
         names.setdefault(r["name"], path)
         for kind in ("email", "slack", "pagerduty", "teams", "webhook"):
             if kind not in r:
@@ -224,12 +309,20 @@ def _check_doc(doc: Document, report: Report) -> None:
         used.add(name)
         if name not in names:
             hint = did_you_mean(name, names)
-            report.error(doc.pos(path), f"unknown receiver {name!r}{hint}", dotted(path),
-                         "one of the receivers: " + ", ".join(names))
+            report.error(
+                doc.pos(path),
+                f"unknown receiver {name!r}{hint}",
+                dotted(path),
+                "one of the receivers: " + ", ".join(names),
+            )
     for name, path in names.items():
         if name not in used:
-            report.warn(doc.pos(path + ("name",)), f"receiver {name!r} is not used by any route",
-                        dotted(path + ("name",)), "a route (or escalation step) that sends to it, or no receiver")
+            report.warn(
+                doc.pos(path + ("name",)),
+                f"receiver {name!r} is not used by any route",
+                dotted(path + ("name",)),
+                "a route (or escalation step) that sends to it, or no receiver",
+            )
     for path, value in _regexes(spec["route"], base + ("route",)):
         try:
             re.compile(value)
@@ -239,8 +332,12 @@ def _check_doc(doc: Document, report: Report) -> None:
         path = base + ("inhibit", "rules", i)
         for side in ("source", "target"):
             if side not in rule and f"{side}_re" not in rule:
-                report.error(doc.pos(path), f"an inhibition rule needs {side}: matchers", dotted(path),
-                             f"{side}: {{label: value}} or {side}_re: {{label: regex}}")
+                report.error(
+                    doc.pos(path),
+                    f"an inhibition rule needs {side}: matchers",
+                    dotted(path),
+                    f"{side}: {{label: value}} or {side}_re: {{label: regex}}",
+                )
     if "smtp" in spec:
         check_secret_fields(doc, base + ("smtp",), spec["smtp"], "smtp", report)
     scan_secret_shapes(doc, base, spec, report)
@@ -250,8 +347,12 @@ def check_notifications(project: Project, report: Report) -> None:
     """One Notifications document at most; receivers, routes, credentials and templates of it."""
     docs = notifications_docs(project)
     for extra in docs[1:]:
-        report.error(extra.pos(("kind",)), "a second Notifications document", "kind",
-                     f"one Notifications document (the first is at {docs[0].pos(('kind',))})")
+        report.error(
+            extra.pos(("kind",)),
+            "a second Notifications document",
+            "kind",
+            f"one Notifications document (the first is at {docs[0].pos(('kind',))})",
+        )
     for doc in docs[:1]:
         _check_doc(doc, report)
 

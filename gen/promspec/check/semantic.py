@@ -21,7 +21,8 @@ BUILTIN_SERIES = {
 TARGET_LABELS = ("job", "instance")
 HIGH_CARDINALITY = re.compile(
     r"^(request_?id|req_?id|user_?id|user|trace_?id|span_?id|session_?id|conversation_?id|correlation_?id|"
-    r"prompt|email|client_ip|remote_addr|ip|url|path_raw)$")
+    r"prompt|email|client_ip|remote_addr|ip|url|path_raw)$"
+)
 _SUFFIXES = {
     "counter": ("", "_created"),
     "histogram": ("", "_bucket", "_sum", "_count", "_created"),
@@ -56,8 +57,11 @@ class Universe:
                 if m.type == "counter" and not m.name.endswith("_total"):
                     self.labels[m.name + "_total"] = set(m.labels) | extra_labels
             for pattern in catalog.external:
-                self.external.append(re.compile(pattern if not re.fullmatch(r"[a-zA-Z_:][a-zA-Z0-9_:]*", pattern)
-                                                else re.escape(pattern)))
+                self.external.append(
+                    re.compile(
+                        pattern if not re.fullmatch(r"[a-zA-Z_:][a-zA-Z0-9_:]*", pattern) else re.escape(pattern)
+                    )
+                )
 
     def is_external(self, name: str) -> bool:
         return any(p.fullmatch(name) for p in self.external)
@@ -148,17 +152,28 @@ def check_project(project: Project, report: Report, locate=None) -> None:
     for name in ("evaluation_interval", "scrape_interval"):
         # Zero would divide every generated test's timing by zero; Prometheus refuses it too.
         if parse_duration(getattr(settings, name)) <= 0:
-            report.error(_setting_pos(settings, name), f"{name} {getattr(settings, name)} is not longer than 0s",
-                         f"spec.{name}", "a duration longer than 0s, such as 30s")
+            report.error(
+                _setting_pos(settings, name),
+                f"{name} {getattr(settings, name)} is not longer than 0s",
+                f"spec.{name}",
+                "a duration longer than 0s, such as 30s",
+            )
     if effective_timeout(settings.scrape_timeout, settings.scrape_interval) > parse_duration(settings.scrape_interval):
-        report.error(_setting_pos(settings, "scrape_timeout"), f"scrape_timeout {settings.scrape_timeout} is longer "
-                     f"than scrape_interval {settings.scrape_interval}", "spec.scrape_timeout",
-                     "a timeout <= the interval")
+        report.error(
+            _setting_pos(settings, "scrape_timeout"),
+            f"scrape_timeout {settings.scrape_timeout} is longer than scrape_interval {settings.scrape_interval}",
+            "spec.scrape_timeout",
+            "a timeout <= the interval",
+        )
     for group in project.groups:
         interval = parse_duration(group.interval) if group.interval else eval_interval
         if group.interval and interval <= 0:
-            report.error(group.ref.pos("interval"), f"interval {group.interval} is not longer than 0s",
-                         group.ref.dotted("interval"), "a duration longer than 0s, such as 1m")
+            report.error(
+                group.ref.pos("interval"),
+                f"interval {group.interval} is not longer than 0s",
+                group.ref.dotted("interval"),
+                "a duration longer than 0s, such as 1m",
+            )
         for rule in group.rules:
             a = analyses.get(id(rule))
             if a is not None:
@@ -166,9 +181,13 @@ def check_project(project: Project, report: Report, locate=None) -> None:
             if isinstance(rule, Alert) and rule.for_:
                 seconds = parse_duration(rule.for_)
                 if 0 < seconds < interval:
-                    report.error(rule.ref.pos("for"), f"for: {rule.for_} is shorter than the evaluation interval "
-                                 f"{group.interval or settings.evaluation_interval}", rule.ref.dotted("for"),
-                                 "0s, or a duration of at least one evaluation interval")
+                    report.error(
+                        rule.ref.pos("for"),
+                        f"for: {rule.for_} is shorter than the evaluation interval "
+                        f"{group.interval or settings.evaluation_interval}",
+                        rule.ref.dotted("for"),
+                        "0s, or a duration of at least one evaluation interval",
+                    )
             for label in rule.labels:
                 _flag_cardinality(label, rule.ref.pos("labels"), rule.ref.dotted("labels"), report)
     for catalog in project.catalogs:
@@ -190,16 +209,26 @@ def _setting_pos(settings, name: str):
 
 def _flag_cardinality(label: str, pos, path: str, report: Report) -> None:
     if HIGH_CARDINALITY.match(label):
-        report.warn(pos, f"label {label!r} looks high-cardinality (one series per value)", path,
-                    "labels with a bounded set of values; keep per-request ids in logs or traces")
+        report.warn(
+            pos,
+            f"label {label!r} looks high-cardinality (one series per value)",
+            path,
+            "labels with a bounded set of values; keep per-request ids in logs or traces",
+        )
 
 
 def _check_reads(rule, a, universe: Universe, report: Report) -> None:
     for name in dict.fromkeys(a.metrics):
         if not universe.known(name):
             hint = did_you_mean(name, universe.labels)
-            _expr_error(report, rule.ref, "expr", f"metric {name!r} is not in any Catalog{hint}",
-                        "a catalogued metric, a recorded series, or a name in a Catalog's external list", name)
+            _expr_error(
+                report,
+                rule.ref,
+                "expr",
+                f"metric {name!r} is not in any Catalog{hint}",
+                "a catalogued metric, a recorded series, or a name in a Catalog's external list",
+                name,
+            )
     for grouping in a.groupings:
         if grouping.clause not in ("by", "on"):
             continue
@@ -216,9 +245,14 @@ def _check_reads(rule, a, universe: Universe, report: Report) -> None:
         for label in grouping.labels:
             if label not in allowed:
                 metrics = ", ".join(sorted(grouping.metrics))
-                _expr_error(report, rule.ref, "expr",
-                            f"label {label!r} in {grouping.clause}() is not a label of {metrics}",
-                            "one of: " + ", ".join(sorted(allowed)), label)
+                _expr_error(
+                    report,
+                    rule.ref,
+                    "expr",
+                    f"label {label!r} in {grouping.clause}() is not a label of {metrics}",
+                    "one of: " + ", ".join(sorted(allowed)),
+                    label,
+                )
         for label in grouping.labels:
             _flag_cardinality(label, rule.ref.pos("expr"), rule.ref.dotted("expr"), report)
 
@@ -228,8 +262,12 @@ def _check_names(project: Project, report: Report) -> None:
     rules: dict = {}
     for group in project.groups:
         if group.name in groups:
-            report.error(group.ref.doc.pos(("metadata", "name")), f"duplicate rule group name {group.name!r}",
-                         "metadata.name", f"a unique name (also used at {groups[group.name]})")
+            report.error(
+                group.ref.doc.pos(("metadata", "name")),
+                f"duplicate rule group name {group.name!r}",
+                "metadata.name",
+                f"a unique name (also used at {groups[group.name]})",
+            )
         else:
             groups[group.name] = group.ref.doc.pos(("metadata", "name"))
         for rule in group.rules:
@@ -239,8 +277,12 @@ def _check_names(project: Project, report: Report) -> None:
             field = "name" if is_alert else "record"
             if key in rules:
                 what = "alert" if is_alert else "recording rule"
-                report.error(rule.ref.pos(field), f"duplicate {what} {name!r}", rule.ref.dotted(field),
-                             f"a unique name, or different labels (first defined at {rules[key]})")
+                report.error(
+                    rule.ref.pos(field),
+                    f"duplicate {what} {name!r}",
+                    rule.ref.dotted(field),
+                    f"a unique name, or different labels (first defined at {rules[key]})",
+                )
             else:
                 rules[key] = rule.ref.pos(field)
 
@@ -250,19 +292,30 @@ def _check_jobs(project: Project, report: Report) -> None:
     settings = project.settings
     for job in project.jobs:
         if job.name in seen:
-            report.error(job.ref.pos("name"), f"duplicate scrape job {job.name!r}", job.ref.dotted("name"),
-                         f"a unique job name (first defined at {seen[job.name]})")
+            report.error(
+                job.ref.pos("name"),
+                f"duplicate scrape job {job.name!r}",
+                job.ref.dotted("name"),
+                f"a unique job name (first defined at {seen[job.name]})",
+            )
         seen.setdefault(job.name, job.ref.pos("name"))
         if not job.target_groups:
-            report.error(job.ref.pos(), f"scrape job {job.name!r} has no targets", job.ref.dotted(),
-                         "targets: [host:port, ...] or target_groups")
+            report.error(
+                job.ref.pos(),
+                f"scrape job {job.name!r} has no targets",
+                job.ref.dotted(),
+                "targets: [host:port, ...] or target_groups",
+            )
         interval_text = job.interval or settings.scrape_interval
         timeout = effective_timeout(job.timeout or settings.scrape_timeout, interval_text)
         if timeout > parse_duration(interval_text):
             field = "timeout" if job.timeout else "interval"
-            report.error(job.ref.pos(field), f"scrape timeout {job.timeout or settings.scrape_timeout} is longer "
-                         f"than the interval {interval_text}", job.ref.dotted(field),
-                         "timeout <= interval")
+            report.error(
+                job.ref.pos(field),
+                f"scrape timeout {job.timeout or settings.scrape_timeout} is longer than the interval {interval_text}",
+                job.ref.dotted(field),
+                "timeout <= interval",
+            )
         for label in (name for _t, labels in job.target_groups for name in labels):
             _flag_cardinality(label, job.ref.pos("labels"), job.ref.dotted("labels"), report)
 
@@ -317,13 +370,21 @@ def _check_templates(project: Project, report: Report) -> None:
             if not isinstance(rule, Alert):
                 if "__name__" in rule.labels:
                     path = _template_source(rule.ref, "labels", "__name__")
-                    report.error(rule.ref.doc.pos(path, key=True), "label '__name__' cannot be set by a recording rule",
-                                 dotted(path), "a label name other than __name__ (record: names the series)")
+                    report.error(
+                        rule.ref.doc.pos(path, key=True),
+                        "label '__name__' cannot be set by a recording rule",
+                        dotted(path),
+                        "a label name other than __name__ (record: names the series)",
+                    )
                 continue
             if "__name__" in rule.labels:  # a valid name, but Prometheus refuses the rule file over it
                 path = _template_source(rule.ref, "labels", "__name__")
-                report.error(rule.ref.doc.pos(path, key=True), "label '__name__' cannot be set by an alert",
-                             dotted(path), "a label name other than __name__ (the series name is the alert's)")
+                report.error(
+                    rule.ref.doc.pos(path, key=True),
+                    "label '__name__' cannot be set by an alert",
+                    dotted(path),
+                    "a label name other than __name__ (the series name is the alert's)",
+                )
             for kind, values in (("labels", rule.labels), ("annotations", rule.annotations)):
                 for key, text in values.items():
                     if not isinstance(text, str) or "{{" not in text:
@@ -333,6 +394,10 @@ def _check_templates(project: Project, report: Report) -> None:
                     except TemplateError as exc:
                         path = _template_source(rule.ref, kind, key)
                         pos = rule.ref.doc.pos_in_scalar(path, *line_col(text, exc.offset))
-                        report.error(pos, f"template error in {kind[:-1]} {key!r} of alert {rule.name!r}: {exc}",
-                                     dotted(path), "a Go template Prometheus can parse ({{ $labels.instance }}, "
-                                     "{{ $value | humanize }}), or {{ `{{` }} for literal braces")
+                        report.error(
+                            pos,
+                            f"template error in {kind[:-1]} {key!r} of alert {rule.name!r}: {exc}",
+                            dotted(path),
+                            "a Go template Prometheus can parse ({{ $labels.instance }}, "
+                            "{{ $value | humanize }}), or {{ `{{` }} for literal braces",
+                        )

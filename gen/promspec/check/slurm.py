@@ -19,5 +19,9 @@ def check_nodelists(project: Project, report: Report) -> None:
         try:
             expand_nodelist(text)
         except NodelistError as exc:
-            report.error(job.ref.doc.pos_in_scalar(path, 1, exc.offset + 1), f"bad Slurm nodelist: {exc}",
-                         dotted(path), "a nodelist such as gpu[001-064] or gpu[01-04,07],cpu01")
+            report.error(
+                job.ref.doc.pos_in_scalar(path, 1, exc.offset + 1),
+                f"bad Slurm nodelist: {exc}",
+                dotted(path),
+                "a nodelist such as gpu[001-064] or gpu[01-04,07],cpu01",
+            )

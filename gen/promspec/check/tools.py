@@ -11,11 +11,11 @@ from dataclasses import dataclass
 
 INSTALL_HINT = {
     "promtool": "install Debian's 'prometheus' package (apt-get install prometheus) "
-                "or put promtool from a Prometheus release on PATH",
+    "or put promtool from a Prometheus release on PATH",
     "amtool": "install Debian's 'prometheus-alertmanager' package (apt-get install prometheus-alertmanager) "
-              "or put amtool from an Alertmanager release on PATH",
+    "or put amtool from an Alertmanager release on PATH",
     "blackbox_exporter": "install Debian's 'prometheus-blackbox-exporter' package, put blackbox_exporter on PATH, "
-                         "or set PROMSPEC_BLACKBOX_BIN",
+    "or set PROMSPEC_BLACKBOX_BIN",
 }
 
 
@@ -50,8 +50,7 @@ def find_tool(tool: str) -> str:
 def run_tool(tool: str, *args: str, cwd: str | None = None, timeout: float = 120) -> ToolResult:
     """Run tool with args and capture its combined output."""
     cmd = [find_tool(tool), *args]
-    proc = subprocess.run(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          timeout=timeout)
+    proc = subprocess.run(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout)
     return ToolResult(cmd, proc.returncode, proc.stdout)
 
 

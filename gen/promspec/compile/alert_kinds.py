@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ..spec.model import parse_duration
-from .promql import PromQLError, parse, selector as label_selector
+from .promql import PromQLError, parse
+from .promql import selector as label_selector
 
 WEEK = "1w"
 # "The same hour last week": a 1h window centred on this moment one week ago.
@@ -66,8 +67,10 @@ def condition(c: dict) -> str:
 
 def _threshold(spec: dict) -> dict:
     metric = " ".join(spec["metric"].split())
-    return {"expr": condition(spec),
-            "summary": f"{metric} is {{{{ $value | humanize }}}} ({spec['operator']} {number(spec['value'])})"}
+    return {
+        "expr": condition(spec),
+        "summary": f"{metric} is {{{{ $value | humanize }}}} ({spec['operator']} {number(spec['value'])})",
+    }
 
 
 def _compound(spec: dict) -> dict:
@@ -94,8 +97,7 @@ def anomaly_parts(spec: dict) -> tuple[str, str, str]:
     if "min_traffic" in spec:
         # Guard on what the traffic normally is (its baseline), so a drop to zero still alerts.
         traffic = spec["min_traffic"].get("metric", metric).strip()
-        window = (range_of(traffic, WEEK) if spec["method"] == "zscore"
-                  else range_of(traffic, WOW_WINDOW, WOW_OFFSET))
+        window = range_of(traffic, WEEK) if spec["method"] == "zscore" else range_of(traffic, WOW_WINDOW, WOW_OFFSET)
         guard = f"avg_over_time({window}) >= {number(spec['min_traffic']['value'])}"
     return deviation, compare, guard
 
@@ -108,8 +110,10 @@ def _anomaly(spec: dict) -> dict:
     if spec["method"] == "zscore":
         summary = f"z-score {{{{ $value | humanize }}}} against the last week (threshold {number(spec['threshold'])})"
     else:
-        summary = ("{{ $value | humanizePercentage }} change against the same hour last week "
-                   f"(threshold {number(spec['threshold'])})")
+        summary = (
+            "{{ $value | humanizePercentage }} change against the same hour last week "
+            f"(threshold {number(spec['threshold'])})"
+        )
     return {"expr": expr, "summary": summary}
 
 
@@ -149,13 +153,20 @@ def _capacity(spec: dict) -> dict:
     ttf, within = capacity_seconds(spec)
     # The value is the fitted time until full; it must be in [0, within) (a shrinking or flat usage
     # gives a negative, infinite or NaN time, which the comparison drops).
-    return {"expr": f"{ttf} >= 0 < {number(within)}",
-            "summary": f"full in {{{{ $value | humanizeDuration }}}} at the trend of the last "
-                       f"{spec.get('lookback', DEFAULT_LOOKBACK)} (alerting within {spec['within']})"}
+    return {
+        "expr": f"{ttf} >= 0 < {number(within)}",
+        "summary": f"full in {{{{ $value | humanizeDuration }}}} at the trend of the last "
+        f"{spec.get('lookback', DEFAULT_LOOKBACK)} (alerting within {spec['within']})",
+    }
 
 
-_COMPILERS = {"threshold": _threshold, "compound": _compound, "anomaly": _anomaly, "absent": _absent,
-              "capacity": _capacity}
+_COMPILERS = {
+    "threshold": _threshold,
+    "compound": _compound,
+    "anomaly": _anomaly,
+    "absent": _absent,
+    "capacity": _capacity,
+}
 
 
 def compile_alert(spec: dict) -> dict:
@@ -182,4 +193,3 @@ def fragments(spec: dict) -> list[tuple[tuple, str]]:
 def for_seconds(text: str) -> float:
     """Seconds of an alert's `for` (0 when unset)."""
     return parse_duration(text) if text else 0.0
-

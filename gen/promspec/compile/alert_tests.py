@@ -61,7 +61,11 @@ def _const(value: float, samples: int) -> str:
 
 
 def _ramp(start: float, step: float, samples: int) -> str:
-    return f"{number(start)}+{number(step)}x{samples - 1}" if step >= 0 else f"{number(start)}-{number(-step)}x{samples - 1}"
+    return (
+        f"{number(start)}+{number(step)}x{samples - 1}"
+        if step >= 0
+        else f"{number(start)}-{number(-step)}x{samples - 1}"
+    )
 
 
 class _Case:
@@ -81,9 +85,12 @@ class _Case:
 
     def as_dict(self) -> dict:
         """The test group as promtool reads it."""
-        return {"name": self.name, "interval": format_duration(self.interval),
-                "input_series": [{"series": k, "values": v} for k, v in self.series.items()],
-                "promql_expr_test": self.checks}
+        return {
+            "name": self.name,
+            "interval": format_duration(self.interval),
+            "input_series": [{"series": k, "values": v} for k, v in self.series.items()],
+            "promql_expr_test": self.checks,
+        }
 
 
 class _Tester:
@@ -127,8 +134,12 @@ class _Tester:
 
 
 _FIRE_QUIET = {  # operator -> (value that satisfies it, value just short of it), around v with step d
-    ">": lambda v, d: (v + d, v), ">=": lambda v, d: (v, v - d), "<": lambda v, d: (v - d, v),
-    "<=": lambda v, d: (v, v + d), "==": lambda v, d: (v, v + d), "!=": lambda v, d: (v + d, v),
+    ">": lambda v, d: (v + d, v),
+    ">=": lambda v, d: (v, v - d),
+    "<": lambda v, d: (v - d, v),
+    "<=": lambda v, d: (v, v + d),
+    "==": lambda v, d: (v, v + d),
+    "!=": lambda v, d: (v + d, v),
 }
 
 
@@ -142,8 +153,10 @@ def _threshold(t: _Tester) -> list[_Case]:
     fire, quiet = _values(t.spec)
     n = t.points(t.fire_at)
     out = []
-    for name, value, expected in ((f"fires at {number(fire)}", fire, labels),
-                                  (f"stays quiet at {number(quiet)}", quiet, None)):
+    for name, value, expected in (
+        (f"fires at {number(fire)}", fire, labels),
+        (f"stays quiet at {number(quiet)}", quiet, None),
+    ):
         case = t.case(name)
         case.add(labels, _const(value, n))
         t.expect_after_for(case, expected)
@@ -169,11 +182,15 @@ def _compound(t: _Tester) -> list[_Case]:
     values = [_values(c) for c in conditions]
     n = t.points(t.fire_at)
     if mode == "all":  # all true fires; the last one just short keeps it quiet
-        plans = [("fires when all hold", [v[0] for v in values], True),
-                 ("stays quiet when one falls short", [v[0] for v in values[:-1]] + [values[-1][1]], False)]
+        plans = [
+            ("fires when all hold", [v[0] for v in values], True),
+            ("stays quiet when one falls short", [v[0] for v in values[:-1]] + [values[-1][1]], False),
+        ]
     else:  # the first alone fires; all just short stay quiet
-        plans = [("fires when one holds", [values[0][0]] + [v[1] for v in values[1:]], True),
-                 ("stays quiet when none holds", [v[1] for v in values], False)]
+        plans = [
+            ("fires when one holds", [values[0][0]] + [v[1] for v in values[1:]], True),
+            ("stays quiet when none holds", [v[1] for v in values], False),
+        ]
     out = []
     for name, chosen, fires in plans:
         case = t.case(name)
@@ -228,8 +245,7 @@ def _anomaly_cases(t: _Tester, builders) -> list[_Case]:
         values, start, end = builders(level, deviates)
         case.add(labels, values)
         if traffic_labels is not None and min_traffic is not None:  # a traffic series implies a min_traffic
-            case.add(traffic_labels, _const(2 * min_traffic + 1 if enough else min_traffic / 2,
-                                            t.points(end)))
+            case.add(traffic_labels, _const(2 * min_traffic + 1 if enough else min_traffic / 2, t.points(end)))
         t.expect_after_for(case, labels if deviates and enough else None, start)
         out.append(case)
     return out
@@ -264,8 +280,10 @@ def _zscore(t: _Tester) -> list[_Case]:
             k = k * 1.25 if deviates else k * 0.9
         else:
             raise Untestable("no deviation of its metric crosses the threshold for all of its for")
-        values = (" ".join(number(v) for v in baseline[:BASELINE_POINTS])
-                  + f" {_const(level, points - BASELINE_POINTS)} {_const(current, pending + 1)}")
+        values = (
+            " ".join(number(v) for v in baseline[:BASELINE_POINTS])
+            + f" {_const(level, points - BASELINE_POINTS)} {_const(current, pending + 1)}"
+        )
         start = points * t.step
         return values, start, start + t.fire_at
 
@@ -298,8 +316,11 @@ def _absent(t: _Tester) -> list[_Case]:
     if "job" in t.spec:
         up = {"__name__": "up", "job": t.spec["job"], "instance": "target:9100"}
         n = t.points(t.fire_at)
-        plans = [("fires when a target is down", 0, up), ("stays quiet when the target is up", 1, None),
-                 ("fires when the job is gone", None, {"job": t.spec["job"]})]
+        plans = [
+            ("fires when a target is down", 0, up),
+            ("stays quiet when the target is up", 1, None),
+            ("fires when the job is gone", None, {"job": t.spec["job"]}),
+        ]
     else:
         labels = series_labels(t.spec["metric"])
         n = t.points(t.fire_at)
@@ -336,8 +357,11 @@ def _capacity(t: _Tester) -> list[_Case]:
     if isinstance(limit, str):
         limit_labels = series_labels(limit)
         common = {k: v for k, v in labels.items() if k != "__name__"}
-        limit_labels = {**{k: v for k, v in limit_labels.items() if k == "__name__"}, **common,
-                        **{k: v for k, v in limit_labels.items() if k != "__name__"}}
+        limit_labels = {
+            **{k: v for k, v in limit_labels.items() if k == "__name__"},
+            **common,
+            **{k: v for k, v in limit_labels.items() if k != "__name__"},
+        }
         labels = {**labels, **{k: v for k, v in limit_labels.items() if k != "__name__"}}
         limit_value = 1000.0
     else:
@@ -345,8 +369,10 @@ def _capacity(t: _Tester) -> list[_Case]:
     room = max(abs(limit_value), 1.0) / 2  # distance to full at `end`
     out = []
     n = t.points(end)
-    for name, ttf, fires in ((f"fires when full in {format_duration(fire_ttf)}", fire_ttf, True),
-                             (f"stays quiet when full in {format_duration(2 * within)}", 2 * within, False)):
+    for name, ttf, fires in (
+        (f"fires when full in {format_duration(fire_ttf)}", fire_ttf, True),
+        (f"stays quiet when full in {format_duration(2 * within)}", 2 * within, False),
+    ):
         case = t.case(name)
         rate = room / ttf  # per second
         step = rate * t.step
@@ -409,7 +435,7 @@ def alert_test_files(project: Project) -> dict[str, tuple[str, dict, list[str]]]
                 untested.append(f"{alert.name}: {why}")
                 continue
             tests[long].extend(cases)
-        stem = rule_path[len("rules/"):-len(".yml")]
+        stem = rule_path[len("rules/") : -len(".yml")]
         rule_file = f"../{stem}.yml"
         injected = _injected_names(tests[False] + tests[True])
         rules = rendered[rule_path][1]
@@ -418,8 +444,11 @@ def alert_test_files(project: Project) -> dict[str, tuple[str, dict, list[str]]]
             files[f"rules/tests/{rule_file}"] = (source, rules_without(rules, injected), [])
         for long, suffix, evaluation in ((False, "", interval), (True, ".long", LONG_EVAL)):
             if tests[long]:
-                content = {"rule_files": [rule_file], "evaluation_interval": format_duration(evaluation),
-                           "tests": tests[long]}
+                content = {
+                    "rule_files": [rule_file],
+                    "evaluation_interval": format_duration(evaluation),
+                    "tests": tests[long],
+                }
                 files[f"rules/tests/{stem}{suffix}.test.yml"] = (source, content, untested)
                 untested = []  # listed once, in the first file
     return files

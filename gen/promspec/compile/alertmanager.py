@@ -12,21 +12,64 @@ DEFAULT_GROUP_BY = ["alertname", "slo_id"]
 # that is down silences the other alerts of that host. The source must carry the label compared:
 # Alertmanager treats a missing label as "", which would make every page silence every SLO-less ticket.
 DEFAULT_INHIBITIONS = [
-    {"source_matchers": ['severity="page"', 'slo_id=~".+"'], "target_matchers": ['severity="ticket"'],
-     "equal": ["slo_id"]},
-    {"source_matchers": ['alertname="HostDown"', 'instance=~".+"'], "target_matchers": ['alertname!="HostDown"'],
-     "equal": ["instance"]},
+    {
+        "source_matchers": ['severity="page"', 'slo_id=~".+"'],
+        "target_matchers": ['severity="ticket"'],
+        "equal": ["slo_id"],
+    },
+    {
+        "source_matchers": ['alertname="HostDown"', 'instance=~".+"'],
+        "target_matchers": ['alertname!="HostDown"'],
+        "equal": ["instance"],
+    },
 ]
 
 # Spec keys copied to Alertmanager as they are, in the order Alertmanager documents them.
 _COPY = {
-    "email": ("to", "from", "smarthost", "hello", "auth_username", "auth_password", "auth_password_file",
-              "auth_secret", "auth_identity", "require_tls", "headers", "html", "text", "send_resolved"),
-    "slack": ("api_url", "api_url_file", "channel", "username", "color", "title", "title_link", "text",
-              "icon_emoji", "send_resolved"),
-    "pagerduty": ("routing_key", "routing_key_file", "service_key", "service_key_file", "url", "client",
-                  "client_url", "description", "severity", "class", "component", "group", "details",
-                  "send_resolved"),
+    "email": (
+        "to",
+        "from",
+        "smarthost",
+        "hello",
+        "auth_username",
+        "auth_password",
+        "auth_password_file",
+        "auth_secret",
+        "auth_identity",
+        "require_tls",
+        "headers",
+        "html",
+        "text",
+        "send_resolved",
+    ),
+    "slack": (
+        "api_url",
+        "api_url_file",
+        "channel",
+        "username",
+        "color",
+        "title",
+        "title_link",
+        "text",
+        "icon_emoji",
+        "send_resolved",
+    ),
+    "pagerduty": (
+        "routing_key",
+        "routing_key_file",
+        "service_key",
+        "service_key_file",
+        "url",
+        "client",
+        "client_url",
+        "description",
+        "severity",
+        "class",
+        "component",
+        "group",
+        "details",
+        "send_resolved",
+    ),
 }
 _SMTP = ("smarthost", "from", "hello", "auth_username", "auth_password", "auth_password_file", "require_tls")
 

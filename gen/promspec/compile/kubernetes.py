@@ -11,8 +11,15 @@ API = "monitoring.coreos.com/v1"
 MANAGED = {"app.kubernetes.io/managed-by": "promspec"}
 DEFAULT_DASHBOARD_LABEL = "grafana_dashboard"
 FOLDER_ANNOTATION = "k8s-sidecar-target-directory"  # kiwigrid k8s-sidecar: the sub-directory (Grafana folder)
-_RELABEL_KEYS = {"source_labels": "sourceLabels", "separator": "separator", "regex": "regex", "modulus": "modulus",
-                 "target_label": "targetLabel", "replacement": "replacement", "action": "action"}
+_RELABEL_KEYS = {
+    "source_labels": "sourceLabels",
+    "separator": "separator",
+    "regex": "regex",
+    "modulus": "modulus",
+    "target_label": "targetLabel",
+    "replacement": "replacement",
+    "action": "action",
+}
 
 
 def dns_name(*parts: str) -> str:
@@ -36,8 +43,12 @@ def _metadata(project: Project, name: str, labels: dict | None = None, annotatio
 
 def prometheus_rule(project: Project, stem: str, groups: list[dict]) -> dict:
     """One PrometheusRule holding the groups of one rendered rule file."""
-    return {"apiVersion": API, "kind": "PrometheusRule", "metadata": _metadata(project, dns_name("promspec", stem)),
-            "spec": {"groups": groups}}
+    return {
+        "apiVersion": API,
+        "kind": "PrometheusRule",
+        "metadata": _metadata(project, dns_name("promspec", stem)),
+        "spec": {"groups": groups},
+    }
 
 
 def relabelings(rules: list[dict]) -> list[dict]:
@@ -50,8 +61,12 @@ def monitor(project: Project, job: ScrapeJob) -> dict:
     spec_k8s = _job_kubernetes(job)
     kind = spec_k8s.get("monitor", "ServiceMonitor")
     endpoint: dict = {"port": spec_k8s.get("port", "metrics")}
-    for key, value in (("path", job.metrics_path), ("interval", job.interval), ("scrapeTimeout", job.timeout),
-                       ("scheme", job.scheme)):
+    for key, value in (
+        ("path", job.metrics_path),
+        ("interval", job.interval),
+        ("scrapeTimeout", job.timeout),
+        ("scheme", job.scheme),
+    ):
         if value:
             endpoint[key] = value
     if job.params:
@@ -72,8 +87,12 @@ def monitor(project: Project, job: ScrapeJob) -> dict:
     spec["podMetricsEndpoints" if kind == "PodMonitor" else "endpoints"] = [endpoint]
     if job.sample_limit is not None:
         spec["sampleLimit"] = job.sample_limit
-    return {"apiVersion": API, "kind": kind, "metadata": _metadata(project, dns_name("promspec", job.name)),
-            "spec": spec}
+    return {
+        "apiVersion": API,
+        "kind": kind,
+        "metadata": _metadata(project, dns_name("promspec", job.name)),
+        "spec": spec,
+    }
 
 
 def _job_kubernetes(job: ScrapeJob) -> dict:
@@ -87,13 +106,17 @@ def dashboard_configmap(project: Project, path: str, text: str) -> dict:
     folder = "/".join(parts[:-1])
     label = project.settings.kubernetes.get("dashboard_label", DEFAULT_DASHBOARD_LABEL)
     name = dns_name("promspec-dashboard", *[p.rsplit(".", 1)[0] for p in parts])
-    return {"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": _metadata(project, name, {label: "1"}, {FOLDER_ANNOTATION: folder} if folder else None),
-            "data": {parts[-1]: text}}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": _metadata(project, name, {label: "1"}, {FOLDER_ANNOTATION: folder} if folder else None),
+        "data": {parts[-1]: text},
+    }
 
 
-def kubernetes_resources(project: Project, rule_groups: dict[str, tuple[str, list]],
-                         dashboards: dict[str, str]) -> dict[str, tuple[dict, str]]:
+def kubernetes_resources(
+    project: Project, rule_groups: dict[str, tuple[str, list]], dashboards: dict[str, str]
+) -> dict[str, tuple[dict, str]]:
     """kubernetes/<kind>/<name>.yaml -> (resource, its source) for rule files, scrape jobs and dashboards."""
     # rule_groups: rule file stem -> (source spec, groups); dashboards: rendered path -> JSON text.
     out: dict[str, tuple[dict, str]] = {}
@@ -107,7 +130,10 @@ def kubernetes_resources(project: Project, rule_groups: dict[str, tuple[str, lis
         resource = dashboard_configmap(project, path, text)
         out[f"kubernetes/dashboards/{resource['metadata']['name']}.yaml"] = (resource, path)
     if out:
-        kustomization = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
-                         "resources": sorted(p[len("kubernetes/"):] for p in out)}
+        kustomization = {
+            "apiVersion": "kustomize.config.k8s.io/v1beta1",
+            "kind": "Kustomization",
+            "resources": sorted(p[len("kubernetes/") :] for p in out),
+        }
         out["kubernetes/kustomization.yaml"] = (kustomization, "the resources listed in it")
     return out

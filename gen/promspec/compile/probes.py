@@ -73,8 +73,11 @@ def module(probe: Probe) -> dict:
     elif probe.module == "icmp":
         out["icmp"] = {"preferred_ip_protocol": "ip4"}
     elif probe.module == "dns":
-        dns: dict = {"query_name": probe.dns["query_name"], "query_type": probe.dns.get("query_type", "A"),
-                     "preferred_ip_protocol": "ip4"}
+        dns: dict = {
+            "query_name": probe.dns["query_name"],
+            "query_type": probe.dns.get("query_type", "A"),
+            "preferred_ip_protocol": "ip4",
+        }
         if "transport" in probe.dns:
             dns["transport_protocol"] = probe.dns["transport"]
         out["dns"] = dns
@@ -101,10 +104,18 @@ def scrape_jobs(probe: Probe) -> list[ScrapeJob]:
             {"source_labels": ["__param_target"], "target_label": "instance"},
             {"target_label": "__address__", "replacement": loc.exporter},
         ]
-        jobs.append(ScrapeJob(name=job_name(probe, loc.name), ref=probe.ref.at("locations"),
-                              target_groups=[(probe.targets, labels)], interval=probe.interval,
-                              timeout=probe.timeout, metrics_path="/probe", params={"module": [probe.name]},
-                              relabel=relabel))
+        jobs.append(
+            ScrapeJob(
+                name=job_name(probe, loc.name),
+                ref=probe.ref.at("locations"),
+                target_groups=[(probe.targets, labels)],
+                interval=probe.interval,
+                timeout=probe.timeout,
+                metrics_path="/probe",
+                params={"module": [probe.name]},
+                relabel=relabel,
+            )
+        )
     return jobs
 
 
@@ -115,33 +126,55 @@ def alerts(probe: Probe) -> list[Alert]:
     k = len(probe.locations)
     out = []
     if a.failing:
-        out.append(Alert(
-            name="ProbeFailing", ref=probe.ref.at("alerts", "failing"), for_=a.failing_for,
-            expr=f"count by (probe, instance) ({'probe_success' + sel} == 0) >= {a.min_locations}",
-            severity=a.failing_severity, labels={**a.labels, "probe": probe.name},
-            annotations={"summary": f"Probe {{{{ $labels.probe }}}} of {{{{ $labels.instance }}}} fails from "
-                                    f"{{{{ $value }}}} of {k} location(s) for {a.failing_for}",
-                         "description": f"blackbox_exporter ({probe.module}) sees the target fail from at least "
-                                        f"{a.min_locations} of {k} location(s)."}))
+        out.append(
+            Alert(
+                name="ProbeFailing",
+                ref=probe.ref.at("alerts", "failing"),
+                for_=a.failing_for,
+                expr=f"count by (probe, instance) ({'probe_success' + sel} == 0) >= {a.min_locations}",
+                severity=a.failing_severity,
+                labels={**a.labels, "probe": probe.name},
+                annotations={
+                    "summary": f"Probe {{{{ $labels.probe }}}} of {{{{ $labels.instance }}}} fails from "
+                    f"{{{{ $value }}}} of {k} location(s) for {a.failing_for}",
+                    "description": f"blackbox_exporter ({probe.module}) sees the target fail from at least "
+                    f"{a.min_locations} of {k} location(s).",
+                },
+            )
+        )
     if a.slow_threshold:
-        out.append(Alert(
-            name="ProbeSlow", ref=probe.ref.at("alerts", "slow"), for_=a.slow_for,
-            expr=f"max by (probe, instance, location) (probe_duration_seconds{sel}) > {a.slow_seconds:g}",
-            severity=a.slow_severity, labels={**a.labels, "probe": probe.name},
-            annotations={"summary": f"Probe {{{{ $labels.probe }}}} of {{{{ $labels.instance }}}} from "
-                                    f"{{{{ $labels.location }}}} takes over {a.slow_threshold} for {a.slow_for}",
-                         "description": "The whole probe (DNS, connect, TLS, request, body) is slower than "
-                                        "the threshold."}))
+        out.append(
+            Alert(
+                name="ProbeSlow",
+                ref=probe.ref.at("alerts", "slow"),
+                for_=a.slow_for,
+                expr=f"max by (probe, instance, location) (probe_duration_seconds{sel}) > {a.slow_seconds:g}",
+                severity=a.slow_severity,
+                labels={**a.labels, "probe": probe.name},
+                annotations={
+                    "summary": f"Probe {{{{ $labels.probe }}}} of {{{{ $labels.instance }}}} from "
+                    f"{{{{ $labels.location }}}} takes over {a.slow_threshold} for {a.slow_for}",
+                    "description": "The whole probe (DNS, connect, TLS, request, body) is slower than the threshold.",
+                },
+            )
+        )
     if a.cert:
         days = probe.min_cert_days
-        out.append(Alert(
-            name="ProbeCertificateExpiring", ref=probe.ref.at("tls"),
-            expr=f"min by (probe, instance) (probe_ssl_earliest_cert_expiry{sel} - time()) < {days * 86400}",
-            severity=a.cert_severity, labels={**a.labels, "probe": probe.name},
-            annotations={"summary": f"A certificate of {{{{ $labels.instance }}}} (probe {{{{ $labels.probe }}}}) "
-                                    f"expires in less than {days} days",
-                         "description": "The earliest expiry in the served certificate chain is closer than "
-                                        "tls.min_cert_days."}))
+        out.append(
+            Alert(
+                name="ProbeCertificateExpiring",
+                ref=probe.ref.at("tls"),
+                expr=f"min by (probe, instance) (probe_ssl_earliest_cert_expiry{sel} - time()) < {days * 86400}",
+                severity=a.cert_severity,
+                labels={**a.labels, "probe": probe.name},
+                annotations={
+                    "summary": f"A certificate of {{{{ $labels.instance }}}} (probe {{{{ $labels.probe }}}}) "
+                    f"expires in less than {days} days",
+                    "description": "The earliest expiry in the served certificate chain is closer than "
+                    "tls.min_cert_days.",
+                },
+            )
+        )
     return out
 
 
@@ -154,8 +187,14 @@ def rule_group(probe: Probe) -> RuleGroup | None:
 
 def catalog(ref: Ref) -> Catalog:
     """The blackbox_exporter series as a catalog, so the semantic checks know them."""
-    return Catalog(name="probe:blackbox", ref=ref, metrics=[
-        MetricFamily(name=n, type=t, ref=ref, labels=("probe", "location", *extra)) for n, t, extra in BLACKBOX_METRICS])
+    return Catalog(
+        name="probe:blackbox",
+        ref=ref,
+        metrics=[
+            MetricFamily(name=n, type=t, ref=ref, labels=("probe", "location", *extra))
+            for n, t, extra in BLACKBOX_METRICS
+        ],
+    )
 
 
 # --- promtool tests ---------------------------------------------------------------------------------
@@ -173,8 +212,10 @@ def _series(name: str, labels: dict) -> str:
 
 
 def _exp(alert: Alert, labels: dict, value: str) -> dict:
-    return {"exp_labels": {**labels, "severity": alert.severity, **alert.labels},
-            "exp_annotations": {k: _expand(v, labels, value) for k, v in alert.annotations.items()}}
+    return {
+        "exp_labels": {**labels, "severity": alert.severity, **alert.labels},
+        "exp_annotations": {k: _expand(v, labels, value) for k, v in alert.annotations.items()},
+    }
 
 
 def _eval_after(for_: str, step: float) -> str:
@@ -194,35 +235,60 @@ def alert_tests(probe: Probe, step: float) -> list[dict]:
         if alert.name == "ProbeFailing":
             m = a.min_locations
             for failing, fires in ((m, True), (m - 1, False)):
-                series = [{"series": _series("probe_success", {**base, "location": loc.name}),
-                           "values": f"{0 if i < failing else 1}x{span}"}
-                          for i, loc in enumerate(probe.locations)]
+                series = [
+                    {
+                        "series": _series("probe_success", {**base, "location": loc.name}),
+                        "values": f"{0 if i < failing else 1}x{span}",
+                    }
+                    for i, loc in enumerate(probe.locations)
+                ]
                 exp = [_exp(alert, {"probe": probe.name, "instance": instance}, str(m))] if fires else []
-                tests.append({"name": f"{alert.name} {probe.name}: {failing} of {len(probe.locations)} failing",
-                              "interval": format_duration(step), "input_series": series,
-                              "alert_rule_test": [{"eval_time": _eval_after(alert.for_, step),
-                                                   "alertname": alert.name, "exp_alerts": exp}]})
+                tests.append(
+                    {
+                        "name": f"{alert.name} {probe.name}: {failing} of {len(probe.locations)} failing",
+                        "interval": format_duration(step),
+                        "input_series": series,
+                        "alert_rule_test": [
+                            {"eval_time": _eval_after(alert.for_, step), "alertname": alert.name, "exp_alerts": exp}
+                        ],
+                    }
+                )
         elif alert.name == "ProbeSlow":
             loc = probe.locations[0].name
             for value, fires in ((a.slow_seconds * 1.5, True), (a.slow_seconds * 0.9, False)):
                 labels = {**base, "location": loc}
                 exp = [_exp(alert, {"probe": probe.name, "instance": instance, "location": loc}, "")] if fires else []
-                tests.append({"name": f"{alert.name} {probe.name}: {value:g}s against {a.slow_threshold}",
-                              "interval": format_duration(step),
-                              "input_series": [{"series": _series("probe_duration_seconds", labels),
-                                                "values": f"{value:g}x{span}"}],
-                              "alert_rule_test": [{"eval_time": _eval_after(alert.for_, step),
-                                                   "alertname": alert.name, "exp_alerts": exp}]})
+                tests.append(
+                    {
+                        "name": f"{alert.name} {probe.name}: {value:g}s against {a.slow_threshold}",
+                        "interval": format_duration(step),
+                        "input_series": [
+                            {"series": _series("probe_duration_seconds", labels), "values": f"{value:g}x{span}"}
+                        ],
+                        "alert_rule_test": [
+                            {"eval_time": _eval_after(alert.for_, step), "alertname": alert.name, "exp_alerts": exp}
+                        ],
+                    }
+                )
         elif alert.name == "ProbeCertificateExpiring":
             days = probe.min_cert_days
             for left, fires in ((days - 1, True), (days + 1, False)):
                 labels = {**base, "location": probe.locations[0].name}
                 # Expiry as a Unix time: promtool's clock starts at 0, so "days left" is the value itself.
                 exp = [_exp(alert, {"probe": probe.name, "instance": instance}, "")] if fires else []
-                tests.append({"name": f"{alert.name} {probe.name}: {left} days left, threshold {days}",
-                              "interval": format_duration(step),
-                              "input_series": [{"series": _series("probe_ssl_earliest_cert_expiry", labels),
-                                                "values": f"{left * 86400}x{span}"}],
-                              "alert_rule_test": [{"eval_time": format_duration(step),
-                                                   "alertname": alert.name, "exp_alerts": exp}]})
+                tests.append(
+                    {
+                        "name": f"{alert.name} {probe.name}: {left} days left, threshold {days}",
+                        "interval": format_duration(step),
+                        "input_series": [
+                            {
+                                "series": _series("probe_ssl_earliest_cert_expiry", labels),
+                                "values": f"{left * 86400}x{span}",
+                            }
+                        ],
+                        "alert_rule_test": [
+                            {"eval_time": format_duration(step), "alertname": alert.name, "exp_alerts": exp}
+                        ],
+                    }
+                )
     return tests

@@ -17,16 +17,20 @@ LLM_PREFIX = "promspec_probe_llm_"
 LLM_LABELS = ("target", "model", "location")
 LLM_HISTOGRAMS = {
     "ttft": ("ttft_seconds", (0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 20, 30, 60)),
-    "inter_token_latency": ("inter_token_latency_seconds",
-                            (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2.5)),
+    "inter_token_latency": (
+        "inter_token_latency_seconds",
+        (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2.5),
+    ),
     "e2e_latency": ("e2e_seconds", (0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120)),
 }
 
 
 def llm_catalog(ref: Ref) -> Catalog:
     """The LLM probe's series, for the semantic checks of probe SLIs and dashboards."""
-    metrics = [MetricFamily(name=LLM_PREFIX + name, type="histogram", ref=ref, labels=LLM_LABELS, buckets=buckets)
-               for name, buckets in LLM_HISTOGRAMS.values()]
+    metrics = [
+        MetricFamily(name=LLM_PREFIX + name, type="histogram", ref=ref, labels=LLM_LABELS, buckets=buckets)
+        for name, buckets in LLM_HISTOGRAMS.values()
+    ]
     metrics += [
         MetricFamily(name=LLM_PREFIX + "probes_total", type="counter", ref=ref, labels=(*LLM_LABELS, "outcome")),
         MetricFamily(name=LLM_PREFIX + "tokens_total", type="counter", ref=ref, labels=LLM_LABELS),
@@ -43,45 +47,66 @@ def _rewrite_sli(raw: dict, probe_names: list[str], doc, path: tuple, report: Re
         if name not in probe_names:
             close = difflib.get_close_matches(name, probe_names, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            report.error(doc.pos(path + ("probe",)), f"no Probe named {name!r}{hint}", dotted(path),
-                         "the metadata.name of a Probe document, or signal: ttft|errors|... for an LLM probe target")
+            report.error(
+                doc.pos(path + ("probe",)),
+                f"no Probe named {name!r}{hint}",
+                dotted(path),
+                "the metadata.name of a Probe document, or signal: ttft|errors|... for an LLM probe target",
+            )
             raw["ratio"] = {"good": "vector(1)", "total": "vector(1)"}  # keeps later checks quiet; errors stop us
             return False
         sel = f'probe_success{{probe="{name}"}}'
-        raw["ratio"] = {"good": f"sum(sum_over_time({sel}[{{{{window}}}}]))",
-                        "total": f"sum(count_over_time({sel}[{{{{window}}}}]))"}
+        raw["ratio"] = {
+            "good": f"sum(sum_over_time({sel}[{{{{window}}}}]))",
+            "total": f"sum(count_over_time({sel}[{{{{window}}}}]))",
+        }
         return False
     target = f'target="{name}"'
     if signal == "errors":
         del raw["signal"]
         probes = LLM_PREFIX + "probes_total"
-        raw["ratio"] = {"errors": f'sum(rate({probes}{{{target},outcome!="ok"}}[{{{{window}}}}]))',
-                        "total": f"sum(rate({probes}{{{target}}}[{{{{window}}}}]))"}
+        raw["ratio"] = {
+            "errors": f'sum(rate({probes}{{{target},outcome!="ok"}}[{{{{window}}}}]))',
+            "total": f"sum(rate({probes}{{{target}}}[{{{{window}}}}]))",
+        }
         return True
     if signal in LLM_HISTOGRAMS:
         del raw["signal"]
         raw["ratio"] = {"good": "vector(1)", "total": "vector(1)"}  # replaced below when the threshold is good
         if "threshold" not in raw:
-            report.error(doc.pos(path), f"probe latency signal {signal!r} needs a threshold", dotted(path),
-                         "threshold: a latency such as 1s")
+            report.error(
+                doc.pos(path),
+                f"probe latency signal {signal!r} needs a threshold",
+                dotted(path),
+                "threshold: a latency such as 1s",
+            )
             return True
         metric, buckets = LLM_HISTOGRAMS[signal]
         text, seconds = _threshold_seconds(doc, path + ("threshold",), raw.pop("threshold"))
         if not any(abs(b - seconds) < 1e-9 for b in buckets):
             near = sorted(buckets, key=lambda b: abs(b - seconds))[:2]
-            report.error(doc.pos(path + ("threshold",)), f"threshold {text} is not a bucket bound of the LLM "
-                         f"probe's {signal} histogram", dotted(path + ("threshold",)),
-                         "one of its bounds, nearest: " + ", ".join(f"{b:g}s" for b in sorted(near)))
+            report.error(
+                doc.pos(path + ("threshold",)),
+                f"threshold {text} is not a bucket bound of the LLM probe's {signal} histogram",
+                dotted(path + ("threshold",)),
+                "one of its bounds, nearest: " + ", ".join(f"{b:g}s" for b in sorted(near)),
+            )
             return True
         # A ratio, not a latency SLI: the service's selector labels (job, model_name) are the engine's,
         # and the probe's series carry target/model/location instead.
         m = LLM_PREFIX + metric
         total = f"sum(rate({m}_count{{{target}}}[{{{{window}}}}]))"
-        raw["ratio"] = {"errors": f"{total} - sum(rate({m}_bucket{{{target},{le_matcher(seconds)}}}[{{{{window}}}}]))",
-                        "total": total}
+        raw["ratio"] = {
+            "errors": f"{total} - sum(rate({m}_bucket{{{target},{le_matcher(seconds)}}}[{{{{window}}}}]))",
+            "total": total,
+        }
         return True
-    report.error(doc.pos(path + ("signal",)), f"the LLM probe has no signal {signal!r}", dotted(path),
-                 "one of errors, " + ", ".join(LLM_HISTOGRAMS))
+    report.error(
+        doc.pos(path + ("signal",)),
+        f"the LLM probe has no signal {signal!r}",
+        dotted(path),
+        "one of errors, " + ", ".join(LLM_HISTOGRAMS),
+    )
     del raw["signal"]
     raw["ratio"] = {"good": "vector(1)", "total": "vector(1)"}
     return True
@@ -97,17 +122,45 @@ def probe_backend_doc(service_doc):
 
     labels = list(LLM_LABELS)
     signals: dict = {
-        "requests": [{"metric": LLM_PREFIX + "probes_total", "type": "counter", "unit": "requests",
-                      "labels": [*labels, "outcome"]}],
-        "errors": [{"metric": LLM_PREFIX + "probes_total", "type": "counter", "unit": "requests",
-                    "labels": [*labels, "outcome"], "matchers": 'outcome!="ok"'}],
+        "requests": [
+            {
+                "metric": LLM_PREFIX + "probes_total",
+                "type": "counter",
+                "unit": "requests",
+                "labels": [*labels, "outcome"],
+            }
+        ],
+        "errors": [
+            {
+                "metric": LLM_PREFIX + "probes_total",
+                "type": "counter",
+                "unit": "requests",
+                "labels": [*labels, "outcome"],
+                "matchers": 'outcome!="ok"',
+            }
+        ],
     }
     for signal, (metric, buckets) in LLM_HISTOGRAMS.items():
-        signals[signal] = [{"metric": LLM_PREFIX + metric, "type": "histogram", "unit": "seconds",
-                            "labels": labels, "buckets": list(buckets)}]
-    data = {"apiVersion": "promspec/v1", "kind": "Backend", "metadata": {"name": PROBE_BACKEND},
-            "spec": {"description": "promspec-exporter LLM probe (client-observed)", "model_label": "model",
-                     "default_version": "1", "signals": signals}}
+        signals[signal] = [
+            {
+                "metric": LLM_PREFIX + metric,
+                "type": "histogram",
+                "unit": "seconds",
+                "labels": labels,
+                "buckets": list(buckets),
+            }
+        ]
+    data = {
+        "apiVersion": "promspec/v1",
+        "kind": "Backend",
+        "metadata": {"name": PROBE_BACKEND},
+        "spec": {
+            "description": "promspec-exporter LLM probe (client-observed)",
+            "model_label": "model",
+            "default_version": "1",
+            "signals": signals,
+        },
+    }
     return Document(file=service_doc.file, index=-1, data=data, source=service_doc.source)
 
 

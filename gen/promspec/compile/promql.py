@@ -65,8 +65,9 @@ def matcher(name: str, value: str, op: str = "=") -> str:
     return f"{name}{op}{quote(value)}"
 
 
-def selector(labels: Mapping[str, str] | Iterable[tuple[str, str]], extra: str | Iterable[str] = "", *,
-             sep: str = ",") -> str:
+def selector(
+    labels: Mapping[str, str] | Iterable[tuple[str, str]], extra: str | Iterable[str] = "", *, sep: str = ","
+) -> str:
     """A label selector body such as {job="vllm",finished_reason="error"}; "" when there is nothing to match.
 
     extra holds matchers already written as PromQL text (from a spec's `matchers:` field or from

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from ..spec.model import Project, ScrapeJob
 
-PORT_STRIP = {"source_labels": ["__address__"], "regex": r"(.+?)(?::\d+)?", "target_label": "instance",
-              "replacement": "$1"}
+PORT_STRIP = {
+    "source_labels": ["__address__"],
+    "regex": r"(.+?)(?::\d+)?",
+    "target_label": "instance",
+    "replacement": "$1",
+}
 
 
 def _target_groups(job: ScrapeJob) -> list[dict]:
@@ -21,8 +25,12 @@ def _target_groups(job: ScrapeJob) -> list[dict]:
 def scrape_config(job: ScrapeJob) -> dict:
     """One scrape_configs entry."""
     out: dict = {"job_name": job.name}
-    for key, value in (("scrape_interval", job.interval), ("scrape_timeout", job.timeout),
-                       ("metrics_path", job.metrics_path), ("scheme", job.scheme)):
+    for key, value in (
+        ("scrape_interval", job.interval),
+        ("scrape_timeout", job.timeout),
+        ("metrics_path", job.metrics_path),
+        ("scheme", job.scheme),
+    ):
         if value:
             out[key] = value
     if job.honor_labels is not None:

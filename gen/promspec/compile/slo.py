@@ -44,15 +44,16 @@ def window_ratio(slo: SLO, window: str) -> str:
     sel = _sel(slo)
     if window == SHORT_WINDOW:
         return f"slo:sli_errors:rate5m{sel}\n/\nslo:sli_total:rate5m{sel}"
-    return (f"sum_over_time(slo:sli_errors:rate5m{sel}[{window}])\n/\n"
-            f"sum_over_time(slo:sli_total:rate5m{sel}[{window}])")
+    return f"sum_over_time(slo:sli_errors:rate5m{sel}[{window}])\n/\nsum_over_time(slo:sli_total:rate5m{sel}[{window}])"
 
 
 def period_ratio(slo: SLO) -> str:
     """Events-weighted error ratio over the SLO window, from the 10m averages."""
     sel = _sel(slo)
-    return (f"sum_over_time(slo:sli_errors:avg_rate{CASCADE_WINDOW}{sel}[{slo.window}])\n/\n"
-            f"sum_over_time(slo:sli_total:avg_rate{CASCADE_WINDOW}{sel}[{slo.window}])")
+    return (
+        f"sum_over_time(slo:sli_errors:avg_rate{CASCADE_WINDOW}{sel}[{slo.window}])\n/\n"
+        f"sum_over_time(slo:sli_total:avg_rate{CASCADE_WINDOW}{sel}[{slo.window}])"
+    )
 
 
 def ratio_series(window: str) -> str:
@@ -79,17 +80,25 @@ def recording_groups(slo: SLO) -> list[RuleGroup]:
     cascade = RuleGroup(f"slo-{slo.id}-{CASCADE_WINDOW}", "RecordingGroup", ref, CASCADE_WINDOW)
     period = RuleGroup(f"slo-{slo.id}-period", "RecordingGroup", ref, PERIOD_INTERVAL)
     cascade.rules += [
-        RecordingRule(f"slo:sli_{kind}:avg_rate{CASCADE_WINDOW}",
-                      f"avg_over_time(slo:sli_{kind}:rate5m{sel}[{CASCADE_WINDOW}])", ref, dict(labels))
-        for kind in ("errors", "total")]
-    short.rules += [RecordingRule("slo:sli_errors:rate5m", slo.errors_expr, ref, dict(labels)),
-                    RecordingRule("slo:sli_total:rate5m", slo.total_expr, ref, dict(labels))]
+        RecordingRule(
+            f"slo:sli_{kind}:avg_rate{CASCADE_WINDOW}",
+            f"avg_over_time(slo:sli_{kind}:rate5m{sel}[{CASCADE_WINDOW}])",
+            ref,
+            dict(labels),
+        )
+        for kind in ("errors", "total")
+    ]
+    short.rules += [
+        RecordingRule("slo:sli_errors:rate5m", slo.errors_expr, ref, dict(labels)),
+        RecordingRule("slo:sli_total:rate5m", slo.total_expr, ref, dict(labels)),
+    ]
     for window in _windows_needed(slo):
         group = short if parse_duration(window) <= 3600 else long
         group.rules.append(RecordingRule(ratio_series(window), window_ratio(slo, window), ref, dict(labels)))
     budget = number_text(slo.budget)
-    short.rules.append(RecordingRule("slo:current_burn_rate:ratio", f"slo:sli_error:ratio_rate1h{sel} / {budget}",
-                                     ref, dict(labels)))
+    short.rules.append(
+        RecordingRule("slo:current_burn_rate:ratio", f"slo:sli_error:ratio_rate1h{sel} / {budget}", ref, dict(labels))
+    )
     seconds = int(parse_duration(slo.window))
     info = {**labels, "objective": slo.objective_text, "window": slo.window, "sli": slo.sli_kind}
     if slo.backend:
@@ -103,11 +112,16 @@ def recording_groups(slo: SLO) -> list[RuleGroup]:
         RecordingRule("slo:objective:ratio", f"vector({number_text(slo.objective)})", ref, dict(labels)),
         RecordingRule("slo:error_budget:ratio", f"vector({budget})", ref, dict(labels)),
         RecordingRule("slo:period_burn_rate:ratio", f"slo:sli_error:ratio_period{sel} / {budget}", ref, dict(labels)),
-        RecordingRule("slo:period_error_budget_remaining:ratio", f"1 - slo:period_burn_rate:ratio{sel}", ref,
-                      dict(labels)),
-        RecordingRule("slo:time_to_exhaustion:seconds",
-                      f"clamp_min(slo:period_error_budget_remaining:ratio{sel}, 0) * {seconds}\n/\n"
-                      f"slo:current_burn_rate:ratio{sel}", ref, dict(labels)),
+        RecordingRule(
+            "slo:period_error_budget_remaining:ratio", f"1 - slo:period_burn_rate:ratio{sel}", ref, dict(labels)
+        ),
+        RecordingRule(
+            "slo:time_to_exhaustion:seconds",
+            f"clamp_min(slo:period_error_budget_remaining:ratio{sel}, 0) * {seconds}\n/\n"
+            f"slo:current_burn_rate:ratio{sel}",
+            ref,
+            dict(labels),
+        ),
         RecordingRule("slo:info", "vector(1)", ref, info),
     ]
     return [g for g in (short, long, cascade, period) if g.rules]
@@ -115,7 +129,7 @@ def recording_groups(slo: SLO) -> list[RuleGroup]:
 
 def _query(expr: str, fmt: str) -> str:
     """A template snippet that runs a PromQL query at notification time and formats its value."""
-    return f'{{{{ with printf `{expr}` .Labels.slo_id | query }}}}{{{{ . | first | value | {fmt} }}}}{{{{ end }}}}'
+    return f"{{{{ with printf `{expr}` .Labels.slo_id | query }}}}{{{{ . | first | value | {fmt} }}}}{{{{ end }}}}"
 
 
 def burn_alert(slo: SLO, tier: Tier) -> Alert:
@@ -123,25 +137,28 @@ def burn_alert(slo: SLO, tier: Tier) -> Alert:
     sel = _sel(slo)
     budget = number_text(slo.budget)
     factor = number_text(slo.factor(tier))
-    expr = (f"(\n  {ratio_series(tier.long)}{sel} / {budget} > {factor}\nand\n"
-            f"  {ratio_series(tier.short)}{sel} / {budget} > {factor}\n)")
+    expr = (
+        f"(\n  {ratio_series(tier.long)}{sel} / {budget} > {factor}\nand\n"
+        f"  {ratio_series(tier.short)}{sel} / {budget} > {factor}\n)"
+    )
     if slo.min_traffic:
-        expr += (f"\nand on(slo_id)\n  avg_over_time(slo:sli_total:rate5m{sel}[{tier.short}]) >= {slo.min_traffic}")
+        expr += f"\nand on(slo_id)\n  avg_over_time(slo:sli_total:rate5m{sel}[{tier.short}]) >= {slo.min_traffic}"
     seconds = int(parse_duration(slo.window))
     share = number_text(tier.share * 100)
     what = slo.description or f"{slo.name} of {slo.service}"
     annotations = {
         "summary": f"{slo.service} SLO {slo.name}: error budget burning "
-                   f"{{{{ printf \"%.1f\" $value }}}}x over {tier.long} ({tier.name})",
+        f'{{{{ printf "%.1f" $value }}}}x over {tier.long} ({tier.name})',
         "description": (
             f"{what}: objective {slo.objective_text} over {slo.window}. Over the last {tier.long} and {tier.short} "
-            f"the error budget burns {{{{ printf \"%.1f\" $value }}}}x faster than sustainable "
+            f'the error budget burns {{{{ printf "%.1f" $value }}}}x faster than sustainable '
             f"(threshold {factor}x, which spends {share}% of the {slo.window} budget in {tier.long}). "
             f"Budget spent this {slo.window}: "
             + _query('slo:period_burn_rate:ratio{slo_id="%s"}', "humanizePercentage")
             + ". At this burn rate the rest of the budget is gone in "
             + f'{{{{ with printf `clamp_min(slo:period_error_budget_remaining:ratio{{slo_id="%s"}}, 0) * {seconds} '
-              f'/ %f` .Labels.slo_id $value | query }}}}{{{{ . | first | value | humanizeDuration }}}}{{{{ end }}}}.'),
+            f"/ %f` .Labels.slo_id $value | query }}}}{{{{ . | first | value | humanizeDuration }}}}{{{{ end }}}}."
+        ),
     }
     annotations.update(slo.annotations)
     annotations.update(tier.annotations)
@@ -157,15 +174,22 @@ def exhausted_alert(slo: SLO, tier: Tier) -> Alert:
     annotations = {
         "summary": f"{slo.service} SLO {slo.name}: the {slo.window} error budget is spent",
         "description": f"Objective {slo.objective_text} over {slo.window}: "
-                       + _query('slo:period_burn_rate:ratio{slo_id="%s"}', "humanizePercentage")
-                       + " of the error budget is spent.",
+        + _query('slo:period_burn_rate:ratio{slo_id="%s"}', "humanizePercentage")
+        + " of the error budget is spent.",
     }
     annotations.update(slo.annotations)
     if slo.runbook_url:
         annotations["runbook_url"] = slo.runbook_url
-    return Alert(alert_name(slo, "ErrorBudgetExhausted"),
-                 f"slo:period_error_budget_remaining:ratio{_sel(slo)} <= 0", slo.ref, tier.for_, "", tier.severity,
-                 labels, annotations)
+    return Alert(
+        alert_name(slo, "ErrorBudgetExhausted"),
+        f"slo:period_error_budget_remaining:ratio{_sel(slo)} <= 0",
+        slo.ref,
+        tier.for_,
+        "",
+        tier.severity,
+        labels,
+        annotations,
+    )
 
 
 def alert_group(slo: SLO) -> RuleGroup | None:

@@ -63,8 +63,12 @@ def _sli_rule(slo: SLO, window: str) -> RecordingRule:
         expr = f"(\nslo:numerator_correction:ratio{window}{id_filter(slo)}\n* on()\n({errors})\n)\n/\n({total})\n"
     else:
         expr = f"({errors})\n/\n({total})\n"
-    return RecordingRule(f"slo:sli_error:ratio_rate{window}", expr, slo.ref.at("sli"),
-                         {**slo.series_labels, **id_labels(slo), "sloth_window": window})
+    return RecordingRule(
+        f"slo:sli_error:ratio_rate{window}",
+        expr,
+        slo.ref.at("sli"),
+        {**slo.series_labels, **id_labels(slo), "sloth_window": window},
+    )
 
 
 def sli_group(slo: SLO) -> RuleGroup:
@@ -73,10 +77,14 @@ def sli_group(slo: SLO) -> RuleGroup:
     group.rules = [_sli_rule(slo, w) for w in WINDOWS]
     five = f"slo:sli_error:ratio_rate5m{id_filter(slo)}"
     # The period ratio is the mean of the 5m ratios (Sloth's optimised period rule), not event-weighted.
-    group.rules.append(RecordingRule(
-        f"slo:sli_error:ratio_rate{slo.window}",
-        f"sum_over_time({five}[{slo.window}])\n/ ignoring (sloth_window)\ncount_over_time({five}[{slo.window}])\n",
-        ref, {**slo.series_labels, **id_labels(slo), "sloth_window": slo.window}))
+    group.rules.append(
+        RecordingRule(
+            f"slo:sli_error:ratio_rate{slo.window}",
+            f"sum_over_time({five}[{slo.window}])\n/ ignoring (sloth_window)\ncount_over_time({five}[{slo.window}])\n",
+            ref,
+            {**slo.series_labels, **id_labels(slo), "sloth_window": slo.window},
+        )
+    )
     return group
 
 
@@ -92,22 +100,45 @@ def meta_group(slo: SLO, mode: str, spec: str) -> RuleGroup:
         RecordingRule("slo:objective:ratio", f"vector({objective})", ref, dict(labels)),
         RecordingRule("slo:error_budget:ratio", f"vector(1-{objective})", ref, dict(labels)),
         RecordingRule("slo:time_period:days", f"vector({days})", ref, dict(labels)),
-        RecordingRule("slo:current_burn_rate:ratio",
-                      f"slo:sli_error:ratio_rate5m{sel}\n{on}slo:error_budget:ratio{sel}\n", ref, dict(labels)),
-        RecordingRule("slo:period_burn_rate:ratio",
-                      f"slo:sli_error:ratio_rate{slo.window}{sel}\n{on}slo:error_budget:ratio{sel}\n", ref,
-                      dict(labels)),
-        RecordingRule("slo:period_error_budget_remaining:ratio", f"1 - slo:period_burn_rate:ratio{sel}", ref,
-                      dict(labels)),
-        RecordingRule("sloth_slo_info", "vector(1)", ref,
-                      {**labels, "sloth_mode": mode, "sloth_objective": _percent(slo), "sloth_spec": spec,
-                       "sloth_version": SLOTH_VERSION}),
+        RecordingRule(
+            "slo:current_burn_rate:ratio",
+            f"slo:sli_error:ratio_rate5m{sel}\n{on}slo:error_budget:ratio{sel}\n",
+            ref,
+            dict(labels),
+        ),
+        RecordingRule(
+            "slo:period_burn_rate:ratio",
+            f"slo:sli_error:ratio_rate{slo.window}{sel}\n{on}slo:error_budget:ratio{sel}\n",
+            ref,
+            dict(labels),
+        ),
+        RecordingRule(
+            "slo:period_error_budget_remaining:ratio", f"1 - slo:period_burn_rate:ratio{sel}", ref, dict(labels)
+        ),
+        RecordingRule(
+            "sloth_slo_info",
+            "vector(1)",
+            ref,
+            {
+                **labels,
+                "sloth_mode": mode,
+                "sloth_objective": _percent(slo),
+                "sloth_spec": spec,
+                "sloth_version": SLOTH_VERSION,
+            },
+        ),
     ]
     if slo.denominator_corrected:
         total_period = _window_query(slo.total_template, slo.window)
-        group.rules += [RecordingRule(f"slo:numerator_correction:ratio{w}",
-                                      f"({_window_query(slo.total_template, w)})/({total_period})", ref, dict(labels))
-                        for w in WINDOWS]
+        group.rules += [
+            RecordingRule(
+                f"slo:numerator_correction:ratio{w}",
+                f"({_window_query(slo.total_template, w)})/({total_period})",
+                ref,
+                dict(labels),
+            )
+            for w in WINDOWS
+        ]
     return group
 
 
@@ -120,9 +151,11 @@ def _percent(slo: SLO) -> str:
 def _condition(slo: SLO, tier: Tier) -> str:
     threshold = f"({factor(slo, tier)} * {go_float(budget_ratio(slo))})"
     sel = id_filter(slo)
-    return (f"(\n    max(slo:sli_error:ratio_rate{tier.short}{sel} > {threshold}) without (sloth_window)\n"
-            f"    and\n"
-            f"    max(slo:sli_error:ratio_rate{tier.long}{sel} > {threshold}) without (sloth_window)\n)")
+    return (
+        f"(\n    max(slo:sli_error:ratio_rate{tier.short}{sel} > {threshold}) without (sloth_window)\n"
+        f"    and\n"
+        f"    max(slo:sli_error:ratio_rate{tier.long}{sel} > {threshold}) without (sloth_window)\n)"
+    )
 
 
 def alert(slo: SLO, kind: str) -> Alert | None:
@@ -131,15 +164,14 @@ def alert(slo: SLO, kind: str) -> Alert | None:
         return None
     expr = f"{_condition(slo, fast)}\nor\n{_condition(slo, slow)}\n"
     annotations = {
-        "summary": "{{$labels.sloth_service}} {{$labels.sloth_slo}}: the SLO error budget burns faster "
-                   "than allowed.",
+        "summary": "{{$labels.sloth_service}} {{$labels.sloth_slo}}: the SLO error budget burns faster than allowed.",
         "title": f"({kind}) {{{{$labels.sloth_service}}}} {{{{$labels.sloth_slo}}}}: SLO error budget burn rate "
-                 "too high.",
-        **slo.annotations, **fast.annotations,
+        "too high.",
+        **slo.annotations,
+        **fast.annotations,
     }
     labels = {**slo.labels, **fast.labels, "sloth_severity": kind}
-    return Alert(slo.alert_name or f"{slo.service}-{slo.name}", expr, slo.ref, fast.for_, "", "", labels,
-                 annotations)
+    return Alert(slo.alert_name or f"{slo.service}-{slo.name}", expr, slo.ref, fast.for_, "", "", labels, annotations)
 
 
 def sloth_groups(slo: SLO) -> list[RuleGroup]:
@@ -148,4 +180,3 @@ def sloth_groups(slo: SLO) -> list[RuleGroup]:
     alerts = RuleGroup(f"sloth-slo-alerts-{slo.id}", "AlertGroup", slo.ref)
     alerts.rules = [a for a in (alert(slo, kind) for kind in KINDS) if a is not None]
     return groups + ([alerts] if alerts.rules else [])
-

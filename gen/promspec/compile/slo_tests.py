@@ -53,8 +53,11 @@ def _alert_sample(slo: SLO, tier: Tier) -> dict:
 
 def _check(slo: SLO, tier: Tier, at_seconds: float, firing: bool) -> dict:
     expr = _alert_selector(slo, tier, "firing" if firing else "")
-    return {"expr": expr, "eval_time": format_duration(at_seconds),
-            "exp_samples": [_alert_sample(slo, tier)] if firing else []}
+    return {
+        "expr": expr,
+        "eval_time": format_duration(at_seconds),
+        "exp_samples": [_alert_sample(slo, tier)] if firing else [],
+    }
 
 
 def _case(slo: SLO, tier: Tier, name: str, step: float, total: Decimal, errors: list, checks: list) -> dict:
@@ -83,23 +86,55 @@ def tier_cases(slo: SLO, tier: Tier) -> list[dict]:
     crossing = Decimal(STEPS_PER_WINDOW) / ABOVE  # steps after the start at which the long window crosses
     short_steps = int(parse_duration(tier.short) / step)
     cases = [
-        _case(slo, tier, "fires once the long window burns 1.25x the threshold", step, total,
-              [(Decimal(0), base), (threshold * ABOVE, 2 * STEPS_PER_WINDOW)],
-              [_check(slo, tier, start + (int(crossing) - 3) * step, False),
-               _check(slo, tier, start + (int(crossing) + 3) * step + wait, True)]),
-        _case(slo, tier, "stays quiet at 0.95x the threshold", step, total,
-              [(Decimal(0), base), (threshold * BELOW, 2 * STEPS_PER_WINDOW)],
-              [_check(slo, tier, start + int(STEPS_PER_WINDOW * 1.5) * step, False)]),
-        _case(slo, tier, "resolves once the burn stops", step, total,
-              [(Decimal(0), base), (threshold * ABOVE, STEPS_PER_WINDOW), (Decimal(0), STEPS_PER_WINDOW)],
-              [_check(slo, tier, start + (STEPS_PER_WINDOW - 1) * step + wait, True),
-               _check(slo, tier, start + (STEPS_PER_WINDOW + short_steps + 2) * step, False)]),
+        _case(
+            slo,
+            tier,
+            "fires once the long window burns 1.25x the threshold",
+            step,
+            total,
+            [(Decimal(0), base), (threshold * ABOVE, 2 * STEPS_PER_WINDOW)],
+            [
+                _check(slo, tier, start + (int(crossing) - 3) * step, False),
+                _check(slo, tier, start + (int(crossing) + 3) * step + wait, True),
+            ],
+        ),
+        _case(
+            slo,
+            tier,
+            "stays quiet at 0.95x the threshold",
+            step,
+            total,
+            [(Decimal(0), base), (threshold * BELOW, 2 * STEPS_PER_WINDOW)],
+            [_check(slo, tier, start + int(STEPS_PER_WINDOW * 1.5) * step, False)],
+        ),
+        _case(
+            slo,
+            tier,
+            "resolves once the burn stops",
+            step,
+            total,
+            [(Decimal(0), base), (threshold * ABOVE, STEPS_PER_WINDOW), (Decimal(0), STEPS_PER_WINDOW)],
+            [
+                _check(slo, tier, start + (STEPS_PER_WINDOW - 1) * step + wait, True),
+                _check(slo, tier, start + (STEPS_PER_WINDOW + short_steps + 2) * step, False),
+            ],
+        ),
     ]
     if guard:
         low = guard / 2
-        cases.append({**_case(slo, tier, f"stays quiet below the minimum traffic of {slo.min_traffic}/s", step, low,
-                              [(Decimal(0), base), (slo.factor(tier) * slo.budget * low * 2, 2 * STEPS_PER_WINDOW)],
-                              [_check(slo, tier, start + int(STEPS_PER_WINDOW * 1.5) * step, False)])})
+        cases.append(
+            {
+                **_case(
+                    slo,
+                    tier,
+                    f"stays quiet below the minimum traffic of {slo.min_traffic}/s",
+                    step,
+                    low,
+                    [(Decimal(0), base), (slo.factor(tier) * slo.budget * low * 2, 2 * STEPS_PER_WINDOW)],
+                    [_check(slo, tier, start + int(STEPS_PER_WINDOW * 1.5) * step, False)],
+                )
+            }
+        )
     return cases
 
 
@@ -111,10 +146,18 @@ def exhausted_cases(slo: SLO, tier: Tier) -> list[dict]:
     over = slo.budget * total * 2
     under = slo.budget * total / 2
     return [
-        _case(slo, tier, "fires once the period has spent its budget", step, total, [(over, 6)],
-              [_check(slo, tier, 2 * step + wait, True)]),
-        _case(slo, tier, "stays quiet at half the budget", step, total, [(under, 6)],
-              [_check(slo, tier, 4 * step, False)]),
+        _case(
+            slo,
+            tier,
+            "fires once the period has spent its budget",
+            step,
+            total,
+            [(over, 6)],
+            [_check(slo, tier, 2 * step + wait, True)],
+        ),
+        _case(
+            slo, tier, "stays quiet at half the budget", step, total, [(under, 6)], [_check(slo, tier, 4 * step, False)]
+        ),
     ]
 
 
@@ -136,9 +179,15 @@ def slo_test_files(rule_file: str, slo: SLO, group_order: list[str]) -> dict[str
             by_tier.setdefault(tier.name, (step, []))[1].extend(tier_cases(slo, tier))
     if slo.exhausted and slo.exhausted.enabled:
         by_tier.setdefault("budget-exhausted", (3600.0, []))[1].extend(exhausted_cases(slo, slo.exhausted))
-    return {name: {"rule_files": [rule_file], "evaluation_interval": format_duration(step),
-                   "group_eval_order": list(group_order), "tests": cases}
-            for name, (step, cases) in by_tier.items()}
+    return {
+        name: {
+            "rule_files": [rule_file],
+            "evaluation_interval": format_duration(step),
+            "group_eval_order": list(group_order),
+            "tests": cases,
+        }
+        for name, (step, cases) in by_tier.items()
+    }
 
 
 def rules_under_test(content: dict, slos: list[SLO]) -> dict:

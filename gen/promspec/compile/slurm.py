@@ -54,7 +54,7 @@ def _expand_item(item: str, offset: int) -> list[str]:
     names = [""]
     pos = 0
     for m in re.finditer(r"\[([^\]]*)\]", item):
-        literal = item[pos:m.start()]
+        literal = item[pos : m.start()]
         choices = [n for off, part in _split_top(m.group(1), offset + m.start() + 1) for n in _range(part, off)]
         names = [n + literal + c for n in names for c in choices]
         if len(names) > MAX_NODES:
@@ -107,10 +107,10 @@ def sbatch_script(files: dict[str, str], slurm: list[tuple[str, int, dict]], hea
             lines.append(f"#SBATCH --{key}={options[key]}")
     lines += ["#SBATCH --ntasks-per-node=1", "set -euo pipefail", ""]
     lines += [
-        '# Where config, TSDB and logs go: collect from it afterwards with `promspec collect`.',
+        "# Where config, TSDB and logs go: collect from it afterwards with `promspec collect`.",
         'OUT="${PROMSPEC_OUT:-${SLURM_SUBMIT_DIR:-$PWD}/promspec-${SLURM_JOB_ID:-local}}"',
         f'PORT="${{PROMSPEC_PROMETHEUS_PORT:-{options["port"]}}}"',
-        '# Loopback by default; PROMSPEC_LISTEN=0.0.0.0 to query it from another host of the cluster.',
+        "# Loopback by default; PROMSPEC_LISTEN=0.0.0.0 to query it from another host of the cluster.",
         'LISTEN="${PROMSPEC_LISTEN:-127.0.0.1}"',
         'PROMETHEUS="${PROMSPEC_PROMETHEUS_BIN:-prometheus}"',
         'mkdir -p "$OUT/config/prometheus/targets" "$OUT/config/rules" "$OUT/tsdb"',
@@ -124,40 +124,45 @@ def sbatch_script(files: dict[str, str], slurm: list[tuple[str, int, dict]], hea
     script += "# PROMSPEC_NODES (space-separated host names) if set, else Slurm's own expansion of the nodelist.\n"
     script += 'NODES="${PROMSPEC_NODES:-}"\n'
     script += 'if [ -z "$NODES" ] && [ -n "${SLURM_JOB_NODELIST:-}" ]; then\n'
-    script += '  NODES="$(scontrol show hostnames "$SLURM_JOB_NODELIST" | tr \'\\n\' \' \')"\nfi\n'
-    script += 'write_targets() {  # job port labels-json\n'
+    script += "  NODES=\"$(scontrol show hostnames \"$SLURM_JOB_NODELIST\" | tr '\\n' ' ')\"\nfi\n"
+    script += "write_targets() {  # job port labels-json\n"
     script += '  local sep="" list=""\n  for node in $NODES; do list="$list$sep\\"$node:$2\\""; sep=", "; done\n'
-    script += '  printf \'[{"targets": [%s], "labels": %s}]\\n\' "$list" "$3" > "$OUT/config/prometheus/targets/$1.json"\n}\n'
+    script += (
+        '  printf \'[{"targets": [%s], "labels": %s}]\\n\' "$list" "$3" > "$OUT/config/prometheus/targets/$1.json"\n}\n'
+    )
     script += 'if [ -n "$NODES" ]; then\n'
     for name, port, labels in slurm:
         text = json.dumps(labels, sort_keys=True, ensure_ascii=False)
         script += f"  write_targets {shlex.quote(name)} {port} {shlex.quote(text)}\n"
     script += "  :\nfi\n\n"
     if options.get("start_exporters"):
-        script += ("# promspec-exporter on every node of the job, for the job's lifetime.\n"
-                   'srun --overlap --ntasks-per-node=1 promspec-exporter '
-                   f'--web.listen-address=":${{PROMSPEC_EXPORTER_PORT:-{options["exporter_port"]}}}" '
-                   '> "$OUT/exporters.log" 2>&1 &\n\n')
+        script += (
+            "# promspec-exporter on every node of the job, for the job's lifetime.\n"
+            "srun --overlap --ntasks-per-node=1 promspec-exporter "
+            f'--web.listen-address=":${{PROMSPEC_EXPORTER_PORT:-{options["exporter_port"]}}}" '
+            '> "$OUT/exporters.log" 2>&1 &\n\n'
+        )
     script += (
         '"$PROMETHEUS" --config.file="$OUT/config/prometheus/prometheus.yml" --storage.tsdb.path="$OUT/tsdb" \\\n'
         f'  --storage.tsdb.retention.time={options["retention"]} --web.listen-address="$LISTEN:$PORT" \\\n'
         '  > "$OUT/prometheus.log" 2>&1 &\n'
-        'PROM_PID=$!\n'
+        "PROM_PID=$!\n"
         'echo "$PROM_PID" > "$OUT/prometheus.pid"\n'
-        '# Stop Prometheus (cleanly, so the head block is written) when the job ends, however it ends.\n'
+        "# Stop Prometheus (cleanly, so the head block is written) when the job ends, however it ends.\n"
         'trap \'kill -TERM "$PROM_PID" 2>/dev/null || true; wait "$PROM_PID" 2>/dev/null || true\' EXIT\n'
         "trap 'exit 143' TERM  # Slurm's end of job: exit through the EXIT trap above\n"
         "trap 'exit 130' INT\n"
         'PROBE="$LISTEN"; [ "$LISTEN" = 0.0.0.0 ] && PROBE=127.0.0.1\n'
-        'for _ in $(seq 300); do\n'
+        "for _ in $(seq 300); do\n"
         '  if (exec 3<>"/dev/tcp/$PROBE/$PORT") 2>/dev/null; then break; fi\n'
         '  kill -0 "$PROM_PID" 2>/dev/null || '
         '{ echo "promspec: Prometheus did not start; see $OUT/prometheus.log" >&2; exit 1; }\n'
-        '  sleep 0.1\n'
-        'done\n'
+        "  sleep 0.1\n"
+        "done\n"
         'echo "promspec: Prometheus on $(hostname):$PORT for this job; data in $OUT/tsdb" >&2\n'
-        '# With a command, run it and stop Prometheus when it ends; without, run until the job ends.\n'
-        'if [ "$#" -gt 0 ]; then\n  "$@"\nelse\n  wait "$PROM_PID"\nfi\n')
+        "# With a command, run it and stop Prometheus when it ends; without, run until the job ends.\n"
+        'if [ "$#" -gt 0 ]; then\n  "$@"\nelse\n  wait "$PROM_PID"\nfi\n'
+    )
     return script
 
 
@@ -173,4 +178,3 @@ def slurm_config(config: dict, slurm_names: set) -> dict:
         jobs.append(job)
     out["scrape_configs"] = jobs
     return out
-

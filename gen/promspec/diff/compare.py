@@ -31,6 +31,7 @@ class Change:
 
 # ------------------------------------------------------------------------------ rules
 
+
 def _load_yaml(data: bytes):
     try:
         return yaml.safe_load(data) or {}
@@ -42,9 +43,14 @@ def _rules(files: dict) -> dict:
     """(kind, name, identifying labels) -> (group name, rule dict) for every rule in rules/*.yml."""
     out = {}
     for path, data in sorted(files.items()):
-        if not path.startswith("rules/") or not path.endswith(".yml") or "/tests/" in path or path.endswith(".test.yml"):
+        if (
+            not path.startswith("rules/")
+            or not path.endswith(".yml")
+            or "/tests/" in path
+            or path.endswith(".test.yml")
+        ):
             continue
-        for group in (_load_yaml(data).get("groups") or []):
+        for group in _load_yaml(data).get("groups") or []:
             for rule in group.get("rules") or []:
                 kind = "alert" if "alert" in rule else "record"
                 labels = rule.get("labels") or {}
@@ -96,27 +102,55 @@ def compare_rules(base: dict, head: dict) -> list[Change]:
                 follow.setdefault(slo_id, []).append(subject)
                 continue
         if _flat(ra.get("expr")) != _flat(rb.get("expr")):
-            changes.append(Change(section, subject, "expression changed", str(ra.get("expr", "")).strip(),
-                                  str(rb.get("expr", "")).strip()))
+            changes.append(
+                Change(
+                    section,
+                    subject,
+                    "expression changed",
+                    str(ra.get("expr", "")).strip(),
+                    str(rb.get("expr", "")).strip(),
+                )
+            )
         for field in ("for", "keep_firing_for"):
             if ra.get(field) != rb.get(field):
-                changes.append(Change(section, subject, f"{field} {ra.get(field) or '(none)'} -> "
-                                                        f"{rb.get(field) or '(none)'}", ra.get(field) or "",
-                                      rb.get(field) or ""))
+                changes.append(
+                    Change(
+                        section,
+                        subject,
+                        f"{field} {ra.get(field) or '(none)'} -> {rb.get(field) or '(none)'}",
+                        ra.get(field) or "",
+                        rb.get(field) or "",
+                    )
+                )
         for field in ("labels", "annotations"):
             for k in sorted(set(ra.get(field) or {}) | set(rb.get(field) or {})):
                 va, vb = (ra.get(field) or {}).get(k), (rb.get(field) or {}).get(k)
                 if va != vb:
-                    changes.append(Change(section, subject, f"{field[:-1]} {k}: {_show(va)} -> {_show(vb)}",
-                                          "" if va is None else str(va), "" if vb is None else str(vb)))
+                    changes.append(
+                        Change(
+                            section,
+                            subject,
+                            f"{field[:-1]} {k}: {_show(va)} -> {_show(vb)}",
+                            "" if va is None else str(va),
+                            "" if vb is None else str(vb),
+                        )
+                    )
         if ga != gb or ia != ib:
             if ga != gb:
                 changes.append(Change(section, subject, f"moved from group {ga} to {gb}"))
             else:
-                changes.append(Change(section, subject, f"group {ga} interval {ia or '(default)'} -> {ib or '(default)'}"))
+                changes.append(
+                    Change(section, subject, f"group {ga} interval {ia or '(default)'} -> {ib or '(default)'}")
+                )
     for slo_id, subjects in sorted(follow.items()):
-        changes.append(Change("SLOs", f"SLO `{slo_id}`", f"{len(subjects)} alert{'s' if len(subjects) != 1 else ''} "
-                              "follow in expression and wording: " + ", ".join(s.split(" ", 1)[1] for s in subjects)))
+        changes.append(
+            Change(
+                "SLOs",
+                f"SLO `{slo_id}`",
+                f"{len(subjects)} alert{'s' if len(subjects) != 1 else ''} "
+                "follow in expression and wording: " + ", ".join(s.split(" ", 1)[1] for s in subjects),
+            )
+        )
     return changes
 
 
@@ -129,9 +163,13 @@ def _show(value) -> str:
 
 def _slo_changes(a: dict, b: dict) -> list[Change]:
     """SLOs added/removed, and what their slo:info labels (objective, window, SLI) say changed."""
+
     def infos(rules):
-        return {dict(ident)["slo_id"]: rule.get("labels") or {} for (kind, name, ident), (_g, _i, rule) in rules.items()
-                if kind == "record" and name == "slo:info" and "slo_id" in dict(ident)}
+        return {
+            dict(ident)["slo_id"]: rule.get("labels") or {}
+            for (kind, name, ident), (_g, _i, rule) in rules.items()
+            if kind == "record" and name == "slo:info" and "slo_id" in dict(ident)
+        }
 
     ia, ib = infos(a), infos(b)
     out = []
@@ -147,16 +185,33 @@ def _slo_changes(a: dict, b: dict) -> list[Change]:
             if k in SLO_SERIES_LABELS:
                 continue
             if ia[slo].get(k) != ib[slo].get(k):
-                out.append(Change("SLOs", subject, f"{k} {_show(ia[slo].get(k))} -> {_show(ib[slo].get(k))}",
-                                  str(ia[slo].get(k) or ""), str(ib[slo].get(k) or "")))
+                out.append(
+                    Change(
+                        "SLOs",
+                        subject,
+                        f"{k} {_show(ia[slo].get(k))} -> {_show(ib[slo].get(k))}",
+                        str(ia[slo].get(k) or ""),
+                        str(ib[slo].get(k) or ""),
+                    )
+                )
         recorded_a = {key: r for key, r in a.items() if dict(key[2]).get("slo_id") == slo and key[0] == "record"}
         recorded_b = {key: r for key, r in b.items() if dict(key[2]).get("slo_id") == slo and key[0] == "record"}
         if not any(c.subject == subject for c in out):
-            changed = sorted(k[1] for k in set(recorded_a) | set(recorded_b)
-                             if _flat(_rule_of(recorded_a, k).get("expr")) != _flat(_rule_of(recorded_b, k).get("expr")))
+            changed = sorted(
+                k[1]
+                for k in set(recorded_a) | set(recorded_b)
+                if _flat(_rule_of(recorded_a, k).get("expr")) != _flat(_rule_of(recorded_b, k).get("expr"))
+            )
             if changed:
-                out.append(Change("SLOs", subject, "SLI query changed" if any("sli_" in n for n in changed)
-                                  else "recording rules changed: " + ", ".join(changed)))
+                out.append(
+                    Change(
+                        "SLOs",
+                        subject,
+                        "SLI query changed"
+                        if any("sli_" in n for n in changed)
+                        else "recording rules changed: " + ", ".join(changed),
+                    )
+                )
     return out
 
 
@@ -172,12 +227,18 @@ def _slo_text(labels: dict) -> str:
 
 # ------------------------------------------------------------------------------ dashboards
 
+
 def normalise(dash: dict) -> dict:
     """A dashboard without what changes on every export: ids, versions, variable selections."""
     out = {k: v for k, v in dash.items() if k not in VOLATILE}
     templating = out.get("templating") or {}
-    out["templating"] = {"list": [{k: v for k, v in var.items() if k not in VARIABLE_VOLATILE}
-                                  for var in templating.get("list") or [] if isinstance(var, dict)]}
+    out["templating"] = {
+        "list": [
+            {k: v for k, v in var.items() if k not in VARIABLE_VOLATILE}
+            for var in templating.get("list") or []
+            if isinstance(var, dict)
+        ]
+    }
     return out
 
 
@@ -239,12 +300,14 @@ def compare_dashboards(base: dict, head: dict) -> list[Change]:
     changes: list[Change] = []
     for uid in sorted(set(a) | set(b)):
         if uid not in a:
-            changes.append(Change("Dashboards", f"dashboard **{b[uid][1].get('title', uid)}** (`{uid}`)", "added",
-                                  "", b[uid][0]))
+            changes.append(
+                Change("Dashboards", f"dashboard **{b[uid][1].get('title', uid)}** (`{uid}`)", "added", "", b[uid][0])
+            )
             continue
         if uid not in b:
-            changes.append(Change("Dashboards", f"dashboard **{a[uid][1].get('title', uid)}** (`{uid}`)", "removed",
-                                  a[uid][0], ""))
+            changes.append(
+                Change("Dashboards", f"dashboard **{a[uid][1].get('title', uid)}** (`{uid}`)", "removed", a[uid][0], "")
+            )
             continue
         changes += _dashboard_changes(uid, a[uid], b[uid])
     return changes
@@ -268,8 +331,15 @@ def _dashboard_changes(uid: str, old: tuple, new: tuple) -> list[Change]:
             out.append(Change("Dashboards", f"{name}, variable ${var}", "removed", _short(va[var].get("query")), ""))
         elif va[var] != vb[var]:
             keys = sorted(k for k in set(va[var]) | set(vb[var]) if va[var].get(k) != vb[var].get(k))
-            out.append(Change("Dashboards", f"{name}, variable ${var}", "changed: " + ", ".join(keys),
-                              _short(va[var].get("query")), _short(vb[var].get("query"))))
+            out.append(
+                Change(
+                    "Dashboards",
+                    f"{name}, variable ${var}",
+                    "changed: " + ", ".join(keys),
+                    _short(va[var].get("query")),
+                    _short(vb[var].get("query")),
+                )
+            )
     pa, pb = panels(da), panels(db)
     ma = {k: (row, p) for k, row, p in pa}
     mb = {k: (row, p) for k, row, p in pb}
@@ -278,8 +348,15 @@ def _dashboard_changes(uid: str, old: tuple, new: tuple) -> list[Change]:
     steady = _lcs_keys(common_a, common_b)
     for key, row, p in pb:
         if key not in ma:
-            out.append(Change("Dashboards", f"{name}, panel '{p.get('title', '')}'",
-                              f"added to row '{row}'" if row else "added", "", _queries_text(p)))
+            out.append(
+                Change(
+                    "Dashboards",
+                    f"{name}, panel '{p.get('title', '')}'",
+                    f"added to row '{row}'" if row else "added",
+                    "",
+                    _queries_text(p),
+                )
+            )
     for key, _row, p in pa:
         if key not in mb:
             out.append(Change("Dashboards", f"{name}, panel '{p.get('title', '')}'", "removed", _queries_text(p), ""))
@@ -308,14 +385,19 @@ def _panel_changes(subject: str, old: dict, new: dict) -> list[Change]:
         if da.get(field) != dn.get(field):
             out.append(Change("Dashboards", subject, f"{field} {_show(da.get(field))} -> {_show(dn.get(field))}"))
     if da.get("thresholds") != dn.get("thresholds"):
-        out.append(Change("Dashboards", subject, "thresholds changed", _steps(da.get("thresholds")),
-                          _steps(dn.get("thresholds"))))
+        out.append(
+            Change(
+                "Dashboards", subject, "thresholds changed", _steps(da.get("thresholds")), _steps(dn.get("thresholds"))
+            )
+        )
     ga, gn = old.get("gridPos") or {}, new.get("gridPos") or {}
     if (ga.get("w"), ga.get("h")) != (gn.get("w"), gn.get("h")):
         out.append(Change("Dashboards", subject, f"size {ga.get('w')}x{ga.get('h')} -> {gn.get('w')}x{gn.get('h')}"))
     for field in ("description", "options", "transformations", "links"):
         if old.get(field) != new.get(field):
-            out.append(Change("Dashboards", subject, f"{field} changed", _short(old.get(field)), _short(new.get(field))))
+            out.append(
+                Change("Dashboards", subject, f"{field} changed", _short(old.get(field)), _short(new.get(field)))
+            )
     ta = {t.get("refId", str(i)): t for i, t in enumerate(old.get("targets") or []) if isinstance(t, dict)}
     tn = {t.get("refId", str(i)): t for i, t in enumerate(new.get("targets") or []) if isinstance(t, dict)}
     for ref in sorted(set(ta) | set(tn)):
@@ -326,13 +408,28 @@ def _panel_changes(subject: str, old: dict, new: dict) -> list[Change]:
             out.append(Change("Dashboards", subject, f"{label} removed", ta[ref].get("expr", ""), ""))
         else:
             if ta[ref].get("expr") != tn[ref].get("expr"):
-                out.append(Change("Dashboards", subject, f"{label}: expression changed", ta[ref].get("expr", ""),
-                                  tn[ref].get("expr", "")))
+                out.append(
+                    Change(
+                        "Dashboards",
+                        subject,
+                        f"{label}: expression changed",
+                        ta[ref].get("expr", ""),
+                        tn[ref].get("expr", ""),
+                    )
+                )
             if ta[ref].get("legendFormat") != tn[ref].get("legendFormat"):
-                out.append(Change("Dashboards", subject, f"{label}: legend {_show(ta[ref].get('legendFormat'))} -> "
-                                                         f"{_show(tn[ref].get('legendFormat'))}"))
-            rest = sorted(k for k in set(ta[ref]) | set(tn[ref]) if k not in ("expr", "legendFormat")
-                          and ta[ref].get(k) != tn[ref].get(k))
+                out.append(
+                    Change(
+                        "Dashboards",
+                        subject,
+                        f"{label}: legend {_show(ta[ref].get('legendFormat'))} -> {_show(tn[ref].get('legendFormat'))}",
+                    )
+                )
+            rest = sorted(
+                k
+                for k in set(ta[ref]) | set(tn[ref])
+                if k not in ("expr", "legendFormat") and ta[ref].get(k) != tn[ref].get(k)
+            )
             if rest:
                 out.append(Change("Dashboards", subject, f"{label}: {', '.join(rest)} changed"))
     return out

@@ -26,8 +26,11 @@ def markdown(changes: list[Change], base: str, head: str) -> str:
     out = [f"### promspec diff `{base}` → `{head}`", ""]
     if not changes:
         return "\n".join(out + [EMPTY]) + "\n"
-    counts = ", ".join(f"{s.lower()}: {sum(1 for c in changes if c.section == s)}" for s in SECTIONS
-                       if any(c.section == s for c in changes))
+    counts = ", ".join(
+        f"{s.lower()}: {sum(1 for c in changes if c.section == s)}"
+        for s in SECTIONS
+        if any(c.section == s for c in changes)
+    )
     out += [f"{len(changes)} change{'s' if len(changes) != 1 else ''} ({counts}).", ""]
     for section in SECTIONS:
         items = [c for c in changes if c.section == section]
@@ -50,5 +53,9 @@ def markdown(changes: list[Change], base: str, head: str) -> str:
 
 def as_json(changes: list[Change], base: str, head: str) -> str:
     """{"base", "head", "changes": [{section, subject, message, before, after}]}."""
-    return json.dumps({"base": base, "head": head, "changes": [c.as_dict() for c in changes]},
-                      indent=2, ensure_ascii=False) + "\n"
+    return (
+        json.dumps(
+            {"base": base, "head": head, "changes": [c.as_dict() for c in changes]}, indent=2, ensure_ascii=False
+        )
+        + "\n"
+    )

@@ -64,15 +64,19 @@ def _read_rev(rev: str, repo: str, roots: tuple, prefix: str = "") -> dict[str, 
             entries.append((path, sha))
     if not entries:
         return {}
-    proc = subprocess.run(["git", "cat-file", "--batch"], cwd=repo, input="".join(f"{sha}\n" for _, sha in entries)
-                          .encode(), capture_output=True)
+    proc = subprocess.run(
+        ["git", "cat-file", "--batch"],
+        cwd=repo,
+        input="".join(f"{sha}\n" for _, sha in entries).encode(),
+        capture_output=True,
+    )
     if proc.returncode != 0:
         raise SourceError(proc.stderr.decode("utf-8", "replace").strip())
     out, data, pos = {}, proc.stdout, 0
     for path, _sha in entries:
         end = data.index(b"\n", pos)
         size = int(data[pos:end].split()[2])
-        out[path[len(prefix):]] = data[end + 1:end + 1 + size]
+        out[path[len(prefix) :]] = data[end + 1 : end + 1 + size]
         pos = end + 1 + size + 1
     return out
 

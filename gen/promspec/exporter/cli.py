@@ -12,8 +12,7 @@ import threading
 
 from . import DEFAULT_PORT, __version__
 from .collectors import AVAILABLE, DEFAULT, build
-from .options import (DEFAULT_DISK_DEVICE_EXCLUDE, DEFAULT_FS_TYPES_EXCLUDE, DEFAULT_MOUNT_POINTS_EXCLUDE,
-                      Options)
+from .options import DEFAULT_DISK_DEVICE_EXCLUDE, DEFAULT_FS_TYPES_EXCLUDE, DEFAULT_MOUNT_POINTS_EXCLUDE, Options
 from .registry import DEFAULT_TIMEOUT_S, Registry
 from .server import ExporterServer, ListenAddressError, ServerLimits, parse_listen_address
 
@@ -71,72 +70,180 @@ def collector_list(value: str) -> list:
     names = [name.strip() for name in value.split(",") if name.strip()]
     unknown = [name for name in names if name not in AVAILABLE]
     if unknown:
-        raise argparse.ArgumentTypeError(f"unknown collector(s) {', '.join(unknown)}; "
-                                         f"known: {', '.join(AVAILABLE)}")
+        raise argparse.ArgumentTypeError(f"unknown collector(s) {', '.join(unknown)}; known: {', '.join(AVAILABLE)}")
     return names
 
 
 def build_parser() -> argparse.ArgumentParser:
     """All flags, with node_exporter's spelling where one exists."""
-    parser = _Parser(prog="promspec-exporter",
-                     description="GPU (NVML) and host metrics for Prometheus. Every flag can also be set "
-                                 f"as an environment variable: {ENV_PREFIX}WEB_LISTEN_ADDRESS and so on.")
+    parser = _Parser(
+        prog="promspec-exporter",
+        description="GPU (NVML) and host metrics for Prometheus. Every flag can also be set "
+        f"as an environment variable: {ENV_PREFIX}WEB_LISTEN_ADDRESS and so on.",
+    )
     parser.add_argument("--version", action="version", version=f"promspec-exporter {__version__}")
     add = parser.add_argument
-    add("--web.listen-address", dest="listen_address", default=f":{DEFAULT_PORT}",
-        help=f"host:port to listen on; ':port' means every interface (default :{DEFAULT_PORT})")
-    add("--web.config.file", dest="web_config_file", default="",
-        help="exporter-toolkit web configuration file: TLS and basic auth with bcrypt hashes")
+    add(
+        "--web.listen-address",
+        dest="listen_address",
+        default=f":{DEFAULT_PORT}",
+        help=f"host:port to listen on; ':port' means every interface (default :{DEFAULT_PORT})",
+    )
+    add(
+        "--web.config.file",
+        dest="web_config_file",
+        default="",
+        help="exporter-toolkit web configuration file: TLS and basic auth with bcrypt hashes",
+    )
     add("--web.telemetry-path", dest="telemetry_path", default="/metrics", help="path of the metrics endpoint")
     limits = ServerLimits()
-    add("--web.max-connections", dest="max_connections", type=count, default=limits.max_connections,
+    add(
+        "--web.max-connections",
+        dest="max_connections",
+        type=count,
+        default=limits.max_connections,
         help=f"open connections at most (one thread each); more are refused with 503; 0: no limit "
-             f"({limits.max_connections})")
-    add("--web.max-requests", dest="max_requests", type=count, default=limits.max_requests,
-        help=f"requests served at once; more get 503; 0: no limit ({limits.max_requests})")
-    add("--web.read-header-timeout", dest="read_header_timeout", type=positive_duration,
+        f"({limits.max_connections})",
+    )
+    add(
+        "--web.max-requests",
+        dest="max_requests",
+        type=count,
+        default=limits.max_requests,
+        help=f"requests served at once; more get 503; 0: no limit ({limits.max_requests})",
+    )
+    add(
+        "--web.read-header-timeout",
+        dest="read_header_timeout",
+        type=positive_duration,
         default=limits.read_header_timeout,
-        help=f"time a client has to send a request's line and headers ({limits.read_header_timeout:g}s)")
-    add("--web.idle-timeout", dest="idle_timeout", type=positive_duration, default=limits.idle_timeout,
-        help=f"a kept-alive connection with no request for this long is closed ({limits.idle_timeout:g}s)")
-    add("--web.write-timeout", dest="write_timeout", type=positive_duration, default=limits.write_timeout,
-        help=f"time a client has to take a whole response ({limits.write_timeout:g}s)")
-    add("--collector.timeout", dest="collector_timeout", type=positive_duration, default=DEFAULT_TIMEOUT_S,
+        help=f"time a client has to send a request's line and headers ({limits.read_header_timeout:g}s)",
+    )
+    add(
+        "--web.idle-timeout",
+        dest="idle_timeout",
+        type=positive_duration,
+        default=limits.idle_timeout,
+        help=f"a kept-alive connection with no request for this long is closed ({limits.idle_timeout:g}s)",
+    )
+    add(
+        "--web.write-timeout",
+        dest="write_timeout",
+        type=positive_duration,
+        default=limits.write_timeout,
+        help=f"time a client has to take a whole response ({limits.write_timeout:g}s)",
+    )
+    add(
+        "--collector.timeout",
+        dest="collector_timeout",
+        type=positive_duration,
+        default=DEFAULT_TIMEOUT_S,
         help=f"deadline of each scrape's collectors; one still running is reported failed "
-             f"(collector_success 0) and not started again until it returns ({DEFAULT_TIMEOUT_S:g}s)")
-    add("--collectors.enable", dest="enable", type=collector_list, default=None,
-        help=f"comma-separated collectors to run instead of the default set ({','.join(DEFAULT)})")
-    add("--collectors.disable", dest="disable", type=collector_list, default=[],
-        help="comma-separated collectors to leave out")
-    add("--collector.gpu.processes", dest="gpu_processes", action=argparse.BooleanOptionalAction, default=False,
-        help="per-process GPU memory (off by default: one series per process; needs the host PID namespace)")
-    add("--collector.gpu.timeout", dest="gpu_timeout", type=duration, default=2.0,
-        help="per-scrape deadline for NVML; GPUs slower than this are served from cache with their age (2s)")
-    add("--collector.gpu.slow-interval", dest="gpu_slow_interval", type=duration, default=10.0,
-        help="how often slow NVML fields (PCIe throughput, processes) are sampled in the background (10s)")
-    add("--collector.gpu.retry-interval", dest="gpu_retry_interval", type=duration, default=30.0,
-        help="wait between NVML initialisation attempts, and before looking a lost GPU up again (30s)")
-    add("--collector.gpu.max-age", dest="gpu_max_age", type=duration, default=60.0,
-        help="stop serving a GPU's cached values once they are older than this (60s)")
-    add("--probe.config", dest="probe_config", default="",
+        f"(collector_success 0) and not started again until it returns ({DEFAULT_TIMEOUT_S:g}s)",
+    )
+    add(
+        "--collectors.enable",
+        dest="enable",
+        type=collector_list,
+        default=None,
+        help=f"comma-separated collectors to run instead of the default set ({','.join(DEFAULT)})",
+    )
+    add(
+        "--collectors.disable",
+        dest="disable",
+        type=collector_list,
+        default=[],
+        help="comma-separated collectors to leave out",
+    )
+    add(
+        "--collector.gpu.processes",
+        dest="gpu_processes",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="per-process GPU memory (off by default: one series per process; needs the host PID namespace)",
+    )
+    add(
+        "--collector.gpu.timeout",
+        dest="gpu_timeout",
+        type=duration,
+        default=2.0,
+        help="per-scrape deadline for NVML; GPUs slower than this are served from cache with their age (2s)",
+    )
+    add(
+        "--collector.gpu.slow-interval",
+        dest="gpu_slow_interval",
+        type=duration,
+        default=10.0,
+        help="how often slow NVML fields (PCIe throughput, processes) are sampled in the background (10s)",
+    )
+    add(
+        "--collector.gpu.retry-interval",
+        dest="gpu_retry_interval",
+        type=duration,
+        default=30.0,
+        help="wait between NVML initialisation attempts, and before looking a lost GPU up again (30s)",
+    )
+    add(
+        "--collector.gpu.max-age",
+        dest="gpu_max_age",
+        type=duration,
+        default=60.0,
+        help="stop serving a GPU's cached values once they are older than this (60s)",
+    )
+    add(
+        "--probe.config",
+        dest="probe_config",
+        default="",
         help="YAML file of OpenAI-compatible endpoints to probe with small streaming completions "
-             "(enables the llm_probe collector; off by default)")
-    add("--collector.filesystem.mount-points-exclude", dest="mount_points_exclude", type=regex,
-        default=DEFAULT_MOUNT_POINTS_EXCLUDE, help="regex of mount points to leave out")
-    add("--collector.filesystem.fs-types-exclude", dest="fs_types_exclude", type=regex,
-        default=DEFAULT_FS_TYPES_EXCLUDE, help="regex of filesystem types to leave out")
-    add("--collector.filesystem.mount-timeout", dest="mount_timeout", type=duration, default=5.0,
+        "(enables the llm_probe collector; off by default)",
+    )
+    add(
+        "--collector.filesystem.mount-points-exclude",
+        dest="mount_points_exclude",
+        type=regex,
+        default=DEFAULT_MOUNT_POINTS_EXCLUDE,
+        help="regex of mount points to leave out",
+    )
+    add(
+        "--collector.filesystem.fs-types-exclude",
+        dest="fs_types_exclude",
+        type=regex,
+        default=DEFAULT_FS_TYPES_EXCLUDE,
+        help="regex of filesystem types to leave out",
+    )
+    add(
+        "--collector.filesystem.mount-timeout",
+        dest="mount_timeout",
+        type=duration,
+        default=5.0,
         help="how long statfs may take on any mount before it reports device_error 1 and is skipped "
-             "until it answers (5s)")
-    add("--collector.diskstats.device-exclude", dest="disk_device_exclude", type=regex,
-        default=DEFAULT_DISK_DEVICE_EXCLUDE, help="regex of block devices to leave out")
-    add("--collector.netdev.device-exclude", dest="netdev_device_exclude", type=regex, default="",
-        help="regex of network interfaces to leave out")
+        "until it answers (5s)",
+    )
+    add(
+        "--collector.diskstats.device-exclude",
+        dest="disk_device_exclude",
+        type=regex,
+        default=DEFAULT_DISK_DEVICE_EXCLUDE,
+        help="regex of block devices to leave out",
+    )
+    add(
+        "--collector.netdev.device-exclude",
+        dest="netdev_device_exclude",
+        type=regex,
+        default="",
+        help="regex of network interfaces to leave out",
+    )
     add("--path.procfs", dest="procfs", default="/proc", help="procfs mount point (/host/proc in a container)")
-    add("--path.rootfs", dest="rootfs", default="/",
-        help="host root filesystem mount point (/host/root in a container)")
-    add("--log.level", dest="log_level", default="info", choices=["debug", "info", "warn", "error"],
-        help="log level (info)")
+    add(
+        "--path.rootfs", dest="rootfs", default="/", help="host root filesystem mount point (/host/root in a container)"
+    )
+    add(
+        "--log.level",
+        dest="log_level",
+        default="info",
+        choices=["debug", "info", "warn", "error"],
+        help="log level (info)",
+    )
     return parser
 
 
@@ -171,19 +278,32 @@ def parse_args(argv, environ) -> argparse.Namespace:
 
 def options_from(args: argparse.Namespace) -> Options:
     """The collectors' settings from parsed flags."""
-    return Options(procfs=args.procfs, rootfs=args.rootfs, mount_points_exclude=args.mount_points_exclude,
-                   fs_types_exclude=args.fs_types_exclude, mount_timeout=args.mount_timeout,
-                   disk_device_exclude=args.disk_device_exclude, netdev_device_exclude=args.netdev_device_exclude,
-                   gpu_processes=args.gpu_processes, gpu_timeout=args.gpu_timeout,
-                   gpu_slow_interval=args.gpu_slow_interval, gpu_retry_interval=args.gpu_retry_interval,
-                   gpu_max_age=args.gpu_max_age, probe_config=args.probe_config)
+    return Options(
+        procfs=args.procfs,
+        rootfs=args.rootfs,
+        mount_points_exclude=args.mount_points_exclude,
+        fs_types_exclude=args.fs_types_exclude,
+        mount_timeout=args.mount_timeout,
+        disk_device_exclude=args.disk_device_exclude,
+        netdev_device_exclude=args.netdev_device_exclude,
+        gpu_processes=args.gpu_processes,
+        gpu_timeout=args.gpu_timeout,
+        gpu_slow_interval=args.gpu_slow_interval,
+        gpu_retry_interval=args.gpu_retry_interval,
+        gpu_max_age=args.gpu_max_age,
+        probe_config=args.probe_config,
+    )
 
 
 def limits_from(args: argparse.Namespace) -> ServerLimits:
     """The HTTP server's limits from parsed flags."""
-    return ServerLimits(max_connections=args.max_connections, max_requests=args.max_requests,
-                        read_header_timeout=args.read_header_timeout, idle_timeout=args.idle_timeout,
-                        write_timeout=args.write_timeout)
+    return ServerLimits(
+        max_connections=args.max_connections,
+        max_requests=args.max_requests,
+        read_header_timeout=args.read_header_timeout,
+        idle_timeout=args.idle_timeout,
+        write_timeout=args.write_timeout,
+    )
 
 
 def collector_names(args: argparse.Namespace) -> list:
@@ -202,8 +322,11 @@ def main(argv=None, overrides: dict | None = None) -> int:
     except (UsageError, ListenAddressError) as exc:
         print(f"promspec-exporter: {exc}", file=sys.stderr)
         return 1
-    logging.basicConfig(level={"warn": "WARNING"}.get(args.log_level, args.log_level.upper()), stream=sys.stderr,
-                        format="%(asctime)s level=%(levelname)s %(message)s")
+    logging.basicConfig(
+        level={"warn": "WARNING"}.get(args.log_level, args.log_level.upper()),
+        stream=sys.stderr,
+        format="%(asctime)s level=%(levelname)s %(message)s",
+    )
     web_config = None
     if args.web_config_file:
         from .webconfig import WebConfigError, load
@@ -215,8 +338,12 @@ def main(argv=None, overrides: dict | None = None) -> int:
             return 1
     slowest = max(args.mount_timeout, args.gpu_timeout)
     if args.collector_timeout <= slowest:
-        log.warning("--collector.timeout %gs is not above the mount and GPU timeouts (%gs): a hung mount or GPU "
-                    "fails its whole collector instead of one series", args.collector_timeout, slowest)
+        log.warning(
+            "--collector.timeout %gs is not above the mount and GPU timeouts (%gs): a hung mount or GPU "
+            "fails its whole collector instead of one series",
+            args.collector_timeout,
+            slowest,
+        )
     if "llm_probe" in collector_names(args) and not args.probe_config:
         print("promspec-exporter: the llm_probe collector needs --probe.config FILE (its targets)", file=sys.stderr)
         return 1
@@ -229,8 +356,9 @@ def main(argv=None, overrides: dict | None = None) -> int:
         except ProbeConfigError as exc:
             print(f"promspec-exporter: --probe.config: {exc}", file=sys.stderr)
             return 1
-    registry = Registry(build(collector_names(args), options_from(args), **(overrides or {})),
-                        timeout=args.collector_timeout)
+    registry = Registry(
+        build(collector_names(args), options_from(args), **(overrides or {})), timeout=args.collector_timeout
+    )
     try:
         server = ExporterServer(registry, listen, web_config, args.telemetry_path, limits_from(args))
     except OSError as exc:
@@ -247,9 +375,15 @@ def main(argv=None, overrides: dict | None = None) -> int:
     signal.signal(signal.SIGINT, stop)
     scheme = "https" if web_config is not None and web_config.tls is not None else "http"
     host = listen[0] or "0.0.0.0"
-    log.info("promspec-exporter %s listening on %s://%s:%d%s (collectors: %s)", __version__, scheme,
-             f"[{host}]" if ":" in host else host, server.port, args.telemetry_path,
-             ",".join(c.name for c in registry.collectors))
+    log.info(
+        "promspec-exporter %s listening on %s://%s:%d%s (collectors: %s)",
+        __version__,
+        scheme,
+        f"[{host}]" if ":" in host else host,
+        server.port,
+        args.telemetry_path,
+        ",".join(c.name for c in registry.collectors),
+    )
     server.serve_forever()
     registry.close()
     # A collector that cannot recover in this process (NVML after a driver upgrade) asks for a

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Iterable, NamedTuple
+from collections.abc import Iterable
+from typing import NamedTuple
 
 from prometheus_client.metrics_core import Metric
 from prometheus_client.samples import Sample
@@ -27,7 +28,7 @@ def new_family(name: str, typ: str, help_text: str) -> Metric:
 class Families:
     """The families of one collection, created on their first sample, in first-use order."""
 
-    __slots__ = ("_specs", "_families")
+    __slots__ = ("_families", "_specs")
 
     def __init__(self, specs: dict):
         self._specs = specs
@@ -67,8 +68,15 @@ def _escape_help(text: str) -> str:
     return text.replace("\\", "\\\\").replace("\n", "\\n")
 
 
-_TEXT_TYPES = {"counter": "counter", "gauge": "gauge", "histogram": "histogram",
-               "summary": "summary", "unknown": "untyped", "info": "gauge", "stateset": "gauge"}
+_TEXT_TYPES = {
+    "counter": "counter",
+    "gauge": "gauge",
+    "histogram": "histogram",
+    "summary": "summary",
+    "unknown": "untyped",
+    "info": "gauge",
+    "stateset": "gauge",
+}
 
 
 def render_text(metrics: Iterable[Metric]) -> bytes:

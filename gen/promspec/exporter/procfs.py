@@ -8,8 +8,9 @@ collector failure, never a successful scrape with no series.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from .registry import CollectorFailed
 
@@ -114,8 +115,12 @@ def parse_stat(data: bytes) -> list:
         fields = line.split()
         if len(fields) < 1 + len(CPU_MODES):
             raise ProcFormatError(f"line {line[:80]!r}: expected {len(CPU_MODES)} tick counts")
-        cpus.append(CpuTimes(cpu=fields[0][3:].decode(errors="replace"),
-                             ticks=_integers(fields[1:1 + len(CPU_MODES)], fields[0].decode(errors="replace"))))
+        cpus.append(
+            CpuTimes(
+                cpu=fields[0][3:].decode(errors="replace"),
+                ticks=_integers(fields[1 : 1 + len(CPU_MODES)], fields[0].decode(errors="replace")),
+            )
+        )
     if not cpus:
         raise ProcFormatError("no cpuN lines")
     return cpus
@@ -154,10 +159,9 @@ def parse_diskstats(data: bytes) -> list:
     for line in text_lines(data):
         fields = line.split()
         if len(fields) < 3 + DISKSTATS_COLUMNS:
-            raise ProcFormatError(f"line {line[:80]!r}: expected major, minor, name and "
-                                  f"{DISKSTATS_COLUMNS} counters")
+            raise ProcFormatError(f"line {line[:80]!r}: expected major, minor, name and {DISKSTATS_COLUMNS} counters")
         device = fields[2].decode(errors="replace")
-        disks.append(DeviceCounters(device=device, values=_integers(fields[3:3 + DISKSTATS_COLUMNS], device)))
+        disks.append(DeviceCounters(device=device, values=_integers(fields[3 : 3 + DISKSTATS_COLUMNS], device)))
     return disks
 
 
@@ -203,8 +207,14 @@ def parse_mounts(data: bytes) -> list:
         fields = line.split()
         if len(fields) != 6:
             raise ProcFormatError(f"line {line[:80]!r}: expected six fields")
-        mounts.append(Mount(device=unescape_mount_field(fields[0]), mountpoint=unescape_mount_field(fields[1]),
-                            fstype=fields[2].decode(errors="replace"), readonly=b"ro" in fields[3].split(b",")))
+        mounts.append(
+            Mount(
+                device=unescape_mount_field(fields[0]),
+                mountpoint=unescape_mount_field(fields[1]),
+                fstype=fields[2].decode(errors="replace"),
+                readonly=b"ro" in fields[3].split(b","),
+            )
+        )
     return mounts
 
 

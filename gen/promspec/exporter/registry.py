@@ -8,8 +8,9 @@ import platform
 import queue
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Protocol
+from typing import Any, Protocol
 
 from prometheus_client.openmetrics.exposition import generate_latest as render_openmetrics
 
@@ -24,12 +25,14 @@ OPENMETRICS = "openmetrics"
 
 SELF_SPECS = {
     "promspec_exporter_collector_success": Spec(
-        "gauge", "1 when the collector produced its metrics in the last scrape, 0 when it failed.", ("collector",)),
+        "gauge", "1 when the collector produced its metrics in the last scrape, 0 when it failed.", ("collector",)
+    ),
     "promspec_exporter_collector_duration_seconds": Spec(
-        "gauge", "Time the collector took in the last scrape.", ("collector",)),
+        "gauge", "Time the collector took in the last scrape.", ("collector",)
+    ),
     "promspec_exporter_build_info": Spec(
-        "gauge", "Always 1; labels name the exporter version and the Python it runs on.",
-        ("version", "python_version")),
+        "gauge", "Always 1; labels name the exporter version and the Python it runs on.", ("version", "python_version")
+    ),
 }
 
 
@@ -68,9 +71,13 @@ class CollectorHealth:
 
     def as_json(self) -> dict:
         """This record as plain JSON values."""
-        return {"success": self.success, "duration_seconds": round(self.duration, 6),
-                "last_success": self.last_success, "last_error": self.last_error,
-                "last_error_time": self.last_error_time}
+        return {
+            "success": self.success,
+            "duration_seconds": round(self.duration, 6),
+            "last_success": self.last_success,
+            "last_error": self.last_error,
+            "last_error_time": self.last_error_time,
+        }
 
 
 class Call:
@@ -266,15 +273,20 @@ class Registry:
 
     def stuck(self) -> dict:
         """collector name -> seconds its call has run, for calls past the deadline (for /healthz)."""
-        return {key: call.running_for() for key, call in self._workers.running().items()
-                if call.running_for() > self.timeout}
+        return {
+            key: call.running_for()
+            for key, call in self._workers.running().items()
+            if call.running_for() > self.timeout
+        }
 
     def _collect_all(self) -> list:
         metrics: list = []
         own = Families(SELF_SPECS)
         # Every collector runs on its own worker, all at once, under one deadline for the scrape.
-        calls = [(collector, self._workers.start(collector.name, _collector_call(collector)))
-                 for collector in self.collectors]
+        calls = [
+            (collector, self._workers.start(collector.name, _collector_call(collector)))
+            for collector in self.collectors
+        ]
         deadline = time.monotonic() + self.timeout
         for collector, call in calls:
             finished = call.fresh and call.wait(deadline - time.monotonic())
@@ -296,9 +308,11 @@ class Registry:
 
     def _overran(self, name: str, call: Call) -> None:
         # The same words on every scrape while it hangs (logged once); its duration tells how long.
-        self._failed(name, self.health[name],
-                     f"timed out: still running after the {self.timeout:g}s deadline; "
-                     "not started again until it returns")
+        self._failed(
+            name,
+            self.health[name],
+            f"timed out: still running after the {self.timeout:g}s deadline; not started again until it returns",
+        )
 
     def _outcome(self, name: str, call: Call) -> list | None:
         health = self.health[name]

@@ -21,15 +21,19 @@ from .webconfig import WebConfig
 
 log = logging.getLogger("promspec.exporter")
 
-_CONTENT_TYPES = {TEXT: "text/plain; version=0.0.4; charset=utf-8",
-                  OPENMETRICS: "application/openmetrics-text; version=1.0.0; charset=utf-8"}
+_CONTENT_TYPES = {
+    TEXT: "text/plain; version=0.0.4; charset=utf-8",
+    OPENMETRICS: "application/openmetrics-text; version=1.0.0; charset=utf-8",
+}
 _HANDSHAKE_TIMEOUT_S = 10.0
 # At the connection cap, a connection that has waited this long for a request (a slow or idle client;
 # Prometheus sends its headers at once) is closed to make room for the new one.
 _EVICT_AFTER_S = 1.0
 _EVICT_WAIT_S = 0.2  # for the evicted connection's thread to give its slot back
-_REFUSED = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
-            b"Content-Length: 24\r\nConnection: close\r\n\r\ntoo many connections now\n")
+_REFUSED = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+    b"Content-Length: 24\r\nConnection: close\r\n\r\ntoo many connections now\n"
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -102,7 +106,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
 
-    def __init__(self, address, handler, exporter: "ExporterServer"):
+    def __init__(self, address, handler, exporter: ExporterServer):
         self.address_family = socket.AF_INET6 if ":" in address[0] or address[0] == "" else socket.AF_INET
         self.exporter = exporter
         limits = exporter.limits
@@ -117,8 +121,9 @@ class _Server(ThreadingHTTPServer):
         """At the cap: close the connection waiting longest for a request, if it has waited long enough."""
         now = time.monotonic()
         with self.readers_lock:
-            waiting = [r for r in self.readers
-                       if r.waiting_since is not None and now - r.waiting_since > _EVICT_AFTER_S]
+            waiting = [
+                r for r in self.readers if r.waiting_since is not None and now - r.waiting_since > _EVICT_AFTER_S
+            ]
         if not waiting or self.connections is None:
             return False
         oldest = min(waiting, key=lambda r: r.waiting_since)
@@ -296,21 +301,30 @@ class _Handler(BaseHTTPRequestHandler):
     def do_HEAD(self):
         self._respond(send_body=False)
 
-    def log_message(self, format, *args):  # noqa: A002 - the base class names it so
+    def log_message(self, format, *args):
         log.debug("%s %s", self.address_string(), format % args)
 
     def _respond(self, send_body: bool) -> None:
         if self.headers.get("Transfer-Encoding") or self.headers.get("Content-Length", "0").strip() != "0":
             # Reading on after the headers would parse the body as the next request: refuse it instead.
             self.close_connection = True
-            self._send(400, b"a GET or HEAD request has no body\n", "text/plain; charset=utf-8", send_body,
-                       {"Connection": "close"})
+            self._send(
+                400,
+                b"a GET or HEAD request has no body\n",
+                "text/plain; charset=utf-8",
+                send_body,
+                {"Connection": "close"},
+            )
             return
         requests = self.server.requests
         if requests is not None and not requests.acquire(blocking=False):
             limit = self.server.exporter.limits.max_requests
-            self._send(503, f"limit of concurrent requests reached ({limit}), try again later\n".encode(),
-                       "text/plain; charset=utf-8", send_body)
+            self._send(
+                503,
+                f"limit of concurrent requests reached ({limit}), try again later\n".encode(),
+                "text/plain; charset=utf-8",
+                send_body,
+            )
             return
         try:
             self._route(send_body)
@@ -321,8 +335,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _route(self, send_body: bool) -> None:
         exporter: ExporterServer = self.server.exporter
         if not exporter.web_config.authorized(self.headers.get("Authorization")):
-            self._send(401, b"Unauthorized\n", "text/plain; charset=utf-8", send_body,
-                       {"WWW-Authenticate": 'Basic realm="promspec-exporter"'})
+            self._send(
+                401,
+                b"Unauthorized\n",
+                "text/plain; charset=utf-8",
+                send_body,
+                {"WWW-Authenticate": 'Basic realm="promspec-exporter"'},
+            )
             return
         path = self.path.split("?", 1)[0]
         if path == exporter.telemetry_path:
@@ -330,8 +349,10 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == "/healthz":
             stuck = exporter.registry.stuck()
             if stuck:
-                lines = "".join(f"collector {name} stuck for {seconds:.0f}s (deadline {exporter.registry.timeout:g}s)\n"
-                                for name, seconds in sorted(stuck.items()))
+                lines = "".join(
+                    f"collector {name} stuck for {seconds:.0f}s (deadline {exporter.registry.timeout:g}s)\n"
+                    for name, seconds in sorted(stuck.items())
+                )
                 self._send(503, lines.encode(), "text/plain; charset=utf-8", send_body)
             else:
                 self._send(200, b"ok\n", "text/plain; charset=utf-8", send_body)
@@ -339,14 +360,16 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.dumps(exporter.health(), indent=2, sort_keys=True).encode() + b"\n"
             self._send(200, body, "application/json", send_body)
         elif path == "/":
-            page = (f"<html><head><title>promspec-exporter</title></head><body><h1>promspec-exporter</h1>"
-                    f'<p><a href="{exporter.telemetry_path}">Metrics</a> &middot; <a href="/health">Health</a>'
-                    f"</p></body></html>\n")
+            page = (
+                f"<html><head><title>promspec-exporter</title></head><body><h1>promspec-exporter</h1>"
+                f'<p><a href="{exporter.telemetry_path}">Metrics</a> &middot; <a href="/health">Health</a>'
+                f"</p></body></html>\n"
+            )
             self._send(200, page.encode(), "text/html; charset=utf-8", send_body)
         else:
             self._send(404, b"Not Found\n", "text/plain; charset=utf-8", send_body)
 
-    def _metrics(self, exporter: "ExporterServer", send_body: bool) -> None:
+    def _metrics(self, exporter: ExporterServer, send_body: bool) -> None:
         fmt = choose_format(self.headers.get("Accept"))
         compressed = accepts_gzip(self.headers.get("Accept-Encoding"))
         try:
@@ -375,8 +398,14 @@ class _Handler(BaseHTTPRequestHandler):
 class ExporterServer:
     """The exporter's HTTP endpoint around a registry; start() serves from a background thread."""
 
-    def __init__(self, registry: Registry, listen: tuple, web_config: WebConfig | None = None,
-                 telemetry_path: str = "/metrics", limits: ServerLimits | None = None):
+    def __init__(
+        self,
+        registry: Registry,
+        listen: tuple,
+        web_config: WebConfig | None = None,
+        telemetry_path: str = "/metrics",
+        limits: ServerLimits | None = None,
+    ):
         self.registry = registry
         self.web_config = web_config or WebConfig()
         self.telemetry_path = telemetry_path
@@ -391,14 +420,13 @@ class ExporterServer:
 
     def health(self) -> dict:
         """Per-collector outcome of the last scrape, for /health."""
-        return {"collectors": {name: h.as_json() for name, h in self.registry.health.items()},
-                "version": __version__}
+        return {"collectors": {name: h.as_json() for name, h in self.registry.health.items()}, "version": __version__}
 
     def serve_forever(self) -> None:
         """Serve until shutdown() is called from another thread."""
         self._httpd.serve_forever(poll_interval=0.5)
 
-    def start(self) -> "ExporterServer":
+    def start(self) -> ExporterServer:
         """Serve from a daemon thread and return at once."""
         self._thread = threading.Thread(target=self.serve_forever, name="http", daemon=True)
         self._thread.start()

@@ -21,19 +21,37 @@ class WebConfigError(Exception):
     """The web configuration file is unreadable or invalid; the message says what and where."""
 
 
-_TLS_VERSIONS = {"TLS10": ssl.TLSVersion.TLSv1, "TLS11": ssl.TLSVersion.TLSv1_1,
-                 "TLS12": ssl.TLSVersion.TLSv1_2, "TLS13": ssl.TLSVersion.TLSv1_3}
-_CLIENT_AUTH = {"NoClientCert": ssl.CERT_NONE, "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
-                "RequireAndVerifyClientCert": ssl.CERT_REQUIRED}
+_TLS_VERSIONS = {
+    "TLS10": ssl.TLSVersion.TLSv1,
+    "TLS11": ssl.TLSVersion.TLSv1_1,
+    "TLS12": ssl.TLSVersion.TLSv1_2,
+    "TLS13": ssl.TLSVersion.TLSv1_3,
+}
+_CLIENT_AUTH = {
+    "NoClientCert": ssl.CERT_NONE,
+    "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
+    "RequireAndVerifyClientCert": ssl.CERT_REQUIRED,
+}
 # Python's ssl module cannot ask for a client certificate without verifying it.
 _CLIENT_AUTH_UNSUPPORTED = ("RequestClientCert", "RequireAnyClientCert")
-_TLS_KEYS = {"cert_file", "key_file", "client_auth_type", "client_ca_file", "min_version",
-             "max_version", "prefer_server_cipher_suites"}
-_TLS_KEYS_UNSUPPORTED = {"cert", "key", "client_ca", "cipher_suites", "curve_preferences",
-                         "client_allowed_sans"}
+_TLS_KEYS = {
+    "cert_file",
+    "key_file",
+    "client_auth_type",
+    "client_ca_file",
+    "min_version",
+    "max_version",
+    "prefer_server_cipher_suites",
+}
+_TLS_KEYS_UNSUPPORTED = {"cert", "key", "client_ca", "cipher_suites", "curve_preferences", "client_allowed_sans"}
 _VERIFIED_CACHE_SIZE = 64
-_ALLOWED_HEADERS = {"Strict-Transport-Security", "X-Content-Type-Options", "X-Frame-Options",
-                    "X-XSS-Protection", "Content-Security-Policy"}
+_ALLOWED_HEADERS = {
+    "Strict-Transport-Security",
+    "X-Content-Type-Options",
+    "X-Frame-Options",
+    "X-XSS-Protection",
+    "Content-Security-Policy",
+}
 
 
 @dataclass
@@ -114,8 +132,10 @@ def load(path: str) -> WebConfig:
     except yaml.YAMLError as exc:
         raise WebConfigError(f"{path}: not valid YAML: {exc}") from exc
     if data is None:
-        raise WebConfigError(f"{path}: the file is empty; it configures neither TLS nor basic auth "
-                             "(leave out --web.config.file to serve plain HTTP without auth)")
+        raise WebConfigError(
+            f"{path}: the file is empty; it configures neither TLS nor basic auth "
+            "(leave out --web.config.file to serve plain HTTP without auth)"
+        )
     _expect_mapping(path, "the document", data)
     _reject_unknown(path, "", data, {"tls_server_config", "http_server_config", "basic_auth_users"}, set())
     base = os.path.dirname(os.path.abspath(path))
@@ -134,8 +154,10 @@ def load(path: str) -> WebConfig:
     _expect_mapping(path, "http_server_config.headers", headers)
     for name, value in headers.items():
         if name not in _ALLOWED_HEADERS:
-            raise WebConfigError(f"{path}: http_server_config.headers: {name!r} cannot be set; "
-                                 f"allowed: {', '.join(sorted(_ALLOWED_HEADERS))}")
+            raise WebConfigError(
+                f"{path}: http_server_config.headers: {name!r} cannot be set; "
+                f"allowed: {', '.join(sorted(_ALLOWED_HEADERS))}"
+            )
         config.headers[name] = str(value)
     if "basic_auth_users" in data:
         users = _configured(path, "basic_auth_users", data["basic_auth_users"], "user: bcrypt-hash entries")
@@ -147,8 +169,12 @@ def load(path: str) -> WebConfig:
             config.users[user] = _bcrypt_hash(path, user, hashed)
         costs = sorted({bcrypt_cost(h) for h in config.users.values()})
         if len(costs) > 1:
-            log.warning("%s: basic_auth_users have different bcrypt costs (%s): response times tell which "
-                        "cost a user name has; use one cost for every user", path, ", ".join(map(str, costs)))
+            log.warning(
+                "%s: basic_auth_users have different bcrypt costs (%s): response times tell which "
+                "cost a user name has; use one cost for every user",
+                path,
+                ", ".join(map(str, costs)),
+            )
         config.dummy_hash = dummy_hash(costs[-1])
     return config
 
@@ -157,8 +183,9 @@ def _configured(path: str, key: str, value, expected: str) -> dict:
     """A section that must configure something: a non-empty mapping."""
     if not isinstance(value, dict) or not value:
         shown = "empty" if value in (None, "", [], {}) else f"{value!r}"
-        raise WebConfigError(f"{path}: {key} is {shown}; expected a mapping of {expected} "
-                             f"(remove the key to serve without it)")
+        raise WebConfigError(
+            f"{path}: {key} is {shown}; expected a mapping of {expected} (remove the key to serve without it)"
+        )
     return value
 
 
@@ -179,11 +206,13 @@ def _tls_context(path: str, base: str, tls: dict) -> ssl.SSLContext:
         raise WebConfigError(f"{path}: tls_server_config: cannot load cert_file/key_file: {exc}") from exc
     auth = tls.get("client_auth_type", "NoClientCert")
     if auth in _CLIENT_AUTH_UNSUPPORTED:
-        raise WebConfigError(f"{path}: tls_server_config.client_auth_type {auth} is not supported; "
-                             f"use one of {', '.join(_CLIENT_AUTH)}")
+        raise WebConfigError(
+            f"{path}: tls_server_config.client_auth_type {auth} is not supported; use one of {', '.join(_CLIENT_AUTH)}"
+        )
     if auth not in _CLIENT_AUTH:
-        raise WebConfigError(f"{path}: tls_server_config.client_auth_type {auth!r} is not one of "
-                             f"{', '.join(_CLIENT_AUTH)}")
+        raise WebConfigError(
+            f"{path}: tls_server_config.client_auth_type {auth!r} is not one of {', '.join(_CLIENT_AUTH)}"
+        )
     context.verify_mode = _CLIENT_AUTH[auth]
     ca = tls.get("client_ca_file")
     if auth != "NoClientCert" and not ca:
@@ -204,8 +233,7 @@ def _tls_version(path: str, key: str, value) -> ssl.TLSVersion:
 
 def _bcrypt_hash(path: str, user: str, hashed) -> bytes:
     if not isinstance(hashed, str) or not hashed.startswith(("$2a$", "$2b$", "$2y$")):
-        raise WebConfigError(f"{path}: basic_auth_users.{user}: expected a bcrypt hash ($2y$...), "
-                             "not a plain password")
+        raise WebConfigError(f"{path}: basic_auth_users.{user}: expected a bcrypt hash ($2y$...), not a plain password")
     try:
         bcrypt.checkpw(b"", hashed.encode())
     except ValueError as exc:

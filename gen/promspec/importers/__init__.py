@@ -12,9 +12,11 @@ from .common import API, Note, query_metrics
 
 FORMATS = {"sloth": "Sloth", "openslo": "OpenSLO", "pyrra": "Pyrra"}
 CHECKS = {"sloth": sloth.is_sloth, "openslo": openslo.is_openslo, "pyrra": pyrra.is_pyrra}
-EXPECTED = {"sloth": "Sloth `version: prometheus/v1` or `sloth.slok.dev/v1` PrometheusServiceLevel",
-            "openslo": "an `apiVersion: openslo/v1` or `openslo/v1alpha` SLO, SLI or AlertPolicy",
-            "pyrra": "a `pyrra.dev/v1alpha1` ServiceLevelObjective"}
+EXPECTED = {
+    "sloth": "Sloth `version: prometheus/v1` or `sloth.slok.dev/v1` PrometheusServiceLevel",
+    "openslo": "an `apiVersion: openslo/v1` or `openslo/v1alpha` SLO, SLI or AlertPolicy",
+    "pyrra": "a `pyrra.dev/v1alpha1` ServiceLevelObjective",
+}
 
 
 def _report(notes: list[Note], report: Report) -> None:
@@ -22,14 +24,21 @@ def _report(notes: list[Note], report: Report) -> None:
         if note.error:
             report.error(note.doc.pos(note.path), note.message, dotted(note.path), note.expected)
         else:
-            report.warn(note.doc.pos(note.path, key=True), f"not converted: {note.message}", dotted(note.path),
-                        note.expected or "a construct promspec can express (see docs/migrating.md)")
+            report.warn(
+                note.doc.pos(note.path, key=True),
+                f"not converted: {note.message}",
+                dotted(note.path),
+                note.expected or "a construct promspec can express (see docs/migrating.md)",
+            )
 
 
 def catalogued(docs: list[Document]) -> set[str]:
     """Sample names the Catalog documents among docs already declare (with their type's suffixes)."""
-    suffixes = {"counter": ("", "_total"), "histogram": ("", "_bucket", "_count", "_sum"),
-                "summary": ("", "_count", "_sum")}
+    suffixes = {
+        "counter": ("", "_total"),
+        "histogram": ("", "_bucket", "_count", "_sum"),
+        "summary": ("", "_count", "_sum"),
+    }
     names: set[str] = set()
     for doc in docs:
         if doc.kind != "Catalog" or not isinstance(doc.data.get("spec"), dict):
@@ -44,13 +53,15 @@ def catalogued(docs: list[Document]) -> set[str]:
 def _queries(doc: Document) -> list[str]:
     spec = doc.data.get("spec") or {}
     if doc.kind == "Service":
-        return [q for slo in spec.get("slos") or [] for q in (slo["sli"].get("ratio") or {}).values()
-                if isinstance(q, str)]
+        return [
+            q for slo in spec.get("slos") or [] for q in (slo["sli"].get("ratio") or {}).values() if isinstance(q, str)
+        ]
     return [r["expr"] for r in (spec.get("rules") or spec.get("alerts") or []) if isinstance(r.get("expr"), str)]
 
 
-def external_catalog(doc: Document, known: frozenset | set = frozenset(), recorded: frozenset | set = frozenset()
-                     ) -> Document | None:
+def external_catalog(
+    doc: Document, known: frozenset | set = frozenset(), recorded: frozenset | set = frozenset()
+) -> Document | None:
     """A Catalog naming the metrics a converted document reads as external: foreign input brings no Catalog."""
     names: dict[str, None] = {}
     for query in _queries(doc):
@@ -58,8 +69,12 @@ def external_catalog(doc: Document, known: frozenset | set = frozenset(), record
     if not names:
         return None
     stem = re.sub(r"[^a-zA-Z0-9_.-]+", "-", f"{doc.name}-{doc.file.rsplit('/', 1)[-1]}-{doc.index}")
-    data = {"apiVersion": API, "kind": "Catalog", "metadata": {"name": f"external-{stem.strip('-.')}"},
-            "spec": {"external": sorted(names)}}
+    data = {
+        "apiVersion": API,
+        "kind": "Catalog",
+        "metadata": {"name": f"external-{stem.strip('-.')}"},
+        "spec": {"external": sorted(names)},
+    }
     doc = Document(doc.file, doc.index, data, source=doc.source, lines=doc.lines)
     doc.positions[()] = doc.positions.get((), (0, 0))
     return doc
@@ -97,8 +112,15 @@ def convert_foreign(docs: list[Document], report: Report, catalogs: bool = True)
             for note in found:
                 note.error = True
         if not out_docs and not wrong_input:
-            notes.append(Note(openslo_docs[0], (), "no OpenSLO SLO could be converted: nothing would be generated",
-                              True, "an SLO with a ratioMetric indicator"))
+            notes.append(
+                Note(
+                    openslo_docs[0],
+                    (),
+                    "no OpenSLO SLO could be converted: nothing would be generated",
+                    True,
+                    "an SLO with a ratioMetric indicator",
+                )
+            )
     _report(notes, report)
     extra = []
     first_doc: dict[str, Document] = {}
@@ -116,16 +138,24 @@ def convert_foreign(docs: list[Document], report: Report, catalogs: bool = True)
                 first_doc[doc.file] = doc
             by_file[doc.file] += [n for n in catalog.data["spec"]["external"] if n not in by_file[doc.file]]
         for file, names in by_file.items():
-            report.warn(first_doc[file].pos(()), "foreign input: the metrics its queries read are treated as "
-                        f"external (not checked against a Catalog): {', '.join(sorted(names))}", "",
-                        "a Catalog listing them, to have their names and labels checked")
+            report.warn(
+                first_doc[file].pos(()),
+                "foreign input: the metrics its queries read are treated as "
+                f"external (not checked against a Catalog): {', '.join(sorted(names))}",
+                "",
+                "a Catalog listing them, to have their names and labels checked",
+            )
     return native + converted + extra
 
 
 def recorded_series(docs: list[Document]) -> set[str]:
     """Series the converted recording groups record: their readers need no Catalog for them."""
-    return {str(r.get("record")) for d in docs if d.kind == "RecordingGroup"
-            for r in (d.data.get("spec") or {}).get("rules") or []}
+    return {
+        str(r.get("record"))
+        for d in docs
+        if d.kind == "RecordingGroup"
+        for r in (d.data.get("spec") or {}).get("rules") or []
+    }
 
 
 def import_documents(docs: list[Document], fmt: str, report: Report) -> list[Document]:

@@ -66,8 +66,15 @@ def _window(spec: dict, slo_doc: Document, notes: list) -> tuple[str, tuple, boo
         at = ("spec", "timeWindows", 0)
         unit = UNITS.get(str(first.get("unit", "")))
         if unit is None or isinstance(first.get("count"), bool) or not isinstance(first.get("count"), int):
-            notes.append(Note(slo_doc, at, f"time window {first!r} is not a count of Second, Minute, Hour, Day or "
-                              "Week", True, "count: 30, unit: Day"))
+            notes.append(
+                Note(
+                    slo_doc,
+                    at,
+                    f"time window {first!r} is not a count of Second, Minute, Hour, Day or Week",
+                    True,
+                    "count: 30, unit: Day",
+                )
+            )
             return None
         return f"{first['count']}{unit}", at + ("count",), bool(first.get("isRolling", True))
     first = (spec.get("timeWindow") or [{"duration": "30d", "isRolling": True}])[0] or {}
@@ -90,14 +97,21 @@ def _indicator(slo_doc: Document, index: _Index, notes: list) -> tuple[Document,
         return slo_doc, ("spec", "indicator", "spec")
     ref = spec.get("indicatorRef")
     if not ref:
-        notes.append(Note(slo_doc, ("spec",), "the SLO has neither an inline `indicator` nor an `indicatorRef` "
-                                              "naming an SLI document"))
+        notes.append(
+            Note(
+                slo_doc,
+                ("spec",),
+                "the SLO has neither an inline `indicator` nor an `indicatorRef` naming an SLI document",
+            )
+        )
         return None
     sli = index.get("SLI", ref)
     if sli is None:
         known = sorted(index.by_kind.get("SLI", {}))
         listed = f"; the input has SLI {', '.join(map(repr, known))}" if known else "; the input has no SLI document"
-        notes.append(Note(slo_doc, ("spec", "indicatorRef"), f"SLI {ref!r} not found among the input documents{listed}"))
+        notes.append(
+            Note(slo_doc, ("spec", "indicatorRef"), f"SLI {ref!r} not found among the input documents{listed}")
+        )
         return None
     return sli, ("spec",)
 
@@ -141,8 +155,13 @@ def _alerting(draft: Draft, base: tuple, slo_doc: Document, index: _Index, notes
             condition = spec.get("condition") or {}
             where = cpath + ("spec", "condition")
             if condition.get("kind") != "burnrate":
-                notes.append(Note(cond_doc, where + ("kind",),
-                                  f"condition kind {condition.get('kind')!r} is not converted (only burnrate)"))
+                notes.append(
+                    Note(
+                        cond_doc,
+                        where + ("kind",),
+                        f"condition kind {condition.get('kind')!r} is not converted (only burnrate)",
+                    )
+                )
                 continue
             try:
                 seconds = int(parse_duration(str(condition.get("lookbackWindow", ""))))
@@ -150,9 +169,14 @@ def _alerting(draft: Draft, base: tuple, slo_doc: Document, index: _Index, notes
                 seconds = -1
             tier = TIER_BY_WINDOW.get(seconds)
             if tier is None:
-                notes.append(Note(cond_doc, where + ("lookbackWindow",),
-                                  f"lookbackWindow {condition.get('lookbackWindow')!r} is not one of promspec's "
-                                  "burn windows (1h, 6h, 1d, 3d); condition not converted"))
+                notes.append(
+                    Note(
+                        cond_doc,
+                        where + ("lookbackWindow",),
+                        f"lookbackWindow {condition.get('lookbackWindow')!r} is not one of promspec's "
+                        "burn windows (1h, 6h, 1d, 3d); condition not converted",
+                    )
+                )
                 continue
             t = base + ("alerting", "tiers", tier)
             enabled.add(tier)
@@ -191,8 +215,13 @@ def _parse_error(doc: Document, ratio_at: tuple, sides) -> Note | None:
         try:
             parse(query.replace("{{window}}", "5m"))
         except PromQLError as exc:
-            return Note(doc, ratio_at + (side,) + sub, f"PromQL parse error in the {side} query: {exc}", True,
-                        "a valid PromQL expression")
+            return Note(
+                doc,
+                ratio_at + (side,) + sub,
+                f"PromQL parse error in the {side} query: {exc}",
+                True,
+                "a valid PromQL expression",
+            )
     return None
 
 
@@ -201,16 +230,26 @@ def _slo(slo_doc: Document, index: _Index, draft: Draft, count: int, notes: list
     spec = slo_doc.data.get("spec") or {}
     method = spec.get("budgetingMethod", "Occurrences")
     if method != "Occurrences":
-        notes.append(Note(slo_doc, ("spec", "budgetingMethod"),
-                          f"budgetingMethod {method} is not converted: promspec budgets events (Occurrences)"))
+        notes.append(
+            Note(
+                slo_doc,
+                ("spec", "budgetingMethod"),
+                f"budgetingMethod {method} is not converted: promspec budgets events (Occurrences)",
+            )
+        )
         return count
     window = _window(spec, slo_doc, notes)
     if window is None:
         return count
     duration, window_at, rolling = window
     if not rolling:
-        notes.append(Note(slo_doc, window_at[:-1] + ("isRolling",),
-                          "calendar-aligned windows are not converted: promspec windows are rolling"))
+        notes.append(
+            Note(
+                slo_doc,
+                window_at[:-1] + ("isRolling",),
+                "calendar-aligned windows are not converted: promspec windows are rolling",
+            )
+        )
         return count
     objectives = spec.get("objectives") or []
     alpha = any(isinstance(o, dict) and "ratioMetrics" in o for o in objectives)
@@ -226,8 +265,9 @@ def _slo(slo_doc: Document, index: _Index, draft: Draft, count: int, notes: list
             for key in where:
                 node = node[key] if isinstance(node, (dict, list)) else {}
             kind = "a thresholdMetric" if isinstance(node, dict) and "thresholdMetric" in node else "this indicator"
-            notes.append(Note(where_doc, where, f"{kind} is not converted: promspec SLIs count good/bad events "
-                              "(ratioMetric)"))
+            notes.append(
+                Note(where_doc, where, f"{kind} is not converted: promspec SLIs count good/bad events (ratioMetric)")
+            )
             continue
         ratio_doc, ratio_at, ratio = found
         target_at = ("spec", "objectives", k, "target")
@@ -236,8 +276,11 @@ def _slo(slo_doc: Document, index: _Index, draft: Draft, count: int, notes: list
             continue
         objective_text = percent(slo_doc, target_at, objective["target"], 100)
         if objective_text is None:
-            notes.append(Note(slo_doc, target_at, f"target {objective['target']!r} is not a number", True,
-                              "a ratio such as 0.999"))
+            notes.append(
+                Note(
+                    slo_doc, target_at, f"target {objective['target']!r} is not a number", True, "a ratio such as 0.999"
+                )
+            )
             continue
         counter = bool(ratio.get("counter", ratio.get("incremental", True)))
         side = "bad" if "bad" in ratio else "good"
@@ -246,8 +289,14 @@ def _slo(slo_doc: Document, index: _Index, draft: Draft, count: int, notes: list
         bad_or_good = _rate_query(side_query, counter)
         total = _rate_query(total_query, counter)
         if not side_query or not total_query or bad_or_good is None or total is None:
-            notes.append(Note(ratio_doc, ratio_at, "counter queries must be plain selectors (promspec wraps them in "
-                              "sum(rate(...[{{window}}]))) or hold a {{.window}} placeholder"))
+            notes.append(
+                Note(
+                    ratio_doc,
+                    ratio_at,
+                    "counter queries must be plain selectors (promspec wraps them in "
+                    "sum(rate(...[{{window}}]))) or hold a {{.window}} placeholder",
+                )
+            )
             continue
         broken = _parse_error(ratio_doc, ratio_at, ((side, side_sub, bad_or_good), ("total", total_sub, total)))
         if broken is not None:
@@ -261,8 +310,12 @@ def _slo(slo_doc: Document, index: _Index, draft: Draft, count: int, notes: list
             draft.put(base + ("description",), spec["description"], ("spec", "description"), slo_doc)
         draft.put(base + ("objective",), objective_text, target_at, slo_doc)
         draft.put(base + ("window",), duration, window_at, slo_doc)
-        draft.put(base + ("sli", "ratio", "errors" if side == "bad" else "good"), bad_or_good,
-                  ratio_at + (side,) + side_sub, ratio_doc)
+        draft.put(
+            base + ("sli", "ratio", "errors" if side == "bad" else "good"),
+            bad_or_good,
+            ratio_at + (side,) + side_sub,
+            ratio_doc,
+        )
         draft.put(base + ("sli", "ratio", "total"), total, ratio_at + ("total",) + total_sub, ratio_doc)
         _alerting(draft, base, slo_doc, index, notes)
         count += 1

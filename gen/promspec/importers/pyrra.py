@@ -48,15 +48,34 @@ def _round_minute(ns: int) -> int:
 def windows(window_ns: int) -> list[Window]:
     day = 28 * 24
     return [
-        Window(severity="critical", for_ns=_round_minute(window_ns // (day * 30)),
-               long_ns=_round_minute(window_ns // day), short_ns=_round_minute(window_ns // (day * 12)), factor=14),
-        Window(severity="critical", for_ns=_round_minute(window_ns // (day * 4)),
-               long_ns=_round_minute(window_ns // (28 * 4)), short_ns=_round_minute(window_ns // (day * 2)),
-               factor=7),
-        Window(severity="warning", for_ns=_round_minute(window_ns // day), long_ns=_round_minute(window_ns // 28),
-               short_ns=_round_minute(window_ns // (28 * 12)), factor=2),
-        Window(severity="warning", for_ns=_round_minute(window_ns // (28 * 8)),
-               long_ns=_round_minute(window_ns // 7), short_ns=_round_minute(window_ns // (28 * 4)), factor=1),
+        Window(
+            severity="critical",
+            for_ns=_round_minute(window_ns // (day * 30)),
+            long_ns=_round_minute(window_ns // day),
+            short_ns=_round_minute(window_ns // (day * 12)),
+            factor=14,
+        ),
+        Window(
+            severity="critical",
+            for_ns=_round_minute(window_ns // (day * 4)),
+            long_ns=_round_minute(window_ns // (28 * 4)),
+            short_ns=_round_minute(window_ns // (day * 2)),
+            factor=7,
+        ),
+        Window(
+            severity="warning",
+            for_ns=_round_minute(window_ns // day),
+            long_ns=_round_minute(window_ns // 28),
+            short_ns=_round_minute(window_ns // (28 * 12)),
+            factor=2,
+        ),
+        Window(
+            severity="warning",
+            for_ns=_round_minute(window_ns // (28 * 8)),
+            long_ns=_round_minute(window_ns // 7),
+            short_ns=_round_minute(window_ns // (28 * 4)),
+            factor=1,
+        ),
     ]
 
 
@@ -66,8 +85,15 @@ def prom_duration(ns: int) -> str:
     if ms == 0:
         return "0s"
     out = ""
-    for unit, size, exact in (("y", 31_536_000_000, True), ("w", 604_800_000, True), ("d", 86_400_000, False),
-                              ("h", 3_600_000, False), ("m", 60_000, False), ("s", 1000, False), ("ms", 1, False)):
+    for unit, size, exact in (
+        ("y", 31_536_000_000, True),
+        ("w", 604_800_000, True),
+        ("d", 86_400_000, False),
+        ("h", 3_600_000, False),
+        ("m", 60_000, False),
+        ("s", 1000, False),
+        ("ms", 1, False),
+    ):
         if exact and ms % size:
             continue
         if ms // size:
@@ -92,8 +118,12 @@ def _escape(value: str) -> str:
 
 def _op(op) -> str:
     # MatchOp values are not hashable: compare them one by one.
-    for known, text in ((pp.MatchOp.Equal, "="), (pp.MatchOp.NotEqual, "!="), (pp.MatchOp.Re, "=~"),
-                        (pp.MatchOp.NotRe, "!~")):
+    for known, text in (
+        (pp.MatchOp.Equal, "="),
+        (pp.MatchOp.NotEqual, "!="),
+        (pp.MatchOp.Re, "=~"),
+        (pp.MatchOp.NotRe, "!~"),
+    ):
         if op == known:
             return text
     raise ValueError(f"unknown matcher {op!r}")
@@ -134,12 +164,16 @@ class _Slo:
         meta = doc.data.get("metadata") or {}
         self.name = str(meta.get("name") or "")
         self.spec = doc.data.get("spec") or {}
-        self.labels = {k[len(PROPAGATE):]: v for k, v in labels_text(doc, ("metadata", "labels"),
-                                                                    meta.get("labels")).items()
-                       if k.startswith(PROPAGATE)}
-        self.annotations = {k[len(PROPAGATE):]: v for k, v in labels_text(doc, ("metadata", "annotations"),
-                                                                         meta.get("annotations")).items()
-                            if k.startswith(PROPAGATE)}
+        self.labels = {
+            k[len(PROPAGATE) :]: v
+            for k, v in labels_text(doc, ("metadata", "labels"), meta.get("labels")).items()
+            if k.startswith(PROPAGATE)
+        }
+        self.annotations = {
+            k[len(PROPAGATE) :]: v
+            for k, v in labels_text(doc, ("metadata", "annotations"), meta.get("annotations")).items()
+            if k.startswith(PROPAGATE)
+        }
 
     def error(self, path: tuple, message: str, expected: str) -> None:
         self.notes.append(Note(self.doc, path, message, True, expected))
@@ -161,8 +195,10 @@ def _target(s: _Slo) -> str | None:
 
 
 # Fields promspec reads; any other is a warning at its position.
-KNOWN = {("spec",): {"target", "window", "description", "indicator", "alerting"},
-         ("spec", "alerting"): {"name", "disabled", "burnrates", "absent", "absentName"}}
+KNOWN = {
+    ("spec",): {"target", "window", "description", "indicator", "alerting"},
+    ("spec", "alerting"): {"name", "disabled", "burnrates", "absent", "absentName"},
+}
 
 
 def _unknown_fields(s: _Slo) -> None:
@@ -172,8 +208,13 @@ def _unknown_fields(s: _Slo) -> None:
             node = node.get(key) if isinstance(node, dict) else None
         for key in node if isinstance(node, dict) else ():
             if key not in known:
-                s.notes.append(Note(s.doc, path + (key,), f"Pyrra field {key!r} is not implemented by promspec: "
-                                    "what it changes is not generated"))
+                s.notes.append(
+                    Note(
+                        s.doc,
+                        path + (key,),
+                        f"Pyrra field {key!r} is not implemented by promspec: what it changes is not generated",
+                    )
+                )
 
 
 def convert(doc: Document) -> tuple[list[Document], list[Note]]:
@@ -189,8 +230,11 @@ def convert(doc: Document) -> tuple[list[Document], list[Note]]:
     indicator = s.spec.get("indicator") or {}
     kinds = [k for k in INDICATORS if k in indicator]
     if len(kinds) != 1:
-        s.error(("spec", "indicator"), f"an indicator needs exactly one of {', '.join(INDICATORS)} (found "
-                f"{', '.join(kinds) or 'none'})", "ratio, latency, latencyNative or boolGauge")
+        s.error(
+            ("spec", "indicator"),
+            f"an indicator needs exactly one of {', '.join(INDICATORS)} (found {', '.join(kinds) or 'none'})",
+            "ratio, latency, latencyNative or boolGauge",
+        )
     if any(n.error for n in s.notes) or not s.name:
         if not s.name:
             s.error(("metadata",), "the objective has no metadata.name", "metadata.name: the SLO's name")
@@ -217,8 +261,11 @@ def _side(s: _Slo, body: dict, key: str, at: tuple) -> Selector | None:
     side: dict = body[key] if isinstance(body.get(key), dict) else {}
     found = selector(side.get("metric"))
     if found is None:
-        s.error(at + (key, "metric"), f"{key}.metric {side.get('metric')!r} is not a series selector",
-                'a selector such as http_requests_total{job="api"}')
+        s.error(
+            at + (key, "metric"),
+            f"{key}.metric {side.get('metric')!r} is not a series selector",
+            'a selector such as http_requests_total{job="api"}',
+        )
     return found
 
 
@@ -227,8 +274,11 @@ def _indicator(s: _Slo, kind: str, body: dict, at: tuple) -> _Built | None:
     if kind == "boolGauge":
         metric = selector(body.get("metric"))
         if metric is None:
-            s.error(at + ("metric",), f"metric {body.get('metric')!r} is not a series selector",
-                    "a selector such as probe_success{job=\"blackbox\"}")
+            s.error(
+                at + ("metric",),
+                f"metric {body.get('metric')!r} is not a series selector",
+                'a selector such as probe_success{job="blackbox"}',
+            )
             return None
         return _Built(total=metric, errors=None, grouping=grouping, burnrate_metric=metric.name)
     total = _side(s, body, "total", at)
@@ -240,13 +290,19 @@ def _indicator(s: _Slo, kind: str, body: dict, at: tuple) -> _Built | None:
             return None
         if total is None:
             return None
-        return _Built(total=total, errors=None, grouping=grouping, burnrate_metric=total.name,
-                      latency_seconds=repr(seconds).removesuffix(".0"))
+        return _Built(
+            total=total,
+            errors=None,
+            grouping=grouping,
+            burnrate_metric=total.name,
+            latency_seconds=repr(seconds).removesuffix(".0"),
+        )
     other = _side(s, body, "errors" if kind == "ratio" else "success", at)
     if total is None or other is None:
         return None
-    return _Built(total=total, errors=other, grouping=grouping,
-                  burnrate_metric=_strip(total.name, ("_total", "_count")))
+    return _Built(
+        total=total, errors=other, grouping=grouping, burnrate_metric=_strip(total.name, ("_total", "_count"))
+    )
 
 
 def _burnrate_expr(kind: str, b: _Built, window: str) -> str:
@@ -278,8 +334,14 @@ def _documents(s: _Slo, kind: str, b: _Built, at: tuple, target: str, window_ns:
     equal = {label: value for label, op, value in b.total.matchers if op == "="}
     rule_labels = {k: v for k, v in {**s.common_labels(), **equal}.items() if k not in b.grouping}
     burnrates = sorted({w.short_ns for w in ws} | {w.long_ns for w in ws})
-    records = [{"record": f"{b.burnrate_metric}:burnrate{prom_duration(ns)}",
-                "expr": _burnrate_expr(kind, b, prom_duration(ns)), "labels": dict(rule_labels)} for ns in burnrates]
+    records = [
+        {
+            "record": f"{b.burnrate_metric}:burnrate{prom_duration(ns)}",
+            "expr": _burnrate_expr(kind, b, prom_duration(ns)),
+            "labels": dict(rule_labels),
+        }
+        for ns in burnrates
+    ]
     docs = [_group(s, "RecordingGroup", s.name, "30s", records, at)]
     increase = _increase(s, kind, b, window, rule_labels, at)
     if increase is not None:
@@ -288,19 +350,34 @@ def _documents(s: _Slo, kind: str, b: _Built, at: tuple, target: str, window_ns:
     if alerting.get("disabled"):
         return docs
     if alerting.get("burnrates", True):
-        matchers = sorted([f'{label}{op}"{_escape(value)}"' for label, op, value in b.total.matchers
-                           if label in b.grouping or op in ("=", "!=")] + [f'slo="{_escape(s.name)}"'])
+        matchers = sorted(
+            [
+                f'{label}{op}"{_escape(value)}"'
+                for label, op, value in b.total.matchers
+                if label in b.grouping or op in ("=", "!=")
+            ]
+            + [f'slo="{_escape(s.name)}"']
+        )
         sel = "{" + ",".join(matchers) + "}"
         name = str(alerting.get("name") or "ErrorBudgetBurn")
         alerts = []
         for w in ws:
             short, long = prom_duration(w.short_ns), prom_duration(w.long_ns)
-            labels = {**s.common_labels(), **{k: v for k, v in equal.items() if k not in b.grouping},
-                      "short": short, "long": long, "exhaustion": prom_duration(window_ns // w.factor)}
-            alert = {"name": name,
-                     "expr": f"{b.burnrate_metric}:burnrate{short}{sel} > ({w.factor} * (1-{target})) and "
-                             f"{b.burnrate_metric}:burnrate{long}{sel} > ({w.factor} * (1-{target}))",
-                     "for": prom_duration(w.for_ns), "severity": w.severity, "labels": labels}
+            labels = {
+                **s.common_labels(),
+                **{k: v for k, v in equal.items() if k not in b.grouping},
+                "short": short,
+                "long": long,
+                "exhaustion": prom_duration(window_ns // w.factor),
+            }
+            alert = {
+                "name": name,
+                "expr": f"{b.burnrate_metric}:burnrate{short}{sel} > ({w.factor} * (1-{target})) and "
+                f"{b.burnrate_metric}:burnrate{long}{sel} > ({w.factor} * (1-{target}))",
+                "for": prom_duration(w.for_ns),
+                "severity": w.severity,
+                "labels": labels,
+            }
             if s.annotations:
                 alert["annotations"] = dict(s.annotations)
             alerts.append(alert)
@@ -320,25 +397,48 @@ def _increase(s: _Slo, kind: str, b: _Built, window: str, rule_labels: dict, at:
     labels = {k: v for k, v in rule_labels.items() if k not in grouping}
     by = _sum(grouping)
     suffixes = ("_total", "_count", "_bucket")
-    rules = [{"record": f"{_strip(b.total.name, suffixes)}:increase{window}",
-              "expr": f"{by}increase({b.total.text()}[{window}]))", "labels": dict(labels)}]
+    rules = [
+        {
+            "record": f"{_strip(b.total.name, suffixes)}:increase{window}",
+            "expr": f"{by}increase({b.total.text()}[{window}]))",
+            "labels": dict(labels),
+        }
+    ]
     if kind == "latency":
         le = next((v for label, _op, v in b.errors.matchers if label == "le"), "")
-        rules.append({"record": f"{_strip(b.errors.name, suffixes)}:increase{window}",
-                      "expr": f"{by}increase({b.errors.text()}[{window}]))", "labels": {"le": le, **labels}})
+        rules.append(
+            {
+                "record": f"{_strip(b.errors.name, suffixes)}:increase{window}",
+                "expr": f"{by}increase({b.errors.text()}[{window}]))",
+                "labels": {"le": le, **labels},
+            }
+        )
     elif b.errors.name != b.total.name:
-        rules.append({"record": f"{_strip(b.errors.name, suffixes)}:increase{window}",
-                      "expr": f"{by}increase({b.errors.text()}[{window}]))", "labels": dict(labels)})
-    return _group(s, "RecordingGroup", f"{s.name}-increase", _increase_interval(int(parse_duration(window))
-                                                                                 * NS_PER_S), rules, at)
+        rules.append(
+            {
+                "record": f"{_strip(b.errors.name, suffixes)}:increase{window}",
+                "expr": f"{by}increase({b.errors.text()}[{window}]))",
+                "labels": dict(labels),
+            }
+        )
+    return _group(
+        s, "RecordingGroup", f"{s.name}-increase", _increase_interval(int(parse_duration(window)) * NS_PER_S), rules, at
+    )
 
 
 def _absent(s: _Slo, b: _Built, window_ns: int, rule_labels: dict, alerting: dict, at: tuple) -> Document:
     name = str(alerting.get("absentName") or "SLOMetricAbsent")
     selectors = [b.total] + ([b.errors] if b.errors is not None and b.errors.name != b.total.name else [])
-    alerts = [{"name": name, "expr": f"absent({sel.text()}) == 1",
-               "for": prom_duration(_round_minute(window_ns // (28 * 24 * 30))), "severity": "critical",
-               "labels": dict(rule_labels)} for sel in selectors]
+    alerts = [
+        {
+            "name": name,
+            "expr": f"absent({sel.text()}) == 1",
+            "for": prom_duration(_round_minute(window_ns // (28 * 24 * 30))),
+            "severity": "critical",
+            "labels": dict(rule_labels),
+        }
+        for sel in selectors
+    ]
     # Pyrra evaluates these with the increase rules (every 2m30s for 4w), under their `for: 2m`; promspec
     # refuses a `for` shorter than the interval, so they run every 30s and fire within that interval.
     return _group(s, "AlertGroup", f"{s.name}-increase-alerts", "30s", alerts, at)

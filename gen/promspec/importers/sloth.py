@@ -16,8 +16,13 @@ SLOTH_WINDOW = re.compile(r"\{\{\s*\.window\s*\}\}")
 K8S = "sloth.slok.dev/v1"
 DENOMINATOR_PLUGIN = "sloth.dev/contrib/denominator_corrected_rules/v1"
 # Plugins whose work promspec does itself: listing them changes nothing.
-BUILTIN_PLUGINS = ("sloth.dev/core/sli_rules/v1", "sloth.dev/core/metadata_rules/v1", "sloth.dev/core/alert_rules/v1",
-                   "sloth.dev/core/validate/v1", "sloth.dev/core/noop/v1")
+BUILTIN_PLUGINS = (
+    "sloth.dev/core/sli_rules/v1",
+    "sloth.dev/core/metadata_rules/v1",
+    "sloth.dev/core/alert_rules/v1",
+    "sloth.dev/core/validate/v1",
+    "sloth.dev/core/noop/v1",
+)
 TIERS = {"page": ("page-fast", "page-slow"), "ticket": ("ticket-fast", "ticket-slow")}
 
 
@@ -30,18 +35,31 @@ def _known(k8s: bool) -> dict[str, set[str]]:
         return camel if k8s else snake
 
     alert = {"disable", "labels", "annotations"}
-    return {"root": {"service", "labels", "slos", pick("slo_plugins", "sloPlugins")} | (set() if k8s else {"version"}),
-            "slo": _SLO_FIELDS, "sli": {"events", "raw", "plugin", "denominator_corrected"},
-            "events": {pick("error_query", "errorQuery"), pick("total_query", "totalQuery"),
-                       pick("success_query", "successQuery")},
-            "alerting": {"name", "labels", "annotations", pick("page_alert", "pageAlert"),
-                         pick("ticket_alert", "ticketAlert")},
-            "alert": alert}
+    return {
+        "root": {"service", "labels", "slos", pick("slo_plugins", "sloPlugins")} | (set() if k8s else {"version"}),
+        "slo": _SLO_FIELDS,
+        "sli": {"events", "raw", "plugin", "denominator_corrected"},
+        "events": {
+            pick("error_query", "errorQuery"),
+            pick("total_query", "totalQuery"),
+            pick("success_query", "successQuery"),
+        },
+        "alerting": {
+            "name",
+            "labels",
+            "annotations",
+            pick("page_alert", "pageAlert"),
+            pick("ticket_alert", "ticketAlert"),
+        },
+        "alert": alert,
+    }
 
 
 def is_sloth(data) -> bool:
-    return isinstance(data, dict) and (data.get("version") == "prometheus/v1" or (
-        data.get("apiVersion") == K8S and data.get("kind") == "PrometheusServiceLevel"))
+    return isinstance(data, dict) and (
+        data.get("version") == "prometheus/v1"
+        or (data.get("apiVersion") == K8S and data.get("kind") == "PrometheusServiceLevel")
+    )
 
 
 def _field(node, snake: str, camel: str, k8s: bool):
@@ -74,8 +92,10 @@ class _Sloth:
         known = _known(self.k8s)[part]
         for key in node if isinstance(node, dict) else ():
             if key not in known:
-                self.note(path + (key,), f"Sloth field {key!r} is not implemented by promspec: what it changes "
-                          "is not generated")
+                self.note(
+                    path + (key,),
+                    f"Sloth field {key!r} is not implemented by promspec: what it changes is not generated",
+                )
 
     def plugins(self, node, at: tuple, key: tuple[str, str]) -> bool:
         """True when the chain holds the denominator-corrected plugin; others are warnings at their position."""
@@ -88,8 +108,11 @@ class _Sloth:
             if pid == DENOMINATOR_PLUGIN:
                 corrected = True
             elif pid not in BUILTIN_PLUGINS:
-                self.note(where, f"Sloth plugin {pid!r} is not implemented by promspec: what it would add or change "
-                          "is not generated")
+                self.note(
+                    where,
+                    f"Sloth plugin {pid!r} is not implemented by promspec: what it would add or change "
+                    "is not generated",
+                )
         return corrected
 
 
@@ -107,14 +130,21 @@ def _slo(s: _Sloth, draft: Draft, base: tuple, slo: dict, src: tuple, corrected_
         events_key, events, corrected = corrected_key, corrected_sli, True
     if not isinstance(events, dict):
         kind = next((k for k in ("raw", "plugin") if k in sli), "")
-        s.note(src + ("sli",) + ((kind,) if kind else ()),
-               f"SLO {name!r}: a {kind or 'missing'} SLI is not converted; promspec needs error and total event "
-               "queries (sli.events)", expected="sli.events with error_query and total_query")
+        s.note(
+            src + ("sli",) + ((kind,) if kind else ()),
+            f"SLO {name!r}: a {kind or 'missing'} SLI is not converted; promspec needs error and total event "
+            "queries (sli.events)",
+            expected="sli.events with error_query and total_query",
+        )
         return False
     objective = percent(doc, src + ("objective",), slo.get("objective"), 1)
     if objective is None:
-        s.note(src + ("objective",), f"objective {slo.get('objective')!r} is not a number", True,
-               "a percentage as a number, such as 99.9 (no % sign, no quotes)")
+        s.note(
+            src + ("objective",),
+            f"objective {slo.get('objective')!r} is not a number",
+            True,
+            "a percentage as a number, such as 99.9 (no % sign, no quotes)",
+        )
         return False
     ev = src + ("sli", events_key)
     s.unknown(events, ev, "events")
@@ -137,8 +167,11 @@ def _slo(s: _Sloth, draft: Draft, base: tuple, slo: dict, src: tuple, corrected_
         draft.put(base + ("sli", "ratio", "errors"), SLOTH_WINDOW.sub("{{window}}", error_query), ev + (error_key,))
     else:
         # Sloth computes 1 - success/total; errors = total - success is the same ratio.
-        draft.put(base + ("sli", "ratio", "errors"),
-                  SLOTH_WINDOW.sub("{{window}}", f"({total_query}) - ({success_query})"), ev + (success_key,))
+        draft.put(
+            base + ("sli", "ratio", "errors"),
+            SLOTH_WINDOW.sub("{{window}}", f"({total_query}) - ({success_query})"),
+            ev + (success_key,),
+        )
     draft.put(base + ("sli", "ratio", "total"), SLOTH_WINDOW.sub("{{window}}", total_query), ev + (total_key,))
     if corrected:
         draft.put(base + ("sli", "ratio", "denominator_corrected"), True)
@@ -148,11 +181,15 @@ def _slo(s: _Sloth, draft: Draft, base: tuple, slo: dict, src: tuple, corrected_
     if alerting.get("name"):
         draft.put(base + ("alerting", "alert_name"), str(alerting["name"]), at + ("name",))
     if alerting.get("labels"):
-        draft.put(base + ("alerting", "labels"), labels_text(doc, at + ("labels",), alerting["labels"]),
-                  at + ("labels",))
+        draft.put(
+            base + ("alerting", "labels"), labels_text(doc, at + ("labels",), alerting["labels"]), at + ("labels",)
+        )
     if alerting.get("annotations"):
-        draft.put(base + ("alerting", "annotations"), labels_text(doc, at + ("annotations",),
-                                                                  alerting["annotations"]), at + ("annotations",))
+        draft.put(
+            base + ("alerting", "annotations"),
+            labels_text(doc, at + ("annotations",), alerting["annotations"]),
+            at + ("annotations",),
+        )
     for kind, tiers in TIERS.items():
         key, alert = s.field(alerting, f"{kind}_alert", f"{kind}Alert")
         alert = alert if isinstance(alert, dict) else {}
@@ -165,8 +202,11 @@ def _slo(s: _Sloth, draft: Draft, base: tuple, slo: dict, src: tuple, corrected_
             if alert.get("labels"):
                 draft.put(t + ("labels",), labels_text(doc, where + ("labels",), alert["labels"]), where + ("labels",))
             if alert.get("annotations"):
-                draft.put(t + ("annotations",), labels_text(doc, where + ("annotations",), alert["annotations"]),
-                          where + ("annotations",))
+                draft.put(
+                    t + ("annotations",),
+                    labels_text(doc, where + ("annotations",), alert["annotations"]),
+                    where + ("annotations",),
+                )
     return True
 
 
@@ -187,15 +227,25 @@ def convert(doc: Document) -> tuple[Document | None, list[Note]]:
     s.unknown(data, s.root, "root")
     count = 0
     for i, slo in enumerate(data.get("slos") or []):
-        if _slo(s, draft, ("spec", "slos", count), slo if isinstance(slo, dict) else {}, s.root + ("slos", i),
-                corrected_everywhere):
+        if _slo(
+            s,
+            draft,
+            ("spec", "slos", count),
+            slo if isinstance(slo, dict) else {},
+            s.root + ("slos", i),
+            corrected_everywhere,
+        ):
             count += 1
     if count == 0:
         wrong_input = any(n.error for n in s.notes)
         for note in s.notes:  # nothing converts: each reason is an error
             note.error = True
         if not wrong_input:
-            s.note(s.root + ("slos",), "no SLO could be converted: nothing would be generated from this file", True,
-                   "at least one SLO with sli.events (error_query and total_query)")
+            s.note(
+                s.root + ("slos",),
+                "no SLO could be converted: nothing would be generated from this file",
+                True,
+                "at least one SLO with sli.events (error_query and total_query)",
+            )
         return None, s.notes
     return draft.document(), s.notes

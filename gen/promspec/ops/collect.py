@@ -104,8 +104,11 @@ def collect_queries(rendered: dict[str, bytes], step: float, window: float) -> t
                     continue
                 charts.setdefault(text, Query(name, text, "dashboard", path))
     seen_exprs = {q.expr for q in list(records.values()) + list(alerts.values())}
-    queries = ([records[k] for k in sorted(records)] + [alerts[k] for k in sorted(alerts)]
-               + [q for q in charts.values() if q.expr not in seen_exprs])
+    queries = (
+        [records[k] for k in sorted(records)]
+        + [alerts[k] for k in sorted(alerts)]
+        + [q for q in charts.values() if q.expr not in seen_exprs]
+    )
     slugs: set = set()
     for q in queries:
         base = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{q.kind}-{q.name}").strip("_")[:120]
@@ -145,8 +148,7 @@ def _artifacts(query: Query, series: list[dict], run_id: str) -> tuple[bytes, by
         for ts, value in s["values"]:
             writer.writerow(([run_id] if run_id else []) + [_number(ts), value] + tail)
             rows += 1
-    body = {"name": query.name, "kind": query.kind, "query": query.expr, "run_id": run_id or None,
-            "result": series}
+    body = {"name": query.name, "kind": query.kind, "query": query.expr, "run_id": run_id or None, "result": series}
     return out.getvalue().encode(), (json.dumps(body, indent=1, sort_keys=True) + "\n").encode(), rows
 
 
@@ -160,9 +162,19 @@ def _merge(parts: list[list[dict]]) -> list[dict]:
     return list(merged.values())
 
 
-def collect(url: str, queries: list[Query], skipped: list[dict], start: float, end: float, step: float,
-            out_dir: str, run_id: str = "", max_points: int = MAX_POINTS, retries: int = 3,
-            progress=lambda message: None) -> dict:
+def collect(
+    url: str,
+    queries: list[Query],
+    skipped: list[dict],
+    start: float,
+    end: float,
+    step: float,
+    out_dir: str,
+    run_id: str = "",
+    max_points: int = MAX_POINTS,
+    retries: int = 3,
+    progress=lambda message: None,
+) -> dict:
     """Fetch every query over [start, end] at step into out_dir; returns the manifest written."""
     from .. import __version__
 
@@ -176,8 +188,14 @@ def collect(url: str, queries: list[Query], skipped: list[dict], start: float, e
         raise CollectError("the specs record, alert on and chart nothing: there is nothing to collect")
     server = base_url(url)
     windows = chunks(start, end, step, max_points)
-    params = {"prometheus": server, "start": start, "end": end, "step": step, "max_points": max_points,
-              "queries": [q.expr for q in queries]}
+    params = {
+        "prometheus": server,
+        "start": start,
+        "end": end,
+        "step": step,
+        "max_points": max_points,
+        "queries": [q.expr for q in queries],
+    }
     digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
     cache = os.path.join(out_dir, CACHE)
     os.makedirs(out_dir, exist_ok=True)
@@ -193,12 +211,18 @@ def collect(url: str, queries: list[Query], skipped: list[dict], start: float, e
     write_file(marker, digest.encode())
 
     total = len(queries) * len(windows)
-    cached = sum(1 for i in range(len(queries)) for j in range(len(windows))
-                 if os.path.exists(os.path.join(cache, "chunks", f"{i}-{j}.json")))
+    cached = sum(
+        1
+        for i in range(len(queries))
+        for j in range(len(windows))
+        if os.path.exists(os.path.join(cache, "chunks", f"{i}-{j}.json"))
+    )
     points = round((end - start) / step) + 1
-    progress(f"collect: {len(queries)} queries over {rfc3339(start)} .. {rfc3339(end)} at {_number(step)}s "
-             f"({points} points each), {len(windows)} chunk(s) per query"
-             + (f"; resuming, {cached} of {total} chunks already fetched" if cached else ""))
+    progress(
+        f"collect: {len(queries)} queries over {rfc3339(start)} .. {rfc3339(end)} at {_number(step)}s "
+        f"({points} points each), {len(windows)} chunk(s) per query"
+        + (f"; resuming, {cached} of {total} chunks already fetched" if cached else "")
+    )
     files: dict[str, bytes] = {}
     entries = []
     for i, query in enumerate(queries):
@@ -211,16 +235,20 @@ def collect(url: str, queries: list[Query], skipped: list[dict], start: float, e
                 continue
             form = {"query": query.expr, "start": _number(a), "end": _number(b), "step": _number(step)}
             try:
-                answer = request_with_retries("POST", f"{server}/api/v1/query_range", form=form,
-                                              attempts=retries + 1, on_retry=progress)
+                answer = request_with_retries(
+                    "POST", f"{server}/api/v1/query_range", form=form, attempts=retries + 1, on_retry=progress
+                )
             except APIError as exc:
-                raise CollectError(f"{exc} (query {query.name}: {query.expr}); the export is incomplete: "
-                                   "fetched chunks are kept, run the same command again to resume") from None
+                raise CollectError(
+                    f"{exc} (query {query.name}: {query.expr}); the export is incomplete: "
+                    "fetched chunks are kept, run the same command again to resume"
+                ) from None
             try:
                 result = query_result(answer, server, "matrix")
             except APIError as exc:
-                raise CollectError(f"{exc} (query {query.name}); the export is incomplete: "
-                                   "fetched chunks are kept") from None
+                raise CollectError(
+                    f"{exc} (query {query.name}); the export is incomplete: fetched chunks are kept"
+                ) from None
 
             write_file(path, json.dumps(result).encode())
             parts.append(result)
@@ -228,14 +256,31 @@ def collect(url: str, queries: list[Query], skipped: list[dict], start: float, e
         csv_bytes, json_bytes, rows = _artifacts(query, series, run_id)
         files[f"series/{query.slug}.csv"] = csv_bytes
         files[f"series/{query.slug}.json"] = json_bytes
-        entries.append({"name": query.name, "kind": query.kind, "source": query.source, "query": query.expr,
-                        "csv": f"series/{query.slug}.csv", "json": f"series/{query.slug}.json",
-                        "series": len(series), "rows": rows})
+        entries.append(
+            {
+                "name": query.name,
+                "kind": query.kind,
+                "source": query.source,
+                "query": query.expr,
+                "csv": f"series/{query.slug}.csv",
+                "json": f"series/{query.slug}.json",
+                "series": len(series),
+                "rows": rows,
+            }
+        )
         progress(f"[{i + 1}/{len(queries)}] {query.name}: {len(series)} series, {rows} rows")
-    manifest = {"promspec_version": __version__, "run_id": run_id or None, "prometheus": server,
-                "window": {"from": rfc3339(start), "to": rfc3339(end), "from_unix": start, "to_unix": end},
-                "step": f"{_number(step)}s", "points_per_series": points, "max_points_per_query": max_points,
-                "chunks_per_query": len(windows), "queries": entries, "skipped": skipped}
+    manifest = {
+        "promspec_version": __version__,
+        "run_id": run_id or None,
+        "prometheus": server,
+        "window": {"from": rfc3339(start), "to": rfc3339(end), "from_unix": start, "to_unix": end},
+        "step": f"{_number(step)}s",
+        "points_per_series": points,
+        "max_points_per_query": max_points,
+        "chunks_per_query": len(windows),
+        "queries": entries,
+        "skipped": skipped,
+    }
     _publish(out_dir, cache, files, manifest)
     shutil.rmtree(cache, ignore_errors=True)
     return manifest

@@ -74,8 +74,10 @@ def overall_deadline(seconds: float):
 
 
 def _late(server: str, deadline: Deadline) -> APIError:
-    return APIError(f"{server} gave no complete answer within the --timeout of {deadline.seconds:g}s "
-                    "(a slow or stalled server); raise --timeout if it is just slow")
+    return APIError(
+        f"{server} gave no complete answer within the --timeout of {deadline.seconds:g}s "
+        "(a slow or stalled server); raise --timeout if it is just slow"
+    )
 
 
 def _fetch(req, timeout: float, stop: threading.Event, box: dict) -> None:
@@ -94,7 +96,7 @@ def _fetch(req, timeout: float, stop: threading.Event, box: dict) -> None:
                     box["too_big"] = True
                     return
                 parts.append(chunk)
-    except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread, which classifies it
+    except BaseException as exc:
         box["error"] = exc
 
 
@@ -111,8 +113,9 @@ def request(method: str, url: str, body=None, timeout: float = 30.0, form: dict 
     else:
         data = json.dumps(body).encode() if body is not None else None
         kind = "application/json"
-    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": kind,
-                                                                         "Accept": "application/json"})
+    req = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": kind, "Accept": "application/json"}
+    )
     server = urllib.parse.urlunparse(urllib.parse.urlparse(url)._replace(path="", query="", fragment=""))
     deadline = _deadline.get()
     wait = None
@@ -133,14 +136,18 @@ def request(method: str, url: str, body=None, timeout: float = 30.0, form: dict 
     exc = box.get("error")
     if isinstance(exc, urllib.error.HTTPError):
         detail = _detail(exc.read(4096) if exc.fp else b"")
-        raise APIError(f"{server} answered HTTP {exc.code} ({exc.reason}): {detail}",
-                       transient=exc.code in RETRY_STATUS or exc.code >= 500, status=exc.code) from None
+        raise APIError(
+            f"{server} answered HTTP {exc.code} ({exc.reason}): {detail}",
+            transient=exc.code in RETRY_STATUS or exc.code >= 500,
+            status=exc.code,
+        ) from None
     if isinstance(exc, (urllib.error.URLError, OSError)):
         reason = getattr(exc, "reason", exc)
         raise APIError(f"cannot reach {server}: {reason}", transient=True) from None
     if isinstance(exc, Exception):  # http.client's IncompleteRead, BadStatusLine...: not an HTTP answer
-        raise APIError(f"{server} did not answer in HTTP: {type(exc).__name__}: {str(exc)[:200]}",
-                       transient=True) from None
+        raise APIError(
+            f"{server} did not answer in HTTP: {type(exc).__name__}: {str(exc)[:200]}", transient=True
+        ) from None
     if exc is not None:
         raise exc
     if box.get("too_big"):
@@ -160,8 +167,10 @@ def query_result(answer, server: str, result_type: str) -> list[dict]:
     result_type: "vector" (instant query: each item {metric, value: [t, "v"]}) or "matrix" (range query:
     {metric, values: [[t, "v"], ...]}).
     """
-    expected = (f"a Prometheus /api/v1/query{'_range' if result_type == 'matrix' else ''} answer: "
-                f'{{"status": "success", "data": {{"resultType": "{result_type}", "result": [...]}}}}')
+    expected = (
+        f"a Prometheus /api/v1/query{'_range' if result_type == 'matrix' else ''} answer: "
+        f'{{"status": "success", "data": {{"resultType": "{result_type}", "result": [...]}}}}'
+    )
     data = answer.get("data") if isinstance(answer, dict) else None
     result = data.get("result") if isinstance(data, dict) else None
     if not isinstance(data, dict) or not isinstance(result, list) or data.get("resultType", result_type) != result_type:
@@ -179,8 +188,11 @@ def query_result(answer, server: str, result_type: str) -> list[dict]:
         return True
 
     for item in result:
-        ok = isinstance(item, dict) and isinstance(item.get("metric"), dict) and \
-            all(isinstance(v, str) for v in item["metric"].values())
+        ok = (
+            isinstance(item, dict)
+            and isinstance(item.get("metric"), dict)
+            and all(isinstance(v, str) for v in item["metric"].values())
+        )
         points = item.get(key) if ok else None
         ok = ok and (pair(points) if key == "value" else isinstance(points, list) and all(map(pair, points)))
         if not ok:
@@ -188,8 +200,15 @@ def query_result(answer, server: str, result_type: str) -> list[dict]:
     return result
 
 
-def request_with_retries(method: str, url: str, form: dict | None = None, attempts: int = 4, delay: float = 0.5,
-                         on_retry=lambda message: None, timeout: float = 30.0):
+def request_with_retries(
+    method: str,
+    url: str,
+    form: dict | None = None,
+    attempts: int = 4,
+    delay: float = 0.5,
+    on_retry=lambda message: None,
+    timeout: float = 30.0,
+):
     """request(), retrying transient failures (connection errors, 429, 5xx) with exponential backoff."""
     for attempt in range(1, attempts + 1):
         try:

@@ -100,7 +100,7 @@ def plan_service(service: Service, backends: dict) -> ServicePlan | None:
         queries["models"] = f"count by ({backend.model_label}) ({requests})"
     if requests_v and errors_v:
         errors = _metric(errors_v, backend, rename) + sel(errors_v)
-        queries["error_ratio"] = (f"sum(rate({errors}[{SHORT_WINDOW}])) / sum(rate({requests}[{SHORT_WINDOW}]))")
+        queries["error_ratio"] = f"sum(rate({errors}[{SHORT_WINDOW}])) / sum(rate({requests}[{SHORT_WINDOW}]))"
     histograms = {}
     for signal in LATENCY_SIGNALS:
         v = var(signal)
@@ -109,14 +109,25 @@ def plan_service(service: Service, backends: dict) -> ServicePlan | None:
         metric = _metric(v, backend, rename)
         histograms[signal] = (metric, sel(v), v.native)
         queries[f"{signal}_p95"] = quantile_expr(0.95, metric, sel(v), v.native, SHORT_WINDOW)
-    for name, signal, agg in (("queue", "waiting", "sum"), ("running", "running", "sum"),
-                              ("kv_cache", "kv_cache_usage", "avg")):
+    for name, signal, agg in (
+        ("queue", "waiting", "sum"),
+        ("running", "running", "sum"),
+        ("kv_cache", "kv_cache_usage", "avg"),
+    ):
         v = var(signal)
         if v is not None:
             queries[name] = f"{agg}({_metric(v, backend, rename)}{sel(v)})"
-    return ServicePlan(name=service.name, engine=backend.name, model_label=backend.model_label,
-                       up_selector=selector(up_labels), queries=queries, histograms=histograms,
-                       requests=requests, errors=errors, slos=tuple(service.slos))
+    return ServicePlan(
+        name=service.name,
+        engine=backend.name,
+        model_label=backend.model_label,
+        up_selector=selector(up_labels),
+        queries=queries,
+        histograms=histograms,
+        requests=requests,
+        errors=errors,
+        slos=tuple(service.slos),
+    )
 
 
 def quantile_expr(q: float, metric: str, sel: str, native: bool, window: str) -> str:
@@ -148,10 +159,12 @@ def status_slos(project, services: tuple = ()) -> tuple[list[StatusSLO], list[st
         if services and service.name not in services:
             continue
         for slo in service.slos:
-            tiers = [StatusTier(t.name, t.severity, t.long, t.short, float(slo.factor(t)))
-                     for t in slo.tiers if t.enabled]
-            out.append(StatusSLO(slo.id, slo.service, slo.name, slo.objective_text, slo.window, tiers,
-                                 float(slo.budget)))
+            tiers = [
+                StatusTier(t.name, t.severity, t.long, t.short, float(slo.factor(t))) for t in slo.tiers if t.enabled
+            ]
+            out.append(
+                StatusSLO(slo.id, slo.service, slo.name, slo.objective_text, slo.window, tiers, float(slo.budget))
+            )
             windows.update(_windows_needed(slo))
     return sorted(out, key=lambda s: (s.service, s.slo, s.slo_id)), sorted(windows, key=parse_duration)
 
@@ -173,7 +186,7 @@ def gpu_queries() -> dict:
         "temp": f"{per_gpu}({m['temp']})",
         "power": f"{per_gpu}({m['power']})",
         "throttle": f'{per_gpu}(sum without (reason) ({m["throttle"]}{{reason!~"{not_throttling}"}}))',
-        "xid": f'{per_gpu}(sum without (xid) (increase({m["xid"]}[1h])))',
+        "xid": f"{per_gpu}(sum without (xid) (increase({m['xid']}[1h])))",
     }
 
 

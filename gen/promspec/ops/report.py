@@ -84,20 +84,34 @@ def slo_section(server: str, slo, points: list[float]) -> dict:
     per_hour = 3600 // STEP
     windows: list[dict] = []
     for i in range(0, len(points), per_hour):
-        b, n = sum(bad[i:i + per_hour]), sum(events[i:i + per_hour])
+        b, n = sum(bad[i : i + per_hour]), sum(events[i : i + per_hour])
         if n and b:
-            windows.append({"start": rfc3339(points[i] - STEP), "end": rfc3339(points[min(i + per_hour, len(points)) - 1]),
-                            "error_ratio": b / n, "bad_events": b, "events": n,
-                            "budget_consumed": b / (budget * n_all)})
+            windows.append(
+                {
+                    "start": rfc3339(points[i] - STEP),
+                    "end": rfc3339(points[min(i + per_hour, len(points)) - 1]),
+                    "error_ratio": b / n,
+                    "bad_events": b,
+                    "events": n,
+                    "budget_consumed": b / (budget * n_all),
+                }
+            )
     windows.sort(key=lambda w: (-w["error_ratio"], w["start"]))
     return {
-        "slo_id": slo.id, "service": slo.service, "slo": slo.name, "description": slo.description,
-        "objective": slo.objective_text, "objective_ratio": objective, "window": slo.window,
-        "events": n_all, "bad_events": n_bad,
+        "slo_id": slo.id,
+        "service": slo.service,
+        "slo": slo.name,
+        "description": slo.description,
+        "objective": slo.objective_text,
+        "objective_ratio": objective,
+        "window": slo.window,
+        "events": n_all,
+        "bad_events": n_bad,
         "attainment": None if ratio is None else 1 - ratio,
         "met": None if ratio is None else 1 - ratio >= objective,
         "budget_consumed": None if ratio is None else ratio / budget,
-        "burn_down": burn_down, "worst_windows": windows[:WORST],
+        "burn_down": burn_down,
+        "worst_windows": windows[:WORST],
     }
 
 
@@ -123,8 +137,9 @@ def service_section(server: str, plan: ServicePlan, t0: float, t1: float, points
         rate = range_query(server, f"sum(rate({plan.requests}[5m]))", points[0], points[-1], STEP)
         out["traffic"] = [[p, v] for p, v in zip(points, _per_step(rate, points), strict=True)]
     if plan.requests and plan.errors:
-        out["error_ratio"] = _both(server, f"sum(increase({plan.errors}[{span}])) / "
-                                           f"sum(increase({plan.requests}[{span}]))", t1)
+        out["error_ratio"] = _both(
+            server, f"sum(increase({plan.errors}[{span}])) / sum(increase({plan.requests}[{span}]))", t1
+        )
     latency: dict[str, dict] = {}
     for signal in LATENCY_SIGNALS:
         if signal not in plan.histograms:
@@ -132,8 +147,11 @@ def service_section(server: str, plan: ServicePlan, t0: float, t1: float, points
         metric, sel, native = plan.histograms[signal]
         latency[signal] = {}
         for q in QUANTILES:
-            inner = (f"sum(increase({metric}{sel}[{span}]))" if native
-                     else f"sum by (le) (increase({metric}_bucket{sel}[{span}]))")
+            inner = (
+                f"sum(increase({metric}{sel}[{span}]))"
+                if native
+                else f"sum by (le) (increase({metric}_bucket{sel}[{span}]))"
+            )
             latency[signal][f"p{q * 100:g}"] = _both(server, f"histogram_quantile({q!r}, {inner})", t1)
     out["latency_seconds"] = latency
     return out
@@ -176,11 +194,19 @@ def alerts_section(server: str, t0: float, t1: float, keep) -> list[dict]:
             continue
         runs, seconds = episodes([float(ts) for ts, _v in s["values"]])
         active = since.get(tuple(sorted(labels.items())))
-        out.append({"alertname": labels.get("alertname", ""), "severity": labels.get("severity", ""),
-                    "labels": dict(sorted(labels.items())), "episodes": len(runs), "firing_seconds": seconds,
-                    "firing": format_duration(round(seconds)) if seconds >= 1 else "0s",
-                    "first": rfc3339(runs[0][0]), "last": rfc3339(runs[-1][1]),
-                    "active_since": None if active is None else rfc3339(active)})
+        out.append(
+            {
+                "alertname": labels.get("alertname", ""),
+                "severity": labels.get("severity", ""),
+                "labels": dict(sorted(labels.items())),
+                "episodes": len(runs),
+                "firing_seconds": seconds,
+                "firing": format_duration(round(seconds)) if seconds >= 1 else "0s",
+                "first": rfc3339(runs[0][0]),
+                "last": rfc3339(runs[-1][1]),
+                "active_since": None if active is None else rfc3339(active),
+            }
+        )
     out.sort(key=lambda a: (-a["firing_seconds"], a["alertname"], sorted(a["labels"].items())))
     return out
 
@@ -195,20 +221,32 @@ def gpu_section(server: str, t0: float, t1: float, hosts: set | None) -> dict:
             inst, gpu = r["metric"].get("instance", ""), r["metric"].get("gpu", "")
             if hosts is not None and host_of(inst) not in hosts:
                 continue
-            row = gpus.setdefault((inst, gpu), {"instance": inst, "host": host_of(inst), "gpu": gpu,
-                                                "name": r["metric"].get("name", ""), "utilisation": None,
-                                                "energy_joules": None})
+            row = gpus.setdefault(
+                (inst, gpu),
+                {
+                    "instance": inst,
+                    "host": host_of(inst),
+                    "gpu": gpu,
+                    "name": r["metric"].get("name", ""),
+                    "utilisation": None,
+                    "energy_joules": None,
+                },
+            )
             row[field_name] = _float(r["value"][1])
     rows = [gpus[k] for k in sorted(gpus, key=lambda k: (k[0], int(k[1]) if k[1].isdigit() else 0, k[1]))]
     utils = [r["utilisation"] for r in rows if r["utilisation"] is not None]
     joules = [r["energy_joules"] for r in rows if r["energy_joules"] is not None]
-    return {"gpus": rows, "mean_utilisation": sum(utils) / len(utils) if utils else None,
-            "energy_joules": sum(joules) if joules else None,
-            "energy_kwh": sum(joules) / 3.6e6 if joules else None}
+    return {
+        "gpus": rows,
+        "mean_utilisation": sum(utils) / len(utils) if utils else None,
+        "energy_joules": sum(joules) if joules else None,
+        "energy_kwh": sum(joules) / 3.6e6 if joules else None,
+    }
 
 
-def build_report(url: str, plans: list[ServicePlan], slos: list, t0: float, t1: float,
-                 only_services: tuple = ()) -> dict:
+def build_report(
+    url: str, plans: list[ServicePlan], slos: list, t0: float, t1: float, only_services: tuple = ()
+) -> dict:
     """The report's data. slos: spec.services.SLO objects. Steps are aligned on t0 (deterministic)."""
     server = base_url(url)
     n = int((t1 - t0) // STEP)
@@ -222,16 +260,20 @@ def build_report(url: str, plans: list[ServicePlan], slos: list, t0: float, t1: 
     def keep(labels: dict) -> bool:
         if not only_services:
             return True
-        return (labels.get("slo_service") in selected or labels.get("service") in selected
-                or labels.get("job") in jobs)
+        return labels.get("slo_service") in selected or labels.get("service") in selected or labels.get("job") in jobs
 
     hosts = None
     if only_services:
-        hosts = {host_of(r["metric"].get("instance", "")) for p in plans
-                 for r in _instant(server, f"up{p.up_selector}", end)}
+        hosts = {
+            host_of(r["metric"].get("instance", "")) for p in plans for r in _instant(server, f"up{p.up_selector}", end)
+        }
     return {
-        "prometheus": server, "from": rfc3339(t0), "to": rfc3339(end), "requested_to": rfc3339(t1),
-        "step_seconds": STEP, "services_selected": list(only_services),
+        "prometheus": server,
+        "from": rfc3339(t0),
+        "to": rfc3339(end),
+        "requested_to": rfc3339(t1),
+        "step_seconds": STEP,
+        "services_selected": list(only_services),
         "slos": [slo_section(server, s, points) for s in sorted(slos, key=lambda s: s.id)],
         "services": [service_section(server, p, t0, end, points) for p in plans],
         "alerts": alerts_section(server, t0, end, keep),

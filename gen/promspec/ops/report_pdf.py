@@ -10,7 +10,6 @@ import tempfile
 
 from ..preview.render import CHROMIUM_FLAGS, PreviewError, find_chromium
 
-
 # Chromium stamps the print time as /CreationDate and /ModDate (D:YYYYMMDDHHmmSS and a zone); nothing else
 # in its PDF varies between runs of the same page.
 _PDF_DATE = re.compile(rb"/(CreationDate|ModDate) \(D:(\d{14})")
@@ -31,15 +30,22 @@ def print_pdf(page: str, timeout: float = 120.0, when: datetime.datetime | None 
         with open(page_path, "w", encoding="utf-8") as fh:
             fh.write(page)
         pdf = os.path.join(tmp, "report.pdf")
-        cmd = [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={os.path.join(tmp, 'profile')}",
-               "--no-pdf-header-footer", f"--print-to-pdf={pdf}", "file://" + page_path]
+        cmd = [
+            chromium,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={os.path.join(tmp, 'profile')}",
+            "--no-pdf-header-footer",
+            f"--print-to-pdf={pdf}",
+            "file://" + page_path,
+        ]
         try:
             proc = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
             raise PreviewError(f"Chromium did not print the PDF within {timeout:g} s") from None
         if proc.returncode != 0 or not os.path.exists(pdf) or not os.path.getsize(pdf):
-            raise PreviewError(f"Chromium failed to print the PDF (exit {proc.returncode}): "
-                               f"{proc.stderr.strip()[-500:]}")
+            raise PreviewError(
+                f"Chromium failed to print the PDF (exit {proc.returncode}): {proc.stderr.strip()[-500:]}"
+            )
         with open(pdf, "rb") as fh:
             data = fh.read()
     return pin_dates(data, when) if when is not None else data

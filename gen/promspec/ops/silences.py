@@ -32,8 +32,9 @@ def _unquote(text: str, raw: str) -> str:
         if c == '"':
             if quoted and i == len(body) - 1:
                 return "".join(out)
-            raise ValueError(f"{text!r}: unescaped double quote in the value: quote the whole value and write \\\" "
-                             "inside it")
+            raise ValueError(
+                f'{text!r}: unescaped double quote in the value: quote the whole value and write \\" inside it'
+            )
         out.append(c)
         i += 1
     if quoted:
@@ -54,8 +55,10 @@ def parse_matcher(text: str) -> dict:
         raise ValueError(f"{text!r} is not a matcher: expected {_OPERATORS}")
     name, op, raw = m.groups()
     if raw[:1] in ("=", "~"):
-        raise ValueError(f"{text!r} is not a matcher: {op}{raw[0]} is no operator; expected {_OPERATORS} "
-                         f"(quote the value to match a literal {raw[0]!r}: {name}{op}\"{raw}\")")
+        raise ValueError(
+            f"{text!r} is not a matcher: {op}{raw[0]} is no operator; expected {_OPERATORS} "
+            f'(quote the value to match a literal {raw[0]!r}: {name}{op}"{raw}")'
+        )
     value = _unquote(text, raw)
     if "~" in op:
         try:
@@ -78,30 +81,43 @@ def check_silence_matchers(matchers: list[dict]) -> None:
         raise ValueError("a silence needs at least one matcher")
     if all(matches_empty(m) for m in matchers):
         shown = ", ".join(matcher_text(m) for m in matchers)
-        raise ValueError(f"every matcher of this silence also matches alerts without the label ({shown}): "
-                         "Alertmanager rejects it; add a positive matcher such as alertname=\"...\"")
+        raise ValueError(
+            f"every matcher of this silence also matches alerts without the label ({shown}): "
+            'Alertmanager rejects it; add a positive matcher such as alertname="..."'
+        )
 
 
 def matcher_text(m: dict) -> str:
     """A matcher as Alertmanager writes it: name="value", name=~"regex"."""
     op = ("=" if m.get("isEqual", True) else "!") + ("~" if m["isRegex"] else "")
     op = {"!": "!="}.get(op, op)
-    return f'{m["name"]}{op}{quote(m["value"])}'
+    return f"{m['name']}{op}{quote(m['value'])}"
 
 
 def _iso(t: datetime.datetime) -> str:
     return t.astimezone(datetime.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def add_silence(url: str, matchers: list[dict], ends: datetime.datetime, author: str, comment: str,
-                starts: datetime.datetime | None = None) -> str:
+def add_silence(
+    url: str,
+    matchers: list[dict],
+    ends: datetime.datetime,
+    author: str,
+    comment: str,
+    starts: datetime.datetime | None = None,
+) -> str:
     """Create a silence; returns its id."""
     check_silence_matchers(matchers)
     starts = starts or datetime.datetime.now(datetime.timezone.utc)
     if ends <= starts:
         raise APIError("the silence would end before it starts: give a positive --duration or a later --until")
-    body = {"matchers": matchers, "startsAt": _iso(starts), "endsAt": _iso(ends), "createdBy": author,
-            "comment": comment}
+    body = {
+        "matchers": matchers,
+        "startsAt": _iso(starts),
+        "endsAt": _iso(ends),
+        "createdBy": author,
+        "comment": comment,
+    }
     answer = request("POST", f"{base_url(url)}/api/v2/silences", body)
     return answer["silenceID"]
 
@@ -132,8 +148,16 @@ def table(silences: list[dict]) -> str:
     rows = [("ID", "STATE", "ENDS", "CREATED BY", "MATCHERS", "COMMENT")]
     for s in silences:
         ends = s["endsAt"][:16].replace("T", " ") + "Z" if s.get("endsAt") else ""
-        rows.append((s["id"], s["status"]["state"], ends, s.get("createdBy", ""),
-                     ", ".join(matcher_text(m) for m in s["matchers"]), s.get("comment", "")))
+        rows.append(
+            (
+                s["id"],
+                s["status"]["state"],
+                ends,
+                s.get("createdBy", ""),
+                ", ".join(matcher_text(m) for m in s["matchers"]),
+                s.get("comment", ""),
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     # widths has no entry for the last column: it is not padded.
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1] for r in rows) + "\n"

@@ -26,9 +26,11 @@ def write_sbatch(project, output: str, options: dict) -> str:
             groups = [{"targets": list(t), **({"labels": dict(lab)} if lab else {})} for t, lab in job.target_groups]
             files[f"prometheus/targets/{job.name}.json"] = dump_json(groups).decode("utf-8")
     sources = sorted({d.source or d.file for d in project.documents})
-    extra = ("Runs Prometheus for the lifetime of a Slurm job, scraping the job's own nodes; the TSDB stays",
-             "in $PROMSPEC_OUT (default $SLURM_SUBMIT_DIR/promspec-$SLURM_JOB_ID) for `promspec collect`.",
-             "Usage: sbatch THIS_SCRIPT [COMMAND ARGS...]; with a command, Prometheus stops when it ends.")
+    extra = (
+        "Runs Prometheus for the lifetime of a Slurm job, scraping the job's own nodes; the TSDB stays",
+        "in $PROMSPEC_OUT (default $SLURM_SUBMIT_DIR/promspec-$SLURM_JOB_ID) for `promspec collect`.",
+        "Usage: sbatch THIS_SCRIPT [COMMAND ARGS...]; with a command, Prometheus stops when it ends.",
+    )
     text = sbatch_script(files, slurm, header(sources, extra), options)
     write_file(output, text.encode("utf-8"))
     os.chmod(output, 0o755)

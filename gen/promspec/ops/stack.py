@@ -22,11 +22,11 @@ EXPORTER_PORT = 19400  # promspec-exporter's default port, which the bundled Tar
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 INSTALL = {
     "prometheus": "install Debian's 'prometheus' package (apt-get install prometheus), put a Prometheus "
-                  "release's `prometheus` on PATH, or set PROMSPEC_PROMETHEUS_BIN",
+    "release's `prometheus` on PATH, or set PROMSPEC_PROMETHEUS_BIN",
     "alertmanager": "install Debian's 'prometheus-alertmanager' package (apt-get install prometheus-alertmanager), "
-                    "put an Alertmanager release's `alertmanager` on PATH, or set PROMSPEC_ALERTMANAGER_BIN",
+    "put an Alertmanager release's `alertmanager` on PATH, or set PROMSPEC_ALERTMANAGER_BIN",
     "blackbox": "install Debian's 'prometheus-blackbox-exporter' package (the output has Probe specs), put a "
-                "`blackbox_exporter` on PATH, or set PROMSPEC_BLACKBOX_BIN",
+    "`blackbox_exporter` on PATH, or set PROMSPEC_BLACKBOX_BIN",
 }
 BLACKBOX_NAMES = ("prometheus-blackbox-exporter", "blackbox_exporter")
 
@@ -40,8 +40,9 @@ def binary(kind: str) -> str:
     env = os.environ.get(f"PROMSPEC_{kind.upper()}_BIN")
     if env:
         return env
-    names = {"prometheus": ("prometheus",), "blackbox": BLACKBOX_NAMES}.get(kind, ("prometheus-alertmanager",
-                                                                                   "alertmanager"))
+    names = {"prometheus": ("prometheus",), "blackbox": BLACKBOX_NAMES}.get(
+        kind, ("prometheus-alertmanager", "alertmanager")
+    )
     for name in names:
         found = shutil.which(name)
         if found:
@@ -96,8 +97,9 @@ def read_state(directory: str) -> dict | None:
         raise StackError(f"cannot read {path}: {exc}") from None
 
 
-def _prometheus_config(directory: str, state: str, am_port: int, exporter_port: int | None,
-                       blackbox_port: int | None = None) -> str:
+def _prometheus_config(
+    directory: str, state: str, am_port: int, exporter_port: int | None, blackbox_port: int | None = None
+) -> str:
     """A runtime copy of prometheus.yml: absolute paths, this stack's Alertmanager and exporter."""
     import yaml
 
@@ -127,7 +129,8 @@ def _prometheus_config(directory: str, state: str, am_port: int, exporter_port: 
                 exporter_jobs += 1
     if exporter_port and not exporter_jobs:
         config.setdefault("scrape_configs", []).append(
-            {"job_name": "promspec-exporter", "static_configs": [{"targets": [f"127.0.0.1:{exporter_port}"]}]})
+            {"job_name": "promspec-exporter", "static_configs": [{"targets": [f"127.0.0.1:{exporter_port}"]}]}
+        )
     path = os.path.join(state, "prometheus.yml")
     with open(path, "w", encoding="utf-8") as fh:
         yaml.safe_dump(config, fh, sort_keys=False)
@@ -161,15 +164,20 @@ def _alertmanager_config(directory: str, state: str, env) -> str:
     if not os.path.exists(source):
         path = os.path.join(state, "alertmanager.yml")
         with open(path, "w", encoding="utf-8") as fh:
-            fh.write("# No Notifications spec: alerts are kept in Alertmanager, sent nowhere.\n"
-                     "route:\n  receiver: nobody\nreceivers:\n  - name: nobody\n")
+            fh.write(
+                "# No Notifications spec: alerts are kept in Alertmanager, sent nowhere.\n"
+                "route:\n  receiver: nobody\nreceivers:\n  - name: nobody\n"
+            )
         return path
     with open(source, encoding="utf-8") as fh:
         text = fh.read()
     missing = sorted({name for name in _PLACEHOLDER.findall(text) if name not in env})
     if missing:
-        raise StackError("alertmanager/alertmanager.yml has environment placeholders; set "
-                         + ", ".join(missing) + " before `promspec stack up`")
+        raise StackError(
+            "alertmanager/alertmanager.yml has environment placeholders; set "
+            + ", ".join(missing)
+            + " before `promspec stack up`"
+        )
     if not _PLACEHOLDER.search(text):
         return source
     import yaml
@@ -233,13 +241,17 @@ def up(directory: str, exporter: bool = True, env=None, progress=lambda message:
     except HalfWrittenOutput as exc:
         raise StackError(str(exc)) from None
     if not os.path.exists(os.path.join(directory, "prometheus", "prometheus.yml")):
-        raise StackError(f"no rendered output in {directory} (prometheus/prometheus.yml is missing): "
-                         f"run `promspec generate -o {directory}` first")
+        raise StackError(
+            f"no rendered output in {directory} (prometheus/prometheus.yml is missing): "
+            f"run `promspec generate -o {directory}` first"
+        )
     state_dir = os.path.join(directory, STATE_DIR)
     previous = read_state(directory)
     if previous and any(is_running(p) for p in previous["processes"]):
-        raise StackError(f"a stack started {previous['started']} is still running from {directory}: "
-                         f"run `promspec stack down --dir {directory}` first")
+        raise StackError(
+            f"a stack started {previous['started']} is still running from {directory}: "
+            f"run `promspec stack down --dir {directory}` first"
+        )
     binaries = {"prometheus": binary("prometheus"), "alertmanager": binary("alertmanager")}
     os.makedirs(state_dir, exist_ok=True)
     am_port = free_port()
@@ -250,38 +262,84 @@ def up(directory: str, exporter: bool = True, env=None, progress=lambda message:
     if os.path.exists(blackbox_file):  # the specs declare probes: run their exporter too
         binaries["blackbox"] = binary("blackbox")
         ports["blackbox"] = free_port()
-    prom_config = _prometheus_config(directory, state_dir, am_port, exporter_port,
-                                     ports.get("blackbox"))
+    prom_config = _prometheus_config(directory, state_dir, am_port, exporter_port, ports.get("blackbox"))
     data = os.path.join(state_dir, "data")
     plan = [
-        ("alertmanager", [binaries["alertmanager"], f"--config.file={am_config}",
-                          f"--storage.path={data}/alertmanager", f"--web.listen-address=127.0.0.1:{ports['alertmanager']}",
-                          "--cluster.listen-address="], "/-/ready"),
-        ("prometheus", [binaries["prometheus"], f"--config.file={prom_config}", f"--storage.tsdb.path={data}/prometheus",
-                        f"--web.listen-address=127.0.0.1:{ports['prometheus']}", "--web.enable-lifecycle",
-                        # An alert that fires before Alertmanager is discovered is resent after this delay.
-                        "--rules.alert.resend-delay=5s"], "/-/ready"),
+        (
+            "alertmanager",
+            [
+                binaries["alertmanager"],
+                f"--config.file={am_config}",
+                f"--storage.path={data}/alertmanager",
+                f"--web.listen-address=127.0.0.1:{ports['alertmanager']}",
+                "--cluster.listen-address=",
+            ],
+            "/-/ready",
+        ),
+        (
+            "prometheus",
+            [
+                binaries["prometheus"],
+                f"--config.file={prom_config}",
+                f"--storage.tsdb.path={data}/prometheus",
+                f"--web.listen-address=127.0.0.1:{ports['prometheus']}",
+                "--web.enable-lifecycle",
+                # An alert that fires before Alertmanager is discovered is resent after this delay.
+                "--rules.alert.resend-delay=5s",
+            ],
+            "/-/ready",
+        ),
     ]
     if "blackbox" in binaries:
-        plan.insert(1, ("blackbox", [binaries["blackbox"], f"--config.file={os.path.abspath(blackbox_file)}",
-                                     f"--web.listen-address=127.0.0.1:{ports['blackbox']}"], "/-/healthy"))
+        plan.insert(
+            1,
+            (
+                "blackbox",
+                [
+                    binaries["blackbox"],
+                    f"--config.file={os.path.abspath(blackbox_file)}",
+                    f"--web.listen-address=127.0.0.1:{ports['blackbox']}",
+                ],
+                "/-/healthy",
+            ),
+        )
     if exporter:
-        plan.append(("exporter", [sys.executable, "-m", "promspec.exporter",
-                                  f"--web.listen-address=127.0.0.1:{ports['exporter']}"], "/healthz"))
+        plan.append(
+            (
+                "exporter",
+                [sys.executable, "-m", "promspec.exporter", f"--web.listen-address=127.0.0.1:{ports['exporter']}"],
+                "/healthz",
+            )
+        )
     processes: list[dict[str, object]] = []
-    state = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "dir": os.path.abspath(directory),
-             "processes": processes}
+    state = {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "dir": os.path.abspath(directory),
+        "processes": processes,
+    }
     state_file = os.path.join(state_dir, "state.json")
     try:
         for name, argv, ready in plan:
             log = os.path.join(state_dir, f"{name}.log")
             with open(log, "wb") as out:
                 # A session of its own: the stack outlives this command and a Ctrl-C in its terminal.
-                proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                        start_new_session=True, cwd=state_dir)
+                proc = subprocess.Popen(
+                    argv,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                    cwd=state_dir,
+                )
             url = f"http://127.0.0.1:{ports[name]}"
-            entry = {"name": name, "pid": proc.pid, "start_ticks": _start_ticks(proc.pid), "port": ports[name],
-                     "url": url, "log": log}
+            entry = {
+                "name": name,
+                "pid": proc.pid,
+                "start_ticks": _start_ticks(proc.pid),
+                "port": ports[name],
+                "url": url,
+                "log": log,
+            }
             processes.append(entry)
             _write_json(state_file, state)  # recorded before waiting, so `down` can stop it whatever happens
             progress(f"started {name} (pid {proc.pid}), waiting for {url}{ready}")
@@ -300,7 +358,9 @@ def down(directory: str, progress=lambda message: None) -> list[str]:
     """Stop the processes `up` started from directory; returns one line per process."""
     state = read_state(directory)
     if state is None:
-        raise StackError(f"no stack is running from {directory} (no {os.path.join(directory, STATE_DIR, 'state.json')})")
+        raise StackError(
+            f"no stack is running from {directory} (no {os.path.join(directory, STATE_DIR, 'state.json')})"
+        )
     lines = []
     for proc in reversed(state["processes"]):
         if _terminate(proc):

@@ -52,9 +52,13 @@ def slos_from_rules(rule_files: dict) -> tuple[list[SLO], list[str]]:
             for rule in group.get("rules", []):
                 labels = rule.get("labels", {})
                 if rule.get("record") == "slo:info" and labels.get("slo_id"):
-                    slos[labels["slo_id"]] = SLO(labels["slo_id"], labels.get("slo_service", ""),
-                                                 labels.get("slo", ""), labels.get("objective", ""),
-                                                 labels.get("window", ""))
+                    slos[labels["slo_id"]] = SLO(
+                        labels["slo_id"],
+                        labels.get("slo_service", ""),
+                        labels.get("slo", ""),
+                        labels.get("objective", ""),
+                        labels.get("window", ""),
+                    )
                 m = _RATIO_RATE.match(rule.get("record", ""))
                 if m:
                     windows.add(m.group(1))
@@ -125,21 +129,38 @@ def status(url: str, slos: list[SLO], windows: list[str], at: float | None = Non
     for s in slos:
         error_ratio = values["error_ratio"].get(s.slo_id)
         fired = sorted(firing.get(s.slo_id, ()))
-        rows.append({
-            "slo_id": s.slo_id, "service": s.service, "slo": s.slo, "objective": s.objective, "window": s.window,
-            "objective_ratio": values["objective_ratio"].get(s.slo_id),
-            "sli": None if error_ratio is None else 1 - error_ratio,
-            "error_ratio": error_ratio,
-            "error_budget_remaining": values["error_budget_remaining"].get(s.slo_id),
-            "time_to_exhaustion_seconds": values["time_to_exhaustion_seconds"].get(s.slo_id),
-            # As the burn alerts compute it: the window's error ratio over the budget written in them
-            # (the recorded budget series, evaluated every 5m, may not exist yet after a restart).
-            "burn_rates": {w: _burn_rate(values[f"ratio:{w}"].get(s.slo_id),
-                                         s.budget or values["error_budget"].get(s.slo_id)) for w in windows},
-            "tiers": [{"name": t.name, "severity": t.severity, "long_window": t.long, "short_window": t.short,
-                       "factor": t.factor, "firing": t.name in fired} for t in s.tiers],
-            "firing": fired,
-        })
+        rows.append(
+            {
+                "slo_id": s.slo_id,
+                "service": s.service,
+                "slo": s.slo,
+                "objective": s.objective,
+                "window": s.window,
+                "objective_ratio": values["objective_ratio"].get(s.slo_id),
+                "sli": None if error_ratio is None else 1 - error_ratio,
+                "error_ratio": error_ratio,
+                "error_budget_remaining": values["error_budget_remaining"].get(s.slo_id),
+                "time_to_exhaustion_seconds": values["time_to_exhaustion_seconds"].get(s.slo_id),
+                # As the burn alerts compute it: the window's error ratio over the budget written in them
+                # (the recorded budget series, evaluated every 5m, may not exist yet after a restart).
+                "burn_rates": {
+                    w: _burn_rate(values[f"ratio:{w}"].get(s.slo_id), s.budget or values["error_budget"].get(s.slo_id))
+                    for w in windows
+                },
+                "tiers": [
+                    {
+                        "name": t.name,
+                        "severity": t.severity,
+                        "long_window": t.long,
+                        "short_window": t.short,
+                        "factor": t.factor,
+                        "firing": t.name in fired,
+                    }
+                    for t in s.tiers
+                ],
+                "firing": fired,
+            }
+        )
     return {"prometheus": server, "time": at, "slos": rows}
 
 
@@ -170,8 +191,14 @@ def table(report: dict, windows: list[str], style=lambda text, **kw: text) -> st
     rows = []
     for r in report["slos"]:
         firing = ", ".join(r["firing"]) or "-"
-        cells = [r["service"], r["slo"], r["objective"], r["window"], _pct(r["sli"]),
-                 _pct(r["error_budget_remaining"], 1)] + [_burn(r["burn_rates"][w]) for w in windows]
+        cells = [
+            r["service"],
+            r["slo"],
+            r["objective"],
+            r["window"],
+            _pct(r["sli"]),
+            _pct(r["error_budget_remaining"], 1),
+        ] + [_burn(r["burn_rates"][w]) for w in windows]
         cells += [_tte(r["time_to_exhaustion_seconds"]), firing]
         colours: list[str | None] = [None] * len(cells)
         budget = r["error_budget_remaining"]
@@ -189,8 +216,9 @@ def table(report: dict, windows: list[str], style=lambda text, **kw: text) -> st
     widths = [max([len(h)] + [len(c[i]) for c, _ in rows]) for i, h in enumerate(head)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)).rstrip()]
     for cells, colours in rows:
-        parts = [style(c.ljust(w), fg=col, bold=col == "red") if col else c.ljust(w)
-                 for c, w, col in zip(cells, widths, colours, strict=True)]
+        parts = [
+            style(c.ljust(w), fg=col, bold=col == "red") if col else c.ljust(w)
+            for c, w, col in zip(cells, widths, colours, strict=True)
+        ]
         lines.append("  ".join(parts).rstrip())
     return "\n".join(lines) + "\n"
-

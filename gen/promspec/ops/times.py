@@ -29,8 +29,9 @@ def parse_time(text: str, now: float) -> float:
     try:
         parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise ValueError(f"{text!r} is not a time: use RFC 3339 (2025-01-31T12:00:00Z), Unix seconds, "
-                         "or now-7d") from None
+        raise ValueError(
+            f"{text!r} is not a time: use RFC 3339 (2025-01-31T12:00:00Z), Unix seconds, or now-7d"
+        ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=datetime.timezone.utc)
     return parsed.timestamp()

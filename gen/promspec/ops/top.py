@@ -21,9 +21,14 @@ from .live import ServicePlan
 from .top_data import SPARK_SIGNALS, Snapshot, fetch, sparklines
 
 STATE_STYLE = {"page": "bold red", "ticket": "yellow", "ok": "green"}
-SPARK_TITLES = {"request_rate": ("Requests", view.rate), "error_ratio": ("Error ratio", lambda v: view.pct(v, 2)),
-                "ttft_p95": ("TTFT p95", view.seconds), "inter_token_latency_p95": ("ITL p95", view.seconds),
-                "queue": ("Queue", view.number), "kv_cache": ("KV cache", view.pct)}
+SPARK_TITLES = {
+    "request_rate": ("Requests", view.rate),
+    "error_ratio": ("Error ratio", lambda v: view.pct(v, 2)),
+    "ttft_p95": ("TTFT p95", view.seconds),
+    "inter_token_latency_p95": ("ITL p95", view.seconds),
+    "queue": ("Queue", view.number),
+    "kv_cache": ("KV cache", view.pct),
+}
 
 
 def _fill(table: DataTable, columns, rows: list[dict], style=lambda row, key: None) -> None:
@@ -108,10 +113,12 @@ class ServicesScreen(_Base):
         app: TopApp = self.app  # type: ignore[assignment]
         snap = app.snapshot or Snapshot(prometheus=app.url)
         key, reverse = app.sort_for("services")
-        _fill(self.query_one("#services", DataTable), view.SERVICE_COLUMNS,
-              view.service_table(snap, app.filter_text, key, reverse))
-        _fill(self.query_one("#slos", DataTable), view.SLO_COLUMNS, view.slo_table(snap, app.filter_text),
-              _slo_style)
+        _fill(
+            self.query_one("#services", DataTable),
+            view.SERVICE_COLUMNS,
+            view.service_table(snap, app.filter_text, key, reverse),
+        )
+        _fill(self.query_one("#slos", DataTable), view.SLO_COLUMNS, view.slo_table(snap, app.filter_text), _slo_style)
         self.draw_status()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
@@ -177,7 +184,8 @@ class ServiceScreen(_Base):
         cells = view.service_cells(row) if row else {}
         self.query_one("#summary", Static).update(
             f"{self.service} · {cells.get('engine', view.MISSING)} · model {cells.get('models', view.MISSING)} · "
-            f"replicas up {cells.get('replicas_up', view.MISSING)} · GPU util {cells.get('gpu_util', view.MISSING)}")
+            f"replicas up {cells.get('replicas_up', view.MISSING)} · GPU util {cells.get('gpu_util', view.MISSING)}"
+        )
         for name in SPARK_SIGNALS:
             title, fmt = SPARK_TITLES[name]
             now = row.values.get(name) if row else None
@@ -193,8 +201,11 @@ class ServiceScreen(_Base):
         table = self.query_one("#alerts", DataTable)
         table.clear()
         for labels in alerts:
-            rest = ", ".join(f"{k}={v}" for k, v in sorted(labels.items())
-                             if k not in ("alertname", "alertstate", "severity", "__name__"))
+            rest = ", ".join(
+                f"{k}={v}"
+                for k, v in sorted(labels.items())
+                if k not in ("alertname", "alertstate", "severity", "__name__")
+            )
             style = "bold red" if labels.get("severity") == "page" else "yellow"
             table.add_row(Text(labels.get("alertname", ""), style=style), labels.get("severity", view.MISSING), rest)
         if not alerts:
@@ -240,9 +251,16 @@ class GpuScreen(_Base):
         snap = app.snapshot or Snapshot(prometheus=app.url)
         key, reverse = app.sort_for("gpus")
         rows = view.gpu_table(snap, app.filter_text, key, reverse)
-        _fill(self.query_one("#gpus", DataTable), view.GPU_COLUMNS, rows,
-              lambda row, k: "bold red" if (k == "throttle" and row[k] == "yes")
-              or (k == "xid" and row[k] not in ("0", view.MISSING)) else None)
+        _fill(
+            self.query_one("#gpus", DataTable),
+            view.GPU_COLUMNS,
+            rows,
+            lambda row, k: (
+                "bold red"
+                if (k == "throttle" and row[k] == "yes") or (k == "xid" and row[k] not in ("0", view.MISSING))
+                else None
+            ),
+        )
         self.draw_status()
 
     def action_sort(self) -> None:
@@ -267,11 +285,23 @@ class TopApp(App):
     .spark-label { width: 56; }
     Sparkline { height: 2; width: 1fr; max-width: 90; }
     """
-    BINDINGS: ClassVar[list] = [Binding("q", "quit", "Quit"), Binding("g", "gpus", "GPUs"), Binding("s", "services", "Services"),
-                Binding("r", "refresh", "Refresh")]
+    BINDINGS: ClassVar[list] = [
+        Binding("q", "quit", "Quit"),
+        Binding("g", "gpus", "GPUs"),
+        Binding("s", "services", "Services"),
+        Binding("r", "refresh", "Refresh"),
+    ]
 
-    def __init__(self, *, url: str, plans: list[ServicePlan], slos: list, windows: list[str],
-                 interval: float = 5.0, at: float | None = None):
+    def __init__(
+        self,
+        *,
+        url: str,
+        plans: list[ServicePlan],
+        slos: list,
+        windows: list[str],
+        interval: float = 5.0,
+        at: float | None = None,
+    ):
         super().__init__()
         self.url, self.plans, self.slos, self.windows = url, plans, slos, windows
         self.interval, self.at = interval, at

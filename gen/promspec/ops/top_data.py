@@ -79,8 +79,9 @@ def _first(result: list[dict]) -> float | None:
     return _float(result[0]["value"][1]) if result else None
 
 
-def fetch(url: str, plans: list[ServicePlan], slos: list[StatusSLO], windows: list[str],
-          at: float | None = None) -> Snapshot:
+def fetch(
+    url: str, plans: list[ServicePlan], slos: list[StatusSLO], windows: list[str], at: float | None = None
+) -> Snapshot:
     """Everything the screens show, at `at` (now when None)."""
     server = base_url(url)
     asker = _Asker(server, at)
@@ -97,29 +98,51 @@ def fetch(url: str, plans: list[ServicePlan], slos: list[StatusSLO], windows: li
             values[name] = _first(result)
         absent = [name for name in SHOWN if name in plan.queries and values.get(name) is None]
         if absent and not asker.unreachable:
-            missing.append(f"{plan.name} (no series at all)" if len(absent) == len([n for n in SHOWN if n in plan.queries])
-                           else f"{plan.name} ({', '.join(absent)})")
+            missing.append(
+                f"{plan.name} (no series at all)"
+                if len(absent) == len([n for n in SHOWN if n in plan.queries])
+                else f"{plan.name} ({', '.join(absent)})"
+            )
         hosts = tuple(sorted({host_of(r["metric"].get("instance", "")) for r in asker.ask(f"up{plan.up_selector}")}))
         mine = [g for g in gpus if g.host in hosts]
         util = [g.values["util"] for g in mine if g.values.get("util") is not None]
         used = [g.values["mem_used"] for g in mine if g.values.get("mem_used") is not None]
         total = [g.values["mem_total"] for g in mine if g.values.get("mem_total") is not None]
-        rows.append(ServiceRow(name=plan.name, engine=plan.engine, models=models, values=values, hosts=hosts,
-                               gpu_util=sum(util) / len(util) if util else None,
-                               gpu_mem=sum(used) / sum(total) if used and total and sum(total) else None))
+        rows.append(
+            ServiceRow(
+                name=plan.name,
+                engine=plan.engine,
+                models=models,
+                values=values,
+                hosts=hosts,
+                gpu_util=sum(util) / len(util) if util else None,
+                gpu_mem=sum(used) / sum(total) if used and total and sum(total) else None,
+            )
+        )
     slo_rows: list = []
     if slos and not asker.unreachable:
         try:
             slo_rows = status(server, slos, windows, at)["slos"]
         except APIError as exc:
             asker.problems.append(str(exc))
-    alerts = tuple(sorted((r["metric"] for r in asker.ask('ALERTS{alertstate="firing"}')),
-                          key=lambda m: (m.get("alertname", ""), sorted(m.items()))))
+    alerts = tuple(
+        sorted(
+            (r["metric"] for r in asker.ask('ALERTS{alertstate="firing"}')),
+            key=lambda m: (m.get("alertname", ""), sorted(m.items())),
+        )
+    )
     problems = list(dict.fromkeys(asker.problems))
     if missing and not asker.unreachable:
         problems.append("no data for " + "; ".join(missing))
-    return Snapshot(prometheus=server, services=tuple(rows), slos=tuple(slo_rows), gpus=tuple(gpus),
-                    alerts=alerts, problems=tuple(problems), reachable=not asker.unreachable)
+    return Snapshot(
+        prometheus=server,
+        services=tuple(rows),
+        slos=tuple(slo_rows),
+        gpus=tuple(gpus),
+        alerts=alerts,
+        problems=tuple(problems),
+        reachable=not asker.unreachable,
+    )
 
 
 def _gpus(asker: _Asker) -> list[GpuRow]:
@@ -132,9 +155,10 @@ def _gpus(asker: _Asker) -> list[GpuRow]:
             by_key.setdefault(key, {})[field_name] = _float(r["value"][1])
             if labels.get("name"):
                 names[key] = labels["name"]
-    return [GpuRow(instance=inst, host=host_of(inst), gpu=gpu, name=names.get((inst, gpu), ""),
-                   values=by_key[(inst, gpu)])
-            for inst, gpu in sorted(by_key, key=lambda k: (k[0], _gpu_order(k[1])))]
+    return [
+        GpuRow(instance=inst, host=host_of(inst), gpu=gpu, name=names.get((inst, gpu), ""), values=by_key[(inst, gpu)])
+        for inst, gpu in sorted(by_key, key=lambda k: (k[0], _gpu_order(k[1])))
+    ]
 
 
 def _gpu_order(gpu: str) -> tuple:
@@ -163,7 +187,7 @@ def sparklines(url: str, plan: ServicePlan, end: float, minutes: int = 30, step:
             out[name] = []
             continue
         points: list = [None] * n
-        for ts, value in (series[0]["values"] if series else []):
+        for ts, value in series[0]["values"] if series else []:
             i = round((float(ts) - start) / step)
             if 0 <= i < n:
                 v = _float(value)

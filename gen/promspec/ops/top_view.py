@@ -17,22 +17,38 @@ class Column:
 
 
 SERVICE_COLUMNS = (
-    Column(key="name", title="SERVICE"), Column(key="engine", title="ENGINE"), Column(key="models", title="MODEL"),
-    Column(key="replicas_up", title="UP"), Column(key="request_rate", title="REQ/S"),
-    Column(key="error_ratio", title="ERRORS"), Column(key="ttft_p95", title="TTFT p95"),
-    Column(key="inter_token_latency_p95", title="ITL p95"), Column(key="queue", title="QUEUE"),
-    Column(key="kv_cache", title="KV CACHE"), Column(key="gpu_util", title="GPU UTIL"),
+    Column(key="name", title="SERVICE"),
+    Column(key="engine", title="ENGINE"),
+    Column(key="models", title="MODEL"),
+    Column(key="replicas_up", title="UP"),
+    Column(key="request_rate", title="REQ/S"),
+    Column(key="error_ratio", title="ERRORS"),
+    Column(key="ttft_p95", title="TTFT p95"),
+    Column(key="inter_token_latency_p95", title="ITL p95"),
+    Column(key="queue", title="QUEUE"),
+    Column(key="kv_cache", title="KV CACHE"),
+    Column(key="gpu_util", title="GPU UTIL"),
     Column(key="gpu_mem", title="GPU MEM"),
 )
 SLO_COLUMNS = (
-    Column(key="service", title="SERVICE"), Column(key="slo", title="SLO"), Column(key="objective", title="OBJECTIVE"),
-    Column(key="window", title="WINDOW"), Column(key="sli", title="SLI"),
-    Column(key="error_budget_remaining", title="BUDGET LEFT"), Column(key="firing", title="FIRING"),
+    Column(key="service", title="SERVICE"),
+    Column(key="slo", title="SLO"),
+    Column(key="objective", title="OBJECTIVE"),
+    Column(key="window", title="WINDOW"),
+    Column(key="sli", title="SLI"),
+    Column(key="error_budget_remaining", title="BUDGET LEFT"),
+    Column(key="firing", title="FIRING"),
 )
 GPU_COLUMNS = (
-    Column(key="host", title="HOST"), Column(key="instance", title="INSTANCE"), Column(key="gpu", title="GPU"),
-    Column(key="name", title="NAME"), Column(key="util", title="UTIL"), Column(key="mem", title="MEMORY"),
-    Column(key="temp", title="TEMP"), Column(key="power", title="POWER"), Column(key="throttle", title="THROTTLED"),
+    Column(key="host", title="HOST"),
+    Column(key="instance", title="INSTANCE"),
+    Column(key="gpu", title="GPU"),
+    Column(key="name", title="NAME"),
+    Column(key="util", title="UTIL"),
+    Column(key="mem", title="MEMORY"),
+    Column(key="temp", title="TEMP"),
+    Column(key="power", title="POWER"),
+    Column(key="throttle", title="THROTTLED"),
     Column(key="xid", title="XID 1h"),
 )
 
@@ -70,12 +86,18 @@ def service_cells(row: ServiceRow) -> dict:
     v = row.values
     up, total = v.get("replicas_up"), v.get("replicas")
     return {
-        "name": row.name, "engine": row.engine, "models": ", ".join(row.models) or MISSING,
+        "name": row.name,
+        "engine": row.engine,
+        "models": ", ".join(row.models) or MISSING,
         "replicas_up": MISSING if _bad(up) else f"{up:.0f}/{total:.0f}" if not _bad(total) else f"{up:.0f}",
-        "request_rate": rate(v.get("request_rate")), "error_ratio": pct(v.get("error_ratio"), 2),
-        "ttft_p95": seconds(v.get("ttft_p95")), "inter_token_latency_p95": seconds(v.get("inter_token_latency_p95")),
-        "queue": number(v.get("queue")), "kv_cache": pct(v.get("kv_cache")),
-        "gpu_util": pct(row.gpu_util), "gpu_mem": pct(row.gpu_mem),
+        "request_rate": rate(v.get("request_rate")),
+        "error_ratio": pct(v.get("error_ratio"), 2),
+        "ttft_p95": seconds(v.get("ttft_p95")),
+        "inter_token_latency_p95": seconds(v.get("inter_token_latency_p95")),
+        "queue": number(v.get("queue")),
+        "kv_cache": pct(v.get("kv_cache")),
+        "gpu_util": pct(row.gpu_util),
+        "gpu_mem": pct(row.gpu_mem),
     }
 
 
@@ -90,9 +112,14 @@ def _tier_state(row: dict) -> str:
 
 def slo_cells(row: dict) -> dict:
     return {
-        "service": row["service"], "slo": row["slo"], "objective": row["objective"], "window": row["window"],
-        "sli": pct(row["sli"], 3), "error_budget_remaining": pct(row["error_budget_remaining"]),
-        "firing": ", ".join(row["firing"]) or "ok", "state": _tier_state(row),
+        "service": row["service"],
+        "slo": row["slo"],
+        "objective": row["objective"],
+        "window": row["window"],
+        "sli": pct(row["sli"], 3),
+        "error_budget_remaining": pct(row["error_budget_remaining"]),
+        "firing": ", ".join(row["firing"]) or "ok",
+        "state": _tier_state(row),
         "budget": row["error_budget_remaining"],
     }
 
@@ -103,8 +130,13 @@ def gpu_cells(row: GpuRow) -> dict:
     mem = MISSING if _bad(used) else f"{gib(used)}/{gib(total)} GiB" if not _bad(total) else f"{gib(used)} GiB"
     throttle = v.get("throttle")
     return {
-        "host": row.host, "instance": row.instance, "gpu": row.gpu, "name": row.name or MISSING,
-        "util": pct(v.get("util")), "mem": mem, "temp": MISSING if _bad(v.get("temp")) else f"{v['temp']:.0f}°C",
+        "host": row.host,
+        "instance": row.instance,
+        "gpu": row.gpu,
+        "name": row.name or MISSING,
+        "util": pct(v.get("util")),
+        "mem": mem,
+        "temp": MISSING if _bad(v.get("temp")) else f"{v['temp']:.0f}°C",
         "power": MISSING if _bad(v.get("power")) else f"{v['power']:.0f} W",
         "throttle": MISSING if throttle is None or math.isnan(throttle) else "yes" if throttle > 0 else "no",
         "xid": number(v.get("xid")),
@@ -125,13 +157,20 @@ def _matches(cells: dict, text: str) -> bool:
     return not needle or any(needle in str(c).lower() for c in cells.values())
 
 
-def service_table(snapshot: Snapshot, filter_text: str = "", sort_key: str = "name",
-                  reverse: bool = False) -> list[dict]:
+def service_table(
+    snapshot: Snapshot, filter_text: str = "", sort_key: str = "name", reverse: bool = False
+) -> list[dict]:
     """Rows of the services list, filtered (substring of any cell) and sorted by a column's raw value."""
     raw = {}
     for row in snapshot.services:
-        raw[row.name] = {**row.values, "name": row.name, "engine": row.engine, "models": ", ".join(row.models),
-                         "gpu_util": row.gpu_util, "gpu_mem": row.gpu_mem}
+        raw[row.name] = {
+            **row.values,
+            "name": row.name,
+            "engine": row.engine,
+            "models": ", ".join(row.models),
+            "gpu_util": row.gpu_util,
+            "gpu_mem": row.gpu_mem,
+        }
     rows = [service_cells(r) for r in snapshot.services]
     rows = [r for r in rows if _matches(r, filter_text)]
     return _sorted(rows, lambda r: raw[r["name"]].get(sort_key), reverse)
@@ -149,8 +188,17 @@ def slo_table(snapshot: Snapshot, filter_text: str = "") -> list[dict]:
 
 
 def gpu_table(snapshot: Snapshot, filter_text: str = "", sort_key: str = "host", reverse: bool = False) -> list[dict]:
-    raw = {(g.instance, g.gpu): {**g.values, "host": g.host, "instance": g.instance, "gpu": g.gpu, "name": g.name,
-                                 "mem": g.values.get("mem_used")} for g in snapshot.gpus}
+    raw = {
+        (g.instance, g.gpu): {
+            **g.values,
+            "host": g.host,
+            "instance": g.instance,
+            "gpu": g.gpu,
+            "name": g.name,
+            "mem": g.values.get("mem_used"),
+        }
+        for g in snapshot.gpus
+    }
     rows = [gpu_cells(g) for g in snapshot.gpus]
     rows = [r for r in rows if _matches(r, filter_text)]
     return _sorted(rows, lambda r: raw[(r["instance"], r["gpu"])].get(sort_key), reverse)
@@ -160,10 +208,14 @@ def status_line(snapshot: Snapshot | None, updated: str) -> str:
     if snapshot is None:
         return "connecting…"
     if not snapshot.reachable:
-        return f"{snapshot.problems[0] if snapshot.problems else 'Prometheus is unreachable'} (at {updated}); " \
-               "values shown as — until it answers"
-    head = (f"{snapshot.prometheus} · updated {updated} · {len(snapshot.services)} services · "
-            f"{len(snapshot.slos)} SLOs · {len(snapshot.gpus)} GPUs · {len(snapshot.alerts)} alerts firing")
+        return (
+            f"{snapshot.problems[0] if snapshot.problems else 'Prometheus is unreachable'} (at {updated}); "
+            "values shown as — until it answers"
+        )
+    head = (
+        f"{snapshot.prometheus} · updated {updated} · {len(snapshot.services)} services · "
+        f"{len(snapshot.slos)} SLOs · {len(snapshot.gpus)} GPUs · {len(snapshot.alerts)} alerts firing"
+    )
     return head + ("" if not snapshot.problems else " · " + "; ".join(snapshot.problems))
 
 

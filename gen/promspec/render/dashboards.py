@@ -89,12 +89,17 @@ def render_dashboards(project) -> dict[str, bytes]:
     files = {path: dashboard_json(data) for path, (_dash, data) in compiled.items()}
     if not compiled:
         return files
-    sources = [f"{path[len('dashboards/'):]}: {dash.source}" + (" (generated)" if dash.generated else "")
-               + (f" {EXPORTED_MARK}" if dash.imported is not None else "")
-               for path, (dash, _data) in sorted(compiled.items())]
-    extra = (f"Copy or mount this dashboards/ directory at {PROVISION_ROOT} and put this file in",
-             "Grafana's provisioning/dashboards/. Dashboards and the specs they come from:",
-             *(f"  {line}" for line in sources))
+    sources = [
+        f"{path[len('dashboards/') :]}: {dash.source}"
+        + (" (generated)" if dash.generated else "")
+        + (f" {EXPORTED_MARK}" if dash.imported is not None else "")
+        for path, (dash, _data) in sorted(compiled.items())
+    ]
+    extra = (
+        f"Copy or mount this dashboards/ directory at {PROVISION_ROOT} and put this file in",
+        "Grafana's provisioning/dashboards/. Dashboards and the specs they come from:",
+        *(f"  {line}" for line in sources),
+    )
     head = header(sorted({dash.source for dash, _ in compiled.values()}), extra)
     files["dashboards/provisioning.yml"] = dump_yaml(provisioning([d for d, _ in compiled.values()]), head)
     return files

@@ -38,11 +38,15 @@ def render_kubernetes(project: Project) -> dict[str, bytes]:
     from ..compile.rules import rule_files
     from .dashboards import render_dashboards
 
-    groups = {path[len("rules/"):-len(".yml")]: (source, content["groups"])
-              for path, (source, content) in rule_files(project).items()}
+    groups = {
+        path[len("rules/") : -len(".yml")]: (source, content["groups"])
+        for path, (source, content) in rule_files(project).items()
+    }
     dashboards = {p: data.decode("utf-8") for p, data in render_dashboards(project).items() if p.endswith(".json")}
-    return {path: dump_yaml(resource, header(source))
-            for path, (resource, source) in kubernetes_resources(project, groups, dashboards).items()}
+    return {
+        path: dump_yaml(resource, header(source))
+        for path, (resource, source) in kubernetes_resources(project, groups, dashboards).items()
+    }
 
 
 OPS_RENDERERS = [render_alert_tests, render_alertmanager, render_kubernetes]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from ..compile.rules import rule_files
 from ..compile.scrape import file_sd_files, prometheus_config
@@ -48,7 +48,7 @@ def render_slo_tests(project: Project) -> dict[str, bytes]:
             by_file.setdefault(rule_file_name(source), (source, []))[1].append(slo)
     files = {}
     for rule_path, (source, slos) in sorted(by_file.items()):
-        stem = rule_path[len("rules/"):-len(".yml")]
+        stem = rule_path[len("rules/") : -len(".yml")]
         rendered = rules[rule_path][1]["groups"]
         for slo in slos:
             if slo.conventions != "promspec":
@@ -58,9 +58,15 @@ def render_slo_tests(project: Project) -> dict[str, bytes]:
             name = f"{stem}-slo-{slo.id}"
             files[f"rules/tests/{name}.rules.yml"] = dump_yaml(
                 rules_under_test({"groups": groups}, [slo]),
-                header(source, (f"The rule groups of SLO {slo.id}, as in rules/{stem}.yml, for its unit tests "
-                                f"alone, without {' and '.join(INJECTED)}: the tests inject those. "
-                                "Prometheus does not load this file.",)))
+                header(
+                    source,
+                    (
+                        f"The rule groups of SLO {slo.id}, as in rules/{stem}.yml, for its unit tests "
+                        f"alone, without {' and '.join(INJECTED)}: the tests inject those. "
+                        "Prometheus does not load this file.",
+                    ),
+                ),
+            )
             for tier, content in slo_test_files(f"{name}.rules.yml", slo, [g["name"] for g in groups]).items():
                 files[f"rules/tests/{name}-{tier}.test.yml"] = dump_yaml(content, header(source))
     return files
@@ -89,11 +95,13 @@ def render_project(project: Project) -> dict[str, bytes]:
         files.update(render(project))
     return dict(sorted(files.items()))
 
+
 # Synthetic probes (gen/promspec/render/probes.py): blackbox/blackbox.yml and the probe alerts' tests.
 from .probes import render_probes  # noqa: E402
 
 ROOTS.append("blackbox")
 RENDERERS.append(render_probes)
+
 
 def nothing_useful(project: Project, files: dict[str, bytes]) -> str:
     """Why this output would monitor nothing ('' when it does something): no rule, SLO, dashboard, scrape job
@@ -106,5 +114,7 @@ def nothing_useful(project: Project, files: dict[str, bytes]) -> str:
     if any(p.startswith(("alertmanager/", "kubernetes/", "blackbox/")) for p in files):
         return ""
     n = len(project.documents)
-    return (f"the specs ({n} document{'s' if n != 1 else ''}) define no rule, SLO, dashboard, scrape job or "
-            "notification: the output would monitor nothing")
+    return (
+        f"the specs ({n} document{'s' if n != 1 else ''}) define no rule, SLO, dashboard, scrape job or "
+        "notification: the output would monitor nothing"
+    )

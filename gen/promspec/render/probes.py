@@ -24,9 +24,11 @@ def render_probes(project: Project) -> dict[str, bytes]:
     for rule_path, (source, tests) in sorted(by_file.items()):
         if not tests:
             continue
-        stem = rule_path[len("rules/"):-len(".yml")]
-        content = {"rule_files": [f"../{stem}.yml"], "evaluation_interval": project.settings.evaluation_interval,
-                   "tests": tests}
+        stem = rule_path[len("rules/") : -len(".yml")]
+        content = {
+            "rule_files": [f"../{stem}.yml"],
+            "evaluation_interval": project.settings.evaluation_interval,
+            "tests": tests,
+        }
         files[f"rules/tests/{stem}-probes.test.yml"] = dump_yaml(content, header(source))
     return files
-

@@ -37,8 +37,13 @@ def export_path(doc: Document, file: str) -> str:
 
 def looks_like_export(data) -> bool:
     """A Grafana dashboard JSON rather than a spec document: no apiVersion/kind, panels and a title or uid."""
-    return (isinstance(data, dict) and "apiVersion" not in data and "kind" not in data
-            and ("panels" in data or "__inputs" in data) and ("title" in data or "uid" in data))
+    return (
+        isinstance(data, dict)
+        and "apiVersion" not in data
+        and "kind" not in data
+        and ("panels" in data or "__inputs" in data)
+        and ("title" in data or "uid" in data)
+    )
 
 
 def without_exports(docs: list[Document], report: Report) -> list[Document]:
@@ -50,9 +55,13 @@ def without_exports(docs: list[Document], report: Report) -> list[Document]:
         if os.path.abspath(doc.file) in referenced:
             continue
         if looks_like_export(doc.data):
-            report.error(doc.pos(()), "a Grafana dashboard export, which no Dashboard spec references", "",
-                         "a Dashboard spec naming it (spec: {file: <its path relative to that spec>}), "
-                         "or the file kept outside the specs directory")
+            report.error(
+                doc.pos(()),
+                "a Grafana dashboard export, which no Dashboard spec references",
+                "",
+                "a Dashboard spec naming it (spec: {file: <its path relative to that spec>}), "
+                "or the file kept outside the specs directory",
+            )
             continue
         kept.append(doc)
     return kept
@@ -66,9 +75,12 @@ def attach_exports(docs: list[Document], report: Report) -> None:
         spec = doc.data["spec"]
         for key in spec:
             if key not in ALLOWED_WITH_FILE:
-                report.error(doc.pos(("spec", key), key=True), f"{key!r} cannot be set with 'file': the export "
-                             "is rendered as it is", f"spec.{key}",
-                             "only file and folder (edit the dashboard in Grafana and export it again)")
+                report.error(
+                    doc.pos(("spec", key), key=True),
+                    f"{key!r} cannot be set with 'file': the export is rendered as it is",
+                    f"spec.{key}",
+                    "only file and folder (edit the dashboard in Grafana and export it again)",
+                )
         path = export_path(doc, file)
         findings = check_file(path, lenient=True)
         for f in findings:
@@ -76,14 +88,19 @@ def attach_exports(docs: list[Document], report: Report) -> None:
             if f.rule == "read":
                 pos = doc.pos(("spec", "file"))
             (report.error if f.severity == "error" else report.warn)(
-                pos, f"{f.message} [{f.rule}]", f.path, _EXPECTED.get(f.rule, "what Grafana's dashboard schema accepts"))
+                pos, f"{f.message} [{f.rule}]", f.path, _EXPECTED.get(f.rule, "what Grafana's dashboard schema accepts")
+            )
         if any(f.severity == "error" for f in findings):
             continue
         with open(path, encoding="utf-8") as fh:
             data = json.load(fh)
         if not isinstance(data.get("uid"), str) or not data["uid"]:
-            report.error(doc.pos(("spec", "file")), f"{file} has no uid", "spec.file",
-                         "an export with its uid (Grafana keys links and provisioning on it)")
+            report.error(
+                doc.pos(("spec", "file")),
+                f"{file} has no uid",
+                "spec.file",
+                "an export with its uid (Grafana keys links and provisioning on it)",
+            )
             continue
         _warn_unsubstituted_inputs(doc, file, data, report)
         spec[EXPORT_KEY] = data
@@ -97,7 +114,10 @@ def _warn_unsubstituted_inputs(doc: Document, file: str, data: dict, report: Rep
     used = set(_INPUT_REF.findall(text))
     missing = sorted(n for n in inputs if n in used and n not in variables)
     if missing:
-        report.warn(doc.pos(("spec", "file")), f"{file} reads ${{{missing[0]}}}, an import-time input that file "
-                    "provisioning does not substitute", "spec.file",
-                    f"a datasource variable named {missing[0]} in the dashboard, or an export made with "
-                    "'Export for sharing externally' off")
+        report.warn(
+            doc.pos(("spec", "file")),
+            f"{file} reads ${{{missing[0]}}}, an import-time input that file provisioning does not substitute",
+            "spec.file",
+            f"a datasource variable named {missing[0]} in the dashboard, or an export made with "
+            "'Export for sharing externally' off",
+        )

@@ -65,17 +65,19 @@ def evaluate(path: str, roots: list[str]) -> JsonnetResult:
     cmd = [sys.executable, "-m", "promspec.spec.jsonnet_eval", path, *roots]
     env = {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p), "PATH": os.environ.get("PATH", "")}
     try:
-        proc = subprocess.run(cmd, capture_output=True, timeout=timeout, env=env, preexec_fn=_limit_memory,
-                              check=False)
+        proc = subprocess.run(cmd, capture_output=True, timeout=timeout, env=env, preexec_fn=_limit_memory, check=False)
     except subprocess.TimeoutExpired:
-        return JsonnetResult(message=f"evaluation did not finish within {timeout:g} s (set {TIMEOUT_ENV} "
-                                     "to allow longer)")
+        return JsonnetResult(
+            message=f"evaluation did not finish within {timeout:g} s (set {TIMEOUT_ENV} to allow longer)"
+        )
     if proc.returncode == 0:
         return JsonnetResult(text=proc.stdout.decode("utf-8"))
     message = proc.stderr.decode("utf-8", "replace").strip()
     if proc.returncode < 0 or not message or "MemoryError" in message or "std::bad_alloc" in message:
-        message = (f"evaluation stopped (exit {proc.returncode}): it ran out of its "
-                   f"{MEMORY_BYTES >> 30} GiB of memory or crashed")
+        message = (
+            f"evaluation stopped (exit {proc.returncode}): it ran out of its "
+            f"{MEMORY_BYTES >> 30} GiB of memory or crashed"
+        )
         return JsonnetResult(message=message)
     file, line, col = _locate(message)
     first = message.splitlines()[0].strip()
@@ -101,8 +103,10 @@ def _main(argv: list[str]) -> int:
             if not os.path.isfile(candidate):
                 continue
             if not _inside(candidate, roots):
-                raise RuntimeError(f"import {rel!r} is outside the specs and library directories "
-                                   f"(add its directory with promspec -J DIR)")
+                raise RuntimeError(
+                    f"import {rel!r} is outside the specs and library directories "
+                    f"(add its directory with promspec -J DIR)"
+                )
             with open(candidate, "rb") as fh:
                 return candidate, fh.read()
         raise RuntimeError(f"import {rel!r} not found in {base or '.'} or the library directories")

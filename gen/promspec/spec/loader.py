@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import re
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 
@@ -188,8 +189,11 @@ def _check_shape(root) -> None:
             if depths[key] > MAX_DEPTH:
                 raise _ShapeError(node, f"YAML document nested more than {MAX_DEPTH} levels deep")
             if sizes[key] - distinct > MAX_ALIAS_EXPANSION:  # blame the first value that grows too large
-                raise _ShapeError(node, f"YAML aliases expand this value to {sizes[key]:,} values "
-                                        f"(more than {MAX_ALIAS_EXPANSION:,} beyond the {distinct:,} written)")
+                raise _ShapeError(
+                    node,
+                    f"YAML aliases expand this value to {sizes[key]:,} values "
+                    f"(more than {MAX_ALIAS_EXPANSION:,} beyond the {distinct:,} written)",
+                )
             continue
         if key in sizes:
             continue
@@ -228,8 +232,12 @@ def _convert(node, path, doc: Document, report: Report):
                 # As written: `on:` is the key "on", not YAML 1.1's boolean True.
                 key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key)
             if key in out:
-                report.error(Position(doc.file, *_mark(key_node)), f"duplicate key {key!r}", _dotted(path),
-                             "each key once per mapping")
+                report.error(
+                    Position(doc.file, *_mark(key_node)),
+                    f"duplicate key {key!r}",
+                    _dotted(path),
+                    "each key once per mapping",
+                )
             out[key] = _convert(value_node, path + (key,), doc, report)
         for value_node in merges:  # explicit keys win over merged ones
             merged = _convert(value_node, path, doc, report)
@@ -267,8 +275,12 @@ def parse_text(text: str, file: str, report: Report) -> list[Document]:
             try:
                 _check_shape(node)
             except _ShapeError as exc:
-                report.error(Position(file, *_mark(exc.node)), exc.message, "",
-                             f"a spec nested at most {MAX_DEPTH} levels, with aliases that do not multiply it")
+                report.error(
+                    Position(file, *_mark(exc.node)),
+                    exc.message,
+                    "",
+                    f"a spec nested at most {MAX_DEPTH} levels, with aliases that do not multiply it",
+                )
                 continue
             doc = Document(file, index, None, lines=lines, **_indexes(node))
             doc.data = _convert(node, (), doc, report)
@@ -277,8 +289,12 @@ def parse_text(text: str, file: str, report: Report) -> list[Document]:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or "invalid YAML"
         context = f" ({exc.context})" if exc.context else ""
-        report.error(Position(file, mark.line + 1 if mark else 0, mark.column + 1 if mark else 0),
-                     f"YAML syntax error: {problem}{context}", "", "well-formed YAML")
+        report.error(
+            Position(file, mark.line + 1 if mark else 0, mark.column + 1 if mark else 0),
+            f"YAML syntax error: {problem}{context}",
+            "",
+            "well-formed YAML",
+        )
     except yaml.YAMLError as exc:
         report.error(Position(file), f"YAML error: {exc}", "", "well-formed YAML")
     return docs
@@ -339,8 +355,12 @@ def load_file(path: str, report: Report, display: str | None = None, roots: list
     try:
         # A FIFO or device would block or never end: only regular files are specs.
         if not stat.S_ISREG(os.stat(path).st_mode):
-            report.error(Position(display), "not a regular file (a FIFO, device or socket)", "",
-                         "a spec file or a directory of specs")
+            report.error(
+                Position(display),
+                "not a regular file (a FIFO, device or socket)",
+                "",
+                "a spec file or a directory of specs",
+            )
             return []
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
@@ -371,8 +391,12 @@ def _load_paths(paths: Iterable[str], report: Report) -> list[Document]:
             report.error(Position(root), "no such file or directory", "", "a spec file or a directory of specs")
             continue
         if not os.path.isdir(root) and not os.path.isfile(root):
-            report.error(Position(root), "not a regular file (a FIFO, device or socket)", "",
-                         "a spec file or a directory of specs")
+            report.error(
+                Position(root),
+                "not a regular file (a FIFO, device or socket)",
+                "",
+                "a spec file or a directory of specs",
+            )
             continue
         base = os.path.dirname(os.path.abspath(root.rstrip("/\\") or root))
         tree = root if os.path.isdir(root) else os.path.dirname(os.path.abspath(root))

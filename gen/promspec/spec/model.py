@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
+from ..compile.promql import format_duration, parse_duration  # noqa: F401 - re-exported for callers
 from ..diagnostics import Position, Report
 from .loader import Document
-from ..compile.promql import format_duration, parse_duration  # noqa: F401 - re-exported for callers
 from .schemas import DURATION, HOSTPORT, LABEL_NAME
-
-import re
 
 _HOSTPORT_RE = re.compile(HOSTPORT["pattern"])
 _LABEL_RE = re.compile(LABEL_NAME["pattern"])
@@ -33,7 +32,7 @@ class Ref:
 
         return dotted(self.path + sub)
 
-    def at(self, *sub) -> "Ref":
+    def at(self, *sub) -> Ref:
         return Ref(self.doc, self.path + sub)
 
     def node(self):
@@ -164,8 +163,15 @@ def _catalog(doc: Document) -> Catalog:
     spec = doc.data["spec"]
     ref = Ref(doc, ("spec",))
     metrics = [
-        MetricFamily(m["name"], m["type"], ref.at("metrics", i), m.get("unit", ""), m.get("help", ""),
-                     tuple(m.get("labels", ())), tuple(m.get("buckets", ())))
+        MetricFamily(
+            m["name"],
+            m["type"],
+            ref.at("metrics", i),
+            m.get("unit", ""),
+            m.get("help", ""),
+            tuple(m.get("labels", ())),
+            tuple(m.get("buckets", ())),
+        )
         for i, m in enumerate(spec.get("metrics", []))
     ]
     return Catalog(doc.name, ref, metrics, list(spec.get("external", [])))
@@ -178,7 +184,9 @@ def _group(doc: Document, report: Report | None = None) -> RuleGroup:
     group = RuleGroup(doc.name, doc.kind, ref, spec.get("interval", ""), spec.get("limit"))
     if doc.kind == "RecordingGroup":
         for i, r in enumerate(spec["rules"]):
-            group.rules.append(RecordingRule(r["record"], r["expr"], ref.at("rules", i), {**common, **r.get("labels", {})}))
+            group.rules.append(
+                RecordingRule(r["record"], r["expr"], ref.at("rules", i), {**common, **r.get("labels", {})})
+            )
         return group
     for i, a in enumerate(spec["alerts"]):
         if "kind" in a:  # threshold, compound, ...: compiled to an expr (and defaults) the spec may override
@@ -192,8 +200,18 @@ def _group(doc: Document, report: Report | None = None) -> RuleGroup:
         labels = {**common, **a.get("labels", {})}
         severity = alert_severity(a, common, ref.at("alerts", i), report)
         labels["severity"] = severity  # in labels too, so warning and critical twins of one name are distinct
-        group.rules.append(Alert(a["name"], a["expr"], ref.at("alerts", i), a.get("for", ""),
-                                 a.get("keep_firing_for", ""), severity, labels, annotations))
+        group.rules.append(
+            Alert(
+                a["name"],
+                a["expr"],
+                ref.at("alerts", i),
+                a.get("for", ""),
+                a.get("keep_firing_for", ""),
+                severity,
+                labels,
+                annotations,
+            )
+        )
     return group
 
 
@@ -209,9 +227,12 @@ def alert_severity(alert: dict, common: dict, ref: Ref, report: Report | None) -
     label_value = alert.get("labels", {}).get("severity")
     conflict = field_value is not None and label_value is not None and str(field_value) != str(label_value)
     if conflict and report is not None:
-        report.error(ref.pos("labels", "severity"), f"labels.severity {label_value!r} contradicts "
-                     f"severity {field_value!r}", ref.dotted("labels", "severity"),
-                     "one severity: the severity field or labels.severity, not both with different values")
+        report.error(
+            ref.pos("labels", "severity"),
+            f"labels.severity {label_value!r} contradicts severity {field_value!r}",
+            ref.dotted("labels", "severity"),
+            "one severity: the severity field or labels.severity, not both with different values",
+        )
     for value in (field_value, label_value, common.get("severity")):
         if value is not None:
             return str(value)
@@ -233,13 +254,31 @@ def _jobs(doc: Document) -> list[ScrapeJob]:
                 hosts = expand_nodelist(j["slurm"]["nodelist"])
             except NodelistError:
                 hosts = []
-            groups.append((tuple(f"{h}:{j['slurm']['port']}" for h in hosts),
-                           {**j.get("labels", {}), **j["slurm"].get("labels", {})}))
-        jobs.append(ScrapeJob(
-            j["name"], Ref(doc, ("spec", "jobs", i)), groups, j.get("file_sd", False), j.get("file_sd_refresh", ""),
-            j.get("interval", ""), j.get("timeout", ""), j.get("metrics_path", ""), j.get("scheme", ""),
-            dict(j.get("params", {})), j.get("honor_labels"), j.get("strip_port", False),
-            list(j.get("relabel", [])), list(j.get("metric_relabel", [])), j.get("sample_limit")))
+            groups.append(
+                (
+                    tuple(f"{h}:{j['slurm']['port']}" for h in hosts),
+                    {**j.get("labels", {}), **j["slurm"].get("labels", {})},
+                )
+            )
+        jobs.append(
+            ScrapeJob(
+                j["name"],
+                Ref(doc, ("spec", "jobs", i)),
+                groups,
+                j.get("file_sd", False),
+                j.get("file_sd_refresh", ""),
+                j.get("interval", ""),
+                j.get("timeout", ""),
+                j.get("metrics_path", ""),
+                j.get("scheme", ""),
+                dict(j.get("params", {})),
+                j.get("honor_labels"),
+                j.get("strip_port", False),
+                list(j.get("relabel", [])),
+                list(j.get("metric_relabel", [])),
+                j.get("sample_limit"),
+            )
+        )
     return jobs
 
 
@@ -266,7 +305,7 @@ def _parse_labels(text: str) -> dict:
             raise ValueError(text[pos:].split(",", 1)[0].strip() if not m else m.group(0).strip(" ,"))
         value = m.group(2)
         if value.startswith('"'):
-            value = re.sub(r'\\(.)', r"\1", value[1:-1])
+            value = re.sub(r"\\(.)", r"\1", value[1:-1])
         out[m.group(1)] = value
         pos = m.end()
     return out
@@ -291,16 +330,24 @@ def apply_env(settings: Settings, env: Mapping[str, str], report: Report) -> Non
             settings.external_labels = _parse_labels(env[var])
             settings.from_env["external_labels"] = var
         except ValueError as exc:
-            report.error(Position(f"env:{var}"), f"invalid label {exc.args[0]!r}", "external_labels",
-                         "comma-separated name=value pairs, e.g. cluster=a,env=prod; a value holding commas in "
-                         "double quotes, e.g. teams=\"ml,infra\"")
+            report.error(
+                Position(f"env:{var}"),
+                f"invalid label {exc.args[0]!r}",
+                "external_labels",
+                "comma-separated name=value pairs, e.g. cluster=a,env=prod; a value holding commas in "
+                'double quotes, e.g. teams="ml,infra"',
+            )
     var = ENV_PREFIX + "ALERTMANAGERS"
     if var in env:
         hosts = [h.strip() for h in env[var].split(",") if h.strip()]
         bad = [h for h in hosts if not _HOSTPORT_RE.match(h)]
         if bad:
-            report.error(Position(f"env:{var}"), f"invalid address {bad[0]!r}", "alertmanagers",
-                         "comma-separated host:port addresses")
+            report.error(
+                Position(f"env:{var}"),
+                f"invalid address {bad[0]!r}",
+                "alertmanagers",
+                "comma-separated host:port addresses",
+            )
         else:
             settings.alertmanagers = hosts
             settings.from_env["alertmanagers"] = var
@@ -339,8 +386,12 @@ def build_project(docs: list[Document], report: Report, env: Mapping[str, str] |
         else:
             project.extra.setdefault(kind, []).append(doc)
     for extra in settings_docs[1:]:
-        report.error(extra.pos(("kind",)), "a second Settings document", "kind",
-                     f"one Settings document (the first is at {settings_docs[0].pos(('kind',))})")
+        report.error(
+            extra.pos(("kind",)),
+            "a second Settings document",
+            "kind",
+            f"one Settings document (the first is at {settings_docs[0].pos(('kind',))})",
+        )
     if settings_docs:
         project.settings = _settings(settings_docs[0])
     apply_env(project.settings, env, report)

@@ -7,55 +7,98 @@ from .schemas import ALERT, DURATION, HOSTPORT, LABEL_NAME, LABELS, NAME, PROMQL
 ALERT_KIND_NAMES = ("threshold", "compound", "anomaly", "absent", "capacity")
 OPERATOR = {"enum": [">", ">=", "<", "<=", "==", "!="], "x-expected": "one of >, >=, <, <=, ==, !="}
 NUMBER = {"type": "number", "x-expected": "a number"}
-LABEL_LIST = {"type": "array", "items": LABEL_NAME, "minItems": 1, "uniqueItems": True,
-              "x-expected": "a list of label names"}
+LABEL_LIST = {
+    "type": "array",
+    "items": LABEL_NAME,
+    "minItems": 1,
+    "uniqueItems": True,
+    "x-expected": "a list of label names",
+}
 
 # Fields every alert has, whatever its kind (those of a raw alert but expr). name and kind are validated
 # once, on the outer object; the per-kind branches list them only so that "unknown field" knows them.
 _COMMON = {"name": {}, "kind": {}, **{k: v for k, v in ALERT["properties"].items() if k not in ("name", "expr")}}
 
-CONDITION = _object({
-    "metric": {**PROMQL, "x-expected": "a PromQL expression (a recorded series is best)"},
-    "operator": OPERATOR,
-    "value": NUMBER,
-}, ("metric", "operator", "value"))
+CONDITION = _object(
+    {
+        "metric": {**PROMQL, "x-expected": "a PromQL expression (a recorded series is best)"},
+        "operator": OPERATOR,
+        "value": NUMBER,
+    },
+    ("metric", "operator", "value"),
+)
 
 _KIND_FIELDS = {
     None: ({"expr": PROMQL}, ("expr",)),
-    "threshold": ({"metric": CONDITION["properties"]["metric"], "operator": OPERATOR, "value": NUMBER},
-                  ("metric", "operator", "value")),
-    "compound": ({
-        "all": {"type": "array", "items": CONDITION, "minItems": 2,
-                "x-expected": "at least two conditions that must all hold"},
-        "any": {"type": "array", "items": CONDITION, "minItems": 2,
-                "x-expected": "at least two conditions of which one must hold"},
-        "on_labels": {**LABEL_LIST, "x-expected": "the labels the conditions share (PromQL on(...))"},
-    }, ()),
-    "anomaly": ({
-        "metric": CONDITION["properties"]["metric"],
-        "method": {"enum": ["week_over_week", "zscore"],
-                   "x-expected": "week_over_week (against the same hour last week) or zscore (against 1 week)"},
-        "threshold": {"type": "number", "exclusiveMinimum": 0,
-                      "x-expected": "a relative change (0.5 = 50%) for week_over_week, a z-score (e.g. 3) for zscore"},
-        "direction": {"enum": ["up", "down", "both"], "x-expected": "up, down or both (default)"},
-        "min_traffic": _object({
-            "metric": {**PROMQL, "x-expected": "the traffic to guard on (default: the alert's metric)"},
-            "value": {"type": "number", "minimum": 0, "x-expected": "the least traffic worth alerting on"},
-        }, ("value",)),
-        "on_labels": {**LABEL_LIST, "x-expected": "the labels the metric and min_traffic.metric share (PromQL on(...))"},
-    }, ("metric", "method", "threshold")),
-    "absent": ({
-        "metric": {**PROMQL, "x-expected": "a series selector such as up{job=\"vllm\"}"},
-        "job": {"type": "string", "pattern": r"^[a-zA-Z0-9_.-]+$", "x-expected": "a scrape job name"},
-    }, ()),
-    "capacity": ({
-        "used": {**PROMQL, "x-expected": "the usage that grows towards limit, e.g. a memory-used gauge"},
-        "limit": {"anyOf": [{"type": "number"}, PROMQL],
-                  "x-expected": "the usage at which the resource is full: a number or a PromQL expression"},
-        "free": {**PROMQL, "x-expected": "free space that shrinks towards 0, e.g. node_filesystem_avail_bytes"},
-        "within": {**DURATION, "x-expected": "how soon a predicted fill should alert, e.g. 4h"},
-        "lookback": {**DURATION, "x-expected": "how much history the linear fit uses (default 1h)"},
-    }, ("within",)),
+    "threshold": (
+        {"metric": CONDITION["properties"]["metric"], "operator": OPERATOR, "value": NUMBER},
+        ("metric", "operator", "value"),
+    ),
+    "compound": (
+        {
+            "all": {
+                "type": "array",
+                "items": CONDITION,
+                "minItems": 2,
+                "x-expected": "at least two conditions that must all hold",
+            },
+            "any": {
+                "type": "array",
+                "items": CONDITION,
+                "minItems": 2,
+                "x-expected": "at least two conditions of which one must hold",
+            },
+            "on_labels": {**LABEL_LIST, "x-expected": "the labels the conditions share (PromQL on(...))"},
+        },
+        (),
+    ),
+    "anomaly": (
+        {
+            "metric": CONDITION["properties"]["metric"],
+            "method": {
+                "enum": ["week_over_week", "zscore"],
+                "x-expected": "week_over_week (against the same hour last week) or zscore (against 1 week)",
+            },
+            "threshold": {
+                "type": "number",
+                "exclusiveMinimum": 0,
+                "x-expected": "a relative change (0.5 = 50%) for week_over_week, a z-score (e.g. 3) for zscore",
+            },
+            "direction": {"enum": ["up", "down", "both"], "x-expected": "up, down or both (default)"},
+            "min_traffic": _object(
+                {
+                    "metric": {**PROMQL, "x-expected": "the traffic to guard on (default: the alert's metric)"},
+                    "value": {"type": "number", "minimum": 0, "x-expected": "the least traffic worth alerting on"},
+                },
+                ("value",),
+            ),
+            "on_labels": {
+                **LABEL_LIST,
+                "x-expected": "the labels the metric and min_traffic.metric share (PromQL on(...))",
+            },
+        },
+        ("metric", "method", "threshold"),
+    ),
+    "absent": (
+        {
+            "metric": {**PROMQL, "x-expected": 'a series selector such as up{job="vllm"}'},
+            "job": {"type": "string", "pattern": r"^[a-zA-Z0-9_.-]+$", "x-expected": "a scrape job name"},
+        },
+        (),
+    ),
+    "capacity": (
+        {
+            "used": {**PROMQL, "x-expected": "the usage that grows towards limit, e.g. a memory-used gauge"},
+            "limit": {
+                "anyOf": [{"type": "number"}, PROMQL],
+                "x-expected": "the usage at which the resource is full: a number or a PromQL expression",
+            },
+            "free": {**PROMQL, "x-expected": "free space that shrinks towards 0, e.g. node_filesystem_avail_bytes"},
+            "within": {**DURATION, "x-expected": "how soon a predicted fill should alert, e.g. 4h"},
+            "lookback": {**DURATION, "x-expected": "how much history the linear fit uses (default 1h)"},
+        },
+        ("within",),
+    ),
 }
 
 
@@ -65,13 +108,18 @@ _ONE_OF = {"compound": ("all", "any"), "absent": ("metric", "job"), "capacity": 
 
 
 def _kind_branch(kind, fields: dict, required: tuple) -> dict:
-    condition = ({"not": {"required": ["kind"]}} if kind is None
-                 else {"properties": {"kind": {"const": kind}}, "required": ["kind"]})
+    condition = (
+        {"not": {"required": ["kind"]}}
+        if kind is None
+        else {"properties": {"kind": {"const": kind}}, "required": ["kind"]}
+    )
     then = _object({**_COMMON, **fields}, required)
     if kind in _ONE_OF:
         # The branches only carry the hint; the fields themselves are validated once, above.
-        then["anyOf"] = [{"required": [name], "properties": {name: {"x-expected": fields[name]["x-expected"]}}}
-                         for name in _ONE_OF[kind]]
+        then["anyOf"] = [
+            {"required": [name], "properties": {name: {"x-expected": fields[name]["x-expected"]}}}
+            for name in _ONE_OF[kind]
+        ]
     return {"if": condition, "then": then}
 
 
@@ -81,8 +129,10 @@ ALERT_KINDS: dict = {
     "type": "object",
     "properties": {
         "name": ALERT["properties"]["name"],
-        "kind": {"enum": list(ALERT_KIND_NAMES),
-                 "x-expected": "one of " + ", ".join(ALERT_KIND_NAMES) + " (or no kind and an expr)"},
+        "kind": {
+            "enum": list(ALERT_KIND_NAMES),
+            "x-expected": "one of " + ", ".join(ALERT_KIND_NAMES) + " (or no kind and an expr)",
+        },
     },
     "required": ["name"],
     "allOf": [_kind_branch(kind, *spec) for kind, spec in _KIND_FIELDS.items()],
@@ -101,67 +151,124 @@ MATCH = {
     "additionalProperties": {"type": "string", "x-expected": "a label value (a string; quote numbers)"},
     "x-expected": "a map of label names to values",
 }
-MATCHER = {"type": "string", "pattern": r'^\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(=|!=|=~|!~)\s*".*"\s*$',
-           "x-expected": 'a matcher such as severity="page" or team=~"infra|ml"'}
-BASIC_AUTH = _object({"username": {"type": "string"}, "password_file": SECRET_FILE, "password": SECRET_VALUE},
-                     ("username",))
+MATCHER = {
+    "type": "string",
+    "pattern": r'^\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(=|!=|=~|!~)\s*".*"\s*$',
+    "x-expected": 'a matcher such as severity="page" or team=~"infra|ml"',
+}
+BASIC_AUTH = _object(
+    {"username": {"type": "string"}, "password_file": SECRET_FILE, "password": SECRET_VALUE}, ("username",)
+)
 
 
 def _one_or_many(item: dict) -> dict:
-    return {"anyOf": [item, {"type": "array", "items": item, "minItems": 1}],
-            "x-expected": "one integration (a mapping) or a list of them"}
+    return {
+        "anyOf": [item, {"type": "array", "items": item, "minItems": 1}],
+        "x-expected": "one integration (a mapping) or a list of them",
+    }
 
 
 _SEND_RESOLVED = {"type": "boolean", "x-expected": "true to notify when the alert resolves"}
-EMAIL = _object({
-    "to": {"type": "string", "minLength": 1, "x-expected": "one or more addresses, comma-separated"},
-    "from": {"type": "string"}, "smarthost": HOSTPORT, "hello": {"type": "string"},
-    "auth_username": {"type": "string"}, "auth_identity": {"type": "string"},
-    "auth_password_file": SECRET_FILE, "auth_password": SECRET_VALUE, "auth_secret": SECRET_VALUE,
-    "require_tls": {"type": "boolean"},
-    "headers": {"type": "object", "additionalProperties": TEMPLATE},
-    "html": TEMPLATE, "text": TEMPLATE, "send_resolved": _SEND_RESOLVED,
-}, ("to",))
-SLACK = _object({
-    "api_url_file": SECRET_FILE, "api_url": SECRET_VALUE,
-    "channel": {"type": "string"}, "username": TEMPLATE, "title": TEMPLATE, "title_link": TEMPLATE,
-    "text": TEMPLATE, "color": TEMPLATE, "icon_emoji": {"type": "string"}, "send_resolved": _SEND_RESOLVED,
-})
-PAGERDUTY = _object({
-    "routing_key_file": SECRET_FILE, "routing_key": SECRET_VALUE,
-    "service_key_file": SECRET_FILE, "service_key": SECRET_VALUE,
-    "url": HTTP_URL, "severity": TEMPLATE, "description": TEMPLATE, "client": TEMPLATE, "client_url": TEMPLATE,
-    "class": TEMPLATE, "component": TEMPLATE, "group": TEMPLATE,
-    "details": {"type": "object", "additionalProperties": TEMPLATE}, "send_resolved": _SEND_RESOLVED,
-})
-TEAMS = _object({
-    "proxy_url": {**HTTP_URL, "x-expected": "the URL of a prometheus-msteams proxy (works with any Alertmanager)"},
-    "webhook_url_file": SECRET_FILE, "webhook_url": SECRET_VALUE,
-    "title": TEMPLATE, "text": TEMPLATE, "send_resolved": _SEND_RESOLVED,
-})
-WEBHOOK = _object({
-    "url": HTTP_URL, "send_resolved": _SEND_RESOLVED,
-    "max_alerts": {"type": "integer", "minimum": 0},
-    "bearer_token_file": SECRET_FILE, "bearer_token": SECRET_VALUE, "basic_auth": BASIC_AUTH,
-}, ("url",))
+EMAIL = _object(
+    {
+        "to": {"type": "string", "minLength": 1, "x-expected": "one or more addresses, comma-separated"},
+        "from": {"type": "string"},
+        "smarthost": HOSTPORT,
+        "hello": {"type": "string"},
+        "auth_username": {"type": "string"},
+        "auth_identity": {"type": "string"},
+        "auth_password_file": SECRET_FILE,
+        "auth_password": SECRET_VALUE,
+        "auth_secret": SECRET_VALUE,
+        "require_tls": {"type": "boolean"},
+        "headers": {"type": "object", "additionalProperties": TEMPLATE},
+        "html": TEMPLATE,
+        "text": TEMPLATE,
+        "send_resolved": _SEND_RESOLVED,
+    },
+    ("to",),
+)
+SLACK = _object(
+    {
+        "api_url_file": SECRET_FILE,
+        "api_url": SECRET_VALUE,
+        "channel": {"type": "string"},
+        "username": TEMPLATE,
+        "title": TEMPLATE,
+        "title_link": TEMPLATE,
+        "text": TEMPLATE,
+        "color": TEMPLATE,
+        "icon_emoji": {"type": "string"},
+        "send_resolved": _SEND_RESOLVED,
+    }
+)
+PAGERDUTY = _object(
+    {
+        "routing_key_file": SECRET_FILE,
+        "routing_key": SECRET_VALUE,
+        "service_key_file": SECRET_FILE,
+        "service_key": SECRET_VALUE,
+        "url": HTTP_URL,
+        "severity": TEMPLATE,
+        "description": TEMPLATE,
+        "client": TEMPLATE,
+        "client_url": TEMPLATE,
+        "class": TEMPLATE,
+        "component": TEMPLATE,
+        "group": TEMPLATE,
+        "details": {"type": "object", "additionalProperties": TEMPLATE},
+        "send_resolved": _SEND_RESOLVED,
+    }
+)
+TEAMS = _object(
+    {
+        "proxy_url": {**HTTP_URL, "x-expected": "the URL of a prometheus-msteams proxy (works with any Alertmanager)"},
+        "webhook_url_file": SECRET_FILE,
+        "webhook_url": SECRET_VALUE,
+        "title": TEMPLATE,
+        "text": TEMPLATE,
+        "send_resolved": _SEND_RESOLVED,
+    }
+)
+WEBHOOK = _object(
+    {
+        "url": HTTP_URL,
+        "send_resolved": _SEND_RESOLVED,
+        "max_alerts": {"type": "integer", "minimum": 0},
+        "bearer_token_file": SECRET_FILE,
+        "bearer_token": SECRET_VALUE,
+        "basic_auth": BASIC_AUTH,
+    },
+    ("url",),
+)
 INTEGRATIONS = {"email": EMAIL, "slack": SLACK, "pagerduty": PAGERDUTY, "teams": TEAMS, "webhook": WEBHOOK}
-RECEIVER = _object({
-    "name": NAME,
-    **{key: _one_or_many(schema) for key, schema in INTEGRATIONS.items()},
-}, ("name",))
+RECEIVER = _object(
+    {
+        "name": NAME,
+        **{key: _one_or_many(schema) for key, schema in INTEGRATIONS.items()},
+    },
+    ("name",),
+)
 
 _ROUTE_TIMING = {
-    "group_by": {"type": "array", "items": {"anyOf": [LABEL_NAME, {"const": "..."}]}, "uniqueItems": True,
-                 "x-expected": "label names to group by, or ['...'] for no grouping"},
+    "group_by": {
+        "type": "array",
+        "items": {"anyOf": [LABEL_NAME, {"const": "..."}]},
+        "uniqueItems": True,
+        "x-expected": "label names to group by, or ['...'] for no grouping",
+    },
     "group_wait": DURATION,
     "group_interval": DURATION,
     "repeat_interval": DURATION,
 }
-ESCALATION = _object({
-    "after": {**DURATION, "x-expected": "how long the alert must keep firing before this receiver hears of it"},
-    "receiver": NAME,
-    "repeat_interval": DURATION,
-}, ("after", "receiver"))
+ESCALATION = _object(
+    {
+        "after": {**DURATION, "x-expected": "how long the alert must keep firing before this receiver hears of it"},
+        "receiver": NAME,
+        "repeat_interval": DURATION,
+    },
+    ("after", "receiver"),
+)
 _ROUTE_FIELDS = {
     "match": MATCH,
     "match_re": {**MATCH, "x-expected": "a map of label names to regular expressions"},
@@ -173,73 +280,131 @@ _ROUTE_FIELDS = {
 }
 CHILD_ROUTE = _object(_ROUTE_FIELDS, ("receiver",))
 ROUTE = _object({**_ROUTE_FIELDS, "routes": {"type": "array", "items": CHILD_ROUTE}}, ("receiver",))
-ROOT_ROUTE = _object({"receiver": NAME, **_ROUTE_TIMING, "routes": {"type": "array", "items": ROUTE}},
-                     ("receiver",))
-INHIBIT_RULE = _object({
-    "source": MATCH, "source_re": MATCH, "target": MATCH, "target_re": MATCH,
-    "equal": {"type": "array", "items": LABEL_NAME, "uniqueItems": True},
-})
+ROOT_ROUTE = _object({"receiver": NAME, **_ROUTE_TIMING, "routes": {"type": "array", "items": ROUTE}}, ("receiver",))
+INHIBIT_RULE = _object(
+    {
+        "source": MATCH,
+        "source_re": MATCH,
+        "target": MATCH,
+        "target_re": MATCH,
+        "equal": {"type": "array", "items": LABEL_NAME, "uniqueItems": True},
+    }
+)
 
-NOTIFICATIONS: dict = _object({
-    "alertmanager_version": {"type": "string", "pattern": r"^0\.[0-9]+$",
-                             "x-expected": "the Alertmanager minor version the config targets, e.g. '0.25'"},
-    "resolve_timeout": DURATION,
-    "smtp": _object({
-        "smarthost": HOSTPORT, "from": {"type": "string"}, "hello": {"type": "string"},
-        "auth_username": {"type": "string"}, "auth_password_file": SECRET_FILE, "auth_password": SECRET_VALUE,
-        "require_tls": {"type": "boolean"},
-    }),
-    "templates": {"type": "array", "items": {"type": "string", "minLength": 1},
-                  "x-expected": "template file globs, relative to alertmanager/ or absolute"},
-    "receivers": {"type": "array", "items": RECEIVER, "minItems": 1},
-    "route": ROOT_ROUTE,
-    "inhibit": _object({
-        "defaults": {"type": "boolean",
-                     "x-expected": "false to drop the built-in rules (page silences ticket of the same SLO; "
-                                   "HostDown silences that host's alerts)"},
-        "rules": {"type": "array", "items": INHIBIT_RULE},
-    }),
-}, ("receivers", "route"))
+NOTIFICATIONS: dict = _object(
+    {
+        "alertmanager_version": {
+            "type": "string",
+            "pattern": r"^0\.[0-9]+$",
+            "x-expected": "the Alertmanager minor version the config targets, e.g. '0.25'",
+        },
+        "resolve_timeout": DURATION,
+        "smtp": _object(
+            {
+                "smarthost": HOSTPORT,
+                "from": {"type": "string"},
+                "hello": {"type": "string"},
+                "auth_username": {"type": "string"},
+                "auth_password_file": SECRET_FILE,
+                "auth_password": SECRET_VALUE,
+                "require_tls": {"type": "boolean"},
+            }
+        ),
+        "templates": {
+            "type": "array",
+            "items": {"type": "string", "minLength": 1},
+            "x-expected": "template file globs, relative to alertmanager/ or absolute",
+        },
+        "receivers": {"type": "array", "items": RECEIVER, "minItems": 1},
+        "route": ROOT_ROUTE,
+        "inhibit": _object(
+            {
+                "defaults": {
+                    "type": "boolean",
+                    "x-expected": "false to drop the built-in rules (page silences ticket of the same SLO; "
+                    "HostDown silences that host's alerts)",
+                },
+                "rules": {"type": "array", "items": INHIBIT_RULE},
+            }
+        ),
+    },
+    ("receivers", "route"),
+)
 
 # --- Settings: outputs, remote_write, Kubernetes -------------------------------------------------
 
 OUTPUT_FORMATS = ("files", "kubernetes")
-REMOTE_WRITE = _object({
-    "url": HTTP_URL,
-    "name": {"type": "string", "pattern": r"^[a-zA-Z0-9_.-]+$", "x-expected": "a short name for the queue"},
-    "remote_timeout": DURATION,
-    "bearer_token_file": SECRET_FILE, "bearer_token": SECRET_VALUE,
-    "basic_auth": BASIC_AUTH,
-    "headers": {"type": "object", "additionalProperties": {"type": "string"}},
-    "write_relabel": {"type": "array", "items": {"type": "object"},
-                      "x-expected": "relabel rules (the Targets relabel format)"},
-    "send_exemplars": {"type": "boolean"},
-}, ("url",))
+REMOTE_WRITE = _object(
+    {
+        "url": HTTP_URL,
+        "name": {"type": "string", "pattern": r"^[a-zA-Z0-9_.-]+$", "x-expected": "a short name for the queue"},
+        "remote_timeout": DURATION,
+        "bearer_token_file": SECRET_FILE,
+        "bearer_token": SECRET_VALUE,
+        "basic_auth": BASIC_AUTH,
+        "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+        "write_relabel": {
+            "type": "array",
+            "items": {"type": "object"},
+            "x-expected": "relabel rules (the Targets relabel format)",
+        },
+        "send_exemplars": {"type": "boolean"},
+    },
+    ("url",),
+)
 SETTINGS_FIELDS: dict = {
-    "outputs": {"type": "array", "items": {"enum": list(OUTPUT_FORMATS)}, "minItems": 1, "uniqueItems": True,
-                "x-expected": "output formats: " + ", ".join(OUTPUT_FORMATS)},
+    "outputs": {
+        "type": "array",
+        "items": {"enum": list(OUTPUT_FORMATS)},
+        "minItems": 1,
+        "uniqueItems": True,
+        "x-expected": "output formats: " + ", ".join(OUTPUT_FORMATS),
+    },
     "remote_write": {"type": "array", "items": REMOTE_WRITE},
-    "kubernetes": _object({
-        "namespace": {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
-                      "x-expected": "a Kubernetes namespace name"},
-        "labels": {**LABELS, "x-expected": "labels every custom resource carries, e.g. release: kube-prometheus-stack"},
-        "dashboard_label": {"type": "string", "x-expected": "the Grafana sidecar's label (default grafana_dashboard)"},
-    }),
+    "kubernetes": _object(
+        {
+            "namespace": {
+                "type": "string",
+                "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+                "x-expected": "a Kubernetes namespace name",
+            },
+            "labels": {
+                **LABELS,
+                "x-expected": "labels every custom resource carries, e.g. release: kube-prometheus-stack",
+            },
+            "dashboard_label": {
+                "type": "string",
+                "x-expected": "the Grafana sidecar's label (default grafana_dashboard)",
+            },
+        }
+    ),
 }
 
 # --- Targets: Slurm nodelists and Kubernetes monitors --------------------------------------------
 
 SCRAPE_JOB_FIELDS: dict = {
-    "slurm": _object({
-        "nodelist": {"type": "string", "pattern": r"^[A-Za-z0-9_.\-\[\],]+$",
-                     "x-expected": "a Slurm nodelist such as gpu[001-064] or gpu[01-04,07],cpu01"},
-        "port": {"type": "integer", "minimum": 1, "maximum": 65535},
-        "labels": LABELS,
-    }, ("nodelist", "port")),
-    "kubernetes": _object({
-        "monitor": {"enum": ["ServiceMonitor", "PodMonitor"]},
-        "selector": {**LABELS, "x-expected": "matchLabels of the Services (or Pods) to scrape"},
-        "port": {"type": "string", "minLength": 1, "x-expected": "the name of the port to scrape (default metrics)"},
-        "namespaces": {"type": "array", "items": {"type": "string"}},
-    }),
+    "slurm": _object(
+        {
+            "nodelist": {
+                "type": "string",
+                "pattern": r"^[A-Za-z0-9_.\-\[\],]+$",
+                "x-expected": "a Slurm nodelist such as gpu[001-064] or gpu[01-04,07],cpu01",
+            },
+            "port": {"type": "integer", "minimum": 1, "maximum": 65535},
+            "labels": LABELS,
+        },
+        ("nodelist", "port"),
+    ),
+    "kubernetes": _object(
+        {
+            "monitor": {"enum": ["ServiceMonitor", "PodMonitor"]},
+            "selector": {**LABELS, "x-expected": "matchLabels of the Services (or Pods) to scrape"},
+            "port": {
+                "type": "string",
+                "minLength": 1,
+                "x-expected": "the name of the port to scrape (default metrics)",
+            },
+            "namespaces": {"type": "array", "items": {"type": "string"}},
+        }
+    ),
 }

@@ -10,8 +10,10 @@ from .loader import Document
 from .model import Ref, effective_timeout, parse_duration
 
 # Header names whose inline values are credentials: they may only come from ${ENV} or a file.
-SECRET_HEADER = re.compile(r"(?i)(authori[sz]ation|token|secret|password|passwd|api[-_]?key|cookie|credential|"
-                           r"^x-.*key$|^auth)")
+SECRET_HEADER = re.compile(
+    r"(?i)(authori[sz]ation|token|secret|password|passwd|api[-_]?key|cookie|credential|"
+    r"^x-.*key$|^auth)"
+)
 ENV_REF = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$")
 HOSTPORT = re.compile(r"^[^\s/]+:[0-9]{1,5}$")
 DEFAULT_FOR = "5m"
@@ -61,14 +63,26 @@ def _check_targets(doc: Document, module: str, targets: list, report: Report) ->
     for i, target in enumerate(targets):
         where = ("spec", "targets", i)
         if module == "http" and not re.match(r"^https?://[^\s/]+", target):
-            report.error(doc.pos(where), f"target {target!r} is not an http(s) URL", f"spec.targets[{i}]",
-                         "a URL such as https://api.example.com/healthz for module http")
+            report.error(
+                doc.pos(where),
+                f"target {target!r} is not an http(s) URL",
+                f"spec.targets[{i}]",
+                "a URL such as https://api.example.com/healthz for module http",
+            )
         elif module in ("tcp", "grpc", "dns") and not HOSTPORT.match(target):
-            report.error(doc.pos(where), f"target {target!r} is not host:port", f"spec.targets[{i}]",
-                         f"host:port for module {module}, e.g. api.example.com:443")
-        elif module == "icmp" and ("/" in target or HOSTPORT.match(target) and target.count(":") == 1):
-            report.error(doc.pos(where), f"target {target!r} is not a host", f"spec.targets[{i}]",
-                         "a host name or IP address for module icmp (no port, no path)")
+            report.error(
+                doc.pos(where),
+                f"target {target!r} is not host:port",
+                f"spec.targets[{i}]",
+                f"host:port for module {module}, e.g. api.example.com:443",
+            )
+        elif module == "icmp" and ("/" in target or (HOSTPORT.match(target) and target.count(":") == 1)):
+            report.error(
+                doc.pos(where),
+                f"target {target!r} is not a host",
+                f"spec.targets[{i}]",
+                "a host name or IP address for module icmp (no port, no path)",
+            )
 
 
 def _check_headers(doc: Document, headers: dict, report: Report) -> None:
@@ -76,29 +90,43 @@ def _check_headers(doc: Document, headers: dict, report: Report) -> None:
         where = ("spec", "http", "headers", name)
         if isinstance(value, dict):
             if name.lower() != "authorization":
-                report.error(doc.pos(where), f"header {name!r} from a file: blackbox_exporter reads only the "
-                             "Authorization credentials from a file", f"spec.http.headers.{name}",
-                             "{file: ...} for Authorization only; ${ENV_VAR} for other secret headers")
+                report.error(
+                    doc.pos(where),
+                    f"header {name!r} from a file: blackbox_exporter reads only the "
+                    "Authorization credentials from a file",
+                    f"spec.http.headers.{name}",
+                    "{file: ...} for Authorization only; ${ENV_VAR} for other secret headers",
+                )
             continue
         if ENV_REF.match(value):
-            report.warn(doc.pos(where), f"header {name!r} is {value}: blackbox_exporter expands it only when it "
-                        "runs with environment expansion (--config.enable-env-expansion, newer than Debian's 0.23); "
-                        "older versions send the text as written", f"spec.http.headers.{name}",
-                        "a blackbox_exporter that expands ${...}, or {file: ...} for Authorization")
+            report.warn(
+                doc.pos(where),
+                f"header {name!r} is {value}: blackbox_exporter expands it only when it "
+                "runs with environment expansion (--config.enable-env-expansion, newer than Debian's 0.23); "
+                "older versions send the text as written",
+                f"spec.http.headers.{name}",
+                "a blackbox_exporter that expands ${...}, or {file: ...} for Authorization",
+            )
             continue
         if SECRET_HEADER.search(name):
-            report.error(doc.pos(where), f"header {name!r} carries an inline secret; it would be written to "
-                         "blackbox.yml in clear", f"spec.http.headers.{name}",
-                         "${ENV_VAR} (expanded by blackbox_exporter) or {file: /path/to/secret}")
+            report.error(
+                doc.pos(where),
+                f"header {name!r} carries an inline secret; it would be written to blackbox.yml in clear",
+                f"spec.http.headers.{name}",
+                "${ENV_VAR} (expanded by blackbox_exporter) or {file: /path/to/secret}",
+            )
 
 
 def _alerts(doc: Document, raw: dict, locations: int, module_has_tls: bool, report: Report) -> ProbeAlerts:
     failing = raw.get("failing", {})
     min_locations = failing.get("min_locations", locations // 2 + 1)
     if min_locations > locations:
-        report.error(doc.pos(("spec", "alerts", "failing", "min_locations")),
-                     f"min_locations {min_locations} is more than the {locations} location(s) declared",
-                     "spec.alerts.failing.min_locations", f"a number from 1 to {locations}")
+        report.error(
+            doc.pos(("spec", "alerts", "failing", "min_locations")),
+            f"min_locations {min_locations} is more than the {locations} location(s) declared",
+            "spec.alerts.failing.min_locations",
+            f"a number from 1 to {locations}",
+        )
     slow = raw.get("slow", {})
     threshold = slow.get("threshold", "") if slow.get("enabled", True) else ""
     seconds = 0.0
@@ -106,12 +134,18 @@ def _alerts(doc: Document, raw: dict, locations: int, module_has_tls: bool, repo
         seconds = float(threshold) if isinstance(threshold, (int, float)) else parse_duration(threshold)
     cert = raw.get("cert_expiry", {})
     return ProbeAlerts(
-        failing=failing.get("enabled", True), failing_for=failing.get("for", DEFAULT_FOR),
-        min_locations=min_locations, failing_severity=failing.get("severity", "critical"),
-        slow_threshold=str(threshold), slow_seconds=seconds, slow_for=slow.get("for", DEFAULT_SLOW_FOR),
+        failing=failing.get("enabled", True),
+        failing_for=failing.get("for", DEFAULT_FOR),
+        min_locations=min_locations,
+        failing_severity=failing.get("severity", "critical"),
+        slow_threshold=str(threshold),
+        slow_seconds=seconds,
+        slow_for=slow.get("for", DEFAULT_SLOW_FOR),
         slow_severity=slow.get("severity", "warning"),
-        cert=module_has_tls and cert.get("enabled", True), cert_severity=cert.get("severity", "warning"),
-        labels=dict(raw.get("labels", {})))
+        cert=module_has_tls and cert.get("enabled", True),
+        cert_severity=cert.get("severity", "warning"),
+        labels=dict(raw.get("labels", {})),
+    )
 
 
 def probe_from(doc: Document, default_interval: str, report: Report) -> Probe:
@@ -122,41 +156,76 @@ def probe_from(doc: Document, default_interval: str, report: Report) -> Probe:
     _check_targets(doc, module, spec["targets"], report)
     for key in ("http", "dns", "grpc"):
         if key in spec and key != module:
-            report.error(doc.pos(("spec", key), key=True), f"{key} settings on a {module} probe",
-                         f"spec.{key}", f"settings of the probe's module ({module}) only")
+            report.error(
+                doc.pos(("spec", key), key=True),
+                f"{key} settings on a {module} probe",
+                f"spec.{key}",
+                f"settings of the probe's module ({module}) only",
+            )
     if module == "dns" and "dns" not in spec:
-        report.error(doc.pos(("spec", "module")), "a dns probe needs dns.query_name", "spec.module",
-                     "dns: {query_name: example.com}")
+        report.error(
+            doc.pos(("spec", "module")),
+            "a dns probe needs dns.query_name",
+            "spec.module",
+            "dns: {query_name: example.com}",
+        )
     http = dict(spec.get("http", {}))
     _check_headers(doc, http.get("headers", {}), report)
     tls = spec.get("tls", {})
     has_tls = "tls" in spec  # `tls: {}` asks for the default expiry check
     if has_tls and module != "http":
-        report.error(doc.pos(("spec", "tls"), key=True), f"tls expectations on a {module} probe", "spec.tls",
-                     "tls on http probes only (blackbox_exporter reports certificates there)")
+        report.error(
+            doc.pos(("spec", "tls"), key=True),
+            f"tls expectations on a {module} probe",
+            "spec.tls",
+            "tls on http probes only (blackbox_exporter reports certificates there)",
+        )
     if has_tls and module == "http":
         plain = [t for t in spec["targets"] if not t.startswith("https://")]
         if plain:
-            report.warn(doc.pos(("spec", "tls"), key=True), f"tls expectations, but {plain[0]!r} is plain http: its "
-                        "certificate expiry is never measured", "spec.tls", "https:// targets")
+            report.warn(
+                doc.pos(("spec", "tls"), key=True),
+                f"tls expectations, but {plain[0]!r} is plain http: its certificate expiry is never measured",
+                "spec.tls",
+                "https:// targets",
+            )
     interval = spec.get("interval", default_interval)
     timeout = spec.get("timeout", "")
     if timeout and parse_duration(timeout) > parse_duration(interval):
-        report.error(doc.pos(("spec", "timeout")), f"timeout {timeout} is longer than interval {interval}",
-                     "spec.timeout", "a timeout <= the interval")
+        report.error(
+            doc.pos(("spec", "timeout")),
+            f"timeout {timeout} is longer than interval {interval}",
+            "spec.timeout",
+            "a timeout <= the interval",
+        )
     timeout = timeout or f"{effective_timeout('', interval):g}s"
     locations = tuple(Location(name=loc["name"], exporter=loc["exporter"]) for loc in spec["locations"])
     seen: set = set()
     for i, loc in enumerate(locations):
         if loc.name in seen:
-            report.error(doc.pos(("spec", "locations", i, "name")), f"location {loc.name!r} declared twice",
-                         f"spec.locations[{i}].name", "distinct location names")
+            report.error(
+                doc.pos(("spec", "locations", i, "name")),
+                f"location {loc.name!r} declared twice",
+                f"spec.locations[{i}].name",
+                "distinct location names",
+            )
         seen.add(loc.name)
     alerts = _alerts(doc, spec.get("alerts", {}), len(locations), has_tls and module == "http", report)
-    return Probe(name=name, ref=Ref(doc, ("spec",)), module=module, targets=tuple(spec["targets"]),
-                 interval=interval, timeout=timeout, labels=dict(spec.get("labels", {})), locations=locations,
-                 http=http, min_cert_days=tls.get("min_cert_days", DEFAULT_CERT_DAYS) if has_tls else 0,
-                 dns=dict(spec.get("dns", {})), grpc=dict(spec.get("grpc", {})), alerts=alerts)
+    return Probe(
+        name=name,
+        ref=Ref(doc, ("spec",)),
+        module=module,
+        targets=tuple(spec["targets"]),
+        interval=interval,
+        timeout=timeout,
+        labels=dict(spec.get("labels", {})),
+        locations=locations,
+        http=http,
+        min_cert_days=tls.get("min_cert_days", DEFAULT_CERT_DAYS) if has_tls else 0,
+        dns=dict(spec.get("dns", {})),
+        grpc=dict(spec.get("grpc", {})),
+        alerts=alerts,
+    )
 
 
 def build_probes(docs: list[Document], default_interval: str, report: Report) -> list[Probe]:
@@ -166,8 +235,12 @@ def build_probes(docs: list[Document], default_interval: str, report: Report) ->
     for doc in docs:
         name = doc.data["metadata"]["name"]
         if name in first:
-            report.error(doc.pos(("metadata", "name")), f"probe {name!r} is declared twice (first at "
-                         f"{first[name].pos(('metadata', 'name'))})", "metadata.name", "a unique probe name")
+            report.error(
+                doc.pos(("metadata", "name")),
+                f"probe {name!r} is declared twice (first at {first[name].pos(('metadata', 'name'))})",
+                "metadata.name",
+                "a unique probe name",
+            )
             continue
         first[name] = doc
         probes.append(probe_from(doc, default_interval, report))

@@ -21,8 +21,10 @@ from .model import Alert, RecordingRule, Ref, RuleGroup, parse_duration
 
 OPERATOR_API = "monitoring.coreos.com/v1"
 GROUP_FIELDS = ("name", "interval", "limit", "rules")
-RULE_FIELDS = {"record": ("record", "expr", "labels"),
-               "alert": ("alert", "expr", "for", "keep_firing_for", "labels", "annotations")}
+RULE_FIELDS = {
+    "record": ("record", "expr", "labels"),
+    "alert": ("alert", "expr", "for", "keep_firing_for", "labels", "annotations"),
+}
 _METRIC = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 # The semantic check's wording for an uncatalogued metric; an adopted file gets a warning instead.
@@ -79,16 +81,23 @@ class _Checker:
         for key in node:
             if key not in allowed:
                 hint = did_you_mean(str(key), allowed)
-                self.error(path + (key,), f"field {key!r} is not a field of a {what}{hint}",
-                           "one of: " + ", ".join(allowed), key=True)
+                self.error(
+                    path + (key,),
+                    f"field {key!r} is not a field of a {what}{hint}",
+                    "one of: " + ", ".join(allowed),
+                    key=True,
+                )
 
     def duration(self, node: dict, path: tuple, name: str) -> None:
         if name in node:
             try:
                 parse_duration(node[name])
             except ValueError:
-                self.error(path + (name,), f"{name}: {node[name]!r} is not a duration",
-                           "a Prometheus duration such as 30s, 5m or 1h30m")
+                self.error(
+                    path + (name,),
+                    f"{name}: {node[name]!r} is not a duration",
+                    "a Prometheus duration such as 30s, 5m or 1h30m",
+                )
 
     def strings(self, node: dict, path: tuple, name: str, label_names: bool) -> None:
         value = node.get(name)
@@ -101,8 +110,9 @@ class _Checker:
             if label_names and not _LABEL.match(str(k)):
                 self.error(path + (name, k), f"invalid label name {k!r}", "[a-zA-Z_][a-zA-Z0-9_]*", key=True)
             if not isinstance(v, str):
-                self.error(path + (name, k), f"{name}.{k} must be a string (got {v!r})",
-                           'a quoted string, e.g. "true" or "5"')
+                self.error(
+                    path + (name, k), f"{name}.{k} must be a string (got {v!r})", 'a quoted string, e.g. "true" or "5"'
+                )
 
     def rule(self, node, path: tuple) -> None:
         if not isinstance(node, dict):
@@ -110,14 +120,19 @@ class _Checker:
             return
         kinds = [k for k in ("record", "alert") if k in node]
         if len(kinds) != 1:
-            self.error(path, "a rule has exactly one of record and alert" if kinds else "a rule has no record or alert",
-                       "record: <metric name> or alert: <name>")
+            self.error(
+                path,
+                "a rule has exactly one of record and alert" if kinds else "a rule has no record or alert",
+                "record: <metric name> or alert: <name>",
+            )
             return
         kind = kinds[0]
         self.unknown(node, path, RULE_FIELDS[kind], "recording rule" if kind == "record" else "alerting rule")
         name = node[kind]
         if kind == "record" and (not isinstance(name, str) or not _METRIC.match(name)):
-            self.error(path + (kind,), f"invalid recording rule name {name!r}", "a metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)")
+            self.error(
+                path + (kind,), f"invalid recording rule name {name!r}", "a metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)"
+            )
         if kind == "alert" and (not isinstance(name, str) or not name.strip()):
             self.error(path + (kind,), "an alert needs a name", "alert: <a non-empty name>")
         if not isinstance(node.get("expr"), str) or not node["expr"].strip():
@@ -135,8 +150,9 @@ class _Checker:
         if not isinstance(node.get("name"), str) or not node["name"]:
             self.error(path + ("name",), "a rule group needs a name", "name: <a unique group name>")
         self.duration(node, path, "interval")
-        if "limit" in node and (not isinstance(node["limit"], int) or isinstance(node["limit"], bool)
-                                or node["limit"] < 0):
+        if "limit" in node and (
+            not isinstance(node["limit"], int) or isinstance(node["limit"], bool) or node["limit"] < 0
+        ):
             self.error(path + ("limit",), f"limit: {node['limit']!r} is not a count", "an integer >= 0")
         rules = node.get("rules")
         if not isinstance(rules, list):
@@ -159,8 +175,11 @@ def check_rule_document(doc: Document, report: Report) -> bool:
         checker.group(group, path + (i,))
         name = group.get("name") if isinstance(group, dict) else None
         if isinstance(name, str) and name in seen:
-            checker.error(path + (i, "name"), f"duplicate rule group name {name!r} in this file",
-                          f"a unique name (first at {seen[name]})")
+            checker.error(
+                path + (i, "name"),
+                f"duplicate rule group name {name!r} in this file",
+                f"a unique name (first at {seen[name]})",
+            )
         elif isinstance(name, str):
             seen[name] = doc.pos(path + (i, "name"))
     return checker.ok
@@ -183,16 +202,32 @@ def passthrough_groups(doc: Document) -> list[PassthroughGroup]:
     out = []
     for i, raw in enumerate(_at(doc.data, path)):
         gref = Ref(doc, path + (i,))
-        group = PassthroughGroup(name=raw["name"], kind="Passthrough", ref=gref, interval=raw.get("interval", ""),
-                                 limit=raw.get("limit"), original=_verbatim(raw))
+        group = PassthroughGroup(
+            name=raw["name"],
+            kind="Passthrough",
+            ref=gref,
+            interval=raw.get("interval", ""),
+            limit=raw.get("limit"),
+            original=_verbatim(raw),
+        )
         for j, r in enumerate(raw["rules"]):
             ref = gref.at("rules", j)
             labels = dict(r.get("labels") or {})
             if "record" in r:
                 group.rules.append(RecordingRule(r["record"], r["expr"], ref, labels))
             else:
-                group.rules.append(Alert(r["alert"], r["expr"], ref, r.get("for", ""), r.get("keep_firing_for", ""),
-                                         labels.get("severity", ""), labels, dict(r.get("annotations") or {})))
+                group.rules.append(
+                    Alert(
+                        r["alert"],
+                        r["expr"],
+                        ref,
+                        r.get("for", ""),
+                        r.get("keep_firing_for", ""),
+                        labels.get("severity", ""),
+                        labels,
+                        dict(r.get("annotations") or {}),
+                    )
+                )
         out.append(group)
     return out
 
@@ -210,6 +245,12 @@ def demote_uncatalogued(report: Report, groups: list[PassthroughGroup]) -> None:
         if (d.pos.file, m.group(1)) in seen:
             continue
         seen.add((d.pos.file, m.group(1)))
-        kept.append(replace(d, severity="warning", message=d.message + " (an adopted rule file: add it to a "
-                            "Catalog, or to a Catalog's external list, to silence this)"))
+        kept.append(
+            replace(
+                d,
+                severity="warning",
+                message=d.message + " (an adopted rule file: add it to a "
+                "Catalog, or to a Catalog's external list, to silence this)",
+            )
+        )
     report.items[:] = kept

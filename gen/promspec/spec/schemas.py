@@ -46,149 +46,231 @@ HOSTPORT = {
 
 # Positional-only, so that keywords such as **{"x-expected": ...} can never land in `required`.
 def _object(properties: dict, required: tuple = (), /, **extra: object) -> dict:
-    return {"type": "object", "properties": properties, "required": list(required),
-            "additionalProperties": False, **extra}
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(required),
+        "additionalProperties": False,
+        **extra,
+    }
 
 
-METADATA = _object({
-    "name": NAME,
-    "labels": LABELS,
-    "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
-}, ("name",))
-
-METRIC = _object({
-    "name": METRIC_NAME,
-    "type": {"enum": ["counter", "gauge", "histogram", "summary", "info", "stateset", "gaugehistogram", "unknown"]},
-    "unit": {"type": "string"},
-    "help": {"type": "string"},
-    "labels": {"type": "array", "items": LABEL_NAME, "uniqueItems": True},
-    "buckets": {"type": "array", "items": {"type": "number"}, "minItems": 1,
-                "x-expected": "the histogram's bucket upper bounds, without +Inf"},
-}, ("name", "type"))
-
-CATALOG = _object({
-    "metrics": {"type": "array", "items": METRIC},
-    "external": {
-        "type": "array",
-        "items": {"type": "string", "minLength": 1},
-        "x-expected": "metric names, or anchored regular expressions, read but not catalogued here",
+METADATA = _object(
+    {
+        "name": NAME,
+        "labels": LABELS,
+        "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
     },
-})
+    ("name",),
+)
 
-RECORDING_RULE = _object({
-    "record": METRIC_NAME,
-    "expr": PROMQL,
-    "labels": LABELS,
-}, ("record", "expr"))
+METRIC = _object(
+    {
+        "name": METRIC_NAME,
+        "type": {"enum": ["counter", "gauge", "histogram", "summary", "info", "stateset", "gaugehistogram", "unknown"]},
+        "unit": {"type": "string"},
+        "help": {"type": "string"},
+        "labels": {"type": "array", "items": LABEL_NAME, "uniqueItems": True},
+        "buckets": {
+            "type": "array",
+            "items": {"type": "number"},
+            "minItems": 1,
+            "x-expected": "the histogram's bucket upper bounds, without +Inf",
+        },
+    },
+    ("name", "type"),
+)
 
-RECORDING_GROUP = _object({
-    "interval": DURATION,
-    "limit": {"type": "integer", "minimum": 0},
-    "labels": LABELS,
-    "rules": {"type": "array", "items": RECORDING_RULE, "minItems": 1},
-}, ("rules",))
+CATALOG = _object(
+    {
+        "metrics": {"type": "array", "items": METRIC},
+        "external": {
+            "type": "array",
+            "items": {"type": "string", "minLength": 1},
+            "x-expected": "metric names, or anchored regular expressions, read but not catalogued here",
+        },
+    }
+)
 
-ALERT = _object({
-    "name": {"type": "string", "pattern": r"^[a-zA-Z_][a-zA-Z0-9_]*$",
-             "x-expected": "an alert name such as HighErrorRate ([a-zA-Z_][a-zA-Z0-9_]*)"},
-    "expr": PROMQL,
-    "for": DURATION,
-    "keep_firing_for": DURATION,
-    "severity": {"type": "string", "pattern": r"^[a-z][a-z0-9_-]*$",
-                 "x-expected": "a severity such as critical, warning, info, page or ticket"},
-    "summary": {"type": "string"},
-    "description": {"type": "string"},
-    "runbook_url": {"type": "string", "pattern": r"^https?://", "x-expected": "an http(s) URL"},
-    "labels": LABELS,
-    "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
-}, ("name", "expr"))
+RECORDING_RULE = _object(
+    {
+        "record": METRIC_NAME,
+        "expr": PROMQL,
+        "labels": LABELS,
+    },
+    ("record", "expr"),
+)
 
-ALERT_GROUP = _object({
-    "interval": DURATION,
-    "limit": {"type": "integer", "minimum": 0},
-    "labels": LABELS,
-    "alerts": {"type": "array", "items": ALERT, "minItems": 1},
-}, ("alerts",))
+RECORDING_GROUP = _object(
+    {
+        "interval": DURATION,
+        "limit": {"type": "integer", "minimum": 0},
+        "labels": LABELS,
+        "rules": {"type": "array", "items": RECORDING_RULE, "minItems": 1},
+    },
+    ("rules",),
+)
 
-RELABEL = _object({
-    "source_labels": {"type": "array", "items": {"type": "string"}},
-    "separator": {"type": "string"},
-    "regex": {"type": "string"},
-    "modulus": {"type": "integer", "minimum": 1},
-    "target_label": {"type": "string"},
-    "replacement": {"type": "string"},
-    "action": {"enum": ["replace", "keep", "drop", "keepequal", "dropequal", "hashmod", "labelmap",
-                        "labeldrop", "labelkeep", "lowercase", "uppercase"]},
-})
+ALERT = _object(
+    {
+        "name": {
+            "type": "string",
+            "pattern": r"^[a-zA-Z_][a-zA-Z0-9_]*$",
+            "x-expected": "an alert name such as HighErrorRate ([a-zA-Z_][a-zA-Z0-9_]*)",
+        },
+        "expr": PROMQL,
+        "for": DURATION,
+        "keep_firing_for": DURATION,
+        "severity": {
+            "type": "string",
+            "pattern": r"^[a-z][a-z0-9_-]*$",
+            "x-expected": "a severity such as critical, warning, info, page or ticket",
+        },
+        "summary": {"type": "string"},
+        "description": {"type": "string"},
+        "runbook_url": {"type": "string", "pattern": r"^https?://", "x-expected": "an http(s) URL"},
+        "labels": LABELS,
+        "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+    ("name", "expr"),
+)
 
-TARGET_GROUP = _object({
-    "targets": {"type": "array", "items": HOSTPORT, "minItems": 1},
-    "labels": LABELS,
-}, ("targets",))
+ALERT_GROUP = _object(
+    {
+        "interval": DURATION,
+        "limit": {"type": "integer", "minimum": 0},
+        "labels": LABELS,
+        "alerts": {"type": "array", "items": ALERT, "minItems": 1},
+    },
+    ("alerts",),
+)
 
-SCRAPE_JOB = _object({
-    "name": {"type": "string", "pattern": r"^[a-zA-Z0-9_.-]+$", "x-expected": "a job name"},
-    "targets": {"type": "array", "items": HOSTPORT},
-    "target_groups": {"type": "array", "items": TARGET_GROUP},
-    "labels": LABELS,
-    "file_sd": {"type": "boolean",
-                "x-expected": "true to write targets to prometheus/targets/<job>.json (file_sd)"},
-    "file_sd_refresh": DURATION,
-    "interval": DURATION,
-    "timeout": DURATION,
-    "metrics_path": {"type": "string", "pattern": "^/", "x-expected": "a path starting with /"},
-    "scheme": {"enum": ["http", "https"]},
-    "params": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
-    "honor_labels": {"type": "boolean"},
-    "strip_port": {"type": "boolean", "x-expected": "true to drop the :port from the instance label"},
-    "relabel": {"type": "array", "items": RELABEL},
-    "metric_relabel": {"type": "array", "items": RELABEL},
-    "sample_limit": {"type": "integer", "minimum": 0},
-}, ("name",))
+RELABEL = _object(
+    {
+        "source_labels": {"type": "array", "items": {"type": "string"}},
+        "separator": {"type": "string"},
+        "regex": {"type": "string"},
+        "modulus": {"type": "integer", "minimum": 1},
+        "target_label": {"type": "string"},
+        "replacement": {"type": "string"},
+        "action": {
+            "enum": [
+                "replace",
+                "keep",
+                "drop",
+                "keepequal",
+                "dropequal",
+                "hashmod",
+                "labelmap",
+                "labeldrop",
+                "labelkeep",
+                "lowercase",
+                "uppercase",
+            ]
+        },
+    }
+)
+
+TARGET_GROUP = _object(
+    {
+        "targets": {"type": "array", "items": HOSTPORT, "minItems": 1},
+        "labels": LABELS,
+    },
+    ("targets",),
+)
+
+SCRAPE_JOB = _object(
+    {
+        "name": {"type": "string", "pattern": r"^[a-zA-Z0-9_.-]+$", "x-expected": "a job name"},
+        "targets": {"type": "array", "items": HOSTPORT},
+        "target_groups": {"type": "array", "items": TARGET_GROUP},
+        "labels": LABELS,
+        "file_sd": {
+            "type": "boolean",
+            "x-expected": "true to write targets to prometheus/targets/<job>.json (file_sd)",
+        },
+        "file_sd_refresh": DURATION,
+        "interval": DURATION,
+        "timeout": DURATION,
+        "metrics_path": {"type": "string", "pattern": "^/", "x-expected": "a path starting with /"},
+        "scheme": {"enum": ["http", "https"]},
+        "params": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+        "honor_labels": {"type": "boolean"},
+        "strip_port": {"type": "boolean", "x-expected": "true to drop the :port from the instance label"},
+        "relabel": {"type": "array", "items": RELABEL},
+        "metric_relabel": {"type": "array", "items": RELABEL},
+        "sample_limit": {"type": "integer", "minimum": 0},
+    },
+    ("name",),
+)
 
 TARGETS = _object({"jobs": {"type": "array", "items": SCRAPE_JOB, "minItems": 1}}, ("jobs",))
 
-SETTINGS = _object({
-    "scrape_interval": DURATION,
-    "scrape_timeout": DURATION,
-    "evaluation_interval": DURATION,
-    "retention": DURATION,
-    "external_labels": LABELS,
-    "alertmanagers": {"type": "array", "items": HOSTPORT},
-})
+SETTINGS = _object(
+    {
+        "scrape_interval": DURATION,
+        "scrape_timeout": DURATION,
+        "evaluation_interval": DURATION,
+        "retention": DURATION,
+        "external_labels": LABELS,
+        "alertmanagers": {"type": "array", "items": HOSTPORT},
+    }
+)
 
-SIGNALS = ("requests", "errors", "ttft", "inter_token_latency", "e2e_latency", "queue_time", "prompt_tokens",
-           "generation_tokens", "running", "waiting", "kv_cache_usage", "preemptions")
+SIGNALS = (
+    "requests",
+    "errors",
+    "ttft",
+    "inter_token_latency",
+    "e2e_latency",
+    "queue_time",
+    "prompt_tokens",
+    "generation_tokens",
+    "running",
+    "waiting",
+    "kv_cache_usage",
+    "preemptions",
+)
 VERSION = {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)*$", "x-expected": "a dotted version such as 0.10 or 2.4.1"}
 
-SIGNAL_VARIANT = _object({
-    "metric": METRIC_NAME,
-    "type": {"enum": ["counter", "gauge", "histogram", "summary"]},
-    "unit": {"type": "string"},
-    "labels": {"type": "array", "items": LABEL_NAME, "uniqueItems": True},
-    "buckets": {"type": "array", "items": {"type": "number"}, "minItems": 1},
-    "native": {"type": "boolean", "x-expected": "true for a native histogram"},
-    "matchers": {"type": "string", "x-expected": 'extra label matchers, e.g. finished_reason="error"'},
-    "since": VERSION,
-    "until": VERSION,
-    "note": {"type": "string"},
-    "help": {"type": "string"},
-}, ("metric", "type"))
-
-BACKEND = _object({
-    "description": {"type": "string"},
-    "source": {"type": "string"},
-    "model_label": LABEL_NAME,
-    "colon_prefix": {"type": "string", "pattern": "^[a-zA-Z_][a-zA-Z0-9_]*:$", "x-expected": "a prefix such as vllm:"},
-    "default_version": VERSION,
-    "signals": {
-        "type": "object",
-        "propertyNames": {"enum": list(SIGNALS)},
-        "additionalProperties": {"type": "array", "items": SIGNAL_VARIANT, "minItems": 1},
-        "x-expected": "canonical signals: " + ", ".join(SIGNALS),
+SIGNAL_VARIANT = _object(
+    {
+        "metric": METRIC_NAME,
+        "type": {"enum": ["counter", "gauge", "histogram", "summary"]},
+        "unit": {"type": "string"},
+        "labels": {"type": "array", "items": LABEL_NAME, "uniqueItems": True},
+        "buckets": {"type": "array", "items": {"type": "number"}, "minItems": 1},
+        "native": {"type": "boolean", "x-expected": "true for a native histogram"},
+        "matchers": {"type": "string", "x-expected": 'extra label matchers, e.g. finished_reason="error"'},
+        "since": VERSION,
+        "until": VERSION,
+        "note": {"type": "string"},
+        "help": {"type": "string"},
     },
-    "other": {"type": "array", "items": SIGNAL_VARIANT},
-}, ("signals",))
+    ("metric", "type"),
+)
+
+BACKEND = _object(
+    {
+        "description": {"type": "string"},
+        "source": {"type": "string"},
+        "model_label": LABEL_NAME,
+        "colon_prefix": {
+            "type": "string",
+            "pattern": "^[a-zA-Z_][a-zA-Z0-9_]*:$",
+            "x-expected": "a prefix such as vllm:",
+        },
+        "default_version": VERSION,
+        "signals": {
+            "type": "object",
+            "propertyNames": {"enum": list(SIGNALS)},
+            "additionalProperties": {"type": "array", "items": SIGNAL_VARIANT, "minItems": 1},
+            "x-expected": "canonical signals: " + ", ".join(SIGNALS),
+        },
+        "other": {"type": "array", "items": SIGNAL_VARIANT},
+    },
+    ("signals",),
+)
 
 OBJECTIVE = {
     "anyOf": [
@@ -201,69 +283,101 @@ THRESHOLD = {
     "anyOf": [{"type": "number", "exclusiveMinimum": 0}, DURATION],
     "x-expected": "a latency such as 500ms or 0.5 (seconds)",
 }
-TIER = _object({
-    "enabled": {"type": "boolean"},
-    "severity": ALERT["properties"]["severity"],
-    "for": DURATION,
-    "labels": LABELS,
-    "burn_rate": {"type": "number", "exclusiveMinimum": 0,
-                  "x-expected": "a burn-rate threshold overriding the SRE Workbook factor"},
-    "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
-})
+TIER = _object(
+    {
+        "enabled": {"type": "boolean"},
+        "severity": ALERT["properties"]["severity"],
+        "for": DURATION,
+        "labels": LABELS,
+        "burn_rate": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "x-expected": "a burn-rate threshold overriding the SRE Workbook factor",
+        },
+        "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
+    }
+)
 TIER_NAMES = ("page-fast", "page-slow", "ticket-fast", "ticket-slow")
-ALERTING = _object({
-    "tiers": _object({name: TIER for name in TIER_NAMES}),
-    "min_traffic": {"type": "number", "minimum": 0,
-                    "x-expected": "events per second below which burn alerts stay quiet"},
-    "budget_exhausted": TIER,
-    "labels": LABELS,
-    "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
-    # Prometheus accepts '-' in alert names, and Sloth specs use it.
-    "alert_name": {"type": "string", "pattern": r"^[a-zA-Z_][a-zA-Z0-9_-]*$",
-                   "x-expected": "an alert name such as HighErrorRate ([a-zA-Z_][a-zA-Z0-9_-]*)"},
-    "runbook_url": ALERT["properties"]["runbook_url"],
-})
-SLI = _object({
-    "probe": {**NAME, "x-expected": "a Probe's name (availability), or an LLM probe target with signal"},
-    "signal": {"enum": list(SIGNALS)},
-    "threshold": THRESHOLD,
-    "ratio": _object({
-        "errors": PROMQL,
-        "good": PROMQL,
-        "total": PROMQL,
-        "denominator_corrected": {"type": "boolean",
-                                  "x-expected": "true to weigh each window's errors by its share of the "
-                                                "period's traffic (Sloth's denominator_corrected_rules)"},
-    }, ("total",)),
-    "latency": _object({
-        "metric": METRIC_NAME,
+ALERTING = _object(
+    {
+        "tiers": _object({name: TIER for name in TIER_NAMES}),
+        "min_traffic": {
+            "type": "number",
+            "minimum": 0,
+            "x-expected": "events per second below which burn alerts stay quiet",
+        },
+        "budget_exhausted": TIER,
+        "labels": LABELS,
+        "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
+        # Prometheus accepts '-' in alert names, and Sloth specs use it.
+        "alert_name": {
+            "type": "string",
+            "pattern": r"^[a-zA-Z_][a-zA-Z0-9_-]*$",
+            "x-expected": "an alert name such as HighErrorRate ([a-zA-Z_][a-zA-Z0-9_-]*)",
+        },
+        "runbook_url": ALERT["properties"]["runbook_url"],
+    }
+)
+SLI = _object(
+    {
+        "probe": {**NAME, "x-expected": "a Probe's name (availability), or an LLM probe target with signal"},
+        "signal": {"enum": list(SIGNALS)},
         "threshold": THRESHOLD,
-        "buckets": {"type": "array", "items": {"type": "number"}, "minItems": 1},
-        "native": {"type": "boolean"},
-        "matchers": {"type": "string"},
-    }, ("metric", "threshold")),
-}, minProperties=1, **{"x-expected": "one of signal, ratio or latency"})
-SLO = _object({
-    "name": NAME,
-    "description": {"type": "string"},
-    "objective": OBJECTIVE,
-    "window": DURATION,
-    "labels": LABELS,
-    "sli": SLI,
-    "alerting": ALERTING,
-}, ("name", "objective", "sli"))
+        "ratio": _object(
+            {
+                "errors": PROMQL,
+                "good": PROMQL,
+                "total": PROMQL,
+                "denominator_corrected": {
+                    "type": "boolean",
+                    "x-expected": "true to weigh each window's errors by its share of the "
+                    "period's traffic (Sloth's denominator_corrected_rules)",
+                },
+            },
+            ("total",),
+        ),
+        "latency": _object(
+            {
+                "metric": METRIC_NAME,
+                "threshold": THRESHOLD,
+                "buckets": {"type": "array", "items": {"type": "number"}, "minItems": 1},
+                "native": {"type": "boolean"},
+                "matchers": {"type": "string"},
+            },
+            ("metric", "threshold"),
+        ),
+    },
+    minProperties=1,
+    **{"x-expected": "one of signal, ratio or latency"},
+)
+SLO = _object(
+    {
+        "name": NAME,
+        "description": {"type": "string"},
+        "objective": OBJECTIVE,
+        "window": DURATION,
+        "labels": LABELS,
+        "sli": SLI,
+        "alerting": ALERTING,
+    },
+    ("name", "objective", "sli"),
+)
 CONVENTIONS = ("promspec", "sloth")
-SERVICE = _object({
-    "conventions": {"enum": list(CONVENTIONS),
-                    "x-expected": "promspec (the default), or sloth: Sloth's alert names, labels and series"},
-    "backend": NAME,
-    "backend_version": VERSION,
-    "colons_as_underscores": {"type": "boolean",
-                              "x-expected": "true when the scrape path rewrites vllm: to vllm_"},
-    "selector": LABELS,
-    "alerting": ALERTING,
-    "slos": {"type": "array", "items": SLO, "minItems": 1},
-}, ("slos",))
+SERVICE = _object(
+    {
+        "conventions": {
+            "enum": list(CONVENTIONS),
+            "x-expected": "promspec (the default), or sloth: Sloth's alert names, labels and series",
+        },
+        "backend": NAME,
+        "backend_version": VERSION,
+        "colons_as_underscores": {"type": "boolean", "x-expected": "true when the scrape path rewrites vllm: to vllm_"},
+        "selector": LABELS,
+        "alerting": ALERTING,
+        "slos": {"type": "array", "items": SLO, "minItems": 1},
+    },
+    ("slos",),
+)
 
 SPECS = {
     "Catalog": CATALOG,
@@ -306,7 +420,9 @@ DESCRIPTIONS["Notifications"] = "Alertmanager receivers, routes, escalation and 
 from .probe_schema import PROBE  # noqa: E402
 
 SPECS["Probe"] = PROBE
-DESCRIPTIONS["Probe"] = "Synthetic checks run by blackbox_exporter (http, tcp, icmp, dns, grpc) from one or more locations."
+DESCRIPTIONS["Probe"] = (
+    "Synthetic checks run by blackbox_exporter (http, tcp, icmp, dns, grpc) from one or more locations."
+)
 
 
 def envelope(kind: str) -> dict:
@@ -316,12 +432,15 @@ def envelope(kind: str) -> dict:
         "$id": f"{SCHEMA_BASE}{kind}.json",
         "title": f"promspec {kind}",
         "description": DESCRIPTIONS.get(kind, ""),
-        **_object({
-            "apiVersion": {"const": API_VERSION, "x-expected": f"apiVersion: {API_VERSION}"},
-            "kind": {"const": kind},
-            "metadata": METADATA,
-            "spec": SPECS[kind],
-        }, ("apiVersion", "kind", "metadata", "spec")),
+        **_object(
+            {
+                "apiVersion": {"const": API_VERSION, "x-expected": f"apiVersion: {API_VERSION}"},
+                "kind": {"const": kind},
+                "metadata": METADATA,
+                "spec": SPECS[kind],
+            },
+            ("apiVersion", "kind", "metadata", "spec"),
+        ),
     }
 
 

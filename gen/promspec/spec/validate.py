@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 from jsonschema import Draft202012Validator
 
@@ -29,7 +29,7 @@ def _strict_patterns(schema):
     return schema
 
 
-@lru_cache(maxsize=None)
+@cache
 def _validators() -> dict:
     return {kind: Draft202012Validator(_strict_patterns(schema)) for kind, schema in all_schemas().items()}
 
@@ -57,8 +57,14 @@ def _describe(value) -> str:
     return "a mapping"
 
 
-_TYPE_WORDS = {"string": "a string", "number": "a number", "integer": "a whole number",
-               "boolean": "true or false", "array": "a list", "object": "a mapping"}
+_TYPE_WORDS = {
+    "string": "a string",
+    "number": "a number",
+    "integer": "a whole number",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "a mapping",
+}
 
 
 def _expected(error) -> str:
@@ -69,8 +75,11 @@ def _expected(error) -> str:
         types = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
         return " or ".join(_TYPE_WORDS.get(t, str(t)) for t in types)
     if error.validator == "enum":
-        return "one of " + ", ".join(str(v) for v in error.validator_value) if error.validator_value else \
-            "no value here (nothing is allowed)"
+        return (
+            "one of " + ", ".join(str(v) for v in error.validator_value)
+            if error.validator_value
+            else "no value here (nothing is allowed)"
+        )
     if error.validator == "const":
         return repr(error.validator_value)
     if error.validator == "minItems":
@@ -88,13 +97,21 @@ def _report_error(doc: Document, error, report: Report) -> None:
         extra = [k for k in error.instance if k not in error.schema.get("properties", {})]
         for key in extra:
             hint = did_you_mean(key, allowed)
-            report.error(doc.pos(path + (key,), key=True), f"unknown field {key!r}{hint}",
-                         dotted(path + (key,)), "one of: " + ", ".join(allowed) if allowed else "no fields here")
+            report.error(
+                doc.pos(path + (key,), key=True),
+                f"unknown field {key!r}{hint}",
+                dotted(path + (key,)),
+                "one of: " + ", ".join(allowed) if allowed else "no fields here",
+            )
         return
     if error.validator == "required":
         missing = error.message.split("'")[1] if "'" in error.message else error.message
-        report.error(doc.pos(path), f"missing required field {missing!r}", where,
-                     f"{missing}: {_hint_for(error.schema, missing)}")
+        report.error(
+            doc.pos(path),
+            f"missing required field {missing!r}",
+            where,
+            f"{missing}: {_hint_for(error.schema, missing)}",
+        )
         return
     if error.validator in ("anyOf", "oneOf") and "x-expected" in error.schema:
         report.error(doc.pos(path), f"invalid value: {_describe(error.instance)}", where, error.schema["x-expected"])
@@ -104,8 +121,12 @@ def _report_error(doc: Document, error, report: Report) -> None:
         _report_error(doc, best, report)
         return
     if "propertyNames" in error.schema_path:
-        report.error(doc.pos(path + (error.instance,), key=True), f"invalid name {error.instance!r}",
-                     dotted(path + (error.instance,)), "a label name ([a-zA-Z_][a-zA-Z0-9_]*)")
+        report.error(
+            doc.pos(path + (error.instance,), key=True),
+            f"invalid name {error.instance!r}",
+            dotted(path + (error.instance,)),
+            "a label name ([a-zA-Z_][a-zA-Z0-9_]*)",
+        )
         return
     if error.validator == "minItems" and isinstance(error.instance, list) and not error.instance:
         report.error(doc.pos(path), "empty list", where, _expected(error))
@@ -134,7 +155,9 @@ def _fast_checks(docs: list[Document]) -> dict:
         import fastjsonschema
     except ImportError:  # optional speed-up
         return {}
-    counts = Counter(d.data.get("kind") for d in docs if isinstance(d.data, dict) and isinstance(d.data.get("kind"), str))
+    counts = Counter(
+        d.data.get("kind") for d in docs if isinstance(d.data, dict) and isinstance(d.data.get("kind"), str)
+    )
     schemas = all_schemas()
     checks = {}
     for kind, count in counts.items():
@@ -142,7 +165,7 @@ def _fast_checks(docs: list[Document]) -> dict:
             schema = _strict_patterns({k: v for k, v in schemas[kind].items() if k not in ("$schema", "$id")})
             try:
                 checks[kind] = (fastjsonschema.compile(schema), fastjsonschema.JsonSchemaException)
-            except Exception:  # noqa: BLE001 - a schema it cannot compile is checked by jsonschema alone
+            except Exception:
                 continue
     return checks
 
@@ -155,8 +178,12 @@ def validate_documents(docs: list[Document], report: Report, extra_kinds: tuple 
     for doc in docs:
         data = doc.data
         if not isinstance(data, dict):
-            report.error(doc.pos(()), f"a spec document must be a mapping, not {_describe(data)}", "",
-                         "apiVersion, kind, metadata and spec")
+            report.error(
+                doc.pos(()),
+                f"a spec document must be a mapping, not {_describe(data)}",
+                "",
+                "apiVersion, kind, metadata and spec",
+            )
             continue
         api = data.get("apiVersion")
         kind = data.get("kind")
@@ -164,24 +191,34 @@ def validate_documents(docs: list[Document], report: Report, extra_kinds: tuple 
             # A mapping or list here is unhashable: say what it is instead of looking it up.
             which = "kind" if not isinstance(kind, (str, type(None))) else "apiVersion"
             value = data[which]
-            report.error(doc.pos((which,)), f"invalid {which}: {_describe(value)}", which,
-                         "one of " + ", ".join(sorted(validators)) if which == "kind" else f"apiVersion: {API_VERSION}")
+            report.error(
+                doc.pos((which,)),
+                f"invalid {which}: {_describe(value)}",
+                which,
+                "one of " + ", ".join(sorted(validators)) if which == "kind" else f"apiVersion: {API_VERSION}",
+            )
             continue
         if api != API_VERSION and (api, kind) not in extra_kinds:
             if "apiVersion" not in data:
-                report.error(doc.pos(()), "missing required field 'apiVersion'", "apiVersion",
-                             f"apiVersion: {API_VERSION}")
+                report.error(
+                    doc.pos(()), "missing required field 'apiVersion'", "apiVersion", f"apiVersion: {API_VERSION}"
+                )
             else:
-                report.error(doc.pos(("apiVersion",)), f"unsupported apiVersion {api!r}", "apiVersion",
-                             f"apiVersion: {API_VERSION}")
+                report.error(
+                    doc.pos(("apiVersion",)),
+                    f"unsupported apiVersion {api!r}",
+                    "apiVersion",
+                    f"apiVersion: {API_VERSION}",
+                )
             continue
         if (api, kind) in extra_kinds:
             good.append(doc)
             continue
         if kind not in validators:
             hint = did_you_mean(str(kind), validators)
-            report.error(doc.pos(("kind",)), f"unknown kind {kind!r}{hint}", "kind",
-                         "one of " + ", ".join(sorted(validators)))
+            report.error(
+                doc.pos(("kind",)), f"unknown kind {kind!r}{hint}", "kind", "one of " + ", ".join(sorted(validators))
+            )
             continue
         if kind in fast:
             check, invalid = fast[kind]

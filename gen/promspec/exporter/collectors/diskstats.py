@@ -25,8 +25,10 @@ _COLUMNS = (
     ("node_disk_io_time_seconds_total", 9, _MS, "Total seconds spent doing I/Os."),
     ("node_disk_io_time_weighted_seconds_total", 10, _MS, "The weighted # of seconds spent doing I/Os."),
 )
-SPECS = {name: Spec("gauge" if name == "node_disk_io_now" else "counter", help_text, ("device",))
-         for name, _, _, help_text in _COLUMNS}
+SPECS = {
+    name: Spec("gauge" if name == "node_disk_io_now" else "counter", help_text, ("device",))
+    for name, _, _, help_text in _COLUMNS
+}
 
 
 class DiskstatsCollector(StatelessCollector):

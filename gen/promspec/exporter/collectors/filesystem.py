@@ -28,7 +28,8 @@ SPECS = {
     "node_filesystem_files_free": Spec("gauge", "Filesystem total free file nodes.", _LABELS),
     "node_filesystem_readonly": Spec("gauge", "Filesystem read-only status.", _LABELS),
     "node_filesystem_device_error": Spec(
-        "gauge", "Whether an error occurred while getting statistics for the given device.", _LABELS),
+        "gauge", "Whether an error occurred while getting statistics for the given device.", _LABELS
+    ),
 }
 
 
@@ -122,8 +123,12 @@ class FilesystemCollector:
         assert mount is not None
         prober.abandoned = True
         self._stuck.add(mount.mountpoint)
-        log.warning("filesystem %s (%s): statfs did not return within %gs; skipped until it does",
-                    mount.mountpoint, mount.fstype, self._timeout)
+        log.warning(
+            "filesystem %s (%s): statfs did not return within %gs; skipped until it does",
+            mount.mountpoint,
+            mount.fstype,
+            self._timeout,
+        )
 
     def _start_prober(self, todo: deque, results: dict) -> _Prober:
         prober = _Prober()

@@ -17,18 +17,29 @@ from ..probe.state import ProbeSet
 P = "promspec_probe_llm_"
 LABELS = ("target", "model", "location")
 SPECS = {
-    P + "ttft_seconds": Spec("histogram", "Client-observed time from sending the request to the first content "
-                             "token of a synthetic streaming completion.", LABELS),
-    P + "inter_token_latency_seconds": Spec("histogram", "Client-observed gaps between content chunks of a "
-                                            "synthetic streaming completion.", LABELS),
-    P + "e2e_seconds": Spec("histogram", "Client-observed time from the request to data: [DONE] of probes that "
-                            "succeeded.", LABELS),
-    P + "probes_total": Spec("counter", "Synthetic completions by outcome: ok, http_error, timeout, "
-                             "malformed_stream, empty_completion, connection_error.", (*LABELS, "outcome")),
-    P + "skipped_total": Spec("counter", "Probes not sent because the target's hourly request or token budget "
-                              "was spent.", LABELS),
-    P + "tokens_total": Spec("counter", "Completion tokens received (usage when reported, else content "
-                             "chunks).", LABELS),
+    P + "ttft_seconds": Spec(
+        "histogram",
+        "Client-observed time from sending the request to the first content token of a synthetic streaming completion.",
+        LABELS,
+    ),
+    P + "inter_token_latency_seconds": Spec(
+        "histogram", "Client-observed gaps between content chunks of a synthetic streaming completion.", LABELS
+    ),
+    P + "e2e_seconds": Spec(
+        "histogram", "Client-observed time from the request to data: [DONE] of probes that succeeded.", LABELS
+    ),
+    P + "probes_total": Spec(
+        "counter",
+        "Synthetic completions by outcome: ok, http_error, timeout, "
+        "malformed_stream, empty_completion, connection_error.",
+        (*LABELS, "outcome"),
+    ),
+    P + "skipped_total": Spec(
+        "counter", "Probes not sent because the target's hourly request or token budget was spent.", LABELS
+    ),
+    P + "tokens_total": Spec(
+        "counter", "Completion tokens received (usage when reported, else content chunks).", LABELS
+    ),
     P + "last_probe_timestamp_seconds": Spec("gauge", "Unix time the last probe of the target finished.", LABELS),
     P + "last_probe_age_seconds": Spec("gauge", "Seconds since the last probe finished, at scrape time.", LABELS),
 }
@@ -37,7 +48,7 @@ SPECS = {
 def _histogram(name: str, rows: list) -> object:
     family = new_family(name, "histogram", SPECS[name].help)
     for labels, hist in rows:
-        for bound, count in zip((*hist.bounds, float("inf")), hist.cumulative()):
+        for bound, count in zip((*hist.bounds, float("inf")), hist.cumulative(), strict=True):
             le = "+Inf" if bound == float("inf") else repr(float(bound))
             family.samples.append(Sample(name + "_bucket", {**labels, "le": le}, count))
         family.samples.append(Sample(name + "_sum", labels, hist.total))
@@ -58,13 +69,17 @@ class LlmProbeCollector:
 
     def collect(self) -> list:
         now = time.time()
-        rows = [({"target": t.name, "model": t.model, "location": t.location}, t, s)
-                for t, s in self.probes.snapshot()]
-        out = [_histogram(P + "ttft_seconds", [(lb, s.ttft) for lb, _, s in rows]),
-               _histogram(P + "inter_token_latency_seconds", [(lb, s.itl) for lb, _, s in rows]),
-               _histogram(P + "e2e_seconds", [(lb, s.e2e) for lb, _, s in rows])]
-        for name, value in ((P + "probes_total", None), (P + "skipped_total", "skipped"),
-                            (P + "tokens_total", "tokens")):
+        rows = [({"target": t.name, "model": t.model, "location": t.location}, t, s) for t, s in self.probes.snapshot()]
+        out = [
+            _histogram(P + "ttft_seconds", [(lb, s.ttft) for lb, _, s in rows]),
+            _histogram(P + "inter_token_latency_seconds", [(lb, s.itl) for lb, _, s in rows]),
+            _histogram(P + "e2e_seconds", [(lb, s.e2e) for lb, _, s in rows]),
+        ]
+        for name, value in (
+            (P + "probes_total", None),
+            (P + "skipped_total", "skipped"),
+            (P + "tokens_total", "tokens"),
+        ):
             family = new_family(name, "counter", SPECS[name].help)
             for labels, _, s in rows:
                 if value is None:

@@ -8,11 +8,30 @@ from ..procfs import parse_meminfo, read_parsed
 from ..registry import StatelessCollector
 
 # A fixed set rather than every line: the catalog stays the same on every kernel since 3.14.
-_FIELDS = ("MemTotal", "MemFree", "MemAvailable", "Buffers", "Cached", "SwapCached", "SwapTotal",
-           "SwapFree", "Active", "Inactive", "Dirty", "Writeback", "AnonPages", "Mapped", "Shmem",
-           "Slab", "SReclaimable", "SUnreclaim", "PageTables", "CommitLimit", "Committed_AS")
-SPECS = {f"node_memory_{field}_bytes": Spec("gauge", f"Memory information field {field}_bytes.")
-         for field in _FIELDS}
+_FIELDS = (
+    "MemTotal",
+    "MemFree",
+    "MemAvailable",
+    "Buffers",
+    "Cached",
+    "SwapCached",
+    "SwapTotal",
+    "SwapFree",
+    "Active",
+    "Inactive",
+    "Dirty",
+    "Writeback",
+    "AnonPages",
+    "Mapped",
+    "Shmem",
+    "Slab",
+    "SReclaimable",
+    "SUnreclaim",
+    "PageTables",
+    "CommitLimit",
+    "Committed_AS",
+)
+SPECS = {f"node_memory_{field}_bytes": Spec("gauge", f"Memory information field {field}_bytes.") for field in _FIELDS}
 
 
 class MeminfoCollector(StatelessCollector):

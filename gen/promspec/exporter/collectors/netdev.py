@@ -11,10 +11,14 @@ from ..registry import StatelessCollector
 
 # (name, column after "iface:")
 _COLUMNS = (
-    ("node_network_receive_bytes_total", 0), ("node_network_receive_packets_total", 1),
-    ("node_network_receive_errs_total", 2), ("node_network_receive_drop_total", 3),
-    ("node_network_transmit_bytes_total", 8), ("node_network_transmit_packets_total", 9),
-    ("node_network_transmit_errs_total", 10), ("node_network_transmit_drop_total", 11),
+    ("node_network_receive_bytes_total", 0),
+    ("node_network_receive_packets_total", 1),
+    ("node_network_receive_errs_total", 2),
+    ("node_network_receive_drop_total", 3),
+    ("node_network_transmit_bytes_total", 8),
+    ("node_network_transmit_packets_total", 9),
+    ("node_network_transmit_errs_total", 10),
+    ("node_network_transmit_drop_total", 11),
 )
 SPECS = {name: Spec("counter", f"Network device statistic {name[13:-6]}.", ("device",)) for name, _ in _COLUMNS}
 

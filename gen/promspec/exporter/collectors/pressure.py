@@ -9,15 +9,20 @@ from ..registry import CollectorFailed, StatelessCollector
 
 SPECS = {
     "node_pressure_cpu_waiting_seconds_total": Spec(
-        "counter", "Total time in seconds that processes have waited for CPU time."),
+        "counter", "Total time in seconds that processes have waited for CPU time."
+    ),
     "node_pressure_memory_waiting_seconds_total": Spec(
-        "counter", "Total time in seconds that processes have waited for memory."),
+        "counter", "Total time in seconds that processes have waited for memory."
+    ),
     "node_pressure_memory_stalled_seconds_total": Spec(
-        "counter", "Total time in seconds no process could make progress due to memory congestion."),
+        "counter", "Total time in seconds no process could make progress due to memory congestion."
+    ),
     "node_pressure_io_waiting_seconds_total": Spec(
-        "counter", "Total time in seconds that processes have waited due to IO congestion."),
+        "counter", "Total time in seconds that processes have waited due to IO congestion."
+    ),
     "node_pressure_io_stalled_seconds_total": Spec(
-        "counter", "Total time in seconds no process could make progress due to IO congestion."),
+        "counter", "Total time in seconds no process could make progress due to IO congestion."
+    ),
 }
 
 

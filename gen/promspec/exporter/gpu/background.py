@@ -29,8 +29,12 @@ class SlowSampler:
         self._max_age = max_age
         self._fields = [("pcie_throughput", lambda session, gpu: sample_pcie(session.nvml, session.kinds, gpu))]
         if processes:
-            self._fields.append(("processes", lambda session, gpu: sample_processes(
-                session.nvml, session.kinds, gpu, procfs, session.features)))
+            self._fields.append(
+                (
+                    "processes",
+                    lambda session, gpu: sample_processes(session.nvml, session.kinds, gpu, procfs, session.features),
+                )
+            )
         self._results: dict = {}
         self._threads: dict = {}
         self._lock = threading.Lock()
@@ -68,8 +72,9 @@ class SlowSampler:
     def results(self, key: str, now: float) -> list:
         """(field, taken, rows) for one GPU, for each field sampled within the maximum age."""
         with self._lock:
-            found = [(field, *self._results[(key, field)]) for field, _ in self._fields
-                     if (key, field) in self._results]
+            found = [
+                (field, *self._results[(key, field)]) for field, _ in self._fields if (key, field) in self._results
+            ]
         return [(field, taken, rows) for field, taken, rows in found if now - taken <= self._max_age]
 
     def _run(self, key: str) -> None:

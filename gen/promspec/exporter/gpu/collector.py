@@ -50,6 +50,7 @@ class _Outcome:
 
 def _request_restart(message: str) -> None:
     """Stop the exporter (the CLI then exits non-zero) so that its supervisor starts a fresh process."""
+
     def send() -> None:
         # The CLI installs its SIGTERM handler after building the collectors; a signal before
         # that would end the process as killed, not with the status that says why.
@@ -88,8 +89,9 @@ class GpuCollector:
         self._down: dict = {}
         self._xids = XidCounts()
         self._events: XidListener | None = None
-        self._sampler = SlowSampler(self._found.get, options.gpu_slow_interval, self._max_age,
-                                    options.gpu_processes, options.procfs)
+        self._sampler = SlowSampler(
+            self._found.get, options.gpu_slow_interval, self._max_age, options.gpu_processes, options.procfs
+        )
         self._closed = False
         if self._nvml is not None:
             self._start_open()
@@ -247,8 +249,9 @@ class GpuCollector:
                 outcomes[index] = self._take(gpu, future)
             else:
                 # Hung in NVML: serve what we had, with its age; the call is not repeated meanwhile.
-                outcomes[index] = _Outcome(up=False, sample=self._fresh(gpu.key),
-                                           error="no answer within the scrape deadline")
+                outcomes[index] = _Outcome(
+                    up=False, sample=self._fresh(gpu.key), error="no answer within the scrape deadline"
+                )
         self._log_changes(session, outcomes)
         return outcomes
 
@@ -305,13 +308,15 @@ class GpuCollector:
             if outcome.sample is not None:
                 for name, labels, value in outcome.sample.rows:
                     families.add(name, labels, value)
-                families.add("promspec_gpu_sample_age_seconds", {**gpu.labels, "field": "device"},
-                             max(0.0, now - outcome.sample.taken))
+                families.add(
+                    "promspec_gpu_sample_age_seconds",
+                    {**gpu.labels, "field": "device"},
+                    max(0.0, now - outcome.sample.taken),
+                )
             for field, taken, rows in self._sampler.results(gpu.key, now):
                 for name, labels, value in rows:
                     families.add(name, labels, value)
-                families.add("promspec_gpu_sample_age_seconds", {**gpu.labels, "field": field},
-                             max(0.0, now - taken))
+                families.add("promspec_gpu_sample_age_seconds", {**gpu.labels, "field": field}, max(0.0, now - taken))
             for xid, count in self._xids.for_gpu(gpu.key):
                 families.add("promspec_gpu_xid_errors_total", {**gpu.labels, "xid": str(xid)}, count)
         present = {gpu.key for gpu in session.gpus}

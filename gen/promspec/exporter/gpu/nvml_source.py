@@ -38,16 +38,26 @@ class ErrorKinds:
             return frozenset(getattr(nvml, name) for name in names if hasattr(nvml, name))
 
         # The driver went away or was reloaded: every handle is stale, NVML must be re-initialised.
-        self.session = codes("NVML_ERROR_UNINITIALIZED", "NVML_ERROR_DRIVER_NOT_LOADED",
-                             "NVML_ERROR_LIB_RM_VERSION_MISMATCH", "NVML_ERROR_LIBRARY_NOT_FOUND")
+        self.session = codes(
+            "NVML_ERROR_UNINITIALIZED",
+            "NVML_ERROR_DRIVER_NOT_LOADED",
+            "NVML_ERROR_LIB_RM_VERSION_MISMATCH",
+            "NVML_ERROR_LIBRARY_NOT_FOUND",
+        )
         # The library no longer matches the loaded kernel module (an in-place driver upgrade):
         # nothing but a process restart clears it.
         self.fatal = codes("NVML_ERROR_LIB_RM_VERSION_MISMATCH")
         # This GPU is gone until it is reset or the host reboots.
         self.lost = codes("NVML_ERROR_GPU_IS_LOST", "NVML_ERROR_RESET_REQUIRED", "NVML_ERROR_GPU_NOT_FOUND")
         # The value does not exist on this GPU; not a fault.
-        self.absent = codes("NVML_ERROR_NOT_SUPPORTED", "NVML_ERROR_NO_PERMISSION", "NVML_ERROR_NOT_FOUND",
-                            "NVML_ERROR_FUNCTION_NOT_FOUND", "NVML_ERROR_INVALID_ARGUMENT", "NVML_ERROR_NO_DATA")
+        self.absent = codes(
+            "NVML_ERROR_NOT_SUPPORTED",
+            "NVML_ERROR_NO_PERMISSION",
+            "NVML_ERROR_NOT_FOUND",
+            "NVML_ERROR_FUNCTION_NOT_FOUND",
+            "NVML_ERROR_INVALID_ARGUMENT",
+            "NVML_ERROR_NO_DATA",
+        )
         # The value exists but this process may not read it (MIG aggregates without privileges).
         self.permission = codes("NVML_ERROR_NO_PERMISSION")
 
@@ -114,8 +124,12 @@ class Gpu:
 
 
 # Temperature thresholds read once per GPU: label -> binding constant name.
-_THRESHOLDS = (("slowdown", "NVML_TEMPERATURE_THRESHOLD_SLOWDOWN"), ("shutdown", "NVML_TEMPERATURE_THRESHOLD_SHUTDOWN"),
-               ("gpu_max", "NVML_TEMPERATURE_THRESHOLD_GPU_MAX"), ("memory_max", "NVML_TEMPERATURE_THRESHOLD_MEM_MAX"))
+_THRESHOLDS = (
+    ("slowdown", "NVML_TEMPERATURE_THRESHOLD_SLOWDOWN"),
+    ("shutdown", "NVML_TEMPERATURE_THRESHOLD_SHUTDOWN"),
+    ("gpu_max", "NVML_TEMPERATURE_THRESHOLD_GPU_MAX"),
+    ("memory_max", "NVML_TEMPERATURE_THRESHOLD_MEM_MAX"),
+)
 
 
 class NvmlSession:
@@ -146,10 +160,12 @@ class NvmlSession:
         try:
             session.driver = {
                 "driver_version": text(session._optional(nvml.nvmlSystemGetDriverVersion) or ""),
-                "cuda_version": _cuda_version(session._optional(nvml.nvmlSystemGetCudaDriverVersion))}
-            session.gpus = [Gpu(index=index, handle=None,
-                                labels={"gpu": str(index), "uuid": "", "name": "", "pci_bus_id": ""})
-                            for index in range(nvml.nvmlDeviceGetCount())]
+                "cuda_version": _cuda_version(session._optional(nvml.nvmlSystemGetCudaDriverVersion)),
+            }
+            session.gpus = [
+                Gpu(index=index, handle=None, labels={"gpu": str(index), "uuid": "", "name": "", "pci_bus_id": ""})
+                for index in range(nvml.nvmlDeviceGetCount())
+            ]
         except Exception:
             session.close()
             raise
@@ -177,10 +193,15 @@ class NvmlSession:
         if uuid:
             name = text(self._optional(nvml.nvmlDeviceGetName, handle) or "")
             pci = self._optional(nvml.nvmlDeviceGetPciInfo, handle)
-            gpu.labels = {"gpu": str(gpu.index), "uuid": uuid, "name": name,
-                          "pci_bus_id": text(pci.busId) if pci is not None else ""}
-        gpu.info = dict(gpu.labels, **self.driver, vbios_version=text(
-            self._optional(nvml.nvmlDeviceGetVbiosVersion, handle) or ""))
+            gpu.labels = {
+                "gpu": str(gpu.index),
+                "uuid": uuid,
+                "name": name,
+                "pci_bus_id": text(pci.busId) if pci is not None else "",
+            }
+        gpu.info = dict(
+            gpu.labels, **self.driver, vbios_version=text(self._optional(nvml.nvmlDeviceGetVbiosVersion, handle) or "")
+        )
         gpu.thresholds = {}
         for label, constant in _THRESHOLDS:
             if hasattr(nvml, constant):

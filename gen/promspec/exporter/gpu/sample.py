@@ -21,9 +21,15 @@ log = logging.getLogger("promspec.exporter")
 
 # NVML bit -> reason label; names follow NVML's nvmlClocksEventReason* constants.
 _CLOCK_EVENT_REASONS = (
-    (0x1, "gpu_idle"), (0x2, "applications_clocks_setting"), (0x4, "sw_power_cap"), (0x8, "hw_slowdown"),
-    (0x10, "sync_boost"), (0x20, "sw_thermal_slowdown"), (0x40, "hw_thermal_slowdown"),
-    (0x80, "hw_power_brake_slowdown"), (0x100, "display_clock_setting"),
+    (0x1, "gpu_idle"),
+    (0x2, "applications_clocks_setting"),
+    (0x4, "sw_power_cap"),
+    (0x8, "hw_slowdown"),
+    (0x10, "sync_boost"),
+    (0x20, "sw_thermal_slowdown"),
+    (0x40, "hw_thermal_slowdown"),
+    (0x80, "hw_power_brake_slowdown"),
+    (0x100, "display_clock_setting"),
 )
 _KIB = 1024.0
 
@@ -91,42 +97,87 @@ class FieldRule:
     scale: float = 1.0
     integer: bool = True  # counts and flags arrive as integer types; a double there is corrupt
     low: float = 0.0
-    high: float = float(2 ** 48)  # far above any real count; NVML's blank/not-available values are above
+    high: float = float(2**48)  # far above any real count; NVML's blank/not-available values are above
     ecc: bool = False  # read only while ECC is on
 
 
-_INT_TYPES = ("NVML_VALUE_TYPE_UNSIGNED_INT", "NVML_VALUE_TYPE_UNSIGNED_LONG", "NVML_VALUE_TYPE_UNSIGNED_LONG_LONG",
-              "NVML_VALUE_TYPE_SIGNED_LONG_LONG", "NVML_VALUE_TYPE_SIGNED_INT", "NVML_VALUE_TYPE_UNSIGNED_SHORT")
+_INT_TYPES = (
+    "NVML_VALUE_TYPE_UNSIGNED_INT",
+    "NVML_VALUE_TYPE_UNSIGNED_LONG",
+    "NVML_VALUE_TYPE_UNSIGNED_LONG_LONG",
+    "NVML_VALUE_TYPE_SIGNED_LONG_LONG",
+    "NVML_VALUE_TYPE_SIGNED_INT",
+    "NVML_VALUE_TYPE_UNSIGNED_SHORT",
+)
 _MEMBERS = dict(zip(_INT_TYPES, ("uiVal", "ulVal", "ullVal", "sllVal", "siVal", "usVal"), strict=True))
 
 _FIELDS = (
-    FieldRule(constant="NVML_FI_DEV_MEMORY_TEMP", family="promspec_gpu_memory_temperature_celsius", labels={},
-              integer=False, low=1.0, high=150.0),
-    FieldRule(constant="NVML_FI_DEV_TOTAL_ENERGY_CONSUMPTION", family="promspec_gpu_energy_joules_total",
-              labels={}, scale=0.001, high=float(2 ** 62)),
-    FieldRule(constant="NVML_FI_DEV_ECC_SBE_VOL_TOTAL", family="promspec_gpu_ecc_errors_total",
-              labels={"type": "corrected"}, ecc=True),
-    FieldRule(constant="NVML_FI_DEV_ECC_DBE_VOL_TOTAL", family="promspec_gpu_ecc_errors_total",
-              labels={"type": "uncorrected"}, ecc=True),
-    FieldRule(constant="NVML_FI_DEV_RETIRED_SBE", family="promspec_gpu_retired_pages",
-              labels={"cause": "multiple_single_bit_ecc"}, high=65536.0),
-    FieldRule(constant="NVML_FI_DEV_RETIRED_DBE", family="promspec_gpu_retired_pages",
-              labels={"cause": "double_bit_ecc"}, high=65536.0),
-    FieldRule(constant="NVML_FI_DEV_RETIRED_PENDING", family="promspec_gpu_retired_pages_pending", labels={},
-              high=1.0),
-    FieldRule(constant="NVML_FI_DEV_REMAPPED_COR", family="promspec_gpu_remapped_rows",
-              labels={"state": "correctable"}, high=65536.0),
-    FieldRule(constant="NVML_FI_DEV_REMAPPED_UNC", family="promspec_gpu_remapped_rows",
-              labels={"state": "uncorrectable"}, high=65536.0),
-    FieldRule(constant="NVML_FI_DEV_REMAPPED_PENDING", family="promspec_gpu_remapped_rows_pending", labels={},
-              high=1.0),
-    FieldRule(constant="NVML_FI_DEV_REMAPPED_FAILURE", family="promspec_gpu_remapped_rows_failed", labels={},
-              high=1.0),
+    FieldRule(
+        constant="NVML_FI_DEV_MEMORY_TEMP",
+        family="promspec_gpu_memory_temperature_celsius",
+        labels={},
+        integer=False,
+        low=1.0,
+        high=150.0,
+    ),
+    FieldRule(
+        constant="NVML_FI_DEV_TOTAL_ENERGY_CONSUMPTION",
+        family="promspec_gpu_energy_joules_total",
+        labels={},
+        scale=0.001,
+        high=float(2**62),
+    ),
+    FieldRule(
+        constant="NVML_FI_DEV_ECC_SBE_VOL_TOTAL",
+        family="promspec_gpu_ecc_errors_total",
+        labels={"type": "corrected"},
+        ecc=True,
+    ),
+    FieldRule(
+        constant="NVML_FI_DEV_ECC_DBE_VOL_TOTAL",
+        family="promspec_gpu_ecc_errors_total",
+        labels={"type": "uncorrected"},
+        ecc=True,
+    ),
+    FieldRule(
+        constant="NVML_FI_DEV_RETIRED_SBE",
+        family="promspec_gpu_retired_pages",
+        labels={"cause": "multiple_single_bit_ecc"},
+        high=65536.0,
+    ),
+    FieldRule(
+        constant="NVML_FI_DEV_RETIRED_DBE",
+        family="promspec_gpu_retired_pages",
+        labels={"cause": "double_bit_ecc"},
+        high=65536.0,
+    ),
+    FieldRule(constant="NVML_FI_DEV_RETIRED_PENDING", family="promspec_gpu_retired_pages_pending", labels={}, high=1.0),
+    FieldRule(
+        constant="NVML_FI_DEV_REMAPPED_COR",
+        family="promspec_gpu_remapped_rows",
+        labels={"state": "correctable"},
+        high=65536.0,
+    ),
+    FieldRule(
+        constant="NVML_FI_DEV_REMAPPED_UNC",
+        family="promspec_gpu_remapped_rows",
+        labels={"state": "uncorrectable"},
+        high=65536.0,
+    ),
+    FieldRule(
+        constant="NVML_FI_DEV_REMAPPED_PENDING", family="promspec_gpu_remapped_rows_pending", labels={}, high=1.0
+    ),
+    FieldRule(constant="NVML_FI_DEV_REMAPPED_FAILURE", family="promspec_gpu_remapped_rows_failed", labels={}, high=1.0),
     FieldRule(constant="NVML_FI_DEV_PCIE_REPLAY_COUNTER", family="promspec_gpu_pcie_replays_total", labels={}),
 )
 _NVLINK_FIELDS = tuple(
-    FieldRule(constant=f"NVML_FI_DEV_NVLINK_{kind.upper()}_ERROR_COUNT_TOTAL", family="promspec_gpu_nvlink_errors_total",
-              labels={"type": kind}) for kind in ("crc_flit", "crc_data", "replay", "recovery"))
+    FieldRule(
+        constant=f"NVML_FI_DEV_NVLINK_{kind.upper()}_ERROR_COUNT_TOTAL",
+        family="promspec_gpu_nvlink_errors_total",
+        labels={"type": kind},
+    )
+    for kind in ("crc_flit", "crc_data", "replay", "recovery")
+)
 
 
 def _field_table(nvml, gpu: Gpu) -> list:
@@ -136,13 +187,20 @@ def _field_table(nvml, gpu: Gpu) -> list:
         rules += _NVLINK_FIELDS
     table = [(getattr(nvml, rule.constant), rule) for rule in rules if hasattr(nvml, rule.constant)]
     for link in gpu.nvlinks:
-        for direction, family in (("TX", "promspec_gpu_nvlink_transmit_bytes_total"),
-                                  ("RX", "promspec_gpu_nvlink_receive_bytes_total")):
+        for direction, family in (
+            ("TX", "promspec_gpu_nvlink_transmit_bytes_total"),
+            ("RX", "promspec_gpu_nvlink_receive_bytes_total"),
+        ):
             constant = f"NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_{direction}"
             if hasattr(nvml, constant):
-                table.append(((getattr(nvml, constant), link),
-                              FieldRule(constant=constant, family=family, labels={"link": str(link)}, scale=_KIB,
-                                        high=float(2 ** 62))))
+                table.append(
+                    (
+                        (getattr(nvml, constant), link),
+                        FieldRule(
+                            constant=constant, family=family, labels={"link": str(link)}, scale=_KIB, high=float(2**62)
+                        ),
+                    )
+                )
     return table
 
 
@@ -199,8 +257,9 @@ def sample_device(nvml, kinds, gpu: Gpu, features: BindingFeatures) -> DeviceSam
         mhz = reader.get(nvml.nvmlDeviceGetClockInfo, handle, constant)
         if mhz is not None:
             add("promspec_gpu_clock_hertz", mhz * 1e6, {"clock": clock})
-    reasons_fn = getattr(nvml, "nvmlDeviceGetCurrentClocksEventReasons", None) or \
-        nvml.nvmlDeviceGetCurrentClocksThrottleReasons
+    reasons_fn = (
+        getattr(nvml, "nvmlDeviceGetCurrentClocksEventReasons", None) or nvml.nvmlDeviceGetCurrentClocksThrottleReasons
+    )
     reasons = reader.get(reasons_fn, handle)
     if reasons is not None:
         for bit, reason in _CLOCK_EVENT_REASONS:
@@ -211,8 +270,11 @@ def sample_device(nvml, kinds, gpu: Gpu, features: BindingFeatures) -> DeviceSam
         for link in gpu.nvlinks:
             state = reader.get(nvml.nvmlDeviceGetNvLinkState, handle, link)
             if state is not None:
-                add("promspec_gpu_nvlink_active", 1.0 if state == nvml.NVML_FEATURE_ENABLED else 0.0,
-                    {"link": str(link)})
+                add(
+                    "promspec_gpu_nvlink_active",
+                    1.0 if state == nvml.NVML_FEATURE_ENABLED else 0.0,
+                    {"link": str(link)},
+                )
     if mig:
         _mig_rows(nvml, reader, gpu, rows, features)
         if reader.denied:
@@ -236,8 +298,9 @@ def _memory_info(reader: _Reader, handle, features: BindingFeatures):
             if code in reader.kinds.permission:
                 reader.denied = True
                 return None
-            if code != getattr(reader.nvml, "NVML_ERROR_FUNCTION_NOT_FOUND", None) and \
-                    code != getattr(reader.nvml, "NVML_ERROR_NOT_SUPPORTED", None):
+            if code != getattr(reader.nvml, "NVML_ERROR_FUNCTION_NOT_FOUND", None) and code != getattr(
+                reader.nvml, "NVML_ERROR_NOT_SUPPORTED", None
+            ):
                 return None
         except TypeError:  # a binding without the version argument
             pass
@@ -246,9 +309,11 @@ def _memory_info(reader: _Reader, handle, features: BindingFeatures):
 
 def _memory_rows(rows: list, labels: dict, memory) -> None:
     if memory is not None:
-        rows += [("promspec_gpu_memory_used_bytes", labels, float(memory.used)),
-                 ("promspec_gpu_memory_free_bytes", labels, float(memory.free)),
-                 ("promspec_gpu_memory_total_bytes", labels, float(memory.total))]
+        rows += [
+            ("promspec_gpu_memory_used_bytes", labels, float(memory.used)),
+            ("promspec_gpu_memory_free_bytes", labels, float(memory.free)),
+            ("promspec_gpu_memory_total_bytes", labels, float(memory.total)),
+        ]
         reserved = getattr(memory, "reserved", None)
         if reserved is not None:
             rows.append(("promspec_gpu_memory_reserved_bytes", labels, float(reserved)))
@@ -258,8 +323,10 @@ def _utilization_rows(reader: _Reader, handle, labels: dict, rows: list) -> None
     # NVML has no utilisation for MIG-enabled GPUs or their instances (DCGM profiling has).
     rates = reader.get(reader.nvml.nvmlDeviceGetUtilizationRates, handle)
     if rates is not None:
-        rows += [("promspec_gpu_utilization_ratio", labels, rates.gpu / 100.0),
-                 ("promspec_gpu_memory_utilization_ratio", labels, rates.memory / 100.0)]
+        rows += [
+            ("promspec_gpu_utilization_ratio", labels, rates.gpu / 100.0),
+            ("promspec_gpu_memory_utilization_ratio", labels, rates.memory / 100.0),
+        ]
 
 
 def _field_rows(nvml, reader: _Reader, gpu: Gpu, add) -> None:
@@ -285,8 +352,9 @@ def mig_instances(nvml, reader: _Reader, handle) -> list:
         mig = reader.get(nvml.nvmlDeviceGetMigDeviceHandleByIndex, handle, index)
         if mig is None:
             continue
-        ids = mig_ids(reader.get(nvml.nvmlDeviceGetGpuInstanceId, mig),
-                      reader.get(nvml.nvmlDeviceGetComputeInstanceId, mig))
+        ids = mig_ids(
+            reader.get(nvml.nvmlDeviceGetGpuInstanceId, mig), reader.get(nvml.nvmlDeviceGetComputeInstanceId, mig)
+        )
         if ids:
             instances.append((mig, ids))
     return instances
@@ -310,8 +378,13 @@ def sample_pcie(nvml, kinds, gpu: Gpu) -> list:
     for direction, counter in (("tx", nvml.NVML_PCIE_UTIL_TX_BYTES), ("rx", nvml.NVML_PCIE_UTIL_RX_BYTES)):
         kb_per_second = reader.get(nvml.nvmlDeviceGetPcieThroughput, handle, counter)
         if kb_per_second is not None:
-            rows.append(("promspec_gpu_pcie_throughput_bytes_per_second", {**gpu.labels, "direction": direction},
-                         kb_per_second * _KIB))
+            rows.append(
+                (
+                    "promspec_gpu_pcie_throughput_bytes_per_second",
+                    {**gpu.labels, "direction": direction},
+                    kb_per_second * _KIB,
+                )
+            )
     return rows
 
 
@@ -342,8 +415,13 @@ def sample_processes(nvml, kinds, gpu: Gpu, procfs: str, features: BindingFeatur
         used[key] = max(used.get(key, 0), process.usedGpuMemory)
     rows = []
     for (pid, ids), memory in sorted(used.items()):
-        labels = {**gpu.labels, **dict(ids), "pid": str(pid), "process": process_name(procfs, pid),
-                  "container_id": container_id(procfs, pid)}
+        labels = {
+            **gpu.labels,
+            **dict(ids),
+            "pid": str(pid),
+            "process": process_name(procfs, pid),
+            "container_id": container_id(procfs, pid),
+        }
         rows.append(("promspec_gpu_process_memory_bytes", labels, float(memory)))
     if reader.denied and not rows:
         _unavailable(rows, gpu.labels, "processes")

@@ -13,8 +13,20 @@ MAX_TOKENS_CAP = 256  # a probe measures latency; it must never become load
 _DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?)(ms|s|m|h)$")
 _UNIT = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-TARGET_KEYS = {"name", "url", "model", "api", "interval", "timeout", "max_tokens", "prompt", "location",
-               "token_file", "token_env", "budget"}
+TARGET_KEYS = {
+    "name",
+    "url",
+    "model",
+    "api",
+    "interval",
+    "timeout",
+    "max_tokens",
+    "prompt",
+    "location",
+    "token_file",
+    "token_env",
+    "budget",
+}
 
 
 class ProbeConfigError(Exception):
@@ -97,13 +109,23 @@ def _target(i: int, raw, default_location: str) -> Target:
     if not isinstance(budget, dict) or set(budget) - {"requests_per_hour", "tokens_per_hour"}:
         raise ProbeConfigError(f"{where}.budget: expected {{requests_per_hour: N, tokens_per_hour: N}}")
     requests = _int(f"{where}.budget.requests_per_hour", budget.get("requests_per_hour", 240), 1, 3600)
-    tokens = _int(f"{where}.budget.tokens_per_hour", budget.get("tokens_per_hour", requests * max_tokens),
-                  max_tokens, 10_000_000)
-    return Target(name=raw["name"], url=raw["url"], model=raw["model"], api=api, interval=interval,
-                  timeout=timeout, max_tokens=max_tokens, prompt=str(raw.get("prompt", PROMPT)),
-                  location=str(raw.get("location", default_location)), token_file=str(raw.get("token_file", "")),
-                  token_env=str(raw.get("token_env", "")), budget=Budget(requests_per_hour=requests,
-                                                                         tokens_per_hour=tokens))
+    tokens = _int(
+        f"{where}.budget.tokens_per_hour", budget.get("tokens_per_hour", requests * max_tokens), max_tokens, 10_000_000
+    )
+    return Target(
+        name=raw["name"],
+        url=raw["url"],
+        model=raw["model"],
+        api=api,
+        interval=interval,
+        timeout=timeout,
+        max_tokens=max_tokens,
+        prompt=str(raw.get("prompt", PROMPT)),
+        location=str(raw.get("location", default_location)),
+        token_file=str(raw.get("token_file", "")),
+        token_env=str(raw.get("token_env", "")),
+        budget=Budget(requests_per_hour=requests, tokens_per_hour=tokens),
+    )
 
 
 def parse(data) -> list[Target]:

@@ -13,7 +13,13 @@ from urllib.parse import urlsplit
 from .config import Target
 
 OK, HTTP_ERROR, TIMEOUT, MALFORMED, EMPTY, CONNECTION_ERROR = (
-    "ok", "http_error", "timeout", "malformed_stream", "empty_completion", "connection_error")
+    "ok",
+    "http_error",
+    "timeout",
+    "malformed_stream",
+    "empty_completion",
+    "connection_error",
+)
 OUTCOMES = (OK, HTTP_ERROR, TIMEOUT, MALFORMED, EMPTY, CONNECTION_ERROR)
 MAX_LINE = 1 << 20  # an SSE line longer than this is not a token stream
 
@@ -71,8 +77,9 @@ def run(target: Target, clock: Callable[[], float] = time.monotonic) -> Result:
     deadline = start + target.timeout
     conn: http.client.HTTPConnection
     if parts.scheme == "https":
-        conn = http.client.HTTPSConnection(parts.hostname or "", parts.port, timeout=target.timeout,
-                                           context=ssl.create_default_context())
+        conn = http.client.HTTPSConnection(
+            parts.hostname or "", parts.port, timeout=target.timeout, context=ssl.create_default_context()
+        )
     else:
         conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=target.timeout)
     headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
@@ -85,8 +92,12 @@ def run(target: Target, clock: Callable[[], float] = time.monotonic) -> Result:
     result = Result(outcome=OK)
     last = None
     try:
-        conn.request("POST", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
-                     body=request_body(target), headers=headers)
+        conn.request(
+            "POST",
+            (parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
+            body=request_body(target),
+            headers=headers,
+        )
         resp = conn.getresponse()
         if resp.status != 200:
             resp.read(65536)

@@ -69,8 +69,10 @@ class Budget:
         while self.spent and self.spent[0][0] <= now - HOUR:
             self.spent.popleft()
         tokens = sum(t for _, t in self.spent)
-        return (len(self.spent) < self.target.budget.requests_per_hour
-                and tokens + self.target.max_tokens <= self.target.budget.tokens_per_hour)
+        return (
+            len(self.spent) < self.target.budget.requests_per_hour
+            and tokens + self.target.max_tokens <= self.target.budget.tokens_per_hour
+        )
 
     def spend(self, now: float, tokens: int) -> None:
         # A probe is charged max_tokens at least: a server that ignores max_tokens still costs the budget.
@@ -86,8 +88,9 @@ class ProbeSet:
         self._lock = threading.Lock()
         self._stats = {id(t): TargetStats() for t in targets}
         self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._loop, args=(t,), name=f"probe-{t.name}", daemon=True)
-                         for t in targets]
+        self._threads = [
+            threading.Thread(target=self._loop, args=(t,), name=f"probe-{t.name}", daemon=True) for t in targets
+        ]
 
     def start(self) -> None:
         for thread in self._threads:
