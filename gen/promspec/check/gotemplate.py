@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
-# Go's builtins plus Alertmanager 0.25's template functions.
-FUNCTIONS = frozenset(
+# Go's text/template builtins, which both Alertmanager and Prometheus templates have.
+GO_BUILTINS = frozenset(
     {
         "and",
         "or",
@@ -31,67 +31,49 @@ FUNCTIONS = frozenset(
         "gt",
         "ge",
         "call",
-        "toUpper",
-        "toLower",
-        "title",
-        "join",
-        "match",
-        "safeHtml",
-        "reReplaceAll",
-        "stringSlice",
     }
 )
-# Prometheus 2.42's alert templates (labels and annotations): Go's builtins plus these, and the
-# variables it declares before expanding. Measured with promtool check rules.
-PROMETHEUS_FUNCTIONS = frozenset(
-    {
-        "and",
-        "or",
-        "not",
-        "len",
-        "index",
-        "slice",
-        "print",
-        "printf",
-        "println",
-        "html",
-        "js",
-        "urlquery",
-        "eq",
-        "ne",
-        "lt",
-        "le",
-        "gt",
-        "ge",
-        "call",
-        "query",
-        "first",
-        "label",
-        "value",
-        "strvalue",
-        "args",
-        "reReplaceAll",
-        "safeHtml",
-        "match",
-        "title",
-        "toUpper",
-        "toLower",
-        "graphLink",
-        "tableLink",
-        "sortByLabel",
-        "humanize",
-        "humanize1024",
-        "humanizeDuration",
-        "humanizePercentage",
-        "humanizeTimestamp",
-        "toTime",
-        "pathPrefix",
-        "externalURL",
-        "parseDuration",
-        "stripPort",
-        "stripDomain",
-    }
-)
+# Alertmanager 0.25's template functions.
+FUNCTIONS = GO_BUILTINS | {
+    "toUpper",
+    "toLower",
+    "title",
+    "join",
+    "match",
+    "safeHtml",
+    "reReplaceAll",
+    "stringSlice",
+}
+# Prometheus 2.42's alert templates (labels and annotations), and the variables it declares before
+# expanding. Measured with promtool check rules.
+PROMETHEUS_FUNCTIONS = GO_BUILTINS | {
+    "query",
+    "first",
+    "label",
+    "value",
+    "strvalue",
+    "args",
+    "reReplaceAll",
+    "safeHtml",
+    "match",
+    "title",
+    "toUpper",
+    "toLower",
+    "graphLink",
+    "tableLink",
+    "sortByLabel",
+    "humanize",
+    "humanize1024",
+    "humanizeDuration",
+    "humanizePercentage",
+    "humanizeTimestamp",
+    "toTime",
+    "pathPrefix",
+    "externalURL",
+    "parseDuration",
+    "stripPort",
+    "stripDomain",
+}
 PROMETHEUS_VARIABLES = frozenset({"$", "$labels", "$externalLabels", "$externalURL", "$value"})
 _OPENERS = {"if", "range", "with", "define", "block"}
 _WORDS = {
