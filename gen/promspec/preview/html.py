@@ -205,6 +205,11 @@ def _gauge_svg(value: float | None, panel: dict, w: int, h: int, unit: str, deci
 
 # ------------------------------------------------------------------------------ page
 
+def _shorten(text: str, limit: int) -> str:
+    """At most limit characters, an ellipsis marking the cut: cut before escaping, so no entity is split."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def _markdown(text: str) -> str:
     out = []
     for line in text.splitlines():
@@ -287,7 +292,7 @@ def page(dash: dict, data: dict | None = None, width: int = 1600, note: str = ""
                      f'<span class="ptype">{html.escape(kind)}</span></div>'
                      f'{_panel_body(p, panel_data, int(pw), int(ph))}</div>')
     variables = "".join(f'<span>${html.escape(str(v.get("name", "")))} = '
-                        f'{html.escape(str(v.get("definition") or v.get("query") or ""))[:90]}</span>'
+                        f'{html.escape(_shorten(str(v.get("definition") or v.get("query") or ""), 90))}</span>'
                         for v in (dash.get("templating") or {}).get("list") or [] if isinstance(v, dict))
     time = dash.get("time") or {}
     meta = [f"uid {dash.get('uid', '')}", f"time {time.get('from', '')} to {time.get('to', '')}",
