@@ -238,3 +238,13 @@ def test_cpu_by_mode_is_a_share_of_each_host(tmp_path):
     result = _promtool(tmp_path, tests)
     assert result.returncode == 0, result.stdout + result.stderr
     assert _panel("host-overview", "CPU by mode")["fieldConfig"]["defaults"]["unit"] == "percentunit"
+
+
+def test_host_overview_reads_one_exporter_per_host():
+    # The bundled targets scrape node_exporter (node, :9100) and promspec-exporter (:19400) on the same host:
+    # both export node_cpu_seconds_total, so every host would appear twice with the job at All.
+    with open(os.path.join(REPO, "specs", "targets.yml"), encoding="utf-8") as fh:
+        jobs = {j["name"] for j in yaml.safe_load(fh)["spec"]["jobs"]}
+    assert {"node", "promspec-exporter"} <= jobs
+    job = next(v for v in DASHES["host-overview"]["templating"]["list"] if v["name"] == "job")
+    assert job["multi"] is False and job["includeAll"] is False

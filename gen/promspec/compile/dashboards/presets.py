@@ -419,7 +419,9 @@ def host_overview(m: _Make, project, links: tuple) -> Dashboard:
                     f"rate(node_network_transmit_drop_total{sel}[{RATE}]))", "{{instance}} drops")], unit="pps"),
         ]),
     ]
-    variables = ["datasource", Variable("job", m.ref, metric="node_cpu_seconds_total"),
+    # One job at a time: node_exporter and promspec-exporter on the same host both export node_* series,
+    # under two instances (ports); "All" would draw each host twice.
+    variables = ["datasource", Variable("job", m.ref, metric="node_cpu_seconds_total", multi=False, include_all=False),
                  Variable("instance", m.ref, metric="node_cpu_seconds_total")]
     return m.dashboard(HOST_UID, "Host overview", INFRA_FOLDER, rows, variables, tags=("host",),
                        description="CPU, memory, pressure, disk and network of the hosts (node_exporter-compatible "
