@@ -248,3 +248,15 @@ def test_host_overview_reads_one_exporter_per_host():
     assert {"node", "promspec-exporter"} <= jobs
     job = next(v for v in DASHES["host-overview"]["templating"]["list"] if v["name"] == "job")
     assert job["multi"] is False and job["includeAll"] is False
+
+
+def test_preview_draws_the_thresholds_a_time_series_shows():
+    # KV cache at 0.97 on one replica: the graph of usage by instance carries the 0.8 and 0.95 lines.
+    from promspec.preview.html import _panel_body
+
+    panel = _panel("llm-engine-vllm", "KV-cache usage by instance")
+    series = {t["refId"]: [{"metric": {"instance": "a", "model_name": "m"}, "values": [(0, 0.5), (60, 0.97)]}]
+              for t in panel["targets"]}
+    body = _panel_body(panel, series, 600, 300)
+    assert body.count('class="threshold"') == 2
+    assert f'stroke="{RED}" stroke-dasharray' in body and f'stroke="{ORANGE}" stroke-dasharray' in body
