@@ -160,7 +160,8 @@ def test_spec_dashboard_resolves_signals_through_the_service_backend(tmp_path):
     # Layout from spec order: a row bar, then panels flowing left to right and wrapping.
     grid = [(p["title"], p["gridPos"]["x"], p["gridPos"]["y"], p["gridPos"]["w"]) for p in dash["panels"]]
     assert grid[:4] == [("Latency", 0, 0, 24), ("TTFT p95", 0, 1, 12), ("Queue", 12, 1, 12), ("Errors", 0, 9, 12)]
-    assert dash["links"][0]["url"] == "/d/gpu-fleet"
+    # Only the data source travels: job/instance/model name other series on the GPU fleet.
+    assert dash["links"][0]["url"] == "/d/gpu-fleet?${datasource:queryparam}"
     ids = [p["id"] for p in _all_panels(dash)]
     assert len(set(ids)) == len(ids) and all(isinstance(i, int) and i > 0 for i in ids)
     assert check_file(str(out / "dashboards" / "inference" / "chat-latency.json")) == []

@@ -21,7 +21,8 @@ import yaml
 from conftest import REPO, free_port, run_promspec
 from fake_engines import FakeEngines
 
-from promspec.preview.render import grafana_to_promql
+from promspec.preview.html import _threshold_color
+from promspec.preview.render import fetch_data, grafana_to_promql
 
 # Every test here starts a subprocess or a server (see the `slow` marker in pyproject.toml).
 # Prometheus, a fleet of fake engines and Chromium with 90 s deadlines: run alone (serial), after the parallel part.
@@ -133,6 +134,19 @@ def test_every_panel_has_data_and_preview(tmp_path, prometheus_factory):
             time.sleep(2)
             missing = empty()
         assert not missing, "panels without data:\n" + "\n".join(missing)
+
+        # The incident the exporter injects: one XID 79 on GPU 0, whose counter series is born at 1. The fleet's
+        # XID stat counts it, in red, as the preview (Grafana's substitution and threshold colours) renders it.
+        with open(out / "dashboards" / "infrastructure" / "gpu-fleet.json", encoding="utf-8") as fh:
+            fleet = json.load(fh)
+        xid = next(p for p in fleet["panels"] if p.get("title") == "XID errors (range)")
+        # Every XID series here was born during this run (both exporter jobs of this test scrape it): the errors
+        # of the last 5 minutes are the counters' values now.
+        born = sum(float(r["value"][1]) for r in prom.query("promspec_gpu_xid_errors_total"))
+        assert born >= 1
+        shown = fetch_data({"panels": [xid]}, prom.url, "5m")[xid["id"]]["A"]
+        assert [v for _t, v in shown[0]["values"][-1:]] == [born], shown
+        assert _threshold_color(xid, shown[0]["values"][-1][1]) == "#f2495c"
 
         # docs/images/llm-serving-preview.png is this picture after a longer run: PROMSPEC_PREVIEW_OUT=<file>
         # PROMSPEC_PREVIEW_SECONDS=300 pytest tests/test_dashboards_e2e.py

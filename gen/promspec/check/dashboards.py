@@ -49,6 +49,12 @@ DATASOURCE_PATCHES = (
     ("prometheus", ("definitions", "Dataquery", "properties", "datasource")),
 )
 QUERY_PATCH = ("dashboard", ("definitions", "VariableModel", "properties", "query", "oneOf", 1, "additionalProperties"))
+# Field overrides: Grafana's `byName` matcher takes the field name as a string and a property's value is
+# whatever the property takes (a unit string, a number of decimals); the schemas type both as objects.
+ANY_VALUE_PATCHES = (
+    ("dashboard", ("definitions", "MatcherConfig", "properties", "options")),
+    ("dashboard", ("definitions", "DynamicConfigValue", "properties", "value")),
+)
 
 
 @dataclass(frozen=True, order=True)
@@ -90,6 +96,12 @@ def schema(name: str) -> dict:
         described = {k: v for k, v in original.items() if k == "description"}
         ref = {k: v for k, v in original.items() if k != "description"}
         node[path[-1]] = {"anyOf": [ref, {"type": "string"}, {"type": "null"}], **described}
+    for file, path in ANY_VALUE_PATCHES:
+        if file == name:
+            node = data
+            for part in path[:-1]:
+                node = node[part]
+            node[path[-1]] = {k: v for k, v in node[path[-1]].items() if k == "description"}
     if name == QUERY_PATCH[0]:
         node = data
         for key in QUERY_PATCH[1][:-1]:  # str keys and a list index

@@ -105,7 +105,19 @@ def _series_label(metric: dict, legend: str) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted(metric.items()) if k != "__name__") or "value"
 
 
-def _timeseries_svg(series: list, w: int, h: int, unit: str, decimals) -> str:
+def drawn_thresholds(panel: dict) -> list[tuple[float, str]]:
+    """(value, colour) of the threshold lines Grafana draws on a time series: none unless
+    custom.thresholdsStyle asks for them, and never the base step (it has no value)."""
+    defaults = (panel.get("fieldConfig") or {}).get("defaults") or {}
+    mode = ((defaults.get("custom") or {}).get("thresholdsStyle") or {}).get("mode", "off")
+    if mode == "off":
+        return []
+    steps = (defaults.get("thresholds") or {}).get("steps") or []
+    return [(float(st["value"]), _color(st.get("color", "green"))) for st in steps
+            if isinstance(st, dict) and isinstance(st.get("value"), (int, float))]
+
+
+def _timeseries_svg(series: list, w: int, h: int, unit: str, decimals, thresholds: list = ()) -> str:
     points = [(t, v) for s in series for t, v in s["values"] if v is not None and math.isfinite(v)]
     if not points:
         return ""
@@ -132,6 +144,11 @@ def _timeseries_svg(series: list, w: int, h: int, unit: str, decimals) -> str:
         else:
             path = " ".join(f"{x:.1f},{y:.1f}" for x, y in pts)
             parts.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="1.5"/>')
+    for value, color in thresholds:
+        if lo <= value <= hi:  # like Grafana, a threshold does not stretch the axis
+            y = 6 + ph * (1 - (value - lo) / (hi - lo))
+            parts.append(f'<line class="threshold" x1="{left}" y1="{y:.1f}" x2="{w - 6}" y2="{y:.1f}" '
+                         f'stroke="{color}" stroke-dasharray="4 3"/>')
     parts.append("</svg>")
     return "".join(parts)
 
@@ -205,6 +222,11 @@ def _gauge_svg(value: float | None, panel: dict, w: int, h: int, unit: str, deci
 
 # ------------------------------------------------------------------------------ page
 
+def _shorten(text: str, limit: int) -> str:
+    """At most limit characters, an ellipsis marking the cut: cut before escaping, so no entity is split."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def _markdown(text: str) -> str:
     out = []
     for line in text.splitlines():
@@ -255,7 +277,7 @@ def _panel_body(panel: dict, data: dict | None, w: int, h: int) -> str:
                         f'<span style="color:{_threshold_color(panel, v)}">'
                         f'{html.escape(format_value(v, unit, decimals))}</span></div>' for label, v in rows)
     else:
-        body += _timeseries_svg(series, w - 2, chart_h, unit, decimals)
+        body += _timeseries_svg(series, w - 2, chart_h, unit, decimals, drawn_thresholds(panel))
         body += '<div class="legend">' + " ".join(
             f'<i style="background:{PALETTE[i % len(PALETTE)]}"></i>{html.escape(s["label"])}'
             for i, s in enumerate(series[:8])) + "</div>"
@@ -287,7 +309,7 @@ def page(dash: dict, data: dict | None = None, width: int = 1600, note: str = ""
                      f'<span class="ptype">{html.escape(kind)}</span></div>'
                      f'{_panel_body(p, panel_data, int(pw), int(ph))}</div>')
     variables = "".join(f'<span>${html.escape(str(v.get("name", "")))} = '
-                        f'{html.escape(str(v.get("definition") or v.get("query") or ""))[:90]}</span>'
+                        f'{html.escape(_shorten(str(v.get("definition") or v.get("query") or ""), 90))}</span>'
                         for v in (dash.get("templating") or {}).get("list") or [] if isinstance(v, dict))
     time = dash.get("time") or {}
     meta = [f"uid {dash.get('uid', '')}", f"time {time.get('from', '')} to {time.get('to', '')}",

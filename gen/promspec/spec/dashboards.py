@@ -62,6 +62,7 @@ class Panel:
     links: list = field(default_factory=list)  # [Link]
     queries: list = field(default_factory=list)  # [Query]
     transformations: list = field(default_factory=list)  # [(id, options)]: presets' tables only
+    overrides: list = field(default_factory=list)  # [(field name, {property id: value})]: presets' tables only
 
 
 @dataclass

@@ -197,8 +197,7 @@ def house_style(builder, panel: Panel, ident: int, grid: tuple) -> None:
     builder.id(ident).title(panel.title).grid_pos(dm.GridPos(h=h, w=w, x=x, y=y))
     if panel.type != "text":
         builder.datasource(DATASOURCE)
-        steps = [dm.Threshold(value=None, color="green")] + [dm.Threshold(value=v, color=c) for v, c in panel.thresholds]
-        builder.thresholds(db.ThresholdsConfig().mode(dm.ThresholdsMode.ABSOLUTE).steps(steps))
+        builder.thresholds(db.ThresholdsConfig().mode(dm.ThresholdsMode.ABSOLUTE).steps(threshold_steps(panel)))
     if panel.description:
         builder.description(panel.description)
     if panel.unit:
@@ -216,8 +215,19 @@ def house_style(builder, panel: Panel, ident: int, grid: tuple) -> None:
                        .display_mode(cm.LegendDisplayMode(legend.get("mode", "list")))
                        .placement(cm.LegendPlacement(legend.get("placement", "bottom")))
                        .calcs(list(legend.get("calcs", ()))))
+    if panel.type == "timeseries" and any(v is not None for v, _c in panel.thresholds):
+        # Grafana draws no threshold on a graph unless asked: a 14.4x page line nobody sees warns nobody.
+        builder.thresholds_style(cb.GraphThresholdsStyleConfig().mode(cm.GraphThresholdsStyleMode.LINE))
     if panel.type == "timeseries":
         builder.tooltip(cb.VizTooltipOptions().mode(cm.TooltipDisplayMode.MULTI).sort(cm.SortOrder.DESCENDING))
+
+
+def threshold_steps(panel: Panel) -> list:
+    """Grafana's threshold steps: the base colour (green unless the panel's first step has no value) then
+    each (value, colour) from that value up."""
+    given = list(panel.thresholds)
+    base = given.pop(0)[1] if given and given[0][0] is None else "green"
+    return [dm.Threshold(value=None, color=base)] + [dm.Threshold(value=v, color=c) for v, c in given]
 
 
 def _panel_builder(panel: Panel):
@@ -319,8 +329,13 @@ def plan_dashboard(ctx: Context, dash: Dashboard) -> Plan:
     return Plan(dash, scope if isinstance(scope, Scope) else None, targets, panel_ids(dash), layout(dash), ctx.uids)
 
 
-def _link_url(link, uids: dict) -> str:
-    return f"/d/{uids.get(link.dashboard, link.dashboard)}" if link.dashboard else link.url
+def _link_url(link, uids: dict, datasource: bool = True) -> str:
+    # includeVars would carry job/instance/model to a dashboard where they name other series (an engine's job
+    # is not the GPU exporter's) and empty it; the data source is the one variable every dashboard shares.
+    if not link.dashboard:
+        return link.url
+    url = f"/d/{uids.get(link.dashboard, link.dashboard)}"
+    return url + "?${datasource:queryparam}" if datasource else url
 
 
 def build_dashboard(plan: Plan) -> dict:
@@ -336,12 +351,13 @@ def build_dashboard(plan: Plan) -> dict:
         builder.with_variable(_variable(v, list(chain), scope, default_metric(v, scope)))
         if v.name in ("job", "instance", "model") and not v.values:
             chain.append(v.name)
+    has_datasource = "datasource" in variable_names(dash)
     for link in dash.links:
         internal = bool(link.dashboard)
         builder.link(db.DashboardLink(link.title or link.dashboard or link.url).type(dm.DashboardLinkType.LINK)
-                     .url(_link_url(link, plan.uids)).icon("dashboard" if internal else "external link")
+                     .url(_link_url(link, plan.uids, has_datasource)).icon("dashboard" if internal else "external link")
                      .tooltip("").tags([]).as_dropdown(False).target_blank(not internal)
-                     .include_vars(internal).keep_time(internal))
+                     .include_vars(False).keep_time(internal))
     panels = []
     for row in dash.rows:
         built = []
@@ -352,11 +368,15 @@ def build_dashboard(plan: Plan) -> dict:
                 b.with_target(_target(t))
             for ident, options in panel.transformations:
                 b.with_transformation(dm.DataTransformerConfig(id_val=ident, options=options))
+            for name, properties in panel.overrides:
+                b.override_by_name(name, [dm.DynamicConfigValue(id_val=k, value=v)
+                                          for k, v in sorted(properties.items())])
             if panel.links:
                 b.links([dm.DashboardLink(title=link.title or link.dashboard or link.url,
-                                          type_val=dm.DashboardLinkType.LINK, url=_link_url(link, plan.uids),
+                                          type_val=dm.DashboardLinkType.LINK,
+                                          url=_link_url(link, plan.uids, has_datasource),
                                           icon="dashboard", tooltip="", tags=[], as_dropdown=False,
-                                          target_blank=not link.dashboard, include_vars=bool(link.dashboard),
+                                          target_blank=not link.dashboard, include_vars=False,
                                           keep_time=bool(link.dashboard)) for link in panel.links])
             built.append(b.build())
         if row.title:
@@ -368,6 +388,8 @@ def build_dashboard(plan: Plan) -> dict:
         else:
             panels.extend(built)
     model = builder.build()
+    for built_link in model.links or []:
+        built_link.placement = None  # the SDK's default hides links in the controls menu; Grafana's own is the top bar
     model.panels = panels
     model.annotations = None  # replaced below: the SDK writes an empty object, Grafana expects the built-in list
     data = plain(model)

@@ -11,6 +11,8 @@ GRAFANA_BUILTINS = ("__rate_interval", "__interval", "__interval_ms", "__range",
 VARIABLE = re.compile(r"\$\{([a-zA-Z_][a-zA-Z0-9_]*)(?::[^}]*)?\}|\$([a-zA-Z_][a-zA-Z0-9_]*)|\[\[([a-zA-Z_][a-zA-Z0-9_]*)\]\]")
 # A range (or subquery range) given by a variable: [$__rate_interval], [${__range}], [$window:1m].
 RANGE_VARIABLE = re.compile(r"\[\s*(\$\{?__(rate_interval|interval|range)\}?|\$\{?[a-zA-Z_][a-zA-Z0-9_]*\}?)\s*(:[^\]]*)?\]")
+# An offset by a range builtin: `x unless x offset $__range` (a series born within the range).
+OFFSET_VARIABLE = re.compile(r"\boffset(\s+)\$\{?__(rate_interval|interval|range)\}?(?![a-zA-Z0-9_])")
 # Durations no one writes by hand: after substitute(), a range of 7777s was $__rate_interval.
 MARKERS = {"__rate_interval": "7777s", "__range": "7778s", "__interval": "7779s"}
 
@@ -23,7 +25,10 @@ def substitute(expr: str, ranges: dict | None = None, value: str = "1") -> str:
         name = (m.group(2) and "__" + m.group(2)) or ""
         return f"[{ranges.get(name, ranges.get('', '5m'))}{m.group(3) or ''}]"
 
-    return VARIABLE.sub(value, RANGE_VARIABLE.sub(range_sub, expr))
+    def offset_sub(m):
+        return f"offset{m.group(1)}{ranges.get('__' + m.group(2), ranges.get('', '5m'))}"
+
+    return VARIABLE.sub(value, RANGE_VARIABLE.sub(range_sub, OFFSET_VARIABLE.sub(offset_sub, expr)))
 
 
 def variables_used(expr: str) -> list[str]:

@@ -8,6 +8,7 @@ metrics its catalogs list, series its rules record.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 from ...catalog.backends import Backend
 from ...spec.dashboards import Dashboard, Link, Panel, Query, Row, Variable
@@ -127,8 +128,18 @@ def _shape_panels(m: _Make, scope: Scope) -> list:
     return panels
 
 
+def _ttft_thresholds(slos: tuple) -> list:
+    """The TTFT stat's colours: red at the service's TTFT SLO threshold when it has one, else 1 s / 5 s."""
+    from ...spec.model import parse_duration
+
+    limits = sorted(parse_duration(slo.threshold) for slo in slos if slo.signal == "ttft" and slo.threshold)
+    if limits:
+        return [(limits[0], "red")]
+    return [(1, "orange"), (5, "red")]
+
+
 def llm_serving(m: _Make, scope: Scope, name: str, title: str, folder: str, description: str,
-                service: str = "", backend: str = "", links: tuple = ()) -> Dashboard:
+                service: str = "", backend: str = "", links: tuple = (), slos: tuple = ()) -> Dashboard:
     """The LLM serving overview: traffic, errors, latency, tokens, scheduler and KV cache of one engine."""
     v = scope.variant
     requests = v("requests")
@@ -140,7 +151,7 @@ def llm_serving(m: _Make, scope: Scope, name: str, title: str, folder: str, desc
         m.panel("Error ratio", [m.s("errors", "error ratio", ratio=True)], "stat", unit="percentunit", decimals=2,
                 width=4, thresholds=[(0.01, "orange"), (0.05, "red")]) if _has(scope, "errors", "requests") else None,
         m.panel("TTFT p95", [m.s("ttft", "p95", quantile="0.95")], "stat", unit="s", width=4,
-                thresholds=[(1, "orange"), (5, "red")]) if _has(scope, "ttft") else None,
+                thresholds=_ttft_thresholds(slos)) if _has(scope, "ttft") else None,
         m.panel("Running requests", [m.s("running", "running")], "stat", unit="short", width=4)
         if _has(scope, "running") else None,
         m.panel("Waiting requests", [m.s("waiting", "waiting")], "stat", unit="short", width=4,
@@ -243,9 +254,23 @@ def llm_guide(m: _Make, links: tuple) -> list[Dashboard]:
 
 # ------------------------------------------------------------------------------------ GPU fleet
 
+def born_counter_increase(metric: str, sel: str, window: str) -> str:
+    """Errors counted in a window by a counter whose series appears at its first error (born at 1, not 0).
+
+    increase() sees no rise in a series whose first sample is already 1, so a GPU's first XID reads 0 while
+    the GPUXidErrors alert fires; a series absent a window ago adds its first value (min_over_time of a
+    counter), the way that alert adds the series born in its window. `offset` by a range variable is
+    interpolated by Grafana like the range itself."""
+    series = f"{metric}{sel}"
+    born = f"(min_over_time({series}[{window}]) unless {series} offset {window})"
+    # A series with a single sample in the window has no increase(): the born term alone counts it.
+    return f"(increase({series}[{window}]) + {born})\nor {born}\nor increase({series}[{window}])"
+
+
 def gpu_fleet(m: _Make, project) -> Dashboard:
     """GPU fleet: utilisation, memory, power, thermals, clocks, throttling, XID/ECC errors, per host and GPU."""
     sel = '{job=~"$job", instance=~"$instance", gpu=~"$gpu"}'
+    xid = "promspec_gpu_xid_errors_total"
 
     def opt(name: str, panel: Panel) -> Panel | None:
         return panel if _catalogued(project, name) else None
@@ -261,8 +286,8 @@ def gpu_fleet(m: _Make, project) -> Dashboard:
                                         f"sum(promspec_gpu_memory_total_bytes{sel})", "memory")], "gauge",
                     unit="percentunit", min=0, max=1, width=4, thresholds=[(0.9, "orange"), (0.98, "red")]),
             m.panel("Power draw", [m.q(f"sum(promspec_gpu_power_watts{sel})", "power")], "stat", unit="watt", width=4),
-            m.panel("XID errors (range)", [m.q(f"sum(increase(promspec_gpu_xid_errors_total{sel}[$__range])) "
-                                               "or vector(0)", "XID")], "stat", unit="none", width=4,
+            m.panel("XID errors (range)", [m.q(f"sum({born_counter_increase(xid, sel, '$__range')}) or vector(0)",
+                                               "XID")], "stat", unit="none", width=4,
                     thresholds=[(1, "red")]),
         ]),
         m.row("Utilisation and memory", [
@@ -303,10 +328,12 @@ def gpu_fleet(m: _Make, project) -> Dashboard:
                     description="1 while a reason holds the clocks down (NVML clock event reasons)."),
         ]),
         m.row("Errors", [
-            m.panel("XID errors", [m.q(f"sum by (instance, gpu, xid) (increase(promspec_gpu_xid_errors_total{sel}"
-                                       f"[{RATE}]))", "{{instance}} GPU {{gpu}} XID {{xid}}")], unit="none"),
-            m.panel("ECC errors", [m.q(f"sum by (instance, gpu, type) (increase(promspec_gpu_ecc_errors_total{sel}"
-                                       f"[{RATE}]))", "{{instance}} GPU {{gpu}} {{type}}")], unit="none"),
+            m.panel("XID errors", [m.q(f"sum by (instance, gpu, xid) ("
+                                       f"{born_counter_increase(xid, sel, RATE)})",
+                                       "{{instance}} GPU {{gpu}} XID {{xid}}")], unit="none", thresholds=[(1, "red")]),
+            m.panel("ECC errors", [m.q(f"sum by (instance, gpu, type) ("
+                                       f"{born_counter_increase('promspec_gpu_ecc_errors_total', sel, RATE)})",
+                                       "{{instance}} GPU {{gpu}} {{type}}")], unit="none"),
             opt("promspec_gpu_retired_pages", m.panel("Retired pages", [
                 m.q(f"sum by (instance, gpu, cause) (promspec_gpu_retired_pages{sel})",
                     "{{instance}} GPU {{gpu}} {{cause}}")], unit="none")),
@@ -347,8 +374,10 @@ def host_overview(m: _Make, project, links: tuple) -> Dashboard:
             m.panel("CPU utilisation", [m.q(f'1 - avg by (instance) (rate(node_cpu_seconds_total{{job=~"$job", '
                                             f'instance=~"$instance", mode="idle"}}[{RATE}]))', "{{instance}}")],
                     unit="percentunit", min=0, max=1),
-            m.panel("CPU by mode", [m.q(f'sum by (mode) (rate(node_cpu_seconds_total{{job=~"$job", instance=~"$instance", '
-                                        f'mode!="idle"}}[{RATE}]))', "{{mode}}")], unit="short", stack=True),
+            m.panel("CPU by mode", [m.q(f'avg by (instance, mode) (rate(node_cpu_seconds_total{{job=~"$job", '
+                                        f'instance=~"$instance", mode!="idle"}}[{RATE}]))', "{{instance}} {{mode}}")],
+                    unit="percentunit", min=0, description="Share of each host's CPUs busy in each mode (the "
+                                                            "modes of one host stack up to its utilisation)."),
             opt("node_load1", m.panel("Load average", [
                 m.q(f"node_load{n}{sel}", f"{{{{instance}}}} {n}m") for n in (1, 5, 15)], unit="short")),
         ]),
@@ -390,7 +419,9 @@ def host_overview(m: _Make, project, links: tuple) -> Dashboard:
                     f"rate(node_network_transmit_drop_total{sel}[{RATE}]))", "{{instance}} drops")], unit="pps"),
         ]),
     ]
-    variables = ["datasource", Variable("job", m.ref, metric="node_cpu_seconds_total"),
+    # One job at a time: node_exporter and promspec-exporter on the same host both export node_* series,
+    # under two instances (ports); "All" would draw each host twice.
+    variables = ["datasource", Variable("job", m.ref, metric="node_cpu_seconds_total", multi=False, include_all=False),
                  Variable("instance", m.ref, metric="node_cpu_seconds_total")]
     return m.dashboard(HOST_UID, "Host overview", INFRA_FOLDER, rows, variables, tags=("host",),
                        description="CPU, memory, pressure, disk and network of the hosts (node_exporter-compatible "
@@ -412,6 +443,36 @@ def _slo_records(project) -> dict:
     return out
 
 
+# Budget left: spent is a breach (red), the last quarter is near-breach (amber).
+BUDGET_THRESHOLDS = [(None, "red"), (0, "orange"), (0.25, "green")]
+
+
+def sli_thresholds(objective) -> list:
+    """SLI colours: below the objective is a breach (red); amber while less than a quarter of the budget is
+    left, i.e. the SLI is within a quarter of the allowed error ratio above the objective."""
+    near = 1 - (1 - Decimal(objective)) * Decimal("0.75")
+    return [(None, "red"), (float(objective), "orange"), (float(near), "green")]
+
+
+def burn_thresholds(slo) -> list:
+    """Burn-rate colours from the SLO's own tiers: amber at the slowest tier's factor, red at the fastest's."""
+    factors = sorted(float(slo.factor(t)) for t in slo.tiers if t.enabled)
+    if not factors:
+        return [(1, "orange")]
+    return [(factors[0], "orange"), (factors[-1], "red")] if factors[0] < factors[-1] else [(factors[0], "red")]
+
+
+def exhaustion_thresholds(slo) -> list:
+    """Time to exhaustion: red when the budget runs out sooner than the fastest tier would page (the SLO
+    window divided by its factor), amber when sooner than the window itself."""
+    window = _window_seconds(slo.window)
+    factors = [float(slo.factor(t)) for t in slo.tiers if t.enabled]
+    steps: list[tuple[float | None, str]] = [(None, "red")]
+    if factors and max(factors) > 1:
+        steps.append((window / max(factors), "orange"))
+    return steps + [(window, "green")]
+
+
 def slo_overview(m: _Make, slos: list, links: tuple) -> Dashboard:
     """Every SLO at a glance: SLI against objective, budget left, burn rates and firing alert tiers."""
     sel = '{slo_service=~"$slo_service"}'
@@ -426,13 +487,14 @@ def slo_overview(m: _Make, slos: list, links: tuple) -> Dashboard:
     rows = [
         m.row("Objectives", [
             m.panel("SLOs", table_queries, "table", unit="percentunit", width=24,
+                    overrides=[("burn rate (1h)", {"unit": "suffix:x", "decimals": 2})],
                     transformations=[("merge", {}), ("organize", {
                         "excludeByName": {"Time": True},
                         "renameByName": {"Value #A": "objective", "Value #B": "SLI (period)",
                                          "Value #C": "budget left", "Value #D": "burn rate (1h)"}})]),
             m.panel("Error budget remaining", [m.q(f"max by (slo_id) (slo:period_error_budget_remaining:ratio{sel})",
                                                    "{{slo_id}}", instant=True)], "bargauge", unit="percentunit",
-                    min=0, max=1, thresholds=[(0.25, "orange"), (0.5, "green")]),
+                    min=0, max=1, thresholds=BUDGET_THRESHOLDS),
             m.panel("Firing burn alerts", [m.q(f'count(ALERTS{{alertstate="firing", slo_service=~"$slo_service", '
                                                f'burn_tier!=""}}) or vector(0)', "firing")], "stat", unit="none",
                     thresholds=[(1, "red")]),
@@ -443,9 +505,10 @@ def slo_overview(m: _Make, slos: list, links: tuple) -> Dashboard:
                 m.q(f"max by (slo_id) (slo:objective:ratio{sel})", "{{slo_id}} objective")], unit="percentunit",
                 decimals=3),
             m.panel("Burn rate (1h)", [m.q(f"max by (slo_id) (slo:current_burn_rate:ratio{sel})", "{{slo_id}}")],
-                    unit="none", thresholds=[(1, "orange"), (14.4, "red")]),
+                    unit="suffix:x", thresholds=[(1, "orange"), (max((float(s.factor(t)) for s in slos for t in s.tiers
+                                                              if t.enabled), default=14.4), "red")]),
             m.panel("Burn rate (period)", [m.q(f"max by (slo_id) (slo:period_burn_rate:ratio{sel})", "{{slo_id}}")],
-                    unit="none", thresholds=[(1, "red")]),
+                    unit="suffix:x", thresholds=[(1, "red")]),
             m.panel("Firing tiers", [m.q(f'count by (slo_id, burn_tier) (ALERTS{{alertstate="firing", '
                                          f'slo_service=~"$slo_service", burn_tier!=""}})', "{{slo_id}} {{burn_tier}}")],
                     unit="none", description="Burn-rate alert tiers firing per SLO (page-fast, page-slow, "
@@ -478,26 +541,26 @@ def slo_detail(m: _Make, slo, records: list, folder: str, serving: str) -> Dashb
     rows = [
         m.row("Status", [
             m.panel("SLI (period)", [m.q(f"1 - slo:sli_error:ratio_period{sel}", "SLI")], "stat", unit="percentunit",
-                    decimals=3, width=4, thresholds=[(float(slo.objective), "green")]),
+                    decimals=3, width=4, thresholds=sli_thresholds(slo.objective)),
             m.panel("Objective", [m.q(f"slo:objective:ratio{sel}", "objective")], "stat", unit="percentunit",
                     decimals=3, width=4),
             m.panel("Error budget remaining", [m.q(f"slo:period_error_budget_remaining:ratio{sel}", "budget")],
-                    "gauge", unit="percentunit", min=0, max=1, width=4, thresholds=[(0.25, "orange"), (0.5, "green")]),
-            m.panel("Burn rate (1h)", [m.q(f"slo:current_burn_rate:ratio{sel}", "burn rate")], "stat", unit="none",
-                    decimals=2, width=4, thresholds=[(1, "orange"), (14.4, "red")]),
+                    "gauge", unit="percentunit", min=0, max=1, width=4, thresholds=BUDGET_THRESHOLDS),
+            m.panel("Burn rate (1h)", [m.q(f"slo:current_burn_rate:ratio{sel}", "burn rate")], "stat", unit="suffix:x",
+                    decimals=2, width=4, thresholds=burn_thresholds(slo)),
             m.panel("Time to exhaustion", [m.q(f"slo:time_to_exhaustion:seconds{sel}", "time left")], "stat", unit="s",
-                    width=4),
+                    width=4, thresholds=exhaustion_thresholds(slo)),
             m.panel("Firing tiers", [m.q(f'count(ALERTS{selector({"alertstate": "firing", "slo_id": slo.id}, sep=", ")}) or vector(0)',
                                          "firing")], "stat", unit="none", width=4, thresholds=[(1, "red")]),
         ]),
         m.row("Burn rates", [
-            m.panel("Burn rate by window", burn, unit="none",
+            m.panel("Burn rate by window", burn, unit="suffix:x",
                     thresholds=[(float(slo.factor(t)), "red") for t in tiers[:1]],
                     description="Error ratio over each alert window divided by the error budget; tiers fire when "
                                 "both their long and short windows exceed the tier's factor: " + ", ".join(
                                     f"{t.name} {t.long}/{t.short} at {_num(slo.factor(t))}x" for t in tiers)),
             m.panel("Error budget remaining", [m.q(f"slo:period_error_budget_remaining:ratio{sel}", "budget left")],
-                    unit="percentunit", max=1),
+                    unit="percentunit", max=1, thresholds=BUDGET_THRESHOLDS),
         ]),
         m.row("Events", [
             m.panel("Events", [m.q(f"slo:sli_total:rate5m{sel}", "all events/s"),
@@ -590,7 +653,7 @@ def preset_dashboards(project) -> list[Dashboard]:
         scope = service_scope(service, backend, ("job", "instance", "model"))
         out.append(llm_serving(m, scope, uid, f"LLM serving: {service.name}", service.labels.get("team", LLM_FOLDER),
                                f"Service {service.name} on {backend.name}.", service=service.name,
-                               links=infra + slo_link))
+                               links=infra + slo_link, slos=tuple(service.slos)))
     guide_ref = _catalog_ref(project, "llm_request_total")
     if guide_ref is not None:
         out.extend(llm_guide(_Make(guide_ref), infra))
