@@ -72,6 +72,8 @@ XDIST  ?= auto
 # The full suite, what CI runs: real promtool, Prometheus, Alertmanager, Chromium. In parallel, then the
 # tests marked serial (they measure time or load) alone; both parts always run, and either failing fails.
 test: $(VENV)/.test-deps tools
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	@status=0; \
 	$(PYTEST) -n $(XDIST) -m "not serial" tests || status=$$?; \
 	$(PYTEST) -m serial tests || status=$$?; \
@@ -86,7 +88,8 @@ $(VENV)/.lint-deps: $(BIN)/promspec
 	$(BIN)/pip install -q -e '.[test,lint]'
 	@touch $@
 
-# Not part of `make test` yet: the tree does not pass it (docs/DEVELOPING.md says what is left).
+# ruff (lint and format) is also part of `make test`; mypy is not yet: 12 findings remain, all where the
+# dashboard compiler passes grafana-foundation-sdk enums (docs/DEVELOPING.md).
 .PHONY: lint
 lint: $(VENV)/.lint-deps
 	$(BIN)/ruff check .

@@ -65,12 +65,24 @@ def _slo(uid: str) -> tuple[Decimal, list]:
 
 def test_colour_oracle_is_the_preview():
     # The palette constants above are the preview's: a renamed colour would make every test below vacuous.
-    panel = {"fieldConfig": {"defaults": {"thresholds": {"steps": [
-        {"value": None, "color": "red"}, {"value": 1, "color": "orange"}, {"value": 2, "color": "green"}]}}}}
+    panel = {
+        "fieldConfig": {
+            "defaults": {
+                "thresholds": {
+                    "steps": [
+                        {"value": None, "color": "red"},
+                        {"value": 1, "color": "orange"},
+                        {"value": 2, "color": "green"},
+                    ]
+                }
+            }
+        }
+    }
     assert [_colour(panel, v) for v in (0, 1, 2)] == [RED, ORANGE, GREEN]
 
 
 # ------------------------------------------------------------------------------ SLO in breach
+
 
 @pytest.mark.parametrize("uid", sorted(u for u in DASHES if u.startswith("slo-") and u != "slo-overview"))
 def test_slo_breach_is_red_and_near_breach_amber(uid):
@@ -106,8 +118,10 @@ def test_slo_burn_rate_colours_follow_the_tiers(uid):
 
 def test_slo_overview_shows_burn_as_a_factor_not_a_percentage():
     table = _panel("slo-overview", "SLOs")
-    overrides = {o["matcher"]["options"]: {p["id"]: p["value"] for p in o["properties"]}
-                 for o in table["fieldConfig"]["overrides"]}
+    overrides = {
+        o["matcher"]["options"]: {p["id"]: p["value"] for p in o["properties"]}
+        for o in table["fieldConfig"]["overrides"]
+    }
     renamed = next(t for t in table["transformations"] if t["id"] == "organize")["options"]["renameByName"]
     unit = overrides[renamed["Value #D"]]["unit"]
     assert "%" not in format_value(14.4, unit) and format_value(14.4, unit).endswith("x")
@@ -118,6 +132,7 @@ def test_slo_overview_shows_burn_as_a_factor_not_a_percentage():
 
 
 # ------------------------------------------------------------------------------ thresholds drawn, links, TTFT
+
 
 def test_time_series_panels_draw_their_thresholds():
     missing = []
@@ -133,8 +148,12 @@ def test_time_series_panels_draw_their_thresholds():
                 missing.append(f"{uid}: {p['title']}")
     assert not missing
     # The panels the issue names draw theirs.
-    for uid, title in (("gpu-fleet", "Temperature"), ("llm-engine-vllm", "KV-cache usage by instance"),
-                       ("llm-engine-vllm", "Error ratio by model"), ("slo-chat-vllm-ttft", "Burn rate by window")):
+    for uid, title in (
+        ("gpu-fleet", "Temperature"),
+        ("llm-engine-vllm", "KV-cache usage by instance"),
+        ("llm-engine-vllm", "Error ratio by model"),
+        ("slo-chat-vllm-ttft", "Burn rate by window"),
+    ):
         assert _panel(uid, title)["fieldConfig"]["defaults"]["custom"]["thresholdsStyle"]["mode"] != "off"
     burn = _panel("slo-chat-vllm-ttft", "Burn rate by window")
     assert 14.4 in [s["value"] for s in burn["fieldConfig"]["defaults"]["thresholds"]["steps"]]
@@ -148,8 +167,9 @@ def test_links_are_visible_and_carry_only_the_data_source():
             if link["url"].startswith("/d/"):
                 target = urlsplit(link["url"]).path.split("/")[2]
                 assert target in DASHES, (uid, link)
-                carried = set(parse_qs(urlsplit(link["url"]).query.replace("${datasource:queryparam}",
-                                                                           "var-datasource=x")))
+                carried = set(
+                    parse_qs(urlsplit(link["url"]).query.replace("${datasource:queryparam}", "var-datasource=x"))
+                )
                 assert carried == {"var-datasource"}, (uid, link)
                 names = {v["name"] for v in DASHES[target]["templating"]["list"]}
                 assert "datasource" in names
@@ -169,9 +189,20 @@ def test_engine_ttft_stat_is_coloured_at_the_service_slo_threshold():
 
 
 def test_preview_variable_chip_is_not_cut_inside_an_entity():
-    dash = {"title": "t", "uid": "t", "panels": [], "templating": {"list": [
-        {"name": "model", "definition": 'label_values(vllm:num_requests_running{job=~"$job", '
-                                        'instance=~"$instance"}, model_name)'}]}}
+    dash = {
+        "title": "t",
+        "uid": "t",
+        "panels": [],
+        "templating": {
+            "list": [
+                {
+                    "name": "model",
+                    "definition": 'label_values(vllm:num_requests_running{job=~"$job", '
+                    'instance=~"$instance"}, model_name)',
+                }
+            ]
+        },
+    }
     text, _height = page(dash)
     chip = re.search(r"<span>\$model = (.*?)</span>", text).group(1)
     assert not re.search(r"&[a-z]*$", chip.rstrip("…")), chip
@@ -180,6 +211,7 @@ def test_preview_variable_chip_is_not_cut_inside_an_entity():
 
 # ------------------------------------------------------------------------------ values, by real promtool
 
+
 def _target(uid: str, title: str) -> str:
     return _panel(uid, title)["targets"][0]["expr"]
 
@@ -187,8 +219,9 @@ def _target(uid: str, title: str) -> str:
 def _promtool(tmp_path, tests: list, rule_files: list = ()) -> subprocess.CompletedProcess:
     promtool = require_tool("promtool")
     path = tmp_path / "values.test.yml"
-    path.write_text(yaml.safe_dump({"rule_files": list(rule_files), "evaluation_interval": "1m", "tests": tests},
-                                   sort_keys=False))
+    path.write_text(
+        yaml.safe_dump({"rule_files": list(rule_files), "evaluation_interval": "1m", "tests": tests}, sort_keys=False)
+    )
     return subprocess.run([promtool, "test", "rules", str(path)], capture_output=True, text=True, timeout=120)
 
 
@@ -197,24 +230,41 @@ def test_xid_panels_count_the_first_error_of_a_gpu(tmp_path):
     # GPU 3 of gpu-1 reports XID 79 at minute 20: its counter series appears at 1 and stays there.
     # The preview's substitution (step 30 s over 1 h: $__rate_interval = 60s, $__range = 3600s) is Grafana's.
     labels = 'instance="gpu-1:9400", job="gpu", gpu="3", uuid="GPU-3", name="H100", pci_bus_id="0", xid="79"'
-    series = [{"series": f"promspec_gpu_xid_errors_total{{{labels}}}", "values": "_x20 1x40"},
-              {"series": 'promspec_gpu_up{instance="gpu-1:9400", job="gpu", gpu="3", uuid="GPU-3"}',
-               "values": "1x60"}]
+    series = [
+        {"series": f"promspec_gpu_xid_errors_total{{{labels}}}", "values": "_x20 1x40"},
+        {"series": 'promspec_gpu_up{instance="gpu-1:9400", job="gpu", gpu="3", uuid="GPU-3"}', "values": "1x60"},
+    ]
     stat = grafana_to_promql(_target("gpu-fleet", "XID errors (range)"), 30, 3600)
     graph = grafana_to_promql(_target("gpu-fleet", "XID errors"), 30, 3600)
     assert "[60s]" in graph and "[3600s]" in stat
-    tests = [{"name": "first XID of a GPU", "interval": "1m", "input_series": series, "promql_expr_test": [
-        # Over the last hour, one XID happened.
-        {"expr": stat, "eval_time": "60m", "exp_samples": [{"labels": "{}", "value": 1}]},
-        # The graph shows it in the minute it happened, and nothing later.
-        {"expr": graph, "eval_time": "20m", "exp_samples": [
-            {"labels": '{instance="gpu-1:9400", gpu="3", xid="79"}', "value": 1}]},
-        {"expr": graph, "eval_time": "40m", "exp_samples": [
-            {"labels": '{instance="gpu-1:9400", gpu="3", xid="79"}', "value": 0}]},
-        # ... while the alert it sits next to fires.
-        {"expr": 'count(ALERTS{alertname="GPUXidErrors", alertstate="firing"})', "eval_time": "21m",
-         "exp_samples": [{"labels": "{}", "value": 1}]},
-    ]}]
+    tests = [
+        {
+            "name": "first XID of a GPU",
+            "interval": "1m",
+            "input_series": series,
+            "promql_expr_test": [
+                # Over the last hour, one XID happened.
+                {"expr": stat, "eval_time": "60m", "exp_samples": [{"labels": "{}", "value": 1}]},
+                # The graph shows it in the minute it happened, and nothing later.
+                {
+                    "expr": graph,
+                    "eval_time": "20m",
+                    "exp_samples": [{"labels": '{instance="gpu-1:9400", gpu="3", xid="79"}', "value": 1}],
+                },
+                {
+                    "expr": graph,
+                    "eval_time": "40m",
+                    "exp_samples": [{"labels": '{instance="gpu-1:9400", gpu="3", xid="79"}', "value": 0}],
+                },
+                # ... while the alert it sits next to fires.
+                {
+                    "expr": 'count(ALERTS{alertname="GPUXidErrors", alertstate="firing"})',
+                    "eval_time": "21m",
+                    "exp_samples": [{"labels": "{}", "value": 1}],
+                },
+            ],
+        }
+    ]
     result = _promtool(tmp_path, tests, [os.path.join(REPO, "rules", "gpu.yml")])
     assert result.returncode == 0, result.stdout + result.stderr
     assert _colour(_panel("gpu-fleet", "XID errors (range)"), 1) == RED
@@ -228,13 +278,27 @@ def test_cpu_by_mode_is_a_share_of_each_host(tmp_path):
     for host in ("h1:9100", "h2:9100"):
         for cpu in ("0", "1"):
             for mode, per_min in (("user", 30), ("system", 12), ("idle", 18)):
-                series.append({"series": f'node_cpu_seconds_total{{instance="{host}", job="node", cpu="{cpu}", '
-                                         f'mode="{mode}"}}', "values": f"0+{per_min}x30"})
+                series.append(
+                    {
+                        "series": f'node_cpu_seconds_total{{instance="{host}", job="node", cpu="{cpu}", '
+                        f'mode="{mode}"}}',
+                        "values": f"0+{per_min}x30",
+                    }
+                )
     expr = grafana_to_promql(_target("host-overview", "CPU by mode"), 30, 3600)
-    samples = [{"labels": f'{{instance="{h}", mode="{m}"}}', "value": v}
-               for h in ("h1:9100", "h2:9100") for m, v in (("user", 0.5), ("system", 0.2))]
-    tests = [{"name": "cpu by mode", "interval": "1m", "input_series": series,
-              "promql_expr_test": [{"expr": expr, "eval_time": "20m", "exp_samples": samples}]}]
+    samples = [
+        {"labels": f'{{instance="{h}", mode="{m}"}}', "value": v}
+        for h in ("h1:9100", "h2:9100")
+        for m, v in (("user", 0.5), ("system", 0.2))
+    ]
+    tests = [
+        {
+            "name": "cpu by mode",
+            "interval": "1m",
+            "input_series": series,
+            "promql_expr_test": [{"expr": expr, "eval_time": "20m", "exp_samples": samples}],
+        }
+    ]
     result = _promtool(tmp_path, tests)
     assert result.returncode == 0, result.stdout + result.stderr
     assert _panel("host-overview", "CPU by mode")["fieldConfig"]["defaults"]["unit"] == "percentunit"
@@ -255,8 +319,10 @@ def test_preview_draws_the_thresholds_a_time_series_shows():
     from promspec.preview.html import _panel_body
 
     panel = _panel("llm-engine-vllm", "KV-cache usage by instance")
-    series = {t["refId"]: [{"metric": {"instance": "a", "model_name": "m"}, "values": [(0, 0.5), (60, 0.97)]}]
-              for t in panel["targets"]}
+    series = {
+        t["refId"]: [{"metric": {"instance": "a", "model_name": "m"}, "values": [(0, 0.5), (60, 0.97)]}]
+        for t in panel["targets"]
+    }
     body = _panel_body(panel, series, 600, 300)
     assert body.count('class="threshold"') == 2
     assert f'stroke="{RED}" stroke-dasharray' in body and f'stroke="{ORANGE}" stroke-dasharray' in body

@@ -18,11 +18,11 @@ import zlib
 import pytest
 import yaml
 
-from conftest import REPO, free_port, run_promspec
-from fake_engines import FakeEngines
-
 from promspec.preview.html import _threshold_color
 from promspec.preview.render import fetch_data, grafana_to_promql
+
+from conftest import REPO, free_port, run_promspec
+from fake_engines import FakeEngines
 
 # Every test here starts a subprocess or a server (see the `slow` marker in pyproject.toml).
 # Prometheus, a fleet of fake engines and Chromium with 90 s deadlines: run alone (serial), after the parallel part.
@@ -46,9 +46,12 @@ spec:
 
 
 def _start_exporter(port: int) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, os.path.join(HERE, "dashboards_exporter.py"),
-                             "--web.listen-address", f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": os.path.join(REPO, "gen")})
+    proc = subprocess.Popen(
+        [sys.executable, os.path.join(HERE, "dashboards_exporter.py"), "--web.listen-address", f"127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": os.path.join(REPO, "gen")},
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -91,9 +94,9 @@ def _png_pixels(data: bytes) -> tuple[int, int, bytes]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     pos, idat, width, height = 8, b"", 0, 0
     while pos < len(data):
-        length = int.from_bytes(data[pos:pos + 4], "big")
-        kind = data[pos + 4:pos + 8]
-        body = data[pos + 8:pos + 8 + length]
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        kind = data[pos + 4 : pos + 8]
+        body = data[pos + 8 : pos + 8 + length]
         if kind == b"IHDR":
             width, height = int.from_bytes(body[:4], "big"), int.from_bytes(body[4:8], "big")
         elif kind == b"IDAT":
@@ -105,16 +108,26 @@ def _png_pixels(data: bytes) -> tuple[int, int, bytes]:
 def test_every_panel_has_data_and_preview(tmp_path, prometheus_factory):
     specs = tmp_path / "specs"
     shutil.copytree(os.path.join(REPO, "specs"), specs)
-    backend_docs = [d for f in sorted((specs / "backends").glob("*.yml"))
-                    for d in yaml.safe_load_all(f.read_text()) if d and d.get("kind") == "Backend"]
+    backend_docs = [
+        d
+        for f in sorted((specs / "backends").glob("*.yml"))
+        for d in yaml.safe_load_all(f.read_text())
+        if d and d.get("kind") == "Backend"
+    ]
     engines = FakeEngines(backend_docs)
     exporter_port = free_port()
     exporter = _start_exporter(exporter_port)
     try:
         (specs / "targets.yml").write_text(_targets_spec(engines.port, exporter_port))
         out = tmp_path / "out"
-        run_promspec("generate", str(specs), "-o", str(out), check=0,
-                     env={"PROMSPEC_SCRAPE_INTERVAL": "1s", "PROMSPEC_EVALUATION_INTERVAL": "1s"})
+        run_promspec(
+            "generate",
+            str(specs),
+            "-o",
+            str(out),
+            check=0,
+            env={"PROMSPEC_SCRAPE_INTERVAL": "1s", "PROMSPEC_EVALUATION_INTERVAL": "1s"},
+        )
         _speed_up_rules(str(out))
         prom = prometheus_factory(str(out / "prometheus" / "prometheus.yml"))
         queries = _panel_queries(str(out))
@@ -152,9 +165,20 @@ def test_every_panel_has_data_and_preview(tmp_path, prometheus_factory):
         # PROMSPEC_PREVIEW_SECONDS=300 pytest tests/test_dashboards_e2e.py
         time.sleep(int(os.environ.get("PROMSPEC_PREVIEW_SECONDS", "0")))
         png = tmp_path / "llm-serving.png"
-        run_promspec("preview", "llm-service-chat-vllm", "--specs", str(specs), "--prometheus", prom.url,
-                     "--range", "5m" if os.environ.get("PROMSPEC_PREVIEW_SECONDS") else "2m", "-o", str(png),
-                     check=0, timeout=180)
+        run_promspec(
+            "preview",
+            "llm-service-chat-vllm",
+            "--specs",
+            str(specs),
+            "--prometheus",
+            prom.url,
+            "--range",
+            "5m" if os.environ.get("PROMSPEC_PREVIEW_SECONDS") else "2m",
+            "-o",
+            str(png),
+            check=0,
+            timeout=180,
+        )
         width, height, raw = _png_pixels(png.read_bytes())
         assert width == 1600 and height > 1500
         assert len(set(raw)) > 100  # charts, text and boxes, not a blank page

@@ -15,13 +15,13 @@ import json
 import os
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import jsonschema
 
-from ..diagnostics import did_you_mean
 from ..compile.dashboards.grafana_vars import MARKERS, substitute, variables_used
 from ..compile.promql import PromQLError, parse
+from ..diagnostics import did_you_mean
 
 SCHEMA_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "grafana-schemas")
 PANEL_SCHEMAS = ("timeseries", "stat", "gauge", "bargauge", "heatmap", "table", "text")
@@ -77,12 +77,13 @@ class Finding:
 
 # ------------------------------------------------------------------------------ schemas
 
+
 def _load(name: str) -> dict:
     with open(os.path.join(SCHEMA_DIR, f"{name}.jsonschema.json"), encoding="utf-8") as fh:
         return json.load(fh)
 
 
-@lru_cache(maxsize=None)
+@cache
 def schema(name: str) -> dict:
     """A vendored schema with promspec's documented patches applied."""
     data = _load(name)
@@ -119,7 +120,7 @@ def _without_required(node):
     return node
 
 
-@lru_cache(maxsize=None)
+@cache
 def _validator(name: str, definition: str = "", lenient: bool = False):
     data = copy.deepcopy(schema(name))
     if lenient:
@@ -152,8 +153,10 @@ def lenient_view(data: dict) -> tuple[dict, list]:
         del out["refresh"]
     templating = out.get("templating")
     if isinstance(templating, dict) and isinstance(templating.get("list"), list):
-        templating["list"] = [{k: v for k, v in var.items() if k not in LEGACY_VARIABLE_KEYS}
-                              if isinstance(var, dict) else var for var in templating["list"]]
+        templating["list"] = [
+            {k: v for k, v in var.items() if k not in LEGACY_VARIABLE_KEYS} if isinstance(var, dict) else var
+            for var in templating["list"]
+        ]
     unchecked: dict[str, tuple] = {}
 
     def trim(panel, path):
@@ -170,11 +173,19 @@ def lenient_view(data: dict) -> tuple[dict, list]:
                 continue
             panels[i] = p = trim(p, ("panels", i))
             if p.get("type") == "row" and isinstance(p.get("panels"), list):
-                p["panels"] = [trim(q, ("panels", i, "panels", j)) if isinstance(q, dict) else q
-                               for j, q in enumerate(p["panels"])]
-    notes = [(path + ("type",), "legacy-panel", f"panel type {ptype!r} has no vendored schema: only its common "
-              "fields are checked (Grafana migrates it on load; re-export after that to check it fully)", "warning")
-             for ptype, path in sorted(unchecked.items())]
+                p["panels"] = [
+                    trim(q, ("panels", i, "panels", j)) if isinstance(q, dict) else q for j, q in enumerate(p["panels"])
+                ]
+    notes = [
+        (
+            path + ("type",),
+            "legacy-panel",
+            f"panel type {ptype!r} has no vendored schema: only its common "
+            "fields are checked (Grafana migrates it on load; re-export after that to check it fully)",
+            "warning",
+        )
+        for ptype, path in sorted(unchecked.items())
+    ]
     return out, notes
 
 
@@ -183,7 +194,7 @@ def _schema_values(node, keys: tuple[str, ...]) -> list:
     found: list = []
     if isinstance(node, dict):
         for k, v in node.items():
-            if k in keys and not isinstance(v, (dict, list)) or k == "enum" and isinstance(v, list):
+            if (k in keys and not isinstance(v, (dict, list))) or (k == "enum" and isinstance(v, list)):
                 found.extend(v if isinstance(v, list) else [v])
             else:
                 found.extend(_schema_values(v, keys))
@@ -201,12 +212,13 @@ class _ShapeKeys:
     bounds: tuple
 
 
-@lru_cache(maxsize=None)
+@cache
 def _shape_keys() -> _ShapeKeys:
     values: list = []
     for name in ("dashboard", "prometheus", *PANEL_SCHEMAS):
-        values += _schema_values(schema(name), ("enum", "const", "minimum", "maximum", "exclusiveMinimum",
-                                                "exclusiveMaximum"))
+        values += _schema_values(
+            schema(name), ("enum", "const", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+        )
     numbers = {v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)}
     return _ShapeKeys(strings=frozenset(v for v in values if isinstance(v, str)), bounds=tuple(sorted(numbers)))
 
@@ -262,6 +274,7 @@ def _path_text(parts) -> str:
 
 
 # ------------------------------------------------------------------------------ PromQL in panels
+
 
 @dataclass(frozen=True, kw_only=True)
 class PanelQuery:
@@ -320,6 +333,7 @@ def _duration(arg) -> str:
 
 # ------------------------------------------------------------------------------ rendered JSON
 
+
 def _panels(data: dict):
     """(json path, panel, row title) of every panel, collapsed rows' panels included."""
     row_title = ""
@@ -369,9 +383,15 @@ def validate_dashboard(data, lenient: bool = False, by_shape: bool = False) -> l
     variables = {v.get("name"): v for v in (data.get("templating") or {}).get("list") or [] if isinstance(v, dict)}
     ds_vars = [v for v in variables.values() if v.get("type") == "datasource"]
     if not any(v.get("query") == "prometheus" for v in ds_vars):
-        out.append((("templating",), "template-datasource",
-                    "no Prometheus datasource variable: add one (type datasource, query prometheus) and point "
-                    "every panel at it", lint))
+        out.append(
+            (
+                ("templating",),
+                "template-datasource",
+                "no Prometheus datasource variable: add one (type datasource, query prometheus) and point "
+                "every panel at it",
+                lint,
+            )
+        )
     titles: dict = {}
     ids: dict = {}
     reads_scraped = False
@@ -379,38 +399,64 @@ def validate_dashboard(data, lenient: bool = False, by_shape: bool = False) -> l
         ptype = panel.get("type", "")
         pid = panel.get("id")
         if pid is None and not lenient:
-            out.append((path, "panel-id", f"panel {panel.get('title', '')!r} has no id: ids keep links and "
-                                          "diffs stable", "error"))
+            out.append(
+                (
+                    path,
+                    "panel-id",
+                    f"panel {panel.get('title', '')!r} has no id: ids keep links and diffs stable",
+                    "error",
+                )
+            )
         elif pid is not None and pid in ids:
-            out.append((path + ("id",), "panel-id", f"panel id {pid} is used twice (also at {_path_text(ids[pid])})",
-                        lint))
+            out.append(
+                (path + ("id",), "panel-id", f"panel id {pid} is used twice (also at {_path_text(ids[pid])})", lint)
+            )
         else:
             ids[pid] = path
         if ptype == "row":
             continue
         title = panel.get("title", "")
         if title and (row, title) in titles:
-            out.append((path + ("title",), "panel-title-unique",
-                        f"two panels titled {title!r} in row {row or '(top)'!r}", lint))
+            out.append(
+                (
+                    path + ("title",),
+                    "panel-title-unique",
+                    f"two panels titled {title!r} in row {row or '(top)'!r}",
+                    lint,
+                )
+            )
         titles.setdefault((row, title), path)
         if ptype in PANEL_SCHEMAS:
             out.extend(_panel_schema(path, panel, ptype, lenient) if schema_checks else [])
         elif not lenient:
             out.append((path + ("type",), "schema", f"panel type {ptype!r} has no vendored schema", "error"))
-        if ptype in ("timeseries", "stat", "gauge", "bargauge") and \
-                not ((panel.get("fieldConfig") or {}).get("defaults") or {}).get("unit"):
+        if ptype in ("timeseries", "stat", "gauge", "bargauge") and not (
+            (panel.get("fieldConfig") or {}).get("defaults") or {}
+        ).get("unit"):
             out.append((path + ("fieldConfig",), "panel-units", f"panel {title!r} sets no unit", lint))
         if ptype != "text" and panel.get("targets") and not _is_var_ref(panel.get("datasource")):
-            out.append((path + ("datasource",), "panel-datasource",
-                        f"panel {title!r} does not read its datasource through a variable", lint))
+            out.append(
+                (
+                    path + ("datasource",),
+                    "panel-datasource",
+                    f"panel {title!r} does not read its datasource through a variable",
+                    lint,
+                )
+            )
         for k, target in enumerate(panel.get("targets") or []):
             if not isinstance(target, dict):
                 continue
             tpath = path + ("targets", k)
             ds = target.get("datasource", panel.get("datasource"))
             if "datasource" in target and not _is_var_ref(target["datasource"]):
-                out.append((tpath + ("datasource",), "panel-datasource",
-                            f"a query of panel {title!r} does not read its datasource through a variable", lint))
+                out.append(
+                    (
+                        tpath + ("datasource",),
+                        "panel-datasource",
+                        f"a query of panel {title!r} does not read its datasource through a variable",
+                        lint,
+                    )
+                )
             if "expr" not in target or (_ds_type(ds) not in ("", "prometheus") and lenient):
                 continue
             out.extend(_target_findings(tpath, target, title, variables, lint, not lenient and schema_checks))
@@ -421,8 +467,14 @@ def validate_dashboard(data, lenient: bool = False, by_shape: bool = False) -> l
             reads_scraped |= any(not RECORDED.match(n) and n != "ALERTS" for n in names)
     for name in ("job", "instance"):
         if reads_scraped and name not in variables:
-            out.append((("templating",), f"template-{name}",
-                        f"no {name!r} variable: dashboards of scraped series let readers pick the {name}", lint))
+            out.append(
+                (
+                    ("templating",),
+                    f"template-{name}",
+                    f"no {name!r} variable: dashboards of scraped series let readers pick the {name}",
+                    lint,
+                )
+            )
     if key is not None and schema_checks and not any(rule == "schema" for _p, rule, _m, _s in out):
         _CLEAN_SHAPES.add(key)
     return out
@@ -436,8 +488,14 @@ def _panel_schema(path: tuple, panel: dict, ptype: str, lenient: bool = False) -
     custom = ((panel.get("fieldConfig") or {}).get("defaults") or {}).get("custom")
     if custom is not None and _has_definition(ptype, "FieldConfig"):
         for err in _validator(ptype, "FieldConfig", lenient).iter_errors(custom):
-            out.append((path + ("fieldConfig", "defaults", "custom") + tuple(err.absolute_path), "schema",
-                        _schema_message(err), "error"))
+            out.append(
+                (
+                    path + ("fieldConfig", "defaults", "custom") + tuple(err.absolute_path),
+                    "schema",
+                    _schema_message(err),
+                    "error",
+                )
+            )
     return out
 
 
@@ -457,8 +515,14 @@ def _target_findings(tpath: tuple, target: dict, title: str, variables: dict, li
         if name not in variables:
             out.append((tpath + ("expr",), "template-undefined", f"${name} is not a variable of this dashboard", lint))
     for func, got in rate_ranges(expr):
-        out.append((tpath + ("expr",), "target-rate-interval",
-                    f"{func}() over {got}: use [$__rate_interval] so the window follows the scrape interval", lint))
+        out.append(
+            (
+                tpath + ("expr",),
+                "target-rate-interval",
+                f"{func}() over {got}: use [$__rate_interval] so the window follows the scrape interval",
+                lint,
+            )
+        )
     return out
 
 
@@ -476,7 +540,7 @@ def _positions(text: str, file: str) -> dict:
 
     try:
         docs = parse_text(text, file, Report())
-    except Exception:  # noqa: BLE001 - positions are a nicety; the JSON itself was already parsed
+    except Exception:
         return {}
     return docs[0].positions if docs else {}
 
@@ -522,8 +586,9 @@ def check_files(paths, lenient: bool = False, progress=lambda message: None) -> 
         for f in findings:
             if f.severity != "error":
                 progress(f.format())
-        results.append(ToolResult(["promspec", "dashboard", path], 1 if errors else 0,
-                                  "\n".join(f.format() for f in errors)))
+        results.append(
+            ToolResult(["promspec", "dashboard", path], 1 if errors else 0, "\n".join(f.format() for f in errors))
+        )
     return results
 
 
@@ -536,8 +601,11 @@ def exported_files(directory: str) -> set[str]:
             lines = [line for line in fh if line.startswith("#   ")]
     except OSError:
         return set()
-    return {os.path.join(directory, "dashboards", line[4:].split(": ", 1)[0])
-            for line in lines if line.rstrip().endswith(EXPORTED_MARK)}
+    return {
+        os.path.join(directory, "dashboards", line[4:].split(": ", 1)[0])
+        for line in lines
+        if line.rstrip().endswith(EXPORTED_MARK)
+    }
 
 
 def check_dashboard_dir(directory: str, progress=lambda message: None, lenient: bool = False) -> list:
@@ -550,6 +618,7 @@ def check_dashboard_dir(directory: str, progress=lambda message: None, lenient: 
 
 
 # ------------------------------------------------------------------------------ specs
+
 
 def check_dashboards(project, report) -> None:
     """Spec-level checks of every dashboard (written and generated): signals, series, titles, links, ids."""
@@ -576,8 +645,12 @@ def check_dashboards(project, report) -> None:
         if not _check_scope(dash, ctx, report):
             reported = [p for p in problems if p.query.service]  # the dashboard's own scope was reported once
         for p in reported:
-            report.error(p.query.ref.pos(p.field if p.query.signal else "expr"), p.message,
-                         p.query.ref.dotted(p.field), p.expected)
+            report.error(
+                p.query.ref.pos(p.field if p.query.signal else "expr"),
+                p.message,
+                p.query.ref.dotted(p.field),
+                p.expected,
+            )
         defined = {v.name for v in dash.variables}
         _check_variables(dash, ctx, report)
         titles: dict = {}
@@ -585,26 +658,42 @@ def check_dashboards(project, report) -> None:
         for row, panel in dash.panels():
             key = (row.title, panel.title)
             if key in titles:
-                report.error(panel.ref.pos("title"), f"two panels titled {panel.title!r} in row "
-                             f"{row.title or '(top)'!r}", panel.ref.dotted("title"),
-                             f"a unique title in the row (first at {titles[key].pos('title')})")
+                report.error(
+                    panel.ref.pos("title"),
+                    f"two panels titled {panel.title!r} in row {row.title or '(top)'!r}",
+                    panel.ref.dotted("title"),
+                    f"a unique title in the row (first at {titles[key].pos('title')})",
+                )
             titles.setdefault(key, panel.ref)  # where, looked up only for a duplicate: positions cost
             if panel.id:
                 if panel.id in ids:
-                    report.error(panel.ref.pos("id"), f"panel id {panel.id} is used twice", panel.ref.dotted("id"),
-                                 f"a unique id (first at {ids[panel.id].pos('id')})")
+                    report.error(
+                        panel.ref.pos("id"),
+                        f"panel id {panel.id} is used twice",
+                        panel.ref.dotted("id"),
+                        f"a unique id (first at {ids[panel.id].pos('id')})",
+                    )
                 ids.setdefault(panel.id, panel.ref)
             if panel.type != "text" and not panel.unit:
-                report.error(panel.ref.pos("title"), f"panel {panel.title!r} sets no unit", panel.ref.dotted(),
-                             "unit: a Grafana unit such as s, reqps, percentunit, bytes or short")
-            for query, target in zip([q for q in panel.queries if not _failed(q, problems)], targets[id(panel)],
-                                     strict=True):  # one target per query that resolved (problems: all others)
+                report.error(
+                    panel.ref.pos("title"),
+                    f"panel {panel.title!r} sets no unit",
+                    panel.ref.dotted(),
+                    "unit: a Grafana unit such as s, reqps, percentunit, bytes or short",
+                )
+            for query, target in zip(
+                [q for q in panel.queries if not _failed(q, problems)], targets[id(panel)], strict=True
+            ):  # one target per query that resolved (problems: all others)
                 _check_expr(query, target.expr, defined, universe, recorded, report)
         for link in dash.links + [link for _r, p in dash.panels() for link in p.links]:
             if link.dashboard and link.dashboard not in ctx.uids:
                 hint = did_you_mean(link.dashboard, ctx.uids)
-                report.error(dash.ref.pos("links"), f"link to unknown dashboard {link.dashboard!r}{hint}",
-                             dash.ref.dotted("links"), "the name or uid of a dashboard of this project")
+                report.error(
+                    dash.ref.pos("links"),
+                    f"link to unknown dashboard {link.dashboard!r}{hint}",
+                    dash.ref.dotted("links"),
+                    "the name or uid of a dashboard of this project",
+                )
         if len(report.errors) == before:
             compiled[dashboard_path(dash)] = (dash, _lint_compiled(ctx, dash, report))
     if len(compiled) == len(dashes):
@@ -648,8 +737,12 @@ def _lint_compiled(ctx, dash, report) -> dict:
                     if isinstance(k, int) and k < len(panel.queries):
                         ref, field = panel.queries[k].ref, "expr" if panel.queries[k].expr else "signal"
         where = (field,) if field else ()
-        report.error(ref.pos(*where), f"{message} [{rule}]", ref.dotted(*where),
-                     _EXPECTED.get(rule, "a dashboard Grafana's schema accepts"))
+        report.error(
+            ref.pos(*where),
+            f"{message} [{rule}]",
+            ref.dotted(*where),
+            _EXPECTED.get(rule, "a dashboard Grafana's schema accepts"),
+        )
     return data
 
 
@@ -663,8 +756,12 @@ def _check_names(written, report) -> None:
         for key, field in ((dash.name, ("metadata", "name")), (dash.uid, ("spec", "uid"))):
             where = dash.ref.doc.pos(field)
             if key in seen and seen[key][0] is not dash:
-                report.error(where, f"dashboard {key!r} is declared twice", ".".join(field),
-                             f"a unique name and uid (first at {seen[key][1]})")
+                report.error(
+                    where,
+                    f"dashboard {key!r} is declared twice",
+                    ".".join(field),
+                    f"a unique name and uid (first at {seen[key][1]})",
+                )
             seen.setdefault(key, (dash, where))
 
 
@@ -681,15 +778,23 @@ def _check_scope(dash, ctx, report) -> bool:
 
 def _unknown(report, ref, field: str, name: str, known) -> None:
     hint = did_you_mean(name, known)
-    report.error(ref.pos(field), f"unknown {field} {name!r}{hint}", ref.dotted(field),
-                 f"one of: {', '.join(sorted(known)) or 'none declared'}")
+    report.error(
+        ref.pos(field),
+        f"unknown {field} {name!r}{hint}",
+        ref.dotted(field),
+        f"one of: {', '.join(sorted(known)) or 'none declared'}",
+    )
 
 
 def _check_variables(dash, ctx, report) -> None:
     for v in dash.variables:
         if v.name == "model" and not v.metric and not (dash.service or dash.backend):
-            report.error(v.ref.pos(), "variable 'model' needs a metric to list models from", v.ref.dotted(),
-                         "{name: model, metric: <a metric with the model label>}, or spec.service / spec.backend")
+            report.error(
+                v.ref.pos(),
+                "variable 'model' needs a metric to list models from",
+                v.ref.dotted(),
+                "{name: model, metric: <a metric with the model label>}, or spec.service / spec.backend",
+            )
 
 
 def _needle_pos(ref, field: str, needle: str):
@@ -708,18 +813,28 @@ def _check_expr(query, expr: str, defined: set, universe, recorded: set, report)
     try:
         a = panel_query(expr)
     except PromQLError as exc:
-        report.error(query.ref.pos(field), f"PromQL parse error: {exc}", query.ref.dotted(field),
-                     "a valid PromQL expression (Grafana variables such as $job and $__rate_interval allowed)")
+        report.error(
+            query.ref.pos(field),
+            f"PromQL parse error: {exc}",
+            query.ref.dotted(field),
+            "a valid PromQL expression (Grafana variables such as $job and $__rate_interval allowed)",
+        )
         return
     for name in variables_used(expr):
         if name not in defined:
-            report.error(_needle_pos(query.ref, field, "$" + name) if query.expr else query.ref.pos(field),
-                         f"${name} is not a variable of this dashboard", query.ref.dotted(field),
-                         "one of: " + ", ".join(sorted(defined)) if defined else "variables: [...] in the dashboard")
+            report.error(
+                _needle_pos(query.ref, field, "$" + name) if query.expr else query.ref.pos(field),
+                f"${name} is not a variable of this dashboard",
+                query.ref.dotted(field),
+                "one of: " + ", ".join(sorted(defined)) if defined else "variables: [...] in the dashboard",
+            )
     for name in dict.fromkeys(a.metrics):
         if name in recorded or universe.known(name):
             continue
         hint = did_you_mean(name, list(universe.labels) + sorted(recorded))
-        report.error(_needle_pos(query.ref, field, name) if query.expr else query.ref.pos(field),
-                     f"metric {name!r} is neither catalogued nor recorded{hint}", query.ref.dotted(field),
-                     "a catalogued metric, a recorded series, or a name in a Catalog's external list")
+        report.error(
+            _needle_pos(query.ref, field, name) if query.expr else query.ref.pos(field),
+            f"metric {name!r} is neither catalogued nor recorded{hint}",
+            query.ref.dotted(field),
+            "a catalogued metric, a recorded series, or a name in a Catalog's external list",
+        )

@@ -10,10 +10,32 @@ import math
 GRID_COLUMNS = 24
 ROW_PX = 30  # Grafana's grid row height
 GAP = 8
-PALETTE = ("#7eb26d", "#eab839", "#6ed0e0", "#ef843c", "#e24d42", "#1f78c1", "#ba43a9", "#705da0",
-           "#508642", "#cca300", "#447ebc", "#c15c17", "#890f02", "#0a437c", "#6d1f62", "#584477")
-THRESHOLD_COLORS = {"green": "#73bf69", "orange": "#ff9830", "red": "#f2495c", "yellow": "#fade2a",
-                    "blue": "#5794f2", "purple": "#b877d9"}
+PALETTE = (
+    "#7eb26d",
+    "#eab839",
+    "#6ed0e0",
+    "#ef843c",
+    "#e24d42",
+    "#1f78c1",
+    "#ba43a9",
+    "#705da0",
+    "#508642",
+    "#cca300",
+    "#447ebc",
+    "#c15c17",
+    "#890f02",
+    "#0a437c",
+    "#6d1f62",
+    "#584477",
+)
+THRESHOLD_COLORS = {
+    "green": "#73bf69",
+    "orange": "#ff9830",
+    "red": "#f2495c",
+    "yellow": "#fade2a",
+    "blue": "#5794f2",
+    "purple": "#b877d9",
+}
 CSS = """
 body{margin:0;background:#111217;color:#ccccdc;font:13px 'DejaVu Sans',Arial,sans-serif}
 .head{padding:12px 16px;border-bottom:1px solid #2c2d33}
@@ -39,6 +61,7 @@ margin:2px 0}.q b{color:#6ed0e0;font-weight:400}
 
 # ------------------------------------------------------------------------------ values and units
 
+
 def format_value(value: float | None, unit: str = "", decimals=None) -> str:
     """A number the way Grafana would roughly show it in a unit (s, percentunit, bytes, reqps, ...)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -57,10 +80,20 @@ def format_value(value: float | None, unit: str = "", decimals=None) -> str:
         for size, suffix in ((86400, "d"), (3600, "h"), (60, "min"), (1, "s"), (1e-3, "ms"), (1e-6, "µs")):
             if abs(seconds) >= size or size == 1e-6:
                 return f"{_num(seconds / size, d)} {suffix}"
-    suffix = {"reqps": " req/s", "cps": "/s", "ops": " ops/s", "pps": " p/s", "watt": " W", "celsius": " °C",
-              "joule": " J", "hertz": " Hz", "Bps": " B/s", "bytes": " B"}.get(unit, "")
+    suffix = {
+        "reqps": " req/s",
+        "cps": "/s",
+        "ops": " ops/s",
+        "pps": " p/s",
+        "watt": " W",
+        "celsius": " °C",
+        "joule": " J",
+        "hertz": " Hz",
+        "Bps": " B/s",
+        "bytes": " B",
+    }.get(unit, "")
     if unit.startswith("suffix:"):
-        suffix = " " + unit[len("suffix:"):].strip()
+        suffix = " " + unit[len("suffix:") :].strip()
     if unit in ("bytes", "Bps"):
         for size, prefix in ((1 << 40, "Ti"), (1 << 30, "Gi"), (1 << 20, "Mi"), (1 << 10, "Ki")):
             if abs(value) >= size:
@@ -77,7 +110,7 @@ def _num(value: float, decimals=None) -> str:
         return f"{value:.{int(decimals)}f}"
     if value == 0:
         return "0"
-    digits = max(0, 2 - int(math.floor(math.log10(abs(value)))))
+    digits = max(0, 2 - math.floor(math.log10(abs(value))))
     return f"{value:.{min(digits, 4)}f}".rstrip("0").rstrip(".") if digits else f"{value:.0f}"
 
 
@@ -96,6 +129,7 @@ def _threshold_color(panel: dict, value: float | None) -> str:
 
 # ------------------------------------------------------------------------------ charts (SVG)
 
+
 def _series_label(metric: dict, legend: str) -> str:
     if legend and legend != "__auto":
         out = legend
@@ -113,8 +147,11 @@ def drawn_thresholds(panel: dict) -> list[tuple[float, str]]:
     if mode == "off":
         return []
     steps = (defaults.get("thresholds") or {}).get("steps") or []
-    return [(float(st["value"]), _color(st.get("color", "green"))) for st in steps
-            if isinstance(st, dict) and isinstance(st.get("value"), (int, float))]
+    return [
+        (float(st["value"]), _color(st.get("color", "green")))
+        for st in steps
+        if isinstance(st, dict) and isinstance(st.get("value"), (int, float))
+    ]
 
 
 def _timeseries_svg(series: list, w: int, h: int, unit: str, decimals, thresholds: list = ()) -> str:
@@ -131,11 +168,16 @@ def _timeseries_svg(series: list, w: int, h: int, unit: str, decimals, threshold
     for frac in (0, 0.5, 1):
         y = 6 + ph * (1 - frac)
         parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{w - 6}" y2="{y:.1f}" stroke="#2c2d33"/>')
-        parts.append(f'<text x="{left - 4}" y="{y + 3:.1f}" fill="#8e8e9e" font-size="10" text-anchor="end">'
-                     f'{html.escape(format_value(lo + (hi - lo) * frac, unit, decimals))}</text>')
+        parts.append(
+            f'<text x="{left - 4}" y="{y + 3:.1f}" fill="#8e8e9e" font-size="10" text-anchor="end">'
+            f"{html.escape(format_value(lo + (hi - lo) * frac, unit, decimals))}</text>"
+        )
     for i, s in enumerate(series):
-        pts = [(left + (t - t0) / ((t1 - t0) or 1) * pw, 6 + ph * (1 - (v - lo) / (hi - lo)))
-               for t, v in s["values"] if v is not None and math.isfinite(v)]
+        pts = [
+            (left + (t - t0) / ((t1 - t0) or 1) * pw, 6 + ph * (1 - (v - lo) / (hi - lo)))
+            for t, v in s["values"]
+            if v is not None and math.isfinite(v)
+        ]
         if not pts:
             continue
         color = PALETTE[i % len(PALETTE)]
@@ -147,8 +189,10 @@ def _timeseries_svg(series: list, w: int, h: int, unit: str, decimals, threshold
     for value, color in thresholds:
         if lo <= value <= hi:  # like Grafana, a threshold does not stretch the axis
             y = 6 + ph * (1 - (value - lo) / (hi - lo))
-            parts.append(f'<line class="threshold" x1="{left}" y1="{y:.1f}" x2="{w - 6}" y2="{y:.1f}" '
-                         f'stroke="{color}" stroke-dasharray="4 3"/>')
+            parts.append(
+                f'<line class="threshold" x1="{left}" y1="{y:.1f}" x2="{w - 6}" y2="{y:.1f}" '
+                f'stroke="{color}" stroke-dasharray="4 3"/>'
+            )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -185,9 +229,11 @@ def _heatmap_svg(series: list, w: int, h: int) -> str:
             if v is None or not math.isfinite(v) or v <= 0:
                 continue
             a = 0.15 + 0.85 * math.sqrt(v / vmax)
-            parts.append(f'<rect x="{3 + index[t] * cw:.1f}" y="{3 + (len(rows) - 1 - r) * ch:.1f}" '
-                         f'width="{max(cw - 0.5, 0.5):.1f}" height="{max(ch - 0.5, 0.5):.1f}" '
-                         f'fill="#ef843c" fill-opacity="{a:.2f}"/>')
+            parts.append(
+                f'<rect x="{3 + index[t] * cw:.1f}" y="{3 + (len(rows) - 1 - r) * ch:.1f}" '
+                f'width="{max(cw - 0.5, 0.5):.1f}" height="{max(ch - 0.5, 0.5):.1f}" '
+                f'fill="#ef843c" fill-opacity="{a:.2f}"/>'
+            )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -202,7 +248,10 @@ def _last(series: list) -> float | None:
 
 def _gauge_svg(value: float | None, panel: dict, w: int, h: int, unit: str, decimals) -> str:
     defaults = (panel.get("fieldConfig") or {}).get("defaults") or {}
-    lo, hi = defaults.get("min", 0), defaults.get("max", 100 if unit == "percent" else 1 if unit == "percentunit" else None)
+    lo, hi = (
+        defaults.get("min", 0),
+        defaults.get("max", 100 if unit == "percent" else 1 if unit == "percentunit" else None),
+    )
     if hi is None:
         hi = max(value or 1, 1)
     frac = 0 if value is None else max(0.0, min(1.0, (value - lo) / ((hi - lo) or 1)))
@@ -211,20 +260,23 @@ def _gauge_svg(value: float | None, panel: dict, w: int, h: int, unit: str, deci
     end = math.pi * (1 - frac)
     x2, y2 = cx + r * math.cos(end), cy - r * math.sin(end)
     color = _threshold_color(panel, value)
-    return (f'<svg width="{w}" height="{h}" xmlns="http://www.w3.org/2000/svg">'
-            f'<path d="M {cx - r:.1f} {cy:.1f} A {r:.1f} {r:.1f} 0 0 1 {cx + r:.1f} {cy:.1f}" stroke="#2c2d33" '
-            f'stroke-width="10" fill="none"/>'
-            f'<path d="M {cx - r:.1f} {cy:.1f} A {r:.1f} {r:.1f} 0 0 1 {x2:.1f} {y2:.1f}" stroke="{color}" '
-            f'stroke-width="10" fill="none"/>'
-            f'<text x="{cx:.1f}" y="{cy - 4:.1f}" fill="{color}" font-size="{max(12, min(26, r / 2.5)):.0f}" '
-            f'text-anchor="middle">{html.escape(format_value(value, unit, decimals))}</text></svg>')
+    return (
+        f'<svg width="{w}" height="{h}" xmlns="http://www.w3.org/2000/svg">'
+        f'<path d="M {cx - r:.1f} {cy:.1f} A {r:.1f} {r:.1f} 0 0 1 {cx + r:.1f} {cy:.1f}" stroke="#2c2d33" '
+        f'stroke-width="10" fill="none"/>'
+        f'<path d="M {cx - r:.1f} {cy:.1f} A {r:.1f} {r:.1f} 0 0 1 {x2:.1f} {y2:.1f}" stroke="{color}" '
+        f'stroke-width="10" fill="none"/>'
+        f'<text x="{cx:.1f}" y="{cy - 4:.1f}" fill="{color}" font-size="{max(12, min(26, r / 2.5)):.0f}" '
+        f'text-anchor="middle">{html.escape(format_value(value, unit, decimals))}</text></svg>'
+    )
 
 
 # ------------------------------------------------------------------------------ page
 
+
 def _shorten(text: str, limit: int) -> str:
     """At most limit characters, an ellipsis marking the cut: cut before escaping, so no entity is split."""
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _markdown(text: str) -> str:
@@ -244,8 +296,10 @@ def _panel_body(panel: dict, data: dict | None, w: int, h: int) -> str:
     if ptype == "text":
         return f'<div class="text">{_markdown((panel.get("options") or {}).get("content", ""))}</div>'
     targets = [t for t in panel.get("targets") or [] if isinstance(t, dict)]
-    queries = "".join(f'<div class="q"><b>{html.escape(str(t.get("refId", "")))}</b> '
-                      f'{html.escape(str(t.get("expr", "")))}</div>' for t in targets)
+    queries = "".join(
+        f'<div class="q"><b>{html.escape(str(t.get("refId", "")))}</b> {html.escape(str(t.get("expr", "")))}</div>'
+        for t in targets
+    )
     if data is None:
         return queries
     series, errors = [], []
@@ -254,7 +308,7 @@ def _panel_body(panel: dict, data: dict | None, w: int, h: int) -> str:
         if result is None:
             continue
         if isinstance(result, str):
-            errors.append(f'{t.get("refId")}: {result}')
+            errors.append(f"{t.get('refId')}: {result}")
             continue
         for s in result:
             series.append({**s, "label": _series_label(s["metric"], t.get("legendFormat", ""))})
@@ -267,20 +321,30 @@ def _panel_body(panel: dict, data: dict | None, w: int, h: int) -> str:
     elif ptype == "stat":
         value = _last(series)
         size = max(14, min(40, chart_h * 0.55))
-        body += (f'<div style="text-align:center;font-size:{size:.0f}px;line-height:{chart_h}px;'
-                 f'color:{_threshold_color(panel, value)}">{html.escape(format_value(value, unit, decimals))}</div>')
+        body += (
+            f'<div style="text-align:center;font-size:{size:.0f}px;line-height:{chart_h}px;'
+            f'color:{_threshold_color(panel, value)}">{html.escape(format_value(value, unit, decimals))}</div>'
+        )
     elif ptype == "gauge":
         body += _gauge_svg(_last(series), panel, w - 2, chart_h, unit, decimals)
     elif ptype in ("bargauge", "table"):
-        rows = [(s["label"], _last([s])) for s in series][:max(1, int(chart_h // 16))]
-        body += "".join(f'<div class="q" style="color:#ccccdc">{html.escape(label[:60])}: '
-                        f'<span style="color:{_threshold_color(panel, v)}">'
-                        f'{html.escape(format_value(v, unit, decimals))}</span></div>' for label, v in rows)
+        rows = [(s["label"], _last([s])) for s in series][: max(1, int(chart_h // 16))]
+        body += "".join(
+            f'<div class="q" style="color:#ccccdc">{html.escape(label[:60])}: '
+            f'<span style="color:{_threshold_color(panel, v)}">'
+            f"{html.escape(format_value(v, unit, decimals))}</span></div>"
+            for label, v in rows
+        )
     else:
         body += _timeseries_svg(series, w - 2, chart_h, unit, decimals, drawn_thresholds(panel))
-        body += '<div class="legend">' + " ".join(
-            f'<i style="background:{PALETTE[i % len(PALETTE)]}"></i>{html.escape(s["label"])}'
-            for i, s in enumerate(series[:8])) + "</div>"
+        body += (
+            '<div class="legend">'
+            + " ".join(
+                f'<i style="background:{PALETTE[i % len(PALETTE)]}"></i>{html.escape(s["label"])}'
+                for i, s in enumerate(series[:8])
+            )
+            + "</div>"
+        )
     return body
 
 
@@ -298,30 +362,43 @@ def page(dash: dict, data: dict | None = None, width: int = 1600, note: str = ""
         bottom = max(bottom, top + ph)
         if p.get("type") == "row":
             hidden = f"<small>collapsed, {len(p.get('panels') or [])} panels</small>" if p.get("collapsed") else ""
-            items.append(f'<div class="row" style="left:{left:.0f}px;top:{top:.0f}px;width:{pw:.0f}px">'
-                         f'{html.escape(p.get("title", ""))}{hidden}</div>')
+            items.append(
+                f'<div class="row" style="left:{left:.0f}px;top:{top:.0f}px;width:{pw:.0f}px">'
+                f"{html.escape(p.get('title', ''))}{hidden}</div>"
+            )
             continue
         unit = ((p.get("fieldConfig") or {}).get("defaults") or {}).get("unit", "")
         kind = p.get("type", "") + (f" · {unit}" if unit else "")
         panel_data = None if data is None else data.get(p.get("id"), {})
-        items.append(f'<div class="panel" style="left:{left:.0f}px;top:{top:.0f}px;width:{pw:.0f}px;'
-                     f'height:{ph:.0f}px"><div class="ptitle"><span>{html.escape(p.get("title", ""))}</span>'
-                     f'<span class="ptype">{html.escape(kind)}</span></div>'
-                     f'{_panel_body(p, panel_data, int(pw), int(ph))}</div>')
-    variables = "".join(f'<span>${html.escape(str(v.get("name", "")))} = '
-                        f'{html.escape(_shorten(str(v.get("definition") or v.get("query") or ""), 90))}</span>'
-                        for v in (dash.get("templating") or {}).get("list") or [] if isinstance(v, dict))
+        items.append(
+            f'<div class="panel" style="left:{left:.0f}px;top:{top:.0f}px;width:{pw:.0f}px;'
+            f'height:{ph:.0f}px"><div class="ptitle"><span>{html.escape(p.get("title", ""))}</span>'
+            f'<span class="ptype">{html.escape(kind)}</span></div>'
+            f"{_panel_body(p, panel_data, int(pw), int(ph))}</div>"
+        )
+    variables = "".join(
+        f"<span>${html.escape(str(v.get('name', '')))} = "
+        f"{html.escape(_shorten(str(v.get('definition') or v.get('query') or ''), 90))}</span>"
+        for v in (dash.get("templating") or {}).get("list") or []
+        if isinstance(v, dict)
+    )
     time = dash.get("time") or {}
-    meta = [f"uid {dash.get('uid', '')}", f"time {time.get('from', '')} to {time.get('to', '')}",
-            f"refresh {dash.get('refresh', '')}", "tags " + ", ".join(dash.get("tags") or [])]
+    meta = [
+        f"uid {dash.get('uid', '')}",
+        f"time {time.get('from', '')} to {time.get('to', '')}",
+        f"refresh {dash.get('refresh', '')}",
+        "tags " + ", ".join(dash.get("tags") or []),
+    ]
     if note:
         meta.append(note)
     head_h = 96
     height = int(head_h + bottom + 24)
-    doc = (f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{html.escape(dash.get("title", ""))}</title>'
-           f'<style>{CSS}</style></head><body style="width:{width}px">'
-           f'<div class="head"><h1>{html.escape(dash.get("title", ""))}</h1><div class="meta">'
-           + "".join(f"<span>{html.escape(m)}</span>" for m in meta) +
-           f'</div><div class="vars">{variables}</div></div>'
-           f'<div class="grid" style="height:{bottom:.0f}px">{"".join(items)}</div></body></html>\n')
+    doc = (
+        f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{html.escape(dash.get("title", ""))}</title>'
+        f'<style>{CSS}</style></head><body style="width:{width}px">'
+        f'<div class="head"><h1>{html.escape(dash.get("title", ""))}</h1><div class="meta">'
+        + "".join(f"<span>{html.escape(m)}</span>" for m in meta)
+        + f'</div><div class="vars">{variables}</div></div>'
+        f'<div class="grid" style="height:{bottom:.0f}px">{"".join(items)}</div></body></html>\n'
+    )
     return doc, height

@@ -12,16 +12,25 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from ..diagnostics import suggestions
 from ..compile.dashboards.grafana_vars import substitute
+from ..diagnostics import suggestions
 from .html import page
 
 POINTS = 120  # samples per series: enough for a readable line, few enough for a quick page
 CHROMIUM = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 # Without the background-networking flags Chromium tries to reach the network at start.
-CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--hide-scrollbars", "--force-device-scale-factor=1")
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--force-device-scale-factor=1",
+)
 
 
 class PreviewError(Exception):
@@ -103,7 +112,8 @@ def fetch_data(dash: dict, prometheus: str, time_range: str, now: float | None =
                 url = f"{base}/api/v1/query?" + urllib.parse.urlencode({"query": expr, "time": end})
             else:
                 url = f"{base}/api/v1/query_range?" + urllib.parse.urlencode(
-                    {"query": expr, "start": end - range_s, "end": end, "step": step})
+                    {"query": expr, "start": end - range_s, "end": end, "step": step}
+                )
             body = _get(url)
             ref = str(t.get("refId", ""))
             if body.get("status") != "success":
@@ -131,8 +141,10 @@ def find_chromium() -> str:
         path = shutil.which(name)
         if path:
             return path
-    raise PreviewError("PNG output needs Chromium: install Debian's 'chromium' package (apt-get install chromium, "
-                       "or `make tools`), set PROMSPEC_CHROMIUM, or write .html instead")
+    raise PreviewError(
+        "PNG output needs Chromium: install Debian's 'chromium' package (apt-get install chromium, "
+        "or `make tools`), set PROMSPEC_CHROMIUM, or write .html instead"
+    )
 
 
 def screenshot(html_text: str, output: str, width: int, height: int) -> None:
@@ -143,8 +155,14 @@ def screenshot(html_text: str, output: str, width: int, height: int) -> None:
         with open(page_path, "w", encoding="utf-8") as fh:
             fh.write(html_text)
         shot = os.path.join(tmp, "shot.png")
-        cmd = [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={os.path.join(tmp, 'profile')}",
-               f"--window-size={width},{height}", f"--screenshot={shot}", "file://" + page_path]
+        cmd = [
+            chromium,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={os.path.join(tmp, 'profile')}",
+            f"--window-size={width},{height}",
+            f"--screenshot={shot}",
+            "file://" + page_path,
+        ]
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         except subprocess.TimeoutExpired:
@@ -171,8 +189,15 @@ def _atomic_write(dst: str, data: bytes) -> None:
             os.unlink(tmp)
 
 
-def preview_dashboard(name: str, output: str, specs: tuple = (), prometheus: str | None = None,
-                      time_range: str = "1h", width: int = 1600, load=None) -> None:
+def preview_dashboard(
+    name: str,
+    output: str,
+    specs: tuple = (),
+    prometheus: str | None = None,
+    time_range: str = "1h",
+    width: int = 1600,
+    load=None,
+) -> None:
     """Write a static preview of a dashboard to output (.html or .png)."""
     if not output.endswith((".html", ".png")):
         raise PreviewError(f"{output}: the output must end in .html or .png")

@@ -122,13 +122,26 @@ def derive_uid(name: str) -> str:
     if len(clean) <= UID_MAX and clean == name:
         return clean
     digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    return f"{clean[:UID_MAX - 9]}-{digest}"
+    return f"{clean[: UID_MAX - 9]}-{digest}"
 
 
 def _query(raw: dict, ref: Ref) -> Query:
-    q = Query(ref, raw.get("expr", ""), raw.get("signal", ""), raw.get("quantile"), "", raw.get("mean", False),
-              raw.get("ratio", False), tuple(raw.get("by", ())), raw.get("service", ""), raw.get("legend", ""),
-              raw.get("ref", ""), raw.get("instant", False), raw.get("format", ""), raw.get("hide", False))
+    q = Query(
+        ref,
+        raw.get("expr", ""),
+        raw.get("signal", ""),
+        raw.get("quantile"),
+        "",
+        raw.get("mean", False),
+        raw.get("ratio", False),
+        tuple(raw.get("by", ())),
+        raw.get("service", ""),
+        raw.get("legend", ""),
+        raw.get("ref", ""),
+        raw.get("instant", False),
+        raw.get("format", ""),
+        raw.get("hide", False),
+    )
     if q.quantile is not None:
         q.quantile_text = ref.doc.raw.get(ref.path + ("quantile",), repr(q.quantile))
     return q
@@ -140,18 +153,39 @@ def _links(raws: list) -> list:
 
 def _panel(raw: dict, ref: Ref) -> Panel:
     return Panel(
-        raw["title"], ref, raw.get("type", "timeseries"), raw.get("id"), raw.get("description", ""),
-        raw.get("width"), raw.get("height"), raw.get("unit", ""), raw.get("decimals"), raw.get("min"),
-        raw.get("max"), [(t["value"], t["color"]) for t in raw.get("thresholds", [])], dict(raw.get("legend", {})),
-        raw.get("stack", False), raw.get("fill"), raw.get("content", ""), _links(raw.get("links", [])),
-        [_query(q, ref.at("queries", i)) for i, q in enumerate(raw.get("queries", []))])
+        raw["title"],
+        ref,
+        raw.get("type", "timeseries"),
+        raw.get("id"),
+        raw.get("description", ""),
+        raw.get("width"),
+        raw.get("height"),
+        raw.get("unit", ""),
+        raw.get("decimals"),
+        raw.get("min"),
+        raw.get("max"),
+        [(t["value"], t["color"]) for t in raw.get("thresholds", [])],
+        dict(raw.get("legend", {})),
+        raw.get("stack", False),
+        raw.get("fill"),
+        raw.get("content", ""),
+        _links(raw.get("links", [])),
+        [_query(q, ref.at("queries", i)) for i, q in enumerate(raw.get("queries", []))],
+    )
 
 
 def _variable(raw, ref: Ref) -> Variable:
     if isinstance(raw, str):
         return Variable(raw, ref)
-    return Variable(raw["name"], ref, raw.get("label", ""), raw.get("metric", ""), tuple(raw.get("values", ())),
-                    raw.get("multi", True), raw.get("include_all", True))
+    return Variable(
+        raw["name"],
+        ref,
+        raw.get("label", ""),
+        raw.get("metric", ""),
+        tuple(raw.get("values", ())),
+        raw.get("multi", True),
+        raw.get("include_all", True),
+    )
 
 
 def build_dashboard(doc: Document) -> Dashboard:
@@ -163,13 +197,22 @@ def build_dashboard(doc: Document) -> Dashboard:
         return _exported(doc, spec, meta, ref)
     time = spec.get("time", {})
     dash = Dashboard(
-        doc.name, ref, spec.get("title", doc.name), spec.get("description", ""),
+        doc.name,
+        ref,
+        spec.get("title", doc.name),
+        spec.get("description", ""),
         spec.get("uid") or derive_uid(doc.name),
-        spec.get("folder") or meta.get("labels", {}).get("team", DEFAULT_FOLDER), tuple(spec.get("tags", ())),
-        spec.get("service", ""), spec.get("backend", ""), time.get("from", "now-6h"), time.get("to", "now"),
+        spec.get("folder") or meta.get("labels", {}).get("team", DEFAULT_FOLDER),
+        tuple(spec.get("tags", ())),
+        spec.get("service", ""),
+        spec.get("backend", ""),
+        time.get("from", "now-6h"),
+        time.get("to", "now"),
         spec.get("refresh", "1m"),
         [_variable(v, ref.at("variables", i)) for i, v in enumerate(spec.get("variables", DEFAULT_VARIABLES))],
-        _links(spec.get("links", [])), source=doc.source or doc.file)
+        _links(spec.get("links", [])),
+        source=doc.source or doc.file,
+    )
     if spec.get("panels"):
         top = Row("", ref)
         top.panels = [_panel(p, ref.at("panels", i)) for i, p in enumerate(spec["panels"])]
@@ -189,9 +232,16 @@ def _exported(doc: Document, spec: dict, meta: dict, ref: Ref) -> Dashboard:
     data = spec.get(EXPORT_KEY)  # absent only when reading the file failed, which is an error already
     uid = data["uid"] if data else derive_uid(doc.name)
     title = str(data.get("title", doc.name)) if data else doc.name
-    return Dashboard(doc.name, ref, title, uid=uid,
-                     folder=spec.get("folder") or meta.get("labels", {}).get("team", DEFAULT_FOLDER),
-                     variables=[], source=doc.source or doc.file, imported=data)
+    return Dashboard(
+        doc.name,
+        ref,
+        title,
+        uid=uid,
+        folder=spec.get("folder") or meta.get("labels", {}).get("team", DEFAULT_FOLDER),
+        variables=[],
+        source=doc.source or doc.file,
+        imported=data,
+    )
 
 
 def spec_dashboards(docs: list[Document]) -> list[Dashboard]:

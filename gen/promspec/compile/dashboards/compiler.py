@@ -6,9 +6,13 @@ import enum
 import zlib
 from dataclasses import dataclass, field
 
-from grafana_foundation_sdk.builders import bargauge, common as cb, dashboard as db, gauge, heatmap, prometheus, \
-    stat, table, text, timeseries
-from grafana_foundation_sdk.models import common as cm, dashboard as dm, heatmap as _heat, text as _text
+from grafana_foundation_sdk.builders import bargauge, gauge, heatmap, prometheus, stat, table, text, timeseries
+from grafana_foundation_sdk.builders import common as cb
+from grafana_foundation_sdk.builders import dashboard as db
+from grafana_foundation_sdk.models import common as cm
+from grafana_foundation_sdk.models import dashboard as dm
+from grafana_foundation_sdk.models import heatmap as _heat
+from grafana_foundation_sdk.models import text as _text
 
 from ...spec.dashboards import Dashboard, Panel, Query, Variable
 from ..promql import matcher
@@ -17,15 +21,26 @@ from .signals import Scope, SignalError, anchor_metric, service_scope, signal_qu
 DATASOURCE = cm.DataSourceRef(type_val="prometheus", uid="${datasource}")
 GRID_WIDTH = 24
 # Default sizes by panel type (grid columns x rows): graphs two per line, single values four per line.
-SIZES = {"timeseries": (12, 8), "heatmap": (12, 8), "table": (12, 8), "bargauge": (12, 8),
-         "stat": (6, 5), "gauge": (6, 5), "text": (24, 3)}
+SIZES = {
+    "timeseries": (12, 8),
+    "heatmap": (12, 8),
+    "table": (12, 8),
+    "bargauge": (12, 8),
+    "stat": (6, 5),
+    "gauge": (6, 5),
+    "text": (24, 3),
+}
 ID_SPACE = 100000  # panel ids are 1..99999: short enough to read in a diff, rarely colliding
-VARIABLE_LABELS = {"datasource": "Data source", "job": "Job", "instance": "Instance", "model": "Model",
-                   "gpu": "GPU"}
+VARIABLE_LABELS = {"datasource": "Data source", "job": "Job", "instance": "Instance", "model": "Model", "gpu": "GPU"}
 FILTER_VARIABLES = ("job", "instance", "model")  # the variables a signal query filters on
 BUILTIN_ANNOTATION = {
-    "builtIn": 1, "datasource": {"type": "grafana", "uid": "-- Grafana --"}, "enable": True, "hide": True,
-    "iconColor": "rgba(0, 211, 255, 1)", "name": "Annotations & Alerts", "type": "dashboard",
+    "builtIn": 1,
+    "datasource": {"type": "grafana", "uid": "-- Grafana --"},
+    "enable": True,
+    "hide": True,
+    "iconColor": "rgba(0, 211, 255, 1)",
+    "name": "Annotations & Alerts",
+    "type": "dashboard",
 }
 
 
@@ -66,8 +81,9 @@ def context_for(project, dashboards: list) -> Context:
     for d in dashboards:
         uids.setdefault(d.name, d.uid)
         uids.setdefault(d.uid, d.uid)
-    return Context(dict(getattr(project, "backends", {}) or {}),
-                   {s.name: s for s in getattr(project, "services", []) or []}, uids)
+    return Context(
+        dict(getattr(project, "backends", {}) or {}), {s.name: s for s in getattr(project, "services", []) or []}, uids
+    )
 
 
 def variable_names(dash: Dashboard) -> tuple:
@@ -106,17 +122,25 @@ def resolve(ctx: Context, dash: Dashboard) -> tuple[dict, list]:
             ref_id = q.ref_id or next(x for x in letters if x not in used)
             used.add(ref_id)
             if q.expr:
-                targets.append(Target(q.expr.strip(), ref_id, q.legend, q.format or _default_format(panel),
-                                      q.instant, q.hide))
+                targets.append(
+                    Target(q.expr.strip(), ref_id, q.legend, q.format or _default_format(panel), q.instant, q.hide)
+                )
                 continue
             scope = scope_of(ctx, dash, q.service)
             if isinstance(scope, str):
                 problems.append(Problem(q, "signal", scope, "service: <a Service name> on the dashboard or query"))
                 continue
             try:
-                expr, legend, fmt = signal_query(scope, q.signal, quantile=q.quantile, quantile_written=q.quantile_text,
-                                                 mean=q.mean, ratio=q.ratio, by=q.by,
-                                                 heatmap=panel.type == "heatmap" and q.quantile is None and not q.mean)
+                expr, legend, fmt = signal_query(
+                    scope,
+                    q.signal,
+                    quantile=q.quantile,
+                    quantile_written=q.quantile_text,
+                    mean=q.mean,
+                    ratio=q.ratio,
+                    by=q.by,
+                    heatmap=panel.type == "heatmap" and q.quantile is None and not q.mean,
+                )
             except SignalError as exc:
                 problems.append(Problem(q, "signal", str(exc), exc.expected))
                 continue
@@ -191,6 +215,7 @@ def layout(dash: Dashboard) -> dict:
 # refIds, sorts tooltips ascending (the smallest series first), and leaves thresholds and
 # datasources unset. house_style() is applied to every panel builder.
 
+
 def house_style(builder, panel: Panel, ident: int, grid: tuple) -> None:
     """Apply promspec's panel defaults to an SDK panel builder."""
     x, y, w, h = grid
@@ -210,11 +235,13 @@ def house_style(builder, panel: Panel, ident: int, grid: tuple) -> None:
         builder.max(panel.max)
     if panel.type in ("timeseries", "bargauge"):
         legend = panel.legend
-        builder.legend(cb.VizLegendOptions()
-                       .show_legend(legend.get("show", True))
-                       .display_mode(cm.LegendDisplayMode(legend.get("mode", "list")))
-                       .placement(cm.LegendPlacement(legend.get("placement", "bottom")))
-                       .calcs(list(legend.get("calcs", ()))))
+        builder.legend(
+            cb.VizLegendOptions()
+            .show_legend(legend.get("show", True))
+            .display_mode(cm.LegendDisplayMode(legend.get("mode", "list")))
+            .placement(cm.LegendPlacement(legend.get("placement", "bottom")))
+            .calcs(list(legend.get("calcs", ())))
+        )
     if panel.type == "timeseries" and any(v is not None for v, _c in panel.thresholds):
         # Grafana draws no threshold on a graph unless asked: a 14.4x page line nobody sees warns nobody.
         builder.thresholds_style(cb.GraphThresholdsStyleConfig().mode(cm.GraphThresholdsStyleMode.LINE))
@@ -233,36 +260,62 @@ def threshold_steps(panel: Panel) -> list:
 def _panel_builder(panel: Panel):
     kind = panel.type
     if kind == "timeseries":
-        b = timeseries.Panel().line_width(1).fill_opacity(panel.fill if panel.fill is not None else 10) \
-            .show_points(cm.VisibilityMode.NEVER).span_nulls(False)
+        b = (
+            timeseries.Panel()
+            .line_width(1)
+            .fill_opacity(panel.fill if panel.fill is not None else 10)
+            .show_points(cm.VisibilityMode.NEVER)
+            .span_nulls(False)
+        )
         if panel.stack:
             b.stacking(cb.StackingConfig().mode(cm.StackingMode.NORMAL).group("A"))
         return b
     if kind == "stat":
-        return stat.Panel().graph_mode(cm.BigValueGraphMode.AREA).color_mode(cm.BigValueColorMode.VALUE) \
+        return (
+            stat.Panel()
+            .graph_mode(cm.BigValueGraphMode.AREA)
+            .color_mode(cm.BigValueColorMode.VALUE)
             .reduce_options(cb.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
+        )
     if kind == "gauge":
-        return gauge.Panel().show_threshold_markers(True) \
+        return (
+            gauge.Panel()
+            .show_threshold_markers(True)
             .reduce_options(cb.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
+        )
     if kind == "bargauge":
-        return bargauge.Panel().display_mode(cm.BarGaugeDisplayMode.GRADIENT).orientation(cm.VizOrientation.HORIZONTAL) \
+        return (
+            bargauge.Panel()
+            .display_mode(cm.BarGaugeDisplayMode.GRADIENT)
+            .orientation(cm.VizOrientation.HORIZONTAL)
             .reduce_options(cb.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
+        )
     if kind == "heatmap":
-        return heatmap.Panel().calculate(False).cell_gap(1) \
-            .color(heatmap.HeatmapColorOptions().mode(_heat.HeatmapColorMode.SCHEME).scheme("Spectral")
-                   .scale(_heat.HeatmapColorScale.EXPONENTIAL).exponent(0.5).steps(64).reverse(False)) \
-            .y_axis(heatmap.YAxisConfig().unit(panel.unit or "short")) \
-            .rows_frame(heatmap.RowsHeatmapOptions().layout(cm.HeatmapCellLayout.AUTO)) \
-            .tooltip(heatmap.HeatmapTooltip().mode(cm.TooltipDisplayMode.SINGLE).y_histogram(True)) \
+        return (
+            heatmap.Panel()
+            .calculate(False)
+            .cell_gap(1)
+            .color(
+                heatmap.HeatmapColorOptions()
+                .mode(_heat.HeatmapColorMode.SCHEME)
+                .scheme("Spectral")
+                .scale(_heat.HeatmapColorScale.EXPONENTIAL)
+                .exponent(0.5)
+                .steps(64)
+                .reverse(False)
+            )
+            .y_axis(heatmap.YAxisConfig().unit(panel.unit or "short"))
+            .rows_frame(heatmap.RowsHeatmapOptions().layout(cm.HeatmapCellLayout.AUTO))
+            .tooltip(heatmap.HeatmapTooltip().mode(cm.TooltipDisplayMode.SINGLE).y_histogram(True))
             .show_legend()
+        )
     if kind == "table":
         return table.Panel().show_header(True)
     return text.Panel().mode(_text.TextMode.MARKDOWN).content(panel.content)
 
 
 def _target(t: Target):
-    q = prometheus.Dataquery().expr(t.expr).ref_id(t.ref_id).datasource(DATASOURCE) \
-        .format(prometheus_format(t.format))
+    q = prometheus.Dataquery().expr(t.expr).ref_id(t.ref_id).datasource(DATASOURCE).format(prometheus_format(t.format))
     if t.legend:
         q.legend_format(t.legend)
     if t.instant:
@@ -283,11 +336,19 @@ def prometheus_format(name: str):
 def _variable(v: Variable, chain: list, scope, default_metric: str):
     label = v.label or VARIABLE_LABELS.get(v.name, v.name)
     if v.name == "datasource" and not v.metric and not v.values:
-        return db.DatasourceVariable("datasource").label(label).type("prometheus") \
+        return (
+            db.DatasourceVariable("datasource")
+            .label(label)
+            .type("prometheus")
             .current(dm.VariableOption(text="default", value="default", selected=True))
+        )
     if v.values:
-        b = db.CustomVariable(v.name).label(label).values(",".join(v.values)) \
+        b = (
+            db.CustomVariable(v.name)
+            .label(label)
+            .values(",".join(v.values))
             .current(dm.VariableOption(text=v.values[0], value=v.values[0], selected=True))
+        )
         return b.multi(v.multi).include_all(v.include_all)
     model_label = scope.backend.model_label if scope else "model"
     target = model_label if v.name == "model" else v.name
@@ -297,10 +358,17 @@ def _variable(v: Variable, chain: list, scope, default_metric: str):
     pinned = scope.selector if scope else {}
     parts += [f'{_chain_label(c, model_label)}=~"${c}"' for c in chain if _chain_label(c, model_label) not in pinned]
     query = f"label_values({metric}{{{', '.join(parts)}}}, {target})" if parts else f"label_values({metric}, {target})"
-    b = db.QueryVariable(v.name).label(label).datasource(DATASOURCE) \
-        .query(query) \
-        .definition(query).refresh(dm.VariableRefresh.ON_TIME_RANGE_CHANGED).sort(dm.VariableSort.ALPHABETICAL_ASC) \
-        .multi(v.multi).include_all(v.include_all)
+    b = (
+        db.QueryVariable(v.name)
+        .label(label)
+        .datasource(DATASOURCE)
+        .query(query)
+        .definition(query)
+        .refresh(dm.VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .sort(dm.VariableSort.ALPHABETICAL_ASC)
+        .multi(v.multi)
+        .include_all(v.include_all)
+    )
     if v.include_all:
         b.all_value(".*").current(dm.VariableOption(text="All", value="$__all", selected=True))
     return b
@@ -341,9 +409,15 @@ def _link_url(link, uids: dict, datasource: bool = True) -> str:
 def build_dashboard(plan: Plan) -> dict:
     """Grafana JSON from a plan through the SDK's builders (keys in the SDK's order)."""
     dash, scope, ids, grid = plan.dash, plan.scope, plan.ids, plan.grid
-    builder = db.Dashboard(dash.title).uid(dash.uid).tags(sorted(set(dash.tags) | {"promspec"})) \
-        .time(dash.time_from, dash.time_to).refresh(dash.refresh).timezone("browser") \
+    builder = (
+        db.Dashboard(dash.title)
+        .uid(dash.uid)
+        .tags(sorted(set(dash.tags) | {"promspec"}))
+        .time(dash.time_from, dash.time_to)
+        .refresh(dash.refresh)
+        .timezone("browser")
         .tooltip(dm.DashboardCursorSync.CROSSHAIR)
+    )
     if dash.description:
         builder.description(dash.description)
     chain: list = []
@@ -354,10 +428,18 @@ def build_dashboard(plan: Plan) -> dict:
     has_datasource = "datasource" in variable_names(dash)
     for link in dash.links:
         internal = bool(link.dashboard)
-        builder.link(db.DashboardLink(link.title or link.dashboard or link.url).type(dm.DashboardLinkType.LINK)
-                     .url(_link_url(link, plan.uids, has_datasource)).icon("dashboard" if internal else "external link")
-                     .tooltip("").tags([]).as_dropdown(False).target_blank(not internal)
-                     .include_vars(False).keep_time(internal))
+        builder.link(
+            db.DashboardLink(link.title or link.dashboard or link.url)
+            .type(dm.DashboardLinkType.LINK)
+            .url(_link_url(link, plan.uids, has_datasource))
+            .icon("dashboard" if internal else "external link")
+            .tooltip("")
+            .tags([])
+            .as_dropdown(False)
+            .target_blank(not internal)
+            .include_vars(False)
+            .keep_time(internal)
+        )
     panels = []
     for row in dash.rows:
         built = []
@@ -369,20 +451,39 @@ def build_dashboard(plan: Plan) -> dict:
             for ident, options in panel.transformations:
                 b.with_transformation(dm.DataTransformerConfig(id_val=ident, options=options))
             for name, properties in panel.overrides:
-                b.override_by_name(name, [dm.DynamicConfigValue(id_val=k, value=v)
-                                          for k, v in sorted(properties.items())])
+                b.override_by_name(
+                    name, [dm.DynamicConfigValue(id_val=k, value=v) for k, v in sorted(properties.items())]
+                )
             if panel.links:
-                b.links([dm.DashboardLink(title=link.title or link.dashboard or link.url,
-                                          type_val=dm.DashboardLinkType.LINK,
-                                          url=_link_url(link, plan.uids, has_datasource),
-                                          icon="dashboard", tooltip="", tags=[], as_dropdown=False,
-                                          target_blank=not link.dashboard, include_vars=False,
-                                          keep_time=bool(link.dashboard)) for link in panel.links])
+                b.links(
+                    [
+                        dm.DashboardLink(
+                            title=link.title or link.dashboard or link.url,
+                            type_val=dm.DashboardLinkType.LINK,
+                            url=_link_url(link, plan.uids, has_datasource),
+                            icon="dashboard",
+                            tooltip="",
+                            tags=[],
+                            as_dropdown=False,
+                            target_blank=not link.dashboard,
+                            include_vars=False,
+                            keep_time=bool(link.dashboard),
+                        )
+                        for link in panel.links
+                    ]
+                )
             built.append(b.build())
         if row.title:
             x, y, w, h = grid[id(row)]
-            panels.append(dm.RowPanel(collapsed=row.collapsed, title=row.title, id_val=ids[id(row)],
-                                      grid_pos=dm.GridPos(h=h, w=w, x=x, y=y), panels=built if row.collapsed else []))
+            panels.append(
+                dm.RowPanel(
+                    collapsed=row.collapsed,
+                    title=row.title,
+                    id_val=ids[id(row)],
+                    grid_pos=dm.GridPos(h=h, w=w, x=x, y=y),
+                    panels=built if row.collapsed else [],
+                )
+            )
             if not row.collapsed:
                 panels.extend(built)
         else:

@@ -4,13 +4,38 @@ from __future__ import annotations
 
 import re
 
-GRAFANA_BUILTINS = ("__rate_interval", "__interval", "__interval_ms", "__range", "__range_s", "__range_ms",
-                    "__dashboard", "__org", "__user", "__from", "__to", "__timeFilter", "__all", "__auto",
-                    "__name", "__field", "__series", "__value", "__data", "__cell", "__url", "__url_time_range")
+GRAFANA_BUILTINS = (
+    "__rate_interval",
+    "__interval",
+    "__interval_ms",
+    "__range",
+    "__range_s",
+    "__range_ms",
+    "__dashboard",
+    "__org",
+    "__user",
+    "__from",
+    "__to",
+    "__timeFilter",
+    "__all",
+    "__auto",
+    "__name",
+    "__field",
+    "__series",
+    "__value",
+    "__data",
+    "__cell",
+    "__url",
+    "__url_time_range",
+)
 # $name, ${name}, ${name:format} and the deprecated [[name]].
-VARIABLE = re.compile(r"\$\{([a-zA-Z_][a-zA-Z0-9_]*)(?::[^}]*)?\}|\$([a-zA-Z_][a-zA-Z0-9_]*)|\[\[([a-zA-Z_][a-zA-Z0-9_]*)\]\]")
+VARIABLE = re.compile(
+    r"\$\{([a-zA-Z_][a-zA-Z0-9_]*)(?::[^}]*)?\}|\$([a-zA-Z_][a-zA-Z0-9_]*)|\[\[([a-zA-Z_][a-zA-Z0-9_]*)\]\]"
+)
 # A range (or subquery range) given by a variable: [$__rate_interval], [${__range}], [$window:1m].
-RANGE_VARIABLE = re.compile(r"\[\s*(\$\{?__(rate_interval|interval|range)\}?|\$\{?[a-zA-Z_][a-zA-Z0-9_]*\}?)\s*(:[^\]]*)?\]")
+RANGE_VARIABLE = re.compile(
+    r"\[\s*(\$\{?__(rate_interval|interval|range)\}?|\$\{?[a-zA-Z_][a-zA-Z0-9_]*\}?)\s*(:[^\]]*)?\]"
+)
 # An offset by a range builtin: `x unless x offset $__range` (a series born within the range).
 OFFSET_VARIABLE = re.compile(r"\boffset(\s+)\$\{?__(rate_interval|interval|range)\}?(?![a-zA-Z0-9_])")
 # Durations no one writes by hand: after substitute(), a range of 7777s was $__rate_interval.

@@ -27,14 +27,21 @@ RATE = "$__rate_interval"
 # (examples/online_serving/prometheus_grafana/grafana.json): (key, title, unit, metrics by engine).
 # SGLang exposes the same request-length histograms under its own names.
 REQUEST_SHAPE = (
-    ("prompt_length", "Request prompt length", "none",
-     ("vllm:request_prompt_tokens", "sglang:prompt_tokens_histogram")),
-    ("generation_length", "Request generation length", "none",
-     ("vllm:request_generation_tokens", "sglang:generation_tokens_histogram")),
+    (
+        "prompt_length",
+        "Request prompt length",
+        "none",
+        ("vllm:request_prompt_tokens", "sglang:prompt_tokens_histogram"),
+    ),
+    (
+        "generation_length",
+        "Request generation length",
+        "none",
+        ("vllm:request_generation_tokens", "sglang:generation_tokens_histogram"),
+    ),
     ("prefill_time", "Prefill time per request", "s", ("vllm:request_prefill_time_seconds",)),
     ("decode_time", "Decode time per request", "s", ("vllm:request_decode_time_seconds",)),
-    ("max_generation_tokens", "Max generation tokens per request", "none",
-     ("vllm:request_max_num_generation_tokens",)),
+    ("max_generation_tokens", "Max generation tokens per request", "none", ("vllm:request_max_num_generation_tokens",)),
 )
 
 
@@ -48,8 +55,14 @@ class _Make:
         return Query(self.ref, expr=expr, legend=legend, **kw)
 
     def s(self, signal: str, legend: str = "", quantile: str = "", **kw) -> Query:
-        return Query(self.ref, signal=signal, legend=legend, quantile=float(quantile) if quantile else None,
-                     quantile_text=quantile, **kw)
+        return Query(
+            self.ref,
+            signal=signal,
+            legend=legend,
+            quantile=float(quantile) if quantile else None,
+            quantile_text=quantile,
+            **kw,
+        )
 
     def panel(self, title: str, queries, type: str = "timeseries", **kw) -> Panel:
         return Panel(title, self.ref, type=type, queries=list(queries), **kw)
@@ -60,10 +73,19 @@ class _Make:
         return row if row.panels else None
 
     def dashboard(self, name: str, title: str, folder: str, rows, variables, **kw) -> Dashboard:
-        return Dashboard(name, self.ref, title, uid=name, folder=folder, tags=tuple(kw.pop("tags", ())),
-                         variables=[Variable(v, self.ref) if isinstance(v, str) else v for v in variables],
-                         rows=[r for r in rows if r is not None], source=self.ref.doc.source or self.ref.doc.file,
-                         generated=True, **kw)
+        return Dashboard(
+            name,
+            self.ref,
+            title,
+            uid=name,
+            folder=folder,
+            tags=tuple(kw.pop("tags", ())),
+            variables=[Variable(v, self.ref) if isinstance(v, str) else v for v in variables],
+            rows=[r for r in rows if r is not None],
+            source=self.ref.doc.source or self.ref.doc.file,
+            generated=True,
+            **kw,
+        )
 
 
 def _catalogued(project, name: str) -> bool:
@@ -86,6 +108,7 @@ def _catalog_ref(project, name: str) -> Ref | None:
 
 
 # ------------------------------------------------------------------------------------ LLM serving
+
 
 def _latency_panel(m: _Make, scope: Scope, signal: str, title: str) -> Panel | None:
     if scope.variant(signal) is None:
@@ -120,11 +143,22 @@ def _shape_panels(m: _Make, scope: Scope) -> list:
         metric = scope.metric(variant)
         sel = scope.selector_text(variant.matchers)
         if key in ("prompt_length", "generation_length"):
-            panels.append(m.panel(title, [m.q(f"sum by (le) (increase({metric}_bucket{sel}[{RATE}]))", "{{le}}",
-                                              format="heatmap")], type="heatmap", unit=unit))
+            panels.append(
+                m.panel(
+                    title,
+                    [m.q(f"sum by (le) (increase({metric}_bucket{sel}[{RATE}]))", "{{le}}", format="heatmap")],
+                    type="heatmap",
+                    unit=unit,
+                )
+            )
         else:
-            panels.append(m.panel(title, [m.q(f"sum(rate({metric}_sum{sel}[{RATE}]))\n/\n"
-                                              f"sum(rate({metric}_count{sel}[{RATE}]))", "mean")], unit=unit))
+            panels.append(
+                m.panel(
+                    title,
+                    [m.q(f"sum(rate({metric}_sum{sel}[{RATE}]))\n/\nsum(rate({metric}_count{sel}[{RATE}]))", "mean")],
+                    unit=unit,
+                )
+            )
     return panels
 
 
@@ -132,67 +166,170 @@ def _ttft_thresholds(slos: tuple) -> list:
     """The TTFT stat's colours: red at the service's TTFT SLO threshold when it has one, else 1 s / 5 s."""
     from ...spec.model import parse_duration
 
-    limits = sorted(parse_duration(slo.threshold) for slo in slos if slo.signal == "ttft" and slo.threshold)
+    def seconds(text: str) -> float:  # a threshold written as a bare number is in seconds, as the SLO reads it
+        try:
+            return float(text)
+        except ValueError:
+            return parse_duration(text)
+
+    limits = sorted(seconds(slo.threshold) for slo in slos if slo.signal == "ttft" and slo.threshold)
     if limits:
         return [(limits[0], "red")]
     return [(1, "orange"), (5, "red")]
 
 
-def llm_serving(m: _Make, scope: Scope, name: str, title: str, folder: str, description: str,
-                service: str = "", backend: str = "", links: tuple = (), slos: tuple = ()) -> Dashboard:
+def llm_serving(
+    m: _Make,
+    scope: Scope,
+    name: str,
+    title: str,
+    folder: str,
+    description: str,
+    service: str = "",
+    backend: str = "",
+    links: tuple = (),
+    slos: tuple = (),
+) -> Dashboard:
     """The LLM serving overview: traffic, errors, latency, tokens, scheduler and KV cache of one engine."""
     v = scope.variant
     requests = v("requests")
-    outcome = next((label for label in ("finished_reason", "status", "code") if requests and label in requests.labels),
-                   "")
-    overview = m.row("Overview", [
-        m.panel("Request rate", [m.s("requests", "requests/s")], "stat", unit="reqps", width=4)
-        if _has(scope, "requests") else None,
-        m.panel("Error ratio", [m.s("errors", "error ratio", ratio=True)], "stat", unit="percentunit", decimals=2,
-                width=4, thresholds=[(0.01, "orange"), (0.05, "red")]) if _has(scope, "errors", "requests") else None,
-        m.panel("TTFT p95", [m.s("ttft", "p95", quantile="0.95")], "stat", unit="s", width=4,
-                thresholds=_ttft_thresholds(slos)) if _has(scope, "ttft") else None,
-        m.panel("Running requests", [m.s("running", "running")], "stat", unit="short", width=4)
-        if _has(scope, "running") else None,
-        m.panel("Waiting requests", [m.s("waiting", "waiting")], "stat", unit="short", width=4,
-                thresholds=[(1, "orange"), (50, "red")]) if _has(scope, "waiting") else None,
-        m.panel("KV-cache usage", [m.s("kv_cache_usage", "KV cache")], "gauge", unit="percentunit", width=4, min=0,
-                max=1, thresholds=[(0.8, "orange"), (0.95, "red")]) if _has(scope, "kv_cache_usage") else None,
-    ])
-    traffic = m.row("Traffic and errors", [
-        m.panel("Request rate by model", [m.s("requests", by=("model",))], unit="reqps")
-        if _has(scope, "requests") else None,
-        m.panel("Error ratio by model", [m.s("errors", ratio=True, by=("model",))], unit="percentunit",
-                thresholds=[(0.01, "orange"), (0.05, "red")]) if _has(scope, "errors", "requests") else None,
-        _errors_by(m, scope) if _has(scope, "errors") else None,
-        m.panel("Finish reason", [m.s("requests", by=(outcome,))], unit="reqps", stack=True) if outcome else None,
-    ])
-    latency = m.row("Latency", [
-        _latency_panel(m, scope, "ttft", "Time to first token"),
-        m.panel("Time to first token (heatmap)", [m.s("ttft")], "heatmap", unit="s") if _has(scope, "ttft") else None,
-        _latency_panel(m, scope, "inter_token_latency", "Inter-token latency"),
-        _latency_panel(m, scope, "e2e_latency", "End-to-end request latency"),
-        _latency_panel(m, scope, "queue_time", "Queue time"),
-    ])
-    tokens = m.row("Tokens", [
-        m.panel("Token throughput", [m.s(s, s.replace("_", " ") + "/s") for s in ("prompt_tokens", "generation_tokens")
-                                     if _has(scope, s)], unit="suffix: tok/s")
-        if _has(scope, "prompt_tokens") or _has(scope, "generation_tokens") else None,
-        m.panel("Generation tokens/s by model", [m.s("generation_tokens", by=("model",))], unit="suffix: tok/s")
-        if _has(scope, "generation_tokens") else None,
-    ])
-    scheduler = m.row("Scheduler and KV cache", [
-        m.panel("Scheduler state", [m.s(s, s) for s in ("running", "waiting") if _has(scope, s)], unit="short")
-        if _has(scope, "running") or _has(scope, "waiting") else None,
-        m.panel("KV-cache usage by instance", [m.s("kv_cache_usage", by=("instance", "model"))], unit="percentunit",
-                min=0, max=1, thresholds=[(0.8, "orange"), (0.95, "red")]) if _has(scope, "kv_cache_usage") else None,
-        m.panel("Preemptions", [m.s("preemptions", "preemptions/s")], unit="cps") if _has(scope, "preemptions") else None,
-    ])
+    outcome = next(
+        (label for label in ("finished_reason", "status", "code") if requests and label in requests.labels), ""
+    )
+    overview = m.row(
+        "Overview",
+        [
+            m.panel("Request rate", [m.s("requests", "requests/s")], "stat", unit="reqps", width=4)
+            if _has(scope, "requests")
+            else None,
+            m.panel(
+                "Error ratio",
+                [m.s("errors", "error ratio", ratio=True)],
+                "stat",
+                unit="percentunit",
+                decimals=2,
+                width=4,
+                thresholds=[(0.01, "orange"), (0.05, "red")],
+            )
+            if _has(scope, "errors", "requests")
+            else None,
+            m.panel(
+                "TTFT p95",
+                [m.s("ttft", "p95", quantile="0.95")],
+                "stat",
+                unit="s",
+                width=4,
+                thresholds=_ttft_thresholds(slos),
+            )
+            if _has(scope, "ttft")
+            else None,
+            m.panel("Running requests", [m.s("running", "running")], "stat", unit="short", width=4)
+            if _has(scope, "running")
+            else None,
+            m.panel(
+                "Waiting requests",
+                [m.s("waiting", "waiting")],
+                "stat",
+                unit="short",
+                width=4,
+                thresholds=[(1, "orange"), (50, "red")],
+            )
+            if _has(scope, "waiting")
+            else None,
+            m.panel(
+                "KV-cache usage",
+                [m.s("kv_cache_usage", "KV cache")],
+                "gauge",
+                unit="percentunit",
+                width=4,
+                min=0,
+                max=1,
+                thresholds=[(0.8, "orange"), (0.95, "red")],
+            )
+            if _has(scope, "kv_cache_usage")
+            else None,
+        ],
+    )
+    traffic = m.row(
+        "Traffic and errors",
+        [
+            m.panel("Request rate by model", [m.s("requests", by=("model",))], unit="reqps")
+            if _has(scope, "requests")
+            else None,
+            m.panel(
+                "Error ratio by model",
+                [m.s("errors", ratio=True, by=("model",))],
+                unit="percentunit",
+                thresholds=[(0.01, "orange"), (0.05, "red")],
+            )
+            if _has(scope, "errors", "requests")
+            else None,
+            _errors_by(m, scope) if _has(scope, "errors") else None,
+            m.panel("Finish reason", [m.s("requests", by=(outcome,))], unit="reqps", stack=True) if outcome else None,
+        ],
+    )
+    latency = m.row(
+        "Latency",
+        [
+            _latency_panel(m, scope, "ttft", "Time to first token"),
+            m.panel("Time to first token (heatmap)", [m.s("ttft")], "heatmap", unit="s")
+            if _has(scope, "ttft")
+            else None,
+            _latency_panel(m, scope, "inter_token_latency", "Inter-token latency"),
+            _latency_panel(m, scope, "e2e_latency", "End-to-end request latency"),
+            _latency_panel(m, scope, "queue_time", "Queue time"),
+        ],
+    )
+    tokens = m.row(
+        "Tokens",
+        [
+            m.panel(
+                "Token throughput",
+                [m.s(s, s.replace("_", " ") + "/s") for s in ("prompt_tokens", "generation_tokens") if _has(scope, s)],
+                unit="suffix: tok/s",
+            )
+            if _has(scope, "prompt_tokens") or _has(scope, "generation_tokens")
+            else None,
+            m.panel("Generation tokens/s by model", [m.s("generation_tokens", by=("model",))], unit="suffix: tok/s")
+            if _has(scope, "generation_tokens")
+            else None,
+        ],
+    )
+    scheduler = m.row(
+        "Scheduler and KV cache",
+        [
+            m.panel("Scheduler state", [m.s(s, s) for s in ("running", "waiting") if _has(scope, s)], unit="short")
+            if _has(scope, "running") or _has(scope, "waiting")
+            else None,
+            m.panel(
+                "KV-cache usage by instance",
+                [m.s("kv_cache_usage", by=("instance", "model"))],
+                unit="percentunit",
+                min=0,
+                max=1,
+                thresholds=[(0.8, "orange"), (0.95, "red")],
+            )
+            if _has(scope, "kv_cache_usage")
+            else None,
+            m.panel("Preemptions", [m.s("preemptions", "preemptions/s")], unit="cps")
+            if _has(scope, "preemptions")
+            else None,
+        ],
+    )
     shape = m.row("Request shape", _shape_panels(m, scope))
     variables = ["datasource", "job", "instance", "model"]
-    return m.dashboard(name, title, folder, [overview, traffic, latency, tokens, scheduler, shape], variables,
-                       description=description, service=service, backend=backend, tags=("llm", scope.backend.name),
-                       links=[Link(dashboard=uid) for uid in links])
+    return m.dashboard(
+        name,
+        title,
+        folder,
+        [overview, traffic, latency, tokens, scheduler, shape],
+        variables,
+        description=description,
+        service=service,
+        backend=backend,
+        tags=("llm", scope.backend.name),
+        links=[Link(dashboard=uid) for uid in links],
+    )
 
 
 def _errors_by(m: _Make, scope: Scope) -> Panel:
@@ -207,52 +344,141 @@ def _engine_title(backend: Backend) -> str:
 
 # ------------------------------------------------------------------------------------ LLM guide
 
+
 def llm_guide(m: _Make, links: tuple) -> list[Dashboard]:
     """The LLM monitoring guide's "LLM Performance" and "LLM Errors" dashboards, on the generic llm_* metrics."""
     sel = '{job=~"$job", instance=~"$instance", model=~"$model"}'
     variables = ["datasource"] + [Variable(v, m.ref, metric="llm_request_total") for v in ("job", "instance", "model")]
-    perf = m.dashboard("llm-performance", "LLM Performance", LLM_FOLDER, [
-        m.row("Requests", [
-            m.panel("Request rate", [m.q(f"sum by (model) (rate(llm_request_total{sel}[{RATE}]))", "{{model}}")],
-                    unit="reqps"),
-            m.panel("Response time", [m.q(f"sum by (le) (increase(llm_request_duration_seconds_bucket{sel}[{RATE}]))",
-                                          "{{le}}", format="heatmap")], "heatmap", unit="s"),
-            m.panel("Response time p50 / p95 / p99", [
-                m.q(f"histogram_quantile({q}, sum by (le, model) (rate(llm_request_duration_seconds_bucket{sel}"
-                    f"[{RATE}])))", f"{{{{model}}}} p{_pct(q)}") for q in ("0.5", "0.95", "0.99")], unit="s"),
-            m.panel("Requests by operation", [
-                m.q(f"sum by (operation) (rate(llm_request_total{sel}[{RATE}]))", "{{operation}}")], unit="reqps",
-                stack=True),
-        ]),
-        m.row("Tokens", [
-            m.panel("Token usage", [m.q(f"sum by (model) (rate(llm_tokens_total{sel}[{RATE}]))", "{{model}}")],
-                    unit="suffix: tok/s"),
-            m.panel("Tokens per request", [m.q(f"sum by (model) (rate(llm_tokens_total{sel}[{RATE}]))\n/\n"
-                                               f"sum by (model) (rate(llm_request_total{sel}[{RATE}]))", "{{model}}")],
-                    unit="none", decimals=0),
-        ]),
-    ], variables, description="Request rate, response time and token usage of applications instrumented with "
-                              "the generic llm_* metrics.", tags=("llm",), links=[Link(dashboard=u) for u in links])
-    errors = m.dashboard("llm-errors", "LLM Errors", LLM_FOLDER, [
-        m.row("Errors", [
-            m.panel("Error rate by type", [m.q(f"sum by (type) (rate(llm_error_total{sel}[{RATE}]))", "{{type}}")],
-                    unit="cps", stack=True),
-            m.panel("Error ratio by model", [m.q(f"sum by (model) (rate(llm_error_total{sel}[{RATE}]))\n/\n"
-                                                 f"sum by (model) (rate(llm_request_total{sel}[{RATE}]))", "{{model}}")],
-                    unit="percentunit", thresholds=[(0.01, "orange"), (0.05, "red")]),
-            m.panel("Fallback rate", [m.q(f"sum by (model) (rate(llm_fallback_total{sel}[{RATE}]))\n/\n"
-                                          f"sum by (model) (rate(llm_request_total{sel}[{RATE}]))", "{{model}}")],
-                    unit="percentunit"),
-            m.panel("Rate-limited requests", [
-                m.q(f"sum by (model) (rate(llm_rate_limit_exceeded_total{sel}[{RATE}]))", "{{model}}")], unit="reqps"),
-        ]),
-    ], variables, description="Error rate by type, error ratio, fallbacks and rate limiting of applications "
-                              "instrumented with the generic llm_* metrics.", tags=("llm",),
-        links=[Link(dashboard=u) for u in links])
+    perf = m.dashboard(
+        "llm-performance",
+        "LLM Performance",
+        LLM_FOLDER,
+        [
+            m.row(
+                "Requests",
+                [
+                    m.panel(
+                        "Request rate",
+                        [m.q(f"sum by (model) (rate(llm_request_total{sel}[{RATE}]))", "{{model}}")],
+                        unit="reqps",
+                    ),
+                    m.panel(
+                        "Response time",
+                        [
+                            m.q(
+                                f"sum by (le) (increase(llm_request_duration_seconds_bucket{sel}[{RATE}]))",
+                                "{{le}}",
+                                format="heatmap",
+                            )
+                        ],
+                        "heatmap",
+                        unit="s",
+                    ),
+                    m.panel(
+                        "Response time p50 / p95 / p99",
+                        [
+                            m.q(
+                                f"histogram_quantile({q}, sum by (le, model) "
+                                f"(rate(llm_request_duration_seconds_bucket{sel}[{RATE}])))",
+                                f"{{{{model}}}} p{_pct(q)}",
+                            )
+                            for q in ("0.5", "0.95", "0.99")
+                        ],
+                        unit="s",
+                    ),
+                    m.panel(
+                        "Requests by operation",
+                        [m.q(f"sum by (operation) (rate(llm_request_total{sel}[{RATE}]))", "{{operation}}")],
+                        unit="reqps",
+                        stack=True,
+                    ),
+                ],
+            ),
+            m.row(
+                "Tokens",
+                [
+                    m.panel(
+                        "Token usage",
+                        [m.q(f"sum by (model) (rate(llm_tokens_total{sel}[{RATE}]))", "{{model}}")],
+                        unit="suffix: tok/s",
+                    ),
+                    m.panel(
+                        "Tokens per request",
+                        [
+                            m.q(
+                                f"sum by (model) (rate(llm_tokens_total{sel}[{RATE}]))\n/\n"
+                                f"sum by (model) (rate(llm_request_total{sel}[{RATE}]))",
+                                "{{model}}",
+                            )
+                        ],
+                        unit="none",
+                        decimals=0,
+                    ),
+                ],
+            ),
+        ],
+        variables,
+        description="Request rate, response time and token usage of applications instrumented with "
+        "the generic llm_* metrics.",
+        tags=("llm",),
+        links=[Link(dashboard=u) for u in links],
+    )
+    errors = m.dashboard(
+        "llm-errors",
+        "LLM Errors",
+        LLM_FOLDER,
+        [
+            m.row(
+                "Errors",
+                [
+                    m.panel(
+                        "Error rate by type",
+                        [m.q(f"sum by (type) (rate(llm_error_total{sel}[{RATE}]))", "{{type}}")],
+                        unit="cps",
+                        stack=True,
+                    ),
+                    m.panel(
+                        "Error ratio by model",
+                        [
+                            m.q(
+                                f"sum by (model) (rate(llm_error_total{sel}[{RATE}]))\n/\n"
+                                f"sum by (model) (rate(llm_request_total{sel}[{RATE}]))",
+                                "{{model}}",
+                            )
+                        ],
+                        unit="percentunit",
+                        thresholds=[(0.01, "orange"), (0.05, "red")],
+                    ),
+                    m.panel(
+                        "Fallback rate",
+                        [
+                            m.q(
+                                f"sum by (model) (rate(llm_fallback_total{sel}[{RATE}]))\n/\n"
+                                f"sum by (model) (rate(llm_request_total{sel}[{RATE}]))",
+                                "{{model}}",
+                            )
+                        ],
+                        unit="percentunit",
+                    ),
+                    m.panel(
+                        "Rate-limited requests",
+                        [m.q(f"sum by (model) (rate(llm_rate_limit_exceeded_total{sel}[{RATE}]))", "{{model}}")],
+                        unit="reqps",
+                    ),
+                ],
+            ),
+        ],
+        variables,
+        description="Error rate by type, error ratio, fallbacks and rate limiting of applications "
+        "instrumented with the generic llm_* metrics.",
+        tags=("llm",),
+        links=[Link(dashboard=u) for u in links],
+    )
     return [perf, errors]
 
 
 # ------------------------------------------------------------------------------------ GPU fleet
+
 
 def born_counter_increase(metric: str, sel: str, window: str) -> str:
     """Errors counted in a window by a counter whose series appears at its first error (born at 1, not 0).
@@ -276,90 +502,287 @@ def gpu_fleet(m: _Make, project) -> Dashboard:
         return panel if _catalogued(project, name) else None
 
     rows = [
-        m.row("Fleet", [
-            m.panel("GPUs up", [m.q(f"sum(promspec_gpu_up{sel})", "up")], "stat", unit="none", width=4),
-            m.panel("GPUs lost", [m.q(f"count(promspec_gpu_up{sel} == 0) or vector(0)", "lost")], "stat", unit="none",
-                    width=4, thresholds=[(1, "red")]),
-            m.panel("Mean utilisation", [m.q(f"avg(promspec_gpu_utilization_ratio{sel})", "utilisation")], "gauge",
-                    unit="percentunit", min=0, max=1, width=4),
-            m.panel("Memory used", [m.q(f"sum(promspec_gpu_memory_used_bytes{sel})\n/\n"
-                                        f"sum(promspec_gpu_memory_total_bytes{sel})", "memory")], "gauge",
-                    unit="percentunit", min=0, max=1, width=4, thresholds=[(0.9, "orange"), (0.98, "red")]),
-            m.panel("Power draw", [m.q(f"sum(promspec_gpu_power_watts{sel})", "power")], "stat", unit="watt", width=4),
-            m.panel("XID errors (range)", [m.q(f"sum({born_counter_increase(xid, sel, '$__range')}) or vector(0)",
-                                               "XID")], "stat", unit="none", width=4,
-                    thresholds=[(1, "red")]),
-        ]),
-        m.row("Utilisation and memory", [
-            m.panel("GPU utilisation", [m.q(f"avg by (instance, gpu) (promspec_gpu_utilization_ratio{sel})",
-                                            "{{instance}} GPU {{gpu}}")], unit="percentunit", min=0, max=1),
-            m.panel("Memory bandwidth utilisation", [
-                m.q(f"avg by (instance, gpu) (promspec_gpu_memory_utilization_ratio{sel})", "{{instance}} GPU {{gpu}}")],
-                unit="percentunit", min=0, max=1),
-            m.panel("Memory used", [m.q(f"sum by (instance, gpu) (promspec_gpu_memory_used_bytes{sel})",
-                                        "{{instance}} GPU {{gpu}}")], unit="bytes"),
-            m.panel("Memory used share", [m.q(f"sum by (instance, gpu) (promspec_gpu_memory_used_bytes{sel})\n/\n"
-                                              f"sum by (instance, gpu) (promspec_gpu_memory_total_bytes{sel})",
-                                              "{{instance}} GPU {{gpu}}")], unit="percentunit", min=0, max=1,
-                    thresholds=[(0.9, "orange"), (0.98, "red")]),
-        ]),
-        m.row("Power and thermals", [
-            m.panel("Power draw", [m.q(f"promspec_gpu_power_watts{sel}", "{{instance}} GPU {{gpu}}")], unit="watt"),
-            m.panel("Power draw / limit", [m.q(f"promspec_gpu_power_watts{sel}\n/\npromspec_gpu_power_limit_watts{sel}",
-                                               "{{instance}} GPU {{gpu}}")], unit="percentunit", min=0,
-                    thresholds=[(0.95, "orange")]),
-            m.panel("Temperature", [m.q(f"promspec_gpu_temperature_celsius{sel}", "{{instance}} GPU {{gpu}}")],
-                    unit="celsius", thresholds=[(80, "orange"), (90, "red")]),
-            m.panel("Headroom to slowdown temperature", [
-                m.q(f'promspec_gpu_temperature_threshold_celsius{{job=~"$job", instance=~"$instance", gpu=~"$gpu", '
-                    f'threshold="slowdown"}}\n- ignoring(threshold)\npromspec_gpu_temperature_celsius{sel}',
-                    "{{instance}} GPU {{gpu}}")], unit="celsius", thresholds=[(0, "red"), (5, "orange"), (10, "green")]),
-            opt("promspec_gpu_memory_temperature_celsius", m.panel("Memory temperature", [
-                m.q(f"promspec_gpu_memory_temperature_celsius{sel}", "{{instance}} GPU {{gpu}}")], unit="celsius")),
-            opt("promspec_gpu_energy_joules_total", m.panel("Energy", [
-                m.q(f"sum by (instance) (increase(promspec_gpu_energy_joules_total{sel}[$__range]))", "{{instance}}")],
-                "bargauge", unit="joule")),
-        ]),
-        m.row("Clocks and throttling", [
-            m.panel("Clocks", [m.q(f"promspec_gpu_clock_hertz{sel}", "{{instance}} GPU {{gpu}} {{clock}}")],
-                    unit="hertz"),
-            m.panel("Throttle reasons", [m.q(f"sum by (instance, gpu, reason) (promspec_gpu_clock_event_active{sel})",
-                                             "{{instance}} GPU {{gpu}} {{reason}}")], unit="short", min=0, max=1,
-                    description="1 while a reason holds the clocks down (NVML clock event reasons)."),
-        ]),
-        m.row("Errors", [
-            m.panel("XID errors", [m.q(f"sum by (instance, gpu, xid) ("
-                                       f"{born_counter_increase(xid, sel, RATE)})",
-                                       "{{instance}} GPU {{gpu}} XID {{xid}}")], unit="none", thresholds=[(1, "red")]),
-            m.panel("ECC errors", [m.q(f"sum by (instance, gpu, type) ("
-                                       f"{born_counter_increase('promspec_gpu_ecc_errors_total', sel, RATE)})",
-                                       "{{instance}} GPU {{gpu}} {{type}}")], unit="none"),
-            opt("promspec_gpu_retired_pages", m.panel("Retired pages", [
-                m.q(f"sum by (instance, gpu, cause) (promspec_gpu_retired_pages{sel})",
-                    "{{instance}} GPU {{gpu}} {{cause}}")], unit="none")),
-            opt("promspec_gpu_remapped_rows", m.panel("Remapped rows", [
-                m.q(f"sum by (instance, gpu, state) (promspec_gpu_remapped_rows{sel})",
-                    "{{instance}} GPU {{gpu}} {{state}}")], unit="none")),
-            opt("promspec_gpu_pcie_replays_total", m.panel("PCIe replays", [
-                m.q(f"sum by (instance, gpu) (rate(promspec_gpu_pcie_replays_total{sel}[{RATE}]))",
-                    "{{instance}} GPU {{gpu}}")], unit="cps")),
-        ]),
-        m.row("Per host", [
-            m.panel("Utilisation by host", [m.q(f"avg by (instance) (promspec_gpu_utilization_ratio{sel})",
-                                                "{{instance}}")], "bargauge", unit="percentunit", min=0, max=1),
-            m.panel("GPU inventory", [m.q(f"promspec_gpu_info{sel}", instant=True, format="table")], "table",
-                    unit="none", transformations=[("organize", {"excludeByName": {"Time": True, "Value": True,
-                                                                                  "__name__": True}})]),
-        ]),
+        m.row(
+            "Fleet",
+            [
+                m.panel("GPUs up", [m.q(f"sum(promspec_gpu_up{sel})", "up")], "stat", unit="none", width=4),
+                m.panel(
+                    "GPUs lost",
+                    [m.q(f"count(promspec_gpu_up{sel} == 0) or vector(0)", "lost")],
+                    "stat",
+                    unit="none",
+                    width=4,
+                    thresholds=[(1, "red")],
+                ),
+                m.panel(
+                    "Mean utilisation",
+                    [m.q(f"avg(promspec_gpu_utilization_ratio{sel})", "utilisation")],
+                    "gauge",
+                    unit="percentunit",
+                    min=0,
+                    max=1,
+                    width=4,
+                ),
+                m.panel(
+                    "Memory used",
+                    [
+                        m.q(
+                            f"sum(promspec_gpu_memory_used_bytes{sel})\n/\nsum(promspec_gpu_memory_total_bytes{sel})",
+                            "memory",
+                        )
+                    ],
+                    "gauge",
+                    unit="percentunit",
+                    min=0,
+                    max=1,
+                    width=4,
+                    thresholds=[(0.9, "orange"), (0.98, "red")],
+                ),
+                m.panel(
+                    "Power draw", [m.q(f"sum(promspec_gpu_power_watts{sel})", "power")], "stat", unit="watt", width=4
+                ),
+                m.panel(
+                    "XID errors (range)",
+                    [m.q(f"sum({born_counter_increase(xid, sel, '$__range')}) or vector(0)", "XID")],
+                    "stat",
+                    unit="none",
+                    width=4,
+                    thresholds=[(1, "red")],
+                ),
+            ],
+        ),
+        m.row(
+            "Utilisation and memory",
+            [
+                m.panel(
+                    "GPU utilisation",
+                    [m.q(f"avg by (instance, gpu) (promspec_gpu_utilization_ratio{sel})", "{{instance}} GPU {{gpu}}")],
+                    unit="percentunit",
+                    min=0,
+                    max=1,
+                ),
+                m.panel(
+                    "Memory bandwidth utilisation",
+                    [
+                        m.q(
+                            f"avg by (instance, gpu) (promspec_gpu_memory_utilization_ratio{sel})",
+                            "{{instance}} GPU {{gpu}}",
+                        )
+                    ],
+                    unit="percentunit",
+                    min=0,
+                    max=1,
+                ),
+                m.panel(
+                    "Memory used",
+                    [m.q(f"sum by (instance, gpu) (promspec_gpu_memory_used_bytes{sel})", "{{instance}} GPU {{gpu}}")],
+                    unit="bytes",
+                ),
+                m.panel(
+                    "Memory used share",
+                    [
+                        m.q(
+                            f"sum by (instance, gpu) (promspec_gpu_memory_used_bytes{sel})\n/\n"
+                            f"sum by (instance, gpu) (promspec_gpu_memory_total_bytes{sel})",
+                            "{{instance}} GPU {{gpu}}",
+                        )
+                    ],
+                    unit="percentunit",
+                    min=0,
+                    max=1,
+                    thresholds=[(0.9, "orange"), (0.98, "red")],
+                ),
+            ],
+        ),
+        m.row(
+            "Power and thermals",
+            [
+                m.panel("Power draw", [m.q(f"promspec_gpu_power_watts{sel}", "{{instance}} GPU {{gpu}}")], unit="watt"),
+                m.panel(
+                    "Power draw / limit",
+                    [
+                        m.q(
+                            f"promspec_gpu_power_watts{sel}\n/\npromspec_gpu_power_limit_watts{sel}",
+                            "{{instance}} GPU {{gpu}}",
+                        )
+                    ],
+                    unit="percentunit",
+                    min=0,
+                    thresholds=[(0.95, "orange")],
+                ),
+                m.panel(
+                    "Temperature",
+                    [m.q(f"promspec_gpu_temperature_celsius{sel}", "{{instance}} GPU {{gpu}}")],
+                    unit="celsius",
+                    thresholds=[(80, "orange"), (90, "red")],
+                ),
+                m.panel(
+                    "Headroom to slowdown temperature",
+                    [
+                        m.q(
+                            'promspec_gpu_temperature_threshold_celsius{job=~"$job", instance=~"$instance", '
+                            'gpu=~"$gpu", threshold="slowdown"}\n- ignoring(threshold)\n'
+                            f"promspec_gpu_temperature_celsius{sel}",
+                            "{{instance}} GPU {{gpu}}",
+                        )
+                    ],
+                    unit="celsius",
+                    thresholds=[(0, "red"), (5, "orange"), (10, "green")],
+                ),
+                opt(
+                    "promspec_gpu_memory_temperature_celsius",
+                    m.panel(
+                        "Memory temperature",
+                        [m.q(f"promspec_gpu_memory_temperature_celsius{sel}", "{{instance}} GPU {{gpu}}")],
+                        unit="celsius",
+                    ),
+                ),
+                opt(
+                    "promspec_gpu_energy_joules_total",
+                    m.panel(
+                        "Energy",
+                        [
+                            m.q(
+                                f"sum by (instance) (increase(promspec_gpu_energy_joules_total{sel}[$__range]))",
+                                "{{instance}}",
+                            )
+                        ],
+                        "bargauge",
+                        unit="joule",
+                    ),
+                ),
+            ],
+        ),
+        m.row(
+            "Clocks and throttling",
+            [
+                m.panel(
+                    "Clocks",
+                    [m.q(f"promspec_gpu_clock_hertz{sel}", "{{instance}} GPU {{gpu}} {{clock}}")],
+                    unit="hertz",
+                ),
+                m.panel(
+                    "Throttle reasons",
+                    [
+                        m.q(
+                            f"sum by (instance, gpu, reason) (promspec_gpu_clock_event_active{sel})",
+                            "{{instance}} GPU {{gpu}} {{reason}}",
+                        )
+                    ],
+                    unit="short",
+                    min=0,
+                    max=1,
+                    description="1 while a reason holds the clocks down (NVML clock event reasons).",
+                ),
+            ],
+        ),
+        m.row(
+            "Errors",
+            [
+                m.panel(
+                    "XID errors",
+                    [
+                        m.q(
+                            f"sum by (instance, gpu, xid) ({born_counter_increase(xid, sel, RATE)})",
+                            "{{instance}} GPU {{gpu}} XID {{xid}}",
+                        )
+                    ],
+                    unit="none",
+                    thresholds=[(1, "red")],
+                ),
+                m.panel(
+                    "ECC errors",
+                    [
+                        m.q(
+                            f"sum by (instance, gpu, type) ("
+                            f"{born_counter_increase('promspec_gpu_ecc_errors_total', sel, RATE)})",
+                            "{{instance}} GPU {{gpu}} {{type}}",
+                        )
+                    ],
+                    unit="none",
+                ),
+                opt(
+                    "promspec_gpu_retired_pages",
+                    m.panel(
+                        "Retired pages",
+                        [
+                            m.q(
+                                f"sum by (instance, gpu, cause) (promspec_gpu_retired_pages{sel})",
+                                "{{instance}} GPU {{gpu}} {{cause}}",
+                            )
+                        ],
+                        unit="none",
+                    ),
+                ),
+                opt(
+                    "promspec_gpu_remapped_rows",
+                    m.panel(
+                        "Remapped rows",
+                        [
+                            m.q(
+                                f"sum by (instance, gpu, state) (promspec_gpu_remapped_rows{sel})",
+                                "{{instance}} GPU {{gpu}} {{state}}",
+                            )
+                        ],
+                        unit="none",
+                    ),
+                ),
+                opt(
+                    "promspec_gpu_pcie_replays_total",
+                    m.panel(
+                        "PCIe replays",
+                        [
+                            m.q(
+                                f"sum by (instance, gpu) (rate(promspec_gpu_pcie_replays_total{sel}[{RATE}]))",
+                                "{{instance}} GPU {{gpu}}",
+                            )
+                        ],
+                        unit="cps",
+                    ),
+                ),
+            ],
+        ),
+        m.row(
+            "Per host",
+            [
+                m.panel(
+                    "Utilisation by host",
+                    [m.q(f"avg by (instance) (promspec_gpu_utilization_ratio{sel})", "{{instance}}")],
+                    "bargauge",
+                    unit="percentunit",
+                    min=0,
+                    max=1,
+                ),
+                m.panel(
+                    "GPU inventory",
+                    [m.q(f"promspec_gpu_info{sel}", instant=True, format="table")],
+                    "table",
+                    unit="none",
+                    transformations=[("organize", {"excludeByName": {"Time": True, "Value": True, "__name__": True}})],
+                ),
+            ],
+        ),
     ]
-    variables = ["datasource", Variable("job", m.ref, metric="promspec_gpu_up"),
-                 Variable("instance", m.ref, metric="promspec_gpu_up"), Variable("gpu", m.ref, metric="promspec_gpu_up")]
-    return m.dashboard(GPU_UID, "GPU fleet", INFRA_FOLDER, rows, variables, tags=("gpu",),
-                       description="GPUs served by promspec-exporter: pick a host and a GPU to drill down.",
-                       links=[Link(dashboard=HOST_UID)])
+    variables = [
+        "datasource",
+        Variable("job", m.ref, metric="promspec_gpu_up"),
+        Variable("instance", m.ref, metric="promspec_gpu_up"),
+        Variable("gpu", m.ref, metric="promspec_gpu_up"),
+    ]
+    return m.dashboard(
+        GPU_UID,
+        "GPU fleet",
+        INFRA_FOLDER,
+        rows,
+        variables,
+        tags=("gpu",),
+        description="GPUs served by promspec-exporter: pick a host and a GPU to drill down.",
+        links=[Link(dashboard=HOST_UID)],
+    )
 
 
 # ------------------------------------------------------------------------------------ host
+
 
 def host_overview(m: _Make, project, links: tuple) -> Dashboard:
     """Host overview: CPU, memory, pressure, disk and network from node_exporter-compatible metrics."""
@@ -370,66 +793,183 @@ def host_overview(m: _Make, project, links: tuple) -> Dashboard:
         return panel if _catalogued(project, name) else None
 
     rows = [
-        m.row("CPU", [
-            m.panel("CPU utilisation", [m.q(f'1 - avg by (instance) (rate(node_cpu_seconds_total{{job=~"$job", '
-                                            f'instance=~"$instance", mode="idle"}}[{RATE}]))', "{{instance}}")],
-                    unit="percentunit", min=0, max=1),
-            m.panel("CPU by mode", [m.q(f'avg by (instance, mode) (rate(node_cpu_seconds_total{{job=~"$job", '
-                                        f'instance=~"$instance", mode!="idle"}}[{RATE}]))', "{{instance}} {{mode}}")],
-                    unit="percentunit", min=0, description="Share of each host's CPUs busy in each mode (the "
-                                                            "modes of one host stack up to its utilisation)."),
-            opt("node_load1", m.panel("Load average", [
-                m.q(f"node_load{n}{sel}", f"{{{{instance}}}} {n}m") for n in (1, 5, 15)], unit="short")),
-        ]),
-        m.row("Memory", [
-            m.panel("Memory used", [m.q(f"1 - node_memory_MemAvailable_bytes{sel}\n/\nnode_memory_MemTotal_bytes{sel}",
-                                        "{{instance}}")], unit="percentunit", min=0, max=1,
-                    thresholds=[(0.9, "orange"), (0.95, "red")]),
-            m.panel("Memory available", [m.q(f"node_memory_MemAvailable_bytes{sel}", "{{instance}}")], unit="bytes"),
-        ]),
-        m.row("Pressure (PSI)", [
-            m.panel("CPU waiting", [m.q(f"rate(node_pressure_cpu_waiting_seconds_total{sel}[{RATE}])",
-                                        "{{instance}}")], unit="percentunit"),
-            m.panel("Memory waiting", [m.q(f"rate(node_pressure_memory_waiting_seconds_total{sel}[{RATE}])",
-                                           "{{instance}}")], unit="percentunit"),
-            m.panel("I/O waiting", [m.q(f"rate(node_pressure_io_waiting_seconds_total{sel}[{RATE}])",
-                                        "{{instance}}")], unit="percentunit"),
-        ]),
-        m.row("Disk", [
-            m.panel("Filesystem used", [m.q(f"1 - node_filesystem_avail_bytes{fs}\n/\nnode_filesystem_size_bytes{fs}",
-                                            "{{instance}} {{mountpoint}}")], unit="percentunit", min=0, max=1,
-                    thresholds=[(0.8, "orange"), (0.9, "red")]),
-            m.panel("Disk throughput", [
-                m.q(f"sum by (instance) (rate(node_disk_read_bytes_total{sel}[{RATE}]))", "{{instance}} read"),
-                m.q(f"sum by (instance) (rate(node_disk_written_bytes_total{sel}[{RATE}]))", "{{instance}} written")],
-                unit="Bps"),
-            m.panel("Disk busy", [m.q(f"rate(node_disk_io_time_seconds_total{sel}[{RATE}])",
-                                      "{{instance}} {{device}}")], unit="percentunit", min=0, max=1),
-        ]),
-        m.row("Network", [
-            m.panel("Network throughput", [
-                m.q(f'sum by (instance) (rate(node_network_receive_bytes_total{{job=~"$job", instance=~"$instance", '
-                    f'device!="lo"}}[{RATE}]))', "{{instance}} received"),
-                m.q(f'sum by (instance) (rate(node_network_transmit_bytes_total{{job=~"$job", instance=~"$instance", '
-                    f'device!="lo"}}[{RATE}]))', "{{instance}} sent")], unit="Bps"),
-            m.panel("Network errors and drops", [
-                m.q(f"sum by (instance) (rate(node_network_receive_errs_total{sel}[{RATE}]) + "
-                    f"rate(node_network_transmit_errs_total{sel}[{RATE}]))", "{{instance}} errors"),
-                m.q(f"sum by (instance) (rate(node_network_receive_drop_total{sel}[{RATE}]) + "
-                    f"rate(node_network_transmit_drop_total{sel}[{RATE}]))", "{{instance}} drops")], unit="pps"),
-        ]),
+        m.row(
+            "CPU",
+            [
+                m.panel(
+                    "CPU utilisation",
+                    [
+                        m.q(
+                            f'1 - avg by (instance) (rate(node_cpu_seconds_total{{job=~"$job", '
+                            f'instance=~"$instance", mode="idle"}}[{RATE}]))',
+                            "{{instance}}",
+                        )
+                    ],
+                    unit="percentunit",
+                    min=0,
+                    max=1,
+                ),
+                m.panel(
+                    "CPU by mode",
+                    [
+                        m.q(
+                            f'avg by (instance, mode) (rate(node_cpu_seconds_total{{job=~"$job", '
+                            f'instance=~"$instance", mode!="idle"}}[{RATE}]))',
+                            "{{instance}} {{mode}}",
+                        )
+                    ],
+                    unit="percentunit",
+                    min=0,
+                    description="Share of each host's CPUs busy in each mode (the "
+                    "modes of one host stack up to its utilisation).",
+                ),
+                opt(
+                    "node_load1",
+                    m.panel(
+                        "Load average",
+                        [m.q(f"node_load{n}{sel}", f"{{{{instance}}}} {n}m") for n in (1, 5, 15)],
+                        unit="short",
+                    ),
+                ),
+            ],
+        ),
+        m.row(
+            "Memory",
+            [
+                m.panel(
+                    "Memory used",
+                    [
+                        m.q(
+                            f"1 - node_memory_MemAvailable_bytes{sel}\n/\nnode_memory_MemTotal_bytes{sel}",
+                            "{{instance}}",
+                        )
+                    ],
+                    unit="percentunit",
+                    min=0,
+                    max=1,
+                    thresholds=[(0.9, "orange"), (0.95, "red")],
+                ),
+                m.panel(
+                    "Memory available", [m.q(f"node_memory_MemAvailable_bytes{sel}", "{{instance}}")], unit="bytes"
+                ),
+            ],
+        ),
+        m.row(
+            "Pressure (PSI)",
+            [
+                m.panel(
+                    "CPU waiting",
+                    [m.q(f"rate(node_pressure_cpu_waiting_seconds_total{sel}[{RATE}])", "{{instance}}")],
+                    unit="percentunit",
+                ),
+                m.panel(
+                    "Memory waiting",
+                    [m.q(f"rate(node_pressure_memory_waiting_seconds_total{sel}[{RATE}])", "{{instance}}")],
+                    unit="percentunit",
+                ),
+                m.panel(
+                    "I/O waiting",
+                    [m.q(f"rate(node_pressure_io_waiting_seconds_total{sel}[{RATE}])", "{{instance}}")],
+                    unit="percentunit",
+                ),
+            ],
+        ),
+        m.row(
+            "Disk",
+            [
+                m.panel(
+                    "Filesystem used",
+                    [
+                        m.q(
+                            f"1 - node_filesystem_avail_bytes{fs}\n/\nnode_filesystem_size_bytes{fs}",
+                            "{{instance}} {{mountpoint}}",
+                        )
+                    ],
+                    unit="percentunit",
+                    min=0,
+                    max=1,
+                    thresholds=[(0.8, "orange"), (0.9, "red")],
+                ),
+                m.panel(
+                    "Disk throughput",
+                    [
+                        m.q(f"sum by (instance) (rate(node_disk_read_bytes_total{sel}[{RATE}]))", "{{instance}} read"),
+                        m.q(
+                            f"sum by (instance) (rate(node_disk_written_bytes_total{sel}[{RATE}]))",
+                            "{{instance}} written",
+                        ),
+                    ],
+                    unit="Bps",
+                ),
+                m.panel(
+                    "Disk busy",
+                    [m.q(f"rate(node_disk_io_time_seconds_total{sel}[{RATE}])", "{{instance}} {{device}}")],
+                    unit="percentunit",
+                    min=0,
+                    max=1,
+                ),
+            ],
+        ),
+        m.row(
+            "Network",
+            [
+                m.panel(
+                    "Network throughput",
+                    [
+                        m.q(
+                            "sum by (instance) (rate(node_network_receive_bytes_total"
+                            f'{{job=~"$job", instance=~"$instance", device!="lo"}}[{RATE}]))',
+                            "{{instance}} received",
+                        ),
+                        m.q(
+                            "sum by (instance) (rate(node_network_transmit_bytes_total"
+                            f'{{job=~"$job", instance=~"$instance", device!="lo"}}[{RATE}]))',
+                            "{{instance}} sent",
+                        ),
+                    ],
+                    unit="Bps",
+                ),
+                m.panel(
+                    "Network errors and drops",
+                    [
+                        m.q(
+                            f"sum by (instance) (rate(node_network_receive_errs_total{sel}[{RATE}]) + "
+                            f"rate(node_network_transmit_errs_total{sel}[{RATE}]))",
+                            "{{instance}} errors",
+                        ),
+                        m.q(
+                            f"sum by (instance) (rate(node_network_receive_drop_total{sel}[{RATE}]) + "
+                            f"rate(node_network_transmit_drop_total{sel}[{RATE}]))",
+                            "{{instance}} drops",
+                        ),
+                    ],
+                    unit="pps",
+                ),
+            ],
+        ),
     ]
     # One job at a time: node_exporter and promspec-exporter on the same host both export node_* series,
     # under two instances (ports); "All" would draw each host twice.
-    variables = ["datasource", Variable("job", m.ref, metric="node_cpu_seconds_total", multi=False, include_all=False),
-                 Variable("instance", m.ref, metric="node_cpu_seconds_total")]
-    return m.dashboard(HOST_UID, "Host overview", INFRA_FOLDER, rows, variables, tags=("host",),
-                       description="CPU, memory, pressure, disk and network of the hosts (node_exporter-compatible "
-                                   "metrics, from promspec-exporter or node_exporter).",
-                       links=[Link(dashboard=u) for u in links])
+    variables = [
+        "datasource",
+        Variable("job", m.ref, metric="node_cpu_seconds_total", multi=False, include_all=False),
+        Variable("instance", m.ref, metric="node_cpu_seconds_total"),
+    ]
+    return m.dashboard(
+        HOST_UID,
+        "Host overview",
+        INFRA_FOLDER,
+        rows,
+        variables,
+        tags=("host",),
+        description="CPU, memory, pressure, disk and network of the hosts (node_exporter-compatible "
+        "metrics, from promspec-exporter or node_exporter).",
+        links=[Link(dashboard=u) for u in links],
+    )
 
 
 # ------------------------------------------------------------------------------------ SLOs
+
 
 def _slo_records(project) -> dict:
     """slo_id -> names of the SLO series recorded for it."""
@@ -479,49 +1019,147 @@ def slo_overview(m: _Make, slos: list, links: tuple) -> Dashboard:
     table_queries = [
         m.q(f"max by (slo_id) (slo:objective:ratio{sel})", "objective", ref_id="A", instant=True, format="table"),
         m.q(f"1 - max by (slo_id) (slo:sli_error:ratio_period{sel})", "SLI", ref_id="B", instant=True, format="table"),
-        m.q(f"max by (slo_id) (slo:period_error_budget_remaining:ratio{sel})", "budget left", ref_id="C",
-            instant=True, format="table"),
-        m.q(f"max by (slo_id) (slo:current_burn_rate:ratio{sel})", "burn rate (1h)", ref_id="D", instant=True,
-            format="table"),
+        m.q(
+            f"max by (slo_id) (slo:period_error_budget_remaining:ratio{sel})",
+            "budget left",
+            ref_id="C",
+            instant=True,
+            format="table",
+        ),
+        m.q(
+            f"max by (slo_id) (slo:current_burn_rate:ratio{sel})",
+            "burn rate (1h)",
+            ref_id="D",
+            instant=True,
+            format="table",
+        ),
     ]
     rows = [
-        m.row("Objectives", [
-            m.panel("SLOs", table_queries, "table", unit="percentunit", width=24,
+        m.row(
+            "Objectives",
+            [
+                m.panel(
+                    "SLOs",
+                    table_queries,
+                    "table",
+                    unit="percentunit",
+                    width=24,
                     overrides=[("burn rate (1h)", {"unit": "suffix:x", "decimals": 2})],
-                    transformations=[("merge", {}), ("organize", {
-                        "excludeByName": {"Time": True},
-                        "renameByName": {"Value #A": "objective", "Value #B": "SLI (period)",
-                                         "Value #C": "budget left", "Value #D": "burn rate (1h)"}})]),
-            m.panel("Error budget remaining", [m.q(f"max by (slo_id) (slo:period_error_budget_remaining:ratio{sel})",
-                                                   "{{slo_id}}", instant=True)], "bargauge", unit="percentunit",
-                    min=0, max=1, thresholds=BUDGET_THRESHOLDS),
-            m.panel("Firing burn alerts", [m.q(f'count(ALERTS{{alertstate="firing", slo_service=~"$slo_service", '
-                                               f'burn_tier!=""}}) or vector(0)', "firing")], "stat", unit="none",
-                    thresholds=[(1, "red")]),
-        ]),
-        m.row("Burn", [
-            m.panel("SLI vs objective", [
-                m.q(f"1 - max by (slo_id) (slo:sli_error:ratio_period{sel})", "{{slo_id}} SLI"),
-                m.q(f"max by (slo_id) (slo:objective:ratio{sel})", "{{slo_id}} objective")], unit="percentunit",
-                decimals=3),
-            m.panel("Burn rate (1h)", [m.q(f"max by (slo_id) (slo:current_burn_rate:ratio{sel})", "{{slo_id}}")],
-                    unit="suffix:x", thresholds=[(1, "orange"), (max((float(s.factor(t)) for s in slos for t in s.tiers
-                                                              if t.enabled), default=14.4), "red")]),
-            m.panel("Burn rate (period)", [m.q(f"max by (slo_id) (slo:period_burn_rate:ratio{sel})", "{{slo_id}}")],
-                    unit="suffix:x", thresholds=[(1, "red")]),
-            m.panel("Firing tiers", [m.q(f'count by (slo_id, burn_tier) (ALERTS{{alertstate="firing", '
-                                         f'slo_service=~"$slo_service", burn_tier!=""}})', "{{slo_id}} {{burn_tier}}")],
-                    unit="none", description="Burn-rate alert tiers firing per SLO (page-fast, page-slow, "
-                                             "ticket-fast, ticket-slow)."),
-        ]),
-        m.row("Details", [m.panel("SLO details", [], "text", width=24, content="\n".join(
-            f"- [{slo.service} / {slo.name}](/d/{_slo_uid(slo)}): {slo.objective_text} over {slo.window}"
-            for slo in slos))]),
+                    transformations=[
+                        ("merge", {}),
+                        (
+                            "organize",
+                            {
+                                "excludeByName": {"Time": True},
+                                "renameByName": {
+                                    "Value #A": "objective",
+                                    "Value #B": "SLI (period)",
+                                    "Value #C": "budget left",
+                                    "Value #D": "burn rate (1h)",
+                                },
+                            },
+                        ),
+                    ],
+                ),
+                m.panel(
+                    "Error budget remaining",
+                    [
+                        m.q(
+                            f"max by (slo_id) (slo:period_error_budget_remaining:ratio{sel})",
+                            "{{slo_id}}",
+                            instant=True,
+                        )
+                    ],
+                    "bargauge",
+                    unit="percentunit",
+                    min=0,
+                    max=1,
+                    thresholds=BUDGET_THRESHOLDS,
+                ),
+                m.panel(
+                    "Firing burn alerts",
+                    [
+                        m.q(
+                            'count(ALERTS{alertstate="firing", slo_service=~"$slo_service", '
+                            'burn_tier!=""}) or vector(0)',
+                            "firing",
+                        )
+                    ],
+                    "stat",
+                    unit="none",
+                    thresholds=[(1, "red")],
+                ),
+            ],
+        ),
+        m.row(
+            "Burn",
+            [
+                m.panel(
+                    "SLI vs objective",
+                    [
+                        m.q(f"1 - max by (slo_id) (slo:sli_error:ratio_period{sel})", "{{slo_id}} SLI"),
+                        m.q(f"max by (slo_id) (slo:objective:ratio{sel})", "{{slo_id}} objective"),
+                    ],
+                    unit="percentunit",
+                    decimals=3,
+                ),
+                m.panel(
+                    "Burn rate (1h)",
+                    [m.q(f"max by (slo_id) (slo:current_burn_rate:ratio{sel})", "{{slo_id}}")],
+                    unit="suffix:x",
+                    thresholds=[
+                        (1, "orange"),
+                        (max((float(s.factor(t)) for s in slos for t in s.tiers if t.enabled), default=14.4), "red"),
+                    ],
+                ),
+                m.panel(
+                    "Burn rate (period)",
+                    [m.q(f"max by (slo_id) (slo:period_burn_rate:ratio{sel})", "{{slo_id}}")],
+                    unit="suffix:x",
+                    thresholds=[(1, "red")],
+                ),
+                m.panel(
+                    "Firing tiers",
+                    [
+                        m.q(
+                            'count by (slo_id, burn_tier) (ALERTS{alertstate="firing", '
+                            'slo_service=~"$slo_service", burn_tier!=""})',
+                            "{{slo_id}} {{burn_tier}}",
+                        )
+                    ],
+                    unit="none",
+                    description="Burn-rate alert tiers firing per SLO (page-fast, page-slow, "
+                    "ticket-fast, ticket-slow).",
+                ),
+            ],
+        ),
+        m.row(
+            "Details",
+            [
+                m.panel(
+                    "SLO details",
+                    [],
+                    "text",
+                    width=24,
+                    content="\n".join(
+                        f"- [{slo.service} / {slo.name}](/d/{_slo_uid(slo)}): {slo.objective_text} over {slo.window}"
+                        for slo in slos
+                    ),
+                )
+            ],
+        ),
     ]
     variables = ["datasource", Variable("slo_service", m.ref, label="Service", metric="slo:info")]
-    return m.dashboard(SLO_UID, "SLO overview", SLO_FOLDER, rows, variables, tags=("slo",),
-                       description="Every SLO: SLI against objective, error budget left, burn rates, firing tiers.",
-                       links=[Link(dashboard=u) for u in links])
+    return m.dashboard(
+        SLO_UID,
+        "SLO overview",
+        SLO_FOLDER,
+        rows,
+        variables,
+        tags=("slo",),
+        description="Every SLO: SLI against objective, error budget left, burn rates, firing tiers.",
+        links=[Link(dashboard=u) for u in links],
+    )
 
 
 def _slo_uid(slo) -> str:
@@ -533,52 +1171,151 @@ def _slo_uid(slo) -> str:
 def slo_detail(m: _Make, slo, records: list, folder: str, serving: str) -> Dashboard:
     """One SLO: SLI, budget, burn rate per alert window against its tier threshold, events and alerts."""
     sel = selector({"slo_id": slo.id})
-    windows = sorted({r.rsplit("ratio_rate", 1)[1] for r in records if r.startswith("slo:sli_error:ratio_rate")},
-                     key=_window_seconds)
+    windows = sorted(
+        {r.rsplit("ratio_rate", 1)[1] for r in records if r.startswith("slo:sli_error:ratio_rate")}, key=_window_seconds
+    )
     tiers = [t for t in slo.tiers if t.enabled]
-    burn = [m.q(f"slo:sli_error:ratio_rate{w}{sel}\n/ on (slo_id)\nslo:error_budget:ratio{sel}", f"{w} window")
-            for w in windows]
+    burn = [
+        m.q(f"slo:sli_error:ratio_rate{w}{sel}\n/ on (slo_id)\nslo:error_budget:ratio{sel}", f"{w} window")
+        for w in windows
+    ]
     rows = [
-        m.row("Status", [
-            m.panel("SLI (period)", [m.q(f"1 - slo:sli_error:ratio_period{sel}", "SLI")], "stat", unit="percentunit",
-                    decimals=3, width=4, thresholds=sli_thresholds(slo.objective)),
-            m.panel("Objective", [m.q(f"slo:objective:ratio{sel}", "objective")], "stat", unit="percentunit",
-                    decimals=3, width=4),
-            m.panel("Error budget remaining", [m.q(f"slo:period_error_budget_remaining:ratio{sel}", "budget")],
-                    "gauge", unit="percentunit", min=0, max=1, width=4, thresholds=BUDGET_THRESHOLDS),
-            m.panel("Burn rate (1h)", [m.q(f"slo:current_burn_rate:ratio{sel}", "burn rate")], "stat", unit="suffix:x",
-                    decimals=2, width=4, thresholds=burn_thresholds(slo)),
-            m.panel("Time to exhaustion", [m.q(f"slo:time_to_exhaustion:seconds{sel}", "time left")], "stat", unit="s",
-                    width=4, thresholds=exhaustion_thresholds(slo)),
-            m.panel("Firing tiers", [m.q(f'count(ALERTS{selector({"alertstate": "firing", "slo_id": slo.id}, sep=", ")}) or vector(0)',
-                                         "firing")], "stat", unit="none", width=4, thresholds=[(1, "red")]),
-        ]),
-        m.row("Burn rates", [
-            m.panel("Burn rate by window", burn, unit="suffix:x",
+        m.row(
+            "Status",
+            [
+                m.panel(
+                    "SLI (period)",
+                    [m.q(f"1 - slo:sli_error:ratio_period{sel}", "SLI")],
+                    "stat",
+                    unit="percentunit",
+                    decimals=3,
+                    width=4,
+                    thresholds=sli_thresholds(slo.objective),
+                ),
+                m.panel(
+                    "Objective",
+                    [m.q(f"slo:objective:ratio{sel}", "objective")],
+                    "stat",
+                    unit="percentunit",
+                    decimals=3,
+                    width=4,
+                ),
+                m.panel(
+                    "Error budget remaining",
+                    [m.q(f"slo:period_error_budget_remaining:ratio{sel}", "budget")],
+                    "gauge",
+                    unit="percentunit",
+                    min=0,
+                    max=1,
+                    width=4,
+                    thresholds=BUDGET_THRESHOLDS,
+                ),
+                m.panel(
+                    "Burn rate (1h)",
+                    [m.q(f"slo:current_burn_rate:ratio{sel}", "burn rate")],
+                    "stat",
+                    unit="suffix:x",
+                    decimals=2,
+                    width=4,
+                    thresholds=burn_thresholds(slo),
+                ),
+                m.panel(
+                    "Time to exhaustion",
+                    [m.q(f"slo:time_to_exhaustion:seconds{sel}", "time left")],
+                    "stat",
+                    unit="s",
+                    width=4,
+                    thresholds=exhaustion_thresholds(slo),
+                ),
+                m.panel(
+                    "Firing tiers",
+                    [
+                        m.q(
+                            "count(ALERTS"
+                            + selector({"alertstate": "firing", "slo_id": slo.id}, sep=", ")
+                            + ") or vector(0)",
+                            "firing",
+                        )
+                    ],
+                    "stat",
+                    unit="none",
+                    width=4,
+                    thresholds=[(1, "red")],
+                ),
+            ],
+        ),
+        m.row(
+            "Burn rates",
+            [
+                m.panel(
+                    "Burn rate by window",
+                    burn,
+                    unit="suffix:x",
                     thresholds=[(float(slo.factor(t)), "red") for t in tiers[:1]],
                     description="Error ratio over each alert window divided by the error budget; tiers fire when "
-                                "both their long and short windows exceed the tier's factor: " + ", ".join(
-                                    f"{t.name} {t.long}/{t.short} at {_num(slo.factor(t))}x" for t in tiers)),
-            m.panel("Error budget remaining", [m.q(f"slo:period_error_budget_remaining:ratio{sel}", "budget left")],
-                    unit="percentunit", max=1, thresholds=BUDGET_THRESHOLDS),
-        ]),
-        m.row("Events", [
-            m.panel("Events", [m.q(f"slo:sli_total:rate5m{sel}", "all events/s"),
-                               m.q(f"slo:sli_errors:rate5m{sel}", "bad events/s")], unit="cps"),
-            m.panel("Error ratio (5m) vs budget", [m.q(f"slo:sli_error:ratio_rate5m{sel}", "error ratio"),
-                                                   m.q(f"slo:error_budget:ratio{sel}", "error budget")],
-                    unit="percentunit"),
-            m.panel("Firing alert tiers", [
-                m.q(f'max(ALERTS{selector({"slo_id": slo.id, "burn_tier": t.name, "alertstate": "firing"}, sep=", ")})'
-                    ' or on() vector(0)',
-                    t.name) for t in tiers], unit="none", min=0, max=1, stack=False,
-                description="1 while the tier's burn-rate alert fires, 0 otherwise."),
-        ]),
+                    "both their long and short windows exceed the tier's factor: "
+                    + ", ".join(f"{t.name} {t.long}/{t.short} at {_num(slo.factor(t))}x" for t in tiers),
+                ),
+                m.panel(
+                    "Error budget remaining",
+                    [m.q(f"slo:period_error_budget_remaining:ratio{sel}", "budget left")],
+                    unit="percentunit",
+                    max=1,
+                    thresholds=BUDGET_THRESHOLDS,
+                ),
+            ],
+        ),
+        m.row(
+            "Events",
+            [
+                m.panel(
+                    "Events",
+                    [
+                        m.q(f"slo:sli_total:rate5m{sel}", "all events/s"),
+                        m.q(f"slo:sli_errors:rate5m{sel}", "bad events/s"),
+                    ],
+                    unit="cps",
+                ),
+                m.panel(
+                    "Error ratio (5m) vs budget",
+                    [
+                        m.q(f"slo:sli_error:ratio_rate5m{sel}", "error ratio"),
+                        m.q(f"slo:error_budget:ratio{sel}", "error budget"),
+                    ],
+                    unit="percentunit",
+                ),
+                m.panel(
+                    "Firing alert tiers",
+                    [
+                        m.q(
+                            "max(ALERTS"
+                            + selector({"slo_id": slo.id, "burn_tier": t.name, "alertstate": "firing"}, sep=", ")
+                            + ") or on() vector(0)",
+                            t.name,
+                        )
+                        for t in tiers
+                    ],
+                    unit="none",
+                    min=0,
+                    max=1,
+                    stack=False,
+                    description="1 while the tier's burn-rate alert fires, 0 otherwise.",
+                ),
+            ],
+        ),
     ]
     links = [Link(dashboard=SLO_UID)] + ([Link(dashboard=serving)] if serving else [])
     description = slo.description or f"SLO {slo.name} of {slo.service}: {slo.objective_text} over {slo.window}."
-    return m.dashboard(_slo_uid(slo), f"SLO {slo.service} / {slo.name}", folder, rows, ["datasource"],
-                       tags=("slo", slo.service), description=description, links=links)
+    return m.dashboard(
+        _slo_uid(slo),
+        f"SLO {slo.service} / {slo.name}",
+        folder,
+        rows,
+        ["datasource"],
+        tags=("slo", slo.service),
+        description=description,
+        links=links,
+    )
 
 
 def _num(value) -> str:
@@ -595,11 +1332,12 @@ def _window_seconds(window: str) -> float:
 
 # ------------------------------------------------------------------------------------ all
 
+
 def _prune(dashes: list, project) -> list:
     """Drop PromQL queries that read series the project neither catalogues nor records, then empty panels
     and rows: a project with part of a catalog (or none of the exporter's optional metrics) gets the rest."""
-    from ...check.semantic import Universe
     from ...check.dashboards import panel_query
+    from ...check.semantic import Universe
 
     universe = Universe(project)
     recorded = {r.record for g in project.groups for r in g.rules if getattr(r, "record", "")}
@@ -638,10 +1376,18 @@ def preset_dashboards(project) -> list[Dashboard]:
     for name in sorted(backends):
         backend = backends[name]
         m = _Make(backend.ref)
-        out.append(llm_serving(m, Scope(backend, variables=("job", "instance", "model")), f"llm-engine-{name}",
-                               f"LLM serving: {name}", LLM_FOLDER,
-                               f"Every {_engine_title(backend)} replica Prometheus scrapes.", backend=name,
-                               links=infra + slo_link))
+        out.append(
+            llm_serving(
+                m,
+                Scope(backend, variables=("job", "instance", "model")),
+                f"llm-engine-{name}",
+                f"LLM serving: {name}",
+                LLM_FOLDER,
+                f"Every {_engine_title(backend)} replica Prometheus scrapes.",
+                backend=name,
+                links=infra + slo_link,
+            )
+        )
     serving_uid = {}
     for service in sorted(services, key=lambda s: s.name):
         backend = backends.get(service.backend)
@@ -651,9 +1397,19 @@ def preset_dashboards(project) -> list[Dashboard]:
         uid = f"llm-service-{service.name}"
         serving_uid[service.name] = uid
         scope = service_scope(service, backend, ("job", "instance", "model"))
-        out.append(llm_serving(m, scope, uid, f"LLM serving: {service.name}", service.labels.get("team", LLM_FOLDER),
-                               f"Service {service.name} on {backend.name}.", service=service.name,
-                               links=infra + slo_link, slos=tuple(service.slos)))
+        out.append(
+            llm_serving(
+                m,
+                scope,
+                uid,
+                f"LLM serving: {service.name}",
+                service.labels.get("team", LLM_FOLDER),
+                f"Service {service.name} on {backend.name}.",
+                service=service.name,
+                links=infra + slo_link,
+                slos=tuple(service.slos),
+            )
+        )
     guide_ref = _catalog_ref(project, "llm_request_total")
     if guide_ref is not None:
         out.extend(llm_guide(_Make(guide_ref), infra))
@@ -666,8 +1422,15 @@ def preset_dashboards(project) -> list[Dashboard]:
         out.append(slo_overview(_Make(slos[0].ref), slos, tuple(serving_uid.values())[:5]))
         for service in sorted(services, key=lambda s: s.name):
             for slo in (s for s in service.slos if s.conventions == "promspec"):
-                out.append(slo_detail(_Make(slo.ref), slo, records.get(slo.id, []),
-                                      service.labels.get("team", SLO_FOLDER), serving_uid.get(service.name, "")))
+                out.append(
+                    slo_detail(
+                        _Make(slo.ref),
+                        slo,
+                        records.get(slo.id, []),
+                        service.labels.get("team", SLO_FOLDER),
+                        serving_uid.get(service.name, ""),
+                    )
+                )
     if getattr(project, "probes", None) or getattr(project, "llm_probe_targets", None):
         from .probes import probe_dashboards  # synthetic probes: only when the specs declare them
 

@@ -47,8 +47,12 @@ _last: list[_Compiled] = []
 
 def _inputs(project) -> tuple:
     """What a project's dashboards are made of, by identity: a project changed since it was compiled misses."""
-    return (tuple(map(id, project.services)), tuple(map(id, project.extra.get("Dashboard", []))),
-            tuple(map(id, project.backends.values())), len(project.groups))
+    return (
+        tuple(map(id, project.services)),
+        tuple(map(id, project.extra.get("Dashboard", []))),
+        tuple(map(id, project.backends.values())),
+        len(project.groups),
+    )
 
 
 def remember_compiled(project, ctx: Context, compiled: dict) -> None:
@@ -63,8 +67,9 @@ def compile_project(project) -> tuple[Context, dict]:
     dashes = project_dashboards(project)
     ctx = context_for(project, dashes)
     # A referenced Grafana export (spec.file) is rendered as it is: its identity is the user's.
-    return ctx, {dashboard_path(d): (d, d.imported if d.imported is not None else compile_dashboard(ctx, d))
-                 for d in dashes}
+    return ctx, {
+        dashboard_path(d): (d, d.imported if d.imported is not None else compile_dashboard(ctx, d)) for d in dashes
+    }
 
 
 def provisioning(dashes: list[Dashboard]) -> dict:
@@ -72,15 +77,18 @@ def provisioning(dashes: list[Dashboard]) -> dict:
     folders = sorted({folder_dir(d.folder): d.folder for d in dashes}.items())
     return {
         "apiVersion": 1,
-        "providers": [{
-            "name": f"promspec-{directory}",
-            "orgId": 1,
-            "folder": title,
-            "folderUid": f"promspec-{directory}"[:40],
-            "type": "file",
-            "disableDeletion": False,
-            "allowUiUpdates": False,
-            "updateIntervalSeconds": 60,
-            "options": {"path": f"{PROVISION_ROOT}/{directory}", "foldersFromFilesStructure": False},
-        } for directory, title in folders],
+        "providers": [
+            {
+                "name": f"promspec-{directory}",
+                "orgId": 1,
+                "folder": title,
+                "folderUid": f"promspec-{directory}"[:40],
+                "type": "file",
+                "disableDeletion": False,
+                "allowUiUpdates": False,
+                "updateIntervalSeconds": 60,
+                "options": {"path": f"{PROVISION_ROOT}/{directory}", "foldersFromFilesStructure": False},
+            }
+            for directory, title in folders
+        ],
     }

@@ -59,8 +59,9 @@ def service_scope(service, backend: Backend, variables: tuple) -> Scope:
     """The scope of a Service: its backend version, selector (model mapped) and renaming."""
     spec = service.ref.doc.data["spec"]
     selector = {backend.model_label if k == "model" else k: v for k, v in spec.get("selector", {}).items()}
-    return Scope(backend, str(spec.get("backend_version", "")), selector, spec.get("colons_as_underscores", False),
-                 variables)
+    return Scope(
+        backend, str(spec.get("backend_version", "")), selector, spec.get("colons_as_underscores", False), variables
+    )
 
 
 def _by(labels: tuple, extra: tuple = ()) -> str:
@@ -78,14 +79,27 @@ def _legend(labels: tuple, suffix: str) -> str:
     return " ".join([f"{{{{{label}}}}}" for label in labels] + ([suffix] if suffix else [])) or suffix
 
 
-def signal_query(scope: Scope, signal: str, *, quantile: float | None = None, quantile_written: str = "",
-                 mean: bool = False, ratio: bool = False, by: tuple = (), heatmap: bool = False) -> tuple[str, str, str]:
+def signal_query(
+    scope: Scope,
+    signal: str,
+    *,
+    quantile: float | None = None,
+    quantile_written: str = "",
+    mean: bool = False,
+    ratio: bool = False,
+    by: tuple = (),
+    heatmap: bool = False,
+) -> tuple[str, str, str]:
     """(expr, default legend, format) for one signal query; SignalError when the engine cannot answer it."""
     variant = scope.variant(signal)
     if variant is None:
-        which = f" in version {scope.version or scope.backend.default_version}" if scope.backend.signals.get(signal) else ""
-        raise SignalError(f"backend {scope.backend.name!r} has no signal {signal!r}{which}",
-                          "a signal it exposes: " + ", ".join(sorted(scope.backend.signals)))
+        which = (
+            f" in version {scope.version or scope.backend.default_version}" if scope.backend.signals.get(signal) else ""
+        )
+        raise SignalError(
+            f"backend {scope.backend.name!r} has no signal {signal!r}{which}",
+            "a signal it exposes: " + ", ".join(sorted(scope.backend.signals)),
+        )
     labels = tuple(scope.label(b) for b in by)
     metric = scope.metric(variant)
     sel = scope.selector_text(variant.matchers)
@@ -94,19 +108,26 @@ def signal_query(scope: Scope, signal: str, *, quantile: float | None = None, qu
             raise SignalError(f"ratio applies to the errors signal, not {signal!r}", "ratio: true with signal: errors")
         total = scope.variant("requests")
         if total is None:
-            raise SignalError(f"backend {scope.backend.name!r} has no requests signal to divide errors by",
-                              "a backend with both errors and requests")
+            raise SignalError(
+                f"backend {scope.backend.name!r} has no requests signal to divide errors by",
+                "a backend with both errors and requests",
+            )
         num = _rate(scope, variant, metric, sel, labels)
         den = _rate(scope, total, scope.metric(total), scope.selector_text(total.matchers), labels)
         return f"{num}\n/\n{den}", _legend(labels, "error ratio"), "time_series"
     if variant.type in ("histogram", "summary") and signal not in RATE_SIGNALS:
         return _latency(variant, metric, sel, labels, quantile, quantile_written, mean, heatmap, signal)
     if quantile is not None or mean or heatmap:
-        raise SignalError(f"signal {signal!r} is a {variant.type} of {metric}: it has no quantiles or heatmap",
-                          "quantile/mean/heatmap only with a latency signal: " + ", ".join(LATENCY_SIGNALS))
+        raise SignalError(
+            f"signal {signal!r} is a {variant.type} of {metric}: it has no quantiles or heatmap",
+            "quantile/mean/heatmap only with a latency signal: " + ", ".join(LATENCY_SIGNALS),
+        )
     if signal in RATE_SIGNALS:
-        return _rate(scope, variant, metric, sel, labels), _legend(labels, signal.replace("_", " ") + "/s"), \
-            "time_series"
+        return (
+            _rate(scope, variant, metric, sel, labels),
+            _legend(labels, signal.replace("_", " ") + "/s"),
+            "time_series",
+        )
     op = "sum" if signal in SUMMED_GAUGES else "avg"
     return f"{op}{_by(labels)}({metric}{sel})", _legend(labels, signal.replace("_", " ")), "time_series"
 
@@ -120,12 +141,23 @@ def _rate(scope: Scope, variant: Variant, metric: str, sel: str, labels: tuple) 
     return f"sum{_by(labels)}(rate({series}{sel}[{RATE}]))"
 
 
-def _latency(variant: Variant, metric: str, sel: str, labels: tuple, quantile, written: str, mean: bool,
-             heatmap: bool, signal: str) -> tuple[str, str, str]:
+def _latency(
+    variant: Variant,
+    metric: str,
+    sel: str,
+    labels: tuple,
+    quantile,
+    written: str,
+    mean: bool,
+    heatmap: bool,
+    signal: str,
+) -> tuple[str, str, str]:
     chosen = sum(1 for x in (quantile is not None, mean, heatmap) if x)
     if chosen != 1:
-        raise SignalError(f"latency signal {signal!r} needs one of quantile, mean or a heatmap panel",
-                          "quantile: 0.95, or mean: true, or type: heatmap")
+        raise SignalError(
+            f"latency signal {signal!r} needs one of quantile, mean or a heatmap panel",
+            "quantile: 0.95, or mean: true, or type: heatmap",
+        )
     if variant.native:
         hist = f"sum{_by(labels)}(rate({metric}{sel}[{RATE}]))"
         if heatmap:
@@ -147,8 +179,11 @@ def _latency(variant: Variant, metric: str, sel: str, labels: tuple, quantile, w
     if mean:
         return _mean(metric, sel, labels), _legend(labels, "mean"), "time_series"
     q = quantile_text(quantile, written)
-    return (f"histogram_quantile({q}, sum{_by(labels, ('le',))}(rate({metric}_bucket{sel}[{RATE}])))",
-            _legend(labels, f"p{_percent(q)}"), "time_series")
+    return (
+        f"histogram_quantile({q}, sum{_by(labels, ('le',))}(rate({metric}_bucket{sel}[{RATE}])))",
+        _legend(labels, f"p{_percent(q)}"),
+        "time_series",
+    )
 
 
 def _mean(metric: str, sel: str, labels: tuple) -> str:
