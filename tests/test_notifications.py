@@ -232,7 +232,7 @@ def test_check_catches_what_amtool_misses(bundled, tmp_path):
 
 
 def _alert(name: str, ends: bool = False, **labels) -> dict:
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     out = {"labels": {"alertname": name, **labels}, "startsAt": now.isoformat()}
     if ends:
         out["endsAt"] = now.isoformat()

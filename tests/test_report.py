@@ -298,7 +298,7 @@ def test_alert_episodes_from_sample_times():
 def test_pdf_dates_are_pinned_without_moving_a_byte():
     """Chromium's print date becomes the report's end; the length (and so the xref offsets) is unchanged."""
     pdf = b"%PDF-1.4\n1 0 obj <</CreationDate (D:20261201223253+00'00')\n/ModDate (D:20261201223253+00'00')>>"
-    when = datetime.datetime(2026, 11, 30, 0, 0, 5, tzinfo=datetime.timezone.utc)
+    when = datetime.datetime(2026, 11, 30, 0, 0, 5, tzinfo=datetime.UTC)
     pinned = pin_dates(pdf, when)
     assert len(pinned) == len(pdf)
     assert pinned.count(b"(D:20261130000005+00'00')") == 2

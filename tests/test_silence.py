@@ -51,7 +51,7 @@ def test_add_list_expire(am):
     assert sid in table and 'alertname="HighErrorRate", model=~"llama.*"' in table
 
     # The silence mutes a matching alert, and only that one.
-    now = datetime.datetime.now(datetime.timezone.utc).isoformat()
+    now = datetime.datetime.now(datetime.UTC).isoformat()
     am.post_alerts(
         {"labels": {"alertname": "HighErrorRate", "model": "llama-3-8b"}, "startsAt": now},
         {"labels": {"alertname": "HighErrorRate", "model": "mistral"}, "startsAt": now},

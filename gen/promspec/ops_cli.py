@@ -46,7 +46,7 @@ def register_ops(cli: click.Group, fail, load) -> None:
             parsed = [parse_matcher(m) for m in matchers]
             now = time.time()
             end = parse_time(until, now) if until else now + parse_duration(duration)
-            ends = datetime.datetime.fromtimestamp(end, datetime.timezone.utc)
+            ends = datetime.datetime.fromtimestamp(end, datetime.UTC)
             silence_id = add_silence(url, parsed, ends, author, comment)
         except ValueError as exc:
             fail(str(exc))

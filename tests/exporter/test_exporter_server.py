@@ -85,7 +85,7 @@ def test_basic_auth_with_bcrypt(start_exporter, tmp_path):
 def _certificate(subject: str, issuer_key=None, issuer_name=None, ca=False):
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     builder = (
         x509.CertificateBuilder()
         .subject_name(name)

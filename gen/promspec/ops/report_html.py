@@ -67,7 +67,7 @@ def _chart(
     ):
         fig, ax = plt.subplots(figsize=(7.2, 2.4), dpi=110)
         for label, points in series:
-            xs = [datetime.datetime.fromtimestamp(t, datetime.timezone.utc) for t, v in points if v is not None]
+            xs = [datetime.datetime.fromtimestamp(t, datetime.UTC) for t, v in points if v is not None]
             ys = [v * 100 if percent else v for _t, v in points if v is not None]
             ax.plot(xs, ys, linewidth=1.4, label=label)  # type: ignore[arg-type]  # matplotlib plots datetimes
         if line is not None:
@@ -75,7 +75,7 @@ def _chart(
         ax.set_title(title, loc="left", fontsize=10)
         ax.set_ylabel(ylabel)
         ax.grid(True, linewidth=0.3)
-        ax.xaxis.set_major_formatter(DateFormatter("%m-%d %H:%M", tz=datetime.timezone.utc))
+        ax.xaxis.set_major_formatter(DateFormatter("%m-%d %H:%M", tz=datetime.UTC))
         if len(series) > 1:
             ax.legend(fontsize=8, frameon=False)
         fig.autofmt_xdate()

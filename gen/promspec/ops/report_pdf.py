@@ -18,7 +18,7 @@ _PDF_DATE = re.compile(rb"/(CreationDate|ModDate) \(D:(\d{14})")
 def pin_dates(pdf: bytes, when: datetime.datetime) -> bytes:
     """The PDF with its creation and modification dates set to `when` (the report's end), so the same data
     and range give the same bytes. The replacement keeps every byte offset, so the xref table stays valid."""
-    stamp = when.astimezone(datetime.timezone.utc).strftime("%Y%m%d%H%M%S").encode()
+    stamp = when.astimezone(datetime.UTC).strftime("%Y%m%d%H%M%S").encode()
     return _PDF_DATE.sub(lambda m: b"/" + m.group(1) + b" (D:" + stamp, pdf)
 
 

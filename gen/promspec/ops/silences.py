@@ -95,7 +95,7 @@ def matcher_text(m: dict) -> str:
 
 
 def _iso(t: datetime.datetime) -> str:
-    return t.astimezone(datetime.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return t.astimezone(datetime.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def add_silence(
@@ -108,7 +108,7 @@ def add_silence(
 ) -> str:
     """Create a silence; returns its id."""
     check_silence_matchers(matchers)
-    starts = starts or datetime.datetime.now(datetime.timezone.utc)
+    starts = starts or datetime.datetime.now(datetime.UTC)
     if ends <= starts:
         raise APIError("the silence would end before it starts: give a positive --duration or a later --until")
     body = {

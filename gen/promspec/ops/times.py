@@ -33,12 +33,12 @@ def parse_time(text: str, now: float) -> float:
             f"{text!r} is not a time: use RFC 3339 (2025-01-31T12:00:00Z), Unix seconds, or now-7d"
         ) from None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+        parsed = parsed.replace(tzinfo=datetime.UTC)
     return parsed.timestamp()
 
 
 def rfc3339(ts: float) -> str:
     """Unix seconds as RFC 3339 in UTC, to the millisecond when needed."""
-    t = datetime.datetime.fromtimestamp(ts, datetime.timezone.utc)
+    t = datetime.datetime.fromtimestamp(ts, datetime.UTC)
     spec = "seconds" if t.microsecond == 0 else "milliseconds"
     return t.isoformat(timespec=spec).replace("+00:00", "Z")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Sequence
 
 GRID_COLUMNS = 24
 ROW_PX = 30  # Grafana's grid row height
@@ -154,7 +155,7 @@ def drawn_thresholds(panel: dict) -> list[tuple[float, str]]:
     ]
 
 
-def _timeseries_svg(series: list, w: int, h: int, unit: str, decimals, thresholds: list = ()) -> str:
+def _timeseries_svg(series: list, w: int, h: int, unit: str, decimals, thresholds: Sequence = ()) -> str:
     points = [(t, v) for s in series for t, v in s["values"] if v is not None and math.isfinite(v)]
     if not points:
         return ""

@@ -343,13 +343,13 @@ def _variable(v: Variable, chain: list, scope, default_metric: str):
             .current(dm.VariableOption(text="default", value="default", selected=True))
         )
     if v.values:
-        b = (
+        custom = (
             db.CustomVariable(v.name)
             .label(label)
             .values(",".join(v.values))
             .current(dm.VariableOption(text=v.values[0], value=v.values[0], selected=True))
         )
-        return b.multi(v.multi).include_all(v.include_all)
+        return custom.multi(v.multi).include_all(v.include_all)
     model_label = scope.backend.model_label if scope else "model"
     target = model_label if v.name == "model" else v.name
     metric = v.metric or default_metric
@@ -440,7 +440,7 @@ def build_dashboard(plan: Plan) -> dict:
             .include_vars(False)
             .keep_time(internal)
         )
-    panels = []
+    panels: list[dm.Panel | dm.RowPanel] = []
     for row in dash.rows:
         built = []
         for panel in row.panels:
@@ -489,11 +489,11 @@ def build_dashboard(plan: Plan) -> dict:
         else:
             panels.extend(built)
     model = builder.build()
-    for built_link in model.links or []:
-        built_link.placement = None  # the SDK's default hides links in the controls menu; Grafana's own is the top bar
     model.panels = panels
-    model.annotations = None  # replaced below: the SDK writes an empty object, Grafana expects the built-in list
     data = plain(model)
+    for link in data.get("links") or []:
+        link.pop("placement", None)  # the SDK's default hides links in the controls menu; Grafana's own is the top bar
+    # The SDK writes an empty annotations object; Grafana expects the built-in list.
     data["annotations"] = canonical({"list": [BUILTIN_ANNOTATION]})
     return data
 

@@ -333,7 +333,8 @@ def llm_serving(
 
 
 def _errors_by(m: _Make, scope: Scope) -> Panel:
-    kinds = tuple(label for label in ("type", "error_type") if label in scope.variant("errors").labels)
+    errors = scope.variant("errors")
+    kinds = tuple(label for label in ("type", "error_type") if errors and label in errors.labels)
     title = "Errors by type" if kinds else "Errors by model"
     return m.panel(title, [m.s("errors", by=kinds or ("model",))], unit="cps")
 
