@@ -149,7 +149,7 @@ def test_time_series_panels_draw_their_thresholds():
     assert not missing
     # The panels the issue names draw theirs.
     for uid, title in (
-        ("gpu-fleet", "Temperature"),
+        ("gpu-fleet", "Temperature: hottest 10 GPUs"),
         ("llm-engine-vllm", "KV-cache usage by instance"),
         ("llm-engine-vllm", "Error ratio by model"),
         ("slo-chat-vllm-ttft", "Burn rate by window"),

@@ -14,7 +14,7 @@ from ...catalog.backends import Backend
 from ...spec.dashboards import Dashboard, Link, Panel, Query, Row, Variable
 from ...spec.model import Ref
 from ..promql import selector
-from .signals import Scope, service_scope
+from .signals import Scope, anchor_metric, service_scope, signal_query
 
 QUANTILES = ("0.5", "0.9", "0.95", "0.99")  # vLLM's example dashboard charts P50, P90, P95, P99 and the mean
 INFRA_FOLDER = "infrastructure"
@@ -22,6 +22,8 @@ LLM_FOLDER = "llm"
 SLO_FOLDER = "slo"
 GPU_UID, HOST_UID, SLO_UID = "gpu-fleet", "host-overview", "slo-overview"
 RATE = "$__rate_interval"
+WORST_REPLICAS = 5  # "worst replicas" panels: few enough lines that the sick one stands out
+HOTSPOTS = 10  # GPU hotspot panels: the N worst GPUs of the fleet instead of one line per GPU
 
 # Panels of vLLM's example Grafana dashboard that read engine metrics outside the canonical signals
 # (examples/online_serving/prometheus_grafana/grafana.json): (key, title, unit, metrics by engine).
@@ -317,12 +319,13 @@ def llm_serving(
         ],
     )
     shape = m.row("Request shape", _shape_panels(m, scope))
+    replicas = m.row("Replicas", _replica_panels(m, scope))
     variables = ["datasource", "job", "instance", "model"]
     return m.dashboard(
         name,
         title,
         folder,
-        [overview, traffic, latency, tokens, scheduler, shape],
+        [overview, replicas, traffic, latency, tokens, scheduler, shape],
         variables,
         description=description,
         service=service,
@@ -330,6 +333,77 @@ def llm_serving(
         tags=("llm", scope.backend.name),
         links=[Link(dashboard=uid) for uid in links],
     )
+
+
+def _engine_targets(scope: Scope) -> str:
+    """`up` of the scrape targets in the jobs that serve this engine.
+
+    `$job` at All is `.*`, which would count every target Prometheus scrapes; the jobs are those that
+    expose the engine's anchor series, so a dead replica (whose own series are gone) still counts in
+    its job. Only the job and instance variables apply: `up` has no model label."""
+    pinned = {k: v for k, v in scope.selector.items() if k in ("job", "instance")}
+    sel = Scope(scope.backend, scope.version, pinned, scope.rename, tuple(v for v in scope.variables if v != "model"))
+    # Jobs, not instances: a chosen dead instance has no engine series left to match.
+    jobs = Scope(scope.backend, scope.version, scope.selector, scope.rename, ("job",))
+    anchor = anchor_metric(scope)
+    # Parenthesised: a comparison after it binds tighter than `and`.
+    return f"(\n  up{sel.selector_text()}\nand on (job)\n  group by (job) ({anchor}{jobs.selector_text()})\n)"
+
+
+def _worst(scope: Scope, signal: str, **kw) -> str:
+    """The WORST_REPLICAS highest series of a signal taken by instance."""
+    expr, _legend, _format = signal_query(scope, signal, by=("instance",), **kw)
+    return f"topk({WORST_REPLICAS},\n{expr}\n)"
+
+
+def _replica_panels(m: _Make, scope: Scope) -> list:
+    """Replicas up, and each replica's latency, queue and errors as its worst few: the sick one stands out."""
+    targets = _engine_targets(scope)
+    panels: list = [
+        m.panel(
+            "Replicas up",
+            [m.q(f"count({targets} == 1) or vector(0)", "up"), m.q(f"count{targets}", "total")],
+            "stat",
+            unit="none",
+            width=6,
+            description="Scrape targets of the engine's jobs that answer (`up == 1`), and all of them.",
+        ),
+        m.panel(
+            "Replicas down",
+            [m.q(f"count({targets} == 0) or vector(0)", "down")],
+            "stat",
+            unit="none",
+            width=6,
+            thresholds=[(1, "red")],
+            description="Targets of the engine's jobs whose last scrape failed: red when fewer than all are up.",
+        ),
+    ]
+    if _has(scope, "ttft"):
+        panels.append(
+            m.panel(
+                f"TTFT p95: worst {WORST_REPLICAS} replicas",
+                [m.q(_worst(scope, "ttft", quantile=0.95, quantile_written="0.95"), "{{instance}}")],
+                unit="s",
+            )
+        )
+    if _has(scope, "waiting"):
+        panels.append(
+            m.panel(
+                f"Waiting requests: worst {WORST_REPLICAS} replicas",
+                [m.q(_worst(scope, "waiting"), "{{instance}}")],
+                unit="short",
+            )
+        )
+    if _has(scope, "errors", "requests"):
+        panels.append(
+            m.panel(
+                f"Error ratio: worst {WORST_REPLICAS} replicas",
+                [m.q(_worst(scope, "errors", ratio=True), "{{instance}}")],
+                unit="percentunit",
+                thresholds=[(0.01, "orange"), (0.05, "red")],
+            )
+        )
+    return panels
 
 
 def _errors_by(m: _Make, scope: Scope) -> Panel:
@@ -506,14 +580,30 @@ def gpu_fleet(m: _Make, project) -> Dashboard:
         m.row(
             "Fleet",
             [
-                m.panel("GPUs up", [m.q(f"sum(promspec_gpu_up{sel})", "up")], "stat", unit="none", width=4),
+                m.panel("GPUs up", [m.q(f"sum(promspec_gpu_up{sel})", "up")], "stat", unit="none", width=3),
                 m.panel(
                     "GPUs lost",
                     [m.q(f"count(promspec_gpu_up{sel} == 0) or vector(0)", "lost")],
                     "stat",
                     unit="none",
-                    width=4,
+                    width=3,
                     thresholds=[(1, "red")],
+                ),
+                m.panel(
+                    "Exporters lost",
+                    [
+                        m.q(
+                            'count(up{job=~"$job", instance=~"$instance"} == 0\nand on (job)\n'
+                            'group by (job) (promspec_gpu_up{job=~"$job"})) or vector(0)',
+                            "lost",
+                        )
+                    ],
+                    "stat",
+                    unit="none",
+                    width=3,
+                    thresholds=[(1, "red")],
+                    description="Exporter targets whose last scrape failed (`up == 0`): a dead host or exporter, "
+                    "whose GPUs no longer report at all.",
                 ),
                 m.panel(
                     "Mean utilisation",
@@ -547,7 +637,7 @@ def gpu_fleet(m: _Make, project) -> Dashboard:
                     [m.q(f"sum({born_counter_increase(xid, sel, '$__range')}) or vector(0)", "XID")],
                     "stat",
                     unit="none",
-                    width=4,
+                    width=3,
                     thresholds=[(1, "red")],
                 ),
             ],
@@ -580,11 +670,11 @@ def gpu_fleet(m: _Make, project) -> Dashboard:
                     unit="bytes",
                 ),
                 m.panel(
-                    "Memory used share",
+                    f"Memory used share: top {HOTSPOTS} GPUs",
                     [
                         m.q(
-                            f"sum by (instance, gpu) (promspec_gpu_memory_used_bytes{sel})\n/\n"
-                            f"sum by (instance, gpu) (promspec_gpu_memory_total_bytes{sel})",
+                            f"topk({HOTSPOTS},\nsum by (instance, gpu) (promspec_gpu_memory_used_bytes{sel})\n/\n"
+                            f"sum by (instance, gpu) (promspec_gpu_memory_total_bytes{sel})\n)",
                             "{{instance}} GPU {{gpu}}",
                         )
                     ],
@@ -612,8 +702,13 @@ def gpu_fleet(m: _Make, project) -> Dashboard:
                     thresholds=[(0.95, "orange")],
                 ),
                 m.panel(
-                    "Temperature",
-                    [m.q(f"promspec_gpu_temperature_celsius{sel}", "{{instance}} GPU {{gpu}}")],
+                    f"Temperature: hottest {HOTSPOTS} GPUs",
+                    [
+                        m.q(
+                            f"topk({HOTSPOTS}, max by (instance, gpu) (promspec_gpu_temperature_celsius{sel}))",
+                            "{{instance}} GPU {{gpu}}",
+                        )
+                    ],
                     unit="celsius",
                     thresholds=[(80, "orange"), (90, "red")],
                 ),
@@ -663,23 +758,56 @@ def gpu_fleet(m: _Make, project) -> Dashboard:
                     unit="hertz",
                 ),
                 m.panel(
-                    "Throttle reasons",
+                    "GPUs throttled now",
                     [
                         m.q(
-                            f"sum by (instance, gpu, reason) (promspec_gpu_clock_event_active{sel})",
-                            "{{instance}} GPU {{gpu}} {{reason}}",
+                            "max by (instance, gpu, reason) (promspec_gpu_clock_event_active"
+                            '{job=~"$job", instance=~"$instance", gpu=~"$gpu", reason!="gpu_idle"}) == 1',
+                            instant=True,
+                            format="table",
                         )
                     ],
-                    unit="short",
-                    min=0,
-                    max=1,
-                    description="1 while a reason holds the clocks down (NVML clock event reasons).",
+                    "table",
+                    unit="none",
+                    transformations=[("organize", {"excludeByName": {"Time": True, "Value": True}})],
+                    description="One row per GPU and NVML clock event reason holding its clocks down now; "
+                    "gpu_idle (low clocks with no work) is left out. Empty: nothing throttled.",
                 ),
             ],
         ),
         m.row(
             "Errors",
             [
+                m.panel(
+                    f"Most XID errors (range): top {HOTSPOTS} GPUs",
+                    [
+                        m.q(
+                            f"topk({HOTSPOTS}, sum by (instance, gpu) ("
+                            f"{born_counter_increase(xid, sel, '$__range')}) > 0)",
+                            "{{instance}} GPU {{gpu}}",
+                            instant=True,
+                        )
+                    ],
+                    "bargauge",
+                    unit="none",
+                    min=0,
+                    thresholds=[(1, "red")],
+                ),
+                m.panel(
+                    f"Most ECC errors (range): top {HOTSPOTS} GPUs",
+                    [
+                        m.q(
+                            f"topk({HOTSPOTS}, sum by (instance, gpu) ("
+                            f"{born_counter_increase('promspec_gpu_ecc_errors_total', sel, '$__range')}) > 0)",
+                            "{{instance}} GPU {{gpu}}",
+                            instant=True,
+                        )
+                    ],
+                    "bargauge",
+                    unit="none",
+                    min=0,
+                    thresholds=[(1, "red")],
+                ),
                 m.panel(
                     "XID errors",
                     [
