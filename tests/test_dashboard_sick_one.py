@@ -119,6 +119,9 @@ def test_gpu_hotspots_name_the_hottest_gpu_and_the_throttled_one(tmp_path):
         {"series": 'up{job="gpu", instance="h2:9400"}', "values": "1x30"},
         {"series": 'up{job="gpu", instance="h3:9400"}', "values": "0x30"},
         {"series": 'up{job="node", instance="h1:9100"}', "values": "0x30"},
+        # A job whose only exporter died at minute 10: its GPU series stop, and it must still count as lost.
+        {"series": 'up{job="gpu-b", instance="h9:9400"}', "values": "1x10 0x20"},
+        {"series": 'promspec_gpu_up{job="gpu-b", instance="h9:9400", gpu="0", uuid="GPU-b0"}', "values": "1x10"},
     ]
     temps = {}
     for i in range(12):
@@ -157,6 +160,6 @@ def test_gpu_hotspots_name_the_hottest_gpu_and_the_throttled_one(tmp_path):
                 "eval_time": "20m",
                 "exp_samples": [{"labels": '{instance="h2:9400", gpu="4", reason="hw_thermal_slowdown"}', "value": 1}],
             },
-            {"expr": q("Exporters lost"), "eval_time": "20m", "exp_samples": [{"labels": "{}", "value": 1}]},
+            {"expr": q("Exporters lost"), "eval_time": "20m", "exp_samples": [{"labels": "{}", "value": 2}]},
         ],
     )

@@ -594,7 +594,7 @@ def gpu_fleet(m: _Make, project) -> Dashboard:
                     [
                         m.q(
                             'count(up{job=~"$job", instance=~"$instance"} == 0\nand on (job)\n'
-                            'group by (job) (promspec_gpu_up{job=~"$job"})) or vector(0)',
+                            'group by (job) (last_over_time(promspec_gpu_up{job=~"$job"}[1d]))) or vector(0)',
                             "lost",
                         )
                     ],
@@ -602,8 +602,9 @@ def gpu_fleet(m: _Make, project) -> Dashboard:
                     unit="none",
                     width=3,
                     thresholds=[(1, "red")],
-                    description="Exporter targets whose last scrape failed (`up == 0`): a dead host or exporter, "
-                    "whose GPUs no longer report at all.",
+                    description="Exporter targets whose last scrape failed (`up == 0`) in jobs that served GPU "
+                    "series in the last day: a dead host or exporter, whose GPUs no longer report at all (a job "
+                    "whose every exporter died still counts).",
                 ),
                 m.panel(
                     "Mean utilisation",
