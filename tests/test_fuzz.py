@@ -108,11 +108,11 @@ def _label_name() -> st.SearchStrategy[str]:
 @pytest.fixture
 def no_promtool_lookup(monkeypatch):
     """Parse errors are located by promtool in a subprocess; the fast tier keeps to this process."""
-    from promspec.check import dashboards, tools
+    from promspec.check import dashboard_specs, tools
 
     monkeypatch.setattr(tools, "locate_parse_errors", lambda exprs: [None] * len(exprs))
     # The compiled-dashboard JSON Schema lint costs ~0.2 s per dashboard and sees no label text.
-    monkeypatch.setattr(dashboards, "_lint_compiled", lambda *args: None)
+    monkeypatch.setattr(dashboard_specs, "_lint_compiled", lambda *args: None)
 
 
 def _specs(label_name: str, value: str, selector_value: str) -> list[dict]:

@@ -16,7 +16,7 @@ from .spec.validate import validate_documents
 CHECKS: list[Callable[[Project, Report], None]] = [*OPS_CHECKS]
 
 # Dashboards: signals resolve, panel queries parse and read only catalogued or recorded series.
-from .check.dashboards import check_dashboards  # noqa: E402
+from .check.dashboard_specs import check_dashboards  # noqa: E402
 
 CHECKS.append(check_dashboards)
 

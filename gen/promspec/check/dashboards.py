@@ -1,30 +1,24 @@
-"""Dashboards, offline: Grafana JSON against the Foundation SDK's JSON schemas, lint rules, spec checks.
+"""Grafana dashboard JSON, offline: the Foundation SDK's JSON schemas (grafana_schemas.py) and lint rules.
 
-Two entry points: check_dashboards(project, report) runs with the other semantic checks on specs;
 validate_dashboard(data) checks rendered (or UI-exported) Grafana JSON, with lenient=True for
-dashboards exported from the Grafana UI.
+dashboards exported from the Grafana UI; check_file/check_files/check_dashboard_dir read files for
+`promspec check`. The spec-level checks that run before anything is written are in dashboard_specs.py.
 """
 
 from __future__ import annotations
 
-import bisect
-import copy
 import datetime
 import glob
 import json
 import os
 import re
 from dataclasses import dataclass
-from functools import cache, lru_cache
-
-import jsonschema
+from functools import lru_cache
 
 from ..compile.dashboards.grafana_vars import MARKERS, substitute, variables_used
 from ..compile.promql import PromQLError, parse
-from ..diagnostics import did_you_mean
+from .grafana_schemas import PANEL_SCHEMAS, schema, shape, validator
 
-SCHEMA_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "grafana-schemas")
-PANEL_SCHEMAS = ("timeseries", "stat", "gauge", "bargauge", "heatmap", "table", "text")
 # Exports from the Grafana UI carry these; they say where the file came from, not what it shows.
 EXPORT_ONLY = ("__inputs", "__requires", "__elements", "iteration")
 # Keys of older dashboard models that Grafana still loads and migrates away (schemaVersion
@@ -35,26 +29,6 @@ RATE_FUNCS = ("rate", "irate", "increase")
 # Recording rules are named level:metric:operations; series named so are recorded, not scraped,
 # and carry no job/instance of their own (the job/instance variable rules skip them).
 RECORDED = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*:[a-zA-Z0-9_]+:[a-zA-Z0-9_:]+$")
-
-# Fields the SDK's schemas type as objects where real dashboards (older ones, and UI exports)
-# carry strings. `datasource` of panels, variables and annotations (and of Prometheus queries) is a
-# DataSourceRef object in the schema, but "$datasource", "-- Grafana --", a datasource name or null
-# in the wild; a query variable's `query` object must hold only objects in the schema, but Grafana
-# writes {"query": "label_values(...)", "refId": "...", "qryType": 1}. Patched at load time, so the
-# vendored files stay byte-identical to upstream (docs/dashboards.md lists the patches).
-DATASOURCE_PATCHES = (
-    ("dashboard", ("definitions", "Panel", "properties", "datasource")),
-    ("dashboard", ("definitions", "VariableModel", "properties", "datasource")),
-    ("dashboard", ("definitions", "AnnotationQuery", "properties", "datasource")),
-    ("prometheus", ("definitions", "Dataquery", "properties", "datasource")),
-)
-QUERY_PATCH = ("dashboard", ("definitions", "VariableModel", "properties", "query", "oneOf", 1, "additionalProperties"))
-# Field overrides: Grafana's `byName` matcher takes the field name as a string and a property's value is
-# whatever the property takes (a unit string, a number of decimals); the schemas type both as objects.
-ANY_VALUE_PATCHES = (
-    ("dashboard", ("definitions", "MatcherConfig", "properties", "options")),
-    ("dashboard", ("definitions", "DynamicConfigValue", "properties", "value")),
-)
 
 
 @dataclass(frozen=True, order=True)
@@ -73,61 +47,6 @@ class Finding:
         label = "" if self.severity == "error" else f"{self.severity}: "
         where = f" at {self.path}" if self.path else ""
         return f"{self.file}:{self.line or 1}:{self.col or 1}: {label}{self.message}{where} [{self.rule}]"
-
-
-# ------------------------------------------------------------------------------ schemas
-
-
-def _load(name: str) -> dict:
-    with open(os.path.join(SCHEMA_DIR, f"{name}.jsonschema.json"), encoding="utf-8") as fh:
-        return json.load(fh)
-
-
-@cache
-def schema(name: str) -> dict:
-    """A vendored schema with promspec's documented patches applied."""
-    data = _load(name)
-    for file, path in DATASOURCE_PATCHES:
-        if file != name:
-            continue
-        node = data
-        for part in path[:-1]:
-            node = node[part]
-        original = node[path[-1]]
-        described = {k: v for k, v in original.items() if k == "description"}
-        ref = {k: v for k, v in original.items() if k != "description"}
-        node[path[-1]] = {"anyOf": [ref, {"type": "string"}, {"type": "null"}], **described}
-    for file, path in ANY_VALUE_PATCHES:
-        if file == name:
-            node = data
-            for part in path[:-1]:
-                node = node[part]
-            node[path[-1]] = {k: v for k, v in node[path[-1]].items() if k == "description"}
-    if name == QUERY_PATCH[0]:
-        node = data
-        for key in QUERY_PATCH[1][:-1]:  # str keys and a list index
-            node = node[key]
-        node[QUERY_PATCH[1][-1]] = {}
-    return data
-
-
-def _without_required(node):
-    """A schema with every `required` list dropped: UI exports omit fields whose value is the default."""
-    if isinstance(node, dict):
-        return {k: _without_required(v) for k, v in node.items() if k != "required"}
-    if isinstance(node, list):
-        return [_without_required(v) for v in node]
-    return node
-
-
-@cache
-def _validator(name: str, definition: str = "", lenient: bool = False):
-    data = copy.deepcopy(schema(name))
-    if lenient:
-        data = _without_required(data)
-    if definition:
-        data["$ref"] = f"#/definitions/{definition}"
-    return jsonschema.Draft7Validator(data)
 
 
 def _without_nulls(node):
@@ -187,73 +106,6 @@ def lenient_view(data: dict) -> tuple[dict, list]:
         for ptype, path in sorted(unchecked.items())
     ]
     return out, notes
-
-
-def _schema_values(node, keys: tuple[str, ...]) -> list:
-    """Every value under any of keys (enum lists flattened) anywhere in a schema."""
-    found: list = []
-    if isinstance(node, dict):
-        for k, v in node.items():
-            if (k in keys and not isinstance(v, (dict, list))) or (k == "enum" and isinstance(v, list)):
-                found.extend(v if isinstance(v, list) else [v])
-            else:
-                found.extend(_schema_values(v, keys))
-    elif isinstance(node, list):
-        for v in node:
-            found.extend(_schema_values(v, keys))
-    return found
-
-
-@dataclass(frozen=True, kw_only=True)
-class _ShapeKeys:
-    """What the vendored schemas can tell apart in a value: enum/const strings and numeric bounds."""
-
-    strings: frozenset
-    bounds: tuple
-
-
-@cache
-def _shape_keys() -> _ShapeKeys:
-    values: list = []
-    for name in ("dashboard", "prometheus", *PANEL_SCHEMAS):
-        values += _schema_values(
-            schema(name), ("enum", "const", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
-        )
-    numbers = {v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    return _ShapeKeys(strings=frozenset(v for v in values if isinstance(v, str)), bounds=tuple(sorted(numbers)))
-
-
-_FREE_TEXT = object()  # a non-empty string outside every enum
-
-
-def shape(value, keys: _ShapeKeys | None = None):
-    """A fingerprint of value that the vendored schemas validate exactly as they validate value.
-
-    The schemas constrain strings only by type, enum/const and minLength 1 (no pattern; formats are
-    not checked), and numbers by type, enum/const and bounds: a string outside every enum becomes
-    its emptiness, a number its integrality and its place among the bounds. Keys, list lengths,
-    booleans and nulls stay as they are. Two dashboards the generator built from one preset differ
-    in titles, queries and thresholds but share a shape, so the schema runs once per shape.
-    """
-    keys = keys or _shape_keys()
-    strings, bounds = keys.strings, keys.bounds
-
-    def walk(v):
-        t = type(v)
-        if t is str:
-            return v if v in strings else (_FREE_TEXT if v else "")
-        if t is dict:
-            return ("{", tuple(v), tuple(map(walk, v.values())))
-        if t is list:
-            return ("[", tuple(map(walk, v)))
-        if t is bool or v is None:
-            return v
-        if t is int or t is float:
-            i = bisect.bisect_left(bounds, v)
-            return ("n", t is int or v.is_integer(), i, i < len(bounds) and bounds[i] == v)
-        return ("?", repr(v))
-
-    return walk(value)
 
 
 # Shapes of dashboards whose every schema check came back clean: the generator's own dashboards
@@ -378,7 +230,7 @@ def validate_dashboard(data, lenient: bool = False, by_shape: bool = False) -> l
     # The panel and query schemas below check parts of the dashboard, so its shape covers them too.
     key = shape(data) if by_shape else None
     schema_checks = key not in _CLEAN_SHAPES
-    for err in _validator("dashboard", "", lenient).iter_errors(data) if schema_checks else ():
+    for err in validator("dashboard", "", lenient).iter_errors(data) if schema_checks else ():
         out.append((tuple(err.absolute_path), "schema", _schema_message(err), "error"))
     variables = {v.get("name"): v for v in (data.get("templating") or {}).get("list") or [] if isinstance(v, dict)}
     ds_vars = [v for v in variables.values() if v.get("type") == "datasource"]
@@ -483,11 +335,11 @@ def validate_dashboard(data, lenient: bool = False, by_shape: bool = False) -> l
 def _panel_schema(path: tuple, panel: dict, ptype: str, lenient: bool = False) -> list:
     out = []
     if "options" in panel and _has_definition(ptype, "Options"):
-        for err in _validator(ptype, "Options", lenient).iter_errors(panel["options"]):
+        for err in validator(ptype, "Options", lenient).iter_errors(panel["options"]):
             out.append((path + ("options",) + tuple(err.absolute_path), "schema", _schema_message(err), "error"))
     custom = ((panel.get("fieldConfig") or {}).get("defaults") or {}).get("custom")
     if custom is not None and _has_definition(ptype, "FieldConfig"):
-        for err in _validator(ptype, "FieldConfig", lenient).iter_errors(custom):
+        for err in validator(ptype, "FieldConfig", lenient).iter_errors(custom):
             out.append(
                 (
                     path + ("fieldConfig", "defaults", "custom") + tuple(err.absolute_path),
@@ -502,7 +354,7 @@ def _panel_schema(path: tuple, panel: dict, ptype: str, lenient: bool = False) -
 def _target_findings(tpath: tuple, target: dict, title: str, variables: dict, lint: str, prometheus: bool) -> list:
     out = []
     if prometheus:
-        for err in _validator("prometheus", "Dataquery").iter_errors(target):
+        for err in validator("prometheus", "Dataquery").iter_errors(target):
             out.append((tpath + tuple(err.absolute_path), "schema", _schema_message(err), "error"))
     expr = target.get("expr", "")
     if not isinstance(expr, str) or not expr.strip():
@@ -617,224 +469,10 @@ def check_dashboard_dir(directory: str, progress=lambda message: None, lenient: 
     return [r for path in files for r in check_files([path], lenient or path in exported, progress)]
 
 
-# ------------------------------------------------------------------------------ specs
-
-
-def check_dashboards(project, report) -> None:
-    """Spec-level checks of every dashboard (written and generated): signals, series, titles, links, ids."""
-    from ..compile.dashboards.compiler import resolve
-    from ..compile.dashboards.project import dashboard_path, project_dashboards, remember_compiled
-    from ..spec.dashboards import spec_dashboards
-    from .semantic import Universe
-
-    written = spec_dashboards(project.extra.get("Dashboard", []))
-    _check_names(written, report)
-    dashes = project_dashboards(project, written)
-    from ..compile.dashboards.compiler import context_for
-
-    ctx = context_for(project, dashes)
-    universe = Universe(project)
-    recorded = {r.record for g in project.groups for r in g.rules if getattr(r, "record", "")}
-    compiled: dict = {}
-    for dash in dashes:
-        if dash.imported is not None or "file" in dash.ref.doc.data.get("spec", {}):
-            continue  # a Grafana export: checked (leniently, at its own line:col) when it was read
-        before = len(report.errors)
-        targets, problems = resolve(ctx, dash)
-        reported = problems
-        if not _check_scope(dash, ctx, report):
-            reported = [p for p in problems if p.query.service]  # the dashboard's own scope was reported once
-        for p in reported:
-            report.error(
-                p.query.ref.pos(p.field if p.query.signal else "expr"),
-                p.message,
-                p.query.ref.dotted(p.field),
-                p.expected,
-            )
-        defined = {v.name for v in dash.variables}
-        _check_variables(dash, ctx, report)
-        titles: dict = {}
-        ids: dict = {}
-        for row, panel in dash.panels():
-            key = (row.title, panel.title)
-            if key in titles:
-                report.error(
-                    panel.ref.pos("title"),
-                    f"two panels titled {panel.title!r} in row {row.title or '(top)'!r}",
-                    panel.ref.dotted("title"),
-                    f"a unique title in the row (first at {titles[key].pos('title')})",
-                )
-            titles.setdefault(key, panel.ref)  # where, looked up only for a duplicate: positions cost
-            if panel.id:
-                if panel.id in ids:
-                    report.error(
-                        panel.ref.pos("id"),
-                        f"panel id {panel.id} is used twice",
-                        panel.ref.dotted("id"),
-                        f"a unique id (first at {ids[panel.id].pos('id')})",
-                    )
-                ids.setdefault(panel.id, panel.ref)
-            if panel.type != "text" and not panel.unit:
-                report.error(
-                    panel.ref.pos("title"),
-                    f"panel {panel.title!r} sets no unit",
-                    panel.ref.dotted(),
-                    "unit: a Grafana unit such as s, reqps, percentunit, bytes or short",
-                )
-            for query, target in zip(
-                [q for q in panel.queries if not _failed(q, problems)], targets[id(panel)], strict=True
-            ):  # one target per query that resolved (problems: all others)
-                _check_expr(query, target.expr, defined, universe, recorded, report)
-        for link in dash.links + [link for _r, p in dash.panels() for link in p.links]:
-            if link.dashboard and link.dashboard not in ctx.uids:
-                hint = did_you_mean(link.dashboard, ctx.uids)
-                report.error(
-                    dash.ref.pos("links"),
-                    f"link to unknown dashboard {link.dashboard!r}{hint}",
-                    dash.ref.dotted("links"),
-                    "the name or uid of a dashboard of this project",
-                )
-        if len(report.errors) == before:
-            compiled[dashboard_path(dash)] = (dash, _lint_compiled(ctx, dash, report))
-    if len(compiled) == len(dashes):
-        remember_compiled(project, ctx, compiled)
-
-
-# Rules the spec checks above already report, with better positions and messages.
-_SPEC_CHECKED = ("panel-units", "panel-title-unique", "panel-id", "target-promql", "template-undefined")
+# Expected values for the lint rules, where a finding is reported against a spec.
 _EXPECTED = {
     "template-job": "variables: [datasource, job, instance, ...] (or read only recorded series)",
     "template-instance": "variables: [datasource, job, instance, ...] (or read only recorded series)",
     "template-datasource": "datasource among the variables: panels read their datasource through it",
     "target-rate-interval": "[$__rate_interval] as the range of rate(), irate() and increase()",
 }
-
-
-def _lint_compiled(ctx, dash, report) -> dict:
-    """The rules `promspec check` applies to rendered JSON, applied before anything is written.
-
-    Returns the Grafana JSON, which the renderer reuses. A preset's dashboards are checked against
-    the schema once per shape (promspec built them); a written one is checked in full.
-    """
-    from ..compile.dashboards.compiler import build_dashboard, plan_dashboard
-
-    plan = plan_dashboard(ctx, dash)
-    data = build_dashboard(plan)
-    by_id = {plan.ids[id(p)]: p for _r, p in dash.panels()}
-    for jpath, rule, message, _severity in validate_dashboard(data, by_shape=dash.generated):
-        if rule in _SPEC_CHECKED:
-            continue
-        ref, field = dash.ref, "variables" if jpath[:1] == ("templating",) else ""
-        if jpath[:1] == ("panels",) and len(jpath) > 1:
-            node = data["panels"][jpath[1]]
-            if len(jpath) > 3 and jpath[2] == "panels":
-                node = node["panels"][jpath[3]]
-            panel = by_id.get(node.get("id"))
-            if panel is not None:
-                ref, field = panel.ref, "title"
-                if "targets" in jpath:
-                    k = jpath[jpath.index("targets") + 1]
-                    if isinstance(k, int) and k < len(panel.queries):
-                        ref, field = panel.queries[k].ref, "expr" if panel.queries[k].expr else "signal"
-        where = (field,) if field else ()
-        report.error(
-            ref.pos(*where),
-            f"{message} [{rule}]",
-            ref.dotted(*where),
-            _EXPECTED.get(rule, "a dashboard Grafana's schema accepts"),
-        )
-    return data
-
-
-def _failed(query, problems) -> bool:
-    return any(p.query is query for p in problems)
-
-
-def _check_names(written, report) -> None:
-    seen: dict = {}
-    for dash in written:
-        for key, field in ((dash.name, ("metadata", "name")), (dash.uid, ("spec", "uid"))):
-            where = dash.ref.doc.pos(field)
-            if key in seen and seen[key][0] is not dash:
-                report.error(
-                    where,
-                    f"dashboard {key!r} is declared twice",
-                    ".".join(field),
-                    f"a unique name and uid (first at {seen[key][1]})",
-                )
-            seen.setdefault(key, (dash, where))
-
-
-def _check_scope(dash, ctx, report) -> bool:
-    """False (and one error at spec.service or spec.backend) when the dashboard names an unknown one."""
-    if dash.service and dash.service not in ctx.services:
-        _unknown(report, dash.ref, "service", dash.service, ctx.services)
-        return False
-    if not dash.service and dash.backend and dash.backend not in ctx.backends:
-        _unknown(report, dash.ref, "backend", dash.backend, ctx.backends)
-        return False
-    return True
-
-
-def _unknown(report, ref, field: str, name: str, known) -> None:
-    hint = did_you_mean(name, known)
-    report.error(
-        ref.pos(field),
-        f"unknown {field} {name!r}{hint}",
-        ref.dotted(field),
-        f"one of: {', '.join(sorted(known)) or 'none declared'}",
-    )
-
-
-def _check_variables(dash, ctx, report) -> None:
-    for v in dash.variables:
-        if v.name == "model" and not v.metric and not (dash.service or dash.backend):
-            report.error(
-                v.ref.pos(),
-                "variable 'model' needs a metric to list models from",
-                v.ref.dotted(),
-                "{name: model, metric: <a metric with the model label>}, or spec.service / spec.backend",
-            )
-
-
-def _needle_pos(ref, field: str, needle: str):
-    """Where needle first occurs inside the expression field, else the field itself."""
-    expr = ref.doc.data
-    try:
-        for part in ref.path + (field,):
-            expr = expr[part]
-    except (KeyError, IndexError, TypeError):  # a generated query: no expression of its own in the spec
-        return ref.pos()
-    return ref.doc.pos_of_word(ref.path + (field,), expr, needle, also_before="$") or ref.pos(field)
-
-
-def _check_expr(query, expr: str, defined: set, universe, recorded: set, report) -> None:
-    field = "expr" if query.expr else "signal"
-    try:
-        a = panel_query(expr)
-    except PromQLError as exc:
-        report.error(
-            query.ref.pos(field),
-            f"PromQL parse error: {exc}",
-            query.ref.dotted(field),
-            "a valid PromQL expression (Grafana variables such as $job and $__rate_interval allowed)",
-        )
-        return
-    for name in variables_used(expr):
-        if name not in defined:
-            report.error(
-                _needle_pos(query.ref, field, "$" + name) if query.expr else query.ref.pos(field),
-                f"${name} is not a variable of this dashboard",
-                query.ref.dotted(field),
-                "one of: " + ", ".join(sorted(defined)) if defined else "variables: [...] in the dashboard",
-            )
-    for name in dict.fromkeys(a.metrics):
-        if name in recorded or universe.known(name):
-            continue
-        hint = did_you_mean(name, list(universe.labels) + sorted(recorded))
-        report.error(
-            _needle_pos(query.ref, field, name) if query.expr else query.ref.pos(field),
-            f"metric {name!r} is neither catalogued nor recorded{hint}",
-            query.ref.dotted(field),
-            "a catalogued metric, a recorded series, or a name in a Catalog's external list",
-        )

@@ -1,0 +1,223 @@
+"""Spec-level checks of a project's dashboards (written and generated), run with the other semantic
+checks before anything is written: signals, series, titles, ids, links, and the rendered-JSON lint."""
+
+from __future__ import annotations
+
+from ..compile.dashboards.grafana_vars import variables_used
+from ..compile.promql import PromQLError
+from ..diagnostics import did_you_mean
+from .dashboards import _EXPECTED, panel_query, validate_dashboard
+
+
+def check_dashboards(project, report) -> None:
+    """Spec-level checks of every dashboard (written and generated): signals, series, titles, links, ids."""
+    from ..compile.dashboards.compiler import resolve
+    from ..compile.dashboards.project import dashboard_path, project_dashboards, remember_compiled
+    from ..spec.dashboards import spec_dashboards
+    from .semantic import Universe
+
+    written = spec_dashboards(project.extra.get("Dashboard", []))
+    _check_names(written, report)
+    dashes = project_dashboards(project, written)
+    from ..compile.dashboards.compiler import context_for
+
+    ctx = context_for(project, dashes)
+    universe = Universe(project)
+    recorded = {r.record for g in project.groups for r in g.rules if getattr(r, "record", "")}
+    compiled: dict = {}
+    for dash in dashes:
+        if dash.imported is not None or "file" in dash.ref.doc.data.get("spec", {}):
+            continue  # a Grafana export: checked (leniently, at its own line:col) when it was read
+        before = len(report.errors)
+        targets, problems = resolve(ctx, dash)
+        reported = problems
+        if not _check_scope(dash, ctx, report):
+            reported = [p for p in problems if p.query.service]  # the dashboard's own scope was reported once
+        for p in reported:
+            report.error(
+                p.query.ref.pos(p.field if p.query.signal else "expr"),
+                p.message,
+                p.query.ref.dotted(p.field),
+                p.expected,
+            )
+        defined = {v.name for v in dash.variables}
+        _check_variables(dash, ctx, report)
+        titles: dict = {}
+        ids: dict = {}
+        for row, panel in dash.panels():
+            key = (row.title, panel.title)
+            if key in titles:
+                report.error(
+                    panel.ref.pos("title"),
+                    f"two panels titled {panel.title!r} in row {row.title or '(top)'!r}",
+                    panel.ref.dotted("title"),
+                    f"a unique title in the row (first at {titles[key].pos('title')})",
+                )
+            titles.setdefault(key, panel.ref)  # where, looked up only for a duplicate: positions cost
+            if panel.id:
+                if panel.id in ids:
+                    report.error(
+                        panel.ref.pos("id"),
+                        f"panel id {panel.id} is used twice",
+                        panel.ref.dotted("id"),
+                        f"a unique id (first at {ids[panel.id].pos('id')})",
+                    )
+                ids.setdefault(panel.id, panel.ref)
+            if panel.type != "text" and not panel.unit:
+                report.error(
+                    panel.ref.pos("title"),
+                    f"panel {panel.title!r} sets no unit",
+                    panel.ref.dotted(),
+                    "unit: a Grafana unit such as s, reqps, percentunit, bytes or short",
+                )
+            for query, target in zip(
+                [q for q in panel.queries if not _failed(q, problems)], targets[id(panel)], strict=True
+            ):  # one target per query that resolved (problems: all others)
+                _check_expr(query, target.expr, defined, universe, recorded, report)
+        for link in dash.links + [link for _r, p in dash.panels() for link in p.links]:
+            if link.dashboard and link.dashboard not in ctx.uids:
+                hint = did_you_mean(link.dashboard, ctx.uids)
+                report.error(
+                    dash.ref.pos("links"),
+                    f"link to unknown dashboard {link.dashboard!r}{hint}",
+                    dash.ref.dotted("links"),
+                    "the name or uid of a dashboard of this project",
+                )
+        if len(report.errors) == before:
+            compiled[dashboard_path(dash)] = (dash, _lint_compiled(ctx, dash, report))
+    if len(compiled) == len(dashes):
+        remember_compiled(project, ctx, compiled)
+
+
+# Rules the spec checks above already report, with better positions and messages.
+_SPEC_CHECKED = ("panel-units", "panel-title-unique", "panel-id", "target-promql", "template-undefined")
+
+
+def _lint_compiled(ctx, dash, report) -> dict:
+    """The rules `promspec check` applies to rendered JSON, applied before anything is written.
+
+    Returns the Grafana JSON, which the renderer reuses. A preset's dashboards are checked against
+    the schema once per shape (promspec built them); a written one is checked in full.
+    """
+    from ..compile.dashboards.compiler import build_dashboard, plan_dashboard
+
+    plan = plan_dashboard(ctx, dash)
+    data = build_dashboard(plan)
+    by_id = {plan.ids[id(p)]: p for _r, p in dash.panels()}
+    for jpath, rule, message, _severity in validate_dashboard(data, by_shape=dash.generated):
+        if rule in _SPEC_CHECKED:
+            continue
+        ref, field = dash.ref, "variables" if jpath[:1] == ("templating",) else ""
+        if jpath[:1] == ("panels",) and len(jpath) > 1:
+            node = data["panels"][jpath[1]]
+            if len(jpath) > 3 and jpath[2] == "panels":
+                node = node["panels"][jpath[3]]
+            panel = by_id.get(node.get("id"))
+            if panel is not None:
+                ref, field = panel.ref, "title"
+                if "targets" in jpath:
+                    k = jpath[jpath.index("targets") + 1]
+                    if isinstance(k, int) and k < len(panel.queries):
+                        ref, field = panel.queries[k].ref, "expr" if panel.queries[k].expr else "signal"
+        where = (field,) if field else ()
+        report.error(
+            ref.pos(*where),
+            f"{message} [{rule}]",
+            ref.dotted(*where),
+            _EXPECTED.get(rule, "a dashboard Grafana's schema accepts"),
+        )
+    return data
+
+
+def _failed(query, problems) -> bool:
+    return any(p.query is query for p in problems)
+
+
+def _check_names(written, report) -> None:
+    seen: dict = {}
+    for dash in written:
+        for key, field in ((dash.name, ("metadata", "name")), (dash.uid, ("spec", "uid"))):
+            where = dash.ref.doc.pos(field)
+            if key in seen and seen[key][0] is not dash:
+                report.error(
+                    where,
+                    f"dashboard {key!r} is declared twice",
+                    ".".join(field),
+                    f"a unique name and uid (first at {seen[key][1]})",
+                )
+            seen.setdefault(key, (dash, where))
+
+
+def _check_scope(dash, ctx, report) -> bool:
+    """False (and one error at spec.service or spec.backend) when the dashboard names an unknown one."""
+    if dash.service and dash.service not in ctx.services:
+        _unknown(report, dash.ref, "service", dash.service, ctx.services)
+        return False
+    if not dash.service and dash.backend and dash.backend not in ctx.backends:
+        _unknown(report, dash.ref, "backend", dash.backend, ctx.backends)
+        return False
+    return True
+
+
+def _unknown(report, ref, field: str, name: str, known) -> None:
+    hint = did_you_mean(name, known)
+    report.error(
+        ref.pos(field),
+        f"unknown {field} {name!r}{hint}",
+        ref.dotted(field),
+        f"one of: {', '.join(sorted(known)) or 'none declared'}",
+    )
+
+
+def _check_variables(dash, ctx, report) -> None:
+    for v in dash.variables:
+        if v.name == "model" and not v.metric and not (dash.service or dash.backend):
+            report.error(
+                v.ref.pos(),
+                "variable 'model' needs a metric to list models from",
+                v.ref.dotted(),
+                "{name: model, metric: <a metric with the model label>}, or spec.service / spec.backend",
+            )
+
+
+def _needle_pos(ref, field: str, needle: str):
+    """Where needle first occurs inside the expression field, else the field itself."""
+    expr = ref.doc.data
+    try:
+        for part in ref.path + (field,):
+            expr = expr[part]
+    except (KeyError, IndexError, TypeError):  # a generated query: no expression of its own in the spec
+        return ref.pos()
+    return ref.doc.pos_of_word(ref.path + (field,), expr, needle, also_before="$") or ref.pos(field)
+
+
+def _check_expr(query, expr: str, defined: set, universe, recorded: set, report) -> None:
+    field = "expr" if query.expr else "signal"
+    try:
+        a = panel_query(expr)
+    except PromQLError as exc:
+        report.error(
+            query.ref.pos(field),
+            f"PromQL parse error: {exc}",
+            query.ref.dotted(field),
+            "a valid PromQL expression (Grafana variables such as $job and $__rate_interval allowed)",
+        )
+        return
+    for name in variables_used(expr):
+        if name not in defined:
+            report.error(
+                _needle_pos(query.ref, field, "$" + name) if query.expr else query.ref.pos(field),
+                f"${name} is not a variable of this dashboard",
+                query.ref.dotted(field),
+                "one of: " + ", ".join(sorted(defined)) if defined else "variables: [...] in the dashboard",
+            )
+    for name in dict.fromkeys(a.metrics):
+        if name in recorded or universe.known(name):
+            continue
+        hint = did_you_mean(name, list(universe.labels) + sorted(recorded))
+        report.error(
+            _needle_pos(query.ref, field, name) if query.expr else query.ref.pos(field),
+            f"metric {name!r} is neither catalogued nor recorded{hint}",
+            query.ref.dotted(field),
+            "a catalogued metric, a recorded series, or a name in a Catalog's external list",
+        )
