@@ -80,3 +80,10 @@ def test_import_of_one_format_refuses_a_document_of_another():
     (error,) = caught.value.diagnostics
     assert error.message == "not an openslo document"
     assert error.expected == "an `apiVersion: openslo/v1` or `openslo/v1alpha` SLO, SLI or AlertPolicy"
+
+
+def test_the_import_command_offers_exactly_the_registered_formats():
+    from promspec.cli import cli
+
+    fmt = next(p for p in cli.commands["import"].params if p.name == "fmt")
+    assert sorted(fmt.type.choices) == sorted(IMPORTERS)  # type: ignore[attr-defined]
