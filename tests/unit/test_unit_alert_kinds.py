@@ -208,3 +208,24 @@ def test_the_model_layer_never_imports_the_alert_compilers_and_kinds_import_no_c
     for path in sorted((PACKAGE / "alert_kinds").glob("*.py")):
         compiled = {m for m in _imports(path) if m.startswith("promspec.compile")}
         assert compiled <= {"promspec.compile.promql"}, path
+
+
+def _model_alert(**fields: object) -> Alert:
+    from promspec.spec.model import build_project
+
+    alert = {"name": "A", "kind": "threshold", "metric": "q", "operator": ">", "value": 1, **fields}
+    data = {"apiVersion": "promspec/v1", "kind": "AlertGroup", "metadata": {"name": "g"}, "spec": {"alerts": [alert]}}
+    report = Report()
+    project = build_project([Document(file="specs/a.yml", index=0, data=data)], report, env={})
+    assert report.errors == []
+    (rule,) = project.groups[0].rules
+    return rule
+
+
+def test_a_kind_alerts_own_annotations_summary_is_kept_not_replaced_by_the_kinds_summary():
+    # Regression: the kind's generated summary silently overwrote annotations.summary.
+    assert _model_alert(annotations={"summary": "mine"}).annotations == {"summary": "mine"}
+    assert _model_alert(summary="field", annotations={"summary": "mine"}).annotations == {"summary": "field"}
+    rule = _model_alert()
+    assert rule.annotations == {"summary": "q is {{ $value | humanize }} (> 1)"}
+    assert rule.expr == "q > 1" and isinstance(rule.kind, Threshold)

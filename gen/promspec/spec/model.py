@@ -200,7 +200,10 @@ def _group(doc: Document, report: Report | None = None) -> RuleGroup:
 
             kind = build_kind(a, ref.at("alerts", i))
             given = kind_defaults(kind)
-            a = {"expr": given.expr, "summary": given.summary, **({"for": given.for_} if given.for_ else {}), **a}
+            defaults = {"expr": given.expr, **({"for": given.for_} if given.for_ else {})}
+            if "summary" not in (a.get("annotations") or {}):  # the spec's annotations.summary is the spec's word
+                defaults["summary"] = given.summary
+            a = {**defaults, **a}
         annotations = dict(a.get("annotations", {}))
         for key in ("summary", "description", "runbook_url"):
             if key in a:
