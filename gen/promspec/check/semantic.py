@@ -70,18 +70,19 @@ class Universe:
         return name in self.labels or self.is_external(name)
 
 
-def _expr_error(report: Report, ref: Ref, field: str, message: str, expected: str, needle: str = "") -> None:
+def _expr_error(report: Report, rule, field: str, message: str, expected: str, needle: str = "") -> None:
     from ..spec.loader import dotted
 
-    pos, path = _needle_pos(ref, field, needle)
+    pos, path = _needle_pos(rule, field, needle)
     report.error(pos, message, dotted(path), expected)
 
 
-def _needle_pos(ref: Ref, field: str, needle: str):
+def _needle_pos(rule, field: str, needle: str):
     """Position and field path of the first whole-word occurrence of needle in the PromQL a rule came from."""
     from .alert_kinds import expr_sources  # alert kinds build expr from several fields
 
-    direct = expr_sources(ref, field)
+    ref = rule.ref
+    direct = [(source.path, source.text) for source in expr_sources(rule, field)]
     # A rule generated from an SLI has no expr field of its own: search the queries it was built
     # from, and failing that blame the SLI itself (never a path that exists in no file).
     for path, expr in direct or _strings_under(ref.node(), ref.path):
@@ -223,7 +224,7 @@ def _check_reads(rule, a, universe: Universe, report: Report) -> None:
             hint = did_you_mean(name, universe.labels)
             _expr_error(
                 report,
-                rule.ref,
+                rule,
                 "expr",
                 f"metric {name!r} is not in any Catalog{hint}",
                 "a catalogued metric, a recorded series, or a name in a Catalog's external list",
@@ -247,7 +248,7 @@ def _check_reads(rule, a, universe: Universe, report: Report) -> None:
                 metrics = ", ".join(sorted(grouping.metrics))
                 _expr_error(
                     report,
-                    rule.ref,
+                    rule,
                     "expr",
                     f"label {label!r} in {grouping.clause}() is not a label of {metrics}",
                     "one of: " + ", ".join(sorted(allowed)),
@@ -329,9 +330,9 @@ def _report_parse_errors(failures, report: Report, locate) -> None:
     )
 
     sources = [parse_source(rule) for rule, _ in failures]
-    located = locate([text for _, text in sources]) if locate else None
+    located = locate([source.text for source in sources]) if locate else None
     for i, (rule, message) in enumerate(failures):
-        path = sources[i][0]
+        path = sources[i].path
         where = located[i] if located and located[i] else None
         if where:
             line, col, detail = where

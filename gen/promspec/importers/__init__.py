@@ -1,4 +1,11 @@
-"""Sloth, OpenSLO and Pyrra documents converted to promspec documents."""
+"""Foreign SLO formats converted to promspec documents: one module per format behind one interface.
+
+IMPORTERS is the one table: each entry detects a document of its format and converts all of them
+(positions kept, what cannot be converted as notes). convert_foreign walks it for `generate`;
+`promspec import FORMAT` uses one entry. To add a format: a module exposing IMPORTER (common.Importer)
+and a line here. Plain rule files and PrometheusRule manifests are not converted (they render as
+written): spec/rule_files.py passes them through.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +15,11 @@ from ..diagnostics import Report
 from ..spec.loader import Document, dotted
 from ..spec.services import SLOTH_SPEC_ANNOTATION
 from . import openslo, pyrra, sloth
-from .common import API, Note, query_metrics
+from .common import API, Importer, Note, query_metrics
 
-FORMATS = {"sloth": "Sloth", "openslo": "OpenSLO", "pyrra": "Pyrra"}
-CHECKS = {"sloth": sloth.is_sloth, "openslo": openslo.is_openslo, "pyrra": pyrra.is_pyrra}
-EXPECTED = {
-    "sloth": "Sloth `version: prometheus/v1` or `sloth.slok.dev/v1` PrometheusServiceLevel",
-    "openslo": "an `apiVersion: openslo/v1` or `openslo/v1alpha` SLO, SLI or AlertPolicy",
-    "pyrra": "a `pyrra.dev/v1alpha1` ServiceLevelObjective",
-}
+# Detection and output order: a document belongs to the first importer that detects it; the
+# converted documents come importer by importer, in this order.
+IMPORTERS: dict[str, Importer] = {i.name: i for i in (pyrra.IMPORTER, sloth.IMPORTER, openslo.IMPORTER)}
 
 
 def _report(notes: list[Note], report: Report) -> None:
@@ -60,7 +63,9 @@ def _queries(doc: Document) -> list[str]:
 
 
 def external_catalog(
-    doc: Document, known: frozenset | set = frozenset(), recorded: frozenset | set = frozenset()
+    doc: Document,
+    known: frozenset[str] | set[str] = frozenset(),
+    recorded: frozenset[str] | set[str] = frozenset(),
 ) -> Document | None:
     """A Catalog naming the metrics a converted document reads as external: foreign input brings no Catalog."""
     names: dict[str, None] = {}
@@ -81,46 +86,23 @@ def external_catalog(
 
 
 def convert_foreign(docs: list[Document], report: Report, catalogs: bool = True) -> list[Document]:
-    """Replace Sloth and OpenSLO documents by promspec ones; what cannot be converted is a warning or an error.
+    """Replace documents of a foreign format (IMPORTERS) by promspec ones; what cannot be converted is a
+    warning or an error.
 
     With catalogs, each converted file also gets a Catalog of its metrics as external, and one warning
     that says so: `promspec generate` on a Sloth file works without a Catalog, as `sloth generate` does."""
-    native, sloth_docs, openslo_docs = [], [], []
-    converted, notes = [], []
+    native: list[Document] = []
+    by_format: dict[str, list[Document]] = {name: [] for name in IMPORTERS}
     for doc in docs:
-        if pyrra.is_pyrra(doc.data):
-            out_docs, found = pyrra.convert(doc)
-            converted += out_docs
-            notes += found
-        elif sloth.is_sloth(doc.data):
-            sloth_docs.append(doc)
-        elif openslo.is_openslo(doc.data):
-            openslo_docs.append(doc)
-        else:
-            native.append(doc)
-    for doc in sloth_docs:
-        out, found = sloth.convert(doc)
-        converted += [out] if out is not None else []
-        notes += found
-    if openslo_docs:
-        out_docs, found = openslo.convert_all(openslo_docs)
-        converted += out_docs
-        notes += found
-        wrong_input = any(n.error for n in found)
-        if not out_docs:
-            # Nothing converts: each reason is an error, not a warning beside an empty output.
-            for note in found:
-                note.error = True
-        if not out_docs and not wrong_input:
-            notes.append(
-                Note(
-                    openslo_docs[0],
-                    (),
-                    "no OpenSLO SLO could be converted: nothing would be generated",
-                    True,
-                    "an SLO with a ratioMetric indicator",
-                )
-            )
+        found = next((i for i in IMPORTERS.values() if i.detect(doc.data)), None)
+        (native if found is None else by_format[found.name]).append(doc)
+    converted: list[Document] = []
+    notes: list[Note] = []
+    for name, importer in IMPORTERS.items():
+        if by_format[name]:
+            conversion = importer.convert(by_format[name])
+            converted += conversion.documents
+            notes += conversion.notes
     _report(notes, report)
     extra = []
     first_doc: dict[str, Document] = {}
@@ -160,9 +142,10 @@ def recorded_series(docs: list[Document]) -> set[str]:
 
 def import_documents(docs: list[Document], fmt: str, report: Report) -> list[Document]:
     """Convert documents of one declared format (sloth, openslo or pyrra); others are an error."""
+    importer = IMPORTERS[fmt]
     for doc in docs:
-        if not CHECKS[fmt](doc.data):
-            report.error(doc.pos(()), f"not {'an' if fmt == 'openslo' else 'a'} {fmt} document", "", EXPECTED[fmt])
+        if not importer.detect(doc.data):
+            report.error(doc.pos(()), f"not {'an' if fmt == 'openslo' else 'a'} {fmt} document", "", importer.expected)
     report.raise_if_errors()
     return convert_foreign(docs, report, catalogs=False)
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..spec.loader import Document
 
 API = "promspec/v1"
+Path = tuple[Any, ...]  # a field path: ("spec", "slos", 0, "objective")
 
 
 @dataclass
@@ -14,10 +17,33 @@ class Note:
     """Something in the source that promspec could not carry over (error: the input is wrong)."""
 
     doc: Document
-    path: tuple
+    path: Path
     message: str
     error: bool = False
     expected: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Conversion:
+    """What an importer made of its documents: promspec documents, and what it could not carry over."""
+
+    documents: list[Document]
+    notes: list[Note]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Importer:
+    """The interface every importer module exposes as IMPORTER, registered in importers.IMPORTERS.
+
+    detect: whether a loaded document (its data) is of this format.
+    convert: all the documents of this format at once (OpenSLO documents refer to each other), in
+    input order, to promspec documents whose positions point into the source files.
+    """
+
+    name: str  # the FORMAT of `promspec import`
+    expected: str  # what a document of this format looks like, for "not a ... document"
+    detect: Callable[[object], bool]
+    convert: Callable[[list[Document]], Conversion]
 
 
 @dataclass
@@ -25,12 +51,12 @@ class Draft:
     """A promspec document under construction, mapping its fields to where they came from."""
 
     source: Document
-    data: dict
-    origins: dict = field(default_factory=dict)  # new path -> (document, source path)
+    data: dict[str, Any]
+    origins: dict[Path, tuple[Document, Path]] = field(default_factory=dict)  # new path -> (document, source path)
 
-    def put(self, path: tuple, value, origin: tuple | None = None, doc: Document | None = None):
+    def put(self, path: Path, value: Any, origin: Path | None = None, doc: Document | None = None) -> Any:
         """Set data at path (creating mappings/lists on the way) and remember its origin."""
-        node = self.data
+        node: Any = self.data
         for i, part in enumerate(path[:-1]):
             nxt = path[i + 1]
             if isinstance(node, list):
@@ -50,8 +76,8 @@ class Draft:
             self.origins[path] = (doc or self.source, origin)
         return value
 
-    def _get(self, path: tuple):
-        node = self.data
+    def _get(self, path: Path) -> Any:
+        node: Any = self.data
         for part in path:
             node = node[part]
         return node
@@ -71,13 +97,13 @@ class Draft:
         return doc
 
 
-def percent(doc: Document, path: tuple, value, scale: int) -> str | None:
+def percent(doc: Document, path: Path, value: object, scale: int) -> str | None:
     """An objective as written, as promspec's percent string: 99.9 (Sloth) or 0.999 (OpenSLO) -> 99.9%.
 
     None when the value is not a finite number (a string such as "99.9%", a list, a bool)."""
     from decimal import Decimal, InvalidOperation
 
-    from ..spec.services import number_text
+    from ..compile.promql import number_text
 
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
@@ -90,7 +116,7 @@ def percent(doc: Document, path: tuple, value, scale: int) -> str | None:
     return number_text(number * scale) + "%"
 
 
-def label_text(doc: Document, path: tuple, value) -> str:
+def label_text(doc: Document, path: Path, value: object) -> str:
     """A label value as Go's YAML reads it into a string: true stays `true`, 1.50 stays `1.50`."""
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -99,7 +125,7 @@ def label_text(doc: Document, path: tuple, value) -> str:
     return "" if value is None else str(value)
 
 
-def labels_text(doc: Document, path: tuple, labels) -> dict:
+def labels_text(doc: Document, path: Path, labels: Mapping[Any, Any] | None) -> dict[str, str]:
     return {str(k): label_text(doc, path + (k,), v) for k, v in (labels or {}).items()}
 
 

@@ -8,7 +8,7 @@ import promql_parser as pp
 
 from ..spec.loader import Document
 from ..spec.model import parse_duration
-from .common import API, Draft, Note, percent
+from .common import API, Conversion, Draft, Importer, Note, percent
 from .sloth import SLOTH_WINDOW
 
 VERSIONS = ("openslo/v1", "openslo/v1alpha")
@@ -336,3 +336,33 @@ def convert_all(docs: list[Document]) -> tuple[list[Document], list[Note]]:
             draft.put(("metadata", "name"), service, ("spec", "service"))
         drafts[service] = (draft, _slo(slo_doc, index, draft, count, notes))
     return [d.document() for d, count in drafts.values() if count], notes
+
+
+def convert_documents(docs: list[Document]) -> Conversion:
+    """OpenSLO documents together (an SLO names its SLI and alert policies in other documents).
+
+    When nothing converts, each reason is an error rather than a warning beside an empty output."""
+    out, notes = convert_all(docs)
+    if not out:
+        wrong_input = any(n.error for n in notes)
+        for note in notes:
+            note.error = True
+        if not wrong_input:
+            notes.append(
+                Note(
+                    docs[0],
+                    (),
+                    "no OpenSLO SLO could be converted: nothing would be generated",
+                    True,
+                    "an SLO with a ratioMetric indicator",
+                )
+            )
+    return Conversion(documents=out, notes=notes)
+
+
+IMPORTER = Importer(
+    name="openslo",
+    expected="an `apiVersion: openslo/v1` or `openslo/v1alpha` SLO, SLI or AlertPolicy",
+    detect=is_openslo,
+    convert=convert_documents,
+)

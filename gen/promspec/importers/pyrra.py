@@ -15,7 +15,7 @@ import promql_parser as pp
 
 from ..spec.loader import Document
 from ..spec.model import parse_duration
-from .common import API, Draft, Note, labels_text
+from .common import API, Conversion, Draft, Importer, Note, labels_text
 
 API_VERSION = "pyrra.dev/v1alpha1"
 KIND = "ServiceLevelObjective"
@@ -453,3 +453,22 @@ def _group(s: _Slo, kind: str, name: str, interval: str, rules: list, at: tuple)
         draft.put(("spec", key, i), rule, at)
         draft.origins[("spec", key, i, "expr")] = (s.doc, at)
     return draft.document()
+
+
+def convert_documents(docs: list[Document]) -> Conversion:
+    """Each Pyrra objective on its own."""
+    out: list[Document] = []
+    notes: list[Note] = []
+    for doc in docs:
+        converted, found = convert(doc)
+        out += converted
+        notes += found
+    return Conversion(documents=out, notes=notes)
+
+
+IMPORTER = Importer(
+    name="pyrra",
+    expected="a `pyrra.dev/v1alpha1` ServiceLevelObjective",
+    detect=is_pyrra,
+    convert=convert_documents,
+)

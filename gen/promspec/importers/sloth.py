@@ -10,7 +10,7 @@ import re
 
 from ..spec.loader import Document
 from ..spec.services import SLOTH_SPEC_ANNOTATION
-from .common import API, Draft, Note, labels_text, percent
+from .common import API, Conversion, Draft, Importer, Note, labels_text, percent
 
 SLOTH_WINDOW = re.compile(r"\{\{\s*\.window\s*\}\}")
 K8S = "sloth.slok.dev/v1"
@@ -249,3 +249,22 @@ def convert(doc: Document) -> tuple[Document | None, list[Note]]:
             )
         return None, s.notes
     return draft.document(), s.notes
+
+
+def convert_documents(docs: list[Document]) -> Conversion:
+    """Each Sloth document on its own."""
+    out: list[Document] = []
+    notes: list[Note] = []
+    for doc in docs:
+        converted, found = convert(doc)
+        out += [converted] if converted is not None else []
+        notes += found
+    return Conversion(documents=out, notes=notes)
+
+
+IMPORTER = Importer(
+    name="sloth",
+    expected="Sloth `version: prometheus/v1` or `sloth.slok.dev/v1` PrometheusServiceLevel",
+    detect=is_sloth,
+    convert=convert_documents,
+)

@@ -6,11 +6,15 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..compile.promql import format_duration, parse_duration  # noqa: F401 - re-exported for callers
 from ..diagnostics import Position, Report
 from .loader import Document
 from .schemas import DURATION, HOSTPORT, LABEL_NAME
+
+if TYPE_CHECKING:
+    from ..alert_kinds import AlertKind
 
 _HOSTPORT_RE = re.compile(HOSTPORT["pattern"])
 _LABEL_RE = re.compile(LABEL_NAME["pattern"])
@@ -87,6 +91,7 @@ class Alert:
     severity: str = "warning"
     labels: dict = field(default_factory=dict)
     annotations: dict = field(default_factory=dict)
+    kind: AlertKind | None = None  # threshold, compound, ...: what the alert was written as (expr is its rendering)
 
 
 @dataclass
@@ -189,10 +194,16 @@ def _group(doc: Document, report: Report | None = None) -> RuleGroup:
             )
         return group
     for i, a in enumerate(spec["alerts"]):
-        if "kind" in a:  # threshold, compound, ...: compiled to an expr (and defaults) the spec may override
-            from ..compile.alert_kinds import compile_alert
+        kind = None
+        if "kind" in a:  # threshold, compound, ...: its record gives the expr (and defaults) the spec may override
+            from ..alert_kinds import build_kind, kind_defaults
 
-            a = {**compile_alert(a), **a}
+            kind = build_kind(a, ref.at("alerts", i))
+            given = kind_defaults(kind)
+            defaults = {"expr": given.expr, **({"for": given.for_} if given.for_ else {})}
+            if "summary" not in (a.get("annotations") or {}):  # the spec's annotations.summary is the spec's word
+                defaults["summary"] = given.summary
+            a = {**defaults, **a}
         annotations = dict(a.get("annotations", {}))
         for key in ("summary", "description", "runbook_url"):
             if key in a:
@@ -210,6 +221,7 @@ def _group(doc: Document, report: Report | None = None) -> RuleGroup:
                 severity,
                 labels,
                 annotations,
+                kind,
             )
         )
     return group

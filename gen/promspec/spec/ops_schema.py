@@ -1,130 +1,38 @@
-"""JSON Schema of the operations features: alert kinds, Notifications, remote_write, Kubernetes and Slurm fields."""
+"""JSON Schema of the operations features: alert kinds (assembled from alert_kinds.KINDS), Notifications,
+remote_write, Kubernetes and Slurm fields."""
 
 from __future__ import annotations
 
+from ..alert_kinds import KINDS
+from ..alert_kinds.base import KindSchema
 from .schemas import ALERT, DURATION, HOSTPORT, LABEL_NAME, LABELS, NAME, PROMQL, _object
-
-ALERT_KIND_NAMES = ("threshold", "compound", "anomaly", "absent", "capacity")
-OPERATOR = {"enum": [">", ">=", "<", "<=", "==", "!="], "x-expected": "one of >, >=, <, <=, ==, !="}
-NUMBER = {"type": "number", "x-expected": "a number"}
-LABEL_LIST = {
-    "type": "array",
-    "items": LABEL_NAME,
-    "minItems": 1,
-    "uniqueItems": True,
-    "x-expected": "a list of label names",
-}
 
 # Fields every alert has, whatever its kind (those of a raw alert but expr). name and kind are validated
 # once, on the outer object; the per-kind branches list them only so that "unknown field" knows them.
 _COMMON = {"name": {}, "kind": {}, **{k: v for k, v in ALERT["properties"].items() if k not in ("name", "expr")}}
 
-CONDITION = _object(
-    {
-        "metric": {**PROMQL, "x-expected": "a PromQL expression (a recorded series is best)"},
-        "operator": OPERATOR,
-        "value": NUMBER,
-    },
-    ("metric", "operator", "value"),
-)
 
-_KIND_FIELDS = {
-    None: ({"expr": PROMQL}, ("expr",)),
-    "threshold": (
-        {"metric": CONDITION["properties"]["metric"], "operator": OPERATOR, "value": NUMBER},
-        ("metric", "operator", "value"),
-    ),
-    "compound": (
-        {
-            "all": {
-                "type": "array",
-                "items": CONDITION,
-                "minItems": 2,
-                "x-expected": "at least two conditions that must all hold",
-            },
-            "any": {
-                "type": "array",
-                "items": CONDITION,
-                "minItems": 2,
-                "x-expected": "at least two conditions of which one must hold",
-            },
-            "on_labels": {**LABEL_LIST, "x-expected": "the labels the conditions share (PromQL on(...))"},
-        },
-        (),
-    ),
-    "anomaly": (
-        {
-            "metric": CONDITION["properties"]["metric"],
-            "method": {
-                "enum": ["week_over_week", "zscore"],
-                "x-expected": "week_over_week (against the same hour last week) or zscore (against 1 week)",
-            },
-            "threshold": {
-                "type": "number",
-                "exclusiveMinimum": 0,
-                "x-expected": "a relative change (0.5 = 50%) for week_over_week, a z-score (e.g. 3) for zscore",
-            },
-            "direction": {"enum": ["up", "down", "both"], "x-expected": "up, down or both (default)"},
-            "min_traffic": _object(
-                {
-                    "metric": {**PROMQL, "x-expected": "the traffic to guard on (default: the alert's metric)"},
-                    "value": {"type": "number", "minimum": 0, "x-expected": "the least traffic worth alerting on"},
-                },
-                ("value",),
-            ),
-            "on_labels": {
-                **LABEL_LIST,
-                "x-expected": "the labels the metric and min_traffic.metric share (PromQL on(...))",
-            },
-        },
-        ("metric", "method", "threshold"),
-    ),
-    "absent": (
-        {
-            "metric": {**PROMQL, "x-expected": 'a series selector such as up{job="vllm"}'},
-            "job": {"type": "string", "pattern": r"^[a-zA-Z0-9_.-]+$", "x-expected": "a scrape job name"},
-        },
-        (),
-    ),
-    "capacity": (
-        {
-            "used": {**PROMQL, "x-expected": "the usage that grows towards limit, e.g. a memory-used gauge"},
-            "limit": {
-                "anyOf": [{"type": "number"}, PROMQL],
-                "x-expected": "the usage at which the resource is full: a number or a PromQL expression",
-            },
-            "free": {**PROMQL, "x-expected": "free space that shrinks towards 0, e.g. node_filesystem_avail_bytes"},
-            "within": {**DURATION, "x-expected": "how soon a predicted fill should alert, e.g. 4h"},
-            "lookback": {**DURATION, "x-expected": "how much history the linear fit uses (default 1h)"},
-        },
-        ("within",),
-    ),
-}
-
-
-# Kinds that need one of several fields: schema says "missing" with a hint; check/alert_kinds.py
-# reports the case of both with a clear sentence.
-_ONE_OF = {"compound": ("all", "any"), "absent": ("metric", "job"), "capacity": ("used", "free")}
-
-
-def _kind_branch(kind, fields: dict, required: tuple) -> dict:
+def _kind_branch(kind: str | None, schema: KindSchema) -> dict:
     condition = (
         {"not": {"required": ["kind"]}}
         if kind is None
         else {"properties": {"kind": {"const": kind}}, "required": ["kind"]}
     )
-    then = _object({**_COMMON, **fields}, required)
-    if kind in _ONE_OF:
-        # The branches only carry the hint; the fields themselves are validated once, above.
+    then = _object({**_COMMON, **schema.fields}, schema.required)
+    if schema.one_of:
+        # Kinds that need one of several fields: the branches only carry the hint ("missing", with
+        # what each field is); the fields themselves are validated once, above. The kind's check
+        # reports the case of both with a clear sentence.
         then["anyOf"] = [
-            {"required": [name], "properties": {name: {"x-expected": fields[name]["x-expected"]}}}
-            for name in _ONE_OF[kind]
+            {"required": [name], "properties": {name: {"x-expected": schema.fields[name]["x-expected"]}}}
+            for name in schema.one_of
         ]
     return {"if": condition, "then": then}
 
 
-# An alert is raw PromQL (expr) or one of the kinds compiled by compile/alert_kinds.py; `kind`
-# selects the branch, so a field of another kind is "unknown" with the right list of fields.
+# An alert is raw PromQL (expr) or one of the kinds in alert_kinds.KINDS; `kind` selects the branch,
+# so a field of another kind is "unknown" with the right list of fields.
+ALERT_KIND_NAMES = tuple(KINDS)
 ALERT_KINDS: dict = {
     "type": "object",
     "properties": {
@@ -135,7 +43,10 @@ ALERT_KINDS: dict = {
         },
     },
     "required": ["name"],
-    "allOf": [_kind_branch(kind, *spec) for kind, spec in _KIND_FIELDS.items()],
+    "allOf": [
+        _kind_branch(None, KindSchema(fields={"expr": PROMQL}, required=("expr",))),
+        *(_kind_branch(name, kind.schema()) for name, kind in KINDS.items()),
+    ],
 }
 
 # --- Notifications -> alertmanager/alertmanager.yml ---------------------------------------------
