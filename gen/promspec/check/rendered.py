@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import os
+from collections.abc import Callable
 
 from .tools import ToolResult, find_tool, run_tool
 
@@ -22,12 +23,7 @@ def check_rendered(directory: str, progress=lambda message: None, lenient: bool 
         results.append(run_tool("promtool", "check", "config", config))
     tests = sorted(glob.glob(os.path.join(directory, "rules", "**", "*.test.yml"), recursive=True))
     if tests:
-        # Unit-test files are independent and each is CPU-bound in promtool: run one per core.
-        from concurrent.futures import ThreadPoolExecutor
-
-        progress(f"promtool test rules: {len(tests)} files")
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-            results.extend(pool.map(lambda test: run_tool("promtool", "test", "rules", test), tests))
+        results.extend(_run_unit_tests(tests, progress))
     # Grafana dashboards under dashboards/: vendored Foundation SDK schemas and lint rules, offline.
     from .dashboards import check_dashboard_dir
 
@@ -41,3 +37,35 @@ def check_rendered(directory: str, progress=lambda message: None, lenient: bool 
 
     results.extend(check_blackbox(directory, progress))
     return results
+
+
+def _run_unit_tests(tests: list[str], progress: Callable[[str], None]) -> list[ToolResult]:
+    """promtool test rules on every file, one per core; of files that are the same test up to SLO names
+    (check/equivalent_tests.py) only the first runs, unless it fails: then every file of its class runs."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .equivalent_tests import equivalence_classes
+
+    classes = equivalence_classes(tests)
+    skipped = len(tests) - len(classes)
+    note = f" ({len(classes)} distinct: {skipped} differ from another only in names)" if skipped else ""
+    progress(f"promtool test rules: {len(tests)} files{note}")
+
+    def run(test: str) -> ToolResult:
+        return run_tool("promtool", "test", "rules", test)
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        first = list(pool.map(run, [members[0] for members in classes]))
+        rerun = [test for members, result in zip(classes, first, strict=True) if not result.ok for test in members[1:]]
+        again = dict(zip(rerun, pool.map(run, rerun), strict=True))
+    by_file = {}
+    for members, result in zip(classes, first, strict=True):
+        by_file[members[0]] = result
+        for test in members[1:]:
+            by_file[test] = again.get(test) or ToolResult(
+                [result.command[0], "test", "rules", test],
+                0,
+                f"SUCCESS: the same test as {os.path.relpath(members[0], os.path.dirname(test))} "
+                "with other SLO names (not run again)\n",
+            )
+    return [by_file[test] for test in tests]
