@@ -6,7 +6,13 @@ import os
 import subprocess
 import tempfile
 
-ROOTS = ("rules", "dashboards")  # what a semantic diff reads: rule files and dashboards
+
+
+def output_roots() -> tuple[str, ...]:
+    """Every top-level directory `generate` writes: what a diff reads."""
+    from ..render.outputs import ROOTS
+
+    return tuple(ROOTS)
 
 
 class SourceError(Exception):
@@ -102,22 +108,22 @@ def _render(specs_dir: str, label: str = "") -> dict[str, bytes]:
         text = str(exc).replace(os.path.dirname(specs_dir) + os.sep, label) if label else str(exc)
         where = f"{label}{os.path.basename(specs_dir)}" if label else specs_dir
         raise SourceError(f"specs in {where} do not load:\n{text}") from None
-    return {p: b for p, b in render_project(project).items() if p.split("/", 1)[0] in ROOTS}
+    return {p: b for p, b in render_project(project).items() if p.split("/", 1)[0] in output_roots()}
 
 
 def read_side(name: str, render_specs: str = "", cwd: str = ".") -> dict[str, bytes]:
-    """Rendered rules and dashboards of one side: a directory, a git revision, or (render_specs) its specs."""
+    """Rendered output of one side: a directory, a git revision, or (render_specs) its specs."""
     repo = git_root(cwd)
     if os.path.isdir(name):  # a directory wins over a revision of the same name (write rev^{commit})
         if render_specs:
             return _render(os.path.join(name, render_specs))
-        return _read_dir(name, ROOTS)
+        return _read_dir(name, output_roots())
     if repo is None or not is_revision(name, repo):
         raise SourceError(f"{name!r} is neither a directory nor a git revision")
     prefix = os.path.relpath(os.path.abspath(cwd), repo).replace(os.sep, "/")
     prefix = "" if prefix == "." else prefix + "/"
     if not render_specs:
-        return _read_rev(name, repo, ROOTS, prefix)
+        return _read_rev(name, repo, output_roots(), prefix)
     specs = _read_rev(name, repo, (render_specs,), prefix)
     if not specs:
         raise SourceError(f"revision {name} has no {render_specs}/ to render")
