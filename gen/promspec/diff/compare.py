@@ -51,7 +51,7 @@ def compare(base: dict[str, bytes], head: dict[str, bytes]) -> list[Change]:
                 section=section_of(path),
                 file=path,
                 change="changed",
-                message=f"changed (+{added} -{removed} lines), nothing it configures",
+                message=f"changed in comments or layout only (+{added} -{removed} lines)",
             )
         )
     order = {s: i for i, s in enumerate(SECTIONS)}

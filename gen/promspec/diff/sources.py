@@ -5,6 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 
@@ -97,10 +101,9 @@ def is_revision(name: str, repo: str | None) -> bool:
         return False
 
 
-def _render(specs_dir: str, label: str = "") -> dict[str, bytes]:
+def _load(specs_dir: str, label: str = "") -> Any:
     from ..diagnostics import SpecError
     from ..pipeline import load_project
-    from ..render.outputs import render_project
 
     try:
         project, _report = load_project([specs_dir])
@@ -108,29 +111,73 @@ def _render(specs_dir: str, label: str = "") -> dict[str, bytes]:
         text = str(exc).replace(os.path.dirname(specs_dir) + os.sep, label) if label else str(exc)
         where = f"{label}{os.path.basename(specs_dir)}" if label else specs_dir
         raise SourceError(f"specs in {where} do not load:\n{text}") from None
+    return project
+
+
+def _render(specs_dir: str, label: str = "") -> dict[str, bytes]:
+    from ..render.outputs import render_project
+
+    project = _load(specs_dir, label)
     return {p: b for p, b in render_project(project).items() if p.split("/", 1)[0] in output_roots()}
 
 
-def read_side(name: str, render_specs: str = "", cwd: str = ".") -> dict[str, bytes]:
-    """Rendered output of one side: a directory, a git revision, or (render_specs) its specs."""
-    repo = git_root(cwd)
+def _causes(specs_dir: str, label: str = "") -> dict[tuple[str, str], str]:
+    """(dashboard uid, panel title) -> why the presets left that panel out, with the cause's file:line:col."""
+    from ..check.vanished_panels import vanished_panels
+    from ..compile.dashboards.project import compile_project
+
+    project = _load(specs_dir, label)
+    _ctx, compiled = compile_project(project)
+    dashes = [dash for dash, _data in compiled.values()]
+    root = os.path.dirname(specs_dir) + os.sep
+    out = {}
+    for v in vanished_panels(project, dashes):
+        where = str(v.pos)
+        where = label + where[len(root) :] if label and where.startswith(root) else where
+        out[(v.uid, v.panel)] = f"{v.reason}, at {where}"
+    return out
+
+
+def _with_specs(name: str, specs_dir: str, cwd: str, use: Callable[[str, str], T]) -> T:
+    """use(path of the side's specs directory, label for messages), for a directory or a git revision
+    (its specs are copied to a temporary directory, nothing is checked out)."""
     if os.path.isdir(name):  # a directory wins over a revision of the same name (write rev^{commit})
-        if render_specs:
-            return _render(os.path.join(name, render_specs))
-        return _read_dir(name, output_roots())
+        return use(os.path.join(name, specs_dir), "")
+    repo = git_root(cwd)
     if repo is None or not is_revision(name, repo):
         raise SourceError(f"{name!r} is neither a directory nor a git revision")
     prefix = os.path.relpath(os.path.abspath(cwd), repo).replace(os.sep, "/")
     prefix = "" if prefix == "." else prefix + "/"
-    if not render_specs:
-        return _read_rev(name, repo, output_roots(), prefix)
-    specs = _read_rev(name, repo, (render_specs,), prefix)
+    specs = _read_rev(name, repo, (specs_dir,), prefix)
     if not specs:
-        raise SourceError(f"revision {name} has no {render_specs}/ to render")
+        raise SourceError(f"revision {name} has no {specs_dir}/ to render")
     with tempfile.TemporaryDirectory(prefix="promspec-diff-") as tmp:
         for path, data in specs.items():
             target = os.path.join(tmp, *path.split("/"))
             os.makedirs(os.path.dirname(target), exist_ok=True)
             with open(target, "wb") as fh:
                 fh.write(data)
-        return _render(os.path.join(tmp, render_specs), f"{name}:")
+        return use(os.path.join(tmp, specs_dir), f"{name}:")
+
+
+def read_side(name: str, render_specs: str = "", cwd: str = ".") -> dict[str, bytes]:
+    """Rendered output of one side: a directory, a git revision, or (render_specs) its specs."""
+    if render_specs:
+        return _with_specs(name, render_specs, cwd, _render)
+    if os.path.isdir(name):
+        return _read_dir(name, output_roots())
+    repo = git_root(cwd)
+    if repo is None or not is_revision(name, repo):
+        raise SourceError(f"{name!r} is neither a directory nor a git revision")
+    prefix = os.path.relpath(os.path.abspath(cwd), repo).replace(os.sep, "/")
+    prefix = "" if prefix == "." else prefix + "/"
+    return _read_rev(name, repo, output_roots(), prefix)
+
+
+def vanished_causes(name: str, specs_dir: str = "specs", cwd: str = ".") -> dict[tuple[str, str], str]:
+    """Why the side's presets leave panels out ({} when the side has no specs that load: the diff then
+    names the removal without a cause)."""
+    try:
+        return _with_specs(name, specs_dir, cwd, _causes)
+    except SourceError:
+        return {}
