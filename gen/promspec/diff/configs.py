@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .model import Change, Subject
-from .text import leaf_changes, line_counts, load_yaml, load_yaml_docs, secret, show, text_of
+from .text import leaf_changes, line_counts, load_yaml, load_yaml_docs, redact, secret, show, text_of
 
 MAX_LEAVES = 20  # per file: past this many field changes, one line says how many more
 PROMETHEUS = "prometheus/prometheus.yml"
@@ -22,8 +22,18 @@ def _file_subject(path: str) -> Subject:
 def _leaf_change(who: Subject, section: str, file: str, leaf: Any, field_prefix: str = "") -> Change:
     field = f"{field_prefix}.{leaf.path}" if field_prefix and leaf.path else (field_prefix or leaf.path)
     said = leaf.path or field  # the subject names the prefix already
-    if secret(leaf.path):
+    if secret(leaf.path) and not leaf.path.endswith("_file"):
         return who.change(section=section, file=file, change="changed", message=f"{said} changed (value not shown)", field=field)
+    if redact(leaf.before) != leaf.before or redact(leaf.after) != leaf.after:
+        return who.change(
+            section=section,
+            file=file,
+            change="changed",
+            message=f"{said} changed (secret values not shown)",
+            field=field,
+            before=_yaml_text(redact(leaf.before)),
+            after=_yaml_text(redact(leaf.after)),
+        )
     if leaf.before is None:
         kind, message = "added", f"{said} added: {show(leaf.after)}"
     elif leaf.after is None:
@@ -302,10 +312,10 @@ def _routes(section: str, file: str, a: dict[str, Any], b: dict[str, Any], where
     ca, cb = _children(a), _children(b)
     for name in [n for n in cb if n not in ca]:
         sub = Subject(plain=f"{where} -> {name}", md=f"{where} → `{name}`")
-        out.append(sub.change(section=section, file=file, change="added", message="route added", field="routes", after=_yaml_text(cb[name])))
+        out.append(sub.change(section=section, file=file, change="added", message="route added", field="routes", after=_yaml_text(redact(cb[name]))))
     for name in [n for n in ca if n not in cb]:
         sub = Subject(plain=f"{where} -> {name}", md=f"{where} → `{name}`")
-        out.append(sub.change(section=section, file=file, change="removed", message="route removed", field="routes", before=_yaml_text(ca[name])))
+        out.append(sub.change(section=section, file=file, change="removed", message="route removed", field="routes", before=_yaml_text(redact(ca[name]))))
     common_a = [n for n in ca if n in cb]
     common_b = [n for n in cb if n in ca]
     if common_a != common_b:
@@ -377,9 +387,9 @@ def compare_files(base: dict[str, bytes], head: dict[str, bytes], paths: list[st
         for name in sorted(set(docs_a) | set(docs_b)):
             sub = Subject(plain=f"{path} {name}".strip(), md=f"`{path}` {name}".strip()) if name else who
             if name not in docs_a:
-                out.append(sub.change(section=section, file=path, change="added", message="added", after=_yaml_text(docs_b[name])))
+                out.append(sub.change(section=section, file=path, change="added", message="added", after=_yaml_text(redact(docs_b[name]))))
             elif name not in docs_b:
-                out.append(sub.change(section=section, file=path, change="removed", message="removed", before=_yaml_text(docs_a[name])))
+                out.append(sub.change(section=section, file=path, change="removed", message="removed", before=_yaml_text(redact(docs_a[name]))))
             else:
                 out += _leaves(sub, section, path, docs_a[name], docs_b[name])
     return out

@@ -50,7 +50,9 @@ def markdown(changes: list[Change], base: str, head: str, relative_to: str = "."
             cause = f" ({c.cause})" if c.cause else ""
             multi = "\n" in c.before or "\n" in c.after or len(c.before) + len(c.after) > 100
             said = "->" in c.message or (c.before in c.message and c.after in c.message and not multi)
-            if (c.before or c.after) and (multi or (not said and (c.message.endswith("changed") or c.change != "changed"))):
+            if c.before == c.after:
+                out.append(f"- {subject}: {c.message}{cause}")
+            elif multi or (not said and (c.message.endswith("changed") or c.change != "changed")):
                 out.append(f"- {subject}: {c.message}{cause}")
                 out += _block(c.before, c.after)
             elif (c.before or c.after) and not said:

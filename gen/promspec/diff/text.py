@@ -107,6 +107,18 @@ def secret(path: str) -> bool:
     return bool(SECRET_KEY.search(path.rsplit(".", 1)[-1].lower()))
 
 
+HIDDEN = "(hidden)"
+
+
+def redact(value: Any) -> Any:
+    """value with every field under a credential-like key replaced by HIDDEN (files holding them stay)."""
+    if isinstance(value, dict):
+        return {k: HIDDEN if secret(str(k)) and not str(k).endswith("_file") else redact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return value
+
+
 @dataclass(frozen=True, kw_only=True)
 class Selector:
     """One vector selector of an expression: metric name and its matchers as PromQL text."""
