@@ -330,7 +330,8 @@ def test_one_panel_change_changes_only_that_panels_lines_and_diff_says_so(tmp_pa
             "rule": None,
             "slo": None,
             "field": "targets.A.expr",
-            "message": 'query A: expression changed: vllm:request_queue_time_seconds_bucket: matcher instance=~".*" added',
+            "message": "query A: expression changed: "
+            'vllm:request_queue_time_seconds_bucket: matcher instance=~"$instance" added',
             "before": 'histogram_quantile(0.9, sum by (le) (rate(vllm:request_queue_time_seconds_bucket{job=~"$job"}'
             "[$__rate_interval])))",
             "after": 'histogram_quantile(0.9, sum by (le) (rate(vllm:request_queue_time_seconds_bucket{job=~"$job", '

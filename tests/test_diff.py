@@ -8,12 +8,12 @@ import shutil
 
 import pytest
 import yaml
+from tests.test_cli import REPO, run_promspec
 
 from promspec.diff.compare import compare
 from promspec.diff.model import JSON_KEYS
 from promspec.diff.report import as_json, markdown
 from promspec.pipeline import load_project
-from tests.test_cli import REPO, run_promspec
 
 
 def _y(doc) -> bytes:
@@ -29,7 +29,11 @@ def _rules(expr_errors: str) -> bytes:
                     "name": "slo-chat-errors",
                     "rules": [
                         {"record": "slo:sli_errors:rate5m", "expr": expr_errors, "labels": labels},
-                        {"record": "slo:sli_total:rate5m", "expr": 'sum(rate(x_total{job="vllm"}[5m]))', "labels": labels},
+                        {
+                            "record": "slo:sli_total:rate5m",
+                            "expr": 'sum(rate(x_total{job="vllm"}[5m]))',
+                            "labels": labels,
+                        },
                         {
                             "record": "slo:info",
                             "expr": "vector(1)",
@@ -58,7 +62,13 @@ def _panel(pid: int, title: str, expr: str, y: int = 0, **kw) -> dict:
 
 
 def _text(pid: int, content: str) -> dict:
-    return {"id": pid, "title": "Notes", "type": "text", "gridPos": {"x": 12, "y": 0, "w": 12, "h": 8}, "options": {"content": content}}
+    return {
+        "id": pid,
+        "title": "Notes",
+        "type": "text",
+        "gridPos": {"x": 12, "y": 0, "w": 12, "h": 8},
+        "options": {"content": content},
+    }
 
 
 PROM_A = {
@@ -91,7 +101,9 @@ AM_A = {
         {"name": "pager", "pagerduty_configs": [{"routing_key_file": "/etc/pd", "routing_key": "s3cret-a"}]},
         {"name": "slack", "slack_configs": [{"channel": "#inf"}]},
     ],
-    "inhibit_rules": [{"source_matchers": ['severity="page"'], "target_matchers": ['severity="ticket"'], "equal": ["slo_id"]}],
+    "inhibit_rules": [
+        {"source_matchers": ['severity="page"'], "target_matchers": ['severity="ticket"'], "equal": ["slo_id"]}
+    ],
 }
 AM_B = {
     "route": {
@@ -132,7 +144,9 @@ HEAD = {
     "prometheus/prometheus.yml": _y(PROM_B),
     "prometheus/targets/exporter.json": json.dumps([{"targets": ["127.0.0.1:9400"], "labels": {"env": "b"}}]).encode(),
     "alertmanager/alertmanager.yml": _y(AM_B),
-    "kubernetes/rules.yaml": _y({"kind": "PrometheusRule", "metadata": {"name": "r"}, "spec": {"groups": [{"name": "g"}]}}),
+    "kubernetes/rules.yaml": _y(
+        {"kind": "PrometheusRule", "metadata": {"name": "r"}, "spec": {"groups": [{"name": "g"}]}}
+    ),
     "blackbox/blackbox.yml": _y({"modules": {"http_2xx": {"prober": "http", "timeout": "10s"}}}),
 }
 
@@ -271,6 +285,35 @@ def test_diff_names_a_vanished_panel_with_its_cause(tmp_path):
     (gone,) = [c for c in json.loads(proc.stdout)["changes"] if c["change"] == "removed"]
     assert (gone["uid"], gone["panel"]) == ("gpu-fleet", "Energy")
     assert gone["cause"] == (
-        "it reads promspec_gpu_energy_joules_total, which no Catalog lists (did you mean 'promspec_gpu_energy_total'?), "
+        "it reads promspec_gpu_energy_joules_total, which no Catalog lists "
+        "(did you mean 'promspec_gpu_energy_total'?), "
         f"at {specs}/catalog/exporter.yml:{line}:13"
     )
+
+
+@pytest.mark.slow
+def test_images_draw_each_changed_panel_before_and_after_and_the_report_links_them(tmp_path):
+    pytest.importorskip("promspec.preview.render").find_chromium()
+    for side, files in (("a", BASE), ("b", HEAD)):
+        for path, data in files.items():
+            target = tmp_path / side / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+    report = tmp_path / "out" / "diff.md"
+    report.parent.mkdir()
+    run_promspec(
+        "diff",
+        str(tmp_path / "a"),
+        str(tmp_path / "b"),
+        "--images",
+        str(tmp_path / "out" / "img"),
+        "-o",
+        str(report),
+        check=0,
+    )
+    pngs = sorted(os.listdir(tmp_path / "out" / "img"))
+    assert pngs == ["d1-12-after.png", "d1-12-before.png", "d1-77-after.png", "d1-77-before.png"]
+    for name in pngs:
+        assert (tmp_path / "out" / "img" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    md = report.read_text()
+    assert "  ![before](img/d1-77-before.png) ![after](img/d1-77-after.png)\n" in md

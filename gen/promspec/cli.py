@@ -362,8 +362,8 @@ def diff(base, head, fmt, render, specs_dir, output, images_dir, prometheus_url,
     if any(c.change == "removed" and c.panel is not None for c in changes):
         causes = vanished_causes(head, specs_dir)  # why the head's presets left a panel out, if they did
         changes = [
-            dataclasses.replace(c, cause=causes[(c.uid, c.panel)])
-            if c.change == "removed" and (c.uid, c.panel) in causes
+            dataclasses.replace(c, cause=causes[(c.uid or "", c.panel or "")])
+            if c.change == "removed" and (c.uid or "", c.panel or "") in causes
             else c
             for c in changes
         ]

@@ -62,6 +62,5 @@ def warn_vanished(project: Any, dashes: list[Any], report: Report) -> None:
             v.pos,
             f"generated dashboard {v.dashboard!r} ({v.uid}) leaves out panel {v.panel!r}{where}: {v.reason}",
             "",
-            "the metric in a Catalog (spec.metrics or spec.external), or a Dashboard spec of uid "
-            f"{v.uid} of your own",
+            f"the metric in a Catalog (spec.metrics or spec.external), or a Dashboard spec of uid {v.uid} of your own",
         )

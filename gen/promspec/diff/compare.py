@@ -17,9 +17,8 @@ def _dedicated(path: str) -> bool:
     return (
         is_rule_file(path)
         or is_dashboard_file(path)
-        or path == PROMETHEUS
+        or path in (PROMETHEUS, ALERTMANAGER)
         or (path.startswith("prometheus/") and path.endswith(".json"))
-        or path == ALERTMANAGER
     )
 
 

@@ -23,7 +23,9 @@ def _leaf_change(who: Subject, section: str, file: str, leaf: Any, field_prefix:
     field = f"{field_prefix}.{leaf.path}" if field_prefix and leaf.path else (field_prefix or leaf.path)
     said = leaf.path or field  # the subject names the prefix already
     if secret(leaf.path) and not leaf.path.endswith("_file"):
-        return who.change(section=section, file=file, change="changed", message=f"{said} changed (value not shown)", field=field)
+        return who.change(
+            section=section, file=file, change="changed", message=f"{said} changed (value not shown)", field=field
+        )
     if redact(leaf.before) != leaf.before or redact(leaf.after) != leaf.after:
         return who.change(
             section=section,
@@ -96,10 +98,26 @@ def _named_items(
     for name in sorted(set(a) | set(b)):
         who = Subject(plain=f"{noun} {name}", md=f"{noun} `{name}`")
         if name not in a:
-            out.append(who.change(section=section, file=file, change="added", message="added", field=f"{field}.{name}", after=summary(b[name])))
+            out.append(
+                who.change(
+                    section=section,
+                    file=file,
+                    change="added",
+                    message="added",
+                    field=f"{field}.{name}",
+                    after=summary(b[name]),
+                )
+            )
         elif name not in b:
             out.append(
-                who.change(section=section, file=file, change="removed", message="removed", field=f"{field}.{name}", before=summary(a[name]))
+                who.change(
+                    section=section,
+                    file=file,
+                    change="removed",
+                    message="removed",
+                    field=f"{field}.{name}",
+                    before=summary(a[name]),
+                )
             )
         else:
             out += _leaves(who, section, file, a[name], b[name], f"{field}.{name}")
@@ -123,11 +141,27 @@ def compare_prometheus(base: dict[str, bytes], head: dict[str, bytes]) -> list[C
         files_a, files_b = list(a.get("rule_files") or []), list(b.get("rule_files") or [])
         for f in files_b:
             if f not in files_a:
-                out.append(who.change(section=section, file=PROMETHEUS, change="added", message=f"rule file {f} added", field="rule_files", after=f))
+                out.append(
+                    who.change(
+                        section=section,
+                        file=PROMETHEUS,
+                        change="added",
+                        message=f"rule file {f} added",
+                        field="rule_files",
+                        after=f,
+                    )
+                )
         for f in files_a:
             if f not in files_b:
                 out.append(
-                    who.change(section=section, file=PROMETHEUS, change="removed", message=f"rule file {f} removed", field="rule_files", before=f)
+                    who.change(
+                        section=section,
+                        file=PROMETHEUS,
+                        change="removed",
+                        message=f"rule file {f} removed",
+                        field="rule_files",
+                        before=f,
+                    )
                 )
         jobs_a, jobs_b = _by_name(a.get("scrape_configs"), "job_name"), _by_name(b.get("scrape_configs"), "job_name")
         for name in sorted(set(jobs_a) & set(jobs_b)):
@@ -154,7 +188,9 @@ def _without_targets(job: Any) -> Any:
     """A scrape job with its static targets left out (_target_moves names them one by one)."""
     if not isinstance(job, dict) or not job.get("static_configs"):
         return job
-    configs = [{k: v for k, v in sc.items() if k != "targets"} if isinstance(sc, dict) else sc for sc in job["static_configs"]]
+    configs = [
+        {k: v for k, v in sc.items() if k != "targets"} if isinstance(sc, dict) else sc for sc in job["static_configs"]
+    ]
     return {**job, "static_configs": configs}
 
 
@@ -162,12 +198,26 @@ def _target_moves(section: str, job: str, a: Any, b: Any) -> list[Change]:
     ta, tb = _static_targets(a), _static_targets(b)
     who = Subject(plain=f"scrape job {job}", md=f"scrape job `{job}`")
     out = [
-        who.change(section=section, file=PROMETHEUS, change="added", message=f"target {t} added", field=f"scrape_configs.{job}.targets", after=t)
+        who.change(
+            section=section,
+            file=PROMETHEUS,
+            change="added",
+            message=f"target {t} added",
+            field=f"scrape_configs.{job}.targets",
+            after=t,
+        )
         for t in tb
         if t not in ta
     ]
     out += [
-        who.change(section=section, file=PROMETHEUS, change="removed", message=f"target {t} removed", field=f"scrape_configs.{job}.targets", before=t)
+        who.change(
+            section=section,
+            file=PROMETHEUS,
+            change="removed",
+            message=f"target {t} removed",
+            field=f"scrape_configs.{job}.targets",
+            before=t,
+        )
         for t in ta
         if t not in tb
     ]
@@ -208,10 +258,26 @@ def _file_sd(base: dict[str, bytes], head: dict[str, bytes], section: str) -> li
             continue
         for target in sorted(set(a) | set(b)):
             if target not in a:
-                out.append(who.change(section=section, file=path, change="added", message=f"target {target} added", field="targets", after=_labels(b[target])))
+                out.append(
+                    who.change(
+                        section=section,
+                        file=path,
+                        change="added",
+                        message=f"target {target} added",
+                        field="targets",
+                        after=_labels(b[target]),
+                    )
+                )
             elif target not in b:
                 out.append(
-                    who.change(section=section, file=path, change="removed", message=f"target {target} removed", field="targets", before=_labels(a[target]))
+                    who.change(
+                        section=section,
+                        file=path,
+                        change="removed",
+                        message=f"target {target} removed",
+                        field="targets",
+                        before=_labels(a[target]),
+                    )
                 )
             elif a[target] != b[target]:
                 out.append(
@@ -264,20 +330,52 @@ def compare_alertmanager(base: dict[str, bytes], head: dict[str, bytes]) -> list
     who = _file_subject(file)
     out: list[Change] = []
     handled = ("route", "receivers", "inhibit_rules", "time_intervals", "mute_time_intervals")
-    out += _leaves(who, section, file, {k: v for k, v in a.items() if k not in handled}, {k: v for k, v in b.items() if k not in handled})
+    out += _leaves(
+        who,
+        section,
+        file,
+        {k: v for k, v in a.items() if k not in handled},
+        {k: v for k, v in b.items() if k not in handled},
+    )
     out += _routes(section, file, a.get("route") or {}, b.get("route") or {})
-    out += _named_items(section, file, "receiver", _by_name(a.get("receivers"), "name"), _by_name(b.get("receivers"), "name"), "receivers", _receiver_summary)
+    out += _named_items(
+        section,
+        file,
+        "receiver",
+        _by_name(a.get("receivers"), "name"),
+        _by_name(b.get("receivers"), "name"),
+        "receivers",
+        _receiver_summary,
+    )
     for key in ("time_intervals", "mute_time_intervals"):
-        out += _named_items(section, file, "time interval", _by_name(a.get(key), "name"), _by_name(b.get(key), "name"), key, text_of)
+        out += _named_items(
+            section, file, "time interval", _by_name(a.get(key), "name"), _by_name(b.get(key), "name"), key, text_of
+        )
     ia = {json.dumps(r, sort_keys=True): r for r in a.get("inhibit_rules") or []}
     ib = {json.dumps(r, sort_keys=True): r for r in b.get("inhibit_rules") or []}
     inhibit = Subject(plain="inhibit rule", md="inhibit rule")
     for k in sorted(set(ia) | set(ib)):
         if k not in ia:
-            out.append(inhibit.change(section=section, file=file, change="added", message="added: " + _inhibit_text(ib[k]), field="inhibit_rules", after=_yaml_text(ib[k])))
+            out.append(
+                inhibit.change(
+                    section=section,
+                    file=file,
+                    change="added",
+                    message="added: " + _inhibit_text(ib[k]),
+                    field="inhibit_rules",
+                    after=_yaml_text(ib[k]),
+                )
+            )
         elif k not in ib:
             out.append(
-                inhibit.change(section=section, file=file, change="removed", message="removed: " + _inhibit_text(ia[k]), field="inhibit_rules", before=_yaml_text(ia[k]))
+                inhibit.change(
+                    section=section,
+                    file=file,
+                    change="removed",
+                    message="removed: " + _inhibit_text(ia[k]),
+                    field="inhibit_rules",
+                    before=_yaml_text(ia[k]),
+                )
             )
     return out
 
@@ -312,10 +410,28 @@ def _routes(section: str, file: str, a: dict[str, Any], b: dict[str, Any], where
     ca, cb = _children(a), _children(b)
     for name in [n for n in cb if n not in ca]:
         sub = Subject(plain=f"{where} -> {name}", md=f"{where} → `{name}`")
-        out.append(sub.change(section=section, file=file, change="added", message="route added", field="routes", after=_yaml_text(redact(cb[name]))))
+        out.append(
+            sub.change(
+                section=section,
+                file=file,
+                change="added",
+                message="route added",
+                field="routes",
+                after=_yaml_text(redact(cb[name])),
+            )
+        )
     for name in [n for n in ca if n not in cb]:
         sub = Subject(plain=f"{where} -> {name}", md=f"{where} → `{name}`")
-        out.append(sub.change(section=section, file=file, change="removed", message="route removed", field="routes", before=_yaml_text(redact(ca[name]))))
+        out.append(
+            sub.change(
+                section=section,
+                file=file,
+                change="removed",
+                message="route removed",
+                field="routes",
+                before=_yaml_text(redact(ca[name])),
+            )
+        )
     common_a = [n for n in ca if n in cb]
     common_b = [n for n in cb if n in ca]
     if common_a != common_b:
@@ -382,14 +498,32 @@ def compare_files(base: dict[str, bytes], head: dict[str, bytes], paths: list[st
         docs_a, docs_b = _documents(path, base[path]), _documents(path, head[path])
         if docs_a is None or docs_b is None or path.startswith("rules/"):
             added, removed = line_counts(base[path], head[path])
-            out.append(who.change(section=section, file=path, change="changed", message=f"changed (+{added} -{removed} lines)"))
+            out.append(
+                who.change(section=section, file=path, change="changed", message=f"changed (+{added} -{removed} lines)")
+            )
             continue
         for name in sorted(set(docs_a) | set(docs_b)):
             sub = Subject(plain=f"{path} {name}".strip(), md=f"`{path}` {name}".strip()) if name else who
             if name not in docs_a:
-                out.append(sub.change(section=section, file=path, change="added", message="added", after=_yaml_text(redact(docs_b[name]))))
+                out.append(
+                    sub.change(
+                        section=section,
+                        file=path,
+                        change="added",
+                        message="added",
+                        after=_yaml_text(redact(docs_b[name])),
+                    )
+                )
             elif name not in docs_b:
-                out.append(sub.change(section=section, file=path, change="removed", message="removed", before=_yaml_text(redact(docs_a[name]))))
+                out.append(
+                    sub.change(
+                        section=section,
+                        file=path,
+                        change="removed",
+                        message="removed",
+                        before=_yaml_text(redact(docs_a[name])),
+                    )
+                )
             else:
                 out += _leaves(sub, section, path, docs_a[name], docs_b[name])
     return out
@@ -410,6 +544,10 @@ def _documents(path: str, data: bytes) -> dict[str, Any] | None:
     out: dict[str, Any] = {}
     for i, doc in enumerate(docs):
         meta = doc.get("metadata") if isinstance(doc, dict) else None
-        name = f"{doc.get('kind', '')}/{meta.get('name', '')}" if isinstance(meta, dict) else ("" if len(docs) == 1 else f"#{i}")
+        name = (
+            f"{doc.get('kind', '')}/{meta.get('name', '')}"
+            if isinstance(meta, dict)
+            else ("" if len(docs) == 1 else f"#{i}")
+        )
         out[name] = doc
     return out

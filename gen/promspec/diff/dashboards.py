@@ -114,7 +114,9 @@ def compare_dashboards(base: dict[str, bytes], head: dict[str, bytes]) -> list[C
         title = side.dash.get("title", uid)
         who = Subject(plain=f"dashboard '{title}' ({uid})", md=f"dashboard **{title}** (`{uid}`)", extra={"uid": uid})
         if uid not in a:
-            changes.append(who.change(section=SECTION, file=side.path, change="added", message="added", after=side.path))
+            changes.append(
+                who.change(section=SECTION, file=side.path, change="added", message="added", after=side.path)
+            )
         elif uid not in b:
             changes.append(
                 who.change(section=SECTION, file=side.path, change="removed", message="removed", before=side.path)
@@ -170,7 +172,12 @@ def _variable_changes(who: Subject, file: str, da: dict[str, Any], db: dict[str,
         if var not in va:
             out.append(
                 sub.change(
-                    section=SECTION, file=file, change="added", message="added", field=field, after=text_of(vb[var].get("query"))
+                    section=SECTION,
+                    file=file,
+                    change="added",
+                    message="added",
+                    field=field,
+                    after=text_of(vb[var].get("query")),
                 )
             )
         elif var not in vb:
@@ -191,7 +198,9 @@ def _variable_changes(who: Subject, file: str, da: dict[str, Any], db: dict[str,
                         section=SECTION,
                         file=file,
                         change="changed",
-                        message=f"{leaf.path} changed" if _long(leaf) else f"{leaf.path} {show(leaf.before)} -> {show(leaf.after)}",
+                        message=f"{leaf.path} changed"
+                        if _long(leaf)
+                        else f"{leaf.path} {show(leaf.before)} -> {show(leaf.after)}",
                         field=f"{field}.{leaf.path}",
                         before=text_of(leaf.before),
                         after=text_of(leaf.after),
@@ -222,7 +231,9 @@ def match_panels(pa: list[Placed], pb: list[Placed]) -> dict[Any, Any]:
     free_a = [p for p in pa if p.key not in pairs.values()]
     free_b = [p for p in pb if p.key not in pairs]
     for same in (
-        lambda x, y: bool(_exprs(x.panel)) and _exprs(x.panel) == _exprs(y.panel) and x.panel.get("type") == y.panel.get("type"),
+        lambda x, y: (
+            bool(_exprs(x.panel)) and _exprs(x.panel) == _exprs(y.panel) and x.panel.get("type") == y.panel.get("type")
+        ),
         lambda x, y: _place(x.panel) == _place(y.panel) and x.row == y.row,
     ):
         for q in list(free_b):

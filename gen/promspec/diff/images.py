@@ -69,7 +69,9 @@ def plan_shots(
                 old = _find(a[c.uid].dash, new.get("title"), None)
         if c.change == "added":
             old = None
-        before = Shot(dash=a[c.uid].dash, panel=old, path=os.path.join(directory, f"{stem}-before.png")) if old else None
+        before = (
+            Shot(dash=a[c.uid].dash, panel=old, path=os.path.join(directory, f"{stem}-before.png")) if old else None
+        )
         after = Shot(dash=b[c.uid].dash, panel=new, path=os.path.join(directory, f"{stem}-after.png")) if new else None
         out[(c.uid, c.panel)] = (before, after)
     return out
@@ -116,4 +118,3 @@ def render_images(
         pair = shots.get((c.uid or "", c.panel or ""))
         out.append(with_images(c, named(pair[0]), named(pair[1])) if pair else c)
     return out
-

@@ -39,7 +39,7 @@ def markdown(changes: list[Change], base: str, head: str, relative_to: str = "."
         if any(c.section == s for c in changes)
     )
     out += [f"{len(changes)} change{'s' if len(changes) != 1 else ''} ({counts}).", ""]
-    shown: set = set()
+    shown: set[tuple[str | None, int | None, str | None, str | None]] = set()
     for section in SECTIONS:
         items = [c for c in changes if c.section == section]
         if not items:

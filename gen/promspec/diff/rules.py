@@ -80,7 +80,11 @@ def compare_rules(base: dict[str, bytes], head: dict[str, bytes]) -> list[Change
         if key not in a:
             changes.append(
                 who.change(
-                    section=section, file=b[key].file, change="added", message="added", after=flat(b[key].rule.get("expr"))
+                    section=section,
+                    file=b[key].file,
+                    change="added",
+                    message="added",
+                    after=flat(b[key].rule.get("expr")),
                 )
             )
             continue
@@ -124,7 +128,13 @@ def _rule_changes(who: Subject, section: str, pa: Placed, pb: Placed) -> list[Ch
     def add(message: str, field: str, before: str = "", after: str = "") -> None:
         out.append(
             who.change(
-                section=section, file=pb.file, change="changed", message=message, field=field, before=before, after=after
+                section=section,
+                file=pb.file,
+                change="changed",
+                message=message,
+                field=field,
+                before=before,
+                after=after,
             )
         )
 
@@ -199,12 +209,16 @@ def _slo_changes(a: dict[RuleKey, Placed], b: dict[RuleKey, Placed]) -> list[Cha
         who = _slo_subject(slo)
         if slo not in ia:
             labels = ib[slo].rule.get("labels") or {}
-            out.append(who.change(section="SLOs", file=ib[slo].file, change="added", message="added", after=_slo_text(labels)))
+            out.append(
+                who.change(section="SLOs", file=ib[slo].file, change="added", message="added", after=_slo_text(labels))
+            )
             continue
         if slo not in ib:
             labels = ia[slo].rule.get("labels") or {}
             out.append(
-                who.change(section="SLOs", file=ia[slo].file, change="removed", message="removed", before=_slo_text(labels))
+                who.change(
+                    section="SLOs", file=ia[slo].file, change="removed", message="removed", before=_slo_text(labels)
+                )
             )
             continue
         la, lb = ia[slo].rule.get("labels") or {}, ib[slo].rule.get("labels") or {}
@@ -227,11 +241,7 @@ def _slo_changes(a: dict[RuleKey, Placed], b: dict[RuleKey, Placed]) -> list[Cha
         recorded = sorted(
             {key for key in set(a) | set(b) if key[0] == "record" and dict(key[2]).get("slo_id") == slo},
         )
-        changed = [
-            key
-            for key in recorded
-            if flat(_expr(a, key)) != flat(_expr(b, key)) and key[1] != "slo:info"
-        ]
+        changed = [key for key in recorded if flat(_expr(a, key)) != flat(_expr(b, key)) and key[1] != "slo:info"]
         sli = [key for key in changed if _reads_raw_series(_expr(a, key)) or _reads_raw_series(_expr(b, key))]
         for key in sli:
             before, after = _expr(a, key), _expr(b, key)

@@ -11,7 +11,6 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
-
 def output_roots() -> tuple[str, ...]:
     """Every top-level directory `generate` writes: what a diff reads."""
     from ..render.outputs import ROOTS

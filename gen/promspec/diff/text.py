@@ -108,6 +108,9 @@ def secret(path: str) -> bool:
 
 
 HIDDEN = "(hidden)"
+# Grafana variables in a matcher's value: named stand-ins while parsing, put back in the words.
+VARIABLE = re.compile(r"\$\{?(\w+)(?::\w+)?\}?")
+UNVAR = re.compile(r"__var_(\w+?)__")
 
 
 def redact(value: Any) -> Any:
@@ -136,14 +139,15 @@ def selectors(expr: str) -> list[Selector] | None:
 
     try:
         # Dashboard queries hold Grafana variables; both sides get the same stand-ins, so they cancel out.
-        tree = parse(substitute(expr, {"__rate_interval": "5m", "__interval": "1m", "__range": "1h", "": "5m"}, ".*"))
+        named = VARIABLE.sub(lambda m: m.group(0) if m.group(1).startswith("__") else f"__var_{m.group(1)}__", expr)
+        tree = parse(substitute(named, {"__rate_interval": "5m", "__interval": "1m", "__range": "1h", "": "5m"}, ".*"))
     except PromQLError:
         return None
     out: list[Selector] = []
 
     def visit(node: Any) -> None:
         if isinstance(node, pp.VectorSelector):
-            matchers = frozenset(str(m) for m in node.matchers.matchers if m.name != "__name__")
+            matchers = frozenset(UNVAR.sub(r"$\1", str(m)) for m in node.matchers.matchers if m.name != "__name__")
             out.append(Selector(name=node.name or "", matchers=matchers))
 
     pp.walk(tree, visit, None)

@@ -117,7 +117,6 @@ class Dashboard:
     imported: dict | None = None  # a Grafana JSON export (spec.file), rendered as it is
     dropped: list = field(default_factory=list)  # [DroppedPanel]: preset panels not drawn, and why
 
-
     def panels(self):
         """Every panel with its row, in layout order."""
         for row in self.rows:
