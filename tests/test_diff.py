@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 
 import pytest
 import yaml
@@ -323,3 +324,67 @@ def test_a_catalog_that_never_listed_a_preset_metric_is_not_warned_about():
     # tests/fixtures/base catalogues three llm_* metrics: the LLM guide's other panels are left out quietly.
     _project, report = load_project([os.path.join(REPO, "tests", "fixtures", "base")], env={})
     assert [w for w in report.warnings if "leaves out panel" in w.message] == []
+
+
+def _stat(red_at: float) -> dict:
+    return {
+        "id": 5,
+        "title": "Answer",
+        "type": "stat",
+        "gridPos": {"x": 0, "y": 0, "w": 6, "h": 5},
+        "fieldConfig": {
+            "defaults": {
+                "unit": "none",
+                "thresholds": {
+                    "mode": "absolute",
+                    "steps": [{"color": "green", "value": None}, {"color": "red", "value": red_at}],
+                },
+            }
+        },
+        "targets": [{"refId": "A", "expr": "answer", "instant": True}],
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.serial
+def test_images_draw_live_data_from_prometheus(tmp_path, prometheus_factory):
+    pytest.importorskip("promspec.preview.render").find_chromium()
+    from promspec.preview.render import fetch_data
+
+    rules = tmp_path / "rules.yml"
+    rules.write_text("groups:\n- name: g\n  interval: 1s\n  rules:\n  - record: answer\n    expr: vector(42)\n")
+    config = tmp_path / "prometheus.yml"
+    config.write_text(f"global: {{evaluation_interval: 1s}}\nrule_files: [{rules}]\n")
+    prom = prometheus_factory(str(config))
+    deadline = time.monotonic() + 30
+    # The preview queries at a whole second: wait until the series is older than that.
+    while not prom.query_at("answer", time.time() - 2) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    for side, red_at in (("a", 40), ("b", 50)):  # 42 is red before, green after
+        (tmp_path / side / "dashboards").mkdir(parents=True)
+        (tmp_path / side / "dashboards" / "d.json").write_bytes(_dash([_stat(red_at)]))
+    # The oracle: what the preview's data fetch reads for this panel, straight from Prometheus.
+    data = fetch_data({"panels": [_stat(40)]}, prom.url, "5m")
+    assert data[5]["A"][0]["values"][-1][1] == 42.0
+    proc = run_promspec(
+        "diff",
+        str(tmp_path / "a"),
+        str(tmp_path / "b"),
+        "--format",
+        "json",
+        "--images",
+        str(tmp_path / "img"),
+        "--prometheus",
+        prom.url,
+        "--range",
+        "5m",
+        check=0,
+    )
+    (change,) = json.loads(proc.stdout)["changes"]
+    assert change["message"] == "thresholds changed" and (change["before"], change["after"]) == (
+        "green@base, red@40",
+        "green@base, red@50",
+    )
+    before, after = change["image_before"], change["image_after"]
+    assert before.endswith("d1-5-before.png") and after.endswith("d1-5-after.png")
+    assert open(before, "rb").read() != open(after, "rb").read()
