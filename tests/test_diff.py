@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -387,4 +388,4 @@ def test_images_draw_live_data_from_prometheus(tmp_path, prometheus_factory):
     )
     before, after = change["image_before"], change["image_after"]
     assert before.endswith("d1-5-before.png") and after.endswith("d1-5-after.png")
-    assert open(before, "rb").read() != open(after, "rb").read()
+    assert Path(before).read_bytes() != Path(after).read_bytes()
