@@ -389,3 +389,32 @@ def test_images_draw_live_data_from_prometheus(tmp_path, prometheus_factory):
     before, after = change["image_before"], change["image_after"]
     assert before.endswith("d1-5-before.png") and after.endswith("d1-5-after.png")
     assert Path(before).read_bytes() != Path(after).read_bytes()
+
+
+@pytest.mark.slow
+def test_a_backend_version_bump_that_counts_client_aborts_is_named(tmp_path):
+    before, after = tmp_path / "before", tmp_path / "after"
+    shutil.copytree(os.path.join(REPO, "specs"), before / "specs")
+    shutil.copytree(os.path.join(REPO, "specs"), after / "specs")
+    svc = after / "specs" / "services" / "vllm.yml"
+    text = svc.read_text()
+    assert text.count("  backend: vllm\n") == 1
+    svc.write_text(text.replace("  backend: vllm\n", '  backend: vllm\n  backend_version: "0.12"\n'))
+    line = 1 + svc.read_text().splitlines().index('  backend_version: "0.12"')
+    proc = run_promspec("diff", str(before), str(after), "--render", "--format", "json", check=0)
+    slos = [c for c in json.loads(proc.stdout)["changes"] if c["section"] == "SLOs"]
+    assert [(c["slo"], c["rule"], c["message"]) for c in slos] == [
+        (
+            "chat-vllm-errors",
+            "slo:sli_errors:rate5m",
+            "SLI query slo:sli_errors:rate5m changed: "
+            'vllm:request_success_total: finished_reason="error" -> finished_reason="abort"',
+        )
+    ]
+    assert slos[0]["before"] == 'sum(rate(vllm:request_success_total{job="vllm",finished_reason="error"}[5m]))'
+    assert slos[0]["after"] == 'sum(rate(vllm:request_success_total{job="vllm",finished_reason="abort"}[5m]))'
+    assert slos[0]["cause"].startswith(
+        'vllm 0.12: signal errors reads vllm:request_success_total{finished_reason="abort"} '
+        "(Before 0.13 vLLM counts no failed requests; aborted requests (mostly client disconnects/cancellations)"
+    )
+    assert slos[0]["cause"].endswith(f"at {svc}:{line}:20")

@@ -340,11 +340,9 @@ def diff(base, head, fmt, render, specs_dir, output, images_dir, prometheus_url,
     BASE and HEAD are git revisions or directories of rendered output; BASE defaults to the merge
     base with main, HEAD to the work tree (the current directory).
     """
-    import dataclasses
-
     from .diff.compare import compare
     from .diff.report import as_json, markdown
-    from .diff.sources import SourceError, default_base, read_side, vanished_causes
+    from .diff.sources import SourceError, default_base, read_causes, read_side
 
     if (prometheus_url or images_url) and not images_dir:
         _fail("--prometheus and --images-url draw and link panel images: add --images DIR")
@@ -359,14 +357,9 @@ def diff(base, head, fmt, render, specs_dir, output, images_dir, prometheus_url,
         changes = compare(files_a, files_b)
     except SourceError as exc:
         _fail(str(exc))
-    if any(c.change == "removed" and c.panel is not None for c in changes):
-        causes = vanished_causes(head, specs_dir)  # why the head's presets left a panel out, if they did
-        changes = [
-            dataclasses.replace(c, cause=causes[(c.uid or "", c.panel or "")])
-            if c.change == "removed" and (c.uid or "", c.panel or "") in causes
-            else c
-            for c in changes
-        ]
+    if any((c.change == "removed" and c.panel is not None) or (c.section == "SLOs" and c.rule) for c in changes):
+        causes = read_causes(head, specs_dir)  # why the head's presets left a panel out; what an SLI reads
+        changes = [_with_cause(c, causes) for c in changes]
     if images_dir:
         from .diff.images import render_images
         from .preview.render import PreviewError
@@ -387,6 +380,17 @@ def diff(base, head, fmt, render, specs_dir, output, images_dir, prometheus_url,
         write_file(output, text.encode("utf-8"))
     else:
         click.echo(text, nl=False)
+
+
+def _with_cause(change, causes):
+    """change with what the head's specs say about it: a left-out panel's cause, an SLI's engine signal."""
+    import dataclasses
+
+    if change.change == "removed" and (change.uid or "", change.panel or "") in causes.panels:
+        return dataclasses.replace(change, cause=causes.panels[(change.uid or "", change.panel or "")])
+    if change.section == "SLOs" and change.rule and change.slo in causes.slis:
+        return dataclasses.replace(change, cause=causes.slis[change.slo])
+    return change
 
 
 @cli.command()

@@ -6,6 +6,7 @@ import os
 import subprocess
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -120,21 +121,56 @@ def _render(specs_dir: str, label: str = "") -> dict[str, bytes]:
     return {p: b for p, b in render_project(project).items() if p.split("/", 1)[0] in output_roots()}
 
 
-def _causes(specs_dir: str, label: str = "") -> dict[tuple[str, str], str]:
-    """(dashboard uid, panel title) -> why the presets left that panel out, with the cause's file:line:col."""
+@dataclass(frozen=True, kw_only=True)
+class Causes:
+    """Why the output is what it is, from a side's specs: what the rendered files alone cannot say."""
+
+    panels: dict[tuple[str, str], str] = field(default_factory=dict)  # (uid, title) -> why it was left out
+    slis: dict[str, str] = field(default_factory=dict)  # slo id -> the engine signal its SLI reads, and why
+
+
+def _where(pos: object, specs_dir: str, label: str) -> str:
+    root = os.path.dirname(specs_dir) + os.sep
+    where = str(pos)
+    return label + where[len(root) :] if label and where.startswith(root) else where
+
+
+def _sli_causes(project: Any, specs_dir: str, label: str) -> dict[str, str]:
+    """slo id -> "vllm 0.12: signal errors reads vllm:x{...}: <the adapter's note>, at file:line:col"."""
+    out = {}
+    for service in project.services:
+        backend = project.backends.get(service.backend)
+        if backend is None:
+            continue
+        spec = service.ref.doc.data.get("spec") or {}
+        version = str(spec.get("backend_version", "")) or backend.default_version
+        at = service.ref.at("backend_version") if "backend_version" in spec else service.ref.at("backend")
+        for slo in service.slos:
+            variant = backend.variant(slo.signal, version) if slo.signal else None
+            if variant is None:
+                continue
+            note = " ".join(str((variant.ref.node() or {}).get("note", "")).split())
+            selector = f"{variant.metric}{{{variant.matchers}}}" if variant.matchers else variant.metric
+            out[slo.id] = (
+                f"{backend.name} {version}: signal {slo.signal} reads {selector}"
+                + (f" ({note})" if note else "")
+                + f", at {_where(at.pos(), specs_dir, label)}"
+            )
+    return out
+
+
+def _causes(specs_dir: str, label: str = "") -> Causes:
+    """What the side's specs say about its output: presets' left-out panels, SLIs' engine signals."""
     from ..check.vanished_panels import vanished_panels
     from ..compile.dashboards.project import compile_project
 
     project = _load(specs_dir, label)
     _ctx, compiled = compile_project(project)
     dashes = [dash for dash, _data in compiled.values()]
-    root = os.path.dirname(specs_dir) + os.sep
-    out = {}
-    for v in vanished_panels(project, dashes):
-        where = str(v.pos)
-        where = label + where[len(root) :] if label and where.startswith(root) else where
-        out[(v.uid, v.panel)] = f"{v.reason}, at {where}"
-    return out
+    panels = {
+        (v.uid, v.panel): f"{v.reason}, at {_where(v.pos, specs_dir, label)}" for v in vanished_panels(project, dashes)
+    }
+    return Causes(panels=panels, slis=_sli_causes(project, specs_dir, label))
 
 
 def _with_specs(name: str, specs_dir: str, cwd: str, use: Callable[[str, str], T]) -> T:
@@ -173,10 +209,10 @@ def read_side(name: str, render_specs: str = "", cwd: str = ".") -> dict[str, by
     return _read_rev(name, repo, output_roots(), prefix)
 
 
-def vanished_causes(name: str, specs_dir: str = "specs", cwd: str = ".") -> dict[tuple[str, str], str]:
-    """Why the side's presets leave panels out ({} when the side has no specs that load: the diff then
-    names the removal without a cause)."""
+def read_causes(name: str, specs_dir: str = "specs", cwd: str = ".") -> Causes:
+    """What the side's specs say about its output (empty when the side has no specs that load: the diff
+    then names each change without a cause)."""
     try:
         return _with_specs(name, specs_dir, cwd, _causes)
     except SourceError:
-        return {}
+        return Causes()
