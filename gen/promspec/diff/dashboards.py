@@ -222,7 +222,15 @@ def _place(panel: dict[str, Any]) -> tuple[Any, ...]:
     return (panel.get("type"), g.get("x"), g.get("y"), g.get("w"), g.get("h"))
 
 
-def match_panels(pa: list[Placed], pb: list[Placed]) -> dict[Any, Any]:
+def _same_queries(x: Placed, y: Placed) -> bool:
+    return bool(_exprs(x.panel)) and _exprs(x.panel) == _exprs(y.panel) and x.panel.get("type") == y.panel.get("type")
+
+
+def _same_place(x: Placed, y: Placed) -> bool:
+    return _place(x.panel) == _place(y.panel) and x.row == y.row
+
+
+def match_panels(pa: list[Placed], pb: list[Placed]) -> dict[tuple[str, Any], tuple[str, Any]]:
     """head key -> base key for panels that are the same panel: same id; else (ids hash titles, so a rename
     or a move to another row changes the id) the same queries, or the same type and place with the same
     title or queries. Each base panel pairs once."""
@@ -230,12 +238,7 @@ def match_panels(pa: list[Placed], pb: list[Placed]) -> dict[Any, Any]:
     pairs = {p.key: p.key for p in pb if p.key in ka}
     free_a = [p for p in pa if p.key not in pairs.values()]
     free_b = [p for p in pb if p.key not in pairs]
-    for same in (
-        lambda x, y: (
-            bool(_exprs(x.panel)) and _exprs(x.panel) == _exprs(y.panel) and x.panel.get("type") == y.panel.get("type")
-        ),
-        lambda x, y: _place(x.panel) == _place(y.panel) and x.row == y.row,
-    ):
+    for same in (_same_queries, _same_place):
         for q in list(free_b):
             found = next((p for p in free_a if same(p, q)), None)
             if found is not None:

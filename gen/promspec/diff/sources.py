@@ -23,7 +23,7 @@ class SourceError(Exception):
     """A side that cannot be read: not a directory, not a git revision, or broken specs."""
 
 
-def _git(args: list, cwd: str) -> str:
+def _git(args: list[str], cwd: str) -> str:
     """Run a read-only git command; its stdout, or SourceError with git's message."""
     proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -49,7 +49,7 @@ def default_base(cwd: str = ".") -> str:
     raise SourceError("no merge base with main or master: name the base revision, e.g. `promspec diff HEAD~1`")
 
 
-def _read_dir(directory: str, roots: tuple) -> dict[str, bytes]:
+def _read_dir(directory: str, roots: tuple[str, ...]) -> dict[str, bytes]:
     files = {}
     for root in roots:
         base = os.path.join(directory, root)
@@ -62,7 +62,7 @@ def _read_dir(directory: str, roots: tuple) -> dict[str, bytes]:
     return files
 
 
-def _read_rev(rev: str, repo: str, roots: tuple, prefix: str = "") -> dict[str, bytes]:
+def _read_rev(rev: str, repo: str, roots: tuple[str, ...], prefix: str = "") -> dict[str, bytes]:
     """Files under roots at a revision, read with git's object database (nothing is checked out)."""
     paths = [f"{prefix}{r}" for r in roots]
     listing = _git(["ls-tree", "-r", "-z", "--full-tree", rev, "--", *paths], repo)
