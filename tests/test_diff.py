@@ -418,3 +418,14 @@ def test_a_backend_version_bump_that_counts_client_aborts_is_named(tmp_path):
         "(Before 0.13 vLLM counts no failed requests; aborted requests (mostly client disconnects/cancellations)"
     )
     assert slos[0]["cause"].endswith(f"at {svc}:{line}:20")
+
+
+def test_a_change_under_every_directory_generate_writes_is_named():
+    from promspec.diff.sources import output_roots
+
+    roots = output_roots()
+    assert {"rules", "prometheus", "dashboards", "alertmanager", "kubernetes", "blackbox"} <= set(roots)
+    for root in roots:
+        path = f"{root}/new-kind.yml"
+        for base, head in (({}, {path: b"a: 1\n"}), ({path: b"a: 1\n"}, {}), ({path: b"a: 1\n"}, {path: b"a: 2\n"})):
+            assert [c.file for c in compare(base, head)] == [path], (root, base, head)
