@@ -317,15 +317,28 @@ def test_one_panel_change_changes_only_that_panels_lines_and_diff_says_so(tmp_pa
 
     proc = run_promspec("diff", str(before), str(after), "--format", "json", check=0)
     changes = json.loads(proc.stdout)["changes"]
+    queue_id = json.loads(b[changed[0]])["panels"][queue]["id"]
     assert changes == [
         {
             "section": "Dashboards",
-            "subject": "dashboard **Chat latency**, panel 'Queue'",
-            "message": "query A: expression changed",
+            "file": "dashboards/inference/chat-latency.json",
+            "change": "changed",
+            "subject": "dashboard 'Chat latency', panel 'Queue'",
+            "uid": "chat-latency",
+            "panel_id": queue_id,
+            "panel": "Queue",
+            "rule": None,
+            "slo": None,
+            "field": "targets.A.expr",
+            "message": "query A: expression changed: "
+            'vllm:request_queue_time_seconds_bucket: matcher instance=~"$instance" added',
             "before": 'histogram_quantile(0.9, sum by (le) (rate(vllm:request_queue_time_seconds_bucket{job=~"$job"}'
             "[$__rate_interval])))",
             "after": 'histogram_quantile(0.9, sum by (le) (rate(vllm:request_queue_time_seconds_bucket{job=~"$job", '
             'instance=~"$instance"}[$__rate_interval])))',
+            "cause": None,
+            "image_before": None,
+            "image_after": None,
         }
     ]
     md = run_promspec("diff", str(before), str(after), check=0).stdout

@@ -319,16 +319,33 @@ def import_(fmt, files, output, conventions, strict) -> None:
 @click.option("--render", is_flag=True, help="Render both sides from their specs instead of reading rendered files.")
 @click.option("--specs", "specs_dir", default="specs", show_default=True, help="The specs directory --render reads.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report to a file.")
-def diff(base, head, fmt, render, specs_dir, output) -> None:
-    """Explain what changed in rules, alerts, SLOs and dashboards from BASE to HEAD.
+@click.option(
+    "--images",
+    "images_dir",
+    type=click.Path(file_okay=False),
+    help="Draw each changed panel before and after as PNGs into this directory (headless Chromium).",
+)
+@click.option("--prometheus", "prometheus_url", metavar="URL", help="With --images: draw the panels' data from here.")
+@click.option("--range", "time_range", default="1h", show_default=True, help="With --prometheus: the charts' range.")
+@click.option(
+    "--images-url",
+    metavar="URL",
+    default="",
+    help="Link the images as URL/<file> in the report (where CI publishes them), not by their path.",
+)
+def diff(base, head, fmt, render, specs_dir, output, images_dir, prometheus_url, time_range, images_url) -> None:
+    """Explain what changed in the rendered output from BASE to HEAD: rules, alerts, SLOs, rule tests,
+    dashboards, scrape config, Alertmanager, Kubernetes and blackbox files.
 
     BASE and HEAD are git revisions or directories of rendered output; BASE defaults to the merge
     base with main, HEAD to the work tree (the current directory).
     """
     from .diff.compare import compare
     from .diff.report import as_json, markdown
-    from .diff.sources import SourceError, default_base, read_side
+    from .diff.sources import SourceError, default_base, read_causes, read_side
 
+    if (prometheus_url or images_url) and not images_dir:
+        _fail("--prometheus and --images-url draw and link panel images: add --images DIR")
     try:
         base = base or default_base()
         head = head or "."
@@ -336,17 +353,44 @@ def diff(base, head, fmt, render, specs_dir, output) -> None:
             if os.path.isdir(side):
                 _recover_output(side)
         render_specs = specs_dir if render else ""
-        changes = compare(read_side(base, render_specs), read_side(head, render_specs))
+        files_a, files_b = read_side(base, render_specs), read_side(head, render_specs)
+        changes = compare(files_a, files_b)
     except SourceError as exc:
         _fail(str(exc))
+    if any((c.change == "removed" and c.panel is not None) or (c.section == "SLOs" and c.rule) for c in changes):
+        causes = read_causes(head, specs_dir)  # why the head's presets left a panel out; what an SLI reads
+        changes = [_with_cause(c, causes) for c in changes]
+    if images_dir:
+        from .diff.images import render_images
+        from .preview.render import PreviewError
+
+        try:
+            os.makedirs(images_dir, exist_ok=True)
+            changes = render_images(changes, files_a, files_b, images_dir, prometheus_url, time_range, images_url)
+        except (PreviewError, OSError) as exc:
+            _fail(f"--images: {exc}")
     label_head = "work tree" if head == "." else head
-    text = (as_json if fmt == "json" else markdown)(changes, base, label_head)
+    if fmt == "json":
+        text = as_json(changes, base, label_head)
+    else:
+        text = markdown(changes, base, label_head, os.path.dirname(os.path.abspath(output)) if output else ".")
     if output:
         from .render.tree import write_file
 
         write_file(output, text.encode("utf-8"))
     else:
         click.echo(text, nl=False)
+
+
+def _with_cause(change, causes):
+    """change with what the head's specs say about it: a left-out panel's cause, an SLI's engine signal."""
+    import dataclasses
+
+    if change.change == "removed" and (change.uid or "", change.panel or "") in causes.panels:
+        return dataclasses.replace(change, cause=causes.panels[(change.uid or "", change.panel or "")])
+    if change.section == "SLOs" and change.rule and change.slo in causes.slis:
+        return dataclasses.replace(change, cause=causes.slis[change.slo])
+    return change
 
 
 @cli.command()

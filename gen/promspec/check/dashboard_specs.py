@@ -19,6 +19,9 @@ def check_dashboards(project, report) -> None:
     written = spec_dashboards(project.extra.get("Dashboard", []))
     _check_names(written, report)
     dashes = project_dashboards(project, written)
+    from .vanished_panels import warn_vanished
+
+    warn_vanished(project, dashes, report)
     from ..compile.dashboards.compiler import context_for
 
     ctx = context_for(project, dashes)

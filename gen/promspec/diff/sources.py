@@ -5,15 +5,25 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
-ROOTS = ("rules", "dashboards")  # what a semantic diff reads: rule files and dashboards
+T = TypeVar("T")
+
+
+def output_roots() -> tuple[str, ...]:
+    """Every top-level directory `generate` writes: what a diff reads."""
+    from ..render.outputs import ROOTS
+
+    return tuple(ROOTS)
 
 
 class SourceError(Exception):
     """A side that cannot be read: not a directory, not a git revision, or broken specs."""
 
 
-def _git(args: list, cwd: str) -> str:
+def _git(args: list[str], cwd: str) -> str:
     """Run a read-only git command; its stdout, or SourceError with git's message."""
     proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -39,7 +49,7 @@ def default_base(cwd: str = ".") -> str:
     raise SourceError("no merge base with main or master: name the base revision, e.g. `promspec diff HEAD~1`")
 
 
-def _read_dir(directory: str, roots: tuple) -> dict[str, bytes]:
+def _read_dir(directory: str, roots: tuple[str, ...]) -> dict[str, bytes]:
     files = {}
     for root in roots:
         base = os.path.join(directory, root)
@@ -52,7 +62,7 @@ def _read_dir(directory: str, roots: tuple) -> dict[str, bytes]:
     return files
 
 
-def _read_rev(rev: str, repo: str, roots: tuple, prefix: str = "") -> dict[str, bytes]:
+def _read_rev(rev: str, repo: str, roots: tuple[str, ...], prefix: str = "") -> dict[str, bytes]:
     """Files under roots at a revision, read with git's object database (nothing is checked out)."""
     paths = [f"{prefix}{r}" for r in roots]
     listing = _git(["ls-tree", "-r", "-z", "--full-tree", rev, "--", *paths], repo)
@@ -91,10 +101,9 @@ def is_revision(name: str, repo: str | None) -> bool:
         return False
 
 
-def _render(specs_dir: str, label: str = "") -> dict[str, bytes]:
+def _load(specs_dir: str, label: str = "") -> Any:
     from ..diagnostics import SpecError
     from ..pipeline import load_project
-    from ..render.outputs import render_project
 
     try:
         project, _report = load_project([specs_dir])
@@ -102,29 +111,108 @@ def _render(specs_dir: str, label: str = "") -> dict[str, bytes]:
         text = str(exc).replace(os.path.dirname(specs_dir) + os.sep, label) if label else str(exc)
         where = f"{label}{os.path.basename(specs_dir)}" if label else specs_dir
         raise SourceError(f"specs in {where} do not load:\n{text}") from None
-    return {p: b for p, b in render_project(project).items() if p.split("/", 1)[0] in ROOTS}
+    return project
 
 
-def read_side(name: str, render_specs: str = "", cwd: str = ".") -> dict[str, bytes]:
-    """Rendered rules and dashboards of one side: a directory, a git revision, or (render_specs) its specs."""
-    repo = git_root(cwd)
+def _render(specs_dir: str, label: str = "") -> dict[str, bytes]:
+    from ..render.outputs import render_project
+
+    project = _load(specs_dir, label)
+    return {p: b for p, b in render_project(project).items() if p.split("/", 1)[0] in output_roots()}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Causes:
+    """Why the output is what it is, from a side's specs: what the rendered files alone cannot say."""
+
+    panels: dict[tuple[str, str], str] = field(default_factory=dict)  # (uid, title) -> why it was left out
+    slis: dict[str, str] = field(default_factory=dict)  # slo id -> the engine signal its SLI reads, and why
+
+
+def _where(pos: object, specs_dir: str, label: str) -> str:
+    root = os.path.dirname(specs_dir) + os.sep
+    where = str(pos)
+    return label + where[len(root) :] if label and where.startswith(root) else where
+
+
+def _sli_causes(project: Any, specs_dir: str, label: str) -> dict[str, str]:
+    """slo id -> "vllm 0.12: signal errors reads vllm:x{...}: <the adapter's note>, at file:line:col"."""
+    out = {}
+    for service in project.services:
+        backend = project.backends.get(service.backend)
+        if backend is None:
+            continue
+        spec = service.ref.doc.data.get("spec") or {}
+        version = str(spec.get("backend_version", "")) or backend.default_version
+        at = service.ref.at("backend_version") if "backend_version" in spec else service.ref.at("backend")
+        for slo in service.slos:
+            variant = backend.variant(slo.signal, version) if slo.signal else None
+            if variant is None:
+                continue
+            note = " ".join(str((variant.ref.node() or {}).get("note", "")).split())
+            selector = f"{variant.metric}{{{variant.matchers}}}" if variant.matchers else variant.metric
+            out[slo.id] = (
+                f"{backend.name} {version}: signal {slo.signal} reads {selector}"
+                + (f" ({note})" if note else "")
+                + f", at {_where(at.pos(), specs_dir, label)}"
+            )
+    return out
+
+
+def _causes(specs_dir: str, label: str = "") -> Causes:
+    """What the side's specs say about its output: presets' left-out panels, SLIs' engine signals."""
+    from ..check.vanished_panels import vanished_panels
+    from ..compile.dashboards.project import compile_project
+
+    project = _load(specs_dir, label)
+    _ctx, compiled = compile_project(project)
+    dashes = [dash for dash, _data in compiled.values()]
+    panels = {
+        (v.uid, v.panel): f"{v.reason}, at {_where(v.pos, specs_dir, label)}" for v in vanished_panels(project, dashes)
+    }
+    return Causes(panels=panels, slis=_sli_causes(project, specs_dir, label))
+
+
+def _with_specs(name: str, specs_dir: str, cwd: str, use: Callable[[str, str], T]) -> T:
+    """use(path of the side's specs directory, label for messages), for a directory or a git revision
+    (its specs are copied to a temporary directory, nothing is checked out)."""
     if os.path.isdir(name):  # a directory wins over a revision of the same name (write rev^{commit})
-        if render_specs:
-            return _render(os.path.join(name, render_specs))
-        return _read_dir(name, ROOTS)
+        return use(os.path.join(name, specs_dir), "")
+    repo = git_root(cwd)
     if repo is None or not is_revision(name, repo):
         raise SourceError(f"{name!r} is neither a directory nor a git revision")
     prefix = os.path.relpath(os.path.abspath(cwd), repo).replace(os.sep, "/")
     prefix = "" if prefix == "." else prefix + "/"
-    if not render_specs:
-        return _read_rev(name, repo, ROOTS, prefix)
-    specs = _read_rev(name, repo, (render_specs,), prefix)
+    specs = _read_rev(name, repo, (specs_dir,), prefix)
     if not specs:
-        raise SourceError(f"revision {name} has no {render_specs}/ to render")
+        raise SourceError(f"revision {name} has no {specs_dir}/ to render")
     with tempfile.TemporaryDirectory(prefix="promspec-diff-") as tmp:
         for path, data in specs.items():
             target = os.path.join(tmp, *path.split("/"))
             os.makedirs(os.path.dirname(target), exist_ok=True)
             with open(target, "wb") as fh:
                 fh.write(data)
-        return _render(os.path.join(tmp, render_specs), f"{name}:")
+        return use(os.path.join(tmp, specs_dir), f"{name}:")
+
+
+def read_side(name: str, render_specs: str = "", cwd: str = ".") -> dict[str, bytes]:
+    """Rendered output of one side: a directory, a git revision, or (render_specs) its specs."""
+    if render_specs:
+        return _with_specs(name, render_specs, cwd, _render)
+    if os.path.isdir(name):
+        return _read_dir(name, output_roots())
+    repo = git_root(cwd)
+    if repo is None or not is_revision(name, repo):
+        raise SourceError(f"{name!r} is neither a directory nor a git revision")
+    prefix = os.path.relpath(os.path.abspath(cwd), repo).replace(os.sep, "/")
+    prefix = "" if prefix == "." else prefix + "/"
+    return _read_rev(name, repo, output_roots(), prefix)
+
+
+def read_causes(name: str, specs_dir: str = "specs", cwd: str = ".") -> Causes:
+    """What the side's specs say about its output (empty when the side has no specs that load: the diff
+    then names each change without a cause)."""
+    try:
+        return _with_specs(name, specs_dir, cwd, _causes)
+    except SourceError:
+        return Causes()

@@ -11,7 +11,7 @@ import re
 from decimal import Decimal
 
 from ...catalog.backends import Backend
-from ...spec.dashboards import Dashboard, Link, Panel, Query, Row, Variable
+from ...spec.dashboards import Dashboard, DroppedPanel, Link, Panel, Query, Row, Variable
 from ...spec.model import Ref
 from ..promql import selector
 from .signals import Scope, anchor_metric, service_scope, signal_query
@@ -574,7 +574,7 @@ def gpu_fleet(m: _Make, project) -> Dashboard:
     xid = "promspec_gpu_xid_errors_total"
 
     def opt(name: str, panel: Panel) -> Panel | None:
-        return panel if _catalogued(project, name) else None
+        return panel  # _prune leaves it out, with a warning, when `name` is in no catalog
 
     rows = [
         m.row(
@@ -920,7 +920,7 @@ def host_overview(m: _Make, project, links: tuple) -> Dashboard:
     fs = '{job=~"$job", instance=~"$instance", fstype!~"tmpfs|overlay|squashfs"}'
 
     def opt(name: str, panel: Panel) -> Panel | None:
-        return panel if _catalogued(project, name) else None
+        return panel  # _prune leaves it out, with a warning, when `name` is in no catalog
 
     rows = [
         m.row(
@@ -1481,7 +1481,12 @@ def _prune(dashes: list, project) -> list:
     for dash in dashes:
         for row in dash.rows:
             for panel in row.panels:
-                panel.queries = [q for q in panel.queries if known(q)]
+                read = panel.queries
+                panel.queries = [q for q in read if known(q)]
+                if read and not panel.queries and panel.type != "text":
+                    missing = {n for q in read for n in panel_query(q.expr).metrics if n not in recorded}
+                    unknown = tuple(sorted(n for n in missing if not universe.known(n)))
+                    dash.dropped.append(DroppedPanel(row=row.title, title=panel.title, metrics=unknown))
             row.panels = [p for p in row.panels if p.queries or p.type == "text"]
         dash.rows = [r for r in dash.rows if r.panels]
         if any(p.queries for _r, p in dash.panels()):
