@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 
 import yaml
 
-SECTIONS = ("Alerts", "Recording rules", "SLOs", "Dashboards")
+SECTIONS = ("Alerts", "Recording rules", "SLOs", "Dashboards", "Fleet")  # Fleet: gen/promspec/fleet/diff.py
 # Keys Grafana rewrites on every save or export; they say nothing about what a dashboard shows.
 VOLATILE = ("id", "version", "iteration", "__inputs", "__requires", "__elements", "gnetId", "created", "updated")
 PANEL_VOLATILE = ("pluginVersion",)
@@ -452,6 +452,8 @@ def _short(value) -> str:
 
 def compare(base: dict, head: dict) -> list[Change]:
     """Every semantic change from base to head, grouped by section in a stable order."""
-    changes = compare_rules(base, head) + compare_dashboards(base, head)
+    from ..fleet.diff import compare_fleet  # fleet/ (issue 16): files per cluster and global tier
+
+    changes = compare_rules(base, head) + compare_dashboards(base, head) + compare_fleet(base, head)
     order = {s: i for i, s in enumerate(SECTIONS)}
     return sorted(changes, key=lambda c: order[c.section])

@@ -6,7 +6,7 @@ import os
 import subprocess
 import tempfile
 
-ROOTS = ("rules", "dashboards")  # what a semantic diff reads: rule files and dashboards
+ROOTS = ("rules", "dashboards", "fleet")  # what a semantic diff reads: rule files, dashboards, fleet/
 
 
 class SourceError(Exception):
