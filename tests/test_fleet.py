@@ -18,6 +18,11 @@ EXAMPLE = os.path.join(REPO, "docs", "examples", "fleet", "fleet.yml")
 FIXTURES = os.path.join(REPO, "tests", "fixtures", "fleet")
 
 
+def _fixture(name: str) -> dict:
+    with open(os.path.join(FIXTURES, name), encoding="utf-8") as fh:
+        return json.load(fh)
+
+
 def _spec(tmp_path, text: str | None = None, **replace: str) -> str:
     specs = tmp_path / "specs"
     specs.mkdir(exist_ok=True)
@@ -96,7 +101,12 @@ def test_shards_split_the_targets_by_hashmod_and_label_each_shard(tmp_path):
         (job,) = config["scrape_configs"]
         assert job["static_configs"][0]["targets"] == ["10.2.0.11:8000", "10.2.0.12:8000", "10.2.0.13:8000"]
         assert job["relabel_configs"][:2] == [
-            {"source_labels": ["__address__"], "modulus": 2, "target_label": "__tmp_promspec_shard", "action": "hashmod"},
+            {
+                "source_labels": ["__address__"],
+                "modulus": 2,
+                "target_label": "__tmp_promspec_shard",
+                "action": "hashmod",
+            },
             {"source_labels": ["__tmp_promspec_shard"], "regex": str(shard), "action": "keep"},
         ]
 
@@ -154,7 +164,7 @@ def test_mimir_and_thanos_layouts_match_their_documented_formats(tmp_path):
             assert eu["url"] == "http://mimir:8080/api/v1/push" and eu["headers"] == {"X-Scope-OrgID": "team-a"}
             content = _yaml(files, "fleet/global/mimir/llm-fleet.yml")
             assert content["namespace"] == "llm-fleet"
-            schema = json.load(open(os.path.join(FIXTURES, "mimirtool-rules.schema.json")))
+            schema = _fixture("mimirtool-rules.schema.json")
         else:
             assert sorted(p for p in files if p.startswith("fleet/global/")) == [
                 "fleet/global/thanos/rules/fleet.yml",
@@ -162,7 +172,7 @@ def test_mimir_and_thanos_layouts_match_their_documented_formats(tmp_path):
             ]
             assert eu["url"] == "http://thanos:8080/api/v1/receive" and eu["headers"] == {"THANOS-TENANT": "t1"}
             content = _yaml(files, "fleet/global/thanos/rules/fleet.yml")
-            schema = json.load(open(os.path.join(FIXTURES, "thanos-rules.schema.json")))
+            schema = _fixture("thanos-rules.schema.json")
             args = files["fleet/global/thanos/thanos-rule.args"].decode()
             assert "--query=http://thanos:8080\n" in args and "--alertmanagers.url=http://alertmanager:9093\n" in args
         jsonschema.validate(content, schema)
@@ -171,8 +181,8 @@ def test_mimir_and_thanos_layouts_match_their_documented_formats(tmp_path):
 
 def test_the_fixture_schemas_reject_what_the_docs_rule_out():
     """The fixtures are oracles only if they say no: a group without rules, a rule with both record and alert."""
-    mimir = json.load(open(os.path.join(FIXTURES, "mimirtool-rules.schema.json")))
-    thanos = json.load(open(os.path.join(FIXTURES, "thanos-rules.schema.json")))
+    mimir = _fixture("mimirtool-rules.schema.json")
+    thanos = _fixture("thanos-rules.schema.json")
     good = {"name": "g", "rules": [{"record": "a:b", "expr": "up"}]}
     jsonschema.validate({"namespace": "n", "groups": [good]}, mimir)
     for bad in (
@@ -338,7 +348,9 @@ spec:
 
 
 def test_sloth_conventions_slo_is_left_out_with_a_warning(tmp_path):
-    specs = _spec(tmp_path, **{"metadata: {name: chat}\nspec:\n": "metadata: {name: chat}\nspec:\n  conventions: sloth\n"})
+    specs = _spec(
+        tmp_path, **{"metadata: {name: chat}\nspec:\n": "metadata: {name: chat}\nspec:\n  conventions: sloth\n"}
+    )
     out, proc = _generate(tmp_path, specs)
     assert "keeps sloth conventions: fleet/ leaves it out" in proc.stderr
     assert "slo-" not in _files(out).get("fleet/global/vmalert/rules/fleet.yml", b"").decode()

@@ -11,10 +11,11 @@ import time
 
 import pytest
 import yaml
+
 from fleet_servers import SLO_ID, FleetEngine, VictoriaMetrics, VMAlert, fleet_spec, vmalert_args
-from ops_servers import AlertmanagerServer, WebhookReceiver, wait_for
 
 from conftest import promspec_in_process, require_tool
+from ops_servers import AlertmanagerServer, WebhookReceiver, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
@@ -104,10 +105,15 @@ def test_replayed_burst_fires_the_fleet_page_at_the_predicted_minute(tmp_path):
             with open(path, "w", encoding="utf-8") as fh:
                 yaml.safe_dump(content, fh)
         replay = [f"-replay.timeFrom={rfc3339(t0 + 3600)}", f"-replay.timeTo={rfc3339(end)}"]
-        import subprocess
-
         proc = subprocess.run(
-            [require_tool("vmalert"), *args, *replay, "-replay.disableProgressBar", "-replay.rulesDelay=0.5s", REPLAY_STEP],
+            [
+                require_tool("vmalert"),
+                *args,
+                *replay,
+                "-replay.disableProgressBar",
+                "-replay.rulesDelay=0.5s",
+                REPLAY_STEP,
+            ],
             cwd=vmalert,
             capture_output=True,
             text=True,
@@ -122,10 +128,16 @@ def test_replayed_burst_fires_the_fleet_page_at_the_predicted_minute(tmp_path):
         cluster = _first(alerts, alertname="ChatAvailabilityClusterErrorBudgetBurn", burn_tier="page-fast")
         assert cluster is not None and abs(cluster - (burst_at + 150)) <= STEP, cluster and cluster - burst_at
         clusters = {
-            s["metric"].get("cluster") for s in alerts if s["metric"]["alertname"] == "ChatAvailabilityClusterErrorBudgetBurn"
+            s["metric"].get("cluster")
+            for s in alerts
+            if s["metric"]["alertname"] == "ChatAvailabilityClusterErrorBudgetBurn"
         }
         assert clusters == {"eu"}
-        assert not any(s["metric"].get("cluster") for s in alerts if s["metric"]["alertname"].endswith("ErrorBudgetBurn") and "Cluster" not in s["metric"]["alertname"])
+        assert not any(
+            s["metric"].get("cluster")
+            for s in alerts
+            if s["metric"]["alertname"].endswith("ErrorBudgetBurn") and "Cluster" not in s["metric"]["alertname"]
+        )
     finally:
         vm.stop()
 

@@ -26,9 +26,7 @@ def _render(tmp_path, backend: str) -> str:
     specs = tmp_path / backend / "specs"
     specs.mkdir(parents=True)
     with open(EXAMPLE, encoding="utf-8") as fh:
-        text = fh.read().replace(
-            "backend: victoriametrics\n", f"backend: {backend}\n{BACKENDS[backend]}"
-        )
+        text = fh.read().replace("backend: victoriametrics\n", f"backend: {backend}\n{BACKENDS[backend]}")
     (specs / "fleet.yml").write_text(text)
     out = tmp_path / backend / "out"
     promspec_in_process("generate", str(specs), "-o", str(out), check=0)

@@ -8,10 +8,11 @@ read raw series (cluster), its windows, period and burn alerts sum those rates a
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass, replace
 
-from ..compile.promql import PromQLError, analyse, selector
+from ..compile.promql import PromQLError, analyse, number_text, parse_duration, selector
 from ..compile.slo import (
     CASCADE_WINDOW,
     LONG_INTERVAL,
@@ -26,8 +27,8 @@ from ..compile.slo import (
     slo_labels,
 )
 from ..diagnostics import Report
-from ..spec.model import Alert, Project, RecordingRule, RuleGroup, parse_duration
-from ..spec.services import SHORT_WINDOW, SLO, number_text
+from ..spec.model import Alert, Project, RecordingRule, RuleGroup
+from ..spec.services import SHORT_WINDOW, SLO
 from .model import Topology
 
 SLO_LABELS = ("slo_id", "slo_service", "slo")
@@ -206,10 +207,8 @@ def global_groups(slo: SLO, topology: Topology) -> list[RuleGroup]:
 def _reads(group: RuleGroup) -> set[str]:
     names: set[str] = set()
     for rule in group.rules:
-        try:
+        with contextlib.suppress(PromQLError):  # reported by the semantic checks at the rule's position
             names.update(analyse(rule.expr).metrics)
-        except PromQLError:
-            pass  # reported by the semantic checks at the rule's position
     return names
 
 

@@ -23,7 +23,7 @@ def _placements(files: dict[str, bytes]) -> dict[str, set[str]]:
     """Rule group name -> the tiers running it."""
     out: dict[str, set[str]] = {}
     for path, data in files.items():
-        if not path.endswith(".yml") or "/rules/" not in path and not path.startswith("fleet/global/mimir/"):
+        if not path.endswith(".yml") or ("/rules/" not in path and not path.startswith("fleet/global/mimir/")):
             continue
         try:
             content = yaml.safe_load(data)

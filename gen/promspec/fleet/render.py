@@ -8,6 +8,7 @@ fleet/global/thanos/ (rules/<spec>.yml, thanos-rule.args): only the declared bac
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from ..compile.rules import group_dict, rule_file_name
 from ..compile.scrape import file_sd_files, prometheus_config
@@ -24,20 +25,20 @@ def _source(group: RuleGroup) -> str:
     return group.ref.doc.source or group.ref.file
 
 
-def _rule_files(groups: tuple[RuleGroup, ...]) -> dict[str, tuple[str, dict]]:
+def _rule_files(groups: tuple[RuleGroup, ...]) -> dict[str, tuple[str, dict[str, Any]]]:
     """rules/<spec>.yml -> (source, content), as rules/ lays them out for one Prometheus."""
-    files: dict[str, tuple[str, dict]] = {}
+    files: dict[str, tuple[str, dict[str, Any]]] = {}
     for group in groups:
         source = _source(group)
         files.setdefault(rule_file_name(source), (source, {"groups": []}))[1]["groups"].append(group_dict(group))
     return dict(sorted(files.items()))
 
 
-def remote_write(tier: GlobalTier, sent: tuple[str, ...]) -> dict:
+def remote_write(tier: GlobalTier, sent: tuple[str, ...]) -> dict[str, Any]:
     """The remote_write entry of every cluster Prometheus: the store's write endpoint, its tenant header."""
     if tier.backend == "victoriametrics":
         url = f"{tier.url}/insert/{tier.tenant}/prometheus/api/v1/write" if tier.tenant else f"{tier.url}/api/v1/write"
-        entry: dict = {"name": "promspec-global", "url": url}
+        entry: dict[str, Any] = {"name": "promspec-global", "url": url}
     elif tier.backend == "mimir":
         entry = {"name": "promspec-global", "url": f"{tier.url}/api/v1/push"}
         if tier.tenant:
@@ -56,13 +57,18 @@ def remote_write(tier: GlobalTier, sent: tuple[str, ...]) -> dict:
 def _sharded(job: ScrapeJob, shard: int, shards: int) -> ScrapeJob:
     """The job as shard `shard` of `shards` scrapes it: Prometheus' hashmod over the target address."""
     hashmod = [
-        {"source_labels": ["__address__"], "modulus": shards, "target_label": "__tmp_promspec_shard", "action": "hashmod"},
+        {
+            "source_labels": ["__address__"],
+            "modulus": shards,
+            "target_label": "__tmp_promspec_shard",
+            "action": "hashmod",
+        },
         {"source_labels": ["__tmp_promspec_shard"], "regex": str(shard), "action": "keep"},
     ]
     return replace(job, relabel=[*hashmod, *job.relabel])
 
 
-def _cluster_configs(project: Project, topology: Topology, cluster: Cluster, split: Split) -> dict[str, dict]:
+def _cluster_configs(project: Project, topology: Topology, cluster: Cluster, split: Split) -> dict[str, dict[str, Any]]:
     rule_paths = list(_rule_files(split.cluster_groups))
     settings = project.settings
     labels = {**settings.external_labels, **cluster.external_labels}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..spec.ops_schema import HTTP_URL
 from ..spec.schemas import HOSTPORT, LABEL_NAME, LABELS, NAME, _object
 
@@ -54,7 +56,7 @@ GLOBAL_TIER = _object(
     ("backend", "url"),
 )
 
-TOPOLOGY = _object(
+TOPOLOGY: dict[str, Any] = _object(
     {
         "cluster_label": {**LABEL_NAME, "x-expected": "the external label naming a cluster (default: cluster)"},
         "clusters": {"type": "array", "items": CLUSTER, "minItems": 1},
