@@ -354,3 +354,19 @@ def test_sloth_conventions_slo_is_left_out_with_a_warning(tmp_path):
     out, proc = _generate(tmp_path, specs)
     assert "keeps sloth conventions: fleet/ leaves it out" in proc.stderr
     assert "slo-" not in _files(out).get("fleet/global/vmalert/rules/fleet.yml", b"").decode()
+
+
+def test_targets_in_two_clusters_is_an_error_and_in_none_a_warning(tmp_path):
+    err = _error_case(tmp_path, **{"targets: [us-targets]": "targets: [us-targets, eu-targets]"})
+    assert (
+        "fleet.yml:48:29: Targets 'eu-targets' is already scraped by cluster 'eu': its events would count twice" in err
+    )
+
+
+def test_targets_in_no_cluster_is_a_warning(tmp_path):
+    with open(EXAMPLE, encoding="utf-8") as fh:
+        text = fh.read()
+    extra = "---\napiVersion: promspec/v1\nkind: Targets\nmetadata: {name: lab}\nspec:\n  jobs:\n    - name: lab\n"
+    extra += "      targets: ['10.9.0.1:8000']\n"
+    _out, proc = _generate(tmp_path, _spec(tmp_path, text + extra))
+    assert "Targets 'lab' belongs to no cluster of Topology 'gpu-fleet': fleet/ scrapes none of its jobs" in proc.stderr

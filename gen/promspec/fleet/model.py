@@ -165,4 +165,32 @@ def build_topology(project: Project, report: Report) -> Topology | None:
         ref=Ref(doc, ("spec",)),
     )
     _check_unique(topology, report)
+    _check_targets(doc, project, report)
     return topology
+
+
+def _check_targets(doc: Document, project: Project, report: Report) -> None:
+    """Every Targets document in exactly one cluster: in two, its events would count twice in every fleet
+    SLO; in none, fleet/ would scrape none of its jobs."""
+    owner: dict[str, int] = {}
+    for i, cluster in enumerate(doc.data["spec"]["clusters"]):
+        for k, name in enumerate(cluster["targets"]):
+            if name in owner:
+                first = doc.data["spec"]["clusters"][owner[name]]["name"]
+                report.error(
+                    doc.pos(("spec", "clusters", i, "targets", k)),
+                    f"Targets {name!r} is already scraped by cluster {first!r}: its events would count twice "
+                    "in the fleet's SLOs",
+                    f"spec.clusters[{i}].targets[{k}]",
+                    "each Targets document in one cluster",
+                )
+            owner.setdefault(name, i)
+    for name, targets_doc in sorted(_targets_by_name(project).items()):
+        if name not in owner:
+            report.warn(
+                targets_doc.pos(("metadata", "name")),
+                f"Targets {name!r} belongs to no cluster of Topology {doc.name!r}: fleet/ scrapes none of its jobs "
+                "(prometheus/prometheus.yml still does)",
+                "metadata.name",
+                "its name in the targets of one cluster",
+            )
