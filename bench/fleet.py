@@ -22,8 +22,9 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 
-from conftest import free_port  # noqa: E402
 from fleet_servers import VictoriaMetrics, vmalert_args  # noqa: E402
+
+from conftest import free_port  # noqa: E402
 
 STEP = 30
 
@@ -91,13 +92,13 @@ def main() -> None:
         vmalert_dir = os.path.join(out, "fleet", "global", "vmalert")
         flags = [a for a in vmalert_args(os.path.join(vmalert_dir, "vmalert.args"), {}) if "notifier" not in a]
         port = free_port()
-        log = open(os.path.join(tmp, "vmalert.log"), "wb")
-        proc = subprocess.Popen(
-            ["vmalert", *flags, f"-httpListenAddr=127.0.0.1:{port}", "-notifier.url=http://127.0.0.1:9"],
-            cwd=vmalert_dir,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        with open(os.path.join(tmp, "vmalert.log"), "wb") as log:  # the child keeps its own descriptor
+            proc = subprocess.Popen(
+                ["vmalert", *flags, f"-httpListenAddr=127.0.0.1:{port}", "-notifier.url=http://127.0.0.1:9"],
+                cwd=vmalert_dir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         try:
             time.sleep(args.seconds)
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
@@ -116,11 +117,8 @@ def main() -> None:
             if counts.get(group):
                 kind = group.rsplit("-", 1)[-1]
                 per_kind.setdefault(kind, []).append(total / counts[group])
-        rules = sum(
-            1
-            for line in open(os.path.join(vmalert_dir, "rules", "fleet.yml"))
-            if line.lstrip().startswith(("- record:", "- alert:"))
-        )
+        with open(os.path.join(vmalert_dir, "rules", "fleet.yml"), encoding="utf-8") as fh:
+            rules = sum(1 for line in fh if line.lstrip().startswith(("- record:", "- alert:")))
         print(
             json.dumps(
                 {
