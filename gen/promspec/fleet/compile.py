@@ -53,6 +53,7 @@ class Split:
     global_groups: tuple[RuleGroup, ...]
     placements: tuple[Placement, ...]
     sent: tuple[str, ...]  # the series names a cluster sends to the global tier (recorded in the cluster)
+    own_global: tuple[RuleGroup, ...] = ()  # the spec's own rule groups that run in the global tier
 
 
 def fleet_slos(project: Project) -> list[SLO]:
@@ -262,7 +263,38 @@ def split_rules(project: Project, topology: Topology, report: Report | None = No
         global_groups=tuple(glob),
         placements=tuple(placements),
         sent=tuple(sorted(cluster_records)),
+        own_global=tuple(g for i, g in enumerate(own) if i in in_global),
     )
+
+
+# Functions whose MetricsQL result differs from PromQL's on the same samples: MetricsQL does not extrapolate
+# to the window's edges and takes the sample before the window as the starting point.
+METRICSQL_DIFFERENT = {
+    "rate": "rate() without Prometheus' extrapolation to the window's edges",
+    "increase": "increase() without extrapolation: whole increases where Prometheus reports fractions",
+    "delta": "delta() without extrapolation",
+    "irate": "irate() over the last two samples, the one before the window included",
+    "idelta": "idelta() over the last two samples, the one before the window included",
+}
+
+
+def metricsql_differences(expr: str) -> list[str]:
+    """What an expression computes differently in MetricsQL (vmalert on VictoriaMetrics), one line per function."""
+    import promql_parser as pp
+
+    from ..compile.promql import parse
+
+    found: set[str] = set()
+
+    def visit(node: object) -> None:
+        if isinstance(node, pp.Call) and node.func.name in METRICSQL_DIFFERENT:
+            found.add(node.func.name)
+
+    try:
+        pp.walk(parse(expr), visit, None)
+    except PromQLError:
+        return []
+    return [METRICSQL_DIFFERENT[name] for name in sorted(found)]
 
 
 def sent_regex(names: tuple[str, ...]) -> str:

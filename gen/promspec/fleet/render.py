@@ -191,4 +191,17 @@ def check_topology(project: Project, report: Report) -> None:
                     slo.ref.dotted(),
                     "conventions: promspec to split it across the fleet",
                 )
-    split_rules(project, topology, report)
+    split = split_rules(project, topology, report)
+    if topology.global_tier.backend == "victoriametrics":
+        from .compile import metricsql_differences
+
+        for group in split.own_global:
+            for rule in group.rules:
+                for note in metricsql_differences(rule.expr):
+                    report.warn(
+                        rule.ref.pos("expr"),
+                        f"rule group {group.name!r} runs in vmalert on VictoriaMetrics, whose MetricsQL computes "
+                        f"{note}: its values differ slightly from Prometheus'",
+                        rule.ref.dotted("expr"),
+                        "a rule over recorded series in the global tier, or the rate taken in the clusters",
+                    )
