@@ -57,6 +57,13 @@ tools:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
 	    poppler-utils >/dev/null; \
 	fi
+	@# The fleet tests (issue 16) run Debian's VictoriaMetrics single-node and vmalert.
+	@if ! command -v victoria-metrics >/dev/null || ! command -v vmalert >/dev/null; then \
+	  echo "installing Debian's victoria-metrics"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
+	    victoria-metrics >/dev/null; \
+	fi
 	@# The Probe end-to-end test runs Debian's blackbox_exporter against local HTTP servers.
 	@if ! command -v prometheus-blackbox-exporter >/dev/null; then \
 	  echo "installing Debian's prometheus-blackbox-exporter"; \

@@ -101,12 +101,22 @@ def register_ops(cli: click.Group, fail, load) -> None:
         help="Rendered output (from `promspec generate -o DIR`); the stack's state goes in DIR/.promspec-stack.",
     )
     @click.option("--no-exporter", is_flag=True, help="Do not start promspec-exporter.")
-    def stack_up(directory, no_exporter) -> None:
+    @click.option(
+        "--topology",
+        is_flag=True,
+        help="Start the fleet of fleet/ instead: VictoriaMetrics, a Prometheus per cluster, vmalert (docs/fleet.md).",
+    )
+    def stack_up(directory, no_exporter, topology) -> None:
         """Start the stack on free loopback ports and print where each part listens."""
         from .ops.stack import StackError, up
 
         try:
-            state = up(directory, exporter=not no_exporter, progress=lambda m: click.echo(m, err=True))
+            if topology:  # fleet (issue 16): gen/promspec/fleet/stack.py
+                from .fleet.stack import up_fleet
+
+                state = up_fleet(directory, progress=lambda m: click.echo(m, err=True))
+            else:
+                state = up(directory, exporter=not no_exporter, progress=lambda m: click.echo(m, err=True))
         except (StackError, OSError) as exc:
             fail(str(exc))
         for proc in state["processes"]:

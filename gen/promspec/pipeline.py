@@ -20,6 +20,11 @@ from .check.dashboard_specs import check_dashboards  # noqa: E402
 
 CHECKS.append(check_dashboards)
 
+# --- fleet (issue 16): a Topology resolves, and its rules split into cluster and global tiers.
+from .fleet.render import check_topology  # noqa: E402
+
+CHECKS.append(check_topology)
+
 
 def load_project(
     paths: Iterable[str],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..fleet.diff import ROOT as FLEET_ROOT
+from ..fleet.diff import compare_fleet
 from .configs import ALERTMANAGER, PROMETHEUS, compare_alertmanager, compare_files, compare_prometheus, section_of
 from .dashboards import compare_dashboards, is_dashboard_file, normalise, panels
 from .model import SECTIONS, Change, Subject
@@ -19,6 +21,7 @@ def _dedicated(path: str) -> bool:
         or is_dashboard_file(path)
         or path in (PROMETHEUS, ALERTMANAGER)
         or (path.startswith("prometheus/") and path.endswith(".json"))
+        or path.startswith(FLEET_ROOT + "/")
     )
 
 
@@ -33,6 +36,7 @@ def compare(base: dict[str, bytes], head: dict[str, bytes]) -> list[Change]:
         + compare_dashboards(base, head)
         + compare_prometheus(base, head)
         + compare_alertmanager(base, head)
+        + compare_fleet(base, head)
         + compare_files(base, head, [p for p in paths if not _dedicated(p)])
     )
     told = {c.file for c in changes}

@@ -17,6 +17,7 @@ SECTIONS = (
     "Alertmanager",
     "Kubernetes",
     "Blackbox",
+    "Fleet",
     "Other files",
 )
 # The JSON keys of every change, always all present (null when they do not apply), in this order.

@@ -311,6 +311,12 @@ def up(directory: str, exporter: bool = True, env=None, progress=lambda message:
                 "/healthz",
             )
         )
+    return start_processes(plan, ports, directory, state_dir, progress)
+
+
+def start_processes(plan: list, ports: dict, directory: str, state_dir: str, progress=lambda message: None) -> dict:
+    """Start each (name, argv, ready path) of plan in order, waiting for each; the state is written to
+    state_dir/state.json before each wait, so `down` stops whatever started. On failure: all stopped."""
     processes: list[dict[str, object]] = []
     state = {
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

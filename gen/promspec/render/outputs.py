@@ -102,6 +102,13 @@ from .probes import render_probes  # noqa: E402
 ROOTS.append("blackbox")
 RENDERERS.append(render_probes)
 
+# --- fleet (issue 16): fleet/clusters/<name>/ and fleet/global/<ruler>/ from a Topology (gen/promspec/fleet/).
+from ..fleet.render import ROOT as FLEET_ROOT  # noqa: E402
+from ..fleet.render import render_fleet  # noqa: E402
+
+ROOTS.append(FLEET_ROOT)
+RENDERERS.append(render_fleet)
+
 
 def nothing_useful(project: Project, files: dict[str, bytes]) -> str:
     """Why this output would monitor nothing ('' when it does something): no rule, SLO, dashboard, scrape job

@@ -424,6 +424,15 @@ DESCRIPTIONS["Probe"] = (
     "Synthetic checks run by blackbox_exporter (http, tcp, icmp, dns, grpc) from one or more locations."
 )
 
+# --- fleet (issue 16): kind Topology, clusters and the global tier (gen/promspec/fleet/schema.py).
+from ..fleet.schema import TOPOLOGY  # noqa: E402
+
+SPECS["Topology"] = TOPOLOGY
+DESCRIPTIONS["Topology"] = (
+    "A fleet across clusters: each cluster's external labels and Targets, and the global tier "
+    "(VictoriaMetrics, Mimir or Thanos) that sums their SLO events."
+)
+
 
 def envelope(kind: str) -> dict:
     """The whole-document schema for one kind."""

@@ -1,0 +1,66 @@
+"""The JSON Schema fragment of kind Topology (registered in spec/schemas.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..spec.ops_schema import HTTP_URL
+from ..spec.schemas import HOSTPORT, LABEL_NAME, LABELS, NAME, _object
+
+BACKENDS = ("victoriametrics", "mimir", "thanos")
+
+CLUSTER = _object(
+    {
+        "name": NAME,
+        "external_labels": {
+            **LABELS,
+            "x-expected": "a map of label names to values; it must set the topology's cluster_label",
+        },
+        "targets": {
+            "type": "array",
+            "items": {**NAME, "x-expected": "the metadata.name of a Targets document"},
+            "minItems": 1,
+            "x-expected": "names of Targets documents this cluster scrapes",
+        },
+        "shards": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 256,
+            "x-expected": "how many Prometheus servers share this cluster's targets (hashmod), 1 to 256",
+        },
+    },
+    ("name", "external_labels", "targets"),
+)
+
+GLOBAL_TIER = _object(
+    {
+        "backend": {"enum": list(BACKENDS), "x-expected": "victoriametrics, mimir or thanos"},
+        "url": {**HTTP_URL, "x-expected": "the store's base URL, e.g. http://victoria-metrics:8428"},
+        "tenant": {
+            "type": "string",
+            "minLength": 1,
+            "x-expected": "the tenant (Mimir X-Scope-OrgID, Thanos Receive THANOS-TENANT)",
+        },
+        "namespace": {**NAME, "x-expected": "the Mimir ruler namespace (default: promspec)"},
+        "query_url": {**HTTP_URL, "x-expected": "where the ruler queries (Thanos Query); default: url"},
+        "alertmanagers": {"type": "array", "items": HOSTPORT, "minItems": 1},
+        "per_cluster_alerts": {
+            "type": "boolean",
+            "x-expected": "true to also alert per cluster on each SLO's burn, naming the cluster",
+        },
+        "send": {
+            "enum": ["recorded", "all"],
+            "x-expected": "recorded (only recording-rule series leave a cluster, the default) or all",
+        },
+    },
+    ("backend", "url"),
+)
+
+TOPOLOGY: dict[str, Any] = _object(
+    {
+        "cluster_label": {**LABEL_NAME, "x-expected": "the external label naming a cluster (default: cluster)"},
+        "clusters": {"type": "array", "items": CLUSTER, "minItems": 1},
+        "global": GLOBAL_TIER,
+    },
+    ("clusters", "global"),
+)
