@@ -26,8 +26,10 @@ from promspec.spec.model import (
     ScrapeJob,
     Settings,
     SlurmNodes,
+    SpecText,
     TargetGroup,
     apply_env,
+    build_project,
 )
 from promspec.spec.notifications import (
     Escalation,
@@ -255,3 +257,71 @@ def test_alert_records_where_its_labels_were_written():
     alert = Alert(name="A", expr="up == 0", ref=_ref(("spec", "alerts", 0)), label_paths={"team": ("spec", "labels")})
     assert alert.label_paths == {"team": ("spec", "labels")}
     assert Alert(name="B", expr="1", ref=_ref()).label_paths is None  # generated: not recorded
+
+
+def _doc(kind: str, spec: dict, name: str = "x") -> Document:
+    data = {"apiVersion": "promspec/v1", "kind": kind, "metadata": {"name": name}, "spec": spec}
+    return Document(file="specs/ops.yml", index=0, data=data, source="specs/ops.yml")
+
+
+def test_build_project_models_every_core_kind_from_documents():
+    docs = [
+        _doc(
+            "AlertGroup",
+            {
+                "labels": {"team": "ml"},
+                "alerts": [{"name": "Down", "expr": "up == 0", "labels": {"tier": "1"}, "summary": "down"}],
+            },
+        ),
+        _doc(
+            "Targets",
+            {
+                "jobs": [
+                    {
+                        "name": "gpus",
+                        "labels": {"c": "a"},
+                        "slurm": {"nodelist": "gpu[1-2]", "port": 9400, "labels": {"p": "x"}},
+                        "kubernetes": {"monitor": "PodMonitor"},
+                    }
+                ]
+            },
+        ),
+        _doc(
+            "Settings",
+            {
+                "remote_write": [{"url": "https://c/w", "bearer_token_file": "/t"}],
+                "kubernetes": {"namespace": "mon"},
+            },
+        ),
+        _doc(
+            "Notifications",
+            {
+                "receivers": [{"name": "r", "slack": [{"api_url_file": "/s"}, {"api_url_file": "/t"}]}],
+                "route": {"receiver": "r"},
+            },
+        ),
+    ]
+    project = build_project(docs, Report(), env={"PROMSPEC_RETENTION": "90d"})
+    alert = project.groups[0].rules[0]
+    assert isinstance(alert, Alert)
+    assert alert.labels == {"team": "ml", "tier": "1", "severity": "warning"}
+    assert alert.label_paths == {"team": ("spec", "labels", "team"), "tier": ("spec", "alerts", 0, "labels", "tier")}
+    assert alert.annotation_paths == {"summary": ("spec", "alerts", 0, "summary")}
+    assert alert.sources == [SpecText(path=("spec", "alerts", 0, "expr"), text="up == 0")]
+    (job,) = project.jobs
+    assert job.slurm == SlurmNodes(nodelist="gpu[1-2]", port=9400, ref=job.ref.at("slurm"), labels={"c": "a", "p": "x"})
+    assert job.target_groups == [TargetGroup(targets=("gpu1:9400", "gpu2:9400"), labels={"c": "a", "p": "x"})]
+    assert job.kubernetes == KubernetesMonitor(monitor="PodMonitor")
+    settings = project.settings
+    assert (settings.retention, settings.from_env) == ("90d", {"retention": "PROMSPEC_RETENTION"})
+    assert settings.remote_write == [
+        RemoteWrite(url="https://c/w", ref=settings.remote_write[0].ref, bearer_token_file="/t")
+    ]
+    assert settings.remote_write[0].ref.path == ("spec", "remote_write", 0)
+    assert settings.kubernetes == KubernetesOptions(namespace="mon")
+    (notifications,) = project.notifications
+    assert [i.ref.path for i in notifications.receivers[0].integrations] == [
+        ("spec", "receivers", 0, "slack", 0),
+        ("spec", "receivers", 0, "slack", 1),
+    ]
+    assert "Notifications" not in project.extra

@@ -6,7 +6,7 @@ import re
 
 from ..compile.promql import Analysis, PromQLError, analyse
 from ..diagnostics import Position, Report, did_you_mean
-from ..spec.model import Alert, Project, RecordingRule, Ref, effective_timeout, parse_duration
+from ..spec.model import Alert, Project, RecordingRule, Rule, SpecPath, effective_timeout, parse_duration
 
 # Series every Prometheus server has, whatever it scrapes.
 BUILTIN_SERIES = {
@@ -70,18 +70,22 @@ class Universe:
         return name in self.labels or self.is_external(name)
 
 
-def _expr_error(report: Report, ref: Ref, field: str, message: str, expected: str, needle: str = "") -> None:
+def _expr_error(report: Report, rule: Rule, field: str, message: str, expected: str, needle: str = "") -> None:
     from ..spec.loader import dotted
 
-    pos, path = _needle_pos(ref, field, needle)
+    pos, path = _needle_pos(rule, field, needle)
     report.error(pos, message, dotted(path), expected)
 
 
-def _needle_pos(ref: Ref, field: str, needle: str):
+def _needle_pos(rule: Rule, field: str, needle: str) -> tuple[Position, SpecPath]:
     """Position and field path of the first whole-word occurrence of needle in the PromQL a rule came from."""
-    from .alert_kinds import expr_sources  # alert kinds build expr from several fields
+    ref = rule.ref
+    if rule.sources is not None:
+        direct = [(source.path, source.text) for source in rule.sources]
+    else:
+        from .alert_kinds import expr_sources  # alert kinds build expr from several fields
 
-    direct = expr_sources(ref, field)
+        direct = expr_sources(ref, field)
     # A rule generated from an SLI has no expr field of its own: search the queries it was built
     # from, and failing that blame the SLI itself (never a path that exists in no file).
     for path, expr in direct or _strings_under(ref.node(), ref.path):
@@ -223,7 +227,7 @@ def _check_reads(rule, a, universe: Universe, report: Report) -> None:
             hint = did_you_mean(name, universe.labels)
             _expr_error(
                 report,
-                rule.ref,
+                rule,
                 "expr",
                 f"metric {name!r} is not in any Catalog{hint}",
                 "a catalogued metric, a recorded series, or a name in a Catalog's external list",
@@ -247,7 +251,7 @@ def _check_reads(rule, a, universe: Universe, report: Report) -> None:
                 metrics = ", ".join(sorted(grouping.metrics))
                 _expr_error(
                     report,
-                    rule.ref,
+                    rule,
                     "expr",
                     f"label {label!r} in {grouping.clause}() is not a label of {metrics}",
                     "one of: " + ", ".join(sorted(allowed)),

@@ -86,6 +86,14 @@ class Catalog:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SpecText:
+    """A string as written in a spec, at path: a piece of PromQL a rule was built from."""
+
+    path: SpecPath
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class RecordingRule:
     record: str
     expr: str
@@ -94,6 +102,9 @@ class RecordingRule:
     # Where each label was written (absent: inherited, e.g. from the group); checks point there.
     # None: a rule generated from another kind (an SLO, a probe), whose builder does not record them.
     label_paths: Mapping[str, SpecPath] | None = None
+    # The spec text expr was built from, where a check blames a name in it. None: not recorded (a rule
+    # generated from an SLI; check/semantic.py then searches the SLI's strings).
+    sources: list[SpecText] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -110,6 +121,8 @@ class Alert:
     # None: an alert generated from another kind (an SLO, a probe), whose builder does not record them.
     label_paths: Mapping[str, SpecPath] | None = None
     annotation_paths: Mapping[str, SpecPath] | None = None
+    # As RecordingRule.sources; also None for an alert of a kind (check/alert_kinds.py finds its fragments).
+    sources: list[SpecText] | None = None
 
 
 Rule = RecordingRule | Alert
@@ -301,6 +314,7 @@ def _group(doc: Document, report: Report | None = None) -> RuleGroup:
                     ref=rref,
                     labels={**common, **own},
                     label_paths={**common_paths, **{k: rref.path + ("labels", k) for k in own}},
+                    sources=[SpecText(path=rref.path + ("expr",), text=r["expr"])],
                 )
             )
     else:
@@ -336,6 +350,7 @@ def _group(doc: Document, report: Report | None = None) -> RuleGroup:
                     annotations=annotations,
                     label_paths={**common_paths, **{k: aref.path + ("labels", k) for k in own}},
                     annotation_paths=annotation_paths,
+                    sources=None if "kind" in written else [SpecText(path=aref.path + ("expr",), text=a["expr"])],
                 )
             )
     return RuleGroup(

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..diagnostics import Report, did_you_mean
 from .loader import Document, dotted
-from .model import Alert, RecordingRule, Ref, Rule, RuleGroup, SpecPath, parse_duration
+from .model import Alert, RecordingRule, Ref, Rule, RuleGroup, SpecPath, SpecText, parse_duration
 
 OPERATOR_API = "monitoring.coreos.com/v1"
 GROUP_FIELDS = ("name", "interval", "limit", "rules")
@@ -208,9 +208,17 @@ def passthrough_groups(doc: Document) -> list[PassthroughGroup]:
             ref = gref.at("rules", j)
             labels = dict(r.get("labels") or {})
             label_paths: dict[str, SpecPath] = {k: ref.path + ("labels", k) for k in labels}
+            sources = [SpecText(path=ref.path + ("expr",), text=r["expr"])]
             if "record" in r:
                 rules.append(
-                    RecordingRule(record=r["record"], expr=r["expr"], ref=ref, labels=labels, label_paths=label_paths)
+                    RecordingRule(
+                        record=r["record"],
+                        expr=r["expr"],
+                        ref=ref,
+                        labels=labels,
+                        label_paths=label_paths,
+                        sources=sources,
+                    )
                 )
             else:
                 annotations = dict(r.get("annotations") or {})
@@ -226,6 +234,7 @@ def passthrough_groups(doc: Document) -> list[PassthroughGroup]:
                         annotations=annotations,
                         label_paths=label_paths,
                         annotation_paths={k: ref.path + ("annotations", k) for k in annotations},
+                        sources=sources,
                     )
                 )
         group = PassthroughGroup(
