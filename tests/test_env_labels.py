@@ -9,8 +9,8 @@ from promspec.spec.model import Settings, apply_env
 
 
 def _labels(text: str) -> tuple[dict, list[str]]:
-    settings, report = Settings(), Report()
-    apply_env(settings, {"PROMSPEC_EXTERNAL_LABELS": text}, report)
+    report = Report()
+    settings = apply_env(Settings(), {"PROMSPEC_EXTERNAL_LABELS": text}, report)
     return settings.external_labels, [e.format() for e in report.errors]
 
 

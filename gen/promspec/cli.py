@@ -97,7 +97,9 @@ def generate(specs, output, check, strict, quiet, formats) -> None:
 
     project = _load(specs, strict)
     if formats:
-        project.settings.outputs = list(formats)
+        from dataclasses import replace
+
+        project.settings = replace(project.settings, outputs=list(formats))
     rendered = render_project(project)
     empty = nothing_useful(project, rendered)
     if empty:

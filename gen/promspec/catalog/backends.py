@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..spec.loader import Document
 from ..spec.model import MetricFamily, Ref
@@ -99,8 +99,8 @@ def catalog_families(backend: Backend) -> list[MetricFamily]:
     seen: dict[str, MetricFamily] = {}
     for v in [v for vs in backend.signals.values() for v in vs] + backend.other:
         for name in dict.fromkeys((v.metric, underscored(v.metric, backend))):
-            family = seen.setdefault(name, MetricFamily(name, v.type, v.ref, v.unit, "", (), v.buckets))
-            family.labels = tuple(dict.fromkeys(family.labels + v.labels))
+            family = seen.get(name) or MetricFamily(name=name, type=v.type, ref=v.ref, unit=v.unit, buckets=v.buckets)
+            seen[name] = replace(family, labels=tuple(dict.fromkeys(family.labels + v.labels)))
     return list(seen.values())
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
 
-from ..compile.alertmanager import DEFAULT_VERSION, as_list, notifications_docs
 from ..diagnostics import Report, did_you_mean
 from ..spec.loader import Document, dotted
-from ..spec.model import Project
+from ..spec.model import Project, RemoteWrite, SpecPath
+from ..spec.notifications import Integration, Notifications, Route
 from .gotemplate import TemplateError, check_template, line_col
 
 PLACEHOLDER = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$")
@@ -107,7 +110,7 @@ def _placeholder_hint(kind: str, field: str) -> str:
     return "${" + f"{kind}_{field}".upper() + "}"
 
 
-def check_secret_fields(doc: Document, path: tuple, item: dict, kind: str, report: Report) -> None:
+def check_secret_fields(doc: Document, path: SpecPath, item: Mapping[str, Any], kind: str, report: Report) -> None:
     """Inline credentials (anything but an env placeholder) and a credential given twice are errors."""
     for inline, file_field in SECRETS.get(kind, ()):
         if inline in item:
@@ -133,7 +136,7 @@ def check_secret_fields(doc: Document, path: tuple, item: dict, kind: str, repor
         check_secret_fields(doc, path + ("basic_auth",), item["basic_auth"], "basic_auth", report)
 
 
-def _shape_alternative(path: tuple) -> str:
+def _shape_alternative(path: SpecPath) -> str:
     field = next((p for p in reversed(path) if isinstance(p, str)), "")
     file_field = FILE_FIELDS.get(field)
     first = (
@@ -154,7 +157,7 @@ def secret_shape(text: str) -> str:
     return ""
 
 
-def scan_secret_shapes(doc: Document, path: tuple, node, report: Report) -> None:
+def scan_secret_shapes(doc: Document, path: SpecPath, node: Any, report: Report) -> None:
     """Strings that look like credentials (webhook URLs with tokens, passwords in URLs, Authorization
     headers) anywhere below node, by shape and not only by field name: whatever the spec field, it is
     copied into alertmanager.yml. The message never repeats the value."""
@@ -185,7 +188,7 @@ def scan_secret_shapes(doc: Document, path: tuple, node, report: Report) -> None
             )
 
 
-def check_template_field(doc: Document, path: tuple, value, report: Report) -> None:
+def check_template_field(doc: Document, path: SpecPath, value: Any, report: Report) -> None:
     """A Go template that Alertmanager would fail to parse, located inside the field."""
     values = value.items() if isinstance(value, dict) else [(None, value)]
     for key, text in values:
@@ -204,11 +207,8 @@ def check_template_field(doc: Document, path: tuple, value, report: Report) -> N
             )
 
 
-def _version(spec: dict) -> tuple:
-    return tuple(int(p) for p in spec.get("alertmanager_version", DEFAULT_VERSION).split("."))
-
-
-def _check_teams(doc: Document, path: tuple, item: dict, spec: dict, report: Report) -> None:
+def _check_teams(n: Notifications, integration: Integration, report: Report) -> None:
+    doc, path, item = integration.ref.doc, integration.ref.path, integration.settings
     native = [k for k in ("webhook_url_file", "webhook_url") if k in item]
     if "proxy_url" in item and native:
         report.error(
@@ -226,12 +226,11 @@ def _check_teams(doc: Document, path: tuple, item: dict, spec: dict, report: Rep
         )
     needs = {"webhook_url_file": (0, 27), "webhook_url": (0, 26)}
     for key in native:
-        if _version(spec) < needs[key]:
-            have = spec.get("alertmanager_version", DEFAULT_VERSION)
+        if n.version < needs[key]:
             need = ".".join(map(str, needs[key]))
             report.error(
                 doc.pos(path + (key,)),
-                f"teams.{key} needs Alertmanager {need} or later; this spec targets {have}",
+                f"teams.{key} needs Alertmanager {need} or later; this spec targets {n.alertmanager_version}",
                 dotted(path + (key,)),
                 f"alertmanager_version: '{need}' (if that is what runs), or proxy_url: to a "
                 "prometheus-msteams proxy, which works with any Alertmanager",
@@ -247,7 +246,8 @@ _NEEDS = {
 }
 
 
-def _check_integration(doc: Document, path: tuple, kind: str, item: dict, spec: dict, report: Report) -> None:
+def _check_integration(n: Notifications, integration: Integration, report: Report) -> None:
+    doc, path, kind, item = integration.ref.doc, integration.ref.path, integration.kind, integration.settings
     check_secret_fields(doc, path, item, kind, report)
     for field in TEMPLATE_FIELDS.get(kind, ()):
         if field in item:
@@ -255,9 +255,9 @@ def _check_integration(doc: Document, path: tuple, kind: str, item: dict, spec: 
     if kind in _NEEDS and not any(k in item for k in _NEEDS[kind][0]):
         report.error(doc.pos(path), f"{kind} has no credentials to send with", dotted(path), _NEEDS[kind][1])
     if kind == "teams":
-        _check_teams(doc, path, item, spec, report)
+        _check_teams(n, integration, report)
     if kind == "email":
-        smtp = spec.get("smtp", {})
+        smtp = n.smtp.settings if n.smtp is not None else {}
         for field in ("smarthost", "from"):
             if field not in item and field not in smtp:
                 report.error(
@@ -268,44 +268,94 @@ def _check_integration(doc: Document, path: tuple, kind: str, item: dict, spec: 
                 )
 
 
-def _route_receivers(route: dict, path: tuple):
-    yield path + ("receiver",), route["receiver"]
-    for i, step in enumerate(route.get("escalate", [])):
-        yield path + ("escalate", i, "receiver"), step["receiver"]
-    for i, child in enumerate(route.get("routes", [])):
-        yield from _route_receivers(child, path + ("routes", i))
+def _route_receivers(route: Route) -> Iterator[tuple[SpecPath, str]]:
+    yield route.ref.path + ("receiver",), route.receiver
+    for step in route.escalate:
+        yield step.ref.path + ("receiver",), step.receiver
+    for child in route.routes:
+        yield from _route_receivers(child)
 
 
-def _regexes(route: dict, path: tuple):
-    for key in ("match_re",):
-        for label, value in route.get(key, {}).items():
-            yield path + (key, label), value
-    for i, child in enumerate(route.get("routes", [])):
-        yield from _regexes(child, path + ("routes", i))
+def _regexes(route: Route) -> Iterator[tuple[SpecPath, str]]:
+    for label, value in route.match_re.items():
+        yield route.ref.path + ("match_re", label), value
+    for child in route.routes:
+        yield from _regexes(child)
 
 
-def _check_doc(doc: Document, report: Report) -> None:
-    spec = doc.data["spec"]
-    base: tuple = ("spec",)
-    names: dict[str, tuple] = {}
-    for i, r in enumerate(spec["receivers"]):
-        path = base + ("receivers", i)
-        if r["name"] in names:
+@dataclass(frozen=True, kw_only=True)
+class _Written:
+    """A piece of the Notifications spec as written, for the credential-shape scan."""
+
+    path: SpecPath
+    value: Any
+
+
+def _route_written(route: Route) -> Iterator[_Written]:
+    path = route.ref.path
+    yield _Written(path=path + ("receiver",), value=route.receiver)
+    for key, labels in (("match", route.match), ("match_re", route.match_re)):
+        yield _Written(path=path + (key,), value=labels)
+    yield _Written(path=path + ("matchers",), value=route.matchers)
+    yield _Written(path=path + ("group_by",), value=route.group_by or [])
+    for key, text in (
+        ("group_wait", route.group_wait),
+        ("group_interval", route.group_interval),
+        ("repeat_interval", route.repeat_interval),
+    ):
+        yield _Written(path=path + (key,), value=text)
+    for step in route.escalate:
+        for key, text in (
+            ("after", step.after),
+            ("receiver", step.receiver),
+            ("repeat_interval", step.repeat_interval),
+        ):
+            yield _Written(path=step.ref.path + (key,), value=text)
+    for child in route.routes:
+        yield from _route_written(child)
+
+
+def _written(n: Notifications) -> Iterator[_Written]:
+    """Every string of the spec, by the model piece that holds it: the scan sees what alertmanager.yml gets."""
+    base = n.ref.path
+    yield _Written(path=base + ("alertmanager_version",), value=n.alertmanager_version)
+    yield _Written(path=base + ("resolve_timeout",), value=n.resolve_timeout)
+    if n.smtp is not None:
+        yield _Written(path=n.smtp.ref.path, value=n.smtp.settings)
+    yield _Written(path=base + ("templates",), value=n.templates)
+    for r in n.receivers:
+        yield _Written(path=r.ref.path + ("name",), value=r.name)
+        for integration in r.integrations:
+            yield _Written(path=integration.ref.path, value=integration.settings)
+    yield from _route_written(n.route)
+    for rule in n.inhibit_rules:
+        for key, labels in (
+            ("source", rule.source),
+            ("source_re", rule.source_re),
+            ("target", rule.target),
+            ("target_re", rule.target_re),
+        ):
+            yield _Written(path=rule.ref.path + (key,), value=labels or {})
+        yield _Written(path=rule.ref.path + ("equal",), value=rule.equal)
+
+
+def _check_one(n: Notifications, report: Report) -> None:
+    doc = n.doc
+    names: dict[str, SpecPath] = {}
+    for r in n.receivers:
+        path = r.ref.path
+        if r.name in names:
             report.error(
                 doc.pos(path + ("name",)),
-                f"duplicate receiver {r['name']!r}",
+                f"duplicate receiver {r.name!r}",
                 dotted(path + ("name",)),
-                f"a unique name (first defined at {doc.pos(names[r['name']] + ('name',))})",
+                f"a unique name (first defined at {doc.pos(names[r.name] + ('name',))})",
             )
-        names.setdefault(r["name"], path)
-        for kind in ("email", "slack", "pagerduty", "teams", "webhook"):
-            if kind not in r:
-                continue
-            many = isinstance(r[kind], list)
-            for j, item in enumerate(as_list(r[kind])):
-                _check_integration(doc, path + (kind,) + ((j,) if many else ()), kind, item, spec, report)
+        names.setdefault(r.name, path)
+        for integration in r.integrations:
+            _check_integration(n, integration, report)
     used = set()
-    for path, name in _route_receivers(spec["route"], base + ("route",)):
+    for path, name in _route_receivers(n.route):
         used.add(name)
         if name not in names:
             hint = did_you_mean(name, names)
@@ -323,29 +373,30 @@ def _check_doc(doc: Document, report: Report) -> None:
                 dotted(path + ("name",)),
                 "a route (or escalation step) that sends to it, or no receiver",
             )
-    for path, value in _regexes(spec["route"], base + ("route",)):
+    for path, value in _regexes(n.route):
         try:
             re.compile(value)
         except re.error as exc:
             report.error(doc.pos(path), f"invalid regular expression: {exc}", dotted(path), "an RE2 regular expression")
-    for i, rule in enumerate(spec.get("inhibit", {}).get("rules", [])):
-        path = base + ("inhibit", "rules", i)
-        for side in ("source", "target"):
-            if side not in rule and f"{side}_re" not in rule:
+    for rule in n.inhibit_rules:
+        path = rule.ref.path
+        for side, eq, regex in (("source", rule.source, rule.source_re), ("target", rule.target, rule.target_re)):
+            if eq is None and regex is None:
                 report.error(
                     doc.pos(path),
                     f"an inhibition rule needs {side}: matchers",
                     dotted(path),
                     f"{side}: {{label: value}} or {side}_re: {{label: regex}}",
                 )
-    if "smtp" in spec:
-        check_secret_fields(doc, base + ("smtp",), spec["smtp"], "smtp", report)
-    scan_secret_shapes(doc, base, spec, report)
+    if n.smtp is not None:
+        check_secret_fields(doc, n.smtp.ref.path, n.smtp.settings, "smtp", report)
+    for piece in _written(n):
+        scan_secret_shapes(doc, piece.path, piece.value, report)
 
 
 def check_notifications(project: Project, report: Report) -> None:
     """One Notifications document at most; receivers, routes, credentials and templates of it."""
-    docs = notifications_docs(project)
+    docs = [n.doc for n in project.notifications]
     for extra in docs[1:]:
         report.error(
             extra.pos(("kind",)),
@@ -353,16 +404,38 @@ def check_notifications(project: Project, report: Report) -> None:
             "kind",
             f"one Notifications document (the first is at {docs[0].pos(('kind',))})",
         )
-    for doc in docs[:1]:
-        _check_doc(doc, report)
+    for n in project.notifications[:1]:
+        _check_one(n, report)
+
+
+def _remote_write_written(queue: RemoteWrite) -> dict[str, Any]:
+    """The queue's fields that were written, as the credential checks read them."""
+    out: dict[str, Any] = {"url": queue.url}
+    if queue.name:
+        out["name"] = queue.name
+    if queue.remote_timeout:
+        out["remote_timeout"] = queue.remote_timeout
+    if queue.bearer_token_file:
+        out["bearer_token_file"] = queue.bearer_token_file
+    if queue.bearer_token is not None:
+        out["bearer_token"] = queue.bearer_token
+    if queue.basic_auth is not None:
+        auth = queue.basic_auth
+        out["basic_auth"] = {"username": auth.username}
+        if auth.password_file:
+            out["basic_auth"]["password_file"] = auth.password_file
+        if auth.password is not None:
+            out["basic_auth"]["password"] = auth.password
+    if queue.headers is not None:
+        out["headers"] = queue.headers
+    if queue.write_relabel:
+        out["write_relabel"] = queue.write_relabel
+    return out
 
 
 def check_settings_credentials(project: Project, report: Report) -> None:
     """remote_write in Settings: the same rules for credentials as receivers."""
-    ref = project.settings.ref
-    if ref is None:
-        return
-    for i, item in enumerate(ref.doc.data["spec"].get("remote_write", [])):
-        path = ("spec", "remote_write", i)
-        check_secret_fields(ref.doc, path, item, "remote_write", report)
-        scan_secret_shapes(ref.doc, path, item, report)
+    for queue in project.settings.remote_write:
+        item = _remote_write_written(queue)
+        check_secret_fields(queue.ref.doc, queue.ref.path, item, "remote_write", report)
+        scan_secret_shapes(queue.ref.doc, queue.ref.path, item, report)

@@ -6,7 +6,7 @@ import re
 
 from ..compile.promql import Analysis, PromQLError, analyse
 from ..diagnostics import Position, Report, did_you_mean
-from ..spec.model import Alert, Project, RecordingRule, Ref, effective_timeout, parse_duration
+from ..spec.model import Alert, Project, RecordingRule, Rule, SpecPath, effective_timeout, parse_duration
 
 # Series every Prometheus server has, whatever it scrapes.
 BUILTIN_SERIES = {
@@ -39,8 +39,8 @@ class Universe:
         self.external: list[re.Pattern] = []
         extra_labels = set(TARGET_LABELS)
         for job in project.jobs:
-            for _targets, labels in job.target_groups:
-                extra_labels.update(labels)
+            for group in job.target_groups:
+                extra_labels.update(group.labels)
             for rule in job.relabel:
                 if rule.get("target_label"):
                     extra_labels.add(rule["target_label"])
@@ -70,19 +70,22 @@ class Universe:
         return name in self.labels or self.is_external(name)
 
 
-def _expr_error(report: Report, rule, field: str, message: str, expected: str, needle: str = "") -> None:
+def _expr_error(report: Report, rule: Rule, field: str, message: str, expected: str, needle: str = "") -> None:
     from ..spec.loader import dotted
 
     pos, path = _needle_pos(rule, field, needle)
     report.error(pos, message, dotted(path), expected)
 
 
-def _needle_pos(rule, field: str, needle: str):
+def _needle_pos(rule: Rule, field: str, needle: str) -> tuple[Position, SpecPath]:
     """Position and field path of the first whole-word occurrence of needle in the PromQL a rule came from."""
-    from .alert_kinds import expr_sources  # alert kinds build expr from several fields
-
     ref = rule.ref
-    direct = [(source.path, source.text) for source in expr_sources(rule, field)]
+    if rule.sources is not None:
+        direct = [(source.path, source.text) for source in rule.sources]
+    else:
+        from .alert_kinds import expr_sources  # alert kinds build expr from several fields
+
+        direct = [(source.path, source.text) for source in expr_sources(rule, field)]
     # A rule generated from an SLI has no expr field of its own: search the queries it was built
     # from, and failing that blame the SLI itself (never a path that exists in no file).
     for path, expr in direct or _strings_under(ref.node(), ref.path):
@@ -273,7 +276,7 @@ def _check_names(project: Project, report: Report) -> None:
             groups[group.name] = group.ref.doc.pos(("metadata", "name"))
         for rule in group.rules:
             is_alert = isinstance(rule, Alert)
-            name = rule.name if is_alert else rule.record
+            name = rule.name if isinstance(rule, Alert) else rule.record
             key = ("alert" if is_alert else "record", name, tuple(sorted(rule.labels.items())))
             field = "name" if is_alert else "record"
             if key in rules:
@@ -317,7 +320,7 @@ def _check_jobs(project: Project, report: Report) -> None:
                 job.ref.dotted(field),
                 "timeout <= interval",
             )
-        for label in (name for _t, labels in job.target_groups for name in labels):
+        for label in (name for g in job.target_groups for name in g.labels):
             _flag_cardinality(label, job.ref.pos("labels"), job.ref.dotted("labels"), report)
 
 
@@ -343,15 +346,18 @@ def _report_parse_errors(failures, report: Report, locate) -> None:
         report.error(pos, f"PromQL parse error: {message}", dotted(path), "a valid PromQL expression")
 
 
-def _template_source(ref: Ref, kind: str, key: str) -> tuple:
+def _template_source(rule: Alert | RecordingRule, kind: str, key: str) -> tuple:
     """The spec path an alert's label or annotation was written at (its own field, else the group's)."""
-    node = ref.node()
-    node = node if isinstance(node, dict) else {}
-    if kind == "annotations" and key in ("summary", "description", "runbook_url") and key in node:
-        return ref.path + (key,)
-    if key in (node.get(kind) or {}):
-        return ref.path + (kind, key)
-    return ("spec", kind, key) if kind == "labels" else ref.path
+    paths = rule.label_paths if kind == "labels" or isinstance(rule, RecordingRule) else rule.annotation_paths
+    if paths is None:  # generated from an SLO or a probe: the field of that name on its source, if any
+        node = rule.ref.node()
+        written = node.get(kind) if isinstance(node, dict) else None
+        paths = {k: rule.ref.path + (kind, k) for k in written or {}}
+        if kind == "annotations" and isinstance(node, dict):
+            paths.update({k: rule.ref.path + (k,) for k in ("summary", "description", "runbook_url") if k in node})
+    if key in paths:
+        return paths[key]
+    return ("spec", kind, key) if kind == "labels" else rule.ref.path
 
 
 def _check_templates(project: Project, report: Report) -> None:
@@ -370,7 +376,7 @@ def _check_templates(project: Project, report: Report) -> None:
         for rule in group.rules:
             if not isinstance(rule, Alert):
                 if "__name__" in rule.labels:
-                    path = _template_source(rule.ref, "labels", "__name__")
+                    path = _template_source(rule, "labels", "__name__")
                     report.error(
                         rule.ref.doc.pos(path, key=True),
                         "label '__name__' cannot be set by a recording rule",
@@ -379,7 +385,7 @@ def _check_templates(project: Project, report: Report) -> None:
                     )
                 continue
             if "__name__" in rule.labels:  # a valid name, but Prometheus refuses the rule file over it
-                path = _template_source(rule.ref, "labels", "__name__")
+                path = _template_source(rule, "labels", "__name__")
                 report.error(
                     rule.ref.doc.pos(path, key=True),
                     "label '__name__' cannot be set by an alert",
@@ -393,7 +399,7 @@ def _check_templates(project: Project, report: Report) -> None:
                     try:
                         check_template(text, PROMETHEUS_FUNCTIONS, PROMETHEUS_VARIABLES)
                     except TemplateError as exc:
-                        path = _template_source(rule.ref, kind, key)
+                        path = _template_source(rule, kind, key)
                         pos = rule.ref.doc.pos_in_scalar(path, *line_col(text, exc.offset))
                         report.error(
                             pos,

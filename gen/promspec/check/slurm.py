@@ -11,16 +11,14 @@ from ..spec.model import Project
 def check_nodelists(project: Project, report: Report) -> None:
     """Every slurm.nodelist expands to host names."""
     for job in project.jobs:
-        node = job.ref.node()
-        if not isinstance(node, dict) or "slurm" not in node:
+        if job.slurm is None:
             continue
-        path = job.ref.path + ("slurm", "nodelist")
-        text = node["slurm"]["nodelist"]
+        path = job.slurm.ref.path + ("nodelist",)
         try:
-            expand_nodelist(text)
+            expand_nodelist(job.slurm.nodelist)
         except NodelistError as exc:
             report.error(
-                job.ref.doc.pos_in_scalar(path, 1, exc.offset + 1),
+                job.slurm.ref.doc.pos_in_scalar(path, 1, exc.offset + 1),
                 f"bad Slurm nodelist: {exc}",
                 dotted(path),
                 "a nodelist such as gpu[001-064] or gpu[01-04,07],cpu01",

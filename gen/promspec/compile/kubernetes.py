@@ -9,7 +9,6 @@ from .scrape import PORT_STRIP
 
 API = "monitoring.coreos.com/v1"
 MANAGED = {"app.kubernetes.io/managed-by": "promspec"}
-DEFAULT_DASHBOARD_LABEL = "grafana_dashboard"
 FOLDER_ANNOTATION = "k8s-sidecar-target-directory"  # kiwigrid k8s-sidecar: the sub-directory (Grafana folder)
 _RELABEL_KEYS = {
     "source_labels": "sourceLabels",
@@ -33,9 +32,9 @@ def dns_name(*parts: str) -> str:
 def _metadata(project: Project, name: str, labels: dict | None = None, annotations: dict | None = None) -> dict:
     k8s = project.settings.kubernetes
     meta: dict = {"name": name}
-    if k8s.get("namespace"):
-        meta["namespace"] = k8s["namespace"]
-    meta["labels"] = {**MANAGED, **k8s.get("labels", {}), **(labels or {})}
+    if k8s.namespace:
+        meta["namespace"] = k8s.namespace
+    meta["labels"] = {**MANAGED, **k8s.labels, **(labels or {})}
     if annotations:
         meta["annotations"] = annotations
     return meta
@@ -58,9 +57,9 @@ def relabelings(rules: list[dict]) -> list[dict]:
 
 def monitor(project: Project, job: ScrapeJob) -> dict:
     """A ServiceMonitor (or PodMonitor) for a scrape job, keeping the spec's job name as the job label."""
-    spec_k8s = _job_kubernetes(job)
-    kind = spec_k8s.get("monitor", "ServiceMonitor")
-    endpoint: dict = {"port": spec_k8s.get("port", "metrics")}
+    spec_k8s = job.kubernetes
+    kind = spec_k8s.monitor
+    endpoint: dict = {"port": spec_k8s.port}
     for key, value in (
         ("path", job.metrics_path),
         ("interval", job.interval),
@@ -75,15 +74,15 @@ def monitor(project: Project, job: ScrapeJob) -> dict:
         endpoint["honorLabels"] = job.honor_labels
     # The operator names the job after the Service; the spec's alerts and dashboards use the job name.
     rules: list[dict] = [{"target_label": "job", "replacement": job.name}]
-    common = job.target_groups[0][1] if len(job.target_groups) == 1 else {}
+    common = job.target_groups[0].labels if len(job.target_groups) == 1 else {}
     rules += [{"target_label": k, "replacement": v} for k, v in sorted(common.items())]
     rules += ([PORT_STRIP] if job.strip_port else []) + [dict(r) for r in job.relabel]
     endpoint["relabelings"] = relabelings(rules)
     if job.metric_relabel:
         endpoint["metricRelabelings"] = relabelings(job.metric_relabel)
-    spec: dict = {"selector": {"matchLabels": dict(spec_k8s.get("selector") or {"app.kubernetes.io/name": job.name})}}
-    if spec_k8s.get("namespaces"):
-        spec["namespaceSelector"] = {"matchNames": list(spec_k8s["namespaces"])}
+    spec: dict = {"selector": {"matchLabels": dict(spec_k8s.selector or {"app.kubernetes.io/name": job.name})}}
+    if spec_k8s.namespaces:
+        spec["namespaceSelector"] = {"matchNames": list(spec_k8s.namespaces)}
     spec["podMetricsEndpoints" if kind == "PodMonitor" else "endpoints"] = [endpoint]
     if job.sample_limit is not None:
         spec["sampleLimit"] = job.sample_limit
@@ -95,16 +94,11 @@ def monitor(project: Project, job: ScrapeJob) -> dict:
     }
 
 
-def _job_kubernetes(job: ScrapeJob) -> dict:
-    node = job.ref.node()
-    return node.get("kubernetes", {}) if isinstance(node, dict) else {}
-
-
 def dashboard_configmap(project: Project, path: str, text: str) -> dict:
     """A ConfigMap the Grafana sidecar picks up: dashboards/<folder>/<uid>.json -> folder <folder>."""
     parts = path.split("/")[1:]
     folder = "/".join(parts[:-1])
-    label = project.settings.kubernetes.get("dashboard_label", DEFAULT_DASHBOARD_LABEL)
+    label = project.settings.kubernetes.dashboard_label
     name = dns_name("promspec-dashboard", *[p.rsplit(".", 1)[0] for p in parts])
     return {
         "apiVersion": "v1",

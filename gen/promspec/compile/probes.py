@@ -9,6 +9,7 @@ from ..spec.model import (
     Ref,
     RuleGroup,
     ScrapeJob,
+    TargetGroup,
     format_duration,
     parse_duration,
 )
@@ -108,7 +109,7 @@ def scrape_jobs(probe: Probe) -> list[ScrapeJob]:
             ScrapeJob(
                 name=job_name(probe, loc.name),
                 ref=probe.ref.at("locations"),
-                target_groups=[(probe.targets, labels)],
+                target_groups=[TargetGroup(targets=tuple(probe.targets), labels=labels)],
                 interval=probe.interval,
                 timeout=probe.timeout,
                 metrics_path="/probe",

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from ..spec.model import RemoteWrite
 from .alertmanager import http_auth
 
 
-def remote_write_configs(specs: list[dict]) -> list[dict]:
+def remote_write_configs(queues: list[RemoteWrite]) -> list[dict[str, Any]]:
     """remote_write entries in the order written."""
     out = []
-    for spec in specs:
-        item: dict = {"url": spec["url"]}
-        for key in ("name", "remote_timeout", "headers"):
-            if key in spec:
-                item[key] = spec[key]
-        item.update(http_auth(spec))
-        if spec.get("write_relabel"):
-            item["write_relabel_configs"] = [dict(r) for r in spec["write_relabel"]]
-        if "send_exemplars" in spec:
-            item["send_exemplars"] = spec["send_exemplars"]
+    for queue in queues:
+        item: dict[str, Any] = {"url": queue.url}
+        if queue.name:
+            item["name"] = queue.name
+        if queue.remote_timeout:
+            item["remote_timeout"] = queue.remote_timeout
+        if queue.headers is not None:
+            item["headers"] = dict(queue.headers)
+        item.update(http_auth(queue.bearer_token_file, queue.bearer_token, queue.basic_auth))
+        if queue.write_relabel:
+            item["write_relabel_configs"] = [dict(r) for r in queue.write_relabel]
+        if queue.send_exemplars is not None:
+            item["send_exemplars"] = queue.send_exemplars
         out.append(item)
     return out

@@ -38,7 +38,7 @@ def group_dict(group: RuleGroup) -> dict:
         if isinstance(rule, Alert):
             rules.append(alert_rule(rule))
         else:
-            item = {"record": rule.record, "expr": rule.expr.rstrip()}
+            item: dict[str, object] = {"record": rule.record, "expr": rule.expr.rstrip()}
             if rule.labels:
                 item["labels"] = dict(rule.labels)
             rules.append(item)

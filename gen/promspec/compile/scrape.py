@@ -14,10 +14,10 @@ PORT_STRIP = {
 
 def _target_groups(job: ScrapeJob) -> list[dict]:
     out = []
-    for targets, labels in job.target_groups:
-        item: dict = {"targets": list(targets)}
-        if labels:
-            item["labels"] = dict(labels)
+    for group in job.target_groups:
+        item: dict = {"targets": list(group.targets)}
+        if group.labels:
+            item["labels"] = dict(group.labels)
         out.append(item)
     return out
 

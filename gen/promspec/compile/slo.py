@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ..spec.model import Alert, RecordingRule, RuleGroup, parse_duration
+from ..spec.model import Alert, RecordingRule, Rule, RuleGroup, parse_duration
 from ..spec.services import SHORT_WINDOW, SLO, Tier, number_text
 from .promql import selector
 
@@ -75,30 +75,24 @@ def recording_groups(slo: SLO) -> list[RuleGroup]:
     labels = slo_labels(slo)
     sel = _sel(slo)
     ref = slo.ref.at("sli")  # problems in these expressions are problems of the SLI
-    short = RuleGroup(f"slo-{slo.id}-short", "RecordingGroup", ref, SHORT_INTERVAL)
-    long = RuleGroup(f"slo-{slo.id}-long", "RecordingGroup", ref, LONG_INTERVAL)
-    cascade = RuleGroup(f"slo-{slo.id}-{CASCADE_WINDOW}", "RecordingGroup", ref, CASCADE_WINDOW)
-    period = RuleGroup(f"slo-{slo.id}-period", "RecordingGroup", ref, PERIOD_INTERVAL)
-    cascade.rules += [
-        RecordingRule(
-            f"slo:sli_{kind}:avg_rate{CASCADE_WINDOW}",
-            f"avg_over_time(slo:sli_{kind}:rate5m{sel}[{CASCADE_WINDOW}])",
-            ref,
-            dict(labels),
+
+    def rule(record: str, expr: str, rule_labels: dict | None = None) -> RecordingRule:
+        return RecordingRule(
+            record=record, expr=expr, ref=ref, labels=dict(labels if rule_labels is None else rule_labels)
         )
+
+    cascade = [
+        rule(f"slo:sli_{kind}:avg_rate{CASCADE_WINDOW}", f"avg_over_time(slo:sli_{kind}:rate5m{sel}[{CASCADE_WINDOW}])")
         for kind in ("errors", "total")
     ]
-    short.rules += [
-        RecordingRule("slo:sli_errors:rate5m", slo.errors_expr, ref, dict(labels)),
-        RecordingRule("slo:sli_total:rate5m", slo.total_expr, ref, dict(labels)),
-    ]
+    short = [rule("slo:sli_errors:rate5m", slo.errors_expr), rule("slo:sli_total:rate5m", slo.total_expr)]
+    long: list[RecordingRule] = []
     for window in _windows_needed(slo):
-        group = short if parse_duration(window) <= 3600 else long
-        group.rules.append(RecordingRule(ratio_series(window), window_ratio(slo, window), ref, dict(labels)))
+        (short if parse_duration(window) <= 3600 else long).append(
+            rule(ratio_series(window), window_ratio(slo, window))
+        )
     budget = number_text(slo.budget)
-    short.rules.append(
-        RecordingRule("slo:current_burn_rate:ratio", f"slo:sli_error:ratio_rate1h{sel} / {budget}", ref, dict(labels))
-    )
+    short.append(rule("slo:current_burn_rate:ratio", f"slo:sli_error:ratio_rate1h{sel} / {budget}"))
     seconds = int(parse_duration(slo.window))
     info = {**labels, "objective": slo.objective_text, "window": slo.window, "sli": slo.sli_kind}
     if slo.backend:
@@ -107,24 +101,30 @@ def recording_groups(slo: SLO) -> list[RuleGroup]:
         info["signal"] = slo.signal
     if slo.threshold:
         info["threshold"] = slo.threshold
-    period.rules += [
-        RecordingRule("slo:sli_error:ratio_period", period_ratio(slo), ref, dict(labels)),
-        RecordingRule("slo:objective:ratio", f"vector({number_text(slo.objective)})", ref, dict(labels)),
-        RecordingRule("slo:error_budget:ratio", f"vector({budget})", ref, dict(labels)),
-        RecordingRule("slo:period_burn_rate:ratio", f"slo:sli_error:ratio_period{sel} / {budget}", ref, dict(labels)),
-        RecordingRule(
-            "slo:period_error_budget_remaining:ratio", f"1 - slo:period_burn_rate:ratio{sel}", ref, dict(labels)
-        ),
-        RecordingRule(
+    period = [
+        rule("slo:sli_error:ratio_period", period_ratio(slo)),
+        rule("slo:objective:ratio", f"vector({number_text(slo.objective)})"),
+        rule("slo:error_budget:ratio", f"vector({budget})"),
+        rule("slo:period_burn_rate:ratio", f"slo:sli_error:ratio_period{sel} / {budget}"),
+        rule("slo:period_error_budget_remaining:ratio", f"1 - slo:period_burn_rate:ratio{sel}"),
+        rule(
             "slo:time_to_exhaustion:seconds",
             f"clamp_min(slo:period_error_budget_remaining:ratio{sel}, 0) * {seconds}\n/\n"
             f"slo:current_burn_rate:ratio{sel}",
-            ref,
-            dict(labels),
         ),
-        RecordingRule("slo:info", "vector(1)", ref, info),
+        rule("slo:info", "vector(1)", info),
     ]
-    return [g for g in (short, long, cascade, period) if g.rules]
+    groups = (
+        (f"slo-{slo.id}-short", SHORT_INTERVAL, short),
+        (f"slo-{slo.id}-long", LONG_INTERVAL, long),
+        (f"slo-{slo.id}-{CASCADE_WINDOW}", CASCADE_WINDOW, cascade),
+        (f"slo-{slo.id}-period", PERIOD_INTERVAL, period),
+    )
+    return [
+        RuleGroup(name=name, kind="RecordingGroup", ref=ref, interval=interval, rules=list(rules))
+        for name, interval, rules in groups
+        if rules
+    ]
 
 
 def _query(expr: str, fmt: str) -> str:
@@ -165,7 +165,15 @@ def burn_alert(slo: SLO, tier: Tier) -> Alert:
     if slo.runbook_url:
         annotations["runbook_url"] = slo.runbook_url
     labels = {**slo.labels, **slo_labels(slo), "burn_tier": tier.name, **tier.labels}
-    return Alert(alert_name(slo, "ErrorBudgetBurn"), expr, slo.ref, tier.for_, "", tier.severity, labels, annotations)
+    return Alert(
+        name=alert_name(slo, "ErrorBudgetBurn"),
+        expr=expr,
+        ref=slo.ref,
+        for_=tier.for_,
+        severity=tier.severity,
+        labels=labels,
+        annotations=annotations,
+    )
 
 
 def exhausted_alert(slo: SLO, tier: Tier) -> Alert:
@@ -181,23 +189,23 @@ def exhausted_alert(slo: SLO, tier: Tier) -> Alert:
     if slo.runbook_url:
         annotations["runbook_url"] = slo.runbook_url
     return Alert(
-        alert_name(slo, "ErrorBudgetExhausted"),
-        f"slo:period_error_budget_remaining:ratio{_sel(slo)} <= 0",
-        slo.ref,
-        tier.for_,
-        "",
-        tier.severity,
-        labels,
-        annotations,
+        name=alert_name(slo, "ErrorBudgetExhausted"),
+        expr=f"slo:period_error_budget_remaining:ratio{_sel(slo)} <= 0",
+        ref=slo.ref,
+        for_=tier.for_,
+        severity=tier.severity,
+        labels=labels,
+        annotations=annotations,
     )
 
 
 def alert_group(slo: SLO) -> RuleGroup | None:
-    group = RuleGroup(f"slo-{slo.id}-alerts", "AlertGroup", slo.ref, SHORT_INTERVAL)
-    group.rules = [burn_alert(slo, t) for t in slo.tiers if t.enabled]
+    rules: list[Rule] = [burn_alert(slo, t) for t in slo.tiers if t.enabled]
     if slo.exhausted and slo.exhausted.enabled:
-        group.rules.append(exhausted_alert(slo, slo.exhausted))
-    return group if group.rules else None
+        rules.append(exhausted_alert(slo, slo.exhausted))
+    if not rules:
+        return None
+    return RuleGroup(name=f"slo-{slo.id}-alerts", kind="AlertGroup", ref=slo.ref, interval=SHORT_INTERVAL, rules=rules)
 
 
 def slo_groups(slo: SLO) -> list[RuleGroup]:

@@ -9,7 +9,7 @@ the rendering here is promspec's own.
 
 from __future__ import annotations
 
-from ..spec.model import Alert, RecordingRule, RuleGroup, parse_duration
+from ..spec.model import Alert, RecordingRule, Rule, RuleGroup, parse_duration
 from ..spec.services import SLO, Tier
 
 # Every window Sloth records, whatever alerts are enabled: its dashboard reads them all.
@@ -64,28 +64,28 @@ def _sli_rule(slo: SLO, window: str) -> RecordingRule:
     else:
         expr = f"({errors})\n/\n({total})\n"
     return RecordingRule(
-        f"slo:sli_error:ratio_rate{window}",
-        expr,
-        slo.ref.at("sli"),
-        {**slo.series_labels, **id_labels(slo), "sloth_window": window},
+        record=f"slo:sli_error:ratio_rate{window}",
+        expr=expr,
+        ref=slo.ref.at("sli"),
+        labels={**slo.series_labels, **id_labels(slo), "sloth_window": window},
     )
 
 
 def sli_group(slo: SLO) -> RuleGroup:
     ref = slo.ref.at("sli")
-    group = RuleGroup(f"sloth-slo-sli-recordings-{slo.id}", "RecordingGroup", ref)
-    group.rules = [_sli_rule(slo, w) for w in WINDOWS]
+    rules: list[Rule] = [_sli_rule(slo, w) for w in WINDOWS]
     five = f"slo:sli_error:ratio_rate5m{id_filter(slo)}"
     # The period ratio is the mean of the 5m ratios (Sloth's optimised period rule), not event-weighted.
-    group.rules.append(
+    rules.append(
         RecordingRule(
-            f"slo:sli_error:ratio_rate{slo.window}",
-            f"sum_over_time({five}[{slo.window}])\n/ ignoring (sloth_window)\ncount_over_time({five}[{slo.window}])\n",
-            ref,
-            {**slo.series_labels, **id_labels(slo), "sloth_window": slo.window},
+            record=f"slo:sli_error:ratio_rate{slo.window}",
+            expr=f"sum_over_time({five}[{slo.window}])\n/ ignoring (sloth_window)\n"
+            f"count_over_time({five}[{slo.window}])\n",
+            ref=ref,
+            labels={**slo.series_labels, **id_labels(slo), "sloth_window": slo.window},
         )
     )
-    return group
+    return RuleGroup(name=f"sloth-slo-sli-recordings-{slo.id}", kind="RecordingGroup", ref=ref, rules=rules)
 
 
 def meta_group(slo: SLO, mode: str, spec: str) -> RuleGroup:
@@ -95,31 +95,33 @@ def meta_group(slo: SLO, mode: str, spec: str) -> RuleGroup:
     on = "/ on(sloth_id, sloth_slo, sloth_service) group_left\n"
     objective = go_float(objective_ratio(slo))
     days = int(parse_duration(slo.window) // 86400)
-    group = RuleGroup(f"sloth-slo-meta-recordings-{slo.id}", "RecordingGroup", ref)
-    group.rules = [
-        RecordingRule("slo:objective:ratio", f"vector({objective})", ref, dict(labels)),
-        RecordingRule("slo:error_budget:ratio", f"vector(1-{objective})", ref, dict(labels)),
-        RecordingRule("slo:time_period:days", f"vector({days})", ref, dict(labels)),
+    rules: list[Rule] = [
+        RecordingRule(record="slo:objective:ratio", expr=f"vector({objective})", ref=ref, labels=dict(labels)),
+        RecordingRule(record="slo:error_budget:ratio", expr=f"vector(1-{objective})", ref=ref, labels=dict(labels)),
+        RecordingRule(record="slo:time_period:days", expr=f"vector({days})", ref=ref, labels=dict(labels)),
         RecordingRule(
-            "slo:current_burn_rate:ratio",
-            f"slo:sli_error:ratio_rate5m{sel}\n{on}slo:error_budget:ratio{sel}\n",
-            ref,
-            dict(labels),
+            record="slo:current_burn_rate:ratio",
+            expr=f"slo:sli_error:ratio_rate5m{sel}\n{on}slo:error_budget:ratio{sel}\n",
+            ref=ref,
+            labels=dict(labels),
         ),
         RecordingRule(
-            "slo:period_burn_rate:ratio",
-            f"slo:sli_error:ratio_rate{slo.window}{sel}\n{on}slo:error_budget:ratio{sel}\n",
-            ref,
-            dict(labels),
+            record="slo:period_burn_rate:ratio",
+            expr=f"slo:sli_error:ratio_rate{slo.window}{sel}\n{on}slo:error_budget:ratio{sel}\n",
+            ref=ref,
+            labels=dict(labels),
         ),
         RecordingRule(
-            "slo:period_error_budget_remaining:ratio", f"1 - slo:period_burn_rate:ratio{sel}", ref, dict(labels)
+            record="slo:period_error_budget_remaining:ratio",
+            expr=f"1 - slo:period_burn_rate:ratio{sel}",
+            ref=ref,
+            labels=dict(labels),
         ),
         RecordingRule(
-            "sloth_slo_info",
-            "vector(1)",
-            ref,
-            {
+            record="sloth_slo_info",
+            expr="vector(1)",
+            ref=ref,
+            labels={
                 **labels,
                 "sloth_mode": mode,
                 "sloth_objective": _percent(slo),
@@ -130,16 +132,16 @@ def meta_group(slo: SLO, mode: str, spec: str) -> RuleGroup:
     ]
     if slo.denominator_corrected:
         total_period = _window_query(slo.total_template, slo.window)
-        group.rules += [
+        rules += [
             RecordingRule(
-                f"slo:numerator_correction:ratio{w}",
-                f"({_window_query(slo.total_template, w)})/({total_period})",
-                ref,
-                dict(labels),
+                record=f"slo:numerator_correction:ratio{w}",
+                expr=f"({_window_query(slo.total_template, w)})/({total_period})",
+                ref=ref,
+                labels=dict(labels),
             )
             for w in WINDOWS
         ]
-    return group
+    return RuleGroup(name=f"sloth-slo-meta-recordings-{slo.id}", kind="RecordingGroup", ref=ref, rules=rules)
 
 
 def _percent(slo: SLO) -> str:
@@ -171,12 +173,20 @@ def alert(slo: SLO, kind: str) -> Alert | None:
         **fast.annotations,
     }
     labels = {**slo.labels, **fast.labels, "sloth_severity": kind}
-    return Alert(slo.alert_name or f"{slo.service}-{slo.name}", expr, slo.ref, fast.for_, "", "", labels, annotations)
+    return Alert(
+        name=slo.alert_name or f"{slo.service}-{slo.name}",
+        expr=expr,
+        ref=slo.ref,
+        for_=fast.for_,
+        severity="",
+        labels=labels,
+        annotations=annotations,
+    )
 
 
 def sloth_groups(slo: SLO) -> list[RuleGroup]:
     mode = "cli-gen-k8s" if slo.sloth_spec == "sloth.slok.dev/v1" else "cli-gen-prom"
     groups = [sli_group(slo), meta_group(slo, mode, slo.sloth_spec or "prometheus/v1")]
-    alerts = RuleGroup(f"sloth-slo-alerts-{slo.id}", "AlertGroup", slo.ref)
-    alerts.rules = [a for a in (alert(slo, kind) for kind in KINDS) if a is not None]
-    return groups + ([alerts] if alerts.rules else [])
+    rules: list[Rule] = [a for a in (alert(slo, kind) for kind in KINDS) if a is not None]
+    alerts = RuleGroup(name=f"sloth-slo-alerts-{slo.id}", kind="AlertGroup", ref=slo.ref, rules=rules)
+    return groups + ([alerts] if rules else [])

@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 import re
 import shlex
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..spec.model import Project
 
 MAX_NODES = 100_000  # a guard against gpu[0-99999999] turning into a billion targets
 
@@ -78,15 +82,9 @@ def expand_nodelist(text: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def slurm_jobs(project) -> list[tuple[str, int, dict]]:
+def slurm_jobs(project: Project) -> list[tuple[str, int, dict]]:
     """(job name, port, target labels) of the scrape jobs whose targets come from a nodelist."""
-    out = []
-    for job in project.jobs:
-        node = job.ref.node()
-        if isinstance(node, dict) and "slurm" in node:
-            # The model appends the nodelist's target group last, with the job's and the nodelist's labels.
-            out.append((job.name, node["slurm"]["port"], dict(job.target_groups[-1][1])))
-    return out
+    return [(job.name, job.slurm.port, dict(job.slurm.labels)) for job in project.jobs if job.slurm is not None]
 
 
 def _heredoc(path: str, body: str) -> str:

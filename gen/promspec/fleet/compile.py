@@ -27,7 +27,7 @@ from ..compile.slo import (
     slo_labels,
 )
 from ..diagnostics import Report
-from ..spec.model import Alert, Project, RecordingRule, RuleGroup
+from ..spec.model import Alert, Project, RecordingRule, Rule, RuleGroup
 from ..spec.services import SHORT_WINDOW, SLO
 from .model import Topology
 
@@ -86,12 +86,11 @@ def _summed_ratio(slo: SLO, window: str, by: str) -> str:
 def cluster_rate_group(slo: SLO) -> RuleGroup:
     """The SLO's 5m event rates, evaluated in each cluster over its raw series."""
     ref = slo.ref.at("sli")
-    group = RuleGroup(f"slo-{slo.id}-rates", "RecordingGroup", ref, SHORT_INTERVAL)
-    group.rules = [
-        RecordingRule("slo:sli_errors:rate5m", slo.errors_expr, ref, slo_labels(slo)),
-        RecordingRule("slo:sli_total:rate5m", slo.total_expr, ref, slo_labels(slo)),
+    rules: list[Rule] = [
+        RecordingRule(record="slo:sli_errors:rate5m", expr=slo.errors_expr, ref=ref, labels=slo_labels(slo)),
+        RecordingRule(record="slo:sli_total:rate5m", expr=slo.total_expr, ref=ref, labels=slo_labels(slo)),
     ]
-    return group
+    return RuleGroup(name=f"slo-{slo.id}-rates", kind="RecordingGroup", ref=ref, interval=SHORT_INTERVAL, rules=rules)
 
 
 def _burn_expr(slo: SLO, topology: Topology, long: str, short: str, factor: str, per_cluster: bool) -> str:
@@ -126,14 +125,13 @@ def silent_cluster_alert(slo: SLO, topology: Topology) -> Alert:
     severity = next((t.severity for t in slo.tiers if t.enabled), "page")
     label = topology.cluster_label
     return Alert(
-        alert_name(slo, "ClusterSilent"),
-        expr,
-        slo.ref,
-        SILENCE_FOR,
-        "",
-        severity,
-        {**slo.labels, **slo_labels(slo)},
-        {
+        name=alert_name(slo, "ClusterSilent"),
+        expr=expr,
+        ref=slo.ref,
+        for_=SILENCE_FOR,
+        severity=severity,
+        labels={**slo.labels, **slo_labels(slo)},
+        annotations={
             "summary": f"{slo.service} SLO {slo.name}: cluster {{{{ $labels.{label} }}}} sends no SLO events",
             "description": (
                 f"Cluster {{{{ $labels.{label} }}}} sent {slo.name} events of {slo.service} within the last "
@@ -149,32 +147,37 @@ def global_groups(slo: SLO, topology: Topology) -> list[RuleGroup]:
     ref = slo.ref.at("sli")
     labels = slo_labels(slo)
     per_cluster = topology.global_tier.per_cluster_alerts
-    short = RuleGroup(f"slo-{slo.id}-short", "RecordingGroup", ref, SHORT_INTERVAL)
-    long = RuleGroup(f"slo-{slo.id}-long", "RecordingGroup", ref, LONG_INTERVAL)
-    cascade = RuleGroup(f"slo-{slo.id}-{CASCADE_WINDOW}", "RecordingGroup", ref, CASCADE_WINDOW)
+    short = RuleGroup(name=f"slo-{slo.id}-short", kind="RecordingGroup", ref=ref, interval=SHORT_INTERVAL)
+    long = RuleGroup(name=f"slo-{slo.id}-long", kind="RecordingGroup", ref=ref, interval=LONG_INTERVAL)
     for window in _windows_needed(slo):
         group = short if parse_duration(window) <= 3600 else long
         for scoped in (False, True) if per_cluster else (False,):
             expr = _summed_ratio(slo, window, _by(topology, scoped))
-            group.rules.append(RecordingRule(_series(window, scoped), expr, ref, dict(labels)))
+            group.rules.append(RecordingRule(record=_series(window, scoped), expr=expr, ref=ref, labels=dict(labels)))
     sel = selector({"slo_id": slo.id})
     short.rules.append(
         RecordingRule(
-            "slo:current_burn_rate:ratio", f"slo:sli_error:ratio_rate1h{sel} / {number_text(slo.budget)}", ref, labels
+            record="slo:current_burn_rate:ratio",
+            expr=f"slo:sli_error:ratio_rate1h{sel} / {number_text(slo.budget)}",
+            ref=ref,
+            labels=labels,
         )
     )
-    cascade.rules = [
+    averages: list[Rule] = [
         RecordingRule(
-            f"slo:sli_{kind}:avg_rate{CASCADE_WINDOW}",
-            f"sum by ({_by(topology, False)}) (avg_over_time(slo:sli_{kind}:rate5m{sel}[{CASCADE_WINDOW}]))",
-            ref,
-            dict(labels),
+            record=f"slo:sli_{kind}:avg_rate{CASCADE_WINDOW}",
+            expr=f"sum by ({_by(topology, False)}) (avg_over_time(slo:sli_{kind}:rate5m{sel}[{CASCADE_WINDOW}]))",
+            ref=ref,
+            labels=dict(labels),
         )
         for kind in ("errors", "total")
     ]
+    cascade = RuleGroup(
+        name=f"slo-{slo.id}-{CASCADE_WINDOW}", kind="RecordingGroup", ref=ref, interval=CASCADE_WINDOW, rules=averages
+    )
     # The period group reads only fleet-level series (the 10m averages and the current burn rate above).
     period = [g for g in recording_groups(slo) if g.name == f"slo-{slo.id}-period"]
-    alerts = RuleGroup(f"slo-{slo.id}-alerts", "AlertGroup", slo.ref, SHORT_INTERVAL)
+    alerts = RuleGroup(name=f"slo-{slo.id}-alerts", kind="AlertGroup", ref=slo.ref, interval=SHORT_INTERVAL)
     for tier in (t for t in slo.tiers if t.enabled):
         factor = number_text(slo.factor(tier))
         fleet_alert = burn_alert(slo, tier)

@@ -14,7 +14,7 @@ from ..compile.rules import group_dict, rule_file_name
 from ..compile.scrape import file_sd_files, prometheus_config
 from ..diagnostics import Report
 from ..render.yamlout import dump_json, dump_yaml, header
-from ..spec.model import Project, RuleGroup, ScrapeJob
+from ..spec.model import Project, RelabelRule, RuleGroup, ScrapeJob
 from .compile import Split, sent_regex, split_rules
 from .model import SHARD_LABEL, Cluster, GlobalTier, Topology, build_topology
 
@@ -56,7 +56,7 @@ def remote_write(tier: GlobalTier, sent: tuple[str, ...]) -> dict[str, Any]:
 
 def _sharded(job: ScrapeJob, shard: int, shards: int) -> ScrapeJob:
     """The job as shard `shard` of `shards` scrapes it: Prometheus' hashmod over the target address."""
-    hashmod = [
+    hashmod: list[RelabelRule] = [
         {
             "source_labels": ["__address__"],
             "modulus": shards,

@@ -23,7 +23,10 @@ def write_sbatch(project, output: str, options: dict) -> str:
     files.update({p: b.decode("utf-8") for p, b in rendered.items() if p.startswith("rules/") and p.count("/") == 1})
     for job in project.jobs:
         if job.name in names:
-            groups = [{"targets": list(t), **({"labels": dict(lab)} if lab else {})} for t, lab in job.target_groups]
+            groups = [
+                {"targets": list(g.targets), **({"labels": dict(g.labels)} if g.labels else {})}
+                for g in job.target_groups
+            ]
             files[f"prometheus/targets/{job.name}.json"] = dump_json(groups).decode("utf-8")
     sources = sorted({d.source or d.file for d in project.documents})
     extra = (

@@ -19,14 +19,14 @@ def render_alert_tests(project: Project) -> dict[str, bytes]:
 
 def render_alertmanager(project: Project) -> dict[str, bytes]:
     """alertmanager/alertmanager.yml from the Notifications document, if there is one."""
-    from ..compile.alertmanager import alertmanager_config, notifications_docs
+    from ..compile.alertmanager import alertmanager_config, notifications_of
 
-    docs = notifications_docs(project)
-    if not docs:
+    notifications = notifications_of(project)
+    if notifications is None:
         return {}
-    doc = docs[0]
+    doc = notifications.doc
     extra = ("Start Alertmanager with --cluster.listen-address= (empty) unless it runs in a cluster.",)
-    config = alertmanager_config(doc.data["spec"])
+    config = alertmanager_config(notifications)
     return {"alertmanager/alertmanager.yml": dump_yaml(config, header(doc.source or doc.file, extra))}
 
 

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from ..diagnostics import Report, did_you_mean
 from .loader import Document, dotted
-from .model import Alert, RecordingRule, Ref, RuleGroup, parse_duration
+from .model import Alert, RecordingRule, Ref, Rule, RuleGroup, SpecPath, SpecText, parse_duration
 
 OPERATOR_API = "monitoring.coreos.com/v1"
 GROUP_FIELDS = ("name", "interval", "limit", "rules")
@@ -31,11 +32,11 @@ _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 UNCATALOGUED = re.compile(r"^metric '([^']+)' is not in any Catalog")
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class PassthroughGroup(RuleGroup):
     """A rule group from a plain rule file or PrometheusRule: rendered from `original`, as written."""
 
-    original: dict = field(default_factory=dict)
+    original: dict[str, Any] = field(default_factory=dict)
 
 
 def is_rule_file(data) -> bool:
@@ -202,32 +203,49 @@ def passthrough_groups(doc: Document) -> list[PassthroughGroup]:
     out = []
     for i, raw in enumerate(_at(doc.data, path)):
         gref = Ref(doc, path + (i,))
+        rules: list[Rule] = []
+        for j, r in enumerate(raw["rules"]):
+            ref = gref.at("rules", j)
+            labels = dict(r.get("labels") or {})
+            label_paths: dict[str, SpecPath] = {k: ref.path + ("labels", k) for k in labels}
+            sources = [SpecText(path=ref.path + ("expr",), text=r["expr"])]
+            if "record" in r:
+                rules.append(
+                    RecordingRule(
+                        record=r["record"],
+                        expr=r["expr"],
+                        ref=ref,
+                        labels=labels,
+                        label_paths=label_paths,
+                        sources=sources,
+                    )
+                )
+            else:
+                annotations = dict(r.get("annotations") or {})
+                rules.append(
+                    Alert(
+                        name=r["alert"],
+                        expr=r["expr"],
+                        ref=ref,
+                        for_=r.get("for", ""),
+                        keep_firing_for=r.get("keep_firing_for", ""),
+                        severity=labels.get("severity", ""),
+                        labels=labels,
+                        annotations=annotations,
+                        label_paths=label_paths,
+                        annotation_paths={k: ref.path + ("annotations", k) for k in annotations},
+                        sources=sources,
+                    )
+                )
         group = PassthroughGroup(
             name=raw["name"],
             kind="Passthrough",
             ref=gref,
             interval=raw.get("interval", ""),
             limit=raw.get("limit"),
+            rules=rules,
             original=_verbatim(raw),
         )
-        for j, r in enumerate(raw["rules"]):
-            ref = gref.at("rules", j)
-            labels = dict(r.get("labels") or {})
-            if "record" in r:
-                group.rules.append(RecordingRule(r["record"], r["expr"], ref, labels))
-            else:
-                group.rules.append(
-                    Alert(
-                        r["alert"],
-                        r["expr"],
-                        ref,
-                        r.get("for", ""),
-                        r.get("keep_firing_for", ""),
-                        labels.get("severity", ""),
-                        labels,
-                        dict(r.get("annotations") or {}),
-                    )
-                )
         out.append(group)
     return out
 

@@ -169,7 +169,7 @@ class _Builder:
                 continue
             self.backends[backend.name] = backend
             self.project.catalogs.append(
-                Catalog(f"backend:{backend.name}", Ref(doc, ("spec",)), catalog_families(backend))
+                Catalog(name=f"backend:{backend.name}", ref=Ref(doc, ("spec",)), metrics=catalog_families(backend))
             )
         for catalog in self.project.catalogs:
             for m in catalog.metrics:
