@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 
 from .loader import Document
-from .model import Ref
+from .model import Project, Ref
 
 DEFAULT_FOLDER = "general"
 DEFAULT_VARIABLES = ("datasource", "job", "instance")  # what the lint rules ask of a dashboard of scraped series
@@ -106,6 +106,7 @@ class Dashboard:
     source: str = ""  # the spec file(s) named in the generated header
     generated: bool = False  # made by a preset, not written in a Dashboard document
     imported: dict | None = None  # a Grafana JSON export (spec.file), rendered as it is
+    file: str = ""  # spec.file as written: set even when reading the export failed (imported is None)
 
     def panels(self):
         """Every panel with its row, in layout order."""
@@ -241,9 +242,15 @@ def _exported(doc: Document, spec: dict, meta: dict, ref: Ref) -> Dashboard:
         variables=[],
         source=doc.source or doc.file,
         imported=data,
+        file=str(spec["file"]),
     )
 
 
 def spec_dashboards(docs: list[Document]) -> list[Dashboard]:
     """The model of every Dashboard document, in document order."""
     return [build_dashboard(doc) for doc in docs]
+
+
+def build_project_dashboards(project: Project) -> None:
+    """Model the project's Dashboard documents (project.dashboards), in document order."""
+    project.dashboards = spec_dashboards(project.extra.get("Dashboard", []))

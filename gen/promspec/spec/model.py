@@ -6,11 +6,18 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..compile.promql import format_duration, parse_duration  # noqa: F401 - re-exported for callers
 from ..diagnostics import Position, Report
 from .loader import Document
 from .schemas import DURATION, HOSTPORT, LABEL_NAME
+
+if TYPE_CHECKING:  # built by their own modules, which import this one
+    from ..catalog.backends import Backend
+    from .dashboards import Dashboard
+    from .probes import Probe
+    from .services import Service
 
 _HOSTPORT_RE = re.compile(HOSTPORT["pattern"])
 _LABEL_RE = re.compile(LABEL_NAME["pattern"])
@@ -153,10 +160,12 @@ class Project:
     jobs: list = field(default_factory=list)
     settings: Settings = field(default_factory=Settings)
     extra: dict = field(default_factory=dict)  # kind -> [documents] of kinds modelled elsewhere
-    backends: dict = field(default_factory=dict)  # name -> catalog.backends.Backend
-    services: list = field(default_factory=list)  # spec.services.Service
-    probes: list = field(default_factory=list)  # spec.probes.Probe
-    llm_probe_targets: dict = field(default_factory=dict)  # service name -> LLM probe targets its SLIs read
+    # Built after the core kinds (spec/services.py, spec/probes.py, spec/dashboards.py): they read catalogs.
+    backends: dict[str, Backend] = field(default_factory=dict)
+    services: list[Service] = field(default_factory=list)
+    probes: list[Probe] = field(default_factory=list)
+    dashboards: list[Dashboard] = field(default_factory=list)  # the Dashboard documents; presets join at compile
+    llm_probe_targets: dict[str, list[str]] = field(default_factory=dict)  # service -> LLM probe targets it reads
 
 
 def _catalog(doc: Document) -> Catalog:

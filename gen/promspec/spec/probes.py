@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from ..diagnostics import Report
 from .loader import Document
-from .model import Ref, effective_timeout, parse_duration
+from .model import Project, Ref, effective_timeout, parse_duration
 
 # Header names whose inline values are credentials: they may only come from ${ENV} or a file.
 SECRET_HEADER = re.compile(
@@ -245,3 +245,8 @@ def build_probes(docs: list[Document], default_interval: str, report: Report) ->
         first[name] = doc
         probes.append(probe_from(doc, default_interval, report))
     return probes
+
+
+def build_project_probes(project: Project, report: Report) -> None:
+    """Model the project's Probe documents (project.probes); their default interval is the Settings' one."""
+    project.probes = build_probes(project.extra.get("Probe", []), project.settings.scrape_interval, report)

@@ -414,7 +414,7 @@ def _errors_by(m: _Make, scope: Scope) -> Panel:
 
 
 def _engine_title(backend: Backend) -> str:
-    return backend.ref.doc.data["spec"].get("description", "") or backend.name
+    return backend.title
 
 
 # ------------------------------------------------------------------------------------ LLM guide

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ...catalog.backends import Backend, Variant, underscored
+from ...spec.services import Service
 from ..promql import matcher
 
 RATE = "$__rate_interval"
@@ -55,12 +56,10 @@ class Scope:
         return "{" + ", ".join(parts) + "}" if parts else ""
 
 
-def service_scope(service, backend: Backend, variables: tuple) -> Scope:
+def service_scope(service: Service, backend: Backend, variables: tuple) -> Scope:
     """The scope of a Service: its backend version, selector (model mapped) and renaming."""
-    spec = service.ref.doc.data["spec"]
-    selector = {backend.model_label if k == "model" else k: v for k, v in spec.get("selector", {}).items()}
     return Scope(
-        backend, str(spec.get("backend_version", "")), selector, spec.get("colons_as_underscores", False), variables
+        backend, service.backend_version, service.selector_for(backend), service.colons_as_underscores, variables
     )
 
 
