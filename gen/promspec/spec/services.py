@@ -12,10 +12,10 @@ from decimal import Decimal
 from typing import Any
 
 from ..catalog.backends import Backend, build_backend, catalog_families
-from ..compile.promql import number_text, selector  # noqa: F401 - re-exported for callers
+from ..compile.promql import number_text, parse_duration, selector  # noqa: F401 - re-exported for callers
 from ..diagnostics import Position, Report, did_you_mean
 from .loader import Document, dotted
-from .model import Catalog, MetricFamily, Project, Ref, parse_duration
+from .model import Catalog, MetricFamily, Project, Ref
 from .sli import SLI, SLIInput, build_sli
 from .sli.base import SHORT_WINDOW, Path, le_matcher, le_values, threshold_seconds  # noqa: F401 - re-exported
 from .sli.probe import PROBE_BACKEND, llm_catalog, probe_backend, reads_llm_probe
