@@ -43,7 +43,7 @@ def check_dashboards(project, report) -> None:
         _check_variables(dash, ctx, report)
         titles: dict = {}
         ids: dict = {}
-        for row, panel in dash.panels():
+        for slot, row, panel in dash.slots():
             key = (row.title, panel.title)
             if key in titles:
                 report.error(
@@ -70,7 +70,7 @@ def check_dashboards(project, report) -> None:
                     "unit: a Grafana unit such as s, reqps, percentunit, bytes or short",
                 )
             for query, target in zip(
-                [q for q in panel.queries if not _failed(q, problems)], targets[id(panel)], strict=True
+                [q for q in panel.queries if not _failed(q, problems)], targets[slot], strict=True
             ):  # one target per query that resolved (problems: all others)
                 _check_expr(query, target.expr, defined, universe, recorded, report, written=not dash.generated)
         for link in dash.links + [link for _r, p in dash.panels() for link in p.links]:
@@ -102,7 +102,7 @@ def _lint_compiled(ctx, dash, report) -> dict:
 
     plan = plan_dashboard(ctx, dash)
     data = build_dashboard(plan)
-    by_id = {plan.ids[id(p)]: p for _r, p in dash.panels()}
+    by_id = {plan.ids[slot]: p for slot, _r, p in dash.slots()}
     for jpath, rule, message, _severity in validate_dashboard(data, by_shape=dash.generated):
         if rule in _SPEC_CHECKED:
             continue
