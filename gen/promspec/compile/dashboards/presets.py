@@ -54,11 +54,11 @@ class _Make:
         self.ref = ref
 
     def q(self, expr: str, legend: str = "", **kw) -> Query:
-        return Query(self.ref, expr=expr, legend=legend, **kw)
+        return Query(ref=self.ref, expr=expr, legend=legend, **kw)
 
     def s(self, signal: str, legend: str = "", quantile: str = "", **kw) -> Query:
         return Query(
-            self.ref,
+            ref=self.ref,
             signal=signal,
             legend=legend,
             quantile=float(quantile) if quantile else None,
@@ -67,22 +67,21 @@ class _Make:
         )
 
     def panel(self, title: str, queries, type: str = "timeseries", **kw) -> Panel:
-        return Panel(title, self.ref, type=type, queries=list(queries), **kw)
+        return Panel(title=title, ref=self.ref, type=type, queries=list(queries), **kw)
 
     def row(self, title: str, panels) -> Row | None:
-        row = Row(title, self.ref)
-        row.panels = [p for p in panels if p is not None]
+        row = Row(title=title, ref=self.ref, panels=[p for p in panels if p is not None])
         return row if row.panels else None
 
     def dashboard(self, name: str, title: str, folder: str, rows, variables, **kw) -> Dashboard:
         return Dashboard(
-            name,
-            self.ref,
-            title,
+            name=name,
+            ref=self.ref,
+            title=title,
             uid=name,
             folder=folder,
             tags=tuple(kw.pop("tags", ())),
-            variables=[Variable(v, self.ref) if isinstance(v, str) else v for v in variables],
+            variables=[Variable(name=v, ref=self.ref) if isinstance(v, str) else v for v in variables],
             rows=[r for r in rows if r is not None],
             source=self.ref.doc.source or self.ref.doc.file,
             generated=True,
@@ -423,7 +422,9 @@ def _engine_title(backend: Backend) -> str:
 def llm_guide(m: _Make, links: tuple) -> list[Dashboard]:
     """The LLM monitoring guide's "LLM Performance" and "LLM Errors" dashboards, on the generic llm_* metrics."""
     sel = '{job=~"$job", instance=~"$instance", model=~"$model"}'
-    variables = ["datasource"] + [Variable(v, m.ref, metric="llm_request_total") for v in ("job", "instance", "model")]
+    variables = ["datasource"] + [
+        Variable(name=v, ref=m.ref, metric="llm_request_total") for v in ("job", "instance", "model")
+    ]
     perf = m.dashboard(
         "llm-performance",
         "LLM Performance",
@@ -895,9 +896,9 @@ def gpu_fleet(m: _Make, project) -> Dashboard:
     ]
     variables = [
         "datasource",
-        Variable("job", m.ref, metric="promspec_gpu_up"),
-        Variable("instance", m.ref, metric="promspec_gpu_up"),
-        Variable("gpu", m.ref, metric="promspec_gpu_up"),
+        Variable(name="job", ref=m.ref, metric="promspec_gpu_up"),
+        Variable(name="instance", ref=m.ref, metric="promspec_gpu_up"),
+        Variable(name="gpu", ref=m.ref, metric="promspec_gpu_up"),
     ]
     return m.dashboard(
         GPU_UID,
@@ -1082,8 +1083,8 @@ def host_overview(m: _Make, project, links: tuple) -> Dashboard:
     # under two instances (ports); "All" would draw each host twice.
     variables = [
         "datasource",
-        Variable("job", m.ref, metric="node_cpu_seconds_total", multi=False, include_all=False),
-        Variable("instance", m.ref, metric="node_cpu_seconds_total"),
+        Variable(name="job", ref=m.ref, metric="node_cpu_seconds_total", multi=False, include_all=False),
+        Variable(name="instance", ref=m.ref, metric="node_cpu_seconds_total"),
     ]
     return m.dashboard(
         HOST_UID,
@@ -1279,7 +1280,7 @@ def slo_overview(m: _Make, slos: list, links: tuple) -> Dashboard:
             ],
         ),
     ]
-    variables = ["datasource", Variable("slo_service", m.ref, label="Service", metric="slo:info")]
+    variables = ["datasource", Variable(name="slo_service", ref=m.ref, label="Service", metric="slo:info")]
     return m.dashboard(
         SLO_UID,
         "SLO overview",
