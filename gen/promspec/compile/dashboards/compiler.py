@@ -99,7 +99,11 @@ def scope_of(ctx: Context, dash: Dashboard, service_name: str) -> Scope | str:
             return "a signal query needs a service or backend (spec.service, spec.backend, or service: in the query)"
         backend = ctx.backends.get(dash.backend)
         known = ", ".join(sorted(ctx.backends)) or "none"
-        return Scope(backend, variables=filters) if backend else f"unknown backend {dash.backend!r} (backends: {known})"
+        return (
+            Scope(backend=backend, variables=filters)
+            if backend
+            else f"unknown backend {dash.backend!r} (backends: {known})"
+        )
     service = ctx.services.get(name)
     if service is None:
         known = ", ".join(sorted(ctx.services)) or "none"

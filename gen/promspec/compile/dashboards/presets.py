@@ -8,6 +8,7 @@ metrics its catalogs list, series its rules record.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from decimal import Decimal
 
 from ...catalog.backends import Backend
@@ -341,9 +342,9 @@ def _engine_targets(scope: Scope) -> str:
     expose the engine's anchor series, so a dead replica (whose own series are gone) still counts in
     its job. Only the job and instance variables apply: `up` has no model label."""
     pinned = {k: v for k, v in scope.selector.items() if k in ("job", "instance")}
-    sel = Scope(scope.backend, scope.version, pinned, scope.rename, tuple(v for v in scope.variables if v != "model"))
+    sel = replace(scope, selector=pinned, variables=tuple(v for v in scope.variables if v != "model"))
     # Jobs, not instances: a chosen dead instance has no engine series left to match.
-    jobs = Scope(scope.backend, scope.version, scope.selector, scope.rename, ("job",))
+    jobs = replace(scope, variables=("job",))
     anchor = anchor_metric(scope)
     # Parenthesised: a comparison after it binds tighter than `and`.
     return f"(\n  up{sel.selector_text()}\nand on (job)\n  group by (job) ({anchor}{jobs.selector_text()})\n)"
@@ -1510,7 +1511,7 @@ def preset_dashboards(project) -> list[Dashboard]:
         out.append(
             llm_serving(
                 m,
-                Scope(backend, variables=("job", "instance", "model")),
+                Scope(backend=backend, variables=("job", "instance", "model")),
                 f"llm-engine-{name}",
                 f"LLM serving: {name}",
                 LLM_FOLDER,

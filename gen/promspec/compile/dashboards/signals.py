@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ...catalog.backends import Backend, Variant, underscored
@@ -25,15 +26,15 @@ class SignalError(ValueError):
         self.expected = expected
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class Scope:
     """What a signal resolves against: an engine, its version, and the series to select."""
 
     backend: Backend
     version: str = ""
-    selector: dict = field(default_factory=dict)  # label -> exact value (the service's selector)
+    selector: Mapping[str, str] = field(default_factory=dict)  # label -> exact value (the service's selector)
     rename: bool = False  # the scrape path rewrites vllm: to vllm_
-    variables: tuple = ()  # dashboard variables that filter signal series: job, instance, model
+    variables: tuple[str, ...] = ()  # dashboard variables that filter signal series: job, instance, model
 
     def variant(self, signal: str) -> Variant | None:
         return self.backend.variant(signal, self.version)
@@ -59,7 +60,11 @@ class Scope:
 def service_scope(service: Service, backend: Backend, variables: tuple) -> Scope:
     """The scope of a Service: its backend version, selector (model mapped) and renaming."""
     return Scope(
-        backend, service.backend_version, service.selector_for(backend), service.colons_as_underscores, variables
+        backend=backend,
+        version=service.backend_version,
+        selector=service.selector_for(backend),
+        rename=service.colons_as_underscores,
+        variables=variables,
     )
 
 
