@@ -195,3 +195,21 @@ def test_regression_a_probe_sli_with_a_ratio_is_an_error_not_a_silently_dropped_
         load_project([str(tmp_path)], env={})
     assert "an SLI needs exactly one of probe, signal, ratio or latency (found probe, ratio)" in str(caught.value)
     assert "svc.yml:13:12:" in str(caught.value)
+
+
+def test_the_model_holds_typed_services_probes_dashboards_and_backends_and_leaves_documents_as_written() -> None:
+    from promspec.spec.dashboards import Dashboard
+    from promspec.spec.probes import Probe
+    from promspec.spec.sli import SLI
+
+    project, _report = load_project(["tests/fixtures/probes"], env={})
+    assert project.services and all(isinstance(s, Service) for s in project.services)
+    assert project.probes and all(isinstance(p, Probe) for p in project.probes)
+    assert all(isinstance(d, Dashboard) for d in project.dashboards)
+    assert all(isinstance(b, Backend) and b.name == name for name, b in project.backends.items())
+    assert all(isinstance(slo.sli, SLI) for s in project.services for slo in s.slos)
+    # Probe SLIs used to be rewritten into ratio SLIs inside the Service documents themselves.
+    slis = [slo["sli"] for d in project.extra["Service"] for slo in d.data["spec"]["slos"]]
+    assert {"probe": "api-health"} in slis
+    assert all("ratio" not in sli for sli in slis if "probe" in sli)
+    assert project.llm_probe_targets == {"api-synthetic": ["chat-lb"]}
