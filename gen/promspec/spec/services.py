@@ -17,7 +17,7 @@ from ..diagnostics import Position, Report, did_you_mean
 from .loader import Document, dotted
 from .model import Catalog, MetricFamily, Project, Ref
 from .sli import SLI, SLIInput, build_sli
-from .sli.base import SHORT_WINDOW, Path, le_matcher, le_values, threshold_seconds  # noqa: F401 - re-exported
+from .sli.base import SHORT_WINDOW, Path  # noqa: F401 - SHORT_WINDOW re-exported for the compilers
 from .sli.probe import PROBE_BACKEND, llm_catalog, probe_backend, reads_llm_probe
 
 # After the SRE Workbook: (long window, short window, share of the budget spent at the threshold, severity).
@@ -196,11 +196,10 @@ def _tiers(doc: Document, path: Path, alerting: Mapping[str, Any]) -> tuple[Tier
 
 @dataclass(frozen=True, kw_only=True)
 class _ServiceScope:
-    """What every SLI of one Service document reads: its backend, selector and the project's names."""
+    """What every SLO of one Service document reads: the document, its backend, the selector in its spelling."""
 
     doc: Document
     spec: Mapping[str, Any]
-    labels: Mapping[str, str]
     backend: Backend | None
     selector: Mapping[str, str]
 
@@ -269,7 +268,6 @@ class _Builder:
         scope = _ServiceScope(
             doc=doc,
             spec=spec,
-            labels=service.labels,
             backend=backend,
             # `model` is the canonical name; each engine calls it something else (model_name, ...).
             selector=service.selector_for(backend) if backend else dict(spec.get("selector", {})),
