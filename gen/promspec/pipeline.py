@@ -39,6 +39,8 @@ def load_project(
     from .compile.slo import slo_groups
     from .importers import convert_foreign
     from .spec.dashboard_files import attach_exports, without_exports
+    from .spec.dashboards import build_project_dashboards
+    from .spec.probes import build_project_probes
     from .spec.rule_files import (
         check_rule_document,
         demote_uncatalogued,
@@ -62,8 +64,10 @@ def load_project(
     adopted = [g for d in rule_docs for g in passthrough_groups(d)]
     project.groups += adopted
     project.documents += rule_docs
-    attach_probes(project, report)  # before services: probe SLIs become ratio/latency SLIs
+    build_project_probes(project, report)
+    attach_probes(project)  # before services: probe SLIs read the probes, and their series join the catalogs
     build_services(project, report, allow_unknown_buckets)
+    build_project_dashboards(project)
     report.raise_if_errors()
     # SLO rules join the ordinary rule groups, so every check and renderer sees them.
     project.groups += [g for service in project.services for slo in service.slos for g in slo_groups(slo)]

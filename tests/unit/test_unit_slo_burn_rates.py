@@ -16,6 +16,7 @@ from promspec.compile.slo import alert_group, burn_alert, recording_groups, slo_
 from promspec.spec.loader import Document
 from promspec.spec.model import Alert, RecordingRule, Ref
 from promspec.spec.services import SLO, TIERS, Tier
+from promspec.spec.sli import SLI
 
 HOUR = 3600
 DAY = 24 * HOUR
@@ -38,10 +39,12 @@ def _slo(objective: str = "0.999", window: str = "30d", tiers: list[Tier] | None
         "objective_text": objective,
         "objective": Decimal(objective),
         "window": window,
-        "sli_kind": "ratio",
-        "errors_expr": 'sum(rate(http_requests_total{job="chat",code=~"5.."}[5m]))',
-        "total_expr": 'sum(rate(http_requests_total{job="chat"}[5m]))',
-        "tiers": [_tier(n) for n in TIERS] if tiers is None else tiers,
+        "sli": SLI(
+            kind="ratio",
+            errors='sum(rate(http_requests_total{job="chat",code=~"5.."}[5m]))',
+            total='sum(rate(http_requests_total{job="chat"}[5m]))',
+        ),
+        "tiers": tuple(_tier(n) for n in TIERS) if tiers is None else tuple(tiers),
     }
     return SLO(**{**fields, **overrides})
 

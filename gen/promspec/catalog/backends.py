@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from ..spec.loader import Document
 from ..spec.model import MetricFamily, Ref
@@ -10,12 +12,12 @@ from ..spec.model import MetricFamily, Ref
 HISTOGRAM_SIGNALS = ("ttft", "inter_token_latency", "e2e_latency", "queue_time")
 
 
-def version_key(version: str) -> tuple:
+def version_key(version: str) -> tuple[int, ...]:
     """Dotted versions compare numerically: 0.9.2 < 0.10."""
     return tuple(int(p) for p in version.split("."))
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class Variant:
     """One way a signal is exposed, valid for an engine version range."""
 
@@ -24,8 +26,8 @@ class Variant:
     type: str
     ref: Ref
     unit: str = ""
-    labels: tuple = ()
-    buckets: tuple = ()
+    labels: tuple[str, ...] = ()
+    buckets: tuple[float, ...] = ()
     native: bool = False
     matchers: str = ""
     since: str = ""
@@ -36,56 +38,69 @@ class Variant:
         return (not self.since or v >= version_key(self.since)) and (not self.until or v < version_key(self.until))
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class Backend:
+    """A Backend document (or the bundled or synthesised adapter of that name), built once."""
+
     name: str
     ref: Ref
+    description: str = ""
     model_label: str = "model"
     colon_prefix: str = ""
     default_version: str = ""
-    signals: dict = field(default_factory=dict)  # signal -> [Variant]
-    other: list = field(default_factory=list)  # [Variant]
+    signals: Mapping[str, tuple[Variant, ...]] = field(default_factory=dict)
+    other: tuple[Variant, ...] = ()
+
+    @property
+    def title(self) -> str:
+        """What a dashboard calls the engine: its description, else its name."""
+        return self.description or self.name
 
     def variant(self, signal: str, version: str = "") -> Variant | None:
         """The variant of signal for an engine version (the default version when none is given)."""
         version = version or self.default_version
-        variants = self.signals.get(signal, [])
+        variants = self.signals.get(signal, ())
         if not version:
             return variants[0] if variants else None
         return next((v for v in variants if v.covers(version)), None)
 
 
-def build_backend(doc: Document) -> Backend:
-    """A Backend document as a model object."""
-    spec = doc.data["spec"]
-    ref = Ref(doc, ("spec",))
-    backend = Backend(
-        doc.name,
-        ref,
-        spec.get("model_label", "model"),
-        spec.get("colon_prefix", ""),
-        str(spec.get("default_version", "")),
+def _variant(signal: str, raw: Mapping[str, Any], at: Ref) -> Variant:
+    return Variant(
+        signal=signal,
+        metric=raw["metric"],
+        type=raw["type"],
+        ref=at,
+        unit=raw.get("unit", ""),
+        labels=tuple(raw.get("labels", ())),
+        buckets=tuple(raw.get("buckets", ())),
+        native=raw.get("native", False),
+        matchers=raw.get("matchers", ""),
+        since=str(raw.get("since", "")),
+        until=str(raw.get("until", "")),
     )
 
-    def variant(signal, raw, at) -> Variant:
-        return Variant(
-            signal,
-            raw["metric"],
-            raw["type"],
-            at,
-            raw.get("unit", ""),
-            tuple(raw.get("labels", ())),
-            tuple(raw.get("buckets", ())),
-            raw.get("native", False),
-            raw.get("matchers", ""),
-            str(raw.get("since", "")),
-            str(raw.get("until", "")),
-        )
 
-    for signal, variants in spec.get("signals", {}).items():
-        backend.signals[signal] = [variant(signal, v, ref.at("signals", signal, i)) for i, v in enumerate(variants)]
-    backend.other = [variant("", v, ref.at("other", i)) for i, v in enumerate(spec.get("other", []))]
-    return backend
+def backend_from_spec(name: str, spec: Mapping[str, Any], ref: Ref) -> Backend:
+    """A Backend from its spec mapping; ref points at that mapping (positions of signals below it)."""
+    return Backend(
+        name=name,
+        ref=ref,
+        description=str(spec.get("description", "")),
+        model_label=spec.get("model_label", "model"),
+        colon_prefix=spec.get("colon_prefix", ""),
+        default_version=str(spec.get("default_version", "")),
+        signals={
+            signal: tuple(_variant(signal, v, ref.at("signals", signal, i)) for i, v in enumerate(variants))
+            for signal, variants in spec.get("signals", {}).items()
+        },
+        other=tuple(_variant("", v, ref.at("other", i)) for i, v in enumerate(spec.get("other", []))),
+    )
+
+
+def build_backend(doc: Document) -> Backend:
+    """A Backend document as a model object."""
+    return backend_from_spec(doc.name, doc.data["spec"], Ref(doc, ("spec",)))
 
 
 def underscored(metric: str, backend: Backend) -> str:
@@ -97,13 +112,13 @@ def underscored(metric: str, backend: Backend) -> str:
 def catalog_families(backend: Backend) -> list[MetricFamily]:
     """Every metric the backend can expose, in both colon and underscore spellings."""
     seen: dict[str, MetricFamily] = {}
-    for v in [v for vs in backend.signals.values() for v in vs] + backend.other:
+    for v in [v for vs in backend.signals.values() for v in vs] + list(backend.other):
         for name in dict.fromkeys((v.metric, underscored(v.metric, backend))):
             family = seen.get(name) or MetricFamily(name=name, type=v.type, ref=v.ref, unit=v.unit, buckets=v.buckets)
             seen[name] = replace(family, labels=tuple(dict.fromkeys(family.labels + v.labels)))
     return list(seen.values())
 
 
-def engines_with(signal: str, backends: dict) -> list[str]:
+def engines_with(signal: str, backends: Mapping[str, Backend]) -> list[str]:
     """Names of the backends that expose a signal, sorted."""
     return sorted(name for name, b in backends.items() if b.signals.get(signal))

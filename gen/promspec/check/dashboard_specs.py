@@ -13,10 +13,9 @@ def check_dashboards(project, report) -> None:
     """Spec-level checks of every dashboard (written and generated): signals, series, titles, links, ids."""
     from ..compile.dashboards.compiler import resolve
     from ..compile.dashboards.project import dashboard_path, project_dashboards, remember_compiled
-    from ..spec.dashboards import spec_dashboards
     from .semantic import Universe
 
-    written = spec_dashboards(project.extra.get("Dashboard", []))
+    written = project.dashboards
     _check_names(written, report)
     dashes = project_dashboards(project, written)
     from .vanished_panels import warn_vanished
@@ -29,7 +28,7 @@ def check_dashboards(project, report) -> None:
     recorded = {r.record for g in project.groups for r in g.rules if getattr(r, "record", "")}
     compiled: dict = {}
     for dash in dashes:
-        if dash.imported is not None or "file" in dash.ref.doc.data.get("spec", {}):
+        if dash.imported is not None or dash.file:
             continue  # a Grafana export: checked (leniently, at its own line:col) when it was read
         before = len(report.errors)
         targets, problems = resolve(ctx, dash)
@@ -47,7 +46,7 @@ def check_dashboards(project, report) -> None:
         _check_variables(dash, ctx, report)
         titles: dict = {}
         ids: dict = {}
-        for row, panel in dash.panels():
+        for slot, row, panel in dash.slots():
             key = (row.title, panel.title)
             if key in titles:
                 report.error(
@@ -74,9 +73,9 @@ def check_dashboards(project, report) -> None:
                     "unit: a Grafana unit such as s, reqps, percentunit, bytes or short",
                 )
             for query, target in zip(
-                [q for q in panel.queries if not _failed(q, problems)], targets[id(panel)], strict=True
+                [q for q in panel.queries if not _failed(q, problems)], targets[slot], strict=True
             ):  # one target per query that resolved (problems: all others)
-                _check_expr(query, target.expr, defined, universe, recorded, report)
+                _check_expr(query, target.expr, defined, universe, recorded, report, written=not dash.generated)
         for link in dash.links + [link for _r, p in dash.panels() for link in p.links]:
             if link.dashboard and link.dashboard not in ctx.uids:
                 hint = did_you_mean(link.dashboard, ctx.uids)
@@ -106,7 +105,7 @@ def _lint_compiled(ctx, dash, report) -> dict:
 
     plan = plan_dashboard(ctx, dash)
     data = build_dashboard(plan)
-    by_id = {plan.ids[id(p)]: p for _r, p in dash.panels()}
+    by_id = {plan.ids[slot]: p for slot, _r, p in dash.slots()}
     for jpath, rule, message, _severity in validate_dashboard(data, by_shape=dash.generated):
         if rule in _SPEC_CHECKED:
             continue
@@ -183,18 +182,15 @@ def _check_variables(dash, ctx, report) -> None:
             )
 
 
-def _needle_pos(ref, field: str, needle: str):
-    """Where needle first occurs inside the expression field, else the field itself."""
-    expr = ref.doc.data
-    try:
-        for part in ref.path + (field,):
-            expr = expr[part]
-    except (KeyError, IndexError, TypeError):  # a generated query: no expression of its own in the spec
+def _needle_pos(query, field: str, needle: str, written: bool):
+    """Where needle first occurs inside the query's written expression, else the field itself."""
+    ref = query.ref
+    if not written:  # a generated query: no expression of its own in the spec
         return ref.pos()
-    return ref.doc.pos_of_word(ref.path + (field,), expr, needle, also_before="$") or ref.pos(field)
+    return ref.doc.pos_of_word(ref.path + (field,), query.expr, needle, also_before="$") or ref.pos(field)
 
 
-def _check_expr(query, expr: str, defined: set, universe, recorded: set, report) -> None:
+def _check_expr(query, expr: str, defined: set, universe, recorded: set, report, *, written: bool) -> None:
     field = "expr" if query.expr else "signal"
     try:
         a = panel_query(expr)
@@ -209,7 +205,7 @@ def _check_expr(query, expr: str, defined: set, universe, recorded: set, report)
     for name in variables_used(expr):
         if name not in defined:
             report.error(
-                _needle_pos(query.ref, field, "$" + name) if query.expr else query.ref.pos(field),
+                _needle_pos(query, field, "$" + name, written) if query.expr else query.ref.pos(field),
                 f"${name} is not a variable of this dashboard",
                 query.ref.dotted(field),
                 "one of: " + ", ".join(sorted(defined)) if defined else "variables: [...] in the dashboard",
@@ -219,7 +215,7 @@ def _check_expr(query, expr: str, defined: set, universe, recorded: set, report)
             continue
         hint = did_you_mean(name, list(universe.labels) + sorted(recorded))
         report.error(
-            _needle_pos(query.ref, field, name) if query.expr else query.ref.pos(field),
+            _needle_pos(query, field, name, written) if query.expr else query.ref.pos(field),
             f"metric {name!r} is neither catalogued nor recorded{hint}",
             query.ref.dotted(field),
             "a catalogued metric, a recorded series, or a name in a Catalog's external list",

@@ -68,21 +68,14 @@ def _metric(variant: Variant, backend: Backend, rename: bool) -> str:
     return underscored(variant.metric, backend) if rename else variant.metric
 
 
-def _doc_spec(service: Service) -> dict:
-    return service.ref.doc.data.get("spec", {})
-
-
 def plan_service(service: Service, backends: dict) -> ServicePlan | None:
     """The queries of one Service; None when it has no backend (nothing to resolve signals with)."""
     backend = backends.get(service.backend)
     if backend is None:
         return None
-    spec = _doc_spec(service)
-    version = str(spec.get("backend_version", ""))
-    rename = bool(spec.get("colons_as_underscores", False))
-    labels = {}
-    for key, value in spec.get("selector", {}).items():
-        labels[backend.model_label if key == "model" else key] = str(value)
+    version = service.backend_version
+    rename = service.colons_as_underscores
+    labels = service.selector_for(backend)
     up_labels = {k: v for k, v in labels.items() if k != backend.model_label}
 
     def var(signal: str) -> Variant | None:

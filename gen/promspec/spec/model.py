@@ -17,9 +17,10 @@ from ..diagnostics import Position, Report
 from .loader import Document
 from .schemas import DURATION, HOSTPORT, LABEL_NAME
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # built by their own modules, which import this one
     from ..alert_kinds import AlertKind
     from ..catalog.backends import Backend
+    from .dashboards import Dashboard
     from .notifications import Notifications
     from .probes import Probe
     from .services import Service
@@ -271,10 +272,12 @@ class Project:
     settings: Settings = field(default_factory=Settings)
     notifications: list[Notifications] = field(default_factory=list)  # in file order; one is allowed
     extra: dict[str, list[Document]] = field(default_factory=dict)  # kind -> documents of kinds modelled elsewhere
+    # Built after the core kinds (spec/services.py, spec/probes.py, spec/dashboards.py): they read catalogs.
     backends: dict[str, Backend] = field(default_factory=dict)
     services: list[Service] = field(default_factory=list)
     probes: list[Probe] = field(default_factory=list)
-    llm_probe_targets: dict[str, list[Any]] = field(default_factory=dict)  # service -> LLM probe targets its SLIs read
+    dashboards: list[Dashboard] = field(default_factory=list)  # the Dashboard documents; presets join at compile
+    llm_probe_targets: dict[str, list[str]] = field(default_factory=dict)  # service -> LLM probe targets it reads
 
 
 def _catalog(doc: Document) -> Catalog:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
+from ..compile.promql import parse_duration
 from ..diagnostics import Report
 from .loader import Document
-from .model import Ref, effective_timeout, parse_duration
+from .model import Project, Ref, effective_timeout
 
 # Header names whose inline values are credentials: they may only come from ${ENV} or a file.
 SECRET_HEADER = re.compile(
@@ -39,7 +41,7 @@ class ProbeAlerts:
     slow_severity: str
     cert: bool
     cert_severity: str
-    labels: dict = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,19 +49,19 @@ class Probe:
     name: str
     ref: Ref  # the document's spec
     module: str
-    targets: tuple
+    targets: tuple[str, ...]
     interval: str
     timeout: str
-    labels: dict
-    locations: tuple  # of Location
-    http: dict
+    labels: dict[str, str]
+    locations: tuple[Location, ...]
+    http: dict[str, Any]
     min_cert_days: int  # 0: no certificate expectation
-    dns: dict
-    grpc: dict
+    dns: dict[str, Any]
+    grpc: dict[str, Any]
     alerts: ProbeAlerts
 
 
-def _check_targets(doc: Document, module: str, targets: list, report: Report) -> None:
+def _check_targets(doc: Document, module: str, targets: list[str], report: Report) -> None:
     for i, target in enumerate(targets):
         where = ("spec", "targets", i)
         if module == "http" and not re.match(r"^https?://[^\s/]+", target):
@@ -85,7 +87,7 @@ def _check_targets(doc: Document, module: str, targets: list, report: Report) ->
             )
 
 
-def _check_headers(doc: Document, headers: dict, report: Report) -> None:
+def _check_headers(doc: Document, headers: dict[str, Any], report: Report) -> None:
     for name, value in headers.items():
         where = ("spec", "http", "headers", name)
         if isinstance(value, dict):
@@ -117,7 +119,7 @@ def _check_headers(doc: Document, headers: dict, report: Report) -> None:
             )
 
 
-def _alerts(doc: Document, raw: dict, locations: int, module_has_tls: bool, report: Report) -> ProbeAlerts:
+def _alerts(doc: Document, raw: dict[str, Any], locations: int, module_has_tls: bool, report: Report) -> ProbeAlerts:
     failing = raw.get("failing", {})
     min_locations = failing.get("min_locations", locations // 2 + 1)
     if min_locations > locations:
@@ -200,7 +202,7 @@ def probe_from(doc: Document, default_interval: str, report: Report) -> Probe:
         )
     timeout = timeout or f"{effective_timeout('', interval):g}s"
     locations = tuple(Location(name=loc["name"], exporter=loc["exporter"]) for loc in spec["locations"])
-    seen: set = set()
+    seen: set[str] = set()
     for i, loc in enumerate(locations):
         if loc.name in seen:
             report.error(
@@ -245,3 +247,8 @@ def build_probes(docs: list[Document], default_interval: str, report: Report) ->
         first[name] = doc
         probes.append(probe_from(doc, default_interval, report))
     return probes
+
+
+def build_project_probes(project: Project, report: Report) -> None:
+    """Model the project's Probe documents (project.probes); their default interval is the Settings' one."""
+    project.probes = build_probes(project.extra.get("Probe", []), project.settings.scrape_interval, report)

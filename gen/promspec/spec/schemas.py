@@ -318,35 +318,11 @@ ALERTING = _object(
         "runbook_url": ALERT["properties"]["runbook_url"],
     }
 )
+# Each SLI kind's properties come from its module (spec/sli/), in the order of the SLI_KINDS table.
+from .sli import sli_properties  # noqa: E402
+
 SLI = _object(
-    {
-        "probe": {**NAME, "x-expected": "a Probe's name (availability), or an LLM probe target with signal"},
-        "signal": {"enum": list(SIGNALS)},
-        "threshold": THRESHOLD,
-        "ratio": _object(
-            {
-                "errors": PROMQL,
-                "good": PROMQL,
-                "total": PROMQL,
-                "denominator_corrected": {
-                    "type": "boolean",
-                    "x-expected": "true to weigh each window's errors by its share of the "
-                    "period's traffic (Sloth's denominator_corrected_rules)",
-                },
-            },
-            ("total",),
-        ),
-        "latency": _object(
-            {
-                "metric": METRIC_NAME,
-                "threshold": THRESHOLD,
-                "buckets": {"type": "array", "items": {"type": "number"}, "minItems": 1},
-                "native": {"type": "boolean"},
-                "matchers": {"type": "string"},
-            },
-            ("metric", "threshold"),
-        ),
-    },
+    sli_properties(),
     minProperties=1,
     **{"x-expected": "one of signal, ratio or latency"},
 )

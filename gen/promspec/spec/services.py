@@ -1,22 +1,24 @@
-"""Service and SLO documents -> the SLO model, with every SLO-specific check and its position."""
+"""Service and SLO documents -> the SLO model, with every SLO-specific check and its position.
+
+The SLI of each SLO is built by its kind (spec/sli/: ratio, latency, engine signal, probe); this module
+owns what is common to every SLO: objective, window, alerting tiers, conventions and duplicates.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
-from ..catalog.backends import (
-    HISTOGRAM_SIGNALS,
-    Backend,
-    build_backend,
-    catalog_families,
-    engines_with,
-    underscored,
-)
-from ..compile.promql import matcher, number_text, selector
-from ..diagnostics import Report, did_you_mean
+from ..catalog.backends import Backend, build_backend, catalog_families
+from ..compile.promql import number_text, parse_duration, selector  # noqa: F401 - re-exported for callers
+from ..diagnostics import Position, Report, did_you_mean
 from .loader import Document, dotted
-from .model import Catalog, MetricFamily, Project, Ref, parse_duration
+from .model import Catalog, MetricFamily, Project, Ref
+from .sli import SLI, SLIInput, build_sli
+from .sli.base import SHORT_WINDOW, Path  # noqa: F401 - SHORT_WINDOW re-exported for the compilers
+from .sli.probe import PROBE_BACKEND, llm_catalog, probe_backend, reads_llm_probe
 
 # After the SRE Workbook: (long window, short window, share of the budget spent at the threshold, severity).
 TIERS = {
@@ -30,11 +32,12 @@ DEFAULT_WINDOW = "30d"
 SLOTH_PERIODS = ("30d", "28d")
 # Set by the Sloth importer: the Sloth spec version a Service came from.
 SLOTH_SPEC_ANNOTATION = "promspec.dev/sloth-spec"
-SHORT_WINDOW = "5m"
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class Tier:
+    """One burn-rate alert of an SLO (or its budget-exhausted alert)."""
+
     name: str
     long: str
     short: str
@@ -42,12 +45,12 @@ class Tier:
     severity: str
     enabled: bool = True
     for_: str = ""
-    labels: dict = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=dict)
     burn_rate: str = ""  # overrides the factor derived from share and window
-    annotations: dict = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class SLO:
     service: str
     name: str
@@ -55,26 +58,19 @@ class SLO:
     objective_text: str
     objective: Decimal
     window: str
-    sli_kind: str  # "ratio", "latency" or "native"
-    errors_expr: str
-    total_expr: str
+    sli: SLI
     description: str = ""
     backend: str = ""
-    signal: str = ""
-    threshold: str = ""
-    tiers: list = field(default_factory=list)
+    tiers: tuple[Tier, ...] = ()
     exhausted: Tier | None = None
     min_traffic: str = ""
-    labels: dict = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=dict)
     runbook_url: str = ""
     alert_name: str = ""  # prefix of the alert names; CamelCase service + SLO when empty
-    annotations: dict = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
     # "sloth": Sloth's alert names, labels and series (foreign input keeps its identity).
     conventions: str = "promspec"
-    series_labels: dict = field(default_factory=dict)  # on every series and alert (Sloth's SLO labels)
-    denominator_corrected: bool = False
-    errors_template: str = ""  # the SLI queries with {{window}} kept: Sloth records each window from them
-    total_template: str = ""
+    series_labels: Mapping[str, str] = field(default_factory=dict)  # on every series and alert (Sloth's SLO labels)
     sloth_spec: str = ""  # the Sloth spec version it came from (sloth_slo_info's sloth_spec)
 
     @property
@@ -85,6 +81,40 @@ class SLO:
     def budget(self) -> Decimal:
         return 1 - self.objective
 
+    # The SLI's fields under the names the compilers read.
+    @property
+    def sli_kind(self) -> str:
+        return self.sli.kind
+
+    @property
+    def errors_expr(self) -> str:
+        return self.sli.errors
+
+    @property
+    def total_expr(self) -> str:
+        return self.sli.total
+
+    @property
+    def signal(self) -> str:
+        return self.sli.signal
+
+    @property
+    def threshold(self) -> str:
+        return self.sli.threshold
+
+    @property
+    def denominator_corrected(self) -> bool:
+        return self.sli.denominator_corrected
+
+    @property
+    def errors_template(self) -> str:
+        """The errors query with {{window}} kept ("" unless an errors/total SLI)."""
+        return self.sli.window_queries.errors if self.sli.window_queries else ""
+
+    @property
+    def total_template(self) -> str:
+        return self.sli.window_queries.total if self.sli.window_queries else ""
+
     def factor(self, tier: Tier) -> Decimal:
         """Burn rate that spends tier.share of the budget in the tier's long window."""
         if tier.burn_rate:
@@ -92,28 +122,24 @@ class SLO:
         return tier.share * Decimal(int(parse_duration(self.window))) / Decimal(int(parse_duration(tier.long)))
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class Service:
     name: str
     ref: Ref
-    labels: dict = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=dict)
     backend: str = ""
-    slos: list = field(default_factory=list)
+    backend_version: str = ""
+    selector: Mapping[str, str] = field(default_factory=dict)  # as written: `model` is the canonical name
+    colons_as_underscores: bool = False  # the scrape path rewrites the engine's vllm: to vllm_
+    conventions: str = "promspec"
+    slos: tuple[SLO, ...] = ()
+
+    def selector_for(self, backend: Backend) -> dict[str, str]:
+        """The selector in the engine's spelling: `model` becomes its model label (model_name, ...)."""
+        return {backend.model_label if key == "model" else key: value for key, value in self.selector.items()}
 
 
-def le_values(bound: float) -> list[str]:
-    """Spellings of a bucket bound in `le`: Go clients and Prometheus 2 write 1, Python and Prometheus 3 1.0."""
-    python = repr(float(bound))
-    short = python.removesuffix(".0")
-    return sorted({short, python}, key=len)
-
-
-def le_matcher(bound: float) -> str:
-    values = le_values(bound)
-    return matcher("le", values[0]) if len(values) == 1 else matcher("le", "|".join(values), "=~")
-
-
-def _objective(doc: Document, path: tuple, raw, report: Report) -> tuple[str, Decimal] | None:
+def _objective(doc: Document, path: Path, raw: object, report: Report) -> tuple[str, Decimal] | None:
     text = doc.raw.get(path, str(raw))
     value = Decimal(text[:-1]) / 100 if isinstance(raw, str) else Decimal(text)  # "99.9%" or 0.999
     if value >= 1:
@@ -131,19 +157,51 @@ def _objective(doc: Document, path: tuple, raw, report: Report) -> tuple[str, De
     return text, value
 
 
-def _threshold_seconds(doc: Document, path: tuple, raw) -> tuple[str, float]:
-    if isinstance(raw, str):
-        return raw, parse_duration(raw)
-    return doc.raw.get(path, str(raw)), float(raw)
-
-
-def _merge_alerting(base: dict, override: dict) -> dict:
+def _merge_alerting(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     merged = {**base, **{k: v for k, v in override.items() if k != "tiers"}}
     tiers = {name: {**base.get("tiers", {}).get(name, {}), **override.get("tiers", {}).get(name, {})} for name in TIERS}
     merged["tiers"] = tiers
     merged["labels"] = {**base.get("labels", {}), **override.get("labels", {})}
     merged["annotations"] = {**base.get("annotations", {}), **override.get("annotations", {})}
     return merged
+
+
+def _tiers(doc: Document, path: Path, alerting: Mapping[str, Any]) -> tuple[Tier, ...]:
+    tiers = []
+    for name, (long, short, share, severity) in TIERS.items():
+        conf = alerting["tiers"][name]
+        burn = ""
+        if "burn_rate" in conf:
+            burn = (
+                doc.raw.get(path + ("alerting", "tiers", name, "burn_rate"))
+                or doc.raw.get(("spec", "alerting", "tiers", name, "burn_rate"))
+                or repr(conf["burn_rate"])
+            )
+        tiers.append(
+            Tier(
+                name=name,
+                long=long,
+                short=short,
+                share=share,
+                severity=conf.get("severity", severity),
+                enabled=conf.get("enabled", True),
+                for_=conf.get("for", ""),
+                labels=dict(conf.get("labels", {})),
+                burn_rate=burn,
+                annotations=dict(conf.get("annotations", {})),
+            )
+        )
+    return tuple(tiers)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _ServiceScope:
+    """What every SLO of one Service document reads: the document, its backend, the selector in its spelling."""
+
+    doc: Document
+    spec: Mapping[str, Any]
+    backend: Backend | None
+    selector: Mapping[str, str]
 
 
 class _Builder:
@@ -155,8 +213,9 @@ class _Builder:
         self.allow_unknown_buckets = allow_unknown_buckets
         self.backends: dict[str, Backend] = {}
         self.families: dict[str, MetricFamily] = {}
+        self.probe_names = tuple(p.name for p in project.probes)
 
-    def backends_from(self, docs: list[Document]) -> None:
+    def backends_from(self, docs: list[Document], synthesised: list[Backend]) -> None:
         for doc in docs:
             backend = build_backend(doc)
             if backend.name in self.backends:
@@ -167,76 +226,63 @@ class _Builder:
                     "one Backend document per engine",
                 )
                 continue
-            self.backends[backend.name] = backend
-            self.project.catalogs.append(
-                Catalog(name=f"backend:{backend.name}", ref=Ref(doc, ("spec",)), metrics=catalog_families(backend))
-            )
+            self._add_backend(backend)
+        for backend in synthesised:
+            self._add_backend(backend)
         for catalog in self.project.catalogs:
             for m in catalog.metrics:
                 self.families.setdefault(m.name, m)
 
+    def _add_backend(self, backend: Backend) -> None:
+        self.backends[backend.name] = backend
+        self.project.catalogs.append(
+            Catalog(name=f"backend:{backend.name}", ref=backend.ref, metrics=catalog_families(backend))
+        )
+
     def service(self, doc: Document) -> Service:
         spec = doc.data["spec"]
         meta = doc.data["metadata"]
-        service = Service(doc.name, Ref(doc, ("spec",)), dict(meta.get("labels", {})), spec.get("backend", ""))
+        name = spec.get("backend", "")
         backend = None
-        if service.backend:
-            backend = self.backends.get(service.backend)
+        if name:
+            backend = self.backends.get(name)
             if backend is None:
                 from ..catalog.bundled import bundled_backends
 
                 known = sorted(set(self.backends) | set(bundled_backends()))
-                hint = did_you_mean(service.backend, known)
+                hint = did_you_mean(name, known)
                 self.report.error(
                     doc.pos(("spec", "backend")),
-                    f"unknown backend {service.backend!r}{hint}",
+                    f"unknown backend {name!r}{hint}",
                     "spec.backend",
                     "one of " + (", ".join(known) or "(no Backend declared)"),
                 )
-        for i, raw in enumerate(spec["slos"]):
-            slo = self.slo(doc, ("spec", "slos", i), raw, service, backend)
-            if slo is not None:
-                service.slos.append(slo)
-        return service
-
-    def _selector_labels(self, spec: dict, backend: Backend | None) -> dict:
-        labels = {}
-        for key, value in spec.get("selector", {}).items():
+        service = Service(
+            name=doc.name,
+            ref=Ref(doc, ("spec",)),
+            labels=dict(meta.get("labels", {})),
+            backend=name,
+            backend_version=str(spec.get("backend_version", "")),
+            selector={key: str(value) for key, value in spec.get("selector", {}).items()},
+            colons_as_underscores=bool(spec.get("colons_as_underscores", False)),
+            conventions=spec.get("conventions", "promspec"),
+        )
+        scope = _ServiceScope(
+            doc=doc,
+            spec=spec,
+            backend=backend,
             # `model` is the canonical name; each engine calls it something else (model_name, ...).
-            labels[backend.model_label if backend and key == "model" else key] = value
-        return labels
+            selector=service.selector_for(backend) if backend else dict(spec.get("selector", {})),
+        )
+        slos = (self.slo(scope, ("spec", "slos", i), raw, service) for i, raw in enumerate(spec["slos"]))
+        return _with_slos(service, tuple(slo for slo in slos if slo is not None))
 
-    def slo(self, doc: Document, path: tuple, raw: dict, service: Service, backend: Backend | None) -> SLO | None:
-        report = self.report
-        spec = doc.data["spec"]
+    def slo(self, scope: _ServiceScope, path: Path, raw: Mapping[str, Any], service: Service) -> SLO | None:
+        report, doc, spec = self.report, scope.doc, scope.spec
         objective = _objective(doc, path + ("objective",), raw["objective"], report)
         window = raw.get("window", DEFAULT_WINDOW)
         alerting = _merge_alerting(spec.get("alerting", {}), raw.get("alerting", {}))
-        tiers = []
-        for name, (long, short, share, severity) in TIERS.items():
-            conf = alerting["tiers"][name]
-            burn = ""
-            if "burn_rate" in conf:
-                at = path + ("alerting", "tiers", name, "burn_rate")
-                burn = (
-                    doc.raw.get(at)
-                    or doc.raw.get(("spec", "alerting", "tiers", name, "burn_rate"))
-                    or repr(conf["burn_rate"])
-                )
-            tiers.append(
-                Tier(
-                    name,
-                    long,
-                    short,
-                    share,
-                    conf.get("severity", severity),
-                    conf.get("enabled", True),
-                    conf.get("for", ""),
-                    dict(conf.get("labels", {})),
-                    burn,
-                    dict(conf.get("annotations", {})),
-                )
-            )
+        tiers = _tiers(doc, path, alerting)
         enabled = [t for t in tiers if t.enabled]
         if enabled:
             longest = max(enabled, key=lambda t: parse_duration(t.long))
@@ -248,29 +294,43 @@ class _Builder:
                     dotted(where),
                     f"a window of at least {longest.long}, or disable tier {longest.name}",
                 )
-        sli = self.sli(doc, path + ("sli",), raw["sli"], spec, backend)
+        sli = build_sli(
+            SLIInput(
+                doc=doc,
+                path=path + ("sli",),
+                raw=raw["sli"],
+                report=report,
+                selector=scope.selector,
+                backend=scope.backend,
+                backend_named=bool(spec.get("backend")),
+                backend_version=service.backend_version,
+                colons_as_underscores=service.colons_as_underscores,
+                backends=self.backends,
+                families=self.families,
+                probe_names=self.probe_names,
+                allow_unknown_buckets=self.allow_unknown_buckets,
+            )
+        )
         if objective is None or sli is None:
             return None
-        kind, errors, total, signal, threshold = sli
         exhausted_conf = alerting.get("budget_exhausted", {})
         # With every burn alert disabled, the SLO alerts on nothing unless budget_exhausted says so.
         exhausted = Tier(
-            "budget-exhausted",
-            window,
-            window,
-            Decimal(1),
-            exhausted_conf.get("severity", "ticket"),
-            exhausted_conf.get("enabled", bool(enabled)),
-            exhausted_conf.get("for", "5m"),
-            dict(exhausted_conf.get("labels", {})),
+            name="budget-exhausted",
+            long=window,
+            short=window,
+            share=Decimal(1),
+            severity=exhausted_conf.get("severity", "ticket"),
+            enabled=exhausted_conf.get("enabled", bool(enabled)),
+            for_=exhausted_conf.get("for", "5m"),
+            labels=dict(exhausted_conf.get("labels", {})),
         )
         min_traffic = ""
         if "min_traffic" in alerting:
-            min_traffic = self._raw_number(doc, path, raw, alerting["min_traffic"])
-        conventions = spec.get("conventions", "promspec")
-        if conventions == "sloth":
-            return self._sloth_slo(doc, path, raw, service, objective, window, errors, total, tiers, alerting)
-        if (raw["sli"].get("ratio") or {}).get("denominator_corrected"):
+            min_traffic = self._raw_number(doc, path, alerting["min_traffic"])
+        if service.conventions == "sloth":
+            return self._sloth_slo(scope, path, raw, service, objective, window, sli, tiers, alerting)
+        if sli.denominator_corrected:
             where = path + ("sli", "ratio", "denominator_corrected")
             report.error(
                 doc.pos(where),
@@ -280,44 +340,39 @@ class _Builder:
             )
             return None
         return SLO(
-            service.name,
-            raw["name"],
-            Ref(doc, path),
-            objective[0],
-            objective[1],
-            window,
-            kind,
-            errors,
-            total,
-            raw.get("description", ""),
-            backend.name if backend else "",
-            signal,
-            threshold,
-            tiers,
-            exhausted,
-            min_traffic,
-            {**service.labels, **raw.get("labels", {}), **alerting["labels"]},
-            alerting.get("runbook_url", ""),
-            alerting.get("alert_name", ""),
-            dict(alerting.get("annotations", {})),
+            service=service.name,
+            name=raw["name"],
+            ref=Ref(doc, path),
+            objective_text=objective[0],
+            objective=objective[1],
+            window=window,
+            sli=sli,
+            description=raw.get("description", ""),
+            backend=scope.backend.name if scope.backend else "",
+            tiers=tiers,
+            exhausted=exhausted,
+            min_traffic=min_traffic,
+            labels={**service.labels, **raw.get("labels", {}), **alerting["labels"]},
+            runbook_url=alerting.get("runbook_url", ""),
+            alert_name=alerting.get("alert_name", ""),
+            annotations=dict(alerting.get("annotations", {})),
         )
 
     def _sloth_slo(
         self,
-        doc: Document,
-        path: tuple,
-        raw: dict,
+        scope: _ServiceScope,
+        path: Path,
+        raw: Mapping[str, Any],
         service: Service,
-        objective: tuple,
+        objective: tuple[str, Decimal],
         window: str,
-        errors: str,
-        total: str,
-        tiers: list,
-        alerting: dict,
+        sli: SLI,
+        tiers: tuple[Tier, ...],
+        alerting: Mapping[str, Any],
     ) -> SLO | None:
         """An SLO rendered as Sloth renders it: one alert per page/ticket pair of tiers, sloth_* labels."""
-        ratio = raw["sli"].get("ratio")
-        if ratio is None or "errors" not in ratio:
+        doc = scope.doc
+        if sli.window_queries is None:
             self.report.error(
                 doc.pos(path + ("sli",)),
                 "conventions: sloth needs a ratio SLI with errors and total",
@@ -375,16 +430,22 @@ class _Builder:
                 )
                 return None
         return SLO(
-            service.name,
-            raw["name"],
-            Ref(doc, path),
-            objective[0],
-            objective[1],
-            window,
-            "ratio",
-            errors,
-            total,
-            raw.get("description", ""),
+            service=service.name,
+            name=raw["name"],
+            ref=Ref(doc, path),
+            objective_text=objective[0],
+            objective=objective[1],
+            window=window,
+            # Sloth reads the SLI as written: the probe and signal fields it came from are promspec's.
+            sli=SLI(
+                kind="ratio",
+                errors=sli.errors,
+                total=sli.total,
+                window_queries=sli.window_queries,
+                denominator_corrected=sli.denominator_corrected,
+                llm_probe_target=sli.llm_probe_target,
+            ),
+            description=raw.get("description", ""),
             tiers=tiers,
             exhausted=None,
             labels=dict(alerting["labels"]),
@@ -392,212 +453,91 @@ class _Builder:
             annotations=dict(alerting.get("annotations", {})),
             conventions="sloth",
             series_labels={**service.labels, **raw.get("labels", {})},
-            denominator_corrected=bool(raw["sli"]["ratio"].get("denominator_corrected", False)),
-            errors_template=ratio["errors"].strip(),
-            total_template=ratio["total"].strip(),
             sloth_spec=str((doc.data["metadata"].get("annotations") or {}).get(SLOTH_SPEC_ANNOTATION, "")),
         )
 
-    def _raw_number(self, doc: Document, path: tuple, raw: dict, value) -> str:
+    def _raw_number(self, doc: Document, path: Path, value: object) -> str:
         for where in (path + ("alerting", "min_traffic"), ("spec", "alerting", "min_traffic")):
             if where in doc.raw:
-                return doc.raw[where]
+                return str(doc.raw[where])
         return repr(value)
 
-    def sli(self, doc: Document, path: tuple, raw: dict, spec: dict, backend: Backend | None):
-        """(kind, errors expr, total expr, signal, threshold text) for the 5m window, or None."""
-        report = self.report
-        chosen = [k for k in ("signal", "ratio", "latency") if k in raw]
-        if len(chosen) != 1:
-            report.error(
-                doc.pos(path),
-                f"an SLI needs exactly one of signal, ratio or latency (found {', '.join(chosen) or 'none'})",
-                dotted(path),
-                "one of signal, ratio or latency",
-            )
-            return None
-        if "ratio" in raw:
-            ratio = raw["ratio"]
-            if ("errors" in ratio) == ("good" in ratio):
-                report.error(
-                    doc.pos(path + ("ratio",)),
-                    "a ratio SLI needs exactly one of errors or good",
-                    dotted(path + ("ratio",)),
-                    "errors: <PromQL> or good: <PromQL>, and total: <PromQL>",
-                )
-                return None
-            total = ratio["total"].replace("{{window}}", SHORT_WINDOW).strip()
-            if "errors" in ratio:
-                errors = ratio["errors"].replace("{{window}}", SHORT_WINDOW).strip()
-            else:
-                errors = f"({total}) - ({ratio['good'].replace('{{window}}', SHORT_WINDOW).strip()})"
-            return "ratio", errors, total, "", ""
-        labels = self._selector_labels(spec, backend)
-        if "latency" in raw:
-            lat = raw["latency"]
-            text, seconds = _threshold_seconds(doc, path + ("latency", "threshold"), lat["threshold"])
-            family = self.families.get(lat["metric"])
-            buckets = tuple(lat.get("buckets", ())) or (family.buckets if family else ())
-            return self._latency(
-                doc,
-                path + ("latency",),
-                lat["metric"],
-                lat.get("native", False),
-                buckets,
-                labels,
-                lat.get("matchers", ""),
-                text,
-                seconds,
-                "",
-            )
-        signal = raw["signal"]
-        where = path + ("signal",)
-        if backend is None:
-            if not spec.get("backend"):
-                report.error(
-                    doc.pos(where),
-                    f"signal {signal!r} needs the service's backend",
-                    dotted(where),
-                    "spec.backend: the engine that serves this service (e.g. vllm)",
-                )
-            return None
-        version = spec.get("backend_version", "")
-        variant = backend.variant(signal, version)
-        if variant is None:
-            have = engines_with(signal, self.backends)
-            which = f" in version {version or backend.default_version}" if backend.signals.get(signal) else ""
-            report.error(
-                doc.pos(where),
-                f"backend {backend.name!r} has no signal {signal!r}{which}",
-                dotted(where),
-                "a signal it exposes; engines with it: " + (", ".join(have) or "none"),
-            )
-            return None
-        rename = spec.get("colons_as_underscores", False)
-        metric = underscored(variant.metric, backend) if rename else variant.metric
-        if signal in HISTOGRAM_SIGNALS:
-            if "threshold" not in raw:
-                report.error(
-                    doc.pos(path),
-                    f"latency signal {signal!r} needs a threshold",
-                    dotted(path),
-                    "threshold: a latency such as 500ms",
-                )
-                return None
-            text, seconds = _threshold_seconds(doc, path + ("threshold",), raw["threshold"])
-            # Some engines (Triton) count milliseconds: compare and match bounds in the metric's unit.
-            scale = 1000.0 if variant.unit == "milliseconds" else 1.0
-            return self._latency(
-                doc,
-                path,
-                metric,
-                variant.native,
-                variant.buckets,
-                labels,
-                variant.matchers,
-                text,
-                seconds * scale,
-                signal,
-                ("threshold",),
-            )
-        if signal == "errors":
-            requests = backend.variant("requests", version)
-            if requests is None:
-                report.error(
-                    doc.pos(where),
-                    f"backend {backend.name!r} has errors but no requests signal",
-                    dotted(where),
-                    "a Backend with both errors and requests",
-                )
-                return None
-            total_metric = underscored(requests.metric, backend) if rename else requests.metric
-            errors = f"sum(rate({metric}{selector(labels, variant.matchers)}[{SHORT_WINDOW}]))"
-            total = f"sum(rate({total_metric}{selector(labels, requests.matchers)}[{SHORT_WINDOW}]))"
-            return "ratio", errors, total, signal, ""
-        report.error(
-            doc.pos(where),
-            f"signal {signal!r} ({variant.type}) cannot be an SLI",
-            dotted(where),
-            "errors, or a latency signal with a threshold: " + ", ".join(HISTOGRAM_SIGNALS),
-        )
-        return None
 
-    def _latency(
-        self, doc, path, metric, native, buckets, labels, matchers, text, seconds, signal, threshold_at=("threshold",)
-    ):
-        where = path + threshold_at
-        sel = selector(labels, matchers)
-        if native:
-            hist = f"sum(rate({metric}{sel}[{SHORT_WINDOW}]))"
-            total = f"histogram_count({hist})"
-            errors = f"{total} * (1 - histogram_fraction(0, {seconds!r}, {hist}))"
-            return "native", errors, total, signal, text
-        if not buckets and not self.allow_unknown_buckets:
-            self.report.error(
-                doc.pos(where),
-                f"the bucket bounds of {metric!r} are unknown",
-                dotted(where),
-                "buckets: [...] in the SLI or the metric's Catalog entry",
-            )
-            return None
-        if buckets and not any(abs(b - seconds) < 1e-9 for b in buckets):
-            # The bounds either side of the threshold: the two a user chooses between.
-            near = [
-                b
-                for b in (
-                    max((b for b in buckets if b < seconds), default=None),
-                    min((b for b in buckets if b > seconds), default=None),
-                )
-                if b is not None
-            ]
-            self.report.error(
-                doc.pos(where),
-                f"threshold {text} is not a bucket bound of {metric}",
-                dotted(where),
-                "one of its bounds, nearest: " + ", ".join(number_text(Decimal(repr(b))) for b in sorted(near)),
-            )
-            return None
-        good_sel = selector(labels, ",".join(p for p in (matchers, le_matcher(seconds)) if p))
-        total = f"sum(rate({metric}_count{sel}[{SHORT_WINDOW}]))"
-        errors = f"{total} - sum(rate({metric}_bucket{good_sel}[{SHORT_WINDOW}]))"
-        return "latency", errors, total, signal, text
+def _with_slos(service: Service, slos: tuple[SLO, ...]) -> Service:
+    from dataclasses import replace
+
+    return replace(service, slos=slos)
+
+
+def _probe_backends(users: list[Document], declared: list[Document]) -> list[Backend]:
+    """The synthesised `probe` Backend, for the first Service that names it when no document declares one."""
+    if users and not any(d.name == PROBE_BACKEND for d in declared):
+        return [probe_backend(users[0])]
+    return []
+
+
+def _llm_catalog_ref(docs: list[Document]) -> Ref | None:
+    """Where the first SLI that reads an LLM probe target is: the LLM probe's catalog is positioned there."""
+    for doc in docs:
+        for i, slo in enumerate(doc.data.get("spec", {}).get("slos", [])):
+            if isinstance(slo, dict) and reads_llm_probe(slo.get("sli")):
+                return Ref(doc, ("spec", "slos", i, "sli"))
+    return None
 
 
 def build_services(project: Project, report: Report, allow_unknown_buckets: bool = False) -> None:
     """Model the Backend and Service documents of a project (in project.backends / project.services)."""
+    service_docs: list[Document] = project.extra.get("Service", [])
+    backend_docs: list[Document] = project.extra.get("Backend", [])
+    users = [d for d in service_docs if d.data.get("spec", {}).get("backend") == PROBE_BACKEND]
+    llm_ref = _llm_catalog_ref(service_docs)
+    if llm_ref is not None and not users:
+        # With `backend: probe` the probe backend's catalog holds these series; otherwise they need their own.
+        project.catalogs.append(llm_catalog(llm_ref))
+    synthesised = _probe_backends(users, backend_docs)
     builder = _Builder(project, report, allow_unknown_buckets)
-    builder.backends_from(project.extra.get("Backend", []))
+    builder.backends_from(backend_docs, synthesised)
     project.backends = builder.backends
-    project.services = []
-    names: dict = {}
-    by_name: dict[str, tuple[Service, str]] = {}
-    for doc in project.extra.get("Service", []):
+    first_at: dict[str, Position] = {}
+    merged: dict[str, Service] = {}  # name -> the service so far (Sloth's files of one service merge)
+    for doc in service_docs:
         service = builder.service(doc)
-        conventions = doc.data["spec"].get("conventions", "promspec")
-        if service.name in names:
-            first, first_conventions = by_name[service.name]
-            if conventions == first_conventions == "sloth":
+        if service.name in first_at:
+            first = merged[service.name]
+            if service.conventions == first.conventions == "sloth":
                 # Sloth lets one service's SLOs live in several files: they are one service.
-                _add_slos(first, service.slos, report)
+                merged[service.name] = _with_slos(first, first.slos + _unique(first.slos, service, report))
                 continue
             report.error(
                 doc.pos(("metadata", "name")),
                 f"duplicate Service {service.name!r}",
                 "metadata.name",
-                f"a unique name (first at {names[service.name]})",
+                f"a unique name (first at {first_at[service.name]})",
             )
             continue
-        names[service.name] = doc.pos(("metadata", "name"))
-        slos, service.slos = service.slos, []
-        _add_slos(service, slos, report)
-        by_name[service.name] = (service, conventions)
-        project.services.append(service)
+        first_at[service.name] = doc.pos(("metadata", "name"))
+        merged[service.name] = _with_slos(service, _unique((), service, report))
+    project.services = list(merged.values())
+    project.llm_probe_targets = llm_probe_targets(project.services)
 
 
-def _add_slos(service: Service, slos: list, report: Report) -> None:
-    """Append SLOs to a service; a name it already has is an error naming both places."""
-    seen = {slo.name: slo for slo in service.slos}
-    for slo in slos:
+def llm_probe_targets(services: list[Service]) -> dict[str, list[str]]:
+    """Service name -> the LLM probe targets its SLIs read, in SLO order."""
+    out: dict[str, list[str]] = {}
+    for service in services:
+        for slo in service.slos:
+            if slo.sli.llm_probe_target:
+                known = out.setdefault(service.name, [])
+                if slo.sli.llm_probe_target not in known:
+                    known.append(slo.sli.llm_probe_target)
+    return out
+
+
+def _unique(have: tuple[SLO, ...], service: Service, report: Report) -> tuple[SLO, ...]:
+    """The service's SLOs whose names are new; a name seen already is an error naming both places."""
+    seen = {slo.name: slo for slo in have}
+    out = []
+    for slo in service.slos:
         if slo.name in seen:
             report.error(
                 slo.ref.pos("name"),
@@ -607,4 +547,5 @@ def _add_slos(service: Service, slos: list, report: Report) -> None:
             )
             continue
         seen[slo.name] = slo
-        service.slos.append(slo)
+        out.append(slo)
+    return tuple(out)

@@ -14,7 +14,7 @@ from grafana_foundation_sdk.models import dashboard as dm
 from grafana_foundation_sdk.models import heatmap as _heat
 from grafana_foundation_sdk.models import text as _text
 
-from ...spec.dashboards import Dashboard, Panel, Query, Variable
+from ...spec.dashboards import Dashboard, Panel, Query, Slot, Variable
 from ..promql import matcher
 from .signals import Scope, SignalError, anchor_metric, service_scope, signal_query
 
@@ -99,7 +99,11 @@ def scope_of(ctx: Context, dash: Dashboard, service_name: str) -> Scope | str:
             return "a signal query needs a service or backend (spec.service, spec.backend, or service: in the query)"
         backend = ctx.backends.get(dash.backend)
         known = ", ".join(sorted(ctx.backends)) or "none"
-        return Scope(backend, variables=filters) if backend else f"unknown backend {dash.backend!r} (backends: {known})"
+        return (
+            Scope(backend=backend, variables=filters)
+            if backend
+            else f"unknown backend {dash.backend!r} (backends: {known})"
+        )
     service = ctx.services.get(name)
     if service is None:
         known = ", ".join(sorted(ctx.services)) or "none"
@@ -111,10 +115,10 @@ def scope_of(ctx: Context, dash: Dashboard, service_name: str) -> Scope | str:
 
 
 def resolve(ctx: Context, dash: Dashboard) -> tuple[dict, list]:
-    """Targets of every panel (by id(panel)) and the queries that could not be resolved."""
-    out: dict = {}
+    """Targets of every panel (by its Slot) and the queries that could not be resolved."""
+    out: dict[Slot, list[Target]] = {}
     problems: list = []
-    for _row, panel in dash.panels():
+    for slot, _row, panel in dash.slots():
         targets = []
         used = {q.ref_id for q in panel.queries if q.ref_id}
         letters = (ref_letters(i) for i in range(10000))
@@ -145,7 +149,7 @@ def resolve(ctx: Context, dash: Dashboard) -> tuple[dict, list]:
                 problems.append(Problem(q, "signal", str(exc), exc.expected))
                 continue
             targets.append(Target(expr, ref_id, q.legend or legend, q.format or fmt, q.instant, q.hide))
-        out[id(panel)] = targets
+        out[slot] = targets
     return out, problems
 
 
@@ -170,40 +174,40 @@ def panel_ids(dash: Dashboard) -> dict:
     or moved; a collision probes upward, deterministically, in layout order.
     """
     taken = {p.id for _r, p in dash.panels() if p.id}
-    ids: dict = {}
-    items = []
-    for row in dash.rows:
+    ids: dict[Slot, int] = {}
+    items: list[tuple[Slot, str]] = []
+    for i, row in enumerate(dash.rows):
         if row.title:
-            items.append((row, f"row/{row.title}"))
-        for panel in row.panels:
+            items.append((Slot(row=i), f"row/{row.title}"))
+        for j, panel in enumerate(row.panels):
             if panel.id:
-                ids[id(panel)] = panel.id
+                ids[Slot(row=i, panel=j)] = panel.id
             else:
-                items.append((panel, f"{row.title}/{panel.title}"))
-    for obj, key in items:
+                items.append((Slot(row=i, panel=j), f"{row.title}/{panel.title}"))
+    for slot, key in items:
         n = zlib.crc32(key.encode()) % (ID_SPACE - 1) + 1
         while n in taken:
             n = n % (ID_SPACE - 1) + 1
         taken.add(n)
-        ids[id(obj)] = n
+        ids[slot] = n
     return ids
 
 
 def layout(dash: Dashboard) -> dict:
-    """gridPos per row and panel (by id()), flowing left to right in spec order."""
-    pos: dict = {}
+    """gridPos per row and panel (by Slot), flowing left to right in spec order."""
+    pos: dict[Slot, tuple[int, int, int, int]] = {}
     y = 0
-    for row in dash.rows:
+    for i, row in enumerate(dash.rows):
         if row.title:
-            pos[id(row)] = (0, y, GRID_WIDTH, 1)
+            pos[Slot(row=i)] = (0, y, GRID_WIDTH, 1)
             y += 1
         x, line_h = 0, 0
-        for panel in row.panels:
+        for j, panel in enumerate(row.panels):
             w0, h0 = SIZES[panel.type]
             w, h = panel.width or w0, panel.height or h0
             if x + w > GRID_WIDTH:
                 x, y, line_h = 0, y + line_h, 0
-            pos[id(panel)] = (x, y, w, h)
+            pos[Slot(row=i, panel=j)] = (x, y, w, h)
             x += w
             line_h = max(line_h, h)
         y += line_h
@@ -384,9 +388,9 @@ class Plan:
 
     dash: Dashboard
     scope: Scope | None
-    targets: dict  # id(panel) -> [Target]
-    ids: dict  # id(row or panel) -> panel id
-    grid: dict  # id(row or panel) -> (x, y, w, h)
+    targets: dict[Slot, list[Target]]
+    ids: dict[Slot, int]  # row or panel -> panel id
+    grid: dict[Slot, tuple[int, int, int, int]]  # row or panel -> (x, y, w, h)
     uids: dict  # dashboard name or uid -> uid, for links
 
 
@@ -441,12 +445,13 @@ def build_dashboard(plan: Plan) -> dict:
             .keep_time(internal)
         )
     panels: list[dm.Panel | dm.RowPanel] = []
-    for row in dash.rows:
+    for i, row in enumerate(dash.rows):
         built = []
-        for panel in row.panels:
+        for j, panel in enumerate(row.panels):
+            slot = Slot(row=i, panel=j)
             b = _panel_builder(panel)
-            house_style(b, panel, ids[id(panel)], grid[id(panel)])
-            for t in plan.targets.get(id(panel), []):
+            house_style(b, panel, ids[slot], grid[slot])
+            for t in plan.targets.get(slot, []):
                 b.with_target(_target(t))
             for ident, options in panel.transformations:
                 b.with_transformation(dm.DataTransformerConfig(id_val=ident, options=options))
@@ -474,12 +479,12 @@ def build_dashboard(plan: Plan) -> dict:
                 )
             built.append(b.build())
         if row.title:
-            x, y, w, h = grid[id(row)]
+            x, y, w, h = grid[Slot(row=i)]
             panels.append(
                 dm.RowPanel(
                     collapsed=row.collapsed,
                     title=row.title,
-                    id_val=ids[id(row)],
+                    id_val=ids[Slot(row=i)],
                     grid_pos=dm.GridPos(h=h, w=w, x=x, y=y),
                     panels=built if row.collapsed else [],
                 )

@@ -8,6 +8,7 @@ metrics its catalogs list, series its rules record.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from decimal import Decimal
 
 from ...catalog.backends import Backend
@@ -54,11 +55,11 @@ class _Make:
         self.ref = ref
 
     def q(self, expr: str, legend: str = "", **kw) -> Query:
-        return Query(self.ref, expr=expr, legend=legend, **kw)
+        return Query(ref=self.ref, expr=expr, legend=legend, **kw)
 
     def s(self, signal: str, legend: str = "", quantile: str = "", **kw) -> Query:
         return Query(
-            self.ref,
+            ref=self.ref,
             signal=signal,
             legend=legend,
             quantile=float(quantile) if quantile else None,
@@ -67,22 +68,21 @@ class _Make:
         )
 
     def panel(self, title: str, queries, type: str = "timeseries", **kw) -> Panel:
-        return Panel(title, self.ref, type=type, queries=list(queries), **kw)
+        return Panel(title=title, ref=self.ref, type=type, queries=list(queries), **kw)
 
     def row(self, title: str, panels) -> Row | None:
-        row = Row(title, self.ref)
-        row.panels = [p for p in panels if p is not None]
+        row = Row(title=title, ref=self.ref, panels=[p for p in panels if p is not None])
         return row if row.panels else None
 
     def dashboard(self, name: str, title: str, folder: str, rows, variables, **kw) -> Dashboard:
         return Dashboard(
-            name,
-            self.ref,
-            title,
+            name=name,
+            ref=self.ref,
+            title=title,
             uid=name,
             folder=folder,
             tags=tuple(kw.pop("tags", ())),
-            variables=[Variable(v, self.ref) if isinstance(v, str) else v for v in variables],
+            variables=[Variable(name=v, ref=self.ref) if isinstance(v, str) else v for v in variables],
             rows=[r for r in rows if r is not None],
             source=self.ref.doc.source or self.ref.doc.file,
             generated=True,
@@ -342,9 +342,9 @@ def _engine_targets(scope: Scope) -> str:
     expose the engine's anchor series, so a dead replica (whose own series are gone) still counts in
     its job. Only the job and instance variables apply: `up` has no model label."""
     pinned = {k: v for k, v in scope.selector.items() if k in ("job", "instance")}
-    sel = Scope(scope.backend, scope.version, pinned, scope.rename, tuple(v for v in scope.variables if v != "model"))
+    sel = replace(scope, selector=pinned, variables=tuple(v for v in scope.variables if v != "model"))
     # Jobs, not instances: a chosen dead instance has no engine series left to match.
-    jobs = Scope(scope.backend, scope.version, scope.selector, scope.rename, ("job",))
+    jobs = replace(scope, variables=("job",))
     anchor = anchor_metric(scope)
     # Parenthesised: a comparison after it binds tighter than `and`.
     return f"(\n  up{sel.selector_text()}\nand on (job)\n  group by (job) ({anchor}{jobs.selector_text()})\n)"
@@ -414,7 +414,7 @@ def _errors_by(m: _Make, scope: Scope) -> Panel:
 
 
 def _engine_title(backend: Backend) -> str:
-    return backend.ref.doc.data["spec"].get("description", "") or backend.name
+    return backend.title
 
 
 # ------------------------------------------------------------------------------------ LLM guide
@@ -423,7 +423,9 @@ def _engine_title(backend: Backend) -> str:
 def llm_guide(m: _Make, links: tuple) -> list[Dashboard]:
     """The LLM monitoring guide's "LLM Performance" and "LLM Errors" dashboards, on the generic llm_* metrics."""
     sel = '{job=~"$job", instance=~"$instance", model=~"$model"}'
-    variables = ["datasource"] + [Variable(v, m.ref, metric="llm_request_total") for v in ("job", "instance", "model")]
+    variables = ["datasource"] + [
+        Variable(name=v, ref=m.ref, metric="llm_request_total") for v in ("job", "instance", "model")
+    ]
     perf = m.dashboard(
         "llm-performance",
         "LLM Performance",
@@ -895,9 +897,9 @@ def gpu_fleet(m: _Make, project) -> Dashboard:
     ]
     variables = [
         "datasource",
-        Variable("job", m.ref, metric="promspec_gpu_up"),
-        Variable("instance", m.ref, metric="promspec_gpu_up"),
-        Variable("gpu", m.ref, metric="promspec_gpu_up"),
+        Variable(name="job", ref=m.ref, metric="promspec_gpu_up"),
+        Variable(name="instance", ref=m.ref, metric="promspec_gpu_up"),
+        Variable(name="gpu", ref=m.ref, metric="promspec_gpu_up"),
     ]
     return m.dashboard(
         GPU_UID,
@@ -1082,8 +1084,8 @@ def host_overview(m: _Make, project, links: tuple) -> Dashboard:
     # under two instances (ports); "All" would draw each host twice.
     variables = [
         "datasource",
-        Variable("job", m.ref, metric="node_cpu_seconds_total", multi=False, include_all=False),
-        Variable("instance", m.ref, metric="node_cpu_seconds_total"),
+        Variable(name="job", ref=m.ref, metric="node_cpu_seconds_total", multi=False, include_all=False),
+        Variable(name="instance", ref=m.ref, metric="node_cpu_seconds_total"),
     ]
     return m.dashboard(
         HOST_UID,
@@ -1279,7 +1281,7 @@ def slo_overview(m: _Make, slos: list, links: tuple) -> Dashboard:
             ],
         ),
     ]
-    variables = ["datasource", Variable("slo_service", m.ref, label="Service", metric="slo:info")]
+    variables = ["datasource", Variable(name="slo_service", ref=m.ref, label="Service", metric="slo:info")]
     return m.dashboard(
         SLO_UID,
         "SLO overview",
@@ -1514,7 +1516,7 @@ def preset_dashboards(project) -> list[Dashboard]:
         out.append(
             llm_serving(
                 m,
-                Scope(backend, variables=("job", "instance", "model")),
+                Scope(backend=backend, variables=("job", "instance", "model")),
                 f"llm-engine-{name}",
                 f"LLM serving: {name}",
                 LLM_FOLDER,

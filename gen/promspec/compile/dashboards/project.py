@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ...spec.dashboards import Dashboard, spec_dashboards
+from ...spec.dashboards import Dashboard
 from .compiler import Context, compile_dashboard, context_for
 from .presets import preset_dashboards
 
@@ -16,7 +16,7 @@ PROVISION_ROOT = "/var/lib/grafana/dashboards/promspec"
 def project_dashboards(project, written: list | None = None) -> list[Dashboard]:
     """Dashboards written in specs, then the generated ones whose uid no spec took (a spec overrides a preset)."""
     if written is None:
-        written = spec_dashboards(project.extra.get("Dashboard", []))
+        written = project.dashboards
     taken = {d.uid for d in written} | {d.name for d in written}
     return written + [d for d in preset_dashboards(project) if d.uid not in taken]
 
@@ -46,11 +46,14 @@ _last: list[_Compiled] = []
 
 
 def _inputs(project) -> tuple:
-    """What a project's dashboards are made of, by identity: a project changed since it was compiled misses."""
+    """What a project's dashboards are made of: a project changed since it was compiled misses.
+
+    The records are frozen, so equal tuples mean equal inputs; the same objects compare by identity first.
+    """
     return (
-        tuple(map(id, project.services)),
-        tuple(map(id, project.extra.get("Dashboard", []))),
-        tuple(map(id, project.backends.values())),
+        tuple(project.services),
+        tuple(project.dashboards),
+        tuple(project.backends.items()),
         len(project.groups),
     )
 

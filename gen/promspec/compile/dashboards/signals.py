@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ...catalog.backends import Backend, Variant, underscored
+from ...spec.services import Service
 from ..promql import matcher
 
 RATE = "$__rate_interval"
@@ -24,15 +26,15 @@ class SignalError(ValueError):
         self.expected = expected
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class Scope:
     """What a signal resolves against: an engine, its version, and the series to select."""
 
     backend: Backend
     version: str = ""
-    selector: dict = field(default_factory=dict)  # label -> exact value (the service's selector)
+    selector: Mapping[str, str] = field(default_factory=dict)  # label -> exact value (the service's selector)
     rename: bool = False  # the scrape path rewrites vllm: to vllm_
-    variables: tuple = ()  # dashboard variables that filter signal series: job, instance, model
+    variables: tuple[str, ...] = ()  # dashboard variables that filter signal series: job, instance, model
 
     def variant(self, signal: str) -> Variant | None:
         return self.backend.variant(signal, self.version)
@@ -55,16 +57,18 @@ class Scope:
         return "{" + ", ".join(parts) + "}" if parts else ""
 
 
-def service_scope(service, backend: Backend, variables: tuple) -> Scope:
+def service_scope(service: Service, backend: Backend, variables: tuple[str, ...]) -> Scope:
     """The scope of a Service: its backend version, selector (model mapped) and renaming."""
-    spec = service.ref.doc.data["spec"]
-    selector = {backend.model_label if k == "model" else k: v for k, v in spec.get("selector", {}).items()}
     return Scope(
-        backend, str(spec.get("backend_version", "")), selector, spec.get("colons_as_underscores", False), variables
+        backend=backend,
+        version=service.backend_version,
+        selector=service.selector_for(backend),
+        rename=service.colons_as_underscores,
+        variables=variables,
     )
 
 
-def _by(labels: tuple, extra: tuple = ()) -> str:
+def _by(labels: tuple[str, ...], extra: tuple[str, ...] = ()) -> str:
     """The grouping between an aggregation and its argument: ' by (a, b) ' or nothing."""
     keep = tuple(dict.fromkeys(extra + labels))
     return f" by ({', '.join(keep)}) " if keep else ""
@@ -75,7 +79,7 @@ def quantile_text(q: float, written: str = "") -> str:
     return written or repr(q)
 
 
-def _legend(labels: tuple, suffix: str) -> str:
+def _legend(labels: tuple[str, ...], suffix: str) -> str:
     return " ".join([f"{{{{{label}}}}}" for label in labels] + ([suffix] if suffix else [])) or suffix
 
 
@@ -87,7 +91,7 @@ def signal_query(
     quantile_written: str = "",
     mean: bool = False,
     ratio: bool = False,
-    by: tuple = (),
+    by: tuple[str, ...] = (),
     heatmap: bool = False,
 ) -> tuple[str, str, str]:
     """(expr, default legend, format) for one signal query; SignalError when the engine cannot answer it."""
@@ -132,7 +136,7 @@ def signal_query(
     return f"{op}{_by(labels)}({metric}{sel})", _legend(labels, signal.replace("_", " ")), "time_series"
 
 
-def _rate(scope: Scope, variant: Variant, metric: str, sel: str, labels: tuple) -> str:
+def _rate(scope: Scope, variant: Variant, metric: str, sel: str, labels: tuple[str, ...]) -> str:
     series = metric
     if variant.type in ("histogram", "summary") and not variant.native:
         series = metric + "_sum"
@@ -145,8 +149,8 @@ def _latency(
     variant: Variant,
     metric: str,
     sel: str,
-    labels: tuple,
-    quantile,
+    labels: tuple[str, ...],
+    quantile: float | None,
     written: str,
     mean: bool,
     heatmap: bool,
@@ -158,27 +162,25 @@ def _latency(
             f"latency signal {signal!r} needs one of quantile, mean or a heatmap panel",
             "quantile: 0.95, or mean: true, or type: heatmap",
         )
+    q = "" if quantile is None else quantile_text(quantile, written)  # read below only when a quantile is asked
     if variant.native:
         hist = f"sum{_by(labels)}(rate({metric}{sel}[{RATE}]))"
         if heatmap:
             return f"sum(rate({metric}{sel}[{RATE}]))", "", "heatmap"
         if mean:
             return f"histogram_avg({hist})", _legend(labels, "mean"), "time_series"
-        q = quantile_text(quantile, written)
         return f"histogram_quantile({q}, {hist})", _legend(labels, f"p{_percent(q)}"), "time_series"
     if variant.type == "summary":
         if heatmap:
             raise SignalError(f"{metric} is a summary: it has no buckets for a heatmap", "a histogram signal")
         if mean:
             return _mean(metric, sel, labels), _legend(labels, "mean"), "time_series"
-        q = quantile_text(quantile, written)
         inner = sel[:-1] + f', quantile="{q}"}}' if sel else f'{{quantile="{q}"}}'
         return f"max{_by(labels)}({metric}{inner})", _legend(labels, f"p{_percent(q)}"), "time_series"
     if heatmap:
         return f"sum by (le) (increase({metric}_bucket{sel}[{RATE}]))", "{{le}}", "heatmap"
     if mean:
         return _mean(metric, sel, labels), _legend(labels, "mean"), "time_series"
-    q = quantile_text(quantile, written)
     return (
         f"histogram_quantile({q}, sum{_by(labels, ('le',))}(rate({metric}_bucket{sel}[{RATE}])))",
         _legend(labels, f"p{_percent(q)}"),
@@ -186,7 +188,7 @@ def _latency(
     )
 
 
-def _mean(metric: str, sel: str, labels: tuple) -> str:
+def _mean(metric: str, sel: str, labels: tuple[str, ...]) -> str:
     by = _by(labels)
     return f"sum{by}(rate({metric}_sum{sel}[{RATE}]))\n/\nsum{by}(rate({metric}_count{sel}[{RATE}]))"
 
