@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ...catalog.backends import Variant
-from ...spec.dashboards import Panel, Row
+from ...spec.dashboards import Panel, Query, Row
 from .signals import Scope
 
 if TYPE_CHECKING:
@@ -119,7 +119,9 @@ def _rate(e: Extra, by: str = "") -> str:
     return f"sum{group} (rate({e.metric}{e.sel}[{RATE}]))"
 
 
-def _quantiles(m: _Make, e: Extra, by: str, legend: str, quantiles: Sequence[str] = ("0.5", "0.9", "0.99")) -> list:
+def _quantiles(
+    m: _Make, e: Extra, by: str, legend: str, quantiles: Sequence[str] = ("0.5", "0.9", "0.99")
+) -> list[Query]:
     keep = f"le, {by}" if by else "le"
     return [
         m.q(
@@ -516,8 +518,7 @@ def host_rows(m: _Make) -> list[Row | None]:
                 "CPU cores",
                 [
                     m.q(
-                        f'count by (instance) (node_cpu_seconds_total{{job=~"$job", instance=~"$instance", '
-                        f'mode="idle"}})',
+                        'count by (instance) (node_cpu_seconds_total{job=~"$job", instance=~"$instance", mode="idle"})',
                         "{{instance}}",
                     )
                 ],
@@ -525,7 +526,9 @@ def host_rows(m: _Make) -> list[Row | None]:
                 unit="none",
                 width=6,
             ),
-            m.panel("RAM total", [m.q(f"node_memory_MemTotal_bytes{sel}", "{{instance}}")], "stat", unit="bytes", width=6),
+            m.panel(
+                "RAM total", [m.q(f"node_memory_MemTotal_bytes{sel}", "{{instance}}")], "stat", unit="bytes", width=6
+            ),
             m.panel(
                 "OOM kills (range)",
                 [m.q(f"sum(increase(node_vmstat_oom_kill{sel}[$__range])) or vector(0)", "OOM kills")],
@@ -595,7 +598,9 @@ def host_rows(m: _Make) -> list[Row | None]:
             m.panel(
                 "Disk IOPS",
                 [
-                    m.q(f"sum by (instance) (rate(node_disk_reads_completed_total{sel}[{RATE}]))", "{{instance}} reads"),
+                    m.q(
+                        f"sum by (instance) (rate(node_disk_reads_completed_total{sel}[{RATE}]))", "{{instance}} reads"
+                    ),
                     m.q(
                         f"sum by (instance) (rate(node_disk_writes_completed_total{sel}[{RATE}]))",
                         "{{instance}} writes",
@@ -630,7 +635,12 @@ def host_rows(m: _Make) -> list[Row | None]:
         [
             m.panel(
                 "Inodes used",
-                [m.q(f"1 - node_filesystem_files_free{fs}\n/\nnode_filesystem_files{fs}", "{{instance}} {{mountpoint}}")],
+                [
+                    m.q(
+                        f"1 - node_filesystem_files_free{fs}\n/\nnode_filesystem_files{fs}",
+                        "{{instance}} {{mountpoint}}",
+                    )
+                ],
                 unit="percentunit",
                 min=0,
                 max=1,
