@@ -56,6 +56,7 @@ def test_engine_dashboards_chart_their_engines_own_families():
         "Generation throughput by replica (engine)",
         "KV tokens used and capacity",
         "Speculative decoding accept length",
+        "End-to-end latency (heatmap)",
         "Running requests by replica",
         "Waiting requests by replica",
         "TTFT (range)",
@@ -63,6 +64,8 @@ def test_engine_dashboards_chart_their_engines_own_families():
     tgi = {
         "Requests: success and failure",
         "Max tokens per batch",
+        "Prompt tokens per request",
+        "Generated tokens per request",
         "Speculated tokens per request",
         "Batch concatenations",
         "Batch inference duration",
@@ -76,6 +79,9 @@ def test_engine_dashboards_chart_their_engines_own_families():
     # TGI has no TTFT histogram: no range stat for it; llama.cpp's adapter has none of these families.
     assert "TTFT (range)" not in _titles(TGI)
     assert "Prefix-cache hit rate" not in _titles(LLAMACPP)
+    # Host panels on families promspec-exporter does not serve say where they come from.
+    assert "node_exporter only" in _panel(HOST, "Uptime")["description"]
+    assert "node_exporter" not in _panel(HOST, "Disk IOPS").get("description", "")
 
 
 @pytest.mark.parametrize("uid", [VLLM, SGLANG])

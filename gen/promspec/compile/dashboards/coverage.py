@@ -198,6 +198,8 @@ def _vllm_panels(m: _Make, scope: Scope) -> list[Panel | None]:
 
 def _sglang_panels(m: _Make, scope: Scope) -> list[Panel | None]:
     panels: list[Panel | None] = []
+    if scope.variant("e2e_latency") is not None:
+        panels.append(m.panel("End-to-end latency (heatmap)", [m.s("e2e_latency")], "heatmap", unit="s"))
     hit = _extra(scope, "sglang:cache_hit_rate")
     if hit:
         panels.append(
@@ -299,6 +301,14 @@ def _tgi_panels(m: _Make, scope: Scope) -> list[Panel | None]:
                 description="Mean speculated (skipped) tokens per request; empty without speculation.",
             )
         )
+    for signal, title in (
+        ("prompt_tokens", "Prompt tokens per request"),
+        ("generation_tokens", "Generated tokens per request"),
+    ):
+        variant = scope.variant(signal)
+        if variant is not None and variant.type == "histogram" and not variant.native:
+            shape = Extra(metric=scope.metric(variant), sel=scope.selector_text(variant.matchers), variant=variant)
+            panels.append(m.panel(title, _quantiles(m, shape, "", ""), unit="none"))
     concat = _extra(scope, "tgi_batch_concat")
     if concat:
         panels.append(m.panel("Batch concatenations", [m.q(_rate(concat, "reason"), "{{reason}}")], unit="cps"))
@@ -700,4 +710,29 @@ def host_rows(m: _Make) -> list[Row | None]:
             ),
         ],
     )
-    return [system, disk, filesystems, network]
+    rows = [system, disk, filesystems, network]
+    _mark_node_exporter_only(rows)
+    return rows
+
+
+# node_exporter families promspec-exporter's host collectors do not serve: with the host job on
+# promspec-exporter these panels stay empty, and say why.
+NODE_EXPORTER_ONLY = (
+    "node_time_seconds",
+    "node_boot_time_seconds",
+    "node_vmstat_oom_kill",
+    "node_filefd_allocated",
+    "node_nf_conntrack_entries",
+    "node_timex_offset_seconds",
+    "node_timex_sync_status",
+    "node_network_speed_bytes",
+)
+
+
+def _mark_node_exporter_only(rows: Sequence[Row | None]) -> None:
+    for row in rows:
+        for panel in row.panels if row else ():
+            names = sorted({n for q in panel.queries for n in NODE_EXPORTER_ONLY if n in q.expr})
+            if names:
+                note = f"From node_exporter only (promspec-exporter does not serve {', '.join(names)})."
+                panel.description = f"{panel.description} {note}".strip()
