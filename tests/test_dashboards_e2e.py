@@ -193,8 +193,8 @@ def test_every_panel_has_data_and_preview(tmp_path, prometheus_factory):
         assert [v for _t, v in shown[0]["values"][-1:]] == [born], shown
         assert _threshold_color(xid, shown[0]["values"][-1][1]) == "#f2495c"
 
-        # docs/images/llm-serving-preview.png is this picture after a longer run: PROMSPEC_PREVIEW_OUT=<file>
-        # PROMSPEC_PREVIEW_SECONDS=300 pytest tests/test_dashboards_e2e.py
+        # A longer run keeps this picture: PROMSPEC_PREVIEW_OUT=<file> PROMSPEC_PREVIEW_SECONDS=300 pytest
+        # tests/test_dashboards_e2e.py. docs/images/ holds the previews of a known incident: tests/preview_incident.py.
         time.sleep(int(os.environ.get("PROMSPEC_PREVIEW_SECONDS", "0")))
         png = tmp_path / "llm-serving.png"
         run_promspec(
