@@ -125,7 +125,7 @@ def test_gpu_fleet_interconnect_memory_health_and_the_profiling_note():
 def test_host_essentials_colours():
     assert _colour(_panel(HOST, "Uptime"), 120) == ORANGE  # just rebooted
     assert _colour(_panel(HOST, "Uptime"), 86400) == GREEN
-    for title in ("OOM kills (range)", "Read-only or errored filesystems", "Clocks not synchronised"):
+    for title in ("OOM kills (range)", "Read-only or errored filesystems", "Clocks not synchronised", "Hosts down"):
         assert _colour(_panel(HOST, title), 1) == RED and _colour(_panel(HOST, title), 0) == GREEN
     assert _colour(_panel(HOST, "File descriptors used"), 0.9) == RED
     assert _colour(_panel(HOST, "Conntrack table used"), 0.75) == ORANGE
@@ -312,10 +312,16 @@ def test_host_essentials_during_an_incident(tmp_path):
     # n2's /data fails statfs (a read-only tmpfs does not count). n1 reads 600 times a minute, spending 60 s
     # in them (0.1 s each), fills 90% of its file handles, 75% of its conntrack table, and receives 96% of
     # its 1 Gbit/s link.
-    series: list = []
+    # n3 is down (up 0, no series); a down target of another job does not count.
+    series: list = [
+        {"series": 'up{job="node", instance="n3:9100"}', "values": "0x70"},
+        {"series": 'up{job="vllm", instance="r1:8000"}', "values": "0x70"},
+    ]
     for host, boot in (("n1:9100", 0), ("n2:9100", 1020)):
         labels = f'job="node", instance="{host}"'
         series += [
+            {"series": f"up{{{labels}}}", "values": "1x70"},
+            {"series": f'node_cpu_seconds_total{{{labels}, cpu="0", mode="idle"}}', "values": "0+30x70"},
             {"series": f"node_time_seconds{{{labels}}}", "values": "0+60x70"},
             {"series": f"node_boot_time_seconds{{{labels}}}", "values": f"{boot}x70"},
             {"series": f"node_timex_sync_status{{{labels}}}", "values": f"{int(host == 'n1:9100')}x70"},
@@ -363,6 +369,15 @@ def test_host_essentials_during_an_incident(tmp_path):
             _one(_q(_exprs(HOST, "Swap used")[0]), 0.75, "20m", n1_out),
             _one(_q(_exprs(HOST, "OOM kills (range)")[0]), 1, "60m"),
             _one(_q(_exprs(HOST, "Clocks not synchronised")[0]), 1, "20m"),
+            _one(_q(_exprs(HOST, "Hosts down")[0]), 1, "20m"),
+            {
+                "expr": _q(_exprs(HOST, "CPU cores")[0]),
+                "eval_time": "20m",
+                "exp_samples": [
+                    {"labels": '{instance="n1:9100"}', "value": 1},
+                    {"labels": '{instance="n2:9100"}', "value": 1},
+                ],
+            },
             _one(_q(_exprs(HOST, "Read-only or errored filesystems")[0]), 2, "20m"),
             {
                 "expr": _q(_exprs(HOST, "Read-only or errored: which")[0]),

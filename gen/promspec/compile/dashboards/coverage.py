@@ -593,6 +593,22 @@ def host_rows(m: _Make) -> list[Row | None]:
                 description="Offset the kernel's time discipline (NTP/chrony) reports.",
             ),
             m.panel(
+                "Hosts down",
+                [
+                    m.q(
+                        'count(up{job=~"$job", instance=~"$instance"} == 0\nand on (job)\n'
+                        'group by (job) (last_over_time(node_cpu_seconds_total{job=~"$job"}[1d]))) or vector(0)',
+                        "down",
+                    )
+                ],
+                "stat",
+                unit="none",
+                width=6,
+                thresholds=[(1, "red")],
+                description="Targets of the host jobs (those that served node_cpu_seconds_total in the last day) "
+                "whose last scrape failed: a dead host reports no series at all.",
+            ),
+            m.panel(
                 "Clocks not synchronised",
                 [m.q(f"count(node_timex_sync_status{sel} == 0) or vector(0)", "not synchronised")],
                 "stat",
