@@ -132,6 +132,8 @@ def test_host_essentials_colours():
     assert _colour(_panel(HOST, "Network utilisation of link speed"), 0.96) == RED
     assert _colour(_panel(HOST, "Inodes used"), 0.85) == ORANGE
     assert _panel(HOST, "Disk IOPS")["fieldConfig"]["defaults"]["unit"] == "iops"
+    # One kill in a window reads 1.33 through increase()'s extrapolation: whole kills only.
+    assert _panel(HOST, "OOM kills")["fieldConfig"]["defaults"]["decimals"] == 0
 
 
 # ------------------------------------------------------------------------------ values, by real promtool

@@ -568,6 +568,7 @@ def host_rows(m: _Make) -> list[Row | None]:
                 "OOM kills",
                 [m.q(f"increase(node_vmstat_oom_kill{sel}[{RATE}])", "{{instance}}")],
                 unit="none",
+                decimals=0,  # increase() extrapolates one kill in a window to 1.33; kills are whole
                 thresholds=[(1, "red")],
             ),
             m.panel(
