@@ -7,6 +7,7 @@ from ..spec.model import (
     Catalog,
     MetricFamily,
     Ref,
+    RelabelRule,
     RuleGroup,
     ScrapeJob,
     TargetGroup,
@@ -100,7 +101,7 @@ def scrape_jobs(probe: Probe) -> list[ScrapeJob]:
     jobs = []
     for loc in probe.locations:
         labels = {**probe.labels, "probe": probe.name, "location": loc.name}
-        relabel = [
+        relabel: list[RelabelRule] = [
             {"source_labels": ["__address__"], "target_label": "__param_target"},
             {"source_labels": ["__param_target"], "target_label": "instance"},
             {"target_label": "__address__", "replacement": loc.exporter},

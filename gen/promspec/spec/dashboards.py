@@ -75,6 +75,7 @@ class Row:
     ref: Ref
     collapsed: bool = False
     panels: list[Panel] = field(default_factory=list)
+    repeat: str = ""  # a variable: Grafana draws the row once per selected value (presets' per-host rows)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -487,6 +487,7 @@ def build_dashboard(plan: Plan) -> dict:
                     id_val=ids[Slot(row=i)],
                     grid_pos=dm.GridPos(h=h, w=w, x=x, y=y),
                     panels=built if row.collapsed else [],
+                    repeat=row.repeat or None,
                 )
             )
             if not row.collapsed:

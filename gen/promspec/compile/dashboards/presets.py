@@ -325,7 +325,7 @@ def llm_serving(
         name,
         title,
         folder,
-        [overview, replicas, traffic, latency, tokens, scheduler, shape],
+        [overview, replicas, traffic, latency, tokens, scheduler, shape, *_coverage().engine_rows(m, scope)],
         variables,
         description=description,
         service=service,
@@ -333,6 +333,13 @@ def llm_serving(
         tags=("llm", scope.backend.name),
         links=[Link(dashboard=uid) for uid in links],
     )
+
+
+def _coverage():
+    """The coverage panels (what the engines' and exporters' own dashboards chart); imported late, it imports us."""
+    from . import coverage
+
+    return coverage
 
 
 def _engine_targets(scope: Scope) -> str:
@@ -901,6 +908,7 @@ def gpu_fleet(m: _Make, project) -> Dashboard:
         Variable(name="instance", ref=m.ref, metric="promspec_gpu_up"),
         Variable(name="gpu", ref=m.ref, metric="promspec_gpu_up"),
     ]
+    rows += _coverage().gpu_rows(m)
     return m.dashboard(
         GPU_UID,
         "GPU fleet",
@@ -1080,6 +1088,7 @@ def host_overview(m: _Make, project, links: tuple) -> Dashboard:
             ],
         ),
     ]
+    rows += _coverage().host_rows(m)
     # One job at a time: node_exporter and promspec-exporter on the same host both export node_* series,
     # under two instances (ports); "All" would draw each host twice.
     variables = [
