@@ -47,9 +47,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "exporter"))
 sys.path.insert(0, str(REPO / "bench"))
 
-from machine import load_now, print_machine, spread  # noqa: E402
-
 from fake_nvml import FakeGpu, FakeNvml, fleet  # noqa: E402
+from machine import load_now, print_machine, spread  # noqa: E402
 
 from promspec.exporter.collectors.gpu import GpuCollector  # noqa: E402
 from promspec.exporter.metrics import render_text  # noqa: E402
@@ -219,9 +218,7 @@ def many_cpu_procfs(root: Path, cpus: int, disks: int = 8, links: int = 10) -> s
     lines += [f"cpu{i} " + " ".join(str(v + 37 * i) for v in first) for i in range(cpus)]
     (root / "stat").write_text("\n".join(lines + rest) + "\n")
     disk_lines = Path("/proc/diskstats").read_text().splitlines()
-    disk_lines += [
-        f" 259 {i} nvme{i}n1 " + " ".join(str(1000 * (i + 1) + j) for j in range(17)) for i in range(disks)
-    ]
+    disk_lines += [f" 259 {i} nvme{i}n1 " + " ".join(str(1000 * (i + 1) + j) for j in range(17)) for i in range(disks)]
     (root / "diskstats").write_text("\n".join(disk_lines) + "\n")
     (root / "net").mkdir(exist_ok=True)
     net = Path("/proc/net/dev").read_text().splitlines()

@@ -22,7 +22,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from machine import load_now, print_machine, spread  # noqa: E402
+from machine import load_now, print_machine, spread
 
 BIN = os.path.join(os.path.dirname(sys.executable), "promspec")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

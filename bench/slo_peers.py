@@ -14,7 +14,8 @@ slow share rising with load, two incidents), one sample a minute, of the two ser
 read (`_count` and the `le="0.5"` bucket), backfilled with promtool; the recorded series that rules
 read over long windows are backfilled with `promtool tsdb create-blocks-from rules` (evaluated by
 Prometheus): 30 days of the 5m rates (promspec, Sloth) and of promspec's 10m averages, and the last
-5 minutes of every other recording. Then one Prometheus 2.42 on 127.0.0.1 serves the data with no rule
+2 minutes of every other recording (twice, so that recordings of recordings exist too); Prometheus
+compacts the blocks. Then one Prometheus 2.42 on 127.0.0.1 serves the data with no rule
 evaluation, and every rule expression of every set is timed at the data's last instant through
 `/api/v1/query?stats=all` (Prometheus' own `evalTotalTime`), the sets' rules interleaved round after
 round. Cost per hour = sum over rules of (median time x evaluations per hour at its group's interval).
@@ -40,15 +41,13 @@ import yaml
 from promspec.compile.promql import parse_duration
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from machine import load_now, print_machine  # noqa: E402
-from pyrra_peer import pyrra_groups  # noqa: E402
-from sloth_peer import sloth_groups, sloth_tuned_groups  # noqa: E402
-from slo_eval import (  # noqa: E402
+from machine import load_now, print_machine
+from pyrra_peer import pyrra_groups
+from slo_eval import (
     CLEANUP,
     METRIC,
     PROMTOOL,
     SERVICE,
-    SLO_ID,
     SLO_NAME,
     STEP,
     THRESHOLD,
@@ -58,7 +57,9 @@ from slo_eval import (  # noqa: E402
     log,
     render_promspec,
     run,
+    wait_compacted,
 )
+from sloth_peer import sloth_groups, sloth_tuned_groups
 
 PERIOD_S = 30 * 86400
 
@@ -103,7 +104,9 @@ def rule_sets(ps_groups: list[dict]) -> list[RuleSet]:
             label="promspec",
             groups=ps_groups,
             period_query=next(
-                r["expr"] for r in group_of(ps_groups, "-period")["rules"] if r["record"] == "slo:sli_error:ratio_period"
+                r["expr"]
+                for r in group_of(ps_groups, "-period")["rules"]
+                if r["record"] == "slo:sli_error:ratio_period"
             ),
         ),
         RuleSet(key="sloth", label="Sloth default", groups=default, period_query=sloth(default)),
@@ -167,7 +170,8 @@ def backfill(workdir: str, data: str, step: Backfill, eval_interval: str) -> flo
                 f"--start={step.start}",
                 f"--end={step.end}",
                 f"--eval-interval={eval_interval}",
-                "--max-block-duration=720h",
+                # 72h: promtool asks for a block's range in one query, limited to 11,000 steps.
+                "--max-block-duration=72h",
                 f"--output-dir={out}",
                 *paths,
             ]
@@ -220,7 +224,9 @@ def plan_backfills(sets: list[RuleSet], t0: int, end: int) -> list[Backfill]:
             end=end,
             files={"promspec": only(ps, first), "sloth": only(by["sloth"].groups, sloth5m), "tuned": tuned_stand_in},
         ),
-        Backfill(what="30 days of promspec's 10m averages", start=t0 + 900, end=end, files={"promspec": only(ps, cascade)}),
+        Backfill(
+            what="30 days of promspec's 10m averages", start=t0 + 900, end=end, files={"promspec": only(ps, cascade)}
+        ),
         # Twice: the second pass lets recordings read the ones the first pass wrote (one level deeper).
         Backfill(what="last 2 minutes of every other recording", start=end - 120, end=end, files=recent),
         Backfill(what="the same again", start=end - 120, end=end, files=recent),
@@ -230,7 +236,13 @@ def plan_backfills(sets: list[RuleSet], t0: int, end: int) -> list[Backfill]:
 def time_rules(prom: Prometheus, sets: list[RuleSet], t: float, repeats: int, eval_interval: str) -> dict:
     """Median evalTotalTime of every rule of every set at instant t; rounds interleave all sets' rules."""
     exprs = [
-        (s.key, g["name"], r.get("record") or r.get("alert"), r["expr"], parse_duration(g.get("interval", eval_interval)))
+        (
+            s.key,
+            g["name"],
+            r.get("record") or r.get("alert"),
+            r["expr"],
+            parse_duration(g.get("interval", eval_interval)),
+        )
         for s in sets
         for g in s.groups
         for r in g["rules"]
@@ -286,6 +298,11 @@ def bench_pods(workdir: str, pods: int, days: float, repeats: int, sets: list[Ru
         log(f"{pods} pods: backfilled {step.what} in {took:.0f}s")
     prom = Prometheus(workdir, f"query{pods}", data, {"global": {"evaluation_interval": eval_interval}}).start()
     try:
+        # Raw and recorded blocks overlap until Prometheus merges them, as a server that has run for
+        # 30 days would have them.
+        took = time.monotonic()
+        blocks = wait_compacted(data, 900)
+        log(f"{pods} pods: compacted to {len(blocks)} blocks in {time.monotonic() - took:.0f}s")
         timings = time_rules(prom, sets, end, repeats, eval_interval)
         k_end = traffic.minute(end)
         exact = traffic.exact_ratio(k_end)
@@ -368,10 +385,12 @@ def main() -> int:
                 yaml.safe_dump({"groups": s.groups}, f, sort_keys=False, width=200)
             check.append(path)
         run([PROMTOOL, "check", "rules", *check])
-        results = [
-            bench_pods(workdir, int(p), args.days, args.repeats, sets, eval_interval) for p in args.pods.split(",")
-        ]
-        report(results, sets, args.repeats)
+        results = []
+        for pods in args.pods.split(","):
+            results.append(bench_pods(workdir, int(pods), args.days, args.repeats, sets, eval_interval))
+            # The tables so far after each pod count: a long run that is cut short still reports.
+            report(results, sets, args.repeats)
+            print(f"load average {load_now()}", flush=True)
         print(f"\nafter: load average {load_now()}")
     finally:
         for fn in reversed(CLEANUP):
