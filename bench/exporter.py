@@ -102,15 +102,26 @@ class Target:
 
     def scrape(self) -> float:
         start = time.perf_counter()
+        try:
+            response = self._get()
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            # The exporter closed the kept-alive connection while other exporters had their turn
+            # (idle timeout): reconnect, as Prometheus would.
+            self.connection.close()
+            start = time.perf_counter()
+            response = self._get()
+        elapsed = time.perf_counter() - start
+        if response.status != 200:
+            raise SystemExit(f"{self.label}: HTTP {response.status}")
+        return elapsed
+
+    def _get(self) -> http.client.HTTPResponse:
         self.connection.request(
             "GET", "/metrics", headers={"Accept": "text/plain;version=0.0.4", "Accept-Encoding": self.encoding}
         )
         response = self.connection.getresponse()
         response.read()
-        elapsed = time.perf_counter() - start
-        if response.status != 200:
-            raise SystemExit(f"{self.label}: HTTP {response.status}")
-        return elapsed
+        return response
 
     def round(self, scrapes: int) -> None:
         cpu_before = cpu_seconds(self.process.pid)
