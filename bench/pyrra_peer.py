@@ -15,6 +15,8 @@ The windows are Pyrra's for a 4-week objective (5m, 30m, 1h, 2h, 6h, 1d, 4d), us
 
 from __future__ import annotations
 
+from typing import Any
+
 WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "4d")
 # (short, long, burn-rate factor, for, severity)
 ALERTS = (
@@ -30,7 +32,9 @@ def _num(x: float) -> str:
     return text[:-2] if text.endswith(".0") else text
 
 
-def pyrra_groups(name: str, metric: str, matchers: str, le: str, objective: float, period: str = "30d") -> list[dict]:
+def pyrra_groups(
+    name: str, metric: str, matchers: str, le: str, objective: float, period: str = "30d"
+) -> list[dict[str, Any]]:
     """Rule groups for a latency objective `objective` (0.99) on histogram `metric` under `le` seconds.
 
     `matchers` is the selector body without braces (`job="vllm"`)."""

@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import yaml
 
@@ -70,7 +71,7 @@ class RuleSet:
 
     key: str
     label: str
-    groups: list[dict]
+    groups: list[dict[str, Any]]
     period_query: str  # the expression of its period SLI (an error ratio), evaluated at the last instant
 
 
@@ -81,17 +82,17 @@ class Backfill:
     what: str
     start: int
     end: int
-    files: dict[str, list[dict]]
+    files: dict[str, list[dict[str, Any]]]
 
 
-def rule_sets(ps_groups: list[dict]) -> list[RuleSet]:
+def rule_sets(ps_groups: list[dict[str, Any]]) -> list[RuleSet]:
     short = group_of(ps_groups, "-short")
     errors = next(r["expr"] for r in short["rules"] if r["record"] == "slo:sli_errors:rate5m")
     total = next(r["expr"] for r in short["rules"] if r["record"] == "slo:sli_total:rate5m")
     err_w, tot_w = errors.replace("[5m]", "[{{.window}}]"), total.replace("[5m]", "[{{.window}}]")
 
-    def sloth(groups: list[dict]) -> str:
-        return groups[0]["rules"][-1]["expr"]
+    def sloth(groups: list[dict[str, Any]]) -> str:
+        return str(groups[0]["rules"][-1]["expr"])
 
     # Each set writes its own series (distinct ids), so that backfills of different sets never collide.
     default = sloth_groups(SERVICE, SLO_NAME, 99, err_w, tot_w)
@@ -184,7 +185,7 @@ def backfill(workdir: str, data: str, step: Backfill, eval_interval: str) -> flo
     return time.monotonic() - started
 
 
-def only(groups: list[dict], records: set[str], interval: str | None = None) -> list[dict]:
+def only(groups: list[dict[str, Any]], records: set[str], interval: str | None = None) -> list[dict[str, Any]]:
     """The groups, keeping only the recording rules named in `records` (and dropping empty groups)."""
     out = []
     for g in groups:
@@ -212,7 +213,7 @@ def plan_backfills(sets: list[RuleSet], t0: int, end: int) -> list[Backfill]:
         for g in by["sloth_tuned"].groups[:1]
         for lab in [g["rules"][0]["labels"]]
     ]
-    recent: dict[str, list[dict]] = {}
+    recent: dict[str, list[dict[str, Any]]] = {}
     for s in sets:
         done = first | cascade if s.key == "promspec" else sloth5m if s.key in ("sloth", "sloth_tuned") else set()
         records = {r["record"] for g in s.groups for r in g["rules"] if "record" in r} - done
@@ -233,7 +234,7 @@ def plan_backfills(sets: list[RuleSet], t0: int, end: int) -> list[Backfill]:
     ]
 
 
-def time_rules(prom: Prometheus, sets: list[RuleSet], t: float, repeats: int, eval_interval: str) -> dict:
+def time_rules(prom: Prometheus, sets: list[RuleSet], t: float, repeats: int, eval_interval: str) -> dict[str, Any]:
     """Median evalTotalTime of every rule of every set at instant t; rounds interleave all sets' rules."""
     exprs = [
         (
@@ -254,7 +255,7 @@ def time_rules(prom: Prometheus, sets: list[RuleSet], t: float, repeats: int, ev
             took = prom.query(exprs[i][3], t=t, stats=True)["stats"]["timings"]["evalTotalTime"]
             if rnd > 0:  # the first round warms caches and is left out
                 times[i].append(took)
-    out: dict[str, dict] = {s.key: {"per_hour_s": 0.0, "per_cycle_s": 0.0, "rules": []} for s in sets}
+    out: dict[str, dict[str, Any]] = {s.key: {"per_hour_s": 0.0, "per_cycle_s": 0.0, "rules": []} for s in sets}
     for i, (key, group, name, _expr, interval) in enumerate(exprs):
         med = statistics.median(times[i])
         out[key]["per_hour_s"] += med * 3600 / interval
@@ -272,7 +273,7 @@ def corrected_mean(traffic: Traffic, k_end: int) -> float:
     """Sloth's corrected+optimized period: the mean over 30 days of (errors_5m / total_30d) x ... computed
     from the exact counts, one 5m window per minute: errors over 5m / (total over 30d scaled to 5m)."""
     minutes = PERIOD_S // STEP
-    vals = []
+    vals: list[float] = []
     for k in range(max(5, k_end - minutes), k_end + 1):
         k0 = max(0, k - minutes)
         tot30 = (traffic.all_total[k] - traffic.all_total[k0]) * 5 / (k - k0)
@@ -281,7 +282,9 @@ def corrected_mean(traffic: Traffic, k_end: int) -> float:
     return sum(vals) / len(vals)
 
 
-def bench_pods(workdir: str, pods: int, days: float, repeats: int, sets: list[RuleSet], eval_interval: str) -> dict:
+def bench_pods(
+    workdir: str, pods: int, days: float, repeats: int, sets: list[RuleSet], eval_interval: str
+) -> dict[str, Any]:
     minutes = int(days * 1440) + 30
     end = int(time.time() // STEP * STEP) - 3600  # in the past: nothing is evaluated live
     t0 = end - (minutes - 1) * STEP
@@ -322,7 +325,7 @@ def bench_pods(workdir: str, pods: int, days: float, repeats: int, sets: list[Ru
     }
 
 
-def report(results: list[dict], sets: list[RuleSet], repeats: int) -> None:
+def report(results: list[dict[str, Any]], sets: list[RuleSet], repeats: int) -> None:
     labels = {s.key: s.label for s in sets}
     print(f"\nRule evaluation per hour (ms of Prometheus evalTotalTime; median of {repeats} per rule, interleaved)\n")
     print("| rule set | " + " | ".join(f"{r['pods']} pods" for r in results) + " |")
