@@ -132,6 +132,7 @@ class Target:
         )
 
     def series(self) -> int:
+        self.connection.close()  # a fresh connection: the last round may have left this one idle too long
         self.connection.request("GET", "/metrics", headers={"Accept": "text/plain;version=0.0.4"})
         lines = self.connection.getresponse().read().decode().splitlines()
         return sum(1 for line in lines if line and not line.startswith("#"))
@@ -476,6 +477,7 @@ def main(argv=None) -> int:
     parser.add_argument("--scrapes", type=int, default=1000, help="scrapes per round (1000)")
     parser.add_argument("--rounds", type=int, default=5, help="rounds per exporter (5)")
     parser.add_argument("--cpus", type=int, default=128, help="CPUs of the procfs fixture (128; 0: host only)")
+    parser.add_argument("--fixture-only", action="store_true", help="only the procfs fixture, not this host")
     parser.add_argument("--load", action="store_true", help="concurrent-client load phases instead (loopback)")
     parser.add_argument("--load-seconds", type=float, default=10.0, help="length of each load phase (10)")
     args = parser.parse_args(argv)
@@ -487,7 +489,7 @@ def main(argv=None) -> int:
         print("prometheus-node-exporter not found: comparing nothing (make tools installs it)", file=sys.stderr)
     print_machine(tools=["prometheus-node-exporter"])
     with tempfile.TemporaryDirectory() as workdir:
-        shapes = [("this host", "/proc", True)]
+        shapes = [] if args.fixture_only else [("this host", "/proc", True)]
         if args.cpus:
             fixture = many_cpu_procfs(Path(workdir) / "procfs", args.cpus)
             shapes.append((f"procfs fixture: {args.cpus} CPUs, 8 NVMe disks, 10 links", fixture, False))
