@@ -105,3 +105,27 @@ lint: $(VENV)/.lint-deps
 
 clean:
 	rm -rf $(VENV) build gen/*.egg-info
+
+# Every benchmark in docs/BENCHMARKS.md, each with the one command its section names (each also runs
+# alone). Each is cut off at its own bound, so the whole target ends within 150 minutes (the sum);
+# on a quiet 2-core machine it should take about 60. bench-quick runs the smallest configuration of each
+# (a smoke test of the scripts, about 10 minutes, figures meaningless).
+.PHONY: bench bench-quick
+BENCH := nice -n 10 timeout
+bench: $(VENV)/.test-deps tools
+	$(BENCH) 900 $(BIN)/python bench/generate.py --runs 2 --sizes 100,1000
+	$(BENCH) 600 $(BIN)/python bench/dashboards.py
+	$(BENCH) 600 $(BIN)/python bench/validation.py
+	$(BENCH) 900 $(BIN)/python bench/exporter.py
+	$(BENCH) 300 $(BIN)/python bench/exporter.py --load
+	$(BENCH) 300 $(BIN)/python bench/probe_overhead.py --targets 10 --seconds 60
+	$(BENCH) 3600 $(BIN)/python bench/slo_peers.py
+	$(BENCH) 1800 $(BIN)/python bench/slo_eval.py
+
+bench-quick: $(VENV)/.test-deps tools
+	$(BENCH) 300 $(BIN)/python bench/generate.py --runs 1 --sizes 10
+	$(BENCH) 300 $(BIN)/python bench/dashboards.py --runs 1 --synthetic 5
+	$(BENCH) 300 $(BIN)/python bench/validation.py --runs 1 --counts 10
+	$(BENCH) 300 $(BIN)/python bench/exporter.py --scrapes 50 --rounds 1 --cpus 16
+	$(BENCH) 300 $(BIN)/python bench/slo_peers.py --pods 5 --days 3 --repeats 1
+	$(BENCH) 600 $(BIN)/python bench/slo_eval.py --quick

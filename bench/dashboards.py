@@ -3,6 +3,11 @@ layer and written with grafana-foundation-sdk directly (the overhead of the spec
 
 Run: .venv/bin/python bench/dashboards.py [--runs 7] [--synthetic 100]
 
+Times are CPU seconds of this process (time.process_time), median (min-max) of the runs; the pairs
+compared (spec layer vs SDK build, promspec vs the SDK program) run interleaved and their ratio is
+taken per run. `load` is also profiled once (cProfile) to say how much of it is the JSON Schema check
+of the compiled dashboards.
+
 Bundled: `load` is load_project on specs/ (YAML, schemas, model, every semantic check, dashboards
 included); `model` builds the dashboard model (presets too); `plan` resolves signals, ids and
 layout; `sdk` is the Foundation SDK's builders, build() and conversion to sorted plain data, which is
@@ -15,9 +20,10 @@ content (direct: build + json.dumps).
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import os
-import statistics
+import pstats
 import sys
 import tempfile
 import time
@@ -27,6 +33,7 @@ warnings.simplefilter("ignore", DeprecationWarning)  # the SDK flags its v1 dash
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "gen"))
+sys.path.insert(0, os.path.join(REPO, "bench"))
 
 # After the sys.path set-up above, hence E402; one import per alias, the form the import sorter keeps.
 from grafana_foundation_sdk.builders import (  # noqa: E402
@@ -42,6 +49,7 @@ from grafana_foundation_sdk.builders import dashboard as db  # noqa: E402
 from grafana_foundation_sdk.cog.encoder import JSONEncoder  # noqa: E402
 from grafana_foundation_sdk.models import common as cm  # noqa: E402
 from grafana_foundation_sdk.models import dashboard as dm  # noqa: E402
+from machine import interleaved, load_now, print_machine, ratios, spread  # noqa: E402
 
 from promspec.compile.dashboards.compiler import build_dashboard, context_for, plan_dashboard  # noqa: E402
 from promspec.compile.dashboards.project import project_dashboards  # noqa: E402
@@ -60,13 +68,34 @@ UNITS = {
 }
 
 
-def _median(f, runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
+def _cpu(f):
+    """A callable that runs f once and returns the CPU seconds it took."""
+
+    def run() -> float:
+        start = time.process_time()
         f()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        return time.process_time() - start
+
+    return run
+
+
+def _runs(f, runs: int) -> list[float]:
+    return [_cpu(f)() for _ in range(runs)]
+
+
+def _share_in(f, names: tuple[str, ...]) -> dict[str, float]:
+    """The share of f's profiled time spent inside each function named (cumulative)."""
+    profile = cProfile.Profile()
+    profile.enable()
+    f()
+    profile.disable()
+    stats = pstats.Stats(profile)
+    total = stats.total_tt  # type: ignore[attr-defined]
+    out = {}
+    for (_file, _line, func), row in stats.stats.items():  # type: ignore[attr-defined]
+        if func in names:
+            out[func] = max(out.get(func, 0.0), row[3] / total)
+    return out
 
 
 # ------------------------------------------------------------------------------ bundled
@@ -80,15 +109,23 @@ def bench_bundled(runs: int) -> dict:
     plans = [plan_dashboard(ctx, d) for d in dashes]
     built = [build_dashboard(p) for p in plans]
     panels = sum(len([p for p in b["panels"] if p["type"] != "row"]) for b in built)
+
+    def spec_layer() -> None:
+        for d in project_dashboards(project):
+            plan_dashboard(ctx, d)
+
+    own, sdk = interleaved(_cpu(spec_layer), _cpu(lambda: [build_dashboard(p) for p in plans]), runs)
     return {
         "dashboards": len(dashes),
         "panels": panels,
-        "load": _median(lambda: load_project([specs]), runs),
-        "model": _median(lambda: project_dashboards(project), runs),
-        "plan": _median(lambda: [plan_dashboard(ctx, d) for d in dashes], runs),
-        "sdk": _median(lambda: [build_dashboard(p) for p in plans], runs),
-        "bytes": _median(lambda: [dump_json(b) for b in built], runs),
-        "render": _median(lambda: render_dashboards(project), runs),
+        "load": _runs(lambda: load_project([specs]), runs),
+        "model": _runs(lambda: project_dashboards(project), runs),
+        "plan": _runs(lambda: [plan_dashboard(ctx, d) for d in dashes], runs),
+        "sdk": sdk,
+        "own": own,
+        "bytes": _runs(lambda: [dump_json(b) for b in built], runs),
+        "render": _runs(lambda: render_dashboards(project), runs),
+        "load_shares": _share_in(lambda: load_project([specs]), ("validate_dashboard", "check_dashboards")),
     }
 
 
@@ -203,16 +240,28 @@ def bench_synthetic(n: int, runs: int) -> dict:
         project, _ = load_project([path])
         files = render_dashboards(project)
         assert sum(1 for f in files if f.endswith(".json")) == n
-        load = _median(lambda: load_project([path]), runs)
-        render = _median(lambda: render_dashboards(project), runs)
+        loads: list[float] = []
+        renders: list[float] = []
+
+        def promspec() -> float:
+            loads.append(_cpu(lambda: load_project([path]))())
+            renders.append(_cpu(lambda: render_dashboards(project))())
+            return loads[-1] + renders[-1]
+
+        total, sdk = interleaved(promspec, _cpu(lambda: direct(n)), runs)
         return {
             "dashboards": n,
             "panels": n * 4 * len(TYPES),
-            "load": load,
-            "render": render,
-            "promspec": load + render,
-            "direct": _median(lambda: direct(n), runs),
+            "load": loads,
+            "render": renders,
+            "promspec": total,
+            "direct": sdk,
+            "load_shares": _share_in(lambda: load_project([path]), ("validate_dashboard", "check_dashboards")),
         }
+
+
+def _ms(values: list[float]) -> str:
+    return spread([v * 1000 for v in values], ".1f")
 
 
 def main() -> None:
@@ -220,25 +269,48 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--synthetic", type=int, default=100)
     args = parser.parse_args()
+    print_machine(packages=["grafana-foundation-sdk", "jsonschema", "fastjsonschema"])
     b = bench_bundled(args.runs)
-    print(f"bundled: {b['dashboards']} dashboards, {b['panels']} panels (median of {args.runs} runs, ms)")
-    for key in ("load", "model", "plan", "sdk", "bytes", "render"):
-        print(f"  {key:7s} {b[key] * 1000:8.1f}")
-    own = b["model"] + b["plan"]
+    print(f"\nbundled: {b['dashboards']} dashboards, {b['panels']} panels (CPU ms, median (min-max) of {args.runs})\n")
+    print("| bundled | CPU ms |")
+    print("|---|---:|")
+    for key, label in (
+        ("load", "load and check specs"),
+        ("model", "model"),
+        ("plan", "plan"),
+        ("sdk", "SDK build"),
+        ("bytes", "JSON bytes"),
+        ("render", "render (model + plan + SDK + bytes)"),
+    ):
+        print(f"| {label} | {_ms(b[key])} |")
+    shares = b["load_shares"]
     print(
-        f"  spec layer's own work (model + plan): {own * 1000:.1f} ms = {own / b['sdk']:.2f}x the SDK build; "
-        f"loading and checking the specs: {b['load'] * 1000:.1f} ms"
+        f"\nspec layer's own work (model + plan) / SDK build, interleaved: {spread(ratios(b['own'], b['sdk']), '.2f')}x"
+        f"\nof `load` (profiled): dashboard checks {shares.get('check_dashboards', 0):.0%}, of which the JSON "
+        f"Schema and lint of the compiled dashboards (validate_dashboard) {shares.get('validate_dashboard', 0):.0%} "
+        "of the whole load"
     )
     s = bench_synthetic(args.synthetic, args.runs)
-    print(f"synthetic: {s['dashboards']} dashboards, {s['panels']} panels (median of {args.runs} runs, ms)")
-    print(f"  promspec: load specs           {s['load'] * 1000:8.1f}")
-    print(f"  promspec: render to bytes      {s['render'] * 1000:8.1f}")
-    print(f"  promspec (load specs + render) {s['promspec'] * 1000:8.1f}")
-    print(f"  SDK directly (build + dumps)   {s['direct'] * 1000:8.1f}")
     print(
-        f"  ratio {s['promspec'] / s['direct']:.2f}x, per dashboard {s['promspec'] / s['dashboards'] * 1000:.2f} ms "
-        f"vs {s['direct'] / s['dashboards'] * 1000:.2f} ms"
+        f"\nsynthetic: {s['dashboards']} dashboards, {s['panels']} panels (CPU ms, median (min-max) of {args.runs})\n"
     )
+    print("| synthetic | CPU ms | per dashboard ms |")
+    print("|---|---:|---:|")
+    for key, label in (
+        ("load", "promspec: load and check specs"),
+        ("render", "promspec: render to bytes"),
+        ("promspec", "promspec total"),
+        ("direct", "SDK directly (build + json.dumps)"),
+    ):
+        per = [v / s["dashboards"] for v in s[key]]
+        print(f"| {label} | {_ms(s[key])} | {spread([v * 1000 for v in per], '.2f')} |")
+    shares = s["load_shares"]
+    print(
+        f"\npromspec total / SDK directly, interleaved: {spread(ratios(s['promspec'], s['direct']), '.2f')}x; "
+        f"of `load` (profiled): dashboard checks {shares.get('check_dashboards', 0):.0%}, "
+        f"validate_dashboard {shares.get('validate_dashboard', 0):.0%}"
+    )
+    print(f"\nafter: load average {load_now()}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,16 @@
 """Benchmark promspec-exporter against Debian's prometheus-node-exporter on this machine.
 
-Usage: .venv/bin/python bench/exporter.py [--scrapes 1000] [--rounds 5]
+Usage: .venv/bin/python bench/exporter.py [--scrapes 1000] [--rounds 5] [--cpus 128]
        .venv/bin/python bench/exporter.py --load [--load-seconds 10]
+
+Two host shapes: this machine, and a synthetic procfs tree shaped like a GPU server (--cpus 128 CPUs,
+8 NVMe disks, 10 network links; the other files copied from this host), which promspec-exporter and
+node_exporter both read through `--path.procfs`. node_exporter runs with the same collectors, its own
+Go/promhttp metrics off (`--web.disable-exporter-metrics`) and /proc/net/dev rather than netlink
+(`--no-collector.netdev.netlink`), so that both read the same files. Scrapes ask for gzip (as
+Prometheus does; promspec-exporter compresses at level 1, node_exporter at Go's default) and, in a
+second pass, for no compression, which compares the exporters' own work alone. CPU ratios are taken
+per round (the exporters scraped one after the other within a round) and reported as median (min-max).
 
 For each exporter: sequential scrapes over one keep-alive loopback connection, asking for the text
 format with gzip as Prometheus does; per round the p50/p99 latency and the exporter's CPU seconds
@@ -36,8 +45,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "exporter"))
+sys.path.insert(0, str(REPO / "bench"))
 
 from fake_nvml import FakeGpu, FakeNvml, fleet  # noqa: E402
+from machine import load_now, print_machine, spread  # noqa: E402
 
 from promspec.exporter.collectors.gpu import GpuCollector  # noqa: E402
 from promspec.exporter.metrics import render_text  # noqa: E402
@@ -76,6 +87,7 @@ class Target:
         self.port = port or self._port_from_log(port_pattern)
         self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         self.rounds: list = []
+        self.encoding = "gzip"
 
     def _port_from_log(self, pattern: str) -> int:
         end = time.monotonic() + 30
@@ -90,15 +102,26 @@ class Target:
 
     def scrape(self) -> float:
         start = time.perf_counter()
-        self.connection.request(
-            "GET", "/metrics", headers={"Accept": "text/plain;version=0.0.4", "Accept-Encoding": "gzip"}
-        )
-        response = self.connection.getresponse()
-        response.read()
+        try:
+            response = self._get()
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            # The exporter closed the kept-alive connection while other exporters had their turn
+            # (idle timeout): reconnect, as Prometheus would.
+            self.connection.close()
+            start = time.perf_counter()
+            response = self._get()
         elapsed = time.perf_counter() - start
         if response.status != 200:
             raise SystemExit(f"{self.label}: HTTP {response.status}")
         return elapsed
+
+    def _get(self) -> http.client.HTTPResponse:
+        self.connection.request(
+            "GET", "/metrics", headers={"Accept": "text/plain;version=0.0.4", "Accept-Encoding": self.encoding}
+        )
+        response = self.connection.getresponse()
+        response.read()
+        return response
 
     def round(self, scrapes: int) -> None:
         cpu_before = cpu_seconds(self.process.pid)
@@ -109,6 +132,7 @@ class Target:
         )
 
     def series(self) -> int:
+        self.connection.close()  # a fresh connection: the last round may have left this one idle too long
         self.connection.request("GET", "/metrics", headers={"Accept": "text/plain;version=0.0.4"})
         lines = self.connection.getresponse().read().decode().splitlines()
         return sum(1 for line in lines if line and not line.startswith("#"))
@@ -138,43 +162,51 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def http_targets(workdir: Path) -> list:
+NE_SAME = "node_exporter 1.5 (same families, exporter metrics off)"
+OURS_HOST = "promspec-exporter (host collectors)"
+
+
+def http_targets(workdir: Path, procfs: str, full: bool) -> list:
+    """The exporters to compare, reading `procfs`; `full` adds the fake-GPU exporter and node_exporter's defaults."""
     ours = re.escape("listening on http://127.0.0.1:") + r"(\d+)"
-    host = ["--collectors.disable=gpu", "--web.listen-address=127.0.0.1:0"]
-    targets = [
-        Target(
-            "promspec-exporter (host collectors)",
-            [sys.executable, "-m", "promspec.exporter", *host],
-            ours,
-            None,
-            workdir,
-        ),
-        Target(
-            "promspec-exporter (host + 4 fake GPUs)",
-            [sys.executable, str(REPO / "tests" / "exporter" / "fake_exporter.py"), "--web.listen-address=127.0.0.1:0"],
-            ours,
-            None,
-            workdir,
-        ),
-    ]
-    if NODE_EXPORTER:
-        port = free_port()
+    host = ["--collectors.disable=gpu", "--web.listen-address=127.0.0.1:0", f"--path.procfs={procfs}"]
+    targets = [Target(OURS_HOST, [sys.executable, "-m", "promspec.exporter", *host], ours, None, workdir)]
+    if full:
         targets.append(
             Target(
-                "node_exporter 1.5 (defaults)",
-                [NODE_EXPORTER, f"--web.listen-address=127.0.0.1:{port}"],
+                "promspec-exporter (host + 4 fake GPUs)",
+                [
+                    sys.executable,
+                    str(REPO / "tests" / "exporter" / "fake_exporter.py"),
+                    "--web.listen-address=127.0.0.1:0",
+                ],
+                ours,
                 None,
-                port,
                 workdir,
             )
         )
+    if NODE_EXPORTER:
+        if full:
+            port = free_port()
+            targets.append(
+                Target(
+                    "node_exporter 1.5 (defaults)",
+                    [NODE_EXPORTER, f"--web.listen-address=127.0.0.1:{port}"],
+                    None,
+                    port,
+                    workdir,
+                )
+            )
         port = free_port()
         targets.append(
             Target(
-                "node_exporter 1.5 (same families)",
+                NE_SAME,
                 [
                     NODE_EXPORTER,
                     f"--web.listen-address=127.0.0.1:{port}",
+                    f"--path.procfs={procfs}",
+                    "--web.disable-exporter-metrics",
+                    "--no-collector.netdev.netlink",
                     "--collector.disable-defaults",
                     *[f"--collector.{name}" for name in SAME_FAMILIES],
                 ],
@@ -184,6 +216,35 @@ def http_targets(workdir: Path) -> list:
             )
         )
     return targets
+
+
+def many_cpu_procfs(root: Path, cpus: int, disks: int = 8, links: int = 10) -> str:
+    """A procfs tree shaped like a GPU server: `cpus` CPUs in stat, NVMe disks and network links added
+    to this host's diskstats and net/dev; meminfo, loadavg, pressure and mounts copied from /proc."""
+    root.mkdir(parents=True, exist_ok=True)
+    stat = Path("/proc/stat").read_text().splitlines()
+    cpu_lines = [line for line in stat if re.match(r"cpu\d+ ", line)]
+    rest = [line for line in stat if not line.startswith("cpu")]
+    first = [int(x) for x in cpu_lines[0].split()[1:]]
+    lines = ["cpu  " + " ".join(str(v * cpus) for v in first)]
+    lines += [f"cpu{i} " + " ".join(str(v + 37 * i) for v in first) for i in range(cpus)]
+    (root / "stat").write_text("\n".join(lines + rest) + "\n")
+    disk_lines = Path("/proc/diskstats").read_text().splitlines()
+    disk_lines += [f" 259 {i} nvme{i}n1 " + " ".join(str(1000 * (i + 1) + j) for j in range(17)) for i in range(disks)]
+    (root / "diskstats").write_text("\n".join(disk_lines) + "\n")
+    (root / "net").mkdir(exist_ok=True)
+    net = Path("/proc/net/dev").read_text().splitlines()
+    net += [f"  ib{i}: " + " ".join(str(10**6 * (i + 1) + j) for j in range(16)) for i in range(links)]
+    (root / "net" / "dev").write_text("\n".join(net) + "\n")
+    for name in ("meminfo", "loadavg", "mounts"):
+        shutil.copyfile(f"/proc/{name}", root / name)
+    (root / "1").mkdir(exist_ok=True)
+    shutil.copyfile("/proc/1/mounts" if os.access("/proc/1/mounts", os.R_OK) else "/proc/mounts", root / "1" / "mounts")
+    if os.path.isdir("/proc/pressure"):
+        (root / "pressure").mkdir(exist_ok=True)
+        for name in os.listdir("/proc/pressure"):
+            shutil.copyfile(f"/proc/pressure/{name}", root / "pressure" / name)
+    return str(root)
 
 
 def wait_ready(target: Target) -> None:
@@ -369,10 +430,54 @@ def run_load(seconds: float) -> int:
     return 0
 
 
+def scrape_shape(workdir: Path, shape: str, procfs: str, full: bool, encoding: str, args: argparse.Namespace) -> None:
+    """Scrape every target in interleaved rounds and print the table and the per-round CPU ratios."""
+    targets = http_targets(workdir, procfs, full)
+    try:
+        for target in targets:
+            target.encoding = encoding
+            wait_ready(target)
+            for _ in range(50):
+                target.scrape()
+        for _ in range(args.rounds):
+            for target in targets:
+                target.round(args.scrapes)
+        results = [t.summary() for t in targets]
+        per_round = {t.label: [r[2] for r in t.rounds] for t in targets}
+    finally:
+        for target in targets:
+            target.stop()
+    print(
+        f"\n{shape}, Accept-Encoding {encoding}: {args.rounds} rounds x {args.scrapes} sequential scrapes, "
+        "keep-alive; medians of rounds\n"
+    )
+    print("| exporter | series | p50 ms | p99 ms | CPU s / 1,000 scrapes | peak RSS MiB |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for r in results:
+        print(
+            f"| {r['label']} | {r['series']} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['cpu_s_per_1000']:.2f} | "
+            f"{r['peak_rss_mib']:.1f} |"
+        )
+    ours = per_round[OURS_HOST]
+    series = {r["label"]: r["series"] for r in results}
+    for reference in (NE_SAME, "node_exporter 1.5 (defaults)"):
+        if reference in per_round:
+            ratios = [a / b for a, b in zip(ours, per_round[reference], strict=True) if b > 0]
+            if ratios:
+                # Per series too: node_exporter serves more series for the same families.
+                scale = series[reference] / series[OURS_HOST]
+                print(
+                    f"CPU per scrape, {OURS_HOST} / {reference}: {spread(ratios, '.2f')}x per round; "
+                    f"per series served {spread([x * scale for x in ratios], '.2f')}x"
+                )
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scrapes", type=int, default=1000, help="scrapes per round (1000)")
     parser.add_argument("--rounds", type=int, default=5, help="rounds per exporter (5)")
+    parser.add_argument("--cpus", type=int, default=128, help="CPUs of the procfs fixture (128; 0: host only)")
+    parser.add_argument("--fixture-only", action="store_true", help="only the procfs fixture, not this host")
     parser.add_argument("--load", action="store_true", help="concurrent-client load phases instead (loopback)")
     parser.add_argument("--load-seconds", type=float, default=10.0, help="length of each load phase (10)")
     args = parser.parse_args(argv)
@@ -382,46 +487,20 @@ def main(argv=None) -> int:
         return run_load(args.load_seconds)
     if not NODE_EXPORTER:
         print("prometheus-node-exporter not found: comparing nothing (make tools installs it)", file=sys.stderr)
+    print_machine(tools=["prometheus-node-exporter"])
     with tempfile.TemporaryDirectory() as workdir:
-        targets = http_targets(Path(workdir))
-        try:
-            for target in targets:
-                wait_ready(target)
-                for _ in range(50):
-                    target.scrape()
-            for _ in range(args.rounds):
-                for target in targets:
-                    target.round(args.scrapes)
-            results = [t.summary() for t in targets]
-        finally:
-            for target in targets:
-                target.stop()
+        shapes = [] if args.fixture_only else [("this host", "/proc", True)]
+        if args.cpus:
+            fixture = many_cpu_procfs(Path(workdir) / "procfs", args.cpus)
+            shapes.append((f"procfs fixture: {args.cpus} CPUs, 8 NVMe disks, 10 links", fixture, False))
+        for shape, procfs, full in shapes:
+            for encoding in ("gzip", "identity"):
+                scrape_shape(Path(workdir), shape, procfs, full and encoding == "gzip", encoding, args)
     gpu = [
         gpu_collector_cost("4 fake GPUs (NVLink, MIG, sparse fields)", fleet(), args.scrapes),
         gpu_collector_cost("8 fake GPUs, 18 NVLinks each (HGX-like)", hgx(), args.scrapes),
     ]
-
-    print(
-        f"Exporter scrapes: {args.rounds} rounds x {args.scrapes} sequential scrapes, keep-alive, gzip; "
-        f"medians of rounds; {os.cpu_count()} CPUs\n"
-    )
-    print("| exporter | series | p50 ms | p99 ms | CPU s / 1,000 scrapes | peak RSS MiB |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for r in results:
-        print(
-            f"| {r['label']} | {r['series']} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['cpu_s_per_1000']:.2f} | "
-            f"{r['peak_rss_mib']:.1f} |"
-        )
-    by_label = {r["label"]: r for r in results}
-    ours = by_label["promspec-exporter (host collectors)"]
-    for reference in ("node_exporter 1.5 (same families)", "node_exporter 1.5 (defaults)"):
-        if reference in by_label:
-            theirs = by_label[reference]
-            print(
-                f"\nCPU per scrape, promspec-exporter (host) / {reference}: "
-                f"{ours['cpu_s_per_1000'] / theirs['cpu_s_per_1000']:.2f}x; "
-                f"p50 ratio {ours['p50_ms'] / theirs['p50_ms']:.2f}x"
-            )
+    print(f"\nafter: load average {load_now()}")
     print(
         "\nGPU collector alone, in-process, fake NVML (collect + render text; the fake's own Python cost included):\n"
     )

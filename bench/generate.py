@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from machine import load_now, print_machine, spread
 
 BIN = os.path.join(os.path.dirname(sys.executable), "promspec")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -93,17 +94,6 @@ def run_once(cmd: list[str]) -> tuple[float, float, float]:
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
-def machine() -> str:
-    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    pyc = "no .pyc (PYTHONDONTWRITEBYTECODE set)" if os.environ.get("PYTHONDONTWRITEBYTECODE") else ".pyc written"
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"{platform.platform()}, {cores} cores usable, load average {load}, Python {sys.version.split()[0]}, {pyc}"
-
-
-def spread(values: list[float], fmt: str) -> str:
-    return f"{format(statistics.median(values), fmt)} ({format(min(values), fmt)}-{format(max(values), fmt)})"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -111,7 +101,7 @@ def main() -> None:
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix="promspec-bench-")
     try:
-        print(machine(), flush=True)
+        print_machine(tools=["promtool"])
         print(f"median (min-max) of {args.runs} runs; `promspec generate SPECS -o OUT -q`, cold process")
         print("| services | SLOs | files written | wall s | CPU s | peak RSS MiB |")
         print("|---:|---:|---:|---:|---:|---:|")
@@ -131,7 +121,7 @@ def main() -> None:
                 f"| {n} | {3 * n} | {files} | {spread(times, '.2f')} | {spread(cpu, '.2f')} | {spread(rss, '.0f')} |",
                 flush=True,
             )
-        print(f"after: load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        print(f"after: load average {load_now()}")
         help_times = [run_once([BIN, "--help"])[0] for _ in range(max(args.runs, 10))]
         print(
             f"\n`promspec --help` cold start: {spread([t * 1000 for t in help_times], '.0f')} ms "

@@ -17,6 +17,9 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from machine import print_machine
+
 from fake_llm import FakeLLM
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -79,6 +82,7 @@ def main() -> None:
     parser.add_argument("--targets", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=90)
     args = parser.parse_args()
+    print_machine()
     fake = FakeLLM({})
     fake.stream.update(ttft=0.25, gap=0.02, tokens=16)
     with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as fh:

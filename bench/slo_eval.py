@@ -50,6 +50,7 @@ import urllib.request
 import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from machine import print_machine
 from sloth_peer import sloth_groups
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -543,6 +544,7 @@ def main() -> int:
     ap.add_argument("--json", help="write the results here")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = ap.parse_args()
+    print_machine(tools=["prometheus", "promtool"])
     days = args.days or (3 if args.quick else 30)
     pods = args.pods or (5 if args.quick else 50)
     measure = args.measure or (90 if args.quick else 900)

@@ -137,3 +137,58 @@ def sloth_groups(
         {"name": f"sloth-slo-meta-recordings-{slo_id}", "rules": meta_rules},
         {"name": f"sloth-slo-alerts-{slo_id}", "rules": alerts},
     ]
+
+
+# Sloth's contrib plugins that address the default rules' accuracy and cost (v0.16 era):
+# - sloth.dev/contrib/denominator_corrected_rules/v1 replaces every SLI recording with
+#   `(slo:numerator_correction:ratio<W>{ids} * on() (<errors over W>)) / (<total over W>)` and adds, in
+#   the metadata group, `slo:numerator_correction:ratio<W>` = `(<total over W>)/(<total over the
+#   period>)` per alert window. Its period rule is the default's average of 5m ratios ("optimized"),
+#   or with `disableOptimized: true` the period ratio of the raw queries themselves.
+# - sloth.dev/contrib/rule_intervals/v1 sets one `interval` per generated group: SLI, metadata, alerts.
+SLI_INTERVAL, META_INTERVAL, ALERT_INTERVAL = "1m", "5m", "1m"
+
+
+def sloth_tuned_groups(
+    service: str,
+    slo: str,
+    objective_percent: float,
+    error_query: str,
+    total_query: str,
+    period: str = "30d",
+    optimized: bool = True,
+    intervals: tuple[str, str, str] = (SLI_INTERVAL, META_INTERVAL, ALERT_INTERVAL),
+) -> list[dict]:
+    """Sloth's rules with the denominator-corrected SLI plugin and per-group rule intervals."""
+    groups = sloth_groups(service, slo, objective_percent, error_query, total_query, period)
+    sli, meta, alerts = groups
+    ids = {"sloth_id": f"{service}-{slo}", "sloth_service": service, "sloth_slo": slo}
+    flt = _filter(ids)
+    rules = []
+    for window in WINDOWS:
+        err = error_query.replace("{{.window}}", window)
+        tot = total_query.replace("{{.window}}", window)
+        expr = f"(\nslo:numerator_correction:ratio{window}{flt}\n* on()\n({err})\n)\n/\n({tot})\n"
+        rules.append(
+            {"record": f"slo:sli_error:ratio_rate{window}", "expr": expr, "labels": {**ids, "sloth_window": window}}
+        )
+    period_rule = dict(sli["rules"][-1])
+    if not optimized:
+        err = error_query.replace("{{.window}}", period)
+        tot = total_query.replace("{{.window}}", period)
+        period_rule["expr"] = f"({err})\n/\n({tot})\n"
+    rules.append(period_rule)
+    corrections = [
+        {
+            "record": f"slo:numerator_correction:ratio{window}",
+            "expr": f"({total_query.replace('{{.window}}', window)})/({total_query.replace('{{.window}}', period)})",
+            "labels": dict(ids),
+        }
+        for window in WINDOWS
+    ]
+    sli_interval, meta_interval, alert_interval = intervals
+    return [
+        {"name": sli["name"], "interval": sli_interval, "rules": rules},
+        {"name": meta["name"], "interval": meta_interval, "rules": meta["rules"] + corrections},
+        {"name": alerts["name"], "interval": alert_interval, "rules": alerts["rules"]},
+    ]

@@ -142,10 +142,25 @@ def _hint_for(schema: dict, field: str) -> str:
     return sub.get("x-expected") or _TYPE_WORDS.get(sub.get("type", ""), "a value")
 
 
-# With many documents of one kind, a compiled validator answers "valid" ~3x faster than
-# jsonschema; it costs ~20 ms to compile, so small projects skip it. jsonschema still
-# explains every document the fast check rejects, so messages are the same either way.
-FAST_CHECK_FROM = 50
+# With many documents of one kind, a compiled validator (fastjsonschema) answers "valid" 2-15x
+# faster than jsonschema, but its compile is paid on every load: 15-30 ms for the small schemas,
+# 150-250 ms for those with many alternatives (Service, AlertGroup, Notifications). So the count
+# from which it pays is the kind's own: the first count at which the fast path cost less than
+# jsonschema alone in every run of `bench/validation.py` (docs/BENCHMARKS.md, "Schema checks").
+# A kind not listed is never compiled. jsonschema still explains every document the fast check
+# rejects, so messages are the same either way.
+FAST_CHECK_FROM: dict[str, int] = {
+    "AlertGroup": 200,
+    "Backend": 25,
+    "Catalog": 25,
+    "Dashboard": 50,
+    "Notifications": 200,
+    "Probe": 100,
+    "RecordingGroup": 100,
+    "Service": 400,
+    "Settings": 400,
+    "Targets": 200,
+}
 
 
 def _fast_checks(docs: list[Document]) -> dict:
@@ -161,7 +176,7 @@ def _fast_checks(docs: list[Document]) -> dict:
     schemas = all_schemas()
     checks = {}
     for kind, count in counts.items():
-        if count >= FAST_CHECK_FROM and kind in schemas:
+        if kind in FAST_CHECK_FROM and count >= FAST_CHECK_FROM[kind] and kind in schemas:
             schema = _strict_patterns({k: v for k, v in schemas[kind].items() if k not in ("$schema", "$id")})
             try:
                 checks[kind] = (fastjsonschema.compile(schema), fastjsonschema.JsonSchemaException)
