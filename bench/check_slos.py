@@ -16,7 +16,8 @@ import os
 import shutil
 import tempfile
 
-from generate import BIN, BUNDLED, ROOT, machine, run_once, spread
+from generate import BIN, BUNDLED, ROOT, run_once
+from machine import load_now, print_machine, spread
 
 SIGNALS = (
     ("ttft", "{signal: ttft, threshold: 500ms}"),
@@ -51,7 +52,7 @@ def main() -> None:
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix="promspec-bench-check-")
     try:
-        print(machine(), flush=True)
+        print_machine(tools=["promtool"])
         print(f"median (min-max) of {args.runs} runs; `promspec check OUT`, cold process, promtool included")
         print("| SLOs | objectives | test files | wall s | CPU s |")
         print("|---:|---|---:|---:|---:|")
@@ -67,7 +68,7 @@ def main() -> None:
                     walls.append(wall)
                     cpus.append(cpu)
                 print(f"| {count} | {shape} | {tests} | {spread(walls, '.1f')} | {spread(cpus, '.1f')} |", flush=True)
-        print(f"after: load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        print(f"after: load average {load_now()}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
