@@ -18,8 +18,9 @@ _alertmanager = click.option(
 )
 
 
-def register_ops(cli: click.Group, fail, load) -> None:
-    """Add the operations commands to the promspec command group."""
+def register_ops(cli: click.Group, fail, load, load_build) -> None:
+    """Add the operations commands to the promspec command group; load(specs) is the checked model,
+    load_build(specs) its compiled Build."""
 
     @cli.group()
     def silence() -> None:
@@ -155,7 +156,7 @@ def register_ops(cli: click.Group, fail, load) -> None:
         """An sbatch script that runs Prometheus with the rendered config for the lifetime of a Slurm job."""
         from .ops.slurm_script import write_sbatch
 
-        project = load(specs)
+        build = load_build(specs)
         options = {
             "job_name": job_name,
             "time": time_limit,
@@ -167,7 +168,7 @@ def register_ops(cli: click.Group, fail, load) -> None:
             "exporter_port": exporter_port,
         }
         try:
-            note = write_sbatch(project, output, options)
+            note = write_sbatch(build, output, options)
         except OSError as exc:
             fail(f"cannot write {output}: {exc.strerror or exc}; nothing written")
         if note:
@@ -212,7 +213,7 @@ def register_ops(cli: click.Group, fail, load) -> None:
         from .ops.collect import collect as run
         from .ops.http import APIError, overall_deadline
         from .ops.times import parse_time
-        from .render.outputs import render_project
+        from .render.outputs import render_build
         from .spec.model import parse_duration
 
         try:
@@ -221,8 +222,7 @@ def register_ops(cli: click.Group, fail, load) -> None:
             seconds = float(step) if re.fullmatch(r"[0-9]+(\.[0-9]+)?", step) else parse_duration(step)
         except ValueError as exc:
             fail(str(exc))
-        project = load(specs)
-        queries, skipped = collect_queries(render_project(project), seconds, t1 - t0)
+        queries, skipped = collect_queries(render_build(load_build(specs)), seconds, t1 - t0)
         try:
             with overall_deadline(timeout):
                 manifest = run(

@@ -6,7 +6,7 @@ import re
 
 from ..compile.promql import Analysis, PromQLError, analyse
 from ..diagnostics import Position, Report, did_you_mean
-from ..spec.model import Alert, Project, RecordingRule, Ref, effective_timeout, parse_duration
+from ..spec.model import Alert, Project, RecordingRule, Ref, RuleGroup, effective_timeout, parse_duration
 
 # Series every Prometheus server has, whatever it scrapes.
 BUILTIN_SERIES = {
@@ -103,10 +103,10 @@ def _strings_under(node, path: tuple) -> list[tuple[tuple, str]]:
     return []
 
 
-def _record_labels(project: Project, universe: Universe, analyses: dict[int, Analysis]) -> None:
+def _record_labels(groups: list[RuleGroup], universe: Universe, analyses: dict[int, Analysis]) -> None:
     """Give recorded series the union of their inputs' labels (a safe over-approximation)."""
     # By rule, not by group kind: an adopted rule file's group mixes recording and alerting rules.
-    rules = [r for g in project.groups for r in g.rules if isinstance(r, RecordingRule)]
+    rules = [r for g in groups for r in g.rules if isinstance(r, RecordingRule)]
     for rule in rules:
         universe.labels.setdefault(rule.record, set())
     for _ in range(8):  # rules may read rules; a few passes reach the fixed point
@@ -133,20 +133,21 @@ def _record_labels(project: Project, universe: Universe, analyses: dict[int, Ana
             break
 
 
-def check_project(project: Project, report: Report, locate=None) -> None:
-    """Run every semantic check; locate(exprs) may map parse errors to line:col inside expressions."""
+def check_project(project: Project, groups: list[RuleGroup], report: Report, locate=None) -> None:
+    """Run every semantic check over the project and its rule groups (spec and generated); locate(exprs)
+    may map parse errors to line:col inside expressions."""
     universe = Universe(project)
     analyses: dict[int, Analysis] = {}
     failures = []  # (rule, message)
-    for group in project.groups:
+    for group in groups:
         for rule in group.rules:
             try:
                 analyses[id(rule)] = analyse(rule.expr)
             except PromQLError as exc:
                 failures.append((rule, str(exc)))
     _report_parse_errors(failures, report, locate)
-    _record_labels(project, universe, analyses)
-    _check_names(project, report)
+    _record_labels(groups, universe, analyses)
+    _check_names(groups, report)
     settings = project.settings
     eval_interval = parse_duration(settings.evaluation_interval)
     for name in ("evaluation_interval", "scrape_interval"):
@@ -165,7 +166,7 @@ def check_project(project: Project, report: Report, locate=None) -> None:
             "spec.scrape_timeout",
             "a timeout <= the interval",
         )
-    for group in project.groups:
+    for group in groups:
         interval = parse_duration(group.interval) if group.interval else eval_interval
         if group.interval and interval <= 0:
             report.error(
@@ -197,7 +198,7 @@ def check_project(project: Project, report: Report, locate=None) -> None:
             for i, label in enumerate(m.labels):
                 _flag_cardinality(label, m.ref.pos("labels", i), m.ref.dotted("labels", i), report)
     _check_jobs(project, report)
-    _check_templates(project, report)
+    _check_templates(groups, report)
 
 
 def _setting_pos(settings, name: str):
@@ -257,10 +258,10 @@ def _check_reads(rule, a, universe: Universe, report: Report) -> None:
             _flag_cardinality(label, rule.ref.pos("expr"), rule.ref.dotted("expr"), report)
 
 
-def _check_names(project: Project, report: Report) -> None:
+def _check_names(rule_groups: list[RuleGroup], report: Report) -> None:
     groups: dict = {}
     rules: dict = {}
-    for group in project.groups:
+    for group in rule_groups:
         if group.name in groups:
             report.error(
                 group.ref.doc.pos(("metadata", "name")),
@@ -353,7 +354,7 @@ def _template_source(ref: Ref, kind: str, key: str) -> tuple:
     return ("spec", kind, key) if kind == "labels" else ref.path
 
 
-def _check_templates(project: Project, report: Report) -> None:
+def _check_templates(groups: list[RuleGroup], report: Report) -> None:
     """Alert labels and annotations are Go templates: Prometheus refuses the whole rule file over one
     that does not parse (promtool too), so a stray {{ is an error here, at its place in the spec."""
     from ..spec.loader import dotted
@@ -365,7 +366,7 @@ def _check_templates(project: Project, report: Report) -> None:
         line_col,
     )
 
-    for group in project.groups:
+    for group in groups:
         for rule in group.rules:
             if not isinstance(rule, Alert):
                 if "__name__" in rule.labels:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import math
 import re
 
-from ..spec.model import Alert, Project, format_duration, parse_duration
+from ..spec.model import Alert, Project, RuleGroup, format_duration, parse_duration
 from .alert_kinds import WOW_OFFSET, for_seconds, number, selector
 from .alertmanager import quote
-from .rules import rule_file_name, rule_files
+from .rules import RuleFile, rule_file_name
 
 BASELINE_POINTS = 60  # z-score baseline: alternating low/high samples, mean B and standard deviation s
 WEEK_S = 7 * 86400
@@ -408,11 +408,14 @@ def alert_cases(alert: Alert, spec: dict, interval: float) -> tuple[list[dict], 
     return [c.as_dict() for c in _BUILDERS[kind](_Tester(alert, spec, interval))], False
 
 
-def alert_test_files(project: Project) -> dict[str, tuple[str, dict, list[str]]]:
-    """rules/tests/<spec>.test.yml (and <spec>.long.test.yml) -> (source spec, test file, alerts left untested)."""
+def alert_test_files(
+    project: Project, groups: list[RuleGroup], rendered: dict[str, RuleFile]
+) -> dict[str, tuple[str, dict, list[str]]]:
+    """rules/tests/<spec>.test.yml (and <spec>.long.test.yml) -> (source spec, test file, alerts left untested);
+    groups: every rule group, rendered: the rule files they make."""
     by_file: dict[str, tuple[str, list, list]] = {}
     default = parse_duration(project.settings.evaluation_interval)
-    for group in project.groups:
+    for group in groups:
         interval = parse_duration(group.interval) if group.interval else default
         for rule in group.rules:
             spec = rule.ref.node() if isinstance(rule, Alert) else None
@@ -423,7 +426,6 @@ def alert_test_files(project: Project) -> dict[str, tuple[str, dict, list[str]]]
             entry[1].append((rule, spec))
             entry[2].append(interval)
     files: dict[str, tuple[str, dict, list[str]]] = {}
-    rendered = rule_files(project)
     for rule_path, (source, alerts, intervals) in sorted(by_file.items()):
         interval = min(intervals)
         tests: dict[bool, list] = {False: [], True: []}
@@ -438,7 +440,7 @@ def alert_test_files(project: Project) -> dict[str, tuple[str, dict, list[str]]]
         stem = rule_path[len("rules/") : -len(".yml")]
         rule_file = f"../{stem}.yml"
         injected = _injected_names(tests[False] + tests[True])
-        rules = rendered[rule_path][1]
+        rules = rendered[rule_path].content
         if injected & _recorded_names(rules):
             rule_file = f"{stem}.rules.yml"
             files[f"rules/tests/{rule_file}"] = (source, rules_without(rules, injected), [])

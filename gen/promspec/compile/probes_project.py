@@ -9,7 +9,7 @@ from ..spec.loader import dotted
 from ..spec.model import Catalog, MetricFamily, Project, Ref
 from ..spec.probes import build_probes
 from ..spec.services import _threshold_seconds, le_matcher
-from .probes import catalog, rule_group, scrape_jobs
+from .probes import catalog, scrape_jobs
 
 # What promspec-exporter --probe.config exports (gen/promspec/exporter/probe/llm.py); kept here as
 # plain data because the exporter stays importable without the generator and vice versa.
@@ -193,11 +193,3 @@ def attach_probes(project: Project, report: Report) -> None:
         project.extra.setdefault("Backend", []).append(probe_backend_doc(users[0]))
     if llm_ref is not None and not users:
         project.catalogs.append(llm_catalog(llm_ref))
-
-
-def attach_probe_rules(project: Project) -> None:
-    """The probes' alert groups join the ordinary rule groups (rules/<spec>.yml of the Probe's file)."""
-    for probe in project.probes:
-        group = rule_group(probe)
-        if group is not None:
-            project.groups.append(group)

@@ -93,16 +93,16 @@ def is_revision(name: str, repo: str | None) -> bool:
 
 def _render(specs_dir: str, label: str = "") -> dict[str, bytes]:
     from ..diagnostics import SpecError
-    from ..pipeline import load_project
-    from ..render.outputs import render_project
+    from ..pipeline import load_build
+    from ..render.outputs import render_build
 
     try:
-        project, _report = load_project([specs_dir])
+        build, _report = load_build([specs_dir])
     except SpecError as exc:
         text = str(exc).replace(os.path.dirname(specs_dir) + os.sep, label) if label else str(exc)
         where = f"{label}{os.path.basename(specs_dir)}" if label else specs_dir
         raise SourceError(f"specs in {where} do not load:\n{text}") from None
-    return {p: b for p, b in render_project(project).items() if p.split("/", 1)[0] in ROOTS}
+    return {p: b for p, b in render_build(build).items() if p.split("/", 1)[0] in ROOTS}
 
 
 def read_side(name: str, render_specs: str = "", cwd: str = ".") -> dict[str, bytes]:

@@ -8,14 +8,15 @@ from ..compile.slurm import sbatch_script, slurm_config, slurm_jobs
 from ..render.tree import write_file
 
 
-def write_sbatch(project, output: str, options: dict) -> str:
-    """Write the script (mode 755); returns a note for the user, or ''."""
+def write_sbatch(build, output: str, options: dict) -> str:
+    """Write the script (mode 755) from the specs' Build; returns a note for the user, or ''."""
     import yaml
 
-    from ..render.outputs import render_project
+    from ..render.outputs import render_build
     from ..render.yamlout import dump_json, dump_yaml, header
 
-    rendered = render_project(project)
+    project = build.project
+    rendered = render_build(build)
     slurm = slurm_jobs(project)
     names = {name for name, _port, _labels in slurm}
     config = slurm_config(yaml.safe_load(rendered["prometheus/prometheus.yml"]), names)
