@@ -379,7 +379,13 @@ def preview(dashboard, output, prometheus_url, specs, time_range, width) -> None
 
     try:
         preview_dashboard(
-            dashboard, output, specs=specs, prometheus=prometheus_url, time_range=time_range, width=width, load=_load_build
+            dashboard,
+            output,
+            specs=specs,
+            prometheus=prometheus_url,
+            time_range=time_range,
+            width=width,
+            load=_load_build,
         )
     except PreviewError as exc:
         _fail(str(exc))

@@ -272,10 +272,10 @@ def register_ops(cli: click.Group, fail, load, load_build) -> None:
         import sys
         import time
 
-        from .compile.rules import rule_files
         from .ops.http import APIError, overall_deadline
-        from .ops.status import slos_from_rules, table
+        from .ops.live import status_slos
         from .ops.status import status as live
+        from .ops.status import table
         from .ops.times import parse_time
 
         try:
@@ -283,7 +283,7 @@ def register_ops(cli: click.Group, fail, load, load_build) -> None:
         except ValueError as exc:
             fail(str(exc))
         project = load(specs)
-        slos, windows = slos_from_rules(rule_files(project))
+        slos, windows = status_slos(project, own_series=True)  # from the model, not from rendered rules
         if not slos:
             fail("the specs declare no SLOs (Service documents, or Sloth/OpenSLO files)")
         if services:

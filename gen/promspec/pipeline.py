@@ -45,17 +45,11 @@ def _check_rules(build: Build, report: Report) -> None:
     """
     from .check.semantic import check_project
     from .check.tools import locate_parse_errors
-    from .spec.rule_files import demote_uncatalogued
+    from .spec.rule_files import PassthroughGroup, demote_uncatalogued
 
     check_project(build.project, build.rule_groups, report, locate=locate_parse_errors)
     # Adopted rule files keep their identity: what they read that no catalog knows is a warning, not an error.
-    demote_uncatalogued(report, [g for g in build.spec_groups if _adopted(g)])
-
-
-def _adopted(group: object) -> bool:
-    from .spec.rule_files import PassthroughGroup
-
-    return isinstance(group, PassthroughGroup)
+    demote_uncatalogued(report, [g for g in build.spec_groups if isinstance(g, PassthroughGroup)])
 
 
 # The checks, in the order they run. A new check is one line here.

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from json.encoder import encode_basestring as _string  # C-accelerated; escapes as ensure_ascii=False does
-
 import json
+from json.encoder import encode_basestring as _string  # C-accelerated; escapes as ensure_ascii=False does
 from typing import TYPE_CHECKING
 
 from ..compile.dashboards.project import PROVISION_ROOT, provisioning

@@ -15,7 +15,9 @@ def render_alert_tests(build: Build) -> dict[str, bytes]:
     from ..compile.alert_tests import alert_test_files
 
     files = {}
-    for path, (source, content, untested) in alert_test_files(build.project, build.rule_groups, build.rule_files).items():
+    for path, (source, content, untested) in alert_test_files(
+        build.project, build.rule_groups, build.rule_files
+    ).items():
         extra = tuple(f"Not unit-tested: {line}" for line in untested)
         files[path] = dump_yaml(content, header(source, extra))
     return files

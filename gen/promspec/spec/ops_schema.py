@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .schemas import ALERT, DURATION, HOSTPORT, LABEL_NAME, LABELS, NAME, PROMQL, _object
+from .schema_parts import ALERT, DURATION, HOSTPORT, LABEL_NAME, LABELS, NAME, PROMQL, _object
 
 ALERT_KIND_NAMES = ("threshold", "compound", "anomaly", "absent", "capacity")
 OPERATOR = {"enum": [">", ">=", "<", "<=", "==", "!="], "x-expected": "one of >, >=, <, <=, ==, !="}

@@ -77,7 +77,7 @@ def compile_dashboards(project: Any, groups: list[RuleGroup]) -> DashboardBuild:
     return DashboardBuild(ctx=ctx, written=written, dashboards=[_built(ctx, d) for d in dashes])
 
 
-def provisioning(dashes: list[Dashboard]) -> dict:
+def provisioning(dashes: list[Dashboard]) -> dict[str, Any]:
     """Grafana's dashboard provisioning config: one file provider per folder."""
     folders = sorted({folder_dir(d.folder): d.folder for d in dashes}.items())
     return {
