@@ -190,13 +190,13 @@ def check_project(project: Project, groups: list[RuleGroup], report: Report, loc
                         "0s, or a duration of at least one evaluation interval",
                     )
             for label in rule.labels:
-                _flag_cardinality(label, rule.ref.pos("labels"), rule.ref.dotted("labels"), report)
+                _flag_cardinality(label, rule.ref, ("labels",), report)
     for catalog in project.catalogs:
         if catalog.name.startswith("backend:"):
             continue  # an engine's labels are facts about the engine, not choices made in these specs
         for m in catalog.metrics:
             for i, label in enumerate(m.labels):
-                _flag_cardinality(label, m.ref.pos("labels", i), m.ref.dotted("labels", i), report)
+                _flag_cardinality(label, m.ref, ("labels", i), report)
     _check_jobs(project, report)
     _check_templates(groups, report)
 
@@ -208,12 +208,13 @@ def _setting_pos(settings, name: str):
     return settings.ref.pos(name) if settings.ref else Position("settings")
 
 
-def _flag_cardinality(label: str, pos, path: str, report: Report) -> None:
+def _flag_cardinality(label: str, ref: Ref, parts: tuple[str | int, ...], report: Report) -> None:
+    # The position is looked up only for a flagged label: positions cost, and rules carry many labels.
     if HIGH_CARDINALITY.match(label):
         report.warn(
-            pos,
+            ref.pos(*parts),
             f"label {label!r} looks high-cardinality (one series per value)",
-            path,
+            ref.dotted(*parts),
             "labels with a bounded set of values; keep per-request ids in logs or traces",
         )
 
@@ -255,7 +256,7 @@ def _check_reads(rule, a, universe: Universe, report: Report) -> None:
                     label,
                 )
         for label in grouping.labels:
-            _flag_cardinality(label, rule.ref.pos("expr"), rule.ref.dotted("expr"), report)
+            _flag_cardinality(label, rule.ref, ("expr",), report)
 
 
 def _check_names(rule_groups: list[RuleGroup], report: Report) -> None:
@@ -267,10 +268,10 @@ def _check_names(rule_groups: list[RuleGroup], report: Report) -> None:
                 group.ref.doc.pos(("metadata", "name")),
                 f"duplicate rule group name {group.name!r}",
                 "metadata.name",
-                f"a unique name (also used at {groups[group.name]})",
+                f"a unique name (also used at {groups[group.name].ref.doc.pos(('metadata', 'name'))})",
             )
         else:
-            groups[group.name] = group.ref.doc.pos(("metadata", "name"))
+            groups[group.name] = group  # where it was first: looked up only for a duplicate
         for rule in group.rules:
             is_alert = isinstance(rule, Alert)
             name = rule.name if is_alert else rule.record
@@ -282,10 +283,10 @@ def _check_names(rule_groups: list[RuleGroup], report: Report) -> None:
                     rule.ref.pos(field),
                     f"duplicate {what} {name!r}",
                     rule.ref.dotted(field),
-                    f"a unique name, or different labels (first defined at {rules[key]})",
+                    f"a unique name, or different labels (first defined at {rules[key].ref.pos(field)})",
                 )
             else:
-                rules[key] = rule.ref.pos(field)
+                rules[key] = rule  # where it was first: looked up only for a duplicate
 
 
 def _check_jobs(project: Project, report: Report) -> None:
@@ -318,7 +319,7 @@ def _check_jobs(project: Project, report: Report) -> None:
                 "timeout <= interval",
             )
         for label in (name for _t, labels in job.target_groups for name in labels):
-            _flag_cardinality(label, job.ref.pos("labels"), job.ref.dotted("labels"), report)
+            _flag_cardinality(label, job.ref, ("labels",), report)
 
 
 def _report_parse_errors(failures, report: Report, locate) -> None:
