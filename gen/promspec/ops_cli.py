@@ -213,7 +213,6 @@ def register_ops(cli: click.Group, fail, load, load_build) -> None:
         from .ops.collect import collect as run
         from .ops.http import APIError, overall_deadline
         from .ops.times import parse_time
-        from .render.outputs import render_build
         from .spec.model import parse_duration
 
         try:
@@ -222,7 +221,7 @@ def register_ops(cli: click.Group, fail, load, load_build) -> None:
             seconds = float(step) if re.fullmatch(r"[0-9]+(\.[0-9]+)?", step) else parse_duration(step)
         except ValueError as exc:
             fail(str(exc))
-        queries, skipped = collect_queries(render_build(load_build(specs)), seconds, t1 - t0)
+        queries, skipped = collect_queries(load_build(specs), seconds, t1 - t0)
         try:
             with overall_deadline(timeout):
                 manifest = run(
