@@ -9,7 +9,7 @@ import pytest
 
 from promspec.catalog.bundled import BUNDLED_DIR, bundled_backends
 from promspec.diagnostics import SpecError
-from promspec.pipeline import load_project
+from promspec.pipeline import load_build, load_project
 
 from conftest import REPO
 
@@ -40,12 +40,13 @@ def test_bundled_copies_equal_the_project_specs():
 
 def test_backend_vllm_works_in_an_empty_specs_directory(tmp_path):
     (tmp_path / "chat.yml").write_text(SERVICE.format(backend="vllm"))
-    project, report = load_project([str(tmp_path)], env={})
+    build, report = load_build([str(tmp_path)], env={})
+    project = build.project
     assert set(project.backends) == {"vllm"}
     assert project.backends["vllm"].ref.doc.file == "<bundled>/backends/vllm.yml"
     assert [slo.name for slo in project.services[0].slos] == ["ttft"]
     # vLLM's own metric and its model label, read from the bundled adapter.
-    rules = "\n".join(r.expr for g in project.groups for r in g.rules)
+    rules = "\n".join(r.expr for g in build.rule_groups for r in g.rules)
     assert "vllm:time_to_first_token_seconds_bucket" in rules
     assert not report.errors
 
@@ -61,11 +62,12 @@ def test_a_local_backend_of_the_same_name_overrides_the_bundled_one(tmp_path):
         text = fh.read()
     (tmp_path / "vllm.yml").write_text(text.replace("model_label: model_name", "model_label: served_model"))
     (tmp_path / "chat.yml").write_text(SERVICE.format(backend="vllm").replace("{job: vllm}", "{job: vllm, model: m}"))
-    project, _ = load_project([str(tmp_path)], env={})
+    build, _ = load_build([str(tmp_path)], env={})
+    project = build.project
     assert project.backends["vllm"].model_label == "served_model"
     assert project.backends["vllm"].ref.doc.file.endswith("vllm.yml")
     assert not project.backends["vllm"].ref.doc.file.startswith("<bundled>")
-    rules = "\n".join(r.expr for g in project.groups for r in g.rules)
+    rules = "\n".join(r.expr for g in build.rule_groups for r in g.rules)
     assert 'served_model="m"' in rules
 
 

@@ -296,11 +296,10 @@ def test_disk_full_leaves_the_previous_export(world, tmp_path):
 
 def test_bundled_specs_export_records_alerts_and_dashboard_queries():
     from promspec.ops.collect import collect_queries
-    from promspec.pipeline import load_project
-    from promspec.render.outputs import render_project
+    from promspec.pipeline import load_build
 
-    project, _ = load_project([os.path.join(os.path.dirname(os.path.dirname(__file__)), "specs")], env={})
-    queries, skipped = collect_queries(render_project(project), 15, WEEK)
+    build, _ = load_build([os.path.join(os.path.dirname(os.path.dirname(__file__)), "specs")], env={})
+    queries, skipped = collect_queries(build, 15, WEEK)
     kinds = {q.kind for q in queries}
     assert kinds == {"record", "alert", "dashboard"}
     names = {q.name for q in queries}

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from promspec.diagnostics import SpecError
-from promspec.pipeline import load_project
+from promspec.pipeline import load_build, load_project
 from promspec.render.outputs import render_project
 
 from conftest import run_promspec
@@ -389,8 +389,8 @@ def test_no_budget_exhausted_alert_when_every_alert_is_disabled(tmp_path):
     latency = doc["spec"]["slos"][1]["alerting"]
     assert latency["budget_exhausted"]["enabled"] is False
     assert not any(t["enabled"] for t in latency["tiers"].values())
-    project, _ = _project(out)
-    assert not [g for g in project.groups if g.name == "slo-checkout-payment-latency-alerts"]
+    build, _ = load_build([str(out)], env={})
+    assert not [g for g in build.rule_groups if g.name == "slo-checkout-payment-latency-alerts"]
     # The same for a native Service: every tier disabled and budget_exhausted unset.
     native = _write(
         tmp_path,
@@ -414,8 +414,8 @@ def test_no_budget_exhausted_alert_when_every_alert_is_disabled(tmp_path):
         """,
         "quiet.yml",
     )
-    project, _ = _project(native)
-    assert not [r for g in project.groups for r in g.rules if getattr(r, "name", "").endswith("Exhausted")]
+    build, _ = load_build([str(native)], env={})
+    assert not [r for g in build.rule_groups for r in g.rules if getattr(r, "name", "").endswith("Exhausted")]
 
 
 def test_fields_promspec_does_not_read_are_warnings_at_their_position(tmp_path):

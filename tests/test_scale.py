@@ -118,7 +118,9 @@ def test_free_text_and_bounded_numbers_share_a_shape():
 
 
 def test_generate_builds_each_dashboard_once(tmp_path, monkeypatch):
-    from promspec.compile.dashboards import compiler
+    from promspec.compile.dashboards import compiler, project
+    from promspec.pipeline import load_build
+    from promspec.render.outputs import render_build
 
     calls: list[str] = []
     real = compiler.build_dashboard
@@ -127,9 +129,9 @@ def test_generate_builds_each_dashboard_once(tmp_path, monkeypatch):
         calls.append(plan.dash.uid)
         return real(plan)
 
-    monkeypatch.setattr(compiler, "build_dashboard", counting)
-    project, _ = load_project([BUNDLED], env={})
-    files = render_project(project)
+    monkeypatch.setattr(project, "build_dashboard", counting)  # compile_dashboards, the one caller
+    build, _ = load_build([BUNDLED], env={})
+    files = render_build(build)
     built = [p for p in files if p.startswith("dashboards/") and p.endswith(".json")]
     assert sorted(calls) == sorted(set(calls)) and len(calls) == len(built)
 

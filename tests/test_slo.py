@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from promspec.pipeline import load_project
+from promspec.pipeline import load_build, load_project
 from promspec.render.outputs import render_project
 
 from conftest import run_promspec
@@ -22,10 +22,10 @@ def _service(tmp_path, body: str, name: str = "svc.yml") -> str:
 
 def _rules(tmp_path, body: str) -> dict:
     extra = [str(tmp_path / "cat.yml")] if (tmp_path / "cat.yml").exists() else []
-    project, _ = load_project([BUNDLED, _service(tmp_path, body), *extra], env={})
+    build, _ = load_build([BUNDLED, _service(tmp_path, body), *extra], env={})
     return {
         r.record if hasattr(r, "record") else (r.name, r.labels.get("burn_tier")): r
-        for g in project.groups
+        for g in build.rule_groups
         if g.name.startswith("slo-svc-")
         for r in g.rules
     }
@@ -233,7 +233,12 @@ def test_sloth_documents_are_read_directly(tmp_path):
     notes = [w for w in report.warnings if "not converted" in w.message]
     assert len(notes) == 1 and "a raw SLI is not converted" in notes[0].message
     assert str(notes[0].pos).endswith("svc.yml:20:7")
-    alerts = [r for g in project.groups if g.name.startswith("sloth-slo-alerts-myservice") for r in g.rules]
+    alerts = [
+        r
+        for g in load_build([BUNDLED, path], env={})[0].rule_groups
+        if g.name.startswith("sloth-slo-alerts-myservice")
+        for r in g.rules
+    ]
     assert [(a.name, a.labels["sloth_severity"], a.labels["severity"]) for a in alerts] == [
         ("MyServiceHighErrorRate", "page", "pageteam")
     ]

@@ -18,12 +18,17 @@ def _fail(message: str, code: int = 1) -> None:
 
 
 def _load(specs: tuple, strict: bool = False):
-    """Load specs or exit 1 with every diagnostic; warnings go to stderr."""
+    """The checked model of the specs (see _load_build)."""
+    return _load_build(specs, strict).project
+
+
+def _load_build(specs: tuple, strict: bool = False):
+    """Load, check and compile specs or exit 1 with every diagnostic; warnings go to stderr."""
     from .diagnostics import SpecError
-    from .pipeline import load_project
+    from .pipeline import load_build
 
     try:
-        project, report = load_project(specs or (DEFAULT_SPECS,), strict=strict)
+        build, report = load_build(specs or (DEFAULT_SPECS,), strict=strict)
     except SpecError as exc:
         for d in exc.diagnostics:
             click.echo(d.format(), err=True)
@@ -31,7 +36,7 @@ def _load(specs: tuple, strict: bool = False):
         _fail(f"{n} error{'s' if n != 1 else ''} in specs; nothing written")
     for w in report.warnings:
         click.echo(w.format(), err=True)
-    return project
+    return build
 
 
 def _recover_output(directory: str) -> None:
@@ -92,16 +97,17 @@ def generate(specs, output, check, strict, quiet, formats) -> None:
     any other file in rules/, dashboards/, ... is left alone with a warning.
     """
     from .render.formats import select_outputs
-    from .render.outputs import ROOTS, nothing_useful, render_project
+    from .render.outputs import ROOTS, nothing_useful, render_build
     from .render.tree import ForeignFileError, diff_tree, plan_tree, write_tree
 
-    project = _load(specs, strict)
+    build = _load_build(specs, strict)
+    project = build.project
     if formats:
         from dataclasses import replace
 
         project.settings = replace(project.settings, outputs=list(formats))
-    rendered = render_project(project)
-    empty = nothing_useful(project, rendered)
+    rendered = render_build(build)
+    empty = nothing_useful(build, rendered)
     if empty:
         _fail(f"{empty}; nothing written")
     files, roots = select_outputs(rendered, list(ROOTS), project.settings.outputs)
@@ -146,10 +152,11 @@ def generate(specs, output, check, strict, quiet, formats) -> None:
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
 def validate(specs, strict) -> None:
     """Load and check SPECS (schema and semantics) without writing anything."""
-    project = _load(specs, strict)
-    n_rules = sum(len(g.rules) for g in project.groups)
+    build = _load_build(specs, strict)
+    project, groups = build.project, build.rule_groups
+    n_rules = sum(len(g.rules) for g in groups)
     click.echo(
-        f"ok: {len(project.documents)} documents, {len(project.groups)} rule groups, {n_rules} rules, "
+        f"ok: {len(project.documents)} documents, {len(groups)} rule groups, {n_rules} rules, "
         f"{len(project.jobs)} scrape jobs",
         err=True,
     )
@@ -418,7 +425,13 @@ def preview(dashboard, output, prometheus_url, specs, time_range, width) -> None
 
     try:
         preview_dashboard(
-            dashboard, output, specs=specs, prometheus=prometheus_url, time_range=time_range, width=width, load=_load
+            dashboard,
+            output,
+            specs=specs,
+            prometheus=prometheus_url,
+            time_range=time_range,
+            width=width,
+            load=_load_build,
         )
     except PreviewError as exc:
         _fail(str(exc))
@@ -658,7 +671,7 @@ def report(specs, url, start, end, services, output, fmt) -> None:
 
 
 # Operations commands (silence, stack, status, collect, render slurm) live in ops_cli.py.
-register_ops(cli, _fail, _load)
+register_ops(cli, _fail, _load, _load_build)
 
 
 def main() -> None:

@@ -18,8 +18,9 @@ _alertmanager = click.option(
 )
 
 
-def register_ops(cli: click.Group, fail, load) -> None:
-    """Add the operations commands to the promspec command group."""
+def register_ops(cli: click.Group, fail, load, load_build) -> None:
+    """Add the operations commands to the promspec command group; load(specs) is the checked model,
+    load_build(specs) its compiled Build."""
 
     @cli.group()
     def silence() -> None:
@@ -165,7 +166,7 @@ def register_ops(cli: click.Group, fail, load) -> None:
         """An sbatch script that runs Prometheus with the rendered config for the lifetime of a Slurm job."""
         from .ops.slurm_script import write_sbatch
 
-        project = load(specs)
+        build = load_build(specs)
         options = {
             "job_name": job_name,
             "time": time_limit,
@@ -177,7 +178,7 @@ def register_ops(cli: click.Group, fail, load) -> None:
             "exporter_port": exporter_port,
         }
         try:
-            note = write_sbatch(project, output, options)
+            note = write_sbatch(build, output, options)
         except OSError as exc:
             fail(f"cannot write {output}: {exc.strerror or exc}; nothing written")
         if note:
@@ -222,7 +223,6 @@ def register_ops(cli: click.Group, fail, load) -> None:
         from .ops.collect import collect as run
         from .ops.http import APIError, overall_deadline
         from .ops.times import parse_time
-        from .render.outputs import render_project
         from .spec.model import parse_duration
 
         try:
@@ -231,8 +231,7 @@ def register_ops(cli: click.Group, fail, load) -> None:
             seconds = float(step) if re.fullmatch(r"[0-9]+(\.[0-9]+)?", step) else parse_duration(step)
         except ValueError as exc:
             fail(str(exc))
-        project = load(specs)
-        queries, skipped = collect_queries(render_project(project), seconds, t1 - t0)
+        queries, skipped = collect_queries(load_build(specs), seconds, t1 - t0)
         try:
             with overall_deadline(timeout):
                 manifest = run(
@@ -282,10 +281,10 @@ def register_ops(cli: click.Group, fail, load) -> None:
         import sys
         import time
 
-        from .compile.rules import rule_files
         from .ops.http import APIError, overall_deadline
-        from .ops.status import slos_from_rules, table
+        from .ops.live import status_slos
         from .ops.status import status as live
+        from .ops.status import table
         from .ops.times import parse_time
 
         try:
@@ -293,7 +292,7 @@ def register_ops(cli: click.Group, fail, load) -> None:
         except ValueError as exc:
             fail(str(exc))
         project = load(specs)
-        slos, windows = slos_from_rules(rule_files(project))
+        slos, windows = status_slos(project, own_series=True)  # from the model, not from rendered rules
         if not slos:
             fail("the specs declare no SLOs (Service documents, or Sloth/OpenSLO files)")
         if services:

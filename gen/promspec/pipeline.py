@@ -1,55 +1,91 @@
-"""The one path from spec files to a checked model: load, schema, model, semantics."""
+"""The one path from spec files to a checked Build, in one direction:
+
+files -> documents -> schema -> model -> model checks (pure) -> compile (pure, once) -> output checks.
+
+Rendering the Build to bytes is render/outputs.py's OUTPUTS table; writing is render/tree.py.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 
-from .check.ops import OPS_CHECKS
-from .check.semantic import check_project
+from .check.alert_kinds import check_alert_kinds
+from .check.dashboard_specs import check_dashboards
+from .check.notifications import check_notifications, check_settings_credentials
+from .check.slurm import check_nodelists
+from .compile.build import Build, compile_build
 from .diagnostics import Report
+from .fleet.render import check_topology
 from .spec.loader import load_paths
 from .spec.model import Project, build_project
 from .spec.validate import validate_documents
 
-# Semantic checks run in order over the built model; features append theirs.
-# Each is check(project, report) and must not touch the filesystem.
-CHECKS: list[Callable[[Project, Report], None]] = [*OPS_CHECKS]
 
-# Dashboards: signals resolve, panel queries parse and read only catalogued or recorded series.
-from .check.dashboard_specs import check_dashboards  # noqa: E402
+@dataclass(frozen=True, kw_only=True)
+class ModelCheck:
+    """A check of the model alone: pure (no filesystem, no subprocess), run before anything is compiled."""
 
-CHECKS.append(check_dashboards)
-
-# --- fleet (issue 16): a Topology resolves, and its rules split into cluster and global tiers.
-from .fleet.render import check_topology  # noqa: E402
-
-CHECKS.append(check_topology)
+    name: str
+    check: Callable[[Project, Report], None]
 
 
-def load_project(
+@dataclass(frozen=True, kw_only=True)
+class OutputCheck:
+    """A check of what the project compiles to (rules, dashboards), run on the Build before rendering."""
+
+    name: str
+    check: Callable[[Build, Report], None]
+
+
+def _check_rules(build: Build, report: Report) -> None:
+    """Every rule group, spec and generated: PromQL parses, series exist, names, intervals, templates.
+
+    A parse error's line:col inside the expression comes from promtool when it is installed (the only
+    subprocess of the checks, which is why this is an output check and not a model check).
+    """
+    from .check.semantic import check_project
+    from .check.tools import locate_parse_errors
+    from .spec.rule_files import PassthroughGroup, demote_uncatalogued
+
+    check_project(build.project, build.rule_groups, report, locate=locate_parse_errors)
+    # Adopted rule files keep their identity: what they read that no catalog knows is a warning, not an error.
+    demote_uncatalogued(report, [g for g in build.spec_groups if isinstance(g, PassthroughGroup)])
+
+
+# The checks, in the order they run. A new check is one line here.
+MODEL_CHECKS: list[ModelCheck] = [
+    ModelCheck(name="alert kinds", check=check_alert_kinds),
+    ModelCheck(name="notifications", check=check_notifications),
+    ModelCheck(name="settings credentials", check=check_settings_credentials),
+    ModelCheck(name="slurm nodelists", check=check_nodelists),
+]
+OUTPUT_CHECKS: list[OutputCheck] = [
+    OutputCheck(name="rules", check=_check_rules),
+    # Signals resolve, panel queries parse and read only catalogued or recorded series; rendered-JSON lint.
+    OutputCheck(name="dashboards", check=check_dashboards),
+    # A Topology resolves, and its rule groups split into cluster and global tiers (fleet/).
+    OutputCheck(name="fleet topology", check=check_topology),
+]
+
+
+def load_model(
     paths: Iterable[str],
     env: Mapping[str, str] | None = None,
-    strict: bool = False,
     allow_unknown_buckets: bool = False,
+    report: Report | None = None,
 ) -> tuple[Project, Report]:
-    """Load and check specs; raises SpecError with every problem found."""
+    """Files -> documents -> schema -> model; raises SpecError with every problem found so far."""
     from .catalog.bundled import with_bundled_backends
-    from .check.tools import locate_parse_errors
-    from .compile.probes_project import attach_probe_rules, attach_probes
-    from .compile.slo import slo_groups
+    from .compile.probes_project import attach_probes
     from .importers import convert_foreign
     from .spec.dashboard_files import attach_exports, without_exports
     from .spec.dashboards import build_project_dashboards
     from .spec.probes import build_project_probes
-    from .spec.rule_files import (
-        check_rule_document,
-        demote_uncatalogued,
-        passthrough_groups,
-        split_rule_documents,
-    )
+    from .spec.rule_files import check_rule_document, passthrough_groups, split_rule_documents
     from .spec.services import build_services
 
-    report = Report()
+    report = report or Report()
     docs = convert_foreign(load_paths(list(paths), report), report)
     # `backend: vllm` with no Backend document of that name: the package's own adapter.
     docs = with_bundled_backends(docs, report)
@@ -61,23 +97,42 @@ def load_project(
     attach_exports(good, report)
     report.raise_if_errors()
     project = build_project(good, report, env)
-    adopted = [g for d in rule_docs for g in passthrough_groups(d)]
-    project.groups += adopted
+    project.groups += [g for d in rule_docs for g in passthrough_groups(d)]
     project.documents += rule_docs
     build_project_probes(project, report)
     attach_probes(project)  # before services: probe SLIs read the probes, and their series join the catalogs
     build_services(project, report, allow_unknown_buckets)
     build_project_dashboards(project)
     report.raise_if_errors()
-    # SLO rules join the ordinary rule groups, so every check and renderer sees them.
-    project.groups += [g for service in project.services for slo in service.slos for g in slo_groups(slo)]
-    attach_probe_rules(project)
-    check_project(project, report, locate=locate_parse_errors)
-    demote_uncatalogued(report, adopted)
-    for check in CHECKS:
-        check(project, report)
+    return project, report
+
+
+def load_build(
+    paths: Iterable[str],
+    env: Mapping[str, str] | None = None,
+    strict: bool = False,
+    allow_unknown_buckets: bool = False,
+) -> tuple[Build, Report]:
+    """Load, check and compile specs; raises SpecError with every problem found."""
+    project, report = load_model(paths, env, allow_unknown_buckets)
+    for model_check in MODEL_CHECKS:
+        model_check.check(project, report)
+    build = compile_build(project)
+    for output_check in OUTPUT_CHECKS:
+        output_check.check(build, report)
     if strict:
         for w in report.warnings:
             report.error(w.pos, w.message, w.path, w.expected)
     report.raise_if_errors()
-    return project, report
+    return build, report
+
+
+def load_project(
+    paths: Iterable[str],
+    env: Mapping[str, str] | None = None,
+    strict: bool = False,
+    allow_unknown_buckets: bool = False,
+) -> tuple[Project, Report]:
+    """load_build's checked model alone, for callers that read only the model."""
+    build, report = load_build(paths, env, strict, allow_unknown_buckets)
+    return build.project, report

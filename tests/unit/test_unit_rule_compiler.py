@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from promspec.compile.rules import alert_rule, group_dict, rule_file_name, rule_files
 from promspec.spec.loader import Document
-from promspec.spec.model import Alert, Project, RecordingRule, Ref, RuleGroup
+from promspec.spec.model import Alert, RecordingRule, Ref, RuleGroup
 
 
 def _ref(source: str = "specs/llm.yml") -> Ref:
@@ -72,7 +72,7 @@ def test_rule_files_group_by_spec_file_in_spec_order_and_sort_files():
     b1 = RuleGroup(name="b1", kind="AlertGroup", ref=_ref("specs/b.yml"))
     a1 = RuleGroup(name="a1", kind="AlertGroup", ref=_ref("specs/a.yml"))
     b2 = RuleGroup(name="b2", kind="AlertGroup", ref=_ref("specs/b.yml"))
-    files = rule_files(Project(groups=[b1, a1, b2]))
+    files = rule_files([b1, a1, b2])
     assert list(files) == ["rules/a.yml", "rules/b.yml"]
-    assert files["rules/b.yml"][0] == "specs/b.yml"
-    assert [g["name"] for g in files["rules/b.yml"][1]["groups"]] == ["b1", "b2"]
+    assert files["rules/b.yml"].source == "specs/b.yml"
+    assert [g["name"] for g in files["rules/b.yml"].content["groups"]] == ["b1", "b2"]

@@ -27,7 +27,7 @@ class Absent:
 
 
 def schema() -> KindSchema:
-    from ..spec.schemas import PROMQL
+    from ..spec.schema_parts import PROMQL
 
     return KindSchema(
         fields={

@@ -56,7 +56,7 @@ class Anomaly:
 
 
 def schema() -> KindSchema:
-    from ..spec.schemas import PROMQL, _object
+    from ..spec.schema_parts import PROMQL, _object
     from .schema_parts import METRIC, label_list
 
     return KindSchema(

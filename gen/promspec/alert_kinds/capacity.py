@@ -30,7 +30,7 @@ class Capacity:
 
 
 def schema() -> KindSchema:
-    from ..spec.schemas import DURATION, PROMQL
+    from ..spec.schema_parts import DURATION, PROMQL
 
     return KindSchema(
         fields={

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..spec.schemas import PROMQL, _object
+from ..spec.schema_parts import PROMQL, _object
 
 OPERATOR: dict[str, Any] = {
     "enum": [">", ">=", "<", "<=", "==", "!="],
@@ -20,7 +20,7 @@ METRIC: dict[str, Any] = {**PROMQL, "x-expected": "a PromQL expression (a record
 
 def label_list(expected: str) -> dict[str, Any]:
     """A list of label names (PromQL on(...))."""
-    from ..spec.schemas import LABEL_NAME
+    from ..spec.schema_parts import LABEL_NAME
 
     return {"type": "array", "items": LABEL_NAME, "minItems": 1, "uniqueItems": True, "x-expected": expected}
 

@@ -3,35 +3,41 @@ checks before anything is written: signals, series, titles, ids, links, and the 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ..compile.dashboards.grafana_vars import variables_used
 from ..compile.promql import PromQLError
 from ..diagnostics import did_you_mean
+from ..spec.model import RecordingRule
 from .dashboards import _EXPECTED, panel_query, validate_dashboard
 
+if TYPE_CHECKING:
+    from ..compile.build import Build
+    from ..compile.dashboards.compiler import Plan
+    from ..compile.dashboards.project import BuiltDashboard
+    from ..diagnostics import Report
 
-def check_dashboards(project, report) -> None:
-    """Spec-level checks of every dashboard (written and generated): signals, series, titles, links, ids."""
-    from ..compile.dashboards.compiler import resolve
-    from ..compile.dashboards.project import dashboard_path, project_dashboards, remember_compiled
+
+def check_dashboards(build: Build, report: Report) -> None:
+    """Spec-level checks of every dashboard (written and generated): signals, series, titles, links, ids;
+    then the rendered-JSON lint of each one that passed them, on the JSON the build holds."""
     from .semantic import Universe
 
-    written = project.dashboards
-    _check_names(written, report)
-    dashes = project_dashboards(project, written)
+    project, dashboards = build.project, build.dashboards
+    _check_names(dashboards.written, report)
     from .vanished_panels import warn_vanished
 
-    warn_vanished(project, dashes, report)
-    from ..compile.dashboards.compiler import context_for
-
-    ctx = context_for(project, dashes)
+    warn_vanished(project, [built.dashboard for built in dashboards.dashboards], report)
+    ctx = dashboards.ctx
     universe = Universe(project)
-    recorded = {r.record for g in project.groups for r in g.rules if getattr(r, "record", "")}
-    compiled: dict = {}
-    for dash in dashes:
-        if dash.imported is not None or dash.file:
+    recorded = {r.record for g in build.rule_groups for r in g.rules if isinstance(r, RecordingRule)}
+    for built in dashboards.dashboards:
+        dash = built.dashboard
+        if built.plan is None:
             continue  # a Grafana export: checked (leniently, at its own line:col) when it was read
         before = len(report.errors)
-        targets, problems = resolve(ctx, dash)
+        problems = built.problems
+        targets = built.plan.targets
         reported = problems
         if not _check_scope(dash, ctx, report):
             reported = [p for p in problems if p.query.service]  # the dashboard's own scope was reported once
@@ -85,26 +91,21 @@ def check_dashboards(project, report) -> None:
                     dash.ref.dotted("links"),
                     "the name or uid of a dashboard of this project",
                 )
-        if len(report.errors) == before:
-            compiled[dashboard_path(dash)] = (dash, _lint_compiled(ctx, dash, report))
-    if len(compiled) == len(dashes):
-        remember_compiled(project, ctx, compiled)
+        if len(report.errors) == before and built.data is not None:
+            _lint_compiled(built, built.plan, built.data, report)
 
 
 # Rules the spec checks above already report, with better positions and messages.
 _SPEC_CHECKED = ("panel-units", "panel-title-unique", "panel-id", "target-promql", "template-undefined")
 
 
-def _lint_compiled(ctx, dash, report) -> dict:
+def _lint_compiled(built: BuiltDashboard, plan: Plan, data: dict[str, Any], report: Report) -> None:
     """The rules `promspec check` applies to rendered JSON, applied before anything is written.
 
-    Returns the Grafana JSON, which the renderer reuses. A preset's dashboards are checked against
-    the schema once per shape (promspec built them); a written one is checked in full.
+    A preset's dashboards are checked against the schema once per shape (promspec built them); a
+    written one is checked in full.
     """
-    from ..compile.dashboards.compiler import build_dashboard, plan_dashboard
-
-    plan = plan_dashboard(ctx, dash)
-    data = build_dashboard(plan)
+    dash = built.dashboard
     by_id = {plan.ids[slot]: p for slot, _r, p in dash.slots()}
     for jpath, rule, message, _severity in validate_dashboard(data, by_shape=dash.generated):
         if rule in _SPEC_CHECKED:
@@ -128,7 +129,6 @@ def _lint_compiled(ctx, dash, report) -> dict:
             ref.dotted(*where),
             _EXPECTED.get(rule, "a dashboard Grafana's schema accepts"),
         )
-    return data
 
 
 def _failed(query, problems) -> bool:

@@ -360,7 +360,7 @@ def _target_findings(tpath: tuple, target: dict, title: str, variables: dict, li
     if not isinstance(expr, str) or not expr.strip():
         return out + [(tpath + ("expr",), "target-promql", f"a query of panel {title!r} is empty", lint)]
     try:
-        parse(substitute(expr))
+        panel_query(expr)  # parses substitute(expr), cached: the spec checks and rate_ranges read it too
     except PromQLError as exc:
         return out + [(tpath + ("expr",), "target-promql", f"PromQL parse error: {exc}", "error")]
     for name in variables_used(expr):

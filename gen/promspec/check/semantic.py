@@ -6,7 +6,17 @@ import re
 
 from ..compile.promql import Analysis, PromQLError, analyse
 from ..diagnostics import Position, Report, did_you_mean
-from ..spec.model import Alert, Project, RecordingRule, Rule, SpecPath, effective_timeout, parse_duration
+from ..spec.model import (
+    Alert,
+    Project,
+    RecordingRule,
+    Ref,
+    Rule,
+    RuleGroup,
+    SpecPath,
+    effective_timeout,
+    parse_duration,
+)
 
 # Series every Prometheus server has, whatever it scrapes.
 BUILTIN_SERIES = {
@@ -107,10 +117,10 @@ def _strings_under(node, path: tuple) -> list[tuple[tuple, str]]:
     return []
 
 
-def _record_labels(project: Project, universe: Universe, analyses: dict[int, Analysis]) -> None:
+def _record_labels(groups: list[RuleGroup], universe: Universe, analyses: dict[int, Analysis]) -> None:
     """Give recorded series the union of their inputs' labels (a safe over-approximation)."""
     # By rule, not by group kind: an adopted rule file's group mixes recording and alerting rules.
-    rules = [r for g in project.groups for r in g.rules if isinstance(r, RecordingRule)]
+    rules = [r for g in groups for r in g.rules if isinstance(r, RecordingRule)]
     for rule in rules:
         universe.labels.setdefault(rule.record, set())
     for _ in range(8):  # rules may read rules; a few passes reach the fixed point
@@ -137,20 +147,21 @@ def _record_labels(project: Project, universe: Universe, analyses: dict[int, Ana
             break
 
 
-def check_project(project: Project, report: Report, locate=None) -> None:
-    """Run every semantic check; locate(exprs) may map parse errors to line:col inside expressions."""
+def check_project(project: Project, groups: list[RuleGroup], report: Report, locate=None) -> None:
+    """Run every semantic check over the project and its rule groups (spec and generated); locate(exprs)
+    may map parse errors to line:col inside expressions."""
     universe = Universe(project)
     analyses: dict[int, Analysis] = {}
     failures = []  # (rule, message)
-    for group in project.groups:
+    for group in groups:
         for rule in group.rules:
             try:
                 analyses[id(rule)] = analyse(rule.expr)
             except PromQLError as exc:
                 failures.append((rule, str(exc)))
     _report_parse_errors(failures, report, locate)
-    _record_labels(project, universe, analyses)
-    _check_names(project, report)
+    _record_labels(groups, universe, analyses)
+    _check_names(groups, report)
     settings = project.settings
     eval_interval = parse_duration(settings.evaluation_interval)
     for name in ("evaluation_interval", "scrape_interval"):
@@ -169,7 +180,7 @@ def check_project(project: Project, report: Report, locate=None) -> None:
             "spec.scrape_timeout",
             "a timeout <= the interval",
         )
-    for group in project.groups:
+    for group in groups:
         interval = parse_duration(group.interval) if group.interval else eval_interval
         if group.interval and interval <= 0:
             report.error(
@@ -193,15 +204,15 @@ def check_project(project: Project, report: Report, locate=None) -> None:
                         "0s, or a duration of at least one evaluation interval",
                     )
             for label in rule.labels:
-                _flag_cardinality(label, rule.ref.pos("labels"), rule.ref.dotted("labels"), report)
+                _flag_cardinality(label, rule.ref, ("labels",), report)
     for catalog in project.catalogs:
         if catalog.name.startswith("backend:"):
             continue  # an engine's labels are facts about the engine, not choices made in these specs
         for m in catalog.metrics:
             for i, label in enumerate(m.labels):
-                _flag_cardinality(label, m.ref.pos("labels", i), m.ref.dotted("labels", i), report)
+                _flag_cardinality(label, m.ref, ("labels", i), report)
     _check_jobs(project, report)
-    _check_templates(project, report)
+    _check_templates(groups, report)
 
 
 def _setting_pos(settings, name: str):
@@ -211,12 +222,13 @@ def _setting_pos(settings, name: str):
     return settings.ref.pos(name) if settings.ref else Position("settings")
 
 
-def _flag_cardinality(label: str, pos, path: str, report: Report) -> None:
+def _flag_cardinality(label: str, ref: Ref, parts: tuple[str | int, ...], report: Report) -> None:
+    # The position is looked up only for a flagged label: positions cost, and rules carry many labels.
     if HIGH_CARDINALITY.match(label):
         report.warn(
-            pos,
+            ref.pos(*parts),
             f"label {label!r} looks high-cardinality (one series per value)",
-            path,
+            ref.dotted(*parts),
             "labels with a bounded set of values; keep per-request ids in logs or traces",
         )
 
@@ -258,22 +270,22 @@ def _check_reads(rule, a, universe: Universe, report: Report) -> None:
                     label,
                 )
         for label in grouping.labels:
-            _flag_cardinality(label, rule.ref.pos("expr"), rule.ref.dotted("expr"), report)
+            _flag_cardinality(label, rule.ref, ("expr",), report)
 
 
-def _check_names(project: Project, report: Report) -> None:
+def _check_names(rule_groups: list[RuleGroup], report: Report) -> None:
     groups: dict = {}
     rules: dict = {}
-    for group in project.groups:
+    for group in rule_groups:
         if group.name in groups:
             report.error(
                 group.ref.doc.pos(("metadata", "name")),
                 f"duplicate rule group name {group.name!r}",
                 "metadata.name",
-                f"a unique name (also used at {groups[group.name]})",
+                f"a unique name (also used at {groups[group.name].ref.doc.pos(('metadata', 'name'))})",
             )
         else:
-            groups[group.name] = group.ref.doc.pos(("metadata", "name"))
+            groups[group.name] = group  # where it was first: looked up only for a duplicate
         for rule in group.rules:
             is_alert = isinstance(rule, Alert)
             name = rule.name if isinstance(rule, Alert) else rule.record
@@ -285,10 +297,10 @@ def _check_names(project: Project, report: Report) -> None:
                     rule.ref.pos(field),
                     f"duplicate {what} {name!r}",
                     rule.ref.dotted(field),
-                    f"a unique name, or different labels (first defined at {rules[key]})",
+                    f"a unique name, or different labels (first defined at {rules[key].ref.pos(field)})",
                 )
             else:
-                rules[key] = rule.ref.pos(field)
+                rules[key] = rule  # where it was first: looked up only for a duplicate
 
 
 def _check_jobs(project: Project, report: Report) -> None:
@@ -321,7 +333,7 @@ def _check_jobs(project: Project, report: Report) -> None:
                 "timeout <= interval",
             )
         for label in (name for g in job.target_groups for name in g.labels):
-            _flag_cardinality(label, job.ref.pos("labels"), job.ref.dotted("labels"), report)
+            _flag_cardinality(label, job.ref, ("labels",), report)
 
 
 def _report_parse_errors(failures, report: Report, locate) -> None:
@@ -360,7 +372,7 @@ def _template_source(rule: Alert | RecordingRule, kind: str, key: str) -> tuple:
     return ("spec", kind, key) if kind == "labels" else rule.ref.path
 
 
-def _check_templates(project: Project, report: Report) -> None:
+def _check_templates(groups: list[RuleGroup], report: Report) -> None:
     """Alert labels and annotations are Go templates: Prometheus refuses the whole rule file over one
     that does not parse (promtool too), so a stray {{ is an error here, at its place in the spec."""
     from ..spec.loader import dotted
@@ -372,7 +384,7 @@ def _check_templates(project: Project, report: Report) -> None:
         line_col,
     )
 
-    for group in project.groups:
+    for group in groups:
         for rule in group.rules:
             if not isinstance(rule, Alert):
                 if "__name__" in rule.labels:

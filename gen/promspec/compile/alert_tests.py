@@ -11,16 +11,19 @@ from typing import Any
 
 from ..alert_kinds import AlertKind, kind_cases
 from ..alert_kinds.promtool_cases import LONG_EVAL, Untestable
-from ..spec.model import Alert, Project
+from ..spec.model import Alert, Project, RuleGroup
 from .promql import format_duration, parse_duration
-from .rules import rule_file_name, rule_files
+from .rules import RuleFile, rule_file_name
 
 
-def alert_test_files(project: Project) -> dict[str, tuple[str, dict[str, Any], list[str]]]:
-    """rules/tests/<spec>.test.yml (and <spec>.long.test.yml) -> (source spec, test file, alerts left untested)."""
+def alert_test_files(
+    project: Project, groups: list[RuleGroup], rendered: dict[str, RuleFile]
+) -> dict[str, tuple[str, dict[str, Any], list[str]]]:
+    """rules/tests/<spec>.test.yml (and <spec>.long.test.yml) -> (source spec, test file, alerts left untested);
+    groups: every rule group, rendered: the rule files they make."""
     by_file: dict[str, tuple[str, list[tuple[Alert, AlertKind]], list[float]]] = {}
     default = parse_duration(project.settings.evaluation_interval)
-    for group in project.groups:
+    for group in groups:
         interval = parse_duration(group.interval) if group.interval else default
         for rule in group.rules:
             if not isinstance(rule, Alert) or rule.kind is None:
@@ -30,7 +33,6 @@ def alert_test_files(project: Project) -> dict[str, tuple[str, dict[str, Any], l
             entry[1].append((rule, rule.kind))
             entry[2].append(interval)
     files: dict[str, tuple[str, dict[str, Any], list[str]]] = {}
-    rendered = rule_files(project)
     for rule_path, (source, alerts, intervals) in sorted(by_file.items()):
         interval = min(intervals)
         tests: dict[bool, list[dict[str, Any]]] = {False: [], True: []}
@@ -45,7 +47,7 @@ def alert_test_files(project: Project) -> dict[str, tuple[str, dict[str, Any], l
         stem = rule_path[len("rules/") : -len(".yml")]
         rule_file = f"../{stem}.yml"
         injected = _injected_names(tests[False] + tests[True])
-        rules = rendered[rule_path][1]
+        rules = rendered[rule_path].content
         if injected & _recorded_names(rules):
             rule_file = f"{stem}.rules.yml"
             files[f"rules/tests/{rule_file}"] = (source, rules_without(rules, injected), [])

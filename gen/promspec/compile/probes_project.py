@@ -1,10 +1,11 @@
-"""Probes join the project: scrape jobs, a catalog of their series, and alert groups (probe SLIs: spec/sli/probe.py)."""
+"""Probes join the project: scrape jobs and a catalog of their series (probe SLIs: spec/sli/probe.py; the
+probes' alert groups are generated into the Build: compile/build.py)."""
 
 from __future__ import annotations
 
 from ..spec.model import Project
 from ..spec.sli.probe import LLM_HISTOGRAMS, LLM_LABELS, LLM_PREFIX, PROBE_BACKEND, llm_catalog  # noqa: F401
-from .probes import catalog, rule_group, scrape_jobs
+from .probes import catalog, scrape_jobs
 
 
 def attach_probes(project: Project) -> None:
@@ -13,11 +14,3 @@ def attach_probes(project: Project) -> None:
         project.jobs.extend(scrape_jobs(probe))
     if project.probes:
         project.catalogs.append(catalog(project.probes[0].ref))
-
-
-def attach_probe_rules(project: Project) -> None:
-    """The probes' alert groups join the ordinary rule groups (rules/<spec>.yml of the Probe's file)."""
-    for probe in project.probes:
-        group = rule_group(probe)
-        if group is not None:
-            project.groups.append(group)

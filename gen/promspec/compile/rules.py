@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from ..spec.model import Alert, Project, RuleGroup
+from dataclasses import dataclass
+from typing import Any
+
+from ..spec.model import Alert, RuleGroup
 
 
 def alert_rule(alert: Alert) -> dict:
@@ -53,11 +56,21 @@ def rule_file_name(source: str) -> str:
     return "rules/" + stem.rsplit(".", 1)[0] + ".yml"
 
 
-def rule_files(project: Project) -> dict[str, tuple[str, dict]]:
-    """rules/<spec>.yml -> (source spec, file content): the groups of each spec file, in spec order."""
-    files: dict[str, tuple[str, dict]] = {}
-    for group in project.groups:
+@dataclass(frozen=True, kw_only=True)
+class RuleFile:
+    """One rendered rule file before it becomes bytes: the spec file it comes from and its groups."""
+
+    source: str
+    content: dict[str, list[dict[str, Any]]]  # {"groups": [...]}, as Prometheus reads it
+
+
+def rule_files(groups: list[RuleGroup]) -> dict[str, RuleFile]:
+    """rules/<spec>.yml -> its RuleFile: the groups of each spec file, in spec order."""
+    files: dict[str, RuleFile] = {}
+    for group in groups:
         source = group.ref.doc.source or group.ref.file
         name = rule_file_name(source)
-        files.setdefault(name, (source, {"groups": []}))[1]["groups"].append(group_dict(group))
+        files.setdefault(name, RuleFile(source=source, content={"groups": []})).content["groups"].append(
+            group_dict(group)
+        )
     return dict(sorted(files.items()))

@@ -7,7 +7,10 @@ import subprocess
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from ..compile.build import Build
 
 T = TypeVar("T")
 
@@ -101,24 +104,23 @@ def is_revision(name: str, repo: str | None) -> bool:
         return False
 
 
-def _load(specs_dir: str, label: str = "") -> Any:
+def _load(specs_dir: str, label: str = "") -> Build:
     from ..diagnostics import SpecError
-    from ..pipeline import load_project
+    from ..pipeline import load_build
 
     try:
-        project, _report = load_project([specs_dir])
+        build, _report = load_build([specs_dir])
     except SpecError as exc:
         text = str(exc).replace(os.path.dirname(specs_dir) + os.sep, label) if label else str(exc)
         where = f"{label}{os.path.basename(specs_dir)}" if label else specs_dir
         raise SourceError(f"specs in {where} do not load:\n{text}") from None
-    return project
+    return build
 
 
 def _render(specs_dir: str, label: str = "") -> dict[str, bytes]:
-    from ..render.outputs import render_project
+    from ..render.outputs import render_build
 
-    project = _load(specs_dir, label)
-    return {p: b for p, b in render_project(project).items() if p.split("/", 1)[0] in output_roots()}
+    return {p: b for p, b in render_build(_load(specs_dir, label)).items() if p.split("/", 1)[0] in output_roots()}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -142,9 +144,8 @@ def _sli_causes(project: Any, specs_dir: str, label: str) -> dict[str, str]:
         backend = project.backends.get(service.backend)
         if backend is None:
             continue
-        spec = service.ref.doc.data.get("spec") or {}
-        version = str(spec.get("backend_version", "")) or backend.default_version
-        at = service.ref.at("backend_version") if "backend_version" in spec else service.ref.at("backend")
+        version = service.backend_version or backend.default_version
+        at = service.ref.at("backend_version") if service.backend_version else service.ref.at("backend")
         for slo in service.slos:
             variant = backend.variant(slo.signal, version) if slo.signal else None
             if variant is None:
@@ -162,11 +163,10 @@ def _sli_causes(project: Any, specs_dir: str, label: str) -> dict[str, str]:
 def _causes(specs_dir: str, label: str = "") -> Causes:
     """What the side's specs say about its output: presets' left-out panels, SLIs' engine signals."""
     from ..check.vanished_panels import vanished_panels
-    from ..compile.dashboards.project import compile_project
 
-    project = _load(specs_dir, label)
-    _ctx, compiled = compile_project(project)
-    dashes = [dash for dash, _data in compiled.values()]
+    build = _load(specs_dir, label)
+    project = build.project
+    dashes = [built.dashboard for built in build.dashboards.dashboards]
     panels = {
         (v.uid, v.panel): f"{v.reason}, at {_where(v.pos, specs_dir, label)}" for v in vanished_panels(project, dashes)
     }

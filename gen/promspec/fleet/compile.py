@@ -23,7 +23,6 @@ from ..compile.slo import (
     exhausted_alert,
     ratio_series,
     recording_groups,
-    slo_groups,
     slo_labels,
 )
 from ..diagnostics import Report
@@ -220,11 +219,10 @@ def _records(group: RuleGroup) -> set[str]:
     return {r.record for r in group.rules if isinstance(r, RecordingRule)}
 
 
-def split_rules(project: Project, topology: Topology, report: Report | None = None) -> Split:
-    """Every rule group of the project, placed in the clusters or the global tier."""
+def split_rules(project: Project, topology: Topology, own: list[RuleGroup], report: Report | None = None) -> Split:
+    """Every rule group of the project, placed in the clusters or the global tier: own are the groups that
+    are not an SLO's (the spec's and the probes'), placed by the series they read."""
     slos = fleet_slos(project)
-    slo_group_names = {g.name for s in project.services for slo in s.slos for g in slo_groups(slo)}
-    own = [g for g in project.groups if g.name not in slo_group_names]
     cluster = [cluster_rate_group(slo) for slo in slos]
     glob = [g for slo in slos for g in global_groups(slo, topology)]
     placements = [Placement(group=g.name, tier="cluster", reason="reads the SLI's raw series") for g in cluster]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from ..compile.build import Build
 from ..compile.rules import group_dict, rule_file_name
 from ..compile.scrape import file_sd_files, prometheus_config
 from ..diagnostics import Report
@@ -149,12 +150,18 @@ def topology_of(project: Project) -> Topology | None:
     return build_topology(project, Report())
 
 
-def render_fleet(project: Project) -> dict[str, bytes]:
+def _own_groups(build: Build) -> list[RuleGroup]:
+    """The rule groups fleet/ places itself: the spec's and the probes'; SLOs are split by fleet/compile.py."""
+    return [*build.spec_groups, *build.probe_groups]
+
+
+def render_fleet(build: Build) -> dict[str, bytes]:
     """Every fleet/ file; nothing without a Topology."""
+    project = build.project
     topology = topology_of(project)
     if topology is None:
         return {}
-    split = split_rules(project, topology)
+    split = split_rules(project, topology, _own_groups(build))
     source = topology.ref.doc.source or topology.ref.file
     files: dict[str, bytes] = {}
     cluster_rules = _rule_files(split.cluster_groups)
@@ -176,8 +183,9 @@ def render_fleet(project: Project) -> dict[str, bytes]:
     return dict(sorted(files.items()))
 
 
-def check_topology(project: Project, report: Report) -> None:
+def check_topology(build: Build, report: Report) -> None:
     """Topology problems at their positions: targets that do not resolve, labels, rules that cannot be split."""
+    project = build.project
     topology = build_topology(project, report)
     if topology is None:
         return
@@ -191,7 +199,7 @@ def check_topology(project: Project, report: Report) -> None:
                     slo.ref.dotted(),
                     "conventions: promspec to split it across the fleet",
                 )
-    split = split_rules(project, topology, report)
+    split = split_rules(project, topology, _own_groups(build), report)
     if topology.global_tier.backend == "victoriametrics":
         from .compile import metricsql_differences
 

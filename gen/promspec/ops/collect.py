@@ -16,10 +16,14 @@ import os
 import re
 import shutil
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..render.tree import write_file, write_tree
 from .http import APIError, base_url, query_result, request_with_retries
 from .times import rfc3339
+
+if TYPE_CHECKING:
+    from ..compile.build import Build
 
 MAX_POINTS = 11_000  # Prometheus refuses range queries with more points per series
 CACHE = ".promspec-collect"
@@ -69,40 +73,37 @@ def _walk_exprs(node, found: list) -> None:
             _walk_exprs(value, found)
 
 
-def collect_queries(rendered: dict[str, bytes], step: float, window: float) -> tuple[list[Query], list[dict]]:
-    """(queries, skipped) from rendered output: recorded series, alert expressions, dashboard queries."""
-    import yaml
-
+def collect_queries(build: Build, step: float, window: float) -> tuple[list[Query], list[dict]]:
+    """(queries, skipped) from the specs' Build: recorded series, alert expressions, dashboard queries
+    (the rule files and dashboard JSON generate writes, read from the Build rather than from their bytes)."""
     from ..compile.promql import PromQLError, parse
 
     records: dict[str, Query] = {}
     alerts: dict[str, Query] = {}
     charts: dict[str, Query] = {}
     skipped: list[dict] = []
-    for path in sorted(rendered):
-        if path.startswith("rules/") and path.count("/") == 1:
-            for group in (yaml.safe_load(rendered[path]) or {}).get("groups", []):
-                for rule in group.get("rules", []):
-                    if "record" in rule:
-                        records.setdefault(rule["record"], Query(rule["record"], rule["record"], "record", path))
-                    else:
-                        name = rule["alert"]
-                        while name in alerts and alerts[name].expr != rule["expr"]:
-                            name += "_"
-                        alerts.setdefault(name, Query(name, rule["expr"], "alert", path))
-        elif path.startswith("dashboards/") and path.endswith(".json"):
-            dash = json.loads(rendered[path])
-            found: list = []
-            _walk_exprs(dash.get("panels", []), found)
-            for i, (ref, expr) in enumerate(found):
-                text = _dashboard_expr(expr, step, window)
-                name = f"{dash.get('uid') or path}:{i + 1}{ref}"
-                try:
-                    parse(text)
-                except PromQLError as exc:
-                    skipped.append({"name": name, "query": expr, "reason": f"not PromQL after variables: {exc}"})
-                    continue
-                charts.setdefault(text, Query(name, text, "dashboard", path))
+    for path, rule_file in sorted(build.rule_files.items()):
+        for group in rule_file.content.get("groups", []):
+            for rule in group.get("rules", []):
+                if "record" in rule:
+                    records.setdefault(rule["record"], Query(rule["record"], rule["record"], "record", path))
+                else:
+                    name = rule["alert"]
+                    while name in alerts and alerts[name].expr != rule["expr"]:
+                        name += "_"
+                    alerts.setdefault(name, Query(name, rule["expr"], "alert", path))
+    for path, (_model, dash) in sorted(build.dashboards.rendered().items()):
+        found: list = []
+        _walk_exprs(dash.get("panels", []), found)
+        for i, (ref, expr) in enumerate(found):
+            text = _dashboard_expr(expr, step, window)
+            name = f"{dash.get('uid') or path}:{i + 1}{ref}"
+            try:
+                parse(text)
+            except PromQLError as exc:
+                skipped.append({"name": name, "query": expr, "reason": f"not PromQL after variables: {exc}"})
+                continue
+            charts.setdefault(text, Query(name, text, "dashboard", path))
     seen_exprs = {q.expr for q in list(records.values()) + list(alerts.values())}
     queries = (
         [records[k] for k in sorted(records)]

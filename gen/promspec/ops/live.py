@@ -142,8 +142,12 @@ def plans(project, services: tuple = ()) -> list[ServicePlan]:
     return out
 
 
-def status_slos(project, services: tuple = ()) -> tuple[list[StatusSLO], list[str]]:
-    """The model's SLOs in `promspec status`'s shape, and the ratio windows their tiers read."""
+def status_slos(project, services: tuple = (), own_series: bool = False) -> tuple[list[StatusSLO], list[str]]:
+    """The model's SLOs in `promspec status`'s shape, and the ratio windows their tiers read.
+
+    own_series: only SLOs that record promspec's series (slo:info, slo:sli_error:ratio_rate<window>), not
+    those kept in a foreign tool's conventions (Sloth's series), which status cannot query.
+    """
     from ..compile.slo import _windows_needed
     from ..spec.model import parse_duration
 
@@ -152,6 +156,8 @@ def status_slos(project, services: tuple = ()) -> tuple[list[StatusSLO], list[st
         if services and service.name not in services:
             continue
         for slo in service.slos:
+            if own_series and slo.conventions != "promspec":
+                continue
             tiers = [
                 StatusTier(t.name, t.severity, t.long, t.short, float(slo.factor(t))) for t in slo.tiers if t.enabled
             ]

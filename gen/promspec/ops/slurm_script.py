@@ -8,17 +8,18 @@ from ..compile.slurm import sbatch_script, slurm_config, slurm_jobs
 from ..render.tree import write_file
 
 
-def write_sbatch(project, output: str, options: dict) -> str:
-    """Write the script (mode 755); returns a note for the user, or ''."""
-    import yaml
-
-    from ..render.outputs import render_project
+def write_sbatch(build, output: str, options: dict) -> str:
+    """Write the script (mode 755) from the specs' Build; returns a note for the user, or ''."""
+    from ..compile.scrape import prometheus_config
+    from ..render.outputs import render_build
     from ..render.yamlout import dump_json, dump_yaml, header
 
-    rendered = render_project(project)
+    project = build.project
+    rendered = render_build(build)  # the rule files' text goes into the script as it is
     slurm = slurm_jobs(project)
     names = {name for name, _port, _labels in slurm}
-    config = slurm_config(yaml.safe_load(rendered["prometheus/prometheus.yml"]), names)
+    # The config generate writes, as data (prometheus/prometheus.yml's rule_files point at ../rules/).
+    config = slurm_config(prometheus_config(project, [f"../{p}" for p in build.rule_files]), names)
     files = {"prometheus/prometheus.yml": dump_yaml(config).decode("utf-8")}
     files.update({p: b.decode("utf-8") for p, b in rendered.items() if p.startswith("rules/") and p.count("/") == 1})
     for job in project.jobs:

@@ -1,21 +1,17 @@
 """`promspec status`: every SLO of the specs with its live SLI, budget, burn rates and firing tiers.
 
-The SLOs come from the rendered rules (docs/SLO.md names: slo:info, slo:sli_error:ratio_<window>,
-burn_tier labels), so SLOs from Service, Sloth and OpenSLO documents all appear; the values come
-from instant queries against Prometheus.
+The SLOs come from the model (ops/live.py status_slos: Service documents and SLOs imported from Sloth
+or OpenSLO that record promspec's series, docs/SLO.md); the values come from instant queries against
+Prometheus.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 
-from ..spec.model import format_duration, parse_duration
+from ..spec.model import format_duration
 from .http import base_url, query_result, request
-
-_TIER_WINDOW = re.compile(r"slo:sli_error:ratio_rate(\w+)\{[^}]*\}\s*/\s*([0-9.e+-]+)\s*>\s*([0-9.e+-]+)")
-_RATIO_RATE = re.compile(r"^slo:sli_error:ratio_rate(\w+)$")
 
 
 @dataclass
@@ -40,42 +36,6 @@ class SLO:
     window: str = ""
     tiers: list = field(default_factory=list)
     budget: float | None = None  # the error budget the burn alerts divide by, as written in them
-
-
-def slos_from_rules(rule_files: dict) -> tuple[list[SLO], list[str]]:
-    """(SLOs, burn-rate windows in time order) from rendered rule files {path: (source, content)}."""
-    slos: dict[str, SLO] = {}
-    windows: set = set()
-    tiers: list = []
-    for _path, (_source, content) in sorted(rule_files.items()):
-        for group in content.get("groups", []):
-            for rule in group.get("rules", []):
-                labels = rule.get("labels", {})
-                if rule.get("record") == "slo:info" and labels.get("slo_id"):
-                    slos[labels["slo_id"]] = SLO(
-                        labels["slo_id"],
-                        labels.get("slo_service", ""),
-                        labels.get("slo", ""),
-                        labels.get("objective", ""),
-                        labels.get("window", ""),
-                    )
-                m = _RATIO_RATE.match(rule.get("record", ""))
-                if m:
-                    windows.add(m.group(1))
-                if rule.get("alert") and labels.get("burn_tier") and labels.get("slo_id"):
-                    found = _TIER_WINDOW.findall(rule.get("expr", ""))
-                    tier = Tier(labels["burn_tier"], labels.get("severity", ""))
-                    budget = None
-                    if found:
-                        tier.long, budget, tier.factor = found[0][0], float(found[0][1]), float(found[0][2])
-                        tier.short = found[1][0] if len(found) > 1 else ""
-                    tiers.append((labels["slo_id"], tier, budget))
-    for slo_id, tier, budget in tiers:
-        if slo_id in slos and tier.name not in {t.name for t in slos[slo_id].tiers}:
-            slos[slo_id].tiers.append(tier)
-            slos[slo_id].budget = slos[slo_id].budget or budget
-    ordered = sorted(slos.values(), key=lambda s: (s.service, s.slo, s.slo_id))
-    return ordered, sorted(windows, key=parse_duration)
 
 
 def _instant(server: str, expr: str, at: float | None) -> list[dict]:

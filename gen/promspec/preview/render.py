@@ -48,9 +48,7 @@ def find_dashboard(name: str, specs: tuple, load) -> dict:
         if not isinstance(data, dict):
             raise PreviewError(f"{name}: not a dashboard (a JSON object is expected)")
         return data
-    from ..compile.dashboards.project import compile_project
-
-    _ctx, compiled = compile_project(load(specs))
+    compiled = load(specs).dashboards.rendered()  # load: the specs' Build, each dashboard built once there
     names: dict[str, dict] = {}
     for dash, data in compiled.values():
         for key in (dash.uid, dash.name, dash.title):

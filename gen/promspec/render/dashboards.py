@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from json.encoder import encode_basestring as _string  # C-accelerated; escapes as ensure_ascii=False does
+from typing import TYPE_CHECKING
 
-from ..compile.dashboards.project import PROVISION_ROOT, compile_project, provisioning
-from .yamlout import dump_json, dump_yaml, header
+from ..compile.dashboards.project import PROVISION_ROOT, provisioning
+from .yamlout import dump_yaml, header
+
+if TYPE_CHECKING:
+    from ..compile.build import Build
 
 # Marks a Grafana UI export (spec.file) in the provisioning header: `promspec check` reads it and
 # checks that file leniently, as the spec check did.
@@ -25,10 +30,15 @@ def _float(v: float) -> str:
 
 
 def dashboard_json(data) -> bytes:
-    """The bytes dump_json writes (json.dumps, indent 2, ensure_ascii off, trailing newline), built ~2x faster.
+    """The bytes dump_json writes (json.dumps, indent 2, ensure_ascii off, trailing newline), built ~2x faster."""
+    return dashboard_text(data).encode("utf-8")
+
+
+def dashboard_text(data) -> str:
+    """dashboard_json's text (what a Kubernetes ConfigMap holds).
 
     json.dumps with an indent runs the pure-Python encoder; dashboards are most of generate's output
-    (4 per service at scale), so this walks plain data directly and falls back to dump_json otherwise.
+    (4 per service at scale), so this walks plain data directly and falls back to json.dumps otherwise.
     """
     out: list[str] = []
     append = out.append
@@ -79,13 +89,13 @@ def dashboard_json(data) -> bytes:
     try:
         walk(data, "\n")
     except _NotPlain:
-        return dump_json(data)
-    return ("".join(out) + "\n").encode("utf-8")
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"  # dump_json's text
+    return "".join(out) + "\n"
 
 
-def render_dashboards(project) -> dict[str, bytes]:
+def render_dashboards(build: Build) -> dict[str, bytes]:
     """dashboards/<folder>/<uid>.json for every dashboard, and dashboards/provisioning.yml."""
-    _ctx, compiled = compile_project(project)
+    compiled = build.dashboards.rendered()
     files = {path: dashboard_json(data) for path, (_dash, data) in compiled.items()}
     if not compiled:
         return files

@@ -1,31 +1,37 @@
-"""The whole output tree of a project as bytes, keyed by relative path (no filesystem access)."""
+"""The whole output tree of a Build as bytes, keyed by relative path (no filesystem access).
+
+OUTPUTS is the one table of what `generate` writes: each entry names the top-level directory it writes
+under and the function that renders it from the Build. A new output is one line there.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from ..compile.rules import rule_files
+from ..compile.build import Build, compile_build
 from ..compile.scrape import file_sd_files, prometheus_config
+from ..fleet.render import ROOT as FLEET_ROOT
+from ..fleet.render import render_fleet
 from ..spec.model import Project
+from .dashboards import render_dashboards
+from .ops_outputs import render_alert_tests, render_alertmanager, render_kubernetes
+from .probes import render_blackbox, render_probe_tests
 from .yamlout import dump_json, dump_yaml, header
 
-# Directories promspec owns under the output directory: replaced whole on every generate.
-# A feature that writes a new top-level directory adds it here.
-ROOTS = ["rules", "prometheus"]
 
-
-def render_rules(project: Project) -> dict[str, bytes]:
+def render_rules(build: Build) -> dict[str, bytes]:
     """rules/*.yml, one per spec file that declares rule groups."""
-    return {path: dump_yaml(content, header(source)) for path, (source, content) in rule_files(project).items()}
+    return {path: dump_yaml(f.content, header(f.source)) for path, f in build.rule_files.items()}
 
 
-def render_prometheus(project: Project) -> dict[str, bytes]:
+def render_prometheus(build: Build) -> dict[str, bytes]:
     """prometheus/prometheus.yml and the file_sd target files."""
-    rules = rule_files(project)
+    project = build.project
     sources = {j.ref.doc.source or j.ref.file for j in project.jobs}
     if project.settings.ref is not None:
         sources.add(project.settings.ref.doc.source or project.settings.ref.file)
-    config = prometheus_config(project, [f"../{p}" for p in rules])
+    config = prometheus_config(project, [f"../{p}" for p in build.rule_files])
     extra = (f"Start Prometheus with --storage.tsdb.retention.time={project.settings.retention}",)
     files = {"prometheus/prometheus.yml": dump_yaml(config, header(sorted(sources) or ["defaults"], extra))}
     for path, groups in file_sd_files(project).items():
@@ -33,23 +39,23 @@ def render_prometheus(project: Project) -> dict[str, bytes]:
     return files
 
 
-def render_slo_tests(project: Project) -> dict[str, bytes]:
+def render_slo_tests(build: Build) -> dict[str, bytes]:
     """rules/tests/<spec>-slo-<slo id>-<tier>.test.yml: promtool unit tests for every SLO alert of a spec
     file, each loading rules/tests/<spec>-slo-<slo id>.rules.yml, a copy of that SLO's groups alone."""
     from ..compile.rules import rule_file_name
     from ..compile.slo import slo_groups
     from ..compile.slo_tests import INJECTED, rules_under_test, slo_test_files
+    from ..spec.services import SLO
 
-    rules = rule_files(project)
-    by_file: dict[str, tuple[str, list]] = {}
-    for service in project.services:
+    by_file: dict[str, list[SLO]] = {}
+    for service in build.project.services:
         for slo in service.slos:
-            source = slo.ref.doc.source or slo.ref.file
-            by_file.setdefault(rule_file_name(source), (source, []))[1].append(slo)
+            by_file.setdefault(rule_file_name(slo.ref.doc.source or slo.ref.file), []).append(slo)
     files = {}
-    for rule_path, (source, slos) in sorted(by_file.items()):
+    for rule_path, slos in sorted(by_file.items()):
         stem = rule_path[len("rules/") : -len(".yml")]
-        rendered = rules[rule_path][1]["groups"]
+        rule_file = build.rule_files[rule_path]
+        source, rendered = rule_file.source, rule_file.content["groups"]
         for slo in slos:
             if slo.conventions != "promspec":
                 continue  # foreign conventions read the raw SLI queries; tests/test_import_sloth.py covers them
@@ -72,49 +78,55 @@ def render_slo_tests(project: Project) -> dict[str, bytes]:
     return files
 
 
-# Every renderer maps the project to {relative path: bytes}; features append theirs.
-RENDERERS: list[Callable[[Project], dict[str, bytes]]] = [render_rules, render_prometheus, render_slo_tests]
+@dataclass(frozen=True, kw_only=True)
+class Output:
+    """One output of `generate`: the top-level directory it writes under and how it is rendered."""
 
-# Grafana dashboards (gen/promspec/render/dashboards.py): dashboards/<folder>/<uid>.json and provisioning.yml.
-from .dashboards import render_dashboards  # noqa: E402
-
-ROOTS.append("dashboards")
-RENDERERS.append(render_dashboards)
-
-# Alert-kind unit tests, alertmanager/alertmanager.yml and kubernetes/ (gen/promspec/render/ops_outputs.py).
-from .ops_outputs import OPS_RENDERERS, OPS_ROOTS  # noqa: E402
-
-ROOTS.extend(OPS_ROOTS)
-RENDERERS.extend(OPS_RENDERERS)
+    root: str
+    render: Callable[[Build], dict[str, bytes]]
 
 
-def render_project(project: Project) -> dict[str, bytes]:
-    """Every generated file of the project."""
+# Every output, in the order it renders. The directories promspec owns under the output directory are
+# these roots (only the files listed in each one's .promspec-manifest are ever replaced).
+OUTPUTS: list[Output] = [
+    Output(root="rules", render=render_rules),
+    Output(root="prometheus", render=render_prometheus),
+    Output(root="rules", render=render_slo_tests),
+    Output(root="dashboards", render=render_dashboards),
+    Output(root="rules", render=render_alert_tests),
+    Output(root="alertmanager", render=render_alertmanager),
+    Output(root="kubernetes", render=render_kubernetes),
+    Output(root="blackbox", render=render_blackbox),
+    Output(root="rules", render=render_probe_tests),
+    # fleet/clusters/<name>/ and fleet/global/<ruler>/ from a Topology (gen/promspec/fleet/)
+    Output(root=FLEET_ROOT, render=render_fleet),
+]
+ROOTS: list[str] = list(dict.fromkeys(o.root for o in OUTPUTS))
+
+
+def render_build(build: Build) -> dict[str, bytes]:
+    """Every generated file of the build, sorted by path."""
     files: dict[str, bytes] = {}
-    for render in RENDERERS:
-        files.update(render(project))
+    for output in OUTPUTS:
+        rendered = output.render(build)
+        stray = [p for p in rendered if p.split("/", 1)[0] != output.root]
+        if stray:  # a renderer writing outside its directory would escape that directory's manifest
+            raise AssertionError(f"{output.render.__name__} renders {stray[0]} outside {output.root}/")
+        files.update(rendered)
     return dict(sorted(files.items()))
 
 
-# Synthetic probes (gen/promspec/render/probes.py): blackbox/blackbox.yml and the probe alerts' tests.
-from .probes import render_probes  # noqa: E402
-
-ROOTS.append("blackbox")
-RENDERERS.append(render_probes)
-
-# --- fleet (issue 16): fleet/clusters/<name>/ and fleet/global/<ruler>/ from a Topology (gen/promspec/fleet/).
-from ..fleet.render import ROOT as FLEET_ROOT  # noqa: E402
-from ..fleet.render import render_fleet  # noqa: E402
-
-ROOTS.append(FLEET_ROOT)
-RENDERERS.append(render_fleet)
+def render_project(project: Project) -> dict[str, bytes]:
+    """Every generated file of a checked project (compiled here; load_build's Build saves compiling twice)."""
+    return render_build(compile_build(project))
 
 
-def nothing_useful(project: Project, files: dict[str, bytes]) -> str:
+def nothing_useful(build: Build, files: dict[str, bytes]) -> str:
     """Why this output would monitor nothing ('' when it does something): no rule, SLO, dashboard, scrape job
     or Alertmanager config. A `generate` that exits 0 with that output would look like success.
     """
-    if any(group.rules for group in project.groups) or project.jobs:
+    project = build.project
+    if any(group.rules for group in build.rule_groups) or project.jobs:
         return ""
     if any(p.startswith("dashboards/") and p.endswith(".json") for p in files):
         return ""

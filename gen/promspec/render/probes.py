@@ -2,20 +2,37 @@
 
 from __future__ import annotations
 
-from ..spec.model import Project, parse_duration
+from typing import TYPE_CHECKING
+
+from ..spec.model import parse_duration
 from .yamlout import dump_yaml, header
 
+if TYPE_CHECKING:
+    from ..compile.build import Build
 
-def render_probes(project: Project) -> dict[str, bytes]:
-    """Nothing when the project has no Probe documents, so other projects' output is unchanged."""
+
+def render_blackbox(build: Build) -> dict[str, bytes]:
+    """blackbox/blackbox.yml; nothing when the project has no Probe documents, so other projects' output
+    is unchanged."""
+    probes = build.project.probes
+    if not probes:
+        return {}
+    from ..compile.probes import blackbox_config
+
+    sources = sorted({p.ref.doc.source or p.ref.file for p in probes})
+    extra = ("Run one blackbox_exporter per location with --config.file=blackbox.yml.",)
+    return {"blackbox/blackbox.yml": dump_yaml(blackbox_config(probes), header(sources, extra))}
+
+
+def render_probe_tests(build: Build) -> dict[str, bytes]:
+    """rules/tests/<spec>-probes.test.yml: promtool tests of the probe alerts of each spec file."""
+    project = build.project
     if not project.probes:
         return {}
-    from ..compile.probes import alert_tests, blackbox_config
+    from ..compile.probes import alert_tests
     from ..compile.rules import rule_file_name
 
-    sources = sorted({p.ref.doc.source or p.ref.file for p in project.probes})
-    extra = ("Run one blackbox_exporter per location with --config.file=blackbox.yml.",)
-    files = {"blackbox/blackbox.yml": dump_yaml(blackbox_config(project.probes), header(sources, extra))}
+    files = {}
     step = parse_duration(project.settings.evaluation_interval)
     by_file: dict[str, tuple[str, list]] = {}
     for probe in project.probes:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .schemas import LABEL_NAME, NAME, PROMQL, SIGNALS, _object
+from .schema_parts import LABEL_NAME, NAME, PROMQL, SIGNALS, _object
 
 PANEL_TYPES = ("timeseries", "stat", "gauge", "bargauge", "heatmap", "table", "text")
 VARIABLES = ("datasource", "job", "instance", "model", "gpu")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..alert_kinds import KINDS
 from ..alert_kinds.base import KindSchema
-from .schemas import ALERT, DURATION, HOSTPORT, LABEL_NAME, LABELS, NAME, PROMQL, _object
+from .schema_parts import ALERT, DURATION, HOSTPORT, LABEL_NAME, LABELS, NAME, PROMQL, _object
 
 # Fields every alert has, whatever its kind (those of a raw alert but expr). name and kind are validated
 # once, on the outer object; the per-kind branches list them only so that "unknown field" knows them.

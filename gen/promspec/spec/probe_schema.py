@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .schemas import ALERT, DURATION, HOSTPORT, LABELS, NAME, THRESHOLD, _object
+from .schema_parts import ALERT, DURATION, HOSTPORT, LABELS, NAME, THRESHOLD, _object
 
 MODULES = ("http", "tcp", "icmp", "dns", "grpc")
 

@@ -397,6 +397,11 @@ class Plan:
 def plan_dashboard(ctx: Context, dash: Dashboard) -> Plan:
     """Resolve queries, assign ids and lay panels out: the spec layer's own work."""
     targets, _problems = resolve(ctx, dash)
+    return plan_with(ctx, dash, targets)
+
+
+def plan_with(ctx: Context, dash: Dashboard, targets: dict) -> Plan:
+    """The plan of a dashboard whose queries resolve() already resolved (ids and layout assigned here)."""
     scope = scope_of(ctx, dash, "") if dash.service or dash.backend else None
     return Plan(dash, scope if isinstance(scope, Scope) else None, targets, panel_ids(dash), layout(dash), ctx.uids)
 

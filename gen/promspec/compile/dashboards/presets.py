@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from ...catalog.backends import Backend
 from ...spec.dashboards import Dashboard, DroppedPanel, Link, Panel, Query, Row, Variable
-from ...spec.model import Ref
+from ...spec.model import RecordingRule, Ref, RuleGroup
 from ..promql import selector
 from .signals import Scope, anchor_metric, service_scope, signal_query
 
@@ -1112,10 +1112,10 @@ def host_overview(m: _Make, project, links: tuple) -> Dashboard:
 # ------------------------------------------------------------------------------------ SLOs
 
 
-def _slo_records(project) -> dict:
+def _slo_records(groups: list[RuleGroup]) -> dict:
     """slo_id -> names of the SLO series recorded for it."""
     out: dict = {}
-    for group in project.groups:
+    for group in groups:
         for rule in group.rules:
             record = getattr(rule, "record", "")
             slo_id = rule.labels.get("slo_id") if record else None
@@ -1474,14 +1474,14 @@ def _window_seconds(window: str) -> float:
 # ------------------------------------------------------------------------------------ all
 
 
-def _prune(dashes: list, project) -> list:
+def _prune(dashes: list, project, groups: list[RuleGroup]) -> list:
     """Drop PromQL queries that read series the project neither catalogues nor records, then empty panels
     and rows: a project with part of a catalog (or none of the exporter's optional metrics) gets the rest."""
     from ...check.dashboards import panel_query
     from ...check.semantic import Universe
 
     universe = Universe(project)
-    recorded = {r.record for g in project.groups for r in g.rules if getattr(r, "record", "")}
+    recorded = {r.record for g in groups for r in g.rules if isinstance(r, RecordingRule)}
 
     def known(query: Query) -> bool:
         if not query.expr:
@@ -1508,8 +1508,9 @@ def _prune(dashes: list, project) -> list:
     return out
 
 
-def preset_dashboards(project) -> list[Dashboard]:
-    """Every generated dashboard for a project, in a stable order."""
+def preset_dashboards(project, groups: list[RuleGroup]) -> list[Dashboard]:
+    """Every generated dashboard for a project, in a stable order; groups: all its rule groups (spec and
+    generated), whose recorded series the SLO dashboards chart and the pruning keeps."""
     out: list[Dashboard] = []
     services = list(getattr(project, "services", []) or [])
     backends = dict(getattr(project, "backends", {}) or {})
@@ -1564,7 +1565,7 @@ def preset_dashboards(project) -> list[Dashboard]:
     if host_ref is not None:
         out.append(host_overview(_Make(host_ref), project, tuple(u for u in infra if u != HOST_UID)))
     if slos:
-        records = _slo_records(project)
+        records = _slo_records(groups)
         out.append(slo_overview(_Make(slos[0].ref), slos, tuple(serving_uid.values())[:5]))
         for service in sorted(services, key=lambda s: s.name):
             for slo in (s for s in service.slos if s.conventions == "promspec"):
@@ -1581,4 +1582,4 @@ def preset_dashboards(project) -> list[Dashboard]:
         from .probes import probe_dashboards  # synthetic probes: only when the specs declare them
 
         out.extend(probe_dashboards(project, out))
-    return _prune(out, project)
+    return _prune(out, project, groups)

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from ...spec.dashboards import Dashboard
-from .compiler import Context, compile_dashboard, context_for
+from ...spec.model import RuleGroup
+from .compiler import Context, Plan, Problem, build_dashboard, context_for, plan_with, resolve
 from .presets import preset_dashboards
 
 # Where Grafana reads the files from: copy or mount the rendered dashboards/ directory here.
 PROVISION_ROOT = "/var/lib/grafana/dashboards/promspec"
 
 
-def project_dashboards(project, written: list | None = None) -> list[Dashboard]:
+def project_dashboards(project: Any, groups: list[RuleGroup], written: list[Dashboard]) -> list[Dashboard]:
     """Dashboards written in specs, then the generated ones whose uid no spec took (a spec overrides a preset)."""
-    if written is None:
-        written = project.dashboards
     taken = {d.uid for d in written} | {d.name for d in written}
-    return written + [d for d in preset_dashboards(project) if d.uid not in taken]
+    return written + [d for d in preset_dashboards(project, groups) if d.uid not in taken]
 
 
 def dashboard_path(dash: Dashboard) -> str:
@@ -31,51 +31,53 @@ def folder_dir(folder: str) -> str:
 
 
 @dataclass(frozen=True, kw_only=True)
-class _Compiled:
-    """Dashboards the spec checks already built for one project, kept for the renderer."""
+class BuiltDashboard:
+    """One dashboard of the build: its model, where it is written, and its Grafana JSON built once."""
 
-    project: object
-    inputs: tuple
+    dashboard: Dashboard
+    path: str
+    # The compiler's plan (queries resolved, ids, layout); None for a Grafana export, rendered as it is.
+    plan: Plan | None
+    problems: list[Problem]  # queries that did not resolve; the dashboard checks report them
+    # None when a query did not resolve (the checks report why, and nothing is rendered).
+    data: dict[str, Any] | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DashboardBuild:
+    """Every dashboard of a project (written ones, then the presets no spec overrides), built once."""
+
     ctx: Context
-    compiled: dict
+    written: list[Dashboard]  # the Dashboard documents' models, in document order
+    dashboards: list[BuiltDashboard]
+
+    def rendered(self) -> dict[str, tuple[Dashboard, dict[str, Any]]]:
+        """{output path: (dashboard model, Grafana JSON)} of every dashboard that built."""
+        return {b.path: (b.dashboard, b.data) for b in self.dashboards if b.data is not None}
 
 
-# One entry: `generate` checks a project, then renders that same project. Building every dashboard
-# twice cost a third of the dashboard time at 1,000 services.
-_last: list[_Compiled] = []
+def _built(ctx: Context, dash: Dashboard) -> BuiltDashboard:
+    path = dashboard_path(dash)
+    if dash.imported is not None:  # a referenced Grafana export: its identity is the user's
+        return BuiltDashboard(dashboard=dash, path=path, plan=None, problems=[], data=dash.imported)
+    if dash.file:  # an export that did not load: reported where it was read
+        return BuiltDashboard(dashboard=dash, path=path, plan=None, problems=[], data=None)
+    targets, problems = resolve(ctx, dash)
+    plan = plan_with(ctx, dash, targets)
+    data = build_dashboard(plan) if not problems else None
+    return BuiltDashboard(dashboard=dash, path=path, plan=plan, problems=problems, data=data)
 
 
-def _inputs(project) -> tuple:
-    """What a project's dashboards are made of: a project changed since it was compiled misses.
-
-    The records are frozen, so equal tuples mean equal inputs; the same objects compare by identity first.
-    """
-    return (
-        tuple(project.services),
-        tuple(project.dashboards),
-        tuple(project.backends.items()),
-        len(project.groups),
-    )
-
-
-def remember_compiled(project, ctx: Context, compiled: dict) -> None:
-    """Keep what check_dashboards built, so compile_project of the same project does not build it again."""
-    _last[:] = [_Compiled(project=project, inputs=_inputs(project), ctx=ctx, compiled=compiled)]
-
-
-def compile_project(project) -> tuple[Context, dict]:
-    """{output path: (dashboard model, Grafana JSON dict)} for every dashboard of the project."""
-    if _last and _last[0].project is project and _last[0].inputs == _inputs(project):
-        return _last[0].ctx, _last[0].compiled
-    dashes = project_dashboards(project)
+def compile_dashboards(project: Any, groups: list[RuleGroup]) -> DashboardBuild:
+    """Build every dashboard of the project once; groups are all its rule groups (the presets read the
+    series they record)."""
+    written = project.dashboards
+    dashes = project_dashboards(project, groups, written)
     ctx = context_for(project, dashes)
-    # A referenced Grafana export (spec.file) is rendered as it is: its identity is the user's.
-    return ctx, {
-        dashboard_path(d): (d, d.imported if d.imported is not None else compile_dashboard(ctx, d)) for d in dashes
-    }
+    return DashboardBuild(ctx=ctx, written=written, dashboards=[_built(ctx, d) for d in dashes])
 
 
-def provisioning(dashes: list[Dashboard]) -> dict:
+def provisioning(dashes: list[Dashboard]) -> dict[str, Any]:
     """Grafana's dashboard provisioning config: one file provider per folder."""
     folders = sorted({folder_dir(d.folder): d.folder for d in dashes}.items())
     return {

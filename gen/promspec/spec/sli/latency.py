@@ -22,7 +22,7 @@ from .base import (
 
 
 def schema() -> dict[str, Any]:
-    from .. import schemas  # at call time: schemas.py assembles the SLI schema from this table
+    from .. import schema_parts as schemas  # at call time: schema_parts.py assembles the SLI schema from this table
 
     return {
         "latency": schemas._object(

@@ -35,7 +35,7 @@ PROBE_BACKEND = "probe"
 
 
 def schema() -> dict[str, Any]:
-    from .. import schemas  # at call time: schemas.py assembles the SLI schema from this table
+    from .. import schema_parts as schemas  # at call time: schema_parts.py assembles the SLI schema from this table
 
     return {
         "probe": {**schemas.NAME, "x-expected": "a Probe's name (availability), or an LLM probe target with signal"}
