@@ -66,7 +66,7 @@ def test_nothing_useful_counts_generated_rules():
 
 
 def test_the_output_table_names_each_owned_directory_once_in_order():
-    assert ROOTS == ["rules", "prometheus", "dashboards", "alertmanager", "kubernetes", "blackbox"]
+    assert ROOTS == ["rules", "prometheus", "dashboards", "alertmanager", "kubernetes", "blackbox", "fleet"]
     assert len({id(o.render) for o in OUTPUTS}) == len(OUTPUTS)  # no renderer listed twice
 
 
@@ -78,7 +78,7 @@ def test_every_output_writes_only_under_its_root():
 
 def test_the_check_tables_are_explicit_and_model_checks_come_first():
     assert [c.name for c in MODEL_CHECKS] == ["alert kinds", "notifications", "settings credentials", "slurm nodelists"]
-    assert [c.name for c in OUTPUT_CHECKS] == ["rules", "dashboards"]
+    assert [c.name for c in OUTPUT_CHECKS] == ["rules", "dashboards", "fleet topology"]
 
 
 def test_schemas_are_assembled_without_patching_the_fragments():
@@ -100,6 +100,7 @@ def test_schemas_are_assembled_without_patching_the_fragments():
         "Dashboard",
         "Notifications",
         "Probe",
+        "Topology",
     }
     # The fragments stay as written: the feature modules that import them see no later patch.
     assert not hasattr(schema_parts, "ALERT_GROUP") and not hasattr(schema_parts, "SETTINGS")

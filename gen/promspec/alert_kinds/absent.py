@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from ..compile.promql import selector as label_selector
-from .base import AlertKindDef, Defaults, Fragment, KindSchema, PromtoolCases, Spec, error, selector
+from .base import AlertKindDef, Defaults, Fragment, KindSchema, PromtoolCases, Spec, error, series_selector
 from .promtool_cases import Labels, Tester, const, groups, series_labels
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ def cases(alert: Alert, a: Absent, interval: float) -> PromtoolCases:
         metric = a.metric or ""
         up = series_labels(metric)
         absent_labels = {k: v for k, v in up.items() if k != "__name__"}
-        for m in selector(metric).matchers.matchers:
+        for m in series_selector(metric).matchers.matchers:
             if m.op != pp.MatchOp.Equal:  # absent() keeps only equality matchers' labels
                 absent_labels.pop(m.name, None)
         plans = [("fires when the series is gone", None, absent_labels), ("stays quiet while it exists", 1, None)]

@@ -121,7 +121,7 @@ def number(value: object) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
-def selector(expr: str) -> Any:
+def series_selector(expr: str) -> Any:
     """The VectorSelector node when expr is a plain series selector (no offset/@), else None."""
     import promql_parser as pp
 
@@ -150,7 +150,7 @@ def operand(expr: str) -> str:
 def range_of(expr: str, window: str, offset: str = "") -> str:
     """A range vector over expr: a plain range selector for a series, a subquery for an expression."""
     tail = f" offset {offset}" if offset else ""
-    if selector(expr) is not None:
+    if series_selector(expr) is not None:
         return f"{expr.strip()}[{window}]{tail}"
     return f"({expr.strip()})[{window}:{SUBQUERY_STEP}]{tail}"
 

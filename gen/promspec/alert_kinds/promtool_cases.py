@@ -11,7 +11,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from ..compile.promql import format_duration, parse_duration, quote
-from .base import Condition, PromtoolCases, number, selector
+from .base import Condition, PromtoolCases, number, series_selector
 
 if TYPE_CHECKING:
     from ..spec.model import Alert
@@ -32,7 +32,7 @@ def series_labels(expr: str) -> Labels:
     """Labels (with __name__) of a series that the selector expr matches; Untestable when unsure."""
     import promql_parser as pp
 
-    node = selector(expr)
+    node = series_selector(expr)
     if node is None:
         raise Untestable("its metric is an expression, not a series selector")
     labels = {"__name__": node.name} if node.name else {}

@@ -35,7 +35,7 @@ class CollectError(Exception):
 
 
 @dataclass
-class Query:
+class SeriesQuery:
     """One series to export: a recorded series, an alert expression or a dashboard query."""
 
     name: str
@@ -73,25 +73,25 @@ def _walk_exprs(node, found: list) -> None:
             _walk_exprs(value, found)
 
 
-def collect_queries(build: Build, step: float, window: float) -> tuple[list[Query], list[dict]]:
+def collect_queries(build: Build, step: float, window: float) -> tuple[list[SeriesQuery], list[dict]]:
     """(queries, skipped) from the specs' Build: recorded series, alert expressions, dashboard queries
     (the rule files and dashboard JSON generate writes, read from the Build rather than from their bytes)."""
     from ..compile.promql import PromQLError, parse
 
-    records: dict[str, Query] = {}
-    alerts: dict[str, Query] = {}
-    charts: dict[str, Query] = {}
+    records: dict[str, SeriesQuery] = {}
+    alerts: dict[str, SeriesQuery] = {}
+    charts: dict[str, SeriesQuery] = {}
     skipped: list[dict] = []
     for path, rule_file in sorted(build.rule_files.items()):
         for group in rule_file.content.get("groups", []):
             for rule in group.get("rules", []):
                 if "record" in rule:
-                    records.setdefault(rule["record"], Query(rule["record"], rule["record"], "record", path))
+                    records.setdefault(rule["record"], SeriesQuery(rule["record"], rule["record"], "record", path))
                 else:
                     name = rule["alert"]
                     while name in alerts and alerts[name].expr != rule["expr"]:
                         name += "_"
-                    alerts.setdefault(name, Query(name, rule["expr"], "alert", path))
+                    alerts.setdefault(name, SeriesQuery(name, rule["expr"], "alert", path))
     for path, (_model, dash) in sorted(build.dashboards.rendered().items()):
         found: list = []
         _walk_exprs(dash.get("panels", []), found)
@@ -103,7 +103,7 @@ def collect_queries(build: Build, step: float, window: float) -> tuple[list[Quer
             except PromQLError as exc:
                 skipped.append({"name": name, "query": expr, "reason": f"not PromQL after variables: {exc}"})
                 continue
-            charts.setdefault(text, Query(name, text, "dashboard", path))
+            charts.setdefault(text, SeriesQuery(name, text, "dashboard", path))
     seen_exprs = {q.expr for q in list(records.values()) + list(alerts.values())}
     queries = (
         [records[k] for k in sorted(records)]
@@ -136,7 +136,7 @@ def _number(ts: float) -> str:
     return repr(int(ts)) if float(ts).is_integer() else repr(float(ts))
 
 
-def _artifacts(query: Query, series: list[dict], run_id: str) -> tuple[bytes, bytes, int]:
+def _artifacts(query: SeriesQuery, series: list[dict], run_id: str) -> tuple[bytes, bytes, int]:
     """(CSV, JSON, rows) of one query: one CSV row per sample; label columns are the union, sorted."""
     series = sorted(series, key=lambda s: sorted(s["metric"].items()))
     labels = sorted({k for s in series for k in s["metric"]})
@@ -165,7 +165,7 @@ def _merge(parts: list[list[dict]]) -> list[dict]:
 
 def collect(
     url: str,
-    queries: list[Query],
+    queries: list[SeriesQuery],
     skipped: list[dict],
     start: float,
     end: float,

@@ -15,8 +15,7 @@ from ..catalog.backends import Backend, Variant, underscored
 from ..spec.services import SHORT_WINDOW, Service, selector
 from .collect import _merge, _number, chunks
 from .http import request_with_retries
-from .status import SLO as StatusSLO
-from .status import Tier as StatusTier
+from .status import StatusSLO, StatusTier
 
 # promspec-exporter's GPU series (specs/catalog/exporter.yml); a GPU is keyed by instance and gpu.
 GPU_METRICS = {
@@ -159,10 +158,20 @@ def status_slos(project, services: tuple = (), own_series: bool = False) -> tupl
             if own_series and slo.conventions != "promspec":
                 continue
             tiers = [
-                StatusTier(t.name, t.severity, t.long, t.short, float(slo.factor(t))) for t in slo.tiers if t.enabled
+                StatusTier(name=t.name, severity=t.severity, long=t.long, short=t.short, factor=float(slo.factor(t)))
+                for t in slo.tiers
+                if t.enabled
             ]
             out.append(
-                StatusSLO(slo.id, slo.service, slo.name, slo.objective_text, slo.window, tiers, float(slo.budget))
+                StatusSLO(
+                    slo_id=slo.id,
+                    service=slo.service,
+                    slo=slo.name,
+                    objective=slo.objective_text,
+                    window=slo.window,
+                    tiers=tiers,
+                    budget=float(slo.budget),
+                )
             )
             windows.update(_windows_needed(slo))
     return sorted(out, key=lambda s: (s.service, s.slo, s.slo_id)), sorted(windows, key=parse_duration)

@@ -14,8 +14,8 @@ from ..spec.model import format_duration
 from .http import base_url, query_result, request
 
 
-@dataclass
-class Tier:
+@dataclass(frozen=True, kw_only=True)
+class StatusTier:
     """A burn-rate alert tier of an SLO, as its rule says."""
 
     name: str
@@ -25,17 +25,17 @@ class Tier:
     factor: float | None = None
 
 
-@dataclass
-class SLO:
-    """An SLO as the rendered rules declare it (slo:info and the burn alerts)."""
+@dataclass(frozen=True, kw_only=True)
+class StatusSLO:
+    """An SLO as `promspec status` queries it: built from the model's SLO (ops/live.py status_slos)."""
 
     slo_id: str
     service: str
     slo: str
     objective: str = ""
     window: str = ""
-    tiers: list = field(default_factory=list)
-    budget: float | None = None  # the error budget the burn alerts divide by, as written in them
+    tiers: list[StatusTier] = field(default_factory=list)
+    budget: float | None = None  # the error budget the burn alerts divide by
 
 
 def _instant(server: str, expr: str, at: float | None) -> list[dict]:
@@ -75,7 +75,7 @@ def _burn_rate(ratio: float | None, budget: float | None) -> float | None:
     return ratio / budget
 
 
-def status(url: str, slos: list[SLO], windows: list[str], at: float | None = None) -> dict:
+def status(url: str, slos: list[StatusSLO], windows: list[str], at: float | None = None) -> dict:
     """Live values of every SLO: {prometheus, time, slos: [...]}; a missing series is None."""
     server = base_url(url)
     values = {name: _by_slo(_instant(server, expr, at)) for name, expr in queries(windows).items()}

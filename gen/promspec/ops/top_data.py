@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 
 from .http import APIError, base_url, request
 from .live import ServicePlan, _float, gpu_queries, host_of, quantile_expr, range_query
-from .status import SLO as StatusSLO
-from .status import status
+from .status import StatusSLO, status
 
 SPARK_SIGNALS = ("request_rate", "error_ratio", "ttft_p95", "inter_token_latency_p95", "queue", "kv_cache")
 # The fields the services list shows: only their absence is worth a word on the status line.

@@ -216,7 +216,7 @@ def _variable(raw: str | Mapping[str, Any], ref: Ref) -> Variable:
     )
 
 
-def build_dashboard(doc: Document) -> Dashboard:
+def dashboard_from_document(doc: Document) -> Dashboard:
     """A Dashboard document as a model object (schema-valid input)."""
     spec = doc.data["spec"]
     meta = doc.data["metadata"]
@@ -277,7 +277,7 @@ def _exported(doc: Document, spec: Mapping[str, Any], meta: Mapping[str, Any], r
 
 def spec_dashboards(docs: list[Document]) -> list[Dashboard]:
     """The model of every Dashboard document, in document order."""
-    return [build_dashboard(doc) for doc in docs]
+    return [dashboard_from_document(doc) for doc in docs]
 
 
 def build_project_dashboards(project: Project) -> None:
