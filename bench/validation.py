@@ -25,8 +25,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from machine import interleaved, load_now, print_machine, ratios, spread
 
 from promspec.diagnostics import Report
-from promspec.spec import validate
-from promspec.spec.loader import Document, load_paths, parse_text
+from promspec.model import validate
+from promspec.model.loader import Document, load_paths, parse_text
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

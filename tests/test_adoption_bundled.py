@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from promspec.catalog.bundled import BUNDLED_DIR, bundled_backends
+from promspec.backends.bundled import BUNDLED_DIR, bundled_backends
 from promspec.diagnostics import SpecError
 from promspec.pipeline import load_build, load_project
 

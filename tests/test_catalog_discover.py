@@ -13,7 +13,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from promspec.catalog.discover import Metric, changes, parse_exposition
+from promspec.backends.discover import Metric, changes, parse_exposition
 from promspec.cli import cli
 
 from conftest import REPO, free_port, http_json
@@ -80,7 +80,7 @@ def test_text_format_families():
 
 
 def test_a_malformed_line_is_an_error_with_its_line_number():
-    from promspec.catalog.discover import DiscoverError
+    from promspec.backends.discover import DiscoverError
 
     with pytest.raises(DiscoverError, match=r"line 2: cannot parse the labels"):
         parse_exposition("# TYPE a gauge\na{b=1} 2\n")

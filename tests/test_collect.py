@@ -295,7 +295,7 @@ def test_disk_full_leaves_the_previous_export(world, tmp_path):
 
 
 def test_bundled_specs_export_records_alerts_and_dashboard_queries():
-    from promspec.ops.collect import collect_queries
+    from promspec.live.collect import collect_queries
     from promspec.pipeline import load_build
 
     build, _ = load_build([os.path.join(os.path.dirname(os.path.dirname(__file__)), "specs")], env={})

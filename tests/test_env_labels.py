@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from promspec.diagnostics import Report
-from promspec.spec.model import Settings, apply_env
+from promspec.model.project import Settings, apply_env
 
 
 def _labels(text: str) -> tuple[dict, list[str]]:

@@ -89,7 +89,7 @@ def test_init_then_generate_then_check_passes(tmp_path):
 
 
 def test_every_bundled_engine_scaffolds_valid_specs(tmp_path):
-    from promspec.catalog.bundled import bundled_backends
+    from promspec.backends.bundled import bundled_backends
 
     engines = list(bundled_backends())
     result = _init(str(tmp_path), *[a for e in engines for a in ("--engine", e)])

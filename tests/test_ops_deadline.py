@@ -11,8 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from promspec.ops import http
-from promspec.ops.http import APIError, overall_deadline, query_result, request
+from promspec.live import http
+from promspec.live.http import APIError, overall_deadline, query_result, request
 
 from conftest import run_promspec
 

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from promspec.ops.report_pdf import pin_dates
+from promspec.live.report_pdf import pin_dates
 
 from conftest import REPO, PrometheusServer, free_port, run_promspec
 from ops_backfill import backfill
@@ -286,7 +286,7 @@ def test_bad_input_is_a_clear_error(world, tmp_path):
 
 
 def test_alert_episodes_from_sample_times():
-    from promspec.ops.report import episodes
+    from promspec.live.report import episodes
 
     runs, seconds = episodes([100.0, 130.0, 160.0, 1000.0, 1030.0])
     assert runs == [(100.0, 160.0), (1000.0, 1030.0)] and seconds == 90 + 60

@@ -177,7 +177,7 @@ def test_env_overrides_win_over_settings(tmp_path):
 
 
 def test_many_documents_take_the_fast_schema_check_and_keep_the_same_errors(tmp_path):
-    from promspec.spec.validate import FAST_CHECK_FROM
+    from promspec.model.validate import FAST_CHECK_FROM
 
     docs = [
         f"apiVersion: promspec/v1\nkind: AlertGroup\nmetadata: {{name: g{i}}}\n"
@@ -194,8 +194,8 @@ def test_many_documents_take_the_fast_schema_check_and_keep_the_same_errors(tmp_
 def test_the_fast_schema_check_is_compiled_only_from_the_count_where_it_pays():
     """Compiling Service's schema costs more than jsonschema on 50 Services; Catalog's pays at 50."""
     from promspec.diagnostics import Report
-    from promspec.spec.loader import parse_text
-    from promspec.spec.validate import _fast_checks
+    from promspec.model.loader import parse_text
+    from promspec.model.validate import _fast_checks
 
     def docs(kind: str, n: int) -> list:
         text = "---\n".join(f"apiVersion: promspec/v1\nkind: {kind}\nmetadata: {{name: d{i}}}\n" for i in range(n))

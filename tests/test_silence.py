@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from promspec.ops.silences import check_silence_matchers, parse_matcher
+from promspec.live.silences import check_silence_matchers, parse_matcher
 
 from conftest import free_port, run_promspec
 from ops_servers import AlertmanagerServer, wait_for

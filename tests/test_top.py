@@ -158,7 +158,7 @@ def world(tmp_path_factory):
 
 
 def _model(specs: str):
-    from promspec.ops.live import plans, status_slos
+    from promspec.live.queries import plans, status_slos
     from promspec.pipeline import load_project
 
     project, _report = load_project((specs,))
@@ -198,7 +198,7 @@ def _rows(table) -> list[list[str]]:
 
 
 def _app(world, url=None):
-    from promspec.ops.top import TopApp
+    from promspec.live.top import TopApp
 
     plans, slos, windows = _model(world["specs"])
     return TopApp(url=url or world["prom"].url, plans=plans, slos=slos, windows=windows, interval=60, at=world["time"])
@@ -416,8 +416,8 @@ spec:
         time.sleep(3)
         world = {"prom": prom, "time": round(time.time() - 3, 3)}  # every sample before it is in
 
-        from promspec.ops.live import plans, status_slos
-        from promspec.ops.top import TopApp
+        from promspec.live.queries import plans, status_slos
+        from promspec.live.top import TopApp
         from promspec.pipeline import load_project
 
         project, _ = load_project((str(specs),))
@@ -498,7 +498,7 @@ spec:
 def test_queries_come_from_the_backend_adapter(tmp_path):
     """The engine version picks the metric names (vLLM 0.10: time_per_output_token, gpu_cache_usage), the
     selector's `model` becomes the engine's model label, and colons_as_underscores renames."""
-    from promspec.ops.live import plans
+    from promspec.live.queries import plans
 
     shutil.copy(os.path.join(REPO, "specs", "backends", "vllm.yml"), tmp_path)
     (tmp_path / "s.yml").write_text("""\
@@ -529,8 +529,8 @@ spec:
 
 
 def test_sort_and_filter_keep_missing_values_last():
-    from promspec.ops import top_view as view
-    from promspec.ops.top_data import ServiceRow, Snapshot
+    from promspec.live import top_view as view
+    from promspec.live.top_data import ServiceRow, Snapshot
 
     snap = Snapshot(
         prometheus="http://127.0.0.1:1",

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from .ops_cli import register_ops  # light: os, re and click only, like this module
+from .live_cli import register_ops  # light: os, re and click only, like this module
 
 DEFAULT_SPECS = "specs"
 
@@ -61,7 +61,7 @@ def _recover_output(directory: str) -> None:
 )
 def cli(jpath) -> None:
     """Compile monitoring specs into Prometheus rules, scrape configs and more."""
-    if jpath:  # read by spec/jsonnet_eval.py, which evaluates each Jsonnet spec in a child process
+    if jpath:  # read by model/jsonnet_eval.py, which evaluates each Jsonnet spec in a child process
         previous = os.environ.get("PROMSPEC_JSONNET_PATH", "")
         os.environ["PROMSPEC_JSONNET_PATH"] = os.pathsep.join([*map(os.path.abspath, jpath), previous]).strip(
             os.pathsep
@@ -223,9 +223,9 @@ def check(paths, dashboards, lenient) -> None:
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 when the files differ.")
 def schema(output, check) -> None:
     """Write the JSON Schema of every spec kind (for editor autocompletion)."""
+    from .model.schemas import all_schemas
     from .render.tree import ForeignFileError, diff_tree, write_tree
     from .render.yamlout import dump_json
-    from .spec.schemas import all_schemas
 
     root = os.path.basename(os.path.normpath(output))
     parent = os.path.dirname(os.path.normpath(output)) or "."
@@ -269,9 +269,9 @@ def import_(fmt, files, output, conventions, strict) -> None:
         import_documents,
         recorded_series,
     )
+    from .model.loader import load_paths
+    from .model.validate import validate_documents
     from .render.yamlout import dump_yaml
-    from .spec.loader import load_paths
-    from .spec.validate import validate_documents
 
     if conventions == "promspec" and fmt != "sloth":
         _fail(f"--conventions promspec applies to Sloth input; {fmt} input is imported as it renders today")
@@ -449,7 +449,7 @@ def preview(dashboard, output, prometheus_url, specs, time_range, width) -> None
 )
 def init(directory, engines) -> None:
     """Scaffold a monitoring repository in DIRECTORY: specs, Makefile, CI and pre-commit config."""
-    from .catalog.bundled import bundled_backends
+    from .backends.bundled import bundled_backends
     from .render.tree import write_file
     from .scaffold import has_slos, plan_engines, scaffold
 
@@ -514,7 +514,7 @@ DISCOVERED_BY = "by `promspec catalog discover`"
 )
 def catalog_discover(source, is_prometheus, match, name, output, against) -> None:
     """Build a Catalog spec from SOURCE: a /metrics URL (text or OpenMetrics), or a Prometheus with --prometheus."""
-    from .catalog.discover import (
+    from .backends.discover import (
         DiscoverError,
         catalog_document,
         changes,
@@ -557,9 +557,9 @@ def catalog_discover(source, is_prometheus, match, name, output, against) -> Non
 def _catalog_file(path: str, replacing: bool) -> list:
     """The metrics of the Catalog documents in a file; exits 1 when it holds none, or when replacing
     a file that discover did not write (that would lose a hand-written catalog's comments and choices)."""
-    from .catalog.discover import catalog_metrics
+    from .backends.discover import catalog_metrics
     from .diagnostics import Report
-    from .spec.loader import load_file
+    from .model.loader import load_file
 
     report = Report()
     docs = [d for d in load_file(path, report) if d.kind == "Catalog"]
@@ -576,7 +576,7 @@ def _catalog_file(path: str, replacing: bool) -> list:
 
 def _live_model(specs: tuple, services: tuple):
     """(project, plans, SLOs, windows) of the specs for top/report; exit 1 when a named service is unknown."""
-    from .ops.live import plans, status_slos
+    from .live.queries import plans, status_slos
 
     project = _load(specs)
     known = sorted(s.name for s in project.services)
@@ -606,14 +606,14 @@ def _live_model(specs: tuple, services: tuple):
 )
 def top(specs, url, services, interval) -> None:
     """A live terminal dashboard: services, SLOs, alerts and GPUs (keys: / filter, o sort, g GPUs, q quit)."""
-    from .ops.http import APIError, base_url
+    from .live.http import APIError, base_url
 
     try:
         base_url(url)
     except APIError as exc:
         _fail(str(exc))
     _project, found, slos, windows = _live_model(specs, services)
-    from .ops.top import (
+    from .live.top import (
         TopApp,  # Textual loads here only, so `promspec --help` stays fast
     )
 
@@ -640,8 +640,8 @@ def report(specs, url, start, end, services, output, fmt) -> None:
     """An SLO report over a period: attainment, budget, burn-down, worst windows, traffic, alerts, GPUs."""
     import time
 
-    from .ops.http import APIError, base_url
-    from .ops.times import parse_time
+    from .live.http import APIError, base_url
+    from .live.times import parse_time
 
     fmt = fmt or {".html": "html", ".htm": "html", ".pdf": "pdf", ".json": "json"}.get(
         os.path.splitext(output)[1].lower(), ""
@@ -657,7 +657,7 @@ def report(specs, url, start, end, services, output, fmt) -> None:
     if t1 <= t0:
         _fail(f"--to ({end}) must be after --from ({start})")
     project, found, _slos, _windows = _live_model(specs, services)
-    from .ops.report import ReportError, build_report, write_report
+    from .live.report import ReportError, build_report, write_report
 
     model_slos = [slo for s in project.services if not services or s.name in services for slo in s.slos]
     try:
@@ -670,7 +670,7 @@ def report(specs, url, start, end, services, output, fmt) -> None:
     click.echo(f"wrote {output} ({len(data['slos'])} SLOs, {len(data['services'])} services)", err=True)
 
 
-# Operations commands (silence, stack, status, collect, render slurm) live in ops_cli.py.
+# Operations commands (silence, stack, status, collect, render slurm) live in live_cli.py.
 register_ops(cli, _fail, _load, _load_build)
 
 

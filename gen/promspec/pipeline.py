@@ -17,9 +17,9 @@ from .check.slurm import check_nodelists
 from .compile.build import Build, compile_build
 from .diagnostics import Report
 from .fleet.render import check_topology
-from .spec.loader import load_paths
-from .spec.model import Project, build_project
-from .spec.validate import validate_documents
+from .model.loader import load_paths
+from .model.project import Project, build_project
+from .model.validate import validate_documents
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,7 +46,7 @@ def _check_rules(build: Build, report: Report) -> None:
     """
     from .check.semantic import check_project
     from .check.tools import locate_parse_errors
-    from .spec.rule_files import PassthroughGroup, demote_uncatalogued
+    from .model.rule_files import PassthroughGroup, demote_uncatalogued
 
     check_project(build.project, build.rule_groups, report, locate=locate_parse_errors)
     # Adopted rule files keep their identity: what they read that no catalog knows is a warning, not an error.
@@ -76,14 +76,14 @@ def load_model(
     report: Report | None = None,
 ) -> tuple[Project, Report]:
     """Files -> documents -> schema -> model; raises SpecError with every problem found so far."""
-    from .catalog.bundled import with_bundled_backends
+    from .backends.bundled import with_bundled_backends
     from .compile.probes_project import attach_probes
     from .importers import convert_foreign
-    from .spec.dashboard_files import attach_exports, without_exports
-    from .spec.dashboards import build_project_dashboards
-    from .spec.probes import build_project_probes
-    from .spec.rule_files import check_rule_document, passthrough_groups, split_rule_documents
-    from .spec.services import build_services
+    from .model.dashboard_files import attach_exports, without_exports
+    from .model.dashboards import build_project_dashboards
+    from .model.probes import build_project_probes
+    from .model.rule_files import check_rule_document, passthrough_groups, split_rule_documents
+    from .model.services import build_services
 
     report = report or Report()
     docs = convert_foreign(load_paths(list(paths), report), report)

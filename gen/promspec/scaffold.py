@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .catalog.backends import Backend, build_backend
-from .catalog.bundled import bundled_backends
+from .backends.adapter import Backend, build_backend
+from .backends.bundled import bundled_backends
 from .diagnostics import Report
-from .spec.loader import load_file
-from .spec.model import format_duration
+from .model.loader import load_file
+from .model.project import format_duration
 
 # The TTFT target a new user most often starts from; the nearest bucket bound of the engine is used.
 TTFT_TARGET_S = 0.5

@@ -19,8 +19,8 @@ from promspec.alert_kinds.compound import Compound
 from promspec.alert_kinds.promtool_cases import Untestable
 from promspec.alert_kinds.threshold import Threshold
 from promspec.diagnostics import Report
-from promspec.spec.loader import Document
-from promspec.spec.model import Alert, Ref
+from promspec.model.loader import Document
+from promspec.model.project import Alert, Ref
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[2] / "gen" / "promspec"
 REF = Ref(doc=Document(file="specs/a.yml", index=0, data={}, source="specs/a.yml"), path=("spec", "alerts", 0))
@@ -180,7 +180,7 @@ def test_anomaly_cases_are_long_and_an_expression_metric_is_untestable():
 
 
 def test_the_table_names_each_kind_after_its_record_and_feeds_the_schema():
-    from promspec.spec.schemas import SPECS
+    from promspec.model.schemas import SPECS
 
     for name, kind in KINDS.items():
         assert kind.name == name and kind.record.__dataclass_params__.frozen  # type: ignore[attr-defined]
@@ -203,7 +203,7 @@ def _imports(path: pathlib.Path) -> set[str]:
 
 
 def test_the_model_layer_never_imports_the_alert_compilers_and_kinds_import_no_compile_module_but_promql():
-    for path in sorted((PACKAGE / "spec").glob("*.py")):
+    for path in sorted((PACKAGE / "model").glob("*.py")):
         assert not {m for m in _imports(path) if m.startswith("promspec.compile.alert")}, path
     for path in sorted((PACKAGE / "alert_kinds").glob("*.py")):
         compiled = {m for m in _imports(path) if m.startswith("promspec.compile")}
@@ -211,7 +211,7 @@ def test_the_model_layer_never_imports_the_alert_compilers_and_kinds_import_no_c
 
 
 def _model_alert(**fields: object) -> Alert:
-    from promspec.spec.model import build_project
+    from promspec.model.project import build_project
 
     alert = {"name": "A", "kind": "threshold", "metric": "q", "operator": ">", "value": 1, **fields}
     data = {"apiVersion": "promspec/v1", "kind": "AlertGroup", "metadata": {"name": "g"}, "spec": {"alerts": [alert]}}

@@ -8,10 +8,10 @@ from promspec.compile.build import Build
 from promspec.compile.dashboards.compiler import Context
 from promspec.compile.dashboards.project import DashboardBuild
 from promspec.compile.rules import rule_files
+from promspec.model.loader import Document
+from promspec.model.project import Alert, Project, RecordingRule, Ref, RuleGroup
 from promspec.pipeline import MODEL_CHECKS, OUTPUT_CHECKS
 from promspec.render.outputs import OUTPUTS, ROOTS, nothing_useful, render_build
-from promspec.spec.loader import Document
-from promspec.spec.model import Alert, Project, RecordingRule, Ref, RuleGroup
 
 
 def _ref(source: str) -> Ref:
@@ -82,8 +82,8 @@ def test_the_check_tables_are_explicit_and_model_checks_come_first():
 
 
 def test_schemas_are_assembled_without_patching_the_fragments():
-    from promspec.spec import schema_parts, schemas
-    from promspec.spec.ops_schema import ALERT_KINDS, SCRAPE_JOB_FIELDS, SETTINGS_FIELDS
+    from promspec.model import schema_parts, schemas
+    from promspec.model.ops_schema import ALERT_KINDS, SCRAPE_JOB_FIELDS, SETTINGS_FIELDS
 
     assert schemas.ALERT_GROUP["properties"]["alerts"]["items"] is ALERT_KINDS
     assert set(SETTINGS_FIELDS) <= set(schemas.SETTINGS["properties"])

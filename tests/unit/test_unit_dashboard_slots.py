@@ -6,9 +6,9 @@ Built from records in Python; the oracle is Grafana's 24-column grid written out
 from __future__ import annotations
 
 from promspec.compile.dashboards.compiler import layout, panel_ids
-from promspec.spec.dashboards import Dashboard, Panel, Row, Slot
-from promspec.spec.loader import Document
-from promspec.spec.model import Ref
+from promspec.model.dashboards import Dashboard, Panel, Row, Slot
+from promspec.model.loader import Document
+from promspec.model.project import Ref
 
 REF = Ref(Document(file="d.yml", index=0, data={}), ("spec",))
 

@@ -6,7 +6,7 @@ import pytest
 
 from promspec.diagnostics import Report, SpecError
 from promspec.importers import IMPORTERS, convert_foreign, import_documents
-from promspec.spec.loader import Document
+from promspec.model.loader import Document
 
 PYRRA = {
     "apiVersion": "pyrra.dev/v1alpha1",

@@ -14,8 +14,16 @@ from promspec.compile.remote_write import remote_write_configs
 from promspec.compile.scrape import scrape_config
 from promspec.compile.slurm import slurm_jobs
 from promspec.diagnostics import Report
-from promspec.spec.loader import Document
-from promspec.spec.model import (
+from promspec.model.loader import Document
+from promspec.model.notifications import (
+    Escalation,
+    InhibitRule,
+    Integration,
+    Notifications,
+    Receiver,
+    Route,
+)
+from promspec.model.project import (
     Alert,
     BasicAuth,
     KubernetesMonitor,
@@ -31,18 +39,10 @@ from promspec.spec.model import (
     apply_env,
     build_project,
 )
-from promspec.spec.notifications import (
-    Escalation,
-    InhibitRule,
-    Integration,
-    Notifications,
-    Receiver,
-    Route,
-)
 
 
 def _ref(path: tuple = ("spec",), source: str = "specs/ops.yml"):
-    from promspec.spec.model import Ref
+    from promspec.model.project import Ref
 
     return Ref(doc=Document(file=source, index=0, data={}, source=source), path=path)
 
@@ -82,7 +82,7 @@ def test_slurm_jobs_come_from_the_modelled_nodelist_not_the_document():
 
 def test_a_bad_nodelist_is_reported_from_the_model():
     doc = Document(file="specs/t.yml", index=0, data={}, source="specs/t.yml")
-    from promspec.spec.model import Ref
+    from promspec.model.project import Ref
 
     slurm = SlurmNodes(nodelist="gpu[3-1]", port=9400, ref=Ref(doc, ("spec", "jobs", 0, "slurm")))
     report = Report()

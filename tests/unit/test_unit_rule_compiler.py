@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from promspec.compile.rules import alert_rule, group_dict, rule_file_name, rule_files
-from promspec.spec.loader import Document
-from promspec.spec.model import Alert, RecordingRule, Ref, RuleGroup
+from promspec.model.loader import Document
+from promspec.model.project import Alert, RecordingRule, Ref, RuleGroup
 
 
 def _ref(source: str = "specs/llm.yml") -> Ref:

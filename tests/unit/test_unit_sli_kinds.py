@@ -1,4 +1,4 @@
-"""SLI kinds (spec/sli/), built from records in Python: one kind per SLI field, dispatched by SLI_KINDS.
+"""SLI kinds (model/sli/), built from records in Python: one kind per SLI field, dispatched by SLI_KINDS.
 
 The oracles are the PromQL an SLO of each kind must record, written out by hand here, and the error
 texts the broken-spec corpus pins for YAML input. No YAML loading and no process: the fast tier.
@@ -11,14 +11,14 @@ from typing import Any
 
 import pytest
 
-from promspec.catalog.backends import Backend, backend_from_spec
+from promspec.backends.adapter import Backend, backend_from_spec
 from promspec.diagnostics import Report, SpecError
+from promspec.model.loader import Document
+from promspec.model.project import Ref
+from promspec.model.services import Service
+from promspec.model.sli import SLI_KINDS, SLIInput, build_sli, sli_properties
+from promspec.model.sli.probe import PROBE_BACKEND, probe_backend
 from promspec.pipeline import load_project
-from promspec.spec.loader import Document
-from promspec.spec.model import Ref
-from promspec.spec.services import Service
-from promspec.spec.sli import SLI_KINDS, SLIInput, build_sli, sli_properties
-from promspec.spec.sli.probe import PROBE_BACKEND, probe_backend
 
 DOC = Document(file="svc.yml", index=0, data={})
 
@@ -198,9 +198,9 @@ def test_regression_a_probe_sli_with_a_ratio_is_an_error_not_a_silently_dropped_
 
 
 def test_the_model_holds_typed_services_probes_dashboards_and_backends_and_leaves_documents_as_written() -> None:
-    from promspec.spec.dashboards import Dashboard
-    from promspec.spec.probes import Probe
-    from promspec.spec.sli import SLI
+    from promspec.model.dashboards import Dashboard
+    from promspec.model.probes import Probe
+    from promspec.model.sli import SLI
 
     project, _report = load_project(["tests/fixtures/probes"], env={})
     assert project.services and all(isinstance(s, Service) for s in project.services)

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from promspec.compile.slo import alert_group, burn_alert, recording_groups, slo_groups
-from promspec.spec.loader import Document
-from promspec.spec.model import Alert, RecordingRule, Ref
-from promspec.spec.services import SLO, TIERS, Tier
-from promspec.spec.sli import SLI
+from promspec.model.loader import Document
+from promspec.model.project import Alert, RecordingRule, Ref
+from promspec.model.services import SLO, TIERS, Tier
+from promspec.model.sli import SLI
 
 HOUR = 3600
 DAY = 24 * HOUR

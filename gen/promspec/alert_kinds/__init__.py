@@ -4,7 +4,7 @@ One module per kind, each exposing KIND (an AlertKindDef: schema, build, check, 
 promtool cases); KINDS below is the one table of them. To add a kind: write its module after
 threshold.py, add its record to AlertKind and its KIND to KINDS (docs/ARCHITECTURE.md walks through it).
 
-The model (spec/model.py) builds an alert's kind record with build_kind() and takes its expression,
+The model (model/project.py) builds an alert's kind record with build_kind() and takes its expression,
 summary and `for` from kind_defaults(); checks, rule rendering and test generation read the record.
 """
 
@@ -17,7 +17,7 @@ from .base import AlertKindDef, Defaults, Fragment, PromtoolCases, Spec
 
 if TYPE_CHECKING:
     from ..diagnostics import Report
-    from ..spec.model import Alert, Ref
+    from ..model.project import Alert, Ref
 
 # The tagged union the model holds on Alert.kind; each record's `kind` field names its module.
 AlertKind = threshold.Threshold | compound.Compound | anomaly.Anomaly | absent.Absent | capacity.Capacity

@@ -11,7 +11,7 @@ from .promtool_cases import Labels, Tester, const, groups, series_labels
 
 if TYPE_CHECKING:
     from ..diagnostics import Report
-    from ..spec.model import Alert, Ref
+    from ..model.project import Alert, Ref
 
 DEFAULT_FOR = "10m"  # grace period: a deploy that restarts a target should not page
 
@@ -27,7 +27,7 @@ class Absent:
 
 
 def schema() -> KindSchema:
-    from ..spec.schema_parts import PROMQL
+    from ..model.schema_parts import PROMQL
 
     return KindSchema(
         fields={

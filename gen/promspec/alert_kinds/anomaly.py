@@ -25,7 +25,7 @@ from .promtool_cases import LONG_EVAL, LONG_STEP, Case, Labels, Tester, Untestab
 
 if TYPE_CHECKING:
     from ..diagnostics import Report
-    from ..spec.model import Alert, Ref
+    from ..model.project import Alert, Ref
 
 WEEK = "1w"
 # "The same hour last week": a 1h window centred on this moment one week ago.
@@ -56,7 +56,7 @@ class Anomaly:
 
 
 def schema() -> KindSchema:
-    from ..spec.schema_parts import PROMQL, _object
+    from ..model.schema_parts import PROMQL, _object
     from .schema_parts import METRIC, label_list
 
     return KindSchema(

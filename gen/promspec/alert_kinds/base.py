@@ -1,7 +1,7 @@
 """What every alert kind shares: the records its module fills in, and the PromQL text helpers.
 
 This package is a feature slice: it imports the PromQL module, the loader's path helpers and the
-diagnostics, never the model (spec/model.py imports it to build an alert's kind) nor compile/.
+diagnostics, never the model (model/project.py imports it to build an alert's kind) nor compile/.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ..compile.promql import PromQLError, parse
-from ..spec.loader import dotted
+from ..model.loader import dotted
 
 if TYPE_CHECKING:
     from ..diagnostics import Report
-    from ..spec.model import Alert, Ref
+    from ..model.project import Alert, Ref
 
 Path = tuple[str | int, ...]  # a field path below an alert: ("all", 0, "metric")
 Spec = Mapping[str, Any]  # one alert as the schema validated it
@@ -78,7 +78,7 @@ R = TypeVar("R")
 class AlertKindDef(Generic[R]):
     """The interface every alert kind module exposes as KIND, registered in alert_kinds.KINDS.
 
-    schema: its fields (a function: the shared fragments live in spec/schemas.py, which assembles
+    schema: its fields (a function: the shared fragments live in model/schemas.py, which assembles
     the alert schema from this table while it is itself being imported).
     build: the typed record from the validated spec (no checks, nothing reported).
     check: cross-field rules JSON Schema cannot say clearly (pure; errors go to report).

@@ -11,7 +11,7 @@ from .promtool_cases import Tester, Untestable, const, for_seconds, groups, ramp
 
 if TYPE_CHECKING:
     from ..diagnostics import Report
-    from ..spec.model import Alert, Ref
+    from ..model.project import Alert, Ref
 
 DEFAULT_LOOKBACK = "1h"
 
@@ -30,7 +30,7 @@ class Capacity:
 
 
 def schema() -> KindSchema:
-    from ..spec.schema_parts import DURATION, PROMQL
+    from ..model.schema_parts import DURATION, PROMQL
 
     return KindSchema(
         fields={

@@ -11,7 +11,7 @@ from .promtool_cases import Labels, Tester, Untestable, const, fire_and_quiet, g
 
 if TYPE_CHECKING:
     from ..diagnostics import Report
-    from ..spec.model import Alert, Ref
+    from ..model.project import Alert, Ref
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -14,7 +14,7 @@ from ..compile.promql import format_duration, parse_duration, quote
 from .base import Condition, PromtoolCases, number, series_selector
 
 if TYPE_CHECKING:
-    from ..spec.model import Alert
+    from ..model.project import Alert
 
 Labels = dict[str, str]
 

@@ -1,6 +1,6 @@
 """JSON Schema fragments the alert kinds share; imported only from the kinds' schema() functions.
 
-spec/schemas.py assembles the alert schema from the kinds table while it is being imported, so this
+model/schemas.py assembles the alert schema from the kinds table while it is being imported, so this
 module reads its fragments from there lazily rather than at the kinds' import.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..spec.schema_parts import PROMQL, _object
+from ..model.schema_parts import PROMQL, _object
 
 OPERATOR: dict[str, Any] = {
     "enum": [">", ">=", "<", "<=", "==", "!="],
@@ -20,7 +20,7 @@ METRIC: dict[str, Any] = {**PROMQL, "x-expected": "a PromQL expression (a record
 
 def label_list(expected: str) -> dict[str, Any]:
     """A list of label names (PromQL on(...))."""
-    from ..spec.schema_parts import LABEL_NAME
+    from ..model.schema_parts import LABEL_NAME
 
     return {"type": "array", "items": LABEL_NAME, "minItems": 1, "uniqueItems": True, "x-expected": expected}
 

@@ -21,7 +21,7 @@ from .base import condition as build_condition
 from .promtool_cases import Tester, const, fire_and_quiet, groups, series_labels
 
 if TYPE_CHECKING:
-    from ..spec.model import Alert, Ref
+    from ..model.project import Alert, Ref
 
 
 @dataclass(frozen=True, kw_only=True)

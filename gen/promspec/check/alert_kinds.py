@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from ..alert_kinds import check_kind, kind_fragments
 from ..compile.promql import PromQLError, parse
 from ..diagnostics import Report
-from ..spec.model import Alert, Project, RecordingRule
+from ..model.project import Alert, Project, RecordingRule
 
 Rule = Alert | RecordingRule
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from ..compile.dashboards.grafana_vars import variables_used
 from ..compile.promql import PromQLError
 from ..diagnostics import did_you_mean
-from ..spec.model import RecordingRule
+from ..model.project import RecordingRule
 from .dashboards import _EXPECTED, panel_query, validate_dashboard
 
 if TYPE_CHECKING:

@@ -388,7 +388,7 @@ def _schema_message(err) -> str:
 def _positions(text: str, file: str) -> dict:
     """JSON path -> (line, col), read with the spec loader (JSON is YAML)."""
     from ..diagnostics import Report
-    from ..spec.loader import parse_text
+    from ..model.loader import parse_text
 
     try:
         docs = parse_text(text, file, Report())

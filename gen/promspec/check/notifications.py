@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..diagnostics import Report, did_you_mean
-from ..spec.loader import Document, dotted
-from ..spec.model import Project, RemoteWrite, SpecPath
-from ..spec.notifications import Integration, Notifications, Route
+from ..model.loader import Document, dotted
+from ..model.notifications import Integration, Notifications, Route
+from ..model.project import Project, RemoteWrite, SpecPath
 from .gotemplate import TemplateError, check_template, line_col
 
 PLACEHOLDER = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$")

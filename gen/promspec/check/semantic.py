@@ -6,7 +6,7 @@ import re
 
 from ..compile.promql import Analysis, PromQLError, analyse
 from ..diagnostics import Position, Report, did_you_mean
-from ..spec.model import (
+from ..model.project import (
     Alert,
     Project,
     RecordingRule,
@@ -81,7 +81,7 @@ class Universe:
 
 
 def _expr_error(report: Report, rule: Rule, field: str, message: str, expected: str, needle: str = "") -> None:
-    from ..spec.loader import dotted
+    from ..model.loader import dotted
 
     pos, path = _needle_pos(rule, field, needle)
     report.error(pos, message, dotted(path), expected)
@@ -339,7 +339,7 @@ def _check_jobs(project: Project, report: Report) -> None:
 def _report_parse_errors(failures, report: Report, locate) -> None:
     if not failures:
         return
-    from ..spec.loader import dotted
+    from ..model.loader import dotted
     from .alert_kinds import (
         parse_source,  # the field of an alert kind that fails, else expr
     )
@@ -375,7 +375,7 @@ def _template_source(rule: Alert | RecordingRule, kind: str, key: str) -> tuple:
 def _check_templates(groups: list[RuleGroup], report: Report) -> None:
     """Alert labels and annotations are Go templates: Prometheus refuses the whole rule file over one
     that does not parse (promtool too), so a stray {{ is an error here, at its place in the spec."""
-    from ..spec.loader import dotted
+    from ..model.loader import dotted
     from .gotemplate import (
         PROMETHEUS_FUNCTIONS,
         PROMETHEUS_VARIABLES,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from ..compile.slurm import NodelistError, expand_nodelist
 from ..diagnostics import Report
-from ..spec.loader import dotted
-from ..spec.model import Project
+from ..model.loader import dotted
+from ..model.project import Project
 
 
 def check_nodelists(project: Project, report: Report) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..alert_kinds import AlertKind, kind_cases
 from ..alert_kinds.promtool_cases import LONG_EVAL, Untestable
-from ..spec.model import Alert, Project, RuleGroup
+from ..model.project import Alert, Project, RuleGroup
 from .promql import format_duration, parse_duration
 from .rules import RuleFile, rule_file_name
 

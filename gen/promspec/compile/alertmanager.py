@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..spec.model import BasicAuth, Project, basic_auth_from
-from ..spec.notifications import DEFAULT_VERSION, InhibitRule, Integration, Notifications, Receiver, Route
+from ..model.notifications import DEFAULT_VERSION, InhibitRule, Integration, Notifications, Receiver, Route
+from ..model.project import BasicAuth, Project, basic_auth_from
 from .promql import quote
 
 __all__ = ["DEFAULT_VERSION", "alertmanager_config", "http_auth", "notifications_of"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..spec.model import Project, RuleGroup
+from ..model.project import Project, RuleGroup
 from .dashboards.project import DashboardBuild, compile_dashboards
 from .rules import RuleFile, rule_files
 

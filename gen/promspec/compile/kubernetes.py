@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ..spec.model import Project, ScrapeJob
+from ..model.project import Project, ScrapeJob
 from .scrape import PORT_STRIP
 
 API = "monitoring.coreos.com/v1"

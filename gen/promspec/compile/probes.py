@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ..spec.model import (
+from ..model.probes import Probe
+from ..model.project import (
     Alert,
     Catalog,
     MetricFamily,
@@ -14,7 +15,6 @@ from ..spec.model import (
     format_duration,
     parse_duration,
 )
-from ..spec.probes import Probe
 
 # The blackbox_exporter series the probe alerts and dashboard read (labels besides the target labels).
 BLACKBOX_METRICS = (

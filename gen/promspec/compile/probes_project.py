@@ -1,10 +1,10 @@
-"""Probes join the project: scrape jobs and a catalog of their series (probe SLIs: spec/sli/probe.py; the
+"""Probes join the project: scrape jobs and a catalog of their series (probe SLIs: model/sli/probe.py; the
 probes' alert groups are generated into the Build: compile/build.py)."""
 
 from __future__ import annotations
 
-from ..spec.model import Project
-from ..spec.sli.probe import LLM_HISTOGRAMS, LLM_LABELS, LLM_PREFIX, PROBE_BACKEND, llm_catalog  # noqa: F401
+from ..model.project import Project
+from ..model.sli.probe import LLM_HISTOGRAMS, LLM_LABELS, LLM_PREFIX, PROBE_BACKEND, llm_catalog  # noqa: F401
 from .probes import catalog, scrape_jobs
 
 

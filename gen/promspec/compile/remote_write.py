@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..spec.model import RemoteWrite
+from ..model.project import RemoteWrite
 from .alertmanager import http_auth
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..spec.model import Alert, RuleGroup
+from ..model.project import Alert, RuleGroup
 
 
 def alert_rule(alert: Alert) -> dict:
@@ -27,7 +27,7 @@ def alert_rule(alert: Alert) -> dict:
 
 def group_dict(group: RuleGroup) -> dict:
     """One Prometheus rule group."""
-    from ..spec.rule_files import PassthroughGroup
+    from ..model.rule_files import PassthroughGroup
 
     if isinstance(group, PassthroughGroup):  # an adopted rule file's group renders as it was written
         return group.original

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..spec.model import Project, ScrapeJob
+from ..model.project import Project, ScrapeJob
 
 PORT_STRIP = {
     "source_labels": ["__address__"],

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from ..spec.model import Alert, RecordingRule, Rule, RuleGroup, parse_duration
-from ..spec.services import SHORT_WINDOW, SLO, Tier, number_text
+from ..model.project import Alert, RecordingRule, Rule, RuleGroup, parse_duration
+from ..model.services import SHORT_WINDOW, SLO, Tier, number_text
 from .promql import selector
 
 SHORT_INTERVAL = "30s"

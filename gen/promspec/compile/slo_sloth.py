@@ -9,8 +9,8 @@ the rendering here is promspec's own.
 
 from __future__ import annotations
 
-from ..spec.model import Alert, RecordingRule, Rule, RuleGroup, parse_duration
-from ..spec.services import SLO, Tier
+from ..model.project import Alert, RecordingRule, Rule, RuleGroup, parse_duration
+from ..model.services import SLO, Tier
 
 # Every window Sloth records, whatever alerts are enabled: its dashboard reads them all.
 WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
@@ -145,7 +145,7 @@ def meta_group(slo: SLO, mode: str, spec: str) -> RuleGroup:
 
 
 def _percent(slo: SLO) -> str:
-    from ..spec.services import number_text
+    from ..model.services import number_text
 
     return number_text(slo.objective * 100)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from ..spec.model import format_duration, parse_duration
-from ..spec.services import SLO, Tier
+from ..model.project import format_duration, parse_duration
+from ..model.services import SLO, Tier
 from .promql import matcher, number_text, selector
 from .slo import alert_name, slo_labels
 

@@ -8,7 +8,7 @@ import shlex
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..spec.model import Project
+    from ..model.project import Project
 
 MAX_NODES = 100_000  # a guard against gpu[0-99999999] turning into a billion targets
 

@@ -26,8 +26,8 @@ from ..compile.slo import (
     slo_labels,
 )
 from ..diagnostics import Report
-from ..spec.model import Alert, Project, RecordingRule, Rule, RuleGroup
-from ..spec.services import SHORT_WINDOW, SLO
+from ..model.project import Alert, Project, RecordingRule, Rule, RuleGroup
+from ..model.services import SHORT_WINDOW, SLO
 from .model import Topology
 
 SLO_LABELS = ("slo_id", "slo_service", "slo")

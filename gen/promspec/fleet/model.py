@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..diagnostics import Report, did_you_mean
-from ..spec.loader import Document
-from ..spec.model import Project, Ref, ScrapeJob
+from ..model.loader import Document
+from ..model.project import Project, Ref, ScrapeJob
 
 DEFAULT_CLUSTER_LABEL = "cluster"
 DEFAULT_NAMESPACE = "promspec"

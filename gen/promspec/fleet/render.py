@@ -14,8 +14,8 @@ from ..compile.build import Build
 from ..compile.rules import group_dict, rule_file_name
 from ..compile.scrape import file_sd_files, prometheus_config
 from ..diagnostics import Report
+from ..model.project import Project, RelabelRule, RuleGroup, ScrapeJob
 from ..render.yamlout import dump_json, dump_yaml, header
-from ..spec.model import Project, RelabelRule, RuleGroup, ScrapeJob
 from .compile import Split, sent_regex, split_rules
 from .model import SHARD_LABEL, Cluster, GlobalTier, Topology, build_topology
 

@@ -1,11 +1,11 @@
-"""The JSON Schema fragment of kind Topology (listed in spec/schemas.py)."""
+"""The JSON Schema fragment of kind Topology (listed in model/schemas.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..spec.ops_schema import HTTP_URL
-from ..spec.schema_parts import HOSTPORT, LABEL_NAME, LABELS, NAME, _object
+from ..model.ops_schema import HTTP_URL
+from ..model.schema_parts import HOSTPORT, LABEL_NAME, LABELS, NAME, _object
 
 BACKENDS = ("victoriametrics", "mimir", "thanos")
 

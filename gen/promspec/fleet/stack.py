@@ -13,7 +13,7 @@ import shutil
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..ops.stack import (
+from ..live.stack import (
     STATE_DIR,
     StackError,
     _alertmanager_config,

@@ -4,7 +4,7 @@ IMPORTERS is the one table: each entry detects a document of its format and conv
 (positions kept, what cannot be converted as notes). convert_foreign walks it for `generate`;
 `promspec import FORMAT` uses one entry. To add a format: a module exposing IMPORTER (common.Importer)
 and a line here. Plain rule files and PrometheusRule manifests are not converted (they render as
-written): spec/rule_files.py passes them through.
+written): model/rule_files.py passes them through.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 
 from ..diagnostics import Report
-from ..spec.loader import Document, dotted
-from ..spec.services import SLOTH_SPEC_ANNOTATION
+from ..model.loader import Document, dotted
+from ..model.services import SLOTH_SPEC_ANNOTATION
 from . import openslo, pyrra, sloth
 from .common import API, Importer, Note, query_metrics
 

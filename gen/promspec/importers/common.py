@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..spec.loader import Document
+from ..model.loader import Document
 
 API = "promspec/v1"
 Path = tuple[Any, ...]  # a field path: ("spec", "slos", 0, "objective")

@@ -6,8 +6,8 @@ from typing import Any
 
 import promql_parser as pp
 
-from ..spec.loader import Document
-from ..spec.model import parse_duration
+from ..model.loader import Document
+from ..model.project import parse_duration
 from .common import API, Conversion, Draft, Importer, Note, percent
 from .sloth import SLOTH_WINDOW
 

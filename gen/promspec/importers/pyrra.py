@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import promql_parser as pp
 
-from ..spec.loader import Document
-from ..spec.model import parse_duration
+from ..model.loader import Document
+from ..model.project import parse_duration
 from .common import API, Conversion, Draft, Importer, Note, labels_text
 
 API_VERSION = "pyrra.dev/v1alpha1"

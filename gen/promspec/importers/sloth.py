@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
-from ..spec.loader import Document
-from ..spec.services import SLOTH_SPEC_ANNOTATION
+from ..model.loader import Document
+from ..model.services import SLOTH_SPEC_ANNOTATION
 from .common import API, Conversion, Draft, Importer, Note, labels_text, percent
 
 SLOTH_WINDOW = re.compile(r"\{\{\s*\.window\s*\}\}")

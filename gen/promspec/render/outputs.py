@@ -13,7 +13,7 @@ from ..compile.build import Build, compile_build
 from ..compile.scrape import file_sd_files, prometheus_config
 from ..fleet.render import ROOT as FLEET_ROOT
 from ..fleet.render import render_fleet
-from ..spec.model import Project
+from ..model.project import Project
 from .dashboards import render_dashboards
 from .ops_outputs import render_alert_tests, render_alertmanager, render_kubernetes
 from .probes import render_blackbox, render_probe_tests
@@ -45,7 +45,7 @@ def render_slo_tests(build: Build) -> dict[str, bytes]:
     from ..compile.rules import rule_file_name
     from ..compile.slo import slo_groups
     from ..compile.slo_tests import INJECTED, rules_under_test, slo_test_files
-    from ..spec.services import SLO
+    from ..model.services import SLO
 
     by_file: dict[str, list[SLO]] = {}
     for service in build.project.services:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..spec.model import parse_duration
+from ..model.project import parse_duration
 from .yamlout import dump_yaml, header
 
 if TYPE_CHECKING:

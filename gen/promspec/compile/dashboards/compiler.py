@@ -14,7 +14,7 @@ from grafana_foundation_sdk.models import dashboard as dm
 from grafana_foundation_sdk.models import heatmap as _heat
 from grafana_foundation_sdk.models import text as _text
 
-from ...spec.dashboards import Dashboard, Panel, Query, Slot, Variable
+from ...model.dashboards import Dashboard, Panel, Query, Slot, Variable
 from ..promql import matcher
 from .signals import Scope, SignalError, anchor_metric, service_scope, signal_query
 

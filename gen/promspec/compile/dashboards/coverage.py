@@ -13,8 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ...catalog.backends import Variant
-from ...spec.dashboards import Panel, Query, Row
+from ...backends.adapter import Variant
+from ...model.dashboards import Panel, Query, Row
 from .signals import Scope
 
 if TYPE_CHECKING:

@@ -11,9 +11,9 @@ import re
 from dataclasses import replace
 from decimal import Decimal
 
-from ...catalog.backends import Backend
-from ...spec.dashboards import Dashboard, DroppedPanel, Link, Panel, Query, Row, Variable
-from ...spec.model import RecordingRule, Ref, RuleGroup
+from ...backends.adapter import Backend
+from ...model.dashboards import Dashboard, DroppedPanel, Link, Panel, Query, Row, Variable
+from ...model.project import RecordingRule, Ref, RuleGroup
 from ..promql import selector
 from .signals import Scope, anchor_metric, service_scope, signal_query
 
@@ -166,7 +166,7 @@ def _shape_panels(m: _Make, scope: Scope) -> list:
 
 def _ttft_thresholds(slos: tuple) -> list:
     """The TTFT stat's colours: red at the service's TTFT SLO threshold when it has one, else 1 s / 5 s."""
-    from ...spec.model import parse_duration
+    from ...model.project import parse_duration
 
     def seconds(text: str) -> float:  # a threshold written as a bare number is in seconds, as the SLO reads it
         try:
@@ -1304,7 +1304,7 @@ def slo_overview(m: _Make, slos: list, links: tuple) -> Dashboard:
 
 
 def _slo_uid(slo) -> str:
-    from ...spec.dashboards import derive_uid
+    from ...model.dashboards import derive_uid
 
     return derive_uid(f"slo-{slo.id}")
 
@@ -1460,13 +1460,13 @@ def slo_detail(m: _Make, slo, records: list, folder: str, serving: str) -> Dashb
 
 
 def _num(value) -> str:
-    from ...spec.services import number_text
+    from ...model.services import number_text
 
     return number_text(value)
 
 
 def _window_seconds(window: str) -> float:
-    from ...spec.model import parse_duration
+    from ...model.project import parse_duration
 
     return parse_duration(window)
 

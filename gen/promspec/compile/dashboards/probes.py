@@ -4,7 +4,7 @@ LLM probe SLI. Nothing is added for a project without probes, so its output stay
 
 from __future__ import annotations
 
-from ...spec.dashboards import Dashboard, Panel, Row
+from ...model.dashboards import Dashboard, Panel, Row
 from .presets import LLM_FOLDER, RATE, _Make
 
 PROBES_UID = "synthetic-probes"

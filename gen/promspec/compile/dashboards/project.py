@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ...spec.dashboards import Dashboard
-from ...spec.model import RuleGroup
+from ...model.dashboards import Dashboard
+from ...model.project import RuleGroup
 from .compiler import Context, Plan, Problem, build_dashboard, context_for, plan_with, resolve
 from .presets import preset_dashboards
 

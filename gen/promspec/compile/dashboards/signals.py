@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from ...catalog.backends import Backend, Variant, underscored
-from ...spec.services import Service
+from ...backends.adapter import Backend, Variant, underscored
+from ...model.services import Service
 from ..promql import matcher
 
 RATE = "$__rate_interval"
@@ -202,7 +202,7 @@ def _percent(q: str) -> str:
 
 def anchor_metric(scope: Scope) -> str:
     """A series every replica of the engine exposes, to list job, instance and model values from."""
-    from ...spec.schemas import SIGNALS
+    from ...model.schemas import SIGNALS
 
     for signal in ("requests", "running") + tuple(SIGNALS):
         v = scope.variant(signal)

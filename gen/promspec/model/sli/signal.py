@@ -17,7 +17,7 @@ def schema() -> dict[str, Any]:
 
 
 def build(sli: SLIInput) -> SLI | None:
-    from ...catalog.backends import HISTOGRAM_SIGNALS, engines_with, underscored
+    from ...backends.adapter import HISTOGRAM_SIGNALS, engines_with, underscored
 
     report, doc, path = sli.report, sli.doc, sli.path
     signal = sli.raw["signal"]

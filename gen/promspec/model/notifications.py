@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .loader import Document
-from .model import Labels, Ref
+from .project import Labels, Ref
 
 DEFAULT_VERSION = "0.25"  # Debian 12's prometheus-alertmanager: the oldest we render for
 INTEGRATION_KINDS = ("email", "slack", "pagerduty", "teams", "webhook")  # the order checks visit them in

@@ -15,8 +15,8 @@ from .base import SLI, SLIInput, SLIKind, is_bound, le_matcher, threshold_second
 from .ratio import ratio_sli
 
 if TYPE_CHECKING:
-    from ...catalog.backends import Backend
-    from ..model import Catalog, Ref
+    from ...backends.adapter import Backend
+    from ..project import Catalog, Ref
 
 # What promspec-exporter --probe.config exports (gen/promspec/exporter/probe/llm.py); kept here as
 # plain data because the exporter stays importable without the generator and vice versa.
@@ -123,7 +123,7 @@ def _reading(built: SLI, target: str) -> SLI:
 
 def llm_catalog(ref: Ref) -> Catalog:
     """The LLM probe's series, for the semantic checks of probe SLIs and dashboards."""
-    from ..model import Catalog, MetricFamily
+    from ..project import Catalog, MetricFamily
 
     metrics = [
         MetricFamily(name=LLM_PREFIX + name, type="histogram", ref=ref, labels=LLM_LABELS, buckets=buckets)
@@ -141,8 +141,8 @@ def probe_backend(service_doc: Document) -> Backend:
     """The Backend for `backend: probe`: the LLM probe's series as canonical signals, so a Service
     (selector: {target: NAME}) gets the usual SLIs and serving dashboard from the client's side.
     Its positions are the first Service's file that asks for it (no document of its own exists)."""
-    from ...catalog.backends import backend_from_spec
-    from ..model import Ref
+    from ...backends.adapter import backend_from_spec
+    from ..project import Ref
 
     labels = list(LLM_LABELS)
     counter = {"metric": LLM_PREFIX + "probes_total", "type": "counter", "unit": "requests"}

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .loader import Document
-from .model import Project, Ref
+from .project import Project, Ref
 
 DEFAULT_FOLDER = "general"
 DEFAULT_VARIABLES = ("datasource", "job", "instance")  # what the lint rules ask of a dashboard of scraped series

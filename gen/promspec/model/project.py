@@ -19,7 +19,7 @@ from .schemas import DURATION, HOSTPORT, LABEL_NAME
 
 if TYPE_CHECKING:  # built by their own modules, which import this one
     from ..alert_kinds import AlertKind
-    from ..catalog.backends import Backend
+    from ..backends.adapter import Backend
     from .dashboards import Dashboard
     from .notifications import Notifications
     from .probes import Probe
@@ -262,7 +262,7 @@ def effective_timeout(timeout: str, interval: str) -> float:
 class Project:
     """Everything the specs declare, ready to compile.
 
-    Not frozen: the services and probes steps (spec/services.py, compile/probes_project.py) add to it.
+    Not frozen: the services and probes steps (model/services.py, compile/probes_project.py) add to it.
     """
 
     documents: list[Document] = field(default_factory=list)
@@ -272,7 +272,7 @@ class Project:
     settings: Settings = field(default_factory=Settings)
     notifications: list[Notifications] = field(default_factory=list)  # in file order; one is allowed
     extra: dict[str, list[Document]] = field(default_factory=dict)  # kind -> documents of kinds modelled elsewhere
-    # Built after the core kinds (spec/services.py, spec/probes.py, spec/dashboards.py): they read catalogs.
+    # Built after the core kinds (model/services.py, model/probes.py, model/dashboards.py): they read catalogs.
     backends: dict[str, Backend] = field(default_factory=dict)
     services: list[Service] = field(default_factory=list)
     probes: list[Probe] = field(default_factory=list)

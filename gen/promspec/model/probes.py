@@ -9,7 +9,7 @@ from typing import Any
 from ..compile.promql import parse_duration
 from ..diagnostics import Report
 from .loader import Document
-from .model import Project, Ref, effective_timeout
+from .project import Project, Ref, effective_timeout
 
 # Header names whose inline values are credentials: they may only come from ${ENV} or a file.
 SECRET_HEADER = re.compile(

@@ -1,5 +1,5 @@
 """The fragments of promspec's JSON Schemas (names, durations, labels, PromQL, ...) and the kinds that need
-nothing else; spec/schemas.py assembles every kind from these and the feature schema modules."""
+nothing else; model/schemas.py assembles every kind from these and the feature schema modules."""
 
 from __future__ import annotations
 
@@ -271,7 +271,7 @@ ALERTING = _object(
         "runbook_url": ALERT["properties"]["runbook_url"],
     }
 )
-# Each SLI kind's properties come from its module (spec/sli/), in the order of the SLI_KINDS table.
+# Each SLI kind's properties come from its module (model/sli/), in the order of the SLI_KINDS table.
 from .sli import sli_properties  # noqa: E402
 
 SLI = _object(

@@ -1,6 +1,6 @@
 """Service and SLO documents -> the SLO model, with every SLO-specific check and its position.
 
-The SLI of each SLO is built by its kind (spec/sli/: ratio, latency, engine signal, probe); this module
+The SLI of each SLO is built by its kind (model/sli/: ratio, latency, engine signal, probe); this module
 owns what is common to every SLO: objective, window, alerting tiers, conventions and duplicates.
 """
 
@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from ..catalog.backends import Backend, build_backend, catalog_families
+from ..backends.adapter import Backend, build_backend, catalog_families
 from ..compile.promql import number_text, parse_duration, selector  # noqa: F401 - re-exported for callers
 from ..diagnostics import Position, Report, did_you_mean
 from .loader import Document, dotted
-from .model import Catalog, MetricFamily, Project, Ref
+from .project import Catalog, MetricFamily, Project, Ref
 from .sli import SLI, SLIInput, build_sli
 from .sli.base import SHORT_WINDOW, Path  # noqa: F401 - SHORT_WINDOW re-exported for the compilers
 from .sli.probe import PROBE_BACKEND, llm_catalog, probe_backend, reads_llm_probe
@@ -247,7 +247,7 @@ class _Builder:
         if name:
             backend = self.backends.get(name)
             if backend is None:
-                from ..catalog.bundled import bundled_backends
+                from ..backends.bundled import bundled_backends
 
                 known = sorted(set(self.backends) | set(bundled_backends()))
                 hint = did_you_mean(name, known)

@@ -1,6 +1,6 @@
 """JSON Schema of every spec kind: the source of truth for editors and for validation.
 
-Assembled here, once and explicitly, from the fragments (spec/schema_parts.py) and the feature schema
+Assembled here, once and explicitly, from the fragments (model/schema_parts.py) and the feature schema
 modules (alert kinds, notifications and settings fields, dashboards, probes); nothing is patched later.
 """
 
@@ -63,7 +63,7 @@ SCRAPE_JOB = _object(
         "relabel": {"type": "array", "items": RELABEL},
         "metric_relabel": {"type": "array", "items": RELABEL},
         "sample_limit": {"type": "integer", "minimum": 0},
-        **SCRAPE_JOB_FIELDS,  # slurm and kubernetes (spec/ops_schema.py)
+        **SCRAPE_JOB_FIELDS,  # slurm and kubernetes (model/ops_schema.py)
     },
     ("name",),
 )
@@ -78,7 +78,7 @@ SETTINGS = _object(
         "retention": DURATION,
         "external_labels": LABELS,
         "alertmanagers": {"type": "array", "items": HOSTPORT},
-        **SETTINGS_FIELDS,  # outputs, remote_write, kubernetes (spec/ops_schema.py)
+        **SETTINGS_FIELDS,  # outputs, remote_write, kubernetes (model/ops_schema.py)
     }
 )
 

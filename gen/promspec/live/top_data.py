@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 
 from .http import APIError, base_url, request
-from .live import ServicePlan, _float, gpu_queries, host_of, quantile_expr, range_query
+from .queries import ServicePlan, _float, gpu_queries, host_of, quantile_expr, range_query
 from .status import StatusSLO, status
 
 SPARK_SIGNALS = ("request_rate", "error_ratio", "ttft_p95", "inter_token_latency_p95", "queue", "kv_cache")

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..diagnostics import Report, did_you_mean
 from .loader import Document, dotted
-from .model import Alert, RecordingRule, Ref, Rule, RuleGroup, SpecPath, SpecText, parse_duration
+from .project import Alert, RecordingRule, Ref, Rule, RuleGroup, SpecPath, SpecText, parse_duration
 
 OPERATOR_API = "monitoring.coreos.com/v1"
 GROUP_FIELDS = ("name", "interval", "limit", "rules")

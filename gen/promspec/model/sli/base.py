@@ -17,8 +17,8 @@ from ...diagnostics import Report
 from ..loader import Document
 
 if TYPE_CHECKING:  # the records only: importing them here would close the spec.model <-> schemas loop
-    from ...catalog.backends import Backend
-    from ..model import MetricFamily
+    from ...backends.adapter import Backend
+    from ..project import MetricFamily
 
 # The window of the SLI's errors and total queries; the longer windows are recorded from them.
 SHORT_WINDOW = "5m"

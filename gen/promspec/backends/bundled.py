@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 
 from ..diagnostics import Report
-from ..spec.loader import Document, load_file
+from ..model.loader import Document, load_file
 
 BUNDLED_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "backends")
 # Kinds whose spec.backend names an engine adapter.

@@ -38,10 +38,10 @@ def register_ops(cli: click.Group, fail, load, load_build) -> None:
         import datetime
         import time
 
-        from .ops.http import APIError
-        from .ops.silences import add_silence, parse_matcher
-        from .ops.times import parse_time
-        from .spec.model import parse_duration
+        from .live.http import APIError
+        from .live.silences import add_silence, parse_matcher
+        from .live.times import parse_time
+        from .model.project import parse_duration
 
         try:
             parsed = [parse_matcher(m) for m in matchers]
@@ -64,8 +64,8 @@ def register_ops(cli: click.Group, fail, load, load_build) -> None:
         """List silences (optionally those with MATCHERS among their matchers)."""
         import json
 
-        from .ops.http import APIError
-        from .ops.silences import list_silences, parse_matcher, table
+        from .live.http import APIError
+        from .live.silences import list_silences, parse_matcher, table
 
         try:
             found = list_silences(url, [parse_matcher(m) for m in matchers], expired)
@@ -78,8 +78,8 @@ def register_ops(cli: click.Group, fail, load, load_build) -> None:
     @click.argument("ids", nargs=-1, required=True)
     def silence_expire(url, ids) -> None:
         """Expire the silences with these IDS."""
-        from .ops.http import APIError
-        from .ops.silences import expire_silence
+        from .live.http import APIError
+        from .live.silences import expire_silence
 
         for silence_id in ids:
             try:
@@ -109,7 +109,7 @@ def register_ops(cli: click.Group, fail, load, load_build) -> None:
     )
     def stack_up(directory, no_exporter, topology) -> None:
         """Start the stack on free loopback ports and print where each part listens."""
-        from .ops.stack import StackError, up
+        from .live.stack import StackError, up
 
         try:
             if topology:  # fleet (issue 16): gen/promspec/fleet/stack.py
@@ -136,7 +136,7 @@ def register_ops(cli: click.Group, fail, load, load_build) -> None:
     )
     def stack_down(directory) -> None:
         """Stop exactly the processes `promspec stack up` started from DIR."""
-        from .ops.stack import StackError, down
+        from .live.stack import StackError, down
 
         try:
             lines = down(directory)
@@ -164,7 +164,7 @@ def register_ops(cli: click.Group, fail, load, load_build) -> None:
         specs, output, job_name, time_limit, partition, nodes, port, retention, start_exporters, exporter_port
     ) -> None:
         """An sbatch script that runs Prometheus with the rendered config for the lifetime of a Slurm job."""
-        from .ops.slurm_script import write_sbatch
+        from .live.slurm_script import write_sbatch
 
         build = load_build(specs)
         options = {
@@ -219,11 +219,11 @@ def register_ops(cli: click.Group, fail, load, load_build) -> None:
         """Export every series the specs record, alert on and chart, for a time window, to CSV and JSON."""
         import time
 
-        from .ops.collect import CollectError, collect_queries
-        from .ops.collect import collect as run
-        from .ops.http import APIError, overall_deadline
-        from .ops.times import parse_time
-        from .spec.model import parse_duration
+        from .live.collect import CollectError, collect_queries
+        from .live.collect import collect as run
+        from .live.http import APIError, overall_deadline
+        from .live.times import parse_time
+        from .model.project import parse_duration
 
         try:
             now = time.time()
@@ -281,11 +281,11 @@ def register_ops(cli: click.Group, fail, load, load_build) -> None:
         import sys
         import time
 
-        from .ops.http import APIError, overall_deadline
-        from .ops.live import status_slos
-        from .ops.status import status as live
-        from .ops.status import table
-        from .ops.times import parse_time
+        from .live.http import APIError, overall_deadline
+        from .live.queries import status_slos
+        from .live.status import status as live
+        from .live.status import table
+        from .live.times import parse_time
 
         try:
             when = parse_time(at, time.time()) if at else None

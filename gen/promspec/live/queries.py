@@ -11,8 +11,8 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from ..catalog.backends import Backend, Variant, underscored
-from ..spec.services import SHORT_WINDOW, Service, selector
+from ..backends.adapter import Backend, Variant, underscored
+from ..model.services import SHORT_WINDOW, Service, selector
 from .collect import _merge, _number, chunks
 from .http import request_with_retries
 from .status import StatusSLO, StatusTier
@@ -148,7 +148,7 @@ def status_slos(project, services: tuple = (), own_series: bool = False) -> tupl
     those kept in a foreign tool's conventions (Sloth's series), which status cannot query.
     """
     from ..compile.slo import _windows_needed
-    from ..spec.model import parse_duration
+    from ..model.project import parse_duration
 
     out, windows = [], set()
     for service in sorted(project.services, key=lambda s: s.name):

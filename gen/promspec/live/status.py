@@ -1,6 +1,6 @@
 """`promspec status`: every SLO of the specs with its live SLI, budget, burn rates and firing tiers.
 
-The SLOs come from the model (ops/live.py status_slos: Service documents and SLOs imported from Sloth
+The SLOs come from the model (live/queries.py status_slos: Service documents and SLOs imported from Sloth
 or OpenSLO that record promspec's series, docs/SLO.md); the values come from instant queries against
 Prometheus.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from ..spec.model import format_duration
+from ..model.project import format_duration
 from .http import base_url, query_result, request
 
 
@@ -27,7 +27,7 @@ class StatusTier:
 
 @dataclass(frozen=True, kw_only=True)
 class StatusSLO:
-    """An SLO as `promspec status` queries it: built from the model's SLO (ops/live.py status_slos)."""
+    """An SLO as `promspec status` queries it: built from the model's SLO (live/queries.py status_slos)."""
 
     slo_id: str
     service: str

@@ -218,7 +218,7 @@ def fetch_prometheus(url: str, match: str, lookback_s: int = 3600) -> tuple[dict
     """(metadata, series) from a Prometheus server for the series the selector matches."""
     import time
 
-    from ..ops.http import APIError, base_url, request
+    from ..live.http import APIError, base_url, request
 
     try:
         base = base_url(url)

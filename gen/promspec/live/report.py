@@ -19,9 +19,9 @@ import json
 import math
 import statistics
 
-from ..spec.model import format_duration
+from ..model.project import format_duration
 from .http import base_url, request
-from .live import (
+from .queries import (
     GPU_METRICS,
     LATENCY_SIGNALS,
     WHOLE_GPU,

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..spec.loader import Document
-from ..spec.model import MetricFamily, Ref
+from ..model.loader import Document
+from ..model.project import MetricFamily, Ref
 
 HISTOGRAM_SIGNALS = ("ttft", "inter_token_latency", "e2e_latency", "queue_time")
 

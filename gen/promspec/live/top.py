@@ -17,7 +17,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Sparkline, Static
 
 from . import top_view as view
-from .live import ServicePlan
+from .queries import ServicePlan
 from .top_data import SPARK_SIGNALS, Snapshot, fetch, sparklines
 
 STATE_STYLE = {"page": "bold red", "ticket": "yellow", "ok": "green"}

@@ -6,7 +6,7 @@ take all memory, and a C extension busy evaluating does not see Ctrl-C. In a chi
 an import callback that only serves files under the allowed directories, a wall-clock deadline
 and an address-space limit, each of those is an error at the spec's position instead.
 
-Run as `python -m promspec.spec.jsonnet_eval FILE ROOT...`: the JSON result on stdout, or
+Run as `python -m promspec.model.jsonnet_eval FILE ROOT...`: the JSON result on stdout, or
 the evaluator's message on stderr and exit status 1.
 """
 
@@ -62,7 +62,7 @@ def _locate(message: str) -> tuple[str, int, int]:
 def evaluate(path: str, roots: list[str]) -> JsonnetResult:
     """Evaluate path in a child process; roots are the directories its imports may read."""
     timeout = float(os.environ.get(TIMEOUT_ENV, "") or TIMEOUT_S)
-    cmd = [sys.executable, "-m", "promspec.spec.jsonnet_eval", path, *roots]
+    cmd = [sys.executable, "-m", "promspec.model.jsonnet_eval", path, *roots]
     env = {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p), "PATH": os.environ.get("PATH", "")}
     try:
         proc = subprocess.run(cmd, capture_output=True, timeout=timeout, env=env, preexec_fn=_limit_memory, check=False)
