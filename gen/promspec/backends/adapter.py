@@ -32,6 +32,7 @@ class Variant:
     matchers: str = ""
     since: str = ""
     until: str = ""
+    note: str = ""  # what this variant counts where the engine's meaning differs (shown by `promspec diff`)
 
     def covers(self, version: str) -> bool:
         v = version_key(version)
@@ -78,6 +79,7 @@ def _variant(signal: str, raw: Mapping[str, Any], at: Ref) -> Variant:
         matchers=raw.get("matchers", ""),
         since=str(raw.get("since", "")),
         until=str(raw.get("until", "")),
+        note=" ".join(str(raw.get("note", "")).split()),
     )
 
 

@@ -150,7 +150,7 @@ def _sli_causes(project: Any, specs_dir: str, label: str) -> dict[str, str]:
             variant = backend.variant(slo.signal, version) if slo.signal else None
             if variant is None:
                 continue
-            note = " ".join(str((variant.ref.node() or {}).get("note", "")).split())
+            note = variant.note
             selector = f"{variant.metric}{{{variant.matchers}}}" if variant.matchers else variant.metric
             out[slo.id] = (
                 f"{backend.name} {version}: signal {slo.signal} reads {selector}"
