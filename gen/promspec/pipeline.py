@@ -78,6 +78,7 @@ def load_model(
     """Files -> documents -> schema -> model; raises SpecError with every problem found so far."""
     from .backends.bundled import with_bundled_backends
     from .compile.probes_project import attach_probes
+    from .fleet.model import build_topology
     from .importers import convert_foreign
     from .model.dashboard_files import attach_exports, without_exports
     from .model.dashboards import build_project_dashboards
@@ -103,6 +104,7 @@ def load_model(
     attach_probes(project)  # before services: probe SLIs read the probes, and their series join the catalogs
     build_services(project, report, allow_unknown_buckets)
     build_project_dashboards(project)
+    project.topology = build_topology(project, report)
     report.raise_if_errors()
     return project, report
 

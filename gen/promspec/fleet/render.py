@@ -17,7 +17,7 @@ from ..diagnostics import Report
 from ..model.project import Project, RelabelRule, RuleGroup, ScrapeJob
 from ..render.yamlout import dump_json, dump_yaml, header
 from .compile import Split, sent_regex, split_rules
-from .model import SHARD_LABEL, Cluster, GlobalTier, Topology, build_topology
+from .model import SHARD_LABEL, Cluster, GlobalTier, Topology
 
 ROOT = "fleet"
 
@@ -145,11 +145,6 @@ def _global_files(project: Project, topology: Topology, split: Split) -> dict[st
     return files
 
 
-def topology_of(project: Project) -> Topology | None:
-    """The project's Topology; its problems were reported by check_topology."""
-    return build_topology(project, Report())
-
-
 def _own_groups(build: Build) -> list[RuleGroup]:
     """The rule groups fleet/ places itself: the spec's and the probes'; SLOs are split by fleet/compile.py."""
     return [*build.spec_groups, *build.probe_groups]
@@ -158,7 +153,7 @@ def _own_groups(build: Build) -> list[RuleGroup]:
 def render_fleet(build: Build) -> dict[str, bytes]:
     """Every fleet/ file; nothing without a Topology."""
     project = build.project
-    topology = topology_of(project)
+    topology = project.topology
     if topology is None:
         return {}
     split = split_rules(project, topology, _own_groups(build))
@@ -186,7 +181,7 @@ def render_fleet(build: Build) -> dict[str, bytes]:
 def check_topology(build: Build, report: Report) -> None:
     """Topology problems at their positions: targets that do not resolve, labels, rules that cannot be split."""
     project = build.project
-    topology = build_topology(project, report)
+    topology = project.topology  # built (and its own problems reported) with the model
     if topology is None:
         return
     for service in project.services:

@@ -20,6 +20,7 @@ from .schemas import DURATION, HOSTPORT, LABEL_NAME
 if TYPE_CHECKING:  # built by their own modules, which import this one
     from ..alert_kinds import AlertKind
     from ..backends.adapter import Backend
+    from ..fleet.model import Topology
     from .dashboards import Dashboard
     from .notifications import Notifications
     from .probes import Probe
@@ -278,6 +279,7 @@ class Project:
     probes: list[Probe] = field(default_factory=list)
     dashboards: list[Dashboard] = field(default_factory=list)  # the Dashboard documents; presets join at compile
     llm_probe_targets: dict[str, list[str]] = field(default_factory=dict)  # service -> LLM probe targets it reads
+    topology: Topology | None = None  # the fleet's clusters and global tier (fleet/model.py), if declared
 
 
 def _catalog(doc: Document) -> Catalog:
