@@ -202,3 +202,38 @@ spec:
 """
     )
     return "---\n".join(docs)
+
+
+class VMAgent:
+    """vmagent with a rendered vmagent*.args file's flags, run from its directory (-promscrape.config is relative);
+    its HTTP port on loopback and its remote_write buffer under data_dir."""
+
+    def __init__(self, cwd: str, args: list[str], data_dir: str, name: str):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = os.path.join(data_dir, f"{name}.log")
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                [
+                    require_tool("vmagent"),
+                    *args,
+                    f"-httpListenAddr=127.0.0.1:{self.port}",
+                    f"-remoteWrite.tmpDataPath={os.path.join(data_dir, name)}",
+                ],
+                cwd=cwd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            _wait_ready(self.proc, self.url + "/health", self.log_path, "vmagent")
+        except BaseException:
+            self.stop()
+            raise
+
+    def active_targets(self) -> set[str]:
+        with urllib.request.urlopen(self.url + "/api/v1/targets", timeout=5) as response:
+            body = json.load(response)
+        return {t["labels"]["instance"] for t in body["data"]["activeTargets"]}
+
+    def stop(self) -> None:
+        _stop(self.proc)

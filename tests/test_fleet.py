@@ -4,7 +4,6 @@ test_fleet_tools.py and test_fleet_e2e.py."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 
@@ -12,15 +11,11 @@ import jsonschema
 import pytest
 import yaml
 
+from promspec.check.fleet import fleet_schema
+
 from conftest import REPO, promspec_in_process
 
 EXAMPLE = os.path.join(REPO, "docs", "examples", "fleet", "fleet.yml")
-FIXTURES = os.path.join(REPO, "tests", "fixtures", "fleet")
-
-
-def _fixture(name: str) -> dict:
-    with open(os.path.join(FIXTURES, name), encoding="utf-8") as fh:
-        return json.load(fh)
 
 
 def _spec(tmp_path, text: str | None = None, **replace: str) -> str:
@@ -164,7 +159,7 @@ def test_mimir_and_thanos_layouts_match_their_documented_formats(tmp_path):
             assert eu["url"] == "http://mimir:8080/api/v1/push" and eu["headers"] == {"X-Scope-OrgID": "team-a"}
             content = _yaml(files, "fleet/global/mimir/llm-fleet.yml")
             assert content["namespace"] == "llm-fleet"
-            schema = _fixture("mimirtool-rules.schema.json")
+            schema = fleet_schema("mimir")
         else:
             assert sorted(p for p in files if p.startswith("fleet/global/")) == [
                 "fleet/global/thanos/rules/fleet.yml",
@@ -172,7 +167,7 @@ def test_mimir_and_thanos_layouts_match_their_documented_formats(tmp_path):
             ]
             assert eu["url"] == "http://thanos:8080/api/v1/receive" and eu["headers"] == {"THANOS-TENANT": "t1"}
             content = _yaml(files, "fleet/global/thanos/rules/fleet.yml")
-            schema = _fixture("thanos-rules.schema.json")
+            schema = fleet_schema("thanos")
             args = files["fleet/global/thanos/thanos-rule.args"].decode()
             assert "--query=http://thanos:8080\n" in args and "--alertmanagers.url=http://alertmanager:9093\n" in args
         jsonschema.validate(content, schema)
@@ -181,8 +176,8 @@ def test_mimir_and_thanos_layouts_match_their_documented_formats(tmp_path):
 
 def test_the_fixture_schemas_reject_what_the_docs_rule_out():
     """The fixtures are oracles only if they say no: a group without rules, a rule with both record and alert."""
-    mimir = _fixture("mimirtool-rules.schema.json")
-    thanos = _fixture("thanos-rules.schema.json")
+    mimir = fleet_schema("mimir")
+    thanos = fleet_schema("thanos")
     good = {"name": "g", "rules": [{"record": "a:b", "expr": "up"}]}
     jsonschema.validate({"namespace": "n", "groups": [good]}, mimir)
     for bad in (
@@ -375,3 +370,75 @@ def test_targets_in_no_cluster_is_a_warning(tmp_path):
     extra += "      targets: ['10.9.0.1:8000']\n"
     _out, proc = _generate(tmp_path, _spec(tmp_path, text + extra))
     assert "Targets 'lab' belongs to no cluster of Topology 'gpu-fleet': fleet/ scrapes none of its jobs" in proc.stderr
+
+
+VMAGENT = {"      shards: 2\n": "      shards: 2\n      scraper: vmagent\n      receiver: http://prometheus-us:9090/\n"}
+
+
+def test_vmagent_members_split_the_targets_and_write_to_the_cluster_prometheus(tmp_path):
+    """scraper: vmagent renders one vmagent.yml with the cluster's jobs, a flags file per member
+    (-promscrape.cluster.membersCount/memberNum), and one Prometheus that scrapes nothing, runs the rules and
+    forwards to the global tier; no hashmod, no shard label anywhere."""
+    out, _ = _generate(tmp_path, _spec(tmp_path, **VMAGENT))
+    files = _files(out)
+    us = sorted(p for p in files if p.startswith("fleet/clusters/us/"))
+    assert us == [
+        "fleet/clusters/us/prometheus.yml",
+        "fleet/clusters/us/rules/fleet.yml",
+        "fleet/clusters/us/vmagent-0.args",
+        "fleet/clusters/us/vmagent-1.args",
+        "fleet/clusters/us/vmagent.yml",
+    ]
+    scrape = _yaml(files, "fleet/clusters/us/vmagent.yml")
+    assert scrape == {
+        "global": {"scrape_interval": "15s"},
+        "scrape_configs": [
+            {
+                "job_name": "llm-us",
+                "static_configs": [{"targets": ["10.2.0.11:8000", "10.2.0.12:8000", "10.2.0.13:8000"]}],
+            }
+        ],
+    }
+    for member in (0, 1):
+        args = [
+            line
+            for line in files[f"fleet/clusters/us/vmagent-{member}.args"].decode().splitlines()
+            if not line.startswith("#")
+        ]
+        assert args == [
+            "-promscrape.config=vmagent.yml",
+            "-remoteWrite.url=http://prometheus-us:9090/api/v1/write",
+            "-promscrape.cluster.membersCount=2",
+            f"-promscrape.cluster.memberNum={member}",
+        ]
+    receiver = _yaml(files, "fleet/clusters/us/prometheus.yml")
+    assert receiver["scrape_configs"] == []
+    assert receiver["global"]["external_labels"] == {"cluster": "us", "region": "america"}
+    assert receiver["rule_files"] == ["rules/fleet.yml"]
+    assert receiver["remote_write"][0]["url"] == "http://victoria-metrics:8428/api/v1/write"
+    assert (
+        b"--web.enable-remote-write-receiver at http://prometheus-us:9090" in files["fleet/clusters/us/prometheus.yml"]
+    )
+    assert b"hashmod" not in b"".join(files.values())
+    # No Prometheus-sharded cluster is left: the global tier groups by cluster and region only.
+    assert b"shard" not in files["fleet/global/vmalert/rules/fleet.yml"]
+
+
+def test_one_vmagent_gets_no_cluster_flags(tmp_path):
+    out, _ = _generate(
+        tmp_path,
+        _spec(tmp_path, **{"      shards: 2\n": "      scraper: vmagent\n      receiver: http://prometheus-us:9090\n"}),
+    )
+    files = _files(out)
+    assert "fleet/clusters/us/vmagent-0.args" not in files
+    assert b"promscrape.cluster" not in files["fleet/clusters/us/vmagent.args"]
+
+
+def test_vmagent_without_a_receiver_is_an_error_at_the_scraper(tmp_path):
+    err = _error_case(tmp_path, **{"      shards: 2\n": "      shards: 2\n      scraper: vmagent\n"})
+    assert "fleet.yml:50:16: cluster 'us' is scraped by vmagent but names no receiver" in err
+
+
+def test_a_receiver_without_vmagent_is_an_error(tmp_path):
+    err = _error_case(tmp_path, **{"      shards: 2\n": "      shards: 2\n      receiver: http://p:9090\n"})
+    assert "fleet.yml:50:7: cluster 'us' has a receiver but its scraper is prometheus" in err

@@ -62,3 +62,18 @@ def test_stack_up_topology_without_fleet_output_says_what_to_do(tmp_path):
     proc = promspec_in_process("stack", "up", "--topology", "--dir", str(tmp_path), check=1)
     assert "no fleet output" in proc.stderr and "Topology" in proc.stderr
     assert not os.path.exists(tmp_path / ".promspec-stack" / "state.json")
+
+
+def test_stack_up_topology_refuses_a_cluster_scraped_by_vmagent(tmp_path):
+    """Its prometheus.yml scrapes nothing: started alone, that cluster would send no events, silently."""
+    spec = fleet_spec({"eu": ["127.0.0.1:1"]}, "http://127.0.0.1:8428", "127.0.0.1:9093").replace(
+        "      targets: [eu-targets]\n",
+        "      targets: [eu-targets]\n      scraper: vmagent\n      receiver: http://127.0.0.1:9090\n",
+    )
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "fleet.yml").write_text(spec)
+    out = tmp_path / "out"
+    promspec_in_process("generate", str(tmp_path / "specs"), "-o", str(out), check=0)
+    proc = promspec_in_process("stack", "up", "--topology", "--dir", str(out), check=1)
+    assert "cluster eu is scraped by vmagent" in proc.stderr and "Traceback" not in proc.stderr
+    assert not os.path.exists(out / ".promspec-stack" / "state.json")

@@ -36,6 +36,10 @@ def check_rendered(directory: str, progress=lambda message: None, lenient: bool 
     from .probes import check_blackbox
 
     results.extend(check_blackbox(directory, progress))
+    # fleet/ (kind Topology): cluster configs and rules, the global tier's rule files per backend.
+    from .fleet import check_fleet_dir
+
+    results.extend(check_fleet_dir(directory, progress))
     return results
 
 

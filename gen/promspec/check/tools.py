@@ -14,6 +14,10 @@ INSTALL_HINT = {
     "or put promtool from a Prometheus release on PATH",
     "amtool": "install Debian's 'prometheus-alertmanager' package (apt-get install prometheus-alertmanager) "
     "or put amtool from an Alertmanager release on PATH",
+    "vmalert": "install Debian's 'victoria-metrics' package (apt-get install victoria-metrics), which ships vmalert, "
+    "or put vmalert from a VictoriaMetrics release on PATH",
+    "vmagent": "install Debian's 'victoria-metrics' package (apt-get install victoria-metrics), which ships vmagent, "
+    "or put vmagent from a VictoriaMetrics release on PATH",
     "blackbox_exporter": "install Debian's 'prometheus-blackbox-exporter' package, put blackbox_exporter on PATH, "
     "or set PROMSPEC_BLACKBOX_BIN",
 }

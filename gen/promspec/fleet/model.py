@@ -22,7 +22,17 @@ class Cluster:
     external_labels: Mapping[str, str]
     jobs: tuple[ScrapeJob, ...]
     shards: int
+    # prometheus: `shards` Prometheus servers split the targets by hashmod, each records partial sums.
+    # vmagent: `shards` vmagent members split them (-promscrape.cluster.*) and remote_write to one Prometheus
+    # at `receiver`, which runs the cluster's rules over all of them: no partial sums, no shard label.
+    scraper: str
+    receiver: str
     ref: Ref
+
+    @property
+    def hashmod_shards(self) -> bool:
+        """Several Prometheus servers, each with its own `shard` external label."""
+        return self.scraper == "prometheus" and self.shards > 1
 
     def label_value(self, label: str) -> str:
         return self.external_labels[label]
@@ -53,7 +63,7 @@ class Topology:
     def label_names(self) -> tuple[str, ...]:
         """Every external label a cluster (or shard) adds, sorted."""
         names = {n for c in self.clusters for n in c.external_labels}
-        if any(c.shards > 1 for c in self.clusters):
+        if any(c.hashmod_shards for c in self.clusters):
             names.add(SHARD_LABEL)
         return tuple(sorted(names))
 
@@ -77,7 +87,24 @@ def _cluster(doc: Document, i: int, project: Project, cluster_label: str, report
             f"external_labels with {cluster_label}: <a value naming this cluster> (the topology's cluster_label)",
         )
     shards = int(spec.get("shards", 1))
-    if shards > 1 and SHARD_LABEL in labels:
+    scraper = spec.get("scraper", "prometheus")
+    receiver = spec.get("receiver", "").rstrip("/")
+    if scraper == "vmagent" and not receiver:
+        report.error(
+            ref.pos("scraper"),
+            f"cluster {spec['name']!r} is scraped by vmagent but names no receiver: the vmagents need the URL of "
+            "the cluster's Prometheus, which runs the cluster's rules over what they scrape",
+            ref.dotted("receiver"),
+            "receiver: <base URL of the cluster's Prometheus>, e.g. http://prometheus-eu:9090",
+        )
+    elif scraper != "vmagent" and receiver:
+        report.error(
+            ref.pos("receiver", key=True),
+            f"cluster {spec['name']!r} has a receiver but its scraper is prometheus, which scrapes for itself",
+            ref.dotted("receiver"),
+            "scraper: vmagent, or no receiver",
+        )
+    if scraper == "prometheus" and shards > 1 and SHARD_LABEL in labels:
         report.error(
             ref.pos("external_labels", SHARD_LABEL, key=True),
             f"external label {SHARD_LABEL!r} is set by promspec on each shard of a sharded cluster",
@@ -96,7 +123,15 @@ def _cluster(doc: Document, i: int, project: Project, cluster_label: str, report
             )
             continue
         jobs += [j for j in project.jobs if j.ref.doc is targets[name]]
-    return Cluster(name=spec["name"], external_labels=labels, jobs=tuple(jobs), shards=shards, ref=ref)
+    return Cluster(
+        name=spec["name"],
+        external_labels=labels,
+        jobs=tuple(jobs),
+        shards=shards,
+        scraper=scraper,
+        receiver=receiver,
+        ref=ref,
+    )
 
 
 def _global(doc: Document, project: Project) -> GlobalTier:

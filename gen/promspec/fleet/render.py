@@ -12,7 +12,7 @@ from typing import Any
 
 from ..compile.build import Build
 from ..compile.rules import group_dict, rule_file_name
-from ..compile.scrape import file_sd_files, prometheus_config
+from ..compile.scrape import file_sd_files, prometheus_config, scrape_config
 from ..diagnostics import Report
 from ..model.project import Project, RelabelRule, RuleGroup, ScrapeJob
 from ..render.yamlout import dump_json, dump_yaml, header
@@ -74,10 +74,12 @@ def _cluster_configs(project: Project, topology: Topology, cluster: Cluster, spl
     settings = project.settings
     labels = {**settings.external_labels, **cluster.external_labels}
     out = {}
-    for shard in range(cluster.shards):
-        jobs = list(cluster.jobs)
+    # vmagent members scrape; the one Prometheus they write to only receives, records and forwards.
+    servers = 1 if cluster.scraper == "vmagent" else cluster.shards
+    for shard in range(servers):
+        jobs = [] if cluster.scraper == "vmagent" else list(cluster.jobs)
         shard_labels = dict(labels)
-        if cluster.shards > 1:
+        if cluster.hashmod_shards:
             jobs = [_sharded(j, shard, cluster.shards) for j in jobs]
             shard_labels[SHARD_LABEL] = str(shard)
         view = replace(project, jobs=jobs, settings=replace(settings, external_labels=shard_labels))
@@ -87,12 +89,42 @@ def _cluster_configs(project: Project, topology: Topology, cluster: Cluster, spl
         ordered = {k: config[k] for k in ("global", "alerting") if k in config}
         ordered["remote_write"] = config["remote_write"]
         ordered.update({k: v for k, v in config.items() if k not in ordered})
-        name = "prometheus.yml" if cluster.shards == 1 else f"prometheus-shard-{shard}.yml"
+        name = "prometheus.yml" if servers == 1 else f"prometheus-shard-{shard}.yml"
         out[name] = ordered
     return out
 
 
-def _args_file(lines: list[str], source: str, extra: tuple[str, ...]) -> bytes:
+def _vmagent_files(project: Project, cluster: Cluster, sources: list[str]) -> dict[str, bytes]:
+    """vmagent.yml (the cluster's jobs, the same scrape configs a Prometheus gets) and one flags file per
+    member: -promscrape.cluster.* splits the targets, every member writes to the cluster's Prometheus."""
+    settings = project.settings
+    scrape_global = {"scrape_interval": settings.scrape_interval}
+    if settings.scrape_timeout:
+        scrape_global["scrape_timeout"] = settings.scrape_timeout
+    config = {"global": scrape_global, "scrape_configs": [scrape_config(j) for j in cluster.jobs]}
+    files = {
+        "vmagent.yml": dump_yaml(
+            config,
+            header(sources, (f"vmagent scrape config of cluster {cluster.name}: see its vmagent*.args.",)),
+        )
+    }
+    base = ["-promscrape.config=vmagent.yml", f"-remoteWrite.url={cluster.receiver}/api/v1/write"]
+    if cluster.shards == 1:
+        files["vmagent.args"] = _args_file(base, sources, (_VMAGENT_USAGE,))
+        return files
+    for member in range(cluster.shards):
+        members = [
+            f"-promscrape.cluster.membersCount={cluster.shards}",
+            f"-promscrape.cluster.memberNum={member}",
+        ]
+        files[f"vmagent-{member}.args"] = _args_file([*base, *members], sources, (_VMAGENT_USAGE,))
+    return files
+
+
+_VMAGENT_USAGE = "vmagent flags, one per line, run from this directory: vmagent $(grep -v '^#' <this file>)"
+
+
+def _args_file(lines: list[str], source: str | list[str], extra: tuple[str, ...]) -> bytes:
     return (header(source, extra) + "".join(line + "\n" for line in lines)).encode("utf-8")
 
 
@@ -164,11 +196,19 @@ def render_fleet(build: Build) -> dict[str, bytes]:
         base = f"{ROOT}/clusters/{cluster.name}"
         sources = sorted({source, *(j.ref.doc.source or j.ref.file for j in cluster.jobs)})
         for name, config in _cluster_configs(project, topology, cluster, split).items():
-            extra = (
+            extra: tuple[str, ...] = (
                 f"Cluster {cluster.name} of topology {topology.name}: its jobs, external labels and remote_write "
                 f"to the global tier ({topology.global_tier.backend}).",
             )
+            if cluster.scraper == "vmagent":
+                extra += (
+                    f"It scrapes nothing: run it with --web.enable-remote-write-receiver at {cluster.receiver}, "
+                    "where the cluster's vmagents write.",
+                )
             files[f"{base}/{name}"] = dump_yaml(config, header(sources, extra))
+        if cluster.scraper == "vmagent":
+            for name, scraping in _vmagent_files(project, cluster, sources).items():
+                files[f"{base}/{name}"] = scraping
         for path, (src, content) in cluster_rules.items():
             files[f"{base}/{path}"] = dump_yaml(content, header(src))
         view = replace(project, jobs=list(cluster.jobs))

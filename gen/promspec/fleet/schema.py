@@ -8,6 +8,7 @@ from ..model.ops_schema import HTTP_URL
 from ..model.schema_parts import HOSTPORT, LABEL_NAME, LABELS, NAME, _object
 
 BACKENDS = ("victoriametrics", "mimir", "thanos")
+SCRAPERS = ("prometheus", "vmagent")
 
 CLUSTER = _object(
     {
@@ -26,7 +27,18 @@ CLUSTER = _object(
             "type": "integer",
             "minimum": 1,
             "maximum": 256,
-            "x-expected": "how many Prometheus servers share this cluster's targets (hashmod), 1 to 256",
+            "x-expected": "how many scrapers share this cluster's targets (Prometheus hashmod or vmagent "
+            "-promscrape.cluster.*), 1 to 256",
+        },
+        "scraper": {
+            "enum": list(SCRAPERS),
+            "x-expected": "prometheus (the default: each shard a Prometheus) or vmagent (vmagent members scrape "
+            "and write to the cluster's Prometheus, which runs the rules)",
+        },
+        "receiver": {
+            **HTTP_URL,
+            "x-expected": "with scraper: vmagent, the base URL of the cluster's Prometheus that receives the "
+            "vmagents' samples (--web.enable-remote-write-receiver), e.g. http://prometheus-eu:9090",
         },
     },
     ("name", "external_labels", "targets"),

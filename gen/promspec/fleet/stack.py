@@ -104,6 +104,14 @@ def up_fleet(
             f"no fleet output in {directory} (fleet/global/vmalert is missing): add a Topology document to the "
             f"specs and run `promspec generate -o {directory}` first"
         )
+    scraped_by_vmagent = sorted(glob.glob(os.path.join(fleet, "clusters", "*", "vmagent.yml")))
+    if scraped_by_vmagent:
+        # Its prometheus.yml scrapes nothing: started alone, the cluster would send no events at all.
+        cluster = os.path.basename(os.path.dirname(scraped_by_vmagent[0]))
+        raise StackError(
+            f"cluster {cluster} is scraped by vmagent: `stack up --topology` starts Prometheus scrapers only; "
+            "render it with scraper: prometheus (the default) to try it locally"
+        )
     state_dir = os.path.join(directory, STATE_DIR)
     previous = read_state(directory)
     if previous and any(is_running(p) for p in previous["processes"]):
