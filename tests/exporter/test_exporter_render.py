@@ -100,7 +100,7 @@ def families_strategy(draw) -> list:
     return out
 
 
-@given(st.lists(families_strategy(), min_size=1, max_size=3), st.sampled_from([2, 5, 65_536]))
+@given(st.lists(families_strategy(), min_size=1, max_size=3), st.sampled_from([2, 5, 16_384]))
 @settings(max_examples=150, deadline=None)
 def test_render_matches_the_reference_across_scrapes(scrapes: list, cache_max: int) -> None:
     # Several "scrapes" in a row share the series cache; a tiny bound exercises its emptying.
