@@ -156,3 +156,15 @@ def test_rendered_collection_passes_promtool(procfs) -> None:
     assert body == reference_render(families)
     assert render_text(families) == body  # the second render comes from the cache
     assert_promtool_clean(body.decode())
+
+
+def test_series_differing_only_in_label_names_or_order_are_told_apart() -> None:
+    # Cache keys must hold the label names and their order, not just the values.
+    family = Metric("x", "h", "gauge")
+    for labels in ({"a": "v"}, {"b": "v"}, {"a": "v", "b": "w"}, {"b": "w", "a": "v"}, {"a": "w", "b": "v"}, {}):
+        family.samples.append(Sample("x", labels, 1.0))
+    for _ in range(2):
+        assert render_text([family]) == (
+            b'# HELP x h\n# TYPE x gauge\nx{a="v"} 1\nx{b="v"} 1\nx{a="v",b="w"} 1\n'
+            b'x{b="w",a="v"} 1\nx{a="w",b="v"} 1\nx 1\n'
+        )
