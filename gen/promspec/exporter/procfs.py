@@ -101,7 +101,7 @@ def text_lines(data: bytes) -> list:
 
 def _integers(fields: list, what: str) -> tuple:
     try:
-        return tuple(int(field) for field in fields)
+        return tuple(map(int, fields))
     except ValueError:
         raise ProcFormatError(f"{what}: expected integers, got {b' '.join(fields)[:80]!r}") from None
 
@@ -109,16 +109,18 @@ def _integers(fields: list, what: str) -> tuple:
 def parse_stat(data: bytes) -> list:
     """The per-CPU lines of /proc/stat (the aggregate 'cpu' line left out)."""
     cpus = []
+    modes = len(CPU_MODES)
     for line in text_lines(data):
-        if not line.startswith(b"cpu") or line[3:4] == b" ":
+        if line[:3] != b"cpu" or line[3:4] == b" ":
             continue
-        fields = line.split()
-        if len(fields) < 1 + len(CPU_MODES):
-            raise ProcFormatError(f"line {line[:80]!r}: expected {len(CPU_MODES)} tick counts")
+        # guest and guest_nice (and what later kernels append) are not read: left unsplit.
+        fields = line.split(None, modes + 1)
+        if len(fields) < 1 + modes:
+            raise ProcFormatError(f"line {line[:80]!r}: expected {modes} tick counts")
         cpus.append(
             CpuTimes(
                 cpu=fields[0][3:].decode(errors="replace"),
-                ticks=_integers(fields[1 : 1 + len(CPU_MODES)], fields[0].decode(errors="replace")),
+                ticks=_integers(fields[1 : 1 + modes], fields[0].decode(errors="replace")),
             )
         )
     if not cpus:
