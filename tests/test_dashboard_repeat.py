@@ -8,12 +8,13 @@ import os
 import shutil
 
 import pytest
-from conftest import REPO
 
 from promspec.diagnostics import SpecError
 from promspec.diff.dashboards import compare_dashboards
 from promspec.pipeline import load_build
 from promspec.render.outputs import render_build
+
+from conftest import REPO
 
 BASE = os.path.join(REPO, "tests", "fixtures", "base")
 

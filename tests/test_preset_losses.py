@@ -9,12 +9,13 @@ import os
 import shutil
 
 import pytest
-from conftest import REPO, run_promspec
 
 from promspec.check.vanished_panels import vanished_panels
 from promspec.compile.dashboards.presets import _prune
 from promspec.model.dashboards import Dashboard, DroppedDashboard, Panel, Query, Row
 from promspec.pipeline import load_build, load_project
+
+from conftest import REPO, run_promspec
 
 BASE = os.path.join(REPO, "tests", "fixtures", "base")
 
@@ -45,7 +46,7 @@ def _line_of(path, needle: str) -> int:
 
 def test_a_preset_dashboard_whose_anchor_metric_was_renamed_is_a_warning_at_the_rename(tmp_path):
     specs = _project(tmp_path, _gpu_catalog("promspec_gpus_up", "promspec_gpu_temperature_celsius"))
-    _project_, report = load_project([str(specs)], env={})
+    _, report = load_project([str(specs)], env={})
     (w,) = [w for w in report.warnings if w.message.startswith("generated dashboard")]
     assert w.message == (
         "generated dashboard 'GPU fleet' (gpu-fleet) is left out: it is generated for promspec_gpu_up, "
@@ -122,7 +123,7 @@ NVLINK_REASON = (
 
 def test_a_panel_that_loses_one_of_its_queries_after_a_rename_is_a_warning_naming_the_lost_series(tmp_path):
     specs, line = _renamed_nvlink(tmp_path)
-    _project_, report = load_project([str(specs)])
+    _, report = load_project([str(specs)])
     (w,) = [w for w in report.warnings if w.message.startswith("generated dashboard")]
     assert w.message == (
         "generated dashboard 'GPU fleet' (gpu-fleet), panel 'NVLink throughput' in row 'Interconnect': " + NVLINK_REASON
@@ -143,7 +144,7 @@ def test_a_catalog_that_never_listed_one_of_a_panels_series_loses_that_query_qui
 
 def test_bundled_specs_and_fixtures_lose_no_preset_content_with_a_warning():
     for specs in (os.path.join(REPO, "specs"), BASE):
-        _project_, report = load_project([specs], env={})
+        _, report = load_project([specs], env={})
         assert _losses(report) == [], specs
 
 
