@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from ...backends.adapter import Backend
 from ...model.dashboards import Dashboard, DroppedDashboard, DroppedPanel, Link, Panel, Query, Row, Variable
-from ...model.project import RecordingRule, Ref, RuleGroup
+from ...model.project import Project, RecordingRule, Ref, RuleGroup
 from ..promql import selector
 from .signals import Scope, anchor_metric, service_scope, signal_query
 
@@ -1489,7 +1489,7 @@ class Presets:
     left_out: list[DroppedDashboard]
 
 
-def _prune(dashes: list, project, groups: list[RuleGroup]) -> Presets:
+def _prune(dashes: list[Dashboard], project: Project, groups: list[RuleGroup]) -> Presets:
     """Drop PromQL queries that read series the project neither catalogues nor records, then empty panels
     and rows: a project with part of a catalog (or none of the exporter's optional metrics) gets the rest.
     What is dropped is recorded (dash.dropped, Presets.left_out) for the warnings and `promspec diff`."""
@@ -1530,7 +1530,7 @@ def _prune(dashes: list, project, groups: list[RuleGroup]) -> Presets:
     return Presets(dashboards=out, left_out=left_out)
 
 
-def _unanchored(project) -> list[DroppedDashboard]:
+def _unanchored(project: Project) -> list[DroppedDashboard]:
     """The presets not made at all because their anchor metric is in no catalog."""
     return [
         DroppedDashboard(uid=uid, title=title, metrics=(anchor,), anchored=True)
