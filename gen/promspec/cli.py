@@ -366,8 +366,8 @@ def diff(base, head, fmt, render, specs_dir, output, images_dir, prometheus_url,
         changes = compare(files_a, files_b)
     except SourceError as exc:
         _fail(str(exc))
-    if any((c.change == "removed" and c.panel is not None) or (c.section == "SLOs" and c.rule) for c in changes):
-        causes = read_causes(head, specs_dir)  # why the head's presets left a panel out; what an SLI reads
+    if any(_may_have_cause(c) for c in changes):
+        causes = read_causes(head, specs_dir)  # why the head's presets left content out; what an SLI reads
         changes = [_with_cause(c, causes) for c in changes]
     if images_dir:
         from .diff.images import render_images
@@ -391,12 +391,29 @@ def diff(base, head, fmt, render, specs_dir, output, images_dir, prometheus_url,
         click.echo(text, nl=False)
 
 
+def _may_have_cause(change) -> bool:
+    """A change the head's specs may explain: a dashboard or panel removed, a panel's query lost, an SLI."""
+    if change.section == "Dashboards" and change.change == "removed":
+        return True
+    if change.section == "Dashboards" and change.panel is not None and (change.field or "").startswith("targets."):
+        return True
+    return change.section == "SLOs" and bool(change.rule)
+
+
 def _with_cause(change, causes):
-    """change with what the head's specs say about it: a left-out panel's cause, an SLI's engine signal."""
+    """change with what the head's specs say about it: left-out preset content's cause, an SLI's engine
+    signal."""
     import dataclasses
 
-    if change.change == "removed" and (change.uid or "", change.panel or "") in causes.panels:
-        return dataclasses.replace(change, cause=causes.panels[(change.uid or "", change.panel or "")])
+    if change.section == "Dashboards" and change.panel is None and change.field is None:
+        if change.change == "removed" and (change.uid or "") in causes.dashboards:
+            return dataclasses.replace(change, cause=causes.dashboards[change.uid or ""])
+        return change
+    key = (change.uid or "", change.panel or "")
+    # a panel removed, or one of its queries removed or shifted (refIds follow the queries that remain)
+    lost = change.change == "removed" or (change.field or "").startswith("targets.")
+    if change.section == "Dashboards" and key in causes.panels and lost:
+        return dataclasses.replace(change, cause=causes.panels[key])
     if change.section == "SLOs" and change.rule and change.slo in causes.slis:
         return dataclasses.replace(change, cause=causes.slis[change.slo])
     return change

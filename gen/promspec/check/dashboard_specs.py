@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING, Any
 from ..compile.dashboards.grafana_vars import variables_used
 from ..compile.promql import PromQLError
 from ..diagnostics import did_you_mean
+from ..model.dashboards import Dashboard, Slot
 from ..model.project import RecordingRule
 from .dashboards import _EXPECTED, panel_query, validate_dashboard
 
 if TYPE_CHECKING:
     from ..compile.build import Build
-    from ..compile.dashboards.compiler import Plan
+    from ..compile.dashboards.compiler import Plan, Target
     from ..compile.dashboards.project import BuiltDashboard
     from ..diagnostics import Report
 
@@ -27,7 +28,7 @@ def check_dashboards(build: Build, report: Report) -> None:
     _check_names(dashboards.written, report)
     from .vanished_panels import warn_vanished
 
-    warn_vanished(project, [built.dashboard for built in dashboards.dashboards], report)
+    warn_vanished(project, [built.dashboard for built in dashboards.dashboards], report, dashboards.left_out)
     ctx = dashboards.ctx
     universe = Universe(project)
     recorded = {r.record for g in build.rule_groups for r in g.rules if isinstance(r, RecordingRule)}
@@ -50,6 +51,7 @@ def check_dashboards(build: Build, report: Report) -> None:
             )
         defined = {v.name for v in dash.variables}
         _check_variables(dash, ctx, report)
+        _check_repeats(dash, targets, report)
         titles: dict = {}
         ids: dict = {}
         for slot, row, panel in dash.slots():
@@ -179,6 +181,40 @@ def _check_variables(dash, ctx, report) -> None:
                 "variable 'model' needs a metric to list models from",
                 v.ref.dotted(),
                 "{name: model, metric: <a metric with the model label>}, or spec.service / spec.backend",
+            )
+
+
+def _check_repeats(dash: Dashboard, targets: dict[Slot, list[Target]], report: Report) -> None:
+    """A row's repeat names a variable of the dashboard (an error otherwise); a warning when no query of the
+    row reads it, since Grafana would then draw the same series in every copy of the row."""
+    defined = [v.name for v in dash.variables]
+    for i, row in enumerate(dash.rows):
+        if not row.repeat:
+            continue
+        if row.repeat not in defined:
+            report.error(
+                row.ref.pos("repeat"),
+                f"row {row.title!r} repeats by ${row.repeat}, which is not a variable of this dashboard"
+                + did_you_mean(row.repeat, defined),
+                row.ref.dotted("repeat"),
+                "one of: " + ", ".join(defined) if defined else "a variable declared in spec.variables",
+            )
+            continue
+        if row.repeat == "datasource":
+            continue  # every panel reads its data source through the variable
+        read = {
+            name
+            for j in range(len(row.panels))
+            for t in targets.get(Slot(row=i, panel=j), [])
+            for name in variables_used(t.expr)
+        }
+        if row.repeat not in read:
+            report.warn(
+                row.ref.pos("repeat"),
+                f"row {row.title!r} repeats by ${row.repeat}, but no query of the row reads ${row.repeat}: "
+                "every copy of the row would show the same series",
+                row.ref.dotted("repeat"),
+                f"${row.repeat} in the row's queries (a signal query filters on it when the dashboard declares it)",
             )
 
 

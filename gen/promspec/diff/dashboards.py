@@ -158,7 +158,68 @@ def _dashboard_changes(uid: str, old: Side, new: Side) -> list[Change]:
                 )
             )
     out += _variable_changes(who, file, da, db)
+    out += _row_changes(who, file, da, db)
     out += _panels_changes(who, file, da, db)
+    return out
+
+
+def rows(dash: dict[str, Any]) -> list[dict[str, Any]]:
+    """The dashboard's rows, in layout order."""
+    return [p for p in dash.get("panels") or [] if isinstance(p, dict) and p.get("type") == "row"]
+
+
+def match_rows(ra: list[dict[str, Any]], rb: list[dict[str, Any]]) -> list[tuple[int | None, int | None]]:
+    """(base index, head index) of each row: paired by id (a row renamed in Grafana keeps it), then by title
+    (promspec hashes a row's id from its title); None on the side a row is missing from."""
+    pairs: list[tuple[int | None, int | None]] = []
+    free_a = list(range(len(ra)))
+    for j, row in enumerate(rb):
+        same = (
+            next((i for i in free_a if isinstance(row.get("id"), int) and ra[i].get("id") == row.get("id")), None)
+            if isinstance(row.get("id"), int)
+            else None
+        )
+        if same is None:
+            same = next((i for i in free_a if ra[i].get("title") == row.get("title")), None)
+        if same is not None:
+            free_a.remove(same)
+        pairs.append((same, j))
+    return [(i, None) for i in free_a] + pairs
+
+
+def repeat_words(variable: str) -> str:
+    """How Grafana draws a row: once, or once per selected value of a variable."""
+    return f"once per value of ${variable}" if variable else "once"
+
+
+def _row_changes(who: Subject, file: str, da: dict[str, Any], db: dict[str, Any]) -> list[Change]:
+    """A row's repeat in words: what the panels' changes cannot say (each copy of the row is the same panels)."""
+    ra, rb = rows(da), rows(db)
+    out: list[Change] = []
+    for i, j in match_rows(ra, rb):
+        old = ra[i] if i is not None else {}
+        new = rb[j] if j is not None else {}
+        before, after = str(old.get("repeat") or ""), str(new.get("repeat") or "")
+        if before == after:
+            continue
+        row = new or old
+        title = str(row.get("title", ""))
+        sub = Subject(
+            plain=f"{who.plain}, row '{title}'",
+            md=f"{who.md}, row '{title}'",
+            extra={**who.extra, "panel_id": row.get("id") if isinstance(row.get("id"), int) else None},
+        )
+        if j is None:
+            kind, message = "removed", f"removed (it was drawn {repeat_words(before)})"
+        elif i is None:
+            kind, message = "added", f"added, drawn {repeat_words(after)}"
+        else:
+            kind, message = "changed", f"drawn {repeat_words(after)} (was {repeat_words(before)})"
+        out.append(
+            sub.change(
+                section=SECTION, file=file, change=kind, message=message, field="repeat", before=before, after=after
+            )
+        )
     return out
 
 

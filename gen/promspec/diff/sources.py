@@ -127,7 +127,8 @@ def _render(specs_dir: str, label: str = "") -> dict[str, bytes]:
 class Causes:
     """Why the output is what it is, from a side's specs: what the rendered files alone cannot say."""
 
-    panels: dict[tuple[str, str], str] = field(default_factory=dict)  # (uid, title) -> why it was left out
+    panels: dict[tuple[str, str], str] = field(default_factory=dict)  # (uid, title) -> why it (or a query) was left out
+    dashboards: dict[str, str] = field(default_factory=dict)  # uid -> why the preset was left out
     slis: dict[str, str] = field(default_factory=dict)  # slo id -> the engine signal its SLI reads, and why
 
 
@@ -167,10 +168,15 @@ def _causes(specs_dir: str, label: str = "") -> Causes:
     build = _load(specs_dir, label)
     project = build.project
     dashes = [built.dashboard for built in build.dashboards.dashboards]
-    panels = {
-        (v.uid, v.panel): f"{v.reason}, at {_where(v.pos, specs_dir, label)}" for v in vanished_panels(project, dashes)
-    }
-    return Causes(panels=panels, slis=_sli_causes(project, specs_dir, label))
+    panels: dict[tuple[str, str], str] = {}
+    dashboards: dict[str, str] = {}
+    for v in vanished_panels(project, dashes, build.dashboards.left_out):
+        cause = v.reason + (f", at {_where(v.pos, specs_dir, label)}" if v.pos is not None else "")
+        if v.part == "dashboard":
+            dashboards[v.uid] = cause
+        else:
+            panels[(v.uid, v.panel)] = cause
+    return Causes(panels=panels, dashboards=dashboards, slis=_sli_causes(project, specs_dir, label))
 
 
 def _with_specs(name: str, specs_dir: str, cwd: str, use: Callable[[str, str], T]) -> T:

@@ -108,6 +108,12 @@ ROW = _object(
     {
         "title": {"type": "string", "minLength": 1},
         "collapsed": {"type": "boolean"},
+        "repeat": {
+            "type": "string",
+            "pattern": r"^[a-zA-Z_][a-zA-Z0-9_]*$",
+            "x-expected": "the name of a variable of this dashboard (without $): Grafana draws the row once per "
+            "selected value",
+        },
         "panels": {"type": "array", "items": PANEL},
     },
     ("title",),

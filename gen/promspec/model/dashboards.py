@@ -75,7 +75,7 @@ class Row:
     ref: Ref
     collapsed: bool = False
     panels: list[Panel] = field(default_factory=list)
-    repeat: str = ""  # a variable: Grafana draws the row once per selected value (presets' per-host rows)
+    repeat: str = ""  # a variable: Grafana draws the row once per selected value
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -91,11 +91,25 @@ class Variable:
 
 @dataclass(frozen=True, kw_only=True)
 class DroppedPanel:
-    """A preset panel left out because the series it reads are in no catalog (a metric renamed or removed)."""
+    """A preset panel left out, or drawn without some of its queries, because the series they read are in
+    no catalog (a metric renamed or removed)."""
 
     row: str
     title: str
+    metrics: tuple[str, ...]  # the series the lost queries read that nothing catalogues or records
+    partial: bool = False  # the panel is drawn with its other queries
+
+
+@dataclass(frozen=True, kw_only=True)
+class DroppedDashboard:
+    """A preset dashboard left out because nothing it reads is catalogued."""
+
+    uid: str
+    title: str
     metrics: tuple[str, ...]  # the series it reads that nothing catalogues or records
+    # Not made at all: the metric in `metrics` is the one its making depends on (GPU fleet: promspec_gpu_up).
+    anchored: bool = False
+    ref: Ref | None = None  # where a built one came from (a preset made without an anchor has no document)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -232,7 +246,15 @@ def dashboard_from_document(doc: Document) -> Dashboard:
     for i, raw in enumerate(spec.get("rows", [])):
         row_ref = ref.at("rows", i)
         panels = [_panel(p, row_ref.at("panels", j)) for j, p in enumerate(raw.get("panels", []))]
-        rows.append(Row(title=raw["title"], ref=row_ref, collapsed=raw.get("collapsed", False), panels=panels))
+        rows.append(
+            Row(
+                title=raw["title"],
+                ref=row_ref,
+                collapsed=raw.get("collapsed", False),
+                panels=panels,
+                repeat=raw.get("repeat", ""),
+            )
+        )
     return Dashboard(
         name=doc.name,
         ref=ref,

@@ -155,6 +155,23 @@ def drawn_thresholds(panel: dict) -> list[tuple[float, str]]:
     ]
 
 
+TICKS = (0.0, 0.5, 1.0)  # the y-axis labels: bottom, middle, top of the value range
+MAX_TICK_DECIMALS = 6
+
+
+def axis_labels(lo: float, hi: float, unit: str, decimals: int | None) -> list[str] | None:
+    """The y-axis labels of a range, with the fewest decimals (from the panel's own, or the unit's default)
+    that tell them apart: a nearly flat series must not read "-566.67%" three times. None when no
+    precision up to MAX_TICK_DECIMALS does."""
+    values = [lo + (hi - lo) * frac for frac in TICKS]
+    start = 0 if decimals is None else int(decimals) + 1
+    for d in [decimals, *range(start, MAX_TICK_DECIMALS + 1)]:
+        labels = [format_value(v, unit, d) for v in values]
+        if len(set(labels)) == len(labels):
+            return labels
+    return None
+
+
 def _timeseries_svg(series: list, w: int, h: int, unit: str, decimals, thresholds: Sequence = ()) -> str:
     points = [(t, v) for s in series for t, v in s["values"] if v is not None and math.isfinite(v)]
     if not points:
@@ -163,15 +180,21 @@ def _timeseries_svg(series: list, w: int, h: int, unit: str, decimals, threshold
     lo, hi = min(0.0, min(p[1] for p in points)), max(p[1] for p in points)
     if hi == lo:
         hi = lo + 1
+    labels = axis_labels(lo, hi, unit, decimals)
+    if labels is None:  # flat to every precision a label can show: widen the axis around the series
+        mid = (lo + hi) / 2
+        pad = abs(mid) * 0.05 or 1.0
+        lo, hi = mid - pad, mid + pad
+        labels = axis_labels(lo, hi, unit, decimals) or [format_value(lo + (hi - lo) * f, unit) for f in TICKS]
     left, bottom = 58, 14
     pw, ph = w - left - 6, h - bottom - 6
     parts = [f'<svg width="{w}" height="{h}" xmlns="http://www.w3.org/2000/svg">']
-    for frac in (0, 0.5, 1):
+    for frac, label in zip(TICKS, labels, strict=True):
         y = 6 + ph * (1 - frac)
         parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{w - 6}" y2="{y:.1f}" stroke="#2c2d33"/>')
         parts.append(
             f'<text x="{left - 4}" y="{y + 3:.1f}" fill="#8e8e9e" font-size="10" text-anchor="end">'
-            f"{html.escape(format_value(lo + (hi - lo) * frac, unit, decimals))}</text>"
+            f"{html.escape(label)}</text>"
         )
     for i, s in enumerate(series):
         pts = [

@@ -8,12 +8,12 @@ metrics its catalogs list, series its rules record.
 from __future__ import annotations
 
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from ...backends.adapter import Backend
-from ...model.dashboards import Dashboard, DroppedPanel, Link, Panel, Query, Row, Variable
-from ...model.project import RecordingRule, Ref, RuleGroup
+from ...model.dashboards import Dashboard, DroppedDashboard, DroppedPanel, Link, Panel, Query, Row, Variable
+from ...model.project import Project, RecordingRule, Ref, RuleGroup
 from ..promql import selector
 from .signals import Scope, anchor_metric, service_scope, signal_query
 
@@ -22,6 +22,15 @@ INFRA_FOLDER = "infrastructure"
 LLM_FOLDER = "llm"
 SLO_FOLDER = "slo"
 GPU_UID, HOST_UID, SLO_UID = "gpu-fleet", "host-overview", "slo-overview"
+GPU_TITLE, HOST_TITLE = "GPU fleet", "Host overview"
+GUIDE = (("llm-performance", "LLM Performance"), ("llm-errors", "LLM Errors"))
+# The metric whose catalogue entry makes a preset: without it the preset is left out (quietly when no
+# catalog ever listed it, with a warning after a likely rename). (anchor, ((uid, title), ...))
+ANCHORS = (
+    ("llm_request_total", GUIDE),
+    ("promspec_gpu_up", ((GPU_UID, GPU_TITLE),)),
+    ("node_cpu_seconds_total", ((HOST_UID, HOST_TITLE),)),
+)
 RATE = "$__rate_interval"
 WORST_REPLICAS = 5  # "worst replicas" panels: few enough lines that the sick one stands out
 HOTSPOTS = 10  # GPU hotspot panels: the N worst GPUs of the fleet instead of one line per GPU
@@ -434,8 +443,7 @@ def llm_guide(m: _Make, links: tuple) -> list[Dashboard]:
         Variable(name=v, ref=m.ref, metric="llm_request_total") for v in ("job", "instance", "model")
     ]
     perf = m.dashboard(
-        "llm-performance",
-        "LLM Performance",
+        *GUIDE[0],
         LLM_FOLDER,
         [
             m.row(
@@ -508,8 +516,7 @@ def llm_guide(m: _Make, links: tuple) -> list[Dashboard]:
         links=[Link(dashboard=u) for u in links],
     )
     errors = m.dashboard(
-        "llm-errors",
-        "LLM Errors",
+        *GUIDE[1],
         LLM_FOLDER,
         [
             m.row(
@@ -911,7 +918,7 @@ def gpu_fleet(m: _Make, project) -> Dashboard:
     rows += _coverage().gpu_rows(m)
     return m.dashboard(
         GPU_UID,
-        "GPU fleet",
+        GPU_TITLE,
         INFRA_FOLDER,
         rows,
         variables,
@@ -1098,7 +1105,7 @@ def host_overview(m: _Make, project, links: tuple) -> Dashboard:
     ]
     return m.dashboard(
         HOST_UID,
-        "Host overview",
+        HOST_TITLE,
         INFRA_FOLDER,
         rows,
         variables,
@@ -1474,43 +1481,68 @@ def _window_seconds(window: str) -> float:
 # ------------------------------------------------------------------------------------ all
 
 
-def _prune(dashes: list, project, groups: list[RuleGroup]) -> list:
+@dataclass(frozen=True, kw_only=True)
+class Presets:
+    """The generated dashboards of a project, and those left out because nothing they read is catalogued."""
+
+    dashboards: list[Dashboard]
+    left_out: list[DroppedDashboard]
+
+
+def _prune(dashes: list[Dashboard], project: Project, groups: list[RuleGroup]) -> Presets:
     """Drop PromQL queries that read series the project neither catalogues nor records, then empty panels
-    and rows: a project with part of a catalog (or none of the exporter's optional metrics) gets the rest."""
+    and rows: a project with part of a catalog (or none of the exporter's optional metrics) gets the rest.
+    What is dropped is recorded (dash.dropped, Presets.left_out) for the warnings and `promspec diff`."""
     from ...check.dashboards import panel_query
     from ...check.semantic import Universe
 
     universe = Universe(project)
     recorded = {r.record for g in groups for r in g.rules if isinstance(r, RecordingRule)}
 
-    def known(query: Query) -> bool:
-        if not query.expr:
-            return True  # signals resolve to their backend's metrics, which the backend catalogues
-        return all(n in recorded or universe.known(n) for n in panel_query(query.expr).metrics)
+    def unknown(query: Query) -> list[str]:
+        # signals resolve to their backend's metrics, which the backend catalogues
+        names = panel_query(query.expr).metrics if query.expr else ()
+        return [n for n in names if n not in recorded and not universe.known(n)]
 
     out = []
+    left_out = []
     for dash in dashes:
         for row in dash.rows:
             for panel in row.panels:
-                read = panel.queries
-                panel.queries = [q for q in read if known(q)]
-                if read and not panel.queries and panel.type != "text":
-                    missing = {n for q in read for n in panel_query(q.expr).metrics if n not in recorded}
-                    unknown = tuple(sorted(n for n in missing if not universe.known(n)))
-                    dash.dropped.append(DroppedPanel(row=row.title, title=panel.title, metrics=unknown))
+                lost = [unknown(q) for q in panel.queries]
+                panel.queries = [q for q, names in zip(panel.queries, lost, strict=True) if not names]
+                metrics = tuple(sorted({n for names in lost for n in names}))
+                if metrics and panel.type != "text":
+                    partial = bool(panel.queries)
+                    dash.dropped.append(
+                        DroppedPanel(row=row.title, title=panel.title, metrics=metrics, partial=partial)
+                    )
             row.panels = [p for p in row.panels if p.queries or p.type == "text"]
         dash.rows = [r for r in dash.rows if r.panels]
         if any(p.queries for _r, p in dash.panels()):
             out.append(dash)
+        else:
+            metrics = tuple(sorted({n for d in dash.dropped for n in d.metrics}))
+            left_out.append(DroppedDashboard(uid=dash.uid, title=dash.title, metrics=metrics, ref=dash.ref))
     kept = {d.uid for d in out}
     for dash in out:
         dash.links = [link for link in dash.links if not link.dashboard or link.dashboard in kept]
-    return out
+    return Presets(dashboards=out, left_out=left_out)
 
 
-def preset_dashboards(project, groups: list[RuleGroup]) -> list[Dashboard]:
-    """Every generated dashboard for a project, in a stable order; groups: all its rule groups (spec and
-    generated), whose recorded series the SLO dashboards chart and the pruning keeps."""
+def _unanchored(project: Project) -> list[DroppedDashboard]:
+    """The presets not made at all because their anchor metric is in no catalog."""
+    return [
+        DroppedDashboard(uid=uid, title=title, metrics=(anchor,), anchored=True)
+        for anchor, made in ANCHORS
+        if _catalog_ref(project, anchor) is None
+        for uid, title in made
+    ]
+
+
+def preset_dashboards(project, groups: list[RuleGroup]) -> Presets:
+    """Every generated dashboard for a project, in a stable order, and the presets left out; groups: all its
+    rule groups (spec and generated), whose recorded series the SLO dashboards chart and the pruning keeps."""
     out: list[Dashboard] = []
     services = list(getattr(project, "services", []) or [])
     backends = dict(getattr(project, "backends", {}) or {})
@@ -1582,4 +1614,5 @@ def preset_dashboards(project, groups: list[RuleGroup]) -> list[Dashboard]:
         from .probes import probe_dashboards  # synthetic probes: only when the specs declare them
 
         out.extend(probe_dashboards(project, out))
-    return _prune(out, project, groups)
+    presets = _prune(out, project, groups)
+    return replace(presets, left_out=_unanchored(project) + presets.left_out)

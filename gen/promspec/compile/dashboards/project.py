@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from ...model.dashboards import Dashboard
+from ...model.dashboards import Dashboard, DroppedDashboard
 from ...model.project import RuleGroup
 from .compiler import Context, Plan, Problem, build_dashboard, context_for, plan_with, resolve
-from .presets import preset_dashboards
+from .presets import Presets, preset_dashboards
 
 # Where Grafana reads the files from: copy or mount the rendered dashboards/ directory here.
 PROVISION_ROOT = "/var/lib/grafana/dashboards/promspec"
@@ -17,8 +17,16 @@ PROVISION_ROOT = "/var/lib/grafana/dashboards/promspec"
 
 def project_dashboards(project: Any, groups: list[RuleGroup], written: list[Dashboard]) -> list[Dashboard]:
     """Dashboards written in specs, then the generated ones whose uid no spec took (a spec overrides a preset)."""
+    return _with_presets(written, preset_dashboards(project, groups))[0]
+
+
+def _with_presets(written: list[Dashboard], presets: Presets) -> tuple[list[Dashboard], list[DroppedDashboard]]:
+    """The dashboards to build and the presets left out, leaving aside the uids a spec took."""
     taken = {d.uid for d in written} | {d.name for d in written}
-    return written + [d for d in preset_dashboards(project, groups) if d.uid not in taken]
+    return (
+        written + [d for d in presets.dashboards if d.uid not in taken],
+        [d for d in presets.left_out if d.uid not in taken],
+    )
 
 
 def dashboard_path(dash: Dashboard) -> str:
@@ -50,6 +58,7 @@ class DashboardBuild:
     ctx: Context
     written: list[Dashboard]  # the Dashboard documents' models, in document order
     dashboards: list[BuiltDashboard]
+    left_out: list[DroppedDashboard] = field(default_factory=list)  # presets not built: nothing they read is catalogued
 
     def rendered(self) -> dict[str, tuple[Dashboard, dict[str, Any]]]:
         """{output path: (dashboard model, Grafana JSON)} of every dashboard that built."""
@@ -72,9 +81,9 @@ def compile_dashboards(project: Any, groups: list[RuleGroup]) -> DashboardBuild:
     """Build every dashboard of the project once; groups are all its rule groups (the presets read the
     series they record)."""
     written = project.dashboards
-    dashes = project_dashboards(project, groups, written)
+    dashes, left_out = _with_presets(written, preset_dashboards(project, groups))
     ctx = context_for(project, dashes)
-    return DashboardBuild(ctx=ctx, written=written, dashboards=[_built(ctx, d) for d in dashes])
+    return DashboardBuild(ctx=ctx, written=written, dashboards=[_built(ctx, d) for d in dashes], left_out=left_out)
 
 
 def provisioning(dashes: list[Dashboard]) -> dict[str, Any]:
