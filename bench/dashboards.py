@@ -8,7 +8,7 @@ compared (spec layer vs SDK build, promspec vs the SDK program) run interleaved 
 taken per run. `load` is also profiled once (cProfile) to say how much of it is the JSON Schema check
 of the compiled dashboards.
 
-Bundled: `load` is load_project on specs/ (YAML, schemas, model, every semantic check, dashboards
+Bundled: `load` is load_build on specs/ (YAML, schemas, model, every semantic check, dashboards
 included); `model` builds the dashboard model (presets too); `plan` resolves signals, ids and
 layout; `sdk` is the Foundation SDK's builders, build() and conversion to sorted plain data, which is
 what a dashboard written with the SDK directly costs too; `bytes` serialises to indented JSON.
@@ -53,7 +53,7 @@ from machine import interleaved, load_now, print_machine, ratios, spread  # noqa
 
 from promspec.compile.dashboards.compiler import build_dashboard, context_for, plan_dashboard  # noqa: E402
 from promspec.compile.dashboards.project import project_dashboards  # noqa: E402
-from promspec.pipeline import load_project  # noqa: E402
+from promspec.pipeline import load_build  # noqa: E402
 from promspec.render.dashboards import render_dashboards  # noqa: E402
 from promspec.render.yamlout import dump_json  # noqa: E402
 
@@ -103,29 +103,30 @@ def _share_in(f, names: tuple[str, ...]) -> dict[str, float]:
 
 def bench_bundled(runs: int) -> dict:
     specs = os.path.join(REPO, "specs")
-    project, _ = load_project([specs])
-    dashes = project_dashboards(project)
+    build, _ = load_build([specs])
+    project = build.project
+    dashes = project_dashboards(project, build.rule_groups, project.dashboards)
     ctx = context_for(project, dashes)
     plans = [plan_dashboard(ctx, d) for d in dashes]
     built = [build_dashboard(p) for p in plans]
     panels = sum(len([p for p in b["panels"] if p["type"] != "row"]) for b in built)
 
     def spec_layer() -> None:
-        for d in project_dashboards(project):
+        for d in project_dashboards(project, build.rule_groups, project.dashboards):
             plan_dashboard(ctx, d)
 
     own, sdk = interleaved(_cpu(spec_layer), _cpu(lambda: [build_dashboard(p) for p in plans]), runs)
     return {
         "dashboards": len(dashes),
         "panels": panels,
-        "load": _runs(lambda: load_project([specs]), runs),
-        "model": _runs(lambda: project_dashboards(project), runs),
+        "load": _runs(lambda: load_build([specs]), runs),
+        "model": _runs(lambda: project_dashboards(project, build.rule_groups, project.dashboards), runs),
         "plan": _runs(lambda: [plan_dashboard(ctx, d) for d in dashes], runs),
         "sdk": sdk,
         "own": own,
         "bytes": _runs(lambda: [dump_json(b) for b in built], runs),
-        "render": _runs(lambda: render_dashboards(project), runs),
-        "load_shares": _share_in(lambda: load_project([specs]), ("validate_dashboard", "check_dashboards")),
+        "render": _runs(lambda: render_dashboards(build), runs),
+        "load_shares": _share_in(lambda: load_build([specs]), ("validate_dashboard", "check_dashboards")),
     }
 
 
@@ -237,15 +238,15 @@ def bench_synthetic(n: int, runs: int) -> dict:
         with open(path, "w", encoding="utf-8") as fh:
             fh.write(synthetic_specs(n))
 
-        project, _ = load_project([path])
-        files = render_dashboards(project)
+        build, _ = load_build([path])
+        files = render_dashboards(build)
         assert sum(1 for f in files if f.endswith(".json")) == n
         loads: list[float] = []
         renders: list[float] = []
 
         def promspec() -> float:
-            loads.append(_cpu(lambda: load_project([path]))())
-            renders.append(_cpu(lambda: render_dashboards(project))())
+            loads.append(_cpu(lambda: load_build([path]))())
+            renders.append(_cpu(lambda: render_dashboards(build))())
             return loads[-1] + renders[-1]
 
         total, sdk = interleaved(promspec, _cpu(lambda: direct(n)), runs)
@@ -256,7 +257,7 @@ def bench_synthetic(n: int, runs: int) -> dict:
             "render": renders,
             "promspec": total,
             "direct": sdk,
-            "load_shares": _share_in(lambda: load_project([path]), ("validate_dashboard", "check_dashboards")),
+            "load_shares": _share_in(lambda: load_build([path]), ("validate_dashboard", "check_dashboards")),
         }
 
 
