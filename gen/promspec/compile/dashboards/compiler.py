@@ -464,25 +464,25 @@ def build_dashboard(plan: Plan) -> dict:
                 b.override_by_name(
                     name, [dm.DynamicConfigValue(id_val=k, value=v) for k, v in sorted(properties.items())]
                 )
+            built_panel = b.build()
             if panel.links:
-                b.links(
-                    [
-                        dm.DashboardLink(
-                            title=link.title or link.dashboard or link.url,
-                            type_val=dm.DashboardLinkType.LINK,
-                            url=_link_url(link, plan.uids, has_datasource),
-                            icon="dashboard",
-                            tooltip="",
-                            tags=[],
-                            as_dropdown=False,
-                            target_blank=not link.dashboard,
-                            include_vars=False,
-                            keep_time=bool(link.dashboard),
-                        )
-                        for link in panel.links
-                    ]
-                )
-            built.append(b.build())
+                # Set on the model: the SDK's links() calls build() on each link, which models lack.
+                built_panel.links = [
+                    dm.DashboardLink(
+                        title=link.title or link.dashboard or link.url,
+                        type_val=dm.DashboardLinkType.LINK,
+                        url=_link_url(link, plan.uids, has_datasource),
+                        icon="dashboard",
+                        tooltip="",
+                        tags=[],
+                        as_dropdown=False,
+                        target_blank=not link.dashboard,
+                        include_vars=False,
+                        keep_time=bool(link.dashboard),
+                    )
+                    for link in panel.links
+                ]
+            built.append(built_panel)
         if row.title:
             x, y, w, h = grid[Slot(row=i)]
             panels.append(
