@@ -164,10 +164,11 @@ def register_ops(cli: click.Group, fail, load, load_build) -> None:
         specs, output, job_name, time_limit, partition, nodes, port, retention, start_exporters, exporter_port
     ) -> None:
         """An sbatch script that runs Prometheus with the rendered config for the lifetime of a Slurm job."""
+        from .compile.slurm import SbatchOptions
         from .live.slurm_script import write_sbatch
 
         build = load_build(specs)
-        options = {
+        options: SbatchOptions = {
             "job_name": job_name,
             "time": time_limit,
             "partition": partition,

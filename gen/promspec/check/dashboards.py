@@ -14,10 +14,14 @@ import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from ..compile.dashboards.grafana_vars import MARKERS, substitute, variables_used
 from ..compile.promql import PromQLError, parse
 from .grafana_schemas import PANEL_SCHEMAS, schema, shape, validator
+
+if TYPE_CHECKING:
+    from ..model.loader import Mark, NodeIndex, Path
 
 # Exports from the Grafana UI carry these; they say where the file came from, not what it shows.
 EXPORT_ONLY = ("__inputs", "__requires", "__elements", "iteration")
@@ -385,7 +389,7 @@ def _schema_message(err) -> str:
     return message
 
 
-def _positions(text: str, file: str) -> dict:
+def _positions(text: str, file: str) -> NodeIndex[Mark] | dict[Path, Mark]:
     """JSON path -> (line, col), read with the spec loader (JSON is YAML)."""
     from ..diagnostics import Report
     from ..model.loader import parse_text

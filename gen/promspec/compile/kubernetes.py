@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
-from ..model.project import Project, ScrapeJob
+from ..model.project import Labels, Project, RelabelRule, ScrapeJob
 from .scrape import PORT_STRIP
+
+# A Kubernetes manifest (or part of one) as plain YAML data: its key order is the output's.
+Resource = dict[str, Any]
 
 API = "monitoring.coreos.com/v1"
 MANAGED = {"app.kubernetes.io/managed-by": "promspec"}
@@ -29,9 +33,11 @@ def dns_name(*parts: str) -> str:
     return text[:253].rstrip("-.") or "promspec"
 
 
-def _metadata(project: Project, name: str, labels: dict | None = None, annotations: dict | None = None) -> dict:
+def _metadata(
+    project: Project, name: str, labels: Labels | None = None, annotations: dict[str, str] | None = None
+) -> Resource:
     k8s = project.settings.kubernetes
-    meta: dict = {"name": name}
+    meta: Resource = {"name": name}
     if k8s.namespace:
         meta["namespace"] = k8s.namespace
     meta["labels"] = {**MANAGED, **k8s.labels, **(labels or {})}
@@ -40,7 +46,7 @@ def _metadata(project: Project, name: str, labels: dict | None = None, annotatio
     return meta
 
 
-def prometheus_rule(project: Project, stem: str, groups: list[dict]) -> dict:
+def prometheus_rule(project: Project, stem: str, groups: list[dict[str, Any]]) -> Resource:
     """One PrometheusRule holding the groups of one rendered rule file."""
     return {
         "apiVersion": API,
@@ -50,16 +56,16 @@ def prometheus_rule(project: Project, stem: str, groups: list[dict]) -> dict:
     }
 
 
-def relabelings(rules: list[dict]) -> list[dict]:
+def relabelings(rules: list[RelabelRule]) -> list[Resource]:
     """Prometheus relabel_configs in the operator's camelCase form."""
     return [{_RELABEL_KEYS[k]: v for k, v in rule.items() if k in _RELABEL_KEYS} for rule in rules]
 
 
-def monitor(project: Project, job: ScrapeJob) -> dict:
+def monitor(project: Project, job: ScrapeJob) -> Resource:
     """A ServiceMonitor (or PodMonitor) for a scrape job, keeping the spec's job name as the job label."""
     spec_k8s = job.kubernetes
     kind = spec_k8s.monitor
-    endpoint: dict = {"port": spec_k8s.port}
+    endpoint: Resource = {"port": spec_k8s.port}
     for key, value in (
         ("path", job.metrics_path),
         ("interval", job.interval),
@@ -73,14 +79,14 @@ def monitor(project: Project, job: ScrapeJob) -> dict:
     if job.honor_labels is not None:
         endpoint["honorLabels"] = job.honor_labels
     # The operator names the job after the Service; the spec's alerts and dashboards use the job name.
-    rules: list[dict] = [{"target_label": "job", "replacement": job.name}]
+    rules: list[RelabelRule] = [{"target_label": "job", "replacement": job.name}]
     common = job.target_groups[0].labels if len(job.target_groups) == 1 else {}
     rules += [{"target_label": k, "replacement": v} for k, v in sorted(common.items())]
     rules += ([PORT_STRIP] if job.strip_port else []) + [dict(r) for r in job.relabel]
     endpoint["relabelings"] = relabelings(rules)
     if job.metric_relabel:
         endpoint["metricRelabelings"] = relabelings(job.metric_relabel)
-    spec: dict = {"selector": {"matchLabels": dict(spec_k8s.selector or {"app.kubernetes.io/name": job.name})}}
+    spec: Resource = {"selector": {"matchLabels": dict(spec_k8s.selector or {"app.kubernetes.io/name": job.name})}}
     if spec_k8s.namespaces:
         spec["namespaceSelector"] = {"matchNames": list(spec_k8s.namespaces)}
     spec["podMetricsEndpoints" if kind == "PodMonitor" else "endpoints"] = [endpoint]
@@ -94,7 +100,7 @@ def monitor(project: Project, job: ScrapeJob) -> dict:
     }
 
 
-def dashboard_configmap(project: Project, path: str, text: str) -> dict:
+def dashboard_configmap(project: Project, path: str, text: str) -> Resource:
     """A ConfigMap the Grafana sidecar picks up: dashboards/<folder>/<uid>.json -> folder <folder>."""
     parts = path.split("/")[1:]
     folder = "/".join(parts[:-1])
@@ -109,11 +115,11 @@ def dashboard_configmap(project: Project, path: str, text: str) -> dict:
 
 
 def kubernetes_resources(
-    project: Project, rule_groups: dict[str, tuple[str, list]], dashboards: dict[str, str]
-) -> dict[str, tuple[dict, str]]:
+    project: Project, rule_groups: dict[str, tuple[str, list[dict[str, Any]]]], dashboards: dict[str, str]
+) -> dict[str, tuple[Resource, str]]:
     """kubernetes/<kind>/<name>.yaml -> (resource, its source) for rule files, scrape jobs and dashboards."""
     # rule_groups: rule file stem -> (source spec, groups); dashboards: rendered path -> JSON text.
-    out: dict[str, tuple[dict, str]] = {}
+    out: dict[str, tuple[Resource, str]] = {}
     for stem, (source, groups) in sorted(rule_groups.items()):
         out[f"kubernetes/prometheusrules/{dns_name(stem)}.yaml"] = (prometheus_rule(project, stem, groups), source)
     for job in project.jobs:

@@ -2,19 +2,48 @@
 
 from __future__ import annotations
 
+from typing import Any, TypedDict
+
 from ..model.probes import Probe
 from ..model.project import (
     Alert,
     Catalog,
+    Labels,
     MetricFamily,
     Ref,
     RelabelRule,
     RuleGroup,
     ScrapeJob,
     TargetGroup,
-    format_duration,
-    parse_duration,
 )
+from .promql import format_duration, parse_duration
+from .slo_tests import InputSeries
+
+# blackbox.yml and its modules are plain YAML data: their key order is the output's.
+Config = dict[str, Any]
+
+
+class AlertExpectation(TypedDict):
+    """One alert promtool expects firing: its labels and annotations, templates expanded."""
+
+    exp_labels: Labels
+    exp_annotations: dict[str, str]
+
+
+class AlertRuleTest(TypedDict):
+    eval_time: str
+    alertname: str
+    exp_alerts: list[AlertExpectation]
+
+
+class AlertTestGroup(TypedDict):
+    """One promtool test group of `alert_rule_test`s."""
+
+    name: str
+    interval: str
+    input_series: list[InputSeries]
+    alert_rule_test: list[AlertRuleTest]
+
 
 # The blackbox_exporter series the probe alerts and dashboard read (labels besides the target labels).
 BLACKBOX_METRICS = (
@@ -37,9 +66,9 @@ def selector(probe: Probe) -> str:
     return f'{{probe="{probe.name}"}}'
 
 
-def _http_module(probe: Probe) -> dict:
+def _http_module(probe: Probe) -> Config:
     h = probe.http
-    out: dict = {}
+    out: Config = {}
     if "method" in h:
         out["method"] = h["method"]
     if "valid_status_codes" in h:
@@ -65,9 +94,9 @@ def _http_module(probe: Probe) -> dict:
     return out
 
 
-def module(probe: Probe) -> dict:
+def module(probe: Probe) -> Config:
     """The blackbox.yml module of one probe (named after the probe)."""
-    out: dict = {"prober": PROBER[probe.module], "timeout": probe.timeout}
+    out: Config = {"prober": PROBER[probe.module], "timeout": probe.timeout}
     if probe.module == "http":
         out["http"] = _http_module(probe)
     elif probe.module == "tcp":
@@ -75,7 +104,7 @@ def module(probe: Probe) -> dict:
     elif probe.module == "icmp":
         out["icmp"] = {"preferred_ip_protocol": "ip4"}
     elif probe.module == "dns":
-        dns: dict = {
+        dns: Config = {
             "query_name": probe.dns["query_name"],
             "query_type": probe.dns.get("query_type", "A"),
             "preferred_ip_protocol": "ip4",
@@ -84,14 +113,14 @@ def module(probe: Probe) -> dict:
             dns["transport_protocol"] = probe.dns["transport"]
         out["dns"] = dns
     elif probe.module == "grpc":
-        grpc: dict = {"preferred_ip_protocol": "ip4", "tls": bool(probe.grpc.get("tls", False))}
+        grpc: Config = {"preferred_ip_protocol": "ip4", "tls": bool(probe.grpc.get("tls", False))}
         if probe.grpc.get("service"):
             grpc["service"] = probe.grpc["service"]
         out["grpc"] = grpc
     return out
 
 
-def blackbox_config(probes: list[Probe]) -> dict:
+def blackbox_config(probes: list[Probe]) -> Config:
     """blackbox/blackbox.yml: one module per probe, every location runs the same file."""
     return {"modules": {p.name: module(p) for p in sorted(probes, key=lambda p: p.name)}}
 
@@ -202,18 +231,18 @@ def catalog(ref: Ref) -> Catalog:
 # --- promtool tests ---------------------------------------------------------------------------------
 
 
-def _expand(template: str, labels: dict, value: str) -> str:
+def _expand(template: str, labels: Labels, value: str) -> str:
     out = template.replace("{{ $value }}", value)
     for k, v in labels.items():
         out = out.replace(f"{{{{ $labels.{k} }}}}", v)
     return out
 
 
-def _series(name: str, labels: dict) -> str:
+def _series(name: str, labels: Labels) -> str:
     return name + "{" + ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
 
 
-def _exp(alert: Alert, labels: dict, value: str) -> dict:
+def _exp(alert: Alert, labels: Labels, value: str) -> AlertExpectation:
     return {
         "exp_labels": {**labels, "severity": alert.severity, **alert.labels},
         "exp_annotations": {k: _expand(v, labels, value) for k, v in alert.annotations.items()},
@@ -224,7 +253,7 @@ def _eval_after(for_: str, step: float) -> str:
     return format_duration(parse_duration(for_ or "0s") + 2 * step)
 
 
-def alert_tests(probe: Probe, step: float) -> list[dict]:
+def alert_tests(probe: Probe, step: float) -> list[AlertTestGroup]:
     """promtool tests: each alert fires under the condition it is for and stays quiet just below it."""
     instance = probe.targets[0]
     base = {"probe": probe.name, "instance": instance, "job": "probe"}
@@ -232,12 +261,12 @@ def alert_tests(probe: Probe, step: float) -> list[dict]:
     # Samples until well after the latest evaluation, so no series goes stale before its alert is checked.
     longest = max(parse_duration(a.failing_for or "0s"), parse_duration(a.slow_for or "0s"))
     span = int(longest // step) + 10
-    tests = []
+    tests: list[AlertTestGroup] = []
     for alert in alerts(probe):
         if alert.name == "ProbeFailing":
             m = a.min_locations
             for failing, fires in ((m, True), (m - 1, False)):
-                series = [
+                series: list[InputSeries] = [
                     {
                         "series": _series("probe_success", {**base, "location": loc.name}),
                         "values": f"{0 if i < failing else 1}x{span}",

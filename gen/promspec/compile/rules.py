@@ -8,10 +8,10 @@ from typing import Any
 from ..model.project import Alert, RuleGroup
 
 
-def alert_rule(alert: Alert) -> dict:
+def alert_rule(alert: Alert) -> dict[str, Any]:
     """One Prometheus alerting rule."""
     # PromQL ignores surrounding whitespace: a block scalar's final newline is no part of the query.
-    out: dict = {"alert": alert.name, "expr": alert.expr.rstrip()}
+    out: dict[str, Any] = {"alert": alert.name, "expr": alert.expr.rstrip()}
     if alert.for_:
         out["for"] = alert.for_
     if alert.keep_firing_for:
@@ -25,13 +25,13 @@ def alert_rule(alert: Alert) -> dict:
     return out
 
 
-def group_dict(group: RuleGroup) -> dict:
+def group_dict(group: RuleGroup) -> dict[str, Any]:
     """One Prometheus rule group."""
     from ..model.rule_files import PassthroughGroup
 
     if isinstance(group, PassthroughGroup):  # an adopted rule file's group renders as it was written
         return group.original
-    out: dict = {"name": group.name}
+    out: dict[str, Any] = {"name": group.name}
     if group.interval:
         out["interval"] = group.interval
     if group.limit is not None:

@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
-from ..model.project import Project, ScrapeJob
+from typing import Any, NotRequired, TypedDict
 
-PORT_STRIP = {
+from ..model.project import Labels, Project, RelabelRule, ScrapeJob
+
+# Output documents (prometheus.yml and its parts) are plain YAML data: their key order is the output's.
+Config = dict[str, Any]
+
+
+class StaticTargets(TypedDict):
+    """One static_configs entry, or one group of a file_sd targets file."""
+
+    targets: list[str]
+    labels: NotRequired[Labels]
+
+
+PORT_STRIP: RelabelRule = {
     "source_labels": ["__address__"],
     "regex": r"(.+?)(?::\d+)?",
     "target_label": "instance",
@@ -12,19 +25,19 @@ PORT_STRIP = {
 }
 
 
-def _target_groups(job: ScrapeJob) -> list[dict]:
-    out = []
+def _target_groups(job: ScrapeJob) -> list[StaticTargets]:
+    out: list[StaticTargets] = []
     for group in job.target_groups:
-        item: dict = {"targets": list(group.targets)}
+        item: StaticTargets = {"targets": list(group.targets)}
         if group.labels:
             item["labels"] = dict(group.labels)
         out.append(item)
     return out
 
 
-def scrape_config(job: ScrapeJob) -> dict:
+def scrape_config(job: ScrapeJob) -> Config:
     """One scrape_configs entry."""
-    out: dict = {"job_name": job.name}
+    out: Config = {"job_name": job.name}
     for key, value in (
         ("scrape_interval", job.interval),
         ("scrape_timeout", job.timeout),
@@ -40,7 +53,7 @@ def scrape_config(job: ScrapeJob) -> dict:
     if job.sample_limit is not None:
         out["sample_limit"] = job.sample_limit
     if job.file_sd:
-        sd: dict = {"files": [f"targets/{job.name}.json"]}
+        sd: Config = {"files": [f"targets/{job.name}.json"]}
         if job.file_sd_refresh:
             sd["refresh_interval"] = job.file_sd_refresh
         out["file_sd_configs"] = [sd]
@@ -54,16 +67,16 @@ def scrape_config(job: ScrapeJob) -> dict:
     return out
 
 
-def prometheus_config(project: Project, rule_paths: list[str]) -> dict:
+def prometheus_config(project: Project, rule_paths: list[str]) -> Config:
     """The whole prometheus.yml; rule_paths are relative to the config file."""
     s = project.settings
-    glob: dict = {"scrape_interval": s.scrape_interval}
+    glob: Config = {"scrape_interval": s.scrape_interval}
     if s.scrape_timeout:
         glob["scrape_timeout"] = s.scrape_timeout
     glob["evaluation_interval"] = s.evaluation_interval
     if s.external_labels:
         glob["external_labels"] = dict(s.external_labels)
-    out: dict = {"global": glob}
+    out: Config = {"global": glob}
     if s.alertmanagers:
         out["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": list(s.alertmanagers)}]}]}
     if s.remote_write:  # a Prometheus per cluster feeding a central store (compile/remote_write.py)
@@ -75,6 +88,6 @@ def prometheus_config(project: Project, rule_paths: list[str]) -> dict:
     return out
 
 
-def file_sd_files(project: Project) -> dict[str, list]:
+def file_sd_files(project: Project) -> dict[str, list[StaticTargets]]:
     """prometheus/targets/<job>.json contents for jobs that use file_sd."""
     return {f"prometheus/targets/{j.name}.json": _target_groups(j) for j in project.jobs if j.file_sd}

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 
-from ..model.project import Alert, RecordingRule, Rule, RuleGroup, parse_duration
-from ..model.services import SHORT_WINDOW, SLO, Tier, number_text
-from .promql import selector
+from ..model.project import Alert, Labels, RecordingRule, Rule, RuleGroup
+from ..model.services import SLO, Tier
+from ..model.sli.base import SHORT_WINDOW
+from .promql import number_text, parse_duration, selector
 
 SHORT_INTERVAL = "30s"
 LONG_INTERVAL = "1m"
@@ -31,7 +32,7 @@ def alert_name(slo: SLO, suffix: str) -> str:
     return (slo.alert_name or f"{camel(slo.service)}{camel(slo.name)}") + suffix
 
 
-def slo_labels(slo: SLO) -> dict:
+def slo_labels(slo: SLO) -> Labels:
     return {"slo_id": slo.id, "slo_service": slo.service, "slo": slo.name}
 
 
@@ -76,7 +77,7 @@ def recording_groups(slo: SLO) -> list[RuleGroup]:
     sel = _sel(slo)
     ref = slo.ref.at("sli")  # problems in these expressions are problems of the SLI
 
-    def rule(record: str, expr: str, rule_labels: dict | None = None) -> RecordingRule:
+    def rule(record: str, expr: str, rule_labels: Labels | None = None) -> RecordingRule:
         return RecordingRule(
             record=record, expr=expr, ref=ref, labels=dict(labels if rule_labels is None else rule_labels)
         )

@@ -9,8 +9,9 @@ the rendering here is promspec's own.
 
 from __future__ import annotations
 
-from ..model.project import Alert, RecordingRule, Rule, RuleGroup, parse_duration
+from ..model.project import Alert, Labels, RecordingRule, Rule, RuleGroup
 from ..model.services import SLO, Tier
+from .promql import parse_duration
 
 # Every window Sloth records, whatever alerts are enabled: its dashboard reads them all.
 WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
@@ -30,7 +31,7 @@ def quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-def id_labels(slo: SLO) -> dict:
+def id_labels(slo: SLO) -> Labels:
     return {"sloth_id": slo.id, "sloth_service": slo.service, "sloth_slo": slo.name}
 
 
@@ -145,7 +146,7 @@ def meta_group(slo: SLO, mode: str, spec: str) -> RuleGroup:
 
 
 def _percent(slo: SLO) -> str:
-    from ..model.services import number_text
+    from .promql import number_text
 
     return number_text(slo.objective * 100)
 

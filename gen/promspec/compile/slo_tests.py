@@ -4,10 +4,10 @@ recovers when the burn stops, and respects the minimum-traffic guard."""
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any, TypedDict
 
-from ..model.project import format_duration, parse_duration
 from ..model.services import SLO, Tier
-from .promql import matcher, number_text, selector
+from .promql import format_duration, matcher, number_text, parse_duration, selector
 from .slo import alert_name, slo_labels
 
 STEPS_PER_WINDOW = 30  # samples per long window: places the crossing within ~10% of the window
@@ -20,12 +20,45 @@ BELOW = Decimal("0.95")
 # query reads are missing (the only input the tests give is the recorded rates).
 INJECTED = ("slo:sli_errors:rate5m", "slo:sli_total:rate5m")
 
+# The promtool test file's records (`promtool test rules`), as they are written out.
+Run = tuple[Decimal, int]  # (value, count): a run of equal samples in promtool's expanding notation
+
+
+class Sample(TypedDict):
+    labels: str
+    value: int
+
+
+class Check(TypedDict):
+    expr: str
+    eval_time: str
+    exp_samples: list[Sample]
+
+
+class InputSeries(TypedDict):
+    series: str
+    values: str
+
+
+class PromtoolCase(TypedDict):
+    name: str
+    interval: str
+    input_series: list[InputSeries]
+    promql_expr_test: list[Check]
+
+
+class PromtoolFile(TypedDict):
+    rule_files: list[str]
+    evaluation_interval: str
+    group_eval_order: list[str]
+    tests: list[PromtoolCase]
+
 
 def _series(name: str, slo: SLO) -> str:
     return name + selector(sorted(slo_labels(slo).items()))
 
 
-def _values(*runs: tuple[Decimal, int]) -> str:
+def _values(*runs: Run) -> str:
     """promtool's expanding notation: (value, count) runs -> 'v1xN-1 v2xM-1'."""
     return " ".join(f"{number_text(v)}x{n - 1}" if n > 1 else number_text(v) for v, n in runs if n > 0)
 
@@ -43,7 +76,7 @@ def _alert_selector(slo: SLO, tier: Tier, state: str = "") -> str:
     return "ALERTS" + selector({}, parts)
 
 
-def _alert_sample(slo: SLO, tier: Tier) -> dict:
+def _alert_sample(slo: SLO, tier: Tier) -> Sample:
     labels = {**slo.labels, **slo_labels(slo), **tier.labels, "severity": tier.severity, "alertstate": "firing"}
     if tier.name != "budget-exhausted":
         labels["burn_tier"] = tier.name
@@ -51,7 +84,7 @@ def _alert_sample(slo: SLO, tier: Tier) -> dict:
     return {"labels": "ALERTS" + selector(sorted(labels.items())), "value": 1}
 
 
-def _check(slo: SLO, tier: Tier, at_seconds: float, firing: bool) -> dict:
+def _check(slo: SLO, tier: Tier, at_seconds: float, firing: bool) -> Check:
     expr = _alert_selector(slo, tier, "firing" if firing else "")
     return {
         "expr": expr,
@@ -60,7 +93,9 @@ def _check(slo: SLO, tier: Tier, at_seconds: float, firing: bool) -> dict:
     }
 
 
-def _case(slo: SLO, tier: Tier, name: str, step: float, total: Decimal, errors: list, checks: list) -> dict:
+def _case(
+    slo: SLO, tier: Tier, name: str, step: float, total: Decimal, errors: list[Run], checks: list[Check]
+) -> PromtoolCase:
     n = sum(count for _v, count in errors)
     return {
         "name": f"{slo.id} {tier.name}: {name}",
@@ -73,7 +108,7 @@ def _case(slo: SLO, tier: Tier, name: str, step: float, total: Decimal, errors: 
     }
 
 
-def tier_cases(slo: SLO, tier: Tier) -> list[dict]:
+def tier_cases(slo: SLO, tier: Tier) -> list[PromtoolCase]:
     """The scenarios of one burn tier, on a grid of STEPS_PER_WINDOW samples per long window."""
     long_s = parse_duration(tier.long)
     step = long_s / STEPS_PER_WINDOW
@@ -138,7 +173,7 @@ def tier_cases(slo: SLO, tier: Tier) -> list[dict]:
     return cases
 
 
-def exhausted_cases(slo: SLO, tier: Tier) -> list[dict]:
+def exhausted_cases(slo: SLO, tier: Tier) -> list[PromtoolCase]:
     """Tests of the budget-exhausted alert of slo, whose exhausted tier is tier."""
     step = 3600.0
     total = Decimal(10)
@@ -161,7 +196,7 @@ def exhausted_cases(slo: SLO, tier: Tier) -> list[dict]:
     ]
 
 
-def slo_test_files(rule_file: str, slo: SLO, group_order: list[str]) -> dict[str, dict]:
+def slo_test_files(rule_file: str, slo: SLO, group_order: list[str]) -> dict[str, PromtoolFile]:
     """promtool test files for one SLO, one per tier, loading rule_file (the SLO's groups alone).
 
     promtool evaluates every group of every rule file a test loads at every step of every test
@@ -172,7 +207,7 @@ def slo_test_files(rule_file: str, slo: SLO, group_order: list[str]) -> dict[str
     (promtool's default order is random) so alerts read this step's ratios, as in production
     where the ratios are at most one short interval old.
     """
-    by_tier: dict[str, tuple[float, list]] = {}
+    by_tier: dict[str, tuple[float, list[PromtoolCase]]] = {}
     for tier in slo.tiers:
         if tier.enabled:
             step = parse_duration(tier.long) / STEPS_PER_WINDOW
@@ -190,7 +225,7 @@ def slo_test_files(rule_file: str, slo: SLO, group_order: list[str]) -> dict[str
     }
 
 
-def rules_under_test(content: dict, slos: list[SLO]) -> dict:
+def rules_under_test(content: dict[str, Any], slos: list[SLO]) -> dict[str, Any]:
     """A rule file's content without the SLI input rules of these SLOs (see INJECTED); everything else as is."""
     short = {f"slo-{slo.id}-short" for slo in slos}
     groups = []

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import re
 import shlex
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypedDict
 
 if TYPE_CHECKING:
-    from ..model.project import Project
+    from ..model.project import Labels, Project
 
 MAX_NODES = 100_000  # a guard against gpu[0-99999999] turning into a billion targets
 
@@ -82,7 +82,20 @@ def expand_nodelist(text: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def slurm_jobs(project: Project) -> list[tuple[str, int, dict]]:
+class SbatchOptions(TypedDict):
+    """`promspec render slurm`'s options: the #SBATCH lines and the job's Prometheus (and exporters)."""
+
+    job_name: str
+    time: str | None
+    partition: str | None
+    nodes: str | None
+    port: int
+    retention: str
+    start_exporters: bool
+    exporter_port: int
+
+
+def slurm_jobs(project: Project) -> list[tuple[str, int, Labels]]:
     """(job name, port, target labels) of the scrape jobs whose targets come from a nodelist."""
     return [(job.name, job.slurm.port, dict(job.slurm.labels)) for job in project.jobs if job.slurm is not None]
 
@@ -94,10 +107,11 @@ def _heredoc(path: str, body: str) -> str:
     return f"cat > \"$OUT/config/{path}\" <<'{tag}'\n{body}{'' if body.endswith(chr(10)) else chr(10)}{tag}\n"
 
 
-def sbatch_script(files: dict[str, str], slurm: list[tuple[str, int, dict]], header: str, options: dict) -> str:
+def sbatch_script(
+    files: dict[str, str], slurm: list[tuple[str, int, Labels]], header: str, options: SbatchOptions
+) -> str:
     """The sbatch script: the rendered config embedded, the job's nodes as targets, Prometheus for its lifetime."""
     # files: prometheus/prometheus.yml, rules/*.yml and prometheus/targets/*.json as text (rendered paths).
-    # options: job_name, time, partition, nodes, port, exporter_port, retention, start_exporters.
     lines = ["#!/bin/bash", header.rstrip("\n")]
     lines += [f"#SBATCH --job-name={options['job_name']}"]
     for key in ("time", "partition", "nodes"):
@@ -164,7 +178,7 @@ def sbatch_script(files: dict[str, str], slurm: list[tuple[str, int, dict]], hea
     return script
 
 
-def slurm_config(config: dict, slurm_names: set) -> dict:
+def slurm_config(config: dict[str, Any], slurm_names: set[str]) -> dict[str, Any]:
     """prometheus.yml for a batch job: nodelist jobs read file_sd targets the script writes; no Alertmanager."""
     out = {k: v for k, v in config.items() if k != "alerting"}
     jobs = []

@@ -86,7 +86,7 @@ def _cluster_configs(project: Project, topology: Topology, cluster: Cluster, spl
         config = prometheus_config(view, rule_paths)
         config["remote_write"] = [remote_write(topology.global_tier, split.sent), *config.get("remote_write", [])]
         # prometheus_config puts remote_write before rule_files; keep that order for a reader.
-        ordered = {k: config[k] for k in ("global", "alerting") if k in config}
+        ordered: dict[str, Any] = {k: config[k] for k in ("global", "alerting") if k in config}
         ordered["remote_write"] = config["remote_write"]
         ordered.update({k: v for k, v in config.items() if k not in ordered})
         name = "prometheus.yml" if servers == 1 else f"prometheus-shard-{shard}.yml"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 
-from ..compile.slurm import sbatch_script, slurm_config, slurm_jobs
+from ..compile.slurm import SbatchOptions, sbatch_script, slurm_config, slurm_jobs
 from ..render.tree import write_file
 
 
-def write_sbatch(build, output: str, options: dict) -> str:
+def write_sbatch(build, output: str, options: SbatchOptions) -> str:
     """Write the script (mode 755) from the specs' Build; returns a note for the user, or ''."""
     from ..compile.scrape import prometheus_config
     from ..render.outputs import render_build

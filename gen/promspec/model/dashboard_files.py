@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Iterator
+from typing import Any
 
 from ..diagnostics import Position, Report
 from .loader import Document
@@ -23,7 +25,8 @@ ALLOWED_WITH_FILE = ("file", "folder")
 _INPUT_REF = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 
 
-def _referencing(docs: list[Document]):
+def _referencing(docs: list[Document]) -> Iterator[tuple[Document, str]]:
+    """(document, the export file it names) for each Dashboard spec that names one."""
     for doc in docs:
         spec = doc.data.get("spec") if doc.kind == "Dashboard" else None
         if isinstance(spec, dict) and isinstance(spec.get("file"), str):
@@ -35,7 +38,7 @@ def export_path(doc: Document, file: str) -> str:
     return os.path.normpath(os.path.join(os.path.dirname(doc.file), file))
 
 
-def looks_like_export(data) -> bool:
+def looks_like_export(data: object) -> bool:
     """A Grafana dashboard JSON rather than a spec document: no apiVersion/kind, panels and a title or uid."""
     return (
         isinstance(data, dict)
@@ -106,7 +109,7 @@ def attach_exports(docs: list[Document], report: Report) -> None:
         spec[EXPORT_KEY] = data
 
 
-def _warn_unsubstituted_inputs(doc: Document, file: str, data: dict, report: Report) -> None:
+def _warn_unsubstituted_inputs(doc: Document, file: str, data: dict[str, Any], report: Report) -> None:
     """Provisioning does not fill in `__inputs`: a ${NAME} that is no variable stays literal in Grafana."""
     inputs = [str(i["name"]) for i in data.get("__inputs") or [] if isinstance(i, dict) and i.get("name")]
     variables = {v.get("name") for v in (data.get("templating") or {}).get("list") or [] if isinstance(v, dict)}

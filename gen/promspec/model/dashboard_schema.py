@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .schema_parts import LABEL_NAME, NAME, PROMQL, SIGNALS, _object
 
 PANEL_TYPES = ("timeseries", "stat", "gauge", "bargauge", "heatmap", "table", "text")
@@ -146,7 +148,7 @@ VARIABLE = {
     "x-expected": "one of " + ", ".join(VARIABLES) + ", or {name, metric} / {name, values}",
 }
 
-DASHBOARD: dict = _object(
+DASHBOARD: dict[str, Any] = _object(
     {
         "file": {
             "type": "string",

@@ -16,6 +16,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 TIMEOUT_S = 30.0  # wall clock for one file; generous for real specs, short for a runaway loop
@@ -38,7 +39,7 @@ class JsonnetResult:
     col: int = 0
 
 
-def library_paths(env: dict | None = None) -> list[str]:
+def library_paths(env: Mapping[str, str] | None = None) -> list[str]:
     """Directories named by PROMSPEC_JSONNET_PATH (set by `promspec -J DIR`)."""
     value = (os.environ if env is None else env).get(JPATH_ENV, "")
     return [p for p in value.split(os.pathsep) if p]
@@ -97,7 +98,7 @@ def _main(argv: list[str]) -> int:
 
     path, roots = argv[0], [os.path.realpath(r) for r in argv[1:]]
 
-    def load(base: str, rel: str):
+    def load(base: str, rel: str) -> tuple[str, bytes]:  # the shape _jsonnet's import callback returns
         for directory in ([base] if not os.path.isabs(rel) else [""]) + roots:
             candidate = os.path.normpath(os.path.join(directory, rel))
             if not os.path.isfile(candidate):

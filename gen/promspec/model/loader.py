@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypedDict, TypeVar, overload
 
 import yaml
 
@@ -24,7 +24,9 @@ _MERGE = "tag:yaml.org,2002:merge"
 _STR = "tag:yaml.org,2002:str"
 _constructor = yaml.constructor.SafeConstructor()
 
-Path = tuple  # a field path such as ("spec", "rules", 0, "expr")
+Path = tuple[str | int, ...]  # a field path such as ("spec", "rules", 0, "expr")
+Mark = tuple[int, int]  # 1-based (line, column)
+_T = TypeVar("_T")
 
 # Bounds on what one document may expand to. A spec nests a dozen levels; Python's recursion
 # (and jsonschema's) gives out near 1,000. Aliases are legitimate for sharing a few blocks, but
@@ -33,22 +35,27 @@ MAX_DEPTH = 100
 MAX_ALIAS_EXPANSION = 100_000  # nodes that aliases may add to a document beyond those written
 
 
-class _NodeIndex:
+class NodeIndex(Generic[_T]):
     """path -> a fact about the YAML node there, read lazily from the composed node tree.
 
     Building a dict of every position up front costs more than the whole rest of loading;
     positions are only needed when something is reported, so they are looked up on demand.
     """
 
-    def __init__(self, fact, root=None):
+    def __init__(
+        self,
+        fact: Callable[[yaml.Node, yaml.Node | None], _T | None],
+        root: yaml.Node | None = None,
+    ):
         self._fact = fact  # (node, key_node) -> value, or None when there is no such fact
         self._root = root
-        self._set: dict = {}
+        self._set: dict[Path, _T] = {}
 
-    def _lookup(self, path: tuple):
+    def _lookup(self, path: Path) -> _T | None:
         if path in self._set:
             return self._set[path]
-        node, key = self._root, None
+        node: yaml.Node | None = self._root
+        key: yaml.Node | None = None
         for part in path:
             if isinstance(node, yaml.MappingNode):
                 for key_node, value_node in node.value:
@@ -63,35 +70,59 @@ class _NodeIndex:
                 return None
         return self._fact(node, key) if node is not None else None
 
-    def get(self, path, default=None):
+    @overload
+    def get(self, path: Iterable[str | int], default: None = None) -> _T | None: ...
+    @overload
+    def get(self, path: Iterable[str | int], default: _T) -> _T: ...
+    def get(self, path: Iterable[str | int], default: _T | None = None) -> _T | None:
         found = self._lookup(tuple(path))
         return default if found is None else found
 
-    def __contains__(self, path) -> bool:
+    def __contains__(self, path: Iterable[str | int]) -> bool:
         return self._lookup(tuple(path)) is not None
 
-    def __getitem__(self, path):
+    def __getitem__(self, path: Iterable[str | int]) -> _T:
         found = self._lookup(tuple(path))
         if found is None:
             raise KeyError(path)
         return found
 
-    def __setitem__(self, path, value) -> None:
+    def __setitem__(self, path: Iterable[str | int], value: _T) -> None:
         self._set[tuple(path)] = value
 
 
-def _mark(node) -> tuple:
+def _mark(node: yaml.Node) -> Mark:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
-def _indexes(root) -> dict:
-    scalar = lambda node: isinstance(node, yaml.ScalarNode)  # noqa: E731
+class _Indexes(TypedDict):
+    """The lazy position and text indexes of one document, as Document's keyword arguments."""
+
+    positions: NodeIndex[Mark]
+    key_positions: NodeIndex[Mark]
+    raw: NodeIndex[str]
+    styles: NodeIndex[str]
+
+
+def _scalar_text(node: yaml.Node, key: yaml.Node | None) -> str | None:
+    return str(node.value) if isinstance(node, yaml.ScalarNode) else None
+
+
+def _scalar_style(node: yaml.Node, key: yaml.Node | None) -> str | None:
+    return (node.style or "") if isinstance(node, yaml.ScalarNode) else None
+
+
+def _indexes(root: yaml.Node) -> _Indexes:
     return {
-        "positions": _NodeIndex(lambda node, key: _mark(node), root),
-        "key_positions": _NodeIndex(lambda node, key: _mark(key) if key is not None else None, root),
-        "raw": _NodeIndex(lambda node, key: node.value if scalar(node) else None, root),
-        "styles": _NodeIndex(lambda node, key: (node.style or "") if scalar(node) else None, root),
+        "positions": NodeIndex(lambda node, key: _mark(node), root),
+        "key_positions": NodeIndex(lambda node, key: _mark(key) if key is not None else None, root),
+        "raw": NodeIndex(_scalar_text, root),
+        "styles": NodeIndex(_scalar_style, root),
     }
+
+
+def _no_facts(node: yaml.Node, key: yaml.Node | None) -> None:
+    return None
 
 
 @dataclass
@@ -102,11 +133,11 @@ class Document:
     index: int
     data: Any
     source: str = ""  # stable path for generated headers: relative to the specs root's parent
-    positions: Any = field(default_factory=lambda: _NodeIndex(lambda n, k: None))  # path -> (line, col)
-    key_positions: Any = field(default_factory=lambda: _NodeIndex(lambda n, k: None))  # path -> its key's
-    raw: Any = field(default_factory=lambda: _NodeIndex(lambda n, k: None))  # path -> scalar text as written
-    styles: Any = field(default_factory=lambda: _NodeIndex(lambda n, k: None))  # path -> '', '|', '>', '"', "'"
-    lines: list = field(default_factory=list)  # source lines, to map offsets inside scalars
+    positions: NodeIndex[Mark] = field(default_factory=lambda: NodeIndex(_no_facts))  # path -> (line, col)
+    key_positions: NodeIndex[Mark] = field(default_factory=lambda: NodeIndex(_no_facts))  # path -> its key's
+    raw: NodeIndex[str] = field(default_factory=lambda: NodeIndex(_no_facts))  # path -> scalar text as written
+    styles: NodeIndex[str] = field(default_factory=lambda: NodeIndex(_no_facts))  # path -> '', '|', '>', '"', "'"
+    lines: list[str] = field(default_factory=list)  # source lines, to map offsets inside scalars
 
     @property
     def kind(self) -> str:
@@ -161,23 +192,23 @@ class Document:
 
 
 class _ShapeError(Exception):
-    def __init__(self, node, message: str):
+    def __init__(self, node: yaml.Node, message: str):
         super().__init__(message)
         self.node = node
         self.message = message
 
 
-def _check_shape(root) -> None:
+def _check_shape(root: yaml.Node) -> None:
     """Refuse a node graph that nests too deeply, refers to itself, or expands too far through aliases.
 
     One pass over the distinct nodes (aliases share them), without recursion, so the check
     itself is cheap whatever the document expands to.
     """
-    sizes: dict = {}  # id(node) -> expanded node count
-    depths: dict = {}  # id(node) -> expanded depth
+    sizes: dict[int, int] = {}  # id(node) -> expanded node count
+    depths: dict[int, int] = {}  # id(node) -> expanded depth
     distinct = 0
-    stack = [(root, False)]
-    active: set = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    active: set[int] = set()
     while stack:
         node, done = stack.pop()
         key = id(node)
@@ -211,7 +242,7 @@ def _check_shape(root) -> None:
                 stack.append((child, False))
 
 
-def _children(node) -> list:
+def _children(node: yaml.Node) -> list[yaml.Node]:
     if isinstance(node, yaml.MappingNode):
         return [n for pair in node.value for n in pair]
     if isinstance(node, yaml.SequenceNode):
@@ -219,10 +250,11 @@ def _children(node) -> list:
     return []
 
 
-def _convert(node, path, doc: Document, report: Report):
+def _convert(node: yaml.Node, path: Path, doc: Document, report: Report) -> Any:
+    # The value is whatever the YAML says: the schema, not this function, gives it a shape.
     if isinstance(node, yaml.MappingNode):
-        out: dict = {}
-        merges = []
+        out: dict[str, Any] = {}
+        merges: list[yaml.Node] = []
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE:
                 merges.append(value_node)
@@ -316,7 +348,7 @@ def spec_files(root: str) -> list[str]:
     """Every spec file under root (or root itself), in a stable order."""
     if os.path.isfile(root):
         return [root]
-    found = []
+    found: list[str] = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):

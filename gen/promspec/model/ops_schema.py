@@ -3,6 +3,8 @@ remote_write, Kubernetes and Slurm fields."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..alert_kinds import KINDS
 from ..alert_kinds.base import KindSchema
 from .schema_parts import ALERT, DURATION, HOSTPORT, LABEL_NAME, LABELS, NAME, PROMQL, _object
@@ -12,7 +14,7 @@ from .schema_parts import ALERT, DURATION, HOSTPORT, LABEL_NAME, LABELS, NAME, P
 _COMMON = {"name": {}, "kind": {}, **{k: v for k, v in ALERT["properties"].items() if k not in ("name", "expr")}}
 
 
-def _kind_branch(kind: str | None, schema: KindSchema) -> dict:
+def _kind_branch(kind: str | None, schema: KindSchema) -> dict[str, Any]:
     condition = (
         {"not": {"required": ["kind"]}}
         if kind is None
@@ -33,7 +35,7 @@ def _kind_branch(kind: str | None, schema: KindSchema) -> dict:
 # An alert is raw PromQL (expr) or one of the kinds in alert_kinds.KINDS; `kind` selects the branch,
 # so a field of another kind is "unknown" with the right list of fields.
 ALERT_KIND_NAMES = tuple(KINDS)
-ALERT_KINDS: dict = {
+ALERT_KINDS: dict[str, Any] = {
     "type": "object",
     "properties": {
         "name": ALERT["properties"]["name"],
@@ -72,7 +74,7 @@ BASIC_AUTH = _object(
 )
 
 
-def _one_or_many(item: dict) -> dict:
+def _one_or_many(item: dict[str, Any]) -> dict[str, Any]:
     return {
         "anyOf": [item, {"type": "array", "items": item, "minItems": 1}],
         "x-expected": "one integration (a mapping) or a list of them",
@@ -202,7 +204,7 @@ INHIBIT_RULE = _object(
     }
 )
 
-NOTIFICATIONS: dict = _object(
+NOTIFICATIONS: dict[str, Any] = _object(
     {
         "alertmanager_version": {
             "type": "string",
@@ -263,7 +265,7 @@ REMOTE_WRITE = _object(
     },
     ("url",),
 )
-SETTINGS_FIELDS: dict = {
+SETTINGS_FIELDS: dict[str, Any] = {
     "outputs": {
         "type": "array",
         "items": {"enum": list(OUTPUT_FORMATS)},
@@ -293,7 +295,7 @@ SETTINGS_FIELDS: dict = {
 
 # --- Targets: Slurm nodelists and Kubernetes monitors --------------------------------------------
 
-SCRAPE_JOB_FIELDS: dict = {
+SCRAPE_JOB_FIELDS: dict[str, Any] = {
     "slurm": _object(
         {
             "nodelist": {

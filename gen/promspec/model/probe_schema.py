@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .schema_parts import ALERT, DURATION, HOSTPORT, LABELS, NAME, THRESHOLD, _object
 
 MODULES = ("http", "tcp", "icmp", "dns", "grpc")
@@ -111,7 +113,7 @@ ALERTS = _object(
     }
 )
 
-PROBE: dict = _object(
+PROBE: dict[str, Any] = _object(
     {
         "module": {"enum": list(MODULES), "x-expected": "one of " + ", ".join(MODULES)},
         "targets": {

@@ -16,9 +16,10 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..diagnostics import Report, did_you_mean
+from ..compile.promql import parse_duration
+from ..diagnostics import Diagnostic, Position, Report, did_you_mean
 from .loader import Document, dotted
-from .project import Alert, RecordingRule, Ref, Rule, RuleGroup, SpecPath, SpecText, parse_duration
+from .project import Alert, RecordingRule, Ref, Rule, RuleGroup, SpecPath, SpecText
 
 OPERATOR_API = "monitoring.coreos.com/v1"
 GROUP_FIELDS = ("name", "interval", "limit", "rules")
@@ -39,11 +40,11 @@ class PassthroughGroup(RuleGroup):
     original: dict[str, Any] = field(default_factory=dict)
 
 
-def is_rule_file(data) -> bool:
+def is_rule_file(data: object) -> bool:
     return isinstance(data, dict) and "groups" in data and "apiVersion" not in data and "kind" not in data
 
 
-def is_prometheus_rule(data) -> bool:
+def is_prometheus_rule(data: object) -> bool:
     return isinstance(data, dict) and data.get("apiVersion") == OPERATOR_API and data.get("kind") == "PrometheusRule"
 
 
@@ -56,13 +57,19 @@ def split_rule_documents(docs: list[Document]) -> tuple[list[Document], list[Doc
     return native, rules
 
 
-def _groups_path(doc: Document) -> tuple:
+def _groups_path(doc: Document) -> SpecPath:
     return ("spec", "groups") if is_prometheus_rule(doc.data) else ("groups",)
 
 
-def _at(data, path: tuple):
+def _at(data: Any, path: SpecPath) -> Any:
+    # Document data has whatever shape was written; the checker below decides what it may be.
     for part in path:
-        data = data[part] if isinstance(data, (dict, list)) else None
+        if isinstance(data, dict):
+            data = data.get(part) if isinstance(part, str) else None
+        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+            data = data[part]
+        else:  # `spec: [...]` has no `groups`: the caller reports the missing list, not a TypeError
+            data = None
     return data
 
 
@@ -74,11 +81,11 @@ class _Checker:
         self.report = report
         self.ok = True
 
-    def error(self, path: tuple, message: str, expected: str, key: bool = False) -> None:
+    def error(self, path: SpecPath, message: str, expected: str, key: bool = False) -> None:
         self.ok = False
         self.report.error(self.doc.pos(path, key=key), message, dotted(path), expected)
 
-    def unknown(self, node: dict, path: tuple, allowed: tuple, what: str) -> None:
+    def unknown(self, node: dict[str, Any], path: SpecPath, allowed: tuple[str, ...], what: str) -> None:
         for key in node:
             if key not in allowed:
                 hint = did_you_mean(str(key), allowed)
@@ -89,7 +96,7 @@ class _Checker:
                     key=True,
                 )
 
-    def duration(self, node: dict, path: tuple, name: str) -> None:
+    def duration(self, node: dict[str, Any], path: SpecPath, name: str) -> None:
         if name in node:
             try:
                 parse_duration(node[name])
@@ -100,7 +107,7 @@ class _Checker:
                     "a Prometheus duration such as 30s, 5m or 1h30m",
                 )
 
-    def strings(self, node: dict, path: tuple, name: str, label_names: bool) -> None:
+    def strings(self, node: dict[str, Any], path: SpecPath, name: str, label_names: bool) -> None:
         value = node.get(name)
         if value is None:
             return
@@ -115,7 +122,7 @@ class _Checker:
                     path + (name, k), f"{name}.{k} must be a string (got {v!r})", 'a quoted string, e.g. "true" or "5"'
                 )
 
-    def rule(self, node, path: tuple) -> None:
+    def rule(self, node: object, path: SpecPath) -> None:
         if not isinstance(node, dict):
             self.error(path, "a rule must be a mapping", "{record: ..., expr: ...} or {alert: ..., expr: ...}")
             return
@@ -143,7 +150,7 @@ class _Checker:
         self.strings(node, path, "labels", label_names=True)
         self.strings(node, path, "annotations", label_names=True)
 
-    def group(self, node, path: tuple) -> None:
+    def group(self, node: object, path: SpecPath) -> None:
         if not isinstance(node, dict):
             self.error(path, "a rule group must be a mapping", "{name: ..., rules: [...]}")
             return
@@ -171,7 +178,7 @@ def check_rule_document(doc: Document, report: Report) -> bool:
     if not isinstance(groups, list):
         checker.error(path, "groups must be a list of rule groups", "groups: [{name: ..., rules: [...]}]")
         return False
-    seen: dict = {}
+    seen: dict[str, Position] = {}
     for i, group in enumerate(groups):
         checker.group(group, path + (i,))
         name = group.get("name") if isinstance(group, dict) else None
@@ -186,12 +193,18 @@ def check_rule_document(doc: Document, report: Report) -> bool:
     return checker.ok
 
 
-def _verbatim(node):
+def _verbatim_mapping(node: dict[str, Any]) -> dict[str, Any]:
     """A deep copy with every string marked to render exactly as written."""
     from ..render.yamlout import Verbatim
 
+    return {Verbatim(k) if isinstance(k, str) else k: _verbatim(v) for k, v in node.items()}
+
+
+def _verbatim(node: object) -> object:
+    from ..render.yamlout import Verbatim
+
     if isinstance(node, dict):
-        return {_verbatim(k): _verbatim(v) for k, v in node.items()}
+        return _verbatim_mapping(node)
     if isinstance(node, list):
         return [_verbatim(v) for v in node]
     return Verbatim(node) if isinstance(node, str) else node
@@ -200,7 +213,7 @@ def _verbatim(node):
 def passthrough_groups(doc: Document) -> list[PassthroughGroup]:
     """The groups of a (shape-checked) rule document, with Refs to where each rule was written."""
     path = _groups_path(doc)
-    out = []
+    out: list[PassthroughGroup] = []
     for i, raw in enumerate(_at(doc.data, path)):
         gref = Ref(doc, path + (i,))
         rules: list[Rule] = []
@@ -244,7 +257,7 @@ def passthrough_groups(doc: Document) -> list[PassthroughGroup]:
             interval=raw.get("interval", ""),
             limit=raw.get("limit"),
             rules=rules,
-            original=_verbatim(raw),
+            original=_verbatim_mapping(raw),
         )
         out.append(group)
     return out
@@ -253,8 +266,8 @@ def passthrough_groups(doc: Document) -> list[PassthroughGroup]:
 def demote_uncatalogued(report: Report, groups: list[PassthroughGroup]) -> None:
     """An adopted file's uncatalogued metrics: one warning per file and metric instead of errors."""
     files = {g.ref.doc.file for g in groups}
-    seen: set = set()
-    kept = []
+    seen: set[tuple[str, str]] = set()
+    kept: list[Diagnostic] = []
     for d in report.items:
         m = UNCATALOGUED.match(d.message) if d.severity == "error" and d.pos.file in files else None
         if m is None:

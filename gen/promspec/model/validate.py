@@ -2,35 +2,43 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
 
 from ..diagnostics import Report, did_you_mean
 from .loader import Document, dotted
 from .schemas import API_VERSION, all_schemas
 
 
-def _strict_patterns(schema):
+def _strict_patterns(schema: dict[str, Any]) -> dict[str, Any]:
     """The schema with each pattern's final `$` made `\\Z`.
 
     Python's `$` also matches before a final newline, so "chat\\n" would pass `^[a-z-]+$` and an
     SLO name ending in a newline would reach the output. The published schemas keep `$` (other
     validators, like Go's and JavaScript's, read it as the end of the text).
     """
-    if isinstance(schema, dict):
-        out = {k: _strict_patterns(v) for k, v in schema.items()}
-        pattern = schema.get("pattern")
-        if isinstance(pattern, str) and pattern.endswith("$") and not pattern.endswith("\\$"):
-            out["pattern"] = pattern[:-1] + "\\Z"
-        return out
-    if isinstance(schema, list):
-        return [_strict_patterns(v) for v in schema]
-    return schema
+    out = {k: _strict_value(v) for k, v in schema.items()}
+    pattern = schema.get("pattern")
+    if isinstance(pattern, str) and pattern.endswith("$") and not pattern.endswith("\\$"):
+        out["pattern"] = pattern[:-1] + "\\Z"
+    return out
+
+
+def _strict_value(value: object) -> object:
+    if isinstance(value, dict):
+        return _strict_patterns(value)
+    if isinstance(value, list):
+        return [_strict_value(v) for v in value]
+    return value
 
 
 @cache
-def _validators() -> dict:
+def _validators() -> dict[str, Draft202012Validator]:
     return {kind: Draft202012Validator(_strict_patterns(schema)) for kind, schema in all_schemas().items()}
 
 
@@ -41,7 +49,7 @@ def known_kinds() -> list[str]:
 _SHOWN = 80  # characters of a rejected string that a message quotes
 
 
-def _describe(value) -> str:
+def _describe(value: object) -> str:
     if isinstance(value, bool):
         return f"the boolean {str(value).lower()}"
     if isinstance(value, (int, float)):
@@ -67,10 +75,10 @@ _TYPE_WORDS = {
 }
 
 
-def _expected(error) -> str:
+def _expected(error: ValidationError) -> str:
     schema = error.schema if isinstance(error.schema, dict) else {}
     if "x-expected" in schema:
-        return schema["x-expected"]
+        return str(schema["x-expected"])
     if error.validator == "type":
         types = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
         return " or ".join(_TYPE_WORDS.get(t, str(t)) for t in types)
@@ -89,7 +97,7 @@ def _expected(error) -> str:
     return ""
 
 
-def _report_error(doc: Document, error, report: Report) -> None:
+def _report_error(doc: Document, error: ValidationError, report: Report) -> None:
     path = tuple(error.absolute_path)
     where = dotted(path)
     if error.validator == "additionalProperties":
@@ -137,9 +145,9 @@ def _report_error(doc: Document, error, report: Report) -> None:
     report.error(doc.pos(path), f"invalid value: {_describe(error.instance)}", where, _expected(error))
 
 
-def _hint_for(schema: dict, field: str) -> str:
+def _hint_for(schema: dict[str, Any], field: str) -> str:
     sub = schema.get("properties", {}).get(field, {})
-    return sub.get("x-expected") or _TYPE_WORDS.get(sub.get("type", ""), "a value")
+    return str(sub.get("x-expected") or _TYPE_WORDS.get(sub.get("type", ""), "a value"))
 
 
 # With many documents of one kind, a compiled validator (fastjsonschema) answers "valid" 2-15x
@@ -163,7 +171,15 @@ FAST_CHECK_FROM: dict[str, int] = {
 }
 
 
-def _fast_checks(docs: list[Document]) -> dict:
+@dataclass(frozen=True, kw_only=True)
+class _FastCheck:
+    """A compiled schema check, and the exception it raises for a document it rejects."""
+
+    check: Callable[[object], object]
+    invalid: type[Exception]
+
+
+def _fast_checks(docs: list[Document]) -> dict[str, _FastCheck]:
     from collections import Counter
 
     try:
@@ -174,22 +190,29 @@ def _fast_checks(docs: list[Document]) -> dict:
         d.data.get("kind") for d in docs if isinstance(d.data, dict) and isinstance(d.data.get("kind"), str)
     )
     schemas = all_schemas()
-    checks = {}
+    checks: dict[str, _FastCheck] = {}
     for kind, count in counts.items():
         if kind in FAST_CHECK_FROM and count >= FAST_CHECK_FROM[kind] and kind in schemas:
             schema = _strict_patterns({k: v for k, v in schemas[kind].items() if k not in ("$schema", "$id")})
             try:
-                checks[kind] = (fastjsonschema.compile(schema), fastjsonschema.JsonSchemaException)
+                checks[kind] = _FastCheck(
+                    check=fastjsonschema.compile(schema), invalid=fastjsonschema.JsonSchemaException
+                )
             except Exception:
                 continue
     return checks
 
 
-def validate_documents(docs: list[Document], report: Report, extra_kinds: tuple = ()) -> list[Document]:
-    """Return the documents that pass their schema; report problems with the others."""
+def validate_documents(
+    docs: list[Document], report: Report, extra_kinds: Collection[tuple[str, str]] = ()
+) -> list[Document]:
+    """Return the documents that pass their schema; report problems with the others.
+
+    extra_kinds: (apiVersion, kind) pairs that pass without a schema check.
+    """
     validators = _validators()
     fast = _fast_checks(docs)
-    good = []
+    good: list[Document] = []
     for doc in docs:
         data = doc.data
         if not isinstance(data, dict):
@@ -236,12 +259,11 @@ def validate_documents(docs: list[Document], report: Report, extra_kinds: tuple 
             )
             continue
         if kind in fast:
-            check, invalid = fast[kind]
             try:
-                check(data)
+                fast[kind].check(data)
                 good.append(doc)
                 continue
-            except invalid:
+            except fast[kind].invalid:
                 pass  # jsonschema below says exactly what is wrong
         errors = sorted(validators[kind].iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
         for error in errors:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import enum
 import zlib
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, cast
 
 from grafana_foundation_sdk.builders import bargauge, gauge, heatmap, prometheus, stat, table, text, timeseries
 from grafana_foundation_sdk.builders import common as cb
 from grafana_foundation_sdk.builders import dashboard as db
+from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.models import common as cm
 from grafana_foundation_sdk.models import dashboard as dm
 from grafana_foundation_sdk.models import heatmap as _heat
@@ -17,6 +19,19 @@ from grafana_foundation_sdk.models import text as _text
 from ...model.dashboards import Dashboard, Panel, Query, Slot, Variable
 from ..promql import matcher
 from .signals import Scope, SignalError, anchor_metric, service_scope, signal_query
+
+if TYPE_CHECKING:
+    from grafana_foundation_sdk.models import prometheus as pm
+
+    from ...backends.adapter import Backend
+    from ...model.dashboards import Link
+    from ...model.project import Project
+    from ...model.services import Service
+
+# The SDK's panel builders share most setters but no base class that declares them; which one a panel
+# gets is decided by panel.type (_panel_builder), which mypy cannot follow, so type-specific setters cast.
+PanelBuilder = timeseries.Panel | stat.Panel | gauge.Panel | bargauge.Panel | heatmap.Panel | table.Panel | text.Panel
+Grid = tuple[int, int, int, int]  # x, y, w, h in grid units
 
 DATASOURCE = cm.DataSourceRef(type_val="prometheus", uid="${datasource}")
 GRID_WIDTH = 24
@@ -70,12 +85,12 @@ class Problem:
 class Context:
     """What compiling a project's dashboards needs to know besides the dashboards themselves."""
 
-    backends: dict = field(default_factory=dict)  # name -> Backend
-    services: dict = field(default_factory=dict)  # name -> Service
-    uids: dict = field(default_factory=dict)  # dashboard name or uid -> uid, for links
+    backends: dict[str, Backend] = field(default_factory=dict)  # name -> Backend
+    services: dict[str, Service] = field(default_factory=dict)  # name -> Service
+    uids: dict[str, str] = field(default_factory=dict)  # dashboard name or uid -> uid, for links
 
 
-def context_for(project, dashboards: list) -> Context:
+def context_for(project: Project, dashboards: list[Dashboard]) -> Context:
     """The compile context of a project and its dashboards."""
     uids: dict[str, str] = {}
     for d in dashboards:
@@ -86,7 +101,7 @@ def context_for(project, dashboards: list) -> Context:
     )
 
 
-def variable_names(dash: Dashboard) -> tuple:
+def variable_names(dash: Dashboard) -> tuple[str, ...]:
     return tuple(v.name for v in dash.variables)
 
 
@@ -114,12 +129,12 @@ def scope_of(ctx: Context, dash: Dashboard, service_name: str) -> Scope | str:
     return service_scope(service, backend, filters)
 
 
-def resolve(ctx: Context, dash: Dashboard) -> tuple[dict, list]:
+def resolve(ctx: Context, dash: Dashboard) -> tuple[dict[Slot, list[Target]], list[Problem]]:
     """Targets of every panel (by its Slot) and the queries that could not be resolved."""
     out: dict[Slot, list[Target]] = {}
-    problems: list = []
+    problems: list[Problem] = []
     for slot, _row, panel in dash.slots():
-        targets = []
+        targets: list[Target] = []
         used = {q.ref_id for q in panel.queries if q.ref_id}
         letters = (ref_letters(i) for i in range(10000))
         for q in panel.queries:
@@ -167,7 +182,7 @@ def _default_format(panel: Panel) -> str:
     return "heatmap" if panel.type == "heatmap" else "table" if panel.type == "table" else "time_series"
 
 
-def panel_ids(dash: Dashboard) -> dict:
+def panel_ids(dash: Dashboard) -> dict[Slot, int]:
     """A stable id per row and panel: explicit ids kept, others hashed from row and panel titles.
 
     Hashing the titles (not the position) keeps every other panel's id when one is added, removed
@@ -193,9 +208,9 @@ def panel_ids(dash: Dashboard) -> dict:
     return ids
 
 
-def layout(dash: Dashboard) -> dict:
+def layout(dash: Dashboard) -> dict[Slot, Grid]:
     """gridPos per row and panel (by Slot), flowing left to right in spec order."""
-    pos: dict[Slot, tuple[int, int, int, int]] = {}
+    pos: dict[Slot, Grid] = {}
     y = 0
     for i, row in enumerate(dash.rows):
         if row.title:
@@ -220,7 +235,7 @@ def layout(dash: Dashboard) -> dict:
 # datasources unset. house_style() is applied to every panel builder.
 
 
-def house_style(builder, panel: Panel, ident: int, grid: tuple) -> None:
+def house_style(builder: PanelBuilder, panel: Panel, ident: int, grid: Grid) -> None:
     """Apply promspec's panel defaults to an SDK panel builder."""
     x, y, w, h = grid
     builder.id(ident).title(panel.title).grid_pos(dm.GridPos(h=h, w=w, x=x, y=y))
@@ -239,7 +254,7 @@ def house_style(builder, panel: Panel, ident: int, grid: tuple) -> None:
         builder.max(panel.max)
     if panel.type in ("timeseries", "bargauge"):
         legend = panel.legend
-        builder.legend(
+        cast("timeseries.Panel | bargauge.Panel", builder).legend(
             cb.VizLegendOptions()
             .show_legend(legend.get("show", True))
             .display_mode(cm.LegendDisplayMode(legend.get("mode", "list")))
@@ -248,12 +263,16 @@ def house_style(builder, panel: Panel, ident: int, grid: tuple) -> None:
         )
     if panel.type == "timeseries" and any(v is not None for v, _c in panel.thresholds):
         # Grafana draws no threshold on a graph unless asked: a 14.4x page line nobody sees warns nobody.
-        builder.thresholds_style(cb.GraphThresholdsStyleConfig().mode(cm.GraphThresholdsStyleMode.LINE))
+        cast(timeseries.Panel, builder).thresholds_style(
+            cb.GraphThresholdsStyleConfig().mode(cm.GraphThresholdsStyleMode.LINE)
+        )
     if panel.type == "timeseries":
-        builder.tooltip(cb.VizTooltipOptions().mode(cm.TooltipDisplayMode.MULTI).sort(cm.SortOrder.DESCENDING))
+        cast(timeseries.Panel, builder).tooltip(
+            cb.VizTooltipOptions().mode(cm.TooltipDisplayMode.MULTI).sort(cm.SortOrder.DESCENDING)
+        )
 
 
-def threshold_steps(panel: Panel) -> list:
+def threshold_steps(panel: Panel) -> list[dm.Threshold]:
     """Grafana's threshold steps: the base colour (green unless the panel's first step has no value) then
     each (value, colour) from that value up."""
     given = list(panel.thresholds)
@@ -261,7 +280,7 @@ def threshold_steps(panel: Panel) -> list:
     return [dm.Threshold(value=None, color=base)] + [dm.Threshold(value=v, color=c) for v, c in given]
 
 
-def _panel_builder(panel: Panel):
+def _panel_builder(panel: Panel) -> PanelBuilder:
     kind = panel.type
     if kind == "timeseries":
         b = (
@@ -318,7 +337,7 @@ def _panel_builder(panel: Panel):
     return text.Panel().mode(_text.TextMode.MARKDOWN).content(panel.content)
 
 
-def _target(t: Target):
+def _target(t: Target) -> prometheus.Dataquery:
     q = prometheus.Dataquery().expr(t.expr).ref_id(t.ref_id).datasource(DATASOURCE).format(prometheus_format(t.format))
     if t.legend:
         q.legend_format(t.legend)
@@ -331,13 +350,15 @@ def _target(t: Target):
     return q
 
 
-def prometheus_format(name: str):
+def prometheus_format(name: str) -> pm.PromQueryFormat:
     from grafana_foundation_sdk.models import prometheus as pm
 
     return pm.PromQueryFormat(name)
 
 
-def _variable(v: Variable, chain: list, scope, default_metric: str):
+def _variable(
+    v: Variable, chain: list[str], scope: Scope | None, default_metric: str
+) -> cogbuilder.Builder[dm.VariableModel]:
     label = v.label or VARIABLE_LABELS.get(v.name, v.name)
     if v.name == "datasource" and not v.metric and not v.values:
         return (
@@ -391,7 +412,7 @@ class Plan:
     targets: dict[Slot, list[Target]]
     ids: dict[Slot, int]  # row or panel -> panel id
     grid: dict[Slot, tuple[int, int, int, int]]  # row or panel -> (x, y, w, h)
-    uids: dict  # dashboard name or uid -> uid, for links
+    uids: dict[str, str]  # dashboard name or uid -> uid, for links
 
 
 def plan_dashboard(ctx: Context, dash: Dashboard) -> Plan:
@@ -400,13 +421,13 @@ def plan_dashboard(ctx: Context, dash: Dashboard) -> Plan:
     return plan_with(ctx, dash, targets)
 
 
-def plan_with(ctx: Context, dash: Dashboard, targets: dict) -> Plan:
+def plan_with(ctx: Context, dash: Dashboard, targets: dict[Slot, list[Target]]) -> Plan:
     """The plan of a dashboard whose queries resolve() already resolved (ids and layout assigned here)."""
     scope = scope_of(ctx, dash, "") if dash.service or dash.backend else None
     return Plan(dash, scope if isinstance(scope, Scope) else None, targets, panel_ids(dash), layout(dash), ctx.uids)
 
 
-def _link_url(link, uids: dict, datasource: bool = True) -> str:
+def _link_url(link: Link, uids: dict[str, str], datasource: bool = True) -> str:
     # includeVars would carry job/instance/model to a dashboard where they name other series (an engine's job
     # is not the GPU exporter's) and empty it; the data source is the one variable every dashboard shares.
     if not link.dashboard:
@@ -415,7 +436,7 @@ def _link_url(link, uids: dict, datasource: bool = True) -> str:
     return url + "?${datasource:queryparam}" if datasource else url
 
 
-def build_dashboard(plan: Plan) -> dict:
+def build_dashboard(plan: Plan) -> dict[str, Any]:
     """Grafana JSON from a plan through the SDK's builders (keys in the SDK's order)."""
     dash, scope, ids, grid = plan.dash, plan.scope, plan.ids, plan.grid
     builder = (
@@ -429,7 +450,7 @@ def build_dashboard(plan: Plan) -> dict:
     )
     if dash.description:
         builder.description(dash.description)
-    chain: list = []
+    chain: list[str] = []
     for v in dash.variables:
         builder.with_variable(_variable(v, list(chain), scope, default_metric(v, scope)))
         if v.name in ("job", "instance", "model") and not v.values:
@@ -464,25 +485,25 @@ def build_dashboard(plan: Plan) -> dict:
                 b.override_by_name(
                     name, [dm.DynamicConfigValue(id_val=k, value=v) for k, v in sorted(properties.items())]
                 )
+            built_panel = b.build()
             if panel.links:
-                b.links(
-                    [
-                        dm.DashboardLink(
-                            title=link.title or link.dashboard or link.url,
-                            type_val=dm.DashboardLinkType.LINK,
-                            url=_link_url(link, plan.uids, has_datasource),
-                            icon="dashboard",
-                            tooltip="",
-                            tags=[],
-                            as_dropdown=False,
-                            target_blank=not link.dashboard,
-                            include_vars=False,
-                            keep_time=bool(link.dashboard),
-                        )
-                        for link in panel.links
-                    ]
-                )
-            built.append(b.build())
+                # Set on the model: the SDK's links() calls build() on each link, which models lack.
+                built_panel.links = [
+                    dm.DashboardLink(
+                        title=link.title or link.dashboard or link.url,
+                        type_val=dm.DashboardLinkType.LINK,
+                        url=_link_url(link, plan.uids, has_datasource),
+                        icon="dashboard",
+                        tooltip="",
+                        tags=[],
+                        as_dropdown=False,
+                        target_blank=not link.dashboard,
+                        include_vars=False,
+                        keep_time=bool(link.dashboard),
+                    )
+                    for link in panel.links
+                ]
+            built.append(built_panel)
         if row.title:
             x, y, w, h = grid[Slot(row=i)]
             panels.append(
@@ -501,7 +522,7 @@ def build_dashboard(plan: Plan) -> dict:
             panels.extend(built)
     model = builder.build()
     model.panels = panels
-    data = plain(model)
+    data: dict[str, Any] = plain(model)
     for link in data.get("links") or []:
         link.pop("placement", None)  # the SDK's default hides links in the controls menu; Grafana's own is the top bar
     # The SDK writes an empty annotations object; Grafana expects the built-in list.
@@ -509,12 +530,12 @@ def build_dashboard(plan: Plan) -> dict:
     return data
 
 
-def compile_dashboard(ctx: Context, dash: Dashboard) -> dict:
+def compile_dashboard(ctx: Context, dash: Dashboard) -> dict[str, Any]:
     """Grafana JSON for one dashboard, keys sorted (by plain()) so that output bytes are stable."""
     return build_dashboard(plan_dashboard(ctx, dash))
 
 
-def plain(value):
+def plain(value: object) -> Any:  # JSON data of whatever shape the SDK model has
     """SDK model objects as plain JSON data, keys sorted (one pass; what JSONEncoder does, faster)."""
     to_json = getattr(value, "to_json", None)
     if to_json is not None:
@@ -537,7 +558,7 @@ def default_metric(v: Variable, scope: Scope | None) -> str:
     return anchor_metric(scope) if scope else "up"
 
 
-def canonical(value):
+def canonical(value: Any) -> Any:  # JSON data in, the same data out
     """Keys sorted at every level (Grafana's own export order), so equal dashboards are equal bytes."""
     if isinstance(value, dict):
         return {k: canonical(value[k]) for k in sorted(value)}

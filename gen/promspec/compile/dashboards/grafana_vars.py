@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 GRAFANA_BUILTINS = (
     "__rate_interval",
@@ -42,15 +43,15 @@ OFFSET_VARIABLE = re.compile(r"\boffset(\s+)\$\{?__(rate_interval|interval|range
 MARKERS = {"__rate_interval": "7777s", "__range": "7778s", "__interval": "7779s"}
 
 
-def substitute(expr: str, ranges: dict | None = None, value: str = "1") -> str:
+def substitute(expr: str, ranges: Mapping[str, str] | None = None, value: str = "1") -> str:
     """expr with variable ranges replaced (by MARKERS, or the given durations) and other variables by value."""
     ranges = MARKERS if ranges is None else ranges
 
-    def range_sub(m):
+    def range_sub(m: re.Match[str]) -> str:
         name = (m.group(2) and "__" + m.group(2)) or ""
         return f"[{ranges.get(name, ranges.get('', '5m'))}{m.group(3) or ''}]"
 
-    def offset_sub(m):
+    def offset_sub(m: re.Match[str]) -> str:
         return f"offset{m.group(1)}{ranges.get('__' + m.group(2), ranges.get('', '5m'))}"
 
     return VARIABLE.sub(value, RANGE_VARIABLE.sub(range_sub, OFFSET_VARIABLE.sub(offset_sub, expr)))

@@ -8,14 +8,23 @@ metrics its catalogs list, series its rules record.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
-from ...backends.adapter import Backend
+from ...backends.adapter import Backend, Variant
 from ...model.dashboards import Dashboard, DroppedDashboard, DroppedPanel, Link, Panel, Query, Row, Variable
 from ...model.project import Project, RecordingRule, Ref, RuleGroup
 from ..promql import selector
 from .signals import Scope, anchor_metric, service_scope, signal_query
+
+if TYPE_CHECKING:
+    from ...model.project import Project
+    from ...model.services import SLO
+
+Thresholds = list[tuple[float | None, str]]  # (value, colour) steps, as Panel.thresholds holds them
 
 QUANTILES = ("0.5", "0.9", "0.95", "0.99")  # vLLM's example dashboard charts P50, P90, P95, P99 and the mean
 INFRA_FOLDER = "infrastructure"
@@ -63,10 +72,10 @@ class _Make:
     def __init__(self, ref: Ref):
         self.ref = ref
 
-    def q(self, expr: str, legend: str = "", **kw) -> Query:
+    def q(self, expr: str, legend: str = "", **kw: Any) -> Query:
         return Query(ref=self.ref, expr=expr, legend=legend, **kw)
 
-    def s(self, signal: str, legend: str = "", quantile: str = "", **kw) -> Query:
+    def s(self, signal: str, legend: str = "", quantile: str = "", **kw: Any) -> Query:
         return Query(
             ref=self.ref,
             signal=signal,
@@ -76,14 +85,22 @@ class _Make:
             **kw,
         )
 
-    def panel(self, title: str, queries, type: str = "timeseries", **kw) -> Panel:
+    def panel(self, title: str, queries: Iterable[Query], type: str = "timeseries", **kw: Any) -> Panel:
         return Panel(title=title, ref=self.ref, type=type, queries=list(queries), **kw)
 
-    def row(self, title: str, panels) -> Row | None:
+    def row(self, title: str, panels: Iterable[Panel | None]) -> Row | None:
         row = Row(title=title, ref=self.ref, panels=[p for p in panels if p is not None])
         return row if row.panels else None
 
-    def dashboard(self, name: str, title: str, folder: str, rows, variables, **kw) -> Dashboard:
+    def dashboard(
+        self,
+        name: str,
+        title: str,
+        folder: str,
+        rows: Iterable[Row | None],
+        variables: Iterable[str | Variable],
+        **kw: Any,
+    ) -> Dashboard:
         return Dashboard(
             name=name,
             ref=self.ref,
@@ -99,7 +116,7 @@ class _Make:
         )
 
 
-def _catalogued(project, name: str) -> bool:
+def _catalogued(project: Project, name: str) -> bool:
     for catalog in project.catalogs:
         if any(m.name == name for m in catalog.metrics):
             return True
@@ -108,7 +125,7 @@ def _catalogued(project, name: str) -> bool:
     return False
 
 
-def _catalog_ref(project, name: str) -> Ref | None:
+def _catalog_ref(project: Project, name: str) -> Ref | None:
     for catalog in project.catalogs:
         for m in catalog.metrics:
             if m.name == name:
@@ -136,7 +153,7 @@ def _has(scope: Scope, *signals: str) -> bool:
     return all(scope.variant(s) is not None for s in signals)
 
 
-def _other(scope: Scope, names: tuple):
+def _other(scope: Scope, names: tuple[str, ...]) -> Variant | None:
     """The first of an engine's extra histograms (from its Backend's `other` list) that it exposes."""
     found = {v.metric: v for v in scope.backend.other if v.type == "histogram"}
     for name in names:
@@ -145,7 +162,7 @@ def _other(scope: Scope, names: tuple):
     return None
 
 
-def _shape_panels(m: _Make, scope: Scope) -> list:
+def _shape_panels(m: _Make, scope: Scope) -> list[Panel]:
     panels = []
     for key, title, unit, names in REQUEST_SHAPE:
         variant = _other(scope, names)
@@ -173,9 +190,9 @@ def _shape_panels(m: _Make, scope: Scope) -> list:
     return panels
 
 
-def _ttft_thresholds(slos: tuple) -> list:
+def _ttft_thresholds(slos: tuple[SLO, ...]) -> Thresholds:
     """The TTFT stat's colours: red at the service's TTFT SLO threshold when it has one, else 1 s / 5 s."""
-    from ...model.project import parse_duration
+    from ..promql import parse_duration
 
     def seconds(text: str) -> float:  # a threshold written as a bare number is in seconds, as the SLO reads it
         try:
@@ -198,8 +215,8 @@ def llm_serving(
     description: str,
     service: str = "",
     backend: str = "",
-    links: tuple = (),
-    slos: tuple = (),
+    links: tuple[str, ...] = (),  # uids of the dashboards to link to
+    slos: tuple[SLO, ...] = (),
 ) -> Dashboard:
     """The LLM serving overview: traffic, errors, latency, tokens, scheduler and KV cache of one engine."""
     v = scope.variant
@@ -329,7 +346,7 @@ def llm_serving(
     )
     shape = m.row("Request shape", _shape_panels(m, scope))
     replicas = m.row("Replicas", _replica_panels(m, scope))
-    variables = ["datasource", "job", "instance", "model"]
+    variables: list[str | Variable] = ["datasource", "job", "instance", "model"]
     return m.dashboard(
         name,
         title,
@@ -344,7 +361,7 @@ def llm_serving(
     )
 
 
-def _coverage():
+def _coverage() -> ModuleType:
     """The coverage panels (what the engines' and exporters' own dashboards chart); imported late, it imports us."""
     from . import coverage
 
@@ -366,16 +383,16 @@ def _engine_targets(scope: Scope) -> str:
     return f"(\n  up{sel.selector_text()}\nand on (job)\n  group by (job) ({anchor}{jobs.selector_text()})\n)"
 
 
-def _worst(scope: Scope, signal: str, **kw) -> str:
+def _worst(scope: Scope, signal: str, **kw: Any) -> str:
     """The WORST_REPLICAS highest series of a signal taken by instance."""
     expr, _legend, _format = signal_query(scope, signal, by=("instance",), **kw)
     return f"topk({WORST_REPLICAS},\n{expr}\n)"
 
 
-def _replica_panels(m: _Make, scope: Scope) -> list:
+def _replica_panels(m: _Make, scope: Scope) -> list[Panel | None]:
     """Replicas up, and each replica's latency, queue and errors as its worst few: the sick one stands out."""
     targets = _engine_targets(scope)
-    panels: list = [
+    panels: list[Panel | None] = [
         m.panel(
             "Replicas up",
             [m.q(f"count({targets} == 1) or vector(0)", "up"), m.q(f"count{targets}", "total")],
@@ -436,10 +453,10 @@ def _engine_title(backend: Backend) -> str:
 # ------------------------------------------------------------------------------------ LLM guide
 
 
-def llm_guide(m: _Make, links: tuple) -> list[Dashboard]:
+def llm_guide(m: _Make, links: tuple[str, ...]) -> list[Dashboard]:
     """The LLM monitoring guide's "LLM Performance" and "LLM Errors" dashboards, on the generic llm_* metrics."""
     sel = '{job=~"$job", instance=~"$instance", model=~"$model"}'
-    variables = ["datasource"] + [
+    variables: list[str | Variable] = ["datasource"] + [
         Variable(name=v, ref=m.ref, metric="llm_request_total") for v in ("job", "instance", "model")
     ]
     perf = m.dashboard(
@@ -584,7 +601,7 @@ def born_counter_increase(metric: str, sel: str, window: str) -> str:
     return f"(increase({series}[{window}]) + {born})\nor {born}\nor increase({series}[{window}])"
 
 
-def gpu_fleet(m: _Make, project) -> Dashboard:
+def gpu_fleet(m: _Make, project: Project) -> Dashboard:
     """GPU fleet: utilisation, memory, power, thermals, clocks, throttling, XID/ECC errors, per host and GPU."""
     sel = '{job=~"$job", instance=~"$instance", gpu=~"$gpu"}'
     xid = "promspec_gpu_xid_errors_total"
@@ -909,7 +926,7 @@ def gpu_fleet(m: _Make, project) -> Dashboard:
             ],
         ),
     ]
-    variables = [
+    variables: list[str | Variable] = [
         "datasource",
         Variable(name="job", ref=m.ref, metric="promspec_gpu_up"),
         Variable(name="instance", ref=m.ref, metric="promspec_gpu_up"),
@@ -931,7 +948,7 @@ def gpu_fleet(m: _Make, project) -> Dashboard:
 # ------------------------------------------------------------------------------------ host
 
 
-def host_overview(m: _Make, project, links: tuple) -> Dashboard:
+def host_overview(m: _Make, project: Project, links: tuple[str, ...]) -> Dashboard:
     """Host overview: CPU, memory, pressure, disk and network from node_exporter-compatible metrics."""
     sel = '{job=~"$job", instance=~"$instance"}'
     fs = '{job=~"$job", instance=~"$instance", fstype!~"tmpfs|overlay|squashfs"}'
@@ -1098,7 +1115,7 @@ def host_overview(m: _Make, project, links: tuple) -> Dashboard:
     rows += _coverage().host_rows(m)
     # One job at a time: node_exporter and promspec-exporter on the same host both export node_* series,
     # under two instances (ports); "All" would draw each host twice.
-    variables = [
+    variables: list[str | Variable] = [
         "datasource",
         Variable(name="job", ref=m.ref, metric="node_cpu_seconds_total", multi=False, include_all=False),
         Variable(name="instance", ref=m.ref, metric="node_cpu_seconds_total"),
@@ -1119,9 +1136,9 @@ def host_overview(m: _Make, project, links: tuple) -> Dashboard:
 # ------------------------------------------------------------------------------------ SLOs
 
 
-def _slo_records(groups: list[RuleGroup]) -> dict:
+def _slo_records(groups: list[RuleGroup]) -> dict[str, list[str]]:
     """slo_id -> names of the SLO series recorded for it."""
-    out: dict = {}
+    out: dict[str, list[str]] = {}
     for group in groups:
         for rule in group.rules:
             record = getattr(rule, "record", "")
@@ -1132,17 +1149,17 @@ def _slo_records(groups: list[RuleGroup]) -> dict:
 
 
 # Budget left: spent is a breach (red), the last quarter is near-breach (amber).
-BUDGET_THRESHOLDS = [(None, "red"), (0, "orange"), (0.25, "green")]
+BUDGET_THRESHOLDS: Thresholds = [(None, "red"), (0, "orange"), (0.25, "green")]
 
 
-def sli_thresholds(objective) -> list:
+def sli_thresholds(objective: Decimal) -> Thresholds:
     """SLI colours: below the objective is a breach (red); amber while less than a quarter of the budget is
     left, i.e. the SLI is within a quarter of the allowed error ratio above the objective."""
     near = 1 - (1 - Decimal(objective)) * Decimal("0.75")
     return [(None, "red"), (float(objective), "orange"), (float(near), "green")]
 
 
-def burn_thresholds(slo) -> list:
+def burn_thresholds(slo: SLO) -> Thresholds:
     """Burn-rate colours from the SLO's own tiers: amber at the slowest tier's factor, red at the fastest's."""
     factors = sorted(float(slo.factor(t)) for t in slo.tiers if t.enabled)
     if not factors:
@@ -1150,18 +1167,18 @@ def burn_thresholds(slo) -> list:
     return [(factors[0], "orange"), (factors[-1], "red")] if factors[0] < factors[-1] else [(factors[0], "red")]
 
 
-def exhaustion_thresholds(slo) -> list:
+def exhaustion_thresholds(slo: SLO) -> Thresholds:
     """Time to exhaustion: red when the budget runs out sooner than the fastest tier would page (the SLO
     window divided by its factor), amber when sooner than the window itself."""
     window = _window_seconds(slo.window)
     factors = [float(slo.factor(t)) for t in slo.tiers if t.enabled]
-    steps: list[tuple[float | None, str]] = [(None, "red")]
+    steps: Thresholds = [(None, "red")]
     if factors and max(factors) > 1:
         steps.append((window / max(factors), "orange"))
     return steps + [(window, "green")]
 
 
-def slo_overview(m: _Make, slos: list, links: tuple) -> Dashboard:
+def slo_overview(m: _Make, slos: list[SLO], links: tuple[str, ...]) -> Dashboard:
     """Every SLO at a glance: SLI against objective, budget left, burn rates and firing alert tiers."""
     sel = '{slo_service=~"$slo_service"}'
     table_queries = [
@@ -1297,7 +1314,10 @@ def slo_overview(m: _Make, slos: list, links: tuple) -> Dashboard:
             ],
         ),
     ]
-    variables = ["datasource", Variable(name="slo_service", ref=m.ref, label="Service", metric="slo:info")]
+    variables: list[str | Variable] = [
+        "datasource",
+        Variable(name="slo_service", ref=m.ref, label="Service", metric="slo:info"),
+    ]
     return m.dashboard(
         SLO_UID,
         "SLO overview",
@@ -1310,13 +1330,13 @@ def slo_overview(m: _Make, slos: list, links: tuple) -> Dashboard:
     )
 
 
-def _slo_uid(slo) -> str:
+def _slo_uid(slo: SLO) -> str:
     from ...model.dashboards import derive_uid
 
     return derive_uid(f"slo-{slo.id}")
 
 
-def slo_detail(m: _Make, slo, records: list, folder: str, serving: str) -> Dashboard:
+def slo_detail(m: _Make, slo: SLO, records: list[str], folder: str, serving: str) -> Dashboard:
     """One SLO: SLI, budget, burn rate per alert window against its tier threshold, events and alerts."""
     sel = selector({"slo_id": slo.id})
     windows = sorted(
@@ -1466,14 +1486,14 @@ def slo_detail(m: _Make, slo, records: list, folder: str, serving: str) -> Dashb
     )
 
 
-def _num(value) -> str:
-    from ...model.services import number_text
+def _num(value: Decimal) -> str:
+    from ..promql import number_text
 
     return number_text(value)
 
 
 def _window_seconds(window: str) -> float:
-    from ...model.project import parse_duration
+    from ..promql import parse_duration
 
     return parse_duration(window)
 
@@ -1540,7 +1560,7 @@ def _unanchored(project: Project) -> list[DroppedDashboard]:
     ]
 
 
-def preset_dashboards(project, groups: list[RuleGroup]) -> Presets:
+def preset_dashboards(project: Project, groups: list[RuleGroup]) -> Presets:
     """Every generated dashboard for a project, in a stable order, and the presets left out; groups: all its
     rule groups (spec and generated), whose recorded series the SLO dashboards chart and the pruning keeps."""
     out: list[Dashboard] = []

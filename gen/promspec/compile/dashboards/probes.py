@@ -4,14 +4,17 @@ LLM probe SLI. Nothing is added for a project without probes, so its output stay
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from ...model.dashboards import Dashboard, Panel, Row
+from ...model.project import Project
 from .presets import LLM_FOLDER, RATE, _Make
 
 PROBES_UID = "synthetic-probes"
 LLM = "promspec_probe_llm_"
 
 
-def _blackbox(project) -> Dashboard | None:
+def _blackbox(project: Project) -> Dashboard | None:
     if not project.probes:
         return None
     m = _Make(project.probes[0].ref)
@@ -90,7 +93,7 @@ def _blackbox(project) -> Dashboard | None:
     )
 
 
-def _llm_row(m: _Make, project) -> Row | None:
+def _llm_row(m: _Make, project: Project) -> Row | None:
     targets = sorted({t for ts in project.llm_probe_targets.values() for t in ts})
     sel = '{target=~"' + "|".join(targets) + '"}'
     return m.row(
@@ -128,7 +131,7 @@ def _llm_row(m: _Make, project) -> Row | None:
     )
 
 
-def _client_ttft(dash: Dashboard, targets: list) -> None:
+def _client_ttft(dash: Dashboard, targets: Iterable[str]) -> None:
     """Add the client-observed TTFT beside the engine's: their gap is the network and queueing in front."""
     m = _Make(dash.ref)
     sel = '{target=~"' + "|".join(sorted(targets)) + '"}'
@@ -149,7 +152,7 @@ def _client_ttft(dash: Dashboard, targets: list) -> None:
         dash.rows.append(row)
 
 
-def probe_dashboards(project, dashboards: list) -> list[Dashboard]:
+def probe_dashboards(project: Project, dashboards: list[Dashboard]) -> list[Dashboard]:
     """The probes dashboard (when there are probes); adds the client TTFT panel to LLM serving dashboards."""
     for dash in dashboards:
         targets = project.llm_probe_targets.get(getattr(dash, "service", ""), [])
