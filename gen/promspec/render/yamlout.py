@@ -100,6 +100,10 @@ _LONGEST_KEY = 100
 _PLAIN_SHAPE = re.compile(r"[A-Za-z0-9_(/][ -~]*")
 _STR_TAG = "tag:yaml.org,2002:str"
 _resolve: Callable[[type[yaml.Node], str, tuple[bool, bool]], str] = yaml.resolver.Resolver().resolve
+# The resolver reads a plain scalar as another type only through regexes keyed by its first character
+# (bools and null start with a letter of these, numbers and timestamps with a digit, sign or dot).
+# The dumper's own table (the same dict object, so a resolver added later is seen).
+_RESOLVERS = yaml.resolver.Resolver.yaml_implicit_resolvers
 
 
 def _plain(text: str) -> bool:
@@ -108,7 +112,10 @@ def _plain(text: str) -> bool:
         and text[-1] not in " :"
         and ": " not in text
         and " #" not in text
-        and _resolve(yaml.ScalarNode, text, (True, False)) == _STR_TAG
+        and (
+            (text[0] not in _RESOLVERS and None not in _RESOLVERS)
+            or _resolve(yaml.ScalarNode, text, (True, False)) == _STR_TAG
+        )
     )
 
 
