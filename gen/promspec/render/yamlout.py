@@ -119,7 +119,7 @@ def _plain(text: str) -> bool:
     )
 
 
-@functools.lru_cache(maxsize=1 << 16)
+@functools.lru_cache(maxsize=1 << 13)  # repeats are near each other (one file); a bigger cache only holds memory
 def _string(value: str, verbatim: bool) -> str:
     """How the library writes one string as a sequence item, without the "- " and the final newline:
     one line, or a literal block whose lines after the first are indented by 2 (the item's column + 2)."""
