@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
-from typing import TYPE_CHECKING
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
 
 import yaml
 
@@ -24,7 +27,7 @@ class _Dumper(_Base):
 _OTHER_BREAKS = ("\r", "\x85", "\u2028", "\u2029")
 
 
-def _str(dumper, value: str):
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     """Strings exactly as given: multi-line text as a literal block where the emitter can keep it byte
     for byte (it falls back to quotes on its own, e.g. for trailing spaces), other breaks escaped."""
     if any(ch in value for ch in _OTHER_BREAKS):
@@ -42,7 +45,7 @@ class Verbatim(str):
     final newlines and trailing spaces kept, which the tidying of generated strings above drops."""
 
 
-def _verbatim(dumper, value: Verbatim):
+def _verbatim(dumper: yaml.SafeDumper, value: Verbatim) -> yaml.ScalarNode:
     # PyYAML picks the chomping indicator (|-, |, |+) from the final newlines, and falls back to a
     # quoted scalar when a literal block cannot hold the text (trailing spaces).
     return dumper.represent_scalar("tag:yaml.org,2002:str", str(value), style="|" if "\n" in value else None)
@@ -51,7 +54,7 @@ def _verbatim(dumper, value: Verbatim):
 _Dumper.add_representer(Verbatim, _verbatim)
 
 
-def header(source: str | list[str], extra: tuple = ()) -> str:
+def header(source: str | list[str], extra: tuple[str, ...] = ()) -> str:
     """The comment that opens every generated file."""
     sources = [source] if isinstance(source, str) else list(source)
     lines = [
@@ -62,12 +65,184 @@ def header(source: str | list[str], extra: tuple = ()) -> str:
     return "\n".join(lines) + "\n"
 
 
-def dump_yaml(data, head: str = "") -> bytes:
+def _library_dump(data: object) -> str:
+    """The text of record: what every other path here must reproduce byte for byte."""
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1 << 16)
+
+
+def dump_yaml(data: object, head: str = "") -> bytes:
     """YAML bytes for data, with an optional header comment."""
-    body = yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1 << 16)
+    try:
+        body = _fast_dump(data)
+    except _Unsupported:
+        body = _library_dump(data)
     return (head + body).encode("utf-8")
 
 
-def dump_json(data) -> bytes:
+# The direct emitter. Generated rule and test files are block mappings and sequences of a few plain
+# scalar types; PyYAML spends most of its time building and walking node graphs for them. This writes
+# the same layout directly (libyaml's: two-space mappings, sequences in a mapping not indented, empty
+# collections as [] and {}) and asks the library itself how to write each scalar that is not obviously
+# plain, so every quoting and block-style decision is the library's. Anything else (other types, a
+# shared container that would become an anchor, very long or folded scalars) is dumped by the library.
+
+
+class _Unsupported(Exception):
+    """The data holds something the direct emitter does not write; the library dumps the whole document."""
+
+
+# libyaml folds scalars longer than the line width (2**16) at a column that depends on the indentation.
+_LONGEST = 1 << 14
+# libyaml writes a key longer than 128 characters as a complex key ("? key").
+_LONGEST_KEY = 100
+# Plain in block context when the library also resolves the text back to a string (checked below): no
+# leading indicator, no ": ", " #", trailing ":" or space, printable ASCII only.
+_PLAIN_SHAPE = re.compile(r"[A-Za-z0-9_(/][ -~]*")
+_STR_TAG = "tag:yaml.org,2002:str"
+_resolve: Callable[[type[yaml.Node], str, tuple[bool, bool]], str] = yaml.resolver.Resolver().resolve
+# The resolver reads a plain scalar as another type only through regexes keyed by its first character
+# (bools and null start with a letter of these, numbers and timestamps with a digit, sign or dot).
+# The dumper's own table (the same dict object, so a resolver added later is seen).
+_RESOLVERS = yaml.resolver.Resolver.yaml_implicit_resolvers
+
+
+def _plain(text: str) -> bool:
+    return (
+        _PLAIN_SHAPE.fullmatch(text) is not None
+        and text[-1] not in " :"
+        and ": " not in text
+        and " #" not in text
+        and (
+            (text[0] not in _RESOLVERS and None not in _RESOLVERS)
+            or _resolve(yaml.ScalarNode, text, (True, False)) == _STR_TAG
+        )
+    )
+
+
+@functools.lru_cache(maxsize=1 << 13)  # repeats are near each other (one file); a bigger cache only holds memory
+def _string(value: str, verbatim: bool) -> str:
+    """How the library writes one string as a sequence item, without the "- " and the final newline:
+    one line, or a literal block whose lines after the first are indented by 2 (the item's column + 2)."""
+    if len(value) > _LONGEST:
+        raise _Unsupported
+    if value and _plain(value):
+        return value
+    text = _library_dump([Verbatim(value) if verbatim else value])
+    if not text.startswith("- ") or not text.endswith("\n"):
+        raise _Unsupported
+    body = text[2:-1]
+    if any(ch in body for ch in _OTHER_BREAKS):
+        raise _Unsupported  # libyaml writes these breaks raw, then indents by the context
+    if "\n" in body and not (
+        body.startswith("|") and all(not ln or ln.startswith("  ") for ln in body.split("\n")[1:])
+    ):
+        raise _Unsupported  # folded quotes or an open-ended block ("...") depend on context
+    return body
+
+
+_FLOATS: dict[str, str] = {}
+
+
+def _scalar(value: object, col: int) -> str:
+    """A scalar as written after "key: " or "- " whose key or dash is at column col."""
+    kind = type(value)
+    if kind is str or kind is Verbatim:
+        text = cast(str, value)
+        body = _string(text, kind is Verbatim)
+        if "\n" in body and col:
+            pad = " " * col
+            first, *rest = body.split("\n")
+            body = "\n".join([first, *(pad + ln if ln else ln for ln in rest)])
+        return body
+    if kind is int:
+        return str(value)
+    if kind is bool:
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if kind is float:
+        key = repr(value)  # 0.0 and -0.0 are equal but written differently
+        if key not in _FLOATS:
+            body = _library_dump([value])
+            if not body.startswith("- ") or body.count("\n") != 1:
+                raise _Unsupported
+            _FLOATS[key] = body[2:-1]
+        return _FLOATS[key]
+    raise _Unsupported
+
+
+def _key(key: object) -> str:
+    if not isinstance(key, str) or type(key) is not str:
+        raise _Unsupported
+    return _string_key(key)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _string_key(key: str) -> str:
+    if key and len(key) < _LONGEST_KEY and _plain(key):
+        return key
+    text = _library_dump({key: None})
+    head = text[: -len(": null\n")]
+    if not text.endswith(": null\n") or any(ch in head for ch in ("\n", *_OTHER_BREAKS)):
+        raise _Unsupported
+    return head
+
+
+def _container(value: object, seen: set[int]) -> bool:
+    """Whether value is a block collection; a container met twice would be an anchor and alias."""
+    kind = type(value)
+    if kind is dict or kind is list:
+        if id(value) in seen:
+            raise _Unsupported
+        seen.add(id(value))
+        return True
+    if isinstance(value, (dict, list, tuple, set)):
+        raise _Unsupported
+    return False
+
+
+def _mapping(data: dict[object, object], col: int, inline: bool, out: list[str], seen: set[int]) -> None:
+    pad = " " * col
+    for i, (key, value) in enumerate(data.items()):
+        out.append(("" if inline and i == 0 else pad) + _key(key) + ":")
+        if not _container(value, seen):
+            out.append(" " + _scalar(value, col) + "\n")
+        elif not value:
+            out.append(" []\n" if type(value) is list else " {}\n")
+        elif type(value) is dict:
+            out.append("\n")
+            _mapping(cast(dict[object, object], value), col + 2, False, out, seen)
+        else:
+            out.append("\n")
+            _sequence(cast(list[object], value), col, False, out, seen)
+
+
+def _sequence(data: list[object], col: int, inline: bool, out: list[str], seen: set[int]) -> None:
+    pad = " " * col
+    for i, value in enumerate(data):
+        out.append(("" if inline and i == 0 else pad) + "- ")
+        if not _container(value, seen):
+            out.append(_scalar(value, col) + "\n")
+        elif not value:
+            out.append("[]\n" if type(value) is list else "{}\n")
+        elif type(value) is dict:
+            _mapping(cast(dict[object, object], value), col + 2, True, out, seen)
+        else:
+            _sequence(cast(list[object], value), col + 2, True, out, seen)
+
+
+def _fast_dump(data: object) -> str:
+    seen: set[int] = set()
+    if not _container(data, seen) or not data:
+        raise _Unsupported  # a bare scalar or an empty document: rare, the library writes them
+    out: list[str] = []
+    if type(data) is dict:
+        _mapping(cast(dict[object, object], data), 0, False, out, seen)
+    else:
+        _sequence(cast(list[object], data), 0, False, out, seen)
+    return "".join(out)
+
+
+def dump_json(data: object) -> bytes:
     """JSON bytes: two-space indent, keys in the order built, trailing newline."""
     return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")

@@ -535,15 +535,20 @@ def compile_dashboard(ctx: Context, dash: Dashboard) -> dict[str, Any]:
     return build_dashboard(plan_dashboard(ctx, dash))
 
 
+# Most values in a dashboard are these exact types, which plain() returns as they are; checking the exact
+# type before calling saves a call per leaf (subclasses such as str enums still go through plain()).
+_LEAVES = frozenset({str, int, float, bool, type(None)})
+
+
 def plain(value: object) -> Any:  # JSON data of whatever shape the SDK model has
     """SDK model objects as plain JSON data, keys sorted (one pass; what JSONEncoder does, faster)."""
     to_json = getattr(value, "to_json", None)
     if to_json is not None:
         value = to_json()
     if isinstance(value, dict):
-        return {k: plain(value[k]) for k in sorted(value)}
+        return {k: v if type(v) in _LEAVES else plain(v) for k, v in ((k, value[k]) for k in sorted(value))}
     if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
+        return [v if type(v) in _LEAVES else plain(v) for v in value]
     if isinstance(value, enum.Enum):
         return value.value
     return value
