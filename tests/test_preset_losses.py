@@ -55,6 +55,24 @@ def test_a_preset_dashboard_whose_anchor_metric_was_renamed_is_a_warning_at_the_
     assert (os.path.basename(w.pos.file), w.pos.line, w.pos.col) == ("gpu.yml", 7, 13)
 
 
+def test_another_exporters_close_name_is_not_taken_for_a_rename(tmp_path):
+    # A vLLM-only catalog: llm_request_total (the generic LLM dashboards' anchor) was never there, and
+    # vllm_request_success_total, close in spelling, is vLLM's own metric: no warning (a false alarm before).
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    (specs / "vllm.yml").write_text(
+        "apiVersion: promspec/v1\nkind: Catalog\nmetadata:\n  name: vllm\nspec:\n  metrics:\n"
+        "    - name: vllm_request_success_total\n      type: counter\n"
+        "    - name: vllm_num_requests_running\n      type: gauge\n"
+    )
+    (specs / "targets.yml").write_text(
+        "apiVersion: promspec/v1\nkind: Targets\nmetadata:\n  name: t\nspec:\n  jobs:\n"
+        "    - name: vllm\n      targets: ['127.0.0.1:8000']\n"
+    )
+    _, report = load_project([str(specs)], env={})
+    assert _losses(report) == []
+
+
 def test_a_project_that_never_catalogued_a_presets_anchor_is_not_warned_about():
     build, report = load_build([BASE], env={})
     assert _losses(report) == []

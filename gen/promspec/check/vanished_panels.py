@@ -9,6 +9,7 @@ names every loss with its cause."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -55,13 +56,19 @@ def _read_by_presets(dashes: Iterable[Dashboard]) -> set[str]:
     }
 
 
+def _namespace(metric: str) -> str:
+    return re.split(r"[_:]", metric, maxsplit=1)[0]
+
+
 def _lost_words(metrics: tuple[str, ...], names: Mapping[str, Any]) -> tuple[str, Position | None]:
     """("X, which no Catalog lists (did you mean 'Y'?)", the position of Y), or the words and None when
     no catalogued name is close."""
     hints = []
     pos = None
     for metric in metrics:
-        close = suggestions(metric, names)
+        # A rename keeps the metric's namespace (vllm:, promspec_, node_): a close name from another exporter
+        # (vllm_request_success_total for llm_request_total) is that exporter's metric, not this one renamed.
+        close = [c for c in suggestions(metric, names) if _namespace(c) == _namespace(metric)]
         if close:
             hints.append(f"{metric}, which no Catalog lists (did you mean {close[0]!r}?)")
             pos = pos or names[close[0]].pos("name")
