@@ -351,7 +351,7 @@ def diff(base, head, fmt, render, specs_dir, output, images_dir, prometheus_url,
     """
     from .diff.compare import compare
     from .diff.report import as_json, markdown
-    from .diff.sources import SourceError, default_base, read_causes, read_side
+    from .diff.sources import SourceError, default_base, may_have_cause, read_causes, read_side, with_cause
 
     if (prometheus_url or images_url) and not images_dir:
         _fail("--prometheus and --images-url draw and link panel images: add --images DIR")
@@ -366,9 +366,9 @@ def diff(base, head, fmt, render, specs_dir, output, images_dir, prometheus_url,
         changes = compare(files_a, files_b)
     except SourceError as exc:
         _fail(str(exc))
-    if any(_may_have_cause(c) for c in changes):
+    if any(may_have_cause(c) for c in changes):
         causes = read_causes(head, specs_dir)  # why the head's presets left content out; what an SLI reads
-        changes = [_with_cause(c, causes) for c in changes]
+        changes = [with_cause(c, causes) for c in changes]
     if images_dir:
         from .diff.images import render_images
         from .preview.render import PreviewError
@@ -389,34 +389,6 @@ def diff(base, head, fmt, render, specs_dir, output, images_dir, prometheus_url,
         write_file(output, text.encode("utf-8"))
     else:
         click.echo(text, nl=False)
-
-
-def _may_have_cause(change) -> bool:
-    """A change the head's specs may explain: a dashboard or panel removed, a panel's query lost, an SLI."""
-    if change.section == "Dashboards" and change.change == "removed":
-        return True
-    if change.section == "Dashboards" and change.panel is not None and (change.field or "").startswith("targets."):
-        return True
-    return change.section == "SLOs" and bool(change.rule)
-
-
-def _with_cause(change, causes):
-    """change with what the head's specs say about it: left-out preset content's cause, an SLI's engine
-    signal."""
-    import dataclasses
-
-    if change.section == "Dashboards" and change.panel is None and change.field is None:
-        if change.change == "removed" and (change.uid or "") in causes.dashboards:
-            return dataclasses.replace(change, cause=causes.dashboards[change.uid or ""])
-        return change
-    key = (change.uid or "", change.panel or "")
-    # a panel removed, or one of its queries removed or shifted (refIds follow the queries that remain)
-    lost = change.change == "removed" or (change.field or "").startswith("targets.")
-    if change.section == "Dashboards" and key in causes.panels and lost:
-        return dataclasses.replace(change, cause=causes.panels[key])
-    if change.section == "SLOs" and change.rule and change.slo in causes.slis:
-        return dataclasses.replace(change, cause=causes.slis[change.slo])
-    return change
 
 
 @cli.command()

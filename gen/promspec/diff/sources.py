@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import tempfile
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from ..compile.build import Build
+    from .model import Change
 
 T = TypeVar("T")
 
@@ -222,3 +224,29 @@ def read_causes(name: str, specs_dir: str = "specs", cwd: str = ".") -> Causes:
         return _with_specs(name, specs_dir, cwd, _causes)
     except SourceError:
         return Causes()
+
+
+def may_have_cause(change: Change) -> bool:
+    """A change the head's specs may explain: a dashboard or panel removed, a panel's query lost, an SLI."""
+    if change.section == "Dashboards" and change.change == "removed":
+        return True
+    if change.section == "Dashboards" and change.panel is not None and (change.field or "").startswith("targets."):
+        return True
+    return change.section == "SLOs" and bool(change.rule)
+
+
+def with_cause(change: Change, causes: Causes) -> Change:
+    """change with what the head's specs say about it: left-out preset content's cause, an SLI's engine
+    signal."""
+    if change.section == "Dashboards" and change.panel is None and change.field is None:
+        if change.change == "removed" and (change.uid or "") in causes.dashboards:
+            return dataclasses.replace(change, cause=causes.dashboards[change.uid or ""])
+        return change
+    key = (change.uid or "", change.panel or "")
+    # a panel removed, or one of its queries removed or shifted (refIds follow the queries that remain)
+    lost = change.change == "removed" or (change.field or "").startswith("targets.")
+    if change.section == "Dashboards" and key in causes.panels and lost:
+        return dataclasses.replace(change, cause=causes.panels[key])
+    if change.section == "SLOs" and change.rule and change.slo in causes.slis:
+        return dataclasses.replace(change, cause=causes.slis[change.slo])
+    return change

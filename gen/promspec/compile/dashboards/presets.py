@@ -362,10 +362,17 @@ def llm_serving(
 
 
 def _coverage() -> ModuleType:
-    """The coverage panels (what the engines' and exporters' own dashboards chart); imported late, it imports us."""
+    """The LLM engines' coverage rows; imported late, it imports us."""
     from . import coverage
 
     return coverage
+
+
+def _coverage_infra() -> ModuleType:
+    """The GPU fleet's and host's coverage rows; imported late, it imports us."""
+    from . import coverage_infra
+
+    return coverage_infra
 
 
 def _engine_targets(scope: Scope) -> str:
@@ -932,7 +939,7 @@ def gpu_fleet(m: _Make, project: Project) -> Dashboard:
         Variable(name="instance", ref=m.ref, metric="promspec_gpu_up"),
         Variable(name="gpu", ref=m.ref, metric="promspec_gpu_up"),
     ]
-    rows += _coverage().gpu_rows(m)
+    rows += _coverage_infra().gpu_rows(m)
     return m.dashboard(
         GPU_UID,
         GPU_TITLE,
@@ -1112,7 +1119,7 @@ def host_overview(m: _Make, project: Project, links: tuple[str, ...]) -> Dashboa
             ],
         ),
     ]
-    rows += _coverage().host_rows(m)
+    rows += _coverage_infra().host_rows(m)
     # One job at a time: node_exporter and promspec-exporter on the same host both export node_* series,
     # under two instances (ports); "All" would draw each host twice.
     variables: list[str | Variable] = [
