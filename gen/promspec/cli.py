@@ -101,11 +101,13 @@ def generate(specs, output, check, strict, quiet, formats) -> None:
     from .render.tree import ForeignFileError, diff_tree, plan_tree, write_tree
 
     build = _load_build(specs, strict)
-    project = build.project
     if formats:
         from dataclasses import replace
 
-        project.settings = replace(project.settings, outputs=list(formats))
+        # --format overrides Settings' outputs: render/ops_outputs.py reads them from the Build's project.
+        settings = replace(build.project.settings, outputs=list(formats))
+        build = replace(build, project=replace(build.project, settings=settings))
+    project = build.project
     rendered = render_build(build)
     empty = nothing_useful(build, rendered)
     if empty:

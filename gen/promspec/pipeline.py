@@ -8,7 +8,7 @@ Rendering the Build to bytes is render/outputs.py's OUTPUTS table; writing is re
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .check.alert_kinds import check_alert_kinds
 from .check.dashboard_specs import check_dashboards
@@ -97,14 +97,18 @@ def load_model(
     report.raise_if_errors()
     attach_exports(good, report)
     report.raise_if_errors()
-    project = build_project(good, report, env)
-    project.groups += [g for d in rule_docs for g in passthrough_groups(d)]
-    project.documents += rule_docs
-    build_project_probes(project, report)
-    attach_probes(project)  # before services: probe SLIs read the probes, and their series join the catalogs
-    build_services(project, report, allow_unknown_buckets)
-    build_project_dashboards(project)
-    project.topology = build_topology(project, report)
+    core = build_project(good, report, env)
+    # Each step below returns the project with its records added; the Project is never changed in place.
+    project = replace(
+        core,
+        groups=core.groups + [g for d in rule_docs for g in passthrough_groups(d)],
+        documents=core.documents + rule_docs,
+    )
+    project = build_project_probes(project, report)
+    project = attach_probes(project)  # before services: probe SLIs read the probes, their series join the catalogs
+    project = build_services(project, report, allow_unknown_buckets)
+    project = build_project_dashboards(project)
+    project = replace(project, topology=build_topology(project, report))
     report.raise_if_errors()
     return project, report
 

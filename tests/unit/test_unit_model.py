@@ -325,3 +325,18 @@ def test_build_project_models_every_core_kind_from_documents():
         ("spec", "receivers", 0, "slack", 1),
     ]
     assert "Notifications" not in project.extra
+
+
+def test_project_is_frozen_and_the_later_model_steps_return_copies():
+    from promspec.model.dashboards import build_project_dashboards
+    from promspec.model.probes import build_project_probes
+    from promspec.model.services import build_services
+
+    core = build_project([_doc("Catalog", {"metrics": [{"name": "up", "type": "gauge"}]})], Report(), env={})
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        core.settings = Settings()  # type: ignore[misc]
+    report = Report()
+    project = build_project_dashboards(build_services(build_project_probes(core, report), report))
+    assert not report.errors
+    assert isinstance(project, Project) and project is not core
+    assert [c.name for c in project.catalogs] == [c.name for c in core.catalogs] == ["x"]

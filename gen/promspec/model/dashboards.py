@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .loader import Document
@@ -302,6 +302,6 @@ def spec_dashboards(docs: list[Document]) -> list[Dashboard]:
     return [dashboard_from_document(doc) for doc in docs]
 
 
-def build_project_dashboards(project: Project) -> None:
-    """Model the project's Dashboard documents (project.dashboards), in document order."""
-    project.dashboards = spec_dashboards(project.extra.get("Dashboard", []))
+def build_project_dashboards(project: Project) -> Project:
+    """The project with its Dashboard documents modelled (project.dashboards), in document order."""
+    return replace(project, dashboards=spec_dashboards(project.extra.get("Dashboard", [])))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..compile.promql import parse_duration
@@ -249,6 +249,8 @@ def build_probes(docs: list[Document], default_interval: str, report: Report) ->
     return probes
 
 
-def build_project_probes(project: Project, report: Report) -> None:
-    """Model the project's Probe documents (project.probes); their default interval is the Settings' one."""
-    project.probes = build_probes(project.extra.get("Probe", []), project.settings.scrape_interval, report)
+def build_project_probes(project: Project, report: Report) -> Project:
+    """The project with its Probe documents modelled (project.probes); their default interval is the Settings' one."""
+    return replace(
+        project, probes=build_probes(project.extra.get("Probe", []), project.settings.scrape_interval, report)
+    )

@@ -1,7 +1,8 @@
 """The typed spec model: validated documents turned into keyword-only, frozen dataclasses.
 
 Every record keeps a Ref to where it was written, so that checks report positions without reading the
-documents again. Project is the one mutable record: later model steps (services, probes) add to it.
+documents again. Project too is frozen: each later model step (probes, services, dashboards, the topology)
+returns a new Project with its records added (pipeline.load_model).
 """
 
 from __future__ import annotations
@@ -259,11 +260,12 @@ def effective_timeout(timeout: str, interval: str) -> float:
     return float(parse_duration(timeout) if timeout else min(DEFAULT_SCRAPE_TIMEOUT, parse_duration(interval)))
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class Project:
     """Everything the specs declare, ready to compile.
 
-    Not frozen: the services and probes steps (model/services.py, compile/probes_project.py) add to it.
+    build_project() models the core kinds; the later steps (model/probes.py, compile/probes_project.py,
+    model/services.py, model/dashboards.py, fleet/model.py) each return a copy with their records added.
     """
 
     documents: list[Document] = field(default_factory=list)
@@ -587,30 +589,40 @@ def build_project(docs: list[Document], report: Report, env: Mapping[str, str] |
     from .notifications import build_notifications
 
     env = os.environ if env is None else env
-    project = Project(documents=docs)
+    catalogs: list[Catalog] = []
+    groups: list[RuleGroup] = []
+    jobs: list[ScrapeJob] = []
+    notifications: list[Notifications] = []
+    extra: dict[str, list[Document]] = {}
     settings_docs = []
     for doc in docs:
         kind = doc.kind
         if kind == "Catalog":
-            project.catalogs.append(_catalog(doc))
+            catalogs.append(_catalog(doc))
         elif kind in ("RecordingGroup", "AlertGroup"):
-            project.groups.append(_group(doc, report))
+            groups.append(_group(doc, report))
         elif kind == "Targets":
-            project.jobs.extend(_jobs(doc))
+            jobs.extend(_jobs(doc))
         elif kind == "Settings":
             settings_docs.append(doc)
         elif kind == "Notifications":
-            project.notifications.append(build_notifications(doc))
+            notifications.append(build_notifications(doc))
         else:
-            project.extra.setdefault(kind, []).append(doc)
-    for extra in settings_docs[1:]:
+            extra.setdefault(kind, []).append(doc)
+    for second in settings_docs[1:]:
         report.error(
-            extra.pos(("kind",)),
+            second.pos(("kind",)),
             "a second Settings document",
             "kind",
             f"one Settings document (the first is at {settings_docs[0].pos(('kind',))})",
         )
-    if settings_docs:
-        project.settings = _settings(settings_docs[0])
-    project.settings = apply_env(project.settings, env, report)
-    return project
+    settings = _settings(settings_docs[0]) if settings_docs else Settings()
+    return Project(
+        documents=docs,
+        catalogs=catalogs,
+        groups=groups,
+        jobs=jobs,
+        settings=apply_env(settings, env, report),
+        notifications=notifications,
+        extra=extra,
+    )

@@ -7,7 +7,7 @@ owns what is common to every SLO: objective, window, alerting tiers, conventions
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -209,6 +209,7 @@ class _Builder:
 
     def __init__(self, project: Project, report: Report, allow_unknown_buckets: bool):
         self.project = project
+        self.catalogs: list[Catalog] = []  # the backends' catalogs, in the order the backends were added
         self.report = report
         self.allow_unknown_buckets = allow_unknown_buckets
         self.backends: dict[str, Backend] = {}
@@ -229,13 +230,13 @@ class _Builder:
             self._add_backend(backend)
         for backend in synthesised:
             self._add_backend(backend)
-        for catalog in self.project.catalogs:
+        for catalog in self.project.catalogs + self.catalogs:
             for m in catalog.metrics:
                 self.families.setdefault(m.name, m)
 
     def _add_backend(self, backend: Backend) -> None:
         self.backends[backend.name] = backend
-        self.project.catalogs.append(
+        self.catalogs.append(
             Catalog(name=f"backend:{backend.name}", ref=backend.ref, metrics=catalog_families(backend))
         )
 
@@ -485,19 +486,19 @@ def _llm_catalog_ref(docs: list[Document]) -> Ref | None:
     return None
 
 
-def build_services(project: Project, report: Report, allow_unknown_buckets: bool = False) -> None:
-    """Model the Backend and Service documents of a project (in project.backends / project.services)."""
+def build_services(project: Project, report: Report, allow_unknown_buckets: bool = False) -> Project:
+    """The project with its Backend and Service documents modelled (project.backends / project.services), and
+    the catalogs they bring (each backend's, the LLM probe's)."""
     service_docs: list[Document] = project.extra.get("Service", [])
     backend_docs: list[Document] = project.extra.get("Backend", [])
     users = [d for d in service_docs if d.data.get("spec", {}).get("backend") == PROBE_BACKEND]
     llm_ref = _llm_catalog_ref(service_docs)
     if llm_ref is not None and not users:
         # With `backend: probe` the probe backend's catalog holds these series; otherwise they need their own.
-        project.catalogs.append(llm_catalog(llm_ref))
+        project = replace(project, catalogs=project.catalogs + [llm_catalog(llm_ref)])
     synthesised = _probe_backends(users, backend_docs)
     builder = _Builder(project, report, allow_unknown_buckets)
     builder.backends_from(backend_docs, synthesised)
-    project.backends = builder.backends
     first_at: dict[str, Position] = {}
     merged: dict[str, Service] = {}  # name -> the service so far (Sloth's files of one service merge)
     for doc in service_docs:
@@ -517,8 +518,14 @@ def build_services(project: Project, report: Report, allow_unknown_buckets: bool
             continue
         first_at[service.name] = doc.pos(("metadata", "name"))
         merged[service.name] = _with_slos(service, _unique((), service, report))
-    project.services = list(merged.values())
-    project.llm_probe_targets = llm_probe_targets(project.services)
+    services = list(merged.values())
+    return replace(
+        project,
+        catalogs=project.catalogs + builder.catalogs,
+        backends=builder.backends,
+        services=services,
+        llm_probe_targets=llm_probe_targets(services),
+    )
 
 
 def llm_probe_targets(services: list[Service]) -> dict[str, list[str]]:
