@@ -98,23 +98,13 @@ def _needle_pos(rule: Rule, field: str, needle: str) -> tuple[Position, SpecPath
         direct = [(source.path, source.text) for source in expr_sources(rule, field)]
     # A rule generated from an SLI has no expr field of its own: search the queries it was built
     # from, and failing that blame the SLI itself (never a path that exists in no file).
-    for path, expr in direct or _strings_under(ref.node(), ref.path):
+    origin = [(text.path, text.text) for text in rule.origin.texts] if rule.origin else []
+    for path, expr in direct or origin:
         found = ref.doc.pos_of_word(path, expr, needle)
         if found:
             return found, path
     path = direct[0][0] if direct else ref.path
     return ref.doc.pos(path), path
-
-
-def _strings_under(node, path: tuple) -> list[tuple[tuple, str]]:
-    """(path, text) of every string below node, in document order: the queries an SLI was built from."""
-    if isinstance(node, str):
-        return [(path, node)]
-    if isinstance(node, dict):
-        return [item for key, value in node.items() for item in _strings_under(value, path + (key,))]
-    if isinstance(node, list):
-        return [item for i, value in enumerate(node) for item in _strings_under(value, path + (i,))]
-    return []
 
 
 def _record_labels(groups: list[RuleGroup], universe: Universe, analyses: dict[int, Analysis]) -> None:
@@ -362,11 +352,8 @@ def _template_source(rule: Alert | RecordingRule, kind: str, key: str) -> tuple:
     """The spec path an alert's label or annotation was written at (its own field, else the group's)."""
     paths = rule.label_paths if kind == "labels" or isinstance(rule, RecordingRule) else rule.annotation_paths
     if paths is None:  # generated from an SLO or a probe: the field of that name on its source, if any
-        node = rule.ref.node()
-        written = node.get(kind) if isinstance(node, dict) else None
-        paths = {k: rule.ref.path + (kind, k) for k in written or {}}
-        if kind == "annotations" and isinstance(node, dict):
-            paths.update({k: rule.ref.path + (k,) for k in ("summary", "description", "runbook_url") if k in node})
+        origin = rule.origin
+        paths = {} if origin is None else origin.label_paths if kind == "labels" else origin.annotation_paths
     if key in paths:
         return paths[key]
     return ("spec", kind, key) if kind == "labels" else rule.ref.path

@@ -161,6 +161,7 @@ def alerts(probe: Probe) -> list[Alert]:
             Alert(
                 name="ProbeFailing",
                 ref=probe.ref.at("alerts", "failing"),
+                origin=a.failing_written,
                 for_=a.failing_for,
                 expr=f"count by (probe, instance) ({'probe_success' + sel} == 0) >= {a.min_locations}",
                 severity=a.failing_severity,
@@ -178,6 +179,7 @@ def alerts(probe: Probe) -> list[Alert]:
             Alert(
                 name="ProbeSlow",
                 ref=probe.ref.at("alerts", "slow"),
+                origin=a.slow_written,
                 for_=a.slow_for,
                 expr=f"max by (probe, instance, location) (probe_duration_seconds{sel}) > {a.slow_seconds:g}",
                 severity=a.slow_severity,
@@ -195,6 +197,7 @@ def alerts(probe: Probe) -> list[Alert]:
             Alert(
                 name="ProbeCertificateExpiring",
                 ref=probe.ref.at("tls"),
+                origin=probe.tls_written,
                 expr=f"min by (probe, instance) (probe_ssl_earliest_cert_expiry{sel} - time()) < {days * 86400}",
                 severity=a.cert_severity,
                 labels={**a.labels, "probe": probe.name},

@@ -79,7 +79,11 @@ def recording_groups(slo: SLO) -> list[RuleGroup]:
 
     def rule(record: str, expr: str, rule_labels: Labels | None = None) -> RecordingRule:
         return RecordingRule(
-            record=record, expr=expr, ref=ref, labels=dict(labels if rule_labels is None else rule_labels)
+            record=record,
+            expr=expr,
+            ref=ref,
+            origin=slo.sli_written,
+            labels=dict(labels if rule_labels is None else rule_labels),
         )
 
     cascade = [
@@ -170,6 +174,7 @@ def burn_alert(slo: SLO, tier: Tier) -> Alert:
         name=alert_name(slo, "ErrorBudgetBurn"),
         expr=expr,
         ref=slo.ref,
+        origin=slo.written,
         for_=tier.for_,
         severity=tier.severity,
         labels=labels,
@@ -193,6 +198,7 @@ def exhausted_alert(slo: SLO, tier: Tier) -> Alert:
         name=alert_name(slo, "ErrorBudgetExhausted"),
         expr=f"slo:period_error_budget_remaining:ratio{_sel(slo)} <= 0",
         ref=slo.ref,
+        origin=slo.written,
         for_=tier.for_,
         severity=tier.severity,
         labels=labels,

@@ -68,6 +68,7 @@ def _sli_rule(slo: SLO, window: str) -> RecordingRule:
         record=f"slo:sli_error:ratio_rate{window}",
         expr=expr,
         ref=slo.ref.at("sli"),
+        origin=slo.sli_written,
         labels={**slo.series_labels, **id_labels(slo), "sloth_window": window},
     )
 
@@ -83,6 +84,7 @@ def sli_group(slo: SLO) -> RuleGroup:
             expr=f"sum_over_time({five}[{slo.window}])\n/ ignoring (sloth_window)\n"
             f"count_over_time({five}[{slo.window}])\n",
             ref=ref,
+            origin=slo.sli_written,
             labels={**slo.series_labels, **id_labels(slo), "sloth_window": slo.window},
         )
     )
@@ -97,31 +99,49 @@ def meta_group(slo: SLO, mode: str, spec: str) -> RuleGroup:
     objective = go_float(objective_ratio(slo))
     days = int(parse_duration(slo.window) // 86400)
     rules: list[Rule] = [
-        RecordingRule(record="slo:objective:ratio", expr=f"vector({objective})", ref=ref, labels=dict(labels)),
-        RecordingRule(record="slo:error_budget:ratio", expr=f"vector(1-{objective})", ref=ref, labels=dict(labels)),
-        RecordingRule(record="slo:time_period:days", expr=f"vector({days})", ref=ref, labels=dict(labels)),
+        RecordingRule(
+            record="slo:objective:ratio",
+            expr=f"vector({objective})",
+            ref=ref,
+            origin=slo.sli_written,
+            labels=dict(labels),
+        ),
+        RecordingRule(
+            record="slo:error_budget:ratio",
+            expr=f"vector(1-{objective})",
+            ref=ref,
+            origin=slo.sli_written,
+            labels=dict(labels),
+        ),
+        RecordingRule(
+            record="slo:time_period:days", expr=f"vector({days})", ref=ref, origin=slo.sli_written, labels=dict(labels)
+        ),
         RecordingRule(
             record="slo:current_burn_rate:ratio",
             expr=f"slo:sli_error:ratio_rate5m{sel}\n{on}slo:error_budget:ratio{sel}\n",
             ref=ref,
+            origin=slo.sli_written,
             labels=dict(labels),
         ),
         RecordingRule(
             record="slo:period_burn_rate:ratio",
             expr=f"slo:sli_error:ratio_rate{slo.window}{sel}\n{on}slo:error_budget:ratio{sel}\n",
             ref=ref,
+            origin=slo.sli_written,
             labels=dict(labels),
         ),
         RecordingRule(
             record="slo:period_error_budget_remaining:ratio",
             expr=f"1 - slo:period_burn_rate:ratio{sel}",
             ref=ref,
+            origin=slo.sli_written,
             labels=dict(labels),
         ),
         RecordingRule(
             record="sloth_slo_info",
             expr="vector(1)",
             ref=ref,
+            origin=slo.sli_written,
             labels={
                 **labels,
                 "sloth_mode": mode,
@@ -138,6 +158,7 @@ def meta_group(slo: SLO, mode: str, spec: str) -> RuleGroup:
                 record=f"slo:numerator_correction:ratio{w}",
                 expr=f"({_window_query(slo.total_template, w)})/({total_period})",
                 ref=ref,
+                origin=slo.sli_written,
                 labels=dict(labels),
             )
             for w in WINDOWS
@@ -178,6 +199,7 @@ def alert(slo: SLO, kind: str) -> Alert | None:
         name=slo.alert_name or f"{slo.service}-{slo.name}",
         expr=expr,
         ref=slo.ref,
+        origin=slo.written,
         for_=fast.for_,
         severity="",
         labels=labels,

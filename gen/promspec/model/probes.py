@@ -9,7 +9,7 @@ from typing import Any
 from ..compile.promql import parse_duration
 from ..diagnostics import Report
 from .loader import Document
-from .project import Project, Ref, effective_timeout
+from .project import Project, Ref, Written, effective_timeout, written_at
 
 # Header names whose inline values are credentials: they may only come from ${ENV} or a file.
 SECRET_HEADER = re.compile(
@@ -42,6 +42,9 @@ class ProbeAlerts:
     cert: bool
     cert_severity: str
     labels: dict[str, str] = field(default_factory=dict)
+    # What alerts.failing and alerts.slow say as written: where checks of their alerts point.
+    failing_written: Written = field(default_factory=Written)
+    slow_written: Written = field(default_factory=Written)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,6 +62,7 @@ class Probe:
     dns: dict[str, Any]
     grpc: dict[str, Any]
     alerts: ProbeAlerts
+    tls_written: Written = field(default_factory=Written)  # as ProbeAlerts' (the certificate alert points at tls)
 
 
 def _check_targets(doc: Document, module: str, targets: list[str], report: Report) -> None:
@@ -147,6 +151,8 @@ def _alerts(doc: Document, raw: dict[str, Any], locations: int, module_has_tls: 
         cert=module_has_tls and cert.get("enabled", True),
         cert_severity=cert.get("severity", "warning"),
         labels=dict(raw.get("labels", {})),
+        failing_written=written_at(Ref(doc, ("spec", "alerts", "failing"))),
+        slow_written=written_at(Ref(doc, ("spec", "alerts", "slow"))),
     )
 
 
@@ -227,6 +233,7 @@ def probe_from(doc: Document, default_interval: str, report: Report) -> Probe:
         dns=dict(spec.get("dns", {})),
         grpc=dict(spec.get("grpc", {})),
         alerts=alerts,
+        tls_written=written_at(Ref(doc, ("spec", "tls"))),
     )
 
 

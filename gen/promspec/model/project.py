@@ -98,6 +98,42 @@ class SpecText:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Written:
+    """What a spec says where a generated rule points (an SLI, an SLO, a probe's alert), recorded while the
+    model is built: checks place an error in it without reading the document again."""
+
+    texts: tuple[SpecText, ...] = ()  # every string below, in document order: the queries an SLI was built from
+    label_paths: Mapping[str, SpecPath] = field(default_factory=dict)  # each key of its labels: mapping
+    annotation_paths: Mapping[str, SpecPath] = field(default_factory=dict)  # annotations: keys, summary:, ...
+
+
+def _strings_under(node: object, path: SpecPath) -> list[SpecText]:
+    if isinstance(node, str):
+        return [SpecText(path=path, text=node)]
+    if isinstance(node, dict):
+        return [text for key, value in node.items() for text in _strings_under(value, path + (key,))]
+    if isinstance(node, list):
+        return [text for i, value in enumerate(node) for text in _strings_under(value, path + (i,))]
+    return []
+
+
+def written_at(ref: Ref) -> Written:
+    """What is written at ref (nothing when the path does not exist), for the rules generated from it."""
+    node = ref.node()
+    if not isinstance(node, dict):
+        return Written(texts=tuple(_strings_under(node, ref.path)))
+    labels = node.get("labels") or {}
+    annotations = node.get("annotations") or {}
+    annotation_paths = {k: ref.path + ("annotations", k) for k in annotations}
+    annotation_paths.update({k: ref.path + (k,) for k in _ANNOTATION_FIELDS if k in node})
+    return Written(
+        texts=tuple(_strings_under(node, ref.path)),
+        label_paths={k: ref.path + ("labels", k) for k in labels},
+        annotation_paths=annotation_paths,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
 class RecordingRule:
     record: str
     expr: str
@@ -107,8 +143,10 @@ class RecordingRule:
     # None: a rule generated from another kind (an SLO, a probe), whose builder does not record them.
     label_paths: Mapping[str, SpecPath] | None = None
     # The spec text expr was built from, where a check blames a name in it. None: not recorded (a rule
-    # generated from an SLI; check/semantic.py then searches the SLI's strings).
+    # generated from an SLI; check/semantic.py then searches origin's strings).
     sources: list[SpecText] | None = None
+    # A rule generated from another kind (an SLI, an SLO, a probe): what is written where ref points.
+    origin: Written | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -127,6 +165,7 @@ class Alert:
     annotation_paths: Mapping[str, SpecPath] | None = None
     # As RecordingRule.sources; also None for an alert of a kind (check/alert_kinds.py finds its fragments).
     sources: list[SpecText] | None = None
+    origin: Written | None = None  # as RecordingRule.origin
     kind: AlertKind | None = None  # threshold, compound, ...: what the alert was written as (expr is its rendering)
 
 

@@ -15,7 +15,7 @@ from ..backends.adapter import Backend, build_backend, catalog_families
 from ..compile.promql import number_text, parse_duration, selector  # noqa: F401 - re-exported for callers
 from ..diagnostics import Position, Report, did_you_mean
 from .loader import Document, dotted
-from .project import Catalog, MetricFamily, Project, Ref
+from .project import Catalog, MetricFamily, Project, Ref, Written, written_at
 from .sli import SLI, SLIInput, build_sli
 from .sli.base import SHORT_WINDOW, Path  # noqa: F401 - SHORT_WINDOW re-exported for the compilers
 from .sli.probe import PROBE_BACKEND, llm_catalog, probe_backend, reads_llm_probe
@@ -72,6 +72,9 @@ class SLO:
     conventions: str = "promspec"
     series_labels: Mapping[str, str] = field(default_factory=dict)  # on every series and alert (Sloth's SLO labels)
     sloth_spec: str = ""  # the Sloth spec version it came from (sloth_slo_info's sloth_spec)
+    # What the SLO and its SLI say as written: where checks of the rules generated from them point.
+    written: Written = field(default_factory=Written)
+    sli_written: Written = field(default_factory=Written)
 
     @property
     def id(self) -> str:
@@ -357,6 +360,8 @@ class _Builder:
             runbook_url=alerting.get("runbook_url", ""),
             alert_name=alerting.get("alert_name", ""),
             annotations=dict(alerting.get("annotations", {})),
+            written=written_at(Ref(doc, path)),
+            sli_written=written_at(Ref(doc, path + ("sli",))),
         )
 
     def _sloth_slo(
@@ -455,6 +460,8 @@ class _Builder:
             conventions="sloth",
             series_labels={**service.labels, **raw.get("labels", {})},
             sloth_spec=str((doc.data["metadata"].get("annotations") or {}).get(SLOTH_SPEC_ANNOTATION, "")),
+            written=written_at(Ref(doc, path)),
+            sli_written=written_at(Ref(doc, path + ("sli",))),
         )
 
     def _raw_number(self, doc: Document, path: Path, value: object) -> str:
