@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from json.encoder import encode_basestring as _string  # C-accelerated; escapes as ensure_ascii=False does
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..compile.dashboards.project import PROVISION_ROOT, provisioning
 from .yamlout import dump_yaml, header
@@ -29,12 +29,12 @@ def _float(v: float) -> str:
     return float.__repr__(v)
 
 
-def dashboard_json(data) -> bytes:
+def dashboard_json(data: Any) -> bytes:
     """The bytes dump_json writes (json.dumps, indent 2, ensure_ascii off, trailing newline), built ~2x faster."""
     return dashboard_text(data).encode("utf-8")
 
 
-def dashboard_text(data) -> str:
+def dashboard_text(data: Any) -> str:
     """dashboard_json's text (what a Kubernetes ConfigMap holds).
 
     json.dumps with an indent runs the pure-Python encoder; dashboards are most of generate's output
@@ -43,7 +43,7 @@ def dashboard_text(data) -> str:
     out: list[str] = []
     append = out.append
 
-    def walk(v, indent: str) -> None:
+    def walk(v: Any, indent: str) -> None:
         t = type(v)
         if t is str:
             append(_string(v))

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..model.project import parse_duration
+from ..compile.promql import parse_duration
 from .yamlout import dump_yaml, header
 
 if TYPE_CHECKING:
     from ..compile.build import Build
+    from ..compile.probes import AlertTestGroup
 
 
 def render_blackbox(build: Build) -> dict[str, bytes]:
@@ -34,7 +35,7 @@ def render_probe_tests(build: Build) -> dict[str, bytes]:
 
     files = {}
     step = parse_duration(project.settings.evaluation_interval)
-    by_file: dict[str, tuple[str, list]] = {}
+    by_file: dict[str, tuple[str, list[AlertTestGroup]]] = {}
     for probe in project.probes:
         source = probe.ref.doc.source or probe.ref.file
         by_file.setdefault(rule_file_name(source), (source, []))[1].extend(alert_tests(probe, step))
