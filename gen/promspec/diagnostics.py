@@ -78,7 +78,7 @@ class Report:
     """Collects diagnostics across phases so several errors are reported at once."""
 
     items: list[Diagnostic] = field(default_factory=list)
-    _seen: set = field(default_factory=set, repr=False, compare=False)
+    _seen: set[object] = field(default_factory=set, repr=False, compare=False)
 
     def _add(self, diagnostic: Diagnostic) -> None:
         # Several generated rules can share one source (an SLI's errors and total queries read the

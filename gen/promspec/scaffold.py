@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 from .backends.adapter import Backend, build_backend
 from .backends.bundled import bundled_backends
+from .compile.promql import format_duration
 from .diagnostics import Report
 from .model.loader import load_file
-from .model.project import format_duration
 
 # The TTFT target a new user most often starts from; the nearest bucket bound of the engine is used.
 TTFT_TARGET_S = 0.5

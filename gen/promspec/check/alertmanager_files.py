@@ -8,7 +8,7 @@ import re
 import tempfile
 
 from .gotemplate import TemplateError, check_template
-from .tools import ToolResult, run_tool
+from .tools import Progress, ToolResult, run_tool
 
 CONFIG = os.path.join("alertmanager", "alertmanager.yml")
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -93,7 +93,7 @@ def _receiver_templates(config: dict) -> list[str]:
     return problems
 
 
-def check_alertmanager_dir(directory: str, progress=lambda message: None) -> list[ToolResult]:
+def check_alertmanager_dir(directory: str, progress: Progress = lambda message: None) -> list[ToolResult]:
     """amtool check-config, template syntax and template globs; missing *_file credentials are warnings."""
     import yaml
 

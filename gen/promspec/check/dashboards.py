@@ -22,6 +22,7 @@ from .grafana_schemas import PANEL_SCHEMAS, schema, shape, validator
 
 if TYPE_CHECKING:
     from ..model.loader import Mark, NodeIndex, Path
+    from .tools import Progress
 
 # Exports from the Grafana UI carry these; they say where the file came from, not what it shows.
 EXPORT_ONLY = ("__inputs", "__requires", "__elements", "iteration")
@@ -431,7 +432,7 @@ def dashboard_files(directory: str) -> list[str]:
     return sorted(glob.glob(os.path.join(root, "**", "*.json"), recursive=True))
 
 
-def check_files(paths, lenient: bool = False, progress=lambda message: None) -> list:
+def check_files(paths, lenient: bool = False, progress: Progress = lambda message: None) -> list:
     """ToolResult-like results, one per file; warnings go to progress."""
     from .tools import ToolResult
 
@@ -464,7 +465,7 @@ def exported_files(directory: str) -> set[str]:
     }
 
 
-def check_dashboard_dir(directory: str, progress=lambda message: None, lenient: bool = False) -> list:
+def check_dashboard_dir(directory: str, progress: Progress = lambda message: None, lenient: bool = False) -> list:
     """Check every rendered dashboard of an output directory (strict unless lenient; exports leniently)."""
     files = dashboard_files(directory) if os.path.isdir(os.path.join(directory, "dashboards")) else []
     if files:

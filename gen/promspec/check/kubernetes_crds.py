@@ -13,7 +13,7 @@ import re
 from functools import cache
 from importlib import resources
 
-from .tools import ToolResult
+from .tools import Progress, ToolResult
 
 CRD_KINDS = ("PrometheusRule", "ServiceMonitor", "PodMonitor")
 CONFIGMAP_LIMIT = 1024 * 1024  # etcd's object size limit caps a ConfigMap at 1 MiB
@@ -101,7 +101,7 @@ def validate_resource(resource) -> list[str]:
     return problems
 
 
-def check_kubernetes_dir(directory: str, progress=lambda message: None) -> list[ToolResult]:
+def check_kubernetes_dir(directory: str, progress: Progress = lambda message: None) -> list[ToolResult]:
     """Validate every resource under directory/kubernetes; one result for all of them."""
     import yaml
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from .alertmanager_files import check_alertmanager_dir
 from .kubernetes_crds import check_kubernetes_dir
-from .tools import ToolResult
+from .tools import Progress, ToolResult
 
 
-def check_ops_dirs(directory: str, progress=lambda message: None) -> list[ToolResult]:
+def check_ops_dirs(directory: str, progress: Progress = lambda message: None) -> list[ToolResult]:
     """alertmanager/ and kubernetes/ checks; each returns nothing when its directory is absent."""
     return check_alertmanager_dir(directory, progress) + check_kubernetes_dir(directory, progress)

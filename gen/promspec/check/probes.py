@@ -6,12 +6,12 @@ import os
 import shutil
 import subprocess
 
-from .tools import ToolMissing, ToolResult
+from .tools import Progress, ToolMissing, ToolResult
 
 NAMES = ("prometheus-blackbox-exporter", "blackbox_exporter")  # Debian's name, then upstream's
 
 
-def check_blackbox(directory: str, progress=lambda message: None) -> list[ToolResult]:
+def check_blackbox(directory: str, progress: Progress = lambda message: None) -> list[ToolResult]:
     """Nothing when there is no blackbox/blackbox.yml; ToolMissing when there is one and no exporter."""
     config = os.path.join(directory, "blackbox", "blackbox.yml")
     if not os.path.exists(config):

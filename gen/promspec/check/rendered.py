@@ -6,10 +6,12 @@ import glob
 import os
 from collections.abc import Callable
 
-from .tools import ToolResult, find_tool, run_tool
+from .tools import Progress, ToolResult, find_tool, run_tool
 
 
-def check_rendered(directory: str, progress=lambda message: None, lenient: bool = False) -> list[ToolResult]:
+def check_rendered(
+    directory: str, progress: Progress = lambda message: None, lenient: bool = False
+) -> list[ToolResult]:
     """Check every rule file, prometheus.yml and every *.test.yml under directory."""
     find_tool("promtool")
     results = []

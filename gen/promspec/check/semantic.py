@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
-from ..compile.promql import Analysis, PromQLError, analyse
+from ..compile.promql import Analysis, PromQLError, analyse, parse_duration
 from ..diagnostics import Position, Report, did_you_mean
 from ..model.project import (
     Alert,
@@ -13,10 +14,13 @@ from ..model.project import (
     Ref,
     Rule,
     RuleGroup,
+    Settings,
     SpecPath,
     effective_timeout,
-    parse_duration,
 )
+
+# Where each expression fails to parse, (line, col, message) inside it, or None: check/tools.py asks promtool.
+Locate = Callable[[list[str]], list[tuple[int, int, str] | None]]
 
 # Series every Prometheus server has, whatever it scrapes.
 BUILTIN_SERIES = {
@@ -45,8 +49,8 @@ class Universe:
     """The series the specs know of: sample name -> allowed labels (None: unknown labels)."""
 
     def __init__(self, project: Project):
-        self.labels: dict[str, set | None] = {n: set(names) for n, names in BUILTIN_SERIES.items()}
-        self.external: list[re.Pattern] = []
+        self.labels: dict[str, set[str] | None] = {n: set(names) for n, names in BUILTIN_SERIES.items()}
+        self.external: list[re.Pattern[str]] = []
         extra_labels = set(TARGET_LABELS)
         for job in project.jobs:
             for group in job.target_groups:
@@ -137,12 +141,12 @@ def _record_labels(groups: list[RuleGroup], universe: Universe, analyses: dict[i
             break
 
 
-def check_project(project: Project, groups: list[RuleGroup], report: Report, locate=None) -> None:
+def check_project(project: Project, groups: list[RuleGroup], report: Report, locate: Locate | None = None) -> None:
     """Run every semantic check over the project and its rule groups (spec and generated); locate(exprs)
     may map parse errors to line:col inside expressions."""
     universe = Universe(project)
     analyses: dict[int, Analysis] = {}
-    failures = []  # (rule, message)
+    failures: list[tuple[Rule, str]] = []  # (rule, message)
     for group in groups:
         for rule in group.rules:
             try:
@@ -205,7 +209,7 @@ def check_project(project: Project, groups: list[RuleGroup], report: Report, loc
     _check_templates(groups, report)
 
 
-def _setting_pos(settings, name: str):
+def _setting_pos(settings: Settings, name: str) -> Position:
     """Where a setting came from: its PROMSPEC_* variable, its spec field, or the defaults."""
     if name in settings.from_env:
         return Position(f"env:{settings.from_env[name]}")
@@ -223,7 +227,7 @@ def _flag_cardinality(label: str, ref: Ref, parts: tuple[str | int, ...], report
         )
 
 
-def _check_reads(rule, a, universe: Universe, report: Report) -> None:
+def _check_reads(rule: Rule, a: Analysis, universe: Universe, report: Report) -> None:
     for name in dict.fromkeys(a.metrics):
         if not universe.known(name):
             hint = did_you_mean(name, universe.labels)
@@ -238,7 +242,7 @@ def _check_reads(rule, a, universe: Universe, report: Report) -> None:
     for grouping in a.groupings:
         if grouping.clause not in ("by", "on"):
             continue
-        allowed: set = set(a.produced_labels)
+        allowed: set[str] = set(a.produced_labels)
         unknown = False
         for name in grouping.metrics:
             labels = universe.labels.get(name)
@@ -264,8 +268,8 @@ def _check_reads(rule, a, universe: Universe, report: Report) -> None:
 
 
 def _check_names(rule_groups: list[RuleGroup], report: Report) -> None:
-    groups: dict = {}
-    rules: dict = {}
+    groups: dict[str, RuleGroup] = {}
+    rules: dict[tuple[str, str, tuple[tuple[str, str], ...]], Rule] = {}
     for group in rule_groups:
         if group.name in groups:
             report.error(
@@ -294,7 +298,7 @@ def _check_names(rule_groups: list[RuleGroup], report: Report) -> None:
 
 
 def _check_jobs(project: Project, report: Report) -> None:
-    seen: dict = {}
+    seen: dict[str, Position] = {}
     settings = project.settings
     for job in project.jobs:
         if job.name in seen:
@@ -326,7 +330,7 @@ def _check_jobs(project: Project, report: Report) -> None:
             _flag_cardinality(label, job.ref, ("labels",), report)
 
 
-def _report_parse_errors(failures, report: Report, locate) -> None:
+def _report_parse_errors(failures: list[tuple[Rule, str]], report: Report, locate: Locate | None) -> None:
     if not failures:
         return
     from ..model.loader import dotted
@@ -348,7 +352,7 @@ def _report_parse_errors(failures, report: Report, locate) -> None:
         report.error(pos, f"PromQL parse error: {message}", dotted(path), "a valid PromQL expression")
 
 
-def _template_source(rule: Alert | RecordingRule, kind: str, key: str) -> tuple:
+def _template_source(rule: Alert | RecordingRule, kind: str, key: str) -> SpecPath:
     """The spec path an alert's label or annotation was written at (its own field, else the group's)."""
     paths = rule.label_paths if kind == "labels" or isinstance(rule, RecordingRule) else rule.annotation_paths
     if paths is None:  # generated from an SLO or a probe: the field of that name on its source, if any

@@ -7,7 +7,10 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
+
+Progress = Callable[[str], None]  # what a check says while it runs (`promspec check` prints it)
 
 INSTALL_HINT = {
     "promtool": "install Debian's 'prometheus' package (apt-get install prometheus) "
@@ -33,7 +36,7 @@ class ToolMissing(Exception):
 
 @dataclass
 class ToolResult:
-    command: list
+    command: list[str]
     returncode: int
     output: str
 
@@ -77,7 +80,7 @@ def locate_parse_errors(exprs: list[str]) -> list[tuple[int, int, str] | None]:
         result = run_tool("promtool", "check", "rules", path)
     finally:
         os.unlink(path)
-    found: list = [None] * len(exprs)
+    found: list[tuple[int, int, str] | None] = [None] * len(exprs)
     for line in result.output.splitlines():
         m = _RULE_ERROR.search(line)
         if m:

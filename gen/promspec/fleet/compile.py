@@ -27,7 +27,8 @@ from ..compile.slo import (
 )
 from ..diagnostics import Report
 from ..model.project import Alert, Project, RecordingRule, Rule, RuleGroup
-from ..model.services import SHORT_WINDOW, SLO
+from ..model.services import SLO
+from ..model.sli.base import SHORT_WINDOW
 from .model import Topology
 
 SLO_LABELS = ("slo_id", "slo_service", "slo")
