@@ -6,6 +6,8 @@ import glob
 import os
 import re
 import tempfile
+from collections.abc import Iterator
+from typing import Any
 
 from .gotemplate import TemplateError, check_template
 from .tools import Progress, ToolResult, run_tool
@@ -35,7 +37,7 @@ _TEMPLATE_KEYS = {
 }
 
 
-def _substitute(node, key: str = ""):
+def _substitute(node: Any, key: str = "") -> Any:
     """The config with ${VAR} placeholders replaced by values of the right shape, for amtool only."""
     if isinstance(node, dict):
         return {k: _substitute(v, k) for k, v in node.items()}
@@ -48,7 +50,7 @@ def _substitute(node, key: str = ""):
     return node
 
 
-def _walk(node, path=()):
+def _walk(node: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[tuple[str | int, ...], Any]]:
     if isinstance(node, dict):
         for k, v in node.items():
             yield from _walk(v, path + (k,))
@@ -59,7 +61,7 @@ def _walk(node, path=()):
         yield path, node
 
 
-def _amtool(directory: str, config: dict, text: str) -> ToolResult:
+def _amtool(directory: str, config: dict[str, Any], text: str) -> ToolResult:
     path = os.path.join(directory, CONFIG)
     if not _PLACEHOLDER.search(text):
         return run_tool("amtool", "check-config", path)
@@ -78,7 +80,7 @@ def _amtool(directory: str, config: dict, text: str) -> ToolResult:
     return ToolResult(["amtool", "check-config", path], result.returncode, result.output.replace(copy, path))
 
 
-def _receiver_templates(config: dict) -> list[str]:
+def _receiver_templates(config: dict[str, Any]) -> list[str]:
     problems = []
     for i, receiver in enumerate(config.get("receivers") or []):
         for path, value in _walk(receiver):

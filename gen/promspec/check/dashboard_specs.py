@@ -3,20 +3,23 @@ checks before anything is written: signals, series, titles, ids, links, and the 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..compile.dashboards.grafana_vars import variables_used
 from ..compile.promql import PromQLError
 from ..diagnostics import did_you_mean
-from ..model.dashboards import Dashboard, Slot
+from ..model.dashboards import Dashboard, Query, Slot
 from ..model.project import RecordingRule
 from .dashboards import _EXPECTED, panel_query, validate_dashboard
 
 if TYPE_CHECKING:
     from ..compile.build import Build
-    from ..compile.dashboards.compiler import Plan, Target
+    from ..compile.dashboards.compiler import Context, Plan, Problem, Target
     from ..compile.dashboards.project import BuiltDashboard
-    from ..diagnostics import Report
+    from ..diagnostics import Position, Report
+    from ..model.project import Ref
+    from .semantic import Universe
 
 
 def check_dashboards(build: Build, report: Report) -> None:
@@ -52,8 +55,8 @@ def check_dashboards(build: Build, report: Report) -> None:
         defined = {v.name for v in dash.variables}
         _check_variables(dash, ctx, report)
         _check_repeats(dash, targets, report)
-        titles: dict = {}
-        ids: dict = {}
+        titles: dict[tuple[str, str], Ref] = {}
+        ids: dict[int, Ref] = {}
         for slot, row, panel in dash.slots():
             key = (row.title, panel.title)
             if key in titles:
@@ -133,12 +136,12 @@ def _lint_compiled(built: BuiltDashboard, plan: Plan, data: dict[str, Any], repo
         )
 
 
-def _failed(query, problems) -> bool:
+def _failed(query: Query, problems: list[Problem]) -> bool:
     return any(p.query is query for p in problems)
 
 
-def _check_names(written, report) -> None:
-    seen: dict = {}
+def _check_names(written: list[Dashboard], report: Report) -> None:
+    seen: dict[str, tuple[Dashboard, Position]] = {}
     for dash in written:
         for key, field in ((dash.name, ("metadata", "name")), (dash.uid, ("spec", "uid"))):
             where = dash.ref.doc.pos(field)
@@ -152,7 +155,7 @@ def _check_names(written, report) -> None:
             seen.setdefault(key, (dash, where))
 
 
-def _check_scope(dash, ctx, report) -> bool:
+def _check_scope(dash: Dashboard, ctx: Context, report: Report) -> bool:
     """False (and one error at spec.service or spec.backend) when the dashboard names an unknown one."""
     if dash.service and dash.service not in ctx.services:
         _unknown(report, dash.ref, "service", dash.service, ctx.services)
@@ -163,7 +166,7 @@ def _check_scope(dash, ctx, report) -> bool:
     return True
 
 
-def _unknown(report, ref, field: str, name: str, known) -> None:
+def _unknown(report: Report, ref: Ref, field: str, name: str, known: Iterable[str]) -> None:
     hint = did_you_mean(name, known)
     report.error(
         ref.pos(field),
@@ -173,7 +176,7 @@ def _unknown(report, ref, field: str, name: str, known) -> None:
     )
 
 
-def _check_variables(dash, ctx, report) -> None:
+def _check_variables(dash: Dashboard, ctx: Context, report: Report) -> None:
     for v in dash.variables:
         if v.name == "model" and not v.metric and not (dash.service or dash.backend):
             report.error(
@@ -218,7 +221,7 @@ def _check_repeats(dash: Dashboard, targets: dict[Slot, list[Target]], report: R
             )
 
 
-def _needle_pos(query, field: str, needle: str, written: bool):
+def _needle_pos(query: Query, field: str, needle: str, written: bool) -> Position:
     """Where needle first occurs inside the query's written expression, else the field itself."""
     ref = query.ref
     if not written:  # a generated query: no expression of its own in the spec
@@ -226,7 +229,16 @@ def _needle_pos(query, field: str, needle: str, written: bool):
     return ref.doc.pos_of_word(ref.path + (field,), query.expr, needle, also_before="$") or ref.pos(field)
 
 
-def _check_expr(query, expr: str, defined: set, universe, recorded: set, report, *, written: bool) -> None:
+def _check_expr(
+    query: Query,
+    expr: str,
+    defined: set[str],
+    universe: Universe,
+    recorded: set[str],
+    report: Report,
+    *,
+    written: bool,
+) -> None:
     field = "expr" if query.expr else "signal"
     try:
         a = panel_query(expr)

@@ -12,9 +12,10 @@ import glob
 import json
 import os
 import re
+from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..compile.dashboards.grafana_vars import MARKERS, substitute, variables_used
 from ..compile.promql import PromQLError, parse
@@ -22,7 +23,11 @@ from .grafana_schemas import PANEL_SCHEMAS, schema, shape, validator
 
 if TYPE_CHECKING:
     from ..model.loader import Mark, NodeIndex, Path
-    from .tools import Progress
+    from .tools import Progress, ToolResult
+
+JsonPath = tuple[str | int, ...]  # where in a dashboard's JSON: ("panels", 3, "targets", 0, "expr")
+# One schema error or lint finding: (json path, rule, message, severity).
+JsonFinding = tuple[JsonPath, str, str, str]
 
 # Exports from the Grafana UI carry these; they say where the file came from, not what it shows.
 EXPORT_ONLY = ("__inputs", "__requires", "__elements", "iteration")
@@ -54,7 +59,7 @@ class Finding:
         return f"{self.file}:{self.line or 1}:{self.col or 1}: {label}{self.message}{where} [{self.rule}]"
 
 
-def _without_nulls(node):
+def _without_nulls(node: Any) -> Any:
     """JSON with null-valued object members dropped: Grafana reads a null field as an unset one."""
     if isinstance(node, dict):
         return {k: _without_nulls(v) for k, v in node.items() if v is not None}
@@ -63,7 +68,7 @@ def _without_nulls(node):
     return node
 
 
-def lenient_view(data: dict) -> tuple[dict, list]:
+def lenient_view(data: dict[str, Any]) -> tuple[dict[str, Any], list[JsonFinding]]:
     """What --lenient validates of a UI export, and (json path, rule, message, severity) notes on what it skipped.
 
     Dropped: export-only keys, null members, legacy keys Grafana migrates on load, and the
@@ -81,9 +86,9 @@ def lenient_view(data: dict) -> tuple[dict, list]:
             {k: v for k, v in var.items() if k not in LEGACY_VARIABLE_KEYS} if isinstance(var, dict) else var
             for var in templating["list"]
         ]
-    unchecked: dict[str, tuple] = {}
+    unchecked: dict[str, JsonPath] = {}
 
-    def trim(panel, path):
+    def trim(panel: dict[str, Any], path: JsonPath) -> dict[str, Any]:
         ptype = panel.get("type", "")
         if ptype == "row" or ptype in PANEL_SCHEMAS or not isinstance(ptype, str):
             return panel
@@ -100,7 +105,7 @@ def lenient_view(data: dict) -> tuple[dict, list]:
                 p["panels"] = [
                     trim(q, ("panels", i, "panels", j)) if isinstance(q, dict) else q for j, q in enumerate(p["panels"])
                 ]
-    notes = [
+    notes: list[JsonFinding] = [
         (
             path + ("type",),
             "legacy-panel",
@@ -116,14 +121,14 @@ def lenient_view(data: dict) -> tuple[dict, list]:
 # Shapes of dashboards whose every schema check came back clean: the generator's own dashboards
 # repeat a handful of shapes thousands of times. Only clean results are kept, so a rejection always
 # comes from jsonschema itself, with its own message.
-_CLEAN_SHAPES: set = set()
+_CLEAN_SHAPES: set[Hashable] = set()
 
 
 def _has_definition(name: str, definition: str) -> bool:
     return definition in schema(name).get("definitions", {})
 
 
-def _path_text(parts) -> str:
+def _path_text(parts: Iterable[str | int]) -> str:
     out = ""
     for p in parts:
         out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
@@ -157,7 +162,7 @@ def panel_query(expr: str) -> PanelQuery:
     metrics: list[str] = []
     bad: list[tuple[str, str]] = []
 
-    def visit(node):
+    def visit(node: Any) -> None:
         if isinstance(node, pp.VectorSelector):
             name, _regex = _selector_name(node)
             if name:
@@ -179,7 +184,7 @@ def rate_ranges(expr: str) -> list[tuple[str, str]]:
     return list(panel_query(expr).bad_rates)
 
 
-def _duration(arg) -> str:
+def _duration(arg: Any) -> str:
     r = getattr(arg, "range", None)
     if isinstance(r, datetime.timedelta):
         from ..compile.promql import format_duration
@@ -191,7 +196,7 @@ def _duration(arg) -> str:
 # ------------------------------------------------------------------------------ rendered JSON
 
 
-def _panels(data: dict):
+def _panels(data: dict[str, Any]) -> Iterator[tuple[JsonPath, dict[str, Any], str]]:
     """(json path, panel, row title) of every panel, collapsed rows' panels included."""
     row_title = ""
     for i, p in enumerate(data.get("panels") or []):
@@ -207,7 +212,7 @@ def _panels(data: dict):
         yield ("panels", i), p, row_title
 
 
-def _is_var_ref(ds) -> bool:
+def _is_var_ref(ds: Any) -> bool:
     if isinstance(ds, str):
         return ds.startswith("$")
     if isinstance(ds, dict):
@@ -215,17 +220,17 @@ def _is_var_ref(ds) -> bool:
     return False
 
 
-def _ds_type(ds) -> str:
-    return ds.get("type", "") if isinstance(ds, dict) else ""
+def _ds_type(ds: Any) -> str:
+    return str(ds.get("type", "")) if isinstance(ds, dict) else ""
 
 
-def validate_dashboard(data, lenient: bool = False, by_shape: bool = False) -> list[tuple[tuple, str, str, str]]:
+def validate_dashboard(data: Any, lenient: bool = False, by_shape: bool = False) -> list[JsonFinding]:
     """(json path, rule, message, severity) for every schema error and lint finding of a dashboard.
 
     by_shape=True (for dashboards promspec built itself) skips the schema for a shape that already
     validated clean (see shape()); the lint rules run on every dashboard either way.
     """
-    out: list = []
+    out: list[JsonFinding] = []
     lint = "warning" if lenient else "error"
     if not isinstance(data, dict):
         return [((), "schema", "a dashboard is a JSON object", "error")]
@@ -249,8 +254,8 @@ def validate_dashboard(data, lenient: bool = False, by_shape: bool = False) -> l
                 lint,
             )
         )
-    titles: dict = {}
-    ids: dict = {}
+    titles: dict[tuple[str, str], JsonPath] = {}
+    ids: dict[object, JsonPath] = {}
     reads_scraped = False
     for path, panel, row in _panels(data):
         ptype = panel.get("type", "")
@@ -337,8 +342,8 @@ def validate_dashboard(data, lenient: bool = False, by_shape: bool = False) -> l
     return out
 
 
-def _panel_schema(path: tuple, panel: dict, ptype: str, lenient: bool = False) -> list:
-    out = []
+def _panel_schema(path: JsonPath, panel: dict[str, Any], ptype: str, lenient: bool = False) -> list[JsonFinding]:
+    out: list[JsonFinding] = []
     if "options" in panel and _has_definition(ptype, "Options"):
         for err in validator(ptype, "Options", lenient).iter_errors(panel["options"]):
             out.append((path + ("options",) + tuple(err.absolute_path), "schema", _schema_message(err), "error"))
@@ -356,8 +361,10 @@ def _panel_schema(path: tuple, panel: dict, ptype: str, lenient: bool = False) -
     return out
 
 
-def _target_findings(tpath: tuple, target: dict, title: str, variables: dict, lint: str, prometheus: bool) -> list:
-    out = []
+def _target_findings(
+    tpath: JsonPath, target: dict[str, Any], title: str, variables: dict[Any, Any], lint: str, prometheus: bool
+) -> list[JsonFinding]:
+    out: list[JsonFinding] = []
     if prometheus:
         for err in validator("prometheus", "Dataquery").iter_errors(target):
             out.append((tpath + tuple(err.absolute_path), "schema", _schema_message(err), "error"))
@@ -383,8 +390,8 @@ def _target_findings(tpath: tuple, target: dict, title: str, variables: dict, li
     return out
 
 
-def _schema_message(err) -> str:
-    message = err.message
+def _schema_message(err: Any) -> str:  # a jsonschema ValidationError
+    message = str(err.message)
     if len(message) > 300:
         message = message[:297] + "..."
     return message
@@ -432,11 +439,13 @@ def dashboard_files(directory: str) -> list[str]:
     return sorted(glob.glob(os.path.join(root, "**", "*.json"), recursive=True))
 
 
-def check_files(paths, lenient: bool = False, progress: Progress = lambda message: None) -> list:
+def check_files(
+    paths: Iterable[str], lenient: bool = False, progress: Progress = lambda message: None
+) -> list[ToolResult]:
     """ToolResult-like results, one per file; warnings go to progress."""
     from .tools import ToolResult
 
-    results = []
+    results: list[ToolResult] = []
     for path in paths:
         findings = check_file(path, lenient)
         errors = [f for f in findings if f.severity == "error"]
@@ -465,7 +474,9 @@ def exported_files(directory: str) -> set[str]:
     }
 
 
-def check_dashboard_dir(directory: str, progress: Progress = lambda message: None, lenient: bool = False) -> list:
+def check_dashboard_dir(
+    directory: str, progress: Progress = lambda message: None, lenient: bool = False
+) -> list[ToolResult]:
     """Check every rendered dashboard of an output directory (strict unless lenient; exports leniently)."""
     files = dashboard_files(directory) if os.path.isdir(os.path.join(directory, "dashboards")) else []
     if files:

@@ -7,8 +7,10 @@ import bisect
 import copy
 import json
 import os
+from collections.abc import Hashable
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import jsonschema
 
@@ -36,19 +38,20 @@ ANY_VALUE_PATCHES = (
 )
 
 
-def _load(name: str) -> dict:
+def _load(name: str) -> dict[str, Any]:
     with open(os.path.join(SCHEMA_DIR, f"{name}.jsonschema.json"), encoding="utf-8") as fh:
-        return json.load(fh)
+        data: dict[str, Any] = json.load(fh)
+    return data
 
 
 @cache
-def schema(name: str) -> dict:
+def schema(name: str) -> dict[str, Any]:
     """A vendored schema with promspec's documented patches applied."""
     data = _load(name)
     for file, path in DATASOURCE_PATCHES:
         if file != name:
             continue
-        node = data
+        node: Any = data
         for part in path[:-1]:
             node = node[part]
         original = node[path[-1]]
@@ -69,7 +72,7 @@ def schema(name: str) -> dict:
     return data
 
 
-def _without_required(node):
+def _without_required(node: Any) -> Any:
     """A schema with every `required` list dropped: UI exports omit fields whose value is the default."""
     if isinstance(node, dict):
         return {k: _without_required(v) for k, v in node.items() if k != "required"}
@@ -79,7 +82,7 @@ def _without_required(node):
 
 
 @cache
-def validator(name: str, definition: str = "", lenient: bool = False):
+def validator(name: str, definition: str = "", lenient: bool = False) -> Any:  # a jsonschema Draft7Validator
     data = copy.deepcopy(schema(name))
     if lenient:
         data = _without_required(data)
@@ -88,9 +91,9 @@ def validator(name: str, definition: str = "", lenient: bool = False):
     return jsonschema.Draft7Validator(data)
 
 
-def _schema_values(node, keys: tuple[str, ...]) -> list:
+def _schema_values(node: Any, keys: tuple[str, ...]) -> list[Any]:
     """Every value under any of keys (enum lists flattened) anywhere in a schema."""
-    found: list = []
+    found: list[Any] = []
     if isinstance(node, dict):
         for k, v in node.items():
             if (k in keys and not isinstance(v, (dict, list))) or (k == "enum" and isinstance(v, list)):
@@ -107,13 +110,13 @@ def _schema_values(node, keys: tuple[str, ...]) -> list:
 class _ShapeKeys:
     """What the vendored schemas can tell apart in a value: enum/const strings and numeric bounds."""
 
-    strings: frozenset
-    bounds: tuple
+    strings: frozenset[str]
+    bounds: tuple[float, ...]
 
 
 @cache
 def _shape_keys() -> _ShapeKeys:
-    values: list = []
+    values: list[Any] = []
     for name in ("dashboard", "prometheus", *PANEL_SCHEMAS):
         values += _schema_values(
             schema(name), ("enum", "const", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
@@ -125,7 +128,7 @@ def _shape_keys() -> _ShapeKeys:
 _FREE_TEXT = object()  # a non-empty string outside every enum
 
 
-def shape(value, keys: _ShapeKeys | None = None):
+def shape(value: Any, keys: _ShapeKeys | None = None) -> Hashable:
     """A fingerprint of value that the vendored schemas validate exactly as they validate value.
 
     The schemas constrain strings only by type, enum/const and minLength 1 (no pattern; formats are
@@ -137,7 +140,7 @@ def shape(value, keys: _ShapeKeys | None = None):
     keys = keys or _shape_keys()
     strings, bounds = keys.strings, keys.bounds
 
-    def walk(v):
+    def walk(v: Any) -> Hashable:
         t = type(v)
         if t is str:
             return v if v in strings else (_FREE_TEXT if v else "")
@@ -146,7 +149,7 @@ def shape(value, keys: _ShapeKeys | None = None):
         if t is list:
             return ("[", tuple(map(walk, v)))
         if t is bool or v is None:
-            return v
+            return bool(v) if t is bool else None
         if t is int or t is float:
             i = bisect.bisect_left(bounds, v)
             return ("n", t is int or v.is_integer(), i, i < len(bounds) and bounds[i] == v)

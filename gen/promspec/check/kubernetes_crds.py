@@ -10,8 +10,10 @@ import glob
 import json
 import os
 import re
+from collections.abc import Iterable
 from functools import cache
 from importlib import resources
+from typing import Any
 
 from .tools import Progress, ToolResult
 
@@ -20,7 +22,7 @@ CONFIGMAP_LIMIT = 1024 * 1024  # etcd's object size limit caps a ConfigMap at 1 
 _DNS = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
-def _strict(node):
+def _strict(node: Any) -> Any:
     """The schema with unknown fields forbidden and Go-only regex syntax made Python-compatible."""
     if isinstance(node, list):
         return [_strict(v) for v in node]
@@ -39,7 +41,7 @@ def _strict(node):
 
 
 @cache
-def validator(kind: str):
+def validator(kind: str) -> Any:  # a jsonschema Draft4Validator (jsonschema is untyped)
     """A JSON Schema validator for one custom resource kind."""
     from jsonschema import Draft4Validator
 
@@ -47,14 +49,14 @@ def validator(kind: str):
     return Draft4Validator(_strict(json.loads(text)))
 
 
-def _where(path) -> str:
+def _where(path: Iterable[str | int]) -> str:
     out = ""
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "(top level)"
 
 
-def _list_map_keys(schema: dict, node, path: tuple, problems: list[str]) -> None:
+def _list_map_keys(schema: dict[str, Any], node: Any, path: tuple[str | int, ...], problems: list[str]) -> None:
     """x-kubernetes-list-type: map lists must not repeat their keys (the API server rejects them)."""
     if isinstance(node, list) and schema.get("x-kubernetes-list-type") == "map":
         keys = schema.get("x-kubernetes-list-map-keys", [])
@@ -78,7 +80,7 @@ def _list_map_keys(schema: dict, node, path: tuple, problems: list[str]) -> None
                 _list_map_keys(sub, value, path + (key,), problems)
 
 
-def validate_resource(resource) -> list[str]:
+def validate_resource(resource: Any) -> list[str]:
     """Problems with one resource: CRD schema, repeated list keys, names, ConfigMap size."""
     if not isinstance(resource, dict):
         return ["not a Kubernetes object (a mapping with apiVersion, kind, metadata)"]
