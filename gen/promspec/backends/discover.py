@@ -13,7 +13,9 @@ import re
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 # Sample-name suffixes of each family type, as Prometheus stores them.
 SUFFIXES = {
@@ -53,9 +55,9 @@ class _Family:
     type: str = "unknown"
     help: str = ""
     unit: str = ""
-    labels: dict = field(default_factory=dict)  # insertion-ordered set
-    bounds: set = field(default_factory=set)
-    samples: set = field(default_factory=set)  # sample names seen: foo_total or plain foo for a counter
+    labels: dict[str, None] = field(default_factory=dict)  # insertion-ordered set
+    bounds: set[str] = field(default_factory=set)  # the le values as written
+    samples: set[str] = field(default_factory=set)  # sample names seen: foo_total or plain foo for a counter
 
     @property
     def seen(self) -> bool:
@@ -69,9 +71,9 @@ def _unescape(text: str) -> str:
     return re.sub(r"\\(.)", lambda m: {"n": "\n"}.get(m.group(1), m.group(1)), text)
 
 
-def _labels(text: str, at: int, line_no: int) -> tuple[dict, int]:
+def _labels(text: str, at: int, line_no: int) -> tuple[dict[str, str], int]:
     """Parse `{a="x",b="y"}` starting at text[at] == "{"; returns (labels, index after "}")."""
-    out: dict = {}
+    out: dict[str, str] = {}
     i = at + 1
     while True:
         while i < len(text) and text[i] in " ,":
@@ -96,7 +98,7 @@ def _labels(text: str, at: int, line_no: int) -> tuple[dict, int]:
         i += 1
 
 
-def _family_of(sample: str, families: dict) -> _Family:
+def _family_of(sample: str, families: dict[str, _Family]) -> _Family:
     """The declared family a sample belongs to (by TYPE suffix rules), else an untyped one of its own."""
     if sample in families:
         return families[sample]
@@ -148,7 +150,7 @@ def _bound(text: str) -> float | None:
     return None if math.isinf(value) else value
 
 
-def _metrics(families) -> list[Metric]:
+def _metrics(families: Iterable[_Family]) -> list[Metric]:
     out = []
     for fam in families:
         if not fam.seen and fam.type == "unknown":
@@ -175,7 +177,7 @@ def _metrics(families) -> list[Metric]:
 # ------------------------------------------------------------------------------ Prometheus API
 
 
-def from_prometheus(metadata: dict, series: list[dict]) -> list[Metric]:
+def from_prometheus(metadata: dict[str, Any], series: list[dict[str, str]]) -> list[Metric]:
     """Metric families from /api/v1/metadata and /api/v1/series answers; series with no metadata are left out."""
     families: dict[str, _Family] = {}
     for name, entries in sorted(metadata.items()):
@@ -207,14 +209,15 @@ def fetch_exposition(url: str, timeout: float = 10.0) -> str:
     req = urllib.request.Request(url, headers={"Accept": ACCEPT})
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
-            return resp.read().decode("utf-8", "replace")
+            body: bytes = resp.read()
+            return body.decode("utf-8", "replace")
     except urllib.error.HTTPError as exc:
         raise DiscoverError(f"{url} answered HTTP {exc.code} ({exc.reason})") from None
     except (urllib.error.URLError, OSError, ValueError) as exc:
         raise DiscoverError(f"cannot reach {url}: {getattr(exc, 'reason', exc)}") from None
 
 
-def fetch_prometheus(url: str, match: str, lookback_s: int = 3600) -> tuple[dict, list]:
+def fetch_prometheus(url: str, match: str, lookback_s: int = 3600) -> tuple[dict[str, Any], list[dict[str, str]]]:
     """(metadata, series) from a Prometheus server for the series the selector matches."""
     import time
 
@@ -237,11 +240,11 @@ def fetch_prometheus(url: str, match: str, lookback_s: int = 3600) -> tuple[dict
 # ------------------------------------------------------------------------------ Catalog spec and changes
 
 
-def catalog_document(name: str, metrics: list[Metric]) -> dict:
+def catalog_document(name: str, metrics: list[Metric]) -> dict[str, Any]:
     """A Catalog spec document (plain data, key order fixed)."""
     entries = []
     for m in metrics:
-        entry: dict = {"name": m.name, "type": m.type}
+        entry: dict[str, Any] = {"name": m.name, "type": m.type}
         if m.unit:
             entry["unit"] = m.unit
         if m.help:
@@ -253,7 +256,7 @@ def catalog_document(name: str, metrics: list[Metric]) -> dict:
     return {"apiVersion": "promspec/v1", "kind": "Catalog", "metadata": {"name": name}, "spec": {"metrics": entries}}
 
 
-def catalog_metrics(data: dict) -> list[Metric]:
+def catalog_metrics(data: dict[str, Any]) -> list[Metric]:
     """The metrics of a Catalog document's data."""
     return [
         Metric(
@@ -268,7 +271,7 @@ def catalog_metrics(data: dict) -> list[Metric]:
     ]
 
 
-def _list(values) -> str:
+def _list(values: Iterable[object]) -> str:
     return ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values)
 
 

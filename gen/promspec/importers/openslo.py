@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import promql_parser as pp
 
+from ..compile.promql import parse_duration
 from ..model.loader import Document
-from ..model.project import parse_duration
-from .common import API, Conversion, Draft, Importer, Note, percent
+from .common import API, Conversion, Draft, Importer, Note, Path, percent
 from .sloth import SLOTH_WINDOW
 
 VERSIONS = ("openslo/v1", "openslo/v1alpha")
@@ -20,7 +21,7 @@ KINDS = ("SLO", "SLI", "AlertPolicy", "AlertCondition", "Service", "DataSource",
 TIER_BY_WINDOW = {3600: "page-fast", 21600: "page-slow", 86400: "ticket-fast", 259200: "ticket-slow"}
 
 
-def is_openslo(data) -> bool:
+def is_openslo(data: Any) -> bool:
     return isinstance(data, dict) and data.get("apiVersion") in VERSIONS and data.get("kind") in KINDS
 
 
@@ -46,7 +47,7 @@ def _rate_query(query: str, counter: bool) -> str | None:
     return None
 
 
-def _query(side: Any) -> tuple[str, tuple]:
+def _query(side: Any) -> tuple[str, Path]:
     """The query of one side of a ratio and its path below the side (v1: metricSource.spec, v1alpha: flat)."""
     side = side if isinstance(side, dict) else {}
     if isinstance(side.get("query"), str):
@@ -59,7 +60,7 @@ def _query(side: Any) -> tuple[str, tuple]:
     return "", ()
 
 
-def _window(spec: dict, slo_doc: Document, notes: list) -> tuple[str, tuple, bool] | None:
+def _window(spec: dict[str, Any], slo_doc: Document, notes: list[Note]) -> tuple[str, Path, bool] | None:
     """(duration, its path, rolling) of the SLO's first time window: v1 timeWindow or v1alpha timeWindows."""
     if "timeWindows" in spec:
         first = (spec.get("timeWindows") or [{}])[0] or {}
@@ -91,7 +92,7 @@ class _Index:
         return self.by_kind.get(kind, {}).get(name)
 
 
-def _indicator(slo_doc: Document, index: _Index, notes: list) -> tuple[Document, tuple] | None:
+def _indicator(slo_doc: Document, index: _Index, notes: list[Note]) -> tuple[Document, Path] | None:
     spec = slo_doc.data.get("spec") or {}
     if "indicator" in spec:
         return slo_doc, ("spec", "indicator", "spec")
@@ -116,7 +117,7 @@ def _indicator(slo_doc: Document, index: _Index, notes: list) -> tuple[Document,
     return sli, ("spec",)
 
 
-def _alerting(draft: Draft, base: tuple, slo_doc: Document, index: _Index, notes: list) -> None:
+def _alerting(draft: Draft, base: Path, slo_doc: Document, index: _Index, notes: list[Note]) -> None:
     policies = (slo_doc.data.get("spec") or {}).get("alertPolicies") or []
     if not policies:
         return
@@ -124,7 +125,7 @@ def _alerting(draft: Draft, base: tuple, slo_doc: Document, index: _Index, notes
     for i, entry in enumerate(policies):
         at = ("spec", "alertPolicies", i)
         policy_doc: Document | None = slo_doc
-        path: tuple = at
+        path: Path = at
         if isinstance(entry, str) or (isinstance(entry, dict) and "alertPolicyRef" in entry):
             ref = entry if isinstance(entry, str) else entry["alertPolicyRef"]
             policy_doc = index.get("AlertPolicy", ref)
@@ -142,7 +143,7 @@ def _alerting(draft: Draft, base: tuple, slo_doc: Document, index: _Index, notes
             else:
                 policy = policy.get(key) if isinstance(policy, dict) else {}
         for j, cond in enumerate((policy or {}).get("conditions") or []):
-            cpath: tuple = path + ("conditions", j)
+            cpath: Path = path + ("conditions", j)
             cond_doc: Document | None = policy_doc
             if "conditionRef" in cond:
                 cond_doc = index.get("AlertCondition", cond["conditionRef"])
@@ -192,7 +193,9 @@ def _alerting(draft: Draft, base: tuple, slo_doc: Document, index: _Index, notes
             draft.put(base + ("alerting", "tiers", tier, "enabled"), False)
 
 
-def _ratio(objective: dict, k: int, slo_doc: Document, indicator) -> tuple[Document, tuple, dict] | None:
+def _ratio(
+    objective: dict[str, Any], k: int, slo_doc: Document, indicator: tuple[Document, Path] | None
+) -> tuple[Document, Path, dict[str, Any]] | None:
     """(document, path, ratio) of an objective's ratio: v1alpha objectives hold it, v1 reads the SLI."""
     if isinstance(objective.get("ratioMetrics"), dict):
         return slo_doc, ("spec", "objectives", k, "ratioMetrics"), objective["ratioMetrics"]
@@ -207,7 +210,7 @@ def _ratio(objective: dict, k: int, slo_doc: Document, indicator) -> tuple[Docum
     return None
 
 
-def _parse_error(doc: Document, ratio_at: tuple, sides) -> Note | None:
+def _parse_error(doc: Document, ratio_at: Path, sides: Iterable[tuple[str, Path, str]]) -> Note | None:
     """An error at the OpenSLO query that does not parse, rather than at the rule promspec builds from it."""
     from ..compile.promql import PromQLError, parse
 
@@ -225,7 +228,7 @@ def _parse_error(doc: Document, ratio_at: tuple, sides) -> Note | None:
     return None
 
 
-def _slo(slo_doc: Document, index: _Index, draft: Draft, count: int, notes: list) -> int:
+def _slo(slo_doc: Document, index: _Index, draft: Draft, count: int, notes: list[Note]) -> int:
     """Add the objectives of one OpenSLO SLO to draft from spec.slos[count]; the new count."""
     spec = slo_doc.data.get("spec") or {}
     method = spec.get("budgetingMethod", "Occurrences")

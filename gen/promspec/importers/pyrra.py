@@ -10,12 +10,13 @@ and sources; the rendering here is promspec's own.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import promql_parser as pp
 
+from ..compile.promql import parse_duration
 from ..model.loader import Document
-from ..model.project import parse_duration
-from .common import API, Conversion, Draft, Importer, Note, labels_text
+from .common import API, Conversion, Draft, Importer, Note, Path, labels_text
 
 API_VERSION = "pyrra.dev/v1alpha1"
 KIND = "ServiceLevelObjective"
@@ -25,7 +26,7 @@ MINUTE_NS = 60 * NS_PER_S
 INDICATORS = ("ratio", "latency", "latencyNative", "boolGauge")
 
 
-def is_pyrra(data) -> bool:
+def is_pyrra(data: Any) -> bool:
     return isinstance(data, dict) and data.get("apiVersion") == API_VERSION and data.get("kind") == KIND
 
 
@@ -105,9 +106,9 @@ def prom_duration(ns: int) -> str:
 @dataclass(frozen=True, kw_only=True)
 class Selector:
     name: str
-    matchers: tuple  # (label, op, value)
+    matchers: tuple[tuple[str, str, str], ...]  # (label, op, value)
 
-    def text(self, extra: tuple = ()) -> str:
+    def text(self, extra: tuple[tuple[str, str, str], ...] = ()) -> str:
         parts = [f'{label}{op}"{_escape(value)}"' for label, op, value in self.matchers + extra]
         return self.name + ("{" + ",".join(parts) + "}" if parts else "")
 
@@ -116,7 +117,7 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def _op(op) -> str:
+def _op(op: Any) -> str:  # a promql_parser MatchOp
     # MatchOp values are not hashable: compare them one by one.
     for known, text in (
         (pp.MatchOp.Equal, "="),
@@ -129,7 +130,7 @@ def _op(op) -> str:
     raise ValueError(f"unknown matcher {op!r}")
 
 
-def selector(text) -> Selector | None:
+def selector(text: object) -> Selector | None:
     """A Pyrra `metric:` value (a series selector) parsed, or None when it is not one."""
     if not isinstance(text, str):
         return None
@@ -144,13 +145,13 @@ def selector(text) -> Selector | None:
     return Selector(name=name, matchers=matchers) if name else None
 
 
-def _strip(metric: str, suffixes: tuple) -> str:
+def _strip(metric: str, suffixes: tuple[str, ...]) -> str:
     for suffix in suffixes:
         metric = metric.removesuffix(suffix)
     return metric
 
 
-def _sum(grouping: list) -> str:
+def _sum(grouping: list[str]) -> str:
     """The opening of a sum, grouped as Pyrra groups it: `sum by (a, b) (` or `sum(`."""
     return f"sum by ({', '.join(grouping)}) (" if grouping else "sum("
 
@@ -175,10 +176,10 @@ class _Slo:
             if k.startswith(PROPAGATE)
         }
 
-    def error(self, path: tuple, message: str, expected: str) -> None:
+    def error(self, path: Path, message: str, expected: str) -> None:
         self.notes.append(Note(self.doc, path, message, True, expected))
 
-    def common_labels(self) -> dict:
+    def common_labels(self) -> dict[str, Any]:
         return {"slo": self.name, **self.labels}
 
 
@@ -252,13 +253,13 @@ def convert(doc: Document) -> tuple[list[Document], list[Note]]:
 class _Built:
     total: Selector
     errors: Selector | None  # ratio errors, latency success
-    grouping: list
+    grouping: list[str]
     burnrate_metric: str
     latency_seconds: str = ""
 
 
-def _side(s: _Slo, body: dict, key: str, at: tuple) -> Selector | None:
-    side: dict = body[key] if isinstance(body.get(key), dict) else {}
+def _side(s: _Slo, body: dict[str, Any], key: str, at: Path) -> Selector | None:
+    side: dict[str, Any] = body[key] if isinstance(body.get(key), dict) else {}
     found = selector(side.get("metric"))
     if found is None:
         s.error(
@@ -269,7 +270,7 @@ def _side(s: _Slo, body: dict, key: str, at: tuple) -> Selector | None:
     return found
 
 
-def _indicator(s: _Slo, kind: str, body: dict, at: tuple) -> _Built | None:
+def _indicator(s: _Slo, kind: str, body: dict[str, Any], at: Path) -> _Built | None:
     grouping = sorted({str(g) for g in body.get("grouping") or []})
     if kind == "boolGauge":
         metric = selector(body.get("metric"))
@@ -328,7 +329,7 @@ def _increase_interval(window_ns: int) -> str:
     return "4m"
 
 
-def _documents(s: _Slo, kind: str, b: _Built, at: tuple, target: str, window_ns: int) -> list[Document]:
+def _documents(s: _Slo, kind: str, b: _Built, at: Path, target: str, window_ns: int) -> list[Document]:
     window = prom_duration(window_ns)
     ws = windows(window_ns)
     equal = {label: value for label, op, value in b.total.matchers if op == "="}
@@ -387,7 +388,7 @@ def _documents(s: _Slo, kind: str, b: _Built, at: tuple, target: str, window_ns:
     return docs
 
 
-def _increase(s: _Slo, kind: str, b: _Built, window: str, rule_labels: dict, at: tuple) -> Document | None:
+def _increase(s: _Slo, kind: str, b: _Built, window: str, rule_labels: dict[str, Any], at: Path) -> Document | None:
     if kind not in ("ratio", "latency"):
         return None  # Pyrra records the other kinds' totals differently; their alerts do not read them
     assert b.errors is not None
@@ -426,7 +427,9 @@ def _increase(s: _Slo, kind: str, b: _Built, window: str, rule_labels: dict, at:
     )
 
 
-def _absent(s: _Slo, b: _Built, window_ns: int, rule_labels: dict, alerting: dict, at: tuple) -> Document:
+def _absent(
+    s: _Slo, b: _Built, window_ns: int, rule_labels: dict[str, Any], alerting: dict[str, Any], at: Path
+) -> Document:
     name = str(alerting.get("absentName") or "SLOMetricAbsent")
     selectors = [b.total] + ([b.errors] if b.errors is not None and b.errors.name != b.total.name else [])
     alerts = [
@@ -444,7 +447,7 @@ def _absent(s: _Slo, b: _Built, window_ns: int, rule_labels: dict, alerting: dic
     return _group(s, "AlertGroup", f"{s.name}-increase-alerts", "30s", alerts, at)
 
 
-def _group(s: _Slo, kind: str, name: str, interval: str, rules: list, at: tuple) -> Document:
+def _group(s: _Slo, kind: str, name: str, interval: str, rules: list[dict[str, Any]], at: Path) -> Document:
     draft = Draft(s.doc, {"apiVersion": API, "kind": kind})
     draft.put(("metadata", "name"), name, ("metadata", "name"))
     draft.put(("spec", "interval"), interval)

@@ -7,10 +7,11 @@ The converted Service says `conventions: sloth`: it renders Sloth's alert names,
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from ..model.loader import Document
 from ..model.services import SLOTH_SPEC_ANNOTATION
-from .common import API, Conversion, Draft, Importer, Note, labels_text, percent
+from .common import API, Conversion, Draft, Importer, Note, Path, labels_text, percent
 
 SLOTH_WINDOW = re.compile(r"\{\{\s*\.window\s*\}\}")
 K8S = "sloth.slok.dev/v1"
@@ -55,14 +56,14 @@ def _known(k8s: bool) -> dict[str, set[str]]:
     }
 
 
-def is_sloth(data) -> bool:
+def is_sloth(data: Any) -> bool:
     return isinstance(data, dict) and (
         data.get("version") == "prometheus/v1"
         or (data.get("apiVersion") == K8S and data.get("kind") == "PrometheusServiceLevel")
     )
 
 
-def _field(node, snake: str, camel: str, k8s: bool):
+def _field(node: Any, snake: str, camel: str, k8s: bool) -> Any:
     """(key as written, value): the CRD spells fields in camelCase, prometheus/v1 in snake_case."""
     if not isinstance(node, dict):
         return snake, None
@@ -76,18 +77,18 @@ class _Sloth:
     def __init__(self, doc: Document):
         self.doc = doc
         self.k8s = doc.data.get("apiVersion") == K8S
-        self.root: tuple = ("spec",) if self.k8s else ()
+        self.root: Path = ("spec",) if self.k8s else ()
         self.data = doc.data.get("spec") or {} if self.k8s else doc.data
         self.spec_version = K8S if self.k8s else "prometheus/v1"
         self.notes: list[Note] = []
 
-    def field(self, node, snake: str, camel: str | None = None):
+    def field(self, node: Any, snake: str, camel: str | None = None) -> Any:
         return _field(node, snake, camel or snake, self.k8s)
 
-    def note(self, path: tuple, message: str, error: bool = False, expected: str = "") -> None:
+    def note(self, path: Path, message: str, error: bool = False, expected: str = "") -> None:
         self.notes.append(Note(self.doc, path, message, error, expected))
 
-    def unknown(self, node, path: tuple, part: str) -> None:
+    def unknown(self, node: Any, path: Path, part: str) -> None:
         """A warning for each field of node that promspec does not read."""
         known = _known(self.k8s)[part]
         for key in node if isinstance(node, dict) else ():
@@ -97,7 +98,7 @@ class _Sloth:
                     f"Sloth field {key!r} is not implemented by promspec: what it changes is not generated",
                 )
 
-    def plugins(self, node, at: tuple, key: tuple[str, str]) -> bool:
+    def plugins(self, node: Any, at: Path, key: tuple[str, str]) -> bool:
         """True when the chain holds the denominator-corrected plugin; others are warnings at their position."""
         name, chain_holder = self.field(node, *key)
         chain = (chain_holder or {}).get("chain") if isinstance(chain_holder, dict) else None
@@ -116,7 +117,7 @@ class _Sloth:
         return corrected
 
 
-def _slo(s: _Sloth, draft: Draft, base: tuple, slo: dict, src: tuple, corrected_everywhere: bool) -> bool:
+def _slo(s: _Sloth, draft: Draft, base: Path, slo: dict[str, Any], src: Path, corrected_everywhere: bool) -> bool:
     """Fill spec.slos[n] from one Sloth SLO; False when it cannot be converted (a note says why)."""
     doc = s.doc
     name = slo.get("name")
