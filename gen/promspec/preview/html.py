@@ -7,6 +7,15 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Sequence
+from typing import Any
+
+# A JSON object as Grafana or Prometheus writes it: a dashboard, a panel, a series' labels.
+JSON = dict[str, Any]
+Series = JSON  # one series of a query_range answer: {"metric": {...}, "values": [(t, v), ...]}
+# What a panel draws: refId -> its series, or the error Prometheus answered.
+PanelData = dict[str, list[Series] | str]
+# Every panel's data, by panel id as the dashboard JSON writes it (an int, or absent: None).
+DashboardData = dict[Any, PanelData]
 
 GRID_COLUMNS = 24
 ROW_PX = 30  # Grafana's grid row height
@@ -63,7 +72,7 @@ margin:2px 0}.q b{color:#6ed0e0;font-weight:400}
 # ------------------------------------------------------------------------------ values and units
 
 
-def format_value(value: float | None, unit: str = "", decimals=None) -> str:
+def format_value(value: float | None, unit: str = "", decimals: int | None = None) -> str:
     """A number the way Grafana would roughly show it in a unit (s, percentunit, bytes, reqps, ...)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "no value"
@@ -106,7 +115,7 @@ def format_value(value: float | None, unit: str = "", decimals=None) -> str:
     return f"{_num(value, d)}{suffix}"
 
 
-def _num(value: float, decimals=None) -> str:
+def _num(value: float, decimals: int | None = None) -> str:
     if decimals is not None:
         return f"{value:.{int(decimals)}f}"
     if value == 0:
@@ -119,7 +128,7 @@ def _color(name: str) -> str:
     return THRESHOLD_COLORS.get(name, name if name.startswith("#") else "#73bf69")
 
 
-def _threshold_color(panel: dict, value: float | None) -> str:
+def _threshold_color(panel: JSON, value: float | None) -> str:
     steps = ((((panel.get("fieldConfig") or {}).get("defaults") or {}).get("thresholds") or {}).get("steps")) or []
     color = "#73bf69"
     for step in steps:
@@ -131,7 +140,7 @@ def _threshold_color(panel: dict, value: float | None) -> str:
 # ------------------------------------------------------------------------------ charts (SVG)
 
 
-def _series_label(metric: dict, legend: str) -> str:
+def _series_label(metric: JSON, legend: str) -> str:
     if legend and legend != "__auto":
         out = legend
         for key, value in metric.items():
@@ -140,7 +149,7 @@ def _series_label(metric: dict, legend: str) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted(metric.items()) if k != "__name__") or "value"
 
 
-def drawn_thresholds(panel: dict) -> list[tuple[float, str]]:
+def drawn_thresholds(panel: JSON) -> list[tuple[float, str]]:
     """(value, colour) of the threshold lines Grafana draws on a time series: none unless
     custom.thresholdsStyle asks for them, and never the base step (it has no value)."""
     defaults = (panel.get("fieldConfig") or {}).get("defaults") or {}
@@ -172,7 +181,9 @@ def axis_labels(lo: float, hi: float, unit: str, decimals: int | None) -> list[s
     return None
 
 
-def _timeseries_svg(series: list, w: int, h: int, unit: str, decimals, thresholds: Sequence = ()) -> str:
+def _timeseries_svg(
+    series: list[Series], w: int, h: int, unit: str, decimals: int | None, thresholds: Sequence[tuple[float, str]] = ()
+) -> str:
     points = [(t, v) for s in series for t, v in s["values"] if v is not None and math.isfinite(v)]
     if not points:
         return ""
@@ -221,8 +232,8 @@ def _timeseries_svg(series: list, w: int, h: int, unit: str, decimals, threshold
     return "".join(parts)
 
 
-def _heatmap_svg(series: list, w: int, h: int) -> str:
-    def le(s):
+def _heatmap_svg(series: list[Series], w: int, h: int) -> str:
+    def le(s: Series) -> float:
         try:
             return float(s["metric"].get("le", "inf"))
         except ValueError:
@@ -233,7 +244,7 @@ def _heatmap_svg(series: list, w: int, h: int) -> str:
     if not rows or not times:
         return ""
     # Prometheus buckets are cumulative; a heatmap cell is the count inside one bucket.
-    previous: dict = {}
+    previous: dict[float, float] = {}
     cells = []
     for s in rows:
         values = []
@@ -262,15 +273,16 @@ def _heatmap_svg(series: list, w: int, h: int) -> str:
     return "".join(parts)
 
 
-def _last(series: list) -> float | None:
+def _last(series: list[Series]) -> float | None:
     for s in series:
         for _t, v in reversed(s["values"]):
             if v is not None:
-                return v
+                last: float = v
+                return last
     return None
 
 
-def _gauge_svg(value: float | None, panel: dict, w: int, h: int, unit: str, decimals) -> str:
+def _gauge_svg(value: float | None, panel: JSON, w: int, h: int, unit: str, decimals: int | None) -> str:
     defaults = (panel.get("fieldConfig") or {}).get("defaults") or {}
     lo, hi = (
         defaults.get("min", 0),
@@ -313,7 +325,7 @@ def _markdown(text: str) -> str:
     return "<br>".join(out)
 
 
-def _panel_body(panel: dict, data: dict | None, w: int, h: int) -> str:
+def _panel_body(panel: JSON, data: PanelData | None, w: int, h: int) -> str:
     ptype = panel.get("type", "")
     defaults = (panel.get("fieldConfig") or {}).get("defaults") or {}
     unit, decimals = defaults.get("unit", ""), defaults.get("decimals")
@@ -372,7 +384,7 @@ def _panel_body(panel: dict, data: dict | None, w: int, h: int) -> str:
     return body
 
 
-def page(dash: dict, data: dict | None = None, width: int = 1600, note: str = "") -> tuple[str, int]:
+def page(dash: JSON, data: DashboardData | None = None, width: int = 1600, note: str = "") -> tuple[str, int]:
     """(HTML, page height in pixels) for a dashboard; data maps panel id -> refId -> series or error."""
     col = (width - 16) / GRID_COLUMNS
     items = []

@@ -11,10 +11,18 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ..compile.dashboards.grafana_vars import substitute
 from ..diagnostics import suggestions
-from .html import page
+from .html import JSON, DashboardData, Series, page
+
+if TYPE_CHECKING:
+    from ..compile.build import Build
+
+# The specs' Build (cli.py's _load_build): where a dashboard named by uid, name or title is found.
+Load = Callable[[tuple[str, ...]], "Build"]
 
 POINTS = 120  # samples per series: enough for a readable line, few enough for a quick page
 CHROMIUM = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -37,7 +45,7 @@ class PreviewError(Exception):
     """Why no preview was written."""
 
 
-def find_dashboard(name: str, specs: tuple, load) -> dict:
+def find_dashboard(name: str, specs: tuple[str, ...], load: Load | None) -> JSON:
     """A dashboard JSON file, or the dashboard whose uid, name or title is name in the specs."""
     if os.path.isfile(name):
         try:
@@ -48,8 +56,10 @@ def find_dashboard(name: str, specs: tuple, load) -> dict:
         if not isinstance(data, dict):
             raise PreviewError(f"{name}: not a dashboard (a JSON object is expected)")
         return data
+    if load is None:
+        raise PreviewError(f"{name}: no such dashboard JSON file")
     compiled = load(specs).dashboards.rendered()  # load: the specs' Build, each dashboard built once there
-    names: dict[str, dict] = {}
+    names: dict[str, JSON] = {}
     for dash, data in compiled.values():
         for key in (dash.uid, dash.name, dash.title):
             names.setdefault(key, data)
@@ -79,25 +89,27 @@ def grafana_to_promql(expr: str, step: int, range_s: int) -> str:
     return substitute(expr, ranges, ".*")
 
 
-def _get(url: str) -> dict:
+def _get(url: str) -> JSON:
     try:
         with urllib.request.urlopen(url, timeout=15) as resp:
-            return json.load(resp)
+            answer: JSON = json.load(resp)
+            return answer
     except urllib.error.HTTPError as exc:
         try:
-            return json.load(exc)
+            error: JSON = json.load(exc)
+            return error
         except json.JSONDecodeError:
             return {"status": "error", "error": f"HTTP {exc.code}"}
     except (urllib.error.URLError, OSError) as exc:
         raise PreviewError(f"cannot reach Prometheus at {url.split('/api/')[0]}: {exc}") from None
 
 
-def fetch_data(dash: dict, prometheus: str, time_range: str, now: float | None = None) -> dict:
+def fetch_data(dash: JSON, prometheus: str, time_range: str, now: float | None = None) -> DashboardData:
     """panel id -> refId -> [{"metric", "values": [(t, v)]}] or an error message, from Prometheus."""
     range_s = _seconds(time_range)
     end = int(now if now is not None else time.time())
     step = max(1, range_s // POINTS)
-    out: dict = {}
+    out: DashboardData = {}
     base = prometheus.rstrip("/")
     panels = [p for p in dash.get("panels") or [] if isinstance(p, dict)]
     panels += [q for p in panels if p.get("type") == "row" for q in p.get("panels") or [] if isinstance(q, dict)]
@@ -117,7 +129,7 @@ def fetch_data(dash: dict, prometheus: str, time_range: str, now: float | None =
             if body.get("status") != "success":
                 out.setdefault(p.get("id"), {})[ref] = str(body.get("error", "query failed"))
                 continue
-            series = []
+            series: list[Series] = []
             for r in body["data"]["result"]:
                 values = r.get("values") or ([r["value"]] if "value" in r else [])
                 series.append({"metric": r.get("metric", {}), "values": [(float(ts), _float(v)) for ts, v in values]})
@@ -190,11 +202,11 @@ def _atomic_write(dst: str, data: bytes) -> None:
 def preview_dashboard(
     name: str,
     output: str,
-    specs: tuple = (),
+    specs: tuple[str, ...] = (),
     prometheus: str | None = None,
     time_range: str = "1h",
     width: int = 1600,
-    load=None,
+    load: Load | None = None,
 ) -> None:
     """Write a static preview of a dashboard to output (.html or .png)."""
     if not output.endswith((".html", ".png")):
