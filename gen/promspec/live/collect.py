@@ -16,8 +16,9 @@ import os
 import re
 import shutil
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from ..check.tools import Progress
 from ..render.tree import write_file, write_tree
 from .http import APIError, base_url, query_result, request_with_retries
 from .times import rfc3339
@@ -49,7 +50,7 @@ def _dashboard_expr(expr: str, step: float, window: float) -> str:
     """A dashboard query with Grafana's variables replaced: intervals by durations, others by '.*'."""
     interval = f"{max(int(step) * 4, 60)}s"
 
-    def sub(m):
+    def sub(m: re.Match[str]) -> str:
         name = m.group(1) or m.group(2) or m.group(3)
         if name in ("__rate_interval", "__interval"):
             return interval
@@ -62,7 +63,8 @@ def _dashboard_expr(expr: str, step: float, window: float) -> str:
     return _VARIABLE.sub(sub, expr)
 
 
-def _walk_exprs(node, found: list) -> None:
+def _walk_exprs(node: Any, found: list[tuple[Any, str]]) -> None:
+    """(refId, expr) of every query below node, in document order."""
     if isinstance(node, dict):
         if isinstance(node.get("expr"), str) and node["expr"].strip():
             found.append((node.get("refId", ""), node["expr"]))
@@ -73,7 +75,7 @@ def _walk_exprs(node, found: list) -> None:
             _walk_exprs(value, found)
 
 
-def collect_queries(build: Build, step: float, window: float) -> tuple[list[SeriesQuery], list[dict]]:
+def collect_queries(build: Build, step: float, window: float) -> tuple[list[SeriesQuery], list[dict[str, Any]]]:
     """(queries, skipped) from the specs' Build: recorded series, alert expressions, dashboard queries
     (the rule files and dashboard JSON generate writes, read from the Build rather than from their bytes)."""
     from ..compile.promql import PromQLError, parse
@@ -81,7 +83,7 @@ def collect_queries(build: Build, step: float, window: float) -> tuple[list[Seri
     records: dict[str, SeriesQuery] = {}
     alerts: dict[str, SeriesQuery] = {}
     charts: dict[str, SeriesQuery] = {}
-    skipped: list[dict] = []
+    skipped: list[dict[str, Any]] = []
     for path, rule_file in sorted(build.rule_files.items()):
         for group in rule_file.content.get("groups", []):
             for rule in group.get("rules", []):
@@ -93,7 +95,7 @@ def collect_queries(build: Build, step: float, window: float) -> tuple[list[Seri
                         name += "_"
                     alerts.setdefault(name, SeriesQuery(name, rule["expr"], "alert", path))
     for path, (_model, dash) in sorted(build.dashboards.rendered().items()):
-        found: list = []
+        found: list[tuple[Any, str]] = []
         _walk_exprs(dash.get("panels", []), found)
         for i, (ref, expr) in enumerate(found):
             text = _dashboard_expr(expr, step, window)
@@ -110,7 +112,7 @@ def collect_queries(build: Build, step: float, window: float) -> tuple[list[Seri
         + [alerts[k] for k in sorted(alerts)]
         + [q for q in charts.values() if q.expr not in seen_exprs]
     )
-    slugs: set = set()
+    slugs: set[str] = set()
     for q in queries:
         base = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{q.kind}-{q.name}").strip("_")[:120]
         slug, n = base, 1
@@ -136,7 +138,7 @@ def _number(ts: float) -> str:
     return repr(int(ts)) if float(ts).is_integer() else repr(float(ts))
 
 
-def _artifacts(query: SeriesQuery, series: list[dict], run_id: str) -> tuple[bytes, bytes, int]:
+def _artifacts(query: SeriesQuery, series: list[dict[str, Any]], run_id: str) -> tuple[bytes, bytes, int]:
     """(CSV, JSON, rows) of one query: one CSV row per sample; label columns are the union, sorted."""
     series = sorted(series, key=lambda s: sorted(s["metric"].items()))
     labels = sorted({k for s in series for k in s["metric"]})
@@ -153,9 +155,9 @@ def _artifacts(query: SeriesQuery, series: list[dict], run_id: str) -> tuple[byt
     return out.getvalue().encode(), (json.dumps(body, indent=1, sort_keys=True) + "\n").encode(), rows
 
 
-def _merge(parts: list[list[dict]]) -> list[dict]:
+def _merge(parts: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
     """The chunks of one query joined per series, in time order."""
-    merged: dict[tuple, dict] = {}
+    merged: dict[tuple[tuple[str, str], ...], dict[str, Any]] = {}
     for part in parts:
         for s in part:
             key = tuple(sorted(s["metric"].items()))
@@ -166,7 +168,7 @@ def _merge(parts: list[list[dict]]) -> list[dict]:
 def collect(
     url: str,
     queries: list[SeriesQuery],
-    skipped: list[dict],
+    skipped: list[dict[str, Any]],
     start: float,
     end: float,
     step: float,
@@ -174,8 +176,8 @@ def collect(
     run_id: str = "",
     max_points: int = MAX_POINTS,
     retries: int = 3,
-    progress=lambda message: None,
-) -> dict:
+    progress: Progress = lambda message: None,
+) -> dict[str, Any]:
     """Fetch every query over [start, end] at step into out_dir; returns the manifest written."""
     from .. import __version__
 
@@ -287,7 +289,7 @@ def collect(
     return manifest
 
 
-def _publish(out_dir: str, cache: str, files: dict[str, bytes], manifest: dict) -> None:
+def _publish(out_dir: str, cache: str, files: dict[str, bytes], manifest: dict[str, Any]) -> None:
     """Swap series/ in whole, then write manifest.json; a failure leaves the previous export as it was."""
     target = os.path.join(out_dir, "manifest.json")
     aside = os.path.join(cache, "manifest.previous")

@@ -10,7 +10,9 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 RETRY_STATUS = (429, 502, 503, 504)
 # A JSON answer larger than this is not an API answer we can use (an endless or runaway body).
@@ -61,7 +63,7 @@ _deadline: contextvars.ContextVar[Deadline | None] = contextvars.ContextVar("pro
 
 
 @contextlib.contextmanager
-def overall_deadline(seconds: float):
+def overall_deadline(seconds: float) -> Iterator[None]:
     """Every request() inside the block shares one deadline: a slow or stalled server (one byte a second
     keeps every socket timeout quiet) cannot keep a command running past it."""
     if not seconds > 0:
@@ -80,7 +82,7 @@ def _late(server: str, deadline: Deadline) -> APIError:
     )
 
 
-def _fetch(req, timeout: float, stop: threading.Event, box: dict) -> None:
+def _fetch(req: urllib.request.Request, timeout: float, stop: threading.Event, box: dict[str, Any]) -> None:
     """urlopen and read the body in small reads, so a stop or an oversized body ends it (runs in a thread)."""
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
@@ -100,7 +102,9 @@ def _fetch(req, timeout: float, stop: threading.Event, box: dict) -> None:
         box["error"] = exc
 
 
-def request(method: str, url: str, body=None, timeout: float = 30.0, form: dict | None = None):
+def request(
+    method: str, url: str, body: object = None, timeout: float = 30.0, form: Mapping[str, str] | None = None
+) -> Any:
     """Send one request (a JSON body, or form fields) and decode its JSON answer; APIError on any failure.
 
     timeout bounds each network wait; an overall_deadline() around the caller bounds the whole
@@ -125,7 +129,7 @@ def request(method: str, url: str, body=None, timeout: float = 30.0, form: dict 
             raise _late(server, deadline)
         timeout = min(timeout, wait)
     stop = threading.Event()
-    box: dict = {}
+    box: dict[str, Any] = {}  # what the worker thread got: raw, too_big or error
     # A daemon thread: a server that drips bytes can hold a read forever; the command must not wait on it.
     worker = threading.Thread(target=_fetch, args=(req, timeout, stop, box), daemon=True)
     worker.start()
@@ -161,7 +165,7 @@ def request(method: str, url: str, body=None, timeout: float = 30.0, form: dict 
         raise APIError(f"{server} answered with something that is not JSON: {raw[:100]!r}") from None
 
 
-def query_result(answer, server: str, result_type: str) -> list[dict]:
+def query_result(answer: Any, server: str, result_type: str) -> list[dict[str, Any]]:
     """data.result of a Prometheus query answer, checked for the shape promspec reads; APIError otherwise.
 
     result_type: "vector" (instant query: each item {metric, value: [t, "v"]}) or "matrix" (range query:
@@ -177,7 +181,7 @@ def query_result(answer, server: str, result_type: str) -> list[dict]:
         raise APIError(f"{server} answered JSON that is not {expected}")
     key = "value" if result_type == "vector" else "values"
 
-    def pair(p) -> bool:
+    def pair(p: Any) -> bool:
         """[unix time, "sample value"], the value a number as Prometheus writes it (NaN, +Inf included)."""
         if not (isinstance(p, list) and len(p) == 2 and isinstance(p[0], (int, float)) and isinstance(p[1], str)):
             return False
@@ -203,12 +207,12 @@ def query_result(answer, server: str, result_type: str) -> list[dict]:
 def request_with_retries(
     method: str,
     url: str,
-    form: dict | None = None,
+    form: Mapping[str, str] | None = None,
     attempts: int = 4,
     delay: float = 0.5,
-    on_retry=lambda message: None,
+    on_retry: Callable[[str], None] = lambda message: None,
     timeout: float = 30.0,
-):
+) -> Any:
     """request(), retrying transient failures (connection errors, 429, 5xx) with exponential backoff."""
     for attempt in range(1, attempts + 1):
         try:

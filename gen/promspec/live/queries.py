@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..backends.adapter import Backend, Variant, underscored
-from ..model.services import SHORT_WINDOW, Service, selector
+from ..compile.promql import parse_duration, selector
+from ..model.project import Project
+from ..model.services import SLO, Service
+from ..model.sli.base import SHORT_WINDOW
 from .collect import _merge, _number, chunks
 from .http import request_with_retries
 from .status import StatusSLO, StatusTier
@@ -42,11 +47,11 @@ class ServicePlan:
     engine: str
     model_label: str
     up_selector: str  # the selector without the model label, which `up` does not carry
-    queries: dict  # field -> PromQL (instant, at "now")
-    histograms: dict  # latency signal -> (bucket metric or native metric, selector, native)
+    queries: dict[str, str]  # field -> PromQL (instant, at "now")
+    histograms: dict[str, tuple[str, str, bool]]  # latency signal -> (bucket metric or native metric, selector, native)
     requests: str = ""  # the requests counter with its selector, for period totals
     errors: str = ""  # the errors counter with its selector
-    slos: tuple = ()  # spec.services.SLO
+    slos: tuple[SLO, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,7 +59,7 @@ class Sample:
     """One instant-query answer: the value, or None when the series is missing."""
 
     value: float | None
-    labels: dict = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
 
 
 def host_of(instance: str) -> str:
@@ -67,7 +72,7 @@ def _metric(variant: Variant, backend: Backend, rename: bool) -> str:
     return underscored(variant.metric, backend) if rename else variant.metric
 
 
-def plan_service(service: Service, backends: dict) -> ServicePlan | None:
+def plan_service(service: Service, backends: Mapping[str, Backend]) -> ServicePlan | None:
     """The queries of one Service; None when it has no backend (nothing to resolve signals with)."""
     backend = backends.get(service.backend)
     if backend is None:
@@ -83,7 +88,10 @@ def plan_service(service: Service, backends: dict) -> ServicePlan | None:
     def sel(variant: Variant) -> str:
         return selector(labels, variant.matchers)
 
-    queries: dict = {"replicas_up": f"sum(up{selector(up_labels)})", "replicas": f"count(up{selector(up_labels)})"}
+    queries: dict[str, str] = {
+        "replicas_up": f"sum(up{selector(up_labels)})",
+        "replicas": f"count(up{selector(up_labels)})",
+    }
     requests_v, errors_v = var("requests"), var("errors")
     requests = errors = ""
     if requests_v:
@@ -93,7 +101,7 @@ def plan_service(service: Service, backends: dict) -> ServicePlan | None:
     if requests_v and errors_v:
         errors = _metric(errors_v, backend, rename) + sel(errors_v)
         queries["error_ratio"] = f"sum(rate({errors}[{SHORT_WINDOW}])) / sum(rate({requests}[{SHORT_WINDOW}]))"
-    histograms = {}
+    histograms: dict[str, tuple[str, str, bool]] = {}
     for signal in LATENCY_SIGNALS:
         v = var(signal)
         if v is None:
@@ -129,7 +137,7 @@ def quantile_expr(q: float, metric: str, sel: str, native: bool, window: str) ->
     return f"histogram_quantile({q!r}, sum by (le) (rate({metric}_bucket{sel}[{window}])))"
 
 
-def plans(project, services: tuple = ()) -> list[ServicePlan]:
+def plans(project: Project, services: tuple[str, ...] = ()) -> list[ServicePlan]:
     """Plans of the project's Services (only those named, when any), in name order."""
     out = []
     for service in sorted(project.services, key=lambda s: s.name):
@@ -141,14 +149,15 @@ def plans(project, services: tuple = ()) -> list[ServicePlan]:
     return out
 
 
-def status_slos(project, services: tuple = (), own_series: bool = False) -> tuple[list[StatusSLO], list[str]]:
+def status_slos(
+    project: Project, services: tuple[str, ...] = (), own_series: bool = False
+) -> tuple[list[StatusSLO], list[str]]:
     """The model's SLOs in `promspec status`'s shape, and the ratio windows their tiers read.
 
     own_series: only SLOs that record promspec's series (slo:info, slo:sli_error:ratio_rate<window>), not
     those kept in a foreign tool's conventions (Sloth's series), which status cannot query.
     """
     from ..compile.slo import _windows_needed
-    from ..model.project import parse_duration
 
     out, windows = [], set()
     for service in sorted(project.services, key=lambda s: s.name):
@@ -181,7 +190,7 @@ def status_slos(project, services: tuple = (), own_series: bool = False) -> tupl
 WHOLE_GPU = '{gpu_instance=""}'
 
 
-def gpu_queries() -> dict:
+def gpu_queries() -> dict[str, str]:
     """Per GPU (instance, gpu): the GPU screen's fields. One row per GPU even when two jobs scrape the
     same exporter (their series differ only by job): max by (instance, gpu, name)."""
     m = GPU_METRICS
@@ -198,7 +207,7 @@ def gpu_queries() -> dict:
     }
 
 
-def _float(text) -> float | None:
+def _float(text: Any) -> float | None:
     try:
         value = float(text)
     except (TypeError, ValueError):
@@ -206,14 +215,16 @@ def _float(text) -> float | None:
     return None if math.isnan(value) else value
 
 
-def scalar(result: list[dict]) -> float | None:
+def scalar(result: list[dict[str, Any]]) -> float | None:
     """The value of a one-series answer; None when the series is missing (or NaN: no events)."""
     if not result:
         return None
     return _float(result[0]["value"][1])
 
 
-def range_query(server: str, expr: str, start: float, end: float, step: float, max_points: int = 10000) -> list[dict]:
+def range_query(
+    server: str, expr: str, start: float, end: float, step: float, max_points: int = 10000
+) -> list[dict[str, Any]]:
     """A range query in chunks of at most max_points steps (Prometheus refuses more than 11,000)."""
     parts = []
     for a, b in chunks(start, end, step, max_points):

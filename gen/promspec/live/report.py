@@ -18,8 +18,10 @@ import itertools
 import json
 import math
 import statistics
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from ..model.project import format_duration
+from ..compile.promql import format_duration
 from .http import base_url, request
 from .queries import (
     GPU_METRICS,
@@ -32,6 +34,9 @@ from .queries import (
 )
 from .times import rfc3339
 
+if TYPE_CHECKING:
+    from ..model.services import SLO
+
 STEP = 300  # the SLIs' rate window: one step = one window, no event counted twice or skipped
 WEEK = 7 * 86400
 QUANTILES = (0.5, 0.95, 0.99)
@@ -42,9 +47,10 @@ class ReportError(Exception):
     """Why no report was written."""
 
 
-def _instant(server: str, expr: str, at: float) -> list[dict]:
+def _instant(server: str, expr: str, at: float) -> list[dict[str, Any]]:
     answer = request("POST", f"{server}/api/v1/query", form={"query": expr, "time": repr(float(at))})
-    return (answer or {}).get("data", {}).get("result", [])
+    result: list[dict[str, Any]] = (answer or {}).get("data", {}).get("result", [])
+    return result
 
 
 def _value(server: str, expr: str, at: float) -> float | None:
@@ -53,7 +59,7 @@ def _value(server: str, expr: str, at: float) -> float | None:
     return None if value is None or math.isinf(value) else value  # +Inf: a quantile beyond the top bucket
 
 
-def _per_step(series: list[dict], points: list[float]) -> list[float]:
+def _per_step(series: list[dict[str, Any]], points: list[float]) -> list[float]:
     """A one-series range answer as a value per step (missing steps and NaN: 0 events)."""
     index = {p: i for i, p in enumerate(points)}
     out = [0.0] * len(points)
@@ -66,7 +72,7 @@ def _per_step(series: list[dict], points: list[float]) -> list[float]:
     return out
 
 
-def slo_section(server: str, slo, points: list[float]) -> dict:
+def slo_section(server: str, slo: SLO, points: list[float]) -> dict[str, Any]:
     """Attainment, budget consumed, burn-down and worst hours of one SLO (spec.services.SLO)."""
     errors = _per_step(range_query(server, slo.errors_expr, points[0], points[-1], STEP), points)
     totals = _per_step(range_query(server, slo.total_expr, points[0], points[-1], STEP), points)
@@ -82,7 +88,7 @@ def slo_section(server: str, slo, points: list[float]) -> dict:
         spent += b
         burn_down.append([ts, 1 - spent / (budget * n_all) if n_all else None])
     per_hour = 3600 // STEP
-    windows: list[dict] = []
+    windows: list[dict[str, Any]] = []
     for i in range(0, len(points), per_hour):
         b, n = sum(bad[i : i + per_hour]), sum(events[i : i + per_hour])
         if n and b:
@@ -121,14 +127,14 @@ def _change(now: float | None, before: float | None) -> float | None:
     return (now - before) / before
 
 
-def _both(server: str, expr: str, t1: float) -> dict:
+def _both(server: str, expr: str, t1: float) -> dict[str, Any]:
     now, before = _value(server, expr, t1), _value(server, expr, t1 - WEEK)
     return {"value": now, "week_before": before, "change": _change(now, before)}
 
 
-def service_section(server: str, plan: ServicePlan, t0: float, t1: float, points: list[float]) -> dict:
+def service_section(server: str, plan: ServicePlan, t0: float, t1: float, points: list[float]) -> dict[str, Any]:
     span = f"{int(t1 - t0)}s"
-    out: dict = {"service": plan.name, "engine": plan.engine}
+    out: dict[str, Any] = {"service": plan.name, "engine": plan.engine}
     if plan.requests:
         out["requests"] = _both(server, f"sum(increase({plan.requests}[{span}]))", t1)
         req = out["requests"]
@@ -140,7 +146,7 @@ def service_section(server: str, plan: ServicePlan, t0: float, t1: float, points
         out["error_ratio"] = _both(
             server, f"sum(increase({plan.errors}[{span}])) / sum(increase({plan.requests}[{span}]))", t1
         )
-    latency: dict[str, dict] = {}
+    latency: dict[str, dict[str, Any]] = {}
     for signal in LATENCY_SIGNALS:
         if signal not in plan.histograms:
             continue
@@ -175,7 +181,7 @@ def episodes(times: list[float]) -> tuple[list[tuple[float, float]], float]:
     return runs, sum(b - a + interval for a, b in runs)
 
 
-def alerts_section(server: str, t0: float, t1: float, keep) -> list[dict]:
+def alerts_section(server: str, t0: float, t1: float, keep: Callable[[dict[str, str]], bool]) -> list[dict[str, Any]]:
     """Each firing alert (its labels) with how often and how long it fired in [t0, t1].
 
     ALERTS_FOR_STATE (alerts with a `for`) holds when each episode became active: the earliest in the
@@ -183,7 +189,7 @@ def alerts_section(server: str, t0: float, t1: float, keep) -> list[dict]:
     """
     span = f"{int(t1 - t0)}s"
     result = _instant(server, f'ALERTS{{alertstate="firing"}}[{span}]', t1)
-    since: dict = {}
+    since: dict[tuple[tuple[str, str], ...], float] = {}  # an alert's labels -> when it first became active
     for s in _instant(server, f"ALERTS_FOR_STATE[{span}]", t1):
         key = tuple(sorted((k, v) for k, v in s["metric"].items() if k != "__name__"))
         since[key] = min(float(v) for _ts, v in s["values"])
@@ -211,11 +217,11 @@ def alerts_section(server: str, t0: float, t1: float, keep) -> list[dict]:
     return out
 
 
-def gpu_section(server: str, t0: float, t1: float, hosts: set | None) -> dict:
+def gpu_section(server: str, t0: float, t1: float, hosts: set[str] | None) -> dict[str, Any]:
     span = f"{int(t1 - t0)}s"
     util = _instant(server, f"avg_over_time({GPU_METRICS['util']}{WHOLE_GPU}[{span}])", t1)
     energy = _instant(server, f"increase({GPU_METRICS['energy']}[{span}])", t1)
-    gpus: dict = {}
+    gpus: dict[tuple[str, str], dict[str, Any]] = {}  # (instance, gpu) -> its row
     for field_name, result in (("utilisation", util), ("energy_joules", energy)):
         for r in result:
             inst, gpu = r["metric"].get("instance", ""), r["metric"].get("gpu", "")
@@ -245,8 +251,8 @@ def gpu_section(server: str, t0: float, t1: float, hosts: set | None) -> dict:
 
 
 def build_report(
-    url: str, plans: list[ServicePlan], slos: list, t0: float, t1: float, only_services: tuple = ()
-) -> dict:
+    url: str, plans: list[ServicePlan], slos: list[SLO], t0: float, t1: float, only_services: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """The report's data. slos: spec.services.SLO objects. Steps are aligned on t0 (deterministic)."""
     server = base_url(url)
     n = int((t1 - t0) // STEP)
@@ -257,7 +263,7 @@ def build_report(
     selected = {p.name for p in plans}
     jobs = {part[5:-1] for p in plans for part in p.up_selector.strip("{}").split(",") if part.startswith('job="')}
 
-    def keep(labels: dict) -> bool:
+    def keep(labels: dict[str, Any]) -> bool:
         if not only_services:
             return True
         return labels.get("slo_service") in selected or labels.get("service") in selected or labels.get("job") in jobs
@@ -281,11 +287,11 @@ def build_report(
     }
 
 
-def to_json(data: dict) -> bytes:
+def to_json(data: dict[str, Any]) -> bytes:
     return (json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n").encode()
 
 
-def write_report(data: dict, output: str, fmt: str) -> None:
+def write_report(data: dict[str, Any], output: str, fmt: str) -> None:
     """Write the report whole or not at all."""
     from ..preview.render import PreviewError, _atomic_write
 

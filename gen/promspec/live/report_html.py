@@ -6,6 +6,7 @@ import base64
 import datetime
 import html
 import io
+from typing import Any
 
 from .top_view import MISSING
 
@@ -26,28 +27,28 @@ table.text td, table.text th { text-align: left; } .meta { color: #666; } img { 
 """
 
 
-def _pct(v, digits: int = 3) -> str:
+def _pct(v: float | None, digits: int = 3) -> str:
     return MISSING if v is None else f"{v * 100:.{digits}f}%"
 
 
-def _num(v, digits: int = 0) -> str:
+def _num(v: float | None, digits: int = 0) -> str:
     return MISSING if v is None else f"{v:,.{digits}f}"
 
 
-def _ms(v) -> str:
+def _ms(v: float | None) -> str:
     return MISSING if v is None else f"{v * 1000:.0f} ms" if v < 1 else f"{v:.2f} s"
 
 
-def _change(v) -> str:
+def _change(v: float | None) -> str:
     return MISSING if v is None else f"{v * 100:+.1f}%"
 
 
-def _e(text) -> str:
+def _e(text: object) -> str:
     return html.escape(str(text))
 
 
 def _chart(
-    series: list[tuple[str, list]], title: str, ylabel: str, percent: bool = False, line: float | None = None
+    series: list[tuple[str, list[Any]]], title: str, ylabel: str, percent: bool = False, line: float | None = None
 ) -> str:
     """A PNG line chart as a data: URL; same data, same bytes (no timestamps or software tag)."""
     import matplotlib
@@ -75,7 +76,7 @@ def _chart(
         ax.set_title(title, loc="left", fontsize=10)
         ax.set_ylabel(ylabel)
         ax.grid(True, linewidth=0.3)
-        ax.xaxis.set_major_formatter(DateFormatter("%m-%d %H:%M", tz=datetime.UTC))
+        ax.xaxis.set_major_formatter(DateFormatter("%m-%d %H:%M", tz=datetime.UTC))  # type: ignore[no-untyped-call]
         if len(series) > 1:
             ax.legend(fontsize=8, frameon=False)
         fig.autofmt_xdate()
@@ -86,7 +87,7 @@ def _chart(
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def _slo(s: dict) -> str:
+def _slo(s: dict[str, Any]) -> str:
     verdict = (
         MISSING
         if s["met"] is None
@@ -120,7 +121,7 @@ def _slo(s: dict) -> str:
     return "".join(parts)
 
 
-def _service(s: dict) -> str:
+def _service(s: dict[str, Any]) -> str:
     parts = [
         f"<h3>{_e(s['service'])} <span class='meta'>({_e(s['engine'])})</span></h3>",
         "<table><tr><th></th><th>this period</th><th>week before</th><th>change</th></tr>",
@@ -163,7 +164,7 @@ def _service(s: dict) -> str:
     return "".join(parts)
 
 
-def _alerts(alerts: list[dict]) -> str:
+def _alerts(alerts: list[dict[str, Any]]) -> str:
     if not alerts:
         return "<p>No alert fired in the period.</p>"
     rows = [
@@ -183,7 +184,7 @@ def _alerts(alerts: list[dict]) -> str:
     return "".join(rows)
 
 
-def _gpus(g: dict) -> str:
+def _gpus(g: dict[str, Any]) -> str:
     if not g["gpus"]:
         return "<p>No GPU series (promspec_gpu_*) in the period.</p>"
     rows = [
@@ -200,7 +201,7 @@ def _gpus(g: dict) -> str:
     return "".join(rows)
 
 
-def html_report(data: dict) -> str:
+def html_report(data: dict[str, Any]) -> str:
     """The whole page; a pure function of the report data."""
     scope = ", ".join(data["services_selected"]) or "all services"
     met = [s for s in data["slos"] if s["met"]]

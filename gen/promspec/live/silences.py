@@ -6,13 +6,25 @@ import datetime
 import re
 import urllib.parse
 from collections.abc import Sequence
+from typing import Any, NotRequired, TypedDict
 
-from ..compile.alertmanager import quote
+from ..compile.promql import quote
 from .http import APIError, base_url, request
 
 _MATCHER = re.compile(r"^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*(.*?)\s*$", re.DOTALL)
 _STATES = {"active": 0, "pending": 1, "expired": 2}
 _ESCAPES = {"n": "\n", '"': '"', "\\": "\\"}
+
+
+class Matcher(TypedDict):
+    """A matcher as Alertmanager's v2 API writes it (isEqual absent: an equality matcher, as older versions)."""
+
+    name: str
+    value: str
+    isRegex: bool
+    isEqual: NotRequired[bool]
+
+
 _OPERATORS = "name=value, name!=value, name=~regex or name!~regex"
 
 
@@ -42,7 +54,7 @@ def _unquote(text: str, raw: str) -> str:
     return "".join(out)
 
 
-def parse_matcher(text: str) -> dict:
+def parse_matcher(text: str) -> Matcher:
     """name=value, name!=value, name=~regex or name!~regex (value optionally quoted); a bare name is alertname.
 
     Read as amtool reads matchers, but stricter where amtool guesses: an unquoted value that starts
@@ -68,13 +80,13 @@ def parse_matcher(text: str) -> dict:
     return {"name": name, "value": value, "isRegex": "~" in op, "isEqual": not op.startswith("!")}
 
 
-def matches_empty(m: dict) -> bool:
+def matches_empty(m: Matcher) -> bool:
     """Whether a matcher selects alerts that lack its label (an empty value)."""
     hit = re.fullmatch(m["value"], "") is not None if m["isRegex"] else m["value"] == ""
     return hit == m.get("isEqual", True)
 
 
-def check_silence_matchers(matchers: list[dict]) -> None:
+def check_silence_matchers(matchers: list[Matcher]) -> None:
     """Alertmanager refuses a silence whose every matcher also matches an absent label (it would silence
     everything else too): say so before asking it."""
     if not matchers:
@@ -87,7 +99,7 @@ def check_silence_matchers(matchers: list[dict]) -> None:
         )
 
 
-def matcher_text(m: dict) -> str:
+def matcher_text(m: Matcher) -> str:
     """A matcher as Alertmanager writes it: name="value", name=~"regex"."""
     op = ("=" if m.get("isEqual", True) else "!") + ("~" if m["isRegex"] else "")
     op = {"!": "!="}.get(op, op)
@@ -100,7 +112,7 @@ def _iso(t: datetime.datetime) -> str:
 
 def add_silence(
     url: str,
-    matchers: list[dict],
+    matchers: list[Matcher],
     ends: datetime.datetime,
     author: str,
     comment: str,
@@ -119,10 +131,11 @@ def add_silence(
         "comment": comment,
     }
     answer = request("POST", f"{base_url(url)}/api/v2/silences", body)
-    return answer["silenceID"]
+    silence_id: str = answer["silenceID"]
+    return silence_id
 
 
-def list_silences(url: str, matchers: Sequence[dict] = (), include_expired: bool = False) -> list[dict]:
+def list_silences(url: str, matchers: Sequence[Matcher] = (), include_expired: bool = False) -> list[dict[str, Any]]:
     """Silences, active first, then pending, then expired (when asked for), each by end time."""
     query = urllib.parse.urlencode([("filter", matcher_text(m)) for m in matchers])
     found = request("GET", f"{base_url(url)}/api/v2/silences" + (f"?{query}" if query else "")) or []
@@ -143,7 +156,7 @@ def expire_silence(url: str, silence_id: str) -> None:
         raise
 
 
-def table(silences: list[dict]) -> str:
+def table(silences: list[dict[str, Any]]) -> str:
     """A plain-text table of silences."""
     rows = [("ID", "STATE", "ENDS", "CREATED BY", "MATCHERS", "COMMENT")]
     for s in silences:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from ..compile.slurm import SbatchOptions, sbatch_script, slurm_config, slurm_jobs
 from ..render.tree import write_file
 
+if TYPE_CHECKING:
+    from ..compile.build import Build
 
-def write_sbatch(build, output: str, options: SbatchOptions) -> str:
+
+def write_sbatch(build: Build, output: str, options: SbatchOptions) -> str:
     """Write the script (mode 755) from the specs' Build; returns a note for the user, or ''."""
     from ..compile.scrape import prometheus_config
     from ..render.outputs import render_build

@@ -16,6 +16,10 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Mapping
+from typing import Any
+
+from ..check.tools import Progress
 
 STATE_DIR = ".promspec-stack"
 EXPORTER_PORT = 19400  # promspec-exporter's default port, which the bundled Targets scrape
@@ -54,7 +58,8 @@ def free_port() -> int:
     """A TCP port free on 127.0.0.1 right now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 def _start_ticks(pid: int) -> str | None:
@@ -67,7 +72,7 @@ def _start_ticks(pid: int) -> str | None:
     return None if fields[0] == "Z" else fields[19]
 
 
-def is_running(proc: dict) -> bool:
+def is_running(proc: dict[str, Any]) -> bool:
     """True when the process recorded in the state is still that process (not a reused PID)."""
     if proc["start_ticks"] is None:  # no /proc (not Linux): the PID is all there is to go by
         try:
@@ -79,18 +84,19 @@ def is_running(proc: dict) -> bool:
     return ticks is not None and ticks == proc["start_ticks"]
 
 
-def _write_json(path: str, data) -> None:
+def _write_json(path: str, data: object) -> None:
     from ..render.tree import write_file
 
     write_file(path, (json.dumps(data, indent=2) + "\n").encode())
 
 
-def read_state(directory: str) -> dict | None:
+def read_state(directory: str) -> dict[str, Any] | None:
     """The state `up` wrote in directory, or None."""
     path = os.path.join(directory, STATE_DIR, "state.json")
     try:
         with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
+            state: dict[str, Any] = json.load(fh)
+            return state
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
@@ -158,7 +164,7 @@ def _exporter_sd(state: str, job: str, port: int) -> str:
     return path
 
 
-def _alertmanager_config(directory: str, state: str, env) -> str:
+def _alertmanager_config(directory: str, state: str, env: Mapping[str, str]) -> str:
     """The rendered alertmanager.yml, or a runtime copy with ${VAR} placeholders filled from the environment."""
     source = os.path.join(directory, "alertmanager", "alertmanager.yml")
     if not os.path.exists(source):
@@ -193,7 +199,7 @@ def _alertmanager_config(directory: str, state: str, env) -> str:
     return path
 
 
-def _wait_ready(url: str, proc: subprocess.Popen, timeout: float) -> bool:
+def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -214,7 +220,7 @@ def _tail(path: str, lines: int = 15) -> str:
         return ""
 
 
-def _terminate(proc: dict, timeout: float = 10.0) -> bool:
+def _terminate(proc: dict[str, Any], timeout: float = 10.0) -> bool:
     """SIGTERM, then SIGKILL after timeout; True when it was running and is gone."""
     if not is_running(proc):
         return False
@@ -229,7 +235,12 @@ def _terminate(proc: dict, timeout: float = 10.0) -> bool:
     return True
 
 
-def up(directory: str, exporter: bool = True, env=None, progress=lambda message: None) -> dict:
+def up(
+    directory: str,
+    exporter: bool = True,
+    env: Mapping[str, str] | None = None,
+    progress: Progress = lambda message: None,
+) -> dict[str, Any]:
     """Start the stack; returns the state written to DIR/.promspec-stack/state.json."""
     from ..render.tree import HalfWrittenOutput, recover_for_read
 
@@ -314,7 +325,13 @@ def up(directory: str, exporter: bool = True, env=None, progress=lambda message:
     return start_processes(plan, ports, directory, state_dir, progress)
 
 
-def start_processes(plan: list, ports: dict, directory: str, state_dir: str, progress=lambda message: None) -> dict:
+def start_processes(
+    plan: list[tuple[str, list[str], str]],
+    ports: Mapping[str, int | None],
+    directory: str,
+    state_dir: str,
+    progress: Progress = lambda message: None,
+) -> dict[str, Any]:
     """Start each (name, argv, ready path) of plan in order, waiting for each; the state is written to
     state_dir/state.json before each wait, so `down` stops whatever started. On failure: all stopped."""
     processes: list[dict[str, object]] = []
@@ -360,7 +377,7 @@ def start_processes(plan: list, ports: dict, directory: str, state_dir: str, pro
     return state
 
 
-def down(directory: str, progress=lambda message: None) -> list[str]:
+def down(directory: str, progress: Progress = lambda message: None) -> list[str]:
     """Stop the processes `up` started from directory; returns one line per process."""
     state = read_state(directory)
     if state is None:

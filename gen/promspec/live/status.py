@@ -8,9 +8,11 @@ Prometheus.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from ..model.project import format_duration
+from ..compile.promql import format_duration
 from .http import base_url, query_result, request
 
 
@@ -38,7 +40,7 @@ class StatusSLO:
     budget: float | None = None  # the error budget the burn alerts divide by
 
 
-def _instant(server: str, expr: str, at: float | None) -> list[dict]:
+def _instant(server: str, expr: str, at: float | None) -> list[dict[str, Any]]:
     form = {"query": expr}
     if at is not None:
         form["time"] = repr(at)
@@ -46,7 +48,7 @@ def _instant(server: str, expr: str, at: float | None) -> list[dict]:
     return query_result(answer, server, "vector")
 
 
-def _by_slo(results: list[dict]) -> dict[str, float]:
+def _by_slo(results: list[dict[str, Any]]) -> dict[str, float]:
     out = {}
     for r in results:
         slo_id = r["metric"].get("slo_id")
@@ -75,7 +77,7 @@ def _burn_rate(ratio: float | None, budget: float | None) -> float | None:
     return ratio / budget
 
 
-def status(url: str, slos: list[StatusSLO], windows: list[str], at: float | None = None) -> dict:
+def status(url: str, slos: list[StatusSLO], windows: list[str], at: float | None = None) -> dict[str, Any]:
     """Live values of every SLO: {prometheus, time, slos: [...]}; a missing series is None."""
     server = base_url(url)
     values = {name: _by_slo(_instant(server, expr, at)) for name, expr in queries(windows).items()}
@@ -144,7 +146,7 @@ def _tte(value: float | None) -> str:
     return format_duration(round(value / 60) * 60) if value >= 60 else format_duration(round(value))
 
 
-def table(report: dict, windows: list[str], style=lambda text, **kw: text) -> str:
+def table(report: dict[str, Any], windows: list[str], style: Callable[..., str] = lambda text, **kw: text) -> str:
     """The terminal table; style(text, fg=..., bold=...) colours a cell (click.style, or identity)."""
     head = ["SERVICE", "SLO", "OBJECTIVE", "WINDOW", "SLI", "BUDGET LEFT"] + [f"BURN {w}" for w in windows]
     head += ["EXHAUSTED IN", "FIRING"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import re
 
-from ..model.project import parse_duration
+from ..compile.promql import parse_duration
 
 _RELATIVE = re.compile(r"^now\s*(?:([+-])\s*(\S+))?$")
 

@@ -7,11 +7,12 @@ Data comes from top_data.fetch() in a worker thread; the screens draw top_view's
 from __future__ import annotations
 
 import time
-from typing import ClassVar
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.app import App, ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Sparkline, Static
@@ -31,7 +32,12 @@ SPARK_TITLES = {
 }
 
 
-def _fill(table: DataTable, columns, rows: list[dict], style=lambda row, key: None) -> None:
+def _fill(
+    table: DataTable[Text],
+    columns: Sequence[view.Column],
+    rows: list[dict[str, Any]],
+    style: Callable[[dict[str, Any], str], str | None] = lambda row, key: None,
+) -> None:
     """Replace a table's rows, keeping the cursor row when it still exists."""
     cursor = table.cursor_row
     table.clear()
@@ -45,7 +51,7 @@ def _fill(table: DataTable, columns, rows: list[dict], style=lambda row, key: No
 TABLE_KEYS = [Binding("slash", "filter", "Filter"), Binding("o", "sort", "Sort"), Binding("O", "reverse", "Reverse")]
 
 
-class _Base(Screen):
+class _Base(Screen[None]):
     """Common to the screens: a status line, a filter box, redraw on a new snapshot."""
 
     ready = False  # set once on_mount has made the tables' columns: a snapshot may arrive before
@@ -85,7 +91,7 @@ class _Base(Screen):
 
 
 class ServicesScreen(_Base):
-    BINDINGS: ClassVar[list] = [*TABLE_KEYS, Binding("enter", "open", "Details", show=False)]
+    BINDINGS: ClassVar[list[BindingType]] = [*TABLE_KEYS, Binding("enter", "open", "Details", show=False)]
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -140,7 +146,7 @@ class ServicesScreen(_Base):
         self.redraw()
 
 
-def _slo_style(row: dict, key: str) -> str | None:
+def _slo_style(row: dict[str, Any], key: str) -> str | None:
     if key == "firing":
         return STATE_STYLE[row["state"]]
     if key == "error_budget_remaining" and row["budget"] is not None:
@@ -149,12 +155,12 @@ def _slo_style(row: dict, key: str) -> str | None:
 
 
 class ServiceScreen(_Base):
-    BINDINGS: ClassVar[list] = [Binding("escape", "app.pop_screen", "Back")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.pop_screen", "Back")]
 
     def __init__(self, service: str):
         super().__init__()
         self.service = service
-        self.series: dict = {}
+        self.series: dict[str, Any] = {}
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -212,7 +218,7 @@ class ServiceScreen(_Base):
             table.add_row("none", "", "")
         self.draw_status()
 
-    def show_series(self, series: dict) -> None:
+    def show_series(self, series: dict[str, Any]) -> None:
         self.series = series
         self.redraw_if_ready()
 
@@ -227,7 +233,7 @@ def _job(plan: ServicePlan | None) -> str:
 
 
 class GpuScreen(_Base):
-    BINDINGS: ClassVar[list] = [*TABLE_KEYS, Binding("escape", "app.pop_screen", "Back")]
+    BINDINGS: ClassVar[list[BindingType]] = [*TABLE_KEYS, Binding("escape", "app.pop_screen", "Back")]
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -272,7 +278,7 @@ class GpuScreen(_Base):
         self.redraw()
 
 
-class TopApp(App):
+class TopApp(App[None]):
     """The dashboard. fetcher/clock are parameters so a test can pin the time it asks about."""
 
     TITLE = "promspec top"
@@ -285,7 +291,7 @@ class TopApp(App):
     .spark-label { width: 56; }
     Sparkline { height: 2; width: 1fr; max-width: 90; }
     """
-    BINDINGS: ClassVar[list] = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"),
         Binding("g", "gpus", "GPUs"),
         Binding("s", "services", "Services"),
@@ -297,7 +303,7 @@ class TopApp(App):
         *,
         url: str,
         plans: list[ServicePlan],
-        slos: list,
+        slos: list[Any],
         windows: list[str],
         interval: float = 5.0,
         at: float | None = None,
@@ -308,10 +314,13 @@ class TopApp(App):
         self.snapshot: Snapshot | None = None
         self.updated = ""
         self.filter_text = ""
-        self.sorts: dict = {"services": ("name", False), "gpus": ("host", False)}
+        self.sorts: dict[str, tuple[str, bool]] = {
+            "services": ("name", False),
+            "gpus": ("host", False),
+        }  # table -> (key, reverse)
         self.fetches = 0
 
-    def get_default_screen(self) -> Screen:
+    def get_default_screen(self) -> Screen[None]:
         return ServicesScreen()
 
     def on_mount(self) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 from .http import APIError, base_url, request
 from .queries import ServicePlan, _float, gpu_queries, host_of, quantile_expr, range_query
@@ -23,9 +24,9 @@ SHOWN = ("replicas_up", "request_rate", "ttft_p95", "inter_token_latency_p95", "
 class ServiceRow:
     name: str
     engine: str
-    models: tuple = ()
-    values: dict = field(default_factory=dict)  # field -> float | None (see ServicePlan.queries)
-    hosts: tuple = ()
+    models: tuple[str, ...] = ()
+    values: dict[str, float | None] = field(default_factory=dict)  # field -> value (see ServicePlan.queries)
+    hosts: tuple[str, ...] = ()
     gpu_util: float | None = None
     gpu_mem: float | None = None  # used / total over the hosts' GPUs
 
@@ -36,17 +37,19 @@ class GpuRow:
     host: str
     gpu: str
     name: str
-    values: dict = field(default_factory=dict)  # util, mem_used, mem_total, temp, power, throttle, xid
+    values: dict[str, float | None] = field(
+        default_factory=dict
+    )  # util, mem_used, mem_total, temp, power, throttle, xid
 
 
 @dataclass(frozen=True, kw_only=True)
 class Snapshot:
     prometheus: str
-    services: tuple = ()
-    slos: tuple = ()  # `promspec status` rows (dicts)
-    gpus: tuple = ()
-    alerts: tuple = ()  # label dicts of firing alerts
-    problems: tuple = ()  # sentences for the status line
+    services: tuple[ServiceRow, ...] = ()
+    slos: tuple[dict[str, Any], ...] = ()  # `promspec status` rows
+    gpus: tuple[GpuRow, ...] = ()
+    alerts: tuple[dict[str, str], ...] = ()  # label dicts of firing alerts
+    problems: tuple[str, ...] = ()  # sentences for the status line
     reachable: bool = True
 
 
@@ -58,7 +61,7 @@ class _Asker:
         self.problems: list[str] = []
         self.unreachable = False
 
-    def ask(self, expr: str) -> list[dict]:
+    def ask(self, expr: str) -> list[dict[str, Any]]:
         if self.unreachable:
             return []
         form = {"query": expr}
@@ -71,10 +74,11 @@ class _Asker:
                 self.unreachable = True
             self.problems.append(str(exc) if exc.status is None else f"{expr}: {exc}")
             return []
-        return (answer or {}).get("data", {}).get("result", [])
+        result: list[dict[str, Any]] = (answer or {}).get("data", {}).get("result", [])
+        return result
 
 
-def _first(result: list[dict]) -> float | None:
+def _first(result: list[dict[str, Any]]) -> float | None:
     return _float(result[0]["value"][1]) if result else None
 
 
@@ -104,9 +108,9 @@ def fetch(
             )
         hosts = tuple(sorted({host_of(r["metric"].get("instance", "")) for r in asker.ask(f"up{plan.up_selector}")}))
         mine = [g for g in gpus if g.host in hosts]
-        util = [g.values["util"] for g in mine if g.values.get("util") is not None]
-        used = [g.values["mem_used"] for g in mine if g.values.get("mem_used") is not None]
-        total = [g.values["mem_total"] for g in mine if g.values.get("mem_total") is not None]
+        util = [v for g in mine if (v := g.values.get("util")) is not None]
+        used = [v for g in mine if (v := g.values.get("mem_used")) is not None]
+        total = [v for g in mine if (v := g.values.get("mem_total")) is not None]
         rows.append(
             ServiceRow(
                 name=plan.name,
@@ -118,7 +122,7 @@ def fetch(
                 gpu_mem=sum(used) / sum(total) if used and total and sum(total) else None,
             )
         )
-    slo_rows: list = []
+    slo_rows: list[Any] = []
     if slos and not asker.unreachable:
         try:
             slo_rows = status(server, slos, windows, at)["slos"]
@@ -145,8 +149,8 @@ def fetch(
 
 
 def _gpus(asker: _Asker) -> list[GpuRow]:
-    by_key: dict = {}
-    names: dict = {}
+    by_key: dict[tuple[str, str], dict[str, float | None]] = {}  # (instance, gpu) -> field -> value
+    names: dict[tuple[str, str], str] = {}
     for field_name, expr in gpu_queries().items():
         for r in asker.ask(expr):
             labels = r["metric"]
@@ -160,11 +164,11 @@ def _gpus(asker: _Asker) -> list[GpuRow]:
     ]
 
 
-def _gpu_order(gpu: str) -> tuple:
+def _gpu_order(gpu: str) -> tuple[int, int, str]:
     return (0, int(gpu), "") if gpu.isdigit() else (1, 0, gpu)
 
 
-def spark_queries(plan: ServicePlan) -> dict:
+def spark_queries(plan: ServicePlan) -> dict[str, Any]:
     """The per-service screen's sparkline series (the same queries as the services list)."""
     out = {name: plan.queries[name] for name in SPARK_SIGNALS if name in plan.queries}
     if "inter_token_latency_p95" not in out and "inter_token_latency" in plan.histograms:
@@ -173,19 +177,19 @@ def spark_queries(plan: ServicePlan) -> dict:
     return out
 
 
-def sparklines(url: str, plan: ServicePlan, end: float, minutes: int = 30, step: float = 30.0) -> dict:
+def sparklines(url: str, plan: ServicePlan, end: float, minutes: int = 30, step: float = 30.0) -> dict[str, Any]:
     """{signal: [value or None per step]} over the last `minutes`; {} for a signal without data."""
     server = base_url(url)
     start = end - minutes * 60
     n = int(minutes * 60 // step) + 1
-    out: dict[str, list] = {}
+    out: dict[str, list[Any]] = {}
     for name, expr in spark_queries(plan).items():
         try:
             series = range_query(server, expr, start, start + (n - 1) * step, step)
         except APIError:
             out[name] = []
             continue
-        points: list = [None] * n
+        points: list[Any] = [None] * n
         for ts, value in series[0]["values"] if series else []:
             i = round((float(ts) - start) / step)
             if 0 <= i < n:

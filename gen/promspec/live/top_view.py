@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from .top_data import GpuRow, ServiceRow, Snapshot
 
@@ -53,7 +55,7 @@ GPU_COLUMNS = (
 )
 
 
-def _bad(value) -> bool:
+def _bad(value: object) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
@@ -82,7 +84,7 @@ def gib(value: float | None) -> str:
     return MISSING if value is None or math.isnan(value) else f"{value / 2**30:.1f}"
 
 
-def service_cells(row: ServiceRow) -> dict:
+def service_cells(row: ServiceRow) -> dict[str, Any]:
     v = row.values
     up, total = v.get("replicas_up"), v.get("replicas")
     return {
@@ -101,7 +103,7 @@ def service_cells(row: ServiceRow) -> dict:
     }
 
 
-def _tier_state(row: dict) -> str:
+def _tier_state(row: dict[str, Any]) -> str:
     """'page', 'ticket' or 'ok': the worst severity firing for an SLO (drives the colour)."""
     firing = set(row["firing"])
     severities = {t["severity"] for t in row["tiers"] if t["name"] in firing}
@@ -110,7 +112,7 @@ def _tier_state(row: dict) -> str:
     return "ticket" if firing else "ok"
 
 
-def slo_cells(row: dict) -> dict:
+def slo_cells(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "service": row["service"],
         "slo": row["slo"],
@@ -124,7 +126,7 @@ def slo_cells(row: dict) -> dict:
     }
 
 
-def gpu_cells(row: GpuRow) -> dict:
+def gpu_cells(row: GpuRow) -> dict[str, Any]:
     v = row.values
     used, total = v.get("mem_used"), v.get("mem_total")
     mem = MISSING if _bad(used) else f"{gib(used)}/{gib(total)} GiB" if not _bad(total) else f"{gib(used)} GiB"
@@ -143,7 +145,7 @@ def gpu_cells(row: GpuRow) -> dict:
     }
 
 
-def _sort_value(raw):
+def _sort_value(raw: object) -> tuple[int, float, str]:
     """Numbers by value, text by itself; missing values sort last whichever the direction."""
     if _bad(raw):
         return (1, 0.0, "")
@@ -152,14 +154,14 @@ def _sort_value(raw):
     return (0, 0.0, str(raw))
 
 
-def _matches(cells: dict, text: str) -> bool:
+def _matches(cells: dict[str, Any], text: str) -> bool:
     needle = text.strip().lower()
     return not needle or any(needle in str(c).lower() for c in cells.values())
 
 
 def service_table(
     snapshot: Snapshot, filter_text: str = "", sort_key: str = "name", reverse: bool = False
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """Rows of the services list, filtered (substring of any cell) and sorted by a column's raw value."""
     raw = {}
     for row in snapshot.services:
@@ -176,18 +178,20 @@ def service_table(
     return _sorted(rows, lambda r: raw[r["name"]].get(sort_key), reverse)
 
 
-def _sorted(rows: list, key, reverse: bool) -> list:
+def _sorted(rows: list[dict[str, Any]], key: Callable[[dict[str, Any]], object], reverse: bool) -> list[dict[str, Any]]:
     present = [r for r in rows if not _bad(key(r))]
     absent = [r for r in rows if _bad(key(r))]
     return sorted(present, key=lambda r: _sort_value(key(r)), reverse=reverse) + absent
 
 
-def slo_table(snapshot: Snapshot, filter_text: str = "") -> list[dict]:
+def slo_table(snapshot: Snapshot, filter_text: str = "") -> list[dict[str, Any]]:
     rows = [slo_cells(r) for r in snapshot.slos]
     return [r for r in rows if _matches(r, filter_text)]
 
 
-def gpu_table(snapshot: Snapshot, filter_text: str = "", sort_key: str = "host", reverse: bool = False) -> list[dict]:
+def gpu_table(
+    snapshot: Snapshot, filter_text: str = "", sort_key: str = "host", reverse: bool = False
+) -> list[dict[str, Any]]:
     raw = {
         (g.instance, g.gpu): {
             **g.values,
@@ -219,7 +223,7 @@ def status_line(snapshot: Snapshot | None, updated: str) -> str:
     return head + ("" if not snapshot.problems else " · " + "; ".join(snapshot.problems))
 
 
-def service_alerts(snapshot: Snapshot, service: str, job: str = "") -> list[dict]:
+def service_alerts(snapshot: Snapshot, service: str, job: str = "") -> list[dict[str, Any]]:
     """Firing alerts of one service: by its SLO labels, a service label, or its job."""
     out = []
     for labels in snapshot.alerts:
