@@ -4,25 +4,33 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from .live_cli import register_ops  # light: os, re and click only, like this module
 
+if TYPE_CHECKING:
+    from .backends.discover import Metric
+    from .compile.build import Build
+    from .live.queries import ServicePlan
+    from .live.status import StatusSLO
+    from .model.project import Project
+
 DEFAULT_SPECS = "specs"
 
 
-def _fail(message: str, code: int = 1) -> None:
+def _fail(message: str, code: int = 1) -> NoReturn:
     click.echo(f"promspec: {message}", err=True)
     sys.exit(code)
 
 
-def _load(specs: tuple, strict: bool = False):
+def _load(specs: tuple[str, ...], strict: bool = False) -> Project:
     """The checked model of the specs (see _load_build)."""
     return _load_build(specs, strict).project
 
 
-def _load_build(specs: tuple, strict: bool = False):
+def _load_build(specs: tuple[str, ...], strict: bool = False) -> Build:
     """Load, check and compile specs or exit 1 with every diagnostic; warnings go to stderr."""
     from .diagnostics import SpecError
     from .pipeline import load_build
@@ -59,7 +67,7 @@ def _recover_output(directory: str) -> None:
     help="A Jsonnet library directory that specs may import from (repeatable); "
     "otherwise imports stay inside the specs tree.",
 )
-def cli(jpath) -> None:
+def cli(jpath: tuple[str, ...]) -> None:
     """Compile monitoring specs into Prometheus rules, scrape configs and more."""
     if jpath:  # read by model/jsonnet_eval.py, which evaluates each Jsonnet spec in a child process
         previous = os.environ.get("PROMSPEC_JSONNET_PATH", "")
@@ -90,7 +98,14 @@ def cli(jpath) -> None:
     help="Output format, repeatable (default: Settings outputs, else files); kubernetes writes "
     "PrometheusRule/ServiceMonitor/ConfigMap resources to kubernetes/.",
 )
-def generate(specs, output, check, strict, quiet, formats) -> None:
+def generate(
+    specs: tuple[str, ...],
+    output: str,
+    check: bool,
+    strict: bool,
+    quiet: bool,
+    formats: tuple[str, ...],
+) -> None:
     """Render SPECS (files or directories; default ./specs) into OUTPUT.
 
     Only files promspec wrote (listed in each directory's .promspec-manifest) are replaced or removed;
@@ -152,7 +167,7 @@ def generate(specs, output, check, strict, quiet, formats) -> None:
 @cli.command()
 @click.argument("specs", nargs=-1, type=click.Path())
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
-def validate(specs, strict) -> None:
+def validate(specs: tuple[str, ...], strict: bool) -> None:
     """Load and check SPECS (schema and semantics) without writing anything."""
     build = _load_build(specs, strict)
     project, groups = build.project, build.rule_groups
@@ -179,7 +194,7 @@ def validate(specs, strict) -> None:
     is_flag=True,
     help="For dashboards exported from the Grafana UI: export-only keys ignored, lint findings are warnings.",
 )
-def check(paths, dashboards, lenient) -> None:
+def check(paths: tuple[str, ...], dashboards: tuple[str, ...], lenient: bool) -> None:
     """Run promtool over the rendered output in DIRECTORY (default .) and validate its dashboards offline."""
     from .check.rendered import check_rendered
     from .check.tools import ToolMissing
@@ -223,7 +238,7 @@ def check(paths, dashboards, lenient) -> None:
     help="Directory to write <Kind>.json into.",
 )
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 when the files differ.")
-def schema(output, check) -> None:
+def schema(output: str, check: bool) -> None:
     """Write the JSON Schema of every spec kind (for editor autocompletion)."""
     from .model.schemas import all_schemas
     from .render.tree import ForeignFileError, diff_tree, write_tree
@@ -262,7 +277,7 @@ def schema(output, check) -> None:
     "(4 tiers, budget-exhausted alert, slo_id/burn_tier labels), written out as explicit fields.",
 )
 @click.option("--strict", is_flag=True, help="Anything that cannot be converted is an error, not a warning.")
-def import_(fmt, files, output, conventions, strict) -> None:
+def import_(fmt: str, files: tuple[str, ...], output: str | None, conventions: str, strict: bool) -> None:
     """Convert Sloth, OpenSLO or Pyrra FILES to promspec specs; say what could not be converted."""
     from .diagnostics import Report, SpecError
     from .importers import (
@@ -344,7 +359,18 @@ def import_(fmt, files, output, conventions, strict) -> None:
     default="",
     help="Link the images as URL/<file> in the report (where CI publishes them), not by their path.",
 )
-def diff(base, head, fmt, render, specs_dir, output, images_dir, prometheus_url, time_range, images_url) -> None:
+def diff(
+    base: str | None,
+    head: str | None,
+    fmt: str,
+    render: bool,
+    specs_dir: str,
+    output: str | None,
+    images_dir: str | None,
+    prometheus_url: str | None,
+    time_range: str,
+    images_url: str,
+) -> None:
     """Explain what changed in the rendered output from BASE to HEAD: rules, alerts, SLOs, rule tests,
     dashboards, scrape config, Alertmanager, Kubernetes and blackbox files.
 
@@ -410,7 +436,14 @@ def diff(base, head, fmt, render, specs_dir, output, images_dir, prometheus_url,
     "--range", "time_range", default="1h", show_default=True, help="Time range of the charts (with --prometheus)."
 )
 @click.option("--width", default=1600, show_default=True, help="Page width in pixels (PNG).")
-def preview(dashboard, output, prometheus_url, specs, time_range, width) -> None:
+def preview(
+    dashboard: str,
+    output: str,
+    prometheus_url: str | None,
+    specs: tuple[str, ...],
+    time_range: str,
+    width: int,
+) -> None:
     """A static picture of DASHBOARD (a dashboard JSON file, or a dashboard uid or name in the specs)."""
     from .preview.render import PreviewError, preview_dashboard
 
@@ -438,7 +471,7 @@ def preview(dashboard, output, prometheus_url, specs, time_range, width) -> None
     metavar="NAME",
     help="A bundled engine adapter to monitor (repeatable; default vllm): vllm, sglang, tgi, ...",
 )
-def init(directory, engines) -> None:
+def init(directory: str, engines: tuple[str, ...]) -> None:
     """Scaffold a monitoring repository in DIRECTORY: specs, Makefile, CI and pre-commit config."""
     from .backends.bundled import bundled_backends
     from .render.tree import write_file
@@ -503,7 +536,14 @@ DISCOVERED_BY = "by `promspec catalog discover`"
     type=click.Path(exists=True, dir_okay=False),
     help="A Catalog file to compare with: print what changed, write nothing, exit 1 when anything did.",
 )
-def catalog_discover(source, is_prometheus, match, name, output, against) -> None:
+def catalog_discover(
+    source: str,
+    is_prometheus: bool,
+    match: str,
+    name: str,
+    output: str | None,
+    against: str | None,
+) -> None:
     """Build a Catalog spec from SOURCE: a /metrics URL (text or OpenMetrics), or a Prometheus with --prometheus."""
     from .backends.discover import (
         DiscoverError,
@@ -525,10 +565,11 @@ def catalog_discover(source, is_prometheus, match, name, output, against) -> Non
         _fail(str(exc))
     if not metrics:
         _fail(f"{source} exposes no metric families" + (f" matching {match}" if is_prometheus else ""))
-    if against or (output and os.path.exists(output)):
-        old = _catalog_file(against or output, replacing=not against)
+    compared = against or (output if output and os.path.exists(output) else None)
+    if compared:
+        old = _catalog_file(compared, replacing=not against)
         found = changes(old, metrics)
-        click.echo("\n".join(found) if found else f"no changes against {against or output}", err=not against)
+        click.echo("\n".join(found) if found else f"no changes against {compared}", err=not against)
         if against:
             sys.exit(1 if found else 0)
     text = dump_yaml(
@@ -545,7 +586,7 @@ def catalog_discover(source, is_prometheus, match, name, output, against) -> Non
     click.echo(f"wrote {len(metrics)} metrics to {output}", err=True)
 
 
-def _catalog_file(path: str, replacing: bool) -> list:
+def _catalog_file(path: str, replacing: bool) -> list[Metric]:
     """The metrics of the Catalog documents in a file; exits 1 when it holds none, or when replacing
     a file that discover did not write (that would lose a hand-written catalog's comments and choices)."""
     from .backends.discover import catalog_metrics
@@ -565,7 +606,9 @@ def _catalog_file(path: str, replacing: bool) -> list:
     return [m for d in docs for m in catalog_metrics(d.data)]
 
 
-def _live_model(specs: tuple, services: tuple):
+def _live_model(
+    specs: tuple[str, ...], services: tuple[str, ...]
+) -> tuple[Project, list[ServicePlan], list[StatusSLO], list[str]]:
     """(project, plans, SLOs, windows) of the specs for top/report; exit 1 when a named service is unknown."""
     from .live.queries import plans, status_slos
 
@@ -595,7 +638,7 @@ def _live_model(specs: tuple, services: tuple):
 @click.option(
     "--interval", default=5.0, show_default=True, type=click.FloatRange(min=0.5), help="Seconds between refreshes."
 )
-def top(specs, url, services, interval) -> None:
+def top(specs: tuple[str, ...], url: str, services: tuple[str, ...], interval: float) -> None:
     """A live terminal dashboard: services, SLOs, alerts and GPUs (keys: / filter, o sort, g GPUs, q quit)."""
     from .live.http import APIError, base_url
 
@@ -627,7 +670,15 @@ def top(specs, url, services, interval) -> None:
 @click.option(
     "--format", "fmt", type=click.Choice(["html", "pdf", "json"]), help="Output format (default: from the -o suffix)."
 )
-def report(specs, url, start, end, services, output, fmt) -> None:
+def report(
+    specs: tuple[str, ...],
+    url: str,
+    start: str,
+    end: str,
+    services: tuple[str, ...],
+    output: str,
+    fmt: str | None,
+) -> None:
     """An SLO report over a period: attainment, budget, burn-down, worst windows, traffic, alerts, GPUs."""
     import time
 

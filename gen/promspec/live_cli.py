@@ -4,8 +4,21 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, NoReturn, Protocol
 
 import click
+
+if TYPE_CHECKING:
+    from .compile.build import Build
+    from .model.project import Project
+
+
+class Fail(Protocol):
+    """cli.py's _fail: print the message and exit with code."""
+
+    def __call__(self, message: str, code: int = 1) -> NoReturn: ...
+
 
 ALERTMANAGER_URL = os.environ.get("PROMSPEC_ALERTMANAGER_URL", "http://127.0.0.1:9093")
 _alertmanager = click.option(
@@ -18,7 +31,12 @@ _alertmanager = click.option(
 )
 
 
-def register_ops(cli: click.Group, fail, load, load_build) -> None:
+def register_ops(
+    cli: click.Group,
+    fail: Fail,
+    load: Callable[[tuple[str, ...]], Project],
+    load_build: Callable[[tuple[str, ...]], Build],
+) -> None:
     """Add the operations commands to the promspec command group; load(specs) is the checked model,
     load_build(specs) its compiled Build."""
 
@@ -33,15 +51,22 @@ def register_ops(cli: click.Group, fail, load, load_build) -> None:
     @click.option("--until", "until", metavar="TIME", help="End time instead of --duration (RFC 3339 or now+4h).")
     @click.option("-c", "--comment", required=True, help="Why (e.g. 'ack: investigating, see INC-123').")
     @click.option("-a", "--author", default=lambda: os.environ.get("USER") or "promspec", help="Who silences.")
-    def silence_add(url, matchers, duration, until, comment, author) -> None:
+    def silence_add(
+        url: str,
+        matchers: tuple[str, ...],
+        duration: str,
+        until: str | None,
+        comment: str,
+        author: str,
+    ) -> None:
         """Silence alerts matching MATCHERS (name=value, name=~regex, name!=value; a bare word is an alertname)."""
         import datetime
         import time
 
+        from .compile.promql import parse_duration
         from .live.http import APIError
         from .live.silences import add_silence, parse_matcher
         from .live.times import parse_time
-        from .model.project import parse_duration
 
         try:
             parsed = [parse_matcher(m) for m in matchers]
@@ -60,7 +85,7 @@ def register_ops(cli: click.Group, fail, load, load_build) -> None:
     @click.argument("matchers", nargs=-1)
     @click.option("--expired", is_flag=True, help="Include expired silences.")
     @click.option("--output", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-    def silence_list(url, matchers, expired, fmt) -> None:
+    def silence_list(url: str, matchers: tuple[str, ...], expired: bool, fmt: str) -> None:
         """List silences (optionally those with MATCHERS among their matchers)."""
         import json
 
@@ -76,7 +101,7 @@ def register_ops(cli: click.Group, fail, load, load_build) -> None:
     @silence.command("expire")
     @_alertmanager
     @click.argument("ids", nargs=-1, required=True)
-    def silence_expire(url, ids) -> None:
+    def silence_expire(url: str, ids: tuple[str, ...]) -> None:
         """Expire the silences with these IDS."""
         from .live.http import APIError
         from .live.silences import expire_silence
@@ -107,7 +132,7 @@ def register_ops(cli: click.Group, fail, load, load_build) -> None:
         is_flag=True,
         help="Start the fleet of fleet/ instead: VictoriaMetrics, a Prometheus per cluster, vmalert (docs/fleet.md).",
     )
-    def stack_up(directory, no_exporter, topology) -> None:
+    def stack_up(directory: str, no_exporter: bool, topology: bool) -> None:
         """Start the stack on free loopback ports and print where each part listens."""
         from .live.stack import StackError, up
 
@@ -134,7 +159,7 @@ def register_ops(cli: click.Group, fail, load, load_build) -> None:
         type=click.Path(file_okay=False),
         help="The directory `promspec stack up --dir` was given.",
     )
-    def stack_down(directory) -> None:
+    def stack_down(directory: str) -> None:
         """Stop exactly the processes `promspec stack up` started from DIR."""
         from .live.stack import StackError, down
 
@@ -161,7 +186,16 @@ def register_ops(cli: click.Group, fail, load, load_build) -> None:
     @click.option("--start-exporters", is_flag=True, help="Also run promspec-exporter on every node with srun.")
     @click.option("--exporter-port", default=19400, show_default=True, help="Port of those exporters.")
     def render_slurm(
-        specs, output, job_name, time_limit, partition, nodes, port, retention, start_exporters, exporter_port
+        specs: tuple[str, ...],
+        output: str,
+        job_name: str,
+        time_limit: str | None,
+        partition: str | None,
+        nodes: str | None,
+        port: int,
+        retention: str,
+        start_exporters: bool,
+        exporter_port: int,
     ) -> None:
         """An sbatch script that runs Prometheus with the rendered config for the lifetime of a Slurm job."""
         from .compile.slurm import SbatchOptions
@@ -216,15 +250,26 @@ def register_ops(cli: click.Group, fail, load, load_build) -> None:
         metavar="SECONDS",
         help="Overall deadline of the export (chunks fetched so far are kept to resume).",
     )
-    def collect(specs, url, start, end, step, run_id, output, max_points, retries, timeout) -> None:
+    def collect(
+        specs: tuple[str, ...],
+        url: str,
+        start: str,
+        end: str,
+        step: str,
+        run_id: str,
+        output: str,
+        max_points: int,
+        retries: int,
+        timeout: float,
+    ) -> None:
         """Export every series the specs record, alert on and chart, for a time window, to CSV and JSON."""
         import time
 
+        from .compile.promql import parse_duration
         from .live.collect import CollectError, collect_queries
         from .live.collect import collect as run
         from .live.http import APIError, overall_deadline
         from .live.times import parse_time
-        from .model.project import parse_duration
 
         try:
             now = time.time()
@@ -276,7 +321,15 @@ def register_ops(cli: click.Group, fail, load, load_build) -> None:
         metavar="SECONDS",
         help="Overall deadline for Prometheus's answers.",
     )
-    def status(specs, url, services, at, fmt, color, timeout) -> None:
+    def status(
+        specs: tuple[str, ...],
+        url: str,
+        services: tuple[str, ...],
+        at: str | None,
+        fmt: str,
+        color: str,
+        timeout: float,
+    ) -> None:
         """Every SLO of SPECS with its SLI, error budget left, burn rate per alert window and firing tiers."""
         import json
         import sys
