@@ -215,4 +215,20 @@ def eject(dashboards: DashboardBuild, uid: str, specs: str) -> bytes:
             "",
         ]
     )
-    return dashboard_yaml(dash, head)
+    return dashboard_yaml(with_pinned_ids(dash), head)
+
+
+def with_pinned_ids(dash: Dashboard) -> Dashboard:
+    """A copy of dash whose every panel names the id the compiler gives it: editing a title in the ejected spec
+    then keeps the panel's id (and the links and annotations Grafana keys by it). The JSON is the same."""
+    from dataclasses import replace
+
+    from ...model.dashboards import Slot
+    from .compiler import panel_ids
+
+    ids = panel_ids(dash)
+    rows = [
+        replace(row, panels=[replace(p, id=ids[Slot(row=i, panel=j)]) for j, p in enumerate(row.panels)])
+        for i, row in enumerate(dash.rows)
+    ]
+    return replace(dash, rows=rows)
