@@ -84,3 +84,17 @@ def test_a_dashboard_that_is_already_a_spec_is_not_ejected(tmp_path: Path) -> No
     )
     proc = promspec_in_process("dashboards", "eject", "mine", cwd=str(tmp_path), check=1)
     assert "dashboard 'mine' is a spec already (specs/d.yml:3:" in proc.stderr
+
+
+def test_a_spec_named_as_a_bundled_uid_replaces_it_with_a_note_saying_why(project: Path) -> None:
+    work = project / "named"
+    shutil.copytree(project / "specs", work / "specs")
+    (work / "specs" / "gpus.yml").write_text(
+        "apiVersion: promspec/v1\nkind: Dashboard\nmetadata: {name: gpu-fleet}\nspec:\n  uid: my-gpus\n  panels:\n"
+        "    - {title: Up, unit: short, queries: [{expr: 'sum(promspec_gpu_up)'}]}\n"
+    )
+    proc = promspec_in_process("validate", "specs", cwd=str(work), check=0)
+    assert (
+        "specs/gpus.yml:3:18: note: dashboard 'gpu-fleet' replaces the bundled dashboard 'gpu-fleet' (GPU fleet) "
+        "(its name is that dashboard's uid)" in proc.stderr
+    ), proc.stderr

@@ -48,9 +48,10 @@ def _replaced_notes(build) -> list[str]:
         doc = r.by.ref.doc
         written_uid = r.by.uid == r.uid and "uid" in doc.data["spec"]
         pos = doc.pos(("spec", "uid") if written_uid else ("metadata", "name"))
+        why = "of the same uid" if r.by.uid == r.uid else "(its name is that dashboard's uid)"
         notes.append(
-            f"{pos}: note: dashboard {r.by.name!r} replaces the bundled dashboard {r.uid!r} ({r.title}) of the "
-            f"same uid; `promspec dashboards eject {r.uid}` prints the bundled one"
+            f"{pos}: note: dashboard {r.by.name!r} replaces the bundled dashboard {r.uid!r} ({r.title}) {why}; "
+            f"`promspec dashboards eject {r.uid}` prints the bundled one"
         )
     return notes
 
@@ -522,7 +523,7 @@ def dashboards_eject(uid, output, specs) -> None:
         write_file(output, data)
     except OSError as exc:
         _fail(f"cannot write {output}: {exc.strerror or exc}")
-    click.echo(f"wrote {output}: copy it into your specs and edit it; it replaces the bundled {uid!r}", err=True)
+    click.echo(f"wrote {output}: edit it in your specs, where it replaces the bundled dashboard {uid!r}", err=True)
 
 
 @cli.group()
