@@ -44,7 +44,25 @@ def _load_build(specs: tuple[str, ...], strict: bool = False) -> Build:
         _fail(f"{n} error{'s' if n != 1 else ''} in specs; nothing written")
     for w in report.warnings:
         click.echo(w.format(), err=True)
+    for note in _replaced_notes(build):
+        click.echo(note, err=True)
     return build
+
+
+def _replaced_notes(build: Build) -> list[str]:
+    """One note per bundled dashboard a spec replaced: a deliberate choice, but never a silent one."""
+    notes = []
+    for r in build.dashboards.replaced:
+        doc = r.by.ref.doc
+        # Where the uid was written, if it was (a position, not a read of the document's values).
+        written_uid = r.by.uid == r.uid and ("spec", "uid") in doc.positions
+        pos = doc.pos(("spec", "uid") if written_uid else ("metadata", "name"))
+        why = "of the same uid" if r.by.uid == r.uid else "(its name is that dashboard's uid)"
+        notes.append(
+            f"{pos}: note: dashboard {r.by.name!r} replaces the bundled dashboard {r.uid!r} ({r.title}) {why}; "
+            f"`promspec dashboards eject {r.uid}` prints the bundled one"
+        )
+    return notes
 
 
 def _recover_output(directory: str) -> None:
@@ -500,6 +518,48 @@ def init(directory: str, engines: tuple[str, ...]) -> None:
         "&& promspec check .",
         err=True,
     )
+
+
+@cli.group()
+def dashboards() -> None:
+    """The bundled dashboards: write one as a Dashboard spec to copy and change."""
+
+
+@dashboards.command("eject")
+@click.argument("uid")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="Write the spec to FILE (a new file; default: standard output).",
+)
+@click.option(
+    "--specs", "specs", multiple=True, type=click.Path(), help="Specs the dashboard is built for (default ./specs)."
+)
+def dashboards_eject(uid: str, output: str | None, specs: tuple[str, ...]) -> None:
+    """Write the bundled dashboard UID, as built for SPECS, as a `kind: Dashboard` spec.
+
+    Copy it into your specs and edit it: a Dashboard spec with the same uid replaces the bundled one.
+    """
+    from .compile.dashboards.to_spec import EjectError, eject
+
+    if output and os.path.lexists(output):
+        _fail(f"{output} exists: eject to a new file (edits in it would be lost), or remove it first")
+    build = _load_build(specs)
+    try:
+        data = eject(build.dashboards, uid, " ".join(specs or (DEFAULT_SPECS,)))
+    except EjectError as exc:
+        _fail(str(exc))
+    if not output:
+        click.echo(data.decode(), nl=False)
+        return
+    from .render.tree import write_file
+
+    try:
+        write_file(output, data)
+    except OSError as exc:
+        _fail(f"cannot write {output}: {exc.strerror or exc}")
+    click.echo(f"wrote {output}: edit it in your specs, where it replaces the bundled dashboard {uid!r}", err=True)
 
 
 @cli.group()

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ..compile.dashboards.grafana_vars import variables_used
 from ..compile.promql import PromQLError
 from ..diagnostics import did_you_mean
-from ..model.dashboards import Dashboard, Query, Slot
+from ..model.dashboards import Dashboard, Panel, Query, Slot
 from ..model.project import RecordingRule
 from .dashboards import _EXPECTED, panel_query, validate_dashboard
 
@@ -58,6 +58,7 @@ def check_dashboards(build: Build, report: Report) -> None:
         titles: dict[tuple[str, str], Ref] = {}
         ids: dict[int, Ref] = {}
         for slot, row, panel in dash.slots():
+            _check_base_colour(panel, report)
             key = (row.title, panel.title)
             if key in titles:
                 report.error(
@@ -138,6 +139,19 @@ def _lint_compiled(built: BuiltDashboard, plan: Plan, data: dict[str, Any], repo
 
 def _failed(query: Query, problems: list[Problem]) -> bool:
     return any(p.query is query for p in problems)
+
+
+def _check_base_colour(panel: Panel, report: Report) -> None:
+    """Only the first threshold step may leave its value out (the base colour): Grafana orders the rest by
+    value, so a step without one would be drawn nowhere."""
+    for i, (value, _colour) in enumerate(panel.thresholds[1:], start=1):
+        if value is None:
+            report.error(
+                panel.ref.pos("thresholds", i),
+                "a threshold step without a value after the first",
+                panel.ref.dotted("thresholds", i),
+                "value: the number this colour starts at (only the first step may leave it out: the base colour)",
+            )
 
 
 def _check_names(written: list[Dashboard], report: Report) -> None:

@@ -54,10 +54,40 @@ QUERY = _object(
 
 THRESHOLD = _object(
     {
-        "value": {"type": "number"},
+        "value": {
+            "type": "number",
+            "x-expected": "the value the colour starts at; leave it out on the first step to set the base colour "
+            "(green otherwise)",
+        },
         "color": COLOR,
     },
-    ("value", "color"),
+    ("color",),
+)
+
+# Grafana's own option names: a transformation's options and an override's properties are passed through
+# as written (the bundled dashboards' tables use them), so only their outer shape is checked here.
+TRANSFORMATION = _object(
+    {
+        "id": {
+            "type": "string",
+            "pattern": r"^[a-zA-Z][a-zA-Z0-9_-]*$",
+            "x-expected": "a Grafana transformation id such as organize, merge or filterFieldsByName",
+        },
+        "options": {"type": "object", "x-expected": "the transformation's options, as Grafana names them"},
+    },
+    ("id",),
+)
+
+OVERRIDE = _object(
+    {
+        "field": {"type": "string", "minLength": 1, "x-expected": "the name of the field (column or series)"},
+        "properties": {
+            "type": "object",
+            "minProperties": 1,
+            "x-expected": "field config properties by Grafana id, such as {unit: percentunit, decimals: 2}",
+        },
+    },
+    ("field", "properties"),
 )
 
 LINK = _object(
@@ -103,6 +133,16 @@ PANEL = _object(
         "content": {"type": "string", "x-expected": "Markdown shown by a text panel"},
         "links": {"type": "array", "items": LINK},
         "queries": {"type": "array", "items": QUERY},
+        "transformations": {
+            "type": "array",
+            "items": TRANSFORMATION,
+            "x-expected": "Grafana transformations in order, such as [{id: organize, options: {...}}]",
+        },
+        "overrides": {
+            "type": "array",
+            "items": OVERRIDE,
+            "x-expected": "per-field settings such as [{field: burn rate, properties: {unit: 'suffix:x'}}]",
+        },
     }
 )
 

@@ -206,13 +206,15 @@ def _panel(raw: Mapping[str, Any], ref: Ref) -> Panel:
         decimals=raw.get("decimals"),
         min=raw.get("min"),
         max=raw.get("max"),
-        thresholds=[(t["value"], t["color"]) for t in raw.get("thresholds", [])],
+        thresholds=[(t.get("value"), t["color"]) for t in raw.get("thresholds", [])],
         legend=dict(raw.get("legend", {})),
         stack=raw.get("stack", False),
         fill=raw.get("fill"),
         content=raw.get("content", ""),
         links=_links(raw.get("links", [])),
         queries=[_query(q, ref.at("queries", i)) for i, q in enumerate(raw.get("queries", []))],
+        transformations=[(t["id"], dict(t.get("options", {}))) for t in raw.get("transformations", [])],
+        overrides=[(o["field"], dict(o["properties"])) for o in raw.get("overrides", [])],
     )
 
 

@@ -20,12 +20,27 @@ def project_dashboards(project: Any, groups: list[RuleGroup], written: list[Dash
     return _with_presets(written, preset_dashboards(project, groups))[0]
 
 
-def _with_presets(written: list[Dashboard], presets: Presets) -> tuple[list[Dashboard], list[DroppedDashboard]]:
-    """The dashboards to build and the presets left out, leaving aside the uids a spec took."""
-    taken = {d.uid for d in written} | {d.name for d in written}
+@dataclass(frozen=True, kw_only=True)
+class Replaced:
+    """A bundled dashboard not built because a spec took its uid: the spec's dashboard is drawn instead."""
+
+    uid: str
+    title: str
+    by: Dashboard  # the written dashboard whose uid or name is the preset's uid
+    bundled: Dashboard  # the preset as it would have been built (`promspec dashboards eject` still writes it)
+
+
+def _with_presets(
+    written: list[Dashboard], presets: Presets
+) -> tuple[list[Dashboard], list[DroppedDashboard], list[Replaced]]:
+    """The dashboards to build, the presets left out, and the presets a spec replaced (its uid or name is
+    theirs)."""
+    # A uid match names the replacing spec before a name match; the first spec of a key wins (dict order).
+    taken = {**{d.name: d for d in reversed(written)}, **{d.uid: d for d in reversed(written)}}
     return (
         written + [d for d in presets.dashboards if d.uid not in taken],
         [d for d in presets.left_out if d.uid not in taken],
+        [Replaced(uid=d.uid, title=d.title, by=taken[d.uid], bundled=d) for d in presets.dashboards if d.uid in taken],
     )
 
 
@@ -59,6 +74,7 @@ class DashboardBuild:
     written: list[Dashboard]  # the Dashboard documents' models, in document order
     dashboards: list[BuiltDashboard]
     left_out: list[DroppedDashboard] = field(default_factory=list)  # presets not built: nothing they read is catalogued
+    replaced: list[Replaced] = field(default_factory=list)  # presets not built: a spec took their uid
 
     def rendered(self) -> dict[str, tuple[Dashboard, dict[str, Any]]]:
         """{output path: (dashboard model, Grafana JSON)} of every dashboard that built."""
@@ -81,9 +97,15 @@ def compile_dashboards(project: Any, groups: list[RuleGroup]) -> DashboardBuild:
     """Build every dashboard of the project once; groups are all its rule groups (the presets read the
     series they record)."""
     written = project.dashboards
-    dashes, left_out = _with_presets(written, preset_dashboards(project, groups))
+    dashes, left_out, replaced = _with_presets(written, preset_dashboards(project, groups))
     ctx = context_for(project, dashes)
-    return DashboardBuild(ctx=ctx, written=written, dashboards=[_built(ctx, d) for d in dashes], left_out=left_out)
+    return DashboardBuild(
+        ctx=ctx,
+        written=written,
+        dashboards=[_built(ctx, d) for d in dashes],
+        left_out=left_out,
+        replaced=replaced,
+    )
 
 
 def provisioning(dashes: list[Dashboard]) -> dict[str, Any]:
