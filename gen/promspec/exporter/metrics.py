@@ -22,11 +22,25 @@ class Spec(NamedTuple):
     labels: tuple[str, ...] = ()
 
 
+# (name, type, help) -> a family validated by Metric's constructor, whose fields new families copy:
+# the constructor's name check costs more than the family's samples on a small host. Bounded by
+# the spec tables (families are named by code, never by what a scrape reads).
+_FAMILY_FIELDS: dict[tuple[str, str, str], dict[str, object]] = {}
+_new_object = object.__new__
+
+
 def new_family(name: str, typ: str, help_text: str) -> Metric:
     """An empty family for the exposed name `name` (counters are named with their _total)."""
-    # prometheus_client keeps counter families under their base name and adds _total itself.
-    base = name[:-6] if typ == "counter" and name.endswith("_total") else name
-    return Metric(base, help_text, typ)
+    key = (name, typ, help_text)
+    fields = _FAMILY_FIELDS.get(key)
+    if fields is None:
+        # prometheus_client keeps counter families under their base name and adds _total itself.
+        base = name[:-6] if typ == "counter" and name.endswith("_total") else name
+        fields = _FAMILY_FIELDS[key] = dict(vars(Metric(base, help_text, typ)))
+    family = _new_object(Metric)
+    family.__dict__.update(fields)
+    family.samples = []
+    return family
 
 
 class Families:
@@ -96,6 +110,23 @@ def _escape_help(text: str) -> str:
     return text.replace("\\", "\\\\").replace("\n", "\\n")
 
 
+# (name, type, help) -> the family's '# HELP' and '# TYPE' lines; bounded like the family table.
+_HEADERS: dict[tuple[str, str, str], str] = {}
+HEADERS_MAX = 4096
+
+
+def _header(name: str, typ: str, documentation: str) -> str:
+    key = (name, typ, documentation)
+    text = _HEADERS.get(key)
+    if text is None:
+        exposed = name + "_total" if typ == "counter" else name + "_info" if typ == "info" else name
+        text = f"# HELP {exposed} {_escape_help(documentation)}\n# TYPE {exposed} {_TEXT_TYPES[typ]}\n"
+        if len(_HEADERS) >= HEADERS_MAX:
+            _HEADERS.clear()
+        _HEADERS[key] = text
+    return text
+
+
 _TEXT_TYPES = {
     "counter": "counter",
     "gauge": "gauge",
@@ -135,14 +166,10 @@ def render_text(metrics: Iterable[Metric]) -> bytes:
     out: list[str] = []
     append = out.append
     cached = _series_text.get
+    headers = _HEADERS.get
     for metric in metrics:
-        name = metric.name
         typ = metric.type
-        if typ == "counter":
-            name += "_total"
-        elif typ == "info":
-            name += "_info"
-        append(f"# HELP {name} {_escape_help(metric.documentation)}\n# TYPE {name} {_TEXT_TYPES[typ]}\n")
+        append(headers((metric.name, typ, metric.documentation)) or _header(metric.name, typ, metric.documentation))
         skip_created = typ == "counter"
         for sample in metric.samples:
             sample_name, labels, value = sample[0], sample[1], sample[2]

@@ -8,6 +8,7 @@ import platform
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -20,6 +21,11 @@ from .metrics import Families, Spec, render_text
 log = logging.getLogger("promspec.exporter")
 
 DEFAULT_TIMEOUT_S = 8.0  # under Prometheus's default 10s scrape timeout
+# The collectors of a scrape run in turn on one worker (one thread hand-off, not one per collector:
+# about 1 ms per scrape on a small host). When they have not all returned after this long, one is
+# blocked or slow, and those not yet started get a worker each, so a hung collector delays the
+# others by this much at most and each still has the scrape's whole deadline.
+SPREAD_AFTER_S = 0.05
 TEXT = "text"
 OPENMETRICS = "openmetrics"
 
@@ -95,6 +101,8 @@ class Call:
 
     def run(self) -> None:
         """Run the call on the current thread and record its outcome."""
+        # From its own start, not its queueing: a call queued behind others in a batch is not charged their time.
+        self.started = time.monotonic()
         try:
             self._value = self._fn()
         except BaseException as exc:  # handed to whoever asks for the result
@@ -127,6 +135,29 @@ class Call:
         return (self.finished if self.finished is not None else time.monotonic()) - self.started
 
 
+class Batch:
+    """Calls run one after the other on a single worker thread, until spread() hands out the rest."""
+
+    __slots__ = ("_done", "pending")
+
+    def __init__(self, calls: list[Call]):
+        self.pending: deque[Call] = deque(calls)
+        # Held until the batch's worker has run (or given away) every call.
+        self._done = threading.Lock()
+        self._done.acquire()
+
+    def finish(self) -> None:
+        """Every call has run or was handed to other workers."""
+        self._done.release()
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to timeout seconds for the batch to end; True when it has."""
+        if not self._done.acquire(timeout=max(timeout, 0.0)):
+            return False
+        self._done.release()
+        return True
+
+
 class Workers:
     """Daemon threads for calls that may block (a hung filesystem, a stuck driver).
 
@@ -146,20 +177,35 @@ class Workers:
     def start(self, key: str, fn: Callable[[], Any]) -> Call:
         """Start fn for key, or return key's call still running from before (fresh=False)."""
         with self._lock:
-            running = self._running.get(key)
-            if running is not None and not running.done():
-                running.fresh = False
-                return running
-            call = self._running[key] = Call(key, fn)
-            inbox = self._idle.pop() if self._idle else None
-            if inbox is None:
-                self._count += 1
-                number = self._count
-        if inbox is None:
-            inbox = queue.SimpleQueue[Call]()
-            threading.Thread(target=self._loop, args=(inbox,), name=f"{self._name}-{number}", daemon=True).start()
-        inbox.put(call)
+            call = self._register_locked(key, fn)
+            if not call.fresh:
+                return call
+            inbox, number = self._inbox_locked()
+        self._post(inbox, number, call)
         return call
+
+    def start_batch(self, jobs: list[tuple[str, Callable[[], Any]]]) -> tuple[Batch, list[Call]]:
+        """Start the fns in turn on one worker; a key still running from before gives that call (fresh=False).
+
+        Returns the batch (to wait on, or spread) and each job's call, in order.
+        """
+        with self._lock:
+            calls = [self._register_locked(key, fn) for key, fn in jobs]
+            batch = Batch([call for call in calls if call.fresh])
+            if not batch.pending:  # every key still running from before: nothing to hand over
+                batch.finish()
+                return batch, calls
+            inbox, number = self._inbox_locked()
+        self._post(inbox, number, batch)
+        return batch, calls
+
+    def spread(self, batch: Batch) -> None:
+        """Give each call of the batch not started yet a worker of its own."""
+        with self._lock:
+            handed = [(call, *self._inbox_locked()) for call in batch.pending]
+            batch.pending.clear()
+        for call, inbox, number in handed:
+            self._post(inbox, number, call)
 
     def running(self) -> dict:
         """key -> Call for the calls not yet returned."""
@@ -171,13 +217,58 @@ class Workers:
         with self._lock:
             return self._count
 
-    def _loop(self, inbox: queue.SimpleQueue[Call]) -> None:
+    def _register_locked(self, key: str, fn: Callable[[], Any]) -> Call:
+        running = self._running.get(key)
+        if running is not None and not running.done():
+            running.fresh = False
+            return running
+        call = self._running[key] = Call(key, fn)
+        return call
+
+    def _inbox_locked(self) -> tuple[queue.SimpleQueue[Call | Batch] | None, int]:
+        """An idle worker's inbox, or (None, number) for a worker to start."""
+        if self._idle:
+            return self._idle.pop(), 0
+        self._count += 1
+        return None, self._count
+
+    def _post(self, inbox: queue.SimpleQueue[Call | Batch] | None, number: int, job: Call | Batch) -> None:
+        if inbox is None:
+            inbox = queue.SimpleQueue()
+            threading.Thread(target=self._loop, args=(inbox,), name=f"{self._name}-{number}", daemon=True).start()
+        inbox.put(job)
+
+    def _ended_locked(self, call: Call) -> None:
+        if self._running.get(call.key) is call:
+            del self._running[call.key]
+
+    def _run_batch(self, batch: Batch) -> None:
+        lock, pending = self._lock, batch.pending
+        try:
+            with lock:
+                call = pending.popleft() if pending else None
+            while call is not None:
+                call.run()
+                with lock:
+                    self._ended_locked(call)
+                    call = pending.popleft() if pending else None
+        finally:
+            batch.finish()
+
+    def _loop(self, inbox: queue.SimpleQueue[Call | Batch]) -> None:
         while True:
-            call: Call = inbox.get()
-            call.run()
+            job = inbox.get()
+            if isinstance(job, Batch):
+                self._run_batch(job)
+                with self._lock:
+                    if len(self._idle) >= self._idle_max:
+                        self._count -= 1
+                        return
+                    self._idle.append(inbox)
+                continue
+            job.run()
             with self._lock:
-                if self._running.get(call.key) is call:
-                    del self._running[call.key]
+                self._ended_locked(job)
                 if len(self._idle) >= self._idle_max:
                     self._count -= 1
                     return
@@ -236,8 +327,9 @@ class Registry:
     def __init__(self, collectors: Iterable[Collector], timeout: float = DEFAULT_TIMEOUT_S):
         self.collectors = list(collectors)
         self.timeout = timeout
-        # One thread per collector at most; a collector that hangs keeps its own, never the scrape.
+        # A collector that hangs keeps its own thread, never the scrape's; one thread per collector at most.
         self._workers = Workers("collector", idle_max=len(self.collectors))
+        self._spread_after = min(SPREAD_AFTER_S, timeout / 4)
         self.health = {c.name: CollectorHealth() for c in self.collectors}
         self._lock = threading.Lock()
         self._flight: _Flight | None = None
@@ -282,14 +374,17 @@ class Registry:
     def _collect_all(self) -> list:
         metrics: list = []
         own = Families(SELF_SPECS)
-        # Every collector runs on its own worker, all at once, under one deadline for the scrape.
-        calls = [
-            (collector, self._workers.start(collector.name, _collector_call(collector)))
-            for collector in self.collectors
-        ]
+        # The collectors run in turn on one worker; if they are not done soon, each one not started
+        # yet gets its own worker. Each has the deadline from its own start (the scrape's at the
+        # latest): a scrape takes at most the timeout plus the spread delay.
         deadline = time.monotonic() + self.timeout
-        for collector, call in calls:
-            finished = call.fresh and call.wait(deadline - time.monotonic())
+        batch, calls = self._workers.start_batch(
+            [(collector.name, _collector_call(collector)) for collector in self.collectors]
+        )
+        if not batch.wait(self._spread_after):
+            self._workers.spread(batch)
+        for collector, call in zip(self.collectors, calls, strict=True):
+            finished = call.fresh and call.wait(max(deadline, call.started + self.timeout) - time.monotonic())
             health = self.health[collector.name]
             produced = None
             if finished:

@@ -33,7 +33,11 @@ SPECS = {
 }
 
 
-PROBERS = 4  # threads that statfs the mounts of one scrape between them
+PROBERS = 4  # threads that statfs the mounts of one scrape between them, at most
+# A scrape's mounts go to one prober (one thread hand-off per scrape: statfs itself takes
+# microseconds); when its current mount has not answered after this long, another prober takes
+# the mounts still to do, up to PROBERS, so a slow or hung mount delays the others by this much.
+SPREAD_AFTER_S = 0.01
 
 
 @dataclass(kw_only=True)
@@ -49,11 +53,12 @@ class FilesystemCollector:
     """Size, free and available bytes and inodes per mount point.
 
     statfs() runs under --collector.filesystem.mount-timeout for every mount, whatever its type: a
-    FUSE or local mount can hang as well as NFS. A few prober threads take the mounts in turn (a
-    thread handoff per mount would cost more than the statfs calls); one whose call overruns is
-    left with its mount, which is then skipped (device_error 1) until that call returns, and a new
-    prober takes over the rest. So a hung mount holds one thread in all, never one per scrape
-    (node_exporter's stuck-mount handling), and each mount gets the whole timeout from its own start.
+    FUSE or local mount can hang as well as NFS. A prober thread takes the mounts in turn (a
+    thread handoff per mount would cost more than the statfs calls), joined by up to PROBERS - 1
+    more while a mount is slow to answer; one whose call overruns is left with its mount, which is
+    then skipped (device_error 1) until that call returns, and a new prober takes over the rest. So
+    a hung mount holds one thread in all, never one per scrape (node_exporter's stuck-mount
+    handling), and each mount gets the whole timeout from its own start.
     """
 
     name = "filesystem"
@@ -63,6 +68,7 @@ class FilesystemCollector:
         self._mount_points_exclude = re.compile(options.mount_points_exclude)
         self._fs_types_exclude = re.compile(options.fs_types_exclude)
         self._timeout = options.mount_timeout
+        self._spread_after = min(SPREAD_AFTER_S, self._timeout / 4)
         self._root = options.root
         self._statfs = statfs
         self._workers = Workers("statfs", idle_max=PROBERS)
@@ -103,7 +109,7 @@ class FilesystemCollector:
         results: dict = {}
         with self._changed:
             todo = deque(m for m in mounts if m.mountpoint not in self._stuck)
-            probers = [self._start_prober(todo, results) for _ in range(min(PROBERS, len(todo)))]
+            probers = [self._start_prober(todo, results)] if todo else []
             while True:
                 busy = [p for p in probers if p.mount is not None and not p.abandoned]
                 if not todo and not busy:
@@ -114,8 +120,15 @@ class FilesystemCollector:
                         self._abandon(prober)
                         if todo:
                             probers.append(self._start_prober(todo, results))
-                waits = [p.started + self._timeout - now for p in probers if p.mount is not None and not p.abandoned]
-                self._changed.wait(max(min(waits, default=0.05), 0.001))
+                busy = [p for p in probers if p.mount is not None and not p.abandoned]
+                # A mount slow to answer: another prober takes the rest meanwhile.
+                if todo and busy and len(busy) < PROBERS and all(now - p.started >= self._spread_after for p in busy):
+                    probers.append(self._start_prober(todo, results))
+                    continue
+                wake = [p.started + self._timeout for p in busy]
+                if todo and len(busy) < PROBERS:
+                    wake += [p.started + self._spread_after for p in busy]
+                self._changed.wait(max(min(wake, default=now + 0.05) - now, 0.001))
         return results
 
     def _abandon(self, prober: _Prober) -> None:
@@ -158,7 +171,6 @@ class FilesystemCollector:
                     return
                 results[mount.mountpoint] = stat
                 prober.mount = None
-                self._changed.notify_all()
 
     def _mounts(self) -> list:
         for path in self._mount_files:
