@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
-from ..metrics import Families, Spec
+from ..metrics import Families, KeptLabels, Spec
 from ..options import Options
 from ..procfs import Mount, parse_mounts, read_parsed
 from ..registry import CollectorFailed, Workers
@@ -72,6 +72,7 @@ class FilesystemCollector:
         self._root = options.root
         self._statfs = statfs
         self._workers = Workers("statfs", idle_max=PROBERS)
+        self._labels = KeptLabels(_LABELS)
         self._probers_started = 0
         # Guards _stuck (shared with abandoned probers that return late) and each scrape's progress.
         self._changed = threading.Condition()
@@ -83,7 +84,7 @@ class FilesystemCollector:
         mounts = self._mounts()
         stats = self._probe(mounts)
         for mount in mounts:
-            labels = {"device": mount.device, "fstype": mount.fstype, "mountpoint": mount.mountpoint}
+            labels = self._labels.get((mount.device, mount.fstype, mount.mountpoint))
             stat = stats.get(mount.mountpoint)
             if stat is None:
                 families.add("node_filesystem_device_error", labels, 1)
