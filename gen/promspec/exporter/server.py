@@ -252,16 +252,19 @@ class _RequestReader:
     def read_head(self) -> bytes | None:
         """The next request line and headers (without the blank line), or None when the client is done.
 
-        Raises TimeoutError when the deadline passes first, _HeadError when the head is too large.
+        Raises TimeoutError when the deadline passes first, HeadError when the head is too large.
         """
         buffer = self._buffer.lstrip(b"\r\n")  # blank lines before a request line are allowed (RFC 9112 2.2)
         while True:
-            end = _head_end(buffer)
-            if end is not None:
+            end = head_end(buffer)
+            if end is not None and end[0] <= _MAX_HEAD:
                 head, self._buffer = buffer[: end[0]], buffer[end[1] :]
                 return head
-            if len(buffer) > _MAX_HEAD:
-                raise _HeadError(414 if b"\n" not in buffer else 431, "request head too large")
+            if end is not None or len(buffer) > _MAX_HEAD:
+                line_end = buffer.find(b"\n")
+                if line_end < 0 or line_end > _MAX_HEAD:
+                    raise HeadError(414, f"request line longer than {_MAX_HEAD} bytes")
+                raise HeadError(431, f"request headers longer than {_MAX_HEAD} bytes")
             if self._deadline is None:
                 self._connection.settimeout(self._limits.idle_timeout)
             else:
@@ -277,7 +280,7 @@ class _RequestReader:
             buffer = (buffer + chunk).lstrip(b"\r\n") if not buffer else buffer + chunk
 
 
-def _head_end(buffer: bytes) -> tuple[int, int] | None:
+def head_end(buffer: bytes) -> tuple[int, int] | None:
     """(end of the head, start of what follows) at the first empty line, CRLF or bare LF, or None."""
     crlf = buffer.find(b"\r\n\r\n")
     lf = buffer.find(b"\n\n")
@@ -289,7 +292,7 @@ def _head_end(buffer: bytes) -> tuple[int, int] | None:
     return (mixed, mixed + 3) if mixed >= 0 else None
 
 
-class _HeadError(Exception):
+class HeadError(Exception):
     """A request head that cannot be served: the status to answer and why."""
 
     def __init__(self, status: int, reason: str):
@@ -316,25 +319,25 @@ class _Request:
 
 
 def parse_head(head: bytes) -> _Request:
-    """The request line and headers of one request; _HeadError for anything HTTP/1.x does not allow."""
+    """The request line and headers of one request; HeadError for anything HTTP/1.x does not allow."""
     lines = head.decode("latin-1").split("\n")
     parts = lines[0].rstrip("\r").split(" ")
     if len(parts) != 3 or not parts[0] or not parts[1]:
-        raise _HeadError(400, f"bad request line {lines[0][:80]!r}")
+        raise HeadError(400, f"bad request line {lines[0][:80]!r}")
     method, target, version = parts
     if version not in ("HTTP/1.1", "HTTP/1.0"):
         if version.startswith("HTTP/") and version[5:6].isdigit() and version[5:6] != "1":
-            raise _HeadError(505, f"HTTP version {version[:20]!r} not supported")
-        raise _HeadError(400, f"bad request version {version[:20]!r}")
+            raise HeadError(505, f"HTTP version {version[:20]!r} not supported")
+        raise HeadError(400, f"bad request version {version[:20]!r}")
     if len(lines) > _MAX_HEADERS + 1:
-        raise _HeadError(431, f"more than {_MAX_HEADERS} headers")
+        raise HeadError(431, f"more than {_MAX_HEADERS} headers")
     headers: dict[str, str] = {}
     body_announced = False
     for line in lines[1:]:
         name, colon, value = line.partition(":")
         # No whitespace before the colon, and no obsolete line folding (RFC 9112 5.1, 5.2).
         if not colon or not name or name != name.strip() or " " in name or "\t" in name:
-            raise _HeadError(400, f"bad header line {line[:80]!r}")
+            raise HeadError(400, f"bad header line {line[:80]!r}")
         name = name.lower()
         value = value.strip(" \t\r")
         if name == "transfer-encoding" or (name == "content-length" and value != "0"):
@@ -389,7 +392,7 @@ class _Handler(socketserver.BaseRequestHandler):
         while True:
             try:
                 head = self._reader.read_head()
-            except _HeadError as exc:
+            except HeadError as exc:
                 self._send(exc.status, f"{exc}\n".encode(), "text/plain; charset=utf-8", True, _CLOSE)
                 return
             except (TimeoutError, OSError) as exc:
@@ -400,7 +403,7 @@ class _Handler(socketserver.BaseRequestHandler):
             self._reader.request_read()
             try:
                 request = parse_head(head)
-            except _HeadError as exc:
+            except HeadError as exc:
                 self._send(exc.status, f"{exc}\n".encode(), "text/plain; charset=utf-8", True, _CLOSE)
                 return
             if not self._answer(request):

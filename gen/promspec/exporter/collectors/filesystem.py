@@ -47,6 +47,7 @@ class _Prober:
     mount: Mount | None = None
     started: float = 0.0
     abandoned: bool = False  # its call overran: the mount is stuck and this thread stays with it
+    finished: bool = False  # no mounts left for it: its thread is gone back to the idle workers
 
 
 class FilesystemCollector:
@@ -108,27 +109,33 @@ class FilesystemCollector:
     def _probe(self, mounts: list) -> dict:
         """mountpoint -> statvfs result, or None for a mount that failed, overran or is still stuck."""
         results: dict = {}
+        timeout, spread_after = self._timeout, self._spread_after
         with self._changed:
             todo = deque(m for m in mounts if m.mountpoint not in self._stuck)
-            probers = [self._start_prober(todo, results)] if todo else []
+            probers: list = []
             while True:
-                busy = [p for p in probers if p.mount is not None and not p.abandoned]
-                if not todo and not busy:
-                    break
                 now = time.monotonic()
-                for prober in busy:
-                    if now - prober.started >= self._timeout:
+                for prober in probers:
+                    if prober.mount is not None and not prober.abandoned and now - prober.started >= timeout:
                         self._abandon(prober)
-                        if todo:
-                            probers.append(self._start_prober(todo, results))
-                busy = [p for p in probers if p.mount is not None and not p.abandoned]
-                # A mount slow to answer: another prober takes the rest meanwhile.
-                if todo and busy and len(busy) < PROBERS and all(now - p.started >= self._spread_after for p in busy):
+                active = [p for p in probers if not p.abandoned and not p.finished]
+                probing = [p for p in active if p.mount is not None]
+                if not todo and not probing:
+                    break
+                # None left to take the rest, or every one busy with a mount slow to answer: one more.
+                if todo and (
+                    not active
+                    or (
+                        len(active) < PROBERS
+                        and len(probing) == len(active)
+                        and all(now - p.started >= spread_after for p in probing)
+                    )
+                ):
                     probers.append(self._start_prober(todo, results))
                     continue
-                wake = [p.started + self._timeout for p in busy]
-                if todo and len(busy) < PROBERS:
-                    wake += [p.started + self._spread_after for p in busy]
+                wake = [p.started + timeout for p in probing]
+                if todo and len(active) < PROBERS:
+                    wake += [p.started + spread_after for p in probing]
                 self._changed.wait(max(min(wake, default=now + 0.05) - now, 0.001))
         return results
 
@@ -155,6 +162,7 @@ class FilesystemCollector:
             with self._changed:
                 if not todo:
                     prober.mount = None
+                    prober.finished = True
                     self._changed.notify_all()
                     return
                 mount = prober.mount = todo.popleft()
