@@ -239,3 +239,23 @@ def test_a_slow_mount_gets_other_probers_for_the_rest(tmp_path):
     others = [when - start for path, when in answered if path != slow]
     assert len(others) == 3 and max(others) < 0.15, others
     assert collector.threads() == 2
+
+
+def test_a_changed_mount_table_is_read_again(tmp_path):
+    (tmp_path / "b").mkdir()
+    options = _mounts(tmp_path, f"/dev/vda {tmp_path} ext4 rw 0 0\n")
+    collector = FilesystemCollector(options)
+    from promspec.exporter.metrics import render_text
+
+    def mountpoints() -> set:
+        body = render_text(collector.collect()).decode()
+        return {labels["mountpoint"] for labels, _ in samples(body, "node_filesystem_device_error")}
+
+    assert mountpoints() == {str(tmp_path)} and mountpoints() == {str(tmp_path)}
+    (tmp_path / "proc" / "mounts").write_text(
+        f"/dev/vda {tmp_path} ext4 rw 0 0\n/dev/vdb {tmp_path / 'b'} xfs ro 0 0\n"
+    )
+    assert mountpoints() == {str(tmp_path), str(tmp_path / "b")}
+    (tmp_path / "proc" / "mounts").write_text(f"/dev/vda {tmp_path} ext4 rw 0 0\n/dev/vdb {tmp_path / 'b'} xfs")
+    with pytest.raises(Exception, match="truncated"):  # a cut table fails, even after a good one
+        collector.collect()

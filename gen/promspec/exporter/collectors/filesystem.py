@@ -14,7 +14,7 @@ from functools import partial
 
 from ..metrics import Families, KeptLabels, Spec
 from ..options import Options
-from ..procfs import Mount, parse_mounts, read_parsed
+from ..procfs import Mount, parse_file, parse_mounts
 from ..registry import CollectorFailed, Workers
 
 log = logging.getLogger("promspec.exporter")
@@ -74,6 +74,8 @@ class FilesystemCollector:
         self._statfs = statfs
         self._workers = Workers("statfs", idle_max=PROBERS)
         self._labels = KeptLabels(_LABELS)
+        self._last_table: bytes | None = None  # the mount table last read, and the mounts kept from it
+        self._last_mounts: list = []
         self._probers_started = 0
         # Guards _stuck (shared with abandoned probers that return late) and each scrape's progress.
         self._changed = threading.Condition()
@@ -184,12 +186,17 @@ class FilesystemCollector:
     def _mounts(self) -> list:
         for path in self._mount_files:
             try:
-                mounts = read_parsed(path, parse_mounts)
+                with open(path, "rb") as handle:
+                    table = handle.read()
                 break
             except OSError:
                 continue
         else:
             raise CollectorFailed(f"cannot read the mount table ({' or '.join(self._mount_files)})")
+        # The table rarely changes between scrapes: the same bytes give the same mounts, parsed once.
+        if table == self._last_table:
+            return self._last_mounts
+        mounts = parse_file(path, table, parse_mounts)
         # A later mount on the same point hides the earlier one: keep the last, as the kernel does.
         kept: dict = {}
         for mount in mounts:
@@ -197,4 +204,5 @@ class FilesystemCollector:
                 continue
             kept.pop(mount.mountpoint, None)
             kept[mount.mountpoint] = mount
-        return list(kept.values())
+        self._last_table, self._last_mounts = table, list(kept.values())
+        return self._last_mounts
