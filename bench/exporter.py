@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import math
 import os
 import re
 import shutil
@@ -508,8 +509,8 @@ def breakdown(procfs: str, calls: int) -> list:
         parts.append(("all collectors in line", inline))
         parts.append(
             (
-                "hand-off, self-metrics (gather() less the above)",
-                tuple(g - i for g, i in zip(gathered, inline, strict=True)),
+                "hand-off, self-metrics (gather() less the above, medians)",
+                (gathered[0] - inline[0], math.nan, math.nan),
             )
         )
         families = registry.gather().metrics
@@ -564,7 +565,10 @@ def run_breakdown(args: argparse.Namespace) -> int:
     print("| part | " + " | ".join(shape for shape, _ in tables) + " |")
     print("|---|" + "---:|" * len(tables))
     for row, (part, _) in enumerate(tables[0][1]):
-        cells = [f"{t[row][1][0]:.3f} ({t[row][1][1]:.3f}-{t[row][1][2]:.3f})" for _, t in tables]
+        cells = [
+            f"{t[row][1][0]:.3f}" + ("" if math.isnan(t[row][1][1]) else f" ({t[row][1][1]:.3f}-{t[row][1][2]:.3f})")
+            for _, t in tables
+        ]
         print(f"| {part} | " + " | ".join(cells) + " |")
     print(f"| HTTP server per request (/healthz, subprocess) | {http[0]:.3f} ({http[1]:.3f}-{http[2]:.3f}) |")
     return 0
