@@ -13,12 +13,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from prometheus_client.openmetrics.exposition import generate_latest as render_openmetrics
+from prometheus_client.metrics_core import Metric
+from prometheus_client.openmetrics.exposition import generate_latest
 
 from . import __version__
 from .metrics import Families, Spec, render_text
 
 log = logging.getLogger("promspec.exporter")
+# prometheus_client's OpenMetrics encoder is untyped: typed here once.
+render_openmetrics: Callable[[Any], bytes] = generate_latest
 
 DEFAULT_TIMEOUT_S = 8.0  # under Prometheus's default 10s scrape timeout
 # The collectors of a scrape run in turn on one worker (one thread hand-off, not one per collector:
@@ -47,7 +50,7 @@ class Collector(Protocol):
 
     name: str
 
-    def collect(self) -> list: ...
+    def collect(self) -> list[Metric]: ...
 
     def close(self) -> None: ...
 
@@ -75,7 +78,7 @@ class CollectorHealth:
     last_error: str | None = None
     last_error_time: float | None = None
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         """This record as plain JSON values."""
         return {
             "success": self.success,
@@ -170,8 +173,8 @@ class Workers:
     def __init__(self, name: str, idle_max: int = 64):
         self._name, self._idle_max = name, idle_max
         self._lock = threading.Lock()
-        self._idle: list = []
-        self._running: dict = {}
+        self._idle: list[queue.SimpleQueue[Call | Batch]] = []
+        self._running: dict[str, Call] = {}
         self._count = 0
 
     def start(self, key: str, fn: Callable[[], Any]) -> Call:
@@ -207,7 +210,7 @@ class Workers:
         for call, inbox, number in handed:
             self._post(inbox, number, call)
 
-    def running(self) -> dict:
+    def running(self) -> dict[str, Call]:
         """key -> Call for the calls not yet returned."""
         with self._lock:
             return dict(self._running)
@@ -278,12 +281,12 @@ class Workers:
 class Snapshot:
     """The families of one collection run, rendered at most once per format and encoding."""
 
-    def __init__(self, metrics: list):
+    def __init__(self, metrics: list[Metric]):
         self.metrics = metrics
-        self._bodies: dict = {}
+        self._bodies: dict[tuple[str, bool], bytes] = {}
         self._lock = threading.Lock()
 
-    def collect(self) -> list:
+    def collect(self) -> list[Metric]:
         """The families, so prometheus_client's encoders can read a snapshot like a registry."""
         return self.metrics
 
@@ -309,14 +312,14 @@ class Snapshot:
         return body
 
 
-def _collector_call(collector: Collector) -> Callable[[], list]:
+def _collector_call(collector: Collector) -> Callable[[], list[Metric]]:
     return lambda: list(collector.collect())
 
 
 class _Flight:
     __slots__ = ("done", "snapshot")
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.done = threading.Event()
         self.snapshot: Snapshot | None = None
 
@@ -363,7 +366,7 @@ class Registry:
             except Exception as exc:  # closing must not stop the others from closing
                 log.warning("closing collector %s: %s", collector.name, exc)
 
-    def stuck(self) -> dict:
+    def stuck(self) -> dict[str, float]:
         """collector name -> seconds its call has run, for calls past the deadline (for /healthz)."""
         return {
             key: call.running_for()
@@ -371,8 +374,8 @@ class Registry:
             if call.running_for() > self.timeout
         }
 
-    def _collect_all(self) -> list:
-        metrics: list = []
+    def _collect_all(self) -> list[Metric]:
+        metrics: list[Metric] = []
         own = Families(SELF_SPECS)
         # The collectors run in turn on one worker; if they are not done soon, each one not started
         # yet gets its own worker. Each has the deadline from its own start (the scrape's at the
@@ -409,10 +412,10 @@ class Registry:
             f"timed out: still running after the {self.timeout:g}s deadline; not started again until it returns",
         )
 
-    def _outcome(self, name: str, call: Call) -> list | None:
+    def _outcome(self, name: str, call: Call) -> list[Metric] | None:
         health = self.health[name]
         try:
-            produced = call.result()
+            produced: list[Metric] = call.result()
         except CollectorFailed as exc:
             self._failed(name, health, str(exc))
             return None

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from email.utils import formatdate
 from http import HTTPStatus
 from http.server import ThreadingHTTPServer
+from typing import Any
 
 from . import __version__
 from .registry import OPENMETRICS, TEXT, Registry
@@ -63,7 +64,7 @@ class ListenAddressError(ValueError):
     """A --web.listen-address that is not host:port."""
 
 
-def parse_listen_address(value: str) -> tuple:
+def parse_listen_address(value: str) -> tuple[str, int]:
     """Split 'host:port', '[v6]:port' or ':port' (all interfaces) into (host, port)."""
     host, sep, port = value.rpartition(":")
     if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
@@ -75,9 +76,9 @@ def parse_listen_address(value: str) -> tuple:
     return host, int(port)
 
 
-def _qualities(header: str) -> dict:
+def _qualities(header: str) -> dict[str, float]:
     """{token (lower case): highest q} of an Accept or Accept-Encoding header; a malformed q counts as 0."""
-    out: dict = {}
+    out: dict[str, float] = {}
     for part in header.split(","):
         token, *params = (piece.strip() for piece in part.split(";"))
         if not token:
@@ -110,21 +111,23 @@ def accepts_gzip(accept_encoding: str | None) -> bool:
     if not accept_encoding:
         return False
     qualities = _qualities(accept_encoding)
-    return qualities.get("gzip", qualities.get("*", 0.0)) > 0
+    return bool(qualities.get("gzip", qualities.get("*", 0.0)) > 0)
 
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
 
-    def __init__(self, address, handler, exporter: ExporterServer):
+    def __init__(
+        self, address: tuple[str, int], handler: type[socketserver.BaseRequestHandler], exporter: ExporterServer
+    ):
         self.address_family = socket.AF_INET6 if ":" in address[0] or address[0] == "" else socket.AF_INET
         self.exporter = exporter
         limits = exporter.limits
         self.request_queue_size = limits.backlog
         self.connections = threading.BoundedSemaphore(limits.max_connections) if limits.max_connections else None
         self.requests = threading.BoundedSemaphore(limits.max_requests) if limits.max_requests else None
-        self.readers: set = set()
+        self.readers: set[_RequestReader | _Handshake] = set()
         self.readers_lock = threading.Lock()
         super().__init__(address, handler)
 
@@ -133,17 +136,19 @@ class _Server(ThreadingHTTPServer):
         now = time.monotonic()
         with self.readers_lock:
             waiting = [
-                r for r in self.readers if r.waiting_since is not None and now - r.waiting_since > _EVICT_AFTER_S
+                (r.waiting_since, r)
+                for r in self.readers
+                if r.waiting_since is not None and now - r.waiting_since > _EVICT_AFTER_S
             ]
         if not waiting or self.connections is None:
             return False
-        oldest = min(waiting, key=lambda r: r.waiting_since)
+        _, oldest = min(waiting, key=lambda pair: pair[0])
         with self.readers_lock:
             if oldest in self.readers:  # not finished meanwhile
                 oldest.evict()
         return self.connections.acquire(timeout=_EVICT_WAIT_S)
 
-    def process_request(self, request, client_address):
+    def process_request(self, request: socket.socket, client_address: Any) -> None:  # type: ignore[override]
         # One thread per connection, so the connection cap is also the thread cap. The accept loop never
         # waits long: a full server makes room by closing a dawdling client, or refuses at once.
         if self.connections is not None and not self.connections.acquire(blocking=False) and not self._make_room():
@@ -162,20 +167,20 @@ class _Server(ThreadingHTTPServer):
                 self.connections.release()
             raise
 
-    def process_request_thread(self, request, client_address):
+    def process_request_thread(self, request: socket.socket, client_address: Any) -> None:  # type: ignore[override]
         try:
             super().process_request_thread(request, client_address)
         finally:
             if self.connections is not None:
                 self.connections.release()
 
-    def server_bind(self):
+    def server_bind(self) -> None:
         if self.address_family == socket.AF_INET6:
             # ':port' means every interface, IPv4 included, as node_exporter does.
             self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
         super().server_bind()
 
-    def finish_request(self, request, client_address):
+    def finish_request(self, request: socket.socket, client_address: Any) -> None:  # type: ignore[override]
         tls = self.exporter.web_config.tls
         if tls is not None:
             # The handshake runs here, in the connection's own thread, so a slow client blocks nobody.
@@ -194,7 +199,7 @@ class _Server(ThreadingHTTPServer):
                     self.readers.discard(handshake)
         super().finish_request(request, client_address)
 
-    def handle_error(self, request, client_address):
+    def handle_error(self, request: Any, client_address: Any) -> None:
         log.debug("connection from %s ended with an error", client_address, exc_info=True)
 
 
@@ -349,7 +354,7 @@ def parse_head(head: bytes) -> _Request:
     return _Request(method=method, path=path, version=version, headers=headers, body_announced=body_announced)
 
 
-_date_cache: list = [0, ""]
+_date_cache: list[int | str] = [0, ""]
 
 
 def _http_date() -> str:
@@ -357,7 +362,7 @@ def _http_date() -> str:
     now = int(time.time())
     if _date_cache[0] != now:
         _date_cache[:] = [now, formatdate(now, usegmt=True)]
-    return _date_cache[1]
+    return str(_date_cache[1])
 
 
 class _Handler(socketserver.BaseRequestHandler):
@@ -442,7 +447,7 @@ class _Handler(socketserver.BaseRequestHandler):
             log.debug("%s %s %s %s %d", self.client_address[0], request.method, request.path, request.version, status)
         return keep_alive
 
-    def _route(self, request: _Request, send_body: bool, close: dict | None) -> int:
+    def _route(self, request: _Request, send_body: bool, close: dict[str, str] | None) -> int:
         exporter: ExporterServer = self.server.exporter
         if not exporter.web_config.authorized(request.headers.get("authorization")):
             extra = {"WWW-Authenticate": 'Basic realm="promspec-exporter"', **(close or {})}
@@ -471,7 +476,9 @@ class _Handler(socketserver.BaseRequestHandler):
             return self._send(200, page.encode(), "text/html; charset=utf-8", send_body, close)
         return self._send(404, b"Not Found\n", "text/plain; charset=utf-8", send_body, close)
 
-    def _metrics(self, exporter: ExporterServer, request: _Request, send_body: bool, close: dict | None) -> int:
+    def _metrics(
+        self, exporter: ExporterServer, request: _Request, send_body: bool, close: dict[str, str] | None
+    ) -> int:
         fmt = choose_format(request.headers.get("accept"))
         compressed = accepts_gzip(request.headers.get("accept-encoding"))
         try:
@@ -484,7 +491,9 @@ class _Handler(socketserver.BaseRequestHandler):
             extra = {**extra, **close}
         return self._send(200, body, _CONTENT_TYPES[fmt], send_body, extra)
 
-    def _send(self, code: int, body: bytes, content_type: str, send_body: bool, extra: dict | None = None) -> int:
+    def _send(
+        self, code: int, body: bytes, content_type: str, send_body: bool, extra: dict[str, str] | None = None
+    ) -> int:
         lines = [
             f"HTTP/1.1 {code} {_REASONS.get(code, 'Unknown')}\r\nServer: {_SERVER}\r\nDate: {_http_date()}\r\n"
             f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
@@ -511,7 +520,7 @@ class ExporterServer:
     def __init__(
         self,
         registry: Registry,
-        listen: tuple,
+        listen: tuple[str, int],
         web_config: WebConfig | None = None,
         telemetry_path: str = "/metrics",
         limits: ServerLimits | None = None,
@@ -528,7 +537,7 @@ class ExporterServer:
         """The bound port (useful when asked for port 0)."""
         return self._httpd.server_address[1]
 
-    def health(self) -> dict:
+    def health(self) -> dict[str, Any]:
         """Per-collector outcome of the last scrape, for /health."""
         return {"collectors": {name: h.as_json() for name, h in self.registry.health.items()}, "version": __version__}
 
