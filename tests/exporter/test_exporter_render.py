@@ -223,3 +223,12 @@ def test_new_family_still_refuses_a_bad_type() -> None:
     for _ in range(2):
         with pytest.raises(ValueError, match="Invalid metric type"):
             new_family("x", "nonsense", "h")
+
+
+def test_openmetrics_encodes_kept_label_sets() -> None:
+    from promspec.exporter.registry import OPENMETRICS, Snapshot
+
+    families = Families({"x_total": Spec("counter", "h", ("cpu",))})
+    families.add_all("x_total", [(SeriesLabels({"cpu": "0"}), 1.5), (SeriesLabels({"cpu": "1"}), 2.0)])
+    body = Snapshot(families.metrics()).body(OPENMETRICS, False)
+    assert body == b'# HELP x h\n# TYPE x counter\nx_total{cpu="0"} 1.5\nx_total{cpu="1"} 2.0\n# EOF\n'
