@@ -85,7 +85,7 @@ def test_the_head_ends_at_the_first_empty_line(buffer, end):
     assert head_end(buffer) == end
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")  # one server for the module: each shutdown waits out a 0.5 s poll
 def server():
     registry = Registry([], timeout=1.0)
     started = ExporterServer(registry, ("127.0.0.1", 0), limits=ServerLimits(read_header_timeout=5)).start()
