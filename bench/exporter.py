@@ -1,6 +1,7 @@
 """Benchmark promspec-exporter against Debian's prometheus-node-exporter on this machine.
 
 Usage: .venv/bin/python bench/exporter.py [--scrapes 1000] [--rounds 5] [--cpus 128]
+       .venv/bin/python bench/exporter.py --breakdown [--scrapes 300] [--cpus 128]
        .venv/bin/python bench/exporter.py --load [--load-seconds 10]
 
 Two host shapes: this machine, and a synthetic procfs tree shaped like a GPU server (--cpus 128 CPUs,
@@ -19,6 +20,11 @@ exporters so machine noise hits all alike); peak RSS is the process's VmHWM. The
 collector alone, in-process, against the fake NVML (tests/exporter/fake_nvml.py): CPU and wall
 time per collection and rendering. Prints a Markdown table for docs/BENCHMARKS.md.
 
+--breakdown instead prints where a scrape's CPU goes, on this host and on the fixture: each host
+collector called in line, the hand-off to the registry's worker (gather() less the collectors),
+rendering, gzip at levels 1 (promspec-exporter's) and 6 (Go's default, node_exporter's), all
+in-process, and the HTTP server's own cost per request (an exporter subprocess answering /healthz).
+
 --load instead runs the exporter (with the fake GPUs) under concurrent loopback clients, each
 phase bounded in time: 50 and 200 scrapers that open a fresh connection per scrape, then (for at
 least 15 s, past the read-header timeout) 50 such scrapers alongside 300 slow clients that drip a
@@ -31,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import math
 import os
 import re
 import shutil
@@ -472,6 +479,101 @@ def scrape_shape(workdir: Path, shape: str, procfs: str, full: bool, encoding: s
                 )
 
 
+def _cpu_ms(fn, calls: int, repeats: int = 5) -> tuple:
+    """CPU ms per call of fn: (median, min, max) of `repeats` runs of `calls` calls, after a warm-up."""
+    for _ in range(20):
+        fn()
+    runs = []
+    for _ in range(repeats):
+        start = time.process_time()
+        for _ in range(calls):
+            fn()
+        runs.append((time.process_time() - start) * 1000 / calls)
+    return statistics.median(runs), min(runs), max(runs)
+
+
+def breakdown(procfs: str, calls: int) -> list:
+    """(part, (median, min, max) CPU ms per scrape) for the host collectors reading procfs, in-process."""
+    import gzip
+
+    from promspec.exporter.collectors import DEFAULT, build
+    from promspec.exporter.registry import Registry
+
+    names = [name for name in DEFAULT if name != "gpu"]
+    collectors = build(names, Options(procfs=procfs))
+    registry = Registry(collectors)
+    try:
+        parts = [(f"collector {c.name}", _cpu_ms(c.collect, calls)) for c in collectors]
+        inline = _cpu_ms(lambda: [family for c in collectors for family in c.collect()], calls)
+        gathered = _cpu_ms(registry.gather, calls)
+        parts.append(("all collectors in line", inline))
+        parts.append(
+            (
+                "hand-off, self-metrics (gather() less the above, medians)",
+                (gathered[0] - inline[0], math.nan, math.nan),
+            )
+        )
+        families = registry.gather().metrics
+        parts.append(("render text", _cpu_ms(lambda: render_text(families), calls)))
+        body = render_text(families)
+        for level in (1, 6):
+            parts.append(
+                (
+                    f"gzip level {level} ({len(body):,} bytes)",
+                    _cpu_ms(lambda level=level: gzip.compress(body, level), calls),
+                )
+            )
+    finally:
+        registry.close()
+    return parts
+
+
+def http_cost(workdir: Path, calls: int) -> tuple:
+    """CPU ms per /healthz request of an exporter subprocess (the HTTP server's own cost), 5 rounds."""
+    ours = re.escape("listening on http://127.0.0.1:") + r"(\d+)"
+    command = [
+        sys.executable,
+        "-m",
+        "promspec.exporter",
+        "--collectors.enable=loadavg",
+        "--web.listen-address=127.0.0.1:0",
+    ]
+    target = Target("healthz", command, ours, None, workdir)
+    try:
+        wait_ready(target)
+        runs = []
+        for _ in range(5):
+            before = cpu_seconds(target.process.pid)
+            for _ in range(calls):
+                target.connection.request("GET", "/healthz")
+                target.connection.getresponse().read()
+            runs.append((cpu_seconds(target.process.pid) - before) * 1000 / calls)
+    finally:
+        target.stop()
+    return statistics.median(runs), min(runs), max(runs)
+
+
+def run_breakdown(args: argparse.Namespace) -> int:
+    print_machine(tools=[])
+    with tempfile.TemporaryDirectory() as workdir:
+        shapes = [("this host", "/proc")]
+        if args.cpus:
+            shapes.append((f"{args.cpus}-CPU fixture", many_cpu_procfs(Path(workdir) / "procfs", args.cpus)))
+        tables = [(shape, breakdown(procfs, args.scrapes)) for shape, procfs in shapes]
+        http = http_cost(Path(workdir), args.scrapes)
+    print(f"\nCPU ms per scrape, in-process, median (min-max) of 5 x {args.scrapes} calls:\n")
+    print("| part | " + " | ".join(shape for shape, _ in tables) + " |")
+    print("|---|" + "---:|" * len(tables))
+    for row, (part, _) in enumerate(tables[0][1]):
+        cells = [
+            f"{t[row][1][0]:.3f}" + ("" if math.isnan(t[row][1][1]) else f" ({t[row][1][1]:.3f}-{t[row][1][2]:.3f})")
+            for _, t in tables
+        ]
+        print(f"| {part} | " + " | ".join(cells) + " |")
+    print(f"| HTTP server per request (/healthz, subprocess) | {http[0]:.3f} ({http[1]:.3f}-{http[2]:.3f}) |")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scrapes", type=int, default=1000, help="scrapes per round (1000)")
@@ -479,8 +581,11 @@ def main(argv=None) -> int:
     parser.add_argument("--cpus", type=int, default=128, help="CPUs of the procfs fixture (128; 0: host only)")
     parser.add_argument("--fixture-only", action="store_true", help="only the procfs fixture, not this host")
     parser.add_argument("--load", action="store_true", help="concurrent-client load phases instead (loopback)")
+    parser.add_argument("--breakdown", action="store_true", help="where a scrape's CPU goes, in-process, instead")
     parser.add_argument("--load-seconds", type=float, default=10.0, help="length of each load phase (10)")
     args = parser.parse_args(argv)
+    if args.breakdown:
+        return run_breakdown(args)
     if args.load:
         if not 1 <= args.load_seconds <= 60:
             parser.error("--load-seconds must be between 1 and 60")

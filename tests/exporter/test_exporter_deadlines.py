@@ -145,3 +145,117 @@ def test_every_mount_type_gets_the_deadline(tmp_path, fstype):
         assert time.monotonic() - start < DEADLINE_S + 2.0
     finally:
         release.set()
+
+
+class Recording(StatelessCollector):
+    """Notes the thread each collection runs on."""
+
+    def __init__(self, name: str, threads: list):
+        self.name, self._threads = name, threads
+
+    def collect(self) -> list:
+        self._threads.append(threading.get_ident())
+        return []
+
+
+def test_quick_collectors_run_in_turn_on_one_worker_per_scrape():
+    threads: list = []
+    registry = Registry([Recording(f"c{i}", threads) for i in range(8)], timeout=5.0)
+    try:
+        for _ in range(3):
+            threads.clear()
+            registry.gather()
+            # One hand-off per scrape: all eight on the same thread, and not the scraping one.
+            assert len(threads) == 8 and len(set(threads)) == 1 and threads[0] != threading.get_ident()
+        assert registry._workers.threads() == 1
+    finally:
+        registry.close()
+
+
+class Sleeping(StatelessCollector):
+    def __init__(self, name: str, seconds: float):
+        self.name, self.seconds = name, seconds
+
+    def collect(self) -> list:
+        time.sleep(self.seconds)
+        return []
+
+
+def test_a_slow_collector_delays_the_next_in_line_by_the_spread_time_only():
+    from promspec.exporter.registry import SPREAD_AFTER_S
+
+    threads: list = []
+    registry = Registry([Sleeping("slow", 0.4), Recording("after", threads)], timeout=5.0)
+    try:
+        start = time.monotonic()
+        snapshot = registry.gather()
+        assert time.monotonic() - start < 0.4 + 2.0
+        assert _success(snapshot, "slow") == 1 and _success(snapshot, "after") == 1
+        # Each duration is the collector's own, not the time it queued behind the slow one.
+        assert registry.health["slow"].duration >= 0.4
+        assert registry.health["after"].duration < 0.2
+        assert len(threads) == 1 and registry._workers.threads() == 2  # "after" got a worker of its own
+        assert SPREAD_AFTER_S < 0.2
+    finally:
+        registry.close()
+
+
+def test_quick_mounts_take_one_prober_thread(tmp_path):
+    lines = f"/dev/vda {tmp_path} ext4 rw 0 0\n"
+    for name in "bcdefg":
+        (tmp_path / name).mkdir()
+        lines += f"/dev/vd{name} {tmp_path / name} ext4 rw 0 0\n"
+    collector = FilesystemCollector(_mounts(tmp_path, lines))
+    from promspec.exporter.metrics import render_text
+
+    for _ in range(5):
+        body = render_text(collector.collect()).decode()
+        errors = {labels["mountpoint"]: v for labels, v in samples(body, "node_filesystem_device_error")}
+        assert len(errors) == 7 and set(errors.values()) == {0}
+    assert collector.threads() == 1  # one hand-off per scrape, not one per prober
+
+
+def test_a_slow_mount_gets_other_probers_for_the_rest(tmp_path):
+    slow = str(tmp_path / "slow")
+    answered: list = []
+
+    def fake_statfs(path: str):
+        if path == slow:
+            time.sleep(0.2)  # slow, within the deadline
+        answered.append((path, time.monotonic()))
+        return os.statvfs(str(tmp_path))
+
+    lines = f"/dev/vda {slow} ext4 rw 0 0\n" + "".join(f"/dev/vd{c} {tmp_path / c} ext4 rw 0 0\n" for c in "bcd")
+    options = _mounts(tmp_path, lines)
+    options.mount_timeout = 2.0
+    collector = FilesystemCollector(options, statfs=fake_statfs)
+    from promspec.exporter.metrics import render_text
+
+    start = time.monotonic()
+    body = render_text(collector.collect()).decode()
+    errors = {labels["mountpoint"]: v for labels, v in samples(body, "node_filesystem_device_error")}
+    assert set(errors.values()) == {0} and len(errors) == 4
+    # The others were answered while the slow one was still out, by a second prober.
+    others = [when - start for path, when in answered if path != slow]
+    assert len(others) == 3 and max(others) < 0.15, others
+    assert collector.threads() == 2
+
+
+def test_a_changed_mount_table_is_read_again(tmp_path):
+    (tmp_path / "b").mkdir()
+    options = _mounts(tmp_path, f"/dev/vda {tmp_path} ext4 rw 0 0\n")
+    collector = FilesystemCollector(options)
+    from promspec.exporter.metrics import render_text
+
+    def mountpoints() -> set:
+        body = render_text(collector.collect()).decode()
+        return {labels["mountpoint"] for labels, _ in samples(body, "node_filesystem_device_error")}
+
+    assert mountpoints() == {str(tmp_path)} and mountpoints() == {str(tmp_path)}
+    (tmp_path / "proc" / "mounts").write_text(
+        f"/dev/vda {tmp_path} ext4 rw 0 0\n/dev/vdb {tmp_path / 'b'} xfs ro 0 0\n"
+    )
+    assert mountpoints() == {str(tmp_path), str(tmp_path / "b")}
+    (tmp_path / "proc" / "mounts").write_text(f"/dev/vda {tmp_path} ext4 rw 0 0\n/dev/vdb {tmp_path / 'b'} xfs")
+    with pytest.raises(Exception, match="truncated"):  # a cut table fails, even after a good one
+        collector.collect()

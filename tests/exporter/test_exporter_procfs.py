@@ -105,3 +105,29 @@ def test_binary_or_truncated_file_fails_the_collector(tmp_path, procfs_tree, col
 @pytest.fixture
 def procfs_tree(procfs):
     return procfs
+
+
+def test_meminfo_fast_path_reads_what_the_line_parser_reads():
+    from pathlib import Path
+
+    for data in (PROC_FILES["meminfo"].encode(), Path("/proc/meminfo").read_bytes()):
+        assert procfs.parse_meminfo(data) == procfs.parse_meminfo_lines(data)
+    # Written out, independent of both parsers: kB scaled, counts as they are, tabs allowed.
+    text = b"MemTotal:       8000 kB\nHugePages_Total:\t   3\nDirectMap4k:  0 kB\n"
+    assert procfs.parse_meminfo(text) == {"MemTotal": 8192000, "HugePages_Total": 3, "DirectMap4k": 0}
+
+
+@pytest.mark.parametrize(
+    "bad_line",
+    [
+        b"Bad line: x Foo: 5\n",  # a valid-looking tail after garbage
+        b"Foo: 5 MB\n",
+        b"Foo: 5 kB extra\n",
+        b"no colon 5 kB\n",
+        b"Foo:\n",
+    ],
+)
+def test_meminfo_with_a_line_the_kernel_never_writes_is_refused(bad_line):
+    data = b"MemTotal: 1 kB\n" + bad_line + b"MemFree: 1 kB\n"
+    with pytest.raises(procfs.ProcFormatError):
+        procfs.parse_meminfo(data)

@@ -12,7 +12,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.samples import Sample
 
 from promspec.exporter import metrics
-from promspec.exporter.metrics import Families, Spec, format_value, render_text
+from promspec.exporter.metrics import Families, KeptLabels, SeriesLabels, Spec, format_value, new_family, render_text
 
 from .exporter_harness import assert_promtool_clean
 
@@ -83,7 +83,9 @@ values = st.one_of(
 label_names = st.sampled_from(["cpu", "mode", "device", "le", "gpu", "UUID", "x_1"])
 # Small alphabets so series repeat (cache hits) and escapes (backslash, quote, newline) are common.
 label_values = st.text(alphabet=st.sampled_from(list('a0\\"\né {},=')), max_size=6)
-label_sets = st.dictionaries(label_names, label_values, max_size=3)
+plain_label_sets = st.dictionaries(label_names, label_values, max_size=3)
+# Some label sets are the kind collectors keep across scrapes, which carry their own series text.
+label_sets = st.one_of(plain_label_sets, plain_label_sets.map(SeriesLabels))
 metric_names = st.sampled_from(["node_cpu_seconds", "node_load1", "dcgm_x", "a:b", "some_created"])
 kinds = st.sampled_from(["counter", "gauge", "histogram", "summary", "unknown", "info", "stateset"])
 suffixes = st.sampled_from(["", "_total", "_created", "_bucket", "_sum", "_count", "_info"])
@@ -168,3 +170,65 @@ def test_series_differing_only_in_label_names_or_order_are_told_apart() -> None:
             b'# HELP x h\n# TYPE x gauge\nx{a="v"} 1\nx{b="v"} 1\nx{a="v",b="w"} 1\n'
             b'x{b="w",a="v"} 1\nx{a="w",b="v"} 1\nx 1\n'
         )
+
+
+def test_series_labels_cannot_change_and_keep_a_text_per_sample_name() -> None:
+    labels = SeriesLabels({"device": "sda"})
+    for change in (
+        lambda: labels.__setitem__("device", "sdb"),
+        lambda: labels.update(device="sdb"),
+        lambda: labels.pop("device"),
+        lambda: labels.clear(),
+        lambda: labels.setdefault("x", "y"),
+        lambda: labels.__delitem__("device"),
+    ):
+        with pytest.raises(TypeError, match="never changed"):
+            change()
+    assert labels == {"device": "sda"}
+    family = Metric("node_disk_io_now", "h", "gauge")
+    family.samples += [Sample("node_disk_io_now", labels, 1.0), Sample("node_disk_io_now", labels, 2.0)]
+    other = Metric("node_disk_reads", "h", "counter")
+    other.samples.append(Sample("node_disk_reads_total", labels, 3.0))
+    for _ in range(2):
+        assert render_text([family, other]) == (
+            b'# HELP node_disk_io_now h\n# TYPE node_disk_io_now gauge\nnode_disk_io_now{device="sda"} 1\n'
+            b'node_disk_io_now{device="sda"} 2\n# HELP node_disk_reads_total h\n# TYPE node_disk_reads_total counter\n'
+            b'node_disk_reads_total{device="sda"} 3\n'
+        )
+
+
+def test_kept_labels_are_reused_and_bounded() -> None:
+    kept = KeptLabels(("device", "fstype"), max_sets=2)
+    first = kept.get(("sda", "ext4"))
+    assert first == {"device": "sda", "fstype": "ext4"} and kept.get(("sda", "ext4")) is first
+    kept.get(("sdb", "xfs"))
+    kept.get(("sdc", "xfs"))  # full: emptied, never grown past the bound
+    assert len(kept._sets) <= 2 and kept.get(("sda", "ext4")) is not first
+
+
+@pytest.mark.parametrize(
+    "name, typ, help_text",
+    [("x_total", "counter", "h"), ("x", "gauge", "a\nb"), ("up", "unknown", ""), ("i", "info", "")],
+)
+def test_new_family_is_the_family_prometheus_client_builds(name: str, typ: str, help_text: str) -> None:
+    base = name[:-6] if typ == "counter" else name
+    for _ in range(2):  # the second from the validated fields
+        family = new_family(name, typ, help_text)
+        assert vars(family) == vars(Metric(base, help_text, typ)) and family.samples == []
+        family.samples.append(Sample(name, {}, 1.0))
+    assert new_family(name, typ, help_text).samples == []  # never shared between families
+
+
+def test_new_family_still_refuses_a_bad_type() -> None:
+    for _ in range(2):
+        with pytest.raises(ValueError, match="Invalid metric type"):
+            new_family("x", "nonsense", "h")
+
+
+def test_openmetrics_encodes_kept_label_sets() -> None:
+    from promspec.exporter.registry import OPENMETRICS, Snapshot
+
+    families = Families({"x_total": Spec("counter", "h", ("cpu",))})
+    families.add_all("x_total", [(SeriesLabels({"cpu": "0"}), 1.5), (SeriesLabels({"cpu": "1"}), 2.0)])
+    body = Snapshot(families.metrics()).body(OPENMETRICS, False)
+    assert body == b'# HELP x h\n# TYPE x counter\nx_total{cpu="0"} 1.5\nx_total{cpu="1"} 2.0\n# EOF\n'

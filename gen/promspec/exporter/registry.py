@@ -8,18 +8,27 @@ import platform
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from prometheus_client.openmetrics.exposition import generate_latest as render_openmetrics
+from prometheus_client.metrics_core import Metric
+from prometheus_client.openmetrics.exposition import generate_latest
 
 from . import __version__
 from .metrics import Families, Spec, render_text
 
 log = logging.getLogger("promspec.exporter")
+# prometheus_client's OpenMetrics encoder is untyped: typed here once.
+render_openmetrics: Callable[[Any], bytes] = generate_latest
 
 DEFAULT_TIMEOUT_S = 8.0  # under Prometheus's default 10s scrape timeout
+# The collectors of a scrape run in turn on one worker (one thread hand-off, not one per collector:
+# about 1 ms per scrape on a small host). When they have not all returned after this long, one is
+# blocked or slow, and those not yet started get a worker each, so a hung collector delays the
+# others by this much at most and each still has the scrape's whole deadline.
+SPREAD_AFTER_S = 0.05
 TEXT = "text"
 OPENMETRICS = "openmetrics"
 
@@ -41,7 +50,7 @@ class Collector(Protocol):
 
     name: str
 
-    def collect(self) -> list: ...
+    def collect(self) -> list[Metric]: ...
 
     def close(self) -> None: ...
 
@@ -69,7 +78,7 @@ class CollectorHealth:
     last_error: str | None = None
     last_error_time: float | None = None
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         """This record as plain JSON values."""
         return {
             "success": self.success,
@@ -95,6 +104,8 @@ class Call:
 
     def run(self) -> None:
         """Run the call on the current thread and record its outcome."""
+        # From its own start, not its queueing: a call queued behind others in a batch is not charged their time.
+        self.started = time.monotonic()
         try:
             self._value = self._fn()
         except BaseException as exc:  # handed to whoever asks for the result
@@ -127,6 +138,29 @@ class Call:
         return (self.finished if self.finished is not None else time.monotonic()) - self.started
 
 
+class Batch:
+    """Calls run one after the other on a single worker thread, until spread() hands out the rest."""
+
+    __slots__ = ("_done", "pending")
+
+    def __init__(self, calls: list[Call]):
+        self.pending: deque[Call] = deque(calls)
+        # Held until the batch's worker has run (or given away) every call.
+        self._done = threading.Lock()
+        self._done.acquire()
+
+    def finish(self) -> None:
+        """Every call has run or was handed to other workers."""
+        self._done.release()
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to timeout seconds for the batch to end; True when it has."""
+        if not self._done.acquire(timeout=max(timeout, 0.0)):
+            return False
+        self._done.release()
+        return True
+
+
 class Workers:
     """Daemon threads for calls that may block (a hung filesystem, a stuck driver).
 
@@ -139,29 +173,44 @@ class Workers:
     def __init__(self, name: str, idle_max: int = 64):
         self._name, self._idle_max = name, idle_max
         self._lock = threading.Lock()
-        self._idle: list = []
-        self._running: dict = {}
+        self._idle: list[queue.SimpleQueue[Call | Batch]] = []
+        self._running: dict[str, Call] = {}
         self._count = 0
 
     def start(self, key: str, fn: Callable[[], Any]) -> Call:
         """Start fn for key, or return key's call still running from before (fresh=False)."""
         with self._lock:
-            running = self._running.get(key)
-            if running is not None and not running.done():
-                running.fresh = False
-                return running
-            call = self._running[key] = Call(key, fn)
-            inbox = self._idle.pop() if self._idle else None
-            if inbox is None:
-                self._count += 1
-                number = self._count
-        if inbox is None:
-            inbox = queue.SimpleQueue[Call]()
-            threading.Thread(target=self._loop, args=(inbox,), name=f"{self._name}-{number}", daemon=True).start()
-        inbox.put(call)
+            call = self._register_locked(key, fn)
+            if not call.fresh:
+                return call
+            inbox, number = self._inbox_locked()
+        self._post(inbox, number, call)
         return call
 
-    def running(self) -> dict:
+    def start_batch(self, jobs: list[tuple[str, Callable[[], Any]]]) -> tuple[Batch, list[Call]]:
+        """Start the fns in turn on one worker; a key still running from before gives that call (fresh=False).
+
+        Returns the batch (to wait on, or spread) and each job's call, in order.
+        """
+        with self._lock:
+            calls = [self._register_locked(key, fn) for key, fn in jobs]
+            batch = Batch([call for call in calls if call.fresh])
+            if not batch.pending:  # every key still running from before: nothing to hand over
+                batch.finish()
+                return batch, calls
+            inbox, number = self._inbox_locked()
+        self._post(inbox, number, batch)
+        return batch, calls
+
+    def spread(self, batch: Batch) -> None:
+        """Give each call of the batch not started yet a worker of its own."""
+        with self._lock:
+            handed = [(call, *self._inbox_locked()) for call in batch.pending]
+            batch.pending.clear()
+        for call, inbox, number in handed:
+            self._post(inbox, number, call)
+
+    def running(self) -> dict[str, Call]:
         """key -> Call for the calls not yet returned."""
         with self._lock:
             return dict(self._running)
@@ -171,13 +220,58 @@ class Workers:
         with self._lock:
             return self._count
 
-    def _loop(self, inbox: queue.SimpleQueue[Call]) -> None:
+    def _register_locked(self, key: str, fn: Callable[[], Any]) -> Call:
+        running = self._running.get(key)
+        if running is not None and not running.done():
+            running.fresh = False
+            return running
+        call = self._running[key] = Call(key, fn)
+        return call
+
+    def _inbox_locked(self) -> tuple[queue.SimpleQueue[Call | Batch] | None, int]:
+        """An idle worker's inbox, or (None, number) for a worker to start."""
+        if self._idle:
+            return self._idle.pop(), 0
+        self._count += 1
+        return None, self._count
+
+    def _post(self, inbox: queue.SimpleQueue[Call | Batch] | None, number: int, job: Call | Batch) -> None:
+        if inbox is None:
+            inbox = queue.SimpleQueue()
+            threading.Thread(target=self._loop, args=(inbox,), name=f"{self._name}-{number}", daemon=True).start()
+        inbox.put(job)
+
+    def _ended_locked(self, call: Call) -> None:
+        if self._running.get(call.key) is call:
+            del self._running[call.key]
+
+    def _run_batch(self, batch: Batch) -> None:
+        lock, pending = self._lock, batch.pending
+        try:
+            with lock:
+                call = pending.popleft() if pending else None
+            while call is not None:
+                call.run()
+                with lock:
+                    self._ended_locked(call)
+                    call = pending.popleft() if pending else None
+        finally:
+            batch.finish()
+
+    def _loop(self, inbox: queue.SimpleQueue[Call | Batch]) -> None:
         while True:
-            call: Call = inbox.get()
-            call.run()
+            job = inbox.get()
+            if isinstance(job, Batch):
+                self._run_batch(job)
+                with self._lock:
+                    if len(self._idle) >= self._idle_max:
+                        self._count -= 1
+                        return
+                    self._idle.append(inbox)
+                continue
+            job.run()
             with self._lock:
-                if self._running.get(call.key) is call:
-                    del self._running[call.key]
+                self._ended_locked(job)
                 if len(self._idle) >= self._idle_max:
                     self._count -= 1
                     return
@@ -187,12 +281,12 @@ class Workers:
 class Snapshot:
     """The families of one collection run, rendered at most once per format and encoding."""
 
-    def __init__(self, metrics: list):
+    def __init__(self, metrics: list[Metric]):
         self.metrics = metrics
-        self._bodies: dict = {}
+        self._bodies: dict[tuple[str, bool], bytes] = {}
         self._lock = threading.Lock()
 
-    def collect(self) -> list:
+    def collect(self) -> list[Metric]:
         """The families, so prometheus_client's encoders can read a snapshot like a registry."""
         return self.metrics
 
@@ -218,14 +312,14 @@ class Snapshot:
         return body
 
 
-def _collector_call(collector: Collector) -> Callable[[], list]:
+def _collector_call(collector: Collector) -> Callable[[], list[Metric]]:
     return lambda: list(collector.collect())
 
 
 class _Flight:
     __slots__ = ("done", "snapshot")
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.done = threading.Event()
         self.snapshot: Snapshot | None = None
 
@@ -236,8 +330,9 @@ class Registry:
     def __init__(self, collectors: Iterable[Collector], timeout: float = DEFAULT_TIMEOUT_S):
         self.collectors = list(collectors)
         self.timeout = timeout
-        # One thread per collector at most; a collector that hangs keeps its own, never the scrape.
+        # A collector that hangs keeps its own thread, never the scrape's; one thread per collector at most.
         self._workers = Workers("collector", idle_max=len(self.collectors))
+        self._spread_after = min(SPREAD_AFTER_S, timeout / 4)
         self.health = {c.name: CollectorHealth() for c in self.collectors}
         self._lock = threading.Lock()
         self._flight: _Flight | None = None
@@ -271,7 +366,7 @@ class Registry:
             except Exception as exc:  # closing must not stop the others from closing
                 log.warning("closing collector %s: %s", collector.name, exc)
 
-    def stuck(self) -> dict:
+    def stuck(self) -> dict[str, float]:
         """collector name -> seconds its call has run, for calls past the deadline (for /healthz)."""
         return {
             key: call.running_for()
@@ -279,17 +374,20 @@ class Registry:
             if call.running_for() > self.timeout
         }
 
-    def _collect_all(self) -> list:
-        metrics: list = []
+    def _collect_all(self) -> list[Metric]:
+        metrics: list[Metric] = []
         own = Families(SELF_SPECS)
-        # Every collector runs on its own worker, all at once, under one deadline for the scrape.
-        calls = [
-            (collector, self._workers.start(collector.name, _collector_call(collector)))
-            for collector in self.collectors
-        ]
+        # The collectors run in turn on one worker; if they are not done soon, each one not started
+        # yet gets its own worker. Each has the deadline from its own start (the scrape's at the
+        # latest): a scrape takes at most the timeout plus the spread delay.
         deadline = time.monotonic() + self.timeout
-        for collector, call in calls:
-            finished = call.fresh and call.wait(deadline - time.monotonic())
+        batch, calls = self._workers.start_batch(
+            [(collector.name, _collector_call(collector)) for collector in self.collectors]
+        )
+        if not batch.wait(self._spread_after):
+            self._workers.spread(batch)
+        for collector, call in zip(self.collectors, calls, strict=True):
+            finished = call.fresh and call.wait(max(deadline, call.started + self.timeout) - time.monotonic())
             health = self.health[collector.name]
             produced = None
             if finished:
@@ -314,10 +412,10 @@ class Registry:
             f"timed out: still running after the {self.timeout:g}s deadline; not started again until it returns",
         )
 
-    def _outcome(self, name: str, call: Call) -> list | None:
+    def _outcome(self, name: str, call: Call) -> list[Metric] | None:
         health = self.health[name]
         try:
-            produced = call.result()
+            produced: list[Metric] = call.result()
         except CollectorFailed as exc:
             self._failed(name, health, str(exc))
             return None

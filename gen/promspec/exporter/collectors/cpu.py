@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from ..metrics import Families, Spec
+from ..metrics import Families, SeriesLabels, Spec
 from ..options import Options
 from ..procfs import CPU_MODES, parse_stat, read_parsed
 from ..registry import StatelessCollector
@@ -24,18 +24,18 @@ class CpuCollector(StatelessCollector):
         self._hz = float(os.sysconf("SC_CLK_TCK"))
         # cpu -> one label set per mode, built on first sight and reused (never mutated): saves eight
         # dicts per CPU per scrape. Bounded by the CPUs the host ever had.
-        self._labels: dict[str, tuple[dict[str, str], ...]] = {}
+        self._labels: dict[str, tuple[SeriesLabels, ...]] = {}
 
     def collect(self) -> list:
         """One counter per CPU and mode."""
         families = Families(SPECS)
         hz = self._hz
-        add = families.add
         known = self._labels
+        series: list[tuple[dict[str, str], float]] = []
         for cpu in read_parsed(self._path, parse_stat):
             labels = known.get(cpu.cpu)
             if labels is None:
-                labels = known[cpu.cpu] = tuple({"cpu": cpu.cpu, "mode": mode} for mode in CPU_MODES)
-            for label, ticks in zip(labels, cpu.ticks, strict=True):
-                add("node_cpu_seconds_total", label, ticks / hz)
+                labels = known[cpu.cpu] = tuple(SeriesLabels({"cpu": cpu.cpu, "mode": mode}) for mode in CPU_MODES)
+            series += zip(labels, [ticks / hz for ticks in cpu.ticks], strict=True)
+        families.add_all("node_cpu_seconds_total", series)
         return families.metrics()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ..metrics import Families, Spec
+from ..metrics import Families, KeptLabels, Spec
 from ..options import Options
 from ..procfs import parse_diskstats, read_parsed
 from ..registry import StatelessCollector
@@ -39,6 +39,7 @@ class DiskstatsCollector(StatelessCollector):
     def __init__(self, options: Options):
         self._path = options.proc("diskstats")
         self._exclude = re.compile(options.disk_device_exclude)
+        self._labels = KeptLabels(("device",))
 
     def collect(self) -> list:
         """Eleven series per device."""
@@ -46,7 +47,7 @@ class DiskstatsCollector(StatelessCollector):
         for disk in read_parsed(self._path, parse_diskstats):
             if self._exclude.search(disk.device):
                 continue
-            labels = {"device": disk.device}
+            labels = self._labels.get((disk.device,))
             for name, column, scale, _ in _COLUMNS:
                 families.add(name, labels, disk.values[column] * scale)
         return families.metrics()

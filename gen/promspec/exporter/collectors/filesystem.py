@@ -12,9 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
-from ..metrics import Families, Spec
+from ..metrics import Families, KeptLabels, Spec
 from ..options import Options
-from ..procfs import Mount, parse_mounts, read_parsed
+from ..procfs import Mount, parse_file, parse_mounts
 from ..registry import CollectorFailed, Workers
 
 log = logging.getLogger("promspec.exporter")
@@ -33,7 +33,11 @@ SPECS = {
 }
 
 
-PROBERS = 4  # threads that statfs the mounts of one scrape between them
+PROBERS = 4  # threads that statfs the mounts of one scrape between them, at most
+# A scrape's mounts go to one prober (one thread hand-off per scrape: statfs itself takes
+# microseconds); when its current mount has not answered after this long, another prober takes
+# the mounts still to do, up to PROBERS, so a slow or hung mount delays the others by this much.
+SPREAD_AFTER_S = 0.01
 
 
 @dataclass(kw_only=True)
@@ -43,17 +47,19 @@ class _Prober:
     mount: Mount | None = None
     started: float = 0.0
     abandoned: bool = False  # its call overran: the mount is stuck and this thread stays with it
+    finished: bool = False  # no mounts left for it: its thread is gone back to the idle workers
 
 
 class FilesystemCollector:
     """Size, free and available bytes and inodes per mount point.
 
     statfs() runs under --collector.filesystem.mount-timeout for every mount, whatever its type: a
-    FUSE or local mount can hang as well as NFS. A few prober threads take the mounts in turn (a
-    thread handoff per mount would cost more than the statfs calls); one whose call overruns is
-    left with its mount, which is then skipped (device_error 1) until that call returns, and a new
-    prober takes over the rest. So a hung mount holds one thread in all, never one per scrape
-    (node_exporter's stuck-mount handling), and each mount gets the whole timeout from its own start.
+    FUSE or local mount can hang as well as NFS. A prober thread takes the mounts in turn (a
+    thread handoff per mount would cost more than the statfs calls), joined by up to PROBERS - 1
+    more while a mount is slow to answer; one whose call overruns is left with its mount, which is
+    then skipped (device_error 1) until that call returns, and a new prober takes over the rest. So
+    a hung mount holds one thread in all, never one per scrape (node_exporter's stuck-mount
+    handling), and each mount gets the whole timeout from its own start.
     """
 
     name = "filesystem"
@@ -63,9 +69,13 @@ class FilesystemCollector:
         self._mount_points_exclude = re.compile(options.mount_points_exclude)
         self._fs_types_exclude = re.compile(options.fs_types_exclude)
         self._timeout = options.mount_timeout
+        self._spread_after = min(SPREAD_AFTER_S, self._timeout / 4)
         self._root = options.root
         self._statfs = statfs
         self._workers = Workers("statfs", idle_max=PROBERS)
+        self._labels = KeptLabels(_LABELS)
+        self._last_table: bytes | None = None  # the mount table last read, and the mounts kept from it
+        self._last_mounts: list = []
         self._probers_started = 0
         # Guards _stuck (shared with abandoned probers that return late) and each scrape's progress.
         self._changed = threading.Condition()
@@ -77,7 +87,7 @@ class FilesystemCollector:
         mounts = self._mounts()
         stats = self._probe(mounts)
         for mount in mounts:
-            labels = {"device": mount.device, "fstype": mount.fstype, "mountpoint": mount.mountpoint}
+            labels = self._labels.get((mount.device, mount.fstype, mount.mountpoint))
             stat = stats.get(mount.mountpoint)
             if stat is None:
                 families.add("node_filesystem_device_error", labels, 1)
@@ -101,21 +111,34 @@ class FilesystemCollector:
     def _probe(self, mounts: list) -> dict:
         """mountpoint -> statvfs result, or None for a mount that failed, overran or is still stuck."""
         results: dict = {}
+        timeout, spread_after = self._timeout, self._spread_after
         with self._changed:
             todo = deque(m for m in mounts if m.mountpoint not in self._stuck)
-            probers = [self._start_prober(todo, results) for _ in range(min(PROBERS, len(todo)))]
+            probers: list = []
             while True:
-                busy = [p for p in probers if p.mount is not None and not p.abandoned]
-                if not todo and not busy:
-                    break
                 now = time.monotonic()
-                for prober in busy:
-                    if now - prober.started >= self._timeout:
+                for prober in probers:
+                    if prober.mount is not None and not prober.abandoned and now - prober.started >= timeout:
                         self._abandon(prober)
-                        if todo:
-                            probers.append(self._start_prober(todo, results))
-                waits = [p.started + self._timeout - now for p in probers if p.mount is not None and not p.abandoned]
-                self._changed.wait(max(min(waits, default=0.05), 0.001))
+                active = [p for p in probers if not p.abandoned and not p.finished]
+                probing = [p for p in active if p.mount is not None]
+                if not todo and not probing:
+                    break
+                # None left to take the rest, or every one busy with a mount slow to answer: one more.
+                if todo and (
+                    not active
+                    or (
+                        len(active) < PROBERS
+                        and len(probing) == len(active)
+                        and all(now - p.started >= spread_after for p in probing)
+                    )
+                ):
+                    probers.append(self._start_prober(todo, results))
+                    continue
+                wake = [p.started + timeout for p in probing]
+                if todo and len(active) < PROBERS:
+                    wake += [p.started + spread_after for p in probing]
+                self._changed.wait(max(min(wake, default=now + 0.05) - now, 0.001))
         return results
 
     def _abandon(self, prober: _Prober) -> None:
@@ -141,6 +164,7 @@ class FilesystemCollector:
             with self._changed:
                 if not todo:
                     prober.mount = None
+                    prober.finished = True
                     self._changed.notify_all()
                     return
                 mount = prober.mount = todo.popleft()
@@ -158,17 +182,21 @@ class FilesystemCollector:
                     return
                 results[mount.mountpoint] = stat
                 prober.mount = None
-                self._changed.notify_all()
 
     def _mounts(self) -> list:
         for path in self._mount_files:
             try:
-                mounts = read_parsed(path, parse_mounts)
+                with open(path, "rb") as handle:
+                    table = handle.read()
                 break
             except OSError:
                 continue
         else:
             raise CollectorFailed(f"cannot read the mount table ({' or '.join(self._mount_files)})")
+        # The table rarely changes between scrapes: the same bytes give the same mounts, parsed once.
+        if table == self._last_table:
+            return self._last_mounts
+        mounts = parse_file(path, table, parse_mounts)
         # A later mount on the same point hides the earlier one: keep the last, as the kernel does.
         kept: dict = {}
         for mount in mounts:
@@ -176,4 +204,5 @@ class FilesystemCollector:
                 continue
             kept.pop(mount.mountpoint, None)
             kept[mount.mountpoint] = mount
-        return list(kept.values())
+        self._last_table, self._last_mounts = table, list(kept.values())
+        return self._last_mounts

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ..metrics import Families, Spec
+from ..metrics import Families, KeptLabels, Spec
 from ..options import Options
 from ..procfs import parse_netdev, read_parsed
 from ..registry import StatelessCollector
@@ -31,6 +31,7 @@ class NetdevCollector(StatelessCollector):
     def __init__(self, options: Options):
         self._path = options.proc("net", "dev")
         self._exclude = re.compile(options.netdev_device_exclude) if options.netdev_device_exclude else None
+        self._labels = KeptLabels(("device",))
 
     def collect(self) -> list:
         """Eight counters per interface."""
@@ -38,7 +39,7 @@ class NetdevCollector(StatelessCollector):
         for interface in read_parsed(self._path, parse_netdev):
             if self._exclude is not None and self._exclude.search(interface.device):
                 continue
-            labels = {"device": interface.device}
+            labels = self._labels.get((interface.device,))
             for name, column in _COLUMNS:
                 families.add(name, labels, interface.values[column])
         return families.metrics()
