@@ -1,6 +1,7 @@
 """The GPU collector against the fake NVML: every feature, and every failure leaving the daemon serving."""
 
 import threading
+import time
 
 import pytest
 
@@ -158,7 +159,11 @@ def test_hung_gpu_is_served_from_cache_within_the_deadline(start_exporter):
             assert up(body) == {"0": 1, "1": 1, "2": 1, "3": 0} and success(body) == 1
             assert value(body, "promspec_gpu_memory_used_bytes", gpu="3") == 20 * GIB  # from cache
             assert value(body, "promspec_gpu_sample_age_seconds", gpu="3", field="device") > age_before
-        # The hung call is waited on, not repeated: one probe call stuck, none piled up behind it.
+        # The hung call is waited on, not repeated: one probe call stuck, none piled up behind it. On a loaded
+        # machine its worker may not have entered NVML yet when the scrapes above return (from cache): wait for it.
+        deadline = time.monotonic() + 10
+        while nvml.busy == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
         probes = {gpu: nvml.device_calls[("nvmlDeviceGetMigMode", gpu)] for gpu in (0, 3)}
         assert probes[3] == probes[0] - 2
     finally:
