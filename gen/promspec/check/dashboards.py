@@ -140,13 +140,60 @@ class PanelQuery:
     bad_rates: tuple[tuple[str, str], ...]  # (function, range) of rate/irate/increase off $__rate_interval
 
 
+# One PromQL token at a time, leftmost first, so that a match never starts inside a string or comment:
+# a whole string literal ("...", '...', `...`), a comment, or a label matcher `name="value"` / `name!="value"`
+# whose value is plain text (no escape, quote, $ or regex operator).
+_MATCHER_VALUES = re.compile(
+    r'"(?:[^"\\]|\\.)*"'
+    r"|'(?:[^'\\]|\\.)*'"
+    r"|`[^`]*`|#[^\n]*"
+    r'|(?<![A-Za-z0-9_])([A-Za-z_][A-Za-z0-9_]*+)(\s*+!?=\s*+)"[A-Za-z0-9_.:-]++"',
+    re.S,
+)
+
+
+def _value_free(m: re.Match[str]) -> str:
+    name = m.group(1)
+    if name is None or name == "__name__":  # a string or comment, or the metric name itself: kept
+        return m.group(0)
+    return f'{name}{m.group(2)}"_"'
+
+
+def query_shape(expr: str) -> str:
+    """expr with the plain values of its `=` and `!=` label matchers replaced by one placeholder.
+
+    What panel_query returns does not depend on those values, so two services' copies of a generated
+    query (which differ only in their selectors) share one parse and one walk:
+    - metric names come from the selectors' names or from __name__ matchers, which are kept;
+    - rate ranges are durations, outside strings;
+    - whether the query parses: a plain value has no escape to get wrong and no regex to compile
+      (=~ and !~ are kept), and the placeholder is non-empty like the value, so a selector still
+      matches the empty string exactly when it did.
+    panel_query parses the query as written whenever the placeholder form does not parse, so an error
+    is always the query's own. tests/unit/test_unit_dashboard_shapes.py checks the equality.
+    """
+    return _MATCHER_VALUES.sub(_value_free, expr)
+
+
 @lru_cache(maxsize=65536)
 def panel_query(expr: str) -> PanelQuery:
     """Metric names and off-interval rate ranges of a panel query (Grafana variables substituted).
 
-    Cached, and one walk for both: the spec checks, the rendered-JSON lint and the preset pruning
-    read every query of every dashboard, and walking a tree costs more than parsing it.
-    PromQLError when the query does not parse."""
+    Cached by the query's shape (query_shape), and one walk for both: the spec checks, the
+    rendered-JSON lint and the preset pruning read every query of every dashboard, and walking a tree
+    costs more than parsing it. PromQLError when the query does not parse."""
+    try:
+        return _shape_query(query_shape(expr))
+    except PromQLError:
+        return _panel_query(expr)  # the error (if any) of the query as written, with its own message
+
+
+@lru_cache(maxsize=16384)
+def _shape_query(shaped: str) -> PanelQuery:
+    return _panel_query(shaped)
+
+
+def _panel_query(expr: str) -> PanelQuery:
     import promql_parser as pp
 
     from ..compile.promql import _selector_name
