@@ -138,6 +138,7 @@ class PanelQuery:
 
     metrics: tuple[str, ...]  # metric names read, in order of appearance
     bad_rates: tuple[tuple[str, str], ...]  # (function, range) of rate/irate/increase off $__rate_interval
+    variables: tuple[str, ...]  # the Grafana variables it reads (variables_used), builtins left out
 
 
 # One PromQL token at a time, leftmost first, so that a match never starts inside a string or comment:
@@ -166,6 +167,7 @@ def query_shape(expr: str) -> str:
     query (which differ only in their selectors) share one parse and one walk:
     - metric names come from the selectors' names or from __name__ matchers, which are kept;
     - rate ranges are durations, outside strings;
+    - a plain value holds no $ or [[ and the name before it is kept, so the same variables are read;
     - whether the query parses: a plain value has no escape to get wrong and no regex to compile
       (=~ and !~ are kept), and the placeholder is non-empty like the value, so a selector still
       matches the empty string exactly when it did.
@@ -175,7 +177,9 @@ def query_shape(expr: str) -> str:
     return _MATCHER_VALUES.sub(_value_free, expr)
 
 
-@lru_cache(maxsize=65536)
+# Large enough for every distinct query of 1,000 generated services (~117 each): the spec checks, the
+# lint and the pruning each read them all in turn, and a smaller LRU would drop each before the next pass.
+@lru_cache(maxsize=1 << 18)
 def panel_query(expr: str) -> PanelQuery:
     """Metric names and off-interval rate ranges of a panel query (Grafana variables substituted).
 
@@ -217,7 +221,7 @@ def _panel_query(expr: str) -> PanelQuery:
             bad.append((node.func.name, f"${which}" if which else _duration(arg)))
 
     pp.walk(tree, visit, None)
-    return PanelQuery(metrics=tuple(metrics), bad_rates=tuple(bad))
+    return PanelQuery(metrics=tuple(metrics), bad_rates=tuple(bad), variables=tuple(variables_used(expr)))
 
 
 def rate_ranges(expr: str) -> list[tuple[str, str]]:
@@ -411,10 +415,10 @@ def _target_findings(tpath: tuple, target: dict, title: str, variables: dict, li
     if not isinstance(expr, str) or not expr.strip():
         return out + [(tpath + ("expr",), "target-promql", f"a query of panel {title!r} is empty", lint)]
     try:
-        panel_query(expr)  # parses substitute(expr), cached: the spec checks and rate_ranges read it too
+        read = panel_query(expr)  # parses substitute(expr), cached: the spec checks and rate_ranges read it too
     except PromQLError as exc:
         return out + [(tpath + ("expr",), "target-promql", f"PromQL parse error: {exc}", "error")]
-    for name in variables_used(expr):
+    for name in read.variables:
         if name not in variables:
             out.append((tpath + ("expr",), "template-undefined", f"${name} is not a variable of this dashboard", lint))
     for func, got in rate_ranges(expr):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+import operator
 import zlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
@@ -520,14 +521,14 @@ _PANEL_TEXT: dict[str, str] = {}
 _PANEL_TEXT_MAX = 4096
 
 
+# Every field of a panel but its queries (the targets stand for them) and its ref (where it was written,
+# which the SDK never sees): a field added to Panel is part of the key without a change here.
+_PANEL_FIELDS = operator.attrgetter(*(f.name for f in dataclasses.fields(Panel) if f.name not in ("ref", "queries")))
+
+
 def _panel_key(panel: Panel, ident: int, grid: Grid, targets: list[Target], link_urls: tuple[str, ...]) -> str:
-    # Every field of the panel but its queries (the targets stand for them) and its ref (where it was
-    # written, which the SDK never sees): a field added to Panel is part of the key without a change here.
-    fields = tuple(
-        (f.name, getattr(panel, f.name)) for f in dataclasses.fields(panel) if f.name not in ("ref", "queries")
-    )
-    statics = tuple((t.ref_id, t.legend, t.format, t.instant, t.hide) for t in targets)
-    return repr((fields, ident, grid, link_urls, statics))
+    statics = [(t.ref_id, t.legend, t.format, t.instant, t.hide) for t in targets]
+    return repr((_PANEL_FIELDS(panel), ident, grid, link_urls, statics))
 
 
 def _panel_json(
