@@ -190,3 +190,50 @@ def test_a_panel_of_a_known_shape_keeps_its_own_values(exprs, legend, title, thr
         assert shaped == dashboard(exprs)
     finally:
         compiler._PANEL_TEXT_MAX = saved
+
+
+# ------------------------------------------------------------------------------ schema by parts
+
+
+def _set(path, value):
+    """A change at path; "T" in it stands for the index of the dashboard's first graph with queries."""
+
+    def mutate(data, graph: int):
+        node = data
+        for key in path[:-1]:
+            node = node[graph if key == "T" else key]
+        node[path[-1]] = value
+
+    return mutate
+
+
+MUTATIONS = [
+    _set(("graphTooltip",), "crosshair"),  # the dashboard part
+    _set(("panels", 0, "gridPos", "w"), 99),  # over the schema's maximum
+    _set(("panels", "T", "targets", 0, "refId"), 7),  # a query's field
+    _set(("panels", "T", "options", "legend", "displayMode"), "sideways"),  # the panel type's options
+    _set(("panels", "T", "fieldConfig", "defaults", "custom", "lineWidth"), "thick"),  # its field config
+    _set(("panels", "T", "type"), ""),
+    _set(("templating", "list", 0, "hide"), 9),
+]
+
+
+@pytest.mark.parametrize("mutation", range(len(MUTATIONS)))
+def test_schema_by_parts_reports_what_the_whole_schema_does(bench_build, mutation):
+    import copy
+
+    services = [b for b in bench_build.dashboards.dashboards if b.dashboard.uid.startswith("llm-service-")]
+    clean = services[0].data
+    assert clean is not None
+    graph = next(i for i, p in enumerate(clean["panels"]) if p["type"] == "timeseries" and p.get("targets"))
+    assert checks.validate_dashboard(clean, by_shape=True) == []  # every part now known clean
+    broken = copy.deepcopy(clean)
+    MUTATIONS[mutation](broken, graph)
+    whole = checks.validate_dashboard(broken)
+    assert any(rule == "schema" for _p, rule, _m, _s in whole)
+    assert checks.validate_dashboard(broken, by_shape=True) == whole
+    # a row's panels belong to the row's part
+    rowed = copy.deepcopy(clean)
+    rowed["panels"] = [{**rowed["panels"][0], "type": "row", "collapsed": True, "panels": [broken["panels"][graph]]}]
+    rowed["panels"][0].pop("targets", None)
+    assert checks.validate_dashboard(rowed, by_shape=True) == checks.validate_dashboard(rowed)

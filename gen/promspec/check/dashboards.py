@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from ..compile.dashboards.grafana_vars import MARKERS, substitute, variables_used
 from ..compile.promql import PromQLError, parse
-from .grafana_schemas import PANEL_SCHEMAS, schema, shape, validator
+from .grafana_schemas import PANEL_ITEM, PANEL_SCHEMAS, schema, shape, validator
 
 if TYPE_CHECKING:
     from ..model.loader import Mark, NodeIndex, Path
@@ -112,9 +112,10 @@ def lenient_view(data: dict) -> tuple[dict, list]:
     return out, notes
 
 
-# Shapes of dashboards whose every schema check came back clean: the generator's own dashboards
-# repeat a handful of shapes thousands of times. Only clean results are kept, so a rejection always
-# comes from jsonschema itself, with its own message.
+# Shapes of dashboard parts (the dashboard without its panels, and each top-level panel with the rows'
+# panels inside it) whose every schema check came back clean: the generator's own dashboards repeat a
+# handful of shapes thousands of times, and their panels repeat across dashboards. Only clean results
+# are kept, so a rejection always comes from jsonschema itself, with its own message.
 _CLEAN_SHAPES: set = set()
 
 
@@ -282,9 +283,7 @@ def validate_dashboard(data, lenient: bool = False, by_shape: bool = False) -> l
     if lenient:
         data, notes = lenient_view(data)
         out.extend(notes)
-    # The panel and query schemas below check parts of the dashboard, so its shape covers them too.
-    key = shape(data) if by_shape else None
-    schema_checks = key not in _CLEAN_SHAPES
+    schema_checks = not (by_shape and not lenient and _clean_by_parts(data))
     for err in validator("dashboard", "", lenient).iter_errors(data) if schema_checks else ():
         out.append((tuple(err.absolute_path), "schema", _schema_message(err), "error"))
     variables = {v.get("name"): v for v in (data.get("templating") or {}).get("list") or [] if isinstance(v, dict)}
@@ -382,9 +381,50 @@ def validate_dashboard(data, lenient: bool = False, by_shape: bool = False) -> l
                     lint,
                 )
             )
-    if key is not None and schema_checks and not any(rule == "schema" for _p, rule, _m, _s in out):
-        _CLEAN_SHAPES.add(key)
     return out
+
+
+def _clean_by_parts(data: dict) -> bool:
+    """True when every part of the dashboard has a shape whose schema checks came back clean (its parts
+    not seen yet are checked here); False sends the whole dashboard through every schema check.
+
+    The Dashboard schema checks `panels` with `items` alone (each element against oneOf Panel/RowPanel,
+    independently of the others and of the rest), and nothing else in it reads the panels: a dashboard is
+    valid exactly when it is valid without its panels and each panel is a valid item. A panel part's checks
+    are the item schema, its type's options and field config schemas, and the Dataquery schema of each of
+    its targets (of every panel of a row): a superset of what validate_dashboard runs on it, so a part
+    clean here is clean there.
+    """
+    panels = data.get("panels")
+    if not isinstance(panels, list):
+        return False
+    outer = {k: [] if k == "panels" else v for k, v in data.items()}
+    parts: list = [(("dashboard", shape(outer)), outer, _outer_clean)]
+    parts += [(("panel", shape(p)), p, _panel_clean) for p in panels]
+    for key, node, clean in parts:
+        if key in _CLEAN_SHAPES:
+            continue
+        if not clean(node):
+            return False
+        _CLEAN_SHAPES.add(key)
+    return True
+
+
+def _outer_clean(outer: dict) -> bool:
+    return not any(True for _ in validator("dashboard").iter_errors(outer))
+
+
+def _panel_clean(panel) -> bool:
+    if any(True for _ in validator("dashboard", PANEL_ITEM).iter_errors(panel)):
+        return False
+    for path, node, _row in _panels({"panels": [panel]}):
+        ptype = node.get("type", "")
+        if ptype != "row" and ptype in PANEL_SCHEMAS and _panel_schema(path, node, ptype):
+            return False
+        for target in node.get("targets") or []:
+            if isinstance(target, dict) and any(True for _ in validator("prometheus", "Dataquery").iter_errors(target)):
+                return False
+    return True
 
 
 def _panel_schema(path: tuple, panel: dict, ptype: str, lenient: bool = False) -> list:
