@@ -124,7 +124,7 @@ def test_services_queries_share_one_parse():
 
 
 def _uncached(monkeypatch):
-    monkeypatch.setattr(compiler, "_PANEL_TEXT_MAX", 0)  # every panel through the SDK
+    monkeypatch.setattr(compiler, "_PANEL_JSON_MAX", 0)  # every panel through the SDK
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +140,7 @@ def test_per_shape_panels_equal_the_sdk_built_ones(bench_build, monkeypatch):
     assert len(built) > 4 * (len(BACKENDS) + 1)
     shaped = [dashboard_text(build_dashboard(b.plan)) for b in built]
     _uncached(monkeypatch)
-    compiler._PANEL_TEXT.clear()
+    compiler._PANEL_JSON.clear()
     full = [dashboard_text(build_dashboard(b.plan)) for b in built]
     assert shaped == full
     assert [dashboard_text(b.data) for b in built] == full
@@ -185,11 +185,11 @@ def test_a_panel_of_a_known_shape_keeps_its_own_values(exprs, legend, title, thr
     other = [e + "x" for e in exprs]
     dashboard(other)  # the shape is built through the SDK with other expressions first
     shaped = dashboard(exprs)
-    saved, compiler._PANEL_TEXT_MAX = compiler._PANEL_TEXT_MAX, 0
+    saved, compiler._PANEL_JSON_MAX = compiler._PANEL_JSON_MAX, 0
     try:
         assert shaped == dashboard(exprs)
     finally:
-        compiler._PANEL_TEXT_MAX = saved
+        compiler._PANEL_JSON_MAX = saved
 
 
 # ------------------------------------------------------------------------------ schema by parts

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import json
 import operator
 import zlib
 from dataclasses import dataclass, field
@@ -517,8 +516,8 @@ def build_dashboard(plan: Plan) -> dict[str, Any]:
 
 # A panel's JSON by everything the SDK reads to build it except its query expressions (see _panel_json).
 # Bounded: a long-lived process (preview, tests) builds many projects.
-_PANEL_TEXT: dict[str, str] = {}
-_PANEL_TEXT_MAX = 4096
+_PANEL_JSON: dict[str, dict[str, Any]] = {}
+_PANEL_JSON_MAX = 4096
 
 
 # Every field of a panel but its queries (the targets stand for them) and its ref (where it was written,
@@ -538,24 +537,35 @@ def _panel_json(
 
     A generated project repeats a few hundred panel shapes thousands of times, differing only in the
     PromQL of their queries (each service's selector). The SDK builds the first panel of a shape; every
-    other gets a fresh copy of that JSON (parsed back from its text, so no two dashboards share an
-    object) with its own expressions put in each target's "expr", the one place the SDK writes an
+    other gets a copy of that JSON (new dicts and lists, so no two dashboards share a container; the
+    strings and numbers in them are immutable and shared, which keeps 1,000 services' dashboards in
+    memory once) with its own expressions put in each target's "expr", the one place the SDK writes an
     expression (Dataquery.expr, copied as given). The key holds everything else the SDK reads: the
     panel's fields, id, position, resolved link URLs and each target's refId, legend, format, instant
     and hide. tests/unit/test_unit_dashboard_shapes.py compares this with building every panel.
     """
-    if not _PANEL_TEXT_MAX:  # off (the tests' reference): every panel through the SDK
+    if not _PANEL_JSON_MAX:  # off (the tests' reference): every panel through the SDK
         return _sdk_panel(panel, ident, grid, targets, link_urls)
     key = _panel_key(panel, ident, grid, targets, link_urls)
-    text = _PANEL_TEXT.get(key)
-    if text is None:
-        if len(_PANEL_TEXT) >= _PANEL_TEXT_MAX:
-            _PANEL_TEXT.clear()
-        text = _PANEL_TEXT[key] = json.dumps(_sdk_panel(panel, ident, grid, targets, link_urls), ensure_ascii=False)
-    data: dict[str, Any] = json.loads(text)
+    template = _PANEL_JSON.get(key)
+    if template is None:
+        if len(_PANEL_JSON) >= _PANEL_JSON_MAX:
+            _PANEL_JSON.clear()
+        template = _PANEL_JSON[key] = _sdk_panel(panel, ident, grid, targets, link_urls)
+    data: dict[str, Any] = _containers_copied(template)
     for target, t in zip(data.get("targets") or [], targets, strict=True):
         target["expr"] = t.expr
     return data
+
+
+def _containers_copied(value: Any) -> Any:  # plain JSON data in, the same data out
+    """New dicts and lists all the way down; the leaves (str, numbers, bool, None) are the same objects."""
+    t = type(value)
+    if t is dict:
+        return {k: v if type(v) in _LEAVES else _containers_copied(v) for k, v in value.items()}
+    if t is list:
+        return [v if type(v) in _LEAVES else _containers_copied(v) for v in value]
+    return value
 
 
 def _sdk_panel(
