@@ -264,7 +264,7 @@ def _check_expr(
             "a valid PromQL expression (Grafana variables such as $job and $__rate_interval allowed)",
         )
         return
-    for name in variables_used(expr):
+    for name in a.variables:
         if name not in defined:
             report.error(
                 _needle_pos(query, field, "$" + name, written) if query.expr else query.ref.pos(field),

@@ -12,14 +12,14 @@ import glob
 import json
 import os
 import re
-from collections.abc import Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from ..compile.dashboards.grafana_vars import MARKERS, substitute, variables_used
 from ..compile.promql import PromQLError, parse
-from .grafana_schemas import PANEL_SCHEMAS, schema, shape, validator
+from .grafana_schemas import PANEL_ITEM, PANEL_SCHEMAS, schema, shape, validator
 
 if TYPE_CHECKING:
     from ..model.loader import Mark, NodeIndex, Path
@@ -118,9 +118,10 @@ def lenient_view(data: dict[str, Any]) -> tuple[dict[str, Any], list[JsonFinding
     return out, notes
 
 
-# Shapes of dashboards whose every schema check came back clean: the generator's own dashboards
-# repeat a handful of shapes thousands of times. Only clean results are kept, so a rejection always
-# comes from jsonschema itself, with its own message.
+# Shapes of dashboard parts (the dashboard without its panels, and each top-level panel with the rows'
+# panels inside it) whose every schema check came back clean: the generator's own dashboards repeat a
+# handful of shapes thousands of times, and their panels repeat across dashboards. Only clean results
+# are kept, so a rejection always comes from jsonschema itself, with its own message.
 _CLEAN_SHAPES: set[Hashable] = set()
 
 
@@ -144,15 +145,66 @@ class PanelQuery:
 
     metrics: tuple[str, ...]  # metric names read, in order of appearance
     bad_rates: tuple[tuple[str, str], ...]  # (function, range) of rate/irate/increase off $__rate_interval
+    variables: tuple[str, ...]  # the Grafana variables it reads (variables_used), builtins left out
 
 
-@lru_cache(maxsize=65536)
+# One PromQL token at a time, leftmost first, so that a match never starts inside a string or comment:
+# a whole string literal ("...", '...', `...`), a comment, or a label matcher `name="value"` / `name!="value"`
+# whose value is plain text (no escape, quote, $ or regex operator).
+_MATCHER_VALUES = re.compile(
+    r'"(?:[^"\\]|\\.)*"'
+    r"|'(?:[^'\\]|\\.)*'"
+    r"|`[^`]*`|#[^\n]*"
+    r'|(?<![A-Za-z0-9_])([A-Za-z_][A-Za-z0-9_]*+)(\s*+!?=\s*+)"[A-Za-z0-9_.:-]++"',
+    re.S,
+)
+
+
+def _value_free(m: re.Match[str]) -> str:
+    name = m.group(1)
+    if name is None or name == "__name__":  # a string or comment, or the metric name itself: kept
+        return m.group(0)
+    return f'{name}{m.group(2)}"_"'
+
+
+def query_shape(expr: str) -> str:
+    """expr with the plain values of its `=` and `!=` label matchers replaced by one placeholder.
+
+    What panel_query returns does not depend on those values, so two services' copies of a generated
+    query (which differ only in their selectors) share one parse and one walk:
+    - metric names come from the selectors' names or from __name__ matchers, which are kept;
+    - rate ranges are durations, outside strings;
+    - a plain value holds no $ or [[ and the name before it is kept, so the same variables are read;
+    - whether the query parses: a plain value has no escape to get wrong and no regex to compile
+      (=~ and !~ are kept), and the placeholder is non-empty like the value, so a selector still
+      matches the empty string exactly when it did.
+    panel_query parses the query as written whenever the placeholder form does not parse, so an error
+    is always the query's own. tests/unit/test_unit_dashboard_shapes.py checks the equality.
+    """
+    return _MATCHER_VALUES.sub(_value_free, expr)
+
+
+# Large enough for every distinct query of 1,000 generated services (~117 each): the spec checks, the
+# lint and the pruning each read them all in turn, and a smaller LRU would drop each before the next pass.
+@lru_cache(maxsize=1 << 18)
 def panel_query(expr: str) -> PanelQuery:
     """Metric names and off-interval rate ranges of a panel query (Grafana variables substituted).
 
-    Cached, and one walk for both: the spec checks, the rendered-JSON lint and the preset pruning
-    read every query of every dashboard, and walking a tree costs more than parsing it.
-    PromQLError when the query does not parse."""
+    Cached by the query's shape (query_shape), and one walk for both: the spec checks, the
+    rendered-JSON lint and the preset pruning read every query of every dashboard, and walking a tree
+    costs more than parsing it. PromQLError when the query does not parse."""
+    try:
+        return _shape_query(query_shape(expr))
+    except PromQLError:
+        return _panel_query(expr)  # the error (if any) of the query as written, with its own message
+
+
+@lru_cache(maxsize=16384)
+def _shape_query(shaped: str) -> PanelQuery:
+    return _panel_query(shaped)
+
+
+def _panel_query(expr: str) -> PanelQuery:
     import promql_parser as pp
 
     from ..compile.promql import _selector_name
@@ -176,7 +228,7 @@ def panel_query(expr: str) -> PanelQuery:
             bad.append((node.func.name, f"${which}" if which else _duration(arg)))
 
     pp.walk(tree, visit, None)
-    return PanelQuery(metrics=tuple(metrics), bad_rates=tuple(bad))
+    return PanelQuery(metrics=tuple(metrics), bad_rates=tuple(bad), variables=tuple(variables_used(expr)))
 
 
 def rate_ranges(expr: str) -> list[tuple[str, str]]:
@@ -237,9 +289,7 @@ def validate_dashboard(data: Any, lenient: bool = False, by_shape: bool = False)
     if lenient:
         data, notes = lenient_view(data)
         out.extend(notes)
-    # The panel and query schemas below check parts of the dashboard, so its shape covers them too.
-    key = shape(data) if by_shape else None
-    schema_checks = key not in _CLEAN_SHAPES
+    schema_checks = not (by_shape and not lenient and _clean_by_parts(data))
     for err in validator("dashboard", "", lenient).iter_errors(data) if schema_checks else ():
         out.append((tuple(err.absolute_path), "schema", _schema_message(err), "error"))
     variables = {v.get("name"): v for v in (data.get("templating") or {}).get("list") or [] if isinstance(v, dict)}
@@ -337,9 +387,50 @@ def validate_dashboard(data: Any, lenient: bool = False, by_shape: bool = False)
                     lint,
                 )
             )
-    if key is not None and schema_checks and not any(rule == "schema" for _p, rule, _m, _s in out):
-        _CLEAN_SHAPES.add(key)
     return out
+
+
+def _clean_by_parts(data: dict[str, Any]) -> bool:
+    """True when every part of the dashboard has a shape whose schema checks came back clean (its parts
+    not seen yet are checked here); False sends the whole dashboard through every schema check.
+
+    The Dashboard schema checks `panels` with `items` alone (each element against oneOf Panel/RowPanel,
+    independently of the others and of the rest), and nothing else in it reads the panels: a dashboard is
+    valid exactly when it is valid without its panels and each panel is a valid item. A panel part's checks
+    are the item schema, its type's options and field config schemas, and the Dataquery schema of each of
+    its targets (of every panel of a row): a superset of what validate_dashboard runs on it, so a part
+    clean here is clean there.
+    """
+    panels = data.get("panels")
+    if not isinstance(panels, list):
+        return False
+    outer = {k: [] if k == "panels" else v for k, v in data.items()}
+    parts: list[tuple[Hashable, Any, Callable[[Any], bool]]] = [(("dashboard", shape(outer)), outer, _outer_clean)]
+    parts += [(("panel", shape(p)), p, _panel_clean) for p in panels]
+    for key, node, clean in parts:
+        if key in _CLEAN_SHAPES:
+            continue
+        if not clean(node):
+            return False
+        _CLEAN_SHAPES.add(key)
+    return True
+
+
+def _outer_clean(outer: dict[str, Any]) -> bool:
+    return not any(True for _ in validator("dashboard").iter_errors(outer))
+
+
+def _panel_clean(panel: dict[str, Any]) -> bool:
+    if any(True for _ in validator("dashboard", PANEL_ITEM).iter_errors(panel)):
+        return False
+    for path, node, _row in _panels({"panels": [panel]}):
+        ptype = node.get("type", "")
+        if ptype != "row" and ptype in PANEL_SCHEMAS and _panel_schema(path, node, ptype):
+            return False
+        for target in node.get("targets") or []:
+            if isinstance(target, dict) and any(True for _ in validator("prometheus", "Dataquery").iter_errors(target)):
+                return False
+    return True
 
 
 def _panel_schema(path: JsonPath, panel: dict[str, Any], ptype: str, lenient: bool = False) -> list[JsonFinding]:
@@ -372,10 +463,10 @@ def _target_findings(
     if not isinstance(expr, str) or not expr.strip():
         return out + [(tpath + ("expr",), "target-promql", f"a query of panel {title!r} is empty", lint)]
     try:
-        panel_query(expr)  # parses substitute(expr), cached: the spec checks and rate_ranges read it too
+        read = panel_query(expr)  # parses substitute(expr), cached: the spec checks and rate_ranges read it too
     except PromQLError as exc:
         return out + [(tpath + ("expr",), "target-promql", f"PromQL parse error: {exc}", "error")]
-    for name in variables_used(expr):
+    for name in read.variables:
         if name not in variables:
             out.append((tpath + ("expr",), "template-undefined", f"${name} is not a variable of this dashboard", lint))
     for func, got in rate_ranges(expr):

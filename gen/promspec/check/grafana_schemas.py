@@ -81,11 +81,18 @@ def _without_required(node: Any) -> Any:
     return node
 
 
+# validator("dashboard", PANEL_ITEM): one element of a dashboard's `panels`, as the Dashboard schema's
+# items check it (a definition of its own, so that a panel can be validated apart from its dashboard).
+PANEL_ITEM = "promspec:PanelItem"
+
+
 @cache
 def validator(name: str, definition: str = "", lenient: bool = False) -> Any:  # a jsonschema Draft7Validator
     data = copy.deepcopy(schema(name))
     if lenient:
         data = _without_required(data)
+    if definition == PANEL_ITEM:
+        data["definitions"][PANEL_ITEM] = data["definitions"]["Dashboard"]["properties"]["panels"]["items"]
     if definition:
         data["$ref"] = f"#/definitions/{definition}"
     return jsonschema.Draft7Validator(data)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
+import operator
 import zlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
@@ -470,63 +472,133 @@ def build_dashboard(plan: Plan) -> dict[str, Any]:
             .include_vars(False)
             .keep_time(internal)
         )
-    panels: list[dm.Panel | dm.RowPanel] = []
+    panels: list[dict[str, Any]] = []
     for i, row in enumerate(dash.rows):
-        built = []
-        for j, panel in enumerate(row.panels):
-            slot = Slot(row=i, panel=j)
-            b = _panel_builder(panel)
-            house_style(b, panel, ids[slot], grid[slot])
-            for t in plan.targets.get(slot, []):
-                b.with_target(_target(t))
-            for ident, options in panel.transformations:
-                b.with_transformation(dm.DataTransformerConfig(id_val=ident, options=options))
-            for name, properties in panel.overrides:
-                b.override_by_name(
-                    name, [dm.DynamicConfigValue(id_val=k, value=v) for k, v in sorted(properties.items())]
-                )
-            built_panel = b.build()
-            if panel.links:
-                # Set on the model: the SDK's links() calls build() on each link, which models lack.
-                built_panel.links = [
-                    dm.DashboardLink(
-                        title=link.title or link.dashboard or link.url,
-                        type_val=dm.DashboardLinkType.LINK,
-                        url=_link_url(link, plan.uids, has_datasource),
-                        icon="dashboard",
-                        tooltip="",
-                        tags=[],
-                        as_dropdown=False,
-                        target_blank=not link.dashboard,
-                        include_vars=False,
-                        keep_time=bool(link.dashboard),
-                    )
-                    for link in panel.links
-                ]
-            built.append(built_panel)
+        built = [
+            _panel_json(
+                panel,
+                ids[Slot(row=i, panel=j)],
+                grid[Slot(row=i, panel=j)],
+                plan.targets.get(Slot(row=i, panel=j), []),
+                tuple(_link_url(link, plan.uids, has_datasource) for link in panel.links),
+            )
+            for j, panel in enumerate(row.panels)
+        ]
         if row.title:
             x, y, w, h = grid[Slot(row=i)]
-            panels.append(
+            row_panel: dict[str, Any] = plain(
                 dm.RowPanel(
                     collapsed=row.collapsed,
                     title=row.title,
                     id_val=ids[Slot(row=i)],
                     grid_pos=dm.GridPos(h=h, w=w, x=x, y=y),
-                    panels=built if row.collapsed else [],
+                    panels=[],
                     repeat=row.repeat or None,
                 )
             )
+            if row.collapsed:
+                row_panel["panels"] = built
+            panels.append(row_panel)
             if not row.collapsed:
                 panels.extend(built)
         else:
             panels.extend(built)
     model = builder.build()
-    model.panels = panels
+    model.panels = []
     data: dict[str, Any] = plain(model)
+    data["panels"] = panels  # built apart (each already plain, keys sorted): the key keeps its sorted place
     for link in data.get("links") or []:
         link.pop("placement", None)  # the SDK's default hides links in the controls menu; Grafana's own is the top bar
     # The SDK writes an empty annotations object; Grafana expects the built-in list.
     data["annotations"] = canonical({"list": [BUILTIN_ANNOTATION]})
+    return data
+
+
+# A panel's JSON by everything the SDK reads to build it except its query expressions (see _panel_json).
+# Bounded: a long-lived process (preview, tests) builds many projects.
+_PANEL_JSON: dict[str, dict[str, Any]] = {}
+_PANEL_JSON_MAX = 4096
+
+
+# Every field of a panel but its queries (the targets stand for them) and its ref (where it was written,
+# which the SDK never sees): a field added to Panel is part of the key without a change here.
+_PANEL_FIELDS = operator.attrgetter(*(f.name for f in dataclasses.fields(Panel) if f.name not in ("ref", "queries")))
+
+
+def _panel_key(panel: Panel, ident: int, grid: Grid, targets: list[Target], link_urls: tuple[str, ...]) -> str:
+    statics = [(t.ref_id, t.legend, t.format, t.instant, t.hide) for t in targets]
+    return repr((_PANEL_FIELDS(panel), ident, grid, link_urls, statics))
+
+
+def _panel_json(
+    panel: Panel, ident: int, grid: Grid, targets: list[Target], link_urls: tuple[str, ...]
+) -> dict[str, Any]:
+    """One panel's Grafana JSON (plain, keys sorted), built through the SDK once per shape.
+
+    A generated project repeats a few hundred panel shapes thousands of times, differing only in the
+    PromQL of their queries (each service's selector). The SDK builds the first panel of a shape; every
+    other gets a copy of that JSON (new dicts and lists, so no two dashboards share a container; the
+    strings and numbers in them are immutable and shared, which keeps 1,000 services' dashboards in
+    memory once) with its own expressions put in each target's "expr", the one place the SDK writes an
+    expression (Dataquery.expr, copied as given). The key holds everything else the SDK reads: the
+    panel's fields, id, position, resolved link URLs and each target's refId, legend, format, instant
+    and hide. tests/unit/test_unit_dashboard_shapes.py compares this with building every panel.
+    """
+    if not _PANEL_JSON_MAX:  # off (the tests' reference): every panel through the SDK
+        return _sdk_panel(panel, ident, grid, targets, link_urls)
+    key = _panel_key(panel, ident, grid, targets, link_urls)
+    template = _PANEL_JSON.get(key)
+    if template is None:
+        if len(_PANEL_JSON) >= _PANEL_JSON_MAX:
+            _PANEL_JSON.clear()
+        template = _PANEL_JSON[key] = _sdk_panel(panel, ident, grid, targets, link_urls)
+    data: dict[str, Any] = _containers_copied(template)
+    for target, t in zip(data.get("targets") or [], targets, strict=True):
+        target["expr"] = t.expr
+    return data
+
+
+def _containers_copied(value: Any) -> Any:  # plain JSON data in, the same data out
+    """New dicts and lists all the way down; the leaves (str, numbers, bool, None) are the same objects."""
+    t = type(value)
+    if t is dict:
+        return {k: v if type(v) in _LEAVES else _containers_copied(v) for k, v in value.items()}
+    if t is list:
+        return [v if type(v) in _LEAVES else _containers_copied(v) for v in value]
+    return value
+
+
+def _sdk_panel(
+    panel: Panel, ident: int, grid: Grid, targets: list[Target], link_urls: tuple[str, ...]
+) -> dict[str, Any]:
+    """A panel's JSON through the SDK's builders."""
+    b = _panel_builder(panel)
+    house_style(b, panel, ident, grid)
+    for t in targets:
+        b.with_target(_target(t))
+    for ident_, options in panel.transformations:
+        b.with_transformation(dm.DataTransformerConfig(id_val=ident_, options=options))
+    for name, properties in panel.overrides:
+        b.override_by_name(name, [dm.DynamicConfigValue(id_val=k, value=v) for k, v in sorted(properties.items())])
+    built_panel = b.build()
+    if panel.links:
+        # Set on the model: the SDK's links() calls build() on each link, which models lack.
+        built_panel.links = [
+            dm.DashboardLink(
+                title=link.title or link.dashboard or link.url,
+                type_val=dm.DashboardLinkType.LINK,
+                url=url,
+                icon="dashboard",
+                tooltip="",
+                tags=[],
+                as_dropdown=False,
+                target_blank=not link.dashboard,
+                include_vars=False,
+                keep_time=bool(link.dashboard),
+            )
+            for link, url in zip(panel.links, link_urls, strict=True)
+        ]
+    data: dict[str, Any] = plain(built_panel)
     return data
 
 

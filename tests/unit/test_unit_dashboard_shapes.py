@@ -1,0 +1,239 @@
+"""Generated dashboards are built and their queries read once per shape, with each instance's values filled in:
+the per-shape results must equal what building and reading every instance in full gives."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from promspec.check import dashboards as checks
+from promspec.compile.dashboards import compiler
+from promspec.compile.dashboards.compiler import Context, Target, build_dashboard, plan_dashboard
+from promspec.compile.promql import PromQLError
+from promspec.model.dashboards import Dashboard, Panel, Row
+from promspec.model.loader import Document
+from promspec.model.project import Ref
+from promspec.pipeline import load_build
+from promspec.render.dashboards import dashboard_text
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+from generate import BACKENDS, write_specs  # noqa: E402  (the benchmark's realistic services)
+
+
+def _ref() -> Ref:
+    return Ref(doc=Document("t.yml", 0, {}), path=())
+
+
+# ------------------------------------------------------------------------------ panel queries by shape
+
+
+def _direct(expr: str):
+    """What panel_query gave before shapes: the query as written, parsed and walked."""
+    try:
+        return checks._panel_query(expr)
+    except PromQLError:
+        return PromQLError
+
+
+def _by_shape(expr: str):
+    try:
+        return checks.panel_query(expr)
+    except PromQLError:
+        return PromQLError
+
+
+VALUES = st.one_of(
+    st.text(alphabet="abcxyz019_.:-", min_size=0, max_size=8),
+    st.text(max_size=6),  # anything: quotes, backslashes, $, braces, newlines
+    st.sampled_from(["", "$job", 'a"b', "a\\b", "a\\", "(.*)", "[", "x{y}", "#", 'a="b"', "`"]),
+)
+OPS = st.sampled_from(["=", "!=", "=~", "!~", " = ", "!= "])
+LABELS = st.sampled_from(["job", "instance", "__name__", "model_name", "le"])
+QUOTES = st.sampled_from(['"', "'", "`"])
+
+
+def _quoted(value: str, quote: str) -> str:
+    if quote == "`":
+        return f"`{value}`"
+    return quote + value.replace("\\", "\\\\").replace(quote, "\\" + quote) + quote
+
+
+@st.composite
+def queries(draw) -> str:
+    matchers = []
+    for _ in range(draw(st.integers(0, 3))):
+        value = draw(VALUES)
+        # escaped in some quote, or put between double quotes as it is (maybe not PromQL at all)
+        text = _quoted(value, draw(QUOTES)) if draw(st.booleans()) else '"' + value + '"'
+        matchers.append(f"{draw(LABELS)}{draw(OPS)}{text}")
+    name = draw(st.sampled_from(["vllm:num_requests_running", "up", "", "llm_request_total"]))
+    selector = f"{name}{{{', '.join(matchers)}}}" if matchers or not name else name
+    wrap = draw(
+        st.sampled_from(
+            [
+                "{s}",
+                "sum(rate({s}[$__rate_interval]))",
+                'increase({s}[5m]) # job="x"',
+                'label_replace({s}, "dst", "$1", "job", "(.*)")',
+                "{s} / on(job) {s}",
+                "histogram_quantile(0.9, sum by (le) (rate({s}[1h])))",
+            ]
+        )
+    )
+    return wrap.replace("{s}", selector)
+
+
+@settings(max_examples=200, deadline=None)
+@given(queries())
+def test_a_query_reads_the_same_by_its_shape_as_written(expr):
+    assert _by_shape(expr) == _direct(expr)
+
+
+@pytest.mark.parametrize(
+    ("expr", "shaped"),
+    [
+        ('up{job="svc00001"}', 'up{job="_"}'),
+        ('up{job!="a.b", x=~"y"}', 'up{job!="_", x=~"y"}'),
+        ('{__name__="up", job="a"}', '{__name__="up", job="_"}'),  # the metric name is kept
+        ('up{job="$job"}', 'up{job="$job"}'),  # variables, escapes and regexes are kept
+        ('up{job="a\\"b"}', 'up{job="a\\"b"}'),
+        ('up{job=""}', 'up{job=""}'),  # empty stays empty: {job=""} alone selects nothing
+        ('label_replace(up, "job", "x", "a", "b")', 'label_replace(up, "job", "x", "a", "b")'),
+        ('up # job="a"', 'up # job="a"'),
+        ('`job="a"` + up{job="b"}', '`job="a"` + up{job="_"}'),
+    ],
+)
+def test_query_shape(expr, shaped):
+    assert checks.query_shape(expr) == shaped
+
+
+def test_services_queries_share_one_parse():
+    checks.panel_query.cache_clear()
+    checks._shape_query.cache_clear()
+    for i in range(50):
+        checks.panel_query(f'sum(rate(vllm:request_success_total{{job="svc{i:05d}", model_name=~"$model"}}[5m]))')
+    assert checks._shape_query.cache_info().misses == 1
+
+
+# ------------------------------------------------------------------------------ panels built by shape
+
+
+def _uncached(monkeypatch):
+    monkeypatch.setattr(compiler, "_PANEL_JSON_MAX", 0)  # every panel through the SDK
+
+
+@pytest.fixture(scope="module")
+def bench_build(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bench")
+    write_specs(str(root), len(BACKENDS) + 1)  # a service on each bundled backend, and one more: shapes repeat
+    build, _ = load_build([str(root)], env={})
+    return build
+
+
+def test_per_shape_panels_equal_the_sdk_built_ones(bench_build, monkeypatch):
+    built = [b for b in bench_build.dashboards.dashboards if b.plan is not None and b.data is not None]
+    assert len(built) > 4 * (len(BACKENDS) + 1)
+    shaped = [dashboard_text(build_dashboard(b.plan)) for b in built]
+    _uncached(monkeypatch)
+    compiler._PANEL_JSON.clear()
+    full = [dashboard_text(build_dashboard(b.plan)) for b in built]
+    assert shaped == full
+    assert [dashboard_text(b.data) for b in built] == full
+
+
+def test_dashboards_share_no_object(bench_build):
+    services = [b for b in bench_build.dashboards.dashboards if b.dashboard.uid.startswith("llm-service-")]
+    a, b = (build_dashboard(s.plan) for s in services[:2] if s.plan is not None)
+    before = dashboard_text(b)
+    for panel in a["panels"]:
+        panel.setdefault("fieldConfig", {}).setdefault("defaults", {})["unit"] = "changed"
+        for target in panel.get("targets") or []:
+            target["legendFormat"] = "changed"
+    assert dashboard_text(b) == before
+    assert dashboard_text(build_dashboard(services[1].plan)) == before  # nor the cache
+
+
+TEXTS = st.text(max_size=12)
+NUMBERS = st.one_of(st.none(), st.floats(allow_nan=False, width=64), st.integers(-(10**6), 10**6))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    exprs=st.lists(TEXTS, min_size=1, max_size=3),
+    legend=TEXTS,
+    title=TEXTS,
+    threshold=NUMBERS,
+    kind=st.sampled_from(["timeseries", "stat", "gauge", "bargauge", "table", "heatmap"]),
+)
+def test_a_panel_of_a_known_shape_keeps_its_own_values(exprs, legend, title, threshold, kind):
+    def dashboard(queries: list[str]) -> str:
+        panel = Panel(
+            title=title or "t", ref=_ref(), type=kind, unit="s", thresholds=[(None, "green"), (threshold, "red")]
+        )
+        dash = Dashboard(name="d", ref=_ref(), uid="d", title="d", rows=[Row(title="", ref=_ref(), panels=[panel])])
+        plan = plan_dashboard(Context(), dash)
+        plan.targets = {
+            slot: [Target(q, compiler.ref_letters(k), legend) for k, q in enumerate(queries)] for slot in plan.ids
+        }
+        return dashboard_text(build_dashboard(plan))
+
+    other = [e + "x" for e in exprs]
+    dashboard(other)  # the shape is built through the SDK with other expressions first
+    shaped = dashboard(exprs)
+    saved, compiler._PANEL_JSON_MAX = compiler._PANEL_JSON_MAX, 0
+    try:
+        assert shaped == dashboard(exprs)
+    finally:
+        compiler._PANEL_JSON_MAX = saved
+
+
+# ------------------------------------------------------------------------------ schema by parts
+
+
+def _set(path, value):
+    """A change at path; "T" in it stands for the index of the dashboard's first graph with queries."""
+
+    def mutate(data, graph: int):
+        node = data
+        for key in path[:-1]:
+            node = node[graph if key == "T" else key]
+        node[path[-1]] = value
+
+    return mutate
+
+
+MUTATIONS = [
+    _set(("graphTooltip",), "crosshair"),  # the dashboard part
+    _set(("panels", 0, "gridPos", "w"), 99),  # over the schema's maximum
+    _set(("panels", "T", "targets", 0, "refId"), 7),  # a query's field
+    _set(("panels", "T", "options", "legend", "displayMode"), "sideways"),  # the panel type's options
+    _set(("panels", "T", "fieldConfig", "defaults", "custom", "lineWidth"), "thick"),  # its field config
+    _set(("panels", "T", "type"), ""),
+    _set(("templating", "list", 0, "hide"), 9),
+]
+
+
+@pytest.mark.parametrize("mutation", range(len(MUTATIONS)))
+def test_schema_by_parts_reports_what_the_whole_schema_does(bench_build, mutation):
+    import copy
+
+    services = [b for b in bench_build.dashboards.dashboards if b.dashboard.uid.startswith("llm-service-")]
+    clean = services[0].data
+    assert clean is not None
+    graph = next(i for i, p in enumerate(clean["panels"]) if p["type"] == "timeseries" and p.get("targets"))
+    assert checks.validate_dashboard(clean, by_shape=True) == []  # every part now known clean
+    broken = copy.deepcopy(clean)
+    MUTATIONS[mutation](broken, graph)
+    whole = checks.validate_dashboard(broken)
+    assert any(rule == "schema" for _p, rule, _m, _s in whole)
+    assert checks.validate_dashboard(broken, by_shape=True) == whole
+    # a row's panels belong to the row's part
+    rowed = copy.deepcopy(clean)
+    rowed["panels"] = [{**rowed["panels"][0], "type": "row", "collapsed": True, "panels": [broken["panels"][graph]]}]
+    rowed["panels"][0].pop("targets", None)
+    assert checks.validate_dashboard(rowed, by_shape=True) == checks.validate_dashboard(rowed)
