@@ -141,7 +141,7 @@ _QUOTED = re.compile(r'"(?:[^"\\\n]|\\.)*"|`[^`]*`|\'(?:[^\'\\\n]|\\.)*\'')
 _VARIABLE = re.compile(r"\$[A-Za-z0-9_]*")
 
 
-def _check_variables(action: str, base: int, declared: set) -> None:
+def _check_variables(action: str, base: int, declared: set[str]) -> None:
     """Go refuses a template that uses a variable nobody declared ({{ $foo }})."""
     bare = _QUOTED.sub(lambda m: " " * len(m.group(0)), action)
     head, assign, _rest = bare.partition(":=") if ":=" in bare else ("", "", bare)
@@ -152,7 +152,7 @@ def _check_variables(action: str, base: int, declared: set) -> None:
             raise TemplateError(base + m.start(), f'undefined variable "{m.group(0)}"')
 
 
-def check_template(text: str, functions: frozenset = FUNCTIONS, variables: frozenset | None = None) -> None:
+def check_template(text: str, functions: frozenset[str] = FUNCTIONS, variables: frozenset[str] | None = None) -> None:
     """Raise TemplateError when Go's text/template would fail to parse text.
 
     functions: those the reader defines (Alertmanager's by default, or PROMETHEUS_FUNCTIONS);
@@ -179,7 +179,7 @@ def _actions_part(text: str) -> str:
 
 
 @functools.lru_cache(maxsize=4096)
-def _parses(text: str, functions: frozenset, variables: frozenset | None) -> bool:
+def _parses(text: str, functions: frozenset[str], variables: frozenset[str] | None) -> bool:
     try:
         _check_template(text, functions, variables)
     except TemplateError:
@@ -187,7 +187,7 @@ def _parses(text: str, functions: frozenset, variables: frozenset | None) -> boo
     return True
 
 
-def _check_template(text: str, functions: frozenset, variables: frozenset | None) -> None:
+def _check_template(text: str, functions: frozenset[str], variables: frozenset[str] | None) -> None:
     declared = set(variables) if variables is not None else None
     stack: list[tuple[int, str]] = []
     pos = 0
