@@ -11,6 +11,8 @@ import os
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from promspec.compile import promql
 from promspec.compile.promql import PromQLError, _analyse_tree, analyse, parse, shape
@@ -102,3 +104,41 @@ def test_services_that_differ_only_in_label_values_are_parsed_once(monkeypatch: 
     assert all(r == results[0] for r in results)
     results[0].metrics.append("mutated")  # each caller owns its copy
     assert analyse(template.format(i=0)).metrics == ["never_seen_total"]
+
+
+FRAGMENTS = [
+    "x",
+    "sum(",
+    "rate(",
+    ")",
+    "{",
+    "}",
+    "[5m]",
+    "job",
+    "__name__",
+    "=",
+    "!=",
+    "=~",
+    '"',
+    "'",
+    "`",
+    "\\",
+    '"a"',
+    '"("',
+    '""',
+    ",",
+    " ",
+    "\n",
+    "#",
+    " by (job) ",
+    " / on(job) ",
+    "label_replace(",
+    '"dst"',
+    " > 0.5",
+]
+
+
+@settings(max_examples=300, derandomize=True, deadline=None, database=None)
+@given(st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=12).map("".join))
+def test_any_text_analyses_as_written(expr: str) -> None:
+    assert _outcome(analyse, expr) == _outcome(_direct, expr)

@@ -145,11 +145,13 @@ def _metrics_under(node: pp.Expr) -> frozenset[str]:
 # nothing inside one is mistaken for a matcher. The lexer's own rules: escapes inside "..." and '...',
 # none inside `...`, a comment runs to the end of the line.
 _LITERALS = re.compile(
-    r'((?P<label>[A-Za-z_][A-Za-z0-9_]*)\s*!?=\s*)"([^"\\\n]+)"'
-    r'|"(?:[^"\\\n]|\\.)*"'
-    r"|'(?:[^'\\\n]|\\.)*'"
-    r"|`[^`]*`"
-    r"|#[^\n]*"
+    # The lookbehind and possessive quantifiers: a label name is tried from its first character only,
+    # and nothing backtracks (the scan is linear in the expression).
+    r'(?<![A-Za-z0-9_])((?P<label>[A-Za-z_][A-Za-z0-9_]*+)\s*+!?=\s*+)"([^"\\\n]++)"'
+    r'|"(?:[^"\\\n]|\\.)*+"'
+    r"|'(?:[^'\\\n]|\\.)*+'"
+    r"|`[^`]*+`"
+    r"|#[^\n]*+"
 )
 
 
