@@ -246,7 +246,10 @@ def _mapping(data: dict[object, object], col: int, inline: bool, out: list[str],
                 body = _indented(body, col)
             out.append(f"{head} {body}\n")
         elif kind is dict or kind is list:
-            _opened(value, seen)  # type: ignore[arg-type]
+            ident = id(value)  # _opened, inline: this runs for every collection of every file
+            if ident in seen:
+                raise _Unsupported
+            seen.add(ident)
             if not value:
                 out.append(head + (" []\n" if kind is list else " {}\n"))
             elif kind is dict:
@@ -272,7 +275,10 @@ def _sequence(data: list[object], col: int, inline: bool, out: list[str], seen: 
                 body = _indented(body, col)
             out.append(f"{head}{body}\n")
         elif kind is dict or kind is list:
-            _opened(value, seen)  # type: ignore[arg-type]
+            ident = id(value)  # _opened, inline: this runs for every collection of every file
+            if ident in seen:
+                raise _Unsupported
+            seen.add(ident)
             if not value:
                 out.append(head + ("[]\n" if kind is list else "{}\n"))
             elif kind is dict:
