@@ -38,7 +38,7 @@ class _CountingGroup(dict[str, Any]):
 def test_a_file_of_many_services_reads_each_group_a_bounded_number_of_times(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    services = 20
+    services = 12
     spec = tmp_path / "services.yml"
     spec.write_text("---\n".join(SERVICE.format(i=i) for i in range(services)), encoding="utf-8")
     build, _report = load_build([str(tmp_path)])
