@@ -202,7 +202,7 @@ ASCII_PARTS = st.one_of(
 )
 
 
-@settings(max_examples=400, derandomize=True, deadline=None, database=None)
+@settings(max_examples=200, derandomize=True, deadline=None, database=None)
 @given(st.lists(ASCII_PARTS, min_size=1, max_size=8).map("".join))
 def test_ascii_scalars_are_written_as_the_library_writes_them(text):
     """The emitter's own quoting of printable ASCII (single quotes, literal blocks) against the library."""
