@@ -32,6 +32,7 @@ def _build(spec: list[RuleGroup], slo: list[RuleGroup], probe: list[RuleGroup]) 
         project=project,
         spec_groups=list(spec),
         slo_groups=slo,
+        slo_rules=[],
         probe_groups=probe,
         rule_files=rule_files([*spec, *slo, *probe]),
         dashboards=DashboardBuild(ctx=Context(), written=[], dashboards=[]),

@@ -192,3 +192,50 @@ def test_every_bundled_yaml_output_round_trips_to_the_same_bytes():
         with open(path, encoding="utf-8") as fh:
             data = yaml.safe_load(fh)
         assert dump_yaml(data) == _library_dump(data).encode("utf-8"), path
+
+
+# Printable ASCII with every character libyaml's scalar analysis treats specially, and line feeds.
+ASCII_PARTS = st.one_of(
+    st.sampled_from(["-", ".", "?", ":", "#", " ", "\n", "'", '"', "a", "1", "e", "y", "n", "~", "x", "_"]),
+    st.sampled_from(list("!%&*,>@[]`{|}<=+/()$;\\^")),
+    st.sampled_from(HOSTILE).filter(lambda t: all(" " <= ch <= "~" or ch == "\n" for ch in t)),
+)
+
+
+@settings(max_examples=200, derandomize=True, deadline=None, database=None)
+@given(st.lists(ASCII_PARTS, min_size=1, max_size=8).map("".join))
+def test_ascii_scalars_are_written_as_the_library_writes_them(text):
+    """The emitter's own quoting of printable ASCII (single quotes, literal blocks) against the library."""
+    for value in (text, Verbatim(text)):
+        for data in ([value], {"k": value}, {"a": [{"b": value}]}):
+            assert dump_yaml(data) == _library_dump(data).encode("utf-8")
+
+
+def test_per_service_strings_are_written_without_the_library(monkeypatch):
+    """Generated annotations and multi-line expressions differ from service to service, so a cache by
+    value never hits: the emitter quotes them itself (it asked the library for each before)."""
+    from promspec.render import yamlout
+
+    calls: list[object] = []
+    real = yamlout._library_dump
+
+    def counting(data):
+        calls.append(data)
+        return real(data)
+
+    monkeypatch.setattr(yamlout, "_library_dump", counting)
+    yamlout._string.cache_clear()
+    data = {
+        "rules": [
+            {
+                "alert": f"Svc{i}Burn",
+                "expr": f'slo:sli_errors:rate5m{{slo_id="svc{i}-ttft"}}\n/\nslo:sli_total:rate5m{{slo_id="svc{i}"}}',
+                "annotations": {"summary": f'svc{i} SLO errors: burning {{{{ printf "%.1f" $value }}}}x over 1h'},
+            }
+            for i in range(30)
+        ]
+    }
+    text = dump_yaml(data)
+    assert calls == []
+    monkeypatch.setattr(yamlout, "_library_dump", real)
+    assert text == real(data).encode("utf-8")

@@ -283,7 +283,8 @@ def _check_names(rule_groups: list[RuleGroup], report: Report) -> None:
         for rule in group.rules:
             is_alert = isinstance(rule, Alert)
             name = rule.name if isinstance(rule, Alert) else rule.record
-            key = ("alert" if is_alert else "record", name, tuple(sorted(rule.labels.items())))
+            # Equal label sets, whatever their order (a frozenset of items: no sort per rule).
+            key = ("alert" if is_alert else "record", name, frozenset(rule.labels.items()))
             field = "name" if is_alert else "record"
             if key in rules:
                 what = "alert" if is_alert else "recording rule"

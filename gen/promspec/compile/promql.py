@@ -140,9 +140,59 @@ def _metrics_under(node: pp.Expr) -> frozenset[str]:
     return frozenset(names)
 
 
+# One lexical pass over an expression: a label's equality matcher with a double-quoted value (group 1: the
+# name and operator, group 3: the value), or any other string literal or comment, matched whole so that
+# nothing inside one is mistaken for a matcher. The lexer's own rules: escapes inside "..." and '...',
+# none inside `...`, a comment runs to the end of the line.
+_LITERALS = re.compile(
+    # The lookbehind and possessive quantifiers: a label name is tried from its first character only,
+    # and nothing backtracks (the scan is linear in the expression).
+    r'(?<![A-Za-z0-9_])((?P<label>[A-Za-z_][A-Za-z0-9_]*+)\s*+!?=\s*+)"([^"\\\n]++)"'
+    r'|"(?:[^"\\\n]|\\.)*+"'
+    r"|'(?:[^'\\\n]|\\.)*+'"
+    r"|`[^`]*+`"
+    r"|#[^\n]*+"
+)
+
+
+def _matcher_shape(m: re.Match[str]) -> str:
+    if m.group(3) is None or m.group("label") == "__name__":
+        return m.group(0)
+    return m.group(1) + '"_"'
+
+
+def shape(expr: str) -> str:
+    """The expression with the value of every label equality matcher (job="x", job!="x") replaced by one
+    placeholder: generated rules differ from service to service only there, and analyse() reads no such
+    value. Kept as written: __name__ matchers (they name metrics), empty values (`{job=""}` alone is an
+    error), regex matchers (their regex is checked), values with escapes, and every other literal."""
+    return _LITERALS.sub(_matcher_shape, expr)
+
+
 def analyse(expr: str) -> Analysis:
-    """Selectors, grouping clauses and produced labels of an expression."""
-    tree = parse(expr)
+    """Selectors, grouping clauses and produced labels of an expression.
+
+    Computed once per shape(): the analysis of the shape is the analysis of the expression. An
+    expression whose shape does not parse is parsed as written, so its error is its own."""
+    try:
+        found = _analyse_shape(shape(expr))
+    except PromQLError:
+        found = _analyse_tree(parse(expr))
+    # A copy: callers own their Analysis, the cache keeps its own.
+    return Analysis(
+        metrics=list(found.metrics),
+        name_regexes=list(found.name_regexes),
+        groupings=list(found.groupings),
+        produced_labels=set(found.produced_labels),
+    )
+
+
+@lru_cache(maxsize=4096)
+def _analyse_shape(text: str) -> Analysis:
+    return _analyse_tree(parse(text))
+
+
+def _analyse_tree(tree: pp.Expr) -> Analysis:
     out = Analysis()
 
     def visit(n: pp.Expr) -> None:

@@ -3,6 +3,7 @@ recovers when the burn stops, and respects the minimum-traffic guard."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypedDict
 
@@ -76,33 +77,61 @@ def _alert_selector(slo: SLO, tier: Tier, state: str = "") -> str:
     return "ALERTS" + selector({}, parts)
 
 
-def _alert_sample(slo: SLO, tier: Tier) -> Sample:
+def _alert_sample_labels(slo: SLO, tier: Tier) -> str:
     labels = {**slo.labels, **slo_labels(slo), **tier.labels, "severity": tier.severity, "alertstate": "firing"}
     if tier.name != "budget-exhausted":
         labels["burn_tier"] = tier.name
     labels["alertname"] = _alert_name(slo, tier)
-    return {"labels": "ALERTS" + selector(sorted(labels.items())), "value": 1}
+    return "ALERTS" + selector(sorted(labels.items()))
 
 
-def _check(slo: SLO, tier: Tier, at_seconds: float, firing: bool) -> Check:
-    expr = _alert_selector(slo, tier, "firing" if firing else "")
+@dataclass(frozen=True, kw_only=True)
+class _TierText:
+    """The series and selectors every case of one tier repeats, written once per tier."""
+
+    total: str  # the injected total rate series
+    errors: str  # the injected error rate series
+    alert: str  # ALERTS of the tier's alert, any state
+    firing: str  # ALERTS of the tier's alert, firing
+    sample: str  # the firing alert's series, every label
+
+
+def _tier_text(slo: SLO, tier: Tier) -> _TierText:
+    return _TierText(
+        total=_series("slo:sli_total:rate5m", slo),
+        errors=_series("slo:sli_errors:rate5m", slo),
+        alert=_alert_selector(slo, tier),
+        firing=_alert_selector(slo, tier, "firing"),
+        sample=_alert_sample_labels(slo, tier),
+    )
+
+
+def _check(text: _TierText, at_seconds: float, firing: bool) -> Check:
+    # Fresh dicts each time: a container written twice would become a YAML anchor and alias.
     return {
-        "expr": expr,
+        "expr": text.firing if firing else text.alert,
         "eval_time": format_duration(at_seconds),
-        "exp_samples": [_alert_sample(slo, tier)] if firing else [],
+        "exp_samples": [{"labels": text.sample, "value": 1}] if firing else [],
     }
 
 
 def _case(
-    slo: SLO, tier: Tier, name: str, step: float, total: Decimal, errors: list[Run], checks: list[Check]
+    slo: SLO,
+    tier: Tier,
+    text: _TierText,
+    name: str,
+    step: float,
+    total: Decimal,
+    errors: list[Run],
+    checks: list[Check],
 ) -> PromtoolCase:
     n = sum(count for _v, count in errors)
     return {
         "name": f"{slo.id} {tier.name}: {name}",
         "interval": format_duration(step),
         "input_series": [
-            {"series": _series("slo:sli_total:rate5m", slo), "values": _values((total, n))},
-            {"series": _series("slo:sli_errors:rate5m", slo), "values": _values(*errors)},
+            {"series": text.total, "values": _values((total, n))},
+            {"series": text.errors, "values": _values(*errors)},
         ],
         "promql_expr_test": checks,
     }
@@ -120,38 +149,42 @@ def tier_cases(slo: SLO, tier: Tier) -> list[PromtoolCase]:
     start = base * step
     crossing = Decimal(STEPS_PER_WINDOW) / ABOVE  # steps after the start at which the long window crosses
     short_steps = int(parse_duration(tier.short) / step)
+    text = _tier_text(slo, tier)
     cases = [
         _case(
             slo,
             tier,
+            text,
             "fires once the long window burns 1.25x the threshold",
             step,
             total,
             [(Decimal(0), base), (threshold * ABOVE, 2 * STEPS_PER_WINDOW)],
             [
-                _check(slo, tier, start + (int(crossing) - 3) * step, False),
-                _check(slo, tier, start + (int(crossing) + 3) * step + wait, True),
+                _check(text, start + (int(crossing) - 3) * step, False),
+                _check(text, start + (int(crossing) + 3) * step + wait, True),
             ],
         ),
         _case(
             slo,
             tier,
+            text,
             "stays quiet at 0.95x the threshold",
             step,
             total,
             [(Decimal(0), base), (threshold * BELOW, 2 * STEPS_PER_WINDOW)],
-            [_check(slo, tier, start + int(STEPS_PER_WINDOW * 1.5) * step, False)],
+            [_check(text, start + int(STEPS_PER_WINDOW * 1.5) * step, False)],
         ),
         _case(
             slo,
             tier,
+            text,
             "resolves once the burn stops",
             step,
             total,
             [(Decimal(0), base), (threshold * ABOVE, STEPS_PER_WINDOW), (Decimal(0), STEPS_PER_WINDOW)],
             [
-                _check(slo, tier, start + (STEPS_PER_WINDOW - 1) * step + wait, True),
-                _check(slo, tier, start + (STEPS_PER_WINDOW + short_steps + 2) * step, False),
+                _check(text, start + (STEPS_PER_WINDOW - 1) * step + wait, True),
+                _check(text, start + (STEPS_PER_WINDOW + short_steps + 2) * step, False),
             ],
         ),
     ]
@@ -162,11 +195,12 @@ def tier_cases(slo: SLO, tier: Tier) -> list[PromtoolCase]:
                 **_case(
                     slo,
                     tier,
+                    text,
                     f"stays quiet below the minimum traffic of {slo.min_traffic}/s",
                     step,
                     low,
                     [(Decimal(0), base), (slo.factor(tier) * slo.budget * low * 2, 2 * STEPS_PER_WINDOW)],
-                    [_check(slo, tier, start + int(STEPS_PER_WINDOW * 1.5) * step, False)],
+                    [_check(text, start + int(STEPS_PER_WINDOW * 1.5) * step, False)],
                 )
             }
         )
@@ -180,18 +214,27 @@ def exhausted_cases(slo: SLO, tier: Tier) -> list[PromtoolCase]:
     wait = parse_duration(tier.for_) if tier.for_ else 0
     over = slo.budget * total * 2
     under = slo.budget * total / 2
+    text = _tier_text(slo, tier)
     return [
         _case(
             slo,
             tier,
+            text,
             "fires once the period has spent its budget",
             step,
             total,
             [(over, 6)],
-            [_check(slo, tier, 2 * step + wait, True)],
+            [_check(text, 2 * step + wait, True)],
         ),
         _case(
-            slo, tier, "stays quiet at half the budget", step, total, [(under, 6)], [_check(slo, tier, 4 * step, False)]
+            slo,
+            tier,
+            text,
+            "stays quiet at half the budget",
+            step,
+            total,
+            [(under, 6)],
+            [_check(text, 4 * step, False)],
         ),
     ]
 

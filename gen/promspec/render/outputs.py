@@ -42,25 +42,29 @@ def render_prometheus(build: Build) -> dict[str, bytes]:
 def render_slo_tests(build: Build) -> dict[str, bytes]:
     """rules/tests/<spec>-slo-<slo id>-<tier>.test.yml: promtool unit tests for every SLO alert of a spec
     file, each loading rules/tests/<spec>-slo-<slo id>.rules.yml, a copy of that SLO's groups alone."""
+    from ..compile.build import SLORules
     from ..compile.rules import rule_file_name
-    from ..compile.slo import slo_groups
     from ..compile.slo_tests import INJECTED, rules_under_test, slo_test_files
-    from ..model.services import SLO
 
-    by_file: dict[str, list[SLO]] = {}
-    for service in build.project.services:
-        for slo in service.slos:
-            by_file.setdefault(rule_file_name(slo.ref.doc.source or slo.ref.file), []).append(slo)
+    by_file: dict[str, list[SLORules]] = {}
+    for rules in build.slo_rules:
+        by_file.setdefault(rule_file_name(rules.slo.ref.doc.source or rules.slo.ref.file), []).append(rules)
     files = {}
     for rule_path, slos in sorted(by_file.items()):
         stem = rule_path[len("rules/") : -len(".yml")]
         rule_file = build.rule_files[rule_path]
         source, rendered = rule_file.source, rule_file.content["groups"]
-        for slo in slos:
+        # Where each group name is in the file: one pass per file, not one per SLO (a file of many
+        # services would otherwise cost SLOs x groups).
+        at: dict[str, list[int]] = {}
+        for i, group in enumerate(rendered):
+            at.setdefault(group["name"], []).append(i)
+        for rules in slos:
+            slo = rules.slo
             if slo.conventions != "promspec":
                 continue  # foreign conventions read the raw SLI queries; tests/test_import_sloth.py covers them
-            own = {g.name for g in slo_groups(slo)}
-            groups = [g for g in rendered if g["name"] in own]
+            own = {g.name for g in rules.groups}
+            groups = [rendered[i] for i in sorted(i for name in own for i in at.get(name, []))]
             name = f"{stem}-slo-{slo.id}"
             files[f"rules/tests/{name}.rules.yml"] = dump_yaml(
                 rules_under_test({"groups": groups}, [slo]),

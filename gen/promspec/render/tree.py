@@ -246,9 +246,13 @@ def _foreign_dirs(out_dir: str, root: str) -> list[str]:
 def _stage(staging: str, files: dict[str, bytes], roots: list[str]) -> None:
     for root in roots:
         os.makedirs(os.path.join(staging, root), exist_ok=True)
+    made: set[str] = set()  # thousands of files share a few directories: one makedirs each
     for path, data in sorted(files.items()):
         target = os.path.join(staging, *path.split("/"))
-        os.makedirs(os.path.dirname(target), exist_ok=True)
+        parent = os.path.dirname(target)
+        if parent not in made:
+            os.makedirs(parent, exist_ok=True)
+            made.add(parent)
         # No fsync per file: a killed process loses nothing from the page cache, and thousands of
         # fsyncs cost seconds. The journal below is synced, which is what recovery relies on.
         with open(target, "wb") as fh:

@@ -119,6 +119,39 @@ def _plain(text: str) -> bool:
     )
 
 
+# What libyaml's scalar analysis looks at in a one-line printable ASCII string (yaml_emitter_analyze_scalar):
+# an indicator that forbids the plain style in block context. At the start: "---", "...", one of
+# #,[]{}&*!|>'"%@` or ?, :, - followed by a space or the end; anywhere: ": " or a final ":", " #".
+_BLOCK_INDICATOR = re.compile(r"^(?:---|\.\.\.|[#,\[\]{}&*!|>'\"%@`]|[?:-](?: |$))|:(?: |$)| #")
+_ASCII_LINE = re.compile(r"[ -~]+")
+_ASCII_TEXT = re.compile(r"[ -~\n]+")
+
+
+def _ascii_scalar(value: str) -> str | None:
+    """How the library writes value as a sequence item when value is printable ASCII (with line feeds):
+    the style libyaml picks and its bytes, by libyaml's own rules; None for anything else (the library
+    is asked). tests/unit/test_unit_yaml_emitter.py holds this to the library's bytes."""
+    if _ASCII_LINE.fullmatch(value):
+        if (
+            value[0] != " "
+            and value[-1] != " "
+            and _BLOCK_INDICATOR.search(value) is None
+            and _resolve(yaml.ScalarNode, value, (True, False)) == _STR_TAG
+        ):
+            return value
+        # Single quotes hold any one printable ASCII line; the library folds none under 2**16 columns.
+        return "'" + value.replace("'", "''") + "'"
+    if (
+        _ASCII_TEXT.fullmatch(value)
+        and value[0] not in " \n"
+        and value[-1] not in " \n"  # no chomping or indentation indicator beyond "|-"
+        and " \n" not in value  # a space before a break forbids the literal style
+    ):
+        # A literal block ("|-"): each non-empty line indented by 2 under the item, empty lines empty.
+        return "|-\n" + "\n".join("  " + line if line else line for line in value.split("\n"))
+    return None
+
+
 @functools.lru_cache(maxsize=1 << 13)  # repeats are near each other (one file); a bigger cache only holds memory
 def _string(value: str, verbatim: bool) -> str:
     """How the library writes one string as a sequence item, without the "- " and the final newline:
@@ -127,6 +160,10 @@ def _string(value: str, verbatim: bool) -> str:
         raise _Unsupported
     if value and _plain(value):
         return value
+    # A Verbatim string gets the str representer's styles when it holds no other break (the case here).
+    known = _ascii_scalar(value) if value else None
+    if known is not None:
+        return known
     text = _library_dump([Verbatim(value) if verbatim else value])
     if not text.startswith("- ") or not text.endswith("\n"):
         raise _Unsupported
@@ -149,11 +186,7 @@ def _scalar(value: object, col: int) -> str:
     if kind is str or kind is Verbatim:
         text = cast(str, value)
         body = _string(text, kind is Verbatim)
-        if "\n" in body and col:
-            pad = " " * col
-            first, *rest = body.split("\n")
-            body = "\n".join([first, *(pad + ln if ln else ln for ln in rest)])
-        return body
+        return _indented(body, col) if col and "\n" in body else body
     if kind is int:
         return str(value)
     if kind is bool:
@@ -171,12 +204,6 @@ def _scalar(value: object, col: int) -> str:
     raise _Unsupported
 
 
-def _key(key: object) -> str:
-    if not isinstance(key, str) or type(key) is not str:
-        raise _Unsupported
-    return _string_key(key)
-
-
 @functools.lru_cache(maxsize=1 << 14)
 def _string_key(key: str) -> str:
     if key and len(key) < _LONGEST_KEY and _plain(key):
@@ -188,55 +215,90 @@ def _string_key(key: str) -> str:
     return head
 
 
-def _container(value: object, seen: set[int]) -> bool:
-    """Whether value is a block collection; a container met twice would be an anchor and alias."""
-    kind = type(value)
-    if kind is dict or kind is list:
-        if id(value) in seen:
-            raise _Unsupported
-        seen.add(id(value))
-        return True
-    if isinstance(value, (dict, list, tuple, set)):
+def _indented(body: str, col: int) -> str:
+    """A literal block's lines after the first, moved from column 2 to col + 2."""
+    pad = " " * col
+    first, *rest = body.split("\n")
+    return "\n".join([first, *(pad + ln if ln else ln for ln in rest)])
+
+
+def _opened(value: dict[object, object] | list[object], seen: set[int]) -> None:
+    """Note a block collection; one met twice would be an anchor and alias, which the library writes."""
+    if id(value) in seen:
         raise _Unsupported
-    return False
+    seen.add(id(value))
 
 
+# The hot loop of every rule and test file: one type test per value (exact types only: a subclass of dict,
+# list or str, a tuple or a set falls to _scalar, which leaves them to the library).
 def _mapping(data: dict[object, object], col: int, inline: bool, out: list[str], seen: set[int]) -> None:
     pad = " " * col
-    for i, (key, value) in enumerate(data.items()):
-        out.append(("" if inline and i == 0 else pad) + _key(key) + ":")
-        if not _container(value, seen):
-            out.append(" " + _scalar(value, col) + "\n")
-        elif not value:
-            out.append(" []\n" if type(value) is list else " {}\n")
-        elif type(value) is dict:
-            out.append("\n")
-            _mapping(cast(dict[object, object], value), col + 2, False, out, seen)
+    first = inline
+    for key, value in data.items():
+        if type(key) is not str:
+            raise _Unsupported
+        head = _string_key(key) + ":" if first else pad + _string_key(key) + ":"
+        first = False
+        kind = type(value)
+        if kind is str:
+            body = _string(value, False)
+            if col and "\n" in body:
+                body = _indented(body, col)
+            out.append(f"{head} {body}\n")
+        elif kind is dict or kind is list:
+            ident = id(value)  # _opened, inline: this runs for every collection of every file
+            if ident in seen:
+                raise _Unsupported
+            seen.add(ident)
+            if not value:
+                out.append(head + (" []\n" if kind is list else " {}\n"))
+            elif kind is dict:
+                out.append(head + "\n")
+                _mapping(value, col + 2, False, out, seen)  # type: ignore[arg-type]
+            else:
+                out.append(head + "\n")
+                _sequence(value, col, False, out, seen)  # type: ignore[arg-type]
         else:
-            out.append("\n")
-            _sequence(cast(list[object], value), col, False, out, seen)
+            out.append(f"{head} {_scalar(value, col)}\n")
 
 
 def _sequence(data: list[object], col: int, inline: bool, out: list[str], seen: set[int]) -> None:
     pad = " " * col
-    for i, value in enumerate(data):
-        out.append(("" if inline and i == 0 else pad) + "- ")
-        if not _container(value, seen):
-            out.append(_scalar(value, col) + "\n")
-        elif not value:
-            out.append("[]\n" if type(value) is list else "{}\n")
-        elif type(value) is dict:
-            _mapping(cast(dict[object, object], value), col + 2, True, out, seen)
+    first = inline
+    for value in data:
+        head = "- " if first else pad + "- "
+        first = False
+        kind = type(value)
+        if kind is str:
+            body = _string(value, False)
+            if col and "\n" in body:
+                body = _indented(body, col)
+            out.append(f"{head}{body}\n")
+        elif kind is dict or kind is list:
+            ident = id(value)  # _opened, inline: this runs for every collection of every file
+            if ident in seen:
+                raise _Unsupported
+            seen.add(ident)
+            if not value:
+                out.append(head + ("[]\n" if kind is list else "{}\n"))
+            elif kind is dict:
+                out.append(head)
+                _mapping(value, col + 2, True, out, seen)  # type: ignore[arg-type]
+            else:
+                out.append(head)
+                _sequence(value, col + 2, True, out, seen)  # type: ignore[arg-type]
         else:
-            _sequence(cast(list[object], value), col + 2, True, out, seen)
+            out.append(f"{head}{_scalar(value, col)}\n")
 
 
 def _fast_dump(data: object) -> str:
     seen: set[int] = set()
-    if not _container(data, seen) or not data:
-        raise _Unsupported  # a bare scalar or an empty document: rare, the library writes them
+    kind = type(data)
+    if (kind is not dict and kind is not list) or not data:
+        raise _Unsupported  # a bare scalar, another type or an empty document: rare, the library writes them
+    _opened(cast(dict[object, object] | list[object], data), seen)
     out: list[str] = []
-    if type(data) is dict:
+    if kind is dict:
         _mapping(cast(dict[object, object], data), 0, False, out, seen)
     else:
         _sequence(cast(list[object], data), 0, False, out, seen)
