@@ -148,25 +148,6 @@ class PanelQuery:
     variables: tuple[str, ...]  # the Grafana variables it reads (variables_used), builtins left out
 
 
-# One PromQL token at a time, leftmost first, so that a match never starts inside a string or comment:
-# a whole string literal ("...", '...', `...`), a comment, or a label matcher `name="value"` / `name!="value"`
-# whose value is plain text (no escape, quote, $ or regex operator).
-_MATCHER_VALUES = re.compile(
-    r'"(?:[^"\\]|\\.)*"'
-    r"|'(?:[^'\\]|\\.)*'"
-    r"|`[^`]*`|#[^\n]*"
-    r'|(?<![A-Za-z0-9_])([A-Za-z_][A-Za-z0-9_]*+)(\s*+!?=\s*+)"[A-Za-z0-9_.:-]++"',
-    re.S,
-)
-
-
-def _value_free(m: re.Match[str]) -> str:
-    name = m.group(1)
-    if name is None or name == "__name__":  # a string or comment, or the metric name itself: kept
-        return m.group(0)
-    return f'{name}{m.group(2)}"_"'
-
-
 def query_shape(expr: str) -> str:
     """expr with the plain values of its `=` and `!=` label matchers replaced by one placeholder.
 
@@ -181,7 +162,9 @@ def query_shape(expr: str) -> str:
     panel_query parses the query as written whenever the placeholder form does not parse, so an error
     is always the query's own. tests/unit/test_unit_dashboard_shapes.py checks the equality.
     """
-    return _MATCHER_VALUES.sub(_value_free, expr)
+    from ..compile.promql import shape
+
+    return shape(expr, plain_values_only=True)
 
 
 # Large enough for every distinct query of 1,000 generated services (~117 each): the spec checks, the

@@ -269,7 +269,7 @@ def _check_reads(rule: Rule, a: Analysis, universe: Universe, report: Report) ->
 
 def _check_names(rule_groups: list[RuleGroup], report: Report) -> None:
     groups: dict[str, RuleGroup] = {}
-    rules: dict[tuple[str, str, tuple[tuple[str, str], ...]], Rule] = {}
+    rules: dict[tuple[str, str, frozenset[tuple[str, str]]], Rule] = {}
     for group in rule_groups:
         if group.name in groups:
             report.error(

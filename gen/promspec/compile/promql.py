@@ -155,18 +155,30 @@ _LITERALS = re.compile(
 )
 
 
+# A value Grafana substitutes nothing into: no `$`, no `[[` (dashboards' queries keep those as written).
+_PLAIN_VALUE = re.compile(r"[A-Za-z0-9_.:-]+")
+
+
 def _matcher_shape(m: re.Match[str]) -> str:
     if m.group(3) is None or m.group("label") == "__name__":
         return m.group(0)
     return m.group(1) + '"_"'
 
 
-def shape(expr: str) -> str:
+def _plain_matcher_shape(m: re.Match[str]) -> str:
+    if m.group(3) is None or m.group("label") == "__name__" or not _PLAIN_VALUE.fullmatch(m.group(3)):
+        return m.group(0)
+    return m.group(1) + '"_"'
+
+
+def shape(expr: str, plain_values_only: bool = False) -> str:
     """The expression with the value of every label equality matcher (job="x", job!="x") replaced by one
     placeholder: generated rules differ from service to service only there, and analyse() reads no such
     value. Kept as written: __name__ matchers (they name metrics), empty values (`{job=""}` alone is an
-    error), regex matchers (their regex is checked), values with escapes, and every other literal."""
-    return _LITERALS.sub(_matcher_shape, expr)
+    error), regex matchers (their regex is checked), values with escapes, and every other literal.
+    plain_values_only also keeps every value with a character outside [A-Za-z0-9_.:-] (a dashboard query's
+    `$job` or `[[job]]` is a Grafana variable, which the dashboard checks read)."""
+    return _LITERALS.sub(_plain_matcher_shape if plain_values_only else _matcher_shape, expr)
 
 
 def analyse(expr: str) -> Analysis:
