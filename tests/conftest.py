@@ -142,12 +142,26 @@ class PrometheusServer:
         return body["data"]["result"]
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        stop_processes([self.proc])
+
+
+# A throwaway server that has not exited this long after SIGTERM is waiting on something the test no longer needs
+# (Prometheus holds its shutdown up to remote_write's 1-minute flush deadline once the receiver is gone): kill it.
+STOP_GRACE_S = 2.0
+
+
+def stop_processes(procs: list[subprocess.Popen], grace: float = STOP_GRACE_S) -> None:
+    """SIGTERM every process at once, give them one shared grace period, then SIGKILL the ones still running."""
+    running = [proc for proc in procs if proc.poll() is None]
+    for proc in running:
+        proc.terminate()
+    deadline = time.monotonic() + grace
+    for proc in running:
+        try:
+            proc.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 @pytest.fixture
@@ -162,8 +176,7 @@ def prometheus_factory(tmp_path):
         return server
 
     yield start
-    for server in servers:
-        server.stop()
+    stop_processes([server.proc for server in servers])
 
 
 @pytest.fixture(scope="session")

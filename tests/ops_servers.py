@@ -74,7 +74,7 @@ class AlertmanagerServer:
     def post_alerts(self, *alerts: dict) -> None:
         self.api("POST", "/alerts", list(alerts))
 
-    stop = PrometheusServer.stop  # the same: terminate by PID, then kill after 10s
+    stop = PrometheusServer.stop  # the same: terminate by PID, then kill after conftest.STOP_GRACE_S
 
 
 class WebhookReceiver:
