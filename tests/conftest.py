@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -182,6 +183,31 @@ def prometheus_factory(tmp_path):
 @pytest.fixture(scope="session")
 def promtool() -> str:
     return require_tool("promtool")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remembered_promtool_tests(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Put tests/promtool_cache.py first on PATH as `promtool` for the slow tier: the suite runs the same
+    unit-test files of the bundled output through `promtool test rules` dozens of times, and a passing run of
+    byte-identical inputs is replayed (the wrapper's docstring says exactly what). PROMSPEC_TEST_PROMTOOL_CACHE=0
+    runs the real promtool every time."""
+    real = shutil.which("promtool")
+    if _fast_tier(request.config) or real is None or os.environ.get("PROMSPEC_TEST_PROMTOOL_CACHE") == "0":
+        return
+    # One directory per run, shared by the pytest-xdist workers (each worker's basetemp is popen-gwN below it).
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    cache = root / "promtool-cache"
+    bin_dir = cache / f"bin-{os.getpid()}"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    wrapper = bin_dir / "promtool"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f"PROMTOOL_CACHE_REAL={shlex.quote(real)} PROMTOOL_CACHE_DIR={shlex.quote(str(cache))} "
+        f'exec {shlex.quote(sys.executable)} {shlex.quote(os.path.join(REPO, "tests", "promtool_cache.py"))} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
 
 
 # --- The fast tier's guard -------------------------------------------------------------------------------------
