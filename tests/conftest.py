@@ -208,6 +208,7 @@ def _remembered_promtool_tests(request: pytest.FixtureRequest, tmp_path_factory:
     )
     wrapper.chmod(0o755)
     os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
+    os.environ["PROMSPEC_TEST_REAL_PROMTOOL"] = real  # for tests/test_promtool_cache.py's oracle
 
 
 # --- The fast tier's guard -------------------------------------------------------------------------------------
