@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -142,12 +143,26 @@ class PrometheusServer:
         return body["data"]["result"]
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        stop_processes([self.proc])
+
+
+# A throwaway server that has not exited this long after SIGTERM is waiting on something the test no longer needs
+# (Prometheus holds its shutdown up to remote_write's 1-minute flush deadline once the receiver is gone): kill it.
+STOP_GRACE_S = 2.0
+
+
+def stop_processes(procs: list[subprocess.Popen], grace: float = STOP_GRACE_S) -> None:
+    """SIGTERM every process at once, give them one shared grace period, then SIGKILL the ones still running."""
+    running = [proc for proc in procs if proc.poll() is None]
+    for proc in running:
+        proc.terminate()
+    deadline = time.monotonic() + grace
+    for proc in running:
+        try:
+            proc.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 @pytest.fixture
@@ -162,13 +177,38 @@ def prometheus_factory(tmp_path):
         return server
 
     yield start
-    for server in servers:
-        server.stop()
+    stop_processes([server.proc for server in servers])
 
 
 @pytest.fixture(scope="session")
 def promtool() -> str:
     return require_tool("promtool")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remembered_promtool_tests(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Put tests/promtool_cache.py first on PATH as `promtool` for the slow tier: the suite runs the same
+    unit-test files of the bundled output through `promtool test rules` dozens of times, and a passing run of
+    byte-identical inputs is replayed (the wrapper's docstring says exactly what). PROMSPEC_TEST_PROMTOOL_CACHE=0
+    runs the real promtool every time."""
+    real = shutil.which("promtool")
+    if _fast_tier(request.config) or real is None or os.environ.get("PROMSPEC_TEST_PROMTOOL_CACHE") == "0":
+        return
+    # One directory per run, shared by the pytest-xdist workers (each worker's basetemp is popen-gwN below it).
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    cache = root / "promtool-cache"
+    bin_dir = cache / f"bin-{os.getpid()}"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    wrapper = bin_dir / "promtool"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f"PROMTOOL_CACHE_REAL={shlex.quote(real)} PROMTOOL_CACHE_DIR={shlex.quote(str(cache))} "
+        f'exec {shlex.quote(sys.executable)} {shlex.quote(os.path.join(REPO, "tests", "promtool_cache.py"))} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
+    os.environ["PROMSPEC_TEST_REAL_PROMTOOL"] = real  # for tests/test_promtool_cache.py's oracle
 
 
 # --- The fast tier's guard -------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import time
 import urllib.parse
 import urllib.request
 
-from conftest import free_port, log_tail, require_tool
+from conftest import free_port, log_tail, require_tool, stop_processes
 from fake_llm import FakeLLM
 
 
@@ -29,12 +29,7 @@ def _wait_ready(proc: subprocess.Popen, url: str, log_path: str, what: str) -> N
 
 
 def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    stop_processes([proc])
 
 
 class VictoriaMetrics:

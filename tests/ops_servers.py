@@ -74,7 +74,7 @@ class AlertmanagerServer:
     def post_alerts(self, *alerts: dict) -> None:
         self.api("POST", "/alerts", list(alerts))
 
-    stop = PrometheusServer.stop  # the same: terminate by PID, then kill after 10s
+    stop = PrometheusServer.stop  # the same: terminate by PID, then kill after conftest.STOP_GRACE_S
 
 
 class WebhookReceiver:
@@ -164,9 +164,32 @@ class FlakyProxy:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.open_connections = 0  # accepted and not yet finished: a killed client's last request may be one
+        self.lock = threading.Lock()
+
+        class Server(ThreadingHTTPServer):
+            def process_request(self, request, client_address):
+                with proxy.lock:
+                    proxy.open_connections += 1
+                super().process_request(request, client_address)
+
+            def process_request_thread(self, request, client_address):
+                try:
+                    super().process_request_thread(request, client_address)
+                finally:
+                    with proxy.lock:
+                        proxy.open_connections -= 1
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def wait_idle(self, quiet: float = 0.3) -> None:
+        """Return once no connection has been open for `quiet` seconds: every request a client (even a killed one)
+        already sent has been counted in `requests` (on a loaded machine its handler thread can run late)."""
+        wait_for(lambda: self.open_connections == 0, 30, "the proxy's open connections to finish")
+        time.sleep(quiet)
+        wait_for(lambda: self.open_connections == 0, 30, "the proxy's open connections to finish")
 
     def close(self) -> None:
         self.server.shutdown()

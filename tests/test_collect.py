@@ -184,6 +184,7 @@ def test_resume_after_a_killed_run(world, clean, tmp_path):
         done = len(os.listdir(chunk_dir))
         for name in os.listdir(chunk_dir):  # every cached chunk is whole
             json.loads((chunk_dir / name).read_text())
+        proxy.wait_idle()  # the killed run's last request is counted before `before`, not after
         before = proxy.requests
         proxy.delay = 0
         resumed = run_promspec(*args[1:], check=0)

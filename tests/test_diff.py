@@ -346,8 +346,9 @@ def _stat(red_at: float) -> dict:
     }
 
 
+# Not serial: nothing here is timed (the wait polls up to 30 s, the CLI has 120 s) and test_report prints PDFs
+# through Chromium in the parallel part already.
 @pytest.mark.slow
-@pytest.mark.serial
 def test_images_draw_live_data_from_prometheus(tmp_path, prometheus_factory):
     pytest.importorskip("promspec.preview.render").find_chromium()
     from promspec.preview.render import fetch_data
