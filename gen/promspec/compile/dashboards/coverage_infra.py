@@ -6,10 +6,10 @@ The family lists, with the panel that charts each, are in docs/dashboards.md ("C
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from ...model.dashboards import Row
+from ...model.dashboards import Panel, Row
 from .coverage import RATE
 
 if TYPE_CHECKING:
@@ -176,7 +176,7 @@ def gpu_rows(m: _Make) -> list[Row | None]:
         ],
     )
     if per_host is not None:
-        per_host.repeat = "instance"
+        per_host = replace(per_host, repeat="instance")
     return [interconnect, health, profiling, per_host]
 
 
@@ -405,9 +405,7 @@ def host_rows(m: _Make) -> list[Row | None]:
             ),
         ],
     )
-    rows = [system, disk, filesystems, network]
-    _mark_node_exporter_only(rows)
-    return rows
+    return [_marked_node_exporter_only(row) for row in (system, disk, filesystems, network)]
 
 
 # node_exporter families promspec-exporter's host collectors do not serve: with the host job on
@@ -424,10 +422,16 @@ NODE_EXPORTER_ONLY = (
 )
 
 
-def _mark_node_exporter_only(rows: Sequence[Row | None]) -> None:
-    for row in rows:
-        for panel in row.panels if row else ():
-            names = sorted({n for q in panel.queries for n in NODE_EXPORTER_ONLY if n in q.expr})
-            if names:
-                note = f"From node_exporter only (promspec-exporter does not serve {', '.join(names)})."
-                panel.description = f"{panel.description} {note}".strip()
+def _marked_node_exporter_only(row: Row | None) -> Row | None:
+    """row with a note on each panel that reads series only node_exporter serves."""
+    if row is None:
+        return None
+    return replace(row, panels=[_marked_panel(panel) for panel in row.panels])
+
+
+def _marked_panel(panel: Panel) -> Panel:
+    names = sorted({n for q in panel.queries for n in NODE_EXPORTER_ONLY if n in q.expr})
+    if not names:
+        return panel
+    note = f"From node_exporter only (promspec-exporter does not serve {', '.join(names)})."
+    return replace(panel, description=f"{panel.description} {note}".strip())

@@ -1534,27 +1534,36 @@ def _prune(dashes: list[Dashboard], project: Project, groups: list[RuleGroup]) -
     out = []
     left_out = []
     for dash in dashes:
+        dropped = list(dash.dropped)
+        rows = []
         for row in dash.rows:
+            panels = []
             for panel in row.panels:
                 lost = [unknown(q) for q in panel.queries]
-                panel.queries = [q for q, names in zip(panel.queries, lost, strict=True) if not names]
+                queries = [q for q, names in zip(panel.queries, lost, strict=True) if not names]
                 metrics = tuple(sorted({n for names in lost for n in names}))
                 if metrics and panel.type != "text":
-                    partial = bool(panel.queries)
-                    dash.dropped.append(
-                        DroppedPanel(row=row.title, title=panel.title, metrics=metrics, partial=partial)
+                    dropped.append(
+                        DroppedPanel(row=row.title, title=panel.title, metrics=metrics, partial=bool(queries))
                     )
-            row.panels = [p for p in row.panels if p.queries or p.type == "text"]
-        dash.rows = [r for r in dash.rows if r.panels]
-        if any(p.queries for _r, p in dash.panels()):
-            out.append(dash)
+                if queries or panel.type == "text":
+                    panels.append(panel if len(queries) == len(panel.queries) else replace(panel, queries=queries))
+            if panels:
+                rows.append(replace(row, panels=panels))
+        pruned = replace(dash, rows=rows, dropped=dropped)
+        if any(p.queries for _r, p in pruned.panels()):
+            out.append(pruned)
         else:
-            metrics = tuple(sorted({n for d in dash.dropped for n in d.metrics}))
+            metrics = tuple(sorted({n for d in dropped for n in d.metrics}))
             left_out.append(DroppedDashboard(uid=dash.uid, title=dash.title, metrics=metrics, ref=dash.ref))
     kept = {d.uid for d in out}
-    for dash in out:
-        dash.links = [link for link in dash.links if not link.dashboard or link.dashboard in kept]
-    return Presets(dashboards=out, left_out=left_out)
+    return Presets(
+        dashboards=[
+            replace(dash, links=[link for link in dash.links if not link.dashboard or link.dashboard in kept])
+            for dash in out
+        ],
+        left_out=left_out,
+    )
 
 
 def _unanchored(project: Project) -> list[DroppedDashboard]:
@@ -1640,6 +1649,6 @@ def preset_dashboards(project: Project, groups: list[RuleGroup]) -> Presets:
     if getattr(project, "probes", None) or getattr(project, "llm_probe_targets", None):
         from .probes import probe_dashboards  # synthetic probes: only when the specs declare them
 
-        out.extend(probe_dashboards(project, out))
+        out = probe_dashboards(project, out)
     presets = _prune(out, project, groups)
     return replace(presets, left_out=_unanchored(project) + presets.left_out)

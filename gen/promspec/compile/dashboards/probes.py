@@ -5,6 +5,7 @@ LLM probe SLI. Nothing is added for a project without probes, so its output stay
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 from ...model.dashboards import Dashboard, Panel, Row
 from ...model.project import Project
@@ -131,8 +132,8 @@ def _llm_row(m: _Make, project: Project) -> Row | None:
     )
 
 
-def _client_ttft(dash: Dashboard, targets: Iterable[str]) -> None:
-    """Add the client-observed TTFT beside the engine's: their gap is the network and queueing in front."""
+def _client_ttft(dash: Dashboard, targets: Iterable[str]) -> Dashboard:
+    """dash with the client-observed TTFT beside the engine's: their gap is the network and queueing in front."""
     m = _Make(dash.ref)
     sel = '{target=~"' + "|".join(sorted(targets)) + '"}'
     client = m.q(
@@ -148,12 +149,13 @@ def _client_ttft(dash: Dashboard, targets: Iterable[str]) -> None:
         "the engine's histogram. The gap is network, TLS, auth and queueing in front.",
     )
     row = m.row("Client-observed (synthetic probe)", [panel])
-    if row is not None:
-        dash.rows.append(row)
+    return dash if row is None else replace(dash, rows=[*dash.rows, row])
 
 
 def probe_dashboards(project: Project, dashboards: list[Dashboard]) -> list[Dashboard]:
-    """The probes dashboard (when there are probes); adds the client TTFT panel to LLM serving dashboards."""
+    """dashboards, the LLM serving ones with the client TTFT panel added, then the probes dashboard (when
+    there are probes)."""
+    out = []
     for dash in dashboards:
         targets = project.llm_probe_targets.get(getattr(dash, "service", ""), [])
         if (
@@ -161,6 +163,7 @@ def probe_dashboards(project: Project, dashboards: list[Dashboard]) -> list[Dash
             and dash.uid.startswith("llm-service-")
             and any(q.signal == "ttft" for r in dash.rows for p in r.panels for q in p.queries)
         ):
-            _client_ttft(dash, targets)
+            dash = _client_ttft(dash, targets)
+        out.append(dash)
     board = _blackbox(project)
-    return [board] if board is not None else []
+    return [*out, board] if board is not None else out
