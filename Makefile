@@ -92,9 +92,10 @@ test: $(VENV)/.test-deps tools
 	exit $$status
 
 # The fast tier: no subprocess, no server, no tools to install (tests/conftest.py fails a test that tries).
+# On the xdist workers too (911 tests: 52 s in one process, 33 s on 2 workers, on 2 quiet cores).
 .PHONY: test-fast
 test-fast: $(VENV)/.test-deps
-	$(PYTEST) -m "not slow" tests
+	$(PYTEST) -n $(XDIST) -m "not slow" tests
 
 $(VENV)/.lint-deps: $(BIN)/promspec
 	$(BIN)/pip install -q -e '.[test,lint]'
