@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterable
+from typing import Any
 
+from ..metrics import Spec
 from ..options import Options
+from ..registry import Collector
 
 # name -> (module, class); order is the order of the exposition.
 AVAILABLE = {
@@ -24,9 +28,9 @@ OPT_IN = ("llm_probe",)
 DEFAULT = tuple(name for name in AVAILABLE if name not in OPT_IN)
 
 
-def build(names, options: Options, **overrides) -> list:
+def build(names: Iterable[str], options: Options, **overrides: dict[str, Any]) -> list[Collector]:
     """Instantiate the named collectors; overrides pass extra keyword arguments by name (e.g. gpu={'nvml': m})."""
-    collectors = []
+    collectors: list[Collector] = []
     for name in names:
         module, cls = AVAILABLE[name]
         factory = getattr(importlib.import_module(f"{__name__}.{module}"), cls)
@@ -34,9 +38,9 @@ def build(names, options: Options, **overrides) -> list:
     return collectors
 
 
-def specs(names=DEFAULT) -> dict:
+def specs(names: Iterable[str] = DEFAULT) -> dict[str, Spec]:
     """Every family the named collectors may expose, name -> Spec."""
-    merged = {}
+    merged: dict[str, Spec] = {}
     for name in names:
         module = importlib.import_module(f"{__name__}.{AVAILABLE[name][0]}")
         merged.update(module.SPECS)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from prometheus_client.metrics_core import Metric
+
 from ..metrics import Families, SeriesLabels, Spec
 from ..options import Options
 from ..procfs import CPU_MODES, parse_stat, read_parsed
@@ -26,7 +28,7 @@ class CpuCollector(StatelessCollector):
         # dicts per CPU per scrape. Bounded by the CPUs the host ever had.
         self._labels: dict[str, tuple[SeriesLabels, ...]] = {}
 
-    def collect(self) -> list:
+    def collect(self) -> list[Metric]:
         """One counter per CPU and mode."""
         families = Families(SPECS)
         hz = self._hz

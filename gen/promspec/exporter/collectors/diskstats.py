@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from prometheus_client.metrics_core import Metric
+
 from ..metrics import Families, KeptLabels, Spec
 from ..options import Options
 from ..procfs import parse_diskstats, read_parsed
@@ -41,7 +43,7 @@ class DiskstatsCollector(StatelessCollector):
         self._exclude = re.compile(options.disk_device_exclude)
         self._labels = KeptLabels(("device",))
 
-    def collect(self) -> list:
+    def collect(self) -> list[Metric]:
         """Eleven series per device."""
         families = Families(SPECS)
         for disk in read_parsed(self._path, parse_diskstats):

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
+from prometheus_client.metrics_core import Metric
+
 from ..metrics import Families, KeptLabels, Spec
 from ..options import Options
 from ..procfs import Mount, parse_file, parse_mounts
@@ -75,13 +77,13 @@ class FilesystemCollector:
         self._workers = Workers("statfs", idle_max=PROBERS)
         self._labels = KeptLabels(_LABELS)
         self._last_table: bytes | None = None  # the mount table last read, and the mounts kept from it
-        self._last_mounts: list = []
+        self._last_mounts: list[Mount] = []
         self._probers_started = 0
         # Guards _stuck (shared with abandoned probers that return late) and each scrape's progress.
         self._changed = threading.Condition()
-        self._stuck: set = set()
+        self._stuck: set[str] = set()
 
-    def collect(self) -> list:
+    def collect(self) -> list[Metric]:
         """Seven gauges per mount; a mount whose statfs fails or hangs gets device_error 1."""
         families = Families(SPECS)
         mounts = self._mounts()
@@ -108,13 +110,13 @@ class FilesystemCollector:
         """Prober threads alive (idle, probing, or stuck with a mount), for tests of the no-pile-up promise."""
         return self._workers.threads()
 
-    def _probe(self, mounts: list) -> dict:
+    def _probe(self, mounts: list[Mount]) -> dict[str, os.statvfs_result | None]:
         """mountpoint -> statvfs result, or None for a mount that failed, overran or is still stuck."""
-        results: dict = {}
+        results: dict[str, os.statvfs_result | None] = {}
         timeout, spread_after = self._timeout, self._spread_after
         with self._changed:
             todo = deque(m for m in mounts if m.mountpoint not in self._stuck)
-            probers: list = []
+            probers: list[_Prober] = []
             while True:
                 now = time.monotonic()
                 for prober in probers:
@@ -153,13 +155,13 @@ class FilesystemCollector:
             self._timeout,
         )
 
-    def _start_prober(self, todo: deque, results: dict) -> _Prober:
+    def _start_prober(self, todo: deque[Mount], results: dict[str, os.statvfs_result | None]) -> _Prober:
         prober = _Prober()
         self._probers_started += 1
         self._workers.start(f"prober-{self._probers_started}", partial(self._run_prober, prober, todo, results))
         return prober
 
-    def _run_prober(self, prober: _Prober, todo: deque, results: dict) -> None:
+    def _run_prober(self, prober: _Prober, todo: deque[Mount], results: dict[str, os.statvfs_result | None]) -> None:
         while True:
             with self._changed:
                 if not todo:
@@ -183,7 +185,7 @@ class FilesystemCollector:
                 results[mount.mountpoint] = stat
                 prober.mount = None
 
-    def _mounts(self) -> list:
+    def _mounts(self) -> list[Mount]:
         for path in self._mount_files:
             try:
                 with open(path, "rb") as handle:
@@ -198,7 +200,7 @@ class FilesystemCollector:
             return self._last_mounts
         mounts = parse_file(path, table, parse_mounts)
         # A later mount on the same point hides the earlier one: keep the last, as the kernel does.
-        kept: dict = {}
+        kept: dict[str, Mount] = {}
         for mount in mounts:
             if self._mount_points_exclude.search(mount.mountpoint) or self._fs_types_exclude.search(mount.fstype):
                 continue

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import time
 
+from prometheus_client.metrics_core import Metric
 from prometheus_client.samples import Sample
 
 from ..metrics import Spec, new_family
 from ..options import Options
 from ..probe.config import load
-from ..probe.state import ProbeSet
+from ..probe.state import Histogram, ProbeSet
 
 P = "promspec_probe_llm_"
 LABELS = ("target", "model", "location")
@@ -45,7 +46,7 @@ SPECS = {
 }
 
 
-def _histogram(name: str, rows: list) -> object:
+def _histogram(name: str, rows: list[tuple[dict[str, str], Histogram]]) -> Metric:
     family = new_family(name, "histogram", SPECS[name].help)
     for labels, hist in rows:
         for bound, count in zip((*hist.bounds, float("inf")), hist.cumulative(), strict=True):
@@ -67,7 +68,7 @@ class LlmProbeCollector:
         self.probes = probes
         self.probes.start()
 
-    def collect(self) -> list:
+    def collect(self) -> list[Metric]:
         now = time.time()
         rows = [({"target": t.name, "model": t.model, "location": t.location}, t, s) for t, s in self.probes.snapshot()]
         out = [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from prometheus_client.metrics_core import Metric
+
 from ..metrics import Families, Spec
 from ..options import Options
 from ..procfs import parse_loadavg, read_parsed
@@ -22,7 +24,7 @@ class LoadavgCollector(StatelessCollector):
     def __init__(self, options: Options):
         self._path = options.proc("loadavg")
 
-    def collect(self) -> list:
+    def collect(self) -> list[Metric]:
         """Three gauges."""
         families = Families(SPECS)
         load = read_parsed(self._path, parse_loadavg)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from prometheus_client.metrics_core import Metric
+
 from ..metrics import Families, Spec
 from ..options import Options
 from ..procfs import parse_meminfo, read_parsed
@@ -42,7 +44,7 @@ class MeminfoCollector(StatelessCollector):
     def __init__(self, options: Options):
         self._path = options.proc("meminfo")
 
-    def collect(self) -> list:
+    def collect(self) -> list[Metric]:
         """One gauge per field present on this kernel."""
         families = Families(SPECS)
         fields = read_parsed(self._path, parse_meminfo)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from prometheus_client.metrics_core import Metric
+
 from ..metrics import Families, KeptLabels, Spec
 from ..options import Options
 from ..procfs import parse_netdev, read_parsed
@@ -33,7 +35,7 @@ class NetdevCollector(StatelessCollector):
         self._exclude = re.compile(options.netdev_device_exclude) if options.netdev_device_exclude else None
         self._labels = KeptLabels(("device",))
 
-    def collect(self) -> list:
+    def collect(self) -> list[Metric]:
         """Eight counters per interface."""
         families = Families(SPECS)
         for interface in read_parsed(self._path, parse_netdev):

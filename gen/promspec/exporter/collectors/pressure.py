@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from prometheus_client.metrics_core import Metric
+
 from ..metrics import Families, Spec
 from ..options import Options
 from ..procfs import parse_pressure, read_parsed
@@ -34,7 +36,7 @@ class PressureCollector(StatelessCollector):
     def __init__(self, options: Options):
         self._paths = {resource: options.proc("pressure", resource) for resource in ("cpu", "memory", "io")}
 
-    def collect(self) -> list:
+    def collect(self) -> list[Metric]:
         """Waiting ('some') and stalled ('full') seconds per resource."""
         families = Families(SPECS)
         for resource, path in self._paths.items():

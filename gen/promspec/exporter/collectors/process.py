@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from prometheus_client import ProcessCollector as _ClientProcessCollector
+from prometheus_client.metrics_core import Metric
 
 from ..metrics import Spec
 from ..options import Options
@@ -27,6 +28,6 @@ class ProcessCollector(StatelessCollector):
         # Always this process's own /proc, whatever --path.procfs points at.
         self._inner = _ClientProcessCollector(pid=lambda: "self", proc="/proc", registry=None)
 
-    def collect(self) -> list:
+    def collect(self) -> list[Metric]:
         """Six series about this process."""
         return list(self._inner.collect())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import yaml
 
@@ -64,7 +65,7 @@ class Target:
         return ""
 
 
-def _seconds(where: str, value) -> float:
+def _seconds(where: str, value: object) -> float:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
         return float(value)
     m = _DURATION.match(str(value))
@@ -73,13 +74,13 @@ def _seconds(where: str, value) -> float:
     return float(m.group(1)) * _UNIT[m.group(3)]
 
 
-def _int(where: str, value, low: int, high: int) -> int:
+def _int(where: str, value: object, low: int, high: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
         raise ProbeConfigError(f"{where}: {value!r} is not an integer from {low} to {high}")
     return value
 
 
-def _target(i: int, raw, default_location: str) -> Target:
+def _target(i: int, raw: Any, default_location: str) -> Target:
     where = f"targets[{i}]"
     if not isinstance(raw, dict):
         raise ProbeConfigError(f"{where}: expected a mapping with name, url and model")
@@ -128,7 +129,7 @@ def _target(i: int, raw, default_location: str) -> Target:
     )
 
 
-def parse(data) -> list[Target]:
+def parse(data: Any) -> list[Target]:
     """Targets from a loaded YAML document: {location: ..., targets: [...]}."""
     if not isinstance(data, dict) or not isinstance(data.get("targets"), list) or not data["targets"]:
         raise ProbeConfigError("expected a mapping with a non-empty `targets` list")
@@ -137,7 +138,7 @@ def parse(data) -> list[Target]:
         raise ProbeConfigError(f"unknown key(s) {', '.join(unknown)}; known: location, targets")
     location = str(data.get("location", ""))
     targets = [_target(i, raw, location) for i, raw in enumerate(data["targets"])]
-    seen: set = set()
+    seen: set[tuple[str, str]] = set()
     for t in targets:
         if (t.name, t.location) in seen:
             raise ProbeConfigError(f"target {t.name!r} at location {t.location!r} is declared twice")

@@ -8,6 +8,7 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 from .config import Target
@@ -30,7 +31,7 @@ class Result:
 
     outcome: str
     ttft: float | None = None
-    gaps: list = field(default_factory=list)  # inter-token latencies
+    gaps: list[float] = field(default_factory=list)  # inter-token latencies
     e2e: float | None = None
     tokens: int = 0
     detail: str = ""
@@ -42,7 +43,7 @@ class _Malformed(Exception):
 
 def request_body(target: Target) -> bytes:
     """A small fixed prompt, streamed, bounded, deterministic."""
-    body: dict = {"model": target.model, "max_tokens": target.max_tokens, "stream": True, "temperature": 0}
+    body: dict[str, Any] = {"model": target.model, "max_tokens": target.max_tokens, "stream": True, "temperature": 0}
     if target.api == "chat":
         body["messages"] = [{"role": "user", "content": target.prompt}]
     else:
@@ -50,7 +51,7 @@ def request_body(target: Target) -> bytes:
     return json.dumps(body).encode()
 
 
-def _content(event: dict) -> tuple[str, int | None]:
+def _content(event: object) -> tuple[str, int | None]:
     """The text of one streamed chunk, and the completion tokens when the chunk reports usage."""
     if not isinstance(event, dict):
         raise _Malformed("event is not a JSON object")

@@ -7,6 +7,7 @@ import collections
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .config import Target
@@ -23,8 +24,8 @@ HOUR = 3600.0
 
 @dataclass(kw_only=True)
 class Histogram:
-    bounds: tuple
-    counts: list = field(default_factory=list)  # per bucket, not cumulative; last is +Inf
+    bounds: tuple[float, ...]
+    counts: list[int] = field(default_factory=list)  # per bucket, not cumulative; last is +Inf
     total: float = 0.0
     count: int = 0
 
@@ -36,8 +37,9 @@ class Histogram:
         self.total += value
         self.count += 1
 
-    def cumulative(self) -> list:
-        out, running = [], 0
+    def cumulative(self) -> list[int]:
+        out: list[int] = []
+        running = 0
         for c in self.counts:
             running += c
             out.append(running)
@@ -51,7 +53,7 @@ class TargetStats:
     ttft: Histogram = field(default_factory=lambda: Histogram(bounds=TTFT_BUCKETS))
     itl: Histogram = field(default_factory=lambda: Histogram(bounds=ITL_BUCKETS))
     e2e: Histogram = field(default_factory=lambda: Histogram(bounds=E2E_BUCKETS))
-    outcomes: dict = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
+    outcomes: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
     skipped: int = 0
     tokens: int = 0
     last_time: float | None = None  # wall clock of the last finished probe
@@ -63,7 +65,7 @@ class Budget:
 
     def __init__(self, target: Target):
         self.target = target
-        self.spent: collections.deque = collections.deque()  # (monotonic time, tokens)
+        self.spent: collections.deque[tuple[float, int]] = collections.deque()  # (monotonic time, tokens)
 
     def allows(self, now: float) -> bool:
         while self.spent and self.spent[0][0] <= now - HOUR:
@@ -82,7 +84,7 @@ class Budget:
 class ProbeSet:
     """One daemon thread per target; stop() ends them between probes."""
 
-    def __init__(self, targets: list[Target], runner=run):
+    def __init__(self, targets: list[Target], runner: Callable[[Target], Result] = run):
         self.targets = targets
         self._runner = runner
         self._lock = threading.Lock()
@@ -139,7 +141,7 @@ class ProbeSet:
                 log.exception("probe %s failed unexpectedly", target.name)
             self._stop.wait(max(0.0, target.interval - (time.monotonic() - started)))
 
-    def snapshot(self) -> list:
+    def snapshot(self) -> list[tuple[Target, TargetStats]]:
         """[(target, copy of its stats)] for a scrape; copies so rendering happens outside the lock."""
         import copy
 
