@@ -34,7 +34,7 @@ class CpuTimes:
     """Ticks per mode (CPU_MODES order) of one CPU, from a cpuN line of /proc/stat."""
 
     cpu: str
-    ticks: tuple
+    ticks: tuple[int, ...]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,7 +51,7 @@ class DeviceCounters:
     """The counters of one block device (/proc/diskstats) or network interface (/proc/net/dev)."""
 
     device: str
-    values: tuple
+    values: tuple[int, ...]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,7 +72,7 @@ class Mount:
     readonly: bool
 
 
-def read_lines(path: str) -> list:
+def read_lines(path: str) -> list[bytes]:
     """The lines of a (small) file as bytes."""
     with open(path, "rb") as handle:
         return handle.read().split(b"\n")
@@ -93,7 +93,7 @@ def parse_file(path: str, data: bytes, parse: Callable[[bytes], T]) -> T:
         raise ProcFormatError(f"{path}: {exc}") from None
 
 
-def text_lines(data: bytes) -> list:
+def text_lines(data: bytes) -> list[bytes]:
     """The lines of a text /proc file, the final newline checked; ProcFormatError when binary or cut."""
     if not data:
         raise ProcFormatError("empty file")
@@ -104,16 +104,16 @@ def text_lines(data: bytes) -> list:
     return data[:-1].split(b"\n")
 
 
-def _integers(fields: list, what: str) -> tuple:
+def _integers(fields: list[bytes], what: str) -> tuple[int, ...]:
     try:
         return tuple(map(int, fields))
     except ValueError:
         raise ProcFormatError(f"{what}: expected integers, got {b' '.join(fields)[:80]!r}") from None
 
 
-def parse_stat(data: bytes) -> list:
+def parse_stat(data: bytes) -> list[CpuTimes]:
     """The per-CPU lines of /proc/stat (the aggregate 'cpu' line left out)."""
-    cpus = []
+    cpus: list[CpuTimes] = []
     modes = len(CPU_MODES)
     for line in text_lines(data):
         if line[:3] != b"cpu" or line[3:4] == b" ":
@@ -149,7 +149,7 @@ def parse_loadavg(data: bytes) -> LoadAverage:
 _MEMINFO_LINE = re.compile(rb"^([^:\n]+):[ \t]+(\d+)( kB)?\n", re.MULTILINE)
 
 
-def parse_meminfo(data: bytes) -> dict:
+def parse_meminfo(data: bytes) -> dict[str, int]:
     """/proc/meminfo as field -> bytes ('kB' values scaled; HugePages_* counts as they are)."""
     # One regex pass when every line is the kernel's (the usual case, a third of the line-by-line
     # cost); anything else goes through the line-by-line parser, which says what is wrong.
@@ -162,9 +162,9 @@ def parse_meminfo(data: bytes) -> dict:
     return parse_meminfo_lines(data)
 
 
-def parse_meminfo_lines(data: bytes) -> dict:
+def parse_meminfo_lines(data: bytes) -> dict[str, int]:
     """parse_meminfo() line by line, with an error naming the first line that is not the kernel's."""
-    fields: dict = {}
+    fields: dict[str, int] = {}
     for line in text_lines(data):
         key, sep, rest = line.partition(b":")
         parts = rest.split()
@@ -177,9 +177,9 @@ def parse_meminfo_lines(data: bytes) -> dict:
     return fields
 
 
-def parse_diskstats(data: bytes) -> list:
+def parse_diskstats(data: bytes) -> list[DeviceCounters]:
     """/proc/diskstats: the first DISKSTATS_COLUMNS counters per device."""
-    disks = []
+    disks: list[DeviceCounters] = []
     for line in text_lines(data):
         fields = line.split()
         if len(fields) < 3 + DISKSTATS_COLUMNS:
@@ -189,12 +189,12 @@ def parse_diskstats(data: bytes) -> list:
     return disks
 
 
-def parse_netdev(data: bytes) -> list:
+def parse_netdev(data: bytes) -> list[DeviceCounters]:
     """/proc/net/dev: the NETDEV_COLUMNS counters per interface, after the two header lines."""
     lines = text_lines(data)
     if len(lines) < 2 or b"|" not in lines[0] or b"|" not in lines[1]:
         raise ProcFormatError("expected the two header lines of /proc/net/dev")
-    interfaces = []
+    interfaces: list[DeviceCounters] = []
     for line in lines[2:]:
         device, sep, rest = line.partition(b":")
         values = rest.split()
@@ -207,7 +207,7 @@ def parse_netdev(data: bytes) -> list:
 
 def parse_pressure(data: bytes) -> Pressure:
     """A /proc/pressure/* file: the total= of its 'some' and 'full' lines, in microseconds."""
-    totals: dict = {}
+    totals: dict[bytes, int] = {}
     for line in text_lines(data):
         kind, _, rest = line.partition(b" ")
         total = rest.rpartition(b"total=")
@@ -224,9 +224,9 @@ def unescape_mount_field(field: bytes) -> str:
     return _OCTAL_ESCAPE.sub(lambda m: chr(int(m.group(1), 8)), field.decode(errors="replace"))
 
 
-def parse_mounts(data: bytes) -> list:
+def parse_mounts(data: bytes) -> list[Mount]:
     """/proc/mounts, in order."""
-    mounts = []
+    mounts: list[Mount] = []
     for line in text_lines(data):
         fields = line.split()
         if len(fields) != 6:
