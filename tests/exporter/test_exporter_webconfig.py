@@ -44,6 +44,36 @@ def test_empty_auth_or_tls_is_a_start_up_error(tmp_path, text):
     assert str(tmp_path / "web.yml") in str(error.value)
 
 
+@pytest.mark.parametrize(
+    ("tls", "expected"),
+    [
+        ("cert_file: [a.pem]\n  key_file: b.pem", "cert_file"),
+        ("cert_file: a.pem\n  key_file: 5", "key_file"),
+        ("cert_file: a.pem\n  key_file: b.pem\n  min_version: [TLS12]", "min_version"),
+        ("cert_file: a.pem\n  key_file: b.pem\n  max_version: {v: TLS13}", "max_version"),
+    ],
+)
+def test_tls_values_of_the_wrong_type_are_start_up_errors(tmp_path, tls, expected):
+    # Found by mypy --strict: a list or mapping where a name is expected crashed with TypeError (unhashable
+    # or not a path) instead of saying which key is wrong.
+    with pytest.raises(WebConfigError, match=expected) as error:
+        _load(tmp_path, f"tls_server_config:\n  {tls}\n")
+    assert str(tmp_path / "web.yml") in str(error.value)
+
+
+def test_client_auth_type_of_the_wrong_type_is_a_start_up_error(tmp_path, monkeypatch):
+    # The certificate is loaded before client_auth_type is read: stand in for a valid pair.
+    monkeypatch.setattr(webconfig.ssl.SSLContext, "load_cert_chain", lambda *args: None)
+    with pytest.raises(WebConfigError, match="client_auth_type"):
+        _load(tmp_path, "tls_server_config:\n  cert_file: a.pem\n  key_file: b.pem\n  client_auth_type: [x]\n")
+    with pytest.raises(WebConfigError, match="client_ca_file"):
+        _load(
+            tmp_path,
+            "tls_server_config:\n  cert_file: a.pem\n  key_file: b.pem\n"
+            "  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: [ca.pem]\n",
+        )
+
+
 def test_user_names_must_be_strings_without_colons(tmp_path):
     for user in ("true", "123", "'a:b'"):
         with pytest.raises(WebConfigError, match="user name"):

@@ -11,6 +11,7 @@ import os
 import ssl
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 import bcrypt
 
@@ -59,10 +60,10 @@ class WebConfig:
     """What the server needs from the file: a TLS context, users with bcrypt hashes, extra headers."""
 
     tls: ssl.SSLContext | None = None
-    users: dict = field(default_factory=dict)
-    headers: dict = field(default_factory=dict)
+    users: dict[str, bytes] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
     dummy_hash: bytes = b""
-    _verified: dict = field(default_factory=dict, repr=False)
+    _verified: dict[bytes, bytes] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def authorized(self, header: str | None) -> bool:
@@ -86,7 +87,7 @@ class WebConfig:
             ok = bcrypt.checkpw(password.encode(), reference) and hashed is not None
         except ValueError:  # bcrypt refuses passwords over 72 bytes: a wrong password, not a crash
             return False
-        if ok:
+        if ok and hashed is not None:  # ok implies a known user; said again for the type checker
             with self._lock:
                 if len(self._verified) >= _VERIFIED_CACHE_SIZE:
                     self._verified.clear()
@@ -179,7 +180,7 @@ def load(path: str) -> WebConfig:
     return config
 
 
-def _configured(path: str, key: str, value, expected: str) -> dict:
+def _configured(path: str, key: str, value: object, expected: str) -> dict[Any, Any]:
     """A section that must configure something: a non-empty mapping."""
     if not isinstance(value, dict) or not value:
         shown = "empty" if value in (None, "", [], {}) else f"{value!r}"
@@ -189,11 +190,13 @@ def _configured(path: str, key: str, value, expected: str) -> dict:
     return value
 
 
-def _tls_context(path: str, base: str, tls: dict) -> ssl.SSLContext:
+def _tls_context(path: str, base: str, tls: dict[Any, Any]) -> ssl.SSLContext:
     _reject_unknown(path, "tls_server_config.", tls, _TLS_KEYS, _TLS_KEYS_UNSUPPORTED)
     cert, key = tls.get("cert_file"), tls.get("key_file")
     if not cert or not key:
         raise WebConfigError(f"{path}: tls_server_config needs both cert_file and key_file")
+    cert = _file_name(path, "cert_file", cert)
+    key = _file_name(path, "key_file", key)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = _tls_version(path, "min_version", tls.get("min_version", "TLS12"))
     if tls.get("max_version"):
@@ -209,7 +212,7 @@ def _tls_context(path: str, base: str, tls: dict) -> ssl.SSLContext:
         raise WebConfigError(
             f"{path}: tls_server_config.client_auth_type {auth} is not supported; use one of {', '.join(_CLIENT_AUTH)}"
         )
-    if auth not in _CLIENT_AUTH:
+    if not isinstance(auth, str) or auth not in _CLIENT_AUTH:
         raise WebConfigError(
             f"{path}: tls_server_config.client_auth_type {auth!r} is not one of {', '.join(_CLIENT_AUTH)}"
         )
@@ -219,19 +222,26 @@ def _tls_context(path: str, base: str, tls: dict) -> ssl.SSLContext:
         raise WebConfigError(f"{path}: tls_server_config.client_auth_type {auth} needs client_ca_file")
     if ca:
         try:
-            context.load_verify_locations(_resolve(base, ca))
+            context.load_verify_locations(_resolve(base, _file_name(path, "client_ca_file", ca)))
         except (OSError, ssl.SSLError) as exc:
             raise WebConfigError(f"{path}: tls_server_config: cannot load client_ca_file: {exc}") from exc
     return context
 
 
-def _tls_version(path: str, key: str, value) -> ssl.TLSVersion:
-    if value not in _TLS_VERSIONS:
+def _file_name(path: str, key: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise WebConfigError(f"{path}: tls_server_config.{key} {value!r} is not a file name; expected a path")
+    return value
+
+
+def _tls_version(path: str, key: str, value: object) -> ssl.TLSVersion:
+    # A list or mapping is unhashable: checked as a string first, so it is this error, not a TypeError.
+    if not isinstance(value, str) or value not in _TLS_VERSIONS:
         raise WebConfigError(f"{path}: tls_server_config.{key} {value!r} is not one of {', '.join(_TLS_VERSIONS)}")
     return _TLS_VERSIONS[value]
 
 
-def _bcrypt_hash(path: str, user: str, hashed) -> bytes:
+def _bcrypt_hash(path: str, user: str, hashed: object) -> bytes:
     if not isinstance(hashed, str) or not hashed.startswith(("$2a$", "$2b$", "$2y$")):
         raise WebConfigError(f"{path}: basic_auth_users.{user}: expected a bcrypt hash ($2y$...), not a plain password")
     try:
@@ -246,12 +256,12 @@ def _resolve(base: str, name: str) -> str:
     return name if os.path.isabs(name) else os.path.join(base, name)
 
 
-def _expect_mapping(path: str, where: str, value) -> None:
+def _expect_mapping(path: str, where: str, value: object) -> None:
     if not isinstance(value, dict):
         raise WebConfigError(f"{path}: {where} must be a mapping, got {type(value).__name__}")
 
 
-def _reject_unknown(path: str, prefix: str, data: dict, known: set, unsupported: set) -> None:
+def _reject_unknown(path: str, prefix: str, data: dict[Any, Any], known: set[str], unsupported: set[str]) -> None:
     for key in data:
         if key in unsupported:
             raise WebConfigError(f"{path}: {prefix}{key} is not supported by promspec-exporter")
