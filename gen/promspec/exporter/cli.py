@@ -9,6 +9,9 @@ import re
 import signal
 import sys
 import threading
+from collections.abc import Mapping, Sequence
+from types import FrameType
+from typing import Any, NoReturn
 
 from . import DEFAULT_PORT, __version__
 from .collectors import AVAILABLE, DEFAULT, build
@@ -29,7 +32,7 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message):
+    def error(self, message: str) -> NoReturn:
         raise UsageError(message)
 
 
@@ -65,7 +68,7 @@ def positive_duration(value: str) -> float:
     return seconds
 
 
-def collector_list(value: str) -> list:
+def collector_list(value: str) -> list[str]:
     """A comma-separated list of known collector names."""
     names = [name.strip() for name in value.split(",") if name.strip()]
     unknown = [name for name in names if name not in AVAILABLE]
@@ -252,7 +255,7 @@ def env_name(flag: str) -> str:
     return ENV_PREFIX + re.sub(r"[.-]", "_", flag.lstrip("-")).upper()
 
 
-def parse_args(argv, environ) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None, environ: Mapping[str, str]) -> argparse.Namespace:
     """Flags over environment over defaults; raises UsageError for values we cannot use."""
     parser = build_parser()
     for action in parser._actions:
@@ -306,7 +309,7 @@ def limits_from(args: argparse.Namespace) -> ServerLimits:
     )
 
 
-def collector_names(args: argparse.Namespace) -> list:
+def collector_names(args: argparse.Namespace) -> list[str]:
     """The collectors to run: --collectors.enable (or the default set) less --collectors.disable."""
     chosen = args.enable if args.enable is not None else list(DEFAULT)
     if getattr(args, "probe_config", ""):
@@ -314,7 +317,7 @@ def collector_names(args: argparse.Namespace) -> list:
     return [name for name in AVAILABLE if name in chosen and name not in args.disable]
 
 
-def main(argv=None, overrides: dict | None = None) -> int:
+def main(argv: Sequence[str] | None = None, overrides: dict[str, dict[str, Any]] | None = None) -> int:
     """Run the exporter until SIGTERM or SIGINT; 1 on bad flags or configuration."""
     try:
         args = parse_args(argv, os.environ)
@@ -366,7 +369,7 @@ def main(argv=None, overrides: dict | None = None) -> int:
         print(f"promspec-exporter: cannot listen on {args.listen_address}: {exc.strerror or exc}", file=sys.stderr)
         return 1
 
-    def stop(signum, _frame):
+    def stop(signum: int, _frame: FrameType | None) -> None:
         log.info("received %s, stopping", signal.Signals(signum).name)
         # shutdown() waits for serve_forever(), which runs in this very thread: ask from another.
         threading.Thread(target=server.shutdown, daemon=True).start()
