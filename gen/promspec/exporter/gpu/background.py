@@ -7,13 +7,17 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any, TypeAlias
 
-from .nvml_source import DeviceLost, NvmlSession, SessionLost, error_code, text
-from .sample import sample_pcie, sample_processes
+from .nvml_source import DeviceLost, Gpu, NvmlSession, SessionLost, error_code, text
+from .sample import Row, sample_pcie, sample_processes
 
 log = logging.getLogger("promspec.exporter")
 
 _EVENT_WAIT_MS = 500
+
+# Samples one slow field of a GPU in a session.
+FieldSampler: TypeAlias = Callable[[NvmlSession, Gpu], list[Row]]
 
 
 class SlowSampler:
@@ -23,11 +27,20 @@ class SlowSampler:
     scrapes read the latest rows with their age, and rows older than `max_age` are not served.
     """
 
-    def __init__(self, lookup: Callable, interval: float, max_age: float, processes: bool, procfs: str):
+    def __init__(
+        self,
+        lookup: Callable[[str], tuple[NvmlSession, Gpu] | None],
+        interval: float,
+        max_age: float,
+        processes: bool,
+        procfs: str,
+    ):
         self._lookup = lookup
         self._interval = interval
         self._max_age = max_age
-        self._fields = [("pcie_throughput", lambda session, gpu: sample_pcie(session.nvml, session.kinds, gpu))]
+        self._fields: list[tuple[str, FieldSampler]] = [
+            ("pcie_throughput", lambda session, gpu: sample_pcie(session.nvml, session.kinds, gpu))
+        ]
         if processes:
             self._fields.append(
                 (
@@ -35,8 +48,8 @@ class SlowSampler:
                     lambda session, gpu: sample_processes(session.nvml, session.kinds, gpu, procfs, session.features),
                 )
             )
-        self._results: dict = {}
-        self._threads: dict = {}
+        self._results: dict[tuple[str, str], tuple[float, list[Row]]] = {}
+        self._threads: dict[str, threading.Thread] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
 
@@ -69,7 +82,7 @@ class SlowSampler:
         """Allow track() again after stop() (a new NVML session)."""
         self._stop.clear()
 
-    def results(self, key: str, now: float) -> list:
+    def results(self, key: str, now: float) -> list[tuple[str, float, list[Row]]]:
         """(field, taken, rows) for one GPU, for each field sampled within the maximum age."""
         with self._lock:
             found = [
@@ -88,7 +101,7 @@ class SlowSampler:
                     self._sample(session, gpu, field, function)
             self._stop.wait(self._interval)
 
-    def _sample(self, session: NvmlSession, gpu, field: str, function) -> None:
+    def _sample(self, session: NvmlSession, gpu: Gpu, field: str, function: FieldSampler) -> None:
         try:
             rows = function(session, gpu)
         except (DeviceLost, SessionLost) as exc:
@@ -107,8 +120,8 @@ class SlowSampler:
 class XidCounts:
     """XID errors seen per GPU and code; kept across NVML re-initialisations so counters never go back."""
 
-    def __init__(self):
-        self._counts: dict = {}
+    def __init__(self) -> None:
+        self._counts: dict[tuple[str, int], int] = {}
         self._lock = threading.Lock()
 
     def add(self, key: str, xid: int) -> None:
@@ -116,7 +129,7 @@ class XidCounts:
         with self._lock:
             self._counts[(key, xid)] = self._counts.get((key, xid), 0) + 1
 
-    def for_gpu(self, key: str) -> list:
+    def for_gpu(self, key: str) -> list[tuple[int, int]]:
         """(xid, count) pairs for one GPU, by XID code."""
         with self._lock:
             return sorted((xid, count) for (gpu, xid), count in self._counts.items() if gpu == key)
@@ -132,9 +145,10 @@ class XidListener:
     def __init__(self, session: NvmlSession, counts: XidCounts):
         self._session = session
         self._counts = counts
-        self._keys: dict = {}
+        # A GPU's key by its handle's id (_handle_id) and by its UUID.
+        self._keys: dict[int | str | None, str] = {}
         self._lock = threading.Lock()
-        self._events = None
+        self._events: Any = None  # the binding's event set
         self._ready = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="nvml-xid", daemon=True)
@@ -150,7 +164,7 @@ class XidListener:
             self._thread.join(timeout)
         return not self._thread.is_alive()
 
-    def register(self, gpu) -> None:
+    def register(self, gpu: Gpu) -> None:
         """Watch one GPU's XIDs (called when it is found, again when it comes back with a new handle)."""
         nvml = self._session.nvml
         if not self._ready.wait(2.0) or self._events is None or self._stop.is_set():
@@ -182,7 +196,7 @@ class XidListener:
             except nvml.NVMLError as exc:
                 log.debug("nvmlEventSetFree: %s", exc)
 
-    def _wait_once(self, events) -> None:
+    def _wait_once(self, events: Any) -> None:
         nvml = self._session.nvml
         try:
             data = nvml.nvmlEventSetWait(events, _EVENT_WAIT_MS)
@@ -209,7 +223,7 @@ class XidListener:
             self._counts.add(key, int(data.eventData))
 
 
-def _handle_id(handle):
+def _handle_id(handle: Any) -> int | None:
     """What identifies a device handle: the address it points to (ctypes), else the object itself."""
     try:
         return ctypes.cast(handle, ctypes.c_void_p).value

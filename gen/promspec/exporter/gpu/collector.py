@@ -17,6 +17,8 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
+from prometheus_client.metrics_core import Metric
+
 from ..metrics import Families
 from ..options import Options
 from ..registry import CollectorFailed
@@ -26,6 +28,7 @@ from .nvml_source import (
     DeviceLost,
     FatalNvml,
     Gpu,
+    Nvml,
     NvmlSession,
     SessionLost,
     load_binding,
@@ -67,7 +70,7 @@ class GpuCollector:
 
     name = "gpu"
 
-    def __init__(self, options: Options, nvml=_UNSET, on_fatal: Callable[[str], None] | None = None):
+    def __init__(self, options: Options, nvml: Nvml = _UNSET, on_fatal: Callable[[str], None] | None = None):
         self._nvml = load_binding() if nvml is _UNSET else nvml
         self._timeout = options.gpu_timeout
         self._retry_interval = options.gpu_retry_interval
@@ -79,14 +82,14 @@ class GpuCollector:
         # Reentrant: a finished opening runs its callback in the thread that attaches it.
         self._lock = threading.RLock()
         self._session: NvmlSession | None = None
-        self._opening: Future | None = None
+        self._opening: Future[NvmlSession] | None = None
         self._last_attempt = float("-inf")
         self._last_error = ""
-        self._known: dict = {}  # GPU key -> labels, across sessions
-        self._found: dict = {}  # GPU key -> (session, gpu) for the background samplers
-        self._inflight: dict = {}  # GPU index -> future of its task
-        self._cache: dict = {}  # GPU key -> last DeviceSample
-        self._down: dict = {}
+        self._known: dict[str, dict[str, str]] = {}  # GPU key -> labels, across sessions
+        self._found: dict[str, tuple[NvmlSession, Gpu]] = {}  # GPU key -> (session, gpu) for the background samplers
+        self._inflight: dict[int, Future[DeviceSample]] = {}  # GPU index -> future of its task
+        self._cache: dict[str, DeviceSample] = {}  # GPU key -> last DeviceSample
+        self._down: dict[str, str] = {}  # GPU key -> why it is down, as last logged
         self._xids = XidCounts()
         self._events: XidListener | None = None
         self._sampler = SlowSampler(
@@ -96,7 +99,7 @@ class GpuCollector:
         if self._nvml is not None:
             self._start_open()
 
-    def collect(self) -> list:
+    def collect(self) -> list[Metric]:
         """All GPU series; raises CollectorFailed when NVML is unusable."""
         if self._nvml is None:
             raise CollectorFailed("the NVML binding (nvidia-ml-py) is not installed")
@@ -133,7 +136,7 @@ class GpuCollector:
         self._opening = self._pool.submit(NvmlSession.open, self._nvml)
         self._opening.add_done_callback(self._on_opened)
 
-    def _on_opened(self, future: Future) -> None:
+    def _on_opened(self, future: Future[NvmlSession]) -> None:
         # Install at once, so XID events and slow fields are watched before the first scrape.
         with self._lock:
             if future is not self._opening:
@@ -227,9 +230,10 @@ class GpuCollector:
             self._sampler.track(gpu.key)
         return sample_device(session.nvml, session.kinds, gpu, session.features)
 
-    def _sample_all(self, session: NvmlSession, deadline: float) -> dict:
+    def _sample_all(self, session: NvmlSession, deadline: float) -> dict[int, _Outcome]:
         now = time.monotonic()
-        futures, outcomes = {}, {}
+        futures: dict[int, Future[DeviceSample]] = {}
+        outcomes: dict[int, _Outcome] = {}
         for gpu in session.gpus:
             future = self._inflight.get(gpu.index)
             if future is not None and future.done():
@@ -255,7 +259,7 @@ class GpuCollector:
         self._log_changes(session, outcomes)
         return outcomes
 
-    def _take(self, gpu: Gpu, future: Future) -> _Outcome:
+    def _take(self, gpu: Gpu, future: Future[DeviceSample]) -> _Outcome:
         """The outcome of a finished pass; raises SessionLost when the driver went away."""
         del self._inflight[gpu.index]
         try:
@@ -286,7 +290,7 @@ class GpuCollector:
         sample = self._cache.get(key)
         return sample if sample is not None and time.time() - sample.taken <= self._max_age else None
 
-    def _log_changes(self, session: NvmlSession, outcomes: dict) -> None:
+    def _log_changes(self, session: NvmlSession, outcomes: dict[int, _Outcome]) -> None:
         for index, outcome in outcomes.items():
             key = session.gpus[index].key
             before = self._down.get(key)
@@ -297,7 +301,7 @@ class GpuCollector:
                 log.info("GPU %s is back", key)
                 del self._down[key]
 
-    def _families(self, session: NvmlSession, outcomes: dict) -> list:
+    def _families(self, session: NvmlSession, outcomes: dict[int, _Outcome]) -> list[Metric]:
         families = Families(SPECS)
         now = time.time()
         for gpu in session.gpus:

@@ -9,14 +9,20 @@ from __future__ import annotations
 import ctypes
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeAlias
 
 log = logging.getLogger("promspec.exporter")
 
 _NOT_AVAILABLE = 0xFFFFFFFF
 
+# nvidia-ml-py is untyped, and tests hand in a fake module with the same names: the binding, and the
+# structs and handles it returns, are Any at this one boundary; what is read from them is typed there.
+Nvml: TypeAlias = Any
 
-def load_binding():
+
+def load_binding() -> Nvml | None:
     """The nvidia-ml-py module (`pynvml`), or None when it is not installed."""
     try:
         import pynvml
@@ -25,7 +31,7 @@ def load_binding():
     return pynvml
 
 
-def text(value) -> str:
+def text(value: object) -> str:
     """NVML strings arrive as str or bytes depending on the binding version."""
     return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
@@ -33,8 +39,8 @@ def text(value) -> str:
 class ErrorKinds:
     """Sorts NVML error codes into what they mean for the exporter."""
 
-    def __init__(self, nvml):
-        def codes(*names):
+    def __init__(self, nvml: Nvml):
+        def codes(*names: str) -> frozenset[object]:
             return frozenset(getattr(nvml, name) for name in names if hasattr(nvml, name))
 
         # The driver went away or was reloaded: every handle is stale, NVML must be re-initialised.
@@ -62,7 +68,7 @@ class ErrorKinds:
         self.permission = codes("NVML_ERROR_NO_PERMISSION")
 
 
-def error_code(exc: BaseException):
+def error_code(exc: BaseException) -> object:
     """The NVML return code carried by a binding exception, else None."""
     return getattr(exc, "value", None)
 
@@ -91,7 +97,7 @@ class BindingFeatures:
     memory_v2: object  # the nvmlMemory_v2 version tag, or None when the release lacks it
 
     @classmethod
-    def of(cls, nvml) -> BindingFeatures:
+    def of(cls, nvml: Nvml) -> BindingFeatures:
         """Detect, never assume: nvidia-ml-py>=12 has spanned several incompatible layouts."""
         struct = getattr(nvml, "c_nvmlProcessInfo_v2_t", None) or getattr(nvml, "c_nvmlProcessInfo_t", None)
         try:
@@ -109,10 +115,10 @@ class Gpu:
 
     index: int
     handle: object
-    labels: dict
-    info: dict = field(default_factory=dict)
-    thresholds: dict = field(default_factory=dict)
-    nvlinks: tuple = ()
+    labels: dict[str, str]
+    info: dict[str, str] = field(default_factory=dict)
+    thresholds: dict[str, float] = field(default_factory=dict)
+    nvlinks: tuple[int, ...] = ()
     ecc: bool = True  # False: ECC is off and NVML's ECC counters are never written
     broken: str = ""  # why discovery could not get a handle, when it could not
     next_discovery: float = 0.0  # monotonic time before which a missing handle is not looked up again
@@ -139,16 +145,16 @@ class NvmlSession:
     task (discover()), so a hung or lost GPU costs only its own series.
     """
 
-    def __init__(self, nvml):
+    def __init__(self, nvml: Nvml):
         self.nvml = nvml
         self.kinds = ErrorKinds(nvml)
         self.features = BindingFeatures.of(nvml)
-        self.gpus: list = []
-        self.driver: dict = {}
+        self.gpus: list[Gpu] = []
+        self.driver: dict[str, str] = {}
         self.opened = time.monotonic()
 
     @classmethod
-    def open(cls, nvml) -> NvmlSession:
+    def open(cls, nvml: Nvml) -> NvmlSession:
         """Initialise NVML and count the GPUs; raises FatalNvml, or the binding's NVMLError when unusable."""
         session = cls(nvml)
         try:
@@ -214,7 +220,7 @@ class NvmlSession:
         gpu.broken = ""
         gpu.handle = handle
 
-    def _nvlinks(self, handle) -> tuple:
+    def _nvlinks(self, handle: object) -> tuple[int, ...]:
         # Links need not be numbered densely (a board may wire 0, 1 and 3): try every link number.
         present: list[int] = []
         for link in range(getattr(self.nvml, "NVML_NVLINK_MAX_LINKS", 18)):
@@ -232,7 +238,7 @@ class NvmlSession:
             present.append(link)
         return tuple(present)
 
-    def _optional(self, function, *args):
+    def _optional(self, function: Callable[..., Any], *args: object) -> Any:
         """Call NVML; None for values this GPU lacks or cannot give now, SessionLost/DeviceLost when gone."""
         try:
             return function(*args)
@@ -246,12 +252,12 @@ class NvmlSession:
             return None
 
 
-def _cuda_version(value) -> str:
+def _cuda_version(value: int | None) -> str:
     # NVML encodes CUDA 12.4 as 12040.
     return f"{value // 1000}.{value % 1000 // 10}" if value else ""
 
 
-def mig_ids(gpu_instance, compute_instance) -> dict:
+def mig_ids(gpu_instance: int | None, compute_instance: int | None) -> dict[str, str]:
     """MIG labels for a process or instance, or {} when NVML says it is not on a MIG instance."""
     if gpu_instance is None or gpu_instance >= _NOT_AVAILABLE:
         return {}

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeAlias
 
 from ..procfs import container_id, process_name
 from .nvml_source import (
     BindingFeatures,
     DeviceLost,
+    ErrorKinds,
     Gpu,
+    Nvml,
     SessionLost,
     error_code,
     mig_ids,
@@ -33,24 +37,27 @@ _CLOCK_EVENT_REASONS = (
 )
 _KIB = 1024.0
 
+# One series: family name, labels, value.
+Row: TypeAlias = tuple[str, dict[str, str], float]
+
 
 @dataclass(frozen=True, kw_only=True)
 class DeviceSample:
     """What one GPU answered in one pass: rows and when they were read (Unix seconds)."""
 
     taken: float
-    rows: list
+    rows: list[Row]
 
 
 class _Reader:
     """NVML calls for one GPU: absent values become None, a lost GPU or driver ends the pass."""
 
-    def __init__(self, nvml, kinds):
+    def __init__(self, nvml: Nvml, kinds: ErrorKinds):
         self.nvml = nvml
         self.kinds = kinds
         self.denied = False  # some call answered NO_PERMISSION
 
-    def get(self, function, *args):
+    def get(self, function: Callable[..., Any], *args: object) -> Any:
         """The call's result, or None when NVML cannot give this value now."""
         try:
             return function(*args)
@@ -61,14 +68,14 @@ class _Reader:
             log.debug("%s: %s", getattr(function, "__name__", "nvml"), exc)
             return None
 
-    def check(self, code, message: str) -> None:
+    def check(self, code: object, message: str) -> None:
         """Raise for codes that mean the GPU or the driver is gone."""
         if code in self.kinds.session:
             raise SessionLost(message)
         if code in self.kinds.lost:
             raise DeviceLost(message)
 
-    def probe(self, function, *args):
+    def probe(self, function: Callable[..., Any], *args: object) -> Any:
         """Like get(), but any failure other than 'not supported' means the GPU is not answering."""
         try:
             return function(*args)
@@ -93,7 +100,7 @@ class FieldRule:
 
     constant: str  # the binding's NVML_FI_* name
     family: str
-    labels: dict
+    labels: dict[str, str]
     scale: float = 1.0
     integer: bool = True  # counts and flags arrive as integer types; a double there is corrupt
     low: float = 0.0
@@ -180,12 +187,14 @@ _NVLINK_FIELDS = tuple(
 )
 
 
-def _field_table(nvml, gpu: Gpu) -> list:
+def _field_table(nvml: Nvml, gpu: Gpu) -> list[tuple[object, FieldRule]]:
     """(field id or (id, scope), rule) read in one nvmlDeviceGetFieldValues call."""
     rules = [rule for rule in _FIELDS if gpu.ecc or not rule.ecc]
     if gpu.nvlinks:
         rules += _NVLINK_FIELDS
-    table = [(getattr(nvml, rule.constant), rule) for rule in rules if hasattr(nvml, rule.constant)]
+    table: list[tuple[object, FieldRule]] = [
+        (getattr(nvml, rule.constant), rule) for rule in rules if hasattr(nvml, rule.constant)
+    ]
     for link in gpu.nvlinks:
         for direction, family in (
             ("TX", "promspec_gpu_nvlink_transmit_bytes_total"),
@@ -204,9 +213,10 @@ def _field_table(nvml, gpu: Gpu) -> list:
     return table
 
 
-def field_number(nvml, value, rule: FieldRule):
+def field_number(nvml: Nvml, value: Any, rule: FieldRule) -> float | None:
     """The value of one field if its type and range are believable, else None."""
     kind = value.valueType
+    number: float
     if kind == getattr(nvml, "NVML_VALUE_TYPE_DOUBLE", 0):
         number = value.value.dVal
         if rule.integer:
@@ -222,15 +232,15 @@ def field_number(nvml, value, rule: FieldRule):
     return number
 
 
-def sample_device(nvml, kinds, gpu: Gpu, features: BindingFeatures) -> DeviceSample:
+def sample_device(nvml: Nvml, kinds: ErrorKinds, gpu: Gpu, features: BindingFeatures) -> DeviceSample:
     """Everything cheap about one GPU; raises DeviceLost or SessionLost when it stops answering."""
     if gpu.handle is None:
         raise DeviceLost(gpu.broken or "no NVML handle")
     reader = _Reader(nvml, kinds)
     handle, labels = gpu.handle, gpu.labels
-    rows: list = []
+    rows: list[Row] = []
 
-    def add(name, value, extra=None):
+    def add(name: str, value: float, extra: dict[str, str] | None = None) -> None:
         rows.append((name, {**labels, **extra} if extra else labels, value))
 
     # The first call of a pass doubles as the liveness probe.
@@ -283,11 +293,11 @@ def sample_device(nvml, kinds, gpu: Gpu, features: BindingFeatures) -> DeviceSam
     return DeviceSample(taken=time.time(), rows=rows)
 
 
-def _unavailable(rows: list, labels: dict, data: str) -> None:
+def _unavailable(rows: list[Row], labels: dict[str, str], data: str) -> None:
     rows.append(("promspec_gpu_data_unavailable", {**labels, "data": data, "reason": "no_permission"}, 1.0))
 
 
-def _memory_info(reader: _Reader, handle, features: BindingFeatures):
+def _memory_info(reader: _Reader, handle: object, features: BindingFeatures) -> Any:
     """v2 memory info (used excludes driver-reserved memory), v1 where the driver or binding lacks it."""
     if features.memory_v2 is not None:
         try:
@@ -307,7 +317,7 @@ def _memory_info(reader: _Reader, handle, features: BindingFeatures):
     return reader.get(reader.nvml.nvmlDeviceGetMemoryInfo, handle)
 
 
-def _memory_rows(rows: list, labels: dict, memory) -> None:
+def _memory_rows(rows: list[Row], labels: dict[str, str], memory: Any) -> None:
     if memory is not None:
         rows += [
             ("promspec_gpu_memory_used_bytes", labels, float(memory.used)),
@@ -319,7 +329,7 @@ def _memory_rows(rows: list, labels: dict, memory) -> None:
             rows.append(("promspec_gpu_memory_reserved_bytes", labels, float(reserved)))
 
 
-def _utilization_rows(reader: _Reader, handle, labels: dict, rows: list) -> None:
+def _utilization_rows(reader: _Reader, handle: object, labels: dict[str, str], rows: list[Row]) -> None:
     # NVML has no utilisation for MIG-enabled GPUs or their instances (DCGM profiling has).
     rates = reader.get(reader.nvml.nvmlDeviceGetUtilizationRates, handle)
     if rates is not None:
@@ -329,7 +339,7 @@ def _utilization_rows(reader: _Reader, handle, labels: dict, rows: list) -> None
         ]
 
 
-def _field_rows(nvml, reader: _Reader, gpu: Gpu, add) -> None:
+def _field_rows(nvml: Nvml, reader: _Reader, gpu: Gpu, add: Callable[[str, float, dict[str, str]], None]) -> None:
     table = _field_table(nvml, gpu)
     values = reader.get(nvml.nvmlDeviceGetFieldValues, gpu.handle, [entry[0] for entry in table])
     if values is None:
@@ -345,9 +355,9 @@ def _field_rows(nvml, reader: _Reader, gpu: Gpu, add) -> None:
         add(rule.family, number * rule.scale, rule.labels)
 
 
-def mig_instances(nvml, reader: _Reader, handle) -> list:
+def mig_instances(nvml: Nvml, reader: _Reader, handle: object) -> list[tuple[object, dict[str, str]]]:
     """(handle, MIG labels) of each MIG instance of a GPU in MIG mode."""
-    instances = []
+    instances: list[tuple[object, dict[str, str]]] = []
     for index in range(reader.get(nvml.nvmlDeviceGetMaxMigDeviceCount, handle) or 0):
         mig = reader.get(nvml.nvmlDeviceGetMigDeviceHandleByIndex, handle, index)
         if mig is None:
@@ -360,7 +370,7 @@ def mig_instances(nvml, reader: _Reader, handle) -> list:
     return instances
 
 
-def _mig_rows(nvml, reader: _Reader, gpu: Gpu, rows: list, features: BindingFeatures) -> None:
+def _mig_rows(nvml: Nvml, reader: _Reader, gpu: Gpu, rows: list[Row], features: BindingFeatures) -> None:
     for mig, ids in mig_instances(nvml, reader, gpu.handle):
         labels = {**gpu.labels, **ids}
         name = reader.get(nvml.nvmlDeviceGetName, mig)
@@ -370,11 +380,11 @@ def _mig_rows(nvml, reader: _Reader, gpu: Gpu, rows: list, features: BindingFeat
         _utilization_rows(reader, mig, labels, rows)
 
 
-def sample_pcie(nvml, kinds, gpu: Gpu) -> list:
+def sample_pcie(nvml: Nvml, kinds: ErrorKinds, gpu: Gpu) -> list[Row]:
     """PCIe throughput rows; each call blocks about 20 ms inside NVML, so this runs in the background."""
     handle = _handle(gpu)
     reader = _Reader(nvml, kinds)
-    rows = []
+    rows: list[Row] = []
     for direction, counter in (("tx", nvml.NVML_PCIE_UTIL_TX_BYTES), ("rx", nvml.NVML_PCIE_UTIL_RX_BYTES)):
         kb_per_second = reader.get(nvml.nvmlDeviceGetPcieThroughput, handle, counter)
         if kb_per_second is not None:
@@ -388,36 +398,36 @@ def sample_pcie(nvml, kinds, gpu: Gpu) -> list:
     return rows
 
 
-def sample_processes(nvml, kinds, gpu: Gpu, procfs: str, features: BindingFeatures) -> list:
+def sample_processes(nvml: Nvml, kinds: ErrorKinds, gpu: Gpu, procfs: str, features: BindingFeatures) -> list[Row]:
     """Device memory per process (compute and graphics), with its name and container id."""
     if not features.process_records_ok:
         # Refused rather than misread: this binding release gives wrong PIDs after the first record.
         return [("promspec_gpu_data_unavailable", {**gpu.labels, "data": "processes", "reason": "binding"}, 1.0)]
     handle = _handle(gpu)
     reader = _Reader(nvml, kinds)
-    used: dict = {}
-    parent = _process_records(nvml, reader, handle)
-    if parent is None:
+    used: dict[tuple[int, tuple[tuple[str, str], ...]], int] = {}
+    records = _process_records(nvml, reader, handle)
+    parent: list[tuple[Any, dict[str, str] | None]] = []
+    if records is None:
         # MIG without privileges: the whole GPU's list is refused, each instance's is not.
-        parent = []
         mode = reader.get(nvml.nvmlDeviceGetMigMode, handle)
         if mode and mode[0] == getattr(nvml, "NVML_DEVICE_MIG_ENABLE", 1):
             for mig, ids in mig_instances(nvml, reader, handle):
                 for process in _process_records(nvml, reader, mig) or ():
                     parent.append((process, ids))
     else:
-        parent = [(process, None) for process in parent]
+        parent = [(process, None) for process in records]
     for process, instance in parent:
         if process.usedGpuMemory is None:
             continue
         ids = instance or mig_ids(getattr(process, "gpuInstanceId", None), getattr(process, "computeInstanceId", None))
         key = (process.pid, tuple(ids.items()))
         used[key] = max(used.get(key, 0), process.usedGpuMemory)
-    rows = []
-    for (pid, ids), memory in sorted(used.items()):
+    rows: list[Row] = []
+    for (pid, instance_labels), memory in sorted(used.items()):
         labels = {
             **gpu.labels,
-            **dict(ids),
+            **dict(instance_labels),
             "pid": str(pid),
             "process": process_name(procfs, pid),
             "container_id": container_id(procfs, pid),
@@ -428,7 +438,7 @@ def sample_processes(nvml, kinds, gpu: Gpu, procfs: str, features: BindingFeatur
     return rows
 
 
-def _handle(gpu: Gpu):
+def _handle(gpu: Gpu) -> object:
     """The GPU's handle now; the scrape path may forget it (GPU lost) while a background pass runs."""
     handle = gpu.handle
     if handle is None:
@@ -436,9 +446,9 @@ def _handle(gpu: Gpu):
     return handle
 
 
-def _process_records(nvml, reader: _Reader, handle):
+def _process_records(nvml: Nvml, reader: _Reader, handle: object) -> list[Any] | None:
     """Compute and graphics processes on a device handle; None when NVML refuses the list."""
-    records: list = []
+    records: list[Any] = []
     for function in (nvml.nvmlDeviceGetComputeRunningProcesses, nvml.nvmlDeviceGetGraphicsRunningProcesses):
         denied = reader.denied
         found = reader.get(function, handle)
