@@ -341,3 +341,14 @@ def test_collector_against_real_binding_release(version, release_cache, collecto
         assert fake_nvml.process_record_of(binding).__name__ == "c_nvmlProcessInfo_t"
         assert not processes
         assert value(body, "promspec_gpu_data_unavailable", gpu="0", data="processes", reason="binding") == 1
+
+
+def test_mig_ids_never_label_an_unknown_compute_instance():
+    """A process on a known GPU instance whose compute instance NVML does not report: gpu_instance alone, never
+    compute_instance="None" (or NVML's not-available sentinel)."""
+    from promspec.exporter.gpu.nvml_source import mig_ids
+
+    assert mig_ids(1, 0) == {"gpu_instance": "1", "compute_instance": "0"}
+    assert mig_ids(1, None) == {"gpu_instance": "1"}
+    assert mig_ids(1, 0xFFFFFFFF) == {"gpu_instance": "1"}
+    assert mig_ids(None, 0) == {} and mig_ids(0xFFFFFFFF, 0) == {}

@@ -80,6 +80,12 @@ def test_user_names_must_be_strings_without_colons(tmp_path):
             _load(tmp_path, f"basic_auth_users:\n  {user}: {_hash(b'x')}\n")
 
 
+@pytest.mark.parametrize("value", ["[deny]", "{a: b}", "5", "null"])
+def test_a_header_value_that_is_not_a_string_is_a_start_up_error(tmp_path, value):
+    with pytest.raises(WebConfigError, match=r"headers\.X-Frame-Options: .*expected a string"):
+        _load(tmp_path, f"http_server_config:\n  headers:\n    X-Frame-Options: {value}\n")
+
+
 def test_headers_only_config_still_loads(tmp_path):
     config = _load(tmp_path, "http_server_config:\n  headers:\n    X-Frame-Options: deny\n")
     assert config.headers == {"X-Frame-Options": "deny"} and config.tls is None and not config.users

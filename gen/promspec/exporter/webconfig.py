@@ -159,7 +159,10 @@ def load(path: str) -> WebConfig:
                 f"{path}: http_server_config.headers: {name!r} cannot be set; "
                 f"allowed: {', '.join(sorted(_ALLOWED_HEADERS))}"
             )
-        config.headers[name] = str(value)
+        if not isinstance(value, str):
+            # A list or a mapping would be sent as its Python repr: never what the header was meant to say.
+            raise WebConfigError(f"{path}: http_server_config.headers.{name}: {value!r}; expected a string (quote it)")
+        config.headers[name] = value
     if "basic_auth_users" in data:
         users = _configured(path, "basic_auth_users", data["basic_auth_users"], "user: bcrypt-hash entries")
         for user, hashed in users.items():

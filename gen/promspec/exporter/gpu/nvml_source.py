@@ -261,4 +261,7 @@ def mig_ids(gpu_instance: int | None, compute_instance: int | None) -> dict[str,
     """MIG labels for a process or instance, or {} when NVML says it is not on a MIG instance."""
     if gpu_instance is None or gpu_instance >= _NOT_AVAILABLE:
         return {}
+    if compute_instance is None or compute_instance >= _NOT_AVAILABLE:
+        # The GPU instance alone: a compute_instance="None" label would name an instance that does not exist.
+        return {"gpu_instance": str(gpu_instance)}
     return {"gpu_instance": str(gpu_instance), "compute_instance": str(compute_instance)}

@@ -80,6 +80,14 @@ def _int(where: str, value: object, low: int, high: int) -> int:
     return value
 
 
+def _text(where: str, raw: dict[str, Any], key: str, default: str) -> str:
+    """raw[key] when it is a string (default when absent); anything else is an error, never its repr."""
+    value = raw.get(key, default)
+    if not isinstance(value, str):
+        raise ProbeConfigError(f"{where}.{key}: {value!r}; expected a string (quote it)")
+    return value
+
+
 def _target(i: int, raw: Any, default_location: str) -> Target:
     where = f"targets[{i}]"
     if not isinstance(raw, dict):
@@ -121,10 +129,10 @@ def _target(i: int, raw: Any, default_location: str) -> Target:
         interval=interval,
         timeout=timeout,
         max_tokens=max_tokens,
-        prompt=str(raw.get("prompt", PROMPT)),
-        location=str(raw.get("location", default_location)),
-        token_file=str(raw.get("token_file", "")),
-        token_env=str(raw.get("token_env", "")),
+        prompt=_text(where, raw, "prompt", PROMPT),
+        location=_text(where, raw, "location", default_location),
+        token_file=_text(where, raw, "token_file", ""),
+        token_env=_text(where, raw, "token_env", ""),
         budget=Budget(requests_per_hour=requests, tokens_per_hour=tokens),
     )
 
@@ -136,7 +144,7 @@ def parse(data: Any) -> list[Target]:
     unknown = sorted(set(data) - {"location", "targets"})
     if unknown:
         raise ProbeConfigError(f"unknown key(s) {', '.join(unknown)}; known: location, targets")
-    location = str(data.get("location", ""))
+    location = _text("probe config", data, "location", "")
     targets = [_target(i, raw, location) for i, raw in enumerate(data["targets"])]
     seen: set[tuple[str, str]] = set()
     for t in targets:
