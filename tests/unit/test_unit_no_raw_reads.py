@@ -116,16 +116,15 @@ def test_rules_generated_from_an_sli_are_placed_from_the_model_alone(tmp_path):
                 "spec.slos[0].labels.team",
                 "template error in label 'team' of alert 'ApiOkErrorBudgetExhausted'",
             ),
-            # alerting.annotations are not a field of the SLO itself: the SLO is blamed (as before the model
-            # carried what is written).
+            # The SLO's alerting annotations are recorded with the SLO (SLO.written): placed where written.
             (
-                _at(SERVICE, "- name: ok", "name"),
-                "spec.slos[0]",
+                _at(SERVICE, "annotations: {dashboard:", "{{ bad"),
+                "spec.slos[0].alerting.annotations.dashboard",
                 "template error in annotation 'dashboard' of alert 'ApiOkErrorBudgetBurn'",
             ),
             (
-                _at(SERVICE, "- name: ok", "name"),
-                "spec.slos[0]",
+                _at(SERVICE, "annotations: {dashboard:", "{{ bad"),
+                "spec.slos[0].alerting.annotations.dashboard",
                 "template error in annotation 'dashboard' of alert 'ApiOkErrorBudgetExhausted'",
             ),
         ]

@@ -160,6 +160,20 @@ def _objective(doc: Document, path: Path, raw: object, report: Report) -> tuple[
     return text, value
 
 
+def _slo_written(doc: Document, path: Path) -> Written:
+    """What the SLO at path says as written, with the label and annotation paths of the alerting it renders:
+    the service's `alerting`, overridden by the SLO's own (the order of _merge_alerting), so an error in one of
+    those labels or annotations is placed at the line that wrote it."""
+    own = written_at(Ref(doc, path))
+    service = written_at(Ref(doc, ("spec", "alerting")))
+    slo = written_at(Ref(doc, path + ("alerting",)))
+    return replace(
+        own,
+        label_paths={**own.label_paths, **service.label_paths, **slo.label_paths},
+        annotation_paths={**own.annotation_paths, **service.annotation_paths, **slo.annotation_paths},
+    )
+
+
 def _merge_alerting(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     merged = {**base, **{k: v for k, v in override.items() if k != "tiers"}}
     tiers = {name: {**base.get("tiers", {}).get(name, {}), **override.get("tiers", {}).get(name, {})} for name in TIERS}
@@ -360,7 +374,7 @@ class _Builder:
             runbook_url=alerting.get("runbook_url", ""),
             alert_name=alerting.get("alert_name", ""),
             annotations=dict(alerting.get("annotations", {})),
-            written=written_at(Ref(doc, path)),
+            written=_slo_written(doc, path),
             sli_written=written_at(Ref(doc, path + ("sli",))),
         )
 
@@ -460,7 +474,7 @@ class _Builder:
             conventions="sloth",
             series_labels={**service.labels, **raw.get("labels", {})},
             sloth_spec=str((doc.data["metadata"].get("annotations") or {}).get(SLOTH_SPEC_ANNOTATION, "")),
-            written=written_at(Ref(doc, path)),
+            written=_slo_written(doc, path),
             sli_written=written_at(Ref(doc, path + ("sli",))),
         )
 
