@@ -151,9 +151,17 @@ def _alerts(doc: Document, raw: dict[str, Any], locations: int, module_has_tls: 
         cert=module_has_tls and cert.get("enabled", True),
         cert_severity=cert.get("severity", "warning"),
         labels=dict(raw.get("labels", {})),
-        failing_written=written_at(Ref(doc, ("spec", "alerts", "failing"))),
-        slow_written=written_at(Ref(doc, ("spec", "alerts", "slow"))),
+        failing_written=_alert_written(doc, ("spec", "alerts", "failing")),
+        slow_written=_alert_written(doc, ("spec", "alerts", "slow")),
     )
+
+
+def _alert_written(doc: Document, path: tuple[str, ...]) -> Written:
+    """What the spec says at path (an alert's own settings), with the paths of the labels every probe alert
+    carries (`spec.alerts.labels`), so a template error in one is placed at the line that wrote it."""
+    own = written_at(Ref(doc, path))
+    shared = written_at(Ref(doc, ("spec", "alerts"))).label_paths
+    return replace(own, label_paths={**shared, **own.label_paths})
 
 
 def probe_from(doc: Document, default_interval: str, report: Report) -> Probe:
@@ -233,7 +241,7 @@ def probe_from(doc: Document, default_interval: str, report: Report) -> Probe:
         dns=dict(spec.get("dns", {})),
         grpc=dict(spec.get("grpc", {})),
         alerts=alerts,
-        tls_written=written_at(Ref(doc, ("spec", "tls"))),
+        tls_written=_alert_written(doc, ("spec", "tls")),
     )
 
 
