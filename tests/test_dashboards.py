@@ -10,7 +10,8 @@ import subprocess
 
 import pytest
 
-from promspec.check.dashboards import check_file, substitute, validate_dashboard
+from promspec.check.dashboards import check_file, validate_dashboard
+from promspec.compile.dashboards.grafana_vars import substitute
 from promspec.compile.promql import parse
 from promspec.diagnostics import SpecError
 from promspec.pipeline import load_project

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from promspec.check import dashboards as checks
+from promspec.check import panel_queries
 from promspec.compile.dashboards import compiler
 from promspec.compile.dashboards.compiler import Context, Target, build_dashboard, plan_dashboard
 from promspec.compile.promql import PromQLError
@@ -35,14 +36,14 @@ def _ref() -> Ref:
 def _direct(expr: str):
     """What panel_query gave before shapes: the query as written, parsed and walked."""
     try:
-        return checks._panel_query(expr)
+        return panel_queries._panel_query(expr)
     except PromQLError:
         return PromQLError
 
 
 def _by_shape(expr: str):
     try:
-        return checks.panel_query(expr)
+        return panel_queries.panel_query(expr)
     except PromQLError:
         return PromQLError
 
@@ -109,15 +110,17 @@ def test_a_query_reads_the_same_by_its_shape_as_written(expr):
     ],
 )
 def test_query_shape(expr, shaped):
-    assert checks.query_shape(expr) == shaped
+    assert panel_queries.query_shape(expr) == shaped
 
 
 def test_services_queries_share_one_parse():
-    checks.panel_query.cache_clear()
-    checks._shape_query.cache_clear()
+    panel_queries.panel_query.cache_clear()
+    panel_queries._shape_query.cache_clear()
     for i in range(50):
-        checks.panel_query(f'sum(rate(vllm:request_success_total{{job="svc{i:05d}", model_name=~"$model"}}[5m]))')
-    assert checks._shape_query.cache_info().misses == 1
+        panel_queries.panel_query(
+            f'sum(rate(vllm:request_success_total{{job="svc{i:05d}", model_name=~"$model"}}[5m]))'
+        )
+    assert panel_queries._shape_query.cache_info().misses == 1
 
 
 # ------------------------------------------------------------------------------ panels built by shape

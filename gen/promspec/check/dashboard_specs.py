@@ -11,7 +11,8 @@ from ..compile.promql import PromQLError
 from ..diagnostics import did_you_mean
 from ..model.dashboards import Dashboard, Panel, Query, Slot
 from ..model.project import RecordingRule
-from .dashboards import _EXPECTED, panel_query, validate_dashboard
+from .dashboards import _EXPECTED, validate_dashboard
+from .panel_queries import panel_query
 
 if TYPE_CHECKING:
     from ..compile.build import Build

@@ -7,19 +7,17 @@ dashboards exported from the Grafana UI; check_file/check_files/check_dashboard_
 
 from __future__ import annotations
 
-import datetime
 import glob
 import json
 import os
 import re
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from ..compile.dashboards.grafana_vars import MARKERS, substitute, variables_used
-from ..compile.promql import PromQLError, parse
+from ..compile.promql import PromQLError
 from .grafana_schemas import PANEL_ITEM, PANEL_SCHEMAS, schema, shape, validator
+from .panel_queries import panel_query, rate_ranges
 
 if TYPE_CHECKING:
     from ..model.loader import Mark, NodeIndex, Path
@@ -35,7 +33,6 @@ EXPORT_ONLY = ("__inputs", "__requires", "__elements", "iteration")
 # migrations): exported dashboards of older Grafana versions carry them. --lenient ignores them.
 LEGACY_DASHBOARD_KEYS = ("style", "gnetId")
 LEGACY_VARIABLE_KEYS = ("tags", "tagsQuery", "tagValuesQuery", "useTags")
-RATE_FUNCS = ("rate", "irate", "increase")
 # Recording rules are named level:metric:operations; series named so are recorded, not scraped,
 # and carry no job/instance of their own (the job/instance variable rules skip them).
 RECORDED = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*:[a-zA-Z0-9_]+:[a-zA-Z0-9_:]+$")
@@ -134,98 +131,6 @@ def _path_text(parts: Iterable[str | int]) -> str:
     for p in parts:
         out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
     return out
-
-
-# ------------------------------------------------------------------------------ PromQL in panels
-
-
-@dataclass(frozen=True, kw_only=True)
-class PanelQuery:
-    """What the dashboard checks read from one panel query, in one walk of its syntax tree."""
-
-    metrics: tuple[str, ...]  # metric names read, in order of appearance
-    bad_rates: tuple[tuple[str, str], ...]  # (function, range) of rate/irate/increase off $__rate_interval
-    variables: tuple[str, ...]  # the Grafana variables it reads (variables_used), builtins left out
-
-
-def query_shape(expr: str) -> str:
-    """expr with the plain values of its `=` and `!=` label matchers replaced by one placeholder.
-
-    What panel_query returns does not depend on those values, so two services' copies of a generated
-    query (which differ only in their selectors) share one parse and one walk:
-    - metric names come from the selectors' names or from __name__ matchers, which are kept;
-    - rate ranges are durations, outside strings;
-    - a plain value holds no $ or [[ and the name before it is kept, so the same variables are read;
-    - whether the query parses: a plain value has no escape to get wrong and no regex to compile
-      (=~ and !~ are kept), and the placeholder is non-empty like the value, so a selector still
-      matches the empty string exactly when it did.
-    panel_query parses the query as written whenever the placeholder form does not parse, so an error
-    is always the query's own. tests/unit/test_unit_dashboard_shapes.py checks the equality.
-    """
-    from ..compile.promql import shape
-
-    return shape(expr, plain_values_only=True)
-
-
-# Large enough for every distinct query of 1,000 generated services (~117 each): the spec checks, the
-# lint and the pruning each read them all in turn, and a smaller LRU would drop each before the next pass.
-@lru_cache(maxsize=1 << 18)
-def panel_query(expr: str) -> PanelQuery:
-    """Metric names and off-interval rate ranges of a panel query (Grafana variables substituted).
-
-    Cached by the query's shape (query_shape), and one walk for both: the spec checks, the
-    rendered-JSON lint and the preset pruning read every query of every dashboard, and walking a tree
-    costs more than parsing it. PromQLError when the query does not parse."""
-    try:
-        return _shape_query(query_shape(expr))
-    except PromQLError:
-        return _panel_query(expr)  # the error (if any) of the query as written, with its own message
-
-
-@lru_cache(maxsize=16384)
-def _shape_query(shaped: str) -> PanelQuery:
-    return _panel_query(shaped)
-
-
-def _panel_query(expr: str) -> PanelQuery:
-    import promql_parser as pp
-
-    from ..compile.promql import _selector_name
-
-    tree = parse(substitute(expr))
-    markers = {int(v[:-1]): k for k, v in MARKERS.items()}
-    metrics: list[str] = []
-    bad: list[tuple[str, str]] = []
-
-    def visit(node: Any) -> None:
-        if isinstance(node, pp.VectorSelector):
-            name, _regex = _selector_name(node)
-            if name:
-                metrics.append(name)
-        elif isinstance(node, pp.Call) and node.func.name in RATE_FUNCS and node.args:
-            arg = node.args[0]
-            seconds = int(arg.range.total_seconds()) if isinstance(arg, pp.MatrixSelector) else None
-            which = markers.get(seconds) if seconds is not None else None
-            if which == "__rate_interval" or (which == "__range" and node.func.name == "increase"):
-                return
-            bad.append((node.func.name, f"${which}" if which else _duration(arg)))
-
-    pp.walk(tree, visit, None)
-    return PanelQuery(metrics=tuple(metrics), bad_rates=tuple(bad), variables=tuple(variables_used(expr)))
-
-
-def rate_ranges(expr: str) -> list[tuple[str, str]]:
-    """(function, range) of every rate/irate/increase whose range is not $__rate_interval ($__range for increase)."""
-    return list(panel_query(expr).bad_rates)
-
-
-def _duration(arg: Any) -> str:
-    r = getattr(arg, "range", None)
-    if isinstance(r, datetime.timedelta):
-        from ..compile.promql import format_duration
-
-        return format_duration(r.total_seconds())
-    return "a subquery"
 
 
 # ------------------------------------------------------------------------------ rendered JSON

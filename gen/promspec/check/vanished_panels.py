@@ -43,7 +43,7 @@ def _catalogued(project: Any) -> dict[str, Any]:
 
 def _read_by_presets(dashes: Iterable[Dashboard]) -> set[str]:
     """Every series the generated dashboards still read: none of them can be what a lost series became."""
-    from .dashboards import panel_query
+    from .panel_queries import panel_query
 
     return {
         name

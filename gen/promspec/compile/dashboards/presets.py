@@ -1520,7 +1520,7 @@ def _prune(dashes: list[Dashboard], project: Project, groups: list[RuleGroup]) -
     """Drop PromQL queries that read series the project neither catalogues nor records, then empty panels
     and rows: a project with part of a catalog (or none of the exporter's optional metrics) gets the rest.
     What is dropped is recorded (dash.dropped, Presets.left_out) for the warnings and `promspec diff`."""
-    from ...check.dashboards import panel_query
+    from ...check.panel_queries import panel_query
     from ...check.semantic import Universe
 
     universe = Universe(project)
