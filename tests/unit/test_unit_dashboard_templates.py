@@ -198,6 +198,12 @@ def test_a_placeholder_in_promql_must_be_a_whole_label_value_or_a_metric_name_en
         templated._text("rate_${window}", expr=True).fill(templated.prepared({"window": "5m}"}))
 
 
+def test_a_placeholder_without_a_value_is_a_template_error():
+    for text, expr in (("${window} window", False), ('x{a="${tier.name}"}', True), ("rate_${window}", True)):
+        with pytest.raises(TemplateError, match="no value for"):
+            templated._text(text, expr=expr).fill(templated.prepared({"slo.id": "a"}))
+
+
 def test_grafana_variables_pass_through_a_template():
     text = templated._text('x{a="${datasource}", b=~"$job"} ${__rate_interval}', expr=True)
     assert text.fill(templated.prepared({})) == 'x{a="${datasource}", b=~"$job"} ${__rate_interval}'
@@ -239,3 +245,14 @@ def test_grafana_variables_in_a_user_spec_are_not_template_placeholders():
     dash = _user("${datasource} ${__rate_interval} ${job:csv}", "${window} window", ("datasource", "window"))
     templated.check_user_placeholders([dash], report)
     assert report.errors == []
+
+
+def test_template_placeholders_in_a_user_specs_tags_and_links_are_errors_too():
+    from dataclasses import replace
+
+    from promspec.model.dashboards import Link
+
+    dash = replace(_user("T", ""), tags=("a", "${slo.service}"), links=[Link(title="to ${serving.uid}", url="/d/x")])
+    report = Report()
+    templated.check_user_placeholders([dash], report)
+    assert [e.path for e in report.errors] == ["spec.tags[1]", "spec.links[0].title"]

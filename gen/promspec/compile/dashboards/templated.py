@@ -60,7 +60,9 @@ class Fields(dict[str, str]):
 
     def __missing__(self, key: str) -> str:
         mode, base = key[:2], key[2:]
-        value = self["T_" + base]  # a KeyError here: no such placeholder
+        if mode == "T_" or "T_" + base not in self:
+            raise KeyError(key)  # no such placeholder in this instance
+        value = self["T_" + base]
         if mode == "L_":
             out = quote(value)
         elif mode == "M_" and _METRIC_PART.fullmatch(value):
@@ -636,28 +638,40 @@ def check_user_placeholders(written: Iterable[Dashboard], report: Report) -> Non
         if dash.imported is not None or dash.file:
             continue
         declared = {v.name for v in dash.variables}
-        fields: list[tuple[Ref, str, str]] = [
-            (dash.ref, "title", dash.title),
-            (dash.ref, "description", dash.description),
-        ]
-        for row in dash.rows:
-            fields.append((row.ref, "title", row.title))
-            for panel in row.panels:
-                fields += [(panel.ref, f, getattr(panel, f)) for f in ("title", "description", "content")]
-                for query in panel.queries:
-                    fields += [(query.ref, "expr", query.expr), (query.ref, "legend", query.legend)]
-        for ref, name, text in fields:
+        for ref, path, text in _user_strings(dash):
             for m in PLACEHOLDER.finditer(text) if "${" in text else ():
                 if m.group(1).split(".")[0] in declared:
                     continue  # a variable of the dashboard: Grafana's ${var.field}
                 before = text[: m.start()]
                 report.error(
                     ref.doc.pos_in_scalar(
-                        ref.path + (name,), before.count("\n") + 1, m.start() - (before.rfind("\n") + 1) + 1
+                        ref.path + path, before.count("\n") + 1, m.start() - (before.rfind("\n") + 1) + 1
                     ),
                     f"{m.group(0)} is a placeholder of promspec's bundled dashboard templates, not of Dashboard "
                     "specs: it would be drawn as written",
-                    ref.dotted(name),
+                    ref.dotted(*path),
                     "a value written out; to copy a bundled per-SLO dashboard as built for your specs, "
                     "`promspec dashboards eject UID`",
                 )
+
+
+def _user_strings(dash: Dashboard) -> Iterable[tuple[Ref, tuple[str | int, ...], str]]:
+    """Every string of a written dashboard that a template could fill, with where it is written."""
+    yield dash.ref, ("title",), dash.title
+    yield dash.ref, ("description",), dash.description
+    yield from ((dash.ref, ("tags", i), tag) for i, tag in enumerate(dash.tags))
+    yield from _link_strings(dash.ref, dash.links)
+    for row in dash.rows:
+        yield row.ref, ("title",), row.title
+        for panel in row.panels:
+            yield from ((panel.ref, (f,), getattr(panel, f)) for f in ("title", "description", "content"))
+            yield from _link_strings(panel.ref, panel.links)
+            for query in panel.queries:
+                yield query.ref, ("expr",), query.expr
+                yield query.ref, ("legend",), query.legend
+
+
+def _link_strings(ref: Ref, links: Iterable[Link]) -> Iterable[tuple[Ref, tuple[str | int, ...], str]]:
+    for i, link in enumerate(links):
+        yield ref, ("links", i, "title"), link.title
+        yield ref, ("links", i, "url"), link.url
