@@ -58,7 +58,8 @@ def test_every_static_preset_has_a_file_and_every_file_is_a_preset() -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_a_bundled_file_is_a_schema_valid_spec_that_says_only_what_the_reader_reads(name: str) -> None:
-    text = open(bundled_path(name), encoding="utf-8").read()
+    with open(bundled_path(name), encoding="utf-8") as f:
+        text = f.read()
     report = Report()
     docs = validate_documents(parse_text(text, bundled_path(name), report), report)
     assert not report.errors and not report.warnings, [d.format() for d in report.items]
@@ -170,7 +171,9 @@ def test_every_host_panel_on_a_node_exporter_only_family_says_so_in_its_descript
     assert marked == 8
 
 
-def test_a_broken_bundled_file_raises_rather_than_drawing_a_partial_dashboard(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_broken_bundled_file_raises_rather_than_drawing_a_partial_dashboard(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from promspec.compile.dashboards import bundled
     from promspec.diagnostics import SpecError
 

@@ -91,4 +91,3 @@ def _panel(panel: Panel, ref: Ref) -> Panel:
 
 def _query(query: Query, ref: Ref) -> Query:
     return replace(query, ref=ref)
-
