@@ -1,4 +1,5 @@
-"""Generated dashboards: LLM serving per service and engine, the LLM guide's two, GPU fleet, host, SLOs.
+"""Generated dashboards: LLM serving per service and engine, SLOs; and which of the bundled spec files (the LLM
+guide's two, GPU fleet, host: bundled.py) a project gets.
 
 Each preset returns the same model a Dashboard document produces, so one compiler, one checker and
 one layout serve both. A preset only charts what the project knows: signals its backend exposes,
