@@ -1,5 +1,5 @@
 """What the LLM engines' own dashboards chart, on promspec's LLM serving dashboards (issue 12); the GPU
-fleet's and host's equivalents are in coverage_infra.py.
+fleet's and host's equivalents are rows of their bundled spec files (gen/promspec/data/dashboards/).
 
 Each function returns rows (or panels) that the presets append to their dashboards: nothing here replaces a
 panel that was there before, so a project keeps its other panel ids. A panel only reads metrics its engine

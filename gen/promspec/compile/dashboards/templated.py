@@ -1,5 +1,5 @@
 """The bundled dashboards made once per object of a project (one per SLO, the SLO overview), from templated
-`kind: Dashboard` specs shipped in gen/promspec/data/dashboards/.
+`kind: Dashboard` specs shipped in gen/promspec/data/dashboards/templates/.
 
 A template is the public Dashboard spec plus five internal constructs (docs/dashboards.md, "Templated
 bundled dashboards"). It is read once per process into the same dashboard model a user's spec gives, with
@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     from ...model.project import Ref, RuleGroup
     from ...model.services import SLO, Service
 
-DATA_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "data", "dashboards")
+# Beside the static bundled specs (bundled.py), in their own folder: a template is not a spec to copy.
+DATA_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "data", "dashboards", "templates")
 SLO_DETAIL, SLO_OVERVIEW = "slo-detail", "slo-overview"
 SLO_FOLDER = "slo"  # the folder of an SLO whose service names no team
 OVERVIEW_SERVING_LINKS = 5  # the overview links the first few LLM serving dashboards, not one per service
@@ -341,8 +342,8 @@ def template_path(name: str) -> str:
 
 @functools.cache
 def template(name: str) -> DashboardTemplate:
-    """The bundled template `name` (gen/promspec/data/dashboards/<name>.yml), read once per process."""
-    return read_template(template_data(name), f"promspec:dashboards/{name}.yml")
+    """The bundled template `name` (gen/promspec/data/dashboards/templates/<name>.yml), read once per process."""
+    return read_template(template_data(name), f"promspec:dashboards/templates/{name}.yml")
 
 
 def template_data(name: str) -> dict[str, Any]:
