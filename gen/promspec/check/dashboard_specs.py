@@ -30,6 +30,9 @@ def check_dashboards(build: Build, report: Report) -> None:
 
     project, dashboards = build.project, build.dashboards
     _check_names(dashboards.written, report)
+    from ..compile.dashboards.templated import check_user_placeholders
+
+    check_user_placeholders(dashboards.written, report)  # the bundled templates' ${slo.name}: not a spec's
     from .vanished_panels import warn_vanished
 
     warn_vanished(project, [built.dashboard for built in dashboards.dashboards], report, dashboards.left_out)

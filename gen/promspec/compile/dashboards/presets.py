@@ -1,5 +1,5 @@
-"""Generated dashboards: LLM serving per service and engine, SLOs; and which of the bundled spec files (the LLM
-guide's two, GPU fleet, host: bundled.py) a project gets.
+"""Generated dashboards: LLM serving per service and engine; which of the bundled spec files (the LLM guide's
+two, GPU fleet, host: bundled.py) a project gets; and the SLO ones, templated bundled specs (templated.py).
 
 Each preset returns the same model a Dashboard document produces, so one compiler, one checker and
 one layout serve both. A preset only charts what the project knows: signals its backend exposes,
@@ -11,16 +11,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from decimal import Decimal
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from ...backends.adapter import Backend, Variant
 from ...model.dashboards import Dashboard, DroppedDashboard, DroppedPanel, Link, Panel, Query, Row, Variable
 from ...model.project import Project, RecordingRule, Ref, RuleGroup
-from ..promql import selector
 from .bundled import STATIC, bundled_dashboard, bundled_title
 from .signals import Scope, anchor_metric, service_scope, signal_query
+from .templated import slo_dashboards
 
 if TYPE_CHECKING:
     from ...model.project import Project
@@ -30,7 +29,6 @@ Thresholds = list[tuple[float | None, str]]  # (value, colour) steps, as Panel.t
 
 QUANTILES = ("0.5", "0.9", "0.95", "0.99")  # vLLM's example dashboard charts P50, P90, P95, P99 and the mean
 LLM_FOLDER = "llm"
-SLO_FOLDER = "slo"
 GPU_UID, HOST_UID, SLO_UID = "gpu-fleet", "host-overview", "slo-overview"
 RATE = "$__rate_interval"
 WORST_REPLICAS = 5  # "worst replicas" panels: few enough lines that the sick one stands out
@@ -441,371 +439,6 @@ def _engine_title(backend: Backend) -> str:
     return backend.title
 
 
-# ------------------------------------------------------------------------------------ SLOs
-
-
-def _slo_records(groups: list[RuleGroup]) -> dict[str, list[str]]:
-    """slo_id -> names of the SLO series recorded for it."""
-    out: dict[str, list[str]] = {}
-    for group in groups:
-        for rule in group.rules:
-            record = getattr(rule, "record", "")
-            slo_id = rule.labels.get("slo_id") if record else None
-            if slo_id:
-                out.setdefault(slo_id, []).append(record)
-    return out
-
-
-# Budget left: spent is a breach (red), the last quarter is near-breach (amber).
-BUDGET_THRESHOLDS: Thresholds = [(None, "red"), (0, "orange"), (0.25, "green")]
-
-
-def sli_thresholds(objective: Decimal) -> Thresholds:
-    """SLI colours: below the objective is a breach (red); amber while less than a quarter of the budget is
-    left, i.e. the SLI is within a quarter of the allowed error ratio above the objective."""
-    near = 1 - (1 - Decimal(objective)) * Decimal("0.75")
-    return [(None, "red"), (float(objective), "orange"), (float(near), "green")]
-
-
-def burn_thresholds(slo: SLO) -> Thresholds:
-    """Burn-rate colours from the SLO's own tiers: amber at the slowest tier's factor, red at the fastest's."""
-    factors = sorted(float(slo.factor(t)) for t in slo.tiers if t.enabled)
-    if not factors:
-        return [(1, "orange")]
-    return [(factors[0], "orange"), (factors[-1], "red")] if factors[0] < factors[-1] else [(factors[0], "red")]
-
-
-def exhaustion_thresholds(slo: SLO) -> Thresholds:
-    """Time to exhaustion: red when the budget runs out sooner than the fastest tier would page (the SLO
-    window divided by its factor), amber when sooner than the window itself."""
-    window = _window_seconds(slo.window)
-    factors = [float(slo.factor(t)) for t in slo.tiers if t.enabled]
-    steps: Thresholds = [(None, "red")]
-    if factors and max(factors) > 1:
-        steps.append((window / max(factors), "orange"))
-    return steps + [(window, "green")]
-
-
-def slo_overview(m: _Make, slos: list[SLO], links: tuple[str, ...]) -> Dashboard:
-    """Every SLO at a glance: SLI against objective, budget left, burn rates and firing alert tiers."""
-    sel = '{slo_service=~"$slo_service"}'
-    table_queries = [
-        m.q(f"max by (slo_id) (slo:objective:ratio{sel})", "objective", ref_id="A", instant=True, format="table"),
-        m.q(f"1 - max by (slo_id) (slo:sli_error:ratio_period{sel})", "SLI", ref_id="B", instant=True, format="table"),
-        m.q(
-            f"max by (slo_id) (slo:period_error_budget_remaining:ratio{sel})",
-            "budget left",
-            ref_id="C",
-            instant=True,
-            format="table",
-        ),
-        m.q(
-            f"max by (slo_id) (slo:current_burn_rate:ratio{sel})",
-            "burn rate (1h)",
-            ref_id="D",
-            instant=True,
-            format="table",
-        ),
-    ]
-    rows = [
-        m.row(
-            "Objectives",
-            [
-                m.panel(
-                    "SLOs",
-                    table_queries,
-                    "table",
-                    unit="percentunit",
-                    width=24,
-                    overrides=[("burn rate (1h)", {"unit": "suffix:x", "decimals": 2})],
-                    transformations=[
-                        ("merge", {}),
-                        (
-                            "organize",
-                            {
-                                "excludeByName": {"Time": True},
-                                "renameByName": {
-                                    "Value #A": "objective",
-                                    "Value #B": "SLI (period)",
-                                    "Value #C": "budget left",
-                                    "Value #D": "burn rate (1h)",
-                                },
-                            },
-                        ),
-                    ],
-                ),
-                m.panel(
-                    "Error budget remaining",
-                    [
-                        m.q(
-                            f"max by (slo_id) (slo:period_error_budget_remaining:ratio{sel})",
-                            "{{slo_id}}",
-                            instant=True,
-                        )
-                    ],
-                    "bargauge",
-                    unit="percentunit",
-                    min=0,
-                    max=1,
-                    thresholds=BUDGET_THRESHOLDS,
-                ),
-                m.panel(
-                    "Firing burn alerts",
-                    [
-                        m.q(
-                            'count(ALERTS{alertstate="firing", slo_service=~"$slo_service", '
-                            'burn_tier!=""}) or vector(0)',
-                            "firing",
-                        )
-                    ],
-                    "stat",
-                    unit="none",
-                    thresholds=[(1, "red")],
-                ),
-            ],
-        ),
-        m.row(
-            "Burn",
-            [
-                m.panel(
-                    "SLI vs objective",
-                    [
-                        m.q(f"1 - max by (slo_id) (slo:sli_error:ratio_period{sel})", "{{slo_id}} SLI"),
-                        m.q(f"max by (slo_id) (slo:objective:ratio{sel})", "{{slo_id}} objective"),
-                    ],
-                    unit="percentunit",
-                    decimals=3,
-                ),
-                m.panel(
-                    "Burn rate (1h)",
-                    [m.q(f"max by (slo_id) (slo:current_burn_rate:ratio{sel})", "{{slo_id}}")],
-                    unit="suffix:x",
-                    thresholds=[
-                        (1, "orange"),
-                        (max((float(s.factor(t)) for s in slos for t in s.tiers if t.enabled), default=14.4), "red"),
-                    ],
-                ),
-                m.panel(
-                    "Burn rate (period)",
-                    [m.q(f"max by (slo_id) (slo:period_burn_rate:ratio{sel})", "{{slo_id}}")],
-                    unit="suffix:x",
-                    thresholds=[(1, "red")],
-                ),
-                m.panel(
-                    "Firing tiers",
-                    [
-                        m.q(
-                            'count by (slo_id, burn_tier) (ALERTS{alertstate="firing", '
-                            'slo_service=~"$slo_service", burn_tier!=""})',
-                            "{{slo_id}} {{burn_tier}}",
-                        )
-                    ],
-                    unit="none",
-                    description="Burn-rate alert tiers firing per SLO (page-fast, page-slow, "
-                    "ticket-fast, ticket-slow).",
-                ),
-            ],
-        ),
-        m.row(
-            "Details",
-            [
-                m.panel(
-                    "SLO details",
-                    [],
-                    "text",
-                    width=24,
-                    content="\n".join(
-                        f"- [{slo.service} / {slo.name}](/d/{_slo_uid(slo)}): {slo.objective_text} over {slo.window}"
-                        for slo in slos
-                    ),
-                )
-            ],
-        ),
-    ]
-    variables: list[str | Variable] = [
-        "datasource",
-        Variable(name="slo_service", ref=m.ref, label="Service", metric="slo:info"),
-    ]
-    return m.dashboard(
-        SLO_UID,
-        "SLO overview",
-        SLO_FOLDER,
-        rows,
-        variables,
-        tags=("slo",),
-        description="Every SLO: SLI against objective, error budget left, burn rates, firing tiers.",
-        links=[Link(dashboard=u) for u in links],
-    )
-
-
-def _slo_uid(slo: SLO) -> str:
-    from ...model.dashboards import derive_uid
-
-    return derive_uid(f"slo-{slo.id}")
-
-
-def slo_detail(m: _Make, slo: SLO, records: list[str], folder: str, serving: str) -> Dashboard:
-    """One SLO: SLI, budget, burn rate per alert window against its tier threshold, events and alerts."""
-    sel = selector({"slo_id": slo.id})
-    windows = sorted(
-        {r.rsplit("ratio_rate", 1)[1] for r in records if r.startswith("slo:sli_error:ratio_rate")}, key=_window_seconds
-    )
-    tiers = [t for t in slo.tiers if t.enabled]
-    burn = [
-        m.q(f"slo:sli_error:ratio_rate{w}{sel}\n/ on (slo_id)\nslo:error_budget:ratio{sel}", f"{w} window")
-        for w in windows
-    ]
-    rows = [
-        m.row(
-            "Status",
-            [
-                m.panel(
-                    "SLI (period)",
-                    [m.q(f"1 - slo:sli_error:ratio_period{sel}", "SLI")],
-                    "stat",
-                    unit="percentunit",
-                    decimals=3,
-                    width=4,
-                    thresholds=sli_thresholds(slo.objective),
-                ),
-                m.panel(
-                    "Objective",
-                    [m.q(f"slo:objective:ratio{sel}", "objective")],
-                    "stat",
-                    unit="percentunit",
-                    decimals=3,
-                    width=4,
-                ),
-                m.panel(
-                    "Error budget remaining",
-                    [m.q(f"slo:period_error_budget_remaining:ratio{sel}", "budget")],
-                    "gauge",
-                    unit="percentunit",
-                    min=0,
-                    max=1,
-                    width=4,
-                    thresholds=BUDGET_THRESHOLDS,
-                ),
-                m.panel(
-                    "Burn rate (1h)",
-                    [m.q(f"slo:current_burn_rate:ratio{sel}", "burn rate")],
-                    "stat",
-                    unit="suffix:x",
-                    decimals=2,
-                    width=4,
-                    thresholds=burn_thresholds(slo),
-                ),
-                m.panel(
-                    "Time to exhaustion",
-                    [m.q(f"slo:time_to_exhaustion:seconds{sel}", "time left")],
-                    "stat",
-                    unit="s",
-                    width=4,
-                    thresholds=exhaustion_thresholds(slo),
-                ),
-                m.panel(
-                    "Firing tiers",
-                    [
-                        m.q(
-                            "count(ALERTS"
-                            + selector({"alertstate": "firing", "slo_id": slo.id}, sep=", ")
-                            + ") or vector(0)",
-                            "firing",
-                        )
-                    ],
-                    "stat",
-                    unit="none",
-                    width=4,
-                    thresholds=[(1, "red")],
-                ),
-            ],
-        ),
-        m.row(
-            "Burn rates",
-            [
-                m.panel(
-                    "Burn rate by window",
-                    burn,
-                    unit="suffix:x",
-                    thresholds=[(float(slo.factor(t)), "red") for t in tiers[:1]],
-                    description="Error ratio over each alert window divided by the error budget; tiers fire when "
-                    "both their long and short windows exceed the tier's factor: "
-                    + ", ".join(f"{t.name} {t.long}/{t.short} at {_num(slo.factor(t))}x" for t in tiers),
-                ),
-                m.panel(
-                    "Error budget remaining",
-                    [m.q(f"slo:period_error_budget_remaining:ratio{sel}", "budget left")],
-                    unit="percentunit",
-                    max=1,
-                    thresholds=BUDGET_THRESHOLDS,
-                ),
-            ],
-        ),
-        m.row(
-            "Events",
-            [
-                m.panel(
-                    "Events",
-                    [
-                        m.q(f"slo:sli_total:rate5m{sel}", "all events/s"),
-                        m.q(f"slo:sli_errors:rate5m{sel}", "bad events/s"),
-                    ],
-                    unit="cps",
-                ),
-                m.panel(
-                    "Error ratio (5m) vs budget",
-                    [
-                        m.q(f"slo:sli_error:ratio_rate5m{sel}", "error ratio"),
-                        m.q(f"slo:error_budget:ratio{sel}", "error budget"),
-                    ],
-                    unit="percentunit",
-                ),
-                m.panel(
-                    "Firing alert tiers",
-                    [
-                        m.q(
-                            "max(ALERTS"
-                            + selector({"slo_id": slo.id, "burn_tier": t.name, "alertstate": "firing"}, sep=", ")
-                            + ") or on() vector(0)",
-                            t.name,
-                        )
-                        for t in tiers
-                    ],
-                    unit="none",
-                    min=0,
-                    max=1,
-                    stack=False,
-                    description="1 while the tier's burn-rate alert fires, 0 otherwise.",
-                ),
-            ],
-        ),
-    ]
-    links = [Link(dashboard=SLO_UID)] + ([Link(dashboard=serving)] if serving else [])
-    description = slo.description or f"SLO {slo.name} of {slo.service}: {slo.objective_text} over {slo.window}."
-    return m.dashboard(
-        _slo_uid(slo),
-        f"SLO {slo.service} / {slo.name}",
-        folder,
-        rows,
-        ["datasource"],
-        tags=("slo", slo.service),
-        description=description,
-        links=links,
-    )
-
-
-def _num(value: Decimal) -> str:
-    from ..promql import number_text
-
-    return number_text(value)
-
-
-def _window_seconds(window: str) -> float:
-    from ..promql import parse_duration
-
-    return parse_duration(window)
-
-
 # ------------------------------------------------------------------------------------ all
 
 
@@ -932,20 +565,7 @@ def preset_dashboards(project: Project, groups: list[RuleGroup]) -> Presets:
         anchor_ref = _catalog_ref(project, static.anchor)
         if anchor_ref is not None:
             out.extend(bundled_dashboard(name, anchor_ref) for name in static.names)
-    if slos:
-        records = _slo_records(groups)
-        out.append(slo_overview(_Make(slos[0].ref), slos, tuple(serving_uid.values())[:5]))
-        for service in sorted(services, key=lambda s: s.name):
-            for slo in (s for s in service.slos if s.conventions == "promspec"):
-                out.append(
-                    slo_detail(
-                        _Make(slo.ref),
-                        slo,
-                        records.get(slo.id, []),
-                        service.labels.get("team", SLO_FOLDER),
-                        serving_uid.get(service.name, ""),
-                    )
-                )
+    out += slo_dashboards(services, groups, serving_uid)  # templated bundled specs: data/dashboards/templates/
     if getattr(project, "probes", None) or getattr(project, "llm_probe_targets", None):
         from .probes import probe_dashboards  # synthetic probes: only when the specs declare them
 
