@@ -69,8 +69,8 @@ def _alert_name(slo: SLO, tier: Tier) -> str:
     return alert_name(slo, "ErrorBudgetExhausted" if tier.name == "budget-exhausted" else "ErrorBudgetBurn")
 
 
-def _alert_selector(slo: SLO, tier: Tier, state: str = "") -> str:
-    parts = [matcher("alertname", _alert_name(slo, tier))]
+def _alert_selector(slo: SLO, tier: Tier, state: str = "", name: str = "") -> str:
+    parts = [matcher("alertname", name or _alert_name(slo, tier))]
     if tier.name != "budget-exhausted":
         parts.append(matcher("burn_tier", tier.name))
     if state:
@@ -78,11 +78,11 @@ def _alert_selector(slo: SLO, tier: Tier, state: str = "") -> str:
     return "ALERTS" + selector({}, parts)
 
 
-def _alert_sample_labels(slo: SLO, tier: Tier) -> str:
+def _alert_sample_labels(slo: SLO, tier: Tier, name: str = "") -> str:
     labels = {**slo.labels, **slo_labels(slo), **tier.labels, "severity": tier.severity, "alertstate": "firing"}
     if tier.name != "budget-exhausted":
         labels["burn_tier"] = tier.name
-    labels["alertname"] = _alert_name(slo, tier)
+    labels["alertname"] = name or _alert_name(slo, tier)
     return "ALERTS" + selector(sorted(labels.items()))
 
 
@@ -97,13 +97,16 @@ class TierText:
     sample: str  # the firing alert's series, every label
 
 
-def _tier_text(slo: SLO, tier: Tier) -> TierText:
+def _tier_text(slo: SLO, tier: Tier, series: tuple[str, str] | None = None, name: str = "") -> TierText:
+    """series: the SLO's two injected series and name: the tier's alert name, where the caller has them."""
+    total, errors = series or (_series("slo:sli_total:rate5m", slo), _series("slo:sli_errors:rate5m", slo))
+    name = name or _alert_name(slo, tier)
     return TierText(
-        total=_series("slo:sli_total:rate5m", slo),
-        errors=_series("slo:sli_errors:rate5m", slo),
-        alert=_alert_selector(slo, tier),
-        firing=_alert_selector(slo, tier, "firing"),
-        sample=_alert_sample_labels(slo, tier),
+        total=total,
+        errors=errors,
+        alert=_alert_selector(slo, tier, name=name),
+        firing=_alert_selector(slo, tier, "firing", name),
+        sample=_alert_sample_labels(slo, tier, name),
     )
 
 
@@ -295,21 +298,20 @@ class TierPart:
 def file_parts(slo: SLO) -> dict[str, tuple[float, list[TierPart]]]:
     """The test files of slo by tier name: each file's evaluation step and the tiers whose cases it holds."""
     by_tier: dict[str, tuple[float, list[TierPart]]] = {}
-    series: tuple[str, str] | None = None  # the injected series, the same for every tier of the SLO
     tiers = [(tier, False) for tier in slo.tiers if tier.enabled]
     if slo.exhausted and slo.exhausted.enabled:
         tiers.append((slo.exhausted, True))
+    if not tiers:
+        return by_tier
+    # The same for every tier of the SLO: its injected series, and one alert name per alert kind.
+    series = (_series("slo:sli_total:rate5m", slo), _series("slo:sli_errors:rate5m", slo))
+    alert_names: dict[bool, str] = {}
     for tier, exhausted in tiers:
         key = _plan_key(slo, tier, exhausted)
-        if series is None:
-            series = (_series("slo:sli_total:rate5m", slo), _series("slo:sli_errors:rate5m", slo))
-        text = TierText(
-            total=series[0],
-            errors=series[1],
-            alert=_alert_selector(slo, tier),
-            firing=_alert_selector(slo, tier, "firing"),
-            sample=_alert_sample_labels(slo, tier),
-        )
+        kind = tier.name == "budget-exhausted"
+        if kind not in alert_names:
+            alert_names[kind] = _alert_name(slo, tier)
+        text = _tier_text(slo, tier, series, alert_names[kind])
         name = "budget-exhausted" if exhausted else tier.name
         step = 3600.0 if exhausted else parse_duration(tier.long) / STEPS_PER_WINDOW
         by_tier.setdefault(name, (step, []))[1].append(
