@@ -74,6 +74,8 @@ def test_a_document_whose_fixed_text_looks_like_a_placeholder_is_refused() -> No
     with pytest.raises(TemplateError):
         template({"a": slot_name(0)}, 2)  # slot 1 never written
     with pytest.raises(TemplateError):
+        template({"a": slot_name(0), slot_name(0): "b"}, 1)  # a key is not written as a value is
+    with pytest.raises(TemplateError):
         fill(_TEMPLATE, ["a"] * 5)
 
 

@@ -338,29 +338,32 @@ class TemplateError(ValueError):
     """A template document whose placeholders are not exactly its slot strings."""
 
 
-def _leaves(data: object) -> list[str]:
-    """Every string of data, keys included, depth first."""
-    out: list[str] = []
+def _leaves(data: object) -> tuple[list[str], list[str]]:
+    """The string keys and the string values of data, depth first."""
+    keys: list[str] = []
+    values: list[str] = []
     stack = [data]
     while stack:
         value = stack.pop()
         if isinstance(value, dict):
-            out += [k for k in value if isinstance(k, str)]
+            keys += [k for k in value if isinstance(k, str)]
             stack += value.values()
         elif isinstance(value, list):
             stack += value
         elif isinstance(value, str):
-            out.append(value)
-    return out
+            values.append(value)
+    return keys, values
 
 
 def template(data: object, slots: int) -> Template:
     """The text of data cut at slot_name(0) .. slot_name(slots - 1), each of which data holds as a whole
     string value (not a key) one or more times; no other string of data may look like a placeholder."""
     names = {slot_name(i) for i in range(slots)}
-    for leaf in _leaves(data):
-        if _SLOT.search(leaf) and leaf not in names:
-            raise TemplateError(f"{leaf!r} holds a placeholder but is not one")
+    keys, values = _leaves(data)
+    for leaf in keys + values:
+        # A key is written by other rules than a value: a placeholder is only ever a whole value.
+        if _SLOT.search(leaf) and (leaf not in names or leaf in keys):
+            raise TemplateError(f"{leaf!r} holds a placeholder but is not a value that is one")
     text = dump_text(data)
     parts = _SLOT.split(text)
     chunks, found = tuple(parts[0::2]), tuple(int(i) for i in parts[1::2])
