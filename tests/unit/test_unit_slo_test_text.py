@@ -147,3 +147,12 @@ def test_slos_of_one_shape_share_a_template_and_keep_their_own_numbers() -> None
     ta, tb = slo_test_texts("r.yml", a, ["g"])["page-fast"], slo_test_texts("r.yml", b, ["g"])["page-fast"]
     assert "1.8x59" in ta  # 14.4 x 1% x 10/s x 1.25
     assert "0.18x59" in tb  # 14.4 x 0.1% x 10/s x 1.25
+
+
+def test_names_that_look_like_placeholders_are_written_as_names() -> None:
+    """Values are put in after the template is cut: a name spelled like a placeholder is only a name."""
+    slo = _slo(slot_name(0), slot_name(7), {"team": slot_name(1)}, "0.99", "", ["page-fast"], "")
+    texts = slo_test_texts(slot_name(2), slo, [slot_name(3)])
+    for tier, content in slo_test_files(slot_name(2), slo, [slot_name(3)]).items():
+        assert texts[tier] == dump_text(content)
+        assert yaml.safe_load(texts[tier]) == content
