@@ -44,7 +44,8 @@ def render_slo_tests(build: Build) -> dict[str, bytes]:
     file, each loading rules/tests/<spec>-slo-<slo id>.rules.yml, a copy of that SLO's groups alone."""
     from ..compile.build import SLORules
     from ..compile.rules import rule_file_name
-    from ..compile.slo_tests import INJECTED, rules_under_test, slo_test_files
+    from ..compile.slo_tests import INJECTED, rules_under_test
+    from .slo_test_text import slo_test_texts
 
     by_file: dict[str, list[SLORules]] = {}
     for rules in build.slo_rules:
@@ -77,8 +78,9 @@ def render_slo_tests(build: Build) -> dict[str, bytes]:
                     ),
                 ),
             )
-            for tier, content in slo_test_files(f"{name}.rules.yml", slo, [g["name"] for g in groups]).items():
-                files[f"rules/tests/{name}-{tier}.test.yml"] = dump_yaml(content, header(source))
+            head = header(source)
+            for tier, text in slo_test_texts(f"{name}.rules.yml", slo, [g["name"] for g in groups]).items():
+                files[f"rules/tests/{name}-{tier}.test.yml"] = (head + text).encode("utf-8")
     return files
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
 import yaml
@@ -70,13 +71,17 @@ def _library_dump(data: object) -> str:
     return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1 << 16)
 
 
+def dump_text(data: object) -> str:
+    """The YAML text of data (dump_yaml without the header, not encoded)."""
+    try:
+        return _fast_dump(data)
+    except _Unsupported:
+        return _library_dump(data)
+
+
 def dump_yaml(data: object, head: str = "") -> bytes:
     """YAML bytes for data, with an optional header comment."""
-    try:
-        body = _fast_dump(data)
-    except _Unsupported:
-        body = _library_dump(data)
-    return (head + body).encode("utf-8")
+    return (head + dump_text(data)).encode("utf-8")
 
 
 # The direct emitter. Generated rule and test files are block mappings and sequences of a few plain
@@ -302,6 +307,92 @@ def _fast_dump(data: object) -> str:
         _mapping(cast(dict[object, object], data), 0, False, out, seen)
     else:
         _sequence(cast(list[object], data), 0, False, out, seen)
+    return "".join(out)
+
+
+# Templates: documents of one shape written once. Many generated files (an SLO's promtool tests) are the
+# same document up to a few strings; template() writes a document whose varying strings are placeholders
+# (slot_name(i)), and fill() puts each file's strings in. A string is written by the emitter's own
+# _string wherever it stands, so a filled template is the document's dump_text whenever each string is
+# written on one line; fill() answers None otherwise (a line break, an over-long string), and the caller
+# dumps the document itself.
+
+_SLOT = re.compile(r"PromspecSlot([0-9]+)x")
+
+
+def slot_name(i: int) -> str:
+    """The placeholder of slot i: plain, so the emitter writes it as it is."""
+    return f"PromspecSlot{i}x"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Template:
+    """A document's text cut at its placeholders: chunks[0], slot slots[0], chunks[1], ..."""
+
+    chunks: tuple[str, ...]
+    slots: tuple[int, ...]
+    count: int  # how many values fill() takes
+
+
+class TemplateError(ValueError):
+    """A template document whose placeholders are not exactly its slot strings."""
+
+
+def _leaves(data: object) -> tuple[list[str], list[str]]:
+    """The string keys and the string values of data, depth first."""
+    keys: list[str] = []
+    values: list[str] = []
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            keys += [k for k in value if isinstance(k, str)]
+            stack += value.values()
+        elif isinstance(value, list):
+            stack += value
+        elif isinstance(value, str):
+            values.append(value)
+    return keys, values
+
+
+def template(data: object, slots: int) -> Template:
+    """The text of data cut at slot_name(0) .. slot_name(slots - 1), each of which data holds as a whole
+    string value (not a key) one or more times; no other string of data may look like a placeholder."""
+    names = {slot_name(i) for i in range(slots)}
+    keys, values = _leaves(data)
+    for leaf in keys + values:
+        # A key is written by other rules than a value: a placeholder is only ever a whole value.
+        if _SLOT.search(leaf) and (leaf not in names or leaf in keys):
+            raise TemplateError(f"{leaf!r} holds a placeholder but is not a value that is one")
+    text = dump_text(data)
+    parts = _SLOT.split(text)
+    chunks, found = tuple(parts[0::2]), tuple(int(i) for i in parts[1::2])
+    if set(found) != set(range(slots)) or any(_string(name, False) != name for name in names):
+        raise TemplateError("a placeholder is missing or not written plainly")
+    return Template(chunks=chunks, slots=found, count=slots)
+
+
+def fill(tmpl: Template, values: Sequence[str]) -> str | None:
+    """tmpl's text with values[i] in slot i, as the emitter writes them; None when one of them would not be
+    written on one line (the caller dumps the document instead)."""
+    if len(values) != tmpl.count:
+        raise TemplateError(f"{len(values)} values for {tmpl.count} slots")
+    written = []
+    try:
+        for value in values:
+            if type(value) is not str:
+                return None
+            text = _string(value, False)
+            if "\n" in text:
+                return None  # a literal block's lines are indented by the column: not placeable here
+            written.append(text)
+    except _Unsupported:
+        return None
+    chunks = tmpl.chunks
+    out = [chunks[0]]
+    for slot, chunk in zip(tmpl.slots, chunks[1:], strict=True):
+        out.append(written[slot])
+        out.append(chunk)
     return "".join(out)
 
 
