@@ -439,7 +439,12 @@ def _link_url(link: Link, uids: dict[str, str], datasource: bool = True) -> str:
 
 
 def build_dashboard(plan: Plan) -> dict[str, Any]:
-    """Grafana JSON from a plan through the SDK's builders (keys in the SDK's order)."""
+    """Grafana JSON from a plan through the SDK's builders (keys in the SDK's order): a new plain dict."""
+    return build_compiled(plan).to_data()
+
+
+def build_compiled(plan: Plan) -> CompiledDashboard:
+    """A plan's Grafana JSON through the SDK's builders, as a frozen record (see CompiledDashboard)."""
     dash, scope, ids, grid = plan.dash, plan.scope, plan.ids, plan.grid
     builder = (
         db.Dashboard(dash.title)
@@ -472,7 +477,7 @@ def build_dashboard(plan: Plan) -> dict[str, Any]:
             .include_vars(False)
             .keep_time(internal)
         )
-    panels: list[dict[str, Any]] = []
+    panels: list[CompiledPanel | CompiledRow] = []
     for i, row in enumerate(dash.rows):
         built = [
             _panel_json(
@@ -496,9 +501,10 @@ def build_dashboard(plan: Plan) -> dict[str, Any]:
                     repeat=row.repeat or None,
                 )
             )
-            if row.collapsed:
-                row_panel["panels"] = built
-            panels.append(row_panel)
+            inside = tuple(built) if row.collapsed else ()
+            if inside:
+                row_panel["panels"] = []  # stands for them: the key keeps its sorted place
+            panels.append(CompiledRow(row=row_panel, panels=inside))
             if not row.collapsed:
                 panels.extend(built)
         else:
@@ -506,17 +512,97 @@ def build_dashboard(plan: Plan) -> dict[str, Any]:
     model = builder.build()
     model.panels = []
     data: dict[str, Any] = plain(model)
-    data["panels"] = panels  # built apart (each already plain, keys sorted): the key keeps its sorted place
+    data["panels"] = []  # the panels are kept apart (CompiledDashboard.panels): the key keeps its sorted place
     for link in data.get("links") or []:
         link.pop("placement", None)  # the SDK's default hides links in the controls menu; Grafana's own is the top bar
     # The SDK writes an empty annotations object; Grafana expects the built-in list.
     data["annotations"] = canonical({"list": [BUILTIN_ANNOTATION]})
-    return data
+    return CompiledDashboard(outer=data, panels=tuple(panels))
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class PanelTemplate:
+    """The JSON the SDK built for one panel shape (see _panel_json), shared by every panel of that shape.
+
+    Never changed once built (nothing outside this module gets it but to read): the schema check keeps
+    its fingerprint and the writer its text per template (by identity), so every panel of the shape
+    costs only its own expressions there.
+    """
+
+    data: dict[str, Any]  # plain, keys sorted, with the expressions of the panel it was built for
+
+    def exprs(self) -> tuple[str, ...]:
+        """The expressions the template holds, in the order of its targets."""
+        return tuple(t["expr"] for t in self.data.get("targets") or [])
+
+
+@dataclass(frozen=True, kw_only=True)
+class CompiledPanel:
+    """One panel's Grafana JSON: its shape's template with its own expressions in targets[k].expr."""
+
+    template: PanelTemplate
+    exprs: tuple[str, ...]  # one per target of the template, in order
+
+    def to_data(self) -> dict[str, Any]:
+        """A new plain dict (new containers; the immutable leaves are the template's)."""
+        data: dict[str, Any] = _containers_copied(self.template.data)
+        for target, expr in zip(data.get("targets") or [], self.exprs, strict=True):
+            target["expr"] = expr
+        return data
+
+    def view(self) -> dict[str, Any]:
+        """The same data for reading only: new objects where the expressions differ, the template's elsewhere."""
+        data = self.template.data
+        if not self.exprs:
+            return data
+        targets = [{**t, "expr": e} for t, e in zip(data["targets"], self.exprs, strict=True)]
+        return {**data, "targets": targets}
+
+
+@dataclass(frozen=True, kw_only=True)
+class CompiledRow:
+    """A row panel; a collapsed row holds its panels (an open row's follow it in the dashboard's list)."""
+
+    row: dict[str, Any]  # plain; its "panels" is [] and stands for panels when there are any
+    panels: tuple[CompiledPanel, ...]
+
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = _containers_copied(self.row)
+        if self.panels:
+            data["panels"] = [p.to_data() for p in self.panels]
+        return data
+
+    def view(self) -> dict[str, Any]:
+        return {**self.row, "panels": [p.view() for p in self.panels]} if self.panels else self.row
+
+
+@dataclass(frozen=True, kw_only=True)
+class CompiledDashboard:
+    """A dashboard's Grafana JSON as the compiler built it, frozen: the dashboard level and its panels.
+
+    The schema check (check/dashboards.py validate_compiled) and the writer (render/dashboards.py
+    compiled_text) both read this record, so what is checked is what is written; they do the work of a
+    panel once per template and per panel only put its expressions in. Whoever needs a dict (preview,
+    collect, eject, the full check of a written dashboard) gets a new one from to_data().
+    """
+
+    outer: dict[str, Any]  # plain, keys sorted; its "panels" is [] and stands for panels
+    panels: tuple[CompiledPanel | CompiledRow, ...]
+
+    def to_data(self) -> dict[str, Any]:
+        """The dashboard as a new plain dict, keys sorted: what build_dashboard returns."""
+        data: dict[str, Any] = _containers_copied(self.outer)
+        data["panels"] = [p.to_data() for p in self.panels]
+        return data
+
+    def view(self) -> dict[str, Any]:
+        """to_data()'s content for reading only (sharing the templates' containers: never change it)."""
+        return {**self.outer, "panels": [p.view() for p in self.panels]}
 
 
 # A panel's JSON by everything the SDK reads to build it except its query expressions (see _panel_json).
 # Bounded: a long-lived process (preview, tests) builds many projects.
-_PANEL_JSON: dict[str, dict[str, Any]] = {}
+_PANEL_JSON: dict[str, PanelTemplate] = {}
 _PANEL_JSON_MAX = 4096
 
 
@@ -532,30 +618,31 @@ def _panel_key(panel: Panel, ident: int, grid: Grid, targets: list[Target], link
 
 def _panel_json(
     panel: Panel, ident: int, grid: Grid, targets: list[Target], link_urls: tuple[str, ...]
-) -> dict[str, Any]:
+) -> CompiledPanel:
     """One panel's Grafana JSON (plain, keys sorted), built through the SDK once per shape.
 
     A generated project repeats a few hundred panel shapes thousands of times, differing only in the
-    PromQL of their queries (each service's selector). The SDK builds the first panel of a shape; every
-    other gets a copy of that JSON (new dicts and lists, so no two dashboards share a container; the
-    strings and numbers in them are immutable and shared, which keeps 1,000 services' dashboards in
-    memory once) with its own expressions put in each target's "expr", the one place the SDK writes an
-    expression (Dataquery.expr, copied as given). The key holds everything else the SDK reads: the
-    panel's fields, id, position, resolved link URLs and each target's refId, legend, format, instant
-    and hide. tests/unit/test_unit_dashboard_shapes.py compares this with building every panel.
+    PromQL of their queries (each service's selector). The SDK builds the first panel of a shape (its
+    PanelTemplate); every panel of that shape is the template with its own expressions in each target's
+    "expr", the one place the SDK writes an expression (Dataquery.expr, copied as given). The key holds
+    everything else the SDK reads: the panel's fields, id, position, resolved link URLs and each
+    target's refId, legend, format, instant and hide. tests/unit/test_unit_dashboard_shapes.py compares
+    this with building every panel.
     """
+    exprs = tuple(t.expr for t in targets)
     if not _PANEL_JSON_MAX:  # off (the tests' reference): every panel through the SDK
-        return _sdk_panel(panel, ident, grid, targets, link_urls)
+        return CompiledPanel(
+            template=PanelTemplate(data=_sdk_panel(panel, ident, grid, targets, link_urls)), exprs=exprs
+        )
     key = _panel_key(panel, ident, grid, targets, link_urls)
     template = _PANEL_JSON.get(key)
     if template is None:
         if len(_PANEL_JSON) >= _PANEL_JSON_MAX:
             _PANEL_JSON.clear()
-        template = _PANEL_JSON[key] = _sdk_panel(panel, ident, grid, targets, link_urls)
-    data: dict[str, Any] = _containers_copied(template)
-    for target, t in zip(data.get("targets") or [], targets, strict=True):
-        target["expr"] = t.expr
-    return data
+        template = _PANEL_JSON[key] = PanelTemplate(data=_sdk_panel(panel, ident, grid, targets, link_urls))
+    if len(template.data.get("targets") or []) != len(exprs):
+        raise ValueError(f"panel {panel.title!r}: {len(exprs)} queries built into another number of targets")
+    return CompiledPanel(template=template, exprs=exprs)
 
 
 def _containers_copied(value: Any) -> Any:  # plain JSON data in, the same data out
