@@ -16,7 +16,7 @@ from promspec.check import panel_queries
 from promspec.compile.dashboards import compiler
 from promspec.compile.dashboards.compiler import Context, Target, build_dashboard, plan_dashboard
 from promspec.compile.promql import PromQLError
-from promspec.model.dashboards import Dashboard, Panel, Row
+from promspec.model.dashboards import Dashboard, Link, Panel, Row
 from promspec.model.loader import Document
 from promspec.model.project import Ref
 from promspec.pipeline import load_build
@@ -263,8 +263,9 @@ AWKWARD = st.text(
 EXPRS = st.one_of(AWKWARD, st.sampled_from(["", "A", "table", "time_series", "heatmap", "up"]))
 
 
-def _compiled(rows: list[tuple[str, bool]], exprs: list[str], title: str, legend: str):
-    """A dashboard of one stat and one graph per row (title, collapsed), each graph reading exprs."""
+def _compiled(rows: list[tuple[str, bool]], exprs: list[str], title: str, legend: str, words: tuple[str, ...] = ()):
+    """A dashboard of one stat and one graph per row (title, collapsed), each graph reading exprs; words:
+    its description, two tags, and a link's title and URL (the dashboard level's values)."""
     layout = [
         Row(
             title=row_title,
@@ -277,7 +278,17 @@ def _compiled(rows: list[tuple[str, bool]], exprs: list[str], title: str, legend
         )
         for row_title, collapsed in rows
     ]
-    dash = Dashboard(name="d", ref=_ref(), uid="d", title=title, rows=layout)
+    description, tag1, tag2, link_title, url = words or ("", "a", "b", "", "https://example.invalid")
+    dash = Dashboard(
+        name="d",
+        ref=_ref(),
+        uid=f"d{title}",
+        title=title,
+        description=description,
+        tags=(tag1, tag2),
+        links=[Link(title=link_title, url=url)],
+        rows=layout,
+    )
     plan = plan_dashboard(Context(), dash)
     plan.targets = {
         slot: [Target(e, compiler.ref_letters(k), legend) for k, e in enumerate(exprs)] if slot.panel == 0 else []
@@ -299,18 +310,21 @@ ROWS = st.lists(
     other=st.lists(EXPRS, min_size=1, max_size=3),
     title=AWKWARD,
     legend=AWKWARD,
+    words=st.tuples(AWKWARD, AWKWARD, AWKWARD, AWKWARD, AWKWARD),
+    first_words=st.tuples(AWKWARD, AWKWARD, AWKWARD, AWKWARD, AWKWARD),
 )
-def test_spliced_text_equals_the_json_module_on_the_plain_dict(rows, first, other, title, legend):
+def test_spliced_text_equals_the_json_module_on_the_plain_dict(rows, first, other, title, legend, words, first_words):
     from promspec.render.dashboards import compiled_text
 
     other = (other * 3)[: len(first)]  # as many queries: the same panel template, other expressions
-    _compiled(rows, first, title, legend)  # builds the templates with the first expressions
-    compiled = _compiled(rows, other, title, legend)
+    # builds the templates with the first expressions and dashboard-level values
+    _compiled(rows, first, title + "x", legend, first_words)
+    compiled = _compiled(rows, other, title, legend, words)
     assert compiled_text(compiled) == _json_module_text(compiled.to_data())
     # and the plain dict is what building every panel through the SDK gives
     saved, compiler._PANEL_JSON_MAX = compiler._PANEL_JSON_MAX, 0
     try:
-        full = _compiled(rows, other, title, legend).to_data()
+        full = _compiled(rows, other, title, legend, words).to_data()
     finally:
         compiler._PANEL_JSON_MAX = saved
     assert _json_module_text(full) == compiled_text(compiled)
@@ -325,8 +339,8 @@ def test_a_template_fingerprint_is_each_instance_fingerprint(rows, first, other)
     data = compiled.to_data()
     assert compiled.view() == data
     for entry, node in zip(compiled.panels, data["panels"], strict=True):
-        if isinstance(entry, compiler.CompiledPanel):
-            assert checks._panel_shape(entry, entry.view()) == checks.shape(node)
+        if isinstance(entry, compiler.Filled):
+            assert checks._filled_shape(entry, entry.view()) == checks.shape(node)
     _view, found = checks.validate_compiled(compiled)
     assert found == checks.validate_dashboard(data)
 
@@ -348,11 +362,33 @@ def test_a_template_is_never_changed_by_its_instances(bench_build):
     services = [b for b in bench_build.dashboards.dashboards if b.dashboard.uid.startswith("llm-service-")]
     a, b = services[0].compiled, services[1].compiled
     assert a is not None and b is not None
-    templates = {id(p.template): p.template for p in a.panels if isinstance(p, compiler.CompiledPanel)}
-    assert any(isinstance(p, compiler.CompiledPanel) and id(p.template) in templates for p in b.panels)
+    templates = {id(p.template): p.template for p in a.panels if isinstance(p, compiler.Filled)}
+    assert any(isinstance(p, compiler.Filled) and id(p.template) in templates for p in b.panels)
     before = {k: _json_module_text(t.data) for k, t in templates.items()}
     mutated = a.to_data()  # a new dict (not the build's cached one: other tests read it)
     for panel in mutated["panels"]:
         for target in panel.get("targets") or []:
             target["expr"] = "changed"
     assert {k: _json_module_text(t.data) for k, t in templates.items()} == before
+
+
+def test_a_dashboard_level_the_sdk_does_not_just_copy_values_into_is_built_in_full(monkeypatch):
+    """The probe: were the SDK to write a value anywhere but its hole, the template would carry the first
+    dashboard's value into the others; such a key is never used as a template."""
+    from promspec.render.dashboards import compiled_text
+
+    real = compiler._sdk_outer
+
+    def echoing(dash, values):
+        data = real(dash, values)
+        data["weekStart"] = values.title  # the title, also where no hole is
+        return data
+
+    monkeypatch.setattr(compiler, "_sdk_outer", echoing)
+    compiler._OUTER_JSON.clear()
+    _compiled([("", False)], ["up"], "first", "")
+    compiled = _compiled([("", False)], ["up"], "second", "")
+    assert compiled.to_data()["weekStart"] == "second"
+    assert compiled_text(compiled) == _json_module_text(compiled.to_data())
+    assert list(compiler._OUTER_JSON.values()) == [None]
+    compiler._OUTER_JSON.clear()

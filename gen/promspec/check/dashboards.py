@@ -20,7 +20,7 @@ from .grafana_schemas import PANEL_ITEM, PANEL_SCHEMAS, schema, shape, string_sh
 from .panel_queries import panel_query, rate_ranges
 
 if TYPE_CHECKING:
-    from ..compile.dashboards.compiler import CompiledDashboard, CompiledPanel, PanelTemplate
+    from ..compile.dashboards.compiler import CompiledDashboard, Filled, JsonTemplate
     from ..model.loader import Mark, NodeIndex, Path
     from .tools import Progress, ToolResult
 
@@ -168,34 +168,42 @@ def _ds_type(ds: Any) -> str:
 def validate_compiled(compiled: CompiledDashboard) -> tuple[dict[str, Any], list[JsonFinding]]:
     """validate_dashboard(compiled.to_data(), by_shape=True), and the data it read (for reading only).
 
-    A dashboard promspec built itself: each panel's fingerprint is its template's (computed once per
-    template), since a panel differs from its template only in its expressions; an expression that
-    fingerprints otherwise (an enum word, an empty one) has its panel fingerprinted as it is.
+    A dashboard promspec built itself: the fingerprint of each part (the dashboard level, each panel)
+    is its template's, computed once per template, since an instance differs from its template only in
+    the strings at its holes; one whose values fingerprint otherwise (an enum word, an empty string) is
+    fingerprinted as it is.
     """
-    from ..compile.dashboards.compiler import CompiledPanel
+    from ..compile.dashboards.compiler import Filled
 
     data = compiled.view()
-    parts: list[Hashable] = [("dashboard", shape({**compiled.outer, "panels": []}))]
+    outer = {**data, "panels": []}
+    parts: list[Hashable] = [("dashboard", _filled_shape(compiled.outer, outer))]
     for entry, node in zip(compiled.panels, data["panels"], strict=True):
-        parts.append(("panel", _panel_shape(entry, node) if isinstance(entry, CompiledPanel) else shape(node)))
+        if isinstance(entry, Filled):
+            parts.append(("panel", _filled_shape(entry, node)))
+        elif entry.panels:  # a collapsed row: its panels are part of it
+            parts.append(("panel", shape(node)))
+        else:
+            parts.append(("panel", _filled_shape(Filled(template=entry.row, values=()), node)))
     return data, validate_dashboard(data, by_shape=True, part_shapes=parts)
 
 
-# A panel template's fingerprint, and the fingerprint of each of its expressions, by template identity (a
-# template is never changed, see PanelTemplate). Bounded like the compiler's own template cache.
-_TEMPLATE_SHAPES: dict[PanelTemplate, tuple[tuple[Hashable, ...], Hashable]] = {}
+# A template's fingerprint, and the fingerprint of each of its holes' values, by template identity (a
+# template is never changed, see JsonTemplate). Bounded like the compiler's own template caches.
+_TEMPLATE_SHAPES: dict[JsonTemplate, tuple[tuple[Hashable, ...], Hashable]] = {}
 _TEMPLATE_SHAPES_MAX = 8192
 
 
-def _panel_shape(panel: CompiledPanel, node: dict[str, Any]) -> Hashable:
-    template = panel.template
+def _filled_shape(filled: Filled, node: dict[str, Any]) -> Hashable:
+    """shape(node), where node is filled's data."""
+    template = filled.template
     known = _TEMPLATE_SHAPES.get(template)
     if known is None:
         if len(_TEMPLATE_SHAPES) >= _TEMPLATE_SHAPES_MAX:
             _TEMPLATE_SHAPES.clear()
-        known = _TEMPLATE_SHAPES[template] = (tuple(map(string_shape, template.exprs())), shape(template.data))
-    exprs, fingerprint = known
-    return fingerprint if tuple(map(string_shape, panel.exprs)) == exprs else shape(node)
+        known = _TEMPLATE_SHAPES[template] = (tuple(map(string_shape, template.values())), shape(template.data))
+    values, fingerprint = known
+    return fingerprint if tuple(map(string_shape, filled.values)) == values else shape(node)
 
 
 def validate_dashboard(

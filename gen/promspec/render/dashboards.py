@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from json.encoder import encode_basestring as _string  # C-accelerated; escapes as ensure_ascii=False does
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from ..compile.dashboards.compiler import CompiledDashboard, CompiledPanel, CompiledRow, PanelTemplate
+from ..compile.dashboards.compiler import CompiledDashboard, CompiledRow, Filled, JsonTemplate, replaced
 from ..compile.dashboards.project import PROVISION_ROOT, BuiltDashboard, provisioning
 from .yamlout import dump_yaml, header
 
@@ -49,15 +50,15 @@ def dashboard_text(data: Any) -> str:
 
 
 class _Hole:
-    """Marks where a value goes in a text made with holes (_holed)."""
+    """Marks where a value goes in a text made with holes (_holed): the index-th value."""
+
+    def __init__(self, index: int) -> None:
+        self.index = index
 
 
-_HOLE = _Hole()
-
-
-def _pieces(data: Any, indent: str, holes: list[int]) -> list[str]:
+def _pieces(data: Any, indent: str, holes: list[tuple[int, int]]) -> list[str]:
     """json.dumps(data, indent=2, ensure_ascii=False)'s text, in pieces, data starting at indent ("\n" and
-    spaces); each _HOLE in data is an empty piece whose index is appended to holes."""
+    spaces); each _Hole in data is an empty piece, listed in holes as (piece index, hole index)."""
     out: list[str] = []
     append = out.append
 
@@ -101,8 +102,8 @@ def _pieces(data: Any, indent: str, holes: list[int]) -> list[str]:
             append(int.__repr__(v))
         elif t is float:
             append(_float(v))
-        elif v is _HOLE:
-            holes.append(len(out))
+        elif t is _Hole:
+            holes.append((len(out), v.index))
             append("")
         else:
             raise _NotPlain
@@ -111,41 +112,55 @@ def _pieces(data: Any, indent: str, holes: list[int]) -> list[str]:
     return out
 
 
-def _holed(data: Any, indent: str) -> tuple[str, ...]:
-    """The text of data at indent cut at its holes: n holes give n + 1 parts."""
-    holes: list[int] = []
+@dataclass(frozen=True, kw_only=True)
+class _HoledText:
+    """A template's text cut at its holes: parts[0], value order[0], parts[1], value order[1], ..."""
+
+    parts: tuple[str, ...]
+    order: tuple[int, ...]  # the index of the value each hole takes, in text order
+
+
+def _holed(data: Any, indent: str) -> _HoledText:
+    holes: list[tuple[int, int]] = []
     pieces = _pieces(data, indent, holes)
     parts: list[str] = []
     start = 0
-    for h in holes:
-        parts.append("".join(pieces[start:h]))
-        start = h + 1
+    for at, _index in holes:
+        parts.append("".join(pieces[start:at]))
+        start = at + 1
     parts.append("".join(pieces[start:]))
-    return tuple(parts)
+    return _HoledText(parts=tuple(parts), order=tuple(index for _at, index in holes))
 
 
-# A panel template's text at an indent, cut where its expressions go (by template identity: a template is
-# never changed, see PanelTemplate). Bounded like the compiler's own template cache.
-_PANEL_TEXT: dict[tuple[PanelTemplate, str], tuple[str, ...]] = {}
-_PANEL_TEXT_MAX = 8192
+# A template's text at an indent (and with its "panels" a hole or not), cut where its values go, by
+# template identity (a template is never changed, see JsonTemplate). Bounded like the compiler's caches.
+_TEMPLATE_TEXT: dict[tuple[JsonTemplate, str, bool], _HoledText] = {}
+_TEMPLATE_TEXT_MAX = 8192
 
 
-def _panel_text(panel: CompiledPanel, indent: str, out: list[str]) -> None:
-    template = panel.template
-    parts = _PANEL_TEXT.get((template, indent))
-    if parts is None:
-        data = template.data
-        holed = {**data, "targets": [{**t, "expr": _HOLE} for t in data["targets"]]} if panel.exprs else data
-        if len(_PANEL_TEXT) >= _PANEL_TEXT_MAX:
-            _PANEL_TEXT.clear()
-        parts = _PANEL_TEXT[(template, indent)] = _holed(holed, indent)
-    out.append(parts[0])
-    for expr, part in zip(panel.exprs, parts[1:], strict=True):
-        out.append(_string(expr))  # escaped here: an expression is any text
+def _filled_text(filled: Filled, indent: str, out: list[str], panels: str | None = None) -> None:
+    """Append filled's text at indent; panels: the text of its "panels" (a dashboard level, a collapsed row)."""
+    template = filled.template
+    key = (template, indent, panels is not None)
+    text = _TEMPLATE_TEXT.get(key)
+    if text is None:
+        data: Any = template.data
+        for i, path in enumerate(template.holes):
+            data = replaced(data, path, _Hole(i))
+        if panels is not None:
+            data = replaced(data, ("panels",), _Hole(len(template.holes)))
+        if len(_TEMPLATE_TEXT) >= _TEMPLATE_TEXT_MAX:
+            _TEMPLATE_TEXT.clear()
+        text = _TEMPLATE_TEXT[key] = _holed(data, indent)
+    values = filled.values
+    out.append(text.parts[0])
+    for index, part in zip(text.order, text.parts[1:], strict=True):
+        # A value is any text: escaped here. The panels are text already.
+        out.append(_string(values[index]) if index < len(values) else cast(str, panels))
         out.append(part)
 
 
-def _panels_text(panels: tuple[CompiledPanel | CompiledRow, ...] | tuple[CompiledPanel, ...], indent: str) -> str:
+def _panels_text(panels: tuple[Filled | CompiledRow, ...], indent: str) -> str:
     """The text of a list of panels whose own text starts at indent."""
     if not panels:
         return "[]"
@@ -154,27 +169,26 @@ def _panels_text(panels: tuple[CompiledPanel | CompiledRow, ...] | tuple[Compile
     sep = "[" + inner
     for p in panels:
         out.append(sep)
-        if isinstance(p, CompiledPanel):
-            _panel_text(p, inner, out)
-        elif p.panels:
-            before, after = _holed({**p.row, "panels": _HOLE}, inner)
-            out += (before, _panels_text(p.panels, inner + "  "), after)
+        if isinstance(p, Filled):
+            _filled_text(p, inner, out)
         else:
-            out.append("".join(_pieces(p.row, inner, [])))
+            row = Filled(template=p.row, values=())
+            _filled_text(row, inner, out, _panels_text(p.panels, inner + "  ") if p.panels else None)
         sep = "," + inner
     out.append(indent + "]")
     return "".join(out)
 
 
 def compiled_text(compiled: CompiledDashboard) -> str:
-    """dashboard_text(compiled.to_data()), built from each panel template's text with the expressions put in.
+    """dashboard_text(compiled.to_data()), built from its templates' texts with the values put in.
 
-    The dashboard level is written as dashboard_text writes it; a panel's text is its template's, cut where
-    the expressions go, once per template and indent; each panel adds only its expressions, escaped.
+    A template's text is cut where its values go, once per template and indent; each dashboard adds
+    only its own values (escaped) and its panels' texts.
     """
     try:
-        before, after = _holed({**compiled.outer, "panels": _HOLE}, "\n")
-        return before + _panels_text(compiled.panels, "\n  ") + after + "\n"
+        out: list[str] = []
+        _filled_text(compiled.outer, "\n", out, _panels_text(compiled.panels, "\n  "))
+        return "".join(out) + "\n"
     except _NotPlain:  # not plain data somewhere: the whole dashboard as dashboard_text writes it
         return dashboard_text(compiled.to_data())
 
