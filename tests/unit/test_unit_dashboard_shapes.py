@@ -365,6 +365,8 @@ def test_a_template_is_never_changed_by_its_instances(bench_build):
     templates = {id(p.template): p.template for p in a.panels if isinstance(p, compiler.Filled)}
     assert any(isinstance(p, compiler.Filled) and id(p.template) in templates for p in b.panels)
     before = {k: _json_module_text(t.data) for k, t in templates.items()}
+    assert b.view() == b.to_data()  # a view puts its values in copies, never in the template
+    assert {k: _json_module_text(t.data) for k, t in templates.items()} == before
     mutated = a.to_data()  # a new dict (not the build's cached one: other tests read it)
     for panel in mutated["panels"]:
         for target in panel.get("targets") or []:

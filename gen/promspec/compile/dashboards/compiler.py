@@ -516,9 +516,21 @@ class Filled:
     def view(self) -> dict[str, Any]:
         """The same data for reading only: new containers on the way to each hole, the template's elsewhere."""
         data = self.template.data
+        if not self.values:
+            return data
+        root: dict[str, Any] = dict(data)
+        copied: dict[JsonPath, Any] = {(): root}  # the containers copied so far, by where they are
         for path, value in zip(self.template.holes, self.values, strict=True):
-            data = replaced(data, path, value)
-        return data
+            node: Any = root
+            for n in range(1, len(path)):
+                inner = copied.get(path[:n])
+                if inner is None:
+                    child = node[path[n - 1]]
+                    inner = copied[path[:n]] = dict(child) if type(child) is dict else list(child)
+                    node[path[n - 1]] = inner
+                node = inner
+            node[path[-1]] = value
+        return root
 
 
 def replaced(node: Any, path: JsonPath, value: Any) -> Any:
