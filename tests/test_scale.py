@@ -123,13 +123,13 @@ def test_generate_builds_each_dashboard_once(tmp_path, monkeypatch):
     from promspec.render.outputs import render_build
 
     calls: list[str] = []
-    real = compiler.build_dashboard
+    real = compiler.build_compiled
 
     def counting(plan):
         calls.append(plan.dash.uid)
         return real(plan)
 
-    monkeypatch.setattr(project, "build_dashboard", counting)  # compile_dashboards, the one caller
+    monkeypatch.setattr(project, "build_compiled", counting)  # compile_dashboards, the one caller
     build, _ = load_build([BUNDLED], env={})
     files = render_build(build)
     built = [p for p in files if p.startswith("dashboards/") and p.endswith(".json")]

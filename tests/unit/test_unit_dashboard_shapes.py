@@ -3,6 +3,7 @@ the per-shape results must equal what building and reading every instance in ful
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 
@@ -15,7 +16,7 @@ from promspec.check import panel_queries
 from promspec.compile.dashboards import compiler
 from promspec.compile.dashboards.compiler import Context, Target, build_dashboard, plan_dashboard
 from promspec.compile.promql import PromQLError
-from promspec.model.dashboards import Dashboard, Panel, Row
+from promspec.model.dashboards import Dashboard, Link, Panel, Row
 from promspec.model.loader import Document
 from promspec.model.project import Ref
 from promspec.pipeline import load_build
@@ -240,3 +241,156 @@ def test_schema_by_parts_reports_what_the_whole_schema_does(bench_build, mutatio
     rowed["panels"] = [{**rowed["panels"][0], "type": "row", "collapsed": True, "panels": [broken["panels"][graph]]}]
     rowed["panels"][0].pop("targets", None)
     assert checks.validate_dashboard(rowed, by_shape=True) == checks.validate_dashboard(rowed)
+
+
+# ------------------------------------------------------------------------------ panel text and fingerprint per template
+
+
+def _json_module_text(data) -> str:
+    """The oracle: Python's json module with the separators and indent dashboard files are written with."""
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+# Any text, with the characters JSON escapes or a writer could get wrong weighted in.
+AWKWARD = st.text(
+    alphabet=st.one_of(
+        st.sampled_from(['"', "\\", "\x00", "\x1f", "\x7f", "\n", "\t", "\u2028", "\u2029", "é", "\U0001f600", "/"]),
+        st.characters(exclude_categories=("Cs",)),
+    ),
+    max_size=10,
+)
+# Expressions that fingerprint differently from free text: empty, and words the schemas enumerate.
+EXPRS = st.one_of(AWKWARD, st.sampled_from(["", "A", "table", "time_series", "heatmap", "up"]))
+
+
+def _compiled(rows: list[tuple[str, bool]], exprs: list[str], title: str, legend: str, words: tuple[str, ...] = ()):
+    """A dashboard of one stat and one graph per row (title, collapsed), each graph reading exprs; words:
+    its description, two tags, and a link's title and URL (the dashboard level's values)."""
+    layout = [
+        Row(
+            title=row_title,
+            ref=_ref(),
+            collapsed=collapsed,
+            panels=[
+                Panel(title=title or "t", ref=_ref(), type="timeseries", unit="s"),
+                Panel(title="single", ref=_ref(), type="stat", unit="s"),
+            ],
+        )
+        for row_title, collapsed in rows
+    ]
+    description, tag1, tag2, link_title, url = words or ("", "a", "b", "", "https://example.invalid")
+    dash = Dashboard(
+        name="d",
+        ref=_ref(),
+        uid=f"d{title}",
+        title=title,
+        description=description,
+        tags=(tag1, tag2),
+        links=[Link(title=link_title, url=url)],
+        rows=layout,
+    )
+    plan = plan_dashboard(Context(), dash)
+    plan.targets = {
+        slot: [Target(e, compiler.ref_letters(k), legend) for k, e in enumerate(exprs)] if slot.panel == 0 else []
+        for slot in plan.ids
+        if slot.panel is not None
+    }
+    return compiler.build_compiled(plan)
+
+
+ROWS = st.lists(
+    st.tuples(st.sampled_from(["", "r1", "r2"]), st.booleans()), min_size=1, max_size=3, unique_by=lambda r: r[0]
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    rows=ROWS,
+    first=st.lists(EXPRS, min_size=1, max_size=3),
+    other=st.lists(EXPRS, min_size=1, max_size=3),
+    title=AWKWARD,
+    legend=AWKWARD,
+    words=st.tuples(AWKWARD, AWKWARD, AWKWARD, AWKWARD, AWKWARD),
+    first_words=st.tuples(AWKWARD, AWKWARD, AWKWARD, AWKWARD, AWKWARD),
+)
+def test_spliced_text_equals_the_json_module_on_the_plain_dict(rows, first, other, title, legend, words, first_words):
+    from promspec.render.dashboards import compiled_text
+
+    other = (other * 3)[: len(first)]  # as many queries: the same panel template, other expressions
+    # builds the templates with the first expressions and dashboard-level values
+    _compiled(rows, first, title + "x", legend, first_words)
+    compiled = _compiled(rows, other, title, legend, words)
+    assert compiled_text(compiled) == _json_module_text(compiled.to_data())
+    # and the plain dict is what building every panel through the SDK gives
+    saved, compiler._PANEL_JSON_MAX = compiler._PANEL_JSON_MAX, 0
+    try:
+        full = _compiled(rows, other, title, legend, words).to_data()
+    finally:
+        compiler._PANEL_JSON_MAX = saved
+    assert _json_module_text(full) == compiled_text(compiled)
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=ROWS, first=st.lists(EXPRS, min_size=1, max_size=2), other=st.lists(EXPRS, min_size=1, max_size=2))
+def test_a_template_fingerprint_is_each_instance_fingerprint(rows, first, other):
+    other = (other * 2)[: len(first)]
+    _compiled(rows, first, "d", "")
+    compiled = _compiled(rows, other, "d", "")
+    data = compiled.to_data()
+    assert compiled.view() == data
+    for entry, node in zip(compiled.panels, data["panels"], strict=True):
+        if isinstance(entry, compiler.Filled):
+            assert checks._filled_shape(entry, entry.view()) == checks.shape(node)
+    _view, found = checks.validate_compiled(compiled)
+    assert found == checks.validate_dashboard(data)
+
+
+def test_bench_dashboards_written_by_template_equal_the_json_module(bench_build):
+    from promspec.render.dashboards import built_text
+
+    built = [b for b in bench_build.dashboards.dashboards if b.compiled is not None]
+    assert len(built) > 4 * (len(BACKENDS) + 1)
+    for b in built:
+        text = built_text(b)
+        assert text == _json_module_text(b.compiled.to_data()) == dashboard_text(b.data), b.path
+        assert json.loads(text) == b.data
+    data, found = checks.validate_compiled(built[0].compiled)
+    assert data == built[0].data and found == checks.validate_dashboard(built[0].data, by_shape=False)
+
+
+def test_a_template_is_never_changed_by_its_instances(bench_build):
+    services = [b for b in bench_build.dashboards.dashboards if b.dashboard.uid.startswith("llm-service-")]
+    a, b = services[0].compiled, services[1].compiled
+    assert a is not None and b is not None
+    templates = {id(p.template): p.template for p in a.panels if isinstance(p, compiler.Filled)}
+    assert any(isinstance(p, compiler.Filled) and id(p.template) in templates for p in b.panels)
+    before = {k: _json_module_text(t.data) for k, t in templates.items()}
+    assert b.view() == b.to_data()  # a view puts its values in copies, never in the template
+    assert {k: _json_module_text(t.data) for k, t in templates.items()} == before
+    mutated = a.to_data()  # a new dict (not the build's cached one: other tests read it)
+    for panel in mutated["panels"]:
+        for target in panel.get("targets") or []:
+            target["expr"] = "changed"
+    assert {k: _json_module_text(t.data) for k, t in templates.items()} == before
+
+
+def test_a_dashboard_level_the_sdk_does_not_just_copy_values_into_is_built_in_full(monkeypatch):
+    """The probe: were the SDK to write a value anywhere but its hole, the template would carry the first
+    dashboard's value into the others; such a key is never used as a template."""
+    from promspec.render.dashboards import compiled_text
+
+    real = compiler._sdk_outer
+
+    def echoing(dash, values):
+        data = real(dash, values)
+        data["weekStart"] = values.title  # the title, also where no hole is
+        return data
+
+    monkeypatch.setattr(compiler, "_sdk_outer", echoing)
+    compiler._OUTER_JSON.clear()
+    _compiled([("", False)], ["up"], "first", "")
+    compiled = _compiled([("", False)], ["up"], "second", "")
+    assert compiled.to_data()["weekStart"] == "second"
+    assert compiled_text(compiled) == _json_module_text(compiled.to_data())
+    assert list(compiler._OUTER_JSON.values()) == [None]
+    compiler._OUTER_JSON.clear()

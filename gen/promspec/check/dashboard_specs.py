@@ -4,14 +4,14 @@ checks before anything is written: signals, series, titles, ids, links, and the 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..compile.dashboards.grafana_vars import variables_used
 from ..compile.promql import PromQLError
 from ..diagnostics import did_you_mean
 from ..model.dashboards import Dashboard, Panel, Query, Slot
 from ..model.project import RecordingRule
-from .dashboards import _EXPECTED, validate_dashboard
+from .dashboards import _EXPECTED, validate_compiled, validate_dashboard
 from .panel_queries import panel_query
 
 if TYPE_CHECKING:
@@ -101,23 +101,28 @@ def check_dashboards(build: Build, report: Report) -> None:
                     dash.ref.dotted("links"),
                     "the name or uid of a dashboard of this project",
                 )
-        if len(report.errors) == before and built.data is not None:
-            _lint_compiled(built, built.plan, built.data, report)
+        if len(report.errors) == before and built.compiled is not None:
+            _lint_compiled(built, built.plan, report)
 
 
 # Rules the spec checks above already report, with better positions and messages.
 _SPEC_CHECKED = ("panel-units", "panel-title-unique", "panel-id", "target-promql", "template-undefined")
 
 
-def _lint_compiled(built: BuiltDashboard, plan: Plan, data: dict[str, Any], report: Report) -> None:
+def _lint_compiled(built: BuiltDashboard, plan: Plan, report: Report) -> None:
     """The rules `promspec check` applies to rendered JSON, applied before anything is written.
 
-    A preset's dashboards are checked against the schema once per shape (promspec built them); a
-    written one is checked in full.
+    A preset's dashboards are checked against the schema once per shape (promspec built them), on the
+    record the writer reads; a written one is checked in full, on its JSON as a dict.
     """
     dash = built.dashboard
     by_id = {plan.ids[slot]: p for slot, _r, p in dash.slots()}
-    for jpath, rule, message, _severity in validate_dashboard(data, by_shape=dash.generated):
+    if dash.generated and built.compiled is not None:
+        data, found = validate_compiled(built.compiled)
+    else:
+        data = built.data or {}
+        found = validate_dashboard(data)
+    for jpath, rule, message, _severity in found:
         if rule in _SPEC_CHECKED:
             continue
         ref, field = dash.ref, "variables" if jpath[:1] == ("templating",) else ""

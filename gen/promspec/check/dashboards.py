@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..compile.promql import PromQLError
-from .grafana_schemas import PANEL_ITEM, PANEL_SCHEMAS, schema, shape, validator
+from .grafana_schemas import PANEL_ITEM, PANEL_SCHEMAS, schema, shape, string_shape, validator
 from .panel_queries import panel_query, rate_ranges
 
 if TYPE_CHECKING:
+    from ..compile.dashboards.compiler import CompiledDashboard, Filled, JsonTemplate
     from ..model.loader import Mark, NodeIndex, Path
     from .tools import Progress, ToolResult
 
@@ -164,11 +165,55 @@ def _ds_type(ds: Any) -> str:
     return str(ds.get("type", "")) if isinstance(ds, dict) else ""
 
 
-def validate_dashboard(data: Any, lenient: bool = False, by_shape: bool = False) -> list[JsonFinding]:
+def validate_compiled(compiled: CompiledDashboard) -> tuple[dict[str, Any], list[JsonFinding]]:
+    """validate_dashboard(compiled.to_data(), by_shape=True), and the data it read (for reading only).
+
+    A dashboard promspec built itself: the fingerprint of each part (the dashboard level, each panel)
+    is its template's, computed once per template, since an instance differs from its template only in
+    the strings at its holes; one whose values fingerprint otherwise (an enum word, an empty string) is
+    fingerprinted as it is.
+    """
+    from ..compile.dashboards.compiler import Filled
+
+    data = compiled.view()
+    outer = {**data, "panels": []}
+    parts: list[Hashable] = [("dashboard", _filled_shape(compiled.outer, outer))]
+    for entry, node in zip(compiled.panels, data["panels"], strict=True):
+        if isinstance(entry, Filled):
+            parts.append(("panel", _filled_shape(entry, node)))
+        elif entry.panels:  # a collapsed row: its panels are part of it
+            parts.append(("panel", shape(node)))
+        else:
+            parts.append(("panel", _filled_shape(Filled(template=entry.row, values=()), node)))
+    return data, validate_dashboard(data, by_shape=True, part_shapes=parts)
+
+
+# A template's fingerprint, and the fingerprint of each of its holes' values, by template identity (a
+# template is never changed, see JsonTemplate). Bounded like the compiler's own template caches.
+_TEMPLATE_SHAPES: dict[JsonTemplate, tuple[tuple[Hashable, ...], Hashable]] = {}
+_TEMPLATE_SHAPES_MAX = 8192
+
+
+def _filled_shape(filled: Filled, node: dict[str, Any]) -> Hashable:
+    """shape(node), where node is filled's data."""
+    template = filled.template
+    known = _TEMPLATE_SHAPES.get(template)
+    if known is None:
+        if len(_TEMPLATE_SHAPES) >= _TEMPLATE_SHAPES_MAX:
+            _TEMPLATE_SHAPES.clear()
+        known = _TEMPLATE_SHAPES[template] = (tuple(map(string_shape, template.values())), shape(template.data))
+    values, fingerprint = known
+    return fingerprint if tuple(map(string_shape, filled.values)) == values else shape(node)
+
+
+def validate_dashboard(
+    data: Any, lenient: bool = False, by_shape: bool = False, part_shapes: list[Hashable] | None = None
+) -> list[JsonFinding]:
     """(json path, rule, message, severity) for every schema error and lint finding of a dashboard.
 
     by_shape=True (for dashboards promspec built itself) skips the schema for a shape that already
-    validated clean (see shape()); the lint rules run on every dashboard either way.
+    validated clean (see shape()); the lint rules run on every dashboard either way. part_shapes, from
+    validate_compiled only: the fingerprints of the dashboard's parts, known without walking them.
     """
     out: list[JsonFinding] = []
     lint = "warning" if lenient else "error"
@@ -177,7 +222,7 @@ def validate_dashboard(data: Any, lenient: bool = False, by_shape: bool = False)
     if lenient:
         data, notes = lenient_view(data)
         out.extend(notes)
-    schema_checks = not (by_shape and not lenient and _clean_by_parts(data))
+    schema_checks = not (by_shape and not lenient and _clean_by_parts(data, part_shapes))
     for err in validator("dashboard", "", lenient).iter_errors(data) if schema_checks else ():
         out.append((tuple(err.absolute_path), "schema", _schema_message(err), "error"))
     variables = {v.get("name"): v for v in (data.get("templating") or {}).get("list") or [] if isinstance(v, dict)}
@@ -278,7 +323,7 @@ def validate_dashboard(data: Any, lenient: bool = False, by_shape: bool = False)
     return out
 
 
-def _clean_by_parts(data: dict[str, Any]) -> bool:
+def _clean_by_parts(data: dict[str, Any], part_shapes: list[Hashable] | None = None) -> bool:
     """True when every part of the dashboard has a shape whose schema checks came back clean (its parts
     not seen yet are checked here); False sends the whole dashboard through every schema check.
 
@@ -293,8 +338,11 @@ def _clean_by_parts(data: dict[str, Any]) -> bool:
     if not isinstance(panels, list):
         return False
     outer = {k: [] if k == "panels" else v for k, v in data.items()}
-    parts: list[tuple[Hashable, Any, Callable[[Any], bool]]] = [(("dashboard", shape(outer)), outer, _outer_clean)]
-    parts += [(("panel", shape(p)), p, _panel_clean) for p in panels]
+    keys: list[Hashable] = [("dashboard", shape(outer))] if part_shapes is None else part_shapes
+    if part_shapes is None:
+        keys += [("panel", shape(p)) for p in panels]
+    parts: list[tuple[Hashable, Any, Callable[[Any], bool]]] = [(keys[0], outer, _outer_clean)]
+    parts += [(key, p, _panel_clean) for key, p in zip(keys[1:], panels, strict=True)]
     for key, node, clean in parts:
         if key in _CLEAN_SHAPES:
             continue

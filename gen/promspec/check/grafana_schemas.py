@@ -163,3 +163,9 @@ def shape(value: Any, keys: _ShapeKeys | None = None) -> Hashable:
         return ("?", repr(v))
 
     return walk(value)
+
+
+def string_shape(value: str) -> Hashable:
+    """What a string contributes to shape(): itself when an enum/const of the schemas holds it, else its emptiness."""
+    strings = _shape_keys().strings
+    return value if value in strings else (_FREE_TEXT if value else "")

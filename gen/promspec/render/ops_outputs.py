@@ -42,12 +42,12 @@ def render_kubernetes(build: Build) -> dict[str, bytes]:
     if "kubernetes" not in project.settings.outputs:
         return {}
     from ..compile.kubernetes import kubernetes_resources
-    from .dashboards import dashboard_text
+    from .dashboards import dashboard_texts
 
     groups = {
         path[len("rules/") : -len(".yml")]: (f.source, f.content["groups"]) for path, f in build.rule_files.items()
     }
-    dashboards = {path: dashboard_text(data) for path, (_dash, data) in build.dashboards.rendered().items()}
+    dashboards = {path: text for path, (_dash, text) in dashboard_texts(build).items()}
     return {
         path: dump_yaml(resource, header(source))
         for path, (resource, source) in kubernetes_resources(project, groups, dashboards).items()

@@ -18,7 +18,7 @@ from grafana_foundation_sdk.models import dashboard as dm
 from grafana_foundation_sdk.models import heatmap as _heat
 from grafana_foundation_sdk.models import text as _text
 
-from ...model.dashboards import Dashboard, Panel, Query, Slot, Variable
+from ...model.dashboards import Dashboard, Panel, Query, Row, Slot, Variable
 from ..promql import matcher
 from .signals import Scope, SignalError, anchor_metric, service_scope, signal_query
 
@@ -358,9 +358,22 @@ def prometheus_format(name: str) -> pm.PromQueryFormat:
     return pm.PromQueryFormat(name)
 
 
-def _variable(
-    v: Variable, chain: list[str], scope: Scope | None, default_metric: str
-) -> cogbuilder.Builder[dm.VariableModel]:
+def _variable_query(v: Variable, chain: list[str], scope: Scope | None, default_metric: str) -> str | None:
+    """A query variable's label_values() query; None for a datasource or custom variable."""
+    if (v.name == "datasource" and not v.metric and not v.values) or v.values:
+        return None
+    model_label = scope.backend.model_label if scope else "model"
+    target = model_label if v.name == "model" else v.name
+    metric = v.metric or default_metric
+    # Chained: each variable lists only the values that match the ones chosen before it.
+    parts = [matcher(k, val) for k, val in (scope.selector.items() if scope else ())]
+    pinned = scope.selector if scope else {}
+    parts += [f'{_chain_label(c, model_label)}=~"${c}"' for c in chain if _chain_label(c, model_label) not in pinned]
+    return f"label_values({metric}{{{', '.join(parts)}}}, {target})" if parts else f"label_values({metric}, {target})"
+
+
+def _variable(v: Variable, query: str | None) -> cogbuilder.Builder[dm.VariableModel]:
+    """A variable's builder; query is _variable_query's."""
     label = v.label or VARIABLE_LABELS.get(v.name, v.name)
     if v.name == "datasource" and not v.metric and not v.values:
         return (
@@ -377,20 +390,12 @@ def _variable(
             .current(dm.VariableOption(text=v.values[0], value=v.values[0], selected=True))
         )
         return custom.multi(v.multi).include_all(v.include_all)
-    model_label = scope.backend.model_label if scope else "model"
-    target = model_label if v.name == "model" else v.name
-    metric = v.metric or default_metric
-    # Chained: each variable lists only the values that match the ones chosen before it.
-    parts = [matcher(k, val) for k, val in (scope.selector.items() if scope else ())]
-    pinned = scope.selector if scope else {}
-    parts += [f'{_chain_label(c, model_label)}=~"${c}"' for c in chain if _chain_label(c, model_label) not in pinned]
-    query = f"label_values({metric}{{{', '.join(parts)}}}, {target})" if parts else f"label_values({metric}, {target})"
     b = (
         db.QueryVariable(v.name)
         .label(label)
         .datasource(DATASOURCE)
-        .query(query)
-        .definition(query)
+        .query(query or "")
+        .definition(query or "")
         .refresh(dm.VariableRefresh.ON_TIME_RANGE_CHANGED)
         .sort(dm.VariableSort.ALPHABETICAL_ASC)
         .multi(v.multi)
@@ -439,40 +444,15 @@ def _link_url(link: Link, uids: dict[str, str], datasource: bool = True) -> str:
 
 
 def build_dashboard(plan: Plan) -> dict[str, Any]:
-    """Grafana JSON from a plan through the SDK's builders (keys in the SDK's order)."""
-    dash, scope, ids, grid = plan.dash, plan.scope, plan.ids, plan.grid
-    builder = (
-        db.Dashboard(dash.title)
-        .uid(dash.uid)
-        .tags(sorted(set(dash.tags) | {"promspec"}))
-        .time(dash.time_from, dash.time_to)
-        .refresh(dash.refresh)
-        .timezone("browser")
-        .tooltip(dm.DashboardCursorSync.CROSSHAIR)
-    )
-    if dash.description:
-        builder.description(dash.description)
-    chain: list[str] = []
-    for v in dash.variables:
-        builder.with_variable(_variable(v, list(chain), scope, default_metric(v, scope)))
-        if v.name in ("job", "instance", "model") and not v.values:
-            chain.append(v.name)
+    """Grafana JSON from a plan through the SDK's builders (keys in the SDK's order): a new plain dict."""
+    return build_compiled(plan).to_data()
+
+
+def build_compiled(plan: Plan) -> CompiledDashboard:
+    """A plan's Grafana JSON through the SDK's builders, as a frozen record (see CompiledDashboard)."""
+    dash, ids, grid = plan.dash, plan.ids, plan.grid
     has_datasource = "datasource" in variable_names(dash)
-    for link in dash.links:
-        internal = bool(link.dashboard)
-        builder.link(
-            db.DashboardLink(link.title or link.dashboard or link.url)
-            .type(dm.DashboardLinkType.LINK)
-            .url(_link_url(link, plan.uids, has_datasource))
-            .icon("dashboard" if internal else "external link")
-            .tooltip("")
-            .tags([])
-            .as_dropdown(False)
-            .target_blank(not internal)
-            .include_vars(False)
-            .keep_time(internal)
-        )
-    panels: list[dict[str, Any]] = []
+    panels: list[Filled | CompiledRow] = []
     for i, row in enumerate(dash.rows):
         built = [
             _panel_json(
@@ -485,28 +465,302 @@ def build_dashboard(plan: Plan) -> dict[str, Any]:
             for j, panel in enumerate(row.panels)
         ]
         if row.title:
-            x, y, w, h = grid[Slot(row=i)]
-            row_panel: dict[str, Any] = plain(
-                dm.RowPanel(
-                    collapsed=row.collapsed,
-                    title=row.title,
-                    id_val=ids[Slot(row=i)],
-                    grid_pos=dm.GridPos(h=h, w=w, x=x, y=y),
-                    panels=[],
-                    repeat=row.repeat or None,
-                )
+            inside = tuple(built) if row.collapsed else ()
+            panels.append(
+                CompiledRow(row=_row_json(row, ids[Slot(row=i)], grid[Slot(row=i)], bool(inside)), panels=inside)
             )
-            if row.collapsed:
-                row_panel["panels"] = built
-            panels.append(row_panel)
             if not row.collapsed:
                 panels.extend(built)
         else:
             panels.extend(built)
+    return CompiledDashboard(outer=_outer_json(plan), panels=tuple(panels))
+
+
+JsonPath = tuple[str | int, ...]  # where in a JSON value: ("targets", 0, "expr")
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class JsonTemplate:
+    """JSON the SDK built for one shape (of a panel, a row, a dashboard's level), shared by every instance.
+
+    Never changed once built (nothing outside this module gets it but to read): the schema check keeps
+    its fingerprint and the writer its text per template (by identity), so every instance costs only
+    its own values there. holes: where an instance's values go (strings the SDK copies as given).
+    """
+
+    data: dict[str, Any]  # plain, keys sorted, with the values of the instance it was built for
+    holes: tuple[JsonPath, ...] = ()
+
+    def values(self) -> tuple[str, ...]:
+        """The values the template holds at its holes."""
+        return tuple(_at(self.data, path) for path in self.holes)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Filled:
+    """JSON that is a template with an instance's own values at its holes (one per hole, in order)."""
+
+    template: JsonTemplate
+    values: tuple[str, ...]
+
+    def to_data(self) -> dict[str, Any]:
+        """A new plain dict (new containers; the immutable leaves are the template's)."""
+        data: dict[str, Any] = _containers_copied(self.template.data)
+        for path, value in zip(self.template.holes, self.values, strict=True):
+            node: Any = data
+            for part in path[:-1]:
+                node = node[part]
+            node[path[-1]] = value
+        return data
+
+    def view(self) -> dict[str, Any]:
+        """The same data for reading only: new containers on the way to each hole, the template's elsewhere."""
+        data = self.template.data
+        if not self.values:
+            return data
+        root: dict[str, Any] = dict(data)
+        copied: dict[JsonPath, Any] = {(): root}  # the containers copied so far, by where they are
+        for path, value in zip(self.template.holes, self.values, strict=True):
+            node: Any = root
+            for n in range(1, len(path)):
+                inner = copied.get(path[:n])
+                if inner is None:
+                    child = node[path[n - 1]]
+                    inner = copied[path[:n]] = dict(child) if type(child) is dict else list(child)
+                    node[path[n - 1]] = inner
+                node = inner
+            node[path[-1]] = value
+        return root
+
+
+def replaced(node: Any, path: JsonPath, value: Any) -> Any:
+    """node with value at path: new containers along the path, every other object node's own."""
+    if not path:
+        return value
+    head = path[0]
+    if type(node) is dict:
+        return {**node, head: replaced(node[head], path[1:], value)}
+    items = list(node)
+    items[cast(int, head)] = replaced(items[cast(int, head)], path[1:], value)
+    return items
+
+
+def _at(node: Any, path: JsonPath) -> Any:
+    for part in path:
+        node = node[part]
+    return node
+
+
+@dataclass(frozen=True, kw_only=True)
+class CompiledRow:
+    """A row panel; a collapsed row holds its panels (an open row's follow it in the dashboard's list)."""
+
+    row: JsonTemplate  # no holes; its "panels" is [] and stands for panels when there are any
+    panels: tuple[Filled, ...]
+
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = _containers_copied(self.row.data)
+        if self.panels:
+            data["panels"] = [p.to_data() for p in self.panels]
+        return data
+
+    def view(self) -> dict[str, Any]:
+        return {**self.row.data, "panels": [p.view() for p in self.panels]} if self.panels else self.row.data
+
+
+@dataclass(frozen=True, kw_only=True)
+class CompiledDashboard:
+    """A dashboard's Grafana JSON as the compiler built it, frozen: the dashboard level and its panels.
+
+    The schema check (check/dashboards.py validate_compiled) and the writer (render/dashboards.py
+    compiled_text) both read this record, so what is checked is what is written; they do the work of a
+    template once and per instance only put its values in. Whoever needs a dict (preview, collect,
+    eject, the full check of a written dashboard) gets a new one from to_data().
+    """
+
+    outer: Filled  # the dashboard level; its "panels" is [] and stands for panels
+    panels: tuple[Filled | CompiledRow, ...]
+
+    def to_data(self) -> dict[str, Any]:
+        """The dashboard as a new plain dict, keys sorted: what build_dashboard returns."""
+        data = self.outer.to_data()
+        data["panels"] = [p.to_data() for p in self.panels]
+        return data
+
+    def view(self) -> dict[str, Any]:
+        """to_data()'s content for reading only (sharing the templates' containers: never change it)."""
+        return {**self.outer.view(), "panels": [p.view() for p in self.panels]}
+
+
+# Row panels by everything the SDK reads to build them (bounded like _PANEL_JSON).
+_ROW_JSON: dict[tuple[object, ...], JsonTemplate] = {}
+
+
+def _row_json(row: Row, ident: int, grid: Grid, holds_panels: bool) -> JsonTemplate:
+    key = (row.collapsed, row.title, ident, grid, row.repeat, holds_panels)
+    template = _ROW_JSON.get(key) if _PANEL_JSON_MAX else None
+    if template is None:
+        x, y, w, h = grid
+        data: dict[str, Any] = plain(
+            dm.RowPanel(
+                collapsed=row.collapsed,
+                title=row.title,
+                id_val=ident,
+                grid_pos=dm.GridPos(h=h, w=w, x=x, y=y),
+                panels=[],
+                repeat=row.repeat or None,
+            )
+        )
+        if holds_panels:
+            data["panels"] = []  # stands for them: the key keeps its sorted place
+        template = JsonTemplate(data=data)
+        if _PANEL_JSON_MAX:
+            if len(_ROW_JSON) >= _PANEL_JSON_MAX:
+                _ROW_JSON.clear()
+            _ROW_JSON[key] = template
+    return template
+
+
+@dataclass(frozen=True, kw_only=True)
+class _OuterValues:
+    """What a dashboard level's JSON holds as given (its holes' values), apart from everything else."""
+
+    title: str
+    uid: str
+    description: str
+    tags: list[str]
+    queries: list[str | None]  # per variable: a query variable's query, else None
+    link_titles: list[str]
+    link_urls: list[str]
+
+    def holes(self) -> tuple[tuple[JsonPath, str], ...]:
+        out: list[tuple[JsonPath, str]] = [(("title",), self.title), (("uid",), self.uid)]
+        if self.description:
+            out.append((("description",), self.description))
+        out += [(("tags", i), t) for i, t in enumerate(self.tags)]
+        for k, q in enumerate(self.queries):
+            if q is not None:
+                out += [(("templating", "list", k, "definition"), q), (("templating", "list", k, "query"), q)]
+        out += [(("links", i, "title"), t) for i, t in enumerate(self.link_titles)]
+        out += [(("links", i, "url"), u) for i, u in enumerate(self.link_urls)]
+        return tuple(out)
+
+
+# Dashboard levels by everything the SDK reads to build one but the values of its holes; None for a key
+# whose probe showed the SDK does more with those values than copy them (see _outer_json).
+_OUTER_JSON: dict[str, JsonTemplate | None] = {}
+_VARIABLE_FIELDS = operator.attrgetter(*(f.name for f in dataclasses.fields(Variable) if f.name != "ref"))
+
+
+def _outer_json(plan: Plan) -> Filled:
+    """The dashboard level (everything but the panels), built through the SDK once per shape.
+
+    Dashboards of one preset differ there in their title, uid, description, tags, variables' queries
+    (the service's selector) and links; those are the template's holes, everything else is the key. A
+    new key is built twice, the second time with other values (a probe): unless the probe equals the
+    template with those values put in its holes, the key's dashboards are each built in full.
+    """
+    dash, scope = plan.dash, plan.scope
+    chain: list[str] = []
+    queries: list[str | None] = []
+    for v in dash.variables:
+        queries.append(_variable_query(v, list(chain), scope, default_metric(v, scope)))
+        if v.name in ("job", "instance", "model") and not v.values:
+            chain.append(v.name)
+    has_datasource = "datasource" in variable_names(dash)
+    values = _OuterValues(
+        title=dash.title,
+        uid=dash.uid,
+        description=dash.description,
+        tags=sorted(set(dash.tags) | {"promspec"}),
+        queries=queries,
+        link_titles=[link.title or link.dashboard or link.url for link in dash.links],
+        link_urls=[_link_url(link, plan.uids, has_datasource) for link in dash.links],
+    )
+    holes = values.holes()
+    own = tuple(v for _p, v in holes)
+    if not _PANEL_JSON_MAX or any(type(v) is not str for v in own):
+        return Filled(template=JsonTemplate(data=_sdk_outer(dash, values)), values=())
+    key = repr(
+        (
+            dash.time_from,
+            dash.time_to,
+            dash.refresh,
+            bool(dash.description),
+            len(values.tags),
+            [(_VARIABLE_FIELDS(v), q is None) for v, q in zip(dash.variables, queries, strict=True)],
+            [bool(link.dashboard) for link in dash.links],
+        )
+    )
+    if key not in _OUTER_JSON:
+        if len(_OUTER_JSON) >= _PANEL_JSON_MAX:
+            _OUTER_JSON.clear()
+        _OUTER_JSON[key] = _outer_template(dash, values)
+    template = _OUTER_JSON[key]
+    if template is None:
+        return Filled(template=JsonTemplate(data=_sdk_outer(dash, values)), values=())
+    return Filled(template=template, values=own)
+
+
+def _outer_template(dash: Dashboard, values: _OuterValues) -> JsonTemplate | None:
+    """The template of a dashboard level, or None when the SDK does not just copy the holes' values."""
+    holes = values.holes()
+    template = JsonTemplate(data=_sdk_outer(dash, values), holes=tuple(p for p, _v in holes))
+    try:
+        if template.values() != tuple(v for _p, v in holes):
+            return None
+    except (KeyError, IndexError, TypeError):
+        return None
+    probe = _OuterValues(
+        title=_probe(values.title, 0),
+        uid=_probe(values.uid, 1),
+        description=_probe(values.description, 2) if values.description else "",
+        tags=[_probe(t, 3 + i) for i, t in enumerate(values.tags)],
+        queries=[_probe(q, 100 + k) if q is not None else None for k, q in enumerate(values.queries)],
+        link_titles=[_probe(t, 1000 + i) for i, t in enumerate(values.link_titles)],
+        link_urls=[_probe(u, 2000 + i) for i, u in enumerate(values.link_urls)],
+    )
+    probed = Filled(template=template, values=tuple(v for _p, v in probe.holes()))
+    return template if _sdk_outer(dash, probe) == probed.to_data() else None
+
+
+def _probe(value: str, n: int) -> str:
+    return f"{value}\x00probe{n}"
+
+
+def _sdk_outer(dash: Dashboard, values: _OuterValues) -> dict[str, Any]:
+    """The dashboard level through the SDK's builders, with values where the template has holes."""
+    builder = (
+        db.Dashboard(values.title)
+        .uid(values.uid)
+        .tags(list(values.tags))
+        .time(dash.time_from, dash.time_to)
+        .refresh(dash.refresh)
+        .timezone("browser")
+        .tooltip(dm.DashboardCursorSync.CROSSHAIR)
+    )
+    if values.description:
+        builder.description(values.description)
+    for v, query in zip(dash.variables, values.queries, strict=True):
+        builder.with_variable(_variable(v, query))
+    for link, title, url in zip(dash.links, values.link_titles, values.link_urls, strict=True):
+        internal = bool(link.dashboard)
+        builder.link(
+            db.DashboardLink(title)
+            .type(dm.DashboardLinkType.LINK)
+            .url(url)
+            .icon("dashboard" if internal else "external link")
+            .tooltip("")
+            .tags([])
+            .as_dropdown(False)
+            .target_blank(not internal)
+            .include_vars(False)
+            .keep_time(internal)
+        )
     model = builder.build()
     model.panels = []
     data: dict[str, Any] = plain(model)
-    data["panels"] = panels  # built apart (each already plain, keys sorted): the key keeps its sorted place
+    data["panels"] = []  # the panels are kept apart (CompiledDashboard.panels): the key keeps its sorted place
     for link in data.get("links") or []:
         link.pop("placement", None)  # the SDK's default hides links in the controls menu; Grafana's own is the top bar
     # The SDK writes an empty annotations object; Grafana expects the built-in list.
@@ -516,7 +770,7 @@ def build_dashboard(plan: Plan) -> dict[str, Any]:
 
 # A panel's JSON by everything the SDK reads to build it except its query expressions (see _panel_json).
 # Bounded: a long-lived process (preview, tests) builds many projects.
-_PANEL_JSON: dict[str, dict[str, Any]] = {}
+_PANEL_JSON: dict[str, JsonTemplate] = {}
 _PANEL_JSON_MAX = 4096
 
 
@@ -530,32 +784,32 @@ def _panel_key(panel: Panel, ident: int, grid: Grid, targets: list[Target], link
     return repr((_PANEL_FIELDS(panel), ident, grid, link_urls, statics))
 
 
-def _panel_json(
-    panel: Panel, ident: int, grid: Grid, targets: list[Target], link_urls: tuple[str, ...]
-) -> dict[str, Any]:
+def _panel_json(panel: Panel, ident: int, grid: Grid, targets: list[Target], link_urls: tuple[str, ...]) -> Filled:
     """One panel's Grafana JSON (plain, keys sorted), built through the SDK once per shape.
 
     A generated project repeats a few hundred panel shapes thousands of times, differing only in the
-    PromQL of their queries (each service's selector). The SDK builds the first panel of a shape; every
-    other gets a copy of that JSON (new dicts and lists, so no two dashboards share a container; the
-    strings and numbers in them are immutable and shared, which keeps 1,000 services' dashboards in
-    memory once) with its own expressions put in each target's "expr", the one place the SDK writes an
-    expression (Dataquery.expr, copied as given). The key holds everything else the SDK reads: the
-    panel's fields, id, position, resolved link URLs and each target's refId, legend, format, instant
-    and hide. tests/unit/test_unit_dashboard_shapes.py compares this with building every panel.
+    PromQL of their queries (each service's selector). The SDK builds the first panel of a shape (its
+    JsonTemplate); every panel of that shape is the template with its own expressions in its holes, each
+    target's "expr", the one place the SDK writes an expression (Dataquery.expr, copied as given). The key holds
+    everything else the SDK reads: the panel's fields, id, position, resolved link URLs and each
+    target's refId, legend, format, instant and hide. tests/unit/test_unit_dashboard_shapes.py compares
+    this with building every panel.
     """
+    exprs = tuple(t.expr for t in targets)
+    holes = tuple(("targets", k, "expr") for k in range(len(targets)))
     if not _PANEL_JSON_MAX:  # off (the tests' reference): every panel through the SDK
-        return _sdk_panel(panel, ident, grid, targets, link_urls)
+        return Filled(
+            template=JsonTemplate(data=_sdk_panel(panel, ident, grid, targets, link_urls), holes=holes), values=exprs
+        )
     key = _panel_key(panel, ident, grid, targets, link_urls)
     template = _PANEL_JSON.get(key)
     if template is None:
         if len(_PANEL_JSON) >= _PANEL_JSON_MAX:
             _PANEL_JSON.clear()
-        template = _PANEL_JSON[key] = _sdk_panel(panel, ident, grid, targets, link_urls)
-    data: dict[str, Any] = _containers_copied(template)
-    for target, t in zip(data.get("targets") or [], targets, strict=True):
-        target["expr"] = t.expr
-    return data
+        template = _PANEL_JSON[key] = JsonTemplate(data=_sdk_panel(panel, ident, grid, targets, link_urls), holes=holes)
+    if len(template.data.get("targets") or []) != len(exprs):
+        raise ValueError(f"panel {panel.title!r}: {len(exprs)} queries built into another number of targets")
+    return Filled(template=template, values=exprs)
 
 
 def _containers_copied(value: Any) -> Any:  # plain JSON data in, the same data out

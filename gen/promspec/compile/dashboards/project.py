@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from ...model.dashboards import Dashboard, DroppedDashboard
 from ...model.project import RuleGroup
-from .compiler import Context, Plan, Problem, build_dashboard, context_for, plan_with, resolve
+from .compiler import CompiledDashboard, Context, Plan, Problem, build_compiled, context_for, plan_with, resolve
 from .presets import Presets, preset_dashboards
 
 # Where Grafana reads the files from: copy or mount the rendered dashboards/ directory here.
@@ -62,8 +63,20 @@ class BuiltDashboard:
     # The compiler's plan (queries resolved, ids, layout); None for a Grafana export, rendered as it is.
     plan: Plan | None
     problems: list[Problem]  # queries that did not resolve; the dashboard checks report them
-    # None when a query did not resolve (the checks report why, and nothing is rendered).
-    data: dict[str, Any] | None
+    # What the compiler built (the check and the writer read it); None for a Grafana export (its JSON is
+    # dashboard.imported) and when a query did not resolve (the checks report why, and nothing is rendered).
+    compiled: CompiledDashboard | None
+
+    @cached_property
+    def data(self) -> dict[str, Any] | None:
+        """The Grafana JSON as a plain dict, made on first use (the writer and the check of a generated
+        dashboard read `compiled`); None when nothing is rendered."""
+        return self.compiled.to_data() if self.compiled is not None else self.dashboard.imported
+
+    @property
+    def renders(self) -> bool:
+        """Whether the dashboard is written (it built, or it is an export that loaded)."""
+        return self.compiled is not None or self.dashboard.imported is not None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,17 +93,21 @@ class DashboardBuild:
         """{output path: (dashboard model, Grafana JSON)} of every dashboard that built."""
         return {b.path: (b.dashboard, b.data) for b in self.dashboards if b.data is not None}
 
+    def written_files(self) -> list[BuiltDashboard]:
+        """The dashboards that are written (rendered()'s, in its order), without making their dicts."""
+        return [b for b in self.dashboards if b.renders]
+
 
 def _built(ctx: Context, dash: Dashboard) -> BuiltDashboard:
     path = dashboard_path(dash)
     if dash.imported is not None:  # a referenced Grafana export: its identity is the user's
-        return BuiltDashboard(dashboard=dash, path=path, plan=None, problems=[], data=dash.imported)
+        return BuiltDashboard(dashboard=dash, path=path, plan=None, problems=[], compiled=None)
     if dash.file:  # an export that did not load: reported where it was read
-        return BuiltDashboard(dashboard=dash, path=path, plan=None, problems=[], data=None)
+        return BuiltDashboard(dashboard=dash, path=path, plan=None, problems=[], compiled=None)
     targets, problems = resolve(ctx, dash)
     plan = plan_with(ctx, dash, targets)
-    data = build_dashboard(plan) if not problems else None
-    return BuiltDashboard(dashboard=dash, path=path, plan=plan, problems=problems, data=data)
+    compiled = build_compiled(plan) if not problems else None
+    return BuiltDashboard(dashboard=dash, path=path, plan=plan, problems=problems, compiled=compiled)
 
 
 def compile_dashboards(project: Any, groups: list[RuleGroup]) -> DashboardBuild:
