@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import NamedTuple, NoReturn
 
 from prometheus_client.metrics_core import Metric
@@ -41,6 +41,37 @@ def new_family(name: str, typ: str, help_text: str) -> Metric:
     family.__dict__.update(fields)
     family.samples = []
     return family
+
+
+class RenderedFamily(Metric):
+    """A family whose text-format lines its collector wrote itself, for a collector of many series.
+
+    `text` is the family's sample lines, exactly as render_text() would write them; `samples` are
+    made from `make_samples` only when something reads them (the OpenMetrics encoder, tests), so a
+    text scrape never builds a Sample per series.
+    """
+
+    def __init__(self, name: str, typ: str, help_text: str, text: str, make_samples: Callable[[], list[Sample]]):
+        self.__dict__.update(new_family(name, typ, help_text).__dict__)
+        del self.__dict__["samples"]
+        self.text = text
+        self._make_samples = make_samples
+
+    @property  # Metric's plain attribute, made here on first read
+    def samples(self) -> list[Sample]:
+        made: list[Sample] | None = self.__dict__.get("_samples")
+        if made is None:
+            made = self.__dict__["_samples"] = self._make_samples()
+        return made
+
+    @samples.setter
+    def samples(self, value: list[Sample]) -> None:
+        self.__dict__["_samples"] = value
+
+
+def make_samples(name: str, series: Iterable[tuple[dict[str, str], float]]) -> list[Sample]:
+    """A Sample named `name` per (labels, value), as Families.add_all() makes them."""
+    return [_new_sample(Sample, (name, labels, value, *_SAMPLE_DEFAULTS)) for labels, value in series]
 
 
 class Families:
@@ -231,11 +262,17 @@ def render_text(metrics: Iterable[Metric]) -> bytes:
     for metric in metrics:
         typ = metric.type
         append(headers((metric.name, typ, metric.documentation)) or _header(metric.name, typ, metric.documentation))
+        if type(metric) is RenderedFamily:
+            append(metric.text)
+            continue
         skip_created = typ == "counter"
+        plain = ""  # the last sample name found not to be a _created one (families repeat one name object)
         for sample in metric.samples:
             sample_name, labels, value = sample[0], sample[1], sample[2]
-            if skip_created and sample_name.endswith("_created"):
-                continue
+            if skip_created and sample_name is not plain:
+                if sample_name.endswith("_created"):
+                    continue
+                plain = sample_name
             if type(labels) is kept:
                 prefix = labels.texts.get(sample_name) or labels.text(sample_name)
             else:
