@@ -86,11 +86,19 @@ def peak_rss_mib(pid: int) -> float:
 class Target:
     """One exporter process listening on loopback."""
 
-    def __init__(self, label: str, command: list, port_pattern: str | None, port: int | None, workdir: Path):
+    def __init__(
+        self,
+        label: str,
+        command: list,
+        port_pattern: str | None,
+        port: int | None,
+        workdir: Path,
+        env: dict | None = None,
+    ):
         self.label, self.command = label, command
         self.log = workdir / (re.sub(r"\W+", "_", label) + ".log")
         with open(self.log, "wb") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=REPO, env=env)
         self.port = port or self._port_from_log(port_pattern)
         self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         self.rounds: list = []
@@ -173,11 +181,20 @@ NE_SAME = "node_exporter 1.5 (same families, exporter metrics off)"
 OURS_HOST = "promspec-exporter (host collectors)"
 
 
-def http_targets(workdir: Path, procfs: str, full: bool) -> list:
-    """The exporters to compare, reading `procfs`; `full` adds the fake-GPU exporter and node_exporter's defaults."""
+def baseline_label(tree: str) -> str:
+    return f"promspec-exporter (host collectors, baseline {Path(tree).name})"
+
+
+def http_targets(workdir: Path, procfs: str, full: bool, baseline: str | None = None) -> list:
+    """The exporters to compare, reading `procfs`; `full` adds the fake-GPU exporter and node_exporter's defaults;
+    `baseline` (a source tree) adds promspec-exporter run from that tree's gen/, for an A/B in the same rounds."""
     ours = re.escape("listening on http://127.0.0.1:") + r"(\d+)"
     host = ["--collectors.disable=gpu", "--web.listen-address=127.0.0.1:0", f"--path.procfs={procfs}"]
     targets = [Target(OURS_HOST, [sys.executable, "-m", "promspec.exporter", *host], ours, None, workdir)]
+    if baseline:
+        env = {**os.environ, "PYTHONPATH": str(Path(baseline).resolve() / "gen")}
+        command = [sys.executable, "-m", "promspec.exporter", *host]
+        targets.append(Target(baseline_label(baseline), command, ours, None, workdir, env=env))
     if full:
         targets.append(
             Target(
@@ -439,7 +456,7 @@ def run_load(seconds: float) -> int:
 
 def scrape_shape(workdir: Path, shape: str, procfs: str, full: bool, encoding: str, args: argparse.Namespace) -> None:
     """Scrape every target in interleaved rounds and print the table and the per-round CPU ratios."""
-    targets = http_targets(workdir, procfs, full)
+    targets = http_targets(workdir, procfs, full, args.baseline)
     try:
         for target in targets:
             target.encoding = encoding
@@ -467,6 +484,13 @@ def scrape_shape(workdir: Path, shape: str, procfs: str, full: bool, encoding: s
         )
     ours = per_round[OURS_HOST]
     series = {r["label"]: r["series"] for r in results}
+    if args.baseline:
+        before = per_round[baseline_label(args.baseline)]
+        change = [a / b for a, b in zip(ours, before, strict=True)]
+        print(f"CPU per scrape, {OURS_HOST} / baseline: {spread(change, '.2f')}x per round")
+        if NE_SAME in per_round:
+            ratios = [a / b for a, b in zip(before, per_round[NE_SAME], strict=True) if b > 0]
+            print(f"CPU per scrape, baseline / {NE_SAME}: {spread(ratios, '.2f')}x per round")
     for reference in (NE_SAME, "node_exporter 1.5 (defaults)"):
         if reference in per_round:
             ratios = [a / b for a, b in zip(ours, per_round[reference], strict=True) if b > 0]
@@ -583,6 +607,12 @@ def main(argv=None) -> int:
     parser.add_argument("--load", action="store_true", help="concurrent-client load phases instead (loopback)")
     parser.add_argument("--breakdown", action="store_true", help="where a scrape's CPU goes, in-process, instead")
     parser.add_argument("--load-seconds", type=float, default=10.0, help="length of each load phase (10)")
+    parser.add_argument(
+        "--baseline",
+        metavar="TREE",
+        help="also run promspec-exporter from TREE/gen (e.g. an unmodified `git archive` of an older commit), "
+        "in the same interleaved rounds, and print this tree's CPU per scrape against it",
+    )
     args = parser.parse_args(argv)
     if args.breakdown:
         return run_breakdown(args)

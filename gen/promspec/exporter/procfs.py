@@ -7,6 +7,7 @@ collector failure, never a successful scrape with no series.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -89,11 +90,32 @@ def read_lines(path: str) -> list[bytes]:
         return handle.read().split(b"\n")
 
 
+_READ_FLAGS = os.O_RDONLY | os.O_CLOEXEC
+_CHUNK = 65536
+
+
+def read_bytes(path: str) -> bytes:
+    """The whole content of a file, read to its end.
+
+    os.open()/os.read() rather than open(): no buffered file object per read, about 5 us less per
+    file, and a scrape reads a dozen of them.
+    """
+    fd = os.open(path, _READ_FLAGS)
+    try:
+        data = os.read(fd, _CHUNK)
+        if data:
+            more = os.read(fd, _CHUNK)  # /proc files have no size to trust: read until the end
+            while more:
+                data += more
+                more = os.read(fd, _CHUNK)
+        return data
+    finally:
+        os.close(fd)
+
+
 def read_parsed(path: str, parse: Callable[[bytes], T]) -> T:
     """Read a /proc file and parse it; a parse error names the file."""
-    with open(path, "rb") as handle:
-        data = handle.read()
-    return parse_file(path, data, parse)
+    return parse_file(path, read_bytes(path), parse)
 
 
 def parse_file(path: str, data: bytes, parse: Callable[[bytes], T]) -> T:
@@ -194,6 +216,37 @@ def parse_meminfo(data: bytes) -> dict[str, int]:
             if "MemTotal" in fast and len(fast) == len(pairs):
                 return fast
     return parse_meminfo_lines(data)
+
+
+# A whole /proc/meminfo of the kernel's lines, names without blanks (checked in one pass, nothing extracted).
+_MEMINFO_FILE = re.compile(rb"(?:[^:\s]+:[ \t]+\d+(?: kB)?\n)+")
+
+
+def meminfo_parser(fields: tuple[str, ...]) -> Callable[[bytes], dict[str, int]]:
+    """A parser of /proc/meminfo that accepts and refuses what parse_meminfo() does but converts only `fields`.
+
+    A collector reads 21 of the 50-odd lines: the whole file is checked in one regex pass, then
+    split into (name:, value) pairs at C speed, and only the fields asked for are converted (half
+    the cost of converting every line).
+    """
+    keys = tuple((field, field.encode() + b":") for field in fields)
+
+    def parse(data: bytes) -> dict[str, int]:
+        if data.endswith(b"\n") and b"\0" not in data and _MEMINFO_FILE.fullmatch(data):
+            # Checked: every line is 'name: digits' or 'name: digits kB', so the tokens pair up.
+            tokens = data.replace(b" kB\n", b"K\n").split()
+            pairs = dict(zip(tokens[::2], tokens[1::2], strict=True))
+            if b"MemTotal:" in pairs:
+                found: dict[str, int] = {}
+                for field, key in keys:
+                    value = pairs.get(key)
+                    if value is not None:
+                        found[field] = int(value[:-1]) * 1024 if value[-1:] == b"K" else int(value)
+                return found
+        every = parse_meminfo_lines(data)  # says what is wrong, or reads what the one pass does not
+        return {field: every[field] for field in fields if field in every}
+
+    return parse
 
 
 def parse_meminfo_lines(data: bytes) -> dict[str, int]:

@@ -9,6 +9,7 @@ from prometheus_client.metrics_core import Metric
 
 from ..metrics import Families, Spec
 from ..options import Options
+from ..procfs import read_bytes
 from ..registry import StatelessCollector
 
 SPECS = {
@@ -25,8 +26,7 @@ _PROC = "/proc"
 
 def _self_stat_fields(proc: str) -> list[bytes]:
     """The fields of /proc/self/stat after the command name (which may hold spaces and parentheses)."""
-    with open(f"{proc}/self/stat", "rb") as handle:
-        return handle.read().rpartition(b")")[2].split()
+    return read_bytes(f"{proc}/self/stat").rpartition(b")")[2].split()
 
 
 def _boot_time(proc: str) -> float:
