@@ -161,3 +161,13 @@ def test_meminfo_parser_of_some_fields_reads_and_refuses_what_parse_meminfo_does
         assert str(caught.value) == str(exc)
         return
     assert parse(data) == {field: every[field] for field in MEMINFO_FIELDS if field in every}
+
+
+def test_diskstats_devices_left_out_are_shape_checked_but_not_converted():
+    data = PROC_FILES["diskstats"].encode()
+    every = procfs.parse_diskstats(data)
+    kept = procfs.parse_diskstats(data, wanted=lambda device: not device.startswith("loop"))
+    assert kept == [disk for disk in every if not disk.device.startswith("loop")]
+    short = b"   7 0 loop0 1 2 3\n"
+    with pytest.raises(ProcFormatError, match="expected major, minor, name"):
+        procfs.parse_diskstats(short + data, wanted=lambda device: device != "loop0")

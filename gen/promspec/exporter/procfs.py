@@ -264,15 +264,20 @@ def parse_meminfo_lines(data: bytes) -> dict[str, int]:
     return fields
 
 
-def parse_diskstats(data: bytes) -> list[DeviceCounters]:
-    """/proc/diskstats: the first DISKSTATS_COLUMNS counters per device."""
+def parse_diskstats(data: bytes, wanted: Callable[[str], bool] | None = None) -> list[DeviceCounters]:
+    """/proc/diskstats: the first DISKSTATS_COLUMNS counters per device.
+
+    With `wanted`, the devices it refuses (loop devices, partitions: most lines on many hosts) are
+    checked for their shape only and left out, their counters never converted.
+    """
     disks: list[DeviceCounters] = []
     for line in text_lines(data):
         fields = line.split()
         if len(fields) < 3 + DISKSTATS_COLUMNS:
             raise ProcFormatError(f"line {line[:80]!r}: expected major, minor, name and {DISKSTATS_COLUMNS} counters")
         device = fields[2].decode(errors="replace")
-        disks.append(DeviceCounters(device=device, values=_integers(fields[3 : 3 + DISKSTATS_COLUMNS], device)))
+        if wanted is None or wanted(device):
+            disks.append(DeviceCounters(device=device, values=_integers(fields[3 : 3 + DISKSTATS_COLUMNS], device)))
     return disks
 
 
