@@ -54,7 +54,8 @@ def test_cpu_text_is_what_the_reference_renderer_writes_of_its_samples(tmp_path_
         expected = [reference_value(t / float(HZ)) for row in per_cpu for t in row]
         assert [line.rpartition(" ")[2] for line in lines] == expected
         assert lines[1].startswith('node_cpu_seconds_total{cpu="0",mode="nice"} ')
-    assert family.samples[0] == Sample("node_cpu_seconds_total", {"cpu": "0", "mode": "user"}, per_cpu[0][0] / float(HZ))
+    first = Sample("node_cpu_seconds_total", {"cpu": "0", "mode": "user"}, per_cpu[0][0] / float(HZ))
+    assert family.samples[0] == first
     assert all(type(sample.value) is float for sample in family.samples)
 
 
