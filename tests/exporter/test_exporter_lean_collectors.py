@@ -15,12 +15,12 @@ from prometheus_client.samples import Sample
 from promspec.exporter import procfs
 from promspec.exporter.collectors.cpu import CpuCollector
 from promspec.exporter.collectors.process import ProcessCollector
-from promspec.exporter.metrics import RenderedFamily, render_text
+from promspec.exporter.metrics import Families, RenderedFamily, SeriesLabels, Spec, render_text
 from promspec.exporter.options import Options
 from promspec.exporter.procfs import CPU_MODES, ProcFormatError
 from promspec.exporter.registry import OPENMETRICS, Snapshot
 
-from .test_exporter_render import reference_render, reference_value
+from .test_exporter_render import EDGE_FLOATS, reference_render, reference_value
 
 HZ = os.sysconf("SC_CLK_TCK")
 ticks = st.one_of(
@@ -117,3 +117,49 @@ def test_process_series_are_prometheus_client_s() -> None:
 def test_process_without_a_readable_proc_serves_nothing_like_prometheus_client(tmp_path: Path) -> None:
     assert ProcessCollector(Options(), proc=str(tmp_path)).collect() == []
     assert list(ClientProcessCollector(pid=lambda: "self", proc=str(tmp_path), registry=None).collect()) == []
+
+
+FAMILY_SPECS = {
+    "a_total": Spec("counter", "counted", ("device",)),
+    "b": Spec("gauge", 'help with \\ and "quotes"\nand a newline', ("x", "y")),
+    "c_created": Spec("counter", "a counter's _created series, left out of the text format"),
+    "d": Spec("gauge", "no labels"),
+}
+label_values = st.text(alphabet=st.sampled_from('ab\\"\n é'), max_size=4)
+sample_value = st.one_of(st.floats(), st.integers(min_value=-(10**17), max_value=10**17), st.sampled_from(EDGE_FLOATS))
+
+
+@st.composite
+def family_adds(draw):
+    adds = []
+    for _ in range(draw(st.integers(min_value=1, max_value=12))):
+        name = draw(st.sampled_from(sorted(FAMILY_SPECS)))
+        names = FAMILY_SPECS[name].labels
+        values = tuple(draw(label_values) for _ in names)
+        labels = dict(zip(names, values, strict=True))
+        adds.append((name, SeriesLabels(labels) if draw(st.booleans()) else labels, draw(sample_value)))
+    return adds
+
+
+@given(family_adds())
+@settings(max_examples=150, deadline=None)
+def test_families_lines_are_what_the_reference_renderer_writes_of_their_samples(adds) -> None:
+    families = Families(FAMILY_SPECS)
+    for name, labels, value in adds:
+        families.add(name, labels, value)
+    built = families.metrics()
+    body = render_text(built)  # from the lines, before anything made the samples
+    assert all("_samples" not in family.__dict__ for family in built)
+    assert body == reference_render(built)  # the oracle reads (and so makes) the samples
+    assert render_text(built) == body  # now from the samples
+    order = list(dict.fromkeys(name for name, _, _ in adds))  # families in first-use order
+    expected = [Sample(n, lb, v) for name in order for n, lb, v in adds if n == name]
+    assert [sample for family in built for sample in family.samples] == expected
+
+
+def test_samples_changed_after_they_were_made_are_what_the_text_shows() -> None:
+    families = Families(FAMILY_SPECS)
+    families.add("d", {}, 1.0)
+    [family] = families.metrics()
+    family.samples.append(Sample("d", {}, 2.0))
+    assert render_text([family]) == b"# HELP d no labels\n# TYPE d gauge\nd 1\nd 2\n"

@@ -66,7 +66,7 @@ class CpuCollector(StatelessCollector):
                 _NAME,
                 spec.type,
                 spec.help,
-                text,
+                [text],
                 lambda: make_samples(_NAME, zip(labels, [t / hz for t in ticks], strict=True)),
             )
         ]
