@@ -53,17 +53,15 @@ class ProcessCollector(StatelessCollector):
         self._ticks = float(os.sysconf("SC_CLK_TCK"))
         self._page_size = resource.getpagesize()
         # prometheus_client serves nothing when the boot time cannot be read: the same here.
-        self._start_time: float | None = None
         try:
-            boot = _boot_time(proc)
-            if boot:
-                self._start_time = float(_self_stat_fields(proc)[19]) / self._ticks + boot
+            self._boot_time = _boot_time(proc)
         except OSError:
-            pass
+            self._boot_time = 0.0
+        self._start_time: float | None = None  # from the first read of /proc/self/stat on
 
     def collect(self) -> list[Metric]:
         """Six series about this process (fewer where /proc does not answer, as prometheus_client)."""
-        if self._start_time is None:
+        if not self._boot_time:
             return []
         families = Families(SPECS)
         try:
@@ -72,6 +70,8 @@ class ProcessCollector(StatelessCollector):
             pass
         else:
             ticks = self._ticks
+            if self._start_time is None:
+                self._start_time = float(parts[19]) / ticks + self._boot_time
             families.add("process_virtual_memory_bytes", {}, float(parts[20]))
             families.add("process_resident_memory_bytes", {}, float(parts[21]) * self._page_size)
             families.add("process_start_time_seconds", {}, self._start_time)
