@@ -25,6 +25,10 @@ collector called in line, the hand-off to the registry's worker (gather() less t
 rendering, gzip at levels 1 (promspec-exporter's) and 6 (Go's default, node_exporter's), all
 in-process, and the HTTP server's own cost per request (an exporter subprocess answering /healthz).
 
+--gpu-rows instead measures, in-process against the fake NVML, what a record (frozen slotted
+dataclass, slotted dataclass, NamedTuple) for the GPU collector's rows would cost against the tuple
+it uses, as many rows as the fleet serves series, beside the collector's own CPU per scrape.
+
 --load instead runs the exporter (with the fake GPUs) under concurrent loopback clients, each
 phase bounded in time: 50 and 200 scrapers that open a fresh connection per scrape, then (for at
 least 15 s, past the read-header timeout) 50 such scrapers alongside 300 slow clients that drip a
@@ -86,11 +90,19 @@ def peak_rss_mib(pid: int) -> float:
 class Target:
     """One exporter process listening on loopback."""
 
-    def __init__(self, label: str, command: list, port_pattern: str | None, port: int | None, workdir: Path):
+    def __init__(
+        self,
+        label: str,
+        command: list,
+        port_pattern: str | None,
+        port: int | None,
+        workdir: Path,
+        env: dict | None = None,
+    ):
         self.label, self.command = label, command
         self.log = workdir / (re.sub(r"\W+", "_", label) + ".log")
         with open(self.log, "wb") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=REPO, env=env)
         self.port = port or self._port_from_log(port_pattern)
         self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         self.rounds: list = []
@@ -173,11 +185,20 @@ NE_SAME = "node_exporter 1.5 (same families, exporter metrics off)"
 OURS_HOST = "promspec-exporter (host collectors)"
 
 
-def http_targets(workdir: Path, procfs: str, full: bool) -> list:
-    """The exporters to compare, reading `procfs`; `full` adds the fake-GPU exporter and node_exporter's defaults."""
+def baseline_label(tree: str) -> str:
+    return f"promspec-exporter (host collectors, baseline {Path(tree).name})"
+
+
+def http_targets(workdir: Path, procfs: str, full: bool, baseline: str | None = None) -> list:
+    """The exporters to compare, reading `procfs`; `full` adds the fake-GPU exporter and node_exporter's defaults;
+    `baseline` (a source tree) adds promspec-exporter run from that tree's gen/, for an A/B in the same rounds."""
     ours = re.escape("listening on http://127.0.0.1:") + r"(\d+)"
     host = ["--collectors.disable=gpu", "--web.listen-address=127.0.0.1:0", f"--path.procfs={procfs}"]
     targets = [Target(OURS_HOST, [sys.executable, "-m", "promspec.exporter", *host], ours, None, workdir)]
+    if baseline:
+        env = {**os.environ, "PYTHONPATH": str(Path(baseline).resolve() / "gen")}
+        command = [sys.executable, "-m", "promspec.exporter", *host]
+        targets.append(Target(baseline_label(baseline), command, ours, None, workdir, env=env))
     if full:
         targets.append(
             Target(
@@ -439,7 +460,7 @@ def run_load(seconds: float) -> int:
 
 def scrape_shape(workdir: Path, shape: str, procfs: str, full: bool, encoding: str, args: argparse.Namespace) -> None:
     """Scrape every target in interleaved rounds and print the table and the per-round CPU ratios."""
-    targets = http_targets(workdir, procfs, full)
+    targets = http_targets(workdir, procfs, full, args.baseline)
     try:
         for target in targets:
             target.encoding = encoding
@@ -467,6 +488,13 @@ def scrape_shape(workdir: Path, shape: str, procfs: str, full: bool, encoding: s
         )
     ours = per_round[OURS_HOST]
     series = {r["label"]: r["series"] for r in results}
+    if args.baseline:
+        before = per_round[baseline_label(args.baseline)]
+        change = [a / b for a, b in zip(ours, before, strict=True)]
+        print(f"CPU per scrape, {OURS_HOST} / baseline: {spread(change, '.2f')}x per round")
+        if NE_SAME in per_round:
+            ratios = [a / b for a, b in zip(before, per_round[NE_SAME], strict=True) if b > 0]
+            print(f"CPU per scrape, baseline / {NE_SAME}: {spread(ratios, '.2f')}x per round")
     for reference in (NE_SAME, "node_exporter 1.5 (defaults)"):
         if reference in per_round:
             ratios = [a / b for a, b in zip(ours, per_round[reference], strict=True) if b > 0]
@@ -574,6 +602,65 @@ def run_breakdown(args: argparse.Namespace) -> int:
     return 0
 
 
+ROW_LABELS = {"gpu": "0", "uuid": "GPU-00000000-0000-0000-0000-000000000000"}
+
+
+def run_gpu_rows(args: argparse.Namespace) -> int:
+    """What a record for GPU rows (gpu/sample.py's Row) would cost against the tuple, per scrape."""
+    from dataclasses import dataclass
+    from typing import NamedTuple
+
+    @dataclass(frozen=True, slots=True, kw_only=True)
+    class FrozenRow:
+        name: str
+        labels: dict
+        value: float
+
+    @dataclass(slots=True, kw_only=True)
+    class SlottedRow:
+        name: str
+        labels: dict
+        value: float
+
+    class NamedRow(NamedTuple):
+        name: str
+        labels: dict
+        value: float
+
+    print_machine(tools=[])
+    print("\n| fake fleet | series | collect + render ms | rows as | make + read rows ms | more than the tuple |")
+    print("|---|---:|---:|---|---:|---:|")
+    for label, nvml in (("4 fake GPUs", fleet()), ("8 fake GPUs, HGX-like", hgx())):
+        collector = GpuCollector(Options(gpu_slow_interval=3600.0), nvml=nvml)
+        try:
+            for _ in range(20):
+                render_text(collector.collect())
+            rows = sum(len(family.samples) for family in collector.collect())
+            whole = _cpu_ms(lambda collector=collector: render_text(collector.collect()), max(args.scrapes // 4, 10))
+        finally:
+            collector.close()
+
+        def as_tuples(rows=rows, labels=ROW_LABELS):
+            for _name, _labels, _value in [("promspec_gpu_x", labels, 1.0) for _ in range(rows)]:
+                pass
+
+        def as_records(cls, rows=rows, labels=ROW_LABELS):
+            for row in [cls(name="promspec_gpu_x", labels=labels, value=1.0) for _ in range(rows)]:
+                _ = row.name, row.labels, row.value
+
+        costs = {"tuple": _cpu_ms(as_tuples, args.scrapes)}
+        for kind, cls in (("frozen slotted dataclass", FrozenRow), ("slotted dataclass", SlottedRow)):
+            costs[kind] = _cpu_ms(lambda cls=cls: as_records(cls), args.scrapes)
+        costs["NamedTuple"] = _cpu_ms(lambda: as_records(NamedRow), args.scrapes)
+        for kind, cost in costs.items():
+            extra = cost[0] - costs["tuple"][0]
+            print(
+                f"| {label} | {rows} | {whole[0]:.2f} ({whole[1]:.2f}-{whole[2]:.2f}) | {kind} | "
+                f"{cost[0]:.3f} ({cost[1]:.3f}-{cost[2]:.3f}) | {extra:+.3f} ms ({100 * extra / whole[0]:+.1f}%) |"
+            )
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scrapes", type=int, default=1000, help="scrapes per round (1000)")
@@ -582,10 +669,21 @@ def main(argv=None) -> int:
     parser.add_argument("--fixture-only", action="store_true", help="only the procfs fixture, not this host")
     parser.add_argument("--load", action="store_true", help="concurrent-client load phases instead (loopback)")
     parser.add_argument("--breakdown", action="store_true", help="where a scrape's CPU goes, in-process, instead")
+    parser.add_argument(
+        "--gpu-rows", action="store_true", help="what a record for GPU rows would cost against the tuple, instead"
+    )
     parser.add_argument("--load-seconds", type=float, default=10.0, help="length of each load phase (10)")
+    parser.add_argument(
+        "--baseline",
+        metavar="TREE",
+        help="also run promspec-exporter from TREE/gen (e.g. an unmodified `git archive` of an older commit), "
+        "in the same interleaved rounds, and print this tree's CPU per scrape against it",
+    )
     args = parser.parse_args(argv)
     if args.breakdown:
         return run_breakdown(args)
+    if args.gpu_rows:
+        return run_gpu_rows(args)
     if args.load:
         if not 1 <= args.load_seconds <= 60:
             parser.error("--load-seconds must be between 1 and 60")

@@ -131,3 +131,43 @@ def test_meminfo_with_a_line_the_kernel_never_writes_is_refused(bad_line):
     data = b"MemTotal: 1 kB\n" + bad_line + b"MemFree: 1 kB\n"
     with pytest.raises(procfs.ProcFormatError):
         procfs.parse_meminfo(data)
+
+
+MEMINFO_FIELDS = ("MemTotal", "Cached", "SwapCached", "Active", "HugePages_Total", "Absent")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        PROC_FILES["meminfo"].encode(),
+        b"MemTotal:       8000 kB\nHugePages_Total:\t   3\nActive(anon):  7 kB\nActive: 9 kB\nCached: 1 kB\n",
+        b"MemTotal: 1 kB\nCached: 2 kB\nCached: 3 kB\n",  # a repeated line: the last one, as line by line
+        b"MemTotal:5 kB\nFoo bar: 2 kB\nCached:   4   kB  \n",  # odd spacing the one pass leaves to the lines
+        b"MemFree: 1 kB\n",  # no MemTotal
+        *[b"MemTotal: 1 kB\n" + bad + b"MemFree: 1 kB\n" for bad in (b"Bad line: x Foo: 5\n", b"Foo: 5 MB\n")],
+        b"MemTotal: 1 kB\nFoo: 5 kB extra\n",
+        b"MemTotal: 1 kB\nFoo:\n",
+        b"MemTotal: 1 kB\nCached: 5 kB",  # cut
+        b"MemTotal: 1 kB\n\x00\n",
+    ],
+)
+def test_meminfo_parser_of_some_fields_reads_and_refuses_what_parse_meminfo_does(data):
+    parse = procfs.meminfo_parser(MEMINFO_FIELDS)
+    try:
+        every = procfs.parse_meminfo(data)
+    except ProcFormatError as exc:
+        with pytest.raises(ProcFormatError) as caught:
+            parse(data)
+        assert str(caught.value) == str(exc)
+        return
+    assert parse(data) == {field: every[field] for field in MEMINFO_FIELDS if field in every}
+
+
+def test_diskstats_devices_left_out_are_shape_checked_but_not_converted():
+    data = PROC_FILES["diskstats"].encode()
+    every = procfs.parse_diskstats(data)
+    kept = procfs.parse_diskstats(data, wanted=lambda device: not device.startswith("loop"))
+    assert kept == [disk for disk in every if not disk.device.startswith("loop")]
+    short = b"   7 0 loop0 1 2 3\n"
+    with pytest.raises(ProcFormatError, match="expected major, minor, name"):
+        procfs.parse_diskstats(short + data, wanted=lambda device: device != "loop0")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import NamedTuple, NoReturn
 
 from prometheus_client.metrics_core import Metric
@@ -31,43 +31,124 @@ _new_object = object.__new__
 
 def new_family(name: str, typ: str, help_text: str) -> Metric:
     """An empty family for the exposed name `name` (counters are named with their _total)."""
+    family = _new_object(Metric)
+    # A copy of the fields given as the new family's __dict__: a third less than updating an empty one.
+    own = _family_fields(name, typ, help_text).copy()
+    own["samples"] = []
+    family.__dict__ = own
+    return family
+
+
+def _family_fields(name: str, typ: str, help_text: str) -> dict[str, object]:
     key = (name, typ, help_text)
     fields = _FAMILY_FIELDS.get(key)
     if fields is None:
         # prometheus_client keeps counter families under their base name and adds _total itself.
         base = name[:-6] if typ == "counter" and name.endswith("_total") else name
         fields = _FAMILY_FIELDS[key] = dict(vars(Metric(base, help_text, typ)))
-    family = _new_object(Metric)
-    family.__dict__.update(fields)
-    family.samples = []
-    return family
+        del fields["samples"]
+    return fields
+
+
+class RenderedFamily(Metric):
+    """A family whose text-format lines were written as its samples came, for the text renderer to join.
+
+    `lines` are the family's sample lines, exactly as render_text() would write them from the
+    samples; the Samples are made (from `rows`, or by `make_samples`) only when something reads
+    them (the OpenMetrics encoder, tests), so a text scrape never builds a Sample per series. Once
+    they are made, the renderer writes from them instead: whatever is done to them, the text follows.
+    """
+
+    lines: list[str]
+    rows: list[tuple[dict[str, str], float]]  # (labels, value) of each sample named `sample_name`
+    sample_name: str
+    text_lines: bool  # False for a counter's _created samples, which the text format leaves out
+    make_samples: Callable[[], list[Sample]] | None
+
+    def __init__(self, name: str, typ: str, help_text: str, lines: list[str], make_samples: Callable[[], list[Sample]]):
+        self.__dict__ = _rendered_fields(name, typ, help_text, lines, [], make_samples)
+
+    @property  # Metric's plain attribute, made here on first read
+    def samples(self) -> list[Sample]:
+        made: list[Sample] | None = self.__dict__.get("_samples")
+        if made is None:
+            make = self.make_samples
+            made = make() if make is not None else make_samples(self.sample_name, self.rows)
+            self.__dict__["_samples"] = made
+        return made
+
+    @samples.setter
+    def samples(self, value: list[Sample]) -> None:
+        self.__dict__["_samples"] = value
+
+
+def _rendered_fields(
+    name: str,
+    typ: str,
+    help_text: str,
+    lines: list[str],
+    rows: list[tuple[dict[str, str], float]],
+    make: Callable[[], list[Sample]] | None,
+) -> dict[str, object]:
+    fields = _family_fields(name, typ, help_text).copy()
+    fields["lines"] = lines
+    fields["rows"] = rows
+    fields["sample_name"] = name
+    fields["text_lines"] = not (typ == "counter" and name.endswith("_created"))
+    fields["make_samples"] = make
+    return fields
+
+
+def make_samples(name: str, series: Iterable[tuple[dict[str, str], float]]) -> list[Sample]:
+    """A Sample named `name` per (labels, value), as prometheus_client's families hold them."""
+    return [_new_sample(Sample, (name, labels, value, *_SAMPLE_DEFAULTS)) for labels, value in series]
 
 
 class Families:
-    """The families of one collection, created on their first sample, in first-use order."""
+    """The families of one collection, created on their first sample, in first-use order.
+
+    Each sample's text line is written as it is added (its series text kept across scrapes, its
+    value formatted once), and Samples are made only if something other than the text renderer
+    reads them: a scrape's families are rendered by joining lines.
+    """
 
     __slots__ = ("_families", "_specs")
 
     def __init__(self, specs: dict[str, Spec]):
         self._specs = specs
-        self._families: dict[str, Metric] = {}
+        self._families: dict[str, RenderedFamily] = {}
 
     def add(self, name: str, labels: dict[str, str], value: float) -> None:
         """Add one sample to the family `name`, which must be in the spec table."""
         family = self._families.get(name) or self._family(name)
-        # Sample's generated __new__ (keyword defaults) costs about 3x the bare tuple construction.
-        family.samples.append(_new_sample(Sample, (name, labels, value, *_SAMPLE_DEFAULTS)))
+        family.rows.append((labels, value))
+        if family.text_lines:
+            if type(labels) is SeriesLabels:
+                prefix = labels.texts.get(name) or labels.text(name)
+            else:
+                prefix = _series_text.get((name, *labels.items())) or series_text(name, labels)
+            # format_value() in line for the usual float, as render_text() does.
+            if type(value) is _FLOAT:
+                text = repr(value)
+                if text[-2:] == ".0":
+                    if -1e15 < value < 1e15:
+                        text = text[:-2] if value else "0"
+                else:
+                    text = _SPECIAL_REPR.get(text, text)
+                family.lines.append(f"{prefix}{text}\n")
+            else:
+                family.lines.append(f"{prefix}{format_value(value)}\n")
 
     def add_all(self, name: str, series: Iterable[tuple[dict[str, str], float]]) -> None:
-        """Add a (labels, value) sample per item to the family `name` (one call for a collector's many series)."""
-        family = self._families.get(name) or self._family(name)
-        family.samples.extend(
-            [_new_sample(Sample, (name, labels, value, *_SAMPLE_DEFAULTS)) for labels, value in series]
-        )
+        """Add a (labels, value) sample per item to the family `name`."""
+        for labels, value in series:
+            self.add(name, labels, value)
 
-    def _family(self, name: str) -> Metric:
+    def _family(self, name: str) -> RenderedFamily:
         spec = self._specs[name]
-        family = self._families[name] = new_family(name, spec.type, spec.help)
+        family = _new_object(RenderedFamily)
+        family.__dict__ = _rendered_fields(name, spec.type, spec.help, [], [], None)
+        self._families[name] = family
         return family
 
     def metrics(self) -> list[Metric]:
@@ -231,11 +312,17 @@ def render_text(metrics: Iterable[Metric]) -> bytes:
     for metric in metrics:
         typ = metric.type
         append(headers((metric.name, typ, metric.documentation)) or _header(metric.name, typ, metric.documentation))
+        if type(metric) is RenderedFamily and "_samples" not in metric.__dict__:
+            out += metric.lines
+            continue
         skip_created = typ == "counter"
+        plain = ""  # the last sample name found not to be a _created one (families repeat one name object)
         for sample in metric.samples:
             sample_name, labels, value = sample[0], sample[1], sample[2]
-            if skip_created and sample_name.endswith("_created"):
-                continue
+            if skip_created and sample_name is not plain:
+                if sample_name.endswith("_created"):
+                    continue
+                plain = sample_name
             if type(labels) is kept:
                 prefix = labels.texts.get(sample_name) or labels.text(sample_name)
             else:

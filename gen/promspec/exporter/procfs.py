@@ -7,6 +7,7 @@ collector failure, never a successful scrape with no series.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +36,17 @@ class CpuTimes:
 
     cpu: str
     ticks: tuple[int, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatTicks:
+    """The cpuN lines of /proc/stat in columns: each CPU's name, and every CPU's ticks end to end.
+
+    One record per file rather than one per CPU: a 128-CPU host's 128 records cost a tenth of its scrape.
+    """
+
+    cpus: list[str]
+    ticks: list[int]  # CPU_MODES order, len(CPU_MODES) per CPU, CPUs in the order of `cpus`
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,11 +90,32 @@ def read_lines(path: str) -> list[bytes]:
         return handle.read().split(b"\n")
 
 
+_READ_FLAGS = os.O_RDONLY | os.O_CLOEXEC
+_CHUNK = 65536
+
+
+def read_bytes(path: str) -> bytes:
+    """The whole content of a file, read to its end.
+
+    os.open()/os.read() rather than open(): no buffered file object per read, about 5 us less per
+    file, and a scrape reads a dozen of them.
+    """
+    fd = os.open(path, _READ_FLAGS)
+    try:
+        data = os.read(fd, _CHUNK)
+        if data:
+            more = os.read(fd, _CHUNK)  # /proc files have no size to trust: read until the end
+            while more:
+                data += more
+                more = os.read(fd, _CHUNK)
+        return data
+    finally:
+        os.close(fd)
+
+
 def read_parsed(path: str, parse: Callable[[bytes], T]) -> T:
     """Read a /proc file and parse it; a parse error names the file."""
-    with open(path, "rb") as handle:
-        data = handle.read()
-    return parse_file(path, data, parse)
+    return parse_file(path, read_bytes(path), parse)
 
 
 def parse_file(path: str, data: bytes, parse: Callable[[bytes], T]) -> T:
@@ -133,6 +166,29 @@ def parse_stat(data: bytes) -> list[CpuTimes]:
     return cpus
 
 
+def parse_stat_ticks(data: bytes) -> StatTicks:
+    """parse_stat() in columns: what it accepts and refuses, with the same errors."""
+    names: list[bytes] = []
+    fields: list[bytes] = []
+    modes = len(CPU_MODES)
+    for line in text_lines(data):
+        if line[:3] != b"cpu" or line[3:4] == b" ":
+            continue
+        split = line.split(None, modes + 1)
+        if len(split) < 1 + modes:
+            raise ProcFormatError(f"line {line[:80]!r}: expected {modes} tick counts")
+        names.append(split[0])
+        fields += split[1 : 1 + modes]
+    if not names:
+        raise ProcFormatError("no cpuN lines")
+    try:
+        ticks = list(map(int, fields))
+    except ValueError:
+        parse_stat(data)  # raises the error that names the line
+        raise
+    return StatTicks(cpus=[name[3:].decode(errors="replace") for name in names], ticks=ticks)
+
+
 def parse_loadavg(data: bytes) -> LoadAverage:
     """/proc/loadavg: '1.50 0.75 0.25 2/300 4321'."""
     lines = text_lines(data)
@@ -162,6 +218,37 @@ def parse_meminfo(data: bytes) -> dict[str, int]:
     return parse_meminfo_lines(data)
 
 
+# A whole /proc/meminfo of the kernel's lines, names without blanks (checked in one pass, nothing extracted).
+_MEMINFO_FILE = re.compile(rb"(?:[^:\s]+:[ \t]+\d+(?: kB)?\n)+")
+
+
+def meminfo_parser(fields: tuple[str, ...]) -> Callable[[bytes], dict[str, int]]:
+    """A parser of /proc/meminfo that accepts and refuses what parse_meminfo() does but converts only `fields`.
+
+    A collector reads 21 of the 50-odd lines: the whole file is checked in one regex pass, then
+    split into (name:, value) pairs at C speed, and only the fields asked for are converted (half
+    the cost of converting every line).
+    """
+    keys = tuple((field, field.encode() + b":") for field in fields)
+
+    def parse(data: bytes) -> dict[str, int]:
+        if data.endswith(b"\n") and b"\0" not in data and _MEMINFO_FILE.fullmatch(data):
+            # Checked: every line is 'name: digits' or 'name: digits kB', so the tokens pair up.
+            tokens = data.replace(b" kB\n", b"K\n").split()
+            pairs = dict(zip(tokens[::2], tokens[1::2], strict=True))
+            if b"MemTotal:" in pairs:
+                found: dict[str, int] = {}
+                for field, key in keys:
+                    value = pairs.get(key)
+                    if value is not None:
+                        found[field] = int(value[:-1]) * 1024 if value[-1:] == b"K" else int(value)
+                return found
+        every = parse_meminfo_lines(data)  # says what is wrong, or reads what the one pass does not
+        return {field: every[field] for field in fields if field in every}
+
+    return parse
+
+
 def parse_meminfo_lines(data: bytes) -> dict[str, int]:
     """parse_meminfo() line by line, with an error naming the first line that is not the kernel's."""
     fields: dict[str, int] = {}
@@ -177,15 +264,20 @@ def parse_meminfo_lines(data: bytes) -> dict[str, int]:
     return fields
 
 
-def parse_diskstats(data: bytes) -> list[DeviceCounters]:
-    """/proc/diskstats: the first DISKSTATS_COLUMNS counters per device."""
+def parse_diskstats(data: bytes, wanted: Callable[[str], bool] | None = None) -> list[DeviceCounters]:
+    """/proc/diskstats: the first DISKSTATS_COLUMNS counters per device.
+
+    With `wanted`, the devices it refuses (loop devices, partitions: most lines on many hosts) are
+    checked for their shape only and left out, their counters never converted.
+    """
     disks: list[DeviceCounters] = []
     for line in text_lines(data):
         fields = line.split()
         if len(fields) < 3 + DISKSTATS_COLUMNS:
             raise ProcFormatError(f"line {line[:80]!r}: expected major, minor, name and {DISKSTATS_COLUMNS} counters")
         device = fields[2].decode(errors="replace")
-        disks.append(DeviceCounters(device=device, values=_integers(fields[3 : 3 + DISKSTATS_COLUMNS], device)))
+        if wanted is None or wanted(device):
+            disks.append(DeviceCounters(device=device, values=_integers(fields[3 : 3 + DISKSTATS_COLUMNS], device)))
     return disks
 
 

@@ -17,7 +17,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.openmetrics.exposition import generate_latest
 
 from . import __version__
-from .metrics import Families, Spec, render_text
+from .metrics import Families, SeriesLabels, Spec, render_text
 
 log = logging.getLogger("promspec.exporter")
 # prometheus_client's OpenMetrics encoder is untyped: typed here once.
@@ -336,7 +336,9 @@ class Registry:
         self.health = {c.name: CollectorHealth() for c in self.collectors}
         self._lock = threading.Lock()
         self._flight: _Flight | None = None
-        self._build_labels = {"version": __version__, "python_version": platform.python_version()}
+        # The self-metrics' label sets, kept with their rendered text across scrapes.
+        self._build_labels = SeriesLabels({"version": __version__, "python_version": platform.python_version()})
+        self._collector_labels = {c.name: SeriesLabels({"collector": c.name}) for c in self.collectors}
 
     def gather(self) -> Snapshot:
         """Run every collector once; callers arriving meanwhile share that run instead of starting one."""
@@ -397,7 +399,7 @@ class Registry:
             health.duration = call.running_for()
             if produced is not None:
                 metrics.extend(produced)
-            label = {"collector": collector.name}
+            label = self._collector_labels[collector.name]
             own.add("promspec_exporter_collector_success", label, 1.0 if health.success else 0.0)
             own.add("promspec_exporter_collector_duration_seconds", label, health.duration)
         own.add("promspec_exporter_build_info", self._build_labels, 1.0)

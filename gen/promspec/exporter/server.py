@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -96,6 +97,9 @@ def _qualities(header: str) -> dict[str, float]:
     return out
 
 
+# Scrapers send the same Accept and Accept-Encoding on every scrape: each header's answer is kept
+# (a pure function of the text; bounded, so headers that vary cost only their parsing).
+@functools.lru_cache(maxsize=64)
 def choose_format(accept: str | None) -> str:
     """OpenMetrics when the client asks for it (Prometheus does) at least as much as the text format."""
     if not accept:
@@ -106,6 +110,7 @@ def choose_format(accept: str | None) -> str:
     return OPENMETRICS if openmetrics > 0 and openmetrics >= text else TEXT
 
 
+@functools.lru_cache(maxsize=64)
 def accepts_gzip(accept_encoding: str | None) -> bool:
     """True when Accept-Encoding allows gzip with a non-zero q (by name, or by '*' when gzip is not named)."""
     if not accept_encoding:

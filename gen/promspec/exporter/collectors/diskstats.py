@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import partial
 
 from prometheus_client.metrics_core import Metric
 
@@ -42,13 +43,22 @@ class DiskstatsCollector(StatelessCollector):
         self._path = options.proc("diskstats")
         self._exclude = re.compile(options.disk_device_exclude)
         self._labels = KeptLabels(("device",))
+        # device -> whether it is served: the same few names every scrape. Bounded like the label sets.
+        self._wanted: dict[str, bool] = {}
+        self._parse = partial(parse_diskstats, wanted=self._is_wanted)
+
+    def _is_wanted(self, device: str) -> bool:
+        wanted = self._wanted.get(device)
+        if wanted is None:
+            if len(self._wanted) >= 4096:
+                self._wanted.clear()
+            wanted = self._wanted[device] = not self._exclude.search(device)
+        return wanted
 
     def collect(self) -> list[Metric]:
         """Eleven series per device."""
         families = Families(SPECS)
-        for disk in read_parsed(self._path, parse_diskstats):
-            if self._exclude.search(disk.device):
-                continue
+        for disk in read_parsed(self._path, self._parse):
             labels = self._labels.get((disk.device,))
             for name, column, scale, _ in _COLUMNS:
                 families.add(name, labels, disk.values[column] * scale)

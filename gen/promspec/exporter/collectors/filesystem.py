@@ -16,7 +16,7 @@ from prometheus_client.metrics_core import Metric
 
 from ..metrics import Families, KeptLabels, Spec
 from ..options import Options
-from ..procfs import Mount, parse_file, parse_mounts
+from ..procfs import Mount, parse_file, parse_mounts, read_bytes
 from ..registry import CollectorFailed, Workers
 
 log = logging.getLogger("promspec.exporter")
@@ -188,8 +188,7 @@ class FilesystemCollector:
     def _mounts(self) -> list[Mount]:
         for path in self._mount_files:
             try:
-                with open(path, "rb") as handle:
-                    table = handle.read()
+                table = read_bytes(path)
                 break
             except OSError:
                 continue

@@ -6,7 +6,7 @@ from prometheus_client.metrics_core import Metric
 
 from ..metrics import Families, Spec
 from ..options import Options
-from ..procfs import parse_meminfo, read_parsed
+from ..procfs import meminfo_parser, read_parsed
 from ..registry import StatelessCollector
 
 # A fixed set rather than every line: the catalog stays the same on every kernel since 3.14.
@@ -33,6 +33,8 @@ _FIELDS = (
     "CommitLimit",
     "Committed_AS",
 )
+_NAMES = tuple((field, f"node_memory_{field}_bytes") for field in _FIELDS)
+_PARSE = meminfo_parser(_FIELDS)
 SPECS = {f"node_memory_{field}_bytes": Spec("gauge", f"Memory information field {field}_bytes.") for field in _FIELDS}
 
 
@@ -47,8 +49,9 @@ class MeminfoCollector(StatelessCollector):
     def collect(self) -> list[Metric]:
         """One gauge per field present on this kernel."""
         families = Families(SPECS)
-        fields = read_parsed(self._path, parse_meminfo)
-        for field in _FIELDS:
+        fields = read_parsed(self._path, _PARSE)
+        add = families.add
+        for field, name in _NAMES:
             if field in fields:
-                families.add(f"node_memory_{field}_bytes", {}, fields[field])
+                add(name, {}, fields[field])
         return families.metrics()
