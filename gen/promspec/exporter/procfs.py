@@ -84,12 +84,6 @@ class Mount:
     readonly: bool
 
 
-def read_lines(path: str) -> list[bytes]:
-    """The lines of a (small) file as bytes."""
-    with open(path, "rb") as handle:
-        return handle.read().split(b"\n")
-
-
 _READ_FLAGS = os.O_RDONLY | os.O_CLOEXEC
 _CHUNK = 65536
 
