@@ -134,6 +134,8 @@ bench-quick: $(VENV)/.test-deps tools
 	$(BENCH) 300 $(BIN)/python bench/dashboards.py --runs 1 --synthetic 5
 	$(BENCH) 300 $(BIN)/python bench/validation.py --runs 1 --counts 10
 	$(BENCH) 300 $(BIN)/python bench/exporter.py --scrapes 50 --rounds 1 --cpus 16
+	$(BENCH) 120 $(BIN)/python bench/exporter.py --load --load-seconds 2
+	$(BENCH) 120 $(BIN)/python bench/probe_overhead.py --targets 2 --seconds 15
 	$(BENCH) 300 $(BIN)/python bench/slo_peers.py --pods 5 --days 3 --repeats 1
 	$(BENCH) 600 $(BIN)/python bench/slo_eval.py --quick
 	$(BENCH) 300 $(BIN)/python bench/check_slos.py --runs 1 --counts 1
