@@ -160,11 +160,13 @@ def main() -> None:
         cpu = [cpu_seconds(s.proc.pid) - s.cpu_start for s in sides]
         rss = [rss_mib(s.proc.pid) for s in sides]
     finally:
+        # The fake server first: it lets the streams in flight finish, where killing the exporter
+        # mid-stream made the server print a connection-reset traceback into the report.
+        fake.close()
         for side in sides:
             side.proc.terminate()
             side.proc.wait(10)
         os.unlink(fh.name)
-        fake.close()
     print(
         f"\nboth exporters side by side for {elapsed:.0f} s, scraped every {SCRAPE_EVERY:g} s "
         f"(CPU from /proc in clock ticks of {1000 / TICK:.0f} ms)\n"
