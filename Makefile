@@ -114,7 +114,7 @@ clean:
 # Every benchmark in docs/BENCHMARKS.md, each with the one command its section names (each also runs
 # alone). Each is cut off at its own bound, so the whole target ends within 190 minutes (the sum);
 # on a quiet 2-core machine it should take about 60. bench-quick runs the smallest configuration of each
-# (a smoke test of the scripts, about 8 minutes at load 7-10, figures meaningless).
+# (a smoke test of the scripts, 5-8 minutes at load 3-10, figures meaningless).
 .PHONY: bench bench-quick
 BENCH := nice -n 10 timeout
 bench: $(VENV)/.test-deps tools
