@@ -687,7 +687,10 @@ def main(argv=None) -> int:
     if args.load:
         if not 1 <= args.load_seconds <= 60:
             parser.error("--load-seconds must be between 1 and 60")
-        return run_load(args.load_seconds)
+        print_machine(tools=[])
+        status = run_load(args.load_seconds)
+        print(f"\nafter: load average {load_now()}")
+        return status
     if not NODE_EXPORTER:
         print("prometheus-node-exporter not found: comparing nothing (make tools installs it)", file=sys.stderr)
     print_machine(tools=["prometheus-node-exporter"])

@@ -2,7 +2,9 @@
 
 Renders N Services (one 99.9% availability SLO each) with a Topology of C clusters on VictoriaMetrics, imports
 D days of per-cluster 5m rates at 30s (what the clusters would have sent), runs vmalert on the rendered flags for
---seconds, and reads vmalert_iteration_duration_seconds per group. Prints one JSON object.
+--seconds, and reads vmalert_iteration_duration_seconds per group. Prints the machine's state, then one JSON object:
+per kind of group, the mean of each group's evaluations, and across the groups of that kind their median with
+min-max and their sum.
 
     .venv/bin/python bench/fleet.py --slos 100 --clusters 2 --days 1 --seconds 90
 """
@@ -13,6 +15,7 @@ import argparse
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -21,6 +24,9 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests"))
+sys.path.insert(0, HERE)
+
+from machine import load_now, print_machine  # noqa: E402
 
 from fleet_servers import VictoriaMetrics, vmalert_args  # noqa: E402
 
@@ -63,6 +69,7 @@ def main() -> None:
     ap.add_argument("--days", type=float, default=1.0)
     ap.add_argument("--seconds", type=int, default=90)
     args = ap.parse_args()
+    print_machine(tools=["vmalert", "victoria-metrics"])
     tmp = tempfile.mkdtemp(prefix="fleet-bench-")
     vm = VictoriaMetrics(tmp)
     try:
@@ -132,6 +139,9 @@ def main() -> None:
                         k: {
                             "groups": len(v),
                             "mean_ms": round(1000 * sum(v) / len(v), 2),
+                            "median_ms": round(1000 * statistics.median(v), 2),
+                            "min_ms": round(1000 * min(v), 2),
+                            "max_ms": round(1000 * max(v), 2),
                             "sum_ms": round(1000 * sum(v), 1),
                         }
                         for k, v in sorted(per_kind.items())
@@ -142,6 +152,7 @@ def main() -> None:
         )
     finally:
         vm.stop()
+    print(f"after: load average {load_now()}")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,8 @@ _VERSION_FLAGS = {
     "prometheus-node-exporter": ["--version"],
     "node_exporter": ["--version"],
     "amtool": ["--version"],
+    "vmalert": ["-version"],
+    "victoria-metrics": ["-version"],
 }
 
 
@@ -90,9 +92,27 @@ def _tool_version(name: str) -> str | None:
     # Go tools print the version on stderr or stdout depending on the release.
     text = (proc.stdout or proc.stderr).strip().splitlines()
     if not text:
-        return "(version unknown)"
+        # Debian builds some Go tools without their version string (vmalert and victoria-metrics
+        # print nothing): the package that installed the binary still says which release it is.
+        return _debian_version(path) or "(version unknown)"
     words = text[0].split()
     return words[words.index("version") + 1] if "version" in words[:-1] else text[0]
+
+
+def _debian_version(path: str) -> str | None:
+    """`<version> (Debian package <name>)` of the package that installed `path`, or None off Debian."""
+    try:
+        owner = subprocess.run(
+            ["dpkg", "-S", os.path.realpath(path)], capture_output=True, text=True, timeout=20, check=False
+        )
+        package = owner.stdout.split(":", 1)[0].strip() if owner.returncode == 0 else ""
+        if not package:
+            return None
+        query = ["dpkg-query", "-W", "-f", "${Version}", package]
+        version = subprocess.run(query, capture_output=True, text=True, timeout=20, check=False).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return f"{version} (Debian package {package})" if version else None
 
 
 def _package_version(name: str) -> str | None:

@@ -50,13 +50,15 @@ import urllib.request
 import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from machine import print_machine
+from machine import load_now, print_machine
 from sloth_peer import sloth_groups
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(os.path.dirname(sys.executable), "promspec")
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
+COST_GOAL = 10  # promspec's rule evaluation at most 1/COST_GOAL of Sloth's (issue 18)
+ACCURACY_GOAL = 1e-6  # the period SLI's largest absolute error against the exact events ratio (issue 18)
 
 STEP = 60  # seconds between raw samples
 PERIOD_MIN = 30 * 24 * 60  # SLO window in minutes
@@ -498,6 +500,8 @@ def summarise(evals: dict, intervals: dict, started: float, warmup: float) -> di
             out[name] = {
                 "n": 0,
                 "median_s": float("nan"),
+                "min_s": float("nan"),
+                "max_s": float("nan"),
                 "p90_s": float("nan"),
                 "interval_s": intervals[name],
                 "per_hour_s": float("nan"),
@@ -508,6 +512,8 @@ def summarise(evals: dict, intervals: dict, started: float, warmup: float) -> di
         out[name] = {
             "n": len(durations),
             "median_s": med,
+            "min_s": min(durations),
+            "max_s": max(durations),
             "p90_s": p90,
             "interval_s": intervals[name],
             "per_hour_s": med * 3600 / intervals[name],
@@ -568,6 +574,7 @@ def main() -> int:
             log(f"kept {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
+        print(f"after: load average {load_now()}", flush=True)
 
 
 def bench(args, workdir: str, days: float, pods: int, measure: float, repeats: int, lead: float) -> int:
@@ -966,13 +973,17 @@ def report(summary, gauge_by, isolated, accuracy, ps_groups, peer_groups, interv
             f"{h['gap_median_s']:.0f}/{h['gap_max_s']:.0f} s, first {h['first_s_after_window_start']:.0f} s in"
         )
     print()
-    print(f"{'group':42} {'every':>6} {'n':>4} {'median ms':>10} {'p90 ms':>8} {'gauge med':>10} {'s/hour':>8}")
+    print(
+        f"{'group':42} {'every':>6} {'n':>4} {'median ms':>10} {'min-max ms':>15} {'p90 ms':>8} {'gauge med':>10} "
+        f"{'s/hour':>8}"
+    )
     for names in (ps_names, pe_names):
         for n in names:
             s = summary[n]
             g = statistics.median(gauge_by[n]) * 1000 if gauge_by.get(n) else float("nan")
             print(
-                f"{n:42} {s['interval_s']:5.0f}s {s['n']:4d} {s['median_s'] * 1000:10.2f} {s['p90_s'] * 1000:8.2f} "
+                f"{n:42} {s['interval_s']:5.0f}s {s['n']:4d} {s['median_s'] * 1000:10.2f} "
+                f"{s['min_s'] * 1000:7.2f}-{s['max_s'] * 1000:<7.2f} {s['p90_s'] * 1000:8.2f} "
                 f"{g:10.2f} {s['per_hour_s']:8.3f}"
             )
     print()
@@ -1034,19 +1045,22 @@ def report(summary, gauge_by, isolated, accuracy, ps_groups, peer_groups, interv
         f"(abs error {ref['direct_5m']['abs_error']:.2e})"
     )
 
+    # Issue 18's goals: at most 1/10 of Sloth's cost (this peer is Sloth's default configuration; the
+    # tuned ones are in slo_peers.py) and the period SLI within 1e-6 of the exact events ratio.
     def verdict(ours, theirs):
         if math.isnan(ours) or math.isnan(theirs):
             return "NOT MEASURED"
-        return "MET" if ours <= theirs / 5 else "NOT MET"
+        return "MET" if ours <= theirs / COST_GOAL else "NOT MET"
 
     acc = accuracy["promspec"]["last_abs_error"]
     acc = accuracy["promspec"]["expr_abs_error_at_end"] if acc is None else acc
     print()
     print(
-        f"target cost <= 1/5 of the peer: per hour {verdict(ps_hour, pe_hour)}, "
+        f"target cost <= 1/{COST_GOAL} of the peer: per hour {verdict(ps_hour, pe_hour)}, "
         f"per cycle {verdict(ps_cycle, pe_cycle)} (isolated: per hour {verdict(iso_ps_hour, iso_pe_hour)}, "
         f"per cycle {verdict(iso_ps_cycle, iso_pe_cycle)}); "
-        f"target period SLI within 0.001 of exact: {'MET' if acc <= 0.001 else 'NOT MET'} ({acc:.2e}; "
+        f"target period SLI within {ACCURACY_GOAL:g} of exact: {'MET' if acc <= ACCURACY_GOAL else 'NOT MET'} "
+        f"({acc:.2e}; "
         f"peer {accuracy['peer']['last_abs_error'] or accuracy['peer']['expr_abs_error_at_end']:.2e})"
     )
     return {
