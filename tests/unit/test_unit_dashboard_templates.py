@@ -15,12 +15,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from promspec.compile.dashboards import templated
+from promspec.compile.dashboards import slo_dashboards, templated
+from promspec.compile.dashboards.slo_dashboards import slo_subject
 from promspec.compile.dashboards.templated import (
     PLACEHOLDER,
     TemplateError,
     instantiate,
-    slo_subject,
     split_template,
     template,
     template_data,
@@ -91,7 +91,7 @@ def test_instantiated_slo_dashboards_render_the_committed_files():
     project, _report = load_model([os.path.join(REPO, "specs")])
     build = compile_build(project)
     serving = {s.name: f"llm-service-{s.name}" for s in sorted(project.services, key=lambda s: s.name) if s.backend}
-    made = templated.slo_dashboards(project.services, build.rule_groups, serving)
+    made = slo_dashboards.slo_dashboards(project.services, build.rule_groups, serving)
     assert made[0].uid == "slo-overview" and made[1].uid.startswith("slo-chat-vllm-")
     ctx = context_for(project, made)
     committed = {

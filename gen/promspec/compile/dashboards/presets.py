@@ -1,5 +1,5 @@
 """Generated dashboards: LLM serving per service and engine; which of the bundled spec files (the LLM guide's
-two, GPU fleet, host: bundled.py) a project gets; and the SLO ones, templated bundled specs (templated.py).
+two, GPU fleet, host: bundled.py) a project gets; and the SLO ones, templated bundled specs (slo_dashboards.py).
 
 Each preset returns the same model a Dashboard document produces, so one compiler, one checker and
 one layout serve both. A preset only charts what the project knows: signals its backend exposes,
@@ -19,13 +19,13 @@ from ...model.dashboards import Dashboard, DroppedDashboard, DroppedPanel, Link,
 from ...model.project import Project, RecordingRule, Ref, RuleGroup
 from .bundled import STATIC, bundled_dashboard, bundled_title
 from .signals import Scope, anchor_metric, service_scope, signal_query
-from .templated import slo_dashboards
+from .slo_dashboards import slo_dashboards
+from .slo_thresholds import Thresholds
 
 if TYPE_CHECKING:
     from ...model.project import Project
     from ...model.services import SLO
 
-Thresholds = list[tuple[float | None, str]]  # (value, colour) steps, as Panel.thresholds holds them
 
 QUANTILES = ("0.5", "0.9", "0.95", "0.99")  # vLLM's example dashboard charts P50, P90, P95, P99 and the mean
 LLM_FOLDER = "llm"

@@ -1,5 +1,5 @@
-"""The bundled dashboards made once per object of a project (one per SLO, the SLO overview), from templated
-`kind: Dashboard` specs shipped in gen/promspec/data/dashboards/templates/.
+"""Templated bundled dashboards: read once, made once per object of a project (slo_dashboards.py: one per SLO,
+the SLO overview), from `kind: Dashboard` specs shipped in gen/promspec/data/dashboards/templates/.
 
 A template is the public Dashboard spec plus five internal constructs (docs/dashboards.md, "Templated
 bundled dashboards"). It is read once per process into the same dashboard model a user's spec gives, with
@@ -15,24 +15,26 @@ import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
 from ...model.dashboards import Dashboard, Link, Panel, Query, Row, Variable, dashboard_from_document, derive_uid
-from ..promql import number_text, parse_duration, quote
+from ..promql import quote
+from .slo_thresholds import (
+    Thresholds,
+    burn_thresholds,
+    exhaustion_thresholds,
+    fastest_tier_thresholds,
+    first_tier_threshold,
+    sli_thresholds,
+)
 
 if TYPE_CHECKING:
     from ...diagnostics import Report
-    from ...model.project import Ref, RuleGroup
-    from ...model.services import SLO, Service
+    from ...model.project import Ref
+    from ...model.services import SLO
 
 # Beside the static bundled specs (bundled.py), in their own folder: a template is not a spec to copy.
 DATA_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "data", "dashboards", "templates")
-SLO_DETAIL, SLO_OVERVIEW = "slo-detail", "slo-overview"
-SLO_FOLDER = "slo"  # the folder of an SLO whose service names no team
-OVERVIEW_SERVING_LINKS = 5  # the overview links the first few LLM serving dashboards, not one per service
-
-Thresholds = list[tuple[float | None, str]]  # (value, colour) steps, as Panel.thresholds holds them
 Values = Mapping[str, str]  # prepared(): the fields of placeholders (slo.id, tier.name, window, ...) as written
 
 # A template placeholder: its root names a value of the model. Any other ${...} is Grafana's (${datasource}).
@@ -237,47 +239,6 @@ class Subject:
 
 # ------------------------------------------------------------------------------------ computed values
 
-# Budget left: spent is a breach (red), the last quarter is near-breach (amber).
-BUDGET_THRESHOLDS: Thresholds = [(None, "red"), (0, "orange"), (0.25, "green")]
-
-
-def sli_thresholds(objective: Decimal) -> Thresholds:
-    """SLI colours: below the objective is a breach (red); amber while less than a quarter of the budget is
-    left, i.e. the SLI is within a quarter of the allowed error ratio above the objective."""
-    near = 1 - (1 - Decimal(objective)) * Decimal("0.75")
-    return [(None, "red"), (float(objective), "orange"), (float(near), "green")]
-
-
-def burn_thresholds(slo: SLO) -> Thresholds:
-    """Burn-rate colours from the SLO's own tiers: amber at the slowest tier's factor, red at the fastest's."""
-    factors = sorted(float(slo.factor(t)) for t in slo.tiers if t.enabled)
-    if not factors:
-        return [(1, "orange")]
-    return [(factors[0], "orange"), (factors[-1], "red")] if factors[0] < factors[-1] else [(factors[0], "red")]
-
-
-def exhaustion_thresholds(slo: SLO) -> Thresholds:
-    """Time to exhaustion: red when the budget runs out sooner than the fastest tier would page (the SLO
-    window divided by its factor), amber when sooner than the window itself."""
-    window = parse_duration(slo.window)
-    factors = [float(slo.factor(t)) for t in slo.tiers if t.enabled]
-    steps: Thresholds = [(None, "red")]
-    if factors and max(factors) > 1:
-        steps.append((window / max(factors), "orange"))
-    return steps + [(window, "green")]
-
-
-def first_tier_threshold(slo: SLO) -> Thresholds:
-    """Burn rate by window: a red line at the first enabled tier's factor (the page tier by default)."""
-    first = next((t for t in slo.tiers if t.enabled), None)
-    return [] if first is None else [(float(slo.factor(first)), "red")]
-
-
-def fastest_tier_thresholds(slos: Iterable[SLO]) -> Thresholds:
-    """The overview's burn rate: amber from 1x, red from the fastest tier of any SLO (14.4x without tiers)."""
-    return [(1, "orange"), (max((float(s.factor(t)) for s in slos for t in s.tiers if t.enabled), default=14.4), "red")]
-
-
 # `thresholds: {compute: NAME}` in a template: NAME -> the steps for the instance's subject.
 THRESHOLDS: dict[str, Callable[[Subject], Thresholds]] = {
     "sli": lambda s: sli_thresholds(s.slos[0].objective),
@@ -286,51 +247,6 @@ THRESHOLDS: dict[str, Callable[[Subject], Thresholds]] = {
     "first_tier": lambda s: first_tier_threshold(s.slos[0]),
     "fastest_tier": lambda s: fastest_tier_thresholds(s.slos),
 }
-
-
-def slo_records(groups: Iterable[RuleGroup]) -> dict[str, list[str]]:
-    """slo_id -> names of the SLO series recorded for it (which windows the detail dashboard can chart)."""
-    out: dict[str, list[str]] = {}
-    for group in groups:
-        for rule in group.rules:
-            record = getattr(rule, "record", "")
-            slo_id = rule.labels.get("slo_id") if record else None
-            if slo_id:
-                out.setdefault(slo_id, []).append(record)
-    return out
-
-
-def recorded_windows(records: Iterable[str]) -> list[str]:
-    """The alert windows whose error ratio is recorded (slo:sli_error:ratio_rate<window>), shortest first."""
-    windows = {r.rsplit("ratio_rate", 1)[1] for r in records if r.startswith("slo:sli_error:ratio_rate")}
-    return sorted(windows, key=parse_duration)
-
-
-def slo_uid(slo: SLO) -> str:
-    return derive_uid(f"slo-{slo.id}")
-
-
-def slo_values(slo: SLO, folder: str) -> dict[str, str]:
-    """The ${slo.*} values of one SLO."""
-    return {
-        "slo.id": slo.id,
-        "slo.name": slo.name,
-        "slo.service": slo.service,
-        "slo.objective": slo.objective_text,
-        "slo.window": slo.window,
-        "slo.uid": slo_uid(slo),
-        "slo.folder": folder,
-        "slo.summary": slo.description or f"SLO {slo.name} of {slo.service}: {slo.objective_text} over {slo.window}.",
-    }
-
-
-def tier_values(slo: SLO) -> list[dict[str, str]]:
-    """The ${tier.*} values of each enabled tier of an SLO, in its order."""
-    return [
-        {"tier.name": t.name, "tier.long": t.long, "tier.short": t.short, "tier.factor": number_text(slo.factor(t))}
-        for t in slo.tiers
-        if t.enabled
-    ]
 
 
 # ------------------------------------------------------------------------------------ reading a template
@@ -574,59 +490,6 @@ def _panel(p: _PanelT, subject: Subject, values: Values) -> Panel:
         thresholds=THRESHOLDS[p.compute](subject) if p.compute else p.panel.thresholds,
         links=_links(p.links, subject, values) if p.links else [],
         queries=queries,
-    )
-
-
-# ------------------------------------------------------------------------------------ the SLO dashboards
-
-
-def slo_dashboards(
-    services: Sequence[Service], groups: Iterable[RuleGroup], serving_uid: Mapping[str, str]
-) -> list[Dashboard]:
-    """The SLO overview, then one dashboard per SLO by service name, for the SLOs kept in promspec's
-    conventions (a foreign tool's, Sloth's, record that tool's series: its own dashboard reads them);
-    serving_uid: service -> its LLM serving dashboard."""
-    teams = {s.name: s.labels.get("team", SLO_FOLDER) for s in services}
-    slos = [slo for s in services for slo in s.slos if slo.conventions == "promspec"]
-    if not slos:
-        return []
-    out = [
-        instantiate(
-            template(SLO_OVERVIEW),
-            Subject(
-                ref=slos[0].ref,
-                values=Fields(),
-                lists={
-                    "slo": [prepared(slo_values(slo, teams[slo.service])) for slo in slos],
-                    "serving": [
-                        prepared({"serving.uid": u}) for u in tuple(serving_uid.values())[:OVERVIEW_SERVING_LINKS]
-                    ],
-                },
-                slos=tuple(slos),
-            ),
-        )
-    ]
-    detail = template(SLO_DETAIL)
-    records = slo_records(groups)
-    for service in sorted(services, key=lambda s: s.name):
-        serving = serving_uid.get(service.name, "")
-        for slo in (s for s in service.slos if s.conventions == "promspec"):
-            out.append(instantiate(detail, slo_subject(slo, teams[service.name], records.get(slo.id, []), serving)))
-    return out
-
-
-def slo_subject(slo: SLO, folder: str, records: Iterable[str], serving: str) -> Subject:
-    """What the per-SLO template is instantiated for: records, the series recorded for the SLO; serving, the
-    uid of its service's LLM serving dashboard, or ""."""
-    return Subject(
-        ref=slo.ref,
-        values=prepared(slo_values(slo, folder)),
-        lists={
-            "tier": [prepared(t) for t in tier_values(slo)],
-            "window": [prepared({"window": w}) for w in recorded_windows(records)],
-            "serving": [prepared({"serving.uid": serving})] if serving else [],
-        },
-        slos=(slo,),
     )
 
 

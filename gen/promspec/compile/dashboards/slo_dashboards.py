@@ -1,0 +1,114 @@
+"""The SLO dashboards: the overview, then one per SLO, instantiated from the bundled templates
+(gen/promspec/data/dashboards/templates/slo-*.yml) with each SLO's values."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from ...model.dashboards import Dashboard, derive_uid
+from ..promql import number_text, parse_duration
+from .templated import Fields, Subject, instantiate, prepared, template
+
+if TYPE_CHECKING:
+    from ...model.project import RuleGroup
+    from ...model.services import SLO, Service
+
+SLO_DETAIL, SLO_OVERVIEW = "slo-detail", "slo-overview"
+SLO_FOLDER = "slo"  # the folder of an SLO whose service names no team
+OVERVIEW_SERVING_LINKS = 5  # the overview links the first few LLM serving dashboards, not one per service
+
+
+def slo_records(groups: Iterable[RuleGroup]) -> dict[str, list[str]]:
+    """slo_id -> names of the SLO series recorded for it (which windows the detail dashboard can chart)."""
+    out: dict[str, list[str]] = {}
+    for group in groups:
+        for rule in group.rules:
+            record = getattr(rule, "record", "")
+            slo_id = rule.labels.get("slo_id") if record else None
+            if slo_id:
+                out.setdefault(slo_id, []).append(record)
+    return out
+
+
+def recorded_windows(records: Iterable[str]) -> list[str]:
+    """The alert windows whose error ratio is recorded (slo:sli_error:ratio_rate<window>), shortest first."""
+    windows = {r.rsplit("ratio_rate", 1)[1] for r in records if r.startswith("slo:sli_error:ratio_rate")}
+    return sorted(windows, key=parse_duration)
+
+
+def slo_uid(slo: SLO) -> str:
+    return derive_uid(f"slo-{slo.id}")
+
+
+def slo_values(slo: SLO, folder: str) -> dict[str, str]:
+    """The ${slo.*} values of one SLO."""
+    return {
+        "slo.id": slo.id,
+        "slo.name": slo.name,
+        "slo.service": slo.service,
+        "slo.objective": slo.objective_text,
+        "slo.window": slo.window,
+        "slo.uid": slo_uid(slo),
+        "slo.folder": folder,
+        "slo.summary": slo.description or f"SLO {slo.name} of {slo.service}: {slo.objective_text} over {slo.window}.",
+    }
+
+
+def tier_values(slo: SLO) -> list[dict[str, str]]:
+    """The ${tier.*} values of each enabled tier of an SLO, in its order."""
+    return [
+        {"tier.name": t.name, "tier.long": t.long, "tier.short": t.short, "tier.factor": number_text(slo.factor(t))}
+        for t in slo.tiers
+        if t.enabled
+    ]
+
+
+def slo_dashboards(
+    services: Sequence[Service], groups: Iterable[RuleGroup], serving_uid: Mapping[str, str]
+) -> list[Dashboard]:
+    """The SLO overview, then one dashboard per SLO by service name, for the SLOs kept in promspec's
+    conventions (a foreign tool's, Sloth's, record that tool's series: its own dashboard reads them);
+    serving_uid: service -> its LLM serving dashboard."""
+    teams = {s.name: s.labels.get("team", SLO_FOLDER) for s in services}
+    slos = [slo for s in services for slo in s.slos if slo.conventions == "promspec"]
+    if not slos:
+        return []
+    out = [
+        instantiate(
+            template(SLO_OVERVIEW),
+            Subject(
+                ref=slos[0].ref,
+                values=Fields(),
+                lists={
+                    "slo": [prepared(slo_values(slo, teams[slo.service])) for slo in slos],
+                    "serving": [
+                        prepared({"serving.uid": u}) for u in tuple(serving_uid.values())[:OVERVIEW_SERVING_LINKS]
+                    ],
+                },
+                slos=tuple(slos),
+            ),
+        )
+    ]
+    detail = template(SLO_DETAIL)
+    records = slo_records(groups)
+    for service in sorted(services, key=lambda s: s.name):
+        serving = serving_uid.get(service.name, "")
+        for slo in (s for s in service.slos if s.conventions == "promspec"):
+            out.append(instantiate(detail, slo_subject(slo, teams[service.name], records.get(slo.id, []), serving)))
+    return out
+
+
+def slo_subject(slo: SLO, folder: str, records: Iterable[str], serving: str) -> Subject:
+    """What the per-SLO template is instantiated for: records, the series recorded for the SLO; serving, the
+    uid of its service's LLM serving dashboard, or ""."""
+    return Subject(
+        ref=slo.ref,
+        values=prepared(slo_values(slo, folder)),
+        lists={
+            "tier": [prepared(t) for t in tier_values(slo)],
+            "window": [prepared({"window": w}) for w in recorded_windows(records)],
+            "serving": [prepared({"serving.uid": serving})] if serving else [],
+        },
+        slos=(slo,),
+    )
