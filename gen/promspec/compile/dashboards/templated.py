@@ -687,6 +687,8 @@ def _user_strings(dash: Dashboard) -> Iterable[tuple[Ref, tuple[str | int, ...],
     """Every string of a written dashboard that a template could fill, with where it is written."""
     yield dash.ref, ("title",), dash.title
     yield dash.ref, ("description",), dash.description
+    yield dash.ref, ("service",), dash.service  # the LLM serving template fills them
+    yield dash.ref, ("backend",), dash.backend
     yield from ((dash.ref, ("tags", i), tag) for i, tag in enumerate(dash.tags))
     yield from _link_strings(dash.ref, dash.links)
     for row in dash.rows:
