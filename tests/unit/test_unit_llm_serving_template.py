@@ -235,3 +235,27 @@ def test_an_engine_subject_lists_the_signals_its_adapter_has():
     project, _report = load_model([os.path.join(REPO, "specs")])
     vllm = llm_subject(_ref(), Scope(backend=project.backends["vllm"]), VALUES)
     assert {"requests", "ttft", "kv_cache_usage"} <= vllm.signals <= templated.WHEN_SIGNALS
+
+
+def test_a_long_dotted_service_name_keeps_its_llm_service_uid_as_written(tmp_path):
+    """The uid stays llm-service-<service> as before the template (instantiate() would derive a shorter one),
+    and the SLO dashboards link to that uid."""
+    import shutil
+
+    from promspec.compile.build import compile_build
+    from promspec.compile.dashboards.presets import preset_dashboards
+    from promspec.pipeline import load_model
+
+    shutil.copytree(os.path.join(REPO, "specs", "catalog"), tmp_path / "catalog")
+    (tmp_path / "svc.yml").write_text(
+        "apiVersion: promspec/v1\nkind: Service\nmetadata: {name: chat.api-with-a-rather-long-name}\n"
+        "spec:\n  backend: vllm\n  selector: {job: vllm}\n"
+        "  slos:\n    - {name: errors, objective: 99%, sli: {signal: errors}}\n"
+    )
+    project, report = load_model([str(tmp_path)])
+    assert not report.errors, [e.message for e in report.errors]
+    made = preset_dashboards(project, compile_build(project).rule_groups).dashboards
+    uid = "llm-service-chat.api-with-a-rather-long-name"
+    assert uid in {d.uid for d in made}
+    detail = next(d for d in made if d.uid.startswith("slo-chat"))
+    assert uid in {link.dashboard for link in detail.links}
