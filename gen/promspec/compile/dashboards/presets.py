@@ -1,4 +1,5 @@
-"""Generated dashboards: LLM serving per service and engine; which of the bundled spec files (the LLM guide's
+"""Generated dashboards: LLM serving per service and engine (the template llm-serving.yml, and the parts of it
+computed from the engine's adapter); which of the bundled spec files (the LLM guide's
 two, GPU fleet, host: bundled.py) a project gets; and the SLO ones, templated bundled specs (slo_dashboards.py).
 
 Each preset returns the same model a Dashboard document produces, so one compiler, one checker and
@@ -27,9 +28,7 @@ if TYPE_CHECKING:
     from ...model.services import SLO
 
 
-QUANTILES = ("0.5", "0.9", "0.95", "0.99")  # vLLM's example dashboard charts P50, P90, P95, P99 and the mean
 LLM_FOLDER = "llm"
-GPU_UID, HOST_UID, SLO_UID = "gpu-fleet", "host-overview", "slo-overview"
 RATE = "$__rate_interval"
 WORST_REPLICAS = 5  # "worst replicas" panels: few enough lines that the sick one stands out
 
@@ -131,7 +130,6 @@ def _catalog_ref(project: Project, name: str) -> Ref | None:
 # (templated.COMPUTED_ROWS and COMPUTED_PANELS name them).
 LLM_SERVING = "llm-serving"
 LLM_VARIABLES = ("job", "instance", "model")
-# What `when: {signals: [...]}` in the template may name (templated.WHEN_SIGNALS): the canonical signals it charts.
 
 
 def llm_subject(ref: Ref, scope: Scope, values: dict[str, str], slos: tuple[SLO, ...] = ()) -> Subject:
@@ -194,10 +192,6 @@ def _named(dash: Dashboard, uid: str) -> Dashboard:
 
 def _rows(*rows: Row | None) -> list[Row]:
     return [r for r in rows if r is not None]
-
-
-def _pct(q: str) -> str:
-    return format(float(q) * 100, "g")
 
 
 def _has(scope: Scope, *signals: str) -> bool:
