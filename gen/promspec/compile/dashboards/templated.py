@@ -19,6 +19,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal
 
 from ...model.dashboards import Dashboard, Link, Panel, Query, Row, Variable, dashboard_from_document, derive_uid
+from ...model.schema_parts import SIGNALS
 from ..promql import parse_duration, quote
 from .slo_thresholds import (
     Thresholds,
@@ -414,23 +415,9 @@ def _take_slot(item: dict[str, Any], table: Mapping[str, object], where: str) ->
     return _Slot(compute=name)
 
 
-# The signals `when` may name: Backend.variant() answers for any name, so a misspelt one would quietly never match.
-WHEN_SIGNALS = frozenset(
-    {
-        "requests",
-        "errors",
-        "ttft",
-        "inter_token_latency",
-        "e2e_latency",
-        "queue_time",
-        "prompt_tokens",
-        "generation_tokens",
-        "running",
-        "waiting",
-        "kv_cache_usage",
-        "preemptions",
-    }
-)
+# The signals `when` may name, the canonical ones: Backend.variant() answers for any name, so a misspelt one
+# would quietly never match.
+WHEN_SIGNALS = frozenset(SIGNALS)
 
 
 def _take_when(item: dict[str, Any], where: str) -> frozenset[str]:
