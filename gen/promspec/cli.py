@@ -155,43 +155,45 @@ def generate(
     _none, roots = select_outputs({}, list(ROOTS), project.settings.outputs)
     # Files go to the staging directory (or are compared with the output) as they are rendered: nothing in
     # OUTPUT changes before the commit below, whatever fails or is interrupted on the way.
-    with staged_tree(output, roots, compare=check) as stage:
-        rendered = write_parts(parts, stage, jobs or default_jobs(parts), set(roots))
-        empty = nothing_useful(build, rendered)
-        if empty:
-            _fail(f"{empty}; nothing written")
-        plan = stage.plan()
-        for path in plan.foreign:
-            click.echo(
-                f"{os.path.join(output, path)}: warning: not written by promspec (not in its directory's "
-                ".promspec-manifest): left as it is",
-                err=True,
-            )
-        if plan.collisions:
-            for path in plan.collisions:
+    try:
+        with staged_tree(output, roots, compare=check) as stage:
+            rendered = write_parts(parts, stage, jobs or default_jobs(parts), set(roots))
+            empty = nothing_useful(build, rendered)
+            if empty:
+                _fail(f"{empty}; nothing written")
+            plan = stage.plan()
+            for path in plan.foreign:
                 click.echo(
-                    f"promspec: {os.path.join(output, path)}: not written by promspec (not in its directory's "
-                    ".promspec-manifest), and a spec renders this path",
+                    f"{os.path.join(output, path)}: warning: not written by promspec (not in its directory's "
+                    ".promspec-manifest): left as it is",
                     err=True,
                 )
-            _fail(
-                f"refusing to replace {len(plan.collisions)} file(s) promspec did not write: move them away, "
-                "or rename what renders there; nothing written"
-            )
-        if check:
-            diff = stage.diff(plan)
-            if diff:
-                click.echo(diff, nl=False)
-                _fail(f"output in {output} is stale: run `promspec generate -o {output}`")
-            if not quiet:
-                click.echo(f"{len(stage.paths)} files in {output} are up to date", err=True)
-            return
-        try:
-            stage.commit(plan)
-        except ForeignFileError as exc:  # a file appeared between the plan and the write
-            _fail(f"refusing to replace files promspec did not write: {exc}; nothing written")
-        except OSError as exc:
-            _fail(f"cannot write output to {output}: {exc.strerror or exc}; previous output left as it was")
+            if plan.collisions:
+                for path in plan.collisions:
+                    click.echo(
+                        f"promspec: {os.path.join(output, path)}: not written by promspec (not in its directory's "
+                        ".promspec-manifest), and a spec renders this path",
+                        err=True,
+                    )
+                _fail(
+                    f"refusing to replace {len(plan.collisions)} file(s) promspec did not write: move them away, "
+                    "or rename what renders there; nothing written"
+                )
+            if check:
+                diff = stage.diff(plan)
+                if diff:
+                    click.echo(diff, nl=False)
+                    _fail(f"output in {output} is stale: run `promspec generate -o {output}`")
+                if not quiet:
+                    click.echo(f"{len(stage.paths)} files in {output} are up to date", err=True)
+                return
+            try:
+                stage.commit(plan)
+            except ForeignFileError as exc:  # a file appeared between the plan and the write
+                _fail(f"refusing to replace files promspec did not write: {exc}; nothing written")
+    except OSError as exc:  # staging, a worker's write or the swap: the previous output is still whole
+        what = "compare output with" if check else "write output to"
+        _fail(f"cannot {what} {output}: {exc.strerror or exc}; previous output left as it was")
     if not quiet:
         click.echo(f"wrote {len(stage.paths)} files to {output} ({', '.join(r + '/' for r in plan.roots)})", err=True)
 

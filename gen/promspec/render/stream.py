@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import os
 import pickle
 import signal
@@ -74,37 +75,46 @@ def _render(parts: list[Part], indexes: range, stage: Stage, keep: set[str]) -> 
     staged: list[Staged] = []
     for i in indexes:
         try:
-            files = parts[i].files()
-        except Exception as exc:
+            for path, data in parts[i].files().items():
+                # A path outside the kept roots is only counted: not written, not compared.
+                staged.append(stage.put(path, data) if path.split("/", 1)[0] in keep else Staged(path=path))
+        except Exception as exc:  # rendering or staging: the parent raises the earliest piece's error
             return WorkerResult(staged=staged, failed_at=i, error=exc)
-        for path, data in files.items():
-            # A path outside the kept roots is only counted: not written, not compared.
-            staged.append(stage.put(path, data) if path.split("/", 1)[0] in keep else Staged(path=path))
-        del files  # bounded memory: one piece's bytes at a time
-    return WorkerResult(staged=staged)
+    return WorkerResult(staged=staged)  # one piece's bytes at a time were held
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(parent: int) -> None:
     """Ask the kernel to kill this worker if the parent dies (SIGKILL included): no orphan keeps writing."""
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(None, use_errno=True)
         pr_set_pdeathsig = 1
         libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the request was made
+        os._exit(1)
 
 
 def _in_workers(parts: list[Part], stage: Stage, jobs: int, keep: set[str]) -> list[WorkerResult]:
     children: dict[int, int] = {}  # pid -> read end of its pipe
+    parent = os.getpid()
+    # Objects that exist now are never collected in a worker: the collector would otherwise touch (and so
+    # copy) every page of the Build that the workers share with this process after fork.
+    gc.freeze()
     try:
         for k in range(jobs):
             read, write = os.pipe()
             sys.stdout.flush()
             sys.stderr.flush()
-            pid = os.fork()
-            if pid == 0:  # pragma: no cover - the worker; its exit status is checked by the parent
-                os.close(read)
-                _worker(parts, range(k, len(parts), jobs), stage, keep, write)
-            os.close(write)
-            children[pid] = read
+            # Ctrl-C between the fork and the bookkeeping below would leave a worker nobody stops.
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            try:
+                pid = os.fork()
+                if pid == 0:  # pragma: no cover - the worker; its exit status is checked by the parent
+                    os.close(read)
+                    _worker(parts, range(k, len(parts), jobs), stage, keep, write, parent)
+                os.close(write)
+                children[pid] = read
+            finally:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
         results = []
         for pid in list(children):
             results.append(_collect(pid, children[pid]))
@@ -112,9 +122,10 @@ def _in_workers(parts: list[Part], stage: Stage, jobs: int, keep: set[str]) -> l
         return results
     finally:
         _stop(children)
+        gc.unfreeze()
 
 
-def _worker(parts: list[Part], indexes: range, stage: Stage, keep: set[str], out: int) -> None:
+def _worker(parts: list[Part], indexes: range, stage: Stage, keep: set[str], out: int, parent: int) -> None:
     """The forked worker's life: render its pieces, send the result, exit without running the parent's
     cleanup (atexit, finally blocks, the staging directory's removal are the parent's)."""
     code = 0
@@ -122,7 +133,8 @@ def _worker(parts: list[Part], indexes: range, stage: Stage, keep: set[str], out
         # Ctrl-C reaches the whole process group: a worker just stops, the parent reports and cleans up.
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        _die_with_parent()
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        _die_with_parent(parent)
         result = _render(parts, indexes, stage, keep)
         try:
             payload = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
