@@ -113,14 +113,14 @@ def test_an_error_in_a_worker_is_reported_as_serially_and_nothing_is_written(ser
                 text=True,
                 timeout=120,
             )
-            for jobs in ("1", "2", "3")
+            for jobs in ("1", "2")
         ]
     finally:
         (services / "services" / "svc00007.yml").write_text(
             (services / "services" / "svc00007.yml").read_text().replace("99.9%", "99.5%")
         )
-    assert [p.returncode for p in procs] == [1, 1, 1]
-    assert procs[0].stderr == procs[1].stderr == procs[2].stderr
+    assert [p.returncode for p in procs] == [1, 1]
+    assert procs[0].stderr == procs[1].stderr
     assert procs[0].stderr.endswith(
         f"promspec: cannot write output to {out}: No space left on device; previous output left as it was\n"
     )
