@@ -183,3 +183,62 @@ def test_ctrl_c_stops_every_worker_and_leaves_the_previous_tree(services, tmp_pa
     assert _session(proc.pid) == [], f"left running: {_session(proc.pid)} (workers were {workers})"
     assert snapshot(str(out)) == before
     assert not [p for p in os.listdir(out) if p.startswith(".promspec")]
+
+
+BROKEN_DASHBOARDS = """\
+apiVersion: promspec/v1
+kind: Dashboard
+metadata:
+  name: colours
+spec:
+  panels:
+    - title: Requests
+      unit: reqps
+      thresholds:
+        - value: 10
+          color: orange
+        - color: red
+      queries:
+        - expr: sum(rate(vllm:request_success_total[5m]))
+---
+apiVersion: promspec/v1
+kind: Dashboard
+metadata:
+  name: twice
+spec:
+  panels:
+    - title: Same
+      queries:
+        - expr: sum(rate(vllm:request_success_total[5m]))
+    - title: Same
+      unit: s
+      queries:
+        - expr: sum(rate(no_such_series_total[5m]))
+---
+apiVersion: promspec/v1
+kind: Dashboard
+metadata:
+  name: elsewhere
+spec:
+  service: svc9999
+  panels:
+    - title: Requests
+      unit: reqps
+      queries:
+        - expr: sum(rate(vllm:request_success_total[5m]))
+"""
+
+
+@pytest.mark.slow
+def test_dashboard_checks_in_workers_report_what_one_process_does(services, tmp_path):
+    specs = tmp_path / "specs"
+    shutil.copytree(services, specs)
+    (specs / "dashboards.yml").write_text(BROKEN_DASHBOARDS)
+    out = tmp_path / "out"
+    procs = [run_promspec("generate", str(specs), "-o", str(out), "--jobs", jobs) for jobs in ("1", "3")]
+    assert [p.returncode for p in procs] == [1, 1]
+    assert procs[0].stderr == procs[1].stderr
+    errors = [line for line in procs[0].stderr.splitlines() if line.startswith(str(specs / "dashboards.yml"))]
+    assert len(errors) >= 4, procs[0].stderr  # every broken dashboard, each at its own line:col
+    assert "Traceback" not in procs[0].stderr
+    assert not out.exists()

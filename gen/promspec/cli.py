@@ -30,13 +30,13 @@ def _load(specs: tuple[str, ...], strict: bool = False) -> Project:
     return _load_build(specs, strict).project
 
 
-def _load_build(specs: tuple[str, ...], strict: bool = False) -> Build:
+def _load_build(specs: tuple[str, ...], strict: bool = False, jobs: int | None = 1) -> Build:
     """Load, check and compile specs or exit 1 with every diagnostic; warnings go to stderr."""
     from .diagnostics import SpecError
     from .pipeline import load_build
 
     try:
-        build, report = load_build(specs or (DEFAULT_SPECS,), strict=strict)
+        build, report = load_build(specs or (DEFAULT_SPECS,), strict=strict, jobs=jobs)
     except SpecError as exc:
         for d in exc.diagnostics:
             click.echo(d.format(), err=True)
@@ -121,8 +121,9 @@ def cli(jpath: tuple[str, ...]) -> None:
     "--jobs",
     type=click.IntRange(min=1),
     envvar="PROMSPEC_JOBS",
-    help="Worker processes that render and write the output (env PROMSPEC_JOBS; default: one per usable "
-    "CPU on large projects, 1 on small ones). The output is the same bytes for any number.",
+    help="Worker processes that check the dashboards and render and write the output (env PROMSPEC_JOBS; "
+    "default: one per usable CPU on large projects, 1 on small ones). Output and messages are the same "
+    "for any number.",
 )
 def generate(
     specs: tuple[str, ...],
@@ -143,7 +144,7 @@ def generate(
     from .render.stream import default_jobs, write_parts
     from .render.tree import ForeignFileError, staged_tree
 
-    build = _load_build(specs, strict)
+    build = _load_build(specs, strict, jobs)
     if formats:
         from dataclasses import replace
 
