@@ -15,7 +15,7 @@ from ..compile.scrape import file_sd_files, prometheus_config
 from ..fleet.render import ROOT as FLEET_ROOT
 from ..fleet.render import render_fleet
 from ..model.project import Project
-from .dashboards import render_dashboards
+from .dashboards import render_dashboard_files, render_dashboards, render_provisioning
 from .ops_outputs import render_alert_tests, render_alertmanager, render_kubernetes
 from .probes import render_blackbox, render_probe_tests
 from .yamlout import dump_json, dump_yaml, header
@@ -100,26 +100,10 @@ def _slo_test_parts(build: Build) -> list[Build]:
 
 
 def _dashboard_parts(build: Build) -> list[Build]:
-    """render_dashboards by slices of the dashboards, then once with every dashboard's JSON left empty: the
-    provisioning file lists them all and reads their models and paths, not their JSON (_only_provisioning)."""
-    built = build.dashboards.dashboards
-    light = [b if b.data is None else replace(b, data={}) for b in built]
-    return [
-        *(replace(build, dashboards=replace(build.dashboards, dashboards=part)) for part in _chunks(built, PART_SIZE)),
-        replace(build, dashboards=replace(build.dashboards, dashboards=light)),
-    ]
-
-
-PROVISIONING = "dashboards/provisioning.yml"
-
-
-def _dashboard_files(build: Build) -> dict[str, bytes]:
-    """A slice's dashboards without the provisioning file (it would list that slice alone)."""
-    return {p: b for p, b in render_dashboards(build).items() if p != PROVISIONING}
-
-
-def _only_provisioning(build: Build) -> dict[str, bytes]:
-    return {p: b for p, b in render_dashboards(build).items() if p == PROVISIONING}
+    """render_dashboards by slices of the dashboards (render_dashboard_files), then the whole Build for the
+    provisioning file, which lists them all (render_provisioning: their models and paths, not their JSON)."""
+    slices = _chunks(build.dashboards.dashboards, PART_SIZE)
+    return [*(replace(build, dashboards=replace(build.dashboards, dashboards=part)) for part in slices), build]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -149,8 +133,8 @@ OUTPUTS: list[Output] = [
         root="dashboards",
         render=render_dashboards,
         split=_dashboard_parts,
-        render_part=_dashboard_files,
-        render_last=_only_provisioning,
+        render_part=render_dashboard_files,
+        render_last=render_provisioning,
     ),
     Output(root="rules", render=render_alert_tests),
     Output(root="alertmanager", render=render_alertmanager),
