@@ -1,6 +1,6 @@
 """Benchmark `promspec generate` on realistic services (each a `kind: Service` with 3 SLOs and its dashboards).
 
-Run: .venv/bin/python bench/generate.py [--runs 3] [--sizes 1,100,1000]
+Run: .venv/bin/python bench/generate.py [--runs 3] [--sizes 1,100,1000] [--jobs 1,2]
 
 Every run generates from a tree holding the bundled backends, catalogs and settings (copied from
 specs/) plus N services. Each service names a bundled backend (cycling through those with the three
@@ -8,9 +8,15 @@ signals used), a selector, and three SLOs (TTFT under a threshold, errors, end-t
 generator writes their burn-rate rules, promtool tests, one service dashboard and three SLO
 dashboards per service. The script prints the machine's state first (cores, load average, Python,
 whether .pyc files are written), then per size the median and min-max of wall time and the peak RSS
-of the generate process, and a floor: the CPU (user + system) that plain Python takes to write the same
+of the generate process tree, and a floor: the CPU (user + system) that plain Python takes to write the same
 files' bytes into a fresh directory (what no generator can save; creating files is a kernel cost that
 varies with the machine).
+
+Memory of a generate that forks workers (`--jobs N`, N > 1) is the sum over its processes: the tree under
+the generate process is sampled every 50 ms from /proc, and the table gives the largest sum of resident
+sets seen at once ("peak RSS", what the machine had to hold; pages a worker shares with its parent after
+fork count in both, so it overstates) and the largest sum of proportional sets ("peak PSS", shared pages
+split between their holders), next to the largest single process (wait4's ru_maxrss, exact).
 """
 
 from __future__ import annotations
@@ -21,7 +27,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from dataclasses import dataclass
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from machine import load_now, print_machine, spread
@@ -82,18 +90,82 @@ def write_specs(root: str, n: int) -> None:
             fh.write(text)
 
 
-def run_once(cmd: list[str]) -> tuple[float, float, float]:
-    """(wall seconds, CPU seconds, peak RSS MiB) of one command, measured from a fresh child (wait4's rusage).
+@dataclass(frozen=True, kw_only=True)
+class Usage:
+    """One run of a command: times, and its memory summed over the process tree."""
+
+    wall: float
+    cpu: float  # user + system of the process and every child it waited for (wait4's rusage)
+    largest: float  # MiB: the largest single process's peak RSS (wait4's ru_maxrss: itself or a child)
+    rss: float  # MiB: the largest sum of RSS over the tree seen at one sample (at least `largest`)
+    pss: float  # MiB: the largest sum of PSS over the tree seen at one sample
+
+
+def _tree(root: int) -> list[int]:
+    """root and its descendants, from /proc (children files where the kernel has them, else a scan)."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="utf-8") as fh:
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        parents.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(parents.get(pid, []))
+    return found
+
+
+def _kib(path: str, key: str) -> int:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith(key):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _sampler(root: int, peaks: dict[str, float], stop: threading.Event) -> None:
+    while not stop.wait(0.05):
+        pids = _tree(root)
+        rss = sum(_kib(f"/proc/{p}/status", "VmRSS:") for p in pids)
+        pss = sum(_kib(f"/proc/{p}/smaps_rollup", "Pss:") for p in pids)
+        peaks["rss"] = max(peaks["rss"], rss / 1024)
+        peaks["pss"] = max(peaks["pss"], pss / 1024)
+
+
+def run_once(cmd: list[str]) -> Usage:
+    """One command, measured from a fresh child (wait4's rusage) and its process tree sampled from /proc.
 
     CPU time (user + system) is reported beside wall time: on a shared machine wall time measures the
     neighbours too."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peaks = {"rss": 0.0, "pss": 0.0}
+    stop = threading.Event()
+    sampler = threading.Thread(target=_sampler, args=(proc.pid, peaks, stop), daemon=True)
+    sampler.start()
     _pid, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
+    stop.set()
+    sampler.join()
     if status != 0:
         sys.exit(f"{' '.join(cmd)} failed:\n{proc.stderr.read().decode() if proc.stderr else ''}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+    largest = usage.ru_maxrss / 1024
+    return Usage(
+        wall=wall,
+        cpu=usage.ru_utime + usage.ru_stime,
+        largest=largest,
+        rss=max(peaks["rss"], largest),
+        pss=peaks["pss"],
+    )
 
 
 def write_floor(out: str, copy: str) -> float:
@@ -123,34 +195,39 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--sizes", default="1,100,1000")
+    parser.add_argument("--jobs", default="1", help="comma-separated `generate --jobs` values to run at each size")
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix="promspec-bench-")
     try:
         print_machine(tools=["promtool"])
-        print(f"median (min-max) of {args.runs} runs; `promspec generate SPECS -o OUT -q`, cold process")
-        print("| services | SLOs | files written | MB written | wall s | CPU s | floor CPU s | peak RSS MiB |")
-        print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+        print(f"median (min-max) of {args.runs} runs; `promspec generate SPECS -o OUT -q --jobs N`, cold process")
+        print(
+            "| services | SLOs | jobs | files written | MB written | wall s | CPU s | floor CPU s "
+            "| peak RSS MiB (sum) | peak PSS MiB (sum) | largest process MiB |"
+        )
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for n in (int(s) for s in args.sizes.split(",")):
             specs = os.path.join(work, f"specs{n}")
             write_specs(specs, n)
-            out = os.path.join(work, f"out{n}")
-            times, cpu, rss = [], [], []
-            for _ in range(args.runs):
-                wall, used, peak = run_once([BIN, "generate", specs, "-o", out, "-q"])
-                times.append(wall)
-                cpu.append(used)
-                rss.append(peak)
-            files = sum(len(f) for _d, _s, f in os.walk(out))
-            megabytes = sum(os.path.getsize(os.path.join(d, f)) for d, _s, fs in os.walk(out) for f in fs) / 1e6
-            floor = [write_floor(out, os.path.join(work, f"floor{n}")) for _ in range(args.runs)]
-            shutil.rmtree(out, ignore_errors=True)
-            print(
-                f"| {n} | {3 * n} | {files} | {megabytes:.0f} | {spread(times, '.2f')} | {spread(cpu, '.2f')} "
-                f"| {spread(floor, '.2f')} | {spread(rss, '.0f')} |",
-                flush=True,
-            )
+            for jobs in (int(j) for j in args.jobs.split(",")):
+                out = os.path.join(work, f"out{n}")
+                runs = [
+                    run_once([BIN, "generate", specs, "-o", out, "-q", "--jobs", str(jobs)]) for _ in range(args.runs)
+                ]
+                files = sum(len(f) for _d, _s, f in os.walk(out))
+                megabytes = sum(os.path.getsize(os.path.join(d, f)) for d, _s, fs in os.walk(out) for f in fs) / 1e6
+                floor = [write_floor(out, os.path.join(work, f"floor{n}")) for _ in range(args.runs)]
+                shutil.rmtree(out, ignore_errors=True)
+                print(
+                    f"| {n} | {3 * n} | {jobs} | {files} | {megabytes:.0f} | {spread([r.wall for r in runs], '.2f')} "
+                    f"| {spread([r.cpu for r in runs], '.2f')} | {spread(floor, '.2f')} "
+                    f"| {spread([r.rss for r in runs], '.0f')} | {spread([r.pss for r in runs], '.0f')} "
+                    f"| {spread([r.largest for r in runs], '.0f')} |",
+                    flush=True,
+                )
+            shutil.rmtree(specs, ignore_errors=True)
         print(f"after: load average {load_now()}")
-        help_times = [run_once([BIN, "--help"])[0] for _ in range(max(args.runs, 10))]
+        help_times = [run_once([BIN, "--help"]).wall for _ in range(max(args.runs, 10))]
         print(
             f"\n`promspec --help` cold start: {spread([t * 1000 for t in help_times], '.0f')} ms "
             f"over {len(help_times)} runs"

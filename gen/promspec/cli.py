@@ -30,13 +30,13 @@ def _load(specs: tuple[str, ...], strict: bool = False) -> Project:
     return _load_build(specs, strict).project
 
 
-def _load_build(specs: tuple[str, ...], strict: bool = False) -> Build:
+def _load_build(specs: tuple[str, ...], strict: bool = False, jobs: int | None = 1) -> Build:
     """Load, check and compile specs or exit 1 with every diagnostic; warnings go to stderr."""
     from .diagnostics import SpecError
     from .pipeline import load_build
 
     try:
-        build, report = load_build(specs or (DEFAULT_SPECS,), strict=strict)
+        build, report = load_build(specs or (DEFAULT_SPECS,), strict=strict, jobs=jobs)
     except SpecError as exc:
         for d in exc.diagnostics:
             click.echo(d.format(), err=True)
@@ -116,6 +116,15 @@ def cli(jpath: tuple[str, ...]) -> None:
     help="Output format, repeatable (default: Settings outputs, else files); kubernetes writes "
     "PrometheusRule/ServiceMonitor/ConfigMap resources to kubernetes/.",
 )
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    envvar="PROMSPEC_JOBS",
+    help="Worker processes that check the dashboards and render and write the output (env PROMSPEC_JOBS; "
+    "default: one per usable CPU on large projects, 1 on small ones). Output and messages are the same "
+    "for any number.",
+)
 def generate(
     specs: tuple[str, ...],
     output: str,
@@ -123,6 +132,7 @@ def generate(
     strict: bool,
     quiet: bool,
     formats: tuple[str, ...],
+    jobs: int | None,
 ) -> None:
     """Render SPECS (files or directories; default ./specs) into OUTPUT.
 
@@ -130,10 +140,11 @@ def generate(
     any other file in rules/, dashboards/, ... is left alone with a warning.
     """
     from .render.formats import select_outputs
-    from .render.outputs import ROOTS, nothing_useful, render_build
-    from .render.tree import ForeignFileError, diff_tree, plan_tree, write_tree
+    from .render.outputs import ROOTS, nothing_useful, render_parts
+    from .render.stream import default_jobs, write_parts
+    from .render.tree import ForeignFileError, staged_tree
 
-    build = _load_build(specs, strict)
+    build = _load_build(specs, strict, jobs)
     if formats:
         from dataclasses import replace
 
@@ -141,45 +152,51 @@ def generate(
         settings = replace(build.project.settings, outputs=list(formats))
         build = replace(build, project=replace(build.project, settings=settings))
     project = build.project
-    rendered = render_build(build)
-    empty = nothing_useful(build, rendered)
-    if empty:
-        _fail(f"{empty}; nothing written")
-    files, roots = select_outputs(rendered, list(ROOTS), project.settings.outputs)
-    plan = plan_tree(output, files, roots)
-    for path in plan.foreign:
-        click.echo(
-            f"{os.path.join(output, path)}: warning: not written by promspec (not in its directory's "
-            ".promspec-manifest): left as it is",
-            err=True,
-        )
-    if plan.collisions:
-        for path in plan.collisions:
-            click.echo(
-                f"promspec: {os.path.join(output, path)}: not written by promspec (not in its directory's "
-                ".promspec-manifest), and a spec renders this path",
-                err=True,
-            )
-        _fail(
-            f"refusing to replace {len(plan.collisions)} file(s) promspec did not write: move them away, "
-            "or rename what renders there; nothing written"
-        )
-    if check:
-        diff = diff_tree(output, files, roots, owned=True)
-        if diff:
-            click.echo(diff, nl=False)
-            _fail(f"output in {output} is stale: run `promspec generate -o {output}`")
-        if not quiet:
-            click.echo(f"{len(files)} files in {output} are up to date", err=True)
-        return
+    parts = render_parts(build)
+    _none, roots = select_outputs({}, list(ROOTS), project.settings.outputs)
+    # Files go to the staging directory (or are compared with the output) as they are rendered: nothing in
+    # OUTPUT changes before the commit below, whatever fails or is interrupted on the way.
     try:
-        written = write_tree(output, files, roots, owned=True)
-    except ForeignFileError as exc:  # a file appeared between the plan and the write
-        _fail(f"refusing to replace files promspec did not write: {exc}; nothing written")
-    except OSError as exc:
-        _fail(f"cannot write output to {output}: {exc.strerror or exc}; previous output left as it was")
+        with staged_tree(output, roots, compare=check) as stage:
+            rendered = write_parts(parts, stage, jobs or default_jobs(parts), set(roots))
+            empty = nothing_useful(build, rendered)
+            if empty:
+                _fail(f"{empty}; nothing written")
+            plan = stage.plan()
+            for path in plan.foreign:
+                click.echo(
+                    f"{os.path.join(output, path)}: warning: not written by promspec (not in its directory's "
+                    ".promspec-manifest): left as it is",
+                    err=True,
+                )
+            if plan.collisions:
+                for path in plan.collisions:
+                    click.echo(
+                        f"promspec: {os.path.join(output, path)}: not written by promspec (not in its directory's "
+                        ".promspec-manifest), and a spec renders this path",
+                        err=True,
+                    )
+                _fail(
+                    f"refusing to replace {len(plan.collisions)} file(s) promspec did not write: move them away, "
+                    "or rename what renders there; nothing written"
+                )
+            if check:
+                diff = stage.diff(plan)
+                if diff:
+                    click.echo(diff, nl=False)
+                    _fail(f"output in {output} is stale: run `promspec generate -o {output}`")
+                if not quiet:
+                    click.echo(f"{len(stage.paths)} files in {output} are up to date", err=True)
+                return
+            try:
+                stage.commit(plan)
+            except ForeignFileError as exc:  # a file appeared between the plan and the write
+                _fail(f"refusing to replace files promspec did not write: {exc}; nothing written")
+    except OSError as exc:  # staging, a worker's write or the swap: the previous output is still whole
+        what = "compare output with" if check else "write output to"
+        _fail(f"cannot {what} {output}: {exc.strerror or exc}; previous output left as it was")
     if not quiet:
-        click.echo(f"wrote {len(files)} files to {output} ({', '.join(r + '/' for r in written.roots)})", err=True)
+        click.echo(f"wrote {len(stage.paths)} files to {output} ({', '.join(r + '/' for r in plan.roots)})", err=True)
 
 
 @cli.command()

@@ -32,10 +32,15 @@ class ModelCheck:
 
 @dataclass(frozen=True, kw_only=True)
 class OutputCheck:
-    """A check of what the project compiles to (rules, dashboards), run on the Build before rendering."""
+    """A check of what the project compiles to (rules, dashboards), run on the Build before rendering.
+
+    in_workers: the same check split over that many forked workers (workers.fork_map), for a check whose
+    cost grows with the project; it must report exactly what `check` does, in the same order.
+    """
 
     name: str
     check: Callable[[Build, Report], None]
+    in_workers: Callable[[Build, Report, int], None] | None = None
 
 
 def _check_rules(build: Build, report: Report) -> None:
@@ -63,7 +68,7 @@ MODEL_CHECKS: list[ModelCheck] = [
 OUTPUT_CHECKS: list[OutputCheck] = [
     OutputCheck(name="rules", check=_check_rules),
     # Signals resolve, panel queries parse and read only catalogued or recorded series; rendered-JSON lint.
-    OutputCheck(name="dashboards", check=check_dashboards),
+    OutputCheck(name="dashboards", check=check_dashboards, in_workers=check_dashboards),
     # A Topology resolves, and its rule groups split into cluster and global tiers (fleet/).
     OutputCheck(name="fleet topology", check=check_topology),
 ]
@@ -113,19 +118,36 @@ def load_model(
     return project, report
 
 
+# Dashboards a project needs before the dashboard checks pay for worker processes (about 130 services of
+# bench/generate.py, where generate's output pieces go to workers too: render/stream.py).
+PARALLEL_DASHBOARDS = 512
+
+
 def load_build(
     paths: Iterable[str],
     env: Mapping[str, str] | None = None,
     strict: bool = False,
     allow_unknown_buckets: bool = False,
+    jobs: int | None = 1,
 ) -> tuple[Build, Report]:
-    """Load, check and compile specs; raises SpecError with every problem found."""
+    """Load, check and compile specs; raises SpecError with every problem found.
+
+    jobs: worker processes for the checks that split (the report is the same for any number); None: one
+    per usable CPU on projects with PARALLEL_DASHBOARDS dashboards or more, else 1.
+    """
+    from .workers import usable_cpus
+
     project, report = load_model(paths, env, allow_unknown_buckets)
     for model_check in MODEL_CHECKS:
         model_check.check(project, report)
     build = compile_build(project)
+    if jobs is None:
+        jobs = usable_cpus() if len(build.dashboards.dashboards) >= PARALLEL_DASHBOARDS else 1
     for output_check in OUTPUT_CHECKS:
-        output_check.check(build, report)
+        if jobs > 1 and output_check.in_workers is not None:
+            output_check.in_workers(build, report, jobs)
+        else:
+            output_check.check(build, report)
     if strict:
         for w in report.warnings:
             report.error(w.pos, w.message, w.path, w.expected)

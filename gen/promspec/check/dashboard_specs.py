@@ -4,6 +4,7 @@ checks before anything is written: signals, series, titles, ids, links, and the 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..compile.dashboards.grafana_vars import variables_used
@@ -18,14 +19,18 @@ if TYPE_CHECKING:
     from ..compile.build import Build
     from ..compile.dashboards.compiler import Context, Plan, Problem, Target
     from ..compile.dashboards.project import BuiltDashboard
-    from ..diagnostics import Position, Report
+    from ..diagnostics import Diagnostic, Position, Report
     from ..model.project import Ref
     from .semantic import Universe
 
 
-def check_dashboards(build: Build, report: Report) -> None:
+def check_dashboards(build: Build, report: Report, jobs: int = 1) -> None:
     """Spec-level checks of every dashboard (written and generated): signals, series, titles, links, ids;
-    then the rendered-JSON lint of each one that passed them, on the JSON the build holds."""
+    then the rendered-JSON lint of each one that passed them, on the JSON the build holds.
+
+    jobs > 1: the dashboards are checked in that many forked workers, each on its own Report; their
+    findings are added here in dashboard order, so the report is the one a single process makes.
+    """
     from .semantic import Universe
 
     project, dashboards = build.project, build.dashboards
@@ -39,70 +44,116 @@ def check_dashboards(build: Build, report: Report) -> None:
     ctx = dashboards.ctx
     universe = Universe(project)
     recorded = {r.record for g in build.rule_groups for r in g.rules if isinstance(r, RecordingRule)}
-    for built in dashboards.dashboards:
-        dash = built.dashboard
+    built_list = dashboards.dashboards
+    if jobs > 1:
+        from ..workers import fork_map
+
+        def findings(i: int) -> Findings:
+            return _findings(built_list[i], ctx, universe, recorded)
+
+        for found in fork_map(findings, len(built_list), jobs):
+            before = len(report.errors)
+            _add(report, found.checks)
+            if len(report.errors) == before:  # as below: the lint only of a dashboard whose checks passed
+                _add(report, found.lint)
+        return
+    for built in built_list:
         if built.plan is None:
             continue  # a Grafana export: checked (leniently, at its own line:col) when it was read
         before = len(report.errors)
-        problems = built.problems
-        targets = built.plan.targets
-        reported = problems
-        if not _check_scope(dash, ctx, report):
-            reported = [p for p in problems if p.query.service]  # the dashboard's own scope was reported once
-        for p in reported:
-            report.error(
-                p.query.ref.pos(p.field if p.query.signal else "expr"),
-                p.message,
-                p.query.ref.dotted(p.field),
-                p.expected,
-            )
-        defined = {v.name for v in dash.variables}
-        _check_variables(dash, ctx, report)
-        _check_repeats(dash, targets, report)
-        titles: dict[tuple[str, str], Ref] = {}
-        ids: dict[int, Ref] = {}
-        for slot, row, panel in dash.slots():
-            _check_base_colour(panel, report)
-            key = (row.title, panel.title)
-            if key in titles:
-                report.error(
-                    panel.ref.pos("title"),
-                    f"two panels titled {panel.title!r} in row {row.title or '(top)'!r}",
-                    panel.ref.dotted("title"),
-                    f"a unique title in the row (first at {titles[key].pos('title')})",
-                )
-            titles.setdefault(key, panel.ref)  # where, looked up only for a duplicate: positions cost
-            if panel.id:
-                if panel.id in ids:
-                    report.error(
-                        panel.ref.pos("id"),
-                        f"panel id {panel.id} is used twice",
-                        panel.ref.dotted("id"),
-                        f"a unique id (first at {ids[panel.id].pos('id')})",
-                    )
-                ids.setdefault(panel.id, panel.ref)
-            if panel.type != "text" and not panel.unit:
-                report.error(
-                    panel.ref.pos("title"),
-                    f"panel {panel.title!r} sets no unit",
-                    panel.ref.dotted(),
-                    "unit: a Grafana unit such as s, reqps, percentunit, bytes or short",
-                )
-            for query, target in zip(
-                [q for q in panel.queries if not _failed(q, problems)], targets[slot], strict=True
-            ):  # one target per query that resolved (problems: all others)
-                _check_expr(query, target.expr, defined, universe, recorded, report, written=not dash.generated)
-        for link in dash.links + [link for _r, p in dash.panels() for link in p.links]:
-            if link.dashboard and link.dashboard not in ctx.uids:
-                hint = did_you_mean(link.dashboard, ctx.uids)
-                report.error(
-                    dash.ref.pos("links"),
-                    f"link to unknown dashboard {link.dashboard!r}{hint}",
-                    dash.ref.dotted("links"),
-                    "the name or uid of a dashboard of this project",
-                )
+        _check_one(built, built.plan, ctx, universe, recorded, report)
         if len(report.errors) == before and built.compiled is not None:
             _lint_compiled(built, built.plan, report)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Findings:
+    """One dashboard's diagnostics found on their own (in a worker): its checks', and its lint's, which
+    count only when the checks add no error to the whole report (a repeated error is not new there)."""
+
+    checks: list[Diagnostic]
+    lint: list[Diagnostic]
+
+
+def _findings(built: BuiltDashboard, ctx: Context, universe: Universe, recorded: set[str]) -> Findings:
+    from ..diagnostics import Report
+
+    if built.plan is None:
+        return Findings(checks=[], lint=[])
+    checks, lint = Report(), Report()
+    _check_one(built, built.plan, ctx, universe, recorded, checks)
+    if built.compiled is not None:
+        _lint_compiled(built, built.plan, lint)
+    return Findings(checks=checks.items, lint=lint.items)
+
+
+def _add(report: Report, found: list[Diagnostic]) -> None:
+    for d in found:
+        (report.error if d.severity == "error" else report.warn)(d.pos, d.message, d.path, d.expected)
+
+
+def _check_one(
+    built: BuiltDashboard, plan: Plan, ctx: Context, universe: Universe, recorded: set[str], report: Report
+) -> None:
+    """The spec checks of one built dashboard (not a Grafana export)."""
+    dash = built.dashboard
+    problems = built.problems
+    targets = plan.targets
+    reported = problems
+    if not _check_scope(dash, ctx, report):
+        reported = [p for p in problems if p.query.service]  # the dashboard's own scope was reported once
+    for p in reported:
+        report.error(
+            p.query.ref.pos(p.field if p.query.signal else "expr"),
+            p.message,
+            p.query.ref.dotted(p.field),
+            p.expected,
+        )
+    defined = {v.name for v in dash.variables}
+    _check_variables(dash, ctx, report)
+    _check_repeats(dash, targets, report)
+    titles: dict[tuple[str, str], Ref] = {}
+    ids: dict[int, Ref] = {}
+    for slot, row, panel in dash.slots():
+        _check_base_colour(panel, report)
+        key = (row.title, panel.title)
+        if key in titles:
+            report.error(
+                panel.ref.pos("title"),
+                f"two panels titled {panel.title!r} in row {row.title or '(top)'!r}",
+                panel.ref.dotted("title"),
+                f"a unique title in the row (first at {titles[key].pos('title')})",
+            )
+        titles.setdefault(key, panel.ref)  # where, looked up only for a duplicate: positions cost
+        if panel.id:
+            if panel.id in ids:
+                report.error(
+                    panel.ref.pos("id"),
+                    f"panel id {panel.id} is used twice",
+                    panel.ref.dotted("id"),
+                    f"a unique id (first at {ids[panel.id].pos('id')})",
+                )
+            ids.setdefault(panel.id, panel.ref)
+        if panel.type != "text" and not panel.unit:
+            report.error(
+                panel.ref.pos("title"),
+                f"panel {panel.title!r} sets no unit",
+                panel.ref.dotted(),
+                "unit: a Grafana unit such as s, reqps, percentunit, bytes or short",
+            )
+        for query, target in zip(
+            [q for q in panel.queries if not _failed(q, problems)], targets[slot], strict=True
+        ):  # one target per query that resolved (problems: all others)
+            _check_expr(query, target.expr, defined, universe, recorded, report, written=not dash.generated)
+    for link in dash.links + [link for _r, p in dash.panels() for link in p.links]:
+        if link.dashboard and link.dashboard not in ctx.uids:
+            hint = did_you_mean(link.dashboard, ctx.uids)
+            report.error(
+                dash.ref.pos("links"),
+                f"link to unknown dashboard {link.dashboard!r}{hint}",
+                dash.ref.dotted("links"),
+                "the name or uid of a dashboard of this project",
+            )
 
 
 # Rules the spec checks above already report, with better positions and messages.

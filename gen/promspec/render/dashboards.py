@@ -207,21 +207,31 @@ def dashboard_texts(build: Build) -> dict[str, tuple[Dashboard, str]]:
 
 def render_dashboards(build: Build) -> dict[str, bytes]:
     """dashboards/<folder>/<uid>.json for every dashboard, and dashboards/provisioning.yml."""
-    compiled = dashboard_texts(build)
-    files = {path: text.encode("utf-8") for path, (_dash, text) in compiled.items()}
-    if not compiled:
-        return files
+    return {**render_dashboard_files(build), **render_provisioning(build)}
+
+
+def render_dashboard_files(build: Build) -> dict[str, bytes]:
+    """dashboards/<folder>/<uid>.json for every dashboard written; each file reads its dashboard alone
+    (generate renders them in slices: render/outputs.py)."""
+    return {path: text.encode("utf-8") for path, (_dash, text) in dashboard_texts(build).items()}
+
+
+def render_provisioning(build: Build) -> dict[str, bytes]:
+    """dashboards/provisioning.yml: every folder of the dashboards written, listed with their sources in
+    its header; nothing when none is. Reads the models and paths, not the JSON."""
+    written = {b.path: b.dashboard for b in build.dashboards.written_files()}
+    if not written:
+        return {}
     sources = [
         f"{path[len('dashboards/') :]}: {dash.source}"
         + (" (generated)" if dash.generated else "")
         + (f" {EXPORTED_MARK}" if dash.imported is not None else "")
-        for path, (dash, _data) in sorted(compiled.items())
+        for path, dash in sorted(written.items())
     ]
     extra = (
         f"Copy or mount this dashboards/ directory at {PROVISION_ROOT} and put this file in",
         "Grafana's provisioning/dashboards/. Dashboards and the specs they come from:",
         *(f"  {line}" for line in sources),
     )
-    head = header(sorted({dash.source for dash, _ in compiled.values()}), extra)
-    files["dashboards/provisioning.yml"] = dump_yaml(provisioning([d for d, _ in compiled.values()]), head)
-    return files
+    head = header(sorted({dash.source for dash in written.values()}), extra)
+    return {"dashboards/provisioning.yml": dump_yaml(provisioning(list(written.values())), head)}

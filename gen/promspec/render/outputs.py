@@ -6,18 +6,21 @@ under and the function that renders it from the Build. A new output is one line 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, replace
+from typing import TypeVar
 
 from ..compile.build import Build, compile_build
 from ..compile.scrape import file_sd_files, prometheus_config
 from ..fleet.render import ROOT as FLEET_ROOT
 from ..fleet.render import render_fleet
 from ..model.project import Project
-from .dashboards import render_dashboards
+from .dashboards import render_dashboard_files, render_dashboards, render_provisioning
 from .ops_outputs import render_alert_tests, render_alertmanager, render_kubernetes
 from .probes import render_blackbox, render_probe_tests
 from .yamlout import dump_json, dump_yaml, header
+
+T = TypeVar("T")
 
 
 def render_rules(build: Build) -> dict[str, bytes]:
@@ -84,21 +87,57 @@ def render_slo_tests(build: Build) -> dict[str, bytes]:
     return files
 
 
+def _chunks(items: list[T], size: int) -> list[list[T]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _rule_parts(build: Build) -> list[Build]:
+    """render_rules by slices of the rule files: each file is rendered from its own groups alone."""
+    return [replace(build, rule_files=dict(part)) for part in _chunks(list(build.rule_files.items()), PART_SIZE)]
+
+
+def _slo_test_parts(build: Build) -> list[Build]:
+    """render_slo_tests by slices of the SLOs: an SLO's files read its own groups and its rule file only."""
+    return [replace(build, slo_rules=part) for part in _chunks(build.slo_rules, PART_SIZE)]
+
+
+def _dashboard_parts(build: Build) -> list[Build]:
+    """render_dashboards by slices of the dashboards (render_dashboard_files), then the whole Build for the
+    provisioning file, which lists them all (render_provisioning: their models and paths, not their JSON)."""
+    slices = _chunks(build.dashboards.dashboards, PART_SIZE)
+    return [*(replace(build, dashboards=replace(build.dashboards, dashboards=part)) for part in slices), build]
+
+
 @dataclass(frozen=True, kw_only=True)
 class Output:
-    """One output of `generate`: the top-level directory it writes under and how it is rendered."""
+    """One output of `generate`: the top-level directory it writes under and how it is rendered.
+
+    split, for the outputs that grow with the project: the Build cut into pieces whose renders (render_part
+    for every piece but the last, render_last for the last) are disjoint and together are exactly render's
+    files. generate renders and writes one piece at a time, in worker processes on large projects, so no
+    process holds every file's bytes; tests/test_generate_parallel.py checks the union against render.
+    """
 
     root: str
     render: Callable[[Build], dict[str, bytes]]
+    split: Callable[[Build], list[Build]] | None = None
+    render_part: Callable[[Build], dict[str, bytes]] | None = None  # default: render
+    render_last: Callable[[Build], dict[str, bytes]] | None = None  # default: render_part
 
 
 # Every output, in the order it renders. The directories promspec owns under the output directory are
 # these roots (only the files listed in each one's .promspec-manifest are ever replaced).
 OUTPUTS: list[Output] = [
-    Output(root="rules", render=render_rules),
+    Output(root="rules", render=render_rules, split=_rule_parts),
     Output(root="prometheus", render=render_prometheus),
-    Output(root="rules", render=render_slo_tests),
-    Output(root="dashboards", render=render_dashboards),
+    Output(root="rules", render=render_slo_tests, split=_slo_test_parts),
+    Output(
+        root="dashboards",
+        render=render_dashboards,
+        split=_dashboard_parts,
+        render_part=render_dashboard_files,
+        render_last=render_provisioning,
+    ),
     Output(root="rules", render=render_alert_tests),
     Output(root="alertmanager", render=render_alertmanager),
     Output(root="kubernetes", render=render_kubernetes),
@@ -108,16 +147,50 @@ OUTPUTS: list[Output] = [
     Output(root=FLEET_ROOT, render=render_fleet),
 ]
 ROOTS: list[str] = list(dict.fromkeys(o.root for o in OUTPUTS))
+# Items (rule files, SLOs, dashboards) per piece: small enough that a piece's bytes are a few MB, large
+# enough that handing pieces to workers costs nothing next to rendering them.
+PART_SIZE = 64
+
+
+@dataclass(frozen=True, kw_only=True)
+class Part:
+    """One piece of one output, rendered on its own (in whichever process renders it)."""
+
+    root: str
+    name: str  # the renderer, for the error when a piece renders outside its root
+    build: Build
+    render: Callable[[Build], dict[str, bytes]]
+
+    def files(self) -> dict[str, bytes]:
+        rendered = self.render(self.build)
+        stray = [p for p in rendered if p.split("/", 1)[0] != self.root]
+        if stray:  # a renderer writing outside its directory would escape that directory's manifest
+            raise AssertionError(f"{self.name} renders {stray[0]} outside {self.root}/")
+        return rendered
+
+
+def render_parts(build: Build) -> list[Part]:
+    """Every output's pieces, in OUTPUTS order; rendering them all gives render_build's files."""
+    parts = []
+    for output in OUTPUTS:
+        name = output.render.__name__
+        if output.split is None:
+            parts.append(Part(root=output.root, name=name, build=build, render=output.render))
+            continue
+        pieces = output.split(build)
+        part = output.render_part or output.render
+        for i, piece in enumerate(pieces):
+            last = i == len(pieces) - 1 and output.render_last is not None
+            render = output.render_last if last and output.render_last is not None else part
+            parts.append(Part(root=output.root, name=name, build=piece, render=render))
+    return parts
 
 
 def render_build(build: Build) -> dict[str, bytes]:
     """Every generated file of the build, sorted by path."""
     files: dict[str, bytes] = {}
     for output in OUTPUTS:
-        rendered = output.render(build)
-        stray = [p for p in rendered if p.split("/", 1)[0] != output.root]
-        if stray:  # a renderer writing outside its directory would escape that directory's manifest
-            raise AssertionError(f"{output.render.__name__} renders {stray[0]} outside {output.root}/")
+        rendered = Part(root=output.root, name=output.render.__name__, build=build, render=output.render).files()
         files.update(rendered)
     return dict(sorted(files.items()))
 
@@ -127,7 +200,7 @@ def render_project(project: Project) -> dict[str, bytes]:
     return render_build(compile_build(project))
 
 
-def nothing_useful(build: Build, files: dict[str, bytes]) -> str:
+def nothing_useful(build: Build, files: Collection[str]) -> str:
     """Why this output would monitor nothing ('' when it does something): no rule, SLO, dashboard, scrape job
     or Alertmanager config. A `generate` that exits 0 with that output would look like success.
     """

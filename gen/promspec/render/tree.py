@@ -13,8 +13,8 @@ import fcntl
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass, field, replace
 
 STAGING_PREFIX = ".promspec-staging-"
 OLD_PREFIX = ".promspec-old-"  # previous output moved aside; present means a swap did not finish
@@ -197,29 +197,36 @@ def _owned(out_dir: str, root: str, existing: list[str], new: set[str]) -> set[s
 def plan_tree(out_dir: str, files: dict[str, bytes], roots: list[str] | None = None) -> TreePlan:
     """Compare the rendered files with what is on disk: what is replaced, removed, left alone or in the way."""
     roots = roots or managed_roots(files)
+    plan = plan_paths(out_dir, files, roots)
+    return replace(plan, files=dict(sorted({**files, **plan.files}.items())))
+
+
+def plan_paths(out_dir: str, paths: Collection[str], roots: list[str]) -> TreePlan:
+    """plan_tree from the rendered paths alone (their bytes may already be on disk): files holds the manifests."""
     foreign: list[str] = []
     collisions: list[str] = []
     removed: list[str] = []
-    planned = dict(files)
+    manifests = {}
     filled = []
+    by_root: dict[str, list[str]] = {}
+    for path in paths:
+        by_root.setdefault(path.split("/", 1)[0], []).append(path)
     for root in roots:
-        mine = sorted(p for p in files if p.split("/", 1)[0] == root)
+        mine = sorted(by_root.get(root, []))
         existing = _files_under(out_dir, root)
         owned = _owned(out_dir, root, existing, set(mine))
         for path in existing:
             if path in owned:
-                if path not in files:
+                if path not in paths:
                     removed.append(path)
-            elif path in files:
+            elif path in paths:
                 collisions.append(path)
             else:
                 foreign.append(path)
         if mine:
-            planned[f"{root}/{MANIFEST}"] = manifest_bytes(root, mine)
+            manifests[f"{root}/{MANIFEST}"] = manifest_bytes(root, mine)
             filled.append(root)
-    return TreePlan(
-        files=dict(sorted(planned.items())), foreign=foreign, collisions=collisions, removed=removed, roots=filled
-    )
+    return TreePlan(files=manifests, foreign=foreign, collisions=collisions, removed=removed, roots=filled)
 
 
 def _carry(source: str, target: str) -> None:
@@ -283,42 +290,187 @@ def _write_locked(out_dir: str, files: dict[str, bytes], roots: list[str], owned
     else:
         plan = TreePlan(files=dict(files), roots=list(roots))
     staging = tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out_dir)
-    token = os.path.basename(staging)[len(STAGING_PREFIX) :]
-    old = os.path.join(out_dir, OLD_PREFIX + token)
     try:
         _stage(staging, plan.files, plan.roots)
-        for path in plan.foreign:
-            _carry(os.path.join(out_dir, *path.split("/")), os.path.join(staging, *path.split("/")))
-        if owned:
-            for root in roots:
-                for rel in _foreign_dirs(out_dir, root):
-                    os.makedirs(os.path.join(staging, rel), exist_ok=True)
-        os.makedirs(old)
-        # The journal is written before anything moves, so a kill at any later point can be undone.
-        journal = "".join(f"{int(os.path.exists(os.path.join(out_dir, r)))} {r}\n" for r in roots)
-        with open(os.path.join(old, JOURNAL), "w", encoding="utf-8") as fh:
-            fh.write(journal)
-            fh.flush()
-            os.fsync(fh.fileno())
-        try:
-            for root in roots:
-                current = os.path.join(out_dir, root)
-                staged = os.path.join(staging, root)
-                if not os.path.exists(current) and not os.path.exists(staged):
-                    continue  # nothing there and nothing to put there: no empty directory
-                if os.path.exists(current):
-                    os.rename(current, os.path.join(old, root))
-                if os.path.exists(staged):
-                    os.rename(staged, current)
-        except OSError:
-            _rollback(out_dir, old)
-            raise
-        # Committed: from here on, recovery deletes the old output instead of restoring it.
-        os.rename(old, os.path.join(out_dir, TRASH_PREFIX + token))
+        _swap(out_dir, staging, plan, roots, owned)
     finally:
-        for leftover in (staging, old, os.path.join(out_dir, TRASH_PREFIX + token)):
-            shutil.rmtree(leftover, ignore_errors=True)
+        _clean(out_dir, staging)
     return plan
+
+
+def _clean(out_dir: str, staging: str) -> None:
+    token = os.path.basename(staging)[len(STAGING_PREFIX) :]
+    for leftover in (staging, os.path.join(out_dir, OLD_PREFIX + token), os.path.join(out_dir, TRASH_PREFIX + token)):
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _swap(out_dir: str, staging: str, plan: TreePlan, roots: list[str], owned: bool) -> None:
+    """Carry foreign files into the staged tree, then swap it in for the managed roots, journaled."""
+    token = os.path.basename(staging)[len(STAGING_PREFIX) :]
+    old = os.path.join(out_dir, OLD_PREFIX + token)
+    for path in plan.foreign:
+        _carry(os.path.join(out_dir, *path.split("/")), os.path.join(staging, *path.split("/")))
+    if owned:
+        for root in roots:
+            for rel in _foreign_dirs(out_dir, root):
+                os.makedirs(os.path.join(staging, rel), exist_ok=True)
+    os.makedirs(old)
+    # The journal is written before anything moves, so a kill at any later point can be undone.
+    journal = "".join(f"{int(os.path.exists(os.path.join(out_dir, r)))} {r}\n" for r in roots)
+    with open(os.path.join(old, JOURNAL), "w", encoding="utf-8") as fh:
+        fh.write(journal)
+        fh.flush()
+        os.fsync(fh.fileno())
+    try:
+        for root in roots:
+            current = os.path.join(out_dir, root)
+            staged = os.path.join(staging, root)
+            if not os.path.exists(current) and not os.path.exists(staged):
+                continue  # nothing there and nothing to put there: no empty directory
+            if os.path.exists(current):
+                os.rename(current, os.path.join(old, root))
+            if os.path.exists(staged):
+                os.rename(staged, current)
+    except OSError:
+        _rollback(out_dir, old)
+        raise
+    # Committed: from here on, recovery deletes the old output instead of restoring it.
+    os.rename(old, os.path.join(out_dir, TRASH_PREFIX + token))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Staged:
+    """One rendered file as a Stage took it: what a worker process sends back instead of the bytes."""
+
+    path: str
+    differs: bool = False  # compare mode: the file on disk is not these bytes (or is missing)
+    new: bytes | None = None  # compare mode: the rendered bytes of a file that differs, for the diff
+
+
+class Stage:
+    """An output tree written (or compared) file by file as it is rendered, then swapped in whole.
+
+    `put` is safe in a forked worker: it writes only below the staging directory (or reads the output
+    directory, to compare) and returns a small Staged record that the parent `accept`s. Nothing in the
+    output directory changes before `commit`, so an error or a signal at any point leaves it as it was.
+    """
+
+    def __init__(self, out_dir: str, roots: list[str], staging: str | None) -> None:
+        self.out_dir = out_dir
+        self.roots = roots
+        self.staging = staging  # None: compare only (--check), nothing is written
+        self.paths: set[str] = set()
+        self.changed: dict[str, bytes] = {}
+        self.committed = False
+        self._made: set[str] = set()
+
+    def put(self, path: str, data: bytes) -> Staged:
+        if self.staging is None:
+            try:
+                with open(os.path.join(self.out_dir, *path.split("/")), "rb") as fh:
+                    old: bytes | None = fh.read()
+            except OSError:
+                old = None
+            if old == data:
+                return Staged(path=path)
+            return Staged(path=path, differs=True, new=data)
+        target = os.path.join(self.staging, *path.split("/"))
+        parent = os.path.dirname(target)
+        if parent not in self._made:  # thousands of files share a few directories: one makedirs each
+            os.makedirs(parent, exist_ok=True)
+            self._made.add(parent)
+        # No fsync per file (as in _stage): the synced journal is what recovery relies on.
+        with open(target, "wb") as fh:
+            fh.write(data)
+        return Staged(path=path)
+
+    def accept(self, staged: Staged) -> None:
+        if staged.path in self.paths:  # two renderers writing one path: the later would silently win
+            raise AssertionError(f"{staged.path} is rendered twice")
+        self.paths.add(staged.path)
+        if staged.differs:
+            self.changed[staged.path] = staged.new or b""
+
+    def plan(self) -> TreePlan:
+        """What the commit would do (files: the manifests); collisions must be refused before commit."""
+        return plan_paths(self.out_dir, self.paths, self.roots)
+
+    def commit(self, plan: TreePlan) -> None:
+        """Swap the staged files in, with the plan's manifests and the foreign files carried over."""
+        if self.staging is None:
+            raise AssertionError("a compare-only stage has nothing to commit")
+        if plan.collisions:
+            raise ForeignFileError(plan.collisions)
+        for path, data in plan.files.items():  # the manifests; every root with a file has one
+            self.put(path, data)
+        _swap(self.out_dir, self.staging, plan, self.roots, True)
+        self.committed = True
+
+    def diff(self, plan: TreePlan) -> str:
+        """diff_tree(owned=True)'s text from what was compared: empty when the output is up to date."""
+        ignored = set(plan.foreign) | set(plan.collisions)
+        on_disk = {p for root in self.roots for p in _files_under(self.out_dir, root)} - ignored
+        on_disk |= {
+            f"{root}/{MANIFEST}" for root in self.roots if os.path.exists(os.path.join(self.out_dir, root, MANIFEST))
+        }
+        chunks: list[str] = []
+        for path in sorted(on_disk | self.paths | set(plan.files)):
+            old = _read(self.out_dir, path) if path in on_disk else None
+            if path in plan.files:
+                new: bytes | None = plan.files[path]
+            elif path in self.changed:
+                new = self.changed[path]
+            elif path in self.paths:
+                new = old if old is not None else _read(self.out_dir, path)  # compared equal to the disk's bytes
+            else:
+                new = None
+            if old != new:
+                chunks.extend(_unified(path, old, new))
+        return "".join(chunks)
+
+
+def _read(out_dir: str, path: str) -> bytes:
+    with open(os.path.join(out_dir, *path.split("/")), "rb") as fh:
+        return fh.read()
+
+
+@contextlib.contextmanager
+def staged_tree(out_dir: str, roots: list[str], *, compare: bool = False) -> Iterator[Stage]:
+    """A Stage for out_dir's managed roots: locked and staged for a write, or compare-only (nothing written).
+
+    On leaving, the staging directory goes whatever happened: committed or not, out_dir holds a whole tree,
+    and directories made here for a write that did not commit are removed again.
+    """
+    if compare:
+        yield Stage(out_dir, roots, None)
+        return
+    made = _missing_dirs(out_dir)
+    os.makedirs(out_dir, exist_ok=True)
+    with _locked(out_dir):
+        recover(out_dir)
+        staging = tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out_dir)
+        stage = Stage(out_dir, roots, staging)
+        try:
+            yield stage
+        finally:
+            _clean(out_dir, staging)
+            if not stage.committed:
+                for directory in made:  # innermost first; each only if nothing else appeared in it
+                    with contextlib.suppress(OSError):
+                        os.rmdir(directory)
+
+
+def _missing_dirs(path: str) -> list[str]:
+    """path and its ancestors that do not exist yet, innermost first."""
+    missing = []
+    path = os.path.abspath(path)
+    while not os.path.exists(path):
+        missing.append(path)
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    return missing
 
 
 def _umask() -> int:
@@ -381,18 +533,22 @@ def diff_tree(out_dir: str, files: dict[str, bytes], roots: list[str] | None = N
     chunks: list[str] = []
     for path in sorted(set(current) | set(files)):
         old, new = current.get(path), files.get(path)
-        if old == new:
-            continue
-        old_lines = old.decode("utf-8", "replace").splitlines(keepends=True) if old is not None else []
-        new_lines = new.decode("utf-8", "replace").splitlines(keepends=True) if new is not None else []
-        chunks.extend(
-            difflib.unified_diff(
-                old_lines,
-                new_lines,
-                fromfile=f"a/{path}" if old is not None else "/dev/null",
-                tofile=f"b/{path}" if new is not None else "/dev/null",
-            )
-        )
-        if chunks and not chunks[-1].endswith("\n"):
-            chunks[-1] += "\n"
+        if old != new:
+            chunks.extend(_unified(path, old, new))
     return "".join(chunks)
+
+
+def _unified(path: str, old: bytes | None, new: bytes | None) -> list[str]:
+    old_lines = old.decode("utf-8", "replace").splitlines(keepends=True) if old is not None else []
+    new_lines = new.decode("utf-8", "replace").splitlines(keepends=True) if new is not None else []
+    chunks = list(
+        difflib.unified_diff(
+            old_lines,
+            new_lines,
+            fromfile=f"a/{path}" if old is not None else "/dev/null",
+            tofile=f"b/{path}" if new is not None else "/dev/null",
+        )
+    )
+    if chunks and not chunks[-1].endswith("\n"):
+        chunks[-1] += "\n"
+    return chunks

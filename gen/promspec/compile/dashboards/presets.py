@@ -1,4 +1,5 @@
-"""Generated dashboards: LLM serving per service and engine; which of the bundled spec files (the LLM guide's
+"""Generated dashboards: LLM serving per service and engine (the template llm-serving.yml, and the parts of it
+computed from the engine's adapter); which of the bundled spec files (the LLM guide's
 two, GPU fleet, host: bundled.py) a project gets; and the SLO ones, templated bundled specs (slo_dashboards.py).
 
 Each preset returns the same model a Dashboard document produces, so one compiler, one checker and
@@ -15,21 +16,19 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from ...backends.adapter import Backend, Variant
-from ...model.dashboards import Dashboard, DroppedDashboard, DroppedPanel, Link, Panel, Query, Row, Variable
+from ...model.dashboards import Dashboard, DroppedDashboard, DroppedPanel, Panel, Query, Row, Variable
 from ...model.project import Project, RecordingRule, Ref, RuleGroup
 from .bundled import STATIC, bundled_dashboard, bundled_title
 from .signals import Scope, anchor_metric, service_scope, signal_query
 from .slo_dashboards import slo_dashboards
-from .slo_thresholds import Thresholds
+from .templated import WHEN_SIGNALS, Subject, TemplateError, instantiate, prepared, template
 
 if TYPE_CHECKING:
     from ...model.project import Project
     from ...model.services import SLO
 
 
-QUANTILES = ("0.5", "0.9", "0.95", "0.99")  # vLLM's example dashboard charts P50, P90, P95, P99 and the mean
 LLM_FOLDER = "llm"
-GPU_UID, HOST_UID, SLO_UID = "gpu-fleet", "host-overview", "slo-overview"
 RATE = "$__rate_interval"
 WORST_REPLICAS = 5  # "worst replicas" panels: few enough lines that the sick one stands out
 
@@ -126,16 +125,73 @@ def _catalog_ref(project: Project, name: str) -> Ref | None:
 
 # ------------------------------------------------------------------------------------ LLM serving
 
+# The LLM serving dashboards are the bundled template data/dashboards/templates/llm-serving.yml, made per engine
+# and per service; what follows is what it cannot write: the parts computed from the engine's adapter
+# (templated.COMPUTED_ROWS and COMPUTED_PANELS name them).
+LLM_SERVING = "llm-serving"
+LLM_VARIABLES = ("job", "instance", "model")
 
-def _latency_panel(m: _Make, scope: Scope, signal: str, title: str) -> Panel | None:
-    if scope.variant(signal) is None:
-        return None
-    queries = [m.s(signal, f"p{_pct(q)}", quantile=q) for q in QUANTILES] + [m.s(signal, "mean", mean=True)]
-    return m.panel(title, queries, unit="s")
+
+def llm_subject(ref: Ref, scope: Scope, values: dict[str, str], slos: tuple[SLO, ...] = ()) -> Subject:
+    """What the LLM serving template is instantiated for: one engine's or one service's scope and values."""
+    return Subject(
+        ref=ref,
+        values=prepared(values),
+        lists={},
+        slos=slos,
+        signals=frozenset(s for s in WHEN_SIGNALS if scope.variant(s) is not None),
+        scope=scope,
+    )
 
 
-def _pct(q: str) -> str:
-    return format(float(q) * 100, "g")
+def _scope(subject: Subject) -> Scope:
+    if subject.scope is None:
+        raise TemplateError("a computed LLM serving part needs a subject with an engine scope")
+    return subject.scope
+
+
+def replicas_rows(subject: Subject) -> list[Row]:
+    m = _Make(subject.ref)
+    return _rows(m.row("Replicas", _replica_panels(m, _scope(subject))))
+
+
+def request_shape_rows(subject: Subject) -> list[Row]:
+    m = _Make(subject.ref)
+    return _rows(m.row("Request shape", _shape_panels(m, _scope(subject))))
+
+
+def engine_rows(subject: Subject) -> list[Row]:
+    m = _Make(subject.ref)
+    return _rows(*_coverage().engine_rows(m, _scope(subject)))
+
+
+def errors_by_panels(subject: Subject) -> list[Panel]:
+    scope = _scope(subject)
+    return [_errors_by(_Make(subject.ref), scope)] if _has(scope, "errors") else []
+
+
+def finish_reason_panels(subject: Subject) -> list[Panel]:
+    """Requests by how they ended, on the first outcome label the engine's requests signal lists."""
+    scope = _scope(subject)
+    requests = scope.variant("requests")
+    outcome = next(
+        (label for label in ("finished_reason", "status", "code") if requests and label in requests.labels), ""
+    )
+    if not outcome:
+        return []
+    m = _Make(subject.ref)
+    return [m.panel("Finish reason", [m.s("requests", by=(outcome,))], unit="reqps", stack=True)]
+
+
+def _named(dash: Dashboard, uid: str) -> Dashboard:
+    """dash with uid as its name and uid. instantiate() derives a Grafana uid from the name, as for a spec;
+    the LLM serving dashboards have always been llm-engine-<backend> and llm-service-<service> as written (a
+    long or dotted name included, which Grafana may refuse), and stay so: byte-identical output."""
+    return dash if dash.uid == uid else replace(dash, name=uid, uid=uid)
+
+
+def _rows(*rows: Row | None) -> list[Row]:
+    return [r for r in rows if r is not None]
 
 
 def _has(scope: Scope, *signals: str) -> bool:
@@ -177,177 +233,6 @@ def _shape_panels(m: _Make, scope: Scope) -> list[Panel]:
                 )
             )
     return panels
-
-
-def _ttft_thresholds(slos: tuple[SLO, ...]) -> Thresholds:
-    """The TTFT stat's colours: red at the service's TTFT SLO threshold when it has one, else 1 s / 5 s."""
-    from ..promql import parse_duration
-
-    def seconds(text: str) -> float:  # a threshold written as a bare number is in seconds, as the SLO reads it
-        try:
-            return float(text)
-        except ValueError:
-            return parse_duration(text)
-
-    limits = sorted(seconds(slo.threshold) for slo in slos if slo.signal == "ttft" and slo.threshold)
-    if limits:
-        return [(limits[0], "red")]
-    return [(1, "orange"), (5, "red")]
-
-
-def llm_serving(
-    m: _Make,
-    scope: Scope,
-    name: str,
-    title: str,
-    folder: str,
-    description: str,
-    service: str = "",
-    backend: str = "",
-    links: tuple[str, ...] = (),  # uids of the dashboards to link to
-    slos: tuple[SLO, ...] = (),
-) -> Dashboard:
-    """The LLM serving overview: traffic, errors, latency, tokens, scheduler and KV cache of one engine."""
-    v = scope.variant
-    requests = v("requests")
-    outcome = next(
-        (label for label in ("finished_reason", "status", "code") if requests and label in requests.labels), ""
-    )
-    overview = m.row(
-        "Overview",
-        [
-            m.panel("Request rate", [m.s("requests", "requests/s")], "stat", unit="reqps", width=4)
-            if _has(scope, "requests")
-            else None,
-            m.panel(
-                "Error ratio",
-                [m.s("errors", "error ratio", ratio=True)],
-                "stat",
-                unit="percentunit",
-                decimals=2,
-                width=4,
-                thresholds=[(0.01, "orange"), (0.05, "red")],
-            )
-            if _has(scope, "errors", "requests")
-            else None,
-            m.panel(
-                "TTFT p95",
-                [m.s("ttft", "p95", quantile="0.95")],
-                "stat",
-                unit="s",
-                width=4,
-                thresholds=_ttft_thresholds(slos),
-            )
-            if _has(scope, "ttft")
-            else None,
-            m.panel("Running requests", [m.s("running", "running")], "stat", unit="short", width=4)
-            if _has(scope, "running")
-            else None,
-            m.panel(
-                "Waiting requests",
-                [m.s("waiting", "waiting")],
-                "stat",
-                unit="short",
-                width=4,
-                thresholds=[(1, "orange"), (50, "red")],
-            )
-            if _has(scope, "waiting")
-            else None,
-            m.panel(
-                "KV-cache usage",
-                [m.s("kv_cache_usage", "KV cache")],
-                "gauge",
-                unit="percentunit",
-                width=4,
-                min=0,
-                max=1,
-                thresholds=[(0.8, "orange"), (0.95, "red")],
-            )
-            if _has(scope, "kv_cache_usage")
-            else None,
-        ],
-    )
-    traffic = m.row(
-        "Traffic and errors",
-        [
-            m.panel("Request rate by model", [m.s("requests", by=("model",))], unit="reqps")
-            if _has(scope, "requests")
-            else None,
-            m.panel(
-                "Error ratio by model",
-                [m.s("errors", ratio=True, by=("model",))],
-                unit="percentunit",
-                thresholds=[(0.01, "orange"), (0.05, "red")],
-            )
-            if _has(scope, "errors", "requests")
-            else None,
-            _errors_by(m, scope) if _has(scope, "errors") else None,
-            m.panel("Finish reason", [m.s("requests", by=(outcome,))], unit="reqps", stack=True) if outcome else None,
-        ],
-    )
-    latency = m.row(
-        "Latency",
-        [
-            _latency_panel(m, scope, "ttft", "Time to first token"),
-            m.panel("Time to first token (heatmap)", [m.s("ttft")], "heatmap", unit="s")
-            if _has(scope, "ttft")
-            else None,
-            _latency_panel(m, scope, "inter_token_latency", "Inter-token latency"),
-            _latency_panel(m, scope, "e2e_latency", "End-to-end request latency"),
-            _latency_panel(m, scope, "queue_time", "Queue time"),
-        ],
-    )
-    tokens = m.row(
-        "Tokens",
-        [
-            m.panel(
-                "Token throughput",
-                [m.s(s, s.replace("_", " ") + "/s") for s in ("prompt_tokens", "generation_tokens") if _has(scope, s)],
-                unit="suffix: tok/s",
-            )
-            if _has(scope, "prompt_tokens") or _has(scope, "generation_tokens")
-            else None,
-            m.panel("Generation tokens/s by model", [m.s("generation_tokens", by=("model",))], unit="suffix: tok/s")
-            if _has(scope, "generation_tokens")
-            else None,
-        ],
-    )
-    scheduler = m.row(
-        "Scheduler and KV cache",
-        [
-            m.panel("Scheduler state", [m.s(s, s) for s in ("running", "waiting") if _has(scope, s)], unit="short")
-            if _has(scope, "running") or _has(scope, "waiting")
-            else None,
-            m.panel(
-                "KV-cache usage by instance",
-                [m.s("kv_cache_usage", by=("instance", "model"))],
-                unit="percentunit",
-                min=0,
-                max=1,
-                thresholds=[(0.8, "orange"), (0.95, "red")],
-            )
-            if _has(scope, "kv_cache_usage")
-            else None,
-            m.panel("Preemptions", [m.s("preemptions", "preemptions/s")], unit="cps")
-            if _has(scope, "preemptions")
-            else None,
-        ],
-    )
-    shape = m.row("Request shape", _shape_panels(m, scope))
-    replicas = m.row("Replicas", _replica_panels(m, scope))
-    variables: list[str | Variable] = ["datasource", "job", "instance", "model"]
-    return m.dashboard(
-        name,
-        title,
-        folder,
-        [overview, replicas, traffic, latency, tokens, scheduler, shape, *_coverage().engine_rows(m, scope)],
-        variables,
-        description=description,
-        service=service,
-        backend=backend,
-        tags=("llm", scope.backend.name),
-        links=[Link(dashboard=uid) for uid in links],
-    )
 
 
 def _coverage() -> ModuleType:
@@ -516,49 +401,42 @@ def preset_dashboards(project: Project, groups: list[RuleGroup]) -> Presets:
     out: list[Dashboard] = []
     services = list(getattr(project, "services", []) or [])
     backends = dict(getattr(project, "backends", {}) or {})
-    # SLOs kept in a foreign tool's conventions (Sloth) record that tool's series; its own dashboard reads them.
-    slos = [slo for s in services for slo in s.slos if slo.conventions == "promspec"]
-    gpu_ref = _catalog_ref(project, "promspec_gpu_up")
-    host_ref = _catalog_ref(project, "node_cpu_seconds_total")
-    infra = tuple(u for u, ref in ((GPU_UID, gpu_ref), (HOST_UID, host_ref)) if ref is not None)
-    slo_link = (SLO_UID,) if slos else ()
+    # The LLM serving template, per engine then per service; its links to the infrastructure and SLO dashboards
+    # name them all, and the pruning drops those not made.
+    serving = template(LLM_SERVING)
     for name in sorted(backends):
         backend = backends[name]
-        m = _Make(backend.ref)
-        out.append(
-            llm_serving(
-                m,
-                Scope(backend=backend, variables=("job", "instance", "model")),
-                f"llm-engine-{name}",
-                f"LLM serving: {name}",
-                LLM_FOLDER,
-                f"Every {_engine_title(backend)} replica Prometheus scrapes.",
-                backend=name,
-                links=infra + slo_link,
-            )
-        )
+        values = {
+            "serving.uid": f"llm-engine-{name}",
+            "serving.name": name,
+            "serving.summary": f"Every {_engine_title(backend)} replica Prometheus scrapes.",
+            "serving.folder": LLM_FOLDER,
+            "serving.service": "",
+            "serving.backend": name,
+            "serving.engine": backend.name,
+        }
+        subject = llm_subject(backend.ref, Scope(backend=backend, variables=LLM_VARIABLES), values)
+        out.append(_named(instantiate(serving, subject), values["serving.uid"]))
     serving_uid = {}
     for service in sorted(services, key=lambda s: s.name):
         backend = backends.get(service.backend)
         if backend is None:
             continue
-        m = _Make(service.ref)
-        uid = f"llm-service-{service.name}"
-        serving_uid[service.name] = uid
-        scope = service_scope(service, backend, ("job", "instance", "model"))
-        out.append(
-            llm_serving(
-                m,
-                scope,
-                uid,
-                f"LLM serving: {service.name}",
-                service.labels.get("team", LLM_FOLDER),
-                f"Service {service.name} on {backend.name}.",
-                service=service.name,
-                links=infra + slo_link,
-                slos=tuple(service.slos),
-            )
+        values = {
+            "serving.uid": f"llm-service-{service.name}",
+            "serving.name": service.name,
+            "serving.summary": f"Service {service.name} on {backend.name}.",
+            "serving.folder": service.labels.get("team", LLM_FOLDER),
+            "serving.service": service.name,
+            "serving.backend": "",
+            "serving.engine": backend.name,
+        }
+        scope = service_scope(service, backend, LLM_VARIABLES)
+        dash = _named(
+            instantiate(serving, llm_subject(service.ref, scope, values, tuple(service.slos))), values["serving.uid"]
         )
+        serving_uid[service.name] = dash.uid
+        out.append(dash)
     # The static bundled dashboards: spec files, made when their anchor is catalogued; their links to one
     # another name every bundled one, and the pruning drops those not made.
     for static in STATIC:

@@ -1,7 +1,7 @@
 """Templated bundled dashboards: read once, made once per object of a project (slo_dashboards.py: one per SLO,
 the SLO overview), from `kind: Dashboard` specs shipped in gen/promspec/data/dashboards/templates/.
 
-A template is the public Dashboard spec plus five internal constructs (docs/dashboards.md, "Templated
+A template is the public Dashboard spec plus a few internal constructs (docs/dashboards.md, "Templated
 bundled dashboards"). It is read once per process into the same dashboard model a user's spec gives, with
 the constructs kept beside it (DashboardTemplate), and instantiated per object by substitution in that
 model: 3,000 SLOs cost 3,000 walks over a few dozen records, not 3,000 YAML parses.
@@ -15,10 +15,12 @@ import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal
 
 from ...model.dashboards import Dashboard, Link, Panel, Query, Row, Variable, dashboard_from_document, derive_uid
-from ..promql import quote
+from ...model.schema_parts import SIGNALS
+from ..promql import parse_duration, quote
 from .slo_thresholds import (
     Thresholds,
     burn_thresholds,
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     from ...diagnostics import Report
     from ...model.project import Ref
     from ...model.services import SLO
+    from .signals import Scope
 
 # Beside the static bundled specs (bundled.py), in their own folder: a template is not a spec to copy.
 DATA_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "data", "dashboards", "templates")
@@ -169,6 +172,7 @@ class _QueryT:
     expr: _Text
     legend: _Text
     rest: dict[str, Any]  # the query's other fields: an instance is Query(**rest, ...), faster than replace()
+    when: frozenset[str] = frozenset()  # made only when the subject has every one of these signals
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -190,14 +194,24 @@ class _PanelT:
     queries: tuple[_QueryT, ...]
     links: tuple[_LinkT, ...]
     rest: dict[str, Any]  # the panel's fields that no placeholder or construct fills
+    when: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Slot:
+    """`- compute: NAME` in a template's rows or a row's panels: what COMPUTED_ROWS or COMPUTED_PANELS makes there."""
+
+    compute: str
 
 
 @dataclass(frozen=True, kw_only=True)
 class _RowT:
     row: Row
     title: _Text
-    panels: tuple[_PanelT, ...]
+    panels: tuple[_PanelT | _Slot, ...]
     rest: dict[str, Any]
+    # a row of computed or conditional (`when`) panels is left out when none is made, as a preset's row is
+    optional: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -213,9 +227,11 @@ class DashboardTemplate:
     title: _Text
     description: _Parts
     folder: _Text
+    service: _Text
+    backend: _Text
     tags: tuple[_Text, ...]
     links: tuple[_LinkT, ...]
-    rows: tuple[_RowT, ...]
+    rows: tuple[_RowT | _Slot, ...]
     variables: tuple[dict[str, Any], ...]  # each variable's fields but its ref
     rest: dict[str, Any]  # the dashboard's fields that no placeholder or construct fills
 
@@ -229,6 +245,8 @@ class Subject:
     values: Values
     lists: Mapping[str, Sequence[Values]]
     slos: tuple[SLO, ...]
+    signals: frozenset[str] = frozenset()  # the canonical signals `when` reads: those the subject's engine exposes
+    scope: Scope | None = None  # what the computed rows and panels read: the engine's adapter and the selector
 
     def list(self, name: str) -> Sequence[Values]:
         try:
@@ -246,6 +264,42 @@ THRESHOLDS: dict[str, Callable[[Subject], Thresholds]] = {
     "exhaustion": lambda s: exhaustion_thresholds(s.slos[0]),
     "first_tier": lambda s: first_tier_threshold(s.slos[0]),
     "fastest_tier": lambda s: fastest_tier_thresholds(s.slos),
+    "ttft": lambda s: ttft_thresholds(s.slos),
+}
+
+
+def ttft_thresholds(slos: Sequence[SLO]) -> Thresholds:
+    """The TTFT stat's colours: red at the service's TTFT SLO threshold when it has one, else 1 s / 5 s."""
+
+    def seconds(text: str) -> float:  # a threshold written as a bare number is in seconds, as the SLO reads it
+        try:
+            return float(text)
+        except ValueError:
+            return parse_duration(text)
+
+    limits = sorted(seconds(slo.threshold) for slo in slos if slo.signal == "ttft" and slo.threshold)
+    if limits:
+        return [(limits[0], "red")]
+    return [(1, "orange"), (5, "red")]
+
+
+def _computed() -> ModuleType:
+    """The LLM serving dashboards' computed parts (presets.py): imported late, presets.py imports us."""
+    from . import presets
+
+    return presets
+
+
+# `- compute: NAME` in a template's rows (or a row's panels): NAME -> what is made there for the subject. These
+# are the parts computed from an engine's adapter (which labels it lists, which extra histograms, its own rows).
+COMPUTED_ROWS: dict[str, Callable[[Subject], list[Row]]] = {
+    "replicas": lambda s: _computed().replicas_rows(s),
+    "request_shape": lambda s: _computed().request_shape_rows(s),
+    "engine": lambda s: _computed().engine_rows(s),
+}
+COMPUTED_PANELS: dict[str, Callable[[Subject], list[Panel]]] = {
+    "errors_by": lambda s: _computed().errors_by_panels(s),
+    "finish_reason": lambda s: _computed().finish_reason_panels(s),
 }
 
 
@@ -276,6 +330,18 @@ def template_data(name: str) -> dict[str, Any]:
 
 
 @dataclass(frozen=True, kw_only=True)
+class _PanelC:
+    """One panel's constructs, taken out of its spec."""
+
+    compute: str  # "" or the THRESHOLDS entry that computes its steps
+    description: _Parts
+    content: _Parts
+    queries: list[tuple[str, frozenset[str]]]  # each query's `each` and `when`
+    links: list[str]  # each link's `each`
+    when: frozenset[str]
+
+
+@dataclass(frozen=True, kw_only=True)
 class _Split:
     """A template's data with its constructs taken out (spec: a Dashboard spec), and the constructs."""
 
@@ -284,8 +350,8 @@ class _Split:
     over: str
     links: list[str]  # each link's `each`
     description: _Parts
-    # per row, per panel: (compute, description, content, each query's `each`, each link's `each`)
-    rows: list[list[tuple[str, _Parts, _Parts, list[str], list[str]]]]
+    # per row in the template's order, a computed slot or its panels' (a computed slot's or a panel's) constructs
+    rows: list[_Slot | list[_Slot | _PanelC]]
 
 
 def split_template(data: Mapping[str, Any], file: str = "template") -> _Split:
@@ -300,31 +366,74 @@ def split_template(data: Mapping[str, Any], file: str = "template") -> _Split:
         raise TemplateError(f"{file}: a template's uid is its name (spec.uid), and its panels go in rows")
     links = [_take_each(link) for link in spec.get("links", [])]
     description = _take_parts(spec, "description")
-    rows: list[list[tuple[str, _Parts, _Parts, list[str], list[str]]]] = []
+    rows: list[_Slot | list[_Slot | _PanelC]] = []
     for i, row in enumerate(spec.get("rows", [])):
-        panels = []
+        if "compute" in row:
+            rows.append(_take_slot(row, COMPUTED_ROWS, f"{file}: spec.rows[{i}]"))
+            continue
+        panels: list[_Slot | _PanelC] = []
         for j, panel in enumerate(row.get("panels", [])):
+            where = f"{file}: spec.rows[{i}].panels[{j}]"
+            if "compute" in panel:
+                panels.append(_take_slot(panel, COMPUTED_PANELS, where))
+                continue
             thresholds = panel.get("thresholds")
             compute = ""
             if isinstance(thresholds, dict):
                 compute = thresholds.get("compute", "")
                 if compute not in THRESHOLDS:
                     raise TemplateError(
-                        f"{file}: spec.rows[{i}].panels[{j}].thresholds: no computed thresholds {compute!r} "
-                        f"(known: {', '.join(THRESHOLDS)})"
+                        f"{where}.thresholds: no computed thresholds {compute!r} (known: {', '.join(THRESHOLDS)})"
                     )
                 del panel["thresholds"]
             panels.append(
-                (
-                    compute,
-                    _take_parts(panel, "description"),
-                    _take_parts(panel, "content"),
-                    [_take_each(q) for q in panel.get("queries", [])],
-                    [_take_each(link) for link in panel.get("links", [])],
+                _PanelC(
+                    compute=compute,
+                    when=_take_when(panel, where),
+                    description=_take_parts(panel, "description"),
+                    content=_take_parts(panel, "content"),
+                    queries=[
+                        (_take_each(q), _take_when(q, f"{where}.queries[{k}]"))
+                        for k, q in enumerate(panel.get("queries", []))
+                    ],
+                    links=[_take_each(link) for link in panel.get("links", [])],
                 )
             )
+        row["panels"] = [p for p in row.get("panels", []) if "compute" not in p]
         rows.append(panels)
+    spec["rows"] = [row for row in spec.get("rows", []) if "compute" not in row]
     return _Split(spec=spec_doc, mode=mode, over=over, links=links, description=description, rows=rows)
+
+
+def _take_slot(item: dict[str, Any], table: Mapping[str, object], where: str) -> _Slot:
+    """A computed slot (`compute: NAME` alone): NAME must be in table (COMPUTED_ROWS or COMPUTED_PANELS)."""
+    name = item.get("compute")
+    if len(item) != 1 or not isinstance(name, str) or name not in table:
+        raise TemplateError(
+            f"{where}: a computed slot is `compute: NAME` alone, NAME one of {', '.join(table)}; got {item!r}"
+        )
+    return _Slot(compute=name)
+
+
+# The signals `when` may name, the canonical ones: Backend.variant() answers for any name, so a misspelt one
+# would quietly never match.
+WHEN_SIGNALS = frozenset(SIGNALS)
+
+
+def _take_when(item: dict[str, Any], where: str) -> frozenset[str]:
+    """`when: {signals: [...]}` taken out of item: the signals the subject must have for item to be made."""
+    if "when" not in item:
+        return frozenset()
+    when = item.pop("when")
+    signals = when.get("signals") if isinstance(when, dict) and len(when) == 1 else None
+    if not isinstance(signals, list) or not signals or not all(isinstance(s, str) for s in signals):
+        raise TemplateError(f"{where}.when: expected `when: {{signals: [SIGNAL, ...]}}`, got {when!r}")
+    unknown = sorted(set(signals) - WHEN_SIGNALS)
+    if unknown:
+        raise TemplateError(
+            f"{where}.when: no signal {', '.join(map(repr, unknown))} (known: {', '.join(sorted(WHEN_SIGNALS))})"
+        )
+    return frozenset(signals)
 
 
 def read_template(data: Mapping[str, Any], source: str) -> DashboardTemplate:
@@ -333,51 +442,64 @@ def read_template(data: Mapping[str, Any], source: str) -> DashboardTemplate:
     from ...model.loader import Document
 
     split = split_template(data, source)
-    mode, over, links, description, rows = split.mode, split.over, split.links, split.description, split.rows
     dash = dashboard_from_document(Document(source, 0, split.spec, source=source))
-    return DashboardTemplate(
-        file=source,
-        mode=mode,
-        over=over,
-        dashboard=dash,
-        name=_text(dash.name),
-        title=_text(dash.title),
-        description=description,
-        folder=_text(dash.folder),
-        tags=tuple(_text(t) for t in dash.tags),
-        links=tuple(_link_t(link, each) for link, each in zip(dash.links, links, strict=True)),
-        rows=tuple(
+    written = iter(dash.rows)
+    rows: list[_RowT | _Slot] = []
+    for made in split.rows:
+        if isinstance(made, _Slot):
+            rows.append(made)
+            continue
+        row = next(written)
+        panels = iter(row.panels)
+        rows.append(
             _RowT(
                 row=row,
                 title=_text(row.title),
-                panels=tuple(
-                    _PanelT(
-                        panel=panel,
-                        title=_text(panel.title),
-                        description=desc,
-                        content=content,
-                        compute=compute,
-                        queries=tuple(
-                            _QueryT(
-                                query=q,
-                                each=e,
-                                expr=_text(q.expr, expr=True),
-                                legend=_text(q.legend),
-                                rest=_rest(q, _FILLED_QUERY),
-                            )
-                            for q, e in zip(panel.queries, query_each, strict=True)
-                        ),
-                        links=tuple(_link_t(link, e) for link, e in zip(panel.links, link_each, strict=True)),
-                        rest=_rest(panel, _FILLED_PANEL),
-                    )
-                    for panel, (compute, desc, content, query_each, link_each) in zip(row.panels, made, strict=True)
-                ),
+                panels=tuple(c if isinstance(c, _Slot) else _panel_t(next(panels), c) for c in made),
                 rest=_rest(row, _FILLED_ROW),
+                optional=any(isinstance(c, _Slot) or c.when or any(w for _e, w in c.queries) for c in made),
             )
-            for row, made in zip(dash.rows, rows, strict=True)
-        ),
+        )
+    return DashboardTemplate(
+        file=source,
+        mode=split.mode,
+        over=split.over,
+        dashboard=dash,
+        name=_text(dash.name),
+        title=_text(dash.title),
+        description=split.description,
+        folder=_text(dash.folder),
+        service=_text(dash.service),
+        backend=_text(dash.backend),
+        tags=tuple(_text(t) for t in dash.tags),
+        links=tuple(_link_t(link, each) for link, each in zip(dash.links, split.links, strict=True)),
+        rows=tuple(rows),
         variables=tuple(_rest(v, _FILLED_VARIABLE) for v in dash.variables),
         rest=_rest(dash, _FILLED_DASHBOARD),
+    )
+
+
+def _panel_t(panel: Panel, c: _PanelC) -> _PanelT:
+    return _PanelT(
+        panel=panel,
+        title=_text(panel.title),
+        description=c.description,
+        content=c.content,
+        compute=c.compute,
+        when=c.when,
+        queries=tuple(
+            _QueryT(
+                query=q,
+                each=e,
+                when=w,
+                expr=_text(q.expr, expr=True),
+                legend=_text(q.legend),
+                rest=_rest(q, _FILLED_QUERY),
+            )
+            for q, (e, w) in zip(panel.queries, c.queries, strict=True)
+        ),
+        links=tuple(_link_t(link, e) for link, e in zip(panel.links, c.links, strict=True)),
+        rest=_rest(panel, _FILLED_PANEL),
     )
 
 
@@ -392,6 +514,8 @@ _FILLED_DASHBOARD = frozenset(
         "title",
         "description",
         "folder",
+        "service",
+        "backend",
         "tags",
         "variables",
         "links",
@@ -447,16 +571,32 @@ def instantiate(t: DashboardTemplate, subject: Subject) -> Dashboard:
         title=t.title.fill(values),
         description=t.description.fill(subject, values),
         folder=t.folder.fill(values),
+        service=t.service.fill(values),
+        backend=t.backend.fill(values),
         tags=tuple(tag.fill(values) for tag in t.tags),
         variables=[Variable(**v, ref=ref) for v in t.variables],
         links=_links(t.links, subject, values),
-        rows=[
-            Row(**r.rest, ref=ref, title=r.title.fill(values), panels=[_panel(p, subject, values) for p in r.panels])
-            for r in t.rows
-        ],
+        rows=_rows(t.rows, subject, values),
         source=ref.doc.source or ref.doc.file,
         generated=True,
     )
+
+
+def _rows(rows: Iterable[_RowT | _Slot], subject: Subject, values: Values) -> list[Row]:
+    out: list[Row] = []
+    for r in rows:
+        if isinstance(r, _Slot):
+            out += COMPUTED_ROWS[r.compute](subject)
+            continue
+        panels: list[Panel] = []
+        for p in r.panels:
+            if isinstance(p, _Slot):
+                panels += COMPUTED_PANELS[p.compute](subject)
+            elif (panel := _panel(p, subject, values)) is not None:
+                panels.append(panel)
+        if panels or not r.optional:
+            out.append(Row(**r.rest, ref=subject.ref, title=r.title.fill(values), panels=panels))
+    return out
 
 
 def _each(each: str, subject: Subject, values: Values) -> Iterable[Values]:
@@ -471,16 +611,26 @@ def _links(links: Iterable[_LinkT], subject: Subject, values: Values) -> list[Li
     ]
 
 
-def _panel(p: _PanelT, subject: Subject, values: Values) -> Panel:
+def _panel(p: _PanelT, subject: Subject, values: Values) -> Panel | None:
+    """The panel for subject; None when its `when` names a signal the subject lacks, or when every one of its
+    queries has a `when` it fails (a panel drawn with no query would be an empty frame)."""
+    if not p.when <= subject.signals:
+        return None
     ref = subject.ref
     queries = []
+    conditional = bool(p.queries)
     for q in p.queries:  # a loop, not _each(): most queries repeat over nothing, and this runs per SLO
+        conditional = conditional and bool(q.when)
+        if not q.when <= subject.signals:
+            continue
         if not q.each:
             queries.append(Query(**q.rest, ref=ref, expr=q.expr.fill(values), legend=q.legend.fill(values)))
             continue
         for item in subject.list(q.each):
             v = Fields({**values, **item})
             queries.append(Query(**q.rest, ref=ref, expr=q.expr.fill(v), legend=q.legend.fill(v)))
+    if conditional and not queries:
+        return None
     return Panel(
         **p.rest,
         ref=ref,
@@ -524,6 +674,8 @@ def _user_strings(dash: Dashboard) -> Iterable[tuple[Ref, tuple[str | int, ...],
     """Every string of a written dashboard that a template could fill, with where it is written."""
     yield dash.ref, ("title",), dash.title
     yield dash.ref, ("description",), dash.description
+    yield dash.ref, ("service",), dash.service  # the LLM serving template fills them
+    yield dash.ref, ("backend",), dash.backend
     yield from ((dash.ref, ("tags", i), tag) for i, tag in enumerate(dash.tags))
     yield from _link_strings(dash.ref, dash.links)
     for row in dash.rows:

@@ -1,0 +1,156 @@
+"""Map a function over indexes in forked worker processes, with the results in index order.
+
+Used where generate's work splits into independent items (dashboards to check, output pieces to render):
+workers are forked after everything they read is in memory (nothing is pickled on the way in), worker k
+takes items k, k + jobs, ..., and sends back its results (small records: diagnostics, paths) or the first
+exception it met. The parent re-raises the exception of the earliest failing item, as a loop would have;
+Ctrl-C stops every worker (each also dies with the parent), and no worker ever returns into the parent's
+code (its cleanup, finally blocks and atexit handlers stay the parent's).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import gc
+import os
+import pickle
+import signal
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+R = TypeVar("R")
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Done(Generic[R]):
+    """What one worker sends back: its results by index, or the first error it met and at which index."""
+
+    results: list[tuple[int, R]]
+    failed_at: int | None = None
+    error: BaseException | None = None
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (a container's or taskset's limit, not the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def fork_map(fn: Callable[[int], R], n: int, jobs: int) -> list[R]:
+    """[fn(0), ..., fn(n - 1)], computed in min(jobs, n) processes (this one alone when that is 1)."""
+    jobs = max(1, min(jobs, n))
+    done = [_run(fn, range(n))] if jobs == 1 else _in_workers(fn, n, jobs)
+    failures = [d for d in done if d.failed_at is not None]
+    if failures:
+        first = min(failures, key=lambda d: d.failed_at or 0)
+        assert first.error is not None
+        raise first.error
+    ordered: list[tuple[int, R]] = sorted((pair for d in done for pair in d.results), key=lambda pair: pair[0])
+    return [result for _i, result in ordered]
+
+
+def _run(fn: Callable[[int], R], indexes: range) -> _Done[R]:
+    results: list[tuple[int, R]] = []
+    for i in indexes:
+        try:
+            results.append((i, fn(i)))
+        except Exception as exc:  # the parent raises the earliest item's error
+            return _Done(results=results, failed_at=i, error=exc)
+    return _Done(results=results)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Ask the kernel to kill this worker if the parent dies (SIGKILL included): no orphan keeps working."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the request was made
+        os._exit(1)
+
+
+def _in_workers(fn: Callable[[int], R], n: int, jobs: int) -> list[_Done[R]]:
+    children: dict[int, int] = {}  # pid -> read end of its pipe
+    parent = os.getpid()
+    # Objects that exist now are never collected in a worker: the collector would otherwise touch (and so
+    # copy) every page of the Build that the workers share with this process after fork.
+    gc.freeze()
+    try:
+        for k in range(jobs):
+            read, write = os.pipe()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            # Ctrl-C between the fork and the bookkeeping below would leave a worker nobody stops.
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            try:
+                pid = os.fork()
+                if pid == 0:  # pragma: no cover - the worker; its exit status is checked by the parent
+                    os.close(read)
+                    _worker(fn, range(k, n, jobs), write, parent)
+                os.close(write)
+                children[pid] = read
+            finally:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        done: list[_Done[R]] = []
+        for pid in list(children):
+            done.append(_collect(pid, children[pid]))
+            del children[pid]  # reaped: its pid may be reused, so it must never be signalled again
+        return done
+    finally:
+        _stop(children)
+        gc.unfreeze()
+
+
+def _worker(fn: Callable[[int], R], indexes: range, out: int, parent: int) -> None:
+    """The forked worker's life: compute its items, send the results, exit without running the parent's
+    cleanup."""
+    code = 0
+    try:
+        # Ctrl-C reaches the whole process group: a worker just stops, the parent reports and cleans up.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        _die_with_parent(parent)
+        done = _run(fn, indexes)
+        try:
+            payload = pickle.dumps(done, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:  # an exception that does not pickle: its text, as a traceback would show it
+            error = RuntimeError("".join(traceback.format_exception(done.error)) if done.error else "")
+            payload = pickle.dumps(_Done(results=done.results, failed_at=done.failed_at, error=error))
+        with os.fdopen(out, "wb") as fh:
+            fh.write(payload)
+    except BaseException:  # whatever happens, never return into the parent's code
+        code = 1
+    finally:
+        os._exit(code)
+
+
+def _collect(pid: int, fd: int) -> _Done[R]:
+    with os.fdopen(fd, "rb") as fh:
+        payload = fh.read()
+    _pid, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if not payload or code != 0:
+        if code == -signal.SIGINT:
+            raise KeyboardInterrupt
+        how = f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
+        raise OSError(f"a generate worker {how} before it finished (out of memory?)")
+    done = pickle.loads(payload)
+    assert isinstance(done, _Done)
+    return done
+
+
+def _stop(children: dict[int, int]) -> None:
+    """Kill and reap every worker still running (after an error or Ctrl-C in the parent)."""
+    for pid, fd in children.items():
+        with contextlib.suppress(OSError):
+            os.close(fd)
+        with contextlib.suppress(ProcessLookupError, ChildProcessError):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)

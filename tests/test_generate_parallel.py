@@ -1,0 +1,244 @@
+"""generate in pieces and in worker processes (-j/--jobs): the same bytes, messages and guarantees as serially.
+
+The pieces of each output (rule files, SLOs, dashboards by slices, render/outputs.py) are rendered and
+staged one at a time; with --jobs N > 1 they are shared among N forked workers (render/stream.py).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import BIN, REPO, run_promspec, snapshot
+
+
+def _bench_specs(root, n: int) -> None:
+    """bench/generate.py's tree: the bundled backends, catalogs and settings plus n services with 3 SLOs."""
+    spec = importlib.util.spec_from_file_location("bench_generate", os.path.join(REPO, "bench", "generate.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    module.write_specs(str(root), n)
+
+
+def test_the_pieces_render_exactly_the_whole_output(monkeypatch):
+    from promspec.pipeline import load_build
+    from promspec.render import outputs
+
+    build, _report = load_build([os.path.join(REPO, "specs")], env={})
+    whole = outputs.render_build(build)
+    monkeypatch.setattr(outputs, "PART_SIZE", 2)  # many pieces per output, each of a few items
+    parts = outputs.render_parts(build)
+    assert len(parts) > len(outputs.OUTPUTS) + 5
+    pieces: dict[str, bytes] = {}
+    for part in parts:
+        files = part.files()
+        assert not set(files) & set(pieces), "two pieces render one path"
+        pieces.update(files)
+    assert pieces == whole  # the oracle: the outputs' own render functions over the whole Build
+
+
+@pytest.fixture(scope="module")
+def services(tmp_path_factory):
+    root = tmp_path_factory.mktemp("services") / "specs"
+    _bench_specs(root, 12)
+    return root
+
+
+@pytest.mark.slow
+def test_any_number_of_workers_writes_the_same_bytes_and_messages(services, tmp_path):
+    runs = {}
+    for jobs in ("1", "2", "3"):
+        out = tmp_path / f"out{jobs}"
+        proc = run_promspec("generate", str(services), "-o", str(out), "--jobs", jobs, check=0)
+        runs[jobs] = (snapshot(str(out)), proc.stdout, proc.stderr.replace(str(out), "OUT"))
+    assert runs["1"] == runs["2"] == runs["3"]
+    assert len(runs["1"][0]) > 200
+    # The environment variable is the same option; a stale tree gives the same diff from any count.
+    (services / "services" / "svc00003.yml").write_text(
+        (services / "services" / "svc00003.yml").read_text().replace("99.5%", "99.9%")
+    )
+    try:
+        checks = [
+            run_promspec("generate", str(services), "-o", str(tmp_path / "out1"), "--check", env={"PROMSPEC_JOBS": j})
+            for j in ("1", "3")
+        ]
+    finally:
+        (services / "services" / "svc00003.yml").write_text(
+            (services / "services" / "svc00003.yml").read_text().replace("99.9%", "99.5%")
+        )
+    assert [c.returncode for c in checks] == [1, 1]
+    assert checks[0].stdout == checks[1].stdout and "99.9" in checks[0].stdout
+    assert checks[0].stderr == checks[1].stderr
+    assert snapshot(str(tmp_path / "out1")) == runs["1"][0]  # --check wrote nothing
+
+
+# Stands in for a full disk: one staged file's write fails, in whichever process renders it.
+FULL_DISK = """
+import errno, sys
+from promspec.render import tree
+real = tree.Stage.put
+def put(self, path, data):
+    if self.staging is not None and path.endswith("svc00007-errors-page-fast.test.yml"):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    return real(self, path, data)
+tree.Stage.put = put
+from promspec.cli import main
+sys.argv = ["promspec", *sys.argv[1:]]
+main()
+"""
+
+
+@pytest.mark.slow
+def test_an_error_in_a_worker_is_reported_as_serially_and_nothing_is_written(services, tmp_path):
+    out = tmp_path / "out"
+    run_promspec("generate", str(services), "-o", str(out), "-q", check=0)
+    (services / "services" / "svc00007.yml").write_text(
+        (services / "services" / "svc00007.yml").read_text().replace("99.5%", "99.9%")
+    )
+    before = snapshot(str(out))
+    try:
+        procs = [
+            subprocess.run(
+                [sys.executable, "-c", FULL_DISK, "generate", str(services), "-o", str(out), "--jobs", jobs],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            for jobs in ("1", "2")
+        ]
+    finally:
+        (services / "services" / "svc00007.yml").write_text(
+            (services / "services" / "svc00007.yml").read_text().replace("99.9%", "99.5%")
+        )
+    assert [p.returncode for p in procs] == [1, 1]
+    assert procs[0].stderr == procs[1].stderr
+    assert procs[0].stderr.endswith(
+        f"promspec: cannot write output to {out}: No space left on device; previous output left as it was\n"
+    )
+    assert "Traceback" not in procs[0].stderr
+    assert snapshot(str(out)) == before
+    assert not [p for p in os.listdir(out) if p.startswith(".promspec")]
+
+
+def _session(sid: int) -> list[int]:
+    """The processes still alive in a session (zombies included: a zombie is a child nobody reaped)."""
+    alive = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", encoding="utf-8") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[3]) == sid:
+                alive.append(int(entry))
+    return alive
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children", encoding="utf-8") as fh:
+            return [int(c) for c in fh.read().split()]
+    except OSError:
+        return []
+
+
+@pytest.mark.slow
+@pytest.mark.serial
+def test_ctrl_c_stops_every_worker_and_leaves_the_previous_tree(services, tmp_path):
+    out = tmp_path / "out"
+    run_promspec("generate", str(services), "-o", str(out), "-q", check=0)
+    specs = tmp_path / "specs"
+    shutil.copytree(services, specs)
+    for spec in (specs / "services").iterdir():  # every file changes: a swap would show anywhere
+        spec.write_text(spec.read_text().replace("99.5%", "99.9%"))
+    before = snapshot(str(out))
+    # A new session, signalled as a whole: what a terminal does on Ctrl-C to a foreground job.
+    proc = subprocess.Popen(
+        [os.path.join(BIN, "promspec"), "generate", str(specs), "-o", str(out), "--jobs", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while not _children(proc.pid) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert proc.poll() is None, "generate finished before its workers could be seen"
+    workers = _children(proc.pid)
+    os.killpg(proc.pid, signal.SIGINT)
+    _stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 1, stderr
+    assert "Aborted!" in stderr and "Traceback" not in stderr
+    time.sleep(0.2)
+    assert _session(proc.pid) == [], f"left running: {_session(proc.pid)} (workers were {workers})"
+    assert snapshot(str(out)) == before
+    assert not [p for p in os.listdir(out) if p.startswith(".promspec")]
+
+
+BROKEN_DASHBOARDS = """\
+apiVersion: promspec/v1
+kind: Dashboard
+metadata:
+  name: colours
+spec:
+  panels:
+    - title: Requests
+      unit: reqps
+      thresholds:
+        - value: 10
+          color: orange
+        - color: red
+      queries:
+        - expr: sum(rate(vllm:request_success_total[5m]))
+---
+apiVersion: promspec/v1
+kind: Dashboard
+metadata:
+  name: twice
+spec:
+  panels:
+    - title: Same
+      queries:
+        - expr: sum(rate(vllm:request_success_total[5m]))
+    - title: Same
+      unit: s
+      queries:
+        - expr: sum(rate(no_such_series_total[5m]))
+---
+apiVersion: promspec/v1
+kind: Dashboard
+metadata:
+  name: elsewhere
+spec:
+  service: svc9999
+  panels:
+    - title: Requests
+      unit: reqps
+      queries:
+        - expr: sum(rate(vllm:request_success_total[5m]))
+"""
+
+
+@pytest.mark.slow
+def test_dashboard_checks_in_workers_report_what_one_process_does(services, tmp_path):
+    specs = tmp_path / "specs"
+    shutil.copytree(services, specs)
+    (specs / "dashboards.yml").write_text(BROKEN_DASHBOARDS)
+    out = tmp_path / "out"
+    procs = [run_promspec("generate", str(specs), "-o", str(out), "--jobs", jobs) for jobs in ("1", "3")]
+    assert [p.returncode for p in procs] == [1, 1]
+    assert procs[0].stderr == procs[1].stderr
+    errors = [line for line in procs[0].stderr.splitlines() if line.startswith(str(specs / "dashboards.yml"))]
+    assert len(errors) >= 4, procs[0].stderr  # every broken dashboard, each at its own line:col
+    assert "Traceback" not in procs[0].stderr
+    assert not out.exists()
