@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import operator
 import zlib
 from dataclasses import dataclass, field
@@ -135,10 +136,11 @@ def resolve(ctx: Context, dash: Dashboard) -> tuple[dict[Slot, list[Target]], li
     """Targets of every panel (by its Slot) and the queries that could not be resolved."""
     out: dict[Slot, list[Target]] = {}
     problems: list[Problem] = []
+    scopes: dict[str, Scope | str] = {}  # by query service: scope_of is pure in (ctx, dash, name)
     for slot, _row, panel in dash.slots():
         targets: list[Target] = []
         used = {q.ref_id for q in panel.queries if q.ref_id}
-        letters = (ref_letters(i) for i in range(10000))
+        letters = iter(_ref_letter_table())
         for q in panel.queries:
             ref_id = q.ref_id or next(x for x in letters if x not in used)
             used.add(ref_id)
@@ -147,7 +149,9 @@ def resolve(ctx: Context, dash: Dashboard) -> tuple[dict[Slot, list[Target]], li
                     Target(q.expr.strip(), ref_id, q.legend, q.format or _default_format(panel), q.instant, q.hide)
                 )
                 continue
-            scope = scope_of(ctx, dash, q.service)
+            scope = scopes.get(q.service)
+            if scope is None:
+                scope = scopes[q.service] = scope_of(ctx, dash, q.service)
             if isinstance(scope, str):
                 problems.append(Problem(q, "signal", scope, "service: <a Service name> on the dashboard or query"))
                 continue
@@ -178,6 +182,12 @@ def ref_letters(i: int) -> str:
         i, rem = divmod(i - 1, 26)
         out = chr(65 + rem) + out
     return out
+
+
+@functools.cache
+def _ref_letter_table() -> tuple[str, ...]:
+    """The refIds resolve hands out, computed once (not per query of every dashboard)."""
+    return tuple(ref_letters(i) for i in range(10000))
 
 
 def _default_format(panel: Panel) -> str:
