@@ -237,9 +237,11 @@ def test_an_engine_subject_lists_the_signals_its_adapter_has():
     assert {"requests", "ttft", "kv_cache_usage"} <= vllm.signals <= templated.WHEN_SIGNALS
 
 
-def test_a_long_dotted_service_name_keeps_its_llm_service_uid_as_written(tmp_path):
-    """The uid stays llm-service-<service> as before the template (instantiate() would derive a shorter one),
-    and the SLO dashboards link to that uid."""
+def test_a_long_dotted_service_name_gets_an_llm_service_uid_grafana_accepts(tmp_path):
+    """Grafana refuses a dashboard uid over 40 characters or with a character outside [a-zA-Z0-9_-] (its
+    provisioning then skips the dashboard): llm-service-<service> is used when it is one, else a readable
+    head and a hash; the SLO dashboards link to the uid it got. (Before, the name was used as written.)"""
+    import re
     import shutil
 
     from promspec.compile.build import compile_build
@@ -255,7 +257,12 @@ def test_a_long_dotted_service_name_keeps_its_llm_service_uid_as_written(tmp_pat
     project, report = load_model([str(tmp_path)])
     assert not report.errors, [e.message for e in report.errors]
     made = preset_dashboards(project, compile_build(project).rule_groups).dashboards
-    uid = "llm-service-chat.api-with-a-rather-long-name"
-    assert uid in {d.uid for d in made}
+    serving = [d for d in made if d.uid.startswith("llm-service-")]
+    assert len(serving) == 1
+    uid = serving[0].uid
+    assert len(uid) <= 40 and re.fullmatch(r"[a-zA-Z0-9_-]+", uid), uid
+    assert uid.startswith("llm-service-chat-api-with-")
     detail = next(d for d in made if d.uid.startswith("slo-chat"))
     assert uid in {link.dashboard for link in detail.links}
+    short = [d.uid for d in made if d.uid.startswith("llm-engine-")]
+    assert short == ["llm-engine-vllm"]  # a name that is a uid already stays as written

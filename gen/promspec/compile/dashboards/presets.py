@@ -183,13 +183,6 @@ def finish_reason_panels(subject: Subject) -> list[Panel]:
     return [m.panel("Finish reason", [m.s("requests", by=(outcome,))], unit="reqps", stack=True)]
 
 
-def _named(dash: Dashboard, uid: str) -> Dashboard:
-    """dash with uid as its name and uid. instantiate() derives a Grafana uid from the name, as for a spec;
-    the LLM serving dashboards have always been llm-engine-<backend> and llm-service-<service> as written (a
-    long or dotted name included, which Grafana may refuse), and stay so: byte-identical output."""
-    return dash if dash.uid == uid else replace(dash, name=uid, uid=uid)
-
-
 def _rows(*rows: Row | None) -> list[Row]:
     return [r for r in rows if r is not None]
 
@@ -416,7 +409,7 @@ def preset_dashboards(project: Project, groups: list[RuleGroup]) -> Presets:
             "serving.engine": backend.name,
         }
         subject = llm_subject(backend.ref, Scope(backend=backend, variables=LLM_VARIABLES), values)
-        out.append(_named(instantiate(serving, subject), values["serving.uid"]))
+        out.append(instantiate(serving, subject))
     serving_uid = {}
     for service in sorted(services, key=lambda s: s.name):
         backend = backends.get(service.backend)
@@ -432,9 +425,8 @@ def preset_dashboards(project: Project, groups: list[RuleGroup]) -> Presets:
             "serving.engine": backend.name,
         }
         scope = service_scope(service, backend, LLM_VARIABLES)
-        dash = _named(
-            instantiate(serving, llm_subject(service.ref, scope, values, tuple(service.slos))), values["serving.uid"]
-        )
+        # its uid: derived from the name as for a spec (Grafana refuses one over 40 characters or with a dot)
+        dash = instantiate(serving, llm_subject(service.ref, scope, values, tuple(service.slos)))
         serving_uid[service.name] = dash.uid
         out.append(dash)
     # The static bundled dashboards: spec files, made when their anchor is catalogued; their links to one
