@@ -30,7 +30,7 @@ def _load(specs: tuple[str, ...], strict: bool = False) -> Project:
     return _load_build(specs, strict).project
 
 
-def _load_build(specs: tuple[str, ...], strict: bool = False, jobs: int | None = 1) -> Build:
+def _load_build(specs: tuple[str, ...], strict: bool = False, jobs: int = 1) -> Build:
     """Load, check and compile specs or exit 1 with every diagnostic; warnings go to stderr."""
     from .diagnostics import SpecError
     from .pipeline import load_build
@@ -120,10 +120,12 @@ def cli(jpath: tuple[str, ...]) -> None:
     "-j",
     "--jobs",
     type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
     envvar="PROMSPEC_JOBS",
-    help="Worker processes that check the dashboards and render and write the output (env PROMSPEC_JOBS; "
-    "default: one per usable CPU on large projects, 1 on small ones). Output and messages are the same "
-    "for any number.",
+    help="Worker processes that check the dashboards and render and write the output (env PROMSPEC_JOBS). "
+    "Output and messages are the same for any number. On 2 cores, 2 measured no faster than 1 and held "
+    "more memory (docs/BENCHMARKS.md), so 1 is the default.",
 )
 def generate(
     specs: tuple[str, ...],
@@ -132,7 +134,7 @@ def generate(
     strict: bool,
     quiet: bool,
     formats: tuple[str, ...],
-    jobs: int | None,
+    jobs: int,
 ) -> None:
     """Render SPECS (files or directories; default ./specs) into OUTPUT.
 
@@ -141,7 +143,7 @@ def generate(
     """
     from .render.formats import select_outputs
     from .render.outputs import ROOTS, nothing_useful, render_parts
-    from .render.stream import default_jobs, write_parts
+    from .render.stream import write_parts
     from .render.tree import ForeignFileError, staged_tree
 
     build = _load_build(specs, strict, jobs)
@@ -158,7 +160,7 @@ def generate(
     # OUTPUT changes before the commit below, whatever fails or is interrupted on the way.
     try:
         with staged_tree(output, roots, compare=check) as stage:
-            rendered = write_parts(parts, stage, jobs or default_jobs(parts), set(roots))
+            rendered = write_parts(parts, stage, jobs, set(roots))
             empty = nothing_useful(build, rendered)
             if empty:
                 _fail(f"{empty}; nothing written")

@@ -118,31 +118,22 @@ def load_model(
     return project, report
 
 
-# Dashboards a project needs before the dashboard checks pay for worker processes (about 130 services of
-# bench/generate.py, where generate's output pieces go to workers too: render/stream.py).
-PARALLEL_DASHBOARDS = 512
-
-
 def load_build(
     paths: Iterable[str],
     env: Mapping[str, str] | None = None,
     strict: bool = False,
     allow_unknown_buckets: bool = False,
-    jobs: int | None = 1,
+    jobs: int = 1,
 ) -> tuple[Build, Report]:
     """Load, check and compile specs; raises SpecError with every problem found.
 
-    jobs: worker processes for the checks that split (the report is the same for any number); None: one
-    per usable CPU on projects with PARALLEL_DASHBOARDS dashboards or more, else 1.
+    jobs: worker processes for the checks that split (the report is the same for any number).
     """
-    from .workers import usable_cpus
 
     project, report = load_model(paths, env, allow_unknown_buckets)
     for model_check in MODEL_CHECKS:
         model_check.check(project, report)
     build = compile_build(project)
-    if jobs is None:
-        jobs = usable_cpus() if len(build.dashboards.dashboards) >= PARALLEL_DASHBOARDS else 1
     for output_check in OUTPUT_CHECKS:
         if jobs > 1 and output_check.in_workers is not None:
             output_check.in_workers(build, report, jobs)

@@ -34,14 +34,6 @@ class _Done(Generic[R]):
     error: BaseException | None = None
 
 
-def usable_cpus() -> int:
-    """The CPUs this process may run on (a container's or taskset's limit, not the machine's count)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
 def fork_map(fn: Callable[[int], R], n: int, jobs: int) -> list[R]:
     """[fn(0), ..., fn(n - 1)], computed in min(jobs, n) processes (this one alone when that is 1)."""
     jobs = max(1, min(jobs, n))

@@ -8,18 +8,9 @@ the same for any number of workers: each piece's files depend on that piece alon
 
 from __future__ import annotations
 
-from ..workers import fork_map, usable_cpus
+from ..workers import fork_map
 from .outputs import Part
 from .tree import Stage, Staged
-
-# Pieces (of up to outputs.PART_SIZE items) a project needs before workers pay for their start-up: below
-# this, `generate` stays in one process (the bundled specs have a handful of pieces).
-PARALLEL_FROM = 24
-
-
-def default_jobs(parts: list[Part]) -> int:
-    """One process for small projects; every usable CPU once there are enough pieces to share."""
-    return usable_cpus() if len(parts) >= PARALLEL_FROM else 1
 
 
 def write_parts(parts: list[Part], stage: Stage, jobs: int, keep: set[str]) -> set[str]:
