@@ -51,7 +51,8 @@ from grafana_foundation_sdk.models import common as cm  # noqa: E402
 from grafana_foundation_sdk.models import dashboard as dm  # noqa: E402
 from machine import interleaved, load_now, print_machine, ratios, spread  # noqa: E402
 
-from promspec.compile.dashboards.compiler import build_dashboard, context_for, plan_dashboard  # noqa: E402
+from promspec.compile.dashboards.compiler import build_dashboard  # noqa: E402
+from promspec.compile.dashboards.plan import context_for, plan_dashboard  # noqa: E402
 from promspec.compile.dashboards.project import project_dashboards  # noqa: E402
 from promspec.pipeline import load_build  # noqa: E402
 from promspec.render.dashboards import render_dashboards  # noqa: E402

@@ -5,7 +5,7 @@ from __future__ import annotations
 import yaml
 
 from promspec.compile.build import Build
-from promspec.compile.dashboards.compiler import Context
+from promspec.compile.dashboards.plan import Context
 from promspec.compile.dashboards.project import DashboardBuild
 from promspec.compile.rules import rule_files
 from promspec.model.loader import Document

@@ -16,7 +16,8 @@ import yaml
 
 from promspec.compile.build import Build, compile_build
 from promspec.compile.dashboards.bundled import BUNDLED_DIR, STATIC, bundled_dashboard, bundled_path
-from promspec.compile.dashboards.compiler import compile_dashboard, context_for
+from promspec.compile.dashboards.compiler import compile_dashboard
+from promspec.compile.dashboards.plan import context_for
 from promspec.compile.dashboards.presets import _catalog_ref
 from promspec.compile.dashboards.to_spec import dashboard_document, eject
 from promspec.diagnostics import Report

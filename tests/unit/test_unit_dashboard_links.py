@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from promspec.compile.dashboards.compiler import Context, compile_dashboard
+from promspec.compile.dashboards.compiler import compile_dashboard
+from promspec.compile.dashboards.plan import Context
 from promspec.model.dashboards import Dashboard, Link, Panel, Query, Row
 from promspec.model.loader import Document
 from promspec.model.project import Ref

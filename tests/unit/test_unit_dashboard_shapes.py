@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
@@ -14,7 +15,8 @@ from hypothesis import strategies as st
 from promspec.check import dashboards as checks
 from promspec.check import panel_queries
 from promspec.compile.dashboards import compiler
-from promspec.compile.dashboards.compiler import Context, Target, build_dashboard, plan_dashboard
+from promspec.compile.dashboards.compiler import build_dashboard
+from promspec.compile.dashboards.plan import Context, Target, plan_dashboard, ref_letters
 from promspec.compile.promql import PromQLError
 from promspec.model.dashboards import Dashboard, Link, Panel, Row
 from promspec.model.loader import Document
@@ -181,10 +183,11 @@ def test_a_panel_of_a_known_shape_keeps_its_own_values(exprs, legend, title, thr
         )
         dash = Dashboard(name="d", ref=_ref(), uid="d", title="d", rows=[Row(title="", ref=_ref(), panels=[panel])])
         plan = plan_dashboard(Context(), dash)
-        plan.targets = {
-            slot: [Target(q, compiler.ref_letters(k), legend) for k, q in enumerate(queries)] for slot in plan.ids
+        targets = {
+            slot: [Target(expr=q, ref_id=ref_letters(k), legend=legend) for k, q in enumerate(queries)]
+            for slot in plan.ids
         }
-        return dashboard_text(build_dashboard(plan))
+        return dashboard_text(build_dashboard(replace(plan, targets=targets)))
 
     other = [e + "x" for e in exprs]
     dashboard(other)  # the shape is built through the SDK with other expressions first
@@ -290,12 +293,14 @@ def _compiled(rows: list[tuple[str, bool]], exprs: list[str], title: str, legend
         rows=layout,
     )
     plan = plan_dashboard(Context(), dash)
-    plan.targets = {
-        slot: [Target(e, compiler.ref_letters(k), legend) for k, e in enumerate(exprs)] if slot.panel == 0 else []
+    targets = {
+        slot: [Target(expr=e, ref_id=ref_letters(k), legend=legend) for k, e in enumerate(exprs)]
+        if slot.panel == 0
+        else []
         for slot in plan.ids
         if slot.panel is not None
     }
-    return compiler.build_compiled(plan)
+    return compiler.build_compiled(replace(plan, targets=targets))
 
 
 ROWS = st.lists(

@@ -5,7 +5,7 @@ Built from records in Python; the oracle is Grafana's 24-column grid written out
 
 from __future__ import annotations
 
-from promspec.compile.dashboards.compiler import layout, panel_ids
+from promspec.compile.dashboards.plan import layout, panel_ids
 from promspec.model.dashboards import Dashboard, Panel, Row, Slot
 from promspec.model.loader import Document
 from promspec.model.project import Ref

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-from promspec.compile.dashboards.compiler import Context, compile_dashboard
+from promspec.compile.dashboards.compiler import compile_dashboard
+from promspec.compile.dashboards.plan import Context
 from promspec.compile.dashboards.project import DashboardBuild
 from promspec.compile.dashboards.to_spec import dashboard_document, dashboard_yaml
 from promspec.diagnostics import Report

@@ -83,7 +83,8 @@ def test_instantiated_slo_dashboards_render_the_committed_files():
     """specs/'s SLO dashboards, instantiated from the templates and compiled alone, are the files committed in
     dashboards/ (written by `make generate` and kept up to date by `generate --check`)."""
     from promspec.compile.build import compile_build
-    from promspec.compile.dashboards.compiler import build_dashboard, context_for, plan_with, resolve
+    from promspec.compile.dashboards.compiler import build_dashboard
+    from promspec.compile.dashboards.plan import context_for, plan_with, resolve
     from promspec.compile.dashboards.project import dashboard_path
     from promspec.pipeline import load_model
     from promspec.render.dashboards import dashboard_json

@@ -16,8 +16,8 @@ import sys
 import pytest
 
 from promspec.check.semantic import shared_analysis
-from promspec.compile.dashboards import compiler
-from promspec.compile.dashboards.compiler import Target, resolve, scope_of
+from promspec.compile.dashboards import plan
+from promspec.compile.dashboards.plan import Target, resolve, scope_of
 from promspec.compile.dashboards.project import DashboardBuild
 from promspec.compile.dashboards.signals import SignalError, signal_query
 from promspec.compile.promql import PromQLError, analyse
@@ -31,7 +31,7 @@ def test_the_ref_letter_table_is_grafanas_ref_id_sequence() -> None:
     expected = [
         "".join(letters) for size in (1, 2, 3) for letters in itertools.product(string.ascii_uppercase, repeat=size)
     ]
-    table = compiler._ref_letter_table()
+    table = plan._ref_letter_table()
     assert len(table) == 10000
     assert list(table[:702]) == expected[:702]  # A..Z, AA..ZZ
     assert list(table) == expected[:10000]
@@ -50,7 +50,7 @@ def bench(tmp_path_factory: pytest.TempPathFactory) -> DashboardBuild:
     return build.dashboards
 
 
-def _one_by_one(ctx: compiler.Context, dash: Dashboard) -> tuple[list[list[tuple[str, str]]], list[str]]:
+def _one_by_one(ctx: plan.Context, dash: Dashboard) -> tuple[list[list[tuple[str, str]]], list[str]]:
     """Each signal query resolved on its own: (expr, legend) per panel, and the messages of those that fail."""
     exprs: list[list[tuple[str, str]]] = []
     failed: list[str] = []
@@ -83,7 +83,7 @@ def _one_by_one(ctx: compiler.Context, dash: Dashboard) -> tuple[list[list[tuple
     return exprs, failed
 
 
-def _resolved(ctx: compiler.Context, dash: Dashboard) -> tuple[list[list[tuple[str, str]]], list[str]]:
+def _resolved(ctx: plan.Context, dash: Dashboard) -> tuple[list[list[tuple[str, str]]], list[str]]:
     targets, problems = resolve(ctx, dash)
     by_slot: dict[object, list[Target]] = dict(targets)
     return (

@@ -17,7 +17,7 @@ from .panel_queries import panel_query
 
 if TYPE_CHECKING:
     from ..compile.build import Build
-    from ..compile.dashboards.compiler import Context, Plan, Problem, Target
+    from ..compile.dashboards.plan import Context, Plan, Problem, Target
     from ..compile.dashboards.project import BuiltDashboard
     from ..diagnostics import Diagnostic, Position, Report
     from ..model.project import Ref

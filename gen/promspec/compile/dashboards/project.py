@@ -9,7 +9,8 @@ from typing import Any
 
 from ...model.dashboards import Dashboard, DroppedDashboard
 from ...model.project import RuleGroup
-from .compiler import CompiledDashboard, Context, Plan, Problem, build_compiled, context_for, plan_with, resolve
+from .compiler import CompiledDashboard, build_compiled
+from .plan import Context, Plan, Problem, context_for, plan_with, resolve
 from .presets import Presets, preset_dashboards
 
 # Where Grafana reads the files from: copy or mount the rendered dashboards/ directory here.

@@ -224,7 +224,7 @@ def with_pinned_ids(dash: Dashboard) -> Dashboard:
     from dataclasses import replace
 
     from ...model.dashboards import Slot
-    from .compiler import panel_ids
+    from .plan import panel_ids
 
     ids = panel_ids(dash)
     rows = [
