@@ -27,8 +27,14 @@ def require_tool(name: str) -> str:
     return path
 
 
-def run_promspec(*args, cwd=REPO, env=None, check=None, timeout=120) -> subprocess.CompletedProcess:
-    """Run the installed `promspec` console script as a user would."""
+def run_promspec(*args, cwd=REPO, env=None, check=None, timeout=None) -> subprocess.CompletedProcess:
+    """Run the installed `promspec` console script as a user would.
+
+    timeout guards against a hang, not a speed limit: `promspec check` runs promtool on every generated test file
+    (about 60 s for the bundled output on a quiet 2-core machine, and it hit 120 s at load 10-14), so it gets 300 s.
+    """
+    if timeout is None:
+        timeout = 300 if args[:1] == ("check",) else 120
     full_env = {**os.environ, **(env or {})}
     proc = subprocess.run(
         [os.path.join(BIN, "promspec"), *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
