@@ -15,12 +15,11 @@ import sys
 
 import pytest
 
-from promspec.check.semantic import shared_analysis
 from promspec.compile.dashboards import plan
 from promspec.compile.dashboards.plan import Target, resolve, scope_of
 from promspec.compile.dashboards.project import DashboardBuild
 from promspec.compile.dashboards.signals import SignalError, signal_query
-from promspec.compile.promql import PromQLError, analyse
+from promspec.compile.promql import PromQLError, analyse, shared_analysis
 from promspec.model.dashboards import Dashboard
 from promspec.pipeline import load_build
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from ..compile.promql import Analysis, PromQLError, _analyse_shape, analyse, parse_duration, shape
+from ..compile.promql import Analysis, PromQLError, parse_duration, shared_analysis
 from ..diagnostics import Position, Report, did_you_mean
 from ..model.project import (
     Alert,
@@ -139,17 +139,6 @@ def _record_labels(groups: list[RuleGroup], universe: Universe, analyses: dict[i
                 changed = True
         if not changed:
             break
-
-
-def shared_analysis(expr: str) -> Analysis:
-    """analyse(expr) without its copy: the analysis cached for the expression's shape, shared by every rule
-    of that shape (generated rules differ only in their selectors' values). For reading only: the checks
-    below never change an Analysis. A shape that does not parse falls back to analyse, so an error is the
-    expression's own."""
-    try:
-        return _analyse_shape(shape(expr))
-    except PromQLError:
-        return analyse(expr)
 
 
 def check_project(project: Project, groups: list[RuleGroup], report: Report, locate: Locate | None = None) -> None:

@@ -211,6 +211,17 @@ def analyse(expr: str) -> Analysis:
     )
 
 
+def shared_analysis(expr: str) -> Analysis:
+    """analyse(expr) without its copy: the analysis cached for the expression's shape, shared by every rule
+    of that shape (generated rules differ only in their selectors' values). For reading only: the rule
+    checks (check/semantic.py) never change an Analysis. A shape that does not parse falls back to
+    analyse, so an error is the expression's own."""
+    try:
+        return _analyse_shape(shape(expr))
+    except PromQLError:
+        return analyse(expr)
+
+
 @lru_cache(maxsize=4096)
 def _analyse_shape(text: str) -> Analysis:
     return _analyse_tree(parse(text))
