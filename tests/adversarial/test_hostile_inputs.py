@@ -454,7 +454,13 @@ def test_jsonnet_runaway_evaluation_is_bounded_and_ctrl_c_works(tmp_path):
         text=True,
         cwd=REPO,
     )
-    time.sleep(3)
+    # Ctrl-C once the evaluator runs (a fixed sleep raced a loaded machine's start-up).
+    deadline = time.monotonic() + 60
+    while child.poll() is None and time.monotonic() < deadline:
+        running = subprocess.run(["pgrep", "-f", f"jsonnet_eval {spec}"], capture_output=True, text=True, check=False)
+        if running.stdout.strip():
+            break
+        time.sleep(0.05)
     child.send_signal(signal.SIGINT)
     _out, err = child.communicate(timeout=15)
     assert child.returncode != 0 and "Traceback" not in err
