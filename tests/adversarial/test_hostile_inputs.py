@@ -447,12 +447,15 @@ def test_jsonnet_runaway_evaluation_is_bounded_and_ctrl_c_works(tmp_path):
     assert proc.returncode == 1 and "evaluation did not finish within 2 s" in proc.stderr
     assert time.monotonic() - started < 30
     # Ctrl-C: the command stops at once and its evaluator with it.
+    # As a terminal starts it: a suite started in the background by a non-interactive shell inherits SIGINT
+    # ignored, and a program rightly leaves an ignored SIGINT ignored.
     child = subprocess.Popen(
         [os.path.join(BIN, "promspec"), "validate", spec],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         cwd=REPO,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     # Ctrl-C once the evaluator runs (a fixed sleep raced a loaded machine's start-up).
     deadline = time.monotonic() + 60
