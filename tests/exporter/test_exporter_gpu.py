@@ -146,6 +146,8 @@ def test_lost_gpu_keeps_its_identity_across_rediscovery_and_comes_back(start_exp
     scrape_until(exporter, lambda b: up(b) == {"0": 1, "1": 1, "2": 1, "3": 1}, "the GPU to come back")
 
 
+# Serial: its 0.3 s NVML deadline against a hung call is timing (a loaded parallel run miscounted the probes once).
+@pytest.mark.serial
 def test_hung_gpu_is_served_from_cache_within_the_deadline(start_exporter):
     nvml = fleet()
     exporter = start_exporter(["gpu"], gpu_options(gpu_timeout=0.3), nvml=nvml)
