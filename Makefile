@@ -83,6 +83,9 @@ DIST   ?= worksteal
 # The full suite, what CI runs: real promtool, Prometheus, Alertmanager, Chromium. In parallel, then the
 # tests marked serial (they measure time or load) alone; both parts always run, and either failing fails.
 test: $(VENV)/.test-deps tools
+	@# Bytecode for the package, once: where PYTHONDONTWRITEBYTECODE is set (the machines this project is built on set it), every
+	@# promspec process the suite starts would otherwise compile ~170 modules from source (0.15 s of a 1.1 s generate).
+	$(BIN)/python -m compileall -q gen/promspec >/dev/null
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
