@@ -138,6 +138,8 @@ class Families:
                 else:
                     text = _SPECIAL_REPR.get(text, text)
                 family.lines.append(f"{prefix}{text}\n")
+            elif type(value) is _INT and -1e15 < value < 1e15:  # counters and sizes: format_value()'s int rule
+                family.lines.append(f"{prefix}{value}\n")
             else:
                 family.lines.append(f"{prefix}{format_value(value)}\n")
 
