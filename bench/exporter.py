@@ -21,7 +21,8 @@ collector alone, in-process, against the fake NVML (tests/exporter/fake_nvml.py)
 time per collection and rendering. Prints a Markdown table for docs/BENCHMARKS.md.
 
 --breakdown instead prints where a scrape's CPU goes, on this host and on the fixture: each host
-collector called in line, the hand-off to the registry's worker (gather() less the collectors),
+collector called in line, the registry's own work (gather() less the collectors: self-metrics, and the
+hand-off to its worker for collectors that are not run in line, none on a real /proc),
 rendering, gzip at levels 1 (promspec-exporter's) and 6 (Go's default, node_exporter's), all
 in-process, and the HTTP server's own cost per request (an exporter subprocess answering /healthz).
 
@@ -537,7 +538,7 @@ def breakdown(procfs: str, calls: int) -> list:
         parts.append(("all collectors in line", inline))
         parts.append(
             (
-                "hand-off, self-metrics (gather() less the above, medians)",
+                "registry: self-metrics, hand-offs if any (gather() less the above, medians)",
                 (gathered[0] - inline[0], math.nan, math.nan),
             )
         )

@@ -287,6 +287,7 @@ def options_from(args: argparse.Namespace) -> Options:
         mount_points_exclude=args.mount_points_exclude,
         fs_types_exclude=args.fs_types_exclude,
         mount_timeout=args.mount_timeout,
+        collector_timeout=args.collector_timeout,
         disk_device_exclude=args.disk_device_exclude,
         netdev_device_exclude=args.netdev_device_exclude,
         gpu_processes=args.gpu_processes,

@@ -125,6 +125,8 @@ class Families:
         if family.text_lines:
             if type(labels) is SeriesLabels:
                 prefix = labels.texts.get(name) or labels.text(name)
+            elif not labels:  # most host series: no key to build
+                prefix = _plain_text.get(name) or _plain(name)
             else:
                 prefix = _series_text.get((name, *labels.items())) or series_text(name, labels)
             # format_value() in line for the usual float, as render_text() does.
@@ -136,6 +138,8 @@ class Families:
                 else:
                     text = _SPECIAL_REPR.get(text, text)
                 family.lines.append(f"{prefix}{text}\n")
+            elif type(value) is _INT and -1e15 < value < 1e15:  # counters and sizes: format_value()'s int rule
+                family.lines.append(f"{prefix}{value}\n")
             else:
                 family.lines.append(f"{prefix}{format_value(value)}\n")
 
@@ -146,8 +150,17 @@ class Families:
 
     def _family(self, name: str) -> RenderedFamily:
         spec = self._specs[name]
+        # The fields every family of this name and spec starts with, made once (a family per name per
+        # scrape: building them was a fifth of a small host's collection).
+        key = (name, spec.type, spec.help)
+        template = _TEMPLATES.get(key)
+        if template is None:
+            template = _TEMPLATES[key] = _rendered_fields(name, spec.type, spec.help, [], [], None)
+        fields = template.copy()
+        fields["lines"] = []
+        fields["rows"] = []
         family = _new_object(RenderedFamily)
-        family.__dict__ = _rendered_fields(name, spec.type, spec.help, [], [], None)
+        family.__dict__ = fields
         self._families[name] = family
         return family
 
@@ -287,6 +300,17 @@ class KeptLabels:
                 self._sets.clear()
             kept = self._sets[values] = SeriesLabels(dict(zip(self._names, values, strict=True)))
         return kept
+
+
+# name -> 'name ' for series without labels; bounded like the family table (names come from code).
+_plain_text: dict[str, str] = {}
+# (name, type, help) -> the fields of a new family of Families, bounded like _FAMILY_FIELDS.
+_TEMPLATES: dict[tuple[str, str, str], dict[str, object]] = {}
+
+
+def _plain(name: str) -> str:
+    text = _plain_text[name] = f"{name} "
+    return text
 
 
 def series_text(name: str, labels: dict[str, str]) -> str:

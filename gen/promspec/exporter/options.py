@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from .registry import DEFAULT_TIMEOUT_S
+
 # node_exporter 1.5's defaults, so both exporters see the same filesystems, disks and links.
 DEFAULT_MOUNT_POINTS_EXCLUDE = (
     r"^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|"
@@ -27,6 +29,9 @@ class Options:
     mount_points_exclude: str = DEFAULT_MOUNT_POINTS_EXCLUDE
     fs_types_exclude: str = DEFAULT_FS_TYPES_EXCLUDE
     mount_timeout: float = 5.0
+    # --collector.timeout: a collector that bounds its own blocking calls (the filesystem one, run
+    # on the scraping thread) gives up at this deadline, as the registry does for the others.
+    collector_timeout: float = DEFAULT_TIMEOUT_S
     disk_device_exclude: str = DEFAULT_DISK_DEVICE_EXCLUDE
     netdev_device_exclude: str = ""
     gpu_processes: bool = False

@@ -8,7 +8,7 @@ from prometheus_client.metrics_core import Metric
 
 from ..metrics import RenderedFamily, SeriesLabels, Spec, format_value, make_samples
 from ..options import Options
-from ..procfs import CPU_MODES, parse_stat_ticks, read_parsed
+from ..procfs import CPU_MODES, ProcFile, is_procfs_mount, parse_stat_ticks, read_file_parsed
 from ..registry import StatelessCollector
 
 _NAME = "node_cpu_seconds_total"
@@ -31,7 +31,8 @@ class CpuCollector(StatelessCollector):
     name = "cpu"
 
     def __init__(self, options: Options):
-        self._path = options.proc("stat")
+        self.in_line = is_procfs_mount(options.procfs)
+        self._file = ProcFile(options.proc("stat"), keep=self.in_line)
         self._ticks_per_second = os.sysconf("SC_CLK_TCK")
         self._hz = float(self._ticks_per_second)
         # cpu -> one label set per mode, and each one's series text, built on first sight and reused
@@ -39,9 +40,13 @@ class CpuCollector(StatelessCollector):
         self._labels: dict[str, tuple[SeriesLabels, ...]] = {}
         self._texts: dict[str, tuple[str, ...]] = {}
 
+    def close(self) -> None:
+        """Close the kept /proc descriptors."""
+        self._file.close()
+
     def collect(self) -> list[Metric]:
         """One counter per CPU and mode."""
-        stat = read_parsed(self._path, parse_stat_ticks)
+        stat = read_file_parsed(self._file, parse_stat_ticks)
         labels: list[SeriesLabels] = []
         prefixes: list[str] = []
         known, texts = self._labels, self._texts

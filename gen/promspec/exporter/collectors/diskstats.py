@@ -9,7 +9,7 @@ from prometheus_client.metrics_core import Metric
 
 from ..metrics import Families, KeptLabels, Spec
 from ..options import Options
-from ..procfs import parse_diskstats, read_parsed
+from ..procfs import ProcFile, is_procfs_mount, parse_diskstats, read_file_parsed
 from ..registry import StatelessCollector
 
 _SECTOR = 512.0  # the kernel counts diskstats sectors in 512-byte units whatever the device
@@ -40,7 +40,8 @@ class DiskstatsCollector(StatelessCollector):
     name = "diskstats"
 
     def __init__(self, options: Options):
-        self._path = options.proc("diskstats")
+        self.in_line = is_procfs_mount(options.procfs)
+        self._file = ProcFile(options.proc("diskstats"), keep=self.in_line)
         self._exclude = re.compile(options.disk_device_exclude)
         self._labels = KeptLabels(("device",))
         # device -> whether it is served: the same few names every scrape. Bounded like the label sets.
@@ -55,10 +56,14 @@ class DiskstatsCollector(StatelessCollector):
             wanted = self._wanted[device] = not self._exclude.search(device)
         return wanted
 
+    def close(self) -> None:
+        """Close the kept /proc descriptors."""
+        self._file.close()
+
     def collect(self) -> list[Metric]:
         """Eleven series per device."""
         families = Families(SPECS)
-        for disk in read_parsed(self._path, self._parse):
+        for disk in read_file_parsed(self._file, self._parse):
             labels = self._labels.get((disk.device,))
             for name, column, scale, _ in _COLUMNS:
                 families.add(name, labels, disk.values[column] * scale)

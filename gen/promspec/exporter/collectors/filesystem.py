@@ -16,7 +16,7 @@ from prometheus_client.metrics_core import Metric
 
 from ..metrics import Families, KeptLabels, Spec
 from ..options import Options
-from ..procfs import Mount, parse_file, parse_mounts, read_bytes
+from ..procfs import Mount, ProcFile, is_procfs_mount, parse_file, parse_mounts
 from ..registry import CollectorFailed, Workers
 
 log = logging.getLogger("promspec.exporter")
@@ -62,12 +62,22 @@ class FilesystemCollector:
     then skipped (device_error 1) until that call returns, and a new prober takes over the rest. So
     a hung mount holds one thread in all, never one per scrape (node_exporter's stuck-mount
     handling), and each mount gets the whole timeout from its own start.
+
+    On a procfs mount table (`in_line`), the registry runs it on the scraping thread: its one
+    blocking call, statfs, is on the probers, and the wait for them ends at --collector.timeout at
+    the latest (the registry's deadline), when the mounts still out are left to their probers,
+    skipped until they answer, and the collector reports the failure. The mount table itself is a
+    procfs file, made by the kernel from memory.
     """
 
     name = "filesystem"
 
     def __init__(self, options: Options, statfs: Callable[[str], os.statvfs_result] = os.statvfs):
-        self._mount_files = (options.proc("1", "mounts"), options.proc("mounts"))
+        self.in_line = is_procfs_mount(options.procfs)
+        self._mount_files = tuple(
+            ProcFile(path, keep=self.in_line) for path in (options.proc("1", "mounts"), options.proc("mounts"))
+        )
+        self._deadline = options.collector_timeout
         self._mount_points_exclude = re.compile(options.mount_points_exclude)
         self._fs_types_exclude = re.compile(options.fs_types_exclude)
         self._timeout = options.mount_timeout
@@ -104,7 +114,10 @@ class FilesystemCollector:
         return families.metrics()
 
     def close(self) -> None:
-        """Nothing to wait for: the probers are daemon threads, and a hung statfs never holds up exit."""
+        """Close the kept mount table; nothing to wait for: the probers are daemon threads, and a hung
+        statfs never holds up exit."""
+        for file in self._mount_files:
+            file.close()
 
     def threads(self) -> int:
         """Prober threads alive (idle, probing, or stuck with a mount), for tests of the no-pile-up promise."""
@@ -114,6 +127,7 @@ class FilesystemCollector:
         """mountpoint -> statvfs result, or None for a mount that failed, overran or is still stuck."""
         results: dict[str, os.statvfs_result | None] = {}
         timeout, spread_after = self._timeout, self._spread_after
+        give_up = time.monotonic() + self._deadline
         with self._changed:
             todo = deque(m for m in mounts if m.mountpoint not in self._stuck)
             probers: list[_Prober] = []
@@ -126,6 +140,8 @@ class FilesystemCollector:
                 probing = [p for p in active if p.mount is not None]
                 if not todo and not probing:
                     break
+                if now >= give_up:
+                    self._give_up(probing, todo)
                 # None left to take the rest, or every one busy with a mount slow to answer: one more.
                 if todo and (
                     not active
@@ -140,8 +156,22 @@ class FilesystemCollector:
                 wake = [p.started + timeout for p in probing]
                 if todo and len(active) < PROBERS:
                     wake += [p.started + spread_after for p in probing]
-                self._changed.wait(max(min(wake, default=now + 0.05) - now, 0.001))
+                self._changed.wait(max(min(min(wake, default=now + 0.05), give_up) - now, 0.001))
         return results
+
+    def _give_up(self, probing: list[_Prober], todo: deque[Mount]) -> None:
+        """The collector's deadline passed with mounts unanswered: leave them and fail (lock held)."""
+        left = len(probing) + len(todo)
+        for prober in probing:
+            # Each still within its mount timeout: skipped like a stuck mount until its call returns.
+            assert prober.mount is not None
+            prober.abandoned = True
+            self._stuck.add(prober.mount.mountpoint)
+        todo.clear()  # the probers still running stop after their current mount
+        raise CollectorFailed(
+            f"timed out: {left} mount(s) not answered within the {self._deadline:g}s deadline"
+            f" ({PROBERS} probers, --collector.filesystem.mount-timeout {self._timeout:g}s each)"
+        )
 
     def _abandon(self, prober: _Prober) -> None:
         mount = prober.mount
@@ -186,18 +216,18 @@ class FilesystemCollector:
                 prober.mount = None
 
     def _mounts(self) -> list[Mount]:
-        for path in self._mount_files:
+        for file in self._mount_files:
             try:
-                table = read_bytes(path)
+                table = file.read()
                 break
             except OSError:
                 continue
         else:
-            raise CollectorFailed(f"cannot read the mount table ({' or '.join(self._mount_files)})")
+            raise CollectorFailed(f"cannot read the mount table ({' or '.join(f.path for f in self._mount_files)})")
         # The table rarely changes between scrapes: the same bytes give the same mounts, parsed once.
         if table == self._last_table:
             return self._last_mounts
-        mounts = parse_file(path, table, parse_mounts)
+        mounts = parse_file(file.path, table, parse_mounts)
         # A later mount on the same point hides the earlier one: keep the last, as the kernel does.
         kept: dict[str, Mount] = {}
         for mount in mounts:

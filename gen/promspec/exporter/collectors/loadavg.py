@@ -6,7 +6,7 @@ from prometheus_client.metrics_core import Metric
 
 from ..metrics import Families, Spec
 from ..options import Options
-from ..procfs import parse_loadavg, read_parsed
+from ..procfs import ProcFile, is_procfs_mount, parse_loadavg, read_file_parsed
 from ..registry import StatelessCollector
 
 SPECS = {
@@ -22,12 +22,17 @@ class LoadavgCollector(StatelessCollector):
     name = "loadavg"
 
     def __init__(self, options: Options):
-        self._path = options.proc("loadavg")
+        self.in_line = is_procfs_mount(options.procfs)
+        self._file = ProcFile(options.proc("loadavg"), keep=self.in_line)
+
+    def close(self) -> None:
+        """Close the kept /proc descriptors."""
+        self._file.close()
 
     def collect(self) -> list[Metric]:
         """Three gauges."""
         families = Families(SPECS)
-        load = read_parsed(self._path, parse_loadavg)
+        load = read_file_parsed(self._file, parse_loadavg)
         families.add("node_load1", {}, load.load1)
         families.add("node_load5", {}, load.load5)
         families.add("node_load15", {}, load.load15)

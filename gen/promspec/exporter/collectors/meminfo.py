@@ -6,7 +6,7 @@ from prometheus_client.metrics_core import Metric
 
 from ..metrics import Families, Spec
 from ..options import Options
-from ..procfs import meminfo_parser, read_parsed
+from ..procfs import ProcFile, is_procfs_mount, meminfo_parser, read_file_parsed
 from ..registry import StatelessCollector
 
 # A fixed set rather than every line: the catalog stays the same on every kernel since 3.14.
@@ -44,12 +44,17 @@ class MeminfoCollector(StatelessCollector):
     name = "meminfo"
 
     def __init__(self, options: Options):
-        self._path = options.proc("meminfo")
+        self.in_line = is_procfs_mount(options.procfs)
+        self._file = ProcFile(options.proc("meminfo"), keep=self.in_line)
+
+    def close(self) -> None:
+        """Close the kept /proc descriptors."""
+        self._file.close()
 
     def collect(self) -> list[Metric]:
         """One gauge per field present on this kernel."""
         families = Families(SPECS)
-        fields = read_parsed(self._path, _PARSE)
+        fields = read_file_parsed(self._file, _PARSE)
         add = families.add
         for field, name in _NAMES:
             if field in fields:

@@ -8,7 +8,7 @@ from prometheus_client.metrics_core import Metric
 
 from ..metrics import Families, KeptLabels, Spec
 from ..options import Options
-from ..procfs import parse_netdev, read_parsed
+from ..procfs import ProcFile, is_procfs_mount, parse_netdev, read_file_parsed
 from ..registry import StatelessCollector
 
 # (name, column after "iface:")
@@ -31,14 +31,19 @@ class NetdevCollector(StatelessCollector):
     name = "netdev"
 
     def __init__(self, options: Options):
-        self._path = options.proc("net", "dev")
+        self.in_line = is_procfs_mount(options.procfs)
+        self._file = ProcFile(options.proc("net", "dev"), keep=self.in_line)
         self._exclude = re.compile(options.netdev_device_exclude) if options.netdev_device_exclude else None
         self._labels = KeptLabels(("device",))
+
+    def close(self) -> None:
+        """Close the kept /proc descriptors."""
+        self._file.close()
 
     def collect(self) -> list[Metric]:
         """Eight counters per interface."""
         families = Families(SPECS)
-        for interface in read_parsed(self._path, parse_netdev):
+        for interface in read_file_parsed(self._file, parse_netdev):
             if self._exclude is not None and self._exclude.search(interface.device):
                 continue
             labels = self._labels.get((interface.device,))

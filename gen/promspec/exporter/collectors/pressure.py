@@ -6,7 +6,7 @@ from prometheus_client.metrics_core import Metric
 
 from ..metrics import Families, Spec
 from ..options import Options
-from ..procfs import parse_pressure, read_parsed
+from ..procfs import ProcFile, is_procfs_mount, parse_pressure, read_file_parsed
 from ..registry import CollectorFailed, StatelessCollector
 
 SPECS = {
@@ -34,16 +34,25 @@ class PressureCollector(StatelessCollector):
     name = "pressure"
 
     def __init__(self, options: Options):
-        self._paths = {resource: options.proc("pressure", resource) for resource in ("cpu", "memory", "io")}
+        self.in_line = is_procfs_mount(options.procfs)
+        self._files = {
+            resource: ProcFile(options.proc("pressure", resource), keep=self.in_line)
+            for resource in ("cpu", "memory", "io")
+        }
+
+    def close(self) -> None:
+        """Close the kept /proc descriptors."""
+        for file in self._files.values():
+            file.close()
 
     def collect(self) -> list[Metric]:
         """Waiting ('some') and stalled ('full') seconds per resource."""
         families = Families(SPECS)
-        for resource, path in self._paths.items():
+        for resource, file in self._files.items():
             try:
-                pressure = read_parsed(path, parse_pressure)
+                pressure = read_file_parsed(file, parse_pressure)
             except FileNotFoundError as exc:
-                raise CollectorFailed(f"pressure information is unavailable ({path}): kernel without PSI") from exc
+                raise CollectorFailed(f"pressure information is unavailable ({file.path}): kernel without PSI") from exc
             families.add(f"node_pressure_{resource}_waiting_seconds_total", {}, pressure.some_us / 1e6)
             stalled = f"node_pressure_{resource}_stalled_seconds_total"
             # node_exporter 1.5 has no CPU 'full' family, though newer kernels write the line.

@@ -9,7 +9,7 @@ from prometheus_client.metrics_core import Metric
 
 from ..metrics import Families, Spec
 from ..options import Options
-from ..procfs import read_bytes
+from ..procfs import ProcFile, is_procfs_mount
 from ..registry import StatelessCollector
 
 SPECS = {
@@ -24,9 +24,9 @@ SPECS = {
 _PROC = "/proc"
 
 
-def _self_stat_fields(proc: str) -> list[bytes]:
+def _self_stat_fields(stat: ProcFile) -> list[bytes]:
     """The fields of /proc/self/stat after the command name (which may hold spaces and parentheses)."""
-    return read_bytes(f"{proc}/self/stat").rpartition(b")")[2].split()
+    return stat.read().rpartition(b")")[2].split()
 
 
 def _boot_time(proc: str) -> float:
@@ -50,6 +50,8 @@ class ProcessCollector(StatelessCollector):
 
     def __init__(self, options: Options, proc: str = _PROC):
         self._proc = proc
+        self.in_line = is_procfs_mount(proc)
+        self._stat = ProcFile(f"{proc}/self/stat", keep=self.in_line)
         self._ticks = float(os.sysconf("SC_CLK_TCK"))
         self._page_size = resource.getpagesize()
         # prometheus_client serves nothing when the boot time cannot be read: the same here.
@@ -59,13 +61,17 @@ class ProcessCollector(StatelessCollector):
             self._boot_time = 0.0
         self._start_time: float | None = None  # from the first read of /proc/self/stat on
 
+    def close(self) -> None:
+        """Close the kept /proc descriptors."""
+        self._stat.close()
+
     def collect(self) -> list[Metric]:
         """Six series about this process (fewer where /proc does not answer, as prometheus_client)."""
         if not self._boot_time:
             return []
         families = Families(SPECS)
         try:
-            parts = _self_stat_fields(self._proc)
+            parts = _self_stat_fields(self._stat)
         except OSError:
             pass
         else:
