@@ -176,30 +176,14 @@ def test_env_overrides_win_over_settings(tmp_path):
     }
 
 
-def test_many_documents_take_the_fast_schema_check_and_keep_the_same_errors(tmp_path):
-    from promspec.model.validate import FAST_CHECK_FROM
-
+def test_many_documents_take_the_quick_schema_check_and_keep_the_same_errors(tmp_path):
     docs = [
         f"apiVersion: promspec/v1\nkind: AlertGroup\nmetadata: {{name: g{i}}}\n"
         f"spec:\n  alerts:\n    - {{name: A{i}, expr: up == 0, for: 5m}}\n"
-        for i in range(FAST_CHECK_FROM["AlertGroup"] + 5)
+        for i in range(205)
     ]
     docs[7] = docs[7].replace("for: 5m", "for: 5 minutes")
     path = _write(tmp_path, "---\n".join(docs))
     errors = _errors(path)
     assert len(errors) == 1
     assert "s.yml:55:38: invalid value: the string '5 minutes' at spec.alerts[0].for" in errors[0]
-
-
-def test_the_fast_schema_check_is_compiled_only_from_the_count_where_it_pays():
-    """Compiling Service's schema costs more than jsonschema on 50 Services; Catalog's pays at 50."""
-    from promspec.diagnostics import Report
-    from promspec.model.loader import parse_text
-    from promspec.model.validate import _fast_checks
-
-    def docs(kind: str, n: int) -> list:
-        text = "---\n".join(f"apiVersion: promspec/v1\nkind: {kind}\nmetadata: {{name: d{i}}}\n" for i in range(n))
-        return parse_text(text, "s.yml", Report())
-
-    assert "Service" not in _fast_checks(docs("Service", 50))
-    assert "Catalog" in _fast_checks(docs("Catalog", 50))

@@ -795,8 +795,18 @@ def report(
 register_ops(cli, _fail, _load, _load_build)
 
 
+# The cyclic GC's default (a collection each 700 net allocations) spent 4.6 of 28.7 s CPU generating 1,000
+# services: 3,290 collections over a heap of long-lived records (model, rules, dashboards) that hold few
+# cycles. With the first generation at 100,000 it spent 0.6 s in 20 collections, at the same peak memory
+# (437 MB); cycles are still collected, less often. docs/BENCHMARKS.md, "Fifth round: loading (h15load)".
+GC_THRESHOLD = (100_000, 20, 20)
+
+
 def main() -> None:
     """Console-script entry point."""
+    import gc
+
+    gc.set_threshold(*GC_THRESHOLD)
     cli(prog_name="promspec")
 
 

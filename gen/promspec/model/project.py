@@ -119,16 +119,23 @@ def _strings_under(node: object, path: SpecPath) -> list[SpecText]:
 
 def written_at(ref: Ref) -> Written:
     """What is written at ref (nothing when the path does not exist), for the rules generated from it."""
-    node = ref.node()
+    return written_of(ref.node(), ref.path)
+
+
+def written_of(node: object, path: SpecPath, texts: tuple[SpecText, ...] | None = None) -> Written:
+    """What written_at says of node, the value at path; texts: its strings when the caller has them already
+    (a part of an enclosing value's texts), so a subtree is not walked twice."""
+    if texts is None:
+        texts = tuple(_strings_under(node, path))
     if not isinstance(node, dict):
-        return Written(texts=tuple(_strings_under(node, ref.path)))
+        return Written(texts=texts)
     labels = node.get("labels") or {}
     annotations = node.get("annotations") or {}
-    annotation_paths = {k: ref.path + ("annotations", k) for k in annotations}
-    annotation_paths.update({k: ref.path + (k,) for k in _ANNOTATION_FIELDS if k in node})
+    annotation_paths = {k: path + ("annotations", k) for k in annotations}
+    annotation_paths.update({k: path + (k,) for k in _ANNOTATION_FIELDS if k in node})
     return Written(
-        texts=tuple(_strings_under(node, ref.path)),
-        label_paths={k: ref.path + ("labels", k) for k in labels},
+        texts=texts,
+        label_paths={k: path + ("labels", k) for k in labels},
         annotation_paths=annotation_paths,
     )
 

@@ -15,7 +15,7 @@ from ..backends.adapter import Backend, build_backend, catalog_families
 from ..compile.promql import number_text, parse_duration, selector  # noqa: F401 - re-exported for callers
 from ..diagnostics import Position, Report, did_you_mean
 from .loader import Document, dotted
-from .project import Catalog, MetricFamily, Project, Ref, Written, written_at
+from .project import Catalog, MetricFamily, Project, Ref, Written, written_at, written_of
 from .sli import SLI, SLIInput, build_sli
 from .sli.base import SHORT_WINDOW, Path  # noqa: F401 - SHORT_WINDOW re-exported for the compilers
 from .sli.probe import PROBE_BACKEND, llm_catalog, probe_backend, reads_llm_probe
@@ -160,17 +160,31 @@ def _objective(doc: Document, path: Path, raw: object, report: Report) -> tuple[
     return text, value
 
 
-def _slo_written(doc: Document, path: Path) -> Written:
+@dataclass(frozen=True, kw_only=True)
+class _SLOWritten:
+    """What an SLO says as written, and its SLI."""
+
+    slo: Written
+    sli: Written
+
+
+def _slo_written(scope: _ServiceScope, path: Path, raw: Mapping[str, Any]) -> _SLOWritten:
     """What the SLO at path says as written, with the label and annotation paths of the alerting it renders:
     the service's `alerting`, overridden by the SLO's own (the order of _merge_alerting), so an error in one of
-    those labels or annotations is placed at the line that wrote it."""
-    own = written_at(Ref(doc, path))
-    service = written_at(Ref(doc, ("spec", "alerting")))
-    slo = written_at(Ref(doc, path + ("alerting",)))
-    return replace(
-        own,
-        label_paths={**own.label_paths, **service.label_paths, **slo.label_paths},
-        annotation_paths={**own.annotation_paths, **service.annotation_paths, **slo.annotation_paths},
+    those labels or annotations is placed at the line that wrote it. And what its SLI says, the part of the
+    SLO's texts under sli (the SLO's are in document order, so the SLI's are one run of them)."""
+    own = written_of(raw, path)
+    slo = written_of(raw.get("alerting"), path + ("alerting",))
+    sli_path = path + ("sli",)
+    depth = len(sli_path)
+    sli_texts = tuple(t for t in own.texts if t.path[:depth] == sli_path)
+    return _SLOWritten(
+        slo=replace(
+            own,
+            label_paths={**own.label_paths, **scope.alerting.label_paths, **slo.label_paths},
+            annotation_paths={**own.annotation_paths, **scope.alerting.annotation_paths, **slo.annotation_paths},
+        ),
+        sli=written_of(raw.get("sli"), sli_path, sli_texts),
     )
 
 
@@ -219,6 +233,7 @@ class _ServiceScope:
     spec: Mapping[str, Any]
     backend: Backend | None
     selector: Mapping[str, str]
+    alerting: Written  # what the service's `alerting` says, read by each of its SLOs
 
 
 class _Builder:
@@ -291,6 +306,7 @@ class _Builder:
             backend=backend,
             # `model` is the canonical name; each engine calls it something else (model_name, ...).
             selector=service.selector_for(backend) if backend else dict(spec.get("selector", {})),
+            alerting=written_at(Ref(doc, ("spec", "alerting"))),
         )
         slos = (self.slo(scope, ("spec", "slos", i), raw, service) for i, raw in enumerate(spec["slos"]))
         return _with_slos(service, tuple(slo for slo in slos if slo is not None))
@@ -357,6 +373,7 @@ class _Builder:
                 "spec.conventions: sloth, or remove denominator_corrected",
             )
             return None
+        written = _slo_written(scope, path, raw)
         return SLO(
             service=service.name,
             name=raw["name"],
@@ -374,8 +391,8 @@ class _Builder:
             runbook_url=alerting.get("runbook_url", ""),
             alert_name=alerting.get("alert_name", ""),
             annotations=dict(alerting.get("annotations", {})),
-            written=_slo_written(doc, path),
-            sli_written=written_at(Ref(doc, path + ("sli",))),
+            written=written.slo,
+            sli_written=written.sli,
         )
 
     def _sloth_slo(
@@ -449,6 +466,7 @@ class _Builder:
                     f"the same settings on {kind}-fast and {kind}-slow",
                 )
                 return None
+        written = _slo_written(scope, path, raw)
         return SLO(
             service=service.name,
             name=raw["name"],
@@ -474,8 +492,8 @@ class _Builder:
             conventions="sloth",
             series_labels={**service.labels, **raw.get("labels", {})},
             sloth_spec=str((doc.data["metadata"].get("annotations") or {}).get(SLOTH_SPEC_ANNOTATION, "")),
-            written=_slo_written(doc, path),
-            sli_written=written_at(Ref(doc, path + ("sli",))),
+            written=written.slo,
+            sli_written=written.sli,
         )
 
     def _raw_number(self, doc: Document, path: Path, value: object) -> str:

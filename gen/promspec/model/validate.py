@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from collections.abc import Collection
 from functools import cache
 from typing import Any
 
@@ -12,6 +11,7 @@ from jsonschema.exceptions import ValidationError
 
 from ..diagnostics import Report, did_you_mean
 from .loader import Document, dotted
+from .schema_check import Check, Unsupported, compile_check
 from .schemas import API_VERSION, all_schemas
 
 
@@ -150,56 +150,18 @@ def _hint_for(schema: dict[str, Any], field: str) -> str:
     return str(sub.get("x-expected") or _TYPE_WORDS.get(sub.get("type", ""), "a value"))
 
 
-# With many documents of one kind, a compiled validator (fastjsonschema) answers "valid" 2-15x
-# faster than jsonschema, but its compile is paid on every load: 15-30 ms for the small schemas,
-# 150-250 ms for those with many alternatives (Service, AlertGroup, Notifications). So the count
-# from which it pays is the kind's own: the first count at which the fast path cost less than
-# jsonschema alone in every run of `bench/validation.py` (docs/BENCHMARKS.md, "Schema checks").
-# A kind not listed is never compiled. jsonschema still explains every document the fast check
-# rejects, so messages are the same either way.
-FAST_CHECK_FROM: dict[str, int] = {
-    "AlertGroup": 200,
-    "Backend": 25,
-    "Catalog": 25,
-    "Dashboard": 50,
-    "Notifications": 200,
-    "Probe": 100,
-    "RecordingGroup": 100,
-    "Service": 400,
-    "Settings": 400,
-    "Targets": 200,
-}
+@cache
+def _quick_checks() -> dict[str, Check]:
+    """Each kind's yes/no check (model/schema_check.py), for the schemas it can answer: a few ms for all.
 
-
-@dataclass(frozen=True, kw_only=True)
-class _FastCheck:
-    """A compiled schema check, and the exception it raises for a document it rejects."""
-
-    check: Callable[[object], object]
-    invalid: type[Exception]
-
-
-def _fast_checks(docs: list[Document]) -> dict[str, _FastCheck]:
-    from collections import Counter
-
-    try:
-        import fastjsonschema
-    except ImportError:  # optional speed-up
-        return {}
-    counts = Counter(
-        d.data.get("kind") for d in docs if isinstance(d.data, dict) and isinstance(d.data.get("kind"), str)
-    )
-    schemas = all_schemas()
-    checks: dict[str, _FastCheck] = {}
-    for kind, count in counts.items():
-        if kind in FAST_CHECK_FROM and count >= FAST_CHECK_FROM[kind] and kind in schemas:
-            schema = _strict_patterns({k: v for k, v in schemas[kind].items() if k not in ("$schema", "$id")})
-            try:
-                checks[kind] = _FastCheck(
-                    check=fastjsonschema.compile(schema), invalid=fastjsonschema.JsonSchemaException
-                )
-            except Exception:
-                continue
+    A document it passes is valid; any other is explained by jsonschema, so messages are the same either way.
+    """
+    checks: dict[str, Check] = {}
+    for kind, schema in all_schemas().items():
+        try:
+            checks[kind] = compile_check(_strict_patterns(schema))
+        except Unsupported:
+            continue
     return checks
 
 
@@ -211,7 +173,7 @@ def validate_documents(
     extra_kinds: (apiVersion, kind) pairs that pass without a schema check.
     """
     validators = _validators()
-    fast = _fast_checks(docs)
+    quick = _quick_checks()
     good: list[Document] = []
     for doc in docs:
         data = doc.data
@@ -258,13 +220,9 @@ def validate_documents(
                 doc.pos(("kind",)), f"unknown kind {kind!r}{hint}", "kind", "one of " + ", ".join(sorted(validators))
             )
             continue
-        if kind in fast:
-            try:
-                fast[kind].check(data)
-                good.append(doc)
-                continue
-            except fast[kind].invalid:
-                pass  # jsonschema below says exactly what is wrong
+        if kind in quick and quick[kind](data):
+            good.append(doc)
+            continue
         errors = sorted(validators[kind].iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
         for error in errors:
             _report_error(doc, error, report)
