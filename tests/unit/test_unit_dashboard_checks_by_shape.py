@@ -28,7 +28,7 @@ from promspec.diagnostics import Report
 from promspec.pipeline import load_build
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "bench"))
-from generate import BACKENDS, write_specs  # noqa: E402  (the benchmark's realistic services)
+from generate import BACKENDS, write_specs  # the benchmark's realistic services
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +155,7 @@ VALUES = st.sampled_from(
 )
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data(), value=VALUES, outer=st.booleans(), where=st.integers(min_value=0, max_value=40))
 def test_a_wrong_instance_is_reported_in_every_position(bench_build, data, value, outer, where):
     kinds = _kinds(bench_build)

@@ -3,8 +3,9 @@ checks before anything is written: signals, series, titles, ids, links, and the 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Hashable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..compile.dashboards.grafana_vars import variables_used
@@ -74,7 +75,7 @@ class Series:
 
     universe: Universe
     recorded: set[str]
-    all_read: dict[tuple[str, ...], bool] = field(default_factory=dict)
+    all_read: dict[tuple[str, ...], bool] = dataclasses.field(default_factory=dict)
 
     def known(self, name: str) -> bool:
         return name in self.recorded or self.universe.known(name)
@@ -112,9 +113,7 @@ def _add(report: Report, found: list[Diagnostic]) -> None:
         (report.error if d.severity == "error" else report.warn)(d.pos, d.message, d.path, d.expected)
 
 
-def _check_one(
-    built: BuiltDashboard, plan: Plan, ctx: Context, series: Series, report: Report
-) -> None:
+def _check_one(built: BuiltDashboard, plan: Plan, ctx: Context, series: Series, report: Report) -> None:
     """The spec checks of one built dashboard (not a Grafana export)."""
     dash = built.dashboard
     problems = built.problems
