@@ -3,7 +3,8 @@ checks before anything is written: signals, series, titles, ids, links, and the 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import dataclasses
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -12,7 +13,7 @@ from ..compile.promql import PromQLError
 from ..diagnostics import did_you_mean
 from ..model.dashboards import Dashboard, Panel, Query, Slot
 from ..model.project import RecordingRule
-from .dashboards import _EXPECTED, validate_compiled, validate_dashboard
+from .dashboards import _EXPECTED, lint_key, validate_compiled, validate_dashboard
 from .panel_queries import panel_query
 
 if TYPE_CHECKING:
@@ -42,14 +43,14 @@ def check_dashboards(build: Build, report: Report, jobs: int = 1) -> None:
 
     warn_vanished(project, [built.dashboard for built in dashboards.dashboards], report, dashboards.left_out)
     ctx = dashboards.ctx
-    universe = Universe(project)
     recorded = {r.record for g in build.rule_groups for r in g.rules if isinstance(r, RecordingRule)}
+    series = Series(universe=Universe(project), recorded=recorded)
     built_list = dashboards.dashboards
     if jobs > 1:
         from ..workers import fork_map
 
         def findings(i: int) -> Findings:
-            return _findings(built_list[i], ctx, universe, recorded)
+            return _findings(built_list[i], ctx, series)
 
         for found in fork_map(findings, len(built_list), jobs):
             before = len(report.errors)
@@ -61,9 +62,29 @@ def check_dashboards(build: Build, report: Report, jobs: int = 1) -> None:
         if built.plan is None:
             continue  # a Grafana export: checked (leniently, at its own line:col) when it was read
         before = len(report.errors)
-        _check_one(built, built.plan, ctx, universe, recorded, report)
+        _check_one(built, built.plan, ctx, series, report)
         if len(report.errors) == before and built.compiled is not None:
             _lint_compiled(built, built.plan, report)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Series:
+    """The series a dashboard query may read: catalogued (in the universe) or recorded. Whether all of a
+    query's metric names are is remembered per distinct tuple of names: services' copies of a generated
+    query read one tuple (the cached panel_query reading of its shape), so it is decided once for all."""
+
+    universe: Universe
+    recorded: set[str]
+    all_read: dict[tuple[str, ...], bool] = dataclasses.field(default_factory=dict)
+
+    def known(self, name: str) -> bool:
+        return name in self.recorded or self.universe.known(name)
+
+    def all_known(self, names: tuple[str, ...]) -> bool:
+        known = self.all_read.get(names)
+        if known is None:
+            known = self.all_read[names] = all(map(self.known, names))
+        return known
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -75,13 +96,13 @@ class Findings:
     lint: list[Diagnostic]
 
 
-def _findings(built: BuiltDashboard, ctx: Context, universe: Universe, recorded: set[str]) -> Findings:
+def _findings(built: BuiltDashboard, ctx: Context, series: Series) -> Findings:
     from ..diagnostics import Report
 
     if built.plan is None:
         return Findings(checks=[], lint=[])
     checks, lint = Report(), Report()
-    _check_one(built, built.plan, ctx, universe, recorded, checks)
+    _check_one(built, built.plan, ctx, series, checks)
     if built.compiled is not None:
         _lint_compiled(built, built.plan, lint)
     return Findings(checks=checks.items, lint=lint.items)
@@ -92,9 +113,7 @@ def _add(report: Report, found: list[Diagnostic]) -> None:
         (report.error if d.severity == "error" else report.warn)(d.pos, d.message, d.path, d.expected)
 
 
-def _check_one(
-    built: BuiltDashboard, plan: Plan, ctx: Context, universe: Universe, recorded: set[str], report: Report
-) -> None:
+def _check_one(built: BuiltDashboard, plan: Plan, ctx: Context, series: Series, report: Report) -> None:
     """The spec checks of one built dashboard (not a Grafana export)."""
     dash = built.dashboard
     problems = built.problems
@@ -141,10 +160,9 @@ def _check_one(
                 panel.ref.dotted(),
                 "unit: a Grafana unit such as s, reqps, percentunit, bytes or short",
             )
-        for query, target in zip(
-            [q for q in panel.queries if not _failed(q, problems)], targets[slot], strict=True
-        ):  # one target per query that resolved (problems: all others)
-            _check_expr(query, target.expr, defined, universe, recorded, report, written=not dash.generated)
+        queries = [q for q in panel.queries if not _failed(q, problems)] if problems else panel.queries
+        for query, target in zip(queries, targets[slot], strict=True):  # one target per query that resolved
+            _check_expr(query, target.expr, defined, series, report, written=not dash.generated)
     for link in dash.links + [link for _r, p in dash.panels() for link in p.links]:
         if link.dashboard and link.dashboard not in ctx.uids:
             hint = did_you_mean(link.dashboard, ctx.uids)
@@ -159,6 +177,12 @@ def _check_one(
 # Rules the spec checks above already report, with better positions and messages.
 _SPEC_CHECKED = ("panel-units", "panel-title-unique", "panel-id", "target-promql", "template-undefined")
 
+# lint_key()s of generated dashboards whose lint (less _SPEC_CHECKED) came back clean. Only clean results
+# are kept, so a finding always comes from validate_compiled itself, with its own wording and place; a
+# lint_key holds its templates, so none is freed and another made at its address while the key is here.
+_LINT_CLEAN: set[Hashable] = set()
+_LINT_CLEAN_MAX = 4096
+
 
 def _lint_compiled(built: BuiltDashboard, plan: Plan, report: Report) -> None:
     """The rules `promspec check` applies to rendered JSON, applied before anything is written.
@@ -167,15 +191,21 @@ def _lint_compiled(built: BuiltDashboard, plan: Plan, report: Report) -> None:
     record the writer reads; a written one is checked in full, on its JSON as a dict.
     """
     dash = built.dashboard
-    by_id = {plan.ids[slot]: p for slot, _r, p in dash.slots()}
+    key = lint_key(built.compiled) if dash.generated and built.compiled is not None else None
+    if key is not None and key in _LINT_CLEAN:
+        return  # a generated dashboard of a shape already linted clean: so is this one (see lint_key)
     if dash.generated and built.compiled is not None:
         data, found = validate_compiled(built.compiled)
     else:
         data = built.data or {}
         found = validate_dashboard(data)
+    found = [f for f in found if f[1] not in _SPEC_CHECKED]
+    if key is not None and not found:
+        if len(_LINT_CLEAN) >= _LINT_CLEAN_MAX:
+            _LINT_CLEAN.clear()
+        _LINT_CLEAN.add(key)
+    by_id = {plan.ids[slot]: p for slot, _r, p in dash.slots()} if found else {}
     for jpath, rule, message, _severity in found:
-        if rule in _SPEC_CHECKED:
-            continue
         ref, field = dash.ref, "variables" if jpath[:1] == ("templating",) else ""
         if jpath[:1] == ("panels",) and len(jpath) > 1:
             node = data["panels"][jpath[1]]
@@ -307,8 +337,7 @@ def _check_expr(
     query: Query,
     expr: str,
     defined: set[str],
-    universe: Universe,
-    recorded: set[str],
+    series: Series,
     report: Report,
     *,
     written: bool,
@@ -324,7 +353,7 @@ def _check_expr(
             "a valid PromQL expression (Grafana variables such as $job and $__rate_interval allowed)",
         )
         return
-    for name in a.variables:
+    for name in a.variables if not defined.issuperset(a.variables) else ():
         if name not in defined:
             report.error(
                 _needle_pos(query, field, "$" + name, written) if query.expr else query.ref.pos(field),
@@ -332,10 +361,12 @@ def _check_expr(
                 query.ref.dotted(field),
                 "one of: " + ", ".join(sorted(defined)) if defined else "variables: [...] in the dashboard",
             )
+    if series.all_known(a.metrics):
+        return
     for name in dict.fromkeys(a.metrics):
-        if name in recorded or universe.known(name):
+        if series.known(name):
             continue
-        hint = did_you_mean(name, list(universe.labels) + sorted(recorded))
+        hint = did_you_mean(name, list(series.universe.labels) + sorted(series.recorded))
         report.error(
             _needle_pos(query, field, name, written) if query.expr else query.ref.pos(field),
             f"metric {name!r} is neither catalogued nor recorded{hint}",

@@ -165,6 +165,11 @@ def shape(value: Any, keys: _ShapeKeys | None = None) -> Hashable:
     return walk(value)
 
 
+def schema_strings() -> frozenset[str]:
+    """Every enum/const string of the vendored schemas: the only strings they tell apart from free text."""
+    return _shape_keys().strings
+
+
 def string_shape(value: str) -> Hashable:
     """What a string contributes to shape(): itself when an enum/const of the schemas holds it, else its emptiness."""
     strings = _shape_keys().strings
