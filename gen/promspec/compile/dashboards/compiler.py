@@ -18,9 +18,9 @@ from grafana_foundation_sdk.models import dashboard as dm
 from grafana_foundation_sdk.models import heatmap as _heat
 from grafana_foundation_sdk.models import text as _text
 
-from ...model.dashboards import Dashboard, Panel, Row, Slot, Variable
+from ...model.dashboards import Dashboard, Panel, Row, Variable
 from ..promql import matcher
-from .plan import Context, Grid, Plan, Target, frame_of, plan_dashboard, variable_names
+from .plan import Grid, Plan, Target, frame_of, variable_names
 from .signals import Scope, anchor_metric
 
 if TYPE_CHECKING:
@@ -655,11 +655,6 @@ def _sdk_panel(
         ]
     data: dict[str, Any] = plain(built_panel)
     return data
-
-
-def compile_dashboard(ctx: Context, dash: Dashboard) -> dict[str, Any]:
-    """Grafana JSON for one dashboard, keys sorted (by plain()) so that output bytes are stable."""
-    return build_dashboard(plan_dashboard(ctx, dash))
 
 
 # Most values in a dashboard are these exact types, which plain() returns as they are; checking the exact

@@ -271,15 +271,12 @@ def _signal_shape(scope: Scope, q: Query, heatmap_panel: bool) -> _SignalShape |
         except SignalError as exc:
             answers.append(exc)
     first, second = answers
-    if isinstance(first, SignalError) or isinstance(second, SignalError):
-        same = (
-            isinstance(first, SignalError)
-            and isinstance(second, SignalError)
-            and (str(first), first.expected) == (str(second), second.expected)
-        )
-        if not same:
-            return None
+    if isinstance(first, SignalError) and isinstance(second, SignalError):
+        if (str(first), first.expected) != (str(second), second.expected):
+            return None  # the message names a selector value: made per query
         return _SignalShape(backend=scope.backend, parts=(), order=(), legend="", format="", error=first)
+    if isinstance(first, SignalError) or isinstance(second, SignalError):
+        return None
     expr, legend, fmt = first
     cuts = [matcher(k, _probe_value(0, i)) for i, k in enumerate(labels)]
     parts: list[str] = []
@@ -401,9 +398,6 @@ def _frame_key(dash: Dashboard) -> tuple[object, ...]:
 
 def frame_of(dash: Dashboard) -> Frame:
     """The dashboard's Frame (its slots, ids and layout), made once per distinct frame key."""
-    last = _LAST_FRAME.get("dash")
-    if last is not None and last.dash is dash:  # resolve, plan_with and the compiler ask in turn
-        return last.frame
     key = _frame_key(dash)
     frame = _FRAMES.get(key)
     if frame is None:
@@ -419,17 +413,7 @@ def frame_of(dash: Dashboard) -> Frame:
             panel_ids=tuple(ids[slot] for slot in slots),
             panel_grid=tuple(grid[slot] for slot in slots),
         )
-    _LAST_FRAME["dash"] = _FrameOf(dash=dash, frame=frame)
     return frame
-
-
-@dataclass(frozen=True, kw_only=True)
-class _FrameOf:
-    dash: Dashboard  # held, so that identity means this very dashboard
-    frame: Frame
-
-
-_LAST_FRAME: dict[str, _FrameOf] = {}  # the last dashboard asked about: one entry
 
 
 def panel_ids(dash: Dashboard) -> dict[Slot, int]:
