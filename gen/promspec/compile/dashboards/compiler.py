@@ -20,7 +20,7 @@ from grafana_foundation_sdk.models import text as _text
 
 from ...model.dashboards import Dashboard, Panel, Row, Variable
 from ..promql import matcher
-from .plan import Grid, Plan, Target, frame_of, variable_names
+from .plan import Grid, Plan, Target, variable_names
 from .signals import Scope, anchor_metric
 
 if TYPE_CHECKING:
@@ -242,7 +242,7 @@ def build_compiled(plan: Plan) -> CompiledDashboard:
     """A plan's Grafana JSON through the SDK's builders, as a frozen record (see CompiledDashboard)."""
     dash, ids, grid, targets = plan.dash, plan.ids, plan.grid, plan.targets
     has_datasource = "datasource" in variable_names(dash)
-    frame = frame_of(dash)  # its slots: the same objects every time (not made per panel)
+    frame = plan.frame  # its slots: the same objects every time (not made per panel)
     # Per panel in layout order: its id, position and targets, read without hashing a Slot where the plan's
     # are the frame's (resolve's targets are keyed by the frame's slots, in order).
     n = len(frame.slots)

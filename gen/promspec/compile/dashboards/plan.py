@@ -105,14 +105,17 @@ def scope_of(ctx: Context, dash: Dashboard, service_name: str) -> Scope | str:
     return service_scope(service, backend, filters)
 
 
-def resolve(ctx: Context, dash: Dashboard) -> tuple[dict[Slot, list[Target]], list[Problem]]:
-    """Targets of every panel (by its Slot) and the queries that could not be resolved."""
+def resolve(
+    ctx: Context, dash: Dashboard, frame: Frame | None = None
+) -> tuple[dict[Slot, list[Target]], list[Problem]]:
+    """Targets of every panel (by its Slot: frame's, in its order) and the queries that could not be resolved.
+    frame: frame_of(dash), when the caller has it."""
     out: dict[Slot, list[Target]] = {}
     problems: list[Problem] = []
     # By query service: scope_of is pure in (ctx, dash, name); with the scope, its selector's matchers.
     scopes: dict[str, tuple[Scope | str, tuple[str, ...]]] = {}
     letter_table = _ref_letter_table()
-    for slot, panel in zip(frame_of(dash).slots, (p for _r, p in dash.panels()), strict=True):
+    for slot, panel in zip((frame or frame_of(dash)).slots, (p for _r, p in dash.panels()), strict=True):
         targets: list[Target] = []
         queries = panel.queries
         used = {q.ref_id for q in queries if q.ref_id}
@@ -436,6 +439,7 @@ class Plan:
     ids: dict[Slot, int]  # row or panel -> panel id
     grid: dict[Slot, tuple[int, int, int, int]]  # row or panel -> (x, y, w, h)
     uids: dict[str, str]  # dashboard name or uid -> uid, for links
+    frame: Frame  # frame_of(dash): its slots (ids and grid above are the frame's unless a test replaced them)
 
 
 def plan_dashboard(ctx: Context, dash: Dashboard) -> Plan:
@@ -444,10 +448,11 @@ def plan_dashboard(ctx: Context, dash: Dashboard) -> Plan:
     return plan_with(ctx, dash, targets)
 
 
-def plan_with(ctx: Context, dash: Dashboard, targets: dict[Slot, list[Target]]) -> Plan:
-    """The plan of a dashboard whose queries resolve() already resolved (ids and layout assigned here)."""
+def plan_with(ctx: Context, dash: Dashboard, targets: dict[Slot, list[Target]], frame: Frame | None = None) -> Plan:
+    """The plan of a dashboard whose queries resolve() already resolved (ids and layout assigned here);
+    frame: frame_of(dash), when the caller has it."""
     scope = scope_of(ctx, dash, "") if dash.service or dash.backend else None
-    frame = frame_of(dash)
+    frame = frame or frame_of(dash)
     return Plan(
         dash=dash,
         scope=scope if isinstance(scope, Scope) else None,
@@ -455,4 +460,5 @@ def plan_with(ctx: Context, dash: Dashboard, targets: dict[Slot, list[Target]]) 
         ids=frame.ids,
         grid=frame.grid,
         uids=ctx.uids,
+        frame=frame,
     )
