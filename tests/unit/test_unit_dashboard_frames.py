@@ -218,7 +218,7 @@ ROWS = st.builds(
 DASHES = st.builds(lambda rows: Dashboard(name="d", ref=_ref(), rows=rows), rows=st.lists(ROWS, max_size=4))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(dashes=st.lists(DASHES, min_size=1, max_size=4))
 def test_a_frames_ids_and_layout_are_the_dashboards_own(dashes: list[Dashboard]) -> None:
     # Small alphabets, so that dashboards often share a frame, or differ in one title, size or id only.
