@@ -107,9 +107,9 @@ def test_every_bundled_dashboard_ejected_into_the_specs_passes_the_written_check
 ) -> None:
     # A written dashboard is checked harder than a preset (every query's series, the full JSON lint), so each
     # ejected one must pass as a user's spec, not only read back.
+    from dashboard_helpers import dashboard_json
     from promspec.compile.dashboards.to_spec import bundled_dashboards, eject
     from promspec.pipeline import load_build
-    from promspec.render.dashboards import dashboard_json
 
     work = project / "all"
     shutil.copytree(project / "specs", work / "specs")

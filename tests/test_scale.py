@@ -155,7 +155,7 @@ def test_generate_builds_each_dashboard_once(tmp_path, monkeypatch):
     ],
 )
 def test_dashboard_json_writes_the_bytes_json_dumps_writes(data):
-    from promspec.render.dashboards import dashboard_json
+    from dashboard_helpers import dashboard_json
     from promspec.render.yamlout import dump_json
 
     assert dashboard_json(data) == dump_json(data)
@@ -164,7 +164,7 @@ def test_dashboard_json_writes_the_bytes_json_dumps_writes(data):
 def test_dashboard_json_on_every_bundled_dashboard():
     import glob
 
-    from promspec.render.dashboards import dashboard_json
+    from dashboard_helpers import dashboard_json
     from promspec.render.yamlout import dump_json
 
     paths = glob.glob("dashboards/**/*.json", recursive=True)

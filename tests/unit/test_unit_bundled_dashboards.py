@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import yaml
 
+from dashboard_helpers import compile_dashboard, dashboard_json
 from promspec.compile.build import Build, compile_build
 from promspec.compile.dashboards.bundled import BUNDLED_DIR, STATIC, bundled_dashboard, bundled_path
-from promspec.compile.dashboards.compiler import compile_dashboard
 from promspec.compile.dashboards.plan import context_for
 from promspec.compile.dashboards.presets import _catalog_ref
 from promspec.compile.dashboards.to_spec import dashboard_document, eject
@@ -26,7 +26,6 @@ from promspec.model.loader import parse_text
 from promspec.model.project import Project, Ref
 from promspec.model.validate import validate_documents
 from promspec.pipeline import load_model
-from promspec.render.dashboards import dashboard_json
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NAMES = sorted(name[: -len(".yml")] for name in os.listdir(BUNDLED_DIR) if name.endswith(".yml"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from promspec.compile.dashboards.compiler import compile_dashboard
+from dashboard_helpers import compile_dashboard
 from promspec.compile.dashboards.plan import Context
 from promspec.model.dashboards import Dashboard, Link, Panel, Query, Row
 from promspec.model.loader import Document

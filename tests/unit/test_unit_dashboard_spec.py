@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from promspec.compile.dashboards.compiler import compile_dashboard
+from dashboard_helpers import compile_dashboard, dashboard_json
 from promspec.compile.dashboards.plan import Context
 from promspec.compile.dashboards.project import DashboardBuild
 from promspec.compile.dashboards.to_spec import dashboard_document, dashboard_yaml
@@ -24,7 +24,6 @@ from promspec.model.dashboards import Dashboard, dashboard_from_document
 from promspec.model.loader import parse_text
 from promspec.model.validate import validate_documents
 from promspec.pipeline import load_build
-from promspec.render.dashboards import dashboard_json
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # Where a record came from and how it was made are not what it says: left out of the comparison.

@@ -82,12 +82,12 @@ def test_a_template_is_read_once_per_process():
 def test_instantiated_slo_dashboards_render_the_committed_files():
     """specs/'s SLO dashboards, instantiated from the templates and compiled alone, are the files committed in
     dashboards/ (written by `make generate` and kept up to date by `generate --check`)."""
+    from dashboard_helpers import dashboard_json
     from promspec.compile.build import compile_build
     from promspec.compile.dashboards.compiler import build_dashboard
     from promspec.compile.dashboards.plan import context_for, plan_with, resolve
     from promspec.compile.dashboards.project import dashboard_path
     from promspec.pipeline import load_model
-    from promspec.render.dashboards import dashboard_json
 
     project, _report = load_model([os.path.join(REPO, "specs")])
     build = compile_build(project)

@@ -91,13 +91,13 @@ def test_the_constructs_are_not_dashboard_spec_fields():
 
 def test_instantiated_llm_serving_dashboards_render_the_committed_files():
     """specs/'s LLM serving dashboards, as generate makes them, are the files committed in dashboards/."""
+    from dashboard_helpers import dashboard_json
     from promspec.compile.build import compile_build
     from promspec.compile.dashboards.compiler import build_dashboard
     from promspec.compile.dashboards.plan import context_for, plan_with, resolve
     from promspec.compile.dashboards.presets import preset_dashboards
     from promspec.compile.dashboards.project import dashboard_path
     from promspec.pipeline import load_model
-    from promspec.render.dashboards import dashboard_json
 
     project, _report = load_model([os.path.join(REPO, "specs")])
     build = compile_build(project)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import operator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
@@ -17,9 +18,9 @@ from grafana_foundation_sdk.models import dashboard as dm
 from grafana_foundation_sdk.models import heatmap as _heat
 from grafana_foundation_sdk.models import text as _text
 
-from ...model.dashboards import Dashboard, Panel, Row, Slot, Variable
+from ...model.dashboards import Dashboard, Panel, Row, Variable
 from ..promql import matcher
-from .plan import Context, Grid, Plan, Target, plan_dashboard, variable_names
+from .plan import Grid, Plan, Target, variable_names
 from .signals import Scope, anchor_metric
 
 if TYPE_CHECKING:
@@ -239,30 +240,35 @@ def build_dashboard(plan: Plan) -> dict[str, Any]:
 
 def build_compiled(plan: Plan) -> CompiledDashboard:
     """A plan's Grafana JSON through the SDK's builders, as a frozen record (see CompiledDashboard)."""
-    dash, ids, grid = plan.dash, plan.ids, plan.grid
+    dash, ids, grid, targets = plan.dash, plan.ids, plan.grid, plan.targets
     has_datasource = "datasource" in variable_names(dash)
+    frame = plan.frame  # its slots: the same objects every time (not made per panel)
+    # Per panel in layout order: its id, position and targets, read without hashing a Slot where the plan's
+    # are the frame's (resolve's targets are keyed by the frame's slots, in order).
+    n = len(frame.slots)
+    panel_ids = frame.panel_ids if ids is frame.ids else tuple(ids[s] for s in frame.slots)
+    panel_grid = frame.panel_grid if grid is frame.grid else tuple(grid[s] for s in frame.slots)
+    in_order = len(targets) == n and all(map(operator.is_, targets, frame.slots))
+    panel_targets = list(targets.values()) if in_order else [targets.get(s, _NO_TARGETS) for s in frame.slots]
+    k = 0
     panels: list[Filled | CompiledRow] = []
-    for i, row in enumerate(dash.rows):
-        built = [
-            _panel_json(
-                panel,
-                ids[Slot(row=i, panel=j)],
-                grid[Slot(row=i, panel=j)],
-                plan.targets.get(Slot(row=i, panel=j), []),
-                tuple(_link_url(link, plan.uids, has_datasource) for link in panel.links),
-            )
-            for j, panel in enumerate(row.panels)
-        ]
+    for row, row_slot in zip(dash.rows, frame.rows, strict=True):
+        built: list[Filled] = []
+        for panel in row.panels:
+            links = tuple(_link_url(link, plan.uids, has_datasource) for link in panel.links) if panel.links else ()
+            built.append(_panel_json(panel, panel_ids[k], panel_grid[k], panel_targets[k], links))
+            k += 1
         if row.title:
             inside = tuple(built) if row.collapsed else ()
-            panels.append(
-                CompiledRow(row=_row_json(row, ids[Slot(row=i)], grid[Slot(row=i)], bool(inside)), panels=inside)
-            )
+            panels.append(CompiledRow(row=_row_json(row, ids[row_slot], grid[row_slot], bool(inside)), panels=inside))
             if not row.collapsed:
                 panels.extend(built)
         else:
             panels.extend(built)
     return CompiledDashboard(outer=_outer_json(plan), panels=tuple(panels))
+
+
+_NO_TARGETS: list[Target] = []  # read only
 
 
 JsonPath = tuple[str | int, ...]  # where in a JSON value: ("targets", 0, "expr")
@@ -584,8 +590,8 @@ def _panel_json(panel: Panel, ident: int, grid: Grid, targets: list[Target], lin
     target's refId, legend, format, instant and hide. tests/unit/test_unit_dashboard_shapes.py compares
     this with building every panel.
     """
-    exprs = tuple(t.expr for t in targets)
-    holes = tuple(("targets", k, "expr") for k in range(len(targets)))
+    exprs = tuple([t.expr for t in targets])
+    holes = _expr_holes(len(targets))
     if not _PANEL_JSON_MAX:  # off (the tests' reference): every panel through the SDK
         return Filled(
             template=JsonTemplate(data=_sdk_panel(panel, ident, grid, targets, link_urls), holes=holes), values=exprs
@@ -599,6 +605,12 @@ def _panel_json(panel: Panel, ident: int, grid: Grid, targets: list[Target], lin
     if len(template.data.get("targets") or []) != len(exprs):
         raise ValueError(f"panel {panel.title!r}: {len(exprs)} queries built into another number of targets")
     return Filled(template=template, values=exprs)
+
+
+@functools.cache
+def _expr_holes(n: int) -> tuple[JsonPath, ...]:
+    """A panel template's holes: each of its n targets' "expr"."""
+    return tuple(("targets", k, "expr") for k in range(n))
 
 
 def _containers_copied(value: Any) -> Any:  # plain JSON data in, the same data out
@@ -643,11 +655,6 @@ def _sdk_panel(
         ]
     data: dict[str, Any] = plain(built_panel)
     return data
-
-
-def compile_dashboard(ctx: Context, dash: Dashboard) -> dict[str, Any]:
-    """Grafana JSON for one dashboard, keys sorted (by plain()) so that output bytes are stable."""
-    return build_dashboard(plan_dashboard(ctx, dash))
 
 
 # Most values in a dashboard are these exact types, which plain() returns as they are; checking the exact

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import functools
 import zlib
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 from ...model.dashboards import Dashboard, Panel, Query, Slot
+from ..promql import matcher
 from .signals import Scope, SignalError, service_scope, signal_query
 
 if TYPE_CHECKING:
@@ -104,18 +105,29 @@ def scope_of(ctx: Context, dash: Dashboard, service_name: str) -> Scope | str:
     return service_scope(service, backend, filters)
 
 
-def resolve(ctx: Context, dash: Dashboard) -> tuple[dict[Slot, list[Target]], list[Problem]]:
-    """Targets of every panel (by its Slot) and the queries that could not be resolved."""
+def resolve(
+    ctx: Context, dash: Dashboard, frame: Frame | None = None
+) -> tuple[dict[Slot, list[Target]], list[Problem]]:
+    """Targets of every panel (by its Slot: frame's, in its order) and the queries that could not be resolved.
+    frame: frame_of(dash), when the caller has it."""
     out: dict[Slot, list[Target]] = {}
     problems: list[Problem] = []
-    scopes: dict[str, Scope | str] = {}  # by query service: scope_of is pure in (ctx, dash, name)
-    for slot, _row, panel in dash.slots():
+    # By query service: scope_of is pure in (ctx, dash, name); with the scope, its selector's matchers.
+    scopes: dict[str, tuple[Scope | str, tuple[str, ...]]] = {}
+    letter_table = _ref_letter_table()
+    for slot, panel in zip((frame or frame_of(dash)).slots, (p for _r, p in dash.panels()), strict=True):
         targets: list[Target] = []
-        used = {q.ref_id for q in panel.queries if q.ref_id}
-        letters = iter(_ref_letter_table())
-        for q in panel.queries:
-            ref_id = q.ref_id or next(x for x in letters if x not in used)
-            used.add(ref_id)
+        queries = panel.queries
+        used = {q.ref_id for q in queries if q.ref_id}
+        # No refId written (the usual case): A, B, C, ... in order, what the search below hands out then.
+        ref_ids = letter_table[: len(queries)] if not used else None
+        letters = iter(letter_table)
+        for n, q in enumerate(queries):
+            if ref_ids is not None:
+                ref_id = ref_ids[n]
+            else:
+                ref_id = q.ref_id or next(x for x in letters if x not in used)
+                used.add(ref_id)
             if q.expr:
                 targets.append(
                     Target(
@@ -128,9 +140,16 @@ def resolve(ctx: Context, dash: Dashboard) -> tuple[dict[Slot, list[Target]], li
                     )
                 )
                 continue
-            scope = scopes.get(q.service)
-            if scope is None:
-                scope = scopes[q.service] = scope_of(ctx, dash, q.service)
+            known = scopes.get(q.service)
+            if known is None:
+                scope_found = scope_of(ctx, dash, q.service)
+                known = scopes[q.service] = (
+                    scope_found,
+                    tuple(matcher(k, v) for k, v in scope_found.selector.items())
+                    if isinstance(scope_found, Scope)
+                    else (),
+                )
+            scope, matchers = known
             if isinstance(scope, str):
                 problems.append(
                     Problem(
@@ -142,16 +161,7 @@ def resolve(ctx: Context, dash: Dashboard) -> tuple[dict[Slot, list[Target]], li
                 )
                 continue
             try:
-                expr, legend, fmt = signal_query(
-                    scope,
-                    q.signal,
-                    quantile=q.quantile,
-                    quantile_written=q.quantile_text,
-                    mean=q.mean,
-                    ratio=q.ratio,
-                    by=q.by,
-                    heatmap=panel.type == "heatmap" and q.quantile is None and not q.mean,
-                )
+                expr, legend, fmt = _signal_query(scope, matchers, q, panel.type == "heatmap")
             except SignalError as exc:
                 problems.append(Problem(query=q, field="signal", message=str(exc), expected=exc.expected))
                 continue
@@ -167,6 +177,127 @@ def resolve(ctx: Context, dash: Dashboard) -> tuple[dict[Slot, list[Target]], li
             )
         out[slot] = targets
     return out, problems
+
+
+@dataclass(frozen=True, kw_only=True)
+class _SignalShape:
+    """signal_query's answer for one query shape under one scope shape (the same backend, version, renaming,
+    variables and selector labels; any selector values): the expression cut where the selector's matchers go.
+    """
+
+    backend: Backend  # the backend it was made with: a cached answer is used only for this very object
+    parts: tuple[str, ...]  # the expression: parts[0], matchers[order[0]], parts[1], ...
+    order: tuple[int, ...]  # per cut, the index of the selector item whose matcher goes there
+    legend: str
+    format: str
+    error: SignalError | None = None  # the query's error under this shape (it names no selector value)
+
+
+# Query shapes by _signal_key; None: the probe showed the selector's values are not just copied in (the
+# query goes through signal_query every time). Bounded: a long-lived process builds many projects.
+_SIGNAL_SHAPES: dict[tuple[object, ...], _SignalShape | None] = {}
+_SIGNAL_SHAPES_MAX = 4096
+
+
+def _signal_key(scope: Scope, q: Query, heatmap_panel: bool) -> tuple[object, ...]:
+    # The quantile's type too: 1 and 1.0 are equal keys but print differently (repr).
+    return (
+        scope.backend.name,
+        scope.version,
+        scope.rename,
+        scope.variables,
+        tuple(scope.selector),
+        q.signal,
+        type(q.quantile),
+        q.quantile,
+        q.quantile_text,
+        bool(q.mean),
+        bool(q.ratio),
+        q.by,
+        heatmap_panel and q.quantile is None and not q.mean,
+    )
+
+
+def _signal_query(scope: Scope, matchers: tuple[str, ...], q: Query, heatmap_panel: bool) -> tuple[str, str, str]:
+    """signal_query(scope, ...) of q, made once per query and scope shape and filled with the scope's matchers
+    (matcher(k, v) of each selector item, in order)."""
+    key = _signal_key(scope, q, heatmap_panel)
+    shape = _SIGNAL_SHAPES.get(key, _MISSING)
+    if shape is _MISSING or (shape is not None and shape.backend is not scope.backend):
+        if len(_SIGNAL_SHAPES) >= _SIGNAL_SHAPES_MAX:
+            _SIGNAL_SHAPES.clear()
+        shape = _SIGNAL_SHAPES[key] = _signal_shape(scope, q, heatmap_panel)
+    if shape is None:
+        return _direct_signal_query(scope, q, heatmap_panel)
+    if shape.error is not None:
+        raise SignalError(str(shape.error), shape.error.expected)
+    parts = shape.parts
+    expr = parts[0]
+    for n, index in enumerate(shape.order, 1):
+        expr += matchers[index] + parts[n]
+    return expr, shape.legend, shape.format
+
+
+_MISSING: Any = object()
+
+
+def _direct_signal_query(scope: Scope, q: Query, heatmap_panel: bool) -> tuple[str, str, str]:
+    return signal_query(
+        scope,
+        q.signal,
+        quantile=q.quantile,
+        quantile_written=q.quantile_text,
+        mean=q.mean,
+        ratio=q.ratio,
+        by=q.by,
+        heatmap=heatmap_panel and q.quantile is None and not q.mean,
+    )
+
+
+def _probe_value(n: int, k: int) -> str:
+    # Private-use characters: quote() keeps them as they are, and no engine's metric or label holds them.
+    return f"\ue000probe{n}.{k}\ue001"
+
+
+def _signal_shape(scope: Scope, q: Query, heatmap_panel: bool) -> _SignalShape | None:
+    """The shape of q under scope's shape, or None when putting matchers in does not reproduce signal_query.
+
+    Built with probe values for the selector and cut at their matchers; a second set of probe values, put
+    into the cuts, must give what signal_query gives for them (else the values are used some other way).
+    """
+    labels = tuple(scope.selector)
+    answers: list[tuple[str, str, str] | SignalError] = []
+    for n in (0, 1):
+        probe = replace(scope, selector={k: _probe_value(n, i) for i, k in enumerate(labels)})
+        try:
+            answers.append(_direct_signal_query(probe, q, heatmap_panel))
+        except SignalError as exc:
+            answers.append(exc)
+    first, second = answers
+    if isinstance(first, SignalError) and isinstance(second, SignalError):
+        if (str(first), first.expected) != (str(second), second.expected):
+            return None  # the message names a selector value: made per query
+        return _SignalShape(backend=scope.backend, parts=(), order=(), legend="", format="", error=first)
+    if isinstance(first, SignalError) or isinstance(second, SignalError):
+        return None
+    expr, legend, fmt = first
+    cuts = [matcher(k, _probe_value(0, i)) for i, k in enumerate(labels)]
+    parts: list[str] = []
+    order: list[int] = []
+    rest = expr
+    while True:
+        found = [(rest.find(c), i) for i, c in enumerate(cuts) if c in rest]
+        if not found:
+            break
+        at, index = min(found)
+        parts.append(rest[:at])
+        order.append(index)
+        rest = rest[at + len(cuts[index]) :]
+    parts.append(rest)
+    shape = _SignalShape(backend=scope.backend, parts=tuple(parts), order=tuple(order), legend=legend, format=fmt)
+    second_matchers = [matcher(k, _probe_value(1, i)) for i, k in enumerate(labels)]
+    filled = parts[0] + "".join(second_matchers[i] + part for i, part in zip(order, parts[1:], strict=True))
+    return shape if (filled, legend, fmt) == second else None
 
 
 def ref_letters(i: int) -> str:
@@ -189,7 +320,7 @@ def _default_format(panel: Panel) -> str:
     return "heatmap" if panel.type == "heatmap" else "table" if panel.type == "table" else "time_series"
 
 
-def panel_ids(dash: Dashboard) -> dict[Slot, int]:
+def _panel_ids(dash: Dashboard) -> dict[Slot, int]:
     """A stable id per row and panel: explicit ids kept, others hashed from row and panel titles.
 
     Hashing the titles (not the position) keeps every other panel's id when one is added, removed
@@ -215,7 +346,7 @@ def panel_ids(dash: Dashboard) -> dict[Slot, int]:
     return ids
 
 
-def layout(dash: Dashboard) -> dict[Slot, Grid]:
+def _layout(dash: Dashboard) -> dict[Slot, Grid]:
     """gridPos per row and panel (by Slot), flowing left to right in spec order."""
     pos: dict[Slot, Grid] = {}
     y = 0
@@ -237,6 +368,68 @@ def layout(dash: Dashboard) -> dict[Slot, Grid]:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Frame:
+    """What a dashboard's ids and layout are a function of, worked out once per frame: many generated
+    dashboards share one (the same rows and panels by title, id, type and size; other strings differ)."""
+
+    slots: tuple[Slot, ...]  # every panel's slot, in layout order (dash.slots()'s)
+    rows: tuple[Slot, ...]  # every row's slot, in order
+    ids: dict[Slot, int]  # panel_ids(): shared by the frame's dashboards, never changed
+    grid: dict[Slot, Grid]  # layout(): the same
+    panel_ids: tuple[int, ...]  # ids[slot] of each of slots (read in order, without hashing a Slot each)
+    panel_grid: tuple[Grid, ...]  # grid[slot] of each of slots
+
+
+# Frames by _frame_key. Bounded like the compiler's caches.
+_FRAMES: dict[tuple[object, ...], Frame] = {}
+_FRAMES_MAX = 4096
+
+
+def _frame_key(dash: Dashboard) -> tuple[object, ...]:
+    # Types too, where a value could be a bool as well as an int (True and 1 are equal keys).
+    return tuple(
+        (
+            row.title,
+            tuple(
+                (p.title, p.type, p.id, type(p.id), p.width, type(p.width), p.height, type(p.height))
+                for p in row.panels
+            ),
+        )
+        for row in dash.rows
+    )
+
+
+def frame_of(dash: Dashboard) -> Frame:
+    """The dashboard's Frame (its slots, ids and layout), made once per distinct frame key."""
+    key = _frame_key(dash)
+    frame = _FRAMES.get(key)
+    if frame is None:
+        if len(_FRAMES) >= _FRAMES_MAX:
+            _FRAMES.clear()
+        slots = tuple(slot for slot, _r, _p in dash.slots())
+        ids, grid = _panel_ids(dash), _layout(dash)
+        frame = _FRAMES[key] = Frame(
+            slots=slots,
+            rows=tuple(Slot(row=i) for i in range(len(dash.rows))),
+            ids=ids,
+            grid=grid,
+            panel_ids=tuple(ids[slot] for slot in slots),
+            panel_grid=tuple(grid[slot] for slot in slots),
+        )
+    return frame
+
+
+def panel_ids(dash: Dashboard) -> dict[Slot, int]:
+    """A stable id per row and panel (see _panel_ids): a shared dict, never to be changed."""
+    return frame_of(dash).ids
+
+
+def layout(dash: Dashboard) -> dict[Slot, Grid]:
+    """gridPos per row and panel (see _layout): a shared dict, never to be changed."""
+    return frame_of(dash).grid
+
+
+@dataclass(frozen=True, kw_only=True)
 class Plan:
     """Everything decided about a dashboard before the SDK is called: queries, ids, positions."""
 
@@ -246,6 +439,7 @@ class Plan:
     ids: dict[Slot, int]  # row or panel -> panel id
     grid: dict[Slot, tuple[int, int, int, int]]  # row or panel -> (x, y, w, h)
     uids: dict[str, str]  # dashboard name or uid -> uid, for links
+    frame: Frame  # frame_of(dash): its slots (ids and grid above are the frame's unless a test replaced them)
 
 
 def plan_dashboard(ctx: Context, dash: Dashboard) -> Plan:
@@ -254,14 +448,17 @@ def plan_dashboard(ctx: Context, dash: Dashboard) -> Plan:
     return plan_with(ctx, dash, targets)
 
 
-def plan_with(ctx: Context, dash: Dashboard, targets: dict[Slot, list[Target]]) -> Plan:
-    """The plan of a dashboard whose queries resolve() already resolved (ids and layout assigned here)."""
+def plan_with(ctx: Context, dash: Dashboard, targets: dict[Slot, list[Target]], frame: Frame | None = None) -> Plan:
+    """The plan of a dashboard whose queries resolve() already resolved (ids and layout assigned here);
+    frame: frame_of(dash), when the caller has it."""
     scope = scope_of(ctx, dash, "") if dash.service or dash.backend else None
+    frame = frame or frame_of(dash)
     return Plan(
         dash=dash,
         scope=scope if isinstance(scope, Scope) else None,
         targets=targets,
-        ids=panel_ids(dash),
-        grid=layout(dash),
+        ids=frame.ids,
+        grid=frame.grid,
         uids=ctx.uids,
+        frame=frame,
     )

@@ -10,7 +10,7 @@ from typing import Any
 from ...model.dashboards import Dashboard, DroppedDashboard
 from ...model.project import RuleGroup
 from .compiler import CompiledDashboard, build_compiled
-from .plan import Context, Plan, Problem, context_for, plan_with, resolve
+from .plan import Context, Plan, Problem, context_for, frame_of, plan_with, resolve
 from .presets import Presets, preset_dashboards
 
 # Where Grafana reads the files from: copy or mount the rendered dashboards/ directory here.
@@ -105,8 +105,9 @@ def _built(ctx: Context, dash: Dashboard) -> BuiltDashboard:
         return BuiltDashboard(dashboard=dash, path=path, plan=None, problems=[], compiled=None)
     if dash.file:  # an export that did not load: reported where it was read
         return BuiltDashboard(dashboard=dash, path=path, plan=None, problems=[], compiled=None)
-    targets, problems = resolve(ctx, dash)
-    plan = plan_with(ctx, dash, targets)
+    frame = frame_of(dash)  # its ids, layout and slots: worked out once per frame key, looked up once here
+    targets, problems = resolve(ctx, dash, frame)
+    plan = plan_with(ctx, dash, targets, frame)
     compiled = build_compiled(plan) if not problems else None
     return BuiltDashboard(dashboard=dash, path=path, plan=plan, problems=problems, compiled=compiled)
 
