@@ -21,7 +21,7 @@ from ...model.project import Project, RecordingRule, Ref, RuleGroup
 from .bundled import STATIC, bundled_dashboard, bundled_title
 from .signals import Scope, anchor_metric, service_scope, signal_query
 from .slo_dashboards import slo_dashboards
-from .templated import WHEN_SIGNALS, Subject, TemplateError, instantiate, prepared, template
+from .templated import WHEN_SIGNALS, MetricsRead, Subject, TemplateError, instantiate, prepared, template
 
 if TYPE_CHECKING:
     from ...model.project import Project
@@ -328,41 +328,72 @@ class Presets:
     left_out: list[DroppedDashboard]
 
 
-def _prune(dashes: list[Dashboard], project: Project, groups: list[RuleGroup]) -> Presets:
+def _prune(
+    dashes: list[Dashboard], project: Project, groups: list[RuleGroup], read: MetricsRead | None = None
+) -> Presets:
     """Drop PromQL queries that read series the project neither catalogues nor records, then empty panels
     and rows: a project with part of a catalog (or none of the exporter's optional metrics) gets the rest.
-    What is dropped is recorded (dash.dropped, Presets.left_out) for the warnings and `promspec diff`."""
+    What is dropped is recorded (dash.dropped, Presets.left_out) for the warnings and `promspec diff`.
+    read: the metric names of queries known from their template's shape (instantiate()); any other query is
+    parsed. A dashboard that loses nothing is kept as it is."""
     from ...check.panel_queries import panel_query
     from ...check.semantic import Universe
 
     universe = Universe(project)
     recorded = {r.record for g in groups for r in g.rules if isinstance(r, RecordingRule)}
+    known = read or {}
+    # per expression text, then per metric name: generated dashboards repeat both across services
+    lost_by_expr: dict[str, tuple[str, ...]] = {}
+    missing: dict[str, bool] = {}
 
-    def unknown(query: Query) -> list[str]:
+    def is_missing(name: str) -> bool:
+        got = missing.get(name)
+        if got is None:
+            got = missing[name] = name not in recorded and not universe.known(name)
+        return got
+
+    def unknown(query: Query) -> tuple[str, ...]:
         # signals resolve to their backend's metrics, which the backend catalogues
-        names = panel_query(query.expr).metrics if query.expr else ()
-        return [n for n in names if n not in recorded and not universe.known(n)]
+        expr = query.expr
+        if not expr:
+            return ()
+        lost = lost_by_expr.get(expr)
+        if lost is None:
+            names = known.get(expr)
+            if names is None:
+                names = panel_query(expr).metrics
+            lost = lost_by_expr[expr] = tuple(n for n in names if is_missing(n))
+        return lost
 
     out = []
     left_out = []
     for dash in dashes:
         dropped = list(dash.dropped)
         rows = []
+        changed = False
         for row in dash.rows:
             panels = []
             for panel in row.panels:
                 lost = [unknown(q) for q in panel.queries]
+                if not any(lost):
+                    if panel.queries or panel.type == "text":  # a chart with no query at all is an empty frame
+                        panels.append(panel)
+                    continue
                 queries = [q for q, names in zip(panel.queries, lost, strict=True) if not names]
                 metrics = tuple(sorted({n for names in lost for n in names}))
-                if metrics and panel.type != "text":
+                if panel.type != "text":
                     dropped.append(
                         DroppedPanel(row=row.title, title=panel.title, metrics=metrics, partial=bool(queries))
                     )
                 if queries or panel.type == "text":
                     panels.append(panel if len(queries) == len(panel.queries) else replace(panel, queries=queries))
+            if len(panels) == len(row.panels) and all(a is b for a, b in zip(panels, row.panels, strict=True)):
+                rows.append(row)
+                continue
+            changed = True
             if panels:
                 rows.append(replace(row, panels=panels))
-        pruned = replace(dash, rows=rows, dropped=dropped)
+        pruned = replace(dash, rows=rows, dropped=dropped) if changed or len(dropped) != len(dash.dropped) else dash
         if any(p.queries for _r, p in pruned.panels()):
             out.append(pruned)
         else:
@@ -370,12 +401,15 @@ def _prune(dashes: list[Dashboard], project: Project, groups: list[RuleGroup]) -
             left_out.append(DroppedDashboard(uid=dash.uid, title=dash.title, metrics=metrics, ref=dash.ref))
     kept = {d.uid for d in out}
     return Presets(
-        dashboards=[
-            replace(dash, links=[link for link in dash.links if not link.dashboard or link.dashboard in kept])
-            for dash in out
-        ],
+        dashboards=[_kept_links(dash, kept) for dash in out],
         left_out=left_out,
     )
+
+
+def _kept_links(dash: Dashboard, kept: set[str]) -> Dashboard:
+    """dash without its links to dashboards not made; itself when it loses none."""
+    links = [link for link in dash.links if not link.dashboard or link.dashboard in kept]
+    return dash if len(links) == len(dash.links) else replace(dash, links=links)
 
 
 def _unanchored(project: Project) -> list[DroppedDashboard]:
@@ -397,6 +431,7 @@ def preset_dashboards(project: Project, groups: list[RuleGroup]) -> Presets:
     # The LLM serving template, per engine then per service; its links to the infrastructure and SLO dashboards
     # name them all, and the pruning drops those not made.
     serving = template(LLM_SERVING)
+    read: MetricsRead = {}
     for name in sorted(backends):
         backend = backends[name]
         values = {
@@ -409,7 +444,7 @@ def preset_dashboards(project: Project, groups: list[RuleGroup]) -> Presets:
             "serving.engine": backend.name,
         }
         subject = llm_subject(backend.ref, Scope(backend=backend, variables=LLM_VARIABLES), values)
-        out.append(instantiate(serving, subject))
+        out.append(instantiate(serving, subject, read))
     serving_uid = {}
     for service in sorted(services, key=lambda s: s.name):
         backend = backends.get(service.backend)
@@ -426,7 +461,7 @@ def preset_dashboards(project: Project, groups: list[RuleGroup]) -> Presets:
         }
         scope = service_scope(service, backend, LLM_VARIABLES)
         # its uid: derived from the name as for a spec (Grafana refuses one over 40 characters or with a dot)
-        dash = instantiate(serving, llm_subject(service.ref, scope, values, tuple(service.slos)))
+        dash = instantiate(serving, llm_subject(service.ref, scope, values, tuple(service.slos)), read)
         serving_uid[service.name] = dash.uid
         out.append(dash)
     # The static bundled dashboards: spec files, made when their anchor is catalogued; their links to one
@@ -435,10 +470,10 @@ def preset_dashboards(project: Project, groups: list[RuleGroup]) -> Presets:
         anchor_ref = _catalog_ref(project, static.anchor)
         if anchor_ref is not None:
             out.extend(bundled_dashboard(name, anchor_ref) for name in static.names)
-    out += slo_dashboards(services, groups, serving_uid)  # templated bundled specs: data/dashboards/templates/
+    out += slo_dashboards(services, groups, serving_uid, read)  # templated bundled specs: data/dashboards/templates/
     if getattr(project, "probes", None) or getattr(project, "llm_probe_targets", None):
         from .probes import probe_dashboards  # synthetic probes: only when the specs declare them
 
         out = probe_dashboards(project, out)
-    presets = _prune(out, project, groups)
+    presets = _prune(out, project, groups, read)
     return replace(presets, left_out=_unanchored(project) + presets.left_out)

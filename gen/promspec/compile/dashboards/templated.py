@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ...model.dashboards import Dashboard, Link, Panel, Query, Row, Variable, dashboard_from_document, derive_uid
 from ...model.schema_parts import SIGNALS
-from ..promql import parse_duration, quote
+from ..promql import PromQLError, parse_duration, quote
 from .slo_thresholds import (
     Thresholds,
     burn_thresholds,
@@ -44,6 +44,8 @@ Values = Mapping[str, str]  # prepared(): the fields of placeholders (slo.id, ti
 PLACEHOLDER = re.compile(r"\$\{((?:slo|tier|serving)\.[a-z_]+|window)\}")
 _METRIC_TAIL = re.compile(r"[a-zA-Z0-9_:]")
 _METRIC_PART = re.compile(r"[a-zA-Z0-9_:]+")
+# What stands before a label value's opening quote in a plain equality matcher: `slo_id="`, `job != "`.
+_PLAIN_MATCHER_BEFORE = re.compile(r"(?<![A-Za-z0-9_:])([A-Za-z_][A-Za-z0-9_]*)\s*!?=\s*\Z")
 
 
 class TemplateError(ValueError):
@@ -90,6 +92,11 @@ class _Text:
 
     text: str  # as written, returned as it is when there is no placeholder
     fmt: str = ""  # "" when there is no placeholder
+    # PromQL only: the label-value fields (L_) that sit in a `label="..."` or `label!="..."` matcher of a label
+    # other than __name__, and the metric-name fields (M_). Any other label-value field makes `opaque` true.
+    values_in_matchers: tuple[str, ...] = ()
+    metric_tails: tuple[str, ...] = ()
+    opaque: bool = False
 
     def fill(self, values: Values) -> str:
         if not self.fmt:
@@ -101,6 +108,39 @@ class _Text:
                 f"no value for {exc.args[0]} in {self.text!r} (or it cannot end a metric name)"
             ) from None
 
+    def metrics_read(self, values: Values) -> tuple[str, ...] | None:
+        """The metric names the PromQL fill(values) reads, from one parse per shape: None when that needs the
+        filled text's own parse (no placeholder, a value outside a plain matcher, an empty value).
+
+        A non-empty value of a plain `=`/`!=` matcher is a string literal that quote() escapes: it names no
+        metric, and the selector parses with it exactly when it parses with any other non-empty value (it
+        cannot match the empty string either way). Grafana's variables inside it stay inside the string."""
+        if not self.fmt or self.opaque:
+            return None
+        for key in self.values_in_matchers:
+            if not values["T_" + key[2:]]:
+                return None
+        return _shape_metrics(
+            self.fmt, self.values_in_matchers, tuple(values[k] for k in self.metric_tails), self.metric_tails
+        )
+
+
+# One representative value for every plain matcher value: see _Text.metrics_read.
+_REPRESENTATIVE = quote("x")
+
+
+@functools.lru_cache(maxsize=4096)
+def _shape_metrics(
+    fmt: str, in_matchers: tuple[str, ...], tails: tuple[str, ...], tail_keys: tuple[str, ...]
+) -> tuple[str, ...] | None:
+    from ...check.panel_queries import panel_query
+
+    filled = fmt.format_map({**dict.fromkeys(in_matchers, _REPRESENTATIVE), **dict(zip(tail_keys, tails, strict=True))})
+    try:
+        return panel_query(filled).metrics
+    except PromQLError:
+        return None  # the filled text's own parse says what is wrong
+
 
 @functools.cache
 def _text(text: str, expr: bool = False) -> _Text:
@@ -109,6 +149,9 @@ def _text(text: str, expr: bool = False) -> _Text:
     if not PLACEHOLDER.search(text):
         return _Text(text=text)
     parts: list[str] = []
+    in_matchers: list[str] = []
+    tails: list[str] = []
+    opaque = False
     last = 0
     for m in PLACEHOLDER.finditer(text):
         start, end = m.start(), m.end()
@@ -116,8 +159,14 @@ def _text(text: str, expr: bool = False) -> _Text:
         if expr:
             if text[start - 1 : start] == '"' and text[end : end + 1] == '"':
                 mode, start, end = "L", start - 1, end + 1
+                matched = _PLAIN_MATCHER_BEFORE.search(text, 0, start)
+                if matched and matched.group(1) != "__name__":
+                    in_matchers.append(_key(m.group(1), mode))
+                else:
+                    opaque = True
             elif start and _METRIC_TAIL.fullmatch(text[start - 1]):
                 mode = "M"
+                tails.append(_key(m.group(1), mode))
             else:
                 raise TemplateError(
                     f'{m.group(0)} in {text!r} is neither a whole label value ("{m.group(0)}") nor the end of a '
@@ -126,7 +175,13 @@ def _text(text: str, expr: bool = False) -> _Text:
         parts += [_literal(text[last:start]), "{" + _key(m.group(1), mode) + "}"]
         last = end
     parts.append(_literal(text[last:]))
-    return _Text(text=text, fmt="".join(parts))
+    return _Text(
+        text=text,
+        fmt="".join(parts),
+        values_in_matchers=tuple(dict.fromkeys(in_matchers)),
+        metric_tails=tuple(dict.fromkeys(tails)),
+        opaque=opaque or not expr,
+    )
 
 
 def _literal(text: str) -> str:
@@ -558,9 +613,15 @@ def _link_t(link: Link, each: str) -> _LinkT:
 # ------------------------------------------------------------------------------------ instantiating
 
 
-def instantiate(t: DashboardTemplate, subject: Subject) -> Dashboard:
+# expr -> the metric names it reads, for the queries whose names follow from their template's shape
+# (_Text.metrics_read): what the presets' pruning would otherwise parse out of every instance's text.
+MetricsRead = dict[str, tuple[str, ...]]
+
+
+def instantiate(t: DashboardTemplate, subject: Subject, read: MetricsRead | None = None) -> Dashboard:
     """One dashboard of the template for subject; every record points at subject.ref. Records are made from
-    their template's other fields (rest), not by dataclasses.replace(): this runs once per SLO."""
+    their template's other fields (rest), not by dataclasses.replace(): this runs once per SLO.
+    read: where to note the metric names of the queries made, when their template's shape tells them."""
     ref, values = subject.ref, subject.values
     name = derive_uid(t.name.fill(values))
     return Dashboard(
@@ -576,13 +637,13 @@ def instantiate(t: DashboardTemplate, subject: Subject) -> Dashboard:
         tags=tuple(tag.fill(values) for tag in t.tags),
         variables=[Variable(**v, ref=ref) for v in t.variables],
         links=_links(t.links, subject, values),
-        rows=_rows(t.rows, subject, values),
+        rows=_rows(t.rows, subject, values, read),
         source=ref.doc.source or ref.doc.file,
         generated=True,
     )
 
 
-def _rows(rows: Iterable[_RowT | _Slot], subject: Subject, values: Values) -> list[Row]:
+def _rows(rows: Iterable[_RowT | _Slot], subject: Subject, values: Values, read: MetricsRead | None) -> list[Row]:
     out: list[Row] = []
     for r in rows:
         if isinstance(r, _Slot):
@@ -592,7 +653,7 @@ def _rows(rows: Iterable[_RowT | _Slot], subject: Subject, values: Values) -> li
         for p in r.panels:
             if isinstance(p, _Slot):
                 panels += COMPUTED_PANELS[p.compute](subject)
-            elif (panel := _panel(p, subject, values)) is not None:
+            elif (panel := _panel(p, subject, values, read)) is not None:
                 panels.append(panel)
         if panels or not r.optional:
             out.append(Row(**r.rest, ref=subject.ref, title=r.title.fill(values), panels=panels))
@@ -611,7 +672,7 @@ def _links(links: Iterable[_LinkT], subject: Subject, values: Values) -> list[Li
     ]
 
 
-def _panel(p: _PanelT, subject: Subject, values: Values) -> Panel | None:
+def _panel(p: _PanelT, subject: Subject, values: Values, read: MetricsRead | None) -> Panel | None:
     """The panel for subject; None when its `when` names a signal the subject lacks, or when every one of its
     queries has a `when` it fails (a panel drawn with no query would be an empty frame)."""
     if not p.when <= subject.signals:
@@ -623,12 +684,11 @@ def _panel(p: _PanelT, subject: Subject, values: Values) -> Panel | None:
         conditional = conditional and bool(q.when)
         if not q.when <= subject.signals:
             continue
-        if not q.each:
-            queries.append(Query(**q.rest, ref=ref, expr=q.expr.fill(values), legend=q.legend.fill(values)))
-            continue
-        for item in subject.list(q.each):
-            v = Fields({**values, **item})
-            queries.append(Query(**q.rest, ref=ref, expr=q.expr.fill(v), legend=q.legend.fill(v)))
+        for v in (values,) if not q.each else [Fields({**values, **item}) for item in subject.list(q.each)]:
+            expr = q.expr.fill(v)
+            queries.append(Query(**q.rest, ref=ref, expr=expr, legend=q.legend.fill(v)))
+            if read is not None and (names := q.expr.metrics_read(v)) is not None:
+                read[expr] = names
     if conditional and not queries:
         return None
     return Panel(
