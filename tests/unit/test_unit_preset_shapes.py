@@ -20,8 +20,9 @@ from hypothesis import strategies as st
 from promspec.check.panel_queries import _panel_query
 from promspec.compile.dashboards import presets, templated
 from promspec.compile.dashboards.presets import _prune, preset_dashboards
+from promspec.compile.dashboards.signals import Scope
 from promspec.compile.dashboards.slo_dashboards import slo_subject
-from promspec.compile.dashboards.templated import MetricsRead, instantiate, prepared, template
+from promspec.compile.dashboards.templated import MetricsRead, Subject, instantiate, prepared, template
 from promspec.compile.promql import PromQLError
 from promspec.model.dashboards import Dashboard, Panel, Query, Row
 from promspec.model.loader import Document
@@ -184,3 +185,47 @@ def test_a_dashboard_that_loses_nothing_is_kept_as_it_is_and_an_empty_chart_stil
     pruned = _prune([replace(dash, rows=[*dash.rows, row])], project, groups, read).dashboards[0]
     assert [p.title for p in pruned.rows[-1].panels] == ["Up"]
     assert pruned.rows[:-1] == dash.rows
+
+
+# ------------------------------------------------------------------------------------ computed parts per shape
+
+MAKERS = (
+    presets.replicas_rows,
+    presets.request_shape_rows,
+    presets.engine_rows,
+    presets.errors_by_panels,
+    presets.finish_reason_panels,
+)
+SELECTORS = st.dictionaries(st.sampled_from(["job", "model_name", "namespace", "__name__", "le"]), HOSTILE, max_size=3)
+
+
+@settings(max_examples=40, deadline=None)
+@given(selector=SELECTORS, rename=st.booleans(), data=st.data())
+def test_a_computed_part_made_per_shape_is_the_part_made_for_the_scope(
+    made: Any, selector: dict[str, str], rename: bool, data: st.DataObject
+) -> None:
+    """Oracle: the computed part made directly for the scope (its own code, no shape), and each query's own parse."""
+    _dashes, project, _groups, _read = made
+    backend = data.draw(st.sampled_from(sorted(project.backends.values(), key=lambda b: b.name)))
+    scope = Scope(backend=backend, selector=selector, rename=rename, variables=presets.LLM_VARIABLES)
+    subject = presets.llm_subject(backend.ref, scope, {})
+    for make in MAKERS:
+        read: MetricsRead = {}
+        assert presets.per_shape(make, subject, read) == make(subject)
+        assert presets.per_shape(make, subject, read) == make(subject)  # the second: from the shape kept
+        for expr, names in read.items():
+            assert names == _oracle(expr), expr
+
+
+def test_a_selector_value_outside_a_matcher_makes_each_copy_as_it_is(made: Any) -> None:
+    _dashes, project, _groups, _read = made
+    backend = sorted(project.backends.values(), key=lambda b: b.name)[0]
+
+    def titled(subject: Subject) -> list[Panel]:  # a part that writes a value where no quote() escapes it
+        assert subject.scope is not None
+        return [Panel(title=f"for {dict(subject.scope.selector)}", ref=subject.ref)]
+
+    for value in ("a", "b"):
+        scope = Scope(backend=backend, selector={"job": value}, variables=presets.LLM_VARIABLES)
+        subject = presets.llm_subject(backend.ref, scope, {})
+        assert presets.per_shape(titled, subject, None) == [Panel(title=f"for {{'job': {value!r}}}", ref=backend.ref)]

@@ -10,18 +10,31 @@ metrics its catalogs list, series its rules record.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, fields, replace
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from ...backends.adapter import Backend, Variant
 from ...model.dashboards import Dashboard, DroppedDashboard, DroppedPanel, Panel, Query, Row, Variable
 from ...model.project import Project, RecordingRule, Ref, RuleGroup
+from ..promql import quote
 from .bundled import STATIC, bundled_dashboard, bundled_title
 from .signals import Scope, anchor_metric, service_scope, signal_query
 from .slo_dashboards import slo_dashboards
-from .templated import WHEN_SIGNALS, MetricsRead, Subject, TemplateError, instantiate, prepared, template
+from .templated import (
+    PLAIN_MATCHER_BEFORE,
+    REPRESENTATIVE,
+    WHEN_SIGNALS,
+    MetricsRead,
+    Subject,
+    TemplateError,
+    instantiate,
+    literal,
+    prepared,
+    shape_metrics,
+    template,
+)
 
 if TYPE_CHECKING:
     from ...model.project import Project
@@ -181,6 +194,124 @@ def finish_reason_panels(subject: Subject) -> list[Panel]:
         return []
     m = _Make(subject.ref)
     return [m.panel("Finish reason", [m.s("requests", by=(outcome,))], unit="reqps", stack=True)]
+
+
+# ------------------------------------------------------------------------------------ computed parts per shape
+
+# The computed parts read a scope's selector values only through selector_text(), which quotes each into a
+# matcher: so they are made once per shape of the scope (engine, version, renaming, variables, the selector's
+# labels) with a marker for each value, and each service's copy is that shape with its values filled in.
+# Printable, so that repr() of a record shows it where it landed.
+_MARKER = "@promspec-selector-"
+_QUOTED_MARKER = re.compile('"' + re.escape(_MARKER) + r'(\d+)@"')
+
+
+@dataclass(frozen=True, kw_only=True)
+class _QueryShape:
+    rest: dict[str, Any]  # the query's fields but ref and expr
+    expr: str  # a str.format template over the selector's quoted values, by position
+    names: tuple[str, ...] | None  # what it reads when every value is non-empty; None: parse each copy
+
+
+@dataclass(frozen=True, kw_only=True)
+class _PanelShape:
+    rest: dict[str, Any]  # the panel's fields but ref and queries
+    queries: tuple[_QueryShape, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class _RowShape:
+    rest: dict[str, Any]  # the row's fields but ref and panels
+    panels: tuple[_PanelShape, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Made:
+    backend: Backend  # held, so that the id in the key is this backend's while the entry lives
+    # None: a marker landed outside a matcher value, and each copy is made as it is
+    parts: tuple[_RowShape | _PanelShape, ...] | None
+
+
+_SHAPES: dict[tuple[Any, ...], _Made] = {}
+_SHAPES_KEPT = 1024  # a bound for long-lived processes; a project has a few shapes per engine
+
+
+def per_shape(make: Callable[[Subject], list[Any]], subject: Subject, read: MetricsRead | None) -> list[Any]:
+    """make(subject) (a computed part: rows or panels), made once per shape of the subject's scope and filled
+    with its selector's values; read: where to note what the copies' queries read."""
+    scope = _scope(subject)
+    labels = tuple(scope.selector)
+    key = (make, id(scope.backend), scope.version, scope.rename, scope.variables, labels)
+    made = _SHAPES.get(key)
+    if made is None or made.backend is not scope.backend:
+        markers = {label: f"{_MARKER}{i}@" for i, label in enumerate(labels)}
+        parts = _shapes_of(make(replace(subject, scope=replace(scope, selector=markers))), len(labels))
+        if len(_SHAPES) >= _SHAPES_KEPT:
+            _SHAPES.clear()
+        made = _SHAPES[key] = _Made(backend=scope.backend, parts=parts)
+    if made.parts is None:
+        return make(subject)
+    values = [quote(v) for v in scope.selector.values()]
+    note = read if read is not None and all(scope.selector.values()) else None
+    return [_filled(part, subject.ref, values, note) for part in made.parts]
+
+
+def _shapes_of(parts: list[Any], count: int) -> tuple[_RowShape | _PanelShape, ...] | None:
+    try:
+        return tuple(
+            _RowShape(rest=_rest(p, "panels"), panels=tuple(_panel_shape(x, count) for x in p.panels))
+            if isinstance(p, Row)
+            else _panel_shape(p, count)
+            for p in parts
+        )
+    except _Unshaped:
+        return None
+
+
+class _Unshaped(Exception):
+    """A selector value landed where it is not a plain matcher's quoted value."""
+
+
+def _rest(record: Row | Panel | Query, *filled: str) -> dict[str, Any]:
+    rest = {f.name: getattr(record, f.name) for f in fields(record) if f.name not in ("ref", *filled)}
+    if _MARKER in repr(rest):
+        raise _Unshaped
+    return rest
+
+
+def _panel_shape(panel: Panel, count: int) -> _PanelShape:
+    return _PanelShape(rest=_rest(panel, "queries"), queries=tuple(_query_shape(q, count) for q in panel.queries))
+
+
+def _query_shape(query: Query, count: int) -> _QueryShape:
+    expr, parts, last, plain = query.expr, [], 0, True
+    for m in _QUOTED_MARKER.finditer(expr):
+        before = PLAIN_MATCHER_BEFORE.search(expr, 0, m.start())
+        plain = plain and before is not None and before.group(1) != "__name__"
+        parts += [literal(expr[last : m.start()]), "{" + m.group(1) + "}"]
+        last = m.end()
+    parts.append(literal(expr[last:]))
+    fmt = "".join(parts)
+    if _MARKER in _QUOTED_MARKER.sub("", expr):
+        raise _Unshaped
+    names = shape_metrics(fmt.format(*[REPRESENTATIVE] * count)) if expr and plain else None
+    return _QueryShape(rest=_rest(query, "expr"), expr=fmt, names=names)
+
+
+def _filled(part: _RowShape | _PanelShape, ref: Ref, values: list[str], read: MetricsRead | None) -> Any:
+    if isinstance(part, _RowShape):
+        return Row(**part.rest, ref=ref, panels=[_filled_panel(p, ref, values, read) for p in part.panels])
+    return _filled_panel(part, ref, values, read)
+
+
+def _filled_panel(part: _PanelShape, ref: Ref, values: list[str], read: MetricsRead | None) -> Panel:
+    queries = []
+    for q in part.queries:
+        expr = q.expr.format(*values)
+        queries.append(Query(**q.rest, ref=ref, expr=expr))
+        if read is not None and q.names is not None:
+            read[expr] = q.names
+    return Panel(**part.rest, ref=ref, queries=queries)
 
 
 def _rows(*rows: Row | None) -> list[Row]:

@@ -14,7 +14,7 @@ import functools
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 
 # Beside the static bundled specs (bundled.py), in their own folder: a template is not a spec to copy.
 DATA_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "data", "dashboards", "templates")
+# expr -> the metric names it reads, for the queries whose names follow from their template's shape
+# (_Text.metrics_read): what the presets' pruning would otherwise parse out of every instance's text.
+MetricsRead = dict[str, tuple[str, ...]]
 Values = Mapping[str, str]  # prepared(): the fields of placeholders (slo.id, tier.name, window, ...) as written
 
 # A template placeholder: its root names a value of the model. Any other ${...} is Grafana's (${datasource}).
@@ -45,7 +48,7 @@ PLACEHOLDER = re.compile(r"\$\{((?:slo|tier|serving)\.[a-z_]+|window)\}")
 _METRIC_TAIL = re.compile(r"[a-zA-Z0-9_:]")
 _METRIC_PART = re.compile(r"[a-zA-Z0-9_:]+")
 # What stands before a label value's opening quote in a plain equality matcher: `slo_id="`, `job != "`.
-_PLAIN_MATCHER_BEFORE = re.compile(r"(?<![A-Za-z0-9_:])([A-Za-z_][A-Za-z0-9_]*)\s*!?=\s*\Z")
+PLAIN_MATCHER_BEFORE = re.compile(r"(?<![A-Za-z0-9_:])([A-Za-z_][A-Za-z0-9_]*)\s*!?=\s*\Z")
 
 
 class TemplateError(ValueError):
@@ -93,10 +96,16 @@ class _Text:
     text: str  # as written, returned as it is when there is no placeholder
     fmt: str = ""  # "" when there is no placeholder
     # PromQL only: the label-value fields (L_) that sit in a `label="..."` or `label!="..."` matcher of a label
-    # other than __name__, and the metric-name fields (M_). Any other label-value field makes `opaque` true.
+    # other than __name__, the same as written (T_: they must be non-empty), and the metric-name fields (M_).
+    # Any other label-value field makes `opaque` true.
     values_in_matchers: tuple[str, ...] = ()
+    nonempty: tuple[str, ...] = ()
     metric_tails: tuple[str, ...] = ()
     opaque: bool = False
+    # metric-name ends -> the names the shape reads; a text is compiled once per process and shared
+    names: dict[tuple[str, ...], tuple[str, ...] | None] = field(
+        default_factory=dict, compare=False, hash=False, repr=False
+    )
 
     def fill(self, values: Values) -> str:
         if not self.fmt:
@@ -110,36 +119,39 @@ class _Text:
 
     def metrics_read(self, values: Values) -> tuple[str, ...] | None:
         """The metric names the PromQL fill(values) reads, from one parse per shape: None when that needs the
-        filled text's own parse (no placeholder, a value outside a plain matcher, an empty value).
+        filled text's own parse (no placeholder, a value outside a plain matcher, an empty value). Call it
+        after fill(values).
 
         A non-empty value of a plain `=`/`!=` matcher is a string literal that quote() escapes: it names no
         metric, and the selector parses with it exactly when it parses with any other non-empty value (it
         cannot match the empty string either way). Grafana's variables inside it stay inside the string."""
-        if not self.fmt or self.opaque:
+        if self.opaque or not self.fmt:
             return None
-        for key in self.values_in_matchers:
-            if not values["T_" + key[2:]]:
+        for key in self.nonempty:
+            if not values[key]:
                 return None
-        return _shape_metrics(
-            self.fmt, self.values_in_matchers, tuple(values[k] for k in self.metric_tails), self.metric_tails
-        )
+        tails = tuple(values[k] for k in self.metric_tails) if self.metric_tails else ()
+        try:
+            return self.names[tails]
+        except KeyError:
+            filled = dict.fromkeys(self.values_in_matchers, REPRESENTATIVE)
+            filled.update(zip(self.metric_tails, tails, strict=True))
+            names = self.names[tails] = shape_metrics(self.fmt.format_map(filled))
+            return names
 
 
 # One representative value for every plain matcher value: see _Text.metrics_read.
-_REPRESENTATIVE = quote("x")
+REPRESENTATIVE = quote("x")
 
 
-@functools.lru_cache(maxsize=4096)
-def _shape_metrics(
-    fmt: str, in_matchers: tuple[str, ...], tails: tuple[str, ...], tail_keys: tuple[str, ...]
-) -> tuple[str, ...] | None:
+def shape_metrics(expr: str) -> tuple[str, ...] | None:
+    """The metric names expr reads; None when it does not parse (the instance's own text then says why)."""
     from ...check.panel_queries import panel_query
 
-    filled = fmt.format_map({**dict.fromkeys(in_matchers, _REPRESENTATIVE), **dict(zip(tail_keys, tails, strict=True))})
     try:
-        return panel_query(filled).metrics
+        return panel_query(expr).metrics
     except PromQLError:
-        return None  # the filled text's own parse says what is wrong
+        return None
 
 
 @functools.cache
@@ -159,7 +171,7 @@ def _text(text: str, expr: bool = False) -> _Text:
         if expr:
             if text[start - 1 : start] == '"' and text[end : end + 1] == '"':
                 mode, start, end = "L", start - 1, end + 1
-                matched = _PLAIN_MATCHER_BEFORE.search(text, 0, start)
+                matched = PLAIN_MATCHER_BEFORE.search(text, 0, start)
                 if matched and matched.group(1) != "__name__":
                     in_matchers.append(_key(m.group(1), mode))
                 else:
@@ -172,19 +184,21 @@ def _text(text: str, expr: bool = False) -> _Text:
                     f'{m.group(0)} in {text!r} is neither a whole label value ("{m.group(0)}") nor the end of a '
                     "metric name"
                 )
-        parts += [_literal(text[last:start]), "{" + _key(m.group(1), mode) + "}"]
+        parts += [literal(text[last:start]), "{" + _key(m.group(1), mode) + "}"]
         last = end
-    parts.append(_literal(text[last:]))
+    parts.append(literal(text[last:]))
+    in_matchers = list(dict.fromkeys(in_matchers))
     return _Text(
         text=text,
         fmt="".join(parts),
-        values_in_matchers=tuple(dict.fromkeys(in_matchers)),
+        values_in_matchers=tuple(in_matchers),
+        nonempty=tuple("T_" + key[2:] for key in in_matchers),
         metric_tails=tuple(dict.fromkeys(tails)),
         opaque=opaque or not expr,
     )
 
 
-def _literal(text: str) -> str:
+def literal(text: str) -> str:
     return text.replace("{", "{{").replace("}", "}}")
 
 
@@ -347,14 +361,16 @@ def _computed() -> ModuleType:
 
 # `- compute: NAME` in a template's rows (or a row's panels): NAME -> what is made there for the subject. These
 # are the parts computed from an engine's adapter (which labels it lists, which extra histograms, its own rows).
-COMPUTED_ROWS: dict[str, Callable[[Subject], list[Row]]] = {
-    "replicas": lambda s: _computed().replicas_rows(s),
-    "request_shape": lambda s: _computed().request_shape_rows(s),
-    "engine": lambda s: _computed().engine_rows(s),
+# Each is made once per shape of the subject's scope and filled with its values (presets.per_shape), noting
+# in `read` what its queries read.
+COMPUTED_ROWS: dict[str, Callable[[Subject, MetricsRead | None], list[Row]]] = {
+    "replicas": lambda s, read: _computed().per_shape(_computed().replicas_rows, s, read),
+    "request_shape": lambda s, read: _computed().per_shape(_computed().request_shape_rows, s, read),
+    "engine": lambda s, read: _computed().per_shape(_computed().engine_rows, s, read),
 }
-COMPUTED_PANELS: dict[str, Callable[[Subject], list[Panel]]] = {
-    "errors_by": lambda s: _computed().errors_by_panels(s),
-    "finish_reason": lambda s: _computed().finish_reason_panels(s),
+COMPUTED_PANELS: dict[str, Callable[[Subject, MetricsRead | None], list[Panel]]] = {
+    "errors_by": lambda s, read: _computed().per_shape(_computed().errors_by_panels, s, read),
+    "finish_reason": lambda s, read: _computed().per_shape(_computed().finish_reason_panels, s, read),
 }
 
 
@@ -613,11 +629,6 @@ def _link_t(link: Link, each: str) -> _LinkT:
 # ------------------------------------------------------------------------------------ instantiating
 
 
-# expr -> the metric names it reads, for the queries whose names follow from their template's shape
-# (_Text.metrics_read): what the presets' pruning would otherwise parse out of every instance's text.
-MetricsRead = dict[str, tuple[str, ...]]
-
-
 def instantiate(t: DashboardTemplate, subject: Subject, read: MetricsRead | None = None) -> Dashboard:
     """One dashboard of the template for subject; every record points at subject.ref. Records are made from
     their template's other fields (rest), not by dataclasses.replace(): this runs once per SLO.
@@ -647,12 +658,12 @@ def _rows(rows: Iterable[_RowT | _Slot], subject: Subject, values: Values, read:
     out: list[Row] = []
     for r in rows:
         if isinstance(r, _Slot):
-            out += COMPUTED_ROWS[r.compute](subject)
+            out += COMPUTED_ROWS[r.compute](subject, read)
             continue
         panels: list[Panel] = []
         for p in r.panels:
             if isinstance(p, _Slot):
-                panels += COMPUTED_PANELS[p.compute](subject)
+                panels += COMPUTED_PANELS[p.compute](subject, read)
             elif (panel := _panel(p, subject, values, read)) is not None:
                 panels.append(panel)
         if panels or not r.optional:
