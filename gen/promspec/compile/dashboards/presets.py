@@ -234,7 +234,7 @@ class _Made:
 
 
 _SHAPES: dict[tuple[Any, ...], _Made] = {}
-_SHAPES_KEPT = 1024  # a bound for long-lived processes; a project has a few shapes per engine
+_SHAPES_KEPT = 1024  # a bound for callers of per_shape outside preset_dashboards (which starts afresh)
 
 
 def per_shape(make: Callable[[Subject], list[Any]], subject: Subject, read: MetricsRead | None) -> list[Any]:
@@ -564,6 +564,7 @@ def preset_dashboards(project: Project, groups: list[RuleGroup]) -> Presets:
     # name them all, and the pruning drops those not made.
     serving = template(LLM_SERVING)
     read: MetricsRead = {}
+    _SHAPES.clear()  # the shapes of this project's engines: a backend is the same object throughout one call
     for name in sorted(backends):
         backend = backends[name]
         values = {
