@@ -245,3 +245,12 @@ def test_every_record_made_without_its_constructor_is_the_record_its_constructor
     for rec in records:
         assert set(vars(rec)) == {f.name for f in fields(rec)}, type(rec)
         assert replace(rec) == rec
+
+
+def test_an_element_that_replaces_a_subject_value_is_quoted_as_its_own() -> None:
+    values = prepared({"slo.id": "a"})
+    subject = Subject(ref=_slo("s", "n", "t").ref, values=values, lists={"slo": [prepared({"slo.id": 'b"'})]}, slos=())
+    text = templated._text('x{slo_id="${slo.id}"}', expr=True)
+    assert text.fill(values) == 'x{slo_id="a"}'  # values now holds its quoted slo.id
+    assert [text.fill(v) for v in subject.each("slo", values)] == ['x{slo_id="b\\""}']
+    assert subject.each("slo", values) is subject.each("slo", values)  # once per instance

@@ -225,9 +225,7 @@ class _Parts:
             if isinstance(part, _Text):
                 out.append(part.fill(values))
             else:
-                out.append(
-                    part.join.join(part.text.fill(Fields({**values, **item})) for item in subject.list(part.each))
-                )
+                out.append(part.join.join(part.text.fill(item) for item in subject.each(part.each, values)))
         return "".join(out)
 
 
@@ -317,11 +315,26 @@ class Subject:
     signals: frozenset[str] = frozenset()  # the canonical signals `when` reads: those the subject's engine exposes
     scope: Scope | None = None  # what the computed rows and panels read: the engine's adapter and the selector
 
+    # list name -> its elements with the subject's values under them (each()), made once per instance
+    merged: dict[str, list[Fields]] = field(default_factory=dict, compare=False, repr=False)
+
     def list(self, name: str) -> Sequence[Values]:
         try:
             return self.lists[name]
         except KeyError:
             raise TemplateError(f"no list {name!r} to repeat over (known: {', '.join(sorted(self.lists))})") from None
+
+    def each(self, name: str, values: Values) -> Sequence[Values]:
+        """The fields of each element of list `name` over values: those of the subject's own values are made
+        once per instance, so a value one query quotes is quoted for every query of the instance."""
+        got = self.merged.get(name) if values is self.values else None
+        if got is None:
+            # the values as written only: a value quoted already is quoted again where an element replaces it
+            written = {k: v for k, v in values.items() if k.startswith("T_")}
+            got = [Fields({**written, **item}) for item in self.list(name)]
+            if values is self.values:
+                self.merged[name] = got
+        return got
 
 
 # ------------------------------------------------------------------------------------ computed values
@@ -672,7 +685,7 @@ def _rows(rows: Iterable[_RowT | _Slot], subject: Subject, values: Values, read:
 
 
 def _each(each: str, subject: Subject, values: Values) -> Iterable[Values]:
-    return [Fields({**values, **item}) for item in subject.list(each)] if each else [values]
+    return subject.each(each, values) if each else [values]
 
 
 def _links(links: Iterable[_LinkT], subject: Subject, values: Values) -> list[Link]:
@@ -695,7 +708,7 @@ def _panel(p: _PanelT, subject: Subject, values: Values, read: MetricsRead | Non
         conditional = conditional and bool(q.when)
         if not q.when <= subject.signals:
             continue
-        for v in (values,) if not q.each else [Fields({**values, **item}) for item in subject.list(q.each)]:
+        for v in subject.each(q.each, values) if q.each else (values,):
             expr = q.expr.fill(v)
             queries.append(record(Query, q.rest, ref=ref, expr=expr, legend=q.legend.fill(v)))
             if read is not None and (names := q.expr.metrics_read(v)) is not None:
