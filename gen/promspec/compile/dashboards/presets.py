@@ -32,7 +32,6 @@ from .templated import (
     instantiate,
     literal,
     prepared,
-    record,
     shape_metrics,
     template,
 )
@@ -301,7 +300,7 @@ def _query_shape(query: Query, count: int) -> _QueryShape:
 
 def _filled(part: _RowShape | _PanelShape, ref: Ref, values: list[str], read: MetricsRead | None) -> Any:
     if isinstance(part, _RowShape):
-        return record(Row, part.rest, ref=ref, panels=[_filled_panel(p, ref, values, read) for p in part.panels])
+        return Row(**part.rest, ref=ref, panels=[_filled_panel(p, ref, values, read) for p in part.panels])
     return _filled_panel(part, ref, values, read)
 
 
@@ -309,10 +308,10 @@ def _filled_panel(part: _PanelShape, ref: Ref, values: list[str], read: MetricsR
     queries = []
     for q in part.queries:
         expr = q.expr.format(*values)
-        queries.append(record(Query, q.rest, ref=ref, expr=expr))
+        queries.append(Query(**q.rest, ref=ref, expr=expr))
         if read is not None and q.names is not None:
             read[expr] = q.names
-    return record(Panel, part.rest, ref=ref, queries=queries)
+    return Panel(**part.rest, ref=ref, queries=queries)
 
 
 def _rows(*rows: Row | None) -> list[Row]:

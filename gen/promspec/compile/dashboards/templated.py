@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal
 
 from ...model.dashboards import Dashboard, Link, Panel, Query, Row, Variable, dashboard_from_document, derive_uid
 from ...model.schema_parts import SIGNALS
@@ -680,7 +680,7 @@ def _rows(rows: Iterable[_RowT | _Slot], subject: Subject, values: Values, read:
             elif (panel := _panel(p, subject, values, read)) is not None:
                 panels.append(panel)
         if panels or not r.optional:
-            out.append(record(Row, r.rest, ref=subject.ref, title=r.title.fill(values), panels=panels))
+            out.append(Row(**r.rest, ref=subject.ref, title=r.title.fill(values), panels=panels))
     return out
 
 
@@ -710,14 +710,13 @@ def _panel(p: _PanelT, subject: Subject, values: Values, read: MetricsRead | Non
             continue
         for v in subject.each(q.each, values) if q.each else (values,):
             expr = q.expr.fill(v)
-            queries.append(record(Query, q.rest, ref=ref, expr=expr, legend=q.legend.fill(v)))
+            queries.append(Query(**q.rest, ref=ref, expr=expr, legend=q.legend.fill(v)))
             if read is not None and (names := q.expr.metrics_read(v)) is not None:
                 read[expr] = names
     if conditional and not queries:
         return None
-    return record(
-        Panel,
-        p.rest,
+    return Panel(
+        **p.rest,
         ref=ref,
         title=p.title.fill(values),
         description=p.description.fill(subject, values),
@@ -726,20 +725,6 @@ def _panel(p: _PanelT, subject: Subject, values: Values, read: MetricsRead | Non
         links=_links(p.links, subject, values) if p.links else [],
         queries=queries,
     )
-
-
-R = TypeVar("R")
-
-
-def record(cls: type[R], rest: Mapping[str, Any], **filled: Any) -> R:
-    """cls(**rest, **filled) for a frozen dataclass whose fields are exactly those of rest and filled (a
-    template record's other fields and those an instance fills): the same record, without the generated
-    __init__'s object.__setattr__ per field, which was most of instantiating a dashboard per SLO."""
-    made = object.__new__(cls)
-    state = vars(made)
-    state.update(rest)
-    state.update(filled)
-    return made
 
 
 # ------------------------------------------------------------------------------------ user specs
