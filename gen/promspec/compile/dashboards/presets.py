@@ -10,18 +10,31 @@ metrics its catalogs list, series its rules record.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, fields, replace
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from ...backends.adapter import Backend, Variant
 from ...model.dashboards import Dashboard, DroppedDashboard, DroppedPanel, Panel, Query, Row, Variable
 from ...model.project import Project, RecordingRule, Ref, RuleGroup
+from ..promql import quote
 from .bundled import STATIC, bundled_dashboard, bundled_title
 from .signals import Scope, anchor_metric, service_scope, signal_query
 from .slo_dashboards import slo_dashboards
-from .templated import WHEN_SIGNALS, Subject, TemplateError, instantiate, prepared, template
+from .templated import (
+    PLAIN_MATCHER_BEFORE,
+    REPRESENTATIVE,
+    WHEN_SIGNALS,
+    MetricsRead,
+    Subject,
+    TemplateError,
+    instantiate,
+    literal,
+    prepared,
+    shape_metrics,
+    template,
+)
 
 if TYPE_CHECKING:
     from ...model.project import Project
@@ -183,6 +196,124 @@ def finish_reason_panels(subject: Subject) -> list[Panel]:
     return [m.panel("Finish reason", [m.s("requests", by=(outcome,))], unit="reqps", stack=True)]
 
 
+# ------------------------------------------------------------------------------------ computed parts per shape
+
+# The computed parts read a scope's selector values only through selector_text(), which quotes each into a
+# matcher: so they are made once per shape of the scope (engine, version, renaming, variables, the selector's
+# labels) with a marker for each value, and each service's copy is that shape with its values filled in.
+# Printable, so that repr() of a record shows it where it landed.
+_MARKER = "@promspec-selector-"
+_QUOTED_MARKER = re.compile('"' + re.escape(_MARKER) + r'(\d+)@"')
+
+
+@dataclass(frozen=True, kw_only=True)
+class _QueryShape:
+    rest: dict[str, Any]  # the query's fields but ref and expr
+    expr: str  # a str.format template over the selector's quoted values, by position
+    names: tuple[str, ...] | None  # what it reads when every value is non-empty; None: parse each copy
+
+
+@dataclass(frozen=True, kw_only=True)
+class _PanelShape:
+    rest: dict[str, Any]  # the panel's fields but ref and queries
+    queries: tuple[_QueryShape, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class _RowShape:
+    rest: dict[str, Any]  # the row's fields but ref and panels
+    panels: tuple[_PanelShape, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Made:
+    backend: Backend  # held, so that the id in the key is this backend's while the entry lives
+    # None: a marker landed outside a matcher value, and each copy is made as it is
+    parts: tuple[_RowShape | _PanelShape, ...] | None
+
+
+_SHAPES: dict[tuple[Any, ...], _Made] = {}
+_SHAPES_KEPT = 1024  # a bound for callers of per_shape outside preset_dashboards (which starts afresh)
+
+
+def per_shape(make: Callable[[Subject], list[Any]], subject: Subject, read: MetricsRead | None) -> list[Any]:
+    """make(subject) (a computed part: rows or panels), made once per shape of the subject's scope and filled
+    with its selector's values; read: where to note what the copies' queries read."""
+    scope = _scope(subject)
+    labels = tuple(scope.selector)
+    key = (make, id(scope.backend), scope.version, scope.rename, scope.variables, labels)
+    made = _SHAPES.get(key)
+    if made is None or made.backend is not scope.backend:
+        markers = {label: f"{_MARKER}{i}@" for i, label in enumerate(labels)}
+        parts = _shapes_of(make(replace(subject, scope=replace(scope, selector=markers))), len(labels))
+        if len(_SHAPES) >= _SHAPES_KEPT:
+            _SHAPES.clear()
+        made = _SHAPES[key] = _Made(backend=scope.backend, parts=parts)
+    if made.parts is None:
+        return make(subject)
+    values = [quote(v) for v in scope.selector.values()]
+    note = read if read is not None and all(scope.selector.values()) else None
+    return [_filled(part, subject.ref, values, note) for part in made.parts]
+
+
+def _shapes_of(parts: list[Any], count: int) -> tuple[_RowShape | _PanelShape, ...] | None:
+    try:
+        return tuple(
+            _RowShape(rest=_rest(p, "panels"), panels=tuple(_panel_shape(x, count) for x in p.panels))
+            if isinstance(p, Row)
+            else _panel_shape(p, count)
+            for p in parts
+        )
+    except _Unshaped:
+        return None
+
+
+class _Unshaped(Exception):
+    """A selector value landed where it is not a plain matcher's quoted value."""
+
+
+def _rest(record: Row | Panel | Query, *filled: str) -> dict[str, Any]:
+    rest = {f.name: getattr(record, f.name) for f in fields(record) if f.name not in ("ref", *filled)}
+    if _MARKER in repr(rest):
+        raise _Unshaped
+    return rest
+
+
+def _panel_shape(panel: Panel, count: int) -> _PanelShape:
+    return _PanelShape(rest=_rest(panel, "queries"), queries=tuple(_query_shape(q, count) for q in panel.queries))
+
+
+def _query_shape(query: Query, count: int) -> _QueryShape:
+    expr, parts, last, plain = query.expr, [], 0, True
+    for m in _QUOTED_MARKER.finditer(expr):
+        before = PLAIN_MATCHER_BEFORE.search(expr, 0, m.start())
+        plain = plain and before is not None and before.group(1) != "__name__"
+        parts += [literal(expr[last : m.start()]), "{" + m.group(1) + "}"]
+        last = m.end()
+    parts.append(literal(expr[last:]))
+    fmt = "".join(parts)
+    if _MARKER in _QUOTED_MARKER.sub("", expr):
+        raise _Unshaped
+    names = shape_metrics(fmt.format(*[REPRESENTATIVE] * count)) if expr and plain else None
+    return _QueryShape(rest=_rest(query, "expr"), expr=fmt, names=names)
+
+
+def _filled(part: _RowShape | _PanelShape, ref: Ref, values: list[str], read: MetricsRead | None) -> Any:
+    if isinstance(part, _RowShape):
+        return Row(**part.rest, ref=ref, panels=[_filled_panel(p, ref, values, read) for p in part.panels])
+    return _filled_panel(part, ref, values, read)
+
+
+def _filled_panel(part: _PanelShape, ref: Ref, values: list[str], read: MetricsRead | None) -> Panel:
+    queries = []
+    for q in part.queries:
+        expr = q.expr.format(*values)
+        queries.append(Query(**q.rest, ref=ref, expr=expr))
+        if read is not None and q.names is not None:
+            read[expr] = q.names
+    return Panel(**part.rest, ref=ref, queries=queries)
+
+
 def _rows(*rows: Row | None) -> list[Row]:
     return [r for r in rows if r is not None]
 
@@ -328,41 +459,72 @@ class Presets:
     left_out: list[DroppedDashboard]
 
 
-def _prune(dashes: list[Dashboard], project: Project, groups: list[RuleGroup]) -> Presets:
+def _prune(
+    dashes: list[Dashboard], project: Project, groups: list[RuleGroup], read: MetricsRead | None = None
+) -> Presets:
     """Drop PromQL queries that read series the project neither catalogues nor records, then empty panels
     and rows: a project with part of a catalog (or none of the exporter's optional metrics) gets the rest.
-    What is dropped is recorded (dash.dropped, Presets.left_out) for the warnings and `promspec diff`."""
+    What is dropped is recorded (dash.dropped, Presets.left_out) for the warnings and `promspec diff`.
+    read: the metric names of queries known from their template's shape (instantiate()); any other query is
+    parsed. A dashboard that loses nothing is kept as it is."""
     from ...check.panel_queries import panel_query
     from ...check.semantic import Universe
 
     universe = Universe(project)
     recorded = {r.record for g in groups for r in g.rules if isinstance(r, RecordingRule)}
+    known = read or {}
+    # per expression text, then per metric name: generated dashboards repeat both across services
+    lost_by_expr: dict[str, tuple[str, ...]] = {}
+    missing: dict[str, bool] = {}
 
-    def unknown(query: Query) -> list[str]:
+    def is_missing(name: str) -> bool:
+        got = missing.get(name)
+        if got is None:
+            got = missing[name] = name not in recorded and not universe.known(name)
+        return got
+
+    def unknown(query: Query) -> tuple[str, ...]:
         # signals resolve to their backend's metrics, which the backend catalogues
-        names = panel_query(query.expr).metrics if query.expr else ()
-        return [n for n in names if n not in recorded and not universe.known(n)]
+        expr = query.expr
+        if not expr:
+            return ()
+        lost = lost_by_expr.get(expr)
+        if lost is None:
+            names = known.get(expr)
+            if names is None:
+                names = panel_query(expr).metrics
+            lost = lost_by_expr[expr] = tuple(n for n in names if is_missing(n))
+        return lost
 
     out = []
     left_out = []
     for dash in dashes:
         dropped = list(dash.dropped)
         rows = []
+        changed = False
         for row in dash.rows:
             panels = []
             for panel in row.panels:
                 lost = [unknown(q) for q in panel.queries]
+                if not any(lost):
+                    if panel.queries or panel.type == "text":  # a chart with no query at all is an empty frame
+                        panels.append(panel)
+                    continue
                 queries = [q for q, names in zip(panel.queries, lost, strict=True) if not names]
                 metrics = tuple(sorted({n for names in lost for n in names}))
-                if metrics and panel.type != "text":
+                if panel.type != "text":
                     dropped.append(
                         DroppedPanel(row=row.title, title=panel.title, metrics=metrics, partial=bool(queries))
                     )
                 if queries or panel.type == "text":
                     panels.append(panel if len(queries) == len(panel.queries) else replace(panel, queries=queries))
+            if len(panels) == len(row.panels) and all(a is b for a, b in zip(panels, row.panels, strict=True)):
+                rows.append(row)
+                continue
+            changed = True
             if panels:
                 rows.append(replace(row, panels=panels))
-        pruned = replace(dash, rows=rows, dropped=dropped)
+        pruned = replace(dash, rows=rows, dropped=dropped) if changed or len(dropped) != len(dash.dropped) else dash
         if any(p.queries for _r, p in pruned.panels()):
             out.append(pruned)
         else:
@@ -370,12 +532,15 @@ def _prune(dashes: list[Dashboard], project: Project, groups: list[RuleGroup]) -
             left_out.append(DroppedDashboard(uid=dash.uid, title=dash.title, metrics=metrics, ref=dash.ref))
     kept = {d.uid for d in out}
     return Presets(
-        dashboards=[
-            replace(dash, links=[link for link in dash.links if not link.dashboard or link.dashboard in kept])
-            for dash in out
-        ],
+        dashboards=[_kept_links(dash, kept) for dash in out],
         left_out=left_out,
     )
+
+
+def _kept_links(dash: Dashboard, kept: set[str]) -> Dashboard:
+    """dash without its links to dashboards not made; itself when it loses none."""
+    links = [link for link in dash.links if not link.dashboard or link.dashboard in kept]
+    return dash if len(links) == len(dash.links) else replace(dash, links=links)
 
 
 def _unanchored(project: Project) -> list[DroppedDashboard]:
@@ -397,6 +562,8 @@ def preset_dashboards(project: Project, groups: list[RuleGroup]) -> Presets:
     # The LLM serving template, per engine then per service; its links to the infrastructure and SLO dashboards
     # name them all, and the pruning drops those not made.
     serving = template(LLM_SERVING)
+    read: MetricsRead = {}
+    _SHAPES.clear()  # the shapes of this project's engines: a backend is the same object throughout one call
     for name in sorted(backends):
         backend = backends[name]
         values = {
@@ -409,7 +576,7 @@ def preset_dashboards(project: Project, groups: list[RuleGroup]) -> Presets:
             "serving.engine": backend.name,
         }
         subject = llm_subject(backend.ref, Scope(backend=backend, variables=LLM_VARIABLES), values)
-        out.append(instantiate(serving, subject))
+        out.append(instantiate(serving, subject, read))
     serving_uid = {}
     for service in sorted(services, key=lambda s: s.name):
         backend = backends.get(service.backend)
@@ -426,7 +593,7 @@ def preset_dashboards(project: Project, groups: list[RuleGroup]) -> Presets:
         }
         scope = service_scope(service, backend, LLM_VARIABLES)
         # its uid: derived from the name as for a spec (Grafana refuses one over 40 characters or with a dot)
-        dash = instantiate(serving, llm_subject(service.ref, scope, values, tuple(service.slos)))
+        dash = instantiate(serving, llm_subject(service.ref, scope, values, tuple(service.slos)), read)
         serving_uid[service.name] = dash.uid
         out.append(dash)
     # The static bundled dashboards: spec files, made when their anchor is catalogued; their links to one
@@ -435,10 +602,10 @@ def preset_dashboards(project: Project, groups: list[RuleGroup]) -> Presets:
         anchor_ref = _catalog_ref(project, static.anchor)
         if anchor_ref is not None:
             out.extend(bundled_dashboard(name, anchor_ref) for name in static.names)
-    out += slo_dashboards(services, groups, serving_uid)  # templated bundled specs: data/dashboards/templates/
+    out += slo_dashboards(services, groups, serving_uid, read)  # templated bundled specs: data/dashboards/templates/
     if getattr(project, "probes", None) or getattr(project, "llm_probe_targets", None):
         from .probes import probe_dashboards  # synthetic probes: only when the specs declare them
 
         out = probe_dashboards(project, out)
-    presets = _prune(out, project, groups)
+    presets = _prune(out, project, groups, read)
     return replace(presets, left_out=_unanchored(project) + presets.left_out)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from ...model.dashboards import Dashboard, derive_uid
 from ..promql import number_text, parse_duration
-from .templated import Fields, Subject, instantiate, prepared, template
+from .templated import Fields, MetricsRead, Subject, instantiate, prepared, template
 
 if TYPE_CHECKING:
     from ...model.project import RuleGroup
@@ -65,11 +65,14 @@ def tier_values(slo: SLO) -> list[dict[str, str]]:
 
 
 def slo_dashboards(
-    services: Sequence[Service], groups: Iterable[RuleGroup], serving_uid: Mapping[str, str]
+    services: Sequence[Service],
+    groups: Iterable[RuleGroup],
+    serving_uid: Mapping[str, str],
+    read: MetricsRead | None = None,
 ) -> list[Dashboard]:
     """The SLO overview, then one dashboard per SLO by service name, for the SLOs kept in promspec's
     conventions (a foreign tool's, Sloth's, record that tool's series: its own dashboard reads them);
-    serving_uid: service -> its LLM serving dashboard."""
+    serving_uid: service -> its LLM serving dashboard; read: as instantiate() reads it."""
     teams = {s.name: s.labels.get("team", SLO_FOLDER) for s in services}
     slos = [slo for s in services for slo in s.slos if slo.conventions == "promspec"]
     if not slos:
@@ -88,6 +91,7 @@ def slo_dashboards(
                 },
                 slos=tuple(slos),
             ),
+            read,
         )
     ]
     detail = template(SLO_DETAIL)
@@ -95,7 +99,8 @@ def slo_dashboards(
     for service in sorted(services, key=lambda s: s.name):
         serving = serving_uid.get(service.name, "")
         for slo in (s for s in service.slos if s.conventions == "promspec"):
-            out.append(instantiate(detail, slo_subject(slo, teams[service.name], records.get(slo.id, []), serving)))
+            subject = slo_subject(slo, teams[service.name], records.get(slo.id, []), serving)
+            out.append(instantiate(detail, subject, read))
     return out
 
 

@@ -14,13 +14,13 @@ import functools
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal
 
 from ...model.dashboards import Dashboard, Link, Panel, Query, Row, Variable, dashboard_from_document, derive_uid
 from ...model.schema_parts import SIGNALS
-from ..promql import parse_duration, quote
+from ..promql import PromQLError, parse_duration, quote
 from .slo_thresholds import (
     Thresholds,
     burn_thresholds,
@@ -38,12 +38,17 @@ if TYPE_CHECKING:
 
 # Beside the static bundled specs (bundled.py), in their own folder: a template is not a spec to copy.
 DATA_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "data", "dashboards", "templates")
+# expr -> the metric names it reads, for the queries whose names follow from their template's shape
+# (_Text.metrics_read): what the presets' pruning would otherwise parse out of every instance's text.
+MetricsRead = dict[str, tuple[str, ...]]
 Values = Mapping[str, str]  # prepared(): the fields of placeholders (slo.id, tier.name, window, ...) as written
 
 # A template placeholder: its root names a value of the model. Any other ${...} is Grafana's (${datasource}).
 PLACEHOLDER = re.compile(r"\$\{((?:slo|tier|serving)\.[a-z_]+|window)\}")
 _METRIC_TAIL = re.compile(r"[a-zA-Z0-9_:]")
 _METRIC_PART = re.compile(r"[a-zA-Z0-9_:]+")
+# What stands before a label value's opening quote in a plain equality matcher: `slo_id="`, `job != "`.
+PLAIN_MATCHER_BEFORE = re.compile(r"(?<![A-Za-z0-9_:])([A-Za-z_][A-Za-z0-9_]*)\s*!?=\s*\Z")
 
 
 class TemplateError(ValueError):
@@ -90,6 +95,17 @@ class _Text:
 
     text: str  # as written, returned as it is when there is no placeholder
     fmt: str = ""  # "" when there is no placeholder
+    # PromQL only: the label-value fields (L_) that sit in a `label="..."` or `label!="..."` matcher of a label
+    # other than __name__, the same as written (T_: they must be non-empty), and the metric-name fields (M_).
+    # Any other label-value field makes `opaque` true.
+    values_in_matchers: tuple[str, ...] = ()
+    nonempty: tuple[str, ...] = ()
+    metric_tails: tuple[str, ...] = ()
+    opaque: bool = False
+    # metric-name ends -> the names the shape reads; a text is compiled once per process and shared
+    names: dict[tuple[str, ...], tuple[str, ...] | None] = field(
+        default_factory=dict, compare=False, hash=False, repr=False
+    )
 
     def fill(self, values: Values) -> str:
         if not self.fmt:
@@ -101,6 +117,42 @@ class _Text:
                 f"no value for {exc.args[0]} in {self.text!r} (or it cannot end a metric name)"
             ) from None
 
+    def metrics_read(self, values: Values) -> tuple[str, ...] | None:
+        """The metric names the PromQL fill(values) reads, from one parse per shape: None when that needs the
+        filled text's own parse (no placeholder, a value outside a plain matcher, an empty value). Call it
+        after fill(values).
+
+        A non-empty value of a plain `=`/`!=` matcher is a string literal that quote() escapes: it names no
+        metric, and the selector parses with it exactly when it parses with any other non-empty value (it
+        cannot match the empty string either way). Grafana's variables inside it stay inside the string."""
+        if self.opaque or not self.fmt:
+            return None
+        for key in self.nonempty:
+            if not values[key]:
+                return None
+        tails = tuple(values[k] for k in self.metric_tails) if self.metric_tails else ()
+        try:
+            return self.names[tails]
+        except KeyError:
+            filled = dict.fromkeys(self.values_in_matchers, REPRESENTATIVE)
+            filled.update(zip(self.metric_tails, tails, strict=True))
+            names = self.names[tails] = shape_metrics(self.fmt.format_map(filled))
+            return names
+
+
+# One representative value for every plain matcher value: see _Text.metrics_read.
+REPRESENTATIVE = quote("x")
+
+
+def shape_metrics(expr: str) -> tuple[str, ...] | None:
+    """The metric names expr reads; None when it does not parse (the instance's own text then says why)."""
+    from ...check.panel_queries import panel_query
+
+    try:
+        return panel_query(expr).metrics
+    except PromQLError:
+        return None
+
 
 @functools.cache
 def _text(text: str, expr: bool = False) -> _Text:
@@ -109,6 +161,9 @@ def _text(text: str, expr: bool = False) -> _Text:
     if not PLACEHOLDER.search(text):
         return _Text(text=text)
     parts: list[str] = []
+    in_matchers: list[str] = []
+    tails: list[str] = []
+    opaque = False
     last = 0
     for m in PLACEHOLDER.finditer(text):
         start, end = m.start(), m.end()
@@ -116,20 +171,34 @@ def _text(text: str, expr: bool = False) -> _Text:
         if expr:
             if text[start - 1 : start] == '"' and text[end : end + 1] == '"':
                 mode, start, end = "L", start - 1, end + 1
+                matched = PLAIN_MATCHER_BEFORE.search(text, 0, start)
+                if matched and matched.group(1) != "__name__":
+                    in_matchers.append(_key(m.group(1), mode))
+                else:
+                    opaque = True
             elif start and _METRIC_TAIL.fullmatch(text[start - 1]):
                 mode = "M"
+                tails.append(_key(m.group(1), mode))
             else:
                 raise TemplateError(
                     f'{m.group(0)} in {text!r} is neither a whole label value ("{m.group(0)}") nor the end of a '
                     "metric name"
                 )
-        parts += [_literal(text[last:start]), "{" + _key(m.group(1), mode) + "}"]
+        parts += [literal(text[last:start]), "{" + _key(m.group(1), mode) + "}"]
         last = end
-    parts.append(_literal(text[last:]))
-    return _Text(text=text, fmt="".join(parts))
+    parts.append(literal(text[last:]))
+    in_matchers = list(dict.fromkeys(in_matchers))
+    return _Text(
+        text=text,
+        fmt="".join(parts),
+        values_in_matchers=tuple(in_matchers),
+        nonempty=tuple("T_" + key[2:] for key in in_matchers),
+        metric_tails=tuple(dict.fromkeys(tails)),
+        opaque=opaque or not expr,
+    )
 
 
-def _literal(text: str) -> str:
+def literal(text: str) -> str:
     return text.replace("{", "{{").replace("}", "}}")
 
 
@@ -156,9 +225,7 @@ class _Parts:
             if isinstance(part, _Text):
                 out.append(part.fill(values))
             else:
-                out.append(
-                    part.join.join(part.text.fill(Fields({**values, **item})) for item in subject.list(part.each))
-                )
+                out.append(part.join.join(part.text.fill(item) for item in subject.each(part.each, values)))
         return "".join(out)
 
 
@@ -248,11 +315,26 @@ class Subject:
     signals: frozenset[str] = frozenset()  # the canonical signals `when` reads: those the subject's engine exposes
     scope: Scope | None = None  # what the computed rows and panels read: the engine's adapter and the selector
 
+    # list name -> its elements with the subject's values under them (each()), made once per instance
+    merged: dict[str, list[Fields]] = field(default_factory=dict, compare=False, repr=False)
+
     def list(self, name: str) -> Sequence[Values]:
         try:
             return self.lists[name]
         except KeyError:
             raise TemplateError(f"no list {name!r} to repeat over (known: {', '.join(sorted(self.lists))})") from None
+
+    def each(self, name: str, values: Values) -> Sequence[Values]:
+        """The fields of each element of list `name` over values: those of the subject's own values are made
+        once per instance, so a value one query quotes is quoted for every query of the instance."""
+        got = self.merged.get(name) if values is self.values else None
+        if got is None:
+            # the values as written only: a value quoted already is quoted again where an element replaces it
+            written = {k: v for k, v in values.items() if k.startswith("T_")}
+            got = [Fields({**written, **item}) for item in self.list(name)]
+            if values is self.values:
+                self.merged[name] = got
+        return got
 
 
 # ------------------------------------------------------------------------------------ computed values
@@ -292,14 +374,16 @@ def _computed() -> ModuleType:
 
 # `- compute: NAME` in a template's rows (or a row's panels): NAME -> what is made there for the subject. These
 # are the parts computed from an engine's adapter (which labels it lists, which extra histograms, its own rows).
-COMPUTED_ROWS: dict[str, Callable[[Subject], list[Row]]] = {
-    "replicas": lambda s: _computed().replicas_rows(s),
-    "request_shape": lambda s: _computed().request_shape_rows(s),
-    "engine": lambda s: _computed().engine_rows(s),
+# Each is made once per shape of the subject's scope and filled with its values (presets.per_shape), noting
+# in `read` what its queries read.
+COMPUTED_ROWS: dict[str, Callable[[Subject, MetricsRead | None], list[Row]]] = {
+    "replicas": lambda s, read: _computed().per_shape(_computed().replicas_rows, s, read),
+    "request_shape": lambda s, read: _computed().per_shape(_computed().request_shape_rows, s, read),
+    "engine": lambda s, read: _computed().per_shape(_computed().engine_rows, s, read),
 }
-COMPUTED_PANELS: dict[str, Callable[[Subject], list[Panel]]] = {
-    "errors_by": lambda s: _computed().errors_by_panels(s),
-    "finish_reason": lambda s: _computed().finish_reason_panels(s),
+COMPUTED_PANELS: dict[str, Callable[[Subject, MetricsRead | None], list[Panel]]] = {
+    "errors_by": lambda s, read: _computed().per_shape(_computed().errors_by_panels, s, read),
+    "finish_reason": lambda s, read: _computed().per_shape(_computed().finish_reason_panels, s, read),
 }
 
 
@@ -558,9 +642,10 @@ def _link_t(link: Link, each: str) -> _LinkT:
 # ------------------------------------------------------------------------------------ instantiating
 
 
-def instantiate(t: DashboardTemplate, subject: Subject) -> Dashboard:
+def instantiate(t: DashboardTemplate, subject: Subject, read: MetricsRead | None = None) -> Dashboard:
     """One dashboard of the template for subject; every record points at subject.ref. Records are made from
-    their template's other fields (rest), not by dataclasses.replace(): this runs once per SLO."""
+    their template's other fields (rest), not by dataclasses.replace(): this runs once per SLO.
+    read: where to note the metric names of the queries made, when their template's shape tells them."""
     ref, values = subject.ref, subject.values
     name = derive_uid(t.name.fill(values))
     return Dashboard(
@@ -576,23 +661,23 @@ def instantiate(t: DashboardTemplate, subject: Subject) -> Dashboard:
         tags=tuple(tag.fill(values) for tag in t.tags),
         variables=[Variable(**v, ref=ref) for v in t.variables],
         links=_links(t.links, subject, values),
-        rows=_rows(t.rows, subject, values),
+        rows=_rows(t.rows, subject, values, read),
         source=ref.doc.source or ref.doc.file,
         generated=True,
     )
 
 
-def _rows(rows: Iterable[_RowT | _Slot], subject: Subject, values: Values) -> list[Row]:
+def _rows(rows: Iterable[_RowT | _Slot], subject: Subject, values: Values, read: MetricsRead | None) -> list[Row]:
     out: list[Row] = []
     for r in rows:
         if isinstance(r, _Slot):
-            out += COMPUTED_ROWS[r.compute](subject)
+            out += COMPUTED_ROWS[r.compute](subject, read)
             continue
         panels: list[Panel] = []
         for p in r.panels:
             if isinstance(p, _Slot):
-                panels += COMPUTED_PANELS[p.compute](subject)
-            elif (panel := _panel(p, subject, values)) is not None:
+                panels += COMPUTED_PANELS[p.compute](subject, read)
+            elif (panel := _panel(p, subject, values, read)) is not None:
                 panels.append(panel)
         if panels or not r.optional:
             out.append(Row(**r.rest, ref=subject.ref, title=r.title.fill(values), panels=panels))
@@ -600,7 +685,7 @@ def _rows(rows: Iterable[_RowT | _Slot], subject: Subject, values: Values) -> li
 
 
 def _each(each: str, subject: Subject, values: Values) -> Iterable[Values]:
-    return [Fields({**values, **item}) for item in subject.list(each)] if each else [values]
+    return subject.each(each, values) if each else [values]
 
 
 def _links(links: Iterable[_LinkT], subject: Subject, values: Values) -> list[Link]:
@@ -611,7 +696,7 @@ def _links(links: Iterable[_LinkT], subject: Subject, values: Values) -> list[Li
     ]
 
 
-def _panel(p: _PanelT, subject: Subject, values: Values) -> Panel | None:
+def _panel(p: _PanelT, subject: Subject, values: Values, read: MetricsRead | None) -> Panel | None:
     """The panel for subject; None when its `when` names a signal the subject lacks, or when every one of its
     queries has a `when` it fails (a panel drawn with no query would be an empty frame)."""
     if not p.when <= subject.signals:
@@ -623,12 +708,11 @@ def _panel(p: _PanelT, subject: Subject, values: Values) -> Panel | None:
         conditional = conditional and bool(q.when)
         if not q.when <= subject.signals:
             continue
-        if not q.each:
-            queries.append(Query(**q.rest, ref=ref, expr=q.expr.fill(values), legend=q.legend.fill(values)))
-            continue
-        for item in subject.list(q.each):
-            v = Fields({**values, **item})
-            queries.append(Query(**q.rest, ref=ref, expr=q.expr.fill(v), legend=q.legend.fill(v)))
+        for v in subject.each(q.each, values) if q.each else (values,):
+            expr = q.expr.fill(v)
+            queries.append(Query(**q.rest, ref=ref, expr=expr, legend=q.legend.fill(v)))
+            if read is not None and (names := q.expr.metrics_read(v)) is not None:
+                read[expr] = names
     if conditional and not queries:
         return None
     return Panel(
