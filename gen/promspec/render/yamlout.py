@@ -7,7 +7,7 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import yaml
 
@@ -394,6 +394,103 @@ def fill(tmpl: Template, values: Sequence[str]) -> str | None:
         out.append(written[slot])
         out.append(chunk)
     return "".join(out)
+
+
+# Documents of repeated items. Every SLO's rule groups are written into its service's rule file and again,
+# alone, into the SLO's copy for its unit tests (rules/tests/<spec>-slo-<id>.rules.yml). dump_text_by_shape
+# writes each item of a top-level mapping's lists as an item at column 0, whose text does not depend on
+# its place, and keeps that text keyed by the item's whole value: its shape (keys, nesting, sizes, type and
+# repr of every non-string scalar) and its strings. The copy then joins texts already written. A key by
+# value, not by the dict's identity: a dict changed in between is another key, never a stale text.
+
+# Markers of the shape sequence (objects: never equal to a key, a size or a repr).
+_DICT, _LIST, _STR_VALUE = object(), object(), object()
+_ItemKey = tuple[tuple[object, ...], tuple[str, ...]]
+_ITEM_TEXTS: dict[_ItemKey, str] = {}
+# About 16 groups per service at 1,000 services (a few MB of text); past that the oldest go first, which
+# costs a larger project its copies' hits, not their bytes.
+_ITEM_TEXTS_MAX = 1 << 15
+_SHAPES: dict[tuple[object, ...], tuple[object, ...]] = {}  # one tuple per distinct shape, held by the keys
+
+
+def _shape(value: Any, shape: list[object], values: list[str], seen: set[int]) -> None:
+    """Append value's shape (a prefix code: marker, size, then keys and children; type and repr of other
+    scalars) to shape and its strings, depth first, to values. A container met twice (the library writes
+    an anchor), a key that is not a string, or a type the emitter leaves to the library raises _Unsupported."""
+    kind = type(value)
+    if kind is str:
+        shape.append(_STR_VALUE)
+        values.append(value)
+    elif kind is dict:
+        if id(value) in seen:
+            raise _Unsupported
+        seen.add(id(value))
+        shape.append(_DICT)
+        shape.append(len(value))
+        for key, item in value.items():
+            if type(key) is not str:
+                raise _Unsupported
+            shape.append(key)
+            if type(item) is str:  # most leaves: no call
+                shape.append(_STR_VALUE)
+                values.append(item)
+            else:
+                _shape(item, shape, values, seen)
+    elif kind is list:
+        if id(value) in seen:
+            raise _Unsupported
+        seen.add(id(value))
+        shape.append(_LIST)
+        shape.append(len(value))
+        for item in value:
+            _shape(item, shape, values, seen)
+    elif kind is int or kind is bool or kind is float or value is None:
+        shape.append(kind)
+        shape.append(repr(value))  # not the value: 1, 1.0 and True are equal, and so are 0.0 and -0.0
+    else:
+        raise _Unsupported  # Verbatim and other str subclasses, tuples, ...: the whole document as before
+
+
+def _item_text(item: object, seen: set[int]) -> str:
+    """item's text as an item of a block sequence at column 0 ("- " and its lines)."""
+    shape: list[object] = []
+    values: list[str] = []
+    _shape(item, shape, values, seen)
+    form = tuple(shape)
+    key = (_SHAPES.setdefault(form, form), tuple(values))
+    text = _ITEM_TEXTS.get(key)
+    if text is None:
+        out: list[str] = []
+        _sequence([item], 0, False, out, set())  # _shape has checked the item's containers against seen
+        text = "".join(out)
+        if len(_ITEM_TEXTS) >= _ITEM_TEXTS_MAX:
+            del _ITEM_TEXTS[next(iter(_ITEM_TEXTS))]
+        _ITEM_TEXTS[key] = text
+    return text
+
+
+def dump_text_by_shape(data: object) -> str:
+    """dump_text(data), the items of a top-level mapping's lists written once per value (see above)."""
+    if type(data) is not dict or not data:
+        return dump_text(data)
+    seen = {id(data)}
+    out = []
+    try:
+        for key, items in data.items():
+            if type(key) is not str or type(items) is not list or not items or id(items) in seen:
+                raise _Unsupported  # "key: []", scalars, an anchor: dump_text writes those
+            seen.add(id(items))
+            out.append(_string_key(key) + ":\n")
+            for item in items:
+                out.append(_item_text(item, seen))
+    except _Unsupported:
+        return dump_text(data)
+    return "".join(out)
+
+
+def dump_yaml_by_shape(data: object, head: str = "") -> bytes:
+    """dump_yaml(data, head), each list item's text kept by value (dump_text_by_shape): for rule files."""
+    return (head + dump_text_by_shape(data)).encode("utf-8")
 
 
 def dump_json(data: object) -> bytes:
