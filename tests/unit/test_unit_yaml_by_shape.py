@@ -116,3 +116,19 @@ def test_an_slos_copy_of_its_groups_reuses_the_texts_of_its_rule_file(monkeypatc
     monkeypatch.setattr(outputs, "dump_yaml_by_shape", yamlout.dump_yaml)
     assert outputs.render_rules(build) == rules
     assert outputs.render_slo_tests(build) == tests
+
+
+def test_generated_groups_are_filled_from_their_shape_with_blocks_at_every_column() -> None:
+    """Multi-line strings as mapping values and sequence items at several columns: the shape's pattern
+    places their literal blocks (it is used, not the emitter), and the text is the library's."""
+    yamlout._SHAPES.clear()
+    for i in range(3):
+        group = {
+            "name": f"slo-svc{i}-short",
+            "rules": [
+                {"record": "r", "expr": f"a{{x='{i}'}}\n/\nb", "labels": {"slo": f"s{i}", "deep": {"t": f"x\ny{i}"}}},
+                {"alert": "A", "items": [f"l\n{i}", [f"m\nn{i}", {"k": f"o\np{i}"}]], "annotations": {}},
+            ],
+        }
+        _check({"groups": [group, f"top\nlevel{i}"]})
+    assert [s.pattern is not None for s in yamlout._SHAPES.values()] == [True, True]

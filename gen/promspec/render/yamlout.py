@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -415,7 +415,25 @@ _ITEM_TEXTS: dict[_ItemKey, str] = {}
 # About 16 groups per service at 1,000 services (a few MB of text); past that the oldest go first, which
 # costs a larger project its copies' hits, not their bytes.
 _ITEM_TEXTS_MAX = 1 << 15
-_SHAPES: dict[tuple[object, ...], tuple[object, ...]] = {}  # one tuple per distinct shape, held by the keys
+
+
+@dataclass(frozen=True, kw_only=True)
+class _ItemShape:
+    """One distinct item shape: the tuple the keys of its texts share, and its text cut at its strings."""
+
+    form: tuple[object, ...]
+    # str.format pattern with "{i}" where string i goes, and the column a multi-line string i's block is
+    # indented from (its key's or dash's, as the emitter's col); None where the shape is not cut (a key
+    # that looks like a placeholder, a layout not read here): its items are emitted.
+    pattern: str | None
+    cols: tuple[int, ...]
+
+
+_SHAPES: dict[tuple[object, ...], _ItemShape] = {}
+_SHAPES_MAX = 1 << 10  # generated files have a few dozen; past that, only the sharing of the tuples is lost
+# What precedes a value on its line: the indentation and the dashes of the sequences it is in, then its
+# key and ": " for a mapping value. A key never starts with a space or "- " (the emitter quotes those).
+_LEAD = re.compile(r"(?: |- )*")
 
 
 def _shape(value: Any, shape: list[object], values: list[str], seen: set[int]) -> None:
@@ -456,18 +474,87 @@ def _shape(value: Any, shape: list[object], values: list[str], seen: set[int]) -
         raise _Unsupported  # Verbatim and other str subclasses, tuples, ...: the whole document as before
 
 
+def _columns(chunks: tuple[str, ...]) -> tuple[int, ...] | None:
+    """The emitter's col of the value after each chunk but the last, read from the line it stands on."""
+    cols = []
+    for i, chunk in enumerate(chunks[:-1]):
+        start = chunk.rfind("\n") + 1
+        if start == 0 and i > 0:
+            return None  # two values on one line: not a layout the emitter writes
+        prefix = chunk[start:]
+        lead = _LEAD.match(prefix)
+        width = len(lead.group()) if lead else 0
+        if prefix.endswith(": ") and len(prefix) > width:
+            cols.append(width)  # a mapping value: its key's column
+        elif len(prefix) == width and prefix.endswith("- "):
+            cols.append(width - 2)  # a sequence item: its dash's column
+        else:
+            return None
+    return tuple(cols)
+
+
+def _item_shape(form: tuple[object, ...], item: object, count: int) -> _ItemShape:
+    """The shape of item (whose shape sequence is form, with count strings), cut at its strings."""
+    pattern: str | None = None
+    cols: tuple[int, ...] = ()
+    try:
+        slotted = [_slotted(item, iter(range(count)))]
+        tmpl = template(slotted, count)
+        _fast_dump(slotted)  # the emitter's own layout, which _columns reads (template falls back silently)
+        found = _columns(tmpl.chunks)
+        if found is not None and tmpl.slots == tuple(range(count)):
+            pattern, cols = tmpl.pattern, found
+    except (TemplateError, _Unsupported):
+        pass
+    if len(_SHAPES) >= _SHAPES_MAX:
+        _SHAPES.clear()
+    shape = _SHAPES[form] = _ItemShape(form=form, pattern=pattern, cols=cols)
+    return shape
+
+
+def _slotted(value: object, count: Iterator[int]) -> object:
+    """value with each string value replaced by the next slot name, in _shape's order."""
+    kind = type(value)
+    if kind is str:
+        return slot_name(next(count))
+    if kind is dict:
+        return {key: _slotted(item, count) for key, item in cast(dict[object, object], value).items()}
+    if kind is list:
+        return [_slotted(item, count) for item in cast(list[object], value)]
+    return value
+
+
+def _filled(shape: _ItemShape, values: list[str]) -> str | None:
+    """The item's text from its shape's pattern; None where the emitter would not write a string itself."""
+    if shape.pattern is None:
+        return None
+    written = []
+    try:
+        for value, col in zip(values, shape.cols, strict=True):
+            text = _string(value, False)
+            if col and "\n" in text:
+                text = _indented(text, col)
+            written.append(text)
+    except _Unsupported:
+        return None
+    return shape.pattern.format(*written)
+
+
 def _item_text(item: object, seen: set[int]) -> str:
     """item's text as an item of a block sequence at column 0 ("- " and its lines)."""
-    shape: list[object] = []
+    form_list: list[object] = []
     values: list[str] = []
-    _shape(item, shape, values, seen)
-    form = tuple(shape)
-    key = (_SHAPES.setdefault(form, form), tuple(values))
+    _shape(item, form_list, values, seen)
+    form = tuple(form_list)
+    shape = _SHAPES.get(form) or _item_shape(form, item, len(values))
+    key = (shape.form, tuple(values))
     text = _ITEM_TEXTS.get(key)
     if text is None:
-        out: list[str] = []
-        _sequence([item], 0, False, out, set())  # _shape has checked the item's containers against seen
-        text = "".join(out)
+        text = _filled(shape, values)
+        if text is None:
+            out: list[str] = []
+            _sequence([item], 0, False, out, set())  # _shape has checked the item's containers against seen
+            text = "".join(out)
         if len(_ITEM_TEXTS) >= _ITEM_TEXTS_MAX:
             del _ITEM_TEXTS[next(iter(_ITEM_TEXTS))]
         _ITEM_TEXTS[key] = text
