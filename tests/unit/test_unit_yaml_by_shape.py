@@ -37,14 +37,14 @@ def _check(data: object) -> None:
     assert dump_text_by_shape(data) == expected
 
 
-@settings(max_examples=80, derandomize=True, deadline=None, database=None)
+@settings(max_examples=50, derandomize=True, deadline=None, database=None)
 @given(st.lists(groups, max_size=5), st.dictionaries(texts, st.lists(groups, max_size=3), max_size=2))
 def test_rule_files_by_shape_are_the_library_bytes(items: list[object], more: dict[str, list[object]]) -> None:
     _check({"groups": items})
     _check({"groups": items, **more})
 
 
-@settings(max_examples=60, derandomize=True, deadline=None, database=None)
+@settings(max_examples=40, derandomize=True, deadline=None, database=None)
 @given(documents)
 def test_any_document_by_shape_is_the_library_bytes(data: object) -> None:
     _check(data)

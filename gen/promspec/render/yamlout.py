@@ -406,14 +406,16 @@ def fill(tmpl: Template, values: Sequence[str]) -> str | None:
 # writes each item of a top-level mapping's lists as an item at column 0, whose text does not depend on
 # its place, and keeps that text keyed by the item's whole value: its shape (keys, nesting, sizes, type and
 # repr of every non-string scalar) and its strings. The copy then joins texts already written. A key by
-# value, not by the dict's identity: a dict changed in between is another key, never a stale text.
+# value, not by the dict's identity: a dict changed in between is another key, never a stale text. A text is
+# dropped once read (its copy is written); one never read goes past the limit below.
 
 # Markers of the shape sequence (objects: never equal to a key, a size or a repr).
 _DICT, _LIST, _STR_VALUE = object(), object(), object()
 _ItemKey = tuple[tuple[object, ...], tuple[str, ...]]
 _ITEM_TEXTS: dict[_ItemKey, str] = {}
-# About 16 groups per service at 1,000 services (a few MB of text); past that the oldest go first, which
-# costs a larger project its copies' hits, not their bytes.
+# The bench's services have 15 groups each (about 31 KB of text): 1,000 services' groups fit, and between
+# render_rules and the copies about 30 MB are held. Past the limit the oldest go first, which costs a
+# larger project its copies' hits, not their bytes, and bounds the memory.
 _ITEM_TEXTS_MAX = 1 << 15
 
 
@@ -548,7 +550,8 @@ def _item_text(item: object, seen: set[int]) -> str:
     form = tuple(form_list)
     shape = _SHAPES.get(form) or _item_shape(form, item, len(values))
     key = (shape.form, tuple(values))
-    text = _ITEM_TEXTS.get(key)
+    # Read once: the copy that reads a text is its last reader, and the memory goes back before the dashboards.
+    text = _ITEM_TEXTS.pop(key, None)
     if text is None:
         text = _filled(shape, values)
         if text is None:
