@@ -4,12 +4,13 @@ recovers when the burn stops, and respects the minimum-traffic guard."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypedDict
 
 from ..model.services import SLO, Tier
-from .promql import format_duration, matcher, number_text, parse_duration, selector
+from .promql import format_duration, matcher, number_text, parse_duration
 from .slo import alert_name, slo_labels
 
 STEPS_PER_WINDOW = 30  # samples per long window: places the crossing within ~10% of the window
@@ -56,8 +57,19 @@ class PromtoolFile(TypedDict):
     tests: list[PromtoolCase]
 
 
+# An SLO's labels, its service's and its tiers' repeat in every tier's selectors (and the severities and
+# states across SLOs): each label is quoted once. typed: 1 and True are equal keys but other label text.
+_matcher = functools.lru_cache(maxsize=1 << 14, typed=True)(matcher)
+
+
+def _selector(items: Iterable[tuple[str, str]]) -> str:
+    """selector(items), each matcher written once (_matcher)."""
+    parts = [_matcher(name, value) for name, value in items]
+    return "{" + ",".join(parts) + "}" if parts else ""
+
+
 def _series(name: str, slo: SLO) -> str:
-    return name + selector(sorted(slo_labels(slo).items()))
+    return name + _selector(sorted(slo_labels(slo).items()))
 
 
 def _values(*runs: Run) -> str:
@@ -70,12 +82,12 @@ def _alert_name(slo: SLO, tier: Tier) -> str:
 
 
 def _alert_selector(slo: SLO, tier: Tier, state: str = "", name: str = "") -> str:
-    parts = [matcher("alertname", name or _alert_name(slo, tier))]
+    parts = [_matcher("alertname", name or _alert_name(slo, tier))]
     if tier.name != "budget-exhausted":
-        parts.append(matcher("burn_tier", tier.name))
+        parts.append(_matcher("burn_tier", tier.name))
     if state:
-        parts.append(matcher("alertstate", state))
-    return "ALERTS" + selector({}, parts)
+        parts.append(_matcher("alertstate", state))
+    return "ALERTS{" + ",".join(parts) + "}"
 
 
 def _alert_sample_labels(slo: SLO, tier: Tier, name: str = "") -> str:
@@ -83,7 +95,7 @@ def _alert_sample_labels(slo: SLO, tier: Tier, name: str = "") -> str:
     if tier.name != "budget-exhausted":
         labels["burn_tier"] = tier.name
     labels["alertname"] = name or _alert_name(slo, tier)
-    return "ALERTS" + selector(sorted(labels.items()))
+    return "ALERTS" + _selector(sorted(labels.items()))
 
 
 @dataclass(frozen=True, kw_only=True)

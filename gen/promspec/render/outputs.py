@@ -18,14 +18,15 @@ from ..model.project import Project
 from .dashboards import render_dashboard_files, render_dashboards, render_provisioning
 from .ops_outputs import render_alert_tests, render_alertmanager, render_kubernetes
 from .probes import render_blackbox, render_probe_tests
-from .yamlout import dump_json, dump_yaml, header
+from .yamlout import dump_json, dump_yaml, dump_yaml_by_shape, header
 
 T = TypeVar("T")
 
 
 def render_rules(build: Build) -> dict[str, bytes]:
     """rules/*.yml, one per spec file that declares rule groups."""
-    return {path: dump_yaml(f.content, header(f.source)) for path, f in build.rule_files.items()}
+    # A rule file's groups repeat a few shapes (every SLO's groups, up to its names): written per shape.
+    return {path: dump_yaml_by_shape(f.content, header(f.source)) for path, f in build.rule_files.items()}
 
 
 def render_prometheus(build: Build) -> dict[str, bytes]:
@@ -70,7 +71,7 @@ def render_slo_tests(build: Build) -> dict[str, bytes]:
             own = {g.name for g in rules.groups}
             groups = [rendered[i] for i in sorted(i for name in own for i in at.get(name, []))]
             name = f"{stem}-slo-{slo.id}"
-            files[f"rules/tests/{name}.rules.yml"] = dump_yaml(
+            files[f"rules/tests/{name}.rules.yml"] = dump_yaml_by_shape(
                 rules_under_test({"groups": groups}, [slo]),
                 header(
                     source,

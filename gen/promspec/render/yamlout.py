@@ -5,9 +5,9 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import yaml
 
@@ -332,6 +332,9 @@ class Template:
     chunks: tuple[str, ...]
     slots: tuple[int, ...]
     count: int  # how many values fill() takes
+    # The same text as a str.format pattern ("{i}" at each slot, braces of the text doubled): one call fills
+    # every occurrence, where a loop over the chunks cost a Python step per occurrence.
+    pattern: str
 
 
 class TemplateError(ValueError):
@@ -369,7 +372,14 @@ def template(data: object, slots: int) -> Template:
     chunks, found = tuple(parts[0::2]), tuple(int(i) for i in parts[1::2])
     if set(found) != set(range(slots)) or any(_string(name, False) != name for name in names):
         raise TemplateError("a placeholder is missing or not written plainly")
-    return Template(chunks=chunks, slots=found, count=slots)
+
+    def braces(chunk: str) -> str:
+        return chunk.replace("{", "{{").replace("}", "}}")
+
+    pattern = braces(chunks[0]) + "".join(
+        f"{{{slot}}}" + braces(chunk) for slot, chunk in zip(found, chunks[1:], strict=True)
+    )
+    return Template(chunks=chunks, slots=found, count=slots, pattern=pattern)
 
 
 def fill(tmpl: Template, values: Sequence[str]) -> str | None:
@@ -388,12 +398,194 @@ def fill(tmpl: Template, values: Sequence[str]) -> str | None:
             written.append(text)
     except _Unsupported:
         return None
-    chunks = tmpl.chunks
-    out = [chunks[0]]
-    for slot, chunk in zip(tmpl.slots, chunks[1:], strict=True):
-        out.append(written[slot])
-        out.append(chunk)
+    return tmpl.pattern.format(*written)
+
+
+# Documents of repeated items. Every SLO's rule groups are written into its service's rule file and again,
+# alone, into the SLO's copy for its unit tests (rules/tests/<spec>-slo-<id>.rules.yml). dump_text_by_shape
+# writes each item of a top-level mapping's lists as an item at column 0, whose text does not depend on
+# its place, and keeps that text keyed by the item's whole value: its shape (keys, nesting, sizes, type and
+# repr of every non-string scalar) and its strings. The copy then joins texts already written. A key by
+# value, not by the dict's identity: a dict changed in between is another key, never a stale text. A text is
+# dropped once read (its copy is written); one never read goes past the limit below.
+
+# Markers of the shape sequence (objects: never equal to a key, a size or a repr).
+_DICT, _LIST, _STR_VALUE = object(), object(), object()
+_ItemKey = tuple[tuple[object, ...], tuple[str, ...]]
+_ITEM_TEXTS: dict[_ItemKey, str] = {}
+# The bench's services have 15 groups each (about 31 KB of text): 1,000 services' groups fit, and between
+# render_rules and the copies about 30 MB are held. Past the limit the oldest go first, which costs a
+# larger project its copies' hits, not their bytes, and bounds the memory.
+_ITEM_TEXTS_MAX = 1 << 15
+
+
+@dataclass(frozen=True, kw_only=True)
+class _ItemShape:
+    """One distinct item shape: the tuple the keys of its texts share, and its text cut at its strings."""
+
+    form: tuple[object, ...]
+    # str.format pattern with "{i}" where string i goes, and the column a multi-line string i's block is
+    # indented from (its key's or dash's, as the emitter's col); None where the shape is not cut (a key
+    # that looks like a placeholder, a layout not read here): its items are emitted.
+    pattern: str | None
+    cols: tuple[int, ...]
+
+
+_SHAPES: dict[tuple[object, ...], _ItemShape] = {}
+_SHAPES_MAX = 1 << 10  # generated files have a few dozen; past that, only the sharing of the tuples is lost
+# What precedes a value on its line: the indentation and the dashes of the sequences it is in, then its
+# key and ": " for a mapping value. A key never starts with a space or "- " (the emitter quotes those).
+_LEAD = re.compile(r"(?: |- )*")
+
+
+def _shape(value: Any, shape: list[object], values: list[str], seen: set[int]) -> None:
+    """Append value's shape (a prefix code: marker, size, then keys and children; type and repr of other
+    scalars) to shape and its strings, depth first, to values. A container met twice (the library writes
+    an anchor), a key that is not a string, or a type the emitter leaves to the library raises _Unsupported."""
+    kind = type(value)
+    if kind is str:
+        shape.append(_STR_VALUE)
+        values.append(value)
+    elif kind is dict:
+        if id(value) in seen:
+            raise _Unsupported
+        seen.add(id(value))
+        shape.append(_DICT)
+        shape.append(len(value))
+        for key, item in value.items():
+            if type(key) is not str:
+                raise _Unsupported
+            shape.append(key)
+            if type(item) is str:  # most leaves: no call
+                shape.append(_STR_VALUE)
+                values.append(item)
+            else:
+                _shape(item, shape, values, seen)
+    elif kind is list:
+        if id(value) in seen:
+            raise _Unsupported
+        seen.add(id(value))
+        shape.append(_LIST)
+        shape.append(len(value))
+        for item in value:
+            _shape(item, shape, values, seen)
+    elif kind is int or kind is bool or kind is float or value is None:
+        shape.append(kind)
+        shape.append(repr(value))  # not the value: 1, 1.0 and True are equal, and so are 0.0 and -0.0
+    else:
+        raise _Unsupported  # Verbatim and other str subclasses, tuples, ...: the whole document as before
+
+
+def _columns(chunks: tuple[str, ...]) -> tuple[int, ...] | None:
+    """The emitter's col of the value after each chunk but the last, read from the line it stands on."""
+    cols = []
+    for i, chunk in enumerate(chunks[:-1]):
+        start = chunk.rfind("\n") + 1
+        if start == 0 and i > 0:
+            return None  # two values on one line: not a layout the emitter writes
+        prefix = chunk[start:]
+        lead = _LEAD.match(prefix)
+        width = len(lead.group()) if lead else 0
+        if prefix.endswith(": ") and len(prefix) > width:
+            cols.append(width)  # a mapping value: its key's column
+        elif len(prefix) == width and prefix.endswith("- "):
+            cols.append(width - 2)  # a sequence item: its dash's column
+        else:
+            return None
+    return tuple(cols)
+
+
+def _item_shape(form: tuple[object, ...], item: object, count: int) -> _ItemShape:
+    """The shape of item (whose shape sequence is form, with count strings), cut at its strings."""
+    pattern: str | None = None
+    cols: tuple[int, ...] = ()
+    try:
+        slotted = [_slotted(item, iter(range(count)))]
+        tmpl = template(slotted, count)
+        _fast_dump(slotted)  # the emitter's own layout, which _columns reads (template falls back silently)
+        found = _columns(tmpl.chunks)
+        if found is not None and tmpl.slots == tuple(range(count)):
+            pattern, cols = tmpl.pattern, found
+    except (TemplateError, _Unsupported):
+        pass
+    if len(_SHAPES) >= _SHAPES_MAX:
+        _SHAPES.clear()
+    shape = _SHAPES[form] = _ItemShape(form=form, pattern=pattern, cols=cols)
+    return shape
+
+
+def _slotted(value: object, count: Iterator[int]) -> object:
+    """value with each string value replaced by the next slot name, in _shape's order."""
+    kind = type(value)
+    if kind is str:
+        return slot_name(next(count))
+    if kind is dict:
+        return {key: _slotted(item, count) for key, item in cast(dict[object, object], value).items()}
+    if kind is list:
+        return [_slotted(item, count) for item in cast(list[object], value)]
+    return value
+
+
+def _filled(shape: _ItemShape, values: list[str]) -> str | None:
+    """The item's text from its shape's pattern; None where the emitter would not write a string itself."""
+    if shape.pattern is None:
+        return None
+    written = []
+    try:
+        for value, col in zip(values, shape.cols, strict=True):
+            text = _string(value, False)
+            if col and "\n" in text:
+                text = _indented(text, col)
+            written.append(text)
+    except _Unsupported:
+        return None
+    return shape.pattern.format(*written)
+
+
+def _item_text(item: object, seen: set[int]) -> str:
+    """item's text as an item of a block sequence at column 0 ("- " and its lines)."""
+    form_list: list[object] = []
+    values: list[str] = []
+    _shape(item, form_list, values, seen)
+    form = tuple(form_list)
+    shape = _SHAPES.get(form) or _item_shape(form, item, len(values))
+    key = (shape.form, tuple(values))
+    # Read once: the copy that reads a text is its last reader, and the memory goes back before the dashboards.
+    text = _ITEM_TEXTS.pop(key, None)
+    if text is None:
+        text = _filled(shape, values)
+        if text is None:
+            out: list[str] = []
+            _sequence([item], 0, False, out, set())  # _shape has checked the item's containers against seen
+            text = "".join(out)
+        if len(_ITEM_TEXTS) >= _ITEM_TEXTS_MAX:
+            del _ITEM_TEXTS[next(iter(_ITEM_TEXTS))]
+        _ITEM_TEXTS[key] = text
+    return text
+
+
+def dump_text_by_shape(data: object) -> str:
+    """dump_text(data), the items of a top-level mapping's lists written once per value (see above)."""
+    if type(data) is not dict or not data:
+        return dump_text(data)
+    seen = {id(data)}
+    out = []
+    try:
+        for key, items in data.items():
+            if type(key) is not str or type(items) is not list or not items or id(items) in seen:
+                raise _Unsupported  # "key: []", scalars, an anchor: dump_text writes those
+            seen.add(id(items))
+            out.append(_string_key(key) + ":\n")
+            for item in items:
+                out.append(_item_text(item, seen))
+    except _Unsupported:
+        return dump_text(data)
     return "".join(out)
+
+
+def dump_yaml_by_shape(data: object, head: str = "") -> bytes:
+    """dump_yaml(data, head), each list item's text kept by value (dump_text_by_shape): for rule files."""
+    return (head + dump_text_by_shape(data)).encode("utf-8")
 
 
 def dump_json(data: object) -> bytes:

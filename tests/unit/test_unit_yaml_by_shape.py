@@ -1,0 +1,134 @@
+"""Rule files written item by item with each item's text kept by value (yamlout.dump_text_by_shape): the
+library's bytes on every input, and an SLO's copy of its groups joined from the texts of its rule file.
+
+The oracle is the library's dump of the whole document (`_library_dump`), never the per-item path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_unit_yaml_emitter import HOSTILE, documents, texts
+
+from promspec.render import yamlout
+from promspec.render.yamlout import Verbatim, _library_dump, dump_text_by_shape, dump_yaml_by_shape
+
+# Values that are equal in Python but written differently: a key by value must tell them apart.
+LOOKALIKES: list[object] = [1, 1.0, True, 0, 0.0, -0.0, False, "1", "true", Verbatim("x\n"), "x\n", None, "null"]
+
+rule_values = st.one_of(st.sampled_from(HOSTILE), texts, texts.map(Verbatim), st.sampled_from(LOOKALIKES))
+rules = st.lists(
+    st.dictionaries(
+        st.sampled_from(["record", "alert", "expr", "for", "labels", "annotations"]), rule_values, max_size=5
+    )
+    | st.fixed_dictionaries({"alert": rule_values, "labels": st.dictionaries(texts, rule_values, max_size=3)}),
+    max_size=4,
+)
+groups = st.fixed_dictionaries({"name": rule_values, "rules": rules}) | documents
+
+
+def _check(data: object) -> None:
+    # Twice: the first dump fills the texts, the second reads them back.
+    expected = _library_dump(data)
+    assert dump_text_by_shape(data) == expected
+    assert dump_text_by_shape(data) == expected
+
+
+@settings(max_examples=50, derandomize=True, deadline=None, database=None)
+@given(st.lists(groups, max_size=5), st.dictionaries(texts, st.lists(groups, max_size=3), max_size=2))
+def test_rule_files_by_shape_are_the_library_bytes(items: list[object], more: dict[str, list[object]]) -> None:
+    _check({"groups": items})
+    _check({"groups": items, **more})
+
+
+@settings(max_examples=40, derandomize=True, deadline=None, database=None)
+@given(documents)
+def test_any_document_by_shape_is_the_library_bytes(data: object) -> None:
+    _check(data)
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_each_hostile_string_in_a_group(text: str) -> None:
+    for value in (text, Verbatim(text)):
+        _check({"groups": [{"name": value, "rules": [{"record": "r", "expr": value, "labels": {value: value}}]}]})
+        _check({value: [value, [value], {"k": value}]})
+
+
+def test_values_that_compare_equal_keep_their_own_text() -> None:
+    """1, 1.0 and True (and "x\\n" and Verbatim("x\\n")) are equal in Python; each keeps its own bytes."""
+    for value in LOOKALIKES:
+        _check({"groups": [{"name": "g", "limit": value, "rules": [{"expr": value}]}]})
+
+
+def test_a_group_changed_after_it_was_written_is_written_again() -> None:
+    group: dict[str, Any] = {"name": "g", "rules": [{"record": "a", "expr": "x"}]}
+    _check({"groups": [group]})
+    group["rules"][0]["expr"] = "y\nz"  # the same dicts, another value: never the old text
+    group["interval"] = "1m"
+    _check({"groups": [group]})
+
+
+def test_shared_containers_are_the_librarys_anchors() -> None:
+    labels = {"severity": "page"}
+    rule = {"alert": "A", "expr": "up == 0", "labels": labels}
+    for data in (
+        {"groups": [{"name": "a", "rules": [rule]}, {"name": "b", "rules": [rule]}]},  # across groups
+        {"groups": [{"name": "a", "rules": [rule, {"alert": "B", "labels": labels}]}]},  # within one
+        {"groups": [rule], "other": [rule]},  # across keys
+    ):
+        _check(data)
+
+
+def test_the_oldest_texts_go_first_past_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(yamlout, "_ITEM_TEXTS_MAX", 3)
+    yamlout._ITEM_TEXTS.clear()
+    for i in range(10):
+        _check({"groups": [{"name": f"g{i}", "rules": []}, {"name": "same", "rules": []}]})
+    assert len(yamlout._ITEM_TEXTS) <= 3
+    yamlout._ITEM_TEXTS.clear()
+
+
+def test_dump_yaml_by_shape_puts_the_header_first() -> None:
+    data = {"groups": [{"name": "g", "rules": [{"record": "r", "expr": "sum(x)"}]}]}
+    assert dump_yaml_by_shape(data, "# head\n") == ("# head\n" + _library_dump(data)).encode("utf-8")
+
+
+def test_an_slos_copy_of_its_groups_reuses_the_texts_of_its_rule_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bundled specs: every rule file and SLO copy is dump_yaml's bytes (the path before texts were
+    kept), and the copies write only the group that differs from the rule file's: the short group,
+    without the injected SLI rules."""
+    from promspec.pipeline import load_build
+    from promspec.render import outputs
+
+    build, _ = load_build(["specs"])
+    yamlout._ITEM_TEXTS.clear()
+    rules = outputs.render_rules(build)
+    before = dict(yamlout._ITEM_TEXTS)
+    tests = outputs.render_slo_tests(build)
+    new = [text for key, text in yamlout._ITEM_TEXTS.items() if key not in before]
+    copies = [path for path in tests if path.endswith(".rules.yml")]
+    assert copies and len(new) == len(copies)
+    assert all(text.startswith("- name: slo-") and text.split("\n")[0].endswith("-short") for text in new)
+
+    monkeypatch.setattr(outputs, "dump_yaml_by_shape", yamlout.dump_yaml)
+    assert outputs.render_rules(build) == rules
+    assert outputs.render_slo_tests(build) == tests
+
+
+def test_generated_groups_are_filled_from_their_shape_with_blocks_at_every_column() -> None:
+    """Multi-line strings as mapping values and sequence items at several columns: the shape's pattern
+    places their literal blocks (it is used, not the emitter), and the text is the library's."""
+    yamlout._SHAPES.clear()
+    for i in range(3):
+        group = {
+            "name": f"slo-svc{i}-short",
+            "rules": [
+                {"record": "r", "expr": f"a{{x='{i}'}}\n/\nb", "labels": {"slo": f"s{i}", "deep": {"t": f"x\ny{i}"}}},
+                {"alert": "A", "items": [f"l\n{i}", [f"m\nn{i}", {"k": f"o\np{i}"}]], "annotations": {}},
+            ],
+        }
+        _check({"groups": [group, f"top\nlevel{i}"]})
+    assert [s.pattern is not None for s in yamlout._SHAPES.values()] == [True, True]
