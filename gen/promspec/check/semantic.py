@@ -166,12 +166,17 @@ def check_project(project: Project, groups: list[RuleGroup], report: Report, loc
     universe = Universe(project)
     analyses: dict[int, Analysis] = {}
     failures: list[tuple[Rule, str]] = []  # (rule, message)
+    by_expr: dict[str, Analysis] = {}  # SLOs repeat whole expressions (vector(1), their objectives)
     for group in groups:
         for rule in group.rules:
-            try:
-                analyses[id(rule)] = shared_analysis(rule.expr)
-            except PromQLError as exc:
-                failures.append((rule, str(exc)))
+            a = by_expr.get(rule.expr)
+            if a is None:
+                try:
+                    a = by_expr[rule.expr] = shared_analysis(rule.expr)
+                except PromQLError as exc:
+                    failures.append((rule, str(exc)))
+                    continue
+            analyses[id(rule)] = a
     _report_parse_errors(failures, report, locate)
     _record_labels(groups, universe, analyses)
     _check_names(groups, report)
