@@ -122,16 +122,18 @@ def _record_labels(groups: list[RuleGroup], universe: Universe, analyses: dict[i
     # A step's outcome depends only on the universe and on (record, label names, analysis): generated rules
     # repeat a few such classes thousands of times. `version` counts changes to the universe, so a class
     # stepped again with no change since its last step would change nothing, and is skipped: the passes
-    # below make exactly the changes of stepping every rule, in the same order.
-    steps = [((rule.record, tuple(rule.labels), id(analyses.get(id(rule)))), rule) for rule in rules]
+    # below make exactly the changes of stepping every rule, in the same order. The keys are made as the
+    # rules are stepped, not kept for every rule (tens of thousands of lasting tuples cost full collections).
     version = 0
     stepped_at: dict[tuple[str, tuple[str, ...], int], int] = {}
     for _ in range(8):  # rules may read rules; a few passes reach the fixed point
         changed = False
-        for key, rule in steps:
+        for rule in rules:
+            a = analyses.get(id(rule))
+            key = (rule.record, tuple(rule.labels), id(a))
             if stepped_at.get(key) == version:
                 continue
-            if _step_record(rule, universe, analyses.get(id(rule))):
+            if _step_record(rule, universe, a):
                 changed = True
                 version += 1
             stepped_at[key] = version
