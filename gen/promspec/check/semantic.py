@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
 
 from ..compile.promql import Analysis, PromQLError, parse_duration, shared_analysis
 from ..diagnostics import Position, Report, did_you_mean
@@ -117,28 +119,47 @@ def _record_labels(groups: list[RuleGroup], universe: Universe, analyses: dict[i
     rules = [r for g in groups for r in g.rules if isinstance(r, RecordingRule)]
     for rule in rules:
         universe.labels.setdefault(rule.record, set())
+    # A step's outcome depends only on the universe and on (record, label names, analysis): generated rules
+    # repeat a few such classes thousands of times. `version` counts changes to the universe, so a class
+    # stepped again with no change since its last step would change nothing, and is skipped: the passes
+    # below make exactly the changes of stepping every rule, in the same order. The keys are made as the
+    # rules are stepped, not kept for every rule (tens of thousands of lasting tuples cost full collections).
+    version = 0
+    stepped_at: dict[tuple[str, tuple[str, ...], int], int] = {}
     for _ in range(8):  # rules may read rules; a few passes reach the fixed point
         changed = False
         for rule in rules:
-            current = universe.labels.get(rule.record)
-            if current is None:
-                continue
             a = analyses.get(id(rule))
-            new: set[str] | None = None  # None: the labels cannot be known
-            if a is not None and not a.name_regexes:
-                known = set(rule.labels) | a.produced_labels
-                for name in a.metrics:
-                    got = universe.labels.get(name)
-                    if got is None:
-                        break
-                    known |= got
-                else:
-                    new = known
-            if new is None or not new <= current:
-                universe.labels[rule.record] = None if new is None else current | new
+            key = (rule.record, tuple(rule.labels), id(a))
+            if stepped_at.get(key) == version:
+                continue
+            if _step_record(rule, universe, a):
                 changed = True
+                version += 1
+            stepped_at[key] = version
         if not changed:
             break
+
+
+def _step_record(rule: RecordingRule, universe: Universe, a: Analysis | None) -> bool:
+    """One step of the fixed point for one recording rule: whether it changed the universe."""
+    current = universe.labels.get(rule.record)
+    if current is None:
+        return False
+    new: set[str] | None = None  # None: the labels cannot be known
+    if a is not None and not a.name_regexes:
+        known = set(rule.labels) | a.produced_labels
+        for name in a.metrics:
+            got = universe.labels.get(name)
+            if got is None:
+                break
+            known |= got
+        else:
+            new = known
+    if new is None or not new <= current:
+        universe.labels[rule.record] = None if new is None else current | new
+        return True
+    return False
 
 
 def check_project(project: Project, groups: list[RuleGroup], report: Report, locate: Locate | None = None) -> None:
@@ -147,17 +168,24 @@ def check_project(project: Project, groups: list[RuleGroup], report: Report, loc
     universe = Universe(project)
     analyses: dict[int, Analysis] = {}
     failures: list[tuple[Rule, str]] = []  # (rule, message)
+    by_expr: dict[str, Analysis] = {}  # SLOs repeat whole expressions (vector(1), their objectives)
     for group in groups:
         for rule in group.rules:
-            try:
-                analyses[id(rule)] = shared_analysis(rule.expr)
-            except PromQLError as exc:
-                failures.append((rule, str(exc)))
+            a = by_expr.get(rule.expr)
+            if a is None:
+                try:
+                    a = by_expr[rule.expr] = shared_analysis(rule.expr)
+                except PromQLError as exc:
+                    failures.append((rule, str(exc)))
+                    continue
+            analyses[id(rule)] = a
     _report_parse_errors(failures, report, locate)
     _record_labels(groups, universe, analyses)
     _check_names(groups, report)
     settings = project.settings
     eval_interval = parse_duration(settings.evaluation_interval)
+    read_findings: dict[int, list[_ReadFinding]] = {}  # by id() of an analysis, which `analyses` keeps alive
+    flagged_by_names: dict[tuple[str, ...], list[str]] = {}
     for name in ("evaluation_interval", "scrape_interval"):
         # Zero would divide every generated test's timing by zero; Prometheus refuses it too.
         if parse_duration(getattr(settings, name)) <= 0:
@@ -186,7 +214,12 @@ def check_project(project: Project, groups: list[RuleGroup], report: Report, loc
         for rule in group.rules:
             a = analyses.get(id(rule))
             if a is not None:
-                _check_reads(rule, a, universe, report)
+                # The universe is final here, so what an analysis reads is found once per analysis (rules
+                # of one shape share theirs) and reported at each rule.
+                findings = read_findings.get(id(a))
+                if findings is None:
+                    findings = read_findings[id(a)] = _read_findings(a, universe)
+                _report_reads(rule, findings, report)
             if isinstance(rule, Alert) and rule.for_:
                 seconds = parse_duration(rule.for_)
                 if 0 < seconds < interval:
@@ -197,7 +230,12 @@ def check_project(project: Project, groups: list[RuleGroup], report: Report, loc
                         rule.ref.dotted("for"),
                         "0s, or a duration of at least one evaluation interval",
                     )
-            for label in rule.labels:
+            # Rules repeat a few sets of label names: each set is matched once.
+            names = tuple(rule.labels)
+            flagged = flagged_by_names.get(names)
+            if flagged is None:
+                flagged = flagged_by_names[names] = [label for label in names if _high_cardinality(label)]
+            for label in flagged:
                 _flag_cardinality(label, rule.ref, ("labels",), report)
     for catalog in project.catalogs:
         if catalog.name.startswith("backend:"):
@@ -218,7 +256,7 @@ def _setting_pos(settings: Settings, name: str) -> Position:
 
 def _flag_cardinality(label: str, ref: Ref, parts: tuple[str | int, ...], report: Report) -> None:
     # The position is looked up only for a flagged label: positions cost, and rules carry many labels.
-    if HIGH_CARDINALITY.match(label):
+    if _high_cardinality(label):
         report.warn(
             ref.pos(*parts),
             f"label {label!r} looks high-cardinality (one series per value)",
@@ -227,17 +265,52 @@ def _flag_cardinality(label: str, ref: Ref, parts: tuple[str | int, ...], report
         )
 
 
-def _check_reads(rule: Rule, a: Analysis, universe: Universe, report: Report) -> None:
+# Rules repeat a few label names tens of thousands of times. Only plain str is cached: a str subclass
+# could compare equal to a cached name and still match differently.
+def _high_cardinality(label: str) -> bool:
+    if type(label) is not str:
+        return _matches_high_cardinality(label)
+    return _high_cardinality_cached(label)
+
+
+def _matches_high_cardinality(label: str) -> bool:
+    return HIGH_CARDINALITY.match(label) is not None
+
+
+_high_cardinality_cached = lru_cache(maxsize=4096)(_matches_high_cardinality)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _ReadFinding:
+    """What _check_reads says of an analysis, whichever rule it is: an error (message, expected, the word
+    to point at) or, with message empty, a high-cardinality label in a grouping."""
+
+    message: str = ""
+    expected: str = ""
+    needle: str = ""
+    label: str = ""
+
+
+def _report_reads(rule: Rule, findings: list[_ReadFinding], report: Report) -> None:
+    for finding in findings:
+        if finding.message:
+            _expr_error(report, rule, "expr", finding.message, finding.expected, finding.needle)
+        else:
+            _flag_cardinality(finding.label, rule.ref, ("expr",), report)
+
+
+def _read_findings(a: Analysis, universe: Universe) -> list[_ReadFinding]:
+    """The findings of the reads of an analysis against the universe, in the order they are reported."""
+    out: list[_ReadFinding] = []
     for name in dict.fromkeys(a.metrics):
         if not universe.known(name):
             hint = did_you_mean(name, universe.labels)
-            _expr_error(
-                report,
-                rule,
-                "expr",
-                f"metric {name!r} is not in any Catalog{hint}",
-                "a catalogued metric, a recorded series, or a name in a Catalog's external list",
-                name,
+            out.append(
+                _ReadFinding(
+                    message=f"metric {name!r} is not in any Catalog{hint}",
+                    expected="a catalogued metric, a recorded series, or a name in a Catalog's external list",
+                    needle=name,
+                )
             )
     for grouping in a.groupings:
         if grouping.clause not in ("by", "on"):
@@ -255,16 +328,15 @@ def _check_reads(rule: Rule, a: Analysis, universe: Universe, report: Report) ->
         for label in grouping.labels:
             if label not in allowed:
                 metrics = ", ".join(sorted(grouping.metrics))
-                _expr_error(
-                    report,
-                    rule,
-                    "expr",
-                    f"label {label!r} in {grouping.clause}() is not a label of {metrics}",
-                    "one of: " + ", ".join(sorted(allowed)),
-                    label,
+                out.append(
+                    _ReadFinding(
+                        message=f"label {label!r} in {grouping.clause}() is not a label of {metrics}",
+                        expected="one of: " + ", ".join(sorted(allowed)),
+                        needle=label,
+                    )
                 )
-        for label in grouping.labels:
-            _flag_cardinality(label, rule.ref, ("expr",), report)
+        out.extend(_ReadFinding(label=label) for label in grouping.labels)
+    return out
 
 
 def _check_names(rule_groups: list[RuleGroup], report: Report) -> None:

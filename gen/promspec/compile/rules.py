@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..model.project import Alert, RuleGroup
+from ..model.project import Alert, RecordingRule, RuleGroup
+from ..model.rule_files import PassthroughGroup
 
 
 def alert_rule(alert: Alert) -> dict[str, Any]:
@@ -25,10 +26,16 @@ def alert_rule(alert: Alert) -> dict[str, Any]:
     return out
 
 
+def _record_rule(rule: RecordingRule) -> dict[str, Any]:
+    """One Prometheus recording rule."""
+    item: dict[str, Any] = {"record": rule.record, "expr": rule.expr.rstrip()}
+    if rule.labels:
+        item["labels"] = dict(rule.labels)
+    return item
+
+
 def group_dict(group: RuleGroup) -> dict[str, Any]:
     """One Prometheus rule group."""
-    from ..model.rule_files import PassthroughGroup
-
     if isinstance(group, PassthroughGroup):  # an adopted rule file's group renders as it was written
         return group.original
     out: dict[str, Any] = {"name": group.name}
@@ -36,16 +43,7 @@ def group_dict(group: RuleGroup) -> dict[str, Any]:
         out["interval"] = group.interval
     if group.limit is not None:
         out["limit"] = group.limit
-    rules = []
-    for rule in group.rules:
-        if isinstance(rule, Alert):
-            rules.append(alert_rule(rule))
-        else:
-            item: dict[str, object] = {"record": rule.record, "expr": rule.expr.rstrip()}
-            if rule.labels:
-                item["labels"] = dict(rule.labels)
-            rules.append(item)
-    out["rules"] = rules
+    out["rules"] = [alert_rule(rule) if isinstance(rule, Alert) else _record_rule(rule) for rule in group.rules]
     return out
 
 

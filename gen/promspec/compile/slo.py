@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from ..model.project import Alert, Labels, RecordingRule, Rule, RuleGroup
 from ..model.services import SLO, Tier
@@ -22,6 +23,8 @@ SHORT_WINDOWS = ("5m", "30m", "1h")
 LONG_WINDOWS = ("2h", "6h", "1d", "3d")
 
 
+# Pure in the name, and each service's name is read for every alert of its SLOs.
+@lru_cache(maxsize=8192)
 def camel(name: str) -> str:
     """chat-api -> ChatApi, e2e_latency -> E2eLatency."""
     return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^a-zA-Z0-9]+", name) if part)
@@ -42,7 +45,10 @@ def _sel(slo: SLO) -> str:
 
 def window_ratio(slo: SLO, window: str) -> str:
     """Events-weighted error ratio over a window, from the recorded 5m rates."""
-    sel = _sel(slo)
+    return _window_ratio(_sel(slo), window)
+
+
+def _window_ratio(sel: str, window: str) -> str:
     if window == SHORT_WINDOW:
         return f"slo:sli_errors:rate5m{sel}\n/\nslo:sli_total:rate5m{sel}"
     return f"sum_over_time(slo:sli_errors:rate5m{sel}[{window}])\n/\nsum_over_time(slo:sli_total:rate5m{sel}[{window}])"
@@ -50,7 +56,10 @@ def window_ratio(slo: SLO, window: str) -> str:
 
 def period_ratio(slo: SLO) -> str:
     """Events-weighted error ratio over the SLO window, from the 10m averages."""
-    sel = _sel(slo)
+    return _period_ratio(slo, _sel(slo))
+
+
+def _period_ratio(slo: SLO, sel: str) -> str:
     return (
         f"sum_over_time(slo:sli_errors:avg_rate{CASCADE_WINDOW}{sel}[{slo.window}])\n/\n"
         f"sum_over_time(slo:sli_total:avg_rate{CASCADE_WINDOW}{sel}[{slo.window}])"
@@ -62,13 +71,21 @@ def ratio_series(window: str) -> str:
 
 
 def _windows_needed(slo: SLO) -> list[str]:
-    wanted = {SHORT_WINDOW, "1h"}  # 1h feeds the current burn rate
-    for tier in slo.tiers:
-        if tier.enabled:
-            wanted.update((tier.long, tier.short))
+    return list(_windows_of(tuple(w for tier in slo.tiers if tier.enabled for w in (tier.long, tier.short))))
+
+
+# Every SLO of one tier set needs the same windows: 3,000 SLOs of 1,000 services have a handful of sets.
+@lru_cache(maxsize=1024)
+def _windows_of(tier_windows: tuple[str, ...]) -> tuple[str, ...]:
+    wanted = {SHORT_WINDOW, "1h", *tier_windows}  # 1h feeds the current burn rate
     order = SHORT_WINDOWS + LONG_WINDOWS
     extra = sorted((w for w in wanted if w not in order), key=parse_duration)
-    return [w for w in order if w in wanted] + extra
+    return tuple([w for w in order if w in wanted] + extra)
+
+
+@lru_cache(maxsize=1024)
+def _is_short(window: str) -> bool:
+    return parse_duration(window) <= 3600
 
 
 def recording_groups(slo: SLO) -> list[RuleGroup]:
@@ -93,9 +110,7 @@ def recording_groups(slo: SLO) -> list[RuleGroup]:
     short = [rule("slo:sli_errors:rate5m", slo.errors_expr), rule("slo:sli_total:rate5m", slo.total_expr)]
     long: list[RecordingRule] = []
     for window in _windows_needed(slo):
-        (short if parse_duration(window) <= 3600 else long).append(
-            rule(ratio_series(window), window_ratio(slo, window))
-        )
+        (short if _is_short(window) else long).append(rule(ratio_series(window), _window_ratio(sel, window)))
     budget = number_text(slo.budget)
     short.append(rule("slo:current_burn_rate:ratio", f"slo:sli_error:ratio_rate1h{sel} / {budget}"))
     seconds = int(parse_duration(slo.window))
@@ -107,7 +122,7 @@ def recording_groups(slo: SLO) -> list[RuleGroup]:
     if slo.threshold:
         info["threshold"] = slo.threshold
     period = [
-        rule("slo:sli_error:ratio_period", period_ratio(slo)),
+        rule("slo:sli_error:ratio_period", _period_ratio(slo, sel)),
         rule("slo:objective:ratio", f"vector({number_text(slo.objective)})"),
         rule("slo:error_budget:ratio", f"vector({budget})"),
         rule("slo:period_burn_rate:ratio", f"slo:sli_error:ratio_period{sel} / {budget}"),
@@ -137,11 +152,18 @@ def _query(expr: str, fmt: str) -> str:
     return f"{{{{ with printf `{expr}` .Labels.slo_id | query }}}}{{{{ . | first | value | {fmt} }}}}{{{{ end }}}}"
 
 
+# The share of the budget spent, as the alert templates print it (the same text in every SLO's alerts).
+_SPENT_QUERY = _query('slo:period_burn_rate:ratio{slo_id="%s"}', "humanizePercentage")
+
+
 def burn_alert(slo: SLO, tier: Tier) -> Alert:
     """One tier: both windows burn faster than the factor (and enough traffic, when guarded)."""
-    sel = _sel(slo)
-    budget = number_text(slo.budget)
+    return _burn_alert(slo, tier, _sel(slo), number_text(slo.budget))
+
+
+def _burn_alert(slo: SLO, tier: Tier, sel: str, budget: str) -> Alert:
     factor = number_text(slo.factor(tier))
+    share = number_text(tier.share * 100)
     expr = (
         f"(\n  {ratio_series(tier.long)}{sel} / {budget} > {factor}\nand\n"
         f"  {ratio_series(tier.short)}{sel} / {budget} > {factor}\n)"
@@ -149,7 +171,6 @@ def burn_alert(slo: SLO, tier: Tier) -> Alert:
     if slo.min_traffic:
         expr += f"\nand on(slo_id)\n  avg_over_time(slo:sli_total:rate5m{sel}[{tier.short}]) >= {slo.min_traffic}"
     seconds = int(parse_duration(slo.window))
-    share = number_text(tier.share * 100)
     what = slo.description or f"{slo.name} of {slo.service}"
     annotations = {
         "summary": f"{slo.service} SLO {slo.name}: error budget burning "
@@ -159,7 +180,7 @@ def burn_alert(slo: SLO, tier: Tier) -> Alert:
             f'the error budget burns {{{{ printf "%.1f" $value }}}}x faster than sustainable '
             f"(threshold {factor}x, which spends {share}% of the {slo.window} budget in {tier.long}). "
             f"Budget spent this {slo.window}: "
-            + _query('slo:period_burn_rate:ratio{slo_id="%s"}', "humanizePercentage")
+            + _SPENT_QUERY
             + ". At this burn rate the rest of the budget is gone in "
             + f'{{{{ with printf `clamp_min(slo:period_error_budget_remaining:ratio{{slo_id="%s"}}, 0) * {seconds} '
             f"/ %f` .Labels.slo_id $value | query }}}}{{{{ . | first | value | humanizeDuration }}}}{{{{ end }}}}."
@@ -184,11 +205,15 @@ def burn_alert(slo: SLO, tier: Tier) -> Alert:
 
 def exhausted_alert(slo: SLO, tier: Tier) -> Alert:
     """The budget-exhausted alert of slo, whose exhausted tier is tier."""
+    return _exhausted_alert(slo, tier, _sel(slo))
+
+
+def _exhausted_alert(slo: SLO, tier: Tier, sel: str) -> Alert:
     labels = {**slo.labels, **slo_labels(slo), **tier.labels}
     annotations = {
         "summary": f"{slo.service} SLO {slo.name}: the {slo.window} error budget is spent",
         "description": f"Objective {slo.objective_text} over {slo.window}: "
-        + _query('slo:period_burn_rate:ratio{slo_id="%s"}', "humanizePercentage")
+        + _SPENT_QUERY
         + " of the error budget is spent.",
     }
     annotations.update(slo.annotations)
@@ -196,7 +221,7 @@ def exhausted_alert(slo: SLO, tier: Tier) -> Alert:
         annotations["runbook_url"] = slo.runbook_url
     return Alert(
         name=alert_name(slo, "ErrorBudgetExhausted"),
-        expr=f"slo:period_error_budget_remaining:ratio{_sel(slo)} <= 0",
+        expr=f"slo:period_error_budget_remaining:ratio{sel} <= 0",
         ref=slo.ref,
         origin=slo.written,
         for_=tier.for_,
@@ -207,9 +232,11 @@ def exhausted_alert(slo: SLO, tier: Tier) -> Alert:
 
 
 def alert_group(slo: SLO) -> RuleGroup | None:
-    rules: list[Rule] = [burn_alert(slo, t) for t in slo.tiers if t.enabled]
+    sel = _sel(slo)
+    budget = number_text(slo.budget)
+    rules: list[Rule] = [_burn_alert(slo, t, sel, budget) for t in slo.tiers if t.enabled]
     if slo.exhausted and slo.exhausted.enabled:
-        rules.append(exhausted_alert(slo, slo.exhausted))
+        rules.append(_exhausted_alert(slo, slo.exhausted, sel))
     if not rules:
         return None
     return RuleGroup(name=f"slo-{slo.id}-alerts", kind="AlertGroup", ref=slo.ref, interval=SHORT_INTERVAL, rules=rules)
