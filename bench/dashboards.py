@@ -271,7 +271,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--synthetic", type=int, default=100)
     args = parser.parse_args()
-    print_machine(packages=["grafana-foundation-sdk", "jsonschema", "fastjsonschema"])
+    print_machine(packages=["grafana-foundation-sdk", "jsonschema"])
     b = bench_bundled(args.runs)
     print(f"\nbundled: {b['dashboards']} dashboards, {b['panels']} panels (CPU ms, median (min-max) of {args.runs})\n")
     print("| bundled | CPU ms |")
