@@ -78,7 +78,7 @@ def _pieces(draw: st.DrawFn) -> str:
     return draw(st.text(max_size=4))
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(st.lists(_pieces(), max_size=12).map("".join))
 @example('x{job="a"} # a comment with y{job="b"} and a quote "')
 @example('label_replace(x{job="a"}, "dst", "a=", "src", "(.*)")')
@@ -88,11 +88,18 @@ def _pieces(draw: st.DrawFn) -> str:
 @example('x{job="a\nb", le="c"}')
 @example('x{job="a"')
 @example('"a"b="c"')
+@example('" x="y"')  # an odd number of quotes: the forward scan pairs them from the start only
+@example('"a\nb" x="y"')  # a break inside a string: it is no string, its closing quote opens one
+@example('# x="y"')
+@example("'x=\"y\"'")
+@example('`x="y"`')
+@example('x="a\\" y="b"')
+@example('x="\\" y="b"')
 def test_shape_is_the_forward_scan(expr: str) -> None:
     _same(expr)
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.text(alphabet="ab_9=!~\"\\'`#\n {},é\u2003", max_size=40))
 def test_shape_of_any_text_is_the_forward_scan(expr: str) -> None:
     _same(expr)
