@@ -85,6 +85,9 @@ def _dashboard_reason(gone: DroppedDashboard, words: str) -> str:
 
 def vanished_panels(project: Any, dashes: list[Dashboard], left_out: Iterable[DroppedDashboard] = ()) -> list[Vanished]:
     """Every preset dashboard, panel and query the pruning left out, with its cause."""
+    left_out = list(left_out)
+    if not left_out and not any(dash.dropped for dash in dashes):
+        return []  # nothing left out: no cause to look for, so no query of every dashboard to read for one
     read = _read_by_presets(dashes)
     names = {name: ref for name, ref in _catalogued(project).items() if name not in read}
     out: list[Vanished] = []

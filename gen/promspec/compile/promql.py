@@ -183,6 +183,28 @@ def _plain_matcher_shape(m: re.Match[str]) -> str:
     return m.group(1) + '"_"'
 
 
+# The same shape, read backwards, for an expression whose only literals are "..." strings without an
+# escape or a line break (every generated query and rule): its quotes then pair up the same way from
+# either end, and read from the end each string starts with its closing quote, a literal the regex engine
+# finds without trying a label at every character (the forward scan's cost). A string is a matcher's value
+# when what follows it backwards is `=` (or `!=`) and a label name that is not __name__: the lookahead
+# reads `\s*!?=\s*` reversed, then the name's whole run of word characters, whose last (its first, forwards)
+# must not be a digit. Group 1: such a value (its closing quote, forwards, included); group 2: any other
+# string's content and closing quote. The value classes are _LITERALS' and _PLAIN_VALUE's.
+_REVERSED_LABEL = r'"(?=\s*+=!?\s*+(?!__eman__(?![A-Za-z0-9_]))[A-Za-z0-9_]*+(?<=[A-Za-z_]))'
+_REVERSED_STRINGS = re.compile(r'"(?:([^"\n]++' + _REVERSED_LABEL + r')|([^"\n]*+"))')
+_REVERSED_PLAIN = re.compile(r'"(?:([A-Za-z0-9_.:-]++' + _REVERSED_LABEL + r')|([^"\n]*+"))')
+# A match's text without its opening quote (split drops it): the placeholder for a value, else the quote.
+_OPENING = {True: '"_"', False: '"'}.__getitem__
+
+
+def _plain_strings(expr: str) -> bool:
+    """Whether expr's only literals are "..." strings without escapes or line breaks, each closed."""
+    if "\\" in expr or "'" in expr or "`" in expr or "#" in expr or expr.count('"') % 2:
+        return False
+    return "\n" not in expr or "\n" not in "".join(expr.split('"')[1::2])
+
+
 def shape(expr: str, plain_values_only: bool = False) -> str:
     """The expression with the value of every label equality matcher (job="x", job!="x") replaced by one
     placeholder: generated rules differ from service to service only there, and analyse() reads no such
@@ -190,7 +212,14 @@ def shape(expr: str, plain_values_only: bool = False) -> str:
     error), regex matchers (their regex is checked), values with escapes, and every other literal.
     plain_values_only also keeps every value with a character outside [A-Za-z0-9_.:-] (a dashboard query's
     `$job` or `[[job]]` is a Grafana variable, which the dashboard checks read)."""
-    return _LITERALS.sub(_plain_matcher_shape if plain_values_only else _matcher_shape, expr)
+    if '"' not in expr:
+        return expr  # no "..." value to replace
+    if not _plain_strings(expr):
+        return _LITERALS.sub(_plain_matcher_shape if plain_values_only else _matcher_shape, expr)
+    # Backwards, in C: each match's groups become its new text (split keeps groups, drops the opening quote).
+    parts = (_REVERSED_PLAIN if plain_values_only else _REVERSED_STRINGS).split(expr[::-1])
+    parts[1::3] = map(_OPENING, map(bool, parts[1::3]))
+    return "".join(filter(None, parts))[::-1]
 
 
 def analyse(expr: str) -> Analysis:
