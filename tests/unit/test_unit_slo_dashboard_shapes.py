@@ -131,7 +131,9 @@ def test_a_window_that_cannot_end_a_metric_name_is_the_same_error_either_way(
 
 
 def test_a_missing_field_or_list_is_the_same_error_either_way() -> None:
-    subject = slo_subject(_slo("svc", "a", [("page", "page-fast")], "0.99", ""), "t", ["slo:sli_error:ratio_rate5m"], "")
+    subject = slo_subject(
+        _slo("svc", "a", [("page", "page-fast")], "0.99", ""), "t", ["slo:sli_error:ratio_rate5m"], ""
+    )
     no_id = {k: v for k, v in subject.values.items() if k != "T_slo_id"}
     for broken in (
         Subject(ref=subject.ref, values=prepared({}).__class__(no_id), lists=subject.lists, slos=subject.slos),
@@ -160,7 +162,9 @@ def test_computed_thresholds_kept_per_tiers_are_those_computed_afresh() -> None:
         factors = sorted(f for f, _n in fresh)
         assert first_tier_threshold(slo) == ([(fresh[0][0], "red")] if fresh else [])
         if factors:
-            expected = [(factors[0], "orange"), (factors[-1], "red")] if factors[0] < factors[-1] else [(factors[0], "red")]
+            expected = (
+                [(factors[0], "orange"), (factors[-1], "red")] if factors[0] < factors[-1] else [(factors[0], "red")]
+            )
         else:
             expected = [(1, "orange")]
         assert burn_thresholds(slo) == expected
