@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from ...model.dashboards import Dashboard, derive_uid
 from ..promql import number_text, parse_duration
+from .slo_thresholds import enabled_factors
 from .templated import Fields, MetricsRead, Subject, instantiate, prepared, template
 
 if TYPE_CHECKING:
@@ -58,9 +59,8 @@ def slo_values(slo: SLO, folder: str) -> dict[str, str]:
 def tier_values(slo: SLO) -> list[dict[str, str]]:
     """The ${tier.*} values of each enabled tier of an SLO, in its order."""
     return [
-        {"tier.name": t.name, "tier.long": t.long, "tier.short": t.short, "tier.factor": number_text(slo.factor(t))}
-        for t in slo.tiers
-        if t.enabled
+        {"tier.name": t.name, "tier.long": t.long, "tier.short": t.short, "tier.factor": number_text(factor)}
+        for t, factor in zip((t for t in slo.tiers if t.enabled), enabled_factors(slo), strict=True)
     ]
 
 
@@ -104,6 +104,20 @@ def slo_dashboards(
     return out
 
 
+# recorded windows -> their fields, shared by the SLOs that record the same windows (a handful of sets); the
+# fields are read, never written, by the instantiation
+_WINDOWS: dict[tuple[str, ...], list[Fields]] = {}
+
+
+def _window_fields(windows: tuple[str, ...]) -> list[Fields]:
+    got = _WINDOWS.get(windows)
+    if got is None:
+        if len(_WINDOWS) >= 1024:
+            _WINDOWS.clear()
+        got = _WINDOWS[windows] = [prepared({"window": w}) for w in windows]
+    return got
+
+
 def slo_subject(slo: SLO, folder: str, records: Iterable[str], serving: str) -> Subject:
     """What the per-SLO template is instantiated for: records, the series recorded for the SLO; serving, the
     uid of its service's LLM serving dashboard, or ""."""
@@ -112,7 +126,7 @@ def slo_subject(slo: SLO, folder: str, records: Iterable[str], serving: str) -> 
         values=prepared(slo_values(slo, folder)),
         lists={
             "tier": [prepared(t) for t in tier_values(slo)],
-            "window": [prepared({"window": w}) for w in recorded_windows(records)],
+            "window": _window_fields(tuple(recorded_windows(records))),
             "serving": [prepared({"serving.uid": serving})] if serving else [],
         },
         slos=(slo,),

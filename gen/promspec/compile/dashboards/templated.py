@@ -130,6 +130,13 @@ class _Text:
         for key in self.nonempty:
             if not values[key]:
                 return None
+        return self.shape_names(values)
+
+    def shape_names(self, values: Values) -> tuple[str, ...] | None:
+        """metrics_read(values) as if every plain matcher value were non-empty: what the metric-name ends in
+        values give (the per-shape instantiation checks emptiness per instance)."""
+        if self.opaque or not self.fmt:
+            return None
         tails = tuple(values[k] for k in self.metric_tails) if self.metric_tails else ()
         try:
             return self.names[tails]
@@ -643,9 +650,21 @@ def _link_t(link: Link, each: str) -> _LinkT:
 
 
 def instantiate(t: DashboardTemplate, subject: Subject, read: MetricsRead | None = None) -> Dashboard:
-    """One dashboard of the template for subject; every record points at subject.ref. Records are made from
-    their template's other fields (rest), not by dataclasses.replace(): this runs once per SLO.
-    read: where to note the metric names of the queries made, when their template's shape tells them."""
+    """One dashboard of the template for subject; every record points at subject.ref.
+    read: where to note the metric names of the queries made, when their template's shape tells them.
+
+    A template made once per object (`each`: one per SLO) is laid out once per shape of its subject
+    (template_shapes.py) and each subject fills its values in; one made once per project (`any`) is made directly."""
+    if t.mode == "each":
+        from .template_shapes import instantiate_shaped
+
+        return instantiate_shaped(t, subject, read)
+    return instantiate_direct(t, subject, read)
+
+
+def instantiate_direct(t: DashboardTemplate, subject: Subject, read: MetricsRead | None = None) -> Dashboard:
+    """instantiate() walking the template for this subject alone: the oracle of the per-shape path, and its
+    fallback. Records are made from their template's other fields (rest), not by dataclasses.replace()."""
     ref, values = subject.ref, subject.values
     name = derive_uid(t.name.fill(values))
     return Dashboard(

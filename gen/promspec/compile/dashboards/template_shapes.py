@@ -1,0 +1,408 @@
+"""A template made once per object (slo-detail: one per SLO), laid out once per shape of its subject.
+
+Two subjects of one template have the same *shape* when they have the same signals, the same number of
+elements in every list the template repeats over (with the same fields), and the same values wherever a
+value ends a metric name (`${window}`): then they make the same rows, panels and queries, and differ only
+in the strings their values fill. So the walk of the template (`each`, `when`, description parts, which
+queries say what they read) is done once per shape into a plan whose strings are str.format templates over
+one flat set of fields per instance; each instance makes its records from the plan with its own fields.
+
+An element's field is renamed `<field>__<index><list>` in the plan (a digit cannot occur in a placeholder,
+so no written field can take that name); the instance's Fields hold the subject's values and every
+element's under those names, and quote (L_) or check (M_) each the first time a string asks, as
+instantiate_direct() does. Anything the plan cannot say (a missing field, a value that cannot end a metric
+name, an unknown list) makes that instance directly, which raises the same TemplateError.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ...model.dashboards import Dashboard, Link, Panel, Query, Row, Variable, derive_uid
+from .templated import (
+    COMPUTED_PANELS,
+    COMPUTED_ROWS,
+    THRESHOLDS,
+    DashboardTemplate,
+    Fields,
+    MetricsRead,
+    Subject,
+    TemplateError,
+    Values,
+    _LinkT,
+    _PanelT,
+    _Parts,
+    _Repeat,
+    _RowT,
+    _Slot,
+    _Text,
+    instantiate_direct,
+    literal,
+)
+
+Thresholds = list[tuple[float | None, str]]
+_UNSET: Any = None  # the per-instance fields of a shape's records, until an instance sets them
+_FORMATTER = string.Formatter()
+
+
+@dataclass(frozen=True, kw_only=True)
+class _S:
+    """A string of an instance: text as it is when fmt is "", else fmt filled with the instance's fields."""
+
+    text: str = ""
+    fmt: str = ""
+
+
+# An instance's Query and Panel records are copies of the shape's fields with their own strings set: a copy
+# of a record's attribute dict shares its keys (CPython's split dicts), about 2x cheaper to make than through
+# the frozen __init__ with the same fields, for 64 more bytes per record (h15pre measured a fresh dict per
+# record: 320 more). The frozen records are written once, here, before anyone holds them.
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _proto(record: object) -> dict[str, Any]:
+    """record's fields, as the attribute dict each copy starts from."""
+    return record.__dict__  # the record's own dict: a copy of it shares its keys
+
+
+@dataclass(frozen=True, kw_only=True)
+class _QueryP:
+    proto: dict[str, Any]  # a Query of the shape: ref, expr and legend are each instance's
+    expr: _S
+    legend: _S
+    # what the filled expr reads when every field of nonempty is non-empty (_Text.metrics_read); None: parse it
+    names: tuple[str, ...] | None
+    nonempty: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class _LinkP:
+    title: _S
+    dashboard: _S
+    url: _S
+
+
+@dataclass(frozen=True, kw_only=True)
+class _PanelP:
+    proto: dict[str, Any]  # a Panel of the shape: the fields below are each instance's
+    title: _S
+    description: _S
+    content: _S
+    compute: str  # "" or the THRESHOLDS entry, computed per instance
+    thresholds: Thresholds  # the template's, when compute is ""
+    links: tuple[_LinkP, ...]
+    queries: tuple[_QueryP, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class _RowP:
+    rest: dict[str, Any]
+    title: _S
+    panels: tuple[_PanelP | _Slot, ...]
+    optional: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Plan:
+    template: DashboardTemplate  # held, so that the id in the key is this template's while the plan lives
+    # per list the template repeats over, per element: (its field, that field's name in the instance's Fields)
+    renames: tuple[tuple[str, tuple[tuple[tuple[str, str], ...], ...]], ...]
+    name: _S
+    title: _S
+    description: _S
+    folder: _S
+    service: _S
+    backend: _S
+    tags: tuple[_S, ...]
+    links: tuple[_LinkP, ...]
+    rows: tuple[_RowP | _Slot, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Uses:
+    """What of a subject a template's shape depends on, read once per template."""
+
+    template: DashboardTemplate
+    lists: tuple[str, ...]  # the lists it repeats over
+    tails: tuple[str, ...]  # the T_ fields that end a metric name somewhere
+
+
+_PLANS: dict[tuple[Any, ...], _Plan | None] = {}
+_USES: dict[int, _Uses] = {}
+_PLANS_KEPT = 1024  # shapes are few (tiers, recorded windows, signals); a bound for long-lived processes
+
+
+def instantiate_shaped(t: DashboardTemplate, subject: Subject, read: MetricsRead | None = None) -> Dashboard:
+    """instantiate_direct(t, subject, read), from t's plan for subject's shape."""
+    uses = _uses(t)
+    try:
+        key = _shape_key(t, uses, subject)
+    except TemplateError:
+        return instantiate_direct(t, subject, read)
+    plan = _PLANS.get(key)
+    if plan is None or plan.template is not t:
+        if len(_PLANS) >= _PLANS_KEPT:
+            _PLANS.clear()
+        plan = _PLANS[key] = _plan(t, uses, subject)
+    if plan is None:
+        return instantiate_direct(t, subject, read)
+    flat = _fields(plan, subject)
+    try:
+        return _made(plan, subject, flat, read)
+    except KeyError:
+        return instantiate_direct(t, subject, read)  # raises the TemplateError that says which field
+
+
+def _uses(t: DashboardTemplate) -> _Uses:
+    got = _USES.get(id(t))
+    if got is not None and got.template is t:
+        return got
+    lists: dict[str, None] = {}
+    tails: dict[str, None] = {}
+
+    def parts(p: _Parts) -> None:
+        lists.update((part.each, None) for part in p.parts if isinstance(part, _Repeat))
+
+    def links(ls: Iterable[_LinkT]) -> None:
+        lists.update((link.each, None) for link in ls if link.each)
+
+    parts(t.description)
+    links(t.links)
+    for r in t.rows:
+        for p in r.panels if isinstance(r, _RowT) else ():
+            if isinstance(p, _PanelT):
+                parts(p.description)
+                parts(p.content)
+                links(p.links)
+                for q in p.queries:
+                    if q.each:
+                        lists[q.each] = None
+                    tails.update(("T_" + k[2:], None) for k in q.expr.metric_tails)
+    got = _USES[id(t)] = _Uses(template=t, lists=tuple(lists), tails=tuple(tails))
+    return got
+
+
+def _shape_key(t: DashboardTemplate, uses: _Uses, subject: Subject) -> tuple[Any, ...]:
+    """What the plan of subject depends on; TemplateError when it repeats over a list subject lacks."""
+    tails = uses.tails
+    values = subject.values
+    return (
+        id(t),
+        subject.signals,
+        tuple(values.get(k) for k in tails),
+        # per element its fields, then its values of the metric-name ends (the last len(tails) entries)
+        tuple(tuple((*item, *map(item.get, tails)) for item in subject.list(name)) for name in uses.lists),
+    )
+
+
+def _element_key(key: str, index: int, name: str) -> str:
+    return f"{key}__{index}{name}"
+
+
+def _fields(plan: _Plan, subject: Subject) -> Fields:
+    """The instance's fields: its values as written, then every element's under its own name."""
+    flat = Fields(subject.values)
+    for name, elements in plan.renames:
+        for item, pairs in zip(subject.lists[name], elements, strict=True):
+            for k, own in pairs:
+                flat[own] = item[k]
+    return flat
+
+
+# ------------------------------------------------------------------------------------ the plan of a shape
+
+
+def _renamed(fmt: str, item: Values, index: int, name: str) -> str:
+    """fmt with the fields that the element `item` (element index of list name) gives renamed to its own."""
+    out = []
+    for text, field_name, _spec, _conv in _FORMATTER.parse(fmt):
+        out.append(literal(text))
+        if field_name is not None:
+            own = "T_" + field_name[2:] in item
+            out.append("{" + (_element_key(field_name, index, name) if own else field_name) + "}")
+    return "".join(out)
+
+
+def _s(text: _Text, element: tuple[Values, int, str] | None = None) -> _S:
+    if not text.fmt:
+        return _S(text=text.text)
+    return _S(fmt=_renamed(text.fmt, *element) if element else text.fmt)
+
+
+def _elements(subject: Subject, each: str) -> list[tuple[Values, int, str] | None]:
+    if not each:
+        return [None]
+    return [(item, i, each) for i, item in enumerate(subject.list(each))]
+
+
+def _parts_s(p: _Parts, subject: Subject) -> _S:
+    """A description or content as one string: its repeated parts laid out for the shape's elements."""
+    fmts: list[str] = []
+    fields = False
+    for part in p.parts:
+        if isinstance(part, _Text):
+            fmts.append(part.fmt or literal(part.text))
+            fields = fields or bool(part.fmt)
+            continue
+        texts = [_s(part.text, e) for e in _elements(subject, part.each)]
+        fmts.append(literal(part.join).join(s.fmt or literal(s.text) for s in texts))
+        fields = fields or any(s.fmt for s in texts)
+    if not fields:
+        return _S(text="".join(fmts).format())  # the literal-escaped pieces, unescaped
+    return _S(fmt="".join(fmts))
+
+
+def _link_ps(links: Iterable[_LinkT], subject: Subject) -> tuple[_LinkP, ...]:
+    return tuple(
+        _LinkP(title=_s(lt.title, e), dashboard=_s(lt.dashboard, e), url=_s(lt.url, e))
+        for lt in links
+        for e in _elements(subject, lt.each)
+    )
+
+
+def _panel_p(p: _PanelT, subject: Subject) -> _PanelP | None:
+    if not p.when <= subject.signals:
+        return None
+    queries = []
+    conditional = bool(p.queries)
+    for q in p.queries:
+        conditional = conditional and bool(q.when)
+        if not q.when <= subject.signals:
+            continue
+        for e in _elements(subject, q.each):
+            values: Values = Fields({**subject.values, **e[0]}) if e else subject.values
+            names = q.expr.shape_names(values)
+            nonempty = tuple(_element_key(k, e[1], e[2]) if e and k in e[0] else k for k in q.expr.nonempty)
+            queries.append(
+                _QueryP(
+                    proto=_proto(Query(**q.rest, ref=_UNSET, expr="", legend="")),
+                    expr=_s(q.expr, e),
+                    legend=_s(q.legend, e),
+                    names=names,
+                    nonempty=nonempty,
+                )
+            )
+    if conditional and not queries:
+        return None
+    return _PanelP(
+        proto=_proto(Panel(**p.rest, ref=_UNSET, title="")),
+        title=_s(p.title),
+        description=_parts_s(p.description, subject),
+        content=_parts_s(p.content, subject),
+        compute=p.compute,
+        thresholds=p.panel.thresholds,
+        links=_link_ps(p.links, subject),
+        queries=tuple(queries),
+    )
+
+
+def _plan(t: DashboardTemplate, uses: _Uses, subject: Subject) -> _Plan | None:
+    """t laid out for subject's shape; None when the walk fails (each instance then says why, directly)."""
+    try:
+        rows: list[_RowP | _Slot] = []
+        for r in t.rows:
+            if isinstance(r, _Slot):
+                rows.append(r)
+                continue
+            panels: list[_PanelP | _Slot] = []
+            for p in r.panels:
+                made = p if isinstance(p, _Slot) else _panel_p(p, subject)
+                if made is not None:
+                    panels.append(made)
+            rows.append(_RowP(rest=r.rest, title=_s(r.title), panels=tuple(panels), optional=r.optional))
+        return _Plan(
+            template=t,
+            renames=tuple(
+                (
+                    name,
+                    tuple(
+                        tuple((k, _element_key(k, i, name)) for k in item if k.startswith("T_"))
+                        for i, item in enumerate(subject.list(name))
+                    ),
+                )
+                for name in uses.lists
+            ),
+            name=_s(t.name),
+            title=_s(t.title),
+            description=_parts_s(t.description, subject),
+            folder=_s(t.folder),
+            service=_s(t.service),
+            backend=_s(t.backend),
+            tags=tuple(_s(tag) for tag in t.tags),
+            links=_link_ps(t.links, subject),
+            rows=tuple(rows),
+        )
+    except (KeyError, TemplateError):
+        return None
+
+
+# ------------------------------------------------------------------------------------ one instance
+
+
+def _made(plan: _Plan, subject: Subject, flat: Fields, read: MetricsRead | None) -> Dashboard:
+    """The instance of plan with flat's fields; KeyError when a string asks for a field flat cannot give."""
+    ref = subject.ref
+    fill: Callable[[_S], str] = lambda s: s.fmt.format_map(flat) if s.fmt else s.text  # noqa: E731
+    t = plan.template
+    # the fields written empty: a query whose plain matcher reads one is left to its own parse (metrics_read)
+    empty = {k for k, v in flat.items() if not v}
+    rows: list[Row] = []
+    for r in plan.rows:
+        if isinstance(r, _Slot):
+            rows += COMPUTED_ROWS[r.compute](subject, read)
+            continue
+        panels: list[Panel] = []
+        for p in r.panels:
+            if isinstance(p, _Slot):
+                panels += COMPUTED_PANELS[p.compute](subject, read)
+                continue
+            queries = []
+            for q in p.queries:
+                expr = q.expr.fmt.format_map(flat) if q.expr.fmt else q.expr.text
+                legend = q.legend.fmt.format_map(flat) if q.legend.fmt else q.legend.text
+                fields = q.proto.copy()
+                fields["ref"], fields["expr"], fields["legend"] = ref, expr, legend
+                query = _new(Query)
+                _set(query, "__dict__", fields)
+                queries.append(query)
+                if read is not None and q.names is not None and (not empty or empty.isdisjoint(q.nonempty)):
+                    read[expr] = q.names
+            fields = p.proto.copy()
+            fields["ref"] = ref
+            fields["title"] = fill(p.title)
+            fields["description"] = fill(p.description)
+            fields["content"] = fill(p.content)
+            fields["thresholds"] = THRESHOLDS[p.compute](subject) if p.compute else p.thresholds
+            fields["links"] = _links(p.links, fill)
+            fields["queries"] = queries
+            panel = _new(Panel)
+            _set(panel, "__dict__", fields)
+            panels.append(panel)
+        if panels or not r.optional:
+            rows.append(Row(**r.rest, ref=ref, title=fill(r.title), panels=panels))
+    name = derive_uid(fill(plan.name))
+    return Dashboard(
+        **t.rest,
+        name=name,
+        uid=name,
+        ref=ref,
+        title=fill(plan.title),
+        description=fill(plan.description),
+        folder=fill(plan.folder),
+        service=fill(plan.service),
+        backend=fill(plan.backend),
+        tags=tuple(fill(tag) for tag in plan.tags),
+        variables=[Variable(**v, ref=ref) for v in t.variables],
+        links=_links(plan.links, fill),
+        rows=rows,
+        source=ref.doc.source or ref.doc.file,
+        generated=True,
+    )
+
+
+def _links(links: Sequence[_LinkP], fill: Callable[[_S], str]) -> list[Link]:
+    return [Link(title=fill(lp.title), dashboard=fill(lp.dashboard), url=fill(lp.url)) for lp in links] if links else []
