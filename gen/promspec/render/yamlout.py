@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -180,6 +181,41 @@ def _string(value: str, verbatim: bool) -> str:
     ):
         raise _Unsupported  # folded quotes or an open-ended block ("...") depend on context
     return body
+
+
+@functools.lru_cache(maxsize=1 << 14, typed=True)  # typed: a str subclass (Verbatim) never reads a str's text
+def _placed(value: str, col: int) -> str:
+    """_scalar of a plain str (exactly str) whose key or dash is at column col: what a shape's pattern puts
+    in a slot. One cached call per value, so a filled item or file costs one C-level map over its strings."""
+    if type(value) is not str:
+        raise _Unsupported
+    if len(value) <= _LONGEST:
+        # Most values are new (an expression names its SLO): the two common cases of _string without its
+        # calls and caches. Plain, as _plain decides:
+        if (
+            _PLAIN_SHAPE.fullmatch(value) is not None
+            and value[-1] not in " :"
+            and ": " not in value
+            and " #" not in value
+            and (
+                (value[0] not in _RESOLVERS and None not in _RESOLVERS)
+                or _resolve(yaml.ScalarNode, value, (True, False)) == _STR_TAG
+            )
+        ):
+            return value
+        # A literal block, as _ascii_scalar decides, its lines already at col + 2 (as _indented moves them):
+        if (
+            "\n" in value
+            and _ASCII_TEXT.fullmatch(value) is not None
+            and value[0] not in " \n"
+            and value[-1] not in " \n"
+            and " \n" not in value
+            and "\n\n" not in value  # an empty line stays empty: _string's own path
+        ):
+            pad = "\n" + " " * (col + 2)
+            return "|-" + pad + value.replace("\n", pad)
+    body = _string(value, False)
+    return _indented(body, col) if col and "\n" in body else body
 
 
 _FLOATS: dict[str, str] = {}
@@ -387,18 +423,14 @@ def fill(tmpl: Template, values: Sequence[str]) -> str | None:
     written on one line (the caller dumps the document instead)."""
     if len(values) != tmpl.count:
         raise TemplateError(f"{len(values)} values for {tmpl.count} slots")
-    written = []
     try:
-        for value in values:
-            if type(value) is not str:
-                return None
-            text = _string(value, False)
-            if "\n" in text:
-                return None  # a literal block's lines are indented by the column: not placeable here
-            written.append(text)
+        written = list(map(_placed, values, itertools.repeat(0)))
     except _Unsupported:
-        return None
+        return None  # not a str, or an over-long one
+    if "\n" in "".join(written):
+        return None  # a literal block's lines are indented by the column: not placeable here
     return tmpl.pattern.format(*written)
+
 
 
 # Documents of repeated items. Every SLO's rule groups are written into its service's rule file and again,
@@ -530,16 +562,10 @@ def _filled(shape: _ItemShape, values: list[str]) -> str | None:
     """The item's text from its shape's pattern; None where the emitter would not write a string itself."""
     if shape.pattern is None:
         return None
-    written = []
     try:
-        for value, col in zip(values, shape.cols, strict=True):
-            text = _string(value, False)
-            if col and "\n" in text:
-                text = _indented(text, col)
-            written.append(text)
+        return shape.pattern.format(*map(_placed, values, shape.cols))
     except _Unsupported:
         return None
-    return shape.pattern.format(*written)
 
 
 def _item_text(item: object, seen: set[int]) -> str:
