@@ -214,6 +214,10 @@ def _placed(value: str, col: int) -> str:
         ):
             pad = "\n" + " " * (col + 2)
             return "|-" + pad + value.replace("\n", pad)
+        # Quoted or plain by libyaml's rules (an SLO test's case name holds ": "): _string's next step.
+        known = _ascii_scalar(value) if value else None
+        if known is not None:
+            return _indented(known, col) if col and "\n" in known else known
     body = _string(value, False)
     return _indented(body, col) if col and "\n" in body else body
 
@@ -432,7 +436,6 @@ def fill(tmpl: Template, values: Sequence[str]) -> str | None:
     return tmpl.pattern.format(*written)
 
 
-
 # Documents of repeated items. Every SLO's rule groups are written into its service's rule file and again,
 # alone, into the SLO's copy for its unit tests (rules/tests/<spec>-slo-<id>.rules.yml). dump_text_by_shape
 # writes each item of a top-level mapping's lists as an item at column 0, whose text does not depend on
@@ -443,19 +446,21 @@ def fill(tmpl: Template, values: Sequence[str]) -> str | None:
 
 # Markers of the shape sequence (objects: never equal to a key, a size or a repr).
 _DICT, _LIST, _STR_VALUE = object(), object(), object()
-_ItemKey = tuple[tuple[object, ...], tuple[str, ...]]
+# A text's key: its shape's serial (one per _ItemShape made, never reused) and its strings.
+_ItemKey = tuple[int, tuple[str, ...]]
 _ITEM_TEXTS: dict[_ItemKey, str] = {}
 # The bench's services have 15 groups each (about 31 KB of text): 1,000 services' groups fit, and between
 # render_rules and the copies about 30 MB are held. Past the limit the oldest go first, which costs a
 # larger project its copies' hits, not their bytes, and bounds the memory.
 _ITEM_TEXTS_MAX = 1 << 15
+_SERIALS = itertools.count()
 
 
 @dataclass(frozen=True, kw_only=True)
 class _ItemShape:
-    """One distinct item shape: the tuple the keys of its texts share, and its text cut at its strings."""
+    """One distinct item shape: the serial its texts are keyed by, and its text cut at its strings."""
 
-    form: tuple[object, ...]
+    serial: int
     # str.format pattern with "{i}" where string i goes, and the column a multi-line string i's block is
     # indented from (its key's or dash's, as the emitter's col); None where the shape is not cut (a key
     # that looks like a placeholder, a layout not read here): its items are emitted.
@@ -464,7 +469,7 @@ class _ItemShape:
 
 
 _SHAPES: dict[tuple[object, ...], _ItemShape] = {}
-_SHAPES_MAX = 1 << 10  # generated files have a few dozen; past that, only the sharing of the tuples is lost
+_SHAPES_MAX = 1 << 10  # generated files have a few dozen; past that, a shape is cut again (a new serial)
 # What precedes a value on its line: the indentation and the dashes of the sequences it is in, then its
 # key and ": " for a mapping value. A key never starts with a space or "- " (the emitter quotes those).
 _LEAD = re.compile(r"(?: |- )*")
@@ -542,7 +547,7 @@ def _item_shape(form: tuple[object, ...], item: object, count: int) -> _ItemShap
         pass
     if len(_SHAPES) >= _SHAPES_MAX:
         _SHAPES.clear()
-    shape = _SHAPES[form] = _ItemShape(form=form, pattern=pattern, cols=cols)
+    shape = _SHAPES[form] = _ItemShape(serial=next(_SERIALS), pattern=pattern, cols=cols)
     return shape
 
 
@@ -575,7 +580,7 @@ def _item_text(item: object, seen: set[int]) -> str:
     _shape(item, form_list, values, seen)
     form = tuple(form_list)
     shape = _SHAPES.get(form) or _item_shape(form, item, len(values))
-    key = (shape.form, tuple(values))
+    key = (shape.serial, tuple(values))
     # Read once: the copy that reads a text is its last reader, and the memory goes back before the dashboards.
     text = _ITEM_TEXTS.pop(key, None)
     if text is None:
