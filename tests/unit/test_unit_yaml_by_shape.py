@@ -132,3 +132,31 @@ def test_generated_groups_are_filled_from_their_shape_with_blocks_at_every_colum
         }
         _check({"groups": [group, f"top\nlevel{i}"]})
     assert [s.pattern is not None for s in yamlout._SHAPES.values()] == [True, True]
+
+
+# Printable ASCII with line feeds, colons, hashes, quotes and spaces: the cases _placed writes itself.
+ascii_texts = st.one_of(texts, st.text(alphabet=" :#-\n'\"abs1({/_.", max_size=24))
+
+
+@settings(max_examples=200, derandomize=True, deadline=None, database=None)
+@given(st.lists(ascii_texts, min_size=1, max_size=4))
+def test_strings_placed_at_every_column_are_the_library_bytes(values: list[str]) -> None:
+    """Each string as a mapping value and a sequence item at columns 0 to 6 of a group filled from its
+    shape (yamlout._placed: plain, literal blocks already at their column, quotes), twice (cold, cached)."""
+    a, *rest = values
+    group = {"name": a, "rules": [{"expr": a, "labels": {"l": a, "deep": {"d": a}}, "items": [a, [a, {"k": a}]]}]}
+    _check({"groups": [group, {"name": "x", "rules": [{"expr": v} for v in rest]}, a]})
+
+
+def test_a_text_is_never_read_for_another_shape_with_the_same_strings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Texts are keyed by their shape's serial and their strings: items with the same strings in other
+    shapes, while shapes are cut again past the limit (a new serial each time), keep their own bytes."""
+    monkeypatch.setattr(yamlout, "_SHAPES_MAX", 1)
+    yamlout._ITEM_TEXTS.clear()
+    items: list[object] = [{"name": "a"}, {"other": "a"}, ["a"], "a", {"name": ["a"]}, {"name": "a", "limit": 1}]
+    _check({"groups": items})
+    _check({"groups": items[::-1], "more": items[1:]})
+    monkeypatch.setattr(yamlout, "_SHAPES_MAX", 1 << 10)
+    _check({"groups": items})
+    yamlout._ITEM_TEXTS.clear()
+    yamlout._SHAPES.clear()

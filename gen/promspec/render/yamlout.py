@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -180,6 +181,45 @@ def _string(value: str, verbatim: bool) -> str:
     ):
         raise _Unsupported  # folded quotes or an open-ended block ("...") depend on context
     return body
+
+
+@functools.lru_cache(maxsize=1 << 14, typed=True)  # typed: a str subclass (Verbatim) never reads a str's text
+def _placed(value: str, col: int) -> str:
+    """_scalar of a plain str (exactly str) whose key or dash is at column col: what a shape's pattern puts
+    in a slot. One cached call per value, so a filled item or file costs one C-level map over its strings."""
+    if type(value) is not str:
+        raise _Unsupported
+    if len(value) <= _LONGEST:
+        # Most values are new (an expression names its SLO): the two common cases of _string without its
+        # calls and caches. Plain, as _plain decides:
+        if (
+            _PLAIN_SHAPE.fullmatch(value) is not None
+            and value[-1] not in " :"
+            and ": " not in value
+            and " #" not in value
+            and (
+                (value[0] not in _RESOLVERS and None not in _RESOLVERS)
+                or _resolve(yaml.ScalarNode, value, (True, False)) == _STR_TAG
+            )
+        ):
+            return value
+        # A literal block, as _ascii_scalar decides, its lines already at col + 2 (as _indented moves them):
+        if (
+            "\n" in value
+            and _ASCII_TEXT.fullmatch(value) is not None
+            and value[0] not in " \n"
+            and value[-1] not in " \n"
+            and " \n" not in value
+            and "\n\n" not in value  # an empty line stays empty: _string's own path
+        ):
+            pad = "\n" + " " * (col + 2)
+            return "|-" + pad + value.replace("\n", pad)
+        # Quoted or plain by libyaml's rules (an SLO test's case name holds ": "): _string's next step.
+        known = _ascii_scalar(value) if value else None
+        if known is not None:
+            return _indented(known, col) if col and "\n" in known else known
+    body = _string(value, False)
+    return _indented(body, col) if col and "\n" in body else body
 
 
 _FLOATS: dict[str, str] = {}
@@ -387,17 +427,12 @@ def fill(tmpl: Template, values: Sequence[str]) -> str | None:
     written on one line (the caller dumps the document instead)."""
     if len(values) != tmpl.count:
         raise TemplateError(f"{len(values)} values for {tmpl.count} slots")
-    written = []
     try:
-        for value in values:
-            if type(value) is not str:
-                return None
-            text = _string(value, False)
-            if "\n" in text:
-                return None  # a literal block's lines are indented by the column: not placeable here
-            written.append(text)
+        written = list(map(_placed, values, itertools.repeat(0)))
     except _Unsupported:
-        return None
+        return None  # not a str, or an over-long one
+    if "\n" in "".join(written):
+        return None  # a literal block's lines are indented by the column: not placeable here
     return tmpl.pattern.format(*written)
 
 
@@ -411,19 +446,21 @@ def fill(tmpl: Template, values: Sequence[str]) -> str | None:
 
 # Markers of the shape sequence (objects: never equal to a key, a size or a repr).
 _DICT, _LIST, _STR_VALUE = object(), object(), object()
-_ItemKey = tuple[tuple[object, ...], tuple[str, ...]]
+# A text's key: its shape's serial (one per _ItemShape made, never reused) and its strings.
+_ItemKey = tuple[int, tuple[str, ...]]
 _ITEM_TEXTS: dict[_ItemKey, str] = {}
 # The bench's services have 15 groups each (about 31 KB of text): 1,000 services' groups fit, and between
 # render_rules and the copies about 30 MB are held. Past the limit the oldest go first, which costs a
 # larger project its copies' hits, not their bytes, and bounds the memory.
 _ITEM_TEXTS_MAX = 1 << 15
+_SERIALS = itertools.count()
 
 
 @dataclass(frozen=True, kw_only=True)
 class _ItemShape:
-    """One distinct item shape: the tuple the keys of its texts share, and its text cut at its strings."""
+    """One distinct item shape: the serial its texts are keyed by, and its text cut at its strings."""
 
-    form: tuple[object, ...]
+    serial: int
     # str.format pattern with "{i}" where string i goes, and the column a multi-line string i's block is
     # indented from (its key's or dash's, as the emitter's col); None where the shape is not cut (a key
     # that looks like a placeholder, a layout not read here): its items are emitted.
@@ -432,7 +469,7 @@ class _ItemShape:
 
 
 _SHAPES: dict[tuple[object, ...], _ItemShape] = {}
-_SHAPES_MAX = 1 << 10  # generated files have a few dozen; past that, only the sharing of the tuples is lost
+_SHAPES_MAX = 1 << 10  # generated files have a few dozen; past that, a shape is cut again (a new serial)
 # What precedes a value on its line: the indentation and the dashes of the sequences it is in, then its
 # key and ": " for a mapping value. A key never starts with a space or "- " (the emitter quotes those).
 _LEAD = re.compile(r"(?: |- )*")
@@ -510,7 +547,7 @@ def _item_shape(form: tuple[object, ...], item: object, count: int) -> _ItemShap
         pass
     if len(_SHAPES) >= _SHAPES_MAX:
         _SHAPES.clear()
-    shape = _SHAPES[form] = _ItemShape(form=form, pattern=pattern, cols=cols)
+    shape = _SHAPES[form] = _ItemShape(serial=next(_SERIALS), pattern=pattern, cols=cols)
     return shape
 
 
@@ -530,16 +567,10 @@ def _filled(shape: _ItemShape, values: list[str]) -> str | None:
     """The item's text from its shape's pattern; None where the emitter would not write a string itself."""
     if shape.pattern is None:
         return None
-    written = []
     try:
-        for value, col in zip(values, shape.cols, strict=True):
-            text = _string(value, False)
-            if col and "\n" in text:
-                text = _indented(text, col)
-            written.append(text)
+        return shape.pattern.format(*map(_placed, values, shape.cols))
     except _Unsupported:
         return None
-    return shape.pattern.format(*written)
 
 
 def _item_text(item: object, seen: set[int]) -> str:
@@ -549,7 +580,7 @@ def _item_text(item: object, seen: set[int]) -> str:
     _shape(item, form_list, values, seen)
     form = tuple(form_list)
     shape = _SHAPES.get(form) or _item_shape(form, item, len(values))
-    key = (shape.form, tuple(values))
+    key = (shape.serial, tuple(values))
     # Read once: the copy that reads a text is its last reader, and the memory goes back before the dashboards.
     text = _ITEM_TEXTS.pop(key, None)
     if text is None:
