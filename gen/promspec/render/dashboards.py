@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring as _string  # C-accelerated; escapes as ensure_ascii=False does
-from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from ..compile.dashboards.compiler import CompiledDashboard, CompiledRow, Filled, JsonTemplate, replaced

@@ -378,6 +378,7 @@ class Frame:
     grid: dict[Slot, Grid]  # layout(): the same
     panel_ids: tuple[int, ...]  # ids[slot] of each of slots (read in order, without hashing a Slot each)
     panel_grid: tuple[Grid, ...]  # grid[slot] of each of slots
+    exact: bool  # every id and position in panel_ids and panel_grid is of type int (not bool, not float)
 
 
 # Frames by _frame_key. Bounded like the compiler's caches.
@@ -415,6 +416,7 @@ def frame_of(dash: Dashboard) -> Frame:
             grid=grid,
             panel_ids=tuple(ids[slot] for slot in slots),
             panel_grid=tuple(grid[slot] for slot in slots),
+            exact=all(type(v) is int for slot in slots for v in (ids[slot], *grid[slot])),
         )
     return frame
 
