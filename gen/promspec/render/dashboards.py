@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -197,8 +198,8 @@ def _shape_text(compiled: CompiledDashboard) -> _HoledText:
                 joined.template(p.template, inner, base, None)
                 base += len(p.values)
             else:
-                inside, deeper = p.panels, inner + "  "
-                joined.template(p.row, inner, base, (lambda: panel_list(inside, deeper)) if inside else None)
+                inside = functools.partial(panel_list, p.panels, inner + "  ") if p.panels else None
+                joined.template(p.row, inner, base, inside)
             sep = "," + inner
         joined.current.append(indent + "]")
 

@@ -397,7 +397,7 @@ _ROW_JSON: dict[tuple[object, ...], JsonTemplate] = {}
 
 def _row_json(row: Row, ident: int, grid: Grid, holds_panels: bool) -> JsonTemplate:
     # With the types: True and 1, 8 and 8.0 are equal keys that write different JSON.
-    key = (row.collapsed, row.title, ident, grid, row.repeat, holds_panels)
+    key: tuple[object, ...] = (row.collapsed, row.title, ident, grid, row.repeat, holds_panels)
     key += (type(row.collapsed), type(row.title), type(ident), tuple(map(type, grid)), type(row.repeat))
     template = _ROW_JSON.get(key) if _PANEL_JSON_MAX else None
     if template is None:
