@@ -181,14 +181,16 @@ _set_attribute = object.__setattr__
 
 
 def _target(expr: str, ref_id: str, legend: str, format: str, instant: bool, hide: bool) -> Target:
-    """Target(expr=expr, ...): the same record, its fields set in one step (a frozen record's __init__ sets
-    them one by one, which was a third of resolve's time with 120,000 queries at 1,000 services)."""
+    """Target(expr=expr, ...): the same record, made without the keyword call of its frozen __init__ (half
+    of its cost; there are 120,000 at 1,000 services). Its fields are set one by one, as __init__ does: a
+    __dict__ given whole would be a dict of its own per record (336 bytes against 136, and slower to read)."""
     target: Target = _new_object(Target)
-    _set_attribute(
-        target,
-        "__dict__",
-        {"expr": expr, "ref_id": ref_id, "legend": legend, "format": format, "instant": instant, "hide": hide},
-    )
+    _set_attribute(target, "expr", expr)
+    _set_attribute(target, "ref_id", ref_id)
+    _set_attribute(target, "legend", legend)
+    _set_attribute(target, "format", format)
+    _set_attribute(target, "instant", instant)
+    _set_attribute(target, "hide", hide)
     return target
 
 
