@@ -158,3 +158,17 @@ def test_a_dashboard_text_is_cut_once_per_shape():
         text, oracle = _texts(dash, [[Target(expr=expr, ref_id="A")], [Target(expr=expr, ref_id="A")]])
         assert text == oracle
     assert len(writer._DASHBOARD_TEXT) == 1
+
+
+def test_a_row_below_a_float_height_keeps_its_own_y():
+    """Regression: the row key held its position without types, so after a dashboard whose panel height
+    8.0 put a row at y 8.0, the same row under a height of 8 was written at 8.0 too."""
+    texts = []
+    for height in (8.0, 8):
+        panel = Panel(title="p", ref=_ref(), type="timeseries", unit="s", height=height)
+        dash = _dashboard([("", [panel]), ("r", [])], "t")
+        dash = replace(dash, rows=[replace(r, collapsed=False) for r in dash.rows])
+        text, oracle = _texts(dash, [[Target(expr="up", ref_id="A")]])
+        assert text == oracle, height
+        texts.append(json.loads(text)["panels"][1]["gridPos"]["y"])
+    assert [type(y) for y in texts] == [float, int]
