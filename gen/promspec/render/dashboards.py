@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring as _string  # C-accelerated; escapes as ensure_ascii=False does
 from typing import TYPE_CHECKING, Any, cast
@@ -134,56 +136,118 @@ _TEMPLATE_TEXT: dict[tuple[JsonTemplate, str, bool], _HoledText] = {}
 _TEMPLATE_TEXT_MAX = 8192
 
 
-def _filled_text(filled: Filled, indent: str, out: list[str], panels: str | None = None) -> None:
-    """Append filled's text at indent; panels: the text of its "panels" (a dashboard level, a collapsed row)."""
-    template = filled.template
-    key = (template, indent, panels is not None)
+def _template_text(template: JsonTemplate, indent: str, has_panels: bool) -> _HoledText:
+    """template's text at indent, cut at its holes (value k is hole k); has_panels: its "panels" is one more
+    hole, numbered len(template.holes) (a dashboard level, a collapsed row that holds panels)."""
+    key = (template, indent, has_panels)
     text = _TEMPLATE_TEXT.get(key)
     if text is None:
         data: Any = template.data
         for i, path in enumerate(template.holes):
             data = replaced(data, path, _Hole(i))
-        if panels is not None:
+        if has_panels:
             data = replaced(data, ("panels",), _Hole(len(template.holes)))
         if len(_TEMPLATE_TEXT) >= _TEMPLATE_TEXT_MAX:
             _TEMPLATE_TEXT.clear()
         text = _TEMPLATE_TEXT[key] = _holed(data, indent)
-    values = filled.values
-    out.append(text.parts[0])
-    for index, part in zip(text.order, text.parts[1:], strict=True):
-        # A value is any text: escaped here. The panels are text already.
-        out.append(_string(values[index]) if index < len(values) else cast(str, panels))
-        out.append(part)
+    return text
 
 
-def _panels_text(panels: tuple[Filled | CompiledRow, ...], indent: str) -> str:
-    """The text of a list of panels whose own text starts at indent."""
-    if not panels:
-        return "[]"
-    inner = indent + "  "
-    out: list[str] = []
-    sep = "[" + inner
-    for p in panels:
-        out.append(sep)
+class _Joined:
+    """A text being put together from templates' texts: parts, and the value (by number) between two parts."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.order: list[int] = []
+        self.current: list[str] = []  # the part being written
+
+    def template(self, template: JsonTemplate, indent: str, base: int, panels: Callable[[], None] | None) -> None:
+        """template's text at indent, its values numbered from base; panels writes its "panels" (or None)."""
+        text = _template_text(template, indent, panels is not None)
+        self.current.append(text.parts[0])
+        own = len(template.holes)
+        for index, part in zip(text.order, text.parts[1:], strict=True):
+            if index < own:
+                self.parts.append("".join(self.current))
+                self.order.append(base + index)
+                self.current = [part]
+            else:
+                cast("Callable[[], None]", panels)()
+                self.current.append(part)
+
+    def done(self) -> _HoledText:
+        return _HoledText(parts=(*self.parts, "".join(self.current)), order=tuple(self.order))
+
+
+def _shape_text(compiled: CompiledDashboard) -> _HoledText:
+    """compiled's text cut where its values go, numbered as _dashboard_values lists them: each template's
+    text (_template_text) at its indent, the panels' lists written between them."""
+    joined = _Joined()
+    base = len(compiled.outer.values)
+
+    def panel_list(panels: Sequence[Filled | CompiledRow], indent: str) -> None:
+        nonlocal base
+        if not panels:
+            joined.current.append("[]")
+            return
+        inner = indent + "  "
+        sep = "[" + inner
+        for p in panels:
+            joined.current.append(sep)
+            if isinstance(p, Filled):
+                joined.template(p.template, inner, base, None)
+                base += len(p.values)
+            else:
+                inside = functools.partial(panel_list, p.panels, inner + "  ") if p.panels else None
+                joined.template(p.row, inner, base, inside)
+            sep = "," + inner
+        joined.current.append(indent + "]")
+
+    joined.template(compiled.outer.template, "\n", 0, lambda: panel_list(compiled.panels, "\n  "))
+    return joined.done()
+
+
+# Dashboards' texts cut where their values go, by their shape (_dashboard_shape): a project's thousands
+# of generated dashboards come in a few dozen shapes. Holds its templates (never freed and another made at
+# the same address while a key is here). Bounded like _TEMPLATE_TEXT.
+_DASHBOARD_TEXT: dict[tuple[object, ...], _HoledText] = {}
+_DASHBOARD_TEXT_MAX = 1024
+
+
+def _dashboard_values(compiled: CompiledDashboard) -> tuple[tuple[object, ...], list[str]]:
+    """compiled's shape (its templates, in order: the level's, then each panel's, a row as its template and
+    its panels') and its values (the level's, then each panel's, in the same order)."""
+    values = list(compiled.outer.values)
+    shape: list[object] = [compiled.outer.template]
+    for p in compiled.panels:
         if isinstance(p, Filled):
-            _filled_text(p, inner, out)
+            shape.append(p.template)
+            values += p.values
         else:
-            row = Filled(template=p.row, values=())
-            _filled_text(row, inner, out, _panels_text(p.panels, inner + "  ") if p.panels else None)
-        sep = "," + inner
-    out.append(indent + "]")
-    return "".join(out)
+            shape.append((p.row, *(f.template for f in p.panels)))
+            for f in p.panels:
+                values += f.values
+    return tuple(shape), values
 
 
 def compiled_text(compiled: CompiledDashboard) -> str:
     """dashboard_text(compiled.to_data()), built from its templates' texts with the values put in.
 
-    A template's text is cut where its values go, once per template and indent; each dashboard adds
-    only its own values (escaped) and its panels' texts.
+    A dashboard's text is cut where its values go once per shape (its templates, in order); each
+    dashboard adds only its own values, escaped.
     """
     try:
-        out: list[str] = []
-        _filled_text(compiled.outer, "\n", out, _panels_text(compiled.panels, "\n  "))
+        shape, values = _dashboard_values(compiled)
+        text = _DASHBOARD_TEXT.get(shape)
+        if text is None:
+            if len(_DASHBOARD_TEXT) >= _DASHBOARD_TEXT_MAX:
+                _DASHBOARD_TEXT.clear()
+            text = _DASHBOARD_TEXT[shape] = _shape_text(compiled)
+        if len(text.order) != len(values):
+            raise ValueError("a dashboard's values do not match its templates' holes")
+        out = [""] * (2 * len(values) + 1)
+        out[0::2] = text.parts
+        out[1::2] = map(_string, map(values.__getitem__, text.order))
         return "".join(out) + "\n"
     except _NotPlain:  # not plain data somewhere: the whole dashboard as dashboard_text writes it
         return dashboard_text(compiled.to_data())

@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 import enum
 import functools
+import itertools
 import operator
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -248,6 +250,8 @@ def build_compiled(plan: Plan) -> CompiledDashboard:
     n = len(frame.slots)
     panel_ids = frame.panel_ids if ids is frame.ids else tuple(ids[s] for s in frame.slots)
     panel_grid = frame.panel_grid if grid is frame.grid else tuple(grid[s] for s in frame.slots)
+    # Ids and positions all of type int: the panels' keys hold them as they are (see _panel_key).
+    exact_place = frame.exact if panel_ids is frame.panel_ids and panel_grid is frame.panel_grid else False
     in_order = len(targets) == n and all(map(operator.is_, targets, frame.slots))
     panel_targets = list(targets.values()) if in_order else [targets.get(s, _NO_TARGETS) for s in frame.slots]
     k = 0
@@ -256,7 +260,7 @@ def build_compiled(plan: Plan) -> CompiledDashboard:
         built: list[Filled] = []
         for panel in row.panels:
             links = tuple(_link_url(link, plan.uids, has_datasource) for link in panel.links) if panel.links else ()
-            built.append(_panel_json(panel, panel_ids[k], panel_grid[k], panel_targets[k], links))
+            built.append(_panel_json(panel, panel_ids[k], panel_grid[k], panel_targets[k], links, exact_place))
             k += 1
         if row.title:
             inside = tuple(built) if row.collapsed else ()
@@ -392,7 +396,9 @@ _ROW_JSON: dict[tuple[object, ...], JsonTemplate] = {}
 
 
 def _row_json(row: Row, ident: int, grid: Grid, holds_panels: bool) -> JsonTemplate:
-    key = (row.collapsed, row.title, ident, grid, row.repeat, holds_panels)
+    # With the types: True and 1, 8 and 8.0 are equal keys that write different JSON.
+    key: tuple[object, ...] = (row.collapsed, row.title, ident, grid, row.repeat, holds_panels)
+    key += (type(row.collapsed), type(row.title), type(ident), tuple(map(type, grid)), type(row.repeat))
     template = _ROW_JSON.get(key) if _PANEL_JSON_MAX else None
     if template is None:
         x, y, w, h = grid
@@ -565,21 +571,64 @@ def _sdk_outer(dash: Dashboard, values: _OuterValues) -> dict[str, Any]:
 
 # A panel's JSON by everything the SDK reads to build it except its query expressions (see _panel_json).
 # Bounded: a long-lived process (preview, tests) builds many projects.
-_PANEL_JSON: dict[str, JsonTemplate] = {}
+_PANEL_JSON: dict[Hashable, JsonTemplate] = {}
 _PANEL_JSON_MAX = 4096
 
 
 # Every field of a panel but its queries (the targets stand for them) and its ref (where it was written,
-# which the SDK never sees): a field added to Panel is part of the key without a change here.
-_PANEL_FIELDS = operator.attrgetter(*(f.name for f in dataclasses.fields(Panel) if f.name not in ("ref", "queries")))
+# which the SDK never sees): a field added to Panel is part of the key without a change here. Its lists and
+# dicts apart: they are keyed by their repr, and only when one is not empty (a generated panel's usually are).
+_KEYED = [f for f in dataclasses.fields(Panel) if f.name not in ("ref", "queries")]
+_PANEL_FIELDS = operator.attrgetter(*(f.name for f in _KEYED))
+_PANEL_CONTAINERS = operator.attrgetter(*(f.name for f in _KEYED if f.default_factory is not dataclasses.MISSING))
+_PANEL_SCALARS = operator.attrgetter(*(f.name for f in _KEYED if f.default_factory is dataclasses.MISSING))
+_TARGET_STATICS = operator.attrgetter("ref_id", "legend", "format", "instant", "hide")
+# Values a key holds as they are, with their types: equal values of one of these types write the same JSON
+# (with the type, 1, 1.0 and True are three keys). A float is keyed by its repr: 0.0 and -0.0 are equal.
+_ATOMS = frozenset({str, int, bool, type(None)})
+_ATOMS_AND_FLOAT = _ATOMS | {float}
+# A target's statics held as they are: strings, and booleans (instant and hide are only tested for truth).
+_STATIC_TYPES = frozenset({str, bool})
 
 
-def _panel_key(panel: Panel, ident: int, grid: Grid, targets: list[Target], link_urls: tuple[str, ...]) -> str:
-    statics = [(t.ref_id, t.legend, t.format, t.instant, t.hide) for t in targets]
-    return repr((_PANEL_FIELDS(panel), ident, grid, link_urls, statics))
+def _panel_key(
+    panel: Panel, ident: int, grid: Grid, targets: list[Target], link_urls: tuple[str, ...], exact_place: bool
+) -> Hashable:
+    """What the SDK reads to build the panel, but its queries' expressions: equal keys build equal JSON.
+    exact_place: ident and grid are of type int (with another type, 1 and True or 12 and 12.0 are keys
+    that are equal and write different JSON: the key is then the repr of it all)."""
+    statics = tuple(map(_TARGET_STATICS, targets))
+    scalars = _PANEL_SCALARS(panel)
+    types = tuple(map(type, scalars))
+    plain = (
+        exact_place
+        and _STATIC_TYPES.issuperset(map(type, itertools.chain.from_iterable(statics)))
+        and (not link_urls or all(type(u) is str for u in link_urls))
+    )
+    if plain and not _ATOMS.issuperset(types) and _ATOMS_AND_FLOAT.issuperset(types):
+        scalars = tuple(repr(v) if type(v) is float else v for v in scalars)
+    elif not (plain and _ATOMS.issuperset(types)):
+        return repr((_PANEL_FIELDS(panel), ident, grid, link_urls, statics))
+    containers = _PANEL_CONTAINERS(panel)
+    return (
+        scalars,
+        types,
+        ident,
+        grid,
+        link_urls,
+        statics,
+        repr(containers) if any(containers) else tuple(map(type, containers)),
+    )
 
 
-def _panel_json(panel: Panel, ident: int, grid: Grid, targets: list[Target], link_urls: tuple[str, ...]) -> Filled:
+def _panel_json(
+    panel: Panel,
+    ident: int,
+    grid: Grid,
+    targets: list[Target],
+    link_urls: tuple[str, ...],
+    exact_place: bool = False,
+) -> Filled:
     """One panel's Grafana JSON (plain, keys sorted), built through the SDK once per shape.
 
     A generated project repeats a few hundred panel shapes thousands of times, differing only in the
@@ -590,21 +639,30 @@ def _panel_json(panel: Panel, ident: int, grid: Grid, targets: list[Target], lin
     target's refId, legend, format, instant and hide. tests/unit/test_unit_dashboard_shapes.py compares
     this with building every panel.
     """
-    exprs = tuple([t.expr for t in targets])
-    holes = _expr_holes(len(targets))
+    exprs = tuple(map(_EXPR, targets))
     if not _PANEL_JSON_MAX:  # off (the tests' reference): every panel through the SDK
         return Filled(
-            template=JsonTemplate(data=_sdk_panel(panel, ident, grid, targets, link_urls), holes=holes), values=exprs
+            template=JsonTemplate(
+                data=_sdk_panel(panel, ident, grid, targets, link_urls), holes=_expr_holes(len(targets))
+            ),
+            values=exprs,
         )
-    key = _panel_key(panel, ident, grid, targets, link_urls)
+    key = _panel_key(panel, ident, grid, targets, link_urls, exact_place)
     template = _PANEL_JSON.get(key)
     if template is None:
+        template = JsonTemplate(
+            data=_sdk_panel(panel, ident, grid, targets, link_urls), holes=_expr_holes(len(targets))
+        )
+        # The key holds the number of targets: checked once, for every panel of the key.
+        if len(template.data.get("targets") or []) != len(exprs):
+            raise ValueError(f"panel {panel.title!r}: {len(exprs)} queries built into another number of targets")
         if len(_PANEL_JSON) >= _PANEL_JSON_MAX:
             _PANEL_JSON.clear()
-        template = _PANEL_JSON[key] = JsonTemplate(data=_sdk_panel(panel, ident, grid, targets, link_urls), holes=holes)
-    if len(template.data.get("targets") or []) != len(exprs):
-        raise ValueError(f"panel {panel.title!r}: {len(exprs)} queries built into another number of targets")
+        _PANEL_JSON[key] = template
     return Filled(template=template, values=exprs)
+
+
+_EXPR = operator.attrgetter("expr")
 
 
 @functools.cache
