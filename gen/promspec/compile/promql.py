@@ -183,19 +183,27 @@ def _plain_matcher_shape(m: re.Match[str]) -> str:
     return m.group(1) + '"_"'
 
 
-# The same shape, read backwards, for an expression whose only literals are "..." strings without an
-# escape or a line break (every generated query and rule): its quotes then pair up the same way from
-# either end, and read from the end each string starts with its closing quote, a literal the regex engine
-# finds without trying a label at every character (the forward scan's cost). A string is a matcher's value
-# when what follows it backwards is `=` (or `!=`) and a label name that is not __name__: the lookahead
-# reads `\s*!?=\s*` reversed, then the name's whole run of word characters, whose last (its first, forwards)
-# must not be a digit. Group 1: such a value (its closing quote, forwards, included); group 2: any other
-# string's content and closing quote. The value classes are _LITERALS' and _PLAIN_VALUE's.
-_REVERSED_LABEL = r'"(?=\s*+=!?\s*+(?!__eman__(?![A-Za-z0-9_]))[A-Za-z0-9_]*+(?<=[A-Za-z_]))'
-_REVERSED_STRINGS = re.compile(r'"(?:([^"\n]++' + _REVERSED_LABEL + r')|([^"\n]*+"))')
-_REVERSED_PLAIN = re.compile(r'"(?:([A-Za-z0-9_.:-]++' + _REVERSED_LABEL + r')|([^"\n]*+"))')
-# A match's text without its opening quote (split drops it): the placeholder for a value, else the quote.
-_OPENING = {True: '"_"', False: '"'}.__getitem__
+# The same shape, by pieces, for an expression whose only literals are "..." strings without an escape or a
+# line break (every generated query and rule): its quotes then pair up in order, so split('"') gives the code
+# and the strings in turn, and a string is a matcher's value exactly when it is not empty and the code just
+# before it ends in `label=` or `label!=` (spaces allowed around the operator), the label's whole run of word
+# characters starting with no digit and not being __name__. That decision reads only the code piece, and
+# generated expressions repeat a few code pieces thousands of times, so it is made once per piece; the scan
+# over the reversed text it replaces cost twice as much per expression. The classes are _LITERALS'.
+_LABEL_BEFORE = re.compile(r"(?<![A-Za-z0-9_])([A-Za-z_][A-Za-z0-9_]*+)\s*+!?=\s*+\Z")
+_VALUE_AFTER: dict[str, bool] = {}
+_VALUE_AFTER_MAX = 16384
+
+
+def _value_after(code: str) -> bool:
+    """Whether a "..." string right after this code piece is a label matcher's value (not __name__'s)."""
+    known = _VALUE_AFTER.get(code)
+    if known is None:
+        if len(_VALUE_AFTER) >= _VALUE_AFTER_MAX:
+            _VALUE_AFTER.clear()
+        m = _LABEL_BEFORE.search(code)
+        known = _VALUE_AFTER[code] = m is not None and m.group(1) != "__name__"
+    return known
 
 
 def _plain_strings(expr: str) -> bool:
@@ -216,10 +224,12 @@ def shape(expr: str, plain_values_only: bool = False) -> str:
         return expr  # no "..." value to replace
     if not _plain_strings(expr):
         return _LITERALS.sub(_plain_matcher_shape if plain_values_only else _matcher_shape, expr)
-    # Backwards, in C: each match's groups become its new text (split keeps groups, drops the opening quote).
-    parts = (_REVERSED_PLAIN if plain_values_only else _REVERSED_STRINGS).split(expr[::-1])
-    parts[1::3] = map(_OPENING, map(bool, parts[1::3]))
-    return "".join(filter(None, parts))[::-1]
+    parts = expr.split('"')
+    for i in range(1, len(parts), 2):
+        value = parts[i]
+        if value and _value_after(parts[i - 1]) and (not plain_values_only or _PLAIN_VALUE.fullmatch(value)):
+            parts[i] = "_"
+    return '"'.join(parts)
 
 
 def analyse(expr: str) -> Analysis:
