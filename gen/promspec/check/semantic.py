@@ -122,21 +122,25 @@ def _record_labels(groups: list[RuleGroup], universe: Universe, analyses: dict[i
     # A step's outcome depends only on the universe and on (record, label names, analysis): generated rules
     # repeat a few such classes thousands of times. `version` counts changes to the universe, so a class
     # stepped again with no change since its last step would change nothing, and is skipped: the passes
-    # below make exactly the changes of stepping every rule, in the same order. The keys are made as the
-    # rules are stepped, not kept for every rule (tens of thousands of lasting tuples cost full collections).
+    # below make exactly the changes of stepping every rule, in the same order. Each rule's class is found
+    # once, as a number (the keys live in `classes`, one per class; no lasting object per rule, which would
+    # cost the cyclic GC full collections), and the passes read only those numbers.
+    classes: dict[tuple[str, tuple[str, ...], int], int] = {}
+    class_of = [
+        classes.setdefault((rule.record, tuple(rule.labels), id(analyses.get(id(rule)))), len(classes))
+        for rule in rules
+    ]
     version = 0
-    stepped_at: dict[tuple[str, tuple[str, ...], int], int] = {}
+    stepped_at = [-1] * len(classes)
     for _ in range(8):  # rules may read rules; a few passes reach the fixed point
         changed = False
-        for rule in rules:
-            a = analyses.get(id(rule))
-            key = (rule.record, tuple(rule.labels), id(a))
-            if stepped_at.get(key) == version:
+        for rule, c in zip(rules, class_of, strict=True):
+            if stepped_at[c] == version:
                 continue
-            if _step_record(rule, universe, a):
+            if _step_record(rule, universe, analyses.get(id(rule))):
                 changed = True
                 version += 1
-            stepped_at[key] = version
+            stepped_at[c] = version
         if not changed:
             break
 
@@ -219,7 +223,8 @@ def check_project(project: Project, groups: list[RuleGroup], report: Report, loc
                 findings = read_findings.get(id(a))
                 if findings is None:
                     findings = read_findings[id(a)] = _read_findings(a, universe)
-                _report_reads(rule, findings, report)
+                if findings:
+                    _report_reads(rule, findings, report)
             if isinstance(rule, Alert) and rule.for_:
                 seconds = parse_duration(rule.for_)
                 if 0 < seconds < interval:
@@ -341,7 +346,11 @@ def _read_findings(a: Analysis, universe: Universe) -> list[_ReadFinding]:
 
 def _check_names(rule_groups: list[RuleGroup], report: Report) -> None:
     groups: dict[str, RuleGroup] = {}
-    rules: dict[tuple[str, str, frozenset[tuple[str, str]]], Rule] = {}
+    # The first rule of each (kind, name, label set), found by the key's hash: the keys are made per rule
+    # and dropped (tens of thousands of lasting tuples and frozensets cost the cyclic GC full collections).
+    # A rule whose hash an earlier rule of another key holds is kept by its whole key in `collided`.
+    first: dict[int, Rule] = {}
+    collided: dict[tuple[str, str, frozenset[tuple[str, str]]], Rule] = {}
     for group in rule_groups:
         if group.name in groups:
             report.error(
@@ -353,21 +362,32 @@ def _check_names(rule_groups: list[RuleGroup], report: Report) -> None:
         else:
             groups[group.name] = group  # where it was first: looked up only for a duplicate
         for rule in group.rules:
-            is_alert = isinstance(rule, Alert)
-            name = rule.name if isinstance(rule, Alert) else rule.record
-            # Equal label sets, whatever their order (a frozenset of items: no sort per rule).
-            key = ("alert" if is_alert else "record", name, frozenset(rule.labels.items()))
-            field = "name" if is_alert else "record"
-            if key in rules:
-                what = "alert" if is_alert else "recording rule"
-                report.error(
-                    rule.ref.pos(field),
-                    f"duplicate {what} {name!r}",
-                    rule.ref.dotted(field),
-                    f"a unique name, or different labels (first defined at {rules[key].ref.pos(field)})",
-                )
-            else:
-                rules[key] = rule  # where it was first: looked up only for a duplicate
+            key = _name_key(rule)
+            h = hash(key)
+            earlier = first.get(h)
+            if earlier is None:
+                first[h] = rule
+                continue
+            if _name_key(earlier) != key:
+                earlier = collided.get(key)
+                if earlier is None:
+                    collided[key] = rule
+                    continue
+            is_alert = key[0] == "alert"
+            what, field = ("alert", "name") if is_alert else ("recording rule", "record")
+            report.error(
+                rule.ref.pos(field),
+                f"duplicate {what} {key[1]!r}",
+                rule.ref.dotted(field),
+                f"a unique name, or different labels (first defined at {earlier.ref.pos(field)})",
+            )
+
+
+def _name_key(rule: Rule) -> tuple[str, str, frozenset[tuple[str, str]]]:
+    """What makes two rules duplicates: kind, name and label set, whatever the labels' order."""
+    if isinstance(rule, Alert):
+        return ("alert", rule.name, frozenset(rule.labels.items()))
+    return ("record", rule.record, frozenset(rule.labels.items()))
 
 
 def _check_jobs(project: Project, report: Report) -> None:
