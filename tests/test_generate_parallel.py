@@ -242,3 +242,48 @@ def test_dashboard_checks_in_workers_report_what_one_process_does(services, tmp_
     assert len(errors) >= 4, procs[0].stderr  # every broken dashboard, each at its own line:col
     assert "Traceback" not in procs[0].stderr
     assert not out.exists()
+
+
+@pytest.mark.slow
+def test_a_dashboard_error_found_in_a_worker_wins_over_a_write_error_as_serially(services, tmp_path):
+    """Each worker checks the dashboards it builds and renders: their errors are the specs' errors, reported
+    in dashboard order before any rendering error, and the stage (written in part) is dropped."""
+    specs = tmp_path / "specs"
+    shutil.copytree(services, specs)
+    (specs / "dashboards.yml").write_text(BROKEN_DASHBOARDS)
+    out = tmp_path / "out"
+    procs = [
+        subprocess.run(
+            [sys.executable, "-c", FULL_DISK, "generate", str(specs), "-o", str(out), "--jobs", jobs, "--strict"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        for jobs in ("1", "2", "3")
+    ]
+    assert [p.returncode for p in procs] == [1, 1, 1]
+    assert procs[0].stderr == procs[1].stderr == procs[2].stderr
+    assert procs[0].stderr.endswith("in specs; nothing written\n") and "Traceback" not in procs[0].stderr
+    assert not out.exists()
+
+
+def test_the_provisioning_file_from_the_workers_renders_is_the_one_made_alone():
+    """generate -j renders dashboards/provisioning.yml in the parent from which dashboards the workers found
+    to render (DashboardBuild.renders): the same bytes as from the dashboards themselves, and a wrong list
+    would change them."""
+    from dataclasses import replace
+
+    from promspec.pipeline import load_build
+    from promspec.render.dashboards import render_provisioning
+
+    build, _report = load_build([os.path.join(REPO, "specs")], env={})
+    told = [b.renders for b in build.dashboards.dashboards]
+    assert any(told)
+
+    def with_renders(renders: list[bool]) -> dict[str, bytes]:
+        return render_provisioning(replace(build, dashboards=replace(build.dashboards, renders=renders)))
+
+    assert with_renders(told) == render_provisioning(build)
+    wrong = list(told)
+    wrong[told.index(True)] = False
+    assert with_renders(wrong) != render_provisioning(build)
