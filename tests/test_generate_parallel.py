@@ -287,3 +287,29 @@ def test_the_provisioning_file_from_the_workers_renders_is_the_one_made_alone():
     wrong = list(told)
     wrong[told.index(True)] = False
     assert with_renders(wrong) != render_provisioning(build)
+
+
+def test_jobs_is_a_number_of_processes_or_auto(monkeypatch, tmp_path):
+    """--jobs auto (the default) forks no worker for a project below AUTO_JOBS_DASHBOARDS dashboards, and
+    writes what --jobs 1 writes; a number below 1 or a word is refused, from the option or the environment."""
+    from click.testing import CliRunner
+
+    from promspec import cli, workers
+
+    forks: list[int] = []
+    real = workers._in_workers
+    monkeypatch.setattr(workers, "_in_workers", lambda fn, n, jobs: forks.append(jobs) or real(fn, n, jobs))
+    runner = CliRunner()
+    specs = os.path.join(REPO, "specs")
+    outs = {}
+    for jobs in ("auto", "1"):
+        out = tmp_path / jobs
+        result = runner.invoke(cli.cli, ["generate", specs, "-o", str(out), "-q", "--jobs", jobs])
+        assert result.exit_code == 0, result.output
+        outs[jobs] = snapshot(str(out))
+    assert outs["auto"] == outs["1"] and forks == []
+    for bad in ("0", "-2", "many"):
+        refused = runner.invoke(cli.cli, ["generate", specs, "-o", str(tmp_path / "x"), "--jobs", bad])
+        assert refused.exit_code == 2 and "neither a number of processes" in refused.output
+    refused = runner.invoke(cli.cli, ["generate", specs, "-o", str(tmp_path / "x")], env={"PROMSPEC_JOBS": "0"})
+    assert refused.exit_code == 2 and not (tmp_path / "x").exists()
