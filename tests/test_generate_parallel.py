@@ -242,3 +242,74 @@ def test_dashboard_checks_in_workers_report_what_one_process_does(services, tmp_
     assert len(errors) >= 4, procs[0].stderr  # every broken dashboard, each at its own line:col
     assert "Traceback" not in procs[0].stderr
     assert not out.exists()
+
+
+@pytest.mark.slow
+def test_a_dashboard_error_found_in_a_worker_wins_over_a_write_error_as_serially(services, tmp_path):
+    """Each worker checks the dashboards it builds and renders: their errors are the specs' errors, reported
+    in dashboard order before any rendering error, and the stage (written in part) is dropped."""
+    specs = tmp_path / "specs"
+    shutil.copytree(services, specs)
+    (specs / "dashboards.yml").write_text(BROKEN_DASHBOARDS)
+    out = tmp_path / "out"
+    procs = [
+        subprocess.run(
+            [sys.executable, "-c", FULL_DISK, "generate", str(specs), "-o", str(out), "--jobs", jobs, "--strict"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        for jobs in ("1", "2", "3")
+    ]
+    assert [p.returncode for p in procs] == [1, 1, 1]
+    assert procs[0].stderr == procs[1].stderr == procs[2].stderr
+    assert procs[0].stderr.endswith("in specs; nothing written\n") and "Traceback" not in procs[0].stderr
+    assert not out.exists()
+
+
+def test_the_provisioning_file_from_the_workers_renders_is_the_one_made_alone():
+    """generate -j renders dashboards/provisioning.yml in the parent from which dashboards the workers found
+    to render (DashboardBuild.renders): the same bytes as from the dashboards themselves, and a wrong list
+    would change them."""
+    from dataclasses import replace
+
+    from promspec.pipeline import load_build
+    from promspec.render.dashboards import render_provisioning
+
+    build, _report = load_build([os.path.join(REPO, "specs")], env={})
+    told = [b.renders for b in build.dashboards.dashboards]
+    assert any(told)
+
+    def with_renders(renders: list[bool]) -> dict[str, bytes]:
+        return render_provisioning(replace(build, dashboards=replace(build.dashboards, renders=renders)))
+
+    assert with_renders(told) == render_provisioning(build)
+    wrong = list(told)
+    wrong[told.index(True)] = False
+    assert with_renders(wrong) != render_provisioning(build)
+
+
+def test_jobs_is_a_number_of_processes_or_auto(monkeypatch, tmp_path):
+    """--jobs auto (the default) forks no worker for a project below AUTO_JOBS_DASHBOARDS dashboards, and
+    writes what --jobs 1 writes; a number below 1 or a word is refused, from the option or the environment."""
+    from click.testing import CliRunner
+
+    from promspec import cli, workers
+
+    forks: list[int] = []
+    real = workers._in_workers
+    monkeypatch.setattr(workers, "_in_workers", lambda fn, n, jobs: forks.append(jobs) or real(fn, n, jobs))
+    runner = CliRunner()
+    specs = os.path.join(REPO, "specs")
+    outs = {}
+    for jobs in ("auto", "1"):
+        out = tmp_path / jobs
+        result = runner.invoke(cli.cli, ["generate", specs, "-o", str(out), "-q", "--jobs", jobs])
+        assert result.exit_code == 0, result.output
+        outs[jobs] = snapshot(str(out))
+    assert outs["auto"] == outs["1"] and forks == []
+    for bad in ("0", "-2", "many"):
+        refused = runner.invoke(cli.cli, ["generate", specs, "-o", str(tmp_path / "x"), "--jobs", bad])
+        assert refused.exit_code == 2 and "neither a number of processes" in refused.output
+    refused = runner.invoke(cli.cli, ["generate", specs, "-o", str(tmp_path / "x")], env={"PROMSPEC_JOBS": "0"})
+    assert refused.exit_code == 2 and not (tmp_path / "x").exists()

@@ -13,11 +13,15 @@ from .live_cli import register_ops  # light: os, re and click only, like this mo
 if TYPE_CHECKING:
     from .backends.discover import Metric
     from .compile.build import Build
+    from .diagnostics import Report, SpecError
     from .live.queries import ServicePlan
     from .live.status import StatusSLO
     from .model.project import Project
+    from .pipeline import Unchecked
 
 DEFAULT_SPECS = "specs"
+# generate --jobs auto: below this many dashboards (about 4 per service), one process (docs/BENCHMARKS.md).
+AUTO_JOBS_DASHBOARDS = 200
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
@@ -30,23 +34,54 @@ def _load(specs: tuple[str, ...], strict: bool = False) -> Project:
     return _load_build(specs, strict).project
 
 
-def _load_build(specs: tuple[str, ...], strict: bool = False, jobs: int = 1) -> Build:
+def _load_build(specs: tuple[str, ...], strict: bool = False) -> Build:
     """Load, check and compile specs or exit 1 with every diagnostic; warnings go to stderr."""
     from .diagnostics import SpecError
     from .pipeline import load_build
 
     try:
-        build, report = load_build(specs or (DEFAULT_SPECS,), strict=strict, jobs=jobs)
+        build, report = load_build(specs or (DEFAULT_SPECS,), strict=strict)
     except SpecError as exc:
-        for d in exc.diagnostics:
-            click.echo(d.format(), err=True)
-        n = len(exc.diagnostics)
-        _fail(f"{n} error{'s' if n != 1 else ''} in specs; nothing written")
+        _spec_errors(exc)
+    _loaded(build, report)
+    return build
+
+
+def _load_for_workers(specs: tuple[str, ...], strict: bool, jobs: int | None) -> tuple[Build, Unchecked | None, int]:
+    """_load_build for generate's workers: the Build, with its dashboards' own checks left to the workers
+    that build and render them, and the number of workers (auto resolved). The checks are made here (None
+    left) when one process is chosen, or when the specs fail whatever the dashboards say (exit 1)."""
+    from .diagnostics import SpecError
+    from .pipeline import load_unchecked
+    from .workers import fork_map, usable_cpus
+
+    try:
+        unchecked = load_unchecked(specs or (DEFAULT_SPECS,), strict=strict)
+        dashes, check_one = unchecked.build.dashboards.dashboards, unchecked.check_one
+        if jobs is None:  # the fork pays for itself only on a project large enough
+            jobs = usable_cpus() if len(dashes) >= AUTO_JOBS_DASHBOARDS else 1
+        if jobs > 1 and not unchecked.failed:
+            return unchecked.build, unchecked, jobs
+        report = unchecked.finish(fork_map(lambda i: check_one(dashes[i]), len(dashes), jobs))
+    except SpecError as exc:
+        _spec_errors(exc)
+    _loaded(unchecked.build, report)
+    return unchecked.build, None, jobs
+
+
+def _spec_errors(exc: SpecError) -> NoReturn:
+    for d in exc.diagnostics:
+        click.echo(d.format(), err=True)
+    n = len(exc.diagnostics)
+    _fail(f"{n} error{'s' if n != 1 else ''} in specs; nothing written")
+
+
+def _loaded(build: Build, report: Report) -> None:
+    """What a load that passed prints: its warnings, and the bundled dashboards that specs replaced."""
     for w in report.warnings:
         click.echo(w.format(), err=True)
     for note in _replaced_notes(build):
         click.echo(note, err=True)
-    return build
 
 
 def _replaced_notes(build: Build) -> list[str]:
@@ -94,6 +129,23 @@ def cli(jpath: tuple[str, ...]) -> None:
         )
 
 
+class _Jobs(click.ParamType[int | None, object]):
+    """--jobs: a number of processes (1 or more), or "auto"."""
+
+    name = "N|auto"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> int | None:
+        if value is None or value == "auto":
+            return None
+        try:
+            jobs = int(str(value))
+        except ValueError:
+            jobs = 0
+        if jobs < 1:
+            self.fail(f"{value!r} is neither a number of processes (1 or more) nor 'auto'", param, ctx)
+        return jobs
+
+
 @cli.command()
 @click.argument("specs", nargs=-1, type=click.Path())
 @click.option(
@@ -119,13 +171,14 @@ def cli(jpath: tuple[str, ...]) -> None:
 @click.option(
     "-j",
     "--jobs",
-    type=click.IntRange(min=1),
-    default=1,
+    type=_Jobs(),
+    default="auto",
     show_default=True,
     envvar="PROMSPEC_JOBS",
-    help="Worker processes that check the dashboards and render and write the output (env PROMSPEC_JOBS). "
-    "Output and messages are the same for any number. On 2 cores, 2 measured no faster than 1 and held "
-    "more memory (docs/BENCHMARKS.md), so 1 is the default.",
+    help="Worker processes that build, check and render the dashboards and render and write the output "
+    "(env PROMSPEC_JOBS). Output and messages are the same for any number. auto: the CPUs this process may "
+    f"use, for a project of {AUTO_JOBS_DASHBOARDS} dashboards or more (smaller ones gain nothing from the "
+    "fork), else 1 (docs/BENCHMARKS.md).",
 )
 def generate(
     specs: tuple[str, ...],
@@ -134,19 +187,25 @@ def generate(
     strict: bool,
     quiet: bool,
     formats: tuple[str, ...],
-    jobs: int,
+    jobs: int | None,
 ) -> None:
     """Render SPECS (files or directories; default ./specs) into OUTPUT.
 
     Only files promspec wrote (listed in each directory's .promspec-manifest) are replaced or removed;
     any other file in rules/, dashboards/, ... is left alone with a warning.
     """
+    from .diagnostics import SpecError
     from .render.formats import select_outputs
     from .render.outputs import ROOTS, nothing_useful, render_parts
     from .render.stream import write_parts
     from .render.tree import ForeignFileError, staged_tree
 
-    build = _load_build(specs, strict, jobs)
+    # One process: load_build checks everything, then the pieces render. Several: each dashboard is built,
+    # checked and rendered in one worker (render/stream.py), its findings reported as load_build would.
+    if jobs == 1:
+        build, unchecked = _load_build(specs, strict), None
+    else:
+        build, unchecked, jobs = _load_for_workers(specs, strict, jobs)
     if formats:
         from dataclasses import replace
 
@@ -160,7 +219,12 @@ def generate(
     # OUTPUT changes before the commit below, whatever fails or is interrupted on the way.
     try:
         with staged_tree(output, roots, compare=check) as stage:
-            rendered = write_parts(parts, stage, jobs, set(roots))
+            try:
+                rendered = write_parts(parts, stage, jobs, set(roots), unchecked)
+            except SpecError as exc:
+                _spec_errors(exc)
+            if unchecked is not None:
+                _loaded(build, unchecked.report)
             empty = nothing_useful(build, rendered)
             if empty:
                 _fail(f"{empty}; nothing written")

@@ -11,7 +11,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from .check.alert_kinds import check_alert_kinds
-from .check.dashboard_specs import check_dashboards
+from .check.dashboard_specs import (
+    DashboardCheck,
+    Findings,
+    add_diagnostics,
+    add_findings,
+    check_dashboards,
+    each_dashboard,
+)
 from .check.notifications import check_notifications, check_settings_credentials
 from .check.slurm import check_nodelists
 from .compile.build import Build, compile_build
@@ -41,6 +48,9 @@ class OutputCheck:
     name: str
     check: Callable[[Build, Report], None]
     in_workers: Callable[[Build, Report, int], None] | None = None
+    # The check's part over the whole build, returning the check of each dashboard: load_unchecked leaves
+    # those to the caller (generate -j runs each in the worker that builds and renders the dashboard).
+    per_dashboard: Callable[[Build, Report], DashboardCheck] | None = None
 
 
 def _check_rules(build: Build, report: Report) -> None:
@@ -68,7 +78,7 @@ MODEL_CHECKS: list[ModelCheck] = [
 OUTPUT_CHECKS: list[OutputCheck] = [
     OutputCheck(name="rules", check=_check_rules),
     # Signals resolve, panel queries parse and read only catalogued or recorded series; rendered-JSON lint.
-    OutputCheck(name="dashboards", check=check_dashboards, in_workers=check_dashboards),
+    OutputCheck(name="dashboards", check=check_dashboards, in_workers=check_dashboards, per_dashboard=each_dashboard),
     # A Topology resolves, and its rule groups split into cluster and global tiers (fleet/).
     OutputCheck(name="fleet topology", check=check_topology),
 ]
@@ -130,20 +140,76 @@ def load_build(
     jobs: worker processes for the checks that split (the report is the same for any number).
     """
 
-    project, report = load_model(paths, env, allow_unknown_buckets)
-    for model_check in MODEL_CHECKS:
-        model_check.check(project, report)
-    build = compile_build(project)
+    build, report = _compiled(paths, env, allow_unknown_buckets)
     for output_check in OUTPUT_CHECKS:
         if jobs > 1 and output_check.in_workers is not None:
             output_check.in_workers(build, report, jobs)
         else:
             output_check.check(build, report)
+    return build, _concluded(report, strict)
+
+
+def _compiled(paths: Iterable[str], env: Mapping[str, str] | None, allow_unknown_buckets: bool) -> tuple[Build, Report]:
+    """The model, its checks, and the Build (whose dashboards are built on first use)."""
+    project, report = load_model(paths, env, allow_unknown_buckets)
+    for model_check in MODEL_CHECKS:
+        model_check.check(project, report)
+    return compile_build(project), report
+
+
+def _concluded(report: Report, strict: bool) -> Report:
+    """The report once every check ran: --strict makes warnings errors; raises SpecError on any error."""
     if strict:
         for w in report.warnings:
             report.error(w.pos, w.message, w.path, w.expected)
     report.raise_if_errors()
-    return build, report
+    return report
+
+
+@dataclass(frozen=True, kw_only=True)
+class Unchecked:
+    """A Build checked but for each dashboard on its own: its checks run where the dashboard is built, and
+    finish() adds their findings where load_build's report holds them."""
+
+    build: Build
+    report: Report  # every diagnostic before the dashboards' own
+    check_one: DashboardCheck
+    after: Report  # the diagnostics of the output checks after the dashboards'
+    strict: bool
+
+    @property
+    def failed(self) -> bool:
+        """Whether load_build fails whatever the dashboards' own checks find (then nothing is rendered)."""
+        items = [*self.report.items, *self.after.items]
+        return any(d.severity == "error" or self.strict for d in items)
+
+    def finish(self, found: Iterable[Findings]) -> Report:
+        """load_build's report, from every dashboard's findings in dashboard order; raises SpecError as it."""
+        report = self.report
+        add_findings(report, found)
+        add_diagnostics(report, self.after.items)
+        return _concluded(report, self.strict)
+
+
+def load_unchecked(
+    paths: Iterable[str],
+    env: Mapping[str, str] | None = None,
+    strict: bool = False,
+    allow_unknown_buckets: bool = False,
+) -> Unchecked:
+    """load_build up to the dashboards' own checks, which the caller runs (Unchecked.check_one) and hands to
+    Unchecked.finish; raises SpecError from the model as load_build does."""
+    build, report = _compiled(paths, env, allow_unknown_buckets)
+    check_one: DashboardCheck | None = None
+    into = report
+    for output_check in OUTPUT_CHECKS:
+        if output_check.per_dashboard is not None:
+            check_one = output_check.per_dashboard(build, report)
+            into = Report()  # the checks after it: their diagnostics go after every dashboard's
+        else:
+            output_check.check(build, into)
+    assert check_one is not None
+    return Unchecked(build=build, report=report, check_one=check_one, after=into, strict=strict)
 
 
 def load_project(

@@ -34,6 +34,11 @@ class _Done(Generic[R]):
     error: BaseException | None = None
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity: a container's or taskset's limit, not the host's)."""
+    return len(os.sched_getaffinity(0))
+
+
 def fork_map(fn: Callable[[int], R], n: int, jobs: int) -> list[R]:
     """[fn(0), ..., fn(n - 1)], computed in min(jobs, n) processes (this one alone when that is 1)."""
     jobs = max(1, min(jobs, n))
@@ -45,6 +50,15 @@ def fork_map(fn: Callable[[int], R], n: int, jobs: int) -> list[R]:
         raise first.error
     ordered: list[tuple[int, R]] = sorted((pair for d in done for pair in d.results), key=lambda pair: pair[0])
     return [result for _i, result in ordered]
+
+
+def portable(error: BaseException) -> BaseException:
+    """The error, or when it does not pickle (so cannot leave a worker) its text, as a traceback shows it."""
+    try:
+        pickle.dumps(error, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:
+        return RuntimeError("".join(traceback.format_exception(error)))
+    return error
 
 
 def _run(fn: Callable[[int], R], indexes: range) -> _Done[R]:
@@ -112,8 +126,8 @@ def _worker(fn: Callable[[int], R], indexes: range, out: int, parent: int) -> No
         done = _run(fn, indexes)
         try:
             payload = pickle.dumps(done, protocol=pickle.HIGHEST_PROTOCOL)
-        except Exception:  # an exception that does not pickle: its text, as a traceback would show it
-            error = RuntimeError("".join(traceback.format_exception(done.error)) if done.error else "")
+        except Exception:
+            error = portable(done.error) if done.error else RuntimeError("")
             payload = pickle.dumps(_Done(results=done.results, failed_at=done.failed_at, error=error))
         with os.fdopen(out, "wb") as fh:
             fh.write(payload)

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from promspec.check import dashboard_specs as specs
 from promspec.check import dashboards as checks
 from promspec.compile.dashboards.compiler import CompiledDashboard, CompiledRow, Filled
-from promspec.compile.dashboards.project import BuiltDashboard
+from promspec.compile.dashboards.project import BuiltDashboard, Made
 from promspec.diagnostics import Report
 from promspec.pipeline import load_build
 
@@ -136,9 +136,8 @@ def _broken(built: BuiltDashboard, where: int, value: str, outer: bool) -> Built
             inner[j] = _refilled(p, where, value)
             panels[i] = replace(row, panels=tuple(inner))
         compiled = replace(compiled, panels=tuple(panels))
-    return BuiltDashboard(
-        dashboard=built.dashboard, path=built.path, plan=built.plan, problems=built.problems, compiled=compiled
-    )
+    made = Made(plan=built.plan, problems=built.problems, compiled=compiled)
+    return BuiltDashboard(dashboard=built.dashboard, path=built.path, ctx=built.ctx, given=made)
 
 
 # Values for a hole: a query with a rate off $__rate_interval, one of an undefined variable, an empty and an
@@ -200,8 +199,9 @@ def test_an_uncatalogued_metric_is_found_in_each_instance(bench_build):
         slot, targets = next((s, t) for s, t in built.plan.targets.items() if t)
         wrong = [replace(targets[0], expr="sum(rate(zqxjvk[$__rate_interval]))"), *targets[1:]]
         plan = replace(built.plan, targets={**built.plan.targets, slot: wrong})
+        made = Made(plan=plan, problems=built.problems, compiled=built.compiled)
         broken = dashboards[positions.index(at)] = BuiltDashboard(
-            dashboard=built.dashboard, path=built.path, plan=plan, problems=built.problems, compiled=built.compiled
+            dashboard=built.dashboard, path=built.path, ctx=built.ctx, given=made
         )
         items = _checked(_with_dashboards(bench_build, dashboards), full=False)
         assert items == _in_full_alone(bench_build, broken)

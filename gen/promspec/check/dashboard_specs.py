@@ -32,6 +32,38 @@ def check_dashboards(build: Build, report: Report, jobs: int = 1) -> None:
     jobs > 1: the dashboards are checked in that many forked workers, each on its own Report; their
     findings are added here in dashboard order, so the report is the one a single process makes.
     """
+    check_one = each_dashboard(build, report)
+    built_list = build.dashboards.dashboards
+    if jobs > 1:
+        from ..workers import fork_map
+
+        add_findings(report, fork_map(lambda i: check_one(built_list[i]), len(built_list), jobs))
+        return
+    ctx, series = check_one.ctx, check_one.series
+    for built in built_list:
+        if built.plan is None:
+            continue  # a Grafana export: checked (leniently, at its own line:col) when it was read
+        before = len(report.errors)
+        _check_one(built, built.plan, ctx, series, report)
+        if len(report.errors) == before and built.compiled is not None:
+            _lint_compiled(built, built.plan, report)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DashboardCheck:
+    """The check of one dashboard on its own (in whichever process builds it): its Findings, which
+    add_findings adds to the report in dashboard order."""
+
+    ctx: Context
+    series: Series
+
+    def __call__(self, built: BuiltDashboard) -> Findings:
+        return _findings(built, self.ctx, self.series)
+
+
+def each_dashboard(build: Build, report: Report) -> DashboardCheck:
+    """The checks of the dashboards taken together (names, placeholders, vanished panels), into the report;
+    returns the check of each one, which the caller runs on every dashboard and adds with add_findings."""
     from .semantic import Universe
 
     project, dashboards = build.project, build.dashboards
@@ -42,29 +74,17 @@ def check_dashboards(build: Build, report: Report, jobs: int = 1) -> None:
     from .vanished_panels import warn_vanished
 
     warn_vanished(project, [built.dashboard for built in dashboards.dashboards], report, dashboards.left_out)
-    ctx = dashboards.ctx
     recorded = {r.record for g in build.rule_groups for r in g.rules if isinstance(r, RecordingRule)}
-    series = Series(universe=Universe(project), recorded=recorded)
-    built_list = dashboards.dashboards
-    if jobs > 1:
-        from ..workers import fork_map
+    return DashboardCheck(ctx=dashboards.ctx, series=Series(universe=Universe(project), recorded=recorded))
 
-        def findings(i: int) -> Findings:
-            return _findings(built_list[i], ctx, series)
 
-        for found in fork_map(findings, len(built_list), jobs):
-            before = len(report.errors)
-            _add(report, found.checks)
-            if len(report.errors) == before:  # as below: the lint only of a dashboard whose checks passed
-                _add(report, found.lint)
-        return
-    for built in built_list:
-        if built.plan is None:
-            continue  # a Grafana export: checked (leniently, at its own line:col) when it was read
+def add_findings(report: Report, found: Iterable[Findings]) -> None:
+    """Every dashboard's findings, in dashboard order: what check_dashboards adds in one process."""
+    for one in found:
         before = len(report.errors)
-        _check_one(built, built.plan, ctx, series, report)
-        if len(report.errors) == before and built.compiled is not None:
-            _lint_compiled(built, built.plan, report)
+        add_diagnostics(report, one.checks)
+        if len(report.errors) == before:  # the lint only of a dashboard whose checks passed
+            add_diagnostics(report, one.lint)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,7 +128,8 @@ def _findings(built: BuiltDashboard, ctx: Context, series: Series) -> Findings:
     return Findings(checks=checks.items, lint=lint.items)
 
 
-def _add(report: Report, found: list[Diagnostic]) -> None:
+def add_diagnostics(report: Report, found: list[Diagnostic]) -> None:
+    """found, added to the report as they were found (a repeat of one it holds is dropped, as always)."""
     for d in found:
         (report.error if d.severity == "error" else report.warn)(d.pos, d.message, d.path, d.expected)
 

@@ -56,17 +56,56 @@ def folder_dir(folder: str) -> str:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Made:
+    """What the compiler made of one dashboard (nothing for a Grafana export, rendered as it is)."""
+
+    # The compiler's plan (queries resolved, ids, layout); None for a Grafana export.
+    plan: Plan | None
+    problems: list[Problem]  # queries that did not resolve; the dashboard checks report them
+    # None for a Grafana export (its JSON is dashboard.imported) and when a query did not resolve (the checks
+    # report why, and nothing is rendered).
+    compiled: CompiledDashboard | None
+
+
+@dataclass(frozen=True, kw_only=True)
 class BuiltDashboard:
-    """One dashboard of the build: its model, where it is written, and its Grafana JSON built once."""
+    """One dashboard of the build: its model, where it is written, and its Grafana JSON built once.
+
+    The build (resolve, plan, compile: most of a dashboard's cost) is made on first use, in the process that
+    reads it: `generate -j N` forks its workers before any is made, so each is made once, by the worker that
+    checks and renders it, and the parent holds only the models.
+    """
 
     dashboard: Dashboard
     path: str
-    # The compiler's plan (queries resolved, ids, layout); None for a Grafana export, rendered as it is.
-    plan: Plan | None
-    problems: list[Problem]  # queries that did not resolve; the dashboard checks report them
-    # What the compiler built (the check and the writer read it); None for a Grafana export (its JSON is
-    # dashboard.imported) and when a query did not resolve (the checks report why, and nothing is rendered).
-    compiled: CompiledDashboard | None
+    ctx: Context = field(repr=False, compare=False)  # what the dashboard's queries resolve against
+    given: Made | None = None  # made already (a test's altered dashboard); else made from ctx on first use
+
+    @cached_property
+    def made(self) -> Made:
+        if self.given is not None:
+            return self.given
+        dash = self.dashboard
+        # A referenced Grafana export keeps the user's identity; one that did not load was reported where it
+        # was read.
+        if dash.imported is not None or dash.file:
+            return Made(plan=None, problems=[], compiled=None)
+        frame = frame_of(dash)  # its ids, layout and slots: worked out once per frame key, looked up once here
+        targets, problems = resolve(self.ctx, dash, frame)
+        plan = plan_with(self.ctx, dash, targets, frame)
+        return Made(plan=plan, problems=problems, compiled=build_compiled(plan) if not problems else None)
+
+    @property
+    def plan(self) -> Plan | None:
+        return self.made.plan
+
+    @property
+    def problems(self) -> list[Problem]:
+        return self.made.problems
+
+    @property
+    def compiled(self) -> CompiledDashboard | None:
+        return self.made.compiled
 
     @cached_property
     def data(self) -> dict[str, Any] | None:
@@ -89,6 +128,9 @@ class DashboardBuild:
     dashboards: list[BuiltDashboard]
     left_out: list[DroppedDashboard] = field(default_factory=list)  # presets not built: nothing they read is catalogued
     replaced: list[Replaced] = field(default_factory=list)  # presets not built: a spec took their uid
+    # Which of the dashboards render, when worked out where they were built (generate's workers): the
+    # provisioning file reads it in a process that has not built them.
+    renders: list[bool] | None = None
 
     def rendered(self) -> dict[str, tuple[Dashboard, dict[str, Any]]]:
         """{output path: (dashboard model, Grafana JSON)} of every dashboard that built."""
@@ -96,32 +138,21 @@ class DashboardBuild:
 
     def written_files(self) -> list[BuiltDashboard]:
         """The dashboards that are written (rendered()'s, in its order), without making their dicts."""
+        if self.renders is not None:
+            return [b for b, renders in zip(self.dashboards, self.renders, strict=True) if renders]
         return [b for b in self.dashboards if b.renders]
 
 
-def _built(ctx: Context, dash: Dashboard) -> BuiltDashboard:
-    path = dashboard_path(dash)
-    if dash.imported is not None:  # a referenced Grafana export: its identity is the user's
-        return BuiltDashboard(dashboard=dash, path=path, plan=None, problems=[], compiled=None)
-    if dash.file:  # an export that did not load: reported where it was read
-        return BuiltDashboard(dashboard=dash, path=path, plan=None, problems=[], compiled=None)
-    frame = frame_of(dash)  # its ids, layout and slots: worked out once per frame key, looked up once here
-    targets, problems = resolve(ctx, dash, frame)
-    plan = plan_with(ctx, dash, targets, frame)
-    compiled = build_compiled(plan) if not problems else None
-    return BuiltDashboard(dashboard=dash, path=path, plan=plan, problems=problems, compiled=compiled)
-
-
 def compile_dashboards(project: Any, groups: list[RuleGroup]) -> DashboardBuild:
-    """Build every dashboard of the project once; groups are all its rule groups (the presets read the
-    series they record)."""
+    """Every dashboard of the project, each built once on first use; groups are all its rule groups (the
+    presets read the series they record)."""
     written = project.dashboards
     dashes, left_out, replaced = _with_presets(written, preset_dashboards(project, groups))
     ctx = context_for(project, dashes)
     return DashboardBuild(
         ctx=ctx,
         written=written,
-        dashboards=[_built(ctx, d) for d in dashes],
+        dashboards=[BuiltDashboard(dashboard=d, path=dashboard_path(d), ctx=ctx) for d in dashes],
         left_out=left_out,
         replaced=replaced,
     )
