@@ -48,7 +48,6 @@ def test_a_file_of_many_services_reads_each_group_a_bounded_number_of_times(
     groups[:] = [_CountingGroup(g) for g in groups]
     _CountingGroup.reads = 0
     monkeypatch.setattr(outputs, "dump_yaml", lambda data, head="": b"")  # the library cannot dump the subclass
-    monkeypatch.setattr(outputs, "dump_yaml_by_shape", lambda data, head="": b"")
     render_slo_tests(build)
     assert len(groups) >= 4 * services
     assert _CountingGroup.reads <= 4 * len(groups)  # one index pass, then each SLO's own groups

@@ -1,5 +1,6 @@
-"""Rule files written item by item with each item's text kept by value (yamlout.dump_text_by_shape): the
-library's bytes on every input, and an SLO's copy of its groups joined from the texts of its rule file.
+"""Rule files written item by item, each from its shape (yamlout.dump_text_by_shape): the library's bytes
+on every input, and an SLO's copy of its groups joined from the texts of its rule file (yamlout.shaped with
+the rule file's ItemTexts): the same objects' texts, any other item written anew, anchors left to the library.
 
 The oracle is the library's dump of the whole document (`_library_dump`), never the per-item path.
 """
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 from test_unit_yaml_emitter import HOSTILE, documents, texts
 
 from promspec.render import yamlout
-from promspec.render.yamlout import Verbatim, _library_dump, dump_text_by_shape, dump_yaml_by_shape
+from promspec.render.yamlout import Verbatim, _library_dump, dump_text_by_shape, dump_yaml_by_shape, shaped
 
 # Values that are equal in Python but written differently: a key by value must tell them apart.
 LOOKALIKES: list[object] = [1, 1.0, True, 0, 0.0, -0.0, False, "1", "true", Verbatim("x\n"), "x\n", None, "null"]
@@ -82,13 +83,36 @@ def test_shared_containers_are_the_librarys_anchors() -> None:
         _check(data)
 
 
-def test_the_oldest_texts_go_first_past_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(yamlout, "_ITEM_TEXTS_MAX", 3)
-    yamlout._ITEM_TEXTS.clear()
-    for i in range(10):
-        _check({"groups": [{"name": f"g{i}", "rules": []}, {"name": "same", "rules": []}]})
-    assert len(yamlout._ITEM_TEXTS) <= 3
-    yamlout._ITEM_TEXTS.clear()
+def _check_copy(data: dict[str, list[object]], copy: dict[str, list[object]]) -> None:
+    """copy, written with data's item texts, is the library's bytes of copy."""
+    known = shaped(data).lists.get("groups")
+    assert shaped(copy, known).text == _library_dump(copy)
+
+
+@settings(max_examples=60, derandomize=True, deadline=None, database=None)
+@given(st.lists(groups, min_size=1, max_size=5), st.lists(groups, max_size=3), st.data())
+def test_a_copy_joins_the_texts_of_the_same_items(items: list[object], new: list[object], data: st.DataObject) -> None:
+    """A copy of some of a document's items (the same objects, any order, one twice: an anchor) and new
+    ones, some made of the document's own containers (anchors again): the library's bytes."""
+    picked = data.draw(st.lists(st.sampled_from(items), max_size=6))
+    inner = [c for item in items if isinstance(item, dict) for c in item.values() if isinstance(c, dict | list)]
+    shared = data.draw(st.lists(st.sampled_from(inner), max_size=2)) if inner else []
+    mixed = [*picked, *new, *({"name": "n", "rules": [c]} for c in shared)]
+    order = data.draw(st.permutations(mixed)) if mixed else mixed
+    _check_copy({"groups": items}, {"groups": list(order)})
+
+
+def test_a_copy_reads_a_text_by_the_object_not_its_value() -> None:
+    """An equal item that is another object (here also another type) gets its own text, never the text
+    of the item it equals; and a copy's group made of a reused group's rules is written with anchors."""
+    text = "a\u2028b\n"  # a str writes it quoted, a Verbatim in a literal block
+    assert _library_dump([text]) != _library_dump([Verbatim(text)])
+    rule = {"record": "r", "expr": text}
+    data: dict[str, list[object]] = {"groups": [{"name": "g", "rules": [rule]}, {"name": "h", "rules": []}]}
+    _check_copy(data, {"groups": [{"name": "g", "rules": [{"record": "r", "expr": Verbatim(text)}]}]})
+    _check_copy(data, {"groups": [data["groups"][0], {"name": "s", "rules": [rule]}]})
+    _check_copy(data, {"groups": [data["groups"][1], data["groups"][1]]})
+    _check_copy(data, {"groups": [data["groups"][1]], "more": [data["groups"]]})
 
 
 def test_dump_yaml_by_shape_puts_the_header_first() -> None:
@@ -98,24 +122,31 @@ def test_dump_yaml_by_shape_puts_the_header_first() -> None:
 
 def test_an_slos_copy_of_its_groups_reuses_the_texts_of_its_rule_file(monkeypatch: pytest.MonkeyPatch) -> None:
     """The bundled specs: every rule file and SLO copy is dump_yaml's bytes (the path before texts were
-    kept), and the copies write only the group that differs from the rule file's: the short group,
+    reused), and the copies write only the group that differs from the rule file's: the short group,
     without the injected SLI rules."""
     from promspec.pipeline import load_build
     from promspec.render import outputs
 
     build, _ = load_build(["specs"])
-    yamlout._ITEM_TEXTS.clear()
-    rules = outputs.render_rules(build)
-    before = dict(yamlout._ITEM_TEXTS)
-    tests = outputs.render_slo_tests(build)
-    new = [text for key, text in yamlout._ITEM_TEXTS.items() if key not in before]
-    copies = [path for path in tests if path.endswith(".rules.yml")]
-    assert copies and len(new) == len(copies)
-    assert all(text.startswith("- name: slo-") and text.split("\n")[0].endswith("-short") for text in new)
+    written: list[str] = []
+    item_text = yamlout._item_text
 
-    monkeypatch.setattr(outputs, "dump_yaml_by_shape", yamlout.dump_yaml)
+    def counted(item: object, seen: set[int]) -> str:
+        written.append(text := item_text(item, seen))
+        return text
+
+    monkeypatch.setattr(yamlout, "_item_text", counted)
+    rules = outputs.render_rules(build)
+    copies = [path for path in rules if path.endswith(".rules.yml")]
+    groups = sum(len(f.content["groups"]) for f in build.rule_files.values())
+    short = [text for text in written if text.startswith("- name: slo-") and text.split("\n")[0].endswith("-short")]
+    # Each group once for its rule file, and each copy's short group (one per SLO) once more.
+    assert copies and len(written) == groups + len(copies) and len(short) == 2 * len(copies)
+
+    monkeypatch.setattr(
+        outputs, "shaped", lambda data, known=None: yamlout.Shaped(text=yamlout.dump_text(data), lists={})
+    )
     assert outputs.render_rules(build) == rules
-    assert outputs.render_slo_tests(build) == tests
 
 
 def test_generated_groups_are_filled_from_their_shape_with_blocks_at_every_column() -> None:
@@ -148,15 +179,13 @@ def test_strings_placed_at_every_column_are_the_library_bytes(values: list[str])
     _check({"groups": [group, {"name": "x", "rules": [{"expr": v} for v in rest]}, a]})
 
 
-def test_a_text_is_never_read_for_another_shape_with_the_same_strings(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Texts are keyed by their shape's serial and their strings: items with the same strings in other
-    shapes, while shapes are cut again past the limit (a new serial each time), keep their own bytes."""
+def test_a_pattern_is_never_read_for_another_shape_with_the_same_strings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Items with the same strings in other shapes, while shapes are cut again past the limit, keep their
+    own bytes."""
     monkeypatch.setattr(yamlout, "_SHAPES_MAX", 1)
-    yamlout._ITEM_TEXTS.clear()
     items: list[object] = [{"name": "a"}, {"other": "a"}, ["a"], "a", {"name": ["a"]}, {"name": "a", "limit": 1}]
     _check({"groups": items})
     _check({"groups": items[::-1], "more": items[1:]})
     monkeypatch.setattr(yamlout, "_SHAPES_MAX", 1 << 10)
     _check({"groups": items})
-    yamlout._ITEM_TEXTS.clear()
     yamlout._SHAPES.clear()

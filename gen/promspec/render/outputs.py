@@ -8,25 +8,82 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from ..compile.build import Build, compile_build
+from ..compile.build import Build, SLORules, compile_build
+from ..compile.rules import rule_file_name
 from ..compile.scrape import file_sd_files, prometheus_config
+from ..compile.slo_tests import INJECTED, rules_under_test
 from ..fleet.render import ROOT as FLEET_ROOT
 from ..fleet.render import render_fleet
 from ..model.project import Project
 from .dashboards import render_dashboard_files, render_dashboards, render_provisioning
 from .ops_outputs import render_alert_tests, render_alertmanager, render_kubernetes
 from .probes import render_blackbox, render_probe_tests
-from .yamlout import dump_json, dump_yaml, dump_yaml_by_shape, header
+from .slo_test_text import slo_test_texts
+from .yamlout import dump_json, dump_yaml, header, shaped
 
 T = TypeVar("T")
 
 
+def _slos_by_rule_file(slo_rules: list[SLORules]) -> dict[str, list[SLORules]]:
+    """The SLOs of each rule file (rules/<spec>.yml), in build order."""
+    by_file: dict[str, list[SLORules]] = {}
+    for rules in slo_rules:
+        by_file.setdefault(rule_file_name(rules.slo.ref.doc.source or rules.slo.ref.file), []).append(rules)
+    return by_file
+
+
+def _groups_at(groups: list[dict[str, Any]]) -> dict[str, list[int]]:
+    """Where each group name is in a rule file's groups: one pass per file, not one per SLO (a file of
+    many services would otherwise cost SLOs x groups)."""
+    at: dict[str, list[int]] = {}
+    for i, group in enumerate(groups):
+        at.setdefault(group["name"], []).append(i)
+    return at
+
+
+def _tested(slos: list[SLORules]) -> list[SLORules]:
+    # Foreign conventions read the raw SLI queries; tests/test_import_sloth.py covers them.
+    return [rules for rules in slos if rules.slo.conventions == "promspec"]
+
+
+def _own_groups(rules: SLORules, rendered: list[dict[str, Any]], at: dict[str, list[int]]) -> list[dict[str, Any]]:
+    """The groups of one SLO, in rule file order."""
+    return [rendered[i] for i in sorted(i for name in {g.name for g in rules.groups} for i in at.get(name, []))]
+
+
 def render_rules(build: Build) -> dict[str, bytes]:
-    """rules/*.yml, one per spec file that declares rule groups."""
-    # A rule file's groups repeat a few shapes (every SLO's groups, up to its names): written per shape.
-    return {path: dump_yaml_by_shape(f.content, header(f.source)) for path, f in build.rule_files.items()}
+    """rules/*.yml, one per spec file that declares rule groups, and rules/tests/<spec>-slo-<slo id>.rules.yml,
+    a copy of one SLO's groups alone (without INJECTED) that its promtool tests (render_slo_tests) load."""
+    by_file = _slos_by_rule_file(build.slo_rules)
+    files = {}
+    for path, rule_file in build.rule_files.items():
+        # A rule file's groups repeat a few shapes (every SLO's groups, up to its names): written per shape.
+        written = shaped(rule_file.content)
+        files[path] = (header(rule_file.source) + written.text).encode("utf-8")
+        slos = _tested(by_file.get(path, []))
+        if not slos:
+            continue
+        stem = path[len("rules/") : -len(".yml")]
+        rendered = rule_file.content["groups"]
+        at = _groups_at(rendered)
+        for rules in slos:
+            slo = rules.slo
+            copy = rules_under_test({"groups": _own_groups(rules, rendered, at)}, [slo])
+            head = header(
+                rule_file.source,
+                (
+                    f"The rule groups of SLO {slo.id}, as in rules/{stem}.yml, for its unit tests "
+                    f"alone, without {' and '.join(INJECTED)}: the tests inject those. "
+                    "Prometheus does not load this file.",
+                ),
+            )
+            # The copy's groups are the rule file's own objects, but for the one rules_under_test changes:
+            # their texts are the rule file's (written just now, from these very objects).
+            text = shaped(copy, written.lists.get("groups")).text
+            files[f"rules/tests/{stem}-slo-{slo.id}.rules.yml"] = (head + text).encode("utf-8")
+    return files
 
 
 def render_prometheus(build: Build) -> dict[str, bytes]:
@@ -45,45 +102,18 @@ def render_prometheus(build: Build) -> dict[str, bytes]:
 
 def render_slo_tests(build: Build) -> dict[str, bytes]:
     """rules/tests/<spec>-slo-<slo id>-<tier>.test.yml: promtool unit tests for every SLO alert of a spec
-    file, each loading rules/tests/<spec>-slo-<slo id>.rules.yml, a copy of that SLO's groups alone."""
-    from ..compile.build import SLORules
-    from ..compile.rules import rule_file_name
-    from ..compile.slo_tests import INJECTED, rules_under_test
-    from .slo_test_text import slo_test_texts
-
-    by_file: dict[str, list[SLORules]] = {}
-    for rules in build.slo_rules:
-        by_file.setdefault(rule_file_name(rules.slo.ref.doc.source or rules.slo.ref.file), []).append(rules)
+    file, each loading rules/tests/<spec>-slo-<slo id>.rules.yml (render_rules), that SLO's groups alone."""
     files = {}
-    for rule_path, slos in sorted(by_file.items()):
+    for rule_path, slos in sorted(_slos_by_rule_file(build.slo_rules).items()):
         stem = rule_path[len("rules/") : -len(".yml")]
         rule_file = build.rule_files[rule_path]
-        source, rendered = rule_file.source, rule_file.content["groups"]
-        # Where each group name is in the file: one pass per file, not one per SLO (a file of many
-        # services would otherwise cost SLOs x groups).
-        at: dict[str, list[int]] = {}
-        for i, group in enumerate(rendered):
-            at.setdefault(group["name"], []).append(i)
-        for rules in slos:
-            slo = rules.slo
-            if slo.conventions != "promspec":
-                continue  # foreign conventions read the raw SLI queries; tests/test_import_sloth.py covers them
-            own = {g.name for g in rules.groups}
-            groups = [rendered[i] for i in sorted(i for name in own for i in at.get(name, []))]
-            name = f"{stem}-slo-{slo.id}"
-            files[f"rules/tests/{name}.rules.yml"] = dump_yaml_by_shape(
-                rules_under_test({"groups": groups}, [slo]),
-                header(
-                    source,
-                    (
-                        f"The rule groups of SLO {slo.id}, as in rules/{stem}.yml, for its unit tests "
-                        f"alone, without {' and '.join(INJECTED)}: the tests inject those. "
-                        "Prometheus does not load this file.",
-                    ),
-                ),
-            )
-            head = header(source)
-            for tier, text in slo_test_texts(f"{name}.rules.yml", slo, [g["name"] for g in groups]).items():
+        rendered = rule_file.content["groups"]
+        at = _groups_at(rendered)
+        head = header(rule_file.source)
+        for rules in _tested(slos):
+            name = f"{stem}-slo-{rules.slo.id}"
+            order = [g["name"] for g in _own_groups(rules, rendered, at)]
+            for tier, text in slo_test_texts(f"{name}.rules.yml", rules.slo, order).items():
                 files[f"rules/tests/{name}-{tier}.test.yml"] = (head + text).encode("utf-8")
     return files
 
@@ -93,8 +123,13 @@ def _chunks(items: list[T], size: int) -> list[list[T]]:
 
 
 def _rule_parts(build: Build) -> list[Build]:
-    """render_rules by slices of the rule files: each file is rendered from its own groups alone."""
-    return [replace(build, rule_files=dict(part)) for part in _chunks(list(build.rule_files.items()), PART_SIZE)]
+    """render_rules by slices of the rule files: each file and its SLOs' copies are rendered from its own
+    groups and SLOs alone."""
+    by_file = _slos_by_rule_file(build.slo_rules)
+    return [
+        replace(build, rule_files=dict(part), slo_rules=[rules for path, _f in part for rules in by_file.get(path, [])])
+        for part in _chunks(list(build.rule_files.items()), PART_SIZE)
+    ]
 
 
 def _slo_test_parts(build: Build) -> list[Build]:

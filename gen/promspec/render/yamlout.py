@@ -439,28 +439,19 @@ def fill(tmpl: Template, values: Sequence[str]) -> str | None:
 # Documents of repeated items. Every SLO's rule groups are written into its service's rule file and again,
 # alone, into the SLO's copy for its unit tests (rules/tests/<spec>-slo-<id>.rules.yml). dump_text_by_shape
 # writes each item of a top-level mapping's lists as an item at column 0, whose text does not depend on
-# its place, and keeps that text keyed by the item's whole value: its shape (keys, nesting, sizes, type and
-# repr of every non-string scalar) and its strings. The copy then joins texts already written. A key by
-# value, not by the dict's identity: a dict changed in between is another key, never a stale text. A text is
-# dropped once read (its copy is written); one never read goes past the limit below.
+# its place: filled from its shape's pattern (one per distinct shape, below) with its strings placed. The
+# copy is written right after its rule file (render/outputs.py) and joins the rule file's texts of the
+# groups it holds unchanged (the same objects: ItemTexts holds them, so no identity outlives its object);
+# only a group it changes is written again. Nothing is kept between documents but the shapes' patterns.
 
 # Markers of the shape sequence (objects: never equal to a key, a size or a repr).
 _DICT, _LIST, _STR_VALUE = object(), object(), object()
-# A text's key: its shape's serial (one per _ItemShape made, never reused) and its strings.
-_ItemKey = tuple[int, tuple[str, ...]]
-_ITEM_TEXTS: dict[_ItemKey, str] = {}
-# The bench's services have 15 groups each (about 31 KB of text): 1,000 services' groups fit, and between
-# render_rules and the copies about 30 MB are held. Past the limit the oldest go first, which costs a
-# larger project its copies' hits, not their bytes, and bounds the memory.
-_ITEM_TEXTS_MAX = 1 << 15
-_SERIALS = itertools.count()
 
 
 @dataclass(frozen=True, kw_only=True)
 class _ItemShape:
-    """One distinct item shape: the serial its texts are keyed by, and its text cut at its strings."""
+    """One distinct item shape: its text cut at its strings."""
 
-    serial: int
     # str.format pattern with "{i}" where string i goes, and the column a multi-line string i's block is
     # indented from (its key's or dash's, as the emitter's col); None where the shape is not cut (a key
     # that looks like a placeholder, a layout not read here): its items are emitted.
@@ -469,7 +460,7 @@ class _ItemShape:
 
 
 _SHAPES: dict[tuple[object, ...], _ItemShape] = {}
-_SHAPES_MAX = 1 << 10  # generated files have a few dozen; past that, a shape is cut again (a new serial)
+_SHAPES_MAX = 1 << 10  # generated files have a few dozen; past that, the shapes are cut again
 # What precedes a value on its line: the indentation and the dashes of the sequences it is in, then its
 # key and ": " for a mapping value. A key never starts with a space or "- " (the emitter quotes those).
 _LEAD = re.compile(r"(?: |- )*")
@@ -547,7 +538,7 @@ def _item_shape(form: tuple[object, ...], item: object, count: int) -> _ItemShap
         pass
     if len(_SHAPES) >= _SHAPES_MAX:
         _SHAPES.clear()
-    shape = _SHAPES[form] = _ItemShape(serial=next(_SERIALS), pattern=pattern, cols=cols)
+    shape = _SHAPES[form] = _ItemShape(pattern=pattern, cols=cols)
     return shape
 
 
@@ -574,48 +565,92 @@ def _filled(shape: _ItemShape, values: list[str]) -> str | None:
 
 
 def _item_text(item: object, seen: set[int]) -> str:
-    """item's text as an item of a block sequence at column 0 ("- " and its lines)."""
-    form_list: list[object] = []
+    """item's text as an item of a block sequence at column 0 ("- " and its lines); seen gets the ids of
+    its containers."""
+    form: list[object] = []
     values: list[str] = []
-    _shape(item, form_list, values, seen)
-    form = tuple(form_list)
-    shape = _SHAPES.get(form) or _item_shape(form, item, len(values))
-    key = (shape.serial, tuple(values))
-    # Read once: the copy that reads a text is its last reader, and the memory goes back before the dashboards.
-    text = _ITEM_TEXTS.pop(key, None)
+    _shape(item, form, values, seen)
+    key = tuple(form)
+    text = _filled(_SHAPES.get(key) or _item_shape(key, item, len(values)), values)
     if text is None:
-        text = _filled(shape, values)
-        if text is None:
-            out: list[str] = []
-            _sequence([item], 0, False, out, set())  # _shape has checked the item's containers against seen
-            text = "".join(out)
-        if len(_ITEM_TEXTS) >= _ITEM_TEXTS_MAX:
-            del _ITEM_TEXTS[next(iter(_ITEM_TEXTS))]
-        _ITEM_TEXTS[key] = text
+        out: list[str] = []
+        _sequence([item], 0, False, out, set())  # _shape has checked the item's containers against seen
+        text = "".join(out)
     return text
 
 
-def dump_text_by_shape(data: object) -> str:
-    """dump_text(data), the items of a top-level mapping's lists written once per value (see above)."""
+@dataclass(frozen=True, kw_only=True)
+class ItemTexts:
+    """The texts of one list's items as dump_text_by_shape writes them, for a document that holds some of
+    the same items again (an SLO's copy of its rule file's groups)."""
+
+    items: tuple[object, ...]  # held: while they live, an item's id is its own and no other object's
+    texts: tuple[str, ...]
+    # The ids of the dicts and lists each item is made of: a document that joins items must not hold one
+    # container twice (the library writes an anchor and an alias).
+    containers: tuple[frozenset[int], ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Shaped:
+    """dump_text_by_shape's text of a document, and the texts of the items of each of its lists (none
+    where the document was dumped whole)."""
+
+    text: str
+    lists: dict[str, ItemTexts]
+
+
+def _texts(items: list[object], seen: set[int], known: ItemTexts | None) -> ItemTexts:
+    """The texts of items: known's text for an item that is one of known's (the same object), made here
+    for any other. seen: the containers of the document so far, which gets items' (raises _Unsupported
+    where one would be written twice)."""
+    at = {id(item): i for i, item in enumerate(known.items)} if known is not None else {}
+    texts: list[str] = []
+    containers: list[frozenset[int]] = []
+    for item in items:
+        i = at.get(id(item))
+        if known is not None and i is not None and known.items[i] is item:
+            text, mine = known.texts[i], known.containers[i]
+        else:
+            own: set[int] = set()
+            text = _item_text(item, own)
+            mine = frozenset(own)
+        if not mine.isdisjoint(seen):
+            raise _Unsupported
+        seen |= mine
+        texts.append(text)
+        containers.append(mine)
+    return ItemTexts(items=tuple(items), texts=tuple(texts), containers=tuple(containers))
+
+
+def shaped(data: object, known: ItemTexts | None = None) -> Shaped:
+    """dump_text(data), each item of a top-level mapping's lists written from its shape or, where known
+    holds the item itself, taken from known (see above)."""
     if type(data) is not dict or not data:
-        return dump_text(data)
+        return Shaped(text=dump_text(data), lists={})
     seen = {id(data)}
     out = []
+    lists = {}
     try:
         for key, items in data.items():
             if type(key) is not str or type(items) is not list or not items or id(items) in seen:
                 raise _Unsupported  # "key: []", scalars, an anchor: dump_text writes those
             seen.add(id(items))
+            lists[key] = texts = _texts(items, seen, known)
             out.append(_string_key(key) + ":\n")
-            for item in items:
-                out.append(_item_text(item, seen))
+            out += texts.texts
     except _Unsupported:
-        return dump_text(data)
-    return "".join(out)
+        return Shaped(text=dump_text(data), lists={})
+    return Shaped(text="".join(out), lists=lists)
+
+
+def dump_text_by_shape(data: object) -> str:
+    """dump_text(data), the items of a top-level mapping's lists written from their shapes (shaped)."""
+    return shaped(data).text
 
 
 def dump_yaml_by_shape(data: object, head: str = "") -> bytes:
-    """dump_yaml(data, head), each list item's text kept by value (dump_text_by_shape): for rule files."""
+    """dump_yaml(data, head), each list item written from its shape (dump_text_by_shape): for rule files."""
     return (head + dump_text_by_shape(data)).encode("utf-8")
 
 
