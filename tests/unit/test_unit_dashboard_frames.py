@@ -262,3 +262,34 @@ def test_the_compiler_reads_targets_by_slot_in_any_order(dash: Dashboard, exprs:
     moved = replace(plan_with(Context(), dash, targets), grid={s: (0, 0, 1, 1) for s in frame_of(dash).grid})
     for panel in build_compiled(moved).to_data()["panels"]:
         assert panel["gridPos"] == {"h": 1, "w": 1, "x": 0, "y": 0}
+
+
+def _one_panel(queries: list[Query]) -> Dashboard:
+    panel = Panel(title="p", ref=_ref(), queries=queries)
+    return Dashboard(name="d", ref=_ref(), rows=[Row(title="", ref=_ref(), panels=[panel])])
+
+
+def test_every_query_of_a_panel_of_more_than_the_table_gets_its_ref_id() -> None:
+    # Past the table of refIds (10,000) a panel's queries get theirs computed (an IndexError traceback before).
+    n = len(plan._ref_letter_table()) + 3
+    dash = _one_panel([Query(ref=_ref(), expr=f"up{k}") for k in range(n)])
+    targets, problems = plan.resolve(Context(), dash)
+    assert not problems
+    got = targets[Slot(row=0, panel=0)]
+    assert [t.ref_id for t in got] == [plan.ref_letters(k) for k in range(n)]
+    assert [t.expr for t in got] == [f"up{k}" for k in range(n)]
+
+
+@given(written=st.lists(st.sampled_from(["", "", "A", "B", "C", "AA", "x"]), min_size=1, max_size=6))
+def test_written_ref_ids_are_kept_and_the_others_are_the_first_letters_free(written: list[str]) -> None:
+    dash = _one_panel([Query(ref=_ref(), expr="up", ref_id=r) for r in written])
+    got = [t.ref_id for t in plan.resolve(Context(), dash)[0][Slot(row=0, panel=0)]]
+    # Grafana's rule, written out: a written refId is kept; the others take the first letters no query took.
+    used = {r for r in written if r}
+    letters = (plan.ref_letters(k) for k in range(100))
+    expected = []
+    for r in written:
+        ref_id = r or next(x for x in letters if x not in used)
+        used.add(ref_id)
+        expected.append(ref_id)
+    assert got == expected

@@ -4,6 +4,7 @@ Grafana sends (resolve), panel ids, the grid layout, and the links' uids (Plan).
 from __future__ import annotations
 
 import functools
+import itertools
 import operator
 import zlib
 from dataclasses import dataclass, field, replace
@@ -125,10 +126,11 @@ def resolve(
             if not queries:
                 continue
             default_format = _DEFAULT_FORMATS.get(panel.type, "time_series")
-            # No refId written (the usual case): A, B, C, ... in order, what the search below hands out then.
-            written = any(map(_REF_ID, queries))
+            # No refId written (the usual case): A, B, C, ... in order, what the search below hands out then;
+            # a panel of more queries than the table takes the search's endless letters.
+            written = any(map(_REF_ID, queries)) or len(queries) > len(letter_table)
             used = {q.ref_id for q in queries if q.ref_id} if written else set()
-            letters = iter(letter_table)
+            letters = map(ref_letters, itertools.count())
             for n, q in enumerate(queries):
                 if not written:
                     ref_id = letter_table[n]
