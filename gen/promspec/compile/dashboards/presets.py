@@ -473,8 +473,10 @@ def _prune(
     universe = Universe(project)
     recorded = {r.record for g in groups for r in g.rules if isinstance(r, RecordingRule)}
     known = read or {}
-    # per expression text, then per metric name: generated dashboards repeat both across services
+    # Per metric names read, then per name. Not per expression: an instance's expressions are its own (its
+    # slo_id, its selector), but those of one template shape read the same names.
     lost_by_expr: dict[str, tuple[str, ...]] = {}
+    lost_by_names: dict[tuple[str, ...], tuple[str, ...]] = {}
     missing: dict[str, bool] = {}
 
     def is_missing(name: str) -> bool:
@@ -483,17 +485,23 @@ def _prune(
             got = missing[name] = name not in recorded and not universe.known(name)
         return got
 
+    def lost_of(names: tuple[str, ...]) -> tuple[str, ...]:
+        lost = lost_by_names.get(names)
+        if lost is None:
+            lost = lost_by_names[names] = tuple(n for n in names if is_missing(n))
+        return lost
+
     def unknown(query: Query) -> tuple[str, ...]:
         # signals resolve to their backend's metrics, which the backend catalogues
         expr = query.expr
         if not expr:
             return ()
+        names = known.get(expr)
+        if names is not None:
+            return lost_of(names)
         lost = lost_by_expr.get(expr)
         if lost is None:
-            names = known.get(expr)
-            if names is None:
-                names = panel_query(expr).metrics
-            lost = lost_by_expr[expr] = tuple(n for n in names if is_missing(n))
+            lost = lost_by_expr[expr] = lost_of(panel_query(expr).metrics)
         return lost
 
     out = []
@@ -503,6 +511,12 @@ def _prune(
         rows = []
         changed = False
         for row in dash.rows:
+            # most rows lose nothing: one pass over their queries keeps them as they are
+            if not any([unknown(q) for panel in row.panels for q in panel.queries]) and all(
+                panel.queries or panel.type == "text" for panel in row.panels
+            ):
+                rows.append(row)
+                continue
             panels = []
             for panel in row.panels:
                 lost = [unknown(q) for q in panel.queries]

@@ -118,6 +118,22 @@ def _window_fields(windows: tuple[str, ...]) -> list[Fields]:
     return got
 
 
+# enabled tiers (and the SLO window their factors divide) -> their fields, shared as the windows' are: SLOs
+# repeat a handful of tier sets, and each tier's factor is Decimal arithmetic printed
+_TIERS: dict[tuple[object, ...], list[Fields]] = {}
+
+
+def _tier_fields(slo: SLO) -> list[Fields]:
+    # every field of a tier that tier_values() or SLO.factor() reads
+    key = (slo.window, *((t.name, t.long, t.short, t.share, t.burn_rate) for t in slo.tiers if t.enabled))
+    got = _TIERS.get(key)
+    if got is None:
+        if len(_TIERS) >= 1024:
+            _TIERS.clear()
+        got = _TIERS[key] = [prepared(t) for t in tier_values(slo)]
+    return got
+
+
 def slo_subject(slo: SLO, folder: str, records: Iterable[str], serving: str) -> Subject:
     """What the per-SLO template is instantiated for: records, the series recorded for the SLO; serving, the
     uid of its service's LLM serving dashboard, or ""."""
@@ -125,7 +141,7 @@ def slo_subject(slo: SLO, folder: str, records: Iterable[str], serving: str) -> 
         ref=slo.ref,
         values=prepared(slo_values(slo, folder)),
         lists={
-            "tier": [prepared(t) for t in tier_values(slo)],
+            "tier": _tier_fields(slo),
             "window": _window_fields(tuple(recorded_windows(records))),
             "serving": [prepared({"serving.uid": serving})] if serving else [],
         },
