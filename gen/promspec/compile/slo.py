@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from decimal import Decimal
 from functools import lru_cache
 
 from ..model.project import Alert, Labels, RecordingRule, Rule, RuleGroup
-from ..model.services import SLO, Tier
+from ..model.services import SLO, Tier, burn_factor
 from ..model.sli.base import SHORT_WINDOW
 from .promql import number_text, parse_duration, selector
 
@@ -161,30 +163,72 @@ def burn_alert(slo: SLO, tier: Tier) -> Alert:
     return _burn_alert(slo, tier, _sel(slo), number_text(slo.budget))
 
 
-def _burn_alert(slo: SLO, tier: Tier, sel: str, budget: str) -> Alert:
-    factor = number_text(slo.factor(tier))
-    share = number_text(tier.share * 100)
-    expr = (
-        f"(\n  {ratio_series(tier.long)}{sel} / {budget} > {factor}\nand\n"
-        f"  {ratio_series(tier.short)}{sel} / {budget} > {factor}\n)"
-    )
-    if slo.min_traffic:
-        expr += f"\nand on(slo_id)\n  avg_over_time(slo:sli_total:rate5m{sel}[{tier.short}]) >= {slo.min_traffic}"
-    seconds = int(parse_duration(slo.window))
-    what = slo.description or f"{slo.name} of {slo.service}"
-    annotations = {
-        "summary": f"{slo.service} SLO {slo.name}: error budget burning "
-        f'{{{{ printf "%.1f" $value }}}}x over {tier.long} ({tier.name})',
-        "description": (
-            f"{what}: objective {slo.objective_text} over {slo.window}. Over the last {tier.long} and {tier.short} "
+@dataclass(frozen=True, kw_only=True)
+class _BurnTexts:
+    """The text of one tier's burn alert that its SLO's shape decides, with the SLO's own values left out."""
+
+    expr_parts: tuple[str, ...]  # the expression is the SLO's selector joined by these
+    summary_tail: str  # after "<service> SLO <name>"
+    description_tail: str  # after the SLO's description (or "<name> of <service>")
+
+
+# 3,000 SLOs of 1,000 services have a handful of shapes: each text below is built once per shape and tier.
+# Every value it reads is a parameter, so the cache key holds all of them (tests/unit/test_unit_slo_shapes.py).
+@lru_cache(maxsize=4096)
+def _burn_texts(
+    *,
+    window: str,
+    objective: str,
+    budget: str,
+    tier: str,
+    long: str,
+    short: str,
+    share: Decimal,
+    burn_rate: str,
+    min_traffic: str,
+) -> _BurnTexts:
+    factor = number_text(burn_factor(window=window, long=long, share=share, burn_rate=burn_rate))
+    share_text = number_text(share * 100)
+    parts = [
+        f"(\n  {ratio_series(long)}",
+        f" / {budget} > {factor}\nand\n  {ratio_series(short)}",
+        f" / {budget} > {factor}\n)",
+    ]
+    if min_traffic:
+        parts[-1] += "\nand on(slo_id)\n  avg_over_time(slo:sli_total:rate5m"
+        parts.append(f"[{short}]) >= {min_traffic}")
+    seconds = int(parse_duration(window))
+    return _BurnTexts(
+        expr_parts=tuple(parts),
+        summary_tail=f': error budget burning {{{{ printf "%.1f" $value }}}}x over {long} ({tier})',
+        description_tail=(
+            f": objective {objective} over {window}. Over the last {long} and {short} "
             f'the error budget burns {{{{ printf "%.1f" $value }}}}x faster than sustainable '
-            f"(threshold {factor}x, which spends {share}% of the {slo.window} budget in {tier.long}). "
-            f"Budget spent this {slo.window}: "
+            f"(threshold {factor}x, which spends {share_text}% of the {window} budget in {long}). "
+            f"Budget spent this {window}: "
             + _SPENT_QUERY
             + ". At this burn rate the rest of the budget is gone in "
             + f'{{{{ with printf `clamp_min(slo:period_error_budget_remaining:ratio{{slo_id="%s"}}, 0) * {seconds} '
             f"/ %f` .Labels.slo_id $value | query }}}}{{{{ . | first | value | humanizeDuration }}}}{{{{ end }}}}."
         ),
+    )
+
+
+def _burn_alert(slo: SLO, tier: Tier, sel: str, budget: str) -> Alert:
+    texts = _burn_texts(
+        window=slo.window,
+        objective=slo.objective_text,
+        budget=budget,
+        tier=tier.name,
+        long=tier.long,
+        short=tier.short,
+        share=tier.share,
+        burn_rate=tier.burn_rate,
+        min_traffic=slo.min_traffic,
+    )
+    annotations = {
+        "summary": f"{slo.service} SLO {slo.name}" + texts.summary_tail,
+        "description": (slo.description or f"{slo.name} of {slo.service}") + texts.description_tail,
     }
     annotations.update(slo.annotations)
     annotations.update(tier.annotations)
@@ -193,7 +237,7 @@ def _burn_alert(slo: SLO, tier: Tier, sel: str, budget: str) -> Alert:
     labels = {**slo.labels, **slo_labels(slo), "burn_tier": tier.name, **tier.labels}
     return Alert(
         name=alert_name(slo, "ErrorBudgetBurn"),
-        expr=expr,
+        expr=sel.join(texts.expr_parts),
         ref=slo.ref,
         origin=slo.written,
         for_=tier.for_,

@@ -120,9 +120,14 @@ class SLO:
 
     def factor(self, tier: Tier) -> Decimal:
         """Burn rate that spends tier.share of the budget in the tier's long window."""
-        if tier.burn_rate:
-            return Decimal(tier.burn_rate)
-        return tier.share * Decimal(int(parse_duration(self.window))) / Decimal(int(parse_duration(tier.long)))
+        return burn_factor(window=self.window, long=tier.long, share=tier.share, burn_rate=tier.burn_rate)
+
+
+def burn_factor(*, window: str, long: str, share: Decimal, burn_rate: str) -> Decimal:
+    """SLO.factor from the values it reads, for a caller that keys a cache on them (compile/slo.py)."""
+    if burn_rate:
+        return Decimal(burn_rate)
+    return share * Decimal(int(parse_duration(window))) / Decimal(int(parse_duration(long)))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -498,8 +503,9 @@ class _Builder:
 
     def _raw_number(self, doc: Document, path: Path, value: object) -> str:
         for where in (path + ("alerting", "min_traffic"), ("spec", "alerting", "min_traffic")):
-            if where in doc.raw:
-                return str(doc.raw[where])
+            text = doc.raw.get(where)  # one walk of the node tree, not `in` and then `[]`
+            if text is not None:
+                return str(text)
         return repr(value)
 
 

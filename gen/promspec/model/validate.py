@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from functools import cache
-from typing import Any
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from ..diagnostics import Report, did_you_mean
 from .loader import Document, dotted
 from .schema_check import Check, Unsupported, compile_check
-from .schemas import API_VERSION, all_schemas
+from .schemas import API_VERSION, SPECS, all_schemas
+
+if TYPE_CHECKING:  # jsonschema explains the documents the quick checks refuse; most runs never import it
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 
 def _strict_patterns(schema: dict[str, Any]) -> dict[str, Any]:
@@ -39,11 +40,13 @@ def _strict_value(value: object) -> object:
 
 @cache
 def _validators() -> dict[str, Draft202012Validator]:
+    from jsonschema import Draft202012Validator
+
     return {kind: Draft202012Validator(_strict_patterns(schema)) for kind, schema in all_schemas().items()}
 
 
 def known_kinds() -> list[str]:
-    return sorted(_validators())
+    return sorted(SPECS)
 
 
 _SHOWN = 80  # characters of a rejected string that a message quotes
@@ -172,7 +175,7 @@ def validate_documents(
 
     extra_kinds: (apiVersion, kind) pairs that pass without a schema check.
     """
-    validators = _validators()
+    kinds = known_kinds()  # _validators()'s keys, without building a validator that no document needs
     quick = _quick_checks()
     good: list[Document] = []
     for doc in docs:
@@ -195,7 +198,7 @@ def validate_documents(
                 doc.pos((which,)),
                 f"invalid {which}: {_describe(value)}",
                 which,
-                "one of " + ", ".join(sorted(validators)) if which == "kind" else f"apiVersion: {API_VERSION}",
+                "one of " + ", ".join(kinds) if which == "kind" else f"apiVersion: {API_VERSION}",
             )
             continue
         if api != API_VERSION and (api, kind) not in extra_kinds:
@@ -214,16 +217,14 @@ def validate_documents(
         if (api, kind) in extra_kinds:
             good.append(doc)
             continue
-        if kind not in validators:
-            hint = did_you_mean(str(kind), validators)
-            report.error(
-                doc.pos(("kind",)), f"unknown kind {kind!r}{hint}", "kind", "one of " + ", ".join(sorted(validators))
-            )
+        if kind not in kinds:
+            hint = did_you_mean(str(kind), kinds)
+            report.error(doc.pos(("kind",)), f"unknown kind {kind!r}{hint}", "kind", "one of " + ", ".join(kinds))
             continue
         if kind in quick and quick[kind](data):
             good.append(doc)
             continue
-        errors = sorted(validators[kind].iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+        errors = sorted(_validators()[kind].iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
         for error in errors:
             _report_error(doc, error, report)
         if not errors:
