@@ -22,6 +22,16 @@ if TYPE_CHECKING:
 DEFAULT_SPECS = "specs"
 # generate --jobs auto: below this many dashboards (about 4 per service), one process (docs/BENCHMARKS.md).
 AUTO_JOBS_DASHBOARDS = 200
+# ... and at most this many workers: loading, the rule checks and the preset dashboards (about half of a
+# 1,000-service run) stay in the parent, so a fifth worker would save little, while each holds its own
+# copy of what it touches of the Build (~140-280 MiB at 1,000 services): on a 64-core runner, 64 workers
+# would hold tens of GB for no gain.
+AUTO_JOBS_MAX = 4
+
+
+def auto_jobs(dashboards: int, cpus: int) -> int:
+    """--jobs auto: the usable CPUs, up to AUTO_JOBS_MAX, for a project large enough to pay for the fork."""
+    return min(cpus, AUTO_JOBS_MAX) if dashboards >= AUTO_JOBS_DASHBOARDS else 1
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
@@ -59,7 +69,7 @@ def _load_for_workers(specs: tuple[str, ...], strict: bool, jobs: int | None) ->
         unchecked = load_unchecked(specs or (DEFAULT_SPECS,), strict=strict)
         dashes, check_one = unchecked.build.dashboards.dashboards, unchecked.check_one
         if jobs is None:  # the fork pays for itself only on a project large enough
-            jobs = usable_cpus() if len(dashes) >= AUTO_JOBS_DASHBOARDS else 1
+            jobs = auto_jobs(len(dashes), usable_cpus())
         if jobs > 1 and not unchecked.failed:
             return unchecked.build, unchecked, jobs
         report = unchecked.finish(fork_map(lambda i: check_one(dashes[i]), len(dashes), jobs))
@@ -177,8 +187,8 @@ class _Jobs(click.ParamType[int | None, object]):
     envvar="PROMSPEC_JOBS",
     help="Worker processes that build, check and render the dashboards and render and write the output "
     "(env PROMSPEC_JOBS). Output and messages are the same for any number. auto: the CPUs this process may "
-    f"use, for a project of {AUTO_JOBS_DASHBOARDS} dashboards or more (smaller ones gain nothing from the "
-    "fork), else 1 (docs/BENCHMARKS.md).",
+    f"use (at most {AUTO_JOBS_MAX}), for a project of {AUTO_JOBS_DASHBOARDS} dashboards or more (smaller "
+    "ones gain nothing from the fork), else 1 (docs/BENCHMARKS.md).",
 )
 def generate(
     specs: tuple[str, ...],
