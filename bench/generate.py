@@ -1,6 +1,6 @@
 """Benchmark `promspec generate` on realistic services (each a `kind: Service` with 3 SLOs and its dashboards).
 
-Run: .venv/bin/python bench/generate.py [--runs 3] [--sizes 1,100,1000] [--jobs 1,2] [--output-on disk,tmpfs]
+Run: .venv/bin/python bench/generate.py [--runs 3] [--sizes 1,100,1000] [--jobs 1,auto] [--output-on disk,tmpfs]
 
 Every run generates from a tree holding the bundled backends, catalogs and settings (copied from
 specs/) plus N services. Each service names a bundled backend (cycling through those with the three
@@ -205,7 +205,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--sizes", default="1,100,1000")
-    parser.add_argument("--jobs", default="1", help="comma-separated `generate --jobs` values to run at each size")
+    parser.add_argument(
+        "--jobs",
+        default="1,auto",
+        help="comma-separated `generate --jobs` values (numbers or auto, the default of generate) to run at each size",
+    )
     parser.add_argument(
         "--output-on", default="disk,tmpfs", help=f"comma-separated: disk (beside the specs), tmpfs ({TMPFS})"
     )
@@ -231,7 +235,7 @@ def main() -> None:
         for n in (int(s) for s in args.sizes.split(",")):
             specs = os.path.join(work, f"specs{n}")
             write_specs(specs, n)
-            for jobs in (int(j) for j in args.jobs.split(",")):
+            for jobs in args.jobs.split(","):
                 for place in places:
                     _row(n, jobs, place, specs, work if place == "disk" else shm, args.runs)
             shutil.rmtree(specs, ignore_errors=True)
@@ -246,7 +250,7 @@ def main() -> None:
         shutil.rmtree(shm, ignore_errors=True)
 
 
-def _row(n: int, jobs: int, place: str, specs: str, where: str, runs_wanted: int) -> None:
+def _row(n: int, jobs: str, place: str, specs: str, where: str, runs_wanted: int) -> None:
     """One table row: generate n services runs_wanted times with its output under `where`, then the floor there."""
     out = os.path.join(where, f"out{n}")
     runs = [run_once([BIN, "generate", specs, "-o", out, "-q", "--jobs", str(jobs)]) for _ in range(runs_wanted)]
