@@ -29,9 +29,17 @@ AUTO_JOBS_DASHBOARDS = 200
 AUTO_JOBS_MAX = 4
 
 
-def auto_jobs(dashboards: int, cpus: int) -> int:
-    """--jobs auto: the usable CPUs, up to AUTO_JOBS_MAX, for a project large enough to pay for the fork."""
-    return min(cpus, AUTO_JOBS_MAX) if dashboards >= AUTO_JOBS_DASHBOARDS else 1
+def auto_jobs(dashboards: int, cpus: int, held: int = 0, available: int | None = None) -> int:
+    """--jobs auto: the usable CPUs, up to AUTO_JOBS_MAX, for a project large enough to pay for the fork;
+    and no more workers than the available memory holds copies of this process (held bytes): a worker
+    touches the Build it shares with this process, and what it touches the kernel copies (at 10,000
+    services two workers held 5.0 GB in all against 2.85 GB for one process). None: not known."""
+    if dashboards < AUTO_JOBS_DASHBOARDS:
+        return 1
+    jobs = min(cpus, AUTO_JOBS_MAX)
+    if available is not None and held > 0:
+        jobs = min(jobs, available // held)
+    return max(1, jobs)
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
@@ -63,13 +71,13 @@ def _load_for_workers(specs: tuple[str, ...], strict: bool, jobs: int | None) ->
     left) when one process is chosen, or when the specs fail whatever the dashboards say (exit 1)."""
     from .diagnostics import SpecError
     from .pipeline import load_unchecked
-    from .workers import fork_map, usable_cpus
+    from .workers import available_memory, fork_map, resident_memory, usable_cpus
 
     try:
         unchecked = load_unchecked(specs or (DEFAULT_SPECS,), strict=strict)
         dashes, check_one = unchecked.build.dashboards.dashboards, unchecked.check_one
         if jobs is None:  # the fork pays for itself only on a project large enough
-            jobs = auto_jobs(len(dashes), usable_cpus())
+            jobs = auto_jobs(len(dashes), usable_cpus(), resident_memory(), available_memory())
         if jobs > 1 and not unchecked.failed:
             return unchecked.build, unchecked, jobs
         report = unchecked.finish(fork_map(lambda i: check_one(dashes[i]), len(dashes), jobs))
@@ -182,13 +190,15 @@ class _Jobs(click.ParamType[int | None, object]):
     "-j",
     "--jobs",
     type=_Jobs(),
+    metavar="N|auto",
     default="auto",
     show_default=True,
     envvar="PROMSPEC_JOBS",
     help="Worker processes that build, check and render the dashboards and render and write the output "
     "(env PROMSPEC_JOBS). Output and messages are the same for any number. auto: the CPUs this process may "
-    f"use (at most {AUTO_JOBS_MAX}), for a project of {AUTO_JOBS_DASHBOARDS} dashboards or more (smaller "
-    "ones gain nothing from the fork), else 1 (docs/BENCHMARKS.md).",
+    f"use, at most {AUTO_JOBS_MAX} and as many copies of this process as the free memory holds, for a project "
+    f"of {AUTO_JOBS_DASHBOARDS} dashboards or more (smaller ones gain nothing from the fork), else 1 "
+    "(docs/BENCHMARKS.md).",
 )
 def generate(
     specs: tuple[str, ...],

@@ -52,6 +52,27 @@ def fork_map(fn: Callable[[int], R], n: int, jobs: int) -> list[R]:
     return [result for _i, result in ordered]
 
 
+def available_memory() -> int | None:
+    """Bytes the kernel says can be allocated without swapping (MemAvailable), or None where it does not say."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def resident_memory() -> int:
+    """Bytes of this process now in memory (its resident set), 0 where /proc does not say."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def portable(error: BaseException) -> BaseException:
     """The error, or when it does not pickle (so cannot leave a worker) its text, as a traceback shows it."""
     try:

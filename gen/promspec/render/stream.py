@@ -77,6 +77,9 @@ def write_parts(
         except Exception as exc:  # raised by the parent, after the checks (which a loop ran first)
             stopped = True
             return _Piece(staged=[], findings=findings, renders=renders, error=portable(exc))
+        finally:
+            for built in own:  # checked and written: this worker reads them no more
+                built.forget()
 
     pieces = fork_map(piece, len(parts), jobs)
     unchecked.finish(finding for p in pieces for finding in p.findings)
