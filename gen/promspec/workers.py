@@ -2,10 +2,11 @@
 
 Used where generate's work splits into independent items (dashboards to check, output pieces to render):
 workers are forked after everything they read is in memory (nothing is pickled on the way in), worker k
-takes items k, k + jobs, ..., and sends back its results (small records: diagnostics, paths) or the first
-exception it met. The parent re-raises the exception of the earliest failing item, as a loop would have;
-Ctrl-C stops every worker (each also dies with the parent), and no worker ever returns into the parent's
-code (its cleanup, finally blocks and atexit handlers stay the parent's).
+(1 <= k < jobs) takes items k, k + jobs, ..., and sends back its results (small records: diagnostics,
+paths) or the first exception it met; this process takes items 0, jobs, ... meanwhile. The parent
+re-raises the exception of the earliest failing item, as a loop would have; Ctrl-C stops every worker
+(each also dies with the parent), and no worker ever returns into the parent's code (its cleanup, finally
+blocks and atexit handlers stay the parent's).
 """
 
 from __future__ import annotations
@@ -109,7 +110,7 @@ def _in_workers(fn: Callable[[int], R], n: int, jobs: int) -> list[_Done[R]]:
     # copy) every page of the Build that the workers share with this process after fork.
     gc.freeze()
     try:
-        for k in range(jobs):
+        for k in range(1, jobs):  # items 0, jobs, ... are this process's own, below
             read, write = os.pipe()
             sys.stdout.flush()
             sys.stderr.flush()
@@ -124,7 +125,10 @@ def _in_workers(fn: Callable[[int], R], n: int, jobs: int) -> list[_Done[R]]:
                 children[pid] = read
             finally:
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-        done: list[_Done[R]] = []
+        # This process takes a share too instead of waiting: one worker fewer holds its own copy of the pages
+        # of the Build it touches (a worker's refcount writes make the kernel copy them). A worker that
+        # finished meanwhile waits on its pipe until it is read below.
+        done: list[_Done[R]] = [_run(fn, range(0, n, jobs))]
         for pid in list(children):
             done.append(_collect(pid, children[pid]))
             del children[pid]  # reaped: its pid may be reused, so it must never be signalled again
