@@ -33,7 +33,7 @@ def auto_jobs(dashboards: int, cpus: int, held: int = 0, available: int | None =
     """--jobs auto: the usable CPUs, up to AUTO_JOBS_MAX, for a project large enough to pay for the fork;
     and no more workers than the available memory holds copies of this process (held bytes): a worker
     touches the Build it shares with this process, and what it touches the kernel copies (at 10,000
-    services two workers held 5.0 GB in all against 2.85 GB for one process). None: not known."""
+    services the parent and one worker held 4.1 GB in all against 2.85 GB for one process). None: not known."""
     if dashboards < AUTO_JOBS_DASHBOARDS:
         return 1
     jobs = min(cpus, AUTO_JOBS_MAX)
