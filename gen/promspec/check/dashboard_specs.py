@@ -185,8 +185,7 @@ def _check_one(built: BuiltDashboard, plan: Plan, ctx: Context, series: Series, 
             )
         queries = [q for q in panel.queries if not _failed(q, problems)] if problems else panel.queries
         for query, target in zip(queries, targets[slot], strict=True):  # one target per query that resolved
-            if not _reads_well(target.expr, defined, series):
-                _check_expr(query, target.expr, defined, series, report, written=written)
+            _check_expr(query, target.expr, defined, series, report, written=written)
     for link in dash.links + [link for _r, p in dash.panels() for link in p.links]:
         if link.dashboard and link.dashboard not in ctx.uids:
             hint = did_you_mean(link.dashboard, ctx.uids)
@@ -355,17 +354,6 @@ def _needle_pos(query: Query, field: str, needle: str, written: bool) -> Positio
     if not written:  # a generated query: no expression of its own in the spec
         return ref.pos()
     return ref.doc.pos_of_word(ref.path + (field,), query.expr, needle, also_before="$") or ref.pos(field)
-
-
-def _reads_well(expr: str, defined: set[str], series: Series) -> bool:
-    """Whether _check_expr would report nothing on expr: it parses, and reads only defined variables and
-    known series. Most queries do, and this answers from the cached reading of their shape (panel_query)
-    without the positions and field names _check_expr prepares; any other query is checked in full."""
-    try:
-        a = panel_query(expr)
-    except PromQLError:
-        return False
-    return defined.issuperset(a.variables) and series.all_known(a.metrics)
 
 
 def _check_expr(

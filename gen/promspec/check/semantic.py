@@ -346,11 +346,7 @@ def _read_findings(a: Analysis, universe: Universe) -> list[_ReadFinding]:
 
 def _check_names(rule_groups: list[RuleGroup], report: Report) -> None:
     groups: dict[str, RuleGroup] = {}
-    # The first rule of each (kind, name, label set), found by the key's hash: the keys are made per rule
-    # and dropped (tens of thousands of lasting tuples and frozensets cost the cyclic GC full collections).
-    # A rule whose hash an earlier rule of another key holds is kept by its whole key in `collided`.
-    first: dict[int, Rule] = {}
-    collided: dict[tuple[str, str, frozenset[tuple[str, str]]], Rule] = {}
+    rules: dict[tuple[str, str, frozenset[tuple[str, str]]], Rule] = {}
     for group in rule_groups:
         if group.name in groups:
             report.error(
@@ -362,32 +358,21 @@ def _check_names(rule_groups: list[RuleGroup], report: Report) -> None:
         else:
             groups[group.name] = group  # where it was first: looked up only for a duplicate
         for rule in group.rules:
-            key = _name_key(rule)
-            h = hash(key)
-            earlier = first.get(h)
-            if earlier is None:
-                first[h] = rule
-                continue
-            if _name_key(earlier) != key:
-                earlier = collided.get(key)
-                if earlier is None:
-                    collided[key] = rule
-                    continue
-            is_alert = key[0] == "alert"
-            what, field = ("alert", "name") if is_alert else ("recording rule", "record")
-            report.error(
-                rule.ref.pos(field),
-                f"duplicate {what} {key[1]!r}",
-                rule.ref.dotted(field),
-                f"a unique name, or different labels (first defined at {earlier.ref.pos(field)})",
-            )
-
-
-def _name_key(rule: Rule) -> tuple[str, str, frozenset[tuple[str, str]]]:
-    """What makes two rules duplicates: kind, name and label set, whatever the labels' order."""
-    if isinstance(rule, Alert):
-        return ("alert", rule.name, frozenset(rule.labels.items()))
-    return ("record", rule.record, frozenset(rule.labels.items()))
+            is_alert = isinstance(rule, Alert)
+            name = rule.name if isinstance(rule, Alert) else rule.record
+            # Equal label sets, whatever their order (a frozenset of items: no sort per rule).
+            key = ("alert" if is_alert else "record", name, frozenset(rule.labels.items()))
+            field = "name" if is_alert else "record"
+            if key in rules:
+                what = "alert" if is_alert else "recording rule"
+                report.error(
+                    rule.ref.pos(field),
+                    f"duplicate {what} {name!r}",
+                    rule.ref.dotted(field),
+                    f"a unique name, or different labels (first defined at {rules[key].ref.pos(field)})",
+                )
+            else:
+                rules[key] = rule  # where it was first: looked up only for a duplicate
 
 
 def _check_jobs(project: Project, report: Report) -> None:
