@@ -1,9 +1,10 @@
 """Map a function over indexes in forked worker processes, with the results in index order.
 
 Used where generate's work splits into independent items (dashboards to check, output pieces to render):
-workers are forked after everything they read is in memory (nothing is pickled on the way in), worker k
-(1 <= k < jobs) takes items k, k + jobs, ..., and sends back its results (small records: diagnostics,
-paths) or the first exception it met; this process takes items 0, jobs, ... meanwhile. The parent
+workers are forked after everything they read is in memory (nothing is pickled on the way in); each
+process, this one included, takes the next item no process took yet, in index order, until none is left
+(items differ tenfold in cost: a fixed share each left one process working alone at the end), and a
+worker sends back its results (small records: diagnostics, paths) or the first exception it met. The parent
 re-raises the exception of the earliest failing item, as a loop would have; Ctrl-C stops every worker
 (each also dies with the parent), and no worker ever returns into the parent's code (its cleanup, finally
 blocks and atexit handlers stay the parent's).
@@ -13,13 +14,15 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import gc
 import os
 import pickle
+import select
 import signal
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -83,7 +86,7 @@ def portable(error: BaseException) -> BaseException:
     return error
 
 
-def _run(fn: Callable[[int], R], indexes: range) -> _Done[R]:
+def _run(fn: Callable[[int], R], indexes: Iterable[int]) -> _Done[R]:
     results: list[tuple[int, R]] = []
     for i in indexes:
         try:
@@ -106,11 +109,12 @@ def _die_with_parent(parent: int) -> None:
 def _in_workers(fn: Callable[[int], R], n: int, jobs: int) -> list[_Done[R]]:
     children: dict[int, int] = {}  # pid -> read end of its pipe
     parent = os.getpid()
+    tickets = _tickets(n)
     # Objects that exist now are never collected in a worker: the collector would otherwise touch (and so
     # copy) every page of the Build that the workers share with this process after fork.
     gc.freeze()
     try:
-        for k in range(1, jobs):  # items 0, jobs, ... are this process's own, below
+        for _k in range(1, jobs):
             read, write = os.pipe()
             sys.stdout.flush()
             sys.stderr.flush()
@@ -120,7 +124,7 @@ def _in_workers(fn: Callable[[int], R], n: int, jobs: int) -> list[_Done[R]]:
                 pid = os.fork()
                 if pid == 0:  # pragma: no cover - the worker; its exit status is checked by the parent
                     os.close(read)
-                    _worker(fn, range(k, n, jobs), write, parent)
+                    _worker(fn, _taken(tickets), write, parent)
                 os.close(write)
                 children[pid] = read
             finally:
@@ -128,17 +132,61 @@ def _in_workers(fn: Callable[[int], R], n: int, jobs: int) -> list[_Done[R]]:
         # This process takes a share too instead of waiting: one worker fewer holds its own copy of the pages
         # of the Build it touches (a worker's refcount writes make the kernel copy them). A worker that
         # finished meanwhile waits on its pipe until it is read below.
-        done: list[_Done[R]] = [_run(fn, range(0, n, jobs))]
+        done: list[_Done[R]] = [_run(fn, _taken(tickets))]
         for pid in list(children):
             done.append(_collect(pid, children[pid]))
             del children[pid]  # reaped: its pid may be reused, so it must never be signalled again
         return done
     finally:
+        os.close(tickets.fd)
         _stop(children)
         gc.unfreeze()
 
 
-def _worker(fn: Callable[[int], R], indexes: range, out: int, parent: int) -> None:
+# Bytes of one ticket: a read of that many from a pipe is atomic (the kernel holds the pipe's lock for the
+# whole read), so no two processes ever take one ticket.
+_TICKET = 4
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Tickets:
+    """A pipe of tickets 0, 1, ..., in order, closed for writing: whoever reads next takes the next ticket,
+    and a read past the last one is the end. A ticket stands for `per` consecutive items (1 unless the pipe
+    cannot hold a ticket per item: everything is written before any reader starts)."""
+
+    fd: int
+    n: int
+    per: int
+
+
+def _tickets(n: int) -> _Tickets:
+    read, write = os.pipe()
+    try:
+        capacity = select.PIPE_BUF  # what any pipe holds; Linux: 64 KiB, and more on request (below)
+        if hasattr(fcntl, "F_SETPIPE_SZ"):
+            with contextlib.suppress(OSError):  # above /proc/sys/fs/pipe-max-size (1 MiB unless raised)
+                fcntl.fcntl(write, fcntl.F_SETPIPE_SZ, max(n * _TICKET, 1))
+            capacity = fcntl.fcntl(write, fcntl.F_GETPIPE_SZ)
+        per = max(1, -(-n * _TICKET // capacity))
+        data = memoryview(b"".join(i.to_bytes(_TICKET, "little") for i in range(-(-n // per))))
+        while data:
+            data = data[os.write(write, data) :]
+    except BaseException:
+        os.close(read)
+        raise
+    finally:
+        os.close(write)
+    return _Tickets(fd=read, n=n, per=per)
+
+
+def _taken(tickets: _Tickets) -> Iterator[int]:
+    """The items this process takes, one ticket at a time (in increasing order: the pipe is)."""
+    while ticket := os.read(tickets.fd, _TICKET):
+        first = int.from_bytes(ticket, "little") * tickets.per
+        yield from range(first, min(first + tickets.per, tickets.n))
+
+
+def _worker(fn: Callable[[int], R], indexes: Iterable[int], out: int, parent: int) -> None:
     """The forked worker's life: compute its items, send the results, exit without running the parent's
     cleanup."""
     code = 0
