@@ -267,6 +267,102 @@ def test_a_dashboard_error_found_in_a_worker_wins_over_a_write_error_as_serially
     assert not out.exists()
 
 
+# A rule warning (a high-cardinality label), then a series no catalog knows and a parse error: each found
+# by the rule checks (check/semantic.py), which generate -j runs beside the rendering (render/stream.py).
+RULE_WARNING = """\
+apiVersion: promspec/v1
+kind: AlertGroup
+metadata: {name: cardinal}
+spec:
+  alerts:
+    - name: Cardinal
+      expr: sum(rate(vllm:request_success_total[5m])) > 0
+      labels: {request_id: "x"}
+"""
+BROKEN_RULES = (
+    RULE_WARNING
+    + """\
+---
+apiVersion: promspec/v1
+kind: AlertGroup
+metadata: {name: broken}
+spec:
+  alerts:
+    - name: NoSuchSeries
+      expr: sum(rate(no_such_rule_series_total[5m])) > 0
+    - name: Unclosed
+      expr: sum(rate(vllm:request_success_total[5m]) > 0
+"""
+)
+
+
+# A dashboard warning (a row repeated by a variable no query of it reads), for the order of the warnings.
+DASHBOARD_WARNING = """\
+apiVersion: promspec/v1
+kind: Dashboard
+metadata:
+  name: per-instance
+spec:
+  variables: [datasource, job, instance]
+  rows:
+    - title: Instance $instance
+      repeat: instance
+      panels:
+        - title: Requests
+          unit: reqps
+          queries:
+            - expr: sum(rate(vllm:request_success_total{job=~"$job"}[$__rate_interval]))
+"""
+
+
+def _generate(specs, out, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", FULL_DISK, "generate", str(specs), "-o", str(out), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.slow
+def test_the_rule_checks_beside_the_workers_report_what_one_process_does(services, tmp_path):
+    """With workers the rule checks run while the output renders, yet their diagnostics come where one process
+    puts them (their warnings before every dashboard's), for any number of processes, with a dashboard error and a write
+    error beside them; their error, or their warning with --strict, stops everything before the commit."""
+    specs = tmp_path / "specs"
+    shutil.copytree(services, specs)
+    (specs / "rules.yml").write_text(BROKEN_RULES)
+    (specs / "dashboards.yml").write_text(BROKEN_DASHBOARDS)
+    out = tmp_path / "out"
+    for strict in ([], ["--strict"]):
+        procs = [_generate(specs, out, "--jobs", jobs, *strict) for jobs in ("1", "2", "3")]
+        assert [p.returncode for p in procs] == [1, 1, 1]
+        assert procs[0].stderr == procs[1].stderr == procs[2].stderr
+        lines = procs[0].stderr.splitlines()
+        # Errors are printed sorted by place: their count says none was lost (--strict adds the warnings).
+        rules = [line for line in procs[0].stderr.splitlines() if line.startswith(str(specs / "rules.yml"))]
+        assert len(rules) == 2 + len(strict), procs[0].stderr
+        assert "Traceback" not in procs[0].stderr
+        assert not out.exists()
+    # Warnings alone: printed in one process's order (the rule checks' before the dashboards', unsorted), and
+    # errors with --strict.
+    (specs / "rules.yml").write_text(RULE_WARNING)
+    (specs / "dashboards.yml").write_text(DASHBOARD_WARNING)
+    for strict in ([], ["--strict"]):
+        runs = []
+        for jobs in ("1", "2", "3"):
+            to = out / f"{jobs}{''.join(strict)}"
+            proc = run_promspec("generate", str(specs), "-o", str(to), "--jobs", jobs, *strict, check=None)
+            runs.append((proc.returncode, proc.stderr.replace(str(to), "OUT"), snapshot(str(to))))
+        assert runs[0] == runs[1] == runs[2]
+        assert runs[0][0] == (1 if strict else 0) and bool(runs[0][2]) != bool(strict)
+        lines = runs[0][1].splitlines()
+        cardinal = [i for i, line in enumerate(lines) if "label 'request_id' looks high-cardinality" in line]
+        repeat = [i for i, line in enumerate(lines) if "no query of the row reads $instance" in line]
+        assert len(cardinal) == len(repeat) == 1, runs[0][1]
+        assert cardinal < repeat or strict  # --strict's errors are sorted by place
+
+
 def test_the_provisioning_file_from_the_workers_renders_is_the_one_made_alone():
     """generate -j renders dashboards/provisioning.yml in the parent from which dashboards the workers found
     to render (DashboardBuild.renders): the same bytes as from the dashboards themselves, and a wrong list

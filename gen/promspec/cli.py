@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
+from .jobs import AUTO_JOBS_DASHBOARDS, AUTO_JOBS_MAX
 from .live_cli import register_ops  # light: os, re and click only, like this module
 
 if TYPE_CHECKING:
@@ -20,26 +21,6 @@ if TYPE_CHECKING:
     from .pipeline import Unchecked
 
 DEFAULT_SPECS = "specs"
-# generate --jobs auto: below this many dashboards (about 4 per service), one process (docs/BENCHMARKS.md).
-AUTO_JOBS_DASHBOARDS = 200
-# ... and at most this many workers: loading, the rule checks and the preset dashboards (about half of a
-# 1,000-service run) stay in the parent, so a fifth worker would save little, while each holds its own
-# copy of what it touches of the Build (~140-280 MiB at 1,000 services): on a 64-core runner, 64 workers
-# would hold tens of GB for no gain.
-AUTO_JOBS_MAX = 4
-
-
-def auto_jobs(dashboards: int, cpus: int, held: int = 0, available: int | None = None) -> int:
-    """--jobs auto: the usable CPUs, up to AUTO_JOBS_MAX, for a project large enough to pay for the fork;
-    and no more workers than the available memory holds copies of this process (held bytes): a worker
-    touches the Build it shares with this process, and what it touches the kernel copies (at 10,000
-    services the parent and one worker held 4.1 GB in all against 2.85 GB for one process). None: not known."""
-    if dashboards < AUTO_JOBS_DASHBOARDS:
-        return 1
-    jobs = min(cpus, AUTO_JOBS_MAX)
-    if available is not None and held > 0:
-        jobs = min(jobs, available // held)
-    return max(1, jobs)
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
@@ -66,10 +47,12 @@ def _load_build(specs: tuple[str, ...], strict: bool = False) -> Build:
 
 
 def _load_for_workers(specs: tuple[str, ...], strict: bool, jobs: int | None) -> tuple[Build, Unchecked | None, int]:
-    """_load_build for generate's workers: the Build, with its dashboards' own checks left to the workers
-    that build and render them, and the number of workers (auto resolved). The checks are made here (None
-    left) when one process is chosen, or when the specs fail whatever the dashboards say (exit 1)."""
+    """_load_build for generate's workers: the Build, with its rule checks and its dashboards' own checks
+    left to the workers that render the output (the rule checks in whichever takes them first, a dashboard's
+    in the one that builds and renders it), and the number of workers (auto resolved). The checks are made
+    here (None left) when one process is chosen, or when the specs fail whatever those checks say (exit 1)."""
     from .diagnostics import SpecError
+    from .jobs import auto_jobs
     from .pipeline import load_unchecked
     from .workers import available_memory, fork_map, resident_memory, usable_cpus
 
@@ -80,7 +63,8 @@ def _load_for_workers(specs: tuple[str, ...], strict: bool, jobs: int | None) ->
             jobs = auto_jobs(len(dashes), usable_cpus(), resident_memory(), available_memory())
         if jobs > 1 and not unchecked.failed:
             return unchecked.build, unchecked, jobs
-        report = unchecked.finish(fork_map(lambda i: check_one(dashes[i]), len(dashes), jobs))
+        before = unchecked.checked_before()
+        report = unchecked.finish(before, fork_map(lambda i: check_one(dashes[i]), len(dashes), jobs))
     except SpecError as exc:
         _spec_errors(exc)
     _loaded(unchecked.build, report)
@@ -221,7 +205,8 @@ def generate(
     from .render.tree import ForeignFileError, staged_tree
 
     # One process: load_build checks everything, then the pieces render. Several: each dashboard is built,
-    # checked and rendered in one worker (render/stream.py), its findings reported as load_build would.
+    # checked and rendered in one worker (render/stream.py), and the rule checks run in one while the others
+    # render; their findings are reported as load_build would.
     if jobs == 1:
         build, unchecked = _load_build(specs, strict), None
     else:
@@ -240,12 +225,12 @@ def generate(
     try:
         with staged_tree(output, roots, compare=check) as stage:
             try:
-                rendered = write_parts(parts, stage, jobs, set(roots), unchecked)
+                written = write_parts(parts, stage, jobs, set(roots), unchecked)
             except SpecError as exc:
                 _spec_errors(exc)
-            if unchecked is not None:
-                _loaded(build, unchecked.report)
-            empty = nothing_useful(build, rendered)
+            if written.report is not None:
+                _loaded(build, written.report)
+            empty = nothing_useful(build, written.paths)
             if empty:
                 _fail(f"{empty}; nothing written")
             plan = stage.plan()

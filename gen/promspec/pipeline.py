@@ -168,24 +168,37 @@ def _concluded(report: Report, strict: bool) -> Report:
 
 @dataclass(frozen=True, kw_only=True)
 class Unchecked:
-    """A Build checked but for each dashboard on its own: its checks run where the dashboard is built, and
-    finish() adds their findings where load_build's report holds them."""
+    """A Build checked but for the output checks before the dashboards' (the rule checks) and each dashboard on
+    its own: both may run in other processes (generate's workers, while the output renders), and finish()
+    adds what they found where load_build's report holds it."""
 
     build: Build
-    report: Report  # every diagnostic before the dashboards' own
+    report: Report  # the model checks' diagnostics: every output check's go after them
+    before: list[OutputCheck]  # the output checks before the dashboards', not run yet (checked_before)
+    whole: Report  # the dashboards' checks taken together
     check_one: DashboardCheck
     after: Report  # the diagnostics of the output checks after the dashboards'
     strict: bool
 
     @property
     def failed(self) -> bool:
-        """Whether load_build fails whatever the dashboards' own checks find (then nothing is rendered)."""
-        items = [*self.report.items, *self.after.items]
+        """Whether load_build fails whatever the checks left to run find (then nothing is rendered)."""
+        items = [*self.report.items, *self.whole.items, *self.after.items]
         return any(d.severity == "error" or self.strict for d in items)
 
-    def finish(self, found: Iterable[Findings]) -> Report:
-        """load_build's report, from every dashboard's findings in dashboard order; raises SpecError as it."""
-        report = self.report
+    def checked_before(self) -> Report:
+        """The report with the output checks before the dashboards' run into it, in whichever process this
+        is: a worker's copy of it comes back pickled. They run on the model checks' own report, as in
+        load_build, since they also rewrite what it holds (model.rule_files.demote_uncatalogued)."""
+        for output_check in self.before:
+            output_check.check(self.build, self.report)
+        return self.report
+
+    def finish(self, before: Report, found: Iterable[Findings]) -> Report:
+        """load_build's report, from checked_before's and every dashboard's findings in dashboard order;
+        raises SpecError as it."""
+        report = before
+        add_diagnostics(report, self.whole.items)
         add_findings(report, found)
         add_diagnostics(report, self.after.items)
         return _concluded(report, self.strict)
@@ -197,19 +210,28 @@ def load_unchecked(
     strict: bool = False,
     allow_unknown_buckets: bool = False,
 ) -> Unchecked:
-    """load_build up to the dashboards' own checks, which the caller runs (Unchecked.check_one) and hands to
-    Unchecked.finish; raises SpecError from the model as load_build does."""
+    """load_build up to the rule checks and the dashboards' own checks, which the caller runs
+    (Unchecked.checked_before, Unchecked.check_one) and hands to Unchecked.finish; raises SpecError from the
+    model as load_build does."""
     build, report = _compiled(paths, env, allow_unknown_buckets)
+    dashboards = next(i for i, c in enumerate(OUTPUT_CHECKS) if c.per_dashboard is not None)
+    whole, after = Report(), Report()
     check_one: DashboardCheck | None = None
-    into = report
-    for output_check in OUTPUT_CHECKS:
+    for output_check in OUTPUT_CHECKS[dashboards:]:
         if output_check.per_dashboard is not None:
-            check_one = output_check.per_dashboard(build, report)
-            into = Report()  # the checks after it: their diagnostics go after every dashboard's
+            check_one = output_check.per_dashboard(build, whole)
         else:
-            output_check.check(build, into)
+            output_check.check(build, after)
     assert check_one is not None
-    return Unchecked(build=build, report=report, check_one=check_one, after=into, strict=strict)
+    return Unchecked(
+        build=build,
+        report=report,
+        before=OUTPUT_CHECKS[:dashboards],
+        whole=whole,
+        check_one=check_one,
+        after=after,
+        strict=strict,
+    )
 
 
 def load_project(

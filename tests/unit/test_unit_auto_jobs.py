@@ -1,4 +1,4 @@
-"""generate --jobs auto: how many worker processes a project gets on a machine (cli.auto_jobs)."""
+"""generate --jobs auto: how many worker processes a project gets on a machine (jobs.auto_jobs)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from promspec import cli
+from promspec.jobs import AUTO_JOBS_DASHBOARDS, AUTO_JOBS_MAX, auto_jobs
 
 
 @pytest.mark.parametrize(
@@ -22,8 +22,8 @@ from promspec import cli
     ],
 )
 def test_auto_jobs_uses_the_cpus_up_to_the_cap_on_a_large_project(dashboards: int, cpus: int, jobs: int) -> None:
-    assert cli.AUTO_JOBS_DASHBOARDS == 200 and cli.AUTO_JOBS_MAX == 4  # the table above is written for these
-    assert cli.auto_jobs(dashboards, cpus) == jobs
+    assert AUTO_JOBS_DASHBOARDS == 200 and AUTO_JOBS_MAX == 4  # the table above is written for these
+    assert auto_jobs(dashboards, cpus) == jobs
 
 
 GB = 1 << 30
@@ -42,7 +42,7 @@ GB = 1 << 30
     ],
 )
 def test_auto_jobs_forks_no_more_workers_than_the_memory_holds(held: int, available: int | None, jobs: int) -> None:
-    assert cli.auto_jobs(4013, 64, held, available) == jobs
+    assert auto_jobs(4013, 64, held, available) == jobs
 
 
 def test_the_memory_readings_are_this_machines() -> None:

@@ -1,16 +1,17 @@
 """Render the output pieces into a Stage as they are made: in this process, or split over worker processes.
 
-Workers (workers.fork_map) each render every jobs-th piece into the staging directory (or compare it with
+Workers (workers.fork_map) each render the next piece no process took yet into the staging directory (or compare it with
 the output directory) and send back only the small Staged records. The parent accepts every record, so
 the plan, the manifests and the swap are the same whichever process rendered a file, and the bytes are
 the same for any number of workers: each piece's files depend on that piece alone.
 
-Given the Build's dashboard checks (pipeline.Unchecked), a worker also checks the dashboards of each piece
+Given the Build's checks left to run (pipeline.Unchecked), the rule checks are one more item, taken by
+whichever process comes first while the others render, and a worker also checks the dashboards of each piece
 of dashboard files before it renders them: a dashboard is built on first use (compile/dashboards/project.py),
 so it is built once, in that worker, and the parent (which forked before any was built) never builds it.
-The parent adds the findings in dashboard order, so the report is load_build's, and an error there stops
-everything before the stage is committed. The provisioning file, which lists the dashboards that render, is
-rendered by the parent from what the workers sent back.
+The parent adds the rule checks' report, then the findings in dashboard order, so the report is
+load_build's, and an error there stops everything before the stage is committed. The provisioning file,
+which lists the dashboards that render, is rendered by the parent from what the workers sent back.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from ..diagnostics import Report
 from ..workers import fork_map, portable
 from .dashboards import render_dashboard_files, render_provisioning
 from .outputs import Part
@@ -39,14 +41,23 @@ class _Piece:
     error: BaseException | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class Written:
+    """What write_parts rendered: every path (kept or not: `nothing_useful` reads them all), and the report
+    of the checks it ran (load_build's), when it was given them."""
+
+    paths: set[str]
+    report: Report | None
+
+
 def write_parts(
     parts: list[Part], stage: Stage, jobs: int, keep: set[str], unchecked: Unchecked | None = None
-) -> set[str]:
-    """Render every piece; put the files under the roots in keep into the stage. Returns every rendered path
-    (kept or not: `nothing_useful` reads them all).
+) -> Written:
+    """Render every piece; put the files under the roots in keep into the stage.
 
-    unchecked: the dashboards are checked here too, each where it is built, and unchecked.finish() raises
-    SpecError (nothing committed) as load_build would; a rendering error counts only when they pass.
+    unchecked: the rule checks and the dashboards' are run here too, the dashboards each where it is built,
+    and unchecked.finish() raises SpecError (nothing committed) as load_build would; a rendering error
+    counts only when they pass.
     """
 
     def render(part: Part) -> list[Staged]:
@@ -58,7 +69,8 @@ def write_parts(
         ]
 
     if unchecked is None:
-        return _accepted(stage, keep, fork_map(lambda i: render(parts[i]), len(parts), jobs))
+        rendered = _accepted(stage, keep, fork_map(lambda i: render(parts[i]), len(parts), jobs))
+        return Written(paths=rendered, report=None)
     check_one = unchecked.check_one
     # The provisioning file reads which dashboards render: the parent renders it once the workers said.
     later = [i for i, part in enumerate(parts) if part.render is render_provisioning]
@@ -81,8 +93,15 @@ def write_parts(
             for built in own:  # checked and written: this worker reads them no more
                 built.forget()
 
-    pieces = fork_map(piece, len(parts), jobs)
-    unchecked.finish(finding for p in pieces for finding in p.findings)
+    def item(i: int) -> _Piece | Report:
+        # Item 0, the rule checks, is taken first: a process takes items in order, and the others render
+        # meanwhile.
+        return unchecked.checked_before() if i == 0 else piece(i - 1)
+
+    done = fork_map(item, len(parts) + 1, jobs)
+    before, pieces = done[0], [p for p in done[1:] if isinstance(p, _Piece)]
+    assert isinstance(before, Report) and len(pieces) == len(parts)
+    report = unchecked.finish(before, (finding for p in pieces for finding in p.findings))
     failed = next((p.error for p in pieces if p.error is not None), None)
     if failed is not None:
         raise failed
@@ -94,7 +113,7 @@ def write_parts(
             dashboards = replace(part.build.dashboards, renders=renders)
             p = replace(p, staged=render(replace(part, build=replace(part.build, dashboards=dashboards))))
         staged_by_part.append(p.staged)
-    return _accepted(stage, keep, staged_by_part)
+    return Written(paths=_accepted(stage, keep, staged_by_part), report=report)
 
 
 def _accepted(stage: Stage, keep: set[str], staged_by_part: list[list[Staged]]) -> set[str]:
