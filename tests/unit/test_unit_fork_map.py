@@ -36,12 +36,23 @@ def _check(found: list[tuple[int, int, int]], n: int, jobs: int) -> None:
         assert [i for _seq, i in sorted(taken)] == sorted(i for _seq, i in taken)
 
 
+@pytest.mark.slow  # forks
 @pytest.mark.parametrize(("n", "jobs"), [(1, 2), (2, 3), (134, 2), (1000, 3)])
 def test_every_item_is_taken_once_in_order(n: int, jobs: int) -> None:
     _check(_taken_in(n, jobs), n, jobs)
 
 
-def test_a_pipe_too_small_for_a_ticket_per_item_deals_runs_of_items(monkeypatch) -> None:
+def test_the_tickets_are_every_item_in_order() -> None:
+    tickets = workers._tickets(1000)
+    try:
+        assert tickets.per == 1
+        assert list(workers._taken(tickets)) == list(range(1000))
+        assert list(workers._taken(tickets)) == []  # read to the end: every process stops
+    finally:
+        os.close(tickets.fd)
+
+
+def test_a_pipe_too_small_for_a_ticket_per_item_holds_runs_of_items(monkeypatch) -> None:
     # Where the pipe cannot be enlarged (no F_SETPIPE_SZ), it holds PIPE_BUF bytes (4 KiB on Linux).
     monkeypatch.setattr(workers, "fcntl", types.SimpleNamespace())
     n = 5 * select.PIPE_BUF // 4 - 3  # a ticket for 5 items, the last for 2
@@ -51,9 +62,16 @@ def test_a_pipe_too_small_for_a_ticket_per_item_deals_runs_of_items(monkeypatch)
         assert list(workers._taken(tickets)) == list(range(n))
     finally:
         os.close(tickets.fd)
+
+
+@pytest.mark.slow  # forks
+def test_runs_of_items_are_dealt_as_single_ones(monkeypatch) -> None:
+    monkeypatch.setattr(workers, "fcntl", types.SimpleNamespace())
+    n = 5 * select.PIPE_BUF // 4 - 3
     _check(_taken_in(n, 3), n, 3)
 
 
+@pytest.mark.slow  # forks
 def test_the_earliest_failing_item_is_raised() -> None:
     def item(i: int) -> int:
         if i in (7, 40, 90):
