@@ -142,3 +142,30 @@ def _targets(node: object) -> list[dict[str, str]]:
 )
 def test_shape_cases(expr: str) -> None:
     _same(expr)
+
+
+def test_slots_key_holds_every_code_piece() -> None:
+    """shape() finds the values it replaces by the expression's code pieces (promql._SLOTS). Each pair below
+    shares its values and every code piece but one, which decides a value's place differently: a key that
+    forgot that piece (or the number of pieces) would give the second expression the first one's places.
+    Both orders, from empty caches (each cut of the key to part of the code fails here)."""
+    pairs = [
+        ('x{job="a",le="b", src="c"}', 'f(job+"a",le="b", src="c"}'),  # the first piece
+        ('x{job="a",le="b", src="c"}', 'x{job="a",le~"b", src="c"}'),  # a middle piece
+        ('x{job="a",le="b", src="c"}', 'x{job="a",le="b", __name__="c"}'),  # the last piece before a value
+        ('x{job="a"}', 'x{job="a"} == "b"'),  # one piece more (whose value no matcher holds)
+        ('x{job="a"} + y{s="b"}', 'x{job="a"}'),  # one piece less
+    ]
+    for first, second in pairs:
+        for order in ((first, second), (second, first)):
+            promql._SLOTS.clear()
+            promql._VALUE_AFTER.clear()
+            for expr in order:
+                _same(expr)
+
+
+def test_plain_value_cache_is_by_value() -> None:
+    """The plain-value decision is remembered per value: one plain and one not, under the same code."""
+    promql._PLAIN.clear()
+    for expr in ('x{job="svc-1"}', 'x{job="$job"}', 'x{job="svc-1"}', 'x{job="[[job]]"}'):
+        _same(expr)

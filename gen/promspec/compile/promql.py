@@ -206,6 +206,35 @@ def _value_after(code: str) -> bool:
     return known
 
 
+# The places of the values a shape replaces, by the expression's code pieces (parts[0::2] of its split('"')):
+# _value_after decides each from the piece before it alone, so an expression's code pieces decide them all,
+# and generated expressions repeat a few hundred such skeletons over 190,000 expressions at 1,000 services.
+# One lookup per expression instead of one call per value. Bounded like _VALUE_AFTER.
+_SLOTS: dict[tuple[str, ...], tuple[int, ...]] = {}
+
+
+def _slots(code: tuple[str, ...]) -> tuple[int, ...]:
+    """The indexes in split('"') of the strings right after a code piece that ends in `label=`/`label!=`."""
+    if len(_SLOTS) >= _VALUE_AFTER_MAX:
+        _SLOTS.clear()
+    found = _SLOTS[code] = tuple(2 * k + 1 for k in range(len(code) - 1) if _value_after(code[k]))
+    return found
+
+
+# Whether a value is _PLAIN_VALUE, by value: a dashboard query's values are services' names, repeated across
+# their queries (a dict lookup costs a fifth of the match). Bounded like _VALUE_AFTER.
+_PLAIN: dict[str, bool] = {}
+
+
+def _plain_value(value: str) -> bool:
+    known = _PLAIN.get(value)
+    if known is None:
+        if len(_PLAIN) >= _VALUE_AFTER_MAX:
+            _PLAIN.clear()
+        known = _PLAIN[value] = _PLAIN_VALUE.fullmatch(value) is not None
+    return known
+
+
 def _plain_strings(expr: str) -> bool:
     """Whether expr's only literals are "..." strings without escapes or line breaks, each closed."""
     if "\\" in expr or "'" in expr or "`" in expr or "#" in expr or expr.count('"') % 2:
@@ -225,9 +254,13 @@ def shape(expr: str, plain_values_only: bool = False) -> str:
     if not _plain_strings(expr):
         return _LITERALS.sub(_plain_matcher_shape if plain_values_only else _matcher_shape, expr)
     parts = expr.split('"')
-    for i in range(1, len(parts), 2):
+    code = tuple(parts[0::2])
+    slots = _SLOTS.get(code)
+    if slots is None:
+        slots = _slots(code)
+    for i in slots:
         value = parts[i]
-        if value and _value_after(parts[i - 1]) and (not plain_values_only or _PLAIN_VALUE.fullmatch(value)):
+        if value and (not plain_values_only or _plain_value(value)):
             parts[i] = "_"
     return '"'.join(parts)
 
