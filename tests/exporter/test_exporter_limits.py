@@ -16,7 +16,7 @@ import time
 import pytest
 
 from promspec.exporter.registry import Registry, StatelessCollector
-from promspec.exporter.server import ExporterServer, ServerLimits
+from promspec.exporter.server import ExporterServer, ServerLimits, _Slots
 
 from .exporter_harness import HERE, REPO, http_get, samples, value, wait_for
 from .test_exporter_server import pki  # noqa: F401 - the certificates fixture
@@ -320,3 +320,10 @@ def test_a_stalled_tls_handshake_is_evicted_for_a_real_client(tmp_path, pki):  #
         stalled.close()
         server.shutdown()
         registry.close()
+
+
+def test_the_request_cap_refuses_when_full_and_takes_again_when_given_back():
+    slots = _Slots(2)
+    assert slots.take() and slots.take() and not slots.take()
+    slots.give()
+    assert slots.take() and not slots.take()

@@ -17,7 +17,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.openmetrics.exposition import generate_latest
 
 from . import __version__
-from .metrics import Families, SeriesLabels, Spec, render_text
+from .metrics import RenderedFamily, SeriesLabels, Spec, format_value, make_samples, render_text
 
 log = logging.getLogger("promspec.exporter")
 # prometheus_client's OpenMetrics encoder is untyped: typed here once.
@@ -32,14 +32,15 @@ SPREAD_AFTER_S = 0.05
 TEXT = "text"
 OPENMETRICS = "openmetrics"
 
+_SUCCESS = "promspec_exporter_collector_success"
+_DURATION = "promspec_exporter_collector_duration_seconds"
+_BUILD_INFO = "promspec_exporter_build_info"
 SELF_SPECS = {
-    "promspec_exporter_collector_success": Spec(
+    _SUCCESS: Spec(
         "gauge", "1 when the collector produced its metrics in the last scrape, 0 when it failed.", ("collector",)
     ),
-    "promspec_exporter_collector_duration_seconds": Spec(
-        "gauge", "Time the collector took in the last scrape.", ("collector",)
-    ),
-    "promspec_exporter_build_info": Spec(
+    _DURATION: Spec("gauge", "Time the collector took in the last scrape.", ("collector",)),
+    _BUILD_INFO: Spec(
         "gauge", "Always 1; labels name the exporter version and the Python it runs on.", ("version", "python_version")
     ),
 }
@@ -323,6 +324,11 @@ def _collector_call(collector: Collector) -> Callable[[], list[Metric]]:
     return lambda: list(collector.collect())
 
 
+def _self_family(name: str, lines: list[str], rows: list[tuple[dict[str, str], float]]) -> RenderedFamily:
+    spec = SELF_SPECS[name]
+    return RenderedFamily(name, spec.type, spec.help, lines, lambda: make_samples(name, rows))
+
+
 class _Flight:
     __slots__ = ("done", "snapshot")
 
@@ -387,8 +393,6 @@ class Registry:
         }
 
     def _collect_all(self) -> list[Metric]:
-        metrics: list[Metric] = []
-        own = Families(SELF_SPECS)
         # The collectors run in turn on one worker; if they are not done soon, each one not started
         # yet gets its own worker. Each has the deadline from its own start (the scrape's at the
         # latest): a scrape takes at most the timeout plus the spread delay.
@@ -400,30 +404,61 @@ class Registry:
             [(collector.name, _collector_call(collector)) for collector in handed]
         )
         calls = dict(zip([c.name for c in handed], worker_calls, strict=True))
+        # An in-line collector's outcome is recorded as it returns: no Call (and its lock) to wait on.
+        produced_by: dict[str, list[Metric] | None] = {}
         for collector in self.collectors:
             if collector.name in in_line:
-                call = calls[collector.name] = Call(collector.name, _collector_call(collector))
-                call.run()
+                produced_by[collector.name] = self._run_in_line(collector)
         if handed and not batch.wait(self._spread_after):
             self._workers.spread(batch)
-        for collector in self.collectors:
+        metrics: list[Metric] = []
+        for collector in handed:
             call = calls[collector.name]
             finished = call.fresh and call.wait(max(deadline, call.started + self.timeout) - time.monotonic())
-            health = self.health[collector.name]
-            produced = None
             if finished:
-                produced = self._outcome(collector.name, call)
+                produced_by[collector.name] = self._outcome(collector.name, call)
             else:
+                produced_by[collector.name] = None
                 self._overran(collector.name, call)
-            health.duration = call.running_for()
+            self.health[collector.name].duration = call.running_for()
+        for collector in self.collectors:
+            produced = produced_by[collector.name]
             if produced is not None:
                 metrics.extend(produced)
-            label = self._collector_labels[collector.name]
-            own.add("promspec_exporter_collector_success", label, 1.0 if health.success else 0.0)
-            own.add("promspec_exporter_collector_duration_seconds", label, health.duration)
-        own.add("promspec_exporter_build_info", self._build_labels, 1.0)
-        metrics.extend(own.metrics())
+        metrics.extend(self._self_metrics())
         return metrics
+
+    def _run_in_line(self, collector: Collector) -> list[Metric] | None:
+        """Run a collector on this thread; its metrics, or None when it failed (recorded in its health)."""
+        health = self.health[collector.name]
+        started = time.monotonic()
+        produced: list[Metric] | None = None
+        try:
+            produced = list(collector.collect())
+        except Exception as exc:
+            self._raised(collector.name, health, exc)
+        else:
+            self._succeeded(collector.name, health)
+        health.duration = time.monotonic() - started
+        return produced
+
+    def _self_metrics(self) -> list[Metric]:
+        """The exporter's own families, their lines written from the kept series text (only values formatted)."""
+        success: list[str] = []
+        duration: list[str] = []
+        success_rows: list[tuple[dict[str, str], float]] = []
+        duration_rows: list[tuple[dict[str, str], float]] = []
+        for name, health in self.health.items():
+            label = self._collector_labels[name]
+            ok = 1.0 if health.success else 0.0
+            success.append(f"{label.text(_SUCCESS)}{'1' if health.success else '0'}\n")
+            duration.append(f"{label.text(_DURATION)}{format_value(health.duration)}\n")
+            success_rows.append((label, ok))
+            duration_rows.append((label, health.duration))
+        build = _self_family(_BUILD_INFO, [f"{self._build_labels.text(_BUILD_INFO)}1\n"], [(self._build_labels, 1.0)])
+        if not success:  # no collectors: a family is exposed only with a sample
+            return [build]
+        return [_self_family(_SUCCESS, success, success_rows), _self_family(_DURATION, duration, duration_rows), build]
 
     def _overran(self, name: str, call: Call) -> None:
         # The same words on every scrape while it hangs (logged once); its duration tells how long.
@@ -437,18 +472,27 @@ class Registry:
         health = self.health[name]
         try:
             produced: list[Metric] = call.result()
-        except CollectorFailed as exc:
+        except Exception as exc:
+            self._raised(name, health, exc)
+            return None
+        self._succeeded(name, health)
+        return produced
+
+    def _raised(self, name: str, health: CollectorHealth, exc: Exception) -> None:
+        """A collector raised: a CollectorFailed says why in its own words; anything else is a bug or surprise
+        in one collector, which must not cost the scrape."""
+        if isinstance(exc, CollectorFailed):
             self._failed(name, health, str(exc))
-            return None
-        except Exception as exc:  # a bug or surprise in one collector must not cost the scrape
-            self._failed(name, health, f"{type(exc).__name__}: {exc}")
-            log.debug("collector %s raised", name, exc_info=(type(exc), exc, exc.__traceback__))
-            return None
+            return
+        self._failed(name, health, f"{type(exc).__name__}: {exc}")
+        log.debug("collector %s raised", name, exc_info=(type(exc), exc, exc.__traceback__))
+
+    @staticmethod
+    def _succeeded(name: str, health: CollectorHealth) -> None:
         if not health.success and health.last_error is not None:
             log.info("collector %s recovered", name)
         health.success = True
         health.last_success = time.time()
-        return produced
 
     @staticmethod
     def _failed(name: str, health: CollectorHealth, message: str) -> None:

@@ -119,6 +119,37 @@ def accepts_gzip(accept_encoding: str | None) -> bool:
     return bool(qualities.get("gzip", qualities.get("*", 0.0)) > 0)
 
 
+class _Slots:
+    """A cap taken without waiting, or refused: a lock and a count (a semaphore's Condition costs
+    several times more, on every request)."""
+
+    __slots__ = ("_free", "_lock")
+
+    def __init__(self, size: int):
+        self._free = size
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        """Take a slot if one is free; False when all are taken."""
+        with self._lock:
+            if self._free <= 0:
+                return False
+            self._free -= 1
+            return True
+
+    def give(self) -> None:
+        """Give back a slot taken."""
+        with self._lock:
+            self._free += 1
+
+
+def _set_timeout(connection: socket.socket, seconds: float) -> None:
+    # settimeout() is a system call each time (the descriptor's blocking flag is set again); a
+    # kept-alive connection alternates the idle and write timeouts, equal by default.
+    if connection.gettimeout() != seconds:
+        connection.settimeout(seconds)
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
@@ -131,9 +162,11 @@ class _Server(ThreadingHTTPServer):
         limits = exporter.limits
         self.request_queue_size = limits.backlog
         self.connections = threading.BoundedSemaphore(limits.max_connections) if limits.max_connections else None
-        self.requests = threading.BoundedSemaphore(limits.max_requests) if limits.max_requests else None
+        self.requests = _Slots(limits.max_requests) if limits.max_requests else None
         self.readers: set[_RequestReader | _Handshake] = set()
         self.readers_lock = threading.Lock()
+        # The web config's extra headers, written once: the same on every answer.
+        self.configured_headers = "".join(f"{name}: {value}\r\n" for name, value in exporter.web_config.headers.items())
         super().__init__(address, handler)
 
     def _make_room(self) -> bool:
@@ -276,7 +309,7 @@ class _RequestReader:
                     raise HeadError(414, f"request line longer than {_MAX_HEAD} bytes")
                 raise HeadError(431, f"request headers longer than {_MAX_HEAD} bytes")
             if self._deadline is None:
-                self._connection.settimeout(self._limits.idle_timeout)
+                _set_timeout(self._connection, self._limits.idle_timeout)
             else:
                 left = self._deadline - time.monotonic()
                 if left <= 0:
@@ -433,7 +466,7 @@ class _Handler(socketserver.BaseRequestHandler):
         keep_alive = request.keep_alive()
         close = None if keep_alive else _CLOSE
         requests = self.server.requests
-        if requests is not None and not requests.acquire(blocking=False):
+        if requests is not None and not requests.take():
             limit = self.server.exporter.limits.max_requests
             self._send(
                 503,
@@ -447,7 +480,7 @@ class _Handler(socketserver.BaseRequestHandler):
             status = self._route(request, send_body, close)
         finally:
             if requests is not None:
-                requests.release()
+                requests.give()
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s %s %s %s %d", self.client_address[0], request.method, request.path, request.version, status)
         return keep_alive
@@ -501,16 +534,14 @@ class _Handler(socketserver.BaseRequestHandler):
     ) -> int:
         lines = [
             f"HTTP/1.1 {code} {_REASONS.get(code, 'Unknown')}\r\nServer: {_SERVER}\r\nDate: {_http_date()}\r\n"
-            f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
+            f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n{self.server.configured_headers}"
         ]
-        for name, value in self.server.exporter.web_config.headers.items():
-            lines.append(f"{name}: {value}\r\n")
         for name, value in (extra or {}).items():
             lines.append(f"{name}: {value}\r\n")
         lines.append("\r\n")
         out = "".join(lines).encode("latin-1")
         connection: socket.socket = self.request
-        connection.settimeout(self.server.exporter.limits.write_timeout)
+        _set_timeout(connection, self.server.exporter.limits.write_timeout)
         try:
             connection.sendall(out + body if send_body else out)
         except OSError as exc:  # the client went away, or read too slowly: nothing more to say to it
