@@ -51,6 +51,18 @@ _METRIC_PART = re.compile(r"[a-zA-Z0-9_:]+")
 PLAIN_MATCHER_BEFORE = re.compile(r"(?<![A-Za-z0-9_:])([A-Za-z_][A-Za-z0-9_]*)\s*!?=\s*\Z")
 
 
+@dataclass(frozen=True, kw_only=True)
+class Preset:
+    """A generated dashboard: its model, or (made lazily: template_shapes.instantiate_lazily) its model's every
+    field but its rows, and how to make the whole model, in the process that builds the dashboard."""
+
+    head: Dashboard  # the model, or when make is set the model without its rows
+    make: Callable[[], Dashboard] | None = field(default=None, compare=False, repr=False)
+
+    def model(self) -> Dashboard:
+        return self.head if self.make is None else self.make()
+
+
 class TemplateError(ValueError):
     """A bundled template that cannot be read or instantiated: a defect of the package, not of the specs."""
 
