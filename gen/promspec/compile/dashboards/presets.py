@@ -33,6 +33,7 @@ from .templated import (
     Preset,
     Subject,
     TemplateError,
+    computed_maker,
     instantiate,
     literal,
     prepared,
@@ -244,6 +245,17 @@ def per_shape(make: Callable[[Subject], list[Any]], subject: Subject, read: Metr
     """make(subject) (a computed part: rows or panels), made once per shape of the subject's scope and filled
     with its selector's values; read: where to note what the copies' queries read."""
     scope = _scope(subject)
+    made = _shape_of(make, subject)
+    if made.parts is None:
+        return make(subject)
+    values = [quote(v) for v in scope.selector.values()]
+    note = read if read is not None and all(scope.selector.values()) else None
+    return [_filled(part, subject.ref, values, note) for part in made.parts]
+
+
+def _shape_of(make: Callable[[Subject], list[Any]], subject: Subject) -> _Made:
+    """The shape of make(subject): made once per shape of the subject's scope."""
+    scope = _scope(subject)
     labels = tuple(scope.selector)
     key = (make, id(scope.backend), scope.version, scope.rename, scope.variables, labels)
     made = _SHAPES.get(key)
@@ -253,11 +265,7 @@ def per_shape(make: Callable[[Subject], list[Any]], subject: Subject, read: Metr
         if len(_SHAPES) >= _SHAPES_KEPT:
             _SHAPES.clear()
         made = _SHAPES[key] = _Made(backend=scope.backend, parts=parts)
-    if made.parts is None:
-        return make(subject)
-    values = [quote(v) for v in scope.selector.values()]
-    note = read if read is not None and all(scope.selector.values()) else None
-    return [_filled(part, subject.ref, values, note) for part in made.parts]
+    return made
 
 
 def _shapes_of(parts: list[Any], count: int) -> tuple[_RowShape | _PanelShape, ...] | None:
@@ -468,6 +476,12 @@ class Presets:
         return [p.model() for p in self.made]
 
 
+@dataclass(frozen=True, kw_only=True)
+class _ShapeKept:
+    made: _Made  # held, so that the id in the key is this shape's while the entry lives
+    queries: int | None  # its queries, when the pruning keeps every copy as it is; None: it may not
+
+
 class _Pruning:
     """Which series a project lacks (it neither catalogues nor records them), and so which preset queries the
     pruning drops. read: the metric names of queries known from their template's shape (instantiate());
@@ -484,6 +498,7 @@ class _Pruning:
         self.lost_by_expr: dict[str, tuple[str, ...]] = {}
         self.lost_by_names: dict[tuple[str, ...], tuple[str, ...]] = {}
         self.missing: dict[str, bool] = {}
+        self.shapes: dict[int, _ShapeKept] = {}  # per computed part's shape: what computed() found of it
 
     def is_missing(self, name: str) -> bool:
         got = self.missing.get(name)
@@ -515,6 +530,33 @@ class _Pruning:
             lost = self.lost_by_expr[expr] = self.lost_of(panel_query(expr).metrics)
         return lost
 
+    def computed(self, name: str, subject: Subject) -> int | None:
+        """Lazily.computed: from the part's shape, whose queries' names are the copies' when every selector
+        value is non-empty (per_shape notes them then; otherwise the pruning parses each copy)."""
+        scope = _scope(subject)
+        if not all(scope.selector.values()):
+            return None
+        made = _shape_of(computed_maker(name), subject)
+        got = self.shapes.get(id(made))
+        if got is None or got.made is not made:
+            got = self.shapes[id(made)] = _ShapeKept(made=made, queries=self._kept_queries(made))
+        return got.queries
+
+    def _kept_queries(self, made: _Made) -> int | None:
+        if made.parts is None:
+            return None  # each copy is made as it is
+        queries = 0
+        for part in made.parts:
+            for panel in part.panels if isinstance(part, _RowShape) else (part,):
+                if not panel.queries and panel.rest["type"] != "text":
+                    return None
+                for q in panel.queries:
+                    # no names: no PromQL (a signal, which loses nothing), or one the copies' own parse reads
+                    if (q.names is None and q.expr) or (q.names is not None and self.lost_of(q.names)):
+                        return None
+                    queries += 1
+        return queries
+
     def keeps_panel(self, panel: Panel) -> bool:
         """Whether the pruning keeps panel as it is: it loses no query, and is text or has one."""
         return not any([self.unknown(q) for q in panel.queries]) and (bool(panel.queries) or panel.type == "text")
@@ -528,12 +570,7 @@ class _Pruning:
             return False
 
     def lazily(self) -> Lazily:
-        return Lazily(
-            keeps=lambda names: not self.lost_of(names),
-            keeps_expr=self.keeps_expr,
-            keeps_panel=self.keeps_panel,
-            read=self.known,
-        )
+        return Lazily(keeps=lambda names: not self.lost_of(names), keeps_expr=self.keeps_expr, computed=self.computed)
 
 
 def _prune(dashes: list[Preset], pruning: _Pruning) -> Presets:

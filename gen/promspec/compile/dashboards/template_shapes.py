@@ -224,8 +224,9 @@ class Lazily:
 
     keeps: Callable[[tuple[str, ...]], bool]
     keeps_expr: Callable[[str], bool]  # a query's PromQL without placeholders ("": a signal's)
-    keeps_panel: Callable[[Panel], bool]
-    read: MetricsRead
+    # (computed part NAME, subject) -> the number of queries of that part when the pruning keeps it as it is,
+    # else None: asked of the part's shape, without making its records
+    computed: Callable[[str, Subject], int | None]
     verdicts: dict[int, _Verdict] = field(default_factory=dict, compare=False, repr=False)
 
 
@@ -238,7 +239,10 @@ class _Verdict:
     kept: bool
     queries: int
     nonempty: frozenset[str]  # fields that must be non-empty for the queries' names to be the shape's
-    fields: tuple[str, ...]  # every field the rows' strings read: an instance lacking one raises
+    # the fields the rows' strings read, as the values written that they are made from (all must be there), and
+    # those that end a metric name (each value must be able to): an instance lacking one raises
+    written: frozenset[str]
+    tails: tuple[str, ...]
 
 
 def instantiate_lazily(t: DashboardTemplate, subject: Subject, lazily: Lazily) -> Preset | None:
@@ -258,21 +262,16 @@ def instantiate_lazily(t: DashboardTemplate, subject: Subject, lazily: Lazily) -
     if any(k in flat and not flat[k] for k in verdict.nonempty):
         return None
     queries = verdict.queries
-    try:
-        for k in verdict.fields:
-            flat[k]  # a quoted or checked field is made here, as the first string asking for it would
-        for r in plan.rows:
-            computed: list[Row | Panel] = []
-            if isinstance(r, _Slot):
-                computed += COMPUTED_ROWS[r.compute](subject, lazily.read)
-            else:
-                for p in r.panels:
-                    if isinstance(p, _Slot):
-                        computed += COMPUTED_PANELS[p.compute](subject, lazily.read)
-            panels = [x for part in computed for x in (part.panels if isinstance(part, Row) else [part])]
-            if not all(lazily.keeps_panel(p) for p in panels):
+    # (a field made already, without its written value, is one the instance is made at once for: rare, and sure)
+    if not flat.keys() >= verdict.written or not all(flat.gives(k) for k in verdict.tails):
+        return None
+    for r in plan.rows:
+        for slot in [r] if isinstance(r, _Slot) else [p for p in r.panels if isinstance(p, _Slot)]:
+            computed = lazily.computed(slot.compute, subject)
+            if computed is None:
                 return None
-            queries += sum(len(p.queries) for p in panels)
+            queries += computed
+    try:
         head = _dashboard(plan, subject, flat, [])
     except KeyError:
         return None
@@ -311,7 +310,12 @@ def _verdict(plan: _Plan, lazily: Lazily) -> _Verdict:
                 strings += [q.expr, q.legend]
     fields = {name: None for s in strings if s.fmt for _t, name, _sp, _c in _FORMATTER.parse(s.fmt) if name is not None}
     got = lazily.verdicts[id(plan)] = _Verdict(
-        plan=plan, kept=kept, queries=queries, nonempty=frozenset(nonempty), fields=tuple(fields)
+        plan=plan,
+        kept=kept,
+        queries=queries,
+        nonempty=frozenset(nonempty),
+        written=frozenset("T_" + k[2:] for k in fields),
+        tails=tuple(k for k in fields if k.startswith("M_")),
     )
     return got
 
