@@ -21,7 +21,7 @@ from promspec.compile.dashboards import presets, template_shapes
 from promspec.compile.dashboards.signals import Scope
 from promspec.compile.dashboards.slo_dashboards import SLO_DETAIL, slo_subject
 from promspec.compile.dashboards.template_shapes import Lazily, instantiate_lazily
-from promspec.compile.dashboards.templated import instantiate, template
+from promspec.compile.dashboards.templated import Fields, TemplateError, instantiate, prepared, template
 from promspec.pipeline import load_build, load_unchecked
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -196,3 +196,17 @@ def test_the_parent_makes_no_preset_panel_and_a_worker_forgets_what_it_made(
     assert "dashboard" not in vars(first) and "made" not in vars(first)
     assert first.dashboard == model and first.dashboard is not model
     assert made == [first.head.uid, first.head.uid]
+
+
+def test_what_each_instance_may_lack_is_asked_of_each_instance_not_of_its_plan() -> None:
+    """One plan serves instances whose values differ: an empty value (its queries' names are then their own
+    parse's) or a window that cannot end a metric name (making it raises) is found per instance."""
+    t = template(SLO_DETAIL)
+    lazily = replace(KEEP_ALL, verdicts={})
+    assert instantiate_lazily(t, slo_subject(_slo("s", "n", "t"), "f", _records(["5m"]), "x"), lazily) is not None
+    plain = slo_subject(_slo("s", "n", "t"), "f", _records(["5m"]), "x")
+    assert instantiate_lazily(t, replace(plain, values=Fields({**plain.values, "T_slo_id": ""})), lazily) is None
+    bad = replace(plain, lists={**plain.lists, "window": [prepared({"window": "5-m"})]})
+    with pytest.raises(TemplateError):
+        instantiate(t, bad)
+    assert instantiate_lazily(t, bad, lazily) is None
