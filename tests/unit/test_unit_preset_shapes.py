@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from promspec.check.panel_queries import _panel_query
 from promspec.compile.dashboards import presets, templated
-from promspec.compile.dashboards.presets import preset_dashboards
+from promspec.compile.dashboards.presets import _prune, preset_dashboards
 from promspec.compile.dashboards.signals import Scope
 from promspec.compile.dashboards.slo_dashboards import slo_subject
 from promspec.compile.dashboards.templated import MetricsRead, Preset, Subject, instantiate, prepared, template
@@ -143,27 +143,21 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Dashboard], Pro
     generate.write_specs(str(root), 3)
     build, _report = load_build([str(root)], env={})
     seen: list[tuple[list[Dashboard], MetricsRead]] = []
-    real, lazily = presets._prune, presets.instantiate_lazily
+    real, lazily = presets._pruned, presets.instantiate_lazily
 
     def spy(dashes: list[Preset], pruning: presets._Pruning) -> presets.Presets:
         seen.append(([p.model() for p in dashes], dict(pruning.known)))
         return real(dashes, pruning)
 
-    presets._prune = spy  # type: ignore[assignment]
+    presets._pruned = spy  # type: ignore[assignment]
     presets.instantiate_lazily = lambda *_args: None  # every preset made at once, noting what it reads
     try:
         preset_dashboards(build.project, build.rule_groups)
     finally:
-        presets._prune, presets.instantiate_lazily = real, lazily  # type: ignore[assignment]
+        presets._pruned, presets.instantiate_lazily = real, lazily  # type: ignore[assignment]
     ((dashes, read),) = seen
     assert read
     return dashes, build.project, build.rule_groups, read
-
-
-def _prune(
-    dashes: list[Dashboard], project: Project, groups: list[RuleGroup], read: MetricsRead | None = None
-) -> presets.Presets:
-    return presets._prune([Preset(head=d) for d in dashes], presets._Pruning(project, groups, read))
 
 
 def test_pruning_with_the_names_read_is_pruning_by_parse(made: Any) -> None:

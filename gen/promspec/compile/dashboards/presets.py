@@ -573,7 +573,14 @@ class _Pruning:
         return Lazily(keeps=lambda names: not self.lost_of(names), keeps_expr=self.keeps_expr, computed=self.computed)
 
 
-def _prune(dashes: list[Preset], pruning: _Pruning) -> Presets:
+def _prune(
+    dashes: list[Dashboard], project: Project, groups: list[RuleGroup], read: MetricsRead | None = None
+) -> Presets:
+    """_pruned() of dashboards made at once."""
+    return _pruned([Preset(head=d) for d in dashes], _Pruning(project, groups, read))
+
+
+def _pruned(dashes: list[Preset], pruning: _Pruning) -> Presets:
     """Drop PromQL queries that read series the project neither catalogues nor records, then empty panels
     and rows: a project with part of a catalog (or none of the exporter's optional metrics) gets the rest.
     What is dropped is recorded (dash.dropped, Presets.left_out) for the warnings and `promspec diff`.
@@ -727,5 +734,5 @@ def preset_dashboards(project: Project, groups: list[RuleGroup]) -> Presets:
         mine, board = heads[: len(out)], heads[len(out) :]
         out = [p if p.head is d else Preset(head=d) for p, d in zip(out, mine, strict=True)]
         out += [Preset(head=d) for d in board]
-    presets = _prune(out, pruning)
+    presets = _pruned(out, pruning)
     return replace(presets, left_out=_unanchored(project) + presets.left_out)
