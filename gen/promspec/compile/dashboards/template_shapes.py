@@ -218,9 +218,9 @@ def _fields(plan: _Plan, subject: Subject) -> Fields:
 
 @dataclass(frozen=True, kw_only=True)
 class Lazily:
-    """What instantiate_lazily asks of the presets' pruning (presets._Pruning), which it must not change: the
-    metric names it keeps, the computed panels it keeps as they are, where the computed parts note what
-    they read; and per plan what it found of the plan's own queries."""
+    """What instantiate_lazily asks of the presets' pruning (presets._Pruning), which must leave an instance
+    made lazily as it is: the metric names it keeps, the fixed PromQL texts it keeps, the computed parts it
+    keeps whole; and per plan what was found of the plan's own queries."""
 
     keeps: Callable[[tuple[str, ...]], bool]
     keeps_expr: Callable[[str], bool]  # a query's PromQL without placeholders ("": a signal's)
@@ -262,7 +262,8 @@ def instantiate_lazily(t: DashboardTemplate, subject: Subject, lazily: Lazily) -
     if any(k in flat and not flat[k] for k in verdict.nonempty):
         return None
     queries = verdict.queries
-    # (a field made already, without its written value, is one the instance is made at once for: rare, and sure)
+    # every written value the strings' fields are made from is there (a conservative test: a quoted field
+    # made already without its written value sends the instance to be made at once), and every metric-name end
     if not flat.keys() >= verdict.written or not all(flat.gives(k) for k in verdict.tails):
         return None
     for r in plan.rows:
