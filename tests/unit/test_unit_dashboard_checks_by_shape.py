@@ -137,7 +137,7 @@ def _broken(built: BuiltDashboard, where: int, value: str, outer: bool) -> Built
             panels[i] = replace(row, panels=tuple(inner))
         compiled = replace(compiled, panels=tuple(panels))
     made = Made(plan=built.plan, problems=built.problems, compiled=compiled)
-    return BuiltDashboard(dashboard=built.dashboard, path=built.path, ctx=built.ctx, given=made)
+    return BuiltDashboard(head=built.dashboard, path=built.path, ctx=built.ctx, given=made)
 
 
 # Values for a hole: a query with a rate off $__rate_interval, one of an undefined variable, an empty and an
@@ -201,7 +201,7 @@ def test_an_uncatalogued_metric_is_found_in_each_instance(bench_build):
         plan = replace(built.plan, targets={**built.plan.targets, slot: wrong})
         made = Made(plan=plan, problems=built.problems, compiled=built.compiled)
         broken = dashboards[positions.index(at)] = BuiltDashboard(
-            dashboard=built.dashboard, path=built.path, ctx=built.ctx, given=made
+            head=built.dashboard, path=built.path, ctx=built.ctx, given=made
         )
         items = _checked(_with_dashboards(bench_build, dashboards), full=False)
         assert items == _in_full_alone(bench_build, broken)

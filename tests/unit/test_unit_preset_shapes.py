@@ -22,7 +22,7 @@ from promspec.compile.dashboards import presets, templated
 from promspec.compile.dashboards.presets import _prune, preset_dashboards
 from promspec.compile.dashboards.signals import Scope
 from promspec.compile.dashboards.slo_dashboards import slo_subject
-from promspec.compile.dashboards.templated import MetricsRead, Subject, instantiate, prepared, template
+from promspec.compile.dashboards.templated import MetricsRead, Preset, Subject, instantiate, prepared, template
 from promspec.compile.promql import PromQLError
 from promspec.model.dashboards import Dashboard, Panel, Query, Row
 from promspec.model.loader import Document
@@ -143,17 +143,18 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Dashboard], Pro
     generate.write_specs(str(root), 3)
     build, _report = load_build([str(root)], env={})
     seen: list[tuple[list[Dashboard], MetricsRead]] = []
-    real = presets._prune
+    real, lazily = presets._pruned, presets.instantiate_lazily
 
-    def spy(dashes: list[Dashboard], project: Project, groups: list[RuleGroup], read: MetricsRead | None = None):
-        seen.append((list(dashes), dict(read or {})))
-        return real(dashes, project, groups, read)
+    def spy(dashes: list[Preset], pruning: presets._Pruning) -> presets.Presets:
+        seen.append(([p.model() for p in dashes], dict(pruning.known)))
+        return real(dashes, pruning)
 
-    presets._prune = spy  # type: ignore[assignment]
+    presets._pruned = spy  # type: ignore[assignment]
+    presets.instantiate_lazily = lambda *_args: None  # every preset made at once, noting what it reads
     try:
         preset_dashboards(build.project, build.rule_groups)
     finally:
-        presets._prune = real  # type: ignore[assignment]
+        presets._pruned, presets.instantiate_lazily = real, lazily  # type: ignore[assignment]
     ((dashes, read),) = seen
     assert read
     return dashes, build.project, build.rule_groups, read

@@ -73,7 +73,7 @@ def each_dashboard(build: Build, report: Report) -> DashboardCheck:
     check_user_placeholders(dashboards.written, report)  # the bundled templates' ${slo.name}: not a spec's
     from .vanished_panels import warn_vanished
 
-    warn_vanished(project, [built.dashboard for built in dashboards.dashboards], report, dashboards.left_out)
+    warn_vanished(project, dashboards.models(), report, dashboards.left_out)
     recorded = {r.record for g in build.rule_groups for r in g.rules if isinstance(r, RecordingRule)}
     return DashboardCheck(ctx=dashboards.ctx, series=Series(universe=Universe(project), recorded=recorded))
 

@@ -279,7 +279,7 @@ def render_dashboard_files(build: Build) -> dict[str, bytes]:
 def render_provisioning(build: Build) -> dict[str, bytes]:
     """dashboards/provisioning.yml: every folder of the dashboards written, listed with their sources in
     its header; nothing when none is. Reads the models and paths, not the JSON."""
-    written = {b.path: b.dashboard for b in build.dashboards.written_files()}
+    written = {b.path: b.head for b in build.dashboards.written_files()}
     if not written:
         return {}
     sources = [

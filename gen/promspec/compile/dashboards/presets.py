@@ -9,6 +9,7 @@ metrics its catalogs list, series its rules record.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields, replace
@@ -18,17 +19,21 @@ from typing import TYPE_CHECKING, Any
 from ...backends.adapter import Backend, Variant
 from ...model.dashboards import Dashboard, DroppedDashboard, DroppedPanel, Panel, Query, Row, Variable
 from ...model.project import Project, RecordingRule, Ref, RuleGroup
-from ..promql import quote
+from ..promql import PromQLError, quote
 from .bundled import STATIC, bundled_dashboard, bundled_title
 from .signals import Scope, anchor_metric, service_scope, signal_query
-from .slo_dashboards import slo_dashboards
+from .slo_dashboards import slo_presets
+from .template_shapes import Lazily, instantiate_lazily
 from .templated import (
     PLAIN_MATCHER_BEFORE,
     REPRESENTATIVE,
     WHEN_SIGNALS,
+    DashboardTemplate,
     MetricsRead,
+    Preset,
     Subject,
     TemplateError,
+    computed_maker,
     instantiate,
     literal,
     prepared,
@@ -240,6 +245,17 @@ def per_shape(make: Callable[[Subject], list[Any]], subject: Subject, read: Metr
     """make(subject) (a computed part: rows or panels), made once per shape of the subject's scope and filled
     with its selector's values; read: where to note what the copies' queries read."""
     scope = _scope(subject)
+    made = _shape_of(make, subject)
+    if made.parts is None:
+        return make(subject)
+    values = [quote(v) for v in scope.selector.values()]
+    note = read if read is not None and all(scope.selector.values()) else None
+    return [_filled(part, subject.ref, values, note) for part in made.parts]
+
+
+def _shape_of(make: Callable[[Subject], list[Any]], subject: Subject) -> _Made:
+    """The shape of make(subject): made once per shape of the subject's scope."""
+    scope = _scope(subject)
     labels = tuple(scope.selector)
     key = (make, id(scope.backend), scope.version, scope.rename, scope.variables, labels)
     made = _SHAPES.get(key)
@@ -249,11 +265,7 @@ def per_shape(make: Callable[[Subject], list[Any]], subject: Subject, read: Metr
         if len(_SHAPES) >= _SHAPES_KEPT:
             _SHAPES.clear()
         made = _SHAPES[key] = _Made(backend=scope.backend, parts=parts)
-    if made.parts is None:
-        return make(subject)
-    values = [quote(v) for v in scope.selector.values()]
-    note = read if read is not None and all(scope.selector.values()) else None
-    return [_filled(part, subject.ref, values, note) for part in made.parts]
+    return made
 
 
 def _shapes_of(parts: list[Any], count: int) -> tuple[_RowShape | _PanelShape, ...] | None:
@@ -455,66 +467,139 @@ def _engine_title(backend: Backend) -> str:
 class Presets:
     """The generated dashboards of a project, and those left out because nothing they read is catalogued."""
 
-    dashboards: list[Dashboard]
+    made: list[Preset]  # in order; most made lazily (a template's instance that the pruning keeps as it is)
     left_out: list[DroppedDashboard]
+
+    @property
+    def dashboards(self) -> list[Dashboard]:
+        """Every generated dashboard's whole model (made now, for the lazily made ones)."""
+        return [p.model() for p in self.made]
+
+
+@dataclass(frozen=True, kw_only=True)
+class _ShapeKept:
+    made: _Made  # held, so that the id in the key is this shape's while the entry lives
+    queries: int | None  # its queries, when the pruning keeps every copy as it is; None: it may not
+
+
+class _Pruning:
+    """Which series a project lacks (it neither catalogues nor records them), and so which preset queries the
+    pruning drops. read: the metric names of queries known from their template's shape (instantiate());
+    any other query is parsed."""
+
+    def __init__(self, project: Project, groups: list[RuleGroup], read: MetricsRead | None = None):
+        from ...check.semantic import Universe
+
+        self.universe = Universe(project)
+        self.recorded = {r.record for g in groups for r in g.rules if isinstance(r, RecordingRule)}
+        self.known = read if read is not None else {}
+        # Per metric names read, then per name. Not per expression: an instance's expressions are its own (its
+        # slo_id, its selector), but those of one template shape read the same names.
+        self.lost_by_expr: dict[str, tuple[str, ...]] = {}
+        self.lost_by_names: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self.missing: dict[str, bool] = {}
+        self.shapes: dict[int, _ShapeKept] = {}  # per computed part's shape: what computed() found of it
+
+    def is_missing(self, name: str) -> bool:
+        got = self.missing.get(name)
+        if got is None:
+            got = self.missing[name] = name not in self.recorded and not self.universe.known(name)
+        return got
+
+    def lost_of(self, names: tuple[str, ...]) -> tuple[str, ...]:
+        lost = self.lost_by_names.get(names)
+        if lost is None:
+            lost = self.lost_by_names[names] = tuple(n for n in names if self.is_missing(n))
+        return lost
+
+    def unknown(self, query: Query) -> tuple[str, ...]:
+        """The series query reads that the project lacks (signals resolve to their backend's metrics, which
+        the backend catalogues)."""
+        return self.unknown_expr(query.expr)
+
+    def unknown_expr(self, expr: str) -> tuple[str, ...]:
+        from ...check.panel_queries import panel_query
+
+        if not expr:
+            return ()
+        names = self.known.get(expr)
+        if names is not None:
+            return self.lost_of(names)
+        lost = self.lost_by_expr.get(expr)
+        if lost is None:
+            lost = self.lost_by_expr[expr] = self.lost_of(panel_query(expr).metrics)
+        return lost
+
+    def computed(self, name: str, subject: Subject) -> int | None:
+        """Lazily.computed: from the part's shape, whose queries' names are the copies' when every selector
+        value is non-empty (per_shape notes them then; otherwise the pruning parses each copy)."""
+        scope = _scope(subject)
+        if not all(scope.selector.values()):
+            return None
+        made = _shape_of(computed_maker(name), subject)
+        got = self.shapes.get(id(made))
+        if got is None or got.made is not made:
+            got = self.shapes[id(made)] = _ShapeKept(made=made, queries=self._kept_queries(made))
+        return got.queries
+
+    def _kept_queries(self, made: _Made) -> int | None:
+        if made.parts is None:
+            return None  # each copy is made as it is
+        queries = 0
+        for part in made.parts:
+            for panel in part.panels if isinstance(part, _RowShape) else (part,):
+                if not panel.queries and panel.rest["type"] != "text":
+                    return None
+                for q in panel.queries:
+                    # no names: no PromQL (a signal, which loses nothing), or one the copies' own parse reads
+                    if (q.names is None and q.expr) or (q.names is not None and self.lost_of(q.names)):
+                        return None
+                    queries += 1
+        return queries
+
+    def keeps_panel(self, panel: Panel) -> bool:
+        """Whether the pruning keeps panel as it is: it loses no query, and is text or has one."""
+        return not any([self.unknown(q) for q in panel.queries]) and (bool(panel.queries) or panel.type == "text")
+
+    def keeps_expr(self, expr: str) -> bool:
+        """Whether a query of this PromQL (or none: a signal) loses nothing; False when it does not parse (the
+        dashboard is then made at once, and the pruning raises where it always has)."""
+        try:
+            return not self.unknown_expr(expr)
+        except PromQLError:
+            return False
+
+    def lazily(self) -> Lazily:
+        return Lazily(keeps=lambda names: not self.lost_of(names), keeps_expr=self.keeps_expr, computed=self.computed)
 
 
 def _prune(
     dashes: list[Dashboard], project: Project, groups: list[RuleGroup], read: MetricsRead | None = None
 ) -> Presets:
+    """_pruned() of dashboards made at once."""
+    return _pruned([Preset(head=d) for d in dashes], _Pruning(project, groups, read))
+
+
+def _pruned(dashes: list[Preset], pruning: _Pruning) -> Presets:
     """Drop PromQL queries that read series the project neither catalogues nor records, then empty panels
     and rows: a project with part of a catalog (or none of the exporter's optional metrics) gets the rest.
     What is dropped is recorded (dash.dropped, Presets.left_out) for the warnings and `promspec diff`.
-    read: the metric names of queries known from their template's shape (instantiate()); any other query is
-    parsed. A dashboard that loses nothing is kept as it is."""
-    from ...check.panel_queries import panel_query
-    from ...check.semantic import Universe
-
-    universe = Universe(project)
-    recorded = {r.record for g in groups for r in g.rules if isinstance(r, RecordingRule)}
-    known = read or {}
-    # Per metric names read, then per name. Not per expression: an instance's expressions are its own (its
-    # slo_id, its selector), but those of one template shape read the same names.
-    lost_by_expr: dict[str, tuple[str, ...]] = {}
-    lost_by_names: dict[tuple[str, ...], tuple[str, ...]] = {}
-    missing: dict[str, bool] = {}
-
-    def is_missing(name: str) -> bool:
-        got = missing.get(name)
-        if got is None:
-            got = missing[name] = name not in recorded and not universe.known(name)
-        return got
-
-    def lost_of(names: tuple[str, ...]) -> tuple[str, ...]:
-        lost = lost_by_names.get(names)
-        if lost is None:
-            lost = lost_by_names[names] = tuple(n for n in names if is_missing(n))
-        return lost
-
-    def unknown(query: Query) -> tuple[str, ...]:
-        # signals resolve to their backend's metrics, which the backend catalogues
-        expr = query.expr
-        if not expr:
-            return ()
-        names = known.get(expr)
-        if names is not None:
-            return lost_of(names)
-        lost = lost_by_expr.get(expr)
-        if lost is None:
-            lost = lost_by_expr[expr] = lost_of(panel_query(expr).metrics)
-        return lost
-
-    out = []
+    A dashboard that loses nothing is kept as it is; one made lazily was made so because it loses nothing
+    (template_shapes.instantiate_lazily asked the same pruning)."""
+    unknown = pruning.unknown
+    out: list[Preset] = []
     left_out = []
-    for dash in dashes:
+    for preset in dashes:
+        if preset.make is not None:
+            out.append(preset)
+            continue
+        dash = preset.head
         dropped = list(dash.dropped)
         rows = []
         changed = False
         for row in dash.rows:
             # most rows lose nothing: one pass over their queries keeps them as they are
-            if not any([unknown(q) for panel in row.panels for q in panel.queries]) and all(
-                panel.queries or panel.type == "text" for panel in row.panels
-            ):
+            if all(pruning.keeps_panel(panel) for panel in row.panels):
                 rows.append(row)
                 continue
             panels = []
@@ -540,21 +625,31 @@ def _prune(
                 rows.append(replace(row, panels=panels))
         pruned = replace(dash, rows=rows, dropped=dropped) if changed or len(dropped) != len(dash.dropped) else dash
         if any(p.queries for _r, p in pruned.panels()):
-            out.append(pruned)
+            out.append(Preset(head=pruned))
         else:
             metrics = tuple(sorted({n for d in dropped for n in d.metrics}))
             left_out.append(DroppedDashboard(uid=dash.uid, title=dash.title, metrics=metrics, ref=dash.ref))
-    kept = {d.uid for d in out}
-    return Presets(
-        dashboards=[_kept_links(dash, kept) for dash in out],
-        left_out=left_out,
+    kept = {p.head.uid for p in out}
+    return Presets(made=[_kept_links(p, kept) for p in out], left_out=left_out)
+
+
+def _kept_links(preset: Preset, kept: set[str]) -> Preset:
+    """preset without its links to dashboards not made; itself when it loses none."""
+    if all(not link.dashboard or link.dashboard in kept for link in preset.head.links):
+        return preset
+    if preset.make is None:
+        return Preset(head=_without_links(preset.head, kept))
+    return Preset(
+        head=_without_links(preset.head, kept), make=functools.partial(_made_without_links, preset.make, kept)
     )
 
 
-def _kept_links(dash: Dashboard, kept: set[str]) -> Dashboard:
-    """dash without its links to dashboards not made; itself when it loses none."""
-    links = [link for link in dash.links if not link.dashboard or link.dashboard in kept]
-    return dash if len(links) == len(dash.links) else replace(dash, links=links)
+def _without_links(dash: Dashboard, kept: set[str]) -> Dashboard:
+    return replace(dash, links=[link for link in dash.links if not link.dashboard or link.dashboard in kept])
+
+
+def _made_without_links(make: Callable[[], Dashboard], kept: set[str]) -> Dashboard:
+    return _without_links(make(), kept)
 
 
 def _unanchored(project: Project) -> list[DroppedDashboard]:
@@ -569,14 +664,26 @@ def _unanchored(project: Project) -> list[DroppedDashboard]:
 
 def preset_dashboards(project: Project, groups: list[RuleGroup]) -> Presets:
     """Every generated dashboard for a project, in a stable order, and the presets left out; groups: all its
-    rule groups (spec and generated), whose recorded series the SLO dashboards chart and the pruning keeps."""
-    out: list[Dashboard] = []
+    rule groups (spec and generated), whose recorded series the SLO dashboards chart and the pruning keeps.
+
+    An instance of a template that the pruning keeps as it is is made lazily (its head now, its rows where it
+    is built: generate's workers), the others at once."""
+    out: list[Preset] = []
     services = list(getattr(project, "services", []) or [])
     backends = dict(getattr(project, "backends", {}) or {})
     # The LLM serving template, per engine then per service; its links to the infrastructure and SLO dashboards
     # name them all, and the pruning drops those not made.
     serving = template(LLM_SERVING)
     read: MetricsRead = {}
+    pruning = _Pruning(project, groups, read)
+    lazily = pruning.lazily()
+    # A service the synthetic probes watch gets a panel added to its whole model (probes.py): made at once.
+    probed = getattr(project, "llm_probe_targets", None) or {}
+
+    def made(t: DashboardTemplate, subject: Subject, lazy: bool = True) -> Preset:
+        got = instantiate_lazily(t, subject, lazily) if lazy else None
+        return got if got is not None else Preset(head=instantiate(t, subject, read))
+
     _SHAPES.clear()  # the shapes of this project's engines: a backend is the same object throughout one call
     for name in sorted(backends):
         backend = backends[name]
@@ -590,7 +697,7 @@ def preset_dashboards(project: Project, groups: list[RuleGroup]) -> Presets:
             "serving.engine": backend.name,
         }
         subject = llm_subject(backend.ref, Scope(backend=backend, variables=LLM_VARIABLES), values)
-        out.append(instantiate(serving, subject, read))
+        out.append(made(serving, subject))
     serving_uid = {}
     for service in sorted(services, key=lambda s: s.name):
         backend = backends.get(service.backend)
@@ -607,19 +714,25 @@ def preset_dashboards(project: Project, groups: list[RuleGroup]) -> Presets:
         }
         scope = service_scope(service, backend, LLM_VARIABLES)
         # its uid: derived from the name as for a spec (Grafana refuses one over 40 characters or with a dot)
-        dash = instantiate(serving, llm_subject(service.ref, scope, values, tuple(service.slos)), read)
-        serving_uid[service.name] = dash.uid
-        out.append(dash)
+        preset = made(
+            serving, llm_subject(service.ref, scope, values, tuple(service.slos)), not probed.get(service.name)
+        )
+        serving_uid[service.name] = preset.head.uid
+        out.append(preset)
     # The static bundled dashboards: spec files, made when their anchor is catalogued; their links to one
     # another name every bundled one, and the pruning drops those not made.
     for static in STATIC:
         anchor_ref = _catalog_ref(project, static.anchor)
         if anchor_ref is not None:
-            out.extend(bundled_dashboard(name, anchor_ref) for name in static.names)
-    out += slo_dashboards(services, groups, serving_uid, read)  # templated bundled specs: data/dashboards/templates/
-    if getattr(project, "probes", None) or getattr(project, "llm_probe_targets", None):
+            out.extend(Preset(head=bundled_dashboard(name, anchor_ref)) for name in static.names)
+    out += slo_presets(services, groups, serving_uid, made)  # templated bundled specs: data/dashboards/templates/
+    if getattr(project, "probes", None) or probed:
         from .probes import probe_dashboards  # synthetic probes: only when the specs declare them
 
-        out = probe_dashboards(project, out)
-    presets = _prune(out, project, groups, read)
+        # It changes only the probed services' serving dashboards (made at once above), and adds its own.
+        heads = probe_dashboards(project, [p.head for p in out])
+        mine, board = heads[: len(out)], heads[len(out) :]
+        out = [p if p.head is d else Preset(head=d) for p, d in zip(out, mine, strict=True)]
+        out += [Preset(head=d) for d in board]
+    presets = _pruned(out, pruning)
     return replace(presets, left_out=_unanchored(project) + presets.left_out)

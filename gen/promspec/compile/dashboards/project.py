@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -12,6 +13,7 @@ from ...model.project import RuleGroup
 from .compiler import CompiledDashboard, build_compiled
 from .plan import Context, Plan, Problem, context_for, frame_of, plan_with, resolve
 from .presets import Presets, preset_dashboards
+from .templated import Preset
 
 # Where Grafana reads the files from: copy or mount the rendered dashboards/ directory here.
 PROVISION_ROOT = "/var/lib/grafana/dashboards/promspec"
@@ -19,7 +21,7 @@ PROVISION_ROOT = "/var/lib/grafana/dashboards/promspec"
 
 def project_dashboards(project: Any, groups: list[RuleGroup], written: list[Dashboard]) -> list[Dashboard]:
     """Dashboards written in specs, then the generated ones whose uid no spec took (a spec overrides a preset)."""
-    return _with_presets(written, preset_dashboards(project, groups))[0]
+    return [p.model() for p in _with_presets(written, preset_dashboards(project, groups))[0]]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,15 +36,19 @@ class Replaced:
 
 def _with_presets(
     written: list[Dashboard], presets: Presets
-) -> tuple[list[Dashboard], list[DroppedDashboard], list[Replaced]]:
-    """The dashboards to build, the presets left out, and the presets a spec replaced (its uid or name is
-    theirs)."""
+) -> tuple[list[Preset], list[DroppedDashboard], list[Replaced]]:
+    """The dashboards to build (the written ones as they are), the presets left out, and the presets a spec
+    replaced (its uid or name is theirs)."""
     # A uid match names the replacing spec before a name match; the first spec of a key wins (dict order).
     taken = {**{d.name: d for d in reversed(written)}, **{d.uid: d for d in reversed(written)}}
     return (
-        written + [d for d in presets.dashboards if d.uid not in taken],
+        [Preset(head=d) for d in written] + [p for p in presets.made if p.head.uid not in taken],
         [d for d in presets.left_out if d.uid not in taken],
-        [Replaced(uid=d.uid, title=d.title, by=taken[d.uid], bundled=d) for d in presets.dashboards if d.uid in taken],
+        [
+            Replaced(uid=p.head.uid, title=p.head.title, by=taken[p.head.uid], bundled=p.model())
+            for p in presets.made
+            if p.head.uid in taken
+        ],
     )
 
 
@@ -76,10 +82,19 @@ class BuiltDashboard:
     checks and renders it, and the parent holds only the models.
     """
 
-    dashboard: Dashboard
+    # The model; of a preset made lazily (template_shapes.instantiate_lazily), every field but its rows, which
+    # `dashboard` makes on first use: what the parent of generate's workers reads (uid, title, folder, links,
+    # what the pruning dropped) is here.
+    head: Dashboard
     path: str
     ctx: Context = field(repr=False, compare=False)  # what the dashboard's queries resolve against
     given: Made | None = None  # made already (a test's altered dashboard); else made from ctx on first use
+    make: Callable[[], Dashboard] | None = field(default=None, repr=False, compare=False)  # head's whole model
+
+    @cached_property
+    def dashboard(self) -> Dashboard:
+        """The whole model: head, or made from it on first use."""
+        return self.head if self.make is None else self.make()
 
     @cached_property
     def made(self) -> Made:
@@ -111,20 +126,21 @@ class BuiltDashboard:
     def data(self) -> dict[str, Any] | None:
         """The Grafana JSON as a plain dict, made on first use (the writer and the check of a generated
         dashboard read `compiled`); None when nothing is rendered."""
-        return self.compiled.to_data() if self.compiled is not None else self.dashboard.imported
+        return self.compiled.to_data() if self.compiled is not None else self.head.imported
 
     def forget(self) -> None:
-        """Drop what was built and rendered of this dashboard (a later read builds it again): a generate
-        worker that has checked and written it needs it no more, and keeping every dashboard it built held
-        about twice the memory of one process at 10,000 services. A frozen record refuses `del`, so the
-        cached values are taken out of the instance's dict, where cached_property keeps them."""
-        for name in ("made", "data"):
+        """Drop what was built and rendered of this dashboard, and its model when that was made lazily (a later
+        read makes them again): a generate worker that has checked and written it needs it no more, and
+        keeping every dashboard it built held about twice the memory of one process at 10,000 services. A
+        frozen record refuses `del`, so the cached values are taken out of the instance's dict, where
+        cached_property keeps them."""
+        for name in ("made", "data", "dashboard"):
             vars(self).pop(name, None)
 
     @property
     def renders(self) -> bool:
         """Whether the dashboard is written (it built, or it is an export that loaded)."""
-        return self.compiled is not None or self.dashboard.imported is not None
+        return self.compiled is not None or self.head.imported is not None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -150,17 +166,26 @@ class DashboardBuild:
             return [b for b, renders in zip(self.dashboards, self.renders, strict=True) if renders]
         return [b for b in self.dashboards if b.renders]
 
+    def models(self) -> list[Dashboard]:
+        """Every dashboard's model as the checks of them all together read it (check.vanished_panels): the
+        heads when no preset lost anything (only what was dropped is read then), else the whole models (the
+        causes of a loss read every query of the presets)."""
+        heads = [b.head for b in self.dashboards]
+        if not self.left_out and not any(h.dropped for h in heads):
+            return heads
+        return [b.dashboard for b in self.dashboards]
+
 
 def compile_dashboards(project: Any, groups: list[RuleGroup]) -> DashboardBuild:
     """Every dashboard of the project, each built once on first use; groups are all its rule groups (the
     presets read the series they record)."""
     written = project.dashboards
     dashes, left_out, replaced = _with_presets(written, preset_dashboards(project, groups))
-    ctx = context_for(project, dashes)
+    ctx = context_for(project, [p.head for p in dashes])
     return DashboardBuild(
         ctx=ctx,
         written=written,
-        dashboards=[BuiltDashboard(dashboard=d, path=dashboard_path(d), ctx=ctx) for d in dashes],
+        dashboards=[BuiltDashboard(head=p.head, path=dashboard_path(p.head), ctx=ctx, make=p.make) for p in dashes],
         left_out=left_out,
         replaced=replaced,
     )

@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 from ...model.dashboards import Dashboard, derive_uid
 from ..promql import number_text, parse_duration
 from .slo_thresholds import enabled_factors
-from .templated import Fields, MetricsRead, Subject, instantiate, prepared, template
+from .templated import DashboardTemplate, Fields, MetricsRead, Subject, instantiate, prepared, template
 
 if TYPE_CHECKING:
     from ...model.project import RuleGroup
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 SLO_DETAIL, SLO_OVERVIEW = "slo-detail", "slo-overview"
 SLO_FOLDER = "slo"  # the folder of an SLO whose service names no team
 OVERVIEW_SERVING_LINKS = 5  # the overview links the first few LLM serving dashboards, not one per service
+_Made = TypeVar("_Made")  # what slo_presets() makes of each: a Dashboard, or a Preset made lazily
 
 
 def slo_records(groups: Iterable[RuleGroup]) -> dict[str, list[str]]:
@@ -73,12 +74,22 @@ def slo_dashboards(
     """The SLO overview, then one dashboard per SLO by service name, for the SLOs kept in promspec's
     conventions (a foreign tool's, Sloth's, record that tool's series: its own dashboard reads them);
     serving_uid: service -> its LLM serving dashboard; read: as instantiate() reads it."""
+    return slo_presets(services, groups, serving_uid, lambda t, subject: instantiate(t, subject, read))
+
+
+def slo_presets(
+    services: Sequence[Service],
+    groups: Iterable[RuleGroup],
+    serving_uid: Mapping[str, str],
+    made: Callable[[DashboardTemplate, Subject], _Made],
+) -> list[_Made]:
+    """slo_dashboards(), each made by made(template, subject) (presets.py: lazily where it can)."""
     teams = {s.name: s.labels.get("team", SLO_FOLDER) for s in services}
     slos = [slo for s in services for slo in s.slos if slo.conventions == "promspec"]
     if not slos:
         return []
     out = [
-        instantiate(
+        made(
             template(SLO_OVERVIEW),
             Subject(
                 ref=slos[0].ref,
@@ -91,7 +102,6 @@ def slo_dashboards(
                 },
                 slos=tuple(slos),
             ),
-            read,
         )
     ]
     detail = template(SLO_DETAIL)
@@ -100,7 +110,7 @@ def slo_dashboards(
         serving = serving_uid.get(service.name, "")
         for slo in (s for s in service.slos if s.conventions == "promspec"):
             subject = slo_subject(slo, teams[service.name], records.get(slo.id, []), serving)
-            out.append(instantiate(detail, subject, read))
+            out.append(made(detail, subject))
     return out
 
 

@@ -16,9 +16,10 @@ name, an unknown list) makes that instance directly, which raises the same Templ
 
 from __future__ import annotations
 
+import functools
 import string
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ...model.dashboards import Dashboard, Link, Panel, Query, Row, Variable, derive_uid
@@ -29,6 +30,7 @@ from .templated import (
     DashboardTemplate,
     Fields,
     MetricsRead,
+    Preset,
     Subject,
     TemplateError,
     Values,
@@ -130,16 +132,7 @@ _PLANS_KEPT = 1024  # shapes are few (tiers, recorded windows, signals); a bound
 
 def instantiate_shaped(t: DashboardTemplate, subject: Subject, read: MetricsRead | None = None) -> Dashboard:
     """instantiate_direct(t, subject, read), from t's plan for subject's shape."""
-    uses = _uses(t)
-    try:
-        key = _shape_key(t, uses, subject)
-    except TemplateError:
-        return instantiate_direct(t, subject, read)
-    plan = _PLANS.get(key)
-    if plan is None or plan.template is not t:
-        if len(_PLANS) >= _PLANS_KEPT:
-            _PLANS.clear()
-        plan = _PLANS[key] = _plan(t, uses, subject)
+    plan = _plan_of(t, subject)
     if plan is None:
         return instantiate_direct(t, subject, read)
     flat = _fields(plan, subject)
@@ -147,6 +140,21 @@ def instantiate_shaped(t: DashboardTemplate, subject: Subject, read: MetricsRead
         return _made(plan, subject, flat, read)
     except KeyError:
         return instantiate_direct(t, subject, read)  # raises the TemplateError that says which field
+
+
+def _plan_of(t: DashboardTemplate, subject: Subject) -> _Plan | None:
+    """t's plan for subject's shape; None when there is none (the instance is then made directly)."""
+    uses = _uses(t)
+    try:
+        key = _shape_key(t, uses, subject)
+    except TemplateError:
+        return None
+    plan = _PLANS.get(key)
+    if plan is None or plan.template is not t:
+        if len(_PLANS) >= _PLANS_KEPT:
+            _PLANS.clear()
+        plan = _PLANS[key] = _plan(t, uses, subject)
+    return plan
 
 
 def _uses(t: DashboardTemplate) -> _Uses:
@@ -203,6 +211,114 @@ def _fields(plan: _Plan, subject: Subject) -> Fields:
             for k, own in pairs:
                 flat[own] = item[k]
     return flat
+
+
+# ------------------------------------------------------------------------------------ made lazily
+
+
+@dataclass(frozen=True, kw_only=True)
+class Lazily:
+    """What instantiate_lazily asks of the presets' pruning (presets._Pruning), which must leave an instance
+    made lazily as it is: the metric names it keeps, the fixed PromQL texts it keeps, the computed parts it
+    keeps whole; and per plan what was found of the plan's own queries."""
+
+    keeps: Callable[[tuple[str, ...]], bool]
+    keeps_expr: Callable[[str], bool]  # a query's PromQL without placeholders ("": a signal's)
+    # (computed part NAME, subject) -> the number of queries of that part when the pruning keeps it as it is,
+    # else None: asked of the part's shape, without making its records
+    computed: Callable[[str, Subject], int | None]
+    verdicts: dict[int, _Verdict] = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Verdict:
+    """What the pruning makes of a plan's own rows, for every instance of it."""
+
+    plan: _Plan  # held, so that the id in the key is this plan's while the verdict lives
+    # every query's names follow from the shape and are kept, and every panel has a query or is text
+    kept: bool
+    queries: int
+    nonempty: frozenset[str]  # fields that must be non-empty for the queries' names to be the shape's
+    # the fields the rows' strings read, as the values written that they are made from (all must be there), and
+    # those that end a metric name (each value must be able to): an instance lacking one raises
+    written: frozenset[str]
+    tails: tuple[str, ...]
+
+
+def instantiate_lazily(t: DashboardTemplate, subject: Subject, lazily: Lazily) -> Preset | None:
+    """instantiate(t, subject) as a Preset whose rows are made on first use, when its plan shows that the
+    pruning keeps the instance as it is and that making it cannot fail; None when it may not (the caller
+    makes it at once). The head is what _made() gives without rows; make() is _made() itself."""
+    if t.mode != "each":
+        return None
+    plan = _plan_of(t, subject)
+    if plan is None:
+        return None
+    verdict = _verdict(plan, lazily)
+    if not verdict.kept:
+        return None
+    flat = _fields(plan, subject)
+    # dict's own `in`: the fields as the instance has them before any string asks (_made()'s `empty`)
+    if any(k in flat and not flat[k] for k in verdict.nonempty):
+        return None
+    queries = verdict.queries
+    # every written value the strings' fields are made from is there (a conservative test: a quoted field
+    # made already without its written value sends the instance to be made at once), and every metric-name end
+    if not flat.keys() >= verdict.written or not all(flat.gives(k) for k in verdict.tails):
+        return None
+    for r in plan.rows:
+        for slot in [r] if isinstance(r, _Slot) else [p for p in r.panels if isinstance(p, _Slot)]:
+            computed = lazily.computed(slot.compute, subject)
+            if computed is None:
+                return None
+            queries += computed
+    try:
+        head = _dashboard(plan, subject, flat, [])
+    except KeyError:
+        return None
+    if not queries:
+        return None  # the pruning leaves it out
+    return Preset(head=head, make=functools.partial(_made, plan, subject, flat, None))
+
+
+def _verdict(plan: _Plan, lazily: Lazily) -> _Verdict:
+    got = lazily.verdicts.get(id(plan))
+    if got is not None and got.plan is plan:
+        return got
+    kept, queries, nonempty = True, 0, set[str]()
+    strings: list[_S] = []
+    for r in plan.rows:
+        if isinstance(r, _Slot):
+            continue
+        strings.append(r.title)
+        for p in r.panels:
+            if isinstance(p, _Slot):
+                continue
+            kept = kept and (bool(p.queries) or p.proto["type"] == "text")
+            strings += [
+                p.title,
+                p.description,
+                p.content,
+                *(s for lp in p.links for s in (lp.title, lp.dashboard, lp.url)),
+            ]
+            for q in p.queries:
+                queries += 1
+                if q.expr.fmt:
+                    kept = kept and q.names is not None and lazily.keeps(q.names)
+                else:  # the same text in every instance: asked once here
+                    kept = kept and lazily.keeps_expr(q.expr.text)
+                nonempty.update(q.nonempty)
+                strings += [q.expr, q.legend]
+    fields = {name: None for s in strings if s.fmt for _t, name, _sp, _c in _FORMATTER.parse(s.fmt) if name is not None}
+    got = lazily.verdicts[id(plan)] = _Verdict(
+        plan=plan,
+        kept=kept,
+        queries=queries,
+        nonempty=frozenset(nonempty),
+        written=frozenset("T_" + k[2:] for k in fields),
+        tails=tuple(k for k in fields if k.startswith("M_")),
+    )
+    return got
 
 
 # ------------------------------------------------------------------------------------ the plan of a shape
@@ -338,8 +454,7 @@ def _plan(t: DashboardTemplate, uses: _Uses, subject: Subject) -> _Plan | None:
 def _made(plan: _Plan, subject: Subject, flat: Fields, read: MetricsRead | None) -> Dashboard:
     """The instance of plan with flat's fields; KeyError when a string asks for a field flat cannot give."""
     ref = subject.ref
-    fill: Callable[[_S], str] = lambda s: s.fmt.format_map(flat) if s.fmt else s.text  # noqa: E731
-    t = plan.template
+    fill = _filler(flat)
     # the fields written empty: a query whose plain matcher reads one is left to its own parse (metrics_read)
     empty = {k for k, v in flat.items() if not v}
     rows: list[Row] = []
@@ -374,6 +489,14 @@ def _made(plan: _Plan, subject: Subject, flat: Fields, read: MetricsRead | None)
             panels.append(panel)
         if panels or not r.optional:
             rows.append(Row(**r.rest, ref=ref, title=fill(r.title), panels=panels))
+    return _dashboard(plan, subject, flat, rows)
+
+
+def _dashboard(plan: _Plan, subject: Subject, flat: Fields, rows: list[Row]) -> Dashboard:
+    """The instance of plan with flat's fields and these rows (none: a lazily made instance's head)."""
+    ref = subject.ref
+    fill = _filler(flat)
+    t = plan.template
     name = derive_uid(fill(plan.name))
     return Dashboard(
         **t.rest,
@@ -392,6 +515,10 @@ def _made(plan: _Plan, subject: Subject, flat: Fields, read: MetricsRead | None)
         source=ref.doc.source or ref.doc.file,
         generated=True,
     )
+
+
+def _filler(flat: Fields) -> Callable[[_S], str]:
+    return lambda s: s.fmt.format_map(flat) if s.fmt else s.text
 
 
 def _links(links: Sequence[_LinkP], fill: Callable[[_S], str]) -> list[Link]:

@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from ...model.dashboards import Dashboard, Link, Panel, Query, Row, Variable, dashboard_from_document, derive_uid
 from ...model.schema_parts import SIGNALS
@@ -51,6 +51,18 @@ _METRIC_PART = re.compile(r"[a-zA-Z0-9_:]+")
 PLAIN_MATCHER_BEFORE = re.compile(r"(?<![A-Za-z0-9_:])([A-Za-z_][A-Za-z0-9_]*)\s*!?=\s*\Z")
 
 
+@dataclass(frozen=True, kw_only=True)
+class Preset:
+    """A generated dashboard: its model, or (made lazily: template_shapes.instantiate_lazily) its model's every
+    field but its rows, and how to make the whole model, in the process that builds the dashboard."""
+
+    head: Dashboard  # the model, or when make is set the model without its rows
+    make: Callable[[], Dashboard] | None = field(default=None, compare=False, repr=False)
+
+    def model(self) -> Dashboard:
+        return self.head if self.make is None else self.make()
+
+
 class TemplateError(ValueError):
     """A bundled template that cannot be read or instantiated: a defect of the package, not of the specs."""
 
@@ -70,18 +82,20 @@ class Fields(dict[str, str]):
     L_slo_id (quoted) and M_window (checked) are made the first time a template asks, then kept."""
 
     def __missing__(self, key: str) -> str:
-        mode, base = key[:2], key[2:]
-        if mode == "T_" or "T_" + base not in self:
-            raise KeyError(key)  # no such placeholder in this instance
-        value = self["T_" + base]
-        if mode == "L_":
-            out = quote(value)
-        elif mode == "M_" and _METRIC_PART.fullmatch(value):
-            out = value
-        else:
-            raise KeyError(key)
-        self[key] = out
+        if not self.gives(key):
+            raise KeyError(key)  # no such placeholder in this instance, or a value that cannot end a metric name
+        value = self["T_" + key[2:]]
+        out = self[key] = quote(value) if key[:2] == "L_" else value
         return out
+
+    def gives(self, key: str) -> bool:
+        """Whether a template string may ask for key (it is here, or made on first ask), without making it."""
+        if key in self:
+            return True
+        mode, written = key[:2], "T_" + key[2:]
+        if mode == "T_" or written not in self:
+            return False
+        return mode == "L_" or (mode == "M_" and _METRIC_PART.fullmatch(self[written]) is not None)
 
 
 def prepared(values: Mapping[str, str]) -> Fields:
@@ -383,14 +397,24 @@ def _computed() -> ModuleType:
 # are the parts computed from an engine's adapter (which labels it lists, which extra histograms, its own rows).
 # Each is made once per shape of the subject's scope and filled with its values (presets.per_shape), noting
 # in `read` what its queries read.
+_ROWS_MADE_BY = {"replicas": "replicas_rows", "request_shape": "request_shape_rows", "engine": "engine_rows"}
+_PANELS_MADE_BY = {"errors_by": "errors_by_panels", "finish_reason": "finish_reason_panels"}
+
+
+def computed_maker(name: str) -> Callable[[Subject], list[Any]]:
+    """The function of presets.py that makes the computed part NAME for a subject (as it is, not per shape)."""
+    return cast(Callable[[Subject], list[Any]], getattr(_computed(), {**_ROWS_MADE_BY, **_PANELS_MADE_BY}[name]))
+
+
+def _computed_part(name: str, subject: Subject, read: MetricsRead | None) -> list[Any]:
+    return cast(list[Any], _computed().per_shape(computed_maker(name), subject, read))
+
+
 COMPUTED_ROWS: dict[str, Callable[[Subject, MetricsRead | None], list[Row]]] = {
-    "replicas": lambda s, read: _computed().per_shape(_computed().replicas_rows, s, read),
-    "request_shape": lambda s, read: _computed().per_shape(_computed().request_shape_rows, s, read),
-    "engine": lambda s, read: _computed().per_shape(_computed().engine_rows, s, read),
+    name: functools.partial(_computed_part, name) for name in _ROWS_MADE_BY
 }
 COMPUTED_PANELS: dict[str, Callable[[Subject, MetricsRead | None], list[Panel]]] = {
-    "errors_by": lambda s, read: _computed().per_shape(_computed().errors_by_panels, s, read),
-    "finish_reason": lambda s, read: _computed().per_shape(_computed().finish_reason_panels, s, read),
+    name: functools.partial(_computed_part, name) for name in _PANELS_MADE_BY
 }
 
 
