@@ -217,6 +217,26 @@ def _remembered_promtool_tests(request: pytest.FixtureRequest, tmp_path_factory:
     os.environ["PROMSPEC_TEST_REAL_PROMTOOL"] = real  # for tests/test_promtool_cache.py's oracle
 
 
+# --- The fast tier's hypothesis budget ---------------------------------------------------------------------------
+def pytest_configure(config: pytest.Config) -> None:
+    """In the fast tier, property tests draw a quarter of their examples, derandomized (tests/hypothesis_budget.py
+    says why); `make test` keeps the counts as written. Runs before any test module is imported, on every
+    pytest-xdist worker too."""
+    if not _fast_tier(config):
+        return
+    from hypothesis import settings
+
+    import hypothesis_budget
+
+    hypothesis_budget.FAST = True
+    # A property that writes no max_examples draws hypothesis's default of 100, so examples(100) here. No
+    # database: a derandomized run draws the same examples every time, and nothing need be remembered.
+    settings.register_profile(
+        "promspec-fast", max_examples=hypothesis_budget.examples(100), derandomize=True, database=None
+    )
+    settings.load_profile("promspec-fast")
+
+
 # --- The fast tier's guard -------------------------------------------------------------------------------------
 # `make test-fast` runs `-m "not slow"`. A test that starts a process or opens a socket but is not marked slow would
 # quietly make that tier slow (or need tools it does not install), so while an unmarked test runs in that tier,
