@@ -222,8 +222,9 @@ def _remembered_promtool_tests(request: pytest.FixtureRequest, tmp_path_factory:
 def pytest_configure(config: pytest.Config) -> None:
     """In the fast tier, property tests draw a quarter of their examples, derandomized (tests/hypothesis_budget.py
     says why); `make test` keeps the counts as written. Runs before any test module is imported, on every
-    pytest-xdist worker too."""
-    if not _fast_tier(config):
+    pytest-xdist worker too. `make test`'s serial part (`-m serial`) also deselects slow tests, but it runs none
+    of the unmarked ones: it keeps the written counts."""
+    if not _fast_tier(config) or not _selects_unmarked(config.getoption("markexpr", default="") or ""):
         return
     from hypothesis import settings
 
@@ -272,6 +273,19 @@ def _deselects_slow(markexpr: str) -> bool:
 
         return not Expression.compile(markexpr).evaluate(only_slow)
     except Exception:  # pytest moved its private expression module: fall back to reading the text
+        return "not slow" in markexpr
+
+
+def _selects_unmarked(markexpr: str) -> bool:
+    """True when the -m expression selects a test with no marker (the fast tier's own tests)."""
+    try:
+        from _pytest.mark.expression import Expression
+
+        def no_marker(_name: str, /, **_kwargs: object) -> bool:
+            return False
+
+        return Expression.compile(markexpr).evaluate(no_marker) if markexpr.strip() else True
+    except Exception:  # as in _deselects_slow
         return "not slow" in markexpr
 
 
