@@ -224,7 +224,7 @@ def pytest_configure(config: pytest.Config) -> None:
     says why); `make test` keeps the counts as written. Runs before any test module is imported, on every
     pytest-xdist worker too. `make test`'s serial part (`-m serial`) also deselects slow tests, but it runs none
     of the unmarked ones: it keeps the written counts."""
-    if not _fast_tier(config) or not _selects_unmarked(config.getoption("markexpr", default="") or ""):
+    if not _fast_tier(config) or not _selects(config.getoption("markexpr", default="") or "", None):
         return
     from hypothesis import settings
 
@@ -256,37 +256,25 @@ _violations: list[str] = []
 
 def _fast_tier(config: pytest.Config) -> bool:
     """True when the -m expression deselects tests marked slow (e.g. `-m "not slow"`)."""
-    return _deselects_slow(config.getoption("markexpr", default="") or "")
+    return not _selects(config.getoption("markexpr", default="") or "", "slow")
 
 
 # Asked for every phase of every test (the guard below): compiling the expression each time cost ~0.4 ms, about
-# 1.5 s of the fast tier's CPU. The answer is a pure function of the expression's text.
+# 1.5 s of the fast tier's CPU. The answer is a pure function of the expression's text and the marker.
 @functools.cache
-def _deselects_slow(markexpr: str) -> bool:
+def _selects(markexpr: str, marker: str | None) -> bool:
+    """Whether `-m markexpr` selects a test whose only marker is `marker` (None: a test with no marker)."""
     if not markexpr.strip():
-        return False
+        return True
     try:
         from _pytest.mark.expression import Expression
 
-        def only_slow(name: str, /, **_kwargs: object) -> bool:
-            return name == "slow"
+        def carries(name: str, /, **_kwargs: object) -> bool:
+            return name == marker
 
-        return not Expression.compile(markexpr).evaluate(only_slow)
+        return Expression.compile(markexpr).evaluate(carries)
     except Exception:  # pytest moved its private expression module: fall back to reading the text
-        return "not slow" in markexpr
-
-
-def _selects_unmarked(markexpr: str) -> bool:
-    """True when the -m expression selects a test with no marker (the fast tier's own tests)."""
-    try:
-        from _pytest.mark.expression import Expression
-
-        def no_marker(_name: str, /, **_kwargs: object) -> bool:
-            return False
-
-        return Expression.compile(markexpr).evaluate(no_marker) if markexpr.strip() else True
-    except Exception:  # as in _deselects_slow
-        return "not slow" in markexpr
+        return ("not slow" in markexpr) != (marker == "slow")
 
 
 def _tripwire(what: str) -> Callable[..., object]:
