@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shlex
@@ -217,6 +218,27 @@ def _remembered_promtool_tests(request: pytest.FixtureRequest, tmp_path_factory:
     os.environ["PROMSPEC_TEST_REAL_PROMTOOL"] = real  # for tests/test_promtool_cache.py's oracle
 
 
+# --- The fast tier's hypothesis budget ---------------------------------------------------------------------------
+def pytest_configure(config: pytest.Config) -> None:
+    """In the fast tier, property tests draw a quarter of their examples, derandomized (tests/hypothesis_budget.py
+    says why); `make test` keeps the counts as written. Runs before any test module is imported, on every
+    pytest-xdist worker too. `make test`'s serial part (`-m serial`) also deselects slow tests, but it runs none
+    of the unmarked ones: it keeps the written counts."""
+    if not _fast_tier(config) or not _selects(config.getoption("markexpr", default="") or "", None):
+        return
+    from hypothesis import settings
+
+    import hypothesis_budget
+
+    hypothesis_budget.FAST = True
+    # A property that writes no max_examples draws hypothesis's default of 100, so examples(100) here. No
+    # database: a derandomized run draws the same examples every time, and nothing need be remembered.
+    settings.register_profile(
+        "promspec-fast", max_examples=hypothesis_budget.examples(100), derandomize=True, database=None
+    )
+    settings.load_profile("promspec-fast")
+
+
 # --- The fast tier's guard -------------------------------------------------------------------------------------
 # `make test-fast` runs `-m "not slow"`. A test that starts a process or opens a socket but is not marked slow would
 # quietly make that tier slow (or need tools it does not install), so while an unmarked test runs in that tier,
@@ -234,18 +256,25 @@ _violations: list[str] = []
 
 def _fast_tier(config: pytest.Config) -> bool:
     """True when the -m expression deselects tests marked slow (e.g. `-m "not slow"`)."""
-    markexpr = config.getoption("markexpr", default="") or ""
+    return not _selects(config.getoption("markexpr", default="") or "", "slow")
+
+
+# Asked for every phase of every test (the guard below): compiling the expression each time cost ~0.4 ms, about
+# 1.5 s of the fast tier's CPU. The answer is a pure function of the expression's text and the marker.
+@functools.cache
+def _selects(markexpr: str, marker: str | None) -> bool:
+    """Whether `-m markexpr` selects a test whose only marker is `marker` (None: a test with no marker)."""
     if not markexpr.strip():
-        return False
+        return True
     try:
         from _pytest.mark.expression import Expression
 
-        def only_slow(name: str, /, **_kwargs: object) -> bool:
-            return name == "slow"
+        def carries(name: str, /, **_kwargs: object) -> bool:
+            return name == marker
 
-        return not Expression.compile(markexpr).evaluate(only_slow)
+        return Expression.compile(markexpr).evaluate(carries)
     except Exception:  # pytest moved its private expression module: fall back to reading the text
-        return "not slow" in markexpr
+        return ("not slow" in markexpr) != (marker == "slow")
 
 
 def _tripwire(what: str) -> Callable[..., object]:

@@ -9,8 +9,8 @@ import shutil
 
 import jsonschema
 import pytest
-import yaml
 
+from generated_yaml import read_yaml
 from promspec.check.fleet import fleet_schema
 
 from conftest import REPO, promspec_in_process
@@ -48,7 +48,7 @@ def _files(out: str) -> dict[str, bytes]:
 
 
 def _yaml(files: dict, path: str):
-    return yaml.safe_load(files[path])
+    return read_yaml(files[path])
 
 
 def test_example_renders_each_cluster_and_the_vmalert_tier(tmp_path):

@@ -22,6 +22,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hypothesis_budget import examples
 from promspec.diagnostics import SpecError
 from promspec.pipeline import load_project
 from promspec.render.outputs import render_project
@@ -29,7 +30,8 @@ from promspec.render.outputs import render_project
 from conftest import REPO, require_tool
 
 BASE = os.path.join(REPO, "tests", "fixtures", "base")
-EXAMPLES = int(os.environ.get("PROMSPEC_FUZZ_EXAMPLES", "40"))
+# PROMSPEC_FUZZ_EXAMPLES sets the count in either tier (docs/fuzzing.md's longer run).
+EXAMPLES = int(os.environ.get("PROMSPEC_FUZZ_EXAMPLES") or examples(40))
 FUZZ = settings(
     max_examples=EXAMPLES,
     derandomize=True,

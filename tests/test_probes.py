@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import http.server
+import json
 import os
 import shutil
 import ssl
@@ -327,7 +328,7 @@ def test_llm_serving_dashboard_shows_client_beside_server_ttft_only_with_a_probe
     (tmp_path / "svc.yml").write_text(CLIENT_SLO_SERVICE)
     project, _ = load_project([os.path.join(REPO, "specs", "backends"), str(tmp_path / "svc.yml")], env={})
     files = render_project(project)
-    board = yaml.safe_load(files["dashboards/llm/llm-service-chat-lb.json"])
+    board = json.loads(files["dashboards/llm/llm-service-chat-lb.json"])
     panel = next(p for p in board["panels"] if p["title"].startswith("TTFT p95: client-observed"))
     exprs = [t["expr"] for t in panel["targets"]]
     assert any("vllm:time_to_first_token_seconds_bucket" in e for e in exprs)

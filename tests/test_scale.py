@@ -7,8 +7,8 @@ import json
 import textwrap
 
 import pytest
-import yaml
 
+from generated_yaml import read_yaml
 from promspec.check import dashboards as checks
 from promspec.compile.slo_tests import INJECTED
 from promspec.pipeline import load_project
@@ -40,7 +40,7 @@ def _service(tmp_path, n: int) -> str:
 def _slo_tests(tmp_path, n: int) -> dict[str, dict]:
     project, _ = load_project([BUNDLED, _service(tmp_path, n)], env={})
     files = render_project(project)
-    return {path: yaml.safe_load(data) for path, data in files.items() if path.startswith(f"rules/tests/svc{n}-")}
+    return {path: read_yaml(data) for path, data in files.items() if path.startswith(f"rules/tests/svc{n}-")}
 
 
 def _loaded_groups(files: dict, test_path: str) -> list[str]:
@@ -72,11 +72,11 @@ def test_slo_rule_copies_match_the_loaded_rule_file(tmp_path):
     rules whose series the tests inject as input (INJECTED)."""
     project, _ = load_project([BUNDLED, _service(tmp_path, 3)], env={})
     files = render_project(project)
-    served = {g["name"]: g for g in yaml.safe_load(files["rules/svc3.yml"])["groups"]}
+    served = {g["name"]: g for g in read_yaml(files["rules/svc3.yml"])["groups"]}
     copies = [p for p in files if p.startswith("rules/tests/svc3-") and p.endswith(".rules.yml")]
     assert len(copies) == 3
     for path in copies:
-        for group in yaml.safe_load(files[path])["groups"]:
+        for group in read_yaml(files[path])["groups"]:
             expected = served[group["name"]]
             if group["name"].endswith("-short"):
                 expected = {**expected, "rules": [r for r in expected["rules"] if r.get("record") not in INJECTED]}

@@ -14,6 +14,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hypothesis_budget import examples
 from promspec.compile import promql
 from promspec.compile.promql import PromQLError, _analyse_tree, analyse, parse, shape
 
@@ -138,7 +139,7 @@ FRAGMENTS = [
 ]
 
 
-@settings(max_examples=300, derandomize=True, deadline=None, database=None)
+@settings(max_examples=examples(300), derandomize=True, deadline=None, database=None)
 @given(st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=12).map("".join))
 def test_any_text_analyses_as_written(expr: str) -> None:
     assert _outcome(analyse, expr) == _outcome(_direct, expr)

@@ -20,6 +20,7 @@ import yaml
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from hypothesis_budget import examples
 from promspec.compile import promql
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -78,7 +79,7 @@ def _pieces(draw: st.DrawFn) -> str:
     return draw(st.text(max_size=4))
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(st.lists(_pieces(), max_size=12).map("".join))
 @example('x{job="a"} # a comment with y{job="b"} and a quote "')
 @example('label_replace(x{job="a"}, "dst", "a=", "src", "(.*)")')
@@ -99,7 +100,7 @@ def test_shape_is_the_forward_scan(expr: str) -> None:
     _same(expr)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.text(alphabet="ab_9=!~\"\\'`#\n {},é\u2003", max_size=40))
 def test_shape_of_any_text_is_the_forward_scan(expr: str) -> None:
     _same(expr)

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hypothesis_budget import examples
 from promspec.check import gotemplate
 from promspec.check.gotemplate import (
     FUNCTIONS,
@@ -59,7 +60,7 @@ FRAGMENTS = [
 ]
 
 
-@settings(max_examples=200, derandomize=True, deadline=None, database=None)
+@settings(max_examples=examples(200), derandomize=True, deadline=None, database=None)
 @given(
     parts=st.lists(st.sampled_from(FRAGMENTS), max_size=14),
     prometheus=st.booleans(),

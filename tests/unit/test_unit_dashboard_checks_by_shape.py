@@ -20,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hypothesis_budget import examples
 from promspec.check import dashboard_specs as specs
 from promspec.check import dashboards as checks
 from promspec.compile.dashboards.compiler import CompiledDashboard, CompiledRow, Filled
@@ -157,7 +158,7 @@ VALUES = st.sampled_from(
 )
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(20), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data(), value=VALUES, outer=st.booleans(), where=st.integers(min_value=0, max_value=40))
 def test_a_wrong_instance_is_reported_in_every_position(bench_build, data, value, outer, where):
     kinds = _kinds(bench_build)

@@ -19,6 +19,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hypothesis_budget import examples
 from promspec.backends.adapter import Backend, Variant, backend_from_spec
 from promspec.compile.dashboards import plan
 from promspec.compile.dashboards.compiler import build_compiled
@@ -81,7 +82,7 @@ def _by_shape(scope: Scope, q: Query, heatmap_panel: bool) -> Any:
         return ("error", str(exc), exc.expected)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(
     backend=st.sampled_from(BACKENDS),
     version=st.sampled_from(VERSIONS),
@@ -218,7 +219,7 @@ ROWS = st.builds(
 DASHES = st.builds(lambda rows: Dashboard(name="d", ref=_ref(), rows=rows), rows=st.lists(ROWS, max_size=4))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(dashes=st.lists(DASHES, min_size=1, max_size=4))
 def test_a_frames_ids_and_layout_are_the_dashboards_own(dashes: list[Dashboard]) -> None:
     # Small alphabets, so that dashboards often share a frame, or differ in one title, size or id only.
@@ -242,7 +243,7 @@ def test_a_width_of_true_is_not_the_frame_of_a_width_of_1() -> None:
     assert frame_of(true).grid[Slot(row=0, panel=0)][2] is True
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(dash=DASHES, exprs=st.lists(HOSTILE, min_size=1, max_size=3), order=st.randoms(use_true_random=False))
 def test_the_compiler_reads_targets_by_slot_in_any_order(dash: Dashboard, exprs: list[str], order: Any) -> None:
     targets = {

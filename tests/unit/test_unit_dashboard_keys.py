@@ -11,6 +11,7 @@ from dataclasses import replace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hypothesis_budget import examples
 from promspec.compile.dashboards import compiler
 from promspec.compile.dashboards.plan import Context, Target, plan_dashboard, ref_letters
 from promspec.model.dashboards import Dashboard, Panel, Row
@@ -103,7 +104,7 @@ def _texts(dash: Dashboard, chosen: list[list[Target]]) -> tuple[str, str]:
 LAYOUTS = st.lists(st.tuples(SMALL, st.lists(panels(), min_size=1, max_size=3)), min_size=1, max_size=2)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(data=st.data(), first=LAYOUTS, second=LAYOUTS, title=HOSTILE)
 def test_dashboards_built_after_each_other_are_each_what_building_them_alone_gives(data, first, second, title):
     """Two dashboards built one after the other (the second meets the first's templates, and sometimes its

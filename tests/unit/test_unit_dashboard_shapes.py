@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hypothesis_budget import examples
 from promspec.check import dashboards as checks
 from promspec.check import panel_queries
 from promspec.compile.dashboards import compiler
@@ -92,7 +93,7 @@ def queries(draw) -> str:
     return wrap.replace("{s}", selector)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(queries())
 def test_a_query_reads_the_same_by_its_shape_as_written(expr):
     assert _by_shape(expr) == _direct(expr)
@@ -168,7 +169,7 @@ TEXTS = st.text(max_size=12)
 NUMBERS = st.one_of(st.none(), st.floats(allow_nan=False, width=64), st.integers(-(10**6), 10**6))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(
     exprs=st.lists(TEXTS, min_size=1, max_size=3),
     legend=TEXTS,
@@ -308,7 +309,7 @@ ROWS = st.lists(
 )
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=examples(80), deadline=None)
 @given(
     rows=ROWS,
     first=st.lists(EXPRS, min_size=1, max_size=3),
@@ -335,7 +336,7 @@ def test_spliced_text_equals_the_json_module_on_the_plain_dict(rows, first, othe
     assert _json_module_text(full) == compiled_text(compiled)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(rows=ROWS, first=st.lists(EXPRS, min_size=1, max_size=2), other=st.lists(EXPRS, min_size=1, max_size=2))
 def test_a_template_fingerprint_is_each_instance_fingerprint(rows, first, other):
     other = (other * 2)[: len(first)]

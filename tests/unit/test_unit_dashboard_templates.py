@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hypothesis_budget import examples
 from promspec.compile.dashboards import slo_dashboards, templated
 from promspec.compile.dashboards.slo_dashboards import slo_subject
 from promspec.compile.dashboards.templated import (
@@ -170,7 +171,7 @@ def test_a_name_with_a_quote_and_a_backslash_is_escaped_in_promql_and_written_as
 NAMES = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=12)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(service=NAMES, name=NAMES, tier=NAMES)
 def test_any_name_round_trips_through_promql_and_titles(service, name, tier):
     slo = _slo(service, name, tier_name=tier)

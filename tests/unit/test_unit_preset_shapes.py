@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hypothesis_budget import examples
 from promspec.check.panel_queries import _panel_query
 from promspec.compile.dashboards import presets, templated
 from promspec.compile.dashboards.presets import _prune, preset_dashboards
@@ -60,7 +61,7 @@ HOSTILE = st.one_of(
 TAILS = st.from_regex(r"[a-z0-9_:]{1,6}", fullmatch=True)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(values=st.fixed_dictionaries({k: HOSTILE for k in ("slo.id", "tier.name", "serving.uid")}), window=TAILS)
 def test_the_names_a_template_shape_gives_are_those_the_filled_text_reads(values: dict[str, str], window: str) -> None:
     fields = prepared({**values, "window": window})
@@ -116,7 +117,7 @@ def _slo(service: str, name: str, tier_name: str) -> SLO:
 NAMES = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=12)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(service=NAMES, name=NAMES, tier=NAMES)
 def test_an_instance_notes_what_its_queries_read(service: str, name: str, tier: str) -> None:
     read: MetricsRead = {}
@@ -200,7 +201,7 @@ MAKERS = (
 SELECTORS = st.dictionaries(st.sampled_from(["job", "model_name", "namespace", "__name__", "le"]), HOSTILE, max_size=3)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(selector=SELECTORS, rename=st.booleans(), data=st.data())
 def test_a_computed_part_made_per_shape_is_the_part_made_for_the_scope(
     made: Any, selector: dict[str, str], rename: bool, data: st.DataObject

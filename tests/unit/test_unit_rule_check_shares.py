@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hypothesis_budget import examples
 from promspec.check import semantic
 from promspec.check.semantic import Universe, check_project
 from promspec.compile.promql import Analysis, PromQLError, quote, shared_analysis
@@ -133,7 +134,7 @@ def _analyses(groups: list[RuleGroup]) -> dict[int, Analysis]:
     return out
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(30), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(groups=_groups(), repeat=st.integers(1, 3))
 def test_recorded_labels_skip_only_steps_that_change_nothing(groups: list[RuleGroup], repeat: int) -> None:
     # The same rules repeated (as generated rules are, service after service), interleaved with the rest.
@@ -232,7 +233,7 @@ def _project():  # type: ignore[no-untyped-def]
     return _PROJECT
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(30), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(groups=_groups(), repeat=st.integers(1, 3))
 def test_reads_and_label_names_found_once_per_shape_say_what_each_rule_checked_alone_says(
     groups: list[RuleGroup], repeat: int
@@ -302,7 +303,7 @@ def _tiers(draw: st.DrawFn) -> tuple[Tier, ...]:
     return tuple(out)
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=examples(50), deadline=None)
 @given(name=HOSTILE.filter(bool), service=HOSTILE.filter(bool), tiers=_tiers(), guard=st.sampled_from(("", "0.05")))
 def test_an_slos_rules_made_together_are_the_rules_made_one_by_one(
     name: str, service: str, tiers: tuple[Tier, ...], guard: str

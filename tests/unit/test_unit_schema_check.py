@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hypothesis_budget import examples
 from promspec.diagnostics import Report
 from promspec.model.loader import load_paths
 from promspec.model.schema_check import Unsupported, compile_check
@@ -123,7 +124,7 @@ def _mutate(data: Any, path: tuple, how: str, value: Any, key: str) -> Any:
     return data
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(120), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     pick=st.integers(0, 10_000),
     where=st.integers(0, 10_000),
@@ -173,7 +174,7 @@ def test_every_edge_the_check_passes_in_the_shipped_documents_is_valid():
     assert unsound == []
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(kind=st.sampled_from(sorted(all_schemas())), value=_VALUES)
 def test_arbitrary_values_the_check_passes_are_valid(kind, value):
     if _quick_checks()[kind](value):
@@ -189,7 +190,7 @@ _EXACT_SCHEMAS = [
 ]
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=examples(120), deadline=None)
 @given(which=st.integers(0, len(_EXACT_SCHEMAS) - 1), value=_VALUES, kind=st.sampled_from(["absent", "other", 1, True]))
 def test_under_not_and_if_the_answer_is_jsonschemas_both_ways(which, value, kind):
     from jsonschema import Draft202012Validator

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hypothesis_budget import examples
 from promspec.compile.dashboards import presets, template_shapes
 from promspec.compile.dashboards.signals import Scope
 from promspec.compile.dashboards.slo_dashboards import slo_subject
@@ -89,7 +90,7 @@ def _slo(service: str, name: str, tiers: list[tuple[str, str]], objective: str, 
 TIER_LISTS = st.lists(st.tuples(HOSTILE, st.sampled_from(sorted(TIERS))), max_size=4)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(
     service=HOSTILE,
     name=HOSTILE,
@@ -115,7 +116,7 @@ def test_an_slo_dashboard_from_its_shape_is_the_one_made_directly(
     _same(template("slo-detail"), slo_subject(slo, folder, records, serving))
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(name=HOSTILE, windows=WINDOWS, bad=BAD_WINDOW)
 def test_a_window_that_cannot_end_a_metric_name_is_the_same_error_either_way(
     name: str, windows: list[str], bad: str
@@ -184,7 +185,7 @@ def backends() -> list[Any]:
 SELECTORS = st.dictionaries(st.sampled_from(["job", "model_name", "namespace"]), HOSTILE, max_size=2)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(values=st.fixed_dictionaries({k: HOSTILE for k in ("serving.uid", "serving.name", "serving.summary")}))
 def test_an_llm_serving_dashboard_from_its_shape_is_the_one_made_directly(
     backends: list[Any], values: dict[str, str]

@@ -13,6 +13,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hypothesis_budget import examples
 from promspec.compile.promql import number_text, parse_duration
 from promspec.compile.slo import _SPENT_QUERY, _burn_texts, alert_name, burn_alert, ratio_series, slo_labels
 from promspec.model.loader import Document
@@ -123,7 +124,7 @@ def _slos(draw: st.DrawFn) -> SLO:
     )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(_slos(), min_size=1, max_size=4))
 def test_burn_alerts_equal_the_oracle_whatever_came_before(slos):
     # Several SLOs in one cache state: each one's alerts must not depend on the texts cached for the others.

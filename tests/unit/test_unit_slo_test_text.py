@@ -15,6 +15,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hypothesis_budget import examples
 from promspec.compile.slo_tests import slo_test_files
 from promspec.model.loader import Document
 from promspec.model.project import Ref
@@ -50,7 +51,7 @@ def _document(values: list[str]) -> dict[str, Any]:
 _TEMPLATE = template(_document([slot_name(i) for i in range(6)]), 6)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(st.lists(st.one_of(_TEXT, _LONG), min_size=6, max_size=6))
 def test_a_filled_template_is_the_dump_of_the_document(values: list[str]) -> None:
     doc = _document(values)
@@ -62,7 +63,7 @@ def test_a_filled_template_is_the_dump_of_the_document(values: list[str]) -> Non
     assert yaml.safe_load(text) == doc
 
 
-@settings(max_examples=50)
+@settings(max_examples=examples(50))
 @given(st.lists(st.from_regex(r"[ -~]{1,40}", fullmatch=True), min_size=6, max_size=6))
 def test_printable_one_line_names_always_take_the_template(values: list[str]) -> None:
     assert fill(_TEMPLATE, values) is not None
@@ -105,7 +106,7 @@ def _slo(
     )
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(
     service=_TEXT,
     name=_TEXT,

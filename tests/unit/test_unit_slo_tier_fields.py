@@ -8,6 +8,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hypothesis_budget import examples
 from promspec.compile.dashboards import slo_dashboards
 from promspec.compile.dashboards.slo_dashboards import _tier_fields, tier_values
 from promspec.compile.dashboards.templated import prepared
@@ -47,7 +48,7 @@ def _slo(window: str, tiers: list[Tier]) -> SLO:
 SLOS = st.builds(_slo, window=st.sampled_from(["30d", "28d", "7d"]), tiers=st.lists(TIER, max_size=3))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(slos=st.lists(SLOS, min_size=2, max_size=6))
 def test_tier_fields_kept_per_tiers_are_those_made_afresh(slos: list[SLO]) -> None:
     # SLOs that differ in any one tier field follow each other through one cache: a key that forgot the

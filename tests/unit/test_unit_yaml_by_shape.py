@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_unit_yaml_emitter import HOSTILE, documents, texts
 
+from hypothesis_budget import examples
 from promspec.render import yamlout
 from promspec.render.yamlout import Verbatim, _library_dump, dump_text_by_shape, dump_yaml_by_shape, shaped
 
@@ -38,14 +39,14 @@ def _check(data: object) -> None:
     assert dump_text_by_shape(data) == expected
 
 
-@settings(max_examples=50, derandomize=True, deadline=None, database=None)
+@settings(max_examples=examples(50), derandomize=True, deadline=None, database=None)
 @given(st.lists(groups, max_size=5), st.dictionaries(texts, st.lists(groups, max_size=3), max_size=2))
 def test_rule_files_by_shape_are_the_library_bytes(items: list[object], more: dict[str, list[object]]) -> None:
     _check({"groups": items})
     _check({"groups": items, **more})
 
 
-@settings(max_examples=40, derandomize=True, deadline=None, database=None)
+@settings(max_examples=examples(40), derandomize=True, deadline=None, database=None)
 @given(documents)
 def test_any_document_by_shape_is_the_library_bytes(data: object) -> None:
     _check(data)
@@ -89,7 +90,7 @@ def _check_copy(data: dict[str, list[object]], copy: dict[str, list[object]]) ->
     assert shaped(copy, known).text == _library_dump(copy)
 
 
-@settings(max_examples=60, derandomize=True, deadline=None, database=None)
+@settings(max_examples=examples(60), derandomize=True, deadline=None, database=None)
 @given(st.lists(groups, min_size=1, max_size=5), st.lists(groups, max_size=3), st.data())
 def test_a_copy_joins_the_texts_of_the_same_items(items: list[object], new: list[object], data: st.DataObject) -> None:
     """A copy of some of a document's items (the same objects, any order, one twice: an anchor) and new
@@ -169,7 +170,7 @@ def test_generated_groups_are_filled_from_their_shape_with_blocks_at_every_colum
 ascii_texts = st.one_of(texts, st.text(alphabet=" :#-\n'\"abs1({/_.", max_size=24))
 
 
-@settings(max_examples=200, derandomize=True, deadline=None, database=None)
+@settings(max_examples=examples(200), derandomize=True, deadline=None, database=None)
 @given(st.lists(ascii_texts, min_size=1, max_size=4))
 def test_strings_placed_at_every_column_are_the_library_bytes(values: list[str]) -> None:
     """Each string as a mapping value and a sequence item at columns 0 to 6 of a group filled from its

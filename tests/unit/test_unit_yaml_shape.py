@@ -13,6 +13,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hypothesis_budget import examples
 from promspec.diagnostics import Report
 from promspec.model.loader import MAX_DEPTH, _check_shape, _Loader, _ShapeError, parse_text
 
@@ -34,7 +35,7 @@ def _nested(depth: int, width: int) -> Any:
     return value
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(
     depth=st.integers(min_value=1, max_value=MAX_DEPTH + 15),
     width=st.integers(min_value=0, max_value=3),

@@ -10,6 +10,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hypothesis_budget import examples
 from promspec.model.loader import _Loader, _plain_tag, _SpecLoader
 
 # Words that resolve to each implicit tag, near misses, and the characters YAML treats specially.
@@ -54,13 +55,13 @@ def _tree(node: yaml.Node) -> object:
     return (type(node).__name__, node.tag, node.start_mark.line, node.start_mark.column, style, value)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(_SCALAR, st.booleans())
 def test_a_plain_scalars_tag_is_pyyamls(value, quoted_implicit):
     assert _plain_tag(value) == yaml.resolver.Resolver().resolve(yaml.ScalarNode, value, (True, quoted_implicit))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.lists(st.lists(_SCALAR, min_size=1, max_size=4), min_size=1, max_size=3))
 def test_node_trees_equal_the_uncached_loaders(documents):
     # Each scalar plain, quoted and as a key, in several documents of one stream.
