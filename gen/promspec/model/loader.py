@@ -460,12 +460,14 @@ def load_paths(paths: Iterable[str], report: Report) -> list[Document]:
 
     # The node trees stay alive for positions; letting the cyclic GC scan them again and again
     # while thousands of files load costs more than the parse. They hold no cycles worth collecting.
+    enabled = gc.isenabled()  # generate runs with the collector off throughout (cli.generate): leave it so
     gc.disable()
     try:
         return _load_paths(paths, report)
     finally:
         gc.freeze()
-        gc.enable()
+        if enabled:
+            gc.enable()
 
 
 def _load_paths(paths: Iterable[str], report: Report) -> list[Document]:
