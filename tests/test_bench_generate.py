@@ -25,6 +25,7 @@ def _sleepers(n: int) -> list[subprocess.Popen[bytes]]:
     return [subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"]) for _ in range(n)]
 
 
+@pytest.mark.slow  # starts a child process
 def test_tree_finds_the_children_and_agrees_with_a_scan_of_proc():
     children = _sleepers(2)
     try:
@@ -41,6 +42,7 @@ def test_tree_finds_the_children_and_agrees_with_a_scan_of_proc():
             c.wait()
 
 
+@pytest.mark.slow  # starts a child process
 def test_tree_falls_back_to_the_scan_without_children_files(monkeypatch):
     children = _sleepers(1)
     try:
@@ -51,6 +53,7 @@ def test_tree_falls_back_to_the_scan_without_children_files(monkeypatch):
         children[0].wait()
 
 
+@pytest.mark.slow  # starts a child process
 def test_sampler_reads_rss_and_pss_of_a_running_process(monkeypatch):
     reads: list[str] = []
     real = generate._kib
