@@ -4,10 +4,10 @@ from __future__ import annotations
 
 # Below this many dashboards (about 4 per service), one process (docs/BENCHMARKS.md).
 AUTO_JOBS_DASHBOARDS = 200
-# ... and at most this many workers: loading and the preset dashboards (about half of a 1,000-service run)
-# stay in the parent, so a fifth worker would save little, while each holds its own copy of what it touches
-# of the Build (~140-280 MiB at 1,000 services): on a 64-core runner, 64 workers would hold tens of GB for
-# no gain.
+# ... and at most this many workers: loading, the SLO rule groups and the preset dashboards' heads (a
+# fifth of a 1,000-service run) stay in the parent, so a fifth worker would save little, while each holds
+# its own copy of what it touches of the Build (~140-280 MiB at 1,000 services): on a 64-core runner, 64
+# workers would hold tens of GB for no gain.
 AUTO_JOBS_MAX = 4
 
 
