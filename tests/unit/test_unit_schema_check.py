@@ -226,6 +226,23 @@ def test_what_it_cannot_answer_exactly_is_refused_when_compiled(schema):
         ({"enum": [1]}, True, False),
         ({"const": 1}, 1.0, True),
         ({"enum": [1, 2]}, 3, False),
+        # A string matches only a string, whatever else the enum holds (checked through a set)
+        ({"enum": [1, "1", True]}, "1", True),
+        ({"enum": [1, True, None]}, "1", False),
+        ({"enum": ["a", 1]}, 1.0, True),
+        ({"enum": ["a", 1]}, True, False),
+        ({"const": "a"}, "a", True),
+        ({"const": "a"}, "b", False),
+        ({"type": ["string", "null"]}, None, True),
+        ({"type": ["string", "null"]}, 1, False),
+        ({"type": []}, 1, False),
+        ({"items": {"type": "string"}}, ["a", 1], False),
+        ({"items": {"type": "string"}}, [], True),
+        ({"required": ["a", "b"]}, {"a": 1}, False),
+        ({"required": ["a", "b"]}, ["a"], True),  # required says nothing of a list
+        ({"anyOf": [{"type": "string"}, {"type": "null"}]}, 1, False),
+        ({"allOf": [{"type": "string"}, {"minLength": 2}]}, "a", False),
+        ({"allOf": [{"type": "string"}, {"minLength": 2}]}, "ab", True),
         ({"minimum": 0}, float("nan"), True),  # jsonschema fails on `instance < minimum` only
         ({"minimum": 0}, False, True),  # a bool is not a number, so no bound applies
         ({"pattern": "^a\\Z"}, "a\n", False),

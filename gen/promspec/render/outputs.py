@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from ..compile.build import Build, SLORules, compile_build
 from ..compile.rules import rule_file_name
@@ -34,12 +34,12 @@ def _slos_by_rule_file(slo_rules: list[SLORules]) -> dict[str, list[SLORules]]:
     return by_file
 
 
-def _groups_at(groups: list[dict[str, Any]]) -> dict[str, list[int]]:
-    """Where each group name is in a rule file's groups: one pass per file, not one per SLO (a file of
-    many services would otherwise cost SLOs x groups)."""
+def _groups_at(names: list[str]) -> dict[str, list[int]]:
+    """Where each group name is in a rule file's groups (RuleFile.group_names): one pass per file, not one
+    per SLO (a file of many services would otherwise cost SLOs x groups)."""
     at: dict[str, list[int]] = {}
-    for i, group in enumerate(groups):
-        at.setdefault(group["name"], []).append(i)
+    for i, name in enumerate(names):
+        at.setdefault(name, []).append(i)
     return at
 
 
@@ -48,9 +48,9 @@ def _tested(slos: list[SLORules]) -> list[SLORules]:
     return [rules for rules in slos if rules.slo.conventions == "promspec"]
 
 
-def _own_groups(rules: SLORules, rendered: list[dict[str, Any]], at: dict[str, list[int]]) -> list[dict[str, Any]]:
-    """The groups of one SLO, in rule file order."""
-    return [rendered[i] for i in sorted(i for name in {g.name for g in rules.groups} for i in at.get(name, []))]
+def _own_at(rules: SLORules, at: dict[str, list[int]]) -> list[int]:
+    """Where the groups of one SLO are in its rule file, in rule file order."""
+    return sorted(i for name in {g.name for g in rules.groups} for i in at.get(name, []))
 
 
 def render_rules(build: Build) -> dict[str, bytes]:
@@ -67,10 +67,10 @@ def render_rules(build: Build) -> dict[str, bytes]:
             continue
         stem = path[len("rules/") : -len(".yml")]
         rendered = rule_file.content["groups"]
-        at = _groups_at(rendered)
+        at = _groups_at(rule_file.group_names)
         for rules in slos:
             slo = rules.slo
-            copy = rules_under_test({"groups": _own_groups(rules, rendered, at)}, [slo])
+            copy = rules_under_test({"groups": [rendered[i] for i in _own_at(rules, at)]}, [slo])
             head = header(
                 rule_file.source,
                 (
@@ -107,12 +107,13 @@ def render_slo_tests(build: Build) -> dict[str, bytes]:
     for rule_path, slos in sorted(_slos_by_rule_file(build.slo_rules).items()):
         stem = rule_path[len("rules/") : -len(".yml")]
         rule_file = build.rule_files[rule_path]
-        rendered = rule_file.content["groups"]
-        at = _groups_at(rendered)
+        # The group names alone: the rule file's content is made by whichever worker renders the file.
+        names = rule_file.group_names
+        at = _groups_at(names)
         head = header(rule_file.source)
         for rules in _tested(slos):
             name = f"{stem}-slo-{rules.slo.id}"
-            order = [g["name"] for g in _own_groups(rules, rendered, at)]
+            order = [names[i] for i in _own_at(rules, at)]
             for tier, text in slo_test_texts(f"{name}.rules.yml", rules.slo, order).items():
                 files[f"rules/tests/{name}-{tier}.test.yml"] = (head + text).encode("utf-8")
     return files
