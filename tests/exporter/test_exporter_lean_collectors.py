@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from prometheus_client import ProcessCollector as ClientProcessCollector
 from prometheus_client.samples import Sample
 
+from hypothesis_budget import examples
 from promspec.exporter import procfs
 from promspec.exporter.collectors.cpu import CpuCollector
 from promspec.exporter.collectors.process import ProcessCollector
@@ -38,7 +39,7 @@ def _stat(per_cpu: list[list[int]]) -> str:
 
 
 @given(st.lists(st.lists(ticks, min_size=8, max_size=8), min_size=1, max_size=6))
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=examples(80), deadline=None)
 def test_cpu_text_is_what_the_reference_renderer_writes_of_its_samples(tmp_path_factory, per_cpu) -> None:
     root = tmp_path_factory.mktemp("proc")
     (root / "stat").write_text(_stat(per_cpu))
@@ -142,7 +143,7 @@ def family_adds(draw):
 
 
 @given(family_adds())
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 def test_families_lines_are_what_the_reference_renderer_writes_of_their_samples(adds) -> None:
     families = Families(FAMILY_SPECS)
     for name, labels, value in adds:
