@@ -12,12 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
-from prometheus_client.metrics_core import Metric
-
 from ..metrics import Families, KeptLabels, Spec
 from ..options import Options
 from ..procfs import Mount, ProcFile, is_procfs_mount, parse_file, parse_mounts
-from ..registry import CollectorFailed, Workers
+from ..registry import CollectorFailed, FamiliesCollector, Workers
 
 log = logging.getLogger("promspec.exporter")
 
@@ -61,7 +59,7 @@ class _Prober:
     done: threading.Lock = field(default_factory=_held_lock)
 
 
-class FilesystemCollector:
+class FilesystemCollector(FamiliesCollector):
     """Size, free and available bytes and inodes per mount point.
 
     statfs() runs under --collector.filesystem.mount-timeout for every mount, whatever its type: a
@@ -102,7 +100,7 @@ class FilesystemCollector:
         self._changed = threading.Condition()
         self._stuck: set[str] = set()
 
-    def collect(self) -> list[Metric]:
+    def collect_families(self) -> Families:
         """Seven gauges per mount; a mount whose statfs fails or hangs gets device_error 1."""
         families = Families(SPECS)
         mounts = self._mounts()
@@ -120,7 +118,7 @@ class FilesystemCollector:
             families.add("node_filesystem_files_free", labels, stat.f_ffree)
             families.add("node_filesystem_readonly", labels, 1 if mount.readonly else 0)
             families.add("node_filesystem_device_error", labels, 0)
-        return families.metrics()
+        return families
 
     def close(self) -> None:
         """Close the kept mount table; nothing to wait for: the probers are daemon threads, and a hung
