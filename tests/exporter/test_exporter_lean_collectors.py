@@ -143,12 +143,17 @@ def family_adds(draw):
     return adds
 
 
-@given(family_adds())
-@settings(max_examples=examples(150), deadline=None)
-def test_families_lines_are_what_the_reference_renderer_writes_of_their_samples(adds) -> None:
+def families_of(adds) -> Families:
     families = Families(FAMILY_SPECS)
     for name, labels, value in adds:
         families.add(name, labels, value)
+    return families
+
+
+@given(family_adds())
+@settings(max_examples=examples(150), deadline=None)
+def test_families_lines_are_what_the_reference_renderer_writes_of_their_samples(adds) -> None:
+    families = families_of(adds)
     whole = render_text([families])  # kept whole, as the registry keeps it: no family object made
     built = families.metrics()
     body = render_text(built)  # from the lines, before anything made the samples
@@ -165,9 +170,7 @@ def test_families_lines_are_what_the_reference_renderer_writes_of_their_samples(
 @given(family_adds())
 @settings(max_examples=examples(60), deadline=None)
 def test_families_kept_whole_give_the_openmetrics_of_their_families(adds) -> None:
-    families = Families(FAMILY_SPECS)
-    for name, labels, value in adds:
-        families.add(name, labels, value)
+    families = families_of(adds)
     whole = Snapshot([families, *Families(FAMILY_SPECS).metrics()]).body(OPENMETRICS, False)
     assert whole == Snapshot(families.metrics()).body(OPENMETRICS, False)
     assert whole == generate_latest(Snapshot(families.metrics()))  # prometheus_client's own encoder
