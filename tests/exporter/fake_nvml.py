@@ -296,6 +296,7 @@ class FakeGpu:
     lost: bool = False
     lose_after_calls: int | None = None  # falls off the bus after this many more calls
     hang: threading.Event | None = None  # calls block until this is set
+    blocked: list = field(default_factory=list)  # names of the threads blocked by `hang` now
     pcie_delay: float = 0.02  # nvmlDeviceGetPcieThroughput blocks ~20 ms on real GPUs
 
     @property
@@ -420,7 +421,10 @@ class FakeNvml:
             self.busy += 1
             hang = gpu.hang
         if hang is not None:
+            name = threading.current_thread().name
+            gpu.blocked.append(name)
             hang.wait()
+            gpu.blocked.remove(name)
         return gpu
 
     def _leave(self, handle: FakeHandle, name: str) -> None:

@@ -14,6 +14,9 @@ import time
 
 import pytest
 
+from promspec.exporter.gpu import background as gpu_background
+from promspec.exporter.gpu import collector as gpu_collector_module
+from promspec.exporter.gpu import sample as gpu_sample
 from promspec.exporter.gpu.collector import GpuCollector
 from promspec.exporter.metrics import render_text
 from promspec.exporter.options import Options
@@ -31,9 +34,39 @@ UUID = [
 ]
 
 
+# The XID listener's wait in nvmlEventSetWait, shortened for these tests: close() joins the listener, which
+# leaves that wait only when it times out (as real NVML's does), so every test's teardown waited out the
+# production 500 ms. The test of that join keeps the production wait.
+TEST_EVENT_WAIT_MS = 20
+PRODUCTION_EVENT_WAIT_MS = gpu_background._EVENT_WAIT_MS
+
+
+class ShiftedClock:
+    """The GPU package's `time`, with a wall clock that a test moves on instead of sleeping (the maximum age
+    of samples is measured by time.time(); deadlines and waits by monotonic(), left real)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def time(self) -> float:
+        return time.time() + self.offset
+
+    def __getattr__(self, name: str):
+        return getattr(time, name)
+
+
 @pytest.fixture
-def collector():
+def wall_clock(monkeypatch) -> ShiftedClock:
+    clock = ShiftedClock()
+    for module in (gpu_background, gpu_collector_module, gpu_sample):
+        monkeypatch.setattr(module, "time", clock)
+    return clock
+
+
+@pytest.fixture
+def collector(monkeypatch):
     """collector(nvml, **options): a GpuCollector in this process, closed after the test."""
+    monkeypatch.setattr(gpu_background, "_EVENT_WAIT_MS", TEST_EVENT_WAIT_MS)
     made = []
 
     def make(nvml, on_fatal=None, **overrides) -> GpuCollector:
@@ -63,7 +96,8 @@ def scrape_until(gpu_collector: GpuCollector, predicate, what: str) -> str:
         found[:] = [scrape(gpu_collector)]
         return predicate(found[0])
 
-    wait_for(attempt, what, timeout=20.0)
+    # An in-process scrape costs microseconds: poll often, the first answer ends the wait.
+    wait_for(attempt, what, timeout=20.0, interval=0.01)
     return found[0]
 
 
@@ -105,8 +139,10 @@ def test_binding_without_unsigned_short_keeps_every_gpu_up(collector):
 # --- defect 2: a hung GPU must not blind the host, whatever the retry interval --------------------
 def test_hung_gpu_never_stops_the_others_being_served(collector):
     nvml = fleet()
-    gpu_collector = collector(nvml, gpu_timeout=0.3, gpu_retry_interval=0.0)
-    assert up(scrape(gpu_collector)) == ALL_UP
+    # Each scrape waits out the deadline for the hung GPU: a short one, which the others' in-process passes
+    # (microseconds of NVML calls on the fake) answer well within; the first scrape may wait for NVML to open.
+    gpu_collector = collector(nvml, gpu_timeout=0.2, gpu_retry_interval=0.0)
+    scrape_until(gpu_collector, lambda b: up(b) == ALL_UP, "every GPU up")
     release = threading.Event()
     nvml.gpus[3].hang = release
     try:
@@ -168,7 +204,7 @@ def test_misread_process_records_are_refused_not_served(collector, procfs):
 
 
 # --- defect 5: background values per GPU, with their age, not past a maximum age ----------------
-def test_one_hung_gpu_freezes_only_its_own_background_values(collector):
+def test_one_hung_gpu_freezes_only_its_own_background_values(collector, wall_clock):
     nvml = fleet()
     gpu_collector = collector(nvml, gpu_timeout=0.2, gpu_max_age=1.0)
     scrape_until(
@@ -179,9 +215,23 @@ def test_one_hung_gpu_freezes_only_its_own_background_values(collector):
     release = threading.Event()
     nvml.gpus[3].hang = release
     try:
-        time.sleep(1.5)
-        body = scrape(gpu_collector)
-        assert value(body, "promspec_gpu_sample_age_seconds", gpu="0", field="pcie_throughput") < 1.0
+        # Past the maximum age at once, once GPU 3's pass and its background sampler are both blocked in
+        # NVML (nothing of GPU 3's can then be stamped with the moved clock): GPU 3's last values keep
+        # their time, the others' samplers take new ones on the moved clock.
+        scrape(gpu_collector)
+        wait_for(
+            lambda: (
+                any(name.startswith("nvml-slow-") for name in nvml.gpus[3].blocked)
+                and any(name.startswith("nvml_") for name in nvml.gpus[3].blocked)
+            ),
+            "GPU 3's pass and sampler blocked",
+        )
+        wall_clock.offset += 1.5
+        body = scrape_until(
+            gpu_collector,
+            lambda b: value(b, "promspec_gpu_sample_age_seconds", gpu="0", field="pcie_throughput") < 1.0,
+            "a new PCIe sample of GPU 0",
+        )
         pcie = {lbl["gpu"] for lbl, _ in samples(body, "promspec_gpu_pcie_throughput_bytes_per_second")}
         assert pcie == {"0", "1", "2"}  # GPU 3's are past the maximum age: dropped, not served stale
         assert not [lbl for lbl, _ in samples(body, "promspec_gpu_memory_used_bytes") if lbl["gpu"] == "3"]
@@ -214,7 +264,8 @@ def test_mig_without_privileges_says_what_is_missing(collector, procfs):
 
 
 # --- defect 7: threads out of NVML before nvmlShutdown; one event set across GPU outages ---------
-def test_close_stops_event_and_sampler_threads_before_nvml_shutdown(collector):
+def test_close_stops_event_and_sampler_threads_before_nvml_shutdown(collector, monkeypatch):
+    monkeypatch.setattr(gpu_background, "_EVENT_WAIT_MS", PRODUCTION_EVENT_WAIT_MS)  # close() waits it out
     nvml = fleet()
     gpu_collector = collector(nvml)
     scrape_until(gpu_collector, lambda b: "pcie_throughput" in b, "background samples")

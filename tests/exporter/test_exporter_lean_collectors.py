@@ -10,8 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import ProcessCollector as ClientProcessCollector
+from prometheus_client.openmetrics.exposition import generate_latest
 from prometheus_client.samples import Sample
 
+from hypothesis_budget import examples
 from promspec.exporter import procfs
 from promspec.exporter.collectors.cpu import CpuCollector
 from promspec.exporter.collectors.process import ProcessCollector
@@ -38,7 +40,7 @@ def _stat(per_cpu: list[list[int]]) -> str:
 
 
 @given(st.lists(st.lists(ticks, min_size=8, max_size=8), min_size=1, max_size=6))
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=examples(80), deadline=None)
 def test_cpu_text_is_what_the_reference_renderer_writes_of_its_samples(tmp_path_factory, per_cpu) -> None:
     root = tmp_path_factory.mktemp("proc")
     (root / "stat").write_text(_stat(per_cpu))
@@ -141,20 +143,42 @@ def family_adds(draw):
     return adds
 
 
-@given(family_adds())
-@settings(max_examples=150, deadline=None)
-def test_families_lines_are_what_the_reference_renderer_writes_of_their_samples(adds) -> None:
+def families_of(adds) -> Families:
     families = Families(FAMILY_SPECS)
     for name, labels, value in adds:
         families.add(name, labels, value)
+    return families
+
+
+@given(family_adds())
+@settings(max_examples=examples(150), deadline=None)
+def test_families_lines_are_what_the_reference_renderer_writes_of_their_samples(adds) -> None:
+    families = families_of(adds)
+    whole = render_text([families])  # kept whole, as the registry keeps it: no family object made
     built = families.metrics()
     body = render_text(built)  # from the lines, before anything made the samples
+    assert whole == body
     assert all("_samples" not in family.__dict__ for family in built)
     assert body == reference_render(built)  # the oracle reads (and so makes) the samples
     assert render_text(built) == body  # now from the samples
     order = list(dict.fromkeys(name for name, _, _ in adds))  # families in first-use order
     expected = [Sample(n, lb, v) for name in order for n, lb, v in adds if n == name]
     assert [sample for family in built for sample in family.samples] == expected
+    assert render_text([families]) == body  # made families: rendered from them
+
+
+@given(family_adds())
+@settings(max_examples=examples(60), deadline=None)
+def test_families_kept_whole_give_the_openmetrics_of_their_families(adds) -> None:
+    families = families_of(adds)
+    whole = Snapshot([families, *Families(FAMILY_SPECS).metrics()]).body(OPENMETRICS, False)
+    assert whole == Snapshot(families.metrics()).body(OPENMETRICS, False)
+    assert whole == generate_latest(Snapshot(families.metrics()))  # prometheus_client's own encoder
+
+
+def test_families_with_no_sample_render_nothing() -> None:
+    assert render_text([Families(FAMILY_SPECS)]) == b""
+    assert Families(FAMILY_SPECS).metrics() == []
 
 
 def test_samples_changed_after_they_were_made_are_what_the_text_shows() -> None:
@@ -163,3 +187,13 @@ def test_samples_changed_after_they_were_made_are_what_the_text_shows() -> None:
     [family] = families.metrics()
     family.samples.append(Sample("d", {}, 2.0))
     assert render_text([family]) == b"# HELP d no labels\n# TYPE d gauge\nd 1\nd 2\n"
+    # Kept whole (as the registry keeps a collector's Families), the text still follows the changed samples.
+    assert render_text([families]) == b"# HELP d no labels\n# TYPE d gauge\nd 1\nd 2\n"
+
+
+def test_a_sample_added_after_the_families_were_made_is_in_both() -> None:
+    families = Families(FAMILY_SPECS)
+    families.add("d", {}, 1.0)
+    [family] = families.metrics()
+    families.add("d", {}, 2.0)
+    assert render_text([families]) == render_text([family]) == b"# HELP d no labels\n# TYPE d gauge\nd 1\nd 2\n"

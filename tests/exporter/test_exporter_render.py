@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from prometheus_client.metrics_core import Metric
 from prometheus_client.samples import Sample
 
+from hypothesis_budget import examples
 from promspec.exporter import metrics
 from promspec.exporter.metrics import Families, KeptLabels, SeriesLabels, Spec, format_value, new_family, render_text
 
@@ -103,7 +104,7 @@ def families_strategy(draw) -> list:
 
 
 @given(st.lists(families_strategy(), min_size=1, max_size=3), st.sampled_from([2, 5, 16_384]))
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 def test_render_matches_the_reference_across_scrapes(scrapes: list, cache_max: int) -> None:
     # Several "scrapes" in a row share the series cache; a tiny bound exercises its emptying.
     saved = metrics.SERIES_CACHE_MAX

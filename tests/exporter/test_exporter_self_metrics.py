@@ -5,6 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client.metrics_core import Metric
 
+from hypothesis_budget import examples
 from promspec.exporter.metrics import Families, render_text
 from promspec.exporter.registry import (
     OPENMETRICS,
@@ -56,7 +57,7 @@ _COLLECTORS = st.lists(
 )
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(
     collectors=_COLLECTORS,
     durations=st.lists(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import NamedTuple, NoReturn
 
 from prometheus_client.metrics_core import Metric
@@ -94,7 +95,7 @@ def _rendered_fields(
     fields["lines"] = lines
     fields["rows"] = rows
     fields["sample_name"] = name
-    fields["text_lines"] = not (typ == "counter" and name.endswith("_created"))
+    fields["text_lines"] = _text_lines(name, typ)
     fields["make_samples"] = make
     return fields
 
@@ -108,21 +109,30 @@ class Families:
     """The families of one collection, created on their first sample, in first-use order.
 
     Each sample's text line is written as it is added (its series text kept across scrapes, its
-    value formatted once), and Samples are made only if something other than the text renderer
-    reads them: a scrape's families are rendered by joining lines.
+    value formatted once). A text scrape joins those lines under each family's header with no
+    family object at all (text_into); the families are made (metrics()) only for what reads them,
+    the OpenMetrics encoder or a caller of collect(), and their Samples only when read.
     """
 
-    __slots__ = ("_families", "_specs")
+    __slots__ = ("_built", "_headers", "_lines", "_rows", "_specs")
 
     def __init__(self, specs: dict[str, Spec]):
         self._specs = specs
-        self._families: dict[str, RenderedFamily] = {}
+        # name -> the family's '# HELP'/'# TYPE' text, in first-use order: the families' order.
+        self._headers: dict[str, str] = {}
+        self._rows: dict[str, list[tuple[dict[str, str], float]]] = {}
+        # name -> its sample lines; absent for a counter's _created family, which the text format leaves out.
+        self._lines: dict[str, list[str]] = {}
+        self._built: dict[str, RenderedFamily] = {}
 
     def add(self, name: str, labels: dict[str, str], value: float) -> None:
         """Add one sample to the family `name`, which must be in the spec table."""
-        family = self._families.get(name) or self._family(name)
-        family.rows.append((labels, value))
-        if family.text_lines:
+        rows = self._rows.get(name)
+        if rows is None:
+            rows = self._start(name)
+        rows.append((labels, value))
+        lines = self._lines.get(name)
+        if lines is not None:
             if type(labels) is SeriesLabels:
                 prefix = labels.texts.get(name) or labels.text(name)
             elif not labels:  # most host series: no key to build
@@ -137,36 +147,65 @@ class Families:
                         text = text[:-2] if value else "0"
                 else:
                     text = _SPECIAL_REPR.get(text, text)
-                family.lines.append(f"{prefix}{text}\n")
+                lines.append(f"{prefix}{text}\n")
             elif type(value) is _INT and -1e15 < value < 1e15:  # counters and sizes: format_value()'s int rule
-                family.lines.append(f"{prefix}{value}\n")
+                lines.append(f"{prefix}{value}\n")
             else:
-                family.lines.append(f"{prefix}{format_value(value)}\n")
+                lines.append(f"{prefix}{format_value(value)}\n")
 
     def add_all(self, name: str, series: Iterable[tuple[dict[str, str], float]]) -> None:
         """Add a (labels, value) sample per item to the family `name`."""
         for labels, value in series:
             self.add(name, labels, value)
 
-    def _family(self, name: str) -> RenderedFamily:
+    def _start(self, name: str) -> list[tuple[dict[str, str], float]]:
         spec = self._specs[name]
-        # The fields every family of this name and spec starts with, made once (a family per name per
-        # scrape: building them was a fifth of a small host's collection).
         key = (name, spec.type, spec.help)
-        template = _TEMPLATES.get(key)
-        if template is None:
-            template = _TEMPLATES[key] = _rendered_fields(name, spec.type, spec.help, [], [], None)
-        fields = template.copy()
-        fields["lines"] = []
-        fields["rows"] = []
-        family = _new_object(RenderedFamily)
-        family.__dict__ = fields
-        self._families[name] = family
-        return family
+        start = _FAMILY_STARTS.get(key)
+        if start is None:
+            # The header of the family metrics() makes (a counter's kept under its base name).
+            start = _FAMILY_STARTS[key] = _FamilyStart(
+                header=_header(str(_family_fields(*key)["name"]), spec.type, spec.help),
+                text_lines=_text_lines(name, spec.type),
+            )
+        self._headers[name] = start.header
+        if start.text_lines:
+            self._lines[name] = []
+        rows: list[tuple[dict[str, str], float]] = []
+        self._rows[name] = rows
+        return rows
+
+    def text_into(self, out: list[str]) -> bool:
+        """Append the families' text-format lines to out; False (nothing appended) once metrics() has made the
+        families, whose Samples a reader may have replaced: the text is then rendered from those."""
+        if self._built:
+            return False
+        lines = self._lines
+        for name, header in self._headers.items():
+            out.append(header)
+            own = lines.get(name)
+            if own:
+                out += own
+        return True
 
     def metrics(self) -> list[Metric]:
-        """The families that got at least one sample."""
-        return list(self._families.values())
+        """The families that got at least one sample (made on the first call; later samples still join them)."""
+        built = self._built
+        for name in self._headers:
+            if name not in built:
+                spec = self._specs[name]
+                family = _new_object(RenderedFamily)
+                # The same lists as the text path's: a sample added later is in both.
+                family.__dict__ = _rendered_fields(
+                    name, spec.type, spec.help, self._lines.get(name, []), self._rows[name], None
+                )
+                built[name] = family
+        return list(built.values())
+
+
+def _text_lines(name: str, typ: str) -> bool:
+    """Whether the text format writes a family's samples: not a counter's _created ones."""
+    return not (typ == "counter" and name.endswith("_created"))
 
 
 # Float reprs that are not Prometheus's spelling; every other float repr is, less a trailing '.0'.
@@ -304,8 +343,18 @@ class KeptLabels:
 
 # name -> 'name ' for series without labels; bounded like the family table (names come from code).
 _plain_text: dict[str, str] = {}
-# (name, type, help) -> the fields of a new family of Families, bounded like _FAMILY_FIELDS.
-_TEMPLATES: dict[tuple[str, str, str], dict[str, object]] = {}
+
+
+@dataclass(frozen=True, kw_only=True)
+class _FamilyStart:
+    """What a family of Families starts with, the same on every scrape."""
+
+    header: str  # its '# HELP' and '# TYPE' lines
+    text_lines: bool  # whether the text format writes its samples
+
+
+# (name, type, help) -> how a family of Families starts, bounded like _FAMILY_FIELDS.
+_FAMILY_STARTS: dict[tuple[str, str, str], _FamilyStart] = {}
 
 
 def _plain(name: str) -> str:
@@ -325,41 +374,52 @@ def series_text(name: str, labels: dict[str, str]) -> str:
     return text
 
 
-def render_text(metrics: Iterable[Metric]) -> bytes:
-    """Render families in the Prometheus text format 0.0.4."""
+def render_text(metrics: Iterable[Metric | Families]) -> bytes:
+    """Render families (and Families, each its families in turn) in the Prometheus text format 0.0.4."""
     # prometheus_client's generic encoder costs about 3x the uncached path per sample; scrapes are hot.
     out: list[str] = []
+    for item in metrics:
+        if isinstance(item, Families):
+            if item.text_into(out):
+                continue
+            families: Iterable[Metric] = item.metrics()
+        else:
+            families = (item,)
+        for metric in families:
+            _render_family(out, metric)
+    return "".join(out).encode()
+
+
+def _render_family(out: list[str], metric: Metric) -> None:
+    """Append one family's header and sample lines to out."""
     append = out.append
     cached = _series_text.get
-    headers = _HEADERS.get
     kept = SeriesLabels
-    for metric in metrics:
-        typ = metric.type
-        append(headers((metric.name, typ, metric.documentation)) or _header(metric.name, typ, metric.documentation))
-        if type(metric) is RenderedFamily and "_samples" not in metric.__dict__:
-            out += metric.lines
-            continue
-        skip_created = typ == "counter"
-        plain = ""  # the last sample name found not to be a _created one (families repeat one name object)
-        for sample in metric.samples:
-            sample_name, labels, value = sample[0], sample[1], sample[2]
-            if skip_created and sample_name is not plain:
-                if sample_name.endswith("_created"):
-                    continue
-                plain = sample_name
-            if type(labels) is kept:
-                prefix = labels.texts.get(sample_name) or labels.text(sample_name)
+    typ = metric.type
+    append(_HEADERS.get((metric.name, typ, metric.documentation)) or _header(metric.name, typ, metric.documentation))
+    if type(metric) is RenderedFamily and "_samples" not in metric.__dict__:
+        out += metric.lines
+        return
+    skip_created = typ == "counter"
+    plain = ""  # the last sample name found not to be a _created one (families repeat one name object)
+    for sample in metric.samples:
+        sample_name, labels, value = sample[0], sample[1], sample[2]
+        if skip_created and sample_name is not plain:
+            if sample_name.endswith("_created"):
+                continue
+            plain = sample_name
+        if type(labels) is kept:
+            prefix = labels.texts.get(sample_name) or labels.text(sample_name)
+        else:
+            prefix = cached((sample_name, *labels.items())) or series_text(sample_name, labels)
+        # format_value() in line for the usual float (a call per sample is a tenth of the renderer's time).
+        if type(value) is _FLOAT:
+            text = repr(value)
+            if text[-2:] == ".0":
+                if -1e15 < value < 1e15:
+                    text = text[:-2] if value else "0"
             else:
-                prefix = cached((sample_name, *labels.items())) or series_text(sample_name, labels)
-            # format_value() in line for the usual float (a call per sample is a tenth of the renderer's time).
-            if type(value) is _FLOAT:
-                text = repr(value)
-                if text[-2:] == ".0":
-                    if -1e15 < value < 1e15:
-                        text = text[:-2] if value else "0"
-                else:
-                    text = _SPECIAL_REPR.get(text, text)
-                append(f"{prefix}{text}\n")
-            else:
-                append(f"{prefix}{format_value(value)}\n")
-    return "".join(out).encode()
+                text = _SPECIAL_REPR.get(text, text)
+            append(f"{prefix}{text}\n")
+        else:
+            append(f"{prefix}{format_value(value)}\n")

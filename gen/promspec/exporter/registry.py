@@ -17,7 +17,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.openmetrics.exposition import generate_latest
 
 from . import __version__
-from .metrics import RenderedFamily, SeriesLabels, Spec, format_value, make_samples, render_text
+from .metrics import Families, RenderedFamily, SeriesLabels, Spec, format_value, make_samples, render_text
 
 log = logging.getLogger("promspec.exporter")
 # prometheus_client's OpenMetrics encoder is untyped: typed here once.
@@ -70,6 +70,23 @@ class StatelessCollector:
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+# What a collection run yields: families, and Families kept whole (rendered to text without a family object each).
+Part = Metric | Families
+
+
+class FamiliesCollector:
+    """Mixin for a collector whose families come from one Families: the registry takes that Families itself
+    (collect_families), so that a text scrape joins its lines without making a family object per family."""
+
+    def collect_families(self) -> Families:
+        """This scrape's families, as added."""
+        raise NotImplementedError
+
+    def collect(self) -> list[Metric]:
+        """The families themselves, for callers other than the registry."""
+        return self.collect_families().metrics()
 
 
 class CollectorFailed(Exception):
@@ -289,14 +306,16 @@ class Workers:
 class Snapshot:
     """The families of one collection run, rendered at most once per format and encoding."""
 
-    def __init__(self, metrics: list[Metric]):
+    def __init__(self, metrics: list[Part]):
         self.metrics = metrics
         self._bodies: dict[tuple[str, bool], bytes] = {}
         self._lock = threading.Lock()
 
     def collect(self) -> list[Metric]:
-        """The families, so prometheus_client's encoders can read a snapshot like a registry."""
-        return self.metrics
+        """The families (each Families' made), so prometheus_client's encoders can read a snapshot like a registry."""
+        return [
+            family for part in self.metrics for family in (part.metrics() if isinstance(part, Families) else (part,))
+        ]
 
     def body(self, fmt: str, compressed: bool) -> bytes:
         """The exposition in `fmt` (TEXT or OPENMETRICS), gzip-compressed if asked."""
@@ -320,7 +339,11 @@ class Snapshot:
         return body
 
 
-def _collector_call(collector: Collector) -> Callable[[], list[Metric]]:
+def _collector_call(collector: Collector) -> Callable[[], Families | list[Metric]]:
+    """What a run of the collector calls: its Families, kept whole, where it has one."""
+    families: Callable[[], Families] | None = getattr(collector, "collect_families", None)
+    if families is not None:
+        return families
     return lambda: list(collector.collect())
 
 
@@ -350,6 +373,7 @@ class Registry:
         self._workers = Workers("collector", idle_max=max(len(self.collectors) - len(self._in_line), 1))
         self._spread_after = min(SPREAD_AFTER_S, timeout / 4)
         self.health = {c.name: CollectorHealth() for c in self.collectors}
+        self._calls = {c.name: _collector_call(c) for c in self.collectors}
         self._lock = threading.Lock()
         self._flight: _Flight | None = None
         # The self-metrics' label sets, kept with their rendered text across scrapes.
@@ -392,7 +416,7 @@ class Registry:
             if call.running_for() > self.timeout
         }
 
-    def _collect_all(self) -> list[Metric]:
+    def _collect_all(self) -> list[Part]:
         # The collectors run in turn on one worker; if they are not done soon, each one not started
         # yet gets its own worker. Each has the deadline from its own start (the scrape's at the
         # latest): a scrape takes at most the timeout plus the spread delay.
@@ -401,17 +425,17 @@ class Registry:
         handed = [collector for collector in self.collectors if collector.name not in in_line]
         # The workers' collectors are started first, to run while this thread runs the others.
         batch, worker_calls = self._workers.start_batch(
-            [(collector.name, _collector_call(collector)) for collector in handed]
+            [(collector.name, self._calls[collector.name]) for collector in handed]
         )
         calls = dict(zip([c.name for c in handed], worker_calls, strict=True))
         # An in-line collector's outcome is recorded as it returns: no Call (and its lock) to wait on.
-        produced_by: dict[str, list[Metric] | None] = {}
+        produced_by: dict[str, Families | list[Metric] | None] = {}
         for collector in self.collectors:
             if collector.name in in_line:
                 produced_by[collector.name] = self._run_in_line(collector)
         if handed and not batch.wait(self._spread_after):
             self._workers.spread(batch)
-        metrics: list[Metric] = []
+        metrics: list[Part] = []
         for collector in handed:
             call = calls[collector.name]
             finished = call.fresh and call.wait(max(deadline, call.started + self.timeout) - time.monotonic())
@@ -423,18 +447,20 @@ class Registry:
             self.health[collector.name].duration = call.running_for()
         for collector in self.collectors:
             produced = produced_by[collector.name]
-            if produced is not None:
+            if isinstance(produced, Families):
+                metrics.append(produced)
+            elif produced is not None:
                 metrics.extend(produced)
         metrics.extend(self._self_metrics())
         return metrics
 
-    def _run_in_line(self, collector: Collector) -> list[Metric] | None:
+    def _run_in_line(self, collector: Collector) -> Families | list[Metric] | None:
         """Run a collector on this thread; its metrics, or None when it failed (recorded in its health)."""
         health = self.health[collector.name]
         started = time.monotonic()
-        produced: list[Metric] | None = None
+        produced: Families | list[Metric] | None = None
         try:
-            produced = list(collector.collect())
+            produced = self._calls[collector.name]()
         except Exception as exc:
             self._raised(collector.name, health, exc)
         else:
@@ -468,10 +494,10 @@ class Registry:
             f"timed out: still running after the {self.timeout:g}s deadline; not started again until it returns",
         )
 
-    def _outcome(self, name: str, call: Call) -> list[Metric] | None:
+    def _outcome(self, name: str, call: Call) -> Families | list[Metric] | None:
         health = self.health[name]
         try:
-            produced: list[Metric] = call.result()
+            produced: Families | list[Metric] = call.result()
         except Exception as exc:
             self._raised(name, health, exc)
             return None

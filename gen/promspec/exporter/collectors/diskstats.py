@@ -5,12 +5,10 @@ from __future__ import annotations
 import re
 from functools import partial
 
-from prometheus_client.metrics_core import Metric
-
 from ..metrics import Families, KeptLabels, Spec
 from ..options import Options
 from ..procfs import ProcFile, is_procfs_mount, parse_diskstats, read_file_parsed
-from ..registry import StatelessCollector
+from ..registry import FamiliesCollector, StatelessCollector
 
 _SECTOR = 512.0  # the kernel counts diskstats sectors in 512-byte units whatever the device
 _MS = 0.001
@@ -34,7 +32,7 @@ SPECS = {
 }
 
 
-class DiskstatsCollector(StatelessCollector):
+class DiskstatsCollector(StatelessCollector, FamiliesCollector):
     """I/O counters per block device (partitions and loop devices left out, as node_exporter does)."""
 
     name = "diskstats"
@@ -60,11 +58,11 @@ class DiskstatsCollector(StatelessCollector):
         """Close the kept /proc descriptors."""
         self._file.close()
 
-    def collect(self) -> list[Metric]:
+    def collect_families(self) -> Families:
         """Eleven series per device."""
         families = Families(SPECS)
         for disk in read_file_parsed(self._file, self._parse):
             labels = self._labels.get((disk.device,))
             for name, column, scale, _ in _COLUMNS:
                 families.add(name, labels, disk.values[column] * scale)
-        return families.metrics()
+        return families

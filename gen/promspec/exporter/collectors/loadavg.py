@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from prometheus_client.metrics_core import Metric
-
 from ..metrics import Families, Spec
 from ..options import Options
 from ..procfs import ProcFile, is_procfs_mount, parse_loadavg, read_file_parsed
-from ..registry import StatelessCollector
+from ..registry import FamiliesCollector, StatelessCollector
 
 SPECS = {
     "node_load1": Spec("gauge", "1m load average."),
@@ -16,7 +14,7 @@ SPECS = {
 }
 
 
-class LoadavgCollector(StatelessCollector):
+class LoadavgCollector(StatelessCollector, FamiliesCollector):
     """The kernel's load averages."""
 
     name = "loadavg"
@@ -29,11 +27,11 @@ class LoadavgCollector(StatelessCollector):
         """Close the kept /proc descriptors."""
         self._file.close()
 
-    def collect(self) -> list[Metric]:
+    def collect_families(self) -> Families:
         """Three gauges."""
         families = Families(SPECS)
         load = read_file_parsed(self._file, parse_loadavg)
         families.add("node_load1", {}, load.load1)
         families.add("node_load5", {}, load.load5)
         families.add("node_load15", {}, load.load15)
-        return families.metrics()
+        return families

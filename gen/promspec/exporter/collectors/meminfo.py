@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from prometheus_client.metrics_core import Metric
-
 from ..metrics import Families, Spec
 from ..options import Options
 from ..procfs import ProcFile, is_procfs_mount, meminfo_parser, read_file_parsed
-from ..registry import StatelessCollector
+from ..registry import FamiliesCollector, StatelessCollector
 
 # A fixed set rather than every line: the catalog stays the same on every kernel since 3.14.
 _FIELDS = (
@@ -38,7 +36,7 @@ _PARSE = meminfo_parser(_FIELDS)
 SPECS = {f"node_memory_{field}_bytes": Spec("gauge", f"Memory information field {field}_bytes.") for field in _FIELDS}
 
 
-class MeminfoCollector(StatelessCollector):
+class MeminfoCollector(StatelessCollector, FamiliesCollector):
     """Memory and swap sizes."""
 
     name = "meminfo"
@@ -51,7 +49,7 @@ class MeminfoCollector(StatelessCollector):
         """Close the kept /proc descriptors."""
         self._file.close()
 
-    def collect(self) -> list[Metric]:
+    def collect_families(self) -> Families:
         """One gauge per field present on this kernel."""
         families = Families(SPECS)
         fields = read_file_parsed(self._file, _PARSE)
@@ -59,4 +57,4 @@ class MeminfoCollector(StatelessCollector):
         for field, name in _NAMES:
             if field in fields:
                 add(name, {}, fields[field])
-        return families.metrics()
+        return families

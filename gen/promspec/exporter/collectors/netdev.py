@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import re
 
-from prometheus_client.metrics_core import Metric
-
 from ..metrics import Families, KeptLabels, Spec
 from ..options import Options
 from ..procfs import ProcFile, is_procfs_mount, parse_netdev, read_file_parsed
-from ..registry import StatelessCollector
+from ..registry import FamiliesCollector, StatelessCollector
 
 # (name, column after "iface:")
 _COLUMNS = (
@@ -25,7 +23,7 @@ _COLUMNS = (
 SPECS = {name: Spec("counter", f"Network device statistic {name[13:-6]}.", ("device",)) for name, _ in _COLUMNS}
 
 
-class NetdevCollector(StatelessCollector):
+class NetdevCollector(StatelessCollector, FamiliesCollector):
     """Bytes, packets, errors and drops per network interface."""
 
     name = "netdev"
@@ -40,7 +38,7 @@ class NetdevCollector(StatelessCollector):
         """Close the kept /proc descriptors."""
         self._file.close()
 
-    def collect(self) -> list[Metric]:
+    def collect_families(self) -> Families:
         """Eight counters per interface."""
         families = Families(SPECS)
         for interface in read_file_parsed(self._file, parse_netdev):
@@ -49,4 +47,4 @@ class NetdevCollector(StatelessCollector):
             labels = self._labels.get((interface.device,))
             for name, column in _COLUMNS:
                 families.add(name, labels, interface.values[column])
-        return families.metrics()
+        return families

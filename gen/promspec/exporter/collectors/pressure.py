@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from prometheus_client.metrics_core import Metric
-
 from ..metrics import Families, Spec
 from ..options import Options
 from ..procfs import ProcFile, is_procfs_mount, parse_pressure, read_file_parsed
-from ..registry import CollectorFailed, StatelessCollector
+from ..registry import CollectorFailed, FamiliesCollector, StatelessCollector
 
 SPECS = {
     "node_pressure_cpu_waiting_seconds_total": Spec(
@@ -28,7 +26,7 @@ SPECS = {
 }
 
 
-class PressureCollector(StatelessCollector):
+class PressureCollector(StatelessCollector, FamiliesCollector):
     """Pressure stall information for CPU, memory and I/O."""
 
     name = "pressure"
@@ -45,7 +43,7 @@ class PressureCollector(StatelessCollector):
         for file in self._files.values():
             file.close()
 
-    def collect(self) -> list[Metric]:
+    def collect_families(self) -> Families:
         """Waiting ('some') and stalled ('full') seconds per resource."""
         families = Families(SPECS)
         for resource, file in self._files.items():
@@ -58,4 +56,4 @@ class PressureCollector(StatelessCollector):
             # node_exporter 1.5 has no CPU 'full' family, though newer kernels write the line.
             if pressure.full_us is not None and stalled in SPECS:
                 families.add(stalled, {}, pressure.full_us / 1e6)
-        return families.metrics()
+        return families

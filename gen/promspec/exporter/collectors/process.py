@@ -5,12 +5,10 @@ from __future__ import annotations
 import os
 import resource
 
-from prometheus_client.metrics_core import Metric
-
 from ..metrics import Families, Spec
 from ..options import Options
 from ..procfs import ProcFile, is_procfs_mount
-from ..registry import StatelessCollector
+from ..registry import FamiliesCollector, StatelessCollector
 
 SPECS = {
     "process_virtual_memory_bytes": Spec("gauge", "Virtual memory size in bytes."),
@@ -37,7 +35,7 @@ def _boot_time(proc: str) -> float:
     return 0.0
 
 
-class ProcessCollector(StatelessCollector):
+class ProcessCollector(StatelessCollector, FamiliesCollector):
     """The series of prometheus_client's process collector, names, help, order and values alike.
 
     Leaner per scrape (a tenth of a small host's scrape went to it): one read of /proc/self/stat,
@@ -65,10 +63,10 @@ class ProcessCollector(StatelessCollector):
         """Close the kept /proc descriptors."""
         self._stat.close()
 
-    def collect(self) -> list[Metric]:
+    def collect_families(self) -> Families:
         """Six series about this process (fewer where /proc does not answer, as prometheus_client)."""
         if not self._boot_time:
-            return []
+            return Families(SPECS)  # no family
         families = Families(SPECS)
         try:
             parts = _self_stat_fields(self._stat)
@@ -89,4 +87,4 @@ class ProcessCollector(StatelessCollector):
         else:
             families.add("process_open_fds", {}, open_fds)
             families.add("process_max_fds", {}, float(resource.getrlimit(resource.RLIMIT_NOFILE)[0]))
-        return families.metrics()
+        return families
