@@ -293,3 +293,13 @@ def test_the_contexts_of_an_slo_are_atom_contexts() -> None:
             template({"k": text}, 2, 2)
     tmpl = template({"k": f"s{{v={a}}}"}, 1, 1)
     assert fill(tmpl, ["a b"]) is None and fill(tmpl, ["é"]) is None and fill(tmpl, [""]) is None
+
+
+def test_a_first_slo_whose_names_are_not_atoms_leaves_the_shape_to_the_next() -> None:
+    slo_test_text._SHAPES.clear()
+    for hostile in (_slo(service="a: b"), _slo(service=slot_name(3))):
+        assert _fast("r.yml", hostile, _GROUPS) is None
+        assert slo_test_texts("r.yml", hostile, _GROUPS) == _plain("r.yml", hostile, _GROUPS)
+    clean = _slo(service="next")
+    assert _fast("r.yml", clean, _GROUPS) == _plain("r.yml", clean, _GROUPS)
+    assert len(slo_test_text._SHAPES) == 1

@@ -24,7 +24,7 @@ from collections.abc import Hashable
 from ..compile.slo import alert_name
 from ..compile.slo_tests import PlanKey, TierPart, TierText, case_plans, file_parts, promtool_file
 from ..model.services import SLO, Tier
-from .yamlout import _SLOT, Template, TemplateError, dump_text, fill, placed, slot_name, template
+from .yamlout import Template, TemplateError, dump_text, fill, holds_placeholder, placed, slot_name, template
 
 
 def _slotted(parts: list[TierPart], groups: int) -> tuple[str, list[str], list[TierPart]]:
@@ -113,8 +113,7 @@ def _slotted_slo(slo: SLO, first: int) -> SLO:
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class _SloShape:
     """The templates of one SLO shape's test files, by tier; None where the shape's files are not written
-    from templates (a placeholder the emitter would not keep as it is, text of the SLO's own that looks like
-    one): its SLOs take the per-file path."""
+    from templates (a placeholder the emitter would not keep as it is): its SLOs take the per-file path."""
 
     files: dict[str, Template] | None
 
@@ -127,43 +126,47 @@ def _values(rule_file: str, group_order: list[str], slo: SLO) -> list[str]:
     return [rule_file, *group_order, *_atoms(slo)]
 
 
-def _slo_shape(rule_file: str, slo: SLO, group_order: list[str]) -> _SloShape:
-    """The shape of slo's files, from slo itself: its templates are kept only when they give slo's own files
-    (the plain path's text, in which no placeholder may stand) byte for byte."""
+def _slo_shape(rule_file: str, slo: SLO, group_order: list[str], values: list[str]) -> _SloShape | None:
+    """The shape of slo's files, made from slo and kept only when it gives slo's own files (the plain path's
+    text) byte for byte; None where slo cannot tell (a name that is not an atom, or that looks like a
+    placeholder): the next SLO of the shape makes it again."""
     first = 1 + len(group_order)
-    values = _values(rule_file, group_order, slo)
     slotted = _slotted_slo(slo, first)
     order = [slot_name(i) for i in range(1, first)]
-    files: dict[str, Template] | None = {}
     try:
-        for name, (step, parts) in file_parts(slotted).items():
-            files[name] = template(promtool_file(slot_name(0), step, order, parts), len(values), len(values) - first)
-    except TemplateError:
-        files = None
-    if files is not None:
-        plain = {
-            name: dump_text(promtool_file(rule_file, step, group_order, parts))
-            for name, (step, parts) in file_parts(slo).items()
+        files = {
+            name: template(promtool_file(slot_name(0), step, order, parts), len(values), len(values) - first)
+            for name, (step, parts) in file_parts(slotted).items()
         }
-        if any(_SLOT.search(text) for text in plain.values()) or plain != {
-            name: fill(tmpl, values) for name, tmpl in files.items()
-        }:
-            files = None
-    if len(_SHAPES) >= _SHAPES_MAX:
-        _SHAPES.clear()
-    return _SloShape(files=files)
+    except TemplateError:
+        return _SloShape(files=None)  # the shape's own text decides that: so for every SLO of the shape
+    filled = {name: fill(tmpl, values) for name, tmpl in files.items()}
+    plain = {
+        name: dump_text(promtool_file(rule_file, step, group_order, parts))
+        for name, (step, parts) in file_parts(slo).items()
+    }
+    if None in filled.values() or any(map(holds_placeholder, plain.values())):
+        return None
+    return _SloShape(files=files if filled == plain else None)
 
 
 def _by_shape(rule_file: str, slo: SLO, group_order: list[str]) -> dict[str, str] | None:
     """slo_test_texts from slo's shape; None where its shape or one of its names does not allow it."""
     key = shape_key(slo, len(group_order))
+    values = _values(rule_file, group_order, slo)
     shape = _SHAPES.get(key)
     if shape is None:
-        shape = _SHAPES[key] = _slo_shape(rule_file, slo, group_order)
+        shape = _slo_shape(rule_file, slo, group_order, values)
+        if shape is None:
+            return None
+        if len(_SHAPES) >= _SHAPES_MAX:
+            _SHAPES.clear()
+        _SHAPES[key] = shape
     if shape.files is None:
         return None
     templates = shape.files
-    written = placed(next(iter(templates.values())), _values(rule_file, group_order, slo)) if templates else []
+    # Every template of the shape has the same slots: the values are placed once for all of them.
+    written = placed(next(iter(templates.values())), values) if templates else []
     if written is None:
         return None
     return {name: tmpl.pattern.format(*written) for name, tmpl in templates.items()}

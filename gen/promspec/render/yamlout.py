@@ -365,6 +365,11 @@ def slot_name(i: int) -> str:
     return f"PromspecSlot{i}x"
 
 
+def holds_placeholder(text: str) -> bool:
+    """Whether text holds something spelled as a placeholder (which a template would take for one)."""
+    return _SLOT.search(text) is not None
+
+
 @dataclass(frozen=True, kw_only=True)
 class Template:
     """A document's text cut at its placeholders: chunks[0], slot slots[0], chunks[1], ..."""
