@@ -33,7 +33,13 @@ def _cleared() -> None:
     """Empty render/'s caches of texts, so a run pays for every shape and string as generate does."""
     for cached in (yamlout._placed, yamlout._string, yamlout._string_key, slo_test_text._file_template):
         cached.cache_clear()
-    for table in (yamlout._SHAPES, yamlout._FLOATS, dashboards._TEMPLATE_TEXT, dashboards._DASHBOARD_TEXT):
+    for table in (
+        yamlout._SHAPES,
+        yamlout._FLOATS,
+        dashboards._TEMPLATE_TEXT,
+        dashboards._DASHBOARD_TEXT,
+        slo_test_text._SHAPES,
+    ):
         table.clear()
 
 

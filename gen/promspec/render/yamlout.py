@@ -365,6 +365,11 @@ def slot_name(i: int) -> str:
     return f"PromspecSlot{i}x"
 
 
+def holds_placeholder(text: str) -> bool:
+    """Whether text holds something spelled as a placeholder (which a template would take for one)."""
+    return _SLOT.search(text) is not None
+
+
 @dataclass(frozen=True, kw_only=True)
 class Template:
     """A document's text cut at its placeholders: chunks[0], slot slots[0], chunks[1], ..."""
@@ -375,6 +380,9 @@ class Template:
     # The same text as a str.format pattern ("{i}" at each slot, braces of the text doubled): one call fills
     # every occurrence, where a loop over the chunks cost a Python step per occurrence.
     pattern: str
+    # Slots count - atoms .. count - 1 are atoms: placeholders inside longer strings, filled with their
+    # value as it is (see _ATOM); the others are whole string values, written as the emitter writes them.
+    atoms: int = 0
 
 
 class TemplateError(ValueError):
@@ -398,19 +406,54 @@ def _leaves(data: object) -> tuple[list[str], list[str]]:
     return keys, values
 
 
-def template(data: object, slots: int) -> Template:
-    """The text of data cut at slot_name(0) .. slot_name(slots - 1), each of which data holds as a whole
-    string value (not a key) one or more times; no other string of data may look like a placeholder."""
-    names = {slot_name(i) for i in range(slots)}
+# An atom's value: a name (an SLO's service, its label values, an alert name). Without spaces, colons,
+# hashes, quotes, backslashes or breaks it can neither escape a PromQL string nor make or break a YAML
+# indicator (": ", " #", a final ":", a quote to double) inside a string that holds it, and its length
+# keeps every string far below _LONGEST (_atom_context holds the rest: who decides the string's first
+# character and how the string is written).
+_ATOM = re.compile(r"[A-Za-z0-9_.-]{1,256}")
+_ATOM_ROOM = 256
+
+
+def _atom_context(leaf: str) -> bool:
+    """Whether the emitter writes leaf (a string value holding atom placeholders) with each placeholder as it
+    is for every atom value _ATOM allows: plain, beginning and ending with text of its own whose first
+    character no resolver reads (so it stays a plain string whatever the atoms), or single-quoted because its
+    own text holds ": " (so it is never plain, whatever the atoms)."""
+    chunks = _SLOT.split(leaf)[0::2]
+    if len(leaf) + _ATOM_ROOM * (len(chunks) - 1) > _LONGEST:
+        return False
+    try:
+        written = _string(leaf, False)
+    except _Unsupported:
+        return False
+    if written == leaf:
+        return bool(chunks[0]) and bool(chunks[-1]) and leaf[0] not in _RESOLVERS and None not in _RESOLVERS
+    return written == f"'{leaf}'" and any(": " in chunk for chunk in chunks)
+
+
+def template(data: object, slots: int, atoms: int = 0) -> Template:
+    """The text of data cut at slot_name(0) .. slot_name(slots - 1). A slot below slots - atoms is a whole
+    string value (not a key) of data, one or more times; an atom stands anywhere inside string values that
+    _atom_context accepts, or nowhere. No other string of data may look like a placeholder: with atoms, a
+    string's own text that does is not told apart from an atom (slo_test_text checks its documents for it)."""
+    whole = slots - atoms
+    names = {slot_name(i) for i in range(whole)}
     keys, values = _leaves(data)
-    for leaf in keys + values:
-        # A key is written by other rules than a value: a placeholder is only ever a whole value.
-        if _SLOT.search(leaf) and (leaf not in names or leaf in keys):
+    for leaf in keys:
+        # A key is written by other rules than a value: a placeholder is only ever (in) a value.
+        if _SLOT.search(leaf):
+            raise TemplateError(f"{leaf!r} is a key that holds a placeholder")
+    for leaf in values:
+        inside = [int(i) for i in _SLOT.findall(leaf)]
+        if not inside or leaf in names:
+            continue
+        if any(not whole <= i < slots for i in inside) or not _atom_context(leaf):
             raise TemplateError(f"{leaf!r} holds a placeholder but is not a value that is one")
     text = dump_text(data)
     parts = _SLOT.split(text)
     chunks, found = tuple(parts[0::2]), tuple(int(i) for i in parts[1::2])
-    if set(found) != set(range(slots)) or any(_string(name, False) != name for name in names):
+    if not set(range(whole)) <= set(found) <= set(range(slots)) or any(_string(name, False) != name for name in names):
         raise TemplateError("a placeholder is missing or not written plainly")
 
     def braces(chunk: str) -> str:
@@ -419,21 +462,34 @@ def template(data: object, slots: int) -> Template:
     pattern = braces(chunks[0]) + "".join(
         f"{{{slot}}}" + braces(chunk) for slot, chunk in zip(found, chunks[1:], strict=True)
     )
-    return Template(chunks=chunks, slots=found, count=slots, pattern=pattern)
+    return Template(chunks=chunks, slots=found, count=slots, pattern=pattern, atoms=atoms)
 
 
-def fill(tmpl: Template, values: Sequence[str]) -> str | None:
-    """tmpl's text with values[i] in slot i, as the emitter writes them; None when one of them would not be
-    written on one line (the caller dumps the document instead)."""
+def placed(tmpl: Template, values: Sequence[str]) -> list[str] | None:
+    """values as tmpl's slots hold them: whole values as the emitter writes them, atoms as they are; None
+    when a whole value would not be written on one line or an atom is not one (the caller dumps the
+    document instead). One list serves every template of the same slots."""
     if len(values) != tmpl.count:
         raise TemplateError(f"{len(values)} values for {tmpl.count} slots")
+    whole = tmpl.count - tmpl.atoms
     try:
-        written = list(map(_placed, values, itertools.repeat(0)))
+        written = list(map(_placed, values[:whole], itertools.repeat(0)))
     except _Unsupported:
         return None  # not a str, or an over-long one
     if "\n" in "".join(written):
         return None  # a literal block's lines are indented by the column: not placeable here
-    return tmpl.pattern.format(*written)
+    for atom in values[whole:]:
+        if type(atom) is not str or _ATOM.fullmatch(atom) is None:
+            return None
+    written += values[whole:]
+    return written
+
+
+def fill(tmpl: Template, values: Sequence[str]) -> str | None:
+    """tmpl's text with values[i] in slot i, as the emitter writes them; None when one of them would not be
+    written on one line or is not an atom (the caller dumps the document instead)."""
+    written = placed(tmpl, values)
+    return None if written is None else tmpl.pattern.format(*written)
 
 
 # Documents of repeated items. Every SLO's rule groups are written into its service's rule file and again,
