@@ -8,22 +8,19 @@ never another count; a cache key that forgot a part of the scope would hand one 
 
 from __future__ import annotations
 
-import os
-import sys
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_unit_lazy_presets import _loaded, bench_specs  # noqa: F401 (bench_specs: a fixture, used by name)
 
 from hypothesis_budget import examples
 from promspec.compile.dashboards import presets
 from promspec.compile.dashboards.signals import Scope
 from promspec.compile.dashboards.templated import computed_maker
 from promspec.model.dashboards import Row
-from promspec.pipeline import load_build
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # Every computed part of the LLM serving template, and a few subsets of them in other orders.
 NAMES = ("replicas", "request_shape", "engine", "errors_by", "finish_reason")
 SLOTS = st.sampled_from([NAMES, NAMES[::-1], ("engine",), ("errors_by", "replicas"), ()])
@@ -33,15 +30,8 @@ VARIABLES = st.sampled_from([presets.LLM_VARIABLES, ("job",), ()])
 
 
 @pytest.fixture(scope="module")
-def build(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    sys.path.insert(0, os.path.join(REPO, "bench"))
-    try:
-        import generate
-    finally:
-        sys.path.pop(0)
-    root = tmp_path_factory.mktemp("bench")
-    generate.write_specs(str(root), 3)
-    got, _report = load_build([str(root)], env={})
+def build(bench_specs: str) -> Any:  # noqa: F811 (the fixture imported above)
+    got, _report = _loaded(bench_specs)
     return got
 
 
