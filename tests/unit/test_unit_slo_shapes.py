@@ -15,7 +15,17 @@ from hypothesis import strategies as st
 
 from hypothesis_budget import examples
 from promspec.compile.promql import number_text, parse_duration
-from promspec.compile.slo import _SPENT_QUERY, _burn_texts, alert_name, burn_alert, ratio_series, slo_labels
+from promspec.compile.slo import (
+    _SPENT_QUERY,
+    _burn_texts,
+    alert_group,
+    alert_name,
+    burn_alert,
+    ratio_series,
+    recording_groups,
+    slo_groups,
+    slo_labels,
+)
 from promspec.model.loader import Document
 from promspec.model.project import Alert, Ref
 from promspec.model.services import SLO, TIERS, Tier
@@ -178,3 +188,15 @@ def test_every_value_the_texts_read_is_in_the_cache_key():
         # The change is one the output shows (else this table would prove nothing about the key).
         assert (got.expr, got.annotations) != (first.expr, first.annotations), what
     assert _burn_texts.cache_info().misses == 1 + len(_CHANGES)
+
+
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_slos(), min_size=1, max_size=3))
+def test_an_slos_alert_group_shares_only_what_each_burn_alert_would_make_alike(slos):
+    # alert_group and slo_groups make the selector, budget, labels and alert name once per SLO for every tier
+    for slo in slos:
+        group = alert_group(slo)
+        assert group is not None
+        burns = [_oracle(slo, tier) for tier in slo.tiers if tier.enabled]
+        assert group.rules[: len(burns)] == burns
+        assert slo_groups(slo) == [*recording_groups(slo), group]

@@ -92,8 +92,17 @@ def _is_short(window: str) -> bool:
 
 def recording_groups(slo: SLO) -> list[RuleGroup]:
     """The short, long, 10m cascade and period recording groups of one SLO."""
+    return _recording_groups(slo, _sel(slo), number_text(slo.budget))
+
+
+def _alert_labels(slo: SLO) -> Labels:
+    """The labels every alert of slo starts from (a tier's own are added after)."""
+    return {**slo.labels, **slo_labels(slo)}
+
+
+def _recording_groups(slo: SLO, sel: str, budget: str) -> list[RuleGroup]:
+    """recording_groups(slo), whose selector and budget text are sel and budget."""
     labels = slo_labels(slo)
-    sel = _sel(slo)
     ref = slo.ref.at("sli")  # problems in these expressions are problems of the SLI
 
     def rule(record: str, expr: str, rule_labels: Labels | None = None) -> RecordingRule:
@@ -113,7 +122,6 @@ def recording_groups(slo: SLO) -> list[RuleGroup]:
     long: list[RecordingRule] = []
     for window in _windows_needed(slo):
         (short if _is_short(window) else long).append(rule(ratio_series(window), _window_ratio(sel, window)))
-    budget = number_text(slo.budget)
     short.append(rule("slo:current_burn_rate:ratio", f"slo:sli_error:ratio_rate1h{sel} / {budget}"))
     seconds = int(parse_duration(slo.window))
     info = {**labels, "objective": slo.objective_text, "window": slo.window, "sli": slo.sli_kind}
@@ -160,7 +168,9 @@ _SPENT_QUERY = _query('slo:period_burn_rate:ratio{slo_id="%s"}', "humanizePercen
 
 def burn_alert(slo: SLO, tier: Tier) -> Alert:
     """One tier: both windows burn faster than the factor (and enough traffic, when guarded)."""
-    return _burn_alert(slo, tier, _sel(slo), number_text(slo.budget))
+    return _burn_alert(
+        slo, tier, _sel(slo), number_text(slo.budget), _alert_labels(slo), alert_name(slo, "ErrorBudgetBurn")
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -214,7 +224,9 @@ def _burn_texts(
     )
 
 
-def _burn_alert(slo: SLO, tier: Tier, sel: str, budget: str) -> Alert:
+def _burn_alert(slo: SLO, tier: Tier, sel: str, budget: str, base: Labels, name: str) -> Alert:
+    """burn_alert(slo, tier), from what every tier of slo shares: its selector, budget text, _alert_labels()
+    and alert name (made once per SLO by alert_group)."""
     texts = _burn_texts(
         window=slo.window,
         objective=slo.objective_text,
@@ -234,9 +246,9 @@ def _burn_alert(slo: SLO, tier: Tier, sel: str, budget: str) -> Alert:
     annotations.update(tier.annotations)
     if slo.runbook_url:
         annotations["runbook_url"] = slo.runbook_url
-    labels = {**slo.labels, **slo_labels(slo), "burn_tier": tier.name, **tier.labels}
+    labels = {**base, "burn_tier": tier.name, **tier.labels}
     return Alert(
-        name=alert_name(slo, "ErrorBudgetBurn"),
+        name=name,
         expr=sel.join(texts.expr_parts),
         ref=slo.ref,
         origin=slo.written,
@@ -253,7 +265,7 @@ def exhausted_alert(slo: SLO, tier: Tier) -> Alert:
 
 
 def _exhausted_alert(slo: SLO, tier: Tier, sel: str) -> Alert:
-    labels = {**slo.labels, **slo_labels(slo), **tier.labels}
+    labels = {**_alert_labels(slo), **tier.labels}
     annotations = {
         "summary": f"{slo.service} SLO {slo.name}: the {slo.window} error budget is spent",
         "description": f"Objective {slo.objective_text} over {slo.window}: "
@@ -276,9 +288,14 @@ def _exhausted_alert(slo: SLO, tier: Tier, sel: str) -> Alert:
 
 
 def alert_group(slo: SLO) -> RuleGroup | None:
-    sel = _sel(slo)
-    budget = number_text(slo.budget)
-    rules: list[Rule] = [_burn_alert(slo, t, sel, budget) for t in slo.tiers if t.enabled]
+    return _alert_group(slo, _sel(slo), number_text(slo.budget))
+
+
+def _alert_group(slo: SLO, sel: str, budget: str) -> RuleGroup | None:
+    """alert_group(slo), whose selector and budget text are sel and budget."""
+    base = _alert_labels(slo)
+    name = alert_name(slo, "ErrorBudgetBurn")
+    rules: list[Rule] = [_burn_alert(slo, t, sel, budget, base, name) for t in slo.tiers if t.enabled]
     if slo.exhausted and slo.exhausted.enabled:
         rules.append(_exhausted_alert(slo, slo.exhausted, sel))
     if not rules:
@@ -292,6 +309,8 @@ def slo_groups(slo: SLO) -> list[RuleGroup]:
         from .slo_sloth import sloth_groups
 
         return sloth_groups(slo)
-    groups = recording_groups(slo)
-    alerts = alert_group(slo)
+    # the selector and budget text that every rule of the SLO reads, made once
+    sel, budget = _sel(slo), number_text(slo.budget)
+    groups = _recording_groups(slo, sel, budget)
+    alerts = _alert_group(slo, sel, budget)
     return groups + ([alerts] if alerts else [])

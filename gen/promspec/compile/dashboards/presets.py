@@ -253,13 +253,18 @@ def per_shape(make: Callable[[Subject], list[Any]], subject: Subject, read: Metr
     return [_filled(part, subject.ref, values, note) for part in made.parts]
 
 
-def _shape_of(make: Callable[[Subject], list[Any]], subject: Subject) -> _Made:
-    """The shape of make(subject): made once per shape of the subject's scope."""
+def _scope_shape(scope: Scope) -> tuple[Any, ...]:
+    """What of a scope the computed parts' shapes depend on (the selector's labels, not its values)."""
+    return (id(scope.backend), scope.version, scope.rename, scope.variables, tuple(scope.selector))
+
+
+def _shape_of(make: Callable[[Subject], list[Any]], subject: Subject, shape: tuple[Any, ...] | None = None) -> _Made:
+    """The shape of make(subject): made once per shape of the subject's scope (shape: _scope_shape() of it)."""
     scope = _scope(subject)
-    labels = tuple(scope.selector)
-    key = (make, id(scope.backend), scope.version, scope.rename, scope.variables, labels)
+    key = (make, _scope_shape(scope) if shape is None else shape)
     made = _SHAPES.get(key)
     if made is None or made.backend is not scope.backend:
+        labels = tuple(scope.selector)
         markers = {label: f"{_MARKER}{i}@" for i, label in enumerate(labels)}
         parts = _shapes_of(make(replace(subject, scope=replace(scope, selector=markers))), len(labels))
         if len(_SHAPES) >= _SHAPES_KEPT:
@@ -477,9 +482,9 @@ class Presets:
 
 
 @dataclass(frozen=True, kw_only=True)
-class _ShapeKept:
-    made: _Made  # held, so that the id in the key is this shape's while the entry lives
-    queries: int | None  # its queries, when the pruning keeps every copy as it is; None: it may not
+class _SlotsKept:
+    backend: Backend  # held, so that the id in the key is this backend's while the entry lives
+    queries: int | None  # the parts' queries, when the pruning keeps every copy as it is; None: it may not
 
 
 class _Pruning:
@@ -498,7 +503,8 @@ class _Pruning:
         self.lost_by_expr: dict[str, tuple[str, ...]] = {}
         self.lost_by_names: dict[tuple[str, ...], tuple[str, ...]] = {}
         self.missing: dict[str, bool] = {}
-        self.shapes: dict[int, _ShapeKept] = {}  # per computed part's shape: what computed() found of it
+        # per computed parts and shape of the scope: what computed() found of them
+        self.slots: dict[tuple[tuple[str, ...], tuple[Any, ...]], _SlotsKept] = {}
 
     def is_missing(self, name: str) -> bool:
         got = self.missing.get(name)
@@ -530,16 +536,21 @@ class _Pruning:
             lost = self.lost_by_expr[expr] = self.lost_of(panel_query(expr).metrics)
         return lost
 
-    def computed(self, name: str, subject: Subject) -> int | None:
-        """Lazily.computed: from the part's shape, whose queries' names are the copies' when every selector
-        value is non-empty (per_shape notes them then; otherwise the pruning parses each copy)."""
+    def computed(self, names: tuple[str, ...], subject: Subject) -> int | None:
+        """Lazily.computed: from the parts' shapes, whose queries' names are the copies' when every selector
+        value is non-empty (per_shape notes them then; otherwise the pruning parses each copy). Asked once per
+        instance of a template, answered once per shape of its scope."""
         scope = _scope(subject)
         if not all(scope.selector.values()):
             return None
-        made = _shape_of(computed_maker(name), subject)
-        got = self.shapes.get(id(made))
-        if got is None or got.made is not made:
-            got = self.shapes[id(made)] = _ShapeKept(made=made, queries=self._kept_queries(made))
+        shape = _scope_shape(scope)
+        got = self.slots.get((names, shape))
+        if got is None or got.backend is not scope.backend:
+            queries: int | None = 0
+            for name in names:
+                part = self._kept_queries(_shape_of(computed_maker(name), subject, shape))
+                queries = None if part is None or queries is None else queries + part
+            got = self.slots[(names, shape)] = _SlotsKept(backend=scope.backend, queries=queries)
         return got.queries
 
     def _kept_queries(self, made: _Made) -> int | None:

@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from ...model.dashboards import Dashboard, derive_uid
+from ...model.project import RecordingRule
 from ..promql import number_text, parse_duration
 from .slo_thresholds import enabled_factors
 from .templated import DashboardTemplate, Fields, MetricsRead, Subject, instantiate, prepared, template
@@ -33,10 +35,33 @@ def slo_records(groups: Iterable[RuleGroup]) -> dict[str, list[str]]:
     return out
 
 
+_RATIO_RATE = "slo:sli_error:ratio_rate"
+
+
 def recorded_windows(records: Iterable[str]) -> list[str]:
     """The alert windows whose error ratio is recorded (slo:sli_error:ratio_rate<window>), shortest first."""
-    windows = {r.rsplit("ratio_rate", 1)[1] for r in records if r.startswith("slo:sli_error:ratio_rate")}
-    return sorted(windows, key=parse_duration)
+    return list(_sorted_windows(tuple(r.rsplit("ratio_rate", 1)[1] for r in records if r.startswith(_RATIO_RATE))))
+
+
+def slo_windows(groups: Iterable[RuleGroup]) -> dict[str, tuple[str, ...]]:
+    """slo_id -> recorded_windows(slo_records(groups)[slo_id]), in one pass over the rules (no entry: none)."""
+    found: dict[str, list[str]] = {}
+    for group in groups:
+        for rule in group.rules:
+            # isinstance, not getattr's default: an alert (no record) would raise and catch AttributeError
+            if isinstance(rule, RecordingRule) and rule.record.startswith(_RATIO_RATE):
+                slo_id = rule.labels.get("slo_id")
+                if slo_id:
+                    found.setdefault(slo_id, []).append(rule.record.rsplit("ratio_rate", 1)[1])
+    return {slo_id: _sorted_windows(tuple(windows)) for slo_id, windows in found.items()}
+
+
+# The windows as recorded (in the rules' order) -> shortest first: 3,000 SLOs record a handful of window lists.
+# Sorted from the set built in the order recorded_windows() always built it, so that windows of one duration
+# ("60m", "1h") keep the order they had.
+@functools.lru_cache(maxsize=1024)
+def _sorted_windows(recorded: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(sorted(set(recorded), key=parse_duration))
 
 
 def slo_uid(slo: SLO) -> str:
@@ -105,11 +130,11 @@ def slo_presets(
         )
     ]
     detail = template(SLO_DETAIL)
-    records = slo_records(groups)
+    windows = slo_windows(groups)
     for service in sorted(services, key=lambda s: s.name):
         serving = serving_uid.get(service.name, "")
         for slo in (s for s in service.slos if s.conventions == "promspec"):
-            subject = slo_subject(slo, teams[service.name], records.get(slo.id, []), serving)
+            subject = _slo_subject(slo, teams[service.name], windows.get(slo.id, ()), serving)
             out.append(made(detail, subject))
     return out
 
@@ -147,12 +172,17 @@ def _tier_fields(slo: SLO) -> list[Fields]:
 def slo_subject(slo: SLO, folder: str, records: Iterable[str], serving: str) -> Subject:
     """What the per-SLO template is instantiated for: records, the series recorded for the SLO; serving, the
     uid of its service's LLM serving dashboard, or ""."""
+    return _slo_subject(slo, folder, tuple(recorded_windows(records)), serving)
+
+
+def _slo_subject(slo: SLO, folder: str, windows: tuple[str, ...], serving: str) -> Subject:
+    """slo_subject() of the SLO whose records' recorded_windows() are windows."""
     return Subject(
         ref=slo.ref,
         values=prepared(slo_values(slo, folder)),
         lists={
             "tier": _tier_fields(slo),
-            "window": _window_fields(tuple(recorded_windows(records))),
+            "window": _window_fields(windows),
             "serving": [prepared({"serving.uid": serving})] if serving else [],
         },
         slos=(slo,),

@@ -224,9 +224,9 @@ class Lazily:
 
     keeps: Callable[[tuple[str, ...]], bool]
     keeps_expr: Callable[[str], bool]  # a query's PromQL without placeholders ("": a signal's)
-    # (computed part NAME, subject) -> the number of queries of that part when the pruning keeps it as it is,
-    # else None: asked of the part's shape, without making its records
-    computed: Callable[[str, Subject], int | None]
+    # (computed parts' NAMEs, subject) -> the number of queries of those parts when the pruning keeps each as
+    # it is, else None: asked of the parts' shapes, without making their records
+    computed: Callable[[tuple[str, ...], Subject], int | None]
     verdicts: dict[int, _Verdict] = field(default_factory=dict, compare=False, repr=False)
 
 
@@ -239,6 +239,7 @@ class _Verdict:
     kept: bool
     queries: int
     nonempty: frozenset[str]  # fields that must be non-empty for the queries' names to be the shape's
+    slots: tuple[str, ...]  # the computed parts in its rows (row and panel slots), in order
     # the fields the rows' strings read, as the values written that they are made from (all must be there), and
     # those that end a metric name (each value must be able to): an instance lacking one raises
     written: frozenset[str]
@@ -266,12 +267,11 @@ def instantiate_lazily(t: DashboardTemplate, subject: Subject, lazily: Lazily) -
     # made already without its written value sends the instance to be made at once), and every metric-name end
     if not flat.keys() >= verdict.written or not all(flat.gives(k) for k in verdict.tails):
         return None
-    for r in plan.rows:
-        for slot in [r] if isinstance(r, _Slot) else [p for p in r.panels if isinstance(p, _Slot)]:
-            computed = lazily.computed(slot.compute, subject)
-            if computed is None:
-                return None
-            queries += computed
+    if verdict.slots:
+        computed = lazily.computed(verdict.slots, subject)
+        if computed is None:
+            return None
+        queries += computed
     try:
         head = _dashboard(plan, subject, flat, [])
     except KeyError:
@@ -287,12 +287,15 @@ def _verdict(plan: _Plan, lazily: Lazily) -> _Verdict:
         return got
     kept, queries, nonempty = True, 0, set[str]()
     strings: list[_S] = []
+    slots: list[str] = []
     for r in plan.rows:
         if isinstance(r, _Slot):
+            slots.append(r.compute)
             continue
         strings.append(r.title)
         for p in r.panels:
             if isinstance(p, _Slot):
+                slots.append(p.compute)
                 continue
             kept = kept and (bool(p.queries) or p.proto["type"] == "text")
             strings += [
@@ -315,6 +318,7 @@ def _verdict(plan: _Plan, lazily: Lazily) -> _Verdict:
         kept=kept,
         queries=queries,
         nonempty=frozenset(nonempty),
+        slots=tuple(slots),
         written=frozenset("T_" + k[2:] for k in fields),
         tails=tuple(k for k in fields if k.startswith("M_")),
     )
