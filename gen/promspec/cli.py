@@ -151,6 +151,23 @@ class _Jobs(click.ParamType[int | None, object]):
         return jobs
 
 
+@contextlib.contextmanager
+def _cyclic_collector_off() -> Iterator[None]:
+    """generate is one short run that keeps almost everything it allocates until it ends (model, rules,
+    dashboards), so the cyclic collector only rescans survivors: 1.1 of 17.6 s CPU at 1,000 services, 3.4 of
+    34 s at 2,000 (a generation-1 collection rescans up to 2 million young records), with the same peak memory
+    when it never runs (421 / 733 MB): nothing it makes holds cycles worth collecting, and reference counting
+    still frees the rest. Restored after, for callers in a longer process (tests, the API). docs/BENCHMARKS.md,
+    "The cyclic collector off in generate"."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 @cli.command()
 @click.argument("specs", nargs=-1, type=click.Path())
 @click.option(
@@ -187,6 +204,7 @@ class _Jobs(click.ParamType[int | None, object]):
     f"of {AUTO_JOBS_DASHBOARDS} dashboards or more (smaller ones gain nothing from the fork), else 1 "
     "(docs/BENCHMARKS.md).",
 )
+@_cyclic_collector_off()
 def generate(
     specs: tuple[str, ...],
     output: str,
@@ -201,36 +219,6 @@ def generate(
     Only files promspec wrote (listed in each directory's .promspec-manifest) are replaced or removed;
     any other file in rules/, dashboards/, ... is left alone with a warning.
     """
-    with _cyclic_collector_off():
-        _generate(specs, output, check, strict, quiet, formats, jobs)
-
-
-@contextlib.contextmanager
-def _cyclic_collector_off() -> Iterator[None]:
-    """generate is one short run that keeps almost everything it allocates until it ends (model, rules,
-    dashboards), so the cyclic collector only rescans survivors: 1.1 of 17.6 s CPU at 1,000 services, 3.4 of
-    34 s at 2,000 (a generation-1 collection rescans up to 2 million young records), with the same peak memory
-    when it never runs (421 / 733 MB): nothing it makes holds cycles worth collecting, and reference counting
-    still frees the rest. Restored after, for callers in a longer process (tests, the API). docs/BENCHMARKS.md,
-    "The cyclic collector off in generate"."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def _generate(
-    specs: tuple[str, ...],
-    output: str,
-    check: bool,
-    strict: bool,
-    quiet: bool,
-    formats: tuple[str, ...],
-    jobs: int | None,
-) -> None:
     from .diagnostics import SpecError
     from .render.formats import select_outputs
     from .render.outputs import ROOTS, nothing_useful, render_parts

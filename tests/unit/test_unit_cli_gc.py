@@ -122,3 +122,19 @@ def test_the_fast_exit_with_stdout_closed_says_120_as_python_does():
     script = "import os, sys\nfrom promspec.cli import _exit_now\nsys.stdout.write('x')\nos.close(1)\n_exit_now(0)\n"
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60, env=_buffered())
     assert done.returncode == 120
+
+
+def test_the_generate_command_runs_with_the_collector_off(monkeypatch):
+    from click.testing import CliRunner
+
+    seen: list[bool] = []
+
+    def load(specs: tuple[str, ...], strict: bool = False) -> None:
+        seen.append(gc.isenabled())
+        raise SystemExit(7)
+
+    monkeypatch.setattr(cli, "_load_build", load)
+    assert gc.isenabled()
+    result = CliRunner().invoke(cli.cli, ["generate", "nowhere", "-j", "1"])
+    assert seen == [False] and result.exit_code == 7
+    assert gc.isenabled()  # restored for the rest of this process

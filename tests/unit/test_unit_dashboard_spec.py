@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import sys
 from typing import Any
 
 import pytest
 import yaml
 
+from bench_trees import write_bench_services
 from dashboard_helpers import compile_dashboard, dashboard_json
 from promspec.compile.dashboards.plan import Context
 from promspec.compile.dashboards.project import DashboardBuild
@@ -39,14 +39,8 @@ def bundled() -> DashboardBuild:
 @pytest.fixture(scope="module")
 def bench(tmp_path_factory: pytest.TempPathFactory) -> DashboardBuild:
     """bench/generate.py's tree with a few services, one per bundled engine it cycles through."""
-    sys.path.insert(0, os.path.join(REPO, "bench"))
-    try:
-        import generate  # bench/generate.py
-    finally:
-        sys.path.pop(0)
-    root = tmp_path_factory.mktemp("bench")
-    generate.write_specs(str(root), 5)
-    build, _report = load_build([str(root)], env={})
+    root = write_bench_services(str(tmp_path_factory.mktemp("bench")), 5)
+    build, _report = load_build([root], env={})
     return build.dashboards
 
 

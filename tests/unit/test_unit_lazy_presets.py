@@ -7,8 +7,6 @@ field; and a spy on the per-shape instantiation (`_made`), which must not run wh
 
 from __future__ import annotations
 
-import os
-import sys
 from dataclasses import replace
 from typing import Any
 
@@ -17,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_unit_preset_shapes import _slo  # an SLO of the given names
 
+from bench_trees import write_bench_services
 from promspec.compile.dashboards import presets, template_shapes
 from promspec.compile.dashboards.signals import Scope
 from promspec.compile.dashboards.slo_dashboards import SLO_DETAIL, slo_subject
@@ -24,7 +23,6 @@ from promspec.compile.dashboards.template_shapes import Lazily, instantiate_lazi
 from promspec.compile.dashboards.templated import Fields, TemplateError, instantiate, prepared, template
 from promspec.pipeline import load_build, load_unchecked
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # Names a user may give: quotes, backslashes, newlines, unicode, braces, Grafana's variable syntax, empty.
 HOSTILE = st.one_of(
     st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12),
@@ -36,14 +34,8 @@ KEEP_ALL = Lazily(keeps=lambda _names: True, keeps_expr=lambda _expr: True, comp
 
 @pytest.fixture(scope="module")
 def bench_specs(tmp_path_factory: pytest.TempPathFactory) -> str:
-    sys.path.insert(0, os.path.join(REPO, "bench"))
-    try:
-        import generate  # bench/generate.py: realistic services over the bundled engines
-    finally:
-        sys.path.pop(0)
-    root = tmp_path_factory.mktemp("bench")
-    generate.write_specs(str(root), 3)
-    return str(root)
+    root = write_bench_services(str(tmp_path_factory.mktemp("bench")), 3)
+    return root
 
 
 def _eager(monkeypatch: pytest.MonkeyPatch, project: Any, groups: Any) -> presets.Presets:

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import os
 import string
-import sys
 
 import pytest
 
+from bench_trees import write_bench_services
 from promspec.compile.dashboards import plan
 from promspec.compile.dashboards.plan import Target, resolve, scope_of
 from promspec.compile.dashboards.project import DashboardBuild
@@ -22,8 +21,6 @@ from promspec.compile.dashboards.signals import SignalError, signal_query
 from promspec.compile.promql import PromQLError, analyse, shared_analysis
 from promspec.model.dashboards import Dashboard
 from promspec.pipeline import load_build
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def test_the_ref_letter_table_is_grafanas_ref_id_sequence() -> None:
@@ -38,14 +35,8 @@ def test_the_ref_letter_table_is_grafanas_ref_id_sequence() -> None:
 
 @pytest.fixture(scope="module")
 def bench(tmp_path_factory: pytest.TempPathFactory) -> DashboardBuild:
-    sys.path.insert(0, os.path.join(REPO, "bench"))
-    try:
-        import generate  # bench/generate.py: realistic services over the bundled engines
-    finally:
-        sys.path.pop(0)
-    root = tmp_path_factory.mktemp("bench")
-    generate.write_specs(str(root), 3)
-    build, _report = load_build([str(root)], env={})
+    root = write_bench_services(str(tmp_path_factory.mktemp("bench")), 3)
+    build, _report = load_build([root], env={})
     return build.dashboards
 
 

@@ -6,8 +6,6 @@ expectations, and `_prune` without the names read from the templates (every quer
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from decimal import Decimal
@@ -17,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bench_trees import write_bench_services
 from hypothesis_budget import examples
 from promspec.check.panel_queries import _panel_query
 from promspec.compile.dashboards import presets, templated
@@ -32,7 +31,6 @@ from promspec.model.services import SLO, TIERS, Tier
 from promspec.model.sli import SLI
 from promspec.pipeline import load_build
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TEMPLATES = ("slo-detail", "slo-overview", presets.LLM_SERVING)
 
 
@@ -135,14 +133,8 @@ def test_an_instance_notes_what_its_queries_read(service: str, name: str, tier: 
 @pytest.fixture(scope="module")
 def made(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Dashboard], Project, list[RuleGroup], MetricsRead]:
     """A bench project's generated dashboards before pruning, and the names their templates gave."""
-    sys.path.insert(0, os.path.join(REPO, "bench"))
-    try:
-        import generate  # bench/generate.py: realistic services over the bundled engines
-    finally:
-        sys.path.pop(0)
-    root = tmp_path_factory.mktemp("bench")
-    generate.write_specs(str(root), 3)
-    build, _report = load_build([str(root)], env={})
+    root = write_bench_services(str(tmp_path_factory.mktemp("bench")), 3)
+    build, _report = load_build([root], env={})
     seen: list[tuple[list[Dashboard], MetricsRead]] = []
     real, lazily = presets._pruned, presets.instantiate_lazily
 
