@@ -138,3 +138,22 @@ def test_the_generate_command_runs_with_the_collector_off(monkeypatch):
     result = CliRunner().invoke(cli.cli, ["generate", "nowhere", "-j", "1"])
     assert seen == [False] and result.exit_code == 7
     assert gc.isenabled()  # restored for the rest of this process
+
+
+@pytest.mark.slow
+def test_the_fast_exit_waits_for_a_running_non_daemon_thread_as_python_does(tmp_path: Path):
+    marker = tmp_path / "thread-done"
+    script = textwrap.dedent(
+        f"""
+        import threading, time
+        from promspec.cli import _exit_now
+        def work():
+            time.sleep(0.3)
+            open({str(marker)!r}, "w").write("done")
+        threading.Thread(target=work).start()
+        _exit_now(4)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=_buffered())
+    assert done.returncode == 4
+    assert marker.read_text() == "done"  # os._exit would have cut the thread's work off
