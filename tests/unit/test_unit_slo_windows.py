@@ -9,10 +9,23 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hypothesis_budget import examples
-from promspec.compile.dashboards.slo_dashboards import recorded_windows, slo_records, slo_windows
+from promspec.compile.dashboards.slo_dashboards import recorded_windows, slo_windows
 from promspec.compile.promql import parse_duration
 from promspec.model.loader import Document
 from promspec.model.project import Alert, RecordingRule, Ref, RuleGroup
+
+
+def slo_records(groups: list[RuleGroup]) -> dict[str, list[str]]:
+    """slo_id -> names of the SLO series recorded for it: the first of the two passes, as it was written."""
+    out: dict[str, list[str]] = {}
+    for group in groups:
+        for rule in group.rules:
+            record = getattr(rule, "record", "")
+            slo_id = rule.labels.get("slo_id") if record else None
+            if slo_id:
+                out.setdefault(slo_id, []).append(record)
+    return out
+
 
 _REF = Ref(doc=Document(file="r.yml", index=0, data={}), path=())
 # windows of one duration written differently ("60m", "1h", "3600s") keep the order they always had

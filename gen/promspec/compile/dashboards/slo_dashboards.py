@@ -23,18 +23,6 @@ OVERVIEW_SERVING_LINKS = 5  # the overview links the first few LLM serving dashb
 _Made = TypeVar("_Made")  # what slo_presets() makes of each: a Dashboard, or a Preset made lazily
 
 
-def slo_records(groups: Iterable[RuleGroup]) -> dict[str, list[str]]:
-    """slo_id -> names of the SLO series recorded for it (which windows the detail dashboard can chart)."""
-    out: dict[str, list[str]] = {}
-    for group in groups:
-        for rule in group.rules:
-            record = getattr(rule, "record", "")
-            slo_id = rule.labels.get("slo_id") if record else None
-            if slo_id:
-                out.setdefault(slo_id, []).append(record)
-    return out
-
-
 _RATIO_RATE = "slo:sli_error:ratio_rate"
 
 
@@ -44,7 +32,8 @@ def recorded_windows(records: Iterable[str]) -> list[str]:
 
 
 def slo_windows(groups: Iterable[RuleGroup]) -> dict[str, tuple[str, ...]]:
-    """slo_id -> recorded_windows(slo_records(groups)[slo_id]), in one pass over the rules (no entry: none)."""
+    """slo_id -> recorded_windows(the names of the SLO series recorded for it), in one pass over the rules (no
+    entry: none)."""
     found: dict[str, list[str]] = {}
     for group in groups:
         for rule in group.rules:
