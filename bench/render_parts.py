@@ -23,8 +23,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "gen"))
 
 # After the sys.path set-up above, hence E402.
-from promspec.cli import GC_THRESHOLD  # noqa: E402
 from promspec.pipeline import load_build  # noqa: E402
+from promspec.process import GC_THRESHOLD  # noqa: E402
 from promspec.render import dashboards, slo_test_text, yamlout  # noqa: E402
 from promspec.render.outputs import render_parts  # noqa: E402
 

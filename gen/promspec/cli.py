@@ -2,117 +2,29 @@
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import os
 import sys
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 import click
 
-from .jobs import AUTO_JOBS_DASHBOARDS, AUTO_JOBS_MAX
+from . import process
+from .cli_support import (
+    DEFAULT_SPECS,
+    fail,
+    load_build_or_exit,
+    load_or_exit,
+    recover_output,
+)
+from .generate_cli import generate
 from .live_cli import register_ops  # light: os, re and click only, like this module
 
 if TYPE_CHECKING:
     from .backends.discover import Metric
-    from .compile.build import Build
-    from .diagnostics import Report, SpecError
     from .live.queries import ServicePlan
     from .live.status import StatusSLO
     from .model.project import Project
-    from .pipeline import Unchecked
-
-DEFAULT_SPECS = "specs"
-
-
-def _fail(message: str, code: int = 1) -> NoReturn:
-    click.echo(f"promspec: {message}", err=True)
-    sys.exit(code)
-
-
-def _load(specs: tuple[str, ...], strict: bool = False) -> Project:
-    """The checked model of the specs (see _load_build)."""
-    return _load_build(specs, strict).project
-
-
-def _load_build(specs: tuple[str, ...], strict: bool = False) -> Build:
-    """Load, check and compile specs or exit 1 with every diagnostic; warnings go to stderr."""
-    from .diagnostics import SpecError
-    from .pipeline import load_build
-
-    try:
-        build, report = load_build(specs or (DEFAULT_SPECS,), strict=strict)
-    except SpecError as exc:
-        _spec_errors(exc)
-    _loaded(build, report)
-    return build
-
-
-def _load_for_workers(specs: tuple[str, ...], strict: bool, jobs: int | None) -> tuple[Build, Unchecked | None, int]:
-    """_load_build for generate's workers: the Build, with its rule checks and its dashboards' own checks
-    left to the workers that render the output (the rule checks in whichever takes them first, a dashboard's
-    in the one that builds and renders it), and the number of workers (auto resolved). The checks are made
-    here (None left) when one process is chosen, or when the specs fail whatever those checks say (exit 1)."""
-    from .diagnostics import SpecError
-    from .jobs import auto_jobs
-    from .pipeline import load_unchecked
-    from .workers import available_memory, fork_map, resident_memory, usable_cpus
-
-    try:
-        unchecked = load_unchecked(specs or (DEFAULT_SPECS,), strict=strict)
-        dashes, check_one = unchecked.build.dashboards.dashboards, unchecked.check_one
-        if jobs is None:  # the fork pays for itself only on a project large enough
-            jobs = auto_jobs(len(dashes), usable_cpus(), resident_memory(), available_memory())
-        if jobs > 1 and not unchecked.failed:
-            return unchecked.build, unchecked, jobs
-        before = unchecked.checked_before()
-        report = unchecked.finish(before, fork_map(lambda i: check_one(dashes[i]), len(dashes), jobs))
-    except SpecError as exc:
-        _spec_errors(exc)
-    _loaded(unchecked.build, report)
-    return unchecked.build, None, jobs
-
-
-def _spec_errors(exc: SpecError) -> NoReturn:
-    for d in exc.diagnostics:
-        click.echo(d.format(), err=True)
-    n = len(exc.diagnostics)
-    _fail(f"{n} error{'s' if n != 1 else ''} in specs; nothing written")
-
-
-def _loaded(build: Build, report: Report) -> None:
-    """What a load that passed prints: its warnings, and the bundled dashboards that specs replaced."""
-    for w in report.warnings:
-        click.echo(w.format(), err=True)
-    for note in _replaced_notes(build):
-        click.echo(note, err=True)
-
-
-def _replaced_notes(build: Build) -> list[str]:
-    """One note per bundled dashboard a spec replaced: a deliberate choice, but never a silent one."""
-    notes = []
-    for r in build.dashboards.replaced:
-        doc = r.by.ref.doc
-        # Where the uid was written, if it was (a position, not a read of the document's values).
-        written_uid = r.by.uid == r.uid and ("spec", "uid") in doc.positions
-        pos = doc.pos(("spec", "uid") if written_uid else ("metadata", "name"))
-        why = "of the same uid" if r.by.uid == r.uid else "(its name is that dashboard's uid)"
-        notes.append(
-            f"{pos}: note: dashboard {r.by.name!r} replaces the bundled dashboard {r.uid!r} ({r.title}) {why}; "
-            f"`promspec dashboards eject {r.uid}` prints the bundled one"
-        )
-    return notes
-
-
-def _recover_output(directory: str) -> None:
-    """Before reading rendered output: roll back a `generate` killed half-way, or exit 1 saying why not."""
-    from .render.tree import HalfWrittenOutput, recover_for_read
-
-    try:
-        recover_for_read(directory)
-    except HalfWrittenOutput as exc:
-        _fail(str(exc))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -134,169 +46,12 @@ def cli(jpath: tuple[str, ...]) -> None:
         )
 
 
-class _Jobs(click.ParamType[int | None, object]):
-    """--jobs: a number of processes (1 or more), or "auto"."""
-
-    name = "N|auto"
-
-    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> int | None:
-        if value is None or value == "auto":
-            return None
-        try:
-            jobs = int(str(value))
-        except ValueError:
-            jobs = 0
-        if jobs < 1:
-            self.fail(f"{value!r} is neither a number of processes (1 or more) nor 'auto'", param, ctx)
-        return jobs
-
-
-@contextlib.contextmanager
-def _cyclic_collector_off() -> Iterator[None]:
-    """generate is one short run that keeps almost everything it allocates until it ends (model, rules,
-    dashboards), so the cyclic collector only rescans survivors: 1.1 of 17.6 s CPU at 1,000 services, 3.4 of
-    34 s at 2,000 (a generation-1 collection rescans up to 2 million young records), with the same peak memory
-    when it never runs (421 / 733 MB): nothing it makes holds cycles worth collecting, and reference counting
-    still frees the rest. Restored after, for callers in a longer process (tests, the API). docs/BENCHMARKS.md,
-    "The cyclic collector off in generate"."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-@cli.command()
-@click.argument("specs", nargs=-1, type=click.Path())
-@click.option(
-    "-o",
-    "--output",
-    "output",
-    default=".",
-    show_default=True,
-    type=click.Path(file_okay=False),
-    help="Directory to write rules/ and prometheus/ into.",
-)
-@click.option("--check", is_flag=True, help="Write nothing; exit 1 with a diff when the output is stale.")
-@click.option("--strict", is_flag=True, help="Treat warnings (e.g. high-cardinality labels) as errors.")
-@click.option("-q", "--quiet", is_flag=True, help="Print nothing on success.")
-@click.option(
-    "--format",
-    "formats",
-    multiple=True,
-    type=click.Choice(["files", "kubernetes"]),
-    help="Output format, repeatable (default: Settings outputs, else files); kubernetes writes "
-    "PrometheusRule/ServiceMonitor/ConfigMap resources to kubernetes/.",
-)
-@click.option(
-    "-j",
-    "--jobs",
-    type=_Jobs(),
-    metavar="N|auto",
-    default="auto",
-    show_default=True,
-    envvar="PROMSPEC_JOBS",
-    help="Worker processes that build, check and render the dashboards and render and write the output "
-    "(env PROMSPEC_JOBS). Output and messages are the same for any number. auto: the CPUs this process may "
-    f"use, at most {AUTO_JOBS_MAX} and as many copies of this process as the free memory holds, for a project "
-    f"of {AUTO_JOBS_DASHBOARDS} dashboards or more (smaller ones gain nothing from the fork), else 1 "
-    "(docs/BENCHMARKS.md).",
-)
-@_cyclic_collector_off()
-def generate(
-    specs: tuple[str, ...],
-    output: str,
-    check: bool,
-    strict: bool,
-    quiet: bool,
-    formats: tuple[str, ...],
-    jobs: int | None,
-) -> None:
-    """Render SPECS (files or directories; default ./specs) into OUTPUT.
-
-    Only files promspec wrote (listed in each directory's .promspec-manifest) are replaced or removed;
-    any other file in rules/, dashboards/, ... is left alone with a warning.
-    """
-    from .diagnostics import SpecError
-    from .render.formats import select_outputs
-    from .render.outputs import ROOTS, nothing_useful, render_parts
-    from .render.stream import write_parts
-    from .render.tree import ForeignFileError, staged_tree
-
-    # One process: load_build checks everything, then the pieces render. Several: each dashboard is built,
-    # checked and rendered in one worker (render/stream.py), and the rule checks run in one while the others
-    # render; their findings are reported as load_build would.
-    if jobs == 1:
-        build, unchecked = _load_build(specs, strict), None
-    else:
-        build, unchecked, jobs = _load_for_workers(specs, strict, jobs)
-    if formats:
-        from dataclasses import replace
-
-        # --format overrides Settings' outputs: render/ops_outputs.py reads them from the Build's project.
-        settings = replace(build.project.settings, outputs=list(formats))
-        build = replace(build, project=replace(build.project, settings=settings))
-    project = build.project
-    parts = render_parts(build)
-    _none, roots = select_outputs({}, list(ROOTS), project.settings.outputs)
-    # Files go to the staging directory (or are compared with the output) as they are rendered: nothing in
-    # OUTPUT changes before the commit below, whatever fails or is interrupted on the way.
-    try:
-        with staged_tree(output, roots, compare=check) as stage:
-            try:
-                written = write_parts(parts, stage, jobs, set(roots), unchecked)
-            except SpecError as exc:
-                _spec_errors(exc)
-            if written.report is not None:
-                _loaded(build, written.report)
-            empty = nothing_useful(build, written.paths)
-            if empty:
-                _fail(f"{empty}; nothing written")
-            plan = stage.plan()
-            for path in plan.foreign:
-                click.echo(
-                    f"{os.path.join(output, path)}: warning: not written by promspec (not in its directory's "
-                    ".promspec-manifest): left as it is",
-                    err=True,
-                )
-            if plan.collisions:
-                for path in plan.collisions:
-                    click.echo(
-                        f"promspec: {os.path.join(output, path)}: not written by promspec (not in its directory's "
-                        ".promspec-manifest), and a spec renders this path",
-                        err=True,
-                    )
-                _fail(
-                    f"refusing to replace {len(plan.collisions)} file(s) promspec did not write: move them away, "
-                    "or rename what renders there; nothing written"
-                )
-            if check:
-                diff = stage.diff(plan)
-                if diff:
-                    click.echo(diff, nl=False)
-                    _fail(f"output in {output} is stale: run `promspec generate -o {output}`")
-                if not quiet:
-                    click.echo(f"{len(stage.paths)} files in {output} are up to date", err=True)
-                return
-            try:
-                stage.commit(plan)
-            except ForeignFileError as exc:  # a file appeared between the plan and the write
-                _fail(f"refusing to replace files promspec did not write: {exc}; nothing written")
-    except OSError as exc:  # staging, a worker's write or the swap: the previous output is still whole
-        what = "compare output with" if check else "write output to"
-        _fail(f"cannot {what} {output}: {exc.strerror or exc}; previous output left as it was")
-    if not quiet:
-        click.echo(f"wrote {len(stage.paths)} files to {output} ({', '.join(r + '/' for r in plan.roots)})", err=True)
-
-
 @cli.command()
 @click.argument("specs", nargs=-1, type=click.Path())
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
 def validate(specs: tuple[str, ...], strict: bool) -> None:
     """Load and check SPECS (schema and semantics) without writing anything."""
-    build = _load_build(specs, strict)
+    build = load_build_or_exit(specs, strict)
     project, groups = build.project, build.rule_groups
     n_rules = sum(len(g.rules) for g in groups)
     click.echo(
@@ -337,7 +92,7 @@ def check(paths: tuple[str, ...], dashboards: tuple[str, ...], lenient: bool) ->
     directory = paths[0] if paths else "."
 
     if not dashboards:
-        _recover_output(directory)
+        recover_output(directory)
     try:
         if dashboards:
             from .check.dashboards import check_files
@@ -346,12 +101,12 @@ def check(paths: tuple[str, ...], dashboards: tuple[str, ...], lenient: bool) ->
         else:
             results = check_rendered(directory, progress=lambda m: click.echo(m, err=True), lenient=lenient)
     except ToolMissing as exc:
-        _fail(str(exc))
+        fail(str(exc))
     failed = [r for r in results if not r.ok]
     for r in failed:
         click.echo(f"FAILED: {' '.join(r.command[1:])}\n{r.output.rstrip()}", err=True)
     if failed:
-        _fail(f"{len(failed)} of {len(results)} checks failed")
+        fail(f"{len(failed)} of {len(results)} checks failed")
     click.echo(f"ok: {len(results)} checks passed", err=True)
 
 
@@ -378,14 +133,14 @@ def schema(output: str, check: bool) -> None:
         diff = diff_tree(parent, files, [root], owned=True)
         if diff:
             click.echo(diff, nl=False)
-            _fail(f"schemas in {output} are stale: run `promspec schema -o {output}`")
+            fail(f"schemas in {output} are stale: run `promspec schema -o {output}`")
         return
     try:
         plan = write_tree(parent, files, [root], owned=True)
     except ForeignFileError as exc:
-        _fail(f"refusing to replace files promspec did not write: {exc}; nothing written")
+        fail(f"refusing to replace files promspec did not write: {exc}; nothing written")
     except OSError as exc:
-        _fail(f"cannot write schemas to {output}: {exc.strerror or exc}; previous files left as they were")
+        fail(f"cannot write schemas to {output}: {exc.strerror or exc}; previous files left as they were")
     for path in plan.foreign:
         click.echo(f"{os.path.join(parent, path)}: warning: not written by promspec: left as it is", err=True)
     click.echo(f"wrote {len(files)} schemas to {output}", err=True)
@@ -418,7 +173,7 @@ def import_(fmt: str, files: tuple[str, ...], output: str | None, conventions: s
     from .render.yamlout import dump_yaml
 
     if conventions == "promspec" and fmt != "sloth":
-        _fail(f"--conventions promspec applies to Sloth input; {fmt} input is imported as it renders today")
+        fail(f"--conventions promspec applies to Sloth input; {fmt} input is imported as it renders today")
     report = Report()
     try:
         docs = load_paths(files, report)
@@ -434,7 +189,7 @@ def import_(fmt: str, files: tuple[str, ...], output: str | None, conventions: s
     except SpecError as exc:
         for d in exc.diagnostics:
             click.echo(d.format(), err=True)
-        _fail(f"cannot import {', '.join(files)}")
+        fail(f"cannot import {', '.join(files)}")
     for w in report.warnings:
         click.echo(w.format(), err=True)
     # The metrics foreign queries read come without a Catalog: name them external so the output works alone.
@@ -509,18 +264,18 @@ def diff(
     from .diff.sources import SourceError, default_base, may_have_cause, read_causes, read_side, with_cause
 
     if (prometheus_url or images_url) and not images_dir:
-        _fail("--prometheus and --images-url draw and link panel images: add --images DIR")
+        fail("--prometheus and --images-url draw and link panel images: add --images DIR")
     try:
         base = base or default_base()
         head = head or "."
         for side in (base, head):
             if os.path.isdir(side):
-                _recover_output(side)
+                recover_output(side)
         render_specs = specs_dir if render else ""
         files_a, files_b = read_side(base, render_specs), read_side(head, render_specs)
         changes = compare(files_a, files_b)
     except SourceError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if any(may_have_cause(c) for c in changes):
         causes = read_causes(head, specs_dir)  # why the head's presets left content out; what an SLI reads
         changes = [with_cause(c, causes) for c in changes]
@@ -532,7 +287,7 @@ def diff(
             os.makedirs(images_dir, exist_ok=True)
             changes = render_images(changes, files_a, files_b, images_dir, prometheus_url, time_range, images_url)
         except (PreviewError, OSError) as exc:
-            _fail(f"--images: {exc}")
+            fail(f"--images: {exc}")
     label_head = "work tree" if head == "." else head
     if fmt == "json":
         text = as_json(changes, base, label_head)
@@ -582,10 +337,10 @@ def preview(
             prometheus=prometheus_url,
             time_range=time_range,
             width=width,
-            load=_load_build,
+            load=load_build_or_exit,
         )
     except PreviewError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     click.echo(f"wrote {output}", err=True)
 
 
@@ -610,13 +365,13 @@ def init(directory: str, engines: tuple[str, ...]) -> None:
         from .diagnostics import did_you_mean
 
         hint = did_you_mean(unknown[0], known)
-        _fail(f"unknown engine {unknown[0]!r}{hint}; expected one of: {', '.join(known)}")
+        fail(f"unknown engine {unknown[0]!r}{hint}; expected one of: {', '.join(known)}")
     plans = plan_engines(list(engines) or ["vllm"])
     files = scaffold(plans)
     # Never touch a file promspec did not write: any existing one stops init before it writes anything.
     present = [p for p in files if os.path.lexists(os.path.join(directory, p))]
     if present:
-        _fail(f"{directory} already has {', '.join(present)}; nothing written (init only creates new files)")
+        fail(f"{directory} already has {', '.join(present)}; nothing written (init only creates new files)")
     for path, text in files.items():
         write_file(os.path.join(directory, path), text.encode())
     for plan in plans:
@@ -653,12 +408,12 @@ def dashboards_eject(uid: str, output: str | None, specs: tuple[str, ...]) -> No
     from .compile.dashboards.to_spec import EjectError, eject
 
     if output and os.path.lexists(output):
-        _fail(f"{output} exists: eject to a new file (edits in it would be lost), or remove it first")
-    build = _load_build(specs)
+        fail(f"{output} exists: eject to a new file (edits in it would be lost), or remove it first")
+    build = load_build_or_exit(specs)
     try:
         data = eject(build.dashboards, uid, " ".join(specs or (DEFAULT_SPECS,)))
     except EjectError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if not output:
         click.echo(data.decode(), nl=False)
         return
@@ -667,7 +422,7 @@ def dashboards_eject(uid: str, output: str | None, specs: tuple[str, ...]) -> No
     try:
         write_file(output, data)
     except OSError as exc:
-        _fail(f"cannot write {output}: {exc.strerror or exc}")
+        fail(f"cannot write {output}: {exc.strerror or exc}")
     click.echo(f"wrote {output}: edit it in your specs, where it replaces the bundled dashboard {uid!r}", err=True)
 
 
@@ -731,9 +486,9 @@ def catalog_discover(
         else:
             metrics = parse_exposition(fetch_exposition(source))
     except DiscoverError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if not metrics:
-        _fail(f"{source} exposes no metric families" + (f" matching {match}" if is_prometheus else ""))
+        fail(f"{source} exposes no metric families" + (f" matching {match}" if is_prometheus else ""))
     compared = against or (output if output and os.path.exists(output) else None)
     if compared:
         old = _catalog_file(compared, replacing=not against)
@@ -765,10 +520,10 @@ def _catalog_file(path: str, replacing: bool) -> list[Metric]:
     report = Report()
     docs = [d for d in load_file(path, report) if d.kind == "Catalog"]
     if report.errors or not docs:
-        _fail(f"{path} holds no Catalog document; nothing written")
+        fail(f"{path} holds no Catalog document; nothing written")
     with open(path, encoding="utf-8") as fh:
         if replacing and DISCOVERED_BY not in fh.readline():
-            _fail(
+            fail(
                 f"{path} was not written by `promspec catalog discover`; compare with --against {path}, "
                 "or write elsewhere; nothing written"
             )
@@ -781,15 +536,15 @@ def _live_model(
     """(project, plans, SLOs, windows) of the specs for top/report; exit 1 when a named service is unknown."""
     from .live.queries import plans, status_slos
 
-    project = _load(specs)
+    project = load_or_exit(specs)
     known = sorted(s.name for s in project.services)
     missing = [s for s in services if s not in known]
     if missing:
-        _fail(f"no service {', '.join(missing)} in the specs (services: {', '.join(known) or 'none'})")
+        fail(f"no service {', '.join(missing)} in the specs (services: {', '.join(known) or 'none'})")
     found = plans(project, services)
     slos, windows = status_slos(project, services)
     if not found and not slos:
-        _fail("the specs declare no Service with a backend or SLOs: nothing to show")
+        fail("the specs declare no Service with a backend or SLOs: nothing to show")
     return project, found, slos, windows
 
 
@@ -814,7 +569,7 @@ def top(specs: tuple[str, ...], url: str, services: tuple[str, ...], interval: f
     try:
         base_url(url)
     except APIError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     _project, found, slos, windows = _live_model(specs, services)
     from .live.top import (
         TopApp,  # Textual loads here only, so `promspec --help` stays fast
@@ -858,15 +613,15 @@ def report(
         os.path.splitext(output)[1].lower(), ""
     )
     if not fmt:
-        _fail(f"cannot tell the format of {output}: name it .html, .pdf or .json, or pass --format")
+        fail(f"cannot tell the format of {output}: name it .html, .pdf or .json, or pass --format")
     now = time.time()
     try:
         base_url(url)
         t0, t1 = parse_time(start, now), parse_time(end, now)
     except (APIError, ValueError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if t1 <= t0:
-        _fail(f"--to ({end}) must be after --from ({start})")
+        fail(f"--to ({end}) must be after --from ({start})")
     project, found, _slos, _windows = _live_model(specs, services)
     from .live.report import ReportError, build_report, write_report
 
@@ -875,55 +630,25 @@ def report(
         data = build_report(url, found, model_slos, t0, t1, services)
         write_report(data, output, fmt)
     except (APIError, ReportError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except OSError as exc:
-        _fail(f"cannot write {output}: {exc.strerror or exc}")
+        fail(f"cannot write {output}: {exc.strerror or exc}")
     click.echo(f"wrote {output} ({len(data['slos'])} SLOs, {len(data['services'])} services)", err=True)
 
 
+cli.add_command(generate)  # generate_cli.py
 # Operations commands (silence, stack, status, collect, render slurm) live in live_cli.py.
-register_ops(cli, _fail, _load, _load_build)
-
-
-# The cyclic GC's default (a collection each 700 net allocations) spent 4.6 of 28.7 s CPU generating 1,000
-# services: 3,290 collections over a heap of long-lived records (model, rules, dashboards) that hold few
-# cycles. With the first generation at 100,000 it spent 0.6 s in 20 collections, at the same peak memory
-# (437 MB); cycles are still collected, less often. docs/BENCHMARKS.md, "Fifth round: loading (h15load)".
-GC_THRESHOLD = (100_000, 20, 20)
+register_ops(cli, fail, load_or_exit, load_build_or_exit)
 
 
 def main() -> None:
     """Console-script entry point."""
-    gc.set_threshold(*GC_THRESHOLD)
+    gc.set_threshold(*process.GC_THRESHOLD)
     try:
         cli(prog_name="promspec")
     except SystemExit as done:
-        _exit_now(done.code)
-    _exit_now(0)
-
-
-def _exit_now(code: str | int | None) -> NoReturn:
-    """Exit as SystemExit(code) would, without taking the heap apart object by object: a generate of 1,000
-    services spent 0.35 s (one process) to 0.8 s (with workers) freeing its records after its last write, 3-6%
-    of the run, for nothing. atexit handlers (weakref finalizers included) and the flush of stdout and stderr
-    still run; only the objects' teardown is skipped, which Python never promises at exit anyway. While a
-    non-daemon thread still runs (none of promspec's commands leaves one), the exit is Python's own."""
-    if isinstance(code, str):  # SystemExit's own rule: a text is printed, and the status is 1
-        print(code, file=sys.stderr)
-        code = 1
-    status = code or 0
-    import atexit
-    import threading
-
-    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
-        sys.exit(status)  # Python's own exit waits for such a thread's work; os._exit would cut it off silently
-    atexit._run_exitfuncs()
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except (OSError, ValueError):  # a closed or broken stdout: Python's own exit says 120
-        status = status or 120
-    os._exit(status)
+        process.exit_now(done.code)
+    process.exit_now(0)
 
 
 if __name__ == "__main__":  # pragma: no cover

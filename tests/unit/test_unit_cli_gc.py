@@ -1,5 +1,5 @@
 """The console script's process: the cyclic GC's first threshold raised before any command runs (see
-cli.GC_THRESHOLD), the collector off while generate runs and restored after, and an exit that skips the
+process.GC_THRESHOLD), the collector off while generate runs and restored after, and an exit that skips the
 heap's teardown but nothing a normal exit promises (status, atexit handlers, flushed output)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from promspec import cli
+from promspec import cli, generate_cli, process
 from promspec.diagnostics import Report
 from promspec.model.loader import load_paths
 
@@ -30,7 +30,7 @@ def exits(monkeypatch):
     def record(code: object) -> None:
         raise _Exited(code)
 
-    monkeypatch.setattr(cli, "_exit_now", record)
+    monkeypatch.setattr(process, "exit_now", record)
 
 
 def test_main_sets_the_gc_threshold(monkeypatch, capsys, exits):
@@ -40,8 +40,8 @@ def test_main_sets_the_gc_threshold(monkeypatch, capsys, exits):
         with pytest.raises(_Exited) as exc:
             cli.main()
         assert exc.value.code == 0 and "promspec" in capsys.readouterr().out
-        assert gc.get_threshold() == cli.GC_THRESHOLD
-        assert cli.GC_THRESHOLD[0] > 700 * 100  # the default collected every 700 allocations
+        assert gc.get_threshold() == process.GC_THRESHOLD
+        assert process.GC_THRESHOLD[0] > 700 * 100  # the default collected every 700 allocations
     finally:
         gc.set_threshold(*before)
 
@@ -64,10 +64,10 @@ def test_main_exits_with_the_status_click_gives(monkeypatch, capsys, exits, argv
 def test_generate_runs_with_the_collector_off_and_restores_it(enabled):
     (gc.enable if enabled else gc.disable)()
     try:
-        with cli._cyclic_collector_off():
+        with process.cyclic_collector_off():
             assert not gc.isenabled()
         assert gc.isenabled() is enabled
-        with pytest.raises(RuntimeError), cli._cyclic_collector_off():
+        with pytest.raises(RuntimeError), process.cyclic_collector_off():
             raise RuntimeError("a failing generate")
         assert gc.isenabled() is enabled
     finally:
@@ -101,13 +101,13 @@ def test_the_fast_exit_keeps_what_an_exit_promises(tmp_path: Path, code, status,
     script = textwrap.dedent(
         f"""
         import atexit, sys, weakref
-        from promspec.cli import _exit_now
+        from promspec.process import exit_now
         atexit.register(lambda: open({str(marker)!r}, "w").write("yes"))
         class Held: pass
         held = Held()
         weakref.finalize(held, lambda: sys.stdout.write(" finalized"))
-        sys.stdout.write("unflushed")  # no newline: still in the buffer when _exit_now is called
-        _exit_now({code})
+        sys.stdout.write("unflushed")  # no newline: still in the buffer when exit_now is called
+        exit_now({code})
         """
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=_buffered())
@@ -119,7 +119,7 @@ def test_the_fast_exit_keeps_what_an_exit_promises(tmp_path: Path, code, status,
 
 @pytest.mark.slow
 def test_the_fast_exit_with_stdout_closed_says_120_as_python_does():
-    script = "import os, sys\nfrom promspec.cli import _exit_now\nsys.stdout.write('x')\nos.close(1)\n_exit_now(0)\n"
+    script = "import os, sys\nfrom promspec.process import exit_now\nsys.stdout.write('x')\nos.close(1)\nexit_now(0)\n"
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60, env=_buffered())
     assert done.returncode == 120
 
@@ -133,7 +133,7 @@ def test_the_generate_command_runs_with_the_collector_off(monkeypatch):
         seen.append(gc.isenabled())
         raise SystemExit(7)
 
-    monkeypatch.setattr(cli, "_load_build", load)
+    monkeypatch.setattr(generate_cli, "load_build_or_exit", load)
     assert gc.isenabled()
     result = CliRunner().invoke(cli.cli, ["generate", "nowhere", "-j", "1"])
     assert seen == [False] and result.exit_code == 7
@@ -146,12 +146,12 @@ def test_the_fast_exit_waits_for_a_running_non_daemon_thread_as_python_does(tmp_
     script = textwrap.dedent(
         f"""
         import threading, time
-        from promspec.cli import _exit_now
+        from promspec.process import exit_now
         def work():
             time.sleep(0.3)
             open({str(marker)!r}, "w").write("done")
         threading.Thread(target=work).start()
-        _exit_now(4)
+        exit_now(4)
         """
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=_buffered())

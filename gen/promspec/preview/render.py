@@ -21,7 +21,7 @@ from .html import JSON, DashboardData, Series, page
 if TYPE_CHECKING:
     from ..compile.build import Build
 
-# The specs' Build (cli.py's _load_build): where a dashboard named by uid, name or title is found.
+# The specs' Build (cli_support.load_build_or_exit): where a dashboard named by uid, name or title is found.
 Load = Callable[[tuple[str, ...]], "Build"]
 
 POINTS = 120  # samples per series: enough for a readable line, few enough for a quick page
