@@ -1,6 +1,7 @@
 """Benchmark `promspec generate` on realistic services (each a `kind: Service` with 3 SLOs and its dashboards).
 
 Run: .venv/bin/python bench/generate.py [--runs 3] [--sizes 1,100,1000] [--jobs 1,auto] [--output-on disk,tmpfs]
+     .venv/bin/python bench/generate.py --timeline [--runs 3] [--sizes 1000] [--jobs auto]
 
 Every run generates from a tree holding the bundled backends, catalogs and settings (copied from
 specs/) plus N services. Each service names a bundled backend (cycling through those with the three
@@ -25,11 +26,17 @@ the filesystem and the machine far more than on promspec: on the 2-vCPU VM these
 (ext4 mounted with `discard`), writing the 1,000-service tree's 23,018 files took 2.7 s of CPU in one
 minute and 7-14 s in the next, against 0.8-1.0 s on tmpfs. The tmpfs rows show promspec's own work with
 that noise taken out; "CPU less floor" is the median CPU minus the median floor of the same rows.
+
+`--timeline` instead runs bench/timeline.py (generate in one process with timers, output on tmpfs) and
+prints per run when the parent forks and what it spent before (imports and the named steps, wall seconds),
+each process's items and CPU after the fork, and when the parent joins and exits: where a change to the
+work before the fork (one process alone) or after it (shared by the workers) shows.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -259,7 +266,13 @@ def main() -> None:
     parser.add_argument(
         "--output-on", default="disk,tmpfs", help=f"comma-separated: disk (beside the specs), tmpfs ({TMPFS})"
     )
+    parser.add_argument(
+        "--timeline", action="store_true", help="per run, the steps before the fork and each process's share after"
+    )
     args = parser.parse_args()
+    if args.timeline:
+        _timelines(args.sizes, args.jobs, args.runs)
+        return
     places = args.output_on.split(",")
     unknown = sorted(set(places) - {"disk", "tmpfs"})
     if unknown:
@@ -312,6 +325,43 @@ def _row(n: int, jobs: str, place: str, specs: str, where: str, runs_wanted: int
         f"| {spread([r.largest for r in runs], '.0f')} |",
         flush=True,
     )
+
+
+def _timelines(sizes: str, jobs_list: str, runs: int) -> None:
+    """--timeline: one line per run of bench/timeline.py, then the step names it timed."""
+    work = tempfile.mkdtemp(prefix="promspec-bench-")
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "timeline.py")
+    try:
+        print_machine(tools=["promtool"])
+        print("one generate per row, in a process timed by bench/timeline.py; seconds from its start")
+        print(
+            "| services | jobs | imports s | steps before the fork, wall s | fork at s | CPU before fork s "
+            "| after the fork: items, CPU s (wall s) per process | joined at s | exit at s |"
+        )
+        print("|---:|---:|---:|---|---:|---:|---|---:|---:|")
+        for n in (int(s) for s in sizes.split(",")):
+            specs = os.path.join(work, f"specs{n}")
+            write_specs(specs, n)
+            for jobs in jobs_list.split(","):
+                for _ in range(runs):
+                    done = subprocess.run(
+                        [sys.executable, script, specs, "--jobs", jobs], capture_output=True, text=True, check=True
+                    )
+                    t = json.loads(done.stdout.splitlines()[-1])
+                    before = t.get("steps_before_fork_s", t["steps_s"])  # -j 1 forks nothing: the whole run's
+                    steps = ", ".join(f"{k} {v:.2f}" for k, v in before.items())
+                    shares = "; ".join(f"{p['items']}, {p['cpu_s']:.2f} ({p['wall_s']:.2f})" for p in t["processes"])
+                    missing = f" (not found: {', '.join(t['missing_steps'])})" if t["missing_steps"] else ""
+                    print(
+                        f"| {n} | {jobs} | {t['imports_s']:.2f} | {steps or '-'}{missing} | {t.get('fork_at_s', '-')} "
+                        f"| {t.get('cpu_before_fork_s', '-')} | {shares} | {t.get('joined_at_s', '-')} "
+                        f"| {t['exit_at_s']:.2f} |",
+                        flush=True,
+                    )
+            shutil.rmtree(specs, ignore_errors=True)
+        print(f"after: load average {load_now()}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def _filesystem(path: str) -> str:

@@ -108,3 +108,27 @@ def test_sampler_spends_at_most_its_share_reading_pss(monkeypatch):
     assert reads.count("VmRSS:") == 400
     assert 1 <= pss_reads * 0.1 <= generate.PSS_SHARE * now[0] + 0.1
     assert peaks == {"rss": 1.0, "pss": 1.0}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_timeline_accounts_for_every_item_and_finds_every_step(tmp_path, jobs):
+    """bench/timeline.py: each work item is counted in exactly one process's share, the fork (with workers) comes
+    before the join and the exit, and every named step still exists (a renamed step must be renamed there)."""
+    import json
+
+    generate.write_specs(str(tmp_path / "specs"), 3)
+    script = os.path.join(os.path.dirname(generate.__file__), "timeline.py")
+    done = subprocess.run(
+        [sys.executable, script, str(tmp_path / "specs"), "--jobs", jobs], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    t = json.loads(done.stdout.splitlines()[-1])
+    assert t["missing_steps"] == []
+    assert "pipeline.load_model" in t["steps_s"] and "compile.slo.slo_groups" in t["steps_s"]
+    if jobs == "1":
+        assert "fork_at_s" not in t and len(t["processes"]) == 1
+    else:
+        assert len({p["pid"] for p in t["processes"]}) == 2
+        assert sum(p["items"] for p in t["processes"]) == t["items"]
+        assert t["fork_at_s"] < t["joined_at_s"] <= t["exit_at_s"]
