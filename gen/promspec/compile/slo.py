@@ -192,7 +192,7 @@ def _recording_groups(slo: SLO, sel: str, budget: str) -> list[RuleGroup]:
             labels=dict(labels if rule_labels is None else rule_labels),
         )
 
-    def rules(texts: tuple[_RecordText, ...]) -> list[RecordingRule]:
+    def rules(texts: tuple[_RecordText, ...]) -> list[Rule]:
         return [rule(t.record, sel.join(t.expr_parts)) for t in texts]
 
     shape = _record_texts(
@@ -208,16 +208,19 @@ def _recording_groups(slo: SLO, sel: str, budget: str) -> list[RuleGroup]:
         info["signal"] = slo.signal
     if slo.threshold:
         info["threshold"] = slo.threshold
-    groups = (
+    groups: tuple[tuple[str, str, list[Rule]], ...] = (
         (
             f"slo-{slo.id}-short",
             SHORT_INTERVAL,
-            [rule("slo:sli_errors:rate5m", slo.errors_expr), rule("slo:sli_total:rate5m", slo.total_expr)]
-            + rules(shape.short),
+            [
+                rule("slo:sli_errors:rate5m", slo.errors_expr),
+                rule("slo:sli_total:rate5m", slo.total_expr),
+                *rules(shape.short),
+            ],
         ),
         (f"slo-{slo.id}-long", LONG_INTERVAL, rules(shape.long)),
         (f"slo-{slo.id}-{CASCADE_WINDOW}", CASCADE_WINDOW, rules(shape.cascade)),
-        (f"slo-{slo.id}-period", PERIOD_INTERVAL, rules(shape.period) + [rule("slo:info", "vector(1)", info)]),
+        (f"slo-{slo.id}-period", PERIOD_INTERVAL, [*rules(shape.period), rule("slo:info", "vector(1)", info)]),
     )
     return [
         RuleGroup(name=name, kind="RecordingGroup", ref=ref, interval=interval, rules=group_rules)
