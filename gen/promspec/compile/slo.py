@@ -51,20 +51,31 @@ def window_ratio(slo: SLO, window: str) -> str:
 
 
 def _window_ratio(sel: str, window: str) -> str:
+    return sel.join(_window_ratio_parts(window))
+
+
+def _window_ratio_parts(window: str) -> tuple[str, ...]:
+    """_window_ratio's text cut where the selector goes."""
     if window == SHORT_WINDOW:
-        return f"slo:sli_errors:rate5m{sel}\n/\nslo:sli_total:rate5m{sel}"
-    return f"sum_over_time(slo:sli_errors:rate5m{sel}[{window}])\n/\nsum_over_time(slo:sli_total:rate5m{sel}[{window}])"
+        return ("slo:sli_errors:rate5m", "\n/\nslo:sli_total:rate5m", "")
+    return (
+        "sum_over_time(slo:sli_errors:rate5m",
+        f"[{window}])\n/\nsum_over_time(slo:sli_total:rate5m",
+        f"[{window}])",
+    )
 
 
 def period_ratio(slo: SLO) -> str:
     """Events-weighted error ratio over the SLO window, from the 10m averages."""
-    return _period_ratio(slo, _sel(slo))
+    return _sel(slo).join(_period_ratio_parts(slo.window))
 
 
-def _period_ratio(slo: SLO, sel: str) -> str:
+def _period_ratio_parts(window: str) -> tuple[str, ...]:
+    """period_ratio's text cut where the selector goes."""
     return (
-        f"sum_over_time(slo:sli_errors:avg_rate{CASCADE_WINDOW}{sel}[{slo.window}])\n/\n"
-        f"sum_over_time(slo:sli_total:avg_rate{CASCADE_WINDOW}{sel}[{slo.window}])"
+        f"sum_over_time(slo:sli_errors:avg_rate{CASCADE_WINDOW}",
+        f"[{window}])\n/\nsum_over_time(slo:sli_total:avg_rate{CASCADE_WINDOW}",
+        f"[{window}])",
     )
 
 
@@ -73,7 +84,12 @@ def ratio_series(window: str) -> str:
 
 
 def _windows_needed(slo: SLO) -> list[str]:
-    return list(_windows_of(tuple(w for tier in slo.tiers if tier.enabled for w in (tier.long, tier.short))))
+    return list(_windows_of(_tier_windows(slo)))
+
+
+def _tier_windows(slo: SLO) -> tuple[str, ...]:
+    """The alert windows of slo's enabled tiers, long and short, in tier order."""
+    return tuple(w for tier in slo.tiers if tier.enabled for w in (tier.long, tier.short))
 
 
 # Every SLO of one tier set needs the same windows: 3,000 SLOs of 1,000 services have a handful of sets.
@@ -100,30 +116,91 @@ def _alert_labels(slo: SLO) -> Labels:
     return {**slo.labels, **slo_labels(slo)}
 
 
+@dataclass(frozen=True, kw_only=True)
+class _RecordText:
+    """One recording rule as its SLO's shape decides it: the record, and the expression cut where the SLO's
+    selector goes (one part: no selector)."""
+
+    record: str
+    expr_parts: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class _RecordTexts:
+    """The recording rules of one SLO shape, group by group, but for the two that are the SLO's own: the SLI's
+    errors and total queries (first in the short group) and slo:info (last in the period group)."""
+
+    short: tuple[_RecordText, ...]  # after the SLI's two
+    long: tuple[_RecordText, ...]
+    cascade: tuple[_RecordText, ...]
+    period: tuple[_RecordText, ...]  # before slo:info
+
+
+# 3,000 SLOs of 1,000 services have a handful of shapes: their 57,000 expressions are cut once per shape, and
+# each SLO's are its selector joined in. Every value the texts read is a parameter, so the key holds them all
+# (tests/unit/test_unit_slo_record_shapes.py).
+@lru_cache(maxsize=4096)
+def _record_texts(*, window: str, objective: str, budget: str, tier_windows: tuple[str, ...]) -> _RecordTexts:
+    def text(record: str, *parts: str) -> _RecordText:
+        return _RecordText(record=record, expr_parts=parts)
+
+    short: list[_RecordText] = []
+    long: list[_RecordText] = []
+    for w in _windows_of(tier_windows):
+        (short if _is_short(w) else long).append(text(ratio_series(w), *_window_ratio_parts(w)))
+    short.append(text("slo:current_burn_rate:ratio", "slo:sli_error:ratio_rate1h", f" / {budget}"))
+    seconds = int(parse_duration(window))
+    return _RecordTexts(
+        short=tuple(short),
+        long=tuple(long),
+        cascade=tuple(
+            text(
+                f"slo:sli_{kind}:avg_rate{CASCADE_WINDOW}",
+                f"avg_over_time(slo:sli_{kind}:rate5m",
+                f"[{CASCADE_WINDOW}])",
+            )
+            for kind in ("errors", "total")
+        ),
+        period=(
+            text("slo:sli_error:ratio_period", *_period_ratio_parts(window)),
+            text("slo:objective:ratio", f"vector({objective})"),
+            text("slo:error_budget:ratio", f"vector({budget})"),
+            text("slo:period_burn_rate:ratio", "slo:sli_error:ratio_period", f" / {budget}"),
+            text("slo:period_error_budget_remaining:ratio", "1 - slo:period_burn_rate:ratio", ""),
+            text(
+                "slo:time_to_exhaustion:seconds",
+                "clamp_min(slo:period_error_budget_remaining:ratio",
+                f", 0) * {seconds}\n/\nslo:current_burn_rate:ratio",
+                "",
+            ),
+        ),
+    )
+
+
 def _recording_groups(slo: SLO, sel: str, budget: str) -> list[RuleGroup]:
     """recording_groups(slo), whose selector and budget text are sel and budget."""
     labels = slo_labels(slo)
     ref = slo.ref.at("sli")  # problems in these expressions are problems of the SLI
+    origin = slo.sli_written
 
     def rule(record: str, expr: str, rule_labels: Labels | None = None) -> RecordingRule:
         return RecordingRule(
             record=record,
             expr=expr,
             ref=ref,
-            origin=slo.sli_written,
+            origin=origin,
             labels=dict(labels if rule_labels is None else rule_labels),
         )
 
-    cascade = [
-        rule(f"slo:sli_{kind}:avg_rate{CASCADE_WINDOW}", f"avg_over_time(slo:sli_{kind}:rate5m{sel}[{CASCADE_WINDOW}])")
-        for kind in ("errors", "total")
-    ]
-    short = [rule("slo:sli_errors:rate5m", slo.errors_expr), rule("slo:sli_total:rate5m", slo.total_expr)]
-    long: list[RecordingRule] = []
-    for window in _windows_needed(slo):
-        (short if _is_short(window) else long).append(rule(ratio_series(window), _window_ratio(sel, window)))
-    short.append(rule("slo:current_burn_rate:ratio", f"slo:sli_error:ratio_rate1h{sel} / {budget}"))
-    seconds = int(parse_duration(slo.window))
+    def rules(texts: tuple[_RecordText, ...]) -> list[Rule]:
+        return [rule(t.record, sel.join(t.expr_parts)) for t in texts]
+
+    shape = _record_texts(
+        window=slo.window,
+        objective=number_text(slo.objective),
+        budget=budget,
+        tier_windows=_tier_windows(slo),
+    )
     info = {**labels, "objective": slo.objective_text, "window": slo.window, "sli": slo.sli_kind}
     if slo.backend:
         info["backend"] = slo.backend
@@ -131,29 +208,24 @@ def _recording_groups(slo: SLO, sel: str, budget: str) -> list[RuleGroup]:
         info["signal"] = slo.signal
     if slo.threshold:
         info["threshold"] = slo.threshold
-    period = [
-        rule("slo:sli_error:ratio_period", _period_ratio(slo, sel)),
-        rule("slo:objective:ratio", f"vector({number_text(slo.objective)})"),
-        rule("slo:error_budget:ratio", f"vector({budget})"),
-        rule("slo:period_burn_rate:ratio", f"slo:sli_error:ratio_period{sel} / {budget}"),
-        rule("slo:period_error_budget_remaining:ratio", f"1 - slo:period_burn_rate:ratio{sel}"),
-        rule(
-            "slo:time_to_exhaustion:seconds",
-            f"clamp_min(slo:period_error_budget_remaining:ratio{sel}, 0) * {seconds}\n/\n"
-            f"slo:current_burn_rate:ratio{sel}",
+    groups: tuple[tuple[str, str, list[Rule]], ...] = (
+        (
+            f"slo-{slo.id}-short",
+            SHORT_INTERVAL,
+            [
+                rule("slo:sli_errors:rate5m", slo.errors_expr),
+                rule("slo:sli_total:rate5m", slo.total_expr),
+                *rules(shape.short),
+            ],
         ),
-        rule("slo:info", "vector(1)", info),
-    ]
-    groups = (
-        (f"slo-{slo.id}-short", SHORT_INTERVAL, short),
-        (f"slo-{slo.id}-long", LONG_INTERVAL, long),
-        (f"slo-{slo.id}-{CASCADE_WINDOW}", CASCADE_WINDOW, cascade),
-        (f"slo-{slo.id}-period", PERIOD_INTERVAL, period),
+        (f"slo-{slo.id}-long", LONG_INTERVAL, rules(shape.long)),
+        (f"slo-{slo.id}-{CASCADE_WINDOW}", CASCADE_WINDOW, rules(shape.cascade)),
+        (f"slo-{slo.id}-period", PERIOD_INTERVAL, [*rules(shape.period), rule("slo:info", "vector(1)", info)]),
     )
     return [
-        RuleGroup(name=name, kind="RecordingGroup", ref=ref, interval=interval, rules=list(rules))
-        for name, interval, rules in groups
-        if rules
+        RuleGroup(name=name, kind="RecordingGroup", ref=ref, interval=interval, rules=group_rules)
+        for name, interval, group_rules in groups
+        if group_rules
     ]
 
 

@@ -15,7 +15,7 @@ from ..backends.adapter import Backend, build_backend, catalog_families
 from ..compile.promql import number_text, parse_duration, selector  # noqa: F401 - re-exported for callers
 from ..diagnostics import Position, Report, did_you_mean
 from .loader import Document, dotted
-from .project import Catalog, MetricFamily, Project, Ref, Written, written_at, written_of
+from .project import Catalog, MetricFamily, Project, Ref, SpecText, Written, written_at, written_of
 from .sli import SLI, SLIInput, build_sli
 from .sli.base import SHORT_WINDOW, Path  # noqa: F401 - SHORT_WINDOW re-exported for the compilers
 from .sli.probe import PROBE_BACKEND, llm_catalog, probe_backend, reads_llm_probe
@@ -179,18 +179,24 @@ def _slo_written(scope: _ServiceScope, path: Path, raw: Mapping[str, Any]) -> _S
     those labels or annotations is placed at the line that wrote it. And what its SLI says, the part of the
     SLO's texts under sli (the SLO's are in document order, so the SLI's are one run of them)."""
     own = written_of(raw, path)
-    slo = written_of(raw.get("alerting"), path + ("alerting",))
-    sli_path = path + ("sli",)
-    depth = len(sli_path)
-    sli_texts = tuple(t for t in own.texts if t.path[:depth] == sli_path)
+    alerting_path, sli_path = path + ("alerting",), path + ("sli",)
+    slo = written_of(raw.get("alerting"), alerting_path, _texts_under(own.texts, alerting_path))
     return _SLOWritten(
-        slo=replace(
-            own,
+        # built, not dataclasses.replace()d: replace() reads every field back and checks it, for each of 3,000 SLOs
+        slo=Written(
+            texts=own.texts,
             label_paths={**own.label_paths, **scope.alerting.label_paths, **slo.label_paths},
             annotation_paths={**own.annotation_paths, **scope.alerting.annotation_paths, **slo.annotation_paths},
         ),
-        sli=written_of(raw.get("sli"), sli_path, sli_texts),
+        sli=written_of(raw.get("sli"), sli_path, _texts_under(own.texts, sli_path)),
     )
+
+
+def _texts_under(texts: tuple[SpecText, ...], path: Path) -> tuple[SpecText, ...]:
+    """The texts at path or below it, of an enclosing value's texts (in document order, so one run of them):
+    the subtree is not walked again."""
+    depth = len(path)
+    return tuple(t for t in texts if t.path[:depth] == path)
 
 
 def _merge_alerting(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
