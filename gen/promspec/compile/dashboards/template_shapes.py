@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import string
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ...model.dashboards import Dashboard, Link, Panel, Query, Row, Variable, derive_uid
@@ -249,7 +249,8 @@ class _Verdict:
 def instantiate_lazily(t: DashboardTemplate, subject: Subject, lazily: Lazily) -> Preset | None:
     """instantiate(t, subject) as a Preset whose rows are made on first use, when its plan shows that the
     pruning keeps the instance as it is and that making it cannot fail; None when it may not (the caller
-    makes it at once). The head is what _made() gives without rows; make() is _made() itself."""
+    makes it at once). The head is what _made() gives without rows; make() is _made() with that head, whose
+    fields it keeps (the worker that builds the instance makes only its rows)."""
     if t.mode != "each":
         return None
     plan = _plan_of(t, subject)
@@ -278,7 +279,7 @@ def instantiate_lazily(t: DashboardTemplate, subject: Subject, lazily: Lazily) -
         return None
     if not queries:
         return None  # the pruning leaves it out
-    return Preset(head=head, make=functools.partial(_made, plan, subject, flat, None))
+    return Preset(head=head, make=functools.partial(_made, plan, subject, flat, None, head))
 
 
 def _verdict(plan: _Plan, lazily: Lazily) -> _Verdict:
@@ -455,8 +456,12 @@ def _plan(t: DashboardTemplate, uses: _Uses, subject: Subject) -> _Plan | None:
 # ------------------------------------------------------------------------------------ one instance
 
 
-def _made(plan: _Plan, subject: Subject, flat: Fields, read: MetricsRead | None) -> Dashboard:
-    """The instance of plan with flat's fields; KeyError when a string asks for a field flat cannot give."""
+def _made(
+    plan: _Plan, subject: Subject, flat: Fields, read: MetricsRead | None, head: Dashboard | None = None
+) -> Dashboard:
+    """The instance of plan with flat's fields; KeyError when a string asks for a field flat cannot give.
+    head: _dashboard(plan, subject, flat, []) made already (a lazily made instance's): its fields are taken as
+    they are instead of being filled again, and its lists copied, as _dashboard() makes them afresh."""
     ref = subject.ref
     fill = _filler(flat)
     # the fields written empty: a query whose plain matcher reads one is left to its own parse (metrics_read)
@@ -493,7 +498,9 @@ def _made(plan: _Plan, subject: Subject, flat: Fields, read: MetricsRead | None)
             panels.append(panel)
         if panels or not r.optional:
             rows.append(Row(**r.rest, ref=ref, title=fill(r.title), panels=panels))
-    return _dashboard(plan, subject, flat, rows)
+    if head is None:
+        return _dashboard(plan, subject, flat, rows)
+    return replace(head, variables=list(head.variables), links=list(head.links), rows=rows)
 
 
 def _dashboard(plan: _Plan, subject: Subject, flat: Fields, rows: list[Row]) -> Dashboard:
