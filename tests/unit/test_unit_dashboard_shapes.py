@@ -7,19 +7,23 @@ import json
 import os
 import sys
 from dataclasses import replace
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hypothesis_budget import examples
+from promspec.check import dashboard_specs as specs
 from promspec.check import dashboards as checks
 from promspec.check import panel_queries
+from promspec.compile import promql
 from promspec.compile.dashboards import compiler
 from promspec.compile.dashboards.compiler import build_dashboard
 from promspec.compile.dashboards.plan import Context, Target, plan_dashboard, ref_letters
 from promspec.compile.promql import PromQLError
-from promspec.model.dashboards import Dashboard, Link, Panel, Row
+from promspec.diagnostics import Report
+from promspec.model.dashboards import Dashboard, Link, Panel, Query, Row
 from promspec.model.loader import Document
 from promspec.model.project import Ref
 from promspec.pipeline import load_build
@@ -400,3 +404,100 @@ def test_a_dashboard_level_the_sdk_does_not_just_copy_values_into_is_built_in_fu
     assert compiled_text(compiled) == _json_module_text(compiled.to_data())
     assert list(compiler._OUTER_JSON.values()) == [None]
     compiler._OUTER_JSON.clear()
+
+
+# ------------------------------------------------------------------------------ a dashboard's queries, shaped together
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(st.lists(queries(), min_size=0, max_size=5))
+def test_queries_shaped_together_are_shaped_each_alone(exprs):
+    """joined_shape: the shape of each query as shape() makes it alone, or None exactly when some query is not
+    one of plain "..." strings (or holds the join itself, or has no partner for a quote)."""
+    joined = promql.joined_shape(exprs)
+    alone = [promql._plain_pieces(e) is not None and promql.JOINED_BY not in e for e in exprs]
+    assert (joined is not None) == (bool(exprs) and all(alone))
+    if joined is not None:
+        assert joined.split(promql.JOINED_BY) == [promql.shape(e, True) for e in exprs]
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(st.lists(queries(), min_size=1, max_size=4))
+def test_queries_shaped_together_read_as_written(exprs):
+    """When shaped_queries gives a text, its readings are each query's own (parsed and walked as written)."""
+    panel_queries._LAST.clear()
+    text = panel_queries.shaped_queries(exprs)
+    if text is not None:
+        assert panel_queries.shape_readings(text) == [_direct(e) for e in exprs]
+
+
+class _Series(specs.Series):
+    """Series over a fixed catalogue, without a project."""
+
+    def known(self, name: str) -> bool:
+        return name in CATALOGUE
+
+
+CATALOGUE = {"up", "vllm:num_requests_running"}
+
+
+def _series() -> specs.Series:
+    return _Series(universe=SimpleNamespace(labels=dict.fromkeys(CATALOGUE)), recorded=set())
+
+
+def _found(exprs: list[str], defined: set[str], series: specs.Series) -> list[str]:
+    """The oracle: what _check_expr reports of each query, checked on its own."""
+    report = Report()
+    for expr in exprs:
+        specs._check_expr(Query(ref=_ref(), expr=expr), expr, defined, series, report, written=False)
+    return [d.message for d in report.items]
+
+
+DEFINED = st.sets(st.sampled_from(["job", "instance", "model", "jbo"]))
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(st.lists(st.lists(queries(), min_size=1, max_size=3), min_size=1, max_size=4), DEFINED)
+def test_queries_clean_only_when_nothing_is_found(dashboards, defined):
+    """Series.queries_clean, on dashboards checked in turn by one Series (its verdicts remembered): True only
+    when the full check of each query finds nothing, and True whenever the queries are shaped together and
+    clean (the fast path is taken whenever it may be)."""
+    series = _series()
+    panel_queries._LAST.clear()
+    for exprs in dashboards:
+        found = _found(exprs, defined, _series())
+        clean = series.queries_clean(exprs, defined)
+        assert not (clean and found)
+        if panel_queries.shaped_queries(exprs) is not None:
+            assert clean == (not found)
+
+
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        ('sum(rate(upp{job="svc2", instance=~"$instance"}[5m]))', "metric 'upp' is neither catalogued nor recorded"),
+        ('sum(rate(up{job="svc2", instance=~"$jbo"}[5m]))', "$jbo is not a variable of this dashboard"),
+        ('sum(rate(up{job="$jbo", instance=~"$instance"}[5m]))', "$jbo is not a variable of this dashboard"),
+        ('sum(rate({__name__="upp", job="svc2"}[5m]))', "metric 'upp' is neither catalogued nor recorded"),
+    ],
+)
+def test_a_query_unlike_a_clean_one_is_checked(wrong, message):
+    """After a dashboard's queries were found clean, another service's copy that differs in a metric name or a
+    variable (in a regex or as a label's value) is not: what the key leaves out must never hide a finding."""
+    series = _series()
+    defined = {"job", "instance"}
+    clean = ['sum(rate(up{job="svc1", instance=~"$instance"}[5m]))', 'up{job="svc1"}']
+    assert series.queries_clean(clean, defined) and _found(clean, defined, series) == []
+    other = [wrong, 'up{job="svc2"}']
+    assert not series.queries_clean(other, defined)
+    assert any(m.startswith(message) for m in _found(other, defined, series))
+    # and the variables are part of the verdict: the clean queries under fewer variables are not clean
+    assert not series.queries_clean(clean, {"job"})
+
+
+def test_services_copies_share_one_verdict():
+    series = _series()
+    for i in range(20):
+        exprs = [f'sum(rate(up{{job="svc{i}", instance=~"$instance"}}[5m]))', f'up{{job="svc{i}"}}']
+        assert series.queries_clean(exprs, {"job", "instance"})
+    assert len(series.clean_read) == 1

@@ -14,7 +14,7 @@ from ..diagnostics import did_you_mean
 from ..model.dashboards import Dashboard, Panel, Query, Slot
 from ..model.project import RecordingRule
 from .dashboards import _EXPECTED, lint_key, validate_compiled, validate_dashboard
-from .panel_queries import panel_query
+from .panel_queries import panel_query, shape_readings, shaped_queries
 
 if TYPE_CHECKING:
     from ..compile.build import Build
@@ -87,6 +87,10 @@ def add_findings(report: Report, found: Iterable[Findings]) -> None:
             add_diagnostics(report, one.lint)
 
 
+# Bounds Series.clean_read: one entry per kind of generated dashboard (and per written one) in a project.
+_CLEAN_READ_MAX = 16384
+
+
 @dataclass(frozen=True, kw_only=True)
 class Series:
     """The series a dashboard query may read: catalogued (in the universe) or recorded. Whether all of a
@@ -96,6 +100,7 @@ class Series:
     universe: Universe
     recorded: set[str]
     all_read: dict[tuple[str, ...], bool] = dataclasses.field(default_factory=dict)
+    clean_read: dict[tuple[frozenset[str], str], bool] = dataclasses.field(default_factory=dict)
 
     def known(self, name: str) -> bool:
         return name in self.recorded or self.universe.known(name)
@@ -105,6 +110,24 @@ class Series:
         if known is None:
             known = self.all_read[names] = all(map(self.known, names))
         return known
+
+    def queries_clean(self, exprs: list[str], defined: set[str]) -> bool:
+        """True when _check_expr would find nothing in any of the queries, for a dashboard of these variables;
+        False when it might (then each query is checked). Decided once per shaped_queries text and variables:
+        a query's findings come from its panel_query reading (variables and metric names) alone, and that
+        is its shape's; the label values a shape leaves out, the query's place and wording never make one."""
+        text = shaped_queries(exprs)
+        if text is None:
+            return False
+        key = (frozenset(defined), text)
+        clean = self.clean_read.get(key)
+        if clean is None:
+            if len(self.clean_read) >= _CLEAN_READ_MAX:
+                self.clean_read.clear()
+            clean = self.clean_read[key] = all(
+                defined.issuperset(q.variables) and self.all_known(q.metrics) for q in shape_readings(text)
+            )
+        return clean
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -155,6 +178,8 @@ def _check_one(built: BuiltDashboard, plan: Plan, ctx: Context, series: Series, 
     titles: dict[tuple[str, str], Ref] = {}
     ids: dict[int, Ref] = {}
     written = not dash.generated
+    # Every query the loop checks is one of the plan's targets: when they are all clean, none is checked.
+    exprs_clean = series.queries_clean([t.expr for ts in targets.values() for t in ts], defined)
     for slot, row, panel in dash.slots():
         if len(panel.thresholds) > 1:  # only a step after the first can lack its value
             _check_base_colour(panel, report)
@@ -183,6 +208,8 @@ def _check_one(built: BuiltDashboard, plan: Plan, ctx: Context, series: Series, 
                 panel.ref.dotted(),
                 "unit: a Grafana unit such as s, reqps, percentunit, bytes or short",
             )
+        if exprs_clean:
+            continue
         queries = [q for q in panel.queries if not _failed(q, problems)] if problems else panel.queries
         for query, target in zip(queries, targets[slot], strict=True):  # one target per query that resolved
             _check_expr(query, target.expr, defined, series, report, written=written)

@@ -7,12 +7,13 @@ rendered-JSON lint (dashboards.py), the preset pruning and the vanished-panel ch
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from ..compile.dashboards.grafana_vars import MARKERS, substitute, variables_used
-from ..compile.promql import PromQLError, parse, shape
+from ..compile.promql import JOINED_BY, PromQLError, joined_shape, parse, shape
 
 RATE_FUNCS = ("rate", "irate", "increase")
 
@@ -61,6 +62,45 @@ def panel_query(expr: str) -> PanelQuery:
 @lru_cache(maxsize=16384)
 def _shape_query(shaped: str) -> PanelQuery:
     return _panel_query(shaped)
+
+
+def shaped_queries(exprs: Sequence[str]) -> str | None:
+    """The queries' shapes in one text (promql.joined_shape) when each of them parses: then every list of
+    queries of that text reads, query by query, what shape_readings(text) gives, since panel_query reads a
+    query through its shape whenever that parses. None otherwise (the queries are then read one by one).
+
+    A generated dashboard's queries, services' copies alike, share one such text: what depends on their
+    readings alone (the spec checks' verdict, the lint's key) is decided once per text, not once per query.
+    """
+    key = tuple(exprs)
+    if key in _LAST:
+        return _LAST[key]
+    text = joined_shape(key)
+    if text is not None and text not in _PARSED:
+        try:
+            shape_readings(text)
+        except PromQLError:
+            text = None
+        else:
+            if len(_PARSED) >= _PARSED_MAX:
+                _PARSED.clear()
+            _PARSED.add(text)
+    _LAST.clear()
+    _LAST[key] = text
+    return text
+
+
+# shaped_queries' texts whose every query shape parses. Bounded like _shape_query.
+_PARSED: set[str] = set()
+_PARSED_MAX = 16384
+# The last queries shaped_queries read, and its answer: the spec checks and then the lint of one dashboard
+# read the same queries (its targets, then its compiled JSON's), one right after the other.
+_LAST: dict[tuple[str, ...], str | None] = {}
+
+
+def shape_readings(text: str) -> list[PanelQuery]:
+    """panel_query of each query whose shape is a piece of text (see shaped_queries), in order."""
+    return [_shape_query(shaped) for shaped in text.split(JOINED_BY)]
 
 
 def _panel_query(expr: str) -> PanelQuery:
