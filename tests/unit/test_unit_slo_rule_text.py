@@ -14,10 +14,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+import test_unit_slo_test_shape as test_shape
 import yaml
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from test_unit_slo_test_shape import _NAME, _slo, _tier
+from test_unit_slo_test_shape import _NAME, _slo, _tier, plainly_named
 
 from hypothesis_budget import examples
 from promspec.compile.build import SLORules
@@ -51,20 +52,8 @@ def _fast(slo: SLO) -> SloRuleText | None:
 def _warm(slo: SLO) -> None:
     """The shape of slo made and checked from an SLO of plain names."""
     slo_rule_text._SHAPES.clear()
-
-    def plain(tier: Tier) -> Tier:
-        return dataclasses.replace(tier, labels=dict.fromkeys(tier.labels, "t"), severity="s")
-
-    first = dataclasses.replace(
-        slo,
-        service="warm",
-        name="up",
-        alert_name="",
-        labels=dict.fromkeys(slo.labels, "w"),
-        tiers=tuple(map(plain, slo.tiers)),
-        exhausted=plain(slo.exhausted) if slo.exhausted else None,
-        sli=dataclasses.replace(slo.sli, errors="sum(rate(e[5m]))", total="sum(rate(t[5m]))"),
-    )
+    queries = dataclasses.replace(slo.sli, errors="sum(rate(e[5m]))", total="sum(rate(t[5m]))")
+    first = dataclasses.replace(plainly_named(slo), sli=queries)
     assert slo_rule_text.slo_rule_text(_rules(first)) == _plain(first)
     shape = slo_rule_text._SHAPES[slo_rule_text.shape_key(first)]
     assert shape.template is not None and shape.checked
@@ -129,25 +118,11 @@ def test_a_first_slo_that_cannot_tell_leaves_the_check_to_the_next() -> None:
 # groups' text beyond the names; with the shape made from the unchanged SLO, the changed one must still get
 # its own text: the shape key holds the part.
 _TIER_CHANGES: dict[str, Callable[[Tier], Tier]] = {
-    "name": lambda t: dataclasses.replace(t, name="page-slow"),
-    "long": lambda t: dataclasses.replace(t, long="2h"),
-    "short": lambda t: dataclasses.replace(t, short="10m"),
-    "share": lambda t: dataclasses.replace(t, share=Decimal("0.05")),
-    "enabled": lambda t: dataclasses.replace(t, enabled=False),
-    "for_": lambda t: dataclasses.replace(t, for_="5m"),
-    "labels": lambda t: dataclasses.replace(t, labels={"squad": "a"}),
-    "burn_rate": lambda t: dataclasses.replace(t, burn_rate="20"),
+    **test_shape._TIER_CHANGES,
     "annotations": lambda t: dataclasses.replace(t, annotations={"dashboard": "x"}),
 }
 _TIER_NOT_IN_KEY = {"severity"}  # an atom
-
-
-def _in_first_tier(change: Callable[[Tier], Tier]) -> Callable[[SLO], SLO]:
-    return lambda s: dataclasses.replace(s, tiers=(change(s.tiers[0]), *s.tiers[1:]))
-
-
-def _in_exhausted(change: Callable[[Tier], Tier]) -> Callable[[SLO], SLO]:
-    return lambda s: dataclasses.replace(s, exhausted=change(s.exhausted) if s.exhausted else None)
+_in_first_tier, _in_exhausted = test_shape._in_first_tier, test_shape._in_exhausted
 
 
 def _sli(**fields: Any) -> Callable[[SLO], SLO]:

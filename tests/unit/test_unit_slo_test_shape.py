@@ -80,14 +80,13 @@ def _fast(rule_file: str, slo: SLO, groups: list[str]) -> dict[str, str] | None:
     return slo_test_text._by_shape(rule_file, slo, groups)
 
 
-def _warm(slo: SLO, groups: list[str]) -> None:
-    """The shape of slo made from an SLO of plain names (and checked against the plain path there)."""
-    slo_test_text._SHAPES.clear()
+def plainly_named(slo: SLO) -> SLO:
+    """slo with plain names: an SLO of its shape that makes the shape (and checks it against the plain path)."""
 
     def plain(tier: Tier) -> Tier:
         return dataclasses.replace(tier, labels=dict.fromkeys(tier.labels, "t"), severity="s")
 
-    first = dataclasses.replace(
+    return dataclasses.replace(
         slo,
         service="warm",
         name="up",
@@ -96,6 +95,12 @@ def _warm(slo: SLO, groups: list[str]) -> None:
         tiers=tuple(map(plain, slo.tiers)),
         exhausted=plain(slo.exhausted) if slo.exhausted else None,
     )
+
+
+def _warm(slo: SLO, groups: list[str]) -> None:
+    """The shape of slo made from an SLO of plain names (and checked against the plain path there)."""
+    slo_test_text._SHAPES.clear()
+    first = plainly_named(slo)
     names = [f"g{i}" for i in range(len(groups))]
     assert _fast("warm.yml", first, names) == _plain("warm.yml", first, names)
 
