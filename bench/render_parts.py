@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.join(REPO, "gen"))
 # After the sys.path set-up above, hence E402.
 from promspec.pipeline import load_build  # noqa: E402
 from promspec.process import GC_THRESHOLD  # noqa: E402
-from promspec.render import dashboards, slo_test_text, yamlout  # noqa: E402
+from promspec.render import dashboards, slo_rule_text, slo_test_text, yamlout  # noqa: E402
 from promspec.render.outputs import render_parts  # noqa: E402
 
 
@@ -39,6 +39,7 @@ def _cleared() -> None:
         dashboards._TEMPLATE_TEXT,
         dashboards._DASHBOARD_TEXT,
         slo_test_text._SHAPES,
+        slo_rule_text._SHAPES,
     ):
         table.clear()
 

@@ -65,7 +65,8 @@ def test_generates_parent_makes_no_rule_file_content_and_the_slo_tests_need_none
     assert render_slo_tests(build)
     assert all("content" not in vars(f) for f in build.rule_files.values())
     assert render_rules(build)
-    assert all("content" in vars(f) for f in build.rule_files.values())
+    # render_rules writes the SLOs' groups from their shapes (render/slo_rule_text.py): a file's content is made
+    # only where it is written item by item.
 
 
 def test_content_is_made_once() -> None:

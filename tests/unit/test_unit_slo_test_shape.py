@@ -25,7 +25,7 @@ from promspec.model.loader import Document
 from promspec.model.project import Ref
 from promspec.model.services import SLO, TIERS, Tier
 from promspec.model.sli import SLI
-from promspec.render import slo_test_text
+from promspec.render import slo_atoms, slo_test_text
 from promspec.render.slo_test_text import slo_test_texts
 from promspec.render.yamlout import _ATOM, TemplateError, dump_text, fill, slot_name, template
 
@@ -80,14 +80,13 @@ def _fast(rule_file: str, slo: SLO, groups: list[str]) -> dict[str, str] | None:
     return slo_test_text._by_shape(rule_file, slo, groups)
 
 
-def _warm(slo: SLO, groups: list[str]) -> None:
-    """The shape of slo made from an SLO of plain names (and checked against the plain path there)."""
-    slo_test_text._SHAPES.clear()
+def plainly_named(slo: SLO) -> SLO:
+    """slo with plain names: an SLO of its shape that makes the shape (and checks it against the plain path)."""
 
     def plain(tier: Tier) -> Tier:
         return dataclasses.replace(tier, labels=dict.fromkeys(tier.labels, "t"), severity="s")
 
-    first = dataclasses.replace(
+    return dataclasses.replace(
         slo,
         service="warm",
         name="up",
@@ -96,6 +95,12 @@ def _warm(slo: SLO, groups: list[str]) -> None:
         tiers=tuple(map(plain, slo.tiers)),
         exhausted=plain(slo.exhausted) if slo.exhausted else None,
     )
+
+
+def _warm(slo: SLO, groups: list[str]) -> None:
+    """The shape of slo made from an SLO of plain names (and checked against the plain path there)."""
+    slo_test_text._SHAPES.clear()
+    first = plainly_named(slo)
     names = [f"g{i}" for i in range(len(groups))]
     assert _fast("warm.yml", first, names) == _plain("warm.yml", first, names)
 
@@ -138,7 +143,7 @@ def test_the_shape_path_is_the_plain_path_whatever_the_names(
     assert slo_test_texts(rule_file, slo, groups) == plain
     for tier, text in plain.items():
         assert yaml.safe_load(text) == slo_test_files(rule_file, slo, groups)[tier]
-    if all(_ATOM.fullmatch(a) for a in slo_test_text._atoms(slo)) and all("\n" not in v for v in (rule_file, group)):
+    if all(_ATOM.fullmatch(a) for a in slo_atoms.atoms(slo)) and all("\n" not in v for v in (rule_file, group)):
         assert fast == plain  # the names the template holds as they are: taken, and right
     elif fast is not None:
         assert fast == plain
@@ -274,7 +279,7 @@ def test_an_atom_template_that_is_made_is_the_dump_for_every_atom(fixed: list[st
     try:
         tmpl = template(doc(slot_name(0), slot_name(1)), 2, 2)
     except TemplateError:
-        return  # a context _atom_context does not vouch for: the caller dumps the document
+        return  # a context atom_context does not vouch for: the caller dumps the document
     assert fill(tmpl, atoms) == dump_text(doc(*atoms))
 
 

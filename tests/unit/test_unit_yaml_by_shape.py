@@ -121,10 +121,10 @@ def test_dump_yaml_by_shape_puts_the_header_first() -> None:
     assert dump_yaml_by_shape(data, "# head\n") == ("# head\n" + _library_dump(data)).encode("utf-8")
 
 
-def test_an_slos_copy_of_its_groups_reuses_the_texts_of_its_rule_file(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_slos_groups_are_written_from_its_shape_and_the_others_by_item(monkeypatch: pytest.MonkeyPatch) -> None:
     """The bundled specs: every rule file and SLO copy is dump_yaml's bytes (the path before texts were
-    reused), and the copies write only the group that differs from the rule file's: the short group,
-    without the injected SLI rules."""
+    written per item or per SLO shape), and only the groups that are no SLO's of promspec's conventions (the
+    specs' own, probes') are written item by item: the SLOs' from their shapes (render/slo_rule_text.py)."""
     from promspec.pipeline import load_build
     from promspec.render import outputs
 
@@ -138,12 +138,12 @@ def test_an_slos_copy_of_its_groups_reuses_the_texts_of_its_rule_file(monkeypatc
 
     monkeypatch.setattr(yamlout, "_item_text", counted)
     rules = outputs.render_rules(build)
-    copies = [path for path in rules if path.endswith(".rules.yml")]
-    groups = sum(len(f.content["groups"]) for f in build.rule_files.values())
-    short = [text for text in written if text.startswith("- name: slo-") and text.split("\n")[0].endswith("-short")]
-    # Each group once for its rule file, and each copy's short group (one per SLO) once more.
-    assert copies and len(written) == groups + len(copies) and len(short) == 2 * len(copies)
+    groups = sum(len(f.groups) for f in build.rule_files.values())
+    by_shape = sum(len(r.groups) for r in build.slo_rules if r.slo.conventions == "promspec")
+    assert by_shape and len(written) == groups - by_shape
+    assert not any(text.startswith("- name: slo-") and "slo:sli_errors:rate5m" in text for text in written)
 
+    monkeypatch.setattr(outputs, "rule_file_text", lambda rule_file, slos: None)
     monkeypatch.setattr(
         outputs, "shaped", lambda data, known=None: yamlout.Shaped(text=yamlout.dump_text(data), lists={})
     )

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from ..compile.build import Build, SLORules, compile_build
-from ..compile.rules import rule_file_name
+from ..compile.rules import RuleFile, rule_file_name
 from ..compile.scrape import file_sd_files, prometheus_config
 from ..compile.slo_tests import INJECTED, rules_under_test
 from ..fleet.render import ROOT as FLEET_ROOT
@@ -20,6 +20,7 @@ from ..model.project import Project
 from .dashboards import render_dashboard_files, render_dashboards, render_provisioning
 from .ops_outputs import render_alert_tests, render_alertmanager, render_kubernetes
 from .probes import render_blackbox, render_probe_tests
+from .slo_rule_text import rule_file_text
 from .slo_test_text import slo_test_texts
 from .yamlout import dump_json, dump_yaml, header, shaped
 
@@ -59,18 +60,14 @@ def render_rules(build: Build) -> dict[str, bytes]:
     by_file = _slos_by_rule_file(build.slo_rules)
     files = {}
     for path, rule_file in build.rule_files.items():
-        # A rule file's groups repeat a few shapes (every SLO's groups, up to its names): written per shape.
-        written = shaped(rule_file.content)
-        files[path] = (header(rule_file.source) + written.text).encode("utf-8")
-        slos = _tested(by_file.get(path, []))
-        if not slos:
-            continue
+        slos = by_file.get(path, [])
+        # Every SLO's groups are one of a few SLO shapes up to its names: written once per shape.
+        fast = rule_file_text(rule_file, slos)
+        text, copies = (fast.text, fast.copies) if fast is not None else _dumped(rule_file, slos)
+        files[path] = (header(rule_file.source) + text).encode("utf-8")
         stem = path[len("rules/") : -len(".yml")]
-        rendered = rule_file.content["groups"]
-        at = _groups_at(rule_file.group_names)
-        for rules in slos:
+        for rules, copy in copies:
             slo = rules.slo
-            copy = rules_under_test({"groups": [rendered[i] for i in _own_at(rules, at)]}, [slo])
             head = header(
                 rule_file.source,
                 (
@@ -79,11 +76,23 @@ def render_rules(build: Build) -> dict[str, bytes]:
                     "Prometheus does not load this file.",
                 ),
             )
-            # The copy's groups are the rule file's own objects, but for the one rules_under_test changes:
-            # their texts are the rule file's (written just now, from these very objects).
-            text = shaped(copy, written.lists.get("groups")).text
-            files[f"rules/tests/{stem}-slo-{slo.id}.rules.yml"] = (head + text).encode("utf-8")
+            files[f"rules/tests/{stem}-slo-{slo.id}.rules.yml"] = (head + copy).encode("utf-8")
     return files
+
+
+def _dumped(rule_file: RuleFile, slos: list[SLORules]) -> tuple[str, list[tuple[SLORules, str]]]:
+    """The text of a rule file whose layout rule_file_text does not read, and of its SLOs' copies."""
+    # A rule file's groups repeat a few shapes (every SLO's groups, up to its names): written per shape.
+    written = shaped(rule_file.content)
+    rendered = rule_file.content["groups"]
+    at = _groups_at(rule_file.group_names)
+    copies = []
+    for rules in _tested(slos):
+        copy = rules_under_test({"groups": [rendered[i] for i in _own_at(rules, at)]}, [rules.slo])
+        # The copy's groups are the rule file's own objects, but for the one rules_under_test changes:
+        # their texts are the rule file's (written just now, from these very objects).
+        copies.append((rules, shaped(copy, written.lists.get("groups")).text))
+    return written.text, copies
 
 
 def render_prometheus(build: Build) -> dict[str, bytes]:

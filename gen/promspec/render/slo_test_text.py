@@ -21,9 +21,9 @@ import functools
 import itertools
 from collections.abc import Hashable
 
-from ..compile.slo import alert_name
 from ..compile.slo_tests import PlanKey, TierPart, TierText, case_plans, file_parts, promtool_file
 from ..model.services import SLO, Tier
+from . import slo_atoms
 from .yamlout import Template, TemplateError, dump_text, fill, holds_placeholder, placed, slot_name, template
 
 
@@ -62,19 +62,15 @@ def _file_template(step: float, groups: int, keys: tuple[PlanKey, ...]) -> Templ
     return template(promtool_file(rule_file, step, order, slotted), len(_slot_values(rule_file, order, slotted)))
 
 
-def _tiers(slo: SLO) -> tuple[Tier, ...]:
-    return (*slo.tiers, *([slo.exhausted] if slo.exhausted else []))
-
-
 def _tier_key(tier: Tier) -> tuple[Hashable, ...]:
-    # Every field of a Tier but its annotations (no test reads them) and what are atoms (label values,
+    # Every field of a Tier but its annotations (no test reads them) and what are atoms (slo_atoms: label values,
     # severity); tests/unit/test_unit_slo_test_shape.py fails when a field is added and not named here.
     return (tier.name, tier.long, tier.short, tier.share, tier.enabled, tier.for_, tuple(tier.labels), tier.burn_rate)
 
 
 def shape_key(slo: SLO, groups: int) -> tuple[Hashable, ...]:
-    """Everything slo's test files read but its atoms (_atoms): SLOs that agree on it get the same files up to
-    their names."""
+    """Everything slo's test files read but its atoms (slo_atoms.atoms): SLOs that agree on it get the same files
+    up to their names."""
     return (
         groups,
         slo.objective,
@@ -83,30 +79,6 @@ def shape_key(slo: SLO, groups: int) -> tuple[Hashable, ...]:
         tuple(slo.labels),
         tuple(map(_tier_key, slo.tiers)),
         _tier_key(slo.exhausted) if slo.exhausted else None,
-    )
-
-
-def _atoms(slo: SLO) -> list[str]:
-    """The names slo's test files hold inside their strings, in the order _slotted_slo numbers them."""
-    atoms = [slo.service, slo.name, alert_name(slo, ""), *slo.labels.values()]
-    for tier in _tiers(slo):
-        atoms += [*tier.labels.values(), tier.severity]
-    return atoms
-
-
-def _slotted_slo(slo: SLO, first: int) -> SLO:
-    """slo with each atom replaced by its placeholder, numbered from first."""
-    names = (slot_name(i) for i in itertools.count(first))
-
-    def tier(t: Tier) -> Tier:
-        return dataclasses.replace(t, labels={k: next(names) for k in t.labels}, severity=next(names))
-
-    service, name, prefix = next(names), next(names), next(names)
-    labels = {k: next(names) for k in slo.labels}
-    tiers = tuple(map(tier, slo.tiers))
-    exhausted = tier(slo.exhausted) if slo.exhausted else None
-    return dataclasses.replace(
-        slo, service=service, name=name, alert_name=prefix, labels=labels, tiers=tiers, exhausted=exhausted
     )
 
 
@@ -123,7 +95,7 @@ _SHAPES_MAX = 1 << 10
 
 
 def _values(rule_file: str, group_order: list[str], slo: SLO) -> list[str]:
-    return [rule_file, *group_order, *_atoms(slo)]
+    return [rule_file, *group_order, *slo_atoms.atoms(slo)]
 
 
 def _slo_shape(rule_file: str, slo: SLO, group_order: list[str], values: list[str]) -> _SloShape | None:
@@ -131,12 +103,12 @@ def _slo_shape(rule_file: str, slo: SLO, group_order: list[str], values: list[st
     text) byte for byte; None where slo cannot tell (a name that is not an atom, or that looks like a
     placeholder): the next SLO of the shape makes it again."""
     first = 1 + len(group_order)
-    slotted = _slotted_slo(slo, first)
+    slotted_slo = slo_atoms.slotted(slo, first)
     order = [slot_name(i) for i in range(1, first)]
     try:
         files = {
             name: template(promtool_file(slot_name(0), step, order, parts), len(values), len(values) - first)
-            for name, (step, parts) in file_parts(slotted).items()
+            for name, (step, parts) in file_parts(slotted_slo).items()
         }
     except TemplateError:
         return _SloShape(files=None)  # the shape's own text decides that: so for every SLO of the shape

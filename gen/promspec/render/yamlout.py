@@ -370,6 +370,21 @@ def holds_placeholder(text: str) -> bool:
     return _SLOT.search(text) is not None
 
 
+def slot_numbers(text: str) -> list[int]:
+    """The slots of the placeholders text holds, in order."""
+    return [int(i) for i in _SLOT.findall(text)]
+
+
+def renumbered(text: str, first: int) -> str:
+    """text with placeholder i as placeholder first + i."""
+    return _SLOT.sub(lambda m: slot_name(first + int(m.group(1))), text)
+
+
+def format_pattern(text: str) -> str:
+    """text as a str.format pattern: placeholder i as "{i}", its braces doubled."""
+    return _SLOT.sub(r"{\1}", text.replace("{", "{{").replace("}", "}}"))
+
+
 @dataclass(frozen=True, kw_only=True)
 class Template:
     """A document's text cut at its placeholders: chunks[0], slot slots[0], chunks[1], ..."""
@@ -409,17 +424,19 @@ def _leaves(data: object) -> tuple[list[str], list[str]]:
 # An atom's value: a name (an SLO's service, its label values, an alert name). Without spaces, colons,
 # hashes, quotes, backslashes or breaks it can neither escape a PromQL string nor make or break a YAML
 # indicator (": ", " #", a final ":", a quote to double) inside a string that holds it, and its length
-# keeps every string far below _LONGEST (_atom_context holds the rest: who decides the string's first
+# keeps every string far below _LONGEST (atom_context holds the rest: who decides the string's first
 # character and how the string is written).
 _ATOM = re.compile(r"[A-Za-z0-9_.-]{1,256}")
 _ATOM_ROOM = 256
 
 
-def _atom_context(leaf: str) -> bool:
+def atom_context(leaf: str) -> bool:
     """Whether the emitter writes leaf (a string value holding atom placeholders) with each placeholder as it
     is for every atom value _ATOM allows: plain, beginning and ending with text of its own whose first
-    character no resolver reads (so it stays a plain string whatever the atoms), or single-quoted because its
-    own text holds ": " (so it is never plain, whatever the atoms)."""
+    character no resolver reads (so it stays a plain string whatever the atoms), single-quoted because its
+    own text holds ": " (so it is never plain, whatever the atoms), or a literal block of printable ASCII
+    lines (an SLO's multi-line expression): _ascii_scalar keeps such a block for any text but spaces or
+    breaks at its ends or before a break, which no atom brings."""
     chunks = _SLOT.split(leaf)[0::2]
     if len(leaf) + _ATOM_ROOM * (len(chunks) - 1) > _LONGEST:
         return False
@@ -429,13 +446,15 @@ def _atom_context(leaf: str) -> bool:
         return False
     if written == leaf:
         return bool(chunks[0]) and bool(chunks[-1]) and leaf[0] not in _RESOLVERS and None not in _RESOLVERS
+    if written.startswith("|-\n"):
+        return _ascii_scalar(leaf) == written
     return written == f"'{leaf}'" and any(": " in chunk for chunk in chunks)
 
 
 def template(data: object, slots: int, atoms: int = 0) -> Template:
     """The text of data cut at slot_name(0) .. slot_name(slots - 1). A slot below slots - atoms is a whole
     string value (not a key) of data, one or more times; an atom stands anywhere inside string values that
-    _atom_context accepts, or nowhere. No other string of data may look like a placeholder: with atoms, a
+    atom_context accepts, or nowhere. No other string of data may look like a placeholder: with atoms, a
     string's own text that does is not told apart from an atom (slo_test_text checks its documents for it)."""
     whole = slots - atoms
     names = {slot_name(i) for i in range(whole)}
@@ -448,21 +467,14 @@ def template(data: object, slots: int, atoms: int = 0) -> Template:
         inside = [int(i) for i in _SLOT.findall(leaf)]
         if not inside or leaf in names:
             continue
-        if any(not whole <= i < slots for i in inside) or not _atom_context(leaf):
+        if any(not whole <= i < slots for i in inside) or not atom_context(leaf):
             raise TemplateError(f"{leaf!r} holds a placeholder but is not a value that is one")
     text = dump_text(data)
     parts = _SLOT.split(text)
     chunks, found = tuple(parts[0::2]), tuple(int(i) for i in parts[1::2])
     if not set(range(whole)) <= set(found) <= set(range(slots)) or any(_string(name, False) != name for name in names):
         raise TemplateError("a placeholder is missing or not written plainly")
-
-    def braces(chunk: str) -> str:
-        return chunk.replace("{", "{{").replace("}", "}}")
-
-    pattern = braces(chunks[0]) + "".join(
-        f"{{{slot}}}" + braces(chunk) for slot, chunk in zip(found, chunks[1:], strict=True)
-    )
-    return Template(chunks=chunks, slots=found, count=slots, pattern=pattern, atoms=atoms)
+    return Template(chunks=chunks, slots=found, count=slots, pattern=format_pattern(text), atoms=atoms)
 
 
 def placed(tmpl: Template, values: Sequence[str]) -> list[str] | None:
