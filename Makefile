@@ -99,7 +99,7 @@ test: $(VENV)/.test-deps tools
 
 # The fast tier: no subprocess, no server, no tools to install (tests/conftest.py fails a test that tries).
 # On the xdist workers too. Property tests draw a quarter of their examples here (tests/hypothesis_budget.py);
-# 1,256 tests, 2 December 2026: ~70 s of CPU at load 3-5 where main took ~99-113 (docs/BENCHMARKS.md, "fast").
+# 1,256 tests, 2 December 2026: ~70 s of CPU at load 3-5 where main took ~99-113 (docs/benchmarks-history.md, "fast").
 .PHONY: test-fast
 test-fast: $(VENV)/.test-deps
 	$(PYTEST) -n $(XDIST) -m "not slow" tests

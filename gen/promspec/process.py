@@ -13,7 +13,7 @@ from typing import NoReturn
 # The cyclic GC's default (a collection each 700 net allocations) spent 4.6 of 28.7 s CPU generating 1,000
 # services: 3,290 collections over a heap of long-lived records (model, rules, dashboards) that hold few
 # cycles. With the first generation at 100,000 it spent 0.6 s in 20 collections, at the same peak memory
-# (437 MB); cycles are still collected, less often. docs/BENCHMARKS.md, "Fifth round: loading (h15load)".
+# (437 MB); cycles are still collected, less often. docs/benchmarks-history.md, "Fifth round: loading (h15load)".
 GC_THRESHOLD = (100_000, 20, 20)
 
 
@@ -23,7 +23,7 @@ def cyclic_collector_off() -> Iterator[None]:
     dashboards), so the cyclic collector only rescans survivors: 1.1 of 17.6 s CPU at 1,000 services, 3.4 of
     34 s at 2,000 (a generation-1 collection rescans up to 2 million young records), with the same peak memory
     when it never runs (421 / 733 MB): nothing it makes holds cycles worth collecting, and reference counting
-    still frees the rest. Restored after, for callers in a longer process (tests, the API). docs/BENCHMARKS.md,
+    still frees the rest. Restored after, for callers in a longer process (tests, the API). docs/benchmarks-history.md,
     "The cyclic collector off in generate"."""
     enabled = gc.isenabled()
     gc.disable()
