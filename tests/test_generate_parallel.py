@@ -129,6 +129,29 @@ def test_an_error_in_a_worker_is_reported_as_serially_and_nothing_is_written(ser
     assert not [p for p in os.listdir(out) if p.startswith(".promspec")]
 
 
+@pytest.mark.slow
+def test_a_write_that_fails_keeps_the_warnings_and_names_the_file_with_any_number_of_workers(tmp_path):
+    """The warnings of the checks are printed before a failed write's error with workers too (they were lost:
+    the workers' report was printed only after every file was written), and the error names the file, by its
+    path in the output: here a service name that makes a test file's name longer than a file system allows."""
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    shutil.copy(os.path.join(REPO, "tests", "fixtures", "foreign", "sloth", "checkout.yml"), specs)  # a warning
+    name = "a" * 250
+    (specs / "svc.yml").write_text(
+        "apiVersion: promspec/v1\nkind: Service\nmetadata:\n  name: " + name + "\nspec:\n  backend: vllm\n"
+        "  selector: {job: x}\n  slos:\n    - name: errors\n      objective: 99%\n      sli: {signal: errors}\n"
+    )
+    out = tmp_path / "out"
+    procs = [run_promspec("generate", str(specs), "-o", str(out), "--jobs", jobs, check=1) for jobs in ("1", "2", "3")]
+    assert procs[0].stderr == procs[1].stderr == procs[2].stderr
+    warning, error = procs[0].stderr.splitlines()
+    assert warning.startswith(f"{specs / 'checkout.yml'}:2:1: warning: foreign input")
+    assert error.startswith(f"promspec: cannot write output to {out}: rules/tests/svc-slo-{name}-errors")
+    assert error.endswith(": File name too long; previous output left as it was")
+    assert not out.exists() or not os.listdir(out)
+
+
 def _session(sid: int) -> list[int]:
     """The processes still alive in a session (zombies included: a zombie is a child nobody reaped)."""
     alive = []

@@ -136,12 +136,10 @@ def generate(
     try:
         with staged_tree(output, roots, compare=check) as stage:
             try:
-                written = write_parts(parts, stage, jobs, set(roots), unchecked)
+                written = write_parts(parts, stage, jobs, set(roots), unchecked, lambda r: print_loaded(build, r))
             except SpecError as exc:
                 exit_spec_errors(exc)
-            if written.report is not None:
-                print_loaded(build, written.report)
-            empty = nothing_useful(build, written.paths)
+            empty = nothing_useful(build, written)
             if empty:
                 fail(f"{empty}; nothing written")
             plan = stage.plan()
@@ -176,6 +174,8 @@ def generate(
                 fail(f"refusing to replace files promspec did not write: {exc}; nothing written")
     except OSError as exc:  # staging, a worker's write or the swap: the previous output is still whole
         what = "compare output with" if check else "write output to"
-        fail(f"cannot {what} {output}: {exc.strerror or exc}; previous output left as it was")
+        # A file's write names the file (its path in the output: render/tree.py's Stage.put).
+        reason = f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else exc.strerror or exc
+        fail(f"cannot {what} {output}: {reason}; previous output left as it was")
     if not quiet:
         click.echo(f"wrote {len(stage.paths)} files to {output} ({', '.join(r + '/' for r in plan.roots)})", err=True)

@@ -16,6 +16,7 @@ which lists the dashboards that render, is rendered by the parent from what the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -41,23 +42,21 @@ class _Piece:
     error: BaseException | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
-class Written:
-    """What write_parts rendered: every path (kept or not: `nothing_useful` reads them all), and the report
-    of the checks it ran (load_build's), when it was given them."""
-
-    paths: set[str]
-    report: Report | None
-
-
 def write_parts(
-    parts: list[Part], stage: Stage, jobs: int, keep: set[str], unchecked: Unchecked | None = None
-) -> Written:
-    """Render every piece; put the files under the roots in keep into the stage.
+    parts: list[Part],
+    stage: Stage,
+    jobs: int,
+    keep: set[str],
+    unchecked: Unchecked | None = None,
+    checked: Callable[[Report], None] | None = None,
+) -> set[str]:
+    """Render every piece; put the files under the roots in keep into the stage. Returns every path rendered
+    (kept or not: `nothing_useful` reads them all).
 
     unchecked: the rule checks and the dashboards' are run here too, the dashboards each where it is built,
     and unchecked.finish() raises SpecError (nothing committed) as load_build would; a rendering error
-    counts only when they pass.
+    counts only when they pass. checked(report) is then given their report (load_build's) before anything
+    else can fail, so that its warnings are printed even when writing the output fails, as with one process.
     """
 
     def render(part: Part) -> list[Staged]:
@@ -69,8 +68,7 @@ def write_parts(
         ]
 
     if unchecked is None:
-        rendered = _accepted(stage, keep, fork_map(lambda i: render(parts[i]), len(parts), jobs))
-        return Written(paths=rendered, report=None)
+        return _accepted(stage, keep, fork_map(lambda i: render(parts[i]), len(parts), jobs))
     check_one = unchecked.check_one
     # The provisioning file reads which dashboards render: the parent renders it once the workers said.
     later = [i for i, part in enumerate(parts) if part.render is render_provisioning]
@@ -102,6 +100,8 @@ def write_parts(
     before, pieces = done[0], [p for p in done[1:] if isinstance(p, _Piece)]
     assert isinstance(before, Report) and len(pieces) == len(parts)
     report = unchecked.finish(before, (finding for p in pieces for finding in p.findings))
+    if checked is not None:
+        checked(report)
     failed = next((p.error for p in pieces if p.error is not None), None)
     if failed is not None:
         raise failed
@@ -113,7 +113,7 @@ def write_parts(
             dashboards = replace(part.build.dashboards, renders=renders)
             p = replace(p, staged=render(replace(part, build=replace(part.build, dashboards=dashboards))))
         staged_by_part.append(p.staged)
-    return Written(paths=_accepted(stage, keep, staged_by_part), report=report)
+    return _accepted(stage, keep, staged_by_part)
 
 
 def _accepted(stage: Stage, keep: set[str], staged_by_part: list[list[Staged]]) -> set[str]:

@@ -393,11 +393,14 @@ class Stage:
             return Staged(path=path, differs=True, new=data)
         target = os.path.join(self.staging, *path.split("/"))
         parent = os.path.dirname(target)
-        if parent not in self._made:  # thousands of files share a few directories: one makedirs each
-            os.makedirs(parent, exist_ok=True)
-            self._made.add(parent)
-        # No fsync per file (as in _stage): the synced journal is what recovery relies on.
-        _write_new(target, data)
+        try:
+            if parent not in self._made:  # thousands of files share a few directories: one makedirs each
+                os.makedirs(parent, exist_ok=True)
+                self._made.add(parent)
+            # No fsync per file (as in _stage): the synced journal is what recovery relies on.
+            _write_new(target, data)
+        except OSError as exc:  # named by its path in the output, not in the staging directory the user never sees
+            raise OSError(exc.errno, exc.strerror, path) from exc
         return Staged(path=path)
 
     def accept(self, staged: Staged) -> None:
