@@ -48,6 +48,7 @@ VALUES = [
     "#hash",
     "`tick`",
     "é\u0301",
+    "a\x01b",
 ]
 SIGNALS = ["signal:requests", "signal:errors", "signal:ttft", "signal:running"]
 CLEAN_VARS = ["datasource", "job", "instance", {"name": "model", "metric": "llm_request_total"}]

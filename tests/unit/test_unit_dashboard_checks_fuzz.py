@@ -14,6 +14,7 @@ from dataclasses import replace
 import pytest
 
 from promspec.check import dashboards as checks
+from promspec.compile import promql
 from promspec.compile.dashboards.compiler import Filled
 from promspec.diagnostics import SpecError
 from promspec.pipeline import _compiled
@@ -66,3 +67,16 @@ def test_the_joined_lint_key_holds_the_panels_templates(bench_build):
         assert checks.lint_key(other) != key
         swapped += 1
     assert swapped
+
+
+@pytest.mark.parametrize(
+    "expr",
+    ['up{job="a\x01b"}', 'up{job="x", instance="a\x01b"}', 'up{job="a\x01b", instance="x"}', 'up{job="a\x01\x01b"}'],
+)
+def test_a_value_holding_the_separator_of_the_all_plain_match_is_kept(expr):
+    """shape(plain_values_only) keeps a value with a character outside [A-Za-z0-9_.:-], \\x01 too (a YAML
+    "\\x01" escape in a selector puts it there): its values are matched as one text joined by \\x01, which
+    must not read `a\\x01b` as two plain values. The oracle: the regex form, value by value."""
+    oracle = promql._LITERALS.sub(promql._plain_matcher_shape, expr)
+    assert promql.shape(expr, True) == oracle
+    assert promql.joined_shape([expr, 'up{job="y"}']) == oracle + promql.JOINED_BY + 'up{job="_"}'
