@@ -265,7 +265,7 @@ def _shaped_pieces(parts: list[str], plain_values_only: bool) -> str:
     slots = _SLOTS.get(code)
     if slots is None:
         slots = _slots(code)
-    if plain_values_only and _ALL_PLAIN.fullmatch("\x01".join([parts[i] for i in slots])):
+    if plain_values_only and _all_plain([parts[i] for i in slots]):
         for i in slots:  # each value non-empty and plain: one match for them all, not one lookup each
             parts[i] = "_"
         return '"'.join(parts)
@@ -276,8 +276,17 @@ def _shaped_pieces(parts: list[str], plain_values_only: bool) -> str:
     return '"'.join(parts)
 
 
-# Values joined by \x01, each a non-empty _PLAIN_VALUE (none holds \x01: it is no [A-Za-z0-9_.:-]).
+# Values joined by \x01, each a non-empty _PLAIN_VALUE.
 _ALL_PLAIN = re.compile(r"(?:[A-Za-z0-9_.:-]+\x01)*[A-Za-z0-9_.:-]+")
+
+
+def _all_plain(values: list[str]) -> bool:
+    r"""Whether each value is a non-empty _PLAIN_VALUE, in one match. A value may hold \x01 itself (a YAML
+    "\x01" escape in a selector), which the match alone would read as two plain values: there are exactly
+    len(values) - 1 separators when none does."""
+    joined = "\x01".join(values)
+    return joined.count("\x01") == len(values) - 1 and _ALL_PLAIN.fullmatch(joined) is not None
+
 
 # Between the expressions of joined_shape: a character no lexer rule of PromQL reads as part of a label name,
 # an operator or white space, so a matcher's name and operator before a value never reach across it.
