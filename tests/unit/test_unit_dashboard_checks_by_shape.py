@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from hypothesis_budget import examples
 from promspec.check import dashboard_specs as specs
 from promspec.check import dashboards as checks
+from promspec.check import lint_keys
 from promspec.compile.dashboards.compiler import CompiledDashboard, CompiledRow, Filled
 from promspec.compile.dashboards.project import BuiltDashboard, Made
 from promspec.diagnostics import Report
@@ -220,22 +221,22 @@ def test_lint_key_reads_every_hole_the_compiler_makes(bench_build):
     for b in bench_build.dashboards.dashboards:
         if b.compiled is None:
             continue
-        key = checks.lint_key(b.compiled)
+        key = lint_keys.lint_key(b.compiled)
         assert key is not None
         assert key[1][0] == "shaped"  # the panels' queries read together (_shaped_panels_key), not one by one
         entries = [b.compiled.outer] + [
             p for e in b.compiled.panels for p in ([e] if isinstance(e, Filled) else e.panels)
         ]
-        kinds |= {k for e in entries for k in checks._HOLE_KINDS[e.template]}
-    assert checks._AS_IS not in kinds
-    assert {checks._EXPR, checks._SCHEMA_ONLY, checks._VARIABLE_QUERY} <= kinds
+        kinds |= {k for e in entries for k in lint_keys._HOLE_KINDS[e.template]}
+    assert lint_keys._AS_IS not in kinds
+    assert {lint_keys._EXPR, lint_keys._SCHEMA_ONLY, lint_keys._VARIABLE_QUERY} <= kinds
 
 
 def test_services_share_their_lint(bench_build):
     keys = {}
     for b in bench_build.dashboards.dashboards:
         if b.dashboard.generated and b.compiled is not None:
-            keys.setdefault(b.dashboard.uid.rsplit("-", 1)[0], set()).add(checks.lint_key(b.compiled))
+            keys.setdefault(b.dashboard.uid.rsplit("-", 1)[0], set()).add(lint_keys.lint_key(b.compiled))
     service_kinds = [k for k in keys if k.startswith("llm-service")]
     assert service_kinds and all(len(keys[k]) < len(BACKENDS) + 2 for k in service_kinds)
 

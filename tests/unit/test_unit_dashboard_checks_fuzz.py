@@ -13,7 +13,7 @@ from dataclasses import replace
 
 import pytest
 
-from promspec.check import dashboards as checks
+from promspec.check import lint_keys
 from promspec.compile import promql
 from promspec.compile.dashboards.compiler import Filled
 from promspec.diagnostics import SpecError
@@ -62,9 +62,9 @@ def test_the_joined_lint_key_holds_the_panels_templates(bench_build):
         panels[i] = Filled(template=q.template, values=p.values)
         panels[j] = Filled(template=p.template, values=q.values)
         other = replace(compiled, panels=tuple(panels))
-        key = checks.lint_key(compiled)
+        key = lint_keys.lint_key(compiled)
         assert key is not None and key[1][0] == "shaped"  # the joined-text form is the one under test
-        assert checks.lint_key(other) != key
+        assert lint_keys.lint_key(other) != key
         swapped += 1
     assert swapped
 

@@ -13,7 +13,8 @@ from ..compile.promql import PromQLError
 from ..diagnostics import did_you_mean
 from ..model.dashboards import Dashboard, Panel, Query, Slot
 from ..model.project import RecordingRule
-from .dashboards import _EXPECTED, lint_key, validate_compiled, validate_dashboard
+from .dashboards import _EXPECTED, validate_compiled, validate_dashboard
+from .lint_keys import lint_key
 from .panel_queries import panel_query, shape_readings, shaped_queries
 
 if TYPE_CHECKING:
