@@ -47,15 +47,11 @@ def _sel(slo: SLO) -> str:
 
 def window_ratio(slo: SLO, window: str) -> str:
     """Events-weighted error ratio over a window, from the recorded 5m rates."""
-    return _window_ratio(_sel(slo), window)
-
-
-def _window_ratio(sel: str, window: str) -> str:
-    return sel.join(_window_ratio_parts(window))
+    return _sel(slo).join(_window_ratio_parts(window))
 
 
 def _window_ratio_parts(window: str) -> tuple[str, ...]:
-    """_window_ratio's text cut where the selector goes."""
+    """window_ratio's text cut where the selector goes."""
     if window == SHORT_WINDOW:
         return ("slo:sli_errors:rate5m", "\n/\nslo:sli_total:rate5m", "")
     return (
@@ -65,13 +61,8 @@ def _window_ratio_parts(window: str) -> tuple[str, ...]:
     )
 
 
-def period_ratio(slo: SLO) -> str:
-    """Events-weighted error ratio over the SLO window, from the 10m averages."""
-    return _sel(slo).join(_period_ratio_parts(slo.window))
-
-
 def _period_ratio_parts(window: str) -> tuple[str, ...]:
-    """period_ratio's text cut where the selector goes."""
+    """The events-weighted error ratio over the SLO window, from the 10m averages, cut where the selector goes."""
     return (
         f"sum_over_time(slo:sli_errors:avg_rate{CASCADE_WINDOW}",
         f"[{window}])\n/\nsum_over_time(slo:sli_total:avg_rate{CASCADE_WINDOW}",
