@@ -250,9 +250,9 @@ def test_a_shape_key_without_one_of_its_parts_is_caught(part: int) -> None:
 
 @pytest.mark.parametrize("field", sorted(_TIER_CHANGES))
 def test_a_tier_key_without_one_of_its_fields_is_caught(field: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    real = slo_test_text._tier_key
+    real = slo_atoms.tier_key
     at = list(_TIER_CHANGES).index(field)
-    monkeypatch.setattr(slo_test_text, "_tier_key", lambda t: (*real(t)[:at], *real(t)[at + 1 :]))
+    monkeypatch.setattr(slo_atoms, "tier_key", lambda t: (*real(t)[:at], *real(t)[at + 1 :]))
     assert _misses(slo_test_text.shape_key) != []
 
 

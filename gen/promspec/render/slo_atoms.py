@@ -10,10 +10,18 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from collections.abc import Hashable
 
 from ..compile.slo import alert_name
 from ..model.services import SLO, Tier
 from .yamlout import slot_name
+
+
+def tier_key(tier: Tier) -> tuple[Hashable, ...]:
+    """Every field of a Tier but its annotations (the test files read none; slo_rule_text keys them itself)
+    and what are atoms (label values, severity). tests/unit/test_unit_slo_test_shape.py and
+    test_unit_slo_rule_text.py fail when a field is added to Tier and not named here or there."""
+    return (tier.name, tier.long, tier.short, tier.share, tier.enabled, tier.for_, tuple(tier.labels), tier.burn_rate)
 
 
 def tiers(slo: SLO) -> tuple[Tier, ...]:
