@@ -380,7 +380,13 @@ def test_collector_against_real_binding_release(version, release_cache, collecto
     binding = nvml_releases.install(version, release_cache)
     nvml = fleet(processes_pid=4242, binding=binding)
     gpu_collector = collector(nvml, gpu_processes=True, procfs=str(procfs))
-    body = scrape_until(gpu_collector, lambda b: "processes" in b, "the process sample")
+    # The process sample's own lines, not the word: the family's HELP text ("--collector.gpu.processes") is
+    # served before the background sample lands, and waiting on it raced that sample under load.
+    body = scrape_until(
+        gpu_collector,
+        lambda b: "promspec_gpu_process_memory_bytes{" in b or 'data="processes"' in b,
+        "the process sample",
+    )
     assert up(body) == ALL_UP
     assert value(body, "promspec_gpu_memory_used_bytes", gpu="0") == 20 * GIB
     assert value(body, "promspec_gpu_ecc_errors_total", gpu="0", type="corrected") == 3
